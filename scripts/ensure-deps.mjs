@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// Installs npm dependencies when node_modules is missing or older than the lockfile, so that
+// `npm start` and `npm test` work on a fresh clone with nothing typed before them.
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const lock = join(root, "package-lock.json");
+const stamp = join(root, "node_modules", ".wharf-deps-stamp");
+
+const hash = createHash("sha256")
+  .update(readFileSync(join(root, "package.json")))
+  .update(existsSync(lock) ? readFileSync(lock) : "")
+  .digest("hex");
+
+if (existsSync(stamp) && readFileSync(stamp, "utf8") === hash) process.exit(0);
+
+console.error("[wharf] installing npm dependencies (node_modules missing or stale)…");
+const args = existsSync(lock) ? ["ci", "--no-audit", "--no-fund"] : ["install", "--no-audit", "--no-fund"];
+const r = spawnSync("npm", args, { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
+if (r.status !== 0) {
+  console.error(`[wharf] 'npm ${args.join(" ")}' failed (exit ${r.status}); fix the error above and retry.`);
+  process.exit(r.status ?? 1);
+}
+writeFileSync(stamp, hash);

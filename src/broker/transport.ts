@@ -1,0 +1,36 @@
+// The seam between transports (TCP, TLS, WebSocket, …) and the broker core. Transports adapt
+// their sockets to `TransportConnection`; the core never imports net/tls/http/ws.
+
+/** What a transport hands the broker for one client connection. */
+export interface TransportConnection {
+  /**
+   * Write every chunk, in order, as one socket write (the core calls this at most once per
+   * connection per event-loop turn with everything it coalesced). Returns false when the
+   * transport's buffer is over its high-water mark: the core stops writing until `onDrain`.
+   */
+  write(chunks: readonly Buffer[]): boolean;
+  /** Flush pending bytes, then close. */
+  end(): void;
+  /** Close at once, dropping unsent bytes. */
+  destroy(): void;
+  /** e.g. "127.0.0.1:50123", for logs. */
+  readonly remoteAddress: string;
+  /** e.g. "tcp", "tls", "ws": for logs and $SYS. */
+  readonly kind: string;
+}
+
+/** What the broker gives back: the transport calls these as socket events happen. */
+export interface ConnectionHandler {
+  /** Bytes arrived from the client. */
+  onData(chunk: Buffer): void;
+  /** The transport's buffer drained below its low-water mark. */
+  onDrain(): void;
+  /** The socket closed (error set if it closed on an error). Called exactly once. */
+  onClose(error?: Error): void;
+}
+
+/** Per-connection limits a listener imposes. */
+export interface ListenerLimits {
+  /** Overrides the broker's maxPacketSize for this listener when smaller. */
+  maxPacketSize?: number;
+}

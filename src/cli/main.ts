@@ -1,0 +1,1 @@
+console.log("wharf: no listener exists yet");

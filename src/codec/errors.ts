@@ -1,0 +1,47 @@
+import { ReasonCode } from "./reason-codes.ts";
+
+/** Stable machine-readable codes of codec errors. */
+export const CodecErrorCode = {
+  MalformedPacket: "MALFORMED_PACKET",
+  ProtocolError: "PROTOCOL_ERROR",
+  PacketTooLarge: "PACKET_TOO_LARGE",
+  UnsupportedProtocolVersion: "UNSUPPORTED_PROTOCOL_VERSION",
+  TopicNameInvalid: "TOPIC_NAME_INVALID",
+} as const;
+export type CodecErrorCodeValue = (typeof CodecErrorCode)[keyof typeof CodecErrorCode];
+
+/**
+ * The only kind of error the decoder ever throws. `reasonCode` is what the server must send
+ * (in CONNACK or DISCONNECT for 5.0; 3.1.1 simply closes the connection), `specRef` the
+ * normative statement broken, e.g. "[MQTT-1.5.4-2]".
+ */
+export class CodecError extends Error {
+  override readonly name = "CodecError";
+  readonly code: CodecErrorCodeValue;
+  readonly reasonCode: number;
+  readonly specRef: string | undefined;
+
+  constructor(code: CodecErrorCodeValue, reasonCode: number, message: string, specRef?: string) {
+    super(specRef ? `${message} ${specRef}` : message);
+    this.code = code;
+    this.reasonCode = reasonCode;
+    this.specRef = specRef;
+  }
+
+  static malformed(message: string, specRef?: string): CodecError {
+    return new CodecError(CodecErrorCode.MalformedPacket, ReasonCode.MalformedPacket, message, specRef);
+  }
+
+  static protocol(message: string, specRef?: string): CodecError {
+    return new CodecError(CodecErrorCode.ProtocolError, ReasonCode.ProtocolError, message, specRef);
+  }
+
+  static tooLarge(size: number, max: number): CodecError {
+    return new CodecError(
+      CodecErrorCode.PacketTooLarge,
+      ReasonCode.PacketTooLarge,
+      `packet of ${size} bytes exceeds the maximum packet size of ${max} bytes`,
+      "[MQTT-3.2.2-15]",
+    );
+  }
+}

@@ -1,0 +1,3 @@
+export * from "./types.ts";
+export * from "./reason-codes.ts";
+export * from "./errors.ts";

@@ -1,0 +1,328 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { SubscriptionIndex, TopicError, topicMatches } from "../../../src/topics/index.ts";
+
+/** mulberry32: a small seeded PRNG so that a failing run can be replayed from its seed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const SEED = Number(process.env["WHARF_TEST_SEED"] ?? Date.now() % 1_000_000);
+
+function pick<T>(rnd: () => number, items: readonly T[]): T {
+  return items[Math.floor(rnd() * items.length)]!;
+}
+
+const TOPIC_LEVELS = ["a", "b", "$x", ""] as const;
+const FILTER_LEVELS = ["a", "b", "$x", "", "+"] as const;
+
+function randomTopic(rnd: () => number): string {
+  for (;;) {
+    const n = 1 + Math.floor(rnd() * 4);
+    const t = Array.from({ length: n }, () => pick(rnd, TOPIC_LEVELS)).join("/");
+    if (t !== "") return t; // [MQTT-4.7.3-1] a topic name is never empty
+  }
+}
+
+function randomFilter(rnd: () => number): string {
+  for (;;) {
+    const n = 1 + Math.floor(rnd() * 4);
+    const levels: string[] = Array.from({ length: n }, () => pick(rnd, FILTER_LEVELS));
+    if (rnd() < 0.3) levels[n - 1] = "#";
+    const f = levels.join("/");
+    if (f !== "") return f;
+  }
+}
+
+type Model = Map<string, Map<string, number>>;
+
+function bruteForce(model: Model, topic: string): string[] {
+  const out: string[] = [];
+  for (const [filter, subs] of model) {
+    if (!topicMatches(filter, topic)) continue;
+    for (const [key, value] of subs) out.push(`${filter}|${key}|${value}`);
+  }
+  return out.sort();
+}
+
+function indexed(index: SubscriptionIndex<number>, topic: string): string[] {
+  return index
+    .matchAll(topic)
+    .map((m) => `${m.filter}|${m.key}|${m.value}`)
+    .sort();
+}
+
+function modelSize(model: Model): number {
+  let n = 0;
+  for (const subs of model.values()) n += subs.size;
+  return n;
+}
+
+/** Trie nodes the model needs: one per distinct level prefix of its filters. */
+function expectedNodes(model: Model): number {
+  const prefixes = new Set<string>();
+  for (const filter of model.keys()) {
+    const levels = filter.split("/");
+    for (let i = 1; i <= levels.length; i++) prefixes.add(levels.slice(0, i).join("/"));
+  }
+  return prefixes.size;
+}
+
+function checkAgainstModel(index: SubscriptionIndex<number>, model: Model, rnd: () => number, topics: number): void {
+  assert.equal(index.size, modelSize(model));
+  assert.equal(index.nodeCount, expectedNodes(model));
+  for (let i = 0; i < topics; i++) {
+    const topic = randomTopic(rnd);
+    assert.deepEqual(indexed(index, topic), bruteForce(model, topic), `topic ${JSON.stringify(topic)} seed ${SEED}`);
+  }
+}
+
+for (const cacheSize of [0, 16]) {
+  test(`property: matchAll equals brute-force topicMatches over random filters, adds and removes [MQTT-4.7] (cache ${cacheSize}, seed ${SEED})`, () => {
+    const rnd = prng(SEED + cacheSize);
+    const index = new SubscriptionIndex<number>({ cacheSize });
+    const model: Model = new Map();
+    const keys = Array.from({ length: 8 }, (_, i) => `c${i}`);
+    let value = 0;
+    for (let round = 0; round < 6; round++) {
+      for (let i = 0; i < 600; i++) {
+        const filter = randomFilter(rnd);
+        const key = pick(rnd, keys);
+        let subs = model.get(filter);
+        if (subs === undefined) model.set(filter, (subs = new Map()));
+        const isNew = !subs.has(key);
+        subs.set(key, ++value);
+        assert.equal(index.add(filter, key, value), isNew);
+        // Interleave matches with mutations so that stale cache entries would be seen.
+        if (i % 50 === 0) checkAgainstModel(index, model, rnd, 5);
+      }
+      checkAgainstModel(index, model, rnd, 300);
+      for (let i = 0; i < 500; i++) {
+        const filter = randomFilter(rnd);
+        const key = pick(rnd, keys);
+        const subs = model.get(filter);
+        const existed = subs?.delete(key) ?? false;
+        if (subs?.size === 0) model.delete(filter);
+        assert.equal(index.remove(filter, key), existed);
+        assert.equal(index.get(filter, key), undefined);
+        if (i % 50 === 0) checkAgainstModel(index, model, rnd, 5);
+      }
+      checkAgainstModel(index, model, rnd, 300);
+      for (const [filter, subs] of model) for (const [key, v] of subs) assert.equal(index.get(filter, key), v);
+    }
+  });
+}
+
+test("'#' matches the parent level and wildcard-first filters skip $ topics in the index [MQTT-4.7.1-2] [MQTT-4.7.2-1]", () => {
+  const index = new SubscriptionIndex<string>();
+  for (const f of ["#", "+", "+/#", "$SYS/#", "$SYS/+", "sport/#", "sport/+", "sport"]) index.add(f, "c", f);
+  const filtersFor = (topic: string): string[] =>
+    index
+      .matchAll(topic)
+      .map((m) => m.filter)
+      .sort();
+  assert.deepEqual(filtersFor("$SYS"), ["$SYS/#"]);
+  assert.deepEqual(filtersFor("$SYS/load"), ["$SYS/#", "$SYS/+"]);
+  assert.deepEqual(filtersFor("sport"), ["#", "+", "+/#", "sport", "sport/#"]);
+  assert.deepEqual(filtersFor("sport/"), ["#", "+/#", "sport/#", "sport/+"]);
+});
+
+test("add replaces the value of an existing (filter, key) and reports whether it was new", () => {
+  const index = new SubscriptionIndex<{ qos: number }>();
+  assert.equal(index.add("a/+", "c1", { qos: 0 }), true);
+  assert.equal(index.add("a/+", "c1", { qos: 2 }), false);
+  assert.equal(index.size, 1);
+  assert.deepEqual(index.get("a/+", "c1"), { qos: 2 });
+  assert.deepEqual(index.matchAll("a/b"), [{ filter: "a/+", key: "c1", value: { qos: 2 } }]);
+  assert.equal(index.get("a/+", "c2"), undefined);
+  assert.equal(index.get("a/b", "c1"), undefined);
+});
+
+test("add rejects invalid filters with a TopicError and changes nothing [MQTT-4.7.1-2] [MQTT-4.7.1-3]", () => {
+  const index = new SubscriptionIndex<number>();
+  for (const bad of ["sport/tennis#", "sport/#/ranking", "a+", "", "a\u0000"]) {
+    assert.throws(() => index.add(bad, "c", 1), TopicError, bad);
+  }
+  assert.equal(index.size, 0);
+  assert.equal(index.nodeCount, 0);
+});
+
+test("remove of an unknown filter or key returns false", () => {
+  const index = new SubscriptionIndex<number>();
+  index.add("a/b", "c1", 1);
+  assert.equal(index.remove("a/b", "c2"), false);
+  assert.equal(index.remove("a", "c1"), false);
+  assert.equal(index.remove("a/b/c", "c1"), false);
+  assert.equal(index.remove("a/b", "c1"), true);
+  assert.equal(index.remove("a/b", "c1"), false);
+  assert.equal(index.size, 0);
+});
+
+test("filtersOf and removeKey cover every filter of one key and leave other keys alone", () => {
+  const index = new SubscriptionIndex<number>();
+  const mine = ["a/#", "a/+/c", "$SYS/#", "x", "#"];
+  mine.forEach((f, i) => index.add(f, "client-1", i));
+  index.add("a/#", "client-2", 100);
+  index.add("$share/g", "other", 101); // a plain filter whose first level is "$share"
+  index.add("a/+/c", "$share/g", 102);
+  assert.deepEqual(index.filtersOf("client-1").sort(), [...mine].sort());
+  assert.deepEqual(index.filtersOf("nobody"), []);
+  assert.equal(index.removeKey("client-1"), mine.length);
+  assert.equal(index.removeKey("client-1"), 0);
+  assert.deepEqual(index.filtersOf("client-1"), []);
+  assert.equal(index.size, 3);
+  assert.deepEqual(
+    index
+      .matchAll("a/b/c")
+      .map((m) => m.key)
+      .sort(),
+    ["$share/g", "client-2"],
+  );
+  // Nodes left: a, a/#, a/+, a/+/c, $share, $share/g.
+  assert.equal(index.nodeCount, 6);
+  index.removeKey("client-2");
+  index.removeKey("other");
+  index.removeKey("$share/g");
+  assert.equal(index.nodeCount, 0);
+  assert.equal(index.size, 0);
+});
+
+test("memory: adding then removing 10k random filters leaves no trie nodes", () => {
+  const rnd = prng(SEED);
+  const words = ["a", "b", "c", "d", "e", "", "+", "$x", "sensor", "temp"];
+  const index = new SubscriptionIndex<number>({ cacheSize: 8 });
+  const added: [string, string][] = [];
+  while (added.length < 10_000) {
+    const n = 1 + Math.floor(rnd() * 7);
+    const levels = Array.from({ length: n }, () => (rnd() < 0.2 ? `w${Math.floor(rnd() * 1000)}` : pick(rnd, words)));
+    if (rnd() < 0.2) levels.push("#");
+    const filter = levels.join("/");
+    if (filter === "") continue;
+    const key = `k${Math.floor(rnd() * 50)}`;
+    if (index.add(filter, key, added.length)) added.push([filter, key]);
+    if (added.length % 1000 === 0) index.matchAll(randomTopic(rnd)); // fill the cache now and then
+  }
+  assert.equal(index.size, 10_000);
+  assert.ok(index.nodeCount > 1000, `nodeCount ${index.nodeCount}`);
+  // Remove in a random order (Fisher-Yates shuffle).
+  for (let i = added.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [added[i], added[j]] = [added[j]!, added[i]!];
+  }
+  for (const [filter, key] of added) assert.equal(index.remove(filter, key), true);
+  assert.equal(index.size, 0);
+  assert.equal(index.nodeCount, 0);
+  assert.equal(index.cachedTopics, 0);
+  assert.deepEqual(index.matchAll("a/b"), []);
+});
+
+test("scale: trie nodes visited by a match are the same with 10 or 100k unrelated subscriptions", () => {
+  const topic = "sensors/room1/temp";
+  const related = [
+    "sensors/room1/temp",
+    "sensors/+/temp",
+    "sensors/#",
+    "#",
+    "+/room1/+",
+    "sensors/room1/#",
+    "+/+/+",
+    "sensors/room1/temp/#",
+    "+/#",
+    "sensors/room1/+",
+  ];
+  const visitsFor = (index: SubscriptionIndex<number>): { visits: number; matches: string[] } => {
+    const before = index.visitedNodes;
+    const matches: string[] = [];
+    index.match(topic, (key, _value, filter) => matches.push(`${filter}|${key}`));
+    return { visits: index.visitedNodes - before, matches: matches.sort() };
+  };
+  const build = (unrelated: number): SubscriptionIndex<number> => {
+    const index = new SubscriptionIndex<number>();
+    related.forEach((f, i) => index.add(f, `c${i}`, i));
+    // Unrelated filters: other first levels, siblings of every visited node, children below the matched leaf,
+    // and '$' topics; none of them can match the topic.
+    for (let i = 0; i < unrelated; i++) {
+      switch (i % 5) {
+        case 0:
+          index.add(`other${i}/+/temp`, `u${i}`, i);
+          break;
+        case 1:
+          index.add(`sensors/room${i + 2}/temp`, `u${i}`, i);
+          break;
+        case 2:
+          index.add(`sensors/room1/t${i}`, `u${i}`, i);
+          break;
+        case 3:
+          index.add(`sensors/room1/temp/x${i}/+`, `u${i}`, i);
+          break;
+        default:
+          index.add(`$SYS/+/${i}`, `u${i}`, i);
+      }
+    }
+    return index;
+  };
+  const small = visitsFor(build(10));
+  const large = visitsFor(build(100_000));
+  assert.equal(small.matches.length, related.length);
+  assert.deepEqual(large.matches, small.matches);
+  assert.ok(small.visits > 0);
+  assert.equal(large.visits, small.visits);
+});
+
+test("match visitors must not mutate the index: add/remove/removeKey throw during a visit", () => {
+  const index = new SubscriptionIndex<number>();
+  index.add("a", "c1", 1);
+  index.add("#", "c2", 2);
+  const errors: unknown[] = [];
+  index.match("a", (key) => {
+    for (const op of [() => index.add("b", key, 0), () => index.remove("a", key), () => index.removeKey(key)]) {
+      try {
+        op();
+      } catch (err) {
+        errors.push(err);
+      }
+    }
+  });
+  assert.equal(errors.length, 6);
+  assert.equal(index.size, 2);
+  // After the visit, mutation works again (also after a visitor threw).
+  assert.throws(() =>
+    index.match("a", () => {
+      throw new Error("boom");
+    }),
+  );
+  assert.equal(index.remove("a", "c1"), true);
+});
+
+test("cache: hits are served without walking the trie, and any add/remove invalidates it", () => {
+  const index = new SubscriptionIndex<number>({ cacheSize: 2 });
+  index.add("a/+", "c1", 1);
+  assert.deepEqual(index.matchAll("a/b"), [{ filter: "a/+", key: "c1", value: 1 }]);
+  const visited = index.visitedNodes;
+  assert.deepEqual(index.matchAll("a/b"), [{ filter: "a/+", key: "c1", value: 1 }]);
+  assert.equal(index.visitedNodes, visited, "a hit walks no nodes");
+  assert.equal(index.cachedTopics, 1);
+  index.add("a/+", "c1", 5); // replacing a value invalidates too
+  assert.equal(index.cachedTopics, 0);
+  assert.deepEqual(index.matchAll("a/b"), [{ filter: "a/+", key: "c1", value: 5 }]);
+  index.add("#", "c2", 6);
+  assert.equal(index.matchAll("a/b").length, 2);
+  index.remove("a/+", "c1");
+  assert.deepEqual(index.matchAll("a/b"), [{ filter: "#", key: "c2", value: 6 }]);
+  // Bounded LRU: the least recently used topic is evicted.
+  index.matchAll("x");
+  index.matchAll("a/b"); // refresh a/b
+  index.matchAll("y"); // evicts x
+  assert.equal(index.cachedTopics, 2);
+  const before = index.visitedNodes;
+  index.matchAll("a/b");
+  assert.equal(index.visitedNodes, before, "a/b still cached");
+  index.matchAll("x");
+  assert.ok(index.visitedNodes > before, "x was evicted");
+});

@@ -7,6 +7,7 @@ export const CodecErrorCode = {
   PacketTooLarge: "PACKET_TOO_LARGE",
   UnsupportedProtocolVersion: "UNSUPPORTED_PROTOCOL_VERSION",
   TopicNameInvalid: "TOPIC_NAME_INVALID",
+  TopicAliasInvalid: "TOPIC_ALIAS_INVALID",
 } as const;
 export type CodecErrorCodeValue = (typeof CodecErrorCode)[keyof typeof CodecErrorCode];
 
@@ -36,6 +37,23 @@ export class CodecError extends Error {
     return new CodecError(CodecErrorCode.ProtocolError, ReasonCode.ProtocolError, message, specRef);
   }
 
+  static topicName(message: string, specRef?: string): CodecError {
+    return new CodecError(CodecErrorCode.TopicNameInvalid, ReasonCode.TopicNameInvalid, message, specRef);
+  }
+
+  static topicAlias(message: string, specRef?: string): CodecError {
+    return new CodecError(CodecErrorCode.TopicAliasInvalid, ReasonCode.TopicAliasInvalid, message, specRef);
+  }
+
+  static unsupportedVersion(message: string, specRef?: string): CodecError {
+    return new CodecError(
+      CodecErrorCode.UnsupportedProtocolVersion,
+      ReasonCode.UnsupportedProtocolVersion,
+      message,
+      specRef,
+    );
+  }
+
   static tooLarge(size: number, max: number): CodecError {
     return new CodecError(
       CodecErrorCode.PacketTooLarge,
@@ -44,4 +62,14 @@ export class CodecError extends Error {
       "[MQTT-3.2.2-15]",
     );
   }
+}
+
+/**
+ * Thrown by the encoder for a packet that cannot be represented on the wire (a string over
+ * 65,535 bytes, QoS > 0 without packet identifier, a packet over 256 MB, AUTH before 5.0…).
+ * It signals a bug in the caller, never bad input from a peer.
+ */
+export class EncodeError extends Error {
+  override readonly name = "EncodeError";
+  readonly code = "INVALID_PACKET";
 }

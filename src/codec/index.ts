@@ -1,3 +1,12 @@
 export * from "./types.ts";
 export * from "./reason-codes.ts";
 export * from "./errors.ts";
+export { Decoder, MAX_PACKET_SIZE } from "./decoder.ts";
+export type { DecoderOptions } from "./decoder.ts";
+export { encode, encodedLength, encodeInto, MAX_REMAINING_LENGTH } from "./encoder.ts";
+export { PreparedPublish } from "./prepared-publish.ts";
+export type { PublishVariant } from "./prepared-publish.ts";
+export { PROPERTY, PROPERTY_BY_ID, PropertyWireType, WILL_PROPERTIES, isPropertyAllowed } from "./properties.ts";
+export type { PropertyContext, PropertyDefinition, PropertyWireTypeValue } from "./properties.ts";
+export { ALLOWED_REASON_CODES, V4_SUBACK_RETURN_CODES, isReasonCodeAllowed } from "./allowed-reason-codes.ts";
+export { isValidUtf8MqttString } from "./utf8.ts";

@@ -1,0 +1,132 @@
+// Encode a message once, send its bytes to many subscribers. The topic field and the message's
+// own 5.0 properties are encoded once; per subscriber only the fixed header, packet identifier
+// and per-subscriber properties (Topic Alias, Message Expiry Interval, Subscription Identifiers)
+// are written, and the cached parts are copied. A QoS 0 delivery with nothing per subscriber
+// returns one cached Buffer (per version family and retain flag), so fan-out allocates nothing.
+import { EncodeError } from "./errors.ts";
+import { MAX_REMAINING_LENGTH } from "./encoder.ts";
+import {
+  propertiesLength,
+  varintLength,
+  writeProperties,
+  writeString,
+  writeU16,
+  writeU32,
+  writeVarint,
+} from "./properties-encode.ts";
+import type { Properties, ProtocolVersion, QoS } from "./types.ts";
+
+export interface PublishVariant {
+  qos: QoS;
+  retain: boolean;
+  dup?: boolean;
+  /** Required iff qos > 0. */
+  packetId?: number;
+  /** 5.0: Topic Alias to send; with omitTopic the topic name is sent empty. */
+  topicAlias?: number;
+  omitTopic?: boolean;
+  /** 5.0 Subscription Identifiers of the matching subscriptions. */
+  subscriptionIdentifiers?: readonly number[];
+  /** 5.0: remaining Message Expiry Interval to send [MQTT-3.3.2-6]; absent = the message's own. */
+  messageExpiryInterval?: number;
+}
+
+const EMPTY_TOPIC = Buffer.from([0, 0]);
+
+export class PreparedPublish {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly properties: Properties | undefined;
+
+  /** Topic Name field: two-byte length + UTF-8 bytes. */
+  private readonly topicField: Buffer;
+  /** 5.0 properties other than the per-subscriber ones, encoded without length prefix. */
+  private readonly staticProps: Buffer;
+  private readonly expiry: number | undefined;
+  /** QoS 0 encodings: [v3/v4 retain=0, v3/v4 retain=1, v5 retain=0, v5 retain=1]. */
+  private readonly qos0: (Buffer | undefined)[] = [undefined, undefined, undefined, undefined];
+
+  constructor(msg: { topic: string; payload: Buffer; properties?: Properties }) {
+    this.topic = msg.topic;
+    this.payload = msg.payload;
+    this.properties = msg.properties;
+    const topicBytes = Buffer.byteLength(msg.topic, "utf8");
+    if (topicBytes > 0xffff) throw new EncodeError(`topic of ${topicBytes} bytes exceeds 65,535`);
+    this.topicField = Buffer.allocUnsafe(2 + topicBytes);
+    writeString(this.topicField, 0, msg.topic);
+    let rest: Properties | undefined;
+    if (msg.properties !== undefined) {
+      const { topicAlias: _a, subscriptionIdentifiers: _s, messageExpiryInterval, ...others } = msg.properties;
+      this.expiry = messageExpiryInterval;
+      rest = others;
+    }
+    this.staticProps = Buffer.allocUnsafe(propertiesLength(rest));
+    writeProperties(this.staticProps, 0, rest);
+  }
+
+  /** Bytes of one PUBLISH for one subscriber; equal to encode() of the equivalent PublishPacket. */
+  encode(version: ProtocolVersion, v: PublishVariant): Buffer {
+    const v5 = version === 5;
+    const simple =
+      v.qos === 0 &&
+      (!v5 ||
+        (v.topicAlias === undefined &&
+          v.omitTopic !== true &&
+          v.messageExpiryInterval === undefined &&
+          (v.subscriptionIdentifiers === undefined || v.subscriptionIdentifiers.length === 0)));
+    if (simple) {
+      const slot = (v5 ? 2 : 0) + (v.retain ? 1 : 0);
+      return (this.qos0[slot] ??= this.build(v5, v));
+    }
+    return this.build(v5, v);
+  }
+
+  private build(v5: boolean, v: PublishVariant): Buffer {
+    const topicField = v5 && v.omitTopic === true ? EMPTY_TOPIC : this.topicField;
+    let rl = topicField.length + this.payload.length;
+    if (v.qos > 0) {
+      const id = v.packetId;
+      if (id === undefined || id < 1 || id > 0xffff)
+        throw new EncodeError(`packet identifier ${id} is not in 1..65535`);
+      rl += 2;
+    }
+    let plen = 0;
+    const expiry = v.messageExpiryInterval ?? this.expiry;
+    if (v5) {
+      plen = this.staticProps.length;
+      if (v.topicAlias !== undefined) plen += 3;
+      if (expiry !== undefined) plen += 5;
+      if (v.subscriptionIdentifiers !== undefined) {
+        for (const id of v.subscriptionIdentifiers) plen += 1 + varintLength(id);
+      }
+      rl += varintLength(plen) + plen;
+    }
+    if (rl > MAX_REMAINING_LENGTH) throw new EncodeError(`remaining length ${rl} exceeds ${MAX_REMAINING_LENGTH}`);
+    const buf = Buffer.allocUnsafe(1 + varintLength(rl) + rl);
+    buf[0] = 0x30 | (v.qos > 0 && v.dup === true ? 0x08 : 0) | (v.qos << 1) | (v.retain ? 0x01 : 0);
+    let off = writeVarint(buf, 1, rl);
+    off += topicField.copy(buf, off);
+    if (v.qos > 0) off = writeU16(buf, off, v.packetId!);
+    if (v5) {
+      // Same order as writeProperties: Topic Alias, Message Expiry Interval, Subscription Identifiers, then the rest.
+      off = writeVarint(buf, off, plen);
+      if (v.topicAlias !== undefined) {
+        buf[off] = 0x23;
+        off = writeU16(buf, off + 1, v.topicAlias);
+      }
+      if (expiry !== undefined) {
+        buf[off] = 0x02;
+        off = writeU32(buf, off + 1, expiry);
+      }
+      if (v.subscriptionIdentifiers !== undefined) {
+        for (const id of v.subscriptionIdentifiers) {
+          buf[off] = 0x0b;
+          off = writeVarint(buf, off + 1, id);
+        }
+      }
+      off += this.staticProps.copy(buf, off);
+    }
+    this.payload.copy(buf, off);
+    return buf;
+  }
+}

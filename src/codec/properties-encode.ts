@@ -1,0 +1,180 @@
+// Property encoding. The order is fixed: the three per-subscriber PUBLISH properties (Topic
+// Alias, Message Expiry Interval, Subscription Identifiers) first, then all others by
+// identifier. PreparedPublish relies on this to splice per-subscriber bytes before a cached
+// encoding of the message's own properties.
+import { EncodeError } from "./errors.ts";
+import type { Properties, UserProperty } from "./types.ts";
+import { utf8Write } from "./utf8.ts";
+
+export function varintLength(n: number): number {
+  return n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : 4;
+}
+
+export function writeVarint(buf: Buffer, off: number, n: number): number {
+  while (n >= 0x80) {
+    buf[off++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  buf[off++] = n;
+  return off;
+}
+
+export function writeU16(buf: Buffer, off: number, n: number): number {
+  buf[off] = n >>> 8;
+  buf[off + 1] = n & 0xff;
+  return off + 2;
+}
+
+export function writeU32(buf: Buffer, off: number, n: number): number {
+  buf[off] = n >>> 24;
+  buf[off + 1] = (n >>> 16) & 0xff;
+  buf[off + 2] = (n >>> 8) & 0xff;
+  buf[off + 3] = n & 0xff;
+  return off + 4;
+}
+
+/** Encoded size of a UTF-8 string field (two-byte length + bytes) [MQTT-1.5.4]. */
+export function stringLength(s: string): number {
+  const n = s.length < 0x80 && isAsciiShort(s) ? s.length : Buffer.byteLength(s, "utf8");
+  if (n > 0xffff) throw new EncodeError(`string of ${n} bytes exceeds 65,535`);
+  return n + 2;
+}
+
+function isAsciiShort(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
+
+/** Writes the string after a length prefix that is filled in from the bytes actually written. */
+export function writeString(buf: Buffer, off: number, s: string): number {
+  const n = utf8Write(buf, s, off + 2);
+  buf[off] = n >>> 8;
+  buf[off + 1] = n & 0xff;
+  return off + 2 + n;
+}
+
+export function binaryLength(b: Buffer): number {
+  if (b.length > 0xffff) throw new EncodeError(`binary data of ${b.length} bytes exceeds 65,535`);
+  return b.length + 2;
+}
+
+export function writeBinary(buf: Buffer, off: number, b: Buffer): number {
+  buf[off] = b.length >>> 8;
+  buf[off + 1] = b.length & 0xff;
+  b.copy(buf, off + 2);
+  return off + 2 + b.length;
+}
+
+function userPropertiesLength(list: readonly UserProperty[]): number {
+  let n = 0;
+  for (const [k, v] of list) n += 1 + stringLength(k) + stringLength(v);
+  return n;
+}
+
+/** Byte length of the encoded properties, without the Property Length prefix. */
+export function propertiesLength(p: Properties | undefined): number {
+  if (p === undefined) return 0;
+  let n = 0;
+  if (p.topicAlias !== undefined) n += 3;
+  if (p.messageExpiryInterval !== undefined) n += 5;
+  if (p.subscriptionIdentifiers !== undefined) {
+    for (const id of p.subscriptionIdentifiers) n += 1 + varintLength(id);
+  }
+  if (p.payloadFormatIndicator !== undefined) n += 2;
+  if (p.contentType !== undefined) n += 1 + stringLength(p.contentType);
+  if (p.responseTopic !== undefined) n += 1 + stringLength(p.responseTopic);
+  if (p.correlationData !== undefined) n += 1 + binaryLength(p.correlationData);
+  if (p.sessionExpiryInterval !== undefined) n += 5;
+  if (p.assignedClientIdentifier !== undefined) n += 1 + stringLength(p.assignedClientIdentifier);
+  if (p.serverKeepAlive !== undefined) n += 3;
+  if (p.authenticationMethod !== undefined) n += 1 + stringLength(p.authenticationMethod);
+  if (p.authenticationData !== undefined) n += 1 + binaryLength(p.authenticationData);
+  if (p.requestProblemInformation !== undefined) n += 2;
+  if (p.willDelayInterval !== undefined) n += 5;
+  if (p.requestResponseInformation !== undefined) n += 2;
+  if (p.responseInformation !== undefined) n += 1 + stringLength(p.responseInformation);
+  if (p.serverReference !== undefined) n += 1 + stringLength(p.serverReference);
+  if (p.reasonString !== undefined) n += 1 + stringLength(p.reasonString);
+  if (p.receiveMaximum !== undefined) n += 3;
+  if (p.topicAliasMaximum !== undefined) n += 3;
+  if (p.maximumQoS !== undefined) n += 2;
+  if (p.retainAvailable !== undefined) n += 2;
+  if (p.userProperties !== undefined) n += userPropertiesLength(p.userProperties);
+  if (p.maximumPacketSize !== undefined) n += 5;
+  if (p.wildcardSubscriptionAvailable !== undefined) n += 2;
+  if (p.subscriptionIdentifiersAvailable !== undefined) n += 2;
+  if (p.sharedSubscriptionAvailable !== undefined) n += 2;
+  return n;
+}
+
+function byteProp(buf: Buffer, off: number, id: number, v: number): number {
+  buf[off] = id;
+  buf[off + 1] = v;
+  return off + 2;
+}
+
+function u16Prop(buf: Buffer, off: number, id: number, v: number): number {
+  buf[off] = id;
+  return writeU16(buf, off + 1, v);
+}
+
+function u32Prop(buf: Buffer, off: number, id: number, v: number): number {
+  buf[off] = id;
+  return writeU32(buf, off + 1, v);
+}
+
+function strProp(buf: Buffer, off: number, id: number, v: string): number {
+  buf[off] = id;
+  return writeString(buf, off + 1, v);
+}
+
+function binProp(buf: Buffer, off: number, id: number, v: Buffer): number {
+  buf[off] = id;
+  return writeBinary(buf, off + 1, v);
+}
+
+/** Writes the properties (without the Property Length prefix); returns the new offset. */
+export function writeProperties(buf: Buffer, off: number, p: Properties | undefined): number {
+  if (p === undefined) return off;
+  if (p.topicAlias !== undefined) off = u16Prop(buf, off, 0x23, p.topicAlias);
+  if (p.messageExpiryInterval !== undefined) off = u32Prop(buf, off, 0x02, p.messageExpiryInterval);
+  if (p.subscriptionIdentifiers !== undefined) {
+    for (const id of p.subscriptionIdentifiers) {
+      buf[off] = 0x0b;
+      off = writeVarint(buf, off + 1, id);
+    }
+  }
+  if (p.payloadFormatIndicator !== undefined) off = byteProp(buf, off, 0x01, p.payloadFormatIndicator);
+  if (p.contentType !== undefined) off = strProp(buf, off, 0x03, p.contentType);
+  if (p.responseTopic !== undefined) off = strProp(buf, off, 0x08, p.responseTopic);
+  if (p.correlationData !== undefined) off = binProp(buf, off, 0x09, p.correlationData);
+  if (p.sessionExpiryInterval !== undefined) off = u32Prop(buf, off, 0x11, p.sessionExpiryInterval);
+  if (p.assignedClientIdentifier !== undefined) off = strProp(buf, off, 0x12, p.assignedClientIdentifier);
+  if (p.serverKeepAlive !== undefined) off = u16Prop(buf, off, 0x13, p.serverKeepAlive);
+  if (p.authenticationMethod !== undefined) off = strProp(buf, off, 0x15, p.authenticationMethod);
+  if (p.authenticationData !== undefined) off = binProp(buf, off, 0x16, p.authenticationData);
+  if (p.requestProblemInformation !== undefined) off = byteProp(buf, off, 0x17, p.requestProblemInformation);
+  if (p.willDelayInterval !== undefined) off = u32Prop(buf, off, 0x18, p.willDelayInterval);
+  if (p.requestResponseInformation !== undefined) off = byteProp(buf, off, 0x19, p.requestResponseInformation);
+  if (p.responseInformation !== undefined) off = strProp(buf, off, 0x1a, p.responseInformation);
+  if (p.serverReference !== undefined) off = strProp(buf, off, 0x1c, p.serverReference);
+  if (p.reasonString !== undefined) off = strProp(buf, off, 0x1f, p.reasonString);
+  if (p.receiveMaximum !== undefined) off = u16Prop(buf, off, 0x21, p.receiveMaximum);
+  if (p.topicAliasMaximum !== undefined) off = u16Prop(buf, off, 0x22, p.topicAliasMaximum);
+  if (p.maximumQoS !== undefined) off = byteProp(buf, off, 0x24, p.maximumQoS);
+  if (p.retainAvailable !== undefined) off = byteProp(buf, off, 0x25, p.retainAvailable);
+  if (p.userProperties !== undefined) {
+    for (const [k, v] of p.userProperties) {
+      buf[off] = 0x26;
+      off = writeString(buf, off + 1, k);
+      off = writeString(buf, off, v);
+    }
+  }
+  if (p.maximumPacketSize !== undefined) off = u32Prop(buf, off, 0x27, p.maximumPacketSize);
+  if (p.wildcardSubscriptionAvailable !== undefined) off = byteProp(buf, off, 0x28, p.wildcardSubscriptionAvailable);
+  if (p.subscriptionIdentifiersAvailable !== undefined) {
+    off = byteProp(buf, off, 0x29, p.subscriptionIdentifiersAvailable);
+  }
+  if (p.sharedSubscriptionAvailable !== undefined) off = byteProp(buf, off, 0x2a, p.sharedSubscriptionAvailable);
+  return off;
+}

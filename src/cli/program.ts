@@ -1,0 +1,103 @@
+// The `wharf` command line: commands, flags, help. Actions are injected so that parsing and
+// exit codes are unit-testable without starting a server.
+import { readFileSync } from "node:fs";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { LOG_FORMATS, LOG_LEVELS, STORAGE_TYPES } from "../server/config/index.ts";
+import type { StartFlags } from "./flags.ts";
+
+/** Process exit codes. */
+export const ExitCode = {
+  Ok: 0,
+  /** Runtime failure: e.g. a listener could not bind, or shutdown failed. */
+  Failure: 1,
+  /** Bad usage or bad configuration (`check-config` uses 1 for an invalid file, see below). */
+  BadConfig: 2,
+} as const;
+
+/** What an action resolves to: an exit code, or "running" (the server keeps the process alive). */
+export type ActionResult = number | "running";
+
+export interface CliActions {
+  start(flags: StartFlags): Promise<ActionResult>;
+  checkConfig(file: string, opts: { print: boolean }): Promise<ActionResult>;
+}
+
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export const stdio: CliIo = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
+
+export function packageVersion(): string {
+  const pkg: unknown = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+  const version = typeof pkg === "object" && pkg !== null && "version" in pkg ? pkg.version : undefined;
+  return typeof version === "string" ? version : "0.0.0";
+}
+
+/** `--port`: digits only here; the range is checked with the rest of the config. */
+function parsePort(value: string): number {
+  if (!/^\d{1,10}$/.test(value)) throw new InvalidArgumentError("expected an integer 0..65535.");
+  return Number(value);
+}
+
+export function buildProgram(actions: CliActions, io: CliIo, onResult: (r: ActionResult) => void): Command {
+  const program = new Command("wharf")
+    .description("Wharf: an MQTT 3.1 / 3.1.1 / 5.0 broker")
+    .version(packageVersion(), "-V, --version", "print the version and exit")
+    .helpOption("-h, --help", "show help")
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride();
+
+  program
+    .command("start")
+    .description("run the broker (config: defaults <- --config file <- flags)")
+    .addOption(new Option("-c, --config <file>", "YAML config file (see docs/configuration.md)").env("WHARF_CONFIG"))
+    .option("--host <host>", "listen address of the first listener (config: listeners[0].host)")
+    .option("-p, --port <port>", "port of the first listener; 0 = any free port (listeners[0].port)", parsePort)
+    .addOption(new Option("--log-level <level>", "log level (log.level)").choices(LOG_LEVELS).env("WHARF_LOG_LEVEL"))
+    .addOption(
+      new Option("--log-format <format>", "auto: pretty on a terminal, else JSON (log.format)")
+        .choices(LOG_FORMATS)
+        .env("WHARF_LOG_FORMAT"),
+    )
+    .addOption(new Option("--storage <type>", "session/retained state store (storage.type)").choices(STORAGE_TYPES))
+    .option("--data-dir <dir>", "directory of persistent state (storage.dataDir)")
+    .action(async (flags: StartFlags) => onResult(await actions.start(flags)));
+
+  program
+    .command("check-config")
+    .description("validate a config file: prints every error and exits 1 if it is invalid")
+    .argument("<file>", "YAML config file")
+    .option("--print", "print the effective config (defaults filled in) as YAML")
+    .action(async (file: string, opts: { print?: boolean }) =>
+      onResult(await actions.checkConfig(file, { print: opts.print === true })),
+    );
+
+  return program;
+}
+
+/**
+ * Parses `args` (without node and script) and runs the chosen action. `npm start` already
+ * passes `start`, so a repeated `start` (`npm start -- start --port 1`) is tolerated.
+ */
+export async function runCli(args: readonly string[], actions: CliActions, io: CliIo = stdio): Promise<ActionResult> {
+  const argv = args[0] === "start" && args[1] === "start" ? args.slice(1) : [...args];
+  let result: ActionResult = ExitCode.Ok;
+  const program = buildProgram(actions, io, (r) => {
+    result = r;
+  });
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (err) {
+    // --help / --version end with exit code 0; every parse error (unknown flag, bad value, …) is
+    // a usage error.
+    if (err instanceof CommanderError) return err.exitCode === 0 ? ExitCode.Ok : ExitCode.BadConfig;
+    throw err;
+  }
+  return result;
+}

@@ -1,0 +1,4 @@
+export * from "./errors.ts";
+export * from "./load.ts";
+export type { ConfigIssue, Schema } from "./schema.ts";
+export * from "./wharf-config.ts";

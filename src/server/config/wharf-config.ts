@@ -1,0 +1,120 @@
+// The ONE schema of Wharf's YAML config file. The TypeScript type, the defaults and the
+// validation all derive from it; docs/configuration.md and config/wharf.example.yaml document it
+// (a test checks both name every key and that the example holds exactly the defaults).
+import { DEFAULT_BROKER_OPTIONS } from "../../broker/options.ts";
+import { array, bool, anyStr, int, object, oneOf, optional, refine, required, str, type Infer } from "./schema.ts";
+import { validateTopicFilter } from "../../topics/index.ts";
+
+/** The protocol maximum: 256 MB remaining length + 5-byte fixed header. */
+export const MAX_PACKET_SIZE = 268_435_460;
+const U16 = 65_535;
+
+export const LISTENER_TYPES = ["tcp"] as const;
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "silent"] as const;
+export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
+export const STORAGE_TYPES = ["lmdb", "memory"] as const;
+export const DURABILITY_MODES = ["sync", "batched", "none"] as const;
+
+const listenerSchema = object({
+  type: oneOf(LISTENER_TYPES, "tcp"),
+  host: str({ default: "0.0.0.0" }),
+  port: int({ min: 0, max: U16, default: 1883 }),
+  /** 0 = unlimited. */
+  maxConnections: int({ min: 0, default: 0 }),
+  /** 0 = the broker's mqtt.maxPacketSize. */
+  maxPacketSize: int({ min: 0, max: MAX_PACKET_SIZE, default: 0 }),
+});
+
+const d = DEFAULT_BROKER_OPTIONS;
+
+/** Maps 1:1 onto BrokerOptions (src/broker/options.ts); defaults are the broker's. */
+const mqttSchema = object({
+  maxPacketSize: int({ min: 2, max: MAX_PACKET_SIZE, default: d.maxPacketSize }),
+  maxInflight: int({ min: 1, max: U16, default: d.maxInflight }),
+  receiveMaximum: int({ min: 1, max: U16, default: d.receiveMaximum }),
+  maxKeepAlive: int({ min: 0, max: U16, default: d.maxKeepAlive }),
+  maxQueuedMessages: int({ min: 0, default: d.maxQueuedMessages }),
+  maxQueuedBytes: int({ min: 0, default: d.maxQueuedBytes }),
+  queueQos0Offline: bool(d.queueQos0Offline),
+  allowAnonymous: bool(d.allowAnonymous),
+  maximumQoS: oneOf([0, 1, 2] as const, d.maximumQoS),
+  retainAvailable: bool(d.retainAvailable),
+  wildcardSubscriptionAvailable: bool(d.wildcardSubscriptionAvailable),
+  subscriptionIdentifiersAvailable: bool(d.subscriptionIdentifiersAvailable),
+  sharedSubscriptionAvailable: bool(d.sharedSubscriptionAvailable),
+  topicAliasMaximum: int({ min: 0, max: U16, default: d.topicAliasMaximum }),
+  clientIdPrefix: anyStr(d.clientIdPrefix),
+});
+
+/** What a bad ACL topic filter should have been, with the rule it breaks (from src/topics). */
+function topicFilterProblem(filter: string): string | undefined {
+  try {
+    validateTopicFilter(filter);
+    return undefined;
+  } catch (err) {
+    return `a valid topic filter (${err instanceof Error ? err.message : String(err)})`;
+  }
+}
+
+const aclRuleSchema = object({
+  // A rule's meaning is in these three: no defaults, so a half-written rule is an error.
+  permission: required(oneOf(["allow", "deny"] as const, "deny")),
+  action: required(oneOf(["publish", "subscribe", "all"] as const, "all")),
+  topic: required(str({ default: "#", check: topicFilterProblem })),
+  clientId: optional(str({ default: "" })),
+  username: optional(str({ default: "" })),
+});
+
+const storageSchema = object({
+  type: oneOf(STORAGE_TYPES, "lmdb"),
+  /** Relative paths resolve against the working directory. */
+  dataDir: str({ default: "./data" }),
+  durability: oneOf(DURABILITY_MODES, "sync"),
+  batchIntervalMs: int({ min: 1, max: 60_000, default: 10 }),
+});
+
+const logSchema = object({
+  level: oneOf(LOG_LEVELS, "info"),
+  format: oneOf(LOG_FORMATS, "auto"),
+});
+
+const listenersSchema = refine(
+  array(listenerSchema, [listenerSchema.defaultValue], { minItems: 1 }),
+  (listeners, path, issues) => {
+    // Two listeners on the same fixed address can never both start; say so before trying.
+    const seen = new Map<string, number>();
+    listeners.forEach((l, i) => {
+      if (l.port === 0) return;
+      const key = `${l.host}:${l.port}`;
+      const first = seen.get(key);
+      if (first === undefined) seen.set(key, i);
+      else
+        issues.push({ path: `${path}[${i}].port`, message: `same host and port as ${path}[${first}]`, value: l.port });
+    });
+  },
+);
+
+export const wharfConfigSchema = object({
+  listeners: listenersSchema,
+  mqtt: mqttSchema,
+  sys: object({
+    /** Seconds between $SYS publications; 0 disables them. */
+    interval: int({ min: 0, max: 86_400, default: d.sysInterval }),
+  }),
+  acl: array(aclRuleSchema, []),
+  storage: storageSchema,
+  log: logSchema,
+});
+
+export type WharfConfig = Infer<typeof wharfConfigSchema>;
+export type ListenerConfig = Infer<typeof listenerSchema>;
+export type AclRuleConfig = Infer<typeof aclRuleSchema>;
+export type StorageConfig = Infer<typeof storageSchema>;
+export type LogConfig = Infer<typeof logSchema>;
+export type LogLevel = LogConfig["level"];
+export type LogFormat = LogConfig["format"];
+
+/** A fresh copy of the all-defaults config. */
+export function defaultConfig(): WharfConfig {
+  return structuredClone(wharfConfigSchema.defaultValue);
+}

@@ -1,0 +1,67 @@
+// The example config and docs/configuration.md must cover the ONE schema exactly.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import {
+  defaultConfig,
+  loadConfig,
+  readConfigFile,
+  wharfConfigSchema,
+  type Schema,
+} from "../../../src/server/config/index.ts";
+
+const root = fileURLToPath(new URL("../../../", import.meta.url));
+const examplePath = `${root}config/wharf.example.yaml`;
+const docs = readFileSync(`${root}docs/configuration.md`, "utf8");
+
+/** Every leaf key of the schema as a documented path: `listeners[].port`, `mqtt.maxInflight`. */
+function leafPaths(schema: Schema<unknown>, prefix = ""): string[] {
+  if ("shape" in schema) {
+    const shape = schema.shape as Record<string, Schema<unknown>>;
+    return Object.entries(shape).flatMap(([k, s]) => leafPaths(s, prefix === "" ? k : `${prefix}.${k}`));
+  }
+  if ("item" in schema) return leafPaths(schema.item as Schema<unknown>, `${prefix}[]`);
+  return [prefix];
+}
+
+const paths = leafPaths(wharfConfigSchema);
+
+test("the schema has the expected keys", () => {
+  assert.ok(paths.includes("listeners[].port"));
+  assert.ok(paths.includes("mqtt.clientIdPrefix"));
+  assert.ok(paths.includes("acl[].username"));
+  assert.ok(paths.includes("storage.batchIntervalMs"));
+  assert.ok(paths.includes("log.format"));
+  assert.equal(paths.length, 5 + 15 + 1 + 5 + 4 + 2);
+});
+
+test("config/wharf.example.yaml validates and holds exactly the defaults", () => {
+  assert.deepEqual(loadConfig(examplePath), defaultConfig());
+});
+
+test("config/wharf.example.yaml spells out every key (except ACL rule keys: acl is empty by default)", () => {
+  const raw = readConfigFile(examplePath) as Record<string, unknown>;
+  const missing = paths.filter((p) => {
+    if (p.startsWith("acl[]")) return false;
+    let node: unknown = raw;
+    for (const part of p.split(".")) {
+      const key = part.replace("[]", "");
+      node = (node as Record<string, unknown> | undefined)?.[key];
+      if (part.endsWith("[]")) node = (node as unknown[] | undefined)?.[0];
+    }
+    return node === undefined;
+  });
+  assert.deepEqual(missing, []);
+  // The ACL keys are shown in a commented-out example.
+  const text = readFileSync(examplePath, "utf8");
+  for (const k of ["permission", "action", "topic", "clientId", "username"]) assert.ok(text.includes(k), k);
+});
+
+test("docs/configuration.md documents every key and every start flag", () => {
+  const undocumented = paths.filter((p) => !docs.includes(`\`${p}\``));
+  assert.deepEqual(undocumented, []);
+  for (const flag of ["--config", "--host", "--port", "--log-level", "--log-format", "--storage", "--data-dir"]) {
+    assert.ok(docs.includes(`${flag} <`), flag);
+  }
+});

@@ -74,7 +74,7 @@ function propsFromMqtt(p: unknown): Properties | undefined {
       out[k] = v === true ? 1 : 0;
     } else out[k] = v;
   }
-  return Object.keys(out).length === 0 ? undefined : (out as Properties);
+  return Object.keys(out).length === 0 ? undefined : out;
 }
 
 function strip(o: MqttPacketObject): MqttPacketObject {

@@ -101,7 +101,11 @@ export class Decoder {
     const avail = head.length - pos;
     if (avail === 0) return undefined;
 
-    // Fixed header: type/flags byte, then Remaining Length (1-4 bytes) [MQTT-2.1.4].
+    // Fixed header: type/flags byte (checked at once), then Remaining Length (1-4 bytes) [MQTT-2.1.4].
+    const b0 = head[pos]!;
+    const type = b0 >> 4;
+    const flags = b0 & 0x0f;
+    const version = this.checkFixedHeader(type, flags);
     let remaining = 0;
     let headerLen = 0;
     if (avail >= 2 && head[pos + 1]! < 0x80) {
@@ -112,7 +116,13 @@ export class Decoder {
       for (let i = 1; ; i++) {
         if (i > 4) throw CodecError.malformed("remaining length longer than 4 bytes", "[MQTT-1.5.5-1]");
         const b = this.byteAt(i);
-        if (b < 0) return undefined; // header incomplete
+        if (b < 0) {
+          // Header incomplete. A continuation bit already announces at least `mult` more bytes:
+          // refuse now rather than buffer towards a packet that is too large anyway.
+          const minTotal = i + 1 + remaining + (i > 1 ? mult : 0);
+          if (minTotal > this.maxPacketSize) throw CodecError.tooLarge(minTotal, this.maxPacketSize);
+          return undefined;
+        }
         remaining += (b & 0x7f) * mult;
         if (b < 0x80) {
           if (b === 0 && i > 1) throw CodecError.malformed("remaining length not minimally encoded", "[MQTT-1.5.5-1]");
@@ -122,10 +132,6 @@ export class Decoder {
         mult *= 128;
       }
     }
-    const b0 = head[pos]!;
-    const type = b0 >> 4;
-    const flags = b0 & 0x0f;
-    const version = this.checkFixedHeader(type, flags);
     const total = headerLen + remaining;
     if (total > this.maxPacketSize) throw CodecError.tooLarge(total, this.maxPacketSize);
 

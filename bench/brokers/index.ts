@@ -1,0 +1,152 @@
+// The brokers under test and how to start each one on a free loopback port, pinned to the broker CPU.
+
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { lastLines, onHarnessExit, spawnManaged, waitForPort, freePort, type ManagedProcess } from "../lib/children.ts";
+import { pinned } from "../lib/machine.ts";
+import { PROTOCOL, type ProtocolLevel } from "../lib/mqtt-packets.ts";
+import { BROKER_INFLIGHT, BROKER_QUEUE } from "../scenarios/settings.ts";
+
+export const BROKER_IDS = ["wharf", "mosquitto", "aedes"] as const;
+export type BrokerId = (typeof BROKER_IDS)[number];
+
+export const MOSQUITTO_BIN = "/usr/sbin/mosquitto";
+
+export interface BrokerContext {
+  root: string;
+  cpu: number | null;
+  tmp: string;
+}
+
+export interface BrokerDef {
+  id: BrokerId;
+  label: string;
+  protocols: readonly ProtocolLevel[];
+  /** Null when runnable, otherwise the reason it is not (printed as "<id>: not runnable (reason)"). */
+  prepare(ctx: BrokerContext): Promise<string | null>;
+  spawn(ctx: BrokerContext, port: number): ManagedProcess;
+}
+
+export interface RunningBroker {
+  def: BrokerDef;
+  proc: ManagedProcess;
+  port: number;
+}
+
+const STARTUP_TIMEOUT_MS = 30_000;
+
+export async function startBroker(def: BrokerDef, ctx: BrokerContext): Promise<RunningBroker> {
+  const port = await freePort();
+  const proc = def.spawn(ctx, port);
+  try {
+    await waitForPort(proc, port, STARTUP_TIMEOUT_MS);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  return { def, proc, port };
+}
+
+export function makeContext(root: string, cpu: number | null): BrokerContext {
+  const tmp = mkdtempSync(join(os.tmpdir(), "wharf-bench-"));
+  onHarnessExit(() => rmSync(tmp, { recursive: true, force: true }));
+  return { root, cpu, tmp };
+}
+
+const wharf: BrokerDef = {
+  id: "wharf",
+  label: "Wharf",
+  protocols: [PROTOCOL.v311, PROTOCOL.v5],
+  async prepare(ctx) {
+    if (!existsSync(join(ctx.root, "src/cli/main.ts"))) return "src/cli/main.ts is missing";
+    // Start it once: the CLI exists before the listener does, so only a real listen counts.
+    try {
+      const b = await startBroker(wharf, ctx);
+      await b.proc.stop();
+      return null;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  },
+  spawn(ctx, port) {
+    const args = ["--import", "tsx", "src/cli/main.ts", "start", "--host", "127.0.0.1", "--port", String(port)];
+    args.push("--log-level", "warn", "--storage", "memory");
+    const [cmd, argv] = pinned(ctx.cpu, process.execPath, args);
+    return spawnManaged(cmd, argv, ctx.root);
+  },
+};
+
+/** Mosquitto's own config: loopback listener, no persistence, queues and in-flight windows that never bind. */
+export function mosquittoConfig(port: number): string {
+  return [
+    `listener ${port} 127.0.0.1`,
+    "allow_anonymous true",
+    "persistence false",
+    `max_queued_messages ${BROKER_QUEUE}`,
+    `max_inflight_messages ${BROKER_INFLIGHT}`,
+    "set_tcp_nodelay true",
+    "log_dest stderr",
+    "log_type error",
+    "log_type warning",
+    "connection_messages false",
+    "",
+  ].join("\n");
+}
+
+function installMosquitto(): string | null {
+  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+  const hint = "install it with: sudo apt-get install -y mosquitto (Debian/Ubuntu)";
+  if (!isRoot || !existsSync("/usr/bin/apt-get")) return `${MOSQUITTO_BIN} missing; ${hint}`;
+  process.stderr.write("bench: mosquitto missing, installing it with apt-get…\n");
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  const install = (): boolean =>
+    spawnSync("apt-get", ["install", "-y", "--no-install-recommends", "mosquitto"], { stdio: "inherit", env })
+      .status === 0;
+  if (!install()) {
+    spawnSync("apt-get", ["update"], { stdio: "inherit", env });
+    if (!install()) return `apt-get install mosquitto failed; ${hint}`;
+  }
+  // The package may have started a system service on 1883; the bench never uses it.
+  return existsSync(MOSQUITTO_BIN) ? null : `apt-get did not provide ${MOSQUITTO_BIN}; ${hint}`;
+}
+
+const mosquitto: BrokerDef = {
+  id: "mosquitto",
+  label: "Mosquitto",
+  protocols: [PROTOCOL.v311, PROTOCOL.v5],
+  async prepare() {
+    return existsSync(MOSQUITTO_BIN) ? null : installMosquitto();
+  },
+  spawn(ctx, port) {
+    const conf = join(ctx.tmp, `mosquitto-${port}.conf`);
+    writeFileSync(conf, mosquittoConfig(port));
+    const [cmd, argv] = pinned(ctx.cpu, MOSQUITTO_BIN, ["-c", conf]);
+    return spawnManaged(cmd, argv, ctx.tmp);
+  },
+};
+
+const aedes: BrokerDef = {
+  id: "aedes",
+  label: "Aedes",
+  protocols: [PROTOCOL.v311], // Aedes implements MQTT 3.1.1 only
+  async prepare(ctx) {
+    if (!existsSync(join(ctx.root, "node_modules/aedes/package.json"))) {
+      return "npm devDependency aedes is not installed (run npm install)";
+    }
+    try {
+      const b = await startBroker(aedes, ctx);
+      await b.proc.stop();
+      return null;
+    } catch (err) {
+      return lastLines((err as Error).message);
+    }
+  },
+  spawn(ctx, port) {
+    const [cmd, argv] = pinned(ctx.cpu, process.execPath, ["bench/brokers/aedes-server.mjs", String(port)]);
+    return spawnManaged(cmd, argv, ctx.root);
+  },
+};
+
+export const BROKERS: Record<BrokerId, BrokerDef> = { wharf, mosquitto, aedes };

@@ -1,0 +1,175 @@
+// A raw-socket MQTT client for the load generator: connect, subscribe, then hand every PUBLISH and
+// PUBACK to the scenario through plain callbacks. No per-message promises, no decoding of topics.
+
+import net from "node:net";
+import { PacketReader, readVarint, type ReaderSink } from "./mqtt-reader.ts";
+import { DISCONNECT, PACKET, PROTOCOL, encodeConnect, encodeSubscribe, type ProtocolLevel } from "./mqtt-packets.ts";
+
+export interface ClientOptions {
+  port: number;
+  host?: string;
+  clientId: string;
+  protocol: ProtocolLevel;
+  /** MQTT 5 Receive Maximum sent in CONNECT. */
+  receiveMaximum?: number;
+  timeoutMs?: number;
+}
+
+export class BenchClientError extends Error {
+  readonly code = "BENCH_CLIENT";
+}
+
+type Waiter = { type: number; resolve: (body: Buffer) => void; reject: (err: Error) => void };
+
+const noopPublish = (): void => undefined;
+
+export class BenchClient implements ReaderSink {
+  readonly reader: PacketReader;
+  /** Called for every PUBLISH received (the scenario installs its handler after subscribing). */
+  publishHandler: (buf: Buffer, start: number, end: number, qos: number, packetId: number) => void = noopPublish;
+  /** Called once per PUBACK received. */
+  pubackHandler: () => void = () => undefined;
+  /** Called after each socket chunk has been parsed: the place to flush batched acks / refill windows. */
+  chunkHandler: () => void = () => undefined;
+  /** Set when the broker closed the connection or the socket failed while the run still needed it. */
+  failure: string | null = null;
+  closed = false;
+  private waiters: Waiter[] = [];
+  private expectingClose = false;
+
+  private constructor(
+    readonly socket: net.Socket,
+    readonly id: string,
+    readonly protocol: ProtocolLevel,
+  ) {
+    this.reader = new PacketReader(protocol, this);
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => {
+      try {
+        this.reader.feed(chunk);
+      } catch (err) {
+        this.fail(`malformed data from broker: ${(err as Error).message}`);
+        socket.destroy();
+        return;
+      }
+      this.chunkHandler();
+    });
+    socket.on("error", (err) => this.fail(`socket error: ${err.message}`));
+    socket.on("close", () => {
+      this.closed = true;
+      this.fail("connection closed by broker");
+    });
+  }
+
+  static async connect(o: ClientOptions): Promise<BenchClient> {
+    const socket = net.connect({ port: o.port, host: o.host ?? "127.0.0.1" });
+    const client = new BenchClient(socket, o.clientId, o.protocol);
+    await new Promise<void>((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("error", reject);
+    });
+    const connect: { clientId: string; protocol: ProtocolLevel; receiveMaximum?: number } = {
+      clientId: o.clientId,
+      protocol: o.protocol,
+    };
+    if (o.receiveMaximum !== undefined) connect.receiveMaximum = o.receiveMaximum;
+    socket.write(encodeConnect(connect));
+    const body = await client.waitFor(PACKET.connack, o.timeoutMs ?? 10_000);
+    const code = body[1];
+    if (code !== 0) {
+      socket.destroy();
+      throw new BenchClientError(`${o.clientId}: CONNACK refused with code 0x${(code ?? 255).toString(16)}`);
+    }
+    return client;
+  }
+
+  /** Subscribes to every filter (in packets of up to 100 filters) and checks every SUBACK code. */
+  async subscribe(filters: readonly string[], qos: 0 | 1, timeoutMs = 20_000): Promise<void> {
+    const per = 100;
+    const batches: Buffer[] = [];
+    for (let i = 0; i < filters.length; i += per) {
+      batches.push(encodeSubscribe(1 + i / per, filters.slice(i, i + per), qos, this.protocol));
+    }
+    const acks = batches.map(() => this.waitFor(PACKET.suback, timeoutMs));
+    this.socket.write(Buffer.concat(batches));
+    for (const body of await Promise.all(acks)) {
+      let p = 2;
+      if (this.protocol === PROTOCOL.v5) {
+        const [len, used] = readVarint(body, p);
+        p += used + len;
+      }
+      for (; p < body.length; p++) {
+        const code = body[p]!;
+        if (code >= 0x80) throw new BenchClientError(`${this.id}: SUBACK refused a filter (0x${code.toString(16)})`);
+        if (code !== qos) throw new BenchClientError(`${this.id}: SUBACK granted QoS ${code}, asked ${qos}`);
+      }
+    }
+  }
+
+  onPublish(buf: Buffer, start: number, end: number, qos: number, packetId: number): void {
+    this.publishHandler(buf, start, end, qos, packetId);
+  }
+
+  onControl(type: number, _flags: number, buf: Buffer, start: number, end: number): void {
+    if (type === PACKET.puback) {
+      this.pubackHandler();
+      return;
+    }
+    if (type === PACKET.disconnect) {
+      const reason = end > start ? buf[start] : 0;
+      this.fail(`broker sent DISCONNECT (reason 0x${(reason ?? 0).toString(16)})`);
+      return;
+    }
+    const i = this.waiters.findIndex((w) => w.type === type);
+    if (i >= 0) {
+      const [w] = this.waiters.splice(i, 1);
+      w!.resolve(Buffer.from(buf.subarray(start, end)));
+    }
+  }
+
+  waitFor(type: number, timeoutMs: number): Promise<Buffer> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new BenchClientError(`${this.id}: no packet of type ${type} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const waiter: Waiter = {
+        type,
+        resolve: (b) => {
+          clearTimeout(timer);
+          resolve(b);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      this.waiters.push(waiter);
+    });
+  }
+
+  /** Sends DISCONNECT and waits (bounded) for the broker to close; then the socket is destroyed. */
+  async close(timeoutMs = 2_000): Promise<void> {
+    this.expectingClose = true;
+    if (this.closed) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.socket.destroy();
+        resolve();
+      }, timeoutMs);
+      this.socket.once("close", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      this.socket.end(DISCONNECT);
+    });
+  }
+
+  private fail(reason: string): void {
+    if (this.expectingClose) return;
+    this.failure ??= `${this.id}: ${reason}`;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.reject(new BenchClientError(this.failure));
+  }
+}

@@ -1,0 +1,98 @@
+// Broker-side resource readings from /proc, so every broker (C or Node) is measured the same way.
+
+import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+
+let clockTicks: number | undefined;
+
+/** USER_HZ: the unit of utime/stime in /proc/<pid>/stat (100 on practically every Linux). */
+export function clockTicksPerSecond(): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/** utime + stime of a process in seconds, or NaN when it is gone. */
+export function processCpuSeconds(pid: number): number {
+  try {
+    return parseStatCpuTicks(readFileSync(`/proc/${pid}/stat`, "utf8")) / clockTicksPerSecond();
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** utime + stime (fields 14 and 15) from a /proc/<pid>/stat line; the comm field may hold spaces. */
+export function parseStatCpuTicks(stat: string): number {
+  const close = stat.lastIndexOf(")");
+  if (close < 0) throw new Error("unexpected /proc/<pid>/stat format");
+  const fields = stat.slice(close + 2).split(" ");
+  // fields[0] is field 3 (state), so field n is fields[n - 3].
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+export interface MemoryReading {
+  /** Resident set size in KiB. */
+  rssKb: number;
+  /** Peak resident set size (VmHWM) in KiB. */
+  peakKb: number;
+}
+
+export function processMemory(pid: number): MemoryReading {
+  try {
+    return parseStatusMemory(readFileSync(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return { rssKb: Number.NaN, peakKb: Number.NaN };
+  }
+}
+
+export function parseStatusMemory(status: string): MemoryReading {
+  const field = (name: string): number => {
+    const m = new RegExp(`^${name}:\\s+(\\d+)\\s+kB`, "m").exec(status);
+    return m ? Number(m[1]) : Number.NaN;
+  };
+  return { rssKb: field("VmRSS"), peakKb: field("VmHWM") };
+}
+
+/** CPU use of a process between two points, as a fraction of one core. */
+export class CpuMeter {
+  private cpu0: number;
+  private t0: number;
+
+  constructor(private readonly pid: number) {
+    this.cpu0 = processCpuSeconds(pid);
+    this.t0 = performance.now();
+  }
+
+  reset(): void {
+    this.cpu0 = processCpuSeconds(this.pid);
+    this.t0 = performance.now();
+  }
+
+  /** Fraction of one core used since construction / the last reset (1 = a full core). */
+  read(): number {
+    const seconds = (performance.now() - this.t0) / 1000;
+    return seconds > 0 ? (processCpuSeconds(this.pid) - this.cpu0) / seconds : Number.NaN;
+  }
+}
+
+/** The load generator's own CPU use (all threads of this process), as a fraction of one core. */
+export class SelfCpuMeter {
+  private u0 = process.cpuUsage();
+  private t0 = performance.now();
+
+  reset(): void {
+    this.u0 = process.cpuUsage();
+    this.t0 = performance.now();
+  }
+
+  read(): number {
+    const d = process.cpuUsage(this.u0);
+    const seconds = (performance.now() - this.t0) / 1000;
+    return seconds > 0 ? (d.user + d.system) / 1e6 / seconds : Number.NaN;
+  }
+}

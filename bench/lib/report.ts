@@ -1,0 +1,251 @@
+// Markdown tables of a bench run (printed to the console and written to docs/benchmarks.md).
+
+import type { BrokerId } from "../brokers/index.ts";
+import type { RunResult } from "../scenarios/result.ts";
+import type { MachineInfo, Pinning } from "./machine.ts";
+import { formatMs, formatRate, formatRatio, ratio } from "./stats.ts";
+
+export interface ReportMeta {
+  startedAt: string;
+  durationS: number;
+  mode: "full" | "quick" | "partial";
+  command: string;
+  machine: MachineInfo;
+  pinning: Pinning;
+  brokers: { id: BrokerId; label: string; runnable: boolean; reason: string | null }[];
+  settings: Record<string, number | string>;
+}
+
+const ORDER: readonly BrokerId[] = ["wharf", "mosquitto", "aedes"];
+
+function byId(results: readonly RunResult[]): Map<string, Map<BrokerId, RunResult>> {
+  const m = new Map<string, Map<BrokerId, RunResult>>();
+  for (const r of results) {
+    let row = m.get(r.id);
+    if (row === undefined) m.set(r.id, (row = new Map()));
+    row.set(r.broker, r);
+  }
+  return m;
+}
+
+/** A usable number only from a run that measured something (ok or loss-flagged), not from errors. */
+function measured(r: RunResult | undefined): r is RunResult {
+  return r !== undefined && (r.status === "ok" || r.status === "invalid");
+}
+
+function flag(r: RunResult): string {
+  const f: string[] = [];
+  const d = r.delivery;
+  if (d !== undefined && d.lost > 0 && d.expected > 0) f.push(`loss ${pct(d.lost / d.expected)}`);
+  if (d !== undefined && (d.duplicates > 0 || d.reordered > 0)) f.push("dup/reorder");
+  if (r.status === "invalid") f.push("gen-saturated");
+  return f.length > 0 ? ` (${f.join(", ")})` : "";
+}
+
+function pct(x: number): string {
+  const p = x * 100;
+  return `${p >= 10 ? p.toFixed(0) : p >= 0.1 ? p.toFixed(1) : p.toFixed(3)}%`;
+}
+
+function cell(r: RunResult | undefined, value: (r: RunResult) => string): string {
+  if (r === undefined) return "–";
+  if (r.status === "skipped") return "n/a";
+  if (r.status === "error") return "error";
+  return value(r) + flag(r);
+}
+
+const cpu = (r: RunResult | undefined): string =>
+  measured(r) && r.brokerCpu !== undefined ? `${Math.round(r.brokerCpu * 100)}%` : "–";
+const rssMb = (r: RunResult | undefined): string =>
+  measured(r) && r.brokerRssKb !== undefined ? (r.brokerRssKb / 1024).toFixed(0) : "–";
+const gen = (r: RunResult | undefined): string =>
+  measured(r) && r.generatorCpu !== undefined ? `${Math.round(r.generatorCpu * 100)}%` : "–";
+
+function table(head: string[], rows: string[][]): string {
+  const line = (cells: string[]): string => `| ${cells.join(" | ")} |`;
+  return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+export function renderResults(results: readonly RunResult[], brokers: readonly BrokerId[]): string {
+  const cols = ORDER.filter((b) => brokers.includes(b));
+  const label = (b: BrokerId): string => b[0]!.toUpperCase() + b.slice(1);
+  const rows = byId(results);
+  const out: string[] = [];
+  const slash = (f: (r: RunResult | undefined) => string, row: Map<BrokerId, RunResult>): string =>
+    cols.map((b) => f(row.get(b))).join(" / ");
+  const ratioCols = (row: Map<BrokerId, RunResult>, v: (r: RunResult) => number | undefined): string[] => {
+    const w = row.get("wharf");
+    return cols
+      .filter((b) => b !== "wharf")
+      .map((b) => {
+        const o = row.get(b);
+        return measured(w) && measured(o) ? formatRatio(ratio(v(w), v(o))) : "–";
+      });
+  };
+  const ratioHead = cols.includes("wharf") ? cols.filter((b) => b !== "wharf").map((b) => `W/${label(b)[0]}`) : [];
+  const cpuHead = `broker CPU ${cols.map((b) => label(b)[0]).join("/")}`;
+  const rssHead = `RSS MB ${cols.map((b) => label(b)[0]).join("/")}`;
+  const genHead = `gen CPU ${cols.map((b) => label(b)[0]).join("/")}`;
+
+  const tp = [...rows].filter(([, row]) => [...row.values()].some((r) => r.kind === "throughput"));
+  if (tp.length > 0) {
+    out.push("### Throughput (msgs/s delivered to subscribers)\n");
+    out.push(
+      table(
+        [
+          "scenario",
+          ...cols.map((b) => `${label(b)} msg/s`),
+          ...(cols.includes("wharf") ? ratioHead : []),
+          cpuHead,
+          rssHead,
+          genHead,
+        ],
+        tp.map(([id, row]) => [
+          id,
+          ...cols.map((b) => cell(row.get(b), (r) => formatRate(r.msgsPerSec ?? Number.NaN))),
+          ...(cols.includes("wharf") ? ratioCols(row, (r) => r.msgsPerSec) : []),
+          slash(cpu, row),
+          slash(rssMb, row),
+          slash(gen, row),
+        ]),
+      ),
+    );
+  }
+
+  const lat = [...rows].filter(([, row]) => [...row.values()].some((r) => r.kind === "latency"));
+  if (lat.length > 0) {
+    out.push("\n### Latency at a fixed rate (publish → receive)\n");
+    const lrows: string[][] = [];
+    for (const [id, row] of lat) {
+      for (const b of cols) {
+        const r = row.get(b);
+        const l = measured(r) ? r.latency : undefined;
+        const w = row.get("wharf");
+        const p99Ratio =
+          b === "wharf" || !measured(w) || !measured(r) ? "–" : formatRatio(ratio(w.latency?.p99, r.latency?.p99));
+        lrows.push([
+          id,
+          label(b),
+          cell(r, () => (l ? formatMs(l.p50) : "–")),
+          l ? formatMs(l.p99) : "–",
+          l ? formatMs(l.p999) : "–",
+          l ? formatMs(l.max) : "–",
+          measured(r) ? formatRate(r.msgsPerSec ?? Number.NaN) : "–",
+          b === "wharf" ? "" : p99Ratio,
+          cpu(r),
+          rssMb(r),
+        ]);
+      }
+    }
+    out.push(
+      table(["scenario", "broker", "p50", "p99", "p99.9", "max", "msg/s", "p99 W/x", "broker CPU", "RSS MB"], lrows),
+    );
+  }
+
+  const storm = [...rows].filter(([, row]) => [...row.values()].some((r) => r.kind === "storm"));
+  if (storm.length > 0) {
+    out.push("\n### Connection storm (idle connections held open)\n");
+    const srows: string[][] = [];
+    for (const [id, row] of storm) {
+      for (const b of cols) {
+        const r = row.get(b);
+        const s = measured(r) ? r.storm : undefined;
+        srows.push([
+          id,
+          label(b),
+          cell(r, () => (s ? formatRate(s.connectsPerSec) : "–")),
+          s ? `${(s.rssBeforeKb / 1024).toFixed(1)} → ${(s.rssAfterKb / 1024).toFixed(1)}` : "–",
+          s ? s.rssPerConnectionKb.toFixed(2) : "–",
+          cpu(r),
+          gen(r),
+        ]);
+      }
+    }
+    out.push(
+      table(
+        ["scenario", "broker", "connects/s", "RSS MB before → after", "KB per connection", "broker CPU", "gen CPU"],
+        srows,
+      ),
+    );
+  }
+
+  const pending = [...rows].filter(([, row]) => [...row.values()].every((r) => r.kind === "pending"));
+  if (pending.length > 0) {
+    out.push("\n### Not yet measured\n");
+    for (const [id, row] of pending) out.push(`- ${id}: ${[...row.values()][0]?.notes[0] ?? "not yet"}`);
+  }
+
+  const flagged = results.filter((r) => r.notes.length > 0 && r.status !== "skipped" && r.kind !== "pending");
+  if (flagged.length > 0) {
+    out.push("\n### Notes (loss, duplicates, saturation, errors)\n");
+    for (const r of flagged) out.push(`- ${r.id} · ${r.broker}: ${r.notes.join("; ")}`);
+  }
+  const skippedReasons = new Set(
+    results
+      .filter((r) => r.status === "skipped" && r.kind !== "pending")
+      .map((r) => `${r.broker}: ${r.notes[0] ?? ""}`),
+  );
+  if (skippedReasons.size > 0) {
+    out.push("\n### Skipped\n");
+    for (const s of skippedReasons) out.push(`- ${s}`);
+  }
+  return out.join("\n");
+}
+
+export function renderMeta(meta: ReportMeta): string {
+  const m = meta.machine;
+  return [
+    `- Run: ${meta.startedAt}, ${meta.mode} mode, ${meta.durationS.toFixed(0)} s (\`${meta.command}\`)`,
+    `- Machine: ${m.nproc} CPUs (${m.cpuModel}), ${m.memoryGb} GB RAM, ${m.kernel}`,
+    `- Software: Node ${m.node}, Mosquitto ${m.mosquitto}, Aedes ${m.aedes}, Wharf @ ${m.wharfCommit}`,
+    `- Pinning: ${meta.pinning.note}`,
+    `- Settings: ${Object.entries(meta.settings)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(", ")}`,
+    ...meta.brokers.filter((b) => !b.runnable).map((b) => `- ${b.id}: not runnable yet (${b.reason ?? "?"})`),
+  ].join("\n");
+}
+
+/** Targets of issue #6 (goals, not assertions), evaluated for Wharf when it ran. */
+export function renderTargets(results: readonly RunResult[]): string {
+  const rows = byId(results);
+  const lines: string[] = [];
+  const check = (name: string, ok: boolean | null, detail: string): void => {
+    lines.push(`- ${ok === null ? "·" : ok ? "✅" : "❌"} ${name}: ${detail}`);
+  };
+  for (const [id, row] of rows) {
+    const w = row.get("wharf");
+    if (!measured(w)) continue;
+    const m = row.get("mosquitto");
+    const a = row.get("aedes");
+    const rm = measured(m) ? ratio(w.msgsPerSec, m.msgsPerSec) : null;
+    const ra = measured(a) ? ratio(w.msgsPerSec, a.msgsPerSec) : null;
+    if (w.kind === "throughput" && id.includes("/qos0/")) {
+      const lossFree = (w.delivery?.lost ?? 0) === 0;
+      const ok = rm !== null && rm >= 2 && (ra === null || ra >= 3) && lossFree;
+      check(
+        id,
+        rm === null ? null : ok,
+        `${formatRatio(rm)} Mosquitto (≥2×), ${formatRatio(ra)} Aedes (≥3×), loss ${w.delivery?.lost ?? "?"}`,
+      );
+    } else if (w.kind === "throughput" && id.startsWith("fan-in/qos1/")) {
+      check(id, rm === null ? null : rm >= 1.5, `${formatRatio(rm)} Mosquitto (≥1.5×)`);
+    } else if (w.kind === "latency") {
+      const wp = w.latency?.p99;
+      const mp = measured(m) ? m.latency?.p99 : undefined;
+      check(
+        id,
+        wp === undefined || mp === undefined ? null : wp <= mp,
+        `p99 ${formatMs(wp ?? NaN)} vs Mosquitto ${formatMs(mp ?? NaN)}`,
+      );
+    } else if (w.kind === "storm" && w.storm) {
+      check(
+        `${id} memory`,
+        w.storm.rssPerConnectionKb <= 4,
+        `${w.storm.rssPerConnectionKb.toFixed(2)} KB per idle connection (≤4)`,
+      );
+      check(`${id} rate`, w.storm.connectsPerSec >= 10_000, `${formatRate(w.storm.connectsPerSec)} connects/s (≥10k)`);
+    }
+  }
+  return lines.length === 0 ? "" : `### Targets (Wharf, issue #6)\n\n${lines.join("\n")}`;
+}

@@ -1,0 +1,189 @@
+// `npm run bench`: Wharf vs Mosquitto vs Aedes, side by side. Starts every broker itself on a free
+// loopback port (one fresh broker process per run), drives it from this process with raw sockets,
+// checks every delivery, and writes bench/results/<timestamp>.json + latest.json (and, after a
+// full run, docs/benchmarks.md). See docs/benchmarks.md for the method.
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { BROKERS, MOSQUITTO_BIN, makeContext, startBroker, type BrokerDef, type BrokerId } from "./brokers/index.ts";
+import { ArgsError, USAGE, isFullRun, parseArgs, type BenchArgs } from "./lib/args.ts";
+import { killAllChildren } from "./lib/children.ts";
+import { updateDocs } from "./lib/docs.ts";
+import { collectMachineInfo, pinGenerator } from "./lib/machine.ts";
+import { renderMeta, renderResults, renderTargets, type ReportMeta } from "./lib/report.ts";
+import { formatMs, formatRate } from "./lib/stats.ts";
+import { allSpecs, protocolName, selectSpecs, type RunSpec } from "./scenarios/catalog.ts";
+import { runLatency } from "./scenarios/latency.ts";
+import { failed, skipped, type RunResult } from "./scenarios/result.ts";
+import * as settings from "./scenarios/settings.ts";
+import { runStorm } from "./scenarios/storm.ts";
+import { runThroughput } from "./scenarios/throughput.ts";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const RUN_TIMEOUT_MS = 120_000;
+
+function progress(line: string, done: boolean): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${line}${done ? "\n" : ""}`);
+  else if (done) process.stderr.write(`${line}\n`);
+}
+
+function summary(r: RunResult): string {
+  if (r.status === "skipped" || r.status === "error") return `${r.status}: ${r.notes[0] ?? ""}`;
+  const parts: string[] = [];
+  if (r.latency)
+    parts.push(`p50 ${formatMs(r.latency.p50)} p99 ${formatMs(r.latency.p99)} max ${formatMs(r.latency.max)}`);
+  else if (r.storm)
+    parts.push(`${formatRate(r.storm.connectsPerSec)} conn/s, ${r.storm.rssPerConnectionKb.toFixed(2)} KB/conn`);
+  else parts.push(`${formatRate(r.msgsPerSec ?? Number.NaN)} msg/s`);
+  parts.push(`broker ${Math.round((r.brokerCpu ?? 0) * 100)}% cpu`, `gen ${Math.round((r.generatorCpu ?? 0) * 100)}%`);
+  const flags = r.notes.filter((n) => !n.startsWith("publishers paused"));
+  return `${parts.join(", ")}${flags.length > 0 ? ` ⚠ ${flags.join("; ")}` : ""}`;
+}
+
+async function runSpec(
+  spec: RunSpec,
+  def: BrokerDef,
+  timing: settings.Timing,
+  ctx: ReturnType<typeof makeContext>,
+): Promise<RunResult> {
+  if (spec.kind === "pending") return { ...skipped(spec.id, "pending", def.id, spec.reason) };
+  if (!def.protocols.includes(spec.protocol)) {
+    return skipped(spec.id, spec.kind, def.id, `${def.label} does not speak MQTT ${protocolName(spec.protocol)}`);
+  }
+  let broker;
+  try {
+    broker = await startBroker(def, ctx);
+  } catch (err) {
+    return failed(spec.id, spec.kind, def.id, `broker did not start: ${(err as Error).message}`);
+  }
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const run =
+      spec.kind === "throughput"
+        ? runThroughput(spec, broker, timing)
+        : spec.kind === "latency"
+          ? runLatency(spec, broker, timing)
+          : runStorm(spec, broker, timing);
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`run timed out after ${RUN_TIMEOUT_MS / 1000} s`)), RUN_TIMEOUT_MS);
+    });
+    return await Promise.race([run, timeout]);
+  } catch (err) {
+    const exit = broker.proc.exit !== null ? ` (broker ${broker.proc.exit})` : "";
+    return failed(spec.id, spec.kind, def.id, `${(err as Error).message}${exit}`);
+  } finally {
+    clearTimeout(timer);
+    await broker.proc.stop();
+  }
+}
+
+async function main(args: BenchArgs): Promise<void> {
+  const started = new Date();
+  const timing: settings.Timing = { ...(args.quick ? settings.QUICK : settings.FULL) };
+  if (args.measureSeconds !== null) timing.measureMs = args.measureSeconds * 1000;
+  const pinning = pinGenerator(!args.pin);
+  const ctx = makeContext(root, pinning.brokerCpu);
+  console.log(`Wharf benchmark harness (${args.quick ? "quick" : "full"} mode)`);
+  console.log(`pinning: ${pinning.note}`);
+
+  const brokerStatus: ReportMeta["brokers"] = [];
+  const runnable: BrokerDef[] = [];
+  for (const id of args.brokers) {
+    const def = BROKERS[id];
+    progress(`checking ${def.label}…`, false);
+    const reason = await def.prepare(ctx);
+    brokerStatus.push({ id, label: def.label, runnable: reason === null, reason });
+    if (reason === null) runnable.push(def);
+    progress(reason === null ? `${id}: ready` : `${id}: not runnable yet (${reason})`, true);
+  }
+  const machine = collectMachineInfo(root, MOSQUITTO_BIN);
+  console.log(
+    `machine: ${machine.nproc} CPUs (${machine.cpuModel}), node ${machine.node}, mosquitto ${machine.mosquitto}, aedes ${machine.aedes}`,
+  );
+
+  const specs = selectSpecs(allSpecs(timing.stormConnections), args.quick, args.only);
+  if (specs.length === 0) throw new ArgsError(`--only ${args.only.join(",")} matches no scenario`);
+  const total = specs.length * args.brokers.length;
+  const results: RunResult[] = [];
+  let n = 0;
+  for (const spec of specs) {
+    for (const id of args.brokers) {
+      n++;
+      const def = BROKERS[id];
+      const head = `[${String(n).padStart(String(total).length)}/${total}] ${spec.id} · ${id}`;
+      progress(`${head} …`, false);
+      const status = brokerStatus.find((b) => b.id === id);
+      const r = runnable.includes(def)
+        ? await runSpec(spec, def, timing, ctx)
+        : skipped(
+            spec.id,
+            spec.kind === "pending" ? "pending" : spec.kind,
+            id,
+            `not runnable yet (${status?.reason ?? "?"})`,
+          );
+      results.push(r);
+      progress(`${head}: ${summary(r)}`, true);
+    }
+  }
+
+  const meta: ReportMeta = {
+    startedAt: started.toISOString(),
+    durationS: (Date.now() - started.getTime()) / 1000,
+    mode: isFullRun(args) ? "full" : args.quick ? "quick" : "partial",
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+    machine,
+    pinning,
+    brokers: brokerStatus,
+    settings: {
+      warmupMs: timing.warmupMs,
+      measureMs: timing.measureMs,
+      qos1Window: settings.QOS1_WINDOW,
+      brokerInflight: settings.BROKER_INFLIGHT,
+      batchBytes: settings.BATCH_BYTES,
+      lagCapMB: settings.LAG_CAP_BYTES >> 20,
+      lagCapMessages: settings.LAG_CAP_MESSAGES,
+      latencyRate: settings.LATENCY_RATE,
+      latencyMeasureMs: timing.latencyMeasureMs,
+      stormConnections: timing.stormConnections,
+    },
+  };
+  const shown: BrokerId[] = args.brokers;
+  const tables = renderResults(results, shown);
+  const targets = renderTargets(results);
+  console.log(`\n## Results\n\n${renderMeta(meta)}\n\n${tables}${targets ? `\n\n${targets}` : ""}\n`);
+
+  const dir = join(root, "bench", "results");
+  mkdirSync(dir, { recursive: true });
+  const json = JSON.stringify({ meta, results }, null, 2);
+  const stamp = started.toISOString().replace(/[:.]/g, "-");
+  writeFileSync(join(dir, `${stamp}.json`), json);
+  writeFileSync(join(dir, "latest.json"), json);
+  console.log(`results: bench/results/${stamp}.json (and latest.json)`);
+  if (args.writeDocs ?? isFullRun(args)) {
+    updateDocs(join(root, "docs", "benchmarks.md"), meta, tables, targets);
+    console.log("docs/benchmarks.md updated");
+  }
+}
+
+let args: BenchArgs;
+try {
+  args = parseArgs(process.argv.slice(2));
+} catch (err) {
+  console.error(`${(err as Error).message}\n\n${USAGE}`);
+  process.exit(2);
+}
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+main(args)
+  .then(() => {
+    killAllChildren();
+    process.exit(0);
+  })
+  .catch((err: unknown) => {
+    killAllChildren();
+    console.error(`bench failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  });

@@ -1,0 +1,139 @@
+// Every scenario the bench knows, with its topology (who publishes what, who subscribes to what).
+
+import { PROTOCOL, type ProtocolLevel } from "../lib/mqtt-packets.ts";
+import { LATENCY_RATE } from "./settings.ts";
+
+export const FAMILIES = ["fan-in", "fan-out", "pairs", "wildcard"] as const;
+export type Family = (typeof FAMILIES)[number];
+
+/** One topic a publisher cycles through; every listed subscriber must receive every message on it. */
+export interface TopicPlan {
+  topic: string;
+  streamId: number;
+  subscribers: readonly number[];
+}
+
+export interface Topology {
+  /** Per publisher, the topics it publishes to in round-robin order. */
+  publishers: TopicPlan[][];
+  /** Per subscriber, its topic filters. */
+  subscribers: string[][];
+  streamCount: number;
+}
+
+export const WILDCARD = { subscribers: 10, filtersPerSubscriber: 1000, publishers: 4 } as const;
+
+export function buildTopology(family: Family): Topology {
+  switch (family) {
+    case "fan-in": // 4 publishers -> 1 subscriber, one topic
+      return {
+        publishers: [0, 1, 2, 3].map((p) => [{ topic: "bench/fan-in", streamId: p, subscribers: [0] }]),
+        subscribers: [["bench/fan-in"]],
+        streamCount: 4,
+      };
+    case "fan-out": // 1 publisher -> 50 subscribers
+      return {
+        publishers: [[{ topic: "bench/fan-out", streamId: 0, subscribers: range(50) }]],
+        subscribers: range(50).map(() => ["bench/fan-out"]),
+        streamCount: 1,
+      };
+    case "pairs": // 50 independent publisher/subscriber pairs
+      return {
+        publishers: range(50).map((i) => [{ topic: `bench/pairs/${i}`, streamId: i, subscribers: [i] }]),
+        subscribers: range(50).map((i) => [`bench/pairs/${i}`]),
+        streamCount: 50,
+      };
+    case "wildcard":
+      return wildcardTopology();
+  }
+}
+
+/**
+ * 10 subscribers x 1,000 filters mixing a trailing '+', a trailing '#' and a leading '+'; no two
+ * filters overlap, so each message has exactly one receiver. Each publisher cycles over 10,000
+ * topics `wc/<s>/<j>/<p>`, alternating receivers message by message.
+ */
+export function wildcardTopology(): Topology {
+  const { subscribers: S, filtersPerSubscriber: J, publishers: P } = WILDCARD;
+  const subscribers = range(S).map((s) =>
+    range(J).map((j) => (j % 2 === 0 ? `wc/${s}/${j}/+` : j % 4 === 1 ? `wc/${s}/${j}/#` : `+/${s}/${j}/#`)),
+  );
+  const publishers: TopicPlan[][] = [];
+  let streamId = 0;
+  for (let p = 0; p < P; p++) {
+    const topics: TopicPlan[] = [];
+    for (let j = 0; j < J; j++) {
+      for (let s = 0; s < S; s++) topics.push({ topic: `wc/${s}/${j}/${p}`, streamId: streamId++, subscribers: [s] });
+    }
+    publishers.push(topics);
+  }
+  return { publishers, subscribers, streamCount: streamId };
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+export type RunSpec =
+  | { kind: "throughput"; id: string; family: Family; qos: 0 | 1; payload: number; protocol: ProtocolLevel }
+  | { kind: "latency"; id: string; qos: 1; payload: number; rate: number; protocol: ProtocolLevel }
+  | { kind: "storm"; id: string; connections: number; protocol: ProtocolLevel }
+  | { kind: "pending"; id: string; reason: string };
+
+export function protocolName(p: ProtocolLevel): string {
+  return p === PROTOCOL.v5 ? "v5" : "v3.1.1";
+}
+
+export function payloadName(bytes: number): string {
+  return bytes >= 1024 ? `${bytes / 1024}KB` : `${bytes}B`;
+}
+
+/** The full matrix, in the order it runs (each spec runs on every broker back to back). */
+export function allSpecs(stormConnections: number): RunSpec[] {
+  const specs: RunSpec[] = [];
+  for (const protocol of [PROTOCOL.v311, PROTOCOL.v5]) {
+    for (const family of FAMILIES) {
+      for (const qos of [0, 1] as const) {
+        for (const payload of [100, 4096]) {
+          const id = `${family}/qos${qos}/${payloadName(payload)}/${protocolName(protocol)}`;
+          specs.push({ kind: "throughput", id, family, qos, payload, protocol });
+        }
+      }
+    }
+  }
+  for (const protocol of [PROTOCOL.v311, PROTOCOL.v5]) {
+    const id = `latency/qos1/${LATENCY_RATE / 1000}k-per-s/${protocolName(protocol)}`;
+    specs.push({ kind: "latency", id, qos: 1, payload: 100, rate: LATENCY_RATE, protocol });
+  }
+  specs.push({
+    kind: "storm",
+    id: `storm/${stormConnections}-conns/v3.1.1`,
+    connections: stormConnections,
+    protocol: PROTOCOL.v311,
+  });
+  specs.push({
+    kind: "pending",
+    id: "persisted/qos1/100B/v3.1.1",
+    reason: "not yet: waits for Wharf's persistence issue (QoS 1 with durable storage)",
+  });
+  return specs;
+}
+
+/** The ~one-minute subset behind --quick. */
+export const QUICK_IDS: readonly string[] = [
+  "fan-in/qos0/100B/v3.1.1",
+  "fan-out/qos0/100B/v3.1.1",
+  "pairs/qos0/100B/v3.1.1",
+  "wildcard/qos0/100B/v3.1.1",
+  "fan-in/qos1/100B/v3.1.1",
+  "fan-in/qos1/100B/v5",
+  "latency/qos1/10k-per-s/v3.1.1",
+];
+
+export function selectSpecs(all: readonly RunSpec[], quick: boolean, only: readonly string[]): RunSpec[] {
+  let specs = quick
+    ? all.filter((s) => QUICK_IDS.includes(s.id) || s.kind === "storm" || s.kind === "pending")
+    : [...all];
+  if (only.length > 0) specs = specs.filter((s) => only.some((o) => s.id.includes(o)));
+  return specs;
+}

@@ -1,0 +1,82 @@
+// The shape of one run's result (one scenario on one broker), as printed and stored in JSON.
+
+import type { BrokerId } from "../brokers/index.ts";
+import type { DeliveryTotals, PublisherDelivery } from "../lib/seq-checker.ts";
+import type { LatencySummary } from "../lib/stats.ts";
+
+export const STATUS = {
+  /** Measured, generator had headroom. Loss, if any, is in `notes` and `delivery`. */
+  ok: "ok",
+  /** Measured, but the generator was saturated (or similar): the number understates the broker. */
+  invalid: "invalid",
+  /** The run failed (broker crashed, refused a client, timed out). */
+  error: "error",
+  /** Not run for this broker (protocol unsupported, broker not runnable, scenario pending). */
+  skipped: "skipped",
+} as const;
+export type RunStatus = (typeof STATUS)[keyof typeof STATUS];
+
+export interface StormResult {
+  connections: number;
+  connected: number;
+  connectsPerSec: number;
+  rssBeforeKb: number;
+  rssAfterKb: number;
+  rssPerConnectionKb: number;
+  /** Connections still open at the end of the idle hold. */
+  stillOpen: number;
+}
+
+export interface RunResult {
+  id: string;
+  kind: "throughput" | "latency" | "storm" | "pending";
+  broker: BrokerId;
+  status: RunStatus;
+  /** Human-readable flags: loss, duplicates, generator saturation, errors. */
+  notes: string[];
+  /** Length of the measurement window. */
+  measuredMs?: number;
+  /** Unique messages delivered to subscribers per second within the window. */
+  msgsPerSec?: number;
+  /** Messages published per second within the window (each counted once, before fan-out). */
+  publishedPerSec?: number;
+  delivery?: DeliveryTotals & { stray: number };
+  perPublisher?: PublisherDelivery[];
+  latency?: LatencySummary;
+  storm?: StormResult;
+  /** Broker CPU over the window, fraction of one core (from /proc/<pid>/stat). */
+  brokerCpu?: number;
+  brokerRssKb?: number;
+  brokerPeakRssKb?: number;
+  /** Load generator CPU over the window, fraction of one core (process.cpuUsage). */
+  generatorCpu?: number;
+  /** Times QoS 0 publishers paused on the end-to-end backlog cap. */
+  lagCapPauses?: number;
+}
+
+export function skipped(id: string, kind: RunResult["kind"], broker: BrokerId, reason: string): RunResult {
+  return { id, kind, broker, status: STATUS.skipped, notes: [reason] };
+}
+
+export function failed(id: string, kind: RunResult["kind"], broker: BrokerId, reason: string): RunResult {
+  return { id, kind, broker, status: STATUS.error, notes: [reason] };
+}
+
+/** Adds the delivery flags every run reports: loss (with %), duplicates, reordering, corrupt payloads. */
+export function deliveryNotes(d: DeliveryTotals & { stray: number }, qos: number): string[] {
+  const notes: string[] = [];
+  if (d.lost > 0) {
+    const pct = d.expected > 0 ? ((100 * d.lost) / d.expected).toFixed(d.lost * 1000 < d.expected ? 3 : 1) : "?";
+    const where =
+      d.lostAtTail === d.lost
+        ? ", all at the end of streams (undelivered when the drain wait ended)"
+        : d.lostAtTail > 0
+          ? `, ${d.lostAtTail} of them at the end of streams`
+          : "";
+    notes.push(`${qos > 0 ? "QoS 1 LOSS" : "loss"}: ${d.lost} of ${d.expected} messages (${pct}%)${where}`);
+  }
+  if (d.duplicates > 0) notes.push(`duplicates: ${d.duplicates}`);
+  if (d.reordered > 0) notes.push(`reordered: ${d.reordered}`);
+  if (d.unexpected > 0 || d.stray > 0) notes.push(`corrupt/unexpected payloads: ${d.unexpected + d.stray}`);
+  return notes;
+}

@@ -1,0 +1,62 @@
+// Knobs shared by the scenarios and the broker configs, in one place so the report can print them.
+
+/** QoS 1 messages each publisher keeps in flight (refilled on PUBACK). */
+export const QOS1_WINDOW = 100;
+/** In-flight limit broker -> subscriber: Mosquitto max_inflight_messages, and the MQTT 5 Receive Maximum our subscribers send. */
+export const BROKER_INFLIGHT = 1000;
+/** Mosquitto max_queued_messages: large enough never to be the reason a QoS 1 run stalls. */
+export const BROKER_QUEUE = 1_000_000;
+/** Target bytes per socket.write of PUBLISH batches. */
+export const BATCH_BYTES = 32 * 1024;
+/**
+ * Safety net for QoS 0: when more than this many bytes are published but not yet delivered, publishers
+ * pause until delivery catches up (or stops: then the backlog counts as lost and they resume). It keeps
+ * a broker that buffers without limit from eating the machine's memory; runs that hit it say so.
+ */
+export const LAG_CAP_BYTES = 64 * 1024 * 1024;
+/** The same cap in deliveries, whichever binds first: bounds how long the drain after a run can take. */
+export const LAG_CAP_MESSAGES = 100_000;
+/** Fixed-rate latency scenario. */
+export const LATENCY_RATE = 10_000;
+/** Generator CPU (fraction of its core) at or above which a run is flagged invalid. */
+export const GENERATOR_SATURATED = 0.9;
+
+export interface Timing {
+  /** Publishing before the measurement window opens (JIT warm-up, queues filling). */
+  warmupMs: number;
+  /** The measurement window. */
+  measureMs: number;
+  /** Longest wait for in-flight messages after publishing stops. */
+  drainMaxMs: number;
+  /** Drain also ends when nothing arrives for this long. */
+  drainIdleMs: number;
+  latencyWarmupMs: number;
+  latencyMeasureMs: number;
+  stormConnections: number;
+  stormConcurrency: number;
+  stormHoldMs: number;
+}
+
+export const FULL: Timing = {
+  warmupMs: 1000,
+  measureMs: 3000,
+  drainMaxMs: 20_000,
+  drainIdleMs: 1000,
+  latencyWarmupMs: 1000,
+  latencyMeasureMs: 5000,
+  stormConnections: 5000,
+  stormConcurrency: 200,
+  stormHoldMs: 2000,
+};
+
+export const QUICK: Timing = {
+  warmupMs: 300,
+  measureMs: 1000,
+  drainMaxMs: 10_000,
+  drainIdleMs: 1000,
+  latencyWarmupMs: 500,
+  latencyMeasureMs: 2000,
+  stormConnections: 5000,
+  stormConcurrency: 200,
+  stormHoldMs: 1000,
+};

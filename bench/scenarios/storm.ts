@@ -1,0 +1,61 @@
+// Connection storm: open N MQTT connections (CONNECT -> CONNACK, `stormConcurrency` at a time) as
+// fast as possible, then hold them idle and read the broker's VmRSS: per-connection memory is
+// (RSS after holding N idle connections - RSS before) / N.
+
+import type { RunningBroker } from "../brokers/index.ts";
+import type { BenchClient } from "../lib/client.ts";
+import { processMemory } from "../lib/proc-stats.ts";
+import type { RunSpec } from "./catalog.ts";
+import { WindowMeters, closeAll, connectMany, generatorNote, runFailure, runTag, sleep } from "./common.ts";
+import { STATUS, type RunResult } from "./result.ts";
+import type { Timing } from "./settings.ts";
+
+type StormSpec = Extract<RunSpec, { kind: "storm" }>;
+
+export async function runStorm(spec: StormSpec, broker: RunningBroker, timing: Timing): Promise<RunResult> {
+  const tag = runTag();
+  let clients: BenchClient[] = [];
+  try {
+    await sleep(300); // let a freshly started broker settle before the baseline reading
+    const before = processMemory(broker.proc.pid).rssKb;
+    const meters = new WindowMeters(broker.proc.pid);
+    meters.start();
+    const ids = Array.from({ length: spec.connections }, (_, i) => `${tag}-c${i}`);
+    clients = await connectMany(broker, spec.protocol, ids, timing.stormConcurrency);
+    const window = meters.stop();
+    await sleep(timing.stormHoldMs);
+    const after = processMemory(broker.proc.pid);
+    const stillOpen = clients.filter((c) => !c.closed).length;
+
+    const failure = runFailure(broker, clients);
+    const notes: string[] = [];
+    if (stillOpen < clients.length)
+      notes.push(`${clients.length - stillOpen} idle connections were dropped by the broker`);
+    const gen = generatorNote(window.generatorCpu);
+    if (gen !== null) notes.push(gen.replace("the broker may be faster", "connects/s may be higher"));
+    if (failure !== null) notes.unshift(failure);
+    return {
+      id: spec.id,
+      kind: "storm",
+      broker: broker.def.id,
+      status: failure !== null ? STATUS.error : gen !== null ? STATUS.invalid : STATUS.ok,
+      notes,
+      measuredMs: Math.round(window.elapsedMs),
+      storm: {
+        connections: spec.connections,
+        connected: clients.length,
+        connectsPerSec: clients.length / (window.elapsedMs / 1000),
+        rssBeforeKb: before,
+        rssAfterKb: after.rssKb,
+        rssPerConnectionKb: (after.rssKb - before) / spec.connections,
+        stillOpen,
+      },
+      brokerCpu: window.brokerCpu,
+      brokerRssKb: after.rssKb,
+      brokerPeakRssKb: after.peakKb,
+      generatorCpu: window.generatorCpu,
+    };
+  } finally {
+    await closeAll(clients);
+  }
+}

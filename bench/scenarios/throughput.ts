@@ -1,0 +1,222 @@
+// Throughput scenarios: publishers send as fast as flow control allows, subscribers count and check
+// every message; msgs/s = unique messages delivered to subscribers inside the measurement window.
+//   QoS 0: batches of PUBLISHes, next batch once the socket drained (TCP backpressure), plus an
+//          end-to-end backlog cap (LAG_CAP_BYTES) so an unboundedly buffering broker cannot eat RAM.
+//   QoS 1: QOS1_WINDOW messages in flight per publisher, refilled as PUBACKs arrive.
+
+import type { RunningBroker } from "../brokers/index.ts";
+import type { BenchClient } from "../lib/client.ts";
+import { PAYLOAD_HEADER } from "../lib/mqtt-packets.ts";
+import { PublishBuilder } from "../lib/publisher.ts";
+import { SubscriberLedger, summarizeDelivery } from "../lib/seq-checker.ts";
+import { buildTopology, type RunSpec } from "./catalog.ts";
+import { WindowMeters, ackBatcher, closeAll, connectMany, generatorNote, runFailure, runTag, sleep } from "./common.ts";
+import { STATUS, deliveryNotes, type RunResult } from "./result.ts";
+import { BATCH_BYTES, LAG_CAP_BYTES, LAG_CAP_MESSAGES, QOS1_WINDOW, type Timing } from "./settings.ts";
+
+type ThroughputSpec = Extract<RunSpec, { kind: "throughput" }>;
+
+/** Shared delivery counters of one run. */
+class Flow {
+  publishing = true;
+  /** Unique messages delivered, all subscribers together. */
+  delivered = 0;
+  /** Deliveries given up on while paused at the backlog cap (counted as lost in the final check). */
+  writtenOff = 0;
+  lagCapPauses = 0;
+  badPayloads = 0;
+  private parked: (() => void)[] = [];
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly builders: readonly PublishBuilder[],
+    private readonly capMessages: number,
+  ) {}
+
+  expected(): number {
+    let n = 0;
+    for (const b of this.builders) n += b.expectedDeliveries;
+    return n;
+  }
+
+  overCap(): boolean {
+    return this.expected() - this.delivered - this.writtenOff > this.capMessages;
+  }
+
+  /** Parks a QoS 0 pump until the backlog is below the cap, or delivery has stalled for 300 ms. */
+  park(resume: () => void): void {
+    this.lagCapPauses++;
+    this.parked.push(resume);
+    if (this.timer !== null) return;
+    let last = this.delivered;
+    let lastChange = performance.now();
+    this.timer = setInterval(() => {
+      const now = performance.now();
+      if (this.delivered !== last) {
+        last = this.delivered;
+        lastChange = now;
+      } else if (now - lastChange > 300) {
+        this.writtenOff = this.expected() - this.delivered; // the broker dropped these (or is stuck)
+      }
+      if (!this.publishing || !this.overCap()) this.release();
+    }, 2);
+  }
+
+  release(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    for (const fn of this.parked.splice(0)) setImmediate(fn);
+  }
+}
+
+export async function runThroughput(spec: ThroughputSpec, broker: RunningBroker, timing: Timing): Promise<RunResult> {
+  const topo = buildTopology(spec.family);
+  const tag = runTag();
+  const clients: BenchClient[] = [];
+  try {
+    const subs = await connectMany(
+      broker,
+      spec.protocol,
+      topo.subscribers.map((_, i) => `${tag}-s${i}`),
+    );
+    clients.push(...subs);
+    await Promise.all(subs.map((c, i) => c.subscribe(topo.subscribers[i]!, spec.qos)));
+    const pubs = await connectMany(
+      broker,
+      spec.protocol,
+      topo.publishers.map((_, i) => `${tag}-p${i}`),
+    );
+    clients.push(...pubs);
+
+    const seqs = new Uint32Array(topo.streamCount);
+    const publisherOf = new Int32Array(topo.streamCount);
+    const expectedStreams: number[][] = topo.subscribers.map(() => []);
+    topo.publishers.forEach((topics, p) => {
+      for (const t of topics) {
+        publisherOf[t.streamId] = p;
+        for (const s of t.subscribers) expectedStreams[s]!.push(t.streamId);
+      }
+    });
+    const ledgers = expectedStreams.map((ids) => new SubscriberLedger(ids));
+    const builders = topo.publishers.map(
+      (topics) =>
+        new PublishBuilder(
+          topics.map((t) => ({ topic: t.topic, streamId: t.streamId, fanout: t.subscribers.length })),
+          spec.qos,
+          spec.protocol,
+          spec.payload,
+          seqs,
+        ),
+    );
+    const packetBytes = spec.payload + 32;
+    const flow = new Flow(builders, Math.min(LAG_CAP_MESSAGES, Math.floor(LAG_CAP_BYTES / packetBytes)));
+
+    subs.forEach((sub, i) => installSubscriber(sub, ledgers[i]!, flow, spec.payload));
+    const inflight = pubs.map(() => 0);
+    const meters = new WindowMeters(broker.proc.pid);
+
+    // Go: start every publisher.
+    pubs.forEach((pub, i) => {
+      const b = builders[i]!;
+      if (spec.qos === 0) {
+        const n = b.batchCount(BATCH_BYTES);
+        const pump = (): void => {
+          if (!flow.publishing || pub.closed) return;
+          if (flow.overCap()) return flow.park(pump);
+          if (pub.socket.write(b.build(n, performance.now()))) setImmediate(pump);
+          else pub.socket.once("drain", pump);
+        };
+        pump();
+      } else {
+        const refill = (): void => {
+          const room = QOS1_WINDOW - inflight[i]!;
+          if (!flow.publishing || room <= 0 || pub.closed) return;
+          inflight[i]! += room;
+          pub.socket.write(b.build(room, performance.now()));
+        };
+        pub.pubackHandler = () => {
+          inflight[i]!--;
+        };
+        pub.chunkHandler = refill;
+        refill();
+      }
+    });
+
+    await sleep(timing.warmupMs);
+    const delivered0 = flow.delivered;
+    const built0 = sumBuilt(builders);
+    meters.start();
+    await sleep(timing.measureMs);
+    const delivered1 = flow.delivered;
+    const built1 = sumBuilt(builders);
+    const window = meters.stop();
+    flow.publishing = false;
+    flow.release();
+
+    // Drain: wait for what is still in flight (bounded), then check every stream.
+    const drainStart = performance.now();
+    let last = flow.delivered;
+    let lastChange = drainStart;
+    for (;;) {
+      const now = performance.now();
+      const acked = spec.qos === 0 || inflight.every((n) => n === 0);
+      if ((flow.delivered >= flow.expected() && acked) || runFailure(broker, clients) !== null) break;
+      if (flow.delivered !== last) {
+        last = flow.delivered;
+        lastChange = now;
+      }
+      if (now - lastChange > timing.drainIdleMs || now - drainStart > timing.drainMaxMs) break;
+      await sleep(10);
+    }
+
+    const failure = runFailure(broker, clients);
+    const { total, perPublisher } = summarizeDelivery(ledgers, seqs, publisherOf, pubs.length);
+    const notes = deliveryNotes(total, spec.qos);
+    if (flow.badPayloads > 0) notes.push(`payloads of the wrong size: ${flow.badPayloads}`);
+    const unacked = inflight.reduce((a, b) => a + b, 0);
+    if (unacked > 0) notes.push(`${unacked} QoS 1 PUBLISHes never acknowledged`);
+    const gen = generatorNote(window.generatorCpu);
+    if (gen !== null) notes.push(gen);
+    if (failure !== null) notes.unshift(failure);
+    const seconds = window.elapsedMs / 1000;
+    return {
+      id: spec.id,
+      kind: "throughput",
+      broker: broker.def.id,
+      status: failure !== null ? STATUS.error : gen !== null ? STATUS.invalid : STATUS.ok,
+      notes,
+      measuredMs: Math.round(window.elapsedMs),
+      msgsPerSec: (delivered1 - delivered0) / seconds,
+      publishedPerSec: (built1 - built0) / seconds,
+      delivery: total,
+      perPublisher,
+      brokerCpu: window.brokerCpu,
+      brokerRssKb: window.rssKb,
+      brokerPeakRssKb: window.peakKb,
+      generatorCpu: window.generatorCpu,
+      lagCapPauses: flow.lagCapPauses,
+    };
+  } finally {
+    await closeAll(clients);
+  }
+}
+
+function sumBuilt(builders: readonly PublishBuilder[]): number {
+  let n = 0;
+  for (const b of builders) n += b.built;
+  return n;
+}
+
+/** Counts and checks every PUBLISH; QoS 1 PUBACKs are batched into one write per socket chunk. */
+function installSubscriber(sub: BenchClient, ledger: SubscriberLedger, flow: Flow, payloadSize: number): void {
+  const ack = ackBatcher(sub);
+  sub.publishHandler = (buf, start, end, qos, packetId) => {
+    if (end - start !== payloadSize) flow.badPayloads++;
+    if (
+      ledger.record(buf.readUInt32LE(start + PAYLOAD_HEADER.streamId), buf.readUInt32LE(start + PAYLOAD_HEADER.seq))
+    ) {
+      flow.delivered++;
+    }
+    if (qos > 0) ack(packetId);
+  };
+}

@@ -194,11 +194,9 @@ export function object<S extends Shape>(shape: S): ObjectSchema<S> {
     }
     for (const key of Object.keys(input)) {
       if (!Object.hasOwn(shape, key)) {
-        issues.push({
-          path: childPath(path, key),
-          message: `unknown key (allowed: ${keys.join(", ")})`,
-          value: input[key],
-        });
+        const near = closestKey(key, keys);
+        const hint = near === undefined ? `allowed: ${keys.join(", ")}` : `did you mean "${near}"?`;
+        issues.push({ path: childPath(path, key), message: `unknown key (${hint})`, value: input[key] });
       }
     }
     return out as ObjectOf<S>;
@@ -214,6 +212,34 @@ export function object<S extends Shape>(shape: S): ObjectSchema<S> {
       return build(input, path, issues);
     },
   };
+}
+
+/** The allowed key a typo most likely meant: same letters ignoring case, or at most 2 edits away. */
+export function closestKey(key: string, allowed: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const k of allowed) {
+    const d = k.toLowerCase() === key.toLowerCase() ? 0 : editDistance(k, key);
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance (keys are short: the quadratic table is fine). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row.push(Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + cost));
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
 }
 
 export interface ArraySchema<T> extends Schema<T[]> {

@@ -1,8 +1,5 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import {
   ConfigError,
   ConfigErrorCode,
@@ -11,12 +8,7 @@ import {
   mergeOverrides,
   parseConfigText,
 } from "../../../src/server/config/index.ts";
-
-function tempDir(t: { after(fn: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), "wharf-config-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { writeTempFile } from "../../helpers/spawn-wharf.ts";
 
 function configError(fn: () => unknown): ConfigError {
   try {
@@ -47,7 +39,7 @@ test("YAML aliases to missing anchors are reported, not thrown raw", () => {
 });
 
 test("loadConfig: a missing file is a CONFIG_UNREADABLE error naming it", (t) => {
-  const file = join(tempDir(t), "nope.yaml");
+  const file = `${writeTempFile(t, "exists.yaml", "")}.nope`;
   const err = configError(() => loadConfig(file));
   assert.equal(err.code, ConfigErrorCode.Unreadable);
   assert.equal(err.code, "CONFIG_UNREADABLE");
@@ -57,15 +49,14 @@ test("loadConfig: a missing file is a CONFIG_UNREADABLE error naming it", (t) =>
 
 test("loadConfig: no file and no overrides = defaults; an empty file = defaults", (t) => {
   assert.deepEqual(loadConfig(), defaultConfig());
-  const file = join(tempDir(t), "empty.yaml");
-  writeFileSync(file, "# nothing but a comment\n");
+  const file = writeTempFile(t, "empty.yaml", "# nothing but a comment\n");
   assert.deepEqual(loadConfig(file), defaultConfig());
 });
 
 test("loadConfig precedence: defaults <- file <- overrides", (t) => {
-  const file = join(tempDir(t), "wharf.yaml");
-  writeFileSync(
-    file,
+  const file = writeTempFile(
+    t,
+    "wharf.yaml",
     [
       "listeners:",
       "  - host: 10.0.0.1",
@@ -103,8 +94,7 @@ test("loadConfig precedence: defaults <- file <- overrides", (t) => {
 });
 
 test("loadConfig validates file and overrides together: bad values from both are reported", (t) => {
-  const file = join(tempDir(t), "bad.yaml");
-  writeFileSync(file, "mqtt:\n  maximumQoS: 5\n");
+  const file = writeTempFile(t, "bad.yaml", "mqtt:\n  maximumQoS: 5\n");
   const err = configError(() => loadConfig(file, { listeners: [{ port: 70_000 }] }));
   assert.deepEqual(
     err.errors.map((e) => [e.path, e.value]),

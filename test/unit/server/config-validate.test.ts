@@ -95,9 +95,13 @@ test("unknown keys are rejected at every level, with their dotted path and value
     const i = onlyIssue(raw);
     assert.equal(i.path, path);
     assert.deepEqual(i.value, value);
-    assert.match(i.message, /^unknown key \(allowed: /);
+    assert.match(i.message, /^unknown key \((allowed: |did you mean )/);
   }
-  assert.match(onlyIssue({ log: { file: 1 } }).message, /allowed: level, format\)/);
+  assert.equal(onlyIssue({ log: { file: 1 } }).message, "unknown key (allowed: level, format)");
+  // A near miss names the key probably meant (case or at most two edits).
+  assert.equal(onlyIssue({ mqtt: { maxInFlight: 6 } }).message, 'unknown key (did you mean "maxInflight"?)');
+  assert.equal(onlyIssue({ listeners: [{ prot: 1 }] }).message, 'unknown key (did you mean "port"?)');
+  assert.equal(onlyIssue({ storage: { datadir: "x" } }).message, 'unknown key (did you mean "dataDir"?)');
 });
 
 test("wrong types name the path, what was expected and the value found", () => {

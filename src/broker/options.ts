@@ -42,9 +42,15 @@ export interface BrokerOptions {
   /** $SYS topics: publish period in seconds; 0 disables. */
   sysInterval: number;
   acl: AclRule[];
+  // The two below are optional so that code building a full BrokerOptions from its own config keeps compiling;
+  // the broker fills them from DEFAULT_BROKER_OPTIONS.
+  /** Seconds a new connection may take to send CONNECT (and finish authenticating); 0 = no limit. */
+  connectTimeout?: number;
+  /** Seconds broker.close() waits for clients to close after DISCONNECT/end before destroying their sockets. */
+  closeTimeout?: number;
 }
 
-export const DEFAULT_BROKER_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
+export const DEFAULT_BROKER_OPTIONS: Readonly<Required<BrokerOptions>> = Object.freeze({
   maxPacketSize: 268_435_460, // 256 MB body + 5-byte fixed header: the protocol maximum
   maxInflight: 100,
   receiveMaximum: 65_535,
@@ -62,4 +68,6 @@ export const DEFAULT_BROKER_OPTIONS: Readonly<BrokerOptions> = Object.freeze({
   clientIdPrefix: "wharf-",
   sysInterval: 10,
   acl: [],
+  connectTimeout: 30,
+  closeTimeout: 5,
 });

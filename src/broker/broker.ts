@@ -1,0 +1,425 @@
+// The broker core: sessions, the subscription index, retained messages, routing, wills, $SYS and shutdown.
+// Transport-agnostic: transports hand it TransportConnections through accept().
+import type { Properties, QoS, Will } from "../codec/index.ts";
+import { ReasonCode } from "../codec/index.ts";
+import { SubscriptionIndex, validateTopicName } from "../topics/index.ts";
+import { silentLogger, systemClock } from "../util/index.ts";
+import type { Clock, Logger } from "../util/index.ts";
+import { Authorizer, isPromise } from "./auth.ts";
+import type { AuthHooks, ClientInfo } from "./auth.ts";
+import { ConnState, Connection } from "./connection.ts";
+import type { BrokerCore, RouteResult } from "./core.ts";
+import { FlushScheduler } from "./flush.ts";
+import { createMessage, isExpired, minQoS } from "./message.ts";
+import type { Message } from "./message.ts";
+import { DEFAULT_BROKER_OPTIONS } from "./options.ts";
+import type { BrokerOptions } from "./options.ts";
+import { MemoryRetainedStore } from "./retained.ts";
+import type { RetainedStore } from "./retained.ts";
+import { NEVER_EXPIRES, Session } from "./session.ts";
+import type { SessionEnv, Subscription } from "./session.ts";
+import { Counters } from "./stats.ts";
+import type { BrokerStats } from "./stats.ts";
+import { SYS_PREFIX, SysPublisher } from "./sys.ts";
+import type { ConnectionHandler, ListenerLimits, TransportConnection } from "./transport.ts";
+
+export interface BrokerDeps {
+  clock?: Clock;
+  logger?: Logger;
+  /** Authentication / authorization hooks; all optional. */
+  auth?: AuthHooks;
+  /** Retained message store (persistence seam); in-memory by default. */
+  retained?: RetainedStore;
+}
+
+/** What the subscription index stores per (filter, client id). */
+interface SubEntry {
+  readonly session: Session;
+  readonly sub: Subscription;
+}
+
+/** Per-session accumulation while routing one message (overlapping subscriptions are merged). */
+interface Target {
+  readonly session: Session;
+  qos: QoS;
+  retainAsPublished: boolean;
+  ids: number[] | undefined;
+}
+
+const NOOP_HANDLER: ConnectionHandler = { onData() {}, onDrain() {}, onClose() {} };
+
+export class Broker implements BrokerCore {
+  readonly options: Required<BrokerOptions>;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly counters = new Counters();
+  readonly flusher = new FlushScheduler();
+  readonly authorizer: Authorizer;
+  readonly hooks: AuthHooks | undefined;
+  readonly retained: RetainedStore;
+  readonly sessions = new Map<string, Session>();
+  readonly #index = new SubscriptionIndex<SubEntry>();
+  readonly #connections = new Set<Connection>();
+  /** Connections whose transport has not reported close yet (close() waits for them). */
+  readonly #open = new Set<Connection>();
+  readonly #sessionEnv: SessionEnv;
+  readonly #sys: SysPublisher;
+  readonly #startedAt: number;
+  #nextClientId = 0;
+  #closing: Promise<void> | undefined;
+  #onAllClosed: (() => void) | undefined;
+
+  constructor(options: Partial<BrokerOptions> = {}, deps: BrokerDeps = {}) {
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.options = { ...DEFAULT_BROKER_OPTIONS, ...given };
+    this.clock = deps.clock ?? systemClock;
+    this.logger = deps.logger ?? silentLogger;
+    this.hooks = deps.auth;
+    this.retained = deps.retained ?? new MemoryRetainedStore();
+    this.authorizer = new Authorizer(this.options.acl, deps.auth, this.logger);
+    this.#startedAt = this.clock.now();
+    this.#sessionEnv = {
+      now: () => this.clock.now(),
+      counters: this.counters,
+      logger: this.logger,
+      queueQos0Offline: this.options.queueQos0Offline,
+      queueLimits: { maxMessages: this.options.maxQueuedMessages, maxBytes: this.options.maxQueuedBytes },
+    };
+    this.#sys = new SysPublisher(
+      this.clock,
+      this.options.sysInterval,
+      () => this.stats(),
+      (topic, value) => {
+        this.publishMessage(
+          createMessage({ topic, payload: Buffer.from(value), qos: 0, retain: true }, this.clock.now()),
+        );
+      },
+    );
+    this.#sys.start();
+  }
+
+  // ---- public API -------------------------------------------------------------------------------------------
+
+  /** Takes one client connection. During shutdown the connection is closed at once. */
+  accept(conn: TransportConnection, limits?: ListenerLimits): ConnectionHandler {
+    if (this.#closing !== undefined) {
+      conn.destroy();
+      return NOOP_HANDLER;
+    }
+    const max = Math.min(this.options.maxPacketSize, limits?.maxPacketSize ?? Number.POSITIVE_INFINITY);
+    const c = new Connection(this, conn, max);
+    this.#connections.add(c);
+    this.#open.add(c);
+    return c;
+  }
+
+  /**
+   * In-process publish, routed like a client's (no ACL: the caller is trusted; $SYS/ allowed). Throws a
+   * TopicError for an invalid topic name.
+   */
+  publish(msg: {
+    topic: string;
+    payload: Buffer | string;
+    qos?: QoS;
+    retain?: boolean;
+    properties?: Properties;
+  }): Promise<void> {
+    validateTopicName(msg.topic);
+    this.publishMessage(
+      createMessage(
+        {
+          topic: msg.topic,
+          payload: typeof msg.payload === "string" ? Buffer.from(msg.payload) : msg.payload,
+          qos: msg.qos ?? 0,
+          retain: msg.retain ?? false,
+          properties: msg.properties,
+        },
+        this.clock.now(),
+      ),
+    );
+    return Promise.resolve();
+  }
+
+  stats(): BrokerStats {
+    const c = this.counters;
+    let queued = 0;
+    let inflight = 0;
+    for (const s of this.sessions.values()) {
+      queued += s.queue.length;
+      inflight += s.inflight.size;
+    }
+    return {
+      clientsConnected: c.clientsConnected,
+      clientsTotal: this.sessions.size,
+      clientsMaximum: c.clientsMaximum,
+      messagesReceived: c.messagesReceived,
+      messagesSent: c.messagesSent,
+      bytesReceived: c.bytesReceived,
+      bytesSent: c.bytesSent,
+      subscriptions: this.#index.size,
+      retained: this.retained.size,
+      droppedQos0: c.droppedQos0,
+      queueRejected: c.queueRejected,
+      expired: c.expired,
+      queued,
+      inflight,
+      uptime: Math.floor((this.clock.now() - this.#startedAt) / 1000),
+    };
+  }
+
+  /**
+   * Graceful shutdown: refuses new connections, sends DISCONNECT 0x8B Server shutting down to 5.0 clients, ends
+   * every connection after flushing what is buffered, and waits (up to options.closeTimeout) for the sockets to
+   * close before destroying the stragglers.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#sys.stop();
+    this.logger.info({ connections: this.#connections.size }, "broker shutting down");
+    for (const c of [...this.#connections]) c.disconnect(ReasonCode.ServerShuttingDown);
+    for (const s of this.sessions.values()) s.cancelTimers();
+    this.flusher.flushAll();
+    if (this.#open.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = this.clock.setTimeout(() => {
+          for (const c of this.#open) c.transport.destroy();
+          resolve();
+        }, this.options.closeTimeout * 1000);
+        this.#onAllClosed = () => {
+          timer.cancel();
+          resolve();
+        };
+      });
+    }
+  }
+
+  // ---- BrokerCore: connections ------------------------------------------------------------------------------
+
+  assignClientId(): string {
+    for (;;) {
+      const id = `${this.options.clientIdPrefix}${this.#startedAt.toString(36)}-${(this.#nextClientId++).toString(36)}`;
+      if (!this.sessions.has(id)) return id; // unique among current sessions (5.0 [MQTT-3.2.2-16])
+    }
+  }
+
+  openSession(conn: Connection, clientId: string, clean: boolean, expiryInterval: number) {
+    let session = this.sessions.get(clientId);
+    const previous = session?.link;
+    if (previous instanceof Connection && previous !== conn) {
+      // Takeover [MQTT-3.1.4-2] (5.0 [MQTT-3.1.4-3]: DISCONNECT 0x8E). Runs the old connection's close path now,
+      // which publishes its will and ends its session if that session had expiry 0.
+      this.logger.info({ clientId, remote: conn.transport.remoteAddress }, "client id in use: taking over");
+      previous.disconnect(ReasonCode.SessionTakenOver);
+      session = this.sessions.get(clientId);
+    }
+    let present = false;
+    if (session !== undefined) {
+      session.cancelTimers();
+      if (clean) {
+        this.#endSession(session); // [MQTT-3.1.2-6]; a delayed will fires now because its session ends
+        session = undefined;
+      } else {
+        present = true; // [MQTT-3.1.2-4] [MQTT-3.2.2-2]
+        session.pendingWill = undefined; // reconnected within the will delay: no will (5.0 [MQTT-3.1.2-26])
+      }
+    }
+    if (session === undefined) {
+      session = new Session(clientId, this.#sessionEnv);
+      this.sessions.set(clientId, session);
+    }
+    session.expiryInterval = expiryInterval;
+    session.link = conn;
+    this.counters.clientsConnected++;
+    if (this.counters.clientsConnected > this.counters.clientsMaximum) {
+      this.counters.clientsMaximum = this.counters.clientsConnected;
+    }
+    return { session, present };
+  }
+
+  connectionEnded(conn: Connection, wasConnected: boolean, will: Will | undefined): void {
+    this.#connections.delete(conn);
+    if (!wasConnected) return;
+    this.counters.clientsConnected--;
+    const s = conn.session;
+    if (s?.link !== conn) return; // already taken over
+    s.link = undefined;
+    const client = conn.client!;
+    if (will !== undefined) {
+      const delay = conn.version === 5 ? (will.properties?.willDelayInterval ?? 0) : 0;
+      if (delay === 0 || s.expiryInterval === 0) {
+        this.#publishWill(will, client); // [MQTT-3.1.2-8]
+      } else {
+        // 5.0: after the delay or when the session ends, whichever is first (5.0 [MQTT-3.1.2-8]).
+        s.pendingWill = { will, client };
+        s.willTimer = this.clock.setTimeout(
+          () => {
+            s.willTimer = undefined;
+            const pending = s.pendingWill;
+            s.pendingWill = undefined;
+            if (pending !== undefined) this.#publishWill(pending.will, pending.client);
+          },
+          Math.min(delay, s.expiryInterval) * 1000,
+        );
+      }
+    }
+    if (s.expiryInterval === 0) {
+      this.#endSession(s);
+    } else if (s.expiryInterval !== NEVER_EXPIRES) {
+      s.expiryTimer = this.clock.setTimeout(() => {
+        s.expiryTimer = undefined;
+        if (s.link === undefined) this.#endSession(s);
+      }, s.expiryInterval * 1000);
+    }
+  }
+
+  transportClosed(conn: Connection): void {
+    this.#connections.delete(conn);
+    this.#open.delete(conn);
+    if (this.#open.size === 0) this.#onAllClosed?.();
+  }
+
+  // ---- BrokerCore: routing ----------------------------------------------------------------------------------
+
+  publishMessage(msg: Message): RouteResult {
+    if (msg.retain && this.options.retainAvailable) this.#storeRetained(msg);
+    return this.#route(msg);
+  }
+
+  subscribe(session: Session, sub: Subscription): boolean {
+    session.subscriptions.set(sub.filter, sub);
+    return !this.#index.add(sub.filter, session.clientId, { session, sub });
+  }
+
+  unsubscribe(session: Session, filter: string): boolean {
+    session.subscriptions.delete(filter);
+    return this.#index.remove(filter, session.clientId);
+  }
+
+  deliverRetained(session: Session, sub: Subscription): void {
+    const now = this.clock.now();
+    const found: Message[] = [];
+    const expired: string[] = [];
+    this.retained.match(sub.filter, (msg) => {
+      if (isExpired(msg, now)) expired.push(msg.topic);
+      else found.push(msg);
+    });
+    for (const topic of expired) {
+      this.retained.delete(topic); // 5.0: an expired retained message is discarded
+      this.counters.expired++;
+    }
+    const ids = sub.identifier === undefined ? undefined : [sub.identifier];
+    for (const msg of found) {
+      // RETAIN set because the message is sent for a new subscription [MQTT-3.3.1-8].
+      session.deliver({ msg, qos: minQoS(msg.qos, sub.qos), retain: true, subscriptionIds: ids });
+    }
+  }
+
+  /** Introspection for tests and the admin API: current subscriptions of a client. */
+  subscriptionsOf(clientId: string): Subscription[] {
+    return [...(this.sessions.get(clientId)?.subscriptions.values() ?? [])];
+  }
+
+  /** Number of open client connections (connected or still in CONNECT). */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  // ---- internals --------------------------------------------------------------------------------------------
+
+  #storeRetained(msg: Message): void {
+    if (msg.payload.length === 0) {
+      this.retained.delete(msg.topic); // [MQTT-3.3.1-10]; never stored itself [MQTT-3.3.1-11]
+      return;
+    }
+    // [MQTT-3.3.1-5] replace; copy the payload so a long-lived retained message does not pin a socket chunk.
+    this.retained.set({ ...msg, payload: Buffer.from(msg.payload), prepared: undefined });
+  }
+
+  /**
+   * Routes to every session with a matching subscription, once per session at the highest granted QoS of its
+   * matching subscriptions [MQTT-3.3.5-1] (5.0 [MQTT-3.3.4-2]), with all their subscription identifiers
+   * (5.0 [MQTT-3.3.4-4]), delivered at min(publish QoS, granted QoS) [MQTT-3.8.4-6].
+   */
+  #route(msg: Message): RouteResult {
+    const targets = new Map<string, Target>();
+    const origin = msg.origin;
+    this.#index.match(msg.topic, (key, entry) => {
+      const sub = entry.sub;
+      if (sub.noLocal && origin === key) return; // 5.0 [MQTT-3.8.3-3]
+      const t = targets.get(key);
+      if (t === undefined) {
+        targets.set(key, {
+          session: entry.session,
+          qos: sub.qos,
+          retainAsPublished: sub.retainAsPublished,
+          ids: sub.identifier === undefined ? undefined : [sub.identifier],
+        });
+        return;
+      }
+      if (sub.qos > t.qos) t.qos = sub.qos;
+      if (sub.retainAsPublished) t.retainAsPublished = true;
+      if (sub.identifier !== undefined) (t.ids ??= []).push(sub.identifier);
+    });
+    let refused = 0;
+    for (const t of targets.values()) {
+      const delivered = t.session.deliver({
+        msg,
+        qos: minQoS(msg.qos, t.qos),
+        // Forwarded to an established subscription: RETAIN cleared [MQTT-3.3.1-9] unless 5.0 Retain As Published.
+        retain: t.retainAsPublished && msg.retain,
+        subscriptionIds: t.ids,
+      });
+      if (!delivered) refused++;
+    }
+    return { matched: targets.size, refused };
+  }
+
+  #publishWill(will: Will, client: ClientInfo): void {
+    if (will.topic.startsWith(SYS_PREFIX)) return;
+    const msg = createMessage(
+      {
+        topic: will.topic,
+        payload: will.payload,
+        qos: will.qos,
+        retain: will.retain, // [MQTT-3.1.2-16] [MQTT-3.1.2-17]
+        properties: will.properties,
+        origin: client.clientId,
+      },
+      this.clock.now(),
+    );
+    this.logger.debug({ clientId: client.clientId, topic: will.topic }, "publishing will");
+    if (this.authorizer.publishOpen) {
+      this.publishMessage(msg);
+      return;
+    }
+    const allowed = this.authorizer.canPublish(client, will.topic, {
+      qos: will.qos,
+      retain: will.retain,
+      payload: will.payload,
+      will: true,
+    });
+    if (isPromise(allowed)) {
+      void allowed.then((ok) => {
+        if (ok) this.publishMessage(msg);
+      });
+    } else if (allowed) {
+      this.publishMessage(msg);
+    }
+  }
+
+  #endSession(s: Session): void {
+    s.cancelTimers();
+    this.#index.removeKey(s.clientId);
+    const pending = s.pendingWill;
+    s.pendingWill = undefined;
+    s.clearState();
+    if (this.sessions.get(s.clientId) === s) this.sessions.delete(s.clientId);
+    if (pending !== undefined) this.#publishWill(pending.will, pending.client);
+  }
+}
+
+export { ConnState };

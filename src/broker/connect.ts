@@ -1,0 +1,158 @@
+// CONNECT handling: client identifier rules, anonymous access, authentication (maybe async), session
+// setup (clean session / takeover / resume), CONNACK, keepalive.
+import { PacketType, ReasonCode } from "../codec/index.ts";
+import type { ConnectPacket } from "../codec/index.ts";
+import { isPromise } from "./auth.ts";
+import type { AuthResult, AuthenticateContext } from "./auth.ts";
+import { ConnState } from "./connection.ts";
+import type { Connection } from "./connection.ts";
+import { NEVER_EXPIRES } from "./session.ts";
+import { connackProperties } from "./v5.ts";
+
+export function handleConnect(c: Connection, p: ConnectPacket): void | Promise<void> {
+  const broker = c.broker;
+  const opts = broker.options;
+  const v = p.protocolVersion;
+  c.version = v;
+  c.state = ConnState.Connecting;
+
+  let clientId = p.clientId;
+  let assigned = false;
+  if (clientId.length === 0) {
+    // 3.1.1: only with clean session 1 [MQTT-3.1.3-6]; clean session 0 -> 0x02 [MQTT-3.1.3-8]. 3.1 requires an
+    // id of 1-23 characters. 5.0 always assigns one (5.0 [MQTT-3.1.3-6]).
+    if (v === 5 || (v === 4 && p.clean)) {
+      clientId = broker.assignClientId();
+      assigned = true;
+    } else {
+      c.refuse(ReasonCode.ClientIdentifierNotValid);
+      return;
+    }
+  }
+  if (v === 5) {
+    if (p.properties?.authenticationMethod !== undefined) {
+      c.refuse(ReasonCode.BadAuthenticationMethod); // enhanced authentication is not offered
+      return;
+    }
+    if (p.will !== undefined && p.will.qos > opts.maximumQoS) {
+      c.refuse(ReasonCode.QoSNotSupported); // 5.0 [MQTT-3.2.2-12]
+      return;
+    }
+    if (p.will?.retain === true && !opts.retainAvailable) {
+      c.refuse(ReasonCode.RetainNotSupported); // 5.0 [MQTT-3.2.2-13]
+      return;
+    }
+  }
+  if (!opts.allowAnonymous && p.username === undefined) {
+    c.refuse(ReasonCode.NotAuthorized); // 3.x 0x05, 5.0 0x87
+    return;
+  }
+
+  const authenticate = broker.hooks?.authenticate;
+  if (authenticate === undefined) {
+    completeConnect(c, p, clientId, assigned, true);
+    return;
+  }
+  const ctx: AuthenticateContext = {
+    clientId,
+    username: p.username,
+    password: p.password,
+    protocolVersion: v,
+    remoteAddress: c.transport.remoteAddress,
+    transport: c.transport.kind,
+    clean: p.clean,
+    assignedClientId: assigned,
+    will: p.will,
+    properties: p.properties,
+  };
+  const onError = (err: unknown): AuthResult => {
+    c.logger.error({ err, clientId }, "authenticate hook failed: refusing");
+    return { reasonCode: ReasonCode.ServerUnavailable };
+  };
+  let result: AuthResult | Promise<AuthResult>;
+  try {
+    result = authenticate(ctx);
+  } catch (err) {
+    result = onError(err);
+  }
+  if (isPromise(result)) {
+    return result.then(
+      (r) => completeConnect(c, p, clientId, assigned, r),
+      (err: unknown) => completeConnect(c, p, clientId, assigned, onError(err)),
+    );
+  }
+  completeConnect(c, p, clientId, assigned, result);
+}
+
+function completeConnect(c: Connection, p: ConnectPacket, clientId: string, assigned: boolean, auth: AuthResult): void {
+  if (c.state !== ConnState.Connecting) return; // the socket closed while the hook ran
+  if (auth !== true) {
+    c.refuse(auth === false ? ReasonCode.BadUserNameOrPassword : auth.reasonCode);
+    return;
+  }
+  const broker = c.broker;
+  const opts = broker.options;
+  const v = p.protocolVersion;
+  const props = v === 5 ? p.properties : undefined;
+
+  c.client = {
+    clientId,
+    username: p.username,
+    protocolVersion: v,
+    remoteAddress: c.transport.remoteAddress,
+    transport: c.transport.kind,
+  };
+  c.logger = broker.logger.child({ clientId });
+  c.inflightLimit = Math.max(1, Math.min(opts.maxInflight, props?.receiveMaximum ?? 65535));
+  if (props?.maximumPacketSize !== undefined) c.clientMaxPacketSize = props.maximumPacketSize;
+  c.problemInformation = props?.requestProblemInformation !== 0;
+  c.will = p.will;
+
+  // Keepalive: capped at maxKeepAlive. 5.0 tells the client (Server Keep Alive); 3.x cannot, so the server
+  // simply supervises with the cap. A 3.x keepalive of 0 (no supervision) is left alone.
+  let keepAlive = p.keepAlive;
+  let serverKeepAlive: number | undefined;
+  const max = opts.maxKeepAlive;
+  if (max > 0) {
+    if (v === 5 && (keepAlive === 0 || keepAlive > max)) {
+      keepAlive = max;
+      serverKeepAlive = max;
+    } else if (keepAlive > max) {
+      keepAlive = max;
+    }
+  }
+
+  // Clean session 1 = session ends with the connection (expiry 0); clean session 0 = never expires.
+  const expiry = v === 5 ? (props?.sessionExpiryInterval ?? 0) : p.clean ? 0 : NEVER_EXPIRES;
+  const { session, present } = broker.openSession(c, clientId, p.clean, expiry);
+  c.session = session;
+  c.state = ConnState.Connected;
+  c.send({
+    type: PacketType.CONNACK,
+    // [MQTT-3.2.2-1] clean -> 0; [MQTT-3.2.2-2] [MQTT-3.2.2-3] otherwise whether state existed.
+    sessionPresent: present,
+    reasonCode: ReasonCode.Success,
+    properties:
+      v === 5
+        ? connackProperties(opts, {
+            maxPacketSize: c.maxPacketSize,
+            assignedClientIdentifier: assigned ? clientId : undefined,
+            serverKeepAlive,
+          })
+        : undefined,
+  });
+  c.startKeepAlive(keepAlive);
+  c.logger.info(
+    {
+      remote: c.transport.remoteAddress,
+      transport: c.transport.kind,
+      version: v,
+      clean: p.clean,
+      keepAlive,
+      sessionPresent: present,
+      username: p.username,
+    },
+    "client connected",
+  );
+  session.resume(); // resend unacknowledged messages [MQTT-4.4.0-1], then what queued up offline
+}

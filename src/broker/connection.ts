@@ -1,0 +1,358 @@
+// One client connection: decodes bytes into packets, runs them through the handlers in order, and writes the
+// answers with at most one transport write per event-loop turn. It owns the connection-scoped state (keepalive,
+// will, negotiated limits, topic aliases); everything that outlives the socket lives in the Session.
+import { CodecError, CodecErrorCode, Decoder, PacketType, ReasonCode, encode } from "../codec/index.ts";
+import type { Packet, ProtocolVersion, Will } from "../codec/index.ts";
+import type { Logger, TimerHandle } from "../util/index.ts";
+import type { ClientInfo } from "./auth.ts";
+import type { BrokerCore } from "./core.ts";
+import { dispatch } from "./dispatch.ts";
+import { preparedOf, remainingExpiry } from "./message.ts";
+import type { Delivery } from "./message.ts";
+import type { Session, SessionLink } from "./session.ts";
+import type { ConnectionHandler, TransportConnection } from "./transport.ts";
+import { v3ConnackCode } from "./v5.ts";
+
+export const ConnState = {
+  /** Waiting for CONNECT. */
+  AwaitConnect: 0,
+  /** CONNECT received, authentication (maybe async) in progress. */
+  Connecting: 1,
+  /** CONNACK 0x00 sent. */
+  Connected: 2,
+  /** Done: no more input is processed, no more output is produced (except a final flush). */
+  Closed: 3,
+} as const;
+export type ConnStateValue = (typeof ConnState)[keyof typeof ConnState];
+
+/**
+ * Unflushed bytes above which the connection stops taking new messages directly (they wait in the bounded
+ * session queue instead) until the next flush. Together with socket backpressure this bounds per-connection
+ * memory for slow consumers.
+ */
+const OUTPUT_HIGH_WATER = 1024 * 1024;
+
+export class Connection implements ConnectionHandler, SessionLink {
+  state: ConnStateValue = ConnState.AwaitConnect;
+  /** Protocol level; 4 until the CONNECT says otherwise (used to format a CONNACK for a broken CONNECT). */
+  version: ProtocolVersion = 4;
+  client: ClientInfo | undefined = undefined;
+  session: Session | undefined = undefined;
+  /** The will of this connection, cleared by a normal DISCONNECT [MQTT-3.1.2-10]. */
+  will: Will | undefined = undefined;
+  logger: Logger;
+  inflightLimit: number;
+  /** 5.0 Maximum Packet Size of the client: never send a bigger packet (5.0 [MQTT-3.1.2-27]). */
+  clientMaxPacketSize = Number.POSITIVE_INFINITY;
+  /** 5.0 Request Problem Information; when false no reason strings except on CONNACK/DISCONNECT (5.0 [MQTT-3.1.2-32]). */
+  problemInformation = true;
+  /** 5.0 inbound topic aliases; never carried over to another connection (5.0 [MQTT-3.3.2-7]). */
+  topicAliases: Map<number, string> | undefined = undefined;
+  lastActivity: number;
+  readonly decoder: Decoder;
+
+  #busy = false;
+  #out: Buffer[] = [];
+  #outBytes = 0;
+  #scheduled = false;
+  #paused = false;
+  #transportClosed = false;
+  #keepAliveMs = 0;
+  #timer: TimerHandle | undefined;
+
+  constructor(
+    readonly broker: BrokerCore,
+    readonly transport: TransportConnection,
+    readonly maxPacketSize: number,
+  ) {
+    this.decoder = new Decoder({ maxPacketSize });
+    this.logger = broker.logger;
+    this.inflightLimit = broker.options.maxInflight;
+    this.lastActivity = broker.clock.now();
+    const connectTimeout = broker.options.connectTimeout;
+    if (connectTimeout > 0) {
+      this.#timer = broker.clock.setTimeout(() => {
+        if (this.state === ConnState.AwaitConnect || this.state === ConnState.Connecting) {
+          this.logger.info({ remote: transport.remoteAddress }, "no CONNECT in time: closing");
+          this.abort();
+        }
+      }, connectTimeout * 1000);
+    }
+  }
+
+  // ---- transport events -------------------------------------------------------------------------------------
+
+  onData(chunk: Buffer): void {
+    if (this.state === ConnState.Closed) return;
+    this.broker.counters.bytesReceived += chunk.length;
+    this.decoder.push(chunk);
+    this.#pump();
+  }
+
+  onDrain(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (this.#out.length > 0) this.#schedule();
+    this.session?.drain();
+  }
+
+  onClose(error?: Error): void {
+    if (this.#transportClosed) return;
+    this.#transportClosed = true;
+    this.#out = [];
+    this.#outBytes = 0;
+    if (this.state !== ConnState.Closed) {
+      this.logger.info(
+        { clientId: this.client?.clientId, remote: this.transport.remoteAddress, err: error?.message },
+        error ? "connection lost" : "connection closed by client without DISCONNECT",
+      );
+      this.#finish(true);
+    }
+    this.broker.transportClosed(this);
+  }
+
+  get transportClosed(): boolean {
+    return this.#transportClosed;
+  }
+
+  // ---- input ------------------------------------------------------------------------------------------------
+
+  /**
+   * Decodes and handles packets in order. A handler that must wait (an async auth hook) returns a promise; until
+   * it settles the following packets stay in the decoder, so per-connection packet order is preserved.
+   */
+  #pump(): void {
+    while (!this.#busy && this.state !== ConnState.Closed) {
+      let packet: Packet | undefined;
+      try {
+        packet = this.decoder.next();
+      } catch (err) {
+        this.#onDecodeError(err);
+        return;
+      }
+      if (packet === undefined) return;
+      this.lastActivity = this.broker.clock.now();
+      let pending: void | Promise<void>;
+      try {
+        pending = dispatch(this, packet);
+      } catch (err) {
+        this.#internalError(err);
+        return;
+      }
+      if (pending !== undefined) {
+        this.#busy = true;
+        pending.then(
+          () => {
+            this.#busy = false;
+            this.#pump();
+          },
+          (err: unknown) => {
+            this.#busy = false;
+            this.#internalError(err);
+          },
+        );
+      }
+    }
+  }
+
+  #onDecodeError(err: unknown): void {
+    if (!(err instanceof CodecError)) {
+      this.#internalError(err);
+      return;
+    }
+    this.logger.info(
+      { clientId: this.client?.clientId, remote: this.transport.remoteAddress, code: err.code, err: err.message },
+      "invalid packet: closing",
+    );
+    if (this.state === ConnState.Connected) {
+      this.disconnect(err.reasonCode); // 5.0 DISCONNECT 0x81/0x82/0x95…; 3.x just closes [MQTT-4.8.0-1]
+      return;
+    }
+    if (this.state !== ConnState.AwaitConnect) {
+      this.abort();
+      return;
+    }
+    if (err.code === CodecErrorCode.UnsupportedProtocolVersion) {
+      // 3.1.1 [MQTT-3.1.2-2]: CONNACK 0x01 then close. The level byte was unknown, so answer in 3.1.1 format,
+      // which every client version parses.
+      this.version = 4;
+      this.refuse(ReasonCode.UnsupportedProtocolVersion);
+      return;
+    }
+    if (this.decoder.protocolVersion === 5) {
+      // 5.0 lets the server send a CONNACK with the reason before closing (5.0 [MQTT-3.1.4-1]).
+      this.version = 5;
+      this.refuse(err.reasonCode);
+      return;
+    }
+    this.abort(); // 3.1.1: close without CONNACK [MQTT-3.1.4-1]
+  }
+
+  #internalError(err: unknown): void {
+    this.logger.error({ err, clientId: this.client?.clientId }, "internal error handling a packet: closing");
+    if (this.state === ConnState.Connected) this.disconnect(ReasonCode.ImplementationSpecificError);
+    else this.abort();
+  }
+
+  // ---- output -----------------------------------------------------------------------------------------------
+
+  get canWrite(): boolean {
+    return !this.#paused && this.#outBytes < OUTPUT_HIGH_WATER && this.state === ConnState.Connected;
+  }
+
+  /** Encodes a control packet into this turn's output. */
+  send(packet: Packet): void {
+    this.#push(encode(packet, this.version));
+  }
+
+  writePublish(d: Delivery, packetId: number | undefined, dup: boolean): boolean {
+    const v = this.version;
+    const buf = preparedOf(d.msg).encode(v, {
+      qos: d.qos,
+      retain: d.retain,
+      dup,
+      packetId,
+      subscriptionIdentifiers: v === 5 ? d.subscriptionIds : undefined,
+      messageExpiryInterval: v === 5 ? remainingExpiry(d.msg, this.broker.clock.now()) : undefined,
+    });
+    if (buf.length > this.clientMaxPacketSize) {
+      this.logger.debug({ topic: d.msg.topic, size: buf.length }, "message larger than the client accepts: discarded");
+      return false;
+    }
+    this.#push(buf);
+    this.broker.counters.messagesSent++;
+    return true;
+  }
+
+  writePubrel(packetId: number): void {
+    this.send({ type: PacketType.PUBREL, packetId });
+  }
+
+  #push(buf: Buffer): void {
+    if (this.#transportClosed) return;
+    this.#out.push(buf);
+    this.#outBytes += buf.length;
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    this.broker.flusher.schedule(this);
+  }
+
+  /**
+   * Hands everything buffered this turn to the transport in one write (called by the FlushScheduler). `force`
+   * writes even while the transport is applying backpressure (final packets before closing).
+   */
+  flush(force = false): void {
+    this.#scheduled = false;
+    if ((this.#paused && !force) || this.#out.length === 0 || this.#transportClosed) return;
+    const chunks = this.#out;
+    this.broker.counters.bytesSent += this.#outBytes;
+    this.#out = [];
+    this.#outBytes = 0;
+    if (!this.transport.write(chunks)) {
+      this.#paused = true; // resume in onDrain
+      return;
+    }
+    // Deliveries held back by the high-water mark can go now (they are flushed on the next turn).
+    const s = this.session;
+    if (s !== undefined && s.link === this && s.queue.length > 0) s.drain();
+  }
+
+  // ---- keepalive --------------------------------------------------------------------------------------------
+
+  /** Starts keepalive supervision: close if no packet arrives within 1.5 x keepAlive [MQTT-3.1.2-24]. */
+  startKeepAlive(seconds: number): void {
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    if (seconds <= 0) return;
+    this.#keepAliveMs = seconds * 1500;
+    this.#arm(this.#keepAliveMs);
+  }
+
+  #arm(ms: number): void {
+    // One timer re-armed lazily instead of reset on every packet: cheap at high packet rates.
+    this.#timer = this.broker.clock.setTimeout(this.#onKeepAliveTimer, ms);
+  }
+
+  readonly #onKeepAliveTimer = (): void => {
+    this.#timer = undefined;
+    if (this.state !== ConnState.Connected) return;
+    const idle = this.broker.clock.now() - this.lastActivity;
+    if (idle >= this.#keepAliveMs) {
+      this.logger.info({ clientId: this.client?.clientId, keepAliveMs: this.#keepAliveMs }, "keepalive timeout");
+      this.disconnect(ReasonCode.KeepAliveTimeout); // "as if the network had failed": the will is published
+    } else {
+      this.#arm(this.#keepAliveMs - idle);
+    }
+  };
+
+  // ---- closing ----------------------------------------------------------------------------------------------
+
+  /** Refuses the CONNECT: CONNACK with the reason (mapped for 3.x) and close [MQTT-3.2.2-4] [MQTT-3.2.2-5]. */
+  refuse(reason5: number): void {
+    const reasonCode = this.version === 5 ? reason5 : v3ConnackCode(reason5);
+    this.logger.info(
+      { remote: this.transport.remoteAddress, clientId: this.client?.clientId, reasonCode },
+      "connection refused",
+    );
+    this.send({ type: PacketType.CONNACK, sessionPresent: false, reasonCode });
+    this.#finish(false);
+    this.#closeTransport();
+  }
+
+  /**
+   * Server-initiated close of an accepted connection (protocol error, keepalive, takeover, shutdown): 5.0 clients
+   * get a DISCONNECT with the reason code first; the will is published (the client did not DISCONNECT).
+   */
+  disconnect(reasonCode: number): void {
+    if (this.state === ConnState.Closed) return;
+    if (this.state !== ConnState.Connected) {
+      this.abort();
+      return;
+    }
+    if (this.version === 5) this.send({ type: PacketType.DISCONNECT, reasonCode });
+    this.logger.info({ clientId: this.client?.clientId, reasonCode }, "disconnecting client");
+    this.#finish(true);
+    this.#closeTransport();
+  }
+
+  /** Protocol violation by the client [MQTT-4.8.0-1]. */
+  protocolError(message: string, reasonCode: number = ReasonCode.ProtocolError): void {
+    this.logger.info({ clientId: this.client?.clientId, reason: message }, "protocol violation");
+    this.disconnect(reasonCode);
+  }
+
+  /** Client sent DISCONNECT: close; the caller has already decided about the will. */
+  closeByClient(): void {
+    this.logger.info({ clientId: this.client?.clientId }, "client disconnected");
+    this.#finish(this.will !== undefined);
+    this.#closeTransport();
+  }
+
+  /** Close without any further packet. */
+  abort(): void {
+    this.#finish(true);
+    this.#closeTransport();
+  }
+
+  #closeTransport(): void {
+    if (this.#transportClosed) return;
+    this.flush(true);
+    this.transport.end();
+  }
+
+  /** Runs once: stops input and timers and detaches from the session (publishing the will if allowed). */
+  #finish(publishWill: boolean): void {
+    if (this.state === ConnState.Closed) return;
+    const wasConnected = this.state === ConnState.Connected;
+    this.state = ConnState.Closed;
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    const will = publishWill ? this.will : undefined;
+    this.will = undefined;
+    this.broker.connectionEnded(this, wasConnected, will);
+  }
+}

@@ -1,0 +1,136 @@
+// PUBLISH and PUBREL from clients: the receiver side of QoS 0/1/2 [MQTT-4.3].
+//
+// QoS 2 uses method A of [MQTT-4.3.3-2]: the message is routed when the PUBLISH arrives and its packet id is kept
+// in the session until PUBREL. A PUBLISH resent with the same id before PUBREL (DUP, or after a reconnect to the
+// same session) is acknowledged again but not routed again: exactly-once onward delivery.
+import { PacketType, ReasonCode } from "../codec/index.ts";
+import type { PublishPacket } from "../codec/index.ts";
+import { isPromise } from "./auth.ts";
+import { ConnState } from "./connection.ts";
+import type { Connection } from "./connection.ts";
+import { createMessage } from "./message.ts";
+import { SYS_PREFIX } from "./sys.ts";
+import { publishReason } from "./v5.ts";
+
+export function handlePublish(c: Connection, p: PublishPacket): void | Promise<void> {
+  const broker = c.broker;
+  const s = c.session!;
+  broker.counters.messagesReceived++;
+  let topic = p.topic;
+  if (c.version === 5) {
+    const resolved = resolveTopicAlias(c, p);
+    if (resolved === undefined) return;
+    topic = resolved;
+    if (p.qos > broker.options.maximumQoS) {
+      c.protocolError("PUBLISH above Maximum QoS", ReasonCode.QoSNotSupported); // 5.0 [MQTT-3.2.2-11]
+      return;
+    }
+    if (p.retain && !broker.options.retainAvailable) {
+      c.protocolError("retained PUBLISH but Retain Available is 0", ReasonCode.RetainNotSupported);
+      return;
+    }
+  }
+  if (p.qos === 2) {
+    const id = p.packetId!;
+    if (s.inboundQos2.has(id)) {
+      c.send({ type: PacketType.PUBREC, packetId: id }); // duplicate: acknowledge, do not route [MQTT-4.3.3-2]
+      return;
+    }
+    if (c.version === 5 && s.inboundQos2.size >= broker.options.receiveMaximum) {
+      c.protocolError("Receive Maximum exceeded", ReasonCode.ReceiveMaximumExceeded); // 5.0 [MQTT-3.3.4-7]
+      return;
+    }
+  }
+  // $SYS/ belongs to the broker: client publications there are refused like an ACL deny.
+  if (topic.startsWith(SYS_PREFIX)) {
+    deny(c, p, "publish to $SYS refused");
+    return;
+  }
+  const authorizer = broker.authorizer;
+  if (authorizer.publishOpen) {
+    accept(c, p, topic); // hot path: no ACL, no hook, nothing awaited
+    return;
+  }
+  const allowed = authorizer.canPublish(c.client!, topic, {
+    qos: p.qos,
+    retain: p.retain,
+    payload: p.payload,
+    will: false,
+  });
+  if (isPromise(allowed)) {
+    return allowed.then((ok) => {
+      if (c.state !== ConnState.Connected) return;
+      if (ok) accept(c, p, topic);
+      else deny(c, p, "publish not authorized");
+    });
+  }
+  if (allowed) accept(c, p, topic);
+  else deny(c, p, "publish not authorized");
+}
+
+function accept(c: Connection, p: PublishPacket, topic: string): void {
+  const broker = c.broker;
+  const msg = createMessage(
+    {
+      topic,
+      payload: p.payload,
+      qos: p.qos,
+      retain: p.retain,
+      properties: p.properties,
+      origin: c.client!.clientId,
+    },
+    broker.clock.now(),
+  );
+  const r = broker.publishMessage(msg);
+  acknowledge(c, p, c.version === 5 ? publishReason(r.matched, r.refused) : ReasonCode.Success);
+}
+
+/**
+ * Not authorized: the message is dropped. 3.1.1 has no way to say so, and must still acknowledge it
+ * [MQTT-3.3.5-2]; 5.0 answers 0x87 Not authorized on PUBACK/PUBREC (QoS 0 cannot be answered).
+ */
+function deny(c: Connection, p: PublishPacket, why: string): void {
+  c.logger.debug({ topic: p.topic, qos: p.qos }, why);
+  acknowledge(c, p, c.version === 5 ? ReasonCode.NotAuthorized : ReasonCode.Success);
+}
+
+function acknowledge(c: Connection, p: PublishPacket, reasonCode: number): void {
+  if (p.qos === 0) return;
+  const packetId = p.packetId!;
+  const rc = c.version === 5 && reasonCode !== ReasonCode.Success ? reasonCode : undefined;
+  if (p.qos === 1) {
+    c.send({ type: PacketType.PUBACK, packetId, reasonCode: rc }); // [MQTT-4.3.2-2]
+    return;
+  }
+  // A PUBREC >= 0x80 ends the exchange (5.0): the id is not kept, a resend counts as new.
+  if (reasonCode < 0x80) c.session!.inboundQos2.add(packetId);
+  c.send({ type: PacketType.PUBREC, packetId, reasonCode: rc });
+}
+
+/** PUBREL: release the id and answer PUBCOMP, also for an unknown id (5.0 with 0x92) [MQTT-4.3.3-2]. */
+export function handlePubrel(c: Connection, packetId: number): void {
+  const known = c.session!.inboundQos2.delete(packetId);
+  c.send({
+    type: PacketType.PUBCOMP,
+    packetId,
+    reasonCode: c.version === 5 && !known ? ReasonCode.PacketIdentifierNotFound : undefined,
+  });
+}
+
+/** 5.0 inbound Topic Alias (5.0 [MQTT-3.3.2-12]); undefined after closing the connection on an invalid alias. */
+function resolveTopicAlias(c: Connection, p: PublishPacket): string | undefined {
+  const alias = p.properties?.topicAlias;
+  if (alias === undefined) return p.topic;
+  if (alias === 0 || alias > c.broker.options.topicAliasMaximum) {
+    c.protocolError(`topic alias ${alias} out of range`, ReasonCode.TopicAliasInvalid);
+    return undefined;
+  }
+  const aliases = (c.topicAliases ??= new Map<number, string>());
+  if (p.topic.length > 0) {
+    aliases.set(alias, p.topic);
+    return p.topic;
+  }
+  const topic = aliases.get(alias);
+  if (topic === undefined) c.protocolError(`unknown topic alias ${alias}`);
+  return topic;
+}

@@ -1,0 +1,14 @@
+export { Broker } from "./broker.ts";
+export type { BrokerDeps } from "./broker.ts";
+export type { AuthHooks, AuthResult, AuthenticateContext, ClientInfo, PublishInfo } from "./auth.ts";
+export { aclAllows, filterCovers, filterIntersects } from "./acl.ts";
+export type { BrokerStats } from "./stats.ts";
+export type { RetainedStore } from "./retained.ts";
+export { MemoryRetainedStore } from "./retained.ts";
+export type { Message } from "./message.ts";
+export type { Subscription } from "./session.ts";
+export { DEFAULT_BROKER_OPTIONS } from "./options.ts";
+export type { AclRule, BrokerOptions } from "./options.ts";
+export type { ConnectionHandler, ListenerLimits, TransportConnection } from "./transport.ts";
+export { sysTopics } from "./sys.ts";
+export { BROKER_VERSION } from "./version.ts";

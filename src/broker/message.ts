@@ -1,0 +1,86 @@
+// Application messages as the broker routes them, and the per-subscriber deliveries made of them.
+import { PreparedPublish } from "../codec/index.ts";
+import type { Properties, QoS } from "../codec/index.ts";
+
+/**
+ * One application message, shared by every subscriber it is routed to. Immutable except for the lazily built
+ * encoder: a message routed to N subscribers is encoded once per (protocol version, QoS/retain variant) by
+ * PreparedPublish, not N times.
+ */
+export interface Message {
+  readonly topic: string;
+  readonly payload: Buffer;
+  /** QoS the publisher used. Each subscriber gets min(this, its granted QoS) [MQTT-3.8.4-6]. */
+  readonly qos: QoS;
+  readonly retain: boolean;
+  /**
+   * 5.0 properties forwarded to subscribers unaltered: payload format [MQTT-3.3.2-4], response topic
+   * [MQTT-3.3.2-15], correlation data [MQTT-3.3.2-16], user properties [MQTT-3.3.2-17], content type
+   * [MQTT-3.3.2-20]. Never topic alias, subscription identifiers or message expiry: those are per subscriber.
+   */
+  readonly properties: Properties | undefined;
+  /** Absolute expiry time (clock ms) from the 5.0 Message Expiry Interval; undefined = never expires. */
+  readonly expiresAt: number | undefined;
+  /** Client id of the publisher (for the 5.0 No Local option); undefined for broker-originated messages. */
+  readonly origin: string | undefined;
+  /** Shared encoder, built on first delivery. */
+  prepared: PreparedPublish | undefined;
+}
+
+/** What one subscriber receives: the shared message plus the per-subscriber parts. */
+export interface Delivery {
+  readonly msg: Message;
+  readonly qos: QoS;
+  /** RETAIN flag on the wire: true for retained messages sent because of a new subscription [MQTT-3.3.1-8]. */
+  readonly retain: boolean;
+  /** 5.0 subscription identifiers of the matching subscriptions. */
+  readonly subscriptionIds: number[] | undefined;
+}
+
+export interface MessageInit {
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+  properties?: Properties | undefined;
+  origin?: string | undefined;
+}
+
+/** Builds a Message, turning a Message Expiry Interval into an absolute deadline on the broker's clock. */
+export function createMessage(init: MessageInit, now: number): Message {
+  let properties = init.properties;
+  let expiresAt: number | undefined;
+  if (properties !== undefined) {
+    const { topicAlias: _a, subscriptionIdentifiers: _s, messageExpiryInterval, ...rest } = properties;
+    if (messageExpiryInterval !== undefined) expiresAt = now + messageExpiryInterval * 1000;
+    properties = Object.keys(rest).length > 0 ? rest : undefined;
+  }
+  return {
+    topic: init.topic,
+    payload: init.payload,
+    qos: init.qos,
+    retain: init.retain,
+    properties,
+    expiresAt,
+    origin: init.origin,
+    prepared: undefined,
+  };
+}
+
+export function preparedOf(msg: Message): PreparedPublish {
+  return (msg.prepared ??= new PreparedPublish({ topic: msg.topic, payload: msg.payload, properties: msg.properties }));
+}
+
+export function isExpired(msg: Message, now: number): boolean {
+  return msg.expiresAt !== undefined && now >= msg.expiresAt;
+}
+
+/** Seconds left until expiry, rounded up, for the Message Expiry Interval sent to 5.0 subscribers [MQTT-3.3.2-6]. */
+export function remainingExpiry(msg: Message, now: number): number | undefined {
+  if (msg.expiresAt === undefined) return undefined;
+  return Math.max(0, Math.ceil((msg.expiresAt - now) / 1000));
+}
+
+export function minQoS(a: QoS, b: QoS): QoS {
+  return a < b ? a : b;
+}

@@ -1,0 +1,118 @@
+// Bounded per-session queue of deliveries waiting to be sent: while the session is offline, while its inflight
+// window is full, or while the client's socket is applying backpressure.
+//
+// Overflow policy (docs/broker.md "Queues and overflow"): the queue holds at most `maxMessages` deliveries and
+// `maxBytes` payload bytes (0 = no byte bound).
+//  - QoS 0 may be dropped: when full, the oldest queued QoS 0 delivery makes room (or, if none is queued, the new
+//    QoS 0 delivery itself is dropped). Every drop is counted (stats.droppedQos0).
+//  - QoS 1/2 is never dropped silently: queued QoS 0 deliveries are evicted first; if the queue holds only QoS 1/2,
+//    the new delivery is refused and the caller counts it (stats.queueRejected) and logs at warn. A 5.0 publisher
+//    whose message reached no subscriber because of this gets PUBACK/PUBREC 0x97 Quota exceeded.
+import type { Delivery } from "./message.ts";
+
+export const EnqueueResult = {
+  /** Queued; nothing dropped. */
+  Queued: 0,
+  /** Queued after evicting one or more older QoS 0 deliveries (see `evicted`). */
+  QueuedEvicted: 1,
+  /** The new QoS 0 delivery was dropped: the queue is full of QoS 1/2. */
+  DroppedQos0: 2,
+  /** The new QoS 1/2 delivery was refused: the queue is full of QoS 1/2. */
+  Rejected: 3,
+} as const;
+export type EnqueueResultValue = (typeof EnqueueResult)[keyof typeof EnqueueResult];
+
+export interface QueueLimits {
+  maxMessages: number;
+  /** Payload bytes; 0 = unlimited. */
+  maxBytes: number;
+}
+
+/** FIFO with O(1) push and shift (array + head index, compacted lazily). */
+export class SessionQueue {
+  #items: (Delivery | undefined)[] = [];
+  #head = 0;
+  #bytes = 0;
+  #qos0 = 0;
+  /** Number of QoS 0 deliveries evicted by the last push (for the caller's stats). */
+  evicted = 0;
+
+  constructor(readonly limits: QueueLimits) {}
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  peek(): Delivery | undefined {
+    return this.#items[this.#head];
+  }
+
+  shift(): Delivery | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const d = this.#items[this.#head]!;
+    this.#items[this.#head] = undefined;
+    this.#head++;
+    if (this.#head === this.#items.length) {
+      this.#items = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    this.#account(d, -1);
+    return d;
+  }
+
+  push(d: Delivery): EnqueueResultValue {
+    this.evicted = 0;
+    const size = d.msg.payload.length;
+    const { maxMessages, maxBytes } = this.limits;
+    if (maxBytes > 0 && size > maxBytes) return d.qos === 0 ? EnqueueResult.DroppedQos0 : EnqueueResult.Rejected;
+    while (this.length >= maxMessages || (maxBytes > 0 && this.#bytes + size > maxBytes)) {
+      if (this.#qos0 === 0) return d.qos === 0 ? EnqueueResult.DroppedQos0 : EnqueueResult.Rejected;
+      this.#evictOldestQos0();
+      this.evicted++;
+    }
+    this.#items.push(d);
+    this.#account(d, 1);
+    return this.evicted > 0 ? EnqueueResult.QueuedEvicted : EnqueueResult.Queued;
+  }
+
+  /** Removes every delivery (session discarded). */
+  clear(): void {
+    this.#items = [];
+    this.#head = 0;
+    this.#bytes = 0;
+    this.#qos0 = 0;
+  }
+
+  /** Snapshot in order (for tests, persistence and admin views). */
+  toArray(): Delivery[] {
+    return this.#items.slice(this.#head) as Delivery[];
+  }
+
+  #account(d: Delivery, sign: 1 | -1): void {
+    this.#bytes += sign * d.msg.payload.length;
+    if (d.qos === 0) this.#qos0 += sign;
+  }
+
+  #evictOldestQos0(): void {
+    const items = this.#items;
+    if (items[this.#head]?.qos === 0) {
+      this.shift();
+      return;
+    }
+    for (let i = this.#head + 1; i < items.length; i++) {
+      const d = items[i];
+      if (d?.qos === 0) {
+        items.splice(i, 1);
+        this.#account(d, -1);
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,246 @@
+// Session state [MQTT-4.1]: subscriptions, outbound QoS 1/2 messages in flight, the queue of messages not yet
+// sent, inbound QoS 2 packet identifiers awaiting PUBREL, and the pending will. It outlives connections when
+// its expiry interval is not 0 (3.1.1 clean session 0 = never expires).
+import type { QoS, RetainHandling, Will } from "../codec/index.ts";
+import type { Logger, TimerHandle } from "../util/index.ts";
+import type { ClientInfo } from "./auth.ts";
+import { isExpired } from "./message.ts";
+import type { Delivery } from "./message.ts";
+import { EnqueueResult, SessionQueue } from "./queue.ts";
+import type { QueueLimits } from "./queue.ts";
+import type { Counters } from "./stats.ts";
+
+/** Session Expiry Interval meaning "never" (5.0 0xFFFFFFFF; 3.1.1 clean session 0). */
+export const NEVER_EXPIRES = 0xffffffff;
+
+export interface Subscription {
+  readonly filter: string;
+  /** Granted QoS. */
+  readonly qos: QoS;
+  readonly noLocal: boolean;
+  readonly retainAsPublished: boolean;
+  readonly retainHandling: RetainHandling;
+  /** 5.0 Subscription Identifier. */
+  readonly identifier: number | undefined;
+}
+
+/** Outbound QoS 1/2 states [MQTT-4.3.2] [MQTT-4.3.3]. */
+export const OutState = {
+  /** QoS 1 PUBLISH sent, waiting for PUBACK. */
+  AwaitPuback: 1,
+  /** QoS 2 PUBLISH sent, waiting for PUBREC. */
+  AwaitPubrec: 2,
+  /** PUBREL sent, waiting for PUBCOMP. */
+  AwaitPubcomp: 3,
+} as const;
+export type OutStateValue = (typeof OutState)[keyof typeof OutState];
+
+export interface Outbound {
+  readonly packetId: number;
+  readonly delivery: Delivery;
+  state: OutStateValue;
+}
+
+/** What a session needs from the connection it is attached to. */
+export interface SessionLink {
+  /** False while the socket applies backpressure (or has too much unflushed): new messages go to the queue. */
+  readonly canWrite: boolean;
+  /** Max QoS 1/2 in flight: min(options.maxInflight, the 5.0 client's Receive Maximum). */
+  readonly inflightLimit: number;
+  /** Encodes and buffers a PUBLISH; false when it was discarded because it exceeds the client's maximum size. */
+  writePublish(d: Delivery, packetId: number | undefined, dup: boolean): boolean;
+  writePubrel(packetId: number): void;
+}
+
+export interface SessionEnv {
+  readonly now: () => number;
+  readonly counters: Counters;
+  readonly logger: Logger;
+  readonly queueQos0Offline: boolean;
+  readonly queueLimits: QueueLimits;
+}
+
+export const PubrecOutcome = { Unknown: 0, SendPubrel: 1, Done: 2 } as const;
+export type PubrecOutcomeValue = (typeof PubrecOutcome)[keyof typeof PubrecOutcome];
+
+export class Session {
+  link: SessionLink | undefined = undefined;
+  /** Seconds; 0 = ends with the connection, NEVER_EXPIRES = never. */
+  expiryInterval = 0;
+  readonly subscriptions = new Map<string, Subscription>();
+  /** Insertion-ordered, so a reconnect resends in the original order [MQTT-4.6.0-1]. */
+  readonly inflight = new Map<number, Outbound>();
+  readonly queue: SessionQueue;
+  /** Inbound QoS 2 ids routed and not yet released (method A of [MQTT-4.3.3-2]): a resent PUBLISH is not routed again. */
+  readonly inboundQos2 = new Set<number>();
+  /** The will of the last connection, while its delay runs (5.0 Will Delay Interval). */
+  pendingWill: { will: Will; client: ClientInfo } | undefined = undefined;
+  willTimer: TimerHandle | undefined = undefined;
+  expiryTimer: TimerHandle | undefined = undefined;
+  #lastPacketId = 0;
+  #overflowWarned = false;
+
+  constructor(
+    readonly clientId: string,
+    private readonly env: SessionEnv,
+  ) {
+    this.queue = new SessionQueue(env.queueLimits);
+  }
+
+  /**
+   * Hands one delivery to the session: sent now when the connection can take it (and, for QoS 1/2, the inflight
+   * window has room and nothing older is queued), queued otherwise. Returns false only when a QoS 1/2 delivery
+   * was refused because the queue is full (counted and logged here).
+   */
+  deliver(d: Delivery): boolean {
+    const link = this.link;
+    if (link === undefined) {
+      if (d.qos === 0 && !this.env.queueQos0Offline) return true;
+    } else if (link.canWrite && (d.qos === 0 || (this.queue.length === 0 && this.inflight.size < link.inflightLimit))) {
+      this.#send(link, d);
+      return true;
+    }
+    return this.#enqueue(d);
+  }
+
+  /** Sends queued deliveries while the connection can take them and the inflight window has room. */
+  drain(): void {
+    const link = this.link;
+    if (link === undefined) return;
+    let now = -1;
+    while (link.canWrite) {
+      const d = this.queue.peek();
+      if (d === undefined) break;
+      if (d.msg.expiresAt !== undefined) {
+        if (now < 0) now = this.env.now();
+        if (isExpired(d.msg, now)) {
+          this.queue.shift(); // [MQTT-3.3.2-5]
+          this.env.counters.expired++;
+          continue;
+        }
+      }
+      if (d.qos > 0 && this.inflight.size >= link.inflightLimit) break;
+      this.queue.shift();
+      this.#overflowWarned = false;
+      this.#send(link, d);
+    }
+  }
+
+  /**
+   * After a reconnect to an existing session: resend unacknowledged PUBLISHes with DUP set and PUBRELs, with
+   * their original packet identifiers and in order [MQTT-4.4.0-1], then send what queued up meanwhile.
+   */
+  resume(): void {
+    const link = this.link;
+    if (link === undefined) return;
+    for (const out of [...this.inflight.values()]) {
+      if (out.state === OutState.AwaitPubcomp) link.writePubrel(out.packetId);
+      else if (!link.writePublish(out.delivery, out.packetId, true)) this.inflight.delete(out.packetId);
+    }
+    this.drain();
+  }
+
+  /** PUBACK from the client. False if no QoS 1 message with that id was in flight (ignored by the caller). */
+  onPuback(packetId: number): boolean {
+    const out = this.inflight.get(packetId);
+    if (out?.state !== OutState.AwaitPuback) return false;
+    this.inflight.delete(packetId);
+    this.drain();
+    return true;
+  }
+
+  /** PUBREC from the client; a 5.0 reason code >= 0x80 ends the flow without PUBREL [MQTT-4.3.3-?]. */
+  onPubrec(packetId: number, reasonCode: number): PubrecOutcomeValue {
+    const out = this.inflight.get(packetId);
+    if (out === undefined || out.state === OutState.AwaitPuback) return PubrecOutcome.Unknown;
+    if (out.state === OutState.AwaitPubcomp) return PubrecOutcome.SendPubrel; // duplicate PUBREC
+    if (reasonCode >= 0x80) {
+      this.inflight.delete(packetId);
+      this.drain();
+      return PubrecOutcome.Done;
+    }
+    out.state = OutState.AwaitPubcomp; // [MQTT-4.3.3-3]: the message is now the client's; only the id stays in use
+    return PubrecOutcome.SendPubrel;
+  }
+
+  onPubcomp(packetId: number): boolean {
+    const out = this.inflight.get(packetId);
+    if (out?.state !== OutState.AwaitPubcomp) return false;
+    this.inflight.delete(packetId);
+    this.drain();
+    return true;
+  }
+
+  /** Drops everything the session holds (it ended or was replaced by a clean start). */
+  clearState(): void {
+    this.subscriptions.clear();
+    this.inflight.clear();
+    this.queue.clear();
+    this.inboundQos2.clear();
+  }
+
+  cancelTimers(): void {
+    this.willTimer?.cancel();
+    this.willTimer = undefined;
+    this.expiryTimer?.cancel();
+    this.expiryTimer = undefined;
+  }
+
+  /**
+   * Next free packet identifier: 1..65535 round-robin, skipping every id still in flight (including QoS 2 ids
+   * in the PUBREL state) so an id is never reused before its flow completed [MQTT-2.3.1-2] [MQTT-2.2.1-3].
+   * The inflight window is far below 65535, so a free id always exists.
+   */
+  allocatePacketId(): number {
+    for (let n = 0; n < 65535; n++) {
+      this.#lastPacketId = this.#lastPacketId >= 65535 ? 1 : this.#lastPacketId + 1;
+      if (!this.inflight.has(this.#lastPacketId)) return this.#lastPacketId;
+    }
+    throw new Error("no free packet identifier");
+  }
+
+  #send(link: SessionLink, d: Delivery): void {
+    if (d.qos === 0) {
+      link.writePublish(d, undefined, false);
+      return;
+    }
+    const packetId = this.allocatePacketId();
+    // Too large for the client: discarded as if delivered [MQTT-3.1.2-25], so the id is not kept.
+    if (!link.writePublish(d, packetId, false)) return;
+    this.inflight.set(packetId, {
+      packetId,
+      delivery: d,
+      state: d.qos === 1 ? OutState.AwaitPuback : OutState.AwaitPubrec,
+    });
+  }
+
+  #enqueue(d: Delivery): boolean {
+    const counters = this.env.counters;
+    switch (this.queue.push(d)) {
+      case EnqueueResult.Queued:
+        return true;
+      case EnqueueResult.QueuedEvicted:
+        counters.droppedQos0 += this.queue.evicted;
+        return true;
+      case EnqueueResult.DroppedQos0:
+        counters.droppedQos0++;
+        return true;
+      default:
+        counters.queueRejected++;
+        if (!this.#overflowWarned) {
+          // Once per overflow episode (reset when the queue moves again), so a stuck client cannot flood the log.
+          this.#overflowWarned = true;
+          this.env.logger.warn(
+            {
+              clientId: this.clientId,
+              queued: this.queue.length,
+              bytes: this.queue.bytes,
+              online: this.link !== undefined,
+            },
+            "session queue full: refusing QoS 1/2 messages for this client",
+          );
+        }
+        return false;
+    }
+  }
+}

@@ -1,0 +1,45 @@
+// Broker counters. Mutable fields bumped on the hot path; Broker.stats() returns a snapshot.
+
+export interface BrokerStats {
+  /** Connections that completed CONNECT and are still open. */
+  clientsConnected: number;
+  /** Sessions known to the broker: connected plus disconnected persistent ones (Mosquitto's clients/total). */
+  clientsTotal: number;
+  /** Highest clientsConnected seen. */
+  clientsMaximum: number;
+  /** PUBLISH packets received from clients. */
+  messagesReceived: number;
+  /** PUBLISH packets sent to clients (resends included). */
+  messagesSent: number;
+  bytesReceived: number;
+  bytesSent: number;
+  /** Subscriptions across all sessions. */
+  subscriptions: number;
+  /** Retained messages stored. */
+  retained: number;
+  /** QoS 0 deliveries dropped because a session queue was full. */
+  droppedQos0: number;
+  /** QoS 1/2 deliveries refused because a session queue was full (never silent: also logged at warn). */
+  queueRejected: number;
+  /** 5.0 messages discarded from queues or the retained store because their Message Expiry Interval passed. */
+  expired: number;
+  /** Deliveries waiting in session queues right now. */
+  queued: number;
+  /** QoS 1/2 deliveries sent and not yet fully acknowledged right now. */
+  inflight: number;
+  /** Seconds since the broker started. */
+  uptime: number;
+}
+
+/** The monotonically increasing part, owned by the broker and bumped in place. */
+export class Counters {
+  messagesReceived = 0;
+  messagesSent = 0;
+  bytesReceived = 0;
+  bytesSent = 0;
+  droppedQos0 = 0;
+  queueRejected = 0;
+  expired = 0;
+  clientsConnected = 0;
+  clientsMaximum = 0;
+}

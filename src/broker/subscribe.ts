@@ -1,0 +1,98 @@
+// SUBSCRIBE and UNSUBSCRIBE.
+import { PacketType, ReasonCode, SubackFailure } from "../codec/index.ts";
+import type { QoS, SubscribePacket, SubscriptionRequest, UnsubscribePacket } from "../codec/index.ts";
+import { hasWildcard, isValidTopicFilter } from "../topics/index.ts";
+import { isPromise } from "./auth.ts";
+import type { Decision } from "./auth.ts";
+import { ConnState } from "./connection.ts";
+import type { Connection } from "./connection.ts";
+import type { Subscription } from "./session.ts";
+
+/** A failure reason code (number) decided before authorization, or the authorization decision. */
+type Check = number | Decision;
+
+export function handleSubscribe(c: Connection, p: SubscribePacket): void | Promise<void> {
+  const opts = c.broker.options;
+  const subscriptionId = c.version === 5 ? p.properties?.subscriptionIdentifiers?.[0] : undefined;
+  if (subscriptionId !== undefined && !opts.subscriptionIdentifiersAvailable) {
+    c.protocolError("subscription identifiers not supported", ReasonCode.SubscriptionIdentifiersNotSupported);
+    return;
+  }
+  const checks: Check[] = [];
+  let async = false;
+  for (const req of p.subscriptions) {
+    const failure = precheck(c, req);
+    const check: Check = failure ?? c.broker.authorizer.canSubscribe(c.client!, req.topicFilter, req.qos);
+    if (isPromise(check)) async = true;
+    checks.push(check);
+  }
+  if (async) {
+    return Promise.all(checks.map(async (x) => x)).then((results) => complete(c, p, results, subscriptionId));
+  }
+  complete(c, p, checks as (number | boolean)[], subscriptionId);
+}
+
+function failureCode(c: Connection, reason5: number): number {
+  return c.version === 5 ? reason5 : SubackFailure;
+}
+
+function precheck(c: Connection, req: SubscriptionRequest): number | undefined {
+  const filter = req.topicFilter;
+  const opts = c.broker.options;
+  if (!isValidTopicFilter(filter)) return failureCode(c, ReasonCode.TopicFilterInvalid); // [MQTT-4.7.1-2] [MQTT-4.7.1-3]
+  if (c.version === 5) {
+    if (filter.startsWith("$share/")) return ReasonCode.SharedSubscriptionsNotSupported; // not yet (5.0 issue)
+    if (!opts.wildcardSubscriptionAvailable && hasWildcard(filter)) {
+      return ReasonCode.WildcardSubscriptionsNotSupported;
+    }
+  }
+  return undefined;
+}
+
+function complete(c: Connection, p: SubscribePacket, results: (number | boolean)[], subscriptionId?: number): void {
+  if (c.state !== ConnState.Connected) return;
+  const broker = c.broker;
+  const session = c.session!;
+  const reasonCodes: number[] = [];
+  const added: [Subscription, boolean][] = [];
+  p.subscriptions.forEach((req, i) => {
+    const r = results[i]!;
+    if (typeof r === "number") {
+      reasonCodes.push(r);
+      return;
+    }
+    if (!r) {
+      c.logger.debug({ filter: req.topicFilter }, "subscribe not authorized");
+      reasonCodes.push(failureCode(c, ReasonCode.NotAuthorized)); // 3.1.1: 0x80
+      return;
+    }
+    const qos = Math.min(req.qos, broker.options.maximumQoS) as QoS; // may grant less [MQTT-3.8.4-6]
+    const sub: Subscription = {
+      filter: req.topicFilter,
+      qos,
+      noLocal: c.version === 5 && req.noLocal === true,
+      // 3.x: retained flag always cleared on forwarding [MQTT-3.3.1-9]
+      retainAsPublished: c.version === 5 && req.retainAsPublished === true,
+      retainHandling: c.version === 5 ? (req.retainHandling ?? 0) : 0,
+      identifier: subscriptionId,
+    };
+    const existed = broker.subscribe(session, sub); // identical filter replaces [MQTT-3.8.4-3]
+    reasonCodes.push(qos); // [MQTT-3.8.4-5] [MQTT-3.9.3-1]
+    added.push([sub, existed]);
+  });
+  c.send({ type: PacketType.SUBACK, packetId: p.packetId, reasonCodes }); // [MQTT-3.8.4-1] [MQTT-3.8.4-2]
+  for (const [sub, existed] of added) {
+    // 3.x: always (re)send retained [MQTT-3.3.1-6] [MQTT-3.8.4-3]; 5.0 Retain Handling 0/1/2 (5.0 [MQTT-3.3.1-9..11]).
+    if (sub.retainHandling === 0 || (sub.retainHandling === 1 && !existed)) broker.deliverRetained(session, sub);
+  }
+}
+
+export function handleUnsubscribe(c: Connection, p: UnsubscribePacket): void {
+  const session = c.session!;
+  // Byte-for-byte comparison with the session's filters [MQTT-3.10.4-1].
+  const codes = p.topicFilters.map((f) =>
+    c.broker.unsubscribe(session, f) ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted,
+  );
+  // Always answered, even when nothing was removed [MQTT-3.10.4-4] [MQTT-3.10.4-5].
+  c.send({ type: PacketType.UNSUBACK, packetId: p.packetId, reasonCodes: c.version === 5 ? codes : undefined });
+}

@@ -1,0 +1,130 @@
+// TCP listener: adapts net.Socket to the broker's TransportConnection.
+//  - setNoDelay(true): MQTT packets are small and latency matters; the broker already coalesces writes.
+//  - Every write() of the core (all packets of one event-loop turn for this connection) becomes one syscall:
+//    the chunks are written between cork() and uncork(), which Node turns into a single writev.
+//  - maxConnections: connections beyond the limit are destroyed immediately, before any byte is read.
+//  - maxPacketSize: handed to the broker as ListenerLimits (the codec refuses larger packets).
+import net from "node:net";
+import type { Broker } from "../../broker/index.ts";
+import type { TransportConnection } from "../../broker/transport.ts";
+import { silentLogger, systemClock } from "../../util/index.ts";
+import type { Clock, Logger } from "../../util/index.ts";
+
+export interface TcpListenerOptions {
+  host: string;
+  /** 0 = an ephemeral port (see TcpListener.port for the one chosen). */
+  port: number;
+  maxConnections?: number;
+  maxPacketSize?: number;
+}
+
+export interface TcpListener {
+  readonly host: string;
+  readonly port: number;
+  /** Open client sockets on this listener. */
+  readonly connections: number;
+  /** Stops accepting new connections. Open connections are closed by broker.close(). */
+  close(): Promise<void>;
+}
+
+/** After end(), how long a peer may keep the half-closed socket before it is destroyed. */
+const END_GRACE_MS = 5000;
+
+class TcpConnection implements TransportConnection {
+  readonly kind = "tcp";
+  readonly remoteAddress: string;
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly clock: Clock,
+  ) {
+    this.remoteAddress = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
+  }
+
+  write(chunks: readonly Buffer[]): boolean {
+    const s = this.socket;
+    if (s.destroyed || !s.writable) return true;
+    if (chunks.length === 1) return s.write(chunks[0]!);
+    s.cork();
+    let ok = true;
+    for (const c of chunks) ok = s.write(c);
+    s.uncork();
+    return ok;
+  }
+
+  end(): void {
+    const s = this.socket;
+    if (s.destroyed) return;
+    s.end();
+    const t = this.clock.setTimeout(() => s.destroy(), END_GRACE_MS);
+    s.once("close", () => t.cancel());
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+export function listenTcp(
+  broker: Broker,
+  opts: TcpListenerOptions,
+  logger: Logger = silentLogger,
+  clock: Clock = systemClock,
+): Promise<TcpListener> {
+  let open = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ noDelay: true });
+  const limits = opts.maxPacketSize !== undefined ? { maxPacketSize: opts.maxPacketSize } : undefined;
+
+  server.on("connection", (socket) => {
+    if (opts.maxConnections !== undefined && open >= opts.maxConnections) {
+      logger.warn({ remote: socket.remoteAddress, max: opts.maxConnections }, "connection limit reached: refusing");
+      socket.destroy();
+      return;
+    }
+    open++;
+    sockets.add(socket);
+    socket.setNoDelay(true);
+    const handler = broker.accept(new TcpConnection(socket, clock), limits);
+    let error: Error | undefined;
+    socket.on("data", (chunk: Buffer) => handler.onData(chunk));
+    socket.on("drain", () => handler.onDrain());
+    socket.on("error", (err) => {
+      error = err;
+    });
+    socket.on("close", () => {
+      open--;
+      sockets.delete(socket);
+      handler.onClose(error);
+    });
+  });
+
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once("error", onError);
+    server.listen(opts.port, opts.host, () => {
+      server.off("error", onError);
+      server.on("error", (err) => logger.error({ err }, "tcp listener error"));
+      const addr = server.address();
+      const port = typeof addr === "object" && addr !== null ? addr.port : opts.port;
+      logger.info({ host: opts.host, port }, "tcp listener started");
+      resolve({
+        host: opts.host,
+        port,
+        get connections() {
+          return open;
+        },
+        close: () =>
+          new Promise<void>((done) => {
+            if (!server.listening) {
+              done();
+              return;
+            }
+            // server.close()'s callback waits for every connection to end; stopping to accept is immediate.
+            server.close();
+            done();
+          }),
+      });
+    });
+  });
+}

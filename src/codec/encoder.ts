@@ -42,7 +42,7 @@ function propsBlockLength(len: number): number {
 }
 
 function checkPacketId(id: number | undefined): number {
-  if (id === undefined || id < 1 || id > 0xffff || !Number.isInteger(id)) {
+  if (id === undefined || !(id >= 1 && id <= 0xffff) || id !== (id | 0)) {
     throw new EncodeError(`packet identifier ${id} is not in 1..65535`);
   }
   return id;
@@ -175,7 +175,7 @@ function writePublish(p: PublishPacket, v: ProtocolVersion, buf: Buffer, off: nu
   off = writeString(buf, off, p.topic);
   if (p.qos > 0) off = writeU16(buf, off, checkPacketId(p.packetId));
   if (v === 5) off = writePropsBlock(buf, off, propsLen, p.properties);
-  p.payload.copy(buf, off);
+  buf.set(p.payload, off);
   return off + p.payload.length;
 }
 
@@ -290,8 +290,33 @@ export function encodeInto(packet: Packet, version: ProtocolVersion, buf: Buffer
   return end - offset;
 }
 
+/** PUBLISH without the generic dispatch: the hot path of every broker. */
+function encodePublish(p: PublishPacket, v: ProtocolVersion): Buffer {
+  const payload = p.payload;
+  let rl = stringLength(p.topic) + payload.length;
+  if (p.qos > 0) rl += 2;
+  let plen = 0;
+  if (v === 5) {
+    plen = propertiesLength(p.properties);
+    rl += varintLength(plen) + plen;
+  }
+  if (rl > MAX_REMAINING_LENGTH) throw new EncodeError(`remaining length ${rl} exceeds ${MAX_REMAINING_LENGTH}`);
+  const buf = Buffer.allocUnsafe(1 + varintLength(rl) + rl);
+  buf[0] = 0x30 | (p.dup ? 0x08 : 0) | (p.qos << 1) | (p.retain ? 0x01 : 0);
+  let off = rl < 0x80 ? ((buf[1] = rl), 2) : writeVarint(buf, 1, rl);
+  off = writeString(buf, off, p.topic);
+  if (p.qos > 0) off = writeU16(buf, off, checkPacketId(p.packetId));
+  if (v === 5) {
+    off = writeVarint(buf, off, plen);
+    off = writeProperties(buf, off, p.properties);
+  }
+  buf.set(payload, off);
+  return buf;
+}
+
 /** Encodes `packet` into a new Buffer of exactly its size (one allocation). */
 export function encode(packet: Packet, version: ProtocolVersion): Buffer {
+  if (packet.type === PacketType.PUBLISH) return encodePublish(packet, version);
   const rl = checkedRemainingLength(packet, version);
   const buf = Buffer.allocUnsafe(1 + varintLength(rl) + rl);
   buf[0] = firstByte(packet);

@@ -45,8 +45,27 @@ function isAsciiShort(s: string): boolean {
   return true;
 }
 
-/** Writes the string after a length prefix that is filled in from the bytes actually written. */
+/**
+ * Writes the string after a two-byte length prefix. Short ASCII strings (topics, client ids,
+ * property names) are copied by a JS loop, cheaper than a call into the UTF-8 encoder; anything
+ * else goes through utf8Write and the prefix is filled in from the bytes actually written.
+ */
 export function writeString(buf: Buffer, off: number, s: string): number {
+  const len = s.length;
+  if (len <= 64) {
+    let i = 0;
+    const start = off + 2;
+    for (; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      buf[start + i] = c;
+    }
+    if (i === len) {
+      buf[off] = len >>> 8;
+      buf[off + 1] = len & 0xff;
+      return start + len;
+    }
+  }
   const n = utf8Write(buf, s, off + 2);
   buf[off] = n >>> 8;
   buf[off + 1] = n & 0xff;
@@ -61,13 +80,16 @@ export function binaryLength(b: Buffer): number {
 export function writeBinary(buf: Buffer, off: number, b: Buffer): number {
   buf[off] = b.length >>> 8;
   buf[off + 1] = b.length & 0xff;
-  b.copy(buf, off + 2);
+  buf.set(b, off + 2);
   return off + 2 + b.length;
 }
 
 function userPropertiesLength(list: readonly UserProperty[]): number {
   let n = 0;
-  for (const [k, v] of list) n += 1 + stringLength(k) + stringLength(v);
+  for (let i = 0; i < list.length; i++) {
+    const up = list[i]!;
+    n += 1 + stringLength(up[0]) + stringLength(up[1]);
+  }
   return n;
 }
 
@@ -78,7 +100,8 @@ export function propertiesLength(p: Properties | undefined): number {
   if (p.topicAlias !== undefined) n += 3;
   if (p.messageExpiryInterval !== undefined) n += 5;
   if (p.subscriptionIdentifiers !== undefined) {
-    for (const id of p.subscriptionIdentifiers) n += 1 + varintLength(id);
+    const ids = p.subscriptionIdentifiers;
+    for (let i = 0; i < ids.length; i++) n += 1 + varintLength(ids[i]!);
   }
   if (p.payloadFormatIndicator !== undefined) n += 2;
   if (p.contentType !== undefined) n += 1 + stringLength(p.contentType);
@@ -164,10 +187,12 @@ export function writeProperties(buf: Buffer, off: number, p: Properties | undefi
   if (p.maximumQoS !== undefined) off = byteProp(buf, off, 0x24, p.maximumQoS);
   if (p.retainAvailable !== undefined) off = byteProp(buf, off, 0x25, p.retainAvailable);
   if (p.userProperties !== undefined) {
-    for (const [k, v] of p.userProperties) {
+    const list = p.userProperties;
+    for (let i = 0; i < list.length; i++) {
+      const up = list[i]!;
       buf[off] = 0x26;
-      off = writeString(buf, off + 1, k);
-      off = writeString(buf, off, v);
+      off = writeString(buf, off + 1, up[0]);
+      off = writeString(buf, off, up[1]);
     }
   }
   if (p.maximumPacketSize !== undefined) off = u32Prop(buf, off, 0x27, p.maximumPacketSize);

@@ -1,0 +1,172 @@
+// Group commit. Mutations append ops here synchronously; one backend write (one LMDB transaction) is in flight
+// at a time, and every op that arrives meanwhile goes into the next one. So with N concurrent publishers a sync
+// store does about one fsync per N messages instead of one per message, and the event loop never waits on disk.
+import type { Clock, TimerHandle } from "../util/clock.ts";
+import { StorageError, StorageErrorCode } from "./errors.ts";
+import type { KvOp } from "./kv.ts";
+import type { DurabilityMode } from "./types.ts";
+
+interface Deferred {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+function deferred(): Deferred {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // A flush that fails while nobody awaits it must not crash the process as an unhandled rejection: the error
+  // is kept and every later commit() rejects with it.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+export interface CommitterOptions {
+  mode: DurabilityMode;
+  /** batched: a durable commit at most this often. */
+  batchIntervalMs: number;
+  /** batched/none: commit() waits for the disk once this many ops are pending (backpressure). */
+  maxPendingOps: number;
+  clock: Clock;
+  /** Names the store in errors. */
+  path: string | undefined;
+  /** The backend's atomic batch write. */
+  write(ops: readonly KvOp[]): Promise<void>;
+  /** Called right before a batch is cut: last chance to add ops (the engine's coalesced refcount writes). */
+  beforeFlush(): void;
+}
+
+export class Committer {
+  readonly #o: CommitterOptions;
+  #pending: KvOp[] = [];
+  /** Settles when the ops now pending are written; created on demand. */
+  #next: Deferred | undefined;
+  /** Settles when the most recently started write is done. */
+  #last: Promise<void> = Promise.resolve();
+  #inFlight = false;
+  #immediate: NodeJS.Immediate | undefined;
+  #timer: TimerHandle | undefined;
+  #lastStart = -Infinity;
+  #failed: StorageError | undefined;
+  /** Batches written and ops in them, for stats and tests. */
+  batches = 0;
+  ops = 0;
+
+  constructor(options: CommitterOptions) {
+    this.#o = options;
+  }
+
+  get pending(): number {
+    return this.#pending.length;
+  }
+
+  get failed(): StorageError | undefined {
+    return this.#failed;
+  }
+
+  push(op: KvOp): void {
+    this.#pending.push(op);
+    if (this.#pending.length === 1) this.#schedule(false);
+  }
+
+  /** The acknowledgement point of the durability mode (see Durability in types.ts). */
+  commit(): Promise<void> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    if (this.#o.mode === "sync" || this.#pending.length >= this.#o.maxPendingOps) return this.#whenWritten(false);
+    return Promise.resolve();
+  }
+
+  /** Settles once everything pushed so far is written (committed by the backend), in every mode. */
+  flush(): Promise<void> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    return this.#whenWritten(true);
+  }
+
+  /** Cancels scheduled work (after a final flush). */
+  stop(): void {
+    this.#cancel();
+  }
+
+  #whenWritten(now: boolean): Promise<void> {
+    if (this.#pending.length === 0) return this.#last;
+    this.#next ??= deferred();
+    this.#schedule(now);
+    return this.#next.promise;
+  }
+
+  #schedule(now: boolean): void {
+    if (this.#inFlight || this.#pending.length === 0) return; // the running write's completion picks them up
+    const { mode, batchIntervalMs, clock } = this.#o;
+    if (mode === "batched" && !now) {
+      if (this.#timer || this.#immediate) return;
+      const wait = Math.max(0, this.#lastStart + batchIntervalMs - clock.now());
+      this.#timer = clock.setTimeout(() => {
+        this.#timer = undefined;
+        this.#run();
+      }, wait);
+      return;
+    }
+    if (this.#immediate) return;
+    this.#cancel();
+    // End of this event-loop turn: everything the current I/O callbacks push shares the batch.
+    this.#immediate = setImmediate(() => {
+      this.#immediate = undefined;
+      this.#run();
+    });
+  }
+
+  #cancel(): void {
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    if (this.#immediate) clearImmediate(this.#immediate);
+    this.#immediate = undefined;
+  }
+
+  #run(): void {
+    if (this.#inFlight || this.#failed) return;
+    this.#cancel();
+    if (this.#pending.length === 0) return;
+    this.#o.beforeFlush();
+    const ops = this.#pending;
+    this.#pending = [];
+    const done = this.#next ?? deferred();
+    this.#next = undefined;
+    this.#last = done.promise;
+    this.#inFlight = true;
+    this.#lastStart = this.#o.clock.now();
+    let written: Promise<void>;
+    try {
+      written = this.#o.write(ops);
+    } catch (e) {
+      written = Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    written.then(
+      () => {
+        this.#inFlight = false;
+        this.batches++;
+        this.ops += ops.length;
+        done.resolve();
+        // Group commit: whatever arrived during this write goes out now, as one batch.
+        if (this.#pending.length > 0) {
+          if (this.#o.mode === "batched" && this.#next === undefined) this.#schedule(false);
+          else this.#run();
+        }
+      },
+      (e: unknown) => {
+        this.#inFlight = false;
+        this.#failed = new StorageError(
+          StorageErrorCode.WriteFailed,
+          `storage: writing ${this.#o.path ?? "the store"} failed (${e instanceof Error ? e.message : String(e)}); the broker's state is no longer persisted: stop it and check the disk`,
+          { path: this.#o.path, cause: e },
+        );
+        done.reject(this.#failed);
+        this.#next?.reject(this.#failed);
+        this.#next = undefined;
+      },
+    );
+  }
+}

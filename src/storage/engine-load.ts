@@ -1,0 +1,227 @@
+// Startup: rebuild the engine's indexes from a backend, audit reference counts (and say how to repair them),
+// and read the whole committed state for the broker.
+import { corruptError } from "./errors.ts";
+import { newClient } from "./engine-state.ts";
+import type { ClientState, LogState } from "./engine-state.ts";
+import { Space, keyText } from "./keys.ts";
+import type { Key, SpaceName } from "./keys.ts";
+import type { KvBackend, KvEntry, KvOp } from "./kv.ts";
+import {
+  CorruptRecordError,
+  decodeInbound,
+  decodeInflight,
+  decodeMessage,
+  decodeQueueMeta,
+  decodeQueued,
+  decodeRefcount,
+  decodeRetained,
+  decodeSession,
+  decodeSubscription,
+  decodeWill,
+} from "./records.ts";
+import type { MessageId, OpenReport, QueueLogInfo, SessionSnapshot, StorageSnapshot, StoredMessage } from "./types.ts";
+
+export interface Indexes {
+  clients: Map<string, ClientState>;
+  /** Live reference counts (recounted from the references). */
+  refs: Map<MessageId, number>;
+  retained: Map<string, MessageId>;
+  logs: Map<string, LogState>;
+  nextMessageId: number;
+  /** Ops that make the stored counts match the references (empty for a consistent store). */
+  repairs: KvOp[];
+  report: OpenReport;
+}
+
+/** Runs `fn` over a space's entries, turning a malformed value into STORAGE_CORRUPT naming where it is. */
+function each(kv: KvBackend, path: string | undefined, space: SpaceName, fn: (e: KvEntry) => void): void {
+  for (const e of kv.entries(space)) {
+    try {
+      fn(e);
+    } catch (err) {
+      if (err instanceof CorruptRecordError) {
+        throw corruptError(path, `${space} entry ${JSON.stringify(e.key)}: ${err.message}`, err);
+      }
+      throw err;
+    }
+  }
+}
+
+function numericId(path: string | undefined, space: SpaceName, key: Key): number {
+  const id = key[1];
+  if (typeof id !== "number" || !Number.isSafeInteger(id))
+    throw corruptError(path, `${space} key ${JSON.stringify(key)} is not numeric`);
+  return id;
+}
+
+export function loadIndexes(kv: KvBackend, path: string | undefined): Indexes {
+  const clients = new Map<string, ClientState>();
+  const client = (group: string, carried: string | undefined, space: SpaceName): ClientState => {
+    let c = clients.get(group);
+    if (c === undefined) {
+      const clientId = carried ?? group;
+      if (keyText(clientId) !== group)
+        throw corruptError(path, `${space} group ${JSON.stringify(group)} does not match its client id`);
+      clients.set(group, (c = newClient(clientId)));
+    }
+    return c;
+  };
+
+  const messageIds = new Set<MessageId>();
+  let maxId = 0;
+  for (const key of kv.keys(Space.Message)) {
+    const id = numericId(path, Space.Message, key);
+    messageIds.add(id);
+    maxId = Math.max(maxId, id);
+  }
+  const stored = new Map<MessageId, number>();
+  each(kv, path, Space.Refcount, (e) => stored.set(numericId(path, Space.Refcount, e.key), decodeRefcount(e.value)));
+
+  const refs = new Map<MessageId, number>();
+  const repairs: KvOp[] = [];
+  let references = 0;
+  let dangling = 0;
+  /** Counts a reference; false (and the entry is to be dropped) if its message is missing. */
+  const ref = (id: MessageId, space: SpaceName, key: Key): boolean => {
+    if (!messageIds.has(id)) {
+      dangling++;
+      repairs.push({ space, key, remove: true });
+      return false;
+    }
+    refs.set(id, (refs.get(id) ?? 0) + 1);
+    references++;
+    return true;
+  };
+
+  each(kv, path, Space.Queue, ({ key, value }) => {
+    const seq = numericId(path, Space.Queue, key);
+    const q = decodeQueued(seq, value);
+    const c = client(key[0], q.clientId, Space.Queue);
+    c.nextSeq = Math.max(c.nextSeq, seq + 1);
+    if (ref(q.messageId, Space.Queue, key)) c.queue.set(seq, q.messageId);
+  });
+  each(kv, path, Space.Inflight, ({ key, value }) => {
+    const { clientId, ...m } = decodeInflight(numericId(path, Space.Inflight, key), value);
+    const c = client(key[0], clientId, Space.Inflight);
+    c.nextSeq = Math.max(c.nextSeq, m.order + 1);
+    if (m.messageId === undefined || ref(m.messageId, Space.Inflight, key)) c.inflight.set(m.packetId, m);
+  });
+  each(kv, path, Space.Inbound, ({ key, value }) => {
+    client(key[0], decodeInbound(value).clientId, Space.Inbound).inbound.add(numericId(path, Space.Inbound, key));
+  });
+  each(kv, path, Space.Subscription, ({ key, value }) => {
+    client(key[0], decodeSubscription(value).clientId, Space.Subscription).subs.add(String(key[1]));
+  });
+  each(kv, path, Space.Session, ({ key, value }) => {
+    client(String(key[1]), decodeSession(value).clientId, Space.Session).session = true;
+  });
+  each(kv, path, Space.Will, ({ key, value }) => {
+    client(String(key[1]), decodeWill(value).clientId, Space.Will).will = true;
+  });
+  const retained = new Map<string, MessageId>();
+  each(kv, path, Space.Retained, ({ key, value }) => {
+    const r = decodeRetained(value);
+    if (ref(r.messageId, Space.Retained, key)) retained.set(String(key[1]), r.messageId);
+  });
+  const logs = new Map<string, LogState>();
+  each(kv, path, Space.QueueMeta, ({ key, value }) => {
+    const { name, floor } = decodeQueueMeta(value);
+    const k = String(key[1]);
+    const next = Math.max((kv.lastId(Space.QueueLog, k) ?? 0) + 1, floor + 1);
+    logs.set(k, { name, key: k, floor, next });
+  });
+
+  // Audit: every message must have exactly as many references as its stored count says.
+  let refcountMismatches = 0;
+  let orphanMessages = 0;
+  for (const [id, n] of refs) {
+    if (stored.get(id) !== n) {
+      refcountMismatches++;
+      repairs.push({ space: Space.Refcount, key: ["", id], value: n });
+    }
+  }
+  for (const id of messageIds) {
+    if (refs.has(id)) continue;
+    orphanMessages++;
+    repairs.push({ space: Space.Message, key: ["", id], remove: true });
+  }
+  for (const id of stored.keys()) {
+    if (refs.has(id)) continue;
+    if (!messageIds.has(id)) refcountMismatches++;
+    repairs.push({ space: Space.Refcount, key: ["", id], remove: true });
+  }
+  const report: OpenReport = {
+    messages: messageIds.size,
+    references,
+    refcountMismatches,
+    orphanMessages,
+    danglingReferences: dangling,
+    repaired: repairs.length > 0,
+  };
+  return { clients, refs, retained, logs, nextMessageId: maxId + 1, repairs, report };
+}
+
+/** The whole committed state, as the broker needs it at startup. */
+export function readSnapshot(kv: KvBackend, path: string | undefined, queueLogs: QueueLogInfo[]): StorageSnapshot {
+  const sessions = new Map<string, SessionSnapshot>();
+  const snap = (clientId: string): SessionSnapshot => {
+    let s = sessions.get(clientId);
+    if (s === undefined) {
+      s = {
+        clientId,
+        session: undefined,
+        will: undefined,
+        subscriptions: [],
+        queue: [],
+        inflight: [],
+        inboundQos2: [],
+      };
+      sessions.set(clientId, s);
+    }
+    return s;
+  };
+  const messages = new Map<MessageId, StoredMessage>();
+  const want = (id: MessageId): void => {
+    if (messages.has(id)) return;
+    const raw = kv.get(Space.Message, ["", id]);
+    if (raw !== undefined) messages.set(id, decodeMessage(raw));
+  };
+  try {
+    for (const { value } of kv.entries(Space.Session)) {
+      const s = decodeSession(value);
+      snap(s.clientId).session = s;
+    }
+    for (const { value } of kv.entries(Space.Will)) {
+      const w = decodeWill(value);
+      snap(w.clientId).will = w;
+    }
+    for (const { key, value } of kv.entries(Space.Subscription)) {
+      const { clientId, ...sub } = decodeSubscription(value);
+      snap(clientId ?? key[0]).subscriptions.push(sub);
+    }
+    for (const { key, value } of kv.entries(Space.Queue)) {
+      const { clientId, ...q } = decodeQueued(Number(key[1]), value);
+      snap(clientId ?? key[0]).queue.push(q);
+      want(q.messageId);
+    }
+    for (const { key, value } of kv.entries(Space.Inflight)) {
+      const { clientId, ...m } = decodeInflight(Number(key[1]), value);
+      snap(clientId ?? key[0]).inflight.push(m);
+      if (m.messageId !== undefined) want(m.messageId);
+    }
+    for (const { key, value } of kv.entries(Space.Inbound)) {
+      snap(decodeInbound(value).clientId ?? key[0]).inboundQos2.push(Number(key[1]));
+    }
+    const retained = [];
+    for (const { value } of kv.entries(Space.Retained)) {
+      const r = decodeRetained(value);
+      retained.push({ topic: r.topic, messageId: r.messageId });
+      want(r.messageId);
+    }
+    for (const s of sessions.values()) s.inflight.sort((a, b) => a.order - b.order);
+    return { sessions: [...sessions.values()], retained, messages, queueLogs };
+  } catch (err) {
+    if (err instanceof CorruptRecordError) throw corruptError(path, err.message, err);
+    throw err;
+  }
+}

@@ -1,0 +1,57 @@
+// The engine's in-memory indexes: just enough to decide every write without reading the backend (which only
+// shows committed batches). Rebuilt from the backend at open (engine-load.ts).
+import { isHashedKey, keyText } from "./keys.ts";
+import type { InflightMessage, MessageId } from "./types.ts";
+
+export interface ClientState {
+  readonly clientId: string;
+  /** keyText(clientId): the group of the client's per-client keys. */
+  readonly key: string;
+  /** The client id when its key is hashed (per-client values must then carry it), else undefined. */
+  readonly carry: string | undefined;
+  /** Offline queue: seq → message, in seq order. */
+  readonly queue: Map<number, MessageId>;
+  /** Inflight by packet id (bounded by the inflight window, so whole records are kept). */
+  readonly inflight: Map<number, InflightMessage>;
+  readonly inbound: Set<number>;
+  /** Keys (keyText) of the subscription filters. */
+  readonly subs: Set<string>;
+  session: boolean;
+  will: boolean;
+  /** Next queue seq / inflight order. */
+  nextSeq: number;
+}
+
+export function newClient(clientId: string): ClientState {
+  const key = keyText(clientId);
+  return {
+    clientId,
+    key,
+    carry: isHashedKey(key) ? clientId : undefined,
+    queue: new Map(),
+    inflight: new Map(),
+    inbound: new Set(),
+    subs: new Set(),
+    session: false,
+    will: false,
+    nextSeq: 1,
+  };
+}
+
+export interface LogState {
+  readonly name: string;
+  readonly key: string;
+  /** Last deleted seq (0 = none). Entries are floor+1 … next-1. */
+  floor: number;
+  next: number;
+}
+
+/** Stored and live reference counts. */
+export interface RefState {
+  /** Referenced, written messages → reference count. */
+  readonly refs: Map<MessageId, number>;
+  /** Stored, not yet referenced messages (encoded bodies), written with their first reference. */
+  readonly floating: Map<MessageId, Record<string, unknown>>;
+  /** Messages whose count changed since the last batch was cut. */
+  readonly dirty: Set<MessageId>;
+}

@@ -1,0 +1,505 @@
+// The storage engine: the Storage interface over any KvBackend. All the logic lives here, once — reference
+// counting, cascades, key derivation, group commit — so the memory and LMDB stores behave identically and the
+// conformance suite tests both through the same code.
+import { systemClock } from "../util/clock.ts";
+import type { Clock } from "../util/clock.ts";
+import { silentLogger } from "../util/logger.ts";
+import type { Logger } from "../util/logger.ts";
+import { Committer } from "./committer.ts";
+import { StorageError, StorageErrorCode, corruptError } from "./errors.ts";
+import { loadIndexes, readSnapshot } from "./engine-load.ts";
+import { newClient } from "./engine-state.ts";
+import type { ClientState, LogState } from "./engine-state.ts";
+import { Space, keyText } from "./keys.ts";
+import type { Key, SpaceName } from "./keys.ts";
+import type { KvBackend } from "./kv.ts";
+import { EngineQueueLog } from "./queue-log.ts";
+import {
+  decodeMessage,
+  decodeQueued,
+  decodeSchema,
+  encodeInbound,
+  encodeInflight,
+  encodeMessage,
+  encodeQueued,
+  encodeSession,
+  encodeSubscription,
+  encodeWill,
+} from "./records.ts";
+import type { QueueLog, Storage, StorageOptionsBase, StorageStats } from "./storage.ts";
+import { Durability, InflightState } from "./types.ts";
+import type {
+  DeliveryOptions,
+  DurabilityMode,
+  InflightInit,
+  InflightMessage,
+  InflightStateValue,
+  IntegrityReport,
+  MessageId,
+  OpenReport,
+  QueuedMessage,
+  SessionRecord,
+  StorageSnapshot,
+  StoredMessage,
+  StoredSubscription,
+  StoredWill,
+} from "./types.ts";
+
+/** Layout version written at creation; a store with a higher one is refused. */
+export const SCHEMA_VERSION = 1;
+const SCHEMA_KEY: Key = ["", "schema"];
+
+function hasAny(kv: KvBackend, space: SpaceName): boolean {
+  for (const _ of kv.keys(space)) return true; // leaving the loop closes the cursor
+  return false;
+}
+
+function invalid(message: string): StorageError {
+  return new StorageError(StorageErrorCode.InvalidArgument, `storage: ${message}`);
+}
+
+function checkQos(qos: number, what: string): void {
+  if (qos !== 0 && qos !== 1 && qos !== 2) throw invalid(`${what}: QoS ${qos} is not 0, 1 or 2`);
+}
+
+function checkPacketId(packetId: number): void {
+  if (!Number.isInteger(packetId) || packetId < 1 || packetId > 65535) {
+    throw invalid(`packet identifier ${packetId} is not in 1..65535 [MQTT-2.2.1-3]`);
+  }
+}
+
+function checkInflight(m: InflightInit): void {
+  checkPacketId(m.packetId);
+  checkQos(m.qos, "inflight");
+  const ok =
+    (m.qos === 1 && m.state === InflightState.AwaitPuback) ||
+    (m.qos === 2 && (m.state === InflightState.AwaitPubrec || m.state === InflightState.AwaitPubcomp));
+  if (!ok) throw invalid(`inflight state ${m.state} is not valid at QoS ${m.qos}`);
+  if (m.state !== InflightState.AwaitPubcomp && m.messageId === undefined) {
+    throw invalid(`inflight packet ${m.packetId} in state ${m.state} needs its message`);
+  }
+}
+
+export interface EngineOptions extends StorageOptionsBase {
+  path?: string | undefined;
+  /** The backend already commits without fsync (durability none): flush() must sync it. */
+  backendNoSync?: boolean;
+}
+
+export class StorageEngine implements Storage {
+  readonly kind: "memory" | "lmdb";
+  readonly durability: DurabilityMode;
+  readonly path: string | undefined;
+  readonly queueLog: QueueLog;
+  #report: OpenReport | undefined;
+  readonly #kv: KvBackend;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #committer: Committer;
+  readonly #noSync: boolean;
+  #clients = new Map<string, ClientState>();
+  #refs = new Map<MessageId, number>();
+  readonly #floating = new Map<MessageId, Record<string, unknown>>();
+  readonly #dirty = new Set<MessageId>();
+  #retained = new Map<string, MessageId>();
+  #logs = new Map<string, LogState>();
+  #nextMessageId = 1;
+  #closed = false;
+
+  private constructor(kv: KvBackend, options: EngineOptions) {
+    this.kind = kv.kind;
+    this.#kv = kv;
+    this.path = options.path;
+    this.durability = options.durability ?? Durability.Sync;
+    this.#clock = options.clock ?? systemClock;
+    this.#logger = options.logger ?? silentLogger;
+    this.#noSync = options.backendNoSync ?? false;
+    this.#committer = new Committer({
+      mode: this.durability,
+      batchIntervalMs: options.batchIntervalMs ?? 10,
+      maxPendingOps: options.maxPendingOps ?? 100_000,
+      clock: this.#clock,
+      path: this.path,
+      write: (ops) => kv.write(ops),
+      beforeFlush: () => this.#writeRefcounts(),
+    });
+    this.queueLog = new EngineQueueLog({
+      logs: () => this.#logs,
+      kv,
+      push: (space, key, value) => this.#put(space, key, value),
+      remove: (space, key) => this.#remove(space, key),
+      now: () => this.#clock.now(),
+      check: () => this.#check(),
+    });
+  }
+
+  /** Opens a store on a backend: checks the schema, rebuilds the indexes, repairs reference counts. */
+  static async open(kv: KvBackend, options: EngineOptions = {}): Promise<StorageEngine> {
+    const engine = new StorageEngine(kv, options);
+    try {
+      await engine.#load();
+    } catch (e) {
+      engine.#committer.stop();
+      await kv.close();
+      throw e;
+    }
+    return engine;
+  }
+
+  get openReport(): OpenReport {
+    return this.#report!;
+  }
+
+  /** Batches written so far and ops in them (group commit effectiveness). */
+  get stats(): StorageStats {
+    return { batches: this.#committer.batches, ops: this.#committer.ops, pending: this.#committer.pending };
+  }
+
+  async #load(): Promise<void> {
+    const raw = this.#kv.get(Space.Meta, SCHEMA_KEY);
+    if (raw === undefined) {
+      const used = Object.values(Space).find((s) => hasAny(this.#kv, s));
+      if (used !== undefined) throw corruptError(this.path, `it has data (${used}) but no schema version key`);
+      await this.#kv.write([
+        { space: Space.Meta, key: SCHEMA_KEY, value: { version: SCHEMA_VERSION, createdAt: this.#clock.now() } },
+      ]);
+      if (this.#noSync) await this.#kv.sync();
+    } else {
+      let version: number;
+      try {
+        version = decodeSchema(raw).version;
+      } catch (e) {
+        throw corruptError(this.path, "its schema version key is malformed", e);
+      }
+      if (version > SCHEMA_VERSION) {
+        throw new StorageError(
+          StorageErrorCode.VersionUnsupported,
+          `storage: ${this.path ?? "the store"} has schema version ${version}, written by a newer Wharf; this build reads up to version ${SCHEMA_VERSION}. Run the newer Wharf, or move the directory aside to start empty.`,
+          { path: this.path },
+        );
+      }
+      if (!Number.isInteger(version) || version < 1)
+        throw corruptError(this.path, `schema version ${version} is invalid`);
+    }
+    const ix = loadIndexes(this.#kv, this.path);
+    this.#clients = ix.clients;
+    this.#refs = ix.refs;
+    this.#retained = ix.retained;
+    this.#logs = ix.logs;
+    this.#nextMessageId = ix.nextMessageId;
+    this.#report = ix.report;
+    if (ix.repairs.length > 0) {
+      this.#logger.warn(
+        { path: this.path, ...ix.report },
+        "storage: repaired reference counts found inconsistent at open",
+      );
+      await this.#kv.write(ix.repairs);
+      if (this.#noSync) await this.#kv.sync();
+    }
+  }
+
+  // ---- plumbing --------------------------------------------------------------------------------------------
+
+  #check(): void {
+    if (this.#closed)
+      throw new StorageError(StorageErrorCode.Closed, "storage: the store is closed", { path: this.path });
+  }
+
+  #put(space: SpaceName, key: Key, value: unknown): void {
+    this.#committer.push({ space, key, value });
+  }
+
+  #remove(space: SpaceName, key: Key): void {
+    this.#committer.push({ space, key, remove: true });
+  }
+
+  #client(clientId: string): ClientState {
+    const key = keyText(clientId);
+    let c = this.#clients.get(key);
+    if (c === undefined) this.#clients.set(key, (c = newClient(clientId)));
+    return c;
+  }
+
+  #existing(clientId: string): ClientState | undefined {
+    return this.#clients.get(keyText(clientId));
+  }
+
+  #incref(id: MessageId): void {
+    const n = this.#refs.get(id);
+    if (n === undefined) {
+      const body = this.#floating.get(id);
+      if (body === undefined) {
+        throw invalid(
+          `message ${id} is not stored (never stored, released at a commit while unreferenced, or deleted)`,
+        );
+      }
+      this.#floating.delete(id);
+      this.#put(Space.Message, ["", id], body);
+      this.#refs.set(id, 1);
+    } else this.#refs.set(id, n + 1);
+    this.#dirty.add(id);
+  }
+
+  #decref(id: MessageId): void {
+    const n = this.#refs.get(id);
+    if (n === undefined) return;
+    if (n <= 1) {
+      this.#refs.delete(id);
+      this.#remove(Space.Message, ["", id]);
+    } else this.#refs.set(id, n - 1);
+    this.#dirty.add(id);
+  }
+
+  /** Refcounts are written once per batch, whatever number of references changed: a fan-out to N sessions costs one write. */
+  #writeRefcounts(): void {
+    for (const id of this.#dirty) {
+      const n = this.#refs.get(id);
+      if (n === undefined) this.#remove(Space.Refcount, ["", id]);
+      else this.#put(Space.Refcount, ["", id], n);
+    }
+    this.#dirty.clear();
+  }
+
+  // ---- messages --------------------------------------------------------------------------------------------
+
+  storeMessage(message: StoredMessage): MessageId {
+    this.#check();
+    checkQos(message.qos, "message");
+    const id = this.#nextMessageId++;
+    this.#floating.set(id, encodeMessage(message));
+    return id;
+  }
+
+  getMessage(id: MessageId): StoredMessage | undefined {
+    this.#check();
+    const raw = this.#kv.get(Space.Message, ["", id]);
+    return raw === undefined ? undefined : decodeMessage(raw);
+  }
+
+  // ---- sessions, subscriptions, wills ----------------------------------------------------------------------
+
+  putSession(session: SessionRecord): void {
+    this.#check();
+    const c = this.#client(session.clientId);
+    c.session = true;
+    this.#put(Space.Session, ["", c.key], encodeSession(session));
+  }
+
+  deleteSession(clientId: string): void {
+    this.#check();
+    const c = this.#existing(clientId);
+    if (c === undefined) return;
+    for (const f of c.subs) this.#remove(Space.Subscription, [c.key, f]);
+    for (const [seq, id] of c.queue) {
+      this.#remove(Space.Queue, [c.key, seq]);
+      this.#decref(id);
+    }
+    for (const [packetId, m] of c.inflight) {
+      this.#remove(Space.Inflight, [c.key, packetId]);
+      if (m.messageId !== undefined) this.#decref(m.messageId);
+    }
+    for (const packetId of c.inbound) this.#remove(Space.Inbound, [c.key, packetId]);
+    if (c.will) this.#remove(Space.Will, ["", c.key]);
+    if (c.session) this.#remove(Space.Session, ["", c.key]);
+    this.#clients.delete(c.key);
+  }
+
+  putSubscription(clientId: string, subscription: StoredSubscription): void {
+    this.#check();
+    checkQos(subscription.qos, "subscription");
+    const c = this.#client(clientId);
+    const f = keyText(subscription.filter);
+    c.subs.add(f);
+    this.#put(Space.Subscription, [c.key, f], encodeSubscription(subscription, c.carry));
+  }
+
+  deleteSubscription(clientId: string, filter: string): void {
+    this.#check();
+    const c = this.#existing(clientId);
+    const f = keyText(filter);
+    if (c?.subs.delete(f)) this.#remove(Space.Subscription, [c.key, f]);
+  }
+
+  putWill(will: StoredWill): void {
+    this.#check();
+    checkQos(will.will.qos, "will");
+    const c = this.#client(will.clientId);
+    c.will = true;
+    this.#put(Space.Will, ["", c.key], encodeWill(will));
+  }
+
+  deleteWill(clientId: string): boolean {
+    this.#check();
+    const c = this.#existing(clientId);
+    if (!c?.will) return false;
+    c.will = false;
+    this.#remove(Space.Will, ["", c.key]);
+    return true;
+  }
+
+  // ---- offline queue and inflight --------------------------------------------------------------------------
+
+  enqueue(clientId: string, messageId: MessageId, delivery: DeliveryOptions): number {
+    this.#check();
+    checkQos(delivery.qos, "delivery");
+    this.#incref(messageId); // first: throws for an unknown message before anything changes
+    const c = this.#client(clientId);
+    const seq = c.nextSeq++;
+    c.queue.set(seq, messageId);
+    this.#put(Space.Queue, [c.key, seq], encodeQueued(messageId, delivery, c.carry));
+    return seq;
+  }
+
+  dequeue(clientId: string, seq: number): boolean {
+    this.#check();
+    const c = this.#existing(clientId);
+    const id = c?.queue.get(seq);
+    if (c === undefined || id === undefined) return false;
+    c.queue.delete(seq);
+    this.#remove(Space.Queue, [c.key, seq]);
+    this.#decref(id);
+    return true;
+  }
+
+  readQueue(clientId: string, fromSeq = 0, limit = Infinity): QueuedMessage[] {
+    this.#check();
+    return this.#kv.range(Space.Queue, keyText(clientId), fromSeq, limit).map((e) => {
+      const { clientId: _c, ...q } = decodeQueued(Number(e.key[1]), e.value);
+      return q;
+    });
+  }
+
+  putInflight(clientId: string, inflight: InflightInit): void {
+    this.#check();
+    checkInflight(inflight);
+    const c = this.#client(clientId);
+    this.#setInflight(c, inflight, c.nextSeq++);
+  }
+
+  moveToInflight(clientId: string, seq: number, inflight: InflightInit): void {
+    this.#check();
+    checkInflight(inflight);
+    const c = this.#existing(clientId);
+    const queued = c?.queue.get(seq);
+    if (c === undefined || queued === undefined) throw invalid(`client ${clientId} has no queue entry ${seq}`);
+    this.#setInflight(c, inflight, seq); // references the new message before the queue entry lets go of it
+    c.queue.delete(seq);
+    this.#remove(Space.Queue, [c.key, seq]);
+    this.#decref(queued);
+  }
+
+  #setInflight(c: ClientState, init: InflightInit, order: number): void {
+    const m: InflightMessage = { ...init, order };
+    if (m.state === InflightState.AwaitPubcomp) m.messageId = undefined;
+    if (m.subscriptionIds !== undefined) m.subscriptionIds = [...m.subscriptionIds];
+    if (m.messageId !== undefined) this.#incref(m.messageId);
+    const old = c.inflight.get(m.packetId);
+    if (old?.messageId !== undefined) this.#decref(old.messageId);
+    c.inflight.set(m.packetId, m);
+    this.#put(Space.Inflight, [c.key, m.packetId], encodeInflight(m, c.carry));
+  }
+
+  setInflightState(clientId: string, packetId: number, state: InflightStateValue): void {
+    this.#check();
+    const c = this.#existing(clientId);
+    const m = c?.inflight.get(packetId);
+    if (c === undefined || m === undefined) throw invalid(`client ${clientId} has no inflight packet ${packetId}`);
+    const next: InflightInit = { ...m, state };
+    checkInflight(next);
+    this.#setInflight(c, next, m.order);
+  }
+
+  removeInflight(clientId: string, packetId: number): boolean {
+    this.#check();
+    const c = this.#existing(clientId);
+    const m = c?.inflight.get(packetId);
+    if (c === undefined || m === undefined) return false;
+    c.inflight.delete(packetId);
+    this.#remove(Space.Inflight, [c.key, packetId]);
+    if (m.messageId !== undefined) this.#decref(m.messageId);
+    return true;
+  }
+
+  // ---- inbound QoS 2 ---------------------------------------------------------------------------------------
+
+  addInboundQos2(clientId: string, packetId: number): void {
+    this.#check();
+    checkPacketId(packetId);
+    const c = this.#client(clientId);
+    c.inbound.add(packetId);
+    this.#put(Space.Inbound, [c.key, packetId], encodeInbound(this.#clock.now(), c.carry));
+  }
+
+  removeInboundQos2(clientId: string, packetId: number): boolean {
+    this.#check();
+    const c = this.#existing(clientId);
+    if (!c?.inbound.delete(packetId)) return false;
+    this.#remove(Space.Inbound, [c.key, packetId]);
+    return true;
+  }
+
+  // ---- retained --------------------------------------------------------------------------------------------
+
+  setRetained(topic: string, messageId: MessageId): void {
+    this.#check();
+    const k = keyText(topic);
+    const old = this.#retained.get(k);
+    this.#incref(messageId);
+    if (old !== undefined) this.#decref(old);
+    this.#retained.set(k, messageId);
+    this.#put(Space.Retained, ["", k], { t: topic, m: messageId });
+  }
+
+  deleteRetained(topic: string): boolean {
+    this.#check();
+    const k = keyText(topic);
+    const old = this.#retained.get(k);
+    if (old === undefined) return false;
+    this.#retained.delete(k);
+    this.#remove(Space.Retained, ["", k]);
+    this.#decref(old);
+    return true;
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------------------------
+
+  commit(): Promise<void> {
+    if (this.#closed) return Promise.reject(new StorageError(StorageErrorCode.Closed, "storage: the store is closed"));
+    this.#floating.clear();
+    return this.#committer.commit();
+  }
+
+  async flush(): Promise<void> {
+    this.#check();
+    this.#floating.clear();
+    await this.#committer.flush();
+    if (this.#noSync) await this.#kv.sync();
+  }
+
+  loadAll(): StorageSnapshot {
+    this.#check();
+    return readSnapshot(this.#kv, this.path, this.queueLog.list());
+  }
+
+  verify(): IntegrityReport {
+    this.#check();
+    const { repaired: _r, ...counts } = loadIndexes(this.#kv, this.path).report;
+    return {
+      ...counts,
+      ok: counts.refcountMismatches === 0 && counts.orphanMessages === 0 && counts.danglingReferences === 0,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#floating.clear();
+    try {
+      await this.#committer.flush();
+      if (this.#noSync) await this.#kv.sync();
+    } finally {
+      this.#closed = true;
+      this.#committer.stop();
+      await this.#kv.close();
+    }
+  }
+}

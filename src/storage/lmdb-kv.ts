@@ -1,0 +1,146 @@
+// LMDB backend (lmdb-js): one environment in the data directory, one named database per key space, keys in
+// lmdb-js's ordered encoding ([group, id] arrays), values in its msgpack encoding (Buffers round-trip).
+import { open } from "lmdb";
+import type { Database, RootDatabase } from "lmdb";
+import { ALL_SPACES } from "./keys.ts";
+import type { Key, KeyId, SpaceName } from "./keys.ts";
+import { isRemove } from "./kv.ts";
+import type { KvBackend, KvEntry, KvOp } from "./kv.ts";
+import { corruptError } from "./errors.ts";
+import { openError, prepareDirectory, probeDirectory } from "./lmdb-check.ts";
+
+const MAX_DBS = 32;
+
+export interface LmdbKvOptions {
+  path: string;
+  /**
+   * true: commits are not fsync'd (durability "batched" and "none"; sync() makes them durable). The environment
+   * is otherwise opened identically in every mode (overlappingSync off), so switching modes between restarts is
+   * safe: LMDB reads the same meta pages.
+   */
+  noSync: boolean;
+  /** Check the directory in a child process first (see lmdb-probe.mjs). Default true. */
+  verify?: boolean;
+}
+
+/** `sync` exists on lmdb-js databases but is missing from its type definitions. */
+interface Syncable {
+  sync(callback: (error?: unknown) => void): void;
+}
+
+/** lmdb-js takes mutable key arrays; it never modifies them. */
+function lmdbKey(key: Key): KeyId[] {
+  return key as unknown as KeyId[];
+}
+
+function isKey(k: unknown): k is Key {
+  return (
+    Array.isArray(k) &&
+    k.length === 2 &&
+    typeof k[0] === "string" &&
+    (typeof k[1] === "string" || typeof k[1] === "number")
+  );
+}
+
+export class LmdbKv implements KvBackend {
+  readonly kind = "lmdb";
+  readonly path: string;
+  readonly #root: RootDatabase;
+  readonly #dbs: ReadonlyMap<SpaceName, Database>;
+
+  private constructor(path: string, root: RootDatabase, dbs: ReadonlyMap<SpaceName, Database>) {
+    this.path = path;
+    this.#root = root;
+    this.#dbs = dbs;
+  }
+
+  static async open(options: LmdbKvOptions): Promise<LmdbKv> {
+    const { path } = options;
+    const existing = prepareDirectory(path);
+    if (existing && options.verify !== false) {
+      const { databases } = await probeDirectory(path, MAX_DBS);
+      const foreign = Object.keys(databases).filter((n) => !(ALL_SPACES as readonly string[]).includes(n));
+      if (foreign.length > 0) throw corruptError(path, `it holds databases Wharf does not use (${foreign.join(", ")})`);
+    }
+    let root: RootDatabase;
+    try {
+      root = open({ path, maxDbs: MAX_DBS, overlappingSync: false, noSync: options.noSync });
+    } catch (e) {
+      throw openError(path, e);
+    }
+    try {
+      const dbs = new Map<SpaceName, Database>();
+      for (const name of ALL_SPACES) dbs.set(name, root.openDB({ name }));
+      return new LmdbKv(path, root, dbs);
+    } catch (e) {
+      await root.close();
+      throw openError(path, e);
+    }
+  }
+
+  #db(space: SpaceName): Database {
+    const db = this.#dbs.get(space);
+    if (db === undefined) throw new Error(`unknown key space ${space}`);
+    return db;
+  }
+
+  write(ops: readonly KvOp[]): Promise<void> {
+    // Every put/remove issued in one synchronous run joins lmdb-js's current event-turn batch: one transaction,
+    // committed (and, without noSync, fsync'd) before the returned promise resolves.
+    let last: Promise<boolean> | undefined;
+    for (const op of ops) {
+      const db = this.#db(op.space);
+      last = isRemove(op) ? db.remove(lmdbKey(op.key)) : db.put(lmdbKey(op.key), op.value);
+    }
+    return last === undefined ? Promise.resolve() : last.then(() => undefined);
+  }
+
+  sync(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      (this.#root as unknown as Syncable).sync((error) => {
+        if (error === undefined || error === null) resolve();
+        else reject(error instanceof Error ? error : new Error(`sync failed: ${JSON.stringify(error)}`));
+      });
+    });
+  }
+
+  get(space: SpaceName, key: Key): unknown {
+    return this.#db(space).get(lmdbKey(key));
+  }
+
+  range(space: SpaceName, group: string, from: number, limit?: number): KvEntry[] {
+    const out: KvEntry[] = [];
+    const range = this.#db(space).getRange({ start: [group, from], end: [group, Infinity], limit });
+    for (const { key, value } of range) if (isKey(key)) out.push({ key, value: value as unknown });
+    return out;
+  }
+
+  lastId(space: SpaceName, group: string): number | undefined {
+    const range = this.#db(space).getKeys({
+      start: [group, Infinity],
+      end: [group, -Infinity],
+      reverse: true,
+      limit: 1,
+    });
+    for (const key of range) if (isKey(key) && typeof key[1] === "number") return key[1];
+    return undefined;
+  }
+
+  *entries(space: SpaceName): Iterable<KvEntry> {
+    for (const { key, value } of this.#db(space).getRange({})) {
+      if (!isKey(key)) throw corruptError(this.path, `malformed key ${JSON.stringify(key)} in ${space}`);
+      yield { key, value: value as unknown };
+    }
+  }
+
+  *keys(space: SpaceName): Iterable<Key> {
+    for (const key of this.#db(space).getKeys({})) {
+      if (!isKey(key)) throw corruptError(this.path, `malformed key ${JSON.stringify(key)} in ${space}`);
+      yield key;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#root.close();
+  }
+}

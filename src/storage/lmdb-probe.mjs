@@ -1,0 +1,37 @@
+// Child-process check of an LMDB data directory, run by lmdb-check.ts before the broker opens it. LMDB trusts
+// its file: a damaged page makes it read through wild pointers and the process dies of SIGSEGV/SIGBUS, which no
+// try/catch can stop. So a throwaway process opens the directory read-only and reads every entry of every
+// database; the parent learns from its exit whether the file is safe to map. Plain JavaScript, so it runs with
+// bare `node` however the broker itself was started.
+//
+// argv: <directory> <maxDbs>. Prints one JSON line: {"ok":true,"databases":{name:entries}} or
+// {"ok":false,"message":"…","code":…}.
+import { open } from "lmdb";
+
+const [path, maxDbs] = process.argv.slice(2);
+let root;
+try {
+  root = open({ path, maxDbs: Number(maxDbs), overlappingSync: false, readOnly: true });
+  const databases = {};
+  // Names first: opening a database while a cursor on the root is live crashes lmdb-js in read-only mode.
+  const names = [...root.getKeys({})];
+  for (const name of names) {
+    if (typeof name !== "string") {
+      databases[String(name)] = -1;
+      continue;
+    }
+    const db = root.openDB({ name });
+    let n = 0;
+    for (const entry of db.getRange({})) {
+      if (entry.value === undefined) throw new Error(`entry ${JSON.stringify(entry.key)} of ${name} has no value`);
+      n++;
+    }
+    databases[name] = n;
+  }
+  process.stdout.write(JSON.stringify({ ok: true, databases }) + "\n");
+} catch (error) {
+  const e = error instanceof Error ? error : new Error(String(error));
+  process.stdout.write(JSON.stringify({ ok: false, message: e.message, code: e.code ?? null }) + "\n");
+} finally {
+  await root?.close();
+}

@@ -7,6 +7,10 @@ import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+// Tests that run `npm start` set this: an `npm ci` there would replace node_modules under the
+// test files running next to them (npm test has already run this script).
+if (process.env.WHARF_SKIP_ENSURE_DEPS === "1") process.exit(0);
+
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const lock = join(root, "package-lock.json");
 const stamp = join(root, "node_modules", ".wharf-deps-stamp");

@@ -44,6 +44,8 @@ const mqttSchema = object({
   sharedSubscriptionAvailable: bool(d.sharedSubscriptionAvailable),
   topicAliasMaximum: int({ min: 0, max: U16, default: d.topicAliasMaximum }),
   clientIdPrefix: anyStr(d.clientIdPrefix),
+  connectTimeout: int({ min: 0, max: 86_400, default: d.connectTimeout }),
+  closeTimeout: int({ min: 0, max: 86_400, default: d.closeTimeout }),
 });
 
 /** What a bad ACL topic filter should have been, with the rule it breaks (from src/topics). */

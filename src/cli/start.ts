@@ -1,0 +1,29 @@
+// `wharf start`: load the config, start the server, shut down gracefully on SIGINT/SIGTERM.
+import { ConfigError, createLogger, loadConfig, startServer, type WharfConfig } from "../server/index.ts";
+import { reportConfigError } from "./check-config.ts";
+import { startOverrides, type StartFlags } from "./flags.ts";
+import { ExitCode, type ActionResult, type CliIo } from "./program.ts";
+import { exitOnSignals } from "./shutdown.ts";
+
+export async function start(flags: StartFlags, io: CliIo): Promise<ActionResult> {
+  let config: WharfConfig;
+  try {
+    config = loadConfig(flags.config, startOverrides(flags));
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    io.err(`${reportConfigError(err)}\n`);
+    return ExitCode.BadConfig;
+  }
+  const logger = createLogger(config.log);
+  const starting = startServer(config, { logger });
+  // Handlers go in before the "listening" line is logged: whoever waits for that line to send
+  // a signal must never hit the default (immediate death) action.
+  exitOnSignals(async () => (await starting).close(), logger);
+  try {
+    await starting;
+    return "running";
+  } catch (err) {
+    logger.error({ err }, "could not start");
+    return ExitCode.Failure;
+  }
+}

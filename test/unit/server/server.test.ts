@@ -1,0 +1,160 @@
+// The composition root in-process: config -> broker + listeners -> clean close.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { connect, createServer } from "node:net";
+import mqtt from "mqtt";
+import { DEFAULT_BROKER_OPTIONS } from "../../../src/broker/options.ts";
+import { defaultConfig, startServer, toBrokerOptions, validateConfig } from "../../../src/server/index.ts";
+import type { Logger } from "../../../src/util/logger.ts";
+
+interface Entry {
+  level: string;
+  msg: string;
+  fields: Record<string, unknown>;
+}
+
+function recordingLogger(entries: Entry[]): Logger {
+  const at =
+    (level: string) =>
+    (objOrMsg: object | string, msg?: string): void => {
+      if (typeof objOrMsg === "string") entries.push({ level, msg: objOrMsg, fields: {} });
+      else entries.push({ level, msg: msg ?? "", fields: objOrMsg as Record<string, unknown> });
+    };
+  const logger: Logger = {
+    trace: at("trace"),
+    debug: at("debug"),
+    info: at("info"),
+    warn: at("warn"),
+    error: at("error"),
+    child: () => logger,
+  };
+  return logger;
+}
+
+const loopback = (extra: object = {}) =>
+  validateConfig({ listeners: [{ host: "127.0.0.1", port: 0 }], storage: { type: "memory" }, ...extra });
+
+function refused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, "127.0.0.1");
+    s.once("connect", () => (s.destroy(), resolve(false)));
+    s.once("error", () => resolve(true));
+  });
+}
+
+test("toBrokerOptions covers every broker option: mqtt 1:1, sys.interval, acl", () => {
+  const config = validateConfig({
+    mqtt: { maxInflight: 7, maximumQoS: 1, connectTimeout: 0 },
+    sys: { interval: 0 },
+    acl: [{ permission: "deny", action: "publish", topic: "secret/#", username: "u" }],
+  });
+  const options = toBrokerOptions(config);
+  assert.deepEqual(Object.keys(options).sort(), Object.keys(DEFAULT_BROKER_OPTIONS).sort());
+  assert.equal(options.maxInflight, 7);
+  assert.equal(options.maximumQoS, 1);
+  assert.equal(options.connectTimeout, 0);
+  assert.equal(options.sysInterval, 0);
+  assert.deepEqual(options.acl, [{ permission: "deny", action: "publish", topic: "secret/#", username: "u" }]);
+  assert.deepEqual(toBrokerOptions(defaultConfig()), { ...DEFAULT_BROKER_OPTIONS });
+});
+
+test("startServer: every listener on its own port, the broker built from the config, one 'listening' line", async (t) => {
+  const entries: Entry[] = [];
+  const config = validateConfig({
+    listeners: [
+      { host: "127.0.0.1", port: 0 },
+      { host: "127.0.0.1", port: 0, maxConnections: 3 },
+    ],
+    mqtt: { maxInflight: 9 },
+    storage: { type: "memory" },
+  });
+  const server = await startServer(config, { logger: recordingLogger(entries) });
+  t.after(() => server.close());
+  const ports = server.listeners.map((l) => l.port);
+  assert.equal(ports.length, 2);
+  assert.ok(ports.every((p) => p > 0));
+  assert.notEqual(ports[0], ports[1]);
+  assert.equal(server.broker.options.maxInflight, 9);
+  const listening = entries.filter((e) => e.msg === "listening");
+  assert.equal(listening.length, 1);
+  assert.equal(listening[0]!.level, "info");
+  assert.deepEqual(
+    listening[0]!.fields.listeners,
+    ports.map((port) => ({ type: "tcp", host: "127.0.0.1", port })),
+  );
+  for (const port of ports) {
+    const client = await mqtt.connectAsync({ host: "127.0.0.1", port, reconnectPeriod: 0 });
+    assert.equal(client.connected, true);
+    await client.endAsync();
+  }
+});
+
+test("close(): clients are disconnected, listeners stop accepting, close is idempotent", async () => {
+  const server = await startServer(loopback(), { logger: recordingLogger([]) });
+  const port = server.listeners[0]!.port;
+  const client = await mqtt.connectAsync({ host: "127.0.0.1", port, reconnectPeriod: 0, protocolVersion: 5 });
+  const closed = new Promise<void>((resolve) => client.once("close", () => resolve()));
+  const first = server.close();
+  assert.equal(server.close(), first);
+  await first;
+  await closed;
+  assert.equal(client.connected, false);
+  assert.equal(await refused(port), true);
+});
+
+test("a listener that cannot bind: startServer rejects and closes what it had started", async (t) => {
+  const blocker = createServer();
+  blocker.listen(0, "127.0.0.1");
+  await once(blocker, "listening");
+  t.after(() => blocker.close());
+  const taken = (blocker.address() as { port: number }).port;
+  const entries: Entry[] = [];
+  const config = validateConfig({
+    listeners: [
+      { host: "127.0.0.1", port: 0 },
+      { host: "127.0.0.1", port: taken },
+    ],
+    storage: { type: "memory" },
+  });
+  await assert.rejects(startServer(config, { logger: recordingLogger(entries) }), { code: "EADDRINUSE" });
+  const started = entries.find((e) => e.msg === "tcp listener started");
+  assert.ok(started, JSON.stringify(entries));
+  assert.equal(await refused(started.fields.port as number), true);
+  assert.ok(!entries.some((e) => e.msg === "listening"));
+});
+
+test("storage: lmdb warns that state is in memory only until persistence lands; memory says so at info", async () => {
+  for (const type of ["lmdb", "memory"] as const) {
+    const entries: Entry[] = [];
+    const config = validateConfig({ listeners: [{ host: "127.0.0.1", port: 0 }], storage: { type } });
+    const server = await startServer(config, { logger: recordingLogger(entries) });
+    await server.close();
+    const storage = entries.find((e) => e.fields.storage === type);
+    assert.ok(storage, JSON.stringify(entries));
+    assert.equal(storage.level, type === "lmdb" ? "warn" : "info");
+    assert.match(storage.msg, /memory/);
+  }
+});
+
+test("acl rules from the config are enforced by the broker", async (t) => {
+  const config = loopback({ acl: [{ permission: "deny", action: "publish", topic: "secret/#" }] });
+  const server = await startServer(config, { logger: recordingLogger([]) });
+  t.after(() => server.close());
+  const port = server.listeners[0]!.port;
+  const sub = await mqtt.connectAsync({ host: "127.0.0.1", port, reconnectPeriod: 0 });
+  const pub = await mqtt.connectAsync({ host: "127.0.0.1", port, reconnectPeriod: 0 });
+  t.after(() => (sub.end(true), pub.end(true)));
+  await sub.subscribeAsync("#", { qos: 1 });
+  const topics: string[] = [];
+  const gotPublic = new Promise<void>((resolve) =>
+    sub.on("message", (topic) => {
+      topics.push(topic);
+      if (topic === "public/x") resolve();
+    }),
+  );
+  await pub.publishAsync("secret/x", "no", { qos: 1 });
+  await pub.publishAsync("public/x", "yes", { qos: 1 });
+  await gotPublic;
+  assert.deepEqual(topics, ["public/x"]);
+});

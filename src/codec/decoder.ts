@@ -2,7 +2,10 @@
 //
 // Buffering: `head` is the chunk being read (from `pos`), `queue` holds later chunks. A packet
 // that lies inside `head` is decoded in place (payload and binary fields are zero-copy views);
-// only a packet spanning chunks is assembled, and only its own bytes are copied. The packet size
+// only a packet spanning chunks is assembled, and only its own bytes are copied. Tiny chunks
+// (under SMALL_CHUNK bytes) arriving while a packet is incomplete are gathered into a shared
+// `tail` buffer, so a peer trickling bytes one at a time cannot make us hold one Buffer object
+// per byte, and assembling stays linear. The packet size
 // announced by the fixed header is checked against maxPacketSize before any byte of the body
 // is waited for, so a header announcing 256 MB costs nothing.
 import {
@@ -33,6 +36,8 @@ export interface DecoderOptions {
 }
 
 const EMPTY = Buffer.alloc(0);
+const SMALL_CHUNK = 64;
+const TAIL_SIZE = 4096;
 
 /** Fixed header flags (low nibble) each non-PUBLISH packet type must carry [MQTT-2.1.3-1]. */
 const REQUIRED_FLAGS = [-1, 0, 0, -1, 0, 0, 2, 0, 2, 0, 2, 0, 0, 0, 0, 0];
@@ -48,7 +53,13 @@ export class Decoder {
 
   private head: Buffer = EMPTY;
   private pos = 0;
-  private readonly queue: Buffer[] = [];
+  /** Chunks after head, from index qHead (an index, not shift(), keeps draining linear). */
+  private queue: Buffer[] = [];
+  private qHead = 0;
+  /** Tiny chunks gathered after the queue: tail[0, tailLen). */
+  private tail: Buffer | undefined = undefined;
+  private tailLen = 0;
+  /** Bytes in queue and tail. */
   private queued = 0;
   private failure: CodecError | undefined = undefined;
   private readonly reader = new Reader();
@@ -63,15 +74,35 @@ export class Decoder {
     return this.head.length - this.pos + this.queued;
   }
 
-  /** Appends bytes. Invariant: `head` is exhausted only when `queue` is empty. */
+  /** Appends bytes. Invariant: `head` is exhausted only when nothing is queued. */
   push(chunk: Buffer): void {
-    if (this.failure !== undefined || chunk.length === 0) return;
+    const n = chunk.length;
+    if (this.failure !== undefined || n === 0) return;
     if (this.pos >= this.head.length) {
       this.head = chunk;
       this.pos = 0;
+      return;
+    }
+    this.queued += n;
+    if (n < SMALL_CHUNK) {
+      if (this.tail === undefined || this.tailLen + n > this.tail.length) {
+        this.flushTail();
+        this.tail = Buffer.allocUnsafe(TAIL_SIZE);
+      }
+      this.tail.set(chunk, this.tailLen);
+      this.tailLen += n;
     } else {
+      this.flushTail();
       this.queue.push(chunk);
-      this.queued += chunk.length;
+    }
+  }
+
+  /** Moves the gathered tiny chunks to the queue (the tail buffer is not reused: views may remain). */
+  private flushTail(): void {
+    if (this.tailLen > 0) {
+      this.queue.push(this.tail!.subarray(0, this.tailLen));
+      this.tail = undefined;
+      this.tailLen = 0;
     }
   }
 
@@ -89,7 +120,10 @@ export class Decoder {
       this.failure = err;
       this.head = EMPTY;
       this.pos = 0;
-      this.queue.length = 0;
+      this.queue = [];
+      this.qHead = 0;
+      this.tail = undefined;
+      this.tailLen = 0;
       this.queued = 0;
       throw err;
     }
@@ -142,7 +176,7 @@ export class Decoder {
       if (avail === total) {
         this.head = EMPTY;
         this.pos = 0;
-        if (this.queue.length > 0) this.shiftQueue();
+        if (this.queued > 0) this.shiftQueue();
       } else {
         this.pos = pos + total;
       }
@@ -159,15 +193,23 @@ export class Decoder {
     const inHead = this.head.length - this.pos;
     if (i < inHead) return this.head[this.pos + i]!;
     let off = i - inHead;
-    for (const c of this.queue) {
+    for (let q = this.qHead; q < this.queue.length; q++) {
+      const c = this.queue[q]!;
       if (off < c.length) return c[off]!;
       off -= c.length;
     }
-    return -1;
+    return off < this.tailLen ? this.tail![off]! : -1;
   }
 
+  /** Makes the next queued chunk the head. Only called when queued > 0. */
   private shiftQueue(): void {
-    const next = this.queue.shift()!;
+    if (this.qHead >= this.queue.length) this.flushTail();
+    const next = this.queue[this.qHead]!;
+    this.queue[this.qHead++] = EMPTY; // drop the reference
+    if (this.qHead === this.queue.length) {
+      this.queue.length = 0;
+      this.qHead = 0;
+    }
     this.queued -= next.length;
     this.head = next;
     this.pos = 0;
@@ -189,7 +231,7 @@ export class Decoder {
     if (this.pos >= this.head.length) {
       this.head = EMPTY;
       this.pos = 0;
-      if (this.queue.length > 0) this.shiftQueue();
+      if (this.queued > 0) this.shiftQueue();
     }
     return out;
   }

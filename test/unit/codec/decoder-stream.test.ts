@@ -102,7 +102,7 @@ describe("decoder zero-copy", () => {
     retain: false,
     topic: "a/b",
     packetId: 1,
-    payload: Buffer.from("payload-bytes"),
+    payload: Buffer.from("payload-bytes ".repeat(8)),
     properties: { correlationData: Buffer.from("corr") },
   };
 
@@ -146,7 +146,7 @@ describe("decoder zero-copy", () => {
     assert.equal(p.properties?.authenticationData?.buffer, bytes.buffer);
   });
 
-  it("a packet after a split packet in the same chunk is still zero-copy", () => {
+  it("a packet after a split packet in the same chunk (of 64 bytes or more) is still zero-copy", () => {
     const one = encode(publish, 5);
     const stream = Buffer.concat([one, one]);
     const cut = 5;
@@ -177,6 +177,42 @@ describe("decoder zero-copy", () => {
     d.push(one);
     assert.ok(d.next()?.type === 3);
     assert.equal(concat.mock.callCount(), 0);
+  });
+
+  it("a large packet trickled in one byte at a time is assembled in linear time", () => {
+    const big: Packet = { type: 3, dup: false, qos: 0, retain: false, topic: "t", payload: Buffer.alloc(300_000, 7) };
+    const bytes = encode(big, 4);
+    const d = new Decoder({ protocolVersion: 4 });
+    for (let i = 0; i < bytes.length; i++) {
+      d.push(bytes.subarray(i, i + 1));
+      if (i < bytes.length - 1) assert.equal(d.next(), undefined);
+    }
+    assert.equal(d.bufferedBytes, bytes.length);
+    const p = d.next();
+    assert.ok(p?.type === 3);
+    assert.deepEqual(p.payload, big.payload);
+    assert.equal(d.bufferedBytes, 0);
+  });
+
+  it("tiny chunks mixed with large ones keep their order", () => {
+    const rng = new Rng(4);
+    for (let round = 0; round < 50; round++) {
+      const packets = Array.from({ length: 20 }, () => randomPacket(rng, 5));
+      const bytes = Buffer.concat(packets.map((p) => encode(p, 5)));
+      const d = new Decoder({ protocolVersion: 5 });
+      const got: Packet[] = [];
+      for (let i = 0; i < bytes.length;) {
+        const n = rng.bool(0.7) ? rng.range(1, 63) : rng.range(64, 3000);
+        d.push(bytes.subarray(i, i + n));
+        i += n;
+        if (rng.bool(0.5)) got.push(...drain(d));
+      }
+      got.push(...drain(d));
+      assert.deepEqual(
+        got.map((p) => normalizePacket(p, 5)),
+        packets.map((p) => normalizePacket(p, 5)),
+      );
+    }
   });
 
   it("bufferedBytes counts bytes pushed and not yet returned", () => {

@@ -5,7 +5,8 @@ import type { BrokerOptions } from "../broker/options.ts";
 import { listenTcp, type TcpListener } from "../transport/tcp/index.ts";
 import { systemClock, type Clock } from "../util/clock.ts";
 import type { Logger } from "../util/logger.ts";
-import type { WharfConfig } from "./config/index.ts";
+import type { StorageOptions } from "../storage/index.ts";
+import type { StorageConfig, WharfConfig } from "./config/index.ts";
 import { createLogger } from "./logger.ts";
 
 export * from "./config/index.ts";
@@ -31,6 +32,15 @@ export function toBrokerOptions(config: WharfConfig): BrokerOptions {
     sysInterval: config.sys.interval,
     acl: config.acl.map((rule) => ({ ...rule })),
   };
+}
+
+/**
+ * The storage layer's options from the config's `storage` section (src/storage openStorage()).
+ * Persistence is wired into the broker by issue #5; this is the seam it uses.
+ */
+export function toStorageOptions(storage: StorageConfig): StorageOptions {
+  const common = { durability: storage.durability, batchIntervalMs: storage.batchIntervalMs };
+  return storage.type === "memory" ? { kind: "memory", ...common } : { kind: "lmdb", path: storage.dataDir, ...common };
 }
 
 /** A listener's address as logged in the startup "listening" line. */

@@ -5,7 +5,13 @@ import { once } from "node:events";
 import { connect, createServer } from "node:net";
 import mqtt from "mqtt";
 import { DEFAULT_BROKER_OPTIONS } from "../../../src/broker/options.ts";
-import { defaultConfig, startServer, toBrokerOptions, validateConfig } from "../../../src/server/index.ts";
+import {
+  defaultConfig,
+  startServer,
+  toBrokerOptions,
+  toStorageOptions,
+  validateConfig,
+} from "../../../src/server/index.ts";
 import type { Logger } from "../../../src/util/logger.ts";
 
 interface Entry {
@@ -57,6 +63,17 @@ test("toBrokerOptions covers every broker option: mqtt 1:1, sys.interval, acl", 
   assert.equal(options.sysInterval, 0);
   assert.deepEqual(options.acl, [{ permission: "deny", action: "publish", topic: "secret/#", username: "u" }]);
   assert.deepEqual(toBrokerOptions(defaultConfig()), { ...DEFAULT_BROKER_OPTIONS });
+});
+
+test("toStorageOptions: storage.type picks the backend; dataDir, durability and batchIntervalMs pass through", () => {
+  assert.deepEqual(toStorageOptions(defaultConfig().storage), {
+    kind: "lmdb",
+    path: "./data",
+    durability: "sync",
+    batchIntervalMs: 10,
+  });
+  const memory = validateConfig({ storage: { type: "memory", durability: "batched", batchIntervalMs: 50 } }).storage;
+  assert.deepEqual(toStorageOptions(memory), { kind: "memory", durability: "batched", batchIntervalMs: 50 });
 });
 
 test("startServer: every listener on its own port, the broker built from the config, one 'listening' line", async (t) => {

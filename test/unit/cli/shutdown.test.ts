@@ -1,14 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { exitOnSignals, type ShutdownHooks } from "../../../src/cli/shutdown.ts";
-import type { Logger } from "../../../src/util/logger.ts";
-
-function recordingLogger(msgs: string[]): Logger {
-  const log = (objOrMsg: object | string, msg?: string): void =>
-    void msgs.push(typeof objOrMsg === "string" ? objOrMsg : (msg ?? ""));
-  const logger: Logger = { trace: log, debug: log, info: log, warn: log, error: log, child: () => logger };
-  return logger;
-}
+import { recordingLogger } from "../broker/harness.ts";
 
 function fakeProcess() {
   const handlers = new Map<string, (s: NodeJS.Signals) => void>();
@@ -31,10 +24,10 @@ function deferred() {
 test("SIGINT and SIGTERM both start a graceful shutdown that exits 0 once close() is done", async () => {
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
     const p = fakeProcess();
-    const msgs: string[] = [];
+    const logger = recordingLogger();
     const closing = deferred();
     let closes = 0;
-    exitOnSignals(() => (closes++, closing.promise), recordingLogger(msgs), p.hooks);
+    exitOnSignals(() => (closes++, closing.promise), logger, p.hooks);
     assert.deepEqual([...p.handlers.keys()].sort(), ["SIGINT", "SIGTERM"]);
     p.signal(sig);
     assert.equal(closes, 1);
@@ -43,32 +36,32 @@ test("SIGINT and SIGTERM both start a graceful shutdown that exits 0 once close(
     await closing.promise;
     await new Promise((r) => setImmediate(r));
     assert.deepEqual(p.exits, [0]);
-    assert.match(msgs.join("|"), /shutting down/);
+    assert.match(logger.lines.map((l) => l.msg).join("|"), /shutting down/);
   }
 });
 
 test("a second signal during shutdown forces exit 1 at once", () => {
   const p = fakeProcess();
-  const msgs: string[] = [];
+  const logger = recordingLogger();
   let closes = 0;
-  exitOnSignals(() => (closes++, new Promise<void>(() => undefined)), recordingLogger(msgs), p.hooks);
+  exitOnSignals(() => (closes++, new Promise<void>(() => undefined)), logger, p.hooks);
   p.signal("SIGTERM");
   assert.deepEqual(p.exits, []);
   p.signal("SIGINT");
   assert.deepEqual(p.exits, [1]);
   assert.equal(closes, 1);
-  assert.match(msgs.join("|"), /forcing exit/);
+  assert.match(logger.lines.map((l) => l.msg).join("|"), /forcing exit/);
 });
 
 test("a failing close() exits 1 and logs the error", async () => {
   const p = fakeProcess();
-  const msgs: string[] = [];
+  const logger = recordingLogger();
   const closing = deferred();
-  exitOnSignals(() => closing.promise, recordingLogger(msgs), p.hooks);
+  exitOnSignals(() => closing.promise, logger, p.hooks);
   p.signal("SIGTERM");
   closing.reject(new Error("disk full"));
   await closing.promise.catch(() => undefined);
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(p.exits, [1]);
-  assert.match(msgs.join("|"), /error while shutting down/);
+  assert.match(logger.lines.map((l) => l.msg).join("|"), /error while shutting down/);
 });

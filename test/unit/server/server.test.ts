@@ -12,31 +12,7 @@ import {
   toStorageOptions,
   validateConfig,
 } from "../../../src/server/index.ts";
-import type { Logger } from "../../../src/util/logger.ts";
-
-interface Entry {
-  level: string;
-  msg: string;
-  fields: Record<string, unknown>;
-}
-
-function recordingLogger(entries: Entry[]): Logger {
-  const at =
-    (level: string) =>
-    (objOrMsg: object | string, msg?: string): void => {
-      if (typeof objOrMsg === "string") entries.push({ level, msg: objOrMsg, fields: {} });
-      else entries.push({ level, msg: msg ?? "", fields: objOrMsg as Record<string, unknown> });
-    };
-  const logger: Logger = {
-    trace: at("trace"),
-    debug: at("debug"),
-    info: at("info"),
-    warn: at("warn"),
-    error: at("error"),
-    child: () => logger,
-  };
-  return logger;
-}
+import { recordingLogger } from "../broker/harness.ts";
 
 const loopback = (extra: object = {}) =>
   validateConfig({ listeners: [{ host: "127.0.0.1", port: 0 }], storage: { type: "memory" }, ...extra });
@@ -77,7 +53,8 @@ test("toStorageOptions: storage.type picks the backend; dataDir, durability and 
 });
 
 test("startServer: every listener on its own port, the broker built from the config, one 'listening' line", async (t) => {
-  const entries: Entry[] = [];
+  const logger = recordingLogger();
+  const entries = logger.lines;
   const config = validateConfig({
     listeners: [
       { host: "127.0.0.1", port: 0 },
@@ -86,7 +63,7 @@ test("startServer: every listener on its own port, the broker built from the con
     mqtt: { maxInflight: 9 },
     storage: { type: "memory" },
   });
-  const server = await startServer(config, { logger: recordingLogger(entries) });
+  const server = await startServer(config, { logger: logger });
   t.after(() => server.close());
   const ports = server.listeners.map((l) => l.port);
   assert.equal(ports.length, 2);
@@ -97,7 +74,7 @@ test("startServer: every listener on its own port, the broker built from the con
   assert.equal(listening.length, 1);
   assert.equal(listening[0]!.level, "info");
   assert.deepEqual(
-    listening[0]!.fields.listeners,
+    (listening[0]!.obj as { listeners: unknown }).listeners,
     ports.map((port) => ({ type: "tcp", host: "127.0.0.1", port })),
   );
   for (const port of ports) {
@@ -108,7 +85,7 @@ test("startServer: every listener on its own port, the broker built from the con
 });
 
 test("close(): clients are disconnected, listeners stop accepting, close is idempotent", async () => {
-  const server = await startServer(loopback(), { logger: recordingLogger([]) });
+  const server = await startServer(loopback(), { logger: recordingLogger() });
   const port = server.listeners[0]!.port;
   const client = await mqtt.connectAsync({ host: "127.0.0.1", port, reconnectPeriod: 0, protocolVersion: 5 });
   const closed = new Promise<void>((resolve) => client.once("close", () => resolve()));
@@ -126,7 +103,8 @@ test("a listener that cannot bind: startServer rejects and closes what it had st
   await once(blocker, "listening");
   t.after(() => blocker.close());
   const taken = (blocker.address() as { port: number }).port;
-  const entries: Entry[] = [];
+  const logger = recordingLogger();
+  const entries = logger.lines;
   const config = validateConfig({
     listeners: [
       { host: "127.0.0.1", port: 0 },
@@ -134,20 +112,21 @@ test("a listener that cannot bind: startServer rejects and closes what it had st
     ],
     storage: { type: "memory" },
   });
-  await assert.rejects(startServer(config, { logger: recordingLogger(entries) }), { code: "EADDRINUSE" });
+  await assert.rejects(startServer(config, { logger: logger }), { code: "EADDRINUSE" });
   const started = entries.find((e) => e.msg === "tcp listener started");
   assert.ok(started, JSON.stringify(entries));
-  assert.equal(await refused(started.fields.port as number), true);
+  assert.equal(await refused((started.obj as { port: number }).port), true);
   assert.ok(!entries.some((e) => e.msg === "listening"));
 });
 
 test("storage: lmdb warns that state is in memory only until persistence lands; memory says so at info", async () => {
   for (const type of ["lmdb", "memory"] as const) {
-    const entries: Entry[] = [];
+    const logger = recordingLogger();
+    const entries = logger.lines;
     const config = validateConfig({ listeners: [{ host: "127.0.0.1", port: 0 }], storage: { type } });
-    const server = await startServer(config, { logger: recordingLogger(entries) });
+    const server = await startServer(config, { logger: logger });
     await server.close();
-    const storage = entries.find((e) => e.fields.storage === type);
+    const storage = entries.find((e) => (e.obj as { storage?: string }).storage === type);
     assert.ok(storage, JSON.stringify(entries));
     assert.equal(storage.level, type === "lmdb" ? "warn" : "info");
     assert.match(storage.msg, /memory/);
@@ -156,7 +135,7 @@ test("storage: lmdb warns that state is in memory only until persistence lands; 
 
 test("acl rules from the config are enforced by the broker", async (t) => {
   const config = loopback({ acl: [{ permission: "deny", action: "publish", topic: "secret/#" }] });
-  const server = await startServer(config, { logger: recordingLogger([]) });
+  const server = await startServer(config, { logger: recordingLogger() });
   t.after(() => server.close());
   const port = server.listeners[0]!.port;
   const sub = await mqtt.connectAsync({ host: "127.0.0.1", port, reconnectPeriod: 0 });

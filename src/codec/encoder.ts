@@ -202,7 +202,7 @@ function writeConnect(p: ConnectPacket, v: ProtocolVersion, buf: Buffer, off: nu
 }
 
 function writeConnack(p: ConnackPacket, v: ProtocolVersion, buf: Buffer, off: number): number {
-  buf[off++] = p.sessionPresent ? 1 : 0;
+  buf[off++] = p.sessionPresent && v !== 3 ? 1 : 0; // reserved in 3.1
   buf[off++] = p.reasonCode;
   if (v === 5) off = writePropsBlock(buf, off, propsLen, p.properties);
   return off;

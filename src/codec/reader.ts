@@ -158,9 +158,15 @@ export class Reader {
           else (existing as number[]).push(v);
           break;
         }
-        case PropertyWireType.Utf8String:
-          props[d.name] = this.str();
+        case PropertyWireType.Utf8String: {
+          const v = this.str();
+          // A Response Topic is a Topic Name: non-empty, no wildcards [MQTT-3.3.2-14] [MQTT-4.7.3-1].
+          if (id === 0x08 && (v.length === 0 || v.includes("+") || v.includes("#"))) {
+            throw CodecError.protocol("response topic must be a topic name without wildcards", "[MQTT-3.3.2-14]");
+          }
+          props[d.name] = v;
           break;
+        }
         case PropertyWireType.BinaryData:
           props[d.name] = this.bin();
           break;

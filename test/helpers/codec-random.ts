@@ -124,8 +124,10 @@ export function randomProperties(rng: Rng, context: PropertyContext, density = 0
       case "maximumPacketSize":
         p[d.name] = u32(rng, 1);
         break;
-      case "contentType":
       case "responseTopic":
+        p[d.name] = randomTopic(rng);
+        break;
+      case "contentType":
       case "assignedClientIdentifier":
       case "authenticationMethod":
       case "responseInformation":

@@ -2,10 +2,11 @@
 // (long run). Inputs are random bytes or mutations (bit flips, byte edits, truncations,
 // insertions, deletions, Remaining Length edits, splices) of valid encodings, fed in random
 // chunkings. Invariants: the decoder yields packets or throws CodecError (never anything else,
-// never an internal error), each input finishes in bounded steps, and after draining,
-// bufferedBytes never exceeds maxPacketSize.
+// never an internal error), each input finishes in bounded steps, after draining bufferedBytes
+// never exceeds maxPacketSize, and every packet it accepts re-encodes to bytes that decode to a
+// packet with the same encoding (decode and encode agree on everything the decoder lets through).
 import { CodecError, Decoder, encode } from "../../src/codec/index.ts";
-import type { ProtocolVersion } from "../../src/codec/index.ts";
+import type { Packet, ProtocolVersion } from "../../src/codec/index.ts";
 import { Rng, randomPacket } from "./codec-random.ts";
 
 export interface FuzzStats {
@@ -93,6 +94,16 @@ function mutate(rng: Rng, input: Buffer): Buffer {
   return b;
 }
 
+function checkReencode(p: Packet, version: ProtocolVersion): void {
+  const bytes = encode(p, version);
+  const d = new Decoder({ protocolVersion: p.type === 1 ? undefined : version });
+  d.push(bytes);
+  const again = d.next();
+  if (again === undefined || d.bufferedBytes !== 0)
+    throw new Error(`re-encoding not decodable: ${bytes.toString("hex")}`);
+  if (!encode(again, version).equals(bytes)) throw new Error(`re-encoding unstable: ${bytes.toString("hex")}`);
+}
+
 /** Feeds one input in random chunks and checks the invariants; throws an Error on violation. */
 function feed(rng: Rng, input: Buffer, seed: Seed, maxPacketSize: number, stats: FuzzStats): void {
   const d = new Decoder({ maxPacketSize, protocolVersion: seed.serverSide ? undefined : seed.version });
@@ -130,6 +141,7 @@ function feed(rng: Rng, input: Buffer, seed: Seed, maxPacketSize: number, stats:
       }
       if (p === undefined) break;
       stats.packets++;
+      checkReencode(p, d.protocolVersion!);
     }
     if (d.bufferedBytes > maxPacketSize) {
       throw new Error(`bufferedBytes ${d.bufferedBytes} > maxPacketSize ${maxPacketSize} on ${input.toString("hex")}`);

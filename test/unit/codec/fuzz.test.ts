@@ -5,7 +5,7 @@ import { runFuzz } from "../../helpers/codec-fuzz.ts";
 
 const COUNT = 200_000;
 
-it(`decoder survives ${COUNT} random and mutated inputs in random chunkings: only packets or CodecError, bounded steps, bufferedBytes <= maxPacketSize`, () => {
+it(`decoder survives ${COUNT} random and mutated inputs in random chunkings: only packets or CodecError, bounded steps, bufferedBytes <= maxPacketSize, accepted packets re-encode stably`, () => {
   const t0 = process.hrtime.bigint();
   const stats = runFuzz(20240601, COUNT);
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;

@@ -1,0 +1,56 @@
+// Child process of the LMDB crash test (test/unit/storage/lmdb-crash.test.ts): writes to a sync-mode store from
+// several concurrent writers until it is SIGKILLed, printing each change only after its commit() resolved.
+// stdout to a pipe is synchronous on Linux, so a printed line is in the parent's pipe before the next write.
+//
+//   node --import tsx storage-crash-child.ts <dir> <run>
+//
+// Lines: "READY" once open; "E <client> <seq> <marker>" = queue entry committed (message topic crash/<marker>);
+// "X <client> <seq>" = its removal is about to be issued (may or may not get committed); "D <client> <seq>" =
+// the removal committed.
+import { InflightState, openLmdbStorage } from "../../src/storage/index.ts";
+
+const [path, runArg] = process.argv.slice(2);
+if (path === undefined || runArg === undefined) throw new Error("usage: storage-crash-child.ts <dir> <run>");
+const run = Number(runArg);
+const store = await openLmdbStorage({ path, durability: "sync" });
+const out = (line: string): void => void process.stdout.write(line + "\n");
+out("READY");
+
+const committed: { client: string; seq: number }[] = [];
+let counter = 0;
+let packetId = 0;
+
+async function writer(w: number): Promise<void> {
+  for (;;) {
+    const n = counter++;
+    const marker = `${run}-${n}`;
+    const big = n % 17 === 0;
+    const payload = Buffer.alloc(big ? 64 * 1024 : 10 + (n % 300), n & 0xff);
+    const id = store.storeMessage({ topic: `crash/${marker}`, payload, qos: 1, retain: false });
+    const entries: string[] = [];
+    const client = `c${n % 4}`;
+    entries.push(`E ${client} ${store.enqueue(client, id, { qos: 1, retain: false })} ${marker}`);
+    if (n % 3 === 0) entries.push(`E c9 ${store.enqueue("c9", id, { qos: 1, retain: false })} ${marker}`); // shared body
+    if (n % 7 === 0) store.setRetained(`r/${n % 5}`, id); // replaces, releasing the old body
+    if (n % 11 === 0) {
+      packetId = (packetId % 65535) + 1;
+      store.putInflight(`c${w}`, { packetId, messageId: id, state: InflightState.AwaitPuback, qos: 1, retain: false });
+      if (packetId > 3) store.removeInflight(`c${w}`, packetId - 3);
+    }
+    const removed: string[] = [];
+    if (n % 5 === 0 && committed.length > 10) {
+      const victim = committed.splice(n % committed.length, 1)[0]!;
+      out(`X ${victim.client} ${victim.seq}`); // before the removal can possibly be committed
+      if (store.dequeue(victim.client, victim.seq)) removed.push(`D ${victim.client} ${victim.seq}`);
+    }
+    await store.commit();
+    for (const e of entries) {
+      out(e);
+      const [, c, s] = e.split(" ");
+      committed.push({ client: c!, seq: Number(s) });
+    }
+    for (const d of removed) out(d);
+  }
+}
+
+await Promise.all(Array.from({ length: 8 }, (_, w) => writer(w)));

@@ -1,0 +1,293 @@
+// Conformance: durable queue logs, reopen, schema, integrity repair, durability modes and group commit.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { FakeClock } from "../../../src/util/clock.ts";
+import { SCHEMA_VERSION, StorageErrorCode } from "../../../src/storage/index.ts";
+import type { Storage } from "../../../src/storage/index.ts";
+import { Space } from "../../../src/storage/keys.ts";
+import {
+  PUBLISH_PROPERTIES,
+  allBytes,
+  inflight,
+  message,
+  openFresh,
+  reopen,
+  storeQueued,
+} from "../../helpers/storage-fixtures.ts";
+import type { HarnessFactory } from "../../helpers/storage-harness.ts";
+
+/** A bit of everything, for whole-store comparisons. */
+function populate(s: Storage): void {
+  s.putSession({ clientId: "a", protocolVersion: 5, expiryInterval: 60, expiresAt: 123, lastSeen: 100 });
+  s.putSubscription("a", {
+    filter: "x/#",
+    qos: 2,
+    noLocal: true,
+    retainAsPublished: false,
+    retainHandling: 1,
+    identifier: 9,
+  });
+  s.putWill({
+    clientId: "a",
+    will: { topic: "w", payload: Buffer.from("bye"), qos: 0, retain: false },
+    deadline: 5000,
+  });
+  const m = s.storeMessage(message(1, { properties: PUBLISH_PROPERTIES, expiresAt: 999 }));
+  s.enqueue("a", m, { qos: 1, retain: false, subscriptionIds: [9] });
+  s.enqueue("b", m, { qos: 0, retain: true });
+  s.setRetained("t/1", m);
+  s.putInflight("a", inflight(10, s.storeMessage(message(2, { qos: 2 })), { qos: 2, state: 2 }));
+  s.addInboundQos2("b", 42);
+  s.queueLog.append("jobs", message(3));
+}
+
+export function lifecycleTests(name: string, factory: HarnessFactory): void {
+  test(`${name}: close and reopen reads back the identical state, with nothing to repair`, async (t) => {
+    const { h, s } = await openFresh(t, factory);
+    populate(s);
+    await s.commit();
+    const before = s.loadAll();
+    const s2 = await reopen(h, s);
+    assert.deepEqual(s2.loadAll(), before);
+    assert.deepEqual(s2.openReport, {
+      messages: 2,
+      references: 4,
+      refcountMismatches: 0,
+      orphanMessages: 0,
+      danglingReferences: 0,
+      repaired: false,
+    });
+    assert.equal(s2.verify().ok, true);
+  });
+
+  test(`${name}: queue log: append, ordered range reads, prefix delete, length, seqs survive a full drain and reopen`, async (t) => {
+    const clock = new FakeClock(1_000);
+    const { h, s } = await openFresh(t, factory, { clock });
+    for (let i = 1; i <= 50; i++) {
+      assert.equal(s.queueLog.append("q", message(i)), i);
+      clock.advance(1);
+    }
+    s.queueLog.append("q2", message(1000, { payload: allBytes() }));
+    await s.commit();
+    assert.equal(s.queueLog.length("q"), 50);
+    const page = s.queueLog.read("q", 11, 5);
+    assert.deepEqual(
+      page.map((e) => [e.seq, e.message.topic, e.appendedAt]),
+      [11, 12, 13, 14, 15].map((i) => [i, `t/${i}`, 1_000 + i - 1]),
+    );
+    s.queueLog.deleteUpTo("q", 20);
+    s.queueLog.deleteUpTo("q", 10); // already gone: no-op
+    await s.commit();
+    assert.equal(s.queueLog.length("q"), 30);
+    assert.deepEqual(
+      s.queueLog.read("q", 1, 3).map((e) => e.seq),
+      [21, 22, 23],
+    );
+    assert.equal(s.queueLog.read("q2", 1, 10)[0]?.message.payload.equals(allBytes()), true, "queues are separate");
+
+    let s2 = await reopen(h, s);
+    assert.deepEqual(
+      s2.queueLog.list().sort((a, b) => (a.name < b.name ? -1 : 1)),
+      [
+        { name: "q", firstSeq: 21, nextSeq: 51, length: 30 },
+        { name: "q2", firstSeq: 1, nextSeq: 2, length: 1 },
+      ],
+    );
+    s2.queueLog.deleteUpTo("q", 1_000_000); // clamps to the last appended
+    await s2.commit();
+    assert.equal(s2.queueLog.length("q"), 0);
+    assert.equal(s2.queueLog.read("q", 0, 100).length, 0);
+    s2 = await reopen(h, s2);
+    assert.equal(s2.queueLog.append("q", message(51)), 51, "a drained queue keeps counting");
+    s2.queueLog.drop("q2");
+    await s2.commit();
+    assert.equal(s2.queueLog.length("q2"), 0);
+    assert.equal(s2.queueLog.append("q2", message(1)), 1, "a dropped queue starts over");
+    await s2.commit();
+    assert.deepEqual(
+      s2.queueLog.read("q", 0, 10).map((e) => e.seq),
+      [51],
+    );
+  });
+
+  test(`${name}: a 1 MB message in a queue log round-trips`, async (t) => {
+    const { h, s } = await openFresh(t, factory);
+    const big = Buffer.alloc(1024 * 1024, 0xab);
+    s.queueLog.append("big", message(1, { payload: big, properties: PUBLISH_PROPERTIES }));
+    await s.commit();
+    const s2 = await reopen(h, s);
+    const [e] = s2.queueLog.read("big", 1, 1);
+    assert.equal(e?.message.payload.equals(big), true);
+    assert.deepEqual(e?.message.properties, PUBLISH_PROPERTIES);
+  });
+
+  test(`${name}: deadlines and timestamps persist as written (session expiry, will delay, message expiry, clock)`, async (t) => {
+    const clock = new FakeClock(1_800_000_000_000);
+    const { h, s } = await openFresh(t, factory, { clock });
+    s.putSession({
+      clientId: "c",
+      protocolVersion: 5,
+      expiryInterval: 120,
+      expiresAt: clock.now() + 120_000,
+      lastSeen: clock.now(),
+    });
+    s.putWill({
+      clientId: "c",
+      will: { topic: "w", payload: Buffer.alloc(0), qos: 1, retain: false, properties: { willDelayInterval: 10 } },
+      deadline: clock.now() + 10_000,
+    });
+    storeQueued(s, "c", message(1, { expiresAt: clock.now() + 5_000 }));
+    s.queueLog.append("q", message(2));
+    await s.commit();
+    const s2 = await reopen(h, s);
+    const c = s2.loadAll().sessions[0]!;
+    assert.equal(c.session?.expiresAt, 1_800_000_120_000);
+    assert.equal(c.session?.lastSeen, 1_800_000_000_000);
+    assert.equal(c.will?.deadline, 1_800_000_010_000);
+    assert.equal(s2.getMessage(c.queue[0]!.messageId)?.expiresAt, 1_800_000_005_000);
+    assert.equal(s2.queueLog.read("q", 1, 1)[0]?.appendedAt, 1_800_000_000_000);
+  });
+
+  test(`${name}: a store written by a newer schema is refused with a clear error`, async (t) => {
+    const { h, s } = await openFresh(t, factory);
+    storeQueued(s, "c", message(1));
+    await s.close();
+    await h.tamper([{ space: Space.Meta, key: ["", "schema"], value: { version: SCHEMA_VERSION + 1, createdAt: 0 } }]);
+    await assert.rejects(h.open(), (e: Error & { code?: string }) => {
+      assert.equal(e.code, StorageErrorCode.VersionUnsupported);
+      assert.match(e.message, new RegExp(`schema version ${SCHEMA_VERSION + 1}`));
+      assert.match(e.message, /newer Wharf/);
+      return true;
+    });
+  });
+
+  test(`${name}: data without a schema key, or a malformed record, is STORAGE_CORRUPT, never an empty start`, async (t) => {
+    const { h, s } = await openFresh(t, factory);
+    storeQueued(s, "c", message(1));
+    await s.close();
+    await h.tamper([{ space: Space.Meta, key: ["", "schema"] }]);
+    await assert.rejects(h.open(), { code: StorageErrorCode.Corrupt });
+    await h.tamper([
+      { space: Space.Meta, key: ["", "schema"], value: { version: SCHEMA_VERSION, createdAt: 0 } },
+      { space: Space.Queue, key: ["c", 1], value: { m: "not a number" } },
+    ]);
+    await assert.rejects(h.open(), (e: Error & { code?: string }) => {
+      assert.equal(e.code, StorageErrorCode.Corrupt);
+      assert.match(e.message, /queue entry/);
+      return true;
+    });
+  });
+
+  test(`${name}: open repairs reference counts left inconsistent (wrong count, orphan body, dangling reference)`, async (t) => {
+    const { h, s } = await openFresh(t, factory);
+    const { id } = storeQueued(s, "c", message(1));
+    s.enqueue("d", id, { qos: 1, retain: false });
+    await s.close();
+    await h.tamper([
+      { space: Space.Refcount, key: ["", id], value: 7 },
+      { space: Space.Message, key: ["", 500], value: { t: "orphan", p: Buffer.from("x"), q: 0, r: 0 } },
+      { space: Space.Queue, key: ["e", 1], value: { m: 9999, q: 1, r: 0 } },
+    ]);
+    const s2 = await h.open();
+    assert.deepEqual(
+      [
+        s2.openReport.refcountMismatches,
+        s2.openReport.orphanMessages,
+        s2.openReport.danglingReferences,
+        s2.openReport.repaired,
+      ],
+      [1, 1, 1, true],
+    );
+    assert.equal(s2.verify().ok, true, "repaired on disk");
+    assert.equal(s2.getMessage(500), undefined);
+    assert.equal(s2.readQueue("e").length, 0);
+    assert.ok(s2.getMessage(id));
+    s2.dequeue("c", 1);
+    s2.dequeue("d", 1);
+    await s2.commit();
+    assert.equal(s2.getMessage(id), undefined, "the repaired count reaches zero with the last reference");
+  });
+
+  test(`${name}: sync mode: after commit() resolves the write is committed and readable`, async (t) => {
+    const { s } = await openFresh(t, factory, { durability: "sync" });
+    const { id } = storeQueued(s, "c", message(1));
+    const batchesBefore = s.stats.batches;
+    await s.commit();
+    assert.equal(s.stats.batches, batchesBefore + 1);
+    assert.ok(s.getMessage(id));
+  });
+
+  test(`${name}: batched mode: commit() resolves at once; the batch is written when the interval elapses`, async (t) => {
+    const clock = new FakeClock(0);
+    const { h, s } = await openFresh(t, factory, { durability: "batched", batchIntervalMs: 50, clock });
+    const { id } = storeQueued(s, "c", message(1));
+    const before = s.stats.batches;
+    await s.commit();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(s.stats.batches, before, "nothing written before the interval");
+    assert.equal(s.stats.pending > 0, true);
+    clock.advance(50);
+    while (s.stats.batches === before) await new Promise((r) => setImmediate(r));
+    assert.ok(s.getMessage(id));
+    storeQueued(s, "c", message(2));
+    await s.commit();
+    const s2 = await reopen(h, s, { durability: "batched" }); // close() writes what is pending
+    assert.equal(s2.readQueue("c").length, 2);
+  });
+
+  test(`${name}: none mode: commit() resolves at once, close() persists everything`, async (t) => {
+    const { h, s } = await openFresh(t, factory, { durability: "none" });
+    for (let i = 0; i < 200; i++) storeQueued(s, "c", message(i));
+    await s.commit();
+    await s.flush();
+    assert.equal(s.readQueue("c").length, 200, "flush() makes it readable");
+    for (let i = 200; i < 300; i++) storeQueued(s, "c", message(i));
+    await s.commit();
+    const s2 = await reopen(h, s, { durability: "sync" }); // modes can change between restarts
+    assert.equal(s2.readQueue("c").length, 300);
+  });
+
+  test(`${name}: none mode with a tiny maxPendingOps makes commit() wait for the disk (backpressure)`, async (t) => {
+    const { s } = await openFresh(t, factory, { durability: "none", maxPendingOps: 4 });
+    for (let i = 0; i < 10; i++) storeQueued(s, "c", message(i));
+    const before = s.stats.batches;
+    await s.commit();
+    assert.ok(s.stats.batches > before, "commit waited for a write");
+    assert.equal(s.stats.pending, 0);
+  });
+
+  test(`${name}: group commit: concurrent writers share batches`, async (t) => {
+    const { s } = await openFresh(t, factory, { durability: "sync" });
+    const writers = 32;
+    const rounds = 5;
+    const before = s.stats.batches;
+    await Promise.all(
+      Array.from({ length: writers }, async (_, w) => {
+        for (let r = 0; r < rounds; r++) {
+          storeQueued(s, `w${w}`, message(r));
+          await s.commit();
+        }
+      }),
+    );
+    const batches = s.stats.batches - before;
+    assert.ok(
+      batches <= rounds * 2,
+      `expected about ${rounds} batches for ${writers * rounds} commits, got ${batches}`,
+    );
+    assert.equal(
+      s.loadAll().sessions.reduce((n, x) => n + x.queue.length, 0),
+      writers * rounds,
+    );
+  });
+
+  test(`${name}: a closed store refuses use`, async (t) => {
+    const { s } = await openFresh(t, factory);
+    storeQueued(s, "c", message(1));
+    await s.close();
+    await s.close(); // idempotent
+    assert.throws(() => s.storeMessage(message(2)), { code: StorageErrorCode.Closed });
+    assert.throws(() => s.loadAll(), { code: StorageErrorCode.Closed });
+    assert.throws(() => s.queueLog.append("q", message(1)), { code: StorageErrorCode.Closed });
+    await assert.rejects(s.commit(), { code: StorageErrorCode.Closed });
+  });
+}

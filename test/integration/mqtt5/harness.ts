@@ -25,6 +25,8 @@ export const onMosquitto = targetKind === "mosquitto";
  * docs/mqtt5.md). Such tests still run on Wharf.
  */
 export function wharfOnly(mosquittoLacks: string): string | false {
+  // WHARF_MQTT5_RUN_ALL=1 runs them on Mosquitto too, to re-check that the documented reason is why they fail.
+  if (process.env.WHARF_MQTT5_RUN_ALL === "1") return false;
   return onMosquitto ? `Wharf only: Mosquitto 2.0.11 ${mosquittoLacks}` : false;
 }
 

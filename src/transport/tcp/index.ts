@@ -16,6 +16,11 @@ export interface TcpListenerOptions {
   port: number;
   maxConnections?: number;
   maxPacketSize?: number;
+  /**
+   * Bytes a socket may hold unsent before the broker is told to stop writing to it (default 1 MiB). Node's own
+   * 16 KiB mark would flag every large message as backpressure even when the kernel took it at once.
+   */
+  writeHighWaterMark?: number;
 }
 
 export interface TcpListener {
@@ -29,6 +34,7 @@ export interface TcpListener {
 
 /** After end(), how long a peer may keep the half-closed socket before it is destroyed. */
 const END_GRACE_MS = 5000;
+const DEFAULT_WRITE_HIGH_WATER = 1024 * 1024;
 
 class TcpConnection implements TransportConnection {
   readonly kind = "tcp";
@@ -37,6 +43,7 @@ class TcpConnection implements TransportConnection {
   constructor(
     private readonly socket: net.Socket,
     private readonly clock: Clock,
+    private readonly highWater: number,
   ) {
     this.remoteAddress = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
   }
@@ -44,12 +51,18 @@ class TcpConnection implements TransportConnection {
   write(chunks: readonly Buffer[]): boolean {
     const s = this.socket;
     if (s.destroyed || !s.writable) return true;
-    if (chunks.length === 1) return s.write(chunks[0]!);
-    s.cork();
-    let ok = true;
-    for (const c of chunks) ok = s.write(c);
-    s.uncork();
-    return ok;
+    let ok: boolean;
+    if (chunks.length === 1) {
+      ok = s.write(chunks[0]!);
+    } else {
+      s.cork();
+      ok = true;
+      for (const c of chunks) ok = s.write(c);
+      s.uncork();
+    }
+    // Backpressure only above our mark. When we report it, Node's write() has returned false as well (our mark is
+    // above Node's), so a 'drain' event is guaranteed to follow.
+    return ok || s.writableLength < this.highWater;
   }
 
   end(): void {
@@ -85,7 +98,8 @@ export function listenTcp(
     open++;
     sockets.add(socket);
     socket.setNoDelay(true);
-    const handler = broker.accept(new TcpConnection(socket, clock), limits);
+    const highWater = Math.max(opts.writeHighWaterMark ?? DEFAULT_WRITE_HIGH_WATER, socket.writableHighWaterMark);
+    const handler = broker.accept(new TcpConnection(socket, clock, highWater), limits);
     let error: Error | undefined;
     socket.on("data", (chunk: Buffer) => handler.onData(chunk));
     socket.on("drain", () => handler.onDrain());

@@ -33,6 +33,9 @@ export const wharfOptions = {
   /** Response Information returned when a client sets Request Response Information 1 (ASSUMED name). */
   responseInformation: (value: string): WharfOptions => ({ responseInformation: value }),
 
+  /** Subscriptions one session may hold; a SUBSCRIBE beyond it gets SUBACK 0x97 for the extra filters (ASSUMED name). */
+  maxSubscriptionsPerSession: (n: number): WharfOptions => ({ maxSubscriptionsPerSession: n }),
+
   /** Existing BrokerOptions fields with no Mosquitto equivalent wired through TargetOptions. */
   existing: {
     wildcardSubscriptionAvailable: (on: boolean): WharfOptions => ({ wildcardSubscriptionAvailable: on }),

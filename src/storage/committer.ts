@@ -76,7 +76,10 @@ export class Committer {
   /** The acknowledgement point of the durability mode (see Durability in types.ts). */
   commit(): Promise<void> {
     if (this.#failed) return Promise.reject(this.#failed);
-    if (this.#o.mode === "sync" || this.#pending.length >= this.#o.maxPendingOps) return this.#whenWritten(false);
+    if (this.#o.mode === "sync") return this.#whenWritten(false);
+    // Backpressure: the caller outpaces the disk. Write now (a batch this big needs no more waiting) and make
+    // it wait, which also bounds one batch's size and so the main-thread time spent writing it.
+    if (this.#pending.length >= this.#o.maxPendingOps) return this.#whenWritten(true);
     return Promise.resolve();
   }
 

@@ -117,7 +117,7 @@ export class StorageEngine implements Storage {
     this.#committer = new Committer({
       mode: this.durability,
       batchIntervalMs: options.batchIntervalMs ?? 10,
-      maxPendingOps: options.maxPendingOps ?? 100_000,
+      maxPendingOps: options.maxPendingOps ?? 4096,
       clock: this.#clock,
       path: this.path,
       write: (ops) => kv.write(ops),

@@ -16,7 +16,7 @@ function errnoOf(e: unknown): string | undefined {
 function unreadable(path: string, what: string, cause?: unknown): StorageError {
   return new StorageError(
     StorageErrorCode.Unreadable,
-    `storage: cannot use data directory ${path}: ${what}. Fix the path or its permissions (storage.path in the config, --data-dir) and start again.`,
+    `storage: cannot use data directory ${path}: ${what}. Fix the path or its permissions (storage.dataDir in the config, or --data-dir) and start again.`,
     { path, cause },
   );
 }

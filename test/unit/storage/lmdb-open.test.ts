@@ -1,0 +1,121 @@
+// Opening LMDB data directories that cannot be used as they are: each must fail with a StorageError naming the
+// directory and what to do — never a crash (LMDB segfaults on damaged files) and never an empty start.
+import assert from "node:assert/strict";
+import { mkdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import type { TestContext } from "node:test";
+import { open } from "lmdb";
+import { DEFAULT_DATA_DIR, StorageError, StorageErrorCode, openLmdbStorage } from "../../../src/storage/index.ts";
+import { message, storeQueued } from "../../helpers/storage-fixtures.ts";
+import { tempDir } from "../../helpers/storage-harness.ts";
+
+async function scratch(t: TestContext): Promise<string> {
+  const dir = await tempDir("wharf-open-");
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A real store with some data, closed; returns its data file's bytes. */
+async function validStore(path: string): Promise<Buffer> {
+  const s = await openLmdbStorage({ path });
+  for (let i = 0; i < 300; i++) storeQueued(s, `c${i % 3}`, message(i, { payload: Buffer.alloc(500, i) }));
+  await s.close();
+  return readFile(join(path, "data.mdb"));
+}
+
+async function assertRefused(path: string, code: string, pattern: RegExp): Promise<void> {
+  await assert.rejects(openLmdbStorage({ path }), (e: unknown) => {
+    assert.ok(e instanceof StorageError, `a StorageError, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    assert.equal(e.path, path);
+    assert.ok(e.message.includes(path), `names the path: ${e.message}`);
+    assert.match(e.message, pattern);
+    return true;
+  });
+}
+
+const CORRUPT_ADVICE = /move .* aside \(or restore it from a backup\)/;
+
+describe("lmdb data directory checks", { concurrency: 4 }, () => {
+  test("garbage in data.mdb is STORAGE_CORRUPT, and the file is left as it was", async (t) => {
+    const path = join(await scratch(t), "data");
+    await mkdir(path);
+    const garbage = Buffer.alloc(64 * 1024, 0x41);
+    await writeFile(join(path, "data.mdb"), garbage);
+    await assertRefused(path, StorageErrorCode.Corrupt, CORRUPT_ADVICE);
+    assert.ok((await readFile(join(path, "data.mdb"))).equals(garbage), "nothing was written over it");
+  });
+
+  test("a truncated data.mdb is STORAGE_CORRUPT", async (t) => {
+    const path = join(await scratch(t), "data");
+    const bytes = await validStore(path);
+    assert.ok(bytes.length > 64 * 1024);
+    await truncate(join(path, "data.mdb"), 8192);
+    await assertRefused(path, StorageErrorCode.Corrupt, CORRUPT_ADVICE);
+  });
+
+  test("zeroed header pages are STORAGE_CORRUPT", async (t) => {
+    const path = join(await scratch(t), "data");
+    const bytes = await validStore(path);
+    bytes.fill(0, 0, 8192);
+    await writeFile(join(path, "data.mdb"), bytes);
+    await assertRefused(path, StorageErrorCode.Corrupt, CORRUPT_ADVICE);
+  });
+
+  test("an empty data.mdb is STORAGE_CORRUPT, not a new store", async (t) => {
+    const path = join(await scratch(t), "data");
+    await mkdir(path);
+    await writeFile(join(path, "data.mdb"), "");
+    await assertRefused(path, StorageErrorCode.Corrupt, /is empty/);
+  });
+
+  test("a file where the directory should be is STORAGE_UNREADABLE", async (t) => {
+    const path = join(await scratch(t), "data");
+    await writeFile(path, "not a directory");
+    await assertRefused(path, StorageErrorCode.Unreadable, /not a directory/);
+  });
+
+  test("a directory where data.mdb should be is STORAGE_UNREADABLE", async (t) => {
+    const path = join(await scratch(t), "data");
+    await mkdir(join(path, "data.mdb"), { recursive: true });
+    await assertRefused(path, StorageErrorCode.Unreadable, /not a regular file/);
+  });
+
+  test("another application's LMDB environment is refused as not a Wharf store", async (t) => {
+    const path = join(await scratch(t), "data");
+    const root = open({ path, maxDbs: 4, overlappingSync: false });
+    await root.openDB({ name: "users" }).put("alice", { admin: true });
+    await root.close();
+    await assertRefused(path, StorageErrorCode.Corrupt, /databases Wharf does not use \(users\)/);
+  });
+
+  test("missing parent directories are created; a valid store reopens through the check process", async (t) => {
+    const path = join(await scratch(t), "a", "b", "data");
+    await validStore(path);
+    const s = await openLmdbStorage({ path });
+    t.after(() => s.close());
+    assert.equal(s.path, path);
+    assert.equal(s.loadAll().sessions.length, 3);
+    assert.equal(s.verify().ok, true);
+  });
+
+  test("durability modes can change between restarts of the same directory", async (t) => {
+    const path = join(await scratch(t), "data");
+    let n = 0;
+    for (const durability of ["none", "sync", "batched", "none", "sync"] as const) {
+      const s = await openLmdbStorage({ path, durability });
+      assert.equal(s.readQueue("c").length, n, `before writing in ${durability}`);
+      storeQueued(s, "c", message(n++));
+      await s.commit();
+      await s.close();
+    }
+    const s = await openLmdbStorage({ path });
+    t.after(() => s.close());
+    assert.equal(s.readQueue("c").length, n);
+  });
+
+  test("the default data directory is ./data", () => {
+    assert.equal(DEFAULT_DATA_DIR, "./data");
+  });
+});

@@ -8,7 +8,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BROKERS, MOSQUITTO_BIN, makeContext, startBroker, type BrokerDef, type BrokerId } from "./brokers/index.ts";
 import { ArgsError, USAGE, isFullRun, parseArgs, type BenchArgs } from "./lib/args.ts";
-import { killAllChildren } from "./lib/children.ts";
+import { installSignalHandlers, killAllChildren } from "./lib/children.ts";
 import { updateDocs } from "./lib/docs.ts";
 import { collectMachineInfo, pinGenerator } from "./lib/machine.ts";
 import { renderMeta, renderResults, renderTargets, type ReportMeta } from "./lib/report.ts";
@@ -177,6 +177,7 @@ if (args.help) {
   console.log(USAGE);
   process.exit(0);
 }
+installSignalHandlers();
 main(args)
   .then(() => {
     killAllChildren();

@@ -10,6 +10,7 @@ let installed = false;
 
 /** Registers a synchronous clean-up step to run when the harness exits (temp dirs and the like). */
 export function onHarnessExit(fn: () => void): void {
+  installExitHandler();
   exitHooks.push(fn);
 }
 
@@ -24,20 +25,27 @@ export function killAllChildren(): void {
   live.clear();
 }
 
-function installHandlers(): void {
+function cleanup(): void {
+  killAllChildren();
+  for (const fn of exitHooks.splice(0)) {
+    try {
+      fn();
+    } catch {
+      // best effort
+    }
+  }
+}
+
+/** Kills the brokers however this process ends: normal exit always; signals and crashes once the harness asks. */
+function installExitHandler(): void {
   if (installed) return;
   installed = true;
-  const cleanup = (): void => {
-    killAllChildren();
-    for (const fn of exitHooks.splice(0)) {
-      try {
-        fn();
-      } catch {
-        // best effort
-      }
-    }
-  };
   process.on("exit", cleanup);
+}
+
+/** For the harness's entry point (not for tests, whose runner owns signals and errors). */
+export function installSignalHandlers(): void {
+  installExitHandler();
   for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.on(sig, () => {
       process.stderr.write(`\nbench: ${sig}, stopping brokers\n`);
@@ -63,7 +71,7 @@ export interface ManagedProcess {
 }
 
 export function spawnManaged(cmd: string, args: readonly string[], cwd: string): ManagedProcess {
-  installHandlers();
+  installExitHandler();
   const child = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env } });
   live.add(child);
   let tail = "";

@@ -96,3 +96,23 @@ export class SelfCpuMeter {
     return seconds > 0 ? (d.user + d.system) / 1e6 / seconds : Number.NaN;
   }
 }
+
+/**
+ * CPU time of the whole machine that was spent in processes (user, nice, system) or stolen by the
+ * hypervisor, in seconds. IRQ/softirq time is left out: loopback TCP work of the bench itself lands
+ * there. Minus the broker's and the generator's own time, it shows how busy the rest of the machine was.
+ */
+export function machineBusySeconds(): number {
+  try {
+    return parseProcStatBusyTicks(readFileSync("/proc/stat", "utf8")) / clockTicksPerSecond();
+  } catch {
+    return Number.NaN;
+  }
+}
+
+export function parseProcStatBusyTicks(procStat: string): number {
+  const line = /^cpu\s+(.+)$/m.exec(procStat)?.[1];
+  if (line === undefined) throw new Error("no aggregate cpu line in /proc/stat");
+  const [user = 0, nice = 0, system = 0, , , , , steal = 0] = line.trim().split(/\s+/).map(Number);
+  return user + nice + system + steal;
+}

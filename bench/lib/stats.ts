@@ -9,7 +9,8 @@ export function percentileSorted(sorted: ArrayLike<number>, p: number): number {
   if (n === 0) return Number.NaN;
   if (!(p >= 0 && p <= 100)) throw new RangeError(`percentile out of range: ${p}`);
   if (p === 0) return sorted[0]!;
-  const rank = Math.ceil((p / 100) * n);
+  // The epsilon keeps binary floating point from pushing an exact rank up by one (99.9% of 1000 is 999, not 1000).
+  const rank = Math.ceil((p * n) / 100 - 1e-9);
   return sorted[Math.min(n, Math.max(1, rank)) - 1]!;
 }
 

@@ -1,9 +1,10 @@
 // Helpers shared by the scenario runners: connecting many clients, closing them, measuring a window.
 
 import type { RunningBroker } from "../brokers/index.ts";
+import { STATUS, type RunResult } from "./result.ts";
 import { BenchClient } from "../lib/client.ts";
 import { PUBACK_SIZE, writePuback, type ProtocolLevel } from "../lib/mqtt-packets.ts";
-import { CpuMeter, SelfCpuMeter, processMemory } from "../lib/proc-stats.ts";
+import { CpuMeter, SelfCpuMeter, machineBusySeconds, processMemory } from "../lib/proc-stats.ts";
 import { BROKER_INFLIGHT, GENERATOR_SATURATED } from "./settings.ts";
 
 let runCounter = 0;
@@ -53,6 +54,7 @@ export class WindowMeters {
   private broker: CpuMeter;
   private self = new SelfCpuMeter();
   private t0 = performance.now();
+  private busy0 = machineBusySeconds();
 
   constructor(private readonly pid: number) {
     this.broker = new CpuMeter(pid);
@@ -61,20 +63,50 @@ export class WindowMeters {
   start(): void {
     this.broker.reset();
     this.self.reset();
+    this.busy0 = machineBusySeconds();
     this.t0 = performance.now();
   }
 
-  stop(): { elapsedMs: number; brokerCpu: number; generatorCpu: number; rssKb: number; peakKb: number } {
+  stop(): WindowReading {
     const elapsedMs = performance.now() - this.t0;
     const mem = processMemory(this.pid);
+    const brokerCpu = this.broker.read();
+    const generatorCpu = this.self.read();
+    const busy = (machineBusySeconds() - this.busy0) / (elapsedMs / 1000);
     return {
       elapsedMs,
-      brokerCpu: this.broker.read(),
-      generatorCpu: this.self.read(),
+      brokerCpu,
+      generatorCpu,
+      otherCpu: Math.max(0, busy - brokerCpu - generatorCpu),
       rssKb: mem.rssKb,
       peakKb: mem.peakKb,
     };
   }
+}
+
+export interface WindowReading {
+  elapsedMs: number;
+  /** Fractions of one core. */
+  brokerCpu: number;
+  generatorCpu: number;
+  /** Everything else the machine ran meanwhile (other processes, steal). */
+  otherCpu: number;
+  rssKb: number;
+  peakKb: number;
+}
+
+/** Above this much CPU used by other processes during a window (fraction of a core), the run says so. */
+export const NOISY_MACHINE = 0.1;
+
+/** The flags every window reading may raise: a saturated generator (invalid) and a busy machine (noted). */
+export function windowNotes(w: WindowReading): { notes: string[]; invalid: boolean } {
+  const notes: string[] = [];
+  const gen = generatorNote(w.generatorCpu);
+  if (gen !== null) notes.push(gen);
+  if (w.otherCpu > NOISY_MACHINE) {
+    notes.push(`noisy machine: other processes used ${(w.otherCpu * 100).toFixed(0)}% of a core during the window`);
+  }
+  return { notes, invalid: gen !== null };
 }
 
 export function generatorNote(cpu: number): string | null {
@@ -102,5 +134,33 @@ export function ackBatcher(sub: BenchClient): (packetId: number) => void {
   };
   return (packetId) => {
     acks.push(packetId);
+  };
+}
+
+/**
+ * The fields every measured run shares: status (error > invalid > ok), notes (failure first, then the
+ * scenario's own, then the window's flags) and the broker/generator readings of the window.
+ */
+export function measuredResult(
+  id: string,
+  kind: RunResult["kind"],
+  broker: RunningBroker,
+  w: WindowReading,
+  failure: string | null,
+  notes: string[],
+): RunResult {
+  const flags = windowNotes(w);
+  return {
+    id,
+    kind,
+    broker: broker.def.id,
+    status: failure !== null ? STATUS.error : flags.invalid ? STATUS.invalid : STATUS.ok,
+    notes: [...(failure !== null ? [failure] : []), ...notes, ...flags.notes],
+    measuredMs: Math.round(w.elapsedMs),
+    brokerCpu: w.brokerCpu,
+    brokerRssKb: w.rssKb,
+    brokerPeakRssKb: w.peakKb,
+    generatorCpu: w.generatorCpu,
+    otherCpu: w.otherCpu,
   };
 }

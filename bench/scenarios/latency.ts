@@ -10,8 +10,17 @@ import { PublishBuilder } from "../lib/publisher.ts";
 import { SubscriberLedger, summarizeDelivery } from "../lib/seq-checker.ts";
 import { summarizeLatency } from "../lib/stats.ts";
 import type { RunSpec } from "./catalog.ts";
-import { WindowMeters, ackBatcher, closeAll, connectMany, generatorNote, runFailure, runTag, sleep } from "./common.ts";
-import { STATUS, deliveryNotes, type RunResult } from "./result.ts";
+import {
+  WindowMeters,
+  ackBatcher,
+  closeAll,
+  connectMany,
+  measuredResult,
+  runFailure,
+  runTag,
+  sleep,
+} from "./common.ts";
+import { deliveryNotes, type RunResult } from "./result.ts";
 import { BROKER_INFLIGHT, type Timing } from "./settings.ts";
 
 type LatencySpec = Extract<RunSpec, { kind: "latency" }>;
@@ -107,26 +116,14 @@ export async function runLatency(spec: LatencySpec, broker: RunningBroker, timin
     const notes = deliveryNotes(total, 1);
     if (windowFullTicks > 0)
       notes.push(`publisher window (${BROKER_INFLIGHT}) full on ${windowFullTicks} ticks: rate not held`);
-    const gen = generatorNote(window.generatorCpu);
-    if (gen !== null) notes.push(gen);
-    if (failure !== null) notes.unshift(failure);
     const seconds = window.elapsedMs / 1000;
     return {
-      id: spec.id,
-      kind: "latency",
-      broker: broker.def.id,
-      status: failure !== null ? STATUS.error : gen !== null ? STATUS.invalid : STATUS.ok,
-      notes,
-      measuredMs: Math.round(window.elapsedMs),
+      ...measuredResult(spec.id, "latency", broker, window, failure, notes),
       msgsPerSec: (delivered1 - delivered0) / seconds,
       publishedPerSec: (sent1 - sent0) / seconds,
       latency: summarizeLatency(samples.subarray(0, sampled)),
       delivery: total,
       perPublisher,
-      brokerCpu: window.brokerCpu,
-      brokerRssKb: window.rssKb,
-      brokerPeakRssKb: window.peakKb,
-      generatorCpu: window.generatorCpu,
     };
   } finally {
     await closeAll(clients);

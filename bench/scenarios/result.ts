@@ -50,6 +50,8 @@ export interface RunResult {
   brokerPeakRssKb?: number;
   /** Load generator CPU over the window, fraction of one core (process.cpuUsage). */
   generatorCpu?: number;
+  /** CPU used by everything else on the machine during the window (noise), fraction of one core. */
+  otherCpu?: number;
   /** Times QoS 0 publishers paused on the end-to-end backlog cap. */
   lagCapPauses?: number;
 }

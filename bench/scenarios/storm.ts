@@ -6,8 +6,8 @@ import type { RunningBroker } from "../brokers/index.ts";
 import type { BenchClient } from "../lib/client.ts";
 import { processMemory } from "../lib/proc-stats.ts";
 import type { RunSpec } from "./catalog.ts";
-import { WindowMeters, closeAll, connectMany, generatorNote, runFailure, runTag, sleep } from "./common.ts";
-import { STATUS, type RunResult } from "./result.ts";
+import { WindowMeters, closeAll, connectMany, measuredResult, runFailure, runTag, sleep } from "./common.ts";
+import type { RunResult } from "./result.ts";
 import type { Timing } from "./settings.ts";
 
 type StormSpec = Extract<RunSpec, { kind: "storm" }>;
@@ -31,16 +31,8 @@ export async function runStorm(spec: StormSpec, broker: RunningBroker, timing: T
     const notes: string[] = [];
     if (stillOpen < clients.length)
       notes.push(`${clients.length - stillOpen} idle connections were dropped by the broker`);
-    const gen = generatorNote(window.generatorCpu);
-    if (gen !== null) notes.push(gen.replace("the broker may be faster", "connects/s may be higher"));
-    if (failure !== null) notes.unshift(failure);
     return {
-      id: spec.id,
-      kind: "storm",
-      broker: broker.def.id,
-      status: failure !== null ? STATUS.error : gen !== null ? STATUS.invalid : STATUS.ok,
-      notes,
-      measuredMs: Math.round(window.elapsedMs),
+      ...measuredResult(spec.id, "storm", broker, window, failure, notes),
       storm: {
         connections: spec.connections,
         connected: clients.length,
@@ -50,10 +42,9 @@ export async function runStorm(spec: StormSpec, broker: RunningBroker, timing: T
         rssPerConnectionKb: (after.rssKb - before) / spec.connections,
         stillOpen,
       },
-      brokerCpu: window.brokerCpu,
+      // Memory after the idle hold, not at the end of the connect phase.
       brokerRssKb: after.rssKb,
       brokerPeakRssKb: after.peakKb,
-      generatorCpu: window.generatorCpu,
     };
   } finally {
     await closeAll(clients);

@@ -10,8 +10,17 @@ import { PAYLOAD_HEADER } from "../lib/mqtt-packets.ts";
 import { PublishBuilder } from "../lib/publisher.ts";
 import { SubscriberLedger, summarizeDelivery } from "../lib/seq-checker.ts";
 import { buildTopology, type RunSpec } from "./catalog.ts";
-import { WindowMeters, ackBatcher, closeAll, connectMany, generatorNote, runFailure, runTag, sleep } from "./common.ts";
-import { STATUS, deliveryNotes, type RunResult } from "./result.ts";
+import {
+  WindowMeters,
+  ackBatcher,
+  closeAll,
+  connectMany,
+  measuredResult,
+  runFailure,
+  runTag,
+  sleep,
+} from "./common.ts";
+import { deliveryNotes, type RunResult } from "./result.ts";
 import { BATCH_BYTES, LAG_CAP_BYTES, LAG_CAP_MESSAGES, QOS1_WINDOW, type Timing } from "./settings.ts";
 
 type ThroughputSpec = Extract<RunSpec, { kind: "throughput" }>;
@@ -175,25 +184,13 @@ export async function runThroughput(spec: ThroughputSpec, broker: RunningBroker,
     if (flow.badPayloads > 0) notes.push(`payloads of the wrong size: ${flow.badPayloads}`);
     const unacked = inflight.reduce((a, b) => a + b, 0);
     if (unacked > 0) notes.push(`${unacked} QoS 1 PUBLISHes never acknowledged`);
-    const gen = generatorNote(window.generatorCpu);
-    if (gen !== null) notes.push(gen);
-    if (failure !== null) notes.unshift(failure);
     const seconds = window.elapsedMs / 1000;
     return {
-      id: spec.id,
-      kind: "throughput",
-      broker: broker.def.id,
-      status: failure !== null ? STATUS.error : gen !== null ? STATUS.invalid : STATUS.ok,
-      notes,
-      measuredMs: Math.round(window.elapsedMs),
+      ...measuredResult(spec.id, "throughput", broker, window, failure, notes),
       msgsPerSec: (delivered1 - delivered0) / seconds,
       publishedPerSec: (built1 - built0) / seconds,
       delivery: total,
       perPublisher,
-      brokerCpu: window.brokerCpu,
-      brokerRssKb: window.rssKb,
-      brokerPeakRssKb: window.peakKb,
-      generatorCpu: window.generatorCpu,
       lagCapPauses: flow.lagCapPauses,
     };
   } finally {

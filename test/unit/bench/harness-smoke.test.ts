@@ -1,0 +1,49 @@
+// End to end: the harness against a real Mosquitto for a few hundred milliseconds.
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { test } from "node:test";
+import { BROKERS, MOSQUITTO_BIN, makeContext, startBroker } from "../../../bench/brokers/index.ts";
+import { PROTOCOL } from "../../../bench/lib/mqtt-packets.ts";
+import { runLatency } from "../../../bench/scenarios/latency.ts";
+import { QUICK } from "../../../bench/scenarios/settings.ts";
+import { runThroughput } from "../../../bench/scenarios/throughput.ts";
+
+const timing = { ...QUICK, warmupMs: 100, measureMs: 300, latencyWarmupMs: 100, latencyMeasureMs: 300 };
+const ctx = makeContext(process.cwd(), null);
+const skip = existsSync(MOSQUITTO_BIN) ? false : `${MOSQUITTO_BIN} not installed`;
+
+test(
+  "QoS 1 fan-in over 5.0 against Mosquitto: messages flow, none lost, duplicated or reordered",
+  { skip },
+  async (t) => {
+    const broker = await startBroker(BROKERS.mosquitto, ctx);
+    t.after(() => broker.proc.stop());
+    const r = await runThroughput(
+      { kind: "throughput", id: "fan-in/qos1/100B/v5", family: "fan-in", qos: 1, payload: 100, protocol: PROTOCOL.v5 },
+      broker,
+      timing,
+    );
+    assert.notEqual(r.status, "error", r.notes.join("; "));
+    assert.ok((r.msgsPerSec ?? 0) > 0);
+    assert.equal(r.delivery?.lost, 0);
+    assert.equal(r.delivery?.duplicates, 0);
+    assert.equal(r.delivery?.reordered, 0);
+    assert.ok((r.delivery?.expected ?? 0) > 0);
+    assert.equal(r.perPublisher?.length, 4);
+    assert.ok(r.brokerRssKb !== undefined && r.brokerRssKb > 0);
+  },
+);
+
+test("latency run against Mosquitto samples every message sent in the window", { skip }, async (t) => {
+  const broker = await startBroker(BROKERS.mosquitto, ctx);
+  t.after(() => broker.proc.stop());
+  const r = await runLatency(
+    { kind: "latency", id: "latency", qos: 1, payload: 100, rate: 2000, protocol: PROTOCOL.v311 },
+    broker,
+    timing,
+  );
+  assert.notEqual(r.status, "error", r.notes.join("; "));
+  assert.ok(r.latency !== undefined && r.latency.samples > 100, `samples ${r.latency?.samples}`);
+  assert.ok(r.latency.p50 > 0 && r.latency.p50 <= r.latency.p99 && r.latency.p99 <= r.latency.max);
+  assert.equal(r.delivery?.lost, 0);
+});

@@ -1,0 +1,32 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  parseProcStatBusyTicks,
+  parseStatCpuTicks,
+  parseStatusMemory,
+  processCpuSeconds,
+  processMemory,
+} from "../../../bench/lib/proc-stats.ts";
+
+test("parseStatCpuTicks sums utime and stime even when comm holds spaces and parentheses", () => {
+  const stat = "4242 (my (odd) proc) S 1 4242 4242 0 -1 4194560 1000 0 0 0 1234 567 0 0 20 0 8 0 100 1000000 2000 0";
+  assert.equal(parseStatCpuTicks(stat), 1234 + 567);
+});
+
+test("parseStatusMemory reads VmRSS and VmHWM in KiB", () => {
+  const status = "Name:\tnode\nVmPeak:\t  900000 kB\nVmHWM:\t   81234 kB\nVmRSS:\t   70001 kB\nThreads:\t7\n";
+  assert.deepEqual(parseStatusMemory(status), { rssKb: 70001, peakKb: 81234 });
+  assert.ok(Number.isNaN(parseStatusMemory("Name:\tx\n").rssKb));
+});
+
+test("readings of this process are plausible; of a missing pid NaN", () => {
+  assert.ok(processCpuSeconds(process.pid) > 0);
+  assert.ok(processMemory(process.pid).rssKb > 1000);
+  assert.ok(Number.isNaN(processCpuSeconds(2 ** 30)));
+});
+
+test("parseProcStatBusyTicks: user + nice + system + steal of the aggregate line, not irq/softirq/idle", () => {
+  const stat = "cpu  100 5 50 9000 7 3 11 2 0 0\ncpu0 50 2 25 4500 3 1 5 1 0 0\nintr 123\n";
+  assert.equal(parseProcStatBusyTicks(stat), 100 + 5 + 50 + 2);
+  assert.throws(() => parseProcStatBusyTicks("intr 1\n"));
+});

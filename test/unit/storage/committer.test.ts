@@ -28,7 +28,9 @@ function harness(over: Partial<CommitterOptions> = {}) {
       new Promise<void>((resolve, reject) => {
         writes.push({ ops, resolve, reject });
       }),
-    beforeFlush: () => void flushHooks++,
+    beforeFlush: () => {
+      flushHooks++;
+    },
     ...over,
   });
   return { c, writes, clock, hooks: () => flushHooks };

@@ -2,8 +2,8 @@
 // setup (clean session / takeover / resume), CONNACK, keepalive.
 import { PacketType, ReasonCode } from "../codec/index.ts";
 import type { ConnectPacket } from "../codec/index.ts";
-import { isPromise } from "./auth.ts";
-import type { AuthResult, AuthenticateContext } from "./auth.ts";
+import { isPromise } from "./hooks.ts";
+import type { AuthResult, AuthenticateContext } from "./hooks.ts";
 import { ConnState } from "./connection.ts";
 import type { Connection } from "./connection.ts";
 import { NEVER_EXPIRES } from "./session.ts";

@@ -4,7 +4,7 @@
 import { CodecError, CodecErrorCode, Decoder, PacketType, ReasonCode, encode } from "../codec/index.ts";
 import type { Packet, ProtocolVersion, Will } from "../codec/index.ts";
 import type { Logger, TimerHandle } from "../util/index.ts";
-import type { ClientInfo } from "./auth.ts";
+import type { ClientInfo } from "./hooks.ts";
 import type { BrokerCore } from "./core.ts";
 import { dispatch } from "./dispatch.ts";
 import { preparedOf, remainingExpiry } from "./message.ts";

@@ -2,7 +2,7 @@
 // handler modules free of an import cycle with broker.ts and documents the internal surface in one place.
 import type { Will } from "../codec/index.ts";
 import type { Clock, Logger } from "../util/index.ts";
-import type { AuthHooks, Authorizer } from "./auth.ts";
+import type { AuthHooks, Authorizer } from "./hooks.ts";
 import type { Connection } from "./connection.ts";
 import type { FlushScheduler } from "./flush.ts";
 import type { Message } from "./message.ts";

@@ -5,7 +5,7 @@
 // same session) is acknowledged again but not routed again: exactly-once onward delivery.
 import { PacketType, ReasonCode } from "../codec/index.ts";
 import type { PublishPacket } from "../codec/index.ts";
-import { isPromise } from "./auth.ts";
+import { isPromise } from "./hooks.ts";
 import { ConnState } from "./connection.ts";
 import type { Connection } from "./connection.ts";
 import { createMessage } from "./message.ts";

@@ -1,6 +1,6 @@
 export { Broker } from "./broker.ts";
 export type { BrokerDeps } from "./broker.ts";
-export type { AuthHooks, AuthResult, AuthenticateContext, ClientInfo, PublishInfo } from "./auth.ts";
+export type { AuthHooks, AuthResult, AuthenticateContext, ClientInfo, PublishInfo } from "./hooks.ts";
 export { aclAllows, filterCovers, filterIntersects } from "./acl.ts";
 export type { BrokerStats } from "./stats.ts";
 export type { RetainedStore } from "./retained.ts";

@@ -3,7 +3,7 @@
 // its expiry interval is not 0 (3.1.1 clean session 0 = never expires).
 import type { QoS, RetainHandling, Will } from "../codec/index.ts";
 import type { Logger, TimerHandle } from "../util/index.ts";
-import type { ClientInfo } from "./auth.ts";
+import type { ClientInfo } from "./hooks.ts";
 import { isExpired } from "./message.ts";
 import type { Delivery } from "./message.ts";
 import { EnqueueResult, SessionQueue } from "./queue.ts";

@@ -2,8 +2,8 @@
 import { PacketType, ReasonCode, SubackFailure } from "../codec/index.ts";
 import type { QoS, SubscribePacket, SubscriptionRequest, UnsubscribePacket } from "../codec/index.ts";
 import { hasWildcard, isValidTopicFilter } from "../topics/index.ts";
-import { isPromise } from "./auth.ts";
-import type { Decision } from "./auth.ts";
+import { isPromise } from "./hooks.ts";
+import type { Decision } from "./hooks.ts";
 import { ConnState } from "./connection.ts";
 import type { Connection } from "./connection.ts";
 import type { Subscription } from "./session.ts";

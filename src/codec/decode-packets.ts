@@ -47,11 +47,6 @@ function checkReasonCode(type: PacketTypeCode, code: number): number {
   return code;
 }
 
-/** True when a topic name holds a wildcard character [MQTT-3.3.2-2]. */
-export function hasWildcard(topic: string): boolean {
-  return topic.indexOf("+") !== -1 || topic.indexOf("#") !== -1;
-}
-
 function checkAuthProperties(props: Properties | undefined): void {
   if (props?.authenticationData !== undefined && props.authenticationMethod === undefined) {
     throw CodecError.protocol("authentication data without authentication method", "(3.1.2.11.10)");
@@ -98,10 +93,8 @@ export function decodeConnect(r: Reader, sink: VersionSink): ConnectPacket {
   let will: Will | undefined;
   if (willFlag) {
     const willProps = v === 5 ? r.properties(WILL_PROPERTIES) : undefined;
-    const topic = r.str();
-    if (topic.length === 0 || hasWildcard(topic)) {
-      throw CodecError.topicName("invalid will topic", topic.length === 0 ? "[MQTT-4.7.3-1]" : "[MQTT-3.3.2-2]");
-    }
+    const topic = r.topicName(); // no wildcards [MQTT-3.3.2-2]
+    if (topic.length === 0) throw CodecError.topicName("empty will topic", "[MQTT-4.7.3-1]");
     const payload = r.bin();
     will = { topic, payload, qos: willQoS as QoS, retain: willRetain, properties: willProps };
   }
@@ -144,8 +137,7 @@ export function decodeConnack(r: Reader, v: ProtocolVersion): ConnackPacket {
 
 export function decodePublish(r: Reader, flags: number, v: ProtocolVersion): PublishPacket {
   const qos = ((flags >> 1) & 0x03) as QoS; // QoS 3 and DUP on QoS 0 were rejected from the fixed header
-  const topic = r.str();
-  if (hasWildcard(topic)) throw CodecError.topicName("wildcard in PUBLISH topic name", "[MQTT-3.3.2-2]");
+  const topic = r.topicName(); // [MQTT-3.3.2-2]
   const id = qos > 0 ? packetId(r, v) : undefined;
   let properties: Properties | undefined;
   if (v === 5) {

@@ -5,9 +5,18 @@ import { BOOLEAN_BYTE_PROPERTIES, PROPERTY_BY_ID, PropertyWireType } from "./pro
 import type { PropertyContext } from "./properties.ts";
 import { PacketType } from "./types.ts";
 import type { Properties, UserProperty } from "./types.ts";
-import { Utf8Check, asciiSlice, checkUtf8, utf8Slice } from "./utf8.ts";
+import { isUtf8 } from "node:buffer";
+import { internAscii, utf8Slice } from "./utf8.ts";
 
 const EMPTY = Buffer.alloc(0);
+
+/** Validates non-ASCII bytes as UTF-8 [MQTT-1.5.4-1] (U+0000 was already excluded) and decodes them. */
+function nonAscii(buf: Buffer, s: number, e: number): string {
+  if (!isUtf8(buf.subarray(s, e))) {
+    throw CodecError.malformed("ill-formed UTF-8 string (invalid, overlong or surrogate)", "[MQTT-1.5.4-1]");
+  }
+  return utf8Slice(buf, s, e);
+}
 
 function truncated(): CodecError {
   return CodecError.malformed("packet shorter than its fields: remaining length mismatch");
@@ -72,11 +81,41 @@ export class Reader {
     const e = s + len;
     if (e > this.end) throw truncated();
     this.pos = e;
-    const check = checkUtf8(this.buf, s, e);
-    if (check === Utf8Check.Ascii) return asciiSlice(this.buf, s, e);
-    if (check === Utf8Check.Ok) return utf8Slice(this.buf, s, e);
-    if (check === Utf8Check.Null) throw CodecError.malformed("U+0000 in a UTF-8 string", "[MQTT-1.5.4-2]");
-    throw CodecError.malformed("ill-formed UTF-8 string (invalid, overlong or surrogate)", "[MQTT-1.5.4-1]");
+    const buf = this.buf;
+    let or = 0;
+    let h = 0;
+    for (let i = s; i < e; i++) {
+      const c = buf[i]!;
+      if (c === 0) throw CodecError.malformed("U+0000 in a UTF-8 string", "[MQTT-1.5.4-2]");
+      or |= c;
+      h = (Math.imul(h, 31) + c) | 0;
+    }
+    if (or < 0x80) return internAscii(buf, s, e, h);
+    return nonAscii(buf, s, e);
+  }
+
+  /**
+   * A Topic Name: a UTF-8 string without wildcard characters [MQTT-3.3.2-2]. The wildcard test
+   * rides on the UTF-8 scan ('+' and '#' bytes never occur inside multi-byte sequences).
+   */
+  topicName(): string {
+    const len = this.u16();
+    const s = this.pos;
+    const e = s + len;
+    if (e > this.end) throw truncated();
+    this.pos = e;
+    const buf = this.buf;
+    let or = 0;
+    let h = 0;
+    for (let i = s; i < e; i++) {
+      const c = buf[i]!;
+      if (c === 0x2b || c === 0x23) throw CodecError.topicName("wildcard in topic name", "[MQTT-3.3.2-2]");
+      if (c === 0) throw CodecError.malformed("U+0000 in a UTF-8 string", "[MQTT-1.5.4-2]");
+      or |= c;
+      h = (Math.imul(h, 31) + c) | 0;
+    }
+    if (or < 0x80) return internAscii(buf, s, e, h);
+    return nonAscii(buf, s, e);
   }
 
   /** Binary Data: two-byte length then bytes; a zero-copy view of the input [MQTT-1.5.6]. */
@@ -119,6 +158,14 @@ export class Reader {
       if (d === undefined) throw CodecError.malformed(`unknown property identifier 0x${id.toString(16)}`);
       if ((d.mask & (1 << context)) === 0) {
         throw CodecError.malformed(`property ${d.name} is not allowed in ${contextName(context)}`);
+      }
+      if (id === 0x26) {
+        // User Property, by far the most frequent: named access rather than the generic keyed path.
+        const pair: UserProperty = [this.str(), this.str()];
+        const list = (props as Properties).userProperties;
+        if (list === undefined) (props as Properties).userProperties = [pair];
+        else list.push(pair);
+        continue;
       }
       const existing = props[d.name];
       if (
@@ -170,12 +217,8 @@ export class Reader {
         case PropertyWireType.BinaryData:
           props[d.name] = this.bin();
           break;
-        case PropertyWireType.Utf8StringPair: {
-          const pair: UserProperty = [this.str(), this.str()];
-          if (existing === undefined) props[d.name] = [pair];
-          else (existing as UserProperty[]).push(pair);
-          break;
-        }
+        case PropertyWireType.Utf8StringPair:
+          break; // handled above (User Property is the only pair property)
       }
     }
     this.end = outerEnd;

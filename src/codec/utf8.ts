@@ -1,27 +1,4 @@
 // UTF-8 string rules of MQTT [MQTT-1.5.4-1] (well-formed, no surrogates) and [MQTT-1.5.4-2] (no U+0000).
-import { isUtf8 } from "node:buffer";
-
-/** Result of checking the bytes of an encoded MQTT string. */
-export const Utf8Check = { Ok: 0, Ascii: 1, Malformed: 2, Null: 3 } as const;
-export type Utf8CheckValue = (typeof Utf8Check)[keyof typeof Utf8Check];
-
-/**
- * Checks buf[start, end) without allocating a string. Returns Ascii when every byte is 1..0x7f
- * (the caller may then use a cheaper decoder), Ok for valid non-ASCII UTF-8, Malformed for
- * ill-formed, overlong or surrogate encodings [MQTT-1.5.4-1], Null when U+0000 occurs
- * [MQTT-1.5.4-2]. A 0x00 byte can only encode U+0000 in valid UTF-8, so scanning bytes is enough.
- */
-export function checkUtf8(buf: Buffer, start: number, end: number): Utf8CheckValue {
-  let or = 0;
-  for (let i = start; i < end; i++) {
-    const c = buf[i]!;
-    if (c === 0) return Utf8Check.Null;
-    or |= c;
-  }
-  if (or < 0x80) return Utf8Check.Ascii;
-  // isUtf8 (simdutf) rejects overlong forms, surrogates (ED A0..BF) and code points above U+10FFFF.
-  return isUtf8(buf.subarray(start, end)) ? Utf8Check.Ok : Utf8Check.Malformed;
-}
 
 /**
  * True when `s` can be sent as an MQTT UTF-8 string: no lone surrogates (a JS string may hold
@@ -53,6 +30,34 @@ interface BufferInternals {
 /** Decodes bytes already known to be ASCII (checkUtf8 returned Ascii). */
 export function asciiSlice(buf: Buffer, start: number, end: number): string {
   return (buf as unknown as BufferInternals).latin1Slice(start, end);
+}
+
+// Short ASCII strings repeat constantly in MQTT traffic (topic names, user property names,
+// content types, client ids on reconnect). Creating a JS string from bytes is a call into C++
+// plus an allocation, so recently seen ones are kept in a small direct-mapped table keyed by a
+// hash of their bytes and verified byte for byte before reuse. Strings are immutable: sharing
+// them between decoders is safe. Memory is bounded by INTERN_SLOTS * INTERN_MAX_LENGTH chars.
+const INTERN_SLOTS = 1024;
+const INTERN_MAX_LENGTH = 64;
+const internTable: (string | undefined)[] = new Array<string | undefined>(INTERN_SLOTS).fill(undefined);
+
+/**
+ * The string for ASCII bytes buf[start, end), whose rolling hash (h = h * 31 + byte, int32) the
+ * caller computed while validating them.
+ */
+export function internAscii(buf: Buffer, start: number, end: number, hash: number): string {
+  const len = end - start;
+  if (len > INTERN_MAX_LENGTH) return asciiSlice(buf, start, end);
+  const slot = (hash ^ (hash >>> 10) ^ len) & (INTERN_SLOTS - 1);
+  const cached = internTable[slot];
+  if (cached?.length === len) {
+    let i = 0;
+    while (i < len && cached.charCodeAt(i) === buf[start + i]) i++;
+    if (i === len) return cached;
+  }
+  const s = asciiSlice(buf, start, end);
+  internTable[slot] = s;
+  return s;
 }
 
 /** Decodes bytes already known to be valid UTF-8. */

@@ -34,4 +34,6 @@ console.log(
 );
 console.log(`  packets decoded: ${stats.packets}, incomplete inputs: ${stats.incomplete}`);
 console.log(`  CodecErrors: ${stats.codecErrors} ${JSON.stringify(stats.byCode)}`);
-console.log("  invariants held: only packets or CodecError, bounded steps, bufferedBytes <= maxPacketSize");
+console.log(
+  "  invariants held: only packets or CodecError, bounded steps, bufferedBytes <= maxPacketSize, stable re-encoding",
+);

@@ -232,3 +232,21 @@ describe("decoder zero-copy", () => {
     assert.equal(d.bufferedBytes, 4);
   });
 });
+
+describe("decoder string interning", () => {
+  it("thousands of distinct short strings (colliding in the intern table) always decode to their own text", () => {
+    const rng = new Rng(11);
+    const topics = Array.from({ length: 5000 }, (_, i) => `t/${i}/${rng.int(1e6)}`);
+    topics.push("x".repeat(64), "x".repeat(65), "y".repeat(63));
+    const d = new Decoder({ protocolVersion: 4 });
+    for (let round = 0; round < 3; round++) {
+      const order = topics.map((t) => t).sort(() => rng.int(3) - 1);
+      for (const topic of order) {
+        d.push(encode({ type: 3, dup: false, qos: 0, retain: false, topic, payload: Buffer.alloc(0) }, 4));
+        const p = d.next();
+        assert.ok(p?.type === 3);
+        assert.equal(p.topic, topic);
+      }
+    }
+  });
+});

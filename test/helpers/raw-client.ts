@@ -64,6 +64,11 @@ export class RawClient {
   /** The CONNACK, once received. */
   connack: ConnackPacket | undefined;
   decodeError: Error | undefined;
+  /**
+   * When set, the client acknowledges like a well-behaved one: PUBACK for QoS 1, PUBREC for QoS 2, PUBCOMP for
+   * PUBREL (the packets are still recorded and delivered to next()).
+   */
+  autoAck = false;
   /** Resolves when the socket has closed. */
   readonly closed: Promise<CloseInfo>;
   #isClosed = false;
@@ -141,6 +146,11 @@ export class RawClient {
 
   #deliver(p: Packet): void {
     this.received.push(p);
+    if (this.autoAck && !this.#isClosed) {
+      if (p.type === PacketType.PUBLISH && p.qos === 1) this.puback(p.packetId!);
+      else if (p.type === PacketType.PUBLISH && p.qos === 2) this.pubrec(p.packetId!);
+      else if (p.type === PacketType.PUBREL) this.pubcomp(p.packetId);
+    }
     const i = this.#waiters.findIndex((w) => w.match(p));
     if (i >= 0) {
       const [w] = this.#waiters.splice(i, 1);

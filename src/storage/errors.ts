@@ -6,6 +6,8 @@ export const StorageErrorCode = {
   Corrupt: "STORAGE_CORRUPT",
   /** The data directory cannot be used at all: not a directory, no permission, I/O error. */
   Unreadable: "STORAGE_UNREADABLE",
+  /** Another process (or another store in this process) has the data directory open. */
+  Locked: "STORAGE_LOCKED",
   /** The store was written by a newer Wharf with a schema this build does not know. */
   VersionUnsupported: "STORAGE_VERSION_UNSUPPORTED",
   /** A commit failed (disk full, I/O error). The in-memory view no longer matches the disk: stop the broker. */

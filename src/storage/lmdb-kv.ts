@@ -8,6 +8,7 @@ import { isRemove } from "./kv.ts";
 import type { KvBackend, KvEntry, KvOp } from "./kv.ts";
 import { corruptError } from "./errors.ts";
 import { openError, prepareDirectory, probeDirectory } from "./lmdb-check.ts";
+import { acquireLock } from "./lock.ts";
 
 const MAX_DBS = 32;
 
@@ -47,33 +48,34 @@ export class LmdbKv implements KvBackend {
   readonly path: string;
   readonly #root: RootDatabase;
   readonly #dbs: ReadonlyMap<SpaceName, Database>;
+  readonly #unlock: () => void;
 
-  private constructor(path: string, root: RootDatabase, dbs: ReadonlyMap<SpaceName, Database>) {
+  private constructor(path: string, root: RootDatabase, dbs: ReadonlyMap<SpaceName, Database>, unlock: () => void) {
     this.path = path;
     this.#root = root;
     this.#dbs = dbs;
+    this.#unlock = unlock;
   }
 
   static async open(options: LmdbKvOptions): Promise<LmdbKv> {
     const { path } = options;
     const existing = prepareDirectory(path);
-    if (existing && options.verify !== false) {
-      const { databases } = await probeDirectory(path, MAX_DBS);
-      const foreign = Object.keys(databases).filter((n) => !(ALL_SPACES as readonly string[]).includes(n));
-      if (foreign.length > 0) throw corruptError(path, `it holds databases Wharf does not use (${foreign.join(", ")})`);
-    }
-    let root: RootDatabase;
+    const unlock = acquireLock(path);
+    let root: RootDatabase | undefined;
     try {
+      if (existing && options.verify !== false) {
+        const { databases } = await probeDirectory(path, MAX_DBS);
+        const foreign = Object.keys(databases).filter((n) => !(ALL_SPACES as readonly string[]).includes(n));
+        if (foreign.length > 0)
+          throw corruptError(path, `it holds databases Wharf does not use (${foreign.join(", ")})`);
+      }
       root = open({ path, maxDbs: MAX_DBS, overlappingSync: false, noSync: options.noSync });
-    } catch (e) {
-      throw openError(path, e);
-    }
-    try {
       const dbs = new Map<SpaceName, Database>();
       for (const name of ALL_SPACES) dbs.set(name, root.openDB({ name }));
-      return new LmdbKv(path, root, dbs);
+      return new LmdbKv(path, root, dbs, unlock);
     } catch (e) {
-      await root.close();
+      await root?.close();
+      unlock();
       throw openError(path, e);
     }
   }
@@ -141,6 +143,10 @@ export class LmdbKv implements KvBackend {
   }
 
   async close(): Promise<void> {
-    await this.#root.close();
+    try {
+      await this.#root.close();
+    } finally {
+      this.#unlock();
+    }
   }
 }

@@ -1,6 +1,8 @@
 // Opening LMDB data directories that cannot be used as they are: each must fail with a StorageError naming the
 // directory and what to do — never a crash (LMDB segfaults on damaged files) and never an empty start.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -113,6 +115,28 @@ describe("lmdb data directory checks", { concurrency: 4 }, () => {
     const s = await openLmdbStorage({ path });
     t.after(() => s.close());
     assert.equal(s.readQueue("c").length, n);
+  });
+
+  test("one store per data directory: a second open is STORAGE_LOCKED until the first closes", async (t) => {
+    const path = join(await scratch(t), "data");
+    const first = await openLmdbStorage({ path });
+    await assertRefused(path, StorageErrorCode.Locked, /in use by this process/);
+    await first.close();
+    const again = await openLmdbStorage({ path });
+    await again.close();
+  });
+
+  test("a lock file of a running process refuses the open; one of a dead process is taken over", async (t) => {
+    const path = join(await scratch(t), "data");
+    await validStore(path);
+    await writeFile(join(path, "wharf.lock"), `${process.ppid}\n`); // the test runner: alive
+    await assertRefused(path, StorageErrorCode.Locked, new RegExp(`process ${process.ppid}.*delete .*wharf\\.lock`));
+    const dead = spawn(process.execPath, ["-e", ""]);
+    await once(dead, "exit");
+    await writeFile(join(path, "wharf.lock"), `${dead.pid}\n`);
+    const s = await openLmdbStorage({ path });
+    assert.equal((await readFile(join(path, "wharf.lock"), "utf8")).trim(), String(process.pid));
+    await s.close();
   });
 
   test("the default data directory is ./data", () => {

@@ -2,7 +2,7 @@
 // answers with at most one transport write per event-loop turn. It owns the connection-scoped state (keepalive,
 // will, negotiated limits, topic aliases); everything that outlives the socket lives in the Session.
 import { CodecError, CodecErrorCode, Decoder, PacketType, ReasonCode, encode } from "../codec/index.ts";
-import type { Packet, ProtocolVersion, Will } from "../codec/index.ts";
+import type { Packet, Properties, ProtocolVersion, Will } from "../codec/index.ts";
 import type { Logger, TimerHandle } from "../util/index.ts";
 import type { ClientInfo } from "./hooks.ts";
 import type { BrokerCore } from "./core.ts";
@@ -222,6 +222,15 @@ export class Connection implements ConnectionHandler, SessionLink {
     this.#push(buf);
     this.broker.counters.messagesSent++;
     return true;
+  }
+
+  /**
+   * 5.0 properties carrying a Reason String for a refusal on an acknowledgement, or undefined when the client set
+   * Request Problem Information to 0 (5.0 [MQTT-3.1.2-29]) or the string might not fit its maximum packet size.
+   */
+  problem(reasonString: string): Properties | undefined {
+    if (this.version !== 5 || !this.problemInformation || this.clientMaxPacketSize < 256) return undefined;
+    return { reasonString };
   }
 
   writePubrel(packetId: number): void {

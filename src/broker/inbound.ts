@@ -30,6 +30,16 @@ export function handlePublish(c: Connection, p: PublishPacket): void | Promise<v
       return;
     }
   }
+  if (p.qos === 1 && c.version === 5 && s.inboundQos2.has(p.packetId!)) {
+    // The id belongs to an unfinished QoS 2 exchange: refused, not routed (5.0 [MQTT-2.2.1-3], §3.4.2.1).
+    c.send({
+      type: PacketType.PUBACK,
+      packetId: p.packetId!,
+      reasonCode: ReasonCode.PacketIdentifierInUse,
+      properties: c.problem("packet identifier in use by a QoS 2 exchange"),
+    });
+    return;
+  }
   if (p.qos === 2) {
     const id = p.packetId!;
     if (s.inboundQos2.has(id)) {
@@ -94,17 +104,24 @@ function deny(c: Connection, p: PublishPacket, why: string): void {
   acknowledge(c, p, c.version === 5 ? ReasonCode.NotAuthorized : ReasonCode.Success);
 }
 
+const REFUSAL_TEXT: Readonly<Record<number, string>> = {
+  [ReasonCode.NotAuthorized]: "not authorized to publish to this topic",
+  [ReasonCode.QuotaExceeded]: "every matching subscriber's queue is full",
+};
+
 function acknowledge(c: Connection, p: PublishPacket, reasonCode: number): void {
   if (p.qos === 0) return;
   const packetId = p.packetId!;
   const rc = c.version === 5 && reasonCode !== ReasonCode.Success ? reasonCode : undefined;
+  const text = rc === undefined ? undefined : REFUSAL_TEXT[rc];
+  const properties = text === undefined ? undefined : c.problem(text);
   if (p.qos === 1) {
-    c.send({ type: PacketType.PUBACK, packetId, reasonCode: rc }); // [MQTT-4.3.2-2]
+    c.send({ type: PacketType.PUBACK, packetId, reasonCode: rc, properties }); // [MQTT-4.3.2-2]
     return;
   }
   // A PUBREC >= 0x80 ends the exchange (5.0): the id is not kept, a resend counts as new.
   if (reasonCode < 0x80) c.session!.inboundQos2.add(packetId);
-  c.send({ type: PacketType.PUBREC, packetId, reasonCode: rc });
+  c.send({ type: PacketType.PUBREC, packetId, reasonCode: rc, properties });
 }
 
 /** PUBREL: release the id and answer PUBCOMP, also for an unknown id (5.0 with 0x92) [MQTT-4.3.3-2]. */

@@ -80,7 +80,13 @@ function complete(c: Connection, p: SubscribePacket, results: (number | boolean)
     reasonCodes.push(qos); // [MQTT-3.8.4-5] [MQTT-3.9.3-1]
     added.push([sub, existed]);
   });
-  c.send({ type: PacketType.SUBACK, packetId: p.packetId, reasonCodes }); // [MQTT-3.8.4-1] [MQTT-3.8.4-2]
+  const refused = c.version === 5 && reasonCodes.some((rc) => rc >= 0x80);
+  c.send({
+    type: PacketType.SUBACK,
+    packetId: p.packetId,
+    reasonCodes,
+    properties: refused ? c.problem("one or more subscriptions were refused") : undefined,
+  }); // [MQTT-3.8.4-1] [MQTT-3.8.4-2]
   for (const [sub, existed] of added) {
     // 3.x: always (re)send retained [MQTT-3.3.1-6] [MQTT-3.8.4-3]; 5.0 Retain Handling 0/1/2 (5.0 [MQTT-3.3.1-9..11]).
     if (sub.retainHandling === 0 || (sub.retainHandling === 1 && !existed)) broker.deliverRetained(session, sub);
@@ -89,10 +95,11 @@ function complete(c: Connection, p: SubscribePacket, results: (number | boolean)
 
 export function handleUnsubscribe(c: Connection, p: UnsubscribePacket): void {
   const session = c.session!;
-  // Byte-for-byte comparison with the session's filters [MQTT-3.10.4-1].
-  const codes = p.topicFilters.map((f) =>
-    c.broker.unsubscribe(session, f) ? ReasonCode.Success : ReasonCode.NoSubscriptionExisted,
-  );
+  // Byte-for-byte comparison with the session's filters [MQTT-3.10.4-1]; 5.0 reports an invalid filter as 0x8F.
+  const codes = p.topicFilters.map((f) => {
+    if (c.broker.unsubscribe(session, f)) return ReasonCode.Success;
+    return isValidTopicFilter(f) ? ReasonCode.NoSubscriptionExisted : ReasonCode.TopicFilterInvalid;
+  });
   // Always answered, even when nothing was removed [MQTT-3.10.4-4] [MQTT-3.10.4-5].
   c.send({ type: PacketType.UNSUBACK, packetId: p.packetId, reasonCodes: c.version === 5 ? codes : undefined });
 }

@@ -190,3 +190,48 @@ test("packet too large for the listener: 3.1.1 closes, 5.0 DISCONNECT 0x95", asy
   const got = await b.client.receive();
   assert.equal((got[0] as DisconnectPacket).reasonCode, 0x95);
 });
+
+test("5.0 QoS 1 PUBLISH reusing the id of an unfinished QoS 2 exchange: PUBACK 0x91, not routed", async () => {
+  const h = harness();
+  const sub = await h.connect({ clientId: "s" });
+  await sub.client.subscribe("t", 1);
+  const { client } = await h.connect({ clientId: "p", version: 5 });
+  client.publish("t", "qos2", 2, { packetId: 9 });
+  client.publish("t", "qos1", 1, { packetId: 9 });
+  const acks = await client.receive();
+  assert.deepEqual(
+    acks.map((p) => [p.type, "reasonCode" in p ? (p.reasonCode ?? 0) : 0]),
+    [
+      [PacketType.PUBREC, 0],
+      [PacketType.PUBACK, 0x91],
+    ],
+  );
+  assert.deepEqual(payloads(await sub.client.receive()), ["qos2"]);
+});
+
+test("5.0 UNSUBSCRIBE: 0x11 for a filter not subscribed, 0x8F for an invalid one", async () => {
+  const h = harness();
+  const { client } = await h.connect({ clientId: "u", version: 5 });
+  await client.subscribe("a", 0);
+  client.send({ type: PacketType.UNSUBSCRIBE, packetId: 5, topicFilters: ["a", "b", "c/#/d"] });
+  const [ack] = await client.receive();
+  assert.deepEqual(ack?.type === PacketType.UNSUBACK ? ack.reasonCodes : [], [0x00, 0x11, 0x8f]);
+});
+
+test("5.0 Reason String on refusals, none when Request Problem Information is 0 (5.0 [MQTT-3.1.2-29])", async () => {
+  const h = harness({ acl: [{ permission: "deny", action: "all", topic: "no/#" }] });
+  const a = await h.connect({ clientId: "a", version: 5 });
+  a.client.publish("no/x", "x", 1);
+  const [ack] = await a.client.receive();
+  assert.equal(ack?.type === PacketType.PUBACK ? ack.reasonCode : 0, 0x87);
+  assert.match(ack?.type === PacketType.PUBACK ? (ack.properties?.reasonString ?? "") : "", /not authorized/);
+  const suback = await a.client.subscribe("no/y", 0);
+  assert.equal(typeof suback.properties?.reasonString, "string");
+
+  const b = await h.connect({ clientId: "b", version: 5, properties: { requestProblemInformation: 0 } });
+  b.client.publish("no/x", "x", 1);
+  const [ack2] = await b.client.receive();
+  assert.equal(ack2?.type === PacketType.PUBACK ? ack2.reasonCode : 0, 0x87);
+  assert.equal(ack2?.type === PacketType.PUBACK ? ack2.properties : "x", undefined);
+  assert.equal((await b.client.subscribe("no/y", 0)).properties, undefined);
+});

@@ -28,6 +28,7 @@ import {
 } from "./records.ts";
 import type { QueueLog, Storage, StorageOptionsBase, StorageStats } from "./storage.ts";
 import { Durability, InflightState } from "./types.ts";
+import { checkInflight, checkPacketId, checkQos, hasAny, invalid } from "./validate.ts";
 import type {
   DeliveryOptions,
   DurabilityMode,
@@ -48,37 +49,6 @@ import type {
 /** Layout version written at creation; a store with a higher one is refused. */
 export const SCHEMA_VERSION = 1;
 const SCHEMA_KEY: Key = ["", "schema"];
-
-function hasAny(kv: KvBackend, space: SpaceName): boolean {
-  for (const _ of kv.keys(space)) return true; // leaving the loop closes the cursor
-  return false;
-}
-
-function invalid(message: string): StorageError {
-  return new StorageError(StorageErrorCode.InvalidArgument, `storage: ${message}`);
-}
-
-function checkQos(qos: number, what: string): void {
-  if (qos !== 0 && qos !== 1 && qos !== 2) throw invalid(`${what}: QoS ${qos} is not 0, 1 or 2`);
-}
-
-function checkPacketId(packetId: number): void {
-  if (!Number.isInteger(packetId) || packetId < 1 || packetId > 65535) {
-    throw invalid(`packet identifier ${packetId} is not in 1..65535 [MQTT-2.2.1-3]`);
-  }
-}
-
-function checkInflight(m: InflightInit): void {
-  checkPacketId(m.packetId);
-  checkQos(m.qos, "inflight");
-  const ok =
-    (m.qos === 1 && m.state === InflightState.AwaitPuback) ||
-    (m.qos === 2 && (m.state === InflightState.AwaitPubrec || m.state === InflightState.AwaitPubcomp));
-  if (!ok) throw invalid(`inflight state ${m.state} is not valid at QoS ${m.qos}`);
-  if (m.state !== InflightState.AwaitPubcomp && m.messageId === undefined) {
-    throw invalid(`inflight packet ${m.packetId} in state ${m.state} needs its message`);
-  }
-}
 
 export interface EngineOptions extends StorageOptionsBase {
   path?: string | undefined;
@@ -382,7 +352,9 @@ export class StorageEngine implements Storage {
     const c = this.#existing(clientId);
     const queued = c?.queue.get(seq);
     if (c === undefined || queued === undefined) throw invalid(`client ${clientId} has no queue entry ${seq}`);
-    this.#setInflight(c, inflight, seq); // references the new message before the queue entry lets go of it
+    // Order = send order [MQTT-4.4.0-1], which is this call's order, not the entry's queue position. The
+    // inflight entry references the message before the queue entry lets go of it: the count never hits zero.
+    this.#setInflight(c, inflight, c.nextSeq++);
     c.queue.delete(seq);
     this.#remove(Space.Queue, [c.key, seq]);
     this.#decref(queued);

@@ -87,7 +87,7 @@ export interface Storage {
   readQueue(clientId: string, fromSeq?: number, limit?: number): QueuedMessage[];
   /** Records a QoS 1/2 PUBLISH sent (replacing any entry with that packet id). */
   putInflight(clientId: string, inflight: InflightInit): void;
-  /** Sends queue entry `seq` as `inflight`: one step, keeping its place in the resend order. */
+  /** Sends queue entry `seq` as `inflight` in one step (the entry leaves the queue; resend order = call order). */
   moveToInflight(clientId: string, seq: number, inflight: InflightInit): void;
   /** PUBREC received → AwaitPubcomp: the message body's reference is released. */
   setInflightState(clientId: string, packetId: number, state: InflightStateValue): void;

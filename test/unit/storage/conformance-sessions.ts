@@ -193,7 +193,19 @@ export function sessionTests(name: string, factory: HarnessFactory): void {
         .inflight.map((m) => m.packetId),
       [2],
     );
-    assert.equal(s2.verify().ok, true);
+    // Sent directly, then an older queue entry: the resend order is the send order, not the queue order.
+    s2.putInflight("c", inflight(100, s2.storeMessage(message(5))));
+    s2.moveToInflight("c", q3.seq, inflight(101, q3.id));
+    await s2.commit();
+    const s3 = await reopen(h, s2);
+    assert.deepEqual(
+      s3
+        .loadAll()
+        .sessions.find((x) => x.clientId === "c")!
+        .inflight.map((m) => m.packetId),
+      [2, 100, 101],
+    );
+    assert.equal(s3.verify().ok, true);
   });
 
   test(`${name}: invalid inflight and inbound arguments are rejected without side effects`, async (t) => {

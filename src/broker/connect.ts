@@ -108,12 +108,12 @@ function completeConnect(c: Connection, p: ConnectPacket, clientId: string, assi
   c.problemInformation = props?.requestProblemInformation !== 0;
   c.will = p.will;
 
-  // Keepalive: capped at maxKeepAlive. 5.0 tells the client (Server Keep Alive); 3.x cannot, so the server
+  // Keepalive: capped at maxKeepAlive (0 or 65535 = no cap). 5.0 tells the client (Server Keep Alive); 3.x cannot, so the server
   // simply supervises with the cap. A 3.x keepalive of 0 (no supervision) is left alone.
   let keepAlive = p.keepAlive;
   let serverKeepAlive: number | undefined;
   const max = opts.maxKeepAlive;
-  if (max > 0) {
+  if (max > 0 && max < 65535) {
     if (v === 5 && (keepAlive === 0 || keepAlive > max)) {
       keepAlive = max;
       serverKeepAlive = max;

@@ -46,14 +46,35 @@ export interface MessageInit {
   origin?: string | undefined;
 }
 
-/** Builds a Message, turning a Message Expiry Interval into an absolute deadline on the broker's clock. */
+/** Properties of an incoming PUBLISH (or will) that subscribers receive unaltered. */
+const FORWARDED_PROPERTIES = [
+  "payloadFormatIndicator",
+  "contentType",
+  "responseTopic",
+  "correlationData",
+  "userProperties",
+] as const satisfies readonly (keyof Properties)[];
+
+/**
+ * Builds a Message. Only the properties a server forwards on PUBLISH are kept (a will's Will Delay Interval, a
+ * client's Topic Alias or anything else must not reach subscribers); the Message Expiry Interval becomes an
+ * absolute deadline on the broker's clock.
+ */
 export function createMessage(init: MessageInit, now: number): Message {
-  let properties = init.properties;
+  const p = init.properties;
+  let properties: Properties | undefined;
   let expiresAt: number | undefined;
-  if (properties !== undefined) {
-    const { topicAlias: _a, subscriptionIdentifiers: _s, messageExpiryInterval, ...rest } = properties;
-    if (messageExpiryInterval !== undefined) expiresAt = now + messageExpiryInterval * 1000;
-    properties = Object.keys(rest).length > 0 ? rest : undefined;
+  if (p !== undefined) {
+    if (p.messageExpiryInterval !== undefined) expiresAt = now + p.messageExpiryInterval * 1000;
+    const kept: Record<string, unknown> = {};
+    let any = false;
+    for (const key of FORWARDED_PROPERTIES) {
+      if (p[key] !== undefined) {
+        kept[key] = p[key];
+        any = true;
+      }
+    }
+    if (any) properties = kept;
   }
   return {
     topic: init.topic,

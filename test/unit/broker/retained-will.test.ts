@@ -207,3 +207,25 @@ test("5.0 DISCONNECT 0x04 publishes the will", async () => {
   a.client.disconnect(undefined, 0x04);
   assert.deepEqual(payloads(await sub.client.receive()), ["asked"]);
 });
+
+test("5.0 will properties reach subscribers; will-only properties (Will Delay Interval) do not [MQTT-3.1.3-10]", async () => {
+  const h = harness();
+  const sub = await h.connect({ clientId: "s5", version: 5 });
+  await sub.client.subscribe("w", 1);
+  const a = await h.connect({
+    clientId: "d5",
+    version: 5,
+    properties: { sessionExpiryInterval: 1 },
+    will: will("w", "bye", {
+      qos: 1,
+      properties: { willDelayInterval: 60, contentType: "text/plain", userProperties: [["k", "v"]] },
+    }),
+  });
+  a.client.drop();
+  h.clock.advance(1_000); // the session ends before the will delay: the will goes then
+  const [m] = await sub.client.publishes();
+  assert.equal(m?.payload.toString(), "bye");
+  assert.equal(m?.properties?.contentType, "text/plain");
+  assert.deepEqual(m?.properties?.userProperties, [["k", "v"]]);
+  assert.equal(m?.properties?.willDelayInterval, undefined);
+});

@@ -160,7 +160,7 @@ test("[MQTT-3.8.4-3] re-subscribing to the same filter replaces the subscription
   assert.equal(await c.arrives(PacketType.PUBLISH, 300), false);
 });
 
-test("[MQTT-3.9.3-1] [MQTT-3.8.4-5] SUBACK has one reason code per filter, in order: granted QoS 0, 1, 2", async (t) => {
+test("[MQTT-3.9.3-1] [MQTT-3.8.4-6] [MQTT-3.8.4-7] SUBACK has one reason code per filter, in order: granted QoS 0, 1, 2", async (t) => {
   const base = topicFor("suback");
   const c = await raw(t, target, {});
   const s = await c.subscribe([

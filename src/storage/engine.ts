@@ -75,6 +75,7 @@ export class StorageEngine implements Storage {
   #logs = new Map<string, LogState>();
   #nextMessageId = 1;
   #closed = false;
+  #closing: Promise<void> = Promise.resolve();
 
   private constructor(kv: KvBackend, options: EngineOptions) {
     this.kind = kv.kind;
@@ -463,15 +464,18 @@ export class StorageEngine implements Storage {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed) return this.#closing;
+    this.#closed = true; // from now on mutations throw: nothing can slip in behind the final flush
     this.#floating.clear();
-    try {
-      await this.#committer.flush();
-      if (this.#noSync) await this.#kv.sync();
-    } finally {
-      this.#closed = true;
-      this.#committer.stop();
-      await this.#kv.close();
-    }
+    this.#closing = (async () => {
+      try {
+        await this.#committer.flush();
+        if (this.#noSync) await this.#kv.sync();
+      } finally {
+        this.#committer.stop();
+        await this.#kv.close();
+      }
+    })();
+    return this.#closing;
   }
 }

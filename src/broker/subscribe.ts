@@ -1,7 +1,7 @@
 // SUBSCRIBE and UNSUBSCRIBE.
 import { PacketType, ReasonCode, SubackFailure } from "../codec/index.ts";
 import type { QoS, SubscribePacket, SubscriptionRequest, UnsubscribePacket } from "../codec/index.ts";
-import { hasWildcard, isValidTopicFilter } from "../topics/index.ts";
+import { hasWildcard, isValidTopicFilter, parseSharedFilter } from "../topics/index.ts";
 import { isPromise } from "./hooks.ts";
 import type { Decision } from "./hooks.ts";
 import { ConnState } from "./connection.ts";
@@ -32,6 +32,15 @@ export function handleSubscribe(c: Connection, p: SubscribePacket): void | Promi
   complete(c, p, checks as (number | boolean)[], subscriptionId);
 }
 
+function isValidSharedFilter(filter: string): boolean {
+  try {
+    parseSharedFilter(filter);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function failureCode(c: Connection, reason5: number): number {
   return c.version === 5 ? reason5 : SubackFailure;
 }
@@ -41,7 +50,10 @@ function precheck(c: Connection, req: SubscriptionRequest): number | undefined {
   const opts = c.broker.options;
   if (!isValidTopicFilter(filter)) return failureCode(c, ReasonCode.TopicFilterInvalid); // [MQTT-4.7.1-2] [MQTT-4.7.1-3]
   if (c.version === 5) {
-    if (filter.startsWith("$share/")) return ReasonCode.SharedSubscriptionsNotSupported; // not yet (5.0 issue)
+    if (filter.startsWith("$share/")) {
+      if (!isValidSharedFilter(filter)) return ReasonCode.TopicFilterInvalid; // [MQTT-4.8.2-1] [MQTT-4.8.2-2]
+      return ReasonCode.SharedSubscriptionsNotSupported; // not yet (5.0 completion issue)
+    }
     if (!opts.wildcardSubscriptionAvailable && hasWildcard(filter)) {
       return ReasonCode.WildcardSubscriptionsNotSupported;
     }

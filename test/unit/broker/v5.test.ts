@@ -235,3 +235,10 @@ test("5.0 Reason String on refusals, none when Request Problem Information is 0 
   assert.equal(ack2?.type === PacketType.PUBACK ? ack2.properties : "x", undefined);
   assert.equal((await b.client.subscribe("no/y", 0)).properties, undefined);
 });
+
+test("5.0 shared subscriptions (not offered yet): 0x9E, malformed ones 0x8F [MQTT-4.8.2-1] [MQTT-4.8.2-2]", async () => {
+  const h = harness();
+  const { client } = await h.connect({ clientId: "sh", version: 5 });
+  const suback = await client.subscribe(["$share/g/t", "$share//t", "$share/g+/t", "$share/g"], 0);
+  assert.deepEqual(suback.reasonCodes, [0x9e, 0x8f, 0x8f, 0x8f]);
+});

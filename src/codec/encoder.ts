@@ -48,11 +48,14 @@ function checkPacketId(id: number | undefined): number {
   return id;
 }
 
-/** 5.0 acks, DISCONNECT and AUTH may drop trailing fields: reason code 0 with no properties, then empty properties. */
-function shortFormLength(reasonCode: number | undefined, plen: number, allowEmpty: boolean): number {
+/**
+ * Bytes after the packet identifier of 5.0 acks (or the whole body of DISCONNECT and AUTH):
+ * nothing for reason code 0 without properties, the reason code alone without properties,
+ * otherwise reason code and properties (3.4.2.1, 3.14.2.1, 3.15.2.1).
+ */
+function shortFormLength(reasonCode: number | undefined, plen: number): number {
   if (plen > 0) return 1 + propsBlockLength(plen);
-  if ((reasonCode ?? 0) === 0 && allowEmpty) return 0;
-  return 1;
+  return (reasonCode ?? 0) === 0 ? 0 : 1;
 }
 
 function remainingLength(p: Packet, v: ProtocolVersion): number {
@@ -73,7 +76,7 @@ function remainingLength(p: Packet, v: ProtocolVersion): number {
     case PacketType.PUBCOMP:
       if (v !== 5) return 2;
       propsLen = propertiesLength(p.properties);
-      return 2 + shortFormLength(p.reasonCode, propsLen, true);
+      return 2 + shortFormLength(p.reasonCode, propsLen);
     case PacketType.SUBSCRIBE: {
       let n = 2;
       if (v === 5) n += propsBlockLength((propsLen = propertiesLength(p.properties)));
@@ -101,11 +104,11 @@ function remainingLength(p: Packet, v: ProtocolVersion): number {
     case PacketType.DISCONNECT:
       if (v !== 5) return 0;
       propsLen = propertiesLength(p.properties);
-      return shortFormLength(p.reasonCode, propsLen, true);
+      return shortFormLength(p.reasonCode, propsLen);
     case PacketType.AUTH:
       if (v !== 5) throw new EncodeError("AUTH exists only in MQTT 5.0");
       propsLen = propertiesLength(p.properties);
-      return shortFormLength(p.reasonCode, propsLen, true);
+      return shortFormLength(p.reasonCode, propsLen);
   }
 }
 
@@ -125,7 +128,7 @@ function connectLength(p: ConnectPacket, v: ProtocolVersion): number {
 function firstByte(p: Packet): number {
   switch (p.type) {
     case PacketType.PUBLISH:
-      return 0x30 | (p.dup ? 0x08 : 0) | (p.qos << 1) | (p.retain ? 0x01 : 0);
+      return 0x30 | (p.dup && p.qos > 0 ? 0x08 : 0) | (p.qos << 1) | (p.retain ? 0x01 : 0); // [MQTT-3.3.1-2]
     case PacketType.PUBREL:
     case PacketType.SUBSCRIBE:
     case PacketType.UNSUBSCRIBE:
@@ -302,7 +305,7 @@ function encodePublish(p: PublishPacket, v: ProtocolVersion): Buffer {
   }
   if (rl > MAX_REMAINING_LENGTH) throw new EncodeError(`remaining length ${rl} exceeds ${MAX_REMAINING_LENGTH}`);
   const buf = Buffer.allocUnsafe(1 + varintLength(rl) + rl);
-  buf[0] = 0x30 | (p.dup ? 0x08 : 0) | (p.qos << 1) | (p.retain ? 0x01 : 0);
+  buf[0] = 0x30 | (p.dup && p.qos > 0 ? 0x08 : 0) | (p.qos << 1) | (p.retain ? 0x01 : 0); // [MQTT-3.3.1-2]
   let off = rl < 0x80 ? ((buf[1] = rl), 2) : writeVarint(buf, 1, rl);
   off = writeString(buf, off, p.topic);
   if (p.qos > 0) off = writeU16(buf, off, checkPacketId(p.packetId));

@@ -100,3 +100,14 @@ describe("isValidUtf8MqttString", () => {
     assert.ok(!isValidUtf8MqttString("€".repeat(21846)), "over 65,535 bytes once encoded");
   });
 });
+
+describe("encoder safety", () => {
+  it("[MQTT-3.3.1-2] never sets DUP on a QoS 0 PUBLISH", () => {
+    const p: Packet = { type: 3, dup: true, qos: 0, retain: false, topic: "t", payload: Buffer.alloc(0) };
+    assert.equal(encode(p, 4)[0], 0x30);
+    const into = Buffer.alloc(10);
+    encodeInto(p, 5, into, 0);
+    assert.equal(into[0], 0x30);
+    assert.equal(encode({ ...p, qos: 1, packetId: 1 }, 4)[0], 0x3a);
+  });
+});

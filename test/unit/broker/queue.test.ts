@@ -170,3 +170,28 @@ test("slow subscriber isolation: a paused subscriber does not hold back another 
   await settle();
   assert.deepEqual(payloads(slow.client.take()), ["first", "m95", "m96", "m97", "m98", "m99"], "newest kept");
 });
+
+test("fan-out shares encoded bytes: one Buffer for every 3.1.1 QoS 0 subscriber, per-subscriber only where needed", async () => {
+  const h = harness();
+  const subs = [];
+  for (let i = 0; i < 3; i++) {
+    const s = await h.connect({ clientId: `s${i}` });
+    await s.client.subscribe("fan", 0);
+    subs.push(s.client);
+  }
+  const q1 = await h.connect({ clientId: "q1" });
+  await q1.client.subscribe("fan", 1);
+  const before = subs.map((c) => c.transport.writes.length);
+  await h.broker.publish({ topic: "fan", payload: "shared", qos: 1 });
+  await tick();
+  const chunks = subs.map((c, i) => c.transport.writes[before[i]!]![0]!);
+  assert.ok(chunks[0] === chunks[1] && chunks[1] === chunks[2], "the same Buffer object");
+  const q1Chunk = q1.client.transport.writes.at(-1)![0]!;
+  assert.notEqual(q1Chunk, chunks[0], "QoS 1 carries its own packet id");
+  assert.deepEqual(payloads([...subs.map((c) => c.take()).flat(), ...q1.client.take()]), [
+    "shared",
+    "shared",
+    "shared",
+    "shared",
+  ]);
+});

@@ -71,12 +71,19 @@ const wharf: BrokerDef = {
     }
   },
   spawn(ctx, port) {
-    const args = ["--import", "tsx", "src/cli/main.ts", "start", "--host", "127.0.0.1", "--port", String(port)];
-    args.push("--log-level", "warn", "--storage", "memory");
+    const conf = join(ctx.tmp, `wharf-${port}.yaml`);
+    writeFileSync(conf, wharfConfig());
+    const args = ["--import", "tsx", "src/cli/main.ts", "start", "--config", conf];
+    args.push("--host", "127.0.0.1", "--port", String(port), "--log-level", "warn", "--storage", "memory");
     const [cmd, argv] = pinned(ctx.cpu, process.execPath, args);
     return spawnManaged(cmd, argv, ctx.root);
   },
 };
+
+/** Wharf's config: the same queue and in-flight limits as Mosquitto gets (everything else default). */
+export function wharfConfig(): string {
+  return ["mqtt:", `  maxInflight: ${BROKER_INFLIGHT}`, `  maxQueuedMessages: ${BROKER_QUEUE}`, ""].join("\n");
+}
 
 /** Mosquitto's own config: loopback listener, no persistence, queues and in-flight windows that never bind. */
 export function mosquittoConfig(port: number): string {

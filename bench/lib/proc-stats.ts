@@ -116,3 +116,17 @@ export function parseProcStatBusyTicks(procStat: string): number {
   const [user = 0, nice = 0, system = 0, , , , , steal = 0] = line.trim().split(/\s+/).map(Number);
   return user + nice + system + steal;
 }
+
+/**
+ * Seconds the process's main thread spent runnable but waiting for a CPU (second field of
+ * /proc/<pid>/schedstat). A broker or generator that waited noticeably was competing with other
+ * work on its CPU, and its numbers understate it. NaN when schedstat is unavailable.
+ */
+export function runQueueWaitSeconds(pid: number | "self"): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/schedstat`, "utf8").trim().split(/\s+/);
+    return Number(fields[1]) / 1e9;
+  } catch {
+    return Number.NaN;
+  }
+}

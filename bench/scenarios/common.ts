@@ -4,7 +4,7 @@ import type { RunningBroker } from "../brokers/index.ts";
 import { STATUS, type RunResult } from "./result.ts";
 import { BenchClient } from "../lib/client.ts";
 import { PUBACK_SIZE, writePuback, type ProtocolLevel } from "../lib/mqtt-packets.ts";
-import { CpuMeter, SelfCpuMeter, machineBusySeconds, processMemory } from "../lib/proc-stats.ts";
+import { CpuMeter, SelfCpuMeter, machineBusySeconds, processMemory, runQueueWaitSeconds } from "../lib/proc-stats.ts";
 import { BROKER_INFLIGHT, GENERATOR_SATURATED } from "./settings.ts";
 
 let runCounter = 0;
@@ -55,6 +55,8 @@ export class WindowMeters {
   private self = new SelfCpuMeter();
   private t0 = performance.now();
   private busy0 = machineBusySeconds();
+  private brokerWait0 = 0;
+  private selfWait0 = 0;
 
   constructor(private readonly pid: number) {
     this.broker = new CpuMeter(pid);
@@ -64,6 +66,8 @@ export class WindowMeters {
     this.broker.reset();
     this.self.reset();
     this.busy0 = machineBusySeconds();
+    this.brokerWait0 = runQueueWaitSeconds(this.pid);
+    this.selfWait0 = runQueueWaitSeconds("self");
     this.t0 = performance.now();
   }
 
@@ -72,12 +76,15 @@ export class WindowMeters {
     const mem = processMemory(this.pid);
     const brokerCpu = this.broker.read();
     const generatorCpu = this.self.read();
-    const busy = (machineBusySeconds() - this.busy0) / (elapsedMs / 1000);
+    const seconds = elapsedMs / 1000;
+    const busy = (machineBusySeconds() - this.busy0) / seconds;
     return {
       elapsedMs,
       brokerCpu,
       generatorCpu,
       otherCpu: Math.max(0, busy - brokerCpu - generatorCpu),
+      brokerWaited: (runQueueWaitSeconds(this.pid) - this.brokerWait0) / seconds,
+      generatorWaited: (runQueueWaitSeconds("self") - this.selfWait0) / seconds,
       rssKb: mem.rssKb,
       peakKb: mem.peakKb,
     };
@@ -91,9 +98,14 @@ export interface WindowReading {
   generatorCpu: number;
   /** Everything else the machine ran meanwhile (other processes, steal). */
   otherCpu: number;
+  /** Fraction of the window the broker's / generator's main thread was runnable but waiting for a CPU. */
+  brokerWaited: number;
+  generatorWaited: number;
   rssKb: number;
   peakKb: number;
 }
+
+const pct = (x: number): string => (Number.isFinite(x) ? `${Math.round(x * 100)}%` : "?");
 
 /** Above this much CPU used by other processes during a window (fraction of a core), the run says so. */
 export const NOISY_MACHINE = 0.1;
@@ -103,8 +115,12 @@ export function windowNotes(w: WindowReading): { notes: string[]; invalid: boole
   const notes: string[] = [];
   const gen = generatorNote(w.generatorCpu);
   if (gen !== null) notes.push(gen);
-  if (w.otherCpu > NOISY_MACHINE) {
-    notes.push(`noisy machine: other processes used ${(w.otherCpu * 100).toFixed(0)}% of a core during the window`);
+  const waited = Math.max(w.brokerWaited, w.generatorWaited);
+  if (w.otherCpu > NOISY_MACHINE || waited > NOISY_MACHINE) {
+    notes.push(
+      `noisy machine: other processes used ${pct(w.otherCpu)} of a core; broker waited for its CPU ` +
+        `${pct(w.brokerWaited)} of the window, generator ${pct(w.generatorWaited)}`,
+    );
   }
   return { notes, invalid: gen !== null };
 }
@@ -162,5 +178,7 @@ export function measuredResult(
     brokerPeakRssKb: w.peakKb,
     generatorCpu: w.generatorCpu,
     otherCpu: w.otherCpu,
+    brokerWaited: w.brokerWaited,
+    generatorWaited: w.generatorWaited,
   };
 }

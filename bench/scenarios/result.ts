@@ -52,6 +52,9 @@ export interface RunResult {
   generatorCpu?: number;
   /** CPU used by everything else on the machine during the window (noise), fraction of one core. */
   otherCpu?: number;
+  /** Fraction of the window the broker / generator main thread waited for a CPU (run queue). */
+  brokerWaited?: number;
+  generatorWaited?: number;
   /** Times QoS 0 publishers paused on the end-to-end backlog cap. */
   lagCapPauses?: number;
 }

@@ -1,5 +1,7 @@
 // Subscription index: which (filter, subscriber key) pairs match a topic, in time independent of the number of
 // unrelated subscriptions.
+import { MatchCache, type CachedMatch } from "./match-cache.ts";
+import { TombstoneMap } from "./tombstone-map.ts";
 import { validateTopicFilter } from "./validate.ts";
 
 /**
@@ -9,7 +11,7 @@ import { validateTopicFilter } from "./validate.ts";
  */
 class TrieNode<V> {
   /** Literal child levels ("" for an empty level). Created on first use: most nodes are leaves. */
-  children: Map<string, TrieNode<V>> | undefined = undefined;
+  children: TombstoneMap<string, TrieNode<V>> | undefined = undefined;
   /** The '+' child. */
   plus: TrieNode<V> | undefined = undefined;
   /** The '#' child: always a leaf. */
@@ -18,7 +20,7 @@ class TrieNode<V> {
   filter = "";
   keys: string[] = [];
   values: V[] = [];
-  slots: Map<string, number> | undefined = undefined;
+  slots: TombstoneMap<string, number> | undefined = undefined;
 
   constructor(
     readonly parent: TrieNode<V> | undefined,
@@ -33,17 +35,11 @@ class TrieNode<V> {
 
 export interface SubscriptionIndexOptions {
   /**
-   * Number of topics whose match results are kept in an LRU cache (0, the default, disables it). The cache is
-   * cleared by every add/remove. See bench/topics/index.ts for when it pays.
+   * Number of topics whose match results are cached (0, the default, disables the cache). Every add/remove clears
+   * it. It pays only for a small stable set of hot topics and costs several times more otherwise: see the numbers
+   * in match-cache.ts before enabling it.
    */
   readonly cacheSize?: number;
-}
-
-/** A match result cached for one topic. */
-interface CachedMatch<V> {
-  readonly keys: string[];
-  readonly values: V[];
-  readonly filters: string[];
 }
 
 export type MatchVisitor<V> = (key: string, value: V, filter: string) => void;
@@ -59,18 +55,25 @@ export type MatchVisitor<V> = (key: string, value: V, filter: string) => void;
 export class SubscriptionIndex<V> {
   readonly #root = new TrieNode<V>(undefined, "");
   /** Nodes holding entries, by filter: O(1) add/remove/get without walking the trie. */
-  readonly #byFilter = new Map<string, TrieNode<V>>();
+  readonly #byFilter = new TombstoneMap<string, TrieNode<V>>();
   /** Filters of each key, for filtersOf/removeKey (session cleanup). */
-  readonly #byKey = new Map<string, Set<string>>();
+  readonly #byKey = new TombstoneMap<string, Set<string>>();
   #size = 0;
   #nodeCount = 0;
   #visited = 0;
   #matching = 0;
-  readonly #cacheSize: number;
-  readonly #cache = new Map<string, CachedMatch<V>>();
+  readonly #cache: MatchCache<V> | undefined;
+  /** Reused by cache misses to collect a result without a closure per call. */
+  readonly #scratch: CachedMatch<V> = { keys: [], values: [], filters: [] };
+  readonly #collect: MatchVisitor<V> = (key, value, filter) => {
+    this.#scratch.keys.push(key);
+    this.#scratch.values.push(value);
+    this.#scratch.filters.push(filter);
+  };
 
   constructor(options: SubscriptionIndexOptions = {}) {
-    this.#cacheSize = Math.max(0, Math.floor(options.cacheSize ?? 0));
+    const cacheSize = Math.max(0, Math.floor(options.cacheSize ?? 0));
+    this.#cache = cacheSize > 0 ? new MatchCache<V>(cacheSize) : undefined;
   }
 
   /** Number of (filter, key) entries. */
@@ -93,7 +96,7 @@ export class SubscriptionIndex<V> {
 
   /** Number of topics currently in the match cache. */
   get cachedTopics(): number {
-    return this.#cache.size;
+    return this.#cache?.size ?? 0;
   }
 
   /**
@@ -110,7 +113,7 @@ export class SubscriptionIndex<V> {
       this.#byFilter.set(filter, node);
     }
     this.#invalidate();
-    const slots = (node.slots ??= new Map<string, number>());
+    const slots = (node.slots ??= new TombstoneMap<string, number>());
     const slot = slots.get(key);
     if (slot !== undefined) {
       node.values[slot] = value;
@@ -184,7 +187,7 @@ export class SubscriptionIndex<V> {
 
   /**
    * Calls `visit` once per (filter, key) whose filter matches `topic` (a valid Topic Name), in no particular order.
-   * Allocates only the topic's level array (nothing at all on a cache hit).
+   * Allocates only the level strings it looks up in nodes with literal children (nothing on a cache hit).
    *
    * The visitor MUST NOT add or remove entries of this index (it would corrupt the walk): collect what to change
    * and apply it after match() returns. add/remove/removeKey throw if called during a visit.
@@ -192,8 +195,8 @@ export class SubscriptionIndex<V> {
   match(topic: string, visit: MatchVisitor<V>): void {
     this.#matching++;
     try {
-      if (this.#cacheSize > 0) {
-        this.#matchCached(topic, visit);
+      if (this.#cache !== undefined) {
+        this.#matchCached(this.#cache, topic, visit);
       } else {
         this.#walkTopic(topic, visit);
       }
@@ -210,32 +213,42 @@ export class SubscriptionIndex<V> {
   }
 
   #walkTopic(topic: string, visit: MatchVisitor<V>): void {
-    const levels = topic.split("/");
     const root = this.#root;
     this.#visited++;
+    const end = topic.indexOf("/");
+    const next = end === -1 ? -1 : end + 1;
     // [MQTT-4.7.2-1] Filters starting with a wildcard do not match topics starting with '$' (e.g. $SYS/...).
     if (topic.charCodeAt(0) !== 0x24 /* $ */) {
       if (root.hash !== undefined) this.#emit(root.hash, visit);
-      if (root.plus !== undefined) this.#walk(root.plus, levels, 1, visit);
+      if (root.plus !== undefined) this.#walk(root.plus, topic, next, visit);
     }
-    const child = root.children?.get(levels[0]!);
-    if (child !== undefined) this.#walk(child, levels, 1, visit);
+    if (root.children !== undefined) {
+      const child = root.children.get(end === -1 ? topic : topic.slice(0, end));
+      if (child !== undefined) this.#walk(child, topic, next, visit);
+    }
   }
 
-  /** `node` has consumed `i` topic levels. */
-  #walk(node: TrieNode<V>, levels: string[], i: number, visit: MatchVisitor<V>): void {
+  /**
+   * `start` is where the next unconsumed topic level begins, or -1 once every level is consumed (a topic ending
+   * in '/' has a last, empty level, so "past the end" and "an empty level at the end" must differ). Levels are
+   * sliced only where a node has literal children, and no level array is allocated.
+   */
+  #walk(node: TrieNode<V>, topic: string, start: number, visit: MatchVisitor<V>): void {
     this.#visited++;
     // '#' also matches the parent level: "a/#" matches "a" [MQTT-4.7.1-2].
     if (node.hash !== undefined) this.#emit(node.hash, visit);
-    if (i === levels.length) {
+    if (start === -1) {
       this.#emitEntries(node, visit);
       return;
     }
+    if (node.children === undefined && node.plus === undefined) return;
+    const end = topic.indexOf("/", start);
+    const next = end === -1 ? -1 : end + 1;
     if (node.children !== undefined) {
-      const child = node.children.get(levels[i]!);
-      if (child !== undefined) this.#walk(child, levels, i + 1, visit);
+      const child = node.children.get(end === -1 ? topic.slice(start) : topic.slice(start, end));
+      if (child !== undefined) this.#walk(child, topic, next, visit);
     }
-    if (node.plus !== undefined) this.#walk(node.plus, levels, i + 1, visit);
+    if (node.plus !== undefined) this.#walk(node.plus, topic, next, visit);
   }
 
   #emit(hashNode: TrieNode<V>, visit: MatchVisitor<V>): void {
@@ -248,32 +261,23 @@ export class SubscriptionIndex<V> {
     for (let j = 0; j < keys.length; j++) visit(keys[j]!, values[j]!, filter);
   }
 
-  #matchCached(topic: string, visit: MatchVisitor<V>): void {
-    const cache = this.#cache;
+  #matchCached(cache: MatchCache<V>, topic: string, visit: MatchVisitor<V>): void {
     let hit = cache.get(topic);
-    if (hit !== undefined) {
-      // Refresh recency: a Map iterates in insertion order, so its first key is the least recently used.
-      cache.delete(topic);
-      cache.set(topic, hit);
-    } else {
-      const keys: string[] = [];
-      const values: V[] = [];
-      const filters: string[] = [];
-      this.#walkTopic(topic, (key, value, filter) => {
-        keys.push(key);
-        values.push(value);
-        filters.push(filter);
-      });
-      hit = { keys, values, filters };
-      if (cache.size >= this.#cacheSize) cache.delete(cache.keys().next().value!);
-      cache.set(topic, hit);
+    if (hit === undefined) {
+      const scratch = this.#scratch;
+      scratch.keys.length = 0;
+      scratch.values.length = 0;
+      scratch.filters.length = 0;
+      this.#walkTopic(topic, this.#collect);
+      hit = { keys: scratch.keys.slice(), values: scratch.values.slice(), filters: scratch.filters.slice() };
+      cache.store(topic, hit);
     }
     const { keys, values, filters } = hit;
     for (let j = 0; j < keys.length; j++) visit(keys[j]!, values[j]!, filters[j]!);
   }
 
   #invalidate(): void {
-    if (this.#cache.size > 0) this.#cache.clear();
+    this.#cache?.clear();
   }
 
   #assertNotMatching(op: string): void {
@@ -291,7 +295,7 @@ export class SubscriptionIndex<V> {
       } else if (level === "#") {
         next = node.hash ??= this.#newNode(node, level);
       } else {
-        const children = (node.children ??= new Map<string, TrieNode<V>>());
+        const children = (node.children ??= new TombstoneMap<string, TrieNode<V>>());
         next = children.get(level);
         if (next === undefined) children.set(level, (next = this.#newNode(node, level)));
       }

@@ -315,14 +315,16 @@ test("cache: hits are served without walking the trie, and any add/remove invali
   assert.equal(index.matchAll("a/b").length, 2);
   index.remove("a/+", "c1");
   assert.deepEqual(index.matchAll("a/b"), [{ filter: "#", key: "c2", value: 6 }]);
-  // Bounded LRU: the least recently used topic is evicted.
-  index.matchAll("x");
-  index.matchAll("a/b"); // refresh a/b
-  index.matchAll("y"); // evicts x
+  // Bounded, FIFO: the oldest cached topic is evicted, hits do not refresh.
+  index.matchAll("x"); // cache: a/b, x
+  index.matchAll("a/b"); // hit
+  index.matchAll("y"); // evicts a/b
   assert.equal(index.cachedTopics, 2);
   const before = index.visitedNodes;
-  index.matchAll("a/b");
-  assert.equal(index.visitedNodes, before, "a/b still cached");
   index.matchAll("x");
-  assert.ok(index.visitedNodes > before, "x was evicted");
+  index.matchAll("y");
+  assert.equal(index.visitedNodes, before, "x and y still cached");
+  index.matchAll("a/b");
+  assert.ok(index.visitedNodes > before, "a/b was evicted");
+  assert.deepEqual(index.matchAll("a/b"), [{ filter: "#", key: "c2", value: 6 }]);
 });

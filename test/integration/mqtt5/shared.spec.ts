@@ -259,7 +259,8 @@ test(
     const pub = await mqttjs(t, target);
     await pub.publishAsync(topic, "state", { qos: 1, retain: true });
     const c = await raw(t, target, {});
-    await c.subscribe([{ topicFilter: `$share/ret/${topic}`, qos: 1 }]);
+    const suback = await c.subscribe([{ topicFilter: `$share/ret/${topic}`, qos: 1 }]);
+    assert.deepEqual(suback.reasonCodes, [1], "shared subscription granted");
     assert.equal(await c.arrives(PacketType.PUBLISH, 500), false);
     await c.subscribe([{ topicFilter: topic, qos: 1 }]);
     assert.equal((await c.next(PacketType.PUBLISH)).retain, true, "control: an ordinary subscription gets it");

@@ -2,33 +2,22 @@
 // topic -> result LRU cache, on three workloads. Prints a table; asserts nothing.
 //   npm run bench:topics
 import { SubscriptionIndex, topicMatches } from "../../src/topics/index.ts";
+import { Rng } from "../../test/helpers/codec-random.ts";
 
 const SITES = 100;
-
-/** A deterministic PRNG (mulberry32) so runs are comparable. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * IoT-shaped filters over `site/<s>/dev/<d>/temp` topics. "fan-out": 70% exact, 20% `site/<s>/dev/+/temp`, 10%
  * `site/<s>/#`, so the wildcard subscribers of a site pile up (30 matches per topic at 10k subscriptions, 300 at
  * 100k). "low fan-out": 70% exact, 20% `site/<s>/dev/<d>/+`, 10% `site/<s>/dev/<d>/#` (about one match per topic).
  */
-function makeFilters(n: number, rnd: () => number, fanOut: boolean): string[] {
+function makeFilters(n: number, rnd: Rng, fanOut: boolean): string[] {
   const devices = Math.max(1, Math.floor(n / SITES));
   const out: string[] = [];
   for (let i = 0; i < n; i++) {
-    const site = Math.floor(rnd() * SITES);
-    const dev = Math.floor(rnd() * devices);
-    const r = rnd();
+    const site = rnd.int(SITES);
+    const dev = rnd.int(devices);
+    const r = rnd.u32() / 0x100000000;
     if (r < 0.7) out.push(`site/${site}/dev/${dev}/temp`);
     else if (r < 0.9) out.push(fanOut ? `site/${site}/dev/+/temp` : `site/${site}/dev/${dev}/+`);
     else out.push(fanOut ? `site/${site}/#` : `site/${site}/dev/${dev}/#`);
@@ -36,9 +25,9 @@ function makeFilters(n: number, rnd: () => number, fanOut: boolean): string[] {
   return out;
 }
 
-function makeTopic(n: number, rnd: () => number): string {
+function makeTopic(n: number, rnd: Rng): string {
   const devices = Math.max(1, Math.floor(n / SITES));
-  return `site/${Math.floor(rnd() * SITES)}/dev/${Math.floor(rnd() * devices)}/temp`;
+  return `site/${rnd.int(SITES)}/dev/${rnd.int(devices)}/temp`;
 }
 
 interface Workload {
@@ -90,7 +79,7 @@ for (const [n, fanOut] of [
   [10_000, true],
   [100_000, true],
 ] as const) {
-  const rnd = prng(42);
+  const rnd = new Rng(42);
   const shape = (fanOut ? "fan-out" : "low fan-out").padEnd(12);
   const filters = makeFilters(n, rnd, fanOut);
   const hot = Array.from({ length: 100 }, () => Buffer.from(makeTopic(n, rnd)));

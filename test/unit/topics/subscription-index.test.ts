@@ -1,40 +1,26 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { SubscriptionIndex, TopicError, topicMatches } from "../../../src/topics/index.ts";
+import { Rng } from "../../helpers/codec-random.ts";
 
-/** mulberry32: a small seeded PRNG so that a failing run can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const SEED = Number(process.env["WHARF_TEST_SEED"] ?? Date.now() % 1_000_000);
-
-function pick<T>(rnd: () => number, items: readonly T[]): T {
-  return items[Math.floor(rnd() * items.length)]!;
-}
 
 const TOPIC_LEVELS = ["a", "b", "$x", ""] as const;
 const FILTER_LEVELS = ["a", "b", "$x", "", "+"] as const;
 
-function randomTopic(rnd: () => number): string {
+function randomTopic(rnd: Rng): string {
   for (;;) {
-    const n = 1 + Math.floor(rnd() * 4);
-    const t = Array.from({ length: n }, () => pick(rnd, TOPIC_LEVELS)).join("/");
+    const n = 1 + rnd.int(4);
+    const t = Array.from({ length: n }, () => rnd.pick(TOPIC_LEVELS)).join("/");
     if (t !== "") return t; // [MQTT-4.7.3-1] a topic name is never empty
   }
 }
 
-function randomFilter(rnd: () => number): string {
+function randomFilter(rnd: Rng): string {
   for (;;) {
-    const n = 1 + Math.floor(rnd() * 4);
-    const levels: string[] = Array.from({ length: n }, () => pick(rnd, FILTER_LEVELS));
-    if (rnd() < 0.3) levels[n - 1] = "#";
+    const n = 1 + rnd.int(4);
+    const levels: string[] = Array.from({ length: n }, () => rnd.pick(FILTER_LEVELS));
+    if (rnd.bool(0.3)) levels[n - 1] = "#";
     const f = levels.join("/");
     if (f !== "") return f;
   }
@@ -74,7 +60,7 @@ function expectedNodes(model: Model): number {
   return prefixes.size;
 }
 
-function checkAgainstModel(index: SubscriptionIndex<number>, model: Model, rnd: () => number, topics: number): void {
+function checkAgainstModel(index: SubscriptionIndex<number>, model: Model, rnd: Rng, topics: number): void {
   assert.equal(index.size, modelSize(model));
   assert.equal(index.nodeCount, expectedNodes(model));
   for (let i = 0; i < topics; i++) {
@@ -85,7 +71,7 @@ function checkAgainstModel(index: SubscriptionIndex<number>, model: Model, rnd: 
 
 for (const cacheSize of [0, 16]) {
   test(`property: matchAll equals brute-force topicMatches over random filters, adds and removes [MQTT-4.7] (cache ${cacheSize}, seed ${SEED})`, () => {
-    const rnd = prng(SEED + cacheSize);
+    const rnd = new Rng(SEED + cacheSize);
     const index = new SubscriptionIndex<number>({ cacheSize });
     const model: Model = new Map();
     const keys = Array.from({ length: 8 }, (_, i) => `c${i}`);
@@ -93,7 +79,7 @@ for (const cacheSize of [0, 16]) {
     for (let round = 0; round < 6; round++) {
       for (let i = 0; i < 600; i++) {
         const filter = randomFilter(rnd);
-        const key = pick(rnd, keys);
+        const key = rnd.pick(keys);
         let subs = model.get(filter);
         if (subs === undefined) model.set(filter, (subs = new Map()));
         const isNew = !subs.has(key);
@@ -105,7 +91,7 @@ for (const cacheSize of [0, 16]) {
       checkAgainstModel(index, model, rnd, 300);
       for (let i = 0; i < 500; i++) {
         const filter = randomFilter(rnd);
-        const key = pick(rnd, keys);
+        const key = rnd.pick(keys);
         const subs = model.get(filter);
         const existed = subs?.delete(key) ?? false;
         if (subs?.size === 0) model.delete(filter);
@@ -194,17 +180,17 @@ test("filtersOf and removeKey cover every filter of one key and leave other keys
 });
 
 test("memory: adding then removing 10k random filters leaves no trie nodes", () => {
-  const rnd = prng(SEED);
+  const rnd = new Rng(SEED);
   const words = ["a", "b", "c", "d", "e", "", "+", "$x", "sensor", "temp"];
   const index = new SubscriptionIndex<number>({ cacheSize: 8 });
   const added: [string, string][] = [];
   while (added.length < 10_000) {
-    const n = 1 + Math.floor(rnd() * 7);
-    const levels = Array.from({ length: n }, () => (rnd() < 0.2 ? `w${Math.floor(rnd() * 1000)}` : pick(rnd, words)));
-    if (rnd() < 0.2) levels.push("#");
+    const n = 1 + rnd.int(7);
+    const levels = Array.from({ length: n }, () => (rnd.bool(0.2) ? `w${rnd.int(1000)}` : rnd.pick(words)));
+    if (rnd.bool(0.2)) levels.push("#");
     const filter = levels.join("/");
     if (filter === "") continue;
-    const key = `k${Math.floor(rnd() * 50)}`;
+    const key = `k${rnd.int(50)}`;
     if (index.add(filter, key, added.length)) added.push([filter, key]);
     if (added.length % 1000 === 0) index.matchAll(randomTopic(rnd)); // fill the cache now and then
   }
@@ -212,7 +198,7 @@ test("memory: adding then removing 10k random filters leaves no trie nodes", () 
   assert.ok(index.nodeCount > 1000, `nodeCount ${index.nodeCount}`);
   // Remove in a random order (Fisher-Yates shuffle).
   for (let i = added.length - 1; i > 0; i--) {
-    const j = Math.floor(rnd() * (i + 1));
+    const j = rnd.int(i + 1);
     [added[i], added[j]] = [added[j]!, added[i]!];
   }
   for (const [filter, key] of added) assert.equal(index.remove(filter, key), true);

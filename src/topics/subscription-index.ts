@@ -63,6 +63,9 @@ export class SubscriptionIndex<V> {
   #visited = 0;
   #matching = 0;
   readonly #cache: MatchCache<V> | undefined;
+  /** The match walk's stack, reused across calls (see #walkTopic). */
+  readonly #stackNodes: (TrieNode<V> | undefined)[] = [];
+  readonly #stackStarts: number[] = [];
   /** Reused by cache misses to collect a result without a closure per call. */
   readonly #scratch: CachedMatch<V> = { keys: [], values: [], filters: [] };
   readonly #collect: MatchVisitor<V> = (key, value, filter) => {
@@ -212,43 +215,67 @@ export class SubscriptionIndex<V> {
     return out;
   }
 
+  /**
+   * Depth-first walk with an explicit stack, not recursion: a client may subscribe to a filter of thousands of
+   * levels ("+/+/+/...", still a valid filter) and a recursive walk of a topic that deep overflows the call stack.
+   * Each stack entry is a node and `start`: where the next unconsumed topic level begins, or -1 once every level is
+   * consumed (a topic ending in '/' has a last, empty level, so "past the end" and "an empty level" must differ).
+   * Levels are sliced only where a node has literal children; no level array is allocated.
+   */
   #walkTopic(topic: string, visit: MatchVisitor<V>): void {
+    // A visitor may call match() again (it must not mutate): nested walks get their own stack.
+    const reentrant = this.#matching > 1;
+    const nodes = reentrant ? [] : this.#stackNodes;
+    const starts = reentrant ? [] : this.#stackStarts;
     const root = this.#root;
     this.#visited++;
     const end = topic.indexOf("/");
     const next = end === -1 ? -1 : end + 1;
+    let sp = 0;
     // [MQTT-4.7.2-1] Filters starting with a wildcard do not match topics starting with '$' (e.g. $SYS/...).
     if (topic.charCodeAt(0) !== 0x24 /* $ */) {
       if (root.hash !== undefined) this.#emit(root.hash, visit);
-      if (root.plus !== undefined) this.#walk(root.plus, topic, next, visit);
+      if (root.plus !== undefined) {
+        nodes[sp] = root.plus;
+        starts[sp++] = next;
+      }
     }
     if (root.children !== undefined) {
       const child = root.children.get(end === -1 ? topic : topic.slice(0, end));
-      if (child !== undefined) this.#walk(child, topic, next, visit);
+      if (child !== undefined) {
+        nodes[sp] = child;
+        starts[sp++] = next;
+      }
     }
-  }
-
-  /**
-   * `start` is where the next unconsumed topic level begins, or -1 once every level is consumed (a topic ending
-   * in '/' has a last, empty level, so "past the end" and "an empty level at the end" must differ). Levels are
-   * sliced only where a node has literal children, and no level array is allocated.
-   */
-  #walk(node: TrieNode<V>, topic: string, start: number, visit: MatchVisitor<V>): void {
-    this.#visited++;
-    // '#' also matches the parent level: "a/#" matches "a" [MQTT-4.7.1-2].
-    if (node.hash !== undefined) this.#emit(node.hash, visit);
-    if (start === -1) {
-      this.#emitEntries(node, visit);
-      return;
+    while (sp > 0) {
+      sp--;
+      let node = nodes[sp]!;
+      let start = starts[sp]!;
+      nodes[sp] = undefined; // do not keep removed nodes alive through the reused stack
+      // Follow the literal path in place; only '+' branches go through the stack.
+      for (;;) {
+        this.#visited++;
+        // '#' also matches the parent level: "a/#" matches "a" [MQTT-4.7.1-2].
+        if (node.hash !== undefined) this.#emit(node.hash, visit);
+        if (start === -1) {
+          this.#emitEntries(node, visit);
+          break;
+        }
+        const children = node.children;
+        if (children === undefined && node.plus === undefined) break;
+        const e = topic.indexOf("/", start);
+        const n = e === -1 ? -1 : e + 1;
+        if (node.plus !== undefined) {
+          nodes[sp] = node.plus;
+          starts[sp++] = n;
+        }
+        if (children === undefined) break;
+        const child = children.get(e === -1 ? topic.slice(start) : topic.slice(start, e));
+        if (child === undefined) break;
+        node = child;
+        start = n;
+      }
     }
-    if (node.children === undefined && node.plus === undefined) return;
-    const end = topic.indexOf("/", start);
-    const next = end === -1 ? -1 : end + 1;
-    if (node.children !== undefined) {
-      const child = node.children.get(end === -1 ? topic.slice(start) : topic.slice(start, end));
-      if (child !== undefined) this.#walk(child, topic, next, visit);
-    }
-    if (node.plus !== undefined) this.#walk(node.plus, topic, next, visit);
   }
 
   #emit(hashNode: TrieNode<V>, visit: MatchVisitor<V>): void {

@@ -314,3 +314,35 @@ test("cache: hits are served without walking the trie, and any add/remove invali
   assert.ok(index.visitedNodes > before, "a/b was evicted");
   assert.deepEqual(index.matchAll("a/b"), [{ filter: "#", key: "c2", value: 6 }]);
 });
+
+test("match does not overflow the call stack on filters and topics of 30k levels (valid: 60k bytes) [MQTT-4.7.3-3]", () => {
+  const index = new SubscriptionIndex<number>();
+  const depth = 30_000;
+  index.add(Array<string>(depth).fill("+").join("/"), "plus", 1);
+  index.add(Array<string>(depth).fill("a").join("/") + "/#", "hash", 2);
+  index.add(Array<string>(depth).fill("a").join("/"), "exact", 3);
+  const topic = Array<string>(depth).fill("a").join("/");
+  assert.deepEqual(
+    index
+      .matchAll(topic)
+      .map((m) => m.key)
+      .sort(),
+    ["exact", "hash", "plus"],
+  );
+  assert.equal(index.matchAll(topic + "/b").length, 1);
+  assert.equal(index.removeKey("plus") + index.removeKey("hash") + index.removeKey("exact"), 3);
+  assert.equal(index.nodeCount, 0);
+});
+
+test("a visitor may call match() again (read-only re-entrancy) and both walks stay correct", () => {
+  const index = new SubscriptionIndex<number>();
+  for (const f of ["a/+/c", "a/#", "+/b/+", "x/y"]) index.add(f, f, 0);
+  const outer: string[] = [];
+  const inner: string[] = [];
+  index.match("a/b/c", (key) => {
+    outer.push(key);
+    index.match("x/y", (k) => inner.push(k));
+  });
+  assert.deepEqual(outer.sort(), ["+/b/+", "a/#", "a/+/c"]);
+  assert.deepEqual(inner, ["x/y", "x/y", "x/y"]);
+});

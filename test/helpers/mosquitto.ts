@@ -43,6 +43,23 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Brokers still running: killed if the test process exits without closing them (a crash, a cancelled run). */
+const running = new Map<ChildProcess, string>();
+let exitHookInstalled = false;
+
+function track(child: ChildProcess, dir: string): void {
+  running.set(child, dir);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once("exit", () => {
+      for (const [c, d] of running) {
+        c.kill("SIGKILL");
+        rmSync(d, { recursive: true, force: true });
+      }
+    });
+  }
+}
+
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once("exit", () => resolve()));
@@ -70,6 +87,7 @@ async function startOnce(port: number, opts: MosquittoOptions): Promise<Mosquitt
   if (opts.aclFile !== undefined) writeFileSync(join(dir, "acl"), opts.aclFile);
   writeFileSync(conf, lines.join("\n") + "\n");
   const child = spawn(MOSQUITTO_BIN, ["-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
+  track(child, dir);
   let log = "";
   const ready = new Promise<"ok" | "port-in-use" | Error>((resolve) => {
     const timer = setTimeout(
@@ -111,6 +129,7 @@ async function startOnce(port: number, opts: MosquittoOptions): Promise<Mosquitt
         clearTimeout(killer);
       }
       rmSync(dir, { recursive: true, force: true });
+      running.delete(child);
     })());
   if (outcome !== "ok") {
     await close();

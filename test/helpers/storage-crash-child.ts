@@ -1,19 +1,29 @@
 // Child process of the LMDB crash test (test/unit/storage/lmdb-crash.test.ts): writes to a sync-mode store from
-// several concurrent writers until it is SIGKILLed, printing each change only after its commit() resolved.
-// stdout to a pipe is synchronous on Linux, so a printed line is in the parent's pipe before the next write.
+// several concurrent writers until it is SIGKILLed, logging each change only after its commit() resolved.
 //
-//   node --import tsx storage-crash-child.ts <dir> <run>
+//   node --import tsx storage-crash-child.ts <dir> <run> <log file>
+//
+// The log is the record of truth: each line is written with a synchronous write(2) to a file, so it is in the
+// page cache — and survives the kill — before the child does anything else. (process.stdout to a pipe is
+// asynchronous: lines queued there die with the process.) stdout only carries the same lines as progress.
 //
 // Lines: "READY" once open; "E <client> <seq> <marker>" = queue entry committed (message topic crash/<marker>);
 // "X <client> <seq>" = its removal is about to be issued (may or may not get committed); "D <client> <seq>" =
 // the removal committed.
+import { openSync, writeSync } from "node:fs";
 import { InflightState, openLmdbStorage } from "../../src/storage/index.ts";
 
-const [path, runArg] = process.argv.slice(2);
-if (path === undefined || runArg === undefined) throw new Error("usage: storage-crash-child.ts <dir> <run>");
+const [path, runArg, logFile] = process.argv.slice(2);
+if (path === undefined || runArg === undefined || logFile === undefined) {
+  throw new Error("usage: storage-crash-child.ts <dir> <run> <log file>");
+}
 const run = Number(runArg);
+const log = openSync(logFile, "a");
 const store = await openLmdbStorage({ path, durability: "sync" });
-const out = (line: string): void => void process.stdout.write(line + "\n");
+const out = (line: string): void => {
+  writeSync(log, line + "\n");
+  process.stdout.write(line + "\n");
+};
 out("READY");
 
 const committed: { client: string; seq: number }[] = [];

@@ -1,9 +1,10 @@
-// Crash consistency of the LMDB store in sync mode: a child process writes from 8 concurrent writers and prints
+// Crash consistency of the LMDB store in sync mode: a child process writes from 8 concurrent writers and logs
 // each change after its commit() resolved; it is SIGKILLed at a random point, several times on the same
-// directory. After each kill the store must open without repairs, hold every change printed as committed
-// (zero loss), none printed as removed, and have consistent reference counts.
+// directory. After each kill the store must open without repairs, hold every change logged as committed
+// (zero loss), none logged as removed, and have consistent reference counts.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -24,34 +25,36 @@ interface RunResult {
   signal: NodeJS.Signals | null;
 }
 
-/** Runs the child until it has printed `killAfter` lines after READY, then SIGKILLs it. */
-function crashRun(path: string, run: number, killAfter: number): Promise<RunResult> {
+/**
+ * Runs the child until it has reported `killAfter` changes (progress on stdout), SIGKILLs it, then reads what
+ * it logged synchronously to `logFile` — the record of what was committed before the kill.
+ */
+function crashRun(path: string, run: number, killAfter: number, logFile: string): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", CHILD, path, String(run)], {
+    const child = spawn(process.execPath, ["--import", "tsx", CHILD, path, String(run), logFile], {
       stdio: ["ignore", "pipe", "pipe"],
     });
-    const result: RunResult = { entries: new Map(), removing: new Set(), removed: new Set(), signal: null };
     let lines = 0;
-    let ready = false;
     let stderr = "";
     child.stderr.setEncoding("utf8").on("data", (s: string) => (stderr += s));
     createInterface({ input: child.stdout }).on("line", (line) => {
-      if (line === "READY") {
-        ready = true;
-        return;
-      }
-      const [kind, client, seq, marker] = line.split(" ");
-      if (kind === "E") result.entries.set(`${client} ${seq}`, marker!);
-      else if (kind === "X") result.removing.add(`${client} ${seq}`);
-      else if (kind === "D") result.removed.add(`${client} ${seq}`);
-      if (++lines === killAfter) child.kill("SIGKILL");
+      if (line !== "READY" && ++lines === killAfter) child.kill("SIGKILL");
     });
     child.on("error", reject);
     child.on("close", (code, signal) => {
-      result.signal = signal;
-      if (!ready || signal !== "SIGKILL")
+      const result: RunResult = { entries: new Map(), removing: new Set(), removed: new Set(), signal };
+      const log = readFileSync(logFile, "utf8").split("\n");
+      if (log[0] !== "READY" || signal !== "SIGKILL") {
         reject(new Error(`child ended with code ${code} signal ${signal}: ${stderr}`));
-      else resolve(result);
+        return;
+      }
+      for (const line of log) {
+        const [kind, client, seq, marker] = line.split(" ");
+        if (kind === "E") result.entries.set(`${client} ${seq}`, marker!);
+        else if (kind === "X") result.removing.add(`${client} ${seq}`);
+        else if (kind === "D") result.removed.add(`${client} ${seq}`);
+      }
+      resolve(result);
     });
   });
 }
@@ -65,7 +68,7 @@ test("lmdb crash consistency: SIGKILL during sync-mode writes loses nothing ackn
   let removedTotal = 0;
   for (let run = 1; run <= RUNS; run++) {
     const killAfter = 30 + Math.floor(Math.random() * 570);
-    const r = await crashRun(path, run, killAfter);
+    const r = await crashRun(path, run, killAfter, join(dir, `run-${run}.log`));
     committedTotal += r.entries.size;
     removedTotal += r.removed.size;
     for (const [k, v] of r.entries) expected.set(k, v);
@@ -89,11 +92,11 @@ test("lmdb crash consistency: SIGKILL during sync-mode writes loses nothing ackn
       const resurrected = [...r.removed].filter((k) => present.has(k));
       const integrity = store.verify();
       t.diagnostic(
-        `run ${run}: killed after ${killAfter} lines; committed entries ${r.entries.size}, committed removals ${r.removed.size}; ` +
+        `run ${run}: killed after ${killAfter} reported changes; committed entries ${r.entries.size}, committed removals ${r.removed.size}; ` +
           `store holds ${present.size} entries, ${integrity.messages} bodies, ${integrity.references} references; lost ${lost.length}`,
       );
-      assert.deepEqual(lost, [], "every entry printed as committed is present with its message");
-      assert.deepEqual(resurrected, [], "no entry printed as removed came back");
+      assert.deepEqual(lost, [], "every entry logged as committed is present with its message");
+      assert.deepEqual(resurrected, [], "no entry logged as removed came back");
       assert.equal(integrity.ok, true, JSON.stringify(integrity));
     } finally {
       await store.close();

@@ -126,7 +126,10 @@ export class Inbox {
     });
   }
 
-  /** The first message (received so far or later) matching `pred` that no earlier next() returned. */
+  /**
+   * The first message (received so far or later) matching `pred` after the one the previous next() returned;
+   * messages before the returned one are passed over for later next() calls (all stay in `messages`).
+   */
   next(pred: (m: Received) => boolean = () => true, timeoutMs = 3000): Promise<Received> {
     for (let i = this.#seen; i < this.messages.length; i++) {
       const m = this.messages[i]!;

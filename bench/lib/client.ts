@@ -13,6 +13,8 @@ export interface ClientOptions {
   /** MQTT 5 Receive Maximum sent in CONNECT. */
   receiveMaximum?: number;
   timeoutMs?: number;
+  /** Size of the socket's reused read buffer; 0 = Node's default fresh buffer per read (fine for idle clients). */
+  readBufferBytes?: number;
 }
 
 export class BenchClientError extends Error {
@@ -44,16 +46,7 @@ export class BenchClient implements ReaderSink {
   ) {
     this.reader = new PacketReader(protocol, this);
     socket.setNoDelay(true);
-    socket.on("data", (chunk: Buffer) => {
-      try {
-        this.reader.feed(chunk);
-      } catch (err) {
-        this.fail(`malformed data from broker: ${(err as Error).message}`);
-        socket.destroy();
-        return;
-      }
-      this.chunkHandler();
-    });
+    socket.on("data", (chunk: Buffer) => this.onChunk(chunk));
     socket.on("error", (err) => this.fail(`socket error: ${err.message}`));
     socket.on("close", () => {
       this.closed = true;
@@ -61,9 +54,38 @@ export class BenchClient implements ReaderSink {
     });
   }
 
+  /** Feeds one socket read to the reader, then lets the scenario flush (acks, window refills). */
+  onChunk(chunk: Buffer): void {
+    try {
+      this.reader.feed(chunk);
+    } catch (err) {
+      this.fail(`malformed data from broker: ${(err as Error).message}`);
+      this.socket.destroy();
+      return;
+    }
+    this.chunkHandler();
+  }
+
   static async connect(o: ClientOptions): Promise<BenchClient> {
-    const socket = net.connect({ port: o.port, host: o.host ?? "127.0.0.1" });
-    const client = new BenchClient(socket, o.clientId, o.protocol);
+    const target = { port: o.port, host: o.host ?? "127.0.0.1" };
+    const readBytes = o.readBufferBytes ?? 64 * 1024;
+    let client: BenchClient | undefined;
+    const readBuffer = Buffer.allocUnsafe(readBytes);
+    // With a read buffer, every read lands in the same memory instead of a fresh allocation per read.
+    const socket =
+      readBytes > 0
+        ? net.connect({
+            ...target,
+            onread: {
+              buffer: readBuffer,
+              callback: (n: number): boolean => {
+                client?.onChunk(readBuffer.subarray(0, n));
+                return true;
+              },
+            },
+          })
+        : net.connect(target);
+    client = new BenchClient(socket, o.clientId, o.protocol);
     await new Promise<void>((resolve, reject) => {
       socket.once("connect", resolve);
       socket.once("error", reject);

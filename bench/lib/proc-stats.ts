@@ -130,3 +130,20 @@ export function runQueueWaitSeconds(pid: number | "self"): number {
     return Number.NaN;
   }
 }
+
+/** A TcpExt counter from /proc/net/netstat (e.g. ListenOverflows), machine-wide; NaN when unavailable. */
+export function tcpExtCounter(name: string): number {
+  try {
+    return parseNetstatCounter(readFileSync("/proc/net/netstat", "utf8"), "TcpExt", name);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+export function parseNetstatCounter(netstat: string, group: string, name: string): number {
+  const lines = netstat.split("\n").filter((l) => l.startsWith(`${group}:`));
+  const names = lines[0]?.split(/\s+/) ?? [];
+  const values = lines[1]?.split(/\s+/) ?? [];
+  const i = names.indexOf(name);
+  return i > 0 && values[i] !== undefined ? Number(values[i]) : Number.NaN;
+}

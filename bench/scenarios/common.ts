@@ -20,6 +20,7 @@ export async function connectMany(
   protocol: ProtocolLevel,
   ids: readonly string[],
   concurrency = 50,
+  readBufferBytes?: number,
 ): Promise<BenchClient[]> {
   const out: BenchClient[] = new Array<BenchClient>(ids.length);
   let next = 0;
@@ -31,6 +32,7 @@ export async function connectMany(
         clientId: ids[i]!,
         protocol,
         receiveMaximum: BROKER_INFLIGHT,
+        ...(readBufferBytes !== undefined ? { readBufferBytes } : {}),
       });
     }
   };

@@ -81,7 +81,7 @@ export async function runLatency(spec: LatencySpec, broker: RunningBroker, timin
       const n = Math.min(due, BROKER_INFLIGHT - inflight);
       if (n < due) windowFullTicks++;
       if (n > 0) {
-        pub!.socket.write(builder.build(n, now));
+        builder.writeTo(pub!.socket, n, now);
         sent += n;
         inflight += n;
       }

@@ -132,7 +132,7 @@ export async function runThroughput(spec: ThroughputSpec, broker: RunningBroker,
         const pump = (): void => {
           if (!flow.publishing || pub.closed) return;
           if (flow.overCap()) return flow.park(pump);
-          if (pub.socket.write(b.build(n, performance.now()))) setImmediate(pump);
+          if (b.writeTo(pub.socket, n, performance.now())) setImmediate(pump);
           else pub.socket.once("drain", pump);
         };
         pump();
@@ -141,7 +141,7 @@ export async function runThroughput(spec: ThroughputSpec, broker: RunningBroker,
           const room = QOS1_WINDOW - inflight[i]!;
           if (!flow.publishing || room <= 0 || pub.closed) return;
           inflight[i]! += room;
-          pub.socket.write(b.build(room, performance.now()));
+          b.writeTo(pub.socket, room, performance.now());
         };
         pub.pubackHandler = () => {
           inflight[i]!--;

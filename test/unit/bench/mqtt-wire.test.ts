@@ -1,5 +1,6 @@
 // The bench's own encoder and reader, checked against mqtt-packet (an independent implementation).
 import assert from "node:assert/strict";
+import { Writable } from "node:stream";
 import { test } from "node:test";
 import mqttPacket from "mqtt-packet";
 import {
@@ -155,4 +156,41 @@ for (const protocol of [PROTOCOL.v311, PROTOCOL.v5]) {
 test("PacketReader rejects a remaining length longer than 4 bytes", () => {
   const reader = new PacketReader(PROTOCOL.v311, { onPublish: () => undefined, onControl: () => undefined });
   assert.throws(() => reader.feed(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01])), MalformedPacketError);
+});
+
+test("PublishBuilder without whole-packet templates (large topic sets) writes the same bytes via writeTo", async () => {
+  const big = 3 * 1024 * 1024; // two topics x 3 MB exceed the template budget: header and payload copied apart
+  const mk = (): PublishBuilder =>
+    new PublishBuilder(
+      [
+        { topic: "a", streamId: 0, fanout: 1 },
+        { topic: "b", streamId: 1, fanout: 1 },
+      ],
+      1,
+      PROTOCOL.v5,
+      big,
+      new Uint32Array(2),
+    );
+  const chunks: Buffer[] = [];
+  const sink = new Writable({
+    write(c: Buffer, _e, cb) {
+      chunks.push(Buffer.from(c));
+      cb();
+    },
+  });
+  const b = mk();
+  b.writeTo(sink, 3, 5);
+  await new Promise((r) => setImmediate(r));
+  b.writeTo(sink, 1, 6); // reuses the pooled buffer
+  const packets = parseAll(Buffer.concat(chunks), PROTOCOL.v5);
+  assert.deepEqual(
+    packets.map((p) => [p.topic, p.messageId, (p.payload as Buffer).readUInt32LE(PAYLOAD_HEADER.seq)]),
+    [
+      ["a", 1, 0],
+      ["b", 2, 0],
+      ["a", 3, 1],
+      ["b", 4, 1],
+    ],
+  );
+  assert.ok(packets.every((p) => (p.payload as Buffer).length === big));
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  parseNetstatCounter,
   parseProcStatBusyTicks,
   parseStatCpuTicks,
   parseStatusMemory,
@@ -29,4 +30,11 @@ test("parseProcStatBusyTicks: user + nice + system + steal of the aggregate line
   const stat = "cpu  100 5 50 9000 7 3 11 2 0 0\ncpu0 50 2 25 4500 3 1 5 1 0 0\nintr 123\n";
   assert.equal(parseProcStatBusyTicks(stat), 100 + 5 + 50 + 2);
   assert.throws(() => parseProcStatBusyTicks("intr 1\n"));
+});
+
+test("parseNetstatCounter finds a named TcpExt counter", () => {
+  const netstat =
+    "TcpExt: SyncookiesSent ListenOverflows ListenDrops\nTcpExt: 1 620 621\nIpExt: InNoRoutes\nIpExt: 0\n";
+  assert.equal(parseNetstatCounter(netstat, "TcpExt", "ListenOverflows"), 620);
+  assert.ok(Number.isNaN(parseNetstatCounter(netstat, "TcpExt", "Nope")));
 });

@@ -1,6 +1,7 @@
 // Micro-benchmark of SubscriptionIndex.match: throughput with 10k / 100k subscriptions, with and without the
 // topic -> result LRU cache, on three workloads. Prints a table; asserts nothing.
 //   npm run bench:topics
+import { availableParallelism, loadavg } from "node:os";
 import { SubscriptionIndex, topicMatches } from "../../src/topics/index.ts";
 import { Rng } from "../../test/helpers/codec-random.ts";
 
@@ -71,7 +72,10 @@ function fmt(opsPerSec: number): string {
 
 const OPS = 1_000_000;
 const CACHE = 1024;
-console.log(`SubscriptionIndex.match, ${OPS.toLocaleString("en")} matches per cell, Node ${process.version}`);
+console.log(
+  `SubscriptionIndex.match, ${OPS.toLocaleString("en")} matches per cell (best of 3), Node ${process.version}, ` +
+    `load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores (a busy machine skews every cell)`,
+);
 console.log("subs     shape        workload                          no cache      cache=1024   avg matches");
 for (const [n, fanOut] of [
   [10_000, false],

@@ -193,7 +193,8 @@ export class SubscriptionIndex<V> {
    * Allocates only the level strings it looks up in nodes with literal children (nothing on a cache hit).
    *
    * The visitor MUST NOT add or remove entries of this index (it would corrupt the walk): collect what to change
-   * and apply it after match() returns. add/remove/removeKey throw if called during a visit.
+   * and apply it after match() returns. add/remove/removeKey throw if called during a visit. Calling match()
+   * again from a visitor is fine.
    */
   match(topic: string, visit: MatchVisitor<V>): void {
     this.#matching++;

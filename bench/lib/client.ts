@@ -69,7 +69,6 @@ export class BenchClient implements ReaderSink {
   static async connect(o: ClientOptions): Promise<BenchClient> {
     const target = { port: o.port, host: o.host ?? "127.0.0.1" };
     const readBytes = o.readBufferBytes ?? 64 * 1024;
-    let client: BenchClient | undefined;
     const readBuffer = Buffer.allocUnsafe(readBytes);
     // With a read buffer, every read lands in the same memory instead of a fresh allocation per read.
     const socket =
@@ -79,13 +78,13 @@ export class BenchClient implements ReaderSink {
             onread: {
               buffer: readBuffer,
               callback: (n: number): boolean => {
-                client?.onChunk(readBuffer.subarray(0, n));
+                client.onChunk(readBuffer.subarray(0, n)); // only after connect, long after `client` exists
                 return true;
               },
             },
           })
         : net.connect(target);
-    client = new BenchClient(socket, o.clientId, o.protocol);
+    const client = new BenchClient(socket, o.clientId, o.protocol);
     await new Promise<void>((resolve, reject) => {
       socket.once("connect", resolve);
       socket.once("error", reject);

@@ -17,6 +17,7 @@ import type { BrokerOptions } from "./options.ts";
 import { MemoryRetainedStore } from "./retained.ts";
 import type { RetainedStore } from "./retained.ts";
 import { NEVER_EXPIRES, Session } from "./session.ts";
+import { SharedGroup, SharedSubscriptions } from "./shared.ts";
 import type { SessionEnv, Subscription } from "./session.ts";
 import { Counters } from "./stats.ts";
 import type { BrokerStats } from "./stats.ts";
@@ -38,6 +39,9 @@ interface SubEntry {
   readonly sub: Subscription;
 }
 
+/** Index values: a client's own subscription, or a shared subscription group (key groupKey(name)). */
+type IndexEntry = SubEntry | SharedGroup;
+
 /** Per-session accumulation while routing one message (overlapping subscriptions are merged). */
 interface Target {
   readonly session: Session;
@@ -58,7 +62,8 @@ export class Broker implements BrokerCore {
   readonly hooks: AuthHooks | undefined;
   readonly retained: RetainedStore;
   readonly sessions = new Map<string, Session>();
-  readonly #index = new SubscriptionIndex<SubEntry>();
+  readonly #index = new SubscriptionIndex<IndexEntry>();
+  readonly #shared: SharedSubscriptions;
   readonly #connections = new Set<Connection>();
   /** Connections whose transport has not reported close yet (close() waits for them). */
   readonly #open = new Set<Connection>();
@@ -85,6 +90,16 @@ export class Broker implements BrokerCore {
       queueQos0Offline: this.options.queueQos0Offline,
       queueLimits: { maxMessages: this.options.maxQueuedMessages, maxBytes: this.options.maxQueuedBytes },
     };
+    this.#shared = new SharedSubscriptions({
+      strategy: this.options.sharedSubscriptionStrategy,
+      queueLimits: this.#sessionEnv.queueLimits,
+      queueQos0Offline: this.options.queueQos0Offline,
+      counters: this.counters,
+      logger: this.logger,
+      now: this.#sessionEnv.now,
+      index: this.#index,
+      random: Math.random,
+    });
     this.#sys = new SysPublisher(
       this.clock,
       this.options.sysInterval,
@@ -142,7 +157,7 @@ export class Broker implements BrokerCore {
 
   stats(): BrokerStats {
     const c = this.counters;
-    let queued = 0;
+    let queued = this.#shared.waitingCount;
     let inflight = 0;
     for (const s of this.sessions.values()) {
       queued += s.queue.length;
@@ -156,7 +171,7 @@ export class Broker implements BrokerCore {
       messagesSent: c.messagesSent,
       bytesReceived: c.bytesReceived,
       bytesSent: c.bytesSent,
-      subscriptions: this.#index.size,
+      subscriptions: this.#index.size - this.#shared.groupCount + this.#shared.memberCount,
       retained: this.retained.size,
       droppedQos0: c.droppedQos0,
       queueRejected: c.queueRejected,
@@ -179,6 +194,7 @@ export class Broker implements BrokerCore {
 
   async #shutdown(): Promise<void> {
     this.#sys.stop();
+    this.#shared.suspend(); // members going offline keep their shared messages
     this.logger.info({ connections: this.#connections.size }, "broker shutting down");
     for (const c of [...this.#connections]) c.disconnect(ReasonCode.ServerShuttingDown);
     for (const s of this.sessions.values()) s.cancelTimers();
@@ -233,6 +249,7 @@ export class Broker implements BrokerCore {
     }
     session.expiryInterval = expiryInterval;
     session.link = conn;
+    this.#shared.memberOnline(session); // waiting shared messages follow the CONNACK
     this.counters.clientsConnected++;
     if (this.counters.clientsConnected > this.counters.clientsMaximum) {
       this.counters.clientsMaximum = this.counters.clientsConnected;
@@ -247,6 +264,7 @@ export class Broker implements BrokerCore {
     const s = conn.session;
     if (s?.link !== conn) return; // already taken over
     s.link = undefined;
+    this.#shared.memberOffline(s); // its unacknowledged shared messages go to live members (5.0 §4.8.2)
     const client = conn.client!;
     if (will !== undefined) {
       const delay = conn.version === 5 ? (will.properties?.willDelayInterval ?? 0) : 0;
@@ -290,16 +308,31 @@ export class Broker implements BrokerCore {
   }
 
   subscribe(session: Session, sub: Subscription): boolean {
+    const previous = session.subscriptions.get(sub.filter);
+    // Same filter string, other kind ("$share/…" of a 3.x session is an ordinary filter): drop the old one first.
+    if (previous !== undefined && (previous.shared === undefined) !== (sub.shared === undefined)) {
+      this.#unregister(session, previous);
+    }
     session.subscriptions.set(sub.filter, sub);
+    if (sub.shared !== undefined) return this.#shared.join(session, sub);
     return !this.#index.add(sub.filter, session.clientId, { session, sub });
   }
 
   unsubscribe(session: Session, filter: string): boolean {
+    const sub = session.subscriptions.get(filter);
+    if (sub === undefined) return false;
     session.subscriptions.delete(filter);
-    return this.#index.remove(filter, session.clientId);
+    this.#unregister(session, sub);
+    return true;
+  }
+
+  #unregister(session: Session, sub: Subscription): void {
+    if (sub.shared !== undefined) this.#shared.leave(session, sub);
+    else this.#index.remove(sub.filter, session.clientId);
   }
 
   deliverRetained(session: Session, sub: Subscription): void {
+    if (sub.shared !== undefined) return; // only for a new Non-shared Subscription (5.0 §3.3.1.3)
     const now = this.clock.now();
     const found: Message[] = [];
     const expired: string[] = [];
@@ -346,8 +379,13 @@ export class Broker implements BrokerCore {
    */
   #route(msg: Message): RouteResult {
     const targets = new Map<string, Target>();
+    let groups: SharedGroup[] | undefined;
     const origin = msg.origin;
     this.#index.match(msg.topic, (key, entry) => {
+      if (entry instanceof SharedGroup) {
+        (groups ??= []).push(entry); // one delivery per group, to a member it picks (5.0 §4.8.2)
+        return;
+      }
       const sub = entry.sub;
       if (sub.noLocal && origin === key) return; // 5.0 [MQTT-3.8.3-3]
       const t = targets.get(key);
@@ -375,7 +413,9 @@ export class Broker implements BrokerCore {
       });
       if (!delivered) refused++;
     }
-    return { matched: targets.size, refused };
+    if (groups === undefined) return { matched: targets.size, refused };
+    for (const g of groups) if (!this.#shared.dispatch(g, msg)) refused++;
+    return { matched: targets.size + groups.length, refused };
   }
 
   #publishWill(will: Will, client: ClientInfo): void {
@@ -413,6 +453,7 @@ export class Broker implements BrokerCore {
 
   #endSession(s: Session): void {
     s.cancelTimers();
+    this.#shared.sessionEnded(s); // leaves its groups, which take back its unacknowledged messages
     this.#index.removeKey(s.clientId);
     const pending = s.pendingWill;
     s.pendingWill = undefined;

@@ -7,6 +7,7 @@ import type { AuthResult, AuthenticateContext } from "./hooks.ts";
 import { ConnState } from "./connection.ts";
 import type { Connection } from "./connection.ts";
 import { NEVER_EXPIRES } from "./session.ts";
+import { outboundAliasesFor } from "./topic-alias-out.ts";
 import { connackProperties } from "./v5.ts";
 
 export function handleConnect(c: Connection, p: ConnectPacket): void | Promise<void> {
@@ -106,6 +107,7 @@ function completeConnect(c: Connection, p: ConnectPacket, clientId: string, assi
   c.inflightLimit = Math.max(1, Math.min(opts.maxInflight, props?.receiveMaximum ?? 65535));
   if (props?.maximumPacketSize !== undefined) c.clientMaxPacketSize = props.maximumPacketSize;
   c.problemInformation = props?.requestProblemInformation !== 0;
+  c.outboundAliases = outboundAliasesFor(opts.outboundTopicAliases, props?.topicAliasMaximum); // 5.0 [MQTT-3.1.2-27]
   c.will = p.will;
 
   // Keepalive: capped at maxKeepAlive (0 or 65535 = no cap). 5.0 tells the client (Server Keep Alive); 3.x cannot, so the server

@@ -10,6 +10,7 @@ import { dispatch } from "./dispatch.ts";
 import { preparedOf, remainingExpiry } from "./message.ts";
 import type { Delivery } from "./message.ts";
 import type { Session, SessionLink } from "./session.ts";
+import type { OutboundTopicAliases } from "./topic-alias-out.ts";
 import type { ConnectionHandler, TransportConnection } from "./transport.ts";
 import { v3ConnackCode } from "./v5.ts";
 
@@ -48,6 +49,8 @@ export class Connection implements ConnectionHandler, SessionLink {
   problemInformation = true;
   /** 5.0 inbound topic aliases; never carried over to another connection (5.0 [MQTT-3.3.2-7]). */
   topicAliases: Map<number, string> | undefined = undefined;
+  /** 5.0 outbound topic aliases, set at CONNECT when the client allows them (topic-alias-out.ts). */
+  outboundAliases: OutboundTopicAliases | undefined = undefined;
   lastActivity: number;
   readonly decoder: Decoder;
 
@@ -207,6 +210,8 @@ export class Connection implements ConnectionHandler, SessionLink {
 
   writePublish(d: Delivery, packetId: number | undefined, dup: boolean): boolean {
     const v = this.version;
+    const aliases = this.outboundAliases;
+    const alias = aliases?.choose(d.msg.topic);
     const buf = preparedOf(d.msg).encode(v, {
       qos: d.qos,
       retain: d.retain,
@@ -214,11 +219,14 @@ export class Connection implements ConnectionHandler, SessionLink {
       packetId,
       subscriptionIdentifiers: v === 5 ? d.subscriptionIds : undefined,
       messageExpiryInterval: v === 5 ? remainingExpiry(d.msg, this.broker.clock.now()) : undefined,
+      topicAlias: alias?.topicAlias,
+      omitTopic: alias?.omitTopic,
     });
     if (buf.length > this.clientMaxPacketSize) {
       this.logger.debug({ topic: d.msg.topic, size: buf.length }, "message larger than the client accepts: discarded");
       return false;
     }
+    if (alias !== undefined) aliases!.commit(d.msg.topic, alias); // only once the client gets to see it
     this.#push(buf);
     this.broker.counters.messagesSent++;
     return true;

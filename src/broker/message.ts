@@ -35,6 +35,11 @@ export interface Delivery {
   readonly retain: boolean;
   /** 5.0 subscription identifiers of the matching subscriptions. */
   readonly subscriptionIds: number[] | undefined;
+  /**
+   * Set when the delivery was made for a 5.0 shared subscription: its full `$share/<group>/<filter>`. The group
+   * takes such a delivery back when the member leaves before acknowledging it (src/broker/shared.ts).
+   */
+  readonly shared?: string | undefined;
 }
 
 export interface MessageInit {

@@ -12,6 +12,12 @@ export interface AclRule {
   username?: string;
 }
 
+/** How a shared subscription group picks the member that gets a message (5.0 §4.8.2; docs/broker.md). */
+export type SharedSubscriptionStrategy = "round-robin" | "random" | "sticky" | "least-inflight";
+
+/** 5.0 outbound Topic Aliases: "auto" assigns them when the client allows any, "off" never. */
+export type OutboundTopicAliasPolicy = "auto" | "off";
+
 export interface BrokerOptions {
   /** Largest packet the server accepts (bytes, whole packet). 5.0 CONNACK announces it. */
   maxPacketSize: number;
@@ -42,12 +48,17 @@ export interface BrokerOptions {
   /** $SYS topics: publish period in seconds; 0 disables. */
   sysInterval: number;
   acl: AclRule[];
-  // The two below are optional so that code building a full BrokerOptions from its own config keeps compiling;
+  // The fields below are optional so that code building a full BrokerOptions from its own config keeps compiling;
   // the broker fills them from DEFAULT_BROKER_OPTIONS.
   /** Seconds a new connection may take to send CONNECT (and finish authenticating); 0 = no limit. */
   connectTimeout?: number;
   /** Seconds broker.close() waits for clients to close after DISCONNECT/end before destroying their sockets. */
   closeTimeout?: number;
+  // Optional for the same reason (issue #4 additions).
+  /** 5.0 shared subscriptions: how a group picks a member for each message (default round-robin). */
+  sharedSubscriptionStrategy?: SharedSubscriptionStrategy;
+  /** 5.0 Topic Aliases the server assigns on PUBLISHes to clients that announced a Topic Alias Maximum. */
+  outboundTopicAliases?: OutboundTopicAliasPolicy;
 }
 
 export const DEFAULT_BROKER_OPTIONS: Readonly<Required<BrokerOptions>> = Object.freeze({
@@ -70,4 +81,6 @@ export const DEFAULT_BROKER_OPTIONS: Readonly<Required<BrokerOptions>> = Object.
   acl: [],
   connectTimeout: 30,
   closeTimeout: 5,
+  sharedSubscriptionStrategy: "round-robin",
+  outboundTopicAliases: "auto",
 });

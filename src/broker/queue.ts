@@ -82,6 +82,26 @@ export class SessionQueue {
     return this.evicted > 0 ? EnqueueResult.QueuedEvicted : EnqueueResult.Queued;
   }
 
+  /**
+   * Removes the deliveries matching `pred` and returns them in order; the others keep their order. Used when a
+   * shared subscription group takes back the messages of a member that left (src/broker/shared.ts).
+   */
+  removeWhere(pred: (d: Delivery) => boolean): Delivery[] {
+    const removed: Delivery[] = [];
+    const kept: Delivery[] = [];
+    for (let i = this.#head; i < this.#items.length; i++) {
+      const d = this.#items[i]!;
+      if (pred(d)) removed.push(d);
+      else kept.push(d);
+    }
+    if (removed.length > 0) {
+      this.#items = kept;
+      this.#head = 0;
+      for (const d of removed) this.#account(d, -1);
+    }
+    return removed;
+  }
+
   /** Removes every delivery (session discarded). */
   clear(): void {
     this.#items = [];

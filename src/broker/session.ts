@@ -22,6 +22,13 @@ export interface Subscription {
   readonly retainHandling: RetainHandling;
   /** 5.0 Subscription Identifier. */
   readonly identifier: number | undefined;
+  /** 5.0 shared subscription `$share/<group>/<filter>`: the group name and the topic filter proper. */
+  readonly shared?: SharedFilter | undefined;
+}
+
+export interface SharedFilter {
+  readonly group: string;
+  readonly filter: string;
 }
 
 /** Outbound QoS 1/2 states [MQTT-4.3.2] [MQTT-4.3.3]. */

@@ -52,7 +52,8 @@ function precheck(c: Connection, req: SubscriptionRequest): number | undefined {
   if (c.version === 5) {
     if (filter.startsWith("$share/")) {
       if (!isValidSharedFilter(filter)) return ReasonCode.TopicFilterInvalid; // [MQTT-4.8.2-1] [MQTT-4.8.2-2]
-      return ReasonCode.SharedSubscriptionsNotSupported; // not yet (5.0 completion issue)
+      if (!opts.sharedSubscriptionAvailable) return ReasonCode.SharedSubscriptionsNotSupported; // 0x9E
+      // No Local on a shared subscription [MQTT-3.8.3-4] never gets here: the codec refuses it (0x82).
     }
     if (!opts.wildcardSubscriptionAvailable && hasWildcard(filter)) {
       return ReasonCode.WildcardSubscriptionsNotSupported;
@@ -87,6 +88,8 @@ function complete(c: Connection, p: SubscribePacket, results: (number | boolean)
       retainAsPublished: c.version === 5 && req.retainAsPublished === true,
       retainHandling: c.version === 5 ? (req.retainHandling ?? 0) : 0,
       identifier: subscriptionId,
+      // 5.0 `$share/<group>/<filter>` (src/broker/shared.ts); for 3.x it is an ordinary filter.
+      shared: c.version === 5 ? parseSharedFilter(req.topicFilter) : undefined,
     };
     const existed = broker.subscribe(session, sub); // identical filter replaces [MQTT-3.8.4-3]
     reasonCodes.push(qos); // [MQTT-3.8.4-5] [MQTT-3.9.3-1]

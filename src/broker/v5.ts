@@ -24,8 +24,7 @@ export function connackProperties(o: BrokerOptions, x: ConnackExtras): Propertie
   if (o.topicAliasMaximum > 0) p.topicAliasMaximum = o.topicAliasMaximum;
   if (!o.wildcardSubscriptionAvailable) p.wildcardSubscriptionAvailable = 0;
   if (!o.subscriptionIdentifiersAvailable) p.subscriptionIdentifiersAvailable = 0;
-  // Shared subscriptions arrive with the 5.0 completion issue; until then the server says it has none.
-  p.sharedSubscriptionAvailable = 0;
+  if (!o.sharedSubscriptionAvailable) p.sharedSubscriptionAvailable = 0;
   if (x.serverKeepAlive !== undefined) p.serverKeepAlive = x.serverKeepAlive; // 5.0 [MQTT-3.2.2-21]
   return p;
 }

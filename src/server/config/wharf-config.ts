@@ -14,6 +14,8 @@ export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "silent"] 
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
 export const STORAGE_TYPES = ["lmdb", "memory"] as const;
 export const DURABILITY_MODES = ["sync", "batched", "none"] as const;
+export const SHARED_SUBSCRIPTION_STRATEGIES = ["round-robin", "random", "sticky", "least-inflight"] as const;
+export const OUTBOUND_TOPIC_ALIAS_POLICIES = ["auto", "off"] as const;
 
 const listenerSchema = object({
   type: oneOf(LISTENER_TYPES, "tcp"),
@@ -42,7 +44,9 @@ const mqttSchema = object({
   wildcardSubscriptionAvailable: bool(d.wildcardSubscriptionAvailable),
   subscriptionIdentifiersAvailable: bool(d.subscriptionIdentifiersAvailable),
   sharedSubscriptionAvailable: bool(d.sharedSubscriptionAvailable),
+  sharedSubscriptionStrategy: oneOf(SHARED_SUBSCRIPTION_STRATEGIES, d.sharedSubscriptionStrategy),
   topicAliasMaximum: int({ min: 0, max: U16, default: d.topicAliasMaximum }),
+  outboundTopicAliases: oneOf(OUTBOUND_TOPIC_ALIAS_POLICIES, d.outboundTopicAliases),
   clientIdPrefix: anyStr(d.clientIdPrefix),
   connectTimeout: int({ min: 0, max: 86_400, default: d.connectTimeout }),
   closeTimeout: int({ min: 0, max: 86_400, default: d.closeTimeout }),

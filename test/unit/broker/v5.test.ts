@@ -11,7 +11,7 @@ test("5.0 CONNACK announces the server's limits", async () => {
   assert.equal(connack.properties?.maximumQoS, 1);
   assert.equal(connack.properties?.maximumPacketSize, 4096);
   assert.equal(connack.properties?.topicAliasMaximum, 5);
-  assert.equal(connack.properties?.sharedSubscriptionAvailable, 0);
+  assert.equal(connack.properties?.sharedSubscriptionAvailable, undefined, "absent: available (5.0 §3.2.2.3.15)");
 });
 
 test("5.0 session expiry: kept for the interval after disconnect, then discarded", async () => {
@@ -236,9 +236,13 @@ test("5.0 Reason String on refusals, none when Request Problem Information is 0 
   assert.equal((await b.client.subscribe("no/y", 0)).properties, undefined);
 });
 
-test("5.0 shared subscriptions (not offered yet): 0x9E, malformed ones 0x8F [MQTT-4.8.2-1] [MQTT-4.8.2-2]", async () => {
+test("5.0 shared subscriptions: granted, malformed ones 0x8F [MQTT-4.8.2-1] [MQTT-4.8.2-2]; 0x9E when disabled", async () => {
   const h = harness();
   const { client } = await h.connect({ clientId: "sh", version: 5 });
   const suback = await client.subscribe(["$share/g/t", "$share//t", "$share/g+/t", "$share/g"], 0);
-  assert.deepEqual(suback.reasonCodes, [0x9e, 0x8f, 0x8f, 0x8f]);
+  assert.deepEqual(suback.reasonCodes, [0x00, 0x8f, 0x8f, 0x8f]);
+  const off = harness({ sharedSubscriptionAvailable: false });
+  const c = await off.connect({ clientId: "sh", version: 5 });
+  assert.equal(c.connack.properties?.sharedSubscriptionAvailable, 0);
+  assert.deepEqual((await c.client.subscribe(["$share/g/t", "t"], 0)).reasonCodes, [0x9e, 0x00]);
 });

@@ -33,7 +33,7 @@ test("the schema has the expected keys", () => {
   assert.ok(paths.includes("acl[].username"));
   assert.ok(paths.includes("storage.batchIntervalMs"));
   assert.ok(paths.includes("log.format"));
-  assert.equal(paths.length, 5 + 17 + 1 + 5 + 4 + 2);
+  assert.equal(paths.length, 5 + 19 + 1 + 5 + 4 + 2);
 });
 
 test("config/wharf.example.yaml validates and holds exactly the defaults", () => {

@@ -1,0 +1,403 @@
+// MQTT 5.0 shared subscriptions `$share/<group>/<filter>` (5.0 §4.8.2).
+//
+// One SharedGroup per (group name, filter) sits in the subscription index under the key groupKey(name), so a
+// message matching the filter reaches the group once, and the group hands it to ONE member, chosen by the
+// configured strategy. The member gets it through the ordinary Session.deliver path (inflight window, session
+// queue, overflow policy) at its own granted QoS [MQTT-4.8.2-3], marked with `Delivery.shared` so the group can
+// take it back:
+//
+//  - A member that goes offline or whose session ends gives back every delivery of its groups that it has not
+//    acknowledged: QoS 1 PUBLISHes sent and not PUBACKed, and everything still in its session queue (any QoS, not
+//    sent yet). They are dispatched again at once to the live members (§4.8.2 allows this as soon as the
+//    connection is lost). QoS 2 PUBLISHes already sent stay with that member: the server completes them with
+//    that client when it reconnects and never sends them to another member [MQTT-4.8.2-4] [MQTT-4.8.2-5].
+//  - With no live member, messages wait in the group's own bounded queue (maxQueuedMessages / maxQueuedBytes,
+//    same overflow policy as a session queue) and go to the next member that connects or subscribes. So a
+//    group's messages never wait in an offline member's queue while the group has a live member.
+//  - A message a member refuses with PUBACK/PUBREC >= 0x80 is discarded, not sent to another member
+//    [MQTT-4.8.2-6]: the session simply ends that flow.
+//  - Unsubscribing gives back the member's queued (unsent) deliveries of that group; the ones in flight are
+//    completed with it [MQTT-3.10.4-3].
+//
+// Retained messages are not sent for shared subscriptions (5.0 §3.3.1.3: only for a new Non-shared
+// Subscription); No Local on a shared subscription is refused by the codec as a Protocol Error [MQTT-3.8.3-4].
+import type { Logger } from "../util/index.ts";
+import { isExpired, minQoS } from "./message.ts";
+import type { Delivery, Message } from "./message.ts";
+import type { SharedSubscriptionStrategy } from "./options.ts";
+import { EnqueueResult, SessionQueue } from "./queue.ts";
+import type { QueueLimits } from "./queue.ts";
+import { OutState } from "./session.ts";
+import type { Session, Subscription } from "./session.ts";
+import type { Counters } from "./stats.ts";
+
+/**
+ * Subscription index key of the group named `group`. U+0000 cannot occur in a client identifier (it is not
+ * allowed in any MQTT string [MQTT-1.5.4-2]), so a group never collides with a client's own subscriptions.
+ */
+export function groupKey(group: string): string {
+  return `\u0000$share/${group}`;
+}
+
+export interface SharedMember {
+  readonly session: Session;
+  /** The member's subscription: granted QoS, Subscription Identifier, Retain As Published. */
+  sub: Subscription;
+}
+
+/** One `$share/<name>/<filter>`: its members and the messages waiting for a live one. */
+export class SharedGroup {
+  readonly members: SharedMember[] = [];
+  /** Messages that arrived while no member was live, in arrival order. */
+  readonly waiting: SessionQueue;
+  /** Round-robin position: index in `members` of the next candidate. */
+  cursor = 0;
+  /** The "sticky" strategy's current member. */
+  sticky: SharedMember | undefined = undefined;
+  overflowWarned = false;
+  drainScheduled = false;
+
+  constructor(
+    /** The full `$share/<name>/<filter>` (the key of Delivery.shared). */
+    readonly shareFilter: string,
+    readonly name: string,
+    /** The topic filter proper. */
+    readonly filter: string,
+    limits: QueueLimits,
+  ) {
+    this.waiting = new SessionQueue(limits);
+  }
+
+  memberOf(session: Session): SharedMember | undefined {
+    return this.members.find((m) => m.session === session);
+  }
+}
+
+/** The part of the subscription index the groups live in. */
+export interface GroupIndex {
+  add(filter: string, key: string, value: SharedGroup): boolean;
+  remove(filter: string, key: string): boolean;
+}
+
+export interface SharedEnv {
+  readonly strategy: SharedSubscriptionStrategy;
+  readonly queueLimits: QueueLimits;
+  readonly queueQos0Offline: boolean;
+  readonly counters: Counters;
+  readonly logger: Logger;
+  readonly now: () => number;
+  readonly index: GroupIndex;
+  /** Uniform in [0, 1): the "random" strategy (Math.random by default; tests may fix it). */
+  readonly random: () => number;
+}
+
+const isLive = (m: SharedMember): boolean => m.session.link !== undefined;
+
+/** Load of a member for "least-inflight": unacknowledged plus queued deliveries. */
+const load = (m: SharedMember): number => m.session.inflight.size + m.session.queue.length;
+
+export class SharedSubscriptions {
+  /** Groups by their full `$share/<name>/<filter>`. */
+  readonly #groups = new Map<string, SharedGroup>();
+  /** Groups each session is a member of. */
+  readonly #bySession = new Map<Session, Set<SharedGroup>>();
+  #memberCount = 0;
+  #suspended = false;
+
+  constructor(private readonly env: SharedEnv) {}
+
+  /** Number of groups (entries in the subscription index). */
+  get groupCount(): number {
+    return this.#groups.size;
+  }
+
+  /** Number of memberships (shared subscriptions of all sessions). */
+  get memberCount(): number {
+    return this.#memberCount;
+  }
+
+  /** Messages waiting in group queues for a live member. */
+  get waitingCount(): number {
+    let n = 0;
+    for (const g of this.#groups.values()) n += g.waiting.length;
+    return n;
+  }
+
+  group(shareFilter: string): SharedGroup | undefined {
+    return this.#groups.get(shareFilter);
+  }
+
+  /**
+   * Adds the session to the group of `sub` (which has `shared` set), or updates its subscription if it is a member
+   * already [MQTT-3.8.4-3]; returns true in that case. Waiting messages go to the new member if it is live.
+   */
+  join(session: Session, sub: Subscription): boolean {
+    const share = sub.shared!;
+    let g = this.#groups.get(sub.filter);
+    if (g === undefined) {
+      g = new SharedGroup(sub.filter, share.group, share.filter, this.env.queueLimits);
+      this.#groups.set(sub.filter, g);
+      this.env.index.add(share.filter, groupKey(share.group), g);
+    }
+    const existing = g.memberOf(session);
+    if (existing !== undefined) {
+      existing.sub = sub;
+      return true;
+    }
+    g.members.push({ session, sub });
+    this.#memberCount++;
+    let groups = this.#bySession.get(session);
+    if (groups === undefined) this.#bySession.set(session, (groups = new Set()));
+    groups.add(g);
+    if (session.link !== undefined) this.#scheduleDrain(g);
+    return false;
+  }
+
+  /**
+   * Removes the session from the group of `sub` (UNSUBSCRIBE). Its queued deliveries of that group go to the other
+   * members; those already sent are completed with it [MQTT-3.10.4-3].
+   */
+  leave(session: Session, sub: Subscription): void {
+    const g = this.#groups.get(sub.filter);
+    if (g === undefined || !this.#removeMember(g, session)) return;
+    if (this.#suspended) return;
+    const taken = session.queue.removeWhere((d) => d.shared === g.shareFilter);
+    this.#redispatch(taken);
+  }
+
+  /** The session's connection ended (its session may live on): its groups take back what it has not acknowledged. */
+  memberOffline(session: Session): void {
+    if (this.#suspended || !this.#bySession.has(session)) return;
+    this.#redispatch(this.#takeBack(session));
+  }
+
+  /** The session ends: it leaves all its groups, which take back what it has not acknowledged [MQTT-4.8.2-5]. */
+  sessionEnded(session: Session): void {
+    const groups = this.#bySession.get(session);
+    if (groups === undefined) return;
+    const taken = this.#suspended ? [] : this.#takeBack(session);
+    for (const g of [...groups]) this.#removeMember(g, session);
+    this.#redispatch(taken);
+  }
+
+  /** The session is live again (CONNACK sent): messages waiting in its groups go out. */
+  memberOnline(session: Session): void {
+    const groups = this.#bySession.get(session);
+    if (groups === undefined) return;
+    for (const g of groups) if (g.waiting.length > 0) this.#scheduleDrain(g);
+  }
+
+  /** Broker shutdown: members going offline keep their messages (a persistent session keeps them for later). */
+  suspend(): void {
+    this.#suspended = true;
+  }
+
+  /**
+   * Routes one message to the group: to one live member chosen by the strategy (another one if the chosen
+   * member's queue is full), or into the group's queue when no member is live. False when it was refused (every
+   * live member's queue, or the group's queue, is full of QoS 1/2).
+   */
+  dispatch(g: SharedGroup, msg: Message): boolean {
+    if (g.waiting.length > 0) this.#drain(g); // keep arrival order once a member is live again
+    if (g.waiting.length === 0) {
+      const r = this.#toMember(g, msg);
+      if (r !== undefined) return r;
+    }
+    return this.#wait(g, msg);
+  }
+
+  // ---- internals --------------------------------------------------------------------------------------------
+
+  /** Delivers to a live member: true/false = accepted/refused by every live member; undefined = none is live. */
+  #toMember(g: SharedGroup, msg: Message): boolean | undefined {
+    let tried: Set<SharedMember> | undefined;
+    for (;;) {
+      const m = this.#pick(g, tried);
+      if (m === undefined) return tried === undefined ? undefined : false;
+      const sub = m.sub;
+      const delivered = m.session.deliver({
+        msg,
+        qos: minQoS(msg.qos, sub.qos), // [MQTT-4.8.2-3]
+        retain: sub.retainAsPublished && msg.retain,
+        subscriptionIds: sub.identifier === undefined ? undefined : [sub.identifier],
+        shared: g.shareFilter,
+      });
+      if (delivered) return true;
+      (tried ??= new Set()).add(m);
+    }
+  }
+
+  /** The member that gets the next message, among live members not in `skip`; undefined if there is none. */
+  #pick(g: SharedGroup, skip: Set<SharedMember> | undefined): SharedMember | undefined {
+    const members = g.members;
+    const n = members.length;
+    if (n === 0) return undefined;
+    const eligible = (m: SharedMember): boolean => isLive(m) && skip?.has(m) !== true;
+    switch (this.env.strategy) {
+      case "random": {
+        const live = members.filter(eligible);
+        if (live.length === 0) return undefined;
+        return live[Math.min(live.length - 1, Math.floor(this.env.random() * live.length))];
+      }
+      case "sticky": {
+        const current = g.sticky;
+        if (current !== undefined && eligible(current) && members.includes(current)) return current;
+        g.sticky = this.#rotate(g, eligible);
+        return g.sticky;
+      }
+      case "least-inflight": {
+        // Lowest load wins; ties go to the first in rotation order, so equally loaded members alternate.
+        let best: SharedMember | undefined;
+        let bestIndex = 0;
+        let bestLoad = Number.POSITIVE_INFINITY;
+        for (let i = 0; i < n; i++) {
+          const index = (g.cursor + i) % n;
+          const m = members[index]!;
+          if (!eligible(m)) continue;
+          const l = load(m);
+          if (l < bestLoad) {
+            best = m;
+            bestIndex = index;
+            bestLoad = l;
+          }
+        }
+        if (best !== undefined) g.cursor = (bestIndex + 1) % n;
+        return best;
+      }
+      default:
+        return this.#rotate(g, eligible);
+    }
+  }
+
+  /** Round robin: the first eligible member from the cursor on; the cursor moves past it. */
+  #rotate(g: SharedGroup, eligible: (m: SharedMember) => boolean): SharedMember | undefined {
+    const members = g.members;
+    const n = members.length;
+    for (let i = 0; i < n; i++) {
+      const index = (g.cursor + i) % n;
+      const m = members[index]!;
+      if (eligible(m)) {
+        g.cursor = (index + 1) % n;
+        return m;
+      }
+    }
+    return undefined;
+  }
+
+  /** No live member: the message waits in the group's queue (QoS 0 only with queueQos0Offline, like a session). */
+  #wait(g: SharedGroup, msg: Message): boolean {
+    let granted = 0;
+    for (const m of g.members) if (m.sub.qos > granted) granted = m.sub.qos;
+    const qos = minQoS(msg.qos, granted as 0 | 1 | 2);
+    if (qos === 0 && !this.env.queueQos0Offline) return true;
+    const counters = this.env.counters;
+    switch (g.waiting.push({ msg, qos, retain: false, subscriptionIds: undefined, shared: g.shareFilter })) {
+      case EnqueueResult.Queued:
+        return true;
+      case EnqueueResult.QueuedEvicted:
+        counters.droppedQos0 += g.waiting.evicted;
+        return true;
+      case EnqueueResult.DroppedQos0:
+        counters.droppedQos0++;
+        return true;
+      default:
+        counters.queueRejected++;
+        if (!g.overflowWarned) {
+          g.overflowWarned = true; // once per overflow episode, like a session queue
+          this.env.logger.warn(
+            { group: g.shareFilter, queued: g.waiting.length, bytes: g.waiting.bytes },
+            "shared subscription queue full (no live member): refusing QoS 1/2 messages for this group",
+          );
+        }
+        return false;
+    }
+  }
+
+  /** Hands waiting messages to live members, in order, until none is live or all refuse. */
+  #drain(g: SharedGroup): void {
+    let now = -1;
+    for (let d = g.waiting.peek(); d !== undefined; d = g.waiting.peek()) {
+      if (d.msg.expiresAt !== undefined) {
+        if (now < 0) now = this.env.now();
+        if (isExpired(d.msg, now)) {
+          g.waiting.shift(); // 5.0 [MQTT-3.3.2-5]
+          this.env.counters.expired++;
+          continue;
+        }
+      }
+      if (this.#toMember(g, d.msg) !== true) return;
+      g.waiting.shift();
+      g.overflowWarned = false;
+    }
+  }
+
+  /**
+   * Drains after the current packet handler: a member coming online gets its CONNACK (and its own resent
+   * messages) or its SUBACK before the group's waiting messages.
+   */
+  #scheduleDrain(g: SharedGroup): void {
+    if (g.drainScheduled) return;
+    g.drainScheduled = true;
+    queueMicrotask(() => {
+      g.drainScheduled = false;
+      if (this.#groups.get(g.shareFilter) === g) this.#drain(g);
+    });
+  }
+
+  /**
+   * Removes from the session, in order, the shared deliveries it has not acknowledged and may give back: QoS 1
+   * PUBLISHes in flight, and every queued delivery. QoS 2 PUBLISHes already sent stay [MQTT-4.8.2-4].
+   */
+  #takeBack(session: Session): Delivery[] {
+    const taken: Delivery[] = [];
+    for (const [packetId, out] of session.inflight) {
+      if (out.delivery.shared !== undefined && out.state === OutState.AwaitPuback) {
+        session.inflight.delete(packetId);
+        taken.push(out.delivery);
+      }
+    }
+    for (const d of session.queue.removeWhere((x) => x.shared !== undefined)) taken.push(d);
+    return taken;
+  }
+
+  /** Dispatches given-back deliveries again, each to its group (if it still exists). */
+  #redispatch(taken: Delivery[]): void {
+    if (taken.length === 0) return;
+    const now = this.env.now();
+    let lost = 0;
+    for (const d of taken) {
+      const g = this.#groups.get(d.shared!);
+      if (isExpired(d.msg, now)) {
+        this.env.counters.expired++;
+      } else if (g === undefined || !this.dispatch(g, d.msg)) {
+        lost++;
+      }
+    }
+    this.env.logger.debug({ redispatched: taken.length - lost, lost }, "shared subscription messages redispatched");
+  }
+
+  /** Removes the membership; the group goes when its last member does. False if it was not a member. */
+  #removeMember(g: SharedGroup, session: Session): boolean {
+    const i = g.members.findIndex((m) => m.session === session);
+    if (i < 0) return false;
+    const [removed] = g.members.splice(i, 1);
+    this.#memberCount--;
+    if (g.sticky === removed) g.sticky = undefined;
+    if (i < g.cursor) g.cursor--;
+    if (g.cursor >= g.members.length) g.cursor = 0;
+    const groups = this.#bySession.get(session);
+    groups?.delete(g);
+    if (groups?.size === 0) this.#bySession.delete(session);
+    if (g.members.length === 0) {
+      if (g.waiting.length > 0) {
+        this.env.logger.info(
+          { group: g.shareFilter, dropped: g.waiting.length },
+          "last member left a shared subscription: its waiting messages are dropped",
+        );
+      }
+      this.#groups.delete(g.shareFilter);
+      this.env.index.remove(g.filter, groupKey(g.name));
+    }
+    return true;
+  }
+}

@@ -5,6 +5,8 @@ import { ReasonCode } from "../codec/index.ts";
 import { SubscriptionIndex, validateTopicName } from "../topics/index.ts";
 import { silentLogger, systemClock } from "../util/index.ts";
 import type { Clock, Logger } from "../util/index.ts";
+import type { AuthenticatorRegistry, EnhancedAuthenticator } from "./auth/index.ts";
+import { buildAuthenticators } from "./authenticators.ts";
 import { Authorizer, isPromise } from "./hooks.ts";
 import type { AuthHooks, ClientInfo } from "./hooks.ts";
 import { ConnState, Connection } from "./connection.ts";
@@ -13,7 +15,8 @@ import { FlushScheduler } from "./flush.ts";
 import { createMessage, isExpired, minQoS } from "./message.ts";
 import type { Message } from "./message.ts";
 import { DEFAULT_BROKER_OPTIONS } from "./options.ts";
-import type { BrokerOptions } from "./options.ts";
+import type { BrokerOptions, ServerRedirect } from "./options.ts";
+import { checkServerRedirect, redirectConnections } from "./redirect.ts";
 import { MemoryRetainedStore } from "./retained.ts";
 import type { RetainedStore } from "./retained.ts";
 import { NEVER_EXPIRES, Session } from "./session.ts";
@@ -31,6 +34,8 @@ export interface BrokerDeps {
   auth?: AuthHooks;
   /** Retained message store (persistence seam); in-memory by default. */
   retained?: RetainedStore;
+  /** 5.0 enhanced authentication methods besides SCRAM-SHA-256 from options.scram (docs/auth.md). */
+  authenticators?: readonly EnhancedAuthenticator[];
 }
 
 /** What the subscription index stores per (filter, client id). */
@@ -61,6 +66,7 @@ export class Broker implements BrokerCore {
   readonly authorizer: Authorizer;
   readonly hooks: AuthHooks | undefined;
   readonly retained: RetainedStore;
+  readonly authenticators: AuthenticatorRegistry;
   readonly sessions = new Map<string, Session>();
   readonly #index = new SubscriptionIndex<IndexEntry>();
   readonly #shared: SharedSubscriptions;
@@ -70,6 +76,8 @@ export class Broker implements BrokerCore {
   readonly #sessionEnv: SessionEnv;
   readonly #sys: SysPublisher;
   readonly #startedAt: number;
+  readonly #authReady: Promise<void>;
+  #redirect: ServerRedirect | undefined;
   #nextClientId = 0;
   #closing: Promise<void> | undefined;
   #onAllClosed: (() => void) | undefined;
@@ -82,6 +90,11 @@ export class Broker implements BrokerCore {
     this.hooks = deps.auth;
     this.retained = deps.retained ?? new MemoryRetainedStore();
     this.authorizer = new Authorizer(this.options.acl, deps.auth, this.logger);
+    const methods = buildAuthenticators(this.options.scram, deps.authenticators ?? [], this.logger);
+    this.authenticators = methods.registry;
+    this.#authReady = methods.ready;
+    this.#redirect =
+      this.options.serverRedirect === null ? undefined : checkServerRedirect(this.options.serverRedirect);
     this.#startedAt = this.clock.now();
     this.#sessionEnv = {
       now: () => this.clock.now(),
@@ -153,6 +166,33 @@ export class Broker implements BrokerCore {
       ),
     );
     return Promise.resolve();
+  }
+
+  /**
+   * Settles once the configured SCRAM credentials are derived (passwords go through PBKDF2 asynchronously);
+   * rejects with an AuthError for an invalid one. Exchanges that start earlier wait for the derivation themselves,
+   * so awaiting this is only needed to fail fast on a bad configuration.
+   */
+  ready(): Promise<void> {
+    return this.#authReady;
+  }
+
+  /** Where new connections are redirected (5.0 §4.11), if anywhere. */
+  get serverRedirect(): ServerRedirect | undefined {
+    return this.#redirect;
+  }
+
+  /**
+   * Sets (or with undefined, clears) server redirection at runtime: new 5.0 connections get CONNACK 0x9C / 0x9D
+   * with the Server Reference, 3.x ones 0x03. With `disconnectExisting`, connected 5.0 clients get DISCONNECT
+   * 0x9C / 0x9D with the Server Reference and 3.x clients are closed (their wills are published, as for any
+   * server-initiated close). Returns how many connections were moved. Throws BrokerError for an invalid target.
+   */
+  redirect(target: ServerRedirect | undefined, opts: { disconnectExisting?: boolean } = {}): number {
+    this.#redirect = target === undefined ? undefined : checkServerRedirect(target);
+    this.logger.info({ redirect: this.#redirect }, this.#redirect ? "server redirection on" : "server redirection off");
+    if (this.#redirect === undefined || opts.disconnectExisting !== true) return 0;
+    return redirectConnections(this.#connections, this.#redirect);
   }
 
   stats(): BrokerStats {

@@ -8,7 +8,11 @@ import { ConnState } from "./connection.ts";
 import type { Connection } from "./connection.ts";
 import { NEVER_EXPIRES } from "./session.ts";
 import { outboundAliasesFor } from "./topic-alias-out.ts";
-import { connackProperties } from "./v5.ts";
+import { connackProperties, responseInformationFor } from "./v5.ts";
+import { startConnectAuth } from "./enhanced-auth.ts";
+import type { EnhancedAuthOutcome } from "./enhanced-auth.ts";
+import { payloadFormatInvalid } from "./payload-format.ts";
+import { refuseRedirected } from "./redirect.ts";
 
 export function handleConnect(c: Connection, p: ConnectPacket): void | Promise<void> {
   const broker = c.broker;
@@ -16,6 +20,16 @@ export function handleConnect(c: Connection, p: ConnectPacket): void | Promise<v
   const v = p.protocolVersion;
   c.version = v;
   c.state = ConnState.Connecting;
+  if (v === 5) {
+    // Needed for a refusing CONNACK already: its Reason String obeys both (5.0 [MQTT-3.1.2-29] [MQTT-3.2.2-19]).
+    c.problemInformation = p.properties?.requestProblemInformation !== 0;
+    if (p.properties?.maximumPacketSize !== undefined) c.clientMaxPacketSize = p.properties.maximumPacketSize;
+  }
+  const redirect = broker.serverRedirect;
+  if (redirect !== undefined) {
+    refuseRedirected(c, redirect); // 5.0 §4.11: CONNACK 0x9C / 0x9D with Server Reference; 3.x 0x03
+    return;
+  }
 
   let clientId = p.clientId;
   let assigned = false;
@@ -31,10 +45,6 @@ export function handleConnect(c: Connection, p: ConnectPacket): void | Promise<v
     }
   }
   if (v === 5) {
-    if (p.properties?.authenticationMethod !== undefined) {
-      c.refuse(ReasonCode.BadAuthenticationMethod); // enhanced authentication is not offered
-      return;
-    }
     if (p.will !== undefined && p.will.qos > opts.maximumQoS) {
       c.refuse(ReasonCode.QoSNotSupported); // 5.0 [MQTT-3.2.2-12]
       return;
@@ -42,6 +52,15 @@ export function handleConnect(c: Connection, p: ConnectPacket): void | Promise<v
     if (p.will?.retain === true && !opts.retainAvailable) {
       c.refuse(ReasonCode.RetainNotSupported); // 5.0 [MQTT-3.2.2-13]
       return;
+    }
+    if (p.will !== undefined && opts.validatePayloadFormat && payloadFormatInvalid(p.will.payload, p.will.properties)) {
+      // 5.0 §3.1.3.2.3: a Will Payload not in the format its Payload Format Indicator declares -> 0x99.
+      c.refuse(ReasonCode.PayloadFormatInvalid, c.problem("will payload is not valid UTF-8"));
+      return;
+    }
+    if (p.properties?.authenticationMethod !== undefined) {
+      // 5.0 enhanced authentication (§4.12) replaces the User Name / Password checks and the authenticate hook.
+      return startConnectAuth(c, p, clientId, assigned, completeConnect);
     }
   }
   if (!opts.allowAnonymous && p.username === undefined) {
@@ -85,7 +104,14 @@ export function handleConnect(c: Connection, p: ConnectPacket): void | Promise<v
   completeConnect(c, p, clientId, assigned, result);
 }
 
-function completeConnect(c: Connection, p: ConnectPacket, clientId: string, assigned: boolean, auth: AuthResult): void {
+function completeConnect(
+  c: Connection,
+  p: ConnectPacket,
+  clientId: string,
+  assigned: boolean,
+  auth: AuthResult,
+  enhanced?: EnhancedAuthOutcome,
+): void {
   if (c.state !== ConnState.Connecting) return; // the socket closed while the hook ran
   if (auth !== true) {
     c.refuse(auth === false ? ReasonCode.BadUserNameOrPassword : auth.reasonCode);
@@ -96,17 +122,16 @@ function completeConnect(c: Connection, p: ConnectPacket, clientId: string, assi
   const v = p.protocolVersion;
   const props = v === 5 ? p.properties : undefined;
 
+  const username = enhanced !== undefined ? enhanced.username : p.username;
   c.client = {
     clientId,
-    username: p.username,
+    username,
     protocolVersion: v,
     remoteAddress: c.transport.remoteAddress,
     transport: c.transport.kind,
   };
   c.logger = broker.logger.child({ clientId });
   c.inflightLimit = Math.max(1, Math.min(opts.maxInflight, props?.receiveMaximum ?? 65535));
-  if (props?.maximumPacketSize !== undefined) c.clientMaxPacketSize = props.maximumPacketSize;
-  c.problemInformation = props?.requestProblemInformation !== 0;
   c.outboundAliases = outboundAliasesFor(opts.outboundTopicAliases, props?.topicAliasMaximum); // 5.0 [MQTT-3.1.2-27]
   c.will = p.will;
 
@@ -136,11 +161,17 @@ function completeConnect(c: Connection, p: ConnectPacket, clientId: string, assi
     reasonCode: ReasonCode.Success,
     properties:
       v === 5
-        ? connackProperties(opts, {
-            maxPacketSize: c.maxPacketSize,
-            assignedClientIdentifier: assigned ? clientId : undefined,
-            serverKeepAlive,
-          })
+        ? {
+            ...connackProperties(opts, {
+              maxPacketSize: c.maxPacketSize,
+              assignedClientIdentifier: assigned ? clientId : undefined,
+              serverKeepAlive,
+              // Only on request (5.0 [MQTT-3.1.2-28]).
+              responseInformation:
+                props?.requestResponseInformation === 1 ? responseInformationFor(opts, clientId, username) : undefined,
+            }),
+            ...enhanced?.properties, // Authentication Method and Data (5.0 [MQTT-4.12.0-5])
+          }
         : undefined,
   });
   c.startKeepAlive(keepAlive);
@@ -152,7 +183,7 @@ function completeConnect(c: Connection, p: ConnectPacket, clientId: string, assi
       clean: p.clean,
       keepAlive,
       sessionPresent: present,
-      username: p.username,
+      username,
     },
     "client connected",
   );

@@ -1,12 +1,14 @@
 // One client connection: decodes bytes into packets, runs them through the handlers in order, and writes the
 // answers with at most one transport write per event-loop turn. It owns the connection-scoped state (keepalive,
 // will, negotiated limits, topic aliases); everything that outlives the socket lives in the Session.
-import { CodecError, CodecErrorCode, Decoder, PacketType, ReasonCode, encode } from "../codec/index.ts";
+import { CodecError, CodecErrorCode, Decoder, PacketType, ReasonCode } from "../codec/index.ts";
 import type { Packet, Properties, ProtocolVersion, Will } from "../codec/index.ts";
 import type { Logger, TimerHandle } from "../util/index.ts";
 import type { ClientInfo } from "./hooks.ts";
 import type { BrokerCore } from "./core.ts";
 import { dispatch } from "./dispatch.ts";
+import type { EnhancedAuthState } from "./enhanced-auth.ts";
+import { encodeWithin } from "./fit.ts";
 import { preparedOf, remainingExpiry } from "./message.ts";
 import type { Delivery } from "./message.ts";
 import type { Session, SessionLink } from "./session.ts";
@@ -51,6 +53,8 @@ export class Connection implements ConnectionHandler, SessionLink {
   topicAliases: Map<number, string> | undefined = undefined;
   /** 5.0 outbound topic aliases, set at CONNECT when the client allows them (topic-alias-out.ts). */
   outboundAliases: OutboundTopicAliases | undefined = undefined;
+  /** 5.0 enhanced authentication (src/broker/enhanced-auth.ts): set when the CONNECT named an Authentication Method. */
+  auth: EnhancedAuthState | undefined = undefined;
   lastActivity: number;
   readonly decoder: Decoder;
 
@@ -77,7 +81,9 @@ export class Connection implements ConnectionHandler, SessionLink {
       this.#timer = broker.clock.setTimeout(() => {
         if (this.state === ConnState.AwaitConnect || this.state === ConnState.Connecting) {
           this.logger.info({ remote: transport.remoteAddress }, "no CONNECT in time: closing");
-          this.abort();
+          // An enhanced authentication exchange that did not finish in time fails [MQTT-4.12.0-4].
+          if (this.auth !== undefined) this.refuse(ReasonCode.NotAuthorized, this.problem("authentication timed out"));
+          else this.abort();
         }
       }, connectTimeout * 1000);
     }
@@ -205,7 +211,7 @@ export class Connection implements ConnectionHandler, SessionLink {
 
   /** Encodes a control packet into this turn's output. */
   send(packet: Packet): void {
-    this.#push(encode(packet, this.version));
+    this.#push(encodeWithin(packet, this.version, this.clientMaxPacketSize));
   }
 
   writePublish(d: Delivery, packetId: number | undefined, dup: boolean): boolean {
@@ -233,11 +239,12 @@ export class Connection implements ConnectionHandler, SessionLink {
   }
 
   /**
-   * 5.0 properties carrying a Reason String for a refusal on an acknowledgement, or undefined when the client set
-   * Request Problem Information to 0 (5.0 [MQTT-3.1.2-29]) or the string might not fit its maximum packet size.
+   * 5.0 properties carrying a Reason String for a refusal, or undefined when the client set Request Problem
+   * Information to 0 (5.0 [MQTT-3.1.2-29]; honoured on CONNACK and DISCONNECT too). send() leaves the string out
+   * if it would exceed the client's Maximum Packet Size (src/broker/fit.ts).
    */
   problem(reasonString: string): Properties | undefined {
-    if (this.version !== 5 || !this.problemInformation || this.clientMaxPacketSize < 256) return undefined;
+    if (this.version !== 5 || !this.problemInformation) return undefined;
     return { reasonString };
   }
 
@@ -309,13 +316,18 @@ export class Connection implements ConnectionHandler, SessionLink {
   // ---- closing ----------------------------------------------------------------------------------------------
 
   /** Refuses the CONNECT: CONNACK with the reason (mapped for 3.x) and close [MQTT-3.2.2-4] [MQTT-3.2.2-5]. */
-  refuse(reason5: number): void {
+  refuse(reason5: number, properties?: Properties): void {
     const reasonCode = this.version === 5 ? reason5 : v3ConnackCode(reason5);
     this.logger.info(
       { remote: this.transport.remoteAddress, clientId: this.client?.clientId, reasonCode },
       "connection refused",
     );
-    this.send({ type: PacketType.CONNACK, sessionPresent: false, reasonCode });
+    this.send({
+      type: PacketType.CONNACK,
+      sessionPresent: false, // [MQTT-3.2.2-6]
+      reasonCode,
+      properties: this.version === 5 ? properties : undefined,
+    });
     this.#finish(false);
     this.#closeTransport();
   }
@@ -324,13 +336,13 @@ export class Connection implements ConnectionHandler, SessionLink {
    * Server-initiated close of an accepted connection (protocol error, keepalive, takeover, shutdown): 5.0 clients
    * get a DISCONNECT with the reason code first; the will is published (the client did not DISCONNECT).
    */
-  disconnect(reasonCode: number): void {
+  disconnect(reasonCode: number, properties?: Properties): void {
     if (this.state === ConnState.Closed) return;
     if (this.state !== ConnState.Connected) {
       this.abort();
       return;
     }
-    if (this.version === 5) this.send({ type: PacketType.DISCONNECT, reasonCode });
+    if (this.version === 5) this.send({ type: PacketType.DISCONNECT, reasonCode, properties });
     this.logger.info({ clientId: this.client?.clientId, reasonCode }, "disconnecting client");
     this.#finish(true);
     this.#closeTransport();
@@ -368,6 +380,7 @@ export class Connection implements ConnectionHandler, SessionLink {
     this.state = ConnState.Closed;
     this.#timer?.cancel();
     this.#timer = undefined;
+    this.auth?.end();
     const will = publishWill ? this.will : undefined;
     this.will = undefined;
     this.broker.connectionEnded(this, wasConnected, will);

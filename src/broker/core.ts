@@ -2,11 +2,12 @@
 // handler modules free of an import cycle with broker.ts and documents the internal surface in one place.
 import type { Will } from "../codec/index.ts";
 import type { Clock, Logger } from "../util/index.ts";
+import type { AuthenticatorRegistry } from "./auth/index.ts";
 import type { AuthHooks, Authorizer } from "./hooks.ts";
 import type { Connection } from "./connection.ts";
 import type { FlushScheduler } from "./flush.ts";
 import type { Message } from "./message.ts";
-import type { BrokerOptions } from "./options.ts";
+import type { BrokerOptions, ServerRedirect } from "./options.ts";
 import type { Session, Subscription } from "./session.ts";
 import type { Counters } from "./stats.ts";
 
@@ -26,6 +27,10 @@ export interface BrokerCore {
   readonly flusher: FlushScheduler;
   readonly authorizer: Authorizer;
   readonly hooks: AuthHooks | undefined;
+  /** 5.0 enhanced authentication methods (src/broker/enhanced-auth.ts). */
+  readonly authenticators: AuthenticatorRegistry;
+  /** Where new connections are redirected (5.0 §4.11), if anywhere (src/broker/redirect.ts). */
+  readonly serverRedirect: ServerRedirect | undefined;
 
   /** A fresh client identifier for an empty CONNECT client id (3.1.1 [MQTT-3.1.3-6]). */
   assignClientId(): string;

@@ -6,6 +6,7 @@ import { handleConnect } from "./connect.ts";
 import { ConnState } from "./connection.ts";
 import type { Connection } from "./connection.ts";
 import { handleDisconnect } from "./disconnect.ts";
+import { handleAuth, handlePacketBeforeConnack } from "./enhanced-auth.ts";
 import { handlePubrel, handlePublish } from "./inbound.ts";
 import { PubrecOutcome } from "./session.ts";
 import { handleSubscribe, handleUnsubscribe } from "./subscribe.ts";
@@ -13,6 +14,8 @@ import { handleSubscribe, handleUnsubscribe } from "./subscribe.ts";
 export function dispatch(c: Connection, p: Packet): void | Promise<void> {
   if (c.state !== ConnState.Connected) {
     if (p.type === PacketType.CONNECT && c.state === ConnState.AwaitConnect) return handleConnect(c, p);
+    // 5.0 enhanced authentication waiting for the client's AUTH (5.0 [MQTT-3.1.2-30]).
+    if (c.state === ConnState.Connecting && c.auth !== undefined) return handlePacketBeforeConnack(c, p);
     // The decoder refuses anything before CONNECT [MQTT-3.1.0-1]; packets after a refused CONNECT are not
     // processed [MQTT-3.1.4-5].
     c.abort();
@@ -55,8 +58,7 @@ export function dispatch(c: Connection, p: Packet): void | Promise<void> {
       c.protocolError("second CONNECT [MQTT-3.1.0-2]");
       return;
     case PacketType.AUTH:
-      // Enhanced authentication is not offered (no Authentication Method is accepted in CONNECT).
-      c.protocolError("AUTH without enhanced authentication");
+      handleAuth(c, p); // 5.0 re-authentication, or a protocol error (5.0 [MQTT-4.12.0-7])
       return;
     default:
       // CONNACK, SUBACK, UNSUBACK, PINGRESP only flow server to client.

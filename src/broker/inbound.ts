@@ -9,6 +9,7 @@ import { isPromise } from "./hooks.ts";
 import { ConnState } from "./connection.ts";
 import type { Connection } from "./connection.ts";
 import { createMessage } from "./message.ts";
+import { payloadFormatInvalid } from "./payload-format.ts";
 import { SYS_PREFIX } from "./sys.ts";
 import { publishReason } from "./v5.ts";
 
@@ -50,6 +51,13 @@ export function handlePublish(c: Connection, p: PublishPacket): void | Promise<v
       c.protocolError("Receive Maximum exceeded", ReasonCode.ReceiveMaximumExceeded); // 5.0 [MQTT-3.3.4-7]
       return;
     }
+  }
+  if (c.version === 5 && broker.options.validatePayloadFormat && payloadFormatInvalid(p.payload, p.properties)) {
+    // 5.0 §3.3.2.3.2: not the format its Payload Format Indicator declares. QoS 0 has no acknowledgement to say so.
+    if (p.qos === 0)
+      c.disconnect(ReasonCode.PayloadFormatInvalid, c.problem(REFUSAL_TEXT[ReasonCode.PayloadFormatInvalid]!));
+    else acknowledge(c, p, ReasonCode.PayloadFormatInvalid);
+    return;
   }
   // $SYS/ belongs to the broker: client publications there are refused like an ACL deny.
   if (topic.startsWith(SYS_PREFIX)) {
@@ -107,6 +115,7 @@ function deny(c: Connection, p: PublishPacket, why: string): void {
 const REFUSAL_TEXT: Readonly<Record<number, string>> = {
   [ReasonCode.NotAuthorized]: "not authorized to publish to this topic",
   [ReasonCode.QuotaExceeded]: "every matching subscriber's queue is full",
+  [ReasonCode.PayloadFormatInvalid]: "payload is not valid UTF-8 but its Payload Format Indicator is 1",
 };
 
 function acknowledge(c: Connection, p: PublishPacket, reasonCode: number): void {

@@ -59,6 +59,47 @@ export interface BrokerOptions {
   sharedSubscriptionStrategy?: SharedSubscriptionStrategy;
   /** 5.0 Topic Aliases the server assigns on PUBLISHes to clients that announced a Topic Alias Maximum. */
   outboundTopicAliases?: OutboundTopicAliasPolicy;
+  /**
+   * 5.0 enhanced authentication with SCRAM-SHA-256 (docs/auth.md): the users and their credentials, each with
+   * either a `password` (derived at startup) or a stored `credential` ("SCRAM-SHA-256$iter:salt$stored:server").
+   * Empty = the method is not offered (unless deps.authenticators brings it).
+   */
+  scram?: ScramUserOption[];
+  /**
+   * 5.0 server redirection (§4.11): every new CONNECT is refused with CONNACK 0x9C Use another server or 0x9D
+   * Server moved and this Server Reference (3.x clients: 0x03 Server unavailable). null = serve normally.
+   * broker.redirect() changes it at runtime.
+   */
+  serverRedirect?: ServerRedirect | null;
+  /**
+   * 5.0 Response Information returned in CONNACK to clients that set Request Response Information 1; `%c` and `%u`
+   * are replaced by the client id and user name (e.g. "responses/%c/"). "" = never sent.
+   */
+  responseInformation?: string;
+  /**
+   * Check the payload of 5.0 PUBLISHes (and wills) with Payload Format Indicator 1 is valid UTF-8; refused with
+   * 0x99 Payload format invalid otherwise (§3.3.2.3.2). Default true.
+   */
+  validatePayloadFormat?: boolean;
+  /** Subscriptions one session may hold; more get SUBACK 0x97 Quota exceeded (3.x: 0x80). 0 = unlimited. */
+  maxSubscriptionsPerSession?: number;
+}
+
+/** One SCRAM-SHA-256 user (BrokerOptions.scram): exactly one of `password` and `credential`. */
+export interface ScramUserOption {
+  username: string;
+  /** Plain password; a credential with a random salt and 4096 iterations is derived from it at startup. */
+  password?: string;
+  /** Stored form "SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>" (docs/auth.md). */
+  credential?: string;
+}
+
+/** Where clients are sent by server redirection (5.0 §4.11). */
+export interface ServerRedirect {
+  /** 0x9C Use another server (temporary) or 0x9D Server moved (permanent). */
+  reasonCode: 0x9c | 0x9d;
+  /** Server Reference property, e.g. "mqtt2.example.com:1883" (its format is not specified by MQTT). */
+  serverReference: string;
 }
 
 export const DEFAULT_BROKER_OPTIONS: Readonly<Required<BrokerOptions>> = Object.freeze({
@@ -83,4 +124,9 @@ export const DEFAULT_BROKER_OPTIONS: Readonly<Required<BrokerOptions>> = Object.
   closeTimeout: 5,
   sharedSubscriptionStrategy: "round-robin",
   outboundTopicAliases: "auto",
+  scram: [],
+  serverRedirect: null,
+  responseInformation: "",
+  validatePayloadFormat: true,
+  maxSubscriptionsPerSession: 0,
 });

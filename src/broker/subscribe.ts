@@ -6,7 +6,7 @@ import { isPromise } from "./hooks.ts";
 import type { Decision } from "./hooks.ts";
 import { ConnState } from "./connection.ts";
 import type { Connection } from "./connection.ts";
-import type { Subscription } from "./session.ts";
+import type { Session, Subscription } from "./session.ts";
 
 /** A failure reason code (number) decided before authorization, or the authorization decision. */
 type Check = number | Decision;
@@ -62,6 +62,11 @@ function precheck(c: Connection, req: SubscriptionRequest): number | undefined {
   return undefined;
 }
 
+/** maxSubscriptionsPerSession (0 = unlimited): a new filter beyond it is refused; replacing one is always fine. */
+function overQuota(session: Session, filter: string, limit: number): boolean {
+  return limit > 0 && session.subscriptions.size >= limit && !session.subscriptions.has(filter);
+}
+
 function complete(c: Connection, p: SubscribePacket, results: (number | boolean)[], subscriptionId?: number): void {
   if (c.state !== ConnState.Connected) return;
   const broker = c.broker;
@@ -77,6 +82,10 @@ function complete(c: Connection, p: SubscribePacket, results: (number | boolean)
     if (!r) {
       c.logger.debug({ filter: req.topicFilter }, "subscribe not authorized");
       reasonCodes.push(failureCode(c, ReasonCode.NotAuthorized)); // 3.1.1: 0x80
+      return;
+    }
+    if (overQuota(session, req.topicFilter, broker.options.maxSubscriptionsPerSession)) {
+      reasonCodes.push(failureCode(c, ReasonCode.QuotaExceeded)); // 5.0 §3.9.3 0x97; 3.1.1: 0x80
       return;
     }
     const qos = Math.min(req.qos, broker.options.maximumQoS) as QoS; // may grant less [MQTT-3.8.4-6]

@@ -11,6 +11,8 @@ export interface ConnackExtras {
   maxPacketSize: number;
   assignedClientIdentifier: string | undefined;
   serverKeepAlive: number | undefined;
+  /** 5.0 Response Information, already expanded (responseInformationFor); only when the client asked for it. */
+  responseInformation?: string | undefined;
 }
 
 /** The CONNACK properties announcing the server's limits and capabilities (5.0 §3.2.2.3). Defaults are omitted. */
@@ -26,7 +28,22 @@ export function connackProperties(o: BrokerOptions, x: ConnackExtras): Propertie
   if (!o.subscriptionIdentifiersAvailable) p.subscriptionIdentifiersAvailable = 0;
   if (!o.sharedSubscriptionAvailable) p.sharedSubscriptionAvailable = 0;
   if (x.serverKeepAlive !== undefined) p.serverKeepAlive = x.serverKeepAlive; // 5.0 [MQTT-3.2.2-21]
+  if (x.responseInformation !== undefined) p.responseInformation = x.responseInformation;
   return p;
+}
+
+/**
+ * The configured Response Information for one client, `%c` / `%u` replaced by its client id / user name (empty
+ * when it has none); undefined when none is configured (then the server sends none, which 5.0 allows).
+ */
+export function responseInformationFor(
+  o: BrokerOptions,
+  clientId: string,
+  username: string | undefined,
+): string | undefined {
+  const template = o.responseInformation ?? "";
+  if (template.length === 0) return undefined;
+  return template.replace(/%[cu]/g, (m) => (m === "%c" ? clientId : (username ?? "")));
 }
 
 /** Nearest 3.1/3.1.1 CONNACK return code for a 5.0 CONNACK reason code. */

@@ -14,11 +14,34 @@ export interface Clock {
   setInterval(fn: () => void, ms: number): TimerHandle;
 }
 
+/**
+ * Longest delay Node's setTimeout takes: a larger one (e.g. a 30-day 5.0 Session Expiry Interval) triggers a
+ * TimeoutOverflowWarning and fires after 1 ms, so systemClock waits longer delays in chunks of at most this.
+ */
+export const MAX_TIMER_DELAY_MS = 2_147_483_647;
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout(fn, ms) {
-    const t = setTimeout(fn, ms);
-    t.unref();
+    if (!(ms > MAX_TIMER_DELAY_MS)) {
+      const t = setTimeout(fn, ms);
+      t.unref();
+      return { cancel: () => clearTimeout(t) };
+    }
+    const due = Date.now() + ms;
+    let t: NodeJS.Timeout;
+    const arm = (left: number): void => {
+      t = setTimeout(
+        () => {
+          const rest = due - Date.now();
+          if (rest > 0) arm(rest);
+          else fn();
+        },
+        Math.min(left, MAX_TIMER_DELAY_MS),
+      );
+      t.unref();
+    };
+    arm(ms);
     return { cancel: () => clearTimeout(t) };
   },
   setInterval(fn, ms) {

@@ -42,7 +42,9 @@ async function scramConnect(
     username: o.connectUsername,
     properties: { authenticationMethod: METHOD, authenticationData: scram.first() },
   });
-  const first = await Promise.race([c.next(PacketType.AUTH), c.next(PacketType.CONNACK)]);
+  // One CONNACK waiter for the whole exchange: a second next(CONNACK) would wait for a packet the first one took.
+  const connack = c.next(PacketType.CONNACK);
+  const first = await Promise.race([c.next(PacketType.AUTH), connack]);
   if (first.type === PacketType.CONNACK) {
     c.connack = first;
     return { c, scram, challenge: undefined };
@@ -55,7 +57,7 @@ async function scramConnect(
       authenticationData: scram.final(first.properties!.authenticationData!),
     },
   });
-  c.connack = await c.next(PacketType.CONNACK);
+  c.connack = await connack;
   return { c, scram, challenge: first };
 }
 

@@ -16,6 +16,7 @@ import type {
 } from "../../../src/codec/index.ts";
 import { Broker } from "../../../src/broker/index.ts";
 import type { AuthHooks, BrokerOptions, ConnectionHandler, TransportConnection } from "../../../src/broker/index.ts";
+import type { EnhancedAuthenticator } from "../../../src/broker/auth/index.ts";
 import { FakeClock } from "../../../src/util/index.ts";
 import type { Logger } from "../../../src/util/index.ts";
 
@@ -220,12 +221,14 @@ export interface Harness {
 export interface HarnessOptions extends Partial<BrokerOptions> {
   auth?: AuthHooks;
   logger?: Logger;
+  /** BrokerDeps.authenticators: 5.0 enhanced authentication methods. */
+  authenticators?: EnhancedAuthenticator[];
 }
 
 export function harness(options: HarnessOptions = {}): Harness {
   const clock = new FakeClock();
-  const { auth, logger, ...brokerOptions } = options;
-  const broker = new Broker({ sysInterval: 0, ...brokerOptions }, { clock, auth, logger });
+  const { auth, logger, authenticators, ...brokerOptions } = options;
+  const broker = new Broker({ sysInterval: 0, ...brokerOptions }, { clock, auth, logger, authenticators });
   const tryConnect = async (o: ConnectOptions = {}) => {
     const client = new TestClient(broker, o.version ?? 4);
     client.sendConnect(o);

@@ -9,6 +9,7 @@
 //    the new delivery is refused and the caller counts it (stats.queueRejected) and logs at warn. A 5.0 publisher
 //    whose message reached no subscriber because of this gets PUBACK/PUBREC 0x97 Quota exceeded.
 import type { Delivery } from "./message.ts";
+import type { Counters } from "./stats.ts";
 
 export const EnqueueResult = {
   /** Queued; nothing dropped. */
@@ -26,6 +27,26 @@ export interface QueueLimits {
   maxMessages: number;
   /** Payload bytes; 0 = unlimited. */
   maxBytes: number;
+}
+
+/**
+ * push() with the overflow policy's accounting: QoS 0 drops go to `droppedQos0`, a refused QoS 1/2 delivery to
+ * `queueRejected`. Returns false when the delivery was refused (the caller logs it).
+ */
+export function pushCounted(queue: SessionQueue, d: Delivery, counters: Counters): boolean {
+  switch (queue.push(d)) {
+    case EnqueueResult.Queued:
+      return true;
+    case EnqueueResult.QueuedEvicted:
+      counters.droppedQos0 += queue.evicted;
+      return true;
+    case EnqueueResult.DroppedQos0:
+      counters.droppedQos0++;
+      return true;
+    default:
+      counters.queueRejected++;
+      return false;
+  }
 }
 
 /** FIFO with O(1) push and shift (array + head index, compacted lazily). */

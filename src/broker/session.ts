@@ -6,7 +6,7 @@ import type { Logger, TimerHandle } from "../util/index.ts";
 import type { ClientInfo } from "./hooks.ts";
 import { isExpired } from "./message.ts";
 import type { Delivery } from "./message.ts";
-import { EnqueueResult, SessionQueue } from "./queue.ts";
+import { SessionQueue, pushCounted } from "./queue.ts";
 import type { QueueLimits } from "./queue.ts";
 import type { Counters } from "./stats.ts";
 
@@ -222,32 +222,20 @@ export class Session {
   }
 
   #enqueue(d: Delivery): boolean {
-    const counters = this.env.counters;
-    switch (this.queue.push(d)) {
-      case EnqueueResult.Queued:
-        return true;
-      case EnqueueResult.QueuedEvicted:
-        counters.droppedQos0 += this.queue.evicted;
-        return true;
-      case EnqueueResult.DroppedQos0:
-        counters.droppedQos0++;
-        return true;
-      default:
-        counters.queueRejected++;
-        if (!this.#overflowWarned) {
-          // Once per overflow episode (reset when the queue moves again), so a stuck client cannot flood the log.
-          this.#overflowWarned = true;
-          this.env.logger.warn(
-            {
-              clientId: this.clientId,
-              queued: this.queue.length,
-              bytes: this.queue.bytes,
-              online: this.link !== undefined,
-            },
-            "session queue full: refusing QoS 1/2 messages for this client",
-          );
-        }
-        return false;
+    if (pushCounted(this.queue, d, this.env.counters)) return true;
+    if (!this.#overflowWarned) {
+      // Once per overflow episode (reset when the queue moves again), so a stuck client cannot flood the log.
+      this.#overflowWarned = true;
+      this.env.logger.warn(
+        {
+          clientId: this.clientId,
+          queued: this.queue.length,
+          bytes: this.queue.bytes,
+          online: this.link !== undefined,
+        },
+        "session queue full: refusing QoS 1/2 messages for this client",
+      );
     }
+    return false;
   }
 }

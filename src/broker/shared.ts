@@ -25,7 +25,7 @@ import type { Logger } from "../util/index.ts";
 import { isExpired, minQoS } from "./message.ts";
 import type { Delivery, Message } from "./message.ts";
 import type { SharedSubscriptionStrategy } from "./options.ts";
-import { EnqueueResult, SessionQueue } from "./queue.ts";
+import { SessionQueue, pushCounted } from "./queue.ts";
 import type { QueueLimits } from "./queue.ts";
 import { OutState } from "./session.ts";
 import type { Session, Subscription } from "./session.ts";
@@ -290,27 +290,16 @@ export class SharedSubscriptions {
     for (const m of g.members) if (m.sub.qos > granted) granted = m.sub.qos;
     const qos = minQoS(msg.qos, granted as 0 | 1 | 2);
     if (qos === 0 && !this.env.queueQos0Offline) return true;
-    const counters = this.env.counters;
-    switch (g.waiting.push({ msg, qos, retain: false, subscriptionIds: undefined, shared: g.shareFilter })) {
-      case EnqueueResult.Queued:
-        return true;
-      case EnqueueResult.QueuedEvicted:
-        counters.droppedQos0 += g.waiting.evicted;
-        return true;
-      case EnqueueResult.DroppedQos0:
-        counters.droppedQos0++;
-        return true;
-      default:
-        counters.queueRejected++;
-        if (!g.overflowWarned) {
-          g.overflowWarned = true; // once per overflow episode, like a session queue
-          this.env.logger.warn(
-            { group: g.shareFilter, queued: g.waiting.length, bytes: g.waiting.bytes },
-            "shared subscription queue full (no live member): refusing QoS 1/2 messages for this group",
-          );
-        }
-        return false;
+    const d: Delivery = { msg, qos, retain: false, subscriptionIds: undefined, shared: g.shareFilter };
+    if (pushCounted(g.waiting, d, this.env.counters)) return true;
+    if (!g.overflowWarned) {
+      g.overflowWarned = true; // once per overflow episode, like a session queue
+      this.env.logger.warn(
+        { group: g.shareFilter, queued: g.waiting.length, bytes: g.waiting.bytes },
+        "shared subscription queue full (no live member): refusing QoS 1/2 messages for this group",
+      );
     }
+    return false;
   }
 
   /** Hands waiting messages to live members, in order, until none is live or all refuse. */

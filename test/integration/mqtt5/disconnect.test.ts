@@ -1,9 +1,11 @@
 // MQTT 5.0 acceptance (issue #4): server-sent DISCONNECT reason codes (0x8B shutdown, 0x8E session taken over,
-// 0x8D keep alive timeout) and server redirection (CONNACK 0x9C / 0x9D with Server Reference). 0x93, 0x94 and 0x95
-// are covered in flow-control.spec.ts and topic-alias.spec.ts; the client's DISCONNECT 0x04 in will.spec.ts.
+// 0x8D keep alive timeout) and server redirection (CONNACK 0x9C / 0x9D with Server Reference; DISCONNECT 0x9C / 0x9D
+// to connected clients through Wharf's broker.redirect()). 0x93, 0x94 and 0x95 are covered in flow-control.test.ts
+// and topic-alias.test.ts; the client's DISCONNECT 0x04 in will.test.ts.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import mqtt from "mqtt";
+import type { Broker } from "../../../src/broker/index.ts";
 import { PacketType, ReasonCode } from "../../../src/codec/index.ts";
 import { startTarget } from "../../helpers/target.ts";
 import type { Target } from "../../helpers/target.ts";
@@ -101,3 +103,33 @@ for (const [code, name] of [
     },
   );
 }
+
+test(
+  "(§4.11) [MQTT-3.14.2-2] runtime redirection (broker.redirect): connected MQTT.js and raw v5 clients get DISCONNECT 0x9d with the Server Reference; new ones CONNACK 0x9d until cleared",
+  { skip: wharfOnly("has no runtime trigger for server redirection (Wharf: broker.redirect())") },
+  async (t) => {
+    const reference = "moved.example:1883";
+    const s = await useTarget(t);
+    const broker = s.broker as Broker;
+    const js = await mqttjs(t, s);
+    const rawClient = await raw(t, s, {});
+    const seen = new Promise<{ reasonCode?: number; reference?: string }>((resolve) =>
+      js.once("disconnect", (p) => resolve({ reasonCode: p.reasonCode, reference: p.properties?.serverReference })),
+    );
+    assert.equal(
+      broker.redirect({ reasonCode: ReasonCode.ServerMoved, serverReference: reference }, { disconnectExisting: true }),
+      2,
+    );
+    assert.deepEqual(await seen, { reasonCode: ReasonCode.ServerMoved, reference });
+    const closed = await rawClient.waitClosed();
+    assert.equal(closed.disconnect?.reasonCode, ReasonCode.ServerMoved);
+    assert.equal(closed.disconnect?.properties?.serverReference, reference);
+    assert.equal(closed.disconnect?.properties?.sessionExpiryInterval, undefined);
+    const late = await raw(t, s, {});
+    assert.equal(late.connack!.reasonCode, ReasonCode.ServerMoved);
+    assert.equal(late.connack!.properties?.serverReference, reference);
+    broker.redirect(undefined);
+    const back = await raw(t, s, {});
+    assert.equal(back.connack!.reasonCode, ReasonCode.Success);
+  },
+);

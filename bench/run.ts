@@ -139,6 +139,7 @@ async function main(args: BenchArgs): Promise<void> {
       warmupMs: timing.warmupMs,
       measureMs: timing.measureMs,
       qos1Window: settings.QOS1_WINDOW,
+      qos1Refill: settings.QOS1_REFILL,
       brokerInflight: settings.BROKER_INFLIGHT,
       batchBytes: settings.BATCH_BYTES,
       lagCapMB: settings.LAG_CAP_BYTES >> 20,

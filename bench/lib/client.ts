@@ -17,6 +17,21 @@ export interface ClientOptions {
   readBufferBytes?: number;
 }
 
+/** Reads smaller than this make a coalescing socket pause briefly. */
+const COALESCE_BELOW_BYTES = 16 * 1024;
+const COALESCE_PAUSE_MS = 1;
+const paused: net.Socket[] = [];
+let resumeTimer: NodeJS.Timeout | null = null;
+
+/** Resumes the socket on the next shared ~1 ms tick (one timer for all paused sockets). */
+function deferResume(socket: net.Socket): void {
+  paused.push(socket);
+  resumeTimer ??= setTimeout(() => {
+    resumeTimer = null;
+    for (const s of paused.splice(0)) if (!s.destroyed) s.resume();
+  }, COALESCE_PAUSE_MS);
+}
+
 export class BenchClientError extends Error {
   readonly code = "BENCH_CLIENT";
 }
@@ -33,6 +48,14 @@ export class BenchClient implements ReaderSink {
   pubackHandler: () => void = () => undefined;
   /** Called after each socket chunk has been parsed: the place to flush batched acks / refill windows. */
   chunkHandler: () => void = () => undefined;
+  /**
+   * Throughput subscribers set this: a broker that writes every message in its own TCP segment
+   * (Mosquitto does) would otherwise cost the generator one read, one callback and one PUBACK write
+   * per message, and the generator, not the broker, would set the pace. Pausing ~1 ms after a small
+   * read lets messages pile up in the socket's receive buffer; large reads never pause, so a broker
+   * that sends fast is read back to back.
+   */
+  coalesceReads = false;
   /** Set when the broker closed the connection or the socket failed while the run still needed it. */
   failure: string | null = null;
   closed = false;
@@ -79,6 +102,12 @@ export class BenchClient implements ReaderSink {
               buffer: readBuffer,
               callback: (n: number): boolean => {
                 client.onChunk(readBuffer.subarray(0, n)); // only after connect, long after `client` exists
+                // A small read while coalescing: pause this socket for a moment so the next read
+                // carries many messages instead of one (see coalesceReads).
+                if (client.coalesceReads && n < COALESCE_BELOW_BYTES && !client.closed) {
+                  deferResume(client.socket);
+                  return false;
+                }
                 return true;
               },
             },

@@ -2,6 +2,8 @@
 
 /** QoS 1 messages each publisher keeps in flight (refilled on PUBACK). */
 export const QOS1_WINDOW = 100;
+/** A publisher refills its window once this many slots are free (batched writes, window >= 90% full). */
+export const QOS1_REFILL = 10;
 /** In-flight limit broker -> subscriber: Mosquitto max_inflight_messages, and the MQTT 5 Receive Maximum our subscribers send. */
 export const BROKER_INFLIGHT = 1000;
 /** Mosquitto max_queued_messages: large enough never to be the reason a QoS 1 run stalls. */

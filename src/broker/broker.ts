@@ -16,7 +16,11 @@ import { createMessage, isExpired, minQoS } from "./message.ts";
 import type { Message } from "./message.ts";
 import { DEFAULT_BROKER_OPTIONS } from "./options.ts";
 import type { BrokerOptions, ServerRedirect } from "./options.ts";
+import { Persistence } from "./persist.ts";
+import { recover } from "./recover.ts";
+import type { RecoveryHost, RecoveryReport } from "./recover.ts";
 import { checkServerRedirect, redirectConnections } from "./redirect.ts";
+import { PersistentRetainedStore } from "./retained-persist.ts";
 import { MemoryRetainedStore } from "./retained.ts";
 import type { RetainedStore } from "./retained.ts";
 import { NEVER_EXPIRES, Session } from "./session.ts";
@@ -26,6 +30,7 @@ import { Counters } from "./stats.ts";
 import type { BrokerStats } from "./stats.ts";
 import { SYS_PREFIX, SysPublisher } from "./sys.ts";
 import type { ConnectionHandler, ListenerLimits, TransportConnection } from "./transport.ts";
+import type { Storage } from "../storage/index.ts";
 
 export interface BrokerDeps {
   clock?: Clock;
@@ -36,6 +41,12 @@ export interface BrokerDeps {
   retained?: RetainedStore;
   /** 5.0 enhanced authentication methods besides SCRAM-SHA-256 from options.scram (docs/auth.md). */
   authenticators?: readonly EnhancedAuthenticator[];
+  /**
+   * Persistent state (src/storage, opened by the caller, closed by the caller after close()): the broker
+   * restores sessions, retained messages and wills from it at construction and writes every change behind;
+   * QoS 1/2 acknowledgements wait for the commit (docs/storage.md). Without it, state is in memory only.
+   */
+  storage?: Storage;
 }
 
 /** What the subscription index stores per (filter, client id). */
@@ -67,6 +78,10 @@ export class Broker implements BrokerCore {
   readonly hooks: AuthHooks | undefined;
   readonly retained: RetainedStore;
   readonly authenticators: AuthenticatorRegistry;
+  /** Write-behind persistence (deps.storage); undefined = state in memory only. */
+  readonly persistence: Persistence | undefined;
+  /** What was restored from storage at construction. */
+  readonly recovery: RecoveryReport | undefined;
   readonly sessions = new Map<string, Session>();
   readonly #index = new SubscriptionIndex<IndexEntry>();
   readonly #shared: SharedSubscriptions;
@@ -88,7 +103,12 @@ export class Broker implements BrokerCore {
     this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger ?? silentLogger;
     this.hooks = deps.auth;
-    this.retained = deps.retained ?? new MemoryRetainedStore();
+    this.persistence =
+      deps.storage === undefined ? undefined : new Persistence(deps.storage, () => this.clock.now(), this.logger);
+    const retained = deps.retained ?? new MemoryRetainedStore();
+    const persistentRetained =
+      this.persistence === undefined ? undefined : new PersistentRetainedStore(retained, this.persistence);
+    this.retained = persistentRetained ?? retained;
     this.authorizer = new Authorizer(this.options.acl, deps.auth, this.logger);
     const methods = buildAuthenticators(this.options.scram, deps.authenticators ?? [], this.logger);
     this.authenticators = methods.registry;
@@ -102,6 +122,7 @@ export class Broker implements BrokerCore {
       logger: this.logger,
       queueQos0Offline: this.options.queueQos0Offline,
       queueLimits: { maxMessages: this.options.maxQueuedMessages, maxBytes: this.options.maxQueuedBytes },
+      store: this.persistence,
     };
     this.#shared = new SharedSubscriptions({
       strategy: this.options.sharedSubscriptionStrategy,
@@ -123,6 +144,7 @@ export class Broker implements BrokerCore {
         );
       },
     );
+    this.recovery = this.persistence === undefined ? undefined : this.#recover(this.persistence, persistentRetained!);
     this.#sys.start();
   }
 
@@ -289,6 +311,7 @@ export class Broker implements BrokerCore {
     }
     session.expiryInterval = expiryInterval;
     session.link = conn;
+    this.persistence?.sessionOpened(session, conn.client, conn.will);
     this.#shared.memberOnline(session); // waiting shared messages follow the CONNACK
     this.counters.clientsConnected++;
     if (this.counters.clientsConnected > this.counters.clientsMaximum) {
@@ -306,6 +329,7 @@ export class Broker implements BrokerCore {
     s.link = undefined;
     this.#shared.memberOffline(s); // its unacknowledged shared messages go to live members (5.0 §4.8.2)
     const client = conn.client!;
+    let willDeadline: number | undefined;
     if (will !== undefined) {
       const delay = conn.version === 5 ? (will.properties?.willDelayInterval ?? 0) : 0;
       if (delay === 0 || s.expiryInterval === 0) {
@@ -313,25 +337,59 @@ export class Broker implements BrokerCore {
       } else {
         // 5.0: after the delay or when the session ends, whichever is first (5.0 [MQTT-3.1.2-8]).
         s.pendingWill = { will, client };
-        s.willTimer = this.clock.setTimeout(
-          () => {
-            s.willTimer = undefined;
-            const pending = s.pendingWill;
-            s.pendingWill = undefined;
-            if (pending !== undefined) this.#publishWill(pending.will, pending.client);
-          },
-          Math.min(delay, s.expiryInterval) * 1000,
-        );
+        const ms = Math.min(delay, s.expiryInterval) * 1000;
+        willDeadline = this.clock.now() + ms;
+        this.#armWill(s, ms);
       }
     }
     if (s.expiryInterval === 0) {
       this.#endSession(s);
-    } else if (s.expiryInterval !== NEVER_EXPIRES) {
-      s.expiryTimer = this.clock.setTimeout(() => {
-        s.expiryTimer = undefined;
-        if (s.link === undefined) this.#endSession(s);
-      }, s.expiryInterval * 1000);
+      return;
     }
+    this.persistence?.sessionDisconnected(s, willDeadline);
+    if (s.expiryInterval !== NEVER_EXPIRES) this.#armExpiry(s, s.expiryInterval * 1000);
+  }
+
+  /** Publishes the session's pending will after `ms` unless the client reconnects first. */
+  #armWill(s: Session, ms: number): void {
+    s.willTimer = this.clock.setTimeout(() => {
+      s.willTimer = undefined;
+      const pending = s.pendingWill;
+      s.pendingWill = undefined;
+      if (pending === undefined) return;
+      this.#publishWill(pending.will, pending.client);
+      this.persistence?.willDone(s.clientId);
+    }, ms);
+  }
+
+  /** Ends the disconnected session after `ms` [MQTT-3.1.2-23]. */
+  #armExpiry(s: Session, ms: number): void {
+    s.expiryTimer = this.clock.setTimeout(() => {
+      s.expiryTimer = undefined;
+      if (s.link === undefined) this.#endSession(s);
+    }, ms);
+  }
+
+  /** Restores the state persisted in storage (recover.ts). */
+  #recover(p: Persistence, retained: PersistentRetainedStore): RecoveryReport {
+    const host: RecoveryHost = {
+      now: () => this.clock.now(),
+      newSession: (clientId, expiryInterval) => {
+        const s = new Session(clientId, this.#sessionEnv);
+        s.expiryInterval = expiryInterval;
+        this.sessions.set(clientId, s);
+        return s;
+      },
+      subscribe: (s, sub) => void this.subscribe(s, sub),
+      restoreRetained: (msg) => retained.restore(msg),
+      armWill: (s, ms) => this.#armWill(s, ms),
+      armExpiry: (s, ms) => this.#armExpiry(s, ms),
+      endSession: (s) => this.#endSession(s),
+      publishWill: (will, client) => this.#publishWill(will, client),
+    };
+    const report = recover(host, p);
+    this.logger.info({ storage: p.storage.kind, path: p.storage.path, ...report }, "state restored from storage");
+    return report;
   }
 
   transportClosed(conn: Connection): void {
@@ -354,6 +412,7 @@ export class Broker implements BrokerCore {
       this.#unregister(session, previous);
     }
     session.subscriptions.set(sub.filter, sub);
+    this.persistence?.subscribed(session, sub);
     if (sub.shared !== undefined) return this.#shared.join(session, sub);
     return !this.#index.add(sub.filter, session.clientId, { session, sub });
   }
@@ -362,6 +421,7 @@ export class Broker implements BrokerCore {
     const sub = session.subscriptions.get(filter);
     if (sub === undefined) return false;
     session.subscriptions.delete(filter);
+    this.persistence?.unsubscribed(session, filter);
     this.#unregister(session, sub);
     return true;
   }
@@ -497,6 +557,7 @@ export class Broker implements BrokerCore {
     this.#index.removeKey(s.clientId);
     const pending = s.pendingWill;
     s.pendingWill = undefined;
+    this.persistence?.sessionEnded(s);
     s.clearState();
     if (this.sessions.get(s.clientId) === s) this.sessions.delete(s.clientId);
     if (pending !== undefined) this.#publishWill(pending.will, pending.client);

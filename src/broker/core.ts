@@ -8,6 +8,7 @@ import type { Connection } from "./connection.ts";
 import type { FlushScheduler } from "./flush.ts";
 import type { Message } from "./message.ts";
 import type { BrokerOptions, ServerRedirect } from "./options.ts";
+import type { Persistence } from "./persist.ts";
 import type { Session, Subscription } from "./session.ts";
 import type { Counters } from "./stats.ts";
 
@@ -31,6 +32,8 @@ export interface BrokerCore {
   readonly authenticators: AuthenticatorRegistry;
   /** Where new connections are redirected (5.0 §4.11), if anywhere (src/broker/redirect.ts). */
   readonly serverRedirect: ServerRedirect | undefined;
+  /** Write-behind persistence when a storage is configured (src/broker/persist.ts). */
+  readonly persistence: Persistence | undefined;
 
   /** A fresh client identifier for an empty CONNECT client id (3.1.1 [MQTT-3.1.3-6]). */
   assignClientId(): string;

@@ -8,6 +8,7 @@ import type { Connection } from "./connection.ts";
 import { handleDisconnect } from "./disconnect.ts";
 import { handleAuth, handlePacketBeforeConnack } from "./enhanced-auth.ts";
 import { handlePubrel, handlePublish } from "./inbound.ts";
+import { afterCommit } from "./persist.ts";
 import { PubrecOutcome } from "./session.ts";
 import { handleSubscribe, handleUnsubscribe } from "./subscribe.ts";
 
@@ -30,9 +31,12 @@ export function dispatch(c: Connection, p: Packet): void | Promise<void> {
       return;
     case PacketType.PUBREC: {
       const outcome = s.onPubrec(p.packetId, p.reasonCode ?? 0);
-      if (outcome === PubrecOutcome.SendPubrel)
-        c.writePubrel(p.packetId); // [MQTT-4.3.3-1]
-      else if (outcome === PubrecOutcome.Unknown && c.version === 5) {
+      if (outcome === PubrecOutcome.SendPubrel) {
+        // [MQTT-4.3.3-1]. With storage, once the PUBREL state is committed: a restart must not fall back to
+        // resending a PUBLISH the client already released (it would deliver it twice).
+        const id = p.packetId;
+        afterCommit(c, () => c.writePubrel(id));
+      } else if (outcome === PubrecOutcome.Unknown && c.version === 5) {
         c.send({ type: PacketType.PUBREL, packetId: p.packetId, reasonCode: ReasonCode.PacketIdentifierNotFound });
       }
       return;

@@ -10,6 +10,7 @@ import { ConnState } from "./connection.ts";
 import type { Connection } from "./connection.ts";
 import { createMessage } from "./message.ts";
 import { payloadFormatInvalid } from "./payload-format.ts";
+import { sendAck } from "./persist.ts";
 import { SYS_PREFIX } from "./sys.ts";
 import { publishReason } from "./v5.ts";
 
@@ -33,7 +34,7 @@ export function handlePublish(c: Connection, p: PublishPacket): void | Promise<v
   }
   if (p.qos === 1 && c.version === 5 && s.inboundQos2.has(p.packetId!)) {
     // The id belongs to an unfinished QoS 2 exchange: refused, not routed (5.0 [MQTT-2.2.1-3], §3.4.2.1).
-    c.send({
+    sendAck(c, {
       type: PacketType.PUBACK,
       packetId: p.packetId!,
       reasonCode: ReasonCode.PacketIdentifierInUse,
@@ -44,7 +45,7 @@ export function handlePublish(c: Connection, p: PublishPacket): void | Promise<v
   if (p.qos === 2) {
     const id = p.packetId!;
     if (s.inboundQos2.has(id)) {
-      c.send({ type: PacketType.PUBREC, packetId: id }); // duplicate: acknowledge, do not route [MQTT-4.3.3-2]
+      sendAck(c, { type: PacketType.PUBREC, packetId: id }); // duplicate: acknowledge, do not route [MQTT-4.3.3-2]
       return;
     }
     if (c.version === 5 && s.inboundQos2.size >= broker.options.receiveMaximum) {
@@ -125,18 +126,24 @@ function acknowledge(c: Connection, p: PublishPacket, reasonCode: number): void 
   const text = rc === undefined ? undefined : REFUSAL_TEXT[rc];
   const properties = text === undefined ? undefined : c.problem(text);
   if (p.qos === 1) {
-    c.send({ type: PacketType.PUBACK, packetId, reasonCode: rc, properties }); // [MQTT-4.3.2-2]
+    // With storage: once the message's effects are committed (docs/storage.md).
+    sendAck(c, { type: PacketType.PUBACK, packetId, reasonCode: rc, properties }); // [MQTT-4.3.2-2]
     return;
   }
   // A PUBREC >= 0x80 ends the exchange (5.0): the id is not kept, a resend counts as new.
-  if (reasonCode < 0x80) c.session!.inboundQos2.add(packetId);
-  c.send({ type: PacketType.PUBREC, packetId, reasonCode: rc, properties });
+  if (reasonCode < 0x80) {
+    c.session!.inboundQos2.add(packetId);
+    c.broker.persistence?.inboundAdded(c.session!, packetId); // exactly once across a restart too
+  }
+  sendAck(c, { type: PacketType.PUBREC, packetId, reasonCode: rc, properties });
 }
 
 /** PUBREL: release the id and answer PUBCOMP, also for an unknown id (5.0 with 0x92) [MQTT-4.3.3-2]. */
 export function handlePubrel(c: Connection, packetId: number): void {
   const known = c.session!.inboundQos2.delete(packetId);
-  c.send({
+  if (known) c.broker.persistence?.inboundReleased(c.session!, packetId);
+  // After the commit: a PUBCOMP for an id still stored would make a new PUBLISH with it look like a duplicate.
+  sendAck(c, {
     type: PacketType.PUBCOMP,
     packetId,
     reasonCode: c.version === 5 && !known ? ReasonCode.PacketIdentifierNotFound : undefined,

@@ -8,6 +8,7 @@ import { isExpired } from "./message.ts";
 import type { Delivery } from "./message.ts";
 import { SessionQueue, pushCounted } from "./queue.ts";
 import type { QueueLimits } from "./queue.ts";
+import type { SessionStore } from "./persist.ts";
 import type { Counters } from "./stats.ts";
 
 /** Session Expiry Interval meaning "never" (5.0 0xFFFFFFFF; 3.1.1 clean session 0). */
@@ -65,6 +66,8 @@ export interface SessionEnv {
   readonly logger: Logger;
   readonly queueQos0Offline: boolean;
   readonly queueLimits: QueueLimits;
+  /** Write-behind persistence (src/broker/persist.ts); undefined = state in memory only. */
+  readonly store?: SessionStore | undefined;
 }
 
 export const PubrecOutcome = { Unknown: 0, SendPubrel: 1, Done: 2 } as const;
@@ -84,6 +87,8 @@ export class Session {
   pendingWill: { will: Will; client: ClientInfo } | undefined = undefined;
   willTimer: TimerHandle | undefined = undefined;
   expiryTimer: TimerHandle | undefined = undefined;
+  /** Its state is written to storage (a store is configured and the expiry interval is not 0); see persist.ts. */
+  persistent = false;
   #lastPacketId = 0;
   #overflowWarned = false;
 
@@ -122,6 +127,7 @@ export class Session {
         if (now < 0) now = this.env.now();
         if (isExpired(d.msg, now)) {
           this.queue.shift(); // [MQTT-3.3.2-5]
+          this.env.store?.unqueued(this, d);
           this.env.counters.expired++;
           continue;
         }
@@ -142,7 +148,10 @@ export class Session {
     if (link === undefined) return;
     for (const out of [...this.inflight.values()]) {
       if (out.state === OutState.AwaitPubcomp) link.writePubrel(out.packetId);
-      else if (!link.writePublish(out.delivery, out.packetId, true)) this.inflight.delete(out.packetId);
+      else if (!link.writePublish(out.delivery, out.packetId, true)) {
+        this.inflight.delete(out.packetId);
+        this.env.store?.completed(this, out);
+      }
     }
     this.drain();
   }
@@ -152,6 +161,7 @@ export class Session {
     const out = this.inflight.get(packetId);
     if (out?.state !== OutState.AwaitPuback) return false;
     this.inflight.delete(packetId);
+    this.env.store?.completed(this, out);
     this.drain();
     return true;
   }
@@ -163,10 +173,12 @@ export class Session {
     if (out.state === OutState.AwaitPubcomp) return PubrecOutcome.SendPubrel; // duplicate PUBREC
     if (reasonCode >= 0x80) {
       this.inflight.delete(packetId);
+      this.env.store?.completed(this, out);
       this.drain();
       return PubrecOutcome.Done;
     }
     out.state = OutState.AwaitPubcomp; // [MQTT-4.3.3-3]: the message is now the client's; only the id stays in use
+    this.env.store?.released(this, out);
     return PubrecOutcome.SendPubrel;
   }
 
@@ -174,8 +186,28 @@ export class Session {
     const out = this.inflight.get(packetId);
     if (out?.state !== OutState.AwaitPubcomp) return false;
     this.inflight.delete(packetId);
+    this.env.store?.completed(this, out);
     this.drain();
     return true;
+  }
+
+  /**
+   * Removes the queued deliveries matching `pred`, in order (a shared subscription group takes them back). Use
+   * this, not queue.removeWhere, so that the removal is persisted.
+   */
+  takeQueued(pred: (d: Delivery) => boolean): Delivery[] {
+    const taken = this.queue.removeWhere(pred);
+    const store = this.env.store;
+    if (store !== undefined) for (const d of taken) store.unqueued(this, d);
+    return taken;
+  }
+
+  /** Forgets an unacknowledged outbound message given back to a shared subscription group (persisted). */
+  forgetInflight(packetId: number): void {
+    const out = this.inflight.get(packetId);
+    if (out === undefined) return;
+    this.inflight.delete(packetId);
+    this.env.store?.completed(this, out);
   }
 
   /** Drops everything the session holds (it ended or was replaced by a clean start). */
@@ -213,16 +245,21 @@ export class Session {
     }
     const packetId = this.allocatePacketId();
     // Too large for the client: discarded as if delivered [MQTT-3.1.2-25], so the id is not kept.
-    if (!link.writePublish(d, packetId, false)) return;
-    this.inflight.set(packetId, {
-      packetId,
-      delivery: d,
-      state: d.qos === 1 ? OutState.AwaitPuback : OutState.AwaitPubrec,
-    });
+    if (!link.writePublish(d, packetId, false)) {
+      this.env.store?.unqueued(this, d);
+      return;
+    }
+    const state = d.qos === 1 ? OutState.AwaitPuback : OutState.AwaitPubrec;
+    this.inflight.set(packetId, { packetId, delivery: d, state });
+    this.env.store?.sent(this, d, packetId, state);
   }
 
   #enqueue(d: Delivery): boolean {
-    if (pushCounted(this.queue, d, this.env.counters)) return true;
+    if (pushCounted(this.queue, d, this.env.counters)) {
+      // QoS 1/2 were queued (only QoS 0 is ever dropped or evicted, and QoS 0 is not persisted).
+      if (d.qos > 0) this.env.store?.queued(this, d);
+      return true;
+    }
     if (!this.#overflowWarned) {
       // Once per overflow episode (reset when the queue moves again), so a stuck client cannot flood the log.
       this.#overflowWarned = true;

@@ -161,7 +161,7 @@ export class SharedSubscriptions {
     const g = this.#groups.get(sub.filter);
     if (g === undefined || !this.#removeMember(g, session)) return;
     if (this.#suspended) return;
-    const taken = session.queue.removeWhere((d) => d.shared === g.shareFilter);
+    const taken = session.takeQueued((d) => d.shared === g.shareFilter);
     this.#redispatch(taken);
   }
 
@@ -341,11 +341,11 @@ export class SharedSubscriptions {
     const taken: Delivery[] = [];
     for (const [packetId, out] of session.inflight) {
       if (out.delivery.shared !== undefined && out.state === OutState.AwaitPuback) {
-        session.inflight.delete(packetId);
+        session.forgetInflight(packetId);
         taken.push(out.delivery);
       }
     }
-    for (const d of session.queue.removeWhere((x) => x.shared !== undefined)) taken.push(d);
+    for (const d of session.takeQueued((x) => x.shared !== undefined)) taken.push(d);
     return taken;
   }
 

@@ -6,6 +6,7 @@ import { isPromise } from "./hooks.ts";
 import type { Decision } from "./hooks.ts";
 import { ConnState } from "./connection.ts";
 import type { Connection } from "./connection.ts";
+import { afterCommit, sendAck } from "./persist.ts";
 import type { Session, Subscription } from "./session.ts";
 
 /** A failure reason code (number) decided before authorization, or the authorization decision. */
@@ -105,16 +106,19 @@ function complete(c: Connection, p: SubscribePacket, results: (number | boolean)
     added.push([sub, existed]);
   });
   const refused = c.version === 5 && reasonCodes.some((rc) => rc >= 0x80);
-  c.send({
-    type: PacketType.SUBACK,
-    packetId: p.packetId,
-    reasonCodes,
-    properties: refused ? c.problem("one or more subscriptions were refused") : undefined,
-  }); // [MQTT-3.8.4-1] [MQTT-3.8.4-2]
-  for (const [sub, existed] of added) {
-    // 3.x: always (re)send retained [MQTT-3.3.1-6] [MQTT-3.8.4-3]; 5.0 Retain Handling 0/1/2 (5.0 [MQTT-3.3.1-9..11]).
-    if (sub.retainHandling === 0 || (sub.retainHandling === 1 && !existed)) broker.deliverRetained(session, sub);
-  }
+  // With storage: once the subscriptions are committed, so a granted subscription survives a crash.
+  afterCommit(c, () => {
+    c.send({
+      type: PacketType.SUBACK,
+      packetId: p.packetId,
+      reasonCodes,
+      properties: refused ? c.problem("one or more subscriptions were refused") : undefined,
+    }); // [MQTT-3.8.4-1] [MQTT-3.8.4-2]
+    for (const [sub, existed] of added) {
+      // 3.x: always (re)send retained [MQTT-3.3.1-6] [MQTT-3.8.4-3]; 5.0 Retain Handling 0/1/2 (5.0 [MQTT-3.3.1-9..11]).
+      if (sub.retainHandling === 0 || (sub.retainHandling === 1 && !existed)) broker.deliverRetained(session, sub);
+    }
+  });
 }
 
 export function handleUnsubscribe(c: Connection, p: UnsubscribePacket): void {
@@ -125,5 +129,5 @@ export function handleUnsubscribe(c: Connection, p: UnsubscribePacket): void {
     return isValidTopicFilter(f) ? ReasonCode.NoSubscriptionExisted : ReasonCode.TopicFilterInvalid;
   });
   // Always answered, even when nothing was removed [MQTT-3.10.4-4] [MQTT-3.10.4-5].
-  c.send({ type: PacketType.UNSUBACK, packetId: p.packetId, reasonCodes: c.version === 5 ? codes : undefined });
+  sendAck(c, { type: PacketType.UNSUBACK, packetId: p.packetId, reasonCodes: c.version === 5 ? codes : undefined });
 }

@@ -19,6 +19,7 @@ import type { AuthHooks, BrokerOptions, ConnectionHandler, TransportConnection }
 import type { EnhancedAuthenticator } from "../../../src/broker/auth/index.ts";
 import { FakeClock } from "../../../src/util/index.ts";
 import type { Logger } from "../../../src/util/index.ts";
+import type { Storage } from "../../../src/storage/index.ts";
 
 export const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -223,12 +224,15 @@ export interface HarnessOptions extends Partial<BrokerOptions> {
   logger?: Logger;
   /** BrokerDeps.authenticators: 5.0 enhanced authentication methods. */
   authenticators?: EnhancedAuthenticator[];
+  /** BrokerDeps.storage: persistence (test/unit/broker/persist-harness.ts). */
+  storage?: Storage;
+  /** Default: a new FakeClock. A restart test passes the clock on. */
+  clock?: FakeClock;
 }
 
 export function harness(options: HarnessOptions = {}): Harness {
-  const clock = new FakeClock();
-  const { auth, logger, authenticators, ...brokerOptions } = options;
-  const broker = new Broker({ sysInterval: 0, ...brokerOptions }, { clock, auth, logger, authenticators });
+  const { auth, logger, authenticators, storage, clock = new FakeClock(), ...brokerOptions } = options;
+  const broker = new Broker({ sysInterval: 0, ...brokerOptions }, { clock, auth, logger, authenticators, storage });
   const tryConnect = async (o: ConnectOptions = {}) => {
     const client = new TestClient(broker, o.version ?? 4);
     client.sendConnect(o);

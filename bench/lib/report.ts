@@ -2,6 +2,7 @@
 
 import type { BrokerId } from "../brokers/index.ts";
 import type { RunResult } from "../scenarios/result.ts";
+import { NOISY_MACHINE } from "../scenarios/settings.ts";
 import type { MachineInfo, Pinning } from "./machine.ts";
 import { formatMs, formatRate, formatRatio, ratio } from "./stats.ts";
 
@@ -39,6 +40,7 @@ function flag(r: RunResult): string {
   if (d !== undefined && d.lost > 0 && d.expected > 0) f.push(`loss ${pct(d.lost / d.expected)}`);
   if (d !== undefined && (d.duplicates > 0 || d.reordered > 0)) f.push("dup/reorder");
   if (r.status === "invalid") f.push("gen-saturated");
+  if ((r.otherCpu ?? 0) > NOISY_MACHINE) f.push("noisy");
   return f.length > 0 ? ` (${f.join(", ")})` : "";
 }
 

@@ -5,7 +5,7 @@ import { STATUS, type RunResult } from "./result.ts";
 import { BenchClient } from "../lib/client.ts";
 import { PUBACK_SIZE, writePuback, type ProtocolLevel } from "../lib/mqtt-packets.ts";
 import { CpuMeter, SelfCpuMeter, machineBusySeconds, processMemory, runQueueWaitSeconds } from "../lib/proc-stats.ts";
-import { BROKER_INFLIGHT, GENERATOR_SATURATED } from "./settings.ts";
+import { BROKER_INFLIGHT, GENERATOR_SATURATED, NOISY_MACHINE } from "./settings.ts";
 
 let runCounter = 0;
 
@@ -108,9 +108,6 @@ export interface WindowReading {
 }
 
 const pct = (x: number): string => (Number.isFinite(x) ? `${Math.round(x * 100)}%` : "?");
-
-/** Above this much CPU used by other processes during a window (fraction of a core), the run says so. */
-export const NOISY_MACHINE = 0.1;
 
 /** The flags every window reading may raise: a saturated generator (invalid) and a busy machine (noted). */
 export function windowNotes(w: WindowReading): { notes: string[]; invalid: boolean } {

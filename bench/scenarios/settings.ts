@@ -22,6 +22,8 @@ export const LAG_CAP_MESSAGES = 100_000;
 export const LATENCY_RATE = 10_000;
 /** Generator CPU (fraction of its core) at or above which a run is flagged invalid. */
 export const GENERATOR_SATURATED = 0.9;
+/** Above this much CPU used by other processes during a window (fraction of a core), the run says so. */
+export const NOISY_MACHINE = 0.1;
 
 /**
  * Connects in flight at once during the storm. Mosquitto listens with a backlog of 100; more pending

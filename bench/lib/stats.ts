@@ -38,12 +38,13 @@ export function summarizeLatency(samples: Float64Array): LatencySummary {
   };
 }
 
-/** 1234567 -> "1.23M", 45678 -> "45.7k", 512 -> "512". */
+/** Three significant digits: 1234567 -> "1.23M", 45678 -> "45.7k", 9999.6 -> "10k", 512 -> "512". */
 export function formatRate(n: number): string {
   if (!Number.isFinite(n)) return "–";
   const a = Math.abs(n);
-  if (a >= 1e6) return `${(n / 1e6).toFixed(a >= 1e7 ? 1 : 2)}M`;
-  if (a >= 1e3) return `${(n / 1e3).toFixed(a >= 1e5 ? 0 : a >= 1e4 ? 1 : 2)}k`;
+  const sig = (x: number): string => String(Number(x.toPrecision(3)));
+  if (a >= 999_500) return `${sig(n / 1e6)}M`;
+  if (a >= 999.5) return `${sig(n / 1e3)}k`;
   return n.toFixed(0);
 }
 

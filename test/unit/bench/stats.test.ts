@@ -39,6 +39,9 @@ test("formatRate and ratio", () => {
   assert.equal(formatRate(45_678), "45.7k");
   assert.equal(formatRate(123_456), "123k");
   assert.equal(formatRate(1_234_567), "1.23M");
+  assert.equal(formatRate(9999.6), "10k");
+  assert.equal(formatRate(999_999), "1M");
+  assert.equal(formatRate(4_740_000), "4.74M");
   assert.equal(ratio(3, 2), 1.5);
   assert.equal(ratio(3, 0), null);
   assert.equal(ratio(undefined, 2), null);

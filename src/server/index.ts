@@ -27,10 +27,13 @@ export interface ServerDeps {
 
 /** The broker's options from the config's `mqtt`, `sys` and `acl` sections. */
 export function toBrokerOptions(config: WharfConfig): BrokerOptions {
+  const { serverRedirect, ...mqtt } = config.mqtt;
   return {
-    ...config.mqtt,
+    ...mqtt,
+    serverRedirect: serverRedirect.serverReference === "" ? null : { ...serverRedirect },
     sysInterval: config.sys.interval,
     acl: config.acl.map((rule) => ({ ...rule })),
+    scram: config.auth.scram.map((user) => ({ ...user })),
   };
 }
 

@@ -123,6 +123,14 @@ export async function parseScramCredentialSpec(
   opts: { iterations?: number } = {},
 ): Promise<ScramCredential> {
   if (!spec.startsWith(STORED_PREFIX)) return scramCredentialFromPassword(username, spec, opts);
+  return parseStoredScramCredential(username, spec);
+}
+
+/**
+ * Parses the stored form "SCRAM-SHA-256$<iterations>:<salt b64>$<StoredKey b64>:<ServerKey b64>" synchronously (no
+ * key derivation is needed), e.g. to validate a configuration file. Throws AuthError when it is malformed.
+ */
+export function parseStoredScramCredential(username: string, spec: string): ScramCredential {
   const bad = (why: string): AuthError =>
     new AuthError(AuthErrorCode.InvalidCredential, `stored SCRAM-SHA-256 credential of ${username}: ${why}`);
   const m = STORED_FORM.exec(spec);

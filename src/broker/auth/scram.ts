@@ -27,6 +27,7 @@ export {
   SCRAM_MIN_ITERATIONS,
   formatScramCredential,
   parseScramCredentialSpec,
+  parseStoredScramCredential,
   scramCredentialFromPassword,
   scramCredentialLookup,
 } from "./scram-credential.ts";

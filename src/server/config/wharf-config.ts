@@ -1,6 +1,8 @@
 // The ONE schema of Wharf's YAML config file. The TypeScript type, the defaults and the
 // validation all derive from it; docs/configuration.md and config/wharf.example.yaml document it
 // (a test checks both name every key and that the example holds exactly the defaults).
+import { saslPrep } from "../../broker/auth/index.ts";
+import { validateScramUser } from "../../broker/authenticators.ts";
 import { DEFAULT_BROKER_OPTIONS } from "../../broker/options.ts";
 import { array, bool, anyStr, int, object, oneOf, optional, refine, required, str, type Infer } from "./schema.ts";
 import { validateTopicFilter } from "../../topics/index.ts";
@@ -16,6 +18,8 @@ export const STORAGE_TYPES = ["lmdb", "memory"] as const;
 export const DURABILITY_MODES = ["sync", "batched", "none"] as const;
 export const SHARED_SUBSCRIPTION_STRATEGIES = ["round-robin", "random", "sticky", "least-inflight"] as const;
 export const OUTBOUND_TOPIC_ALIAS_POLICIES = ["auto", "off"] as const;
+/** 0x9C Use another server, 0x9D Server moved (YAML 1.2 reads 0x9c as 156). */
+export const REDIRECT_REASON_CODES = [0x9c, 0x9d] as const;
 
 const listenerSchema = object({
   type: oneOf(LISTENER_TYPES, "tcp"),
@@ -50,6 +54,44 @@ const mqttSchema = object({
   clientIdPrefix: anyStr(d.clientIdPrefix),
   connectTimeout: int({ min: 0, max: 86_400, default: d.connectTimeout }),
   closeTimeout: int({ min: 0, max: 86_400, default: d.closeTimeout }),
+  responseInformation: anyStr(d.responseInformation),
+  validatePayloadFormat: bool(d.validatePayloadFormat),
+  maxSubscriptionsPerSession: int({ min: 0, default: d.maxSubscriptionsPerSession }),
+  /** BrokerOptions.serverRedirect; an empty serverReference means no redirection (null). */
+  serverRedirect: object({
+    serverReference: anyStr(""),
+    reasonCode: oneOf(REDIRECT_REASON_CODES, 0x9c),
+  }),
+});
+
+/** One SCRAM-SHA-256 user: checked like the broker will (stored credentials parsed, passwords SASLprep'ed). */
+const scramUserSchema = refine(
+  object({
+    username: required(str({ default: "" })),
+    password: optional(str({ default: "" })),
+    credential: optional(str({ default: "" })),
+  }),
+  (user, path, issues) => {
+    try {
+      validateScramUser(user);
+    } catch (err) {
+      issues.push({ path, message: err instanceof Error ? err.message : String(err), value: user.username });
+    }
+  },
+);
+
+const authSchema = object({
+  /** 5.0 enhanced authentication with SCRAM-SHA-256 (docs/auth.md); empty = not offered. */
+  scram: refine(array(scramUserSchema, []), (users, path, issues) => {
+    const seen = new Map<string, number>();
+    users.forEach((u, i) => {
+      const name = saslPrep(u.username) ?? u.username; // "al\u00ADice" is "alice"
+      const first = seen.get(name);
+      if (first === undefined) seen.set(name, i);
+      else
+        issues.push({ path: `${path}[${i}].username`, message: `same user as ${path}[${first}]`, value: u.username });
+    });
+  }),
 });
 
 /** What a bad ACL topic filter should have been, with the rule it breaks (from src/topics). */
@@ -108,6 +150,7 @@ export const wharfConfigSchema = object({
     interval: int({ min: 0, max: 86_400, default: d.sysInterval }),
   }),
   acl: array(aclRuleSchema, []),
+  auth: authSchema,
   storage: storageSchema,
   log: logSchema,
 });
@@ -116,6 +159,7 @@ export type WharfConfig = Infer<typeof wharfConfigSchema>;
 export type ListenerConfig = Infer<typeof listenerSchema>;
 export type AclRuleConfig = Infer<typeof aclRuleSchema>;
 export type StorageConfig = Infer<typeof storageSchema>;
+export type AuthConfig = Infer<typeof authSchema>;
 export type LogConfig = Infer<typeof logSchema>;
 export type LogLevel = LogConfig["level"];
 export type LogFormat = LogConfig["format"];

@@ -33,17 +33,18 @@ test("the schema has the expected keys", () => {
   assert.ok(paths.includes("acl[].username"));
   assert.ok(paths.includes("storage.batchIntervalMs"));
   assert.ok(paths.includes("log.format"));
-  assert.equal(paths.length, 5 + 19 + 1 + 5 + 4 + 2);
+  assert.ok(paths.includes("auth.scram[].credential"));
+  assert.equal(paths.length, 5 + 24 + 1 + 5 + 3 + 4 + 2);
 });
 
 test("config/wharf.example.yaml validates and holds exactly the defaults", () => {
   assert.deepEqual(loadConfig(examplePath), defaultConfig());
 });
 
-test("config/wharf.example.yaml spells out every key (except ACL rule keys: acl is empty by default)", () => {
+test("config/wharf.example.yaml spells out every key (except the keys of lists empty by default: acl, auth.scram)", () => {
   const raw = readConfigFile(examplePath) as Record<string, unknown>;
   const missing = paths.filter((p) => {
-    if (p.startsWith("acl[]")) return false;
+    if (p.startsWith("acl[]") || p.startsWith("auth.scram[]")) return false;
     let node: unknown = raw;
     for (const part of p.split(".")) {
       const key = part.replace("[]", "");
@@ -55,7 +56,9 @@ test("config/wharf.example.yaml spells out every key (except ACL rule keys: acl 
   assert.deepEqual(missing, []);
   // The ACL keys are shown in a commented-out example.
   const text = readFileSync(examplePath, "utf8");
-  for (const k of ["permission", "action", "topic", "clientId", "username"]) assert.ok(text.includes(k), k);
+  for (const k of ["permission", "action", "topic", "clientId", "username", "credential", "password"]) {
+    assert.ok(text.includes(k), k);
+  }
 });
 
 test("docs/configuration.md documents every key and every start flag", () => {

@@ -1,8 +1,8 @@
 // Throughput scenarios: publishers send as fast as flow control allows, subscribers count and check
 // every message; msgs/s = unique messages delivered to subscribers inside the measurement window.
-//   QoS 0: batches of PUBLISHes, next batch once the socket drained (TCP backpressure), plus an
-//          end-to-end backlog cap (LAG_CAP_BYTES) so an unboundedly buffering broker cannot eat RAM.
+//   QoS 0: batches of PUBLISHes, next batch once the socket drained (TCP backpressure).
 //   QoS 1: QOS1_WINDOW messages in flight per publisher, refilled as PUBACKs arrive.
+//   Both: an end-to-end backlog cap (LAG_CAP_*) so a broker that queues without limit cannot eat RAM.
 
 import type { RunningBroker } from "../brokers/index.ts";
 import type { BenchClient } from "../lib/client.ts";
@@ -52,7 +52,7 @@ class Flow {
     return this.expected() - this.delivered - this.writtenOff > this.capMessages;
   }
 
-  /** Parks a QoS 0 pump until the backlog is below the cap, or delivery has stalled for 300 ms. */
+  /** Parks a publisher until the backlog is below the cap, or delivery has stalled for 300 ms. */
   park(resume: () => void): void {
     this.lagCapPauses++;
     this.parked.push(resume);
@@ -140,11 +140,21 @@ export async function runThroughput(spec: ThroughputSpec, broker: RunningBroker,
         };
         pump();
       } else {
+        let parked = false;
         const refill = (): void => {
           const room = QOS1_WINDOW - inflight[i]!;
           // Refill in steps of QOS1_REFILL: a broker that acks each PUBLISH in its own segment would
           // otherwise have the generator write one message per syscall. The window stays >= 90% full.
-          if (!flow.publishing || room < QOS1_REFILL || pub.closed) return;
+          if (!flow.publishing || room < QOS1_REFILL || pub.closed || parked) return;
+          // A broker acks QoS 1 once queued, not once delivered: the backlog cap bounds its queue too.
+          if (flow.overCap()) {
+            parked = true;
+            flow.park(() => {
+              parked = false;
+              refill();
+            });
+            return;
+          }
           inflight[i]! += room;
           b.writeTo(pub.socket, room, performance.now());
         };

@@ -5,7 +5,8 @@ import type { BrokerOptions } from "../broker/options.ts";
 import { listenTcp, type TcpListener } from "../transport/tcp/index.ts";
 import { systemClock, type Clock } from "../util/clock.ts";
 import type { Logger } from "../util/logger.ts";
-import type { StorageOptions } from "../storage/index.ts";
+import { openStorage } from "../storage/index.ts";
+import type { Storage, StorageOptions } from "../storage/index.ts";
 import type { StorageConfig, WharfConfig } from "./config/index.ts";
 import { createLogger } from "./logger.ts";
 
@@ -16,6 +17,8 @@ export interface WharfServer {
   readonly broker: Broker;
   readonly listeners: readonly TcpListener[];
   readonly config: WharfConfig;
+  /** Where the broker's state is persisted (storage.type). */
+  readonly storage: Storage;
   /** Stop accepting, close every client cleanly, flush state. Idempotent. */
   close(): Promise<void>;
 }
@@ -37,10 +40,7 @@ export function toBrokerOptions(config: WharfConfig): BrokerOptions {
   };
 }
 
-/**
- * The storage layer's options from the config's `storage` section (src/storage openStorage()).
- * Persistence is wired into the broker by issue #5; this is the seam it uses.
- */
+/** The storage layer's options from the config's `storage` section (src/storage openStorage()). */
 export function toStorageOptions(storage: StorageConfig): StorageOptions {
   const common = { durability: storage.durability, batchIntervalMs: storage.batchIntervalMs };
   return storage.type === "memory" ? { kind: "memory", ...common } : { kind: "lmdb", path: storage.dataDir, ...common };
@@ -58,14 +58,23 @@ export function listenerAddresses(server: WharfServer): ListenerAddress[] {
 }
 
 /**
- * Builds the broker from `config` and starts every listener. On a listener failure (e.g. port
+ * Opens the storage, builds the broker from `config` (restoring the persisted state) and starts
+ * every listener. A storage that cannot be opened (damaged, locked, unreadable) rejects with its
+ * StorageError, which names the data directory and what to do. On a listener failure (e.g. port
  * in use) whatever was started is closed again before the error is rethrown.
  */
 export async function startServer(config: WharfConfig, deps: ServerDeps = {}): Promise<WharfServer> {
   const logger = deps.logger ?? createLogger(config.log);
   const clock = deps.clock ?? systemClock;
-  warnAboutStorage(config, logger);
-  const broker = new Broker(toBrokerOptions(config), { clock, logger });
+  const storage = await openStorage({ ...toStorageOptions(config.storage), clock, logger });
+  logStorage(storage, logger);
+  let broker: Broker;
+  try {
+    broker = new Broker(toBrokerOptions(config), { clock, logger, storage });
+  } catch (err) {
+    await storage.close();
+    throw err;
+  }
   const listeners: TcpListener[] = [];
   try {
     for (const l of config.listeners) {
@@ -87,6 +96,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   } catch (err) {
     await Promise.allSettled(listeners.map((l) => l.close()));
     await broker.close();
+    await storage.close();
     throw err;
   }
 
@@ -95,6 +105,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     broker,
     listeners,
     config,
+    storage,
     close: () => (closing ??= closeAll()),
   };
   async function closeAll(): Promise<void> {
@@ -103,7 +114,8 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     const stopped = Promise.allSettled(listeners.map((l) => l.close()));
     await broker.close();
     const results = await stopped;
-    // Persistent state is flushed by broker.close() once storage lands (issue #5).
+    // Every connection has ended (wills published, session deadlines written): flush and fsync.
+    await storage.close();
     const failed = results.find((r) => r.status === "rejected");
     if (failed) throw failed.reason;
     logger.info("stopped");
@@ -113,15 +125,12 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   return server;
 }
 
-/** Until persistence lands (issue #5) every storage type keeps state in memory: say so. */
-function warnAboutStorage(config: WharfConfig, logger: Logger): void {
-  const { type, dataDir } = config.storage;
-  if (type === "lmdb") {
-    logger.warn(
-      { storage: type, dataDir },
-      "storage.type lmdb is not implemented yet (issue #5): sessions and retained messages are kept in memory only",
-    );
+/** One startup line saying where state lives and what a crash can lose. */
+function logStorage(storage: Storage, logger: Logger): void {
+  const { kind, path, durability } = storage;
+  if (kind === "memory") {
+    logger.info({ storage: kind }, "storage: memory (sessions and retained messages are lost on restart)");
   } else {
-    logger.info({ storage: type }, "storage: memory (sessions and retained messages are lost on restart)");
+    logger.info({ storage: kind, dataDir: path, durability }, "storage: lmdb");
   }
 }

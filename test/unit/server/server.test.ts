@@ -2,7 +2,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import mqtt from "mqtt";
 import { DEFAULT_BROKER_OPTIONS } from "../../../src/broker/options.ts";
 import {
@@ -119,18 +122,78 @@ test("a listener that cannot bind: startServer rejects and closes what it had st
   assert.ok(!entries.some((e) => e.msg === "listening"));
 });
 
-test("storage: lmdb warns that state is in memory only until persistence lands; memory says so at info", async () => {
+test("storage: lmdb in storage.dataDir by default logs where state lives; memory says it is lost on restart", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "wharf-server-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   for (const type of ["lmdb", "memory"] as const) {
     const logger = recordingLogger();
-    const entries = logger.lines;
-    const config = validateConfig({ listeners: [{ host: "127.0.0.1", port: 0 }], storage: { type } });
-    const server = await startServer(config, { logger: logger });
+    const config = validateConfig({ listeners: [{ host: "127.0.0.1", port: 0 }], storage: { type, dataDir: dir } });
+    const server = await startServer(config, { logger });
+    assert.equal(server.storage.kind, type);
     await server.close();
-    const storage = entries.find((e) => (e.obj as { storage?: string }).storage === type);
-    assert.ok(storage, JSON.stringify(entries));
-    assert.equal(storage.level, type === "lmdb" ? "warn" : "info");
-    assert.match(storage.msg, /memory/);
+    const line = logger.lines.find((e) => (e.obj as { storage?: string }).storage === type);
+    assert.ok(line, JSON.stringify(logger.lines));
+    assert.equal(line.level, "info");
+    if (type === "lmdb") assert.equal((line.obj as { dataDir?: string }).dataDir, dir);
+    else assert.match(line.msg, /lost on restart/);
+    assert.ok(!logger.lines.some((e) => e.level === "warn" || e.level === "error"), JSON.stringify(logger.lines));
   }
+  assert.ok(existsSync(join(dir, "data.mdb")));
+});
+
+test("lmdb: a retained message and a persistent session's queue survive close and startServer again", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "wharf-server-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const config = validateConfig({ listeners: [{ host: "127.0.0.1", port: 0 }], storage: { dataDir: dir } });
+  let server = await startServer(config, { logger: recordingLogger() });
+  let port = server.listeners[0]!.port;
+  const sub = await mqtt.connectAsync({
+    host: "127.0.0.1",
+    port,
+    clientId: "keeper",
+    clean: false,
+    reconnectPeriod: 0,
+  });
+  await sub.subscribeAsync("q", { qos: 1 });
+  await sub.endAsync();
+  const pub = await mqtt.connectAsync({ host: "127.0.0.1", port, reconnectPeriod: 0 });
+  await pub.publishAsync("q", "queued", { qos: 1 });
+  await pub.publishAsync("r", "retained", { qos: 1, retain: true });
+  await pub.endAsync();
+  await server.close();
+
+  server = await startServer(config, { logger: recordingLogger() });
+  t.after(() => server.close());
+  port = server.listeners[0]!.port;
+  assert.equal(server.broker.recovery?.sessions, 1);
+  // The queued message may come in the same read as CONNACK: listen before connecting.
+  const again = mqtt.connect({ host: "127.0.0.1", port, clientId: "keeper", clean: false, reconnectPeriod: 0 });
+  t.after(() => again.end(true));
+  const got: string[] = [];
+  const both = new Promise<void>((resolve) =>
+    again.on("message", (topic, payload) => {
+      got.push(`${topic}=${payload.toString()}`);
+      if (got.length === 2) resolve();
+    }),
+  );
+  await new Promise((resolve) => again.once("connect", resolve));
+  await again.subscribeAsync("r", { qos: 1 });
+  await both;
+  assert.deepEqual(got.sort(), ["q=queued", "r=retained"]);
+});
+
+test("a damaged data directory: startServer rejects with STORAGE_CORRUPT naming the directory, starts nothing", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "wharf-server-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, "data.mdb"), Buffer.alloc(64 * 1024, 0x5a));
+  const logger = recordingLogger();
+  const config = validateConfig({ listeners: [{ host: "127.0.0.1", port: 0 }], storage: { dataDir: dir } });
+  await assert.rejects(startServer(config, { logger }), (err: Error & { code?: string }) => {
+    assert.equal(err.code, "STORAGE_CORRUPT");
+    assert.ok(err.message.includes(dir), err.message);
+    return true;
+  });
+  assert.ok(!logger.lines.some((e) => e.msg === "listening"));
 });
 
 test("acl rules from the config are enforced by the broker", async (t) => {

@@ -9,7 +9,7 @@ import { Broker } from "../../../src/broker/index.ts";
 import { AuthError, formatScramCredential, scramCredentialFromPassword } from "../../../src/broker/auth/index.ts";
 import type { AuthSession, AuthStepResult, EnhancedAuthenticator } from "../../../src/broker/auth/index.ts";
 import { ScramClient } from "../../helpers/scram-client.ts";
-import { TestClient, harness, payloads, settle } from "./harness.ts";
+import { TestClient, harness, payloads, settle, only } from "./harness.ts";
 import type { Harness, HarnessOptions } from "./harness.ts";
 
 const METHOD = "SCRAM-SHA-256";
@@ -22,12 +22,6 @@ async function scramHarness(o: HarnessOptions = {}): Promise<Harness> {
   const h = harness({ scram: USERS, ...o });
   await h.broker.ready(); // credentials are derived asynchronously (PBKDF2)
   return h;
-}
-
-function only<T extends Packet["type"]>(packets: Packet[], type: T): Extract<Packet, { type: T }> {
-  const found = packets.filter((p) => p.type === type);
-  assert.equal(found.length, 1, `one packet of type ${type} in ${JSON.stringify(packets.map((p) => p.type))}`);
-  return found[0] as Extract<Packet, { type: T }>;
 }
 
 function auth(reasonCode: number, data?: Buffer, method = METHOD): AuthPacket {

@@ -253,6 +253,15 @@ export function harness(options: HarnessOptions = {}): Harness {
   };
 }
 
+/** The one packet of `type` among `packets` (fails the test if there is none or more than one). */
+export function only<T extends Packet["type"]>(packets: Packet[], type: T): Extract<Packet, { type: T }> {
+  const found = packets.filter((p) => p.type === type);
+  if (found.length !== 1) {
+    throw new Error(`expected one packet of type ${type}, got ${JSON.stringify(packets.map((p) => p.type))}`);
+  }
+  return found[0] as Extract<Packet, { type: T }>;
+}
+
 export function types(packets: Packet[]): number[] {
   return packets.map((p) => p.type);
 }

@@ -4,16 +4,9 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { PacketType, ReasonCode } from "../../../src/codec/index.ts";
-import type { Packet } from "../../../src/codec/index.ts";
 import { Broker } from "../../../src/broker/index.ts";
 import { BrokerError } from "../../../src/broker/errors.ts";
-import { TestClient, harness, payloads, settle } from "./harness.ts";
-
-function only<T extends Packet["type"]>(packets: Packet[], type: T): Extract<Packet, { type: T }> {
-  const found = packets.filter((p) => p.type === type);
-  assert.equal(found.length, 1, `one packet of type ${type} in ${JSON.stringify(packets.map((p) => p.type))}`);
-  return found[0] as Extract<Packet, { type: T }>;
-}
+import { TestClient, harness, payloads, settle, only } from "./harness.ts";
 
 const INVALID_UTF8 = Buffer.from([0x61, 0xc3, 0x28, 0xff]);
 

@@ -57,7 +57,14 @@ test("auth.scram: each entry is checked like the broker does, with the entry's p
   assert.match(found[0]!.message, /exactly one of password and credential/);
   assert.match(found[2]!.message, /stored form/);
   assert.match(found[3]!.message, /StoredKey is not 32 bytes/);
-  const twice = issues({ auth: { scram: [{ username: "f", password: "x" }, { username: "f", password: "y" }] } });
+  const twice = issues({
+    auth: {
+      scram: [
+        { username: "f", password: "x" },
+        { username: "f", password: "y" },
+      ],
+    },
+  });
   assert.deepEqual(twice, [{ path: "auth.scram[1].username", message: "same user as auth.scram[0]" }]);
 });
 

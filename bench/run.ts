@@ -51,9 +51,11 @@ async function runSpec(
   if (!def.protocols.includes(spec.protocol)) {
     return skipped(spec.id, spec.kind, def.id, `${def.label} does not speak MQTT ${protocolName(spec.protocol)}`);
   }
+  const persistent = spec.kind === "throughput" && spec.persistent === true;
+  if (persistent && def.noPersistence !== null) return skipped(spec.id, spec.kind, def.id, def.noPersistence);
   let broker;
   try {
-    broker = await startBroker(def, ctx);
+    broker = await startBroker(def, ctx, persistent);
   } catch (err) {
     return failed(spec.id, spec.kind, def.id, `broker did not start: ${(err as Error).message}`);
   }
@@ -68,7 +70,9 @@ async function runSpec(
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`run timed out after ${RUN_TIMEOUT_MS / 1000} s`)), RUN_TIMEOUT_MS);
     });
-    return await Promise.race([run, timeout]);
+    const result = await Promise.race([run, timeout]);
+    if (persistent) result.notes.push(def.persistenceNote);
+    return result;
   } catch (err) {
     const exit = broker.proc.exit !== null ? ` (broker ${broker.proc.exit})` : "";
     return failed(spec.id, spec.kind, def.id, `${(err as Error).message}${exit}`);

@@ -1,7 +1,7 @@
 // The brokers under test and how to start each one on a free loopback port, pinned to the broker CPU.
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
 import { lastLines, onHarnessExit, spawnManaged, waitForPort, freePort, type ManagedProcess } from "../lib/children.ts";
@@ -17,7 +17,10 @@ export const MOSQUITTO_BIN = "/usr/sbin/mosquitto";
 export interface BrokerContext {
   root: string;
   cpu: number | null;
+  /** Config files and the like (removed at exit). */
   tmp: string;
+  /** Durable storage of persisted runs: tmp, unless that is tmpfs (then under <root>/data). */
+  dataRoot: string;
 }
 
 export interface BrokerDef {
@@ -26,7 +29,12 @@ export interface BrokerDef {
   protocols: readonly ProtocolLevel[];
   /** Null when runnable, otherwise the reason it is not (printed as "<id>: not runnable (reason)"). */
   prepare(ctx: BrokerContext): Promise<string | null>;
-  spawn(ctx: BrokerContext, port: number): ManagedProcess;
+  /** With `persistent`, the broker keeps its state in durable storage under ctx.dataRoot. */
+  spawn(ctx: BrokerContext, port: number, persistent: boolean): ManagedProcess;
+  /** Why this broker cannot run the persisted scenarios, or null if it can. */
+  noPersistence: string | null;
+  /** What "persisted" means for this broker: printed with each persisted run. */
+  persistenceNote: string;
 }
 
 export interface RunningBroker {
@@ -37,9 +45,9 @@ export interface RunningBroker {
 
 const STARTUP_TIMEOUT_MS = 30_000;
 
-export async function startBroker(def: BrokerDef, ctx: BrokerContext): Promise<RunningBroker> {
+export async function startBroker(def: BrokerDef, ctx: BrokerContext, persistent = false): Promise<RunningBroker> {
   const port = await freePort();
-  const proc = def.spawn(ctx, port);
+  const proc = def.spawn(ctx, port, persistent);
   try {
     await waitForPort(proc, port, STARTUP_TIMEOUT_MS);
   } catch (err) {
@@ -49,10 +57,26 @@ export async function startBroker(def: BrokerDef, ctx: BrokerContext): Promise<R
   return { def, proc, port };
 }
 
+const TMPFS_MAGIC = 0x01021994;
+
 export function makeContext(root: string, cpu: number | null): BrokerContext {
   const tmp = mkdtempSync(join(os.tmpdir(), "wharf-bench-"));
   onHarnessExit(() => rmSync(tmp, { recursive: true, force: true }));
-  return { root, cpu, tmp };
+  // Durable storage must sit on a real disk: on tmpfs an fsync costs nothing and flatters the broker.
+  let dataRoot = tmp;
+  if (statfsSync(tmp).type === TMPFS_MAGIC) {
+    mkdirSync(join(root, "data"), { recursive: true }); // git-ignored
+    dataRoot = mkdtempSync(join(root, "data", "bench-"));
+    onHarnessExit(() => rmSync(dataRoot, { recursive: true, force: true }));
+  }
+  return { root, cpu, tmp, dataRoot };
+}
+
+/** A fresh directory for one persistent broker's files. */
+function dataDir(ctx: BrokerContext, name: string): string {
+  const dir = join(ctx.dataRoot, name);
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }
 
 const wharf: BrokerDef = {
@@ -70,11 +94,15 @@ const wharf: BrokerDef = {
       return (err as Error).message;
     }
   },
-  spawn(ctx, port) {
+  noPersistence: null,
+  persistenceNote: "Wharf: LMDB storage, durability sync (a PUBACK follows the fsync'd commit of its message)",
+  spawn(ctx, port, persistent) {
     const conf = join(ctx.tmp, `wharf-${port}.yaml`);
     writeFileSync(conf, wharfConfig());
     const args = ["--import", "tsx", "src/cli/main.ts", "start", "--config", conf];
-    args.push("--host", "127.0.0.1", "--port", String(port), "--log-level", "warn", "--storage", "memory");
+    args.push("--host", "127.0.0.1", "--port", String(port), "--log-level", "warn");
+    if (persistent) args.push("--storage", "lmdb", "--data-dir", dataDir(ctx, `wharf-${port}`));
+    else args.push("--storage", "memory");
     const [cmd, argv] = pinned(ctx.cpu, process.execPath, args);
     return spawnManaged(cmd, argv, ctx.root);
   },
@@ -86,11 +114,11 @@ export function wharfConfig(): string {
 }
 
 /** Mosquitto's own config: loopback listener, no persistence, queues and in-flight windows that never bind. */
-export function mosquittoConfig(port: number): string {
+export function mosquittoConfig(port: number, persistDir?: string): string {
   return [
     `listener ${port} 127.0.0.1`,
     "allow_anonymous true",
-    "persistence false",
+    ...(persistDir === undefined ? ["persistence false"] : ["persistence true", `persistence_location ${persistDir}/`]),
     `max_queued_messages ${BROKER_QUEUE}`,
     `max_inflight_messages ${BROKER_INFLIGHT}`,
     "set_tcp_nodelay true",
@@ -126,9 +154,13 @@ const mosquitto: BrokerDef = {
   async prepare() {
     return existsSync(MOSQUITTO_BIN) ? null : installMosquitto();
   },
-  spawn(ctx, port) {
+  noPersistence: null,
+  persistenceNote:
+    "Mosquitto: persistence true writes its in-memory state to disk only at autosave (default every 1800 s) " +
+    "and shutdown, so its PUBACK does not mean the message is on disk",
+  spawn(ctx, port, persistent) {
     const conf = join(ctx.tmp, `mosquitto-${port}.conf`);
-    writeFileSync(conf, mosquittoConfig(port));
+    writeFileSync(conf, mosquittoConfig(port, persistent ? dataDir(ctx, `mosquitto-${port}`) : undefined));
     const [cmd, argv] = pinned(ctx.cpu, MOSQUITTO_BIN, ["-c", conf]);
     return spawnManaged(cmd, argv, ctx.tmp);
   },
@@ -150,6 +182,8 @@ const aedes: BrokerDef = {
       return lastLines((err as Error).message);
     }
   },
+  noPersistence: "Aedes ships in-memory persistence only (durable stores are separate packages, not installed)",
+  persistenceNote: "",
   spawn(ctx, port) {
     const [cmd, argv] = pinned(ctx.cpu, process.execPath, ["bench/brokers/aedes-server.mjs", String(port)]);
     return spawnManaged(cmd, argv, ctx.root);

@@ -3,7 +3,15 @@
 
 import net from "node:net";
 import { PacketReader, readVarint, type ReaderSink } from "./mqtt-reader.ts";
-import { DISCONNECT, PACKET, PROTOCOL, encodeConnect, encodeSubscribe, type ProtocolLevel } from "./mqtt-packets.ts";
+import {
+  DISCONNECT,
+  PACKET,
+  PROTOCOL,
+  encodeConnect,
+  encodeSubscribe,
+  type ConnectOptions,
+  type ProtocolLevel,
+} from "./mqtt-packets.ts";
 
 export interface ClientOptions {
   port: number;
@@ -13,6 +21,8 @@ export interface ClientOptions {
   /** MQTT 5 Receive Maximum sent in CONNECT. */
   receiveMaximum?: number;
   timeoutMs?: number;
+  /** false: persistent session (see ConnectOptions.cleanStart); 5.0 sessions then get a 1 h expiry. */
+  cleanStart?: boolean;
   /** Size of the socket's reused read buffer; 0 = Node's default fresh buffer per read (fine for idle clients). */
   readBufferBytes?: number;
 }
@@ -118,11 +128,12 @@ export class BenchClient implements ReaderSink {
       socket.once("connect", resolve);
       socket.once("error", reject);
     });
-    const connect: { clientId: string; protocol: ProtocolLevel; receiveMaximum?: number } = {
-      clientId: o.clientId,
-      protocol: o.protocol,
-    };
+    const connect: ConnectOptions = { clientId: o.clientId, protocol: o.protocol };
     if (o.receiveMaximum !== undefined) connect.receiveMaximum = o.receiveMaximum;
+    if (o.cleanStart === false) {
+      connect.cleanStart = false;
+      if (o.protocol === PROTOCOL.v5) connect.sessionExpiry = 3600;
+    }
     socket.write(encodeConnect(connect));
     const body = await client.waitFor(PACKET.connack, o.timeoutMs ?? 10_000);
     const code = body[1];

@@ -48,6 +48,10 @@ export interface ConnectOptions {
   keepAlive?: number;
   /** MQTT 5 Receive Maximum (property 0x21): how many QoS>0 PUBLISHes the broker may have in flight to us. */
   receiveMaximum?: number;
+  /** false: resume / keep a persistent session (3.1.1 clean session 0; 5.0 clean start 0). Default true. */
+  cleanStart?: boolean;
+  /** MQTT 5 Session Expiry Interval (property 0x11) in seconds; a persistent 5.0 session needs > 0. */
+  sessionExpiry?: number;
 }
 
 export function encodeConnect(o: ConnectOptions): Buffer {
@@ -55,12 +59,16 @@ export function encodeConnect(o: ConnectOptions): Buffer {
   head.writeUInt16BE(4, 0);
   head.write("MQTT", 2, "ascii");
   head[6] = o.protocol;
-  head[7] = 0x02; // clean session / clean start, no will, no credentials
+  head[7] = o.cleanStart === false ? 0x00 : 0x02; // clean session / clean start; no will, no credentials
   head.writeUInt16BE(o.keepAlive ?? 0, 8);
   const parts: Buffer[] = [head];
   if (o.protocol === PROTOCOL.v5) {
     const props: number[] = [];
     if (o.receiveMaximum !== undefined) props.push(0x21, (o.receiveMaximum >> 8) & 0xff, o.receiveMaximum & 0xff);
+    if (o.sessionExpiry !== undefined) {
+      const e = o.sessionExpiry;
+      props.push(0x11, (e >>> 24) & 0xff, (e >>> 16) & 0xff, (e >>> 8) & 0xff, e & 0xff);
+    }
     parts.push(Buffer.from([...varintBytes(props.length), ...props]));
   }
   parts.push(utf8(o.clientId));

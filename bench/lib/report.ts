@@ -179,7 +179,7 @@ export function renderResults(results: readonly RunResult[], brokers: readonly B
 
   const flagged = results.filter((r) => r.notes.length > 0 && r.status !== "skipped" && r.kind !== "pending");
   if (flagged.length > 0) {
-    out.push("\n### Notes (loss, duplicates, saturation, errors)\n");
+    out.push("\n### Notes (loss, duplicates, saturation, errors, persistence semantics)\n");
     for (const r of flagged) out.push(`- ${r.id} · ${r.broker}: ${r.notes.join("; ")}`);
   }
   const skippedReasons = new Set(

@@ -75,7 +75,16 @@ function range(n: number): number[] {
 }
 
 export type RunSpec =
-  | { kind: "throughput"; id: string; family: Family; qos: 0 | 1; payload: number; protocol: ProtocolLevel }
+  | {
+      kind: "throughput";
+      id: string;
+      family: Family;
+      qos: 0 | 1;
+      payload: number;
+      protocol: ProtocolLevel;
+      /** Brokers run with durable storage and the subscriber keeps a persistent session (clean session 0). */
+      persistent?: true;
+    }
   | { kind: "latency"; id: string; qos: 1; payload: number; rate: number; protocol: ProtocolLevel }
   | { kind: "storm"; id: string; connections: number; protocol: ProtocolLevel }
   | { kind: "pending"; id: string; reason: string };
@@ -111,10 +120,15 @@ export function allSpecs(stormConnections: number): RunSpec[] {
     connections: stormConnections,
     protocol: PROTOCOL.v311,
   });
+  // Persisted QoS 1: fan-in into a persistent session, brokers with durable storage (see brokers/index.ts).
   specs.push({
-    kind: "pending",
+    kind: "throughput",
     id: "persisted/qos1/100B/v3.1.1",
-    reason: "not yet: waits for Wharf's persistence issue (QoS 1 with durable storage)",
+    family: "fan-in",
+    qos: 1,
+    payload: 100,
+    protocol: PROTOCOL.v311,
+    persistent: true,
   });
   return specs;
 }
@@ -128,6 +142,7 @@ export const QUICK_IDS: readonly string[] = [
   "fan-in/qos1/100B/v3.1.1",
   "fan-in/qos1/100B/v5",
   "latency/qos1/10k-per-s/v3.1.1",
+  "persisted/qos1/100B/v3.1.1",
 ];
 
 export function selectSpecs(all: readonly RunSpec[], quick: boolean, only: readonly string[]): RunSpec[] {

@@ -15,12 +15,19 @@ export function runTag(): string {
   return `wb${process.pid.toString(36)}r${runCounter}`;
 }
 
+export interface ConnectManyOptions {
+  /** Connects in flight at once (default 50). */
+  concurrency?: number;
+  readBufferBytes?: number;
+  /** Persistent sessions (clean session 0). */
+  persistent?: boolean;
+}
+
 export async function connectMany(
   broker: RunningBroker,
   protocol: ProtocolLevel,
   ids: readonly string[],
-  concurrency = 50,
-  readBufferBytes?: number,
+  opts: ConnectManyOptions = {},
 ): Promise<BenchClient[]> {
   const out: BenchClient[] = new Array<BenchClient>(ids.length);
   let next = 0;
@@ -32,12 +39,13 @@ export async function connectMany(
         clientId: ids[i]!,
         protocol,
         receiveMaximum: BROKER_INFLIGHT,
-        ...(readBufferBytes !== undefined ? { readBufferBytes } : {}),
+        ...(opts.readBufferBytes !== undefined ? { readBufferBytes: opts.readBufferBytes } : {}),
+        ...(opts.persistent === true ? { cleanStart: false } : {}),
       });
     }
   };
   try {
-    await Promise.all(Array.from({ length: Math.min(concurrency, ids.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 50, ids.length) }, worker));
   } catch (err) {
     for (const c of out) c?.socket.destroy();
     throw err;

@@ -87,6 +87,7 @@ export async function runThroughput(spec: ThroughputSpec, broker: RunningBroker,
       broker,
       spec.protocol,
       topo.subscribers.map((_, i) => `${tag}-s${i}`),
+      { persistent: spec.persistent === true },
     );
     clients.push(...subs);
     await Promise.all(subs.map((c, i) => c.subscribe(topo.subscribers[i]!, spec.qos)));

@@ -44,4 +44,8 @@ test("Mosquitto config: loopback listener on the given port, anonymous, no persi
   assert.match(conf, /^persistence false$/m);
   assert.match(conf, /^max_queued_messages \d{6,}$/m);
   assert.match(conf, /^max_inflight_messages \d+$/m);
+  const persisted = mosquittoConfig(41234, "/var/tmp/x");
+  assert.match(persisted, /^persistence true$/m);
+  assert.match(persisted, /^persistence_location \/var\/tmp\/x\/$/m);
+  assert.doesNotMatch(persisted, /^persistence false$/m);
 });

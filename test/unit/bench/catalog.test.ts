@@ -61,16 +61,19 @@ test("shapes match issue #6: 4→1, 1→50, 50 pairs, 10 subscribers × 1,000 wi
   assert.equal(new Set(first).size, WILDCARD.subscribers);
 });
 
-test("the full matrix: 4 families × QoS 0/1 × 100 B/4 KB × 3.1.1/5.0, latency, storm and the persistence slot", () => {
+test("the full matrix: 4 families × QoS 0/1 × 100 B/4 KB × 3.1.1/5.0, latency, storm and persisted QoS 1", () => {
   const all = allSpecs(5000);
-  assert.equal(all.filter((s) => s.kind === "throughput").length, 32);
+  assert.equal(all.filter((s) => s.kind === "throughput" && s.persistent !== true).length, 32);
+  assert.deepEqual(
+    all.filter((s) => s.kind === "throughput" && s.persistent === true).map((s) => s.id),
+    ["persisted/qos1/100B/v3.1.1"],
+  );
   assert.equal(all.filter((s) => s.kind === "latency").length, 2);
   assert.equal(all.filter((s) => s.kind === "storm").length, 1);
-  assert.equal(all.filter((s) => s.kind === "pending").length, 1);
   assert.equal(new Set(all.map((s) => s.id)).size, all.length);
 });
 
-test("--quick keeps the quick list (plus storm and pending); --only filters by substring", () => {
+test("--quick keeps the quick list (plus storm); --only filters by substring", () => {
   const all = allSpecs(5000);
   const quick = selectSpecs(all, true, []);
   for (const id of QUICK_IDS)

@@ -194,3 +194,14 @@ test("PublishBuilder without whole-packet templates (large topic sets) writes th
   );
   assert.ok(packets.every((p) => (p.payload as Buffer).length === big));
 });
+
+test("persistent-session CONNECT: clean session 0 (3.1.1), clean start 0 + session expiry (5.0)", () => {
+  const [v4] = parseAll(encodeConnect({ clientId: "p", protocol: PROTOCOL.v311, cleanStart: false }), PROTOCOL.v311);
+  assert.equal(v4!.clean, false);
+  const [v5] = parseAll(
+    encodeConnect({ clientId: "p", protocol: PROTOCOL.v5, cleanStart: false, sessionExpiry: 3600, receiveMaximum: 9 }),
+    PROTOCOL.v5,
+  );
+  assert.equal(v5!.clean, false);
+  assert.deepEqual(v5!.properties, { receiveMaximum: 9, sessionExpiryInterval: 3600 });
+});

@@ -18,6 +18,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, installSignalHandlers, onHarnessExit, spawnManaged, waitForPort } from "../lib/children.ts";
 import type { ManagedProcess } from "../lib/children.ts";
+import { processCpuSeconds } from "../lib/proc-stats.ts";
 import { formatMs, formatRate, summarizeLatency } from "../lib/stats.ts";
 
 const args = process.argv.slice(2);
@@ -139,6 +140,10 @@ interface Row {
   e2eP99: number;
   lost: number;
   duplicates: number;
+  /** Broker process CPU (all threads: main, LMDB writer) per acknowledged message, µs: steadier than msgs/s. */
+  brokerCpuUsPerMsg: number;
+  /** Broker process CPU over the window, % of one core. */
+  brokerCpuPct: number;
 }
 
 const TOPIC = "bench/persist/";
@@ -281,7 +286,7 @@ async function until(pred: () => boolean, ms: number): Promise<boolean> {
   return true;
 }
 
-async function runCase(port: number, sub: Subscriber, mode: string, n: number): Promise<Row> {
+async function runCase(port: number, pid: number, sub: Subscriber, mode: string, n: number): Promise<Row> {
   sub.reset();
   const ackLatency = new Samples();
   const state = { measuring: false, acked: 0 };
@@ -295,6 +300,7 @@ async function runCase(port: number, sub: Subscriber, mode: string, n: number): 
   await new Promise((r) => setTimeout(r, WARMUP_MS));
   const e2eStart = sub.e2e.n;
   const receivedStart = sub.received;
+  const cpu0 = processCpuSeconds(pid);
   state.measuring = true;
   sub.measuring = true;
   const t0 = performance.now();
@@ -302,6 +308,7 @@ async function runCase(port: number, sub: Subscriber, mode: string, n: number): 
   state.measuring = false;
   sub.measuring = false;
   const elapsed = performance.now() - t0;
+  const cpu = processCpuSeconds(pid) - cpu0;
   const delivered = sub.received - receivedStart;
   for (const p of pubs) p.running = false;
   const sent = (): number => pubs.reduce((s, p) => s + p.sent, 0);
@@ -328,6 +335,8 @@ async function runCase(port: number, sub: Subscriber, mode: string, n: number): 
     e2eP99: e2e.p99,
     lost: Math.max(0, sent() - sub.received),
     duplicates: sub.duplicates,
+    brokerCpuUsPerMsg: Math.round((cpu * 1e6) / Math.max(1, state.acked)),
+    brokerCpuPct: Math.round((cpu * 1e5) / elapsed),
   };
 }
 
@@ -344,14 +353,16 @@ async function startWharf(mode: string, dataDir: string): Promise<{ proc: Manage
       `listeners: [{ host: 127.0.0.1, port: ${port} }]`,
       storage,
       // Room for the subscriber's window and for bursts: nothing is refused or waits in a queue for a slot.
-      "mqtt: { maxInflight: 1000, maxQueuedMessages: 100000 }",
+      "mqtt: { maxInflight: 4096, maxQueuedMessages: 100000 }",
       "sys: { interval: 0 }",
       "log: { level: warn, format: json }",
     ].join("\n"),
   );
+  // WHARF_BENCH_NODE_ARGS: extra node flags for the broker (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+  const nodeArgs = (process.env.WHARF_BENCH_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
   const proc = spawnManaged(
     process.execPath,
-    ["--import", "tsx", "src/cli/main.ts", "start", "--config", config],
+    [...nodeArgs, "--import", "tsx", "src/cli/main.ts", "start", "--config", config],
     root,
   );
   await waitForPort(proc, port, 30_000);
@@ -363,7 +374,9 @@ console.log(
   `persist bench: QoS 1, ${TIME_MS} ms per case after ${WARMUP_MS} ms warm-up, window ${WINDOW} per publisher, ` +
     `payload ${PAYLOAD} B, node ${process.version}, load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores`,
 );
-console.log("mode      publishers     msgs/s  delivered/s    ack p50    ack p99    e2e p99  lost  dup");
+console.log(
+  "mode      publishers     msgs/s  delivered/s    ack p50    ack p99    e2e p99  lost  dup  broker cpu  µs/msg",
+);
 const rows: Row[] = [];
 for (const mode of MODES) {
   const dir = mkdtempSync(join(tmpdir(), "wharf-bench-persist-"));
@@ -372,7 +385,7 @@ for (const mode of MODES) {
   try {
     const sub = await Subscriber.connect(port);
     for (const n of PUBLISHERS) {
-      const r = await runCase(port, sub, mode, n);
+      const r = await runCase(port, proc.pid, sub, mode, n);
       rows.push(r);
       console.log(
         [
@@ -385,6 +398,8 @@ for (const mode of MODES) {
           formatMs(r.e2eP99).padStart(10),
           String(r.lost).padStart(5),
           String(r.duplicates).padStart(4),
+          `${r.brokerCpuPct}%`.padStart(11),
+          String(r.brokerCpuUsPerMsg).padStart(7),
         ].join(" "),
       );
     }

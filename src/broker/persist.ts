@@ -297,16 +297,21 @@ export class Persistence implements SessionStore {
   sent(s: Session, d: Delivery, packetId: number, state: OutStateValue): void {
     if (!s.persistent) return;
     try {
-      const delivery = { qos: d.qos, retain: d.retain, subscriptionIds: d.subscriptionIds };
       const seq = this.#seqs.get(d);
       const ref = seq === undefined ? undefined : this.#messages.get(d.msg);
-      if (seq !== undefined && ref !== undefined) {
-        // The queue entry's reference becomes the inflight entry's, in one step.
-        this.#seqs.delete(d);
-        this.storage.moveToInflight(s.clientId, seq, { packetId, messageId: ref.id, state, ...delivery });
-      } else {
-        this.storage.putInflight(s.clientId, { packetId, messageId: this.#ref(d.msg), state, ...delivery });
-      }
+      const moved = seq !== undefined && ref !== undefined;
+      if (moved) this.#seqs.delete(d);
+      const init = {
+        packetId,
+        // The queue entry's reference becomes the inflight entry's, in one step (moveToInflight).
+        messageId: moved ? ref.id : this.#ref(d.msg),
+        state,
+        qos: d.qos,
+        retain: d.retain,
+        subscriptionIds: d.subscriptionIds,
+      };
+      if (moved) this.storage.moveToInflight(s.clientId, seq, init);
+      else this.storage.putInflight(s.clientId, init);
       this.#uncommitted = true;
     } catch (e) {
       this.#error(e, "inflight");

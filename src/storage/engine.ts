@@ -362,9 +362,17 @@ export class StorageEngine implements Storage {
   }
 
   #setInflight(c: ClientState, init: InflightInit, order: number): void {
-    const m: InflightMessage = { ...init, order };
-    if (m.state === InflightState.AwaitPubcomp) m.messageId = undefined;
-    if (m.subscriptionIds !== undefined) m.subscriptionIds = [...m.subscriptionIds];
+    // A literal of one fixed shape (not a spread): this runs for every QoS 1/2 message sent to a persistent session.
+    const ids = init.subscriptionIds;
+    const m: InflightMessage = {
+      packetId: init.packetId,
+      state: init.state,
+      messageId: init.state === InflightState.AwaitPubcomp ? undefined : init.messageId,
+      order,
+      qos: init.qos,
+      retain: init.retain,
+      subscriptionIds: ids === undefined ? undefined : [...ids],
+    };
     if (m.messageId !== undefined) this.#incref(m.messageId);
     const old = c.inflight.get(m.packetId);
     if (old?.messageId !== undefined) this.#decref(old.messageId);

@@ -3,6 +3,7 @@
 // store does about one fsync per N messages instead of one per message, and the event loop never waits on disk.
 import type { Clock, TimerHandle } from "../util/clock.ts";
 import { StorageError, StorageErrorCode } from "./errors.ts";
+import { Space } from "./keys.ts";
 import type { KvOp } from "./kv.ts";
 import type { DurabilityMode } from "./types.ts";
 
@@ -25,6 +26,9 @@ function deferred(): Deferred {
   return { promise, resolve, reject };
 }
 
+/** Placeholder of an op cancelled before its batch was cut (elide.ts); never written. */
+const CANCELLED: KvOp = { space: Space.Meta, key: ["", ""], remove: true };
+
 export interface CommitterOptions {
   mode: DurabilityMode;
   /** batched: a durable commit at most this often. */
@@ -43,6 +47,10 @@ export interface CommitterOptions {
 export class Committer {
   readonly #o: CommitterOptions;
   #pending: KvOp[] = [];
+  /** Ops of #pending replaced by CANCELLED. */
+  #cancelled = 0;
+  /** Batches cut so far: an index into #pending is valid while this has not changed. */
+  #generation = 0;
   /** Settles when the ops now pending are written; created on demand. */
   #next: Deferred | undefined;
   /** Settles when the most recently started write is done. */
@@ -68,9 +76,24 @@ export class Committer {
     return this.#failed;
   }
 
-  push(op: KvOp): void {
-    this.#pending.push(op);
-    if (this.#pending.length === 1) this.#schedule(false);
+  /** Changes each time the pending ops are cut into a batch (indexes returned by push() then expire). */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** Appends an op to the next batch; returns its index there (valid until the generation changes). */
+  push(op: KvOp): number {
+    const index = this.#pending.push(op) - 1;
+    if (index === 0) this.#schedule(false);
+    return index;
+  }
+
+  /** Drops the op at `index` of the pending batch (same generation as its push()). */
+  cancel(index: number): void {
+    if (index < this.#pending.length && this.#pending[index] !== CANCELLED) {
+      this.#pending[index] = CANCELLED;
+      this.#cancelled++;
+    }
   }
 
   /** The acknowledgement point of the durability mode (see Durability in types.ts). */
@@ -134,11 +157,20 @@ export class Committer {
     this.#cancel();
     if (this.#pending.length === 0) return;
     this.#o.beforeFlush();
-    const ops = this.#pending;
+    let ops = this.#pending;
     this.#pending = [];
+    this.#generation++;
+    if (this.#cancelled > 0) {
+      ops = ops.filter((op) => op !== CANCELLED);
+      this.#cancelled = 0;
+    }
     const done = this.#next ?? deferred();
     this.#next = undefined;
     this.#last = done.promise;
+    if (ops.length === 0) {
+      done.resolve(); // everything cancelled out: nothing to write, nothing to wait for
+      return;
+    }
     this.#inFlight = true;
     this.#lastStart = this.#o.clock.now();
     let written: Promise<void>;

@@ -6,6 +6,7 @@ import type { Clock } from "../util/clock.ts";
 import { silentLogger } from "../util/logger.ts";
 import type { Logger } from "../util/logger.ts";
 import { Committer } from "./committer.ts";
+import { Elider } from "./elide.ts";
 import { StorageError, StorageErrorCode, corruptError } from "./errors.ts";
 import { loadIndexes, readSnapshot } from "./engine-load.ts";
 import { newClient } from "./engine-state.ts";
@@ -66,6 +67,9 @@ export class StorageEngine implements Storage {
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #committer: Committer;
+  readonly #elider: Elider;
+  /** Messages stored and released within the batch now pending: no refcount write either. */
+  readonly #vanished = new Set<MessageId>();
   readonly #noSync: boolean;
   #clients = new Map<string, ClientState>();
   #refs = new Map<MessageId, number>();
@@ -94,6 +98,7 @@ export class StorageEngine implements Storage {
       write: (ops) => kv.write(ops),
       beforeFlush: () => this.#writeRefcounts(),
     });
+    this.#elider = new Elider(this.#committer);
     this.queueLog = new EngineQueueLog({
       logs: () => this.#logs,
       kv,
@@ -205,7 +210,7 @@ export class StorageEngine implements Storage {
         );
       }
       this.#floating.delete(id);
-      this.#put(Space.Message, ["", id], body);
+      this.#elider.put(Space.Message, ["", id], body, true); // ids are never reused: a fresh key
       this.#refs.set(id, 1);
     } else this.#refs.set(id, n + 1);
     this.#dirty.add(id);
@@ -216,7 +221,7 @@ export class StorageEngine implements Storage {
     if (n === undefined) return;
     if (n <= 1) {
       this.#refs.delete(id);
-      this.#remove(Space.Message, ["", id]);
+      if (this.#elider.remove(Space.Message, ["", id])) this.#vanished.add(id);
     } else this.#refs.set(id, n - 1);
     this.#dirty.add(id);
   }
@@ -224,11 +229,13 @@ export class StorageEngine implements Storage {
   /** Refcounts are written once per batch, whatever number of references changed: a fan-out to N sessions costs one write. */
   #writeRefcounts(): void {
     for (const id of this.#dirty) {
+      if (this.#vanished.has(id)) continue; // stored and released within this batch: its count was never written
       const n = this.#refs.get(id);
       if (n === undefined) this.#remove(Space.Refcount, ["", id]);
       else this.#put(Space.Refcount, ["", id], n);
     }
     this.#dirty.clear();
+    this.#vanished.clear();
   }
 
   // ---- messages --------------------------------------------------------------------------------------------
@@ -262,14 +269,14 @@ export class StorageEngine implements Storage {
     if (c === undefined) return;
     for (const f of c.subs) this.#remove(Space.Subscription, [c.key, f]);
     for (const [seq, id] of c.queue) {
-      this.#remove(Space.Queue, [c.key, seq]);
+      this.#elider.remove(Space.Queue, [c.key, seq]);
       this.#decref(id);
     }
     for (const [packetId, m] of c.inflight) {
-      this.#remove(Space.Inflight, [c.key, packetId]);
+      this.#elider.remove(Space.Inflight, [c.key, packetId]);
       if (m.messageId !== undefined) this.#decref(m.messageId);
     }
-    for (const packetId of c.inbound) this.#remove(Space.Inbound, [c.key, packetId]);
+    for (const packetId of c.inbound) this.#elider.remove(Space.Inbound, [c.key, packetId]);
     if (c.will) this.#remove(Space.Will, ["", c.key]);
     if (c.session) this.#remove(Space.Session, ["", c.key]);
     this.#clients.delete(c.key);
@@ -317,7 +324,7 @@ export class StorageEngine implements Storage {
     const c = this.#client(clientId);
     const seq = c.nextSeq++;
     c.queue.set(seq, messageId);
-    this.#put(Space.Queue, [c.key, seq], encodeQueued(messageId, delivery, c.carry));
+    this.#elider.put(Space.Queue, [c.key, seq], encodeQueued(messageId, delivery, c.carry), true); // a new seq
     return seq;
   }
 
@@ -327,7 +334,7 @@ export class StorageEngine implements Storage {
     const id = c?.queue.get(seq);
     if (c === undefined || id === undefined) return false;
     c.queue.delete(seq);
-    this.#remove(Space.Queue, [c.key, seq]);
+    this.#elider.remove(Space.Queue, [c.key, seq]);
     this.#decref(id);
     return true;
   }
@@ -357,7 +364,7 @@ export class StorageEngine implements Storage {
     // inflight entry references the message before the queue entry lets go of it: the count never hits zero.
     this.#setInflight(c, inflight, c.nextSeq++);
     c.queue.delete(seq);
-    this.#remove(Space.Queue, [c.key, seq]);
+    this.#elider.remove(Space.Queue, [c.key, seq]);
     this.#decref(queued);
   }
 
@@ -377,7 +384,7 @@ export class StorageEngine implements Storage {
     const old = c.inflight.get(m.packetId);
     if (old?.messageId !== undefined) this.#decref(old.messageId);
     c.inflight.set(m.packetId, m);
-    this.#put(Space.Inflight, [c.key, m.packetId], encodeInflight(m, c.carry));
+    this.#elider.put(Space.Inflight, [c.key, m.packetId], encodeInflight(m, c.carry), old === undefined);
   }
 
   setInflightState(clientId: string, packetId: number, state: InflightStateValue): void {
@@ -396,7 +403,7 @@ export class StorageEngine implements Storage {
     const m = c?.inflight.get(packetId);
     if (c === undefined || m === undefined) return false;
     c.inflight.delete(packetId);
-    this.#remove(Space.Inflight, [c.key, packetId]);
+    this.#elider.remove(Space.Inflight, [c.key, packetId]);
     if (m.messageId !== undefined) this.#decref(m.messageId);
     return true;
   }
@@ -407,15 +414,16 @@ export class StorageEngine implements Storage {
     this.#check();
     checkPacketId(packetId);
     const c = this.#client(clientId);
+    const fresh = !c.inbound.has(packetId);
     c.inbound.add(packetId);
-    this.#put(Space.Inbound, [c.key, packetId], encodeInbound(this.#clock.now(), c.carry));
+    this.#elider.put(Space.Inbound, [c.key, packetId], encodeInbound(this.#clock.now(), c.carry), fresh);
   }
 
   removeInboundQos2(clientId: string, packetId: number): boolean {
     this.#check();
     const c = this.#existing(clientId);
     if (!c?.inbound.delete(packetId)) return false;
-    this.#remove(Space.Inbound, [c.key, packetId]);
+    this.#elider.remove(Space.Inbound, [c.key, packetId]);
     return true;
   }
 

@@ -73,6 +73,8 @@ export class Connection implements ConnectionHandler, SessionLink {
     readonly maxPacketSize: number,
   ) {
     this.decoder = new Decoder({ maxPacketSize });
+    // Replaced by a child logger bound to the client id once CONNECT is accepted (connect.ts), so log
+    // calls here never repeat clientId (pino would print the key twice).
     this.logger = broker.logger;
     this.inflightLimit = broker.options.maxInflight;
     this.lastActivity = broker.clock.now();
@@ -112,7 +114,7 @@ export class Connection implements ConnectionHandler, SessionLink {
     this.#outBytes = 0;
     if (this.state !== ConnState.Closed) {
       this.logger.info(
-        { clientId: this.client?.clientId, remote: this.transport.remoteAddress, err: error?.message },
+        { remote: this.transport.remoteAddress, err: error?.message },
         error ? "connection lost" : "connection closed by client without DISCONNECT",
       );
       this.#finish(true);
@@ -170,7 +172,7 @@ export class Connection implements ConnectionHandler, SessionLink {
       return;
     }
     this.logger.info(
-      { clientId: this.client?.clientId, remote: this.transport.remoteAddress, code: err.code, err: err.message },
+      { remote: this.transport.remoteAddress, code: err.code, err: err.message },
       "invalid packet: closing",
     );
     if (this.state === ConnState.Connected) {
@@ -306,7 +308,7 @@ export class Connection implements ConnectionHandler, SessionLink {
     if (this.state !== ConnState.Connected) return;
     const idle = this.broker.clock.now() - this.lastActivity;
     if (idle >= this.#keepAliveMs) {
-      this.logger.info({ clientId: this.client?.clientId, keepAliveMs: this.#keepAliveMs }, "keepalive timeout");
+      this.logger.info({ keepAliveMs: this.#keepAliveMs }, "keepalive timeout");
       this.disconnect(ReasonCode.KeepAliveTimeout); // "as if the network had failed": the will is published
     } else {
       this.#arm(this.#keepAliveMs - idle);
@@ -343,20 +345,20 @@ export class Connection implements ConnectionHandler, SessionLink {
       return;
     }
     if (this.version === 5) this.send({ type: PacketType.DISCONNECT, reasonCode, properties });
-    this.logger.info({ clientId: this.client?.clientId, reasonCode }, "disconnecting client");
+    this.logger.info({ reasonCode }, "disconnecting client");
     this.#finish(true);
     this.#closeTransport();
   }
 
   /** Protocol violation by the client [MQTT-4.8.0-1]. */
   protocolError(message: string, reasonCode: number = ReasonCode.ProtocolError): void {
-    this.logger.info({ clientId: this.client?.clientId, reason: message }, "protocol violation");
+    this.logger.info({ reason: message }, "protocol violation");
     this.disconnect(reasonCode);
   }
 
   /** Client sent DISCONNECT: close; the caller has already decided about the will. */
   closeByClient(): void {
-    this.logger.info({ clientId: this.client?.clientId }, "client disconnected");
+    this.logger.info({}, "client disconnected");
     this.#finish(this.will !== undefined);
     this.#closeTransport();
   }

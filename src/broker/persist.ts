@@ -90,6 +90,8 @@ export class Persistence implements SessionStore {
   readonly #seqs = new WeakMap<Delivery, number>();
   /** Last session record written per client id (protocol version and username are kept for later updates). */
   readonly #records = new Map<string, SessionRecord>();
+  /** Client ids with a will in storage (so that sessions without any stored state cost no write at all). */
+  readonly #wills = new Set<string>();
   /** Acknowledgements waiting for a commit, per connection (order is kept per connection). */
   readonly #pendingAcks = new WeakMap<Connection, number>();
   /** Something was written since the last commit() call: an acknowledgement must wait for the next one. */
@@ -142,9 +144,13 @@ export class Persistence implements SessionStore {
   sessionOpened(s: Session, client: ClientInfo | undefined, will: Will | undefined): void {
     try {
       const st = this.storage;
+      let wrote = false;
       if (s.expiryInterval === 0) {
         // Ends with this connection: nothing of it is kept (a resumed session whose expiry became 0 is dropped).
-        if (s.persistent) this.#forget(s);
+        if (s.persistent) {
+          this.#forget(s);
+          wrote = true;
+        }
       } else {
         const record: SessionRecord = {
           clientId: s.clientId,
@@ -157,12 +163,18 @@ export class Persistence implements SessionStore {
         this.#records.set(s.clientId, record);
         st.putSession(record);
         if (!s.persistent) this.#writeAll(s);
+        wrote = true;
       }
       // Stored for every connection: after a crash, its connection ended without DISCONNECT.
-      if (will !== undefined)
+      if (will !== undefined) {
         st.putWill({ clientId: s.clientId, will, deadline: undefined, username: client?.username });
-      else st.deleteWill(s.clientId);
-      this.#uncommitted = true;
+        this.#wills.add(s.clientId);
+        wrote = true;
+      } else if (this.#wills.delete(s.clientId)) {
+        st.deleteWill(s.clientId);
+        wrote = true;
+      }
+      if (wrote) this.#uncommitted = true;
     } catch (e) {
       this.#error(e, "session open");
     }
@@ -197,7 +209,8 @@ export class Persistence implements SessionStore {
           deadline: willDeadline,
           username: pending.client.username,
         });
-      } else {
+        this.#wills.add(s.clientId);
+      } else if (this.#wills.delete(s.clientId)) {
         st.deleteWill(s.clientId);
       }
       this.#uncommitted = true;
@@ -209,7 +222,9 @@ export class Persistence implements SessionStore {
   /** The session ended (expired, clean start, connection of an expiry-0 session closed): everything of it goes. */
   sessionEnded(s: Session): void {
     try {
-      // Also for non-persistent sessions: their connection's will may be stored.
+      // Also for a non-persistent session whose connection's will is stored; nothing for the others.
+      const willStored = this.#wills.delete(s.clientId);
+      if (!s.persistent && !willStored) return;
       this.storage.deleteSession(s.clientId);
       this.#uncommitted = true;
       if (s.persistent) this.#releaseAll(s);
@@ -223,7 +238,7 @@ export class Persistence implements SessionStore {
   /** The will of a disconnected session was published (delay over) or discarded. */
   willDone(clientId: string): void {
     try {
-      if (this.storage.deleteWill(clientId)) this.#uncommitted = true;
+      if (this.#wills.delete(clientId) && this.storage.deleteWill(clientId)) this.#uncommitted = true;
     } catch (e) {
       this.#error(e, "will");
     }
@@ -380,6 +395,11 @@ export class Persistence implements SessionStore {
     this.#seqs.set(d, seq);
   }
 
+  /** A will loaded from storage and still stored. */
+  adoptWill(clientId: string): void {
+    this.#wills.add(clientId);
+  }
+
   /** The session record loaded from storage (kept for later updates). */
   adoptRecord(record: SessionRecord): void {
     this.#records.set(record.clientId, record);
@@ -446,7 +466,8 @@ export class Persistence implements SessionStore {
 
   /** The session stays in memory but is no longer persisted (its expiry interval became 0). */
   #forget(s: Session): void {
-    this.storage.deleteSession(s.clientId);
+    this.storage.deleteSession(s.clientId); // its will too: sessionOpened writes the new connection's again
+    this.#wills.delete(s.clientId);
     this.#releaseAll(s);
     s.persistent = false;
     this.#records.delete(s.clientId);

@@ -195,6 +195,7 @@ export function recover(host: RecoveryHost, p: Persistence): RecoveryReport {
         p.touched();
       } else {
         s.pendingWill = pending;
+        p.adoptWill(rec.clientId);
         host.armWill(s, deadline - now);
         report.willsPending++;
       }

@@ -22,6 +22,8 @@ import { runThroughput } from "./scenarios/throughput.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const RUN_TIMEOUT_MS = 120_000;
+/** Share of noisy runs above which a full run leaves docs/benchmarks.md alone. */
+const MAX_NOISY_SHARE = 0.1;
 
 function progress(line: string, done: boolean): void {
   if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${line}${done ? "\n" : ""}`);
@@ -165,9 +167,18 @@ async function main(args: BenchArgs): Promise<void> {
   writeFileSync(join(dir, `${stamp}.json`), json);
   writeFileSync(join(dir, "latest.json"), json);
   console.log(`results: bench/results/${stamp}.json (and latest.json)`);
-  if (args.writeDocs ?? isFullRun(args)) {
+  // A full run updates the docs only if the machine was quiet: published numbers must be comparable.
+  const measuredRuns = results.filter((r) => r.status !== "skipped");
+  const noisy = measuredRuns.filter((r) => (r.otherCpu ?? 0) > settings.NOISY_MACHINE).length;
+  const quiet = noisy <= measuredRuns.length * MAX_NOISY_SHARE;
+  if (args.writeDocs === true || (args.writeDocs === null && isFullRun(args) && quiet)) {
     updateDocs(join(root, "docs", "benchmarks.md"), meta, tables, targets);
     console.log("docs/benchmarks.md updated");
+  } else if (args.writeDocs === null && isFullRun(args)) {
+    console.log(
+      `docs/benchmarks.md NOT updated: the machine was busy during ${noisy} of ${measuredRuns.length} runs ` +
+        "(flagged noisy). Rerun on an idle machine, or force it with --write-docs.",
+    );
   }
 }
 

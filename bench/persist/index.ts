@@ -16,6 +16,7 @@ import net from "node:net";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { varintBytes } from "../lib/mqtt-packets.ts";
 import { freePort, installSignalHandlers, onHarnessExit, spawnManaged, waitForPort } from "../lib/children.ts";
 import type { ManagedProcess } from "../lib/children.ts";
 import { processCpuSeconds } from "../lib/proc-stats.ts";
@@ -36,24 +37,13 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 // ---- a minimal MQTT 3.1.1 client: PUBLISH QoS 1 out, PUBACK in (or the reverse) -----------------------------
 
-function varint(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return out;
-}
-
 function str(s: string): Buffer {
   const b = Buffer.from(s);
   return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
 }
 
 function packet(first: number, body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([first, ...varint(body.length)]), body]);
+  return Buffer.concat([Buffer.from([first, ...varintBytes(body.length)]), body]);
 }
 
 function connectPacket(clientId: string, clean: boolean): Buffer {
@@ -229,7 +219,7 @@ class Publisher {
   ) {
     const topic = str(`${TOPIC}${index}`);
     const body = topic.length + 2 + PAYLOAD;
-    this.#header = Buffer.from([0x32, ...varint(body)]);
+    this.#header = Buffer.from([0x32, ...varintBytes(body)]);
     this.#packet = Buffer.alloc(this.#header.length + body, 0x61);
     this.#header.copy(this.#packet, 0);
     topic.copy(this.#packet, this.#header.length);

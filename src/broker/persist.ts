@@ -245,45 +245,22 @@ export class Persistence implements SessionStore {
   }
 
   subscribed(s: Session, sub: Subscription): void {
-    if (!s.persistent) return;
-    try {
-      this.storage.putSubscription(s.clientId, toStoredSubscription(sub));
-      this.#uncommitted = true;
-    } catch (e) {
-      this.#error(e, "subscribe");
-    }
+    if (s.persistent)
+      this.#write("subscribe", () => this.storage.putSubscription(s.clientId, toStoredSubscription(sub)));
   }
 
   unsubscribed(s: Session, filter: string): void {
-    if (!s.persistent) return;
-    try {
-      this.storage.deleteSubscription(s.clientId, filter);
-      this.#uncommitted = true;
-    } catch (e) {
-      this.#error(e, "unsubscribe");
-    }
+    if (s.persistent) this.#write("unsubscribe", () => this.storage.deleteSubscription(s.clientId, filter));
   }
 
   // ---- inbound QoS 2 ----------------------------------------------------------------------------------------
 
   inboundAdded(s: Session, packetId: number): void {
-    if (!s.persistent) return;
-    try {
-      this.storage.addInboundQos2(s.clientId, packetId);
-      this.#uncommitted = true;
-    } catch (e) {
-      this.#error(e, "inbound QoS 2");
-    }
+    if (s.persistent) this.#write("inbound QoS 2", () => this.storage.addInboundQos2(s.clientId, packetId));
   }
 
   inboundReleased(s: Session, packetId: number): void {
-    if (!s.persistent) return;
-    try {
-      this.storage.removeInboundQos2(s.clientId, packetId);
-      this.#uncommitted = true;
-    } catch (e) {
-      this.#error(e, "inbound QoS 2");
-    }
+    if (s.persistent) this.#write("inbound QoS 2", () => this.storage.removeInboundQos2(s.clientId, packetId));
   }
 
   // ---- SessionStore: queue and inflight ---------------------------------------------------------------------
@@ -480,6 +457,16 @@ export class Persistence implements SessionStore {
     }
     for (const out of s.inflight.values()) {
       if (out.state !== OutState.AwaitPubcomp) this.#unref(out.delivery.msg);
+    }
+  }
+
+  /** One storage mutation (not on the per-message path, which inlines this to save the closure). */
+  #write(what: string, mutate: () => void): void {
+    try {
+      mutate();
+      this.#uncommitted = true;
+    } catch (e) {
+      this.#error(e, what);
     }
   }
 

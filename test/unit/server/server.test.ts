@@ -141,47 +141,6 @@ test("storage: lmdb in storage.dataDir by default logs where state lives; memory
   assert.ok(existsSync(join(dir, "data.mdb")));
 });
 
-test("lmdb: a retained message and a persistent session's queue survive close and startServer again", async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "wharf-server-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const config = validateConfig({ listeners: [{ host: "127.0.0.1", port: 0 }], storage: { dataDir: dir } });
-  let server = await startServer(config, { logger: recordingLogger() });
-  let port = server.listeners[0]!.port;
-  const sub = await mqtt.connectAsync({
-    host: "127.0.0.1",
-    port,
-    clientId: "keeper",
-    clean: false,
-    reconnectPeriod: 0,
-  });
-  await sub.subscribeAsync("q", { qos: 1 });
-  await sub.endAsync();
-  const pub = await mqtt.connectAsync({ host: "127.0.0.1", port, reconnectPeriod: 0 });
-  await pub.publishAsync("q", "queued", { qos: 1 });
-  await pub.publishAsync("r", "retained", { qos: 1, retain: true });
-  await pub.endAsync();
-  await server.close();
-
-  server = await startServer(config, { logger: recordingLogger() });
-  t.after(() => server.close());
-  port = server.listeners[0]!.port;
-  assert.equal(server.broker.recovery?.sessions, 1);
-  // The queued message may come in the same read as CONNACK: listen before connecting.
-  const again = mqtt.connect({ host: "127.0.0.1", port, clientId: "keeper", clean: false, reconnectPeriod: 0 });
-  t.after(() => again.end(true));
-  const got: string[] = [];
-  const both = new Promise<void>((resolve) =>
-    again.on("message", (topic, payload) => {
-      got.push(`${topic}=${payload.toString()}`);
-      if (got.length === 2) resolve();
-    }),
-  );
-  await new Promise((resolve) => again.once("connect", resolve));
-  await again.subscribeAsync("r", { qos: 1 });
-  await both;
-  assert.deepEqual(got.sort(), ["q=queued", "r=retained"]);
-});
-
 test("a damaged data directory: startServer rejects with STORAGE_CORRUPT naming the directory, starts nothing", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "wharf-server-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -99,7 +99,9 @@ const wharf: BrokerDef = {
   spawn(ctx, port, persistent) {
     const conf = join(ctx.tmp, `wharf-${port}.yaml`);
     writeFileSync(conf, wharfConfig());
-    const args = ["--import", "tsx", "src/cli/main.ts", "start", "--config", conf];
+    // WHARF_BENCH_NODE_ARGS: extra node flags for profiling, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+    const extra = (process.env["WHARF_BENCH_NODE_ARGS"] ?? "").split(/\s+/).filter((a) => a !== "");
+    const args = [...extra, "--import", "tsx", "src/cli/main.ts", "start", "--config", conf];
     args.push("--host", "127.0.0.1", "--port", String(port), "--log-level", "warn");
     if (persistent) args.push("--storage", "lmdb", "--data-dir", dataDir(ctx, `wharf-${port}`));
     else args.push("--storage", "memory");

@@ -8,7 +8,7 @@ import { fork } from "node:child_process";
 
 const N = 5000;
 const logger = createLogger({ level: "warn", format: "json" } as never);
-const broker = new Broker({}, { logger });
+const broker = new Broker({}, process.env["NOLOG"] === "1" ? {} : { logger });
 // BASELINE=1: a bare net.Server that answers CONNACK (what Node's sockets alone cost).
 const baseline = process.env["BASELINE"] === "1";
 const bare = net.createServer((s) => s.on("data", () => s.write(Buffer.from([0x20, 2, 0, 0]))));

@@ -42,11 +42,16 @@ profile.samples.forEach((id, i) => {
   total += dt;
 });
 
+// "(idle)" is time the thread waited for events: percentages are of the busy (non-idle) time.
+let idle = 0;
+for (const [key, us] of selfUs) if (key.startsWith("(idle)\t")) idle += us;
+const busy = Math.max(1, total - idle);
+for (const key of [...selfUs.keys()]) if (key.startsWith("(idle)\t")) selfUs.delete(key);
 const rows = [...selfUs.entries()].sort((a, b) => b[1] - a[1]).slice(0, topN);
-console.log(`total sampled ${(total / 1000).toFixed(0)} ms`);
+console.log(`sampled ${(total / 1000).toFixed(0)} ms, busy ${(busy / 1000).toFixed(0)} ms (% below are of busy)`);
 for (const [key, us] of rows) {
   const [fn, where] = key.split("\t");
   console.log(
-    `${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${fn ?? ""}  ${where ?? ""}`,
+    `${((100 * us) / busy).toFixed(1).padStart(5)}%  ${(us / 1000).toFixed(0).padStart(6)} ms  ${fn ?? ""}  ${where ?? ""}`,
   );
 }

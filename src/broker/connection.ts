@@ -34,6 +34,8 @@ export type ConnStateValue = (typeof ConnState)[keyof typeof ConnState];
  * memory for slow consumers.
  */
 const OUTPUT_HIGH_WATER = 1024 * 1024;
+/** Payloads from this size on are written as a separate chunk after the encoded header (see writePublish). */
+const SPLIT_PAYLOAD_BYTES = 1024;
 
 export class Connection implements ConnectionHandler, SessionLink {
   state: ConnStateValue = ConnState.AwaitConnect;
@@ -220,7 +222,8 @@ export class Connection implements ConnectionHandler, SessionLink {
     const v = this.version;
     const aliases = this.outboundAliases;
     const alias = aliases?.choose(d.msg.topic);
-    const buf = preparedOf(d.msg).encode(v, {
+    const prepared = preparedOf(d.msg);
+    const variant = {
       qos: d.qos,
       retain: d.retain,
       dup,
@@ -229,13 +232,18 @@ export class Connection implements ConnectionHandler, SessionLink {
       messageExpiryInterval: v === 5 ? remainingExpiry(d.msg, this.broker.clock.now()) : undefined,
       topicAlias: alias?.topicAlias,
       omitTopic: alias?.omitTopic,
-    });
-    if (buf.length > this.clientMaxPacketSize) {
-      this.logger.debug({ topic: d.msg.topic, size: buf.length }, "message larger than the client accepts: discarded");
+    };
+    // A large payload goes out as its own chunk (no per-message copy); small packets stay one buffer.
+    const split = prepared.payload.length >= SPLIT_PAYLOAD_BYTES;
+    const buf = split ? prepared.encodeHead(v, variant) : prepared.encode(v, variant);
+    const size = split ? buf.length + prepared.payload.length : buf.length;
+    if (size > this.clientMaxPacketSize) {
+      this.logger.debug({ topic: d.msg.topic, size }, "message larger than the client accepts: discarded");
       return false;
     }
     if (alias !== undefined) aliases!.commit(d.msg.topic, alias); // only once the client gets to see it
     this.#push(buf);
+    if (split) this.#push(prepared.payload);
     this.broker.counters.messagesSent++;
     return true;
   }

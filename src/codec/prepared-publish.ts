@@ -33,6 +33,18 @@ export interface PublishVariant {
 
 const EMPTY_TOPIC = Buffer.from([0, 0]);
 
+/** A QoS 0 delivery with nothing per subscriber: its bytes depend only on the version family and retain flag. */
+function isSimple(v5: boolean, v: PublishVariant): boolean {
+  return (
+    v.qos === 0 &&
+    (!v5 ||
+      (v.topicAlias === undefined &&
+        v.omitTopic !== true &&
+        v.messageExpiryInterval === undefined &&
+        (v.subscriptionIdentifiers === undefined || v.subscriptionIdentifiers.length === 0)))
+  );
+}
+
 export class PreparedPublish {
   readonly topic: string;
   readonly payload: Buffer;
@@ -45,6 +57,8 @@ export class PreparedPublish {
   private readonly expiry: number | undefined;
   /** QoS 0 encodings: [v3/v4 retain=0, v3/v4 retain=1, v5 retain=0, v5 retain=1]. */
   private readonly qos0: (Buffer | undefined)[] = [undefined, undefined, undefined, undefined];
+  /** The same slots for encodeHead(), allocated on first use. */
+  private qos0Heads: (Buffer | undefined)[] | undefined = undefined;
 
   constructor(msg: { topic: string; payload: Buffer; properties?: Properties }) {
     this.topic = msg.topic;
@@ -67,21 +81,28 @@ export class PreparedPublish {
   /** Bytes of one PUBLISH for one subscriber; equal to encode() of the equivalent PublishPacket. */
   encode(version: ProtocolVersion, v: PublishVariant): Buffer {
     const v5 = version === 5;
-    const simple =
-      v.qos === 0 &&
-      (!v5 ||
-        (v.topicAlias === undefined &&
-          v.omitTopic !== true &&
-          v.messageExpiryInterval === undefined &&
-          (v.subscriptionIdentifiers === undefined || v.subscriptionIdentifiers.length === 0)));
-    if (simple) {
+    if (isSimple(v5, v)) {
       const slot = (v5 ? 2 : 0) + (v.retain ? 1 : 0);
-      return (this.qos0[slot] ??= this.build(v5, v));
+      return (this.qos0[slot] ??= this.build(v5, v, true));
     }
-    return this.build(v5, v);
+    return this.build(v5, v, true);
   }
 
-  private build(v5: boolean, v: PublishVariant): Buffer {
+  /**
+   * The bytes of encode() without the payload: a large payload is then written as a second chunk of the same
+   * writev instead of being copied into a fresh (unpooled) buffer per message. head + payload == encode().
+   */
+  encodeHead(version: ProtocolVersion, v: PublishVariant): Buffer {
+    const v5 = version === 5;
+    if (isSimple(v5, v)) {
+      const slot = (v5 ? 2 : 0) + (v.retain ? 1 : 0);
+      const heads = (this.qos0Heads ??= [undefined, undefined, undefined, undefined]);
+      return (heads[slot] ??= this.build(v5, v, false));
+    }
+    return this.build(v5, v, false);
+  }
+
+  private build(v5: boolean, v: PublishVariant, withPayload: boolean): Buffer {
     const topicField = v5 && v.omitTopic === true ? EMPTY_TOPIC : this.topicField;
     let rl = topicField.length + this.payload.length;
     if (v.qos > 0) {
@@ -102,7 +123,7 @@ export class PreparedPublish {
       rl += varintLength(plen) + plen;
     }
     if (rl > MAX_REMAINING_LENGTH) throw new EncodeError(`remaining length ${rl} exceeds ${MAX_REMAINING_LENGTH}`);
-    const buf = Buffer.allocUnsafe(1 + varintLength(rl) + rl);
+    const buf = Buffer.allocUnsafe(1 + varintLength(rl) + rl - (withPayload ? 0 : this.payload.length));
     buf[0] = 0x30 | (v.qos > 0 && v.dup === true ? 0x08 : 0) | (v.qos << 1) | (v.retain ? 0x01 : 0);
     let off = writeVarint(buf, 1, rl);
     off += topicField.copy(buf, off);
@@ -126,7 +147,7 @@ export class PreparedPublish {
       }
       off += this.staticProps.copy(buf, off);
     }
-    this.payload.copy(buf, off);
+    if (withPayload) this.payload.copy(buf, off);
     return buf;
   }
 }

@@ -72,6 +72,22 @@ describe("PreparedPublish", () => {
     assert.equal(checked, 6000);
   });
 
+  it("encodeHead() followed by the payload equals encode() for random messages and variants", () => {
+    const rng = new Rng(4242);
+    for (let m = 0; m < 200; m++) {
+      const msg = { topic: randomTopic(rng), payload: randomPayload(rng), properties: randomProperties(rng, 3, 0.3) };
+      const prepared = new PreparedPublish(msg);
+      for (let k = 0; k < 10; k++) {
+        const version = rng.pick([3, 4, 5] as const);
+        const variant = randomVariant(rng);
+        const head = prepared.encodeHead(version, variant);
+        const whole = Buffer.concat([head, prepared.payload]);
+        assert.deepEqual(whole, prepared.encode(version, variant), `message ${m} v${version}`);
+        if (variant.qos === 0 && version !== 5) assert.equal(prepared.encodeHead(version, variant), head, "cached");
+      }
+    }
+  });
+
   it("QoS 0 with nothing per subscriber returns the same cached Buffer, per version family and retain", () => {
     const prepared = new PreparedPublish({
       topic: "a/b",

@@ -25,10 +25,13 @@ const snap = () => {
   return m;
 };
 const before = snap();
+const heapSnap = process.env["SNAP"] === "1";
+if (heapSnap) (await import("node:v8")).writeHeapSnapshot("/tmp/prof/before.heapsnapshot");
 const child = fork(new URL("./conn-memory-clients.mjs", import.meta.url).pathname, [String(l.port), String(N)]);
 await new Promise<void>((r) => child.on("message", () => r()));
 await new Promise((r) => setTimeout(r, 500));
 const after = snap();
+if (heapSnap) (await import("node:v8")).writeHeapSnapshot("/tmp/prof/after.heapsnapshot");
 for (const k of ["rss", "heapUsed", "external", "arrayBuffers"] as const)
   console.log(k, ((after[k] - before[k]) / N / 1024).toFixed(2), "KB/conn");
 child.kill();

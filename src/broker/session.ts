@@ -77,12 +77,23 @@ export class Session {
   link: SessionLink | undefined = undefined;
   /** Seconds; 0 = ends with the connection, NEVER_EXPIRES = never. */
   expiryInterval = 0;
-  readonly subscriptions = new Map<string, Subscription>();
+  // The three collections below are created on first use: most connections never subscribe, publish QoS 2 or
+  // receive QoS 1/2, and three empty hash tables per idle client were ~0.4 KB of its memory (docs/benchmarks.md).
+  #subscriptions: Map<string, Subscription> | undefined = undefined;
+  #inflight: Map<number, Outbound> | undefined = undefined;
+  #inboundQos2: Set<number> | undefined = undefined;
+  get subscriptions(): Map<string, Subscription> {
+    return (this.#subscriptions ??= new Map());
+  }
   /** Insertion-ordered, so a reconnect resends in the original order [MQTT-4.6.0-1]. */
-  readonly inflight = new Map<number, Outbound>();
+  get inflight(): Map<number, Outbound> {
+    return (this.#inflight ??= new Map());
+  }
   readonly queue: SessionQueue;
   /** Inbound QoS 2 ids routed and not yet released (method A of [MQTT-4.3.3-2]): a resent PUBLISH is not routed again. */
-  readonly inboundQos2 = new Set<number>();
+  get inboundQos2(): Set<number> {
+    return (this.#inboundQos2 ??= new Set());
+  }
   /** The will of the last connection, while its delay runs (5.0 Will Delay Interval). */
   pendingWill: { will: Will; client: ClientInfo } | undefined = undefined;
   willTimer: TimerHandle | undefined = undefined;
@@ -108,7 +119,10 @@ export class Session {
     const link = this.link;
     if (link === undefined) {
       if (d.qos === 0 && !this.env.queueQos0Offline) return true;
-    } else if (link.canWrite && (d.qos === 0 || (this.queue.length === 0 && this.inflight.size < link.inflightLimit))) {
+    } else if (
+      link.canWrite &&
+      (d.qos === 0 || (this.queue.length === 0 && (this.#inflight?.size ?? 0) < link.inflightLimit))
+    ) {
       this.#send(link, d);
       return true;
     }
@@ -146,7 +160,8 @@ export class Session {
   resume(): void {
     const link = this.link;
     if (link === undefined) return;
-    for (const out of [...this.inflight.values()]) {
+    const inflight = this.#inflight;
+    for (const out of inflight === undefined ? [] : [...inflight.values()]) {
       if (out.state === OutState.AwaitPubcomp) link.writePubrel(out.packetId);
       else if (!link.writePublish(out.delivery, out.packetId, true)) {
         this.inflight.delete(out.packetId);
@@ -212,10 +227,10 @@ export class Session {
 
   /** Drops everything the session holds (it ended or was replaced by a clean start). */
   clearState(): void {
-    this.subscriptions.clear();
-    this.inflight.clear();
+    this.#subscriptions?.clear();
+    this.#inflight?.clear();
     this.queue.clear();
-    this.inboundQos2.clear();
+    this.#inboundQos2?.clear();
   }
 
   cancelTimers(): void {

@@ -185,7 +185,10 @@ export class Decoder {
       const packet = this.take(total);
       r.reset(packet, headerLen, total);
     }
-    return this.decodeBody(type, flags, version);
+    const decoded = this.decodeBody(type, flags, version);
+    // Let go of the chunk: an idle connection would otherwise keep its last read buffer alive (docs/benchmarks.md).
+    r.reset(EMPTY, 0, 0);
+    return decoded;
   }
 
   /** Byte at offset i from the read position across chunks, or -1 when not yet pushed. */

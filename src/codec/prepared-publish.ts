@@ -32,6 +32,29 @@ export interface PublishVariant {
 }
 
 const EMPTY_TOPIC = Buffer.from([0, 0]);
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Encoded Topic Name fields (never written to after creation, so shared), keyed by topic: a publisher sends to the
+ * same few topics again and again. Bounded: short topics only, and the cache is emptied when it fills up.
+ */
+const topicFields = new Map<string, Buffer>();
+const TOPIC_CACHE_ENTRIES = 4096;
+const TOPIC_CACHE_MAX_LENGTH = 256;
+
+function topicFieldOf(topic: string): Buffer {
+  const cached = topicFields.get(topic);
+  if (cached !== undefined) return cached;
+  const topicBytes = Buffer.byteLength(topic, "utf8");
+  if (topicBytes > 0xffff) throw new EncodeError(`topic of ${topicBytes} bytes exceeds 65,535`);
+  const field = Buffer.allocUnsafe(2 + topicBytes);
+  writeString(field, 0, topic);
+  if (topic.length <= TOPIC_CACHE_MAX_LENGTH) {
+    if (topicFields.size >= TOPIC_CACHE_ENTRIES) topicFields.clear();
+    topicFields.set(topic, field);
+  }
+  return field;
+}
 
 /** A QoS 0 delivery with nothing per subscriber: its bytes depend only on the version family and retain flag. */
 function isSimple(v5: boolean, v: PublishVariant): boolean {
@@ -64,16 +87,13 @@ export class PreparedPublish {
     this.topic = msg.topic;
     this.payload = msg.payload;
     this.properties = msg.properties;
-    const topicBytes = Buffer.byteLength(msg.topic, "utf8");
-    if (topicBytes > 0xffff) throw new EncodeError(`topic of ${topicBytes} bytes exceeds 65,535`);
-    this.topicField = Buffer.allocUnsafe(2 + topicBytes);
-    writeString(this.topicField, 0, msg.topic);
-    let rest: Properties | undefined;
-    if (msg.properties !== undefined) {
-      const { topicAlias: _a, subscriptionIdentifiers: _s, messageExpiryInterval, ...others } = msg.properties;
-      this.expiry = messageExpiryInterval;
-      rest = others;
+    this.topicField = topicFieldOf(msg.topic);
+    if (msg.properties === undefined) {
+      this.staticProps = EMPTY;
+      return;
     }
+    const { topicAlias: _a, subscriptionIdentifiers: _s, messageExpiryInterval, ...rest } = msg.properties;
+    this.expiry = messageExpiryInterval;
     this.staticProps = Buffer.allocUnsafe(propertiesLength(rest));
     writeProperties(this.staticProps, 0, rest);
   }

@@ -36,11 +36,13 @@ const EMPTY = Buffer.alloc(0);
 
 /**
  * Encoded Topic Name fields (never written to after creation, so shared), keyed by topic: a publisher sends to the
- * same few topics again and again. Bounded: short topics only, and the cache is emptied when it fills up.
+ * same few topics again and again. Bounded: short topics only, at most TOPIC_CACHE_ENTRIES of them.
  */
 const topicFields = new Map<string, Buffer>();
 const TOPIC_CACHE_ENTRIES = 4096;
 const TOPIC_CACHE_MAX_LENGTH = 256;
+const TOPIC_CACHE_REFRESH_MISSES = 1 << 20;
+let missesWhileFull = 0;
 
 function topicFieldOf(topic: string): Buffer {
   const cached = topicFields.get(topic);
@@ -50,8 +52,13 @@ function topicFieldOf(topic: string): Buffer {
   const field = Buffer.allocUnsafe(2 + topicBytes);
   writeString(field, 0, topic);
   if (topic.length <= TOPIC_CACHE_MAX_LENGTH) {
-    if (topicFields.size >= TOPIC_CACHE_ENTRIES) topicFields.clear();
-    topicFields.set(topic, field);
+    if (topicFields.size < TOPIC_CACHE_ENTRIES) topicFields.set(topic, field);
+    // Full: keep what is cached (refilling on every miss costs more than it saves when topics outnumber the
+    // cache) and start over only now and then, so a changed topic set gets cached eventually.
+    else if (++missesWhileFull >= TOPIC_CACHE_REFRESH_MISSES) {
+      missesWhileFull = 0;
+      topicFields.clear();
+    }
   }
   return field;
 }

@@ -21,6 +21,21 @@ const peers = [
     pkg: "python3-paho-mqtt",
     check: ["/usr/bin/python3", "-c", "import paho.mqtt.client"],
   },
+  {
+    what: "etcd (clustering tests)",
+    pkg: "etcd-server",
+    check: ["sh", "-c", "command -v etcd || test -x /usr/bin/etcd"],
+  },
+  {
+    what: "coap-client-notls (CoAP bridge tests)",
+    pkg: "libcoap3-bin",
+    check: ["sh", "-c", "command -v coap-client-notls"],
+  },
+  {
+    what: "chromium (WebSocket browser tests)",
+    pkg: "chromium",
+    check: ["sh", "-c", "test -x /usr/bin/chromium"],
+  },
 ];
 
 const ok = (cmd) => spawnSync(cmd[0], cmd.slice(1), { stdio: "ignore" }).status === 0;
@@ -48,3 +63,5 @@ if (update.status !== 0 || install.status !== 0 || missing.some((p) => !ok(p.che
 // mosquitto's package starts a system service on 1883; the tests never use it, and it must not
 // stay around holding the default port.
 spawnSync("sh", ["-c", "service mosquitto stop || systemctl stop mosquitto"], { stdio: "ignore" });
+// etcd-server likewise starts a system etcd on 2379; tests start their own on free ports.
+spawnSync("sh", ["-c", "service etcd stop || systemctl stop etcd"], { stdio: "ignore" });

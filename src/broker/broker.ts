@@ -456,6 +456,26 @@ export class Broker implements BrokerCore {
     return [...(this.sessions.get(clientId)?.subscriptions.values() ?? [])];
   }
 
+  /** Disconnects a connected client (admin API): 5.0 DISCONNECT `reasonCode`, 3.x closed. False if not connected. */
+  disconnectClient(clientId: string, reasonCode: number = ReasonCode.AdministrativeAction): boolean {
+    const link = this.sessions.get(clientId)?.link;
+    if (!(link instanceof Connection)) return false;
+    link.disconnect(reasonCode);
+    return true;
+  }
+
+  /**
+   * Ends a session as its expiry would (admin API): a connected client is first disconnected with `reasonCode`
+   * (5.0 DISCONNECT; 3.x: closed), its will handled as for any server-initiated close. False if there is none.
+   */
+  endSession(clientId: string, reasonCode: number = ReasonCode.AdministrativeAction): boolean {
+    const s = this.sessions.get(clientId);
+    if (s === undefined) return false;
+    if (s.link instanceof Connection) s.link.disconnect(reasonCode);
+    if (this.sessions.get(clientId) === s) this.#endSession(s);
+    return true;
+  }
+
   /** Number of open client connections (connected or still in CONNECT). */
   get connectionCount(): number {
     return this.#connections.size;

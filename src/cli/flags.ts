@@ -11,6 +11,8 @@ export interface StartFlags {
   logFormat?: LogFormat;
   storage?: StorageType;
   dataDir?: string;
+  /** Port of the management server (management.port); 0 = any free port. */
+  managementPort?: number;
 }
 
 /**
@@ -28,6 +30,7 @@ export function startOverrides(flags: StartFlags): DeepPartial<WharfConfig> {
   if (flags.storage !== undefined || flags.dataDir !== undefined) {
     out.storage = { ...pick("type", flags.storage), ...pick("dataDir", flags.dataDir) };
   }
+  if (flags.managementPort !== undefined) out.management = { port: flags.managementPort };
   return out;
 }
 

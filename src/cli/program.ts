@@ -67,6 +67,11 @@ export function buildProgram(actions: CliActions, io: CliIo, onResult: (r: Actio
     )
     .addOption(new Option("--storage <type>", "session/retained state store (storage.type)").choices(STORAGE_TYPES))
     .option("--data-dir <dir>", "directory of persistent state (storage.dataDir)")
+    .option(
+      "--management-port <port>",
+      "port of the management HTTP server; 0 = any free port (management.port)",
+      parsePort,
+    )
     .action(async (flags: StartFlags) => onResult(await actions.start(flags)));
 
   program

@@ -16,12 +16,19 @@ export async function start(flags: StartFlags, io: CliIo): Promise<ActionResult>
     return ExitCode.BadConfig;
   }
   const logger = createLogger(config.log);
-  const starting = startServer(config, { logger });
+  const overrides = startOverrides(flags);
+  const starting = startServer(config, {
+    logger,
+    overrides,
+    ...(flags.config === undefined ? {} : { configFile: flags.config }),
+  });
   // Handlers go in before the "listening" line is logged: whoever waits for that line to send
   // a signal must never hit the default (immediate death) action.
   exitOnSignals(async () => (await starting).close(), logger);
   try {
-    await starting;
+    const server = await starting;
+    // SIGHUP: reload the config file (the outcome is logged; an invalid file changes nothing).
+    process.on("SIGHUP", () => void server.reload());
     return "running";
   } catch (err) {
     logger.error({ err }, "could not start");

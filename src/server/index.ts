@@ -1,5 +1,16 @@
 // Composition root: turns a validated WharfConfig into a running broker with its listeners, and
 // knows how to take it all down cleanly. The only place that wires transports to the core.
+import { readFileSync } from "node:fs";
+import {
+  WebhookDispatcher,
+  createBrokerMetrics,
+  startManagement,
+  type BrokerMetrics,
+  type Management,
+  type ManagementTls,
+  type ReadinessCheck,
+  type ReloadOutcome,
+} from "../admin/index.ts";
 import { Broker } from "../broker/index.ts";
 import type { BrokerOptions } from "../broker/options.ts";
 import { listenTcp, type TcpListener } from "../transport/tcp/index.ts";
@@ -7,8 +18,9 @@ import { systemClock, type Clock } from "../util/clock.ts";
 import type { Logger } from "../util/logger.ts";
 import { openStorage } from "../storage/index.ts";
 import type { Storage, StorageOptions } from "../storage/index.ts";
-import type { StorageConfig, WharfConfig } from "./config/index.ts";
+import type { DeepPartial, ManagementConfig, StorageConfig, WharfConfig } from "./config/index.ts";
 import { createLogger } from "./logger.ts";
+import { ConfigReloader, maskSecrets } from "./reload.ts";
 
 export * from "./config/index.ts";
 export { createLogger } from "./logger.ts";
@@ -19,6 +31,12 @@ export interface WharfServer {
   readonly config: WharfConfig;
   /** Where the broker's state is persisted (storage.type). */
   readonly storage: Storage;
+  /** The management HTTP server (health, metrics, admin API, dashboard); undefined when disabled. */
+  readonly management: Management | undefined;
+  readonly metrics: BrokerMetrics;
+  readonly webhooks: WebhookDispatcher;
+  /** Re-reads the config file (SIGHUP, POST /api/v1/config/reload); an invalid file changes nothing. */
+  reload(): Promise<ReloadOutcome>;
   /** Stop accepting, close every client cleanly, flush state. Idempotent. */
   close(): Promise<void>;
 }
@@ -26,6 +44,22 @@ export interface WharfServer {
 export interface ServerDeps {
   logger?: Logger;
   clock?: Clock;
+  /** The file `config` came from, re-read on reload (none: reload is refused). */
+  configFile?: string;
+  /** Overrides (CLI flags) laid over the file again on reload. */
+  overrides?: DeepPartial<WharfConfig>;
+}
+
+/** The management server's TLS options from the config (PEM files read now). */
+export function toManagementTls(tls: ManagementConfig["tls"]): ManagementTls | undefined {
+  if (!tls.enabled) return undefined;
+  const out: ManagementTls = { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) };
+  if (tls.caFile !== "") {
+    out.ca = readFileSync(tls.caFile);
+    out.requestCert = true;
+    out.rejectUnauthorized = tls.requireClientCert;
+  }
+  return out;
 }
 
 /** The broker's options from the config's `mqtt`, `sys` and `acl` sections. */
@@ -53,7 +87,7 @@ export interface ListenerAddress {
   port: number;
 }
 
-export function listenerAddresses(server: WharfServer): ListenerAddress[] {
+export function listenerAddresses(server: Pick<WharfServer, "listeners">): ListenerAddress[] {
   return server.listeners.map((l) => ({ type: "tcp", host: l.host, port: l.port }));
 }
 
@@ -100,15 +134,72 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     throw err;
   }
 
+  const metrics = createBrokerMetrics(broker, { storageStats: () => storage.stats });
+  const webhooks = new WebhookDispatcher(config.webhooks, { clock, logger, metrics: metrics.webhooks });
+  let stopping = false;
+  const readiness = (): ReadinessCheck[] => [
+    stopping ? { name: "broker", ok: false, reason: "shutting down" } : { name: "broker", ok: true },
+    { name: "storage", ok: !stopping, ...(stopping ? { reason: "closing" } : {}) },
+    { name: "listeners", ok: !stopping && listeners.length === config.listeners.length },
+  ];
+  let management: Management | undefined;
+  const reloader = new ConfigReloader(deps.configFile, deps.overrides, config, {
+    setLogLevel: "level" in logger ? (level) => ((logger as { level: string }).level = level) : undefined,
+    setTokens: (tokens) => management?.tokens.replace(tokens),
+    setWebhooks: (hooks) => webhooks.configure(hooks),
+    setManagementTls: (tls) => {
+      const opts = toManagementTls(tls);
+      if (opts !== undefined && management?.http.protocol === "https") management.http.setSecureContext(opts);
+    },
+  });
+  const reload = async (): Promise<ReloadOutcome> => {
+    const outcome = await reloader.reload();
+    if (outcome.ok) logger.info({ ...outcome.report }, "configuration reloaded");
+    else logger.error({ errors: outcome.errors }, `configuration NOT reloaded: ${outcome.message}`);
+    return outcome;
+  };
+  const m = config.management;
+  if (m.enabled) {
+    try {
+      management = await startManagement(
+        { host: m.host, port: m.port, tls: toManagementTls(m.tls), tokens: m.tokens, dashboard: m.dashboard },
+        {
+          broker,
+          logger,
+          metrics,
+          readiness,
+          listeners: () => listenerAddresses({ listeners }),
+          config: {
+            effective: () => maskSecrets(reloader.current),
+            ...(deps.configFile === undefined ? {} : { reload }),
+          },
+          webhooks: () => webhooks.status(),
+        },
+      );
+    } catch (err) {
+      webhooks.close();
+      metrics.close();
+      await Promise.allSettled(listeners.map((l) => l.close()));
+      await broker.close();
+      await storage.close();
+      throw err;
+    }
+  }
+
   let closing: Promise<void> | undefined;
   const server: WharfServer = {
     broker,
     listeners,
     config,
     storage,
+    management,
+    metrics,
+    webhooks,
+    reload,
     close: () => (closing ??= closeAll()),
   };
   async function closeAll(): Promise<void> {
+    stopping = true;
     // Stop accepting first (a listener's close() may wait for its sockets), then let the broker
     // disconnect every client cleanly, then wait for the listeners to finish.
     const stopped = Promise.allSettled(listeners.map((l) => l.close()));
@@ -116,12 +207,17 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     const results = await stopped;
     // Every connection has ended (wills published, session deadlines written): flush and fsync.
     await storage.close();
+    webhooks.close();
+    await management?.close();
+    metrics.close();
     const failed = results.find((r) => r.status === "rejected");
     if (failed) throw failed.reason;
     logger.info("stopped");
   }
 
-  logger.info({ listeners: listenerAddresses(server) }, "listening");
+  const mgmt =
+    management === undefined ? {} : { management: { host: management.http.host, port: management.http.port } };
+  logger.info({ listeners: listenerAddresses(server), ...mgmt }, "listening");
   return server;
 }
 

@@ -85,7 +85,7 @@ export function writeTempFile(t: AfterHook, name: string, text: string): string 
 
 /**
  * `node --import tsx src/cli/main.ts start --host 127.0.0.1 --port 0 --log-format json
- * --storage memory …args`, resolved once the "listening" line is logged. The child is killed
+ * --storage memory --management-port 0 …args`, resolved once the "listening" line is logged. The child is killed
  * (SIGKILL) in `t.after` if still running.
  */
 export async function spawnWharf(t: AfterHook, opts: SpawnWharfOptions = {}): Promise<WharfProcess> {
@@ -102,6 +102,8 @@ export async function spawnWharf(t: AfterHook, opts: SpawnWharfOptions = {}): Pr
     "json",
     "--storage",
     "memory",
+    "--management-port",
+    "0",
     ...(opts.args ?? []),
   ];
   const { child, exited } = spawnTracked(t, process.execPath, args, opts.env);

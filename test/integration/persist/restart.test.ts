@@ -54,7 +54,11 @@ async function until(pred: () => boolean, what: string): Promise<void> {
 test("clean restart: queued messages, retained messages, a delayed will and session expiry survive", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), "wharf-restart-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const config = validateConfig({ listeners: [{ host: "127.0.0.1", port: 0 }], storage: { dataDir: dir } });
+  const config = validateConfig({
+    listeners: [{ host: "127.0.0.1", port: 0 }],
+    storage: { dataDir: dir },
+    management: { port: 0 },
+  });
   let clock = new FakeClock();
   const servers: WharfServer[] = [];
   t.after(() => Promise.all(servers.map((s) => s.close())));

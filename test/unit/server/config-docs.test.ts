@@ -34,17 +34,17 @@ test("the schema has the expected keys", () => {
   assert.ok(paths.includes("storage.batchIntervalMs"));
   assert.ok(paths.includes("log.format"));
   assert.ok(paths.includes("auth.scram[].credential"));
-  assert.equal(paths.length, 5 + 24 + 1 + 5 + 3 + 4 + 2);
+  assert.equal(paths.length, 5 + 24 + 1 + 5 + 3 + 4 + 2 + 11 + 14);
 });
 
 test("config/wharf.example.yaml validates and holds exactly the defaults", () => {
   assert.deepEqual(loadConfig(examplePath), defaultConfig());
 });
 
-test("config/wharf.example.yaml spells out every key (except the keys of lists empty by default: acl, auth.scram)", () => {
+test("config/wharf.example.yaml spells out every key (except the keys of lists empty by default: acl, auth.scram, management.tokens, webhooks)", () => {
   const raw = readConfigFile(examplePath) as Record<string, unknown>;
   const missing = paths.filter((p) => {
-    if (p.startsWith("acl[]") || p.startsWith("auth.scram[]")) return false;
+    if (["acl[]", "auth.scram[]", "management.tokens[]", "webhooks[]"].some((x) => p.startsWith(x))) return false;
     let node: unknown = raw;
     for (const part of p.split(".")) {
       const key = part.replace("[]", "");
@@ -56,7 +56,7 @@ test("config/wharf.example.yaml spells out every key (except the keys of lists e
   assert.deepEqual(missing, []);
   // The ACL keys are shown in a commented-out example.
   const text = readFileSync(examplePath, "utf8");
-  for (const k of ["permission", "action", "topic", "clientId", "username", "credential", "password"]) {
+  for (const k of ["permission", "action", "topic", "clientId", "username", "credential", "password", "hash", "url"]) {
     assert.ok(text.includes(k), k);
   }
 });
@@ -64,7 +64,16 @@ test("config/wharf.example.yaml spells out every key (except the keys of lists e
 test("docs/configuration.md documents every key and every start flag", () => {
   const undocumented = paths.filter((p) => !docs.includes(`\`${p}\``));
   assert.deepEqual(undocumented, []);
-  for (const flag of ["--config", "--host", "--port", "--log-level", "--log-format", "--storage", "--data-dir"]) {
+  for (const flag of [
+    "--config",
+    "--host",
+    "--port",
+    "--log-level",
+    "--log-format",
+    "--storage",
+    "--data-dir",
+    "--management-port",
+  ]) {
     assert.ok(docs.includes(`${flag} <`), flag);
   }
 });

@@ -18,7 +18,12 @@ import {
 import { recordingLogger } from "../broker/harness.ts";
 
 const loopback = (extra: object = {}) =>
-  validateConfig({ listeners: [{ host: "127.0.0.1", port: 0 }], storage: { type: "memory" }, ...extra });
+  validateConfig({
+    listeners: [{ host: "127.0.0.1", port: 0 }],
+    storage: { type: "memory" },
+    management: { port: 0 },
+    ...extra,
+  });
 
 function refused(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -65,6 +70,7 @@ test("startServer: every listener on its own port, the broker built from the con
     ],
     mqtt: { maxInflight: 9 },
     storage: { type: "memory" },
+    management: { port: 0 },
   });
   const server = await startServer(config, { logger: logger });
   t.after(() => server.close());
@@ -114,6 +120,7 @@ test("a listener that cannot bind: startServer rejects and closes what it had st
       { host: "127.0.0.1", port: taken },
     ],
     storage: { type: "memory" },
+    management: { port: 0 },
   });
   await assert.rejects(startServer(config, { logger: logger }), { code: "EADDRINUSE" });
   const started = entries.find((e) => e.msg === "tcp listener started");
@@ -127,7 +134,11 @@ test("storage: lmdb in storage.dataDir by default logs where state lives; memory
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   for (const type of ["lmdb", "memory"] as const) {
     const logger = recordingLogger();
-    const config = validateConfig({ listeners: [{ host: "127.0.0.1", port: 0 }], storage: { type, dataDir: dir } });
+    const config = validateConfig({
+      listeners: [{ host: "127.0.0.1", port: 0 }],
+      storage: { type, dataDir: dir },
+      management: { port: 0 },
+    });
     const server = await startServer(config, { logger });
     assert.equal(server.storage.kind, type);
     await server.close();
@@ -146,7 +157,11 @@ test("a damaged data directory: startServer rejects with STORAGE_CORRUPT naming 
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, "data.mdb"), Buffer.alloc(64 * 1024, 0x5a));
   const logger = recordingLogger();
-  const config = validateConfig({ listeners: [{ host: "127.0.0.1", port: 0 }], storage: { dataDir: dir } });
+  const config = validateConfig({
+    listeners: [{ host: "127.0.0.1", port: 0 }],
+    storage: { dataDir: dir },
+    management: { port: 0 },
+  });
   await assert.rejects(startServer(config, { logger }), (err: Error & { code?: string }) => {
     assert.equal(err.code, "STORAGE_CORRUPT");
     assert.ok(err.message.includes(dir), err.message);

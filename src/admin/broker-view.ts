@@ -1,0 +1,143 @@
+// What the admin API reads from the broker, in one place: sessions and their connections, subscriptions, retained
+// messages. Plain JSON-ready snapshots; nothing here keeps a reference into broker state after it returns.
+import type { Broker, Message, Subscription } from "../broker/index.ts";
+import { Connection } from "../broker/connection.ts";
+import type { Session } from "../broker/session.ts";
+
+export interface ClientView {
+  clientId: string;
+  connected: boolean;
+  username: string | null;
+  protocolVersion: number | null;
+  remoteAddress: string | null;
+  /** Transport kind of the connection ("tcp", "tls", "ws", …), null when offline. */
+  transport: string | null;
+  /** Session Expiry Interval, seconds (4294967295 = never). */
+  sessionExpiryInterval: number;
+  subscriptions: number;
+  queued: number;
+  inflight: number;
+}
+
+export interface SubscriptionView {
+  clientId: string;
+  filter: string;
+  qos: number;
+  noLocal: boolean;
+  retainAsPublished: boolean;
+  retainHandling: number;
+  identifier: number | null;
+  shareGroup: string | null;
+}
+
+export interface RetainedView {
+  topic: string;
+  qos: number;
+  payloadSize: number;
+  /** The payload as UTF-8 when it is valid UTF-8, else null (see payloadBase64). */
+  payload: string | null;
+  payloadBase64: string;
+}
+
+function connectionOf(s: Session): Connection | undefined {
+  return s.link instanceof Connection ? s.link : undefined;
+}
+
+export function clientView(s: Session): ClientView {
+  const c = connectionOf(s);
+  const client = c?.client;
+  return {
+    clientId: s.clientId,
+    connected: c !== undefined,
+    username: client?.username ?? null,
+    protocolVersion: client?.protocolVersion ?? null,
+    remoteAddress: c?.transport.remoteAddress ?? null,
+    transport: c?.transport.kind ?? null,
+    sessionExpiryInterval: s.expiryInterval,
+    subscriptions: s.subscriptions.size,
+    queued: s.queue.length,
+    inflight: s.inflight.size,
+  };
+}
+
+export function subscriptionView(clientId: string, sub: Subscription): SubscriptionView {
+  return {
+    clientId,
+    filter: sub.filter,
+    qos: sub.qos,
+    noLocal: sub.noLocal,
+    retainAsPublished: sub.retainAsPublished,
+    retainHandling: sub.retainHandling,
+    identifier: sub.identifier ?? null,
+    shareGroup: sub.shared?.group ?? null,
+  };
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+export function retainedView(msg: Message): RetainedView {
+  let text: string | null;
+  try {
+    text = utf8.decode(msg.payload);
+  } catch {
+    text = null;
+  }
+  return {
+    topic: msg.topic,
+    qos: msg.qos,
+    payloadSize: msg.payload.length,
+    payload: text,
+    payloadBase64: msg.payload.toString("base64"),
+  };
+}
+
+export interface SessionFilter {
+  /** Only client ids starting with this. */
+  prefix?: string | undefined;
+  connected?: boolean | undefined;
+  username?: string | undefined;
+}
+
+/** Sessions matching `f`, sorted by client id (stable paging). */
+export function findSessions(broker: Broker, f: SessionFilter): Session[] {
+  const out: Session[] = [];
+  for (const s of broker.sessions.values()) {
+    if (f.prefix !== undefined && !s.clientId.startsWith(f.prefix)) continue;
+    const c = connectionOf(s);
+    if (f.connected !== undefined && f.connected !== (c !== undefined)) continue;
+    if (f.username !== undefined && c?.client?.username !== f.username) continue;
+    out.push(s);
+  }
+  return out.sort((a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
+}
+
+/** Every subscription, by client id then filter. */
+export function allSubscriptions(broker: Broker, filterPrefix?: string): SubscriptionView[] {
+  const out: SubscriptionView[] = [];
+  for (const s of findSessions(broker, {})) {
+    for (const sub of s.subscriptions.values()) {
+      if (filterPrefix === undefined || sub.filter.startsWith(filterPrefix))
+        out.push(subscriptionView(s.clientId, sub));
+    }
+  }
+  return out;
+}
+
+/** Retained messages whose topics match `filter` ("#" does not match $-topics [MQTT-4.7.2-1]), sorted by topic. */
+export function findRetained(broker: Broker, filter: string): Message[] {
+  const out: Message[] = [];
+  broker.retained.match(filter, (m) => out.push(m));
+  return out.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
+}
+
+/** Connected clients by transport kind (metrics: bounded cardinality, one series per kind). */
+export function connectionsByTransport(broker: Broker): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const s of broker.sessions.values()) {
+    const c = connectionOf(s);
+    if (c === undefined) continue;
+    const kind = c.transport.kind;
+    out.set(kind, (out.get(kind) ?? 0) + 1);
+  }
+  return out;
+}

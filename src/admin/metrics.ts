@@ -1,0 +1,205 @@
+// Prometheus metrics (prom-client) on a registry of our own (never the global one: two brokers in one process
+// must not share series). Broker-wide numbers are read from Broker.stats() at scrape time, so the hot path pays
+// nothing for them; monotonic broker counters are mirrored into prom-client Counters by adding the difference
+// since the previous scrape. Labels are bounded: transport kind, QoS, reason, webhook name (from the config),
+// never a client id or a topic.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import type { Broker, BrokerStats } from "../broker/index.ts";
+import { BROKER_VERSION } from "../broker/index.ts";
+import { connectionsByTransport } from "./broker-view.ts";
+
+export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** What the webhook engine reports (src/admin/webhooks). */
+export interface WebhookMetrics {
+  /** Events accepted into an endpoint's buffer. */
+  queued(webhook: string, n: number): void;
+  /** Events delivered (2xx). */
+  delivered(webhook: string, n: number): void;
+  /** Events given up on: "overflow" (buffer full), "retries_exhausted", "rejected" (4xx), "closed" (shutdown). */
+  dropped(webhook: string, reason: WebhookDropReason, n: number): void;
+  /** One HTTP attempt and how it ended. */
+  request(webhook: string, result: "success" | "error" | "timeout" | "http_error"): void;
+  breakerState(webhook: string, open: boolean): void;
+}
+export type WebhookDropReason = "overflow" | "retries_exhausted" | "rejected" | "closed";
+
+export interface BrokerMetrics {
+  readonly registry: Registry;
+  readonly webhooks: WebhookMetrics;
+  /** The exposition text (refreshes the broker-derived series first). */
+  scrape(): Promise<string>;
+  /** Stops the default collectors' timers. */
+  close(): void;
+}
+
+export interface MetricsOptions {
+  /** Extra gauges to refresh at scrape time (e.g. readiness). */
+  readonly storageStats?: () => { batches: number; ops: number; pending: number } | undefined;
+}
+
+/** Builds the registry for `broker`. */
+export function createBrokerMetrics(broker: Broker, opts: MetricsOptions = {}): BrokerMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 });
+
+  let snapshot: BrokerStats = broker.stats();
+  const refresh = (): void => {
+    snapshot = broker.stats();
+  };
+
+  const gauge = (name: string, help: string, read: (s: BrokerStats) => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read(snapshot));
+      },
+    });
+  };
+  /** A Counter following a monotonic broker counter. */
+  const mirror = (read: (s: BrokerStats) => number, labels?: Record<string, string>) => {
+    let last = 0;
+    return (c: Counter) => {
+      const now = read(snapshot);
+      // A labelled series exists only once touched: add 0 so that `reason="queue_full"` shows 0, not nothing.
+      if (labels === undefined) c.inc(Math.max(0, now - last));
+      else c.inc(labels, Math.max(0, now - last));
+      last = Math.max(last, now);
+    };
+  };
+  const counter = (name: string, help: string, read: (s: BrokerStats) => number): void => {
+    const step = mirror(read);
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        step(this);
+      },
+    });
+  };
+
+  new Gauge({
+    name: "wharf_build_info",
+    help: "Wharf version (value 1)",
+    labelNames: ["version"],
+    registers: [registry],
+  }).set({ version: BROKER_VERSION }, 1);
+  gauge("wharf_uptime_seconds", "Seconds since the broker started", (s) => s.uptime);
+  new Gauge({
+    name: "wharf_connections",
+    help: "Connected MQTT clients (CONNECT accepted) by transport",
+    labelNames: ["transport"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.set({ transport: "tcp" }, 0); // always one series, so dashboards show 0 rather than nothing
+      for (const [kind, n] of connectionsByTransport(broker)) this.set({ transport: kind }, n);
+    },
+  });
+  new Gauge({
+    name: "wharf_sessions",
+    help: "Sessions the broker holds, by state (offline = persistent session of a disconnected client)",
+    labelNames: ["state"],
+    registers: [registry],
+    collect() {
+      this.set({ state: "connected" }, snapshot.clientsConnected);
+      this.set({ state: "offline" }, Math.max(0, snapshot.clientsTotal - snapshot.clientsConnected));
+    },
+  });
+  gauge("wharf_sessions_connected_max", "Highest number of connected clients seen", (s) => s.clientsMaximum);
+  gauge("wharf_subscriptions", "Subscriptions across all sessions (shared ones included)", (s) => s.subscriptions);
+  gauge("wharf_retained_messages", "Retained messages stored", (s) => s.retained);
+  gauge("wharf_queued_messages", "Deliveries waiting in session queues", (s) => s.queued);
+  gauge("wharf_inflight_messages", "QoS 1/2 deliveries sent and not yet acknowledged", (s) => s.inflight);
+  counter("wharf_messages_received_total", "PUBLISH packets received from clients", (s) => s.messagesReceived);
+  counter("wharf_messages_sent_total", "PUBLISH packets sent to clients (resends included)", (s) => s.messagesSent);
+  counter("wharf_received_bytes_total", "Bytes received from MQTT clients", (s) => s.bytesReceived);
+  counter("wharf_sent_bytes_total", "Bytes sent to MQTT clients", (s) => s.bytesSent);
+  counter("wharf_messages_expired_total", "Messages discarded because their 5.0 expiry passed", (s) => s.expired);
+  const qos0 = mirror((s) => s.droppedQos0, { reason: "queue_full_qos0" });
+  const rejected = mirror((s) => s.queueRejected, { reason: "queue_full" });
+  new Counter({
+    name: "wharf_messages_dropped_total",
+    help: "Deliveries dropped, by reason (queue_full_qos0: QoS 0 to a full queue; queue_full: QoS 1/2 refused)",
+    labelNames: ["reason"],
+    registers: [registry],
+    collect() {
+      qos0(this);
+      rejected(this);
+    },
+  });
+  if (opts.storageStats !== undefined) {
+    const read = opts.storageStats;
+    let lastBatches = 0;
+    let lastOps = 0;
+    new Counter({
+      name: "wharf_storage_commits_total",
+      help: "Storage backend write transactions completed",
+      registers: [registry],
+      collect() {
+        const s = read();
+        if (s !== undefined && s.batches > lastBatches) this.inc(s.batches - lastBatches);
+        if (s !== undefined) lastBatches = Math.max(lastBatches, s.batches);
+      },
+    });
+    new Counter({
+      name: "wharf_storage_ops_total",
+      help: "Storage puts and deletes written",
+      registers: [registry],
+      collect() {
+        const s = read();
+        if (s !== undefined && s.ops > lastOps) this.inc(s.ops - lastOps);
+        if (s !== undefined) lastOps = Math.max(lastOps, s.ops);
+      },
+    });
+    new Gauge({
+      name: "wharf_storage_pending_ops",
+      help: "Storage operations waiting for the next commit",
+      registers: [registry],
+      collect() {
+        this.set(read()?.pending ?? 0);
+      },
+    });
+  }
+
+  const whEvents = new Counter({
+    name: "wharf_webhook_events_total",
+    help: "Webhook events by endpoint and outcome (queued, delivered, dropped_*)",
+    labelNames: ["webhook", "outcome"],
+    registers: [registry],
+  });
+  const whRequests = new Counter({
+    name: "wharf_webhook_requests_total",
+    help: "Webhook HTTP attempts by endpoint and result",
+    labelNames: ["webhook", "result"],
+    registers: [registry],
+  });
+  const whBreaker = new Gauge({
+    name: "wharf_webhook_breaker_open",
+    help: "1 while the endpoint's circuit breaker is open",
+    labelNames: ["webhook"],
+    registers: [registry],
+  });
+  const webhooks: WebhookMetrics = {
+    queued: (webhook, n) => whEvents.inc({ webhook, outcome: "queued" }, n),
+    delivered: (webhook, n) => whEvents.inc({ webhook, outcome: "delivered" }, n),
+    dropped: (webhook, reason, n) => whEvents.inc({ webhook, outcome: `dropped_${reason}` }, n),
+    request: (webhook, result) => whRequests.inc({ webhook, result }),
+    breakerState: (webhook, open) => whBreaker.set({ webhook }, open ? 1 : 0),
+  };
+
+  return {
+    registry,
+    webhooks,
+    async scrape() {
+      refresh();
+      return registry.metrics();
+    },
+    close() {
+      registry.clear();
+    },
+  };
+}

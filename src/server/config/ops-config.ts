@@ -1,0 +1,115 @@
+// Config sections of the operations layer (src/admin): `management` (the HTTP server for health,
+// metrics, the admin API and the dashboard) and `webhooks`. Kept apart from
+// wharf-config.ts, which imports them, so that several people can extend the schema at once.
+import { WEBHOOK_EVENTS } from "../../admin/webhooks/events.ts";
+import { validateTopicFilter } from "../../topics/index.ts";
+import { anyStr, array, bool, int, object, oneOf, refine, required, str, type Infer } from "./schema.ts";
+
+const U16 = 65_535;
+
+/** A token is stored only as its SHA-256 digest: `sha256:` + 64 hex digits (`wharf token` prints one). */
+export const TOKEN_HASH_RE = /^sha256:[0-9a-f]{64}$/;
+
+const tokenSchema = object({
+  /** Who holds the token: logged with every admin call it authorizes, never the token itself. */
+  name: required(str({ default: "" })),
+  hash: required(
+    str({
+      default: "",
+      check: (s) => (TOKEN_HASH_RE.test(s) ? undefined : "sha256:<64 lowercase hex digits> (see `wharf token`)"),
+    }),
+  ),
+});
+
+const tlsSchema = object({
+  enabled: bool(false),
+  /** PEM files; read at start and again on reload (certificate rotation). */
+  certFile: anyStr(""),
+  keyFile: anyStr(""),
+  /** CA bundle to verify client certificates against; "" = no client certificates asked for. */
+  caFile: anyStr(""),
+  /** With caFile: refuse clients without a valid certificate (mTLS). */
+  requireClientCert: bool(false),
+});
+
+export const managementSchema = refine(
+  object({
+    enabled: bool(true),
+    host: str({ default: "127.0.0.1" }),
+    port: int({ min: 0, max: U16, default: 8080 }),
+    tls: tlsSchema,
+    tokens: refine(array(tokenSchema, []), (tokens, path, issues) => {
+      const seen = new Map<string, number>();
+      tokens.forEach((t, i) => {
+        const first = seen.get(t.name);
+        if (first === undefined) seen.set(t.name, i);
+        else issues.push({ path: `${path}[${i}].name`, message: `same name as ${path}[${first}]`, value: t.name });
+      });
+    }),
+    /** Serve the web dashboard at `/`. */
+    dashboard: bool(true),
+  }),
+  (m, path, issues) => {
+    if (m.tls.enabled && (m.tls.certFile === "" || m.tls.keyFile === "")) {
+      issues.push({ path: `${path}.tls`, message: "tls.enabled needs certFile and keyFile", value: m.tls });
+    }
+  },
+);
+
+function filterProblem(filter: string): string | undefined {
+  try {
+    validateTopicFilter(filter);
+    return undefined;
+  } catch (err) {
+    return `a valid topic filter (${err instanceof Error ? err.message : String(err)})`;
+  }
+}
+
+function urlProblem(s: string): string | undefined {
+  try {
+    const u = new URL(s);
+    return u.protocol === "http:" || u.protocol === "https:" ? undefined : "an http:// or https:// URL";
+  } catch {
+    return "an http:// or https:// URL";
+  }
+}
+
+const webhookSchema = object({
+  name: required(str({ default: "" })),
+  url: required(str({ default: "", check: urlProblem })),
+  /** Event types sent to this endpoint; empty = all. */
+  events: array(oneOf(WEBHOOK_EVENTS, "client.connected"), []),
+  /** Message events (published, delivered, acknowledged, dropped, dead-lettered) only for topics matching one of these. */
+  topics: array(str({ default: "#", check: filterProblem }), ["#"]),
+  /** HMAC-SHA256 key for the `X-Wharf-Signature` header; "" = unsigned. */
+  secret: anyStr(""),
+  /** Events per POST (a JSON array). */
+  batchSize: int({ min: 1, max: 10_000, default: 100 }),
+  /** How long an event may wait for its batch to fill before it is sent anyway. */
+  batchDelayMs: int({ min: 0, max: 60_000, default: 200 }),
+  timeoutMs: int({ min: 100, max: 120_000, default: 5_000 }),
+  /** Retries of one batch after its first attempt (then the batch is dropped and counted). */
+  maxRetries: int({ min: 0, max: 100, default: 5 }),
+  /** First retry delay; doubles on each retry up to backoffMaxMs, with ±20 % jitter. */
+  backoffMs: int({ min: 1, max: 600_000, default: 500 }),
+  backoffMaxMs: int({ min: 1, max: 3_600_000, default: 30_000 }),
+  /** Events held while the endpoint is slow or down; beyond it new events are dropped and counted. */
+  bufferSize: int({ min: 1, max: 1_000_000, default: 10_000 }),
+  /** Consecutive failed attempts that open the circuit breaker. */
+  breakerThreshold: int({ min: 1, max: 1_000, default: 5 }),
+  /** How long the breaker stays open before one trial request (half-open). */
+  breakerResetMs: int({ min: 100, max: 3_600_000, default: 30_000 }),
+});
+
+export const webhooksSchema = refine(array(webhookSchema, []), (hooks, path, issues) => {
+  const seen = new Map<string, number>();
+  hooks.forEach((h, i) => {
+    const first = seen.get(h.name);
+    if (first === undefined) seen.set(h.name, i);
+    else issues.push({ path: `${path}[${i}].name`, message: `same name as ${path}[${first}]`, value: h.name });
+  });
+});
+
+export type ManagementConfig = Infer<typeof managementSchema>;
+export type ManagementTokenConfig = ManagementConfig["tokens"][number];
+export type WebhookConfig = Infer<typeof webhookSchema>;

@@ -1,0 +1,149 @@
+// Hot reload (SIGHUP, POST /api/v1/config/reload): re-reads the config file, and either changes nothing (the
+// file is invalid: the error names each bad key) or applies what can change live and reports the rest as needing
+// a restart. Applied live: admin tokens, webhooks, log level, the management server's TLS certificate.
+import { readFileSync } from "node:fs";
+import { isDeepStrictEqual } from "node:util";
+import type { ReloadOutcome, ReloadReport } from "../admin/index.ts";
+import { ConfigError, formatIssue, loadConfig, type DeepPartial, type WharfConfig } from "./config/index.ts";
+
+/** What a reload can change on the running server. */
+export interface LiveTargets {
+  setLogLevel?: ((level: WharfConfig["log"]["level"]) => void) | undefined;
+  setTokens?: ((tokens: WharfConfig["management"]["tokens"]) => void) | undefined;
+  setWebhooks?: ((webhooks: WharfConfig["webhooks"]) => void) | undefined;
+  /** Reloads the management TLS certificate (throws if the files cannot be read). */
+  setManagementTls?: ((tls: WharfConfig["management"]["tls"]) => void) | undefined;
+}
+
+/** Top-level sections/keys and whether a change applies live. */
+const LIVE = new Set(["log.level", "management.tokens", "webhooks", "management.tls"]);
+
+/** The dotted paths where `a` and `b` differ, down to the keys listed in LIVE (or a whole top-level section). */
+export function changedPaths(a: WharfConfig, b: WharfConfig): string[] {
+  const out: string[] = [];
+  for (const key of Object.keys(b) as (keyof WharfConfig)[]) {
+    const before = a[key] as unknown;
+    const after = b[key] as unknown;
+    if (isDeepStrictEqual(before, after)) continue;
+    if (key === "log" || key === "management") {
+      for (const sub of Object.keys(after as object)) {
+        const x = (before as Record<string, unknown>)[sub];
+        const y = (after as Record<string, unknown>)[sub];
+        if (!isDeepStrictEqual(x, y)) out.push(`${key}.${sub}`);
+      }
+    } else {
+      out.push(key);
+    }
+  }
+  return out;
+}
+
+export class ConfigReloader {
+  #current: WharfConfig;
+  /** The TLS files' contents at the last (re)load: a rotated certificate under the same path is a change too. */
+  #tlsFiles: string;
+
+  constructor(
+    readonly file: string | undefined,
+    private readonly overrides: DeepPartial<WharfConfig> | undefined,
+    initial: WharfConfig,
+    private readonly targets: LiveTargets,
+  ) {
+    this.#current = initial;
+    this.#tlsFiles = tlsFingerprint(initial);
+  }
+
+  get current(): WharfConfig {
+    return this.#current;
+  }
+
+  async reload(): Promise<ReloadOutcome> {
+    await Promise.resolve();
+    if (this.file === undefined) {
+      return { ok: false, message: "started without a config file: nothing to reload", errors: [] };
+    }
+    let next: WharfConfig;
+    try {
+      next = loadConfig(this.file, this.overrides);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      return {
+        ok: false,
+        message: err.message,
+        errors: err.errors.map((e) => ({ path: e.path, message: formatIssue(e) })),
+      };
+    }
+    const changed = changedPaths(this.#current, next);
+    const tls = tlsFingerprint(next);
+    if (next.management.tls.enabled && tls !== this.#tlsFiles && !changed.includes("management.tls")) {
+      changed.push("management.tls");
+    }
+    const report: ReloadReport = { file: this.file, applied: [], restartRequired: [] };
+    // Validate what can fail before touching anything: a TLS file that cannot be read changes nothing.
+    if (changed.includes("management.tls") && this.targets.setManagementTls !== undefined) {
+      try {
+        this.targets.setManagementTls(next.management.tls);
+      } catch (err) {
+        const message = `management.tls: ${err instanceof Error ? err.message : String(err)}`;
+        return { ok: false, message, errors: [{ path: "management.tls", message }] };
+      }
+    }
+    for (const path of changed) {
+      const live = LIVE.has(path) && this.#apply(path, next);
+      (live ? report.applied : report.restartRequired).push(path);
+    }
+    this.#current = next;
+    this.#tlsFiles = tls;
+    return { ok: true, report };
+  }
+
+  #apply(path: string, next: WharfConfig): boolean {
+    const t = this.targets;
+    switch (path) {
+      case "log.level":
+        if (t.setLogLevel === undefined) return false;
+        t.setLogLevel(next.log.level);
+        return true;
+      case "management.tokens":
+        if (t.setTokens === undefined) return false;
+        t.setTokens(next.management.tokens);
+        return true;
+      case "webhooks":
+        if (t.setWebhooks === undefined) return false;
+        t.setWebhooks(next.webhooks);
+        return true;
+      case "management.tls":
+        // Applied above (certificate rotation); switching TLS on or off needs a new listener.
+        return t.setManagementTls !== undefined && this.#current.management.tls.enabled && next.management.tls.enabled;
+      default:
+        return false;
+    }
+  }
+}
+
+function tlsFingerprint(config: WharfConfig): string {
+  const tls = config.management.tls;
+  if (!tls.enabled) return "";
+  const read = (f: string) => {
+    try {
+      return f === "" ? "" : readFileSync(f, "utf8");
+    } catch {
+      return `unreadable:${f}`;
+    }
+  };
+  return [read(tls.certFile), read(tls.keyFile), read(tls.caFile)].join("\0");
+}
+
+const MASK = "********";
+
+/** The config with secrets replaced by a mask: token hashes, webhook secrets, SCRAM passwords and credentials. */
+export function maskSecrets(config: WharfConfig): unknown {
+  const c = structuredClone(config);
+  for (const t of c.management.tokens) t.hash = MASK;
+  for (const w of c.webhooks) if (w.secret !== "") w.secret = MASK;
+  for (const u of c.auth.scram) {
+    if (u.password !== undefined) u.password = MASK;
+    if (u.credential !== undefined) u.credential = MASK;
+  }
+  return c;
+}

@@ -9,9 +9,8 @@ import type { AuthenticatorRegistry, EnhancedAuthenticator } from "./auth/index.
 import { buildAuthenticators } from "./authenticators.ts";
 import { Authorizer, isPromise } from "./hooks.ts";
 import type { AuthHooks, ClientInfo } from "./hooks.ts";
-import { Connection } from "./connection.ts";
-import type { BrokerCore, ClientContext, RouteResult } from "./core.ts";
-import { dispatch } from "./dispatch.ts";
+import { ConnState, Connection } from "./connection.ts";
+import type { BrokerCore, RouteResult } from "./core.ts";
 import { FlushScheduler } from "./flush.ts";
 import { createMessage, isExpired, minQoS } from "./message.ts";
 import type { Message } from "./message.ts";
@@ -86,9 +85,9 @@ export class Broker implements BrokerCore {
   readonly sessions = new Map<string, Session>();
   readonly #index = new SubscriptionIndex<IndexEntry>();
   readonly #shared: SharedSubscriptions;
-  readonly #connections = new Set<ClientContext>();
+  readonly #connections = new Set<Connection>();
   /** Connections whose transport has not reported close yet (close() waits for them). */
-  readonly #open = new Set<ClientContext>();
+  readonly #open = new Set<Connection>();
   readonly #sessionEnv: SessionEnv;
   readonly #sys: SysPublisher;
   readonly #startedAt: number;
@@ -158,7 +157,7 @@ export class Broker implements BrokerCore {
       return NOOP_HANDLER;
     }
     const max = Math.min(this.options.maxPacketSize, limits?.maxPacketSize ?? Number.POSITIVE_INFINITY);
-    const c = new Connection(this, conn, max, dispatch);
+    const c = new Connection(this, conn, max);
     this.#connections.add(c);
     this.#open.add(c);
     return c;
@@ -285,10 +284,10 @@ export class Broker implements BrokerCore {
     }
   }
 
-  openSession(conn: ClientContext, clientId: string, clean: boolean, expiryInterval: number) {
+  openSession(conn: Connection, clientId: string, clean: boolean, expiryInterval: number) {
     let session = this.sessions.get(clientId);
     const previous = session?.link;
-    if (previous !== undefined && previous !== conn) {
+    if (previous instanceof Connection && previous !== conn) {
       // Takeover [MQTT-3.1.4-2] (5.0 [MQTT-3.1.4-3]: DISCONNECT 0x8E). Runs the old connection's close path now,
       // which publishes its will and ends its session if that session had expiry 0.
       this.logger.info({ clientId, remote: conn.transport.remoteAddress }, "client id in use: taking over");
@@ -321,7 +320,7 @@ export class Broker implements BrokerCore {
     return { session, present };
   }
 
-  connectionEnded(conn: ClientContext, wasConnected: boolean, will: Will | undefined): void {
+  connectionEnded(conn: Connection, wasConnected: boolean, will: Will | undefined): void {
     this.#connections.delete(conn);
     if (!wasConnected) return;
     this.counters.clientsConnected--;
@@ -393,7 +392,7 @@ export class Broker implements BrokerCore {
     return report;
   }
 
-  transportClosed(conn: ClientContext): void {
+  transportClosed(conn: Connection): void {
     this.#connections.delete(conn);
     this.#open.delete(conn);
     if (this.#open.size === 0) this.#onAllClosed?.();
@@ -455,26 +454,6 @@ export class Broker implements BrokerCore {
   /** Introspection for tests and the admin API: current subscriptions of a client. */
   subscriptionsOf(clientId: string): Subscription[] {
     return [...(this.sessions.get(clientId)?.subscriptions.values() ?? [])];
-  }
-
-  /** Disconnects a connected client (admin API): 5.0 DISCONNECT `reasonCode`, 3.x closed. False if not connected. */
-  disconnectClient(clientId: string, reasonCode: number = ReasonCode.AdministrativeAction): boolean {
-    const link = this.sessions.get(clientId)?.link;
-    if (!(link instanceof Connection)) return false;
-    link.disconnect(reasonCode);
-    return true;
-  }
-
-  /**
-   * Ends a session as its expiry would (admin API): a connected client is first disconnected with `reasonCode`
-   * (5.0 DISCONNECT; 3.x: closed), its will handled as for any server-initiated close. False if there is none.
-   */
-  endSession(clientId: string, reasonCode: number = ReasonCode.AdministrativeAction): boolean {
-    const s = this.sessions.get(clientId);
-    if (s === undefined) return false;
-    if (s.link instanceof Connection) s.link.disconnect(reasonCode);
-    if (this.sessions.get(clientId) === s) this.#endSession(s);
-    return true;
   }
 
   /** Number of open client connections (connected or still in CONNECT). */
@@ -584,3 +563,5 @@ export class Broker implements BrokerCore {
     if (pending !== undefined) this.#publishWill(pending.will, pending.client);
   }
 }
+
+export { ConnState };

@@ -1,7 +1,6 @@
 // What the admin API reads from the broker, in one place: sessions and their connections, subscriptions, retained
 // messages. Plain JSON-ready snapshots; nothing here keeps a reference into broker state after it returns.
-import type { Broker, Message, Subscription } from "../broker/index.ts";
-import { Connection } from "../broker/connection.ts";
+import type { BrokerInspector, ConnectionView, Message, Subscription } from "../broker/index.ts";
 import type { Session } from "../broker/session.ts";
 
 export interface ClientView {
@@ -39,20 +38,14 @@ export interface RetainedView {
   payloadBase64: string;
 }
 
-function connectionOf(s: Session): Connection | undefined {
-  return s.link instanceof Connection ? s.link : undefined;
-}
-
-export function clientView(s: Session): ClientView {
-  const c = connectionOf(s);
-  const client = c?.client;
+export function clientView(s: Session, c: ConnectionView | undefined): ClientView {
   return {
     clientId: s.clientId,
     connected: c !== undefined,
-    username: client?.username ?? null,
-    protocolVersion: client?.protocolVersion ?? null,
-    remoteAddress: c?.transport.remoteAddress ?? null,
-    transport: c?.transport.kind ?? null,
+    username: c?.username ?? null,
+    protocolVersion: c?.protocolVersion ?? null,
+    remoteAddress: c?.remoteAddress ?? null,
+    transport: c?.transport ?? null,
     sessionExpiryInterval: s.expiryInterval,
     subscriptions: s.subscriptions.size,
     queued: s.queue.length,
@@ -98,23 +91,27 @@ export interface SessionFilter {
   username?: string | undefined;
 }
 
-/** Sessions matching `f`, sorted by client id (stable paging). */
-export function findSessions(broker: Broker, f: SessionFilter): Session[] {
-  const out: Session[] = [];
-  for (const s of broker.sessions.values()) {
+/** Sessions matching `f` as ClientViews, sorted by client id (stable paging). */
+export function findClients(insp: BrokerInspector, f: SessionFilter): ClientView[] {
+  const conns = insp.connections();
+  const out: ClientView[] = [];
+  for (const s of insp.sessions()) {
     if (f.prefix !== undefined && !s.clientId.startsWith(f.prefix)) continue;
-    const c = connectionOf(s);
+    const c = conns.get(s.clientId);
     if (f.connected !== undefined && f.connected !== (c !== undefined)) continue;
-    if (f.username !== undefined && c?.client?.username !== f.username) continue;
-    out.push(s);
+    if (f.username !== undefined && c?.username !== f.username) continue;
+    out.push(clientView(s, c));
   }
   return out.sort((a, b) => (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0));
 }
 
 /** Every subscription, by client id then filter. */
-export function allSubscriptions(broker: Broker, filterPrefix?: string): SubscriptionView[] {
+export function allSubscriptions(insp: BrokerInspector, filterPrefix?: string): SubscriptionView[] {
   const out: SubscriptionView[] = [];
-  for (const s of findSessions(broker, {})) {
+  const sessions = [...insp.sessions()].sort((a, b) =>
+    a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0,
+  );
+  for (const s of sessions) {
     for (const sub of s.subscriptions.values()) {
       if (filterPrefix === undefined || sub.filter.startsWith(filterPrefix))
         out.push(subscriptionView(s.clientId, sub));
@@ -124,20 +121,15 @@ export function allSubscriptions(broker: Broker, filterPrefix?: string): Subscri
 }
 
 /** Retained messages whose topics match `filter` ("#" does not match $-topics [MQTT-4.7.2-1]), sorted by topic. */
-export function findRetained(broker: Broker, filter: string): Message[] {
+export function findRetained(insp: BrokerInspector, filter: string): Message[] {
   const out: Message[] = [];
-  broker.retained.match(filter, (m) => out.push(m));
+  insp.retained.match(filter, (m) => out.push(m));
   return out.sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : 0));
 }
 
 /** Connected clients by transport kind (metrics: bounded cardinality, one series per kind). */
-export function connectionsByTransport(broker: Broker): Map<string, number> {
+export function connectionsByTransport(insp: BrokerInspector): Map<string, number> {
   const out = new Map<string, number>();
-  for (const s of broker.sessions.values()) {
-    const c = connectionOf(s);
-    if (c === undefined) continue;
-    const kind = c.transport.kind;
-    out.set(kind, (out.get(kind) ?? 0) + 1);
-  }
+  for (const c of insp.connections().values()) out.set(c.transport, (out.get(c.transport) ?? 0) + 1);
   return out;
 }

@@ -1,6 +1,6 @@
 // The management server: health, metrics, the admin API, the OpenAPI document and the dashboard on one HTTP(S)
 // listener (config `management`). The server layer builds it after the MQTT listeners and closes it first.
-import type { Broker } from "../broker/index.ts";
+import { inspectBroker, type Broker } from "../broker/index.ts";
 import type { Logger } from "../util/index.ts";
 import { clientRoutes } from "./api/clients.ts";
 import { retainedRoutes } from "./api/retained.ts";
@@ -55,8 +55,9 @@ export function buildRouter(deps: ManagementDeps, opts: { dashboard: boolean }):
     config: deps.config,
     webhooks: deps.webhooks,
   });
-  clientRoutes(router, deps.broker);
-  retainedRoutes(router, deps.broker);
+  const insp = inspectBroker(deps.broker);
+  clientRoutes(router, insp);
+  retainedRoutes(router, insp);
   if (opts.dashboard) dashboardRoutes(router);
   let openapi: string | undefined;
   router.add(

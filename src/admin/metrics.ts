@@ -5,7 +5,7 @@
 // never a client id or a topic.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { Broker, BrokerStats } from "../broker/index.ts";
-import { BROKER_VERSION } from "../broker/index.ts";
+import { BROKER_VERSION, inspectBroker } from "../broker/index.ts";
 import { connectionsByTransport } from "./broker-view.ts";
 
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -41,6 +41,7 @@ export interface MetricsOptions {
 /** Builds the registry for `broker`. */
 export function createBrokerMetrics(broker: Broker, opts: MetricsOptions = {}): BrokerMetrics {
   const registry = new Registry();
+  const insp = inspectBroker(broker);
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 });
 
   let snapshot: BrokerStats = broker.stats();
@@ -96,7 +97,7 @@ export function createBrokerMetrics(broker: Broker, opts: MetricsOptions = {}): 
     collect() {
       this.reset();
       this.set({ transport: "tcp" }, 0); // always one series, so dashboards show 0 rather than nothing
-      for (const [kind, n] of connectionsByTransport(broker)) this.set({ transport: kind }, n);
+      for (const [kind, n] of connectionsByTransport(insp)) this.set({ transport: kind }, n);
     },
   });
   new Gauge({

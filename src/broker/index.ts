@@ -14,3 +14,5 @@ export { BrokerError, BrokerErrorCode } from "./errors.ts";
 export type { ConnectionAcceptor, ConnectionHandler, ListenerLimits, TransportConnection } from "./transport.ts";
 export { sysTopics } from "./sys.ts";
 export { BROKER_VERSION } from "./version.ts";
+export { inspectBroker } from "./inspect.ts";
+export type { BrokerInspector, ConnectionView } from "./inspect.ts";

@@ -1,14 +1,14 @@
 // /api/v1/clients, /sessions, /subscriptions: who is connected, what sessions exist, what they subscribe to.
-import type { Broker } from "../../broker/index.ts";
+import type { BrokerInspector } from "../../broker/index.ts";
 import { ReasonCode } from "../../codec/index.ts";
-import { allSubscriptions, clientView, findSessions, subscriptionView } from "../broker-view.ts";
+import { allSubscriptions, clientView, findClients, subscriptionView } from "../broker-view.ts";
 import { notFound } from "../errors.ts";
 import type { AdminRequest, Router } from "../http/router.ts";
 import { boolParam, page, strParam } from "./paging.ts";
 
-export function clientRoutes(router: Router, broker: Broker): void {
+export function clientRoutes(router: Router, insp: BrokerInspector): void {
   const sessionOf = (req: AdminRequest) => {
-    const s = broker.sessions.get(req.params.clientId!);
+    const s = insp.session(req.params.clientId!);
     if (s === undefined) throw notFound(`session ${JSON.stringify(req.params.clientId)}`);
     return s;
   };
@@ -20,7 +20,7 @@ export function clientRoutes(router: Router, broker: Broker): void {
   router.add(
     "GET",
     "/api/v1/clients",
-    (req) => ({ json: page(findSessions(broker, { ...filters(req), connected: true }), req.query, clientView) }),
+    (req) => ({ json: page(findClients(insp, { ...filters(req), connected: true }), req.query, (v) => v) }),
     { summary: "Connected clients (paged; filters: prefix, username)" },
   );
   router.add(
@@ -28,7 +28,7 @@ export function clientRoutes(router: Router, broker: Broker): void {
     "/api/v1/clients/:clientId",
     (req) => {
       const s = sessionOf(req);
-      const view = clientView(s);
+      const view = clientView(s, insp.connections().get(s.clientId));
       if (!view.connected) throw notFound(`connected client ${JSON.stringify(s.clientId)}`);
       return { json: view };
     },
@@ -40,7 +40,7 @@ export function clientRoutes(router: Router, broker: Broker): void {
     (req) => {
       const s = sessionOf(req);
       // 5.0 clients get DISCONNECT 0x98 Administrative action; 3.x clients are closed. The session stays.
-      if (!broker.disconnectClient(s.clientId, ReasonCode.AdministrativeAction)) {
+      if (!insp.disconnect(s.clientId, ReasonCode.AdministrativeAction)) {
         throw notFound(`connected client ${JSON.stringify(s.clientId)}`);
       }
       return { json: { clientId: s.clientId, disconnected: true } };
@@ -61,9 +61,9 @@ export function clientRoutes(router: Router, broker: Broker): void {
     "/api/v1/sessions",
     (req) => ({
       json: page(
-        findSessions(broker, { ...filters(req), connected: boolParam(req.query, "connected") }),
+        findClients(insp, { ...filters(req), connected: boolParam(req.query, "connected") }),
         req.query,
-        clientView,
+        (v) => v,
       ),
     }),
     { summary: "Sessions, connected and offline (paged; filters: prefix, username, connected)" },
@@ -75,7 +75,7 @@ export function clientRoutes(router: Router, broker: Broker): void {
       const s = sessionOf(req);
       return {
         json: {
-          ...clientView(s),
+          ...clientView(s, insp.connections().get(s.clientId)),
           subscriptionList: [...s.subscriptions.values()].map((sub) => subscriptionView(s.clientId, sub)),
         },
       };
@@ -87,7 +87,7 @@ export function clientRoutes(router: Router, broker: Broker): void {
     "/api/v1/sessions/:clientId",
     (req) => {
       const s = sessionOf(req);
-      broker.endSession(s.clientId, ReasonCode.AdministrativeAction);
+      insp.endSession(s.clientId, ReasonCode.AdministrativeAction);
       return { json: { clientId: s.clientId, deleted: true } };
     },
     { summary: "End a session (disconnecting its client first): subscriptions and queued messages are gone" },
@@ -95,7 +95,7 @@ export function clientRoutes(router: Router, broker: Broker): void {
   router.add(
     "GET",
     "/api/v1/subscriptions",
-    (req) => ({ json: page(allSubscriptions(broker, strParam(req.query, "filterPrefix")), req.query, (v) => v) }),
+    (req) => ({ json: page(allSubscriptions(insp, strParam(req.query, "filterPrefix")), req.query, (v) => v) }),
     { summary: "Every subscription (paged; filter: filterPrefix)" },
   );
 }

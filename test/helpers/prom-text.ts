@@ -35,9 +35,11 @@ export function parsePrometheusText(text: string): Exposition {
         labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_x, c: string) => (c === "n" ? "\n" : c));
       }
     }
-    const raw = m[3]!;
-    const value = raw === "+Inf" ? Infinity : raw === "-Inf" ? -Infinity : raw === "NaN" ? NaN : Number(raw);
-    if (Number.isNaN(value) && raw !== "NaN") throw new Error(`bad value in ${JSON.stringify(line)}`);
+    // Prometheus parses values with Go's strconv.ParseFloat: NaN and Inf in any letter case (prom-client writes "Nan").
+    const raw = m[3]!.toLowerCase();
+    const special: Record<string, number> = { nan: NaN, "+inf": Infinity, inf: Infinity, "-inf": -Infinity };
+    const value = raw in special ? special[raw]! : Number(raw);
+    if (Number.isNaN(value) && raw !== "nan") throw new Error(`bad value in ${JSON.stringify(line)}`);
     out.samples.push({ name: m[1]!, labels, value });
   }
   return out;

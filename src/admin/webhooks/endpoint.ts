@@ -77,6 +77,8 @@ export class WebhookEndpoint {
   #attempts = 0;
   #inFlight = false;
   #timer: TimerHandle | undefined;
+  /** The armed timer only waits for a batch to fill (a full batch may cut it short). */
+  #timerIsDelay = false;
   #abort: AbortController | undefined;
   #closed = false;
   readonly #types: ReadonlySet<WebhookEventType> | undefined;
@@ -100,8 +102,9 @@ export class WebhookEndpoint {
     this.#types = options.events.length === 0 ? undefined : new Set(options.events);
     this.#send = deps.sender ?? httpSender;
     this.#random = deps.random ?? Math.random;
+    let open = false;
     this.#breaker = new CircuitBreaker(options.breakerThreshold, options.breakerResetMs, (state) => {
-      deps.metrics.breakerState(options.name, state === BreakerState.Open);
+      if (open !== (state === BreakerState.Open)) deps.metrics.breakerState(options.name, (open = !open));
       deps.logger.warn({ webhook: options.name, breaker: state }, `webhook circuit breaker ${state}`);
     });
     deps.metrics.breakerState(options.name, false);
@@ -167,18 +170,23 @@ export class WebhookEndpoint {
 
   /** Arms the next send: now when a batch is full, after batchDelayMs otherwise; nothing while one is pending. */
   #schedule(): void {
-    if (this.#closed || this.#inFlight || this.#timer !== undefined) return;
+    if (this.#closed || this.#inFlight) return;
     if (this.#batch !== undefined) return; // a retry is armed (or will be when the attempt ends)
     const waiting = this.#buffer.length - this.#head;
     if (waiting === 0) {
       this.#notifyIdle();
       return;
     }
-    const delay = waiting >= this.options.batchSize ? 0 : this.options.batchDelayMs;
-    this.#arm(delay);
+    const full = waiting >= this.options.batchSize;
+    if (this.#timer !== undefined) {
+      if (!(full && this.#timerIsDelay)) return;
+      this.#timer.cancel(); // the batch filled up before its delay ran out: send it now
+    }
+    this.#arm(full ? 0 : this.options.batchDelayMs, true);
   }
 
-  #arm(ms: number): void {
+  #arm(ms: number, isDelay = false): void {
+    this.#timerIsDelay = isDelay;
     this.#timer = this.deps.clock.setTimeout(() => {
       this.#timer = undefined;
       this.#attempt();

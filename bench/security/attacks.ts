@@ -42,7 +42,7 @@ async function startBroker(configYaml: string): Promise<Broker> {
   let port = 0;
   let buf = "";
   const ready = new Promise<void>((resolve, reject) => {
-    proc.stdout!.on("data", (d: Buffer) => {
+    proc.stdout.on("data", (d: Buffer) => {
       bytes += d.length;
       buf += d.toString();
       let nl: number;
@@ -87,7 +87,7 @@ log: { format: json }
 sys: { interval: 0 }
 ${extra}`;
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Samples RSS every 100 ms while `fn` runs; returns the peak. */
 async function peakDuring(b: Broker, fn: () => Promise<void>): Promise<number> {
@@ -353,7 +353,10 @@ const attacks: Record<string, () => Promise<Result>> = {
             const s = await rawSocket(b.port);
             s.on("error", () => undefined);
             s.write(connectPkt(`sess-${batch}-${i}`, { clean: false }));
-            await new Promise<void>((res) => (s.once("data", () => res()), s.once("close", () => res())));
+            await new Promise<void>((res) => {
+              s.once("data", () => res());
+              s.once("close", () => res());
+            });
             s.end(enc({ cmd: "disconnect" }));
             done++;
           }),

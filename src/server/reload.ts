@@ -135,15 +135,18 @@ function tlsFingerprint(config: WharfConfig): string {
 }
 
 const MASK = "********";
+/** Keys whose string values are secrets, wherever they appear (new sections get masked without a change here). */
+const SECRET_KEY = /(secret|password|credential|hash|passphrase|privateKey|apiKey)$/i;
 
-/** The config with secrets replaced by a mask: token hashes, webhook secrets, SCRAM passwords and credentials. */
+/** The config with every secret-named string (token hashes, webhook secrets, passwords, credentials…) masked. */
 export function maskSecrets(config: WharfConfig): unknown {
-  const c = structuredClone(config);
-  for (const t of c.management.tokens) t.hash = MASK;
-  for (const w of c.webhooks) if (w.secret !== "") w.secret = MASK;
-  for (const u of c.auth.scram) {
-    if (u.password !== undefined) u.password = MASK;
-    if (u.credential !== undefined) u.credential = MASK;
-  }
-  return c;
+  const walk = (v: unknown, key: string): unknown => {
+    if (typeof v === "string") return v !== "" && SECRET_KEY.test(key) ? MASK : v;
+    if (Array.isArray(v)) return v.map((x) => walk(x, key));
+    if (typeof v === "object" && v !== null) {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, walk(x, k)]));
+    }
+    return v;
+  };
+  return walk(config, "");
 }

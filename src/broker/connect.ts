@@ -10,7 +10,8 @@ import type { OpenedSession } from "./session-registry.ts";
 import { NEVER_EXPIRES } from "./session.ts";
 import { outboundAliasesFor } from "./topic-alias-out.ts";
 import { connackProperties, responseInformationFor } from "./v5.ts";
-import { startConnectAuth } from "./enhanced-auth.ts";
+import { emitAuthResult, startConnectAuth } from "./enhanced-auth.ts";
+import { events } from "./events.ts";
 import type { EnhancedAuthOutcome } from "./enhanced-auth-state.ts";
 import { payloadFormatInvalid } from "./payload-format.ts";
 import { refuseRedirected } from "./redirect.ts";
@@ -65,6 +66,7 @@ export function handleConnect(c: ClientContext, p: ConnectPacket): void | Promis
     }
   }
   if (!opts.allowAnonymous && p.username === undefined) {
+    emitAuthResult(c, clientId, undefined, ReasonCode.NotAuthorized);
     c.refuse(ReasonCode.NotAuthorized); // 3.x 0x05, 5.0 0x87
     return;
   }
@@ -114,9 +116,18 @@ function completeConnect(
 ): void | Promise<void> {
   if (c.state !== ConnState.Connecting) return; // the socket closed while the hook ran
   if (auth !== true) {
-    c.refuse(auth === false ? ReasonCode.BadUserNameOrPassword : auth.reasonCode);
+    const reasonCode = auth === false ? ReasonCode.BadUserNameOrPassword : auth.reasonCode;
+    emitAuthResult(c, clientId, p.username, reasonCode);
+    c.refuse(reasonCode);
     return;
   }
+  emitAuthResult(
+    c,
+    clientId,
+    enhanced !== undefined ? enhanced.username : p.username,
+    ReasonCode.Success,
+    c.auth?.method,
+  );
   const broker = c.broker;
   const opts = broker.options;
   const v = p.protocolVersion;
@@ -208,6 +219,19 @@ function acceptConnect(c: ClientContext, p: ConnectPacket, opened: OpenedSession
         : undefined,
   });
   c.startKeepAlive(keepAlive);
+  if (events.connect.hasSubscribers) {
+    events.connect.publish({
+      broker: c.broker.id,
+      clientId,
+      username,
+      protocolVersion: v,
+      remoteAddress: c.transport.remoteAddress,
+      transport: c.transport.kind,
+      clean: p.clean,
+      sessionPresent: present,
+      keepAlive,
+    });
+  }
   c.logger.info(
     {
       remote: c.transport.remoteAddress,

@@ -65,7 +65,11 @@ export function handleConnect(c: ClientContext, p: ConnectPacket): void | Promis
       return startConnectAuth(c, p, clientId, assigned, completeConnect);
     }
   }
-  if (!opts.allowAnonymous && p.username === undefined) {
+  // Anonymous = no credential of any kind: no User Name, no Password (5.0 allows a password alone, e.g. a JWT),
+  // no identity proven by the transport (mTLS).
+  const peerIdentity = c.transport.peerIdentity;
+  const anonymous = p.username === undefined && p.password === undefined && peerIdentity === undefined;
+  if (!opts.allowAnonymous && anonymous) {
     emitAuthResult(c, clientId, undefined, ReasonCode.NotAuthorized);
     c.refuse(ReasonCode.NotAuthorized); // 3.x 0x05, 5.0 0x87
     return;
@@ -73,12 +77,20 @@ export function handleConnect(c: ClientContext, p: ConnectPacket): void | Promis
 
   const authenticate = broker.hooks?.authenticate;
   if (authenticate === undefined) {
+    // Nothing can check credentials. A user name nobody verified is no identity (issue #14: `-u nobody` used to
+    // be accepted): with allowAnonymous false every client is refused.
+    if (!opts.allowAnonymous) {
+      emitAuthResult(c, clientId, p.username, ReasonCode.NotAuthorized);
+      c.refuse(ReasonCode.NotAuthorized, c.problem("no authentication method accepts clients"));
+      return;
+    }
     return completeConnect(c, p, clientId, assigned, true);
   }
   const ctx: AuthenticateContext = {
     clientId,
     username: p.username,
     password: p.password,
+    peerIdentity,
     protocolVersion: v,
     remoteAddress: c.transport.remoteAddress,
     transport: c.transport.kind,
@@ -115,25 +127,27 @@ function completeConnect(
   enhanced?: EnhancedAuthOutcome,
 ): void | Promise<void> {
   if (c.state !== ConnState.Connecting) return; // the socket closed while the hook ran
+  let authenticatedAs: string | undefined;
   if (auth !== true) {
-    const reasonCode = auth === false ? ReasonCode.BadUserNameOrPassword : auth.reasonCode;
-    emitAuthResult(c, clientId, p.username, reasonCode);
-    c.refuse(reasonCode);
-    return;
+    if (auth === false) {
+      emitAuthResult(c, clientId, p.username, ReasonCode.BadUserNameOrPassword);
+      c.refuse(ReasonCode.BadUserNameOrPassword);
+      return;
+    }
+    if (!("accept" in auth)) {
+      emitAuthResult(c, clientId, p.username, auth.reasonCode);
+      c.refuse(auth.reasonCode, auth.reasonString === undefined ? undefined : c.problem(auth.reasonString));
+      return;
+    }
+    authenticatedAs = auth.username;
   }
-  emitAuthResult(
-    c,
-    clientId,
-    enhanced !== undefined ? enhanced.username : p.username,
-    ReasonCode.Success,
-    c.auth?.method,
-  );
   const broker = c.broker;
   const opts = broker.options;
   const v = p.protocolVersion;
   const props = v === 5 ? p.properties : undefined;
 
-  const username = enhanced !== undefined ? enhanced.username : p.username;
+  const username = enhanced !== undefined ? enhanced.username : (authenticatedAs ?? p.username);
+  emitAuthResult(c, clientId, username, ReasonCode.Success, c.auth?.method);
   c.client = {
     clientId,
     username,

@@ -58,10 +58,18 @@ export function handleConnect(c: Connection, p: ConnectPacket): void | Promise<v
       c.refuse(ReasonCode.PayloadFormatInvalid, c.problem("will payload is not valid UTF-8"));
       return;
     }
-    if (p.properties?.authenticationMethod !== undefined) {
+    if (p.properties?.authenticationMethod !== undefined && c.transport.identity === undefined) {
       // 5.0 enhanced authentication (§4.12) replaces the User Name / Password checks and the authenticate hook.
       return startConnectAuth(c, p, clientId, assigned, completeConnect);
     }
+  }
+  const identity = c.transport.identity;
+  if (identity !== undefined) {
+    // The transport authenticated the client (e.g. a verified TLS client certificate mapped to a user name): that
+    // identity is the user name; the CONNECT User Name / Password are not consulted (like Mosquitto's
+    // use_identity_as_username).
+    completeConnect(c, p, clientId, assigned, true, { username: identity, properties: {} });
+    return;
   }
   if (!opts.allowAnonymous && p.username === undefined) {
     c.refuse(ReasonCode.NotAuthorized); // 3.x 0x05, 5.0 0x87

@@ -17,6 +17,12 @@ export interface TransportConnection {
   readonly remoteAddress: string;
   /** e.g. "tcp", "tls", "ws": for logs and $SYS. */
   readonly kind: string;
+  /**
+   * A user name the transport itself authenticated (e.g. the CN of a verified TLS client certificate, when the
+   * listener maps it). When set, it is the connection's MQTT user name: the CONNECT User Name and Password are
+   * ignored, the authenticate hook is not called, and ACL rules by user name match it.
+   */
+  readonly identity?: string;
 }
 
 /** What the broker gives back: the transport calls these as socket events happen. */

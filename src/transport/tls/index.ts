@@ -6,7 +6,7 @@
 //  - mTLS: requireClientCert verifies against `ca`; usernameFrom maps CN or a SAN of the verified certificate to
 //    the MQTT user name (TransportConnection.identity). A certificate lacking that field is refused.
 import tls from "node:tls";
-import type { Broker } from "../../broker/index.ts";
+import type { ConnectionAcceptor } from "../../broker/index.ts";
 import { silentLogger, systemClock } from "../../util/index.ts";
 import type { Clock, Logger } from "../../util/index.ts";
 import { attachSocket, DEFAULT_WRITE_HIGH_WATER, TcpConnection } from "../tcp/index.ts";
@@ -39,7 +39,7 @@ export function peerIdentity(socket: tls.TLSSocket, opts: TlsOptions): string | 
 }
 
 export async function listenTls(
-  broker: Broker,
+  broker: ConnectionAcceptor,
   opts: TlsListenerOptions,
   logger: Logger = silentLogger,
   clock: Clock = systemClock,

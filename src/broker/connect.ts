@@ -69,8 +69,7 @@ export function handleConnect(c: ClientContext, p: ConnectPacket): void | Promis
     // The transport authenticated the client (e.g. a verified TLS client certificate mapped to a user name): that
     // identity is the user name; the CONNECT User Name / Password are not consulted (like Mosquitto's
     // use_identity_as_username).
-    completeConnect(c, p, clientId, assigned, true, { username: identity, properties: {} });
-    return;
+    return completeConnect(c, p, clientId, assigned, true, { username: identity, properties: {} });
   }
   if (!opts.allowAnonymous && p.username === undefined) {
     c.refuse(ReasonCode.NotAuthorized); // 3.x 0x05, 5.0 0x87

@@ -7,7 +7,7 @@
 //  - pause()/resume(): socket.pause()/resume(), for the core's input bound while a handler is pending.
 //  - Takes any ConnectionAcceptor (the Broker is one), not the concrete Broker.
 import net from "node:net";
-import type { ConnectionAcceptor, ListenerLimits, TransportConnection } from "../../broker/index.ts";
+import type { ConnectionAcceptor, ListenerLimits, PeerIdentity, TransportConnection } from "../../broker/index.ts";
 import { silentLogger, systemClock } from "../../util/index.ts";
 import type { Clock, Logger } from "../../util/index.ts";
 
@@ -46,7 +46,7 @@ export class TcpConnection implements TransportConnection {
     private readonly clock: Clock,
     private readonly highWater: number,
     readonly kind: string = "tcp",
-    readonly identity?: string,
+    readonly peerIdentity?: PeerIdentity,
   ) {
     this.remoteAddress = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
   }

@@ -4,14 +4,21 @@
 //  - reload(): re-reads the certificate files and swaps the secure context for NEW handshakes; established
 //    connections keep theirs and are never dropped (wired to SIGHUP by the CLI).
 //  - mTLS: requireClientCert verifies against `ca`; usernameFrom maps CN or a SAN of the verified certificate to
-//    the MQTT user name (TransportConnection.identity). A certificate lacking that field is refused.
+//    the MQTT user name (TransportConnection.peerIdentity.username). A certificate lacking that field is refused.
+//    Any verified client certificate is described in peerIdentity (CN, SANs, fingerprint) for authentication.
 import tls from "node:tls";
-import type { ConnectionAcceptor } from "../../broker/index.ts";
+import type { ConnectionAcceptor, PeerIdentity } from "../../broker/index.ts";
 import { silentLogger, systemClock } from "../../util/index.ts";
 import type { Clock, Logger } from "../../util/index.ts";
 import { attachSocket, DEFAULT_WRITE_HIGH_WATER, TcpConnection } from "../tcp/index.ts";
 import { bind, limitConnections, stopAccepting, type ListenerHandle } from "../listen.ts";
-import { certificateUsername, secureContextOptions, tlsServerOptions, type TlsOptions } from "./context.ts";
+import {
+  certificateUsername,
+  parseSubjectAltName,
+  secureContextOptions,
+  tlsServerOptions,
+  type TlsOptions,
+} from "./context.ts";
 
 export * from "./context.ts";
 
@@ -29,13 +36,24 @@ export interface TlsListener extends ListenerHandle {
 }
 
 /**
- * Identity of a verified client certificate per `tls.usernameFrom`: undefined when not mapping, null when the
- * certificate lacks the field (the connection must then be refused).
+ * What a verified client certificate proves (undefined without one). With `tls.usernameFrom`, `username` is the
+ * mapped field; null when the certificate lacks it (the connection must then be refused).
  */
-export function peerIdentity(socket: tls.TLSSocket, opts: TlsOptions): string | undefined | null {
+export function certificateIdentity(socket: tls.TLSSocket, opts: TlsOptions): PeerIdentity | undefined | null {
+  if (!socket.authorized) return undefined;
+  const cert = socket.getPeerCertificate();
+  if (cert === null || Object.keys(cert).length === 0) return undefined;
   const from = opts.usernameFrom ?? "none";
-  if (from === "none") return undefined;
-  return certificateUsername(socket.getPeerCertificate(), from) ?? null;
+  const username = from === "none" ? undefined : certificateUsername(cert, from);
+  if (from !== "none" && username === undefined) return null;
+  const cn = certificateUsername(cert, "cn");
+  const sans = parseSubjectAltName(cert.subjectaltname ?? "").map(([k, v]) => `${k}:${v}`);
+  return {
+    ...(cn !== undefined ? { commonName: cn } : {}),
+    ...(sans.length > 0 ? { subjectAltNames: sans } : {}),
+    fingerprint256: cert.fingerprint256,
+    ...(username !== undefined ? { username } : {}),
+  };
 }
 
 export async function listenTls(
@@ -49,7 +67,7 @@ export async function listenTls(
   const open = limitConnections(server, opts.maxConnections, logger, "tls");
 
   server.on("secureConnection", (socket: tls.TLSSocket) => {
-    const identity = peerIdentity(socket, opts.tls);
+    const identity = certificateIdentity(socket, opts.tls);
     if (identity === null) {
       logger.warn(
         { type: "tls", remote: socket.remoteAddress, usernameFrom: opts.tls.usernameFrom },
@@ -60,7 +78,7 @@ export async function listenTls(
     }
     socket.setNoDelay(true);
     const highWater = Math.max(DEFAULT_WRITE_HIGH_WATER, socket.writableHighWaterMark);
-    const conn = new TcpConnection(socket, clock, highWater, "tls", identity);
+    const conn = new TcpConnection(socket, clock, highWater, "tls", identity ?? undefined);
     attachSocket(broker, socket, conn, limits, () => {});
   });
   // Failed handshakes (plaintext client, wrong CA, expired or missing client certificate): the socket is

@@ -60,10 +60,17 @@ export function handleConnect(c: ClientContext, p: ConnectPacket): void | Promis
       c.refuse(ReasonCode.PayloadFormatInvalid, c.problem("will payload is not valid UTF-8"));
       return;
     }
-    if (p.properties?.authenticationMethod !== undefined) {
+    if (p.properties?.authenticationMethod !== undefined && c.transport.peerIdentity?.username === undefined) {
       // 5.0 enhanced authentication (§4.12) replaces the User Name / Password checks and the authenticate hook.
       return startConnectAuth(c, p, clientId, assigned, completeConnect);
     }
+  }
+  const certUser = c.transport.peerIdentity?.username;
+  if (certUser !== undefined) {
+    // The transport authenticated the client and the listener maps it to a user name (a verified TLS client
+    // certificate's CN or SAN, tls.usernameFrom): that is the user; the CONNECT User Name / Password are not
+    // consulted (like Mosquitto's use_identity_as_username).
+    return completeConnect(c, p, clientId, assigned, true, { username: certUser, properties: {} });
   }
   // Anonymous = no credential of any kind: no User Name, no Password (5.0 allows a password alone, e.g. a JWT),
   // no identity proven by the transport (mTLS).

@@ -11,7 +11,13 @@ export { DEFAULT_BROKER_OPTIONS } from "./options.ts";
 export type { AclRule, BrokerOptions, ScramUserOption, ServerRedirect } from "./options.ts";
 export { validateScramUser } from "./authenticators.ts";
 export { BrokerError, BrokerErrorCode } from "./errors.ts";
-export type { ConnectionAcceptor, ConnectionHandler, ListenerLimits, TransportConnection } from "./transport.ts";
+export type {
+  ConnectionAcceptor,
+  ConnectionHandler,
+  ListenerLimits,
+  PeerIdentity,
+  TransportConnection,
+} from "./transport.ts";
 export { sysTopics } from "./sys.ts";
 export { BROKER_VERSION } from "./version.ts";
 export { BrokerChannel, onBrokerEvent } from "./events.ts";

@@ -68,7 +68,7 @@ export function inspectBroker(broker: object): BrokerInspector {
       if (s === undefined) return false;
       s.link?.disconnect(reasonCode);
       // The close path may already have ended it (expiry 0); otherwise end it as expiry would.
-      if (rt.sessions.get(clientId) === s) rt.sessions.end(s);
+      if (rt.sessions.get(clientId) === s) rt.sessions.end(s, "deleted");
       return true;
     },
     get retained() {

@@ -1,5 +1,12 @@
 // `wharf start`: load the config, start the server, shut down gracefully on SIGINT/SIGTERM.
-import { ConfigError, createLogger, loadConfig, startServer, type WharfConfig } from "../server/index.ts";
+import {
+  ConfigError,
+  createLogger,
+  loadConfig,
+  startServer,
+  TlsConfigError,
+  type WharfConfig,
+} from "../server/index.ts";
 import { StorageError } from "../storage/index.ts";
 import { PasswordFileError } from "../server/auth/index.ts";
 import { reportConfigError } from "./check-config.ts";
@@ -28,14 +35,20 @@ export async function start(flags: StartFlags, io: CliIo): Promise<ActionResult>
   exitOnSignals(async () => (await starting).close(), logger);
   try {
     const server = await starting;
-    // SIGHUP: reload the config file (the outcome is logged; an invalid file changes nothing).
-    process.on("SIGHUP", () => void server.reload());
+    // SIGHUP: re-read TLS certificates (renewals) without dropping connections, and reload the config file;
+    // both log their outcome, and an invalid file or unusable certificate changes nothing.
+    process.on("SIGHUP", () => {
+      server.reloadCertificates();
+      void server.reload();
+    });
     return "running";
   } catch (err) {
     logger.error({ err }, "could not start");
     // A data directory that cannot be used is the operator's to fix: say plainly which one and how (the
     // message names the path and the remedy). Never a silent empty start.
-    if (err instanceof StorageError || err instanceof PasswordFileError) io.err(`wharf: ${err.message}\n`);
+    if (err instanceof StorageError || err instanceof PasswordFileError || err instanceof TlsConfigError) {
+      io.err(`wharf: ${err.message}\n`);
+    }
     return ExitCode.Failure;
   }
 }

@@ -100,7 +100,7 @@ const wharf: BrokerDef = {
     const extra = (process.env["WHARF_BENCH_NODE_ARGS"] ?? "").split(/\s+/).filter((a) => a !== "");
     // Default configuration (issue #10: Wharf as a new user runs it; no queue or in-flight overrides).
     const args = [...extra, "--import", "tsx", "src/cli/main.ts", "start"];
-    args.push("--host", "127.0.0.1", "--port", String(port), "--log-level", "warn");
+    args.push("--host", "127.0.0.1", "--port", String(port), "--log-level", "warn", "--management-port", "0");
     if (persistent) args.push("--storage", "lmdb", "--data-dir", dataDir(ctx, `wharf-${port}`));
     else args.push("--storage", "memory");
     const [cmd, argv] = pinned(ctx.cpu, process.execPath, args);

@@ -32,6 +32,7 @@ export async function startSecure(
     listeners: [{ host: "127.0.0.1", port: 0 }],
     storage: { type: "memory" },
     sys: { interval: 0 },
+    management: { enabled: false },
     ...config,
   });
   const server = await startServer(c, logger === undefined ? {} : { logger });

@@ -90,6 +90,7 @@ test("tls config errors: missing section, section on the wrong type, unreadable 
           { type: "tls", host: "127.0.0.1", port: 0, tls: tlsOpts },
         ],
         storage: { type: "memory" },
+        management: { enabled: false },
       }),
       { logger: recordingLogger() },
     );

@@ -22,6 +22,7 @@ async function tlsServer(t: T, pki: TestPki, tlsExtra: object = {}, extra: objec
     ],
     storage: { type: "memory" },
     sys: { interval: 0 },
+    management: { enabled: false },
     ...extra,
   });
   const s = await startServer(config, { logger: recordingLogger() });

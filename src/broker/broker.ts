@@ -7,6 +7,7 @@ import { silentLogger, systemClock } from "../util/index.ts";
 import type { Clock, Logger } from "../util/index.ts";
 import type { AuthenticatorRegistry, EnhancedAuthenticator } from "./auth/index.ts";
 import { buildAuthenticators } from "./authenticators.ts";
+import { DEFAULT_OVERLOAD_OPTIONS, OverloadState } from "./backpressure.ts";
 import { Authorizer, isPromise } from "./hooks.ts";
 import type { AuthHooks, ClientInfo } from "./hooks.ts";
 import { Connection } from "./connection.ts";
@@ -75,6 +76,7 @@ export class Broker implements BrokerCore {
   readonly logger: Logger;
   readonly counters = new Counters();
   readonly flusher = new FlushScheduler();
+  readonly overload: OverloadState;
   readonly authorizer: Authorizer;
   readonly hooks: AuthHooks | undefined;
   readonly retained: RetainedStore;
@@ -117,6 +119,13 @@ export class Broker implements BrokerCore {
     this.#redirect =
       this.options.serverRedirect === null ? undefined : checkServerRedirect(this.options.serverRedirect);
     this.#startedAt = this.clock.now();
+    this.overload = new OverloadState(
+      { ...DEFAULT_OVERLOAD_OPTIONS, ...this.options.overload },
+      this.options.maxQueuedMessages,
+      this.clock,
+      this.counters,
+      this.logger,
+    );
     this.#sessionEnv = {
       now: () => this.clock.now(),
       counters: this.counters,
@@ -237,6 +246,9 @@ export class Broker implements BrokerCore {
       subscriptions: this.#index.size - this.#shared.groupCount + this.#shared.memberCount,
       retained: this.retained.size,
       droppedQos0: c.droppedQos0,
+      droppedSlow: c.droppedSlow,
+      slowConsumers: c.slowConsumers,
+      backpressureHolds: c.backpressureHolds,
       queueRejected: c.queueRejected,
       expired: c.expired,
       queued,

@@ -9,6 +9,7 @@ import type { Delivery } from "./message.ts";
 import { SessionQueue, pushCounted } from "./queue.ts";
 import type { QueueLimits } from "./queue.ts";
 import type { Counters } from "./stats.ts";
+import type { OutboundPressure } from "./backpressure.ts";
 
 /** Session Expiry Interval meaning "never" (5.0 0xFFFFFFFF; 3.1.1 clean session 0). */
 export const NEVER_EXPIRES = 0xffffffff;
@@ -57,6 +58,8 @@ export interface SessionLink {
   /** Encodes and buffers a PUBLISH; false when it was discarded because it exceeds the client's maximum size. */
   writePublish(d: Delivery, packetId: number | undefined, dup: boolean): boolean;
   writePubrel(packetId: number): void;
+  /** The connection's backpressure tracker (src/broker/backpressure.ts). */
+  readonly pressure: OutboundPressure;
   /** Server-initiated close of this link, e.g. 0x8E when another connection takes the session over [MQTT-3.1.4-2]. */
   disconnect(reasonCode: number): void;
 }
@@ -134,14 +137,21 @@ export class Session {
     const link = this.link;
     if (link === undefined) {
       if (d.qos === 0 && !this.env.queueQos0Offline) return true;
-    } else if (
-      link.canWrite &&
-      (d.qos === 0 || (this.queue.length === 0 && (this.#inflight?.size ?? 0) < link.inflightLimit))
-    ) {
-      this.#send(link, d);
+      return this.#enqueue(d, false);
+    }
+    // Backpressure (src/broker/backpressure.ts): a subscriber declared slow gets no QoS 0 (dropped, counted); one
+    // that holds the publisher takes this delivery even over the queue limit; either way its marks are checked.
+    const pressure = link.pressure;
+    if (pressure.slow && d.qos === 0) {
+      pressure.dropQos0();
       return true;
     }
-    return this.#enqueue(d);
+    let ok = true;
+    if (link.canWrite && (d.qos === 0 || (this.queue.length === 0 && (this.#inflight?.size ?? 0) < link.inflightLimit)))
+      this.#send(link, d);
+    else ok = this.#enqueue(d, pressure.canHold);
+    pressure.loaded();
+    return ok;
   }
 
   /** Sends queued deliveries while the connection can take them and the inflight window has room. */
@@ -166,6 +176,7 @@ export class Session {
       this.#overflowWarned = false;
       this.#send(link, d);
     }
+    link.pressure.eased();
   }
 
   /**
@@ -284,8 +295,8 @@ export class Session {
     this.env.store?.sent(this, d, packetId, state);
   }
 
-  #enqueue(d: Delivery): boolean {
-    if (pushCounted(this.queue, d, this.env.counters)) {
+  #enqueue(d: Delivery, force: boolean): boolean {
+    if (pushCounted(this.queue, d, this.env.counters, force)) {
       // QoS 1/2 were queued (only QoS 0 is ever dropped or evicted, and QoS 0 is not persisted).
       if (d.qos > 0) this.env.store?.queued(this, d);
       return true;

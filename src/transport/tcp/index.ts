@@ -87,6 +87,10 @@ class TcpConnection implements TransportConnection {
   resume(): void {
     if (!this.socket.destroyed) this.socket.resume();
   }
+
+  get bufferedBytes(): number {
+    return this.socket.writableLength;
+  }
 }
 
 export function listenTcp(

@@ -34,7 +34,7 @@ test("the schema has the expected keys", () => {
   assert.ok(paths.includes("storage.batchIntervalMs"));
   assert.ok(paths.includes("log.format"));
   assert.ok(paths.includes("auth.scram[].credential"));
-  assert.equal(paths.length, 5 + 24 + 1 + 5 + 3 + 4 + 2);
+  assert.equal(paths.length, 5 + 24 + 1 + 5 + 3 + 4 + 2 + 6);
 });
 
 test("config/wharf.example.yaml validates and holds exactly the defaults", () => {

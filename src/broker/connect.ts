@@ -6,6 +6,7 @@ import { isPromise } from "./hooks.ts";
 import type { AuthResult, AuthenticateContext } from "./hooks.ts";
 import { ConnState } from "./conn-state.ts";
 import type { ClientContext } from "./core.ts";
+import type { OpenedSession } from "./session-registry.ts";
 import { NEVER_EXPIRES } from "./session.ts";
 import { outboundAliasesFor } from "./topic-alias-out.ts";
 import { connackProperties, responseInformationFor } from "./v5.ts";
@@ -63,20 +64,30 @@ export function handleConnect(c: ClientContext, p: ConnectPacket): void | Promis
       return startConnectAuth(c, p, clientId, assigned, completeConnect);
     }
   }
-  if (!opts.allowAnonymous && p.username === undefined) {
+  // Anonymous = no credential of any kind: no User Name, no Password (5.0 allows a password alone, e.g. a JWT),
+  // no identity proven by the transport (mTLS).
+  const peerIdentity = c.transport.peerIdentity;
+  const anonymous = p.username === undefined && p.password === undefined && peerIdentity === undefined;
+  if (!opts.allowAnonymous && anonymous) {
     c.refuse(ReasonCode.NotAuthorized); // 3.x 0x05, 5.0 0x87
     return;
   }
 
   const authenticate = broker.hooks?.authenticate;
   if (authenticate === undefined) {
-    completeConnect(c, p, clientId, assigned, true);
-    return;
+    // Nothing can check credentials. A user name nobody verified is no identity (issue #14: `-u nobody` used to
+    // be accepted): with allowAnonymous false every client is refused.
+    if (!opts.allowAnonymous) {
+      c.refuse(ReasonCode.NotAuthorized, c.problem("no authentication method accepts clients"));
+      return;
+    }
+    return completeConnect(c, p, clientId, assigned, true);
   }
   const ctx: AuthenticateContext = {
     clientId,
     username: p.username,
     password: p.password,
+    peerIdentity,
     protocolVersion: v,
     remoteAddress: c.transport.remoteAddress,
     transport: c.transport.kind,
@@ -101,7 +112,7 @@ export function handleConnect(c: ClientContext, p: ConnectPacket): void | Promis
       (err: unknown) => completeConnect(c, p, clientId, assigned, onError(err)),
     );
   }
-  completeConnect(c, p, clientId, assigned, result);
+  return completeConnect(c, p, clientId, assigned, result);
 }
 
 function completeConnect(
@@ -111,18 +122,26 @@ function completeConnect(
   assigned: boolean,
   auth: AuthResult,
   enhanced?: EnhancedAuthOutcome,
-): void {
+): void | Promise<void> {
   if (c.state !== ConnState.Connecting) return; // the socket closed while the hook ran
+  let authenticatedAs: string | undefined;
   if (auth !== true) {
-    c.refuse(auth === false ? ReasonCode.BadUserNameOrPassword : auth.reasonCode);
-    return;
+    if (auth === false) {
+      c.refuse(ReasonCode.BadUserNameOrPassword);
+      return;
+    }
+    if (!("accept" in auth)) {
+      c.refuse(auth.reasonCode, auth.reasonString === undefined ? undefined : c.problem(auth.reasonString));
+      return;
+    }
+    authenticatedAs = auth.username;
   }
   const broker = c.broker;
   const opts = broker.options;
   const v = p.protocolVersion;
   const props = v === 5 ? p.properties : undefined;
 
-  const username = enhanced !== undefined ? enhanced.username : p.username;
+  const username = enhanced !== undefined ? enhanced.username : (authenticatedAs ?? p.username);
   c.client = {
     clientId,
     username,
@@ -151,7 +170,40 @@ function completeConnect(
 
   // Clean session 1 = session ends with the connection (expiry 0); clean session 0 = never expires.
   const expiry = v === 5 ? (props?.sessionExpiryInterval ?? 0) : p.clean ? 0 : NEVER_EXPIRES;
-  const { session, present } = broker.openSession(c, clientId, p.clean, expiry);
+  const opened = broker.openSession(c, clientId, p.clean, expiry);
+  const accept = (o: OpenedSession): void =>
+    acceptConnect(c, p, o, { clientId, assigned, username, keepAlive, serverKeepAlive, enhanced });
+  if (!isPromise(opened)) {
+    accept(opened); // the in-process registry: no await on the CONNECT path
+    return;
+  }
+  return opened.then((o) => {
+    if (c.state === ConnState.Connecting) {
+      accept(o);
+      return;
+    }
+    // Closed while a remote registry answered: the session was attached to this connection; detach it again.
+    c.session = o.session;
+    broker.connectionEnded(c, true, undefined);
+  });
+}
+
+interface Accepted {
+  readonly clientId: string;
+  readonly assigned: boolean;
+  readonly username: string | undefined;
+  readonly keepAlive: number;
+  readonly serverKeepAlive: number | undefined;
+  readonly enhanced: EnhancedAuthOutcome | undefined;
+}
+
+/** The session is attached: CONNACK, keepalive, then resend and drain the session [MQTT-4.4.0-1]. */
+function acceptConnect(c: ClientContext, p: ConnectPacket, opened: OpenedSession, a: Accepted): void {
+  const { session, present } = opened;
+  const { clientId, assigned, username, keepAlive, serverKeepAlive, enhanced } = a;
+  const opts = c.broker.options;
+  const v = p.protocolVersion;
+  const props = v === 5 ? p.properties : undefined;
   c.session = session;
   c.state = ConnState.Connected;
   c.send({

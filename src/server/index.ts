@@ -9,6 +9,7 @@ import { openStorage } from "../storage/index.ts";
 import type { Storage, StorageOptions } from "../storage/index.ts";
 import type { StorageConfig, WharfConfig } from "./config/index.ts";
 import { createLogger } from "./logger.ts";
+import { buildServerAuth, type ServerAuth } from "./auth/index.ts";
 
 export * from "./config/index.ts";
 export { createLogger } from "./logger.ts";
@@ -70,9 +71,17 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   const storage = await openStorage({ ...toStorageOptions(config.storage), clock, logger });
   logStorage(storage, logger);
   let broker: Broker;
+  let auth: ServerAuth;
   try {
-    broker = new Broker(toBrokerOptions(config), { clock, logger, storage });
+    auth = buildServerAuth(config.auth, config.mqtt.allowAnonymous, { clock, logger });
   } catch (err) {
+    await storage.close();
+    throw err;
+  }
+  try {
+    broker = new Broker(toBrokerOptions(config), { clock, logger, storage, auth: auth.hooks });
+  } catch (err) {
+    auth.close();
     await storage.close();
     throw err;
   }
@@ -97,6 +106,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   } catch (err) {
     await Promise.allSettled(listeners.map((l) => l.close()));
     await broker.close();
+    auth.close();
     await storage.close();
     throw err;
   }
@@ -115,6 +125,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     const stopped = Promise.allSettled(listeners.map((l) => l.close()));
     await broker.close();
     const results = await stopped;
+    auth.close();
     // Every connection has ended (wills published, session deadlines written): flush and fsync.
     await storage.close();
     const failed = results.find((r) => r.status === "rejected");

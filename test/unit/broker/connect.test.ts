@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { PacketType, encode } from "../../../src/codec/index.ts";
 import type { ConnackPacket } from "../../../src/codec/index.ts";
 import { harness, settle, TestClient, types } from "./harness.ts";
+import { brokerInternals } from "../../../src/broker/internal.ts";
 
 test("clean session 1: session present 0, nothing kept after disconnect [MQTT-3.2.2-1] [MQTT-3.1.2-6]", async () => {
   const h = harness();
@@ -11,7 +12,7 @@ test("clean session 1: session present 0, nothing kept after disconnect [MQTT-3.
   await client.subscribe("a/b", 1);
   client.disconnect();
   await settle();
-  assert.equal(h.broker.sessions.has("c1"), false);
+  assert.equal(brokerInternals(h.broker).sessions.has("c1"), false);
   assert.equal(h.broker.stats().subscriptions, 0);
 });
 
@@ -22,7 +23,7 @@ test("clean session 0: session present 0 first, 1 on reconnect, subscriptions ke
   await first.client.subscribe("x/#", 1);
   first.client.disconnect();
   await settle();
-  assert.equal(h.broker.sessions.has("p1"), true);
+  assert.equal(brokerInternals(h.broker).sessions.has("p1"), true);
   const second = await h.connect({ clientId: "p1", clean: false });
   assert.equal(second.connack.sessionPresent, true);
   const pub = await h.connect({ clientId: "pub" });
@@ -153,7 +154,33 @@ test("allowAnonymous=false refuses clients without user name: 3.1.1 0x05, 5.0 0x
   const h = harness({ allowAnonymous: false });
   assert.equal((await h.tryConnect({ clientId: "a4" })).connack?.reasonCode, 0x05);
   assert.equal((await h.tryConnect({ clientId: "a5", version: 5 })).connack?.reasonCode, 0x87);
-  assert.equal((await h.tryConnect({ clientId: "a6", username: "u" })).connack?.reasonCode, 0x00);
+  // Issue #14: a user name nobody can verify is no identity. Without an authenticate hook nothing checks
+  // passwords, so every client is refused (this used to be accepted: CONNACK 0).
+  assert.equal((await h.tryConnect({ clientId: "a6", username: "u" })).connack?.reasonCode, 0x05);
+  assert.equal((await h.tryConnect({ clientId: "a7", username: "u", version: 5 })).connack?.reasonCode, 0x87);
+});
+
+test("authenticate hook: { accept, username } renames the client; reasonString is sent to 5.0 clients", async () => {
+  const subscribers: (string | undefined)[] = [];
+  const h = harness({
+    allowAnonymous: false,
+    auth: {
+      authenticate: (ctx) =>
+        ctx.password?.toString() === "token"
+          ? { accept: true, username: "from-token" }
+          : { reasonCode: 0x8a, reasonString: "banned" },
+      authorizeSubscribe: (client) => (subscribers.push(client.username), true),
+    },
+  });
+  // 5.0 allows a Password without User Name (e.g. a JWT): not anonymous, the hook decides.
+  const ok = await h.tryConnect({ clientId: "t", password: Buffer.from("token"), version: 5 });
+  assert.equal(ok.connack?.reasonCode, 0);
+  ok.client.send({ type: PacketType.SUBSCRIBE, packetId: 1, subscriptions: [{ topicFilter: "a", qos: 0 }] });
+  await ok.client.receive();
+  assert.deepEqual(subscribers, ["from-token"]);
+  const bad = await h.tryConnect({ clientId: "b", password: Buffer.from("x"), version: 5 });
+  assert.equal(bad.connack?.reasonCode, 0x8a);
+  assert.equal(bad.connack?.properties?.reasonString, "banned");
 });
 
 test("authenticate hook: false -> 0x04 (3.1.1) / 0x86 (5.0); reasonCode is mapped; async works", async () => {

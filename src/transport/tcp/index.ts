@@ -60,7 +60,7 @@ class TcpConnection implements TransportConnection {
     } else if (chunks.length > MAX_IOVECS) {
       // A turn's worth of small PUBLISHes can be ~10,000 chunks; writev takes at most IOV_MAX (1,024) per call, so
       // libuv would need ~10 partial writes. One copy into a single buffer costs less than those syscalls.
-      ok = s.write(Buffer.concat(chunks as Buffer[]));
+      ok = s.write(Buffer.concat(chunks));
     } else {
       s.cork();
       ok = true;

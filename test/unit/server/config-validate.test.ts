@@ -58,7 +58,7 @@ test("overload: marks, stall limit and disconnect are validated, naming the fiel
       validateConfig(input);
       return [];
     } catch (err) {
-      return String((err as Error).message).split("\n");
+      return (err as Error).message.split("\n");
     }
   };
   assert.deepEqual(issues({ overload: { highWaterBytes: 4096, lowWaterBytes: 1024, stallLimitMs: 0 } }), []);

@@ -16,6 +16,8 @@ import { ConnState } from "./conn-state.ts";
 import type { ConnStateValue } from "./conn-state.ts";
 import type { BrokerCore, ClientContext, PacketHandler } from "./core.ts";
 import type { EnhancedAuthState } from "./enhanced-auth-state.ts";
+import { events } from "./events.ts";
+import type { DisconnectEvent } from "./events.ts";
 import type { ClientInfo } from "./hooks.ts";
 import { OutboundPressure } from "./backpressure.ts";
 import type { OutboundSide, Producer } from "./backpressure.ts";
@@ -143,7 +145,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
         { remote: this.transport.remoteAddress, err: error?.message },
         error ? "connection lost" : "connection closed by client without DISCONNECT",
       );
-      this.#finish(true);
+      this.#finish(true, "lost");
     }
     this.broker.transportClosed(this);
   }
@@ -423,7 +425,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
       reasonCode,
       properties: this.version === 5 ? properties : undefined,
     });
-    this.#finish(false);
+    this.#finish(false, "server");
     this.#closeTransport();
   }
 
@@ -439,7 +441,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     }
     if (this.version === 5) this.send({ type: PacketType.DISCONNECT, reasonCode, properties });
     this.logger.info({ reasonCode }, "disconnecting client");
-    this.#finish(true);
+    this.#finish(true, "server", reasonCode);
     this.#closeTransport();
   }
 
@@ -452,13 +454,13 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
   /** Client sent DISCONNECT: close; the caller has already decided about the will. */
   closeByClient(): void {
     this.logger.info({}, "client disconnected");
-    this.#finish(this.will !== undefined);
+    this.#finish(this.will !== undefined, "client");
     this.#closeTransport();
   }
 
   /** Close without any further packet. */
   abort(): void {
-    this.#finish(true);
+    this.#finish(true, "server");
     this.#closeTransport();
   }
 
@@ -469,7 +471,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
   }
 
   /** Runs once: stops input and timers and detaches from the session (publishing the will if allowed). */
-  #finish(publishWill: boolean): void {
+  #finish(publishWill: boolean, initiator: DisconnectEvent["initiator"], reasonCode?: number): void {
     if (this.state === ConnState.Closed) return;
     const wasConnected = this.state === ConnState.Connected;
     this.state = ConnState.Closed;
@@ -479,6 +481,15 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     this.#pressure?.close(); // publishers it held go again
     const will = publishWill ? this.will : undefined;
     this.will = undefined;
+    if (wasConnected && events.disconnect.hasSubscribers) {
+      events.disconnect.publish({
+        broker: this.broker.id,
+        clientId: this.client!.clientId,
+        initiator,
+        reasonCode,
+        will: will !== undefined,
+      });
+    }
     this.broker.connectionEnded(this, wasConnected, will);
   }
 }

@@ -17,7 +17,7 @@ import { startListener, type StartedListener } from "./listeners.ts";
 import { systemClock, type Clock } from "../util/clock.ts";
 import type { Logger } from "../util/logger.ts";
 import { openStorage } from "../storage/index.ts";
-import type { Storage, StorageOptions } from "../storage/index.ts";
+import type { Storage, StorageError, StorageOptions } from "../storage/index.ts";
 import type { DeepPartial, ManagementConfig, StorageConfig, WharfConfig } from "./config/index.ts";
 import { createLogger } from "./logger.ts";
 import { ConfigReloader, maskSecrets } from "./reload.ts";
@@ -52,6 +52,13 @@ export interface WharfServer {
 export interface ServerDeps {
   logger?: Logger;
   clock?: Clock;
+  /** An open store to use instead of opening `config.storage` (embedding, tests); closed with the server. */
+  storage?: Storage;
+  /**
+   * Called once the server stopped itself because its store failed (a commit failed: disk full, I/O error).
+   * Nothing can be acknowledged any more (docs/storage.md "Failures"); `wharf start` exits 1.
+   */
+  onStorageFailure?: (error: StorageError) => void;
   /** The file `config` came from, re-read on reload (none: reload is refused). */
   configFile?: string;
   /** Overrides (CLI flags) laid over the file again on reload. */
@@ -79,6 +86,7 @@ export function toBrokerOptions(config: WharfConfig): BrokerOptions {
     sysInterval: config.sys.interval,
     acl: config.acl.map((rule) => ({ ...rule })),
     scram: config.auth.scram.map((user) => ({ ...user })),
+    overload: { ...config.overload },
   };
 }
 
@@ -108,7 +116,7 @@ export function listenerAddresses(server: Pick<WharfServer, "listeners">): Liste
 export async function startServer(config: WharfConfig, deps: ServerDeps = {}): Promise<WharfServer> {
   const logger = deps.logger ?? createLogger(config.log);
   const clock = deps.clock ?? systemClock;
-  const storage = await openStorage({ ...toStorageOptions(config.storage), clock, logger });
+  const storage = deps.storage ?? (await openStorage({ ...toStorageOptions(config.storage), clock, logger }));
   logStorage(storage, logger);
   let broker: Broker;
   let auth: ServerAuth;
@@ -139,9 +147,12 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   const metrics = createBrokerMetrics(broker, { storageStats: () => storage.stats });
   const webhooks = new WebhookDispatcher(config.webhooks, { clock, logger, metrics: metrics.webhooks });
   let stopping = false;
+  let storageFailed = false;
   const readiness = (): ReadinessCheck[] => [
     stopping ? { name: "broker", ok: false, reason: "shutting down" } : { name: "broker", ok: true },
-    { name: "storage", ok: !stopping, ...(stopping ? { reason: "closing" } : {}) },
+    storageFailed
+      ? { name: "storage", ok: false, reason: "failed (see the log)" }
+      : { name: "storage", ok: !stopping, ...(stopping ? { reason: "closing" } : {}) },
     { name: "listeners", ok: !stopping && listeners.length === config.listeners.length },
   ];
   let management: Management | undefined;
@@ -213,6 +224,16 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     },
     close: () => (closing ??= closeAll()),
   };
+  // A failed store cannot persist anything any more, so nothing can be acknowledged: stop, say why, and let the
+  // caller (the CLI) exit non-zero. Clients reconnect to a restarted broker and resend what was not acknowledged.
+  storage.onFailure((error) => {
+    storageFailed = true;
+    logger.error({ err: error, code: error.code, path: storage.path }, "storage failed: stopping the broker");
+    server.close().then(
+      () => deps.onStorageFailure?.(error),
+      () => deps.onStorageFailure?.(error), // closing a failed store rejects with the same failure
+    );
+  });
   async function closeAll(): Promise<void> {
     stopping = true;
     // Stop accepting first (a listener's close() may wait for its sockets), then let the broker

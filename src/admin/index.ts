@@ -12,3 +12,6 @@ export { buildOpenApi, declaredSuccess } from "./openapi.ts";
 export { Router } from "./http/router.ts";
 export type { ManagementTls } from "./http/server.ts";
 export * from "./webhooks/index.ts";
+export { BrokerEventBridge } from "./broker-events.ts";
+export type { EventBridgeOptions } from "./broker-events.ts";
+export type { EventMetrics } from "./metrics.ts";

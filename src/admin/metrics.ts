@@ -24,9 +24,21 @@ export interface WebhookMetrics {
 }
 export type WebhookDropReason = "overflow" | "retries_exhausted" | "rejected" | "closed";
 
+/** What the broker's event seam feeds (src/admin/broker-events.ts). */
+export interface EventMetrics {
+  connected(transport: string): void;
+  disconnected(initiator: "client" | "server" | "lost"): void;
+  /** A refused CONNECT; `reasonCode` in 5.0 numbering (a bounded set). */
+  authFailed(reasonCode: number): void;
+  dropped(reason: string): void;
+  messageIn(qos: number): void;
+  messageOut(qos: number): void;
+}
+
 export interface BrokerMetrics {
   readonly registry: Registry;
   readonly webhooks: WebhookMetrics;
+  readonly events: EventMetrics;
   /** The exposition text (refreshes the broker-derived series first). */
   scrape(): Promise<string>;
   /** Stops the default collectors' timers. */
@@ -120,18 +132,6 @@ export function createBrokerMetrics(broker: Broker, opts: MetricsOptions = {}): 
   counter("wharf_received_bytes_total", "Bytes received from MQTT clients", (s) => s.bytesReceived);
   counter("wharf_sent_bytes_total", "Bytes sent to MQTT clients", (s) => s.bytesSent);
   counter("wharf_messages_expired_total", "Messages discarded because their 5.0 expiry passed", (s) => s.expired);
-  const qos0 = mirror((s) => s.droppedQos0, { reason: "queue_full_qos0" });
-  const rejected = mirror((s) => s.queueRejected, { reason: "queue_full" });
-  new Counter({
-    name: "wharf_messages_dropped_total",
-    help: "Deliveries dropped, by reason (queue_full_qos0: QoS 0 to a full queue; queue_full: QoS 1/2 refused)",
-    labelNames: ["reason"],
-    registers: [registry],
-    collect() {
-      qos0(this);
-      rejected(this);
-    },
-  });
   if (opts.storageStats !== undefined) {
     const read = opts.storageStats;
     let lastBatches = 0;
@@ -192,9 +192,61 @@ export function createBrokerMetrics(broker: Broker, opts: MetricsOptions = {}): 
     breakerState: (webhook, open) => whBreaker.set({ webhook }, open ? 1 : 0),
   };
 
+  const connects = new Counter({
+    name: "wharf_connections_total",
+    help: "Connections accepted (CONNACK 0x00 sent), by transport",
+    labelNames: ["transport"],
+    registers: [registry],
+  });
+  connects.inc({ transport: "tcp" }, 0);
+  const disconnects = new Counter({
+    name: "wharf_disconnections_total",
+    help: "Accepted connections that ended, by initiator (client, server, lost)",
+    labelNames: ["initiator"],
+    registers: [registry],
+  });
+  for (const initiator of ["client", "server", "lost"]) disconnects.inc({ initiator }, 0);
+  const authFailures = new Counter({
+    name: "wharf_auth_failures_total",
+    help: "CONNECTs refused by authentication, by CONNACK reason code (5.0 numbering, hex)",
+    labelNames: ["reason_code"],
+    registers: [registry],
+  });
+  const dropped = new Counter({
+    name: "wharf_messages_dropped_total",
+    help: "Messages or deliveries not delivered, by reason (queue-full, queue-rejected, expired, too-large, offline, session-ended, not-authorized, payload-format-invalid)",
+    labelNames: ["reason"],
+    registers: [registry],
+  });
+  for (const reason of ["queue-full", "queue-rejected", "expired"]) dropped.inc({ reason }, 0);
+  const inByQos = new Counter({
+    name: "wharf_messages_received_by_qos_total",
+    help: "Messages entering routing (clients, wills, in-process and $SYS publishes), by QoS",
+    labelNames: ["qos"],
+    registers: [registry],
+  });
+  const outByQos = new Counter({
+    name: "wharf_messages_sent_by_qos_total",
+    help: "PUBLISH packets written to clients (resends included), by QoS",
+    labelNames: ["qos"],
+    registers: [registry],
+  });
+  // Pre-bound children: the per-message path does a lookup in a 3-slot array, not a label hash.
+  const inChild = [0, 1, 2].map((q) => inByQos.labels({ qos: String(q) }));
+  const outChild = [0, 1, 2].map((q) => outByQos.labels({ qos: String(q) }));
+  const events: EventMetrics = {
+    connected: (transport) => connects.inc({ transport }),
+    disconnected: (initiator) => disconnects.inc({ initiator }),
+    authFailed: (code) => authFailures.inc({ reason_code: `0x${code.toString(16).padStart(2, "0")}` }),
+    dropped: (reason) => dropped.inc({ reason }),
+    messageIn: (qos) => inChild[qos]?.inc(),
+    messageOut: (qos) => outChild[qos]?.inc(),
+  };
+
   return {
     registry,
     webhooks,
+    events,
     async scrape() {
       refresh();
       return registry.metrics();

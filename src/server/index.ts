@@ -2,6 +2,7 @@
 // knows how to take it all down cleanly. The only place that wires transports to the core.
 import { readFileSync } from "node:fs";
 import {
+  BrokerEventBridge,
   WebhookDispatcher,
   createBrokerMetrics,
   startManagement,
@@ -146,6 +147,13 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
 
   const metrics = createBrokerMetrics(broker, { storageStats: () => storage.stats });
   const webhooks = new WebhookDispatcher(config.webhooks, { clock, logger, metrics: metrics.webhooks });
+  // Metrics and webhooks listen on the broker's event seam; only the channels someone needs are subscribed.
+  const bridge = new BrokerEventBridge({
+    brokerId: broker.id,
+    metrics: config.management.enabled ? metrics.events : undefined,
+    messagesByQos: config.management.enabled && config.management.metricsByQos,
+    webhooks,
+  });
   let stopping = false;
   let storageFailed = false;
   const readiness = (): ReadinessCheck[] => [
@@ -159,7 +167,10 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   const reloader = new ConfigReloader(deps.configFile, deps.overrides, config, {
     setLogLevel: "level" in logger ? (level) => ((logger as { level: string }).level = level) : undefined,
     setTokens: (tokens) => management?.tokens.replace(tokens),
-    setWebhooks: (hooks) => webhooks.configure(hooks),
+    setWebhooks: (hooks) => {
+      webhooks.configure(hooks);
+      bridge.refresh();
+    },
     setManagementTls: (tls) => {
       const opts = toManagementTls(tls);
       if (opts !== undefined && management?.http.protocol === "https") management.http.setSecureContext(opts);
@@ -190,6 +201,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
         },
       );
     } catch (err) {
+      bridge.close();
       webhooks.close();
       metrics.close();
       await Promise.allSettled(listeners.map((l) => l.close()));
@@ -244,6 +256,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     auth.close();
     // Every connection has ended (wills published, session deadlines written): flush and fsync.
     await storage.close();
+    bridge.close();
     webhooks.close();
     await management?.close();
     metrics.close();

@@ -15,7 +15,6 @@ export const WEBHOOK_EVENTS = [
   "message.delivered",
   "message.acknowledged",
   "message.dropped",
-  "message.dead_lettered",
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 
@@ -25,7 +24,6 @@ export const MESSAGE_EVENTS: ReadonlySet<WebhookEventType> = new Set([
   "message.delivered",
   "message.acknowledged",
   "message.dropped",
-  "message.dead_lettered",
 ]);
 
 export interface WebhookEvent {

@@ -48,6 +48,8 @@ export const managementSchema = refine(
     }),
     /** Serve the web dashboard at `/`. */
     dashboard: bool(true),
+    /** Count messages in/out by QoS from per-message broker events (false: totals only, from polled stats). */
+    metricsByQos: bool(true),
   }),
   (m, path, issues) => {
     if (m.tls.enabled && (m.tls.certFile === "" || m.tls.keyFile === "")) {
@@ -79,7 +81,7 @@ const webhookSchema = object({
   url: required(str({ default: "", check: urlProblem })),
   /** Event types sent to this endpoint; empty = all. */
   events: array(oneOf(WEBHOOK_EVENTS, "client.connected"), []),
-  /** Message events (published, delivered, acknowledged, dropped, dead-lettered) only for topics matching one of these. */
+  /** Message events (published, delivered, acknowledged, dropped) only for topics matching one of these. */
   topics: array(str({ default: "#", check: filterProblem }), ["#"]),
   /** HMAC-SHA256 key for the `X-Wharf-Signature` header; "" = unsigned. */
   secret: anyStr(""),

@@ -54,7 +54,7 @@ test("metrics after known traffic: counts match, types and units follow Promethe
   assert.equal(sampleValue(exp, "wharf_sessions", { state: "connected" }), 2);
   assert.equal(sampleValue(exp, "wharf_subscriptions"), 1);
   assert.equal(sampleValue(exp, "wharf_retained_messages"), 1);
-  assert.equal(sampleValue(exp, "wharf_messages_dropped_total", { reason: "queue_full" }), 0);
+  assert.equal(sampleValue(exp, "wharf_messages_dropped_total", { reason: "queue-full" }), 0);
   assert.ok(sampleValue(exp, "wharf_received_bytes_total")! > 11 * 10);
   assert.ok(sampleValue(exp, "nodejs_eventloop_lag_seconds") !== undefined);
   assert.ok(sampleValue(exp, "nodejs_heap_size_used_bytes")! > 0);

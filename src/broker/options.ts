@@ -1,5 +1,6 @@
 // Broker core options. The server's YAML config maps onto this (see docs/configuration.md).
 // Every field has a default in DEFAULT_BROKER_OPTIONS; the broker takes Partial<BrokerOptions>.
+import { MAX_PACKET_SIZE, MAX_UINT16 } from "../util/index.ts";
 
 export interface AclRule {
   /** "allow" or "deny"; rules are checked in order, first match wins, no match = allow. */
@@ -103,10 +104,10 @@ export interface ServerRedirect {
 }
 
 export const DEFAULT_BROKER_OPTIONS: Readonly<Required<BrokerOptions>> = Object.freeze({
-  maxPacketSize: 268_435_460, // 256 MB body + 5-byte fixed header: the protocol maximum
+  maxPacketSize: MAX_PACKET_SIZE, // 256 MB body + 5-byte fixed header: the protocol maximum
   maxInflight: 100,
-  receiveMaximum: 65_535,
-  maxKeepAlive: 65_535,
+  receiveMaximum: MAX_UINT16,
+  maxKeepAlive: MAX_UINT16,
   maxQueuedMessages: 1000,
   maxQueuedBytes: 0,
   queueQos0Offline: false,

@@ -49,13 +49,11 @@ export interface BrokerOptions {
   /** $SYS topics: publish period in seconds; 0 disables. */
   sysInterval: number;
   acl: AclRule[];
-  // The fields below are optional so that code building a full BrokerOptions from its own config keeps compiling;
-  // the broker fills them from DEFAULT_BROKER_OPTIONS.
+  // The fields below are optional: the broker fills them from DEFAULT_BROKER_OPTIONS.
   /** Seconds a new connection may take to send CONNECT (and finish authenticating); 0 = no limit. */
   connectTimeout?: number;
   /** Seconds broker.close() waits for clients to close after DISCONNECT/end before destroying their sockets. */
   closeTimeout?: number;
-  // Optional for the same reason (issue #4 additions).
   /** 5.0 shared subscriptions: how a group picks a member for each message (default round-robin). */
   sharedSubscriptionStrategy?: SharedSubscriptionStrategy;
   /** 5.0 Topic Aliases the server assigns on PUBLISHes to clients that announced a Topic Alias Maximum. */

@@ -10,8 +10,4 @@ export type BrokerErrorCodeValue = (typeof BrokerErrorCode)[keyof typeof BrokerE
 
 export class BrokerError extends WharfError<BrokerErrorCodeValue> {
   override readonly name = "BrokerError";
-
-  constructor(code: BrokerErrorCodeValue, message: string) {
-    super(code, message);
-  }
 }

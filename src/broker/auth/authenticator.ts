@@ -57,10 +57,6 @@ export type AuthErrorCodeValue = (typeof AuthErrorCode)[keyof typeof AuthErrorCo
 /** Thrown while configuring authentication (registering methods, parsing credentials), never during an exchange. */
 export class AuthError extends WharfError<AuthErrorCodeValue> {
   override readonly name = "AuthError";
-
-  constructor(code: AuthErrorCodeValue, message: string) {
-    super(code, message);
-  }
 }
 
 /** The Authentication Methods a broker offers, by exact (case-sensitive) method name. */

@@ -10,7 +10,8 @@ import type { OpenedSession } from "./session-registry.ts";
 import { NEVER_EXPIRES } from "./session.ts";
 import { outboundAliasesFor } from "./topic-alias-out.ts";
 import { connackProperties, responseInformationFor } from "./v5.ts";
-import { startConnectAuth } from "./enhanced-auth.ts";
+import { emitAuthResult, startConnectAuth } from "./enhanced-auth.ts";
+import { events } from "./events.ts";
 import type { EnhancedAuthOutcome } from "./enhanced-auth-state.ts";
 import { payloadFormatInvalid } from "./payload-format.ts";
 import { refuseRedirected } from "./redirect.ts";
@@ -76,6 +77,7 @@ export function handleConnect(c: ClientContext, p: ConnectPacket): void | Promis
   const peerIdentity = c.transport.peerIdentity;
   const anonymous = p.username === undefined && p.password === undefined && peerIdentity === undefined;
   if (!opts.allowAnonymous && anonymous) {
+    emitAuthResult(c, clientId, undefined, ReasonCode.NotAuthorized);
     c.refuse(ReasonCode.NotAuthorized); // 3.x 0x05, 5.0 0x87
     return;
   }
@@ -85,6 +87,7 @@ export function handleConnect(c: ClientContext, p: ConnectPacket): void | Promis
     // Nothing can check credentials. A user name nobody verified is no identity (issue #14: `-u nobody` used to
     // be accepted): with allowAnonymous false every client is refused.
     if (!opts.allowAnonymous) {
+      emitAuthResult(c, clientId, p.username, ReasonCode.NotAuthorized);
       c.refuse(ReasonCode.NotAuthorized, c.problem("no authentication method accepts clients"));
       return;
     }
@@ -134,10 +137,12 @@ function completeConnect(
   let authenticatedAs: string | undefined;
   if (auth !== true) {
     if (auth === false) {
+      emitAuthResult(c, clientId, p.username, ReasonCode.BadUserNameOrPassword);
       c.refuse(ReasonCode.BadUserNameOrPassword);
       return;
     }
     if (!("accept" in auth)) {
+      emitAuthResult(c, clientId, p.username, auth.reasonCode);
       c.refuse(auth.reasonCode, auth.reasonString === undefined ? undefined : c.problem(auth.reasonString));
       return;
     }
@@ -149,6 +154,7 @@ function completeConnect(
   const props = v === 5 ? p.properties : undefined;
 
   const username = enhanced !== undefined ? enhanced.username : (authenticatedAs ?? p.username);
+  emitAuthResult(c, clientId, username, ReasonCode.Success, c.auth?.method);
   c.client = {
     clientId,
     username,
@@ -234,6 +240,19 @@ function acceptConnect(c: ClientContext, p: ConnectPacket, opened: OpenedSession
         : undefined,
   });
   c.startKeepAlive(keepAlive);
+  if (events.connect.hasSubscribers) {
+    events.connect.publish({
+      broker: c.broker.id,
+      clientId,
+      username,
+      protocolVersion: v,
+      remoteAddress: c.transport.remoteAddress,
+      transport: c.transport.kind,
+      clean: p.clean,
+      sessionPresent: present,
+      keepAlive,
+    });
+  }
   c.logger.info(
     {
       remote: c.transport.remoteAddress,

@@ -20,3 +20,23 @@ export type {
 } from "./transport.ts";
 export { sysTopics } from "./sys.ts";
 export { BROKER_VERSION } from "./version.ts";
+export { BrokerChannel, onBrokerEvent } from "./events.ts";
+export type {
+  AuthResultEvent,
+  BrokerChannelName,
+  BrokerEventMap,
+  ConnectEvent,
+  DeliveryEvent,
+  DisconnectEvent,
+  DropEvent,
+  DropEventReason,
+  PublishInEvent,
+  SessionCreatedEvent,
+  SessionEndedEvent,
+  SettlementEvent,
+  SubscribeEvent,
+  UnsubscribeEvent,
+} from "./events.ts";
+export { DropReason, FlowState, HandBackReason } from "./settlement.ts";
+export type { DropReasonValue, FlowStateValue, HandBackReasonValue, Settlement } from "./settlement.ts";
+export type { Delivery, DeliveryHolder, DeliveryOwner } from "./message.ts";

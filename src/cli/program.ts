@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { LOG_FORMATS, LOG_LEVELS, STORAGE_TYPES } from "../server/config/index.ts";
+import { addAdminCommands } from "./admin.ts";
 import type { StartFlags } from "./flags.ts";
 
 /** Process exit codes. */
@@ -99,6 +100,7 @@ export function buildProgram(actions: CliActions, io: CliIo, onResult: (r: Actio
       );
     });
 
+  addAdminCommands(program, io, onResult);
   return program;
 }
 

@@ -143,3 +143,27 @@ test("SIGHUP reloads the config file of a running `wharf start`; an invalid file
   assert.equal((await get(mport, "/api/v1/broker", b.token)).status, 200);
   assert.equal((await wharf.kill("SIGTERM")).code, 0);
 });
+
+test("docs/grafana-wharf.json queries only metrics the broker exports", async (t) => {
+  const { readFileSync } = await import("node:fs");
+  const dash = JSON.parse(readFileSync(new URL("../../../docs/grafana-wharf.json", import.meta.url), "utf8")) as {
+    panels: { targets: { expr: string }[] }[];
+  };
+  const config = validateConfig({
+    listeners: [{ host: "127.0.0.1", port: 0 }],
+    storage: { type: "memory" },
+    management: { port: 0 },
+  });
+  const server = await startServer(config, { logger: recordingLogger() });
+  t.after(() => server.close());
+  const exported = new Set((await scrape(server)).types.keys());
+  const used = dash.panels.flatMap((p) =>
+    p.targets.flatMap((x) => [...x.expr.matchAll(/\b((?:wharf|nodejs)_[a-z0-9_]+)/g)].map((m) => m[1]!)),
+  );
+  assert.ok(used.length > 15);
+  // Histograms/summaries export <name>_bucket etc.; here every query names a metric family as exported.
+  assert.deepEqual(
+    used.filter((n) => !exported.has(n)),
+    [],
+  );
+});

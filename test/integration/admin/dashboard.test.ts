@@ -1,0 +1,104 @@
+// The web dashboard in a real headless Chromium (playwright-core, Debian's /usr/bin/chromium): log in with an admin
+// token, see a client connected by MQTT.js appear, publish from the topic tester over MQTT-over-WebSocket and see it
+// arrive (in the page and at an MQTT.js subscriber). Screenshots go to test-artifacts/ when a step fails.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import mqtt from "mqtt";
+import { chromium, type Page } from "playwright-core";
+import { generateToken } from "../../../src/admin/index.ts";
+import { startServer, validateConfig } from "../../../src/server/index.ts";
+import { recordingLogger } from "../../unit/broker/harness.ts";
+
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+async function step<T>(page: Page, name: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const dir = join(process.cwd(), "test-artifacts");
+    mkdirSync(dir, { recursive: true });
+    await page.screenshot({ path: join(dir, `dashboard-${name}.png`), fullPage: true }).catch(() => undefined);
+    throw err;
+  }
+}
+
+test("dashboard: log in, a client appears, the topic tester publishes over WebSocket and sees it arrive", async (t) => {
+  const { token, hash } = generateToken();
+  const config = validateConfig({
+    listeners: [
+      { host: "127.0.0.1", port: 0 },
+      { type: "ws", host: "127.0.0.1", port: 0 },
+    ],
+    storage: { type: "memory" },
+    sys: { interval: 0 },
+    management: { port: 0, tokens: [{ name: "ui", hash }] },
+  });
+  const server = await startServer(config, { logger: recordingLogger() });
+  t.after(() => server.close());
+  const tcpPort = server.listeners[0]!.port;
+  const userDir = mkdtempSync(join(tmpdir(), "wharf-chromium-"));
+  // A fresh profile directory per run (launchPersistentContext is how playwright takes --user-data-dir).
+  const context = await chromium.launchPersistentContext(userDir, { executablePath: "/usr/bin/chromium", args: ARGS });
+  t.after(async () => {
+    await context.close();
+    rmSync(userDir, { recursive: true, force: true });
+  });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`http://127.0.0.1:${server.management!.http.port}/`);
+
+  await step(page, "login-refused", async () => {
+    await page.getByLabel("Admin token").fill("wrong");
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.getByRole("alert").filter({ hasText: "invalid token" }).waitFor({ timeout: 10_000 });
+  });
+  await step(page, "login", async () => {
+    await page.getByLabel("Admin token").fill(token);
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.getByRole("heading", { name: "Overview" }).waitFor({ timeout: 10_000 });
+  });
+
+  const client = await mqtt.connectAsync({
+    host: "127.0.0.1",
+    port: tcpPort,
+    clientId: "dash-client",
+    reconnectPeriod: 0,
+  });
+  t.after(() => client.end(true));
+  await client.subscribeAsync("dash/#");
+  const received = new Promise<string>((resolve) =>
+    client.on("message", (topic, p) => resolve(`${topic}=${p.toString()}`)),
+  );
+  await step(page, "clients", async () => {
+    await page.getByRole("button", { name: "Clients" }).click();
+    await page.locator('tr[data-client-id="dash-client"]').waitFor({ timeout: 10_000 });
+  });
+
+  await step(page, "tester", async () => {
+    await page.getByRole("button", { name: "Topic tester" }).click();
+    await page.getByRole("status").filter({ hasText: "Connected to ws://" }).waitFor({ timeout: 10_000 });
+    await page.getByLabel("Subscribe to").fill("dash/#");
+    await page.getByRole("button", { name: "Subscribe" }).click();
+    // A subscription is in place once the broker lists two subscribers of dash/#.
+    for (let i = 0; i < 100 && server.broker.stats().subscriptions < 2; i++) await page.waitForTimeout(50);
+    await page.getByLabel("Topic", { exact: true }).fill("dash/hello");
+    await page.getByLabel("Payload").fill("from the dashboard");
+    await page.getByRole("button", { name: "Publish" }).click();
+    await page.locator("#tester-log li", { hasText: "dash/hello: from the dashboard" }).waitFor({ timeout: 10_000 });
+  });
+  assert.equal(await received, "dash/hello=from the dashboard");
+  assert.deepEqual(errors, []);
+});

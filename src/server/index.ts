@@ -1,6 +1,7 @@
 // Composition root: turns a validated WharfConfig into a running broker with its listeners, and
 // knows how to take it all down cleanly. The only place that wires transports to the core.
 import { Broker } from "../broker/index.ts";
+import type { AuthHooks } from "../broker/index.ts";
 import type { BrokerOptions } from "../broker/options.ts";
 import { listenTcp, type TcpListener } from "../transport/tcp/index.ts";
 import { systemClock, type Clock } from "../util/clock.ts";
@@ -26,6 +27,8 @@ export interface WharfServer {
 export interface ServerDeps {
   logger?: Logger;
   clock?: Clock;
+  /** Authentication / authorization hooks for the broker (src/broker/hooks.ts), besides the config's ACL. */
+  auth?: AuthHooks;
 }
 
 /** The broker's options from the config's `mqtt`, `sys` and `acl` sections. */
@@ -70,7 +73,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   logStorage(storage, logger);
   let broker: Broker;
   try {
-    broker = new Broker(toBrokerOptions(config), { clock, logger, storage });
+    broker = new Broker(toBrokerOptions(config), { clock, logger, storage, ...(deps.auth ? { auth: deps.auth } : {}) });
   } catch (err) {
     await storage.close();
     throw err;

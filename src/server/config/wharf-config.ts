@@ -21,6 +21,7 @@ export const OUTBOUND_TOPIC_ALIAS_POLICIES = ["auto", "off"] as const;
 /** 0x9C Use another server, 0x9D Server moved (YAML 1.2 reads 0x9c as 156). */
 export const REDIRECT_REASON_CODES = [0x9c, 0x9d] as const;
 
+export type ListenerConfig = Infer<typeof listenerSchema>;
 const listenerSchema = object({
   type: oneOf(LISTENER_TYPES, "tcp"),
   host: str({ default: "0.0.0.0" }),
@@ -113,22 +114,24 @@ const aclRuleSchema = object({
   username: optional(str({ default: "" })),
 });
 
-const storageSchema = object({
+const storageShape = {
   type: oneOf(STORAGE_TYPES, "lmdb"),
   /** Relative paths resolve against the working directory. */
   dataDir: str({ default: "./data" }),
   durability: oneOf(DURABILITY_MODES, "sync"),
   batchIntervalMs: int({ min: 1, max: 60_000, default: 10 }),
-});
+};
+const storageSchema = object(storageShape);
 
-const logSchema = object({
+const logShape = {
   level: oneOf(LOG_LEVELS, "info"),
   format: oneOf(LOG_FORMATS, "auto"),
-});
+};
+const logSchema = object(logShape);
 
-const listenersSchema = refine(
-  array(listenerSchema, [listenerSchema.defaultValue], { minItems: 1 }),
-  (listeners, path, issues) => {
+/** The listener list: the file needs at least one; an embedded broker (createBroker) may have none. */
+function listenersOf(defaultValue: ListenerConfig[], minItems: number) {
+  return refine(array(listenerSchema, defaultValue, { minItems }), (listeners, path, issues) => {
     // Two listeners on the same fixed address can never both start; say so before trying.
     const seen = new Map<string, number>();
     listeners.forEach((l, i) => {
@@ -139,11 +142,11 @@ const listenersSchema = refine(
       else
         issues.push({ path: `${path}[${i}].port`, message: `same host and port as ${path}[${first}]`, value: l.port });
     });
-  },
-);
+  });
+}
 
 export const wharfConfigSchema = object({
-  listeners: listenersSchema,
+  listeners: listenersOf([listenerSchema.defaultValue], 1),
   mqtt: mqttSchema,
   sys: object({
     /** Seconds between $SYS publications; 0 disables them. */
@@ -155,8 +158,20 @@ export const wharfConfigSchema = object({
   log: logSchema,
 });
 
+/**
+ * The same schema for a broker embedded in a program (createBroker, src/server/create-broker.ts): the same keys,
+ * types, checks and error paths; only three defaults differ, because a library should not open a port, write a
+ * ./data directory or log at info unless asked: no listeners (purely in-process; an empty list is allowed),
+ * memory storage, log level warn.
+ */
+export const embeddedConfigSchema = object({
+  ...wharfConfigSchema.shape,
+  listeners: listenersOf([], 0),
+  storage: object({ ...storageShape, type: oneOf(STORAGE_TYPES, "memory") }),
+  log: object({ ...logShape, level: oneOf(LOG_LEVELS, "warn") }),
+});
+
 export type WharfConfig = Infer<typeof wharfConfigSchema>;
-export type ListenerConfig = Infer<typeof listenerSchema>;
 export type AclRuleConfig = Infer<typeof aclRuleSchema>;
 export type StorageConfig = Infer<typeof storageSchema>;
 export type AuthConfig = Infer<typeof authSchema>;

@@ -1,5 +1,31 @@
 // @ts-check
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
 import tseslint from "typescript-eslint";
+import { cyclesOf } from "./scripts/import-cycles.mjs";
+
+const srcRoot = join(dirname(fileURLToPath(import.meta.url)), "src");
+
+/**
+ * `wharf/no-import-cycle`: fails on every module of src/ that is part of an import cycle, type-only imports
+ * included (scripts/import-cycles.mjs builds the whole graph once per lint run; `node scripts/import-cycles.mjs`
+ * prints the cycles).
+ */
+const noImportCycle = {
+  meta: { type: "problem", schema: [], messages: { cycle: "import cycle: {{cycle}}" } },
+  /** @param {import("eslint").Rule.RuleContext} context */
+  create(context) {
+    const file = context.filename;
+    const found = cyclesOf(srcRoot).find((c) => c.members.includes(file));
+    if (found === undefined) return {};
+    return {
+      Program(node) {
+        const cycle = found.cycle.map((p) => relative(srcRoot, p)).join(" -> ");
+        context.report({ node, messageId: "cycle", data: { cycle } });
+      },
+    };
+  },
+};
 
 const socketModules = [
   "net",
@@ -17,7 +43,7 @@ const socketModules = [
   "ws",
 ];
 
-/** Layer boundaries: dependencies point inwards (DEVELOPERS.md). */
+/** Layer boundaries: dependencies point inwards (docs/broker.md "Layers and seams"). */
 const coreNoSockets = {
   "no-restricted-imports": [
     "error",
@@ -70,6 +96,11 @@ export default tseslint.config(
       "@typescript-eslint/no-unnecessary-type-parameters": "off",
       "@typescript-eslint/no-misused-promises": ["error", { checksVoidReturn: false }],
     },
+  },
+  {
+    files: ["src/**/*.ts"],
+    plugins: { wharf: { rules: { "no-import-cycle": noImportCycle } } },
+    rules: { "wharf/no-import-cycle": "error" },
   },
   { files: ["src/codec/**", "src/topics/**", "src/util/**"], rules: coreNoSockets },
   { files: ["src/storage/**", "src/queues/**", "src/broker/**"], rules: coreNoSockets },

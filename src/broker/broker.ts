@@ -9,8 +9,9 @@ import type { AuthenticatorRegistry, EnhancedAuthenticator } from "./auth/index.
 import { buildAuthenticators } from "./authenticators.ts";
 import { Authorizer, isPromise } from "./hooks.ts";
 import type { AuthHooks, ClientInfo } from "./hooks.ts";
-import { ConnState, Connection } from "./connection.ts";
-import type { BrokerCore, RouteResult } from "./core.ts";
+import { Connection } from "./connection.ts";
+import type { BrokerCore, ClientContext, RouteResult } from "./core.ts";
+import { dispatch } from "./dispatch.ts";
 import { FlushScheduler } from "./flush.ts";
 import { createMessage, isExpired, minQoS } from "./message.ts";
 import type { Message } from "./message.ts";
@@ -85,9 +86,9 @@ export class Broker implements BrokerCore {
   readonly sessions = new Map<string, Session>();
   readonly #index = new SubscriptionIndex<IndexEntry>();
   readonly #shared: SharedSubscriptions;
-  readonly #connections = new Set<Connection>();
+  readonly #connections = new Set<ClientContext>();
   /** Connections whose transport has not reported close yet (close() waits for them). */
-  readonly #open = new Set<Connection>();
+  readonly #open = new Set<ClientContext>();
   readonly #sessionEnv: SessionEnv;
   readonly #sys: SysPublisher;
   readonly #startedAt: number;
@@ -157,7 +158,7 @@ export class Broker implements BrokerCore {
       return NOOP_HANDLER;
     }
     const max = Math.min(this.options.maxPacketSize, limits?.maxPacketSize ?? Number.POSITIVE_INFINITY);
-    const c = new Connection(this, conn, max);
+    const c = new Connection(this, conn, max, dispatch);
     this.#connections.add(c);
     this.#open.add(c);
     return c;
@@ -284,10 +285,10 @@ export class Broker implements BrokerCore {
     }
   }
 
-  openSession(conn: Connection, clientId: string, clean: boolean, expiryInterval: number) {
+  openSession(conn: ClientContext, clientId: string, clean: boolean, expiryInterval: number) {
     let session = this.sessions.get(clientId);
     const previous = session?.link;
-    if (previous instanceof Connection && previous !== conn) {
+    if (previous !== undefined && previous !== conn) {
       // Takeover [MQTT-3.1.4-2] (5.0 [MQTT-3.1.4-3]: DISCONNECT 0x8E). Runs the old connection's close path now,
       // which publishes its will and ends its session if that session had expiry 0.
       this.logger.info({ clientId, remote: conn.transport.remoteAddress }, "client id in use: taking over");
@@ -320,7 +321,7 @@ export class Broker implements BrokerCore {
     return { session, present };
   }
 
-  connectionEnded(conn: Connection, wasConnected: boolean, will: Will | undefined): void {
+  connectionEnded(conn: ClientContext, wasConnected: boolean, will: Will | undefined): void {
     this.#connections.delete(conn);
     if (!wasConnected) return;
     this.counters.clientsConnected--;
@@ -392,7 +393,7 @@ export class Broker implements BrokerCore {
     return report;
   }
 
-  transportClosed(conn: Connection): void {
+  transportClosed(conn: ClientContext): void {
     this.#connections.delete(conn);
     this.#open.delete(conn);
     if (this.#open.size === 0) this.#onAllClosed?.();
@@ -563,5 +564,3 @@ export class Broker implements BrokerCore {
     if (pending !== undefined) this.#publishWill(pending.will, pending.client);
   }
 }
-
-export { ConnState };

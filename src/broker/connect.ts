@@ -4,17 +4,17 @@ import { PacketType, ReasonCode } from "../codec/index.ts";
 import type { ConnectPacket } from "../codec/index.ts";
 import { isPromise } from "./hooks.ts";
 import type { AuthResult, AuthenticateContext } from "./hooks.ts";
-import { ConnState } from "./connection.ts";
-import type { Connection } from "./connection.ts";
+import { ConnState } from "./conn-state.ts";
+import type { ClientContext } from "./core.ts";
 import { NEVER_EXPIRES } from "./session.ts";
 import { outboundAliasesFor } from "./topic-alias-out.ts";
 import { connackProperties, responseInformationFor } from "./v5.ts";
 import { startConnectAuth } from "./enhanced-auth.ts";
-import type { EnhancedAuthOutcome } from "./enhanced-auth.ts";
+import type { EnhancedAuthOutcome } from "./enhanced-auth-state.ts";
 import { payloadFormatInvalid } from "./payload-format.ts";
 import { refuseRedirected } from "./redirect.ts";
 
-export function handleConnect(c: Connection, p: ConnectPacket): void | Promise<void> {
+export function handleConnect(c: ClientContext, p: ConnectPacket): void | Promise<void> {
   const broker = c.broker;
   const opts = broker.options;
   const v = p.protocolVersion;
@@ -105,7 +105,7 @@ export function handleConnect(c: Connection, p: ConnectPacket): void | Promise<v
 }
 
 function completeConnect(
-  c: Connection,
+  c: ClientContext,
   p: ConnectPacket,
   clientId: string,
   assigned: boolean,

@@ -1,32 +1,29 @@
-// One client connection: decodes bytes into packets, runs them through the handlers in order, and writes the
-// answers with at most one transport write per event-loop turn. It owns the connection-scoped state (keepalive,
-// will, negotiated limits, topic aliases); everything that outlives the socket lives in the Session.
+// One client connection over a transport: decodes bytes into packets, runs them through its packet handler in
+// order, and writes the answers with at most one transport write per event-loop turn. It owns the
+// connection-scoped state (keepalive, will, negotiated limits, topic aliases); everything that outlives the socket
+// lives in the Session.
+//
+// It is the ClientContext the handlers work on (core.ts) and receives its PacketHandler (dispatch.ts) from the
+// broker: this module imports no handler, so the handlers can depend on core.ts without a cycle back to here.
+//
+// Input is bounded while a handler waits (an async auth hook): the decoder keeps what arrives meanwhile, and above
+// PENDING_INPUT_LIMIT the transport is paused until the handler settles, so a client cannot make the broker
+// buffer without limit by streaming packets behind a slow CONNECT.
 import { CodecError, CodecErrorCode, Decoder, PacketType, ReasonCode } from "../codec/index.ts";
 import type { Packet, Properties, ProtocolVersion, Will } from "../codec/index.ts";
 import type { Logger, TimerHandle } from "../util/index.ts";
+import { ConnState } from "./conn-state.ts";
+import type { ConnStateValue } from "./conn-state.ts";
+import type { BrokerCore, ClientContext, PacketHandler } from "./core.ts";
+import type { EnhancedAuthState } from "./enhanced-auth-state.ts";
 import type { ClientInfo } from "./hooks.ts";
-import type { BrokerCore } from "./core.ts";
-import { dispatch } from "./dispatch.ts";
-import type { EnhancedAuthState } from "./enhanced-auth.ts";
 import { encodeWithin } from "./fit.ts";
 import { preparedOf, remainingExpiry } from "./message.ts";
 import type { Delivery } from "./message.ts";
-import type { Session, SessionLink } from "./session.ts";
+import type { Session } from "./session.ts";
 import type { OutboundTopicAliases } from "./topic-alias-out.ts";
 import type { ConnectionHandler, TransportConnection } from "./transport.ts";
 import { v3ConnackCode } from "./v5.ts";
-
-export const ConnState = {
-  /** Waiting for CONNECT. */
-  AwaitConnect: 0,
-  /** CONNECT received, authentication (maybe async) in progress. */
-  Connecting: 1,
-  /** CONNACK 0x00 sent. */
-  Connected: 2,
-  /** Done: no more input is processed, no more output is produced (except a final flush). */
-  Closed: 3,
-} as const;
-export type ConnStateValue = (typeof ConnState)[keyof typeof ConnState];
 
 /**
  * Unflushed bytes above which the connection stops taking new messages directly (they wait in the bounded
@@ -36,8 +33,14 @@ export type ConnStateValue = (typeof ConnState)[keyof typeof ConnState];
 const OUTPUT_HIGH_WATER = 1024 * 1024;
 /** Payloads from this size on are written as a separate chunk after the encoded header (see writePublish). */
 const SPLIT_PAYLOAD_BYTES = 1024;
+/**
+ * Undecoded input kept while a handler is pending before the transport is paused. 64 KiB is a few socket reads:
+ * enough that a client pipelining SUBSCRIBE/PUBLISH right behind its CONNECT is never slowed, while 10k
+ * connections stuck in an async auth hook hold at most ~640 MB + one read each instead of whatever they send.
+ */
+export const PENDING_INPUT_LIMIT = 64 * 1024;
 
-export class Connection implements ConnectionHandler, SessionLink {
+export class Connection implements ConnectionHandler, ClientContext {
   state: ConnStateValue = ConnState.AwaitConnect;
   /** Protocol level; 4 until the CONNECT says otherwise (used to format a CONNACK for a broken CONNECT). */
   version: ProtocolVersion = 4;
@@ -65,6 +68,8 @@ export class Connection implements ConnectionHandler, SessionLink {
   #outBytes = 0;
   #scheduled = false;
   #paused = false;
+  /** The transport is paused because input piled up behind a pending handler (resumed when it settles). */
+  #inputPaused = false;
   #transportClosed = false;
   #keepAliveMs = 0;
   #timer: TimerHandle | undefined;
@@ -73,6 +78,7 @@ export class Connection implements ConnectionHandler, SessionLink {
     readonly broker: BrokerCore,
     readonly transport: TransportConnection,
     readonly maxPacketSize: number,
+    private readonly handle: PacketHandler,
   ) {
     this.decoder = new Decoder({ maxPacketSize });
     // Replaced by a child logger bound to the client id once CONNECT is accepted (connect.ts), so log
@@ -99,6 +105,14 @@ export class Connection implements ConnectionHandler, SessionLink {
     if (this.state === ConnState.Closed) return;
     this.broker.counters.bytesReceived += chunk.length;
     this.decoder.push(chunk);
+    if (this.#busy) {
+      // A handler is pending: its packets wait in the decoder. Bound them (PENDING_INPUT_LIMIT).
+      if (!this.#inputPaused && this.decoder.bufferedBytes > PENDING_INPUT_LIMIT) {
+        this.#inputPaused = true;
+        this.transport.pause();
+      }
+      return;
+    }
     this.#pump();
   }
 
@@ -143,11 +157,17 @@ export class Connection implements ConnectionHandler, SessionLink {
         this.#onDecodeError(err);
         return;
       }
-      if (packet === undefined) return;
+      if (packet === undefined) {
+        if (this.#inputPaused) {
+          this.#inputPaused = false;
+          this.transport.resume();
+        }
+        return;
+      }
       this.lastActivity = this.broker.clock.now();
       let pending: void | Promise<void>;
       try {
-        pending = dispatch(this, packet);
+        pending = this.handle(this, packet);
       } catch (err) {
         this.#internalError(err);
         return;

@@ -1,16 +1,85 @@
-// What connections and packet handlers need from the broker. Broker implements it; the interface keeps the
-// handler modules free of an import cycle with broker.ts and documents the internal surface in one place.
-import type { Will } from "../codec/index.ts";
+// The internal seam between the packet handlers and the rest of the broker, in both directions:
+//  - ClientContext: what a handler (connect.ts, inbound.ts, subscribe.ts, …) may see and do on ONE client. The
+//    TCP/TLS/WebSocket Connection implements it today; an in-process client or a queue consumer can implement it
+//    without being a socket.
+//  - BrokerCore: the broker services a handler may use (options, auth, routing, sessions, persistence gate).
+// Both live in this one module because each names the other; everything they reference is imported as a type from
+// modules below the handlers, so no handler ever imports connection.ts or broker.ts (no import cycle; the lint
+// checks it with scripts/import-cycles.mjs).
+import type { Packet, Properties, ProtocolVersion, Will } from "../codec/index.ts";
 import type { Clock, Logger } from "../util/index.ts";
 import type { AuthenticatorRegistry } from "./auth/index.ts";
-import type { AuthHooks, Authorizer } from "./hooks.ts";
-import type { Connection } from "./connection.ts";
+import type { ConnStateValue } from "./conn-state.ts";
+import type { EnhancedAuthState } from "./enhanced-auth-state.ts";
+import type { AuthHooks, Authorizer, ClientInfo } from "./hooks.ts";
 import type { FlushScheduler } from "./flush.ts";
 import type { Message } from "./message.ts";
 import type { BrokerOptions, ServerRedirect } from "./options.ts";
-import type { Persistence } from "./persist.ts";
-import type { Session, Subscription } from "./session.ts";
+import type { Session, SessionLink, Subscription } from "./session.ts";
 import type { Counters } from "./stats.ts";
+import type { OutboundTopicAliases } from "./topic-alias-out.ts";
+import type { TransportConnection } from "./transport.ts";
+
+/** Handles one decoded packet; returns a promise only when it must wait (an async hook): later packets wait too. */
+export type PacketHandler = (c: ClientContext, p: Packet) => void | Promise<void>;
+
+/** One client as the packet handlers see it (implemented by Connection). */
+export interface ClientContext extends SessionLink {
+  readonly broker: BrokerCore;
+  readonly transport: TransportConnection;
+  /** Largest packet this client may send (broker and listener limit). */
+  readonly maxPacketSize: number;
+  state: ConnStateValue;
+  /** Protocol level; 4 until the CONNECT says otherwise. */
+  version: ProtocolVersion;
+  /** Set once the CONNECT is accepted. */
+  client: ClientInfo | undefined;
+  session: Session | undefined;
+  /** The will of this connection, cleared by a normal DISCONNECT [MQTT-3.1.2-10]. */
+  will: Will | undefined;
+  logger: Logger;
+  inflightLimit: number;
+  /** 5.0 Maximum Packet Size of the client (5.0 [MQTT-3.1.2-27]). */
+  clientMaxPacketSize: number;
+  /** 5.0 Request Problem Information (5.0 [MQTT-3.1.2-32]). */
+  problemInformation: boolean;
+  /** 5.0 inbound topic aliases; never carried over to another connection (5.0 [MQTT-3.3.2-7]). */
+  topicAliases: Map<number, string> | undefined;
+  /** 5.0 outbound topic aliases (topic-alias-out.ts). */
+  outboundAliases: OutboundTopicAliases | undefined;
+  /** 5.0 enhanced authentication state, when the CONNECT named an Authentication Method. */
+  auth: EnhancedAuthState | undefined;
+
+  /** Encodes a control packet into this turn's output. */
+  send(packet: Packet): void;
+  /** 5.0 Reason String properties, or undefined when the client asked for none (5.0 [MQTT-3.1.2-29]). */
+  problem(reasonString: string): Properties | undefined;
+  /** Refuses the CONNECT: CONNACK with the reason (mapped for 3.x), then close. */
+  refuse(reason5: number, properties?: Properties): void;
+  /** Server-initiated close of an accepted connection (5.0: DISCONNECT with the reason first; will published). */
+  disconnect(reasonCode: number, properties?: Properties): void;
+  /** Protocol violation by the client [MQTT-4.8.0-1]. */
+  protocolError(message: string, reasonCode?: number): void;
+  /** The client sent DISCONNECT; the caller has decided about the will. */
+  closeByClient(): void;
+  /** Close without any further packet. */
+  abort(): void;
+  /** Keepalive supervision: close if nothing arrives within 1.5 x seconds [MQTT-3.1.2-24]. */
+  startKeepAlive(seconds: number): void;
+}
+
+/**
+ * What the handlers need from write-behind persistence (implemented by persist.ts; undefined without storage).
+ * Declared here so the handlers' view of the broker does not import persist.ts.
+ */
+export interface CommitGate {
+  /** Runs fn once everything written so far is committed, in order per client (or disconnects on failure). */
+  afterCommit(c: ClientContext, fn: () => void): void;
+  /** An inbound QoS 2 packet id was recorded (exactly once across a restart). */
+  inboundAdded(s: Session, packetId: number): void;
+  /** An inbound QoS 2 packet id was released by PUBREL. */
+  inboundReleased(s: Session, packetId: number): void;
+}
 
 /** Outcome of routing one message. */
 export interface RouteResult {
@@ -33,24 +102,24 @@ export interface BrokerCore {
   /** Where new connections are redirected (5.0 §4.11), if anywhere (src/broker/redirect.ts). */
   readonly serverRedirect: ServerRedirect | undefined;
   /** Write-behind persistence when a storage is configured (src/broker/persist.ts). */
-  readonly persistence: Persistence | undefined;
+  readonly persistence: CommitGate | undefined;
 
   /** A fresh client identifier for an empty CONNECT client id (3.1.1 [MQTT-3.1.3-6]). */
   assignClientId(): string;
   /**
-   * Attaches the connection to the session of clientId: takes over a connected session [MQTT-3.1.4-2], discards
+   * Attaches the client to the session of clientId: takes over a connected session [MQTT-3.1.4-2], discards
    * it for clean start [MQTT-3.1.2-6], resumes it otherwise [MQTT-3.1.2-4]; returns whether a session was present.
    */
   openSession(
-    conn: Connection,
+    conn: ClientContext,
     clientId: string,
     clean: boolean,
     expiryInterval: number,
   ): { session: Session; present: boolean };
-  /** A connection finished (state Closed); `will` is set when the will must be published (or delayed). */
-  connectionEnded(conn: Connection, wasConnected: boolean, will: Will | undefined): void;
+  /** A client finished (state Closed); `will` is set when the will must be published (or delayed). */
+  connectionEnded(conn: ClientContext, wasConnected: boolean, will: Will | undefined): void;
   /** The transport reported the socket closed. */
-  transportClosed(conn: Connection): void;
+  transportClosed(conn: ClientContext): void;
   /** Stores/clears the retained message if flagged, then routes to subscribers. */
   publishMessage(msg: Message): RouteResult;
   /** Adds or replaces a subscription; returns true if it existed before (5.0 Retain Handling 1). */

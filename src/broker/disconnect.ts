@@ -1,9 +1,9 @@
 // DISCONNECT from the client.
 import { ReasonCode } from "../codec/index.ts";
 import type { DisconnectPacket } from "../codec/index.ts";
-import type { Connection } from "./connection.ts";
+import type { ClientContext } from "./core.ts";
 
-export function handleDisconnect(c: Connection, p: DisconnectPacket): void {
+export function handleDisconnect(c: ClientContext, p: DisconnectPacket): void {
   const s = c.session!;
   if (c.version === 5) {
     const expiry = p.properties?.sessionExpiryInterval;

@@ -3,8 +3,8 @@
 import { PacketType, ReasonCode } from "../codec/index.ts";
 import type { Packet } from "../codec/index.ts";
 import { handleConnect } from "./connect.ts";
-import { ConnState } from "./connection.ts";
-import type { Connection } from "./connection.ts";
+import { ConnState } from "./conn-state.ts";
+import type { ClientContext } from "./core.ts";
 import { handleDisconnect } from "./disconnect.ts";
 import { handleAuth, handlePacketBeforeConnack } from "./enhanced-auth.ts";
 import { handlePubrel, handlePublish } from "./inbound.ts";
@@ -12,7 +12,7 @@ import { afterCommit } from "./persist.ts";
 import { PubrecOutcome } from "./session.ts";
 import { handleSubscribe, handleUnsubscribe } from "./subscribe.ts";
 
-export function dispatch(c: Connection, p: Packet): void | Promise<void> {
+export function dispatch(c: ClientContext, p: Packet): void | Promise<void> {
   if (c.state !== ConnState.Connected) {
     if (p.type === PacketType.CONNECT && c.state === ConnState.AwaitConnect) return handleConnect(c, p);
     // 5.0 enhanced authentication waiting for the client's AUTH (5.0 [MQTT-3.1.2-30]).

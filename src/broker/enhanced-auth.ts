@@ -8,23 +8,16 @@
 // may only answer the server's AUTH 0x18).
 import { PacketType, ReasonCode, isReasonCodeAllowed } from "../codec/index.ts";
 import type { AuthPacket, ConnectPacket, Packet, Properties } from "../codec/index.ts";
-import type { TimerHandle } from "../util/index.ts";
 import type { AuthSession, AuthStepResult } from "./auth/index.ts";
-import { ConnState } from "./connection.ts";
-import type { Connection } from "./connection.ts";
+import { ConnState } from "./conn-state.ts";
+import type { ClientContext } from "./core.ts";
+import { EnhancedAuthState } from "./enhanced-auth-state.ts";
+import type { EnhancedAuthOutcome } from "./enhanced-auth-state.ts";
 import type { AuthResult } from "./hooks.ts";
 
-/** What a successful CONNECT exchange hands to the normal CONNECT acceptance. */
-export interface EnhancedAuthOutcome {
-  /** The identity proven (the authenticator's, else the CONNECT User Name). */
-  username: string | undefined;
-  /** Authentication Method and Data for the CONNACK [MQTT-4.12.0-5]. */
-  properties: Properties;
-}
-
-/** The CONNECT acceptance of src/broker/connect.ts, passed in to keep the modules free of an import cycle. */
+/** The CONNECT acceptance of src/broker/connect.ts, passed in (connect.ts imports this module, not the reverse). */
 export type CompleteConnect = (
-  c: Connection,
+  c: ClientContext,
   p: ConnectPacket,
   clientId: string,
   assigned: boolean,
@@ -32,46 +25,10 @@ export type CompleteConnect = (
   enhanced?: EnhancedAuthOutcome,
 ) => void;
 
-interface PendingConnect {
-  readonly p: ConnectPacket;
-  readonly clientId: string;
-  readonly assigned: boolean;
-  readonly complete: CompleteConnect;
-}
-
-/** Per-connection state; exists when the CONNECT carried an Authentication Method. */
-export class EnhancedAuthState {
-  /** The method of the CONNECT; every AUTH must carry it [MQTT-4.12.0-5] [MQTT-4.12.1-1]. */
-  readonly method: string;
-  /** Identity proven by the last successful exchange (re-authentication must prove the same one). */
-  identity: string | undefined = undefined;
-  /** The exchange in progress, undefined between exchanges. */
-  exchange: AuthSession | undefined = undefined;
-  /** Re-authentication: a step is running. */
-  stepping = false;
-  /** The CONNECT waiting for the exchange to succeed (undefined once connected). */
-  connect: PendingConnect | undefined;
-  /** Re-authentication deadline (connectTimeout). */
-  timer: TimerHandle | undefined = undefined;
-
-  constructor(method: string, connect: PendingConnect) {
-    this.method = method;
-    this.connect = connect;
-  }
-
-  /** The connection is finished: drop the exchange and its timer. */
-  end(): void {
-    this.timer?.cancel();
-    this.timer = undefined;
-    this.exchange = undefined;
-    this.connect = undefined;
-  }
-}
-
 const DISCONNECT_FALLBACK = ReasonCode.NotAuthorized;
 
 /** Runs one step; an authenticator that breaks the never-throw contract fails the exchange with 0x83. */
-async function step(c: Connection, session: AuthSession, data: Buffer | undefined): Promise<AuthStepResult> {
+async function step(c: ClientContext, session: AuthSession, data: Buffer | undefined): Promise<AuthStepResult> {
   try {
     return await session.step(data);
   } catch (err) {
@@ -86,11 +43,11 @@ function authPacket(method: string, reasonCode: number, data: Buffer | undefined
   return { type: PacketType.AUTH, reasonCode, properties };
 }
 
-function failureProperties(c: Connection, r: Extract<AuthStepResult, { kind: "failure" }>): Properties | undefined {
+function failureProperties(c: ClientContext, r: Extract<AuthStepResult, { kind: "failure" }>): Properties | undefined {
   return r.reason === undefined ? undefined : c.problem(r.reason);
 }
 
-function logFailure(c: Connection, what: string, r: Extract<AuthStepResult, { kind: "failure" }>): void {
+function logFailure(c: ClientContext, what: string, r: Extract<AuthStepResult, { kind: "failure" }>): void {
   c.logger.info(
     { clientId: c.client?.clientId, remote: c.transport.remoteAddress, reasonCode: r.reasonCode, detail: r.detail },
     what,
@@ -104,7 +61,7 @@ function logFailure(c: Connection, what: string, r: Extract<AuthStepResult, { ki
  * refuses with CONNACK 0x8C when the method is not offered [MQTT-4.12.0-1].
  */
 export function startConnectAuth(
-  c: Connection,
+  c: ClientContext,
   p: ConnectPacket,
   clientId: string,
   assigned: boolean,
@@ -117,7 +74,11 @@ export function startConnectAuth(
     c.refuse(ReasonCode.BadAuthenticationMethod, c.problem(`authentication method ${method} is not supported`));
     return;
   }
-  const st = new EnhancedAuthState(method, { p, clientId, assigned, complete });
+  const st = new EnhancedAuthState(method, {
+    p,
+    clientId,
+    complete: (auth, enhanced) => complete(c, p, clientId, assigned, auth, enhanced),
+  });
   c.auth = st;
   let session: AuthSession;
   try {
@@ -132,7 +93,7 @@ export function startConnectAuth(
 }
 
 async function connectStep(
-  c: Connection,
+  c: ClientContext,
   st: EnhancedAuthState,
   session: AuthSession,
   data: Buffer | undefined,
@@ -150,7 +111,7 @@ async function connectStep(
       st.identity = r.username ?? pending.p.username;
       const properties: Properties = { authenticationMethod: st.method }; // [MQTT-4.12.0-5]
       if (r.data !== undefined) properties.authenticationData = r.data;
-      pending.complete(c, pending.p, pending.clientId, pending.assigned, true, { username: st.identity, properties });
+      pending.complete(true, { username: st.identity, properties });
       return;
     }
     case "failure": {
@@ -168,7 +129,7 @@ async function connectStep(
  * A packet while the CONNECT exchange waits for the client: only AUTH 0x18 with the same method continues it, a
  * DISCONNECT abandons it, anything else is a protocol error refused with CONNACK 0x82 [MQTT-3.1.2-30].
  */
-export function handlePacketBeforeConnack(c: Connection, p: Packet): void | Promise<void> {
+export function handlePacketBeforeConnack(c: ClientContext, p: Packet): void | Promise<void> {
   const st = c.auth!;
   const session = st.exchange;
   if (session === undefined || st.connect === undefined) {
@@ -199,13 +160,13 @@ export function handlePacketBeforeConnack(c: Connection, p: Packet): void | Prom
 
 // ---- re-authentication ----------------------------------------------------------------------------------------
 
-function protocolError(c: Connection, why: string): void {
+function protocolError(c: ClientContext, why: string): void {
   c.logger.info({ clientId: c.client?.clientId, reason: why }, "protocol violation");
   c.disconnect(ReasonCode.ProtocolError, c.problem(why));
 }
 
 /** AUTH after CONNACK: re-authentication [MQTT-4.12.1-1], or a protocol error. */
-export function handleAuth(c: Connection, p: AuthPacket): void {
+export function handleAuth(c: ClientContext, p: AuthPacket): void {
   const st = c.auth;
   if (st === undefined) {
     protocolError(c, "AUTH without enhanced authentication in CONNECT"); // [MQTT-4.12.0-7]
@@ -256,7 +217,7 @@ export function handleAuth(c: Connection, p: AuthPacket): void {
 }
 
 /** An exchange left unfinished for connectTimeout seconds fails like a wrong credential. */
-function armReauthTimer(c: Connection, st: EnhancedAuthState, session: AuthSession): void {
+function armReauthTimer(c: ClientContext, st: EnhancedAuthState, session: AuthSession): void {
   const seconds = c.broker.options.connectTimeout;
   if (seconds <= 0) return;
   st.timer?.cancel();
@@ -270,7 +231,7 @@ function armReauthTimer(c: Connection, st: EnhancedAuthState, session: AuthSessi
 }
 
 async function reauthStep(
-  c: Connection,
+  c: ClientContext,
   st: EnhancedAuthState,
   session: AuthSession,
   data: Buffer | undefined,

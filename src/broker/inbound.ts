@@ -6,15 +6,15 @@
 import { PacketType, ReasonCode } from "../codec/index.ts";
 import type { PublishPacket } from "../codec/index.ts";
 import { isPromise } from "./hooks.ts";
-import { ConnState } from "./connection.ts";
-import type { Connection } from "./connection.ts";
+import { ConnState } from "./conn-state.ts";
+import type { ClientContext } from "./core.ts";
 import { createMessage } from "./message.ts";
 import { payloadFormatInvalid } from "./payload-format.ts";
 import { sendAck } from "./persist.ts";
 import { SYS_PREFIX } from "./sys.ts";
 import { publishReason } from "./v5.ts";
 
-export function handlePublish(c: Connection, p: PublishPacket): void | Promise<void> {
+export function handlePublish(c: ClientContext, p: PublishPacket): void | Promise<void> {
   const broker = c.broker;
   const s = c.session!;
   broker.counters.messagesReceived++;
@@ -87,7 +87,7 @@ export function handlePublish(c: Connection, p: PublishPacket): void | Promise<v
   else deny(c, p, "publish not authorized");
 }
 
-function accept(c: Connection, p: PublishPacket, topic: string): void {
+function accept(c: ClientContext, p: PublishPacket, topic: string): void {
   const broker = c.broker;
   const msg = createMessage(
     {
@@ -108,7 +108,7 @@ function accept(c: Connection, p: PublishPacket, topic: string): void {
  * Not authorized: the message is dropped. 3.1.1 has no way to say so, and must still acknowledge it
  * [MQTT-3.3.5-2]; 5.0 answers 0x87 Not authorized on PUBACK/PUBREC (QoS 0 cannot be answered).
  */
-function deny(c: Connection, p: PublishPacket, why: string): void {
+function deny(c: ClientContext, p: PublishPacket, why: string): void {
   c.logger.debug({ topic: p.topic, qos: p.qos }, why);
   acknowledge(c, p, c.version === 5 ? ReasonCode.NotAuthorized : ReasonCode.Success);
 }
@@ -119,7 +119,7 @@ const REFUSAL_TEXT: Readonly<Record<number, string>> = {
   [ReasonCode.PayloadFormatInvalid]: "payload is not valid UTF-8 but its Payload Format Indicator is 1",
 };
 
-function acknowledge(c: Connection, p: PublishPacket, reasonCode: number): void {
+function acknowledge(c: ClientContext, p: PublishPacket, reasonCode: number): void {
   if (p.qos === 0) return;
   const packetId = p.packetId!;
   const rc = c.version === 5 && reasonCode !== ReasonCode.Success ? reasonCode : undefined;
@@ -139,7 +139,7 @@ function acknowledge(c: Connection, p: PublishPacket, reasonCode: number): void 
 }
 
 /** PUBREL: release the id and answer PUBCOMP, also for an unknown id (5.0 with 0x92) [MQTT-4.3.3-2]. */
-export function handlePubrel(c: Connection, packetId: number): void {
+export function handlePubrel(c: ClientContext, packetId: number): void {
   const known = c.session!.inboundQos2.delete(packetId);
   if (known) c.broker.persistence?.inboundReleased(c.session!, packetId);
   // After the commit: a PUBCOMP for an id still stored would make a new PUBLISH with it look like a duplicate.
@@ -151,7 +151,7 @@ export function handlePubrel(c: Connection, packetId: number): void {
 }
 
 /** 5.0 inbound Topic Alias (5.0 [MQTT-3.3.2-12]); undefined after closing the connection on an invalid alias. */
-function resolveTopicAlias(c: Connection, p: PublishPacket): string | undefined {
+function resolveTopicAlias(c: ClientContext, p: PublishPacket): string | undefined {
   const alias = p.properties?.topicAlias;
   if (alias === undefined) return p.topic;
   if (alias === 0 || alias > c.broker.options.topicAliasMaximum) {

@@ -11,6 +11,6 @@ export { DEFAULT_BROKER_OPTIONS } from "./options.ts";
 export type { AclRule, BrokerOptions, ScramUserOption, ServerRedirect } from "./options.ts";
 export { validateScramUser } from "./authenticators.ts";
 export { BrokerError, BrokerErrorCode } from "./errors.ts";
-export type { ConnectionHandler, ListenerLimits, TransportConnection } from "./transport.ts";
+export type { ConnectionAcceptor, ConnectionHandler, ListenerLimits, TransportConnection } from "./transport.ts";
 export { sysTopics } from "./sys.ts";
 export { BROKER_VERSION } from "./version.ts";

@@ -19,26 +19,12 @@ import { ReasonCode } from "../codec/index.ts";
 import { InflightState, StorageError } from "../storage/index.ts";
 import type { MessageId, SessionRecord, Storage, StoredMessage, StoredSubscription } from "../storage/index.ts";
 import type { Logger } from "../util/index.ts";
-import { ConnState } from "./connection.ts";
-import type { Connection } from "./connection.ts";
+import { ConnState } from "./conn-state.ts";
+import type { ClientContext } from "./core.ts";
 import type { ClientInfo } from "./hooks.ts";
 import type { Delivery, Message } from "./message.ts";
 import { NEVER_EXPIRES, OutState } from "./session.ts";
-import type { Outbound, OutStateValue, Session, Subscription } from "./session.ts";
-
-/** What a Session reports about its queue and inflight window (called only when a store is configured). */
-export interface SessionStore {
-  /** `d` was added to the session queue. */
-  queued(s: Session, d: Delivery): void;
-  /** `d` left the queue without becoming a QoS 1/2 inflight message (sent at QoS 0, expired, discarded, taken back). */
-  unqueued(s: Session, d: Delivery): void;
-  /** A QoS 1/2 PUBLISH was written with `packetId` (from the queue, or directly). */
-  sent(s: Session, d: Delivery, packetId: number, state: OutStateValue): void;
-  /** PUBREC received: the flow is in the PUBREL state; the message body is no longer needed. */
-  released(s: Session, out: Outbound): void;
-  /** The outbound flow ended (PUBACK, PUBCOMP, PUBREC >= 0x80, discarded, taken back). */
-  completed(s: Session, out: Outbound): void;
-}
+import type { Outbound, OutStateValue, Session, SessionStore, Subscription } from "./session.ts";
 
 interface StoredRef {
   readonly id: MessageId;
@@ -93,7 +79,7 @@ export class Persistence implements SessionStore {
   /** Client ids with a will in storage (so that sessions without any stored state cost no write at all). */
   readonly #wills = new Set<string>();
   /** Acknowledgements waiting for a commit, per connection (order is kept per connection). */
-  readonly #pendingAcks = new WeakMap<Connection, number>();
+  readonly #pendingAcks = new WeakMap<ClientContext, number>();
   /** Something was written since the last commit() call: an acknowledgement must wait for the next one. */
   #uncommitted = false;
   #errorLogged = false;
@@ -116,7 +102,7 @@ export class Persistence implements SessionStore {
    * was written and no earlier acknowledgement of this connection is still waiting, so paths without storage
    * effects stay synchronous. Commits settle in order, so acknowledgements keep their order per connection.
    */
-  afterCommit(c: Connection, fn: () => void): void {
+  afterCommit(c: ClientContext, fn: () => void): void {
     const pending = this.#pendingAcks.get(c) ?? 0;
     if (!this.#uncommitted && pending === 0) {
       fn();
@@ -486,14 +472,14 @@ export class Persistence implements SessionStore {
 }
 
 /** Sends an acknowledgement once its effects are committed (at once without storage). */
-export function sendAck(c: Connection, packet: Packet): void {
+export function sendAck(c: ClientContext, packet: Packet): void {
   const p = c.broker.persistence;
   if (p === undefined) c.send(packet);
   else p.afterCommit(c, () => c.send(packet));
 }
 
 /** Runs `fn` once the effects so far are committed (at once without storage). */
-export function afterCommit(c: Connection, fn: () => void): void {
+export function afterCommit(c: ClientContext, fn: () => void): void {
   const p = c.broker.persistence;
   if (p === undefined) fn();
   else p.afterCommit(c, fn);

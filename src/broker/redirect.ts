@@ -4,8 +4,8 @@
 // Server unavailable (and are simply closed when moved).
 import { ReasonCode } from "../codec/index.ts";
 import type { Properties } from "../codec/index.ts";
-import { ConnState } from "./connection.ts";
-import type { Connection } from "./connection.ts";
+import { ConnState } from "./conn-state.ts";
+import type { ClientContext } from "./core.ts";
 import { BrokerError, BrokerErrorCode } from "./errors.ts";
 import type { ServerRedirect } from "./options.ts";
 
@@ -23,13 +23,13 @@ export function checkServerRedirect(r: ServerRedirect): ServerRedirect {
   return { reasonCode: r.reasonCode, serverReference: r.serverReference };
 }
 
-function redirectProperties(c: Connection, r: ServerRedirect): Properties {
+function redirectProperties(c: ClientContext, r: ServerRedirect): Properties {
   const why = r.reasonCode === ReasonCode.ServerMoved ? "server moved" : "use another server";
   return { serverReference: r.serverReference, ...c.problem(why) };
 }
 
 /** CONNACK 0x9C / 0x9D with Server Reference (3.x: 0x03) and close. */
-export function refuseRedirected(c: Connection, r: ServerRedirect): void {
+export function refuseRedirected(c: ClientContext, r: ServerRedirect): void {
   c.refuse(r.reasonCode, c.version === 5 ? redirectProperties(c, r) : undefined);
 }
 
@@ -38,7 +38,7 @@ export function refuseRedirected(c: Connection, r: ServerRedirect): void {
  * connected 3.x clients are closed, connections still authenticating get CONNACK as if they had just connected.
  * Like any server-initiated close, the wills of the moved clients are published. Returns how many were moved.
  */
-export function redirectConnections(conns: Iterable<Connection>, r: ServerRedirect): number {
+export function redirectConnections(conns: Iterable<ClientContext>, r: ServerRedirect): number {
   let moved = 0;
   for (const c of [...conns]) {
     if (c.state === ConnState.Connected) {

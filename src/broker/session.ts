@@ -8,7 +8,6 @@ import { isExpired } from "./message.ts";
 import type { Delivery } from "./message.ts";
 import { SessionQueue, pushCounted } from "./queue.ts";
 import type { QueueLimits } from "./queue.ts";
-import type { SessionStore } from "./persist.ts";
 import type { Counters } from "./stats.ts";
 
 /** Session Expiry Interval meaning "never" (5.0 0xFFFFFFFF; 3.1.1 clean session 0). */
@@ -58,6 +57,22 @@ export interface SessionLink {
   /** Encodes and buffers a PUBLISH; false when it was discarded because it exceeds the client's maximum size. */
   writePublish(d: Delivery, packetId: number | undefined, dup: boolean): boolean;
   writePubrel(packetId: number): void;
+  /** Server-initiated close of this link, e.g. 0x8E when another connection takes the session over [MQTT-3.1.4-2]. */
+  disconnect(reasonCode: number): void;
+}
+
+/** What a Session reports about its queue and inflight window (implemented by persist.ts; called only when a store is configured). */
+export interface SessionStore {
+  /** `d` was added to the session queue. */
+  queued(s: Session, d: Delivery): void;
+  /** `d` left the queue without becoming a QoS 1/2 inflight message (sent at QoS 0, expired, discarded, taken back). */
+  unqueued(s: Session, d: Delivery): void;
+  /** A QoS 1/2 PUBLISH was written with `packetId` (from the queue, or directly). */
+  sent(s: Session, d: Delivery, packetId: number, state: OutStateValue): void;
+  /** PUBREC received: the flow is in the PUBREL state; the message body is no longer needed. */
+  released(s: Session, out: Outbound): void;
+  /** The outbound flow ended (PUBACK, PUBCOMP, PUBREC >= 0x80, discarded, taken back). */
+  completed(s: Session, out: Outbound): void;
 }
 
 export interface SessionEnv {

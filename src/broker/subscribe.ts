@@ -4,15 +4,15 @@ import type { QoS, SubscribePacket, SubscriptionRequest, UnsubscribePacket } fro
 import { hasWildcard, isValidTopicFilter, parseSharedFilter } from "../topics/index.ts";
 import { isPromise } from "./hooks.ts";
 import type { Decision } from "./hooks.ts";
-import { ConnState } from "./connection.ts";
-import type { Connection } from "./connection.ts";
+import { ConnState } from "./conn-state.ts";
+import type { ClientContext } from "./core.ts";
 import { afterCommit, sendAck } from "./persist.ts";
 import type { Session, Subscription } from "./session.ts";
 
 /** A failure reason code (number) decided before authorization, or the authorization decision. */
 type Check = number | Decision;
 
-export function handleSubscribe(c: Connection, p: SubscribePacket): void | Promise<void> {
+export function handleSubscribe(c: ClientContext, p: SubscribePacket): void | Promise<void> {
   const opts = c.broker.options;
   const subscriptionId = c.version === 5 ? p.properties?.subscriptionIdentifiers?.[0] : undefined;
   if (subscriptionId !== undefined && !opts.subscriptionIdentifiersAvailable) {
@@ -42,11 +42,11 @@ function isValidSharedFilter(filter: string): boolean {
   }
 }
 
-function failureCode(c: Connection, reason5: number): number {
+function failureCode(c: ClientContext, reason5: number): number {
   return c.version === 5 ? reason5 : SubackFailure;
 }
 
-function precheck(c: Connection, req: SubscriptionRequest): number | undefined {
+function precheck(c: ClientContext, req: SubscriptionRequest): number | undefined {
   const filter = req.topicFilter;
   const opts = c.broker.options;
   if (!isValidTopicFilter(filter)) return failureCode(c, ReasonCode.TopicFilterInvalid); // [MQTT-4.7.1-2] [MQTT-4.7.1-3]
@@ -68,7 +68,7 @@ function overQuota(session: Session, filter: string, limit: number): boolean {
   return limit > 0 && session.subscriptions.size >= limit && !session.subscriptions.has(filter);
 }
 
-function complete(c: Connection, p: SubscribePacket, results: (number | boolean)[], subscriptionId?: number): void {
+function complete(c: ClientContext, p: SubscribePacket, results: (number | boolean)[], subscriptionId?: number): void {
   if (c.state !== ConnState.Connected) return;
   const broker = c.broker;
   const session = c.session!;
@@ -121,7 +121,7 @@ function complete(c: Connection, p: SubscribePacket, results: (number | boolean)
   });
 }
 
-export function handleUnsubscribe(c: Connection, p: UnsubscribePacket): void {
+export function handleUnsubscribe(c: ClientContext, p: UnsubscribePacket): void {
   const session = c.session!;
   // Byte-for-byte comparison with the session's filters [MQTT-3.10.4-1]; 5.0 reports an invalid filter as 0x8F.
   const codes = p.topicFilters.map((f) => {

@@ -13,6 +13,13 @@ export interface TransportConnection {
   end(): void;
   /** Close at once, dropping unsent bytes. */
   destroy(): void;
+  /**
+   * Stop delivering input (onData) until resume(): the core calls it when it will not decode more for now (input
+   * piled up behind a pending auth hook), so the bytes wait in the kernel and TCP flow control slows the client.
+   * Both are idempotent; a chunk already on its way may still arrive after pause().
+   */
+  pause(): void;
+  resume(): void;
   /** e.g. "127.0.0.1:50123", for logs. */
   readonly remoteAddress: string;
   /** e.g. "tcp", "tls", "ws": for logs and $SYS. */
@@ -27,6 +34,12 @@ export interface ConnectionHandler {
   onDrain(): void;
   /** The socket closed (error set if it closed on an error). Called exactly once. */
   onClose(error?: Error): void;
+}
+
+/** What a listener hands its connections to (Broker implements it): transports need nothing else of the core. */
+export interface ConnectionAcceptor {
+  /** Takes one client connection and returns the handler for its socket events. */
+  accept(conn: TransportConnection, limits?: ListenerLimits): ConnectionHandler;
 }
 
 /** Per-connection limits a listener imposes. */

@@ -4,9 +4,10 @@
 //    the chunks are written between cork() and uncork(), which Node turns into a single writev.
 //  - maxConnections: connections beyond the limit are destroyed immediately, before any byte is read.
 //  - maxPacketSize: handed to the broker as ListenerLimits (the codec refuses larger packets).
+//  - pause()/resume(): socket.pause()/resume(), for the core's input bound while a handler is pending.
+//  - Takes any ConnectionAcceptor (the Broker is one), not the concrete Broker.
 import net from "node:net";
-import type { Broker } from "../../broker/index.ts";
-import type { TransportConnection } from "../../broker/transport.ts";
+import type { ConnectionAcceptor, TransportConnection } from "../../broker/index.ts";
 import { silentLogger, systemClock } from "../../util/index.ts";
 import type { Clock, Logger } from "../../util/index.ts";
 
@@ -76,10 +77,20 @@ class TcpConnection implements TransportConnection {
   destroy(): void {
     this.socket.destroy();
   }
+
+  // socket.pause() stops 'data' events and reading from the kernel: the client's bytes wait there, and TCP flow
+  // control slows the client once the kernel buffer is full.
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.socket.destroyed) this.socket.resume();
+  }
 }
 
 export function listenTcp(
-  broker: Broker,
+  broker: ConnectionAcceptor,
   opts: TcpListenerOptions,
   logger: Logger = silentLogger,
   clock: Clock = systemClock,

@@ -228,3 +228,34 @@ test("no CONNECT within connectTimeout: connection closed (FakeClock)", async ()
   h.clock.advance(1);
   assert.equal(client.transport.closed, true);
 });
+
+test("input is bounded while an async authenticate hook is pending: the transport is paused, then resumed", async () => {
+  let release: ((r: boolean) => void) | undefined;
+  const h = harness({ auth: { authenticate: () => new Promise<boolean>((r) => (release = r)) } });
+  const client = new TestClient(h.broker, 4);
+  client.sendConnect({ clientId: "slow" });
+  await settle();
+  assert.ok(release !== undefined, "the hook is pending");
+  // 200 PUBLISHes of 1 KiB pipelined behind the CONNECT: more than PENDING_INPUT_LIMIT (64 KiB).
+  for (let i = 0; i < 200; i++) client.publish("t", Buffer.alloc(1024), 0);
+  assert.equal(client.transport.paused, true, "paused once the pending input passed the limit");
+  assert.equal(client.transport.pauses, 1);
+  release(true);
+  const got = await client.receive();
+  assert.equal(got[0]?.type, PacketType.CONNACK);
+  assert.equal(client.transport.paused, false, "resumed once the queued packets were handled");
+  assert.equal(h.broker.stats().messagesReceived, 200, "nothing sent before the pause was lost");
+});
+
+test("input below the bound while a hook is pending does not pause the transport", async () => {
+  let release: ((r: boolean) => void) | undefined;
+  const h = harness({ auth: { authenticate: () => new Promise<boolean>((r) => (release = r)) } });
+  const client = new TestClient(h.broker, 4);
+  client.sendConnect({ clientId: "small" });
+  await settle();
+  for (let i = 0; i < 10; i++) client.publish("t", "x", 0);
+  release!(true);
+  await client.receive();
+  assert.equal(client.transport.pauses, 0);
+  assert.equal(h.broker.stats().messagesReceived, 10);
+});

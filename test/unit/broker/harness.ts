@@ -37,6 +37,10 @@ export class FakeTransport implements TransportConnection {
   writeReturns = true;
   ended = false;
   destroyed = false;
+  /** pause() called and not yet resume()d. */
+  paused = false;
+  /** How often pause() was called. */
+  pauses = 0;
   handler: ConnectionHandler | undefined;
 
   constructor(id: number) {
@@ -60,6 +64,15 @@ export class FakeTransport implements TransportConnection {
     const wasEnded = this.ended;
     this.destroyed = true;
     if (!wasEnded) this.handler?.onClose();
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.pauses++;
+  }
+
+  resume(): void {
+    this.paused = false;
   }
 
   get closed(): boolean {

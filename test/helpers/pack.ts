@@ -32,7 +32,7 @@ export interface CommandResult {
 }
 
 /** Runs a command in `cwd`, rejecting with its output when it fails. */
-export async function sh(cmd: string, args: string[], cwd: string, timeout = 120_000): Promise<CommandResult> {
+export async function sh(cmd: string, args: string[], cwd: string, timeout = 300_000): Promise<CommandResult> {
   try {
     return await run(cmd, args, { cwd, timeout, maxBuffer: 16 << 20, env: { ...process.env, NO_COLOR: "1" } });
   } catch (err) {
@@ -43,7 +43,7 @@ export async function sh(cmd: string, args: string[], cwd: string, timeout = 120
 
 /** `npm pack` of the repository into `dir`; returns the tarball's file name (in `dir`). */
 export async function packRepo(dir: string): Promise<string> {
-  const { stdout } = await sh("npm", ["pack", "--pack-destination", dir, "--json"], repoRoot, 300_000);
+  const { stdout } = await sh("npm", ["pack", "--pack-destination", dir, "--json"], repoRoot);
   const [info] = JSON.parse(stdout.slice(stdout.indexOf("[\n"))) as { filename: string }[];
   return info!.filename;
 }

@@ -1,16 +1,19 @@
 // Startup: rebuild the engine's indexes from a backend, audit reference counts (and say how to repair them),
 // and read the whole committed state for the broker.
 import { corruptError } from "./errors.ts";
-import { newClient } from "./engine-state.ts";
-import type { ClientState, LogState } from "./engine-state.ts";
-import { Space, keyText } from "./keys.ts";
+import { newClient, newGroup, newLog } from "./engine-state.ts";
+import type { ClientState, GroupState, LogState } from "./engine-state.ts";
+import { Space, isHashedKey, keyText } from "./keys.ts";
 import type { Key, SpaceName } from "./keys.ts";
 import type { KvBackend, KvEntry, KvOp } from "./kv.ts";
 import {
   CorruptRecordError,
   decodeInbound,
+  decodeGroup,
   decodeInflight,
+  decodeLogEntry,
   decodeMessage,
+  decodePending,
   decodeQueueMeta,
   decodeQueued,
   decodeRefcount,
@@ -18,6 +21,7 @@ import {
   decodeSession,
   decodeSubscription,
   decodeWill,
+  encodeLogEntry,
 } from "./records.ts";
 import type { MessageId, OpenReport, QueueLogInfo, SessionSnapshot, StorageSnapshot, StoredMessage } from "./types.ts";
 
@@ -124,12 +128,63 @@ export function loadIndexes(kv: KvBackend, path: string | undefined): Indexes {
     if (ref(r.messageId, Space.Retained, key)) retained.set(String(key[1]), r.messageId);
   });
   const logs = new Map<string, LogState>();
+  const log = (group: string, space: SpaceName): LogState => {
+    let st = logs.get(group);
+    if (st === undefined) {
+      // Every log has a qmeta record written with its first entry or group; without it the name is the key.
+      if (isHashedKey(group)) throw corruptError(path, `${space} group ${JSON.stringify(group)} has no queue meta`);
+      logs.set(group, (st = newLog(group)));
+    }
+    return st;
+  };
   each(kv, path, Space.QueueMeta, ({ key, value }) => {
-    const { name, floor } = decodeQueueMeta(value);
-    const k = String(key[1]);
-    const next = Math.max((kv.lastId(Space.QueueLog, k) ?? 0) + 1, floor + 1);
-    logs.set(k, { name, key: k, floor, next });
+    const { name, tail } = decodeQueueMeta(value);
+    const st = newLog(name);
+    if (st.key !== key[1]) throw corruptError(path, `qmeta key ${JSON.stringify(key)} does not match its name`);
+    st.tail = tail;
+    st.next = tail + 1;
+    logs.set(st.key, st);
   });
+  let nextId = maxId + 1;
+  each(kv, path, Space.QueueLog, ({ key, value }) => {
+    const seq = numericId(path, Space.QueueLog, key);
+    const st = log(key[0], Space.QueueLog);
+    st.next = Math.max(st.next, seq + 1);
+    const e = decodeLogEntry(value);
+    let id = e.messageId;
+    if (id === undefined) {
+      // Pre-release inline body: store it once and reference it, in the repair batch.
+      id = nextId++;
+      messageIds.add(id);
+      repairs.push({ space: Space.Message, key: ["", id], value: e.inline });
+      repairs.push({ space: Space.QueueLog, key, value: encodeLogEntry(id, e.appendedAt) });
+    }
+    if (ref(id, Space.QueueLog, key)) st.entries.set(seq, id);
+  });
+  const groupsByPendingKey = new Map<string, GroupState>();
+  each(kv, path, Space.QueueGroup, ({ key, value }) => {
+    const st = log(key[0], Space.QueueGroup);
+    const { name, cursor } = decodeGroup(value);
+    const g = newGroup(st.name, name, cursor);
+    st.groups.set(g.key, g);
+    groupsByPendingKey.set(g.pendingKey, g);
+  });
+  each(kv, path, Space.QueuePending, ({ key, value }) => {
+    const seq = numericId(path, Space.QueuePending, key);
+    const g = groupsByPendingKey.get(key[0]);
+    // A pending entry outlives its group or entry only by a bug: drop it rather than refuse the store.
+    if (g === undefined) repairs.push({ space: Space.QueuePending, key, remove: true });
+    else g.pending.set(seq, decodePending(seq, value));
+  });
+  for (const st of logs.values()) {
+    for (const g of st.groups.values()) {
+      for (const seq of g.pending.keys()) {
+        if (st.entries.has(seq)) continue;
+        g.pending.delete(seq);
+        repairs.push({ space: Space.QueuePending, key: [g.pendingKey, seq], remove: true });
+      }
+    }
+  }
 
   // Audit: every message must have exactly as many references as its stored count says.
   let refcountMismatches = 0;
@@ -158,7 +213,7 @@ export function loadIndexes(kv: KvBackend, path: string | undefined): Indexes {
     danglingReferences: dangling,
     repaired: repairs.length > 0,
   };
-  return { clients, refs, retained, logs, nextMessageId: maxId + 1, repairs, report };
+  return { clients, refs, retained, logs, nextMessageId: nextId, repairs, report };
 }
 
 /** The whole committed state, as the broker needs it at startup. */

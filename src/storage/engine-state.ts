@@ -1,7 +1,7 @@
 // The engine's in-memory indexes: just enough to decide every write without reading the backend (which only
 // shows committed batches). Rebuilt from the backend at open (engine-load.ts).
-import { isHashedKey, keyText } from "./keys.ts";
-import type { InflightMessage, MessageId } from "./types.ts";
+import { isHashedKey, keyText, pendingGroupKey } from "./keys.ts";
+import type { InflightMessage, MessageId, PendingEntry } from "./types.ts";
 
 export interface ClientState {
   readonly clientId: string;
@@ -38,12 +38,37 @@ export function newClient(clientId: string): ClientState {
   };
 }
 
+/** A durable queue log (queue-log.ts). */
 export interface LogState {
   readonly name: string;
+  /** keyText(name). */
   readonly key: string;
-  /** Last deleted seq (0 = none). Entries are floor+1 … next-1. */
-  floor: number;
+  /** Entries: seq → message id, in seq order (appends only ever add the largest seq). */
+  readonly entries: Map<number, MessageId>;
+  /** Seq the next append gets. */
   next: number;
+  /** Highest seq removed at the tail as stored in qmeta: after a restart next = max(last entry, tail) + 1. */
+  tail: number;
+  /** Consumer groups by keyText(name). */
+  readonly groups: Map<string, GroupState>;
+}
+
+export interface GroupState {
+  readonly name: string;
+  readonly key: string;
+  /** pendingGroupKey(queue, group). */
+  readonly pendingKey: string;
+  cursor: number;
+  /** Handed out, unacknowledged: bounded by the consumers' windows, so whole records are kept. */
+  readonly pending: Map<number, PendingEntry>;
+}
+
+export function newLog(name: string): LogState {
+  return { name, key: keyText(name), entries: new Map(), next: 1, tail: 0, groups: new Map() };
+}
+
+export function newGroup(queue: string, name: string, cursor: number): GroupState {
+  return { name, key: keyText(name), pendingKey: pendingGroupKey(queue, name), cursor, pending: new Map() };
 }
 
 /** Stored and live reference counts. */

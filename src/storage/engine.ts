@@ -14,7 +14,7 @@ import type { ClientState, LogState } from "./engine-state.ts";
 import { Space, keyText } from "./keys.ts";
 import type { Key, SpaceName } from "./keys.ts";
 import type { KvBackend } from "./kv.ts";
-import { EngineQueueLog } from "./queue-log.ts";
+import { EngineQueueLogs } from "./queue-log.ts";
 import {
   decodeMessage,
   decodeQueued,
@@ -27,7 +27,7 @@ import {
   encodeSubscription,
   encodeWill,
 } from "./records.ts";
-import type { QueueLog, Storage, StorageOptionsBase, StorageStats } from "./storage.ts";
+import type { MessageStore, QueueLogStore, Storage, StorageOptionsBase, StorageStats } from "./storage.ts";
 import { Durability, InflightState } from "./types.ts";
 import { checkInflight, checkPacketId, checkQos, hasAny, invalid } from "./validate.ts";
 import type {
@@ -61,7 +61,8 @@ export class StorageEngine implements Storage {
   readonly kind: "memory" | "lmdb";
   readonly durability: DurabilityMode;
   readonly path: string | undefined;
-  readonly queueLog: QueueLog;
+  readonly messages: MessageStore;
+  readonly queues: QueueLogStore;
   #report: OpenReport | undefined;
   readonly #kv: KvBackend;
   readonly #clock: Clock;
@@ -99,11 +100,13 @@ export class StorageEngine implements Storage {
       beforeFlush: () => this.#writeRefcounts(),
     });
     this.#elider = new Elider(this.#committer);
-    this.queueLog = new EngineQueueLog({
-      logs: () => this.#logs,
+    this.messages = { store: (m) => this.storeMessage(m), get: (id) => this.getMessage(id) };
+    this.queues = new EngineQueueLogs({
       kv,
-      push: (space, key, value) => this.#put(space, key, value),
-      remove: (space, key) => this.#remove(space, key),
+      elider: this.#elider,
+      logs: () => this.#logs,
+      incref: (id) => this.#incref(id),
+      decref: (id) => this.#decref(id),
       now: () => this.#clock.now(),
       check: () => this.#check(),
     });
@@ -467,7 +470,7 @@ export class StorageEngine implements Storage {
 
   loadAll(): StorageSnapshot {
     this.#check();
-    return readSnapshot(this.#kv, this.path, this.queueLog.list());
+    return readSnapshot(this.#kv, this.path, this.queues.list());
   }
 
   verify(): IntegrityReport {

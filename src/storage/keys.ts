@@ -27,10 +27,14 @@ export const Space = {
   Inbound: "inbound",
   /** "" / topic → message id of the retained message. */
   Retained: "retained",
-  /** queue / seq → durable queue log entry (message inline). */
+  /** queue / seq → durable queue log entry: message id (body in `msg`, reference counted) and append time. */
   QueueLog: "qlog",
-  /** "" / queue → { name, floor }: the queue's name and the last deleted seq. */
+  /** "" / queue → { name, f }: the queue's name and the highest seq deleted at the log's tail (seqs are never reused). */
   QueueMeta: "qmeta",
+  /** queue / group → { name, cursor } of a consumer group. */
+  QueueGroup: "qgroup",
+  /** pendingGroupKey(queue, group) / seq → { deliveries, visibleAt, consumer } of an entry handed out, unacknowledged. */
+  QueuePending: "qpend",
 } as const;
 export type SpaceName = (typeof Space)[keyof typeof Space];
 export const ALL_SPACES: readonly SpaceName[] = Object.values(Space);
@@ -56,4 +60,12 @@ export function keyText(s: string): string {
 /** True when keyText(s) is not s itself, i.e. the value must carry the original string. */
 export function isHashedKey(key: string): boolean {
   return key.startsWith(HASHED_PREFIX);
+}
+
+/**
+ * Group part of a consumer group's pending keys: one contiguous range per (queue, group). JSON of the pair is
+ * unambiguous whatever the names contain and has no U+0000 (escaped), so short names stay readable.
+ */
+export function pendingGroupKey(queue: string, group: string): string {
+  return keyText(JSON.stringify([queue, group]));
 }

@@ -1,91 +1,248 @@
-// Durable queue logs over the engine's batch: entries [queue, seq] with dense seqs, so appends are one put,
-// reads are one ordered range scan, and deleting an acknowledged prefix is one delete per entry plus the new
-// floor, with no scan (the engine knows the range).
-import type { LogState } from "./engine-state.ts";
+// Durable queue logs over the engine's batch (the `queues` concern of Storage). An entry is a reference to a
+// message body stored once in `msg` (reference counted with the sessions' references), so a message routed to a
+// queue and to persistent sessions, or moved to a dead-letter log, is never copied. Seqs are assigned densely and
+// never reused; entries leave individually (ack, remove, move) or by prefix (deleteUpTo).
+//
+// Consumer groups: each has a cursor (the next seq it hands out) and pending entries (handed out, not yet
+// acknowledged: delivery count, next-visible time, consumer). Everything is decided from the in-memory indexes,
+// so every call is synchronous and only appends ops to the current batch: calls made in one synchronous run
+// (e.g. ack + move to a dead-letter log + append) are committed in one transaction.
+import type { Elider } from "./elide.ts";
+import { newGroup, newLog } from "./engine-state.ts";
+import type { GroupState, LogState } from "./engine-state.ts";
 import { Space, keyText } from "./keys.ts";
-import type { Key, SpaceName } from "./keys.ts";
 import type { KvBackend } from "./kv.ts";
-import { decodeLogEntry, encodeMessage } from "./records.ts";
-import type { QueueLog } from "./storage.ts";
-import type { QueueLogEntry, QueueLogInfo, StoredMessage } from "./types.ts";
+import { decodeLogEntry, decodeMessage, encodeGroup, encodeLogEntry, encodePending } from "./records.ts";
+import type { QueueLogStore } from "./storage.ts";
+import type { MessageId, PendingEntry, QueueGroupInfo, QueueLogEntry, QueueLogInfo } from "./types.ts";
+import { invalid } from "./validate.ts";
 
 export interface QueueLogHost {
+  readonly kv: KvBackend;
+  readonly elider: Elider;
   logs(): Map<string, LogState>;
-  kv: KvBackend;
-  push(space: SpaceName, key: Key, value: unknown): void;
-  remove(space: SpaceName, key: Key): void;
+  /** Adds a reference to a stored body; throws STORAGE_INVALID_ARGUMENT for an unknown id, before any change. */
+  incref(id: MessageId): void;
+  decref(id: MessageId): void;
   now(): number;
   check(): void;
 }
 
-export class EngineQueueLog implements QueueLog {
+function checkSeq(seq: number, what: string): void {
+  if (!Number.isSafeInteger(seq) || seq < 1) throw invalid(`${what}: seq ${seq} is not a positive integer`);
+}
+
+export class EngineQueueLogs implements QueueLogStore {
   readonly #h: QueueLogHost;
 
   constructor(host: QueueLogHost) {
     this.#h = host;
   }
 
-  #state(queue: string, create: boolean): LogState | undefined {
+  #log(queue: string, create: boolean): LogState | undefined {
     this.#h.check();
-    const key = keyText(queue);
     const logs = this.#h.logs();
+    const key = keyText(queue);
     let st = logs.get(key);
     if (st === undefined && create) {
-      logs.set(key, (st = { name: queue, key, floor: 0, next: 1 }));
-      this.#writeMeta(st);
+      logs.set(key, (st = newLog(queue)));
+      this.#writeMeta(st, true);
     }
     return st;
   }
 
-  #writeMeta(st: LogState): void {
-    this.#h.push(Space.QueueMeta, ["", st.key], { n: st.name, f: st.floor });
+  #writeMeta(st: LogState, fresh: boolean): void {
+    this.#h.elider.put(Space.QueueMeta, ["", st.key], { n: st.name, f: st.tail }, fresh);
   }
 
-  append(queue: string, message: StoredMessage): number {
-    const st = this.#state(queue, true)!;
+  #group(queue: string, group: string): { st: LogState; g: GroupState } {
+    const st = this.#log(queue, false);
+    const g = st?.groups.get(keyText(group));
+    if (st === undefined || g === undefined) throw invalid(`queue ${queue} has no consumer group ${group}`);
+    return { st, g };
+  }
+
+  // ---- entries ---------------------------------------------------------------------------------------------
+
+  append(queue: string, messageId: MessageId): number {
+    this.#h.check();
+    this.#h.incref(messageId); // first: throws for an unknown message before anything changes
+    return this.#add(this.#log(queue, true)!, messageId);
+  }
+
+  #add(st: LogState, messageId: MessageId): number {
     const seq = st.next++;
-    this.#h.push(Space.QueueLog, [st.key, seq], { m: encodeMessage(message), at: this.#h.now() });
+    st.entries.set(seq, messageId);
+    this.#h.elider.put(Space.QueueLog, [st.key, seq], encodeLogEntry(messageId, this.#h.now()), true); // a new seq
     return seq;
+  }
+
+  /** Deletes entry `seq` (known to exist) and its pending entries, and releases its body (unless `keepRef`). */
+  #delete(st: LogState, seq: number, keepRef = false): void {
+    const id = st.entries.get(seq)!;
+    st.entries.delete(seq);
+    this.#h.elider.remove(Space.QueueLog, [st.key, seq]);
+    for (const g of st.groups.values()) {
+      if (g.pending.delete(seq)) this.#h.elider.remove(Space.QueuePending, [g.pendingKey, seq]);
+    }
+    if (!keepRef) this.#h.decref(id);
+    // The newest entry gone: remember its seq, or a restart would hand it out again (groups' cursors are past it).
+    if (seq === st.next - 1 && st.tail < seq) {
+      st.tail = seq;
+      this.#writeMeta(st, false);
+    }
   }
 
   read(queue: string, fromSeq: number, limit: number): QueueLogEntry[] {
     this.#h.check();
-    return this.#h.kv.range(Space.QueueLog, keyText(queue), fromSeq, limit).map((e) => ({
-      seq: Number(e.key[1]),
-      ...decodeLogEntry(e.value),
-    }));
+    const out: QueueLogEntry[] = [];
+    for (const e of this.#h.kv.range(Space.QueueLog, keyText(queue), fromSeq, limit)) {
+      const { messageId, appendedAt } = decodeLogEntry(e.value);
+      const raw = messageId === undefined ? undefined : this.#h.kv.get(Space.Message, ["", messageId]);
+      if (messageId === undefined || raw === undefined) continue; // repaired at the next open
+      out.push({ seq: Number(e.key[1]), messageId, message: decodeMessage(raw), appendedAt });
+    }
+    return out;
+  }
+
+  has(queue: string, seq: number): boolean {
+    return this.#log(queue, false)?.entries.has(seq) ?? false;
+  }
+
+  remove(queue: string, seq: number): boolean {
+    const st = this.#log(queue, false);
+    if (st === undefined || !st.entries.has(seq)) return false;
+    this.#delete(st, seq);
+    return true;
+  }
+
+  move(queue: string, seq: number, to: string): number {
+    const st = this.#log(queue, false);
+    const id = st?.entries.get(seq);
+    if (st === undefined || id === undefined) throw invalid(`queue ${queue} has no entry ${seq}`);
+    // The body keeps its reference throughout (never copied, never at count zero).
+    this.#delete(st, seq, true);
+    return this.#add(this.#log(to, true)!, id);
   }
 
   deleteUpTo(queue: string, seq: number): void {
-    const st = this.#state(queue, false);
+    const st = this.#log(queue, false);
     if (st === undefined) return;
-    const upTo = Math.min(Math.floor(seq), st.next - 1);
-    if (upTo <= st.floor) return;
-    for (let s = st.floor + 1; s <= upTo; s++) this.#h.remove(Space.QueueLog, [st.key, s]);
-    st.floor = upTo;
-    this.#writeMeta(st);
+    // Entries are in seq order: stop at the first one past `seq`. Cost: one delete per entry removed.
+    for (const s of st.entries.keys()) {
+      if (s > seq) break;
+      this.#delete(st, s);
+    }
   }
 
   length(queue: string): number {
-    const st = this.#state(queue, false);
-    return st === undefined ? 0 : st.next - 1 - st.floor;
+    return this.#log(queue, false)?.entries.size ?? 0;
   }
 
   list(): QueueLogInfo[] {
     this.#h.check();
     return [...this.#h.logs().values()].map((st) => ({
       name: st.name,
-      firstSeq: st.floor + 1,
+      firstSeq: firstSeq(st),
       nextSeq: st.next,
-      length: st.next - 1 - st.floor,
+      length: st.entries.size,
     }));
   }
 
   drop(queue: string): void {
-    const st = this.#state(queue, false);
+    const st = this.#log(queue, false);
     if (st === undefined) return;
-    for (let s = st.floor + 1; s < st.next; s++) this.#h.remove(Space.QueueLog, [st.key, s]);
-    this.#h.remove(Space.QueueMeta, ["", st.key]);
+    for (const [seq, id] of st.entries) {
+      this.#h.elider.remove(Space.QueueLog, [st.key, seq]);
+      this.#h.decref(id);
+    }
+    for (const g of st.groups.values()) this.#dropGroup(st, g);
+    this.#h.elider.remove(Space.QueueMeta, ["", st.key]);
     this.#h.logs().delete(st.key);
   }
+
+  // ---- consumer groups -------------------------------------------------------------------------------------
+
+  groups(queue: string): QueueGroupInfo[] {
+    const st = this.#log(queue, false);
+    if (st === undefined) return [];
+    return [...st.groups.values()].map((g) => ({ name: g.name, cursor: g.cursor, pending: g.pending.size }));
+  }
+
+  cursor(queue: string, group: string): number | undefined {
+    return this.#log(queue, false)?.groups.get(keyText(group))?.cursor;
+  }
+
+  setCursor(queue: string, group: string, seq: number): void {
+    this.#h.check();
+    checkSeq(seq, "cursor");
+    const st = this.#log(queue, true)!;
+    const key = keyText(group);
+    let g = st.groups.get(key);
+    const fresh = g === undefined;
+    if (g === undefined) st.groups.set(key, (g = newGroup(queue, group, seq)));
+    g.cursor = seq;
+    // Repeated cursor moves within one batch replace each other: one write per group per batch.
+    this.#h.elider.put(Space.QueueGroup, [st.key, g.key], encodeGroup(g.name, seq), fresh);
+  }
+
+  dropGroup(queue: string, group: string): void {
+    const st = this.#log(queue, false);
+    const g = st?.groups.get(keyText(group));
+    if (st !== undefined && g !== undefined) this.#dropGroup(st, g);
+  }
+
+  #dropGroup(st: LogState, g: GroupState): void {
+    for (const seq of g.pending.keys()) this.#h.elider.remove(Space.QueuePending, [g.pendingKey, seq]);
+    this.#h.elider.remove(Space.QueueGroup, [st.key, g.key]);
+    st.groups.delete(g.key);
+  }
+
+  putPending(queue: string, group: string, entry: PendingEntry): void {
+    this.#h.check();
+    const { st, g } = this.#group(queue, group);
+    if (!st.entries.has(entry.seq)) throw invalid(`queue ${queue} has no entry ${entry.seq}`);
+    if (!Number.isSafeInteger(entry.deliveries) || entry.deliveries < 0)
+      throw invalid(`pending entry ${entry.seq}: delivery count ${entry.deliveries} is not a count`);
+    if (!Number.isFinite(entry.visibleAt)) throw invalid(`pending entry ${entry.seq}: visibleAt is not a time`);
+    const p: PendingEntry = { seq: entry.seq, deliveries: entry.deliveries, visibleAt: entry.visibleAt };
+    if (entry.consumer !== undefined) p.consumer = entry.consumer;
+    const fresh = !g.pending.has(p.seq);
+    g.pending.set(p.seq, p);
+    this.#h.elider.put(Space.QueuePending, [g.pendingKey, p.seq], encodePending(p), fresh);
+  }
+
+  getPending(queue: string, group: string, seq: number): PendingEntry | undefined {
+    const p = this.#log(queue, false)?.groups.get(keyText(group))?.pending.get(seq);
+    return p === undefined ? undefined : { ...p };
+  }
+
+  pending(queue: string, group: string): PendingEntry[] {
+    const g = this.#log(queue, false)?.groups.get(keyText(group));
+    if (g === undefined) return [];
+    return [...g.pending.values()].map((p) => ({ ...p })).sort((a, b) => a.seq - b.seq);
+  }
+
+  removePending(queue: string, group: string, seq: number): boolean {
+    const g = this.#log(queue, false)?.groups.get(keyText(group));
+    if (g === undefined || !g.pending.delete(seq)) return false;
+    this.#h.elider.remove(Space.QueuePending, [g.pendingKey, seq]);
+    return true;
+  }
+
+  ack(queue: string, group: string, seq: number): boolean {
+    const st = this.#log(queue, false);
+    if (st === undefined) return false;
+    const had = this.removePending(queue, group, seq);
+    if (!st.entries.has(seq)) return had;
+    // Deleted once no group needs it: every group's cursor is past it and no group has it pending.
+    for (const g of st.groups.values()) if (g.cursor <= seq || g.pending.has(seq)) return had;
+    this.#delete(st, seq);
+    return true;
+  }
+}
+
+function firstSeq(st: LogState): number {
+  for (const seq of st.entries.keys()) return seq;
+  return st.next;
 }

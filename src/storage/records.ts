@@ -7,6 +7,7 @@ import type {
   DeliveryOptions,
   InflightMessage,
   MessageId,
+  PendingEntry,
   QueuedMessage,
   SessionRecord,
   StoredMessage,
@@ -272,14 +273,52 @@ export function decodeRetained(raw: unknown): { topic: string; messageId: Messag
   return { topic: str(o, "t", "retained entry"), messageId: num(o, "m", "retained entry") };
 }
 
-export function decodeQueueMeta(raw: unknown): { name: string; floor: number } {
+export function decodeQueueMeta(raw: unknown): { name: string; tail: number } {
   const o = obj(raw, "queue meta");
-  return { name: str(o, "n", "queue meta"), floor: num(o, "f", "queue meta") };
+  return { name: str(o, "n", "queue meta"), tail: num(o, "f", "queue meta") };
 }
 
-export function decodeLogEntry(raw: unknown): { message: StoredMessage; appendedAt: number } {
-  const o = obj(raw, "queue log entry");
-  return { message: decodeMessage(o.m), appendedAt: num(o, "at", "queue log entry") };
+export function encodeLogEntry(messageId: MessageId, appendedAt: number): Obj {
+  return { m: messageId, at: appendedAt };
+}
+
+/**
+ * A queue log entry. `m` is a message id; before message bodies were shared (no release wrote queue logs) it
+ * was the body itself: that form is returned as `inline` and converted at open (engine-load.ts).
+ */
+export function decodeLogEntry(raw: unknown): { messageId: MessageId | undefined; inline?: Obj; appendedAt: number } {
+  const what = "queue log entry";
+  const o = obj(raw, what);
+  const appendedAt = num(o, "at", what);
+  if (typeof o.m === "object" && o.m !== null) {
+    decodeMessage(o.m); // validates
+    return { messageId: undefined, inline: o.m as Obj, appendedAt };
+  }
+  return { messageId: num(o, "m", what), appendedAt };
+}
+
+export function encodeGroup(name: string, cursor: number): Obj {
+  return { g: name, c: cursor };
+}
+
+export function decodeGroup(raw: unknown): { name: string; cursor: number } {
+  const o = obj(raw, "queue group");
+  return { name: str(o, "g", "queue group"), cursor: num(o, "c", "queue group") };
+}
+
+export function encodePending(p: PendingEntry): Obj {
+  const v: Obj = { d: p.deliveries, v: p.visibleAt };
+  if (p.consumer !== undefined) v.c = p.consumer;
+  return v;
+}
+
+export function decodePending(seq: number, raw: unknown): PendingEntry {
+  const what = "pending entry";
+  const o = obj(raw, what);
+  const p: PendingEntry = { seq, deliveries: num(o, "d", what), visibleAt: num(o, "v", what) };
+  const c = optStr(o, "c", what);
+  if (c !== undefined) p.consumer = c;
+  return p;
 }
 
 export function decodeRefcount(raw: unknown): number {

@@ -6,7 +6,7 @@
 // broker waits on before acknowledging (PUBACK, PUBREC, SUBACK …); what it guarantees depends on the
 // durability mode. Batches are atomic: after a crash either all of a batch is there or none of it.
 //
-// Read model: reads (loadAll, readQueue, getMessage, queueLog.read) see committed batches only, so call them
+// Read model: reads (loadAll, readQueue, getMessage, queues.read) see committed batches only, so call them
 // after `await flush()` (or `await commit()` in sync mode). The broker is expected to keep its own in-memory
 // state and use reads at startup and for paging large queues.
 import type { Clock } from "../util/clock.ts";
@@ -19,6 +19,8 @@ import type {
   IntegrityReport,
   MessageId,
   OpenReport,
+  PendingEntry,
+  QueueGroupInfo,
   QueueLogEntry,
   QueueLogInfo,
   QueuedMessage,
@@ -29,23 +31,70 @@ import type {
   StoredWill,
 } from "./types.ts";
 
+/** Message bodies: stored once, referenced by session queues, inflight entries, retained entries and queue logs. */
+export interface MessageStore {
+  /**
+   * Stages a body and returns its id. It is written with its first reference (a queue log append, a session's
+   * enqueue/putInflight, setRetained) and deleted with its last; a body still unreferenced at the next
+   * commit()/flush() is dropped, so store and reference it in the same synchronous step.
+   */
+  store(message: StoredMessage): MessageId;
+  /** A committed body. */
+  get(id: MessageId): StoredMessage | undefined;
+}
+
 /**
- * Durable queue logs (`$queue/…`): per queue, entries with dense increasing sequence numbers starting at 1;
- * consumers delete acknowledged prefixes. Messages are stored inline (one log per message).
+ * Durable queue logs (`$queue/…`, src/queues) with consumer groups. Per queue, entries with increasing seqs
+ * (1, 2, 3 …, never reused, also after a restart) referencing stored bodies. Per consumer group a cursor (the
+ * next seq it hands out) and pending entries (handed out, unacknowledged). All calls are synchronous and only
+ * add to the current batch, so calls made in one synchronous run are committed together (one transaction):
+ * e.g. `ack` on one log + `move` to a dead-letter log + `append` elsewhere, then `await storage.commit()`.
+ * Counters and group state (`length`, `has`, `cursor`, `groups`, `pending`) include calls not yet committed;
+ * `read` sees committed entries (docs/storage.md, "Queue logs").
  */
-export interface QueueLog {
-  /** Appends and returns the entry's seq. */
-  append(queue: string, message: StoredMessage): number;
-  /** Committed entries with seq >= fromSeq, ascending, at most `limit`. */
+export interface QueueLogStore {
+  /** Appends a reference to a stored body (messages.store) to `queue` (created if new); returns its seq. */
+  append(queue: string, messageId: MessageId): number;
+  /** Committed entries with seq >= fromSeq, ascending, at most `limit`, with their bodies. */
   read(queue: string, fromSeq: number, limit: number): QueueLogEntry[];
-  /** Deletes every entry with seq <= `seq` (clamped to the last appended). Cost: one key delete per entry. */
+  has(queue: string, seq: number): boolean;
+  /** Deletes one entry (and its pending entries in every group) and releases its body. False if none. */
+  remove(queue: string, seq: number): boolean;
+  /**
+   * Moves entry `seq` to the end of `to` (dead-letter or retry log; `to` may be `queue` itself) in one step:
+   * the body is not copied, the entry's pending entries in `queue` are dropped. Returns its seq in `to`.
+   */
+  move(queue: string, seq: number, to: string): number;
+  /** Deletes every entry with seq <= `seq` (retention). Cost: one key delete per entry. */
   deleteUpTo(queue: string, seq: number): void;
-  /** Entries appended and not deleted (counts calls made, committed or not). */
+  /** Entries in the log. */
   length(queue: string): number;
-  /** Every queue with a log: name, first and next seq. */
+  /** Every queue with a log: name, first and next seq, length. */
   list(): QueueLogInfo[];
-  /** Deletes a queue's log entirely; a later append starts again at seq 1. */
+  /** Deletes a queue's log entirely, groups included; a later append starts again at seq 1. */
   drop(queue: string): void;
+
+  // ---- consumer groups -------------------------------------------------------------------------------------
+  groups(queue: string): QueueGroupInfo[];
+  /** The group's next seq to hand out; undefined if there is no such group. */
+  cursor(queue: string, group: string): number | undefined;
+  /** Sets a group's cursor, creating the group (and the queue) if new. The cursor may move back (replay). */
+  setCursor(queue: string, group: string, seq: number): void;
+  /** Deletes a group with its cursor and pending entries (the log's entries stay). */
+  dropGroup(queue: string, group: string): void;
+  /** Records (or replaces) entry.seq as handed out to the group. The group and the entry must exist. */
+  putPending(queue: string, group: string, entry: PendingEntry): void;
+  getPending(queue: string, group: string, seq: number): PendingEntry | undefined;
+  /** The group's pending entries in seq order. */
+  pending(queue: string, group: string): PendingEntry[];
+  /** Drops a pending entry, leaving the log entry (nack with requeue: move the cursor back or re-put it). */
+  removePending(queue: string, group: string, seq: number): boolean;
+  /**
+   * Acknowledges `seq` for the group: drops its pending entry and deletes the log entry (releasing the body)
+   * once no group needs it any more: every group's cursor is past it and none has it pending. False if the
+   * group had nothing pending at `seq` and nothing was deleted.
+   */
+  ack(queue: string, group: string, seq: number): boolean;
 }
 
 export interface Storage {
@@ -55,7 +104,10 @@ export interface Storage {
   readonly path: string | undefined;
   /** What open() found and repaired. */
   readonly openReport: OpenReport;
-  readonly queueLog: QueueLog;
+  /** Message bodies, shared by every concern below. */
+  readonly messages: MessageStore;
+  /** Durable queue logs with consumer groups. */
+  readonly queues: QueueLogStore;
   /** Group-commit counters. */
   readonly stats: StorageStats;
 

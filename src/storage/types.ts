@@ -147,11 +147,33 @@ export interface IntegrityReport {
 /** What open() repaired (all zero after a clean shutdown or a crash in sync mode). */
 export type OpenReport = Omit<IntegrityReport, "ok"> & { repaired: boolean };
 
+/** An entry of a durable queue log: a reference to a stored message body, in `seq` order. */
 export interface QueueLogEntry {
   seq: number;
+  messageId: MessageId;
+  /** The body (read with the entry; stored once, however many logs and sessions reference it). */
   message: StoredMessage;
-  /** When it was appended (ms since the epoch, storage clock). */
+  /** When it was appended, or moved into this log (ms since the epoch, storage clock). */
   appendedAt: number;
+}
+
+/** A queue log entry handed to a consumer of a group and not yet acknowledged. */
+export interface PendingEntry {
+  seq: number;
+  /** Times it was handed out (1 after the first delivery); drives retry limits and dead-lettering. */
+  deliveries: number;
+  /** When it may be handed out again if still unacknowledged (visibility timeout, retry backoff), ms since the epoch. */
+  visibleAt: number;
+  /** Who has it (consumer / client id), if the queue layer tracks it. */
+  consumer?: string | undefined;
+}
+
+export interface QueueGroupInfo {
+  name: string;
+  /** Seq the group hands out next: every entry below it was handed out (or skipped) by this group. */
+  cursor: number;
+  /** Entries handed out and not yet acknowledged. */
+  pending: number;
 }
 
 /**

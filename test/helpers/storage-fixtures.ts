@@ -73,3 +73,8 @@ export function storeQueued(
   const id = s.storeMessage(m);
   return { id, seq: s.enqueue(clientId, id, delivery) };
 }
+
+/** Stores a message and appends it to a durable queue log in one step; returns the seq. */
+export function logAppend(s: Storage, queue: string, m: StoredMessage): number {
+  return s.queues.append(queue, s.messages.store(m));
+}

@@ -1,4 +1,4 @@
-// Conformance: durable queue logs, reopen, schema, integrity repair, durability modes and group commit.
+// Conformance: reopen, schema, integrity repair, durability modes and group commit.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FakeClock } from "../../../src/util/clock.ts";
@@ -7,8 +7,8 @@ import type { Storage } from "../../../src/storage/index.ts";
 import { Space } from "../../../src/storage/keys.ts";
 import {
   PUBLISH_PROPERTIES,
-  allBytes,
   inflight,
+  logAppend,
   message,
   openFresh,
   reopen,
@@ -38,7 +38,7 @@ function populate(s: Storage): void {
   s.setRetained("t/1", m);
   s.putInflight("a", inflight(10, s.storeMessage(message(2, { qos: 2 })), { qos: 2, state: 2 }));
   s.addInboundQos2("b", 42);
-  s.queueLog.append("jobs", message(3));
+  logAppend(s, "jobs", message(3));
 }
 
 export function lifecycleTests(name: string, factory: HarnessFactory): void {
@@ -50,75 +50,14 @@ export function lifecycleTests(name: string, factory: HarnessFactory): void {
     const s2 = await reopen(h, s);
     assert.deepEqual(s2.loadAll(), before);
     assert.deepEqual(s2.openReport, {
-      messages: 2,
-      references: 4,
+      messages: 3,
+      references: 5,
       refcountMismatches: 0,
       orphanMessages: 0,
       danglingReferences: 0,
       repaired: false,
     });
     assert.equal(s2.verify().ok, true);
-  });
-
-  test(`${name}: queue log: append, ordered range reads, prefix delete, length, seqs survive a full drain and reopen`, async (t) => {
-    const clock = new FakeClock(1_000);
-    const { h, s } = await openFresh(t, factory, { clock });
-    for (let i = 1; i <= 50; i++) {
-      assert.equal(s.queueLog.append("q", message(i)), i);
-      clock.advance(1);
-    }
-    s.queueLog.append("q2", message(1000, { payload: allBytes() }));
-    await s.commit();
-    assert.equal(s.queueLog.length("q"), 50);
-    const page = s.queueLog.read("q", 11, 5);
-    assert.deepEqual(
-      page.map((e) => [e.seq, e.message.topic, e.appendedAt]),
-      [11, 12, 13, 14, 15].map((i) => [i, `t/${i}`, 1_000 + i - 1]),
-    );
-    s.queueLog.deleteUpTo("q", 20);
-    s.queueLog.deleteUpTo("q", 10); // already gone: no-op
-    await s.commit();
-    assert.equal(s.queueLog.length("q"), 30);
-    assert.deepEqual(
-      s.queueLog.read("q", 1, 3).map((e) => e.seq),
-      [21, 22, 23],
-    );
-    assert.equal(s.queueLog.read("q2", 1, 10)[0]?.message.payload.equals(allBytes()), true, "queues are separate");
-
-    let s2 = await reopen(h, s);
-    assert.deepEqual(
-      s2.queueLog.list().sort((a, b) => (a.name < b.name ? -1 : 1)),
-      [
-        { name: "q", firstSeq: 21, nextSeq: 51, length: 30 },
-        { name: "q2", firstSeq: 1, nextSeq: 2, length: 1 },
-      ],
-    );
-    s2.queueLog.deleteUpTo("q", 1_000_000); // clamps to the last appended
-    await s2.commit();
-    assert.equal(s2.queueLog.length("q"), 0);
-    assert.equal(s2.queueLog.read("q", 0, 100).length, 0);
-    s2 = await reopen(h, s2);
-    assert.equal(s2.queueLog.append("q", message(51)), 51, "a drained queue keeps counting");
-    s2.queueLog.drop("q2");
-    await s2.commit();
-    assert.equal(s2.queueLog.length("q2"), 0);
-    assert.equal(s2.queueLog.append("q2", message(1)), 1, "a dropped queue starts over");
-    await s2.commit();
-    assert.deepEqual(
-      s2.queueLog.read("q", 0, 10).map((e) => e.seq),
-      [51],
-    );
-  });
-
-  test(`${name}: a 1 MB message in a queue log round-trips`, async (t) => {
-    const { h, s } = await openFresh(t, factory);
-    const big = Buffer.alloc(1024 * 1024, 0xab);
-    s.queueLog.append("big", message(1, { payload: big, properties: PUBLISH_PROPERTIES }));
-    await s.commit();
-    const s2 = await reopen(h, s);
-    const [e] = s2.queueLog.read("big", 1, 1);
-    assert.equal(e?.message.payload.equals(big), true);
-    assert.deepEqual(e?.message.properties, PUBLISH_PROPERTIES);
   });
 
   test(`${name}: deadlines and timestamps persist as written (session expiry, will delay, message expiry, clock)`, async (t) => {
@@ -137,7 +76,7 @@ export function lifecycleTests(name: string, factory: HarnessFactory): void {
       deadline: clock.now() + 10_000,
     });
     storeQueued(s, "c", message(1, { expiresAt: clock.now() + 5_000 }));
-    s.queueLog.append("q", message(2));
+    logAppend(s, "q", message(2));
     await s.commit();
     const s2 = await reopen(h, s);
     const c = s2.loadAll().sessions[0]!;
@@ -145,7 +84,7 @@ export function lifecycleTests(name: string, factory: HarnessFactory): void {
     assert.equal(c.session?.lastSeen, 1_800_000_000_000);
     assert.equal(c.will?.deadline, 1_800_000_010_000);
     assert.equal(s2.getMessage(c.queue[0]!.messageId)?.expiresAt, 1_800_000_005_000);
-    assert.equal(s2.queueLog.read("q", 1, 1)[0]?.appendedAt, 1_800_000_000_000);
+    assert.equal(s2.queues.read("q", 1, 1)[0]?.appendedAt, 1_800_000_000_000);
   });
 
   test(`${name}: a store written by a newer schema is refused with a clear error`, async (t) => {
@@ -287,7 +226,8 @@ export function lifecycleTests(name: string, factory: HarnessFactory): void {
     await s.close(); // idempotent
     assert.throws(() => s.storeMessage(message(2)), { code: StorageErrorCode.Closed });
     assert.throws(() => s.loadAll(), { code: StorageErrorCode.Closed });
-    assert.throws(() => s.queueLog.append("q", message(1)), { code: StorageErrorCode.Closed });
+    assert.throws(() => s.queues.append("q", 1), { code: StorageErrorCode.Closed });
+    assert.throws(() => s.messages.store(message(1)), { code: StorageErrorCode.Closed });
     await assert.rejects(s.commit(), { code: StorageErrorCode.Closed });
   });
 }

@@ -5,6 +5,7 @@ import { describe } from "node:test";
 import type { HarnessFactory } from "../../helpers/storage-harness.ts";
 import { lifecycleTests } from "./conformance-lifecycle.ts";
 import { messageTests } from "./conformance-messages.ts";
+import { queueTests } from "./conformance-queues.ts";
 import { sessionTests } from "./conformance-sessions.ts";
 
 export type { HarnessFactory, StorageHarness } from "../../helpers/storage-harness.ts";
@@ -15,5 +16,6 @@ export function runConformance(name: string, factory: HarnessFactory): void {
     messageTests(name, factory);
     sessionTests(name, factory);
     lifecycleTests(name, factory);
+    queueTests(name, factory);
   });
 }

@@ -17,11 +17,12 @@ import { allSpecs, protocolName, selectSpecs, type RunSpec } from "./scenarios/c
 import { runLatency } from "./scenarios/latency.ts";
 import { failed, skipped, type RunResult } from "./scenarios/result.ts";
 import * as settings from "./scenarios/settings.ts";
+import { runSlowConsumer } from "./scenarios/slow-consumer.ts";
 import { runStorm } from "./scenarios/storm.ts";
 import { runThroughput } from "./scenarios/throughput.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const RUN_TIMEOUT_MS = 120_000;
+const RUN_TIMEOUT_MS = 180_000;
 /** Share of noisy runs above which a full run leaves docs/benchmarks.md alone. */
 const MAX_NOISY_SHARE = 0.1;
 
@@ -35,6 +36,11 @@ function summary(r: RunResult): string {
   const parts: string[] = [];
   if (r.latency)
     parts.push(`p50 ${formatMs(r.latency.p50)} p99 ${formatMs(r.latency.p99)} max ${formatMs(r.latency.max)}`);
+  else if (r.slow)
+    parts.push(
+      `healthy ${formatRate(r.slow.stuckPerSec)}/s vs ${formatRate(r.slow.baselinePerSec)}/s (${Math.round(r.slow.healthyShare * 100)}%), ` +
+        `RSS ${(r.slow.rssStartKb / 1024).toFixed(0)}→${(r.slow.rssEndKb / 1024).toFixed(0)} MB, stuck missed ${r.slow.stuckMissed}`,
+    );
   else if (r.storm)
     parts.push(`${formatRate(r.storm.connectsPerSec)} conn/s, ${r.storm.rssPerConnectionKb.toFixed(2)} KB/conn`);
   else parts.push(`${formatRate(r.msgsPerSec ?? Number.NaN)} msg/s`);
@@ -68,7 +74,9 @@ async function runSpec(
         ? runThroughput(spec, broker, timing)
         : spec.kind === "latency"
           ? runLatency(spec, broker, timing)
-          : runStorm(spec, broker, timing);
+          : spec.kind === "slow"
+            ? runSlowConsumer(spec, broker, timing)
+            : runStorm(spec, broker, timing);
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`run timed out after ${RUN_TIMEOUT_MS / 1000} s`)), RUN_TIMEOUT_MS);
     });

@@ -7,7 +7,6 @@ import { join } from "node:path";
 import { lastLines, onHarnessExit, spawnManaged, waitForPort, freePort, type ManagedProcess } from "../lib/children.ts";
 import { pinned } from "../lib/machine.ts";
 import { PROTOCOL, type ProtocolLevel } from "../lib/mqtt-packets.ts";
-import { BROKER_INFLIGHT, BROKER_QUEUE } from "../scenarios/settings.ts";
 
 export const BROKER_IDS = ["wharf", "mosquitto", "aedes"] as const;
 export type BrokerId = (typeof BROKER_IDS)[number];
@@ -97,11 +96,10 @@ const wharf: BrokerDef = {
   noPersistence: null,
   persistenceNote: "Wharf: LMDB storage, durability sync (a PUBACK follows the fsync'd commit of its message)",
   spawn(ctx, port, persistent) {
-    const conf = join(ctx.tmp, `wharf-${port}.yaml`);
-    writeFileSync(conf, wharfConfig());
     // WHARF_BENCH_NODE_ARGS: extra node flags for profiling, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
     const extra = (process.env["WHARF_BENCH_NODE_ARGS"] ?? "").split(/\s+/).filter((a) => a !== "");
-    const args = [...extra, "--import", "tsx", "src/cli/main.ts", "start", "--config", conf];
+    // Default configuration (issue #10: Wharf as a new user runs it; no queue or in-flight overrides).
+    const args = [...extra, "--import", "tsx", "src/cli/main.ts", "start"];
     args.push("--host", "127.0.0.1", "--port", String(port), "--log-level", "warn");
     if (persistent) args.push("--storage", "lmdb", "--data-dir", dataDir(ctx, `wharf-${port}`));
     else args.push("--storage", "memory");
@@ -110,20 +108,19 @@ const wharf: BrokerDef = {
   },
 };
 
-/** Wharf's config: the same queue and in-flight limits as Mosquitto gets (everything else default). */
-export function wharfConfig(): string {
-  return ["mqtt:", `  maxInflight: ${BROKER_INFLIGHT}`, `  maxQueuedMessages: ${BROKER_QUEUE}`, ""].join("\n");
-}
-
-/** Mosquitto's own config: loopback listener, no persistence, queues and in-flight windows that never bind. */
+/**
+ * Mosquitto as its users run it (issue #10): its defaults (in-flight window 20, Nagle on), except an unbounded
+ * queue (`max_queued_messages 0`) so it never drops for lack of room, plus a loopback listener, anonymous
+ * access and quiet logs. WHARF_BENCH_MOSQUITTO_NODELAY=1 adds `set_tcp_nodelay true` (latency parity; it
+ * roughly halves Mosquitto's throughput on the dev VM).
+ */
 export function mosquittoConfig(port: number, persistDir?: string): string {
   return [
     `listener ${port} 127.0.0.1`,
     "allow_anonymous true",
     ...(persistDir === undefined ? ["persistence false"] : ["persistence true", `persistence_location ${persistDir}/`]),
-    `max_queued_messages ${BROKER_QUEUE}`,
-    `max_inflight_messages ${BROKER_INFLIGHT}`,
-    "set_tcp_nodelay true",
+    "max_queued_messages 0",
+    ...(process.env["WHARF_BENCH_MOSQUITTO_NODELAY"] === "1" ? ["set_tcp_nodelay true"] : []),
     "log_dest stderr",
     "log_type error",
     "log_type warning",

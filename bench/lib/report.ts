@@ -144,6 +144,49 @@ export function renderResults(results: readonly RunResult[], brokers: readonly B
     );
   }
 
+  const slow = [...rows].filter(([, row]) => [...row.values()].some((r) => r.kind === "slow"));
+  if (slow.length > 0) {
+    out.push("\n### Slow consumer (1 publisher → 10 subscribers, one never reads; QoS 0, 100 B, open loop)\n");
+    const srows: string[][] = [];
+    for (const [id, row] of slow) {
+      for (const b of cols) {
+        const r = row.get(b);
+        const s = measured(r) ? r.slow : undefined;
+        srows.push([
+          id,
+          label(b),
+          cell(r, () => (s ? `${formatRate(s.baselinePerSec)} → ${formatRate(s.stuckPerSec)}` : "–")),
+          s ? pct(s.healthyShare) : "–",
+          s ? String(s.healthyLost) : "–",
+          s
+            ? `${(s.rssStartKb / 1024).toFixed(0)} → ${(s.rssEndKb / 1024).toFixed(0)}${s.rssLimitHit ? " (hit 2 GiB: stopped)" : ""}`
+            : "–",
+          s ? `${(s.stuckMs / 1000).toFixed(0)} s` : "–",
+          s ? String(s.stuckMissed) : "–",
+          s ? (s.brokerDropped === null ? "–" : String(s.brokerDropped)) : "–",
+          cpu(r),
+        ]);
+      }
+    }
+    out.push(
+      table(
+        [
+          "scenario",
+          "broker",
+          "healthy deliveries/s: all read → one stuck",
+          "share",
+          "healthy lost",
+          "RSS MB start → end",
+          "stuck window",
+          "stuck one missed",
+          "broker's dropped count",
+          "broker CPU",
+        ],
+        srows,
+      ),
+    );
+  }
+
   const storm = [...rows].filter(([, row]) => [...row.values()].some((r) => r.kind === "storm"));
   if (storm.length > 0) {
     out.push("\n### Connection storm (idle connections held open)\n");
@@ -231,7 +274,21 @@ export function renderTargets(results: readonly RunResult[]): string {
         `${formatRatio(rm)} Mosquitto (≥2×), ${formatRatio(ra)} Aedes (≥3×), loss ${w.delivery?.lost ?? "?"}`,
       );
     } else if (w.kind === "throughput" && id.startsWith("fan-in/qos1/")) {
-      check(id, rm === null ? null : rm >= 1.5, `${formatRatio(rm)} Mosquitto (≥1.5×)`);
+      const acked = w.ackedLost ?? 0;
+      check(
+        id,
+        rm === null ? null : rm >= 1.5 && acked === 0,
+        `${formatRatio(rm)} Mosquitto (≥1.5×), ${acked} PUBACKed messages lost (0)`,
+      );
+    } else if (w.kind === "slow" && w.slow) {
+      const s = w.slow;
+      check(
+        id,
+        s.healthyShare >= 0.9 && s.healthyLost === 0 && !s.rssLimitHit,
+        `healthy subscribers at ${pct(s.healthyShare)} of their rate without the stuck one (≥90%), ` +
+          `${s.healthyLost} lost, RSS ${(s.rssStartKb / 1024).toFixed(0)} → ${(s.rssEndKb / 1024).toFixed(0)} MB ` +
+          `over ${(s.stuckMs / 1000).toFixed(0)} s`,
+      );
     } else if (w.kind === "latency") {
       const wp = w.latency?.p99;
       const mp = measured(m) ? m.latency?.p99 : undefined;
@@ -249,5 +306,5 @@ export function renderTargets(results: readonly RunResult[]): string {
       check(`${id} rate`, w.storm.connectsPerSec >= 10_000, `${formatRate(w.storm.connectsPerSec)} connects/s (≥10k)`);
     }
   }
-  return lines.length === 0 ? "" : `### Targets (Wharf, issue #6)\n\n${lines.join("\n")}`;
+  return lines.length === 0 ? "" : `### Targets (Wharf, issues #6 and #10)\n\n${lines.join("\n")}`;
 }

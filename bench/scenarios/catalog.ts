@@ -84,6 +84,21 @@ export type RunSpec =
       protocol: ProtocolLevel;
       /** Brokers run with durable storage and the subscriber keeps a persistent session (clean session 0). */
       persistent?: true;
+      /**
+       * Open loop: no end-to-end backlog cap. QoS 0 publishers write whenever their socket takes data; QoS 1
+       * publishers keep `qos1Window` PUBLISHes in flight and nothing else holds them back. What a device fleet does.
+       */
+      openLoop?: true;
+      /** QoS 1 PUBLISHes in flight per publisher (default QOS1_WINDOW). */
+      qos1Window?: number;
+    }
+  | {
+      /** 1 publisher -> 10 subscribers of one topic, one of which never reads its socket (see slow-consumer.ts). */
+      kind: "slow";
+      id: string;
+      qos: 0;
+      payload: number;
+      protocol: ProtocolLevel;
     }
   | { kind: "latency"; id: string; qos: 1; payload: number; rate: number; protocol: ProtocolLevel }
   | { kind: "storm"; id: string; connections: number; protocol: ProtocolLevel }
@@ -110,6 +125,8 @@ export function allSpecs(stormConnections: number): RunSpec[] {
       }
     }
   }
+  specs.push(...openLoopSpecs());
+  specs.push({ kind: "slow", id: "slow-consumer/qos0/100B/v3.1.1", qos: 0, payload: 100, protocol: PROTOCOL.v311 });
   for (const protocol of [PROTOCOL.v311, PROTOCOL.v5]) {
     const id = `latency/qos1/${LATENCY_RATE / 1000}k-per-s/${protocolName(protocol)}`;
     specs.push({ kind: "latency", id, qos: 1, payload: 100, rate: LATENCY_RATE, protocol });
@@ -133,6 +150,32 @@ export function allSpecs(stormConnections: number): RunSpec[] {
   return specs;
 }
 
+/** QOS 1 in-flight window of the open-loop QoS 1 fan-in (issue #10: 64 per publisher). */
+export const OPEN_QOS1_WINDOW = 64;
+
+/**
+ * Open-loop variants (issue #10): QoS 0 fan-in, fan-out and pairs at 100 B with no backlog cap, and QoS 1
+ * fan-in with 64 PUBLISHes in flight per publisher. Ids end in `/open` (`/open64` for QoS 1).
+ */
+export function openLoopSpecs(): RunSpec[] {
+  const specs: RunSpec[] = [];
+  for (const family of ["fan-in", "fan-out", "pairs"] as const) {
+    const id = `${family}/qos0/100B/v3.1.1/open`;
+    specs.push({ kind: "throughput", id, family, qos: 0, payload: 100, protocol: PROTOCOL.v311, openLoop: true });
+  }
+  specs.push({
+    kind: "throughput",
+    id: `fan-in/qos1/100B/v3.1.1/open${OPEN_QOS1_WINDOW}`,
+    family: "fan-in",
+    qos: 1,
+    payload: 100,
+    protocol: PROTOCOL.v311,
+    openLoop: true,
+    qos1Window: OPEN_QOS1_WINDOW,
+  });
+  return specs;
+}
+
 /** The ~one-minute subset behind --quick. */
 export const QUICK_IDS: readonly string[] = [
   "fan-in/qos0/100B/v3.1.1",
@@ -143,6 +186,11 @@ export const QUICK_IDS: readonly string[] = [
   "fan-in/qos1/100B/v5",
   "latency/qos1/10k-per-s/v3.1.1",
   "persisted/qos1/100B/v3.1.1",
+  "fan-in/qos0/100B/v3.1.1/open",
+  "fan-out/qos0/100B/v3.1.1/open",
+  "pairs/qos0/100B/v3.1.1/open",
+  `fan-in/qos1/100B/v3.1.1/open${OPEN_QOS1_WINDOW}`,
+  "slow-consumer/qos0/100B/v3.1.1",
 ];
 
 export function selectSpecs(all: readonly RunSpec[], quick: boolean, only: readonly string[]): RunSpec[] {

@@ -27,9 +27,32 @@ export interface StormResult {
   stillOpen: number;
 }
 
+/** The slow-consumer scenario (1 -> 10, one subscriber never reads): healthy rate with and without it. */
+export interface SlowConsumerResult {
+  /** Deliveries/s to the 9 healthy subscribers together, all 10 reading (baseline phase). */
+  baselinePerSec: number;
+  /** The same with the 10th subscriber stuck (msgsPerSec of the run). */
+  stuckPerSec: number;
+  /** stuckPerSec / baselinePerSec. */
+  healthyShare: number;
+  /** Messages the healthy subscribers lost in the stuck phase (should be 0). */
+  healthyLost: number;
+  /** Messages the stuck subscriber never got (read after the phase, drained for up to drainMaxMs). */
+  stuckMissed: number;
+  /** Broker's own count of dropped messages ($SYS/broker/messages/dropped), when it publishes one. */
+  brokerDropped: number | null;
+  /** Broker VmRSS at the start and end of the stuck phase and its peak (VmHWM), KB. */
+  rssStartKb: number;
+  rssEndKb: number;
+  /** Length of the stuck phase's measurement window. */
+  stuckMs: number;
+  /** Whether the phase was cut short because the broker's RSS passed the harness's safety limit. */
+  rssLimitHit: boolean;
+}
+
 export interface RunResult {
   id: string;
-  kind: "throughput" | "latency" | "storm" | "pending";
+  kind: "throughput" | "latency" | "storm" | "slow" | "pending";
   broker: BrokerId;
   status: RunStatus;
   /** Human-readable flags: loss, duplicates, generator saturation, errors. */
@@ -57,6 +80,9 @@ export interface RunResult {
   generatorWaited?: number;
   /** Times QoS 0 publishers paused on the end-to-end backlog cap. */
   lagCapPauses?: number;
+  /** QoS 1: messages PUBACKed to their publisher that no subscriber ever received. */
+  ackedLost?: number;
+  slow?: SlowConsumerResult;
 }
 
 export function skipped(id: string, kind: RunResult["kind"], broker: BrokerId, reason: string): RunResult {

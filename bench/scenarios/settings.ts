@@ -4,10 +4,11 @@
 export const QOS1_WINDOW = 100;
 /** A publisher refills its window once this many slots are free (batched writes, window >= 90% full). */
 export const QOS1_REFILL = 10;
-/** In-flight limit broker -> subscriber: Mosquitto max_inflight_messages, and the MQTT 5 Receive Maximum our subscribers send. */
+/**
+ * The MQTT 5 Receive Maximum our subscribers send, and the latency publisher's window. The brokers run with their
+ * own default in-flight windows towards subscribers (Wharf 100, Mosquitto 20; see brokers/index.ts).
+ */
 export const BROKER_INFLIGHT = 1000;
-/** Mosquitto max_queued_messages: large enough never to be the reason a QoS 1 run stalls. */
-export const BROKER_QUEUE = 1_000_000;
 /** Target bytes per socket.write of PUBLISH batches. */
 export const BATCH_BYTES = 32 * 1024;
 /**
@@ -46,6 +47,10 @@ export interface Timing {
   stormConnections: number;
   stormConcurrency: number;
   stormHoldMs: number;
+  /** Slow-consumer stuck phase: publishing before its window (longer than Wharf's default stall limit, 1 s). */
+  slowWarmupMs: number;
+  /** Slow-consumer stuck phase window (issue #10: RSS bounded over a 60 s run). */
+  slowMeasureMs: number;
 }
 
 export const FULL: Timing = {
@@ -58,6 +63,8 @@ export const FULL: Timing = {
   stormConnections: 5000,
   stormConcurrency: STORM_CONCURRENCY,
   stormHoldMs: 2000,
+  slowWarmupMs: 3000,
+  slowMeasureMs: 60_000,
 };
 
 export const QUICK: Timing = {
@@ -70,4 +77,6 @@ export const QUICK: Timing = {
   stormConnections: 5000,
   stormConcurrency: STORM_CONCURRENCY,
   stormHoldMs: 1000,
+  slowWarmupMs: 2000,
+  slowMeasureMs: 5000,
 };

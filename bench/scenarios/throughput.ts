@@ -2,7 +2,8 @@
 // every message; msgs/s = unique messages delivered to subscribers inside the measurement window.
 //   QoS 0: batches of PUBLISHes, next batch once the socket drained (TCP backpressure).
 //   QoS 1: QOS1_WINDOW messages in flight per publisher, refilled as PUBACKs arrive.
-//   Both: an end-to-end backlog cap (LAG_CAP_*) so a broker that queues without limit cannot eat RAM.
+//   Both: an end-to-end backlog cap (LAG_CAP_*) so a broker that queues without limit cannot eat RAM;
+//   open-loop specs (issue #10) have none: publishers are held back by TCP (and QoS 1 windows) only.
 
 import type { RunningBroker } from "../brokers/index.ts";
 import type { BenchClient } from "../lib/client.ts";
@@ -119,7 +120,10 @@ export async function runThroughput(spec: ThroughputSpec, broker: RunningBroker,
         ),
     );
     const packetBytes = spec.payload + 32;
-    const flow = new Flow(builders, Math.min(LAG_CAP_MESSAGES, Math.floor(LAG_CAP_BYTES / packetBytes)));
+    // Open loop: no backlog cap at all, so a broker that reads faster than it writes shows it (loss or RSS).
+    const cap = spec.openLoop === true ? Infinity : Math.min(LAG_CAP_MESSAGES, Math.floor(LAG_CAP_BYTES / packetBytes));
+    const flow = new Flow(builders, cap);
+    const window = spec.qos1Window ?? QOS1_WINDOW;
 
     subs.forEach((sub, i) => {
       sub.coalesceReads = true;
@@ -143,7 +147,7 @@ export async function runThroughput(spec: ThroughputSpec, broker: RunningBroker,
       } else {
         let parked = false;
         const refill = (): void => {
-          const room = QOS1_WINDOW - inflight[i]!;
+          const room = window - inflight[i]!;
           // Refill in steps of QOS1_REFILL: a broker that acks each PUBLISH in its own segment would
           // otherwise have the generator write one message per syscall. The window stays >= 90% full.
           if (!flow.publishing || room < QOS1_REFILL || pub.closed || parked) return;
@@ -174,7 +178,7 @@ export async function runThroughput(spec: ThroughputSpec, broker: RunningBroker,
     await sleep(timing.measureMs);
     const delivered1 = flow.delivered;
     const built1 = sumBuilt(builders);
-    const window = meters.stop();
+    const reading = meters.stop();
     flow.publishing = false;
     flow.release();
 
@@ -200,14 +204,19 @@ export async function runThroughput(spec: ThroughputSpec, broker: RunningBroker,
     if (flow.badPayloads > 0) notes.push(`payloads of the wrong size: ${flow.badPayloads}`);
     const unacked = inflight.reduce((a, b) => a + b, 0);
     if (unacked > 0) notes.push(`${unacked} QoS 1 PUBLISHes never acknowledged`);
-    const seconds = window.elapsedMs / 1000;
+    // Every QoS 1 message lost beyond the unacknowledged ones was PUBACKed to its publisher and never delivered.
+    const ackedLost = spec.qos === 1 ? Math.max(0, total.lost - unacked) : 0;
+    if (ackedLost > 0) notes.push(`PUBACKed but never delivered: ${ackedLost}`);
+    if (spec.openLoop === true) notes.push("open loop (no backlog cap)");
+    const seconds = reading.elapsedMs / 1000;
     return {
-      ...measuredResult(spec.id, "throughput", broker, window, failure, notes),
+      ...measuredResult(spec.id, "throughput", broker, reading, failure, notes),
       msgsPerSec: (delivered1 - delivered0) / seconds,
       publishedPerSec: (built1 - built0) / seconds,
       delivery: total,
       perPublisher,
       lagCapPauses: flow.lagCapPauses,
+      ...(spec.qos === 1 ? { ackedLost } : {}),
     };
   } finally {
     await closeAll(clients);

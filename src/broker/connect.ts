@@ -6,6 +6,7 @@ import { isPromise } from "./hooks.ts";
 import type { AuthResult, AuthenticateContext } from "./hooks.ts";
 import { ConnState } from "./conn-state.ts";
 import type { ClientContext } from "./core.ts";
+import type { OpenedSession } from "./session-registry.ts";
 import { NEVER_EXPIRES } from "./session.ts";
 import { outboundAliasesFor } from "./topic-alias-out.ts";
 import { connackProperties, responseInformationFor } from "./v5.ts";
@@ -70,8 +71,7 @@ export function handleConnect(c: ClientContext, p: ConnectPacket): void | Promis
 
   const authenticate = broker.hooks?.authenticate;
   if (authenticate === undefined) {
-    completeConnect(c, p, clientId, assigned, true);
-    return;
+    return completeConnect(c, p, clientId, assigned, true);
   }
   const ctx: AuthenticateContext = {
     clientId,
@@ -101,7 +101,7 @@ export function handleConnect(c: ClientContext, p: ConnectPacket): void | Promis
       (err: unknown) => completeConnect(c, p, clientId, assigned, onError(err)),
     );
   }
-  completeConnect(c, p, clientId, assigned, result);
+  return completeConnect(c, p, clientId, assigned, result);
 }
 
 function completeConnect(
@@ -111,7 +111,7 @@ function completeConnect(
   assigned: boolean,
   auth: AuthResult,
   enhanced?: EnhancedAuthOutcome,
-): void {
+): void | Promise<void> {
   if (c.state !== ConnState.Connecting) return; // the socket closed while the hook ran
   if (auth !== true) {
     c.refuse(auth === false ? ReasonCode.BadUserNameOrPassword : auth.reasonCode);
@@ -151,7 +151,40 @@ function completeConnect(
 
   // Clean session 1 = session ends with the connection (expiry 0); clean session 0 = never expires.
   const expiry = v === 5 ? (props?.sessionExpiryInterval ?? 0) : p.clean ? 0 : NEVER_EXPIRES;
-  const { session, present } = broker.openSession(c, clientId, p.clean, expiry);
+  const opened = broker.openSession(c, clientId, p.clean, expiry);
+  const accept = (o: OpenedSession): void =>
+    acceptConnect(c, p, o, { clientId, assigned, username, keepAlive, serverKeepAlive, enhanced });
+  if (!isPromise(opened)) {
+    accept(opened); // the in-process registry: no await on the CONNECT path
+    return;
+  }
+  return opened.then((o) => {
+    if (c.state === ConnState.Connecting) {
+      accept(o);
+      return;
+    }
+    // Closed while a remote registry answered: the session was attached to this connection; detach it again.
+    c.session = o.session;
+    broker.connectionEnded(c, true, undefined);
+  });
+}
+
+interface Accepted {
+  readonly clientId: string;
+  readonly assigned: boolean;
+  readonly username: string | undefined;
+  readonly keepAlive: number;
+  readonly serverKeepAlive: number | undefined;
+  readonly enhanced: EnhancedAuthOutcome | undefined;
+}
+
+/** The session is attached: CONNACK, keepalive, then resend and drain the session [MQTT-4.4.0-1]. */
+function acceptConnect(c: ClientContext, p: ConnectPacket, opened: OpenedSession, a: Accepted): void {
+  const { session, present } = opened;
+  const { clientId, assigned, username, keepAlive, serverKeepAlive, enhanced } = a;
+  const opts = c.broker.options;
+  const v = p.protocolVersion;
+  const props = v === 5 ? p.properties : undefined;
   c.session = session;
   c.state = ConnState.Connected;
   c.send({

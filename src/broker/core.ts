@@ -15,6 +15,8 @@ import type { AuthHooks, Authorizer, ClientInfo } from "./hooks.ts";
 import type { FlushScheduler } from "./flush.ts";
 import type { Message } from "./message.ts";
 import type { BrokerOptions, ServerRedirect } from "./options.ts";
+import type { RouteResult } from "./router.ts";
+import type { OpenedSession } from "./session-registry.ts";
 import type { Session, SessionLink, Subscription } from "./session.ts";
 import type { Counters } from "./stats.ts";
 import type { OutboundTopicAliases } from "./topic-alias-out.ts";
@@ -81,14 +83,6 @@ export interface CommitGate {
   inboundReleased(s: Session, packetId: number): void;
 }
 
-/** Outcome of routing one message. */
-export interface RouteResult {
-  /** Sessions with at least one matching subscription. */
-  matched: number;
-  /** Of those, sessions that refused the message (QoS 1/2 with a full queue). */
-  refused: number;
-}
-
 export interface BrokerCore {
   readonly options: Required<BrokerOptions>;
   readonly clock: Clock;
@@ -107,15 +101,15 @@ export interface BrokerCore {
   /** A fresh client identifier for an empty CONNECT client id (3.1.1 [MQTT-3.1.3-6]). */
   assignClientId(): string;
   /**
-   * Attaches the client to the session of clientId: takes over a connected session [MQTT-3.1.4-2], discards
-   * it for clean start [MQTT-3.1.2-6], resumes it otherwise [MQTT-3.1.2-4]; returns whether a session was present.
+   * Attaches the client to the session of clientId (SessionRegistry.open: takeover [MQTT-3.1.4-2], clean start
+   * [MQTT-3.1.2-6], resume [MQTT-3.1.2-4]). A promise only from a registry that must ask another node.
    */
   openSession(
     conn: ClientContext,
     clientId: string,
     clean: boolean,
     expiryInterval: number,
-  ): { session: Session; present: boolean };
+  ): OpenedSession | Promise<OpenedSession>;
   /** A client finished (state Closed); `will` is set when the will must be published (or delayed). */
   connectionEnded(conn: ClientContext, wasConnected: boolean, will: Will | undefined): void;
   /** The transport reported the socket closed. */

@@ -18,7 +18,7 @@ export interface PendingConnect {
   readonly p: ConnectPacket;
   readonly clientId: string;
   /** Continues the CONNECT acceptance of connect.ts (bound to the connection and the packet). */
-  readonly complete: (auth: AuthResult, enhanced?: EnhancedAuthOutcome) => void;
+  readonly complete: (auth: AuthResult, enhanced?: EnhancedAuthOutcome) => void | Promise<void>;
 }
 
 /** Per-connection state; exists when the CONNECT carried an Authentication Method. */

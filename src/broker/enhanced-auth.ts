@@ -23,7 +23,7 @@ export type CompleteConnect = (
   assigned: boolean,
   auth: AuthResult,
   enhanced?: EnhancedAuthOutcome,
-) => void;
+) => void | Promise<void>;
 
 const DISCONNECT_FALLBACK = ReasonCode.NotAuthorized;
 
@@ -111,8 +111,7 @@ async function connectStep(
       st.identity = r.username ?? pending.p.username;
       const properties: Properties = { authenticationMethod: st.method }; // [MQTT-4.12.0-5]
       if (r.data !== undefined) properties.authenticationData = r.data;
-      pending.complete(true, { username: st.identity, properties });
-      return;
+      return pending.complete(true, { username: st.identity, properties });
     }
     case "failure": {
       st.end();

@@ -69,7 +69,9 @@ export class LmdbKv implements KvBackend {
         if (foreign.length > 0)
           throw corruptError(path, `it holds databases Wharf does not use (${foreign.join(", ")})`);
       }
-      root = open({ path, maxDbs: MAX_DBS, overlappingSync: false, noSync: options.noSync });
+      // noSubdir explicitly false: lmdb-js infers it from a file extension, so a directory named `wharf.d` or
+      // `x.1a2b` would be taken for the data file itself ("Is a directory").
+      root = open({ path, maxDbs: MAX_DBS, overlappingSync: false, noSync: options.noSync, noSubdir: false });
       const dbs = new Map<SpaceName, Database>();
       for (const name of ALL_SPACES) dbs.set(name, root.openDB({ name }));
       return new LmdbKv(path, root, dbs, unlock);

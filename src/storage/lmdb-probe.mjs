@@ -11,7 +11,7 @@ import { open } from "lmdb";
 const [path, maxDbs] = process.argv.slice(2);
 let root;
 try {
-  root = open({ path, maxDbs: Number(maxDbs), overlappingSync: false, readOnly: true });
+  root = open({ path, maxDbs: Number(maxDbs), overlappingSync: false, readOnly: true, noSubdir: false });
   const databases = {};
   // Names first: opening a database while a cursor on the root is live crashes lmdb-js in read-only mode.
   const names = [...root.getKeys({})];

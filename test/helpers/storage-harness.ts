@@ -68,7 +68,7 @@ export async function tempDir(prefix = "wharf-storage-"): Promise<string> {
 
 /** Raw lmdb-js access to a data directory, opened like the store opens it. */
 export async function rawLmdbWrite(path: string, ops: TamperOp[]): Promise<void> {
-  const root = open({ path, maxDbs: 32, overlappingSync: false });
+  const root = open({ path, maxDbs: 32, overlappingSync: false, noSubdir: false });
   try {
     for (const o of ops) {
       const db = root.openDB({ name: o.space });

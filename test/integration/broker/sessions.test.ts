@@ -14,6 +14,7 @@ import {
   waitUntil,
 } from "../../helpers/clients.ts";
 import { RawClient } from "../../helpers/raw-client.ts";
+import { brokerInternals } from "../../../src/broker/internal.ts";
 
 test("MQTT.js: session present 0/1 [MQTT-3.2.2-1..3]; QoS 1/2 queued offline and delivered on reconnect [MQTT-3.1.2-5]", async (t) => {
   const b = await startBroker({ sysInterval: 0 });
@@ -145,7 +146,7 @@ test("empty client id: accepted with clean session 1 (assigned id), refused with
   t.after(() => b.close());
   const ok = await mqttjs(t, b.url, { protocolVersion: 4, clientId: "", clean: true });
   assert.ok(
-    [...b.broker.sessions.keys()].some((id) => id.startsWith("wharf-")),
+    [...brokerInternals(b.broker).sessions.keys()].some((id) => id.startsWith("wharf-")),
     "an id was assigned",
   );
   await ok.client.subscribeAsync("e", { qos: 0 });

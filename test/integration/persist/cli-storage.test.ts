@@ -90,3 +90,16 @@ test("default lmdb: a retained message and a queued message survive SIGTERM and 
   await again.endAsync();
   assert.equal((await wharf.kill("SIGTERM")).code, 0);
 });
+
+test("a data directory with a dot in its name (issue 10): created by wharf start, then reused with its state", async (t) => {
+  const dir = join(tempDir(t), "wharf.d");
+  let wharf = await spawnWharf(t, { args: ["--storage", "lmdb", "--data-dir", dir] });
+  const pub = await mqtt.connectAsync(`mqtt://127.0.0.1:${wharf.port}`, { reconnectPeriod: 0 });
+  await pub.publishAsync("r", "kept", { qos: 1, retain: true });
+  await pub.endAsync();
+  assert.equal((await wharf.kill("SIGTERM")).code, 0);
+  wharf = await spawnWharf(t, { args: ["--storage", "lmdb", "--data-dir", dir] });
+  const restored = await wharf.waitForLog((l) => l.msg === "state restored from storage");
+  assert.equal(restored.retained, 1);
+  assert.equal((await wharf.kill("SIGTERM")).code, 0);
+});

@@ -13,6 +13,7 @@ import { startServer, validateConfig } from "../../../src/server/index.ts";
 import type { WharfServer } from "../../../src/server/index.ts";
 import { FakeClock } from "../../../src/util/index.ts";
 import { recordingLogger } from "../../unit/broker/harness.ts";
+import { brokerInternals } from "../../../src/broker/internal.ts";
 
 interface Received {
   topic: string;
@@ -98,7 +99,10 @@ test("clean restart: queued messages, retained messages, a delayed will and sess
   }
   await pub.client.publishAsync("status", "retained!", { qos: 1, retain: true });
   await pub.client.endAsync();
-  await until(() => servers[0]!.broker.sessions.get("mortal")?.link === undefined, "the will to be pending");
+  await until(
+    () => brokerInternals(servers[0]!.broker).sessions.get("mortal")?.link === undefined,
+    "the will to be pending",
+  );
   await servers[0]!.close();
 
   clock = new FakeClock(clock.now() + 45_000); // down for 45 s: the will's delay passed, "short" (60 s) not expired
@@ -126,9 +130,9 @@ test("clean restart: queued messages, retained messages, a delayed will and sess
 
   // "short" disconnected 45 s before the restart with a 60 s expiry: 15 s left, re-armed from the deadline.
   clock.advance(14_000);
-  assert.ok(servers[1]!.broker.sessions.has("short"));
+  assert.ok(brokerInternals(servers[1]!.broker).sessions.has("short"));
   clock.advance(1_000);
-  assert.ok(!servers[1]!.broker.sessions.has("short"));
+  assert.ok(!brokerInternals(servers[1]!.broker).sessions.has("short"));
   const again = await connect(port, v5("short", 60));
   t.after(() => again.client.end(true));
   assert.equal(again.sessionPresent, false, "expired: a new session [MQTT-3.2.2-2]");

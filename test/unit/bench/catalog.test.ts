@@ -61,9 +61,23 @@ test("shapes match issue #6: 4→1, 1→50, 50 pairs, 10 subscribers × 1,000 wi
   assert.equal(new Set(first).size, WILDCARD.subscribers);
 });
 
-test("the full matrix: 4 families × QoS 0/1 × 100 B/4 KB × 3.1.1/5.0, latency, storm and persisted QoS 1", () => {
+test("the full matrix: 4 families × QoS 0/1 × 100 B/4 KB × 3.1.1/5.0, open loop, slow consumer, latency, storm and persisted QoS 1", () => {
   const all = allSpecs(5000);
-  assert.equal(all.filter((s) => s.kind === "throughput" && s.persistent !== true).length, 32);
+  const paced = all.filter((s) => s.kind === "throughput" && s.persistent !== true && s.openLoop !== true);
+  assert.equal(paced.length, 32);
+  assert.deepEqual(
+    all.filter((s) => s.kind === "throughput" && s.openLoop === true).map((s) => s.id),
+    [
+      "fan-in/qos0/100B/v3.1.1/open",
+      "fan-out/qos0/100B/v3.1.1/open",
+      "pairs/qos0/100B/v3.1.1/open",
+      "fan-in/qos1/100B/v3.1.1/open64",
+    ],
+  );
+  assert.deepEqual(
+    all.filter((s) => s.kind === "slow").map((s) => s.id),
+    ["slow-consumer/qos0/100B/v3.1.1"],
+  );
   assert.deepEqual(
     all.filter((s) => s.kind === "throughput" && s.persistent === true).map((s) => s.id),
     ["persisted/qos1/100B/v3.1.1"],

@@ -5,6 +5,7 @@ import { test } from "node:test";
 import { BROKERS, MOSQUITTO_BIN, makeContext, startBroker } from "../../../bench/brokers/index.ts";
 import { PROTOCOL } from "../../../bench/lib/mqtt-packets.ts";
 import { runLatency } from "../../../bench/scenarios/latency.ts";
+import { runSlowConsumer } from "../../../bench/scenarios/slow-consumer.ts";
 import { QUICK } from "../../../bench/scenarios/settings.ts";
 import { runThroughput } from "../../../bench/scenarios/throughput.ts";
 
@@ -46,4 +47,19 @@ test("latency run against Mosquitto samples every message sent in the window", {
   assert.ok(r.latency !== undefined && r.latency.samples > 100, `samples ${r.latency?.samples}`);
   assert.ok(r.latency.p50 > 0 && r.latency.p50 <= r.latency.p99 && r.latency.p99 <= r.latency.max);
   assert.equal(r.delivery?.lost, 0);
+});
+
+test("slow-consumer run against Mosquitto: both phases measure the healthy subscribers", { skip }, async (t) => {
+  const broker = await startBroker(BROKERS.mosquitto, ctx);
+  t.after(() => broker.proc.stop());
+  const r = await runSlowConsumer(
+    { kind: "slow", id: "slow-consumer/qos0/100B/v3.1.1", qos: 0, payload: 100, protocol: PROTOCOL.v311 },
+    broker,
+    { ...timing, slowWarmupMs: 100, slowMeasureMs: 500, drainMaxMs: 2000, drainIdleMs: 300 },
+  );
+  assert.notEqual(r.status, "error", r.notes.join("; "));
+  assert.ok(r.slow !== undefined);
+  assert.ok(r.slow.baselinePerSec > 0 && r.slow.stuckPerSec > 0);
+  assert.ok(r.slow.rssStartKb > 0 && r.slow.rssEndKb > 0);
+  assert.equal(r.delivery?.expected, r.delivery!.received + r.delivery!.lost);
 });

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { PacketType, encode } from "../../../src/codec/index.ts";
 import type { ConnackPacket } from "../../../src/codec/index.ts";
 import { harness, settle, TestClient, types } from "./harness.ts";
+import { brokerInternals } from "../../../src/broker/internal.ts";
 
 test("clean session 1: session present 0, nothing kept after disconnect [MQTT-3.2.2-1] [MQTT-3.1.2-6]", async () => {
   const h = harness();
@@ -11,7 +12,7 @@ test("clean session 1: session present 0, nothing kept after disconnect [MQTT-3.
   await client.subscribe("a/b", 1);
   client.disconnect();
   await settle();
-  assert.equal(h.broker.sessions.has("c1"), false);
+  assert.equal(brokerInternals(h.broker).sessions.has("c1"), false);
   assert.equal(h.broker.stats().subscriptions, 0);
 });
 
@@ -22,7 +23,7 @@ test("clean session 0: session present 0 first, 1 on reconnect, subscriptions ke
   await first.client.subscribe("x/#", 1);
   first.client.disconnect();
   await settle();
-  assert.equal(h.broker.sessions.has("p1"), true);
+  assert.equal(brokerInternals(h.broker).sessions.has("p1"), true);
   const second = await h.connect({ clientId: "p1", clean: false });
   assert.equal(second.connack.sessionPresent, true);
   const pub = await h.connect({ clientId: "pub" });

@@ -11,6 +11,7 @@ import type { AuthSession, AuthStepResult, EnhancedAuthenticator } from "../../.
 import { ScramClient } from "../../helpers/scram-client.ts";
 import { TestClient, harness, payloads, settle, only } from "./harness.ts";
 import type { Harness, HarnessOptions } from "./harness.ts";
+import { brokerInternals } from "../../../src/broker/internal.ts";
 
 const METHOD = "SCRAM-SHA-256";
 const USERS = [
@@ -126,7 +127,7 @@ test("[MQTT-4.12.0-4] wrong password / unknown user: CONNACK 0x87 with a Reason 
   const quiet = await scramConnect(h, "alice", "wrong", { requestProblemInformation: 0 });
   assert.equal(quiet.connack.reasonCode, ReasonCode.NotAuthorized);
   assert.equal(quiet.connack.properties?.reasonString, undefined);
-  assert.equal(h.broker.sessions.size, 0);
+  assert.equal(brokerInternals(h.broker).sessions.size, 0);
 });
 
 test("[MQTT-3.2.2-19] a CONNACK Reason String that would exceed the client's Maximum Packet Size is left out", async () => {
@@ -178,7 +179,7 @@ test("[MQTT-3.1.2-30] before CONNACK only AUTH or DISCONNECT: another packet, AU
     assert.equal(typeof connack.properties?.reasonString, "string", what);
     assert.equal(client.transport.closed, true, what);
   }
-  assert.equal(h.broker.sessions.size, 0);
+  assert.equal(brokerInternals(h.broker).sessions.size, 0);
 });
 
 test("a DISCONNECT during the CONNECT exchange ends the attempt without CONNACK", async () => {
@@ -414,7 +415,7 @@ test("a slow step holds the client's next packets at CONNECT (order kept), and t
   gone.drop();
   await settle();
   assert.equal(h.broker.connectionCount, 1, "only the client that finished");
-  assert.equal(h.broker.sessions.has("gone"), false);
+  assert.equal(brokerInternals(h.broker).sessions.has("gone"), false);
 });
 
 test("configuration errors throw AuthError: duplicate method, malformed user entries, bad stored credential, a user listed twice (also after SASLprep)", () => {

@@ -6,6 +6,7 @@ import { PacketType } from "../../../src/codec/index.ts";
 import type { Packet, PublishPacket } from "../../../src/codec/index.ts";
 import { payloads, recordingLogger, settle, types } from "./harness.ts";
 import { persistentHarness } from "./persist-harness.ts";
+import { brokerInternals } from "../../../src/broker/internal.ts";
 
 const pubs = (ps: Packet[]): PublishPacket[] => ps.filter((p): p is PublishPacket => p.type === PacketType.PUBLISH);
 
@@ -223,13 +224,13 @@ test("session expiry is honoured across a restart: expired while down -> gone; o
   await settle();
   h = await h.restart({ advanceMs: 100_000 }); // 100 s later
   assert.equal(h.broker.recovery?.expired, 1);
-  assert.deepEqual([...h.broker.sessions.keys()].sort(), ["long", "never"]);
+  assert.deepEqual([...brokerInternals(h.broker).sessions.keys()].sort(), ["long", "never"]);
   await h.storage.flush();
   assert.equal(h.storage.loadAll().sessions.length, 2, "the expired session is deleted from storage");
   h.clock.advance(199_000); // 299 s after the disconnect
-  assert.ok(h.broker.sessions.has("long"));
+  assert.ok(brokerInternals(h.broker).sessions.has("long"));
   h.clock.advance(1_000);
-  assert.deepEqual([...h.broker.sessions.keys()], ["never"], "re-armed from the persisted deadline");
+  assert.deepEqual([...brokerInternals(h.broker).sessions.keys()], ["never"], "re-armed from the persisted deadline");
   const back = await h.connect(opts("short", 60));
   assert.equal(back.connack.sessionPresent, false);
 });
@@ -262,9 +263,9 @@ test("will delay across a restart: published at startup if due, else when the pe
   assert.equal(h.broker.recovery?.willsPublished, 1);
   assert.equal(h.broker.recovery?.willsPending, 1);
   h.clock.advance(29_000);
-  assert.equal(h.broker.sessions.get("w")?.queue.length, 1);
+  assert.equal(brokerInternals(h.broker).sessions.get("w")?.queue.length, 1);
   h.clock.advance(1_000);
-  assert.equal(h.broker.sessions.get("w")?.queue.length, 2);
+  assert.equal(brokerInternals(h.broker).sessions.get("w")?.queue.length, 2);
   await settle();
   h = await h.restart();
   const w = await h.connect({ clientId: "w", clean: false });
@@ -325,9 +326,9 @@ test("crash: a connection open at the crash ended without DISCONNECT: its will i
   h.clock.advance(30_000);
   const w = await h.connect({ clientId: "w", clean: false });
   assert.deepEqual(payloads(await w.client.receive()), ["gone", "later"]);
-  assert.ok(h.broker.sessions.has("delayed"), "its session expiry runs from the restart");
+  assert.ok(brokerInternals(h.broker).sessions.has("delayed"), "its session expiry runs from the restart");
   h.clock.advance(570_000);
-  assert.ok(!h.broker.sessions.has("delayed"));
+  assert.ok(!brokerInternals(h.broker).sessions.has("delayed"));
 });
 
 test("crash: everything acknowledged is on disk; unacknowledged work may be lost, never half of it", async () => {
@@ -380,7 +381,7 @@ test("clean start discards the persisted session; a resumed session whose expiry
   assert.deepEqual(h.storage.loadAll().sessions, []);
   assert.equal(h.storage.loadAll().messages.size, 0);
   h = await h.restart({ crash: true });
-  assert.equal(h.broker.sessions.size, 0);
+  assert.equal(brokerInternals(h.broker).sessions.size, 0);
 });
 
 test("a failing commit: nothing is acknowledged, the publisher is disconnected, the failure logged at error", async () => {

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { PacketType } from "../../../src/codec/index.ts";
 import type { Packet, PublishPacket } from "../../../src/codec/index.ts";
 import { harness, payloads, settle, types } from "./harness.ts";
+import { brokerInternals } from "../../../src/broker/internal.ts";
 
 const pubs = (ps: Packet[]): PublishPacket[] => ps.filter((p): p is PublishPacket => p.type === PacketType.PUBLISH);
 
@@ -155,7 +156,7 @@ test("packet ids are never reused while in flight, also after wrapping at 65535 
   const h = harness({ maxInflight: 3 });
   const { client } = await h.connect({ clientId: "ids", clean: false });
   await client.subscribe("t", 1);
-  const session = h.broker.sessions.get("ids")!;
+  const session = brokerInternals(h.broker).sessions.get("ids")!;
   await h.broker.publish({ topic: "t", payload: "held", qos: 1 }); // stays unacknowledged throughout
   const [held] = await client.publishes();
   const seen = new Set<number>();

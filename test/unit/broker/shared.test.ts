@@ -7,6 +7,7 @@ import type { DisconnectPacket, Packet, Properties, PublishPacket, QoS } from ".
 import type { SharedSubscriptionStrategy } from "../../../src/broker/options.ts";
 import { harness, settle } from "./harness.ts";
 import type { Harness, HarnessOptions, TestClient } from "./harness.ts";
+import { brokerInternals } from "../../../src/broker/internal.ts";
 
 const pubs = (ps: Packet[]): PublishPacket[] => ps.filter((p): p is PublishPacket => p.type === PacketType.PUBLISH);
 const texts = (ps: PublishPacket[]): string[] => ps.map((p) => p.payload.toString());
@@ -306,7 +307,7 @@ test("QoS 2 already sent is not sent to another member when its session ends [MQ
   m.drop(); // session expiry 0: the session ends now
   await settle();
   assert.deepEqual(pubs(await other.receive()), []);
-  assert.equal(h.broker.sessions.has("m"), false);
+  assert.equal(brokerInternals(h.broker).sessions.has("m"), false);
 });
 
 // ---- membership ---------------------------------------------------------------------------------------------
@@ -419,6 +420,6 @@ test("broker shutdown does not shuffle shared messages between members going off
   await a.receive();
   await b.receive();
   await h.broker.close();
-  const inflight = (id: string): number => h.broker.sessions.get(id)?.inflight.size ?? -1;
+  const inflight = (id: string): number => brokerInternals(h.broker).sessions.get(id)?.inflight.size ?? -1;
   assert.deepEqual([inflight("a"), inflight("b")], [2, 2], "each persistent session keeps its own");
 });

@@ -7,6 +7,7 @@ import { PacketType, ReasonCode } from "../../../src/codec/index.ts";
 import { Broker } from "../../../src/broker/index.ts";
 import { BrokerError } from "../../../src/broker/errors.ts";
 import { TestClient, harness, payloads, settle, only } from "./harness.ts";
+import { brokerInternals } from "../../../src/broker/internal.ts";
 
 const INVALID_UTF8 = Buffer.from([0x61, 0xc3, 0x28, 0xff]);
 
@@ -27,7 +28,7 @@ test("(§4.11) serverRedirect: 5.0 CONNACK 0x9C/0x9D with Server Reference (Reas
     const v4 = await h.tryConnect({ clientId: "b", version: 4 });
     assert.equal(v4.connack?.reasonCode, 0x03, "3.1.1: server unavailable");
     assert.equal(v4.client.transport.closed, true);
-    assert.equal(h.broker.sessions.size, 0, "no session was touched");
+    assert.equal(brokerInternals(h.broker).sessions.size, 0, "no session was touched");
   }
 });
 
@@ -97,7 +98,7 @@ test("(§4.11) broker.redirect() refuses a connection still in its CONNECT (asyn
   const connack = only(await client.receive(), PacketType.CONNACK);
   assert.equal(connack.reasonCode, ReasonCode.UseAnotherServer);
   assert.equal(connack.properties?.serverReference, "b");
-  assert.equal(h.broker.sessions.size, 0);
+  assert.equal(brokerInternals(h.broker).sessions.size, 0);
 });
 
 // ---- Response Information -------------------------------------------------------------------------------------
@@ -143,7 +144,11 @@ test("(§3.3.2.3.2) validatePayloadFormat (default on): invalid UTF-8 with indic
   const pubrec = only(acks, PacketType.PUBREC);
   assert.equal(pubrec.packetId, id2);
   assert.equal(pubrec.reasonCode, ReasonCode.PayloadFormatInvalid);
-  assert.equal(h.broker.sessions.get("p")!.inboundQos2.has(id2!), false, "a PUBREC >= 0x80 ends the exchange");
+  assert.equal(
+    brokerInternals(h.broker).sessions.get("p")!.inboundQos2.has(id2!),
+    false,
+    "a PUBREC >= 0x80 ends the exchange",
+  );
   assert.equal(payloads(await sub.client.receive()).length, 3, "only the valid ones");
 
   client.publish("t", INVALID_UTF8, 0, { properties: pfi });

@@ -7,6 +7,7 @@ import { PacketType, ReasonCode } from "../../../src/codec/index.ts";
 import type { DisconnectPacket, Properties, PublishPacket, QoS, Will } from "../../../src/codec/index.ts";
 import { harness, payloads, settle } from "./harness.ts";
 import type { Harness } from "./harness.ts";
+import { brokerInternals } from "../../../src/broker/internal.ts";
 
 const NEVER = 0xffffffff;
 
@@ -43,7 +44,7 @@ test("(§3.1.2.11.2) Session Expiry absent (0): the session ends with the connec
   await a.client.subscribe("t", 1);
   a.client.drop();
   await settle();
-  assert.equal(h.broker.sessions.has("zero"), false);
+  assert.equal(brokerInternals(h.broker).sessions.has("zero"), false);
   assert.equal(h.clock.pending, 0, "no timer left behind");
 });
 
@@ -52,9 +53,9 @@ test("(§3.1.2.11.2) finite Session Expiry: kept until exactly the interval afte
   await offlineSubscriber(h, "fin", 30);
   await h.broker.publish({ topic: "t", payload: "queued", qos: 1 });
   h.clock.advance(29_999);
-  assert.equal(h.broker.sessions.get("fin")?.queue.length, 1);
+  assert.equal(brokerInternals(h.broker).sessions.get("fin")?.queue.length, 1);
   h.clock.advance(1);
-  assert.equal(h.broker.sessions.has("fin"), false, "expired at the interval");
+  assert.equal(brokerInternals(h.broker).sessions.has("fin"), false, "expired at the interval");
   const again = await h.connect({
     clientId: "fin",
     version: 5,
@@ -76,9 +77,9 @@ test("(§3.1.2.11.2) the expiry countdown restarts at every disconnection", asyn
   b.client.drop();
   await settle();
   h.clock.advance(59_999);
-  assert.equal(h.broker.sessions.has("re"), true);
+  assert.equal(brokerInternals(h.broker).sessions.has("re"), true);
   h.clock.advance(1);
-  assert.equal(h.broker.sessions.has("re"), false);
+  assert.equal(brokerInternals(h.broker).sessions.has("re"), false);
 });
 
 test("(§3.1.2.11.2) Session Expiry 0xFFFFFFFF never expires (no timer is even armed)", async () => {
@@ -86,7 +87,7 @@ test("(§3.1.2.11.2) Session Expiry 0xFFFFFFFF never expires (no timer is even a
   await offlineSubscriber(h, "forever", NEVER);
   assert.equal(h.clock.pending, 0);
   h.clock.advance(10 * 365 * 86_400_000);
-  assert.equal(h.broker.sessions.has("forever"), true);
+  assert.equal(brokerInternals(h.broker).sessions.has("forever"), true);
   const b = await h.connect({
     clientId: "forever",
     version: 5,
@@ -104,7 +105,7 @@ test("(§3.14.2.2.2) a Session Expiry Interval on DISCONNECT replaces the CONNEC
   const lower = await connect("lower", 600);
   lower.disconnect({ sessionExpiryInterval: 0 });
   await settle();
-  assert.equal(h.broker.sessions.has("lower"), false);
+  assert.equal(brokerInternals(h.broker).sessions.has("lower"), false);
 
   const raise = await connect("raise", 10);
   raise.disconnect({ sessionExpiryInterval: 100 });
@@ -116,14 +117,14 @@ test("(§3.14.2.2.2) a Session Expiry Interval on DISCONNECT replaces the CONNEC
   kept.disconnect(); // absent on DISCONNECT: the CONNECT value stands
   await settle();
   h.clock.advance(10_000);
-  assert.equal(h.broker.sessions.has("kept"), false);
-  assert.equal(h.broker.sessions.has("raise"), true);
+  assert.equal(brokerInternals(h.broker).sessions.has("kept"), false);
+  assert.equal(brokerInternals(h.broker).sessions.has("raise"), true);
   h.clock.advance(89_999);
-  assert.equal(h.broker.sessions.has("raise"), true);
+  assert.equal(brokerInternals(h.broker).sessions.has("raise"), true);
   h.clock.advance(1);
-  assert.equal(h.broker.sessions.has("raise"), false);
+  assert.equal(brokerInternals(h.broker).sessions.has("raise"), false);
   h.clock.advance(365 * 86_400_000);
-  assert.equal(h.broker.sessions.has("forever"), true);
+  assert.equal(brokerInternals(h.broker).sessions.has("forever"), true);
 });
 
 test("(§3.14.2.2.2) [MQTT-3.14.2-2] DISCONNECT raising Session Expiry from 0: DISCONNECT 0x82 without Session Expiry; the session ends and the will is published", async () => {
@@ -135,7 +136,7 @@ test("(§3.14.2.2.2) [MQTT-3.14.2-2] DISCONNECT raising Session Expiry from 0: D
   assert.equal(d?.type, PacketType.DISCONNECT);
   assert.equal(d.reasonCode, ReasonCode.ProtocolError);
   assert.equal(d.properties?.sessionExpiryInterval, undefined);
-  assert.equal(h.broker.sessions.has("z"), false);
+  assert.equal(brokerInternals(h.broker).sessions.has("z"), false);
   assert.deepEqual(payloads(await watcher.receive()), ["protocol error"], "not a normal disconnection");
 });
 
@@ -147,8 +148,8 @@ test("3.1.1: clean session 0 never expires, clean session 1 ends with the connec
   c.client.drop();
   await settle();
   h.clock.advance(365 * 86_400_000);
-  assert.equal(h.broker.sessions.has("p"), true);
-  assert.equal(h.broker.sessions.has("c"), false);
+  assert.equal(brokerInternals(h.broker).sessions.has("p"), true);
+  assert.equal(brokerInternals(h.broker).sessions.has("c"), false);
 });
 
 // ---- Will Delay Interval --------------------------------------------------------------------------------------
@@ -167,7 +168,7 @@ test("[MQTT-3.1.2-8] Will Delay: published exactly when the delay has passed (se
   assert.deepEqual(await watcher.receive(), []);
   h.clock.advance(1);
   assert.deepEqual(payloads(await watcher.receive()), ["late"]);
-  assert.equal(h.broker.sessions.has("wd"), true, "the session outlives its will");
+  assert.equal(brokerInternals(h.broker).sessions.has("wd"), true, "the session outlives its will");
 });
 
 test("[MQTT-3.1.2-8] Will Delay: the session ending first sends the will then (expiry < delay; DISCONNECT 0x04 lowering expiry to 0)", async () => {
@@ -184,7 +185,7 @@ test("[MQTT-3.1.2-8] Will Delay: the session ending first sends the will then (e
   assert.deepEqual(await watcher.receive(), []);
   h.clock.advance(1);
   assert.deepEqual(payloads(await watcher.receive()), ["at session end"]);
-  assert.equal(h.broker.sessions.has("short"), false);
+  assert.equal(brokerInternals(h.broker).sessions.has("short"), false);
 
   const b = await h.connect({
     clientId: "ends-now",

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { PacketType } from "../../../src/codec/index.ts";
 import type { DisconnectPacket, PublishPacket } from "../../../src/codec/index.ts";
 import { harness, payloads, settle } from "./harness.ts";
+import { brokerInternals } from "../../../src/broker/internal.ts";
 
 test("5.0 CONNACK announces the server's limits", async () => {
   const h = harness({ receiveMaximum: 20, maximumQoS: 1, maxPacketSize: 4096, topicAliasMaximum: 5 });
@@ -26,7 +27,7 @@ test("5.0 session expiry: kept for the interval after disconnect, then discarded
   b.client.disconnect();
   await settle();
   h.clock.advance(60_000);
-  assert.equal(h.broker.sessions.has("se"), false);
+  assert.equal(brokerInternals(h.broker).sessions.has("se"), false);
   const c = await h.connect({ clientId: "se", version: 5, clean: false });
   assert.equal(c.connack.sessionPresent, false);
 });
@@ -38,7 +39,7 @@ test("5.0 session expiry 0 (default) ends the session with the connection; DISCO
   await settle();
   const got = a.client.take();
   assert.equal((got.at(-1) as DisconnectPacket | undefined)?.reasonCode, 0x82, "protocol error");
-  assert.equal(h.broker.sessions.has("z"), false);
+  assert.equal(brokerInternals(h.broker).sessions.has("z"), false);
 });
 
 test("5.0 client Receive Maximum caps the inflight window", async () => {
@@ -68,7 +69,7 @@ test("5.0 client Maximum Packet Size: a bigger message is not sent to that clien
   await h.broker.publish({ topic: "t", payload: "fits", qos: 1 });
   assert.deepEqual(payloads(await small.client.receive()), ["fits"]);
   assert.equal((await big.client.publishes()).length, 2);
-  assert.equal(h.broker.sessions.get("small")!.inflight.size, 1);
+  assert.equal(brokerInternals(h.broker).sessions.get("small")!.inflight.size, 1);
 });
 
 test("5.0 message expiry: queued messages expire; the remaining interval is sent [MQTT-3.3.2-5] [MQTT-3.3.2-6]", async () => {

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import type { TestContext } from "node:test";
@@ -86,7 +86,7 @@ describe("lmdb data directory checks", { concurrency: 4 }, () => {
 
   test("another application's LMDB environment is refused as not a Wharf store", async (t) => {
     const path = join(await scratch(t), "data");
-    const root = open({ path, maxDbs: 4, overlappingSync: false });
+    const root = open({ path, maxDbs: 4, overlappingSync: false, noSubdir: false });
     await root.openDB({ name: "users" }).put("alice", { admin: true });
     await root.close();
     await assertRefused(path, StorageErrorCode.Corrupt, /databases Wharf does not use \(users\)/);
@@ -100,6 +100,31 @@ describe("lmdb data directory checks", { concurrency: 4 }, () => {
     assert.equal(s.path, path);
     assert.equal(s.loadAll().sessions.length, 3);
     assert.equal(s.verify().ok, true);
+  });
+
+  // Issue 10: lmdb-js infers noSubdir from an extension, so these were taken for data files ("Is a directory").
+  for (const name of ["wharf.d", "x.1a2B", "data.mdb.dir", ".hidden"]) {
+    test(`a data directory named ${name}: created new, then reopened with its data (existing directory)`, async (t) => {
+      const path = join(await scratch(t), name);
+      await validStore(path); // new: created by the open
+      assert.ok((await stat(join(path, "data.mdb"))).isFile(), "the data file is inside the directory");
+      const s = await openLmdbStorage({ path });
+      t.after(() => s.close());
+      assert.equal(s.loadAll().sessions.length, 3);
+      assert.equal(s.verify().ok, true);
+    });
+  }
+
+  test("an existing empty directory with a dot in its name is used as a new store", async (t) => {
+    const path = join(await scratch(t), "wharf.d");
+    await mkdir(path);
+    const s = await openLmdbStorage({ path });
+    storeQueued(s, "c", message(1));
+    await s.close();
+    const s2 = await openLmdbStorage({ path });
+    t.after(() => s2.close());
+    assert.equal(s2.readQueue("c").length, 1);
+    assert.deepEqual((await readdir(path)).sort(), ["data.mdb", "lock.mdb", "wharf.lock"]);
   });
 
   test("durability modes can change between restarts of the same directory", async (t) => {

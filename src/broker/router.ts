@@ -1,0 +1,153 @@
+// The router: which sessions a published message goes to. It owns the subscription index (src/topics) and the
+// 5.0 shared subscription groups (shared.ts), and nothing else: session state (the session's own subscription
+// map, persistence) is kept by the caller (runtime.ts), sessions' lifecycles by the SessionRegistry.
+//
+// `Router` is the seam a cluster implementation provides later. Its methods are synchronous on purpose: a
+// cluster router answers them from its local replica of the route table and forwards a message to the nodes that
+// have matching subscriptions without waiting for them (route changes propagate asynchronously, as in EMQX and
+// VerneMQ). What needs a remote answer — "is this client id connected on another node?" — is asked of the
+// SessionRegistry, whose open() may return a promise.
+import type { QoS } from "../codec/index.ts";
+import { SubscriptionIndex } from "../topics/index.ts";
+import { minQoS } from "./message.ts";
+import type { Message } from "./message.ts";
+import type { Session, Subscription } from "./session.ts";
+import { SharedGroup, SharedSubscriptions } from "./shared.ts";
+import type { SharedEnv } from "./shared.ts";
+
+/** Outcome of routing one message. */
+export interface RouteResult {
+  /** Sessions (and shared groups) with at least one matching subscription. */
+  matched: number;
+  /** Of those, the ones that refused the message (QoS 1/2 with a full queue). */
+  refused: number;
+}
+
+export interface Router {
+  /** Registers `sub` of `session` (a shared one joins its group); true when it replaced an identical filter. */
+  add(session: Session, sub: Subscription): boolean;
+  /** Unregisters `sub` of `session` (a shared one leaves its group, which takes back its queued deliveries). */
+  remove(session: Session, sub: Subscription): void;
+  /** Delivers `msg` to every matching subscription: once per session, once per shared group. */
+  route(msg: Message): RouteResult;
+  /** The session's client connected (CONNACK sent): waiting shared messages follow. */
+  sessionOnline(session: Session): void;
+  /** The session's connection ended; the session may live on (its groups take back what it has not acknowledged). */
+  sessionOffline(session: Session): void;
+  /** The session ended: every subscription of it is removed. */
+  sessionEnded(session: Session): void;
+  /** Shutdown: members going offline keep their shared messages (a persistent session keeps them for later). */
+  suspend(): void;
+  /** Subscriptions across all sessions (each shared membership counts once). */
+  readonly subscriptionCount: number;
+  /** Messages waiting in shared groups for a live member. */
+  readonly waitingCount: number;
+}
+
+/** What the subscription index stores per (filter, client id). */
+interface SubEntry {
+  readonly session: Session;
+  readonly sub: Subscription;
+}
+
+/** Index values: a client's own subscription, or a shared subscription group (key groupKey(name)). */
+type IndexEntry = SubEntry | SharedGroup;
+
+/** Per-session accumulation while routing one message (overlapping subscriptions are merged). */
+interface Target {
+  readonly session: Session;
+  qos: QoS;
+  retainAsPublished: boolean;
+  ids: number[] | undefined;
+}
+
+/** The in-process router. */
+export class LocalRouter implements Router {
+  readonly #index = new SubscriptionIndex<IndexEntry>();
+  readonly #shared: SharedSubscriptions;
+
+  constructor(sharedEnv: Omit<SharedEnv, "index">) {
+    this.#shared = new SharedSubscriptions({ ...sharedEnv, index: this.#index });
+  }
+
+  add(session: Session, sub: Subscription): boolean {
+    if (sub.shared !== undefined) return this.#shared.join(session, sub);
+    return !this.#index.add(sub.filter, session.clientId, { session, sub });
+  }
+
+  remove(session: Session, sub: Subscription): void {
+    if (sub.shared !== undefined) this.#shared.leave(session, sub);
+    else this.#index.remove(sub.filter, session.clientId);
+  }
+
+  /**
+   * Routes to every session with a matching subscription, once per session at the highest granted QoS of its
+   * matching subscriptions [MQTT-3.3.5-1] (5.0 [MQTT-3.3.4-2]), with all their subscription identifiers
+   * (5.0 [MQTT-3.3.4-4]), delivered at min(publish QoS, granted QoS) [MQTT-3.8.4-6].
+   */
+  route(msg: Message): RouteResult {
+    const targets = new Map<string, Target>();
+    let groups: SharedGroup[] | undefined;
+    const origin = msg.origin;
+    this.#index.match(msg.topic, (key, entry) => {
+      if (entry instanceof SharedGroup) {
+        (groups ??= []).push(entry); // one delivery per group, to a member it picks (5.0 §4.8.2)
+        return;
+      }
+      const sub = entry.sub;
+      if (sub.noLocal && origin === key) return; // 5.0 [MQTT-3.8.3-3]
+      const t = targets.get(key);
+      if (t === undefined) {
+        targets.set(key, {
+          session: entry.session,
+          qos: sub.qos,
+          retainAsPublished: sub.retainAsPublished,
+          ids: sub.identifier === undefined ? undefined : [sub.identifier],
+        });
+        return;
+      }
+      if (sub.qos > t.qos) t.qos = sub.qos;
+      if (sub.retainAsPublished) t.retainAsPublished = true;
+      if (sub.identifier !== undefined) (t.ids ??= []).push(sub.identifier);
+    });
+    let refused = 0;
+    for (const t of targets.values()) {
+      const delivered = t.session.deliver({
+        msg,
+        qos: minQoS(msg.qos, t.qos),
+        // Forwarded to an established subscription: RETAIN cleared [MQTT-3.3.1-9] unless 5.0 Retain As Published.
+        retain: t.retainAsPublished && msg.retain,
+        subscriptionIds: t.ids,
+      });
+      if (!delivered) refused++;
+    }
+    if (groups === undefined) return { matched: targets.size, refused };
+    for (const g of groups) if (!this.#shared.dispatch(g, msg)) refused++;
+    return { matched: targets.size + groups.length, refused };
+  }
+
+  sessionOnline(session: Session): void {
+    this.#shared.memberOnline(session);
+  }
+
+  sessionOffline(session: Session): void {
+    this.#shared.memberOffline(session); // its unacknowledged shared messages go to live members (5.0 §4.8.2)
+  }
+
+  sessionEnded(session: Session): void {
+    this.#shared.sessionEnded(session); // leaves its groups, which take back its unacknowledged messages
+    this.#index.removeKey(session.clientId);
+  }
+
+  suspend(): void {
+    this.#shared.suspend();
+  }
+
+  get subscriptionCount(): number {
+    return this.#index.size - this.#shared.groupCount + this.#shared.memberCount;
+  }
+
+  get waitingCount(): number {
+    return this.#shared.waitingCount;
+  }
+}

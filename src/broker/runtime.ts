@@ -1,0 +1,342 @@
+// The broker runtime: composes the internal parts and is the BrokerCore the connections and packet handlers work
+// with. Each part has one job:
+//   SessionRegistry (session-registry.ts)  sessions, takeover, will delay, expiry
+//   Router (router.ts)                      subscription index and shared groups: who gets a message
+//   RetainedStore (retained.ts)             retained messages (persisted through retained-persist.ts)
+//   SysPublisher (sys.ts)                   $SYS statistics
+//   Persistence (persist.ts)                write-behind storage, acknowledgements after the commit
+// This class wires them and keeps what spans them: the connection set (shutdown, redirection), the publish path
+// (retained + route), subscribe/unsubscribe (session map + persistence + router), recovery wiring and stats.
+// It is internal: the public Broker (broker.ts) holds it privately, tests reach it through internal.ts.
+import type { Will } from "../codec/index.ts";
+import { ReasonCode } from "../codec/index.ts";
+import { silentLogger, systemClock } from "../util/index.ts";
+import type { Clock, Logger } from "../util/index.ts";
+import type { AuthenticatorRegistry, EnhancedAuthenticator } from "./auth/index.ts";
+import { buildAuthenticators } from "./authenticators.ts";
+import { Connection } from "./connection.ts";
+import type { BrokerCore, ClientContext } from "./core.ts";
+import { dispatch } from "./dispatch.ts";
+import { FlushScheduler } from "./flush.ts";
+import { Authorizer } from "./hooks.ts";
+import type { AuthHooks, ClientInfo } from "./hooks.ts";
+import { createMessage, isExpired, minQoS } from "./message.ts";
+import type { Message } from "./message.ts";
+import { DEFAULT_BROKER_OPTIONS } from "./options.ts";
+import type { BrokerOptions, ServerRedirect } from "./options.ts";
+import { Persistence } from "./persist.ts";
+import { recover } from "./recover.ts";
+import type { RecoveryHost, RecoveryReport } from "./recover.ts";
+import { checkServerRedirect, redirectConnections } from "./redirect.ts";
+import { PersistentRetainedStore } from "./retained-persist.ts";
+import { MemoryRetainedStore } from "./retained.ts";
+import type { RetainedStore } from "./retained.ts";
+import { LocalRouter } from "./router.ts";
+import type { RouteResult, Router } from "./router.ts";
+import { LocalSessionRegistry } from "./session-registry.ts";
+import type { OpenedSession, SessionClient, SessionRegistry } from "./session-registry.ts";
+import type { Session, SessionEnv, Subscription } from "./session.ts";
+import { Counters } from "./stats.ts";
+import type { BrokerStats } from "./stats.ts";
+import { SysPublisher } from "./sys.ts";
+import type { ConnectionHandler, ListenerLimits, TransportConnection } from "./transport.ts";
+import { publishWill } from "./wills.ts";
+import type { WillDeps } from "./wills.ts";
+import type { Storage } from "../storage/index.ts";
+
+export interface BrokerDeps {
+  clock?: Clock;
+  logger?: Logger;
+  /** Authentication / authorization hooks; all optional. */
+  auth?: AuthHooks;
+  /** Retained message store (persistence seam); in-memory by default. */
+  retained?: RetainedStore;
+  /** 5.0 enhanced authentication methods besides SCRAM-SHA-256 from options.scram (docs/auth.md). */
+  authenticators?: readonly EnhancedAuthenticator[];
+  /**
+   * Persistent state (src/storage, opened by the caller, closed by the caller after close()): the broker
+   * restores sessions, retained messages and wills from it at construction and writes every change behind;
+   * QoS 1/2 acknowledgements wait for the commit (docs/storage.md). Without it, state is in memory only.
+   */
+  storage?: Storage;
+}
+
+const NOOP_HANDLER: ConnectionHandler = { onData() {}, onDrain() {}, onClose() {} };
+
+function sessionClient(c: ClientContext): SessionClient {
+  return { link: c, client: c.client, will: c.will, remoteAddress: c.transport.remoteAddress, version: c.version };
+}
+
+export class BrokerRuntime implements BrokerCore {
+  readonly options: Required<BrokerOptions>;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly counters = new Counters();
+  readonly flusher = new FlushScheduler();
+  readonly authorizer: Authorizer;
+  readonly hooks: AuthHooks | undefined;
+  readonly retained: RetainedStore;
+  readonly authenticators: AuthenticatorRegistry;
+  readonly authReady: Promise<void>;
+  /** Write-behind persistence (deps.storage); undefined = state in memory only. */
+  readonly persistence: Persistence | undefined;
+  /** What was restored from storage at construction. */
+  readonly recovery: RecoveryReport | undefined;
+  readonly sessions: SessionRegistry;
+  readonly router: Router;
+  readonly sys: SysPublisher;
+  /** Connections not yet finished (connected or still in CONNECT). */
+  readonly connections = new Set<ClientContext>();
+  /** Connections whose transport has not reported close yet (shutdown waits for them). */
+  readonly #open = new Set<ClientContext>();
+  readonly #startedAt: number;
+  readonly #willDeps: WillDeps;
+  #redirect: ServerRedirect | undefined;
+  #closing: Promise<void> | undefined;
+  #onAllClosed: (() => void) | undefined;
+
+  constructor(options: Partial<BrokerOptions>, deps: BrokerDeps) {
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.options = { ...DEFAULT_BROKER_OPTIONS, ...given };
+    this.clock = deps.clock ?? systemClock;
+    this.logger = deps.logger ?? silentLogger;
+    this.hooks = deps.auth;
+    const now = (): number => this.clock.now();
+    this.persistence = deps.storage === undefined ? undefined : new Persistence(deps.storage, now, this.logger);
+    const retained = deps.retained ?? new MemoryRetainedStore();
+    const persistentRetained =
+      this.persistence === undefined ? undefined : new PersistentRetainedStore(retained, this.persistence);
+    this.retained = persistentRetained ?? retained;
+    this.authorizer = new Authorizer(this.options.acl, deps.auth, this.logger);
+    const methods = buildAuthenticators(this.options.scram, deps.authenticators ?? [], this.logger);
+    this.authenticators = methods.registry;
+    this.authReady = methods.ready;
+    this.#redirect =
+      this.options.serverRedirect === null ? undefined : checkServerRedirect(this.options.serverRedirect);
+    this.#startedAt = this.clock.now();
+    const env: SessionEnv = {
+      now,
+      counters: this.counters,
+      logger: this.logger,
+      queueQos0Offline: this.options.queueQos0Offline,
+      queueLimits: { maxMessages: this.options.maxQueuedMessages, maxBytes: this.options.maxQueuedBytes },
+      store: this.persistence,
+    };
+    this.router = new LocalRouter({
+      strategy: this.options.sharedSubscriptionStrategy,
+      queueLimits: env.queueLimits,
+      queueQos0Offline: this.options.queueQos0Offline,
+      counters: this.counters,
+      logger: this.logger,
+      now,
+      random: Math.random,
+    });
+    this.#willDeps = {
+      now,
+      logger: this.logger,
+      authorizer: this.authorizer,
+      publish: (m) => void this.publishMessage(m),
+    };
+    this.sessions = new LocalSessionRegistry({
+      clock: this.clock,
+      logger: this.logger,
+      counters: this.counters,
+      env,
+      router: this.router,
+      store: this.persistence,
+      clientIdPrefix: this.options.clientIdPrefix,
+      publishWill: (will, client) => publishWill(this.#willDeps, will, client),
+    });
+    this.sys = new SysPublisher(
+      this.clock,
+      this.options.sysInterval,
+      () => this.stats(),
+      (topic, value) => {
+        this.publishMessage(createMessage({ topic, payload: Buffer.from(value), qos: 0, retain: true }, now()));
+      },
+    );
+    this.recovery = this.persistence === undefined ? undefined : this.#recover(this.persistence, persistentRetained!);
+    this.sys.start();
+  }
+
+  // ---- connections ------------------------------------------------------------------------------------------
+
+  /** Takes one client connection. During shutdown the connection is closed at once. */
+  accept(conn: TransportConnection, limits?: ListenerLimits): ConnectionHandler {
+    if (this.#closing !== undefined) {
+      conn.destroy();
+      return NOOP_HANDLER;
+    }
+    const max = Math.min(this.options.maxPacketSize, limits?.maxPacketSize ?? Number.POSITIVE_INFINITY);
+    const c = new Connection(this, conn, max, dispatch);
+    this.connections.add(c);
+    this.#open.add(c);
+    return c;
+  }
+
+  get serverRedirect(): ServerRedirect | undefined {
+    return this.#redirect;
+  }
+
+  redirect(target: ServerRedirect | undefined, disconnectExisting: boolean): number {
+    this.#redirect = target === undefined ? undefined : checkServerRedirect(target);
+    this.logger.info({ redirect: this.#redirect }, this.#redirect ? "server redirection on" : "server redirection off");
+    if (this.#redirect === undefined || !disconnectExisting) return 0;
+    return redirectConnections(this.connections, this.#redirect);
+  }
+
+  assignClientId(): string {
+    return this.sessions.assignClientId();
+  }
+
+  openSession(
+    c: ClientContext,
+    clientId: string,
+    clean: boolean,
+    expiryInterval: number,
+  ): OpenedSession | Promise<OpenedSession> {
+    return this.sessions.open(sessionClient(c), clientId, clean, expiryInterval);
+  }
+
+  connectionEnded(c: ClientContext, wasConnected: boolean, will: Will | undefined): void {
+    this.connections.delete(c);
+    if (!wasConnected || c.session === undefined) return;
+    this.sessions.detach(sessionClient(c), c.session, will);
+  }
+
+  transportClosed(c: ClientContext): void {
+    this.connections.delete(c);
+    this.#open.delete(c);
+    if (this.#open.size === 0) this.#onAllClosed?.();
+  }
+
+  // ---- publish and subscribe --------------------------------------------------------------------------------
+
+  publishMessage(msg: Message): RouteResult {
+    if (msg.retain && this.options.retainAvailable) this.#storeRetained(msg);
+    return this.router.route(msg);
+  }
+
+  subscribe(session: Session, sub: Subscription): boolean {
+    const previous = session.subscriptions.get(sub.filter);
+    // Same filter string, other kind ("$share/…" of a 3.x session is an ordinary filter): drop the old one first.
+    if (previous !== undefined && (previous.shared === undefined) !== (sub.shared === undefined)) {
+      this.router.remove(session, previous);
+    }
+    session.subscriptions.set(sub.filter, sub);
+    this.persistence?.subscribed(session, sub);
+    return this.router.add(session, sub);
+  }
+
+  unsubscribe(session: Session, filter: string): boolean {
+    const sub = session.subscriptions.get(filter);
+    if (sub === undefined) return false;
+    session.subscriptions.delete(filter);
+    this.persistence?.unsubscribed(session, filter);
+    this.router.remove(session, sub);
+    return true;
+  }
+
+  deliverRetained(session: Session, sub: Subscription): void {
+    if (sub.shared !== undefined) return; // only for a new Non-shared Subscription (5.0 §3.3.1.3)
+    const now = this.clock.now();
+    const found: Message[] = [];
+    const expired: string[] = [];
+    this.retained.match(sub.filter, (msg) => {
+      if (isExpired(msg, now)) expired.push(msg.topic);
+      else found.push(msg);
+    });
+    for (const topic of expired) {
+      this.retained.delete(topic); // 5.0: an expired retained message is discarded
+      this.counters.expired++;
+    }
+    const ids = sub.identifier === undefined ? undefined : [sub.identifier];
+    for (const msg of found) {
+      // RETAIN set because the message is sent for a new subscription [MQTT-3.3.1-8].
+      session.deliver({ msg, qos: minQoS(msg.qos, sub.qos), retain: true, subscriptionIds: ids });
+    }
+  }
+
+  #storeRetained(msg: Message): void {
+    if (msg.payload.length === 0) {
+      this.retained.delete(msg.topic); // [MQTT-3.3.1-10]; never stored itself [MQTT-3.3.1-11]
+      return;
+    }
+    // [MQTT-3.3.1-5] replace; copy the payload so a long-lived retained message does not pin a socket chunk.
+    this.retained.set({ ...msg, payload: Buffer.from(msg.payload), prepared: undefined });
+  }
+
+  // ---- stats, recovery, shutdown ----------------------------------------------------------------------------
+
+  stats(): BrokerStats {
+    const c = this.counters;
+    let queued = this.router.waitingCount;
+    let inflight = 0;
+    for (const s of this.sessions.values()) {
+      queued += s.queue.length;
+      inflight += s.inflight.size;
+    }
+    return {
+      clientsConnected: c.clientsConnected,
+      clientsTotal: this.sessions.size,
+      clientsMaximum: c.clientsMaximum,
+      messagesReceived: c.messagesReceived,
+      messagesSent: c.messagesSent,
+      bytesReceived: c.bytesReceived,
+      bytesSent: c.bytesSent,
+      subscriptions: this.router.subscriptionCount,
+      retained: this.retained.size,
+      droppedQos0: c.droppedQos0,
+      queueRejected: c.queueRejected,
+      expired: c.expired,
+      queued,
+      inflight,
+      uptime: Math.floor((this.clock.now() - this.#startedAt) / 1000),
+    };
+  }
+
+  /** Restores the state persisted in storage (recover.ts). */
+  #recover(p: Persistence, retained: PersistentRetainedStore): RecoveryReport {
+    const sessions = this.sessions;
+    const host: RecoveryHost = {
+      now: () => this.clock.now(),
+      newSession: (clientId, expiryInterval) => sessions.restore(clientId, expiryInterval),
+      subscribe: (s, sub) => void this.subscribe(s, sub),
+      restoreRetained: (msg) => retained.restore(msg),
+      armWill: (s, ms) => sessions.armWill(s, ms),
+      armExpiry: (s, ms) => sessions.armExpiry(s, ms),
+      endSession: (s) => sessions.end(s),
+      publishWill: (will: Will, client: ClientInfo) => publishWill(this.#willDeps, will, client),
+    };
+    const report = recover(host, p);
+    this.logger.info({ storage: p.storage.kind, path: p.storage.path, ...report }, "state restored from storage");
+    return report;
+  }
+
+  /** Graceful shutdown (Broker.close()); idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.sys.stop();
+    this.router.suspend(); // members going offline keep their shared messages
+    this.logger.info({ connections: this.connections.size }, "broker shutting down");
+    for (const c of [...this.connections]) c.disconnect(ReasonCode.ServerShuttingDown);
+    this.sessions.cancelTimers();
+    this.flusher.flushAll();
+    if (this.#open.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = this.clock.setTimeout(() => {
+          for (const c of this.#open) c.transport.destroy();
+          resolve();
+        }, this.options.closeTimeout * 1000);
+        this.#onAllClosed = () => {
+          timer.cancel();
+          resolve();
+        };
+      });
+    }
+  }
+}

@@ -1,0 +1,432 @@
+// The queue engine (docs/queues.md): durable `$queue/<name>` queues with consumer groups, settlement, retries with
+// backoff, dead letters, partitions and streams, over a QueueStore. Pure: no sockets, no broker; the broker adapts
+// connections into ConsumerLinks and PUBLISHes into publish()/ack()/nack()/reject() calls. Every timer goes
+// through the injectable clock (one armed timer for the whole engine, at the earliest deadline).
+import { silentLogger, systemClock } from "../util/index.ts";
+import type { Clock, Logger, TimerHandle } from "../util/index.ts";
+import type { Properties } from "../codec/index.ts";
+import { QueueType, dlqNameOf, resolveQueueSettings, DLQ_PREFIX } from "./config.ts";
+import type { QueueConfigEntry, QueueSettings } from "./config.ts";
+import { QueueError, QueueErrorCode, refusal } from "./errors.ts";
+import type { Refusal } from "./errors.ts";
+import type { Consumer, Group } from "./group.ts";
+import { Queue } from "./queue.ts";
+import type { QueueEnv } from "./queue.ts";
+import { MemoryQueueStore } from "./store.ts";
+import type { QueueRecord, QueueStore } from "./store.ts";
+import { DlqReason } from "./types.ts";
+import type { ConsumerLink, QueueInfo, QueueMessage, StreamStart } from "./types.ts";
+
+export interface QueueEngineOptions {
+  /** Where queues persist (default: in memory, nothing survives a restart). */
+  store?: QueueStore;
+  clock?: Clock;
+  logger?: Logger;
+  /** The `queues:` config entries (names and patterns over the defaults). */
+  config?: readonly QueueConfigEntry[];
+  /** Uniform in [0, 1): backoff jitter (tests fix it). */
+  random?: () => number;
+  /** Queues that publishing may create (0 = unlimited). Default 10 000: queue names come from clients. */
+  maxQueues?: number;
+}
+
+export interface EnqueueInput {
+  payload: Buffer;
+  properties?: Properties | undefined;
+  partitionKey?: string | undefined;
+  /** Publisher's Message Expiry (absolute, clock ms). */
+  expiresAt?: number | undefined;
+}
+
+export type PublishOutcome = { ok: true; seq: number; messageId: string } | Refusal;
+export type SettleOutcome = { ok: true } | Refusal;
+
+export interface JoinOptions {
+  /** Unsettled deliveries at once (default: the queue's `prefetch`). */
+  prefetch?: number | undefined;
+  /** Stream groups: where a new group starts. */
+  start?: StreamStart | undefined;
+}
+
+const DEFAULT_GROUP = "default";
+
+/** A queue name: non-empty levels, no wildcards, no level starting with `$` (reserved: `$ack`, `$nack`, …). */
+export function isValidQueueName(name: string): boolean {
+  if (name.length === 0 || name.length > 4096) return false;
+  for (const level of name.split("/")) {
+    if (level.length === 0 || level.startsWith("$") || level.includes("+") || level.includes("#")) return false;
+    if (level.includes("\u0000")) return false;
+  }
+  return true;
+}
+
+export class QueueEngine {
+  static readonly DEFAULT_GROUP = DEFAULT_GROUP;
+  readonly store: QueueStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly #queues = new Map<string, Queue>();
+  readonly #config: readonly QueueConfigEntry[];
+  readonly #maxQueues: number;
+  readonly #env: QueueEnv;
+  #timer: TimerHandle | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+  #closed = false;
+  #dlqFullWarned = new Set<string>();
+
+  constructor(options: QueueEngineOptions = {}) {
+    this.store = options.store ?? new MemoryQueueStore();
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? silentLogger;
+    this.#config = options.config ?? [];
+    this.#maxQueues = options.maxQueues ?? 10_000;
+    this.#env = {
+      store: this.store,
+      clock: this.clock,
+      logger: this.logger,
+      random: options.random ?? Math.random,
+      wake: (at) => this.#wake(at),
+      deadLetter: (from, group, msg, reason, count) => this.#deadLetter(from, group, msg, reason, count),
+    };
+    this.#recover();
+  }
+
+  /** Settings a queue of that name has (or would have). */
+  settingsOf(name: string): QueueSettings {
+    return this.#queues.get(name)?.settings ?? resolveQueueSettings(this.#config, name);
+  }
+
+  // ---- producing ------------------------------------------------------------------------------------------
+
+  /**
+   * Appends one message to `name` (creating the queue on first use). Synchronous: the append is in the store's
+   * current batch; the caller acknowledges after the store's commit. Limits refuse with a reason, never silently.
+   */
+  publish(name: string, input: EnqueueInput): PublishOutcome {
+    if (!isValidQueueName(name))
+      return refusal(QueueErrorCode.InvalidName, `invalid queue name ${JSON.stringify(name)}`);
+    let q = this.#queues.get(name);
+    if (q === undefined) {
+      if (this.#maxQueues > 0 && this.#queues.size >= this.#maxQueues) {
+        return refusal(QueueErrorCode.TooManyQueues, `the broker holds its maximum of ${this.#maxQueues} queues`);
+      }
+      q = this.#create(name);
+    }
+    const size = input.payload.length;
+    const refused = q.refusal(size);
+    if (refused !== undefined) {
+      q.counters.refused++;
+      return refusal(refused.code, refused.reason);
+    }
+    const now = this.clock.now();
+    const ttl = q.settings.limits.messageTtl;
+    let expiresAt = input.expiresAt;
+    if (ttl > 0 && (expiresAt === undefined || now + ttl < expiresAt)) expiresAt = now + ttl;
+    const record: QueueRecord = {
+      // A copy: the payload may be a slice of a socket read buffer, which a queued message must not pin.
+      payload: Buffer.from(input.payload),
+      properties: input.properties,
+      partitionKey: input.partitionKey,
+      enqueuedAt: now,
+      expiresAt,
+    };
+    const msg = q.append(record);
+    q.counters.published++;
+    return { ok: true, seq: msg.seq, messageId: String(msg.seq) };
+  }
+
+  // ---- consuming ------------------------------------------------------------------------------------------
+
+  /**
+   * Joins `link` to `group` of queue `name` (created if needed; a new group sees every message the queue still
+   * holds — a stream group starts where `start` says). Throws QueueError for a bad name or start.
+   */
+  join(name: string, group: string | undefined, link: ConsumerLink, opts: JoinOptions = {}): Consumer {
+    if (!isValidQueueName(name))
+      throw new QueueError(QueueErrorCode.InvalidName, `invalid queue name ${JSON.stringify(name)}`);
+    const q = this.#queues.get(name) ?? this.#create(name);
+    const gname = group === undefined || group === "" ? DEFAULT_GROUP : group;
+    const g = q.groups.get(gname) ?? q.addGroup(gname, this.#startFloor(q, opts.start));
+    const prefetch = Math.max(1, Math.min(65535, opts.prefetch ?? q.settings.prefetch));
+    return g.join(link, prefetch);
+  }
+
+  /** The consumer left or its connection ended: its unsettled deliveries go to the group's others at once. */
+  leave(consumer: Consumer): void {
+    consumer.group.leave(consumer);
+  }
+
+  ack(name: string, group: string | undefined, messageId: string | number): SettleOutcome {
+    const r = this.#find(name, group, messageId);
+    if (!r.ok) return r;
+    r.group.ack(r.seq);
+    return { ok: true };
+  }
+
+  /** Retry after `retryAfter` ms (the consumer's `retry-after`) or the queue's backoff; past the limits: DLQ. */
+  nack(name: string, group: string | undefined, messageId: string | number, retryAfter?: number): SettleOutcome {
+    const r = this.#find(name, group, messageId);
+    if (!r.ok) return r;
+    const after = retryAfter !== undefined && Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined;
+    r.group.nack(r.seq, after);
+    return { ok: true };
+  }
+
+  /** Straight to the DLQ (`dlq-reason` = `rejected` or `rejected: <reason>`). */
+  reject(name: string, group: string | undefined, messageId: string | number, reason?: string): SettleOutcome {
+    const r = this.#find(name, group, messageId);
+    if (!r.ok) return r;
+    r.group.reject(r.seq, reason);
+    return { ok: true };
+  }
+
+  #find(
+    name: string,
+    group: string | undefined,
+    messageId: string | number,
+  ): { ok: true; group: Group; seq: number } | Refusal {
+    const seq = typeof messageId === "number" ? messageId : /^\d{1,15}$/.test(messageId) ? Number(messageId) : NaN;
+    const g = this.#queues.get(name)?.groups.get(group === undefined || group === "" ? DEFAULT_GROUP : group);
+    if (g === undefined || !Number.isSafeInteger(seq) || g.pendingOf(seq) === undefined) {
+      return refusal(
+        QueueErrorCode.UnknownMessage,
+        `message ${String(messageId)} is not awaiting settlement in ${name} (group ${group ?? DEFAULT_GROUP})`,
+      );
+    }
+    return { ok: true, group: g, seq };
+  }
+
+  // ---- management -----------------------------------------------------------------------------------------
+
+  list(): QueueInfo[] {
+    return [...this.#queues.values()].map((q) => this.#info(q));
+  }
+
+  info(name: string): QueueInfo | undefined {
+    const q = this.#queues.get(name);
+    return q === undefined ? undefined : this.#info(q);
+  }
+
+  /** Up to `limit` messages from the oldest (inspection), with their bodies. */
+  peek(name: string, limit = 10): QueueMessage[] {
+    const q = this.#need(name);
+    const out: QueueMessage[] = [];
+    for (const m of q.messages.values()) {
+      if (out.length >= limit) break;
+      out.push(m);
+    }
+    return out;
+  }
+
+  /** Deletes every message of the queue (also those in flight: their later settlement is refused). */
+  purge(name: string): number {
+    const q = this.#need(name);
+    let n = 0;
+    for (const seq of [...q.messages.keys()]) if (q.remove(seq)) n++;
+    this.logger.info({ queue: name, purged: n }, "queue purged");
+    return n;
+  }
+
+  /** Deletes the queue with its groups; refused while it has consumers. */
+  delete(name: string): void {
+    const q = this.#need(name);
+    if (q.consumerCount > 0)
+      throw new QueueError(QueueErrorCode.Busy, `queue ${name} has ${q.consumerCount} consumers`);
+    this.store.drop(name);
+    this.#queues.delete(name);
+    this.logger.info({ queue: name }, "queue deleted");
+  }
+
+  /**
+   * Moves dead letters back to their original queue, oldest first, each in one step (append there + removal from
+   * the DLQ). `name` is a DLQ, or a queue whose DLQ is meant. Stops at `limit` or when a target queue is full.
+   */
+  redrive(name: string, limit = Number.POSITIVE_INFINITY): number {
+    let dlq = this.#queues.get(name);
+    if (dlq !== undefined && !name.startsWith(DLQ_PREFIX) && ![...dlq.messages.values()].some((m) => m.record.dlq)) {
+      dlq = this.#queues.get(dlqNameOf(name, dlq.settings));
+    }
+    if (dlq === undefined) throw new QueueError(QueueErrorCode.NotFound, `no dead-letter queue for ${name}`);
+    let moved = 0;
+    for (const msg of [...dlq.messages.values()]) {
+      if (moved >= limit) break;
+      const info = msg.record.dlq;
+      if (info === undefined) continue;
+      const target = this.#queues.get(info.originalQueue) ?? this.#create(info.originalQueue);
+      if (target.refusal(msg.record.payload.length) !== undefined) break;
+      const now = this.clock.now();
+      const ttl = target.settings.limits.messageTtl;
+      target.append({
+        payload: msg.record.payload,
+        properties: msg.record.properties,
+        partitionKey: msg.record.partitionKey,
+        enqueuedAt: now,
+        expiresAt: ttl > 0 ? now + ttl : undefined,
+      });
+      target.counters.published++;
+      dlq.remove(msg.seq);
+      moved++;
+    }
+    this.logger.info({ queue: dlq.name, moved }, "dead letters redriven");
+    return moved;
+  }
+
+  /** Resolves when everything so far is at the store's durability point. */
+  commit(): Promise<void> {
+    return this.store.commit();
+  }
+
+  /** Stops the timer (consumers are left as they are; the broker closes connections first). */
+  close(): void {
+    this.#closed = true;
+    this.#timer?.cancel();
+    this.#timer = undefined;
+  }
+
+  // ---- internals ------------------------------------------------------------------------------------------
+
+  #need(name: string): Queue {
+    const q = this.#queues.get(name);
+    if (q === undefined) throw new QueueError(QueueErrorCode.NotFound, `no queue ${JSON.stringify(name)}`);
+    return q;
+  }
+
+  #create(name: string): Queue {
+    const q = new Queue(name, resolveQueueSettings(this.#config, name), this.#env);
+    this.#queues.set(name, q);
+    return q;
+  }
+
+  #startFloor(q: Queue, start: StreamStart | undefined): number {
+    const first = q.firstSeq() - 1;
+    if (q.settings.type !== QueueType.Stream || start === undefined) return first;
+    switch (start.kind) {
+      case "earliest":
+        return first;
+      case "latest":
+        return q.nextSeq() - 1;
+      case "offset":
+        return Math.min(Math.max(first, start.offset - 1), q.nextSeq() - 1);
+      case "timestamp":
+        for (const m of q.messages.values()) if (m.record.enqueuedAt >= start.at) return m.seq - 1;
+        return q.nextSeq() - 1;
+    }
+  }
+
+  #deadLetter(from: Queue, group: Group | undefined, msg: QueueMessage, reason: string, count: number): boolean {
+    const s = from.settings;
+    if (reason === DlqReason.Expired) from.counters.expired++;
+    if (!s.dlq.enabled || (reason === DlqReason.Expired && s.limits.dropExpired)) {
+      from.counters.dropped++;
+      this.logger.debug({ queue: from.name, group: group?.name, seq: msg.seq, reason }, "queue message dropped");
+      return true;
+    }
+    const dlqName = dlqNameOf(from.name, s);
+    const dlq = this.#queues.get(dlqName) ?? this.#create(dlqName);
+    const full = dlq.refusal(msg.record.payload.length);
+    if (full !== undefined) {
+      from.counters.dlqFull++;
+      if (!this.#dlqFullWarned.has(dlqName)) {
+        this.#dlqFullWarned.add(dlqName);
+        this.logger.warn(
+          { queue: from.name, dlq: dlqName, reason: full.reason },
+          "dead-letter queue full: failed messages stay in their queue until it has room",
+        );
+      }
+      return false;
+    }
+    this.#dlqFullWarned.delete(dlqName);
+    const orig = msg.record;
+    dlq.append({
+      payload: orig.payload,
+      properties: orig.properties,
+      partitionKey: orig.partitionKey,
+      enqueuedAt: this.clock.now(),
+      expiresAt: undefined,
+      dlq: {
+        reason,
+        originalQueue: orig.dlq?.originalQueue ?? from.name,
+        originalId: String(msg.seq),
+        group: group?.name ?? "",
+        deliveryCount: count,
+      },
+    });
+    dlq.counters.published++;
+    from.counters.deadLettered++;
+    return true;
+  }
+
+  #wake(at: number): void {
+    if (this.#closed || at >= this.#timerAt) return;
+    this.#timer?.cancel();
+    this.#timerAt = at;
+    this.#timer = this.clock.setTimeout(() => this.#tick(), Math.max(0, at - this.clock.now()));
+  }
+
+  #tick(): void {
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    const now = this.clock.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const q of [...this.#queues.values()]) {
+      const n = q.tick(now);
+      if (n < next) next = n;
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.#wake(Math.max(next, now + 1));
+  }
+
+  #info(q: Queue): QueueInfo {
+    const dlqName = q.settings.dlq.enabled ? dlqNameOf(q.name, q.settings) : undefined;
+    return {
+      name: q.name,
+      type: q.settings.type,
+      ordering: q.settings.ordering,
+      partitions: q.settings.partitions,
+      depth: q.messages.size,
+      bytes: q.bytes,
+      firstSeq: q.firstSeq(),
+      nextSeq: q.nextSeq(),
+      inflight: q.inflight,
+      dlqDepth: dlqName === undefined ? 0 : (this.#queues.get(dlqName)?.messages.size ?? 0),
+      dlq: dlqName,
+      groups: [...q.groups.values()].map((g) => g.info()),
+      counters: { ...q.counters },
+    };
+  }
+
+  /** Rebuilds every queue from the store: messages, groups with their floors, pending counts, done markers. */
+  #recover(): void {
+    const loaded = this.store.load();
+    for (const lq of loaded) {
+      const q = this.#create(lq.name);
+      q.setNextSeq(lq.nextSeq);
+      for (const { seq, record } of lq.messages) q.restore(seq, record);
+      for (const lg of lq.groups) {
+        const g = q.addGroupRestored(lg.name, lg.record.floor);
+        for (const seq of lg.done) if (seq > g.floor) g.restoreDone(seq);
+        for (const msg of q.messages.values()) {
+          if (g.isSettled(msg.seq)) continue;
+          const pending = lg.pending.get(msg.seq);
+          if (pending !== undefined) g.restorePending(msg, pending);
+          else g.offer(msg);
+        }
+      }
+      if (q.settings.type === QueueType.Classic && q.groups.size > 0) {
+        for (const seq of [...q.messages.keys()]) {
+          if ([...q.groups.values()].every((g) => g.isSettled(seq))) q.remove(seq);
+        }
+      }
+    }
+    const now = this.clock.now();
+    for (const q of this.#queues.values()) {
+      const n = q.tick(now);
+      if (n !== Number.POSITIVE_INFINITY) this.#wake(n);
+    }
+    if (loaded.length > 0) {
+      this.logger.info(
+        { queues: loaded.length, messages: loaded.reduce((n, q) => n + q.messages.length, 0) },
+        "queues restored from storage",
+      );
+    }
+  }
+}

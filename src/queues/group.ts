@@ -1,0 +1,533 @@
+// One consumer group of one queue: which messages it still has to settle, who has them, and who gets the next one.
+//
+// Lifecycle of a message in a group (the queue holds the body once for all groups):
+//   ready ──deliver──▶ inflight ──ack──▶ settled (the queue deletes the body once every group settled it;
+//     ▲                  │  │                       a stream keeps it until its retention)
+//     │   backoff over   │  └─reject / retries or totalTimeout exhausted──▶ dead-letter queue (one commit)
+//     └──── waiting ◀────┘ nack / delivery timeout / (consumer lost: straight back to ready, no backoff)
+//
+// Ordering: `none` — one ready list, any consumer with a free prefetch slot; `partition` — partition p is served
+// by one consumer at a time (owners rebalanced on join/leave; a partition moves only once its messages in flight
+// with the old owner are settled or given back) and a message waiting for a retry holds back its partition;
+// `strict` — one partition, one message in flight for the whole group.
+import type { Clock } from "../util/index.ts";
+import { SeqList } from "./fifo.ts";
+import type { QueueSettings } from "./config.ts";
+import { Ordering } from "./config.ts";
+import { assignPartitions } from "./partition.ts";
+import type { PendingRecord, QueueStore } from "./store.ts";
+import type { ConsumerLink, GroupInfo, QueueCounters, QueueMessage } from "./types.ts";
+
+/** What a group needs from its queue. */
+export interface GroupHost {
+  readonly name: string;
+  readonly settings: QueueSettings;
+  readonly store: QueueStore;
+  readonly clock: Clock;
+  readonly counters: QueueCounters;
+  readonly messages: Map<number, QueueMessage>;
+  /** The group settled `seq`: the queue deletes the body when every group did (classic). */
+  settled(group: Group, seq: number): void;
+  /** Retries exhausted / rejected / expired: move to the DLQ (or drop); false when the DLQ is full. */
+  deadLetter(group: Group, msg: QueueMessage, reason: string, deliveryCount: number): boolean;
+  /** Ask the engine's scheduler for a tick at `at` (ms). */
+  wake(at: number): void;
+  /** A ready message expired on its way out. */
+  isExpired(msg: QueueMessage, now: number): boolean;
+  nextSeq(): number;
+  retryDelay(retry: number): number;
+}
+
+export class Consumer {
+  /** Seqs delivered and not settled, in delivery order. */
+  readonly inflight = new Set<number>();
+  /** Partitions owned (ordering partition/strict). */
+  partitions: number[] = [];
+
+  constructor(
+    readonly link: ConsumerLink,
+    readonly group: Group,
+    public prefetch: number,
+  ) {}
+
+  get id(): string {
+    return this.link.id;
+  }
+
+  get free(): number {
+    return this.prefetch - this.inflight.size;
+  }
+}
+
+interface Pending {
+  seq: number;
+  partition: number;
+  /** Deliveries so far. */
+  count: number;
+  /** Holder while in flight; undefined while waiting for a retry or ready again. */
+  consumer: Consumer | undefined;
+  /** In flight: when the delivery times out. Waiting: when it becomes visible again. */
+  at: number;
+  /** The DLQ was full when it should have moved there: retry the move (not a delivery) at `at`. */
+  parked: string | undefined;
+}
+
+export class Group {
+  readonly consumers: Consumer[] = [];
+  /** Per partition (one list for ordering none), ascending seqs ready for delivery. */
+  readonly ready: SeqList[];
+  /** Every message delivered at least once and not settled. */
+  readonly pending = new Map<number, Pending>();
+  /** In flight, in delivery order: deadlines are monotonic (one deliveryTimeout per queue), so the first is due first. */
+  readonly #inflight = new Map<number, Pending>();
+  /** Waiting for a retry, by seq. */
+  readonly #waiting = new Map<number, Pending>();
+  /** Seqs above the floor settled by this group. */
+  readonly done = new Set<number>();
+  /** Seqs with a persisted done marker. */
+  readonly #doneStored = new Set<number>();
+  /** Partition owners (index into consumers), and per partition: in flight count, holder, waiting count. */
+  #owners: (Consumer | undefined)[] = [];
+  readonly #inflightCount: number[];
+  readonly #holder: (Consumer | undefined)[];
+  readonly #waitingCount: number[];
+  #rr = 0;
+  #pumping = false;
+
+  constructor(
+    readonly host: GroupHost,
+    readonly name: string,
+    /** Every seq <= floor is settled for this group. */
+    public floor: number,
+  ) {
+    const p = host.settings.ordering === Ordering.None ? 1 : host.settings.partitions;
+    this.ready = Array.from({ length: p }, () => new SeqList());
+    this.#inflightCount = new Array<number>(host.settings.partitions).fill(0);
+    this.#holder = new Array<Consumer | undefined>(host.settings.partitions).fill(undefined);
+    this.#waitingCount = new Array<number>(host.settings.partitions).fill(0);
+  }
+
+  get inflightSize(): number {
+    return this.#inflight.size;
+  }
+
+  get waitingSize(): number {
+    return this.#waiting.size;
+  }
+
+  get backlog(): number {
+    let n = 0;
+    for (const r of this.ready) n += r.length;
+    return n;
+  }
+
+  #list(msg: { partition: number }): SeqList {
+    return this.ready.length === 1 ? this.ready[0]! : this.ready[msg.partition]!;
+  }
+
+  isSettled(seq: number): boolean {
+    return seq <= this.floor || this.done.has(seq);
+  }
+
+  // ---- messages in --------------------------------------------------------------------------------------
+
+  /** A new message for this group (append, or recovery of one the group has not settled). */
+  offer(msg: QueueMessage): void {
+    this.#list(msg).insert(msg.seq);
+  }
+
+  /** Recovery: a message delivered before the restart; it is ready again with its delivery count kept. */
+  restorePending(msg: QueueMessage, rec: PendingRecord): void {
+    const p: Pending = {
+      seq: msg.seq,
+      partition: msg.partition,
+      count: rec.count,
+      consumer: undefined,
+      at: 0,
+      parked: undefined,
+    };
+    this.pending.set(msg.seq, p);
+    const now = this.host.clock.now();
+    if (rec.visibleAt > now) this.#wait(p, rec.visibleAt);
+    else this.#list(msg).insert(msg.seq);
+  }
+
+  /** Recovery: a done marker above the floor. */
+  restoreDone(seq: number): void {
+    this.done.add(seq);
+    this.#doneStored.add(seq);
+  }
+
+  // ---- consumers ------------------------------------------------------------------------------------------
+
+  join(link: ConsumerLink, prefetch: number): Consumer {
+    const existing = this.consumers.find((c) => c.link === link || c.id === link.id);
+    if (existing !== undefined && existing.link === link) {
+      existing.prefetch = prefetch;
+      this.pump();
+      return existing;
+    }
+    if (existing !== undefined) this.leave(existing); // same client id, new connection
+    const c = new Consumer(link, this, prefetch);
+    this.consumers.push(c);
+    this.#rebalance();
+    this.pump();
+    return c;
+  }
+
+  /** The consumer left (unsubscribed, disconnected): what it holds goes to the others at once, in order. */
+  leave(c: Consumer): void {
+    const i = this.consumers.indexOf(c);
+    if (i < 0) return;
+    this.consumers.splice(i, 1);
+    for (const seq of c.inflight) {
+      const p = this.pending.get(seq);
+      if (p === undefined) continue;
+      this.#inflight.delete(seq);
+      this.#untrack(p, c);
+      p.consumer = undefined;
+      this.#list(p).insert(seq); // no backoff: the consumer did not fail the message, its connection went away
+    }
+    c.inflight.clear();
+    this.#rebalance();
+    this.pump();
+  }
+
+  #rebalance(): void {
+    const owners = assignPartitions(this.host.settings.partitions, this.consumers.length);
+    this.#owners = owners.map((i) => (i < 0 ? undefined : this.consumers[i]));
+    for (const c of this.consumers) c.partitions = [];
+    this.#owners.forEach((c, p) => c?.partitions.push(p));
+  }
+
+  // ---- delivery -------------------------------------------------------------------------------------------
+
+  /** Hands ready messages to consumers with free prefetch slots. Re-entrant calls (from a link) are ignored. */
+  pump(): void {
+    if (this.#pumping || this.consumers.length === 0) return;
+    this.#pumping = true;
+    try {
+      if (this.host.settings.ordering === Ordering.None) this.#pumpAny();
+      else this.#pumpPartitions();
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  #pumpAny(): void {
+    const list = this.ready[0]!;
+    const consumers = this.consumers;
+    let idle = 0; // consecutive consumers without a free slot
+    while (list.length > 0 && idle < consumers.length) {
+      const c = consumers[this.#rr++ % consumers.length]!;
+      if (c.free <= 0) {
+        idle++;
+        continue;
+      }
+      idle = 0;
+      const seq = list.shift()!;
+      this.#deliver(c, seq);
+    }
+  }
+
+  #pumpPartitions(): void {
+    const strict = this.host.settings.ordering === Ordering.Strict;
+    for (let part = 0; part < this.ready.length; part++) {
+      const owner = this.#owners[part];
+      if (owner === undefined || this.#waitingCount[part]! > 0) continue;
+      const holder = this.#holder[part];
+      if (this.#inflightCount[part]! > 0 && holder !== owner) continue; // still with the previous owner
+      const list = this.ready[part]!;
+      while (list.length > 0 && owner.free > 0) {
+        if (strict && this.#inflightCount[part]! > 0) break;
+        if (this.#waitingCount[part]! > 0) break;
+        this.#deliver(owner, list.shift()!);
+      }
+    }
+  }
+
+  #deliver(c: Consumer, seq: number): void {
+    const host = this.host;
+    const msg = host.messages.get(seq);
+    if (msg === undefined) {
+      this.#drop(seq); // deleted meanwhile (purge, retention)
+      return;
+    }
+    const now = host.clock.now();
+    let p = this.pending.get(seq);
+    if (host.isExpired(msg, now)) {
+      this.#deadOrDrop(msg, p, "expired");
+      return;
+    }
+    if (p === undefined) {
+      p = { seq, partition: msg.partition, count: 0, consumer: undefined, at: 0, parked: undefined };
+      this.pending.set(seq, p);
+    }
+    p.count++;
+    p.consumer = c;
+    p.at = now + host.settings.deliveryTimeout;
+    this.#inflight.delete(seq);
+    this.#inflight.set(seq, p);
+    c.inflight.add(seq);
+    this.#inflightCount[p.partition]!++;
+    this.#holder[p.partition] = c;
+    host.store.putPending(host.name, this.name, seq, { count: p.count, visibleAt: 0 });
+    host.counters.delivered++;
+    if (this.#inflight.size === 1) host.wake(p.at);
+    const r = msg.record;
+    c.link.send({
+      queue: host.name,
+      group: this.name,
+      seq,
+      messageId: String(seq),
+      deliveryCount: p.count,
+      partition: msg.partition,
+      payload: r.payload,
+      properties: r.properties,
+      partitionKey: r.partitionKey,
+      dlq: r.dlq,
+      expiresAt: r.expiresAt,
+    });
+  }
+
+  // ---- settlement -----------------------------------------------------------------------------------------
+
+  /** Pending entry of `seq`, if the group has delivered it and not settled it. */
+  pendingOf(seq: number): Pending | undefined {
+    return this.pending.get(seq);
+  }
+
+  ack(seq: number): boolean {
+    const p = this.pending.get(seq);
+    if (p === undefined) return false;
+    this.#forget(p);
+    this.host.store.deletePending(this.host.name, this.name, seq);
+    this.host.counters.acked++;
+    this.settle(seq);
+    this.pump();
+    return true;
+  }
+
+  /** nack (or delivery timeout): retry after `delay` ms (backoff unless the consumer asked), or dead-letter. */
+  nack(seq: number, retryAfter: number | undefined, timedOut = false): boolean {
+    const p = this.pending.get(seq);
+    if (p === undefined) return false;
+    const host = this.host;
+    if (timedOut) host.counters.timedOut++;
+    else host.counters.nacked++;
+    const msg = host.messages.get(seq);
+    if (msg === undefined) {
+      this.#forget(p);
+      this.#drop(seq);
+      return true;
+    }
+    const now = host.clock.now();
+    const retry = host.settings.retry;
+    let reason: string | undefined;
+    if (p.count > retry.maxRetries && host.settings.dlq.enabled) reason = "max-retries";
+    else if (retry.totalTimeout > 0 && now - msg.record.enqueuedAt >= retry.totalTimeout) reason = "total-timeout";
+    if (reason !== undefined) {
+      this.#deadOrDrop(msg, p, reason);
+      this.pump();
+      return true;
+    }
+    this.#forget(p);
+    const delay = retryAfter ?? host.retryDelay(p.count);
+    this.#wait(p, now + delay);
+    host.store.putPending(host.name, this.name, seq, { count: p.count, visibleAt: now + delay });
+    this.pump();
+    return true;
+  }
+
+  reject(seq: number, reason: string | undefined): boolean {
+    const p = this.pending.get(seq);
+    if (p === undefined) return false;
+    this.host.counters.rejected++;
+    const msg = this.host.messages.get(seq);
+    if (msg === undefined) {
+      this.#forget(p);
+      this.#drop(seq);
+    } else {
+      this.#deadOrDrop(msg, p, reason === undefined || reason === "" ? "rejected" : `rejected: ${reason}`);
+    }
+    this.pump();
+    return true;
+  }
+
+  /** Moves to the DLQ; when the DLQ is full the message stays (parked, retried after maxBackoff). */
+  #deadOrDrop(msg: QueueMessage, p: Pending | undefined, reason: string): void {
+    const host = this.host;
+    const count = p?.count ?? 0;
+    if (p !== undefined) this.#forget(p);
+    if (host.deadLetter(this, msg, reason, count)) {
+      if (p !== undefined) host.store.deletePending(host.name, this.name, msg.seq);
+      this.#list(msg).remove(msg.seq);
+      this.settle(msg.seq);
+      return;
+    }
+    // DLQ full: nothing moves, nothing is lost; the move is tried again later and the condition is counted.
+    const parked: Pending = p ?? {
+      seq: msg.seq,
+      partition: msg.partition,
+      count,
+      consumer: undefined,
+      at: 0,
+      parked: undefined,
+    };
+    this.pending.set(msg.seq, parked);
+    parked.parked = reason;
+    this.#list(msg).remove(msg.seq);
+    this.#wait(parked, host.clock.now() + Math.max(1000, host.settings.retry.maxBackoff));
+  }
+
+  /** Leaves in-flight / waiting state (not the pending map). */
+  #forget(p: Pending): void {
+    const c = p.consumer;
+    if (c !== undefined) {
+      c.inflight.delete(p.seq);
+      this.#inflight.delete(p.seq);
+      this.#untrack(p, c);
+      p.consumer = undefined;
+    }
+    if (this.#waiting.delete(p.seq)) this.#waitingCount[p.partition]!--;
+    this.pending.delete(p.seq);
+  }
+
+  #untrack(p: Pending, c: Consumer): void {
+    const n = --this.#inflightCount[p.partition]!;
+    if (n === 0 && this.#holder[p.partition] === c) this.#holder[p.partition] = undefined;
+  }
+
+  #wait(p: Pending, at: number): void {
+    p.at = at;
+    this.pending.set(p.seq, p);
+    this.#waiting.set(p.seq, p);
+    this.#waitingCount[p.partition]!++;
+    this.host.wake(at);
+  }
+
+  /** A seq that no longer exists (purged, retention) leaves the group's state. */
+  #drop(seq: number): void {
+    const p = this.pending.get(seq);
+    if (p !== undefined) {
+      this.#forget(p);
+      this.host.store.deletePending(this.host.name, this.name, seq);
+    }
+    this.settle(seq);
+  }
+
+  /**
+   * Marks `seq` settled for the group: the queue deletes the body once every group settled it (classic), the floor
+   * (the committed offset) moves over settled seqs, and a done marker is stored only while the body is still kept
+   * for someone else — so a classic queue with one group writes nothing here beyond the body's removal.
+   */
+  settle(seq: number): void {
+    const host = this.host;
+    if (seq <= this.floor || this.done.has(seq)) return;
+    this.done.add(seq);
+    host.settled(this, seq);
+    this.#advance();
+    if (seq > this.floor && host.messages.has(seq) && !this.#doneStored.has(seq)) {
+      this.#doneStored.add(seq);
+      host.store.putDone(host.name, this.name, seq);
+    }
+  }
+
+  /** Moves the floor over settled seqs and seqs that no longer exist; persists it when anything needs it. */
+  #advance(): void {
+    const host = this.host;
+    const next = host.nextSeq();
+    const start = this.floor;
+    let write = false;
+    for (;;) {
+      const s = this.floor + 1;
+      if (s >= next) break;
+      if (!this.done.delete(s) && (host.messages.has(s) || this.pending.has(s))) break;
+      this.floor = s;
+      if (this.#doneStored.delete(s)) {
+        host.store.deleteDone(host.name, this.name, s);
+        write = true;
+      }
+      if (host.messages.has(s)) write = true;
+    }
+    if (this.floor !== start && (write || host.settings.type === "stream")) this.persistFloor();
+  }
+
+  persistFloor(): void {
+    this.host.store.putGroup(this.host.name, this.name, { floor: this.floor, createdAt: 0 });
+  }
+
+  // ---- time -----------------------------------------------------------------------------------------------
+
+  /** Delivery timeouts and retries due at `now`; returns the next deadline of this group (or Infinity). */
+  tick(now: number): number {
+    for (const p of this.#inflight.values()) {
+      if (p.at > now) break;
+      this.nack(p.seq, undefined, true);
+    }
+    for (const p of [...this.#waiting.values()]) {
+      if (p.at > now) continue;
+      this.#waiting.delete(p.seq);
+      this.#waitingCount[p.partition]!--;
+      const msg = this.host.messages.get(p.seq);
+      if (msg === undefined) {
+        this.pending.delete(p.seq);
+        this.#drop(p.seq);
+      } else if (p.parked !== undefined) {
+        const reason = p.parked;
+        p.parked = undefined;
+        this.#deadOrDrop(msg, p, reason);
+      } else {
+        this.#list(p).insert(p.seq);
+      }
+    }
+    this.pump();
+    let next = Number.POSITIVE_INFINITY;
+    const first = this.#inflight.values().next();
+    if (first.done !== true) next = first.value.at;
+    for (const p of this.#waiting.values()) if (p.at < next) next = p.at;
+    return next;
+  }
+
+  /** TTL sweep: an expired message not in flight leaves the group (DLQ `expired`, or dropped). */
+  expire(msg: QueueMessage): void {
+    const p = this.pending.get(msg.seq);
+    if (p?.consumer !== undefined) return; // in flight: its consumer may still settle it
+    if (p?.parked !== undefined) return; // already waiting for room in the DLQ
+    this.#deadOrDrop(msg, p, "expired");
+    this.pump();
+  }
+
+  /** Removes `seq` from every structure (purge, retention, redrive out of a DLQ), persisting the removal. */
+  discard(seq: number): void {
+    const p = this.pending.get(seq);
+    if (p !== undefined) {
+      this.#forget(p);
+      this.host.store.deletePending(this.host.name, this.name, seq);
+    }
+    for (const list of this.ready) list.remove(seq);
+    if (this.#doneStored.delete(seq)) this.host.store.deleteDone(this.host.name, this.name, seq);
+    this.done.delete(seq);
+  }
+
+  /** After messages were removed from the queue: the floor moves over them. */
+  advance(): void {
+    this.#advance();
+  }
+
+  info(): GroupInfo {
+    return {
+      name: this.name,
+      consumers: this.consumers.map((c) => ({
+        id: c.id,
+        prefetch: c.prefetch,
+        inflight: c.inflight.size,
+        partitions: this.host.settings.ordering === Ordering.None ? [] : [...c.partitions],
+      })),
+      inflight: this.#inflight.size,
+      retrying: this.#waiting.size,
+      backlog: this.backlog,
+      floor: this.floor,
+    };
+  }
+}

@@ -1,0 +1,11 @@
+// Queue layer entry (docs/queues.md): durable `$queue/<name>` queues over the storage layer.
+export * from "./config.ts";
+export * from "./duration.ts";
+export * from "./errors.ts";
+export * from "./types.ts";
+export * from "./store.ts";
+export { QueueEngine, isValidQueueName } from "./engine.ts";
+export type { EnqueueInput, JoinOptions, PublishOutcome, QueueEngineOptions, SettleOutcome } from "./engine.ts";
+export type { Consumer } from "./group.ts";
+export { backoffDelay } from "./backoff.ts";
+export { hashKey, partitionFor } from "./partition.ts";

@@ -1,0 +1,180 @@
+// What the queue engine persists, and through what: a small port over the storage layer (the queue-log concern of
+// src/storage), with an in-memory implementation for unit tests and embedding without storage.
+//
+// Every call is synchronous and lands in the storage layer's current batch; calls made in one synchronous step are
+// in one batch, hence one transaction. The engine relies on that for its atomic steps: a DLQ move is
+// `append(dlq)` + `remove(queue)` + `deletePending` in one step — after a crash the message is in exactly one of
+// the two queues. The broker waits on `commit()` before it acknowledges (PUBACK after the durable append).
+import type { Properties } from "../codec/index.ts";
+
+/** One message of a queue as stored (the body is stored once per queue, whatever the number of groups). */
+export interface QueueRecord {
+  payload: Buffer;
+  /** 5.0 properties forwarded to consumers (user properties, content type, correlation data, …). */
+  properties?: Properties | undefined;
+  partitionKey?: string | undefined;
+  /** ms since the epoch. */
+  enqueuedAt: number;
+  /** Absolute expiry (queue messageTtl or the publisher's Message Expiry Interval, the earlier). */
+  expiresAt?: number | undefined;
+  /** Set on dead letters. */
+  dlq?: DeadLetterInfo | undefined;
+}
+
+export interface DeadLetterInfo {
+  reason: string;
+  originalQueue: string;
+  originalId: string;
+  group: string;
+  deliveryCount: number;
+}
+
+/** A group's durable position: every seq <= floor is settled for the group (its committed offset). */
+export interface GroupRecord {
+  floor: number;
+  createdAt: number;
+}
+
+/** A message delivered at least once to a group and not settled: survives restarts with its delivery count. */
+export interface PendingRecord {
+  count: number;
+  /** When it may be delivered again (retry backoff); 0 = at once. */
+  visibleAt: number;
+}
+
+export interface LoadedGroup {
+  name: string;
+  record: GroupRecord;
+  pending: Map<number, PendingRecord>;
+  /** Seqs above the floor the group has settled (out-of-order acks while other groups still need the message). */
+  done: Set<number>;
+}
+
+export interface LoadedQueue {
+  name: string;
+  nextSeq: number;
+  /** In seq order. */
+  messages: { seq: number; record: QueueRecord }[];
+  groups: LoadedGroup[];
+}
+
+export interface QueueStore {
+  /** Appends a message and returns its seq (1, 2, 3 … per queue, never reused). */
+  append(queue: string, record: QueueRecord): number;
+  remove(queue: string, seq: number): void;
+  putGroup(queue: string, group: string, record: GroupRecord): void;
+  deleteGroup(queue: string, group: string): void;
+  putPending(queue: string, group: string, seq: number, record: PendingRecord): void;
+  deletePending(queue: string, group: string, seq: number): void;
+  putDone(queue: string, group: string, seq: number): void;
+  deleteDone(queue: string, group: string, seq: number): void;
+  /** Removes the queue, its messages and its groups. */
+  drop(queue: string): void;
+  /** Everything committed, to rebuild the engine at startup. */
+  load(): LoadedQueue[];
+  /** Resolves at the durability point of everything written so far. */
+  commit(): Promise<void>;
+  /** True when writes survive a restart (the broker then delays acknowledgements until commit()). */
+  readonly durable: boolean;
+}
+
+interface MemQueue {
+  nextSeq: number;
+  messages: Map<number, QueueRecord>;
+  groups: Map<string, { record: GroupRecord; pending: Map<number, PendingRecord>; done: Set<number> }>;
+}
+
+/**
+ * In-memory QueueStore: no durability, but `load()` returns what was written, so unit tests can restart an engine
+ * on it. Records are copied on the way in and out, like a real store.
+ */
+export class MemoryQueueStore implements QueueStore {
+  readonly durable = false;
+  readonly #queues = new Map<string, MemQueue>();
+  /** Writes counted, for tests that check what a step wrote. */
+  writes = 0;
+
+  #q(queue: string): MemQueue {
+    let q = this.#queues.get(queue);
+    if (q === undefined) this.#queues.set(queue, (q = { nextSeq: 1, messages: new Map(), groups: new Map() }));
+    return q;
+  }
+
+  #g(queue: string, group: string) {
+    const q = this.#q(queue);
+    let g = q.groups.get(group);
+    if (g === undefined) {
+      g = { record: { floor: 0, createdAt: 0 }, pending: new Map(), done: new Set() };
+      q.groups.set(group, g);
+    }
+    return g;
+  }
+
+  append(queue: string, record: QueueRecord): number {
+    this.writes++;
+    const q = this.#q(queue);
+    const seq = q.nextSeq++;
+    q.messages.set(seq, { ...record });
+    return seq;
+  }
+
+  remove(queue: string, seq: number): void {
+    this.writes++;
+    const q = this.#queues.get(queue);
+    if (q === undefined) return;
+    q.messages.delete(seq);
+  }
+
+  putGroup(queue: string, group: string, record: GroupRecord): void {
+    this.writes++;
+    this.#g(queue, group).record = { ...record };
+  }
+
+  deleteGroup(queue: string, group: string): void {
+    this.writes++;
+    this.#queues.get(queue)?.groups.delete(group);
+  }
+
+  putPending(queue: string, group: string, seq: number, record: PendingRecord): void {
+    this.writes++;
+    this.#g(queue, group).pending.set(seq, { ...record });
+  }
+
+  deletePending(queue: string, group: string, seq: number): void {
+    this.writes++;
+    this.#queues.get(queue)?.groups.get(group)?.pending.delete(seq);
+  }
+
+  putDone(queue: string, group: string, seq: number): void {
+    this.writes++;
+    this.#g(queue, group).done.add(seq);
+  }
+
+  deleteDone(queue: string, group: string, seq: number): void {
+    this.writes++;
+    this.#queues.get(queue)?.groups.get(group)?.done.delete(seq);
+  }
+
+  drop(queue: string): void {
+    this.writes++;
+    this.#queues.delete(queue);
+  }
+
+  load(): LoadedQueue[] {
+    return [...this.#queues].map(([name, q]) => ({
+      name,
+      nextSeq: q.nextSeq,
+      messages: [...q.messages].sort((a, b) => a[0] - b[0]).map(([seq, record]) => ({ seq, record: { ...record } })),
+      groups: [...q.groups].map(([gname, g]) => ({
+        name: gname,
+        record: { ...g.record },
+        pending: new Map([...g.pending].map(([s, p]) => [s, { ...p }])),
+        done: new Set(g.done),
+      })),
+    }));
+  }
+
+  commit(): Promise<void> {
+    return Promise.resolve();
+  }
+}

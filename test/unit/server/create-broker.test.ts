@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
+import { brokerInternals } from "../../../src/broker/internal.ts";
 import { ConfigError, ConfigErrorCode, createBroker } from "../../../src/index.ts";
 import { defaultConfig, embeddedConfigSchema, validateConfig } from "../../../src/server/index.ts";
 import { silentLogger } from "../../../src/util/index.ts";
@@ -78,7 +79,10 @@ test("createBroker with LMDB: close() flushes, a new broker on the same director
   const second = await createBroker(options, quiet);
   try {
     const found: string[] = [];
-    second.core.retained.match("state/#", (m) => void found.push(`${m.topic}=${m.payload.toString()}`));
+    brokerInternals(second.core).retained.match(
+      "state/#",
+      (m) => void found.push(`${m.topic}=${m.payload.toString()}`),
+    );
     assert.deepEqual(found, ["state/door=open"]);
   } finally {
     await second.close();

@@ -64,19 +64,30 @@ export function handleConnect(c: ClientContext, p: ConnectPacket): void | Promis
       return startConnectAuth(c, p, clientId, assigned, completeConnect);
     }
   }
-  if (!opts.allowAnonymous && p.username === undefined) {
+  // Anonymous = no credential of any kind: no User Name, no Password (5.0 allows a password alone, e.g. a JWT),
+  // no identity proven by the transport (mTLS).
+  const peerIdentity = c.transport.peerIdentity;
+  const anonymous = p.username === undefined && p.password === undefined && peerIdentity === undefined;
+  if (!opts.allowAnonymous && anonymous) {
     c.refuse(ReasonCode.NotAuthorized); // 3.x 0x05, 5.0 0x87
     return;
   }
 
   const authenticate = broker.hooks?.authenticate;
   if (authenticate === undefined) {
+    // Nothing can check credentials. A user name nobody verified is no identity (issue #14: `-u nobody` used to
+    // be accepted): with allowAnonymous false every client is refused.
+    if (!opts.allowAnonymous) {
+      c.refuse(ReasonCode.NotAuthorized, c.problem("no authentication method accepts clients"));
+      return;
+    }
     return completeConnect(c, p, clientId, assigned, true);
   }
   const ctx: AuthenticateContext = {
     clientId,
     username: p.username,
     password: p.password,
+    peerIdentity,
     protocolVersion: v,
     remoteAddress: c.transport.remoteAddress,
     transport: c.transport.kind,
@@ -113,16 +124,24 @@ function completeConnect(
   enhanced?: EnhancedAuthOutcome,
 ): void | Promise<void> {
   if (c.state !== ConnState.Connecting) return; // the socket closed while the hook ran
+  let authenticatedAs: string | undefined;
   if (auth !== true) {
-    c.refuse(auth === false ? ReasonCode.BadUserNameOrPassword : auth.reasonCode);
-    return;
+    if (auth === false) {
+      c.refuse(ReasonCode.BadUserNameOrPassword);
+      return;
+    }
+    if (!("accept" in auth)) {
+      c.refuse(auth.reasonCode, auth.reasonString === undefined ? undefined : c.problem(auth.reasonString));
+      return;
+    }
+    authenticatedAs = auth.username;
   }
   const broker = c.broker;
   const opts = broker.options;
   const v = p.protocolVersion;
   const props = v === 5 ? p.properties : undefined;
 
-  const username = enhanced !== undefined ? enhanced.username : p.username;
+  const username = enhanced !== undefined ? enhanced.username : (authenticatedAs ?? p.username);
   c.client = {
     clientId,
     username,

@@ -24,6 +24,18 @@ export interface TransportConnection {
   readonly remoteAddress: string;
   /** e.g. "tcp", "tls", "ws": for logs and $SYS. */
   readonly kind: string;
+  /** What the transport proved about the peer (mTLS: a verified client certificate); authentication may use it. */
+  readonly peerIdentity?: PeerIdentity;
+}
+
+/** A peer identity proven by the transport (e.g. a client certificate that passed verification). */
+export interface PeerIdentity {
+  /** Subject Common Name. */
+  readonly commonName?: string;
+  /** Subject Alternative Names as Node prints them ("DNS:x", "email:y", "URI:z"). */
+  readonly subjectAltNames?: readonly string[];
+  /** SHA-256 fingerprint, colon-separated hex (as Node's getPeerCertificate().fingerprint256). */
+  readonly fingerprint256?: string;
 }
 
 /** What the broker gives back: the transport calls these as socket events happen. */

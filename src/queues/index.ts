@@ -8,4 +8,5 @@ export { QueueEngine, isValidQueueName } from "./engine.ts";
 export type { EnqueueInput, JoinOptions, PublishOutcome, QueueEngineOptions, SettleOutcome } from "./engine.ts";
 export type { Consumer } from "./group.ts";
 export { backoffDelay } from "./backoff.ts";
+export { StorageQueueStore } from "./storage-store.ts";
 export { hashKey, partitionFor } from "./partition.ts";

@@ -1,7 +1,7 @@
 // createBroker(): the one documented way to run Wharf inside a program (docs/embedding.md). The options are the
 // YAML config's schema (src/server/config/wharf-config.ts, embedded defaults), validated the same way with the
 // same path-named errors; the broker is started by the same composition root as `wharf start` (startServer).
-import type { AuthHooks, Broker } from "../broker/index.ts";
+import type { Broker } from "../broker/index.ts";
 import type { Clock, Logger } from "../util/index.ts";
 import { embeddedConfigSchema, validateConfig, type DeepPartial, type WharfConfig } from "./config/index.ts";
 import { listenerAddresses, startServer, type ListenerAddress, type WharfServer } from "./index.ts";
@@ -16,8 +16,6 @@ export interface CreateBrokerDeps {
   logger?: Logger;
   /** The clock every timer runs on (tests inject a fake one); default the system clock. */
   clock?: Clock;
-  /** Authentication / authorization hooks for MQTT clients (docs/broker.md), besides `acl`. */
-  auth?: AuthHooks;
 }
 
 /** A running embedded broker. */
@@ -43,7 +41,6 @@ export async function createBroker(options: BrokerConfigInput = {}, deps: Create
   const server = await startServer(config, {
     logger,
     ...(deps.clock ? { clock: deps.clock } : {}),
-    ...(deps.auth ? { auth: deps.auth } : {}),
   });
   return new EmbeddedBroker(server);
 }

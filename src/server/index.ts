@@ -1,7 +1,6 @@
 // Composition root: turns a validated WharfConfig into a running broker with its listeners, and
 // knows how to take it all down cleanly. The only place that wires transports to the core.
 import { Broker } from "../broker/index.ts";
-import type { AuthHooks } from "../broker/index.ts";
 import type { BrokerOptions } from "../broker/options.ts";
 import { listenTcp, type TcpListener } from "../transport/tcp/index.ts";
 import { systemClock, type Clock } from "../util/clock.ts";
@@ -10,6 +9,7 @@ import { openStorage } from "../storage/index.ts";
 import type { Storage, StorageOptions } from "../storage/index.ts";
 import type { StorageConfig, WharfConfig } from "./config/index.ts";
 import { createLogger } from "./logger.ts";
+import { buildServerAuth, type ServerAuth } from "./auth/index.ts";
 
 export * from "./config/index.ts";
 export { createLogger } from "./logger.ts";
@@ -27,8 +27,6 @@ export interface WharfServer {
 export interface ServerDeps {
   logger?: Logger;
   clock?: Clock;
-  /** Authentication / authorization hooks for the broker (src/broker/hooks.ts), besides the config's ACL. */
-  auth?: AuthHooks;
 }
 
 /** The broker's options from the config's `mqtt`, `sys` and `acl` sections. */
@@ -72,9 +70,17 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   const storage = await openStorage({ ...toStorageOptions(config.storage), clock, logger });
   logStorage(storage, logger);
   let broker: Broker;
+  let auth: ServerAuth;
   try {
-    broker = new Broker(toBrokerOptions(config), { clock, logger, storage, ...(deps.auth ? { auth: deps.auth } : {}) });
+    auth = buildServerAuth(config.auth, config.mqtt.allowAnonymous, { clock, logger });
   } catch (err) {
+    await storage.close();
+    throw err;
+  }
+  try {
+    broker = new Broker(toBrokerOptions(config), { clock, logger, storage, auth: auth.hooks });
+  } catch (err) {
+    auth.close();
     await storage.close();
     throw err;
   }
@@ -99,6 +105,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   } catch (err) {
     await Promise.allSettled(listeners.map((l) => l.close()));
     await broker.close();
+    auth.close();
     await storage.close();
     throw err;
   }
@@ -117,6 +124,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     const stopped = Promise.allSettled(listeners.map((l) => l.close()));
     await broker.close();
     const results = await stopped;
+    auth.close();
     // Every connection has ended (wills published, session deadlines written): flush and fsync.
     await storage.close();
     const failed = results.find((r) => r.status === "rejected");

@@ -4,6 +4,7 @@
 import { saslPrep } from "../../broker/auth/index.ts";
 import { validateScramUser } from "../../broker/authenticators.ts";
 import { DEFAULT_BROKER_OPTIONS } from "../../broker/options.ts";
+import { authSecurityKeys, checkAuthSection } from "./security.ts";
 import { array, bool, anyStr, int, object, oneOf, optional, refine, required, str, type Infer } from "./schema.ts";
 import { validateTopicFilter } from "../../topics/index.ts";
 
@@ -81,19 +82,23 @@ const scramUserSchema = refine(
   },
 );
 
-const authSchema = object({
-  /** 5.0 enhanced authentication with SCRAM-SHA-256 (docs/auth.md); empty = not offered. */
-  scram: refine(array(scramUserSchema, []), (users, path, issues) => {
-    const seen = new Map<string, number>();
-    users.forEach((u, i) => {
-      const name = saslPrep(u.username) ?? u.username; // "al\u00ADice" is "alice"
-      const first = seen.get(name);
-      if (first === undefined) seen.set(name, i);
-      else
-        issues.push({ path: `${path}[${i}].username`, message: `same user as ${path}[${first}]`, value: u.username });
-    });
+const authSchema = refine(
+  object({
+    ...authSecurityKeys, // methods, passwordFile, cache, rate limits, client-id binding (security.ts)
+    /** 5.0 enhanced authentication with SCRAM-SHA-256 (docs/auth.md); empty = not offered. */
+    scram: refine(array(scramUserSchema, []), (users, path, issues) => {
+      const seen = new Map<string, number>();
+      users.forEach((u, i) => {
+        const name = saslPrep(u.username) ?? u.username; // "al\u00ADice" is "alice"
+        const first = seen.get(name);
+        if (first === undefined) seen.set(name, i);
+        else
+          issues.push({ path: `${path}[${i}].username`, message: `same user as ${path}[${first}]`, value: u.username });
+      });
+    }),
   }),
-});
+  checkAuthSection,
+);
 
 /** What a bad ACL topic filter should have been, with the rule it breaks (from src/topics). */
 function topicFilterProblem(filter: string): string | undefined {

@@ -1,0 +1,168 @@
+// The queue engine's QueueStore over the storage layer's queue-log concern (src/storage, docs/storage.md "Queue
+// logs"): bodies are stored once in the message store and referenced by the log; a group is its cursor plus its
+// pending entries. Mapping:
+//
+//  - a message → messages.store(body) + queues.append(queue, id). What the engine keeps beside the body travels in
+//    the body's user properties, which are also what consumers receive: `partition-key`, and on dead letters
+//    `dlq-reason`, `original-queue`, `original-message-id`, `consumer-group`, `delivery-count`. The append time is
+//    the log entry's appendedAt (same clock).
+//  - a group's floor (every seq <= floor settled) → cursor = floor + 1.
+//  - a pending delivery → a pending entry (delivery count, visibleAt).
+//  - "settled above the floor" (an out-of-order ack while the body is still kept for another group or a stream) →
+//    a pending entry with 0 deliveries whose consumer is the SETTLED marker; it goes when the floor passes it.
+//
+// The engine's atomic steps (DLQ move = append to the DLQ + removal here) are synchronous runs of these calls, so
+// they land in one storage batch: one transaction.
+import type { Properties, UserProperty } from "../codec/index.ts";
+import type { Storage, StoredMessage } from "../storage/index.ts";
+import { QUEUE_PREFIX } from "./config.ts";
+import type { DeadLetterInfo, LoadedGroup, LoadedQueue, QueueRecord, QueueStore } from "./store.ts";
+
+/** Consumer of a pending entry that marks "settled by this group above its floor". */
+const SETTLED = "\u0000settled";
+/** Entries read per range scan at startup. */
+const PAGE = 10_000;
+
+const META_KEYS = new Set([
+  "partition-key",
+  "dlq-reason",
+  "original-queue",
+  "original-message-id",
+  "consumer-group",
+  "delivery-count",
+]);
+
+export function toStoredMessage(queue: string, r: QueueRecord): StoredMessage {
+  const extra: UserProperty[] = [];
+  if (r.partitionKey !== undefined) extra.push(["partition-key", r.partitionKey]);
+  const d = r.dlq;
+  if (d !== undefined) {
+    extra.push(
+      ["dlq-reason", d.reason],
+      ["original-queue", d.originalQueue],
+      ["original-message-id", d.originalId],
+      ["consumer-group", d.group],
+      ["delivery-count", String(d.deliveryCount)],
+    );
+  }
+  let properties = r.properties;
+  if (extra.length > 0) {
+    properties = { ...properties, userProperties: [...(properties?.userProperties ?? []), ...extra] };
+  }
+  return {
+    topic: QUEUE_PREFIX + queue,
+    payload: r.payload,
+    qos: 1,
+    retain: false,
+    properties,
+    expiresAt: r.expiresAt,
+    origin: undefined,
+  };
+}
+
+export function fromStoredMessage(m: StoredMessage, appendedAt: number): QueueRecord {
+  const all = m.properties?.userProperties ?? [];
+  const meta = new Map<string, string>();
+  const kept: UserProperty[] = [];
+  for (const up of all) {
+    if (META_KEYS.has(up[0])) meta.set(up[0], up[1]);
+    else kept.push(up);
+  }
+  let properties: Properties | undefined = m.properties;
+  if (properties !== undefined && kept.length !== all.length) {
+    properties = { ...properties, userProperties: kept.length > 0 ? kept : undefined };
+    if (kept.length === 0) delete properties.userProperties;
+    if (Object.keys(properties).length === 0) properties = undefined;
+  }
+  let dlq: DeadLetterInfo | undefined;
+  const reason = meta.get("dlq-reason");
+  if (reason !== undefined) {
+    dlq = {
+      reason,
+      originalQueue: meta.get("original-queue") ?? "",
+      originalId: meta.get("original-message-id") ?? "",
+      group: meta.get("consumer-group") ?? "",
+      deliveryCount: Number(meta.get("delivery-count") ?? 0),
+    };
+  }
+  return {
+    payload: m.payload,
+    properties,
+    partitionKey: meta.get("partition-key"),
+    enqueuedAt: appendedAt,
+    expiresAt: m.expiresAt,
+    dlq,
+  };
+}
+
+export class StorageQueueStore implements QueueStore {
+  readonly durable: boolean;
+
+  constructor(readonly storage: Storage) {
+    this.durable = storage.kind === "lmdb";
+  }
+
+  append(queue: string, record: QueueRecord): number {
+    const st = this.storage;
+    return st.queues.append(queue, st.messages.store(toStoredMessage(queue, record)));
+  }
+
+  remove(queue: string, seq: number): void {
+    this.storage.queues.remove(queue, seq);
+  }
+
+  putGroup(queue: string, group: string, record: { floor: number }): void {
+    this.storage.queues.setCursor(queue, group, record.floor + 1);
+  }
+
+  deleteGroup(queue: string, group: string): void {
+    this.storage.queues.dropGroup(queue, group);
+  }
+
+  putPending(queue: string, group: string, seq: number, record: { count: number; visibleAt: number }): void {
+    this.storage.queues.putPending(queue, group, { seq, deliveries: record.count, visibleAt: record.visibleAt });
+  }
+
+  deletePending(queue: string, group: string, seq: number): void {
+    this.storage.queues.removePending(queue, group, seq);
+  }
+
+  putDone(queue: string, group: string, seq: number): void {
+    this.storage.queues.putPending(queue, group, { seq, deliveries: 0, visibleAt: 0, consumer: SETTLED });
+  }
+
+  deleteDone(queue: string, group: string, seq: number): void {
+    this.storage.queues.removePending(queue, group, seq);
+  }
+
+  drop(queue: string): void {
+    this.storage.queues.drop(queue);
+  }
+
+  load(): LoadedQueue[] {
+    const q = this.storage.queues;
+    return q.list().map((info) => {
+      const messages: LoadedQueue["messages"] = [];
+      for (let from = info.firstSeq; from < info.nextSeq;) {
+        const page = q.read(info.name, from, PAGE);
+        if (page.length === 0) break;
+        for (const e of page) messages.push({ seq: e.seq, record: fromStoredMessage(e.message, e.appendedAt) });
+        from = page[page.length - 1]!.seq + 1;
+      }
+      const groups: LoadedGroup[] = q.groups(info.name).map((g) => {
+        const pending = new Map<number, { count: number; visibleAt: number }>();
+        const done = new Set<number>();
+        for (const p of q.pending(info.name, g.name)) {
+          if (p.consumer === SETTLED) done.add(p.seq);
+          else pending.set(p.seq, { count: p.deliveries, visibleAt: p.visibleAt });
+        }
+        return { name: g.name, record: { floor: g.cursor - 1, createdAt: 0 }, pending, done };
+      });
+      return { name: info.name, nextSeq: info.nextSeq, messages, groups };
+    });
+  }
+
+  commit(): Promise<void> {
+    return this.storage.commit();
+  }
+}

@@ -8,11 +8,12 @@ import { authSecurityKeys, checkAuthSection } from "./security.ts";
 import { array, bool, anyStr, int, object, oneOf, optional, refine, required, str, type Infer } from "./schema.ts";
 import { validateTopicFilter } from "../../topics/index.ts";
 
-/** The protocol maximum: 256 MB remaining length + 5-byte fixed header. */
-export const MAX_PACKET_SIZE = 268_435_460;
+import { listenersOf, listenersSchema, MAX_PACKET_SIZE } from "./listeners.ts";
+
+export { LISTENER_TYPES, DEFAULT_PORTS, MAX_PACKET_SIZE } from "./listeners.ts";
+export type { ListenerConfig, ListenerType, TlsConfig } from "./listeners.ts";
 const U16 = 65_535;
 
-export const LISTENER_TYPES = ["tcp"] as const;
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "silent"] as const;
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
 export const STORAGE_TYPES = ["lmdb", "memory"] as const;
@@ -21,17 +22,6 @@ export const SHARED_SUBSCRIPTION_STRATEGIES = ["round-robin", "random", "sticky"
 export const OUTBOUND_TOPIC_ALIAS_POLICIES = ["auto", "off"] as const;
 /** 0x9C Use another server, 0x9D Server moved (YAML 1.2 reads 0x9c as 156). */
 export const REDIRECT_REASON_CODES = [0x9c, 0x9d] as const;
-
-export type ListenerConfig = Infer<typeof listenerSchema>;
-const listenerSchema = object({
-  type: oneOf(LISTENER_TYPES, "tcp"),
-  host: str({ default: "0.0.0.0" }),
-  port: int({ min: 0, max: U16, default: 1883 }),
-  /** 0 = unlimited. */
-  maxConnections: int({ min: 0, default: 0 }),
-  /** 0 = the broker's mqtt.maxPacketSize. */
-  maxPacketSize: int({ min: 0, max: MAX_PACKET_SIZE, default: 0 }),
-});
 
 const d = DEFAULT_BROKER_OPTIONS;
 
@@ -134,24 +124,8 @@ const logShape = {
 };
 const logSchema = object(logShape);
 
-/** The listener list: the file needs at least one; an embedded broker (createBroker) may have none. */
-function listenersOf(defaultValue: ListenerConfig[], minItems: number) {
-  return refine(array(listenerSchema, defaultValue, { minItems }), (listeners, path, issues) => {
-    // Two listeners on the same fixed address can never both start; say so before trying.
-    const seen = new Map<string, number>();
-    listeners.forEach((l, i) => {
-      if (l.port === 0) return;
-      const key = `${l.host}:${l.port}`;
-      const first = seen.get(key);
-      if (first === undefined) seen.set(key, i);
-      else
-        issues.push({ path: `${path}[${i}].port`, message: `same host and port as ${path}[${first}]`, value: l.port });
-    });
-  });
-}
-
 export const wharfConfigSchema = object({
-  listeners: listenersOf([listenerSchema.defaultValue], 1),
+  listeners: listenersSchema,
   mqtt: mqttSchema,
   sys: object({
     /** Seconds between $SYS publications; 0 disables them. */

@@ -31,6 +31,8 @@ export interface InprocMetrics {
   published: number;
   publishRefused: number;
   memoryRefused: number;
+  /** MQTT PUBLISHes refused by the memory budget (5.0: 0x97; 3.x QoS 1/2: disconnected; QoS 0: dropped). */
+  mqttMemoryRefused: number;
   /** Storage commits that failed under in-process publishes (their publish() rejected with INPROC_STORAGE). */
   storageFailures: number;
   subscriptions: number;
@@ -60,23 +62,27 @@ const SESSION_BYTES_REFRESH_MS = 100;
 class Publisher extends LocalClient {
   readonly #waiting = new Set<(err: InprocError) => void>();
 
-  /** Resolves once everything routed so far is committed (at once without storage). */
+  /**
+   * Resolves once everything routed so far is committed; undefined when nothing waits for a commit (no storage, or
+   * nothing was written), which is the common case and costs no promise.
+   */
   committed(): Promise<void> | undefined {
     const p = this.broker.persistence;
     if (p === undefined) return undefined;
-    let sync = false;
-    let fail!: (err: InprocError) => void;
-    const promise = new Promise<void>((resolve, reject) => {
-      fail = reject;
-      p.afterCommit(this, () => {
-        sync = true;
-        this.#waiting.delete(fail);
-        resolve();
-      });
+    let done = false;
+    let resolve: (() => void) | undefined;
+    p.afterCommit(this, () => {
+      done = true;
+      resolve?.();
     });
-    if (sync) return undefined;
-    this.#waiting.add(fail);
-    return promise;
+    if (done) return undefined;
+    return new Promise<void>((res, reject) => {
+      this.#waiting.add(reject);
+      resolve = () => {
+        this.#waiting.delete(reject);
+        res();
+      };
+    });
   }
 
   protected override ended(error: InprocError | undefined): void {
@@ -101,11 +107,13 @@ export class LocalBroker {
   #bufferedBytes = 0;
   #sessionBytes = 0;
   #sessionBytesAt = Number.NEGATIVE_INFINITY;
+  #lastUsed = 0;
   #closed = false;
   readonly #m = {
     published: 0,
     publishRefused: 0,
     memoryRefused: 0,
+    mqttMemoryRefused: 0,
     storageFailures: 0,
     transactionsCommitted: 0,
     transactionsRolledBack: 0,
@@ -128,6 +136,8 @@ export class LocalBroker {
     }
     this.#txTimeout = opts.transactionTimeout ?? 30_000;
     this.#publisher = new Publisher(core, this.#host.originId);
+    // MQTT publishers are held to the same budget (0x97 Quota exceeded for 5.0; see BrokerCore.admission).
+    if (this.#memoryLimit > 0) core.admission = (bytes) => this.#fits(bytes, "mqtt");
     this.deadLetters = new DeadLetters(core);
   }
 
@@ -183,9 +193,21 @@ export class LocalBroker {
 
   subscribe(filter: string, opts: SubscribeOptions = {}): Subscription {
     this.#open();
-    const sub = new LocalSubscription(this.#core, `${LOCAL_ID_PREFIX}${this.#nextId++}`, filter, opts, this.#host);
+    const id = opts.durable === undefined ? `${LOCAL_ID_PREFIX}${this.#nextId++}` : durableId(opts.durable);
+    const sub = new LocalSubscription(this.#core, id, filter, opts, this.#host);
     if (sub.state !== ConnState.Closed) this.#subs.add(sub);
     return sub;
+  }
+
+  /** Ends the durable session `name` (its queued messages are discarded); false if there is none. */
+  removeDurable(name: string): boolean {
+    this.#open();
+    const id = durableId(name);
+    const s = this.#core.sessions.get(id);
+    if (s === undefined) return false;
+    for (const sub of this.#subs) if (sub.clientId === id) void sub.unsubscribe();
+    this.#core.sessions.end(s, "clean-start"); // discarded on request, as a clean start would
+    return true;
   }
 
   // ---- used by Transaction ------------------------------------------------------------------------------------
@@ -276,6 +298,7 @@ export class LocalBroker {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#core.admission !== undefined) this.#core.admission = undefined;
     for (const sub of [...this.#subs]) void sub.unsubscribe();
     this.#publisher.close();
   }
@@ -292,16 +315,21 @@ export class LocalBroker {
   }
 
   #admit(bytes: number): void {
-    const limit = this.#memoryLimit;
-    if (limit === 0) return;
+    if (this.#memoryLimit === 0 || this.#fits(bytes, "inproc")) return;
+    throw new InprocError(
+      InprocErrorCode.MemoryLimit,
+      `memory limit: ${this.#lastUsed} bytes queued + ${bytes} would exceed the budget of ${this.#memoryLimit} bytes`,
+    );
+  }
+
+  /** Whether `bytes` more fit in the memory budget; counts a refusal by who asked. */
+  #fits(bytes: number, who: "inproc" | "mqtt"): boolean {
     const used = this.#bufferedBytes + this.#sessionQueueBytes(false);
-    if (used + bytes > limit) {
-      this.#m.memoryRefused++;
-      throw new InprocError(
-        InprocErrorCode.MemoryLimit,
-        `memory limit: ${used} bytes queued + ${bytes} would exceed the budget of ${limit} bytes`,
-      );
-    }
+    this.#lastUsed = used;
+    if (used + bytes <= this.#memoryLimit) return true;
+    if (who === "inproc") this.#m.memoryRefused++;
+    else this.#m.mqttMemoryRefused++;
+    return false;
   }
 
   /** Payload bytes in session queues (every session, MQTT and in-process), cached for SESSION_BYTES_REFRESH_MS. */
@@ -327,6 +355,11 @@ export class LocalBroker {
     if (waits === undefined) return Promise.resolve(r);
     return Promise.all(waits).then(() => r);
   }
+}
+
+function durableId(name: string): string {
+  if (typeof name !== "string" || name.length === 0) throw invalid("durable: a non-empty name");
+  return `${LOCAL_ID_PREFIX}durable:${name}`;
 }
 
 function toBuffer(payload: Buffer | Uint8Array | string): Buffer {

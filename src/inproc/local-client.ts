@@ -6,7 +6,8 @@ import { ConnState, type ConnStateValue } from "../broker/conn-state.ts";
 import type { BrokerCore, ClientContext } from "../broker/core.ts";
 import type { ClientInfo } from "../broker/hooks.ts";
 import type { Delivery } from "../broker/message.ts";
-import type { Session } from "../broker/session.ts";
+import { NEVER_EXPIRES, type Session } from "../broker/session.ts";
+import type { OpenedSession } from "../broker/session-registry.ts";
 import type { TransportConnection } from "../broker/transport.ts";
 import type { Logger } from "../util/index.ts";
 import { InprocError, InprocErrorCode } from "./errors.ts";
@@ -121,13 +122,19 @@ export abstract class LocalClient implements ClientContext {
    * Attaches a fresh session (expiry 0: it ends with this client) and counts the client as connected. The local
    * session registry answers at once; a registry that must ask another node first (a cluster) answers later.
    */
-  protected open(): Session | Promise<Session> {
-    const opened = this.broker.openSession(this, this.clientId, true, 0);
+  protected open(durable = false): OpenedSession | Promise<OpenedSession> {
+    // Durable: resume the session if it exists [MQTT-3.1.2-4], never expire it (like 3.1.1 clean session 0).
+    const opened = durable
+      ? this.broker.openSession(this, this.clientId, false, NEVER_EXPIRES)
+      : this.broker.openSession(this, this.clientId, true, 0);
     if (opened instanceof Promise) {
-      return opened.then(({ session }) => (this.session = session));
+      return opened.then((o) => {
+        this.session = o.session;
+        return o;
+      });
     }
     this.session = opened.session;
-    return opened.session;
+    return opened;
   }
 
   /**

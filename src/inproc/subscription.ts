@@ -135,6 +135,8 @@ export class LocalSubscription extends LocalClient implements Subscription {
   #bufferedBytes = 0;
   #running = 0;
   #pumpScheduled = false;
+  /** Inside #pump(): a handler finishing synchronously must not start a nested pump (the loop goes on). */
+  #pumping = false;
   /** Iterator consumers waiting for the next message. */
   #waiters: ((r: IteratorResult<ReceivedMessage>) => void)[] = [];
   #error: InprocError | undefined = undefined;
@@ -196,11 +198,17 @@ export class LocalSubscription extends LocalClient implements Subscription {
     };
     if (shared !== undefined && opts.noLocal === true)
       throw invalid("noLocal cannot be used on a shared subscription [MQTT-3.8.3-4]");
-    const opened = this.open();
-    const attach = (session: Session): void => {
+    const durable = opts.durable !== undefined;
+    const opened = this.open(durable);
+    const attach = ({ session, present }: { session: Session; present: boolean }): void => {
       if (this.state === ConnState.Closed) return;
-      broker.subscribe(session, sub);
-      broker.deliverRetained(session, sub);
+      if (present) {
+        // A durable session resumed: one filter per subscription, so a changed filter replaces the old one.
+        for (const f of [...session.subscriptions.keys()]) if (f !== filter) broker.unsubscribe(session, f);
+      }
+      // Retained messages only for a subscription that is new (5.0 Retain Handling 1 for a resumed one).
+      if (!broker.subscribe(session, sub)) broker.deliverRetained(session, sub);
+      if (present) session.resume(); // unacknowledged ones again, then what queued meanwhile [MQTT-4.4.0-1]
     };
     if (opened instanceof Promise) void opened.then(attach);
     else attach(opened);
@@ -303,13 +311,23 @@ export class LocalSubscription extends LocalClient implements Subscription {
     }
   }
 
+  /** A method, not a field test: handlers run inside the loop and may end the subscription. */
+  #isClosed(): boolean {
+    return this.state === ConnState.Closed;
+  }
+
   #pump(): void {
-    if (this.state === ConnState.Closed) return;
+    if (this.state === ConnState.Closed || this.#pumping) return;
     if (this.#handler !== undefined) {
-      while (this.#running < this.#concurrency) {
-        const r = this.#take();
-        if (r === undefined) break;
-        this.#run(r);
+      this.#pumping = true;
+      try {
+        while (this.#running < this.#concurrency && !this.#isClosed()) {
+          const r = this.#take();
+          if (r === undefined) break;
+          this.#run(r);
+        }
+      } finally {
+        this.#pumping = false;
       }
     } else {
       while (this.#waiters.length > 0) {

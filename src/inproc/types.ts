@@ -70,6 +70,13 @@ export interface SubscribeOptions {
   retryBackoff?: { initial?: number; max?: number };
   /** 5.0 No Local: do not receive what this broker handle itself publishes. */
   noLocal?: boolean;
+  /**
+   * A durable subscription: its session outlives it (and, with LMDB storage, a restart). While no subscription of
+   * that name is attached, QoS 1/2 messages queue in the session (bounded by mqtt.maxQueuedMessages/Bytes); the
+   * next subscribe() with the same name gets them, and every message handed out and not acknowledged again.
+   * unsubscribe() detaches; broker.removeDurable(name) ends the session.
+   */
+  durable?: string;
   /** Called when the handler throws past the retry limit or the subscription ends on an error. */
   onError?: (err: unknown) => void;
 }

@@ -79,6 +79,8 @@ export interface WharfBroker {
   /** Messages published through it become visible at commit(), all at once, or never. */
   transaction(options?: TransactionOptions): Transaction;
   readonly deadLetters: { stats(): DeadLetterStats; topicFor(topic: string): string };
+  /** Ends the durable subscription session `name` (subscribe(…, { durable })); false if there is none. */
+  removeDurable(name: string): boolean;
   health(): Health;
   metrics(): Metrics;
   /** Ends in-process subscriptions, stops the listeners, disconnects every client, then flushes and closes the storage. Idempotent. */
@@ -146,6 +148,10 @@ class EmbeddedBroker implements WharfBroker {
 
   transaction(options?: TransactionOptions): Transaction {
     return this.local.transaction(options);
+  }
+
+  removeDurable(name: string): boolean {
+    return this.local.removeDurable(name);
   }
 
   metrics(): Metrics {

@@ -187,3 +187,30 @@ test("memory limit: health is degraded near the budget", async (t) => {
   assert.equal(h.status, "degraded");
   assert.match(h.reasons[0]!, /memory: 95 of 100 bytes/);
 });
+
+test("memory limit refuses MQTT publishers: 5.0 gets PUBACK 0x97, 3.1.1 is disconnected unacknowledged, QoS 0 dropped", async (t) => {
+  const broker = await createBroker(
+    { listeners: [{ host: "127.0.0.1", port: 0 }], sys: { interval: 0 } },
+    { logger: silentLogger, memoryLimit: 1000 },
+  );
+  t.after(() => broker.close());
+  const url = `mqtt://127.0.0.1:${broker.listeners[0]!.port}`;
+  const stuck = broker.subscribe("mem/#", { bufferSize: 10 }); // never read: its buffer holds what arrives
+  const v5 = await mqttjs(t, url, { protocolVersion: 5 });
+  await v5.client.publishAsync("mem/a", Buffer.alloc(900), { qos: 1 }); // fits: 900 of 1000
+  await assert.rejects(
+    v5.client.publishAsync("mem/b", Buffer.alloc(200), { qos: 1 }),
+    (e: Error & { code?: number }) => e.code === 0x97,
+  );
+  await v5.client.publishAsync("mem/c", Buffer.alloc(200), { qos: 0 }); // dropped
+  const v4 = await mqttjs(t, url, { protocolVersion: 4 });
+  const closed = new Promise<void>((resolve) => v4.client.once("close", () => resolve()));
+  v4.client.publish("mem/d", Buffer.alloc(200), { qos: 1 });
+  await closed;
+  await settle();
+  assert.equal(stuck.stats().received, 1, "only the first message got in");
+  const m = broker.metrics();
+  assert.equal(m.inproc.mqttMemoryRefused, 3);
+  assert.equal(m.memory.used, 900);
+  await assert.rejects(broker.publish("mem/e", Buffer.alloc(200)), /memory limit/);
+});

@@ -62,6 +62,16 @@ const SESSION_BYTES_REFRESH_MS = 100;
 class Publisher extends LocalClient {
   readonly #waiting = new Set<(err: InprocError) => void>();
 
+  /** Resolvers of commits being waited for, in order (persistence calls back in order per client). */
+  readonly #pending: (() => void)[] = [];
+  #syncDone = false;
+  /** One bound callback for every afterCommit() call: no closure per publish. */
+  readonly #onCommitted = (): void => {
+    const next = this.#pending.shift();
+    if (next === undefined) this.#syncDone = true;
+    else next();
+  };
+
   /**
    * Resolves once everything routed so far is committed; undefined when nothing waits for a commit (no storage, or
    * nothing was written), which is the common case and costs no promise.
@@ -69,19 +79,25 @@ class Publisher extends LocalClient {
   committed(): Promise<void> | undefined {
     const p = this.broker.persistence;
     if (p === undefined) return undefined;
-    let done = false;
-    let resolve: (() => void) | undefined;
-    p.afterCommit(this, () => {
-      done = true;
-      resolve?.();
-    });
-    if (done) return undefined;
-    return new Promise<void>((res, reject) => {
+    this.#syncDone = false;
+    if (this.#pending.length === 0) {
+      p.afterCommit(this, this.#onCommitted);
+      if (this.#syncDone) return undefined;
+      // Not called back synchronously: the callback will shift a resolver pushed now.
+      return this.#wait();
+    }
+    const promise = this.#wait();
+    p.afterCommit(this, this.#onCommitted);
+    return promise;
+  }
+
+  #wait(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       this.#waiting.add(reject);
-      resolve = () => {
+      this.#pending.push(() => {
         this.#waiting.delete(reject);
-        res();
-      };
+        resolve();
+      });
     });
   }
 
@@ -89,6 +105,7 @@ class Publisher extends LocalClient {
     const err = error ?? new InprocError(InprocErrorCode.Closed, "the broker is closed");
     for (const fail of this.#waiting) fail(err);
     this.#waiting.clear();
+    this.#pending.length = 0;
   }
 
   close(): void {
@@ -352,9 +369,18 @@ export class LocalBroker {
     }
     const commit = this.#publisher.committed();
     if (commit !== undefined) (waits ??= []).push(commit);
-    if (waits === undefined) return Promise.resolve(r);
+    if (waits === undefined) return resolvedResult(r);
     return Promise.all(waits).then(() => r);
   }
+}
+
+/** Settled promises of the common results (frozen, shared): a publish that waits for nothing allocates none. */
+const RESOLVED: Promise<PublishResult>[] = [];
+const RESOLVED_MAX_MATCHED = 64;
+
+function resolvedResult(r: PublishResult): Promise<PublishResult> {
+  if (r.refused !== 0 || r.matched >= RESOLVED_MAX_MATCHED) return Promise.resolve(r);
+  return (RESOLVED[r.matched] ??= Promise.resolve(Object.freeze({ matched: r.matched, refused: 0 })));
 }
 
 function durableId(name: string): string {

@@ -1,7 +1,7 @@
 // An in-process subscription: a session of its own in the core (one filter), whose link hands Delivery objects to
 // a handler or an async iterator through a bounded priority buffer, with acknowledgement, redelivery with backoff
 // and dead-lettering (docs/embedding.md "Subscribing", "Acknowledgements").
-import type { QoS } from "../codec/index.ts";
+import type { Properties, QoS } from "../codec/index.ts";
 import { ConnState } from "../broker/conn-state.ts";
 import type { BrokerCore } from "../broker/core.ts";
 import { isExpired } from "../broker/message.ts";
@@ -45,11 +45,6 @@ type SettleValue = (typeof Settle)[keyof typeof Settle];
 
 /** One delivery of a message to an in-process subscription (a redelivery is a new Received, same packet id). */
 export class Received implements ReceivedMessage {
-  readonly topic: string;
-  readonly payload: Buffer;
-  readonly retain: boolean;
-  readonly properties;
-  readonly expiresAt: number | undefined;
   #state: SettleValue = Settle.Pending;
   timer: TimerHandle | undefined = undefined;
 
@@ -60,13 +55,28 @@ export class Received implements ReceivedMessage {
     readonly packetId: number | undefined,
     readonly priority: number,
     readonly deliveryCount: number,
-  ) {
-    const msg = delivery.msg;
-    this.topic = msg.topic;
-    this.payload = msg.payload;
-    this.retain = delivery.retain;
-    this.properties = msg.properties;
-    this.expiresAt = msg.expiresAt;
+  ) {}
+
+  // Read through to the shared message rather than copied: one delivery object per message per subscriber is the
+  // hot path's main allocation, so it stays small.
+  get topic(): string {
+    return this.delivery.msg.topic;
+  }
+
+  get payload(): Buffer {
+    return this.delivery.msg.payload;
+  }
+
+  get retain(): boolean {
+    return this.delivery.retain;
+  }
+
+  get properties(): Properties | undefined {
+    return this.delivery.msg.properties;
+  }
+
+  get expiresAt(): number | undefined {
+    return this.delivery.msg.expiresAt;
   }
 
   get qos(): QoS {

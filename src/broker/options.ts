@@ -1,6 +1,9 @@
 // Broker core options. The server's YAML config maps onto this (see docs/configuration.md).
 // Every field has a default in DEFAULT_BROKER_OPTIONS; the broker takes Partial<BrokerOptions>.
 
+import { DEFAULT_OVERLOAD_OPTIONS } from "./backpressure.ts";
+import type { OverloadOptions } from "./backpressure.ts";
+
 export interface AclRule {
   /** "allow" or "deny"; rules are checked in order, first match wins, no match = allow. */
   permission: "allow" | "deny";
@@ -83,6 +86,11 @@ export interface BrokerOptions {
   validatePayloadFormat?: boolean;
   /** Subscriptions one session may hold; more get SUBACK 0x97 Quota exceeded (3.x: 0x80). 0 = unlimited. */
   maxSubscriptionsPerSession?: number;
+  /**
+   * Backpressure from subscribers to publishers and the slow-consumer policy (src/broker/backpressure.ts,
+   * docs/broker.md "Overload and slow consumers"); missing fields take DEFAULT_OVERLOAD_OPTIONS.
+   */
+  overload?: Partial<OverloadOptions>;
 }
 
 /** One SCRAM-SHA-256 user (BrokerOptions.scram): exactly one of `password` and `credential`. */
@@ -129,4 +137,5 @@ export const DEFAULT_BROKER_OPTIONS: Readonly<Required<BrokerOptions>> = Object.
   responseInformation: "",
   validatePayloadFormat: true,
   maxSubscriptionsPerSession: 0,
+  overload: DEFAULT_OVERLOAD_OPTIONS,
 });

@@ -21,6 +21,10 @@ export function sysTopics(stats: BrokerStats): [topic: string, value: string][] 
     ["$SYS/broker/subscriptions/count", String(stats.subscriptions)],
     ["$SYS/broker/retained messages/count", String(stats.retained)],
     ["$SYS/broker/messages/dropped", String(stats.droppedQos0 + stats.queueRejected)],
+    // Wharf's own (not Mosquitto's): the slow-consumer part of the drops, episodes, and publisher holds.
+    ["$SYS/broker/messages/dropped/slow", String(stats.droppedSlow)],
+    ["$SYS/broker/clients/slow", String(stats.slowConsumers)],
+    ["$SYS/broker/backpressure/holds", String(stats.backpressureHolds)],
     ["$SYS/broker/store/messages/count", String(stats.queued + stats.inflight)],
   ];
 }

@@ -20,6 +20,11 @@ export interface TransportConnection {
    */
   pause(): void;
   resume(): void;
+  /**
+   * Bytes written but not yet handed to the OS (Node's socket.writableLength): part of the outbound side the
+   * backpressure marks measure (src/broker/backpressure.ts). Absent = 0.
+   */
+  readonly bufferedBytes?: number;
   /** e.g. "127.0.0.1:50123", for logs. */
   readonly remoteAddress: string;
   /** e.g. "tcp", "tls", "ws": for logs and $SYS. */

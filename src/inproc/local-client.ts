@@ -1,8 +1,10 @@
 // The in-process face of the broker core: an in-process publisher or subscription is a ClientContext (src/broker/
 // core.ts) like a socket connection, so the core routes to it, queues for it, persists for it and takes over from
 // it exactly as for an MQTT client, but it exchanges Message objects instead of encoded packets.
+import { ReasonCode } from "../codec/index.ts";
 import type { Packet, Properties, ProtocolVersion } from "../codec/index.ts";
 import { ConnState, type ConnStateValue } from "../broker/conn-state.ts";
+import { OutboundPressure } from "../broker/backpressure.ts";
 import type { BrokerCore, ClientContext } from "../broker/core.ts";
 import type { ClientInfo } from "../broker/hooks.ts";
 import type { Delivery } from "../broker/message.ts";
@@ -60,6 +62,44 @@ export abstract class LocalClient implements ClientContext {
       transport: NO_TRANSPORT.kind,
     };
     this.logger = broker.logger;
+  }
+
+  #pressure: OutboundPressure | undefined = undefined;
+
+  /**
+   * The broker's overload policy (src/broker/backpressure.ts) applies to an in-process subscriber as to any other:
+   * its session queue counts against the marks, and MQTT publishers feeding it are held while it is congested.
+   */
+  get pressure(): OutboundPressure {
+    return (this.#pressure ??= new OutboundPressure(this, this, this.broker.overload));
+  }
+
+  /** Payload bytes waiting for this client: its own buffer (subclasses) plus its session queue. */
+  get pendingBytes(): number {
+    const s = this.session;
+    return this.bufferedPayloadBytes() + (s !== undefined && s.link === this ? s.queue.bytes : 0);
+  }
+
+  get pendingMessages(): number {
+    const s = this.session;
+    return s !== undefined && s.link === this ? s.queue.length : 0;
+  }
+
+  /** The overload policy's slow-consumer disconnect (slowConsumerDisconnectMs). */
+  disconnectSlow(): void {
+    this.disconnect(ReasonCode.QuotaExceeded);
+  }
+
+  /**
+   * As a producer an in-process publisher is not held by the overload policy (it has no socket to pause): it is
+   * paced by publish(), which waits for "block" subscribers instead (local-broker.ts).
+   */
+  hold(): void {}
+
+  release(): void {}
+
+  protected bufferedPayloadBytes(): number {
+    return 0;
   }
 
   /** Writable unless a subclass buffers (subscriptions apply their overflow policy). */
@@ -155,5 +195,7 @@ export abstract class LocalClient implements ClientContext {
 }
 
 function errorCodeFor(reasonCode: number) {
-  return reasonCode === 0x80 ? InprocErrorCode.Storage : InprocErrorCode.Closed;
+  if (reasonCode === ReasonCode.UnspecifiedError) return InprocErrorCode.Storage; // a failed storage commit
+  if (reasonCode === ReasonCode.QuotaExceeded) return InprocErrorCode.Overflow; // declared a slow consumer
+  return InprocErrorCode.Closed;
 }

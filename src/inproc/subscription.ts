@@ -491,6 +491,10 @@ export class LocalSubscription extends LocalClient implements Subscription {
     return this.closed.then(() => undefined);
   }
 
+  protected override bufferedPayloadBytes(): number {
+    return this.#bufferedBytes;
+  }
+
   stats(): SubscriptionStats {
     return { ...this.#stats, buffered: this.#buffer.length, bufferedBytes: this.#bufferedBytes };
   }

@@ -4,6 +4,7 @@
 import { saslPrep } from "../../broker/auth/index.ts";
 import { validateScramUser } from "../../broker/authenticators.ts";
 import { DEFAULT_BROKER_OPTIONS } from "../../broker/options.ts";
+import { overloadSchema } from "./overload-schema.ts";
 import { authSecurityKeys, checkAuthSection } from "./security.ts";
 import { array, bool, anyStr, int, object, oneOf, optional, refine, required, str, type Infer } from "./schema.ts";
 import { validateTopicFilter } from "../../topics/index.ts";
@@ -135,6 +136,7 @@ export const wharfConfigSchema = object({
   auth: authSchema,
   storage: storageSchema,
   log: logSchema,
+  overload: overloadSchema,
 });
 
 /**

@@ -6,6 +6,7 @@
 // the client (with its reason code), sent (QoS 0), handed back to its owner, or dropped. The session reports it to
 // the delivery's owner, if it has one (a shared subscription group), and on the `settlement` event channel.
 import type { QoS, RetainHandling, Will } from "../codec/index.ts";
+import { MAX_PACKET_ID, MAX_UINT32 } from "../util/index.ts";
 import type { Logger, TimerHandle } from "../util/index.ts";
 import type { ClientInfo } from "./hooks.ts";
 import { events } from "./events.ts";
@@ -20,7 +21,7 @@ import type { Counters } from "./stats.ts";
 import type { OutboundPressure } from "./backpressure.ts";
 
 /** Session Expiry Interval meaning "never" (5.0 0xFFFFFFFF; 3.1.1 clean session 0). */
-export const NEVER_EXPIRES = 0xffffffff;
+export const NEVER_EXPIRES = MAX_UINT32;
 
 export interface Subscription {
   readonly filter: string;
@@ -325,8 +326,8 @@ export class Session {
    * The inflight window is far below 65535, so a free id always exists.
    */
   allocatePacketId(): number {
-    for (let n = 0; n < 65535; n++) {
-      this.#lastPacketId = this.#lastPacketId >= 65535 ? 1 : this.#lastPacketId + 1;
+    for (let n = 0; n < MAX_PACKET_ID; n++) {
+      this.#lastPacketId = this.#lastPacketId >= MAX_PACKET_ID ? 1 : this.#lastPacketId + 1;
       if (!this.inflight.has(this.#lastPacketId)) return this.#lastPacketId;
     }
     throw new Error("no free packet identifier");

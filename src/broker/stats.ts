@@ -1,4 +1,5 @@
-// Broker counters. Mutable fields bumped on the hot path; Broker.stats() returns a snapshot.
+// Broker counters. Mutable fields bumped on the hot path; Broker.stats() returns a snapshot (for $SYS and polling;
+// event-driven consumers attach to the event seam instead, events.ts).
 
 export interface BrokerStats {
   /** Connections that completed CONNECT and are still open. */

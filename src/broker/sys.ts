@@ -1,6 +1,6 @@
 // $SYS topics [MQTT-4.7.2-1 makes them invisible to "#" and "+/..." subscribers]: broker statistics published as
 // retained QoS 0 messages every options.sysInterval seconds on the injectable clock, with Mosquitto's names so
-// existing dashboards work. Clients cannot publish under $SYS/ (see Connection).
+// existing dashboards work. Clients cannot publish under $SYS/ (inbound.ts refuses it like an ACL deny).
 import type { Clock, TimerHandle } from "../util/index.ts";
 import type { BrokerStats } from "./stats.ts";
 import { BROKER_NAME, BROKER_VERSION } from "./version.ts";

@@ -1,5 +1,7 @@
-// The seam between transports (TCP, TLS, WebSocket, …) and the broker core. Transports adapt
-// their sockets to `TransportConnection`; the core never imports net/tls/http/ws.
+// The seam between transports (TCP, TLS, WebSocket, …) and the broker core. Transports adapt their sockets to
+// `TransportConnection` and hand them to a `ConnectionAcceptor` (the Broker); the core never imports
+// net/tls/http/ws. Flow control runs both ways: write() reports backpressure (the core waits for onDrain), and the
+// core may pause()/resume() input while a handler is pending.
 
 /** What a transport hands the broker for one client connection. */
 export interface TransportConnection {

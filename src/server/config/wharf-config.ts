@@ -13,7 +13,7 @@ import { listenersOf, listenersSchema, MAX_PACKET_SIZE } from "./listeners.ts";
 
 export { LISTENER_TYPES, DEFAULT_PORTS, MAX_PACKET_SIZE } from "./listeners.ts";
 export type { ListenerConfig, ListenerType, TlsConfig } from "./listeners.ts";
-const U16 = 65_535;
+import { MAX_UINT16 as U16 } from "../../util/index.ts";
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "silent"] as const;
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;

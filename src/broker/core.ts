@@ -98,6 +98,8 @@ export interface BrokerCore {
   /** Write-behind persistence when a storage is configured (src/broker/persist.ts). */
   readonly persistence: CommitGate | undefined;
 
+  /** False when a new session for clientId would exceed mqtt.maxSessions (a client that has one may always resume). */
+  sessionAllowed(clientId: string): boolean;
   /** A fresh client identifier for an empty CONNECT client id (3.1.1 [MQTT-3.1.3-6]). */
   assignClientId(): string;
   /**

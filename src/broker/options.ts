@@ -1,5 +1,7 @@
 // Broker core options. The server's YAML config maps onto this (see docs/configuration.md).
 // Every field has a default in DEFAULT_BROKER_OPTIONS; the broker takes Partial<BrokerOptions>.
+import { DEFAULT_SECURITY_OPTIONS } from "./security-options.ts";
+import type { SecurityOptions } from "./security-options.ts";
 
 export interface AclRule {
   /** "allow" or "deny"; rules are checked in order, first match wins, no match = allow. */
@@ -18,7 +20,7 @@ export type SharedSubscriptionStrategy = "round-robin" | "random" | "sticky" | "
 /** 5.0 outbound Topic Aliases: "auto" assigns them when the client allows any, "off" never. */
 export type OutboundTopicAliasPolicy = "auto" | "off";
 
-export interface BrokerOptions {
+export interface BrokerOptions extends SecurityOptions {
   /** Largest packet the server accepts (bytes, whole packet). 5.0 CONNACK announces it. */
   maxPacketSize: number;
   /** Maximum QoS 1/2 PUBLISHes in flight to one client at once (capped by a 5.0 client's Receive Maximum). */
@@ -103,6 +105,7 @@ export interface ServerRedirect {
 }
 
 export const DEFAULT_BROKER_OPTIONS: Readonly<Required<BrokerOptions>> = Object.freeze({
+  ...DEFAULT_SECURITY_OPTIONS,
   maxPacketSize: 268_435_460, // 256 MB body + 5-byte fixed header: the protocol maximum
   maxInflight: 100,
   receiveMaximum: 65_535,

@@ -3,7 +3,7 @@
 // its expiry interval is not 0 (3.1.1 clean session 0 = never expires).
 import type { QoS, RetainHandling, Will } from "../codec/index.ts";
 import type { Logger, TimerHandle } from "../util/index.ts";
-import type { ClientInfo } from "./hooks.ts";
+import type { ClientInfo, ReadSubject } from "./hooks.ts";
 import { isExpired } from "./message.ts";
 import type { Delivery } from "./message.ts";
 import { SessionQueue, pushCounted } from "./queue.ts";
@@ -90,6 +90,8 @@ export type PubrecOutcomeValue = (typeof PubrecOutcome)[keyof typeof PubrecOutco
 
 export class Session {
   link: SessionLink | undefined = undefined;
+  /** The identity of the client that last attached (ACL read checks while it is offline). */
+  owner: ReadSubject | undefined = undefined;
   /** Seconds; 0 = ends with the connection, NEVER_EXPIRES = never. */
   expiryInterval = 0;
   // The three collections below are created on first use: most connections never subscribe, publish QoS 2 or

@@ -84,6 +84,8 @@ export interface CommitGate {
 }
 
 export interface BrokerCore {
+  /** Names this broker instance (Broker.id); carried by every event (events.ts). */
+  readonly id: string;
   readonly options: Required<BrokerOptions>;
   readonly clock: Clock;
   readonly logger: Logger;

@@ -36,6 +36,12 @@ export interface PeerIdentity {
   readonly subjectAltNames?: readonly string[];
   /** SHA-256 fingerprint, colon-separated hex (as Node's getPeerCertificate().fingerprint256). */
   readonly fingerprint256?: string;
+  /**
+   * The MQTT user name the listener maps this identity to (tls.usernameFrom: the CN or a SAN). When set, the
+   * connection is authenticated as this user: the CONNECT User Name / Password are ignored, the authenticate hook
+   * is not called, and ACL rules by user name match it.
+   */
+  readonly username?: string;
 }
 
 /** What the broker gives back: the transport calls these as socket events happen. */

@@ -23,7 +23,7 @@ import { FlushScheduler } from "./flush.ts";
 import { Authorizer } from "./hooks.ts";
 import type { AuthHooks, ClientInfo } from "./hooks.ts";
 import { createMessage, isExpired, minQoS } from "./message.ts";
-import type { Message } from "./message.ts";
+import type { Delivery, Message } from "./message.ts";
 import { DEFAULT_BROKER_OPTIONS } from "./options.ts";
 import type { BrokerOptions, ServerRedirect } from "./options.ts";
 import { Persistence } from "./persist.ts";
@@ -303,11 +303,13 @@ export class BrokerRuntime implements BrokerCore {
     }
     const ids = sub.identifier === undefined ? undefined : [sub.identifier];
     const owner = session.owner ?? { clientId: session.clientId, username: undefined };
+    const deliveries: Delivery[] = [];
     for (const msg of found) {
       if (!this.authorizer.canRead(owner, msg.topic)) continue; // read-filter ACL mode
       // RETAIN set because the message is sent for a new subscription [MQTT-3.3.1-8].
-      session.deliver({ msg, qos: minQoS(msg.qos, sub.qos), retain: true, subscriptionIds: ids });
+      deliveries.push({ msg, qos: minQoS(msg.qos, sub.qos), retain: true, subscriptionIds: ids });
     }
+    session.deliverBacklog(deliveries); // with flow control: all of them, as fast as the client reads
   }
 
   #storeRetained(msg: Message): void {

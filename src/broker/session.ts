@@ -162,8 +162,63 @@ export class Session {
     return this.#enqueue(d);
   }
 
+  /**
+   * Retained messages for a new subscription, delivered with flow control (issue #14: 50,000 retained messages
+   * overflowed the bounded queue and were silently cut to ~9,000). They enter the queue only while it has room;
+   * drain() takes more as the client reads. Held as references to the retained store's messages.
+   */
+  #backlog: Delivery[] | undefined = undefined;
+  #backlogAt = 0;
+
+  /** Queues `ds` behind any earlier backlog and feeds the session as far as its queue has room. */
+  deliverBacklog(ds: Delivery[]): void {
+    if (ds.length === 0) return;
+    if (this.#backlog === undefined) {
+      this.#backlog = ds;
+      this.#backlogAt = 0;
+    } else this.#backlog.push(...ds);
+    this.#pumpBacklog();
+  }
+
+  /** Retained deliveries still waiting for room (tests, stats). */
+  get backlogLength(): number {
+    return this.#backlog === undefined ? 0 : this.#backlog.length - this.#backlogAt;
+  }
+
+  #roomFor(size: number): boolean {
+    const q = this.queue;
+    if (q.length === 0) return true; // always make progress
+    const { maxMessages, maxBytes, budget } = q.limits;
+    return (
+      q.length < maxMessages &&
+      (maxBytes === 0 || q.bytes + size <= maxBytes) &&
+      (budget === undefined || budget.used + size <= budget.max)
+    );
+  }
+
+  #pumpBacklog(): void {
+    const b = this.#backlog;
+    if (b === undefined) return;
+    while (this.#backlogAt < b.length) {
+      const d = b[this.#backlogAt]!;
+      if (!this.#roomFor(d.msg.payload.length)) return;
+      this.#backlogAt++;
+      this.deliver(d);
+    }
+    this.#backlog = undefined;
+    this.#backlogAt = 0;
+  }
+
   /** Sends queued deliveries while the connection can take them and the inflight window has room. */
   drain(): void {
+    this.#drainQueue();
+    if (this.#backlog !== undefined) {
+      this.#pumpBacklog();
+      this.#drainQueue();
+    }
+  }
+
+  #drainQueue(): void {
     const link = this.link;
     if (link === undefined) return;
     let now = -1;
@@ -290,6 +345,8 @@ export class Session {
    * (not reclaimed by their owner) are settled dropped.
    */
   clearState(): void {
+    this.#backlog = undefined;
+    this.#backlogAt = 0;
     if (this.#owned > 0) {
       for (const out of this.#inflight?.values() ?? []) {
         if (out.state !== OutState.AwaitPubcomp) this.#drop(out.delivery, DropReason.SessionEnded);

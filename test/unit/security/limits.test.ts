@@ -226,3 +226,21 @@ test("LogLimiter: per key, window, suppressed count", () => {
   l.log(logger, "info", "a", {}, "x");
   assert.deepEqual(logger.lines.at(-1)?.obj, { suppressed: 8 });
 });
+
+test("retained messages on subscribe are delivered completely with flow control, never cut off by the queue bound", async () => {
+  const h = harness({ maxQueuedMessages: 10, maxInflight: 5 });
+  for (let i = 0; i < 200; i++) {
+    await h.broker.publish({ topic: `r/${i}`, payload: `v${i}`, qos: 1, retain: true });
+  }
+  const { client } = await h.connect({ clientId: "reader" });
+  await client.subscribe("r/#", 1);
+  const seen = new Set<string>();
+  for (let round = 0; round < 100 && seen.size < 200; round++) {
+    for (const p of await client.publishes()) {
+      seen.add(p.topic);
+      client.ack(p);
+    }
+  }
+  assert.equal(seen.size, 200, "every retained message arrived although the queue holds 10");
+  assert.equal(brokerInternals(h.broker).sessions.get("reader")!.backlogLength, 0);
+});

@@ -9,6 +9,7 @@
 import type { Packet, Properties, ProtocolVersion, Will } from "../codec/index.ts";
 import type { Clock, Logger } from "../util/index.ts";
 import type { AuthenticatorRegistry } from "./auth/index.ts";
+import type { OverloadState } from "./backpressure.ts";
 import type { ConnStateValue } from "./conn-state.ts";
 import type { EnhancedAuthState } from "./enhanced-auth-state.ts";
 import type { AuthHooks, Authorizer, ClientInfo } from "./hooks.ts";
@@ -99,6 +100,8 @@ export interface BrokerCore {
   readonly serverRedirect: ServerRedirect | undefined;
   /** Write-behind persistence when a storage is configured (src/broker/persist.ts). */
   readonly persistence: CommitGate | undefined;
+  /** Backpressure and the slow-consumer policy: options, and the client whose packet is being handled. */
+  readonly overload: OverloadState;
 
   /** False when a new session for clientId would exceed mqtt.maxSessions (a client that has one may always resume). */
   sessionAllowed(clientId: string): boolean;

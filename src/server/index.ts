@@ -54,6 +54,7 @@ export function toBrokerOptions(config: WharfConfig): BrokerOptions {
     aclDefault: config.acl.default,
     aclReadMode: config.acl.mode,
     scram: config.auth.scram.map((user) => ({ ...user })),
+    overload: { ...config.overload },
   };
 }
 

@@ -4,6 +4,7 @@
 import { saslPrep } from "../../broker/auth/index.ts";
 import { validateScramUser } from "../../broker/authenticators.ts";
 import { DEFAULT_BROKER_OPTIONS } from "../../broker/options.ts";
+import { overloadSchema } from "./overload-schema.ts";
 import { aclSchema, authSecurityKeys, checkAuthSection, mqttSecurityKeys, type AclConfig } from "./security.ts";
 import { array, bool, anyStr, int, object, oneOf, optional, refine, required, str, type Infer } from "./schema.ts";
 
@@ -11,7 +12,7 @@ import { listenersSchema, MAX_PACKET_SIZE } from "./listeners.ts";
 
 export { LISTENER_TYPES, DEFAULT_PORTS, MAX_PACKET_SIZE } from "./listeners.ts";
 export type { ListenerConfig, ListenerType, TlsConfig } from "./listeners.ts";
-const U16 = 65_535;
+import { MAX_UINT16 as U16 } from "../../util/index.ts";
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "silent"] as const;
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
@@ -114,6 +115,7 @@ export const wharfConfigSchema = object({
   auth: authSchema,
   storage: storageSchema,
   log: logSchema,
+  overload: overloadSchema,
 });
 
 export type WharfConfig = Infer<typeof wharfConfigSchema>;

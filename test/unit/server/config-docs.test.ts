@@ -38,7 +38,7 @@ test("the schema has the expected keys", () => {
   assert.ok(paths.includes("log.format"));
   assert.ok(paths.includes("auth.scram[].credential"));
   assert.ok(paths.includes("listeners[].tls.usernameFrom"));
-  assert.equal(paths.length, 5 + 8 + 34 + 1 + 7 + 30 + 4 + 2);
+  assert.equal(paths.length, 5 + 8 + 34 + 1 + 7 + 30 + 4 + 2 + 6);
 });
 
 test("config/wharf.example.yaml validates and holds exactly the defaults", () => {

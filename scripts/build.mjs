@@ -3,7 +3,7 @@
 // JavaScript and .d.ts files (tsconfig.build.json), then copies the non-TypeScript modules the code loads at
 // runtime. dist/ is git-ignored; a consumer of the package needs neither TypeScript nor tsx.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -31,6 +31,9 @@ function walk(dir) {
 
 // Modules that are plain JavaScript already (e.g. src/storage/lmdb-probe.mjs, run in a child process).
 for (const file of walk(src).filter((f) => f.endsWith(".mjs"))) copyFileSync(file, join(dist, relative(src, file)));
+// The dashboard's static files (src/admin/dashboard.ts reads them next to itself at startup).
+mkdirSync(join(dist, "admin", "dashboard"), { recursive: true });
+for (const file of walk(join(src, "admin", "dashboard"))) copyFileSync(file, join(dist, relative(src, file)));
 
 // rewriteRelativeImportExtensions rewrites `./x.ts` to `./x.js` in the JavaScript but leaves the .d.ts files'
 // specifiers as written. A consumer's compiler (without allowImportingTsExtensions) must see `.js` there too.

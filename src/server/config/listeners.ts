@@ -94,9 +94,9 @@ function canShare(a: ListenerConfig, b: ListenerConfig): boolean {
   return web(a, b) || web(b, a);
 }
 
-export const listenersSchema = refine(
-  array(listenerSchema, [listenerSchema.defaultValue], { minItems: 1 }),
-  (listeners, path, issues) => {
+/** The listener list: the file needs at least one; an embedded broker (createBroker) may have none. */
+export function listenersOf(defaultValue: ListenerConfig[], minItems: number) {
+  return refine(array(listenerSchema, defaultValue, { minItems }), (listeners, path, issues) => {
     // Two listeners on the same fixed address can never both start; say so before trying.
     const seen = new Map<string, number[]>();
     listeners.forEach((l, i) => {
@@ -117,8 +117,10 @@ export const listenersSchema = refine(
       }
       seen.set(key, [...before, i]);
     });
-  },
-);
+  });
+}
+
+export const listenersSchema = listenersOf([listenerSchema.defaultValue], 1);
 
 export type ListenerConfig = Infer<typeof listenerSchema>;
 export type TlsConfig = Infer<typeof tlsSchema>;

@@ -50,7 +50,9 @@ export function toBrokerOptions(config: WharfConfig): BrokerOptions {
     ...mqtt,
     serverRedirect: serverRedirect.serverReference === "" ? null : { ...serverRedirect },
     sysInterval: config.sys.interval,
-    acl: config.acl.map((rule) => ({ ...rule })),
+    acl: config.acl.rules.map((rule) => ({ ...rule })),
+    aclDefault: config.acl.default,
+    aclReadMode: config.acl.mode,
     scram: config.auth.scram.map((user) => ({ ...user })),
     overload: { ...config.overload },
   };

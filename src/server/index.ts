@@ -14,7 +14,7 @@ import {
 } from "../admin/index.ts";
 import { Broker } from "../broker/index.ts";
 import type { BrokerOptions } from "../broker/options.ts";
-import { startListener, type StartedListener } from "./listeners.ts";
+import { startListeners, type StartedListener } from "./listeners.ts";
 import { systemClock, type Clock } from "../util/clock.ts";
 import type { Logger } from "../util/logger.ts";
 import { openStorage } from "../storage/index.ts";
@@ -139,7 +139,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   const listeners: StartedListener[] = [];
   try {
     const ctx = { broker, logger, clock, maxPacketSize: config.mqtt.maxPacketSize };
-    for (const [i, l] of config.listeners.entries()) listeners.push(await startListener(ctx, l, i));
+    await startListeners(ctx, config.listeners, listeners);
   } catch (err) {
     await Promise.allSettled(listeners.map((l) => l.close()));
     await broker.close();

@@ -8,7 +8,13 @@ export async function configServer(
   extra: object = {},
 ): Promise<WharfServer> {
   const s = await startServer(
-    validateConfig({ listeners, storage: { type: "memory" }, sys: { interval: 0 }, ...extra }),
+    validateConfig({
+      listeners,
+      storage: { type: "memory" },
+      sys: { interval: 0 },
+      management: { enabled: false },
+      ...extra,
+    }),
     { logger: recordingLogger() },
   );
   t.after(() => s.close());

@@ -29,7 +29,7 @@ test("a failed commit: no PUBACK, the publisher is disconnected, the server stop
   const logger = recordingLogger();
   let failure: StorageError | undefined;
   const stopped = new Promise<void>((resolve) => {
-    void startServer(validateConfig({ listeners: [{ host: "127.0.0.1", port: 0 }] }), {
+    void startServer(validateConfig({ listeners: [{ host: "127.0.0.1", port: 0 }], management: { enabled: false } }), {
       logger,
       clock,
       storage,

@@ -65,6 +65,7 @@ test("Chromium: MQTT.js (browser bundle) over ws:// publishes to and receives fr
         { type: "ws", host: "127.0.0.1", port: 0, ws: { origins: [origin] } },
       ],
       storage: { type: "memory" },
+      management: { enabled: false },
       sys: { interval: 0 },
     }),
     { logger: recordingLogger() },

@@ -93,7 +93,10 @@ export interface WharfBroker {
  * data directory) and starts the listeners (none by default).
  */
 export async function createBroker(options: BrokerConfigInput = {}, deps: CreateBrokerDeps = {}): Promise<WharfBroker> {
-  const config = validateConfig(options, undefined, embeddedConfigSchema);
+  const validated = validateConfig(options, undefined, embeddedConfigSchema);
+  // Embedded: no management HTTP server unless `management` is given (an application embeds a broker, not a port).
+  const config =
+    "management" in options ? validated : { ...validated, management: { ...validated.management, enabled: false } };
   const logger = deps.logger ?? createLogger(config.log);
   const server = await startServer(config, {
     logger,

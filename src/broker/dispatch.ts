@@ -27,7 +27,8 @@ export function dispatch(c: ClientContext, p: Packet): void | Promise<void> {
     case PacketType.PUBLISH:
       return handlePublish(c, p);
     case PacketType.PUBACK:
-      if (!s.onPuback(p.packetId)) c.logger.debug({ packetId: p.packetId }, "PUBACK for an unknown packet id");
+      if (!s.onPuback(p.packetId, p.reasonCode ?? 0))
+        c.logger.debug({ packetId: p.packetId }, "PUBACK for an unknown packet id");
       return;
     case PacketType.PUBREC: {
       const outcome = s.onPubrec(p.packetId, p.reasonCode ?? 0);

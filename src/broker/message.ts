@@ -40,6 +40,17 @@ export interface Delivery {
    * takes such a delivery back when the member leaves before acknowledging it (src/broker/shared.ts).
    */
   readonly shared?: string | undefined;
+  /**
+   * Set when the delivery was made for a durable queue consumer (queue-bridge.ts): the consumer it belongs to (so
+   * it can be taken back when the consumer leaves) and what a PUBACK of it means for the queue.
+   */
+  readonly queue?: QueueDeliveryTag | undefined;
+}
+
+export interface QueueDeliveryTag {
+  readonly consumer: object | undefined;
+  /** The client PUBACKed the delivery with this reason code. */
+  puback(reasonCode: number): void;
 }
 
 export interface MessageInit {

@@ -1,5 +1,6 @@
 // Broker core options. The server's YAML config maps onto this (see docs/configuration.md).
 // Every field has a default in DEFAULT_BROKER_OPTIONS; the broker takes Partial<BrokerOptions>.
+import type { QueueConfigEntry } from "../queues/index.ts";
 
 export interface AclRule {
   /** "allow" or "deny"; rules are checked in order, first match wins, no match = allow. */
@@ -83,6 +84,8 @@ export interface BrokerOptions {
   validatePayloadFormat?: boolean;
   /** Subscriptions one session may hold; more get SUBACK 0x97 Quota exceeded (3.x: 0x80). 0 = unlimited. */
   maxSubscriptionsPerSession?: number;
+  /** Durable queues (`$queue/<name>`, docs/queues.md): per-name/pattern settings over the defaults. */
+  queues?: QueueConfigEntry[];
 }
 
 /** One SCRAM-SHA-256 user (BrokerOptions.scram): exactly one of `password` and `credential`. */
@@ -129,4 +132,5 @@ export const DEFAULT_BROKER_OPTIONS: Readonly<Required<BrokerOptions>> = Object.
   responseInformation: "",
   validatePayloadFormat: true,
   maxSubscriptionsPerSession: 0,
+  queues: [],
 });

@@ -252,7 +252,8 @@ export class Persistence implements SessionStore {
   // ---- SessionStore: queue and inflight ---------------------------------------------------------------------
 
   queued(s: Session, d: Delivery): void {
-    if (!s.persistent || d.qos === 0) return; // QoS 0 is at most once: not worth a write
+    // QoS 0 is at most once: not worth a write. A durable queue delivery is the queue's (src/queues), not the session's.
+    if (!s.persistent || d.qos === 0 || d.queue !== undefined) return;
     try {
       this.#enqueue(s, d);
     } catch (e) {
@@ -273,7 +274,7 @@ export class Persistence implements SessionStore {
   }
 
   sent(s: Session, d: Delivery, packetId: number, state: OutStateValue): void {
-    if (!s.persistent) return;
+    if (!s.persistent || d.queue !== undefined) return;
     try {
       const seq = this.#seqs.get(d);
       const ref = seq === undefined ? undefined : this.#messages.get(d.msg);

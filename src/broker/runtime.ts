@@ -32,6 +32,8 @@ import { PersistentRetainedStore } from "./retained-persist.ts";
 import { MemoryRetainedStore } from "./retained.ts";
 import type { RetainedStore } from "./retained.ts";
 import { LocalRouter } from "./router.ts";
+import { QueueRouter } from "./queue-bridge.ts";
+import { MemoryQueueStore, QueueEngine, StorageQueueStore } from "../queues/index.ts";
 import type { RouteResult, Router } from "./router.ts";
 import { LocalSessionRegistry } from "./session-registry.ts";
 import type { OpenedSession, SessionClient, SessionRegistry } from "./session-registry.ts";
@@ -84,6 +86,8 @@ export class BrokerRuntime implements BrokerCore {
   readonly recovery: RecoveryReport | undefined;
   readonly sessions: SessionRegistry;
   readonly router: Router;
+  /** Durable `$queue/` queues: the engine (management API) and its wire mapping (a Router decorator). */
+  readonly queues: QueueRouter;
   readonly sys: SysPublisher;
   /** Connections not yet finished (connected or still in CONNECT). */
   readonly connections = new Set<ClientContext>();
@@ -122,7 +126,7 @@ export class BrokerRuntime implements BrokerCore {
       queueLimits: { maxMessages: this.options.maxQueuedMessages, maxBytes: this.options.maxQueuedBytes },
       store: this.persistence,
     };
-    this.router = new LocalRouter({
+    const local = new LocalRouter({
       strategy: this.options.sharedSubscriptionStrategy,
       queueLimits: env.queueLimits,
       queueQos0Offline: this.options.queueQos0Offline,
@@ -131,6 +135,19 @@ export class BrokerRuntime implements BrokerCore {
       now,
       random: Math.random,
     });
+    const engine = new QueueEngine({
+      store: deps.storage === undefined ? new MemoryQueueStore() : new StorageQueueStore(deps.storage),
+      clock: this.clock,
+      logger: this.logger.child({ component: "queues" }),
+      config: this.options.queues,
+    });
+    this.queues = new QueueRouter(local, {
+      engine,
+      logger: this.logger,
+      now,
+      touch: () => this.persistence?.touched(),
+    });
+    this.router = this.queues;
     this.#willDeps = {
       now,
       logger: this.logger,
@@ -338,5 +355,6 @@ export class BrokerRuntime implements BrokerCore {
         };
       });
     }
+    this.queues.engine.close();
   }
 }

@@ -2,6 +2,7 @@
 // sent, inbound QoS 2 packet identifiers awaiting PUBREL, and the pending will. It outlives connections when
 // its expiry interval is not 0 (3.1.1 clean session 0 = never expires).
 import type { QoS, RetainHandling, Will } from "../codec/index.ts";
+import type { StreamStart } from "../queues/index.ts";
 import type { Logger, TimerHandle } from "../util/index.ts";
 import type { ClientInfo } from "./hooks.ts";
 import { isExpired } from "./message.ts";
@@ -24,6 +25,18 @@ export interface Subscription {
   readonly identifier: number | undefined;
   /** 5.0 shared subscription `$share/<group>/<filter>`: the group name and the topic filter proper. */
   readonly shared?: SharedFilter | undefined;
+  /** `$queue/<name>` subscription: the consumer spec (queue-bridge.ts); undefined when restored from storage. */
+  readonly queue?: QueueSpec | undefined;
+  /** Protocol level of the subscribing client (queue subscriptions: what a PUBACK means). */
+  readonly version?: number | undefined;
+}
+
+/** A durable queue consumer: queue name, consumer group and options from the SUBSCRIBE. */
+export interface QueueSpec {
+  readonly name: string;
+  readonly group: string;
+  readonly prefetch?: number | undefined;
+  readonly start?: StreamStart | undefined;
 }
 
 export interface SharedFilter {
@@ -187,11 +200,12 @@ export class Session {
   }
 
   /** PUBACK from the client. False if no QoS 1 message with that id was in flight (ignored by the caller). */
-  onPuback(packetId: number): boolean {
+  onPuback(packetId: number, reasonCode = 0): boolean {
     const out = this.inflight.get(packetId);
     if (out?.state !== OutState.AwaitPuback) return false;
     this.inflight.delete(packetId);
     this.env.store?.completed(this, out);
+    out.delivery.queue?.puback(reasonCode); // a durable queue delivery: 3.1.1 ack, 5.0 >= 0x80 nack
     this.drain();
     return true;
   }

@@ -13,7 +13,7 @@ import type { Consumer, Group } from "./group.ts";
 import { Queue } from "./queue.ts";
 import type { QueueEnv } from "./queue.ts";
 import { MemoryQueueStore } from "./store.ts";
-import type { QueueRecord, QueueStore } from "./store.ts";
+import type { MemberRecord, QueueRecord, QueueStore } from "./store.ts";
 import { DlqReason } from "./types.ts";
 import type { ConsumerLink, QueueInfo, QueueMessage, StreamStart } from "./types.ts";
 
@@ -73,6 +73,8 @@ export class QueueEngine {
   #timerAt = Number.POSITIVE_INFINITY;
   #closed = false;
   #dlqFullWarned = new Set<string>();
+  /** Persistent sessions' queue subscriptions (JSON of [client id, filter] → record). */
+  readonly #members = new Map<string, MemberRecord>();
 
   constructor(options: QueueEngineOptions = {}) {
     this.store = options.store ?? new MemoryQueueStore();
@@ -194,6 +196,29 @@ export class QueueEngine {
       );
     }
     return { ok: true, group: g, seq };
+  }
+
+  // ---- persistent memberships -----------------------------------------------------------------------------
+
+  /** Records a persistent session's queue subscription (what it rejoins with after a restart). */
+  rememberMember(clientId: string, filter: string, record: MemberRecord): void {
+    const key = JSON.stringify([clientId, filter]);
+    const prev = this.#members.get(key);
+    if (prev !== undefined && JSON.stringify(prev) === JSON.stringify(record)) return;
+    this.#members.set(key, { ...record });
+    this.store.putMember(clientId, filter, record);
+  }
+
+  /** Forgets it (unsubscribed, session ended); true when something was stored. */
+  forgetMember(clientId: string, filter: string): boolean {
+    if (!this.#members.delete(JSON.stringify([clientId, filter]))) return false;
+    this.store.deleteMember(clientId, filter);
+    return true;
+  }
+
+  memberOf(clientId: string, filter: string): MemberRecord | undefined {
+    const r = this.#members.get(JSON.stringify([clientId, filter]));
+    return r === undefined ? undefined : { ...r };
   }
 
   // ---- management -----------------------------------------------------------------------------------------
@@ -396,6 +421,7 @@ export class QueueEngine {
 
   /** Rebuilds every queue from the store: messages, groups with their floors, pending counts, done markers. */
   #recover(): void {
+    for (const m of this.store.loadMembers()) this.#members.set(JSON.stringify([m.clientId, m.filter]), m.record);
     const loaded = this.store.load();
     for (const lq of loaded) {
       const q = this.#create(lq.name);

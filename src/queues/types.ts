@@ -1,6 +1,7 @@
 // Shapes shared by the queue engine's modules and its users (the broker, the management API).
 import type { Properties } from "../codec/index.ts";
 import type { DeadLetterInfo, QueueRecord } from "./store.ts";
+export type { StreamStart } from "./store.ts";
 
 /** One message as the engine holds it. */
 export interface QueueMessage {
@@ -33,10 +34,6 @@ export interface ConsumerLink {
   /** Sends one delivery (the link queues it if the connection cannot take it right now). */
   send(d: QueueDelivery): void;
 }
-
-/** Where a new stream group starts (`stream-offset` on SUBSCRIBE); ignored once the group has a committed offset. */
-export type StreamStart =
-  { kind: "earliest" } | { kind: "latest" } | { kind: "offset"; offset: number } | { kind: "timestamp"; at: number };
 
 /** Why a message went to the dead-letter queue (`dlq-reason`). */
 export const DlqReason = {

@@ -37,6 +37,7 @@ export function toBrokerOptions(config: WharfConfig): BrokerOptions {
     sysInterval: config.sys.interval,
     acl: config.acl.map((rule) => ({ ...rule })),
     scram: config.auth.scram.map((user) => ({ ...user })),
+    queues: structuredClone(config.queues),
   };
 }
 

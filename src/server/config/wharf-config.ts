@@ -6,6 +6,7 @@ import { validateScramUser } from "../../broker/authenticators.ts";
 import { DEFAULT_BROKER_OPTIONS } from "../../broker/options.ts";
 import { array, bool, anyStr, int, object, oneOf, optional, refine, required, str, type Infer } from "./schema.ts";
 import { validateTopicFilter } from "../../topics/index.ts";
+import { queuesSchema } from "./queues.ts";
 
 /** The protocol maximum: 256 MB remaining length + 5-byte fixed header. */
 export const MAX_PACKET_SIZE = 268_435_460;
@@ -153,6 +154,8 @@ export const wharfConfigSchema = object({
   auth: authSchema,
   storage: storageSchema,
   log: logSchema,
+  /** Durable queues: per-name/pattern settings (docs/queues.md). */
+  queues: queuesSchema,
 });
 
 export type WharfConfig = Infer<typeof wharfConfigSchema>;

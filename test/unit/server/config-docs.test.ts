@@ -34,7 +34,8 @@ test("the schema has the expected keys", () => {
   assert.ok(paths.includes("storage.batchIntervalMs"));
   assert.ok(paths.includes("log.format"));
   assert.ok(paths.includes("auth.scram[].credential"));
-  assert.equal(paths.length, 5 + 24 + 1 + 5 + 3 + 4 + 2);
+  assert.ok(paths.includes("queues"));
+  assert.equal(paths.length, 5 + 24 + 1 + 5 + 3 + 4 + 2 + 1);
 });
 
 test("config/wharf.example.yaml validates and holds exactly the defaults", () => {

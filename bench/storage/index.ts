@@ -57,8 +57,8 @@ async function measure(store: Storage, label: string, mode: DurabilityMode, writ
     Array.from({ length: writers }, async (_, w) => {
       const session = `session-${w}`;
       while (performance.now() < end) {
-        const id = store.storeMessage(template);
-        store.enqueue(session, id, { qos: 1, retain: false });
+        const id = store.messages.store(template);
+        store.sessions.enqueue(session, id, { qos: 1, retain: false });
         await store.commit();
         messages++;
       }

@@ -25,6 +25,11 @@ export class Broker implements ConnectionAcceptor {
     registerInternals(this, this.#rt);
   }
 
+  /** 48 random bits (hex) naming this broker instance: in assigned client ids and on every event (events.ts). */
+  get id(): string {
+    return this.#rt.id;
+  }
+
   /** The effective options (defaults filled in). */
   get options(): Readonly<Required<BrokerOptions>> {
     return this.#rt.options;

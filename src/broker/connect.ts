@@ -10,7 +10,8 @@ import type { OpenedSession } from "./session-registry.ts";
 import { NEVER_EXPIRES } from "./session.ts";
 import { outboundAliasesFor } from "./topic-alias-out.ts";
 import { connackProperties, responseInformationFor } from "./v5.ts";
-import { startConnectAuth } from "./enhanced-auth.ts";
+import { emitAuthResult, startConnectAuth } from "./enhanced-auth.ts";
+import { events } from "./events.ts";
 import type { EnhancedAuthOutcome } from "./enhanced-auth-state.ts";
 import { payloadFormatInvalid } from "./payload-format.ts";
 import { refuseRedirected } from "./redirect.ts";
@@ -59,24 +60,44 @@ export function handleConnect(c: ClientContext, p: ConnectPacket): void | Promis
       c.refuse(ReasonCode.PayloadFormatInvalid, c.problem("will payload is not valid UTF-8"));
       return;
     }
-    if (p.properties?.authenticationMethod !== undefined) {
+    if (p.properties?.authenticationMethod !== undefined && c.transport.peerIdentity?.username === undefined) {
       // 5.0 enhanced authentication (§4.12) replaces the User Name / Password checks and the authenticate hook.
       return startConnectAuth(c, p, clientId, assigned, completeConnect);
     }
   }
-  if (!opts.allowAnonymous && p.username === undefined) {
+  const certUser = c.transport.peerIdentity?.username;
+  if (certUser !== undefined) {
+    // The transport authenticated the client and the listener maps it to a user name (a verified TLS client
+    // certificate's CN or SAN, tls.usernameFrom): that is the user; the CONNECT User Name / Password are not
+    // consulted (like Mosquitto's use_identity_as_username).
+    return completeConnect(c, p, clientId, assigned, true, { username: certUser, properties: {} });
+  }
+  // Anonymous = no credential of any kind: no User Name, no Password (5.0 allows a password alone, e.g. a JWT),
+  // no identity proven by the transport (mTLS).
+  const peerIdentity = c.transport.peerIdentity;
+  const anonymous = p.username === undefined && p.password === undefined && peerIdentity === undefined;
+  if (!opts.allowAnonymous && anonymous) {
+    emitAuthResult(c, clientId, undefined, ReasonCode.NotAuthorized);
     c.refuse(ReasonCode.NotAuthorized); // 3.x 0x05, 5.0 0x87
     return;
   }
 
   const authenticate = broker.hooks?.authenticate;
   if (authenticate === undefined) {
+    // Nothing can check credentials. A user name nobody verified is no identity (issue #14: `-u nobody` used to
+    // be accepted): with allowAnonymous false every client is refused.
+    if (!opts.allowAnonymous) {
+      emitAuthResult(c, clientId, p.username, ReasonCode.NotAuthorized);
+      c.refuse(ReasonCode.NotAuthorized, c.problem("no authentication method accepts clients"));
+      return;
+    }
     return completeConnect(c, p, clientId, assigned, true);
   }
   const ctx: AuthenticateContext = {
     clientId,
     username: p.username,
     password: p.password,
+    peerIdentity,
     protocolVersion: v,
     remoteAddress: c.transport.remoteAddress,
     transport: c.transport.kind,
@@ -113,16 +134,27 @@ function completeConnect(
   enhanced?: EnhancedAuthOutcome,
 ): void | Promise<void> {
   if (c.state !== ConnState.Connecting) return; // the socket closed while the hook ran
+  let authenticatedAs: string | undefined;
   if (auth !== true) {
-    c.refuse(auth === false ? ReasonCode.BadUserNameOrPassword : auth.reasonCode);
-    return;
+    if (auth === false) {
+      emitAuthResult(c, clientId, p.username, ReasonCode.BadUserNameOrPassword);
+      c.refuse(ReasonCode.BadUserNameOrPassword);
+      return;
+    }
+    if (!("accept" in auth)) {
+      emitAuthResult(c, clientId, p.username, auth.reasonCode);
+      c.refuse(auth.reasonCode, auth.reasonString === undefined ? undefined : c.problem(auth.reasonString));
+      return;
+    }
+    authenticatedAs = auth.username;
   }
   const broker = c.broker;
   const opts = broker.options;
   const v = p.protocolVersion;
   const props = v === 5 ? p.properties : undefined;
 
-  const username = enhanced !== undefined ? enhanced.username : p.username;
+  const username = enhanced !== undefined ? enhanced.username : (authenticatedAs ?? p.username);
+  emitAuthResult(c, clientId, username, ReasonCode.Success, c.auth?.method);
   c.client = {
     clientId,
     username,
@@ -208,6 +240,19 @@ function acceptConnect(c: ClientContext, p: ConnectPacket, opened: OpenedSession
         : undefined,
   });
   c.startKeepAlive(keepAlive);
+  if (events.connect.hasSubscribers) {
+    events.connect.publish({
+      broker: c.broker.id,
+      clientId,
+      username,
+      protocolVersion: v,
+      remoteAddress: c.transport.remoteAddress,
+      transport: c.transport.kind,
+      clean: p.clean,
+      sessionPresent: present,
+      keepAlive,
+    });
+  }
   c.logger.info(
     {
       remote: c.transport.remoteAddress,

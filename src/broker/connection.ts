@@ -16,6 +16,8 @@ import { ConnState } from "./conn-state.ts";
 import type { ConnStateValue } from "./conn-state.ts";
 import type { BrokerCore, ClientContext, PacketHandler } from "./core.ts";
 import type { EnhancedAuthState } from "./enhanced-auth-state.ts";
+import { events } from "./events.ts";
+import type { DisconnectEvent } from "./events.ts";
 import type { ClientInfo } from "./hooks.ts";
 import { encodeWithin } from "./fit.ts";
 import { preparedOf, remainingExpiry } from "./message.ts";
@@ -133,7 +135,7 @@ export class Connection implements ConnectionHandler, ClientContext {
         { remote: this.transport.remoteAddress, err: error?.message },
         error ? "connection lost" : "connection closed by client without DISCONNECT",
       );
-      this.#finish(true);
+      this.#finish(true, "lost");
     }
     this.broker.transportClosed(this);
   }
@@ -358,7 +360,7 @@ export class Connection implements ConnectionHandler, ClientContext {
       reasonCode,
       properties: this.version === 5 ? properties : undefined,
     });
-    this.#finish(false);
+    this.#finish(false, "server");
     this.#closeTransport();
   }
 
@@ -374,7 +376,7 @@ export class Connection implements ConnectionHandler, ClientContext {
     }
     if (this.version === 5) this.send({ type: PacketType.DISCONNECT, reasonCode, properties });
     this.logger.info({ reasonCode }, "disconnecting client");
-    this.#finish(true);
+    this.#finish(true, "server", reasonCode);
     this.#closeTransport();
   }
 
@@ -387,13 +389,13 @@ export class Connection implements ConnectionHandler, ClientContext {
   /** Client sent DISCONNECT: close; the caller has already decided about the will. */
   closeByClient(): void {
     this.logger.info({}, "client disconnected");
-    this.#finish(this.will !== undefined);
+    this.#finish(this.will !== undefined, "client");
     this.#closeTransport();
   }
 
   /** Close without any further packet. */
   abort(): void {
-    this.#finish(true);
+    this.#finish(true, "server");
     this.#closeTransport();
   }
 
@@ -404,7 +406,7 @@ export class Connection implements ConnectionHandler, ClientContext {
   }
 
   /** Runs once: stops input and timers and detaches from the session (publishing the will if allowed). */
-  #finish(publishWill: boolean): void {
+  #finish(publishWill: boolean, initiator: DisconnectEvent["initiator"], reasonCode?: number): void {
     if (this.state === ConnState.Closed) return;
     const wasConnected = this.state === ConnState.Connected;
     this.state = ConnState.Closed;
@@ -413,6 +415,15 @@ export class Connection implements ConnectionHandler, ClientContext {
     this.auth?.end();
     const will = publishWill ? this.will : undefined;
     this.will = undefined;
+    if (wasConnected && events.disconnect.hasSubscribers) {
+      events.disconnect.publish({
+        broker: this.broker.id,
+        clientId: this.client!.clientId,
+        initiator,
+        reasonCode,
+        will: will !== undefined,
+      });
+    }
     this.broker.connectionEnded(this, wasConnected, will);
   }
 }

@@ -90,6 +90,8 @@ export interface QueueGate {
 }
 
 export interface BrokerCore {
+  /** Names this broker instance (Broker.id); carried by every event (events.ts). */
+  readonly id: string;
   readonly options: Required<BrokerOptions>;
   readonly clock: Clock;
   readonly logger: Logger;

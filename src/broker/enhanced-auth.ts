@@ -13,6 +13,7 @@ import { ConnState } from "./conn-state.ts";
 import type { ClientContext } from "./core.ts";
 import { EnhancedAuthState } from "./enhanced-auth-state.ts";
 import type { EnhancedAuthOutcome } from "./enhanced-auth-state.ts";
+import { events } from "./events.ts";
 import type { AuthResult } from "./hooks.ts";
 
 /** The CONNECT acceptance of src/broker/connect.ts, passed in (connect.ts imports this module, not the reverse). */
@@ -26,6 +27,26 @@ export type CompleteConnect = (
 ) => void | Promise<void>;
 
 const DISCONNECT_FALLBACK = ReasonCode.NotAuthorized;
+
+/** The auth-result event (events.ts) for a CONNECT: 0x00 accepted, else the refusing CONNACK code (5.0 numbering). */
+export function emitAuthResult(
+  c: ClientContext,
+  clientId: string,
+  username: string | undefined,
+  reasonCode: number,
+  method?: string,
+): void {
+  if (!events.authResult.hasSubscribers) return;
+  events.authResult.publish({
+    broker: c.broker.id,
+    clientId,
+    username,
+    remoteAddress: c.transport.remoteAddress,
+    ok: reasonCode === ReasonCode.Success,
+    reasonCode,
+    method,
+  });
+}
 
 /** Runs one step; an authenticator that breaks the never-throw contract fails the exchange with 0x83. */
 async function step(c: ClientContext, session: AuthSession, data: Buffer | undefined): Promise<AuthStepResult> {
@@ -71,6 +92,7 @@ export function startConnectAuth(
   const authenticator = c.broker.authenticators.get(method);
   if (authenticator === undefined) {
     c.logger.info({ clientId, method }, "authentication method not offered");
+    emitAuthResult(c, clientId, p.username, ReasonCode.BadAuthenticationMethod, method);
     c.refuse(ReasonCode.BadAuthenticationMethod, c.problem(`authentication method ${method} is not supported`));
     return;
   }
@@ -118,7 +140,9 @@ async function connectStep(
       logFailure(c, "enhanced authentication failed", r);
       // [MQTT-4.12.0-4]: CONNACK >= 0x80 and close; a code CONNACK cannot carry becomes 0x87.
       const code = isReasonCodeAllowed(PacketType.CONNACK, r.reasonCode) && r.reasonCode >= 0x80;
-      c.refuse(code ? r.reasonCode : ReasonCode.NotAuthorized, failureProperties(c, r));
+      const reasonCode = code ? r.reasonCode : ReasonCode.NotAuthorized;
+      emitAuthResult(c, pending.clientId, pending.p.username, reasonCode, st.method);
+      c.refuse(reasonCode, failureProperties(c, r));
       return;
     }
   }

@@ -7,6 +7,7 @@ import type { Properties, ProtocolVersion, QoS, Will } from "../codec/index.ts";
 import type { Logger } from "../util/index.ts";
 import { aclAllows } from "./acl.ts";
 import type { AclRule } from "./options.ts";
+import type { PeerIdentity } from "./transport.ts";
 
 /** Who a connected client is, as hooks see it. */
 export interface ClientInfo {
@@ -20,6 +21,8 @@ export interface ClientInfo {
 
 export interface AuthenticateContext extends ClientInfo {
   readonly password: Buffer | undefined;
+  /** The identity the transport proved (mTLS client certificate), if any. */
+  readonly peerIdentity: PeerIdentity | undefined;
   /** Clean Session (3.x) / Clean Start (5.0). */
   readonly clean: boolean;
   /** True when the broker assigned the client id (empty id in CONNECT). */
@@ -30,9 +33,17 @@ export interface AuthenticateContext extends ClientInfo {
 
 /**
  * Result of authenticate: true accepts; false refuses with "bad user name or password" (3.x 0x04, 5.0 0x86);
- * `{ reasonCode }` refuses with that 5.0 reason code (mapped to the nearest 3.x return code for 3.x clients).
+ * `{ reasonCode }` refuses with that 5.0 reason code (mapped to the nearest 3.x return code for 3.x clients);
+ * `{ accept: true, username }` accepts as that user (e.g. the subject of a JWT, the CN of a client certificate):
+ * ACL rules, client-id binding and logs then see this name, not the CONNECT's User Name.
  */
-export type AuthResult = boolean | { readonly reasonCode: number; readonly reasonString?: string };
+export type AuthResult = boolean | { readonly reasonCode: number; readonly reasonString?: string } | AuthAccepted;
+
+export interface AuthAccepted {
+  readonly accept: true;
+  /** The authenticated user name; undefined keeps the CONNECT's User Name. */
+  readonly username?: string;
+}
 
 export interface PublishInfo {
   readonly qos: QoS;

@@ -8,6 +8,8 @@ import type { PublishPacket } from "../codec/index.ts";
 import { isPromise } from "./hooks.ts";
 import { ConnState } from "./conn-state.ts";
 import type { ClientContext } from "./core.ts";
+import { events } from "./events.ts";
+import type { DropEventReason } from "./events.ts";
 import { createMessage } from "./message.ts";
 import { payloadFormatInvalid } from "./payload-format.ts";
 import { sendAck } from "./persist.ts";
@@ -56,6 +58,7 @@ export function handlePublish(c: ClientContext, p: PublishPacket): void | Promis
   }
   if (c.version === 5 && broker.options.validatePayloadFormat && payloadFormatInvalid(p.payload, p.properties)) {
     // 5.0 §3.3.2.3.2: not the format its Payload Format Indicator declares. QoS 0 has no acknowledgement to say so.
+    emitDrop(c, topic, p.qos, "payload-format-invalid");
     if (p.qos === 0)
       c.disconnect(ReasonCode.PayloadFormatInvalid, c.problem(REFUSAL_TEXT[ReasonCode.PayloadFormatInvalid]!));
     else acknowledge(c, p, ReasonCode.PayloadFormatInvalid);
@@ -124,7 +127,14 @@ function accept(c: ClientContext, p: PublishPacket, topic: string): void {
  */
 function deny(c: ClientContext, p: PublishPacket, why: string): void {
   c.logger.debug({ topic: p.topic, qos: p.qos }, why);
+  emitDrop(c, p.topic, p.qos, "not-authorized");
   acknowledge(c, p, c.version === 5 ? ReasonCode.NotAuthorized : ReasonCode.Success);
+}
+
+/** A PUBLISH the broker refused (the drop event; routing-time drops are reported by the sessions). */
+function emitDrop(c: ClientContext, topic: string, qos: number, reason: DropEventReason): void {
+  if (!events.drop.hasSubscribers) return;
+  events.drop.publish({ broker: c.broker.id, clientId: c.client?.clientId, topic, qos, reason });
 }
 
 const REFUSAL_TEXT: Readonly<Record<number, string>> = {

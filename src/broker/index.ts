@@ -11,6 +11,32 @@ export { DEFAULT_BROKER_OPTIONS } from "./options.ts";
 export type { AclRule, BrokerOptions, ScramUserOption, ServerRedirect } from "./options.ts";
 export { validateScramUser } from "./authenticators.ts";
 export { BrokerError, BrokerErrorCode } from "./errors.ts";
-export type { ConnectionAcceptor, ConnectionHandler, ListenerLimits, TransportConnection } from "./transport.ts";
+export type {
+  ConnectionAcceptor,
+  ConnectionHandler,
+  ListenerLimits,
+  PeerIdentity,
+  TransportConnection,
+} from "./transport.ts";
 export { sysTopics } from "./sys.ts";
 export { BROKER_VERSION } from "./version.ts";
+export { BrokerChannel, onBrokerEvent } from "./events.ts";
+export type {
+  AuthResultEvent,
+  BrokerChannelName,
+  BrokerEventMap,
+  ConnectEvent,
+  DeliveryEvent,
+  DisconnectEvent,
+  DropEvent,
+  DropEventReason,
+  PublishInEvent,
+  SessionCreatedEvent,
+  SessionEndedEvent,
+  SettlementEvent,
+  SubscribeEvent,
+  UnsubscribeEvent,
+} from "./events.ts";
+export { DropReason, FlowState, HandBackReason } from "./settlement.ts";
+export type { DropReasonValue, FlowStateValue, HandBackReasonValue, Settlement } from "./settlement.ts";
+export type { Delivery, DeliveryHolder, DeliveryOwner } from "./message.ts";

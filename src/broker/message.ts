@@ -1,6 +1,7 @@
 // Application messages as the broker routes them, and the per-subscriber deliveries made of them.
 import { PreparedPublish } from "../codec/index.ts";
 import type { Properties, QoS } from "../codec/index.ts";
+import type { FlowStateValue, HandBackReasonValue, Settlement } from "./settlement.ts";
 
 /**
  * One application message, shared by every subscriber it is routed to. Immutable except for the lazily built
@@ -36,21 +37,31 @@ export interface Delivery {
   /** 5.0 subscription identifiers of the matching subscriptions. */
   readonly subscriptionIds: number[] | undefined;
   /**
-   * Set when the delivery was made for a 5.0 shared subscription: its full `$share/<group>/<filter>`. The group
-   * takes such a delivery back when the member leaves before acknowledging it (src/broker/shared.ts).
+   * Who is told how this delivery ends (settlement.ts): a 5.0 shared subscription group (shared.ts), later a
+   * durable queue. Undefined for ordinary subscriptions.
    */
-  readonly shared?: string | undefined;
-  /**
-   * Set when the delivery was made for a durable queue consumer (queue-bridge.ts): the consumer it belongs to (so
-   * it can be taken back when the consumer leaves) and what a PUBACK of it means for the queue.
-   */
-  readonly queue?: QueueDeliveryTag | undefined;
+  readonly owner?: DeliveryOwner | undefined;
 }
 
-export interface QueueDeliveryTag {
-  readonly consumer: object | undefined;
-  /** The client PUBACKed the delivery with this reason code. */
-  puback(reasonCode: number): void;
+/** The session offering a delivery back (opaque to the owner except for its client id). */
+export interface DeliveryHolder {
+  readonly clientId: string;
+}
+
+/** The settlement seam (settlement.ts): the party a delivery belongs to until the client acknowledges it. */
+export interface DeliveryOwner {
+  /**
+   * Asked when the session is about to lose `d` unacknowledged (`why`): true takes it back (the session forgets it,
+   * persistently, and then reports it `handed-back`), false leaves it with the session.
+   */
+  reclaims(d: Delivery, why: HandBackReasonValue, flow: FlowStateValue, holder: DeliveryHolder): boolean;
+  /** The delivery's fate; called exactly once per delivery a session accepted. */
+  settled(d: Delivery, s: Settlement): void;
+  /**
+   * The owner keeps the message durable itself (a durable queue, src/queues): the session does not persist the
+   * delivery (its queue entry or inflight entry), and after a restart the owner delivers it again.
+   */
+  readonly persistsItself?: boolean | undefined;
 }
 
 export interface MessageInit {

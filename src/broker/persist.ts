@@ -147,17 +147,17 @@ export class Persistence implements SessionStore {
           username: client?.username,
         };
         this.#records.set(s.clientId, record);
-        st.putSession(record);
+        st.sessions.put(record);
         if (!s.persistent) this.#writeAll(s);
         wrote = true;
       }
       // Stored for every connection: after a crash, its connection ended without DISCONNECT.
       if (will !== undefined) {
-        st.putWill({ clientId: s.clientId, will, deadline: undefined, username: client?.username });
+        st.sessions.putWill({ clientId: s.clientId, will, deadline: undefined, username: client?.username });
         this.#wills.add(s.clientId);
         wrote = true;
       } else if (this.#wills.delete(s.clientId)) {
-        st.deleteWill(s.clientId);
+        st.sessions.deleteWill(s.clientId);
         wrote = true;
       }
       if (wrote) this.#uncommitted = true;
@@ -185,11 +185,11 @@ export class Persistence implements SessionStore {
           username: previous?.username,
         };
         this.#records.set(s.clientId, record);
-        st.putSession(record);
+        st.sessions.put(record);
       }
       const pending = s.pendingWill;
       if (pending !== undefined && willDeadline !== undefined) {
-        st.putWill({
+        st.sessions.putWill({
           clientId: s.clientId,
           will: pending.will,
           deadline: willDeadline,
@@ -197,7 +197,7 @@ export class Persistence implements SessionStore {
         });
         this.#wills.add(s.clientId);
       } else if (this.#wills.delete(s.clientId)) {
-        st.deleteWill(s.clientId);
+        st.sessions.deleteWill(s.clientId);
       }
       this.#uncommitted = true;
     } catch (e) {
@@ -211,7 +211,7 @@ export class Persistence implements SessionStore {
       // Also for a non-persistent session whose connection's will is stored; nothing for the others.
       const willStored = this.#wills.delete(s.clientId);
       if (!s.persistent && !willStored) return;
-      this.storage.deleteSession(s.clientId);
+      this.storage.sessions.delete(s.clientId);
       this.#uncommitted = true;
       if (s.persistent) this.#releaseAll(s);
       s.persistent = false;
@@ -224,7 +224,7 @@ export class Persistence implements SessionStore {
   /** The will of a disconnected session was published (delay over) or discarded. */
   willDone(clientId: string): void {
     try {
-      if (this.#wills.delete(clientId) && this.storage.deleteWill(clientId)) this.#uncommitted = true;
+      if (this.#wills.delete(clientId) && this.storage.sessions.deleteWill(clientId)) this.#uncommitted = true;
     } catch (e) {
       this.#error(e, "will");
     }
@@ -232,28 +232,28 @@ export class Persistence implements SessionStore {
 
   subscribed(s: Session, sub: Subscription): void {
     if (s.persistent)
-      this.#write("subscribe", () => this.storage.putSubscription(s.clientId, toStoredSubscription(sub)));
+      this.#write("subscribe", () => this.storage.sessions.putSubscription(s.clientId, toStoredSubscription(sub)));
   }
 
   unsubscribed(s: Session, filter: string): void {
-    if (s.persistent) this.#write("unsubscribe", () => this.storage.deleteSubscription(s.clientId, filter));
+    if (s.persistent) this.#write("unsubscribe", () => this.storage.sessions.deleteSubscription(s.clientId, filter));
   }
 
   // ---- inbound QoS 2 ----------------------------------------------------------------------------------------
 
   inboundAdded(s: Session, packetId: number): void {
-    if (s.persistent) this.#write("inbound QoS 2", () => this.storage.addInboundQos2(s.clientId, packetId));
+    if (s.persistent) this.#write("inbound QoS 2", () => this.storage.sessions.addInboundQos2(s.clientId, packetId));
   }
 
   inboundReleased(s: Session, packetId: number): void {
-    if (s.persistent) this.#write("inbound QoS 2", () => this.storage.removeInboundQos2(s.clientId, packetId));
+    if (s.persistent) this.#write("inbound QoS 2", () => this.storage.sessions.removeInboundQos2(s.clientId, packetId));
   }
 
   // ---- SessionStore: queue and inflight ---------------------------------------------------------------------
 
   queued(s: Session, d: Delivery): void {
     // QoS 0 is at most once: not worth a write. A durable queue delivery is the queue's (src/queues), not the session's.
-    if (!s.persistent || d.qos === 0 || d.queue !== undefined) return;
+    if (!s.persistent || d.qos === 0 || d.owner?.persistsItself === true) return;
     try {
       this.#enqueue(s, d);
     } catch (e) {
@@ -266,7 +266,7 @@ export class Persistence implements SessionStore {
     if (seq === undefined) return;
     this.#seqs.delete(d);
     try {
-      if (this.storage.dequeue(s.clientId, seq)) this.#unref(d.msg);
+      if (this.storage.sessions.dequeue(s.clientId, seq)) this.#unref(d.msg);
       this.#uncommitted = true;
     } catch (e) {
       this.#error(e, "dequeue");
@@ -274,7 +274,7 @@ export class Persistence implements SessionStore {
   }
 
   sent(s: Session, d: Delivery, packetId: number, state: OutStateValue): void {
-    if (!s.persistent || d.queue !== undefined) return;
+    if (!s.persistent || d.owner?.persistsItself === true) return;
     try {
       const seq = this.#seqs.get(d);
       const ref = seq === undefined ? undefined : this.#messages.get(d.msg);
@@ -289,8 +289,8 @@ export class Persistence implements SessionStore {
         retain: d.retain,
         subscriptionIds: d.subscriptionIds,
       };
-      if (moved) this.storage.moveToInflight(s.clientId, seq, init);
-      else this.storage.putInflight(s.clientId, init);
+      if (moved) this.storage.sessions.moveToInflight(s.clientId, seq, init);
+      else this.storage.sessions.putInflight(s.clientId, init);
       this.#uncommitted = true;
     } catch (e) {
       this.#error(e, "inflight");
@@ -300,7 +300,7 @@ export class Persistence implements SessionStore {
   released(s: Session, out: Outbound): void {
     if (!s.persistent) return;
     try {
-      this.storage.setInflightState(s.clientId, out.packetId, InflightState.AwaitPubcomp);
+      this.storage.sessions.setInflightState(s.clientId, out.packetId, InflightState.AwaitPubcomp);
       this.#unref(out.delivery.msg);
       this.#uncommitted = true;
     } catch (e) {
@@ -312,7 +312,7 @@ export class Persistence implements SessionStore {
     if (!s.persistent) return;
     try {
       // `out.state` is the state the flow ended in: in the PUBREL state the body was released already.
-      if (this.storage.removeInflight(s.clientId, out.packetId) && out.state !== OutState.AwaitPubcomp) {
+      if (this.storage.sessions.removeInflight(s.clientId, out.packetId) && out.state !== OutState.AwaitPubcomp) {
         this.#unref(out.delivery.msg);
       }
       this.#uncommitted = true;
@@ -326,7 +326,7 @@ export class Persistence implements SessionStore {
   retainedSet(msg: Message, previous: Message | undefined): void {
     if (msg.topic.startsWith(SYS_RETAINED)) return; // regenerated every sysInterval: never worth a write
     try {
-      this.storage.setRetained(msg.topic, this.#ref(msg));
+      this.storage.retained.set(msg.topic, this.#ref(msg));
       if (previous !== undefined) this.#unref(previous);
       this.#uncommitted = true;
     } catch (e) {
@@ -337,7 +337,7 @@ export class Persistence implements SessionStore {
   retainedDeleted(topic: string, previous: Message): void {
     if (topic.startsWith(SYS_RETAINED)) return;
     try {
-      if (this.storage.deleteRetained(topic)) this.#unref(previous);
+      if (this.storage.retained.delete(topic)) this.#unref(previous);
       this.#uncommitted = true;
     } catch (e) {
       this.#error(e, "retained");
@@ -380,7 +380,7 @@ export class Persistence implements SessionStore {
     let ref = this.#messages.get(msg);
     if (ref === undefined) {
       // Stored and referenced in the same synchronous step, as the storage layer requires.
-      ref = { id: this.storage.storeMessage(toStored(msg)), refs: 0 };
+      ref = { id: this.storage.messages.store(toStored(msg)), refs: 0 };
       this.#messages.set(msg, ref);
     }
     ref.refs++;
@@ -393,7 +393,7 @@ export class Persistence implements SessionStore {
   }
 
   #enqueue(s: Session, d: Delivery): void {
-    const seq = this.storage.enqueue(s.clientId, this.#ref(d.msg), {
+    const seq = this.storage.sessions.enqueue(s.clientId, this.#ref(d.msg), {
       qos: d.qos,
       retain: d.retain,
       subscriptionIds: d.subscriptionIds,
@@ -406,7 +406,7 @@ export class Persistence implements SessionStore {
   #writeAll(s: Session): void {
     s.persistent = true;
     const st = this.storage;
-    for (const sub of s.subscriptions.values()) st.putSubscription(s.clientId, toStoredSubscription(sub));
+    for (const sub of s.subscriptions.values()) st.sessions.putSubscription(s.clientId, toStoredSubscription(sub));
     for (const out of s.inflight.values()) {
       const delivery = {
         qos: out.delivery.qos,
@@ -414,9 +414,14 @@ export class Persistence implements SessionStore {
         subscriptionIds: out.delivery.subscriptionIds,
       };
       if (out.state === OutState.AwaitPubcomp) {
-        st.putInflight(s.clientId, { packetId: out.packetId, messageId: undefined, state: out.state, ...delivery });
+        st.sessions.putInflight(s.clientId, {
+          packetId: out.packetId,
+          messageId: undefined,
+          state: out.state,
+          ...delivery,
+        });
       } else {
-        st.putInflight(s.clientId, {
+        st.sessions.putInflight(s.clientId, {
           packetId: out.packetId,
           messageId: this.#ref(out.delivery.msg),
           state: out.state,
@@ -425,12 +430,12 @@ export class Persistence implements SessionStore {
       }
     }
     for (const d of s.queue.toArray()) if (d.qos > 0) this.#enqueue(s, d);
-    for (const id of s.inboundQos2) st.addInboundQos2(s.clientId, id);
+    for (const id of s.inboundQos2) st.sessions.addInboundQos2(s.clientId, id);
   }
 
   /** The session stays in memory but is no longer persisted (its expiry interval became 0). */
   #forget(s: Session): void {
-    this.storage.deleteSession(s.clientId); // its will too: sessionOpened writes the new connection's again
+    this.storage.sessions.delete(s.clientId); // its will too: sessionOpened writes the new connection's again
     this.#wills.delete(s.clientId);
     this.#releaseAll(s);
     s.persistent = false;

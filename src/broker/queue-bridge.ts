@@ -21,9 +21,10 @@ import { QUEUE_PREFIX, QueueEngine, isValidQueueName } from "../queues/index.ts"
 import type { Consumer, ConsumerLink, QueueDelivery, StreamStart } from "../queues/index.ts";
 import type { Logger } from "../util/index.ts";
 import type { ClientContext } from "./core.ts";
-import type { Delivery, Message } from "./message.ts";
+import type { Delivery, DeliveryOwner, Message } from "./message.ts";
+import { DropReason, HandBackReason } from "./settlement.ts";
+import type { HandBackReasonValue, Settlement } from "./settlement.ts";
 import type { RouteResult, Router } from "./router.ts";
-import { OutState } from "./session.ts";
 import type { QueueSpec, Session, Subscription } from "./session.ts";
 
 export { QUEUE_PREFIX };
@@ -92,6 +93,8 @@ interface Member {
   readonly spec: QueueSpec;
   readonly version: number;
   consumer: Consumer | undefined;
+  /** Settlement owner of this member's deliveries (settlement.ts). */
+  owner: DeliveryOwner | undefined;
 }
 
 export interface QueueBridgeDeps {
@@ -134,9 +137,9 @@ export class QueueRouter implements Router {
     let members = this.#members.get(session);
     if (members === undefined) this.#members.set(session, (members = new Map<string, Member>()));
     const previous = members.get(sub.filter);
-    if (previous !== undefined) this.#leave(previous);
+    if (previous !== undefined) this.#leave(previous, HandBackReason.Unsubscribed);
     else this.#count++;
-    const m: Member = { session, sub, spec, version: sub.version ?? 5, consumer: undefined };
+    const m: Member = { session, sub, spec, version: sub.version ?? 5, consumer: undefined, owner: undefined };
     members.set(sub.filter, m);
     if (session.persistent || session.expiryInterval > 0) {
       this.engine.rememberMember(session.clientId, sub.filter, spec);
@@ -158,7 +161,7 @@ export class QueueRouter implements Router {
     members!.delete(sub.filter);
     if (members!.size === 0) this.#members.delete(session);
     this.#count--;
-    this.#leave(m);
+    this.#leave(m, HandBackReason.Unsubscribed);
     if (this.engine.forgetMember(session.clientId, sub.filter)) this.deps.touch();
   }
 
@@ -215,6 +218,7 @@ export class QueueRouter implements Router {
     const spec = m.spec;
     const prefetch = Math.min(spec.prefetch ?? this.engine.settingsOf(spec.name).prefetch, link.inflightLimit);
     const consumerLink: ConsumerLink = { id: m.session.clientId, send: (d) => this.#send(m, d) };
+    m.owner = this.#owner(m); // before join: the group may deliver at once
     try {
       m.consumer = this.engine.join(spec.name, spec.group, consumerLink, { prefetch, start: spec.start });
       this.deps.touch();
@@ -223,41 +227,67 @@ export class QueueRouter implements Router {
     }
   }
 
-  /** The consumer leaves its group: the session forgets the deliveries it has not settled, the group redelivers. */
-  #leave(m: Member): void {
+  /**
+   * The consumer leaves its group: the group hands what it has not settled to its other consumers at once. The
+   * session gives those deliveries back through the settlement seam (the connection was lost, the session ended,
+   * or — here, for an UNSUBSCRIBE — only this subscription's), so they are never resent to this client.
+   */
+  #leave(m: Member, why?: HandBackReasonValue): void {
     const consumer = m.consumer;
     if (consumer === undefined) return;
     m.consumer = undefined;
-    const s = m.session;
-    const mine = (d: Delivery): boolean => d.queue?.consumer === consumer;
-    for (const [packetId, out] of s.inflight) {
-      if (out.state === OutState.AwaitPuback && mine(out.delivery)) s.forgetInflight(packetId);
-    }
-    s.takeQueued(mine);
     this.engine.leave(consumer);
+    if (why !== undefined && m.owner !== undefined) m.session.handBack(why, m.owner);
     this.deps.touch();
   }
 
+  /**
+   * The owner of one consumer's deliveries. Everything unacknowledged is reclaimed (QoS 1 in flight and queued:
+   * the engine redelivers it to the group); a 3.1.1 PUBACK (or a 3.1.1 QoS 0 send) settles `ack`, a 5.0 PUBACK
+   * >= 0x80 `nack`; a delivery the session had to drop (too large for the client, its queue full) is a nack, so it
+   * is retried or dead-lettered, never lost.
+   */
+  #owner(m: Member): DeliveryOwner {
+    const engine = this.engine;
+    const seqOf = new WeakMap<Delivery, QueueDelivery>();
+    const owner: DeliveryOwner & { track(d: Delivery, qd: QueueDelivery): void } = {
+      persistsItself: true,
+      track: (d, qd) => seqOf.set(d, qd),
+      reclaims: () => true,
+      settled: (d: Delivery, s: Settlement): void => {
+        const qd = seqOf.get(d);
+        // A later consumer of the same subscription, or none: the group has this one again already.
+        if (qd === undefined || m.owner !== owner) return;
+        switch (s.kind) {
+          case "acknowledged":
+          case "sent":
+            if (m.version < 5) this.#settled(engine.ack(qd.queue, qd.group, qd.seq));
+            return;
+          case "rejected":
+            this.#settled(engine.nack(qd.queue, qd.group, qd.seq));
+            return;
+          case "dropped":
+            if (s.reason !== DropReason.SessionEnded) this.#settled(engine.nack(qd.queue, qd.group, qd.seq));
+            return;
+          default:
+            return;
+        }
+      },
+    };
+    return owner;
+  }
+
   #send(m: Member, d: QueueDelivery): void {
-    const qos = m.sub.qos === 0 ? 0 : 1;
-    const consumer = m.consumer;
-    const delivered = m.session.deliver({
+    const owner = m.owner as (DeliveryOwner & { track(d: Delivery, qd: QueueDelivery): void }) | undefined;
+    const delivery: Delivery = {
       msg: deliveryMessage(d),
-      qos,
+      qos: m.sub.qos === 0 ? 0 : 1,
       retain: false,
       subscriptionIds: m.sub.identifier === undefined ? undefined : [m.sub.identifier],
-      queue: {
-        consumer,
-        puback: (reasonCode) => {
-          if (m.version < 5) this.#settled(this.engine.ack(d.queue, d.group, d.seq));
-          else if (reasonCode >= 0x80) this.#settled(this.engine.nack(d.queue, d.group, d.seq));
-        },
-      },
-    });
-    if (delivered && qos === 0 && m.version < 5) {
-      // 3.1.1 at QoS 0 cannot acknowledge: the delivery is its settlement (at most once; docs/queues.md).
-      queueMicrotask(() => this.#settled(this.engine.ack(d.queue, d.group, d.seq)));
-    }
+      owner,
+    };
+    owner?.track(delivery, d);
+    m.session.deliver(delivery);
   }
 
   #settled(r: { ok: boolean }): void {

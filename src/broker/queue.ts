@@ -57,6 +57,8 @@ export class SessionQueue {
   #qos0 = 0;
   /** Number of QoS 0 deliveries evicted by the last push (for the caller's stats). */
   evicted = 0;
+  /** The deliveries evicted by the last push, until takeEvicted() (allocated only when something is evicted). */
+  #evictedItems: Delivery[] | undefined = undefined;
 
   constructor(readonly limits: QueueLimits) {}
 
@@ -90,12 +92,13 @@ export class SessionQueue {
 
   push(d: Delivery): EnqueueResultValue {
     this.evicted = 0;
+    this.#evictedItems = undefined;
     const size = d.msg.payload.length;
     const { maxMessages, maxBytes } = this.limits;
     if (maxBytes > 0 && size > maxBytes) return d.qos === 0 ? EnqueueResult.DroppedQos0 : EnqueueResult.Rejected;
     while (this.length >= maxMessages || (maxBytes > 0 && this.#bytes + size > maxBytes)) {
       if (this.#qos0 === 0) return d.qos === 0 ? EnqueueResult.DroppedQos0 : EnqueueResult.Rejected;
-      this.#evictOldestQos0();
+      (this.#evictedItems ??= []).push(this.#evictOldestQos0());
       this.evicted++;
     }
     this.#items.push(d);
@@ -141,19 +144,25 @@ export class SessionQueue {
     if (d.qos === 0) this.#qos0 += sign;
   }
 
-  #evictOldestQos0(): void {
+  /** Evicts the oldest QoS 0 delivery (the caller checked there is one) and returns it. */
+  #evictOldestQos0(): Delivery {
     const items = this.#items;
-    if (items[this.#head]?.qos === 0) {
-      this.shift();
-      return;
-    }
+    if (items[this.#head]?.qos === 0) return this.shift()!;
     for (let i = this.#head + 1; i < items.length; i++) {
       const d = items[i];
       if (d?.qos === 0) {
         items.splice(i, 1);
         this.#account(d, -1);
-        return;
+        return d;
       }
     }
+    throw new Error("SessionQueue: no QoS 0 delivery to evict"); // unreachable: #qos0 > 0
+  }
+
+  /** The deliveries the last push evicted (then forgotten), in eviction order. */
+  takeEvicted(): Delivery[] {
+    const items = this.#evictedItems ?? [];
+    this.#evictedItems = undefined;
+    return items;
   }
 }

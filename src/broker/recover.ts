@@ -1,4 +1,4 @@
-// Startup recovery: rebuilds the broker's in-memory state from storage.loadAll() (docs/storage.md "Broker
+// Startup recovery: rebuilds the broker's in-memory state from storage, page by page (docs/storage.md "Broker
 // integration"): retained messages, sessions with their subscriptions, queues, outbound inflight state and
 // inbound QoS 2 ids, then the timers from the persisted deadlines.
 //
@@ -11,7 +11,7 @@
 //    now (0, or a session ending with the connection: published at once) [MQTT-3.1.2-8].
 // Queued messages go out when their client reconnects (Session.resume), inflight ones first with DUP set.
 import type { ProtocolVersion, Will } from "../codec/index.ts";
-import type { MessageId, StoredSubscription } from "../storage/index.ts";
+import type { MessageId, SessionSnapshot, StoredSubscription } from "../storage/index.ts";
 import { parseSharedFilter } from "../topics/index.ts";
 import type { ClientInfo } from "./hooks.ts";
 import type { Delivery, Message } from "./message.ts";
@@ -97,7 +97,6 @@ export function subscriptionFromStored(sub: StoredSubscription, version: Protoco
 
 export function recover(host: RecoveryHost, p: Persistence): RecoveryReport {
   const st = p.storage;
-  const snapshot = st.loadAll();
   const now = host.now();
   const report: RecoveryReport = {
     sessions: 0,
@@ -111,19 +110,21 @@ export function recover(host: RecoveryHost, p: Persistence): RecoveryReport {
     willsPending: 0,
     queueRejected: 0,
   };
-  // One Message object per stored body, shared by all its references like a routed message.
+  // One Message object per stored body, shared by all its references like a routed message. Bodies are read
+  // when a reference reaches them; the records come page by page (storage pages()/entries()), so recovery never
+  // holds the store's whole content at once — only what the broker keeps in memory anyway.
   const bodies = new Map<MessageId, Message>();
   const message = (id: MessageId): Message | undefined => {
     let m = bodies.get(id);
     if (m === undefined) {
-      const stored = snapshot.messages.get(id);
+      const stored = st.messages.get(id);
       if (stored === undefined) return undefined; // the storage layer drops dangling references at open
       bodies.set(id, (m = messageFromStored(stored)));
     }
     return m;
   };
 
-  for (const r of snapshot.retained) {
+  for (const r of st.retained.entries()) {
     const m = message(r.messageId);
     if (m === undefined) continue;
     host.restoreRetained(m);
@@ -133,15 +134,17 @@ export function recover(host: RecoveryHost, p: Persistence): RecoveryReport {
 
   const due: PendingWill[] = [];
   const expired: Session[] = [];
-  for (const ss of snapshot.sessions) {
+  for (const page of st.sessions.pages()) for (const ss of page) restoreSession(ss);
+
+  function restoreSession(ss: SessionSnapshot): void {
     const rec = ss.session;
     if (rec === undefined) {
       // No session, only a will: a connection with session expiry 0, open when the broker died. The session
       // ended with that connection, so its will is due [MQTT-3.1.2-8].
       if (ss.will !== undefined) due.push({ will: ss.will.will, client: clientOf(ss.clientId, ss.will.username, 4) });
-      st.deleteSession(ss.clientId);
+      st.sessions.delete(ss.clientId);
       p.touched();
-      continue;
+      return;
     }
     const version = rec.protocolVersion;
     const s = host.newSession(rec.clientId, rec.expiryInterval);
@@ -158,7 +161,7 @@ export function recover(host: RecoveryHost, p: Persistence): RecoveryReport {
       const d: Delivery = { msg: m, qos: q.qos, retain: q.retain, subscriptionIds: q.subscriptionIds };
       const r = s.queue.push(d);
       if (r === EnqueueResult.Rejected || r === EnqueueResult.DroppedQos0) {
-        st.dequeue(rec.clientId, q.seq);
+        st.sessions.dequeue(rec.clientId, q.seq);
         p.touched();
         report.queueRejected++;
         continue;
@@ -185,13 +188,13 @@ export function recover(host: RecoveryHost, p: Persistence): RecoveryReport {
         const delay = version === 5 ? (stored.will.properties?.willDelayInterval ?? 0) : 0;
         deadline = delay === 0 ? now : now + Math.min(delay, rec.expiryInterval) * 1000;
         if (deadline > now) {
-          st.putWill({ ...stored, deadline });
+          st.sessions.putWill({ ...stored, deadline });
           p.touched();
         }
       }
       if (deadline <= now) {
         due.push(pending);
-        st.deleteWill(rec.clientId);
+        st.sessions.deleteWill(rec.clientId);
         p.touched();
       } else {
         s.pendingWill = pending;
@@ -205,7 +208,7 @@ export function recover(host: RecoveryHost, p: Persistence): RecoveryReport {
     if (expiresAt === undefined && rec.expiryInterval !== NEVER_EXPIRES) {
       expiresAt = now + rec.expiryInterval * 1000;
       const updated = { ...rec, expiresAt, lastSeen: now };
-      st.putSession(updated);
+      st.sessions.put(updated);
       p.adoptRecord(updated);
       p.touched();
     }

@@ -32,7 +32,7 @@ export interface Router {
   route(msg: Message): RouteResult;
   /** The session's client connected (CONNACK sent): waiting shared messages follow. */
   sessionOnline(session: Session): void;
-  /** The session's connection ended; the session may live on (its groups take back what it has not acknowledged). */
+  /** The session's connection ended; the session may live on. */
   sessionOffline(session: Session): void;
   /** The session ended: every subscription of it is removed. */
   sessionEnded(session: Session): void;
@@ -130,8 +130,9 @@ export class LocalRouter implements Router {
     this.#shared.memberOnline(session);
   }
 
-  sessionOffline(session: Session): void {
-    this.#shared.memberOffline(session); // its unacknowledged shared messages go to live members (5.0 §4.8.2)
+  sessionOffline(_session: Session): void {
+    // Nothing to do locally: the registry offers the session's unacknowledged deliveries back to their owners
+    // (Session.handBack), which is how shared groups take theirs back. A cluster router would update its routes.
   }
 
   sessionEnded(session: Session): void {

@@ -8,6 +8,7 @@
 // This class wires them and keeps what spans them: the connection set (shutdown, redirection), the publish path
 // (retained + route), subscribe/unsubscribe (session map + persistence + router), recovery wiring and stats.
 // It is internal: the public Broker (broker.ts) holds it privately, tests reach it through internal.ts.
+import { randomBytes } from "node:crypto";
 import type { Will } from "../codec/index.ts";
 import { ReasonCode } from "../codec/index.ts";
 import { silentLogger, systemClock } from "../util/index.ts";
@@ -17,6 +18,7 @@ import { buildAuthenticators } from "./authenticators.ts";
 import { Connection } from "./connection.ts";
 import type { BrokerCore, ClientContext } from "./core.ts";
 import { dispatch } from "./dispatch.ts";
+import { events } from "./events.ts";
 import { FlushScheduler } from "./flush.ts";
 import { Authorizer } from "./hooks.ts";
 import type { AuthHooks, ClientInfo } from "./hooks.ts";
@@ -70,6 +72,8 @@ function sessionClient(c: ClientContext): SessionClient {
 }
 
 export class BrokerRuntime implements BrokerCore {
+  /** 48 random bits naming this broker instance: in assigned client ids and on every event (events.ts). */
+  readonly id = randomBytes(6).toString("hex");
   readonly options: Required<BrokerOptions>;
   readonly clock: Clock;
   readonly logger: Logger;
@@ -119,6 +123,7 @@ export class BrokerRuntime implements BrokerCore {
       this.options.serverRedirect === null ? undefined : checkServerRedirect(this.options.serverRedirect);
     this.#startedAt = this.clock.now();
     const env: SessionEnv = {
+      brokerId: this.id,
       now,
       counters: this.counters,
       logger: this.logger,
@@ -162,6 +167,7 @@ export class BrokerRuntime implements BrokerCore {
       router: this.router,
       store: this.persistence,
       clientIdPrefix: this.options.clientIdPrefix,
+      brokerId: this.id,
       publishWill: (will, client) => publishWill(this.#willDeps, will, client),
     });
     this.sys = new SysPublisher(
@@ -231,7 +237,20 @@ export class BrokerRuntime implements BrokerCore {
 
   publishMessage(msg: Message): RouteResult {
     if (msg.retain && this.options.retainAvailable) this.#storeRetained(msg);
-    return this.router.route(msg);
+    const r = this.router.route(msg);
+    if (events.publishIn.hasSubscribers) {
+      events.publishIn.publish({
+        broker: this.id,
+        clientId: msg.origin,
+        topic: msg.topic,
+        qos: msg.qos,
+        retain: msg.retain,
+        payloadBytes: msg.payload.length,
+        matched: r.matched,
+        refused: r.refused,
+      });
+    }
+    return r;
   }
 
   subscribe(session: Session, sub: Subscription): boolean {
@@ -322,7 +341,7 @@ export class BrokerRuntime implements BrokerCore {
       restoreRetained: (msg) => retained.restore(msg),
       armWill: (s, ms) => sessions.armWill(s, ms),
       armExpiry: (s, ms) => sessions.armExpiry(s, ms),
-      endSession: (s) => sessions.end(s),
+      endSession: (s) => sessions.end(s, "expired"), // its expiry passed while the broker was down
       publishWill: (will: Will, client: ClientInfo) => publishWill(this.#willDeps, will, client),
     };
     const report = recover(host, p);

@@ -5,13 +5,15 @@
 // `SessionRegistry` is the seam a cluster implementation provides later: `open()` may return a promise, because a
 // cluster must ask the node currently holding the client id to give the session up (takeover across nodes) before
 // the CONNACK. The in-process LocalSessionRegistry answers synchronously, so the CONNECT path never awaits here.
-import { randomBytes } from "node:crypto";
 import type { Will } from "../codec/index.ts";
 import { ReasonCode } from "../codec/index.ts";
 import type { Clock, Logger } from "../util/index.ts";
+import { events } from "./events.ts";
+import type { SessionEndedEvent } from "./events.ts";
 import type { ClientInfo } from "./hooks.ts";
 import type { Router } from "./router.ts";
 import { NEVER_EXPIRES, Session } from "./session.ts";
+import { HandBackReason } from "./settlement.ts";
 import type { SessionEnv, SessionLink } from "./session.ts";
 import type { Counters } from "./stats.ts";
 
@@ -59,7 +61,7 @@ export interface SessionRegistry {
   /** Ends the disconnected session after `ms` [MQTT-3.1.2-23]. */
   armExpiry(s: Session, ms: number): void;
   /** Ends the session now: subscriptions gone, state dropped, a pending will published. */
-  end(s: Session): void;
+  end(s: Session, reason: SessionEndedEvent["reason"]): void;
   /** Shutdown: no will or expiry timer fires any more. */
   cancelTimers(): void;
 }
@@ -81,6 +83,12 @@ export interface SessionRegistryDeps {
   readonly store: SessionLifecycleStore | undefined;
   /** Prefix of assigned client identifiers (options.clientIdPrefix). */
   readonly clientIdPrefix: string;
+  /**
+   * Identifies this broker instance (Broker.id: 48 random bits): part of every assigned client identifier, so they
+   * stay unique across restarts and across the nodes of a cluster sharing a session store (a process-local counter
+   * alone would repeat after a restart).
+   */
+  readonly brokerId: string;
   /** Publishes a will (with the will ACL check) — wills.ts. */
   readonly publishWill: (will: Will, client: ClientInfo) => void;
 }
@@ -88,11 +96,6 @@ export interface SessionRegistryDeps {
 /** The in-process session registry. */
 export class LocalSessionRegistry implements SessionRegistry {
   readonly #sessions = new Map<string, Session>();
-  /**
-   * 48 random bits per broker instance: assigned ids stay unique across restarts and across the nodes of a
-   * cluster sharing a session store (a process-local counter alone would repeat after a restart).
-   */
-  readonly #node = randomBytes(6).toString("hex");
   #nextClientId = 0;
 
   constructor(private readonly deps: SessionRegistryDeps) {}
@@ -119,7 +122,7 @@ export class LocalSessionRegistry implements SessionRegistry {
 
   assignClientId(): string {
     for (;;) {
-      const id = `${this.deps.clientIdPrefix}${this.#node}-${(this.#nextClientId++).toString(36)}`;
+      const id = `${this.deps.clientIdPrefix}${this.deps.brokerId}-${(this.#nextClientId++).toString(36)}`;
       if (!this.#sessions.has(id)) return id; // also unique among restored sessions (5.0 [MQTT-3.2.2-16])
     }
   }
@@ -139,7 +142,7 @@ export class LocalSessionRegistry implements SessionRegistry {
     if (session !== undefined) {
       session.cancelTimers();
       if (clean) {
-        this.end(session); // [MQTT-3.1.2-6]; a delayed will fires now because its session ends
+        this.end(session, "clean-start"); // [MQTT-3.1.2-6]; a delayed will fires now because its session ends
         session = undefined;
       } else {
         present = true; // [MQTT-3.1.2-4] [MQTT-3.2.2-2]
@@ -149,6 +152,7 @@ export class LocalSessionRegistry implements SessionRegistry {
     if (session === undefined) {
       session = new Session(clientId, deps.env);
       this.#sessions.set(clientId, session);
+      this.#created(session, expiryInterval, false);
     }
     session.expiryInterval = expiryInterval;
     session.link = c.link;
@@ -166,6 +170,7 @@ export class LocalSessionRegistry implements SessionRegistry {
     if (s.link !== c.link) return; // already taken over
     s.link = undefined;
     deps.router.sessionOffline(s);
+    s.handBack(HandBackReason.ConnectionLost); // owners (shared groups) take back what is unacknowledged (5.0 §4.8.2)
     const client = c.client!;
     let willDeadline: number | undefined;
     if (will !== undefined) {
@@ -181,7 +186,7 @@ export class LocalSessionRegistry implements SessionRegistry {
       }
     }
     if (s.expiryInterval === 0) {
-      this.end(s);
+      this.end(s, "connection-ended");
       return;
     }
     deps.store?.sessionDisconnected(s, willDeadline);
@@ -192,6 +197,7 @@ export class LocalSessionRegistry implements SessionRegistry {
     const s = new Session(clientId, this.deps.env);
     s.expiryInterval = expiryInterval;
     this.#sessions.set(clientId, s);
+    this.#created(s, expiryInterval, true);
     return s;
   }
 
@@ -209,12 +215,16 @@ export class LocalSessionRegistry implements SessionRegistry {
   armExpiry(s: Session, ms: number): void {
     s.expiryTimer = this.deps.clock.setTimeout(() => {
       s.expiryTimer = undefined;
-      if (s.link === undefined) this.end(s);
+      if (s.link === undefined) this.end(s, "expired");
     }, ms);
   }
 
-  end(s: Session): void {
+  end(s: Session, reason: SessionEndedEvent["reason"]): void {
+    if (events.sessionEnded.hasSubscribers) {
+      events.sessionEnded.publish({ broker: this.deps.brokerId, clientId: s.clientId, reason });
+    }
     s.cancelTimers();
+    s.handBack(HandBackReason.SessionEnded); // before it leaves its shared groups: they check membership
     this.deps.router.sessionEnded(s);
     const pending = s.pendingWill;
     s.pendingWill = undefined;
@@ -222,6 +232,11 @@ export class LocalSessionRegistry implements SessionRegistry {
     s.clearState();
     if (this.#sessions.get(s.clientId) === s) this.#sessions.delete(s.clientId);
     if (pending !== undefined) this.deps.publishWill(pending.will, pending.client);
+  }
+
+  #created(s: Session, expiryInterval: number, restored: boolean): void {
+    if (!events.sessionCreated.hasSubscribers) return;
+    events.sessionCreated.publish({ broker: this.deps.brokerId, clientId: s.clientId, expiryInterval, restored });
   }
 
   cancelTimers(): void {

@@ -1,14 +1,22 @@
 // Session state [MQTT-4.1]: subscriptions, outbound QoS 1/2 messages in flight, the queue of messages not yet
 // sent, inbound QoS 2 packet identifiers awaiting PUBREL, and the pending will. It outlives connections when
 // its expiry interval is not 0 (3.1.1 clean session 0 = never expires).
+//
+// Every delivery the session accepts ends in exactly one settlement (settlement.ts): acknowledged or rejected by
+// the client (with its reason code), sent (QoS 0), handed back to its owner, or dropped. The session reports it to
+// the delivery's owner, if it has one (a shared subscription group), and on the `settlement` event channel.
 import type { QoS, RetainHandling, Will } from "../codec/index.ts";
 import type { StreamStart } from "../queues/index.ts";
 import type { Logger, TimerHandle } from "../util/index.ts";
 import type { ClientInfo } from "./hooks.ts";
+import { events } from "./events.ts";
+import type { DropEventReason } from "./events.ts";
 import { isExpired } from "./message.ts";
 import type { Delivery } from "./message.ts";
-import { SessionQueue, pushCounted } from "./queue.ts";
+import { EnqueueResult, SessionQueue } from "./queue.ts";
 import type { QueueLimits } from "./queue.ts";
+import { DropReason, FlowState, SENT, acknowledged, dropped, handedBack } from "./settlement.ts";
+import type { DropReasonValue, FlowStateValue, HandBackReasonValue, Settlement } from "./settlement.ts";
 import type { Counters } from "./stats.ts";
 
 /** Session Expiry Interval meaning "never" (5.0 0xFFFFFFFF; 3.1.1 clean session 0). */
@@ -89,6 +97,8 @@ export interface SessionStore {
 }
 
 export interface SessionEnv {
+  /** Broker.id, for events. */
+  readonly brokerId: string;
   readonly now: () => number;
   readonly counters: Counters;
   readonly logger: Logger;
@@ -130,6 +140,8 @@ export class Session {
   persistent = false;
   #lastPacketId = 0;
   #overflowWarned = false;
+  /** Deliveries with an owner still held (queued or in flight, not settled): handBack() has work only then. */
+  #owned = 0;
 
   constructor(
     readonly clientId: string,
@@ -145,8 +157,12 @@ export class Session {
    */
   deliver(d: Delivery): boolean {
     const link = this.link;
+    if (d.owner !== undefined) this.#owned++;
     if (link === undefined) {
-      if (d.qos === 0 && !this.env.queueQos0Offline) return true;
+      if (d.qos === 0 && !this.env.queueQos0Offline) {
+        this.#drop(d, DropReason.Offline);
+        return true;
+      }
     } else if (
       link.canWrite &&
       (d.qos === 0 || (this.queue.length === 0 && (this.#inflight?.size ?? 0) < link.inflightLimit))
@@ -171,6 +187,7 @@ export class Session {
           this.queue.shift(); // [MQTT-3.3.2-5]
           this.env.store?.unqueued(this, d);
           this.env.counters.expired++;
+          this.#drop(d, DropReason.Expired);
           continue;
         }
       }
@@ -194,23 +211,33 @@ export class Session {
       else if (!link.writePublish(out.delivery, out.packetId, true)) {
         this.inflight.delete(out.packetId);
         this.env.store?.completed(this, out);
+        this.#drop(out.delivery, DropReason.TooLarge);
+      } else if (events.delivery.hasSubscribers) {
+        this.#emitDelivery(out.delivery, out.packetId, true);
       }
     }
     this.drain();
   }
 
-  /** PUBACK from the client. False if no QoS 1 message with that id was in flight (ignored by the caller). */
+  /**
+   * PUBACK from the client, with its reason code (5.0; 0 for 3.x): settles the delivery acknowledged, or rejected
+   * for >= 0x80. False if no QoS 1 message with that id was in flight (ignored by the caller).
+   */
   onPuback(packetId: number, reasonCode = 0): boolean {
     const out = this.inflight.get(packetId);
     if (out?.state !== OutState.AwaitPuback) return false;
     this.inflight.delete(packetId);
     this.env.store?.completed(this, out);
-    out.delivery.queue?.puback(reasonCode); // a durable queue delivery: 3.1.1 ack, 5.0 >= 0x80 nack
+    this.#settle(out.delivery, acknowledged(reasonCode));
     this.drain();
     return true;
   }
 
-  /** PUBREC from the client; a 5.0 reason code >= 0x80 ends the flow without PUBREL [MQTT-4.3.3-?]. */
+  /**
+   * PUBREC from the client. A 5.0 reason code >= 0x80 ends the flow without PUBREL (5.0 §4.3.3, the sender
+   * "MUST treat ... as complete") and settles the delivery rejected; otherwise it is settled acknowledged now, since
+   * from here on the message is the client's [MQTT-4.3.3-3].
+   */
   onPubrec(packetId: number, reasonCode: number): PubrecOutcomeValue {
     const out = this.inflight.get(packetId);
     if (out === undefined || out.state === OutState.AwaitPuback) return PubrecOutcome.Unknown;
@@ -218,11 +245,13 @@ export class Session {
     if (reasonCode >= 0x80) {
       this.inflight.delete(packetId);
       this.env.store?.completed(this, out);
+      this.#settle(out.delivery, acknowledged(reasonCode));
       this.drain();
       return PubrecOutcome.Done;
     }
     out.state = OutState.AwaitPubcomp; // [MQTT-4.3.3-3]: the message is now the client's; only the id stays in use
     this.env.store?.released(this, out);
+    this.#settle(out.delivery, acknowledged(reasonCode));
     return PubrecOutcome.SendPubrel;
   }
 
@@ -236,26 +265,48 @@ export class Session {
   }
 
   /**
-   * Removes the queued deliveries matching `pred`, in order (a shared subscription group takes them back). Use
-   * this, not queue.removeWhere, so that the removal is persisted.
+   * Offers the owned deliveries it still holds unacknowledged back to their owners (`why`): in order, the ones in
+   * flight (sent, not yet PUBACKed/PUBRECed), then the queued ones. Those an owner reclaims are removed (the
+   * removal is persisted) and then settled `handed-back`, so the owner can route them elsewhere. `only` limits
+   * the offer to one owner (an UNSUBSCRIBE gives back only that subscription's deliveries).
    */
-  takeQueued(pred: (d: Delivery) => boolean): Delivery[] {
-    const taken = this.queue.removeWhere(pred);
+  handBack(why: HandBackReasonValue, only?: Delivery["owner"]): void {
+    if (this.#owned === 0) return;
+    const taken: Delivery[] = [];
+    const offer = (d: Delivery, flow: FlowStateValue): boolean =>
+      d.owner !== undefined && (only === undefined || d.owner === only) && d.owner.reclaims(d, why, flow, this);
+    const inflight = this.#inflight;
+    if (inflight !== undefined) {
+      for (const [packetId, out] of inflight) {
+        if (out.state === OutState.AwaitPubcomp) continue; // settled at PUBREC already
+        const flow = out.state === OutState.AwaitPuback ? FlowState.AwaitPuback : FlowState.AwaitPubrec;
+        if (!offer(out.delivery, flow)) continue;
+        inflight.delete(packetId);
+        this.env.store?.completed(this, out);
+        taken.push(out.delivery);
+      }
+    }
+    const queued = this.queue.removeWhere((d) => offer(d, FlowState.Queued));
     const store = this.env.store;
-    if (store !== undefined) for (const d of taken) store.unqueued(this, d);
-    return taken;
+    for (const d of queued) {
+      store?.unqueued(this, d);
+      taken.push(d);
+    }
+    const settlement = handedBack(why);
+    for (const d of taken) this.#settle(d, settlement);
   }
 
-  /** Forgets an unacknowledged outbound message given back to a shared subscription group (persisted). */
-  forgetInflight(packetId: number): void {
-    const out = this.inflight.get(packetId);
-    if (out === undefined) return;
-    this.inflight.delete(packetId);
-    this.env.store?.completed(this, out);
-  }
-
-  /** Drops everything the session holds (it ended or was replaced by a clean start). */
+  /**
+   * Drops everything the session holds (it ended or was replaced by a clean start); owned deliveries still held
+   * (not reclaimed by their owner) are settled dropped.
+   */
   clearState(): void {
+    if (this.#owned > 0) {
+      for (const out of this.#inflight?.values() ?? []) {
+        if (out.state !== OutState.AwaitPubcomp) this.#drop(out.delivery, DropReason.SessionEnded);
+      }
+      for (const d of this.queue.toArray()) this.#drop(d, DropReason.SessionEnded);
+    }
     this.#subscriptions?.clear();
     this.#inflight?.clear();
     this.queue.clear();
@@ -284,26 +335,95 @@ export class Session {
 
   #send(link: SessionLink, d: Delivery): void {
     if (d.qos === 0) {
-      link.writePublish(d, undefined, false);
+      if (!link.writePublish(d, undefined, false)) this.#drop(d, DropReason.TooLarge);
+      else {
+        if (events.delivery.hasSubscribers) this.#emitDelivery(d, undefined, false);
+        this.#settle(d, SENT);
+      }
       return;
     }
     const packetId = this.allocatePacketId();
     // Too large for the client: discarded as if delivered [MQTT-3.1.2-25], so the id is not kept.
     if (!link.writePublish(d, packetId, false)) {
       this.env.store?.unqueued(this, d);
+      this.#drop(d, DropReason.TooLarge);
       return;
     }
     const state = d.qos === 1 ? OutState.AwaitPuback : OutState.AwaitPubrec;
     this.inflight.set(packetId, { packetId, delivery: d, state });
     this.env.store?.sent(this, d, packetId, state);
+    if (events.delivery.hasSubscribers) this.#emitDelivery(d, packetId, false);
   }
 
+  /** The one exit of every accepted delivery: its owner and the settlement channel are told. */
+  #settle(d: Delivery, s: Settlement): void {
+    const owner = d.owner;
+    if (owner !== undefined) {
+      this.#owned--;
+      owner.settled(d, s);
+    }
+    if (events.settlement.hasSubscribers) {
+      events.settlement.publish({
+        broker: this.env.brokerId,
+        clientId: this.clientId,
+        topic: d.msg.topic,
+        qos: d.qos,
+        settlement: s,
+        owned: owner !== undefined,
+      });
+    }
+  }
+
+  #drop(d: Delivery, reason: DropReasonValue): void {
+    this.#emitDrop(d, reason);
+    this.#settle(d, dropped(reason));
+  }
+
+  #emitDrop(d: Delivery, reason: DropEventReason): void {
+    if (!events.drop.hasSubscribers) return;
+    events.drop.publish({
+      broker: this.env.brokerId,
+      clientId: this.clientId,
+      topic: d.msg.topic,
+      qos: d.qos,
+      reason,
+    });
+  }
+
+  #emitDelivery(d: Delivery, packetId: number | undefined, dup: boolean): void {
+    events.delivery.publish({
+      broker: this.env.brokerId,
+      clientId: this.clientId,
+      topic: d.msg.topic,
+      qos: d.qos,
+      packetId,
+      dup,
+    });
+  }
+
+  /** Queues with the overflow policy (queue.ts); false when a QoS 1/2 delivery was refused (queue full). */
   #enqueue(d: Delivery): boolean {
-    if (pushCounted(this.queue, d, this.env.counters)) {
+    const queue = this.queue;
+    const counters = this.env.counters;
+    const result = queue.push(d);
+    if (result === EnqueueResult.QueuedEvicted) {
+      counters.droppedQos0 += queue.evicted;
+      for (const e of queue.takeEvicted()) this.#drop(e, DropReason.QueueFull);
+    }
+    if (result === EnqueueResult.DroppedQos0) {
+      counters.droppedQos0++;
+      this.#drop(d, DropReason.QueueFull);
+      return true;
+    }
+    if (result !== EnqueueResult.Rejected) {
       // QoS 1/2 were queued (only QoS 0 is ever dropped or evicted, and QoS 0 is not persisted).
       if (d.qos > 0) this.env.store?.queued(this, d);
       return true;
     }
+    counters.queueRejected++;
+    // Refused: never accepted by this session, so not settled here (the router counts it as refused).
+    if (d.owner !== undefined) this.#owned--;
+    this.#emitDrop(d, "queue-rejected");
     if (!this.#overflowWarned) {
       // Once per overflow episode (reset when the queue moves again), so a stuck client cannot flood the log.
       this.#overflowWarned = true;

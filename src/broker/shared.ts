@@ -3,8 +3,9 @@
 // One SharedGroup per (group name, filter) sits in the subscription index under the key groupKey(name), so a
 // message matching the filter reaches the group once, and the group hands it to ONE member, chosen by the
 // configured strategy. The member gets it through the ordinary Session.deliver path (inflight window, session
-// queue, overflow policy) at its own granted QoS [MQTT-4.8.2-3], marked with `Delivery.shared` so the group can
-// take it back:
+// queue, overflow policy) at its own granted QoS [MQTT-4.8.2-3]. The group owns the delivery (the settlement seam,
+// settlement.ts: Delivery.owner = the group's DeliveryOwner), so the session offers it back when it cannot finish
+// it, and the group decides (reclaims) and routes it again (settled "handed-back"):
 //
 //  - A member that goes offline or whose session ends gives back every delivery of its groups that it has not
 //    acknowledged: QoS 1 PUBLISHes sent and not PUBACKed, and everything still in its session queue (any QoS, not
@@ -23,12 +24,13 @@
 // Subscription); No Local on a shared subscription is refused by the codec as a Protocol Error [MQTT-3.8.3-4].
 import type { Logger } from "../util/index.ts";
 import { isExpired, minQoS } from "./message.ts";
-import type { Delivery, Message } from "./message.ts";
+import type { Delivery, DeliveryHolder, DeliveryOwner, Message } from "./message.ts";
 import type { SharedSubscriptionStrategy } from "./options.ts";
 import { SessionQueue, pushCounted } from "./queue.ts";
 import type { QueueLimits } from "./queue.ts";
-import { OutState } from "./session.ts";
 import type { Session, Subscription } from "./session.ts";
+import { FlowState, HandBackReason } from "./settlement.ts";
+import type { FlowStateValue, HandBackReasonValue, Settlement } from "./settlement.ts";
 import type { Counters } from "./stats.ts";
 
 /**
@@ -56,9 +58,11 @@ export class SharedGroup {
   sticky: SharedMember | undefined = undefined;
   overflowWarned = false;
   drainScheduled = false;
+  /** The owner of every delivery made for this group (set by SharedSubscriptions). */
+  owner!: DeliveryOwner;
 
   constructor(
-    /** The full `$share/<name>/<filter>` (the key of Delivery.shared). */
+    /** The full `$share/<name>/<filter>`. */
     readonly shareFilter: string,
     readonly name: string,
     /** The topic filter proper. */
@@ -100,7 +104,7 @@ export class SharedSubscriptions {
   /** Groups by their full `$share/<name>/<filter>`. */
   readonly #groups = new Map<string, SharedGroup>();
   /** Groups each session is a member of. */
-  readonly #bySession = new Map<Session, Set<SharedGroup>>();
+  readonly #bySession = new Map<object, Set<SharedGroup>>();
   #memberCount = 0;
   #suspended = false;
 
@@ -136,6 +140,7 @@ export class SharedSubscriptions {
     let g = this.#groups.get(sub.filter);
     if (g === undefined) {
       g = new SharedGroup(sub.filter, share.group, share.filter, this.env.queueLimits);
+      g.owner = this.#ownerOf(g);
       this.#groups.set(sub.filter, g);
       this.env.index.add(share.filter, groupKey(share.group), g);
     }
@@ -161,23 +166,17 @@ export class SharedSubscriptions {
     const g = this.#groups.get(sub.filter);
     if (g === undefined || !this.#removeMember(g, session)) return;
     if (this.#suspended) return;
-    const taken = session.takeQueued((d) => d.shared === g.shareFilter);
-    this.#redispatch(taken);
+    session.handBack(HandBackReason.Unsubscribed, g.owner); // only its queued deliveries of this group
   }
 
-  /** The session's connection ended (its session may live on): its groups take back what it has not acknowledged. */
-  memberOffline(session: Session): void {
-    if (this.#suspended || !this.#bySession.has(session)) return;
-    this.#redispatch(this.#takeBack(session));
-  }
-
-  /** The session ends: it leaves all its groups, which take back what it has not acknowledged [MQTT-4.8.2-5]. */
+  /**
+   * The session ends: it leaves all its groups. (What it has not acknowledged was offered back just before, by
+   * the SessionRegistry's Session.handBack(SessionEnded), while it was still a member [MQTT-4.8.2-5].)
+   */
   sessionEnded(session: Session): void {
     const groups = this.#bySession.get(session);
     if (groups === undefined) return;
-    const taken = this.#suspended ? [] : this.#takeBack(session);
     for (const g of [...groups]) this.#removeMember(g, session);
-    this.#redispatch(taken);
   }
 
   /** The session is live again (CONNACK sent): messages waiting in its groups go out. */
@@ -220,7 +219,7 @@ export class SharedSubscriptions {
         qos: minQoS(msg.qos, sub.qos), // [MQTT-4.8.2-3]
         retain: sub.retainAsPublished && msg.retain,
         subscriptionIds: sub.identifier === undefined ? undefined : [sub.identifier],
-        shared: g.shareFilter,
+        owner: g.owner,
       });
       if (delivered) return true;
       (tried ??= new Set()).add(m);
@@ -290,7 +289,7 @@ export class SharedSubscriptions {
     for (const m of g.members) if (m.sub.qos > granted) granted = m.sub.qos;
     const qos = minQoS(msg.qos, granted as 0 | 1 | 2);
     if (qos === 0 && !this.env.queueQos0Offline) return true;
-    const d: Delivery = { msg, qos, retain: false, subscriptionIds: undefined, shared: g.shareFilter };
+    const d: Delivery = { msg, qos, retain: false, subscriptionIds: undefined };
     if (pushCounted(g.waiting, d, this.env.counters)) return true;
     if (!g.overflowWarned) {
       g.overflowWarned = true; // once per overflow episode, like a session queue
@@ -334,35 +333,36 @@ export class SharedSubscriptions {
   }
 
   /**
-   * Removes from the session, in order, the shared deliveries it has not acknowledged and may give back: QoS 1
-   * PUBLISHes in flight, and every queued delivery. QoS 2 PUBLISHes already sent stay [MQTT-4.8.2-4].
+   * The settlement owner of the group's deliveries. A member that loses its connection or its session gives back
+   * what it has not acknowledged — QoS 1 PUBLISHes sent and not PUBACKed, and everything still queued; QoS 2 sent
+   * stays with it [MQTT-4.8.2-4]; one that unsubscribes gives back only its queued deliveries [MQTT-3.10.4-3].
+   * Given back, a delivery is dispatched again to the group. During shutdown nothing is taken back.
    */
-  #takeBack(session: Session): Delivery[] {
-    const taken: Delivery[] = [];
-    for (const [packetId, out] of session.inflight) {
-      if (out.delivery.shared !== undefined && out.state === OutState.AwaitPuback) {
-        session.forgetInflight(packetId);
-        taken.push(out.delivery);
-      }
-    }
-    for (const d of session.takeQueued((x) => x.shared !== undefined)) taken.push(d);
-    return taken;
+  #ownerOf(g: SharedGroup): DeliveryOwner {
+    return {
+      reclaims: (_d: Delivery, why: HandBackReasonValue, flow: FlowStateValue, holder: DeliveryHolder): boolean => {
+        if (this.#suspended) return false;
+        if (why === HandBackReason.Unsubscribed) return flow === FlowState.Queued;
+        // Connection lost or session ended: only from a session that is (still) a member of some group.
+        if (!this.#bySession.has(holder)) return false;
+        return flow === FlowState.Queued || flow === FlowState.AwaitPuback;
+      },
+      settled: (d: Delivery, s: Settlement): void => {
+        if (s.kind === "handed-back") this.#redispatch(g, d);
+      },
+    };
   }
 
-  /** Dispatches given-back deliveries again, each to its group (if it still exists). */
-  #redispatch(taken: Delivery[]): void {
-    if (taken.length === 0) return;
-    const now = this.env.now();
-    let lost = 0;
-    for (const d of taken) {
-      const g = this.#groups.get(d.shared!);
-      if (isExpired(d.msg, now)) {
-        this.env.counters.expired++;
-      } else if (g === undefined || !this.dispatch(g, d.msg)) {
-        lost++;
-      }
+  /** Dispatches a given-back delivery again to its group (if the group still exists). */
+  #redispatch(g: SharedGroup, d: Delivery): void {
+    if (isExpired(d.msg, this.env.now())) {
+      this.env.counters.expired++;
+      return;
     }
-    this.env.logger.debug({ redispatched: taken.length - lost, lost }, "shared subscription messages redispatched");
+    const current = this.#groups.get(g.shareFilter);
+    if (current === undefined || !this.dispatch(current, d.msg)) {
+      this.env.logger.debug({ group: g.shareFilter }, "shared subscription message given back and lost");
+    }
   }
 
   /** Removes the membership; the group goes when its last member does. False if it was not a member. */

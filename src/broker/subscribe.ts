@@ -6,6 +6,7 @@ import { isPromise } from "./hooks.ts";
 import type { Decision } from "./hooks.ts";
 import { ConnState } from "./conn-state.ts";
 import type { ClientContext } from "./core.ts";
+import { events } from "./events.ts";
 import { afterCommit, sendAck } from "./persist.ts";
 import type { QueueSpec, Session, Subscription } from "./session.ts";
 import { isQueueTopic, parseQueueSpec } from "./queue-bridge.ts";
@@ -124,6 +125,17 @@ function complete(c: ClientContext, p: SubscribePacket, results: (number | boole
     reasonCodes.push(qos); // [MQTT-3.8.4-5] [MQTT-3.9.3-1]
     added.push([sub, existed]);
   });
+  if (events.subscribe.hasSubscribers) {
+    p.subscriptions.forEach((req, i) => {
+      events.subscribe.publish({
+        broker: broker.id,
+        clientId: session.clientId,
+        filter: req.topicFilter,
+        requestedQos: req.qos,
+        reasonCode: reasonCodes[i]!,
+      });
+    });
+  }
   const refused = c.version === 5 && reasonCodes.some((rc) => rc >= 0x80);
   // With storage: once the subscriptions are committed, so a granted subscription survives a crash.
   afterCommit(c, () => {
@@ -147,6 +159,11 @@ export function handleUnsubscribe(c: ClientContext, p: UnsubscribePacket): void 
     if (c.broker.unsubscribe(session, f)) return ReasonCode.Success;
     return isValidTopicFilter(f) ? ReasonCode.NoSubscriptionExisted : ReasonCode.TopicFilterInvalid;
   });
+  if (events.unsubscribe.hasSubscribers) {
+    p.topicFilters.forEach((filter, i) => {
+      events.unsubscribe.publish({ broker: c.broker.id, clientId: session.clientId, filter, reasonCode: codes[i]! });
+    });
+  }
   // Always answered, even when nothing was removed [MQTT-3.10.4-4] [MQTT-3.10.4-5].
   sendAck(c, { type: PacketType.UNSUBACK, packetId: p.packetId, reasonCodes: c.version === 5 ? codes : undefined });
 }

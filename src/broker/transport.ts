@@ -24,6 +24,24 @@ export interface TransportConnection {
   readonly remoteAddress: string;
   /** e.g. "tcp", "tls", "ws": for logs and $SYS. */
   readonly kind: string;
+  /** What the transport proved about the peer (mTLS: a verified client certificate); authentication may use it. */
+  readonly peerIdentity?: PeerIdentity;
+}
+
+/** A peer identity proven by the transport (e.g. a client certificate that passed verification). */
+export interface PeerIdentity {
+  /** Subject Common Name. */
+  readonly commonName?: string;
+  /** Subject Alternative Names as Node prints them ("DNS:x", "email:y", "URI:z"). */
+  readonly subjectAltNames?: readonly string[];
+  /** SHA-256 fingerprint, colon-separated hex (as Node's getPeerCertificate().fingerprint256). */
+  readonly fingerprint256?: string;
+  /**
+   * The MQTT user name the listener maps this identity to (tls.usernameFrom: the CN or a SAN). When set, the
+   * connection is authenticated as this user: the CONNECT User Name / Password are ignored, the authenticate hook
+   * is not called, and ACL rules by user name match it.
+   */
+  readonly username?: string;
 }
 
 /** What the broker gives back: the transport calls these as socket events happen. */

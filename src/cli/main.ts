@@ -1,11 +1,13 @@
 // Entry point of the `wharf` command (bin/wharf.js and `npm start` run this file through tsx).
 import { checkConfig } from "./check-config.ts";
 import { runCli, stdio, type CliActions } from "./program.ts";
+import { passwd } from "./passwd.ts";
 import { start } from "./start.ts";
 
 const actions: CliActions = {
   start: (flags) => start(flags, stdio),
   checkConfig: (file, opts) => Promise.resolve(checkConfig(file, opts, stdio)),
+  passwd: (file, user, opts) => passwd(file, user, opts, stdio),
 };
 
 const result = await runCli(process.argv.slice(2), actions);

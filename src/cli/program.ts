@@ -20,6 +20,8 @@ export type ActionResult = number | "running";
 export interface CliActions {
   start(flags: StartFlags): Promise<ActionResult>;
   checkConfig(file: string, opts: { print: boolean }): Promise<ActionResult>;
+  /** `wharf passwd` (src/cli/passwd.ts); optional so that tests of other commands need not provide it. */
+  passwd?(file: string, user: string, opts: { delete: boolean; passwordStdin: boolean }): Promise<ActionResult>;
 }
 
 export interface CliIo {
@@ -77,6 +79,20 @@ export function buildProgram(actions: CliActions, io: CliIo, onResult: (r: Actio
     .action(async (file: string, opts: { print?: boolean }) =>
       onResult(await actions.checkConfig(file, { print: opts.print === true })),
     );
+
+  program
+    .command("passwd")
+    .description("add or change a user of an argon2id password file (auth.passwordFile), or delete it with -D")
+    .argument("<file>", "password file (created if missing)")
+    .argument("<user>", "user name")
+    .option("-D, --delete", "delete the user")
+    .option("--password-stdin", "read the password from standard input instead of prompting")
+    .action(async (file: string, user: string, opts: { delete?: boolean; passwordStdin?: boolean }) => {
+      if (actions.passwd === undefined) throw new Error("passwd is not available");
+      onResult(
+        await actions.passwd(file, user, { delete: opts.delete === true, passwordStdin: opts.passwordStdin === true }),
+      );
+    });
 
   return program;
 }

@@ -1,6 +1,14 @@
 // `wharf start`: load the config, start the server, shut down gracefully on SIGINT/SIGTERM.
-import { ConfigError, createLogger, loadConfig, startServer, type WharfConfig } from "../server/index.ts";
+import {
+  ConfigError,
+  createLogger,
+  loadConfig,
+  startServer,
+  TlsConfigError,
+  type WharfConfig,
+} from "../server/index.ts";
 import { StorageError } from "../storage/index.ts";
+import { PasswordFileError } from "../server/auth/index.ts";
 import { reportConfigError } from "./check-config.ts";
 import { startOverrides, type StartFlags } from "./flags.ts";
 import { ExitCode, type ActionResult, type CliIo } from "./program.ts";
@@ -21,13 +29,17 @@ export async function start(flags: StartFlags, io: CliIo): Promise<ActionResult>
   // a signal must never hit the default (immediate death) action.
   exitOnSignals(async () => (await starting).close(), logger);
   try {
-    await starting;
+    const server = await starting;
+    // SIGHUP: re-read TLS certificates (renewals) without dropping connections; failures are logged.
+    process.on("SIGHUP", () => server.reloadCertificates());
     return "running";
   } catch (err) {
     logger.error({ err }, "could not start");
     // A data directory that cannot be used is the operator's to fix: say plainly which one and how (the
     // message names the path and the remedy). Never a silent empty start.
-    if (err instanceof StorageError) io.err(`wharf: ${err.message}\n`);
+    if (err instanceof StorageError || err instanceof PasswordFileError || err instanceof TlsConfigError) {
+      io.err(`wharf: ${err.message}\n`);
+    }
     return ExitCode.Failure;
   }
 }

@@ -2,23 +2,31 @@
 // knows how to take it all down cleanly. The only place that wires transports to the core.
 import { Broker } from "../broker/index.ts";
 import type { BrokerOptions } from "../broker/options.ts";
-import { listenTcp, type TcpListener } from "../transport/tcp/index.ts";
+import { startListener, type StartedListener } from "./listeners.ts";
 import { systemClock, type Clock } from "../util/clock.ts";
 import type { Logger } from "../util/logger.ts";
 import { openStorage } from "../storage/index.ts";
 import type { Storage, StorageOptions } from "../storage/index.ts";
 import type { StorageConfig, WharfConfig } from "./config/index.ts";
 import { createLogger } from "./logger.ts";
+import { buildServerAuth, type ServerAuth } from "./auth/index.ts";
 
 export * from "./config/index.ts";
 export { createLogger } from "./logger.ts";
+export { TlsConfigError } from "../transport/tls/context.ts";
+export type { StartedListener } from "./listeners.ts";
 
 export interface WharfServer {
   readonly broker: Broker;
-  readonly listeners: readonly TcpListener[];
+  readonly listeners: readonly StartedListener[];
   readonly config: WharfConfig;
   /** Where the broker's state is persisted (storage.type). */
   readonly storage: Storage;
+  /**
+   * Re-reads the certificate files of every TLS-based listener (SIGHUP). New handshakes use them; open connections
+   * are untouched. A listener whose files are unusable keeps its current ones; the errors are returned.
+   */
+  reloadCertificates(): Error[];
   /** Stop accepting, close every client cleanly, flush state. Idempotent. */
   close(): Promise<void>;
 }
@@ -49,13 +57,13 @@ export function toStorageOptions(storage: StorageConfig): StorageOptions {
 
 /** A listener's address as logged in the startup "listening" line. */
 export interface ListenerAddress {
-  type: "tcp";
+  type: string;
   host: string;
   port: number;
 }
 
 export function listenerAddresses(server: WharfServer): ListenerAddress[] {
-  return server.listeners.map((l) => ({ type: "tcp", host: l.host, port: l.port }));
+  return server.listeners.map((l) => ({ type: l.type, host: l.host, port: l.port }));
 }
 
 /**
@@ -70,33 +78,27 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   const storage = await openStorage({ ...toStorageOptions(config.storage), clock, logger });
   logStorage(storage, logger);
   let broker: Broker;
+  let auth: ServerAuth;
   try {
-    broker = new Broker(toBrokerOptions(config), { clock, logger, storage });
+    auth = buildServerAuth(config.auth, config.mqtt.allowAnonymous, { clock, logger });
   } catch (err) {
     await storage.close();
     throw err;
   }
-  const listeners: TcpListener[] = [];
   try {
-    for (const l of config.listeners) {
-      listeners.push(
-        await listenTcp(
-          broker,
-          {
-            host: l.host,
-            port: l.port,
-            // 0 means "unlimited" / "the broker's limit" in the config: pass nothing then.
-            ...(l.maxConnections > 0 ? { maxConnections: l.maxConnections } : {}),
-            ...(l.maxPacketSize > 0 ? { maxPacketSize: l.maxPacketSize } : {}),
-          },
-          logger,
-          clock,
-        ),
-      );
-    }
+    broker = new Broker(toBrokerOptions(config), { clock, logger, storage, auth: auth.hooks });
+  } catch (err) {
+    auth.close();
+    await storage.close();
+    throw err;
+  }
+  const listeners: StartedListener[] = [];
+  try {
+    for (const [i, l] of config.listeners.entries()) listeners.push(await startListener(broker, l, i, logger, clock));
   } catch (err) {
     await Promise.allSettled(listeners.map((l) => l.close()));
     await broker.close();
+    auth.close();
     await storage.close();
     throw err;
   }
@@ -107,6 +109,18 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     listeners,
     config,
     storage,
+    reloadCertificates: () => {
+      const errors: Error[] = [];
+      for (const l of listeners) {
+        try {
+          l.reload?.();
+        } catch (err) {
+          logger.error({ err, type: l.type, port: l.port }, "certificate reload failed: keeping the current ones");
+          errors.push(err as Error);
+        }
+      }
+      return errors;
+    },
     close: () => (closing ??= closeAll()),
   };
   async function closeAll(): Promise<void> {
@@ -115,6 +129,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     const stopped = Promise.allSettled(listeners.map((l) => l.close()));
     await broker.close();
     const results = await stopped;
+    auth.close();
     // Every connection has ended (wills published, session deadlines written): flush and fsync.
     await storage.close();
     const failed = results.find((r) => r.status === "rejected");

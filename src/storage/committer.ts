@@ -42,6 +42,8 @@ export interface CommitterOptions {
   write(ops: readonly KvOp[]): Promise<void>;
   /** Called right before a batch is cut: last chance to add ops (the engine's coalesced refcount writes). */
   beforeFlush(): void;
+  /** Called once, when the committer fails (a write failed, or fail()). */
+  onFailure?(error: StorageError): void;
 }
 
 export class Committer {
@@ -83,6 +85,7 @@ export class Committer {
 
   /** Appends an op to the next batch; returns its index there (valid until the generation changes). */
   push(op: KvOp): number {
+    if (this.#failed) return 0; // nothing is written any more (and #pending stays empty, so cancel(0) is a no-op)
     const index = this.#pending.push(op) - 1;
     if (index === 0) this.#schedule(false);
     return index;
@@ -193,15 +196,34 @@ export class Committer {
       },
       (e: unknown) => {
         this.#inFlight = false;
-        this.#failed = new StorageError(
-          StorageErrorCode.WriteFailed,
-          `storage: writing ${this.#o.path ?? "the store"} failed (${e instanceof Error ? e.message : String(e)}); the broker's state is no longer persisted: stop it and check the disk`,
-          { path: this.#o.path, cause: e },
-        );
-        done.reject(this.#failed);
-        this.#next?.reject(this.#failed);
-        this.#next = undefined;
+        const error = this.fail(e);
+        done.reject(error);
       },
     );
+  }
+
+  /**
+   * Fails for good: pending ops are dropped, waiting and later commit()/flush() calls reject. A StorageError
+   * reason is kept as it is; anything else is a failed write. The first failure wins.
+   */
+  fail(reason: unknown): StorageError {
+    if (this.#failed) return this.#failed;
+    const failed =
+      reason instanceof StorageError
+        ? reason
+        : new StorageError(
+            StorageErrorCode.WriteFailed,
+            `storage: writing ${this.#o.path ?? "the store"} failed (${reason instanceof Error ? reason.message : String(reason)}); the broker's state is no longer persisted: stop it and check the disk`,
+            { path: this.#o.path, cause: reason },
+          );
+    this.#failed = failed;
+    this.#cancel();
+    this.#pending = [];
+    this.#cancelled = 0;
+    this.#generation++;
+    this.#next?.reject(failed);
+    this.#next = undefined;
+    this.#o.onFailure?.(failed);
+    return failed;
   }
 }

@@ -1,5 +1,4 @@
-// Startup: rebuild the engine's indexes from a backend, audit reference counts (and say how to repair them),
-// and read the whole committed state for the broker.
+// Startup: rebuild the engine's indexes from a backend and audit reference counts (and say how to repair them).
 import { corruptError } from "./errors.ts";
 import { newClient, newGroup, newLog } from "./engine-state.ts";
 import type { ClientState, GroupState, LogState } from "./engine-state.ts";
@@ -12,7 +11,6 @@ import {
   decodeGroup,
   decodeInflight,
   decodeLogEntry,
-  decodeMessage,
   decodePending,
   decodeQueueMeta,
   decodeQueued,
@@ -23,7 +21,7 @@ import {
   decodeWill,
   encodeLogEntry,
 } from "./records.ts";
-import type { MessageId, OpenReport, QueueLogInfo, SessionSnapshot, StorageSnapshot, StoredMessage } from "./types.ts";
+import type { MessageId, OpenReport } from "./types.ts";
 
 export interface Indexes {
   clients: Map<string, ClientState>;
@@ -214,69 +212,4 @@ export function loadIndexes(kv: KvBackend, path: string | undefined): Indexes {
     repaired: repairs.length > 0,
   };
   return { clients, refs, retained, logs, nextMessageId: nextId, repairs, report };
-}
-
-/** The whole committed state, as the broker needs it at startup. */
-export function readSnapshot(kv: KvBackend, path: string | undefined, queueLogs: QueueLogInfo[]): StorageSnapshot {
-  const sessions = new Map<string, SessionSnapshot>();
-  const snap = (clientId: string): SessionSnapshot => {
-    let s = sessions.get(clientId);
-    if (s === undefined) {
-      s = {
-        clientId,
-        session: undefined,
-        will: undefined,
-        subscriptions: [],
-        queue: [],
-        inflight: [],
-        inboundQos2: [],
-      };
-      sessions.set(clientId, s);
-    }
-    return s;
-  };
-  const messages = new Map<MessageId, StoredMessage>();
-  const want = (id: MessageId): void => {
-    if (messages.has(id)) return;
-    const raw = kv.get(Space.Message, ["", id]);
-    if (raw !== undefined) messages.set(id, decodeMessage(raw));
-  };
-  try {
-    for (const { value } of kv.entries(Space.Session)) {
-      const s = decodeSession(value);
-      snap(s.clientId).session = s;
-    }
-    for (const { value } of kv.entries(Space.Will)) {
-      const w = decodeWill(value);
-      snap(w.clientId).will = w;
-    }
-    for (const { key, value } of kv.entries(Space.Subscription)) {
-      const { clientId, ...sub } = decodeSubscription(value);
-      snap(clientId ?? key[0]).subscriptions.push(sub);
-    }
-    for (const { key, value } of kv.entries(Space.Queue)) {
-      const { clientId, ...q } = decodeQueued(Number(key[1]), value);
-      snap(clientId ?? key[0]).queue.push(q);
-      want(q.messageId);
-    }
-    for (const { key, value } of kv.entries(Space.Inflight)) {
-      const { clientId, ...m } = decodeInflight(Number(key[1]), value);
-      snap(clientId ?? key[0]).inflight.push(m);
-      if (m.messageId !== undefined) want(m.messageId);
-    }
-    for (const { key, value } of kv.entries(Space.Inbound)) {
-      snap(decodeInbound(value).clientId ?? key[0]).inboundQos2.push(Number(key[1]));
-    }
-    const retained = [];
-    for (const { value } of kv.entries(Space.Retained)) {
-      const r = decodeRetained(value);
-      retained.push({ topic: r.topic, messageId: r.messageId });
-      want(r.messageId);
-    }
-    for (const s of sessions.values()) s.inflight.sort((a, b) => a.order - b.order);
-    return { sessions: [...sessions.values()], retained, messages, queueLogs };
-  } catch (err) {
-    if (err instanceof CorruptRecordError) throw corruptError(path, err.message, err);
-    throw err;
-  }
 }

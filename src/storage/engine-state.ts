@@ -1,6 +1,9 @@
 // The engine's in-memory indexes: just enough to decide every write without reading the backend (which only
 // shows committed batches). Rebuilt from the backend at open (engine-load.ts).
+import type { Elider } from "./elide.ts";
 import { isHashedKey, keyText, pendingGroupKey } from "./keys.ts";
+import type { Key, SpaceName } from "./keys.ts";
+import type { KvBackend } from "./kv.ts";
 import type { InflightMessage, MessageId, PendingEntry } from "./types.ts";
 
 export interface ClientState {
@@ -71,12 +74,16 @@ export function newGroup(queue: string, name: string, cursor: number): GroupStat
   return { name, key: keyText(name), pendingKey: pendingGroupKey(queue, name), cursor, pending: new Map() };
 }
 
-/** Stored and live reference counts. */
-export interface RefState {
-  /** Referenced, written messages → reference count. */
-  readonly refs: Map<MessageId, number>;
-  /** Stored, not yet referenced messages (encoded bodies), written with their first reference. */
-  readonly floating: Map<MessageId, Record<string, unknown>>;
-  /** Messages whose count changed since the last batch was cut. */
-  readonly dirty: Set<MessageId>;
+/** What each concern's implementation gets from the engine: the backend (reads), the batch (writes), the clock. */
+export interface EngineHost {
+  readonly kv: KvBackend;
+  /** Names the store in errors. */
+  readonly path: string | undefined;
+  /** The batch, with elision of puts undone before it is cut (elide.ts). */
+  readonly elider: Elider;
+  put(space: SpaceName, key: Key, value: unknown): void;
+  remove(space: SpaceName, key: Key): void;
+  now(): number;
+  /** Throws STORAGE_CLOSED after close(). */
+  check(): void;
 }

@@ -1,7 +1,15 @@
 // Storage layer entry (docs/storage.md).
 export * from "./types.ts";
 export * from "./errors.ts";
-export type { MessageStore, QueueLogStore, Storage, StorageOptionsBase, StorageStats } from "./storage.ts";
+export type {
+  MessageStore,
+  QueueLogStore,
+  RetainedStorage,
+  SessionStorage,
+  Storage,
+  StorageOptionsBase,
+  StorageStats,
+} from "./storage.ts";
 export { DEFAULT_DATA_DIR, openLmdbStorage, openMemoryStorage, openStorage } from "./open.ts";
 export type { LmdbStorageOptions, MemoryStorageOptions, StorageOptions } from "./open.ts";
 export { MemoryKv } from "./memory-kv.ts";

@@ -24,6 +24,8 @@ export interface KvBackend {
   get(space: SpaceName, key: Key): unknown;
   /** Entries of one group with numeric ids >= from, ascending, at most `limit` (default: all). */
   range(space: SpaceName, group: string, from: number, limit?: number): KvEntry[];
+  /** Every entry of one group, ids ascending (numbers, then strings), read lazily. */
+  group(space: SpaceName, group: string): Iterable<KvEntry>;
   /** Highest numeric id in a group, if any. */
   lastId(space: SpaceName, group: string): number | undefined;
   /** Every entry of a space, groups in any order, ids ascending within a group. */

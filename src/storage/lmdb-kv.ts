@@ -119,6 +119,15 @@ export class LmdbKv implements KvBackend {
     return out;
   }
 
+  *group(space: SpaceName, group: string): Iterable<KvEntry> {
+    // [group] sorts before every [group, id]; the scan stops at the first key of another group.
+    for (const { key, value } of this.#db(space).getRange({ start: [group] })) {
+      if (!isKey(key)) throw corruptError(this.path, `malformed key ${JSON.stringify(key)} in ${space}`);
+      if (key[0] !== group) return;
+      yield { key, value: value as unknown };
+    }
+  }
+
   lastId(space: SpaceName, group: string): number | undefined {
     const range = this.#db(space).getKeys({
       start: [group, Infinity],

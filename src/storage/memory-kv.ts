@@ -54,6 +54,13 @@ export class MemoryKv implements KvBackend {
     return out;
   }
 
+  *group(space: SpaceName, group: string): Iterable<KvEntry> {
+    const g = this.#spaces.get(space)?.get(group);
+    if (g === undefined) return;
+    const ids = g.sorted ? [...g.ids.keys()] : [...g.ids.keys()].sort(compareIds);
+    for (const id of ids) yield { key: [group, id], value: copy(g.ids.get(id)) };
+  }
+
   lastId(space: SpaceName, group: string): number | undefined {
     let last: number | undefined;
     for (const id of this.#spaces.get(space)?.get(group)?.ids.keys() ?? []) {

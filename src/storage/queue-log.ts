@@ -7,45 +7,37 @@
 // acknowledged: delivery count, next-visible time, consumer). Everything is decided from the in-memory indexes,
 // so every call is synchronous and only appends ops to the current batch: calls made in one synchronous run
 // (e.g. ack + move to a dead-letter log + append) are committed in one transaction.
-import type { Elider } from "./elide.ts";
 import { newGroup, newLog } from "./engine-state.ts";
-import type { GroupState, LogState } from "./engine-state.ts";
+import type { EngineHost, GroupState, LogState } from "./engine-state.ts";
 import { Space, keyText } from "./keys.ts";
-import type { KvBackend } from "./kv.ts";
 import { decodeLogEntry, decodeMessage, encodeGroup, encodeLogEntry, encodePending } from "./records.ts";
+import type { MessageRefs } from "./refs.ts";
 import type { QueueLogStore } from "./storage.ts";
 import type { MessageId, PendingEntry, QueueGroupInfo, QueueLogEntry, QueueLogInfo } from "./types.ts";
 import { invalid } from "./validate.ts";
-
-export interface QueueLogHost {
-  readonly kv: KvBackend;
-  readonly elider: Elider;
-  logs(): Map<string, LogState>;
-  /** Adds a reference to a stored body; throws STORAGE_INVALID_ARGUMENT for an unknown id, before any change. */
-  incref(id: MessageId): void;
-  decref(id: MessageId): void;
-  now(): number;
-  check(): void;
-}
 
 function checkSeq(seq: number, what: string): void {
   if (!Number.isSafeInteger(seq) || seq < 1) throw invalid(`${what}: seq ${seq} is not a positive integer`);
 }
 
 export class EngineQueueLogs implements QueueLogStore {
-  readonly #h: QueueLogHost;
+  readonly #h: EngineHost;
+  readonly #refs: MessageRefs;
+  /** keyText(queue) → log. */
+  readonly #logs: Map<string, LogState>;
 
-  constructor(host: QueueLogHost) {
+  constructor(host: EngineHost, refs: MessageRefs, logs: Map<string, LogState>) {
     this.#h = host;
+    this.#refs = refs;
+    this.#logs = logs;
   }
 
   #log(queue: string, create: boolean): LogState | undefined {
     this.#h.check();
-    const logs = this.#h.logs();
     const key = keyText(queue);
-    let st = logs.get(key);
+    let st = this.#logs.get(key);
     if (st === undefined && create) {
-      logs.set(key, (st = newLog(queue)));
+      this.#logs.set(key, (st = newLog(queue)));
       this.#writeMeta(st, true);
     }
     return st;
@@ -66,7 +58,7 @@ export class EngineQueueLogs implements QueueLogStore {
 
   append(queue: string, messageId: MessageId): number {
     this.#h.check();
-    this.#h.incref(messageId); // first: throws for an unknown message before anything changes
+    this.#refs.incref(messageId); // first: throws for an unknown message before anything changes
     return this.#add(this.#log(queue, true)!, messageId);
   }
 
@@ -85,7 +77,7 @@ export class EngineQueueLogs implements QueueLogStore {
     for (const g of st.groups.values()) {
       if (g.pending.delete(seq)) this.#h.elider.remove(Space.QueuePending, [g.pendingKey, seq]);
     }
-    if (!keepRef) this.#h.decref(id);
+    if (!keepRef) this.#refs.decref(id);
     // The newest entry gone: remember its seq, or a restart would hand it out again (groups' cursors are past it).
     if (seq === st.next - 1 && st.tail < seq) {
       st.tail = seq;
@@ -141,7 +133,7 @@ export class EngineQueueLogs implements QueueLogStore {
 
   list(): QueueLogInfo[] {
     this.#h.check();
-    return [...this.#h.logs().values()].map((st) => ({
+    return [...this.#logs.values()].map((st) => ({
       name: st.name,
       firstSeq: firstSeq(st),
       nextSeq: st.next,
@@ -154,11 +146,11 @@ export class EngineQueueLogs implements QueueLogStore {
     if (st === undefined) return;
     for (const [seq, id] of st.entries) {
       this.#h.elider.remove(Space.QueueLog, [st.key, seq]);
-      this.#h.decref(id);
+      this.#refs.decref(id);
     }
     for (const g of st.groups.values()) this.#dropGroup(st, g);
     this.#h.elider.remove(Space.QueueMeta, ["", st.key]);
-    this.#h.logs().delete(st.key);
+    this.#logs.delete(st.key);
   }
 
   // ---- consumer groups -------------------------------------------------------------------------------------

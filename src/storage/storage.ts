@@ -6,11 +6,12 @@
 // broker waits on before acknowledging (PUBACK, PUBREC, SUBACK …); what it guarantees depends on the
 // durability mode. Batches are atomic: after a crash either all of a batch is there or none of it.
 //
-// Read model: reads (loadAll, readQueue, getMessage, queues.read) see committed batches only, so call them
+// Read model: reads (sessions.pages, readQueue, messages.get, queues.read) see committed batches only, so call them
 // after `await flush()` (or `await commit()` in sync mode). The broker is expected to keep its own in-memory
 // state and use reads at startup and for paging large queues.
 import type { Clock } from "../util/clock.ts";
 import type { Logger } from "../util/logger.ts";
+import type { StorageError } from "./errors.ts";
 import type {
   DeliveryOptions,
   DurabilityMode,
@@ -20,6 +21,8 @@ import type {
   MessageId,
   OpenReport,
   PendingEntry,
+  RetainedEntry,
+  SessionSnapshot,
   QueueGroupInfo,
   QueueLogEntry,
   QueueLogInfo,
@@ -97,41 +100,23 @@ export interface QueueLogStore {
   ack(queue: string, group: string, seq: number): boolean;
 }
 
-export interface Storage {
-  readonly kind: "memory" | "lmdb";
-  readonly durability: DurabilityMode;
-  /** Data directory (lmdb) or undefined (memory). */
-  readonly path: string | undefined;
-  /** What open() found and repaired. */
-  readonly openReport: OpenReport;
-  /** Message bodies, shared by every concern below. */
-  readonly messages: MessageStore;
-  /** Durable queue logs with consumer groups. */
-  readonly queues: QueueLogStore;
-  /** Group-commit counters. */
-  readonly stats: StorageStats;
-
-  // ---- message bodies (stored once, reference counted) ----------------------------------------------------
-  /**
-   * Stages a message body and returns its id. It is written with its first reference (enqueue, putInflight,
-   * setRetained) and deleted with its last; a message still unreferenced at the next commit()/flush() is
-   * dropped, so store and reference it in the same synchronous step.
-   */
-  storeMessage(message: StoredMessage): MessageId;
-  /** A committed message body. */
-  getMessage(id: MessageId): StoredMessage | undefined;
-
-  // ---- sessions -------------------------------------------------------------------------------------------
+/**
+ * The `sessions` concern: everything persisted per MQTT client. Sessions with an expiry interval, their
+ * subscriptions, offline queue (references to stored bodies), outbound inflight state, inbound QoS 2 ids, and
+ * the will of any connection.
+ */
+export interface SessionStorage {
   /** Creates or replaces the session record (connect, disconnect: expiresAt, lastSeen). */
-  putSession(session: SessionRecord): void;
+  put(session: SessionRecord): void;
   /** Deletes everything of the client: session, will, subscriptions, queue, inflight, inbound QoS 2 ids. */
-  deleteSession(clientId: string): void;
+  delete(clientId: string): void;
 
   putSubscription(clientId: string, subscription: StoredSubscription): void;
   deleteSubscription(clientId: string, filter: string): void;
+  putWill(will: StoredWill): void;
+  deleteWill(clientId: string): boolean;
 
-  // ---- outbound: offline queue and inflight ---------------------------------------------------------------
-  /** Appends a reference to a stored message to the client's queue; returns its seq (increasing per client). */
+  /** Appends a reference to a stored body to the client's queue; returns its seq (increasing per client). */
   enqueue(clientId: string, messageId: MessageId, delivery: DeliveryOptions): number;
   /** Removes a queue entry (sent at QoS 0, expired, dropped). False if there was none. */
   dequeue(clientId: string, seq: number): boolean;
@@ -146,27 +131,71 @@ export interface Storage {
   /** PUBACK / PUBCOMP received. False if there was no such entry. */
   removeInflight(clientId: string, packetId: number): boolean;
 
-  // ---- inbound QoS 2 (exactly once across restarts) -------------------------------------------------------
+  /** Inbound QoS 2 packet ids received and not yet released (exactly once across restarts) [MQTT-4.3.3-2]. */
   addInboundQos2(clientId: string, packetId: number): void;
   removeInboundQos2(clientId: string, packetId: number): boolean;
 
-  // ---- retained messages and wills -------------------------------------------------------------------------
-  setRetained(topic: string, messageId: MessageId): void;
-  deleteRetained(topic: string): boolean;
-  putWill(will: StoredWill): void;
-  deleteWill(clientId: string): boolean;
+  /**
+   * The committed state of every client, `pageSize` clients (default 1000) per page in client key order, each
+   * page read from the backend when the iteration reaches it: recovery never holds more than one page of
+   * records (plus what it keeps). Bodies are referenced by id (messages.get).
+   */
+  pages(pageSize?: number): Iterable<SessionSnapshot[]>;
+}
 
-  // ---- lifecycle -----------------------------------------------------------------------------------------
+/** The `retained` concern: one reference to a stored body per topic. */
+export interface RetainedStorage {
+  /** Replaces the topic's retained message (the previous body's reference is released). */
+  set(topic: string, messageId: MessageId): void;
+  delete(topic: string): boolean;
+  /** Topics with a retained message (counts calls made). */
+  readonly size: number;
+  /** Committed entries, read lazily (one at a time) from the backend. */
+  entries(): Iterable<RetainedEntry>;
+}
+
+export interface Storage {
+  readonly kind: "memory" | "lmdb";
+  readonly durability: DurabilityMode;
+  /** Data directory (lmdb) or undefined (memory). */
+  readonly path: string | undefined;
+  /** What open() found and repaired. */
+  readonly openReport: OpenReport;
+  /** Group-commit counters. */
+  readonly stats: StorageStats;
+
+  /** Message bodies, shared by every concern below. */
+  readonly messages: MessageStore;
+  readonly sessions: SessionStorage;
+  readonly retained: RetainedStorage;
+  /** Durable queue logs with consumer groups. */
+  readonly queues: QueueLogStore;
+
+  // ---- lifecycle -------------------------------------------------------------------------------------------
   /** Resolves at the durability mode's acknowledgement point; rejects with STORAGE_WRITE_FAILED. */
   commit(): Promise<void>;
   /** Resolves when everything so far is committed and fsync'd, whatever the mode. */
   flush(): Promise<void>;
-  /** Everything persisted (committed state): the broker's startup load. */
+  /** Everything persisted (committed state) at once, bodies included: tests and tools. Recovery uses pages(). */
   loadAll(): StorageSnapshot;
   /** Recounts references in the committed state against stored refcounts. */
   verify(): IntegrityReport;
   /** Flushes (fsync included in every mode) and closes. Further calls throw STORAGE_CLOSED. */
   close(): Promise<void>;
+
+  // ---- failure ---------------------------------------------------------------------------------------------
+  /**
+   * Set once a write failed (or fail() was called): the in-memory state is ahead of the disk for good. Every
+   * later commit() and flush() rejects with it; nothing more is written.
+   */
+  readonly failure: StorageError | undefined;
+  /** Called once, when the store fails; returns a function that removes the listener. */
+  onFailure(listener: (error: StorageError) => void): () => void;
+  /**
+   * Fails the store on purpose: a caller whose own state can no longer be mirrored (a storage call it made threw)
+   * stops everything from being committed after it. Returns the store's failure (the first one wins).
+   */
+  fail(reason: unknown): StorageError;
 }
 
 export interface StorageStats {

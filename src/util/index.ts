@@ -1,2 +1,5 @@
 export * from "./clock.ts";
 export * from "./logger.ts";
+export * from "./token-bucket.ts";
+export * from "./semaphore.ts";
+export * from "./log-limiter.ts";

@@ -188,6 +188,8 @@ export interface PahoSpec {
   username?: string;
   password?: string;
   will?: { topic: string; payload?: string; qos?: number; retain?: boolean };
+  /** MQTT over TLS: CA file, and a client certificate/key for mTLS. */
+  tls?: { ca: string; cert?: string; key?: string };
   steps?: Record<string, unknown>[];
 }
 

@@ -36,22 +36,28 @@ async function writer(w: number): Promise<void> {
     const marker = `${run}-${n}`;
     const big = n % 17 === 0;
     const payload = Buffer.alloc(big ? 64 * 1024 : 10 + (n % 300), n & 0xff);
-    const id = store.storeMessage({ topic: `crash/${marker}`, payload, qos: 1, retain: false });
+    const id = store.messages.store({ topic: `crash/${marker}`, payload, qos: 1, retain: false });
     const entries: string[] = [];
     const client = `c${n % 4}`;
-    entries.push(`E ${client} ${store.enqueue(client, id, { qos: 1, retain: false })} ${marker}`);
-    if (n % 3 === 0) entries.push(`E c9 ${store.enqueue("c9", id, { qos: 1, retain: false })} ${marker}`); // shared body
-    if (n % 7 === 0) store.setRetained(`r/${n % 5}`, id); // replaces, releasing the old body
+    entries.push(`E ${client} ${store.sessions.enqueue(client, id, { qos: 1, retain: false })} ${marker}`);
+    if (n % 3 === 0) entries.push(`E c9 ${store.sessions.enqueue("c9", id, { qos: 1, retain: false })} ${marker}`); // shared body
+    if (n % 7 === 0) store.retained.set(`r/${n % 5}`, id); // replaces, releasing the old body
     if (n % 11 === 0) {
       packetId = (packetId % 65535) + 1;
-      store.putInflight(`c${w}`, { packetId, messageId: id, state: InflightState.AwaitPuback, qos: 1, retain: false });
-      if (packetId > 3) store.removeInflight(`c${w}`, packetId - 3);
+      store.sessions.putInflight(`c${w}`, {
+        packetId,
+        messageId: id,
+        state: InflightState.AwaitPuback,
+        qos: 1,
+        retain: false,
+      });
+      if (packetId > 3) store.sessions.removeInflight(`c${w}`, packetId - 3);
     }
     const removed: string[] = [];
     if (n % 5 === 0 && committed.length > 10) {
       const victim = committed.splice(n % committed.length, 1)[0]!;
       out(`X ${victim.client} ${victim.seq}`); // before the removal can possibly be committed
-      if (store.dequeue(victim.client, victim.seq)) removed.push(`D ${victim.client} ${victim.seq}`);
+      if (store.sessions.dequeue(victim.client, victim.seq)) removed.push(`D ${victim.client} ${victim.seq}`);
     }
     await store.commit();
     for (const e of entries) {

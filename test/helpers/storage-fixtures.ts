@@ -70,8 +70,8 @@ export function storeQueued(
   m: StoredMessage,
   delivery = QOS1,
 ): { id: MessageId; seq: number } {
-  const id = s.storeMessage(m);
-  return { id, seq: s.enqueue(clientId, id, delivery) };
+  const id = s.messages.store(m);
+  return { id, seq: s.sessions.enqueue(clientId, id, delivery) };
 }
 
 /** Stores a message and appends it to a durable queue log in one step; returns the seq. */

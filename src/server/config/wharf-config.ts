@@ -4,15 +4,17 @@
 import { saslPrep } from "../../broker/auth/index.ts";
 import { validateScramUser } from "../../broker/authenticators.ts";
 import { DEFAULT_BROKER_OPTIONS } from "../../broker/options.ts";
+import { authSecurityKeys, checkAuthSection } from "./security.ts";
 import { array, bool, anyStr, int, object, oneOf, optional, refine, required, str, type Infer } from "./schema.ts";
 import { validateTopicFilter } from "../../topics/index.ts";
 import { queuesSchema } from "./queues.ts";
 
-/** The protocol maximum: 256 MB remaining length + 5-byte fixed header. */
-export const MAX_PACKET_SIZE = 268_435_460;
+import { listenersSchema, MAX_PACKET_SIZE } from "./listeners.ts";
+
+export { LISTENER_TYPES, DEFAULT_PORTS, MAX_PACKET_SIZE } from "./listeners.ts";
+export type { ListenerConfig, ListenerType, TlsConfig } from "./listeners.ts";
 const U16 = 65_535;
 
-export const LISTENER_TYPES = ["tcp"] as const;
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "silent"] as const;
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
 export const STORAGE_TYPES = ["lmdb", "memory"] as const;
@@ -21,16 +23,6 @@ export const SHARED_SUBSCRIPTION_STRATEGIES = ["round-robin", "random", "sticky"
 export const OUTBOUND_TOPIC_ALIAS_POLICIES = ["auto", "off"] as const;
 /** 0x9C Use another server, 0x9D Server moved (YAML 1.2 reads 0x9c as 156). */
 export const REDIRECT_REASON_CODES = [0x9c, 0x9d] as const;
-
-const listenerSchema = object({
-  type: oneOf(LISTENER_TYPES, "tcp"),
-  host: str({ default: "0.0.0.0" }),
-  port: int({ min: 0, max: U16, default: 1883 }),
-  /** 0 = unlimited. */
-  maxConnections: int({ min: 0, default: 0 }),
-  /** 0 = the broker's mqtt.maxPacketSize. */
-  maxPacketSize: int({ min: 0, max: MAX_PACKET_SIZE, default: 0 }),
-});
 
 const d = DEFAULT_BROKER_OPTIONS;
 
@@ -81,19 +73,23 @@ const scramUserSchema = refine(
   },
 );
 
-const authSchema = object({
-  /** 5.0 enhanced authentication with SCRAM-SHA-256 (docs/auth.md); empty = not offered. */
-  scram: refine(array(scramUserSchema, []), (users, path, issues) => {
-    const seen = new Map<string, number>();
-    users.forEach((u, i) => {
-      const name = saslPrep(u.username) ?? u.username; // "al\u00ADice" is "alice"
-      const first = seen.get(name);
-      if (first === undefined) seen.set(name, i);
-      else
-        issues.push({ path: `${path}[${i}].username`, message: `same user as ${path}[${first}]`, value: u.username });
-    });
+const authSchema = refine(
+  object({
+    ...authSecurityKeys, // methods, passwordFile, cache, rate limits, client-id binding (security.ts)
+    /** 5.0 enhanced authentication with SCRAM-SHA-256 (docs/auth.md); empty = not offered. */
+    scram: refine(array(scramUserSchema, []), (users, path, issues) => {
+      const seen = new Map<string, number>();
+      users.forEach((u, i) => {
+        const name = saslPrep(u.username) ?? u.username; // "al\u00ADice" is "alice"
+        const first = seen.get(name);
+        if (first === undefined) seen.set(name, i);
+        else
+          issues.push({ path: `${path}[${i}].username`, message: `same user as ${path}[${first}]`, value: u.username });
+      });
+    }),
   }),
-});
+  checkAuthSection,
+);
 
 /** What a bad ACL topic filter should have been, with the rule it breaks (from src/topics). */
 function topicFilterProblem(filter: string): string | undefined {
@@ -127,22 +123,6 @@ const logSchema = object({
   format: oneOf(LOG_FORMATS, "auto"),
 });
 
-const listenersSchema = refine(
-  array(listenerSchema, [listenerSchema.defaultValue], { minItems: 1 }),
-  (listeners, path, issues) => {
-    // Two listeners on the same fixed address can never both start; say so before trying.
-    const seen = new Map<string, number>();
-    listeners.forEach((l, i) => {
-      if (l.port === 0) return;
-      const key = `${l.host}:${l.port}`;
-      const first = seen.get(key);
-      if (first === undefined) seen.set(key, i);
-      else
-        issues.push({ path: `${path}[${i}].port`, message: `same host and port as ${path}[${first}]`, value: l.port });
-    });
-  },
-);
-
 export const wharfConfigSchema = object({
   listeners: listenersSchema,
   mqtt: mqttSchema,
@@ -159,7 +139,6 @@ export const wharfConfigSchema = object({
 });
 
 export type WharfConfig = Infer<typeof wharfConfigSchema>;
-export type ListenerConfig = Infer<typeof listenerSchema>;
 export type AclRuleConfig = Infer<typeof aclRuleSchema>;
 export type StorageConfig = Infer<typeof storageSchema>;
 export type AuthConfig = Infer<typeof authSchema>;

@@ -7,7 +7,7 @@
 //  - pause()/resume(): socket.pause()/resume(), for the core's input bound while a handler is pending.
 //  - Takes any ConnectionAcceptor (the Broker is one), not the concrete Broker.
 import net from "node:net";
-import type { ConnectionAcceptor, TransportConnection } from "../../broker/index.ts";
+import type { ConnectionAcceptor, ListenerLimits, PeerIdentity, TransportConnection } from "../../broker/index.ts";
 import { silentLogger, systemClock } from "../../util/index.ts";
 import type { Clock, Logger } from "../../util/index.ts";
 
@@ -35,16 +35,18 @@ export interface TcpListener {
 
 /** After end(), how long a peer may keep the half-closed socket before it is destroyed. */
 const END_GRACE_MS = 5000;
-const DEFAULT_WRITE_HIGH_WATER = 1024 * 1024;
+export const DEFAULT_WRITE_HIGH_WATER = 1024 * 1024;
 
-class TcpConnection implements TransportConnection {
-  readonly kind = "tcp";
+/** Also adapts TLS sockets (a tls.TLSSocket is a net.Socket): src/transport/tls reuses it with kind "tls". */
+export class TcpConnection implements TransportConnection {
   readonly remoteAddress: string;
 
   constructor(
     private readonly socket: net.Socket,
     private readonly clock: Clock,
     private readonly highWater: number,
+    readonly kind: string = "tcp",
+    readonly peerIdentity?: PeerIdentity,
   ) {
     this.remoteAddress = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
   }
@@ -89,6 +91,27 @@ class TcpConnection implements TransportConnection {
   }
 }
 
+/** Hands `conn` to the broker and forwards the socket's events to it; `onClosed` runs before the broker hears of it. */
+export function attachSocket(
+  broker: ConnectionAcceptor,
+  socket: net.Socket,
+  conn: TransportConnection,
+  limits: ListenerLimits | undefined,
+  onClosed: () => void,
+): void {
+  const handler = broker.accept(conn, limits);
+  let error: Error | undefined;
+  socket.on("data", (chunk: Buffer) => handler.onData(chunk));
+  socket.on("drain", () => handler.onDrain());
+  socket.on("error", (err) => {
+    error = err;
+  });
+  socket.on("close", () => {
+    onClosed();
+    handler.onClose(error);
+  });
+}
+
 export function listenTcp(
   broker: ConnectionAcceptor,
   opts: TcpListenerOptions,
@@ -110,17 +133,9 @@ export function listenTcp(
     sockets.add(socket);
     socket.setNoDelay(true);
     const highWater = Math.max(opts.writeHighWaterMark ?? DEFAULT_WRITE_HIGH_WATER, socket.writableHighWaterMark);
-    const handler = broker.accept(new TcpConnection(socket, clock, highWater), limits);
-    let error: Error | undefined;
-    socket.on("data", (chunk: Buffer) => handler.onData(chunk));
-    socket.on("drain", () => handler.onDrain());
-    socket.on("error", (err) => {
-      error = err;
-    });
-    socket.on("close", () => {
+    attachSocket(broker, socket, new TcpConnection(socket, clock, highWater), limits, () => {
       open--;
       sockets.delete(socket);
-      handler.onClose(error);
     });
   });
 

@@ -70,6 +70,9 @@ def main():
         client.will_set(will["topic"], will.get("payload", ""), will.get("qos", 0), will.get("retain", False))
     if spec.get("username") is not None:
         client.username_pw_set(spec["username"], spec.get("password"))
+    tls = spec.get("tls")
+    if tls:
+        client.tls_set(ca_certs=tls["ca"], certfile=tls.get("cert"), keyfile=tls.get("key"))
     client.connect(spec.get("host", "127.0.0.1"), spec["port"], spec.get("keepalive", 60))
     client.loop_start()
     if not connected.wait(10):

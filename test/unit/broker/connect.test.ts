@@ -154,7 +154,33 @@ test("allowAnonymous=false refuses clients without user name: 3.1.1 0x05, 5.0 0x
   const h = harness({ allowAnonymous: false });
   assert.equal((await h.tryConnect({ clientId: "a4" })).connack?.reasonCode, 0x05);
   assert.equal((await h.tryConnect({ clientId: "a5", version: 5 })).connack?.reasonCode, 0x87);
-  assert.equal((await h.tryConnect({ clientId: "a6", username: "u" })).connack?.reasonCode, 0x00);
+  // Issue #14: a user name nobody can verify is no identity. Without an authenticate hook nothing checks
+  // passwords, so every client is refused (this used to be accepted: CONNACK 0).
+  assert.equal((await h.tryConnect({ clientId: "a6", username: "u" })).connack?.reasonCode, 0x05);
+  assert.equal((await h.tryConnect({ clientId: "a7", username: "u", version: 5 })).connack?.reasonCode, 0x87);
+});
+
+test("authenticate hook: { accept, username } renames the client; reasonString is sent to 5.0 clients", async () => {
+  const subscribers: (string | undefined)[] = [];
+  const h = harness({
+    allowAnonymous: false,
+    auth: {
+      authenticate: (ctx) =>
+        ctx.password?.toString() === "token"
+          ? { accept: true, username: "from-token" }
+          : { reasonCode: 0x8a, reasonString: "banned" },
+      authorizeSubscribe: (client) => (subscribers.push(client.username), true),
+    },
+  });
+  // 5.0 allows a Password without User Name (e.g. a JWT): not anonymous, the hook decides.
+  const ok = await h.tryConnect({ clientId: "t", password: Buffer.from("token"), version: 5 });
+  assert.equal(ok.connack?.reasonCode, 0);
+  ok.client.send({ type: PacketType.SUBSCRIBE, packetId: 1, subscriptions: [{ topicFilter: "a", qos: 0 }] });
+  await ok.client.receive();
+  assert.deepEqual(subscribers, ["from-token"]);
+  const bad = await h.tryConnect({ clientId: "b", password: Buffer.from("x"), version: 5 });
+  assert.equal(bad.connack?.reasonCode, 0x8a);
+  assert.equal(bad.connack?.properties?.reasonString, "banned");
 });
 
 test("authenticate hook: false -> 0x04 (3.1.1) / 0x86 (5.0); reasonCode is mapped; async works", async () => {

@@ -70,6 +70,9 @@ export class TestDisk implements KvBackend {
   range(space: SpaceName, group: string, from: number, limit?: number): KvEntry[] {
     return this.inner.range(space, group, from, limit);
   }
+  group(space: SpaceName, group: string): Iterable<KvEntry> {
+    return this.inner.group(space, group);
+  }
   lastId(space: SpaceName, group: string): number | undefined {
     return this.inner.lastId(space, group);
   }

@@ -17,6 +17,9 @@ const docs = readFileSync(`${root}docs/configuration.md`, "utf8");
 
 /** Every leaf key of the schema as a documented path: `listeners[].port`, `mqtt.maxInflight`. */
 function leafPaths(schema: Schema<unknown>, prefix = ""): string[] {
+  // An optional section (listeners[].tls) documents its keys.
+  if ("inner" in schema && "shape" in (schema.inner as object))
+    return leafPaths(schema.inner as Schema<unknown>, prefix);
   if ("shape" in schema) {
     const shape = schema.shape as Record<string, Schema<unknown>>;
     return Object.entries(shape).flatMap(([k, s]) => leafPaths(s, prefix === "" ? k : `${prefix}.${k}`));
@@ -34,18 +37,23 @@ test("the schema has the expected keys", () => {
   assert.ok(paths.includes("storage.batchIntervalMs"));
   assert.ok(paths.includes("log.format"));
   assert.ok(paths.includes("auth.scram[].credential"));
+  assert.ok(paths.includes("listeners[].tls.usernameFrom"));
   assert.ok(paths.includes("queues"));
-  assert.equal(paths.length, 5 + 24 + 1 + 5 + 3 + 4 + 2 + 1);
+  assert.equal(paths.length, 5 + 8 + 24 + 1 + 5 + 3 + 10 + 4 + 2 + 1);
 });
 
 test("config/wharf.example.yaml validates and holds exactly the defaults", () => {
   assert.deepEqual(loadConfig(examplePath), defaultConfig());
 });
 
+/** Keys only in commented-out examples: lists empty by default, and per-type listener sections. */
+const commentedOnly = (p: string): boolean =>
+  p.startsWith("acl[]") || p.startsWith("auth.scram[]") || p === "auth.methods[]" || /^listeners\[\]\.(tls)\./.test(p);
+
 test("config/wharf.example.yaml spells out every key (except the keys of lists empty by default: acl, auth.scram)", () => {
   const raw = readConfigFile(examplePath) as Record<string, unknown>;
   const missing = paths.filter((p) => {
-    if (p.startsWith("acl[]") || p.startsWith("auth.scram[]")) return false;
+    if (commentedOnly(p)) return false;
     let node: unknown = raw;
     for (const part of p.split(".")) {
       const key = part.replace("[]", "");
@@ -59,6 +67,10 @@ test("config/wharf.example.yaml spells out every key (except the keys of lists e
   const text = readFileSync(examplePath, "utf8");
   for (const k of ["permission", "action", "topic", "clientId", "username", "credential", "password"]) {
     assert.ok(text.includes(k), k);
+  }
+  // The per-type listener sections are shown commented out, every key of them.
+  for (const p of paths.filter((x) => x.startsWith("listeners[]") && commentedOnly(x))) {
+    assert.ok(text.includes(`${p.split(".").at(-1)!}:`), p);
   }
 });
 

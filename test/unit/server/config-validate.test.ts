@@ -88,7 +88,7 @@ test("given values are kept and missing keys take their defaults", () => {
 test("unknown keys are rejected at every level, with their dotted path and value", () => {
   const cases: [unknown, string, unknown][] = [
     [{ listner: [] }, "listner", []],
-    [{ listeners: [{ port: 1, tls: true }] }, "listeners[0].tls", true],
+    [{ listeners: [{ port: 1, certfile: "x" }] }, "listeners[0].certfile", "x"],
     [{ listeners: [{}, { portt: 2 }] }, "listeners[1].portt", 2],
     [{ mqtt: { maxInflight: 5, maxInFlight: 6 } }, "mqtt.maxInFlight", 6],
     [{ sys: { intervall: 3 } }, "sys.intervall", 3],
@@ -115,7 +115,7 @@ test("wrong types name the path, what was expected and the value found", () => {
     [{ listeners: "tcp://x" }, "listeners", 'expected a list, got "tcp://x"'],
     [{ listeners: [5] }, "listeners[0]", "expected a mapping (key: value), got 5"],
     [{ listeners: [{ host: "" }] }, "listeners[0].host", 'expected a non-empty string, got ""'],
-    [{ listeners: [{ type: "udp" }] }, "listeners[0].type", 'expected one of "tcp", got "udp"'],
+    [{ listeners: [{ type: "udp" }] }, "listeners[0].type", 'expected one of "tcp", "tls", got "udp"'],
     [{ mqtt: [] }, "mqtt", "expected a mapping (key: value), got []"],
     [{ mqtt: { allowAnonymous: "yes" } }, "mqtt.allowAnonymous", 'expected a boolean (true or false), got "yes"'],
     [{ mqtt: { maxInflight: 1.5 } }, "mqtt.maxInflight", "expected an integer 1..65535, got 1.5"],

@@ -171,3 +171,35 @@ test("a failed write nobody waits for does not crash the process", async () => {
   for (let i = 0; i < 3; i++) await turn(); // an unhandled rejection would fail the test run
   assert.equal(c.failed?.code, StorageErrorCode.WriteFailed);
 });
+
+test("fail(): waiters and later commits reject, onFailure is told once, nothing more is written or kept", async () => {
+  const failures: string[] = [];
+  const { c, writes } = harness({ onFailure: (e) => failures.push(e.code) });
+  c.push(op(1));
+  const p = c.commit();
+  const error = c.fail(new Error("a caller's state can no longer be mirrored"));
+  assert.equal(error.code, StorageErrorCode.WriteFailed);
+  await assert.rejects(p, { code: StorageErrorCode.WriteFailed });
+  assert.equal(c.fail(new Error("second")), error, "the first failure wins");
+  c.push(op(2));
+  assert.equal(c.pending, 0, "ops pushed after the failure are dropped");
+  await assert.rejects(c.commit(), { code: StorageErrorCode.WriteFailed });
+  for (let i = 0; i < 3; i++) await turn();
+  assert.equal(writes.length, 0);
+  assert.deepEqual(failures, [StorageErrorCode.WriteFailed]);
+});
+
+test("a failed write tells onFailure once, with the STORAGE_WRITE_FAILED error its waiters get", async () => {
+  const told: Error[] = [];
+  const { c, writes } = harness({ onFailure: (e) => told.push(e) });
+  c.push(op(1));
+  const p = c.commit();
+  await turn();
+  writes[0]!.reject(new Error("EIO"));
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.equal(told.length, 1);
+  assert.equal(told[0], err);
+});

@@ -18,8 +18,8 @@ import type { HarnessFactory } from "../../helpers/storage-harness.ts";
 
 /** A bit of everything, for whole-store comparisons. */
 function populate(s: Storage): void {
-  s.putSession({ clientId: "a", protocolVersion: 5, expiryInterval: 60, expiresAt: 123, lastSeen: 100 });
-  s.putSubscription("a", {
+  s.sessions.put({ clientId: "a", protocolVersion: 5, expiryInterval: 60, expiresAt: 123, lastSeen: 100 });
+  s.sessions.putSubscription("a", {
     filter: "x/#",
     qos: 2,
     noLocal: true,
@@ -27,17 +27,17 @@ function populate(s: Storage): void {
     retainHandling: 1,
     identifier: 9,
   });
-  s.putWill({
+  s.sessions.putWill({
     clientId: "a",
     will: { topic: "w", payload: Buffer.from("bye"), qos: 0, retain: false },
     deadline: 5000,
   });
-  const m = s.storeMessage(message(1, { properties: PUBLISH_PROPERTIES, expiresAt: 999 }));
-  s.enqueue("a", m, { qos: 1, retain: false, subscriptionIds: [9] });
-  s.enqueue("b", m, { qos: 0, retain: true });
-  s.setRetained("t/1", m);
-  s.putInflight("a", inflight(10, s.storeMessage(message(2, { qos: 2 })), { qos: 2, state: 2 }));
-  s.addInboundQos2("b", 42);
+  const m = s.messages.store(message(1, { properties: PUBLISH_PROPERTIES, expiresAt: 999 }));
+  s.sessions.enqueue("a", m, { qos: 1, retain: false, subscriptionIds: [9] });
+  s.sessions.enqueue("b", m, { qos: 0, retain: true });
+  s.retained.set("t/1", m);
+  s.sessions.putInflight("a", inflight(10, s.messages.store(message(2, { qos: 2 })), { qos: 2, state: 2 }));
+  s.sessions.addInboundQos2("b", 42);
   logAppend(s, "jobs", message(3));
 }
 
@@ -63,14 +63,14 @@ export function lifecycleTests(name: string, factory: HarnessFactory): void {
   test(`${name}: deadlines and timestamps persist as written (session expiry, will delay, message expiry, clock)`, async (t) => {
     const clock = new FakeClock(1_800_000_000_000);
     const { h, s } = await openFresh(t, factory, { clock });
-    s.putSession({
+    s.sessions.put({
       clientId: "c",
       protocolVersion: 5,
       expiryInterval: 120,
       expiresAt: clock.now() + 120_000,
       lastSeen: clock.now(),
     });
-    s.putWill({
+    s.sessions.putWill({
       clientId: "c",
       will: { topic: "w", payload: Buffer.alloc(0), qos: 1, retain: false, properties: { willDelayInterval: 10 } },
       deadline: clock.now() + 10_000,
@@ -83,7 +83,7 @@ export function lifecycleTests(name: string, factory: HarnessFactory): void {
     assert.equal(c.session?.expiresAt, 1_800_000_120_000);
     assert.equal(c.session?.lastSeen, 1_800_000_000_000);
     assert.equal(c.will?.deadline, 1_800_000_010_000);
-    assert.equal(s2.getMessage(c.queue[0]!.messageId)?.expiresAt, 1_800_000_005_000);
+    assert.equal(s2.messages.get(c.queue[0]!.messageId)?.expiresAt, 1_800_000_005_000);
     assert.equal(s2.queues.read("q", 1, 1)[0]?.appendedAt, 1_800_000_000_000);
   });
 
@@ -120,7 +120,7 @@ export function lifecycleTests(name: string, factory: HarnessFactory): void {
   test(`${name}: open repairs reference counts left inconsistent (wrong count, orphan body, dangling reference)`, async (t) => {
     const { h, s } = await openFresh(t, factory);
     const { id } = storeQueued(s, "c", message(1));
-    s.enqueue("d", id, { qos: 1, retain: false });
+    s.sessions.enqueue("d", id, { qos: 1, retain: false });
     await s.close();
     await h.tamper([
       { space: Space.Refcount, key: ["", id], value: 7 },
@@ -138,13 +138,13 @@ export function lifecycleTests(name: string, factory: HarnessFactory): void {
       [1, 1, 1, true],
     );
     assert.equal(s2.verify().ok, true, "repaired on disk");
-    assert.equal(s2.getMessage(500), undefined);
-    assert.equal(s2.readQueue("e").length, 0);
-    assert.ok(s2.getMessage(id));
-    s2.dequeue("c", 1);
-    s2.dequeue("d", 1);
+    assert.equal(s2.messages.get(500), undefined);
+    assert.equal(s2.sessions.readQueue("e").length, 0);
+    assert.ok(s2.messages.get(id));
+    s2.sessions.dequeue("c", 1);
+    s2.sessions.dequeue("d", 1);
     await s2.commit();
-    assert.equal(s2.getMessage(id), undefined, "the repaired count reaches zero with the last reference");
+    assert.equal(s2.messages.get(id), undefined, "the repaired count reaches zero with the last reference");
   });
 
   test(`${name}: sync mode: after commit() resolves the write is committed and readable`, async (t) => {
@@ -153,7 +153,7 @@ export function lifecycleTests(name: string, factory: HarnessFactory): void {
     const batchesBefore = s.stats.batches;
     await s.commit();
     assert.equal(s.stats.batches, batchesBefore + 1);
-    assert.ok(s.getMessage(id));
+    assert.ok(s.messages.get(id));
   });
 
   test(`${name}: batched mode: commit() resolves at once; the batch is written when the interval elapses`, async (t) => {
@@ -167,11 +167,11 @@ export function lifecycleTests(name: string, factory: HarnessFactory): void {
     assert.equal(s.stats.pending > 0, true);
     clock.advance(50);
     while (s.stats.batches === before) await new Promise((r) => setImmediate(r));
-    assert.ok(s.getMessage(id));
+    assert.ok(s.messages.get(id));
     storeQueued(s, "c", message(2));
     await s.commit();
     const s2 = await reopen(h, s, { durability: "batched" }); // close() writes what is pending
-    assert.equal(s2.readQueue("c").length, 2);
+    assert.equal(s2.sessions.readQueue("c").length, 2);
   });
 
   test(`${name}: none mode: commit() resolves at once, close() persists everything`, async (t) => {
@@ -179,11 +179,11 @@ export function lifecycleTests(name: string, factory: HarnessFactory): void {
     for (let i = 0; i < 200; i++) storeQueued(s, "c", message(i));
     await s.commit();
     await s.flush();
-    assert.equal(s.readQueue("c").length, 200, "flush() makes it readable");
+    assert.equal(s.sessions.readQueue("c").length, 200, "flush() makes it readable");
     for (let i = 200; i < 300; i++) storeQueued(s, "c", message(i));
     await s.commit();
     const s2 = await reopen(h, s, { durability: "sync" }); // modes can change between restarts
-    assert.equal(s2.readQueue("c").length, 300);
+    assert.equal(s2.sessions.readQueue("c").length, 300);
   });
 
   test(`${name}: none mode with a tiny maxPendingOps makes commit() wait for the disk (backpressure)`, async (t) => {
@@ -224,10 +224,77 @@ export function lifecycleTests(name: string, factory: HarnessFactory): void {
     storeQueued(s, "c", message(1));
     await s.close();
     await s.close(); // idempotent
-    assert.throws(() => s.storeMessage(message(2)), { code: StorageErrorCode.Closed });
+    assert.throws(() => s.messages.store(message(2)), { code: StorageErrorCode.Closed });
     assert.throws(() => s.loadAll(), { code: StorageErrorCode.Closed });
     assert.throws(() => s.queues.append("q", 1), { code: StorageErrorCode.Closed });
     assert.throws(() => s.messages.store(message(1)), { code: StorageErrorCode.Closed });
     await assert.rejects(s.commit(), { code: StorageErrorCode.Closed });
+  });
+
+  test(`${name}: sessions.pages(): every client once, in pages of the size asked, read when reached`, async (t) => {
+    const { s } = await openFresh(t, factory);
+    const ids: string[] = [];
+    for (let i = 0; i < 25; i++) {
+      const c = `client-${String(i).padStart(2, "0")}`;
+      ids.push(c);
+      s.sessions.put({ clientId: c, protocolVersion: 5, expiryInterval: 60, lastSeen: i });
+      storeQueued(s, c, message(i));
+    }
+    s.sessions.addInboundQos2("only-inbound", 7); // a client without a session record is listed too
+    await s.commit();
+    const pages = s.sessions.pages(10)[Symbol.iterator]();
+    const first = pages.next().value!;
+    assert.equal(first.length, 10);
+    // Pages are read when reached: a change committed now shows in a later page.
+    storeQueued(s, "client-24", message(100));
+    await s.commit();
+    const rest = [...{ [Symbol.iterator]: () => pages }];
+    assert.deepEqual(
+      [first, ...rest].map((p) => p.length),
+      [10, 10, 6],
+    );
+    const all = [first, ...rest].flat();
+    assert.deepEqual(
+      all.map((c) => c.clientId),
+      [...ids, "only-inbound"],
+    );
+    assert.equal(all.find((c) => c.clientId === "client-24")?.queue.length, 2);
+    assert.deepEqual(all.find((c) => c.clientId === "only-inbound")?.inboundQos2, [7]);
+    assert.equal(s.messages.get(all[3]!.queue[0]!.messageId)?.topic, "t/3", "bodies by id");
+    assert.throws(() => [...s.sessions.pages(0)], { code: StorageErrorCode.InvalidArgument });
+  });
+
+  test(`${name}: retained.entries() lists committed topics with their bodies' ids`, async (t) => {
+    const { h, s } = await openFresh(t, factory);
+    for (const topic of ["a", "b/c", "ü"]) s.retained.set(topic, s.messages.store(message(1, { topic })));
+    s.retained.delete("a");
+    await s.commit();
+    const s2 = await reopen(h, s);
+    const entries = [...s2.retained.entries()];
+    assert.deepEqual(entries.map((e) => e.topic).sort(), ["b/c", "ü"]);
+    for (const e of entries) assert.equal(s2.messages.get(e.messageId)?.topic, e.topic);
+    assert.equal(s2.retained.size, 2);
+  });
+
+  test(`${name}: fail(): every later commit and flush rejects, listeners are told once, nothing more is written`, async (t) => {
+    const { h, s } = await openFresh(t, factory);
+    storeQueued(s, "c", message(1));
+    await s.commit();
+    const told: string[] = [];
+    const off = s.onFailure((e) => told.push(e.code));
+    s.onFailure(() => told.push("second listener"));
+    assert.equal(s.failure, undefined);
+    storeQueued(s, "c", message(2));
+    const error = s.fail(new Error("the broker could not mirror a change"));
+    assert.equal(s.failure, error);
+    assert.equal(error.code, StorageErrorCode.WriteFailed);
+    await assert.rejects(s.commit(), { code: StorageErrorCode.WriteFailed });
+    await assert.rejects(s.flush(), { code: StorageErrorCode.WriteFailed });
+    off();
+    s.fail(new Error("again"));
+    assert.deepEqual(told, [StorageErrorCode.WriteFailed, "second listener"]);
+    await assert.rejects(s.close(), { code: StorageErrorCode.WriteFailed });
+    const s2 = await h.open();
+    assert.equal(s2.sessions.readQueue("c").length, 1, "what came after the failure was never written");
   });
 }

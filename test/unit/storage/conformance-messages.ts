@@ -31,12 +31,12 @@ export function messageTests(name: string, factory: HarnessFactory): void {
     });
     const { id } = storeQueued(s, "c", original);
     await s.commit();
-    const got = s.getMessage(id);
+    const got = s.messages.get(id);
     assert.deepEqual(got, original);
     assert.ok(Buffer.isBuffer(got?.payload));
     assert.ok(Buffer.isBuffer(got?.properties?.correlationData));
     const s2 = await reopen(h, s);
-    assert.deepEqual(s2.getMessage(id), original, "after reopen");
+    assert.deepEqual(s2.messages.get(id), original, "after reopen");
   });
 
   test(`${name}: binary payload with every byte value and a 1 MB payload round-trip`, async (t) => {
@@ -49,12 +49,12 @@ export function messageTests(name: string, factory: HarnessFactory): void {
     const empty = storeQueued(s, "c", message(3, { payload: Buffer.alloc(0) })).id;
     await s.commit();
     const s2 = await reopen(h, s);
-    const ga = s2.getMessage(a);
-    const gb = s2.getMessage(b); // a second read must not clobber the first one's bytes
+    const ga = s2.messages.get(a);
+    const gb = s2.messages.get(b); // a second read must not clobber the first one's bytes
     assert.ok(ga && gb);
     assert.equal(Buffer.compare(ga.payload, bytes), 0);
     assert.equal(Buffer.compare(gb.payload, big), 0);
-    assert.equal(s2.getMessage(empty)?.payload.length, 0);
+    assert.equal(s2.messages.get(empty)?.payload.length, 0);
   });
 
   test(`${name}: unicode topics and client ids round-trip`, async (t) => {
@@ -63,38 +63,38 @@ export function messageTests(name: string, factory: HarnessFactory): void {
     const ids = topics.map((topic, i) => storeQueued(s, `клиент-${i}-😀`, message(i, { topic })).id);
     await s.commit();
     const s2 = await reopen(h, s);
-    topics.forEach((topic, i) => assert.equal(s2.getMessage(ids[i]!)?.topic, topic));
+    topics.forEach((topic, i) => assert.equal(s2.messages.get(ids[i]!)?.topic, topic));
     const snap = s2.loadAll();
     assert.deepEqual(snap.sessions.map((x) => x.clientId).sort(), topics.map((_, i) => `клиент-${i}-😀`).sort());
   });
 
   test(`${name}: a message is stored once and deleted with its last reference (queues, inflight, retained)`, async (t) => {
     const { s } = await openFresh(t, factory);
-    const id = s.storeMessage(message(1, { payload: Buffer.alloc(1000, 1) }));
-    const seqA = s.enqueue("a", id, QOS1);
-    const seqB = s.enqueue("b", id, QOS1);
-    s.enqueue("c", id, QOS1);
-    s.setRetained("t/1", id);
+    const id = s.messages.store(message(1, { payload: Buffer.alloc(1000, 1) }));
+    const seqA = s.sessions.enqueue("a", id, QOS1);
+    const seqB = s.sessions.enqueue("b", id, QOS1);
+    s.sessions.enqueue("c", id, QOS1);
+    s.retained.set("t/1", id);
     await s.commit();
     let r = s.verify();
     assert.equal(r.messages, 1, "one body for four references");
     assert.equal(r.references, 4);
     assert.equal(r.ok, true);
 
-    s.moveToInflight("a", seqA, { packetId: 1, messageId: id, state: 1, qos: 1, retain: false });
-    assert.equal(s.dequeue("b", seqB), true);
-    s.deleteSession("c");
+    s.sessions.moveToInflight("a", seqA, { packetId: 1, messageId: id, state: 1, qos: 1, retain: false });
+    assert.equal(s.sessions.dequeue("b", seqB), true);
+    s.sessions.delete("c");
     await s.commit();
     r = s.verify();
     assert.deepEqual([r.messages, r.references, r.ok], [1, 2, true]);
-    assert.ok(s.getMessage(id));
+    assert.ok(s.messages.get(id));
 
-    assert.equal(s.removeInflight("a", 1), true);
+    assert.equal(s.sessions.removeInflight("a", 1), true);
     await s.commit();
-    assert.ok(s.getMessage(id), "still retained");
-    assert.equal(s.deleteRetained("t/1"), true);
+    assert.ok(s.messages.get(id), "still retained");
+    assert.equal(s.retained.delete("t/1"), true);
     await s.commit();
-    assert.equal(s.getMessage(id), undefined, "gone with its last reference");
+    assert.equal(s.messages.get(id), undefined, "gone with its last reference");
     r = s.verify();
     assert.deepEqual([r.messages, r.references, r.ok], [0, 0, true]);
   });
@@ -102,21 +102,21 @@ export function messageTests(name: string, factory: HarnessFactory): void {
   test(`${name}: referenced and released in one batch, a message never reaches the store`, async (t) => {
     const { s } = await openFresh(t, factory);
     const { id, seq } = storeQueued(s, "c", message(1));
-    assert.equal(s.dequeue("c", seq), true);
+    assert.equal(s.sessions.dequeue("c", seq), true);
     await s.commit();
-    assert.equal(s.getMessage(id), undefined);
+    assert.equal(s.messages.get(id), undefined);
     assert.deepEqual(s.verify().messages, 0);
     assertConsistent(s);
   });
 
   test(`${name}: a message still unreferenced at commit is dropped; referencing it later is a caller error`, async (t) => {
     const { s } = await openFresh(t, factory);
-    const id = s.storeMessage(message(1));
+    const id = s.messages.store(message(1));
     await s.commit();
-    assert.equal(s.getMessage(id), undefined);
-    assert.throws(() => s.enqueue("c", id, QOS1), { code: StorageErrorCode.InvalidArgument });
-    assert.throws(() => s.setRetained("t", 12345), { code: StorageErrorCode.InvalidArgument });
-    assert.equal(s.readQueue("c").length, 0, "the failed enqueue changed nothing");
+    assert.equal(s.messages.get(id), undefined);
+    assert.throws(() => s.sessions.enqueue("c", id, QOS1), { code: StorageErrorCode.InvalidArgument });
+    assert.throws(() => s.retained.set("t", 12345), { code: StorageErrorCode.InvalidArgument });
+    assert.equal(s.sessions.readQueue("c").length, 0, "the failed enqueue changed nothing");
     assertConsistent(s);
   });
 
@@ -129,30 +129,30 @@ export function messageTests(name: string, factory: HarnessFactory): void {
     const c = storeQueued(s2, "c", message(3)).id;
     assert.ok(c > a && c > b);
     await s2.commit();
-    assert.equal(s2.getMessage(a)?.topic, "t/1");
-    assert.equal(s2.getMessage(c)?.topic, "t/3");
+    assert.equal(s2.messages.get(a)?.topic, "t/1");
+    assert.equal(s2.messages.get(c)?.topic, "t/3");
   });
 
   test(`${name}: retained messages: set, replace (old body released), delete, long and unicode topics`, async (t) => {
     const { h, s } = await openFresh(t, factory);
     const longTopic = "long/" + "x".repeat(10_000);
-    const first = s.storeMessage(message(1, { topic: "r/1", retain: true }));
-    s.setRetained("r/1", first);
-    const second = s.storeMessage(message(2, { topic: "r/1", retain: true }));
-    s.setRetained("r/1", second);
-    s.setRetained(longTopic, s.storeMessage(message(3, { topic: longTopic, retain: true })));
-    s.setRetained("r/ü/😀", s.storeMessage(message(4, { topic: "r/ü/😀", retain: true })));
-    s.setRetained("\u0001looks-hashed", s.storeMessage(message(5, { topic: "\u0001looks-hashed" })));
+    const first = s.messages.store(message(1, { topic: "r/1", retain: true }));
+    s.retained.set("r/1", first);
+    const second = s.messages.store(message(2, { topic: "r/1", retain: true }));
+    s.retained.set("r/1", second);
+    s.retained.set(longTopic, s.messages.store(message(3, { topic: longTopic, retain: true })));
+    s.retained.set("r/ü/😀", s.messages.store(message(4, { topic: "r/ü/😀", retain: true })));
+    s.retained.set("\u0001looks-hashed", s.messages.store(message(5, { topic: "\u0001looks-hashed" })));
     await s.commit();
-    assert.equal(s.getMessage(first), undefined, "replaced retained message released");
+    assert.equal(s.messages.get(first), undefined, "replaced retained message released");
     const s2 = await reopen(h, s);
     const snap = s2.loadAll();
     const byTopic = new Map(snap.retained.map((r) => [r.topic, snap.messages.get(r.messageId)?.topic]));
     assert.deepEqual([...byTopic.keys()].sort(), ["r/1", longTopic, "r/ü/😀", "\u0001looks-hashed"].sort());
     for (const [topic, msgTopic] of byTopic) assert.equal(msgTopic, topic);
     assert.equal(snap.messages.get(snap.retained.find((r) => r.topic === "r/1")!.messageId)?.topic, "r/1");
-    assert.equal(s2.deleteRetained(longTopic), true);
-    assert.equal(s2.deleteRetained("never-set"), false);
+    assert.equal(s2.retained.delete(longTopic), true);
+    assert.equal(s2.retained.delete("never-set"), false);
     await s2.commit();
     assert.equal(s2.loadAll().retained.length, 3);
     assertConsistent(s2);
@@ -168,12 +168,12 @@ export function messageTests(name: string, factory: HarnessFactory): void {
     props.contentType = "changed";
     delivery.subscriptionIds.push(8);
     await s.commit();
-    assert.deepEqual(s.getMessage(id)?.properties, { userProperties: [["a", "1"]], contentType: "x" });
-    assert.deepEqual(s.readQueue("c")[0]?.subscriptionIds, [7]);
-    const read = s.getMessage(id)!;
+    assert.deepEqual(s.messages.get(id)?.properties, { userProperties: [["a", "1"]], contentType: "x" });
+    assert.deepEqual(s.sessions.readQueue("c")[0]?.subscriptionIds, [7]);
+    const read = s.messages.get(id)!;
     read.properties!.userProperties!.push(["b", "2"]);
     read.topic = "mutated";
-    assert.deepEqual(s.getMessage(id)?.properties?.userProperties, [["a", "1"]]);
-    assert.equal(s.getMessage(id)?.topic, "t/1");
+    assert.deepEqual(s.messages.get(id)?.properties?.userProperties, [["a", "1"]]);
+    assert.equal(s.messages.get(id)?.topic, "t/1");
   });
 }

@@ -83,7 +83,7 @@ export function queueTests(name: string, factory: HarnessFactory): void {
   test(`${name}: queue log: one body is stored once for a session queue and two logs, and deleted with its last reference`, async (t) => {
     const { h, s } = await openFresh(t, factory);
     const id = s.messages.store(message(1, { payload: Buffer.alloc(10_000, 1) }));
-    s.enqueue("client", id, QOS1);
+    s.sessions.enqueue("client", id, QOS1);
     const a = s.queues.append("orders", id);
     const b = s.queues.append("audit", id);
     await s.commit();
@@ -92,7 +92,7 @@ export function queueTests(name: string, factory: HarnessFactory): void {
     const s2 = await reopen(h, s);
     assert.deepEqual([s2.openReport.messages, s2.openReport.references, s2.openReport.repaired], [1, 3, false]);
     s2.queues.remove("orders", a);
-    s2.dequeue("client", 1);
+    s2.sessions.dequeue("client", 1);
     await s2.commit();
     assert.ok(s2.messages.get(id), "still referenced by the audit log");
     s2.queues.remove("audit", b);

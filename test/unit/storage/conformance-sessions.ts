@@ -43,12 +43,12 @@ const WILL: StoredWill = {
 export function sessionTests(name: string, factory: HarnessFactory): void {
   test(`${name}: session record (expiry interval, expiry deadline, last seen), subscriptions and will persist [MQTT-4.1]`, async (t) => {
     const { h, s } = await openFresh(t, factory);
-    s.putSession({ ...SESSION, lastSeen: 1 });
-    s.putSession(SESSION); // replaces
-    for (const sub of SUBS) s.putSubscription("c1", sub);
-    s.putSubscription("c1", { ...SUBS[0]!, qos: 2 }); // same filter: replaces
-    s.putWill(WILL);
-    s.putSession({ clientId: "c2", protocolVersion: 4, expiryInterval: 0xffffffff, lastSeen: 5 });
+    s.sessions.put({ ...SESSION, lastSeen: 1 });
+    s.sessions.put(SESSION); // replaces
+    for (const sub of SUBS) s.sessions.putSubscription("c1", sub);
+    s.sessions.putSubscription("c1", { ...SUBS[0]!, qos: 2 }); // same filter: replaces
+    s.sessions.putWill(WILL);
+    s.sessions.put({ clientId: "c2", protocolVersion: 4, expiryInterval: 0xffffffff, lastSeen: 5 });
     await s.commit();
     const s2 = await reopen(h, s);
     const snap = s2.loadAll();
@@ -64,10 +64,10 @@ export function sessionTests(name: string, factory: HarnessFactory): void {
     assert.deepEqual(c2.session, { clientId: "c2", protocolVersion: 4, expiryInterval: 0xffffffff, lastSeen: 5 });
     assert.equal(c2.will, undefined);
 
-    s2.deleteSubscription("c1", SUBS[1]!.filter);
-    s2.deleteSubscription("c1", "never/subscribed");
-    assert.equal(s2.deleteWill("c1"), true);
-    assert.equal(s2.deleteWill("c1"), false);
+    s2.sessions.deleteSubscription("c1", SUBS[1]!.filter);
+    s2.sessions.deleteSubscription("c1", "never/subscribed");
+    assert.equal(s2.sessions.deleteWill("c1"), true);
+    assert.equal(s2.sessions.deleteWill("c1"), false);
     await s2.commit();
     const after = s2.loadAll().sessions.find((x) => x.clientId === "c1")!;
     assert.equal(after.subscriptions.length, SUBS.length - 1);
@@ -78,12 +78,12 @@ export function sessionTests(name: string, factory: HarnessFactory): void {
     const { h, s } = await openFresh(t, factory);
     const ids = ["client-" + "z".repeat(3000), "\u0001x", "plain"];
     for (const clientId of ids) {
-      s.putSession({ ...SESSION, clientId });
-      s.putSubscription(clientId, SUBS[0]!);
+      s.sessions.put({ ...SESSION, clientId });
+      s.sessions.putSubscription(clientId, SUBS[0]!);
       storeQueued(s, clientId, message(1));
-      s.putInflight(clientId, inflight(9, s.storeMessage(message(2))));
-      s.addInboundQos2(clientId, 77);
-      s.putWill({ ...WILL, clientId });
+      s.sessions.putInflight(clientId, inflight(9, s.messages.store(message(2))));
+      s.sessions.addInboundQos2(clientId, 77);
+      s.sessions.putWill({ ...WILL, clientId });
     }
     await s.commit();
     const s2 = await reopen(h, s);
@@ -94,7 +94,7 @@ export function sessionTests(name: string, factory: HarnessFactory): void {
       assert.equal(x.will?.clientId, x.clientId);
       assert.deepEqual([x.subscriptions.length, x.queue.length, x.inflight.length, x.inboundQos2], [1, 1, 1, [77]]);
     }
-    s2.deleteSession(ids[0]!);
+    s2.sessions.delete(ids[0]!);
     await s2.commit();
     assert.deepEqual(
       s2
@@ -118,31 +118,31 @@ export function sessionTests(name: string, factory: HarnessFactory): void {
       seqs,
       [...seqs].sort((x, y) => x - y),
     );
-    const all = s.readQueue("a");
+    const all = s.sessions.readQueue("a");
     assert.equal(all.length, 100);
     assert.deepEqual(
       all.map((q) => q.subscriptionIds?.[0]),
       Array.from({ length: 100 }, (_, i) => i),
     );
     assert.deepEqual(
-      s.readQueue("a", seqs[10], 5).map((q) => q.seq),
+      s.sessions.readQueue("a", seqs[10], 5).map((q) => q.seq),
       seqs.slice(10, 15),
     );
-    assert.equal(s.readQueue("ab").length, 1);
-    assert.equal(s.readQueue("").length, 1);
-    assert.equal(s.dequeue("a", seqs[50]!), true);
-    assert.equal(s.dequeue("a", seqs[50]!), false);
+    assert.equal(s.sessions.readQueue("ab").length, 1);
+    assert.equal(s.sessions.readQueue("").length, 1);
+    assert.equal(s.sessions.dequeue("a", seqs[50]!), true);
+    assert.equal(s.sessions.dequeue("a", seqs[50]!), false);
     await s.commit();
-    assert.equal(s.readQueue("a").length, 99);
-    assert.ok(!s.readQueue("a").some((q) => q.seq === seqs[50]));
+    assert.equal(s.sessions.readQueue("a").length, 99);
+    assert.ok(!s.sessions.readQueue("a").some((q) => q.seq === seqs[50]));
 
     const s2 = await reopen(h, s);
     const next = storeQueued(s2, "a", message(200)).seq;
     assert.ok(next > seqs[99]!, "new entries go after the old ones");
     await s2.commit();
-    const q = s2.readQueue("a");
+    const q = s2.sessions.readQueue("a");
     assert.equal(q.at(-1)?.seq, next);
-    assert.equal(s2.getMessage(q.at(-1)!.messageId)?.topic, "t/200");
+    assert.equal(s2.messages.get(q.at(-1)!.messageId)?.topic, "t/200");
     assert.equal(s2.verify().ok, true);
   });
 
@@ -151,22 +151,22 @@ export function sessionTests(name: string, factory: HarnessFactory): void {
     const q1 = storeQueued(s, "c", message(1));
     const q2 = storeQueued(s, "c", message(2, { qos: 2 }), { qos: 2, retain: false });
     const q3 = storeQueued(s, "c", message(3));
-    s.moveToInflight("c", q1.seq, inflight(65535, q1.id));
-    s.moveToInflight(
+    s.sessions.moveToInflight("c", q1.seq, inflight(65535, q1.id));
+    s.sessions.moveToInflight(
       "c",
       q2.seq,
       inflight(1, q2.id, { qos: 2, state: InflightState.AwaitPubrec, subscriptionIds: [4, 5] }),
     );
-    s.putInflight("c", inflight(2, s.storeMessage(message(4)), { retain: true }));
+    s.sessions.putInflight("c", inflight(2, s.messages.store(message(4)), { retain: true }));
     await s.commit();
     assert.deepEqual(
-      s.readQueue("c").map((q) => q.seq),
+      s.sessions.readQueue("c").map((q) => q.seq),
       [q3.seq],
       "moved entries left the queue",
     );
-    s.setInflightState("c", 1, InflightState.AwaitPubcomp);
+    s.sessions.setInflightState("c", 1, InflightState.AwaitPubcomp);
     await s.commit();
-    assert.equal(s.getMessage(q2.id), undefined, "PUBREL-pending needs no body");
+    assert.equal(s.messages.get(q2.id), undefined, "PUBREL-pending needs no body");
 
     const s2 = await reopen(h, s);
     const c = s2.loadAll().sessions.find((x) => x.clientId === "c")!;
@@ -181,11 +181,11 @@ export function sessionTests(name: string, factory: HarnessFactory): void {
     );
     assert.deepEqual(c.inflight[1]?.subscriptionIds, [4, 5]);
     assert.equal(c.inflight[2]?.retain, true);
-    assert.equal(s2.removeInflight("c", 65535), true);
-    assert.equal(s2.removeInflight("c", 65535), false);
-    assert.equal(s2.removeInflight("c", 1), true);
+    assert.equal(s2.sessions.removeInflight("c", 65535), true);
+    assert.equal(s2.sessions.removeInflight("c", 65535), false);
+    assert.equal(s2.sessions.removeInflight("c", 1), true);
     await s2.commit();
-    assert.equal(s2.getMessage(q1.id), undefined, "PUBACK released the body");
+    assert.equal(s2.messages.get(q1.id), undefined, "PUBACK released the body");
     assert.deepEqual(
       s2
         .loadAll()
@@ -194,8 +194,8 @@ export function sessionTests(name: string, factory: HarnessFactory): void {
       [2],
     );
     // Sent directly, then an older queue entry: the resend order is the send order, not the queue order.
-    s2.putInflight("c", inflight(100, s2.storeMessage(message(5))));
-    s2.moveToInflight("c", q3.seq, inflight(101, q3.id));
+    s2.sessions.putInflight("c", inflight(100, s2.messages.store(message(5))));
+    s2.sessions.moveToInflight("c", q3.seq, inflight(101, q3.id));
     await s2.commit();
     const s3 = await reopen(h, s2);
     assert.deepEqual(
@@ -210,16 +210,19 @@ export function sessionTests(name: string, factory: HarnessFactory): void {
 
   test(`${name}: invalid inflight and inbound arguments are rejected without side effects`, async (t) => {
     const { s } = await openFresh(t, factory);
-    const id = s.storeMessage(message(1));
-    s.enqueue("c", id, QOS1);
+    const id = s.messages.store(message(1));
+    s.sessions.enqueue("c", id, QOS1);
     const bad = { code: StorageErrorCode.InvalidArgument };
-    assert.throws(() => s.putInflight("c", inflight(0, id)), bad);
-    assert.throws(() => s.putInflight("c", inflight(65536, id)), bad);
-    assert.throws(() => s.putInflight("c", inflight(1, id, { qos: 1, state: InflightState.AwaitPubrec })), bad);
-    assert.throws(() => s.putInflight("c", inflight(1, undefined)), bad);
-    assert.throws(() => s.moveToInflight("c", 999, inflight(1, id)), bad);
-    assert.throws(() => s.setInflightState("c", 5, InflightState.AwaitPubcomp), bad);
-    assert.throws(() => s.addInboundQos2("c", 0), bad);
+    assert.throws(() => s.sessions.putInflight("c", inflight(0, id)), bad);
+    assert.throws(() => s.sessions.putInflight("c", inflight(65536, id)), bad);
+    assert.throws(
+      () => s.sessions.putInflight("c", inflight(1, id, { qos: 1, state: InflightState.AwaitPubrec })),
+      bad,
+    );
+    assert.throws(() => s.sessions.putInflight("c", inflight(1, undefined)), bad);
+    assert.throws(() => s.sessions.moveToInflight("c", 999, inflight(1, id)), bad);
+    assert.throws(() => s.sessions.setInflightState("c", 5, InflightState.AwaitPubcomp), bad);
+    assert.throws(() => s.sessions.addInboundQos2("c", 0), bad);
     await s.commit();
     assert.equal(s.loadAll().sessions[0]?.inflight.length, 0);
     assert.equal(s.verify().ok, true);
@@ -227,8 +230,8 @@ export function sessionTests(name: string, factory: HarnessFactory): void {
 
   test(`${name}: inbound QoS 2 packet ids survive a restart (exactly once) [MQTT-4.3.3-2]`, async (t) => {
     const { h, s } = await openFresh(t, factory);
-    for (const id of [1, 2, 65535]) s.addInboundQos2("c", id);
-    s.addInboundQos2("other", 2);
+    for (const id of [1, 2, 65535]) s.sessions.addInboundQos2("c", id);
+    s.sessions.addInboundQos2("other", 2);
     await s.commit();
     let s2 = await reopen(h, s);
     const ids = (snapClient: string) =>
@@ -237,8 +240,8 @@ export function sessionTests(name: string, factory: HarnessFactory): void {
         .sessions.find((x) => x.clientId === snapClient)
         ?.inboundQos2.sort((a, b) => a - b);
     assert.deepEqual(ids("c"), [1, 2, 65535]);
-    assert.equal(s2.removeInboundQos2("c", 2), true, "PUBREL after restart finds the id");
-    assert.equal(s2.removeInboundQos2("c", 2), false);
+    assert.equal(s2.sessions.removeInboundQos2("c", 2), true, "PUBREL after restart finds the id");
+    assert.equal(s2.sessions.removeInboundQos2("c", 2), false);
     await s2.commit();
     s2 = await reopen(h, s2);
     assert.deepEqual(ids("c"), [1, 65535]);
@@ -247,32 +250,32 @@ export function sessionTests(name: string, factory: HarnessFactory): void {
 
   test(`${name}: deleteSession removes everything of the client and releases its messages`, async (t) => {
     const { h, s } = await openFresh(t, factory);
-    s.putSession(SESSION);
-    for (const sub of SUBS) s.putSubscription("c1", sub);
-    s.putWill(WILL);
+    s.sessions.put(SESSION);
+    for (const sub of SUBS) s.sessions.putSubscription("c1", sub);
+    s.sessions.putWill(WILL);
     const shared = storeQueued(s, "c1", message(1)).id;
-    s.enqueue("keep", shared, QOS1);
+    s.sessions.enqueue("keep", shared, QOS1);
     const own = storeQueued(s, "c1", message(2)).id;
-    s.putInflight("c1", inflight(3, s.storeMessage(message(3))));
-    s.addInboundQos2("c1", 4);
+    s.sessions.putInflight("c1", inflight(3, s.messages.store(message(3))));
+    s.sessions.addInboundQos2("c1", 4);
     await s.commit();
     const s2 = await reopen(h, s);
-    s2.deleteSession("c1");
-    s2.deleteSession("unknown");
+    s2.sessions.delete("c1");
+    s2.sessions.delete("unknown");
     await s2.commit();
     const snap = s2.loadAll();
     assert.deepEqual(
       snap.sessions.map((x) => x.clientId),
       ["keep"],
     );
-    assert.ok(s2.getMessage(shared), "still referenced by another client");
-    assert.equal(s2.getMessage(own), undefined);
+    assert.ok(s2.messages.get(shared), "still referenced by another client");
+    assert.equal(s2.messages.get(own), undefined);
     const r = s2.verify();
     assert.deepEqual([r.messages, r.references, r.ok], [1, 1, true]);
     // A clean start right after: the client id is usable again.
-    s2.putSession(SESSION);
+    s2.sessions.put(SESSION);
     storeQueued(s2, "c1", message(9));
     await s2.commit();
-    assert.equal(s2.readQueue("c1").length, 1);
+    assert.equal(s2.sessions.readQueue("c1").length, 1);
   });
 }

@@ -60,9 +60,9 @@ async function open() {
 
 test("a message queued and dequeued in the same batch: nothing written, state as if it never was", async () => {
   const { kv, store } = await open();
-  const id = store.storeMessage(message(1));
-  const seq = store.enqueue("a", id, QOS1);
-  assert.equal(store.dequeue("a", seq), true);
+  const id = store.messages.store(message(1));
+  const seq = store.sessions.enqueue("a", id, QOS1);
+  assert.equal(store.sessions.dequeue("a", seq), true);
   await store.flush();
   assert.deepEqual(kv.written, []);
   assert.deepEqual(store.loadAll().messages, new Map());
@@ -71,10 +71,10 @@ test("a message queued and dequeued in the same batch: nothing written, state as
 
 test("QoS 1 sent and acknowledged within a batch: body, inflight entry and refcount never written", async () => {
   const { kv, store } = await open();
-  const id = store.storeMessage(message(1));
-  store.putInflight("a", inflight(7, id));
-  store.putSession({ clientId: "a", protocolVersion: 4, expiryInterval: 60, lastSeen: 0 });
-  store.removeInflight("a", 7);
+  const id = store.messages.store(message(1));
+  store.sessions.putInflight("a", inflight(7, id));
+  store.sessions.put({ clientId: "a", protocolVersion: 4, expiryInterval: 60, lastSeen: 0 });
+  store.sessions.removeInflight("a", 7);
   await store.flush();
   assert.deepEqual(
     kv.written.map((o) => o.space),
@@ -85,11 +85,11 @@ test("QoS 1 sent and acknowledged within a batch: body, inflight entry and refco
 
 test("across batches nothing is elided: the removal of a committed entry is written", async () => {
   const { kv, store } = await open();
-  const id = store.storeMessage(message(1));
-  store.putInflight("a", inflight(7, id));
+  const id = store.messages.store(message(1));
+  store.sessions.putInflight("a", inflight(7, id));
   await store.flush();
   kv.written.length = 0;
-  store.removeInflight("a", 7);
+  store.sessions.removeInflight("a", 7);
   await store.flush();
   assert.deepEqual(kv.written.map((o) => [o.space, "remove" in o]).sort(), [
     [Space.Inflight, true],
@@ -101,12 +101,12 @@ test("across batches nothing is elided: the removal of a committed entry is writ
 
 test("replacing a committed inflight entry then removing it in one batch keeps the removal", async () => {
   const { kv, store } = await open();
-  const first = store.storeMessage(message(1));
-  store.putInflight("a", inflight(9, first, { qos: 2, state: InflightState.AwaitPubrec }));
+  const first = store.messages.store(message(1));
+  store.sessions.putInflight("a", inflight(9, first, { qos: 2, state: InflightState.AwaitPubrec }));
   await store.flush();
   kv.written.length = 0;
-  store.setInflightState("a", 9, InflightState.AwaitPubcomp); // a put over the committed key...
-  store.removeInflight("a", 9); // ...cancelled, but the committed key must still go
+  store.sessions.setInflightState("a", 9, InflightState.AwaitPubcomp); // a put over the committed key...
+  store.sessions.removeInflight("a", 9); // ...cancelled, but the committed key must still go
   await store.flush();
   assert.ok(kv.written.some((o) => o.space === Space.Inflight && "remove" in o));
   assert.ok(!kv.written.some((o) => o.space === Space.Inflight && !("remove" in o)), "the put was dropped");
@@ -116,10 +116,10 @@ test("replacing a committed inflight entry then removing it in one batch keeps t
 
 test("fan-out: one of two references released within the batch; the body and the other reference are written", async () => {
   const { store } = await open();
-  const id = store.storeMessage(message(1));
-  store.enqueue("a", id, QOS1);
-  const seqB = store.enqueue("b", id, QOS1);
-  store.dequeue("b", seqB);
+  const id = store.messages.store(message(1));
+  store.sessions.enqueue("a", id, QOS1);
+  const seqB = store.sessions.enqueue("b", id, QOS1);
+  store.sessions.dequeue("b", seqB);
   await store.flush();
   const snapshot = store.loadAll();
   assert.equal(snapshot.messages.size, 1);
@@ -132,13 +132,13 @@ test("fan-out: one of two references released within the batch; the body and the
 
 test("inbound QoS 2 id added and released within a batch is never written; a committed one's release is", async () => {
   const { kv, store } = await open();
-  store.addInboundQos2("p", 5);
-  store.removeInboundQos2("p", 5);
+  store.sessions.addInboundQos2("p", 5);
+  store.sessions.removeInboundQos2("p", 5);
   await store.flush();
   assert.equal(kv.written.length, 0);
-  store.addInboundQos2("p", 6);
+  store.sessions.addInboundQos2("p", 6);
   await store.flush();
-  store.removeInboundQos2("p", 6);
+  store.sessions.removeInboundQos2("p", 6);
   await store.flush();
   assert.deepEqual(
     kv.written.map((o) => [o.space, "remove" in o]),

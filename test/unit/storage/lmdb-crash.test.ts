@@ -84,7 +84,7 @@ test("lmdb crash consistency: SIGKILL during sync-mode writes loses nothing ackn
       const present = new Map<string, string>();
       for (const s of store.loadAll().sessions) {
         for (const q of s.queue) {
-          const topic = store.getMessage(q.messageId)?.topic;
+          const topic = store.messages.get(q.messageId)?.topic;
           present.set(`${s.clientId} ${q.seq}`, topic?.slice("crash/".length) ?? "<missing body>");
         }
       }

@@ -123,7 +123,7 @@ describe("lmdb data directory checks", { concurrency: 4 }, () => {
     await s.close();
     const s2 = await openLmdbStorage({ path });
     t.after(() => s2.close());
-    assert.equal(s2.readQueue("c").length, 1);
+    assert.equal(s2.sessions.readQueue("c").length, 1);
     assert.deepEqual((await readdir(path)).sort(), ["data.mdb", "lock.mdb", "wharf.lock"]);
   });
 
@@ -132,14 +132,14 @@ describe("lmdb data directory checks", { concurrency: 4 }, () => {
     let n = 0;
     for (const durability of ["none", "sync", "batched", "none", "sync"] as const) {
       const s = await openLmdbStorage({ path, durability });
-      assert.equal(s.readQueue("c").length, n, `before writing in ${durability}`);
+      assert.equal(s.sessions.readQueue("c").length, n, `before writing in ${durability}`);
       storeQueued(s, "c", message(n++));
       await s.commit();
       await s.close();
     }
     const s = await openLmdbStorage({ path });
     t.after(() => s.close());
-    assert.equal(s.readQueue("c").length, n);
+    assert.equal(s.sessions.readQueue("c").length, n);
   });
 
   test("one store per data directory: a second open is STORAGE_LOCKED until the first closes", async (t) => {

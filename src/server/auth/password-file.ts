@@ -1,0 +1,211 @@
+// The password file (config `auth.passwordFile`, managed with `wharf passwd`): one `user:hash` line per user,
+// argon2id hashes in the PHC string format (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`), `#` comments and
+// blank lines ignored. Like Mosquitto's password file, but argon2id only: no fast hash is ever accepted.
+//
+// Verification runs @node-rs/argon2's async verify, which computes on the libuv thread pool: the event loop never
+// waits for a hash. A semaphore bounds how many run at once and how many wait (each costs ~19 MiB of memory).
+import { readFileSync, writeFileSync, renameSync, watch, type FSWatcher } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { hash, verify } from "@node-rs/argon2";
+import { Semaphore } from "../../util/index.ts";
+import type { Logger } from "../../util/index.ts";
+
+/**
+ * OWASP's argon2id baseline (m=19 MiB, t=2, p=1). The algorithm is @node-rs/argon2's default, Argon2id (its
+ * `const enum` cannot be imported under isolatedModules); parsePasswordFile refuses anything else.
+ */
+export const ARGON2ID_PARAMS = { memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+export class PasswordFileError extends Error {
+  readonly code = "PASSWORD_FILE_INVALID";
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
+    super(`${file}: ${message}`);
+  }
+}
+
+/** User names may hold anything but ':' (the separator) and line breaks; passwords are hashed, never stored. */
+export function checkUsername(username: string): string | undefined {
+  if (username.length === 0) return "user name is empty";
+  if (/[:\r\n]/.test(username)) return "user name contains ':' or a line break";
+  if (Buffer.byteLength(username) > 65_535) return "user name is longer than MQTT allows (65,535 bytes)";
+  return undefined;
+}
+
+/** Parses the file's text; throws PasswordFileError naming the line of the first bad entry. */
+export function parsePasswordFile(text: string, file = "<password file>"): Map<string, string> {
+  const users = new Map<string, string>();
+  text.split("\n").forEach((raw, i) => {
+    const line = raw.replace(/\r$/, "");
+    if (line.trim() === "" || line.trimStart().startsWith("#")) return;
+    const colon = line.indexOf(":");
+    const where = `line ${i + 1}`;
+    if (colon <= 0) throw new PasswordFileError(file, `${where}: expected user:hash`);
+    const user = line.slice(0, colon);
+    const h = line.slice(colon + 1);
+    if (!h.startsWith("$argon2id$")) {
+      throw new PasswordFileError(file, `${where}: user ${JSON.stringify(user)}: not an argon2id hash`);
+    }
+    if (users.has(user)) throw new PasswordFileError(file, `${where}: user ${JSON.stringify(user)} is listed twice`);
+    users.set(user, h);
+  });
+  return users;
+}
+
+export function formatPasswordFile(users: ReadonlyMap<string, string>): string {
+  return [...users].map(([u, h]) => `${u}:${h}\n`).join("");
+}
+
+export function hashPassword(password: string | Buffer): Promise<string> {
+  return hash(password, ARGON2ID_PARAMS);
+}
+
+/** Adds or replaces (`hashed` set) or deletes (`hashed` undefined) one user; writes atomically (rename). */
+export function updatePasswordFile(file: string, username: string, hashed: string | undefined): boolean {
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  const users = parsePasswordFile(text, file);
+  const existed = users.has(username);
+  if (hashed === undefined) users.delete(username);
+  else users.set(username, hashed);
+  const tmp = join(dirname(file), `.${basename(file)}.${process.pid}.tmp`);
+  writeFileSync(tmp, formatPasswordFile(users), { mode: 0o600 });
+  renameSync(tmp, file);
+  return existed;
+}
+
+export type PasswordCheck = "ok" | "wrong" | "unknown-user";
+
+export interface PasswordFileOptions {
+  logger: Logger;
+  /** Argon2 verifications running at once (default 2: the thread pool has 4 threads, leave some for fs/dns). */
+  maxConcurrent?: number;
+  /** Verifications waiting for a slot; more are refused as "server busy" (default 256). */
+  maxWaiting?: number;
+  /** Reload when the file changes (default true). */
+  watch?: boolean;
+}
+
+/**
+ * A loaded password file. `generation` increases on every successful reload (the verified-credential cache keys on
+ * it, so a changed or deleted password stops working at once). A reload that fails keeps the previous users and
+ * logs the error: a half-written file never locks everybody out nor lets anybody in.
+ */
+export class PasswordFile {
+  #users: Map<string, string>;
+  #generation = 0;
+  #watcher: FSWatcher | undefined;
+  #reloadTimer: NodeJS.Timeout | undefined;
+  readonly #semaphore: Semaphore;
+  readonly #logger: Logger;
+  /** A hash of a random password, verified for unknown users so that they cost the same time as known ones. */
+  #dummy: Promise<string> | undefined;
+  /** argon2id verifications run so far (dummy ones included): tests and metrics. */
+  verifications = 0;
+
+  constructor(
+    readonly file: string,
+    opts: PasswordFileOptions,
+  ) {
+    this.#logger = opts.logger;
+    this.#users = this.#read();
+    this.#semaphore = new Semaphore(opts.maxConcurrent ?? 2, opts.maxWaiting ?? 256);
+    if (opts.watch !== false) this.#watch();
+  }
+
+  get generation(): number {
+    return this.#generation;
+  }
+
+  get size(): number {
+    return this.#users.size;
+  }
+
+  has(username: string): boolean {
+    return this.#users.has(username);
+  }
+
+  #read(): Map<string, string> {
+    let text: string;
+    try {
+      text = readFileSync(this.file, "utf8");
+    } catch (err) {
+      throw new PasswordFileError(this.file, `cannot read: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    return parsePasswordFile(text, this.file);
+  }
+
+  /** Re-reads the file now; returns false (keeping the old users) when it cannot be read or parsed. */
+  reload(): boolean {
+    try {
+      const users = this.#read();
+      this.#users = users;
+      this.#generation++;
+      this.#logger.info({ file: this.file, users: users.size }, "password file reloaded");
+      return true;
+    } catch (err) {
+      this.#logger.error({ err: err instanceof Error ? err.message : String(err) }, "password file reload failed");
+      return false;
+    }
+  }
+
+  #watch(): void {
+    // Watch the directory: editors and `wharf passwd` replace the file by renaming, which a file watch loses.
+    const name = basename(this.file);
+    try {
+      this.#watcher = watch(dirname(this.file), (_event, changed) => {
+        if (changed !== null && changed !== name) return;
+        // Debounce: one write can fire several events; 50 ms later the file is complete.
+        if (this.#reloadTimer !== undefined) clearTimeout(this.#reloadTimer);
+        this.#reloadTimer = setTimeout(() => {
+          this.#reloadTimer = undefined;
+          this.reload();
+        }, 50);
+        this.#reloadTimer.unref();
+      });
+      this.#watcher.unref();
+      this.#watcher.on("error", (err) => this.#logger.warn({ err: err.message }, "password file watch failed"));
+    } catch (err) {
+      this.#logger.warn({ err: err instanceof Error ? err.message : String(err) }, "cannot watch the password file");
+    }
+  }
+
+  /**
+   * Verifies off the event loop. An unknown user answers at once: the chain decides whether another method takes
+   * the credentials, and if none does it calls burn() so that the refusal takes as long as for a known user.
+   * Rejects with SemaphoreFullError when too many verifications are waiting.
+   */
+  async check(username: string, password: Buffer): Promise<PasswordCheck> {
+    const stored = this.#users.get(username);
+    if (stored === undefined) return "unknown-user";
+    return this.#semaphore.run(async () => {
+      // A malformed hash (only possible if edited by hand past the parser) verifies as wrong, never throws.
+      this.verifications++;
+      const ok = await verify(stored, password).catch(() => false);
+      return ok ? "ok" : "wrong";
+    });
+  }
+
+  /** Spends the time of one verification without a user (the chain's timing equaliser). */
+  async burn(password: Buffer): Promise<void> {
+    await this.#semaphore.run(async () => {
+      this.verifications++;
+      await verify(await this.#dummyHash(), password).catch(() => false);
+    });
+  }
+
+  #dummyHash(): Promise<string> {
+    return (this.#dummy ??= hashPassword(Buffer.from(crypto.getRandomValues(new Uint8Array(16)))));
+  }
+
+  close(): void {
+    this.#watcher?.close();
+    if (this.#reloadTimer !== undefined) clearTimeout(this.#reloadTimer);
+  }
+}

@@ -1,0 +1,87 @@
+// The `listeners:` section: one entry per network listener. Common keys (type, host, port, limits) plus one
+// section per family of types: `tls` (tls, wss), `ws` (ws, wss). A section given to a type that does not use it,
+// or missing where required, is an error naming the key. The port defaults per type (1883, 8883, 8080, 8443, ...).
+import { CERT_USERNAME_SOURCES, TLS_MIN_VERSIONS } from "../../transport/tls/context.ts";
+import { array, bool, int, object, oneOf, optional, refine, required, str, isPlainObject } from "./schema.ts";
+import type { ConfigIssue, Infer, ObjectSchema, Shape } from "./schema.ts";
+
+/** The protocol maximum: 256 MB remaining length + 5-byte fixed header. */
+export const MAX_PACKET_SIZE = 268_435_460;
+const U16 = 65_535;
+
+export const LISTENER_TYPES = ["tcp", "tls"] as const;
+export type ListenerType = (typeof LISTENER_TYPES)[number];
+
+/** Default port of each type (the IANA / customary ones). */
+export const DEFAULT_PORTS: Record<ListenerType, number> = { tcp: 1883, tls: 8883 };
+
+const tlsSchema = object({
+  cert: required(str({ default: "" })),
+  key: required(str({ default: "" })),
+  ca: optional(str({ default: "" })),
+  passphrase: optional(str({ default: "" })),
+  minVersion: oneOf(TLS_MIN_VERSIONS, "TLSv1.2"),
+  ciphers: optional(str({ default: "" })),
+  requireClientCert: bool(false),
+  usernameFrom: oneOf(CERT_USERNAME_SOURCES, "none"),
+});
+
+/** Which types take which section (true = required). */
+const SECTIONS: Record<string, Partial<Record<ListenerType, boolean>>> = {
+  tls: { tls: true },
+};
+
+const listenerShape = {
+  type: oneOf(LISTENER_TYPES, "tcp"),
+  host: str({ default: "0.0.0.0" }),
+  /** Default: DEFAULT_PORTS[type]. */
+  port: int({ min: 0, max: U16, default: 1883 }),
+  /** 0 = unlimited. */
+  maxConnections: int({ min: 0, default: 0 }),
+  /** 0 = the broker's mqtt.maxPacketSize. */
+  maxPacketSize: int({ min: 0, max: MAX_PACKET_SIZE, default: 0 }),
+  tls: optional(tlsSchema),
+} satisfies Shape;
+
+const base = object(listenerShape);
+
+/** One listener: the object schema plus the per-type port default and section rules. */
+export const listenerSchema: ObjectSchema<typeof listenerShape> = {
+  ...base,
+  parse(input: unknown, path: string, issues: ConfigIssue[]) {
+    const value = base.parse(input, path, issues);
+    const given = isPlainObject(input) ? input : {};
+    if (given.port === undefined) value.port = DEFAULT_PORTS[value.type];
+    for (const [section, types] of Object.entries(SECTIONS)) {
+      const need = types[value.type];
+      const has = given[section] !== undefined;
+      const at = path === "" ? section : `${path}.${section}`;
+      if (need === true && !has) {
+        issues.push({ path: at, message: `missing required section for type ${value.type}`, value: undefined });
+      } else if (need === undefined && has) {
+        const users = Object.keys(types).join(", ");
+        issues.push({ path: at, message: `not used by type ${value.type} (only by ${users})`, value: given[section] });
+      }
+    }
+    return value;
+  },
+};
+
+export const listenersSchema = refine(
+  array(listenerSchema, [listenerSchema.defaultValue], { minItems: 1 }),
+  (listeners, path, issues) => {
+    // Two listeners on the same fixed address can never both start; say so before trying.
+    const seen = new Map<string, number>();
+    listeners.forEach((l, i) => {
+      if (l.port === 0) return;
+      const key = `${l.host}:${l.port}`;
+      const first = seen.get(key);
+      if (first === undefined) seen.set(key, i);
+      else
+        issues.push({ path: `${path}[${i}].port`, message: `same host and port as ${path}[${first}]`, value: l.port });
+    });
+  },
+);
+
+export type ListenerConfig = Infer<typeof listenerSchema>;
+export type TlsConfig = Infer<typeof tlsSchema>;

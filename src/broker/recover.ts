@@ -11,15 +11,14 @@
 //    now (0, or a session ending with the connection: published at once) [MQTT-3.1.2-8].
 // Queued messages go out when their client reconnects (Session.resume), inflight ones first with DUP set.
 import type { ProtocolVersion, Will } from "../codec/index.ts";
-import type { MessageId, SessionSnapshot, StoredSubscription } from "../storage/index.ts";
-import { parseSharedFilter } from "../topics/index.ts";
+import type { MessageId, SessionSnapshot } from "../storage/index.ts";
 import type { ClientInfo } from "./hooks.ts";
-import type { Delivery, Message } from "./message.ts";
-import { messageFromStored } from "./persist.ts";
+import type { Message } from "./message.ts";
 import type { Persistence } from "./persist.ts";
 import { EnqueueResult } from "./queue.ts";
 import { NEVER_EXPIRES, OutState } from "./session.ts";
 import type { Session, Subscription } from "./session.ts";
+import { RELEASED, deliveryFromStored, messageFromStored, subscriptionFromStored } from "./stored.ts";
 
 export interface PendingWill {
   will: Will;
@@ -58,41 +57,8 @@ export interface RecoveryReport {
   queueRejected: number;
 }
 
-/** Stand-in body of a QoS 2 flow in the PUBREL state: only PUBREL is resent, the message is never encoded. */
-const RELEASED: Message = {
-  topic: "",
-  payload: Buffer.alloc(0),
-  qos: 2,
-  retain: false,
-  properties: undefined,
-  expiresAt: undefined,
-  origin: undefined,
-  prepared: undefined,
-};
-
 function clientOf(clientId: string, username: string | undefined, protocolVersion: ProtocolVersion): ClientInfo {
   return { clientId, username, protocolVersion, remoteAddress: "", transport: "recovered" };
-}
-
-function sharedOf(filter: string, version: ProtocolVersion): Subscription["shared"] {
-  if (version !== 5) return undefined; // 3.x has no shared subscriptions: "$share/…" is an ordinary filter
-  try {
-    return parseSharedFilter(filter);
-  } catch {
-    return undefined;
-  }
-}
-
-export function subscriptionFromStored(sub: StoredSubscription, version: ProtocolVersion): Subscription {
-  return {
-    filter: sub.filter,
-    qos: sub.qos,
-    noLocal: sub.noLocal,
-    retainAsPublished: sub.retainAsPublished,
-    retainHandling: sub.retainHandling,
-    identifier: sub.identifier,
-    shared: sharedOf(sub.filter, version),
-  };
 }
 
 export function recover(host: RecoveryHost, p: Persistence): RecoveryReport {
@@ -158,7 +124,7 @@ export function recover(host: RecoveryHost, p: Persistence): RecoveryReport {
     for (const q of ss.queue) {
       const m = message(q.messageId);
       if (m === undefined) continue;
-      const d: Delivery = { msg: m, qos: q.qos, retain: q.retain, subscriptionIds: q.subscriptionIds };
+      const d = deliveryFromStored(m, q);
       const r = s.queue.push(d);
       if (r === EnqueueResult.Rejected || r === EnqueueResult.DroppedQos0) {
         st.sessions.dequeue(rec.clientId, q.seq);
@@ -172,7 +138,7 @@ export function recover(host: RecoveryHost, p: Persistence): RecoveryReport {
     for (const f of ss.inflight) {
       const m = f.messageId === undefined ? RELEASED : message(f.messageId);
       if (m === undefined) continue;
-      const delivery: Delivery = { msg: m, qos: f.qos, retain: f.retain, subscriptionIds: f.subscriptionIds };
+      const delivery = deliveryFromStored(m, f);
       s.inflight.set(f.packetId, { packetId: f.packetId, delivery, state: f.state });
       if (f.messageId !== undefined && f.state !== OutState.AwaitPubcomp) p.adopt(m, f.messageId);
       report.inflight++;

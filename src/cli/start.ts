@@ -12,7 +12,7 @@ import { PasswordFileError } from "../server/auth/index.ts";
 import { reportConfigError } from "./check-config.ts";
 import { startOverrides, type StartFlags } from "./flags.ts";
 import { ExitCode, type ActionResult, type CliIo } from "./program.ts";
-import { exitOnSignals } from "./shutdown.ts";
+import { exitOnSignals, processHooks } from "./shutdown.ts";
 
 export async function start(flags: StartFlags, io: CliIo): Promise<ActionResult> {
   let config: WharfConfig;
@@ -24,7 +24,14 @@ export async function start(flags: StartFlags, io: CliIo): Promise<ActionResult>
     return ExitCode.BadConfig;
   }
   const logger = createLogger(config.log);
-  const starting = startServer(config, { logger });
+  const starting = startServer(config, {
+    logger,
+    // The server stopped itself: its store failed (disk full, I/O error). Say so plainly and exit non-zero.
+    onStorageFailure: (error) => {
+      io.err(`wharf: ${error.message}\n`);
+      processHooks.exit(ExitCode.Failure);
+    },
+  });
   // Handlers go in before the "listening" line is logged: whoever waits for that line to send
   // a signal must never hit the default (immediate death) action.
   exitOnSignals(async () => (await starting).close(), logger);

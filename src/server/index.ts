@@ -6,7 +6,7 @@ import { startListener, type StartedListener } from "./listeners.ts";
 import { systemClock, type Clock } from "../util/clock.ts";
 import type { Logger } from "../util/logger.ts";
 import { openStorage } from "../storage/index.ts";
-import type { Storage, StorageOptions } from "../storage/index.ts";
+import type { Storage, StorageError, StorageOptions } from "../storage/index.ts";
 import type { StorageConfig, WharfConfig } from "./config/index.ts";
 import { createLogger } from "./logger.ts";
 import { buildServerAuth, type ServerAuth } from "./auth/index.ts";
@@ -34,6 +34,13 @@ export interface WharfServer {
 export interface ServerDeps {
   logger?: Logger;
   clock?: Clock;
+  /** An open store to use instead of opening `config.storage` (embedding, tests); closed with the server. */
+  storage?: Storage;
+  /**
+   * Called once the server stopped itself because its store failed (a commit failed: disk full, I/O error).
+   * Nothing can be acknowledged any more (docs/storage.md "Failures"); `wharf start` exits 1.
+   */
+  onStorageFailure?: (error: StorageError) => void;
 }
 
 /** The broker's options from the config's `mqtt`, `sys` and `acl` sections. */
@@ -75,7 +82,7 @@ export function listenerAddresses(server: WharfServer): ListenerAddress[] {
 export async function startServer(config: WharfConfig, deps: ServerDeps = {}): Promise<WharfServer> {
   const logger = deps.logger ?? createLogger(config.log);
   const clock = deps.clock ?? systemClock;
-  const storage = await openStorage({ ...toStorageOptions(config.storage), clock, logger });
+  const storage = deps.storage ?? (await openStorage({ ...toStorageOptions(config.storage), clock, logger }));
   logStorage(storage, logger);
   let broker: Broker;
   let auth: ServerAuth;
@@ -123,6 +130,15 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     },
     close: () => (closing ??= closeAll()),
   };
+  // A failed store cannot persist anything any more, so nothing can be acknowledged: stop, say why, and let the
+  // caller (the CLI) exit non-zero. Clients reconnect to a restarted broker and resend what was not acknowledged.
+  storage.onFailure((error) => {
+    logger.error({ err: error, code: error.code, path: storage.path }, "storage failed: stopping the broker");
+    server.close().then(
+      () => deps.onStorageFailure?.(error),
+      () => deps.onStorageFailure?.(error), // closing a failed store rejects with the same failure
+    );
+  });
   async function closeAll(): Promise<void> {
     // Stop accepting first (a listener's close() may wait for its sockets), then let the broker
     // disconnect every client cleanly, then wait for the listeners to finish.

@@ -29,6 +29,52 @@ interface Syncable {
   sync(callback: (error?: unknown) => void): void;
 }
 
+/**
+ * lmdb-js rejects the ops of a failed commit with "Commit failed (see commitError for details)" and the cause in
+ * `commitError`, a promise rejected in the same turn (and unhandled unless handled here). Rethrows the cause.
+ */
+async function commitFailure(e: unknown): Promise<never> {
+  const inner = isLmdbCommitFailure(e) ? e.commitError : undefined;
+  if (inner instanceof Promise) {
+    const cause = await Promise.race([
+      inner.then(
+        () => e,
+        (x: unknown) => x,
+      ),
+      new Promise<unknown>((resolve) => setImmediate(() => resolve(e))),
+    ]);
+    throw cause;
+  }
+  throw e;
+}
+
+function isLmdbCommitFailure(e: unknown): e is Error & { commitError: unknown } {
+  return e instanceof Error && e.message.startsWith("Commit failed") && "commitError" in e;
+}
+
+let strayRejectionsGuarded = false;
+
+/**
+ * lmdb-js (3.x) bug worked around: with event-turn batching it creates, at the start of each batch, a commit
+ * promise it never hands out; when that transaction fails (disk full, EIO) the promise rejects unhandled and
+ * the process dies before the failure can be reported (found by storage-failure.test.ts: RLIMIT_FSIZE). The
+ * failure itself reaches the store through the promises of the batch's own ops (write() below), so such a
+ * stray rejection is dropped here; any other unhandled rejection still ends the process as Node's default
+ * does (unless someone else listens).
+ */
+function guardStrayCommitRejections(): void {
+  if (strayRejectionsGuarded) return;
+  strayRejectionsGuarded = true;
+  process.on("unhandledRejection", (reason) => {
+    if (isLmdbCommitFailure(reason)) {
+      if (reason.commitError instanceof Promise) reason.commitError.catch(() => undefined);
+      return;
+    }
+    if (process.listenerCount("unhandledRejection") > 1) return; // another handler decides
+    throw reason;
+  });
+}
+
 /** lmdb-js takes mutable key arrays; it never modifies them. */
 function lmdbKey(key: Key): KeyId[] {
   return key as unknown as KeyId[];
@@ -71,6 +117,7 @@ export class LmdbKv implements KvBackend {
       }
       // noSubdir explicitly false: lmdb-js infers it from a file extension, so a directory named `wharf.d` or
       // `x.1a2b` would be taken for the data file itself ("Is a directory").
+      guardStrayCommitRejections();
       root = open({ path, maxDbs: MAX_DBS, overlappingSync: false, noSync: options.noSync, noSubdir: false });
       const dbs = new Map<SpaceName, Database>();
       for (const name of ALL_SPACES) dbs.set(name, root.openDB({ name }));
@@ -90,13 +137,15 @@ export class LmdbKv implements KvBackend {
 
   write(ops: readonly KvOp[]): Promise<void> {
     // Every put/remove issued in one synchronous run joins lmdb-js's current event-turn batch: one transaction,
-    // committed (and, without noSync, fsync'd) before the returned promise resolves.
-    let last: Promise<boolean> | undefined;
+    // committed (and, without noSync, fsync'd) before the returned promises resolve. When the commit fails
+    // (disk full, EIO) every op's promise rejects: all of them must be handled, or the process dies of an
+    // unhandled rejection instead of reporting STORAGE_WRITE_FAILED.
+    const written: Promise<boolean>[] = [];
     for (const op of ops) {
       const db = this.#db(op.space);
-      last = isRemove(op) ? db.remove(lmdbKey(op.key)) : db.put(lmdbKey(op.key), op.value);
+      written.push(isRemove(op) ? db.remove(lmdbKey(op.key)) : db.put(lmdbKey(op.key), op.value));
     }
-    return last === undefined ? Promise.resolve() : last.then(() => undefined);
+    return Promise.all(written).then(() => undefined, commitFailure);
   }
 
   sync(): Promise<void> {

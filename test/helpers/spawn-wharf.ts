@@ -47,6 +47,11 @@ export interface SpawnWharfOptions {
   env?: NodeJS.ProcessEnv;
   /** How long to wait for the "listening" line. */
   timeoutMs?: number;
+  /**
+   * Run node through this command line instead of directly, e.g. a shell setting resource limits:
+   * `["bash", "-c", 'ulimit -f 4096; exec "$@"', "bash"]` (node and its arguments follow).
+   */
+  via?: string[];
 }
 
 function exitOf(child: ChildProcess): Promise<Exit> {
@@ -104,7 +109,8 @@ export async function spawnWharf(t: AfterHook, opts: SpawnWharfOptions = {}): Pr
     "memory",
     ...(opts.args ?? []),
   ];
-  const { child, exited } = spawnTracked(t, process.execPath, args, opts.env);
+  const [cmd, ...cmdArgs] = opts.via === undefined ? [process.execPath] : [...opts.via, process.execPath];
+  const { child, exited } = spawnTracked(t, cmd, [...cmdArgs, ...args], opts.env);
 
   const logs: Record<string, unknown>[] = [];
   const waiters = new Set<() => void>();

@@ -424,3 +424,50 @@ test("shared subscription take-back is persisted: nothing stale is restored to t
   assert.equal(h.broker.recovery?.queued, 0);
   assert.equal(h.storage.loadAll().messages.size, 0);
 });
+
+test("after a failed commit the broker acknowledges nothing more: later publishes and subscribes are refused, the store is failed", async () => {
+  const logger = recordingLogger();
+  const h = await persistentHarness({ logger });
+  const told: string[] = [];
+  h.storage.onFailure((e) => told.push(e.code));
+  const sub = await h.connect({ clientId: "s", clean: false });
+  await sub.client.subscribe("t", 1);
+  sub.client.drop();
+  const pub = await h.connect({ clientId: "p", version: 5 });
+  h.disk.fail(new Error("EIO: i/o error"));
+  pub.client.publish("t", "x", 1);
+  assert.deepEqual(types(await pub.client.receive()), [PacketType.DISCONNECT]);
+  assert.deepEqual(told, ["STORAGE_WRITE_FAILED"]);
+  assert.equal(h.storage.failure?.code, "STORAGE_WRITE_FAILED");
+
+  // A publish that writes nothing (no persistent subscriber) and a SUBSCRIBE: refused as well, no ack at all.
+  const late = await h.connect({ clientId: "late", version: 5 });
+  late.client.publish("nobody/listens", "y", 1, { packetId: 9 });
+  const got = await late.client.receive();
+  assert.deepEqual(
+    got.map((p) => [p.type, p.type === PacketType.DISCONNECT ? p.reasonCode : 0]),
+    [[PacketType.DISCONNECT, 0x80]],
+    "no PUBACK once the store failed",
+  );
+  const late2 = await h.connect({ clientId: "late2", clean: false });
+  late2.client.send({ type: PacketType.SUBSCRIBE, packetId: 3, subscriptions: [{ topicFilter: "u", qos: 1 }] });
+  assert.ok(!types(await late2.client.receive()).includes(PacketType.SUBACK));
+  assert.ok(late2.client.transport.closed);
+  const errors = logger.lines.filter((l) => l.level === "error");
+  assert.equal(errors.length, 1, "one clear line, not one per refused acknowledgement");
+  assert.match(errors[0]!.msg, /No acknowledgement is sent from now on; the broker must stop/);
+});
+
+test("a storage call that throws fails the store: the acknowledgement of the change it could not mirror is never sent", async () => {
+  const h = await persistentHarness();
+  const sub = await h.connect({ clientId: "s", clean: false });
+  await sub.client.subscribe("t", 2);
+  sub.client.drop();
+  const pub = await h.connect({ clientId: "p", version: 5 });
+  await h.storage.close(); // every storage call throws STORAGE_CLOSED from now on
+  pub.client.publish("t", "x", 2, { packetId: 4 });
+  const got = await pub.client.receive();
+  assert.ok(!types(got).includes(PacketType.PUBREC), "no PUBREC for a message that was not stored");
+  assert.deepEqual(types(got), [PacketType.DISCONNECT]);
+  assert.equal(h.storage.failure?.code, "STORAGE_CLOSED");
+});

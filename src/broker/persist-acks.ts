@@ -1,0 +1,83 @@
+// Holding acknowledgements until the commit (docs/storage.md "Broker integration"), and the one failure path.
+//
+// Every storage mutation made by the mirror (persist-*.ts) marks the batch dirty (wrote()); an acknowledgement
+// that promises durability waits for the commit of that batch, in order per connection. A failure of the store
+// — a commit that fails (disk full, I/O error) or a storage call that throws (the mirror lost track) — stops
+// acknowledging for good: docs/storage.md promises that nothing acknowledged is lost, and after a failure nothing
+// more is committed. Every waiting and every later acknowledgement is refused (the client is disconnected, 5.0:
+// 0x80, and resends after reconnecting to a broker with a working disk); whoever opened the store is told through
+// storage.onFailure() and stops the broker (src/server).
+import { ReasonCode } from "../codec/index.ts";
+import { StorageError } from "../storage/index.ts";
+import type { Storage } from "../storage/index.ts";
+import type { Logger } from "../util/index.ts";
+import { ConnState } from "./conn-state.ts";
+import type { ClientContext } from "./core.ts";
+
+export class AckGate {
+  /** Acknowledgements waiting for a commit, per connection (order is kept per connection). */
+  readonly #pending = new WeakMap<ClientContext, number>();
+  /** Something was written since the last commit() call: an acknowledgement must wait for the next one. */
+  #uncommitted = false;
+  #reported = false;
+
+  constructor(
+    private readonly storage: Storage,
+    private readonly logger: Logger,
+  ) {}
+
+  /** A mutation went into the current batch. */
+  wrote(): void {
+    this.#uncommitted = true;
+  }
+
+  /**
+   * Runs `fn` (which sends an acknowledgement) once everything written so far is committed — at once when nothing
+   * was written and no earlier acknowledgement of this connection is still waiting, so paths without storage
+   * effects stay synchronous. Commits settle in order, so acknowledgements keep their order per connection.
+   */
+  afterCommit(c: ClientContext, fn: () => void): void {
+    if (this.storage.failure !== undefined) {
+      refuse(c);
+      return;
+    }
+    const pending = this.#pending.get(c) ?? 0;
+    if (!this.#uncommitted && pending === 0) {
+      fn();
+      return;
+    }
+    this.#uncommitted = false;
+    this.#pending.set(c, pending + 1);
+    this.storage.commit().then(
+      () => {
+        this.#pending.set(c, (this.#pending.get(c) ?? 1) - 1);
+        // Resolved before a later failure was noticed: this batch is on disk, the acknowledgement is true.
+        if (c.state !== ConnState.Closed) fn();
+      },
+      (err: unknown) => {
+        this.#pending.set(c, (this.#pending.get(c) ?? 1) - 1);
+        this.failed(err, "commit");
+        refuse(c);
+      },
+    );
+  }
+
+  /**
+   * A storage call failed. The store is failed on purpose if it is not already (so nothing after this point is
+   * committed and every waiting acknowledgement is refused), and the broker's side of it is logged once.
+   */
+  failed(err: unknown, what: string): void {
+    const error = this.storage.failure ?? this.storage.fail(err);
+    if (this.#reported) return;
+    this.#reported = true;
+    this.logger.error(
+      { err, code: err instanceof StorageError ? err.code : undefined, what },
+      `storage: persisting broker state failed (${what}): ${error.message}. No acknowledgement is sent from now on; the broker must stop`,
+    );
+  }
+}
+
+/** Nothing is acknowledged that is not on disk: the client resends after reconnecting. */
+function refuse(c: ClientContext): void {
+  if (c.state !== ConnState.Closed) c.disconnect(ReasonCode.UnspecifiedError);
+}

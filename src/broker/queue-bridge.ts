@@ -18,7 +18,7 @@
 import { ReasonCode } from "../codec/index.ts";
 import type { Properties, PublishPacket, UserProperty } from "../codec/index.ts";
 import { QUEUE_PREFIX, QueueEngine, isValidQueueName } from "../queues/index.ts";
-import type { Consumer, ConsumerLink, QueueDelivery, StreamStart } from "../queues/index.ts";
+import type { Consumer, ConsumerLink, QueueDelivery, QueueInfo, StreamStart } from "../queues/index.ts";
 import type { Logger } from "../util/index.ts";
 import type { ClientContext } from "./core.ts";
 import type { Delivery, DeliveryOwner, Message } from "./message.ts";
@@ -371,6 +371,41 @@ export class QueueRouter implements Router {
     }
     return failed ?? { reasonCode: ReasonCode.Success };
   }
+}
+
+/** At most this many queues get their own $SYS topics (the count and totals cover all). */
+const SYS_QUEUES = 100;
+
+/**
+ * `$SYS/broker/queues/…`: count and totals, and per queue (the first SYS_QUEUES by name) depth, in flight,
+ * consumers, DLQ depth and counters — e.g. `$SYS/broker/queues/jobs/email/depth`.
+ */
+export function queueSysTopics(queues: QueueInfo[]): [topic: string, value: string][] {
+  const out: [string, string][] = [["$SYS/broker/queues/count", String(queues.length)]];
+  let depth = 0;
+  let inflight = 0;
+  for (const q of queues) {
+    depth += q.depth;
+    inflight += q.inflight;
+  }
+  out.push(["$SYS/broker/queues/depth", String(depth)], ["$SYS/broker/queues/inflight", String(inflight)]);
+  const shown = [...queues].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).slice(0, SYS_QUEUES);
+  for (const q of shown) {
+    const p = `$SYS/broker/queues/${q.name}/`;
+    const consumers = q.groups.reduce((n, g) => n + g.consumers.length, 0);
+    out.push(
+      [`${p}depth`, String(q.depth)],
+      [`${p}bytes`, String(q.bytes)],
+      [`${p}inflight`, String(q.inflight)],
+      [`${p}consumers`, String(consumers)],
+      [`${p}groups`, String(q.groups.length)],
+      [`${p}dlq`, String(q.dlqDepth)],
+      [`${p}published`, String(q.counters.published)],
+      [`${p}acked`, String(q.counters.acked)],
+      [`${p}dead-lettered`, String(q.counters.deadLettered)],
+    );
+  }
+  return out;
 }
 
 /** The PUBLISH a consumer receives for one delivery (its own Message: the user properties differ per delivery). */

@@ -34,7 +34,7 @@ import { PersistentRetainedStore } from "./retained-persist.ts";
 import { MemoryRetainedStore } from "./retained.ts";
 import type { RetainedStore } from "./retained.ts";
 import { LocalRouter } from "./router.ts";
-import { QueueRouter } from "./queue-bridge.ts";
+import { QueueRouter, queueSysTopics } from "./queue-bridge.ts";
 import { MemoryQueueStore, QueueEngine, StorageQueueStore } from "../queues/index.ts";
 import type { RouteResult, Router } from "./router.ts";
 import { LocalSessionRegistry } from "./session-registry.ts";
@@ -177,6 +177,7 @@ export class BrokerRuntime implements BrokerCore {
       (topic, value) => {
         this.publishMessage(createMessage({ topic, payload: Buffer.from(value), qos: 0, retain: true }, now()));
       },
+      () => queueSysTopics(engine.list()),
     );
     this.recovery = this.persistence === undefined ? undefined : this.#recover(this.persistence, persistentRetained!);
     this.sys.start();

@@ -14,7 +14,7 @@ import { Queue } from "./queue.ts";
 import type { QueueEnv } from "./queue.ts";
 import { MemoryQueueStore } from "./store.ts";
 import type { MemberRecord, QueueRecord, QueueStore } from "./store.ts";
-import { DlqReason } from "./types.ts";
+import { DlqReason, messageIdOf } from "./types.ts";
 import type { ConsumerLink, QueueInfo, QueueMessage, StreamStart } from "./types.ts";
 
 export interface QueueEngineOptions {
@@ -134,7 +134,7 @@ export class QueueEngine {
     };
     const msg = q.append(record);
     q.counters.published++;
-    return { ok: true, seq: msg.seq, messageId: String(msg.seq) };
+    return { ok: true, seq: msg.seq, messageId: messageIdOf(msg) };
   }
 
   // ---- consuming ------------------------------------------------------------------------------------------
@@ -187,8 +187,15 @@ export class QueueEngine {
     group: string | undefined,
     messageId: string | number,
   ): { ok: true; group: Group; seq: number } | Refusal {
-    const seq = typeof messageId === "number" ? messageId : /^\d{1,15}$/.test(messageId) ? Number(messageId) : NaN;
-    const g = this.#queues.get(name)?.groups.get(group === undefined || group === "" ? DEFAULT_GROUP : group);
+    // `<seq>-<append ms>` as delivered; the bare seq is accepted too (tools, tests: an operator's own risk).
+    const m = typeof messageId === "number" ? undefined : /^(\d{1,15})(?:-(\d{1,15}))?$/.exec(messageId);
+    const seq = typeof messageId === "number" ? messageId : m ? Number(m[1]) : NaN;
+    const q = this.#queues.get(name);
+    const g = q?.groups.get(group === undefined || group === "" ? DEFAULT_GROUP : group);
+    const at = m?.[2];
+    if (at !== undefined && q?.messages.get(seq)?.record.enqueuedAt !== Number(at)) {
+      return refusal(QueueErrorCode.UnknownMessage, `message ${String(messageId)} is not in ${name} (any more)`);
+    }
     if (g === undefined || !Number.isSafeInteger(seq) || g.pendingOf(seq) === undefined) {
       return refusal(
         QueueErrorCode.UnknownMessage,
@@ -371,7 +378,7 @@ export class QueueEngine {
       dlq: {
         reason,
         originalQueue: orig.dlq?.originalQueue ?? from.name,
-        originalId: String(msg.seq),
+        originalId: messageIdOf(msg),
         group: group?.name ?? "",
         deliveryCount: count,
       },

@@ -35,6 +35,16 @@ export interface ConsumerLink {
   send(d: QueueDelivery): void;
 }
 
+/**
+ * The `message-id` of a message: `<seq>-<append time in ms>`. The seq alone is not enough: a seq appended but never
+ * committed before a crash is given again after the restart, and a consumer's `$ack` for the lost message, resent
+ * by its client after reconnecting, would settle the new one. The append time tells them apart (it is stored with
+ * the entry, so a committed message keeps its id across restarts).
+ */
+export function messageIdOf(m: QueueMessage): string {
+  return `${m.seq}-${m.record.enqueuedAt}`;
+}
+
 /** Why a message went to the dead-letter queue (`dlq-reason`). */
 export const DlqReason = {
   MaxRetries: "max-retries",

@@ -16,14 +16,16 @@ test("publish → deliver → $ack: PUBACK, delivery user properties, the messag
   assert.equal(m!.topic, "$queue/jobs/email");
   assert.equal(m!.payload, "hello");
   assert.equal(m!.qos, 1);
-  assert.equal(m!.props["message-id"], "1");
+  assert.match(m!.props["message-id"]!, /^1-\d+$/, "<seq>-<append ms>");
   assert.equal(m!.props["delivery-count"], "1");
   assert.equal(m!.props["partition-key"], "user-1");
   assert.equal(m!.props.app, "x", "the publisher's user properties are forwarded");
   assert.equal(b.broker.queues.info("jobs/email")!.depth, 1);
-  assert.equal(await settle(sub, "jobs/email", "ack", "1"), 0);
+  const id = m!.props["message-id"]!;
+  assert.equal(await settle(sub, "jobs/email", "ack", "1-1"), 0x83, "the seq with another append time is not it");
+  assert.equal(await settle(sub, "jobs/email", "ack", id), 0);
   assert.equal(b.broker.queues.info("jobs/email")!.depth, 0);
-  assert.equal(await settle(sub, "jobs/email", "ack", "1"), 0x83, "already settled");
+  assert.equal(await settle(sub, "jobs/email", "ack", id), 0x83, "already settled");
 });
 
 test("one consumer per message within a group; every group gets every message", async (t) => {
@@ -184,4 +186,21 @@ test("ACL applies to queue publish, subscribe and settle topics; only a consumer
   const eve = await connect(t, b.url, { username: "eve" });
   assert.equal(await settle(eve, "locked", "ack", "1"), 0x87, "not a consumer");
   assert.equal(b.broker.queues.info("locked")!.depth, 1);
+});
+
+test("queue statistics are published under $SYS/broker/queues/", async (t) => {
+  const b = await startBroker({ sysInterval: 1 });
+  t.after(() => b.close());
+  const pub = await connect(t, b.url);
+  await pub.client.publishAsync("$queue/jobs/stats", "1", { qos: 1 });
+  await pub.client.publishAsync("$queue/jobs/stats", "2", { qos: 1 });
+  const watcher = await connect(t, b.url);
+  await watcher.client.subscribeAsync("$SYS/broker/queues/#", { qos: 0 });
+  await waitUntil(
+    () => watcher.got.some((m) => m.topic === "$SYS/broker/queues/jobs/stats/depth" && m.payload === "2"),
+    4000,
+    "$SYS depth",
+  );
+  assert.ok(watcher.got.some((m) => m.topic === "$SYS/broker/queues/count" && m.payload === "1"));
+  assert.ok(watcher.got.some((m) => m.topic === "$SYS/broker/queues/jobs/stats/published" && m.payload === "2"));
 });

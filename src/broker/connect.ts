@@ -1,5 +1,6 @@
 // CONNECT handling: client identifier rules, anonymous access, authentication (maybe async), session
 // setup (clean session / takeover / resume), CONNACK, keepalive.
+import { MAX_UINT16 } from "../util/index.ts";
 import { PacketType, ReasonCode } from "../codec/index.ts";
 import type { ConnectPacket } from "../codec/index.ts";
 import { isPromise } from "./hooks.ts";
@@ -163,7 +164,7 @@ function completeConnect(
     transport: c.transport.kind,
   };
   c.logger = broker.logger.child({ clientId });
-  c.inflightLimit = Math.max(1, Math.min(opts.maxInflight, props?.receiveMaximum ?? 65535));
+  c.inflightLimit = Math.max(1, Math.min(opts.maxInflight, props?.receiveMaximum ?? MAX_UINT16));
   c.outboundAliases = outboundAliasesFor(opts.outboundTopicAliases, props?.topicAliasMaximum); // 5.0 [MQTT-3.1.2-27]
   c.will = p.will;
 
@@ -172,7 +173,7 @@ function completeConnect(
   let keepAlive = p.keepAlive;
   let serverKeepAlive: number | undefined;
   const max = opts.maxKeepAlive;
-  if (max > 0 && max < 65535) {
+  if (max > 0 && max < MAX_UINT16) {
     if (v === 5 && (keepAlive === 0 || keepAlive > max)) {
       keepAlive = max;
       serverKeepAlive = max;

@@ -19,6 +19,8 @@ import type { EnhancedAuthState } from "./enhanced-auth-state.ts";
 import { events } from "./events.ts";
 import type { DisconnectEvent } from "./events.ts";
 import type { ClientInfo } from "./hooks.ts";
+import { OutboundPressure } from "./backpressure.ts";
+import type { OutboundSide, Producer } from "./backpressure.ts";
 import { encodeWithin } from "./fit.ts";
 import { preparedOf, remainingExpiry } from "./message.ts";
 import type { Delivery } from "./message.ts";
@@ -42,7 +44,7 @@ const SPLIT_PAYLOAD_BYTES = 1024;
  */
 export const PENDING_INPUT_LIMIT = 64 * 1024;
 
-export class Connection implements ConnectionHandler, ClientContext {
+export class Connection implements ConnectionHandler, ClientContext, Producer, OutboundSide {
   state: ConnStateValue = ConnState.AwaitConnect;
   /** Protocol level; 4 until the CONNECT says otherwise (used to format a CONNACK for a broken CONNECT). */
   version: ProtocolVersion = 4;
@@ -75,6 +77,10 @@ export class Connection implements ConnectionHandler, ClientContext {
   #transportClosed = false;
   #keepAliveMs = 0;
   #timer: TimerHandle | undefined;
+  /** Subscribers holding this connection's input (backpressure.ts): no packet is handled while > 0. */
+  #holds = 0;
+  #pumpScheduled = false;
+  #pressure: OutboundPressure | undefined = undefined;
 
   constructor(
     readonly broker: BrokerCore,
@@ -107,6 +113,8 @@ export class Connection implements ConnectionHandler, ClientContext {
     if (this.state === ConnState.Closed) return;
     this.broker.counters.bytesReceived += chunk.length;
     this.decoder.push(chunk);
+    // Held by a subscriber's backpressure: the transport is paused; this chunk was already on its way.
+    if (this.#holds > 0) return;
     if (this.#busy) {
       // A handler is pending: its packets wait in the decoder. Bound them (PENDING_INPUT_LIMIT).
       if (!this.#inputPaused && this.decoder.bufferedBytes > PENDING_INPUT_LIMIT) {
@@ -119,10 +127,12 @@ export class Connection implements ConnectionHandler, ClientContext {
   }
 
   onDrain(): void {
-    if (!this.#paused) return;
-    this.#paused = false;
-    if (this.#out.length > 0) this.#schedule();
-    this.session?.drain();
+    if (this.#paused) {
+      this.#paused = false;
+      if (this.#out.length > 0) this.#schedule();
+      this.session?.drain();
+    }
+    this.#pressure?.eased(); // the socket's buffer is empty: maybe below the low-water mark now
   }
 
   onClose(error?: Error): void {
@@ -151,7 +161,7 @@ export class Connection implements ConnectionHandler, ClientContext {
    * it settles the following packets stay in the decoder, so per-connection packet order is preserved.
    */
   #pump(): void {
-    while (!this.#busy && this.state !== ConnState.Closed) {
+    while (!this.#busy && this.#holds === 0 && this.state !== ConnState.Closed) {
       let packet: Packet | undefined;
       try {
         packet = this.decoder.next();
@@ -168,11 +178,17 @@ export class Connection implements ConnectionHandler, ClientContext {
       }
       this.lastActivity = this.broker.clock.now();
       let pending: void | Promise<void>;
+      // Deliveries caused by this packet know their publisher, so a subscriber over its marks can hold it.
+      const overload = this.broker.overload;
+      const previous = overload.producer;
+      overload.producer = this;
       try {
         pending = this.handle(this, packet);
       } catch (err) {
         this.#internalError(err);
         return;
+      } finally {
+        overload.producer = previous;
       }
       if (pending !== undefined) {
         this.#busy = true;
@@ -315,7 +331,56 @@ export class Connection implements ConnectionHandler, ClientContext {
     // Deliveries held back by the high-water mark can go now (they are flushed on the next turn).
     const s = this.session;
     if (s !== undefined && s.link === this && s.queue.length > 0) s.drain();
+    else this.#pressure?.eased();
   }
+
+  // ---- backpressure (src/broker/backpressure.ts) -------------------------------------------------------------
+
+  /** This connection as a subscriber: created on its first delivery. */
+  get pressure(): OutboundPressure {
+    return (this.#pressure ??= new OutboundPressure(this, this, this.broker.overload));
+  }
+
+  /** Outbound bytes: encoded this turn, unsent in the transport, and queued payloads. */
+  get pendingBytes(): number {
+    const s = this.session;
+    const queued = s !== undefined && s.link === this ? s.queue.bytes : 0;
+    return this.#outBytes + (this.transport.bufferedBytes ?? 0) + queued;
+  }
+
+  get pendingMessages(): number {
+    const s = this.session;
+    return s !== undefined && s.link === this ? s.queue.length : 0;
+  }
+
+  get clientId(): string | undefined {
+    return this.client?.clientId;
+  }
+
+  /** overload.slowConsumerDisconnectMs passed: 5.0 DISCONNECT 0x97 Quota exceeded (if it can still be written). */
+  disconnectSlow(): void {
+    this.disconnect(ReasonCode.QuotaExceeded, this.problem("slow consumer: not reading"));
+  }
+
+  /** A subscriber is over its marks with this connection's messages: stop handling (and reading) its input. */
+  hold(): void {
+    if (this.#holds++ === 0 && !this.#inputPaused) this.transport.pause();
+  }
+
+  release(): void {
+    if (this.#holds === 0 || --this.#holds > 0 || this.state === ConnState.Closed) return;
+    if (!this.#inputPaused) this.transport.resume();
+    // Not synchronously: release() runs inside another client's handling (its PUBACK, its socket drain).
+    if (!this.#pumpScheduled) {
+      this.#pumpScheduled = true;
+      queueMicrotask(this.#resumePump);
+    }
+  }
+
+  readonly #resumePump = (): void => {
+    this.#pumpScheduled = false;
+    if (this.#holds === 0 && !this.#busy) this.#pump();
+  };
 
   // ---- keepalive --------------------------------------------------------------------------------------------
 
@@ -413,6 +478,7 @@ export class Connection implements ConnectionHandler, ClientContext {
     this.#timer?.cancel();
     this.#timer = undefined;
     this.auth?.end();
+    this.#pressure?.close(); // publishers it held go again
     const will = publishWill ? this.will : undefined;
     this.will = undefined;
     if (wasConnected && events.disconnect.hasSubscribers) {

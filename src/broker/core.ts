@@ -9,6 +9,7 @@
 import type { Packet, Properties, ProtocolVersion, PublishPacket, Will } from "../codec/index.ts";
 import type { Clock, Logger } from "../util/index.ts";
 import type { AuthenticatorRegistry } from "./auth/index.ts";
+import type { OverloadState } from "./backpressure.ts";
 import type { ConnStateValue } from "./conn-state.ts";
 import type { EnhancedAuthState } from "./enhanced-auth-state.ts";
 import type { AuthHooks, Authorizer, ClientInfo } from "./hooks.ts";
@@ -107,6 +108,8 @@ export interface BrokerCore {
   readonly persistence: CommitGate | undefined;
   /** Durable `$queue/` queues (queue-bridge.ts). */
   readonly queues: QueueGate;
+  /** Backpressure and the slow-consumer policy: options, and the client whose packet is being handled. */
+  readonly overload: OverloadState;
 
   /** A fresh client identifier for an empty CONNECT client id (3.1.1 [MQTT-3.1.3-6]). */
   assignClientId(): string;

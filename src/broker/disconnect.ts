@@ -1,4 +1,5 @@
-// DISCONNECT from the client.
+// DISCONNECT from the client: the 5.0 Session Expiry Interval it may carry, whether the will is kept (0x04 only),
+// then a client-initiated close (ClientContext.closeByClient).
 import { ReasonCode } from "../codec/index.ts";
 import type { DisconnectPacket } from "../codec/index.ts";
 import type { ClientContext } from "./core.ts";

@@ -1,5 +1,6 @@
 // Errors the broker core throws at its API boundary (options, runtime configuration calls). Protocol problems of a
 // client never throw: they become reason codes on the wire.
+import { WharfError } from "../util/index.ts";
 
 export const BrokerErrorCode = {
   /** A BrokerOptions field or an argument of a configuration method (e.g. redirect()) is invalid. */
@@ -7,12 +8,6 @@ export const BrokerErrorCode = {
 } as const;
 export type BrokerErrorCodeValue = (typeof BrokerErrorCode)[keyof typeof BrokerErrorCode];
 
-export class BrokerError extends Error {
+export class BrokerError extends WharfError<BrokerErrorCodeValue> {
   override readonly name = "BrokerError";
-  readonly code: BrokerErrorCodeValue;
-
-  constructor(code: BrokerErrorCodeValue, message: string) {
-    super(message);
-    this.code = code;
-  }
 }

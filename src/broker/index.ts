@@ -1,3 +1,6 @@
+// The broker core's public surface: the Broker facade, its options and hooks, the transport seam, and the seams
+// features plug into (events, settlement). Internals (runtime, registry, router, persistence) are not exported;
+// tests reach them through internal.ts.
 export { Broker } from "./broker.ts";
 export type { BrokerDeps } from "./broker.ts";
 export type { AuthHooks, AuthResult, AuthenticateContext, ClientInfo, PublishInfo } from "./hooks.ts";

@@ -1,6 +1,10 @@
 // Broker core options. The server's YAML config maps onto this (see docs/configuration.md).
 // Every field has a default in DEFAULT_BROKER_OPTIONS; the broker takes Partial<BrokerOptions>.
 import type { QueueConfigEntry } from "../queues/index.ts";
+import { MAX_PACKET_SIZE, MAX_UINT16 } from "../util/index.ts";
+
+import { DEFAULT_OVERLOAD_OPTIONS } from "./backpressure.ts";
+import type { OverloadOptions } from "./backpressure.ts";
 
 export interface AclRule {
   /** "allow" or "deny"; rules are checked in order, first match wins, no match = allow. */
@@ -49,13 +53,11 @@ export interface BrokerOptions {
   /** $SYS topics: publish period in seconds; 0 disables. */
   sysInterval: number;
   acl: AclRule[];
-  // The fields below are optional so that code building a full BrokerOptions from its own config keeps compiling;
-  // the broker fills them from DEFAULT_BROKER_OPTIONS.
+  // The fields below are optional: the broker fills them from DEFAULT_BROKER_OPTIONS.
   /** Seconds a new connection may take to send CONNECT (and finish authenticating); 0 = no limit. */
   connectTimeout?: number;
   /** Seconds broker.close() waits for clients to close after DISCONNECT/end before destroying their sockets. */
   closeTimeout?: number;
-  // Optional for the same reason (issue #4 additions).
   /** 5.0 shared subscriptions: how a group picks a member for each message (default round-robin). */
   sharedSubscriptionStrategy?: SharedSubscriptionStrategy;
   /** 5.0 Topic Aliases the server assigns on PUBLISHes to clients that announced a Topic Alias Maximum. */
@@ -86,6 +88,11 @@ export interface BrokerOptions {
   maxSubscriptionsPerSession?: number;
   /** Durable queues (`$queue/<name>`, docs/queues.md): per-name/pattern settings over the defaults. */
   queues?: QueueConfigEntry[];
+  /**
+   * Backpressure from subscribers to publishers and the slow-consumer policy (src/broker/backpressure.ts,
+   * docs/broker.md "Overload and slow consumers"); missing fields take DEFAULT_OVERLOAD_OPTIONS.
+   */
+  overload?: Partial<OverloadOptions>;
 }
 
 /** One SCRAM-SHA-256 user (BrokerOptions.scram): exactly one of `password` and `credential`. */
@@ -106,10 +113,10 @@ export interface ServerRedirect {
 }
 
 export const DEFAULT_BROKER_OPTIONS: Readonly<Required<BrokerOptions>> = Object.freeze({
-  maxPacketSize: 268_435_460, // 256 MB body + 5-byte fixed header: the protocol maximum
+  maxPacketSize: MAX_PACKET_SIZE, // 256 MB body + 5-byte fixed header: the protocol maximum
   maxInflight: 100,
-  receiveMaximum: 65_535,
-  maxKeepAlive: 65_535,
+  receiveMaximum: MAX_UINT16,
+  maxKeepAlive: MAX_UINT16,
   maxQueuedMessages: 1000,
   maxQueuedBytes: 0,
   queueQos0Offline: false,
@@ -133,4 +140,5 @@ export const DEFAULT_BROKER_OPTIONS: Readonly<Required<BrokerOptions>> = Object.
   validatePayloadFormat: true,
   maxSubscriptionsPerSession: 0,
   queues: [],
+  overload: DEFAULT_OVERLOAD_OPTIONS,
 });

@@ -8,6 +8,9 @@
 //  - QoS 1/2 is never dropped silently: queued QoS 0 deliveries are evicted first; if the queue holds only QoS 1/2,
 //    the new delivery is refused and the caller counts it (stats.queueRejected) and logs at warn. A 5.0 publisher
 //    whose message reached no subscriber because of this gets PUBACK/PUBREC 0x97 Quota exceeded.
+//  - Except while the delivery's publisher is being held by this (online, not slow) subscriber's backpressure
+//    (src/broker/backpressure.ts): then it is queued over the limit (`force`), at most one message per held
+//    publisher, because that publisher handles no further packet until the subscriber drains.
 import type { Delivery } from "./message.ts";
 import type { Counters } from "./stats.ts";
 
@@ -33,8 +36,8 @@ export interface QueueLimits {
  * push() with the overflow policy's accounting: QoS 0 drops go to `droppedQos0`, a refused QoS 1/2 delivery to
  * `queueRejected`. Returns false when the delivery was refused (the caller logs it).
  */
-export function pushCounted(queue: SessionQueue, d: Delivery, counters: Counters): boolean {
-  switch (queue.push(d)) {
+export function pushCounted(queue: SessionQueue, d: Delivery, counters: Counters, force = false): boolean {
+  switch (queue.push(d, force)) {
     case EnqueueResult.Queued:
       return true;
     case EnqueueResult.QueuedEvicted:
@@ -90,9 +93,15 @@ export class SessionQueue {
     return d;
   }
 
-  push(d: Delivery): EnqueueResultValue {
+  /** `force`: queue it whatever the limits (a held publisher's last message; see the header). */
+  push(d: Delivery, force = false): EnqueueResultValue {
     this.evicted = 0;
     this.#evictedItems = undefined;
+    if (force) {
+      this.#items.push(d);
+      this.#account(d, 1);
+      return EnqueueResult.Queued;
+    }
     const size = d.msg.payload.length;
     const { maxMessages, maxBytes } = this.limits;
     if (maxBytes > 0 && size > maxBytes) return d.qos === 0 ? EnqueueResult.DroppedQos0 : EnqueueResult.Rejected;

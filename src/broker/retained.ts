@@ -2,8 +2,8 @@
 // PUBLISH with an empty payload [MQTT-3.3.1-10] (which is never stored itself [MQTT-3.3.1-11]). Retained messages
 // are not session state and survive sessions ending [MQTT-3.1.2.7].
 //
-// RetainedStore is the seam for persistence (src/storage implements it later); the in-memory store below is the
-// default.
+// RetainedStore is the seam for other stores (BrokerDeps.retained); the in-memory store below is the default. With
+// storage configured, retained-persist.ts wraps whichever store is used and mirrors every change into storage.
 import { hasWildcard, topicMatches } from "../topics/index.ts";
 import type { Message } from "./message.ts";
 

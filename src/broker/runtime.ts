@@ -15,6 +15,7 @@ import { silentLogger, systemClock } from "../util/index.ts";
 import type { Clock, Logger } from "../util/index.ts";
 import type { AuthenticatorRegistry, EnhancedAuthenticator } from "./auth/index.ts";
 import { buildAuthenticators } from "./authenticators.ts";
+import { DEFAULT_OVERLOAD_OPTIONS, OverloadState } from "./backpressure.ts";
 import { Connection } from "./connection.ts";
 import type { BrokerCore, ClientContext } from "./core.ts";
 import { dispatch } from "./dispatch.ts";
@@ -79,6 +80,7 @@ export class BrokerRuntime implements BrokerCore {
   readonly logger: Logger;
   readonly counters = new Counters();
   readonly flusher = new FlushScheduler();
+  readonly overload: OverloadState;
   readonly authorizer: Authorizer;
   readonly hooks: AuthHooks | undefined;
   readonly retained: RetainedStore;
@@ -122,6 +124,13 @@ export class BrokerRuntime implements BrokerCore {
     this.#redirect =
       this.options.serverRedirect === null ? undefined : checkServerRedirect(this.options.serverRedirect);
     this.#startedAt = this.clock.now();
+    this.overload = new OverloadState(
+      { ...DEFAULT_OVERLOAD_OPTIONS, ...this.options.overload },
+      this.options.maxQueuedMessages,
+      this.clock,
+      this.counters,
+      this.logger,
+    );
     const env: SessionEnv = {
       brokerId: this.id,
       now,
@@ -324,6 +333,9 @@ export class BrokerRuntime implements BrokerCore {
       subscriptions: this.router.subscriptionCount,
       retained: this.retained.size,
       droppedQos0: c.droppedQos0,
+      droppedSlow: c.droppedSlow,
+      slowConsumers: c.slowConsumers,
+      backpressureHolds: c.backpressureHolds,
       queueRejected: c.queueRejected,
       expired: c.expired,
       queued,

@@ -7,6 +7,7 @@
 // the delivery's owner, if it has one (a shared subscription group), and on the `settlement` event channel.
 import type { QoS, RetainHandling, Will } from "../codec/index.ts";
 import type { StreamStart } from "../queues/index.ts";
+import { MAX_PACKET_ID, MAX_UINT32 } from "../util/index.ts";
 import type { Logger, TimerHandle } from "../util/index.ts";
 import type { ClientInfo } from "./hooks.ts";
 import { events } from "./events.ts";
@@ -18,9 +19,10 @@ import type { QueueLimits } from "./queue.ts";
 import { DropReason, FlowState, SENT, acknowledged, dropped, handedBack } from "./settlement.ts";
 import type { DropReasonValue, FlowStateValue, HandBackReasonValue, Settlement } from "./settlement.ts";
 import type { Counters } from "./stats.ts";
+import type { OutboundPressure } from "./backpressure.ts";
 
 /** Session Expiry Interval meaning "never" (5.0 0xFFFFFFFF; 3.1.1 clean session 0). */
-export const NEVER_EXPIRES = 0xffffffff;
+export const NEVER_EXPIRES = MAX_UINT32;
 
 export interface Subscription {
   readonly filter: string;
@@ -78,6 +80,8 @@ export interface SessionLink {
   /** Encodes and buffers a PUBLISH; false when it was discarded because it exceeds the client's maximum size. */
   writePublish(d: Delivery, packetId: number | undefined, dup: boolean): boolean;
   writePubrel(packetId: number): void;
+  /** The connection's backpressure tracker (src/broker/backpressure.ts). */
+  readonly pressure: OutboundPressure;
   /** Server-initiated close of this link, e.g. 0x8E when another connection takes the session over [MQTT-3.1.4-2]. */
   disconnect(reasonCode: number): void;
 }
@@ -163,14 +167,22 @@ export class Session {
         this.#drop(d, DropReason.Offline);
         return true;
       }
-    } else if (
-      link.canWrite &&
-      (d.qos === 0 || (this.queue.length === 0 && (this.#inflight?.size ?? 0) < link.inflightLimit))
-    ) {
-      this.#send(link, d);
+      return this.#enqueue(d, false);
+    }
+    // Backpressure (src/broker/backpressure.ts): a subscriber declared slow gets no QoS 0 (dropped, counted); one
+    // that holds the publisher takes this delivery even over the queue limit; either way its marks are checked.
+    const pressure = link.pressure;
+    if (pressure.slow && d.qos === 0) {
+      pressure.dropQos0();
+      this.#drop(d, DropReason.SlowConsumer);
       return true;
     }
-    return this.#enqueue(d);
+    let ok = true;
+    if (link.canWrite && (d.qos === 0 || (this.queue.length === 0 && (this.#inflight?.size ?? 0) < link.inflightLimit)))
+      this.#send(link, d);
+    else ok = this.#enqueue(d, pressure.canHold);
+    pressure.loaded();
+    return ok;
   }
 
   /** Sends queued deliveries while the connection can take them and the inflight window has room. */
@@ -196,6 +208,7 @@ export class Session {
       this.#overflowWarned = false;
       this.#send(link, d);
     }
+    link.pressure.eased();
   }
 
   /**
@@ -326,8 +339,8 @@ export class Session {
    * The inflight window is far below 65535, so a free id always exists.
    */
   allocatePacketId(): number {
-    for (let n = 0; n < 65535; n++) {
-      this.#lastPacketId = this.#lastPacketId >= 65535 ? 1 : this.#lastPacketId + 1;
+    for (let n = 0; n < MAX_PACKET_ID; n++) {
+      this.#lastPacketId = this.#lastPacketId >= MAX_PACKET_ID ? 1 : this.#lastPacketId + 1;
       if (!this.inflight.has(this.#lastPacketId)) return this.#lastPacketId;
     }
     throw new Error("no free packet identifier");
@@ -402,10 +415,10 @@ export class Session {
   }
 
   /** Queues with the overflow policy (queue.ts); false when a QoS 1/2 delivery was refused (queue full). */
-  #enqueue(d: Delivery): boolean {
+  #enqueue(d: Delivery, force: boolean): boolean {
     const queue = this.queue;
     const counters = this.env.counters;
-    const result = queue.push(d);
+    const result = queue.push(d, force);
     if (result === EnqueueResult.QueuedEvicted) {
       counters.droppedQos0 += queue.evicted;
       for (const e of queue.takeEvicted()) this.#drop(e, DropReason.QueueFull);

@@ -31,6 +31,8 @@ export const DropReason = {
   Offline: "offline",
   /** QoS 0 dropped or evicted from a full session queue (the overflow policy, queue.ts). */
   QueueFull: "queue-full",
+  /** QoS 0 for a subscriber declared a slow consumer (src/broker/backpressure.ts). */
+  SlowConsumer: "slow-consumer",
   /** Still held by the session when it ended and not reclaimed by its owner. */
   SessionEnded: "session-ended",
 } as const;

@@ -1,4 +1,5 @@
-// Broker counters. Mutable fields bumped on the hot path; Broker.stats() returns a snapshot.
+// Broker counters. Mutable fields bumped on the hot path; Broker.stats() returns a snapshot (for $SYS and polling;
+// event-driven consumers attach to the event seam instead, events.ts).
 
 export interface BrokerStats {
   /** Connections that completed CONNECT and are still open. */
@@ -17,8 +18,14 @@ export interface BrokerStats {
   subscriptions: number;
   /** Retained messages stored. */
   retained: number;
-  /** QoS 0 deliveries dropped because a session queue was full. */
+  /** QoS 0 deliveries dropped: a session queue was full, or the subscriber was declared slow (droppedSlow). */
   droppedQos0: number;
+  /** Of droppedQos0: dropped because the subscriber was declared a slow consumer (src/broker/backpressure.ts). */
+  droppedSlow: number;
+  /** Slow-consumer episodes: subscribers that held publishers past overload.stallLimitMs. */
+  slowConsumers: number;
+  /** Times a publisher's input was held because its messages landed on a subscriber over its high-water mark. */
+  backpressureHolds: number;
   /** QoS 1/2 deliveries refused because a session queue was full (never silent: also logged at warn). */
   queueRejected: number;
   /** 5.0 messages discarded from queues or the retained store because their Message Expiry Interval passed. */
@@ -38,6 +45,9 @@ export class Counters {
   bytesReceived = 0;
   bytesSent = 0;
   droppedQos0 = 0;
+  droppedSlow = 0;
+  slowConsumers = 0;
+  backpressureHolds = 0;
   queueRejected = 0;
   expired = 0;
   clientsConnected = 0;

@@ -1,4 +1,7 @@
-// SUBSCRIBE and UNSUBSCRIBE.
+// SUBSCRIBE and UNSUBSCRIBE handlers (packet handlers see only ClientContext / BrokerCore, core.ts). Each filter is
+// checked (syntax, 5.0 feature flags, quota) and authorized, possibly asynchronously (then the connection holds
+// later packets); granted subscriptions go to BrokerCore.subscribe (session map, persistence, Router); the SUBACK
+// waits for the storage commit; retained messages follow the SUBACK. One subscribe/unsubscribe event per filter.
 import { PacketType, ReasonCode, SubackFailure } from "../codec/index.ts";
 import type { QoS, SubscribePacket, SubscriptionRequest, UnsubscribePacket } from "../codec/index.ts";
 import { hasWildcard, isValidTopicFilter, parseSharedFilter } from "../topics/index.ts";

@@ -1,6 +1,6 @@
 // $SYS topics [MQTT-4.7.2-1 makes them invisible to "#" and "+/..." subscribers]: broker statistics published as
 // retained QoS 0 messages every options.sysInterval seconds on the injectable clock, with Mosquitto's names so
-// existing dashboards work. Clients cannot publish under $SYS/ (see Connection).
+// existing dashboards work. Clients cannot publish under $SYS/ (inbound.ts refuses it like an ACL deny).
 import type { Clock, TimerHandle } from "../util/index.ts";
 import type { BrokerStats } from "./stats.ts";
 import { BROKER_NAME, BROKER_VERSION } from "./version.ts";
@@ -21,6 +21,10 @@ export function sysTopics(stats: BrokerStats): [topic: string, value: string][] 
     ["$SYS/broker/subscriptions/count", String(stats.subscriptions)],
     ["$SYS/broker/retained messages/count", String(stats.retained)],
     ["$SYS/broker/messages/dropped", String(stats.droppedQos0 + stats.queueRejected)],
+    // Wharf's own (not Mosquitto's): the slow-consumer part of the drops, episodes, and publisher holds.
+    ["$SYS/broker/messages/dropped/slow", String(stats.droppedSlow)],
+    ["$SYS/broker/clients/slow", String(stats.slowConsumers)],
+    ["$SYS/broker/backpressure/holds", String(stats.backpressureHolds)],
     ["$SYS/broker/store/messages/count", String(stats.queued + stats.inflight)],
   ];
 }

@@ -1,5 +1,7 @@
-// The seam between transports (TCP, TLS, WebSocket, …) and the broker core. Transports adapt
-// their sockets to `TransportConnection`; the core never imports net/tls/http/ws.
+// The seam between transports (TCP, TLS, WebSocket, …) and the broker core. Transports adapt their sockets to
+// `TransportConnection` and hand them to a `ConnectionAcceptor` (the Broker); the core never imports
+// net/tls/http/ws. Flow control runs both ways: write() reports backpressure (the core waits for onDrain), and the
+// core may pause()/resume() input while a handler is pending.
 
 /** What a transport hands the broker for one client connection. */
 export interface TransportConnection {
@@ -20,6 +22,11 @@ export interface TransportConnection {
    */
   pause(): void;
   resume(): void;
+  /**
+   * Bytes written but not yet handed to the OS (Node's socket.writableLength): part of the outbound side the
+   * backpressure marks measure (src/broker/backpressure.ts). Absent = 0.
+   */
+  readonly bufferedBytes?: number;
   /** e.g. "127.0.0.1:50123", for logs. */
   readonly remoteAddress: string;
   /** e.g. "tcp", "tls", "ws": for logs and $SYS. */

@@ -1,11 +1,11 @@
 // MQTT 5.0-only pieces of the connection state machine: CONNACK properties and the mapping of 5.0 reason codes
 // to 3.1/3.1.1 CONNACK return codes.
+import { MAX_PACKET_SIZE, MAX_UINT16 } from "../util/index.ts";
 import { ConnackReturnCode, ReasonCode } from "../codec/index.ts";
 import type { Properties } from "../codec/index.ts";
 import type { BrokerOptions } from "./options.ts";
 
 /** Largest packet the protocol can express; a smaller server limit is announced in CONNACK. */
-const PROTOCOL_MAX_PACKET = 268_435_460;
 
 export interface ConnackExtras {
   maxPacketSize: number;
@@ -18,10 +18,10 @@ export interface ConnackExtras {
 /** The CONNACK properties announcing the server's limits and capabilities (5.0 §3.2.2.3). Defaults are omitted. */
 export function connackProperties(o: BrokerOptions, x: ConnackExtras): Properties {
   const p: Properties = {};
-  if (o.receiveMaximum < 65535) p.receiveMaximum = o.receiveMaximum;
+  if (o.receiveMaximum < MAX_UINT16) p.receiveMaximum = o.receiveMaximum;
   if (o.maximumQoS < 2) p.maximumQoS = o.maximumQoS; // 5.0 [MQTT-3.2.2-9]
   if (!o.retainAvailable) p.retainAvailable = 0;
-  if (x.maxPacketSize < PROTOCOL_MAX_PACKET) p.maximumPacketSize = x.maxPacketSize;
+  if (x.maxPacketSize < MAX_PACKET_SIZE) p.maximumPacketSize = x.maxPacketSize;
   if (x.assignedClientIdentifier !== undefined) p.assignedClientIdentifier = x.assignedClientIdentifier; // 5.0 [MQTT-3.2.2-16]
   if (o.topicAliasMaximum > 0) p.topicAliasMaximum = o.topicAliasMaximum;
   if (!o.wildcardSubscriptionAvailable) p.wildcardSubscriptionAvailable = 0;

@@ -20,13 +20,14 @@ import {
   decodeUnsubscribe,
   decodeDisconnect,
 } from "./decode-packets.ts";
-import { CodecError } from "./errors.ts";
+import { CodecError, CodecErrorCode } from "./errors.ts";
 import { Reader } from "./reader.ts";
 import { PacketType } from "./types.ts";
 import type { Packet, ProtocolVersion } from "./types.ts";
 
-/** Largest packet MQTT can express: 1 byte type + 4 bytes length + 268,435,455 [MQTT-2.1.4]. */
-export const MAX_PACKET_SIZE = 268_435_460;
+/** Largest packet MQTT can express (src/util/limits.ts) [MQTT-2.1.4]. */
+import { MAX_PACKET_SIZE } from "../util/limits.ts";
+export { MAX_PACKET_SIZE };
 
 export interface DecoderOptions {
   /** Whole-packet size limit in bytes; larger packets raise CodecError 0x95 from the fixed header alone. */
@@ -115,7 +116,7 @@ export class Decoder {
       const err =
         e instanceof CodecError
           ? e
-          : new CodecError("MALFORMED_PACKET", 0x81, `internal decoder error: ${String(e)}`, undefined);
+          : new CodecError(CodecErrorCode.MalformedPacket, 0x81, `internal decoder error: ${String(e)}`, undefined);
       if (!(e instanceof CodecError)) (err as { cause?: unknown }).cause = e;
       this.failure = err;
       this.head = EMPTY;

@@ -32,7 +32,8 @@ import type {
 } from "./types.ts";
 
 /** Largest Remaining Length a Variable Byte Integer can carry [MQTT-1.5.5]. */
-export const MAX_REMAINING_LENGTH = 268_435_455;
+import { MAX_PACKET_ID, MAX_REMAINING_LENGTH } from "../util/limits.ts";
+export { MAX_REMAINING_LENGTH };
 
 let propsLen = 0;
 let willPropsLen = 0;
@@ -42,7 +43,7 @@ function propsBlockLength(len: number): number {
 }
 
 function checkPacketId(id: number | undefined): number {
-  if (id === undefined || !(id >= 1 && id <= 0xffff) || id !== (id | 0)) {
+  if (id === undefined || !(id >= 1 && id <= MAX_PACKET_ID) || id !== (id | 0)) {
     throw new EncodeError(`packet identifier ${id} is not in 1..65535`);
   }
   return id;

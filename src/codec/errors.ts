@@ -1,13 +1,16 @@
+import { WharfError } from "../util/errors.ts";
 import { ReasonCode } from "./reason-codes.ts";
 
 /** Stable machine-readable codes of codec errors. */
 export const CodecErrorCode = {
-  MalformedPacket: "MALFORMED_PACKET",
-  ProtocolError: "PROTOCOL_ERROR",
-  PacketTooLarge: "PACKET_TOO_LARGE",
-  UnsupportedProtocolVersion: "UNSUPPORTED_PROTOCOL_VERSION",
-  TopicNameInvalid: "TOPIC_NAME_INVALID",
-  TopicAliasInvalid: "TOPIC_ALIAS_INVALID",
+  MalformedPacket: "CODEC_MALFORMED_PACKET",
+  ProtocolError: "CODEC_PROTOCOL_ERROR",
+  PacketTooLarge: "CODEC_PACKET_TOO_LARGE",
+  UnsupportedProtocolVersion: "CODEC_UNSUPPORTED_PROTOCOL_VERSION",
+  TopicNameInvalid: "CODEC_TOPIC_NAME_INVALID",
+  TopicAliasInvalid: "CODEC_TOPIC_ALIAS_INVALID",
+  /** EncodeError: the packet cannot be represented on the wire (a bug in the caller). */
+  InvalidPacket: "CODEC_INVALID_PACKET",
 } as const;
 export type CodecErrorCodeValue = (typeof CodecErrorCode)[keyof typeof CodecErrorCode];
 
@@ -16,16 +19,13 @@ export type CodecErrorCodeValue = (typeof CodecErrorCode)[keyof typeof CodecErro
  * (in CONNACK or DISCONNECT for 5.0; 3.1.1 simply closes the connection), `specRef` the
  * normative statement broken, e.g. "[MQTT-1.5.4-2]".
  */
-export class CodecError extends Error {
+export class CodecError extends WharfError<CodecErrorCodeValue> {
   override readonly name = "CodecError";
-  readonly code: CodecErrorCodeValue;
-  readonly reasonCode: number;
+  declare readonly reasonCode: number;
   readonly specRef: string | undefined;
 
   constructor(code: CodecErrorCodeValue, reasonCode: number, message: string, specRef?: string) {
-    super(specRef ? `${message} ${specRef}` : message);
-    this.code = code;
-    this.reasonCode = reasonCode;
+    super(code, specRef ? `${message} ${specRef}` : message, { reasonCode });
     this.specRef = specRef;
   }
 
@@ -69,7 +69,10 @@ export class CodecError extends Error {
  * 65,535 bytes, QoS > 0 without packet identifier, a packet over 256 MB, AUTH before 5.0…).
  * It signals a bug in the caller, never bad input from a peer.
  */
-export class EncodeError extends Error {
+export class EncodeError extends WharfError<typeof CodecErrorCode.InvalidPacket> {
   override readonly name = "EncodeError";
-  readonly code = "INVALID_PACKET";
+
+  constructor(message: string) {
+    super(CodecErrorCode.InvalidPacket, message);
+  }
 }

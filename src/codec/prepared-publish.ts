@@ -3,6 +3,7 @@
 // and per-subscriber properties (Topic Alias, Message Expiry Interval, Subscription Identifiers)
 // are written, and the cached parts are copied. A QoS 0 delivery with nothing per subscriber
 // returns one cached Buffer (per version family and retain flag), so fan-out allocates nothing.
+import { MAX_PACKET_ID, MAX_STRING_BYTES } from "../util/limits.ts";
 import { EncodeError } from "./errors.ts";
 import { MAX_REMAINING_LENGTH } from "./encoder.ts";
 import {
@@ -48,7 +49,7 @@ function topicFieldOf(topic: string): Buffer {
   const cached = topicFields.get(topic);
   if (cached !== undefined) return cached;
   const topicBytes = Buffer.byteLength(topic, "utf8");
-  if (topicBytes > 0xffff) throw new EncodeError(`topic of ${topicBytes} bytes exceeds 65,535`);
+  if (topicBytes > MAX_STRING_BYTES) throw new EncodeError(`topic of ${topicBytes} bytes exceeds 65,535`);
   const field = Buffer.allocUnsafe(2 + topicBytes);
   writeString(field, 0, topic);
   if (topic.length <= TOPIC_CACHE_MAX_LENGTH) {
@@ -134,7 +135,7 @@ export class PreparedPublish {
     let rl = topicField.length + this.payload.length;
     if (v.qos > 0) {
       const id = v.packetId;
-      if (id === undefined || id < 1 || id > 0xffff)
+      if (id === undefined || id < 1 || id > MAX_PACKET_ID)
         throw new EncodeError(`packet identifier ${id} is not in 1..65535`);
       rl += 2;
     }

@@ -2,6 +2,7 @@
 // Alias, Message Expiry Interval, Subscription Identifiers) first, then all others by
 // identifier. PreparedPublish relies on this to splice per-subscriber bytes before a cached
 // encoding of the message's own properties.
+import { MAX_STRING_BYTES, MAX_UINT16 } from "../util/limits.ts";
 import { EncodeError } from "./errors.ts";
 import type { Properties, UserProperty } from "./types.ts";
 import { utf8Write } from "./utf8.ts";
@@ -36,7 +37,7 @@ export function writeU32(buf: Buffer, off: number, n: number): number {
 /** Encoded size of a UTF-8 string field (two-byte length + bytes) [MQTT-1.5.4]. */
 export function stringLength(s: string): number {
   const n = s.length < 0x80 && isAsciiShort(s) ? s.length : Buffer.byteLength(s, "utf8");
-  if (n > 0xffff) throw new EncodeError(`string of ${n} bytes exceeds 65,535`);
+  if (n > MAX_STRING_BYTES) throw new EncodeError(`string of ${n} bytes exceeds 65,535`);
   return n + 2;
 }
 
@@ -73,7 +74,7 @@ export function writeString(buf: Buffer, off: number, s: string): number {
 }
 
 export function binaryLength(b: Buffer): number {
-  if (b.length > 0xffff) throw new EncodeError(`binary data of ${b.length} bytes exceeds 65,535`);
+  if (b.length > MAX_UINT16) throw new EncodeError(`binary data of ${b.length} bytes exceeds 65,535`);
   return b.length + 2;
 }
 

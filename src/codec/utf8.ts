@@ -1,4 +1,5 @@
 // UTF-8 string rules of MQTT [MQTT-1.5.4-1] (well-formed, no surrogates) and [MQTT-1.5.4-2] (no U+0000).
+import { MAX_STRING_BYTES } from "../util/limits.ts";
 
 /**
  * True when `s` can be sent as an MQTT UTF-8 string: no lone surrogates (a JS string may hold
@@ -17,7 +18,7 @@ export function isValidUtf8MqttString(s: string): boolean {
       i++;
     }
   }
-  return n <= 21845 || Buffer.byteLength(s, "utf8") <= 0xffff;
+  return n <= 21845 || Buffer.byteLength(s, "utf8") <= MAX_STRING_BYTES;
 }
 
 /** Node's Buffer prototype methods without argument normalisation (present since Node 0.x). */

@@ -2,6 +2,7 @@
 // wildcards (`orders/+`, `#`), over built-in defaults. Validation is pure (no YAML, no server): it reports every
 // problem with the dotted path of the key and the value found, like the rest of the config.
 import { isValidTopicFilter, topicMatches } from "../topics/index.ts";
+import { MAX_REMAINING_LENGTH, MAX_UINT16 } from "../util/index.ts";
 import { parseDuration } from "./duration.ts";
 
 export const QueueType = { Classic: "classic", Stream: "stream" } as const;
@@ -207,7 +208,7 @@ function entryAt(raw: unknown, path: string, issues: Issues): QueueConfigEntry |
     partitions: intAt(raw, "partitions", path, 1, 1024, issues),
     ordering: oneOf(raw, "ordering", path, ["none", "partition", "strict"], issues),
     deliveryTimeout: durationAt(raw, "deliveryTimeout", path, issues),
-    prefetch: intAt(raw, "prefetch", path, 1, 65535, issues),
+    prefetch: intAt(raw, "prefetch", path, 1, MAX_UINT16, issues),
   };
   if (entry.deliveryTimeout === 0) {
     issues.push({ path: `${path}.deliveryTimeout`, message: "must be greater than 0", value: raw.deliveryTimeout });
@@ -256,7 +257,7 @@ function entryAt(raw: unknown, path: string, issues: Issues): QueueConfigEntry |
     entry.limits = defined({
       maxDepth: intAt(limits, "maxDepth", p, 0, MAX_INT, issues),
       maxBytes: intAt(limits, "maxBytes", p, 0, MAX_INT, issues),
-      maxMessageSize: intAt(limits, "maxMessageSize", p, 0, 268_435_455, issues),
+      maxMessageSize: intAt(limits, "maxMessageSize", p, 0, MAX_REMAINING_LENGTH, issues),
       messageTtl: durationAt(limits, "messageTtl", p, issues),
       dropExpired: boolAt(limits, "dropExpired", p, issues),
     });

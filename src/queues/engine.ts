@@ -2,7 +2,7 @@
 // backoff, dead letters, partitions and streams, over a QueueStore. Pure: no sockets, no broker; the broker adapts
 // connections into ConsumerLinks and PUBLISHes into publish()/ack()/nack()/reject() calls. Every timer goes
 // through the injectable clock (one armed timer for the whole engine, at the earliest deadline).
-import { silentLogger, systemClock } from "../util/index.ts";
+import { MAX_UINT16, silentLogger, systemClock } from "../util/index.ts";
 import type { Clock, Logger, TimerHandle } from "../util/index.ts";
 import type { Properties } from "../codec/index.ts";
 import { QueueType, dlqNameOf, resolveQueueSettings, DLQ_PREFIX } from "./config.ts";
@@ -149,7 +149,7 @@ export class QueueEngine {
     const q = this.#queues.get(name) ?? this.#create(name);
     const gname = group === undefined || group === "" ? DEFAULT_GROUP : group;
     const g = q.groups.get(gname) ?? q.addGroup(gname, this.#startFloor(q, opts.start));
-    const prefetch = Math.max(1, Math.min(65535, opts.prefetch ?? q.settings.prefetch));
+    const prefetch = Math.max(1, Math.min(MAX_UINT16, opts.prefetch ?? q.settings.prefetch));
     return g.join(link, prefetch);
   }
 

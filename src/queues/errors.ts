@@ -1,6 +1,7 @@
 // Typed errors and refusal codes of the queue engine. Each carries a stable `code` and the MQTT 5.0 reason code a
 // client gets for it (PUBACK/SUBACK), so the broker never invents its own mapping.
 import { ReasonCode } from "../codec/reason-codes.ts";
+import { WharfError } from "../util/errors.ts";
 
 export const QueueErrorCode = {
   /** Not a usable queue name: empty level, wildcard, or a level starting with `$` (reserved for `$ack` …). */
@@ -35,16 +36,12 @@ const REASON: Record<QueueErrorCodeValue, number> = {
   QUEUE_INVALID_START: ReasonCode.ImplementationSpecificError,
 };
 
-export class QueueError extends Error {
+export class QueueError extends WharfError<QueueErrorCodeValue> {
   override readonly name = "QueueError";
-  readonly reasonCode: number;
+  declare readonly reasonCode: number;
 
-  constructor(
-    readonly code: QueueErrorCodeValue,
-    message: string,
-  ) {
-    super(message);
-    this.reasonCode = REASON[code];
+  constructor(code: QueueErrorCodeValue, message: string) {
+    super(code, message, { reasonCode: REASON[code] });
   }
 }
 

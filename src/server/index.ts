@@ -56,6 +56,7 @@ export function toBrokerOptions(config: WharfConfig): BrokerOptions {
     acl: config.acl.map((rule) => ({ ...rule })),
     scram: config.auth.scram.map((user) => ({ ...user })),
     queues: structuredClone(config.queues),
+    overload: { ...config.overload },
   };
 }
 

@@ -1,4 +1,5 @@
 import { ReasonCode } from "../codec/reason-codes.ts";
+import { WharfError } from "../util/errors.ts";
 
 /** Stable machine-readable codes of storage errors. */
 export const StorageErrorCode = {
@@ -24,15 +25,13 @@ export type StorageErrorCodeValue = (typeof StorageErrorCode)[keyof typeof Stora
  * `reasonCode` is what a 5.0 server reports to a client whose request failed because of it (Unspecified error:
  * the client did nothing wrong, so nothing more specific applies).
  */
-export class StorageError extends Error {
+export class StorageError extends WharfError<StorageErrorCodeValue> {
   override readonly name = "StorageError";
-  readonly code: StorageErrorCodeValue;
-  readonly reasonCode: number = ReasonCode.UnspecifiedError;
+  declare readonly reasonCode: number;
   readonly path: string | undefined;
 
   constructor(code: StorageErrorCodeValue, message: string, options?: { path?: string; cause?: unknown }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.code = code;
+    super(code, message, { reasonCode: ReasonCode.UnspecifiedError, cause: options?.cause });
     this.path = options?.path;
   }
 }

@@ -3,6 +3,7 @@
 // structures, so a caller mutating its objects after a call cannot change what is written later; Buffers
 // (payloads, binary properties) are shared, never copied: callers must treat them as immutable.
 import type { Properties, QoS, UserProperty, Will } from "../codec/types.ts";
+import { WharfError } from "../util/errors.ts";
 import type {
   DeliveryOptions,
   InflightMessage,
@@ -16,8 +17,11 @@ import type {
 } from "./types.ts";
 
 /** Thrown by decoders on a value of the wrong shape; the loader turns it into STORAGE_CORRUPT. */
-export class CorruptRecordError extends Error {
+export class CorruptRecordError extends WharfError<"STORAGE_CORRUPT_RECORD"> {
   override readonly name = "CorruptRecordError";
+  constructor(message: string) {
+    super("STORAGE_CORRUPT_RECORD", message);
+  }
 }
 
 type Obj = Record<string, unknown>;

@@ -1,6 +1,7 @@
 // Argument checks: the storage layer rejects caller bugs (bad packet ids, QoS, states) with
 // STORAGE_INVALID_ARGUMENT before changing anything, instead of persisting nonsense.
 import { StorageError, StorageErrorCode } from "./errors.ts";
+import { MAX_PACKET_ID } from "../util/index.ts";
 import type { SpaceName } from "./keys.ts";
 import type { KvBackend } from "./kv.ts";
 import { InflightState } from "./types.ts";
@@ -20,7 +21,7 @@ export function checkQos(qos: number, what: string): void {
 }
 
 export function checkPacketId(packetId: number): void {
-  if (!Number.isInteger(packetId) || packetId < 1 || packetId > 65535) {
+  if (!Number.isInteger(packetId) || packetId < 1 || packetId > MAX_PACKET_ID) {
     throw invalid(`packet identifier ${packetId} is not in 1..65535 [MQTT-2.2.1-3]`);
   }
 }

@@ -1,3 +1,5 @@
+import { WharfError } from "../util/errors.ts";
+
 /** Stable machine-readable codes of topic errors. */
 export const TopicErrorCode = {
   TopicNameInvalid: "TOPIC_NAME_INVALID",
@@ -20,17 +22,18 @@ export const TopicReasonCode = {
  * 5.0 server sends (PUBACK/PUBREC/DISCONNECT for names, SUBACK for filters); `specRef` the normative statement
  * broken, e.g. "[MQTT-4.7.1-2]".
  */
-export class TopicError extends Error {
+export class TopicError extends WharfError<TopicErrorCodeValue> {
   override readonly name = "TopicError";
-  readonly code: TopicErrorCodeValue;
-  readonly reasonCode: number;
+  declare readonly reasonCode: number;
   readonly specRef: string | undefined;
 
   constructor(code: TopicErrorCodeValue, message: string, specRef?: string) {
-    super(specRef ? `${message} ${specRef}` : message);
-    this.code = code;
-    this.reasonCode =
-      code === TopicErrorCode.TopicNameInvalid ? TopicReasonCode.TopicNameInvalid : TopicReasonCode.TopicFilterInvalid;
+    super(code, specRef ? `${message} ${specRef}` : message, {
+      reasonCode:
+        code === TopicErrorCode.TopicNameInvalid
+          ? TopicReasonCode.TopicNameInvalid
+          : TopicReasonCode.TopicFilterInvalid,
+    });
     this.specRef = specRef;
   }
 

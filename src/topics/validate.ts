@@ -2,7 +2,10 @@
 import { TopicError } from "./errors.ts";
 
 /** Longest topic in UTF-8 bytes: a UTF-8 Encoded String has a two-byte length prefix [MQTT-4.7.3-3]. */
-export const MAX_TOPIC_BYTES = 65535;
+import { MAX_STRING_BYTES } from "../util/limits.ts";
+
+/** Longest topic name / filter in UTF-8 bytes [MQTT-4.7.3-3]. */
+export const MAX_TOPIC_BYTES = MAX_STRING_BYTES;
 
 const SLASH = 0x2f;
 const PLUS = 0x2b;

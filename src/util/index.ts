@@ -3,3 +3,5 @@ export * from "./logger.ts";
 export * from "./token-bucket.ts";
 export * from "./semaphore.ts";
 export * from "./log-limiter.ts";
+export * from "./errors.ts";
+export * from "./limits.ts";

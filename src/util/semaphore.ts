@@ -1,11 +1,12 @@
 // A counting semaphore with a bounded wait queue: at most `limit` holders, at most `maxWaiting` callers queued.
 // Used to keep expensive work (argon2id verifications, ~20 MB and ~20-50 ms each) from piling up without bound
 // when a brute-force attacker opens connections faster than the hashes complete.
+import { WharfError } from "./errors.ts";
 
-export class SemaphoreFullError extends Error {
-  readonly code = "SEMAPHORE_FULL";
+export class SemaphoreFullError extends WharfError<"UTIL_SEMAPHORE_FULL"> {
+  override readonly name = "SemaphoreFullError";
   constructor() {
-    super("too many operations waiting");
+    super("UTIL_SEMAPHORE_FULL", "too many operations waiting");
   }
 }
 

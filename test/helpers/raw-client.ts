@@ -220,6 +220,17 @@ export class RawClient {
     }
   }
 
+  /**
+   * A barrier instead of a wait: sends PINGREQ and resolves at the PINGRESP. A broker handles one connection's
+   * packets in order and writes to it in order, so everything it sent this client before it read the PINGREQ —
+   * queued messages at resume, deliveries routed earlier — has arrived by then. "Nothing arrived" checked after
+   * a ping is deterministic where `arrives(type, ms) === false` only waits and hopes.
+   */
+  async ping(timeoutMs = DEFAULT_TIMEOUT): Promise<void> {
+    this.send({ type: PacketType.PINGREQ });
+    await this.next(PacketType.PINGRESP, timeoutMs);
+  }
+
   /** Unconsumed packets of `type` received so far (not removed). */
   pending<T extends PacketTypeCode>(type: T): PacketOf<T>[] {
     return this.#inbox.filter((p): p is PacketOf<T> => p.type === type);

@@ -2,6 +2,7 @@
 // WHARF_TEST_TARGET=mosquitto the Debian Mosquitto 2.0 broker, so the MQTT 5.0 acceptance suite
 // (test/integration/mqtt5) can be checked against a reference implementation before Wharf has the feature.
 import type { AclRule } from "../../src/broker/options.ts";
+import { FakeClock } from "../../src/util/clock.ts";
 import { startMosquitto } from "./mosquitto.ts";
 import type { MosquittoOptions } from "./mosquitto.ts";
 
@@ -42,6 +43,11 @@ export interface TargetOptions {
    * topic-only rules.
    */
   acl?: AclRule[];
+  /**
+   * Wharf: the broker runs on a FakeClock (starting at the real time) that only advance() moves, so timers
+   * (session expiry, message expiry, will delay) are tested without waiting. Mosquitto: advance() sleeps.
+   */
+  fakeClock?: boolean;
   /** Wharf-only options, merged last into startBroker()'s options. */
   wharf?: Record<string, unknown>;
   /** Extra raw Mosquitto config lines. */
@@ -58,7 +64,11 @@ export interface Target {
   readonly broker: unknown;
   /** Stops the broker (Wharf: broker shutdown; Mosquitto: SIGTERM). Idempotent. */
   close(): Promise<void>;
+  /** Lets `ms` of broker time pass: at once on a Wharf fakeClock target (its timers fire), else a real sleep. */
+  advance(ms: number): Promise<void>;
 }
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Shape of test/helpers/broker.ts (written with the broker core). */
 interface WharfBrokerHelper {
@@ -143,11 +153,14 @@ export async function startTarget(opts: TargetOptions = {}): Promise<Target> {
       url: `mqtt://${m.host}:${m.port}`,
       broker: undefined,
       close: () => m.close(),
+      advance: sleep,
     };
   }
   const helper = await loadWharfHelper();
   const brokerOpts: Record<string, unknown> = {};
   for (const k of GENERIC_KEYS) if (opts[k] !== undefined) brokerOpts[k] = opts[k];
+  const clock = opts.fakeClock === true ? new FakeClock(Date.now()) : undefined;
+  if (clock !== undefined) brokerOpts.clock = clock;
   Object.assign(brokerOpts, opts.wharf ?? {});
   const w = await helper.startBroker(brokerOpts);
   let closing: Promise<void> | undefined;
@@ -158,5 +171,10 @@ export async function startTarget(opts: TargetOptions = {}): Promise<Target> {
     url: w.url,
     broker: w.broker,
     close: () => (closing ??= w.close()),
+    async advance(ms) {
+      if (clock === undefined) return sleep(ms);
+      clock.advance(ms);
+      await new Promise((r) => setImmediate(r)); // let the writes of the timers that fired go out
+    },
   };
 }

@@ -2,6 +2,7 @@
 // Authentication Method (property 0x15), e.g. "SCRAM-SHA-256"; the broker core drives one AuthSession per exchange
 // (the CONNECT exchange, and each re-authentication) and maps step results onto AUTH / CONNACK / DISCONNECT packets.
 // Nothing here knows about packets or sockets: data in and out is the Authentication Data property (0x16).
+import { WharfError } from "../../util/index.ts";
 
 /** Outcome of one step of an exchange. */
 export type AuthStepResult =
@@ -54,14 +55,8 @@ export const AuthErrorCode = {
 export type AuthErrorCodeValue = (typeof AuthErrorCode)[keyof typeof AuthErrorCode];
 
 /** Thrown while configuring authentication (registering methods, parsing credentials), never during an exchange. */
-export class AuthError extends Error {
+export class AuthError extends WharfError<AuthErrorCodeValue> {
   override readonly name = "AuthError";
-  readonly code: AuthErrorCodeValue;
-
-  constructor(code: AuthErrorCodeValue, message: string) {
-    super(message);
-    this.code = code;
-  }
 }
 
 /** The Authentication Methods a broker offers, by exact (case-sensitive) method name. */

@@ -7,7 +7,7 @@
 import { readFileSync, writeFileSync, renameSync, watch, type FSWatcher } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { hash, verify } from "@node-rs/argon2";
-import { Semaphore } from "../../util/index.ts";
+import { Semaphore, WharfError } from "../../util/index.ts";
 import type { Logger } from "../../util/index.ts";
 
 /**
@@ -16,13 +16,13 @@ import type { Logger } from "../../util/index.ts";
  */
 export const ARGON2ID_PARAMS = { memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
-export class PasswordFileError extends Error {
-  readonly code = "PASSWORD_FILE_INVALID";
+export class PasswordFileError extends WharfError<"AUTH_PASSWORD_FILE_INVALID"> {
+  override readonly name = "PasswordFileError";
   constructor(
     readonly file: string,
     message: string,
   ) {
-    super(`${file}: ${message}`);
+    super("AUTH_PASSWORD_FILE_INVALID", `${file}: ${message}`);
   }
 }
 

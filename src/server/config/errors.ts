@@ -1,4 +1,5 @@
 import type { ConfigIssue } from "./schema.ts";
+import { WharfError } from "../../util/index.ts";
 
 /** Stable machine-readable codes of config errors. */
 export const ConfigErrorCode = {
@@ -13,9 +14,8 @@ export type ConfigErrorCodeValue = (typeof ConfigErrorCode)[keyof typeof ConfigE
  * Every problem found in a config, all at once. `message` is readable as is: one line per error,
  * `path: message` (path dotted like `listeners[0].port`, or `file:line:col` for YAML syntax).
  */
-export class ConfigError extends Error {
+export class ConfigError extends WharfError<ConfigErrorCodeValue> {
   override readonly name = "ConfigError";
-  readonly code: ConfigErrorCodeValue;
   readonly errors: readonly ConfigIssue[];
   /** The config file involved, if any. */
   readonly file: string | undefined;
@@ -26,8 +26,7 @@ export class ConfigError extends Error {
       code === ConfigErrorCode.Unreadable
         ? `cannot read config file${file === undefined ? "" : ` ${file}`}`
         : `invalid configuration${where} (${errors.length} error${errors.length === 1 ? "" : "s"})`;
-    super([`${head}:`, ...errors.map((e) => `  ${formatIssue(e)}`)].join("\n"));
-    this.code = code;
+    super(code, [`${head}:`, ...errors.map((e) => `  ${formatIssue(e)}`)].join("\n"));
     this.errors = errors;
     this.file = file;
   }

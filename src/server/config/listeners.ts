@@ -6,8 +6,8 @@ import { array, bool, int, object, oneOf, optional, refine, required, str, isPla
 import type { ConfigIssue, Infer, ObjectSchema, Shape } from "./schema.ts";
 
 /** The protocol maximum: 256 MB remaining length + 5-byte fixed header. */
-export const MAX_PACKET_SIZE = 268_435_460;
-const U16 = 65_535;
+import { MAX_PACKET_SIZE, MAX_UINT16 as U16 } from "../../util/index.ts";
+export { MAX_PACKET_SIZE };
 
 export const LISTENER_TYPES = ["tcp", "tls"] as const;
 export type ListenerType = (typeof LISTENER_TYPES)[number];

@@ -4,6 +4,7 @@
 import { saslPrep } from "../../broker/auth/index.ts";
 import { validateScramUser } from "../../broker/authenticators.ts";
 import { DEFAULT_BROKER_OPTIONS } from "../../broker/options.ts";
+import { overloadSchema } from "./overload-schema.ts";
 import { authSecurityKeys, checkAuthSection } from "./security.ts";
 import { array, bool, anyStr, int, object, oneOf, optional, refine, required, str, type Infer } from "./schema.ts";
 import { validateTopicFilter } from "../../topics/index.ts";
@@ -13,7 +14,7 @@ import { listenersSchema, MAX_PACKET_SIZE } from "./listeners.ts";
 
 export { LISTENER_TYPES, DEFAULT_PORTS, MAX_PACKET_SIZE } from "./listeners.ts";
 export type { ListenerConfig, ListenerType, TlsConfig } from "./listeners.ts";
-const U16 = 65_535;
+import { MAX_UINT16 as U16 } from "../../util/index.ts";
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "silent"] as const;
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
@@ -136,6 +137,7 @@ export const wharfConfigSchema = object({
   log: logSchema,
   /** Durable queues: per-name/pattern settings (docs/queues.md). */
   queues: queuesSchema,
+  overload: overloadSchema,
 });
 
 export type WharfConfig = Infer<typeof wharfConfigSchema>;

@@ -36,6 +36,8 @@ export interface TcpListener {
 /** After end(), how long a peer may keep the half-closed socket before it is destroyed. */
 const END_GRACE_MS = 5000;
 export const DEFAULT_WRITE_HIGH_WATER = 1024 * 1024;
+/** Above this many chunks one write is copied into one buffer (Linux IOV_MAX is 1,024 per writev). */
+const MAX_IOVECS = 256;
 
 /** Also adapts TLS sockets (a tls.TLSSocket is a net.Socket): src/transport/tls reuses it with kind "tls". */
 export class TcpConnection implements TransportConnection {
@@ -57,6 +59,10 @@ export class TcpConnection implements TransportConnection {
     let ok: boolean;
     if (chunks.length === 1) {
       ok = s.write(chunks[0]!);
+    } else if (chunks.length > MAX_IOVECS) {
+      // A turn's worth of small PUBLISHes can be ~10,000 chunks; writev takes at most IOV_MAX (1,024) per call, so
+      // libuv would need ~10 partial writes. One copy into a single buffer costs less than those syscalls.
+      ok = s.write(Buffer.concat(chunks));
     } else {
       s.cork();
       ok = true;
@@ -88,6 +94,10 @@ export class TcpConnection implements TransportConnection {
 
   resume(): void {
     if (!this.socket.destroyed) this.socket.resume();
+  }
+
+  get bufferedBytes(): number {
+    return this.socket.writableLength;
   }
 }
 

@@ -4,6 +4,7 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type tls from "node:tls";
+import { WharfError } from "../../util/index.ts";
 
 export const TLS_MIN_VERSIONS = ["TLSv1.2", "TLSv1.3"] as const;
 export type TlsMinVersion = (typeof TLS_MIN_VERSIONS)[number];
@@ -31,14 +32,13 @@ export interface TlsOptions {
 }
 
 /** A certificate or key file that cannot be read or used; `field` names the option (`tls.cert`). */
-export class TlsConfigError extends Error {
+export class TlsConfigError extends WharfError<"TLS_CONFIG_INVALID"> {
   override readonly name = "TlsConfigError";
-  readonly code = "TLS_CONFIG_INVALID";
   constructor(
     readonly field: string,
     readonly detail: string,
   ) {
-    super(`${field}: ${detail}`);
+    super("TLS_CONFIG_INVALID", `${field}: ${detail}`);
   }
 }
 

@@ -5,6 +5,7 @@ import { PacketType } from "../../../src/codec/index.ts";
 import { startBroker } from "../../helpers/broker.ts";
 import { mosquittoPub, mosquittoSub, mqttjs, paho, parseSubLines, waitUntil } from "../../helpers/clients.ts";
 import { RawClient } from "../../helpers/raw-client.ts";
+import { FakeClock } from "../../../src/util/clock.ts";
 
 test("retained via mosquitto_pub -r: set, replace, clear with an empty payload [MQTT-3.3.1-5] [MQTT-3.3.1-10] [MQTT-3.3.1-11]", async (t) => {
   const b = await startBroker({ sysInterval: 0 });
@@ -106,7 +107,8 @@ test("keepalive timeout at 1.5 x keepalive closes the connection and publishes t
 });
 
 test("a client that keeps sending PINGREQ within the keepalive stays connected", async (t) => {
-  const b = await startBroker({ sysInterval: 0 });
+  const clock = new FakeClock(); // keepalive time passes by advancing the broker's clock, not by waiting
+  const b = await startBroker({ sysInterval: 0, clock });
   t.after(() => b.close());
   const c = await RawClient.connect(
     { host: "127.0.0.1", port: b.port },
@@ -115,7 +117,7 @@ test("a client that keeps sending PINGREQ within the keepalive stays connected",
   );
   t.after(() => c.destroy());
   for (let i = 0; i < 4; i++) {
-    await new Promise((r) => setTimeout(r, 600)); // a well-behaved client's ping period, shorter than 1.5 s
+    clock.advance(600); // a well-behaved client's ping period, shorter than 1.5 s
     c.send({ type: PacketType.PINGREQ });
     await c.next(PacketType.PINGRESP);
   }

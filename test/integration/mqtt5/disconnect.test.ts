@@ -9,7 +9,7 @@ import type { Broker } from "../../../src/broker/index.ts";
 import { PacketType, ReasonCode } from "../../../src/codec/index.ts";
 import { startTarget } from "../../helpers/target.ts";
 import type { Target } from "../../helpers/target.ts";
-import { mqttjs, raw, sleep, uid, useTarget, wharfOnly } from "./harness.ts";
+import { mqttjs, raw, uid, useTarget, wharfOnly } from "./harness.ts";
 import { wharfOptions } from "./wharf-options.ts";
 
 let target: Target;
@@ -56,9 +56,10 @@ test(
 );
 
 test("[MQTT-3.1.2-22] a client that keeps sending PINGREQ within its Keep Alive stays connected", async (t) => {
-  const c = await raw(t, target, { keepAlive: 1 });
+  const tg = await useTarget(t, { fakeClock: true }); // Wharf: keep alive time passes by advancing the clock
+  const c = await raw(t, tg, { keepAlive: 1 });
   for (let i = 0; i < 5; i++) {
-    await sleep(500);
+    await tg.advance(500);
     c.send({ type: PacketType.PINGREQ });
     await c.next(PacketType.PINGRESP);
   }
@@ -69,9 +70,11 @@ test(
   "[MQTT-3.1.2-22] (§4.13) Keep Alive timeout: silent for 1.5 x Keep Alive, the client gets DISCONNECT 0x8D and is closed",
   { skip: wharfOnly("closes the connection without DISCONNECT 0x8D (and only on its periodic keepalive sweep)") },
   async (t) => {
-    const c = await raw(t, target, { keepAlive: 1 });
-    await sleep(800);
+    const tg = await useTarget(t, { fakeClock: true });
+    const c = await raw(t, tg, { keepAlive: 1 });
+    await tg.advance(800);
     assert.equal(c.isClosed, false, "not closed before the Keep Alive has even passed");
+    await tg.advance(800); // 1.6 s of silence > 1.5 x Keep Alive
     const closed = await c.waitClosed(2500);
     assert.equal(closed.disconnect?.reasonCode, ReasonCode.KeepAliveTimeout);
     assert.equal(closed.disconnect?.properties?.sessionExpiryInterval, undefined);

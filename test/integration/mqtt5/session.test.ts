@@ -6,12 +6,13 @@ import { PacketType, ReasonCode } from "../../../src/codec/index.ts";
 import type { RawClient } from "../../helpers/raw-client.ts";
 import { startTarget } from "../../helpers/target.ts";
 import type { Target } from "../../helpers/target.ts";
-import { mqttjs, raw, sleep, topicFor, uid } from "./harness.ts";
+import { mqttjs, raw, topicFor, uid } from "./harness.ts";
 import type { Ctx } from "./harness.ts";
 
 let target: Target;
 before(async () => {
-  target = await startTarget();
+  // Session expiry is tested by advancing the broker's clock (Wharf), not by waiting for it.
+  target = await startTarget({ fakeClock: true });
 });
 after(() => target?.close());
 
@@ -36,14 +37,14 @@ async function publishOne(t: Ctx, topic: string, payload: string): Promise<void>
   await p.endAsync();
 }
 
-/** Reconnects with Clean Start 0; returns the client and the queued messages it received within 500 ms. */
+/** Reconnects with Clean Start 0; returns the client and the queued messages it received (sent before a PINGRESP). */
 async function resume(
   t: Ctx,
   clientId: string,
   sessionExpiryInterval = 0,
 ): Promise<{ c: RawClient; payloads: string[] }> {
   const c = await raw(t, target, { clientId, clean: false, properties: { sessionExpiryInterval } });
-  await sleep(500);
+  await c.ping(); // queued messages are sent on resume, before the broker reads the PINGREQ
   const payloads = c.pending(PacketType.PUBLISH).map((p) => p.payload.toString());
   return { c, payloads };
 }
@@ -63,7 +64,7 @@ test("[MQTT-3.1.2-4] [MQTT-3.2.2-2] Clean Start 1 discards the existing session:
   await publishOne(t, topic, "discarded");
   const c = await raw(t, target, { clientId: id, clean: true, properties: { sessionExpiryInterval: 60 } });
   assert.equal(c.connack!.sessionPresent, false);
-  await sleep(400);
+  await c.ping();
   assert.deepEqual(c.pending(PacketType.PUBLISH), []);
   c.disconnect(0, { sessionExpiryInterval: 0 });
 });
@@ -81,7 +82,7 @@ test("(§3.1.2.11.2, §4.1) an expired session and its queued messages are remov
   const id = `exp-${uid()}`;
   const topic = await parkSession(t, id, 1);
   await publishOne(t, topic, "expires-with-session");
-  await sleep(2200);
+  await target.advance(2200);
   const { c, payloads } = await resume(t, id);
   assert.equal(c.connack!.sessionPresent, false, "session expired after 1 s");
   assert.deepEqual(payloads, [], "its queued message went with it");
@@ -94,7 +95,7 @@ test("(§3.1.2.11.2) Session Expiry 0xFFFFFFFF: the session outlives a finite in
   const topicShort = await parkSession(t, short, 1);
   await publishOne(t, topicForever, "kept");
   await publishOne(t, topicShort, "dropped");
-  await sleep(2200);
+  await target.advance(2200);
   const s = await resume(t, short);
   assert.equal(s.c.connack!.sessionPresent, false, "control: the 1 s session expired");
   const f = await resume(t, forever);
@@ -119,7 +120,7 @@ test("(§3.14.2.2.2) a Session Expiry Interval on DISCONNECT replaces the CONNEC
 
   await publishOne(t, topicLow, "low");
   await publishOne(t, topicHigh, "high");
-  await sleep(2200);
+  await target.advance(2200);
   const low = await resume(t, lowered);
   assert.equal(low.c.connack!.sessionPresent, false, "DISCONNECT with interval 0 ended the session");
   assert.deepEqual(low.payloads, []);
@@ -183,7 +184,7 @@ test("[MQTT-4.4.0-1] [MQTT-4.3.3-4] [MQTT-4.3.3-5] an unacknowledged PUBREL is r
   assert.equal(resentRel.packetId, pub.packetId);
   assert.equal(again.pending(PacketType.PUBLISH).length, 0, "the message itself is not sent again after PUBREC");
   again.pubcomp(resentRel.packetId);
-  await sleep(300);
+  await again.ping();
   assert.equal(again.pending(PacketType.PUBLISH).length, 0);
   again.disconnect(0, { sessionExpiryInterval: 0 });
 });

@@ -22,6 +22,14 @@ const payloadsOf = (c: RawClient): string[] =>
   c.received.flatMap((p) => (p.type === PacketType.PUBLISH ? [p.payload.toString()] : []));
 
 /** A raw member of `$share/<group>/<topic>`, acknowledging automatically unless `autoAck` is false. */
+/**
+ * Every message was published with QoS 1 (routed before its PUBACK): a duplicate or extra delivery to a member
+ * would be written to it before the PINGRESP of a PINGREQ sent now.
+ */
+async function settled(members: RawClient[]): Promise<void> {
+  await Promise.all(members.map((m) => m.ping()));
+}
+
 async function member(
   t: Ctx,
   s: Target,
@@ -62,7 +70,7 @@ test("(§4.8.2) one delivery per group per message; groups and ordinary subscrip
     ["g2", g2],
   ] as const) {
     await eventually(() => group.flatMap(payloadsOf).length >= 10, `${name} got all 10`);
-    await sleep(200);
+    await settled(group); // a duplicate would have been sent before the PINGRESPs
     const got = group.flatMap(payloadsOf);
     assert.deepEqual([...got].sort(), sent, `${name}: each message exactly once`);
   }
@@ -81,7 +89,7 @@ test("(§4.8.2) the default strategy is round robin: three members get equal sha
   ];
   await publishN(t, target, topic, 9);
   await eventually(() => members.flatMap(payloadsOf).length >= 9, "all 9 delivered");
-  await sleep(200);
+  await settled(members);
   assert.deepEqual(
     members.map((m) => payloadsOf(m).length),
     [3, 3, 3],
@@ -109,7 +117,9 @@ test("[MQTT-4.8.2-6] a message refused with PUBACK >= 0x80 is discarded, not sen
   const [chosen, other] = payloadsOf(a).length > 0 ? [a, b] : [b, a];
   const p = await chosen.next(PacketType.PUBLISH);
   chosen.puback(p.packetId!, ReasonCode.UnspecifiedError);
-  await sleep(500);
+  // The broker handles the PUBACK before the PINGREQ behind it; a re-send to either member would come first.
+  await chosen.ping();
+  await other.ping();
   assert.deepEqual(payloadsOf(other), []);
   assert.deepEqual(payloadsOf(chosen), ["m000"], "not resent to the refusing member either");
 });
@@ -124,7 +134,7 @@ async function strategyRun(
   const members = [await member(t, s, "s", topic), await member(t, s, "s", topic), await member(t, s, "s", topic)];
   const sent = await publishN(t, s, topic, n);
   await eventually(() => members.flatMap(payloadsOf).length >= n, `all ${n} delivered`);
-  await sleep(200);
+  await settled(members);
   assert.deepEqual(members.flatMap(payloadsOf).sort(), sent, "each message exactly once");
   const order = sent.map((payload) => members.findIndex((m) => payloadsOf(m).includes(payload)));
   return { members, order };
@@ -242,7 +252,7 @@ test(
     );
     assert.deepEqual([...new Set(payloadsOf(back))].sort(), sent);
     const other = await raw(t, target, { clientId: ids[1]!, clean: false, properties: { sessionExpiryInterval: 0 } });
-    await sleep(300);
+    await other.ping(); // whatever its session held is sent on resume, before the PINGRESP
     assert.deepEqual(
       other.pending(PacketType.PUBLISH).map((p: PublishPacket) => p.payload.toString()),
       [],
@@ -261,7 +271,8 @@ test(
     const c = await raw(t, target, {});
     const suback = await c.subscribe([{ topicFilter: `$share/ret/${topic}`, qos: 1 }]);
     assert.deepEqual(suback.reasonCodes, [1], "shared subscription granted");
-    assert.equal(await c.arrives(PacketType.PUBLISH, 500), false);
+    await c.ping(); // retained messages would follow the SUBACK, before the PINGRESP
+    assert.deepEqual(c.pending(PacketType.PUBLISH), []);
     await c.subscribe([{ topicFilter: topic, qos: 1 }]);
     assert.equal((await c.next(PacketType.PUBLISH)).retain, true, "control: an ordinary subscription gets it");
     await pub.publishAsync(topic, "", { qos: 1, retain: true });

@@ -7,7 +7,7 @@ import type { PublishPacket } from "../../../src/codec/index.ts";
 import type { RawClient } from "../../helpers/raw-client.ts";
 import { startTarget } from "../../helpers/target.ts";
 import type { Target } from "../../helpers/target.ts";
-import { Inbox, expected, mqttjs, raw, sleep, topicFor, uid, useTarget, wharfOnly } from "./harness.ts";
+import { Inbox, expected, mqttjs, raw, topicFor, uid, useTarget, wharfOnly } from "./harness.ts";
 import { wharfOptions } from "./wharf-options.ts";
 
 let target: Target;
@@ -139,7 +139,7 @@ test("[MQTT-3.1.2-27] no outbound Topic Alias to a client that did not announce 
   const topics = [`${base}/x`, `${base}/y`];
   const c = await aliasSubscriber(t, target, `${base}/#`, undefined);
   await publishRound(t, target, topics, 3);
-  await sleep(300);
+  await c.ping(); // every message was routed before its PUBACK: all are here before the PINGRESP
   const got = c.pending(PacketType.PUBLISH);
   assert.equal(got.length, 6);
   for (const p of got) {
@@ -158,7 +158,7 @@ test(
     // More topics than aliases, each sent twice in a row so any sensible policy reuses an alias.
     const sequence = [...topics, ...topics].flatMap((x) => [x, x]);
     await publishRound(t, target, sequence, 1);
-    await sleep(300);
+    await c.ping();
     const got = c.pending(PacketType.PUBLISH);
     assert.equal(got.length, 12);
     const resolved = resolveAliases(got, 2);
@@ -198,7 +198,7 @@ test("(§3.3.2.3.4) outbound alias policy is configurable: off means no aliases 
   const base = topicFor("out-off");
   const c = await aliasSubscriber(t, s, `${base}/#`, 10);
   await publishRound(t, s, [`${base}/a`, `${base}/b`], 3);
-  await sleep(300);
+  await c.ping();
   const got = c.pending(PacketType.PUBLISH);
   assert.equal(got.length, 6);
   for (const p of got) assert.equal(p.properties?.topicAlias, undefined);

@@ -1,3 +1,4 @@
+import { DEFAULT_OVERLOAD_OPTIONS } from "../../../src/broker/backpressure.ts";
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { PacketType } from "../../../src/codec/index.ts";
@@ -148,7 +149,10 @@ test("backpressure: no write while the transport is full; messages wait in the q
   assert.deepEqual(payloads(slow.client.take()), ["first", ...Array.from({ length: 10 }, (_, i) => `m${i}`)]);
 });
 
-test("slow subscriber isolation: a paused subscriber does not hold back another one; its QoS 0 overflow is bounded", async () => {
+test("slow subscriber isolation: a paused subscriber holds the publisher only for the stall limit, then its QoS 0 is dropped and counted", async () => {
+  // Issue #10 changed this: the paused subscriber first holds the publisher (backpressure), and only after
+  // overload.stallLimitMs is it declared slow, lets the publisher go and has its QoS 0 messages dropped. Before,
+  // its queue evicted the oldest QoS 0 at once (and kept the newest).
   const h = harness({ maxQueuedMessages: 5 });
   const slow = await h.connect({ clientId: "slow" });
   const fast = await h.connect({ clientId: "fast" });
@@ -160,15 +164,21 @@ test("slow subscriber isolation: a paused subscriber does not hold back another 
   const pub = await h.connect({ clientId: "p" });
   for (let i = 0; i < 100; i++) pub.client.publish("t", `m${i}`);
   await settle();
-  const fastGot = payloads(fast.client.take());
-  assert.equal(fastGot.length, 101, "the fast subscriber got everything");
+  assert.equal(pub.client.transport.paused, true, "the publisher is held while the slow queue is at its mark");
+  assert.equal(payloads(fast.client.take()).length, 6, "first + m0..m4, then the publisher waits");
+  h.clock.advance(DEFAULT_OVERLOAD_OPTIONS.stallLimitMs);
+  await settle();
+  assert.equal(pub.client.transport.paused, false, "past the stall limit the publisher goes again");
+  assert.equal(payloads(fast.client.take()).length, 95, "the fast subscriber got everything else");
   const s = h.broker.stats();
   assert.equal(s.queued, 5, "the slow one holds only its bound");
   assert.equal(s.droppedQos0, 95);
+  assert.equal(s.droppedSlow, 95);
+  assert.equal(s.slowConsumers, 1);
   slow.client.transport.writeReturns = true;
   slow.client.handler.onDrain();
   await settle();
-  assert.deepEqual(payloads(slow.client.take()), ["first", "m95", "m96", "m97", "m98", "m99"], "newest kept");
+  assert.deepEqual(payloads(slow.client.take()), ["first", "m0", "m1", "m2", "m3", "m4"], "what was queued before");
 });
 
 test("fan-out shares encoded bytes: one Buffer for every 3.1.1 QoS 0 subscriber, per-subscriber only where needed", async () => {

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { runFuzz } from "../../helpers/codec-fuzz.ts";
+import { CodecErrorCode } from "../../../src/codec/index.ts";
 
 const COUNT = 200_000;
 
@@ -16,7 +17,12 @@ it(`decoder survives ${COUNT} random and mutated inputs in random chunkings: onl
   // The mutations must reach both outcomes and several error kinds, or the fuzzer tests nothing.
   assert.ok(stats.packets > COUNT / 10);
   assert.ok(stats.codecErrors > COUNT / 10);
-  for (const code of ["MALFORMED_PACKET", "PROTOCOL_ERROR", "PACKET_TOO_LARGE", "UNSUPPORTED_PROTOCOL_VERSION"]) {
+  for (const code of [
+    CodecErrorCode.MalformedPacket,
+    CodecErrorCode.ProtocolError,
+    CodecErrorCode.PacketTooLarge,
+    CodecErrorCode.UnsupportedProtocolVersion,
+  ]) {
     assert.ok((stats.byCode[code] ?? 0) > 0, `fuzzing produced ${code}`);
   }
 });

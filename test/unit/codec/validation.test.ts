@@ -8,12 +8,13 @@ import type { CodecErrorCodeValue, Packet, ProtocolVersion } from "../../../src/
 const M = CodecErrorCode.MalformedPacket;
 const P = CodecErrorCode.ProtocolError;
 const REASON: Record<CodecErrorCodeValue, number> = {
-  MALFORMED_PACKET: 0x81,
-  PROTOCOL_ERROR: 0x82,
-  PACKET_TOO_LARGE: 0x95,
-  UNSUPPORTED_PROTOCOL_VERSION: 0x84,
-  TOPIC_NAME_INVALID: 0x90,
-  TOPIC_ALIAS_INVALID: 0x94,
+  [CodecErrorCode.MalformedPacket]: 0x81,
+  [CodecErrorCode.ProtocolError]: 0x82,
+  [CodecErrorCode.PacketTooLarge]: 0x95,
+  [CodecErrorCode.UnsupportedProtocolVersion]: 0x84,
+  [CodecErrorCode.TopicNameInvalid]: 0x90,
+  [CodecErrorCode.TopicAliasInvalid]: 0x94,
+  [CodecErrorCode.InvalidPacket]: -1, // the encoder's, never the decoder's
 };
 
 /** Fixed header byte + Remaining Length (computed) + body hex. */

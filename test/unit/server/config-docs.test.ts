@@ -39,7 +39,7 @@ test("the schema has the expected keys", () => {
   assert.ok(paths.includes("auth.scram[].credential"));
   assert.ok(paths.includes("listeners[].tls.usernameFrom"));
   assert.ok(paths.includes("queues"));
-  assert.equal(paths.length, 5 + 8 + 24 + 1 + 5 + 3 + 10 + 4 + 2 + 1);
+  assert.equal(paths.length, 5 + 8 + 24 + 1 + 5 + 3 + 10 + 4 + 2 + 6 + 1);
 });
 
 test("config/wharf.example.yaml validates and holds exactly the defaults", () => {

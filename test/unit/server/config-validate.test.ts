@@ -39,7 +39,7 @@ test("an empty config (no file, empty file, null sections) is all defaults", () 
 test("defaults: one tcp listener on 0.0.0.0:1883, the broker's defaults, lmdb, info/auto logs", () => {
   const c = defaultConfig();
   assert.deepEqual(c.listeners, [{ type: "tcp", host: "0.0.0.0", port: 1883, maxConnections: 0, maxPacketSize: 0 }]);
-  const { sysInterval, acl, scram, serverRedirect, queues, ...mqttDefaults } = DEFAULT_BROKER_OPTIONS;
+  const { sysInterval, acl, scram, serverRedirect, queues, overload, ...mqttDefaults } = DEFAULT_BROKER_OPTIONS;
   const { serverRedirect: redirectConfig, ...mqtt } = c.mqtt;
   assert.deepEqual(mqtt, mqttDefaults);
   assert.equal(serverRedirect, null);
@@ -50,6 +50,40 @@ test("defaults: one tcp listener on 0.0.0.0:1883, the broker's defaults, lmdb, i
   assert.deepEqual(c.queues, queues);
   assert.deepEqual(c.storage, { type: "lmdb", dataDir: "./data", durability: "sync", batchIntervalMs: 10 });
   assert.deepEqual(c.log, { level: "info", format: "auto" });
+  assert.deepEqual(c.overload, overload);
+});
+
+test("overload: marks, stall limit and disconnect are validated, naming the field and the value", () => {
+  const issues = (input: unknown): string[] => {
+    try {
+      validateConfig(input);
+      return [];
+    } catch (err) {
+      return (err as Error).message.split("\n");
+    }
+  };
+  assert.deepEqual(issues({ overload: { highWaterBytes: 4096, lowWaterBytes: 1024, stallLimitMs: 0 } }), []);
+  const low = issues({ overload: { highWaterBytes: 1000, lowWaterBytes: 2000 } }).join("\n");
+  assert.match(low, /overload\.lowWaterBytes: expected at most highWaterBytes \(1000\), got 2000/);
+  const msgs = issues({ overload: { highWaterMessages: 10, lowWaterMessages: 11 } }).join("\n");
+  assert.match(msgs, /overload\.lowWaterMessages: expected at most highWaterMessages \(10\), got 11/);
+  const disc = issues({ overload: { stallLimitMs: 5000, slowConsumerDisconnectMs: 100 } }).join("\n");
+  assert.match(
+    disc,
+    /overload\.slowConsumerDisconnectMs: expected 0 \(never\) or at least stallLimitMs \(5000\), got 100/,
+  );
+  assert.match(
+    issues({ overload: { stallLimitMs: -1 } }).join("\n"),
+    /overload\.stallLimitMs: expected an integer 0\.\.3600000, got -1/,
+  );
+  assert.match(
+    issues({ overload: { highWaterBytes: "1MB" } }).join("\n"),
+    /overload\.highWaterBytes: expected an integer 1\.\.1073741824, got "1MB"/,
+  );
+  assert.match(
+    issues({ overload: { stalLimitMs: 5 } }).join("\n"),
+    /overload\.stalLimitMs: unknown key \(did you mean "stallLimitMs"\?\)/,
+  );
 });
 
 test("defaultConfig returns a fresh copy each time", () => {

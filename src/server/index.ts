@@ -105,7 +105,8 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   }
   const listeners: StartedListener[] = [];
   try {
-    for (const [i, l] of config.listeners.entries()) listeners.push(await startListener(broker, l, i, logger, clock));
+    const ctx = { broker, logger, clock, maxPacketSize: config.mqtt.maxPacketSize };
+    for (const [i, l] of config.listeners.entries()) listeners.push(await startListener(ctx, l, i));
   } catch (err) {
     await Promise.allSettled(listeners.map((l) => l.close()));
     await broker.close();

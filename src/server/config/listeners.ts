@@ -9,11 +9,29 @@ import type { ConfigIssue, Infer, ObjectSchema, Shape } from "./schema.ts";
 import { MAX_PACKET_SIZE, MAX_UINT16 as U16 } from "../../util/index.ts";
 export { MAX_PACKET_SIZE };
 
-export const LISTENER_TYPES = ["tcp", "tls"] as const;
+export const LISTENER_TYPES = ["tcp", "tls", "ws", "wss"] as const;
 export type ListenerType = (typeof LISTENER_TYPES)[number];
 
 /** Default port of each type (the IANA / customary ones). */
-export const DEFAULT_PORTS: Record<ListenerType, number> = { tcp: 1883, tls: 8883 };
+export const DEFAULT_PORTS: Record<ListenerType, number> = { tcp: 1883, tls: 8883, ws: 8083, wss: 8084 };
+
+/** The `ws` section's defaults (the section may be left out). */
+export const WS_DEFAULTS = { path: "/mqtt", origins: [] as string[] };
+
+const wsSchema = object({
+  path: str({
+    default: WS_DEFAULTS.path,
+    check: (p) => (/^\/[^?#\s]*$/.test(p) ? undefined : "a URL path starting with /"),
+  }),
+  /** Allowed Origin header values; empty = any. */
+  origins: array(
+    str({
+      default: "",
+      check: (o) => (/^https?:\/\/[^/\s]+$/.test(o) ? undefined : "an origin like https://app.example.com"),
+    }),
+    [],
+  ),
+});
 
 const tlsSchema = object({
   cert: required(str({ default: "" })),
@@ -28,7 +46,8 @@ const tlsSchema = object({
 
 /** Which types take which section (true = required). */
 const SECTIONS: Record<string, Partial<Record<ListenerType, boolean>>> = {
-  tls: { tls: true },
+  tls: { tls: true, wss: true },
+  ws: { ws: false, wss: false },
 };
 
 const listenerShape = {
@@ -41,6 +60,7 @@ const listenerShape = {
   /** 0 = the broker's mqtt.maxPacketSize. */
   maxPacketSize: int({ min: 0, max: MAX_PACKET_SIZE, default: 0 }),
   tls: optional(tlsSchema),
+  ws: optional(wsSchema),
 } satisfies Shape;
 
 const base = object(listenerShape);
@@ -85,3 +105,4 @@ export const listenersSchema = refine(
 
 export type ListenerConfig = Infer<typeof listenerSchema>;
 export type TlsConfig = Infer<typeof tlsSchema>;
+export type WsConfig = Infer<typeof wsSchema>;

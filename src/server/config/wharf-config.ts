@@ -12,8 +12,8 @@ import { queuesSchema } from "./queues.ts";
 
 import { listenersSchema, MAX_PACKET_SIZE } from "./listeners.ts";
 
-export { LISTENER_TYPES, DEFAULT_PORTS, MAX_PACKET_SIZE } from "./listeners.ts";
-export type { ListenerConfig, ListenerType, TlsConfig } from "./listeners.ts";
+export { LISTENER_TYPES, DEFAULT_PORTS, MAX_PACKET_SIZE, WS_DEFAULTS } from "./listeners.ts";
+export type { ListenerConfig, ListenerType, TlsConfig, WsConfig } from "./listeners.ts";
 import { MAX_UINT16 as U16 } from "../../util/index.ts";
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "silent"] as const;

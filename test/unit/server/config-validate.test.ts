@@ -149,7 +149,7 @@ test("wrong types name the path, what was expected and the value found", () => {
     [{ listeners: "tcp://x" }, "listeners", 'expected a list, got "tcp://x"'],
     [{ listeners: [5] }, "listeners[0]", "expected a mapping (key: value), got 5"],
     [{ listeners: [{ host: "" }] }, "listeners[0].host", 'expected a non-empty string, got ""'],
-    [{ listeners: [{ type: "udp" }] }, "listeners[0].type", 'expected one of "tcp", "tls", got "udp"'],
+    [{ listeners: [{ type: "udp" }] }, "listeners[0].type", 'expected one of "tcp", "tls", "ws", "wss", got "udp"'],
     [{ mqtt: [] }, "mqtt", "expected a mapping (key: value), got []"],
     [{ mqtt: { allowAnonymous: "yes" } }, "mqtt.allowAnonymous", 'expected a boolean (true or false), got "yes"'],
     [{ mqtt: { maxInflight: 1.5 } }, "mqtt.maxInflight", "expected an integer 1..65535, got 1.5"],

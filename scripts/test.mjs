@@ -37,11 +37,18 @@ if (!testsOnly) {
 }
 let files = listTests(join(root, "test"));
 if (filters.length) files = files.filter((f) => filters.some((x) => f.includes(x)));
+// The package test (npm pack, an offline install, tsc) is CPU-heavy and its wall time depends on the machine's load;
+// it runs on its own afterwards with a longer file timeout than the 120 s every other test file gets.
+const isPackageTest = (f) => f.startsWith(join("test", "integration", "package") + "/");
 run("tests", process.execPath, [
   "--import",
   "tsx",
   "--test",
   "--test-concurrency=4",
   "--test-timeout=120000",
-  ...files,
+  ...files.filter((f) => !isPackageTest(f)),
 ]);
+const packageTests = files.filter(isPackageTest);
+if (packageTests.length > 0) {
+  run("package tests", process.execPath, ["--import", "tsx", "--test", "--test-timeout=600000", ...packageTests]);
+}

@@ -19,6 +19,8 @@ export const BATCH_BYTES = 32 * 1024;
 export const LAG_CAP_BYTES = 64 * 1024 * 1024;
 /** The same cap in deliveries, whichever binds first: bounds how long the drain after a run can take. */
 export const LAG_CAP_MESSAGES = 100_000;
+/** Open-loop runs: longest wait for stragglers (the backlog may sit in the publishers' own socket buffers). */
+export const OPEN_LOOP_DRAIN_MS = 30_000;
 /** Fixed-rate latency scenario. */
 export const LATENCY_RATE = 10_000;
 /** Generator CPU (fraction of its core) at or above which a run is flagged invalid. */

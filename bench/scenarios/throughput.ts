@@ -22,7 +22,15 @@ import {
   sleep,
 } from "./common.ts";
 import { deliveryNotes, type RunResult } from "./result.ts";
-import { BATCH_BYTES, LAG_CAP_BYTES, LAG_CAP_MESSAGES, QOS1_REFILL, QOS1_WINDOW, type Timing } from "./settings.ts";
+import {
+  BATCH_BYTES,
+  OPEN_LOOP_DRAIN_MS,
+  LAG_CAP_BYTES,
+  LAG_CAP_MESSAGES,
+  QOS1_REFILL,
+  QOS1_WINDOW,
+  type Timing,
+} from "./settings.ts";
 
 type ThroughputSpec = Extract<RunSpec, { kind: "throughput" }>;
 
@@ -182,7 +190,9 @@ export async function runThroughput(spec: ThroughputSpec, broker: RunningBroker,
     flow.publishing = false;
     flow.release();
 
-    // Drain: wait for what is still in flight (bounded), then check every stream.
+    // Drain: wait for what is still in flight (bounded), then check every stream. Open loop: what the publishers
+    // wrote may still sit in their own socket buffers (several MB each when a broker pushes back), so wait longer.
+    const drainMaxMs = spec.openLoop === true ? Math.max(timing.drainMaxMs, OPEN_LOOP_DRAIN_MS) : timing.drainMaxMs;
     const drainStart = performance.now();
     let last = flow.delivered;
     let lastChange = drainStart;
@@ -194,7 +204,7 @@ export async function runThroughput(spec: ThroughputSpec, broker: RunningBroker,
         last = flow.delivered;
         lastChange = now;
       }
-      if (now - lastChange > timing.drainIdleMs || now - drainStart > timing.drainMaxMs) break;
+      if (now - lastChange > timing.drainIdleMs || now - drainStart > drainMaxMs) break;
       await sleep(10);
     }
 

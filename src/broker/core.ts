@@ -108,6 +108,13 @@ export interface BrokerCore {
   readonly persistence: CommitGate | undefined;
   /** Durable `$queue/` queues (queue-bridge.ts). */
   readonly queues: QueueGate;
+  /**
+   * Optional admission check of an incoming PUBLISH before it is routed (payload bytes in); false refuses it: 5.0
+   * QoS 1/2 get PUBACK/PUBREC 0x97 Quota exceeded, 3.x QoS 1/2 are disconnected unacknowledged (3.x has no way to
+   * refuse, and acknowledging would lose the message), QoS 0 is dropped. Set by the embedded broker's memory
+   * budget (src/inproc); undefined = everything is admitted (no cost on the hot path).
+   */
+  readonly admission?: ((bytes: number) => boolean) | undefined;
   /** Backpressure and the slow-consumer policy: options, and the client whose packet is being handled. */
   readonly overload: OverloadState;
 

@@ -93,6 +93,10 @@ export function handlePublish(c: ClientContext, p: PublishPacket): void | Promis
 
 function accept(c: ClientContext, p: PublishPacket, topic: string): void {
   const broker = c.broker;
+  if (broker.admission !== undefined && !broker.admission(p.payload.length)) {
+    refuseQuota(c, p);
+    return;
+  }
   if (isQueueTopic(topic)) {
     // Durable queue or settle topic (queue-bridge.ts): acknowledged after the commit of its effects.
     const r = broker.queues.publish(c, topic, p);
@@ -119,6 +123,14 @@ function accept(c: ClientContext, p: PublishPacket, topic: string): void {
   );
   const r = broker.publishMessage(msg);
   acknowledge(c, p, c.version === 5 ? publishReason(r.matched, r.refused) : ReasonCode.Success);
+}
+
+/** Over the broker's memory budget (BrokerCore.admission): refused, never acknowledged as if it had been taken. */
+function refuseQuota(c: ClientContext, p: PublishPacket): void {
+  c.logger.debug({ topic: p.topic, qos: p.qos }, "publish refused: memory budget");
+  if (p.qos === 0) return; // at most once: dropped
+  if (c.version === 5) acknowledge(c, p, ReasonCode.QuotaExceeded);
+  else c.disconnect(ReasonCode.QuotaExceeded); // 3.x: unacknowledged, so the client sends it again later
 }
 
 /**

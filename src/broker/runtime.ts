@@ -88,6 +88,8 @@ export class BrokerRuntime implements BrokerCore {
   readonly authReady: Promise<void>;
   /** Write-behind persistence (deps.storage); undefined = state in memory only. */
   readonly persistence: Persistence | undefined;
+  /** BrokerCore.admission; set after construction by whoever owns the budget (src/inproc local-broker.ts). */
+  admission: ((bytes: number) => boolean) | undefined = undefined;
   /** What was restored from storage at construction. */
   readonly recovery: RecoveryReport | undefined;
   readonly sessions: SessionRegistry;

@@ -87,9 +87,9 @@ export const listenerSchema: ObjectSchema<typeof listenerShape> = {
   },
 };
 
-export const listenersSchema = refine(
-  array(listenerSchema, [listenerSchema.defaultValue], { minItems: 1 }),
-  (listeners, path, issues) => {
+/** The listener list: the file needs at least one; an embedded broker (createBroker) may have none. */
+export function listenersOf(defaultValue: ListenerConfig[], minItems: number) {
+  return refine(array(listenerSchema, defaultValue, { minItems }), (listeners, path, issues) => {
     // Two listeners on the same fixed address can never both start; say so before trying.
     const seen = new Map<string, number>();
     listeners.forEach((l, i) => {
@@ -100,8 +100,10 @@ export const listenersSchema = refine(
       else
         issues.push({ path: `${path}[${i}].port`, message: `same host and port as ${path}[${first}]`, value: l.port });
     });
-  },
-);
+  });
+}
+
+export const listenersSchema = listenersOf([listenerSchema.defaultValue], 1);
 
 export type ListenerConfig = Infer<typeof listenerSchema>;
 export type TlsConfig = Infer<typeof tlsSchema>;

@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument } from "yaml";
 import { ConfigError, ConfigErrorCode } from "./errors.ts";
-import { isPlainObject, type ConfigIssue } from "./schema.ts";
+import { isPlainObject, type ConfigIssue, type Schema } from "./schema.ts";
 import { wharfConfigSchema, type WharfConfig } from "./wharf-config.ts";
 
 /** Every key optional, recursively; lists hold partial items (merged by index, see below). */
@@ -35,9 +35,13 @@ export function parseConfigText(text: string, file = "<config>"): unknown {
 }
 
 /** Validates a raw (parsed YAML) config, filling defaults; throws ConfigError with every issue. */
-export function validateConfig(raw: unknown, file?: string): WharfConfig {
+export function validateConfig(
+  raw: unknown,
+  file?: string,
+  schema: Schema<WharfConfig> = wharfConfigSchema,
+): WharfConfig {
   const issues: ConfigIssue[] = [];
-  const config = wharfConfigSchema.parse(raw, "", issues);
+  const config = schema.parse(raw, "", issues);
   if (issues.length > 0) throw new ConfigError(ConfigErrorCode.Invalid, issues, file);
   return config;
 }

@@ -10,7 +10,7 @@ import { array, bool, anyStr, int, object, oneOf, optional, refine, required, st
 import { validateTopicFilter } from "../../topics/index.ts";
 import { queuesSchema } from "./queues.ts";
 
-import { listenersSchema, MAX_PACKET_SIZE } from "./listeners.ts";
+import { listenersOf, listenersSchema, MAX_PACKET_SIZE } from "./listeners.ts";
 
 export { LISTENER_TYPES, DEFAULT_PORTS, MAX_PACKET_SIZE, WS_DEFAULTS } from "./listeners.ts";
 export type { ListenerConfig, ListenerType, TlsConfig, WsConfig } from "./listeners.ts";
@@ -111,18 +111,20 @@ const aclRuleSchema = object({
   username: optional(str({ default: "" })),
 });
 
-const storageSchema = object({
+const storageShape = {
   type: oneOf(STORAGE_TYPES, "lmdb"),
   /** Relative paths resolve against the working directory. */
   dataDir: str({ default: "./data" }),
   durability: oneOf(DURABILITY_MODES, "sync"),
   batchIntervalMs: int({ min: 1, max: 60_000, default: 10 }),
-});
+};
+const storageSchema = object(storageShape);
 
-const logSchema = object({
+const logShape = {
   level: oneOf(LOG_LEVELS, "info"),
   format: oneOf(LOG_FORMATS, "auto"),
-});
+};
+const logSchema = object(logShape);
 
 export const wharfConfigSchema = object({
   listeners: listenersSchema,
@@ -138,6 +140,19 @@ export const wharfConfigSchema = object({
   /** Durable queues: per-name/pattern settings (docs/queues.md). */
   queues: queuesSchema,
   overload: overloadSchema,
+});
+
+/**
+ * The same schema for a broker embedded in a program (createBroker, src/server/create-broker.ts): the same keys,
+ * types, checks and error paths; only three defaults differ, because a library should not open a port, write a
+ * ./data directory or log at info unless asked: no listeners (purely in-process; an empty list is allowed),
+ * memory storage, log level warn.
+ */
+export const embeddedConfigSchema = object({
+  ...wharfConfigSchema.shape,
+  listeners: listenersOf([], 0),
+  storage: object({ ...storageShape, type: oneOf(STORAGE_TYPES, "memory") }),
+  log: object({ ...logShape, level: oneOf(LOG_LEVELS, "warn") }),
 });
 
 export type WharfConfig = Infer<typeof wharfConfigSchema>;

@@ -1,0 +1,223 @@
+// In-process publish -> deliver throughput (issue 12 targets): Wharf's in-process API vs mqemitter (what Aedes uses)
+// vs Node's EventEmitter with topic matching, one process, one core, 100 B payloads; and for scale, the same broker
+// driven by MQTT.js over TCP on 127.0.0.1. Unpaced: publishers go as fast as backpressure lets them; every delivery
+// is counted, so loss is part of each result. Prints a table; asserts nothing.
+//   npm run bench:inproc [-- --quick]
+import { EventEmitter } from "node:events";
+import { loadavg } from "node:os";
+import mqemitter from "mqemitter";
+import mqtt from "mqtt";
+import { createBroker, type WharfBroker } from "../../src/index.ts";
+import { topicMatches } from "../../src/topics/index.ts";
+import { silentLogger } from "../../src/util/index.ts";
+
+const quick = process.argv.includes("--quick");
+const N = quick ? 50_000 : 300_000;
+const N_TCP = quick ? 20_000 : 100_000;
+const ROUNDS = quick ? 1 : 3;
+const PAYLOAD = Buffer.alloc(100, 0x61);
+const TOPIC = "bench/dev1/temp";
+/** Ten filters that all match TOPIC (issue 12: "10 subscribers with +/# filters"). */
+const WILDCARDS = [
+  "bench/+/temp",
+  "bench/#",
+  "+/dev1/temp",
+  "+/+/temp",
+  "bench/dev1/+",
+  "#",
+  "+/#",
+  "bench/+/+",
+  "+/dev1/#",
+  "bench/dev1/temp",
+];
+const TIMEOUT_MS = 60_000;
+
+interface Result {
+  name: string;
+  published: number;
+  delivered: number;
+  expected: number;
+  ms: number;
+}
+
+function waitFor(pred: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + TIMEOUT_MS;
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (pred()) resolve();
+      else if (Date.now() > deadline) reject(new Error(`timeout: ${what}`));
+      else setImmediate(check);
+    };
+    check();
+  });
+}
+
+async function embedded(): Promise<WharfBroker> {
+  return createBroker(
+    { sys: { interval: 0 }, storage: { type: "memory", durability: "none" } },
+    { logger: silentLogger },
+  );
+}
+
+/** Publishes N messages, awaiting every 256th publish (backpressure from "block" subscribers) and the last. */
+async function publishAll(
+  broker: WharfBroker,
+  opts: (i: number) => Parameters<WharfBroker["publish"]>[2],
+): Promise<void> {
+  let last: Promise<unknown> = Promise.resolve();
+  for (let i = 0; i < N; i++) {
+    last = broker.publish(TOPIC, PAYLOAD, opts(i));
+    if ((i & 255) === 255) await last;
+  }
+  await last;
+}
+
+async function wharfInproc(
+  name: string,
+  filters: readonly string[],
+  mode: "plain" | "priority" | "ack",
+): Promise<Result> {
+  const broker = await embedded();
+  let delivered = 0;
+  for (const f of filters) {
+    if (mode === "ack") {
+      broker.subscribe(f, { ack: "manual", qos: 1, handler: (m) => (delivered++, m.ack()) });
+    } else {
+      broker.subscribe(f, {
+        handler: () => {
+          delivered++;
+        },
+      });
+    }
+  }
+  const expected = N * filters.length;
+  const t0 = performance.now();
+  if (mode === "priority") await publishAll(broker, (i) => ({ priority: i % 10 }));
+  else if (mode === "ack") await publishAll(broker, () => ({ qos: 1 }));
+  else await publishAll(broker, () => undefined);
+  await waitFor(() => delivered >= expected, name).catch(() => undefined);
+  const ms = performance.now() - t0;
+  await broker.close();
+  return { name, published: N, delivered, expected, ms };
+}
+
+async function mqemitterRun(name: string, filters: readonly string[]): Promise<Result> {
+  const mq = mqemitter({ concurrency: 0 });
+  let delivered = 0;
+  for (const f of filters) mq.on(f, (_msg: unknown, cb: () => void) => (delivered++, cb()));
+  const expected = N * filters.length;
+  const t0 = performance.now();
+  for (let i = 0; i < N; i++) mq.emit({ topic: TOPIC, payload: PAYLOAD });
+  await waitFor(() => delivered >= expected, name).catch(() => undefined);
+  const ms = performance.now() - t0;
+  return { name, published: N, delivered, expected, ms };
+}
+
+async function eventEmitterRun(name: string, filters: readonly string[]): Promise<Result> {
+  const ee = new EventEmitter();
+  ee.setMaxListeners(0);
+  let delivered = 0;
+  const exact = filters.length === 1 && !/[+#]/.test(filters[0]!);
+  const count = (): void => {
+    delivered++;
+  };
+  if (exact) ee.on(filters[0]!, count);
+  else for (const f of filters) ee.on("message", (topic: string) => topicMatches(f, topic) && count());
+  const expected = N * filters.length;
+  const t0 = performance.now();
+  if (exact) for (let i = 0; i < N; i++) ee.emit(TOPIC, PAYLOAD);
+  else for (let i = 0; i < N; i++) ee.emit("message", TOPIC, PAYLOAD);
+  await waitFor(() => delivered >= expected, name).catch(() => undefined);
+  const ms = performance.now() - t0;
+  return { name, published: N, delivered, expected, ms };
+}
+
+/** MQTT.js publisher -> broker (TCP) -> MQTT.js subscriber, QoS 0; or in-process publisher -> MQTT.js subscriber. */
+async function overTcp(name: string, from: "mqttjs" | "inproc"): Promise<Result> {
+  const broker = await createBroker(
+    {
+      listeners: [{ host: "127.0.0.1", port: 0 }],
+      sys: { interval: 0 },
+      storage: { type: "memory", durability: "none" },
+    },
+    { logger: silentLogger },
+  );
+  const url = `mqtt://127.0.0.1:${broker.listeners[0]!.port}`;
+  const sub = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
+  let delivered = 0;
+  sub.on("message", () => {
+    delivered++;
+  });
+  await sub.subscribeAsync(TOPIC, { qos: 0 });
+  const pub = from === "mqttjs" ? await mqtt.connectAsync(url, { reconnectPeriod: 0 }) : undefined;
+  const t0 = performance.now();
+  for (let i = 0; i < N_TCP; i++) {
+    if (pub !== undefined) {
+      pub.publish(TOPIC, PAYLOAD, { qos: 0 });
+      if ((i & 1023) === 1023) await new Promise((r) => setImmediate(r)); // let MQTT.js flush its stream
+    } else {
+      const p = broker.publish(TOPIC, PAYLOAD);
+      if ((i & 1023) === 1023) await p.then(() => new Promise((r) => setImmediate(r)));
+    }
+  }
+  await waitFor(() => delivered >= N_TCP, name).catch(() => undefined);
+  const ms = performance.now() - t0;
+  await Promise.all([sub.endAsync(), pub?.endAsync()]);
+  await broker.close();
+  return { name, published: N_TCP, delivered, expected: N_TCP, ms };
+}
+
+function best(rs: Result[]): Result {
+  return rs.reduce((a, b) => (b.delivered / b.ms > a.delivered / a.ms ? b : a));
+}
+
+async function rounds(run: () => Promise<Result>): Promise<Result> {
+  const rs: Result[] = [];
+  for (let i = 0; i < ROUNDS; i++) rs.push(await run());
+  return best(rs);
+}
+
+const fmt = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).toFixed(0)} k`);
+
+async function main(): Promise<void> {
+  console.log(
+    `in-process bench: ${N} msgs x ${ROUNDS} round(s) (best), 100 B payload; load ${loadavg()[0]!.toFixed(1)}`,
+  );
+  const groups: [string, () => Promise<Result>, () => Promise<Result>, () => Promise<Result>][] = [
+    [
+      "1 subscriber, exact topic",
+      () => wharfInproc("wharf", [TOPIC], "plain"),
+      () => mqemitterRun("mqemitter", [TOPIC]),
+      () => eventEmitterRun("EventEmitter", [TOPIC]),
+    ],
+    [
+      "10 subscribers, +/# filters",
+      () => wharfInproc("wharf", WILDCARDS, "plain"),
+      () => mqemitterRun("mqemitter", WILDCARDS),
+      () => eventEmitterRun("EventEmitter+match", WILDCARDS),
+    ],
+  ];
+  const rows: string[] = [];
+  const line = (scenario: string, r: Result, ref?: Result): void => {
+    const rate = r.published / (r.ms / 1000);
+    const ns = (r.ms * 1e6) / r.published;
+    const loss = r.expected - r.delivered;
+    const ratio = ref === undefined ? "" : ` ${(rate / (ref.published / (ref.ms / 1000))).toFixed(2)}x mqemitter`;
+    rows.push(
+      `${scenario.padEnd(30)} ${r.name.padEnd(20)} ${fmt(rate).padStart(8)} msg/s  ${ns.toFixed(0).padStart(6)} ns/msg  deliveries ${r.delivered}/${r.expected} loss ${loss}${ratio}`,
+    );
+    console.log(rows.at(-1));
+  };
+  for (const [scenario, wharf, mqe, ee] of groups) {
+    const m = await rounds(mqe);
+    line(scenario, await rounds(wharf), m);
+    line(scenario, m);
+    line(scenario, await rounds(ee), m);
+  }
+  line("1 subscriber, priority 0..9", await rounds(() => wharfInproc("wharf priority", [TOPIC], "priority")));
+  line("1 subscriber, manual ack QoS 1", await rounds(() => wharfInproc("wharf ack", [TOPIC], "ack")));
+  line("TCP, 1 subscriber (MQTT.js)", await rounds(() => overTcp("MQTT.js -> MQTT.js", "mqttjs")));
+  line("TCP, 1 subscriber (MQTT.js)", await rounds(() => overTcp("in-process -> MQTT.js", "inproc")));
+}
+
+await main();

@@ -1,0 +1,396 @@
+// The in-process API over one broker core: publish (single, batch, transactional) and subscribe without a socket.
+// In-process publishers and subscribers are ClientContexts of the core (local-client.ts), so MQTT clients and
+// in-process code share topics, retained messages, shared subscriptions and storage both ways.
+import type { Broker } from "../broker/broker.ts";
+import { brokerInternals } from "../broker/internal.ts";
+import type { BrokerRuntime } from "../broker/runtime.ts";
+import { ConnState } from "../broker/conn-state.ts";
+import { createMessage } from "../broker/message.ts";
+import type { Message } from "../broker/message.ts";
+import { validateTopicName } from "../topics/index.ts";
+import { DeadLetters } from "./dead-letters.ts";
+import { InprocError, InprocErrorCode, invalid, rejection } from "./errors.ts";
+import { LOCAL_ID_PREFIX, LocalClient } from "./local-client.ts";
+import { checkPriority, withPriority } from "./priority.ts";
+import { LocalSubscription, type Received } from "./subscription.ts";
+import { Transaction, type TransactionOptions } from "./transaction.ts";
+import type { BatchEntry, PublishOptions, PublishResult, SubscribeOptions, Subscription } from "./types.ts";
+
+export interface LocalBrokerOptions {
+  /**
+   * Budget in bytes for queued message payloads across the broker (in-process subscription buffers plus session
+   * queues); 0 = none. Above it in-process publishes are refused with INPROC_MEMORY_LIMIT.
+   */
+  memoryLimit?: number;
+  /** Default transaction timeout in milliseconds (default 30 000). */
+  transactionTimeout?: number;
+}
+
+/** In-process counters (metrics()). */
+export interface InprocMetrics {
+  published: number;
+  publishRefused: number;
+  memoryRefused: number;
+  /** MQTT PUBLISHes refused by the memory budget (5.0: 0x97; 3.x QoS 1/2: disconnected; QoS 0: dropped). */
+  mqttMemoryRefused: number;
+  /** Storage commits that failed under in-process publishes (their publish() rejected with INPROC_STORAGE). */
+  storageFailures: number;
+  subscriptions: number;
+  buffered: number;
+  bufferedBytes: number;
+  delivered: number;
+  dropped: number;
+  expired: number;
+  redelivered: number;
+  deadLettered: number;
+  transactionsCommitted: number;
+  transactionsRolledBack: number;
+  transactionsTimedOut: number;
+}
+
+export interface MemoryUsage {
+  /** Payload bytes queued: in-process buffers plus session queues (the latter refreshed at most every 100 ms). */
+  used: number;
+  /** 0 = no limit. */
+  limit: number;
+}
+
+/** How often the session queues' byte total is recomputed (it costs one pass over all sessions). */
+const SESSION_BYTES_REFRESH_MS = 100;
+
+/** The publishing context: one per LocalBroker, for persistence's per-client commit ordering. */
+class Publisher extends LocalClient {
+  readonly #waiting = new Set<(err: InprocError) => void>();
+
+  /** Resolvers of commits being waited for, in order (persistence calls back in order per client). */
+  readonly #pending: (() => void)[] = [];
+  #syncDone = false;
+  /** One bound callback for every afterCommit() call: no closure per publish. */
+  readonly #onCommitted = (): void => {
+    const next = this.#pending.shift();
+    if (next === undefined) this.#syncDone = true;
+    else next();
+  };
+
+  /**
+   * Resolves once everything routed so far is committed; undefined when nothing waits for a commit (no storage, or
+   * nothing was written), which is the common case and costs no promise.
+   */
+  committed(): Promise<void> | undefined {
+    const p = this.broker.persistence;
+    if (p === undefined) return undefined;
+    this.#syncDone = false;
+    if (this.#pending.length === 0) {
+      p.afterCommit(this, this.#onCommitted);
+      if (this.#syncDone) return undefined;
+      // Not called back synchronously: the callback will shift a resolver pushed now.
+      return this.#wait();
+    }
+    const promise = this.#wait();
+    p.afterCommit(this, this.#onCommitted);
+    return promise;
+  }
+
+  #wait(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#waiting.add(reject);
+      this.#pending.push(() => {
+        this.#waiting.delete(reject);
+        resolve();
+      });
+    });
+  }
+
+  protected override ended(error: InprocError | undefined): void {
+    const err = error ?? new InprocError(InprocErrorCode.Closed, "the broker is closed");
+    for (const fail of this.#waiting) fail(err);
+    this.#waiting.clear();
+    this.#pending.length = 0;
+  }
+
+  close(): void {
+    this.closeByClient();
+  }
+}
+
+export class LocalBroker {
+  readonly deadLetters: DeadLetters;
+  readonly #core: BrokerRuntime;
+  readonly #subs = new Set<LocalSubscription>();
+  readonly #memoryLimit: number;
+  readonly #txTimeout: number;
+  #publisher: Publisher;
+  #nextId = 0;
+  #bufferedBytes = 0;
+  #sessionBytes = 0;
+  #sessionBytesAt = Number.NEGATIVE_INFINITY;
+  #lastUsed = 0;
+  #closed = false;
+  readonly #m = {
+    published: 0,
+    publishRefused: 0,
+    memoryRefused: 0,
+    mqttMemoryRefused: 0,
+    storageFailures: 0,
+    transactionsCommitted: 0,
+    transactionsRolledBack: 0,
+    transactionsTimedOut: 0,
+  };
+  readonly #host = {
+    deadLetter: (r: Received, reason: string) => this.deadLetters.add(r, reason),
+    bufferedBytes: (delta: number) => void (this.#bufferedBytes += delta),
+    removed: (sub: LocalSubscription) => void this.#subs.delete(sub),
+    originId: `${LOCAL_ID_PREFIX}publisher`,
+  };
+
+  constructor(broker: Broker, opts: LocalBrokerOptions = {}) {
+    // The in-process face needs the core itself (sessions, routing, persistence), as a transport does.
+    const core = brokerInternals(broker);
+    this.#core = core;
+    this.#memoryLimit = opts.memoryLimit ?? 0;
+    if (!Number.isSafeInteger(this.#memoryLimit) || this.#memoryLimit < 0) {
+      throw invalid(`memoryLimit must be an integer >= 0 (bytes), got ${this.#memoryLimit}`);
+    }
+    this.#txTimeout = opts.transactionTimeout ?? 30_000;
+    this.#publisher = new Publisher(core, this.#host.originId);
+    // MQTT publishers are held to the same budget (0x97 Quota exceeded for 5.0; see BrokerCore.admission).
+    if (this.#memoryLimit > 0) core.admission = (bytes) => this.#fits(bytes, "mqtt");
+    this.deadLetters = new DeadLetters(core);
+  }
+
+  /** The client id in-process publications carry as their origin (No Local). */
+  get originId(): string {
+    return this.#publisher.clientId;
+  }
+
+  /**
+   * Routes one message to every matching subscriber, MQTT and in-process. Resolves when it is routed and, with
+   * persistent storage, committed (for the persistent sessions it was queued for and a retained message); also
+   * after "block" subscribers have room again. Rejects with InprocError (invalid argument, memory limit, a QoS 1/2
+   * message every matching subscriber refused) or TopicError (invalid topic name).
+   */
+  publish(topic: string, payload: Buffer | Uint8Array | string, opts: PublishOptions = {}): Promise<PublishResult> {
+    let msg: Message;
+    try {
+      this.#open();
+      msg = this.message(topic, payload, opts);
+      this.#admit(msg.payload.length);
+    } catch (err) {
+      return rejection(err);
+    }
+    const r = this.#core.publishMessage(msg);
+    this.#m.published++;
+    if (msg.qos > 0 && r.matched > 0 && r.refused === r.matched) {
+      this.#m.publishRefused++;
+      return Promise.reject(
+        new InprocError(InprocErrorCode.QueueFull, `${topic}: every matching subscriber's queue is full`),
+      );
+    }
+    return this.#settled(r);
+  }
+
+  /** Routes every entry in order and waits for one storage commit for all of them. Validated before any is routed. */
+  publishBatch(entries: readonly BatchEntry[]): Promise<PublishResult> {
+    let msgs: Message[];
+    try {
+      this.#open();
+      msgs = entries.map((e) => this.message(e.topic, e.payload, e));
+      this.#admit(msgs.reduce((n, m) => n + m.payload.length, 0));
+    } catch (err) {
+      return rejection(err);
+    }
+    return this.routeAll(msgs);
+  }
+
+  /** A transaction: its messages are routed at commit, all in one turn and one storage commit, or never. */
+  transaction(opts: TransactionOptions = {}): Transaction {
+    this.#open();
+    return new Transaction(this, this.#core.clock, { timeout: opts.timeout ?? this.#txTimeout });
+  }
+
+  subscribe(filter: string, opts: SubscribeOptions = {}): Subscription {
+    this.#open();
+    const id = opts.durable === undefined ? `${LOCAL_ID_PREFIX}${this.#nextId++}` : durableId(opts.durable);
+    const sub = new LocalSubscription(this.#core, id, filter, opts, this.#host);
+    if (sub.state !== ConnState.Closed) this.#subs.add(sub);
+    return sub;
+  }
+
+  /** Ends the durable session `name` (its queued messages are discarded); false if there is none. */
+  removeDurable(name: string): boolean {
+    this.#open();
+    const id = durableId(name);
+    const s = this.#core.sessions.get(id);
+    if (s === undefined) return false;
+    for (const sub of this.#subs) if (sub.clientId === id) void sub.unsubscribe();
+    this.#core.sessions.end(s, "clean-start"); // discarded on request, as a clean start would
+    return true;
+  }
+
+  // ---- used by Transaction ------------------------------------------------------------------------------------
+
+  /** Builds (and validates) the core message of one publication. */
+  message(topic: string, payload: Buffer | Uint8Array | string, opts: PublishOptions): Message {
+    validateTopicName(topic);
+    const qos = opts.qos ?? 0;
+    if (qos !== 0 && qos !== 1 && qos !== 2) throw invalid(`qos must be 0, 1 or 2, got ${String(qos)}`);
+    let properties = opts.properties;
+    if (opts.priority !== undefined) {
+      properties = {
+        ...properties,
+        userProperties: withPriority(properties?.userProperties, checkPriority(opts.priority)),
+      };
+    }
+    const now = this.#core.clock.now();
+    const msg = createMessage(
+      {
+        topic,
+        payload: toBuffer(payload),
+        qos: qos,
+        retain: opts.retain ?? false,
+        properties,
+        origin: this.#publisher.clientId,
+      },
+      now,
+    );
+    if (opts.ttl === undefined) return msg;
+    if (!Number.isSafeInteger(opts.ttl) || opts.ttl <= 0)
+      throw invalid(`ttl must be a positive integer (ms), got ${opts.ttl}`);
+    return { ...msg, expiresAt: now + opts.ttl };
+  }
+
+  /** Routes `msgs` in order in this turn, then waits for their commit. */
+  routeAll(msgs: readonly Message[]): Promise<PublishResult> {
+    const total = { matched: 0, refused: 0 };
+    for (const msg of msgs) {
+      const r = this.#core.publishMessage(msg);
+      total.matched += r.matched;
+      total.refused += r.refused;
+    }
+    this.#m.published += msgs.length;
+    return this.#settled(total);
+  }
+
+  /** Refuses `bytes` more when the memory budget is used up. */
+  admit(bytes: number): void {
+    this.#admit(bytes);
+  }
+
+  transactionEnded(outcome: "committed" | "rolledBack" | "timedOut"): void {
+    if (outcome === "committed") this.#m.transactionsCommitted++;
+    else if (outcome === "rolledBack") this.#m.transactionsRolledBack++;
+    else this.#m.transactionsTimedOut++;
+  }
+
+  // ---- observability ------------------------------------------------------------------------------------------
+
+  memory(): MemoryUsage {
+    return { used: this.#bufferedBytes + this.#sessionQueueBytes(true), limit: this.#memoryLimit };
+  }
+
+  metrics(): InprocMetrics {
+    const m = {
+      ...this.#m,
+      subscriptions: this.#subs.size,
+      buffered: 0,
+      bufferedBytes: this.#bufferedBytes,
+      delivered: 0,
+      dropped: 0,
+      expired: 0,
+      redelivered: 0,
+      deadLettered: this.deadLetters.stats().total,
+    };
+    for (const sub of this.#subs) {
+      const s = sub.stats();
+      m.buffered += s.buffered;
+      m.delivered += s.delivered;
+      m.dropped += s.dropped;
+      m.expired += s.expired;
+      m.redelivered += s.redelivered;
+    }
+    return m;
+  }
+
+  /** Ends every subscription and the publisher; publishes from now on reject with INPROC_CLOSED. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#core.admission !== undefined) this.#core.admission = undefined;
+    for (const sub of [...this.#subs]) void sub.unsubscribe();
+    this.#publisher.close();
+  }
+
+  // ---- internals ----------------------------------------------------------------------------------------------
+
+  #open(): void {
+    if (this.#closed) throw new InprocError(InprocErrorCode.Closed, "the broker is closed");
+    if (this.#publisher.state === ConnState.Closed) {
+      // A failed storage commit ended the previous publishing context (its waiters were rejected): start afresh.
+      this.#m.storageFailures++;
+      this.#publisher = new Publisher(this.#core, this.#publisher.clientId);
+    }
+  }
+
+  #admit(bytes: number): void {
+    if (this.#memoryLimit === 0 || this.#fits(bytes, "inproc")) return;
+    throw new InprocError(
+      InprocErrorCode.MemoryLimit,
+      `memory limit: ${this.#lastUsed} bytes queued + ${bytes} would exceed the budget of ${this.#memoryLimit} bytes`,
+    );
+  }
+
+  /** Whether `bytes` more fit in the memory budget; counts a refusal by who asked. */
+  #fits(bytes: number, who: "inproc" | "mqtt"): boolean {
+    const used = this.#bufferedBytes + this.#sessionQueueBytes(false);
+    this.#lastUsed = used;
+    if (used + bytes <= this.#memoryLimit) return true;
+    if (who === "inproc") this.#m.memoryRefused++;
+    else this.#m.mqttMemoryRefused++;
+    return false;
+  }
+
+  /** Payload bytes in session queues (every session, MQTT and in-process), cached for SESSION_BYTES_REFRESH_MS. */
+  #sessionQueueBytes(fresh: boolean): number {
+    const now = this.#core.clock.now();
+    if (fresh || now - this.#sessionBytesAt >= SESSION_BYTES_REFRESH_MS) {
+      let bytes = 0;
+      for (const s of this.#core.sessions.values()) bytes += s.queue.bytes;
+      this.#sessionBytes = bytes;
+      this.#sessionBytesAt = now;
+    }
+    return this.#sessionBytes;
+  }
+
+  #settled(r: PublishResult): Promise<PublishResult> {
+    let waits: Promise<void>[] | undefined;
+    for (const sub of this.#subs) {
+      const w = sub.drained();
+      if (w !== undefined) (waits ??= []).push(w);
+    }
+    const commit = this.#publisher.committed();
+    if (commit !== undefined) (waits ??= []).push(commit);
+    if (waits === undefined) return resolvedResult(r);
+    return Promise.all(waits).then(() => r);
+  }
+}
+
+/** Settled promises of the common results (frozen, shared): a publish that waits for nothing allocates none. */
+const RESOLVED: Promise<PublishResult>[] = [];
+const RESOLVED_MAX_MATCHED = 64;
+
+function resolvedResult(r: PublishResult): Promise<PublishResult> {
+  if (r.refused !== 0 || r.matched >= RESOLVED_MAX_MATCHED) return Promise.resolve(r);
+  return (RESOLVED[r.matched] ??= Promise.resolve(Object.freeze({ matched: r.matched, refused: 0 })));
+}
+
+function durableId(name: string): string {
+  if (typeof name !== "string" || name.length === 0) throw invalid("durable: a non-empty name");
+  return `${LOCAL_ID_PREFIX}durable:${name}`;
+}
+
+function toBuffer(payload: Buffer | Uint8Array | string): Buffer {
+  if (typeof payload === "string") return Buffer.from(payload);
+  if (Buffer.isBuffer(payload)) return payload;
+  if (payload instanceof Uint8Array) return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  throw invalid("payload must be a Buffer, a Uint8Array or a string");
+}

@@ -1,0 +1,88 @@
+// A subscription's buffer: one FIFO per priority level (0..9), taken highest level first, so priority costs O(1)
+// per message and nothing when every message has the same priority. FIFO within a level.
+import { PRIORITY_LEVELS } from "./priority.ts";
+
+/** O(1) push/shift FIFO (array + head index, compacted when the head passes half the array). */
+class Fifo<T> {
+  #items: (T | undefined)[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    if (this.#head === this.#items.length) {
+      this.#items = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  *drain(): Generator<T> {
+    for (let item = this.shift(); item !== undefined; item = this.shift()) yield item;
+  }
+}
+
+export class PriorityBuffer<T> {
+  readonly #levels: Fifo<T>[] = Array.from({ length: PRIORITY_LEVELS }, () => new Fifo<T>());
+  #length = 0;
+  /** Highest level that may hold items (an upper bound; levels above it are empty). */
+  #top = -1;
+
+  get length(): number {
+    return this.#length;
+  }
+
+  push(item: T, priority: number): void {
+    this.#levels[priority]!.push(item);
+    this.#length++;
+    if (priority > this.#top) this.#top = priority;
+  }
+
+  /** The oldest item of the highest non-empty level. */
+  shift(): T | undefined {
+    while (this.#top >= 0) {
+      const item = this.#levels[this.#top]!.shift();
+      if (item !== undefined) {
+        this.#length--;
+        return item;
+      }
+      this.#top--;
+    }
+    return undefined;
+  }
+
+  /** The oldest item of the lowest non-empty level (what "drop oldest" evicts: the least urgent first). */
+  shiftLowest(): T | undefined {
+    for (let p = 0; p <= this.#top; p++) {
+      const item = this.#levels[p]!.shift();
+      if (item !== undefined) {
+        this.#length--;
+        return item;
+      }
+    }
+    return undefined;
+  }
+
+  /** Removes and returns everything, highest level first. */
+  *drain(): Generator<T> {
+    for (let p = this.#top; p >= 0; p--) {
+      for (const item of this.#levels[p]!.drain()) {
+        this.#length--;
+        yield item;
+      }
+    }
+    this.#top = -1;
+  }
+}

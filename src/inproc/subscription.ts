@@ -1,0 +1,531 @@
+// An in-process subscription: a session of its own in the core (one filter), whose link hands Delivery objects to
+// a handler or an async iterator through a bounded priority buffer, with acknowledgement, redelivery with backoff
+// and dead-lettering (docs/embedding.md "Subscribing", "Acknowledgements").
+import type { Properties, QoS } from "../codec/index.ts";
+import { ConnState } from "../broker/conn-state.ts";
+import type { BrokerCore } from "../broker/core.ts";
+import { isExpired } from "../broker/message.ts";
+import type { Delivery } from "../broker/message.ts";
+import type { Session, Subscription as CoreSubscription } from "../broker/session.ts";
+import { parseSharedFilter, validateTopicFilter } from "../topics/index.ts";
+import type { TimerHandle } from "../util/index.ts";
+import { InprocError, InprocErrorCode, invalid } from "./errors.ts";
+import { LocalClient } from "./local-client.ts";
+import { PriorityBuffer } from "./priority-buffer.ts";
+import { priorityOf } from "./priority.ts";
+import type {
+  AckMode,
+  OverflowPolicy,
+  ReceivedMessage,
+  SubscribeOptions,
+  Subscription,
+  SubscriptionStats,
+} from "./types.ts";
+
+/** What a subscription needs from the in-process broker around it. */
+export interface SubscriptionHost {
+  /** Routes a message that failed for good to the dead-letter topic. */
+  deadLetter(msg: Received, reason: string): void;
+  /** Buffered payload bytes changed by `delta` (the broker-wide memory budget). */
+  bufferedBytes(delta: number): void;
+  /** The subscription ended (the host forgets it). */
+  removed(sub: LocalSubscription): void;
+  /** The origin (client id) of in-process publications, for No Local. */
+  readonly originId: string;
+}
+
+const DEFAULT_BUFFER = 1024;
+const DEFAULT_ACK_TIMEOUT = 30_000;
+const DEFAULT_MAX_DELIVERIES = 5;
+const DEFAULT_BACKOFF_INITIAL = 1000;
+const DEFAULT_BACKOFF_MAX = 60_000;
+
+const Settle = { Pending: 0, Acked: 1, Retrying: 2, Dead: 3, Dropped: 4 } as const;
+type SettleValue = (typeof Settle)[keyof typeof Settle];
+
+/** One delivery of a message to an in-process subscription (a redelivery is a new Received, same packet id). */
+export class Received implements ReceivedMessage {
+  #state: SettleValue = Settle.Pending;
+  timer: TimerHandle | undefined = undefined;
+
+  constructor(
+    readonly sub: LocalSubscription,
+    readonly delivery: Delivery,
+    /** The session's packet id while a QoS 1/2 delivery is in flight. */
+    readonly packetId: number | undefined,
+    readonly priority: number,
+    readonly deliveryCount: number,
+  ) {}
+
+  // Read through to the shared message rather than copied: one delivery object per message per subscriber is the
+  // hot path's main allocation, so it stays small.
+  get topic(): string {
+    return this.delivery.msg.topic;
+  }
+
+  get payload(): Buffer {
+    return this.delivery.msg.payload;
+  }
+
+  get retain(): boolean {
+    return this.delivery.retain;
+  }
+
+  get properties(): Properties | undefined {
+    return this.delivery.msg.properties;
+  }
+
+  get expiresAt(): number | undefined {
+    return this.delivery.msg.expiresAt;
+  }
+
+  get qos(): QoS {
+    return this.delivery.qos;
+  }
+
+  get settled(): boolean {
+    return this.#state !== Settle.Pending;
+  }
+
+  text(): string {
+    return this.payload.toString("utf8");
+  }
+
+  ack(): void {
+    this.#manual("ack");
+    this.settle(Settle.Acked);
+  }
+
+  nack(opts: { retryAfter?: number } = {}): void {
+    this.#manual("nack");
+    this.sub.retry(this, opts.retryAfter, "nack");
+  }
+
+  reject(reason = "rejected"): void {
+    this.#manual("reject");
+    this.sub.kill(this, reason);
+  }
+
+  #manual(what: string): void {
+    if (this.sub.ackMode !== "manual") {
+      throw new InprocError(InprocErrorCode.AckState, `${what}(): this subscription acknowledges automatically`);
+    }
+    if (this.#state !== Settle.Pending) {
+      throw new InprocError(InprocErrorCode.AckState, `${what}(): the message was already settled`);
+    }
+  }
+
+  /** Marks the outcome; `Acked`/`Dead`/`Dropped` also complete the session's QoS 1/2 flow. */
+  settle(state: SettleValue): void {
+    if (this.#state !== Settle.Pending) return;
+    this.#state = state;
+    this.timer?.cancel();
+    this.timer = undefined;
+    if (state !== Settle.Retrying) this.sub.complete(this);
+  }
+}
+
+export class LocalSubscription extends LocalClient implements Subscription {
+  readonly filter: string;
+  readonly ackMode: AckMode;
+  readonly #qos: QoS;
+  readonly #overflow: OverflowPolicy;
+  readonly #capacity: number;
+  readonly #ackTimeout: number;
+  readonly #maxDeliveries: number;
+  readonly #backoffInitial: number;
+  readonly #backoffMax: number;
+  readonly #handler: SubscribeOptions["handler"];
+  readonly #concurrency: number;
+  readonly #onError: SubscribeOptions["onError"];
+  readonly #host: SubscriptionHost;
+  readonly #buffer = new PriorityBuffer<Received>();
+  /** Received handed out and not yet settled (manual ack, or a handler still running). */
+  readonly #outstanding = new Set<Received>();
+  #bufferedBytes = 0;
+  #running = 0;
+  #pumpScheduled = false;
+  /** Inside #pump(): a handler finishing synchronously must not start a nested pump (the loop goes on). */
+  #pumping = false;
+  /** Iterator consumers waiting for the next message. */
+  #waiters: ((r: IteratorResult<ReceivedMessage>) => void)[] = [];
+  #error: InprocError | undefined = undefined;
+  #resolveClosed!: (e: InprocError | undefined) => void;
+  readonly closed: Promise<InprocError | undefined>;
+  #drainedWaiters: (() => void)[] = [];
+  readonly #stats = { received: 0, delivered: 0, dropped: 0, expired: 0, redelivered: 0, deadLettered: 0 };
+  readonly #abort: (() => void) | undefined;
+  /** No Local: the origin whose messages this subscription skips (the in-process publisher). */
+  readonly #skipOrigin: string | undefined;
+  readonly #signal: AbortSignal | undefined;
+
+  constructor(broker: BrokerCore, clientId: string, filter: string, opts: SubscribeOptions, host: SubscriptionHost) {
+    super(broker, clientId);
+    const shared = parseSharedFilter(filter);
+    validateTopicFilter(shared?.filter ?? filter);
+    this.filter = filter;
+    this.ackMode = opts.ack ?? "auto";
+    if (this.ackMode !== "auto" && this.ackMode !== "manual") throw invalid(`ack must be "auto" or "manual"`);
+    const qos = opts.qos ?? 0;
+    if (qos !== 0 && qos !== 1 && qos !== 2) throw invalid(`qos must be 0, 1 or 2, got ${String(qos)}`);
+    this.#qos = this.ackMode === "manual" && qos === 0 ? 1 : qos;
+    this.#overflow = opts.overflow ?? "block";
+    if (!["block", "drop-oldest", "drop-newest", "error"].includes(this.#overflow)) {
+      throw invalid(`overflow must be "block", "drop-oldest", "drop-newest" or "error"`);
+    }
+    this.#capacity = positiveInt(opts.bufferSize ?? DEFAULT_BUFFER, "bufferSize");
+    this.#ackTimeout = positiveInt(opts.ackTimeout ?? DEFAULT_ACK_TIMEOUT, "ackTimeout");
+    this.#maxDeliveries = positiveInt(opts.maxDeliveries ?? DEFAULT_MAX_DELIVERIES, "maxDeliveries");
+    this.#backoffInitial = nonNegativeInt(
+      opts.retryBackoff?.initial ?? DEFAULT_BACKOFF_INITIAL,
+      "retryBackoff.initial",
+    );
+    this.#backoffMax = nonNegativeInt(opts.retryBackoff?.max ?? DEFAULT_BACKOFF_MAX, "retryBackoff.max");
+    this.#handler = opts.handler;
+    this.#concurrency = positiveInt(opts.concurrency ?? 1, "concurrency");
+    this.#onError = opts.onError;
+    this.#host = host;
+    // The core's No Local compares a message's origin with the subscriber's client id; in-process publications
+    // come from the publisher's id, not this subscription's, so the check is made here (5.0 [MQTT-3.8.3-3]).
+    this.#skipOrigin = opts.noLocal === true ? host.originId : undefined;
+    // The session may hold this many QoS 1/2 deliveries unacknowledged: what the buffer holds plus what is out.
+    this.inflightLimit = Math.min(
+      65_535,
+      this.#capacity + (this.#handler === undefined ? this.#capacity : this.#concurrency),
+    );
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#signal = opts.signal;
+    if (opts.signal?.aborted === true)
+      throw new InprocError(InprocErrorCode.Closed, "subscribe(): the signal is already aborted");
+    const sub: CoreSubscription = {
+      filter,
+      qos: this.#qos,
+      noLocal: false,
+      retainAsPublished: false,
+      retainHandling: 0,
+      identifier: undefined,
+      shared,
+    };
+    if (shared !== undefined && opts.noLocal === true)
+      throw invalid("noLocal cannot be used on a shared subscription [MQTT-3.8.3-4]");
+    const durable = opts.durable !== undefined;
+    const opened = this.open(durable);
+    const attach = ({ session, present }: { session: Session; present: boolean }): void => {
+      if (this.state === ConnState.Closed) return;
+      if (present) {
+        // A durable session resumed: one filter per subscription, so a changed filter replaces the old one.
+        for (const f of [...session.subscriptions.keys()]) if (f !== filter) broker.unsubscribe(session, f);
+      }
+      // Retained messages only for a subscription that is new (5.0 Retain Handling 1 for a resumed one).
+      if (!broker.subscribe(session, sub)) broker.deliverRetained(session, sub);
+      if (present) session.resume(); // unacknowledged ones again, then what queued meanwhile [MQTT-4.4.0-1]
+    };
+    if (opened instanceof Promise) void opened.then(attach);
+    else attach(opened);
+    if (opts.signal !== undefined) {
+      this.#abort = () => void this.unsubscribe();
+      opts.signal.addEventListener("abort", this.#abort, { once: true });
+    }
+  }
+
+  // ---- SessionLink ---------------------------------------------------------------------------------------------
+
+  override get canWrite(): boolean {
+    return this.state !== ConnState.Closed && (this.#overflow !== "block" || this.#buffer.length < this.#capacity);
+  }
+
+  override writePublish(d: Delivery, packetId: number | undefined, _dup: boolean): boolean {
+    if (this.state === ConnState.Closed) return true;
+    if (this.#skipOrigin !== undefined && d.msg.origin === this.#skipOrigin) {
+      this.#settleUnseen(d, packetId);
+      return true;
+    }
+    this.#stats.received++;
+    const r = new Received(this, d, packetId, priorityOf(d.msg.properties), 1);
+    if (this.#buffer.length >= this.#capacity && !this.#makeRoom(r)) return true;
+    this.#push(r);
+    return true;
+  }
+
+  /** Completes a delivery this subscription does not take (No Local). */
+  #settleUnseen(d: Delivery, packetId: number | undefined): void {
+    if (packetId !== undefined) new Received(this, d, packetId, 0, 1).settle(Settle.Dropped);
+  }
+
+  /** Applies the overflow policy to a full buffer; false when `incoming` was discarded. */
+  #makeRoom(incoming: Received): boolean {
+    switch (this.#overflow) {
+      case "drop-newest":
+        this.#stats.dropped++;
+        incoming.settle(Settle.Dropped);
+        return false;
+      case "drop-oldest": {
+        const old = this.#buffer.shiftLowest()!;
+        this.#unbuffered(old);
+        this.#stats.dropped++;
+        old.settle(Settle.Dropped);
+        return true;
+      }
+      case "error":
+        this.#stats.dropped++;
+        incoming.settle(Settle.Dropped);
+        this.end(
+          new InprocError(
+            InprocErrorCode.Overflow,
+            `subscription ${this.filter}: buffer of ${this.#capacity} overflowed`,
+          ),
+        );
+        return false;
+      default:
+        return true; // "block": only a resend can get here (canWrite was false); keep it
+    }
+  }
+
+  #push(r: Received): void {
+    this.#buffer.push(r, r.priority);
+    this.#bufferedBytes += r.payload.length;
+    this.#host.bufferedBytes(r.payload.length);
+    this.#schedulePump();
+  }
+
+  #unbuffered(r: Received): void {
+    this.#bufferedBytes -= r.payload.length;
+    this.#host.bufferedBytes(-r.payload.length);
+  }
+
+  // ---- hand-out ------------------------------------------------------------------------------------------------
+
+  #schedulePump(): void {
+    if (this.#pumpScheduled) return;
+    this.#pumpScheduled = true;
+    queueMicrotask(() => {
+      this.#pumpScheduled = false;
+      this.#pump();
+    });
+  }
+
+  /** The next buffered message that has not expired, or undefined. */
+  #take(): Received | undefined {
+    for (;;) {
+      const r = this.#buffer.shift();
+      if (r === undefined) return undefined;
+      this.#unbuffered(r);
+      if (r.expiresAt !== undefined && isExpired(r.delivery.msg, this.broker.clock.now())) {
+        this.#stats.expired++;
+        this.broker.counters.expired++; // expired messages are never delivered, and counted [MQTT-3.3.2-5]
+        r.settle(Settle.Dropped);
+        continue;
+      }
+      this.#stats.delivered++;
+      return r;
+    }
+  }
+
+  /** A method, not a field test: handlers run inside the loop and may end the subscription. */
+  #isClosed(): boolean {
+    return this.state === ConnState.Closed;
+  }
+
+  #pump(): void {
+    if (this.state === ConnState.Closed || this.#pumping) return;
+    if (this.#handler !== undefined) {
+      this.#pumping = true;
+      try {
+        while (this.#running < this.#concurrency && !this.#isClosed()) {
+          const r = this.#take();
+          if (r === undefined) break;
+          this.#run(r);
+        }
+      } finally {
+        this.#pumping = false;
+      }
+    } else {
+      while (this.#waiters.length > 0) {
+        const r = this.#take();
+        if (r === undefined) break;
+        this.#handOut(r);
+        this.#waiters.shift()!({ value: r, done: false });
+      }
+    }
+    this.#afterTake();
+  }
+
+  /** Room in the buffer again: pull what waits in the session queue, and release blocked publishers. */
+  #afterTake(): void {
+    const s = this.session;
+    if (s !== undefined && s.queue.length > 0 && this.canWrite) s.drain();
+    if (this.#drainedWaiters.length > 0 && (s === undefined || s.queue.length === 0)) {
+      const waiters = this.#drainedWaiters;
+      this.#drainedWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /** Starts tracking `r` as out of the buffer: manual ack gets its timeout; iterator auto-ack settles now. */
+  #handOut(r: Received): void {
+    if (this.ackMode === "manual") {
+      this.#outstanding.add(r);
+      r.timer = this.broker.clock.setTimeout(() => {
+        r.timer = undefined;
+        this.retry(r, undefined, "ack timeout");
+      }, this.#ackTimeout);
+    } else if (this.#handler === undefined) {
+      r.settle(Settle.Acked);
+    }
+  }
+
+  #run(r: Received): void {
+    this.#running++;
+    this.#handOut(r);
+    let result: void | Promise<void>;
+    try {
+      result = this.#handler!(r);
+    } catch (err) {
+      this.#handlerDone(r, err, true);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        () => this.#handlerDone(r, undefined, false),
+        (err: unknown) => this.#handlerDone(r, err, true),
+      );
+    } else {
+      this.#handlerDone(r, undefined, false);
+    }
+  }
+
+  #handlerDone(r: Received, err: unknown, failed: boolean): void {
+    this.#running--;
+    if (this.ackMode === "auto" && !r.settled) {
+      if (failed) this.retry(r, undefined, `handler error: ${err instanceof Error ? err.message : String(err)}`);
+      else r.settle(Settle.Acked);
+    } else if (failed) {
+      this.#reportError(err);
+    }
+    if (this.state !== ConnState.Closed) this.#pump();
+  }
+
+  #reportError(err: unknown): void {
+    if (this.#onError !== undefined) this.#onError(err);
+    else this.logger.warn({ err, filter: this.filter }, "in-process subscription handler failed");
+  }
+
+  // ---- settlement ----------------------------------------------------------------------------------------------
+
+  /** Failed delivery: redeliver after `retryAfter` (or the backoff), or dead-letter past maxDeliveries. */
+  retry(r: Received, retryAfter: number | undefined, why: string): void {
+    if (r.settled) return;
+    this.#outstanding.delete(r);
+    if (r.deliveryCount >= this.#maxDeliveries) {
+      this.kill(r, `${why}; delivered ${r.deliveryCount} times (maxDeliveries ${this.#maxDeliveries})`);
+      return;
+    }
+    r.settle(Settle.Retrying);
+    const delay =
+      retryAfter ?? Math.min(this.#backoffMax, this.#backoffInitial * 2 ** Math.min(30, r.deliveryCount - 1));
+    const next = new Received(this, r.delivery, r.packetId, r.priority, r.deliveryCount + 1);
+    next.timer = this.broker.clock.setTimeout(() => {
+      next.timer = undefined;
+      if (this.state === ConnState.Closed) return;
+      this.#stats.redelivered++;
+      this.#push(next);
+    }, delay);
+    this.#outstanding.add(next); // so that unsubscribe() cancels the timer
+  }
+
+  /** Goes to the dead-letter topic with `reason`. */
+  kill(r: Received, reason: string): void {
+    if (r.settled) return;
+    this.#stats.deadLettered++;
+    this.#host.deadLetter(r, reason);
+    r.settle(Settle.Dead);
+  }
+
+  /** Ends the QoS 1/2 flow of `r` in the session (the core's PUBACK / PUBREC+PUBCOMP paths). */
+  complete(r: Received): void {
+    this.#outstanding.delete(r);
+    const s = this.session;
+    if (r.packetId === undefined || s === undefined || this.state === ConnState.Closed) return;
+    if (r.delivery.qos === 1) s.onPuback(r.packetId);
+    else if (s.onPubrec(r.packetId, 0) === 1) s.onPubcomp(r.packetId);
+    if (this.#buffer.length < this.#capacity) this.#afterTake();
+  }
+
+  // ---- consumer API --------------------------------------------------------------------------------------------
+
+  /** Resolves once nothing waits for this subscription in its session queue ("block" publishers wait on it). */
+  drained(): Promise<void> | undefined {
+    const s = this.session;
+    if (this.#overflow !== "block" || s === undefined || s.queue.length === 0 || this.state === ConnState.Closed) {
+      return undefined;
+    }
+    return new Promise((resolve) => this.#drainedWaiters.push(resolve));
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<ReceivedMessage> {
+    if (this.#handler !== undefined) throw invalid("a subscription with a handler cannot also be iterated");
+    return {
+      next: () => {
+        const r = this.state === ConnState.Closed ? undefined : this.#take();
+        if (r !== undefined) {
+          this.#handOut(r);
+          this.#afterTake();
+          return Promise.resolve({ value: r, done: false });
+        }
+        if (this.state === ConnState.Closed) {
+          return this.#error === undefined
+            ? Promise.resolve({ value: undefined, done: true })
+            : Promise.reject(this.#error);
+        }
+        return new Promise((resolve) => this.#waiters.push(resolve));
+      },
+      return: async () => {
+        await this.unsubscribe();
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
+  unsubscribe(): Promise<void> {
+    this.end(undefined);
+    return this.closed.then(() => undefined);
+  }
+
+  protected override bufferedPayloadBytes(): number {
+    return this.#bufferedBytes;
+  }
+
+  stats(): SubscriptionStats {
+    return { ...this.#stats, buffered: this.#buffer.length, bufferedBytes: this.#bufferedBytes };
+  }
+
+  protected override ended(error: InprocError | undefined): void {
+    this.#error = error;
+    for (const r of this.#buffer.drain()) this.#unbuffered(r);
+    for (const r of this.#outstanding) {
+      r.timer?.cancel();
+      r.timer = undefined;
+    }
+    this.#outstanding.clear();
+    if (this.#abort !== undefined) this.#signal?.removeEventListener("abort", this.#abort);
+    for (const w of this.#waiters) w({ value: undefined, done: true });
+    this.#waiters = [];
+    for (const w of this.#drainedWaiters) w();
+    this.#drainedWaiters = [];
+    if (error !== undefined) this.#reportError(error);
+    this.#host.removed(this);
+    this.#resolveClosed(error);
+  }
+}
+
+function positiveInt(n: number, name: string): number {
+  if (!Number.isSafeInteger(n) || n < 1) throw invalid(`${name} must be a positive integer, got ${n}`);
+  return n;
+}
+
+function nonNegativeInt(n: number, name: string): number {
+  if (!Number.isSafeInteger(n) || n < 0) throw invalid(`${name} must be an integer >= 0, got ${n}`);
+  return n;
+}
+
+export type { Session };

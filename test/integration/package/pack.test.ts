@@ -1,0 +1,129 @@
+// The npm package as users get it: `npm pack` (building dist/), installed from the tarball into a plain JavaScript
+// project and a TypeScript project, where the examples of examples/ run, the TypeScript ones compiled and
+// typechecked (strict, skipLibCheck off) against the published .d.ts files alone, and the `wharf` bin runs the
+// compiled CLI. Nothing of the repository is on the consumer's module path.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { repoRoot } from "../../helpers/spawn-wharf.ts";
+import { examples, expectedOutput, installTarball, packRepo, sh, tarballFiles } from "../../helpers/pack.ts";
+
+const work = mkdtempSync(join(tmpdir(), "wharf-pack-"));
+const jsDir = join(work, "js");
+/** The repository's compiler: a development tool, not something the package needs. */
+const tsc = join(repoRoot, "node_modules", "typescript", "bin", "tsc");
+const tsDir = join(work, "ts");
+let tarball = "";
+
+// Building, packing and installing: ~15 s of CPU; minutes of wall time on a loaded machine.
+const slow = { timeout: 600_000 };
+before(async () => {
+  tarball = join(work, await packRepo(work));
+  await installTarball(jsDir, tarball);
+  // The TypeScript project gets the same installed tree (hard links: a second `npm ci` would double the test's
+  // time) and is compiled with the repository's TypeScript; what it compiles against is checked below to be the
+  // installed package's files only.
+  await sh("cp", ["-al", jsDir, tsDir], work);
+}, slow);
+after(() => rmSync(work, { recursive: true, force: true }));
+
+test("the tarball holds compiled JavaScript, declarations, the bin and docs; no TypeScript sources or tests", async () => {
+  const files = await tarballFiles(tarball);
+  for (const f of ["package.json", "dist/index.js", "dist/index.d.ts", "bin/wharf.js", "dist/cli/main.js"]) {
+    assert.ok(files.includes(f), `${f} is packed`);
+  }
+  assert.ok(files.includes("dist/storage/lmdb-probe.mjs"), "runtime .mjs helpers are copied");
+  const stray = files.filter(
+    (f) => /^(src|test|bench|scripts)\//.test(f) || (f.endsWith(".ts") && !f.endsWith(".d.ts")),
+  );
+  assert.deepEqual(stray, []);
+  for (const f of files.filter((x) => x.endsWith(".d.ts"))) {
+    const text = readFileSync(join(jsDir, "node_modules", "wharfmq", f), "utf8");
+    assert.doesNotMatch(text, /from\s+["']\.{1,2}\/[^"']*\.ts["']/, `${f} imports .js specifiers`);
+  }
+});
+
+test("installed from the tarball, no TypeScript or tsx is needed at runtime", () => {
+  const manifest = JSON.parse(readFileSync(join(jsDir, "node_modules", "wharfmq", "package.json"), "utf8"));
+  assert.equal(manifest.dependencies.tsx, undefined);
+  assert.equal(manifest.dependencies.typescript, undefined);
+  assert.equal(manifest.exports["."].types, "./dist/index.d.ts");
+});
+
+for (const example of examples(".mjs")) {
+  test(`plain JavaScript project: examples/${example} runs against the installed package`, async () => {
+    const file = join(jsDir, example);
+    copyFileSync(join(repoRoot, "examples", example), file);
+    const { stdout } = await sh(process.execPath, [file], jsDir);
+    for (const line of expectedOutput(file)) assert.ok(stdout.includes(line), `prints ${line}\n--- got:\n${stdout}`);
+  });
+}
+
+test(
+  "TypeScript project: the examples typecheck (strict) from the published .d.ts files, compile and run",
+  slow,
+  async () => {
+    const tsExamples = examples(".ts");
+    assert.ok(tsExamples.length > 0);
+    for (const example of tsExamples) copyFileSync(join(repoRoot, "examples", example), join(tsDir, example));
+    const tsconfig = {
+      compilerOptions: {
+        target: "ES2022",
+        module: "NodeNext",
+        moduleResolution: "NodeNext",
+        strict: true,
+        skipLibCheck: false,
+        types: ["node"],
+        outDir: "out",
+      },
+      files: tsExamples,
+    };
+    writeFileSync(join(tsDir, "tsconfig.json"), JSON.stringify(tsconfig, null, 2));
+    const { stdout: files } = await sh(process.execPath, [tsc, "-p", ".", "--listFiles"], tsDir);
+    const ownLib = join(repoRoot, "node_modules", "typescript");
+    const fromRepo = files.split("\n").filter((f) => f.startsWith(repoRoot) && !f.startsWith(ownLib));
+    assert.deepEqual(fromRepo, [], "nothing of the repository but TypeScript's own lib files is compiled");
+    assert.ok(
+      files.includes(join(tsDir, "node_modules", "wharfmq", "dist", "index.d.ts")),
+      "the published .d.ts is used",
+    );
+    for (const example of tsExamples) {
+      const { stdout } = await sh(process.execPath, [join(tsDir, "out", example.replace(/\.ts$/, ".js"))], tsDir);
+      for (const line of expectedOutput(join(tsDir, example))) {
+        assert.ok(stdout.includes(line), `${example} prints ${line}\n--- got:\n${stdout}`);
+      }
+    }
+  },
+);
+
+test(
+  "TypeScript project: a type error against the published API is reported (the check is not vacuous)",
+  slow,
+  async () => {
+    const bad = join(tsDir, "bad.ts");
+    writeFileSync(
+      bad,
+      'import { createBroker } from "wharfmq";\nawait createBroker({ listeners: [{ port: "1883" }] });\n',
+    );
+    await assert.rejects(
+      sh(
+        process.execPath,
+        [tsc, "--noEmit", "--skipLibCheck", "--strict", "--module", "nodenext", "--target", "es2022", bad],
+        tsDir,
+      ),
+      /listeners|string.*number|TS2322/,
+    );
+  },
+);
+
+test("the installed `wharf` bin runs the compiled CLI", async () => {
+  const bin = join(jsDir, "node_modules", ".bin", "wharf");
+  const version = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")).version;
+  const { stdout } = await sh(bin, ["--version"], jsDir);
+  assert.equal(stdout.trim(), version);
+  const cfg = join(jsDir, "wharf.yaml");
+  writeFileSync(cfg, "listeners:\n  - port: 99999\n");
+  await assert.rejects(sh(bin, ["check-config", cfg], jsDir), /listeners\[0\]\.port/);
+});

@@ -1,4 +1,6 @@
-// The config-driven ACL (options.acl): an ordered rule list, first match wins, no match = allow.
+// The config-driven ACL (options.acl): an ordered rule list, first match wins, no match = options.aclDefault
+// (allow unless configured "deny"). Rules a client brought with its credentials (JWT claim, HTTP callout answer:
+// ClientInfo.acl) are checked before the configured ones.
 //
 // Publish rules match the topic name with the usual filter semantics. Subscribe rules compare two filters:
 //  - an "allow" rule applies when it covers the requested filter (every topic the subscription can match is
@@ -60,24 +62,52 @@ function expand(topic: string, subject: AclSubject): string | undefined {
   return topic.replaceAll("%c", subject.clientId).replaceAll("%u", subject.username ?? "");
 }
 
-/** Evaluates the rule list; true = allowed. */
+/**
+ * How a subscription relates to deny rules:
+ *  - "subscribe" (default): a deny rule that overlaps the requested filter refuses the whole SUBSCRIBE, so a
+ *    wildcard can never be used to read denied topics;
+ *  - "filter": like Mosquitto's read check, the SUBSCRIBE is refused only when a deny rule covers the whole filter;
+ *    otherwise it is granted and every message is checked when it is delivered (a denied topic is not sent).
+ */
+export type AclReadMode = "subscribe" | "filter";
+
+/** The first matching rule's decision, or undefined when no rule matches. */
+export function aclDecide(
+  rules: readonly AclRule[],
+  action: AclAction | "read",
+  subject: AclSubject,
+  topicOrFilter: string,
+  mode: AclReadMode = "subscribe",
+): boolean | undefined {
+  const ruleAction = action === "read" ? "subscribe" : action;
+  for (const rule of rules) {
+    if (rule.action !== "all" && rule.action !== ruleAction) continue;
+    if (rule.clientId !== undefined && rule.clientId !== subject.clientId) continue;
+    if (rule.username !== undefined && rule.username !== subject.username) continue;
+    const ruleTopic = expand(rule.topic, subject);
+    if (ruleTopic === undefined) continue;
+    let applies: boolean;
+    if (action === "publish" || action === "read") applies = topicMatches(ruleTopic, topicOrFilter);
+    else if (mode === "filter") {
+      // A deny applies only when it covers the whole filter; an allow as soon as it can match something of it
+      // (what it does not cover is checked per message at delivery).
+      applies =
+        rule.permission === "deny"
+          ? filterCovers(ruleTopic, topicOrFilter)
+          : filterIntersects(ruleTopic, topicOrFilter);
+    } else if (rule.permission === "allow") applies = filterCovers(ruleTopic, topicOrFilter);
+    else applies = filterIntersects(ruleTopic, topicOrFilter);
+    if (applies) return rule.permission === "allow";
+  }
+  return undefined;
+}
+
+/** Evaluates the rule list; true = allowed; no matching rule = allowed. */
 export function aclAllows(
   rules: readonly AclRule[],
   action: AclAction,
   subject: AclSubject,
   topicOrFilter: string,
 ): boolean {
-  for (const rule of rules) {
-    if (rule.action !== "all" && rule.action !== action) continue;
-    if (rule.clientId !== undefined && rule.clientId !== subject.clientId) continue;
-    if (rule.username !== undefined && rule.username !== subject.username) continue;
-    const ruleTopic = expand(rule.topic, subject);
-    if (ruleTopic === undefined) continue;
-    let applies: boolean;
-    if (action === "publish") applies = topicMatches(ruleTopic, topicOrFilter);
-    else if (rule.permission === "allow") applies = filterCovers(ruleTopic, topicOrFilter);
-    else applies = filterIntersects(ruleTopic, topicOrFilter);
-    if (applies) return rule.permission === "allow";
-  }
-  return true;
+  return aclDecide(rules, action, subject, topicOrFilter) ?? true;
 }

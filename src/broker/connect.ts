@@ -9,6 +9,8 @@ import { ConnState } from "./conn-state.ts";
 import type { ClientContext } from "./core.ts";
 import type { OpenedSession } from "./session-registry.ts";
 import { NEVER_EXPIRES } from "./session.ts";
+import { limitLogger } from "./log-limits.ts";
+import type { AclRule } from "./options.ts";
 import { outboundAliasesFor } from "./topic-alias-out.ts";
 import { connackProperties, responseInformationFor } from "./v5.ts";
 import { emitAuthResult, startConnectAuth } from "./enhanced-auth.ts";
@@ -136,6 +138,7 @@ function completeConnect(
 ): void | Promise<void> {
   if (c.state !== ConnState.Connecting) return; // the socket closed while the hook ran
   let authenticatedAs: string | undefined;
+  let clientAcl: readonly AclRule[] | undefined;
   if (auth !== true) {
     if (auth === false) {
       emitAuthResult(c, clientId, p.username, ReasonCode.BadUserNameOrPassword);
@@ -148,6 +151,7 @@ function completeConnect(
       return;
     }
     authenticatedAs = auth.username;
+    clientAcl = auth.acl;
   }
   const broker = c.broker;
   const opts = broker.options;
@@ -162,8 +166,10 @@ function completeConnect(
     protocolVersion: v,
     remoteAddress: c.transport.remoteAddress,
     transport: c.transport.kind,
+    ...(clientAcl === undefined ? {} : { acl: clientAcl }),
   };
-  c.logger = broker.logger.child({ clientId });
+  if (clientAcl !== undefined) broker.authorizer.noteClientRules(); // per-client rules: the fast paths now check
+  c.logger = limitLogger(broker, broker.logger.child({ clientId }), `client:${clientId}`); // takeover fights: log-limits.ts
   c.inflightLimit = Math.max(1, Math.min(opts.maxInflight, props?.receiveMaximum ?? MAX_UINT16));
   c.outboundAliases = outboundAliasesFor(opts.outboundTopicAliases, props?.topicAliasMaximum); // 5.0 [MQTT-3.1.2-27]
   c.will = p.will;
@@ -182,8 +188,15 @@ function completeConnect(
     }
   }
 
-  // Clean session 1 = session ends with the connection (expiry 0); clean session 0 = never expires.
-  const expiry = v === 5 ? (props?.sessionExpiryInterval ?? 0) : p.clean ? 0 : NEVER_EXPIRES;
+  // Clean session 1 = session ends with the connection (expiry 0); clean session 0 = never expires, unless
+  // mqtt.persistentSessionExpiry bounds it (issue #14: 17,700 unique clean=0 connects added 85 MB for good).
+  const persistent = opts.persistentSessionExpiry > 0 ? opts.persistentSessionExpiry : NEVER_EXPIRES;
+  const expiry = v === 5 ? (props?.sessionExpiryInterval ?? 0) : p.clean ? 0 : persistent;
+  if (!broker.sessionAllowed(clientId)) {
+    // mqtt.maxSessions reached and this client has none: 5.0 0x97 Quota exceeded, 3.x 0x03 Server unavailable.
+    c.refuse(v === 5 ? ReasonCode.QuotaExceeded : ReasonCode.ServerUnavailable, c.problem("too many sessions"));
+    return;
+  }
   const opened = broker.openSession(c, clientId, p.clean, expiry);
   const accept = (o: OpenedSession): void =>
     acceptConnect(c, p, o, { clientId, assigned, username, keepAlive, serverKeepAlive, enhanced });

@@ -28,6 +28,8 @@ import type { Session } from "./session.ts";
 import type { OutboundTopicAliases } from "./topic-alias-out.ts";
 import type { ConnectionHandler, TransportConnection } from "./transport.ts";
 import { v3ConnackCode } from "./v5.ts";
+import { limitLogger } from "./log-limits.ts";
+import { ipOf } from "./rate-limits.ts";
 
 /**
  * Unflushed bytes above which the connection stops taking new messages directly (they wait in the bounded
@@ -88,10 +90,13 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     readonly maxPacketSize: number,
     private readonly handle: PacketHandler,
   ) {
-    this.decoder = new Decoder({ maxPacketSize });
+    // Until the CONNECT is accepted only small packets are taken (maxPacketSizeBeforeConnect, 64 KiB): a hostile
+    // header announcing 256 MB is refused after 5 bytes instead of being buffered (issue #14). Raised in #pump.
+    this.decoder = new Decoder({ maxPacketSize: Math.min(maxPacketSize, broker.options.maxPacketSizeBeforeConnect) });
     // Replaced by a child logger bound to the client id once CONNECT is accepted (connect.ts), so log
     // calls here never repeat clientId (pino would print the key twice).
-    this.logger = broker.logger;
+    // Until then its lines are rate limited per remote IP (log-limits.ts: a brute-force flood writes a few lines).
+    this.logger = limitLogger(broker, broker.logger, `ip:${ipOf(transport.remoteAddress)}`);
     this.inflightLimit = broker.options.maxInflight;
     this.lastActivity = broker.clock.now();
     const connectTimeout = broker.options.connectTimeout;
@@ -162,6 +167,9 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
    */
   #pump(): void {
     while (!this.#busy && this.#holds === 0 && this.state !== ConnState.Closed) {
+      if (this.state === ConnState.Connected && this.decoder.maxPacketSize !== this.maxPacketSize) {
+        this.decoder.maxPacketSize = this.maxPacketSize; // CONNECT accepted: the full limit applies
+      }
       let packet: Packet | undefined;
       try {
         packet = this.decoder.next();

@@ -118,6 +118,8 @@ export interface BrokerCore {
   /** Backpressure and the slow-consumer policy: options, and the client whose packet is being handled. */
   readonly overload: OverloadState;
 
+  /** False when a new session for clientId would exceed mqtt.maxSessions (a client that has one may always resume). */
+  sessionAllowed(clientId: string): boolean;
   /** A fresh client identifier for an empty CONNECT client id (3.1.1 [MQTT-3.1.3-6]). */
   assignClientId(): string;
   /**

@@ -5,7 +5,8 @@
 // subscribe paths do no extra work at all.
 import type { Properties, ProtocolVersion, QoS, Will } from "../codec/index.ts";
 import type { Logger } from "../util/index.ts";
-import { aclAllows } from "./acl.ts";
+import { aclDecide } from "./acl.ts";
+import type { AclAction, AclReadMode, AclSubject } from "./acl.ts";
 import type { AclRule } from "./options.ts";
 import type { PeerIdentity } from "./transport.ts";
 
@@ -17,6 +18,8 @@ export interface ClientInfo {
   readonly remoteAddress: string;
   /** Transport kind: "tcp", "tls", "ws", … */
   readonly transport: string;
+  /** ACL rules the client's credentials carried (JWT claim, HTTP callout answer), checked before the configured ones. */
+  readonly acl?: readonly AclRule[];
 }
 
 export interface AuthenticateContext extends ClientInfo {
@@ -43,6 +46,8 @@ export interface AuthAccepted {
   readonly accept: true;
   /** The authenticated user name; undefined keeps the CONNECT's User Name. */
   readonly username?: string;
+  /** ACL rules for this client (e.g. from a JWT claim), checked before the configured ones. */
+  readonly acl?: readonly AclRule[];
 }
 
 export interface PublishInfo {
@@ -66,35 +71,91 @@ export function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as { then?: unknown } | null)?.then === "function";
 }
 
-/** ACL first (a deny there is final), then the hook. Hook errors deny and are logged. */
+/** Whom a delivery is checked for: a connected client, or a session's remembered identity. */
+export type ReadSubject = AclSubject & { readonly acl?: readonly AclRule[] };
+
+export interface AuthorizerOptions {
+  /** Decision when no rule matches (default "allow"). */
+  readonly aclDefault?: "allow" | "deny";
+  /** "subscribe" (deny rules refuse overlapping subscriptions) or "filter" (checked per delivered message). */
+  readonly aclReadMode?: AclReadMode;
+}
+
+/**
+ * ACL first (a deny there is final), then the hook. Hook errors deny and are logged. The client's own rules
+ * (ClientInfo.acl, from a JWT claim or an HTTP callout answer) come before the configured ones; no matching rule
+ * anywhere = `aclDefault`. Every transport and every topic goes through here, `$queue/` settle topics included:
+ * canPublish / canSubscribe / canRead are the API for features that route on a client's behalf.
+ */
 export class Authorizer {
+  readonly #defaultAllow: boolean;
+  readonly #mode: AclReadMode;
+  #clientRules = false;
+
   constructor(
     private readonly rules: readonly AclRule[],
     private readonly hooks: AuthHooks | undefined,
     private readonly logger: Logger,
-  ) {}
+    opts: AuthorizerOptions = {},
+  ) {
+    this.#defaultAllow = (opts.aclDefault ?? "allow") === "allow";
+    this.#mode = opts.aclReadMode ?? "subscribe";
+  }
 
   /** True when neither ACL nor hooks restrict publishing: the hot path skips authorization entirely. */
   get publishOpen(): boolean {
-    return this.rules.length === 0 && this.hooks?.authorizePublish === undefined;
+    return this.#aclOpen && this.hooks?.authorizePublish === undefined;
   }
 
   get subscribeOpen(): boolean {
-    return this.rules.length === 0 && this.hooks?.authorizeSubscribe === undefined;
+    return this.#aclOpen && this.hooks?.authorizeSubscribe === undefined;
+  }
+
+  /** True when deliveries must be checked one by one (read-filter mode with something to filter). */
+  get readChecked(): boolean {
+    return this.#mode === "filter" && !this.#aclOpen;
+  }
+
+  get #aclOpen(): boolean {
+    return this.rules.length === 0 && this.#defaultAllow && !this.#clientRules;
+  }
+
+  /** A client with its own rules connected: from now on the fast paths check. */
+  noteClientRules(): void {
+    this.#clientRules = true;
+  }
+
+  #acl(client: ReadSubject, action: AclAction | "read", topic: string): boolean {
+    const own = client.acl;
+    if (own !== undefined) {
+      const d = aclDecide(own, action, client, topic, this.#mode);
+      if (d !== undefined) return d;
+    }
+    return aclDecide(this.rules, action, client, topic, this.#mode) ?? this.#defaultAllow;
   }
 
   canPublish(client: ClientInfo, topic: string, msg: PublishInfo): Decision {
-    if (this.rules.length > 0 && !aclAllows(this.rules, "publish", client, topic)) return false;
+    if (!this.#aclOpen && !this.#acl(client, "publish", topic)) return false;
     const hook = this.hooks?.authorizePublish;
     if (hook === undefined) return true;
     return this.#guard(() => hook(client, topic, msg), "authorizePublish");
   }
 
   canSubscribe(client: ClientInfo, filter: string, qos: QoS): Decision {
-    if (this.rules.length > 0 && !aclAllows(this.rules, "subscribe", client, filter)) return false;
+    if (!this.#aclOpen && !this.#acl(client, "subscribe", filter)) return false;
     const hook = this.hooks?.authorizeSubscribe;
     if (hook === undefined) return true;
     return this.#guard(() => hook(client, filter, qos), "authorizeSubscribe");
+  }
+
+  /**
+   * Read check of one message for one subscriber (read-filter mode; always true in "subscribe" mode, where the
+   * subscription was checked as a whole). `client` is the session's last authenticated identity (a session restored
+   * from storage before its client came back knows only its client id).
+   */
+  canRead(client: ReadSubject, topic: string): boolean {
+    if (!this.readChecked) return true;
+    return this.#acl(client, "read", topic);
   }
 
   #guard(call: () => boolean | Promise<boolean>, name: string): Decision {

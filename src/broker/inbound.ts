@@ -16,13 +16,34 @@ import { sendAck } from "./persist.ts";
 import { SYS_PREFIX } from "./sys.ts";
 import { isQueueTopic } from "./queue-bridge.ts";
 import { publishReason } from "./v5.ts";
+import { limitedLog } from "./log-limits.ts";
+import { publishLimiterOf } from "./rate-limits.ts";
 
 export function handlePublish(c: ClientContext, p: PublishPacket): void | Promise<void> {
   const broker = c.broker;
   const s = c.session!;
   broker.counters.messagesReceived++;
   let topic = p.topic;
+  const limiter = publishLimiterOf(broker);
+  if (limiter !== undefined && !limiter.allow(c, p.payload.length)) {
+    // Over publishRate / publishByteRate: 5.0 DISCONNECT 0x96 Message rate too high; 3.x can only close.
+    limitedLog(
+      broker,
+      c.logger,
+      "warn",
+      `rate:${c.client?.clientId ?? ""}`,
+      {},
+      "publish rate exceeded: disconnecting",
+    );
+    c.disconnect(ReasonCode.MessageRateTooHigh, c.problem("message rate too high"));
+    return;
+  }
   if (c.version === 5) {
+    if (p.properties?.subscriptionIdentifiers !== undefined) {
+      // A PUBLISH from a client must not carry a Subscription Identifier (5.0 [MQTT-3.3.4-6]).
+      c.protocolError("PUBLISH with a Subscription Identifier", ReasonCode.ProtocolError);
+      return;
+    }
     const resolved = resolveTopicAlias(c, p);
     if (resolved === undefined) return;
     topic = resolved;

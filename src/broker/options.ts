@@ -1,6 +1,8 @@
 // Broker core options. The server's YAML config maps onto this (see docs/configuration.md).
 // Every field has a default in DEFAULT_BROKER_OPTIONS; the broker takes Partial<BrokerOptions>.
 import type { QueueConfigEntry } from "../queues/index.ts";
+import { DEFAULT_SECURITY_OPTIONS } from "./security-options.ts";
+import type { SecurityOptions } from "./security-options.ts";
 import { MAX_PACKET_SIZE, MAX_UINT16 } from "../util/index.ts";
 
 import { DEFAULT_OVERLOAD_OPTIONS } from "./backpressure.ts";
@@ -23,7 +25,7 @@ export type SharedSubscriptionStrategy = "round-robin" | "random" | "sticky" | "
 /** 5.0 outbound Topic Aliases: "auto" assigns them when the client allows any, "off" never. */
 export type OutboundTopicAliasPolicy = "auto" | "off";
 
-export interface BrokerOptions {
+export interface BrokerOptions extends SecurityOptions {
   /** Largest packet the server accepts (bytes, whole packet). 5.0 CONNACK announces it. */
   maxPacketSize: number;
   /** Maximum QoS 1/2 PUBLISHes in flight to one client at once (capped by a 5.0 client's Receive Maximum). */
@@ -113,6 +115,7 @@ export interface ServerRedirect {
 }
 
 export const DEFAULT_BROKER_OPTIONS: Readonly<Required<BrokerOptions>> = Object.freeze({
+  ...DEFAULT_SECURITY_OPTIONS,
   maxPacketSize: MAX_PACKET_SIZE, // 256 MB body + 5-byte fixed header: the protocol maximum
   maxInflight: 100,
   receiveMaximum: MAX_UINT16,

@@ -30,6 +30,8 @@ export interface QueueLimits {
   maxMessages: number;
   /** Payload bytes; 0 = unlimited. */
   maxBytes: number;
+  /** Shared by every queue of a broker: payload bytes queued in all of them (mqtt.maxQueuedBytesTotal). */
+  budget?: { used: number; readonly max: number } | undefined;
 }
 
 /**
@@ -105,7 +107,12 @@ export class SessionQueue {
     const size = d.msg.payload.length;
     const { maxMessages, maxBytes } = this.limits;
     if (maxBytes > 0 && size > maxBytes) return d.qos === 0 ? EnqueueResult.DroppedQos0 : EnqueueResult.Rejected;
-    while (this.length >= maxMessages || (maxBytes > 0 && this.#bytes + size > maxBytes)) {
+    const budget = this.limits.budget;
+    while (
+      this.length >= maxMessages ||
+      (maxBytes > 0 && this.#bytes + size > maxBytes) ||
+      (budget !== undefined && budget.used + size > budget.max)
+    ) {
       if (this.#qos0 === 0) return d.qos === 0 ? EnqueueResult.DroppedQos0 : EnqueueResult.Rejected;
       (this.#evictedItems ??= []).push(this.#evictOldestQos0());
       this.evicted++;
@@ -137,6 +144,7 @@ export class SessionQueue {
 
   /** Removes every delivery (session discarded). */
   clear(): void {
+    if (this.limits.budget !== undefined) this.limits.budget.used -= this.#bytes;
     this.#items = [];
     this.#head = 0;
     this.#bytes = 0;
@@ -150,6 +158,7 @@ export class SessionQueue {
 
   #account(d: Delivery, sign: 1 | -1): void {
     this.#bytes += sign * d.msg.payload.length;
+    if (this.limits.budget !== undefined) this.limits.budget.used += sign * d.msg.payload.length;
     if (d.qos === 0) this.#qos0 += sign;
   }
 

@@ -66,8 +66,12 @@ export class LocalRouter implements Router {
   readonly #index = new SubscriptionIndex<IndexEntry>();
   readonly #shared: SharedSubscriptions;
 
-  constructor(sharedEnv: Omit<SharedEnv, "index">) {
-    this.#shared = new SharedSubscriptions({ ...sharedEnv, index: this.#index });
+  readonly #canRead: ((s: Session, topic: string) => boolean) | undefined;
+
+  constructor(sharedEnv: Omit<SharedEnv, "index"> & { canRead?: (s: Session, topic: string) => boolean }) {
+    const { canRead, ...env } = sharedEnv;
+    this.#shared = new SharedSubscriptions({ ...env, index: this.#index });
+    this.#canRead = canRead;
   }
 
   add(session: Session, sub: Subscription): boolean {
@@ -111,7 +115,9 @@ export class LocalRouter implements Router {
       if (sub.identifier !== undefined) (t.ids ??= []).push(sub.identifier);
     });
     let refused = 0;
+    const canRead = this.#canRead;
     for (const t of targets.values()) {
+      if (canRead !== undefined && !canRead(t.session, msg.topic)) continue; // ACL read-filter mode
       const delivered = t.session.deliver({
         msg,
         qos: minQoS(msg.qos, t.qos),

@@ -24,7 +24,7 @@ import { FlushScheduler } from "./flush.ts";
 import { Authorizer } from "./hooks.ts";
 import type { AuthHooks, ClientInfo } from "./hooks.ts";
 import { createMessage, isExpired, minQoS } from "./message.ts";
-import type { Message } from "./message.ts";
+import type { Delivery, Message } from "./message.ts";
 import { DEFAULT_BROKER_OPTIONS } from "./options.ts";
 import type { BrokerOptions, ServerRedirect } from "./options.ts";
 import { Persistence } from "./persist.ts";
@@ -65,6 +65,9 @@ export interface BrokerDeps {
    */
   storage?: Storage;
 }
+
+import { limitedLog } from "./log-limits.ts";
+import { connectionAllowed, ipOf } from "./rate-limits.ts";
 
 const NOOP_HANDLER: ConnectionHandler = { onData() {}, onDrain() {}, onClose() {} };
 
@@ -119,7 +122,10 @@ export class BrokerRuntime implements BrokerCore {
     const persistentRetained =
       this.persistence === undefined ? undefined : new PersistentRetainedStore(retained, this.persistence);
     this.retained = persistentRetained ?? retained;
-    this.authorizer = new Authorizer(this.options.acl, deps.auth, this.logger);
+    this.authorizer = new Authorizer(this.options.acl, deps.auth, this.logger, {
+      aclDefault: this.options.aclDefault,
+      aclReadMode: this.options.aclReadMode,
+    });
     const methods = buildAuthenticators(this.options.scram, deps.authenticators ?? [], this.logger);
     this.authenticators = methods.registry;
     this.authReady = methods.ready;
@@ -139,10 +145,18 @@ export class BrokerRuntime implements BrokerCore {
       counters: this.counters,
       logger: this.logger,
       queueQos0Offline: this.options.queueQos0Offline,
-      queueLimits: { maxMessages: this.options.maxQueuedMessages, maxBytes: this.options.maxQueuedBytes },
+      queueLimits: {
+        maxMessages: this.options.maxQueuedMessages,
+        maxBytes: this.options.maxQueuedBytes,
+        // One budget object shared by every session and shared-group queue (mqtt.maxQueuedBytesTotal).
+        budget: this.options.maxQueuedBytesTotal > 0 ? { used: 0, max: this.options.maxQueuedBytesTotal } : undefined,
+      },
       store: this.persistence,
     };
+    const authorizer = this.authorizer;
     const local = new LocalRouter({
+      // Read-filter ACL mode: each delivery is checked for its session's identity (Mosquitto's read check).
+      canRead: (s, topic) => authorizer.canRead(s.owner ?? { clientId: s.clientId, username: undefined }, topic),
       strategy: this.options.sharedSubscriptionStrategy,
       queueLimits: env.queueLimits,
       queueQos0Offline: this.options.queueQos0Offline,
@@ -202,6 +216,19 @@ export class BrokerRuntime implements BrokerCore {
       conn.destroy();
       return NOOP_HANDLER;
     }
+    if (!connectionAllowed(this, conn.remoteAddress)) {
+      // connectionRatePerIp, on every transport alike: closed before reading a byte.
+      limitedLog(
+        this,
+        this.logger,
+        "warn",
+        `connrate:${ipOf(conn.remoteAddress)}`,
+        { remote: conn.remoteAddress },
+        "connection rate per IP exceeded: closing",
+      );
+      conn.destroy();
+      return NOOP_HANDLER;
+    }
     const max = Math.min(this.options.maxPacketSize, limits?.maxPacketSize ?? Number.POSITIVE_INFINITY);
     const c = new Connection(this, conn, max, dispatch);
     this.connections.add(c);
@@ -218,6 +245,11 @@ export class BrokerRuntime implements BrokerCore {
     this.logger.info({ redirect: this.#redirect }, this.#redirect ? "server redirection on" : "server redirection off");
     if (this.#redirect === undefined || !disconnectExisting) return 0;
     return redirectConnections(this.connections, this.#redirect);
+  }
+
+  sessionAllowed(clientId: string): boolean {
+    const max = this.options.maxSessions;
+    return max === 0 || this.sessions.size < max || this.sessions.has(clientId);
   }
 
   assignClientId(): string {
@@ -299,10 +331,14 @@ export class BrokerRuntime implements BrokerCore {
       this.counters.expired++;
     }
     const ids = sub.identifier === undefined ? undefined : [sub.identifier];
+    const owner = session.owner ?? { clientId: session.clientId, username: undefined };
+    const deliveries: Delivery[] = [];
     for (const msg of found) {
+      if (!this.authorizer.canRead(owner, msg.topic)) continue; // read-filter ACL mode
       // RETAIN set because the message is sent for a new subscription [MQTT-3.3.1-8].
-      session.deliver({ msg, qos: minQoS(msg.qos, sub.qos), retain: true, subscriptionIds: ids });
+      deliveries.push({ msg, qos: minQoS(msg.qos, sub.qos), retain: true, subscriptionIds: ids });
     }
+    session.deliverBacklog(deliveries); // with flow control: all of them, as fast as the client reads
   }
 
   #storeRetained(msg: Message): void {

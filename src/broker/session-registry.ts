@@ -12,6 +12,7 @@ import { events } from "./events.ts";
 import type { SessionEndedEvent } from "./events.ts";
 import type { ClientInfo } from "./hooks.ts";
 import type { Router } from "./router.ts";
+import { limitedLog } from "./log-limits.ts";
 import { NEVER_EXPIRES, Session } from "./session.ts";
 import { HandBackReason } from "./settlement.ts";
 import type { SessionEnv, SessionLink } from "./session.ts";
@@ -134,7 +135,14 @@ export class LocalSessionRegistry implements SessionRegistry {
     if (previous !== undefined && previous !== c.link) {
       // Takeover [MQTT-3.1.4-2] (5.0 [MQTT-3.1.4-3]: DISCONNECT 0x8E). Runs the old connection's close path now,
       // which publishes its will and ends its session if that session had expiry 0.
-      deps.logger.info({ clientId, remote: c.remoteAddress }, "client id in use: taking over");
+      limitedLog(
+        deps,
+        deps.logger,
+        "info",
+        `takeover:${clientId}`,
+        { clientId, remote: c.remoteAddress },
+        "client id in use: taking over",
+      );
       previous.disconnect(ReasonCode.SessionTakenOver);
       session = this.#sessions.get(clientId);
     }
@@ -156,6 +164,7 @@ export class LocalSessionRegistry implements SessionRegistry {
     }
     session.expiryInterval = expiryInterval;
     session.link = c.link;
+    if (c.client !== undefined) session.owner = c.client;
     deps.store?.sessionOpened(session, c.client, c.will);
     deps.router.sessionOnline(session); // waiting shared messages follow the CONNACK
     const counters = deps.counters;

@@ -9,7 +9,7 @@ import type { QoS, RetainHandling, Will } from "../codec/index.ts";
 import type { StreamStart } from "../queues/index.ts";
 import { MAX_PACKET_ID, MAX_UINT32 } from "../util/index.ts";
 import type { Logger, TimerHandle } from "../util/index.ts";
-import type { ClientInfo } from "./hooks.ts";
+import type { ClientInfo, ReadSubject } from "./hooks.ts";
 import { events } from "./events.ts";
 import type { DropEventReason } from "./events.ts";
 import { isExpired } from "./message.ts";
@@ -117,6 +117,8 @@ export type PubrecOutcomeValue = (typeof PubrecOutcome)[keyof typeof PubrecOutco
 
 export class Session {
   link: SessionLink | undefined = undefined;
+  /** The identity of the client that last attached (ACL read checks while it is offline). */
+  owner: ReadSubject | undefined = undefined;
   /** Seconds; 0 = ends with the connection, NEVER_EXPIRES = never. */
   expiryInterval = 0;
   // The three collections below are created on first use: most connections never subscribe, publish QoS 2 or
@@ -185,8 +187,63 @@ export class Session {
     return ok;
   }
 
+  /**
+   * Retained messages for a new subscription, delivered with flow control (issue #14: 50,000 retained messages
+   * overflowed the bounded queue and were silently cut to ~9,000). They enter the queue only while it has room;
+   * drain() takes more as the client reads. Held as references to the retained store's messages.
+   */
+  #backlog: Delivery[] | undefined = undefined;
+  #backlogAt = 0;
+
+  /** Queues `ds` behind any earlier backlog and feeds the session as far as its queue has room. */
+  deliverBacklog(ds: Delivery[]): void {
+    if (ds.length === 0) return;
+    if (this.#backlog === undefined) {
+      this.#backlog = ds;
+      this.#backlogAt = 0;
+    } else this.#backlog.push(...ds);
+    this.#pumpBacklog();
+  }
+
+  /** Retained deliveries still waiting for room (tests, stats). */
+  get backlogLength(): number {
+    return this.#backlog === undefined ? 0 : this.#backlog.length - this.#backlogAt;
+  }
+
+  #roomFor(size: number): boolean {
+    const q = this.queue;
+    if (q.length === 0) return true; // always make progress
+    const { maxMessages, maxBytes, budget } = q.limits;
+    return (
+      q.length < maxMessages &&
+      (maxBytes === 0 || q.bytes + size <= maxBytes) &&
+      (budget === undefined || budget.used + size <= budget.max)
+    );
+  }
+
+  #pumpBacklog(): void {
+    const b = this.#backlog;
+    if (b === undefined) return;
+    while (this.#backlogAt < b.length) {
+      const d = b[this.#backlogAt]!;
+      if (!this.#roomFor(d.msg.payload.length)) return;
+      this.#backlogAt++;
+      this.deliver(d);
+    }
+    this.#backlog = undefined;
+    this.#backlogAt = 0;
+  }
+
   /** Sends queued deliveries while the connection can take them and the inflight window has room. */
   drain(): void {
+    this.#drainQueue();
+    if (this.#backlog !== undefined) {
+      this.#pumpBacklog();
+      this.#drainQueue();
+    }
+  }
+
+  #drainQueue(): void {
     const link = this.link;
     if (link === undefined) return;
     let now = -1;
@@ -314,6 +371,8 @@ export class Session {
    * (not reclaimed by their owner) are settled dropped.
    */
   clearState(): void {
+    this.#backlog = undefined;
+    this.#backlogAt = 0;
     if (this.#owned > 0) {
       for (const out of this.#inflight?.values() ?? []) {
         if (out.state !== OutState.AwaitPubcomp) this.#drop(out.delivery, DropReason.SessionEnded);

@@ -2,7 +2,7 @@
 // knows how to take it all down cleanly. The only place that wires transports to the core.
 import { Broker } from "../broker/index.ts";
 import type { BrokerOptions } from "../broker/options.ts";
-import { startListener, type StartedListener } from "./listeners.ts";
+import { startListeners, type StartedListener } from "./listeners.ts";
 import { systemClock, type Clock } from "../util/clock.ts";
 import type { Logger } from "../util/logger.ts";
 import { openStorage } from "../storage/index.ts";
@@ -53,7 +53,9 @@ export function toBrokerOptions(config: WharfConfig): BrokerOptions {
     ...mqtt,
     serverRedirect: serverRedirect.serverReference === "" ? null : { ...serverRedirect },
     sysInterval: config.sys.interval,
-    acl: config.acl.map((rule) => ({ ...rule })),
+    acl: config.acl.rules.map((rule) => ({ ...rule })),
+    aclDefault: config.acl.default,
+    aclReadMode: config.acl.mode,
     scram: config.auth.scram.map((user) => ({ ...user })),
     queues: structuredClone(config.queues),
     overload: { ...config.overload },
@@ -106,7 +108,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   const listeners: StartedListener[] = [];
   try {
     const ctx = { broker, logger, clock, maxPacketSize: config.mqtt.maxPacketSize };
-    for (const [i, l] of config.listeners.entries()) listeners.push(await startListener(ctx, l, i));
+    await startListeners(ctx, config.listeners, listeners);
   } catch (err) {
     await Promise.allSettled(listeners.map((l) => l.close()));
     await broker.close();

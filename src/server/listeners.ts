@@ -3,6 +3,7 @@
 import type { Broker } from "../broker/index.ts";
 import { listenWeb } from "../transport/web/server.ts";
 import { attachWebSocket } from "../transport/ws/index.ts";
+import { attachHttpBridge } from "../transport/http/index.ts";
 import type { ListenerHandle } from "../transport/listen.ts";
 import { listenTcp } from "../transport/tcp/index.ts";
 import { listenTls, TlsConfigError, type TlsOptions } from "../transport/tls/index.ts";
@@ -53,13 +54,24 @@ export async function startListener(ctx: ListenerContext, l: ListenerConfig, ind
   }
 }
 
+function rename(index: number, err: unknown): Error {
+  if (err instanceof TlsConfigError) return new TlsConfigError(`listeners[${index}].${err.field}`, err.detail);
+  return err instanceof Error ? err : new Error(String(err));
+}
+
 function named<T>(index: number, fn: () => T): T {
+  let r: T;
   try {
-    return fn();
+    r = fn();
   } catch (err) {
-    if (err instanceof TlsConfigError) throw new TlsConfigError(`listeners[${index}].${err.field}`, err.detail);
-    throw err;
+    throw rename(index, err);
   }
+  if (r instanceof Promise) {
+    return r.catch((err: unknown) => {
+      throw rename(index, err);
+    }) as T;
+  }
+  return r;
 }
 
 async function start(ctx: ListenerContext, l: ListenerConfig): Promise<StartedListener> {
@@ -81,30 +93,88 @@ async function start(ctx: ListenerContext, l: ListenerConfig): Promise<StartedLi
     case "tls":
       return listenTls(broker, { ...common, tls: toTlsOptions(l.tls!) }, logger, clock);
     case "ws":
-    case "wss": {
-      const tlsOpts = l.type === "wss" ? toTlsOptions(l.tls!) : undefined;
-      const maxPayload = effectiveMaxPacketSize(l, ctx);
-      const kind = l.type;
-      const web = await listenWeb(
-        { type: l.type, host: l.host, port: l.port, maxConnections: common.maxConnections, tls: tlsOpts },
-        logger,
-        ({ server }) => {
-          attachWebSocket(
-            server,
-            broker,
-            {
-              kind,
-              ws: { path: l.ws?.path ?? WS_DEFAULTS.path, origins: l.ws?.origins ?? WS_DEFAULTS.origins },
-              maxPayload,
-              limits: { maxPacketSize: maxPayload },
-              ...(tlsOpts !== undefined ? { tls: tlsOpts } : {}),
-            },
-            logger,
-            clock,
-          );
-        },
-      );
-      return web;
-    }
+    case "wss":
+    case "http":
+      return startWeb(ctx, l, undefined);
+  }
+}
+
+/**
+ * A ws/wss and/or http listener on one HTTP(S) server. `http` is the http listener sharing the ws/wss one's
+ * address (TLS and maxConnections then come from the ws/wss listener).
+ */
+async function startWeb(
+  ctx: ListenerContext,
+  l: ListenerConfig,
+  http: ListenerConfig | undefined,
+): Promise<StartedListener> {
+  const { broker, logger, clock } = ctx;
+  const tlsOpts = l.tls !== undefined ? toTlsOptions(l.tls) : undefined;
+  const bridgeConfig = l.type === "http" ? l : http;
+  const kind = l.type;
+  const web = await listenWeb(
+    {
+      type: http === undefined ? l.type : `${l.type}+http`,
+      host: l.host,
+      port: l.port,
+      ...(l.maxConnections > 0 ? { maxConnections: l.maxConnections } : {}),
+      ...(tlsOpts !== undefined ? { tls: tlsOpts } : {}),
+    },
+    logger,
+    (server) => {
+      if (kind === "ws" || kind === "wss") {
+        const maxPayload = effectiveMaxPacketSize(l, ctx);
+        attachWebSocket(
+          server.server,
+          broker,
+          {
+            kind,
+            ws: { path: l.ws?.path ?? WS_DEFAULTS.path, origins: l.ws?.origins ?? WS_DEFAULTS.origins },
+            maxPayload,
+            limits: { maxPacketSize: maxPayload },
+            ...(tlsOpts !== undefined ? { tls: tlsOpts } : {}),
+          },
+          logger,
+          clock,
+        );
+      }
+      if (bridgeConfig !== undefined) {
+        return attachHttpBridge(
+          server,
+          broker,
+          { kind: tlsOpts !== undefined ? "https" : "http", maxBodySize: effectiveMaxPacketSize(bridgeConfig, ctx) },
+          logger,
+          clock,
+        );
+      }
+      return undefined;
+    },
+  );
+  return web;
+}
+
+/**
+ * Starts every listener of the config (an http listener on the same address as a ws/wss one shares its server).
+ * Pushes each onto `out` as it starts, so that the caller can close them if a later one fails.
+ */
+export async function startListeners(
+  ctx: ListenerContext,
+  listeners: readonly ListenerConfig[],
+  out: StartedListener[],
+): Promise<void> {
+  const shared = new Map<number, number>(); // http index -> ws index
+  listeners.forEach((l, i) => {
+    if (l.type !== "http" || l.port === 0) return;
+    const j = listeners.findIndex(
+      (w) => (w.type === "ws" || w.type === "wss") && w.host === l.host && w.port === l.port,
+    );
+    if (j >= 0) shared.set(i, j);
+  });
+  const partner = new Map([...shared].map(([h, w]) => [w, h]));
+  for (const [i, l] of listeners.entries()) {
+    if (shared.has(i)) continue;
+    const h = partner.get(i);
+    if (h === undefined) out.push(await startListener(ctx, l, i));
+    else out.push(await named(i, () => startWeb(ctx, l, listeners[h])));
   }
 }

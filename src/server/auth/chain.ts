@@ -87,7 +87,9 @@ export class AuthChain {
       if (method.name === "password-file" && out.kind !== "pass") verified = true;
       if (out.kind === "accept") {
         if (userKey !== undefined) this.#attempts?.refund(userKey);
-        return { accept: true, username: out.username };
+        return out.acl === undefined
+          ? { accept: true, username: out.username }
+          : { accept: true, username: out.username, acl: out.acl };
       }
       if (out.kind === "reject") return this.#refuse(ctx, method.name, out.reason);
       if (out.kind === "unavailable") unavailable ??= `${method.name}: ${out.reason}`;

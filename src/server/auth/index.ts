@@ -8,11 +8,18 @@ import { CredentialCache } from "./credential-cache.ts";
 import { AUTH_METHOD_NAMES, type AuthMethod, type AuthMethodName } from "./method.ts";
 import { PasswordFile } from "./password-file.ts";
 import { PasswordFileMethod } from "./password-method.ts";
+import { HttpCalloutMethod } from "./http-method.ts";
+import { JwtMethod } from "./jwt-method.ts";
+import { MtlsMethod } from "./mtls-method.ts";
 
 export { AuthChain } from "./chain.ts";
 export { CredentialCache } from "./credential-cache.ts";
 export * from "./method.ts";
 export * from "./password-file.ts";
+export { JwtMethod, JwtConfigError, parseAclClaim } from "./jwt-method.ts";
+export { HttpCalloutMethod } from "./http-method.ts";
+export { CircuitBreaker } from "./circuit-breaker.ts";
+export { MtlsMethod } from "./mtls-method.ts";
 
 export interface ServerAuth {
   /** undefined when nothing is configured: the broker then runs without an authenticate hook. */
@@ -26,9 +33,9 @@ export function configuredMethods(auth: AuthConfig): AuthMethodName[] {
   if (auth.methods.length > 0) return [...auth.methods];
   const present: Record<AuthMethodName, boolean> = {
     "password-file": auth.passwordFile !== "",
-    jwt: false,
-    http: false,
-    mtls: false,
+    jwt: auth.jwt.secret !== "" || auth.jwt.publicKeyFile !== "" || auth.jwt.jwksFile !== "",
+    http: auth.http.url !== "",
+    mtls: false, // only when listed: a TLS listener's verified certificates then identify clients
     scram: auth.scram.length > 0,
   };
   return AUTH_METHOD_NAMES.filter((m) => present[m]);
@@ -54,6 +61,39 @@ export function buildServerAuth(
         methods.push(new PasswordFileMethod(file, cache));
         logger.info({ file: auth.passwordFile, users: file.size }, "password file loaded");
       }
+      if (name === "jwt") {
+        const j = auth.jwt;
+        methods.push(
+          new JwtMethod({
+            secret: j.secret,
+            publicKeyFile: j.publicKeyFile,
+            jwksFile: j.jwksFile,
+            algorithms: j.algorithms,
+            audience: j.audience,
+            issuer: j.issuer,
+            usernameClaim: j.usernameClaim,
+            aclClaim: j.aclClaim,
+            clockTolerance: j.clockTolerance,
+            clock,
+          }),
+        );
+      }
+      if (name === "http") {
+        const h = auth.http;
+        methods.push(
+          new HttpCalloutMethod({
+            url: h.url,
+            timeoutMs: h.timeoutMs,
+            allowCacheTtlMs: h.allowCacheTtl * 1000,
+            denyCacheTtlMs: h.denyCacheTtl * 1000,
+            cacheSize: h.cacheSize,
+            breakerThreshold: h.breakerThreshold,
+            breakerCooldownMs: h.breakerCooldown * 1000,
+            clock,
+          }),
+        );
+      }
+      if (name === "mtls") methods.push(new MtlsMethod(auth.mtls.usernameFrom));
       // scram runs inside the broker (5.0 enhanced authentication: the client names the method).
     }
   } catch (err) {

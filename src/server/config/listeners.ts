@@ -9,11 +9,11 @@ import type { ConfigIssue, Infer, ObjectSchema, Shape } from "./schema.ts";
 import { MAX_PACKET_SIZE, MAX_UINT16 as U16 } from "../../util/index.ts";
 export { MAX_PACKET_SIZE };
 
-export const LISTENER_TYPES = ["tcp", "tls", "ws", "wss"] as const;
+export const LISTENER_TYPES = ["tcp", "tls", "ws", "wss", "http"] as const;
 export type ListenerType = (typeof LISTENER_TYPES)[number];
 
 /** Default port of each type (the IANA / customary ones). */
-export const DEFAULT_PORTS: Record<ListenerType, number> = { tcp: 1883, tls: 8883, ws: 8083, wss: 8084 };
+export const DEFAULT_PORTS: Record<ListenerType, number> = { tcp: 1883, tls: 8883, ws: 8083, wss: 8084, http: 8080 };
 
 /** The `ws` section's defaults (the section may be left out). */
 export const WS_DEFAULTS = { path: "/mqtt", origins: [] as string[] };
@@ -46,7 +46,7 @@ const tlsSchema = object({
 
 /** Which types take which section (true = required). */
 const SECTIONS: Record<string, Partial<Record<ListenerType, boolean>>> = {
-  tls: { tls: true, wss: true },
+  tls: { tls: true, wss: true, http: false },
   ws: { ws: false, wss: false },
 };
 
@@ -87,18 +87,35 @@ export const listenerSchema: ObjectSchema<typeof listenerShape> = {
   },
 };
 
+/** A ws/wss listener and an http listener may share one address (one HTTP server); nothing else may. */
+function canShare(a: ListenerConfig, b: ListenerConfig): boolean {
+  const web = (x: ListenerConfig, y: ListenerConfig): boolean =>
+    (x.type === "ws" || x.type === "wss") && y.type === "http" && y.tls === undefined;
+  return web(a, b) || web(b, a);
+}
+
 /** The listener list: the file needs at least one; an embedded broker (createBroker) may have none. */
 export function listenersOf(defaultValue: ListenerConfig[], minItems: number) {
   return refine(array(listenerSchema, defaultValue, { minItems }), (listeners, path, issues) => {
     // Two listeners on the same fixed address can never both start; say so before trying.
-    const seen = new Map<string, number>();
+    const seen = new Map<string, number[]>();
     listeners.forEach((l, i) => {
       if (l.port === 0) return;
       const key = `${l.host}:${l.port}`;
-      const first = seen.get(key);
-      if (first === undefined) seen.set(key, i);
-      else
-        issues.push({ path: `${path}[${i}].port`, message: `same host and port as ${path}[${first}]`, value: l.port });
+      const before = seen.get(key) ?? [];
+      const clash = before.find((j) => before.length > 1 || !canShare(listeners[j]!, l));
+      if (clash !== undefined) {
+        const why =
+          l.type === "http" && l.tls !== undefined
+            ? " (an http listener sharing a ws/wss port takes its TLS from that listener: leave tls out)"
+            : "";
+        issues.push({
+          path: `${path}[${i}].port`,
+          message: `same host and port as ${path}[${clash}]${why}`,
+          value: l.port,
+        });
+      }
+      seen.set(key, [...before, i]);
     });
   });
 }

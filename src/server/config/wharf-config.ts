@@ -5,9 +5,8 @@ import { saslPrep } from "../../broker/auth/index.ts";
 import { validateScramUser } from "../../broker/authenticators.ts";
 import { DEFAULT_BROKER_OPTIONS } from "../../broker/options.ts";
 import { overloadSchema } from "./overload-schema.ts";
-import { authSecurityKeys, checkAuthSection } from "./security.ts";
+import { aclSchema, authSecurityKeys, checkAuthSection, mqttSecurityKeys, type AclConfig } from "./security.ts";
 import { array, bool, anyStr, int, object, oneOf, optional, refine, required, str, type Infer } from "./schema.ts";
-import { validateTopicFilter } from "../../topics/index.ts";
 import { queuesSchema } from "./queues.ts";
 
 import { listenersOf, listenersSchema, MAX_PACKET_SIZE } from "./listeners.ts";
@@ -29,6 +28,7 @@ const d = DEFAULT_BROKER_OPTIONS;
 
 /** Maps 1:1 onto BrokerOptions (src/broker/options.ts); defaults are the broker's. */
 const mqttSchema = object({
+  ...mqttSecurityKeys, // pre-CONNECT limits, session caps, memory budget, rate limits (security.ts)
   maxPacketSize: int({ min: 2, max: MAX_PACKET_SIZE, default: d.maxPacketSize }),
   maxInflight: int({ min: 1, max: U16, default: d.maxInflight }),
   receiveMaximum: int({ min: 1, max: U16, default: d.receiveMaximum }),
@@ -92,25 +92,6 @@ const authSchema = refine(
   checkAuthSection,
 );
 
-/** What a bad ACL topic filter should have been, with the rule it breaks (from src/topics). */
-function topicFilterProblem(filter: string): string | undefined {
-  try {
-    validateTopicFilter(filter);
-    return undefined;
-  } catch (err) {
-    return `a valid topic filter (${err instanceof Error ? err.message : String(err)})`;
-  }
-}
-
-const aclRuleSchema = object({
-  // A rule's meaning is in these three: no defaults, so a half-written rule is an error.
-  permission: required(oneOf(["allow", "deny"] as const, "deny")),
-  action: required(oneOf(["publish", "subscribe", "all"] as const, "all")),
-  topic: required(str({ default: "#", check: topicFilterProblem })),
-  clientId: optional(str({ default: "" })),
-  username: optional(str({ default: "" })),
-});
-
 const storageShape = {
   type: oneOf(STORAGE_TYPES, "lmdb"),
   /** Relative paths resolve against the working directory. */
@@ -133,7 +114,7 @@ export const wharfConfigSchema = object({
     /** Seconds between $SYS publications; 0 disables them. */
     interval: int({ min: 0, max: 86_400, default: d.sysInterval }),
   }),
-  acl: array(aclRuleSchema, []),
+  acl: aclSchema, // {default, mode, rules} or just the rules (security.ts)
   auth: authSchema,
   storage: storageSchema,
   log: logSchema,
@@ -156,7 +137,7 @@ export const embeddedConfigSchema = object({
 });
 
 export type WharfConfig = Infer<typeof wharfConfigSchema>;
-export type AclRuleConfig = Infer<typeof aclRuleSchema>;
+export type AclRuleConfig = AclConfig["rules"][number];
 export type StorageConfig = Infer<typeof storageSchema>;
 export type AuthConfig = Infer<typeof authSchema>;
 export type LogConfig = Infer<typeof logSchema>;

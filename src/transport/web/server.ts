@@ -48,13 +48,13 @@ export function sendJson(
 }
 
 /**
- * Creates and binds the server; `setup` attaches the endpoints (before the port opens). Requests no route takes
- * get 404 JSON.
+ * Creates and binds the server; `setup` attaches the endpoints (before the port opens) and may return what to
+ * close with the listener. Requests no route takes get 404 JSON.
  */
 export async function listenWeb(
   opts: WebServerOptions,
   logger: Logger,
-  setup: (web: WebServer) => void,
+  setup: (web: WebServer) => { close(): void } | undefined,
 ): Promise<WebListener> {
   const secure =
     opts.tls === undefined
@@ -66,7 +66,7 @@ export async function listenWeb(
   server.requestTimeout = 60_000;
   server.keepAliveTimeout = 5_000;
   const web: WebServer = { server, routes: [] };
-  setup(web);
+  const endpoint = setup(web);
   server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
     for (const route of web.routes) if (route(req, res)) return;
     sendJson(res, 404, { error: { code: "not_found", message: `no endpoint at ${req.method} ${req.url}` } });
@@ -102,6 +102,7 @@ export async function listenWeb(
       : {}),
     close: () => {
       // Ordinary keep-alive requests and SSE streams are not MQTT connections: close them now.
+      endpoint?.close();
       const closing = stopAccepting(server);
       server.closeIdleConnections();
       return closing;

@@ -53,5 +53,6 @@ export function mqttjsConnack(url: string, opts: IClientOptions): Promise<number
       if (typeof err.code === "number") resolve(err.code);
       else reject(err);
     });
+    client.once("close", () => reject(new Error("closed without CONNACK")));
   });
 }

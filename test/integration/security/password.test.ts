@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { mosquittoPub, mosquittoSub, parseSubLines, waitUntil } from "../../helpers/clients.ts";
 import { RawClient } from "../../helpers/raw-client.ts";
 import { repoRoot } from "../../helpers/spawn-wharf.ts";
+import { passwd, type PasswdOptions } from "../../../src/cli/passwd.ts";
 import { mqttjsConnack, passwordFile, startSecure, tempDir } from "./helpers.ts";
 
 test("allowAnonymous=false + password file: mosquitto_pub 3.1.1 gets 0 / 0x04 / 0x05, 5.0 gets 0 / 0x86 / 0x87", async (t) => {
@@ -101,35 +102,54 @@ function passwdCli(args: string[], stdin: string): Promise<{ code: number | null
 test("`wharf passwd --password-stdin` adds and changes, -D deletes; the running broker reloads the file", async (t) => {
   const dir = tempDir(t);
   const pw = join(dir, "users.pw");
+  // The real command once (a child process); the other cases through the same function in-process (fast).
   assert.deepEqual(await passwdCli(["--password-stdin", pw, "alice"], "first\n"), {
     code: 0,
     out: `${pw}: added alice\n`,
     err: "",
   });
+  const run = async (user: string, opts: Partial<PasswdOptions>, stdin = "", tty?: string[]) => {
+    let out = "";
+    let err = "";
+    const answers = [...(tty ?? [])];
+    const code = await passwd(
+      pw,
+      user,
+      { delete: false, passwordStdin: false, ...opts },
+      { out: (s) => (out += s), err: (s) => (err += s) },
+      { readStdin: async () => stdin, prompt: async () => (tty === undefined ? undefined : answers.shift()) },
+    );
+    return { code, out, err };
+  };
   const { port } = await startSecure(t, { mqtt: { allowAnonymous: false }, auth: { passwordFile: pw } });
   const pub = async (u: string, p: string) =>
     (await mosquittoPub(t, port, ["-t", "x", "-m", "y", "-u", u, "-P", p])).code;
   assert.equal(await pub("alice", "first"), 0);
   assert.equal(await pub("bob", "bobpw"), 4);
-  assert.equal((await passwdCli(["--password-stdin", pw, "bob"], "bobpw")).code, 0);
+  assert.equal((await run("bob", { passwordStdin: true }, "bobpw")).code, 0);
   await retryUntil(async () => (await pub("bob", "bobpw")) === 0, "bob accepted after the reload");
-  assert.equal((await passwdCli(["--password-stdin", pw, "alice"], "second\n")).out, `${pw}: changed alice\n`);
+  // The prompt: asked twice, must match.
+  assert.deepEqual(await run("alice", {}, "", ["second", "second"]), {
+    code: 0,
+    out: `${pw}: changed alice\n`,
+    err: "",
+  });
   await retryUntil(
     async () => (await pub("alice", "first")) === 4,
     "alice's old password refused (even though cached)",
   );
   assert.equal(await pub("alice", "second"), 0);
-  assert.equal((await passwdCli(["-D", pw, "bob"], "")).code, 0);
+  assert.equal((await run("carol", {}, "", ["one", "two"])).code, 1, "passwords differ");
+  assert.equal((await run("bob", { delete: true })).code, 0);
   await retryUntil(async () => (await pub("bob", "bobpw")) === 4, "bob refused after -D");
-  const missing = await passwdCli(["-D", pw, "bob"], "");
+  const missing = await run("bob", { delete: true });
   assert.equal(missing.code, 1);
   assert.match(missing.err, /no user "bob"/);
-  const bad = await passwdCli(["--password-stdin", pw, "a:b"], "x");
+  const bad = await run("a:b", { passwordStdin: true }, "x");
   assert.equal(bad.code, 2);
   assert.match(bad.err, /':'/);
-  const empty = await passwdCli(["--password-stdin", pw, "carol"], "\n");
-  assert.equal(empty.code, 2);
-  const noTty = await passwdCli([pw, "carol"], "");
+  assert.equal((await run("carol", { passwordStdin: true }, "\n")).code, 2, "empty password");
+  const noTty = await run("carol", {});
   assert.equal(noTty.code, 2);
   assert.match(noTty.err, /--password-stdin/);
 });

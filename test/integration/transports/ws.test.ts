@@ -5,21 +5,13 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import mqttPacket from "mqtt-packet";
 import WebSocket from "ws";
-import { startServer, validateConfig, type WharfServer } from "../../../src/server/index.ts";
 import { makePki } from "../../helpers/certs.ts";
+import { configServer } from "../../helpers/config-server.ts";
 import { mqttjs, waitUntil } from "../../helpers/clients.ts";
-import { recordingLogger } from "../../unit/broker/harness.ts";
 
 type T = { after(fn: () => unknown): void };
 
-async function server(t: T, listeners: object[], extra: object = {}): Promise<WharfServer> {
-  const s = await startServer(
-    validateConfig({ listeners, storage: { type: "memory" }, sys: { interval: 0 }, ...extra }),
-    { logger: recordingLogger() },
-  );
-  t.after(() => s.close());
-  return s;
-}
+const server = configServer;
 
 const gen = (p: object): Buffer => mqttPacket.generate(p as mqttPacket.Packet, { protocolVersion: 4 });
 const CONNECT = (clientId: string) =>

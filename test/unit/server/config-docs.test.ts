@@ -33,13 +33,13 @@ const paths = leafPaths(wharfConfigSchema);
 test("the schema has the expected keys", () => {
   assert.ok(paths.includes("listeners[].port"));
   assert.ok(paths.includes("mqtt.clientIdPrefix"));
-  assert.ok(paths.includes("acl[].username"));
+  assert.ok(paths.includes("acl.rules[].username"));
   assert.ok(paths.includes("storage.batchIntervalMs"));
   assert.ok(paths.includes("log.format"));
   assert.ok(paths.includes("auth.scram[].credential"));
   assert.ok(paths.includes("listeners[].tls.usernameFrom"));
   assert.ok(paths.includes("queues"));
-  assert.equal(paths.length, 5 + 8 + 2 + 24 + 1 + 5 + 3 + 10 + 4 + 2 + 6 + 1);
+  assert.equal(paths.length, 5 + 8 + 2 + 34 + 1 + 7 + 30 + 4 + 2 + 6 + 1);
 });
 
 test("config/wharf.example.yaml validates and holds exactly the defaults", () => {
@@ -48,9 +48,10 @@ test("config/wharf.example.yaml validates and holds exactly the defaults", () =>
 
 /** Keys only in commented-out examples: lists empty by default, and per-type listener sections. */
 const commentedOnly = (p: string): boolean =>
-  p.startsWith("acl[]") ||
+  p.startsWith("acl.rules[]") ||
   p.startsWith("auth.scram[]") ||
   p === "auth.methods[]" ||
+  p === "auth.jwt.algorithms[]" ||
   /^listeners\[\]\.(tls|ws)\./.test(p);
 
 test("config/wharf.example.yaml spells out every key (except the keys of lists empty by default: acl, auth.scram)", () => {

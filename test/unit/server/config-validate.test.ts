@@ -39,13 +39,14 @@ test("an empty config (no file, empty file, null sections) is all defaults", () 
 test("defaults: one tcp listener on 0.0.0.0:1883, the broker's defaults, lmdb, info/auto logs", () => {
   const c = defaultConfig();
   assert.deepEqual(c.listeners, [{ type: "tcp", host: "0.0.0.0", port: 1883, maxConnections: 0, maxPacketSize: 0 }]);
-  const { sysInterval, acl, scram, serverRedirect, queues, overload, ...mqttDefaults } = DEFAULT_BROKER_OPTIONS;
+  const { sysInterval, acl, scram, serverRedirect, overload, aclDefault, aclReadMode, queues, ...mqttDefaults } =
+    DEFAULT_BROKER_OPTIONS;
   const { serverRedirect: redirectConfig, ...mqtt } = c.mqtt;
   assert.deepEqual(mqtt, mqttDefaults);
   assert.equal(serverRedirect, null);
   assert.equal(redirectConfig.serverReference, "", "no redirection");
   assert.equal(c.sys.interval, sysInterval);
-  assert.deepEqual(c.acl, acl);
+  assert.deepEqual(c.acl, { default: aclDefault, mode: aclReadMode, rules: acl });
   assert.deepEqual(c.auth.scram, scram);
   assert.deepEqual(c.queues, queues);
   assert.deepEqual(c.storage, { type: "lmdb", dataDir: "./data", durability: "sync", batchIntervalMs: 10 });
@@ -89,9 +90,9 @@ test("overload: marks, stall limit and disconnect are validated, naming the fiel
 test("defaultConfig returns a fresh copy each time", () => {
   const a = defaultConfig();
   a.listeners[0]!.port = 1;
-  a.acl.push({ permission: "deny", action: "all", topic: "#" });
+  a.acl.rules.push({ permission: "deny", action: "all", topic: "#" });
   assert.equal(defaultConfig().listeners[0]!.port, 1883);
-  assert.deepEqual(defaultConfig().acl, []);
+  assert.deepEqual(defaultConfig().acl.rules, []);
 });
 
 test("given values are kept and missing keys take their defaults", () => {
@@ -113,8 +114,8 @@ test("given values are kept and missing keys take their defaults", () => {
   assert.equal(c.mqtt.maxInflight, DEFAULT_BROKER_OPTIONS.maxInflight);
   assert.equal(c.sys.interval, 0);
   // Optional keys that were not given are absent, not undefined.
-  assert.deepEqual(c.acl, [{ permission: "allow", action: "subscribe", topic: "a/+/c", username: "u" }]);
-  assert.ok(!("clientId" in c.acl[0]!));
+  assert.deepEqual(c.acl.rules, [{ permission: "allow", action: "subscribe", topic: "a/+/c", username: "u" }]);
+  assert.ok(!("clientId" in c.acl.rules[0]!));
   assert.deepEqual(c.storage, { type: "memory", dataDir: "./data", durability: "batched", batchIntervalMs: 10 });
   assert.deepEqual(c.log, { level: "debug", format: "json" });
 });
@@ -149,7 +150,11 @@ test("wrong types name the path, what was expected and the value found", () => {
     [{ listeners: "tcp://x" }, "listeners", 'expected a list, got "tcp://x"'],
     [{ listeners: [5] }, "listeners[0]", "expected a mapping (key: value), got 5"],
     [{ listeners: [{ host: "" }] }, "listeners[0].host", 'expected a non-empty string, got ""'],
-    [{ listeners: [{ type: "udp" }] }, "listeners[0].type", 'expected one of "tcp", "tls", "ws", "wss", got "udp"'],
+    [
+      { listeners: [{ type: "udp" }] },
+      "listeners[0].type",
+      'expected one of "tcp", "tls", "ws", "wss", "http", got "udp"',
+    ],
     [{ mqtt: [] }, "mqtt", "expected a mapping (key: value), got []"],
     [{ mqtt: { allowAnonymous: "yes" } }, "mqtt.allowAnonymous", 'expected a boolean (true or false), got "yes"'],
     [{ mqtt: { maxInflight: 1.5 } }, "mqtt.maxInflight", "expected an integer 1..65535, got 1.5"],
@@ -163,7 +168,9 @@ test("wrong types name the path, what was expected and the value found", () => {
       'expected one of "trace", "debug", "info", "warn", "error", "silent", got "verbose"',
     ],
     [{ log: { format: "text" } }, "log.format", 'expected one of "auto", "json", "pretty", got "text"'],
-    [{ acl: { deny: "#" } }, "acl", 'expected a list, got {"deny":"#"}'],
+    // acl is a mapping {default, mode, rules} or a list of rules (security.ts): anything else is named.
+    [{ acl: "deny" }, "acl", 'expected a mapping (key: value), got "deny"'],
+    [{ acl: { deny: "#" } }, "acl.deny", "unknown key (allowed: default, mode, rules)"],
     [[1, 2], "", "expected a mapping (key: value), got [1,2]"],
   ];
   for (const [raw, path, message] of cases) {
@@ -238,7 +245,21 @@ test("acl rules: permission, action and topic are required; topic must be a vali
     "acl[0].clientId",
   );
   const ok = validateConfig({ acl: [{ permission: "deny", action: "all", topic: "+/x/#", clientId: "c1" }] });
-  assert.deepEqual(ok.acl, [{ permission: "deny", action: "all", topic: "+/x/#", clientId: "c1" }]);
+  assert.deepEqual(ok.acl.rules, [{ permission: "deny", action: "all", topic: "+/x/#", clientId: "c1" }]);
+  // The mapping form: default and mode with the rules.
+  const m = validateConfig({
+    acl: { default: "deny", mode: "filter", rules: [{ permission: "allow", action: "all", topic: "a/#" }] },
+  });
+  assert.deepEqual(m.acl, {
+    default: "deny",
+    mode: "filter",
+    rules: [{ permission: "allow", action: "all", topic: "a/#" }],
+  });
+  assert.equal(onlyIssue({ acl: { default: "maybe" } }).path, "acl.default");
+  assert.equal(
+    onlyIssue({ acl: { rules: [{ permission: "deny", action: "all", topic: "a/#/b" }] } }).path,
+    "acl.rules[0].topic",
+  );
 });
 
 test("every error is reported at once, in one readable multi-line message", () => {

@@ -1,0 +1,95 @@
+// Authorization with real clients: deny by default, the read-filter mode (Mosquitto's read check) for live and
+// retained messages, and ACL rules carried by a JWT claim.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { SignJWT } from "jose";
+import { mqttjs, mosquittoPub, mosquittoSub, parseSubLines } from "../../helpers/clients.ts";
+import { passwordFile, startSecure, tempDir } from "./helpers.ts";
+
+test("acl.default deny: only what a rule allows; %u gives each user its own tree (mosquitto_sub / MQTT.js)", async (t) => {
+  const dir = tempDir(t);
+  const pw = await passwordFile(dir, { alice: "a", bob: "b" });
+  const { url, port } = await startSecure(t, {
+    mqtt: { allowAnonymous: false },
+    auth: { passwordFile: pw },
+    acl: { default: "deny", rules: [{ permission: "allow", action: "all", topic: "devices/%u/#" }] },
+  });
+  const alice = await mqttjs(t, url, { protocolVersion: 4, clientId: "alice", username: "alice", password: "a" });
+  await alice.client.subscribeAsync("devices/alice/#", { qos: 1 });
+  // MQTT.js rejects a SUBACK with a failure return code (3.1.1 0x80).
+  await assert.rejects(alice.client.subscribeAsync("devices/bob/#", { qos: 1 }), /Unspecified error/);
+  await assert.rejects(alice.client.subscribeAsync("other/#", { qos: 1 }), /Unspecified error/);
+  // bob may not publish into alice's tree: acknowledged (3.1.1 cannot say no) but dropped.
+  assert.equal(
+    (await mosquittoPub(t, port, ["-u", "bob", "-P", "b", "-t", "devices/alice/x", "-m", "forged", "-q", "1"])).code,
+    0,
+  );
+  assert.equal(
+    (await mosquittoPub(t, port, ["-u", "alice", "-P", "a", "-t", "devices/alice/x", "-m", "mine", "-q", "1"])).code,
+    0,
+  );
+  const got = await alice.waitFor(1);
+  assert.deepEqual(
+    got.map((m) => m.payload),
+    ["mine"],
+  );
+});
+
+test("acl.mode filter: '#' is granted and receives everything except denied topics, live and retained", async (t) => {
+  const dir = tempDir(t);
+  const pw = await passwordFile(dir, { alice: "a", bob: "b" });
+  const { port } = await startSecure(t, {
+    mqtt: { allowAnonymous: false },
+    auth: { passwordFile: pw },
+    acl: {
+      mode: "filter",
+      rules: [
+        { permission: "allow", action: "all", topic: "secret/#", username: "alice" },
+        { permission: "deny", action: "all", topic: "secret/#" },
+      ],
+    },
+  });
+  const pub = (topic: string, m: string, retain = false) =>
+    mosquittoPub(t, port, ["-u", "alice", "-P", "a", "-t", topic, "-m", m, "-q", "1", ...(retain ? ["-r"] : [])]);
+  await pub("secret/r", "retained secret", true);
+  await pub("public/r", "retained public", true);
+  const bob = mosquittoSub(t, port, ["-u", "bob", "-P", "b", "-t", "#", "-q", "1", "-i", "bob"]);
+  await bob.waitForLines(1);
+  await pub("secret/live", "live secret");
+  await pub("public/live", "live public");
+  await bob.waitForLines(2);
+  const alice = mosquittoSub(t, port, ["-u", "alice", "-P", "a", "-t", "secret/#", "-i", "alice", "-C", "1"]);
+  await alice.waitForLines(1);
+  assert.deepEqual(
+    parseSubLines(bob.lines).map((m) => m.payload),
+    ["retained public", "live public"],
+  );
+  assert.equal(parseSubLines(alice.lines)[0]?.payload, "retained secret");
+  // In filter mode a deny covering the whole filter still refuses the SUBSCRIBE.
+  const denied = mosquittoSub(t, port, ["-u", "bob", "-P", "b", "-t", "secret/#", "-i", "bob2", "-C", "1", "-W", "2"]);
+  await denied.exited;
+  assert.match(denied.stderr, /denied|refused|not authori|0x80|128/i);
+});
+
+test("JWT ACL claim: the token's rules apply to its client before the configured ones", async (t) => {
+  const secret = "a-shared-secret-of-at-least-32-bytes!";
+  const { url } = await startSecure(t, {
+    mqtt: { allowAnonymous: false },
+    auth: { jwt: { secret, aclClaim: "acl" } },
+    acl: { default: "deny" },
+  });
+  const tok = await new SignJWT({
+    sub: "dev1",
+    acl: [
+      { permission: "allow", action: "all", topic: "fleet/dev1/#" },
+      { permission: "allow", action: "subscribe", topic: "fleet/broadcast" },
+    ],
+  })
+    .setProtectedHeader({ alg: "HS256" })
+    .setExpirationTime("5m")
+    .sign(new TextEncoder().encode(secret));
+  const c = await mqttjs(t, url, { protocolVersion: 5, clientId: "dev1", username: "dev1", password: tok });
+  await c.client.subscribeAsync("fleet/dev1/cmd", { qos: 0 });
+  await c.client.subscribeAsync("fleet/broadcast", { qos: 0 });
+  await assert.rejects(c.client.subscribeAsync("fleet/dev2/cmd", { qos: 0 }), /Not authorized/); // 5.0 SUBACK 0x87
+});

@@ -12,6 +12,7 @@ import { BrokerRuntime } from "./runtime.ts";
 import type { BrokerDeps } from "./runtime.ts";
 import type { Subscription } from "./session.ts";
 import type { BrokerStats } from "./stats.ts";
+import type { QueueEngine } from "../queues/index.ts";
 import type { ConnectionAcceptor, ConnectionHandler, ListenerLimits, TransportConnection } from "./transport.ts";
 
 export type { BrokerDeps } from "./runtime.ts";
@@ -98,6 +99,14 @@ export class Broker implements ConnectionAcceptor {
 
   stats(): BrokerStats {
     return this.#rt.stats();
+  }
+
+  /**
+   * Durable queues (docs/queues.md): the typed management API — list/info (depth, in flight, DLQ depth, groups and
+   * consumers), peek, purge, delete, redrive — and in-process publish/consume without a socket.
+   */
+  get queues(): QueueEngine {
+    return this.#rt.queues.engine;
   }
 
   /** Current subscriptions of a client (for tests and the admin API). */

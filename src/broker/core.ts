@@ -6,7 +6,7 @@
 // Both live in this one module because each names the other; everything they reference is imported as a type from
 // modules below the handlers, so no handler ever imports connection.ts or broker.ts (no import cycle; the lint
 // checks it with scripts/import-cycles.mjs).
-import type { Packet, Properties, ProtocolVersion, Will } from "../codec/index.ts";
+import type { Packet, Properties, ProtocolVersion, PublishPacket, Will } from "../codec/index.ts";
 import type { Clock, Logger } from "../util/index.ts";
 import type { AuthenticatorRegistry } from "./auth/index.ts";
 import type { OverloadState } from "./backpressure.ts";
@@ -84,6 +84,12 @@ export interface CommitGate {
   inboundReleased(s: Session, packetId: number): void;
 }
 
+/** Durable queues as the packet handlers see them (queue-bridge.ts implements it). */
+export interface QueueGate {
+  /** A PUBLISH to `$queue/…` (a queue or a settle topic), already authorized: the acknowledgement to send. */
+  publish(c: ClientContext, topic: string, p: PublishPacket): { reasonCode: number; reason?: string | undefined };
+}
+
 export interface BrokerCore {
   /** Names this broker instance (Broker.id); carried by every event (events.ts). */
   readonly id: string;
@@ -100,6 +106,8 @@ export interface BrokerCore {
   readonly serverRedirect: ServerRedirect | undefined;
   /** Write-behind persistence when a storage is configured (src/broker/persist.ts). */
   readonly persistence: CommitGate | undefined;
+  /** Durable `$queue/` queues (queue-bridge.ts). */
+  readonly queues: QueueGate;
   /**
    * Optional admission check of an incoming PUBLISH before it is routed (payload bytes in); false refuses it: 5.0
    * QoS 1/2 get PUBACK/PUBREC 0x97 Quota exceeded, 3.x QoS 1/2 are disconnected unacknowledged (3.x has no way to

@@ -14,6 +14,7 @@ import { createMessage } from "./message.ts";
 import { payloadFormatInvalid } from "./payload-format.ts";
 import { sendAck } from "./persist.ts";
 import { SYS_PREFIX } from "./sys.ts";
+import { isQueueTopic } from "./queue-bridge.ts";
 import { publishReason } from "./v5.ts";
 import { limitedLog } from "./log-limits.ts";
 import { publishLimiterOf } from "./rate-limits.ts";
@@ -117,6 +118,19 @@ function accept(c: ClientContext, p: PublishPacket, topic: string): void {
     refuseQuota(c, p);
     return;
   }
+  if (isQueueTopic(topic)) {
+    // Durable queue or settle topic (queue-bridge.ts): acknowledged after the commit of its effects.
+    const r = broker.queues.publish(c, topic, p);
+    if (r.reasonCode >= 0x80 && c.version < 5 && p.qos > 0) {
+      // 3.1.1 cannot refuse a PUBLISH: closing without the PUBACK tells the client it was not taken (it resends
+      // after reconnecting) rather than acknowledging a message the queue refused.
+      c.logger.info({ topic, reason: r.reason }, "queue refused a 3.1.1 publish: closing the connection");
+      c.disconnect(ReasonCode.UnspecifiedError);
+      return;
+    }
+    acknowledge(c, p, r.reasonCode, r.reason);
+    return;
+  }
   const msg = createMessage(
     {
       topic,
@@ -162,11 +176,11 @@ const REFUSAL_TEXT: Readonly<Record<number, string>> = {
   [ReasonCode.PayloadFormatInvalid]: "payload is not valid UTF-8 but its Payload Format Indicator is 1",
 };
 
-function acknowledge(c: ClientContext, p: PublishPacket, reasonCode: number): void {
+function acknowledge(c: ClientContext, p: PublishPacket, reasonCode: number, reason?: string): void {
   if (p.qos === 0) return;
   const packetId = p.packetId!;
   const rc = c.version === 5 && reasonCode !== ReasonCode.Success ? reasonCode : undefined;
-  const text = rc === undefined ? undefined : REFUSAL_TEXT[rc];
+  const text = rc === undefined ? undefined : (reason ?? REFUSAL_TEXT[rc]);
   const properties = text === undefined ? undefined : c.problem(text);
   if (p.qos === 1) {
     // With storage: once the message's effects are committed (docs/storage.md).

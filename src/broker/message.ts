@@ -57,6 +57,11 @@ export interface DeliveryOwner {
   reclaims(d: Delivery, why: HandBackReasonValue, flow: FlowStateValue, holder: DeliveryHolder): boolean;
   /** The delivery's fate; called exactly once per delivery a session accepted. */
   settled(d: Delivery, s: Settlement): void;
+  /**
+   * The owner keeps the message durable itself (a durable queue, src/queues): the session does not persist the
+   * delivery (its queue entry or inflight entry), and after a restart the owner delivers it again.
+   */
+  readonly persistsItself?: boolean | undefined;
 }
 
 export interface MessageInit {

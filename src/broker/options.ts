@@ -1,5 +1,6 @@
 // Broker core options. The server's YAML config maps onto this (see docs/configuration.md).
 // Every field has a default in DEFAULT_BROKER_OPTIONS; the broker takes Partial<BrokerOptions>.
+import type { QueueConfigEntry } from "../queues/index.ts";
 import { DEFAULT_SECURITY_OPTIONS } from "./security-options.ts";
 import type { SecurityOptions } from "./security-options.ts";
 import { MAX_PACKET_SIZE, MAX_UINT16 } from "../util/index.ts";
@@ -87,6 +88,8 @@ export interface BrokerOptions extends SecurityOptions {
   validatePayloadFormat?: boolean;
   /** Subscriptions one session may hold; more get SUBACK 0x97 Quota exceeded (3.x: 0x80). 0 = unlimited. */
   maxSubscriptionsPerSession?: number;
+  /** Durable queues (`$queue/<name>`, docs/queues.md): per-name/pattern settings over the defaults. */
+  queues?: QueueConfigEntry[];
   /**
    * Backpressure from subscribers to publishers and the slow-consumer policy (src/broker/backpressure.ts,
    * docs/broker.md "Overload and slow consumers"); missing fields take DEFAULT_OVERLOAD_OPTIONS.
@@ -139,5 +142,6 @@ export const DEFAULT_BROKER_OPTIONS: Readonly<Required<BrokerOptions>> = Object.
   responseInformation: "",
   validatePayloadFormat: true,
   maxSubscriptionsPerSession: 0,
+  queues: [],
   overload: DEFAULT_OVERLOAD_OPTIONS,
 });

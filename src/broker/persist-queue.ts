@@ -23,7 +23,8 @@ export class QueueMirror implements SessionStore {
   // The per-message paths below inline their try/catch (no closure per call).
 
   queued(s: Session, d: Delivery): void {
-    if (!s.persistent || d.qos === 0) return; // QoS 0 is at most once: not worth a write
+    // QoS 0 is at most once: not worth a write. A durable queue delivery is the queue's (src/queues), not the session's.
+    if (!s.persistent || d.qos === 0 || d.owner?.persistsItself === true) return;
     try {
       this.#enqueue(s, d);
     } catch (e) {
@@ -44,7 +45,7 @@ export class QueueMirror implements SessionStore {
   }
 
   sent(s: Session, d: Delivery, packetId: number, state: OutStateValue): void {
-    if (!s.persistent) return;
+    if (!s.persistent || d.owner?.persistsItself === true) return;
     try {
       const seq = this.#seqs.get(d);
       const id = seq === undefined ? undefined : this.bodies.idOf(d.msg);

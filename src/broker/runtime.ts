@@ -35,6 +35,8 @@ import { PersistentRetainedStore } from "./retained-persist.ts";
 import { MemoryRetainedStore } from "./retained.ts";
 import type { RetainedStore } from "./retained.ts";
 import { LocalRouter } from "./router.ts";
+import { QueueRouter, queueSysTopics } from "./queue-bridge.ts";
+import { MemoryQueueStore, QueueEngine, StorageQueueStore } from "../queues/index.ts";
 import type { RouteResult, Router } from "./router.ts";
 import { LocalSessionRegistry } from "./session-registry.ts";
 import type { OpenedSession, SessionClient, SessionRegistry } from "./session-registry.ts";
@@ -95,6 +97,8 @@ export class BrokerRuntime implements BrokerCore {
   readonly recovery: RecoveryReport | undefined;
   readonly sessions: SessionRegistry;
   readonly router: Router;
+  /** Durable `$queue/` queues: the engine (management API) and its wire mapping (a Router decorator). */
+  readonly queues: QueueRouter;
   readonly sys: SysPublisher;
   /** Connections not yet finished (connected or still in CONNECT). */
   readonly connections = new Set<ClientContext>();
@@ -150,7 +154,7 @@ export class BrokerRuntime implements BrokerCore {
       store: this.persistence,
     };
     const authorizer = this.authorizer;
-    this.router = new LocalRouter({
+    const local = new LocalRouter({
       // Read-filter ACL mode: each delivery is checked for its session's identity (Mosquitto's read check).
       canRead: (s, topic) => authorizer.canRead(s.owner ?? { clientId: s.clientId, username: undefined }, topic),
       strategy: this.options.sharedSubscriptionStrategy,
@@ -161,6 +165,19 @@ export class BrokerRuntime implements BrokerCore {
       now,
       random: Math.random,
     });
+    const engine = new QueueEngine({
+      store: deps.storage === undefined ? new MemoryQueueStore() : new StorageQueueStore(deps.storage),
+      clock: this.clock,
+      logger: this.logger.child({ component: "queues" }),
+      config: this.options.queues,
+    });
+    this.queues = new QueueRouter(local, {
+      engine,
+      logger: this.logger,
+      now,
+      touch: () => this.persistence?.touched(),
+    });
+    this.router = this.queues;
     this.#willDeps = {
       now,
       logger: this.logger,
@@ -185,6 +202,7 @@ export class BrokerRuntime implements BrokerCore {
       (topic, value) => {
         this.publishMessage(createMessage({ topic, payload: Buffer.from(value), qos: 0, retain: true }, now()));
       },
+      () => queueSysTopics(engine.list()),
     );
     this.recovery = this.persistence === undefined ? undefined : this.#recover(this.persistence, persistentRetained!);
     this.sys.start();
@@ -407,5 +425,6 @@ export class BrokerRuntime implements BrokerCore {
         };
       });
     }
+    this.queues.engine.close();
   }
 }

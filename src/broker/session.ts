@@ -6,6 +6,7 @@
 // the client (with its reason code), sent (QoS 0), handed back to its owner, or dropped. The session reports it to
 // the delivery's owner, if it has one (a shared subscription group), and on the `settlement` event channel.
 import type { QoS, RetainHandling, Will } from "../codec/index.ts";
+import type { StreamStart } from "../queues/index.ts";
 import { MAX_PACKET_ID, MAX_UINT32 } from "../util/index.ts";
 import type { Logger, TimerHandle } from "../util/index.ts";
 import type { ClientInfo, ReadSubject } from "./hooks.ts";
@@ -34,6 +35,18 @@ export interface Subscription {
   readonly identifier: number | undefined;
   /** 5.0 shared subscription `$share/<group>/<filter>`: the group name and the topic filter proper. */
   readonly shared?: SharedFilter | undefined;
+  /** `$queue/<name>` subscription: the consumer spec (queue-bridge.ts); undefined when restored from storage. */
+  readonly queue?: QueueSpec | undefined;
+  /** Protocol level of the subscribing client (queue subscriptions: what a PUBACK means). */
+  readonly version?: number | undefined;
+}
+
+/** A durable queue consumer: queue name, consumer group and options from the SUBSCRIBE. */
+export interface QueueSpec {
+  readonly name: string;
+  readonly group: string;
+  readonly prefetch?: number | undefined;
+  readonly start?: StreamStart | undefined;
 }
 
 export interface SharedFilter {

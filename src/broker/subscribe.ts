@@ -11,7 +11,8 @@ import { ConnState } from "./conn-state.ts";
 import type { ClientContext } from "./core.ts";
 import { events } from "./events.ts";
 import { afterCommit, sendAck } from "./persist.ts";
-import type { Session, Subscription } from "./session.ts";
+import type { QueueSpec, Session, Subscription } from "./session.ts";
+import { isQueueTopic, parseQueueSpec } from "./queue-bridge.ts";
 
 /** A failure reason code (number) decided before authorization, or the authorization decision. */
 type Check = number | Decision;
@@ -54,6 +55,11 @@ function precheck(c: ClientContext, req: SubscriptionRequest): number | undefine
   const filter = req.topicFilter;
   const opts = c.broker.options;
   if (!isValidTopicFilter(filter)) return failureCode(c, ReasonCode.TopicFilterInvalid); // [MQTT-4.7.1-2] [MQTT-4.7.1-3]
+  if (isQueueTopic(filter)) {
+    // A queue subscription names one queue: wildcards would mean joining groups of queues not created yet.
+    if (hasWildcard(filter)) return failureCode(c, ReasonCode.WildcardSubscriptionsNotSupported); // 5.0 0xA2
+    if (typeof parseQueueSpec(filter, undefined) === "string") return failureCode(c, ReasonCode.TopicFilterInvalid);
+  }
   if (c.version === 5) {
     if (filter.startsWith("$share/")) {
       if (!isValidSharedFilter(filter)) return ReasonCode.TopicFilterInvalid; // [MQTT-4.8.2-1] [MQTT-4.8.2-2]
@@ -93,7 +99,18 @@ function complete(c: ClientContext, p: SubscribePacket, results: (number | boole
       reasonCodes.push(failureCode(c, ReasonCode.QuotaExceeded)); // 5.0 §3.9.3 0x97; 3.1.1: 0x80
       return;
     }
-    const qos = Math.min(req.qos, broker.options.maximumQoS) as QoS; // may grant less [MQTT-3.8.4-6]
+    let qos = Math.min(req.qos, broker.options.maximumQoS) as QoS; // may grant less [MQTT-3.8.4-6]
+    let queue: QueueSpec | undefined;
+    if (isQueueTopic(req.topicFilter)) {
+      const spec = parseQueueSpec(req.topicFilter, c.version === 5 ? p.properties : undefined);
+      if (typeof spec === "string") {
+        c.logger.debug({ filter: req.topicFilter }, spec);
+        reasonCodes.push(failureCode(c, ReasonCode.ImplementationSpecificError));
+        return;
+      }
+      queue = spec;
+      if (qos > 1) qos = 1; // queue deliveries are settled by PUBACK or $ack, never by the QoS 2 flow
+    }
     const sub: Subscription = {
       filter: req.topicFilter,
       qos,
@@ -104,6 +121,8 @@ function complete(c: ClientContext, p: SubscribePacket, results: (number | boole
       identifier: subscriptionId,
       // 5.0 `$share/<group>/<filter>` (src/broker/shared.ts); for 3.x it is an ordinary filter.
       shared: c.version === 5 ? parseSharedFilter(req.topicFilter) : undefined,
+      queue,
+      version: c.version,
     };
     const existed = broker.subscribe(session, sub); // identical filter replaces [MQTT-3.8.4-3]
     reasonCodes.push(qos); // [MQTT-3.8.4-5] [MQTT-3.9.3-1]

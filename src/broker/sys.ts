@@ -37,6 +37,8 @@ export class SysPublisher {
     private readonly intervalSeconds: number,
     private readonly stats: () => BrokerStats,
     private readonly publish: (topic: string, value: string) => void,
+    /** More topics published with the statistics (durable queues: queue-bridge.ts queueSysTopics). */
+    private readonly extra?: () => [topic: string, value: string][],
   ) {}
 
   /** Publishes once now (so the retained values exist from the start), then every interval. */
@@ -53,5 +55,6 @@ export class SysPublisher {
 
   publishNow(): void {
     for (const [topic, value] of sysTopics(this.stats())) this.publish(topic, value);
+    if (this.extra !== undefined) for (const [topic, value] of this.extra()) this.publish(topic, value);
   }
 }

@@ -6,6 +6,14 @@ import { LOG_FORMATS, LOG_LEVELS, STORAGE_TYPES } from "../server/config/index.t
 import { addAdminCommands } from "./admin.ts";
 import type { StartFlags } from "./flags.ts";
 
+/** `wharf queues` flags (src/cli/queues.ts). */
+export interface QueuesFlags {
+  dataDir?: string;
+  socket?: string;
+  limit?: string;
+  json?: boolean;
+}
+
 /** Process exit codes. */
 export const ExitCode = {
   Ok: 0,
@@ -23,6 +31,8 @@ export interface CliActions {
   checkConfig(file: string, opts: { print: boolean }): Promise<ActionResult>;
   /** `wharf passwd` (src/cli/passwd.ts); optional so that tests of other commands need not provide it. */
   passwd?(file: string, user: string, opts: { delete: boolean; passwordStdin: boolean }): Promise<ActionResult>;
+  /** `wharf queues` (src/cli/queues.ts); optional like passwd. */
+  queues?(action: string, queue: string | undefined, flags: QueuesFlags): Promise<ActionResult>;
 }
 
 export interface CliIo {
@@ -101,6 +111,22 @@ export function buildProgram(actions: CliActions, io: CliIo, onResult: (r: Actio
     });
 
   addAdminCommands(program, io, onResult);
+  program
+    .command("queues")
+    .description(
+      "manage the durable queues of a running broker: ls | stats <queue> | purge <queue> | redrive <queue> | delete <queue>",
+    )
+    .argument("<action>", "ls, stats, purge, redrive or delete")
+    .argument("[queue]", "queue name (redrive: the queue or its DLQ)")
+    .option("--data-dir <dir>", "the broker's data directory (its control socket is <dir>/control.sock)", "./data")
+    .option("--socket <path>", "the control socket itself")
+    .option("--limit <n>", "redrive: at most n messages")
+    .option("--json", "JSON output")
+    .action(async (action: string, queue: string | undefined, flags: QueuesFlags) => {
+      if (actions.queues === undefined) throw new Error("queues is not available");
+      onResult(await actions.queues(action, queue, flags));
+    });
+
   return program;
 }
 

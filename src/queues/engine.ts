@@ -13,8 +13,8 @@ import type { Consumer, Group } from "./group.ts";
 import { Queue } from "./queue.ts";
 import type { QueueEnv } from "./queue.ts";
 import { MemoryQueueStore } from "./store.ts";
-import type { QueueRecord, QueueStore } from "./store.ts";
-import { DlqReason } from "./types.ts";
+import type { MemberRecord, QueueRecord, QueueStore } from "./store.ts";
+import { DlqReason, messageIdOf } from "./types.ts";
 import type { ConsumerLink, QueueInfo, QueueMessage, StreamStart } from "./types.ts";
 
 export interface QueueEngineOptions {
@@ -73,6 +73,8 @@ export class QueueEngine {
   #timerAt = Number.POSITIVE_INFINITY;
   #closed = false;
   #dlqFullWarned = new Set<string>();
+  /** Persistent sessions' queue subscriptions (JSON of [client id, filter] → record). */
+  readonly #members = new Map<string, MemberRecord>();
 
   constructor(options: QueueEngineOptions = {}) {
     this.store = options.store ?? new MemoryQueueStore();
@@ -132,7 +134,7 @@ export class QueueEngine {
     };
     const msg = q.append(record);
     q.counters.published++;
-    return { ok: true, seq: msg.seq, messageId: String(msg.seq) };
+    return { ok: true, seq: msg.seq, messageId: messageIdOf(msg) };
   }
 
   // ---- consuming ------------------------------------------------------------------------------------------
@@ -185,8 +187,15 @@ export class QueueEngine {
     group: string | undefined,
     messageId: string | number,
   ): { ok: true; group: Group; seq: number } | Refusal {
-    const seq = typeof messageId === "number" ? messageId : /^\d{1,15}$/.test(messageId) ? Number(messageId) : NaN;
-    const g = this.#queues.get(name)?.groups.get(group === undefined || group === "" ? DEFAULT_GROUP : group);
+    // `<seq>-<append ms>` as delivered; the bare seq is accepted too (tools, tests: an operator's own risk).
+    const m = typeof messageId === "number" ? undefined : /^(\d{1,15})(?:-(\d{1,15}))?$/.exec(messageId);
+    const seq = typeof messageId === "number" ? messageId : m ? Number(m[1]) : NaN;
+    const q = this.#queues.get(name);
+    const g = q?.groups.get(group === undefined || group === "" ? DEFAULT_GROUP : group);
+    const at = m?.[2];
+    if (at !== undefined && q?.messages.get(seq)?.record.enqueuedAt !== Number(at)) {
+      return refusal(QueueErrorCode.UnknownMessage, `message ${String(messageId)} is not in ${name} (any more)`);
+    }
     if (g === undefined || !Number.isSafeInteger(seq) || g.pendingOf(seq) === undefined) {
       return refusal(
         QueueErrorCode.UnknownMessage,
@@ -194,6 +203,29 @@ export class QueueEngine {
       );
     }
     return { ok: true, group: g, seq };
+  }
+
+  // ---- persistent memberships -----------------------------------------------------------------------------
+
+  /** Records a persistent session's queue subscription (what it rejoins with after a restart). */
+  rememberMember(clientId: string, filter: string, record: MemberRecord): void {
+    const key = JSON.stringify([clientId, filter]);
+    const prev = this.#members.get(key);
+    if (prev !== undefined && JSON.stringify(prev) === JSON.stringify(record)) return;
+    this.#members.set(key, { ...record });
+    this.store.putMember(clientId, filter, record);
+  }
+
+  /** Forgets it (unsubscribed, session ended); true when something was stored. */
+  forgetMember(clientId: string, filter: string): boolean {
+    if (!this.#members.delete(JSON.stringify([clientId, filter]))) return false;
+    this.store.deleteMember(clientId, filter);
+    return true;
+  }
+
+  memberOf(clientId: string, filter: string): MemberRecord | undefined {
+    const r = this.#members.get(JSON.stringify([clientId, filter]));
+    return r === undefined ? undefined : { ...r };
   }
 
   // ---- management -----------------------------------------------------------------------------------------
@@ -346,7 +378,7 @@ export class QueueEngine {
       dlq: {
         reason,
         originalQueue: orig.dlq?.originalQueue ?? from.name,
-        originalId: String(msg.seq),
+        originalId: messageIdOf(msg),
         group: group?.name ?? "",
         deliveryCount: count,
       },
@@ -396,6 +428,7 @@ export class QueueEngine {
 
   /** Rebuilds every queue from the store: messages, groups with their floors, pending counts, done markers. */
   #recover(): void {
+    for (const m of this.store.loadMembers()) this.#members.set(JSON.stringify([m.clientId, m.filter]), m.record);
     const loaded = this.store.load();
     for (const lq of loaded) {
       const q = this.#create(lq.name);

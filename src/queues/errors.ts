@@ -25,7 +25,9 @@ export type QueueErrorCodeValue = (typeof QueueErrorCode)[keyof typeof QueueErro
 
 const REASON: Record<QueueErrorCodeValue, number> = {
   QUEUE_INVALID_NAME: ReasonCode.TopicNameInvalid,
-  QUEUE_MESSAGE_TOO_LARGE: ReasonCode.PacketTooLarge,
+  // 0x95 Packet too large is not a PUBACK/PUBREC reason code (5.0 §3.4.2.1: a client must treat it as a protocol
+  // error — MQTT.js does), so the refusal is 0x97 with a reason string naming the limit.
+  QUEUE_MESSAGE_TOO_LARGE: ReasonCode.QuotaExceeded,
   QUEUE_FULL: ReasonCode.QuotaExceeded,
   QUEUE_TOO_MANY_QUEUES: ReasonCode.QuotaExceeded,
   QUEUE_NOT_FOUND: ReasonCode.TopicNameInvalid,

@@ -16,6 +16,7 @@ import type { QueueSettings } from "./config.ts";
 import { Ordering } from "./config.ts";
 import { assignPartitions } from "./partition.ts";
 import type { PendingRecord, QueueStore } from "./store.ts";
+import { messageIdOf } from "./types.ts";
 import type { ConsumerLink, GroupInfo, QueueCounters, QueueMessage } from "./types.ts";
 
 /** What a group needs from its queue. */
@@ -279,7 +280,7 @@ export class Group {
       queue: host.name,
       group: this.name,
       seq,
-      messageId: String(seq),
+      messageId: messageIdOf(msg),
       deliveryCount: p.count,
       partition: msg.partition,
       payload: r.payload,

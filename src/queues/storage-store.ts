@@ -16,8 +16,21 @@
 import type { Properties, UserProperty } from "../codec/index.ts";
 import type { Storage, StoredMessage } from "../storage/index.ts";
 import { QUEUE_PREFIX } from "./config.ts";
-import type { DeadLetterInfo, LoadedGroup, LoadedQueue, QueueRecord, QueueStore } from "./store.ts";
+import type {
+  DeadLetterInfo,
+  LoadedGroup,
+  LoadedMember,
+  LoadedQueue,
+  MemberRecord,
+  QueueRecord,
+  QueueStore,
+} from "./store.ts";
 
+/**
+ * A log without entries whose groups are the persistent sessions' queue subscriptions: the group name is the JSON
+ * of [client id, filter, member record] (what a restored session rejoins with). U+0000 cannot occur in a queue name.
+ */
+const MEMBERS = "\u0000members";
 /** Consumer of a pending entry that marks "settled by this group above its floor". */
 const SETTLED = "\u0000settled";
 /** Entries read per range scan at startup. */
@@ -97,9 +110,40 @@ export function fromStoredMessage(m: StoredMessage, appendedAt: number): QueueRe
 
 export class StorageQueueStore implements QueueStore {
   readonly durable: boolean;
+  /** Member key (JSON of [client id, filter]) → its group name in the MEMBERS log. */
+  readonly #members = new Map<string, string>();
 
   constructor(readonly storage: Storage) {
     this.durable = storage.kind === "lmdb";
+  }
+
+  putMember(clientId: string, filter: string, record: MemberRecord): void {
+    this.deleteMember(clientId, filter);
+    const group = JSON.stringify([clientId, filter, record]);
+    this.#members.set(JSON.stringify([clientId, filter]), group);
+    this.storage.queues.setCursor(MEMBERS, group, 1);
+  }
+
+  deleteMember(clientId: string, filter: string): void {
+    const key = JSON.stringify([clientId, filter]);
+    const group = this.#members.get(key);
+    if (group === undefined) return;
+    this.#members.delete(key);
+    this.storage.queues.dropGroup(MEMBERS, group);
+  }
+
+  loadMembers(): LoadedMember[] {
+    const out: LoadedMember[] = [];
+    for (const g of this.storage.queues.groups(MEMBERS)) {
+      try {
+        const [clientId, filter, record] = JSON.parse(g.name) as [string, string, MemberRecord];
+        this.#members.set(JSON.stringify([clientId, filter]), g.name);
+        out.push({ clientId, filter, record });
+      } catch {
+        this.storage.queues.dropGroup(MEMBERS, g.name); // not ours: cannot be rejoined
+      }
+    }
+    return out;
   }
 
   append(queue: string, record: QueueRecord): number {
@@ -141,25 +185,28 @@ export class StorageQueueStore implements QueueStore {
 
   load(): LoadedQueue[] {
     const q = this.storage.queues;
-    return q.list().map((info) => {
-      const messages: LoadedQueue["messages"] = [];
-      for (let from = info.firstSeq; from < info.nextSeq;) {
-        const page = q.read(info.name, from, PAGE);
-        if (page.length === 0) break;
-        for (const e of page) messages.push({ seq: e.seq, record: fromStoredMessage(e.message, e.appendedAt) });
-        from = page[page.length - 1]!.seq + 1;
-      }
-      const groups: LoadedGroup[] = q.groups(info.name).map((g) => {
-        const pending = new Map<number, { count: number; visibleAt: number }>();
-        const done = new Set<number>();
-        for (const p of q.pending(info.name, g.name)) {
-          if (p.consumer === SETTLED) done.add(p.seq);
-          else pending.set(p.seq, { count: p.deliveries, visibleAt: p.visibleAt });
+    return q
+      .list()
+      .filter((info) => info.name !== MEMBERS)
+      .map((info) => {
+        const messages: LoadedQueue["messages"] = [];
+        for (let from = info.firstSeq; from < info.nextSeq;) {
+          const page = q.read(info.name, from, PAGE);
+          if (page.length === 0) break;
+          for (const e of page) messages.push({ seq: e.seq, record: fromStoredMessage(e.message, e.appendedAt) });
+          from = page[page.length - 1]!.seq + 1;
         }
-        return { name: g.name, record: { floor: g.cursor - 1, createdAt: 0 }, pending, done };
+        const groups: LoadedGroup[] = q.groups(info.name).map((g) => {
+          const pending = new Map<number, { count: number; visibleAt: number }>();
+          const done = new Set<number>();
+          for (const p of q.pending(info.name, g.name)) {
+            if (p.consumer === SETTLED) done.add(p.seq);
+            else pending.set(p.seq, { count: p.deliveries, visibleAt: p.visibleAt });
+          }
+          return { name: g.name, record: { floor: g.cursor - 1, createdAt: 0 }, pending, done };
+        });
+        return { name: info.name, nextSeq: info.nextSeq, messages, groups };
       });
-      return { name: info.name, nextSeq: info.nextSeq, messages, groups };
-    });
   }
 
   commit(): Promise<void> {

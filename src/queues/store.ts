@@ -7,6 +7,10 @@
 // the two queues. The broker waits on `commit()` before it acknowledges (PUBACK after the durable append).
 import type { Properties } from "../codec/index.ts";
 
+/** Where a new stream group starts (`stream-offset` on SUBSCRIBE); ignored once the group has a committed offset. */
+export type StreamStart =
+  { kind: "earliest" } | { kind: "latest" } | { kind: "offset"; offset: number } | { kind: "timestamp"; at: number };
+
 /** One message of a queue as stored (the body is stored once per queue, whatever the number of groups). */
 export interface QueueRecord {
   payload: Buffer;
@@ -58,7 +62,24 @@ export interface LoadedQueue {
   groups: LoadedGroup[];
 }
 
+/** A persistent session's queue subscription: the group and options to rejoin with after a restart. */
+export interface MemberRecord {
+  name: string;
+  group: string;
+  prefetch?: number | undefined;
+  start?: StreamStart | undefined;
+}
+
+export interface LoadedMember {
+  clientId: string;
+  filter: string;
+  record: MemberRecord;
+}
+
 export interface QueueStore {
+  putMember(clientId: string, filter: string, record: MemberRecord): void;
+  deleteMember(clientId: string, filter: string): void;
+  loadMembers(): LoadedMember[];
   /** Appends a message and returns its seq (1, 2, 3 … per queue, never reused). */
   append(queue: string, record: QueueRecord): number;
   remove(queue: string, seq: number): void;
@@ -91,6 +112,7 @@ interface MemQueue {
 export class MemoryQueueStore implements QueueStore {
   readonly durable = false;
   readonly #queues = new Map<string, MemQueue>();
+  readonly #members = new Map<string, LoadedMember>();
   /** Writes counted, for tests that check what a step wrote. */
   writes = 0;
 
@@ -108,6 +130,20 @@ export class MemoryQueueStore implements QueueStore {
       q.groups.set(group, g);
     }
     return g;
+  }
+
+  putMember(clientId: string, filter: string, record: MemberRecord): void {
+    this.writes++;
+    this.#members.set(JSON.stringify([clientId, filter]), { clientId, filter, record: { ...record } });
+  }
+
+  deleteMember(clientId: string, filter: string): void {
+    this.writes++;
+    this.#members.delete(JSON.stringify([clientId, filter]));
+  }
+
+  loadMembers(): LoadedMember[] {
+    return [...this.#members.values()].map((m) => ({ ...m, record: { ...m.record } }));
   }
 
   append(queue: string, record: QueueRecord): number {

@@ -1,6 +1,7 @@
 // Shapes shared by the queue engine's modules and its users (the broker, the management API).
 import type { Properties } from "../codec/index.ts";
 import type { DeadLetterInfo, QueueRecord } from "./store.ts";
+export type { StreamStart } from "./store.ts";
 
 /** One message as the engine holds it. */
 export interface QueueMessage {
@@ -34,9 +35,15 @@ export interface ConsumerLink {
   send(d: QueueDelivery): void;
 }
 
-/** Where a new stream group starts (`stream-offset` on SUBSCRIBE); ignored once the group has a committed offset. */
-export type StreamStart =
-  { kind: "earliest" } | { kind: "latest" } | { kind: "offset"; offset: number } | { kind: "timestamp"; at: number };
+/**
+ * The `message-id` of a message: `<seq>-<append time in ms>`. The seq alone is not enough: a seq appended but never
+ * committed before a crash is given again after the restart, and a consumer's `$ack` for the lost message, resent
+ * by its client after reconnecting, would settle the new one. The append time tells them apart (it is stored with
+ * the entry, so a committed message keeps its id across restarts).
+ */
+export function messageIdOf(m: QueueMessage): string {
+  return `${m.seq}-${m.record.enqueuedAt}`;
+}
 
 /** Why a message went to the dead-letter queue (`dlq-reason`). */
 export const DlqReason = {

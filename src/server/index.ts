@@ -23,6 +23,9 @@ import type { DeepPartial, ManagementConfig, StorageConfig, WharfConfig } from "
 import { createLogger } from "./logger.ts";
 import { ConfigReloader, maskSecrets } from "./reload.ts";
 import { buildServerAuth, type ServerAuth } from "./auth/index.ts";
+import { join } from "node:path";
+import { CONTROL_SOCKET, startQueueControl } from "./queue-control.ts";
+import type { QueueControl } from "./queue-control.ts";
 
 export * from "./config/index.ts";
 export { createLogger } from "./logger.ts";
@@ -89,6 +92,7 @@ export function toBrokerOptions(config: WharfConfig): BrokerOptions {
     aclDefault: config.acl.default,
     aclReadMode: config.acl.mode,
     scram: config.auth.scram.map((user) => ({ ...user })),
+    queues: structuredClone(config.queues),
     overload: { ...config.overload },
   };
 }
@@ -214,6 +218,19 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
       throw err;
     }
   }
+  // `wharf queues` talks to the broker over a unix socket in the data directory (queue-control.ts); a memory store
+  // has no directory of its own, so there is no control socket then.
+  let control: QueueControl | undefined;
+  if (storage.path !== undefined) {
+    try {
+      control = await startQueueControl(broker, join(storage.path, CONTROL_SOCKET), logger);
+    } catch (err) {
+      logger.warn(
+        { err, path: storage.path },
+        "queue control socket not available: `wharf queues` cannot reach this broker",
+      );
+    }
+  }
 
   let closing: Promise<void> | undefined;
   const server: WharfServer = {
@@ -254,6 +271,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     // Stop accepting first (a listener's close() may wait for its sockets), then let the broker
     // disconnect every client cleanly, then wait for the listeners to finish.
     const stopped = Promise.allSettled(listeners.map((l) => l.close()));
+    await control?.close();
     await broker.close();
     const results = await stopped;
     auth.close();

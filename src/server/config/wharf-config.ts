@@ -8,6 +8,7 @@ import { overloadSchema } from "./overload-schema.ts";
 import { aclSchema, authSecurityKeys, checkAuthSection, mqttSecurityKeys, type AclConfig } from "./security.ts";
 import { array, bool, anyStr, int, object, oneOf, optional, refine, required, str, type Infer } from "./schema.ts";
 import { managementSchema, webhooksSchema } from "./ops-config.ts";
+import { queuesSchema } from "./queues.ts";
 
 import { listenersOf, listenersSchema, MAX_PACKET_SIZE } from "./listeners.ts";
 
@@ -118,6 +119,8 @@ export const wharfConfigSchema = object({
   auth: authSchema,
   storage: storageSchema,
   log: logSchema,
+  /** Durable queues: per-name/pattern settings (docs/queues.md). */
+  queues: queuesSchema,
   overload: overloadSchema,
   /** The management HTTP server: health, metrics, admin API, dashboard (docs/operations.md). */
   management: managementSchema,

@@ -16,6 +16,7 @@ test("Broker exposes only the documented API", async () => {
     "id",
     "options",
     "publish",
+    "queues", // durable queues' management API (docs/queues.md)
     "ready",
     "recovery",
     "redirect",

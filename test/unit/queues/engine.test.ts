@@ -186,10 +186,12 @@ test("DLQ full: the failed message stays in its queue (reported), and moves once
   assert.equal(e.peek("dlq/q")[0]!.record.payload.toString(), "second");
 });
 
-test("limits: maxMessageSize → 0x95, maxDepth and maxBytes → 0x97, with reasons; nothing is stored", () => {
+test("limits: maxMessageSize, maxDepth and maxBytes → 0x97 (0x95 is no PUBACK code), with reasons; nothing is stored", () => {
   const { e } = engine([{ name: "q", limits: { maxDepth: 2, maxBytes: 10, maxMessageSize: 6 } }]);
   const big = e.publish("q", { payload: Buffer.alloc(7) });
-  assert.equal(!big.ok && big.reasonCode, ReasonCode.PacketTooLarge);
+  assert.equal(!big.ok && big.reasonCode, ReasonCode.QuotaExceeded);
+  assert.equal(!big.ok && big.code, "QUEUE_MESSAGE_TOO_LARGE");
+  assert.match(!big.ok ? big.reason : "", /exceeds 6/);
   assert.ok(e.publish("q", { payload: Buffer.alloc(5) }).ok);
   const bytes = e.publish("q", { payload: Buffer.alloc(6) });
   assert.equal(!bytes.ok && bytes.reasonCode, ReasonCode.QuotaExceeded);

@@ -69,7 +69,7 @@ for (const [name, factory] of [
     assert.deepEqual(dead.dlq, {
       reason: "rejected: bad",
       originalQueue: "q",
-      originalId: "3",
+      originalId: "3-1000000",
       group: "B",
       deliveryCount: 1,
     });

@@ -39,7 +39,7 @@ test("an empty config (no file, empty file, null sections) is all defaults", () 
 test("defaults: one tcp listener on 0.0.0.0:1883, the broker's defaults, lmdb, info/auto logs", () => {
   const c = defaultConfig();
   assert.deepEqual(c.listeners, [{ type: "tcp", host: "0.0.0.0", port: 1883, maxConnections: 0, maxPacketSize: 0 }]);
-  const { sysInterval, acl, scram, serverRedirect, overload, aclDefault, aclReadMode, ...mqttDefaults } =
+  const { sysInterval, acl, scram, serverRedirect, overload, aclDefault, aclReadMode, queues, ...mqttDefaults } =
     DEFAULT_BROKER_OPTIONS;
   const { serverRedirect: redirectConfig, ...mqtt } = c.mqtt;
   assert.deepEqual(mqtt, mqttDefaults);
@@ -48,6 +48,7 @@ test("defaults: one tcp listener on 0.0.0.0:1883, the broker's defaults, lmdb, i
   assert.equal(c.sys.interval, sysInterval);
   assert.deepEqual(c.acl, { default: aclDefault, mode: aclReadMode, rules: acl });
   assert.deepEqual(c.auth.scram, scram);
+  assert.deepEqual(c.queues, queues);
   assert.deepEqual(c.storage, { type: "lmdb", dataDir: "./data", durability: "sync", batchIntervalMs: 10 });
   assert.deepEqual(c.log, { level: "info", format: "auto" });
   assert.deepEqual(c.overload, overload);

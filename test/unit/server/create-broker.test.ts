@@ -13,7 +13,7 @@ import { silentLogger } from "../../../src/util/index.ts";
 
 const quiet = { logger: silentLogger };
 
-test("createBroker: no options = no listeners, memory storage, log level warn; everything else the YAML defaults", async () => {
+test("createBroker: no options = no listeners, memory storage, log level warn, no management server; everything else the YAML defaults", async () => {
   const broker = await createBroker({}, quiet);
   try {
     assert.deepEqual(broker.listeners, []);
@@ -21,6 +21,7 @@ test("createBroker: no options = no listeners, memory storage, log level warn; e
     expected.listeners = [];
     expected.storage.type = "memory";
     expected.log.level = "warn";
+    expected.management.enabled = false; // embedded: no admin HTTP port unless `management` is given
     assert.deepEqual(broker.config, expected);
     assert.equal(broker.core.connectionCount, 0);
   } finally {

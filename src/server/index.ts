@@ -26,6 +26,7 @@ import { buildServerAuth, type ServerAuth } from "./auth/index.ts";
 import { join } from "node:path";
 import { CONTROL_SOCKET, startQueueControl } from "./queue-control.ts";
 import type { QueueControl } from "./queue-control.ts";
+import { ClusterNode } from "../cluster/index.ts";
 
 export * from "./config/index.ts";
 export { createLogger } from "./logger.ts";
@@ -40,6 +41,8 @@ export interface WharfServer {
   readonly storage: Storage;
   /** The management HTTP server (health, metrics, admin API, dashboard); undefined when disabled. */
   readonly management: Management | undefined;
+  /** This node of the cluster (`cluster.enabled`); undefined when not clustered. */
+  readonly cluster: ClusterNode | undefined;
   readonly metrics: BrokerMetrics;
   readonly webhooks: WebhookDispatcher;
   /** Re-reads the config file (SIGHUP, POST /api/v1/config/reload); an invalid file changes nothing. */
@@ -141,9 +144,11 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     throw err;
   }
   const listeners: StartedListener[] = [];
+  let cluster: ClusterNode | undefined;
   try {
     const ctx = { broker, logger, clock, maxPacketSize: config.mqtt.maxPacketSize };
     await startListeners(ctx, config.listeners, listeners);
+    if (config.cluster.enabled) cluster = await ClusterNode.start(config.cluster, { clock, logger });
   } catch (err) {
     await Promise.allSettled(listeners.map((l) => l.close()));
     await broker.close();
@@ -169,6 +174,13 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
       ? { name: "storage", ok: false, reason: "failed (see the log)" }
       : { name: "storage", ok: !stopping, ...(stopping ? { reason: "closing" } : {}) },
     { name: "listeners", ok: !stopping && listeners.length === config.listeners.length },
+    ...(cluster === undefined
+      ? []
+      : [
+          cluster.membership.isMember
+            ? { name: "cluster", ok: !stopping }
+            : { name: "cluster", ok: false, reason: "not a member (etcd lease lost; registering again)" },
+        ]),
   ];
   let management: Management | undefined;
   const reloader = new ConfigReloader(deps.configFile, deps.overrides, config, {
@@ -211,6 +223,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
       bridge.close();
       webhooks.close();
       metrics.close();
+      await cluster?.close();
       await Promise.allSettled(listeners.map((l) => l.close()));
       await broker.close();
       auth.close();
@@ -239,6 +252,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     config,
     storage,
     management,
+    cluster,
     metrics,
     webhooks,
     reload,
@@ -272,6 +286,8 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     // disconnect every client cleanly, then wait for the listeners to finish.
     const stopped = Promise.allSettled(listeners.map((l) => l.close()));
     await control?.close();
+    // Leave the cluster before the broker goes: the others stop routing here at once rather than after the TTL.
+    await cluster?.close();
     await broker.close();
     const results = await stopped;
     auth.close();

@@ -9,6 +9,7 @@ import { aclSchema, authSecurityKeys, checkAuthSection, mqttSecurityKeys, type A
 import { array, bool, anyStr, int, object, oneOf, optional, refine, required, str, type Infer } from "./schema.ts";
 import { managementSchema, webhooksSchema } from "./ops-config.ts";
 import { queuesSchema } from "./queues.ts";
+import { clusterSchema } from "./cluster.ts";
 
 import { listenersOf, listenersSchema, MAX_PACKET_SIZE } from "./listeners.ts";
 
@@ -125,6 +126,8 @@ export const wharfConfigSchema = object({
   /** The management HTTP server: health, metrics, admin API, dashboard (docs/operations.md). */
   management: managementSchema,
   webhooks: webhooksSchema,
+  /** Clustering on etcd (docs/cluster.md); off by default. */
+  cluster: clusterSchema,
 });
 
 /**

@@ -28,6 +28,7 @@ export const BrokerChannel = {
   Drop: "wharf:broker:drop",
   SessionCreated: "wharf:broker:session-created",
   SessionEnded: "wharf:broker:session-ended",
+  DeadLettered: "wharf:broker:dead-lettered",
 } as const;
 export type BrokerChannelName = (typeof BrokerChannel)[keyof typeof BrokerChannel];
 
@@ -146,6 +147,28 @@ export interface SessionEndedEvent extends Base {
   readonly reason: "expired" | "clean-start" | "connection-ended" | "deleted";
 }
 
+/**
+ * A durable-queue message left its queue for the dead-letter queue (docs/queues.md "Dead letters"); the webhook /
+ * metrics name is `message.dead_lettered`. Emitted once the move is in the storage batch (the append to the DLQ
+ * and the removal are one commit). Not emitted when nothing moves: the DLQ is full (the message stays, counted in
+ * the queue's `dlqFull`), or the message is dropped (DLQ disabled, or expired with `limits.dropExpired`).
+ */
+export interface DeadLetteredEvent extends Base {
+  /** The queue the message left (a `$queue/` name without the prefix). */
+  readonly queue: string;
+  /** The dead-letter queue it went to (e.g. `dlq/jobs`). */
+  readonly dlq: string;
+  /** `max-retries`, `total-timeout`, `expired`, `rejected` or `rejected: <consumer's reason>` (the `dlq-reason`). */
+  readonly reason: string;
+  /** Deliveries it had (0: expired before any delivery). */
+  readonly deliveryCount: number;
+  /** The consumer group whose failure moved it ("" for an expiry with no group). */
+  readonly group: string;
+  /** Its `message-id` in the queue it left (`original-message-id` on the dead letter). */
+  readonly messageId: string;
+  readonly payloadBytes: number;
+}
+
 export interface BrokerEventMap {
   [BrokerChannel.Connect]: ConnectEvent;
   [BrokerChannel.Disconnect]: DisconnectEvent;
@@ -158,6 +181,7 @@ export interface BrokerEventMap {
   [BrokerChannel.Drop]: DropEvent;
   [BrokerChannel.SessionCreated]: SessionCreatedEvent;
   [BrokerChannel.SessionEnded]: SessionEndedEvent;
+  [BrokerChannel.DeadLettered]: DeadLetteredEvent;
 }
 
 /** A channel whose publish() takes one event type. */
@@ -188,6 +212,7 @@ export const events = {
   drop: typed(BrokerChannel.Drop),
   sessionCreated: typed(BrokerChannel.SessionCreated),
   sessionEnded: typed(BrokerChannel.SessionEnded),
+  deadLettered: typed(BrokerChannel.DeadLettered),
 } as const;
 
 /** Subscribes `fn` to one event kind; returns the unsubscribe function. */

@@ -28,6 +28,21 @@ export interface QueueEngineOptions {
   random?: () => number;
   /** Queues that publishing may create (0 = unlimited). Default 10 000: queue names come from clients. */
   maxQueues?: number;
+  /** Called for each message moved to a dead-letter queue, right after the move (the broker emits an event). */
+  onDeadLetter?: ((notice: DeadLetterNotice) => void) | undefined;
+}
+
+/** One message moved to a dead-letter queue (not called for drops, nor when the DLQ was full). */
+export interface DeadLetterNotice {
+  readonly queue: string;
+  readonly dlq: string;
+  readonly reason: string;
+  readonly deliveryCount: number;
+  /** "" when no group was involved (expiry in a queue without groups). */
+  readonly group: string;
+  /** The message's `message-id` in `queue`. */
+  readonly messageId: string;
+  readonly payloadBytes: number;
 }
 
 export interface EnqueueInput {
@@ -69,6 +84,7 @@ export class QueueEngine {
   readonly #config: readonly QueueConfigEntry[];
   readonly #maxQueues: number;
   readonly #env: QueueEnv;
+  readonly #onDeadLetter: ((notice: DeadLetterNotice) => void) | undefined;
   #timer: TimerHandle | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   #closed = false;
@@ -82,6 +98,7 @@ export class QueueEngine {
     this.logger = options.logger ?? silentLogger;
     this.#config = options.config ?? [];
     this.#maxQueues = options.maxQueues ?? 10_000;
+    this.#onDeadLetter = options.onDeadLetter;
     this.#env = {
       store: this.store,
       clock: this.clock,
@@ -385,6 +402,15 @@ export class QueueEngine {
     });
     dlq.counters.published++;
     from.counters.deadLettered++;
+    this.#onDeadLetter?.({
+      queue: from.name,
+      dlq: dlqName,
+      reason,
+      deliveryCount: count,
+      group: group?.name ?? "",
+      messageId: messageIdOf(msg),
+      payloadBytes: orig.payload.length,
+    });
     return true;
   }
 

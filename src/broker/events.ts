@@ -13,6 +13,7 @@
 // can tell them apart. Payloads are plain data, valid only during the call: copy what you keep.
 import diagnostics from "node:diagnostics_channel";
 import type { Channel } from "node:diagnostics_channel";
+import type { DeadLetterNotice } from "../queues/index.ts";
 import type { DropReasonValue, Settlement } from "./settlement.ts";
 
 /** Channel names: `diagnostics_channel.subscribe(BrokerChannel.Connect, fn)` or onBrokerEvent(). */
@@ -153,21 +154,7 @@ export interface SessionEndedEvent extends Base {
  * and the removal are one commit). Not emitted when nothing moves: the DLQ is full (the message stays, counted in
  * the queue's `dlqFull`), or the message is dropped (DLQ disabled, or expired with `limits.dropExpired`).
  */
-export interface DeadLetteredEvent extends Base {
-  /** The queue the message left (a `$queue/` name without the prefix). */
-  readonly queue: string;
-  /** The dead-letter queue it went to (e.g. `dlq/jobs`). */
-  readonly dlq: string;
-  /** `max-retries`, `total-timeout`, `expired`, `rejected` or `rejected: <consumer's reason>` (the `dlq-reason`). */
-  readonly reason: string;
-  /** Deliveries it had (0: expired before any delivery). */
-  readonly deliveryCount: number;
-  /** The consumer group whose failure moved it ("" for an expiry with no group). */
-  readonly group: string;
-  /** Its `message-id` in the queue it left (`original-message-id` on the dead letter). */
-  readonly messageId: string;
-  readonly payloadBytes: number;
-}
+export interface DeadLetteredEvent extends Base, DeadLetterNotice {}
 
 export interface BrokerEventMap {
   [BrokerChannel.Connect]: ConnectEvent;

@@ -34,13 +34,17 @@ export interface QueueEngineOptions {
 
 /** One message moved to a dead-letter queue (not called for drops, nor when the DLQ was full). */
 export interface DeadLetterNotice {
+  /** The queue the message left (a `$queue/` name without the prefix). */
   readonly queue: string;
+  /** The dead-letter queue it went to (e.g. `dlq/jobs`). */
   readonly dlq: string;
+  /** `max-retries`, `total-timeout`, `expired`, `rejected` or `rejected: <consumer's reason>` (the `dlq-reason`). */
   readonly reason: string;
+  /** Deliveries it had (0: expired before any delivery). */
   readonly deliveryCount: number;
-  /** "" when no group was involved (expiry in a queue without groups). */
+  /** The consumer group whose failure moved it ("" for an expiry with no group). */
   readonly group: string;
-  /** The message's `message-id` in `queue`. */
+  /** Its `message-id` in the queue it left (`original-message-id` on the dead letter). */
   readonly messageId: string;
   readonly payloadBytes: number;
 }

@@ -64,6 +64,23 @@ export interface BrokerDeps {
    * QoS 1/2 acknowledgements wait for the commit (docs/storage.md). Without it, state is in memory only.
    */
   storage?: Storage;
+  /**
+   * The clustering seam (src/cluster builds it; the broker never imports the cluster): wraps the broker's router with
+   * one that also routes to other nodes. It gets the local router (ordinary and shared subscriptions), the router
+   * it wraps (with durable queues) and the retained store, and returns the router the broker publishes through.
+   */
+  routing?: (parts: RoutingParts) => Router;
+}
+
+/** What a cluster router is built from (BrokerDeps.routing). */
+export interface RoutingParts {
+  /** The router to wrap: durable queues over the local router. */
+  readonly router: Router;
+  /** The in-process subscription index and shared groups. */
+  readonly local: LocalRouter;
+  readonly retained: RetainedStore;
+  /** Whether retained messages are kept at all (mqtt.retainAvailable). */
+  readonly retainAvailable: boolean;
 }
 
 import { limitedLog } from "./log-limits.ts";
@@ -180,7 +197,15 @@ export class BrokerRuntime implements BrokerCore {
       now,
       touch: () => this.persistence?.touched(),
     });
-    this.router = this.queues;
+    this.router =
+      deps.routing === undefined
+        ? this.queues
+        : deps.routing({
+            router: this.queues,
+            local,
+            retained: this.retained,
+            retainAvailable: this.options.retainAvailable,
+          });
     this.#willDeps = {
       now,
       logger: this.logger,

@@ -6,3 +6,6 @@ export * from "./etcd.ts";
 export * from "./membership.ts";
 export { Listeners } from "./listeners.ts";
 export * from "./node.ts";
+export * from "./transport/index.ts";
+export * from "./routing/index.ts";
+export * from "./leader.ts";

@@ -43,6 +43,8 @@ export interface MembershipOptions {
   readonly etcd: Etcd3;
   readonly keys: ClusterKeys;
   readonly nodeId: string;
+  /** Random per process start (the transport's hello carries the same); one is made when not given. */
+  readonly incarnation?: string;
   readonly host: string;
   readonly port: number;
   /** Seconds. */
@@ -73,7 +75,7 @@ export class Membership {
       id: o.nodeId,
       host: o.host,
       port: o.port,
-      incarnation: randomBytes(8).toString("hex"),
+      incarnation: o.incarnation ?? randomBytes(8).toString("hex"),
       startedAt: o.clock.now(),
     };
   }
@@ -138,12 +140,19 @@ export class Membership {
     const lease = this.#lease;
     this.#member = false;
     this.#lease = undefined;
-    await this.#watcher?.cancel().catch(() => undefined);
+    // Bounded: with etcd unreachable a cancel or revoke would wait for it; the lease then expires on its own.
+    const wait = this.#o.leaseTtl * 1000;
+    await bounded(this.#watcher?.cancel(), wait, this.#o.clock);
     this.#watcher = undefined;
     if (lease !== undefined && !lease.revoked()) {
-      await lease.revoke().catch((err: unknown) => {
-        this.#o.logger.warn({ err }, "could not revoke the cluster lease: the node leaves when it expires");
-      });
+      const revoked = lease.revoke().then(
+        () => true,
+        (err: unknown) => {
+          this.#o.logger.warn({ err }, "could not revoke the cluster lease: the node leaves when it expires");
+          return true;
+        },
+      );
+      if ((await bounded(revoked, wait, this.#o.clock)) !== true) lease.release();
     }
     this.#events.clear();
   }
@@ -246,6 +255,18 @@ export class Membership {
         },
       );
     }, REJOIN_RETRY_MS);
+  }
+}
+
+/** `p`'s value, or undefined after `ms` (a call to an unreachable etcd must not hold a shutdown). */
+export async function bounded<T>(p: Promise<T> | undefined, ms: number, clock: Clock): Promise<T | undefined> {
+  if (p === undefined) return undefined;
+  let timer: TimerHandle | undefined;
+  const timeout = new Promise<undefined>((resolve) => (timer = clock.setTimeout(() => resolve(undefined), ms)));
+  try {
+    return await Promise.race([p.catch(() => undefined), timeout]);
+  } finally {
+    timer?.cancel();
   }
 }
 

@@ -14,6 +14,7 @@ import {
 } from "../admin/index.ts";
 import { Broker } from "../broker/index.ts";
 import type { BrokerOptions } from "../broker/options.ts";
+import type { RoutingParts } from "../broker/index.ts";
 import { startListeners, type StartedListener } from "./listeners.ts";
 import { systemClock, type Clock } from "../util/clock.ts";
 import type { Logger } from "../util/logger.ts";
@@ -26,7 +27,9 @@ import { buildServerAuth, type ServerAuth } from "./auth/index.ts";
 import { join } from "node:path";
 import { CONTROL_SOCKET, startQueueControl } from "./queue-control.ts";
 import type { QueueControl } from "./queue-control.ts";
-import { ClusterNode } from "../cluster/index.ts";
+import { ClusterNode, ClusterRouter } from "../cluster/index.ts";
+import { clusterRoutes } from "./cluster-admin.ts";
+import { registerClusterMetrics } from "./cluster-metrics.ts";
 
 export * from "./config/index.ts";
 export { createLogger } from "./logger.ts";
@@ -136,8 +139,13 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     await storage.close();
     throw err;
   }
+  // Clustered: the broker publishes through a cluster router, which starts routing to other nodes once joined.
+  let clusterRouter: ClusterRouter | undefined;
+  const routing = config.cluster.enabled
+    ? (parts: RoutingParts) => (clusterRouter = new ClusterRouter(parts, clock, logger.child({ component: "cluster" })))
+    : undefined;
   try {
-    broker = new Broker(toBrokerOptions(config), { clock, logger, storage, auth: auth.hooks });
+    broker = new Broker(toBrokerOptions(config), { clock, logger, storage, auth: auth.hooks, routing });
   } catch (err) {
     auth.close();
     await storage.close();
@@ -148,7 +156,10 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   try {
     const ctx = { broker, logger, clock, maxPacketSize: config.mqtt.maxPacketSize };
     await startListeners(ctx, config.listeners, listeners);
-    if (config.cluster.enabled) cluster = await ClusterNode.start(config.cluster, { clock, logger });
+    if (config.cluster.enabled) {
+      cluster = await ClusterNode.start(config.cluster, { clock, logger });
+      if (clusterRouter !== undefined) cluster.attachRouter(clusterRouter);
+    }
   } catch (err) {
     await Promise.allSettled(listeners.map((l) => l.close()));
     await broker.close();
@@ -230,6 +241,10 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
       await storage.close();
       throw err;
     }
+  }
+  if (cluster !== undefined) {
+    registerClusterMetrics(metrics.registry, cluster);
+    if (management !== undefined) clusterRoutes(management.router, cluster);
   }
   // `wharf queues` talks to the broker over a unix socket in the data directory (queue-control.ts); a memory store
   // has no directory of its own, so there is no control socket then.

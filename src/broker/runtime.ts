@@ -16,6 +16,7 @@ import type { Clock, Logger } from "../util/index.ts";
 import type { AuthenticatorRegistry, EnhancedAuthenticator } from "./auth/index.ts";
 import { buildAuthenticators } from "./authenticators.ts";
 import { DEFAULT_OVERLOAD_OPTIONS, OverloadState } from "./backpressure.ts";
+import type { Producer } from "./backpressure.ts";
 import { Connection } from "./connection.ts";
 import type { BrokerCore, ClientContext } from "./core.ts";
 import { dispatch } from "./dispatch.ts";
@@ -81,6 +82,12 @@ export interface RoutingParts {
   readonly retained: RetainedStore;
   /** Whether retained messages are kept at all (mqtt.retainAvailable). */
   readonly retainAvailable: boolean;
+  /**
+   * Backpressure (backpressure.ts): `producer` is the connection whose packet is being handled, which a subscriber
+   * over its marks holds. A cluster router sets it to an inter-node connection while delivering what came over it,
+   * and holds it while a link to another node is full.
+   */
+  readonly overload: { producer: Producer | undefined };
 }
 
 import { limitedLog } from "./log-limits.ts";
@@ -205,6 +212,7 @@ export class BrokerRuntime implements BrokerCore {
             local,
             retained: this.retained,
             retainAvailable: this.options.retainAvailable,
+            overload: this.overload,
           });
     this.#willDeps = {
       now,

@@ -121,9 +121,11 @@ export class ClusterNode {
       self: this.id,
       send: (node, type, body) => transport.send(node, type, body),
       writable: (node) => transport.writable(node),
+      connected: (node) => transport.connected(node),
       peers: () => membership.peers().map((n) => n.id),
       handle: (type, fn) => transport.handle(type, fn),
       onUp: (fn) => transport.on("up", fn),
+      onDrain: (fn) => transport.on("drain", fn),
       onLeave: (fn) => membership.on("leave", (n) => fn(n.id)),
     };
   }

@@ -18,13 +18,14 @@
 import type {
   LocalRouter,
   Message,
+  Producer,
   RouteResult,
   Router,
   RoutingParts,
   Session,
   Subscription,
 } from "../../broker/index.ts";
-import type { Clock, Logger } from "../../util/index.ts";
+import type { Clock, Logger, TimerHandle } from "../../util/index.ts";
 import { BodyReader, encodeMessageHead, encodeString } from "./message-codec.ts";
 import { RoutingFrame } from "./frame-types.ts";
 import type { InterestDelta, InterestSnapshot } from "./frame-types.ts";
@@ -35,18 +36,24 @@ export interface RoutingPeers {
   readonly self: string;
   send(node: string, type: number, body: Buffer | readonly Buffer[]): boolean;
   writable(node: string): boolean;
+  /** True while the link to `node` is up. */
+  connected(node: string): boolean;
   /** The other members now. */
   peers(): string[];
-  handle(type: number, fn: (from: string, body: Buffer) => void): () => void;
+  handle(type: number, fn: (from: string, body: Buffer, source: Producer) => void): () => void;
   onUp(fn: (node: string) => void): () => void;
+  /** The link to `node` is writable again after being over its high-water mark. */
+  onDrain(fn: (node: string) => void): () => void;
   onLeave(fn: (node: string) => void): () => void;
 }
 
 export interface ClusterRoutingStats {
   /** Messages forwarded to another node (one per node per message). */
   forwarded: number;
-  /** QoS 0 forwards dropped because the link was over its high-water mark. */
+  /** QoS 0 forwards dropped because the link was over its high-water mark (and its stall limit passed). */
   forwardDropped: number;
+  /** Times a publisher was held because the link its message had to cross was over its high-water mark. */
+  publisherHolds: number;
   /** QoS 1/2 forwards refused by a link at its queue limit. */
   forwardRefused: number;
   /** Messages received from other nodes. */
@@ -64,6 +71,9 @@ interface Stamp {
   readonly node: string;
 }
 
+/** Longest a full link holds publishers in one episode (as overload.stallLimitMs does for a local subscriber). */
+const STALL_LIMIT_MS = 1000;
+
 const newer = (a: Stamp, b: Stamp | undefined): boolean =>
   b === undefined || a.at > b.at || (a.at === b.at && a.node > b.node);
 
@@ -71,6 +81,7 @@ export class ClusterRouter implements Router {
   readonly stats: ClusterRoutingStats = {
     forwarded: 0,
     forwardDropped: 0,
+    publisherHolds: 0,
     forwardRefused: 0,
     received: 0,
     sharedMissed: 0,
@@ -85,6 +96,10 @@ export class ClusterRouter implements Router {
   readonly #remote = new RemoteInterest();
   readonly #rr = new Map<string, number>();
   readonly #stamps = new Map<string, Stamp>();
+  /** Per peer: publishers held because its link is full, released on drain (or after STALL_LIMIT_MS). */
+  readonly #held = new Map<string, { producers: Set<Producer>; timer: TimerHandle }>();
+  /** Peers whose link stayed full past the stall limit: QoS 0 to them is dropped until the link drains. */
+  readonly #stalled = new Set<string>();
   #peers: RoutingPeers | undefined;
   #detach: (() => void)[] = [];
 
@@ -102,17 +117,33 @@ export class ClusterRouter implements Router {
   attach(peers: RoutingPeers): void {
     this.#peers = peers;
     const d = this.#detach;
-    d.push(peers.handle(RoutingFrame.Forward, (from, body) => this.#onForward(from, body, false)));
-    d.push(peers.handle(RoutingFrame.ForwardShared, (from, body) => this.#onForward(from, body, true)));
+    d.push(peers.handle(RoutingFrame.Forward, (from, body, src) => this.#onForward(from, body, false, src)));
+    d.push(peers.handle(RoutingFrame.ForwardShared, (from, body, src) => this.#onForward(from, body, true, src)));
     d.push(peers.handle(RoutingFrame.InterestSync, (from, body) => this.#onSync(from, body)));
     d.push(peers.handle(RoutingFrame.InterestDelta, (from, body) => this.#onDelta(from, body)));
     d.push(peers.handle(RoutingFrame.SyncRequest, (from) => this.#sendSync(from)));
     d.push(peers.handle(RoutingFrame.Retained, (from, body) => this.#onRetained(from, body)));
     d.push(peers.onUp((node) => this.#linkUp(node)));
-    d.push(peers.onLeave((node) => this.#remote.dropNode(node)));
+    d.push(
+      peers.onLeave((node) => {
+        this.#remote.dropNode(node);
+        this.#release(node);
+        this.#stalled.delete(node);
+      }),
+    );
+    d.push(
+      peers.onDrain((node) => {
+        this.#stalled.delete(node);
+        this.#release(node);
+      }),
+    );
+    // Links that came up before this router was attached (the node joins before the broker routes through it) missed
+    // the exchange of snapshots, and their peers' SyncRequests found no handler here: exchange now.
+    for (const node of peers.peers()) if (peers.connected(node)) this.#linkUp(node);
   }
 
   detach(): void {
+    for (const node of [...this.#held.keys()]) this.#release(node);
     for (const fn of this.#detach) fn();
     this.#detach = [];
     this.#peers = undefined;
@@ -209,10 +240,19 @@ export class ClusterRouter implements Router {
     return r;
   }
 
+  /**
+   * Queues a forward. A link over its high-water mark holds the publisher whose packet is being handled (its
+   * connection stops reading, as for a local subscriber over its marks) until the link drains, at most
+   * STALL_LIMIT_MS; past that the link is "stalled" and QoS 0 to it is dropped (counted) until it drains.
+   */
   #forward(peers: RoutingPeers, node: string, type: number, parts: readonly Buffer[], qos: number): boolean {
-    if (qos === 0 && !peers.writable(node)) {
-      this.stats.forwardDropped++;
-      return true; // like a slow local subscriber's QoS 0: dropped, not refused
+    if (!peers.writable(node)) {
+      const producer = this.#parts.overload.producer;
+      if (producer !== undefined && !this.#stalled.has(node)) this.#hold(node, producer);
+      else if (qos === 0) {
+        this.stats.forwardDropped++;
+        return true; // like a slow local subscriber's QoS 0: dropped, not refused
+      }
     }
     if (!peers.send(node, type, parts)) {
       this.stats.forwardRefused++;
@@ -222,7 +262,31 @@ export class ClusterRouter implements Router {
     return true;
   }
 
-  #onForward(from: string, body: Buffer, shared: boolean): void {
+  #hold(node: string, producer: Producer): void {
+    let h = this.#held.get(node);
+    if (h === undefined) {
+      const timer = this.clock.setTimeout(() => {
+        this.#stalled.add(node);
+        this.logger.warn({ node }, "link to a node stayed full past the stall limit: QoS 0 to it is dropped");
+        this.#release(node);
+      }, STALL_LIMIT_MS);
+      this.#held.set(node, (h = { producers: new Set(), timer }));
+    }
+    if (h.producers.has(producer)) return;
+    h.producers.add(producer);
+    producer.hold();
+    this.stats.publisherHolds++;
+  }
+
+  #release(node: string): void {
+    const h = this.#held.get(node);
+    if (h === undefined) return;
+    this.#held.delete(node);
+    h.timer.cancel();
+    for (const p of h.producers) p.release();
+  }
+
+  #onForward(from: string, body: Buffer, shared: boolean, source: Producer): void {
     let group: string | undefined;
     let msg: Message;
     try {
@@ -234,11 +298,17 @@ export class ClusterRouter implements Router {
       return;
     }
     this.stats.received++;
-    if (group === undefined) {
-      this.#local.routeOwn(msg);
-      return;
+    // The inter-node connection is this delivery's producer: a subscriber here over its marks stops reading it, and
+    // TCP pushes back on the sending node (whose link then holds its own publishers).
+    const overload = this.#parts.overload;
+    const previous = overload.producer;
+    overload.producer = source;
+    try {
+      if (group === undefined) this.#local.routeOwn(msg);
+      else if (this.#local.dispatchShared(group, msg) === undefined) this.stats.sharedMissed++;
+    } finally {
+      overload.producer = previous;
     }
-    if (this.#local.dispatchShared(group, msg) === undefined) this.stats.sharedMissed++;
   }
 
   // ---- interest ---------------------------------------------------------------------------------------------

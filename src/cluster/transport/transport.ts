@@ -15,7 +15,16 @@ import type { HelloBody } from "./frame-types.ts";
 import { DEFAULT_LINK_LIMITS, PeerLink } from "./peer-link.ts";
 import type { LinkLimits, LinkStats, PeerAddress } from "./peer-link.ts";
 
-export type FrameHandler = (from: string, body: Buffer) => void;
+/**
+ * The inbound connection a frame came over, as a backpressure producer: hold() stops reading it (TCP then pushes
+ * back on the sending node), release() reads again; holds nest.
+ */
+export interface InboundSource {
+  hold(): void;
+  release(): void;
+}
+
+export type FrameHandler = (from: string, body: Buffer, source: InboundSource) => void;
 
 /** PEM contents for mutual TLS between nodes. */
 export interface TransportTls {
@@ -179,7 +188,7 @@ export class PeerTransport {
   send(nodeId: string, type: number, body: Buffer | readonly Buffer[]): boolean {
     if (nodeId === this.#o.nodeId && !this.#closed) {
       const b = Buffer.isBuffer(body) ? body : Buffer.concat(body);
-      setImmediate(() => this.#dispatch(nodeId, type, b));
+      setImmediate(() => this.#dispatch(nodeId, type, b, NO_SOURCE));
       return true;
     }
     const link = this.#links.get(nodeId);
@@ -218,14 +227,14 @@ export class PeerTransport {
     this.#events.clear();
   }
 
-  #dispatch(from: string, type: number, body: Buffer): void {
+  #dispatch(from: string, type: number, body: Buffer, source: InboundSource): void {
     const fn = this.#handlers.get(type);
     if (fn === undefined) {
       this.#framesUnhandled++;
       return;
     }
     try {
-      fn(from, body);
+      fn(from, body, source);
     } catch (err) {
       this.#o.logger.error({ err, from, type }, "cluster frame handler failed");
     }
@@ -242,6 +251,15 @@ export class PeerTransport {
     s.on("close", () => this.#inbound.delete(s));
     s.on("error", (err) => this.#o.logger.debug({ err }, "inbound peer connection error"));
     let from: string | undefined;
+    let holds = 0;
+    const source: InboundSource = {
+      hold: () => {
+        if (holds++ === 0) s.pause();
+      },
+      release: () => {
+        if (holds > 0 && --holds === 0) s.resume();
+      },
+    };
     const helloTimer = this.#o.clock.setTimeout(() => this.#refuse(s, "no hello in time"), HELLO_TIMEOUT_MS);
     const refuse = (why: string): void => {
       helloTimer.cancel();
@@ -251,7 +269,7 @@ export class PeerTransport {
       if (from !== undefined) {
         this.#framesReceived++;
         this.#bytesReceived += body.length + 5;
-        this.#dispatch(from, type, body);
+        this.#dispatch(from, type, body, source);
         return;
       }
       if (type !== TransportFrame.Hello) return refuse(`expected a hello frame, got type ${type}`);
@@ -280,6 +298,8 @@ export class PeerTransport {
     s.destroy();
   }
 }
+
+const NO_SOURCE: InboundSource = { hold() {}, release() {} };
 
 function parseHello(body: Buffer): HelloBody | undefined {
   try {

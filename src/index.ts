@@ -31,6 +31,7 @@ export type {
   PublishInfo,
 } from "./broker/index.ts";
 export { StorageError, StorageErrorCode } from "./storage/index.ts";
+export { QueueError, QueueErrorCode } from "./queues/index.ts";
 export { TopicError, TopicErrorCode } from "./topics/index.ts";
 export type { Clock, Logger, TimerHandle } from "./util/index.ts";
 export { systemClock } from "./util/index.ts";
@@ -57,6 +58,7 @@ export type {
   PublishOptions,
   PublishResult,
   ReceivedMessage,
+  StreamFrom,
   SubscribeOptions,
   Subscription,
   SubscriptionStats,

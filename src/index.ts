@@ -11,6 +11,8 @@ export type {
   WharfBroker,
 } from "./server/create-broker.ts";
 export type { ListenerAddress } from "./server/index.ts";
+export { LIVE_CONFIG_KEYS } from "./server/configure.ts";
+export type { ConfigureResult } from "./server/configure.ts";
 export { ConfigError, ConfigErrorCode } from "./server/config/index.ts";
 export type {
   AclRuleConfig,

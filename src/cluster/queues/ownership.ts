@@ -153,6 +153,19 @@ export class SlotOwnership {
     await this.#lease?.revoke().catch(() => undefined);
   }
 
+  /**
+   * Stops at once without telling etcd: keepalives end, the lease and with it this node's claims expire after the
+   * TTL — what a crash looks like to the other nodes (tests use it; so does a shutdown while etcd is unreachable).
+   */
+  halt(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#timer?.cancel();
+    this.#lease?.release();
+    for (const [slot, epoch] of [...this.#owned]) this.#lose(slot, epoch);
+    void this.#watcher?.cancel().catch(() => undefined);
+  }
+
   // ---- the view -----------------------------------------------------------------------------------------------
 
   /** True while this node owns `slot` at `epoch` and its lease is known alive: the fencing check. */

@@ -11,7 +11,7 @@ const own = new SlotOwnership({
   etcd,
   nodeId,
   slots: Number(slots),
-  leaseTtl: 2,
+  leaseTtl: 3,
   onAcquire: (slot, epoch) => {
     stores.set(slot, new FencedQueueStore({ slot, epoch, fence: own, inner: new MemoryQueueStore() }));
     process.stdout.write(JSON.stringify({ ev: "acquired", slot, epoch }) + "\n");

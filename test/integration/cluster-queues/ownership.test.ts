@@ -56,7 +56,7 @@ describe("cluster queues: slot ownership in etcd", () => {
       nodeId: id,
       slots: SLOTS,
       prefix,
-      leaseTtl: 2,
+      leaseTtl: 3,
       ...(everyoneInSync ? { onChange: sync, onAcquire: sync, replicaEpoch: (s) => n.inSyncOf(s)?.epoch } : {}),
       ...extra,
     });
@@ -197,7 +197,7 @@ describe("cluster queues: slot ownership in etcd", () => {
       const client = new Etcd3({ hosts: etcd.endpoint });
       clients.push(client);
       // The other node: in-sync replicas do not exist here, so it claims the paused node's slots after the grace.
-      const other = new SlotOwnership({ etcd: client, nodeId: "other", slots: 4, leaseTtl: 2, orphanGraceMs: 200 });
+      const other = new SlotOwnership({ etcd: client, nodeId: "other", slots: 4, leaseTtl: 3, orphanGraceMs: 200 });
       nodes.push(other);
       await other.start();
       const pausedAt = Date.now();

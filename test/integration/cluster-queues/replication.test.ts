@@ -7,8 +7,8 @@ import type { ClusterQueueNode } from "../../../src/cluster/queues/index.ts";
 import type { ConsumerLink, QueueDelivery } from "../../../src/queues/index.ts";
 import { testCluster } from "../../helpers/cluster-queues.ts";
 import type { TestCluster } from "../../helpers/cluster-queues.ts";
-import { startEtcd, waitFor } from "../../helpers/etcd.ts";
-import type { EtcdProcess } from "../../helpers/etcd.ts";
+import { startEtcd, waitFor } from "../../helpers/etcd-instance.ts";
+import type { EtcdProcess } from "../../helpers/etcd-instance.ts";
 
 const SLOTS = 8;
 

@@ -1,9 +1,19 @@
 // In-process clustered queue nodes on a real etcd, connected by an in-memory replica link (frames are encoded
 // and decoded as for the peer transport, and delivered asynchronously, in order per destination).
 import { Etcd3 } from "etcd3";
-import { ClusterQueueNode, decodeAck, decodeFrame, encodeFrame } from "../../src/cluster/queues/index.ts";
+import {
+  ClusterQueueNode,
+  decodeAck,
+  decodeFrame,
+  decodeReply,
+  decodeRequest,
+  encodeFrame,
+} from "../../src/cluster/queues/index.ts";
 import type {
   ClusterQueueNodeOptions,
+  QueueLink,
+  QueueReply,
+  QueueRequest,
   ReplicaLink,
   ReplicationAck,
   ReplicationFrame,
@@ -21,28 +31,41 @@ export class MemoryNet {
   readonly holding = new Set<string>();
   frames = 0;
 
-  linkFrom(from: string): ReplicaLink {
+  linkFrom(from: string): ReplicaLink & QueueLink {
     return {
-      send: (node: string, frame: ReplicationFrame): Promise<ReplicationAck> => {
-        const bytes = encodeFrame(frame);
-        return new Promise<ReplicationAck>((resolve, reject) => {
-          const run = (): void => {
-            const target = this.nodes.get(node);
-            if (target === undefined || this.cut.has(node) || this.cut.has(from)) {
-              reject(new Error(`no route to ${node}`));
-              return;
-            }
-            this.frames++;
-            resolve(decodeAck(encodeFrame(target.handleFrame(decodeFrame(bytes)))));
-          };
-          if (this.holding.has(node)) {
-            const list = this.held.get(node) ?? [];
-            list.push({ run });
-            this.held.set(node, list);
-          } else setImmediate(run);
-        });
-      },
+      send: (node: string, frame: ReplicationFrame): Promise<ReplicationAck> =>
+        this.#deliver(from, node, encodeFrame(frame), (target, bytes) =>
+          Promise.resolve(decodeAck(encodeFrame(target.handleFrame(decodeFrame(bytes))))),
+        ),
+      request: (node: string, req: QueueRequest): Promise<QueueReply> =>
+        this.#deliver(from, node, encodeFrame(req), async (target, bytes) =>
+          decodeReply(encodeFrame(await target.handleRequest(from, decodeRequest(bytes)))),
+        ),
     };
+  }
+
+  #deliver<T>(
+    from: string,
+    node: string,
+    bytes: Buffer,
+    handle: (target: ClusterQueueNode, bytes: Buffer) => Promise<T>,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const run = (): void => {
+        const target = this.nodes.get(node);
+        if (target === undefined || this.cut.has(node) || this.cut.has(from)) {
+          reject(new Error(`no route to ${node}`));
+          return;
+        }
+        this.frames++;
+        handle(target, bytes).then(resolve, reject);
+      };
+      if (this.holding.has(node)) {
+        const list = this.held.get(node) ?? [];
+        list.push({ run });
+        this.held.set(node, list);
+      } else setImmediate(run);
+    });
   }
 
   hold(node: string): void {

@@ -8,8 +8,18 @@ export type { InSyncSet, SlotOwner, SlotOwnershipOptions } from "./ownership.ts"
 export { FencedQueueStore } from "./fenced-store.ts";
 export type { Fence, FencedStoreOptions } from "./fenced-store.ts";
 export { SlotMemoryStore } from "./slot-store.ts";
-export { encodeFrame, decodeFrame, decodeAck } from "./frames.ts";
-export type { ReplicaLink, ReplicationAck, ReplicationFrame } from "./frames.ts";
+export { encodeFrame, decodeFrame, decodeAck, decodeRequest, decodeReply } from "./frames.ts";
+export type {
+  QueueLink,
+  QueueReply,
+  QueueRequest,
+  ReplicaLink,
+  ReplicationAck,
+  ReplicationFrame,
+  SettleAction,
+} from "./frames.ts";
+export { QueueRouting } from "./routing.ts";
+export type { ClusterConsumer, RoutingHost } from "./routing.ts";
 export { ReplicaHost } from "./replica-host.ts";
 export type { ReplicaCopy, ReplicaHostOptions } from "./replica-host.ts";
 export { ReplicationMode, SlotReplicator } from "./replicator.ts";

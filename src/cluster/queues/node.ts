@@ -7,15 +7,17 @@
 // the engine is closed and its state kept as a copy.
 import type { Etcd3 } from "etcd3";
 import { QueueEngine } from "../../queues/index.ts";
-import type { EnqueueInput, PublishOutcome, QueueConfigEntry } from "../../queues/index.ts";
+import type { ConsumerLink, EnqueueInput, JoinOptions, PublishOutcome, QueueConfigEntry } from "../../queues/index.ts";
 import { silentLogger, systemClock } from "../../util/index.ts";
 import type { Clock, Logger } from "../../util/index.ts";
 import { ClusterQueueError, ClusterQueueErrorCode } from "./errors.ts";
 import { FencedQueueStore } from "./fenced-store.ts";
-import type { ReplicaLink, ReplicationAck, ReplicationFrame } from "./frames.ts";
+import type { QueueLink, QueueReply, QueueRequest, ReplicaLink, ReplicationAck, ReplicationFrame } from "./frames.ts";
 import { SlotOwnership } from "./ownership.ts";
 import type { SlotOwner } from "./ownership.ts";
 import { ReplicaHost } from "./replica-host.ts";
+import { QueueRouting } from "./routing.ts";
+import type { ClusterConsumer } from "./routing.ts";
 import { ReplicationMode, SlotReplicator } from "./replicator.ts";
 import type { ReplicaTarget, ReplicationModeValue } from "./replicator.ts";
 import { SlotMemoryStore } from "./slot-store.ts";
@@ -24,8 +26,8 @@ import { slotOf } from "./slots.ts";
 export interface ClusterQueueNodeOptions {
   etcd: Etcd3;
   nodeId: string;
-  /** How frames reach other nodes' handleFrame(). */
-  link: ReplicaLink;
+  /** How frames reach other nodes' handleFrame() and handleRequest(). */
+  link: ReplicaLink & QueueLink;
   /** Slots of the queue name space (default 64; every node must use the same). */
   slots?: number;
   /** Replicas per slot besides the owner (default 1). */
@@ -68,6 +70,7 @@ export class ClusterQueueNode {
   readonly ownership: SlotOwnership;
   readonly copies: ReplicaHost;
   readonly mode: ReplicationModeValue;
+  readonly routing: QueueRouting;
   readonly #o: ClusterQueueNodeOptions;
   readonly #owned = new Map<number, OwnedSlot>();
   readonly #clock: Clock;
@@ -98,6 +101,20 @@ export class ClusterQueueNode {
       onLose: (slot, epoch) => this.#lose(slot, epoch),
       onChange: () => this.#retarget(),
     });
+    const live = new Set<string>();
+    this.routing = new QueueRouting({
+      nodeId: o.nodeId,
+      link: o.link,
+      clock: this.#clock,
+      logger: this.#logger,
+      engineOf: (q) => this.engineOf(q),
+      ownerOf: (q) => this.ownerOf(q),
+      liveNodes: () => {
+        live.clear();
+        for (const n of this.ownership.nodes().keys()) live.add(n);
+        return live;
+      },
+    });
   }
 
   start(): Promise<void> {
@@ -112,6 +129,21 @@ export class ClusterQueueNode {
   /** The receive side of the replica link: a frame from a slot's owner. */
   handleFrame(frame: ReplicationFrame): ReplicationAck {
     return this.copies.handle(frame);
+  }
+
+  /** The receive side of the queue link: a proxied publish, join, leave or settlement, or a delivery. */
+  handleRequest(from: string, req: QueueRequest): Promise<QueueReply> {
+    return this.routing.handle(from, req);
+  }
+
+  /** Publishes to `queue` wherever its owner is (proxy routing); see QueueRouting.publish. */
+  publishAnywhere(queue: string, input: EnqueueInput, timeoutMs?: number): Promise<PublishOutcome> {
+    return this.routing.publish(queue, input, timeoutMs);
+  }
+
+  /** A consumer on this node of `queue`, wherever its owner is; it follows failovers. */
+  consume(queue: string, group: string, link: ConsumerLink, opts?: JoinOptions): ClusterConsumer {
+    return this.routing.consume(queue, group, link, opts);
   }
 
   slotOf(queue: string): number {
@@ -209,6 +241,7 @@ export class ClusterQueueNode {
     this.#owned.set(slot, { epoch, engine, replicator, store, local });
     this.acquired++;
     replicator.setTargets(this.#targets(slot));
+    this.routing.changed();
     this.#logger.info(
       { slot, epoch, node: this.nodeId, from: copy?.epoch, messages: local.messages },
       "cluster queues: slot engine started",
@@ -222,6 +255,8 @@ export class ClusterQueueNode {
     this.lost++;
     s.replicator.close();
     s.engine.close();
+    this.routing.engineClosed(s.engine);
+    this.routing.changed();
     this.copies.adopt(slot, { epoch, index: s.replicator.index, store: s.local });
   }
 
@@ -235,6 +270,7 @@ export class ClusterQueueNode {
         this.copies.drop(c.slot);
       }
     }
+    this.routing.changed();
   }
 
   /** As if the process died (tests): nothing more is sent or written; etcd expires this node after its TTL. */

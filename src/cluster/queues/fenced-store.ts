@@ -31,14 +31,19 @@ export interface FencedStoreOptions {
   onWrite?: (op: StoreOp) => void;
   /** What commit() waits for besides the inner commit (sync replication). */
   replicated?: () => Promise<void>;
+  /** Times the accepted writes (firstWriteAt / lastWriteAt: which epoch wrote when, for the two-writers check). */
+  now?: () => number;
 }
 
 export class FencedQueueStore implements QueueStore {
   readonly slot: number;
   readonly epoch: number;
   readonly #o: FencedStoreOptions;
-  /** Writes refused by the fence. */
+  /** Writes refused by the fence, and accepted with the time of the first and the last. */
   refused = 0;
+  accepted = 0;
+  firstWriteAt = 0;
+  lastWriteAt = 0;
 
   constructor(o: FencedStoreOptions) {
     this.#o = o;
@@ -59,7 +64,16 @@ export class FencedQueueStore implements QueueStore {
         `slot ${this.slot}: epoch ${this.epoch} is no longer the owner's (write ${op.op} on ${op.queue} refused)`,
       );
     }
+    this.#accepted();
     this.#o.onWrite?.(op);
+  }
+
+  #accepted(): void {
+    this.accepted++;
+    const now = this.#o.now;
+    if (now === undefined) return;
+    this.lastWriteAt = now();
+    if (this.firstWriteAt === 0) this.firstWriteAt = this.lastWriteAt;
   }
 
   // Memberships of persistent sessions belong to the node that holds the sessions, not to a slot: kept locally.
@@ -79,6 +93,7 @@ export class FencedQueueStore implements QueueStore {
     // The seq is the local store's: known only after the write, so the fence is checked with a placeholder op.
     if (!this.#o.fence.holds(this.slot, this.epoch)) this.#check({ op: "append", queue, seq: 0, record });
     const seq = this.#o.inner.append(queue, record);
+    this.#accepted();
     this.#o.onWrite?.({ op: "append", queue, seq, record });
     return seq;
   }

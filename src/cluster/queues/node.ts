@@ -63,6 +63,8 @@ export interface SlotStatus {
   replicas?: { node: string; acked: number; lag: number; inSync: boolean }[];
   queues?: number;
   messages?: number;
+  /** On the owner: writes accepted and refused at this epoch, first and last accepted (clock ms). */
+  writes?: { accepted: number; refused: number; first: number; last: number };
 }
 
 export class ClusterQueueNode {
@@ -78,6 +80,9 @@ export class ClusterQueueNode {
   /** Slots acquired and lost since start (admin, tests). */
   acquired = 0;
   lost = 0;
+  /** Every ownership this node ended: slot, epoch, accepted and refused writes, first and last write time. */
+  readonly history: { slot: number; epoch: number; writes: number; refused: number; first: number; last: number }[] =
+    [];
 
   constructor(o: ClusterQueueNodeOptions) {
     this.#o = o;
@@ -190,6 +195,8 @@ export class ClusterQueueNode {
         st.replicas = mine.replicator.status().map(({ node, acked, lag, inSync }) => ({ node, acked, lag, inSync }));
         st.queues = mine.engine.list().length;
         st.messages = mine.local.messages;
+        const w = mine.store;
+        st.writes = { accepted: w.accepted, refused: w.refused, first: w.firstWriteAt, last: w.lastWriteAt };
       }
       out.push(st);
     }
@@ -230,6 +237,7 @@ export class ClusterQueueNode {
       inner: local,
       onWrite: (op) => replicator.record(op),
       replicated: () => replicator.replicated(),
+      now: () => this.#clock.now(),
     });
     const engine = new QueueEngine({
       store,
@@ -253,6 +261,15 @@ export class ClusterQueueNode {
     if (s === undefined || s.epoch !== epoch) return;
     this.#owned.delete(slot);
     this.lost++;
+    const st = s.store;
+    this.history.push({
+      slot,
+      epoch,
+      writes: st.accepted,
+      refused: st.refused,
+      first: st.firstWriteAt,
+      last: st.lastWriteAt,
+    });
     s.replicator.close();
     s.engine.close();
     this.routing.engineClosed(s.engine);

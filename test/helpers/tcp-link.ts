@@ -41,13 +41,19 @@ function reader(sock: Socket, onFrame: (kind: number, id: number, body: Buffer) 
   });
 }
 
+/** Frames written in one tick go out in one write (cork until the next tick): the per-peer batching. */
 function write(sock: Socket, kind: number, id: number, payload: unknown): void {
   const body = serialize(payload);
   const head = Buffer.alloc(9);
   head.writeUInt32BE(5 + body.length, 0);
   head.writeUInt8(kind, 4);
   head.writeUInt32BE(id, 5);
-  sock.write(Buffer.concat([head, body]));
+  if (sock.writableCorked === 0) {
+    sock.cork();
+    process.nextTick(() => sock.uncork());
+  }
+  sock.write(head);
+  sock.write(body);
 }
 
 export class TcpLink implements ReplicaLink, QueueLink {

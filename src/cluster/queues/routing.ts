@@ -314,6 +314,7 @@ export class QueueRouting {
       l.joined = undefined;
       if (o === undefined) return; // changed() joins once the slot has an owner
       const engine = o.node === this.#h.nodeId ? this.#h.engineOf(l.queue) : undefined;
+      if (o.node === this.#h.nodeId && engine === undefined) return; // our claim is not set up yet: retried below
       if (engine !== undefined) {
         const consumer = engine.join(l.queue, l.group, l.link, l.opts);
         l.here = { engine, consumer };

@@ -2,6 +2,7 @@
 // replica applies the owner's ops to its own copy, so both run the same code and hold the same state for the same
 // op sequence. `load()` is what a new owner's engine recovers from after a failover; `snapshot()` is what a new
 // replica starts from.
+import { loadedMessageOf } from "../../queues/index.ts";
 import type {
   GroupRecord,
   LoadedMember,
@@ -33,7 +34,7 @@ export class SlotMemoryStore implements QueueStore {
     for (const lq of state) {
       const q = s.#queue(lq.name);
       q.nextSeq = lq.nextSeq;
-      for (const m of lq.messages) s.#hold(q, m.seq, m.record);
+      for (const m of lq.messages) if (m.record !== undefined) s.#hold(q, m.seq, m.record);
       for (const g of lq.groups) {
         q.groups.set(g.name, { record: { ...g.record }, pending: new Map(g.pending), done: new Set(g.done) });
       }
@@ -164,12 +165,17 @@ export class SlotMemoryStore implements QueueStore {
     this.apply({ op: "drop", queue });
   }
 
-  /** Everything held, as the engine recovers it (and as a snapshot for a new replica). */
+  /**
+   * Everything held, as the engine recovers it (and as a snapshot for a new replica): with the bodies (this store
+   * has no `read`, so the engine keeps the bodies of the slot it owns; a snapshot must carry them).
+   */
   load(): LoadedQueue[] {
     return [...this.#queues].map(([name, q]) => ({
       name,
       nextSeq: q.nextSeq,
-      messages: [...q.messages].sort((a, b) => a[0] - b[0]).map(([seq, record]) => ({ seq, record })),
+      messages: [...q.messages]
+        .sort((a, b) => a[0] - b[0])
+        .map(([seq, record]) => ({ ...loadedMessageOf(seq, record), record })),
       groups: [...q.groups].map(([gname, g]) => ({
         name: gname,
         record: { ...g.record },

@@ -79,7 +79,7 @@ describe("cluster queues: replication and failover", () => {
     const copy = b.copies.copyOf(slot)!;
     const held = copy.store.load().find((x) => x.name === q)!;
     assert.deepEqual(
-      held.messages.map((m) => m.record.payload.toString()),
+      [...held.messages].map((m) => m.record?.payload.toString()),
       ["m1"],
     );
   });

@@ -29,7 +29,7 @@ describe("cluster queues: fenced slot store", () => {
     );
     const first = ops[0];
     assert.equal(first?.op === "append" && first.seq, 1);
-    assert.equal(inner.load()[0]!.messages.length, 1);
+    assert.equal([...inner.load()[0]!.messages].length, 1);
   });
 
   it("refuses every write once the slot's epoch moved on: CLUSTER_QUEUE_FENCED, nothing stored, nothing replicated", () => {
@@ -49,6 +49,6 @@ describe("cluster queues: fenced slot store", () => {
     assert.equal(inner.writes, before);
     assert.equal(ops.length, opsBefore);
     assert.equal(store.refused, 2);
-    assert.equal(inner.load()[0]!.messages.length, 1);
+    assert.equal([...inner.load()[0]!.messages].length, 1);
   });
 });

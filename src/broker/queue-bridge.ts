@@ -432,6 +432,7 @@ function deliveryMessage(d: QueueDelivery): Message {
     properties: { ...d.properties, userProperties: ups },
     expiresAt: d.expiresAt,
     origin: undefined,
+    receivedAt: 0,
     prepared: undefined,
   };
 }

@@ -350,7 +350,8 @@ export class BrokerRuntime implements BrokerCore {
       return;
     }
     // [MQTT-3.3.1-5] replace; copy the payload so a long-lived retained message does not pin a socket chunk.
-    this.retained.set({ ...msg, payload: Buffer.from(msg.payload), prepared: undefined });
+    // receivedAt 0: a retained copy sent to a later subscriber says nothing about publish-to-delivery latency.
+    this.retained.set({ ...msg, payload: Buffer.from(msg.payload), receivedAt: 0, prepared: undefined });
   }
 
   // ---- stats, recovery, shutdown ----------------------------------------------------------------------------

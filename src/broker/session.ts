@@ -470,6 +470,7 @@ export class Session {
       qos: d.qos,
       packetId,
       dup,
+      receivedAt: d.msg.receivedAt,
     });
   }
 

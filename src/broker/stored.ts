@@ -16,6 +16,7 @@ export function messageFromStored(m: StoredMessage): Message {
     properties: m.properties,
     expiresAt: m.expiresAt,
     origin: m.origin,
+    receivedAt: 0,
     prepared: undefined,
   };
 }
@@ -44,6 +45,7 @@ export const RELEASED: Message = {
   properties: undefined,
   expiresAt: undefined,
   origin: undefined,
+  receivedAt: 0,
   prepared: undefined,
 };
 

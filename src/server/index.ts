@@ -152,13 +152,14 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     throw err;
   }
 
-  const metrics = createBrokerMetrics(broker, { storageStats: () => storage.stats });
+  const metrics = createBrokerMetrics(broker, { storageStats: () => storage.stats, storageSource: storage });
   const webhooks = new WebhookDispatcher(config.webhooks, { clock, logger, metrics: metrics.webhooks });
   // Metrics and webhooks listen on the broker's event seam; only the channels someone needs are subscribed.
   const bridge = new BrokerEventBridge({
     brokerId: broker.id,
     metrics: config.management.enabled ? metrics.events : undefined,
     messagesByQos: config.management.enabled && config.management.metricsByQos,
+    latency: config.management.enabled && config.management.latencyMetrics,
     webhooks,
   });
   let stopping = false;

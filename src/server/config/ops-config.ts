@@ -50,6 +50,11 @@ export const managementSchema = refine(
     dashboard: bool(true),
     /** Count messages in/out by QoS from per-message broker events (false: totals only, from polled stats). */
     metricsByQos: bool(true),
+    /**
+     * The publish-to-delivery latency histogram: one clock read per message and one observation per delivery
+     * (false: no per-delivery events for it).
+     */
+    latencyMetrics: bool(true),
   }),
   (m, path, issues) => {
     if (m.tls.enabled && (m.tls.certFile === "" || m.tls.keyFile === "")) {

@@ -11,6 +11,7 @@ import type { RecoveryReport } from "./recover.ts";
 import { BrokerRuntime } from "./runtime.ts";
 import type { BrokerDeps } from "./runtime.ts";
 import type { Subscription } from "./session.ts";
+import type { BrokerTracer } from "./tracing.ts";
 import type { BrokerStats } from "./stats.ts";
 import type { QueueEngine } from "../queues/index.ts";
 import type { ConnectionAcceptor, ConnectionHandler, ListenerLimits, TransportConnection } from "./transport.ts";
@@ -85,6 +86,14 @@ export class Broker implements ConnectionAcceptor {
   /** Where new connections are redirected (5.0 §4.11), if anywhere. */
   get serverRedirect(): ServerRedirect | undefined {
     return this.#rt.serverRedirect;
+  }
+
+  /**
+   * Sets (or with undefined, clears) the tracer told about each CONNECT and client PUBLISH (tracing.ts; the server
+   * sets an OpenTelemetry one with `tracing.enabled`). Without one, tracing costs one field read per packet.
+   */
+  setTracer(tracer: BrokerTracer | undefined): void {
+    this.#rt.tracer = tracer;
   }
 
   /**

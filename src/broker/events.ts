@@ -114,6 +114,8 @@ export interface DeliveryEvent extends Base {
    * durable queue's delivery, or stamped before anyone listened.
    */
   readonly receivedAt: number;
+  /** The publish trace's context when the message was traced (tracing.ts PublishTrace.ref), else undefined. */
+  readonly trace: object | undefined;
 }
 
 /** How a delivery ended (settlement.ts). */

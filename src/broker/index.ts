@@ -24,6 +24,7 @@ export type {
 export { sysTopics } from "./sys.ts";
 export { BROKER_VERSION } from "./version.ts";
 export { inspectBroker } from "./inspect.ts";
+export type { BrokerTracer, ConnectTrace, PublishTrace, TraceConnectInfo, TracePublishInfo } from "./tracing.ts";
 export type { BrokerInspector, ConnectionView } from "./inspect.ts";
 export { BrokerChannel, onBrokerEvent } from "./events.ts";
 export type {

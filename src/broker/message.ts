@@ -31,6 +31,8 @@ export interface Message {
    * retained copy, a durable queue's delivery).
    */
   readonly receivedAt: number;
+  /** The publish trace's context (tracing.ts PublishTrace.ref), carried to delivery events; undefined = untraced. */
+  readonly trace: object | undefined;
   /** Shared encoder, built on first delivery. */
   prepared: PreparedPublish | undefined;
 }
@@ -78,6 +80,7 @@ export interface MessageInit {
   retain: boolean;
   properties?: Properties | undefined;
   origin?: string | undefined;
+  trace?: object | undefined;
 }
 
 /** Properties of an incoming PUBLISH (or will) that subscribers receive unaltered. */
@@ -120,6 +123,7 @@ export function createMessage(init: MessageInit, now: number): Message {
     origin: init.origin,
     // One clock read per message, only while deliveries are observed (metrics, webhooks, tracing).
     receivedAt: events.delivery.hasSubscribers ? performance.now() : 0,
+    trace: init.trace,
     prepared: undefined,
   };
 }

@@ -433,6 +433,7 @@ function deliveryMessage(d: QueueDelivery): Message {
     expiresAt: d.expiresAt,
     origin: undefined,
     receivedAt: 0,
+    trace: undefined,
     prepared: undefined,
   };
 }

@@ -48,6 +48,7 @@ import type { ConnectionHandler, ListenerLimits, TransportConnection } from "./t
 import { publishWill } from "./wills.ts";
 import type { WillDeps } from "./wills.ts";
 import type { Storage } from "../storage/index.ts";
+import type { BrokerTracer } from "./tracing.ts";
 
 export interface BrokerDeps {
   clock?: Clock;
@@ -93,6 +94,8 @@ export class BrokerRuntime implements BrokerCore {
   readonly persistence: Persistence | undefined;
   /** BrokerCore.admission; set after construction by whoever owns the budget (src/inproc local-broker.ts). */
   admission: ((bytes: number) => boolean) | undefined = undefined;
+  /** BrokerCore.tracer; set by Broker.setTracer(). */
+  tracer: BrokerTracer | undefined = undefined;
   /** What was restored from storage at construction. */
   readonly recovery: RecoveryReport | undefined;
   readonly sessions: SessionRegistry;
@@ -351,7 +354,13 @@ export class BrokerRuntime implements BrokerCore {
     }
     // [MQTT-3.3.1-5] replace; copy the payload so a long-lived retained message does not pin a socket chunk.
     // receivedAt 0: a retained copy sent to a later subscriber says nothing about publish-to-delivery latency.
-    this.retained.set({ ...msg, payload: Buffer.from(msg.payload), receivedAt: 0, prepared: undefined });
+    this.retained.set({
+      ...msg,
+      payload: Buffer.from(msg.payload),
+      receivedAt: 0,
+      trace: undefined,
+      prepared: undefined,
+    });
   }
 
   // ---- stats, recovery, shutdown ----------------------------------------------------------------------------

@@ -471,6 +471,7 @@ export class Session {
       packetId,
       dup,
       receivedAt: d.msg.receivedAt,
+      trace: d.msg.trace,
     });
   }
 

@@ -17,6 +17,7 @@ export function messageFromStored(m: StoredMessage): Message {
     expiresAt: m.expiresAt,
     origin: m.origin,
     receivedAt: 0,
+    trace: undefined,
     prepared: undefined,
   };
 }
@@ -46,6 +47,7 @@ export const RELEASED: Message = {
   expiresAt: undefined,
   origin: undefined,
   receivedAt: 0,
+  trace: undefined,
   prepared: undefined,
 };
 

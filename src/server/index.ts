@@ -1,12 +1,15 @@
 // Composition root: turns a validated WharfConfig into a running broker with its listeners, and
 // knows how to take it all down cleanly. The only place that wires transports to the core.
 import { readFileSync } from "node:fs";
+import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import {
   BrokerEventBridge,
   WebhookDispatcher,
   createBrokerMetrics,
   startManagement,
+  startTracing,
   type BrokerMetrics,
+  type BrokerTracing,
   type Management,
   type ManagementTls,
   type ReadinessCheck,
@@ -67,6 +70,8 @@ export interface ServerDeps {
   configFile?: string;
   /** Overrides (CLI flags) laid over the file again on reload. */
   overrides?: DeepPartial<WharfConfig>;
+  /** With `tracing.enabled`: export spans here (each at once) instead of the configured exporter (tests). */
+  spanExporter?: SpanExporter;
 }
 
 /** The management server's TLS options from the config (PEM files read now). */
@@ -140,6 +145,17 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     await storage.close();
     throw err;
   }
+  let tracing: BrokerTracing | undefined;
+  if (config.tracing.enabled) {
+    try {
+      tracing = await startTracing(broker, config.tracing, { logger, exporter: deps.spanExporter });
+    } catch (err) {
+      await broker.close();
+      auth.close();
+      await storage.close();
+      throw err;
+    }
+  }
   const listeners: StartedListener[] = [];
   try {
     const ctx = { broker, logger, clock, maxPacketSize: config.mqtt.maxPacketSize };
@@ -147,6 +163,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   } catch (err) {
     await Promise.allSettled(listeners.map((l) => l.close()));
     await broker.close();
+    await tracing?.close();
     auth.close();
     await storage.close();
     throw err;
@@ -282,6 +299,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     webhooks.close();
     await management?.close();
     metrics.close();
+    await tracing?.close();
     const failed = results.find((r) => r.status === "rejected");
     if (failed) throw failed.reason;
     logger.info("stopped");

@@ -21,6 +21,7 @@ test("Broker exposes only the documented API", async () => {
     "recovery",
     "redirect",
     "serverRedirect",
+    "setTracer", // the tracing seam (src/broker/tracing.ts, docs/operations.md "Tracing")
     "stats",
     "subscriptionsOf",
   ]);

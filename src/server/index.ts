@@ -200,9 +200,46 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
       const opts = toManagementTls(tls);
       if (opts !== undefined && management?.http.protocol === "https") management.http.setSecureContext(opts);
     },
+    setBrokerOptions: (patch) => {
+      broker.reconfigure(patch);
+    },
+    prepareAuth: (next) => {
+      // Built completely (files read, keys parsed) before anything changes; the old chain closes after the swap.
+      const fresh = buildServerAuth(next.auth, next.mqtt.allowAnonymous, { clock, logger });
+      return {
+        commit: () => {
+          const old = auth;
+          auth = fresh;
+          broker.setAuthHooks(fresh.hooks);
+          old.close();
+        },
+        discard: () => fresh.close(),
+      };
+    },
   });
+  const reloadCertificates = (): Error[] => {
+    const errors: Error[] = [];
+    for (const l of listeners) {
+      try {
+        l.reload?.();
+      } catch (err) {
+        logger.error({ err, type: l.type, port: l.port }, "certificate reload failed: keeping the current ones");
+        errors.push(err as Error);
+      }
+    }
+    return errors;
+  };
   const reload = async (): Promise<ReloadOutcome> => {
     const outcome = await reloader.reload();
+    if (outcome.ok) {
+      // Listener certificates (renewed files under the same paths) are re-read on every reload too.
+      const tlsListeners = listeners.filter((l) => l.reload !== undefined);
+      if (tlsListeners.length > 0) {
+        const errors = reloadCertificates();
+        if (errors.length === 0) outcome.report.applied.push("listeners[].tls (certificates re-read)");
+        else outcome.report.failed = errors.map((e) => ({ path: "listeners[].tls", message: e.message }));
+      }
+    }
     if (outcome.ok) logger.info({ ...outcome.report }, "configuration reloaded");
     else logger.error({ errors: outcome.errors }, `configuration NOT reloaded: ${outcome.message}`);
     return outcome;
@@ -260,18 +297,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     metrics,
     webhooks,
     reload,
-    reloadCertificates: () => {
-      const errors: Error[] = [];
-      for (const l of listeners) {
-        try {
-          l.reload?.();
-        } catch (err) {
-          logger.error({ err, type: l.type, port: l.port }, "certificate reload failed: keeping the current ones");
-          errors.push(err as Error);
-        }
-      }
-      return errors;
-    },
+    reloadCertificates,
     close: () => (closing ??= closeAll()),
   };
   // A failed store cannot persist anything any more, so nothing can be acknowledged: stop, say why, and let the

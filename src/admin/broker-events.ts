@@ -20,6 +20,7 @@ const CHANNEL_EVENTS: Partial<Record<BrokerChannelName, readonly WebhookEventTyp
   [BrokerChannel.Delivery]: ["message.delivered"],
   [BrokerChannel.Settlement]: ["message.acknowledged"],
   [BrokerChannel.Drop]: ["message.dropped"],
+  [BrokerChannel.DeadLettered]: ["message.dead_lettered"],
 };
 
 /** Channels the metrics always need (connection-rate events: a handful per connection, not per message). */
@@ -28,6 +29,7 @@ const METRIC_CHANNELS: readonly BrokerChannelName[] = [
   BrokerChannel.Disconnect,
   BrokerChannel.AuthResult,
   BrokerChannel.Drop,
+  BrokerChannel.DeadLettered,
 ];
 /** Per-message channels the metrics take for messages by QoS. */
 const QOS_CHANNELS: readonly BrokerChannelName[] = [BrokerChannel.PublishIn, BrokerChannel.Delivery];
@@ -38,6 +40,8 @@ export interface EventBridgeOptions {
   metrics?: EventMetrics | undefined;
   /** Count messages in/out by QoS (subscribes the per-message channels). */
   messagesByQos: boolean;
+  /** The publish-to-delivery latency histogram (subscribes the delivery channel). */
+  latency?: boolean | undefined;
   webhooks?: WebhookDispatcher | undefined;
 }
 
@@ -59,6 +63,7 @@ export class BrokerEventBridge {
     if (this.opts.metrics !== undefined) {
       for (const c of METRIC_CHANNELS) want.add(c);
       if (this.opts.messagesByQos) for (const c of QOS_CHANNELS) want.add(c);
+      if (this.opts.latency === true) want.add(BrokerChannel.Delivery);
     }
     const hooks = this.opts.webhooks;
     if (hooks !== undefined) {
@@ -92,6 +97,7 @@ export class BrokerEventBridge {
     const m = this.opts.metrics;
     const w = this.opts.webhooks;
     const byQos = this.opts.messagesByQos;
+    const latency = this.opts.latency === true;
     const h = {
       [BrokerChannel.Connect]: (e: BrokerEventMap["wharf:broker:connect"]) => {
         m?.connected(e.transport);
@@ -159,6 +165,8 @@ export class BrokerEventBridge {
       },
       [BrokerChannel.Delivery]: (e: BrokerEventMap["wharf:broker:delivery"]) => {
         if (byQos) m?.messageOut(e.qos);
+        // First deliveries of messages stamped on entry only (a resend's latency includes the client's absence).
+        if (latency && e.receivedAt > 0 && !e.dup) m?.deliveryLatency(e.qos, (performance.now() - e.receivedAt) / 1000);
         if (w?.wants("message.delivered")) {
           w.emit("message.delivered", { clientId: e.clientId, qos: e.qos, dup: e.dup }, e.topic);
         }
@@ -177,9 +185,18 @@ export class BrokerEventBridge {
           w.emit("message.dropped", { clientId: e.clientId ?? null, qos: e.qos, reason: e.reason }, e.topic);
         }
       },
-      // Durable-queue dead letters: not subscribed here yet (no entry in CHANNEL_EVENTS / METRIC_CHANNELS); the
-      // ops work maps it to the `message.dead_lettered` webhook and a metric.
-      [BrokerChannel.DeadLettered]: (_e: BrokerEventMap["wharf:broker:dead-lettered"]) => undefined,
+      [BrokerChannel.DeadLettered]: (e: BrokerEventMap["wharf:broker:dead-lettered"]) => {
+        m?.deadLettered(e.reason);
+        w?.emit("message.dead_lettered", {
+          queue: e.queue,
+          dlq: e.dlq,
+          reason: e.reason,
+          deliveryCount: e.deliveryCount,
+          group: e.group,
+          messageId: e.messageId,
+          payloadBytes: e.payloadBytes,
+        });
+      },
     } as const;
     return h[name] as (e: BrokerEventMap[K]) => void;
   }

@@ -281,6 +281,14 @@ const schemas: Record<string, JsonSchema> = {
       file: { type: "string" },
       applied: { type: "array", items: { type: "string" } },
       restartRequired: { type: "array", items: { type: "string" } },
+      failed: {
+        type: "array",
+        items: {
+          type: "object",
+          required: ["path", "message"],
+          properties: { path: { type: "string" }, message: { type: "string" } },
+        },
+      },
     },
   },
   Config: { type: "object", description: "The effective configuration (docs/configuration.md), secrets masked" },

@@ -6,11 +6,13 @@ import type { Properties, QoS } from "../codec/index.ts";
 import { validateTopicName } from "../topics/index.ts";
 import { registerInternals } from "./internal.ts";
 import { createMessage } from "./message.ts";
-import type { BrokerOptions, ServerRedirect } from "./options.ts";
+import type { BrokerOptions, LiveBrokerOptions, ServerRedirect } from "./options.ts";
+import type { AuthHooks } from "./hooks.ts";
 import type { RecoveryReport } from "./recover.ts";
 import { BrokerRuntime } from "./runtime.ts";
 import type { BrokerDeps } from "./runtime.ts";
 import type { Subscription } from "./session.ts";
+import type { BrokerTracer } from "./tracing.ts";
 import type { BrokerStats } from "./stats.ts";
 import type { QueueEngine } from "../queues/index.ts";
 import type { ConnectionAcceptor, ConnectionHandler, ListenerLimits, TransportConnection } from "./transport.ts";
@@ -85,6 +87,28 @@ export class Broker implements ConnectionAcceptor {
   /** Where new connections are redirected (5.0 §4.11), if anywhere. */
   get serverRedirect(): ServerRedirect | undefined {
     return this.#rt.serverRedirect;
+  }
+
+  /**
+   * Changes options of the running broker (config reload): the ones in LIVE_BROKER_OPTIONS, each from its next use
+   * (docs/operations.md "Reload"). A new ACL also removes the subscriptions it no longer allows; their number is
+   * returned.
+   */
+  reconfigure(options: LiveBrokerOptions): { subscriptionsRevoked: number } {
+    return this.#rt.reconfigure(options);
+  }
+
+  /** Replaces the authentication / authorization hooks (the server's auth chain after a reload). */
+  setAuthHooks(hooks: AuthHooks | undefined): void {
+    this.#rt.setAuthHooks(hooks);
+  }
+
+  /**
+   * Sets (or with undefined, clears) the tracer told about each CONNECT and client PUBLISH (tracing.ts; the server
+   * sets an OpenTelemetry one with `tracing.enabled`). Without one, tracing costs one field read per packet.
+   */
+  setTracer(tracer: BrokerTracer | undefined): void {
+    this.#rt.tracer = tracer;
   }
 
   /**

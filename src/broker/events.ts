@@ -108,6 +108,14 @@ export interface DeliveryEvent extends Base {
   readonly qos: number;
   readonly packetId: number | undefined;
   readonly dup: boolean;
+  /**
+   * When the message entered the broker (performance.now() ms; `performance.now() - receivedAt` is the
+   * publish-to-delivery latency), 0 when unknown: restored from storage, a retained message sent on subscribe, a
+   * durable queue's delivery, or stamped before anyone listened.
+   */
+  readonly receivedAt: number;
+  /** The publish trace's context when the message was traced (tracing.ts PublishTrace.ref), else undefined. */
+  readonly trace: object | undefined;
 }
 
 /** How a delivery ended (settlement.ts). */

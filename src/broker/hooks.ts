@@ -88,18 +88,38 @@ export interface AuthorizerOptions {
  * canPublish / canSubscribe / canRead are the API for features that route on a client's behalf.
  */
 export class Authorizer {
-  readonly #defaultAllow: boolean;
-  readonly #mode: AclReadMode;
+  #defaultAllow: boolean;
+  #mode: AclReadMode;
   #clientRules = false;
 
   constructor(
-    private readonly rules: readonly AclRule[],
-    private readonly hooks: AuthHooks | undefined,
+    private rules: readonly AclRule[],
+    private hooks: AuthHooks | undefined,
     private readonly logger: Logger,
     opts: AuthorizerOptions = {},
   ) {
     this.#defaultAllow = (opts.aclDefault ?? "allow") === "allow";
     this.#mode = opts.aclReadMode ?? "subscribe";
+  }
+
+  /** Live reload: new rules and default for every later decision (Broker.reconfigure). */
+  replaceAcl(rules: readonly AclRule[], opts: AuthorizerOptions): void {
+    this.rules = rules;
+    this.#defaultAllow = (opts.aclDefault ?? "allow") === "allow";
+    this.#mode = opts.aclReadMode ?? "subscribe";
+  }
+
+  /** Live reload of the authorization hooks (Broker.setAuthHooks). */
+  replaceHooks(hooks: AuthHooks | undefined): void {
+    this.hooks = hooks;
+  }
+
+  /**
+   * Whether the ACL rules alone (no hooks: they may be asynchronous) still let `client` hold a subscription to
+   * `filter`: after an ACL reload, subscriptions the new rules refuse are removed.
+   */
+  aclAllowsSubscription(client: ReadSubject, filter: string): boolean {
+    return this.#aclOpen || this.#acl(client, "subscribe", filter);
   }
 
   /** True when neither ACL nor hooks restrict publishing: the hot path skips authorization entirely. */

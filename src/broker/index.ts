@@ -10,7 +10,8 @@ export type { RetainedStore } from "./retained.ts";
 export { MemoryRetainedStore } from "./retained.ts";
 export type { Message } from "./message.ts";
 export type { Subscription } from "./session.ts";
-export { DEFAULT_BROKER_OPTIONS } from "./options.ts";
+export { DEFAULT_BROKER_OPTIONS, LIVE_BROKER_OPTIONS } from "./options.ts";
+export type { LiveBrokerOptionName, LiveBrokerOptions } from "./options.ts";
 export type { AclRule, BrokerOptions, ScramUserOption, ServerRedirect } from "./options.ts";
 export { validateScramUser } from "./authenticators.ts";
 export { BrokerError, BrokerErrorCode } from "./errors.ts";
@@ -24,6 +25,7 @@ export type {
 export { sysTopics } from "./sys.ts";
 export { BROKER_VERSION } from "./version.ts";
 export { inspectBroker } from "./inspect.ts";
+export type { BrokerTracer, ConnectTrace, PublishTrace, TraceConnectInfo, TracePublishInfo } from "./tracing.ts";
 export type { BrokerInspector, ConnectionView } from "./inspect.ts";
 export { BrokerChannel, onBrokerEvent } from "./events.ts";
 export type {

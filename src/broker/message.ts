@@ -1,6 +1,7 @@
 // Application messages as the broker routes them, and the per-subscriber deliveries made of them.
 import { PreparedPublish } from "../codec/index.ts";
 import type { Properties, QoS } from "../codec/index.ts";
+import { events } from "./events.ts";
 import type { FlowStateValue, HandBackReasonValue, Settlement } from "./settlement.ts";
 
 /**
@@ -24,6 +25,14 @@ export interface Message {
   readonly expiresAt: number | undefined;
   /** Client id of the publisher (for the 5.0 No Local option); undefined for broker-originated messages. */
   readonly origin: string | undefined;
+  /**
+   * When the message entered the broker (performance.now() ms), for the publish-to-delivery latency carried by
+   * delivery events; 0 when unknown or not measured (nobody listens to deliveries, restored from storage, a
+   * retained copy, a durable queue's delivery).
+   */
+  readonly receivedAt: number;
+  /** The publish trace's context (tracing.ts PublishTrace.ref), carried to delivery events; undefined = untraced. */
+  readonly trace: object | undefined;
   /** Shared encoder, built on first delivery. */
   prepared: PreparedPublish | undefined;
 }
@@ -71,6 +80,7 @@ export interface MessageInit {
   retain: boolean;
   properties?: Properties | undefined;
   origin?: string | undefined;
+  trace?: object | undefined;
 }
 
 /** Properties of an incoming PUBLISH (or will) that subscribers receive unaltered. */
@@ -111,6 +121,9 @@ export function createMessage(init: MessageInit, now: number): Message {
     properties,
     expiresAt,
     origin: init.origin,
+    // One clock read per message, only while deliveries are observed (metrics, webhooks, tracing).
+    receivedAt: events.delivery.hasSubscribers ? performance.now() : 0,
+    trace: init.trace,
     prepared: undefined,
   };
 }

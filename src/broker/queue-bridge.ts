@@ -432,6 +432,8 @@ function deliveryMessage(d: QueueDelivery): Message {
     properties: { ...d.properties, userProperties: ups },
     expiresAt: d.expiresAt,
     origin: undefined,
+    receivedAt: 0,
+    trace: undefined,
     prepared: undefined,
   };
 }

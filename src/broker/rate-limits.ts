@@ -81,6 +81,12 @@ export function publishLimiterOf(broker: LimitHost): PublishLimiter | undefined 
   return l ?? undefined;
 }
 
+/** Forgets the broker's limiters (their buckets too): the next use builds them from its options again (reload). */
+export function resetRateLimiters(broker: object): void {
+  publishLimiters.delete(broker);
+  connectionLimiters.delete(broker);
+}
+
 /** True when a new connection from `remoteAddress` is within connectionRatePerIp. */
 export function connectionAllowed(broker: LimitHost, remoteAddress: string): boolean {
   let l = connectionLimiters.get(broker);

@@ -26,7 +26,7 @@ import type { AuthHooks, ClientInfo } from "./hooks.ts";
 import { createMessage, isExpired, minQoS } from "./message.ts";
 import type { Delivery, Message } from "./message.ts";
 import { DEFAULT_BROKER_OPTIONS } from "./options.ts";
-import type { BrokerOptions, ServerRedirect } from "./options.ts";
+import type { BrokerOptions, LiveBrokerOptions, ServerRedirect } from "./options.ts";
 import { Persistence } from "./persist.ts";
 import { recover } from "./recover.ts";
 import type { RecoveryHost, RecoveryReport } from "./recover.ts";
@@ -48,6 +48,8 @@ import type { ConnectionHandler, ListenerLimits, TransportConnection } from "./t
 import { publishWill } from "./wills.ts";
 import type { WillDeps } from "./wills.ts";
 import type { Storage } from "../storage/index.ts";
+import type { BrokerTracer } from "./tracing.ts";
+import type { QueueLimits } from "./queue.ts";
 
 export interface BrokerDeps {
   clock?: Clock;
@@ -67,7 +69,7 @@ export interface BrokerDeps {
 }
 
 import { limitedLog } from "./log-limits.ts";
-import { connectionAllowed, ipOf } from "./rate-limits.ts";
+import { connectionAllowed, ipOf, resetRateLimiters } from "./rate-limits.ts";
 
 const NOOP_HANDLER: ConnectionHandler = { onData() {}, onDrain() {}, onClose() {} };
 
@@ -85,7 +87,7 @@ export class BrokerRuntime implements BrokerCore {
   readonly flusher = new FlushScheduler();
   readonly overload: OverloadState;
   readonly authorizer: Authorizer;
-  readonly hooks: AuthHooks | undefined;
+  hooks: AuthHooks | undefined;
   readonly retained: RetainedStore;
   readonly authenticators: AuthenticatorRegistry;
   readonly authReady: Promise<void>;
@@ -93,6 +95,8 @@ export class BrokerRuntime implements BrokerCore {
   readonly persistence: Persistence | undefined;
   /** BrokerCore.admission; set after construction by whoever owns the budget (src/inproc local-broker.ts). */
   admission: ((bytes: number) => boolean) | undefined = undefined;
+  /** BrokerCore.tracer; set by Broker.setTracer(). */
+  tracer: BrokerTracer | undefined = undefined;
   /** What was restored from storage at construction. */
   readonly recovery: RecoveryReport | undefined;
   readonly sessions: SessionRegistry;
@@ -105,6 +109,7 @@ export class BrokerRuntime implements BrokerCore {
   /** Connections whose transport has not reported close yet (shutdown waits for them). */
   readonly #open = new Set<ClientContext>();
   readonly #startedAt: number;
+  readonly #queueLimits: QueueLimits;
   readonly #willDeps: WillDeps;
   #redirect: ServerRedirect | undefined;
   #closing: Promise<void> | undefined;
@@ -139,18 +144,20 @@ export class BrokerRuntime implements BrokerCore {
       this.counters,
       this.logger,
     );
+    // One limits object shared by every session and shared-group queue: reconfigure() changes it in place.
+    this.#queueLimits = {
+      maxMessages: this.options.maxQueuedMessages,
+      maxBytes: this.options.maxQueuedBytes,
+      // One budget object shared by every session and shared-group queue (mqtt.maxQueuedBytesTotal).
+      budget: this.options.maxQueuedBytesTotal > 0 ? { used: 0, max: this.options.maxQueuedBytesTotal } : undefined,
+    };
     const env: SessionEnv = {
       brokerId: this.id,
       now,
       counters: this.counters,
       logger: this.logger,
       queueQos0Offline: this.options.queueQos0Offline,
-      queueLimits: {
-        maxMessages: this.options.maxQueuedMessages,
-        maxBytes: this.options.maxQueuedBytes,
-        // One budget object shared by every session and shared-group queue (mqtt.maxQueuedBytesTotal).
-        budget: this.options.maxQueuedBytesTotal > 0 ? { used: 0, max: this.options.maxQueuedBytesTotal } : undefined,
-      },
+      queueLimits: this.#queueLimits,
       store: this.persistence,
     };
     const authorizer = this.authorizer;
@@ -350,10 +357,55 @@ export class BrokerRuntime implements BrokerCore {
       return;
     }
     // [MQTT-3.3.1-5] replace; copy the payload so a long-lived retained message does not pin a socket chunk.
-    this.retained.set({ ...msg, payload: Buffer.from(msg.payload), prepared: undefined });
+    // receivedAt 0: a retained copy sent to a later subscriber says nothing about publish-to-delivery latency.
+    this.retained.set({
+      ...msg,
+      payload: Buffer.from(msg.payload),
+      receivedAt: 0,
+      trace: undefined,
+      prepared: undefined,
+    });
   }
 
   // ---- stats, recovery, shutdown ----------------------------------------------------------------------------
+
+  /**
+   * Live reload of the options in LIVE_BROKER_OPTIONS (options.ts): each applies from its next use. Returns how many
+   * subscriptions a new ACL removed (their clients are no longer allowed to hold them).
+   */
+  reconfigure(patch: LiveBrokerOptions): { subscriptionsRevoked: number } {
+    const given = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+    Object.assign(this.options, given);
+    this.#queueLimits.maxMessages = this.options.maxQueuedMessages;
+    this.#queueLimits.maxBytes = this.options.maxQueuedBytes;
+    if ("publishRate" in given || "publishByteRate" in given || "connectionRatePerIp" in given) resetRateLimiters(this);
+    let subscriptionsRevoked = 0;
+    if ("acl" in given || "aclDefault" in given || "aclReadMode" in given) {
+      this.authorizer.replaceAcl(this.options.acl, {
+        aclDefault: this.options.aclDefault,
+        aclReadMode: this.options.aclReadMode,
+      });
+      // A rule that now denies must not be dodged by a subscription made under the old rules.
+      for (const session of [...this.sessions.values()]) {
+        const subject = session.owner ?? { clientId: session.clientId, username: undefined };
+        for (const filter of [...session.subscriptions.keys()]) {
+          if (this.authorizer.aclAllowsSubscription(subject, filter)) continue;
+          this.unsubscribe(session, filter);
+          subscriptionsRevoked++;
+        }
+      }
+      if (subscriptionsRevoked > 0) {
+        this.logger.warn({ subscriptionsRevoked }, "ACL reloaded: subscriptions the new rules deny were removed");
+      }
+    }
+    return { subscriptionsRevoked };
+  }
+
+  /** Live reload of the authentication / authorization hooks (the server's auth chain). */
+  setAuthHooks(hooks: AuthHooks | undefined): void {
+    this.hooks = hooks;
+    this.authorizer.replaceHooks(hooks);
+  }
 
   stats(): BrokerStats {
     const c = this.counters;

@@ -470,6 +470,8 @@ export class Session {
       qos: d.qos,
       packetId,
       dup,
+      receivedAt: d.msg.receivedAt,
+      trace: d.msg.trace,
     });
   }
 

@@ -18,9 +18,12 @@ test("Broker exposes only the documented API", async () => {
     "publish",
     "queues", // durable queues' management API (docs/queues.md)
     "ready",
+    "reconfigure", // live reload of options (docs/operations.md "Reload")
     "recovery",
     "redirect",
     "serverRedirect",
+    "setAuthHooks", // the server's auth chain after a reload
+    "setTracer", // the tracing seam (src/broker/tracing.ts, docs/operations.md "Tracing")
     "stats",
     "subscriptionsOf",
   ]);

@@ -1,0 +1,149 @@
+// OpenTelemetry tracing of the broker (config `tracing`, docs/operations.md "Tracing"), on the broker's tracing
+// seam (src/broker/tracing.ts) and its delivery events:
+//   connect  (SERVER)    CONNECT received → CONNACK sent; child of a 5.0 CONNECT's `traceparent` user property
+//   publish  (SERVER)    a client PUBLISH accepted for routing → its PUBACK/PUBREC written (QoS 0: routed);
+//                        child of the PUBLISH's `traceparent` user property, whose value subscribers receive
+//                        replaced by the publish span's own (W3C Trace Context)
+//     route  (INTERNAL)  matching subscriptions and queueing the deliveries
+//     commit (INTERNAL)  QoS 1/2: routed → the storage commit that lets the acknowledgement go
+//   deliver  (PRODUCER)  one PUBLISH written to one subscriber; child of the publish span
+// Only `@opentelemetry/api` is used here; the SDK (provider, sampler, exporter) is loaded by startTracing() only
+// when tracing is enabled.
+import {
+  SpanKind,
+  SpanStatusCode,
+  ROOT_CONTEXT,
+  trace,
+  type Context,
+  type Span,
+  type Tracer,
+} from "@opentelemetry/api";
+import {
+  BrokerChannel,
+  onBrokerEvent,
+  type BrokerTracer,
+  type ConnectTrace,
+  type PublishTrace,
+  type TraceConnectInfo,
+  type TracePublishInfo,
+} from "../broker/index.ts";
+import type { Properties } from "../codec/index.ts";
+import { formatTraceparent, parseTraceparent, traceparentOf, withTraceparent } from "./traceparent.ts";
+
+/** What a publish trace hands to its deliveries (Message.trace). */
+interface PublishRef {
+  readonly ctx: Context;
+}
+
+function parentContext(properties: Properties | undefined): Context {
+  const tp = traceparentOf(properties);
+  const sc = tp === undefined ? undefined : parseTraceparent(tp);
+  return sc === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, sc);
+}
+
+export class OtelBrokerTracer implements BrokerTracer {
+  readonly #tracer: Tracer;
+
+  constructor(tracer: Tracer) {
+    this.#tracer = tracer;
+  }
+
+  connect(info: TraceConnectInfo): ConnectTrace | undefined {
+    const span = this.#tracer.startSpan(
+      "connect",
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          "messaging.system": "mqtt",
+          "messaging.client.id": info.clientId,
+          "mqtt.protocol_version": info.protocolVersion,
+          "network.transport": info.transport,
+          "client.address": info.remoteAddress,
+        },
+      },
+      parentContext(info.properties),
+    );
+    if (!span.isRecording()) return undefined; // not sampled: nothing more to do for it
+    return {
+      end: (reasonCode) => {
+        span.setAttribute("mqtt.connack.reason_code", reasonCode);
+        if (reasonCode >= 0x80) span.setStatus({ code: SpanStatusCode.ERROR, message: `CONNACK 0x${hex(reasonCode)}` });
+        span.end();
+      },
+    };
+  }
+
+  publish(info: TracePublishInfo): PublishTrace | undefined {
+    const parent = parentContext(info.properties);
+    const span = this.#tracer.startSpan(
+      "publish",
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          "messaging.system": "mqtt",
+          "messaging.operation.type": "receive",
+          "messaging.destination.name": info.topic,
+          "messaging.client.id": info.clientId,
+          "messaging.message.body.size": info.payloadBytes,
+          "mqtt.qos": info.qos,
+          "mqtt.retain": info.retain,
+        },
+      },
+      parent,
+    );
+    // Not sampled: the message goes on untouched (a publisher's own traceparent is forwarded as it came).
+    if (!span.isRecording()) return undefined;
+    const ctx = trace.setSpan(parent, span);
+    const tracer = this.#tracer;
+    const route = tracer.startSpan("route", { kind: SpanKind.INTERNAL }, ctx);
+    let commit: Span | undefined;
+    const ref: PublishRef = { ctx };
+    return {
+      properties: withTraceparent(info.properties, formatTraceparent(span.spanContext())),
+      ref,
+      routed(matched, refused) {
+        route.setAttributes({ "mqtt.route.matched": matched, "mqtt.route.refused": refused });
+        route.end();
+        if (info.qos > 0) commit = tracer.startSpan("commit", { kind: SpanKind.INTERNAL }, ctx);
+      },
+      acked(reasonCode) {
+        commit?.end();
+        if (info.qos > 0) span.addEvent(info.qos === 1 ? "PUBACK" : "PUBREC", { "mqtt.reason_code": reasonCode });
+        span.setAttribute("mqtt.reason_code", reasonCode);
+        if (reasonCode >= 0x80) span.setStatus({ code: SpanStatusCode.ERROR, message: `0x${hex(reasonCode)}` });
+        span.end();
+      },
+    };
+  }
+
+  /** Delivery spans from the broker's delivery events (only messages with a publish trace); returns the detach. */
+  traceDeliveries(brokerId: string): () => void {
+    const tracer = this.#tracer;
+    return onBrokerEvent(BrokerChannel.Delivery, (e) => {
+      if (e.broker !== brokerId || e.trace === undefined) return;
+      const ctx = (e.trace as PublishRef).ctx;
+      tracer
+        .startSpan(
+          "deliver",
+          {
+            kind: SpanKind.PRODUCER,
+            attributes: {
+              "messaging.system": "mqtt",
+              "messaging.operation.type": "send",
+              "messaging.destination.name": e.topic,
+              "messaging.client.id": e.clientId,
+              "mqtt.qos": e.qos,
+              "mqtt.dup": e.dup,
+              ...(e.packetId === undefined ? {} : { "mqtt.packet_id": e.packetId }),
+            },
+          },
+          ctx,
+        )
+        .end();
+    });
+  }
+}
+
+function hex(n: number): string {
+  return n.toString(16).padStart(2, "0");
+}

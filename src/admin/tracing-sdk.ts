@@ -1,5 +1,5 @@
-// Wiring of the OpenTelemetry SDK for `tracing.enabled`: a provider with a ParentBased(TraceIdRatioBased) sampler
-// and a batching span processor to the configured exporter, attached to the broker's tracing seam. The SDK module is
+// Wiring of the OpenTelemetry SDK for `tracing.enabled`: a provider (ParentBased(AlwaysOn): the ratio is applied by
+// OtelBrokerTracer before a span exists) and a batching span processor to the configured exporter, attached to the broker's tracing seam. The SDK module is
 // imported here dynamically, so a broker with tracing off never loads it.
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { BROKER_VERSION, type Broker } from "../broker/index.ts";
@@ -45,10 +45,10 @@ export async function startTracing(broker: Broker, opts: TracingOptions, deps: T
   const processor =
     deps.exporter !== undefined ? new sdk.SimpleSpanProcessor(exporter) : new sdk.BatchSpanProcessor(exporter);
   const provider = new sdk.BasicTracerProvider({
-    sampler: new sdk.ParentBasedSampler({ root: new sdk.TraceIdRatioBasedSampler(opts.sampleRatio) }),
+    sampler: new sdk.ParentBasedSampler({ root: new sdk.AlwaysOnSampler() }),
     spanProcessors: [processor],
   });
-  const tracer = new OtelBrokerTracer(provider.getTracer("wharf", BROKER_VERSION));
+  const tracer = new OtelBrokerTracer(provider.getTracer("wharf", BROKER_VERSION), opts.sampleRatio);
   broker.setTracer(tracer);
   const offDeliveries = tracer.traceDeliveries(broker.id);
   deps.logger.info(

@@ -13,6 +13,7 @@ import {
   SpanKind,
   SpanStatusCode,
   ROOT_CONTEXT,
+  TraceFlags,
   trace,
   type Context,
   type Span,
@@ -35,20 +36,34 @@ interface PublishRef {
   readonly ctx: Context;
 }
 
-function parentContext(properties: Properties | undefined): Context {
-  const tp = traceparentOf(properties);
-  const sc = tp === undefined ? undefined : parseTraceparent(tp);
-  return sc === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, sc);
-}
-
 export class OtelBrokerTracer implements BrokerTracer {
   readonly #tracer: Tracer;
+  readonly #ratio: number;
+  readonly #random: () => number;
 
-  constructor(tracer: Tracer) {
+  /**
+   * `sampleRatio`: share of root traces (no `traceparent`) recorded. The decision is taken here, before any span
+   * object exists, so that the unsampled majority costs one random number (at 1 %, 99 of 100 publishes); the
+   * provider's sampler then only sees what is to be recorded (ParentBased(AlwaysOn)), and a `traceparent` decides
+   * by its sampled flag as ParentBased would.
+   */
+  constructor(tracer: Tracer, sampleRatio: number, random: () => number = Math.random) {
     this.#tracer = tracer;
+    this.#ratio = sampleRatio;
+    this.#random = random;
+  }
+
+  /** The parent context to record under, or undefined when this trace is not sampled. */
+  #sampled(properties: Properties | undefined): Context | undefined {
+    const tp = traceparentOf(properties);
+    const sc = tp === undefined ? undefined : parseTraceparent(tp);
+    if (sc === undefined) return this.#random() < this.#ratio ? ROOT_CONTEXT : undefined;
+    return (sc.traceFlags & TraceFlags.SAMPLED) !== 0 ? trace.setSpanContext(ROOT_CONTEXT, sc) : undefined;
   }
 
   connect(info: TraceConnectInfo): ConnectTrace | undefined {
+    const parent = this.#sampled(info.properties);
+    if (parent === undefined) return undefined;
     const span = this.#tracer.startSpan(
       "connect",
       {
@@ -61,9 +76,9 @@ export class OtelBrokerTracer implements BrokerTracer {
           "client.address": info.remoteAddress,
         },
       },
-      parentContext(info.properties),
+      parent,
     );
-    if (!span.isRecording()) return undefined; // not sampled: nothing more to do for it
+    if (!span.isRecording()) return undefined; // dropped by the provider's sampler after all
     return {
       end: (reasonCode) => {
         span.setAttribute("mqtt.connack.reason_code", reasonCode);
@@ -74,7 +89,9 @@ export class OtelBrokerTracer implements BrokerTracer {
   }
 
   publish(info: TracePublishInfo): PublishTrace | undefined {
-    const parent = parentContext(info.properties);
+    // Not sampled: the message goes on untouched (a publisher's own traceparent is forwarded as it came).
+    const parent = this.#sampled(info.properties);
+    if (parent === undefined) return undefined;
     const span = this.#tracer.startSpan(
       "publish",
       {
@@ -91,7 +108,6 @@ export class OtelBrokerTracer implements BrokerTracer {
       },
       parent,
     );
-    // Not sampled: the message goes on untouched (a publisher's own traceparent is forwarded as it came).
     if (!span.isRecording()) return undefined;
     const ctx = trace.setSpan(parent, span);
     const tracer = this.#tracer;

@@ -6,12 +6,13 @@ import type { Properties, QoS } from "../codec/index.ts";
 import { validateTopicName } from "../topics/index.ts";
 import { registerInternals } from "./internal.ts";
 import { createMessage } from "./message.ts";
-import type { BrokerOptions, LiveBrokerOptions, ServerRedirect } from "./options.ts";
-import type { AuthHooks } from "./hooks.ts";
+import type { BrokerOptions, ServerRedirect } from "./options.ts";
+import { reconfigure, type LiveOptions } from "./reconfigure.ts";
 import type { RecoveryReport } from "./recover.ts";
 import { BrokerRuntime } from "./runtime.ts";
 import type { BrokerDeps } from "./runtime.ts";
 import type { Subscription } from "./session.ts";
+import type { AuthHooks } from "./hooks.ts";
 import type { BrokerTracer } from "./tracing.ts";
 import type { BrokerStats } from "./stats.ts";
 import type { QueueEngine } from "../queues/index.ts";
@@ -90,15 +91,26 @@ export class Broker implements ConnectionAcceptor {
   }
 
   /**
-   * Changes options of the running broker (config reload): the ones in LIVE_BROKER_OPTIONS, each from its next use
-   * (docs/operations.md "Reload"). A new ACL also removes the subscriptions it no longer allows; their number is
-   * returned.
+   * Sets (or with undefined, clears) server redirection at runtime: new 5.0 connections get CONNACK 0x9C / 0x9D
+   * with the Server Reference, 3.x ones 0x03. With `disconnectExisting`, connected 5.0 clients get DISCONNECT
+   * 0x9C / 0x9D with the Server Reference and 3.x clients are closed (their wills are published, as for any
+   * server-initiated close). Returns how many connections were moved. Throws BrokerError for an invalid target.
    */
-  reconfigure(options: LiveBrokerOptions): { subscriptionsRevoked: number } {
-    return this.#rt.reconfigure(options);
+  redirect(target: ServerRedirect | undefined, opts: { disconnectExisting?: boolean } = {}): number {
+    return this.#rt.redirect(target, opts.disconnectExisting === true);
   }
 
-  /** Replaces the authentication / authorization hooks (the server's auth chain after a reload). */
+  /**
+   * Changes the options that can change while clients are connected (src/broker/reconfigure.ts LIVE_OPTIONS: the
+   * inflight window, keepalive cap, session and subscription caps, rate limits, ACL); each applies from its next
+   * use. Throws BrokerError (BROKER_INVALID_OPTION) naming an option that cannot change at runtime; then nothing
+   * changed.
+   */
+  reconfigure(changes: LiveOptions): void {
+    reconfigure(this.#rt, changes);
+  }
+
+  /** Replaces the authentication / authorization hooks (the server's auth chain after a config reload). */
   setAuthHooks(hooks: AuthHooks | undefined): void {
     this.#rt.setAuthHooks(hooks);
   }
@@ -109,16 +121,6 @@ export class Broker implements ConnectionAcceptor {
    */
   setTracer(tracer: BrokerTracer | undefined): void {
     this.#rt.tracer = tracer;
-  }
-
-  /**
-   * Sets (or with undefined, clears) server redirection at runtime: new 5.0 connections get CONNACK 0x9C / 0x9D
-   * with the Server Reference, 3.x ones 0x03. With `disconnectExisting`, connected 5.0 clients get DISCONNECT
-   * 0x9C / 0x9D with the Server Reference and 3.x clients are closed (their wills are published, as for any
-   * server-initiated close). Returns how many connections were moved. Throws BrokerError for an invalid target.
-   */
-  redirect(target: ServerRedirect | undefined, opts: { disconnectExisting?: boolean } = {}): number {
-    return this.#rt.redirect(target, opts.disconnectExisting === true);
   }
 
   stats(): BrokerStats {

@@ -88,38 +88,31 @@ export interface AuthorizerOptions {
  * canPublish / canSubscribe / canRead are the API for features that route on a client's behalf.
  */
 export class Authorizer {
+  #rules: readonly AclRule[];
   #defaultAllow: boolean;
   #mode: AclReadMode;
   #clientRules = false;
 
   constructor(
-    private rules: readonly AclRule[],
+    rules: readonly AclRule[],
     private hooks: AuthHooks | undefined,
     private readonly logger: Logger,
     opts: AuthorizerOptions = {},
   ) {
+    this.#rules = rules;
     this.#defaultAllow = (opts.aclDefault ?? "allow") === "allow";
     this.#mode = opts.aclReadMode ?? "subscribe";
-  }
-
-  /** Live reload: new rules and default for every later decision (Broker.reconfigure). */
-  replaceAcl(rules: readonly AclRule[], opts: AuthorizerOptions): void {
-    this.rules = rules;
-    this.#defaultAllow = (opts.aclDefault ?? "allow") === "allow";
-    this.#mode = opts.aclReadMode ?? "subscribe";
-  }
-
-  /** Live reload of the authorization hooks (Broker.setAuthHooks). */
-  replaceHooks(hooks: AuthHooks | undefined): void {
-    this.hooks = hooks;
   }
 
   /**
-   * Whether the ACL rules alone (no hooks: they may be asynchronous) still let `client` hold a subscription to
-   * `filter`: after an ACL reload, subscriptions the new rules refuse are removed.
+   * Replaces the configured ACL at runtime (createBroker's configure()): every later check uses the new rules.
+   * Subscriptions granted before stay (as in Mosquitto): in "subscribe" mode a subscription is checked once, when
+   * it is made; in "filter" mode every delivery is checked, so a new deny rule applies to the next message.
    */
-  aclAllowsSubscription(client: ReadSubject, filter: string): boolean {
-    return this.#aclOpen || this.#acl(client, "subscribe", filter);
+  configure(rules: readonly AclRule[], opts: AuthorizerOptions = {}): void {
+    this.#rules = rules;
+    this.#defaultAllow = (opts.aclDefault ?? "allow") === "allow";
+    this.#mode = opts.aclReadMode ?? "subscribe";
   }
 
   /** True when neither ACL nor hooks restrict publishing: the hot path skips authorization entirely. */
@@ -136,8 +129,21 @@ export class Authorizer {
     return this.#mode === "filter" && !this.#aclOpen;
   }
 
+  /** Live reload of the authorization hooks (Broker.setAuthHooks: the server's auth chain after a reload). */
+  replaceHooks(hooks: AuthHooks | undefined): void {
+    this.hooks = hooks;
+  }
+
+  /**
+   * Whether the ACL rules alone (no hooks: they may be asynchronous) still let `client` hold a subscription to
+   * `filter`: after an ACL change, subscriptions the new rules refuse are removed.
+   */
+  aclAllowsSubscription(client: ReadSubject, filter: string): boolean {
+    return this.#aclOpen || this.#acl(client, "subscribe", filter);
+  }
+
   get #aclOpen(): boolean {
-    return this.rules.length === 0 && this.#defaultAllow && !this.#clientRules;
+    return this.#rules.length === 0 && this.#defaultAllow && !this.#clientRules;
   }
 
   /** A client with its own rules connected: from now on the fast paths check. */
@@ -151,7 +157,7 @@ export class Authorizer {
       const d = aclDecide(own, action, client, topic, this.#mode);
       if (d !== undefined) return d;
     }
-    return aclDecide(this.rules, action, client, topic, this.#mode) ?? this.#defaultAllow;
+    return aclDecide(this.#rules, action, client, topic, this.#mode) ?? this.#defaultAllow;
   }
 
   canPublish(client: ClientInfo, topic: string, msg: PublishInfo): Decision {

@@ -10,11 +10,12 @@ export type { RetainedStore } from "./retained.ts";
 export { MemoryRetainedStore } from "./retained.ts";
 export type { Message } from "./message.ts";
 export type { Subscription } from "./session.ts";
-export { DEFAULT_BROKER_OPTIONS, LIVE_BROKER_OPTIONS } from "./options.ts";
-export type { LiveBrokerOptionName, LiveBrokerOptions } from "./options.ts";
+export { DEFAULT_BROKER_OPTIONS } from "./options.ts";
 export type { AclRule, BrokerOptions, ScramUserOption, ServerRedirect } from "./options.ts";
 export { validateScramUser } from "./authenticators.ts";
 export { BrokerError, BrokerErrorCode } from "./errors.ts";
+export { LIVE_OPTIONS } from "./reconfigure.ts";
+export type { LiveOptionName, LiveOptions } from "./reconfigure.ts";
 export type {
   ConnectionAcceptor,
   ConnectionHandler,

@@ -145,28 +145,3 @@ export const DEFAULT_BROKER_OPTIONS: Readonly<Required<BrokerOptions>> = Object.
   queues: [],
   overload: DEFAULT_OVERLOAD_OPTIONS,
 });
-
-/**
- * The options Broker.reconfigure() changes on a running broker (config reload). Each takes effect at its next use:
- * queue bounds at the next enqueue (queues already longer are not trimmed), rate limits with fresh buckets,
- * maxInflight / maxKeepAlive / connectTimeout for new connections, the ACL for every later decision (and
- * subscriptions it no longer allows are removed), allowAnonymous at the next CONNECT.
- */
-export const LIVE_BROKER_OPTIONS = [
-  "maxQueuedMessages",
-  "maxQueuedBytes",
-  "maxInflight",
-  "maxKeepAlive",
-  "connectTimeout",
-  "maxSubscriptionsPerSession",
-  "maxSessions",
-  "publishRate",
-  "publishByteRate",
-  "connectionRatePerIp",
-  "allowAnonymous",
-  "acl",
-  "aclDefault",
-  "aclReadMode",
-] as const satisfies readonly (keyof BrokerOptions)[];
-export type LiveBrokerOptionName = (typeof LIVE_BROKER_OPTIONS)[number];
-export type LiveBrokerOptions = Partial<Pick<BrokerOptions, LiveBrokerOptionName>>;

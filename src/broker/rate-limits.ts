@@ -81,8 +81,8 @@ export function publishLimiterOf(broker: LimitHost): PublishLimiter | undefined 
   return l ?? undefined;
 }
 
-/** Forgets the broker's limiters (their buckets too): the next use builds them from its options again (reload). */
-export function resetRateLimiters(broker: object): void {
+/** Forgets the broker's limiters: the next use builds them from its (changed) options, with full buckets. */
+export function resetRateLimits(broker: LimitHost): void {
   publishLimiters.delete(broker);
   connectionLimiters.delete(broker);
 }

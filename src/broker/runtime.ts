@@ -26,7 +26,7 @@ import type { AuthHooks, ClientInfo } from "./hooks.ts";
 import { createMessage, isExpired, minQoS } from "./message.ts";
 import type { Delivery, Message } from "./message.ts";
 import { DEFAULT_BROKER_OPTIONS } from "./options.ts";
-import type { BrokerOptions, LiveBrokerOptions, ServerRedirect } from "./options.ts";
+import type { BrokerOptions, ServerRedirect } from "./options.ts";
 import { Persistence } from "./persist.ts";
 import { recover } from "./recover.ts";
 import type { RecoveryHost, RecoveryReport } from "./recover.ts";
@@ -69,7 +69,7 @@ export interface BrokerDeps {
 }
 
 import { limitedLog } from "./log-limits.ts";
-import { connectionAllowed, ipOf, resetRateLimiters } from "./rate-limits.ts";
+import { connectionAllowed, ipOf } from "./rate-limits.ts";
 
 const NOOP_HANDLER: ConnectionHandler = { onData() {}, onDrain() {}, onClose() {} };
 
@@ -144,7 +144,7 @@ export class BrokerRuntime implements BrokerCore {
       this.counters,
       this.logger,
     );
-    // One limits object shared by every session and shared-group queue: reconfigure() changes it in place.
+    // One limits object shared by every session and shared-group queue: applyQueueLimits() changes it in place.
     this.#queueLimits = {
       maxMessages: this.options.maxQueuedMessages,
       maxBytes: this.options.maxQueuedBytes,
@@ -369,36 +369,28 @@ export class BrokerRuntime implements BrokerCore {
 
   // ---- stats, recovery, shutdown ----------------------------------------------------------------------------
 
-  /**
-   * Live reload of the options in LIVE_BROKER_OPTIONS (options.ts): each applies from its next use. Returns how many
-   * subscriptions a new ACL removed (their clients are no longer allowed to hold them).
-   */
-  reconfigure(patch: LiveBrokerOptions): { subscriptionsRevoked: number } {
-    const given = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
-    Object.assign(this.options, given);
+  /** The shared queue bounds follow options.maxQueuedMessages / maxQueuedBytes (reconfigure.ts). */
+  applyQueueLimits(): void {
     this.#queueLimits.maxMessages = this.options.maxQueuedMessages;
     this.#queueLimits.maxBytes = this.options.maxQueuedBytes;
-    if ("publishRate" in given || "publishByteRate" in given || "connectionRatePerIp" in given) resetRateLimiters(this);
-    let subscriptionsRevoked = 0;
-    if ("acl" in given || "aclDefault" in given || "aclReadMode" in given) {
-      this.authorizer.replaceAcl(this.options.acl, {
-        aclDefault: this.options.aclDefault,
-        aclReadMode: this.options.aclReadMode,
-      });
-      // A rule that now denies must not be dodged by a subscription made under the old rules.
-      for (const session of [...this.sessions.values()]) {
-        const subject = session.owner ?? { clientId: session.clientId, username: undefined };
-        for (const filter of [...session.subscriptions.keys()]) {
-          if (this.authorizer.aclAllowsSubscription(subject, filter)) continue;
-          this.unsubscribe(session, filter);
-          subscriptionsRevoked++;
-        }
-      }
-      if (subscriptionsRevoked > 0) {
-        this.logger.warn({ subscriptionsRevoked }, "ACL reloaded: subscriptions the new rules deny were removed");
+  }
+
+  /**
+   * After an ACL change (reconfigure.ts): removes the subscriptions the rules no longer allow their sessions to hold,
+   * so that a revoked right is not kept through a subscription made under the old rules. Returns how many.
+   */
+  revokeDeniedSubscriptions(): number {
+    let revoked = 0;
+    for (const session of [...this.sessions.values()]) {
+      const subject = session.owner ?? { clientId: session.clientId, username: undefined };
+      for (const filter of [...session.subscriptions.keys()]) {
+        if (this.authorizer.aclAllowsSubscription(subject, filter)) continue;
+        this.unsubscribe(session, filter);
+        revoked++;
       }
     }
-    return { subscriptionsRevoked };
+    if (revoked > 0) this.logger.warn({ revoked }, "ACL changed: subscriptions the new rules deny were removed");
+    return revoked;
   }
 
   /** Live reload of the authentication / authorization hooks (the server's auth chain). */

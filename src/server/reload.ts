@@ -1,12 +1,12 @@
 // Hot reload (SIGHUP, POST /api/v1/config/reload): re-reads the config file, and either changes nothing (the
 // file is invalid, or a part that must be built first fails: the error names the key) or applies what can change
-// live and reports the rest as needing a restart. Applied live: the mqtt limits of LIVE_BROKER_OPTIONS, the ACL,
+// live and reports the rest as needing a restart. Applied live: the mqtt limits of LIVE_OPTIONS, the ACL,
 // authentication (password file, JWT, HTTP callout, mTLS, method order; not SCRAM users), admin tokens, webhooks,
 // log level, the management server's TLS certificate (listener certificates: server.ts, after the file).
 import { readFileSync } from "node:fs";
 import { isDeepStrictEqual } from "node:util";
 import type { ReloadOutcome, ReloadReport } from "../admin/index.ts";
-import { LIVE_BROKER_OPTIONS, type LiveBrokerOptions } from "../broker/index.ts";
+import { LIVE_OPTIONS, type LiveOptions } from "../broker/index.ts";
 import { ConfigError, formatIssue, loadConfig, type DeepPartial, type WharfConfig } from "./config/index.ts";
 
 /** What a reload can change on the running server. */
@@ -16,8 +16,8 @@ export interface LiveTargets {
   setWebhooks?: ((webhooks: WharfConfig["webhooks"]) => void) | undefined;
   /** Reloads the management TLS certificate (throws if the files cannot be read). */
   setManagementTls?: ((tls: WharfConfig["management"]["tls"]) => void) | undefined;
-  /** Applies broker options of LIVE_BROKER_OPTIONS (mqtt limits, ACL). */
-  setBrokerOptions?: ((patch: LiveBrokerOptions, next: WharfConfig) => void) | undefined;
+  /** Applies broker options of LIVE_OPTIONS (mqtt limits, ACL). */
+  setBrokerOptions?: ((patch: LiveOptions, next: WharfConfig) => void) | undefined;
   /**
    * Builds the authentication of `next` (reads the password file, keys, …) without using it yet; throws when it
    * cannot (the reload then changes nothing). commit() puts it in place of the current one, discard() drops it.
@@ -25,7 +25,7 @@ export interface LiveTargets {
   prepareAuth?: ((next: WharfConfig) => { commit(): void; discard(): void }) | undefined;
 }
 
-const LIVE_MQTT = new Set<string>(LIVE_BROKER_OPTIONS.map((k) => `mqtt.${k}`));
+const LIVE_MQTT = new Set<string>(LIVE_OPTIONS.map((k) => `mqtt.${k}`));
 
 /** Whether a changed path (changedPaths) can be applied to the running server. */
 function isLive(path: string): boolean {
@@ -176,7 +176,7 @@ function errorPath(err: unknown): string | undefined {
 }
 
 /** The live broker options among `changed`, from `next` (mqtt.<key> → <key>; acl → acl, aclDefault, aclReadMode). */
-function brokerPatch(changed: readonly string[], next: WharfConfig): LiveBrokerOptions {
+function brokerPatch(changed: readonly string[], next: WharfConfig): LiveOptions {
   const patch: Record<string, unknown> = {};
   for (const path of changed) {
     if (path === "acl") {

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { otlpRequest } from "../../../src/admin/otlp.ts";
+import { OtelBrokerTracer } from "../../../src/admin/tracing.ts";
 import { parseTraceparent } from "../../../src/admin/traceparent.ts";
 import { startServer, validateConfig, type WharfServer } from "../../../src/server/index.ts";
 import { recordingLogger } from "../broker/harness.ts";
@@ -195,4 +196,27 @@ test("tracing.exporter otlp: spans are POSTed as OTLP/HTTP JSON (flushed at shut
   );
   assert.deepEqual(names.sort(), ["commit", "connect", "publish", "route"]);
   assert.match(posts[0]!.body, /"service\.name","value":\{"stringValue":"edge-7"\}/);
+});
+
+test("sampling: a root trace is recorded when random() < sampleRatio, before any span exists; a traceparent's flag decides otherwise", async () => {
+  const { BasicTracerProvider, SimpleSpanProcessor, ParentBasedSampler, AlwaysOnSampler } =
+    await import("@opentelemetry/sdk-trace-base");
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({
+    sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
+    spanProcessors: [new SimpleSpanProcessor(exporter)],
+  });
+  const draws = [0.5, 0.009, 0.01, 0.0, 0.99];
+  const tracer = new OtelBrokerTracer(provider.getTracer("t"), 0.01, () => draws.shift()!);
+  const info = { clientId: "c", topic: "t", qos: 0, retain: false, payloadBytes: 1, properties: undefined };
+  const sampled = [0, 1, 2, 3, 4].map(() => tracer.publish(info) !== undefined);
+  assert.deepEqual(sampled, [false, true, false, true, false]);
+  // With a traceparent no random number is drawn: its sampled flag decides.
+  const withParent = (flags: string) => ({
+    ...info,
+    properties: { userProperties: [["traceparent", `00-${TRACE}-${PARENT}-${flags}`] as const] },
+  });
+  assert.notEqual(tracer.publish(withParent("01")), undefined);
+  assert.equal(tracer.publish(withParent("00")), undefined);
+  await provider.shutdown();
 });

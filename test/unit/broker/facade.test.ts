@@ -18,7 +18,7 @@ test("Broker exposes only the documented API", async () => {
     "publish",
     "queues", // durable queues' management API (docs/queues.md)
     "ready",
-    "reconfigure", // live reload of options (docs/operations.md "Reload")
+    "reconfigure", // live options at runtime (docs/broker.md)
     "recovery",
     "redirect",
     "serverRedirect",

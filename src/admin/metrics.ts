@@ -32,9 +32,7 @@ export interface EventMetrics {
   /** A refused CONNECT; `reasonCode` in 5.0 numbering (a bounded set). */
   authFailed(reasonCode: number): void;
   dropped(reason: string): void;
-  messageIn(qos: number): void;
-  messageOut(qos: number): void;
-  /** A first delivery (not a resend) written `seconds` after its message entered the broker. */
+  /** A first delivery (not a resend) of a timed message written `seconds` after the message entered routing. */
   deliveryLatency(qos: number, seconds: number): void;
   /** A durable queue message moved to its dead-letter queue. */
   deadLettered(reason: string): void;
@@ -65,6 +63,8 @@ export interface BrokerMetrics {
 export interface MetricsOptions {
   /** Extra gauges to refresh at scrape time (e.g. readiness). */
   readonly storageStats?: () => { batches: number; ops: number; pending: number } | undefined;
+  /** Export wharf_messages_*_by_qos_total (default true). */
+  readonly messagesByQos?: boolean;
   /** The Storage object whose commits feed wharf_storage_commit_duration_seconds (storage commit events). */
   readonly storageSource?: object | undefined;
 }
@@ -292,28 +292,43 @@ export function createBrokerMetrics(broker: Broker, opts: MetricsOptions = {}): 
     registers: [registry],
   });
   for (const reason of ["queue-full", "queue-rejected", "expired"]) dropped.inc({ reason }, 0);
-  const inByQos = new Counter({
-    name: "wharf_messages_received_by_qos_total",
-    help: "Messages entering routing (clients, wills, in-process and $SYS publishes), by QoS",
-    labelNames: ["qos"],
-    registers: [registry],
-  });
-  const outByQos = new Counter({
-    name: "wharf_messages_sent_by_qos_total",
-    help: "PUBLISH packets written to clients (resends included), by QoS",
-    labelNames: ["qos"],
-    registers: [registry],
-  });
+  if (opts.messagesByQos !== false) {
+    // From the broker's counters (an array index bump per message): nothing per message here.
+    const byQos = (name: string, help: string, read: () => readonly number[]) => {
+      const last = [0, 0, 0];
+      new Counter({
+        name,
+        help,
+        labelNames: ["qos"],
+        registers: [registry],
+        collect() {
+          const now = read();
+          for (let q = 0; q < 3; q++) {
+            this.inc({ qos: String(q) }, Math.max(0, now[q]! - last[q]!));
+            last[q] = Math.max(last[q]!, now[q]!);
+          }
+        },
+      });
+    };
+    byQos(
+      "wharf_messages_received_by_qos_total",
+      "Messages entering routing (clients, wills, in-process and $SYS publishes), by QoS",
+      () => insp.counters.routedByQos,
+    );
+    byQos(
+      "wharf_messages_sent_by_qos_total",
+      "PUBLISH packets written to clients (resends included), by QoS",
+      () => insp.counters.sentByQos,
+    );
+  }
   const deliveryLatency = new Histogram({
     name: "wharf_publish_delivery_latency_seconds",
-    help: "From a message entering the broker to its first delivery written to a subscriber, by delivered QoS (resends and retained messages sent on subscribe excluded)",
+    help: "From a message entering routing to its first delivery written to a subscriber, by delivered QoS; every Nth message is timed (management.latencySampleEvery; resends and retained messages sent on subscribe excluded)",
     labelNames: ["qos"],
     buckets: DELIVERY_LATENCY_BUCKETS,
     registers: [registry],
   });
-  // Pre-bound children: the per-message path does a lookup in a 3-slot array, not a label hash.
-  const inChild = [0, 1, 2].map((q) => inByQos.labels({ qos: String(q) }));
-  const outChild = [0, 1, 2].map((q) => outByQos.labels({ qos: String(q) }));
+  // Pre-bound children: an observation does a lookup in a 3-slot array, not a label hash.
   const latencyChild = [0, 1, 2].map((q) => deliveryLatency.labels({ qos: String(q) }));
   for (const qos of ["0", "1", "2"]) deliveryLatency.zero({ qos }); // series exist (count 0) before any traffic
   const events: EventMetrics = {
@@ -321,8 +336,6 @@ export function createBrokerMetrics(broker: Broker, opts: MetricsOptions = {}): 
     disconnected: (initiator) => disconnects.inc({ initiator }),
     authFailed: (code) => authFailures.inc({ reason_code: `0x${code.toString(16).padStart(2, "0")}` }),
     dropped: (reason) => dropped.inc({ reason }),
-    messageIn: (qos) => inChild[qos]?.inc(),
-    messageOut: (qos) => outChild[qos]?.inc(),
     deliveryLatency: (qos, seconds) => latencyChild[qos]?.observe(seconds),
     // `rejected: <reason>` carries the consumer's text: only the kind before the colon is a label (bounded).
     deadLettered: (reason) => deadLettered.inc({ reason: reason.split(":")[0]! }),

@@ -50,7 +50,6 @@ export async function startTracing(broker: Broker, opts: TracingOptions, deps: T
   });
   const tracer = new OtelBrokerTracer(provider.getTracer("wharf", BROKER_VERSION), opts.sampleRatio);
   broker.setTracer(tracer);
-  const offDeliveries = tracer.traceDeliveries(broker.id);
   deps.logger.info(
     { sampleRatio: opts.sampleRatio, exporter: deps.exporter === undefined ? opts.exporter : "injected" },
     "tracing enabled",
@@ -58,7 +57,6 @@ export async function startTracing(broker: Broker, opts: TracingOptions, deps: T
   return {
     async close() {
       broker.setTracer(undefined);
-      offDeliveries();
       await provider.shutdown();
     },
   };

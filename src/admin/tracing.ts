@@ -6,7 +6,7 @@
 //                        replaced by the publish span's own (W3C Trace Context)
 //     route  (INTERNAL)  matching subscriptions and queueing the deliveries
 //     commit (INTERNAL)  QoS 1/2: routed → the storage commit that lets the acknowledgement go
-//   deliver  (PRODUCER)  one PUBLISH written to one subscriber; child of the publish span
+//   deliver  (PRODUCER)  one first delivery (PUBLISH) written to one subscriber; child of the publish span
 // Only `@opentelemetry/api` is used here; the SDK (provider, sampler, exporter) is loaded by startTracing() only
 // when tracing is enabled.
 import {
@@ -20,21 +20,15 @@ import {
   type Tracer,
 } from "@opentelemetry/api";
 import {
-  BrokerChannel,
-  onBrokerEvent,
   type BrokerTracer,
   type ConnectTrace,
+  type MessageTrace,
   type PublishTrace,
   type TraceConnectInfo,
   type TracePublishInfo,
 } from "../broker/index.ts";
 import type { Properties } from "../codec/index.ts";
 import { formatTraceparent, parseTraceparent, traceparentOf, withTraceparent } from "./traceparent.ts";
-
-/** What a publish trace hands to its deliveries (Message.trace). */
-interface PublishRef {
-  readonly ctx: Context;
-}
 
 export class OtelBrokerTracer implements BrokerTracer {
   readonly #tracer: Tracer;
@@ -113,7 +107,28 @@ export class OtelBrokerTracer implements BrokerTracer {
     const tracer = this.#tracer;
     const route = tracer.startSpan("route", { kind: SpanKind.INTERNAL }, ctx);
     let commit: Span | undefined;
-    const ref: PublishRef = { ctx };
+    const ref: MessageTrace = {
+      // One span per first delivery, child of the publish span (called by the session: nothing per untraced one).
+      delivered(clientId, topic, qos, packetId) {
+        tracer
+          .startSpan(
+            "deliver",
+            {
+              kind: SpanKind.PRODUCER,
+              attributes: {
+                "messaging.system": "mqtt",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": topic,
+                "messaging.client.id": clientId,
+                "mqtt.qos": qos,
+                ...(packetId === undefined ? {} : { "mqtt.packet_id": packetId }),
+              },
+            },
+            ctx,
+          )
+          .end();
+      },
+    };
     return {
       properties: withTraceparent(info.properties, formatTraceparent(span.spanContext())),
       ref,
@@ -130,33 +145,6 @@ export class OtelBrokerTracer implements BrokerTracer {
         span.end();
       },
     };
-  }
-
-  /** Delivery spans from the broker's delivery events (only messages with a publish trace); returns the detach. */
-  traceDeliveries(brokerId: string): () => void {
-    const tracer = this.#tracer;
-    return onBrokerEvent(BrokerChannel.Delivery, (e) => {
-      if (e.broker !== brokerId || e.trace === undefined) return;
-      const ctx = (e.trace as PublishRef).ctx;
-      tracer
-        .startSpan(
-          "deliver",
-          {
-            kind: SpanKind.PRODUCER,
-            attributes: {
-              "messaging.system": "mqtt",
-              "messaging.operation.type": "send",
-              "messaging.destination.name": e.topic,
-              "messaging.client.id": e.clientId,
-              "mqtt.qos": e.qos,
-              "mqtt.dup": e.dup,
-              ...(e.packetId === undefined ? {} : { "mqtt.packet_id": e.packetId }),
-            },
-          },
-          ctx,
-        )
-        .end();
-    });
   }
 }
 

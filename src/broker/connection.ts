@@ -292,7 +292,9 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     if (alias !== undefined) aliases!.commit(d.msg.topic, alias); // only once the client gets to see it
     this.#push(buf);
     if (split) this.#push(prepared.payload);
-    this.broker.counters.messagesSent++;
+    const counters = this.broker.counters;
+    counters.messagesSent++;
+    counters.sentByQos[d.qos]++;
     return true;
   }
 

@@ -1,8 +1,8 @@
 // Application messages as the broker routes them, and the per-subscriber deliveries made of them.
 import { PreparedPublish } from "../codec/index.ts";
 import type { Properties, QoS } from "../codec/index.ts";
-import { events } from "./events.ts";
 import type { FlowStateValue, HandBackReasonValue, Settlement } from "./settlement.ts";
+import type { MessageTrace } from "./tracing.ts";
 
 /**
  * One application message, shared by every subscriber it is routed to. Immutable except for the lazily built
@@ -26,13 +26,13 @@ export interface Message {
   /** Client id of the publisher (for the 5.0 No Local option); undefined for broker-originated messages. */
   readonly origin: string | undefined;
   /**
-   * When the message entered the broker (performance.now() ms), for the publish-to-delivery latency carried by
-   * delivery events; 0 when unknown or not measured (nobody listens to deliveries, restored from storage, a
-   * retained copy, a durable queue's delivery).
+   * When the message entered routing (performance.now() ms) if it is one of the messages timed for the
+   * publish-to-delivery latency (every Nth, while someone listens: runtime.ts); 0 = not timed (also restored from
+   * storage, a retained copy, a durable queue's delivery). Set once, by publishMessage.
    */
-  readonly receivedAt: number;
-  /** The publish trace's context (tracing.ts PublishTrace.ref), carried to delivery events; undefined = untraced. */
-  readonly trace: object | undefined;
+  receivedAt: number;
+  /** The publish trace (tracing.ts), told about each delivery; undefined = untraced (one field check per delivery). */
+  readonly trace: MessageTrace | undefined;
   /** Shared encoder, built on first delivery. */
   prepared: PreparedPublish | undefined;
 }
@@ -80,7 +80,7 @@ export interface MessageInit {
   retain: boolean;
   properties?: Properties | undefined;
   origin?: string | undefined;
-  trace?: object | undefined;
+  trace?: MessageTrace | undefined;
 }
 
 /** Properties of an incoming PUBLISH (or will) that subscribers receive unaltered. */
@@ -121,8 +121,7 @@ export function createMessage(init: MessageInit, now: number): Message {
     properties,
     expiresAt,
     origin: init.origin,
-    // One clock read per message, only while deliveries are observed (metrics, webhooks, tracing).
-    receivedAt: events.delivery.hasSubscribers ? performance.now() : 0,
+    receivedAt: 0,
     trace: init.trace,
     prepared: undefined,
   };

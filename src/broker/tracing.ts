@@ -1,7 +1,7 @@
 // The tracing seam: what the broker tells an optional tracer about a CONNECT and a client PUBLISH, so that spans
 // can follow them (src/admin/tracing.ts implements it with OpenTelemetry). The broker core never imports a tracing
 // library. Without a tracer (Broker.setTracer never called, config `tracing.enabled: false`) the cost is one field
-// read per CONNECT and per PUBLISH; deliveries are traced from the delivery event (events.ts, DeliveryEvent.trace).
+// read per CONNECT and per PUBLISH, and one field check per delivery (Message.trace).
 import type { Properties } from "../codec/index.ts";
 
 export interface TraceConnectInfo {
@@ -28,6 +28,12 @@ export interface TracePublishInfo {
   readonly properties: Properties | undefined;
 }
 
+/** What a traced message carries to its deliveries (Message.trace). */
+export interface MessageTrace {
+  /** One first delivery (not a resend) written to a subscriber. */
+  delivered(clientId: string, topic: string, qos: number, packetId: number | undefined): void;
+}
+
 /** One traced client PUBLISH, from its acceptance for routing to its acknowledgement. */
 export interface PublishTrace {
   /**
@@ -35,8 +41,8 @@ export interface PublishTrace {
    * naming the publish span (W3C Trace Context), so a subscriber's own span can be its child.
    */
   readonly properties: Properties | undefined;
-  /** Carried by the message to its delivery events (DeliveryEvent.trace): the publish span's context. */
-  readonly ref: object;
+  /** Carried by the message (Message.trace): makes the delivery spans children of the publish span. */
+  readonly ref: MessageTrace;
   /** Routing done: sessions and groups matched, and how many refused it. */
   routed(matched: number, refused: number): void;
   /** QoS 1/2: the PUBACK / PUBREC was written after the storage commit; QoS 0: after routing. Ends the trace. */

@@ -139,7 +139,13 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     throw err;
   }
   try {
-    broker = new Broker(toBrokerOptions(config), { clock, logger, storage, auth: auth.hooks });
+    broker = new Broker(toBrokerOptions(config), {
+      clock,
+      logger,
+      storage,
+      auth: auth.hooks,
+      latencySampleEvery: config.management.latencySampleEvery,
+    });
   } catch (err) {
     auth.close();
     await storage.close();
@@ -169,13 +175,16 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     throw err;
   }
 
-  const metrics = createBrokerMetrics(broker, { storageStats: () => storage.stats, storageSource: storage });
+  const metrics = createBrokerMetrics(broker, {
+    storageStats: () => storage.stats,
+    storageSource: storage,
+    messagesByQos: config.management.metricsByQos,
+  });
   const webhooks = new WebhookDispatcher(config.webhooks, { clock, logger, metrics: metrics.webhooks });
   // Metrics and webhooks listen on the broker's event seam; only the channels someone needs are subscribed.
   const bridge = new BrokerEventBridge({
     brokerId: broker.id,
     metrics: config.management.enabled ? metrics.events : undefined,
-    messagesByQos: config.management.enabled && config.management.metricsByQos,
     latency: config.management.enabled && config.management.latencyMetrics,
     webhooks,
   });

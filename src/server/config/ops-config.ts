@@ -49,13 +49,12 @@ export const managementSchema = refine(
     }),
     /** Serve the web dashboard at `/`. */
     dashboard: bool(true),
-    /** Count messages in/out by QoS from per-message broker events (false: totals only, from polled stats). */
+    /** Export messages in/out by QoS (read from broker counters at scrape time; false: totals only). */
     metricsByQos: bool(true),
-    /**
-     * The publish-to-delivery latency histogram: one clock read per message and one observation per delivery
-     * (false: no per-delivery events for it).
-     */
+    /** The publish-to-delivery latency histogram (false: not measured, nothing per message). */
     latencyMetrics: bool(true),
+    /** Every Nth routed message is timed (1 = every message); each of its first deliveries is one observation. */
+    latencySampleEvery: int({ min: 1, max: 1_000_000, default: 16 }),
   }),
   (m, path, issues) => {
     if (m.tls.enabled && (m.tls.certFile === "" || m.tls.keyFile === "")) {

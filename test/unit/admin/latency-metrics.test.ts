@@ -42,7 +42,7 @@ test("latency histograms: publish-to-delivery per first delivery by QoS, storage
   const config = validateConfig({
     listeners: [{ host: "127.0.0.1", port: 0 }],
     storage: { type: "lmdb", dataDir: dir, durability: "sync" },
-    management: { port: 0 },
+    management: { port: 0, latencySampleEvery: 1 }, // every message timed: the counts are exact
     sys: { interval: 0 },
   });
   const server = await startServer(config, { logger: recordingLogger() });
@@ -83,7 +83,32 @@ test("latency histograms: publish-to-delivery per first delivery by QoS, storage
   assert.ok(commits.sum > 0);
 });
 
-test("latencyMetrics: false — no latency observations (the delivery channel is not taken for it)", async (t) => {
+test("latencySampleEvery: every Nth routed message is timed, each of its first deliveries observed", async (t) => {
+  const config = validateConfig({
+    listeners: [{ host: "127.0.0.1", port: 0 }],
+    storage: { type: "memory" },
+    management: { port: 0, latencySampleEvery: 4 },
+    sys: { interval: 0 },
+  });
+  const server = await startServer(config, { logger: recordingLogger() });
+  t.after(() => server.close());
+  const port = server.listeners[0]!.port;
+  const open = (clientId: string) => mqtt.connectAsync({ host: "127.0.0.1", port, clientId, reconnectPeriod: 0 });
+  const [a, b, pub] = await Promise.all([open("n-a"), open("n-b"), open("n-pub")]);
+  t.after(() => (a.end(true), b.end(true), pub.end(true)));
+  let got = 0;
+  for (const s of [a, b]) {
+    s.on("message", () => got++);
+    await s.subscribeAsync("n/#", { qos: 0 });
+  }
+  for (let i = 0; i < 10; i++) await pub.publishAsync("n/x", String(i), { qos: 0 });
+  await until(() => got === 20);
+  const exp = await scrape(server);
+  // Messages 4 and 8 of 10 are timed; two subscribers each: 4 observations.
+  assert.equal(histogram(exp, "wharf_publish_delivery_latency_seconds", { qos: "0" }).count, 4);
+});
+
+test("latencyMetrics: false — no latency observations, nothing timed", async (t) => {
   const config = validateConfig({
     listeners: [{ host: "127.0.0.1", port: 0 }],
     storage: { type: "memory" },

@@ -54,7 +54,7 @@ export const managementSchema = refine(
     /** The publish-to-delivery latency histogram (false: not measured, nothing per message). */
     latencyMetrics: bool(true),
     /** Every Nth routed message is timed (1 = every message); each of its first deliveries is one observation. */
-    latencySampleEvery: int({ min: 1, max: 1_000_000, default: 16 }),
+    latencySampleEvery: int({ min: 1, max: 1_000_000, default: 64 }),
   }),
   (m, path, issues) => {
     if (m.tls.enabled && (m.tls.certFile === "" || m.tls.keyFile === "")) {

@@ -220,3 +220,25 @@ test("sampling: a root trace is recorded when random() < sampleRatio, before any
   assert.equal(tracer.publish(withParent("00")), undefined);
   await provider.shutdown();
 });
+
+test("a traced message gets deliver spans for its first 10 subscribers; the publish span counts them all", async () => {
+  const { BasicTracerProvider, SimpleSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const tracer = new OtelBrokerTracer(provider.getTracer("t"), 1);
+  const trace = tracer.publish({
+    clientId: "p",
+    topic: "t",
+    qos: 0,
+    retain: false,
+    payloadBytes: 1,
+    properties: undefined,
+  })!;
+  trace.routed(12, 0);
+  for (let i = 0; i < 12; i++) trace.ref.delivered(`s${i}`, "t", 0, undefined);
+  trace.acked(0);
+  const spans = exporter.getFinishedSpans();
+  assert.equal(spans.filter((s) => s.name === "deliver").length, 10);
+  assert.equal(spans.find((s) => s.name === "publish")!.attributes["mqtt.deliveries"], 12);
+  await provider.shutdown();
+});

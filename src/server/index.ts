@@ -23,7 +23,7 @@ import type { DeepPartial, ManagementConfig, StorageConfig, WharfConfig } from "
 import { createLogger } from "./logger.ts";
 import { ConfigReloader, maskSecrets } from "./reload.ts";
 import { buildServerAuth, type ServerAuth } from "./auth/index.ts";
-import { join } from "node:path";
+import { join, resolve as resolvePath } from "node:path";
 import { CONTROL_SOCKET, startQueueControl } from "./queue-control.ts";
 import type { QueueControl } from "./queue-control.ts";
 
@@ -218,15 +218,24 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
       throw err;
     }
   }
-  // `wharf queues` talks to the broker over a unix socket in the data directory (queue-control.ts); a memory store
-  // has no directory of its own, so there is no control socket then.
+  // `wharf queues` talks to the broker over a unix socket (queue-control.ts): by default in the data directory; a
+  // memory store has no directory of its own, so it has one only when storage.controlSocket names a path.
   let control: QueueControl | undefined;
-  if (storage.path !== undefined) {
+  const cs = config.storage.controlSocket;
+  const controlPath =
+    cs === "off"
+      ? undefined
+      : cs === "auto"
+        ? storage.path === undefined
+          ? undefined
+          : join(storage.path, CONTROL_SOCKET)
+        : resolvePath(cs);
+  if (controlPath !== undefined) {
     try {
-      control = await startQueueControl(broker, join(storage.path, CONTROL_SOCKET), logger);
+      control = await startQueueControl(broker, controlPath, logger);
     } catch (err) {
       logger.warn(
-        { err, path: storage.path },
+        { err, path: controlPath },
         "queue control socket not available: `wharf queues` cannot reach this broker",
       );
     }

@@ -6,6 +6,7 @@ import { MAX_UINT16, silentLogger, systemClock } from "../util/index.ts";
 import type { Clock, Logger, TimerHandle } from "../util/index.ts";
 import type { Properties } from "../codec/index.ts";
 import { BodyCache } from "./bodies.ts";
+import { DeadlineHeap } from "./deadline-heap.ts";
 import { QueueType, dlqNameOf, resolveQueueSettings, DLQ_PREFIX } from "./config.ts";
 import type { QueueConfigEntry, QueueSettings } from "./config.ts";
 import { QueueError, QueueErrorCode, refusal } from "./errors.ts";
@@ -100,6 +101,8 @@ export class QueueEngine {
   readonly #onDeadLetter: ((notice: DeadLetterNotice) => void) | undefined;
   readonly #cache: BodyCache;
   #timer: TimerHandle | undefined;
+  /** Queues by the deadline of their next tick (delivery timeouts, retries, expiry, retention). */
+  readonly #due = new DeadlineHeap<Queue>();
   #timerAt = Number.POSITIVE_INFINITY;
   #closed = false;
   #dlqFullWarned = new Set<string>();
@@ -123,7 +126,7 @@ export class QueueEngine {
       logger: this.logger,
       random: options.random ?? Math.random,
       cache: this.#cache,
-      wake: (at) => this.#wake(at),
+      wake: (at, q) => this.#schedule(q, at),
       deadLetter: (from, group, seq, reason, count) => this.#deadLetter(from, group, seq, reason, count),
     };
     this.#recover();
@@ -443,23 +446,38 @@ export class QueueEngine {
     return true;
   }
 
-  #wake(at: number): void {
+  /**
+   * A tick of `q` at `at`: one heap entry per queue and deadline (a later deadline than one already scheduled needs
+   * none: that tick reschedules), one armed timer for the engine at the heap's earliest deadline.
+   */
+  #schedule(q: Queue, at: number): void {
+    if (this.#closed || at >= q.scheduledAt) return;
+    q.scheduledAt = at;
+    this.#due.push(at, q);
+    this.#arm(at);
+  }
+
+  #arm(at: number): void {
     if (this.#closed || at >= this.#timerAt) return;
     this.#timer?.cancel();
     this.#timerAt = at;
     this.#timer = this.clock.setTimeout(() => this.#tick(), Math.max(0, at - this.clock.now()));
   }
 
+  /** Ticks the queues whose deadlines are due (no scan over the others), then rearms for the next one. */
   #tick(): void {
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
     const now = this.clock.now();
-    let next = Number.POSITIVE_INFINITY;
-    for (const q of [...this.#queues.values()]) {
+    const due = new Set<Queue>();
+    while (this.#due.peekAt() <= now) due.add(this.#due.pop()!);
+    for (const q of due) {
+      if (this.#queues.get(q.name) !== q) continue; // deleted meanwhile
+      q.scheduledAt = Number.POSITIVE_INFINITY;
       const n = q.tick(now);
-      if (n < next) next = n;
+      if (n !== Number.POSITIVE_INFINITY) this.#schedule(q, Math.max(n, now + 1));
     }
-    if (next !== Number.POSITIVE_INFINITY) this.#wake(Math.max(next, now + 1));
+    this.#arm(this.#due.peekAt());
   }
 
   #info(q: Queue): QueueInfo {
@@ -514,7 +532,7 @@ export class QueueEngine {
     const now = this.clock.now();
     for (const q of this.#queues.values()) {
       const n = q.tick(now);
-      if (n !== Number.POSITIVE_INFINITY) this.#wake(n);
+      if (n !== Number.POSITIVE_INFINITY) this.#schedule(q, n);
     }
     if (loaded.length > 0) {
       this.logger.info({ queues: loaded.length, messages: restored }, "queues restored from storage");

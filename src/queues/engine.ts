@@ -144,10 +144,10 @@ export class QueueEngine {
    * current batch; the caller acknowledges after the store's commit. Limits refuse with a reason, never silently.
    */
   publish(name: string, input: EnqueueInput): PublishOutcome {
-    if (!isValidQueueName(name))
-      return refusal(QueueErrorCode.InvalidName, `invalid queue name ${JSON.stringify(name)}`);
-    let q = this.#queues.get(name);
+    let q = this.#queues.get(name); // a queue held has a valid name: checked once, when it was created
     if (q === undefined) {
+      if (!isValidQueueName(name))
+        return refusal(QueueErrorCode.InvalidName, `invalid queue name ${JSON.stringify(name)}`);
       if (this.#maxQueues > 0 && this.#queues.size >= this.#maxQueues) {
         return refusal(QueueErrorCode.TooManyQueues, `the broker holds its maximum of ${this.#maxQueues} queues`);
       }

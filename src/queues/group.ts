@@ -525,13 +525,13 @@ export class Group {
   }
 
   /** Removes `seq` from every structure (purge, retention, redrive out of a DLQ), persisting the removal. */
-  discard(seq: number): void {
+  discard(seq: number, partition: number): void {
     const p = this.pending.get(seq);
     if (p !== undefined) {
       this.#forget(p);
       this.host.store.deletePending(this.host.name, this.name, seq);
     }
-    for (const list of this.ready) list.remove(seq);
+    this.#list(partition).remove(seq);
     if (this.#doneStored.delete(seq)) this.host.store.deleteDone(this.host.name, this.name, seq);
     this.done.delete(seq);
   }

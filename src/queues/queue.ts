@@ -192,13 +192,14 @@ export class Queue implements GroupHost {
 
   /** Deletes a message for every group (settled everywhere, purge, retention, redrive). */
   remove(seq: number): boolean {
+    const partition = this.index.partitionOf(seq);
     const size = this.index.delete(seq);
     if (size < 0) return false;
     this.bytes -= size;
     this.bodies.delete(seq);
     this.#kept.delete(seq);
     this.store.remove(this.name, seq);
-    for (const g of this.groups.values()) g.discard(seq);
+    for (const g of this.groups.values()) g.discard(seq, partition);
     for (const g of this.groups.values()) g.advance();
     return true;
   }

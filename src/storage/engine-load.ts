@@ -153,7 +153,14 @@ function scanReferences(
     const e = decodeLogEntry(value);
     let id = e.messageId;
     if (id === undefined) id = inline(e, key);
-    if (ref(id, Space.QueueLog, key)) st.entries.set(seq, id);
+    if (ref(id, Space.QueueLog, key)) {
+      st.entries.set(seq, id);
+      const s = (st.startup ??= { seqs: [], ids: [], appendedAt: [], metas: [] });
+      s.seqs.push(seq);
+      s.ids.push(id);
+      s.appendedAt.push(e.appendedAt);
+      s.metas.push(e.meta);
+    }
   });
   const groupsByPendingKey = new Map<string, GroupState>();
   each(kv, path, Space.QueueGroup, ({ key, value }) => {

@@ -511,6 +511,14 @@ export class QueueEngine {
       const q = this.#create(lq.name);
       q.setNextSeq(lq.nextSeq);
       for (const m of lq.messages) {
+        if (m.record === undefined && this.store.read === undefined) {
+          // A wrapper store that delegates load() but not read(): its bodies could never be delivered.
+          throw new QueueError(
+            QueueErrorCode.NotFound,
+            `queue store: load() returned message ${m.seq} of ${lq.name} without its body and the store has no read(); ` +
+              "a QueueStore wrapper must delegate read() and written() too",
+          );
+        }
         q.restore(m, m.record);
         restored++;
       }

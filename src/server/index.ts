@@ -23,8 +23,8 @@ import type { DeepPartial, ManagementConfig, StorageConfig, WharfConfig } from "
 import { createLogger } from "./logger.ts";
 import { ConfigReloader, maskSecrets } from "./reload.ts";
 import { buildServerAuth, type ServerAuth } from "./auth/index.ts";
-import { join, resolve as resolvePath } from "node:path";
-import { CONTROL_SOCKET, startQueueControl } from "./queue-control.ts";
+import { join } from "node:path";
+import { CONTROL_SOCKET, controlSocketPath, startQueueControl } from "./queue-control.ts";
 import type { QueueControl } from "./queue-control.ts";
 
 export * from "./config/index.ts";
@@ -218,18 +218,14 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
       throw err;
     }
   }
-  // `wharf queues` talks to the broker over a unix socket (queue-control.ts): by default in the data directory; a
-  // memory store has no directory of its own, so it has one only when storage.controlSocket names a path.
+  // `wharf queues` talks to the broker over a unix socket in the data directory (queue-control.ts); a memory store
+  // has no directory of its own, so there is no control socket then.
   let control: QueueControl | undefined;
-  const cs = config.storage.controlSocket;
-  const controlPath =
-    cs === "off"
-      ? undefined
-      : cs === "auto"
-        ? storage.path === undefined
-          ? undefined
-          : join(storage.path, CONTROL_SOCKET)
-        : resolvePath(cs);
+  // … unless storage.controlSocket names one (or is `off`).
+  const controlPath = controlSocketPath(
+    config.storage.controlSocket,
+    storage.path === undefined ? undefined : join(storage.path, CONTROL_SOCKET),
+  );
   if (controlPath !== undefined) {
     try {
       control = await startQueueControl(broker, controlPath, logger);

@@ -6,6 +6,7 @@
 // → {"ok":true,"result":…} or {"ok":false,"code":"QUEUE_NOT_FOUND","error":"…"}
 import { chmodSync, existsSync, lstatSync, unlinkSync } from "node:fs";
 import { connect, createServer } from "node:net";
+import { resolve } from "node:path";
 import type { Server, Socket } from "node:net";
 import type { Broker } from "../broker/index.ts";
 import { QueueError } from "../queues/index.ts";
@@ -50,6 +51,16 @@ export function handleControl(broker: Broker, req: ControlRequest): unknown {
 export interface QueueControl {
   readonly path: string;
   close(): Promise<void>;
+}
+
+/**
+ * The control socket's path for `storage.controlSocket`: `auto` = the data directory's (`inDataDir`, undefined
+ * for memory storage), `off` = none, anything else = that path (relative to the working directory).
+ */
+export function controlSocketPath(setting: string, inDataDir: string | undefined): string | undefined {
+  if (setting === "off") return undefined;
+  if (setting === "auto") return inDataDir;
+  return resolve(setting);
 }
 
 /** Is someone accepting connections on the unix socket at `path`? */

@@ -6,6 +6,7 @@ import { MAX_UINT16, silentLogger, systemClock } from "../util/index.ts";
 import type { Clock, Logger, TimerHandle } from "../util/index.ts";
 import type { Properties } from "../codec/index.ts";
 import { BodyCache } from "./bodies.ts";
+import { DeadlineHeap } from "./deadline-heap.ts";
 import { QueueType, dlqNameOf, resolveQueueSettings, DLQ_PREFIX } from "./config.ts";
 import type { QueueConfigEntry, QueueSettings } from "./config.ts";
 import { QueueError, QueueErrorCode, refusal } from "./errors.ts";
@@ -100,6 +101,8 @@ export class QueueEngine {
   readonly #onDeadLetter: ((notice: DeadLetterNotice) => void) | undefined;
   readonly #cache: BodyCache;
   #timer: TimerHandle | undefined;
+  /** Queues by the deadline of their next tick (delivery timeouts, retries, expiry, retention). */
+  readonly #due = new DeadlineHeap<Queue>();
   #timerAt = Number.POSITIVE_INFINITY;
   #closed = false;
   #dlqFullWarned = new Set<string>();
@@ -123,7 +126,7 @@ export class QueueEngine {
       logger: this.logger,
       random: options.random ?? Math.random,
       cache: this.#cache,
-      wake: (at) => this.#wake(at),
+      wake: (at, q) => this.#schedule(q, at),
       deadLetter: (from, group, seq, reason, count) => this.#deadLetter(from, group, seq, reason, count),
     };
     this.#recover();
@@ -141,10 +144,10 @@ export class QueueEngine {
    * current batch; the caller acknowledges after the store's commit. Limits refuse with a reason, never silently.
    */
   publish(name: string, input: EnqueueInput): PublishOutcome {
-    if (!isValidQueueName(name))
-      return refusal(QueueErrorCode.InvalidName, `invalid queue name ${JSON.stringify(name)}`);
-    let q = this.#queues.get(name);
+    let q = this.#queues.get(name); // a queue held has a valid name: checked once, when it was created
     if (q === undefined) {
+      if (!isValidQueueName(name))
+        return refusal(QueueErrorCode.InvalidName, `invalid queue name ${JSON.stringify(name)}`);
       if (this.#maxQueues > 0 && this.#queues.size >= this.#maxQueues) {
         return refusal(QueueErrorCode.TooManyQueues, `the broker holds its maximum of ${this.#maxQueues} queues`);
       }
@@ -443,23 +446,38 @@ export class QueueEngine {
     return true;
   }
 
-  #wake(at: number): void {
+  /**
+   * A tick of `q` at `at`: one heap entry per queue and deadline (a later deadline than one already scheduled needs
+   * none: that tick reschedules), one armed timer for the engine at the heap's earliest deadline.
+   */
+  #schedule(q: Queue, at: number): void {
+    if (this.#closed || at >= q.scheduledAt) return;
+    q.scheduledAt = at;
+    this.#due.push(at, q);
+    this.#arm(at);
+  }
+
+  #arm(at: number): void {
     if (this.#closed || at >= this.#timerAt) return;
     this.#timer?.cancel();
     this.#timerAt = at;
     this.#timer = this.clock.setTimeout(() => this.#tick(), Math.max(0, at - this.clock.now()));
   }
 
+  /** Ticks the queues whose deadlines are due (no scan over the others), then rearms for the next one. */
   #tick(): void {
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
     const now = this.clock.now();
-    let next = Number.POSITIVE_INFINITY;
-    for (const q of [...this.#queues.values()]) {
+    const due = new Set<Queue>();
+    while (this.#due.peekAt() <= now) due.add(this.#due.pop()!);
+    for (const q of due) {
+      if (this.#queues.get(q.name) !== q) continue; // deleted meanwhile
+      q.scheduledAt = Number.POSITIVE_INFINITY;
       const n = q.tick(now);
-      if (n < next) next = n;
+      if (n !== Number.POSITIVE_INFINITY) this.#schedule(q, Math.max(n, now + 1));
     }
-    if (next !== Number.POSITIVE_INFINITY) this.#wake(Math.max(next, now + 1));
+    this.#arm(this.#due.peekAt());
   }
 
   #info(q: Queue): QueueInfo {
@@ -493,6 +511,14 @@ export class QueueEngine {
       const q = this.#create(lq.name);
       q.setNextSeq(lq.nextSeq);
       for (const m of lq.messages) {
+        if (m.record === undefined && this.store.read === undefined) {
+          // A wrapper store that delegates load() but not read(): its bodies could never be delivered.
+          throw new QueueError(
+            QueueErrorCode.NotFound,
+            `queue store: load() returned message ${m.seq} of ${lq.name} without its body and the store has no read(); ` +
+              "a QueueStore wrapper must delegate read() and written() too",
+          );
+        }
         q.restore(m, m.record);
         restored++;
       }
@@ -514,7 +540,7 @@ export class QueueEngine {
     const now = this.clock.now();
     for (const q of this.#queues.values()) {
       const n = q.tick(now);
-      if (n !== Number.POSITIVE_INFINITY) this.#wake(n);
+      if (n !== Number.POSITIVE_INFINITY) this.#schedule(q, n);
     }
     if (loaded.length > 0) {
       this.logger.info({ queues: loaded.length, messages: restored }, "queues restored from storage");

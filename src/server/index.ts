@@ -27,7 +27,7 @@ import { createLogger } from "./logger.ts";
 import { ConfigReloader, maskSecrets } from "./reload.ts";
 import { buildServerAuth, type ServerAuth } from "./auth/index.ts";
 import { join } from "node:path";
-import { CONTROL_SOCKET, startQueueControl } from "./queue-control.ts";
+import { CONTROL_SOCKET, controlSocketPath, startQueueControl } from "./queue-control.ts";
 import type { QueueControl } from "./queue-control.ts";
 
 export * from "./config/index.ts";
@@ -285,12 +285,17 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   // `wharf queues` talks to the broker over a unix socket in the data directory (queue-control.ts); a memory store
   // has no directory of its own, so there is no control socket then.
   let control: QueueControl | undefined;
-  if (storage.path !== undefined) {
+  // … unless storage.controlSocket names one (or is `off`).
+  const controlPath = controlSocketPath(
+    config.storage.controlSocket,
+    storage.path === undefined ? undefined : join(storage.path, CONTROL_SOCKET),
+  );
+  if (controlPath !== undefined) {
     try {
-      control = await startQueueControl(broker, join(storage.path, CONTROL_SOCKET), logger);
+      control = await startQueueControl(broker, controlPath, logger);
     } catch (err) {
       logger.warn(
-        { err, path: storage.path },
+        { err, path: controlPath },
         "queue control socket not available: `wharf queues` cannot reach this broker",
       );
     }

@@ -91,6 +91,10 @@ export async function listenCoap(
   const large = new LargeNotifications(Math.max(LARGE_NOTIFICATIONS_BYTES, opts.maxPacketSize));
   const observations = new Map<string, Observation>();
   const inflight = new Set<string>();
+  /** Set by close(): handlers still awaiting the broker must not answer (the package would arm 247 s timers). */
+  let closed = false;
+  /** Responses whose handler is still running: close() disarms their piggyback timers (a send after close throws). */
+  const active = new Set<Response>();
 
   const reply = (
     res: Response,
@@ -98,7 +102,7 @@ export async function listenCoap(
     payload?: Buffer | string,
     options?: Record<string, OptionValue>,
   ): void => {
-    if (res.writableEnded) return;
+    if (res.writableEnded || closed) return;
     res.statusCode = code;
     res.code = code;
     if (options !== undefined) setOptions(res, options);
@@ -186,6 +190,7 @@ export async function listenCoap(
       const block = Buffer.isBuffer(b2) ? parseBlockOption(b2) : undefined;
       const cached = block !== undefined && block.num > 0 ? large.get(`${remote}|${req.url}`) : undefined;
       if (cached !== undefined) {
+        if (closed) return;
         res.statusCode = "2.05";
         res.end(cached); // the package cuts the requested block and sets ETag
         return;
@@ -266,6 +271,7 @@ export async function listenCoap(
         sub.client.disconnect();
         return;
       }
+      if (closed) return;
       sub.start();
       if (sub.held.length === 0) res.write(Buffer.alloc(0));
       for (const m of sub.held) notify(res, m, large, largeKey);
@@ -281,6 +287,7 @@ export async function listenCoap(
       if (inflight.has(id)) return; // a retransmission of a request still being processed
       inflight.add(id);
     }
+    active.add(res);
     try {
       const verdict = server.verdicts.get(req._packet);
       if (verdict?.kind === "refuse") return fail(res, verdict.error, undefined);
@@ -307,6 +314,7 @@ export async function listenCoap(
       }
     } finally {
       inflight.delete(id);
+      active.delete(res);
     }
   }
 
@@ -331,13 +339,18 @@ export async function listenCoap(
     get connections() {
       return observations.size;
     },
-    close() {
+    async close() {
+      closed = true;
+      for (const r of active) {
+        if (!isObserveStream(r) && r._ackTimer !== null) clearTimeout(r._ackTimer);
+      }
       for (const [k, o] of observations) endObservation(k, o);
       pool.close();
       blocks.close();
       server.close();
+      // After the 'finish' events of the observations just ended (an unanswered registration answers on it).
+      await new Promise((r) => setImmediate(r));
       socket.close();
-      return Promise.resolve();
     },
   };
 }

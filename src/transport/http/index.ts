@@ -7,9 +7,11 @@
 //  - QoS 0: 202 once handed to the broker; QoS 0 has no acknowledgement, so an ACL denial cannot be reported.
 //  - Connections are pooled per Authorization header (the exact credential string) and closed after 30 s idle,
 //    so keep-alive traffic does not pay a CONNECT per request.
+import { randomUUID } from "node:crypto";
 import type http from "node:http";
 import type { Properties, PublishPacket, QoS, UserProperty } from "../../codec/index.ts";
 import type { ConnectionAcceptor } from "../../broker/index.ts";
+import { EPHEMERAL_GROUP_PREFIX } from "../../queues/index.ts";
 import { validateTopicFilter, validateTopicName } from "../../topics/index.ts";
 import type { Clock, Logger } from "../../util/index.ts";
 import { classifyReasonCode, type BridgeErrorCode } from "../bridge/errors.ts";
@@ -265,15 +267,17 @@ export function attachHttpBridge(
   async function subscribe(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
     let creds: BridgeCredentials | undefined;
     try {
+      const filter = topicOf(url);
+      const isQueue = filter.startsWith(QUEUE_PREFIX);
+      const allowed = isQueue ? ["qos", "group", "offset", "lastEventId"] : ["qos"];
       for (const k of url.searchParams.keys()) {
-        if (k !== "qos")
+        if (!allowed.includes(k))
           throw new HttpBridgeError(
             400,
             "invalid_parameter",
-            `unknown query parameter ${JSON.stringify(k)} (allowed: qos)`,
+            `unknown query parameter ${JSON.stringify(k)} (allowed: ${allowed.join(", ")})`,
           );
       }
-      const filter = topicOf(url);
       try {
         validateTopicFilter(filter);
       } catch (err) {
@@ -283,6 +287,7 @@ export function attachHttpBridge(
           `invalid topic filter ${JSON.stringify(filter)}: ${(err as Error).message}`,
         );
       }
+      const subProps = isQueue ? queueConsumer(url, req) : undefined;
       const qos = (intParam(url.searchParams.get("qos") ?? undefined, "qos", 0, 2) ?? 0) as QoS;
       creds = credentialsOf(req.headers.authorization);
       let seq = 0;
@@ -290,6 +295,8 @@ export function attachHttpBridge(
       const pending: PublishPacket[] = [];
       const write = (m: PublishPacket): void => {
         seq++;
+        // Queue deliveries: the event id is the message id, which Last-Event-ID resumes after.
+        const messageId = isQueue ? m.properties?.userProperties?.find((u) => u[0] === "message-id")?.[1] : undefined;
         const utf8 = isUtf8(m.payload);
         const data = JSON.stringify({
           topic: m.topic,
@@ -298,8 +305,9 @@ export function attachHttpBridge(
           qos: m.qos,
           retain: m.retain,
           ...(m.properties?.contentType !== undefined ? { contentType: m.properties.contentType } : {}),
+          ...(messageId !== undefined ? { messageId } : {}),
         });
-        res.write(`id: ${seq}\nevent: message\ndata: ${data}\n\n`);
+        res.write(`id: ${messageId ?? seq}\nevent: message\ndata: ${data}\n\n`);
       };
       const client = await LoopbackClient.connect(broker, {
         kind: opts.kind,
@@ -317,7 +325,7 @@ export function attachHttpBridge(
         client.disconnect();
       });
       try {
-        await client.subscribe(filter, qos);
+        await client.subscribe(filter, qos, subProps);
       } catch (err) {
         client.disconnect();
         throw err;
@@ -364,6 +372,39 @@ export function attachHttpBridge(
       for (const c of streams) c.disconnect();
       streams.clear();
     },
+  };
+}
+
+const QUEUE_PREFIX = "$queue/";
+
+/**
+ * The SUBSCRIBE user properties of an SSE consumer of `$queue/<name>`. With `group`: a member of that consumer group
+ * (competing with its other consumers; Last-Event-ID is ignored: the group's committed offset is where it resumes).
+ * Without: an ephemeral group of its own (dropped when the stream ends) reading from `offset` (default `latest`),
+ * or right after the message id in Last-Event-ID (header, or `lastEventId` for a first connection) — the resume.
+ */
+function queueConsumer(url: URL, req: http.IncomingMessage): Properties {
+  const group = url.searchParams.get("group");
+  if (group !== null) return { userProperties: [["consumer-group", group]] };
+  const header = req.headers["last-event-id"];
+  const last = (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get("lastEventId") ?? undefined;
+  let start = url.searchParams.get("offset") ?? "latest";
+  if (last !== undefined && last !== "") {
+    const m = /^(\d{1,15})(?:-\d{1,15})?$/.exec(last);
+    if (m === null) {
+      throw new HttpBridgeError(
+        400,
+        "invalid_parameter",
+        `Last-Event-ID must be a message id like 42-1700000000000, got ${JSON.stringify(last)}`,
+      );
+    }
+    start = String(Number(m[1]) + 1);
+  }
+  return {
+    userProperties: [
+      ["consumer-group", `${EPHEMERAL_GROUP_PREFIX}sse-${randomUUID()}`],
+      ["stream-offset", start],
+    ],
   };
 }
 

@@ -100,11 +100,19 @@ const PUBLISH_PARAMS = [
   "userProperty",
 ] as const;
 
+/** The `mqtt-<kebab-case>` header of each parameter, computed once (not per request: 3 % of a profile). */
+const HEADER_OF = new Map<string, string>(
+  PUBLISH_PARAMS.map((n) => [n, `mqtt-${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`]),
+);
+
 /** A query parameter, else its `mqtt-<kebab-name>` header. */
-function param(url: URL, req: http.IncomingMessage, name: string): string | undefined {
-  const q = url.searchParams.get(name);
-  if (q !== null) return q;
-  const h = req.headers[`mqtt-${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`];
+function param(url: URL, req: http.IncomingMessage, name: (typeof PUBLISH_PARAMS)[number]): string | undefined {
+  // Without a query string, do not build URLSearchParams at all.
+  if (url.search !== "") {
+    const q = url.searchParams.get(name);
+    if (q !== null) return q;
+  }
+  const h = req.headers[HEADER_OF.get(name)!];
   return Array.isArray(h) ? h[0] : h;
 }
 
@@ -135,7 +143,7 @@ interface PublishRequest {
 }
 
 function parsePublish(url: URL, req: http.IncomingMessage): PublishRequest {
-  for (const k of url.searchParams.keys()) {
+  for (const k of url.search === "" ? [] : url.searchParams.keys()) {
     if (!(PUBLISH_PARAMS as readonly string[]).includes(k)) {
       throw new HttpBridgeError(
         400,
@@ -175,7 +183,7 @@ function parsePublish(url: URL, req: http.IncomingMessage): PublishRequest {
   const correlation = param(url, req, "correlationData");
   if (correlation !== undefined) props.correlationData = Buffer.from(correlation);
   const users: UserProperty[] = [];
-  const fromQuery = url.searchParams.getAll("userProperty");
+  const fromQuery = url.search === "" ? [] : url.searchParams.getAll("userProperty");
   const header = req.headers["mqtt-user-property"];
   const fromHeader =
     header === undefined ? [] : (Array.isArray(header) ? header : [header]).flatMap((h) => h.split(","));

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import dgram from "node:dgram";
-import { existsSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -312,4 +312,24 @@ test("coap: maxConnections bounds the observations (5.03 beyond)", async (t) => 
   const third = await observeWith(a, port, { method: "GET", pathname: "/ps/m/3" });
   assert.equal(third.res.code, "2.05");
   await third.deregister();
+});
+
+test("coap: a publish answered 2.04 is as durable as an MQTT one: a retained value survives a restart (LMDB)", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "wharf-coap-lmdb-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const listeners = [{ type: "coap", host: "127.0.0.1", port: 0 }];
+  const storage = { storage: { type: "lmdb", dataDir: dir } };
+  const first = await configServer(t, listeners, storage);
+  const put = await coapClient([
+    "-m",
+    "put",
+    "-e",
+    "kept",
+    `coap://127.0.0.1:${first.listeners[0]!.port}/ps/d/1?retain=1`,
+  ]);
+  assert.equal(put.err, "", "2.04: acknowledged after the storage commit");
+  await first.close();
+  const second = await configServer(t, listeners, storage);
+  const got = await coapClient(["-m", "get", `coap://127.0.0.1:${second.listeners[0]!.port}/ps/d/1`]);
+  assert.equal(got.out.trim(), "kept");
 });

@@ -22,12 +22,13 @@ import { BridgeMqttError, LoopbackClient } from "../bridge/loopback-client.ts";
 import { PublisherPool, type BridgeCredentials } from "../bridge/pool.ts";
 import type { ListenerHandle } from "../listen.ts";
 import { Block1Assembler, CoapBridgeError, GuardedCoapServer, parseBlockOption } from "./blocks.ts";
-import { LargeNotifications, notify } from "./observe.ts";
+import { asJson, LargeNotifications, notify } from "./observe.ts";
 import {
   boolParam,
   CONTENT_FORMATS,
   credentialsOf,
   GET_PARAMS,
+  jsonFormat,
   parseTarget,
   PUBLISH_PARAMS,
   qosParam,
@@ -196,6 +197,7 @@ export async function listenCoap(
         return;
       }
       topicName(topic, "topic (a filter needs Observe)");
+      const json = jsonFormat(query);
       creds = credentialsOf(query);
       const sub = await subscriber(
         creds,
@@ -206,7 +208,8 @@ export async function listenCoap(
         () => {},
       );
       sub.client.disconnect();
-      const m = sub.held[0];
+      const held = sub.held[0];
+      const m = held !== undefined && json ? asJson(held) : held;
       if (m === undefined) throw new CoapBridgeError("4.04", `no retained message on ${topic}`);
       const ct = m.properties?.contentType;
       reply(res, "2.05", m.payload, ct !== undefined ? contentFormat(ct) : undefined);
@@ -232,6 +235,7 @@ export async function listenCoap(
         throw new CoapBridgeError("4.00", `invalid topic filter ${JSON.stringify(topic)}: ${(err as Error).message}`);
       }
       const qos = qosParam(query, 0);
+      const shape = jsonFormat(query) ? asJson : (m: PublishPacket): PublishPacket => m;
       if (req._packet.confirmable !== true) {
         throw new CoapBridgeError("4.00", "Observe needs a confirmable request (notifications are confirmable)");
       }
@@ -256,7 +260,7 @@ export async function listenCoap(
           remote,
           topic,
           qos,
-          (m) => notify(res, m, large, largeKey),
+          (m) => notify(res, shape(m), large, largeKey),
           // The broker closed it (shutdown, takeover): only once registered; a refusal is answered below.
           () => {
             if (o.client !== undefined) endObservation(key, o);
@@ -274,7 +278,7 @@ export async function listenCoap(
       if (closed) return;
       sub.start();
       if (sub.held.length === 0) res.write(Buffer.alloc(0));
-      for (const m of sub.held) notify(res, m, large, largeKey);
+      for (const m of sub.held) notify(res, shape(m), large, largeKey);
     } catch (err) {
       fail(res, err, creds);
     }

@@ -10,6 +10,7 @@
 // rest with GET + Block2 on the same URI, served from LargeNotifications [RFC 7959 §3.4].
 import type { ObserveWriteStream } from "coap";
 import type { PublishPacket } from "../../codec/index.ts";
+import { messageJson } from "../bridge/json.ts";
 import { blockOption, BLOCK_SIZE } from "./blocks.ts";
 import { CONTENT_FORMATS } from "./request.ts";
 
@@ -53,6 +54,15 @@ export class LargeNotifications {
     this.#entries.delete(key);
     this.#bytes -= old.length;
   }
+}
+
+/** `m` with its payload replaced by the JSON form (topic included), Content Type application/json. */
+export function asJson(m: PublishPacket): PublishPacket {
+  return {
+    ...m,
+    payload: Buffer.from(messageJson(m)),
+    properties: { ...m.properties, contentType: "application/json" },
+  };
 }
 
 /** Sends `m` as one notification on `res` (first block only when larger than BLOCK_SIZE). */

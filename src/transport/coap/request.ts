@@ -10,7 +10,7 @@ export const PS_PATH = "ps";
 
 /** Query parameters each method accepts. */
 export const PUBLISH_PARAMS = ["qos", "retain", "u", "p"] as const;
-export const GET_PARAMS = ["qos", "u", "p"] as const;
+export const GET_PARAMS = ["qos", "u", "p", "format"] as const;
 
 export interface CoapTarget {
   /** The topic or filter: Uri-Path segments after `ps`, joined with `/`. */
@@ -60,6 +60,14 @@ export function boolParam(q: Map<string, string>, name: string): boolean {
   if (v === undefined || v === "false" || v === "0") return false;
   if (v === "" || v === "true" || v === "1") return true;
   throw new CoapBridgeError("4.00", `${name} must be true or false, got ${JSON.stringify(v)}`);
+}
+
+/** `format=json`: each message as a JSON object with its topic (what a filter's observer needs); default raw. */
+export function jsonFormat(q: Map<string, string>): boolean {
+  const v = q.get("format");
+  if (v === undefined || v === "raw") return false;
+  if (v === "json") return true;
+  throw new CoapBridgeError("4.00", `format must be raw or json, got ${JSON.stringify(v)}`);
 }
 
 /** `u` (user name) and `p` (password, or a token alone as password like HTTP Bearer); neither: anonymous. */

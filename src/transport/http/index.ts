@@ -15,6 +15,7 @@ import { EPHEMERAL_GROUP_PREFIX } from "../../queues/index.ts";
 import { validateTopicFilter, validateTopicName } from "../../topics/index.ts";
 import type { Clock, Logger } from "../../util/index.ts";
 import { classifyReasonCode, type BridgeErrorCode } from "../bridge/errors.ts";
+import { messageJson } from "../bridge/json.ts";
 import { BridgeMqttError, LoopbackClient } from "../bridge/loopback-client.ts";
 import { PublisherPool, type BridgeCredentials } from "../bridge/pool.ts";
 import { sendJson, type WebServer } from "../web/server.ts";
@@ -305,16 +306,7 @@ export function attachHttpBridge(
         seq++;
         // Queue deliveries: the event id is the message id, which Last-Event-ID resumes after.
         const messageId = isQueue ? m.properties?.userProperties?.find((u) => u[0] === "message-id")?.[1] : undefined;
-        const utf8 = isUtf8(m.payload);
-        const data = JSON.stringify({
-          topic: m.topic,
-          payload: utf8 ? m.payload.toString("utf8") : m.payload.toString("base64"),
-          encoding: utf8 ? "utf8" : "base64",
-          qos: m.qos,
-          retain: m.retain,
-          ...(m.properties?.contentType !== undefined ? { contentType: m.properties.contentType } : {}),
-          ...(messageId !== undefined ? { messageId } : {}),
-        });
+        const data = messageJson(m, messageId !== undefined ? { messageId } : undefined);
         res.write(`id: ${messageId ?? seq}\nevent: message\ndata: ${data}\n\n`);
       };
       const client = await LoopbackClient.connect(broker, {
@@ -414,13 +406,4 @@ function queueConsumer(url: URL, req: http.IncomingMessage): Properties {
       ["stream-offset", start],
     ],
   };
-}
-
-function isUtf8(b: Buffer): boolean {
-  try {
-    new TextDecoder("utf-8", { fatal: true }).decode(b);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -159,6 +159,20 @@ test("coap: GET answers the retained value (4.04 without one); Observe gets the 
   await pub.client.publishAsync("f/b/c", "beta", { qos: 0 });
   const { out } = await observing;
   assert.equal(out.trimEnd(), "alphabeta");
+
+  // format=json: each notification carries its topic (what an observer of a filter needs).
+  const json = await observeWith(a, port, { method: "GET", pathname: "/ps/j/#", query: "format=json" });
+  const events: unknown[] = [];
+  json.res.on("data", (d: Buffer) => {
+    if (d.length > 0) events.push(JSON.parse(d.toString()));
+  });
+  await pub.client.publishAsync("j/x", Buffer.from([0xff, 0x00]), { qos: 0 });
+  await waitUntil(() => events.length === 1, 5000, "a JSON notification");
+  assert.deepEqual(events[0], { topic: "j/x", payload: "/wA=", encoding: "base64", qos: 0, retain: false });
+  assert.equal(json.res.headers["Content-Format"], "application/json");
+  await json.deregister();
+  const badFormat = await coap(a, port, { method: "GET", pathname: "/ps/o/temp", query: "format=xml" });
+  assert.equal(badFormat.code, "4.00");
 });
 
 test("coap: block-wise transfer of 64 KB: coap-client PUT (Block1) to MQTT.js, MQTT.js to GET and Observe (Block2) [RFC 7959]", async (t) => {

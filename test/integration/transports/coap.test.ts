@@ -20,7 +20,7 @@ const run = promisify(execFile);
 
 /** coap-client-notls; resolves with [stdout, stderr] (it prints response codes other than 2.xx on stderr). */
 async function coapClient(args: string[]): Promise<{ out: string; err: string }> {
-  const { stdout, stderr } = await run("coap-client-notls", ["-B", "5", ...args], { timeout: 20_000 });
+  const { stdout, stderr } = await run("coap-client-notls", ["-B", "10", ...args], { timeout: 30_000 });
   return { out: stdout, err: stderr };
 }
 
@@ -211,7 +211,7 @@ test("coap: block-wise transfer of 64 KB: coap-client PUT (Block1) to MQTT.js, M
   const out2 = join(dir, "obs.txt");
   const observing = coapClient(["-s", "6", "-m", "get", "-o", out2, `coap://127.0.0.1:${port}/ps/big/down`]);
   await waitUntil(() => listener.connections === 1, 5000, "coap-client observing");
-  await waitUntil(() => existsSync(out2) && statSync(out2).size === big.length, 5000, "the 64 KB first notification");
+  await waitUntil(() => existsSync(out2) && statSync(out2).size === big.length, 15_000, "the 64 KB first notification");
   await pub.client.publishAsync("big/down", "small", { qos: 1 });
   await observing;
   assert.ok(readFileSync(out2).equals(Buffer.concat([big, Buffer.from("small")])), "notifications block-wise");

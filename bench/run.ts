@@ -190,6 +190,15 @@ async function main(args: BenchArgs): Promise<void> {
   }
 }
 
+// `npm run bench -- --ops [--rounds=N] [--measure=S] [--only=<id>]`: the operations overhead bench (bench/ops).
+if (process.argv.includes("--ops")) {
+  installSignalHandlers();
+  const { runOpsBench } = await import("./ops/index.ts");
+  await runOpsBench(process.argv.slice(2).filter((a) => a !== "--ops"));
+  killAllChildren();
+  process.exit(0);
+}
+
 let args: BenchArgs;
 try {
   args = parseArgs(process.argv.slice(2));

@@ -12,6 +12,8 @@ import type { RecoveryReport } from "./recover.ts";
 import { BrokerRuntime } from "./runtime.ts";
 import type { BrokerDeps } from "./runtime.ts";
 import type { Subscription } from "./session.ts";
+import type { AuthHooks } from "./hooks.ts";
+import type { BrokerTracer } from "./tracing.ts";
 import type { BrokerStats } from "./stats.ts";
 import type { QueueEngine } from "../queues/index.ts";
 import type { ConnectionAcceptor, ConnectionHandler, ListenerLimits, TransportConnection } from "./transport.ts";
@@ -106,6 +108,19 @@ export class Broker implements ConnectionAcceptor {
    */
   reconfigure(changes: LiveOptions): void {
     reconfigure(this.#rt, changes);
+  }
+
+  /** Replaces the authentication / authorization hooks (the server's auth chain after a config reload). */
+  setAuthHooks(hooks: AuthHooks | undefined): void {
+    this.#rt.setAuthHooks(hooks);
+  }
+
+  /**
+   * Sets (or with undefined, clears) the tracer told about each CONNECT and client PUBLISH (tracing.ts; the server
+   * sets an OpenTelemetry one with `tracing.enabled`). Without one, tracing costs one field read per packet.
+   */
+  setTracer(tracer: BrokerTracer | undefined): void {
+    this.#rt.tracer = tracer;
   }
 
   stats(): BrokerStats {

@@ -23,6 +23,8 @@ export interface ReloadReport {
   applied: string[];
   /** Dotted paths that changed but only take effect after a restart. */
   restartRequired: string[];
+  /** Parts that could not be applied and kept their previous state (e.g. a listener certificate file unreadable). */
+  failed?: { path: string; message: string }[];
 }
 
 export type ReloadOutcome =

@@ -7,7 +7,7 @@ import { DEFAULT_BROKER_OPTIONS } from "../../broker/options.ts";
 import { overloadSchema } from "./overload-schema.ts";
 import { aclSchema, authSecurityKeys, checkAuthSection, mqttSecurityKeys, type AclConfig } from "./security.ts";
 import { array, bool, anyStr, int, object, oneOf, optional, refine, required, str, type Infer } from "./schema.ts";
-import { managementSchema, webhooksSchema } from "./ops-config.ts";
+import { managementSchema, tracingSchema, webhooksSchema } from "./ops-config.ts";
 import { queuesSchema } from "./queues.ts";
 
 import { listenersOf, listenersSchema, MAX_PACKET_SIZE } from "./listeners.ts";
@@ -125,6 +125,8 @@ export const wharfConfigSchema = object({
   /** The management HTTP server: health, metrics, admin API, dashboard (docs/operations.md). */
   management: managementSchema,
   webhooks: webhooksSchema,
+  /** OpenTelemetry tracing (docs/operations.md "Tracing"). */
+  tracing: tracingSchema,
 });
 
 /**

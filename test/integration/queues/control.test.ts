@@ -25,6 +25,7 @@ test("wharf queues ls | stats | purge | redrive over the data directory's contro
   config.storage.dataDir = join(dir, "data");
   config.log.level = "silent";
   config.queues = [{ name: "jobs", retry: { maxRetries: 0 } }];
+  config.management.enabled = false; // tests never take the default 8080 (shared by every worktree's runs)
   const server = await startServer(config, { logger: silentLogger });
   t.after(() => server.close());
   const socket = join(dir, "data", "control.sock");

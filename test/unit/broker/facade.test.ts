@@ -23,6 +23,8 @@ test("Broker exposes only the documented API", async () => {
     "recovery",
     "redirect",
     "serverRedirect",
+    "setAuthHooks", // the server's auth chain after a reload
+    "setTracer", // the tracing seam (src/broker/tracing.ts, docs/operations.md "Tracing")
     "stats",
     "subscriptionsOf",
   ]);

@@ -77,6 +77,12 @@ export interface JoinOptions {
 }
 
 const DEFAULT_GROUP = "default";
+/**
+ * A consumer group named with this prefix lives only while it has consumers: dropped (with its offset and pending
+ * state) when the last one leaves, and at startup. What the HTTP bridge's SSE readers of a stream use to resume
+ * after a Last-Event-ID without leaving a group behind per connection.
+ */
+export const EPHEMERAL_GROUP_PREFIX = "$ephemeral/";
 const DEFAULT_BODY_CACHE = 16 * 1024 * 1024;
 
 /** A queue name: non-empty levels, no wildcards, no level starting with `$` (reserved: `$ack`, `$nack`, …). */
@@ -194,7 +200,11 @@ export class QueueEngine {
 
   /** The consumer left or its connection ended: its unsettled deliveries go to the group's others at once. */
   leave(consumer: Consumer): void {
-    consumer.group.leave(consumer);
+    const g = consumer.group;
+    g.leave(consumer);
+    if (g.name.startsWith(EPHEMERAL_GROUP_PREFIX) && g.consumers.length === 0) {
+      this.#queues.get(g.host.name)?.dropGroup(g.name);
+    }
   }
 
   ack(name: string, group: string | undefined, messageId: string | number): SettleOutcome {
@@ -523,6 +533,10 @@ export class QueueEngine {
         restored++;
       }
       for (const lg of lq.groups) {
+        if (lg.name.startsWith(EPHEMERAL_GROUP_PREFIX)) {
+          this.store.deleteGroup(lq.name, lg.name); // its consumers ended with the previous process
+          continue;
+        }
         const g = q.addGroupRestored(lg.name, lg.record.floor);
         for (const seq of lg.done) if (seq > g.floor) g.restoreDone(seq);
         for (const seq of q.index.seqs()) {

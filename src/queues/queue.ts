@@ -213,6 +213,19 @@ export class Queue implements GroupHost {
     return g;
   }
 
+  /**
+   * Removes group `name` (an ephemeral group whose last consumer left) with its stored state; a classic queue then
+   * deletes the messages every remaining group has settled.
+   */
+  dropGroup(name: string): void {
+    if (!this.groups.delete(name)) return;
+    this.store.deleteGroup(this.name, name);
+    if (this.settings.type !== QueueType.Classic || this.groups.size === 0) return;
+    for (const seq of [...this.index.seqs()]) {
+      if ([...this.groups.values()].every((g) => g.isSettled(seq))) this.remove(seq);
+    }
+  }
+
   /** A group loaded from storage (the engine restores its pending and done state). */
   addGroupRestored(name: string, floor: number): Group {
     const g = new Group(this, name, floor);

@@ -119,6 +119,19 @@ export function listenerAddresses(server: Pick<WharfServer, "listeners">): Liste
   return server.listeners.map((l) => ({ type: l.type, host: l.host, port: l.port }));
 }
 
+/** "127.0.0.1:1883", "[::]:1883". */
+function addressOf(l: ListenerAddress): string {
+  return l.host.includes(":") ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`;
+}
+
+/**
+ * One $SYS topic per listener: `$SYS/broker/listeners/<type>/<host:port>/connections` (for coap, observations),
+ * published with the broker's statistics.
+ */
+export function listenerSysTopics(listeners: readonly StartedListener[]): [topic: string, value: string][] {
+  return listeners.map((l) => [`$SYS/broker/listeners/${l.type}/${addressOf(l)}/connections`, String(l.connections)]);
+}
+
 /**
  * Opens the storage, builds the broker from `config` (restoring the persisted state) and starts
  * every listener. A storage that cannot be opened (damaged, locked, unreadable) rejects with its
@@ -175,10 +188,12 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     throw err;
   }
 
+  broker.addSysTopics(() => listenerSysTopics(listeners));
   const metrics = createBrokerMetrics(broker, {
     storageStats: () => storage.stats,
     storageSource: storage,
     messagesByQos: config.management.metricsByQos,
+    listeners: () => listeners.map((l) => ({ type: l.type, address: addressOf(l), connections: l.connections })),
   });
   const webhooks = new WebhookDispatcher(config.webhooks, { clock, logger, metrics: metrics.webhooks });
   // Metrics and webhooks listen on the broker's event seam; only the channels someone needs are subscribed.
@@ -263,7 +278,8 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
           logger,
           metrics,
           readiness,
-          listeners: () => listenerAddresses({ listeners }),
+          listeners: () =>
+            listeners.map((l) => ({ type: l.type, host: l.host, port: l.port, connections: l.connections })),
           config: {
             effective: () => maskSecrets(reloader.current),
             ...(deps.configFile === undefined ? {} : { reload }),

@@ -165,7 +165,7 @@ test("wrong types name the path, what was expected and the value found", () => {
     [
       { listeners: [{ type: "udp" }] },
       "listeners[0].type",
-      'expected one of "tcp", "tls", "ws", "wss", "http", got "udp"',
+      'expected one of "tcp", "tls", "ws", "wss", "http", "coap", got "udp"',
     ],
     [{ mqtt: [] }, "mqtt", "expected a mapping (key: value), got []"],
     [{ mqtt: { allowAnonymous: "yes" } }, "mqtt.allowAnonymous", 'expected a boolean (true or false), got "yes"'],

@@ -338,7 +338,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     }
     // Deliveries held back by the high-water mark can go now (they are flushed on the next turn).
     const s = this.session;
-    if (s !== undefined && s.link === this && s.queue.length > 0) s.drain();
+    if (s !== undefined && s.link === this && (s.queue.length > 0 || s.backlogLength > 0)) s.drain();
     else this.#pressure?.eased();
   }
 

@@ -1,0 +1,117 @@
+// In-process clustered queue nodes on a real etcd, connected by an in-memory replica link (frames are encoded
+// and decoded as for the peer transport, and delivered asynchronously, in order per destination).
+import { Etcd3 } from "etcd3";
+import {
+  ClusterQueueNode,
+  decodeAck,
+  decodeFrame,
+  decodeReply,
+  decodeRequest,
+  encodeFrame,
+} from "../../src/cluster/queues/index.ts";
+import type {
+  ClusterQueueNodeOptions,
+  QueueLink,
+  QueueReply,
+  QueueRequest,
+  ReplicaLink,
+  ReplicationAck,
+  ReplicationFrame,
+} from "../../src/cluster/queues/index.ts";
+
+interface Held {
+  run: () => void;
+}
+
+/** The wire between test nodes: can hold a node's inbound frames (a slow replica) or cut it off (a crash). */
+export class MemoryNet {
+  readonly nodes = new Map<string, ClusterQueueNode>();
+  readonly cut = new Set<string>();
+  readonly held = new Map<string, Held[]>();
+  readonly holding = new Set<string>();
+  frames = 0;
+
+  linkFrom(from: string): ReplicaLink & QueueLink {
+    return {
+      send: (node: string, frame: ReplicationFrame): Promise<ReplicationAck> =>
+        this.#deliver(from, node, encodeFrame(frame), (target, bytes) =>
+          Promise.resolve(decodeAck(encodeFrame(target.handleFrame(decodeFrame(bytes))))),
+        ),
+      request: (node: string, req: QueueRequest): Promise<QueueReply> =>
+        this.#deliver(from, node, encodeFrame(req), async (target, bytes) =>
+          decodeReply(encodeFrame(await target.handleRequest(from, decodeRequest(bytes)))),
+        ),
+    };
+  }
+
+  #deliver<T>(
+    from: string,
+    node: string,
+    bytes: Buffer,
+    handle: (target: ClusterQueueNode, bytes: Buffer) => Promise<T>,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const run = (): void => {
+        const target = this.nodes.get(node);
+        if (target === undefined || this.cut.has(node) || this.cut.has(from)) {
+          reject(new Error(`no route to ${node}`));
+          return;
+        }
+        this.frames++;
+        handle(target, bytes).then(resolve, reject);
+      };
+      if (this.holding.has(node)) {
+        const list = this.held.get(node) ?? [];
+        list.push({ run });
+        this.held.set(node, list);
+      } else setImmediate(run);
+    });
+  }
+
+  hold(node: string): void {
+    this.holding.add(node);
+  }
+
+  release(node: string): void {
+    this.holding.delete(node);
+    const list = this.held.get(node) ?? [];
+    this.held.delete(node);
+    for (const h of list) setImmediate(h.run);
+  }
+}
+
+export interface TestCluster {
+  net: MemoryNet;
+  nodes: ClusterQueueNode[];
+  add(id: string, extra?: Partial<ClusterQueueNodeOptions>): Promise<ClusterQueueNode>;
+  /** As if the process died: it stops (no keepalives: its lease runs out), the wire to it is cut. */
+  crash(node: ClusterQueueNode): void;
+  close(): Promise<void>;
+}
+
+export function testCluster(endpoint: string, base: Partial<ClusterQueueNodeOptions>): TestCluster {
+  const net = new MemoryNet();
+  const clients = new Map<ClusterQueueNode, Etcd3>();
+  const nodes: ClusterQueueNode[] = [];
+  return {
+    net,
+    nodes,
+    async add(id, extra = {}) {
+      const etcd = new Etcd3({ hosts: endpoint });
+      const n = new ClusterQueueNode({ etcd, nodeId: id, link: net.linkFrom(id), leaseTtl: 3, ...base, ...extra });
+      clients.set(n, etcd);
+      net.nodes.set(id, n);
+      nodes.push(n);
+      await n.start();
+      return n;
+    },
+    crash(node) {
+      net.cut.add(node.nodeId);
+      node.halt();
+    },
+    async close() {
+      for (const n of nodes) await n.stop().catch(() => undefined);
+      for (const c of clients.values()) c.close();
+    },
+  };
+}

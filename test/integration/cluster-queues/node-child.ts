@@ -1,0 +1,89 @@
+// One clustered-queue node as its own process (the process tests: kill -9, SIGSTOP): a ClusterQueueNode on the
+// test's etcd with a TCP link to its peers, driven by JSON lines on stdin, reporting JSON lines on stdout.
+// argv: <etcd endpoint> <node id> <peers JSON {id: port}> <prefix> <slots> [sync|async]
+//   {"cmd":"publish","id":1,"queue":"q","body":"x"} → {"ev":"acked","id":1} | {"ev":"failed","id":1,"err":"…"}
+//   {"cmd":"consume","queue":"q"}                    → {"ev":"got","body":"x"} per delivery (acked right after)
+//   {"cmd":"status"}                                 → {"ev":"status","slots":[…],"history":[…]}
+//   {"cmd":"bench","n":N,"concurrency":C,"size":B,"queues":[…]} → {"ev":"bench","n":N,"ms":…} (bench/cluster-queues)
+import { createInterface } from "node:readline";
+import { Etcd3 } from "etcd3";
+import { ClusterQueueNode } from "../../../src/cluster/queues/index.ts";
+import type { ClusterConsumer } from "../../../src/cluster/queues/index.ts";
+import { TcpLink } from "../../helpers/tcp-link.ts";
+
+const [endpoint, nodeId, peersJson, prefix, slots, mode] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string,
+  string,
+  string | undefined,
+];
+const peers = JSON.parse(peersJson) as Record<string, number>;
+const out = (o: unknown): void => void process.stdout.write(JSON.stringify(o) + "\n");
+const link = new TcpLink(nodeId, peers);
+const node = new ClusterQueueNode({
+  etcd: new Etcd3({ hosts: endpoint }),
+  nodeId,
+  link,
+  slots: Number(slots),
+  prefix,
+  replication: mode === "async" ? "async" : "sync",
+});
+link.handlers = { frame: (f) => node.handleFrame(f), request: (from, req) => node.handleRequest(from, req) };
+await link.listen(peers[nodeId]!);
+await node.start();
+out({ ev: "started", node: nodeId, pid: process.pid });
+
+const consumers: ClusterConsumer[] = [];
+createInterface({ input: process.stdin }).on("line", (line) => {
+  const m = JSON.parse(line) as {
+    cmd: string;
+    id?: number;
+    queue?: string;
+    body?: string;
+    n?: number;
+    concurrency?: number;
+    size?: number;
+    queues?: string[];
+  };
+  if (m.cmd === "publish") {
+    node.publishAnywhere(m.queue!, { payload: Buffer.from(m.body!) }, 20_000).then(
+      (r) => out(r.ok ? { ev: "acked", id: m.id } : { ev: "failed", id: m.id, err: r.reason }),
+      (err: unknown) => out({ ev: "failed", id: m.id, err: String(err) }),
+    );
+  } else if (m.cmd === "consume") {
+    const c: ClusterConsumer = node.consume(
+      m.queue!,
+      "workers",
+      {
+        id: `${nodeId}-${m.queue}`,
+        send: (d) => {
+          out({ ev: "got", body: d.payload.toString() });
+          void c.settle("ack", d.messageId).catch(() => undefined);
+        },
+      },
+      { prefetch: 32 },
+    );
+    consumers.push(c);
+  } else if (m.cmd === "bench") {
+    // Publishes n messages of `size` bytes over `queues` (most owned by other nodes), `concurrency` at a time.
+    const payload = Buffer.alloc(m.size ?? 100, 0x61);
+    const qs = m.queues!;
+    let next = 0;
+    let failed = 0;
+    const t0 = performance.now();
+    const worker = async (): Promise<void> => {
+      while (next < m.n!) {
+        const i = next++;
+        const r = await node.publishAnywhere(qs[i % qs.length]!, { payload }).catch(() => undefined);
+        if (r?.ok !== true) failed++;
+      }
+    };
+    void Promise.all(Array.from({ length: m.concurrency ?? 64 }, worker)).then(() =>
+      out({ ev: "bench", n: m.n, failed, ms: performance.now() - t0 }),
+    );
+  } else if (m.cmd === "status") {
+    out({ ev: "status", slots: node.status(), history: node.history, owned: [...node.ownership.owned()] });
+  }
+});

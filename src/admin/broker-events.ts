@@ -177,6 +177,9 @@ export class BrokerEventBridge {
           w.emit("message.dropped", { clientId: e.clientId ?? null, qos: e.qos, reason: e.reason }, e.topic);
         }
       },
+      // Durable-queue dead letters: not subscribed here yet (no entry in CHANNEL_EVENTS / METRIC_CHANNELS); the
+      // ops work maps it to the `message.dead_lettered` webhook and a metric.
+      [BrokerChannel.DeadLettered]: (_e: BrokerEventMap["wharf:broker:dead-lettered"]) => undefined,
     } as const;
     return h[name] as (e: BrokerEventMap[K]) => void;
   }

@@ -13,6 +13,7 @@
 // can tell them apart. Payloads are plain data, valid only during the call: copy what you keep.
 import diagnostics from "node:diagnostics_channel";
 import type { Channel } from "node:diagnostics_channel";
+import type { DeadLetterNotice } from "../queues/index.ts";
 import type { DropReasonValue, Settlement } from "./settlement.ts";
 
 /** Channel names: `diagnostics_channel.subscribe(BrokerChannel.Connect, fn)` or onBrokerEvent(). */
@@ -28,6 +29,7 @@ export const BrokerChannel = {
   Drop: "wharf:broker:drop",
   SessionCreated: "wharf:broker:session-created",
   SessionEnded: "wharf:broker:session-ended",
+  DeadLettered: "wharf:broker:dead-lettered",
 } as const;
 export type BrokerChannelName = (typeof BrokerChannel)[keyof typeof BrokerChannel];
 
@@ -146,6 +148,14 @@ export interface SessionEndedEvent extends Base {
   readonly reason: "expired" | "clean-start" | "connection-ended" | "deleted";
 }
 
+/**
+ * A durable-queue message left its queue for the dead-letter queue (docs/queues.md "Dead letters"); the webhook /
+ * metrics name is `message.dead_lettered`. Emitted once the move is in the storage batch (the append to the DLQ
+ * and the removal are one commit). Not emitted when nothing moves: the DLQ is full (the message stays, counted in
+ * the queue's `dlqFull`), or the message is dropped (DLQ disabled, or expired with `limits.dropExpired`).
+ */
+export interface DeadLetteredEvent extends Base, DeadLetterNotice {}
+
 export interface BrokerEventMap {
   [BrokerChannel.Connect]: ConnectEvent;
   [BrokerChannel.Disconnect]: DisconnectEvent;
@@ -158,6 +168,7 @@ export interface BrokerEventMap {
   [BrokerChannel.Drop]: DropEvent;
   [BrokerChannel.SessionCreated]: SessionCreatedEvent;
   [BrokerChannel.SessionEnded]: SessionEndedEvent;
+  [BrokerChannel.DeadLettered]: DeadLetteredEvent;
 }
 
 /** A channel whose publish() takes one event type. */
@@ -188,6 +199,7 @@ export const events = {
   drop: typed(BrokerChannel.Drop),
   sessionCreated: typed(BrokerChannel.SessionCreated),
   sessionEnded: typed(BrokerChannel.SessionEnded),
+  deadLettered: typed(BrokerChannel.DeadLettered),
 } as const;
 
 /** Subscribes `fn` to one event kind; returns the unsubscribe function. */

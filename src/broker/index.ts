@@ -31,6 +31,7 @@ export type {
   BrokerChannelName,
   BrokerEventMap,
   ConnectEvent,
+  DeadLetteredEvent,
   DeliveryEvent,
   DisconnectEvent,
   DropEvent,

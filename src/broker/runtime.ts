@@ -170,6 +170,9 @@ export class BrokerRuntime implements BrokerCore {
       clock: this.clock,
       logger: this.logger.child({ component: "queues" }),
       config: this.options.queues,
+      onDeadLetter: (n) => {
+        if (events.deadLettered.hasSubscribers) events.deadLettered.publish({ broker: this.id, ...n });
+      },
     });
     this.queues = new QueueRouter(local, {
       engine,

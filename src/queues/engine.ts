@@ -28,6 +28,25 @@ export interface QueueEngineOptions {
   random?: () => number;
   /** Queues that publishing may create (0 = unlimited). Default 10 000: queue names come from clients. */
   maxQueues?: number;
+  /** Called for each message moved to a dead-letter queue, right after the move (the broker emits an event). */
+  onDeadLetter?: ((notice: DeadLetterNotice) => void) | undefined;
+}
+
+/** One message moved to a dead-letter queue (not called for drops, nor when the DLQ was full). */
+export interface DeadLetterNotice {
+  /** The queue the message left (a `$queue/` name without the prefix). */
+  readonly queue: string;
+  /** The dead-letter queue it went to (e.g. `dlq/jobs`). */
+  readonly dlq: string;
+  /** `max-retries`, `total-timeout`, `expired`, `rejected` or `rejected: <consumer's reason>` (the `dlq-reason`). */
+  readonly reason: string;
+  /** Deliveries it had (0: expired before any delivery). */
+  readonly deliveryCount: number;
+  /** The consumer group whose failure moved it ("" for an expiry with no group). */
+  readonly group: string;
+  /** Its `message-id` in the queue it left (`original-message-id` on the dead letter). */
+  readonly messageId: string;
+  readonly payloadBytes: number;
 }
 
 export interface EnqueueInput {
@@ -69,6 +88,7 @@ export class QueueEngine {
   readonly #config: readonly QueueConfigEntry[];
   readonly #maxQueues: number;
   readonly #env: QueueEnv;
+  readonly #onDeadLetter: ((notice: DeadLetterNotice) => void) | undefined;
   #timer: TimerHandle | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   #closed = false;
@@ -82,6 +102,7 @@ export class QueueEngine {
     this.logger = options.logger ?? silentLogger;
     this.#config = options.config ?? [];
     this.#maxQueues = options.maxQueues ?? 10_000;
+    this.#onDeadLetter = options.onDeadLetter;
     this.#env = {
       store: this.store,
       clock: this.clock,
@@ -385,6 +406,15 @@ export class QueueEngine {
     });
     dlq.counters.published++;
     from.counters.deadLettered++;
+    this.#onDeadLetter?.({
+      queue: from.name,
+      dlq: dlqName,
+      reason,
+      deliveryCount: count,
+      group: group?.name ?? "",
+      messageId: messageIdOf(msg),
+      payloadBytes: orig.payload.length,
+    });
     return true;
   }
 

@@ -5,7 +5,14 @@ export * from "./errors.ts";
 export * from "./types.ts";
 export * from "./store.ts";
 export { QueueEngine, isValidQueueName } from "./engine.ts";
-export type { EnqueueInput, JoinOptions, PublishOutcome, QueueEngineOptions, SettleOutcome } from "./engine.ts";
+export type {
+  DeadLetterNotice,
+  EnqueueInput,
+  JoinOptions,
+  PublishOutcome,
+  QueueEngineOptions,
+  SettleOutcome,
+} from "./engine.ts";
 export type { Consumer } from "./group.ts";
 export { backoffDelay } from "./backoff.ts";
 export { StorageQueueStore } from "./storage-store.ts";

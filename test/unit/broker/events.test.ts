@@ -168,3 +168,42 @@ test("another broker's events carry its own id", async (t) => {
   await b.connect({ clientId: "elsewhere" });
   assert.deepEqual(ev.of(BrokerChannel.Connect), []);
 });
+
+test("dead-lettered: a $reject moves the message to the DLQ and emits queue, dlq, reason and delivery count", async (t) => {
+  const h = harness({ queues: [{ name: "jobs", retry: { maxRetries: 0 } }] });
+  const ev = record(h.broker.id);
+  t.after(() => ev.stop());
+  const c = await h.connect({ clientId: "worker", version: 5 });
+  await c.client.subscribe("$queue/jobs", 1);
+  const p = await h.connect({ clientId: "p", version: 5 });
+  p.client.publish("$queue/jobs", "bad", 1);
+  p.client.publish("$queue/jobs", "worse", 1);
+  await settle();
+  const got = c.client.take().filter((x) => x.type === PacketType.PUBLISH);
+  assert.equal(got.length, 2);
+  const idOf = (x: (typeof got)[number]) =>
+    x.type === PacketType.PUBLISH ? x.properties?.userProperties?.find((u) => u[0] === "message-id")?.[1] : "";
+  c.client.publish("$queue/jobs/$reject", "", 1, {
+    properties: {
+      userProperties: [
+        ["message-id", idOf(got[0]!)!],
+        ["reason", "cannot parse"],
+      ],
+    },
+  });
+  // A 5.0 PUBACK >= 0x80 is a nack: with maxRetries 0 the next failure is a max-retries dead letter.
+  c.client.publish("$queue/jobs/$nack", "", 1, { properties: { userProperties: [["message-id", idOf(got[1]!)!]] } });
+  await settle();
+  assert.deepEqual(
+    ev.of(BrokerChannel.DeadLettered).map((e) => [e.queue, e.dlq, e.reason, e.deliveryCount, e.group, e.payloadBytes]),
+    [
+      ["jobs", "dlq/jobs", "rejected: cannot parse", 1, "default", 3],
+      ["jobs", "dlq/jobs", "max-retries", 1, "default", 5],
+    ],
+  );
+  assert.deepEqual(
+    ev.of(BrokerChannel.DeadLettered).map((e) => e.messageId),
+    [idOf(got[0]!), idOf(got[1]!)],
+  );
+  assert.equal(h.broker.queues.info("dlq/jobs")?.depth, 2);
+});

@@ -11,6 +11,8 @@ export type {
   WharfBroker,
 } from "./server/create-broker.ts";
 export type { ListenerAddress } from "./server/index.ts";
+export { LIVE_CONFIG_KEYS } from "./server/configure.ts";
+export type { ConfigureResult } from "./server/configure.ts";
 export { ConfigError, ConfigErrorCode } from "./server/config/index.ts";
 export type {
   AclRuleConfig,
@@ -31,6 +33,7 @@ export type {
   PublishInfo,
 } from "./broker/index.ts";
 export { StorageError, StorageErrorCode } from "./storage/index.ts";
+export { QueueError, QueueErrorCode } from "./queues/index.ts";
 export { TopicError, TopicErrorCode } from "./topics/index.ts";
 export type { Clock, Logger, TimerHandle } from "./util/index.ts";
 export { systemClock } from "./util/index.ts";
@@ -57,6 +60,7 @@ export type {
   PublishOptions,
   PublishResult,
   ReceivedMessage,
+  StreamFrom,
   SubscribeOptions,
   Subscription,
   SubscriptionStats,

@@ -17,8 +17,9 @@ import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { varintBytes } from "../lib/mqtt-packets.ts";
-import { freePort, installSignalHandlers, onHarnessExit, spawnManaged, waitForPort } from "../lib/children.ts";
-import type { ManagedProcess } from "../lib/children.ts";
+import { Framer, Samples, open, packet, str, until } from "../lib/raw-mqtt.ts";
+import { startWharf } from "../lib/wharf-cli.ts";
+import { installSignalHandlers, onHarnessExit } from "../lib/children.ts";
 import { processCpuSeconds } from "../lib/proc-stats.ts";
 import { formatMs, formatRate, summarizeLatency } from "../lib/stats.ts";
 
@@ -34,89 +35,6 @@ const MODES = flag("modes", "sync,batched,none,memory").split(",");
 const WINDOW = Number(flag("window", "32"));
 const PAYLOAD = Math.max(16, Number(flag("payload", "100")));
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-
-// ---- a minimal MQTT 3.1.1 client: PUBLISH QoS 1 out, PUBACK in (or the reverse) -----------------------------
-
-function str(s: string): Buffer {
-  const b = Buffer.from(s);
-  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
-}
-
-function packet(first: number, body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([first, ...varintBytes(body.length)]), body]);
-}
-
-function connectPacket(clientId: string, clean: boolean): Buffer {
-  return packet(0x10, Buffer.concat([str("MQTT"), Buffer.from([4, clean ? 0x02 : 0x00, 0, 0]), str(clientId)]));
-}
-
-/** Splits a byte stream into packets: (first byte, body) for each. */
-class Framer {
-  #carry: Buffer | undefined;
-  constructor(private readonly onPacket: (first: number, buf: Buffer, start: number, end: number) => void) {}
-
-  push(chunk: Buffer): void {
-    let buf = chunk;
-    if (this.#carry !== undefined) {
-      buf = Buffer.concat([this.#carry, chunk]);
-      this.#carry = undefined;
-    }
-    let p = 0;
-    while (p < buf.length) {
-      if (buf.length - p < 2) break;
-      let len = 0;
-      let mul = 1;
-      let q = p + 1;
-      let complete = false;
-      while (q < buf.length && q < p + 5) {
-        const b = buf[q++]!;
-        len += (b & 0x7f) * mul;
-        mul *= 128;
-        if ((b & 0x80) === 0) {
-          complete = true;
-          break;
-        }
-      }
-      if (!complete || q + len > buf.length) break;
-      this.onPacket(buf[p]!, buf, q, q + len);
-      p = q + len;
-    }
-    if (p < buf.length) this.#carry = Buffer.from(buf.subarray(p));
-  }
-}
-
-async function open(port: number, clientId: string, clean: boolean): Promise<net.Socket> {
-  const socket = net.connect({ port, host: "127.0.0.1" });
-  socket.setNoDelay(true);
-  await new Promise<void>((resolve, reject) => {
-    socket.once("connect", resolve);
-    socket.once("error", reject);
-  });
-  socket.write(connectPacket(clientId, clean));
-  await new Promise<void>((resolve, reject) => {
-    socket.once("data", (d: Buffer) =>
-      d[0] === 0x20 && d[3] === 0 ? resolve() : reject(new Error(`${clientId}: CONNACK refused`)),
-    );
-  });
-  return socket;
-}
-
-/** Latency samples in ms, growable. */
-class Samples {
-  #a = new Float64Array(1 << 16);
-  n = 0;
-  add(v: number): void {
-    if (this.n === this.#a.length) {
-      const b = new Float64Array(this.#a.length * 2);
-      b.set(this.#a);
-      this.#a = b;
-    }
-    this.#a[this.n++] = v;
-  }
-  take(): Float64Array {
-    return this.#a.slice(0, this.n);
-  }
-}
 
 // ---- one case ---------------------------------------------------------------------------------------------
 
@@ -267,15 +185,6 @@ class Publisher {
   }
 }
 
-async function until(pred: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
-}
-
 async function runCase(port: number, pid: number, sub: Subscriber, mode: string, n: number): Promise<Row> {
   sub.reset();
   const ackLatency = new Samples();
@@ -330,35 +239,6 @@ async function runCase(port: number, pid: number, sub: Subscriber, mode: string,
   };
 }
 
-async function startWharf(mode: string, dataDir: string): Promise<{ proc: ManagedProcess; port: number }> {
-  const port = await freePort();
-  const storage =
-    mode === "memory"
-      ? "storage: { type: memory }"
-      : `storage: { type: lmdb, dataDir: ${JSON.stringify(dataDir)}, durability: ${mode} }`;
-  const config = join(dataDir, "..", "wharf.yaml");
-  writeFileSync(
-    config,
-    [
-      `listeners: [{ host: 127.0.0.1, port: ${port} }]`,
-      storage,
-      // Room for the subscriber's window and for bursts: nothing is refused or waits in a queue for a slot.
-      "mqtt: { maxInflight: 4096, maxQueuedMessages: 100000 }",
-      "sys: { interval: 0 }",
-      "log: { level: warn, format: json }",
-    ].join("\n"),
-  );
-  // WHARF_BENCH_NODE_ARGS: extra node flags for the broker (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
-  const nodeArgs = (process.env.WHARF_BENCH_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
-  const proc = spawnManaged(
-    process.execPath,
-    [...nodeArgs, "--import", "tsx", "src/cli/main.ts", "start", "--config", config],
-    root,
-  );
-  await waitForPort(proc, port, 30_000);
-  return { proc, port };
-}
-
 installSignalHandlers();
 console.log(
   `persist bench: QoS 1, ${TIME_MS} ms per case after ${WARMUP_MS} ms warm-up, window ${WINDOW} per publisher, ` +
@@ -371,7 +251,10 @@ const rows: Row[] = [];
 for (const mode of MODES) {
   const dir = mkdtempSync(join(tmpdir(), "wharf-bench-persist-"));
   onHarnessExit(() => rmSync(dir, { recursive: true, force: true }));
-  const { proc, port } = await startWharf(mode, join(dir, "data"));
+  const { proc, port } = await startWharf(mode, join(dir, "data"), [
+    // Room for the subscriber's window and for bursts: nothing is refused or waits in a queue for a slot.
+    "mqtt: { maxInflight: 4096, maxQueuedMessages: 100000 }",
+  ]);
   try {
     const sub = await Subscriber.connect(port);
     for (const n of PUBLISHERS) {

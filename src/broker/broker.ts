@@ -7,6 +7,7 @@ import { validateTopicName } from "../topics/index.ts";
 import { registerInternals } from "./internal.ts";
 import { createMessage } from "./message.ts";
 import type { BrokerOptions, ServerRedirect } from "./options.ts";
+import { reconfigure, type LiveOptions } from "./reconfigure.ts";
 import type { RecoveryReport } from "./recover.ts";
 import { BrokerRuntime } from "./runtime.ts";
 import type { BrokerDeps } from "./runtime.ts";
@@ -95,6 +96,16 @@ export class Broker implements ConnectionAcceptor {
    */
   redirect(target: ServerRedirect | undefined, opts: { disconnectExisting?: boolean } = {}): number {
     return this.#rt.redirect(target, opts.disconnectExisting === true);
+  }
+
+  /**
+   * Changes the options that can change while clients are connected (src/broker/reconfigure.ts LIVE_OPTIONS: the
+   * inflight window, keepalive cap, session and subscription caps, rate limits, ACL); each applies from its next
+   * use. Throws BrokerError (BROKER_INVALID_OPTION) naming an option that cannot change at runtime; then nothing
+   * changed.
+   */
+  reconfigure(changes: LiveOptions): void {
+    reconfigure(this.#rt, changes);
   }
 
   stats(): BrokerStats {

@@ -88,16 +88,29 @@ export interface AuthorizerOptions {
  * canPublish / canSubscribe / canRead are the API for features that route on a client's behalf.
  */
 export class Authorizer {
-  readonly #defaultAllow: boolean;
-  readonly #mode: AclReadMode;
+  #rules: readonly AclRule[];
+  #defaultAllow: boolean;
+  #mode: AclReadMode;
   #clientRules = false;
 
   constructor(
-    private readonly rules: readonly AclRule[],
+    rules: readonly AclRule[],
     private readonly hooks: AuthHooks | undefined,
     private readonly logger: Logger,
     opts: AuthorizerOptions = {},
   ) {
+    this.#rules = rules;
+    this.#defaultAllow = (opts.aclDefault ?? "allow") === "allow";
+    this.#mode = opts.aclReadMode ?? "subscribe";
+  }
+
+  /**
+   * Replaces the configured ACL at runtime (createBroker's configure()): every later check uses the new rules.
+   * Subscriptions granted before stay (as in Mosquitto): in "subscribe" mode a subscription is checked once, when
+   * it is made; in "filter" mode every delivery is checked, so a new deny rule applies to the next message.
+   */
+  configure(rules: readonly AclRule[], opts: AuthorizerOptions = {}): void {
+    this.#rules = rules;
     this.#defaultAllow = (opts.aclDefault ?? "allow") === "allow";
     this.#mode = opts.aclReadMode ?? "subscribe";
   }
@@ -117,7 +130,7 @@ export class Authorizer {
   }
 
   get #aclOpen(): boolean {
-    return this.rules.length === 0 && this.#defaultAllow && !this.#clientRules;
+    return this.#rules.length === 0 && this.#defaultAllow && !this.#clientRules;
   }
 
   /** A client with its own rules connected: from now on the fast paths check. */
@@ -131,7 +144,7 @@ export class Authorizer {
       const d = aclDecide(own, action, client, topic, this.#mode);
       if (d !== undefined) return d;
     }
-    return aclDecide(this.rules, action, client, topic, this.#mode) ?? this.#defaultAllow;
+    return aclDecide(this.#rules, action, client, topic, this.#mode) ?? this.#defaultAllow;
   }
 
   canPublish(client: ClientInfo, topic: string, msg: PublishInfo): Decision {

@@ -14,6 +14,8 @@ export { DEFAULT_BROKER_OPTIONS } from "./options.ts";
 export type { AclRule, BrokerOptions, ScramUserOption, ServerRedirect } from "./options.ts";
 export { validateScramUser } from "./authenticators.ts";
 export { BrokerError, BrokerErrorCode } from "./errors.ts";
+export { LIVE_OPTIONS } from "./reconfigure.ts";
+export type { LiveOptionName, LiveOptions } from "./reconfigure.ts";
 export type {
   ConnectionAcceptor,
   ConnectionHandler,

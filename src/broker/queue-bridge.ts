@@ -17,8 +17,16 @@
 // are not resent on reconnect) and the engine hands them to the group's other consumers at once.
 import { ReasonCode } from "../codec/index.ts";
 import type { Properties, PublishPacket, UserProperty } from "../codec/index.ts";
-import { QUEUE_PREFIX, QueueEngine, isValidQueueName } from "../queues/index.ts";
-import type { Consumer, ConsumerLink, QueueDelivery, QueueInfo, StreamStart } from "../queues/index.ts";
+import { QUEUE_PREFIX, QueueEngine, QueueErrorCode, isValidQueueName, refusal } from "../queues/index.ts";
+import type {
+  Consumer,
+  ConsumerLink,
+  PublishOutcome,
+  QueueDelivery,
+  QueueInfo,
+  SettleOutcome,
+  StreamStart,
+} from "../queues/index.ts";
 import type { Logger } from "../util/index.ts";
 import type { ClientContext } from "./core.ts";
 import type { Delivery, DeliveryOwner, Message } from "./message.ts";
@@ -302,6 +310,21 @@ export class QueueRouter implements Router {
     if (settle !== undefined) return this.#settle(c, settle[0], settle[1], p);
     const name = topic.slice(QUEUE_PREFIX.length);
     const props = c.version === 5 ? p.properties : undefined;
+    const expiry = props?.messageExpiryInterval;
+    const r = this.append(name, p.payload, props, expiry === undefined ? undefined : this.deps.now() + expiry * 1000);
+    if (!r.ok) {
+      c.logger.debug({ queue: name, code: r.code }, r.reason);
+      return { reasonCode: r.reasonCode, reason: r.reason };
+    }
+    return { reasonCode: ReasonCode.Success };
+  }
+
+  /**
+   * Appends one message to queue `name` (an MQTT PUBLISH, or an in-process publish: src/inproc): the forwarded
+   * properties are kept, the user property `partition-key` becomes the partition key. The caller acknowledges after
+   * the commit of the append (persist.ts afterCommit).
+   */
+  append(name: string, payload: Buffer, props: Properties | undefined, expiresAt: number | undefined): PublishOutcome {
     let properties: Properties | undefined;
     let partitionKey: string | undefined;
     if (props !== undefined) {
@@ -315,19 +338,40 @@ export class QueueRouter implements Router {
       if (ups.length > 0) kept.userProperties = ups;
       if (Object.keys(kept).length > 0) properties = kept;
     }
-    const expiry = props?.messageExpiryInterval;
-    const r = this.engine.publish(name, {
-      payload: p.payload,
-      properties,
-      partitionKey,
-      expiresAt: expiry === undefined ? undefined : this.deps.now() + expiry * 1000,
-    });
-    if (!r.ok) {
-      c.logger.debug({ queue: name, code: r.code }, r.reason);
-      return { reasonCode: r.reasonCode, reason: r.reason };
+    const r = this.engine.publish(name, { payload, properties, partitionKey, expiresAt });
+    if (r.ok) this.deps.touch();
+    return r;
+  }
+
+  /**
+   * An in-process consumer (src/inproc) settles one of its deliveries: only while its subscription `filter` is a
+   * consumer that holds `messageId` (a message handed back to the group — the consumer left, or its delivery
+   * timed out and went to another consumer — is not this consumer's to settle any more).
+   */
+  settleOwn(
+    session: Session,
+    filter: string,
+    action: "ack" | "nack" | "reject",
+    messageId: string,
+    arg?: number | string,
+  ): SettleOutcome {
+    const m = this.#members.get(session)?.get(filter);
+    const seq = Number(/^\d{1,15}/.exec(messageId)?.[0]);
+    if (m === undefined || m.consumer?.inflight.has(seq) !== true) {
+      return refusal(
+        QueueErrorCode.UnknownMessage,
+        `message ${messageId} is no longer held by this consumer of ${filter} (it went back to its group)`,
+      );
     }
-    this.deps.touch();
-    return { reasonCode: ReasonCode.Success };
+    const { name, group } = m.spec;
+    const r =
+      action === "ack"
+        ? this.engine.ack(name, group, messageId)
+        : action === "nack"
+          ? this.engine.nack(name, group, messageId, typeof arg === "number" ? arg : undefined)
+          : this.engine.reject(name, group, messageId, typeof arg === "string" ? arg : undefined);
+    if (r.ok) this.deps.touch();
+    return r;
   }
 
   #settle(c: ClientContext, name: string, action: SettleAction, p: PublishPacket): QueuePublishOutcome {

@@ -11,8 +11,15 @@
 //  - Except while the delivery's publisher is being held by this (online, not slow) subscriber's backpressure
 //    (src/broker/backpressure.ts): then it is queued over the limit (`force`), at most one message per held
 //    publisher, because that publisher handles no further packet until the subscriber drains.
+//
+// Priority (docs/broker.md "Priority"): the backlog is handed out highest priority first (the 5.0 user property
+// `priority`, 0..9, default 4), FIFO within a level; QoS 0 evictions take the lowest level's oldest first.
+import { Fifo } from "../util/index.ts";
 import type { Delivery } from "./message.ts";
+import { priorityOf } from "./priority.ts";
 import type { Counters } from "./stats.ts";
+
+const isQos0 = (d: Delivery): boolean => d.qos === 0;
 
 export const EnqueueResult = {
   /** Queued; nothing dropped. */
@@ -54,10 +61,16 @@ export function pushCounted(queue: SessionQueue, d: Delivery, counters: Counters
   }
 }
 
-/** FIFO with O(1) push and shift (array + head index, compacted lazily). */
+/**
+ * The queue: one FIFO per priority level (priority.ts), created on first use, handed out highest level first and in
+ * arrival order within a level. Messages without a priority are all at the default level, so a session that never
+ * sees one has a single FIFO and its order is the arrival order, as without priorities.
+ */
 export class SessionQueue {
-  #items: (Delivery | undefined)[] = [];
-  #head = 0;
+  readonly #levels: (Fifo<Delivery> | undefined)[] = [];
+  /** Highest level that may be non-empty (an upper bound: levels above it are empty). */
+  #top = -1;
+  #length = 0;
   #bytes = 0;
   #qos0 = 0;
   /** Number of QoS 0 deliveries evicted by the last push (for the caller's stats). */
@@ -68,31 +81,41 @@ export class SessionQueue {
   constructor(readonly limits: QueueLimits) {}
 
   get length(): number {
-    return this.#items.length - this.#head;
+    return this.#length;
   }
 
   get bytes(): number {
     return this.#bytes;
   }
 
+  /** The next delivery to send: the oldest of the highest non-empty level. */
   peek(): Delivery | undefined {
-    return this.#items[this.#head];
+    return this.#front()?.peek();
   }
 
   shift(): Delivery | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const d = this.#items[this.#head]!;
-    this.#items[this.#head] = undefined;
-    this.#head++;
-    if (this.#head === this.#items.length) {
-      this.#items = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
+    const d = this.#front()?.shift();
+    if (d === undefined) return undefined;
+    this.#length--;
     this.#account(d, -1);
     return d;
+  }
+
+  #front(): Fifo<Delivery> | undefined {
+    while (this.#top >= 0) {
+      const f = this.#levels[this.#top];
+      if (f !== undefined && f.length > 0) return f;
+      this.#top--;
+    }
+    return undefined;
+  }
+
+  #append(d: Delivery): void {
+    const level = priorityOf(d.msg.properties);
+    (this.#levels[level] ??= new Fifo<Delivery>()).push(d);
+    if (level > this.#top) this.#top = level;
+    this.#length++;
+    this.#account(d, 1);
   }
 
   /** `force`: queue it whatever the limits (a held publisher's last message; see the header). */
@@ -100,8 +123,7 @@ export class SessionQueue {
     this.evicted = 0;
     this.#evictedItems = undefined;
     if (force) {
-      this.#items.push(d);
-      this.#account(d, 1);
+      this.#append(d);
       return EnqueueResult.Queued;
     }
     const size = d.msg.payload.length;
@@ -109,7 +131,7 @@ export class SessionQueue {
     if (maxBytes > 0 && size > maxBytes) return d.qos === 0 ? EnqueueResult.DroppedQos0 : EnqueueResult.Rejected;
     const budget = this.limits.budget;
     while (
-      this.length >= maxMessages ||
+      this.#length >= maxMessages ||
       (maxBytes > 0 && this.#bytes + size > maxBytes) ||
       (budget !== undefined && budget.used + size > budget.max)
     ) {
@@ -117,27 +139,25 @@ export class SessionQueue {
       (this.#evictedItems ??= []).push(this.#evictOldestQos0());
       this.evicted++;
     }
-    this.#items.push(d);
-    this.#account(d, 1);
+    this.#append(d);
     return this.evicted > 0 ? EnqueueResult.QueuedEvicted : EnqueueResult.Queued;
   }
 
   /**
-   * Removes the deliveries matching `pred` and returns them in order; the others keep their order. Used when a
-   * shared subscription group takes back the messages of a member that left (src/broker/shared.ts).
+   * Removes the deliveries matching `pred` and returns them in sending order (highest level first); the others
+   * keep their order. Used when a shared subscription group takes back the messages of a member that left
+   * (src/broker/shared.ts).
    */
   removeWhere(pred: (d: Delivery) => boolean): Delivery[] {
     const removed: Delivery[] = [];
-    const kept: Delivery[] = [];
-    for (let i = this.#head; i < this.#items.length; i++) {
-      const d = this.#items[i]!;
-      if (pred(d)) removed.push(d);
-      else kept.push(d);
-    }
-    if (removed.length > 0) {
-      this.#items = kept;
-      this.#head = 0;
-      for (const d of removed) this.#account(d, -1);
+    for (let p = this.#top; p >= 0; p--) {
+      const f = this.#levels[p];
+      if (f === undefined || f.length === 0) continue;
+      for (const d of f.removeWhere(pred)) {
+        removed.push(d);
+        this.#length--;
+        this.#account(d, -1);
+      }
     }
     return removed;
   }
@@ -145,15 +165,21 @@ export class SessionQueue {
   /** Removes every delivery (session discarded). */
   clear(): void {
     if (this.limits.budget !== undefined) this.limits.budget.used -= this.#bytes;
-    this.#items = [];
-    this.#head = 0;
+    for (const f of this.#levels) f?.clear();
+    this.#top = -1;
+    this.#length = 0;
     this.#bytes = 0;
     this.#qos0 = 0;
   }
 
-  /** Snapshot in order (for tests, persistence and admin views). */
+  /** Snapshot in sending order: highest level first, FIFO within a level (for tests, persistence, admin views). */
   toArray(): Delivery[] {
-    return this.#items.slice(this.#head) as Delivery[];
+    const out: Delivery[] = [];
+    for (let p = this.#top; p >= 0; p--) {
+      const f = this.#levels[p];
+      if (f !== undefined) for (const d of f.toArray()) out.push(d);
+    }
+    return out;
   }
 
   #account(d: Delivery, sign: 1 | -1): void {
@@ -162,14 +188,15 @@ export class SessionQueue {
     if (d.qos === 0) this.#qos0 += sign;
   }
 
-  /** Evicts the oldest QoS 0 delivery (the caller checked there is one) and returns it. */
+  /**
+   * Evicts the oldest QoS 0 delivery of the lowest level holding one (the least urgent goes first; the caller
+   * checked there is one) and returns it.
+   */
   #evictOldestQos0(): Delivery {
-    const items = this.#items;
-    if (items[this.#head]?.qos === 0) return this.shift()!;
-    for (let i = this.#head + 1; i < items.length; i++) {
-      const d = items[i];
-      if (d?.qos === 0) {
-        items.splice(i, 1);
+    for (let p = 0; p <= this.#top; p++) {
+      const d = this.#levels[p]?.removeFirst(isQos0);
+      if (d !== undefined) {
+        this.#length--;
         this.#account(d, -1);
         return d;
       }

@@ -81,6 +81,12 @@ export function publishLimiterOf(broker: LimitHost): PublishLimiter | undefined 
   return l ?? undefined;
 }
 
+/** Forgets the broker's limiters: the next use builds them from its (changed) options, with full buckets. */
+export function resetRateLimits(broker: LimitHost): void {
+  publishLimiters.delete(broker);
+  connectionLimiters.delete(broker);
+}
+
 /** True when a new connection from `remoteAddress` is within connectionRatePerIp. */
 export function connectionAllowed(broker: LimitHost, remoteAddress: string): boolean {
   let l = connectionLimiters.get(broker);

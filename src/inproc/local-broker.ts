@@ -7,12 +7,14 @@ import type { BrokerRuntime } from "../broker/runtime.ts";
 import { ConnState } from "../broker/conn-state.ts";
 import { createMessage } from "../broker/message.ts";
 import type { Message } from "../broker/message.ts";
+import { QUEUE_PREFIX, QueueError } from "../queues/index.ts";
 import { validateTopicName } from "../topics/index.ts";
 import { DeadLetters } from "./dead-letters.ts";
 import { InprocError, InprocErrorCode, invalid, rejection } from "./errors.ts";
 import { LOCAL_ID_PREFIX, LocalClient } from "./local-client.ts";
 import { checkPriority, withPriority } from "./priority.ts";
-import { LocalSubscription, type Received } from "./subscription.ts";
+import { isQueueTopic } from "./queue.ts";
+import { LocalSubscription, type Received, type SubscriptionHost } from "./subscription.ts";
 import { Transaction, type TransactionOptions } from "./transaction.ts";
 import type { BatchEntry, PublishOptions, PublishResult, SubscribeOptions, Subscription } from "./types.ts";
 
@@ -136,17 +138,19 @@ export class LocalBroker {
     transactionsRolledBack: 0,
     transactionsTimedOut: 0,
   };
-  readonly #host = {
-    deadLetter: (r: Received, reason: string) => this.deadLetters.add(r, reason),
-    bufferedBytes: (delta: number) => void (this.#bufferedBytes += delta),
-    removed: (sub: LocalSubscription) => void this.#subs.delete(sub),
-    originId: `${LOCAL_ID_PREFIX}publisher`,
-  };
+  readonly #host: SubscriptionHost;
 
   constructor(broker: Broker, opts: LocalBrokerOptions = {}) {
     // The in-process face needs the core itself (sessions, routing, persistence), as a transport does.
     const core = brokerInternals(broker);
     this.#core = core;
+    this.#host = {
+      deadLetter: (r: Received, reason: string) => this.deadLetters.add(r, reason),
+      bufferedBytes: (delta: number) => void (this.#bufferedBytes += delta),
+      removed: (sub: LocalSubscription) => void this.#subs.delete(sub),
+      originId: `${LOCAL_ID_PREFIX}publisher`,
+      queues: core.queues,
+    };
     this.#memoryLimit = opts.memoryLimit ?? 0;
     if (!Number.isSafeInteger(this.#memoryLimit) || this.#memoryLimit < 0) {
       throw invalid(`memoryLimit must be an integer >= 0 (bytes), got ${this.#memoryLimit}`);
@@ -170,6 +174,7 @@ export class LocalBroker {
    * message every matching subscriber refused) or TopicError (invalid topic name).
    */
   publish(topic: string, payload: Buffer | Uint8Array | string, opts: PublishOptions = {}): Promise<PublishResult> {
+    if (isQueueTopic(topic)) return this.#publishQueue(topic, payload, opts);
     let msg: Message;
     try {
       this.#open();
@@ -229,9 +234,16 @@ export class LocalBroker {
 
   // ---- used by Transaction ------------------------------------------------------------------------------------
 
-  /** Builds (and validates) the core message of one publication. */
-  message(topic: string, payload: Buffer | Uint8Array | string, opts: PublishOptions): Message {
+  /**
+   * Builds (and validates) the core message of one publication. A `$queue/` topic only from publish() (`queue`):
+   * batches and transactions route in one turn, and a queue may refuse a message (its limits) after the others
+   * were routed, which would break their all-or-nothing promise.
+   */
+  message(topic: string, payload: Buffer | Uint8Array | string, opts: PublishOptions, queue = false): Message {
     validateTopicName(topic);
+    if (!queue && isQueueTopic(topic)) {
+      throw invalid(`${topic}: a $queue/ topic is published with publish(), not in a batch or a transaction`);
+    }
     const qos = opts.qos ?? 0;
     if (qos !== 0 && qos !== 1 && qos !== 2) throw invalid(`qos must be 0, 1 or 2, got ${String(qos)}`);
     let properties = opts.properties;
@@ -240,6 +252,13 @@ export class LocalBroker {
         ...properties,
         userProperties: withPriority(properties?.userProperties, checkPriority(opts.priority)),
       };
+    }
+    if (opts.partitionKey !== undefined) {
+      if (!queue) throw invalid(`partitionKey: only for $queue/ topics (topic ${topic})`);
+      if (typeof opts.partitionKey !== "string") throw invalid("partitionKey must be a string");
+      const ups = (properties?.userProperties ?? []).filter(([k]) => k !== "partition-key");
+      ups.push(["partition-key", opts.partitionKey]);
+      properties = { ...properties, userProperties: ups };
     }
     const now = this.#core.clock.now();
     const msg = createMessage(
@@ -321,6 +340,35 @@ export class LocalBroker {
   }
 
   // ---- internals ----------------------------------------------------------------------------------------------
+
+  /**
+   * Appends to a durable queue (docs/queues.md) exactly as an MQTT PUBLISH to `$queue/<name>` does, and resolves
+   * once the append is committed (with `durability: sync`, after the fsync). A refusal (the queue's limits) rejects
+   * with the QueueError an MQTT 5.0 publisher gets as its PUBACK reason.
+   */
+  #publishQueue(topic: string, payload: Buffer | Uint8Array | string, opts: PublishOptions): Promise<PublishResult> {
+    let msg: Message;
+    try {
+      this.#open();
+      if (/\/\$(ack|nack|reject)$/.test(topic)) {
+        throw invalid(`${topic}: settle queue messages with ack(), nack() or reject() on the received message`);
+      }
+      if (opts.retain === true) throw invalid(`${topic}: a queue message cannot be retained`);
+      msg = this.message(topic, payload, opts, true);
+      this.#admit(msg.payload.length);
+    } catch (err) {
+      return rejection(err);
+    }
+    const r = this.#core.queues.append(topic.slice(QUEUE_PREFIX.length), msg.payload, msg.properties, msg.expiresAt);
+    if (!r.ok) {
+      this.#m.publishRefused++;
+      return Promise.reject(new QueueError(r.code, r.reason));
+    }
+    this.#m.published++;
+    const result: PublishResult = { matched: 1, refused: 0, messageId: r.messageId };
+    const commit = this.#publisher.committed();
+    return commit === undefined ? Promise.resolve(result) : commit.then(() => result);
+  }
 
   #open(): void {
     if (this.#closed) throw new InprocError(InprocErrorCode.Closed, "the broker is closed");

@@ -1,38 +1,7 @@
 // A subscription's buffer: one FIFO per priority level (0..9), taken highest level first, so priority costs O(1)
 // per message and nothing when every message has the same priority. FIFO within a level.
+import { Fifo } from "../util/index.ts";
 import { PRIORITY_LEVELS } from "./priority.ts";
-
-/** O(1) push/shift FIFO (array + head index, compacted when the head passes half the array). */
-class Fifo<T> {
-  #items: (T | undefined)[] = [];
-  #head = 0;
-
-  get length(): number {
-    return this.#items.length - this.#head;
-  }
-
-  push(item: T): void {
-    this.#items.push(item);
-  }
-
-  shift(): T | undefined {
-    if (this.#head >= this.#items.length) return undefined;
-    const item = this.#items[this.#head];
-    this.#items[this.#head++] = undefined;
-    if (this.#head === this.#items.length) {
-      this.#items = [];
-      this.#head = 0;
-    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return item;
-  }
-
-  *drain(): Generator<T> {
-    for (let item = this.shift(); item !== undefined; item = this.shift()) yield item;
-  }
-}
 
 export class PriorityBuffer<T> {
   readonly #levels: Fifo<T>[] = Array.from({ length: PRIORITY_LEVELS }, () => new Fifo<T>());

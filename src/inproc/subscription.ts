@@ -6,13 +6,15 @@ import { ConnState } from "../broker/conn-state.ts";
 import type { BrokerCore } from "../broker/core.ts";
 import { isExpired } from "../broker/message.ts";
 import type { Delivery } from "../broker/message.ts";
-import type { Session, Subscription as CoreSubscription } from "../broker/session.ts";
+import type { QueueRouter } from "../broker/queue-bridge.ts";
+import type { QueueSpec, Session, Subscription as CoreSubscription } from "../broker/session.ts";
 import { parseSharedFilter, validateTopicFilter } from "../topics/index.ts";
 import type { TimerHandle } from "../util/index.ts";
 import { InprocError, InprocErrorCode, invalid } from "./errors.ts";
 import { LocalClient } from "./local-client.ts";
 import { PriorityBuffer } from "./priority-buffer.ts";
 import { priorityOf } from "./priority.ts";
+import { queueDeliveryOf, queueSpecOf } from "./queue.ts";
 import type {
   AckMode,
   OverflowPolicy,
@@ -32,6 +34,8 @@ export interface SubscriptionHost {
   removed(sub: LocalSubscription): void;
   /** The origin (client id) of in-process publications, for No Local. */
   readonly originId: string;
+  /** Durable queues: `$queue/` subscriptions join their groups and settle through it. */
+  readonly queues: QueueRouter;
 }
 
 const DEFAULT_BUFFER = 1024;
@@ -40,7 +44,8 @@ const DEFAULT_MAX_DELIVERIES = 5;
 const DEFAULT_BACKOFF_INITIAL = 1000;
 const DEFAULT_BACKOFF_MAX = 60_000;
 
-const Settle = { Pending: 0, Acked: 1, Retrying: 2, Dead: 3, Dropped: 4 } as const;
+/** Returned: handed back to a queue's group (nack): the queue redelivers it. */
+const Settle = { Pending: 0, Acked: 1, Retrying: 2, Dead: 3, Dropped: 4, Returned: 5 } as const;
 type SettleValue = (typeof Settle)[keyof typeof Settle];
 
 /** One delivery of a message to an in-process subscription (a redelivery is a new Received, same packet id). */
@@ -55,6 +60,8 @@ export class Received implements ReceivedMessage {
     readonly packetId: number | undefined,
     readonly priority: number,
     readonly deliveryCount: number,
+    /** `$queue/` deliveries: the queue's `message-id`. */
+    readonly queueId?: string,
   ) {}
 
   // Read through to the shared message rather than copied: one delivery object per message per subscriber is the
@@ -93,7 +100,7 @@ export class Received implements ReceivedMessage {
 
   ack(): void {
     this.#manual("ack");
-    this.settle(Settle.Acked);
+    this.sub.acked(this);
   }
 
   nack(opts: { retryAfter?: number } = {}): void {
@@ -101,7 +108,7 @@ export class Received implements ReceivedMessage {
     this.sub.retry(this, opts.retryAfter, "nack");
   }
 
-  reject(reason = "rejected"): void {
+  reject(reason?: string): void {
     this.#manual("reject");
     this.sub.kill(this, reason);
   }
@@ -158,17 +165,21 @@ export class LocalSubscription extends LocalClient implements Subscription {
   /** No Local: the origin whose messages this subscription skips (the in-process publisher). */
   readonly #skipOrigin: string | undefined;
   readonly #signal: AbortSignal | undefined;
+  /** A `$queue/` subscription: its consumer group (queue.ts). */
+  readonly #queue: QueueSpec | undefined;
 
   constructor(broker: BrokerCore, clientId: string, filter: string, opts: SubscribeOptions, host: SubscriptionHost) {
     super(broker, clientId);
     const shared = parseSharedFilter(filter);
     validateTopicFilter(shared?.filter ?? filter);
     this.filter = filter;
+    this.#queue = queueSpecOf(filter, opts);
     this.ackMode = opts.ack ?? "auto";
     if (this.ackMode !== "auto" && this.ackMode !== "manual") throw invalid(`ack must be "auto" or "manual"`);
     const qos = opts.qos ?? 0;
     if (qos !== 0 && qos !== 1 && qos !== 2) throw invalid(`qos must be 0, 1 or 2, got ${String(qos)}`);
-    this.#qos = this.ackMode === "manual" && qos === 0 ? 1 : qos;
+    // A queue delivery is settled by ack/nack/reject, never by the QoS 2 flow: always QoS 1 (at least once).
+    this.#qos = this.#queue !== undefined ? 1 : this.ackMode === "manual" && qos === 0 ? 1 : qos;
     this.#overflow = opts.overflow ?? "block";
     if (!["block", "drop-oldest", "drop-newest", "error"].includes(this.#overflow)) {
       throw invalid(`overflow must be "block", "drop-oldest", "drop-newest" or "error"`);
@@ -205,6 +216,7 @@ export class LocalSubscription extends LocalClient implements Subscription {
       retainHandling: 0,
       identifier: undefined,
       shared,
+      queue: this.#queue,
     };
     if (shared !== undefined && opts.noLocal === true)
       throw invalid("noLocal cannot be used on a shared subscription [MQTT-3.8.3-4]");
@@ -241,10 +253,19 @@ export class LocalSubscription extends LocalClient implements Subscription {
       return true;
     }
     this.#stats.received++;
-    const r = new Received(this, d, packetId, priorityOf(d.msg.properties), 1);
+    const r =
+      this.#queue === undefined
+        ? new Received(this, d, packetId, priorityOf(d.msg.properties), 1)
+        : this.#queueReceived(d, packetId);
     if (this.#buffer.length >= this.#capacity && !this.#makeRoom(r)) return true;
     this.#push(r);
     return true;
+  }
+
+  #queueReceived(d: Delivery, packetId: number | undefined): Received {
+    const { messageId, deliveryCount } = queueDeliveryOf(d);
+    if (deliveryCount > 1) this.#stats.redelivered++;
+    return new Received(this, d, packetId, priorityOf(d.msg.properties), deliveryCount, messageId);
   }
 
   /** Completes a delivery this subscription does not take (No Local). */
@@ -310,7 +331,12 @@ export class LocalSubscription extends LocalClient implements Subscription {
       const r = this.#buffer.shift();
       if (r === undefined) return undefined;
       this.#unbuffered(r);
-      if (r.expiresAt !== undefined && isExpired(r.delivery.msg, this.broker.clock.now())) {
+      // A queue does not expire a message in flight under its consumer (docs/queues.md "Limits").
+      if (
+        r.expiresAt !== undefined &&
+        this.#queue === undefined &&
+        isExpired(r.delivery.msg, this.broker.clock.now())
+      ) {
         this.#stats.expired++;
         this.broker.counters.expired++; // expired messages are never delivered, and counted [MQTT-3.3.2-5]
         r.settle(Settle.Dropped);
@@ -365,12 +391,13 @@ export class LocalSubscription extends LocalClient implements Subscription {
   #handOut(r: Received): void {
     if (this.ackMode === "manual") {
       this.#outstanding.add(r);
+      if (this.#queue !== undefined) return; // the queue's deliveryTimeout applies, not ackTimeout
       r.timer = this.broker.clock.setTimeout(() => {
         r.timer = undefined;
         this.retry(r, undefined, "ack timeout");
       }, this.#ackTimeout);
     } else if (this.#handler === undefined) {
-      r.settle(Settle.Acked);
+      this.acked(r);
     }
   }
 
@@ -398,7 +425,7 @@ export class LocalSubscription extends LocalClient implements Subscription {
     this.#running--;
     if (this.ackMode === "auto" && !r.settled) {
       if (failed) this.retry(r, undefined, `handler error: ${err instanceof Error ? err.message : String(err)}`);
-      else r.settle(Settle.Acked);
+      else this.acked(r);
     } else if (failed) {
       this.#reportError(err);
     }
@@ -412,9 +439,22 @@ export class LocalSubscription extends LocalClient implements Subscription {
 
   // ---- settlement ----------------------------------------------------------------------------------------------
 
+  /** Done with it: the QoS 1/2 flow completes (a queue delivery is acknowledged to its group). */
+  acked(r: Received): void {
+    if (r.settled) return;
+    r.settle(Settle.Acked);
+    if (this.#queue !== undefined) this.#queueSettle(r, "ack", undefined);
+  }
+
   /** Failed delivery: redeliver after `retryAfter` (or the backoff), or dead-letter past maxDeliveries. */
   retry(r: Received, retryAfter: number | undefined, why: string): void {
     if (r.settled) return;
+    if (this.#queue !== undefined) {
+      // The queue's retry: backoff (or retryAfter), delivery count, maxRetries and its DLQ (docs/queues.md).
+      r.settle(Settle.Returned);
+      this.#queueSettle(r, "nack", retryAfter);
+      return;
+    }
     this.#outstanding.delete(r);
     if (r.deliveryCount >= this.#maxDeliveries) {
       this.kill(r, `${why}; delivered ${r.deliveryCount} times (maxDeliveries ${this.#maxDeliveries})`);
@@ -433,12 +473,37 @@ export class LocalSubscription extends LocalClient implements Subscription {
     this.#outstanding.add(next); // so that unsubscribe() cancels the timer
   }
 
-  /** Goes to the dead-letter topic with `reason`. */
-  kill(r: Received, reason: string): void {
+  /** Goes to the dead-letter topic with `reason` (a queue's: its DLQ, `dlq-reason` "rejected: <reason>"). */
+  kill(r: Received, reason: string | undefined): void {
     if (r.settled) return;
     this.#stats.deadLettered++;
-    this.#host.deadLetter(r, reason);
+    if (this.#queue !== undefined) {
+      r.settle(Settle.Dead);
+      this.#queueSettle(r, "reject", reason);
+      return;
+    }
+    this.#host.deadLetter(r, reason ?? "rejected");
     r.settle(Settle.Dead);
+  }
+
+  /**
+   * $ack / $nack / $reject of a queue delivery. Refused when the queue took the message back meanwhile (this
+   * subscription ended, or the delivery timed out and went to another consumer): manual settlement throws
+   * INPROC_ACK_STATE with the queue's reason, automatic settlement reports it (onError / the log).
+   */
+  #queueSettle(r: Received, action: "ack" | "nack" | "reject", arg: number | string | undefined): void {
+    const s = this.session;
+    const out =
+      s === undefined || this.state === ConnState.Closed
+        ? undefined
+        : this.#host.queues.settleOwn(s, this.filter, action, r.queueId!, arg);
+    if (out?.ok === true) return;
+    const err = new InprocError(
+      InprocErrorCode.AckState,
+      `${action}(): ${out?.reason ?? `the subscription ended; message ${r.queueId} went back to its group`}`,
+    );
+    if (this.ackMode === "manual") throw err;
+    this.#reportError(err);
   }
 
   /** Ends the QoS 1/2 flow of `r` in the session (the core's PUBACK / PUBREC+PUBCOMP paths). */

@@ -20,6 +20,11 @@ export interface PublishOptions {
   /** Time to live in milliseconds (5.0 Message Expiry, rounded up to seconds on the wire); expired = never delivered. */
   ttl?: number;
   properties?: MessageProperties;
+  /**
+   * `$queue/` topics only: the partition key (the wire's user property `partition-key`): messages with one key go to
+   * one partition, in order (docs/queues.md "Partitions and ordering").
+   */
+  partitionKey?: string;
 }
 
 /** One message of publishBatch() / a transaction. */
@@ -34,7 +39,16 @@ export interface PublishResult {
   matched: number;
   /** Of those, the ones that refused it (a full queue). */
   refused: number;
+  /** `$queue/` topics: the message's `message-id` in the queue (matched is then 1). */
+  messageId?: string;
 }
+
+/**
+ * Where a new stream group starts reading (the wire's `stream-offset`): the oldest message kept, only messages
+ * published from now on, the message with that offset (the seq of a `message-id`), or the first message appended at
+ * or after that time.
+ */
+export type StreamFrom = "earliest" | "latest" | { offset: number } | { time: Date | number };
 
 /**
  * What a subscription does when its buffer is full:
@@ -77,6 +91,15 @@ export interface SubscribeOptions {
    * unsubscribe() detaches; broker.removeDurable(name) ends the session.
    */
   durable?: string;
+  /**
+   * `$queue/` subscriptions: the consumer group to join (default "default"); each message goes to one consumer of
+   * each group, MQTT and in-process consumers alike.
+   */
+  group?: string;
+  /** `$queue/` subscriptions: unsettled deliveries at once (default: the queue's `prefetch`). */
+  prefetch?: number;
+  /** `$queue/` stream queues: where a new group starts (default "earliest"); an existing group resumes. */
+  from?: StreamFrom;
   /** Called when the handler throws past the retry limit or the subscription ends on an error. */
   onError?: (err: unknown) => void;
 }

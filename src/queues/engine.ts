@@ -5,6 +5,7 @@
 import { MAX_UINT16, silentLogger, systemClock } from "../util/index.ts";
 import type { Clock, Logger, TimerHandle } from "../util/index.ts";
 import type { Properties } from "../codec/index.ts";
+import { BodyCache } from "./bodies.ts";
 import { QueueType, dlqNameOf, resolveQueueSettings, DLQ_PREFIX } from "./config.ts";
 import type { QueueConfigEntry, QueueSettings } from "./config.ts";
 import { QueueError, QueueErrorCode, refusal } from "./errors.ts";
@@ -28,6 +29,13 @@ export interface QueueEngineOptions {
   random?: () => number;
   /** Queues that publishing may create (0 = unlimited). Default 10 000: queue names come from clients. */
   maxQueues?: number;
+  /**
+   * Heap budget for message bodies held in memory (bytes, payload + ~240 bytes of object overhead each). Bodies
+   * live in the store; the engine keeps each from its append until the store has written it, then only while
+   * within this budget (oldest evicted first; an evicted body is read back on delivery). Default 16 MiB. Stores
+   * without `read` keep every body regardless.
+   */
+  bodyCacheBytes?: number;
   /** Called for each message moved to a dead-letter queue, right after the move (the broker emits an event). */
   onDeadLetter?: ((notice: DeadLetterNotice) => void) | undefined;
 }
@@ -68,6 +76,7 @@ export interface JoinOptions {
 }
 
 const DEFAULT_GROUP = "default";
+const DEFAULT_BODY_CACHE = 16 * 1024 * 1024;
 
 /** A queue name: non-empty levels, no wildcards, no level starting with `$` (reserved: `$ack`, `$nack`, …). */
 export function isValidQueueName(name: string): boolean {
@@ -89,6 +98,7 @@ export class QueueEngine {
   readonly #maxQueues: number;
   readonly #env: QueueEnv;
   readonly #onDeadLetter: ((notice: DeadLetterNotice) => void) | undefined;
+  readonly #cache: BodyCache;
   #timer: TimerHandle | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   #closed = false;
@@ -103,13 +113,18 @@ export class QueueEngine {
     this.#config = options.config ?? [];
     this.#maxQueues = options.maxQueues ?? 10_000;
     this.#onDeadLetter = options.onDeadLetter;
+    const store = this.store;
+    this.#cache = new BodyCache(options.bodyCacheBytes ?? DEFAULT_BODY_CACHE, () =>
+      store.written === undefined ? store.commit() : store.written(),
+    );
     this.#env = {
       store: this.store,
       clock: this.clock,
       logger: this.logger,
       random: options.random ?? Math.random,
+      cache: this.#cache,
       wake: (at) => this.#wake(at),
-      deadLetter: (from, group, msg, reason, count) => this.#deadLetter(from, group, msg, reason, count),
+      deadLetter: (from, group, seq, reason, count) => this.#deadLetter(from, group, seq, reason, count),
     };
     this.#recover();
   }
@@ -214,7 +229,7 @@ export class QueueEngine {
     const q = this.#queues.get(name);
     const g = q?.groups.get(group === undefined || group === "" ? DEFAULT_GROUP : group);
     const at = m?.[2];
-    if (at !== undefined && q?.messages.get(seq)?.record.enqueuedAt !== Number(at)) {
+    if (at !== undefined && q?.enqueuedAt(seq) !== Number(at)) {
       return refusal(QueueErrorCode.UnknownMessage, `message ${String(messageId)} is not in ${name} (any more)`);
     }
     if (g === undefined || !Number.isSafeInteger(seq) || g.pendingOf(seq) === undefined) {
@@ -260,13 +275,14 @@ export class QueueEngine {
     return q === undefined ? undefined : this.#info(q);
   }
 
-  /** Up to `limit` messages from the oldest (inspection), with their bodies. */
+  /** Up to `limit` messages from the oldest (inspection), with their bodies (read from the store if need be). */
   peek(name: string, limit = 10): QueueMessage[] {
     const q = this.#need(name);
     const out: QueueMessage[] = [];
-    for (const m of q.messages.values()) {
+    for (const seq of q.index.seqs()) {
       if (out.length >= limit) break;
-      out.push(m);
+      const m = q.message(seq);
+      if (m !== undefined) out.push(m);
     }
     return out;
   }
@@ -275,7 +291,7 @@ export class QueueEngine {
   purge(name: string): number {
     const q = this.#need(name);
     let n = 0;
-    for (const seq of [...q.messages.keys()]) if (q.remove(seq)) n++;
+    for (const seq of q.index.seqs()) if (q.remove(seq)) n++;
     this.logger.info({ queue: name, purged: n }, "queue purged");
     return n;
   }
@@ -296,15 +312,17 @@ export class QueueEngine {
    */
   redrive(name: string, limit = Number.POSITIVE_INFINITY): number {
     let dlq = this.#queues.get(name);
-    if (dlq !== undefined && !name.startsWith(DLQ_PREFIX) && ![...dlq.messages.values()].some((m) => m.record.dlq)) {
+    if (dlq !== undefined && !name.startsWith(DLQ_PREFIX) && !hasDeadLetters(dlq)) {
       dlq = this.#queues.get(dlqNameOf(name, dlq.settings));
     }
     if (dlq === undefined) throw new QueueError(QueueErrorCode.NotFound, `no dead-letter queue for ${name}`);
     let moved = 0;
-    for (const msg of [...dlq.messages.values()]) {
+    for (const seq of dlq.index.seqs()) {
       if (moved >= limit) break;
-      const info = msg.record.dlq;
-      if (info === undefined) continue;
+      if (!dlq.index.isDeadLetter(seq)) continue;
+      const msg = dlq.message(seq);
+      const info = msg?.record.dlq;
+      if (msg === undefined || info === undefined) continue;
       const target = this.#queues.get(info.originalQueue) ?? this.#create(info.originalQueue);
       if (target.refusal(msg.record.payload.length) !== undefined) break;
       const now = this.clock.now();
@@ -322,6 +340,11 @@ export class QueueEngine {
     }
     this.logger.info({ queue: dlq.name, moved }, "dead letters redriven");
     return moved;
+  }
+
+  /** Message bodies held in memory (bodies.ts): heap bytes counted against the budget. */
+  get bodyCache(): { bytes: number; budget: number } {
+    return { bytes: this.#cache.bytes, budget: this.#cache.budget };
   }
 
   /** Resolves when everything so far is at the store's durability point. */
@@ -361,22 +384,24 @@ export class QueueEngine {
       case "offset":
         return Math.min(Math.max(first, start.offset - 1), q.nextSeq() - 1);
       case "timestamp":
-        for (const m of q.messages.values()) if (m.record.enqueuedAt >= start.at) return m.seq - 1;
+        for (const seq of q.index.seqs()) if (q.enqueuedAt(seq) >= start.at) return seq - 1;
         return q.nextSeq() - 1;
     }
   }
 
-  #deadLetter(from: Queue, group: Group | undefined, msg: QueueMessage, reason: string, count: number): boolean {
+  #deadLetter(from: Queue, group: Group | undefined, seq: number, reason: string, count: number): boolean {
     const s = from.settings;
     if (reason === DlqReason.Expired) from.counters.expired++;
     if (!s.dlq.enabled || (reason === DlqReason.Expired && s.limits.dropExpired)) {
       from.counters.dropped++;
-      this.logger.debug({ queue: from.name, group: group?.name, seq: msg.seq, reason }, "queue message dropped");
+      this.logger.debug({ queue: from.name, group: group?.name, seq, reason }, "queue message dropped");
       return true;
     }
+    const msg = from.message(seq);
+    if (msg === undefined) return true; // its body is gone (logged by the queue): nothing left to move
     const dlqName = dlqNameOf(from.name, s);
     const dlq = this.#queues.get(dlqName) ?? this.#create(dlqName);
-    const full = dlq.refusal(msg.record.payload.length);
+    const full = dlq.refusal(from.index.sizeOf(seq));
     if (full !== undefined) {
       from.counters.dlqFull++;
       if (!this.#dlqFullWarned.has(dlqName)) {
@@ -444,40 +469,46 @@ export class QueueEngine {
       type: q.settings.type,
       ordering: q.settings.ordering,
       partitions: q.settings.partitions,
-      depth: q.messages.size,
+      depth: q.depth,
       bytes: q.bytes,
       firstSeq: q.firstSeq(),
       nextSeq: q.nextSeq(),
       inflight: q.inflight,
-      dlqDepth: dlqName === undefined ? 0 : (this.#queues.get(dlqName)?.messages.size ?? 0),
+      dlqDepth: dlqName === undefined ? 0 : (this.#queues.get(dlqName)?.depth ?? 0),
       dlq: dlqName,
       groups: [...q.groups.values()].map((g) => g.info()),
       counters: { ...q.counters },
     };
   }
 
-  /** Rebuilds every queue from the store: messages, groups with their floors, pending counts, done markers. */
+  /**
+   * Rebuilds every queue from the store: the message index (paged: no bodies are read when the store keeps the
+   * index fields with its log entries), groups with their floors, pending counts, done markers.
+   */
   #recover(): void {
     for (const m of this.store.loadMembers()) this.#members.set(JSON.stringify([m.clientId, m.filter]), m.record);
     const loaded = this.store.load();
+    let restored = 0;
     for (const lq of loaded) {
       const q = this.#create(lq.name);
       q.setNextSeq(lq.nextSeq);
-      for (const { seq, record } of lq.messages) q.restore(seq, record);
+      for (const m of lq.messages) {
+        q.restore(m, m.record);
+        restored++;
+      }
       for (const lg of lq.groups) {
         const g = q.addGroupRestored(lg.name, lg.record.floor);
         for (const seq of lg.done) if (seq > g.floor) g.restoreDone(seq);
-        for (const msg of q.messages.values()) {
-          if (g.isSettled(msg.seq)) continue;
-          const pending = lg.pending.get(msg.seq);
-          if (pending !== undefined) g.restorePending(msg, pending);
-          else g.offer(msg);
+        for (const seq of q.index.seqs()) {
+          if (g.isSettled(seq)) continue;
+          const pending = lg.pending.get(seq);
+          if (pending !== undefined) g.restorePending(seq, q.partitionOf(seq), pending);
+          else g.offer(seq, q.partitionOf(seq));
         }
       }
       if (q.settings.type === QueueType.Classic && q.groups.size > 0) {
-        for (const seq of [...q.messages.keys()]) {
-          if ([...q.groups.values()].every((g) => g.isSettled(seq))) q.remove(seq);
-        }
+        const groups = [...q.groups.values()];
+        for (const seq of q.index.seqs()) if (groups.every((g) => g.isSettled(seq))) q.remove(seq);
       }
     }
     const now = this.clock.now();
@@ -486,10 +517,13 @@ export class QueueEngine {
       if (n !== Number.POSITIVE_INFINITY) this.#wake(n);
     }
     if (loaded.length > 0) {
-      this.logger.info(
-        { queues: loaded.length, messages: loaded.reduce((n, q) => n + q.messages.length, 0) },
-        "queues restored from storage",
-      );
+      this.logger.info({ queues: loaded.length, messages: restored }, "queues restored from storage");
     }
   }
+}
+
+/** Does the queue hold dead letters (is it a DLQ, whatever its name)? */
+function hasDeadLetters(q: Queue): boolean {
+  for (const seq of q.index.seqs()) if (q.index.isDeadLetter(seq)) return true;
+  return false;
 }

@@ -26,15 +26,20 @@ export interface GroupHost {
   readonly store: QueueStore;
   readonly clock: Clock;
   readonly counters: QueueCounters;
-  readonly messages: Map<number, QueueMessage>;
+  /** The queue holds `seq` (index only: no body is read). */
+  has(seq: number): boolean;
+  partitionOf(seq: number): number;
+  enqueuedAt(seq: number): number;
+  /** The message with its body (cached, else read from the store); undefined if the queue no longer has it. */
+  message(seq: number): QueueMessage | undefined;
   /** The group settled `seq`: the queue deletes the body when every group did (classic). */
   settled(group: Group, seq: number): void;
   /** Retries exhausted / rejected / expired: move to the DLQ (or drop); false when the DLQ is full. */
-  deadLetter(group: Group, msg: QueueMessage, reason: string, deliveryCount: number): boolean;
+  deadLetter(group: Group, seq: number, reason: string, deliveryCount: number): boolean;
   /** Ask the engine's scheduler for a tick at `at` (ms). */
   wake(at: number): void;
   /** A ready message expired on its way out. */
-  isExpired(msg: QueueMessage, now: number): boolean;
+  isExpired(seq: number, now: number): boolean;
   nextSeq(): number;
   retryDelay(retry: number): number;
 }
@@ -122,8 +127,8 @@ export class Group {
     return n;
   }
 
-  #list(msg: { partition: number }): SeqList {
-    return this.ready.length === 1 ? this.ready[0]! : this.ready[msg.partition]!;
+  #list(partition: number): SeqList {
+    return this.ready.length === 1 ? this.ready[0]! : this.ready[partition]!;
   }
 
   isSettled(seq: number): boolean {
@@ -133,24 +138,24 @@ export class Group {
   // ---- messages in --------------------------------------------------------------------------------------
 
   /** A new message for this group (append, or recovery of one the group has not settled). */
-  offer(msg: QueueMessage): void {
-    this.#list(msg).insert(msg.seq);
+  offer(seq: number, partition: number): void {
+    this.#list(partition).insert(seq);
   }
 
   /** Recovery: a message delivered before the restart; it is ready again with its delivery count kept. */
-  restorePending(msg: QueueMessage, rec: PendingRecord): void {
+  restorePending(seq: number, partition: number, rec: PendingRecord): void {
     const p: Pending = {
-      seq: msg.seq,
-      partition: msg.partition,
+      seq,
+      partition,
       count: rec.count,
       consumer: undefined,
       at: 0,
       parked: undefined,
     };
-    this.pending.set(msg.seq, p);
+    this.pending.set(seq, p);
     const now = this.host.clock.now();
     if (rec.visibleAt > now) this.#wait(p, rec.visibleAt);
-    else this.#list(msg).insert(msg.seq);
+    else this.#list(partition).insert(seq);
   }
 
   /** Recovery: a done marker above the floor. */
@@ -187,7 +192,7 @@ export class Group {
       this.#inflight.delete(seq);
       this.#untrack(p, c);
       p.consumer = undefined;
-      this.#list(p).insert(seq); // no backoff: the consumer did not fail the message, its connection went away
+      this.#list(p.partition).insert(seq); // no backoff: the consumer did not fail the message, its connection went away
     }
     c.inflight.clear();
     this.#rebalance();
@@ -249,15 +254,19 @@ export class Group {
 
   #deliver(c: Consumer, seq: number): void {
     const host = this.host;
-    const msg = host.messages.get(seq);
-    if (msg === undefined) {
+    if (!host.has(seq)) {
       this.#drop(seq); // deleted meanwhile (purge, retention)
       return;
     }
     const now = host.clock.now();
     let p = this.pending.get(seq);
-    if (host.isExpired(msg, now)) {
-      this.#deadOrDrop(msg, p, "expired");
+    if (host.isExpired(seq, now)) {
+      this.#deadOrDrop(seq, p, "expired");
+      return;
+    }
+    const msg = host.message(seq); // the body: cached when recent, else one read from the store
+    if (msg === undefined) {
+      this.#drop(seq); // unreadable (logged by the queue): settled rather than retried forever
       return;
     }
     if (p === undefined) {
@@ -316,8 +325,7 @@ export class Group {
     const host = this.host;
     if (timedOut) host.counters.timedOut++;
     else host.counters.nacked++;
-    const msg = host.messages.get(seq);
-    if (msg === undefined) {
+    if (!host.has(seq)) {
       this.#forget(p);
       this.#drop(seq);
       return true;
@@ -326,9 +334,9 @@ export class Group {
     const retry = host.settings.retry;
     let reason: string | undefined;
     if (p.count > retry.maxRetries && host.settings.dlq.enabled) reason = "max-retries";
-    else if (retry.totalTimeout > 0 && now - msg.record.enqueuedAt >= retry.totalTimeout) reason = "total-timeout";
+    else if (retry.totalTimeout > 0 && now - host.enqueuedAt(seq) >= retry.totalTimeout) reason = "total-timeout";
     if (reason !== undefined) {
-      this.#deadOrDrop(msg, p, reason);
+      this.#deadOrDrop(seq, p, reason);
       this.pump();
       return true;
     }
@@ -344,40 +352,40 @@ export class Group {
     const p = this.pending.get(seq);
     if (p === undefined) return false;
     this.host.counters.rejected++;
-    const msg = this.host.messages.get(seq);
-    if (msg === undefined) {
+    if (!this.host.has(seq)) {
       this.#forget(p);
       this.#drop(seq);
     } else {
-      this.#deadOrDrop(msg, p, reason === undefined || reason === "" ? "rejected" : `rejected: ${reason}`);
+      this.#deadOrDrop(seq, p, reason === undefined || reason === "" ? "rejected" : `rejected: ${reason}`);
     }
     this.pump();
     return true;
   }
 
   /** Moves to the DLQ; when the DLQ is full the message stays (parked, retried after maxBackoff). */
-  #deadOrDrop(msg: QueueMessage, p: Pending | undefined, reason: string): void {
+  #deadOrDrop(seq: number, p: Pending | undefined, reason: string): void {
     const host = this.host;
     const count = p?.count ?? 0;
+    const partition = p?.partition ?? host.partitionOf(seq);
     if (p !== undefined) this.#forget(p);
-    if (host.deadLetter(this, msg, reason, count)) {
-      if (p !== undefined) host.store.deletePending(host.name, this.name, msg.seq);
-      this.#list(msg).remove(msg.seq);
-      this.settle(msg.seq);
+    if (host.deadLetter(this, seq, reason, count)) {
+      if (p !== undefined) host.store.deletePending(host.name, this.name, seq);
+      this.#list(partition).remove(seq);
+      this.settle(seq);
       return;
     }
     // DLQ full: nothing moves, nothing is lost; the move is tried again later and the condition is counted.
     const parked: Pending = p ?? {
-      seq: msg.seq,
-      partition: msg.partition,
+      seq,
+      partition,
       count,
       consumer: undefined,
       at: 0,
       parked: undefined,
     };
-    this.pending.set(msg.seq, parked);
+    this.pending.set(seq, parked);
     parked.parked = reason;
-    this.#list(msg).remove(msg.seq);
+    this.#list(partition).remove(seq);
     this.#wait(parked, host.clock.now() + Math.max(1000, host.settings.retry.maxBackoff));
   }
 
@@ -428,7 +436,7 @@ export class Group {
     this.done.add(seq);
     host.settled(this, seq);
     this.#advance();
-    if (seq > this.floor && host.messages.has(seq) && !this.#doneStored.has(seq)) {
+    if (seq > this.floor && host.has(seq) && !this.#doneStored.has(seq)) {
       this.#doneStored.add(seq);
       host.store.putDone(host.name, this.name, seq);
     }
@@ -443,13 +451,13 @@ export class Group {
     for (;;) {
       const s = this.floor + 1;
       if (s >= next) break;
-      if (!this.done.delete(s) && (host.messages.has(s) || this.pending.has(s))) break;
+      if (!this.done.delete(s) && (host.has(s) || this.pending.has(s))) break;
       this.floor = s;
       if (this.#doneStored.delete(s)) {
         host.store.deleteDone(host.name, this.name, s);
         write = true;
       }
-      if (host.messages.has(s)) write = true;
+      if (host.has(s)) write = true;
     }
     if (this.floor !== start && (write || host.settings.type === "stream")) this.persistFloor();
   }
@@ -470,16 +478,15 @@ export class Group {
       if (p.at > now) continue;
       this.#waiting.delete(p.seq);
       this.#waitingCount[p.partition]!--;
-      const msg = this.host.messages.get(p.seq);
-      if (msg === undefined) {
+      if (!this.host.has(p.seq)) {
         this.pending.delete(p.seq);
         this.#drop(p.seq);
       } else if (p.parked !== undefined) {
         const reason = p.parked;
         p.parked = undefined;
-        this.#deadOrDrop(msg, p, reason);
+        this.#deadOrDrop(p.seq, p, reason);
       } else {
-        this.#list(p).insert(p.seq);
+        this.#list(p.partition).insert(p.seq);
       }
     }
     this.pump();
@@ -491,11 +498,11 @@ export class Group {
   }
 
   /** TTL sweep: an expired message not in flight leaves the group (DLQ `expired`, or dropped). */
-  expire(msg: QueueMessage): void {
-    const p = this.pending.get(msg.seq);
+  expire(seq: number): void {
+    const p = this.pending.get(seq);
     if (p?.consumer !== undefined) return; // in flight: its consumer may still settle it
     if (p?.parked !== undefined) return; // already waiting for room in the DLQ
-    this.#deadOrDrop(msg, p, "expired");
+    this.#deadOrDrop(seq, p, "expired");
     this.pump();
   }
 

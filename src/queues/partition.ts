@@ -18,6 +18,12 @@ export function partitionFor(key: string | undefined, partitions: number, spread
   return hashKey(key) % partitions;
 }
 
+/** partitionFor with the key already hashed (hashKey), as the message index keeps it. */
+export function partitionOfHash(hash: number | undefined, partitions: number, spread: number): number {
+  if (partitions <= 1) return 0;
+  return hash === undefined ? spread % partitions : hash % partitions;
+}
+
 /**
  * Partition → consumer index, spread evenly: consumer i (in join order) gets partitions i, i+n, i+2n, …
  * Deterministic, so a join or leave moves as few partitions as the round robin allows, and tests can predict it.

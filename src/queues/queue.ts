@@ -1,12 +1,17 @@
-// One queue: its messages (held once, whatever the number of groups), its groups, limits, TTL and retention.
+// One queue: the compact index of its messages (message-index.ts; bodies stay in the store, recent ones cached in
+// bodies.ts), its groups, limits, TTL and retention.
 import type { Clock, Logger } from "../util/index.ts";
 import { backoffDelay } from "./backoff.ts";
+import { QueueBodies } from "./bodies.ts";
+import type { BodyCache } from "./bodies.ts";
 import type { QueueSettings } from "./config.ts";
 import { QueueType } from "./config.ts";
 import { Group } from "./group.ts";
 import type { GroupHost } from "./group.ts";
-import { partitionFor } from "./partition.ts";
-import type { QueueRecord, QueueStore } from "./store.ts";
+import { MessageIndex } from "./message-index.ts";
+import { partitionOfHash } from "./partition.ts";
+import { loadedMessageOf } from "./store.ts";
+import type { LoadedMessage, QueueRecord, QueueStore } from "./store.ts";
 import { newCounters } from "./types.ts";
 import type { QueueMessage } from "./types.ts";
 
@@ -16,24 +21,34 @@ export interface QueueEnv {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly random: () => number;
+  readonly cache: BodyCache;
   wake(at: number): void;
-  /** Moves `msg` of `from` to the DLQ of `from` (false: DLQ full). Also drops when the DLQ is disabled. */
-  deadLetter(from: Queue, group: Group | undefined, msg: QueueMessage, reason: string, deliveryCount: number): boolean;
+  /** Moves `seq` of `from` to the DLQ of `from` (false: DLQ full). Also drops when the DLQ is disabled. */
+  deadLetter(from: Queue, group: Group | undefined, seq: number, reason: string, deliveryCount: number): boolean;
 }
 
 export class Queue implements GroupHost {
-  readonly messages = new Map<number, QueueMessage>();
+  readonly index = new MessageIndex();
+  readonly bodies: QueueBodies;
   readonly groups = new Map<string, Group>();
   readonly counters = newCounters();
   bytes = 0;
+  /**
+   * Bodies of a store that cannot read them back (no `read`): kept in memory for as long as the message, as
+   * before bodies were paged (a wrapper store written against the older QueueStore interface).
+   */
+  readonly #kept = new Map<number, QueueRecord>();
   #nextSeq = 1;
   #spread = 0;
+  #unreadable = 0;
 
   constructor(
     readonly name: string,
     readonly settings: QueueSettings,
     readonly env: QueueEnv,
-  ) {}
+  ) {
+    this.bodies = new QueueBodies(env.cache);
+  }
 
   get store(): QueueStore {
     return this.env.store;
@@ -43,14 +58,58 @@ export class Queue implements GroupHost {
     return this.env.clock;
   }
 
+  /** Messages held. */
+  get depth(): number {
+    return this.index.count;
+  }
+
   nextSeq(): number {
     return this.#nextSeq;
   }
 
   /** Seq of the oldest message held (nextSeq when empty). */
   firstSeq(): number {
-    const first = this.messages.keys().next();
-    return first.done === true ? this.#nextSeq : first.value;
+    return this.index.first() ?? this.#nextSeq;
+  }
+
+  has(seq: number): boolean {
+    return this.index.has(seq);
+  }
+
+  partitionOf(seq: number): number {
+    return this.index.partitionOf(seq);
+  }
+
+  enqueuedAt(seq: number): number {
+    return this.index.enqueuedAt(seq);
+  }
+
+  /** `<seq>-<append ms>` (types.ts messageIdOf). */
+  messageId(seq: number): string {
+    return `${seq}-${this.index.enqueuedAt(seq)}`;
+  }
+
+  isExpired(seq: number, now: number): boolean {
+    const at = this.index.expiresAt(seq);
+    return at !== undefined && now >= at;
+  }
+
+  /** The body of `seq`: cached, else read from the store; undefined when the queue does not hold it. */
+  body(seq: number): QueueRecord | undefined {
+    const cached = this.bodies.get(seq) ?? this.#kept.get(seq);
+    if (cached !== undefined) return cached;
+    if (!this.index.has(seq)) return undefined;
+    const r = this.store.read?.(this.name, seq);
+    if (r === undefined && this.#unreadable++ === 0) {
+      this.env.logger.error({ queue: this.name, seq }, "queue message body missing from storage");
+    }
+    return r;
+  }
+
+  /** The message at `seq` with its body, or undefined. */
+  message(seq: number): QueueMessage | undefined {
+    const record = this.body(seq);
+    return record === undefined ? undefined : { seq, partition: this.index.partitionOf(seq), record };
   }
 
   wake(at: number): void {
@@ -61,18 +120,13 @@ export class Queue implements GroupHost {
     return backoffDelay(this.settings.retry, retry, this.env.random);
   }
 
-  isExpired(msg: QueueMessage, now: number): boolean {
-    const at = msg.record.expiresAt;
-    return at !== undefined && now >= at;
-  }
-
   /** Would a message of `size` bytes fit the limits? The reason when it would not. */
   refusal(size: number): { code: "QUEUE_MESSAGE_TOO_LARGE" | "QUEUE_FULL"; reason: string } | undefined {
     const l = this.settings.limits;
     if (l.maxMessageSize > 0 && size > l.maxMessageSize) {
       return { code: "QUEUE_MESSAGE_TOO_LARGE", reason: `message of ${size} bytes exceeds ${l.maxMessageSize}` };
     }
-    if (l.maxDepth > 0 && this.messages.size >= l.maxDepth) {
+    if (l.maxDepth > 0 && this.index.count >= l.maxDepth) {
       return { code: "QUEUE_FULL", reason: `queue ${this.name} holds maxDepth ${l.maxDepth} messages` };
     }
     if (l.maxBytes > 0 && this.bytes + size > l.maxBytes) {
@@ -84,35 +138,42 @@ export class Queue implements GroupHost {
   /** Appends (limits already checked) and offers the message to every group. */
   append(record: QueueRecord): QueueMessage {
     const seq = this.store.append(this.name, record);
-    const msg = this.#hold(seq, record);
+    const partition = this.#hold(loadedMessageOf(seq, record));
+    // Before any group sees it: a consumer with a free slot is handed it in this same call.
+    if (this.store.read !== undefined) this.bodies.add(seq, record);
+    else this.#kept.set(seq, record);
     for (const g of this.groups.values()) {
-      g.offer(msg);
+      g.offer(seq, partition);
       g.pump();
     }
     if (record.expiresAt !== undefined) this.env.wake(record.expiresAt);
     if (this.settings.type === QueueType.Stream) this.trim(this.clock.now());
-    return msg;
+    return { seq, partition, record };
   }
 
-  /** A message loaded from storage (recovery). */
-  restore(seq: number, record: QueueRecord): QueueMessage {
-    return this.#hold(seq, record);
+  /** A message loaded from storage (recovery): indexed; its body stays in the store. */
+  restore(m: LoadedMessage, record?: QueueRecord): void {
+    this.#hold(m);
+    if (record !== undefined && this.store.read === undefined) this.#kept.set(m.seq, record);
   }
 
   setNextSeq(next: number): void {
     this.#nextSeq = Math.max(this.#nextSeq, next);
   }
 
-  #hold(seq: number, record: QueueRecord): QueueMessage {
-    const msg: QueueMessage = {
-      seq,
-      record,
-      partition: partitionFor(record.partitionKey, this.settings.partitions, this.#spread++),
-    };
-    this.messages.set(seq, msg);
-    this.bytes += record.payload.length;
-    if (seq >= this.#nextSeq) this.#nextSeq = seq + 1;
-    return msg;
+  #hold(m: LoadedMessage): number {
+    const partition = partitionOfHash(m.keyHash, this.settings.partitions, this.#spread++);
+    this.index.add({
+      seq: m.seq,
+      partition,
+      size: m.size,
+      enqueuedAt: m.enqueuedAt,
+      expiresAt: m.expiresAt,
+      deadLetter: m.deadLetter,
+    });
+    this.bytes += m.size;
+    if (m.seq >= this.#nextSeq) this.#nextSeq = m.seq + 1;
+    return partition;
   }
 
   /** GroupHost: `group` settled `seq`; a classic queue deletes the body once every group has. */
@@ -122,16 +183,17 @@ export class Queue implements GroupHost {
     this.remove(seq);
   }
 
-  deadLetter(group: Group, msg: QueueMessage, reason: string, deliveryCount: number): boolean {
-    return this.env.deadLetter(this, group, msg, reason, deliveryCount);
+  deadLetter(group: Group, seq: number, reason: string, deliveryCount: number): boolean {
+    return this.env.deadLetter(this, group, seq, reason, deliveryCount);
   }
 
   /** Deletes a message for every group (settled everywhere, purge, retention, redrive). */
   remove(seq: number): boolean {
-    const msg = this.messages.get(seq);
-    if (msg === undefined) return false;
-    this.messages.delete(seq);
-    this.bytes -= msg.record.payload.length;
+    const size = this.index.delete(seq);
+    if (size < 0) return false;
+    this.bytes -= size;
+    this.bodies.delete(seq);
+    this.#kept.delete(seq);
     this.store.remove(this.name, seq);
     for (const g of this.groups.values()) g.discard(seq);
     for (const g of this.groups.values()) g.advance();
@@ -143,7 +205,7 @@ export class Queue implements GroupHost {
     const g = new Group(this, name, floor);
     this.groups.set(name, g);
     g.persistFloor();
-    for (const msg of this.messages.values()) if (msg.seq > floor) g.offer(msg);
+    for (const seq of this.index.seqs()) if (seq > floor) g.offer(seq, this.index.partitionOf(seq));
     return g;
   }
 
@@ -156,14 +218,14 @@ export class Queue implements GroupHost {
 
   /** TTL and stream retention due at `now`: expired messages go to the DLQ (or are dropped), old stream data goes. */
   sweep(now: number): void {
-    for (const msg of this.messages.values()) {
-      const at = msg.record.expiresAt;
+    for (const seq of this.index.seqs()) {
+      const at = this.index.expiresAt(seq);
       if (at === undefined || at > now) break;
       if (this.groups.size === 0) {
-        if (this.env.deadLetter(this, undefined, msg, "expired", 0)) this.remove(msg.seq);
+        if (this.env.deadLetter(this, undefined, seq, "expired", 0)) this.remove(seq);
         continue;
       }
-      for (const g of this.groups.values()) if (!g.isSettled(msg.seq)) g.expire(msg);
+      for (const g of this.groups.values()) if (!g.isSettled(seq)) g.expire(seq);
     }
     if (this.settings.type === QueueType.Stream) this.trim(now);
   }
@@ -171,16 +233,17 @@ export class Queue implements GroupHost {
   /** Stream retention: the oldest messages go while over maxCount, maxBytes or maxAge. */
   trim(now: number): void {
     const r = this.settings.retention;
-    for (const msg of this.messages.values()) {
+    for (const seq of this.index.seqs()) {
+      const at = this.index.enqueuedAt(seq);
       const over =
-        (r.maxCount > 0 && this.messages.size > r.maxCount) ||
+        (r.maxCount > 0 && this.index.count > r.maxCount) ||
         (r.maxBytes > 0 && this.bytes > r.maxBytes) ||
-        (r.maxAge > 0 && now - msg.record.enqueuedAt >= r.maxAge);
+        (r.maxAge > 0 && now - at >= r.maxAge);
       if (!over) {
-        if (r.maxAge > 0) this.env.wake(msg.record.enqueuedAt + r.maxAge);
+        if (r.maxAge > 0) this.env.wake(at + r.maxAge);
         return;
       }
-      this.remove(msg.seq);
+      this.remove(seq);
     }
   }
 
@@ -192,10 +255,9 @@ export class Queue implements GroupHost {
       const n = g.tick(now);
       if (n < next) next = n;
     }
-    for (const msg of this.messages.values()) {
-      if (msg.record.expiresAt !== undefined && msg.record.expiresAt < next) next = msg.record.expiresAt;
-      break;
-    }
+    const first = this.index.first();
+    const at = first === undefined ? undefined : this.index.expiresAt(first);
+    if (at !== undefined && at < next) next = at;
     return next;
   }
 

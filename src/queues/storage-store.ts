@@ -14,17 +14,19 @@
 // The engine's atomic steps (DLQ move = append to the DLQ + removal here) are synchronous runs of these calls, so
 // they land in one storage batch: one transaction.
 import type { Properties, UserProperty } from "../codec/index.ts";
-import type { Storage, StoredMessage } from "../storage/index.ts";
+import type { QueueEntryMeta, QueueLogRef, Storage, StoredMessage } from "../storage/index.ts";
 import { QUEUE_PREFIX } from "./config.ts";
 import type {
   DeadLetterInfo,
   LoadedGroup,
   LoadedMember,
+  LoadedMessage,
   LoadedQueue,
   MemberRecord,
   QueueRecord,
   QueueStore,
 } from "./store.ts";
+import { loadedMessageOf } from "./store.ts";
 
 /**
  * A log without entries whose groups are the persistent sessions' queue subscriptions: the group name is the JSON
@@ -148,7 +150,16 @@ export class StorageQueueStore implements QueueStore {
 
   append(queue: string, record: QueueRecord): number {
     const st = this.storage;
-    return st.queues.append(queue, st.messages.store(toStoredMessage(queue, record)));
+    return st.queues.append(queue, st.messages.store(toStoredMessage(queue, record)), metaOf(record));
+  }
+
+  read(queue: string, seq: number): QueueRecord | undefined {
+    const e = this.storage.queues.read(queue, seq, 1)[0];
+    return e === undefined || e.seq !== seq ? undefined : fromStoredMessage(e.message, e.appendedAt);
+  }
+
+  written(): Promise<void> {
+    return this.storage.written();
   }
 
   remove(queue: string, seq: number): void {
@@ -189,13 +200,7 @@ export class StorageQueueStore implements QueueStore {
       .list()
       .filter((info) => info.name !== MEMBERS)
       .map((info) => {
-        const messages: LoadedQueue["messages"] = [];
-        for (let from = info.firstSeq; from < info.nextSeq;) {
-          const page = q.read(info.name, from, PAGE);
-          if (page.length === 0) break;
-          for (const e of page) messages.push({ seq: e.seq, record: fromStoredMessage(e.message, e.appendedAt) });
-          from = page[page.length - 1]!.seq + 1;
-        }
+        const messages = this.#messages(info.name, info.firstSeq, info.nextSeq);
         const groups: LoadedGroup[] = q.groups(info.name).map((g) => {
           const pending = new Map<number, { count: number; visibleAt: number }>();
           const done = new Set<number>();
@@ -212,4 +217,51 @@ export class StorageQueueStore implements QueueStore {
   commit(): Promise<void> {
     return this.storage.commit();
   }
+
+  /**
+   * A queue's index entries, read page by page as the engine iterates (bodies are not read: the index fields are in
+   * each log entry's meta; an entry written before they were has its body read once, here).
+   */
+  *#messages(queue: string, first: number, next: number): Generator<LoadedMessage, void, undefined> {
+    const q = this.storage.queues;
+    for (let from = first; from < next;) {
+      const page = q.scan(queue, from, PAGE);
+      if (page.length === 0) return;
+      for (const e of page) {
+        const m = fromMeta(e);
+        if (m !== undefined) yield m;
+        else {
+          const r = this.read(queue, e.seq);
+          if (r !== undefined) yield loadedMessageOf(e.seq, r);
+        }
+      }
+      from = page[page.length - 1]!.seq + 1;
+    }
+  }
+}
+
+/**
+ * The index fields kept with a log entry: `s` payload bytes, `x` expiry, `h` key hash, `d` dead letter. Short
+ * keys: one per message on disk (about 12 bytes with msgpack for a keyless, non-expiring message).
+ */
+function metaOf(r: QueueRecord): QueueEntryMeta {
+  const m = loadedMessageOf(0, r);
+  const meta: Record<string, number | boolean> = { s: m.size };
+  if (m.expiresAt !== undefined) meta.x = m.expiresAt;
+  if (m.keyHash !== undefined) meta.h = m.keyHash;
+  if (m.deadLetter) meta.d = true;
+  return meta;
+}
+
+function fromMeta(e: QueueLogRef): LoadedMessage | undefined {
+  const x = e.meta;
+  if (x === undefined || typeof x.s !== "number") return undefined;
+  return {
+    seq: e.seq,
+    enqueuedAt: e.appendedAt,
+    size: x.s,
+    expiresAt: typeof x.x === "number" ? x.x : undefined,
+    keyHash: typeof x.h === "number" ? x.h : undefined,
+    deadLetter: x.d === true,
+  };
 }

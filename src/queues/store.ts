@@ -6,6 +6,7 @@
 // `append(dlq)` + `remove(queue)` + `deletePending` in one step — after a crash the message is in exactly one of
 // the two queues. The broker waits on `commit()` before it acknowledges (PUBACK after the durable append).
 import type { Properties } from "../codec/index.ts";
+import { hashKey } from "./partition.ts";
 
 /** Where a new stream group starts (`stream-offset` on SUBSCRIBE); ignored once the group has a committed offset. */
 export type StreamStart =
@@ -54,11 +55,41 @@ export interface LoadedGroup {
   done: Set<number>;
 }
 
+/**
+ * What the engine's index keeps of a message (message-index.ts): everything but the body, so recovery need not
+ * read bodies. A store without `read` adds the record (it is then kept in memory).
+ */
+export interface LoadedMessage {
+  seq: number;
+  /** QueueRecord.enqueuedAt. */
+  enqueuedAt: number;
+  expiresAt?: number | undefined;
+  /** Payload bytes. */
+  size: number;
+  /** hashKey(partitionKey), when the message has a key. */
+  keyHash?: number | undefined;
+  /** The record has `dlq` set. */
+  deadLetter: boolean;
+  record?: QueueRecord | undefined;
+}
+
+/** The index fields of a record (what a store keeps beside the body). */
+export function loadedMessageOf(seq: number, r: QueueRecord): LoadedMessage {
+  return {
+    seq,
+    enqueuedAt: r.enqueuedAt,
+    expiresAt: r.expiresAt,
+    size: r.payload.length,
+    keyHash: r.partitionKey === undefined ? undefined : hashKey(r.partitionKey),
+    deadLetter: r.dlq !== undefined,
+  };
+}
+
 export interface LoadedQueue {
   name: string;
   nextSeq: number;
-  /** In seq order. */
-  messages: { seq: number; record: QueueRecord }[];
+  /** In seq order; may be read lazily, page by page (the engine iterates it once, at startup). */
+  messages: Iterable<LoadedMessage>;
   groups: LoadedGroup[];
 }
 
@@ -93,6 +124,16 @@ export interface QueueStore {
   drop(queue: string): void;
   /** Everything committed, to rebuild the engine at startup. */
   load(): LoadedQueue[];
+  /**
+   * The body of a message appended and written (see `written`), or undefined if there is none. Optional: without
+   * it the engine keeps every body in memory for as long as its message.
+   */
+  read?(queue: string, seq: number): QueueRecord | undefined;
+  /**
+   * Resolves once everything given to the store so far is written, so `read` finds it — without hurrying the
+   * write (unlike `commit` in sync mode). Optional: `commit` is used instead.
+   */
+  written?(): Promise<void>;
   /** Resolves at the durability point of everything written so far. */
   commit(): Promise<void>;
   /** True when writes survive a restart (the broker then delays acknowledgements until commit()). */
@@ -196,11 +237,20 @@ export class MemoryQueueStore implements QueueStore {
     this.#queues.delete(queue);
   }
 
+  read(queue: string, seq: number): QueueRecord | undefined {
+    const r = this.#queues.get(queue)?.messages.get(seq);
+    return r === undefined ? undefined : { ...r };
+  }
+
+  written(): Promise<void> {
+    return Promise.resolve();
+  }
+
   load(): LoadedQueue[] {
     return [...this.#queues].map(([name, q]) => ({
       name,
       nextSeq: q.nextSeq,
-      messages: [...q.messages].sort((a, b) => a[0] - b[0]).map(([seq, record]) => ({ seq, record: { ...record } })),
+      messages: [...q.messages].sort((a, b) => a[0] - b[0]).map(([seq, record]) => loadedMessageOf(seq, record)),
       groups: [...q.groups].map(([gname, g]) => ({
         name: gname,
         record: { ...g.record },

@@ -3,7 +3,10 @@
 // same path-named errors; the broker is started by the same composition root as `wharf start` (startServer), and
 // the in-process API (src/inproc) is a face of that same core.
 import type { Broker, BrokerStats } from "../broker/index.ts";
+import { applyConfigure, planConfigure, type ConfigureResult, type ConfigureTargets } from "./configure.ts";
 import {
+  InprocError,
+  InprocErrorCode,
   LocalBroker,
   type BatchEntry,
   type DeadLetterStats,
@@ -79,6 +82,12 @@ export interface WharfBroker {
   /** Messages published through it become visible at commit(), all at once, or never. */
   transaction(options?: TransactionOptions): Transaction;
   readonly deadLetters: { stats(): DeadLetterStats; topicFor(topic: string): string };
+  /**
+   * Changes the configuration at runtime: `changes` is a partial config (as for createBroker), validated with the
+   * YAML schema; only the log level, the ACL and the limits in LIVE_CONFIG_KEYS may change. Anything invalid, or
+   * a changed key that cannot change live, throws ConfigError naming each path, and nothing changes.
+   */
+  configure(changes: BrokerConfigInput): ConfigureResult;
   /** Ends the durable subscription session `name` (subscribe(…, { durable })); false if there is none. */
   removeDurable(name: string): boolean;
   health(): Health;
@@ -107,7 +116,7 @@ export async function createBroker(options: BrokerConfigInput = {}, deps: Create
       ...(deps.memoryLimit !== undefined ? { memoryLimit: deps.memoryLimit } : {}),
       ...(deps.transactionTimeout !== undefined ? { transactionTimeout: deps.transactionTimeout } : {}),
     });
-    return new EmbeddedBroker(server, local);
+    return new EmbeddedBroker(server, local, logger);
   } catch (err) {
     await server.close();
     throw err;
@@ -117,16 +126,32 @@ export async function createBroker(options: BrokerConfigInput = {}, deps: Create
 class EmbeddedBroker implements WharfBroker {
   readonly listeners: readonly ListenerAddress[];
   #closing: Promise<void> | undefined;
+  #config: WharfConfig;
+  readonly #targets: ConfigureTargets;
 
   constructor(
     readonly server: WharfServer,
     readonly local: LocalBroker,
+    logger: Logger,
   ) {
     this.listeners = listenerAddresses(server);
+    this.#config = server.config;
+    this.#targets = {
+      broker: server.broker,
+      setLogLevel: "level" in logger ? (level) => ((logger as { level: string }).level = level) : undefined,
+    };
   }
 
   get config(): WharfConfig {
-    return this.server.config;
+    return this.#config;
+  }
+
+  configure(changes: BrokerConfigInput): ConfigureResult {
+    if (this.#closing !== undefined) throw new InprocError(InprocErrorCode.Closed, "the broker is closed");
+    const { next, changed } = planConfigure(this.#config, changes, this.#targets);
+    applyConfigure(next, changed, this.#targets);
+    this.#config = next;
+    return { changed };
   }
 
   get core(): Broker {

@@ -55,6 +55,8 @@ export class Committer {
   #generation = 0;
   /** Settles when the ops now pending are written; created on demand. */
   #next: Deferred | undefined;
+  /** Same, for written() callers, who must not hurry the batch (a pending #next makes the next batch start at once). */
+  #nextWritten: Deferred | undefined;
   /** Settles when the most recently started write is done. */
   #last: Promise<void> = Promise.resolve();
   #inFlight = false;
@@ -115,6 +117,14 @@ export class Committer {
     return this.#whenWritten(true);
   }
 
+  /** Settles once everything pushed so far is written, at the pace the mode sets (no earlier batch than commit()). */
+  written(): Promise<void> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    if (this.#pending.length === 0) return this.#last;
+    this.#nextWritten ??= deferred();
+    return this.#nextWritten.promise;
+  }
+
   /** Cancels scheduled work (after a final flush). */
   stop(): void {
     this.#cancel();
@@ -169,7 +179,14 @@ export class Committer {
     }
     const done = this.#next ?? deferred();
     this.#next = undefined;
+    const alsoDone = this.#nextWritten;
+    this.#nextWritten = undefined;
     this.#last = done.promise;
+    if (alsoDone !== undefined)
+      done.promise.then(
+        () => alsoDone.resolve(),
+        (e: unknown) => alsoDone.reject(e),
+      );
     if (ops.length === 0) {
       done.resolve(); // everything cancelled out: nothing to write, nothing to wait for
       return;
@@ -223,6 +240,8 @@ export class Committer {
     this.#generation++;
     this.#next?.reject(failed);
     this.#next = undefined;
+    this.#nextWritten?.reject(failed);
+    this.#nextWritten = undefined;
     this.#o.onFailure?.(failed);
     return failed;
   }

@@ -155,7 +155,7 @@ export function loadIndexes(kv: KvBackend, path: string | undefined): Indexes {
       id = nextId++;
       messageIds.add(id);
       repairs.push({ space: Space.Message, key: ["", id], value: e.inline });
-      repairs.push({ space: Space.QueueLog, key, value: encodeLogEntry(id, e.appendedAt) });
+      repairs.push({ space: Space.QueueLog, key, value: encodeLogEntry(id, e.appendedAt, e.meta) });
     }
     if (ref(id, Space.QueueLog, key)) st.entries.set(seq, id);
   });

@@ -188,6 +188,11 @@ export class StorageEngine implements Storage {
     return this.#committer.commit();
   }
 
+  written(): Promise<void> {
+    if (this.#closed) return Promise.reject(new StorageError(StorageErrorCode.Closed, "storage: the store is closed"));
+    return this.#committer.written();
+  }
+
   async flush(): Promise<void> {
     this.#check();
     this.messages.dropFloating();

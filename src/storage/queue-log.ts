@@ -13,7 +13,15 @@ import { Space, keyText } from "./keys.ts";
 import { decodeLogEntry, decodeMessage, encodeGroup, encodeLogEntry, encodePending } from "./records.ts";
 import type { MessageRefs } from "./refs.ts";
 import type { QueueLogStore } from "./storage.ts";
-import type { MessageId, PendingEntry, QueueGroupInfo, QueueLogEntry, QueueLogInfo } from "./types.ts";
+import type {
+  MessageId,
+  PendingEntry,
+  QueueEntryMeta,
+  QueueGroupInfo,
+  QueueLogEntry,
+  QueueLogInfo,
+  QueueLogRef,
+} from "./types.ts";
 import { invalid } from "./validate.ts";
 
 function checkSeq(seq: number, what: string): void {
@@ -56,16 +64,17 @@ export class EngineQueueLogs implements QueueLogStore {
 
   // ---- entries ---------------------------------------------------------------------------------------------
 
-  append(queue: string, messageId: MessageId): number {
+  append(queue: string, messageId: MessageId, meta?: QueueEntryMeta): number {
     this.#h.check();
     this.#refs.incref(messageId); // first: throws for an unknown message before anything changes
-    return this.#add(this.#log(queue, true)!, messageId);
+    return this.#add(this.#log(queue, true)!, messageId, meta);
   }
 
-  #add(st: LogState, messageId: MessageId): number {
+  #add(st: LogState, messageId: MessageId, meta?: QueueEntryMeta): number {
     const seq = st.next++;
     st.entries.set(seq, messageId);
-    this.#h.elider.put(Space.QueueLog, [st.key, seq], encodeLogEntry(messageId, this.#h.now()), true); // a new seq
+    const value = encodeLogEntry(messageId, this.#h.now(), meta);
+    this.#h.elider.put(Space.QueueLog, [st.key, seq], value, true); // a new seq
     return seq;
   }
 
@@ -89,10 +98,21 @@ export class EngineQueueLogs implements QueueLogStore {
     this.#h.check();
     const out: QueueLogEntry[] = [];
     for (const e of this.#h.kv.range(Space.QueueLog, keyText(queue), fromSeq, limit)) {
-      const { messageId, appendedAt } = decodeLogEntry(e.value);
+      const { messageId, appendedAt, meta } = decodeLogEntry(e.value);
       const raw = messageId === undefined ? undefined : this.#h.kv.get(Space.Message, ["", messageId]);
       if (messageId === undefined || raw === undefined) continue; // repaired at the next open
-      out.push({ seq: Number(e.key[1]), messageId, message: decodeMessage(raw), appendedAt });
+      out.push({ seq: Number(e.key[1]), messageId, message: decodeMessage(raw), appendedAt, meta });
+    }
+    return out;
+  }
+
+  scan(queue: string, fromSeq: number, limit: number): QueueLogRef[] {
+    this.#h.check();
+    const out: QueueLogRef[] = [];
+    for (const e of this.#h.kv.range(Space.QueueLog, keyText(queue), fromSeq, limit)) {
+      const { messageId, appendedAt, meta } = decodeLogEntry(e.value);
+      if (messageId === undefined) continue; // an inline body: converted at open, never seen here
+      out.push({ seq: Number(e.key[1]), messageId, appendedAt, meta });
     }
     return out;
   }

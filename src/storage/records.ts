@@ -5,6 +5,7 @@
 import type { Properties, QoS, UserProperty, Will } from "../codec/types.ts";
 import { WharfError } from "../util/errors.ts";
 import type {
+  QueueEntryMeta,
   DeliveryOptions,
   InflightMessage,
   MessageId,
@@ -282,23 +283,40 @@ export function decodeQueueMeta(raw: unknown): { name: string; tail: number } {
   return { name: str(o, "n", "queue meta"), tail: num(o, "f", "queue meta") };
 }
 
-export function encodeLogEntry(messageId: MessageId, appendedAt: number): Obj {
-  return { m: messageId, at: appendedAt };
+export function encodeLogEntry(messageId: MessageId, appendedAt: number, meta?: QueueEntryMeta): Obj {
+  return meta === undefined ? { m: messageId, at: appendedAt } : { m: messageId, at: appendedAt, x: meta };
+}
+
+function logMeta(o: Obj, what: string): QueueEntryMeta | undefined {
+  const x = o.x;
+  if (x === undefined) return undefined;
+  if (typeof x !== "object" || x === null || Array.isArray(x)) throw new CorruptRecordError(`${what}: x is not a map`);
+  for (const v of Object.values(x as Obj)) {
+    if (typeof v !== "number" && typeof v !== "string" && typeof v !== "boolean")
+      throw new CorruptRecordError(`${what}: x holds a ${typeof v}`);
+  }
+  return x as QueueEntryMeta;
 }
 
 /**
  * A queue log entry. `m` is a message id; before message bodies were shared (no release wrote queue logs) it
  * was the body itself: that form is returned as `inline` and converted at open (engine-load.ts).
  */
-export function decodeLogEntry(raw: unknown): { messageId: MessageId | undefined; inline?: Obj; appendedAt: number } {
+export function decodeLogEntry(raw: unknown): {
+  messageId: MessageId | undefined;
+  inline?: Obj;
+  appendedAt: number;
+  meta: QueueEntryMeta | undefined;
+} {
   const what = "queue log entry";
   const o = obj(raw, what);
   const appendedAt = num(o, "at", what);
+  const meta = logMeta(o, what);
   if (typeof o.m === "object" && o.m !== null) {
     decodeMessage(o.m); // validates
-    return { messageId: undefined, inline: o.m as Obj, appendedAt };
+    return { messageId: undefined, inline: o.m as Obj, appendedAt, meta };
   }
-  return { messageId: num(o, "m", what), appendedAt };
+  return { messageId: num(o, "m", what), appendedAt, meta };
 }
 
 export function encodeGroup(name: string, cursor: number): Obj {

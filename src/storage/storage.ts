@@ -24,8 +24,10 @@ import type {
   RetainedEntry,
   SessionSnapshot,
   QueueGroupInfo,
+  QueueEntryMeta,
   QueueLogEntry,
   QueueLogInfo,
+  QueueLogRef,
   QueuedMessage,
   SessionRecord,
   StorageSnapshot,
@@ -56,10 +58,15 @@ export interface MessageStore {
  * `read` sees committed entries (docs/storage.md, "Queue logs").
  */
 export interface QueueLogStore {
-  /** Appends a reference to a stored body (messages.store) to `queue` (created if new); returns its seq. */
-  append(queue: string, messageId: MessageId): number;
+  /**
+   * Appends a reference to a stored body (messages.store) to `queue` (created if new); returns its seq. `meta` is
+   * kept with the entry (read back by `read` and `scan`).
+   */
+  append(queue: string, messageId: MessageId, meta?: QueueEntryMeta): number;
   /** Committed entries with seq >= fromSeq, ascending, at most `limit`, with their bodies. */
   read(queue: string, fromSeq: number, limit: number): QueueLogEntry[];
+  /** Committed entries with seq >= fromSeq, ascending, at most `limit`, without their bodies (startup paging). */
+  scan(queue: string, fromSeq: number, limit: number): QueueLogRef[];
   has(queue: string, seq: number): boolean;
   /** Deletes one entry (and its pending entries in every group) and releases its body. False if none. */
   remove(queue: string, seq: number): boolean;
@@ -176,6 +183,11 @@ export interface Storage {
   commit(): Promise<void>;
   /** Resolves when everything so far is committed and fsync'd, whatever the mode. */
   flush(): Promise<void>;
+  /**
+   * Resolves once everything so far is written to the backend (readable: `read`, `messages.get`), without
+   * hurrying the write: in batched mode it waits for the batch timer, unlike flush(). Rejects like commit().
+   */
+  written(): Promise<void>;
   /** Everything persisted (committed state) at once, bodies included: tests and tools. Recovery uses pages(). */
   loadAll(): StorageSnapshot;
   /** Recounts references in the committed state against stored refcounts. */

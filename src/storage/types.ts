@@ -155,6 +155,22 @@ export interface QueueLogEntry {
   message: StoredMessage;
   /** When it was appended, or moved into this log (ms since the epoch, storage clock). */
   appendedAt: number;
+  /** What append() was given as meta. */
+  meta?: QueueEntryMeta | undefined;
+}
+
+/**
+ * Small plain data a queue layer keeps with a log entry (the index fields it needs at startup without reading the
+ * body: size, expiry, key hash …). Stored in the entry itself; not carried by `move`.
+ */
+export type QueueEntryMeta = Readonly<Record<string, number | string | boolean>>;
+
+/** A queue log entry without its body (`scan`). */
+export interface QueueLogRef {
+  seq: number;
+  messageId: MessageId;
+  appendedAt: number;
+  meta: QueueEntryMeta | undefined;
 }
 
 /** A queue log entry handed to a consumer of a group and not yet acknowledged. */

@@ -5,3 +5,4 @@ export * from "./semaphore.ts";
 export * from "./log-limiter.ts";
 export * from "./errors.ts";
 export * from "./limits.ts";
+export * from "./fifo.ts";

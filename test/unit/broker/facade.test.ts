@@ -18,6 +18,7 @@ test("Broker exposes only the documented API", async () => {
     "publish",
     "queues", // durable queues' management API (docs/queues.md)
     "ready",
+    "reconfigure", // live options at runtime (docs/broker.md)
     "recovery",
     "redirect",
     "serverRedirect",

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FakeClock } from "../../../src/util/clock.ts";
 import { QueueEngine, StorageQueueStore } from "../../../src/queues/index.ts";
-import type { QueueConfigEntry } from "../../../src/queues/index.ts";
+import type { QueueConfigEntry, QueueDelivery } from "../../../src/queues/index.ts";
 import type { Storage } from "../../../src/storage/index.ts";
 import { lmdbHarness, memoryHarness } from "../../helpers/storage-harness.ts";
 import type { HarnessFactory } from "../../helpers/storage-harness.ts";
@@ -98,6 +98,81 @@ for (const [name, factory] of [
     assert.equal(e.info("s")!.depth, 3, "a stream keeps its messages");
     assert.equal(e.info("q")!.nextSeq, 6, "seqs are not reused");
     assert.ok(storage.verify().ok);
+    e.close();
+  });
+}
+
+for (const [name, factory] of [
+  ["memory", memoryHarness],
+  ["lmdb", lmdbHarness],
+] as [string, HarnessFactory][]) {
+  test(`${name}: bodies past the cache budget are read back from storage; a restart indexes without reading bodies`, async (t) => {
+    const h = await factory();
+    t.after(() => h.dispose());
+    const clock = new FakeClock(1_000_000);
+    let storage = await h.open({ clock });
+    const config: QueueConfigEntry[] = [{ name: "b", partitions: 4, ordering: "partition" }];
+    const engineWith = (st: Storage): QueueEngine =>
+      new QueueEngine({ store: new StorageQueueStore(st), clock, config, random: () => 0, bodyCacheBytes: 4096 });
+    let e = engineWith(storage);
+    const N = 600;
+    for (let i = 0; i < N; i++) {
+      const r = e.publish("b", {
+        payload: Buffer.from(`body ${i}`),
+        partitionKey: i % 3 === 0 ? `k${i % 7}` : undefined,
+        expiresAt: i === 5 ? clock.now() + 3_600_000 : undefined,
+        properties: i === 7 ? { contentType: "text/x" } : undefined,
+      });
+      assert.ok(r.ok);
+    }
+    assert.ok(e.bodyCache.bytes > 4096, "nothing is evicted before the store has written it");
+    await storage.written();
+    await new Promise((r) => setImmediate(r));
+    assert.ok(e.bodyCache.bytes <= 4096, `evicted down to the budget once written (${e.bodyCache.bytes})`);
+    const link = new Link("c");
+    e.join("b", undefined, link, { prefetch: 1000 });
+    assert.equal(link.got.length, N);
+    const bySeq = new Map(link.got.map((d) => [d.seq, d]));
+    assert.equal(bySeq.get(1)!.payload.toString(), "body 0", "an evicted body, read back");
+    assert.equal(bySeq.get(4)!.partitionKey, "k3");
+    assert.equal(bySeq.get(8)!.properties?.contentType, "text/x");
+    assert.equal(bySeq.get(6)!.expiresAt, 1_000_000 + 3_600_000);
+    const partitionOf = new Map(link.got.map((d) => [d.seq, d.partition]));
+    for (const d of link.got.slice(0, 300)) e.ack("b", undefined, d.messageId);
+    await e.commit();
+    e.close();
+    await storage.close();
+
+    storage = await h.open({ clock });
+    let bodyReads = 0;
+    const read = storage.queues.read.bind(storage.queues);
+    storage.queues.read = (q, from, limit) => {
+      bodyReads++;
+      return read(q, from, limit);
+    };
+    e = engineWith(storage);
+    assert.equal(bodyReads, 0, "recovery reads log entries (with their index fields), not bodies");
+    assert.equal(e.info("b")!.depth, N - 300);
+    assert.equal(
+      e.info("b")!.bytes,
+      link.got.slice(300).reduce((n, d) => n + d.payload.length, 0),
+    );
+    const again = new Link("c");
+    e.join("b", undefined, again, { prefetch: 1000 });
+    const view = (ds: QueueDelivery[]) =>
+      ds
+        .map((d) => [d.seq, d.payload.toString(), d.partitionKey === undefined ? -1 : d.partition] as const)
+        .sort((x, y) => x[0] - y[0]);
+    assert.deepEqual(
+      view(again.got),
+      view(link.got.slice(300)).map(([seq, text, p]) => [seq, text, p === -1 ? -1 : partitionOf.get(seq)]),
+      "same bodies; a keyed message keeps its partition (from the stored key hash)",
+    );
+    assert.ok(
+      again.got.every((d) => d.deliveryCount === 2),
+      "delivery counts kept",
+    );
+    assert.equal(bodyReads, N - 300, "one read per delivered body");
     e.close();
   });
 }

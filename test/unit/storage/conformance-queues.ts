@@ -352,4 +352,31 @@ export function queueTests(name: string, factory: HarnessFactory): void {
     assert.equal(s.queues.length("q"), 0);
     assert.equal(s.verify().ok, true);
   });
+
+  test(`${name}: queue log: meta kept with an entry (read, scan without bodies, reopen); written() makes reads see it`, async (t) => {
+    const clock = new FakeClock(5_000);
+    const { h, s } = await openFresh(t, factory, { clock });
+    const a = s.queues.append("m", s.messages.store(message(1)), { s: 9, h: 4_000_000_000, d: true, k: "x" });
+    const b = s.queues.append("m", s.messages.store(message(2)));
+    assert.deepEqual(s.queues.scan("m", 0, 10), [], "nothing written yet");
+    await s.written();
+    assert.deepEqual(s.queues.scan("m", 0, 10), [
+      {
+        seq: a,
+        messageId: s.queues.read("m", a, 1)[0]!.messageId,
+        appendedAt: 5_000,
+        meta: { s: 9, h: 4_000_000_000, d: true, k: "x" },
+      },
+      { seq: b, messageId: s.queues.read("m", b, 1)[0]!.messageId, appendedAt: 5_000, meta: undefined },
+    ]);
+    assert.deepEqual(s.queues.read("m", a, 1)[0]!.meta, { s: 9, h: 4_000_000_000, d: true, k: "x" });
+    assert.equal(s.queues.read("m", a, 1)[0]!.message.topic, "t/1");
+    const s2 = await reopen(h, s);
+    assert.deepEqual(
+      s2.queues.scan("m", 2, 10).map((e) => [e.seq, e.meta]),
+      [[b, undefined]],
+    );
+    assert.deepEqual(s2.queues.scan("m", 0, 1)[0]!.meta, { s: 9, h: 4_000_000_000, d: true, k: "x" });
+    assert.ok(s2.verify().ok);
+  });
 }

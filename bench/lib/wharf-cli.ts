@@ -1,0 +1,38 @@
+// Starts the real Wharf CLI (`wharf start --config`) on a free loopback port with LMDB storage in `dataDir` (or
+// memory storage), for the benches that need durable storage (persist, queues).
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort, spawnManaged, waitForPort } from "./children.ts";
+import type { ManagedProcess } from "./children.ts";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/**
+ * `mode`: a storage durability (`sync`, `batched`, `none`) or `memory`. `extra`: further YAML lines (top-level
+ * keys). The config file goes next to `dataDir`.
+ */
+export async function startWharf(
+  mode: string,
+  dataDir: string,
+  extra: readonly string[],
+): Promise<{ proc: ManagedProcess; port: number }> {
+  mkdirSync(dataDir, { recursive: true });
+  const port = await freePort();
+  const storage =
+    mode === "memory"
+      ? "storage: { type: memory }"
+      : `storage: { type: lmdb, dataDir: ${JSON.stringify(dataDir)}, durability: ${mode} }`;
+  const config = join(dataDir, "..", "wharf.yaml");
+  const lines = [`listeners: [{ host: 127.0.0.1, port: ${port} }]`, storage, ...extra];
+  writeFileSync(config, [...lines, "sys: { interval: 0 }", "log: { level: warn, format: json }"].join("\n"));
+  // WHARF_BENCH_NODE_ARGS: extra node flags for the broker (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+  const nodeArgs = (process.env.WHARF_BENCH_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+  const proc = spawnManaged(
+    process.execPath,
+    [...nodeArgs, "--import", "tsx", "src/cli/main.ts", "start", "--config", config],
+    root,
+  );
+  await waitForPort(proc, port, 30_000);
+  return { proc, port };
+}

@@ -1,0 +1,160 @@
+// The compact in-memory index of one queue's messages: what the engine decides with (which seqs exist, their
+// partition, size, append time, expiry, dead-letter flag), without the bodies, which stay in storage (bodies.ts
+// keeps the recent ones). A struct of arrays in chunks of 1024 seqs, 15 bytes per seq slot (23 once a message of
+// the chunk has an expiry), where a Map entry + message object + record + Buffer cost ~400 bytes of heap for a
+// 100-byte message (bench/queues/backlog.ts measures it; docs/benchmarks.md has the figures).
+//
+// Seqs are dense (1, 2, 3 … per queue, never reused), so a seq's slot is arithmetic; a chunk goes with its last
+// message. Chunks are only ever created for the newest seq (appends; recovery restores in seq order), so the Map's
+// insertion order is seq order and iteration is ascending.
+
+const CHUNK_BITS = 10;
+const CHUNK = 1 << CHUNK_BITS;
+const MASK = CHUNK - 1;
+
+const PRESENT = 1;
+const DEAD_LETTER = 2;
+
+class Chunk {
+  readonly enqueuedAt = new Float64Array(CHUNK);
+  /** Allocated with the chunk's first message that expires (NaN = no expiry). */
+  expiresAt: Float64Array | undefined;
+  readonly size = new Uint32Array(CHUNK);
+  readonly partition = new Uint16Array(CHUNK);
+  readonly flags = new Uint8Array(CHUNK);
+  count = 0;
+  /** No slot below it is present (the oldest messages leave first, usually). */
+  lo = 0;
+}
+
+/** What the index records about one message. */
+export interface IndexedMessage {
+  readonly seq: number;
+  readonly partition: number;
+  readonly size: number;
+  readonly enqueuedAt: number;
+  readonly expiresAt: number | undefined;
+  readonly deadLetter: boolean;
+}
+
+export class MessageIndex {
+  readonly #chunks = new Map<number, Chunk>();
+  #count = 0;
+
+  get count(): number {
+    return this.#count;
+  }
+
+  #slot(seq: number): { c: Chunk; i: number } | undefined {
+    const c = this.#chunks.get(Math.floor(seq / CHUNK));
+    if (c === undefined) return undefined;
+    const i = seq & MASK;
+    return (c.flags[i]! & PRESENT) === 0 ? undefined : { c, i };
+  }
+
+  add(m: IndexedMessage): void {
+    const n = Math.floor(m.seq / CHUNK);
+    let c = this.#chunks.get(n);
+    if (c === undefined) {
+      c = new Chunk();
+      c.lo = m.seq & MASK;
+      this.#chunks.set(n, c);
+    }
+    const i = m.seq & MASK;
+    if ((c.flags[i]! & PRESENT) !== 0) return;
+    if (i < c.lo) c.lo = i;
+    c.flags[i] = PRESENT | (m.deadLetter ? DEAD_LETTER : 0);
+    c.enqueuedAt[i] = m.enqueuedAt;
+    c.size[i] = m.size;
+    c.partition[i] = m.partition;
+    if (m.expiresAt !== undefined) {
+      c.expiresAt ??= new Float64Array(CHUNK).fill(Number.NaN);
+      c.expiresAt[i] = m.expiresAt;
+    } else if (c.expiresAt !== undefined) c.expiresAt[i] = Number.NaN;
+    c.count++;
+    this.#count++;
+  }
+
+  has(seq: number): boolean {
+    const c = this.#chunks.get(Math.floor(seq / CHUNK));
+    return c !== undefined && (c.flags[seq & MASK]! & PRESENT) !== 0;
+  }
+
+  /** Removes `seq`; its size (bytes), or -1 when it was not there. */
+  delete(seq: number): number {
+    const n = Math.floor(seq / CHUNK);
+    const c = this.#chunks.get(n);
+    if (c === undefined) return -1;
+    const i = seq & MASK;
+    if ((c.flags[i]! & PRESENT) === 0) return -1;
+    c.flags[i] = 0;
+    this.#count--;
+    if (--c.count === 0) this.#chunks.delete(n);
+    return c.size[i]!;
+  }
+
+  /** The message at `seq`, or undefined. */
+  get(seq: number): IndexedMessage | undefined {
+    const s = this.#slot(seq);
+    if (s === undefined) return undefined;
+    const { c, i } = s;
+    const x = c.expiresAt?.[i];
+    return {
+      seq,
+      partition: c.partition[i]!,
+      size: c.size[i]!,
+      enqueuedAt: c.enqueuedAt[i]!,
+      expiresAt: x === undefined || Number.isNaN(x) ? undefined : x,
+      deadLetter: (c.flags[i]! & DEAD_LETTER) !== 0,
+    };
+  }
+
+  partitionOf(seq: number): number {
+    return this.#slot(seq)?.c.partition[seq & MASK] ?? 0;
+  }
+
+  sizeOf(seq: number): number {
+    return this.#slot(seq)?.c.size[seq & MASK] ?? 0;
+  }
+
+  /** Append time (ms), or NaN when `seq` is not held. */
+  enqueuedAt(seq: number): number {
+    return this.#slot(seq)?.c.enqueuedAt[seq & MASK] ?? Number.NaN;
+  }
+
+  expiresAt(seq: number): number | undefined {
+    const x = this.#slot(seq)?.c.expiresAt?.[seq & MASK];
+    return x === undefined || Number.isNaN(x) ? undefined : x;
+  }
+
+  isDeadLetter(seq: number): boolean {
+    const s = this.#slot(seq);
+    return s !== undefined && (s.c.flags[s.i]! & DEAD_LETTER) !== 0;
+  }
+
+  /** The smallest seq held, or undefined. */
+  first(): number | undefined {
+    for (const [n, c] of this.#chunks) {
+      for (let i = c.lo; i < CHUNK; i++) {
+        if ((c.flags[i]! & PRESENT) !== 0) {
+          c.lo = i;
+          return n * CHUNK + i;
+        }
+      }
+    }
+    return undefined;
+  }
+
+  /** Seqs held, ascending. Deleting the current (or any) seq while iterating is allowed. */
+  *seqs(): Generator<number, void, undefined> {
+    for (const [n, c] of this.#chunks) {
+      const base = n * CHUNK;
+      for (let i = c.lo; i < CHUNK; i++) if ((c.flags[i]! & PRESENT) !== 0) yield base + i;
+    }
+  }
+
+  clear(): void {
+    this.#chunks.clear();
+    this.#count = 0;
+  }
+}

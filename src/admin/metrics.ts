@@ -63,6 +63,8 @@ export interface BrokerMetrics {
 export interface MetricsOptions {
   /** Extra gauges to refresh at scrape time (e.g. readiness). */
   readonly storageStats?: () => { batches: number; ops: number; pending: number } | undefined;
+  /** The server's listeners: `wharf_listener_connections{type,address}` (coap: observations). */
+  readonly listeners?: () => readonly { type: string; address: string; connections: number }[];
   /** Export wharf_messages_*_by_qos_total (default true). */
   readonly messagesByQos?: boolean;
   /** The Storage object whose commits feed wharf_storage_commit_duration_seconds (storage commit events). */
@@ -182,6 +184,20 @@ export function createBrokerMetrics(broker: Broker, opts: MetricsOptions = {}): 
       registers: [registry],
       collect() {
         this.set(read()?.pending ?? 0);
+      },
+    });
+  }
+
+  if (opts.listeners !== undefined) {
+    const read = opts.listeners;
+    new Gauge({
+      name: "wharf_listener_connections",
+      help: "Open connections per listener (coap: observations), by type and address",
+      labelNames: ["type", "address"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const l of read()) this.set({ type: l.type, address: l.address }, l.connections);
       },
     });
   }

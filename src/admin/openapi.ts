@@ -138,6 +138,7 @@ const schemas: Record<string, JsonSchema> = {
       type: { type: "string" },
       host: { type: "string" },
       port: { type: "integer" },
+      connections: { type: "integer", description: "open connections (coap: observations)" },
       path: { type: "string" },
     },
   },

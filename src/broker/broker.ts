@@ -135,6 +135,14 @@ export class Broker implements ConnectionAcceptor {
     return this.#rt.queues.engine;
   }
 
+  /**
+   * Adds topics to the $SYS statistics, published with them every `sysInterval` (the server adds one per listener:
+   * its type, address and open connections). Values are read at each publication.
+   */
+  addSysTopics(source: () => [topic: string, value: string][]): void {
+    this.#rt.sys.addSource(source);
+  }
+
   /** Current subscriptions of a client (for tests and the admin API). */
   subscriptionsOf(clientId: string): Subscription[] {
     return [...(this.#rt.sessions.get(clientId)?.subscriptions.values() ?? [])];

@@ -179,7 +179,7 @@ function completeConnect(
     ...(clientAcl === undefined ? {} : { acl: clientAcl }),
   };
   if (clientAcl !== undefined) broker.authorizer.noteClientRules(); // per-client rules: the fast paths now check
-  c.logger = limitLogger(broker, broker.logger.child({ clientId }), `client:${clientId}`); // takeover fights: log-limits.ts
+  c.logger = limitLogger(broker, broker.logger, `client:${clientId}`, { clientId }); // takeover fights: log-limits.ts
   c.inflightLimit = Math.max(1, Math.min(opts.maxInflight, props?.receiveMaximum ?? MAX_UINT16));
   c.outboundAliases = outboundAliasesFor(opts.outboundTopicAliases, props?.topicAliasMaximum); // 5.0 [MQTT-3.1.2-27]
   c.will = p.will;

@@ -98,7 +98,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     // Replaced by a child logger bound to the client id once CONNECT is accepted (connect.ts), so log
     // calls here never repeat clientId (pino would print the key twice).
     // Until then its lines are rate limited per remote IP (log-limits.ts: a brute-force flood writes a few lines).
-    this.logger = limitLogger(broker, broker.logger, `ip:${ipOf(transport.remoteAddress)}`);
+    this.logger = limitLogger(broker, broker.logger, () => `ip:${ipOf(transport.remoteAddress)}`);
     this.inflightLimit = broker.options.maxInflight;
     this.lastActivity = broker.clock.now();
     const connectTimeout = broker.options.connectTimeout;
@@ -342,7 +342,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     }
     // Deliveries held back by the high-water mark can go now (they are flushed on the next turn).
     const s = this.session;
-    if (s !== undefined && s.link === this && s.queue.length > 0) s.drain();
+    if (s !== undefined && s.link === this && (s.queue.length > 0 || s.backlogLength > 0)) s.drain();
     else this.#pressure?.eased();
   }
 

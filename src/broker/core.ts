@@ -14,7 +14,7 @@ import type { ConnStateValue } from "./conn-state.ts";
 import type { EnhancedAuthState } from "./enhanced-auth-state.ts";
 import type { AuthHooks, Authorizer, ClientInfo } from "./hooks.ts";
 import type { FlushScheduler } from "./flush.ts";
-import type { Message } from "./message.ts";
+import type { Delivery, Message } from "./message.ts";
 import type { BrokerOptions, ServerRedirect } from "./options.ts";
 import type { RouteResult } from "./router.ts";
 import type { OpenedSession } from "./session-registry.ts";
@@ -148,4 +148,6 @@ export interface BrokerCore {
   unsubscribe(session: Session, filter: string): boolean;
   /** Sends the retained messages matching a new subscription, with RETAIN set [MQTT-3.3.1-6] [MQTT-3.3.1-8]. */
   deliverRetained(session: Session, sub: Subscription): void;
+  /** The deliveries deliverRetained sends, taken now (the SUBACK path sends them later: Session.holdLive). */
+  retainedFor(session: Session, sub: Subscription): Delivery[];
 }

@@ -3,7 +3,7 @@
 import type { QueueConfigEntry } from "../queues/index.ts";
 import { DEFAULT_SECURITY_OPTIONS } from "./security-options.ts";
 import type { SecurityOptions } from "./security-options.ts";
-import { MAX_PACKET_SIZE, MAX_UINT16 } from "../util/index.ts";
+import { MAX_UINT16 } from "../util/index.ts";
 
 import { DEFAULT_OVERLOAD_OPTIONS } from "./backpressure.ts";
 import type { OverloadOptions } from "./backpressure.ts";
@@ -36,7 +36,7 @@ export interface BrokerOptions extends SecurityOptions {
   maxKeepAlive: number;
   /** Per-session queue bound (messages waiting to be sent, offline or over the inflight window). */
   maxQueuedMessages: number;
-  /** Per-session queue bound in payload bytes; 0 = unlimited. */
+  /** Per-session queue bound in payload bytes; 0 = unlimited (default 16 MiB, docs/security.md). */
   maxQueuedBytes: number;
   /** Queue QoS 0 messages for offline persistent sessions. */
   queueQos0Offline: boolean;
@@ -116,12 +116,15 @@ export interface ServerRedirect {
 
 export const DEFAULT_BROKER_OPTIONS: Readonly<Required<BrokerOptions>> = Object.freeze({
   ...DEFAULT_SECURITY_OPTIONS,
-  maxPacketSize: MAX_PACKET_SIZE, // 256 MB body + 5-byte fixed header: the protocol maximum
+  // Safe defaults (issue #14, docs/security.md "Defaults"): the protocol maximum (256 MB) let one client make the
+  // broker buffer 256 MB per packet and 1,000 x 256 MB per stalled session. 1 MiB is EMQX's default and NATS's
+  // max_payload; 16 MiB per session holds 16 maximum-size messages, or all 1,000 queued messages up to 16 KB each.
+  maxPacketSize: 1024 * 1024,
   maxInflight: 100,
   receiveMaximum: MAX_UINT16,
   maxKeepAlive: MAX_UINT16,
   maxQueuedMessages: 1000,
-  maxQueuedBytes: 0,
+  maxQueuedBytes: 16 * 1024 * 1024,
   queueQos0Offline: false,
   allowAnonymous: true,
   maximumQoS: 2,

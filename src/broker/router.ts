@@ -69,9 +69,8 @@ export class LocalRouter implements Router {
   readonly #canRead: ((s: Session, topic: string) => boolean) | undefined;
 
   constructor(sharedEnv: Omit<SharedEnv, "index"> & { canRead?: (s: Session, topic: string) => boolean }) {
-    const { canRead, ...env } = sharedEnv;
-    this.#shared = new SharedSubscriptions({ ...env, index: this.#index });
-    this.#canRead = canRead;
+    this.#shared = new SharedSubscriptions({ ...sharedEnv, index: this.#index }); // read-checks its members too
+    this.#canRead = sharedEnv.canRead;
   }
 
   add(session: Session, sub: Subscription): boolean {

@@ -376,7 +376,11 @@ export class BrokerRuntime implements BrokerCore {
   }
 
   deliverRetained(session: Session, sub: Subscription): void {
-    if (sub.shared !== undefined) return; // only for a new Non-shared Subscription (5.0 §3.3.1.3)
+    session.deliverBacklog(this.retainedFor(session, sub)); // with flow control: all of them, as fast as the client reads
+  }
+
+  retainedFor(session: Session, sub: Subscription): Delivery[] {
+    if (sub.shared !== undefined) return []; // only for a new Non-shared Subscription (5.0 §3.3.1.3)
     const now = this.clock.now();
     const found: Message[] = [];
     const expired: string[] = [];
@@ -396,7 +400,7 @@ export class BrokerRuntime implements BrokerCore {
       // RETAIN set because the message is sent for a new subscription [MQTT-3.3.1-8].
       deliveries.push({ msg, qos: minQoS(msg.qos, sub.qos), retain: true, subscriptionIds: ids });
     }
-    session.deliverBacklog(deliveries); // with flow control: all of them, as fast as the client reads
+    return deliveries;
   }
 
   #storeRetained(msg: Message): void {

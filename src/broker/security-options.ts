@@ -25,7 +25,8 @@ export interface SecurityOptions {
   maxSessions?: number;
   /**
    * Payload bytes queued in all session queues together (global memory budget); a delivery that would exceed it is
-   * treated like a full session queue (QoS 0 dropped, QoS 1/2 refused: 5.0 publishers get 0x97). 0 = no budget.
+   * treated like a full session queue (QoS 0 dropped, QoS 1/2 refused: 5.0 publishers get 0x97). 0 = no budget;
+   * default 256 MiB.
    */
   maxQueuedBytesTotal?: number;
   /** New connections per remote IP address (all transports); over it the socket is closed at once. */
@@ -47,7 +48,9 @@ export const DEFAULT_SECURITY_OPTIONS: Readonly<Required<SecurityOptions>> = Obj
   maxPacketSizeBeforeConnect: 65_536,
   persistentSessionExpiry: 0,
   maxSessions: 0,
-  maxQueuedBytesTotal: 0,
+  // 256 MiB over all session queues: with the per-session 16 MiB bound, 16 stalled sessions at most fill it;
+  // beyond it QoS 0 is dropped and QoS 1/2 refused, so hostile subscribers cannot take the host's memory.
+  maxQueuedBytesTotal: 256 * 1024 * 1024,
   connectionRatePerIp: Object.freeze({ burst: 1, perSecond: 0 }),
   publishRate: Object.freeze({ burst: 1, perSecond: 0 }),
   publishByteRate: Object.freeze({ burst: 1, perSecond: 0 }),

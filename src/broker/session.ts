@@ -180,7 +180,14 @@ export class Session {
       return true;
     }
     let ok = true;
-    if (link.canWrite && (d.qos === 0 || (this.queue.length === 0 && (this.#inflight?.size ?? 0) < link.inflightLimit)))
+    // Behind retained messages still to send (or whose SUBACK waits for a commit), a live message queues: retained
+    // first, deterministically (src/broker/subscribe.ts).
+    if (
+      link.canWrite &&
+      this.#backlog === undefined &&
+      !this.#gatedOn(link) &&
+      (d.qos === 0 || (this.queue.length === 0 && (this.#inflight?.size ?? 0) < link.inflightLimit))
+    )
       this.#send(link, d);
     else ok = this.#enqueue(d, pressure.canHold);
     pressure.loaded();
@@ -189,20 +196,51 @@ export class Session {
 
   /**
    * Retained messages for a new subscription, delivered with flow control (issue #14: 50,000 retained messages
-   * overflowed the bounded queue and were silently cut to ~9,000). They enter the queue only while it has room;
-   * drain() takes more as the client reads. Held as references to the retained store's messages.
+   * overflowed the bounded queue and were silently cut to ~9,000): sent straight from this backlog as the
+   * connection takes them (never through the bounded queue), before anything in the queue. Held as references to
+   * the retained store's messages.
+   *
+   * Ordering: a subscription's retained messages precede every live message it delivers. While the backlog is not
+   * empty, live deliveries go to the queue (with its limits and backpressure) and the queue is drained only once
+   * the backlog is; and while a SUBACK with retained messages waits for its storage commit (holdLive), live
+   * deliveries queue too, so none overtakes the SUBACK's retained messages.
    */
   #backlog: Delivery[] | undefined = undefined;
   #backlogAt = 0;
+  /** holdLive() calls not yet released, for the connection they were made on (a new connection ignores them). */
+  #gate: { link: SessionLink; count: number } | undefined = undefined;
 
-  /** Queues `ds` behind any earlier backlog and feeds the session as far as its queue has room. */
+  /** Queues `ds` behind any earlier backlog and sends as much as the connection takes. */
   deliverBacklog(ds: Delivery[]): void {
     if (ds.length === 0) return;
     if (this.#backlog === undefined) {
       this.#backlog = ds;
       this.#backlogAt = 0;
     } else this.#backlog.push(...ds);
-    this.#pumpBacklog();
+    this.drain();
+  }
+
+  /**
+   * A subscription with retained messages was added, and its SUBACK (then the retained messages) waits for the
+   * storage commit: live deliveries queue until releaseLive(). Tied to the current connection.
+   */
+  holdLive(): void {
+    const link = this.link;
+    if (link === undefined) return;
+    if (this.#gate?.link === link) this.#gate.count++;
+    else this.#gate = { link, count: 1 };
+  }
+
+  /** The SUBACK of a holdLive() went out: its retained messages go first, then what queued meanwhile. */
+  releaseLive(retained: Delivery[]): void {
+    const g = this.#gate;
+    if (g !== undefined && (g.link !== this.link || --g.count === 0)) this.#gate = undefined;
+    if (retained.length > 0) this.deliverBacklog(retained);
+    else this.drain();
+  }
+
+  #gatedOn(link: SessionLink): boolean {
+    return this.#gate !== undefined && this.#gate.link === link;
   }
 
   /** Retained deliveries still waiting for room (tests, stats). */
@@ -210,37 +248,43 @@ export class Session {
     return this.#backlog === undefined ? 0 : this.#backlog.length - this.#backlogAt;
   }
 
-  #roomFor(size: number): boolean {
-    const q = this.queue;
-    if (q.length === 0) return true; // always make progress
-    const { maxMessages, maxBytes, budget } = q.limits;
-    return (
-      q.length < maxMessages &&
-      (maxBytes === 0 || q.bytes + size <= maxBytes) &&
-      (budget === undefined || budget.used + size <= budget.max)
-    );
-  }
-
-  #pumpBacklog(): void {
-    const b = this.#backlog;
-    if (b === undefined) return;
-    while (this.#backlogAt < b.length) {
+  /** Sends retained deliveries from the backlog while the connection takes them and the inflight window has room. */
+  #pumpBacklog(link: SessionLink): void {
+    const b = this.#backlog!;
+    let now = -1;
+    while (this.#backlogAt < b.length && link.canWrite) {
       const d = b[this.#backlogAt]!;
-      if (!this.#roomFor(d.msg.payload.length)) return;
+      if (d.qos > 0 && (this.#inflight?.size ?? 0) >= link.inflightLimit) return;
       this.#backlogAt++;
-      this.deliver(d);
+      if (d.msg.expiresAt !== undefined) {
+        if (now < 0) now = this.env.now();
+        if (isExpired(d.msg, now)) {
+          this.env.counters.expired++; // expired while waiting [MQTT-3.3.2-5]
+          continue;
+        }
+      }
+      this.#send(link, d);
     }
+    if (this.#backlogAt < b.length) return;
     this.#backlog = undefined;
     this.#backlogAt = 0;
   }
 
-  /** Sends queued deliveries while the connection can take them and the inflight window has room. */
+  /**
+   * Sends what waits while the connection can take it and the inflight window has room: retained messages of new
+   * subscriptions first, then the queue (nothing while a SUBACK with retained messages waits for its commit).
+   */
   drain(): void {
-    this.#drainQueue();
+    const link = this.link;
+    if (link === undefined || this.#gatedOn(link)) return;
     if (this.#backlog !== undefined) {
-      this.#pumpBacklog();
-      this.#drainQueue();
+      this.#pumpBacklog(link);
+      if (this.#backlog !== undefined) {
+        link.pressure.eased();
+        return;
+      }
     }
+    this.#drainQueue();
   }
 
   #drainQueue(): void {

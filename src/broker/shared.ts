@@ -20,6 +20,12 @@
 //  - Unsubscribing gives back the member's queued (unsent) deliveries of that group; the ones in flight are
 //    completed with it [MQTT-3.10.4-3].
 //
+// ACL read-filter mode (acl.mode filter, Authorizer.canRead): every message is checked per member, as for ordinary
+// subscriptions. A message goes only to a live member that may read its topic (others are skipped, like a full
+// member); when no member of the group may read it, the group drops it as a filtered subscription would; when only
+// offline members may, it waits in the group's queue for one of them, and the messages behind it that a live member
+// may read do not wait for it.
+//
 // Retained messages are not sent for shared subscriptions (5.0 §3.3.1.3: only for a new Non-shared
 // Subscription); No Local on a shared subscription is refused by the codec as a Protocol Error [MQTT-3.8.3-4].
 import type { Logger } from "../util/index.ts";
@@ -93,6 +99,8 @@ export interface SharedEnv {
   readonly index: GroupIndex;
   /** Uniform in [0, 1): the "random" strategy (Math.random by default; tests may fix it). */
   readonly random: () => number;
+  /** ACL read check of one message for one member (read-filter mode); undefined = every member may read. */
+  readonly canRead?: ((s: Session, topic: string) => boolean) | undefined;
 }
 
 const isLive = (m: SharedMember): boolean => m.session.link !== undefined;
@@ -197,8 +205,9 @@ export class SharedSubscriptions {
    * live member's queue, or the group's queue, is full of QoS 1/2).
    */
   dispatch(g: SharedGroup, msg: Message): boolean {
-    if (g.waiting.length > 0) this.#drain(g); // keep arrival order once a member is live again
-    if (g.waiting.length === 0) {
+    if (!this.#anyReader(g, msg.topic)) return true; // read-filter ACL: no member may read it (filtered, not refused)
+    // Keep arrival order once a member is live again (unless what still waits is for offline readers only).
+    if (g.waiting.length === 0 || this.#drain(g)) {
       const r = this.#toMember(g, msg);
       if (r !== undefined) return r;
     }
@@ -207,11 +216,24 @@ export class SharedSubscriptions {
 
   // ---- internals --------------------------------------------------------------------------------------------
 
+  /** Whether `m` may read `topic` (ACL read-filter mode; always true otherwise). */
+  #reads(m: SharedMember, topic: string): boolean {
+    const canRead = this.env.canRead;
+    return canRead === undefined || canRead(m.session, topic);
+  }
+
+  /** Whether some member, live or not, may read `topic`. */
+  #anyReader(g: SharedGroup, topic: string): boolean {
+    if (this.env.canRead === undefined) return true;
+    for (const m of g.members) if (this.#reads(m, topic)) return true;
+    return false;
+  }
+
   /** Delivers to a live member: true/false = accepted/refused by every live member; undefined = none is live. */
   #toMember(g: SharedGroup, msg: Message): boolean | undefined {
     let tried: Set<SharedMember> | undefined;
     for (;;) {
-      const m = this.#pick(g, tried);
+      const m = this.#pick(g, tried, msg.topic);
       if (m === undefined) return tried === undefined ? undefined : false;
       const sub = m.sub;
       const delivered = m.session.deliver({
@@ -226,12 +248,15 @@ export class SharedSubscriptions {
     }
   }
 
-  /** The member that gets the next message, among live members not in `skip`; undefined if there is none. */
-  #pick(g: SharedGroup, skip: Set<SharedMember> | undefined): SharedMember | undefined {
+  /**
+   * The member that gets the next message, among live members not in `skip` that may read `topic`; undefined if
+   * there is none.
+   */
+  #pick(g: SharedGroup, skip: Set<SharedMember> | undefined, topic: string): SharedMember | undefined {
     const members = g.members;
     const n = members.length;
     if (n === 0) return undefined;
-    const eligible = (m: SharedMember): boolean => isLive(m) && skip?.has(m) !== true;
+    const eligible = (m: SharedMember): boolean => isLive(m) && skip?.has(m) !== true && this.#reads(m, topic);
     switch (this.env.strategy) {
       case "random": {
         const live = members.filter(eligible);
@@ -286,7 +311,7 @@ export class SharedSubscriptions {
   /** No live member: the message waits in the group's queue (QoS 0 only with queueQos0Offline, like a session). */
   #wait(g: SharedGroup, msg: Message): boolean {
     let granted = 0;
-    for (const m of g.members) if (m.sub.qos > granted) granted = m.sub.qos;
+    for (const m of g.members) if (m.sub.qos > granted && this.#reads(m, msg.topic)) granted = m.sub.qos;
     const qos = minQoS(msg.qos, granted as 0 | 1 | 2);
     if (qos === 0 && !this.env.queueQos0Offline) return true;
     const d: Delivery = { msg, qos, retain: false, subscriptionIds: undefined };
@@ -301,8 +326,12 @@ export class SharedSubscriptions {
     return false;
   }
 
-  /** Hands waiting messages to live members, in order, until none is live or all refuse. */
-  #drain(g: SharedGroup): void {
+  /**
+   * Hands waiting messages to live members, in order, until none is live or all refuse. True when nothing is left
+   * that a live member could take (the queue is empty, or what is left waits for offline members, the only ones
+   * the read-filter ACL lets read it): a new message need not wait behind it.
+   */
+  #drain(g: SharedGroup): boolean {
     let now = -1;
     for (let d = g.waiting.peek(); d !== undefined; d = g.waiting.peek()) {
       if (d.msg.expiresAt !== undefined) {
@@ -313,10 +342,43 @@ export class SharedSubscriptions {
           continue;
         }
       }
-      if (this.#toMember(g, d.msg) !== true) return;
+      if (!this.#anyReader(g, d.msg.topic)) {
+        g.waiting.shift(); // the members that could read it left: filtered now, as for a new message
+        continue;
+      }
+      const r = this.#toMember(g, d.msg);
+      if (r === undefined && g.members.some(isLive)) return this.#drainPastOffline(g);
+      if (r !== true) return false;
       g.waiting.shift();
       g.overflowWarned = false;
     }
+    return true;
+  }
+
+  /**
+   * Read-filter ACL: the head of the queue waits for an offline member, the only kind allowed to read it. The
+   * messages behind it that a live member may read go now, in order (one member going offline must not stall the
+   * group for the others). Same answer as #drain.
+   */
+  #drainPastOffline(g: SharedGroup): boolean {
+    const done = new Set<Delivery>();
+    let clear = true;
+    for (const d of g.waiting.toArray()) {
+      if (!this.#anyReader(g, d.msg.topic)) done.add(d);
+      else {
+        const r = this.#toMember(g, d.msg);
+        if (r === true) done.add(d);
+        else if (r === false) {
+          clear = false; // every live reader refused: what follows keeps its place
+          break;
+        }
+      }
+    }
+    if (done.size > 0) {
+      g.waiting.removeWhere((d) => done.has(d));
+      g.overflowWarned = false;
+    }
+    return clear;
   }
 
   /**

@@ -11,6 +11,7 @@ import { ConnState } from "./conn-state.ts";
 import type { ClientContext } from "./core.ts";
 import { events } from "./events.ts";
 import { afterCommit, sendAck } from "./persist.ts";
+import type { Delivery } from "./message.ts";
 import type { QueueSpec, Session, Subscription } from "./session.ts";
 import { isQueueTopic, parseQueueSpec } from "./queue-bridge.ts";
 
@@ -140,6 +141,17 @@ function complete(c: ClientContext, p: SubscribePacket, results: (number | boole
     });
   }
   const refused = c.version === 5 && reasonCodes.some((rc) => rc >= 0x80);
+  // Retained messages are taken now, in the turn the subscriptions joined the router, and go right after the SUBACK;
+  // live messages routed to the session meanwhile queue behind them (Session.holdLive), so for each subscription
+  // retained delivery precedes live messages deterministically (under load a live message used to arrive first
+  // while the SUBACK waited for its commit). 3.x: always (re)send retained [MQTT-3.3.1-6] [MQTT-3.8.4-3]; 5.0
+  // Retain Handling 0/1/2 (5.0 [MQTT-3.3.1-9..11]).
+  const retained: Delivery[] = [];
+  for (const [sub, existed] of added) {
+    if (sub.retainHandling === 0 || (sub.retainHandling === 1 && !existed))
+      retained.push(...broker.retainedFor(session, sub));
+  }
+  if (retained.length > 0) session.holdLive();
   // With storage: once the subscriptions are committed, so a granted subscription survives a crash.
   afterCommit(c, () => {
     c.send({
@@ -148,10 +160,7 @@ function complete(c: ClientContext, p: SubscribePacket, results: (number | boole
       reasonCodes,
       properties: refused ? c.problem("one or more subscriptions were refused") : undefined,
     }); // [MQTT-3.8.4-1] [MQTT-3.8.4-2]
-    for (const [sub, existed] of added) {
-      // 3.x: always (re)send retained [MQTT-3.3.1-6] [MQTT-3.8.4-3]; 5.0 Retain Handling 0/1/2 (5.0 [MQTT-3.3.1-9..11]).
-      if (sub.retainHandling === 0 || (sub.retainHandling === 1 && !existed)) broker.deliverRetained(session, sub);
-    }
+    if (retained.length > 0) session.releaseLive(retained);
   });
 }
 

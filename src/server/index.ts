@@ -28,7 +28,7 @@ import { createLogger } from "./logger.ts";
 import { ConfigReloader, maskSecrets } from "./reload.ts";
 import { buildServerAuth, type ServerAuth } from "./auth/index.ts";
 import { join } from "node:path";
-import { CONTROL_SOCKET, startQueueControl } from "./queue-control.ts";
+import { CONTROL_SOCKET, controlSocketPath, startQueueControl } from "./queue-control.ts";
 import type { QueueControl } from "./queue-control.ts";
 import { ClusterNode, ClusterRouter } from "../cluster/index.ts";
 import { clusterRoutes } from "./cluster-admin.ts";
@@ -125,6 +125,19 @@ export function listenerAddresses(server: Pick<WharfServer, "listeners">): Liste
   return server.listeners.map((l) => ({ type: l.type, host: l.host, port: l.port }));
 }
 
+/** "127.0.0.1:1883", "[::]:1883". */
+function addressOf(l: ListenerAddress): string {
+  return l.host.includes(":") ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`;
+}
+
+/**
+ * One $SYS topic per listener: `$SYS/broker/listeners/<type>/<host:port>/connections` (for coap, observations),
+ * published with the broker's statistics.
+ */
+export function listenerSysTopics(listeners: readonly StartedListener[]): [topic: string, value: string][] {
+  return listeners.map((l) => [`$SYS/broker/listeners/${l.type}/${addressOf(l)}/connections`, String(l.connections)]);
+}
+
 /**
  * Opens the storage, builds the broker from `config` (restoring the persisted state) and starts
  * every listener. A storage that cannot be opened (damaged, locked, unreadable) rejects with its
@@ -192,10 +205,12 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     throw err;
   }
 
+  broker.addSysTopics(() => listenerSysTopics(listeners));
   const metrics = createBrokerMetrics(broker, {
     storageStats: () => storage.stats,
     storageSource: storage,
     messagesByQos: config.management.metricsByQos,
+    listeners: () => listeners.map((l) => ({ type: l.type, address: addressOf(l), connections: l.connections })),
   });
   const webhooks = new WebhookDispatcher(config.webhooks, { clock, logger, metrics: metrics.webhooks });
   // Metrics and webhooks listen on the broker's event seam; only the channels someone needs are subscribed.
@@ -287,7 +302,8 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
           logger,
           metrics,
           readiness,
-          listeners: () => listenerAddresses({ listeners }),
+          listeners: () =>
+            listeners.map((l) => ({ type: l.type, host: l.host, port: l.port, connections: l.connections })),
           config: {
             effective: () => maskSecrets(reloader.current),
             ...(deps.configFile === undefined ? {} : { reload }),
@@ -314,12 +330,17 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   // `wharf queues` talks to the broker over a unix socket in the data directory (queue-control.ts); a memory store
   // has no directory of its own, so there is no control socket then.
   let control: QueueControl | undefined;
-  if (storage.path !== undefined) {
+  // … unless storage.controlSocket names one (or is `off`).
+  const controlPath = controlSocketPath(
+    config.storage.controlSocket,
+    storage.path === undefined ? undefined : join(storage.path, CONTROL_SOCKET),
+  );
+  if (controlPath !== undefined) {
     try {
-      control = await startQueueControl(broker, join(storage.path, CONTROL_SOCKET), logger);
+      control = await startQueueControl(broker, controlPath, logger);
     } catch (err) {
       logger.warn(
-        { err, path: storage.path },
+        { err, path: controlPath },
         "queue control socket not available: `wharf queues` cannot reach this broker",
       );
     }

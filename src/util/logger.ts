@@ -13,6 +13,8 @@ export interface Logger {
   warn: LogFn;
   error: LogFn;
   child(bindings: Record<string, unknown>): Logger;
+  /** Whether a line at `level` would be written (pino has it); absent = assume it would. Lets callers skip work. */
+  isLevelEnabled?(level: string): boolean;
 }
 
 const noop: LogFn = () => undefined;
@@ -24,4 +26,5 @@ export const silentLogger: Logger = {
   warn: noop,
   error: noop,
   child: () => silentLogger,
+  isLevelEnabled: () => false,
 };

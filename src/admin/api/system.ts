@@ -10,6 +10,8 @@ export interface ListenerInfo {
   type: string;
   host: string;
   port: number;
+  /** Open connections (coap: observations). */
+  connections?: number;
   /** ws listeners: the HTTP path MQTT is served on. */
   path?: string;
 }

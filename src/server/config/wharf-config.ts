@@ -100,6 +100,11 @@ const storageShape = {
   dataDir: str({ default: "./data" }),
   durability: oneOf(DURABILITY_MODES, "sync"),
   batchIntervalMs: int({ min: 1, max: 60_000, default: 10 }),
+  /**
+   * The unix socket `wharf queues` talks to (queue-control.ts): `auto` = `<dataDir>/control.sock` with LMDB and none
+   * with memory storage (no directory of its own); `off`; or a path (also with memory storage).
+   */
+  controlSocket: str({ default: "auto" }),
 };
 const storageSchema = object(storageShape);
 

@@ -128,7 +128,11 @@ test("a stuck subscriber is isolated within the stall limit: the publisher waits
 });
 
 test("open loop with the default configuration: 4 publishers -> 1 subscriber and 1 -> 10 lose nothing", async (t) => {
-  const b = await startBroker({ sysInterval: 0 });
+  // Default marks and limits; only the stall limit's clock is fake and stands still. On the real clock a loaded
+  // machine (load average 20 under land.sh) let this in-process MQTT.js reader lag past the 1 s stall limit, so it
+  // was declared slow and its QoS 0 dropped (9,553 of 100,000 arrived): a property of the machine, not of the
+  // marks this test is about. The stall limit itself is tested above with a clock the test moves.
+  const b = await startBroker({ sysInterval: 0, clock: new FakeClock() });
   t.after(() => b.close());
   // Fan-in: four raw publishers write 25,000 messages each as fast as TCP takes them; MQTT.js reads.
   const sub = await mqttjs(t, b.url, { protocolVersion: 4, clientId: "fanin-sub" });
@@ -162,6 +166,7 @@ test("open loop with the default configuration: 4 publishers -> 1 subscriber and
   const stats = b.broker.stats();
   assert.equal(stats.droppedQos0, 0);
   assert.equal(stats.queueRejected, 0);
+  assert.equal(stats.slowConsumers, 0);
 });
 
 test("QoS 1 (3.1.1): every PUBACKed message reaches the reading subscriber (1,600 x 64 KB, MQTT.js on both ends)", async (t) => {

@@ -43,6 +43,7 @@ async function start(
 const LIMITS = `
 mqtt:
   connectTimeout: 2
+  maxPacketSize: 2097152 # the queue attack publishes 1 MiB payloads: over the 1 MiB default packet size
   maxQueuedBytes: 8388608
   maxQueuedBytesTotal: 33554432
   persistentSessionExpiry: 60

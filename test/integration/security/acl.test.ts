@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
-import { mqttjs, mosquittoPub, mosquittoSub, parseSubLines } from "../../helpers/clients.ts";
+import { mqttjs, mosquittoPub, mosquittoSub, parseSubLines, waitUntil } from "../../helpers/clients.ts";
 import { passwordFile, startSecure, tempDir } from "./helpers.ts";
 
 test("acl.default deny: only what a rule allows; %u gives each user its own tree (mosquitto_sub / MQTT.js)", async (t) => {
@@ -69,6 +69,52 @@ test("acl.mode filter: '#' is granted and receives everything except denied topi
   const denied = mosquittoSub(t, port, ["-u", "bob", "-P", "b", "-t", "secret/#", "-i", "bob2", "-C", "1", "-W", "2"]);
   await denied.exited;
   assert.match(denied.stderr, /denied|refused|not authori|0x80|128/i);
+});
+
+test("acl.mode filter: shared subscriptions are read-checked per delivery; a denied topic never reaches a member that may not read it (MQTT.js 5.0)", async (t) => {
+  const dir = tempDir(t);
+  const pw = await passwordFile(dir, { alice: "a", bob: "b", carol: "c" });
+  const { url } = await startSecure(t, {
+    mqtt: { allowAnonymous: false },
+    auth: { passwordFile: pw },
+    acl: {
+      mode: "filter",
+      rules: [
+        { permission: "allow", action: "all", topic: "secret/#", username: "alice" },
+        { permission: "deny", action: "all", topic: "secret/#" },
+      ],
+    },
+  });
+  const v5 = { protocolVersion: 5 as const };
+  const alice = await mqttjs(t, url, { ...v5, clientId: "alice", username: "alice", password: "a" });
+  const bob = await mqttjs(t, url, { ...v5, clientId: "bob", username: "bob", password: "b" });
+  // Group g: alice may read secret/#, bob may not. Group h: carol alone, who may not.
+  await alice.client.subscribeAsync("$share/g/#", { qos: 1 });
+  await bob.client.subscribeAsync("$share/g/#", { qos: 1 });
+  const carol = await mqttjs(t, url, { ...v5, clientId: "carol", username: "carol", password: "c" });
+  await carol.client.subscribeAsync("$share/h/#", { qos: 1 });
+  const n = 10;
+  for (let i = 0; i < n; i++) {
+    await alice.client.publishAsync(`secret/${i}`, `s${i}`, { qos: 1 });
+    await alice.client.publishAsync(`public/${i}`, `p${i}`, { qos: 1 });
+  }
+  await waitUntil(() => alice.messages.length + bob.messages.length === 2 * n, 5000, "group g's 20 messages");
+  await carol.waitFor(n);
+  await new Promise((r) => setTimeout(r, 200)); // nothing more may follow
+  const topics = (c: { messages: { topic: string }[] }) => c.messages.map((m) => m.topic);
+  assert.deepEqual(
+    topics(bob).filter((x) => x.startsWith("secret/")),
+    [],
+    "bob never gets a secret message",
+  );
+  assert.equal(topics(alice).filter((x) => x.startsWith("secret/")).length, n, "each secret message went to alice");
+  assert.ok(bob.messages.length > 0, "bob still gets his share of the public messages");
+  assert.deepEqual(
+    topics(carol).sort(),
+    Array.from({ length: n }, (_, i) => `public/${i}`).sort(),
+    "carol: public only",
+  );
+  assert.equal(alice.messages.length + bob.messages.length, 2 * n, "each message once per group");
 });
 
 test("JWT ACL claim: the token's rules apply to its client before the configured ones", async (t) => {

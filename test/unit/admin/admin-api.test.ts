@@ -247,7 +247,7 @@ test("broker info, stats, config (secrets masked), webhooks status, dashboard fi
   const info = await call(server, "GET", "/api/v1/broker");
   await conforms(server, "GET", "/api/v1/broker", info);
   assert.deepEqual((info.body as { listeners: unknown }).listeners, [
-    { type: "tcp", host: "127.0.0.1", port: server.listeners[0]!.port },
+    { type: "tcp", host: "127.0.0.1", port: server.listeners[0]!.port, connections: 0 },
   ]);
   await conforms(server, "GET", "/api/v1/broker/stats", await call(server, "GET", "/api/v1/broker/stats"));
   const config = await call(server, "GET", "/api/v1/config");

@@ -10,6 +10,7 @@ test("Broker exposes only the documented API", async () => {
   const members = Object.getOwnPropertyNames(Broker.prototype).sort();
   assert.deepEqual(members, [
     "accept",
+    "addSysTopics", // more $SYS topics: the server's listeners (docs/broker.md)
     "close",
     "connectionCount",
     "constructor",

@@ -61,6 +61,32 @@ test("SUBACK waits for the commit of the subscription; retained messages follow 
   assert.deepEqual(types(got), [PacketType.SUBACK, PacketType.PUBLISH]);
 });
 
+test("retained before live [MQTT-3.3.1-9]: a live message routed while the SUBACK waits for its commit follows the retained one", async () => {
+  const h = await persistentHarness();
+  await h.broker.publish({ topic: "r", payload: "retained", qos: 1, retain: true });
+  const sub = await h.connect({ clientId: "s", clean: false });
+  const pub = await h.connect({ clientId: "p" });
+  h.disk.hold(); // the subscription's commit waits: this is the window the race needed
+  const packetId = sub.client.nextId();
+  sub.client.send({ type: PacketType.SUBSCRIBE, packetId, subscriptions: [{ topicFilter: "r", qos: 1 }] });
+  await settle();
+  pub.client.publish("r", "live 0", 0);
+  pub.client.publish("r", "live 1", 1);
+  await settle();
+  assert.deepEqual(payloads(await sub.client.receive()), [], "no live message before the SUBACK and retained one");
+  h.disk.release();
+  const got = await sub.client.receive();
+  assert.deepEqual(types(got), [PacketType.SUBACK, PacketType.PUBLISH, PacketType.PUBLISH, PacketType.PUBLISH]);
+  assert.deepEqual(
+    pubs(got).map((p) => [p.payload.toString(), p.retain]),
+    [
+      ["retained", true],
+      ["live 0", false],
+      ["live 1", false],
+    ],
+  );
+});
+
 test("clean restart: queued QoS 1/2 messages of an offline persistent session arrive after reconnect, in order", async () => {
   let h = await persistentHarness();
   const sub = await h.connect({ clientId: "s", clean: false });

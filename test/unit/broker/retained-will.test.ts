@@ -229,3 +229,22 @@ test("5.0 will properties reach subscribers; will-only properties (Will Delay In
   assert.deepEqual(m?.properties?.userProperties, [["k", "v"]]);
   assert.equal(m?.properties?.willDelayInterval, undefined);
 });
+
+test("retained before live [MQTT-3.3.1-9]: live messages wait behind retained ones still held back by the inflight window", async () => {
+  const h = harness({ maxInflight: 1 });
+  for (const i of [0, 1, 2])
+    await h.broker.publish({ topic: `r/${i}`, payload: `retained ${i}`, qos: 1, retain: true });
+  const { client } = await h.connect({ clientId: "s" });
+  await client.subscribe("r/#", 1);
+  const { client: pub } = await h.connect({ clientId: "p" });
+  pub.publish("r/x", "live qos0", 0); // the connection could take it now: it still waits for r/1 and r/2
+  pub.publish("r/y", "live qos1", 1);
+  const order: string[] = [];
+  for (let round = 0; round < 10 && order.length < 5; round++) {
+    for (const p of (await client.receive()).filter((x) => x.type === PacketType.PUBLISH)) {
+      order.push(p.payload.toString());
+      client.ack(p);
+    }
+  }
+  assert.deepEqual(order, ["retained 0", "retained 1", "retained 2", "live qos0", "live qos1"]);
+});

@@ -423,3 +423,33 @@ test("broker shutdown does not shuffle shared messages between members going off
   const inflight = (id: string): number => brokerInternals(h.broker).sessions.get(id)?.inflight.size ?? -1;
   assert.deepEqual([inflight("a"), inflight("b")], [2, 2], "each persistent session keeps its own");
 });
+
+// ---- ACL read-filter mode -----------------------------------------------------------------------------------
+
+test("acl read filter: a message only an offline member may read waits for it; once no member may read it, it is filtered", async () => {
+  const h = harness({
+    aclReadMode: "filter",
+    acl: [
+      { permission: "allow", action: "all", topic: "t", clientId: "reader" },
+      { permission: "deny", action: "subscribe", topic: "t" },
+      { permission: "allow", action: "all", topic: "#" },
+    ],
+  });
+  const expiry = { sessionExpiryInterval: 3600 };
+  const reader = await member(h, "reader", { topic: "#", properties: expiry });
+  const other = await member(h, "other", { topic: "#" });
+  reader.drop(); // offline; its session (and membership) lives on
+  await settle();
+  await publishAll(h, 2, { topic: "t" }); // only "reader" may read t
+  await h.broker.publish({ topic: "u", payload: "for anyone", qos: 1 });
+  assert.deepEqual(texts(await receiveAcked(other)), ["for anyone"], "the live member never gets t");
+  const { client: back } = await h.connect({ clientId: "reader", version: 5, clean: false, properties: expiry });
+  await settle();
+  assert.deepEqual(texts(await receiveAcked(back)), ["m000", "m001"], "t waited for the member that may read it");
+  back.send({ type: PacketType.UNSUBSCRIBE, packetId: back.nextId(), topicFilters: ["$share/g/#"] });
+  await settle();
+  back.take();
+  await publishAll(h, 1, { topic: "t", from: 2 });
+  assert.deepEqual(texts(await receiveAcked(other)), [], "no member may read t: filtered, not sent to other");
+  assert.equal(h.broker.stats().queued, 0, "and not kept waiting");
+});

@@ -9,7 +9,11 @@ export type { BrokerStats } from "./stats.ts";
 export type { RetainedStore } from "./retained.ts";
 export { MemoryRetainedStore } from "./retained.ts";
 export type { Message } from "./message.ts";
-export type { Subscription } from "./session.ts";
+export type { Session, Subscription } from "./session.ts";
+// The clustering seam (BrokerDeps.routing): what src/cluster builds its router from.
+export type { RoutingParts } from "./runtime.ts";
+export type { Producer } from "./backpressure.ts";
+export type { LocalRouter, RouteResult, Router } from "./router.ts";
 export { DEFAULT_BROKER_OPTIONS } from "./options.ts";
 export type { AclRule, BrokerOptions, ScramUserOption, ServerRedirect } from "./options.ts";
 export { validateScramUser } from "./authenticators.ts";

@@ -89,12 +89,37 @@ export class LocalRouter implements Router {
    * (5.0 [MQTT-3.3.4-4]), delivered at min(publish QoS, granted QoS) [MQTT-3.8.4-6].
    */
   route(msg: Message): RouteResult {
+    return this.#route(msg, true);
+  }
+
+  /** Like route() but to ordinary subscriptions only: a cluster router picks the shared groups' node itself. */
+  routeOwn(msg: Message): RouteResult {
+    return this.#route(msg, false);
+  }
+
+  /** Shared groups with a subscription matching `topic`: their `$share/<name>/<filter>` strings. */
+  sharedGroupsMatching(topic: string): string[] {
+    const out: string[] = [];
+    this.#index.match(topic, (_key, entry) => {
+      if (entry instanceof SharedGroup && entry.members.length > 0) out.push(entry.shareFilter);
+    });
+    return out;
+  }
+
+  /** Gives `msg` to one member of the group `$share/<name>/<filter>`; false when there is no such group here. */
+  dispatchShared(shareFilter: string, msg: Message): boolean | undefined {
+    const g = this.#shared.group(shareFilter);
+    if (g === undefined || g.members.length === 0) return undefined;
+    return this.#shared.dispatch(g, msg);
+  }
+
+  #route(msg: Message, withShared: boolean): RouteResult {
     const targets = new Map<string, Target>();
     let groups: SharedGroup[] | undefined;
     const origin = msg.origin;
     this.#index.match(msg.topic, (key, entry) => {
       if (entry instanceof SharedGroup) {
-        (groups ??= []).push(entry); // one delivery per group, to a member it picks (5.0 §4.8.2)
+        if (withShared) (groups ??= []).push(entry); // one delivery per group, to a member it picks (5.0 §4.8.2)
         return;
       }
       const sub = entry.sub;

@@ -16,6 +16,7 @@ import type { Clock, Logger } from "../util/index.ts";
 import type { AuthenticatorRegistry, EnhancedAuthenticator } from "./auth/index.ts";
 import { buildAuthenticators } from "./authenticators.ts";
 import { DEFAULT_OVERLOAD_OPTIONS, OverloadState } from "./backpressure.ts";
+import type { Producer } from "./backpressure.ts";
 import { Connection } from "./connection.ts";
 import type { BrokerCore, ClientContext } from "./core.ts";
 import { dispatch } from "./dispatch.ts";
@@ -72,6 +73,29 @@ export interface BrokerDeps {
    * 50-subscriber fan-out at 3.6 M deliveries/s is ~56 k observations/s (~2 % of a core; at 16 it was ~9 %).
    */
   latencySampleEvery?: number;
+  /**
+   * The clustering seam (src/cluster builds it; the broker never imports the cluster): wraps the broker's router with
+   * one that also routes to other nodes. It gets the local router (ordinary and shared subscriptions), the router
+   * it wraps (with durable queues) and the retained store, and returns the router the broker publishes through.
+   */
+  routing?: (parts: RoutingParts) => Router;
+}
+
+/** What a cluster router is built from (BrokerDeps.routing). */
+export interface RoutingParts {
+  /** The router to wrap: durable queues over the local router. */
+  readonly router: Router;
+  /** The in-process subscription index and shared groups. */
+  readonly local: LocalRouter;
+  readonly retained: RetainedStore;
+  /** Whether retained messages are kept at all (mqtt.retainAvailable). */
+  readonly retainAvailable: boolean;
+  /**
+   * Backpressure (backpressure.ts): `producer` is the connection whose packet is being handled, which a subscriber
+   * over its marks holds. A cluster router sets it to an inter-node connection while delivering what came over it,
+   * and holds it while a link to another node is full.
+   */
+  readonly overload: { producer: Producer | undefined };
 }
 
 import { limitedLog } from "./log-limits.ts";
@@ -196,7 +220,16 @@ export class BrokerRuntime implements BrokerCore {
       now,
       touch: () => this.persistence?.touched(),
     });
-    this.router = this.queues;
+    this.router =
+      deps.routing === undefined
+        ? this.queues
+        : deps.routing({
+            router: this.queues,
+            local,
+            retained: this.retained,
+            retainAvailable: this.options.retainAvailable,
+            overload: this.overload,
+          });
     this.#willDeps = {
       now,
       logger: this.logger,

@@ -17,6 +17,7 @@ import {
 } from "../admin/index.ts";
 import { Broker } from "../broker/index.ts";
 import type { BrokerOptions } from "../broker/options.ts";
+import type { RoutingParts } from "../broker/index.ts";
 import { startListeners, type StartedListener } from "./listeners.ts";
 import { systemClock, type Clock } from "../util/clock.ts";
 import type { Logger } from "../util/logger.ts";
@@ -29,6 +30,9 @@ import { buildServerAuth, type ServerAuth } from "./auth/index.ts";
 import { join } from "node:path";
 import { CONTROL_SOCKET, controlSocketPath, startQueueControl } from "./queue-control.ts";
 import type { QueueControl } from "./queue-control.ts";
+import { ClusterNode, ClusterRouter } from "../cluster/index.ts";
+import { clusterRoutes } from "./cluster-admin.ts";
+import { registerClusterMetrics } from "./cluster-metrics.ts";
 
 export * from "./config/index.ts";
 export { createLogger } from "./logger.ts";
@@ -43,6 +47,8 @@ export interface WharfServer {
   readonly storage: Storage;
   /** The management HTTP server (health, metrics, admin API, dashboard); undefined when disabled. */
   readonly management: Management | undefined;
+  /** This node of the cluster (`cluster.enabled`); undefined when not clustered. */
+  readonly cluster: ClusterNode | undefined;
   readonly metrics: BrokerMetrics;
   readonly webhooks: WebhookDispatcher;
   /** Re-reads the config file (SIGHUP, POST /api/v1/config/reload); an invalid file changes nothing. */
@@ -151,6 +157,11 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     await storage.close();
     throw err;
   }
+  // Clustered: the broker publishes through a cluster router, which starts routing to other nodes once joined.
+  let clusterRouter: ClusterRouter | undefined;
+  const routing = config.cluster.enabled
+    ? (parts: RoutingParts) => (clusterRouter = new ClusterRouter(parts, clock, logger.child({ component: "cluster" })))
+    : undefined;
   try {
     broker = new Broker(toBrokerOptions(config), {
       clock,
@@ -158,6 +169,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
       storage,
       auth: auth.hooks,
       latencySampleEvery: config.management.latencySampleEvery,
+      routing,
     });
   } catch (err) {
     auth.close();
@@ -176,9 +188,14 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     }
   }
   const listeners: StartedListener[] = [];
+  let cluster: ClusterNode | undefined;
   try {
     const ctx = { broker, logger, clock, maxPacketSize: config.mqtt.maxPacketSize };
     await startListeners(ctx, config.listeners, listeners);
+    if (config.cluster.enabled) {
+      cluster = await ClusterNode.start(config.cluster, { clock, logger });
+      if (clusterRouter !== undefined) cluster.attachRouter(clusterRouter);
+    }
   } catch (err) {
     await Promise.allSettled(listeners.map((l) => l.close()));
     await broker.close();
@@ -211,6 +228,13 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
       ? { name: "storage", ok: false, reason: "failed (see the log)" }
       : { name: "storage", ok: !stopping, ...(stopping ? { reason: "closing" } : {}) },
     { name: "listeners", ok: !stopping && listeners.length === config.listeners.length },
+    ...(cluster === undefined
+      ? []
+      : [
+          cluster.membership.isMember
+            ? { name: "cluster", ok: !stopping }
+            : { name: "cluster", ok: false, reason: "not a member (etcd lease lost; registering again)" },
+        ]),
   ];
   let management: Management | undefined;
   const reloader = new ConfigReloader(deps.configFile, deps.overrides, config, {
@@ -291,12 +315,17 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
       bridge.close();
       webhooks.close();
       metrics.close();
+      await cluster?.close();
       await Promise.allSettled(listeners.map((l) => l.close()));
       await broker.close();
       auth.close();
       await storage.close();
       throw err;
     }
+  }
+  if (cluster !== undefined) {
+    registerClusterMetrics(metrics.registry, cluster);
+    if (management !== undefined) clusterRoutes(management.router, cluster);
   }
   // `wharf queues` talks to the broker over a unix socket in the data directory (queue-control.ts); a memory store
   // has no directory of its own, so there is no control socket then.
@@ -324,6 +353,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     config,
     storage,
     management,
+    cluster,
     metrics,
     webhooks,
     reload,
@@ -346,6 +376,8 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     // disconnect every client cleanly, then wait for the listeners to finish.
     const stopped = Promise.allSettled(listeners.map((l) => l.close()));
     await control?.close();
+    // Leave the cluster before the broker goes: the others stop routing here at once rather than after the TTL.
+    await cluster?.close();
     await broker.close();
     const results = await stopped;
     auth.close();

@@ -9,6 +9,7 @@ import { aclSchema, authSecurityKeys, checkAuthSection, mqttSecurityKeys, type A
 import { array, bool, anyStr, int, object, oneOf, optional, refine, required, str, type Infer } from "./schema.ts";
 import { managementSchema, tracingSchema, webhooksSchema } from "./ops-config.ts";
 import { queuesSchema } from "./queues.ts";
+import { clusterSchema } from "./cluster.ts";
 
 import { listenersOf, listenersSchema, MAX_PACKET_SIZE } from "./listeners.ts";
 
@@ -132,6 +133,8 @@ export const wharfConfigSchema = object({
   webhooks: webhooksSchema,
   /** OpenTelemetry tracing (docs/operations.md "Tracing"). */
   tracing: tracingSchema,
+  /** Clustering on etcd (docs/cluster.md); off by default. */
+  cluster: clusterSchema,
 });
 
 /**

@@ -1,0 +1,421 @@
+// The cluster router: the broker's Router (BrokerDeps.routing) with routes to the other nodes.
+//
+// - Interest: every subscribe/unsubscribe that changes whether a filter (or a shared group) has a subscriber on this
+//   node is announced to every peer (InterestDelta); a link that comes up exchanges full snapshots (InterestSync,
+//   after a SyncRequest), which repairs whatever a broken connection lost. A node that leaves the membership loses
+//   its routes.
+// - Publish: routed locally as before, and forwarded once to each node with a matching ordinary subscription
+//   (never broadcast); the receiving node routes it to its own ordinary subscriptions only.
+// - Shared groups span nodes: for each matching `$share/<g>/<filter>` the publishing node picks ONE node among
+//   those with members (itself included), round-robin per group, and only that node's group delivers it.
+// - Retained messages are replicated to every node (they must be there for future subscribers); concurrent writes
+//   to one topic are resolved last-writer-wins by (publish time, node id). A link coming up sends its retained set.
+// - `$` topics ($SYS, $queue) stay on their node: $SYS is per node, durable queues have their own clustering.
+//
+// Forwarding is at most once: a QoS 1/2 message in a frame lost with a broken connection is not redelivered
+// (docs/cluster.md, "Guarantees and limits"). A QoS 0 message for a peer whose link is over its high-water mark is
+// dropped (counted), like for a slow local subscriber; QoS 1/2 wait in the link's queue up to its limit.
+import type {
+  LocalRouter,
+  Message,
+  Producer,
+  RouteResult,
+  Router,
+  RoutingParts,
+  Session,
+  Subscription,
+} from "../../broker/index.ts";
+import type { Clock, Logger, TimerHandle } from "../../util/index.ts";
+import { BodyReader, encodeMessageHead, encodeString } from "./message-codec.ts";
+import { RoutingFrame } from "./frame-types.ts";
+import type { InterestDelta, InterestSnapshot } from "./frame-types.ts";
+import { LocalInterest, RemoteInterest } from "./interest.ts";
+
+/** What the cluster router needs of the node (ClusterNode.routingPeers()). */
+export interface RoutingPeers {
+  readonly self: string;
+  send(node: string, type: number, body: Buffer | readonly Buffer[]): boolean;
+  writable(node: string): boolean;
+  /** True while the link to `node` is up. */
+  connected(node: string): boolean;
+  /** The other members now. */
+  peers(): string[];
+  handle(type: number, fn: (from: string, body: Buffer, source: Producer) => void): () => void;
+  onUp(fn: (node: string) => void): () => void;
+  /** The link to `node` is writable again after being over its high-water mark. */
+  onDrain(fn: (node: string) => void): () => void;
+  onLeave(fn: (node: string) => void): () => void;
+}
+
+export interface ClusterRoutingStats {
+  /** Messages forwarded to another node (one per node per message). */
+  forwarded: number;
+  /** QoS 0 forwards dropped because the link was over its high-water mark (and its stall limit passed). */
+  forwardDropped: number;
+  /** Times a publisher was held because the link its message had to cross was over its high-water mark. */
+  publisherHolds: number;
+  /** QoS 1/2 forwards refused by a link at its queue limit. */
+  forwardRefused: number;
+  /** Messages received from other nodes. */
+  received: number;
+  /** Forwarded to this node's shared group, which had no member any more (interest not yet withdrawn). */
+  sharedMissed: number;
+  retainedReplicated: number;
+  retainedApplied: number;
+  /** Frames that could not be decoded (dropped). */
+  badFrames: number;
+}
+
+interface Stamp {
+  readonly at: number;
+  readonly node: string;
+}
+
+/** Longest a full link holds publishers in one episode (as overload.stallLimitMs does for a local subscriber). */
+const STALL_LIMIT_MS = 1000;
+
+const newer = (a: Stamp, b: Stamp | undefined): boolean =>
+  b === undefined || a.at > b.at || (a.at === b.at && a.node > b.node);
+
+export class ClusterRouter implements Router {
+  readonly stats: ClusterRoutingStats = {
+    forwarded: 0,
+    forwardDropped: 0,
+    publisherHolds: 0,
+    forwardRefused: 0,
+    received: 0,
+    sharedMissed: 0,
+    retainedReplicated: 0,
+    retainedApplied: 0,
+    badFrames: 0,
+  };
+  readonly #inner: Router;
+  readonly #local: LocalRouter;
+  readonly #parts: RoutingParts;
+  readonly #mine = new LocalInterest();
+  readonly #remote = new RemoteInterest();
+  readonly #rr = new Map<string, number>();
+  readonly #stamps = new Map<string, Stamp>();
+  /** Per peer: publishers held because its link is full, released on drain (or after STALL_LIMIT_MS). */
+  readonly #held = new Map<string, { producers: Set<Producer>; timer: TimerHandle }>();
+  /** Peers whose link stayed full past the stall limit: QoS 0 to them is dropped until the link drains. */
+  readonly #stalled = new Set<string>();
+  #peers: RoutingPeers | undefined;
+  #detach: (() => void)[] = [];
+
+  constructor(
+    parts: RoutingParts,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {
+    this.#parts = parts;
+    this.#inner = parts.router;
+    this.#local = parts.local;
+  }
+
+  /** Starts routing across the cluster (until then: this node only, interest is counted). */
+  attach(peers: RoutingPeers): void {
+    this.#peers = peers;
+    const d = this.#detach;
+    d.push(peers.handle(RoutingFrame.Forward, (from, body, src) => this.#onForward(from, body, false, src)));
+    d.push(peers.handle(RoutingFrame.ForwardShared, (from, body, src) => this.#onForward(from, body, true, src)));
+    d.push(peers.handle(RoutingFrame.InterestSync, (from, body) => this.#onSync(from, body)));
+    d.push(peers.handle(RoutingFrame.InterestDelta, (from, body) => this.#onDelta(from, body)));
+    d.push(peers.handle(RoutingFrame.SyncRequest, (from) => this.#sendSync(from)));
+    d.push(peers.handle(RoutingFrame.Retained, (from, body) => this.#onRetained(from, body)));
+    d.push(peers.onUp((node) => this.#linkUp(node)));
+    d.push(
+      peers.onLeave((node) => {
+        this.#remote.dropNode(node);
+        this.#release(node);
+        this.#stalled.delete(node);
+      }),
+    );
+    d.push(
+      peers.onDrain((node) => {
+        this.#stalled.delete(node);
+        this.#release(node);
+      }),
+    );
+    // Links that came up before this router was attached (the node joins before the broker routes through it) missed
+    // the exchange of snapshots, and their peers' SyncRequests found no handler here: exchange now.
+    for (const node of peers.peers()) if (peers.connected(node)) this.#linkUp(node);
+  }
+
+  detach(): void {
+    for (const node of [...this.#held.keys()]) this.#release(node);
+    for (const fn of this.#detach) fn();
+    this.#detach = [];
+    this.#peers = undefined;
+  }
+
+  /** What this node knows of another's interest (admin, tests). */
+  interestOf(node: string): InterestSnapshot {
+    return node === this.#peers?.self ? this.#mine.snapshot() : this.#remote.of(node);
+  }
+
+  // ---- Router -----------------------------------------------------------------------------------------------
+
+  add(session: Session, sub: Subscription): boolean {
+    const replaced = this.#inner.add(session, sub);
+    const key = interestKey(sub);
+    if (key !== undefined && this.#mine.add(key.shared, key.filter, session.clientId)) {
+      this.#announce({ op: key.shared ? "+s" : "+f", v: key.filter });
+    }
+    return replaced;
+  }
+
+  remove(session: Session, sub: Subscription): void {
+    this.#inner.remove(session, sub);
+    this.#withdraw(session, sub);
+  }
+
+  route(msg: Message): RouteResult {
+    const peers = this.#peers;
+    if (peers === undefined || msg.topic.startsWith("$")) return this.#inner.route(msg);
+    if (msg.retain && this.#parts.retainAvailable) this.#replicateRetained(peers, msg);
+    if (this.#remote.empty) return this.#inner.route(msg);
+    const remoteShared = this.#remote.sharedFor(msg.topic);
+    const r: RouteResult =
+      remoteShared.size === 0 ? { ...this.#inner.route(msg) } : this.#routeShared(peers, msg, remoteShared);
+    const nodes = this.#remote.nodesFor(msg.topic);
+    if (nodes.size > 0) {
+      const head = encodeMessageHead(msg);
+      for (const node of nodes) {
+        r.matched++;
+        if (!this.#forward(peers, node, RoutingFrame.Forward, [head, msg.payload], msg.qos)) r.refused++;
+      }
+    }
+    return r;
+  }
+
+  sessionOnline(session: Session): void {
+    this.#inner.sessionOnline(session);
+  }
+
+  sessionOffline(session: Session): void {
+    this.#inner.sessionOffline(session);
+  }
+
+  sessionEnded(session: Session): void {
+    const subs = [...session.subscriptions.values()];
+    this.#inner.sessionEnded(session);
+    for (const sub of subs) this.#withdraw(session, sub);
+  }
+
+  suspend(): void {
+    this.#inner.suspend();
+  }
+
+  get subscriptionCount(): number {
+    return this.#inner.subscriptionCount;
+  }
+
+  get waitingCount(): number {
+    return this.#inner.waitingCount;
+  }
+
+  // ---- publishing -------------------------------------------------------------------------------------------
+
+  /** Ordinary subscriptions here, and one node per matching shared group (this one included). */
+  #routeShared(peers: RoutingPeers, msg: Message, remoteShared: Map<string, string[]>): RouteResult {
+    const r = { ...this.#local.routeOwn(msg) };
+    const here = this.#local.sharedGroupsMatching(msg.topic);
+    const groups = new Set([...here, ...remoteShared.keys()]);
+    for (const g of groups) {
+      const candidates = [...(remoteShared.get(g) ?? [])];
+      if (here.includes(g)) candidates.push(peers.self);
+      candidates.sort();
+      const turn = this.#rr.get(g) ?? 0;
+      this.#rr.set(g, turn + 1);
+      const node = candidates[turn % candidates.length]!;
+      r.matched++;
+      if (node === peers.self) {
+        if (this.#local.dispatchShared(g, msg) === false) r.refused++;
+        continue;
+      }
+      const parts = [encodeString(g), encodeMessageHead(msg), msg.payload];
+      if (!this.#forward(peers, node, RoutingFrame.ForwardShared, parts, msg.qos)) r.refused++;
+    }
+    return r;
+  }
+
+  /**
+   * Queues a forward. A link over its high-water mark holds the publisher whose packet is being handled (its
+   * connection stops reading, as for a local subscriber over its marks) until the link drains, at most
+   * STALL_LIMIT_MS; past that the link is "stalled" and QoS 0 to it is dropped (counted) until it drains.
+   */
+  #forward(peers: RoutingPeers, node: string, type: number, parts: readonly Buffer[], qos: number): boolean {
+    if (!peers.writable(node)) {
+      const producer = this.#parts.overload.producer;
+      if (producer !== undefined && !this.#stalled.has(node)) this.#hold(node, producer);
+      else if (qos === 0) {
+        this.stats.forwardDropped++;
+        return true; // like a slow local subscriber's QoS 0: dropped, not refused
+      }
+    }
+    if (!peers.send(node, type, parts)) {
+      this.stats.forwardRefused++;
+      return false;
+    }
+    this.stats.forwarded++;
+    return true;
+  }
+
+  #hold(node: string, producer: Producer): void {
+    let h = this.#held.get(node);
+    if (h === undefined) {
+      const timer = this.clock.setTimeout(() => {
+        this.#stalled.add(node);
+        this.logger.warn({ node }, "link to a node stayed full past the stall limit: QoS 0 to it is dropped");
+        this.#release(node);
+      }, STALL_LIMIT_MS);
+      this.#held.set(node, (h = { producers: new Set(), timer }));
+    }
+    if (h.producers.has(producer)) return;
+    h.producers.add(producer);
+    producer.hold();
+    this.stats.publisherHolds++;
+  }
+
+  #release(node: string): void {
+    const h = this.#held.get(node);
+    if (h === undefined) return;
+    this.#held.delete(node);
+    h.timer.cancel();
+    for (const p of h.producers) p.release();
+  }
+
+  #onForward(from: string, body: Buffer, shared: boolean, source: Producer): void {
+    let group: string | undefined;
+    let msg: Message;
+    try {
+      const reader = new BodyReader(body);
+      if (shared) group = reader.string();
+      msg = reader.message();
+    } catch (err) {
+      this.#bad(from, err);
+      return;
+    }
+    this.stats.received++;
+    // The inter-node connection is this delivery's producer: a subscriber here over its marks stops reading it, and
+    // TCP pushes back on the sending node (whose link then holds its own publishers).
+    const overload = this.#parts.overload;
+    const previous = overload.producer;
+    overload.producer = source;
+    try {
+      if (group === undefined) this.#local.routeOwn(msg);
+      else if (this.#local.dispatchShared(group, msg) === undefined) this.stats.sharedMissed++;
+    } finally {
+      overload.producer = previous;
+    }
+  }
+
+  // ---- interest ---------------------------------------------------------------------------------------------
+
+  #withdraw(session: Session, sub: Subscription): void {
+    const key = interestKey(sub);
+    if (key !== undefined && this.#mine.remove(key.shared, key.filter, session.clientId)) {
+      this.#announce({ op: key.shared ? "-s" : "-f", v: key.filter });
+    }
+  }
+
+  #announce(delta: InterestDelta): void {
+    const peers = this.#peers;
+    if (peers === undefined) return;
+    const body = Buffer.from(JSON.stringify(delta));
+    for (const node of peers.peers()) peers.send(node, RoutingFrame.InterestDelta, body);
+  }
+
+  #linkUp(node: string): void {
+    const peers = this.#peers;
+    if (peers === undefined) return;
+    this.#sendSync(node);
+    peers.send(node, RoutingFrame.SyncRequest, Buffer.alloc(0));
+    this.#sendRetained(peers, node);
+  }
+
+  #sendSync(node: string): void {
+    this.#peers?.send(node, RoutingFrame.InterestSync, Buffer.from(JSON.stringify(this.#mine.snapshot())));
+  }
+
+  #onSync(from: string, body: Buffer): void {
+    const snap = parseJson<InterestSnapshot>(body, (v) => Array.isArray(v.f) && Array.isArray(v.s));
+    if (snap === undefined) return this.#bad(from, "interest sync");
+    this.#remote.sync(from, snap);
+  }
+
+  #onDelta(from: string, body: Buffer): void {
+    const d = parseJson<InterestDelta>(body, (v) => typeof v.v === "string" && typeof v.op === "string");
+    if (d === undefined) return this.#bad(from, "interest delta");
+    if (d.op === "+f" || d.op === "+s") this.#remote.add(from, d.op === "+s", d.v);
+    else if (d.op === "-f" || d.op === "-s") this.#remote.remove(from, d.op === "-s", d.v);
+  }
+
+  // ---- retained ---------------------------------------------------------------------------------------------
+
+  #replicateRetained(peers: RoutingPeers, msg: Message): void {
+    const stamp = { at: this.clock.now(), node: peers.self };
+    this.#stamps.set(msg.topic, stamp);
+    const parts = [retainedHead(stamp), encodeMessageHead(msg), msg.payload];
+    for (const node of peers.peers()) {
+      if (peers.send(node, RoutingFrame.Retained, parts)) this.stats.retainedReplicated++;
+    }
+  }
+
+  #sendRetained(peers: RoutingPeers, node: string): void {
+    this.#parts.retained.match("#", (msg) => {
+      const stamp = this.#stamps.get(msg.topic) ?? { at: 0, node: "" };
+      peers.send(node, RoutingFrame.Retained, [retainedHead(stamp), encodeMessageHead(msg), msg.payload]);
+    });
+  }
+
+  #onRetained(from: string, body: Buffer): void {
+    let stamp: Stamp;
+    let msg: Message;
+    try {
+      const at = body.readDoubleBE(0);
+      const reader = new BodyReader(body);
+      reader.off = 8;
+      stamp = { at, node: reader.string() };
+      msg = reader.message();
+    } catch (err) {
+      return this.#bad(from, err);
+    }
+    if (!this.#parts.retainAvailable || !newer(stamp, this.#stamps.get(msg.topic))) return;
+    this.#stamps.set(msg.topic, stamp);
+    this.stats.retainedApplied++;
+    if (msg.payload.length === 0) this.#parts.retained.delete(msg.topic);
+    else this.#parts.retained.set({ ...msg, payload: Buffer.from(msg.payload), retain: true });
+  }
+
+  #bad(from: string, err: unknown): void {
+    this.stats.badFrames++;
+    this.logger.warn({ err, from }, "undecodable cluster routing frame: dropped");
+  }
+}
+
+/** The interest a subscription adds: ordinary filter or shared group; none for `$` filters (per node). */
+function interestKey(sub: Subscription): { shared: boolean; filter: string } | undefined {
+  if (sub.shared !== undefined) {
+    return sub.shared.filter.startsWith("$") ? undefined : { shared: true, filter: sub.filter };
+  }
+  return sub.filter.startsWith("$") ? undefined : { shared: false, filter: sub.filter };
+}
+
+function retainedHead(stamp: Stamp): Buffer {
+  const node = encodeString(stamp.node);
+  const b = Buffer.allocUnsafe(8 + node.length);
+  b.writeDoubleBE(stamp.at, 0);
+  node.copy(b, 8);
+  return b;
+}
+
+function parseJson<T>(body: Buffer, ok: (v: Record<string, unknown>) => boolean): T | undefined {
+  try {
+    const v = JSON.parse(body.toString()) as unknown;
+    return typeof v === "object" && v !== null && ok(v as Record<string, unknown>) ? (v as T) : undefined;
+  } catch {
+    return undefined;
+  }
+}

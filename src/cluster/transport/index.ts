@@ -1,0 +1,4 @@
+export * from "./frame.ts";
+export * from "./frame-types.ts";
+export * from "./peer-link.ts";
+export * from "./transport.ts";

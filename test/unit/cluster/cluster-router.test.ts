@@ -1,0 +1,131 @@
+// The cluster router against fake peers (no sockets): what it sends when attached to links already up, forwarding
+// by interest only, and backpressure from a full link (the publisher held until the link drains, then after the
+// stall limit QoS 0 dropped until it drains). Fake clock for the stall limit.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Broker } from "../../../src/broker/index.ts";
+import type { Producer, RoutingParts } from "../../../src/broker/index.ts";
+import { createMessage } from "../../../src/broker/message.ts";
+import { ClusterRouter, RoutingFrame } from "../../../src/cluster/index.ts";
+import type { RoutingPeers } from "../../../src/cluster/index.ts";
+import { FakeClock, silentLogger } from "../../../src/util/index.ts";
+
+interface Sent {
+  node: string;
+  type: number;
+  body: Buffer;
+}
+
+function setup(connected: string[]) {
+  const clock = new FakeClock();
+  let parts: RoutingParts | undefined;
+  let router: ClusterRouter | undefined;
+  const broker = new Broker(
+    { sysInterval: 0 },
+    {
+      clock,
+      routing: (p) => {
+        parts = p;
+        return (router = new ClusterRouter(p, clock, silentLogger));
+      },
+    },
+  );
+  const sent: Sent[] = [];
+  const handlers = new Map<number, (from: string, body: Buffer, src: Producer) => void>();
+  const drains: ((node: string) => void)[] = [];
+  const state = { writable: true };
+  const peers: RoutingPeers = {
+    self: "me",
+    send: (node, type, body) => {
+      sent.push({ node, type, body: Buffer.isBuffer(body) ? body : Buffer.concat(body) });
+      return true;
+    },
+    writable: () => state.writable,
+    connected: (node) => connected.includes(node),
+    peers: () => ["p1", "p2"],
+    handle: (type, fn) => {
+      handlers.set(type, fn);
+      return () => handlers.delete(type);
+    },
+    onUp: () => () => {},
+    onDrain: (fn) => {
+      drains.push(fn);
+      return () => {};
+    },
+    onLeave: () => () => {},
+  };
+  const noSource: Producer = { hold() {}, release() {} };
+  const interest = (node: string, f: string[]): void =>
+    handlers.get(RoutingFrame.InterestSync)!(node, Buffer.from(JSON.stringify({ f, s: [] })), noSource);
+  return { clock, broker, parts: parts!, router: router!, peers, sent, state, interest, drains };
+}
+
+const msg = (topic: string, qos: 0 | 1 = 0) =>
+  createMessage({ topic, payload: Buffer.from("x"), qos, retain: false }, 0);
+
+test("attached after its links came up, the router exchanges interest snapshots with those peers", async () => {
+  const s = setup(["p1"]);
+  s.router.attach(s.peers);
+  assert.deepEqual(
+    s.sent.map((x) => [x.node, x.type]),
+    [
+      ["p1", RoutingFrame.InterestSync],
+      ["p1", RoutingFrame.SyncRequest],
+    ],
+  );
+  await s.broker.close();
+});
+
+test("a publish is forwarded once to each node with a matching filter, never to the others", async () => {
+  const s = setup([]);
+  s.router.attach(s.peers);
+  s.interest("p1", ["a/+", "a/#"]);
+  s.interest("p2", ["b/#"]);
+  const r = s.router.route(msg("a/x"));
+  assert.deepEqual(
+    s.sent.filter((x) => x.type === RoutingFrame.Forward).map((x) => x.node),
+    ["p1"],
+  );
+  assert.equal(r.matched, 1);
+  s.router.route(msg("c/x"));
+  assert.equal(s.sent.filter((x) => x.type === RoutingFrame.Forward).length, 1);
+  assert.equal(s.router.stats.forwarded, 1);
+  await s.broker.close();
+});
+
+test("a full link holds the publisher until it drains; past the stall limit QoS 0 to it is dropped", async () => {
+  const s = setup([]);
+  s.router.attach(s.peers);
+  s.interest("p1", ["t"]);
+  let holds = 0;
+  const publisher: Producer = {
+    hold: () => {
+      holds++;
+    },
+    release: () => {
+      holds--;
+    },
+  };
+  s.state.writable = false;
+  s.parts.overload.producer = publisher;
+  s.router.route(msg("t"));
+  s.router.route(msg("t"));
+  assert.equal(holds, 1, "held once, however many messages");
+  assert.equal(s.router.stats.forwarded, 2, "what it had sent is still queued, not dropped");
+  s.state.writable = true;
+  for (const fn of s.drains) fn("p1");
+  assert.equal(holds, 0, "released on drain");
+  // Full again, and it stays full past the stall limit: released, then QoS 0 dropped, QoS 1 still queued.
+  s.state.writable = false;
+  s.router.route(msg("t"));
+  assert.equal(holds, 1);
+  s.clock.advance(1000);
+  assert.equal(holds, 0, "released after the stall limit");
+  s.router.route(msg("t"));
+  assert.equal(holds, 0, "a stalled link holds nobody");
+  assert.equal(s.router.stats.forwardDropped, 1);
+  s.router.route(msg("t", 1));
+  assert.equal(s.router.stats.forwarded, 4);
+  s.parts.overload.producer = undefined;
+  await s.broker.close();
+});

@@ -13,8 +13,9 @@ import { updateDocs } from "./lib/docs.ts";
 import { collectMachineInfo, pinGenerator } from "./lib/machine.ts";
 import { renderMeta, renderResults, renderTargets, type ReportMeta } from "./lib/report.ts";
 import { formatMs, formatRate } from "./lib/stats.ts";
-import { allSpecs, protocolName, selectSpecs, type RunSpec } from "./scenarios/catalog.ts";
+import { allSpecs, protocolName, resultKind, selectSpecs, type RunSpec } from "./scenarios/catalog.ts";
 import { runLatency } from "./scenarios/latency.ts";
+import { runQueue } from "./scenarios/queue.ts";
 import { failed, skipped, type RunResult } from "./scenarios/result.ts";
 import * as settings from "./scenarios/settings.ts";
 import { runSlowConsumer } from "./scenarios/slow-consumer.ts";
@@ -56,6 +57,7 @@ async function runSpec(
   ctx: ReturnType<typeof makeContext>,
 ): Promise<RunResult> {
   if (spec.kind === "pending") return { ...skipped(spec.id, "pending", def.id, spec.reason) };
+  if (spec.kind === "queue") return runQueue(spec, def.id, timing, ctx.dataRoot); // starts its own broker
   if (!def.protocols.includes(spec.protocol)) {
     return skipped(spec.id, spec.kind, def.id, `${def.label} does not speak MQTT ${protocolName(spec.protocol)}`);
   }
@@ -130,12 +132,7 @@ async function main(args: BenchArgs): Promise<void> {
       const status = brokerStatus.find((b) => b.id === id);
       const r = runnable.includes(def)
         ? await runSpec(spec, def, timing, ctx)
-        : skipped(
-            spec.id,
-            spec.kind === "pending" ? "pending" : spec.kind,
-            id,
-            `not runnable yet (${status?.reason ?? "?"})`,
-          );
+        : skipped(spec.id, resultKind(spec), id, `not runnable yet (${status?.reason ?? "?"})`);
       results.push(r);
       progress(`${head}: ${summary(r)}`, true);
     }
@@ -188,6 +185,15 @@ async function main(args: BenchArgs): Promise<void> {
         "(flagged noisy). Rerun on an idle machine, or force it with --write-docs.",
     );
   }
+}
+
+// `npm run bench -- --ops [--rounds=N] [--measure=S] [--only=<id>]`: the operations overhead bench (bench/ops).
+if (process.argv.includes("--ops")) {
+  installSignalHandlers();
+  const { runOpsBench } = await import("./ops/index.ts");
+  await runOpsBench(process.argv.slice(2).filter((a) => a !== "--ops"));
+  killAllChildren();
+  process.exit(0);
 }
 
 let args: BenchArgs;

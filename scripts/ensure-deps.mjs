@@ -15,8 +15,11 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const lock = join(root, "package-lock.json");
 const stamp = join(root, "node_modules", ".wharf-deps-stamp");
 
+// Only the fields that decide what gets installed: editing a script in package.json must not cost an `npm ci`.
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const installed = ["dependencies", "devDependencies", "optionalDependencies", "peerDependencies", "overrides"];
 const hash = createHash("sha256")
-  .update(readFileSync(join(root, "package.json")))
+  .update(JSON.stringify(installed.map((k) => pkg[k] ?? null)))
   .update(existsSync(lock) ? readFileSync(lock) : "")
   .digest("hex");
 

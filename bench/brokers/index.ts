@@ -6,6 +6,7 @@ import os from "node:os";
 import { join } from "node:path";
 import { lastLines, onHarnessExit, spawnManaged, waitForPort, freePort, type ManagedProcess } from "../lib/children.ts";
 import { pinned } from "../lib/machine.ts";
+import type { BenchTransport } from "../lib/client.ts";
 import { PROTOCOL, type ProtocolLevel } from "../lib/mqtt-packets.ts";
 
 export const BROKER_IDS = ["wharf", "mosquitto", "aedes"] as const;
@@ -40,6 +41,8 @@ export interface RunningBroker {
   def: BrokerDef;
   proc: ManagedProcess;
   port: number;
+  /** Clients reach `port` over TLS or WebSocket (bench/transports); plain TCP when absent. */
+  transport?: BenchTransport;
 }
 
 const STARTUP_TIMEOUT_MS = 30_000;

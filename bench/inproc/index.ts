@@ -38,6 +38,18 @@ interface Result {
   delivered: number;
   expected: number;
   ms: number;
+  /** CPU time of this process (user + system) over the run, ms: steadier than wall time on a loaded machine. */
+  cpuMs: number;
+}
+
+/** Starts a measurement: wall and CPU time. */
+function startClock(): () => { ms: number; cpuMs: number } {
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  return () => {
+    const c = process.cpuUsage(c0);
+    return { ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000 };
+  };
 }
 
 function waitFor(pred: () => boolean, what: string): Promise<void> {
@@ -91,14 +103,14 @@ async function wharfInproc(
     }
   }
   const expected = N * filters.length;
-  const t0 = performance.now();
+  const stop = startClock();
   if (mode === "priority") await publishAll(broker, (i) => ({ priority: i % 10 }));
   else if (mode === "ack") await publishAll(broker, () => ({ qos: 1 }));
   else await publishAll(broker, () => undefined);
   await waitFor(() => delivered >= expected, name).catch(() => undefined);
-  const ms = performance.now() - t0;
+  const { ms, cpuMs } = stop();
   await broker.close();
-  return { name, published: N, delivered, expected, ms };
+  return { name, published: N, delivered, expected, ms, cpuMs };
 }
 
 async function mqemitterRun(name: string, filters: readonly string[]): Promise<Result> {
@@ -106,11 +118,11 @@ async function mqemitterRun(name: string, filters: readonly string[]): Promise<R
   let delivered = 0;
   for (const f of filters) mq.on(f, (_msg: unknown, cb: () => void) => (delivered++, cb()));
   const expected = N * filters.length;
-  const t0 = performance.now();
+  const stop = startClock();
   for (let i = 0; i < N; i++) mq.emit({ topic: TOPIC, payload: PAYLOAD });
   await waitFor(() => delivered >= expected, name).catch(() => undefined);
-  const ms = performance.now() - t0;
-  return { name, published: N, delivered, expected, ms };
+  const { ms, cpuMs } = stop();
+  return { name, published: N, delivered, expected, ms, cpuMs };
 }
 
 async function eventEmitterRun(name: string, filters: readonly string[]): Promise<Result> {
@@ -124,12 +136,12 @@ async function eventEmitterRun(name: string, filters: readonly string[]): Promis
   if (exact) ee.on(filters[0]!, count);
   else for (const f of filters) ee.on("message", (topic: string) => topicMatches(f, topic) && count());
   const expected = N * filters.length;
-  const t0 = performance.now();
+  const stop = startClock();
   if (exact) for (let i = 0; i < N; i++) ee.emit(TOPIC, PAYLOAD);
   else for (let i = 0; i < N; i++) ee.emit("message", TOPIC, PAYLOAD);
   await waitFor(() => delivered >= expected, name).catch(() => undefined);
-  const ms = performance.now() - t0;
-  return { name, published: N, delivered, expected, ms };
+  const { ms, cpuMs } = stop();
+  return { name, published: N, delivered, expected, ms, cpuMs };
 }
 
 /** MQTT.js publisher -> broker (TCP) -> MQTT.js subscriber, QoS 0; or in-process publisher -> MQTT.js subscriber. */
@@ -150,7 +162,7 @@ async function overTcp(name: string, from: "mqttjs" | "inproc"): Promise<Result>
   });
   await sub.subscribeAsync(TOPIC, { qos: 0 });
   const pub = from === "mqttjs" ? await mqtt.connectAsync(url, { reconnectPeriod: 0 }) : undefined;
-  const t0 = performance.now();
+  const stop = startClock();
   for (let i = 0; i < N_TCP; i++) {
     if (pub !== undefined) {
       pub.publish(TOPIC, PAYLOAD, { qos: 0 });
@@ -161,10 +173,10 @@ async function overTcp(name: string, from: "mqttjs" | "inproc"): Promise<Result>
     }
   }
   await waitFor(() => delivered >= N_TCP, name).catch(() => undefined);
-  const ms = performance.now() - t0;
+  const { ms, cpuMs } = stop();
   await Promise.all([sub.endAsync(), pub?.endAsync()]);
   await broker.close();
-  return { name, published: N_TCP, delivered, expected: N_TCP, ms };
+  return { name, published: N_TCP, delivered, expected: N_TCP, ms, cpuMs };
 }
 
 function best(rs: Result[]): Result {
@@ -201,10 +213,14 @@ async function main(): Promise<void> {
   const line = (scenario: string, r: Result, ref?: Result): void => {
     const rate = r.published / (r.ms / 1000);
     const ns = (r.ms * 1e6) / r.published;
+    const cpuNs = (r.cpuMs * 1e6) / r.published;
     const loss = r.expected - r.delivered;
-    const ratio = ref === undefined ? "" : ` ${(rate / (ref.published / (ref.ms / 1000))).toFixed(2)}x mqemitter`;
+    const ratio =
+      ref === undefined
+        ? ""
+        : ` ${(rate / (ref.published / (ref.ms / 1000))).toFixed(2)}x mqemitter (cpu ${((ref.cpuMs / ref.published) * (r.published / r.cpuMs)).toFixed(2)}x)`;
     rows.push(
-      `${scenario.padEnd(30)} ${r.name.padEnd(20)} ${fmt(rate).padStart(8)} msg/s  ${ns.toFixed(0).padStart(6)} ns/msg  deliveries ${r.delivered}/${r.expected} loss ${loss}${ratio}`,
+      `${scenario.padEnd(30)} ${r.name.padEnd(20)} ${fmt(rate).padStart(8)} msg/s  ${ns.toFixed(0).padStart(6)} ns/msg ${cpuNs.toFixed(0).padStart(6)} ns cpu/msg  deliveries ${r.delivered}/${r.expected} loss ${loss}${ratio}`,
     );
     console.log(rows.at(-1));
   };

@@ -24,6 +24,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --no-pin                do not pin broker / load generator to CPUs
   --write-docs            update docs/benchmarks.md even after a partial run
   --no-docs               never update docs/benchmarks.md (default: updated after a full, unfiltered run)
+  --ops                   instead: the operations overhead bench (metrics, webhook, tracing vs off; bench/ops)
   -h, --help              this text`;
 
 export class ArgsError extends Error {

@@ -2,6 +2,8 @@
 // PUBACK to the scenario through plain callbacks. No per-message promises, no decoding of topics.
 
 import net from "node:net";
+import tls from "node:tls";
+import { WebSocket, createWebSocketStream } from "ws";
 import { PacketReader, readVarint, type ReaderSink } from "./mqtt-reader.ts";
 import {
   DISCONNECT,
@@ -25,6 +27,34 @@ export interface ClientOptions {
   cleanStart?: boolean;
   /** Size of the socket's reused read buffer; 0 = Node's default fresh buffer per read (fine for idle clients). */
   readBufferBytes?: number;
+  /** MQTT over TLS or WebSocket instead of plain TCP (bench/transports). */
+  transport?: BenchTransport | undefined;
+}
+
+/** TLS: trust `ca`, verify the name localhost. WebSocket: ws://host:port<path>, subprotocol mqtt. */
+export type BenchTransport = { kind: "tls"; ca: Buffer } | { kind: "ws"; path: string };
+
+/**
+ * A TLS socket (a net.Socket), or a WebSocket as a byte stream: one ws message per write, messages read as one
+ * stream. The Duplex gets a no-op setNoDelay (ws already sets it on its socket).
+ */
+async function dial(o: ClientOptions, t: BenchTransport): Promise<net.Socket> {
+  const host = o.host ?? "127.0.0.1";
+  if (t.kind === "tls") {
+    const s = tls.connect({ port: o.port, host, servername: "localhost", ca: t.ca });
+    await new Promise<void>((resolve, reject) => {
+      s.once("secureConnect", resolve);
+      s.once("error", reject);
+    });
+    return s;
+  }
+  const ws = new WebSocket(`ws://${host}:${o.port}${t.path}`, "mqtt", { perMessageDeflate: false });
+  await new Promise<void>((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  const stream = createWebSocketStream(ws);
+  return Object.assign(stream, { setNoDelay: () => stream }) as unknown as net.Socket;
 }
 
 /** Reads smaller than this make a coalescing socket pause briefly. */
@@ -100,6 +130,10 @@ export class BenchClient implements ReaderSink {
   }
 
   static async connect(o: ClientOptions): Promise<BenchClient> {
+    if (o.transport !== undefined) {
+      const socket = await dial(o, o.transport);
+      return BenchClient.#handshake(new BenchClient(socket, o.clientId, o.protocol), o);
+    }
     const target = { port: o.port, host: o.host ?? "127.0.0.1" };
     const readBytes = o.readBufferBytes ?? 64 * 1024;
     const readBuffer = Buffer.allocUnsafe(readBytes);
@@ -128,6 +162,12 @@ export class BenchClient implements ReaderSink {
       socket.once("connect", resolve);
       socket.once("error", reject);
     });
+    return BenchClient.#handshake(client, o);
+  }
+
+  /** CONNECT, then the CONNACK's return code. */
+  static async #handshake(client: BenchClient, o: ClientOptions): Promise<BenchClient> {
+    const socket = client.socket;
     const connect: ConnectOptions = { clientId: o.clientId, protocol: o.protocol };
     if (o.receiveMaximum !== undefined) connect.receiveMaximum = o.receiveMaximum;
     if (o.cleanStart === false) {

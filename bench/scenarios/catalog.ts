@@ -102,7 +102,22 @@ export type RunSpec =
     }
   | { kind: "latency"; id: string; qos: 1; payload: number; rate: number; protocol: ProtocolLevel }
   | { kind: "storm"; id: string; connections: number; protocol: ProtocolLevel }
+  | {
+      /** Durable queue publish -> deliver -> ack (bench/scenarios/queue.ts); Wharf only. */
+      kind: "queue";
+      id: string;
+      durability: "sync" | "batched";
+      /** Paced at LATENCY_RATE (a latency result) or unpaced (a throughput result). */
+      paced: boolean;
+      payload: number;
+      protocol: ProtocolLevel;
+    }
   | { kind: "pending"; id: string; reason: string };
+
+/** The result kind a spec produces (a queue spec is a throughput or a latency run). */
+export function resultKind(spec: RunSpec): "throughput" | "latency" | "storm" | "slow" | "pending" {
+  return spec.kind === "queue" ? (spec.paced ? "latency" : "throughput") : spec.kind;
+}
 
 export function protocolName(p: ProtocolLevel): string {
   return p === PROTOCOL.v5 ? "v5" : "v3.1.1";
@@ -147,6 +162,22 @@ export function allSpecs(stormConnections: number): RunSpec[] {
     protocol: PROTOCOL.v311,
     persistent: true,
   });
+  specs.push(...queueSpecs());
+  return specs;
+}
+
+/**
+ * Durable queues (issue 11): 16 publishers -> `$queue/bench` (8 partitions) -> 4 consumers in one group, 100 B,
+ * LMDB with `sync` and `batched` durability, unpaced and paced at LATENCY_RATE. Mosquitto and Aedes have no
+ * queues: skipped for them.
+ */
+export function queueSpecs(): RunSpec[] {
+  const specs: RunSpec[] = [];
+  for (const durability of ["sync", "batched"] as const) {
+    const base = { kind: "queue", durability, payload: 100, protocol: PROTOCOL.v311 } as const;
+    specs.push({ ...base, id: `queue/${durability}/100B/v3.1.1`, paced: false });
+    specs.push({ ...base, id: `queue-latency/${durability}/${LATENCY_RATE / 1000}k-per-s/v3.1.1`, paced: true });
+  }
   return specs;
 }
 
@@ -191,6 +222,9 @@ export const QUICK_IDS: readonly string[] = [
   "pairs/qos0/100B/v3.1.1/open",
   `fan-in/qos1/100B/v3.1.1/open${OPEN_QOS1_WINDOW}`,
   "slow-consumer/qos0/100B/v3.1.1",
+  "queue/sync/100B/v3.1.1",
+  "queue/batched/100B/v3.1.1",
+  `queue-latency/sync/${LATENCY_RATE / 1000}k-per-s/v3.1.1`,
 ];
 
 export function selectSpecs(all: readonly RunSpec[], quick: boolean, only: readonly string[]): RunSpec[] {

@@ -41,6 +41,7 @@ export async function connectMany(
         receiveMaximum: BROKER_INFLIGHT,
         ...(opts.readBufferBytes !== undefined ? { readBufferBytes: opts.readBufferBytes } : {}),
         ...(opts.persistent === true ? { cleanStart: false } : {}),
+        transport: broker.transport,
       });
     }
   };

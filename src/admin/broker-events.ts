@@ -1,8 +1,9 @@
 // Attaches metrics and webhooks to the broker's typed event seam (node:diagnostics_channel, src/broker/events.ts).
 // Channels are process-wide, so every listener first checks the event's broker id. A channel is subscribed only
 // while someone needs it: the per-message channels (publish-in, delivery, settlement) cost the broker an event
-// object per message once subscribed, so they are only taken when per-QoS metrics are on or a webhook asks for a
-// message event (docs/operations.md has the measured cost).
+// object per message once subscribed, so only a webhook asking for a message event takes them; the metrics count
+// messages by QoS from broker counters and take the latency of every Nth message only (docs/operations.md has the
+// measured cost).
 import { BrokerChannel, onBrokerEvent, type BrokerChannelName, type BrokerEventMap } from "../broker/index.ts";
 import type { EventMetrics } from "./metrics.ts";
 import type { WebhookDispatcher, WebhookEventType } from "./webhooks/index.ts";
@@ -20,6 +21,7 @@ const CHANNEL_EVENTS: Partial<Record<BrokerChannelName, readonly WebhookEventTyp
   [BrokerChannel.Delivery]: ["message.delivered"],
   [BrokerChannel.Settlement]: ["message.acknowledged"],
   [BrokerChannel.Drop]: ["message.dropped"],
+  [BrokerChannel.DeadLettered]: ["message.dead_lettered"],
 };
 
 /** Channels the metrics always need (connection-rate events: a handful per connection, not per message). */
@@ -28,16 +30,15 @@ const METRIC_CHANNELS: readonly BrokerChannelName[] = [
   BrokerChannel.Disconnect,
   BrokerChannel.AuthResult,
   BrokerChannel.Drop,
+  BrokerChannel.DeadLettered,
 ];
-/** Per-message channels the metrics take for messages by QoS. */
-const QOS_CHANNELS: readonly BrokerChannelName[] = [BrokerChannel.PublishIn, BrokerChannel.Delivery];
 
 export interface EventBridgeOptions {
   /** Broker.id: events of other brokers in the process are ignored. */
   brokerId: string;
   metrics?: EventMetrics | undefined;
-  /** Count messages in/out by QoS (subscribes the per-message channels). */
-  messagesByQos: boolean;
+  /** The publish-to-delivery latency histogram (subscribes the delivery-latency channel: timed messages only). */
+  latency?: boolean | undefined;
   webhooks?: WebhookDispatcher | undefined;
 }
 
@@ -58,7 +59,7 @@ export class BrokerEventBridge {
     const want = new Set<BrokerChannelName>();
     if (this.opts.metrics !== undefined) {
       for (const c of METRIC_CHANNELS) want.add(c);
-      if (this.opts.messagesByQos) for (const c of QOS_CHANNELS) want.add(c);
+      if (this.opts.latency === true) want.add(BrokerChannel.DeliveryLatency);
     }
     const hooks = this.opts.webhooks;
     if (hooks !== undefined) {
@@ -91,7 +92,6 @@ export class BrokerEventBridge {
   #handler<K extends BrokerChannelName>(name: K): (e: BrokerEventMap[K]) => void {
     const m = this.opts.metrics;
     const w = this.opts.webhooks;
-    const byQos = this.opts.messagesByQos;
     const h = {
       [BrokerChannel.Connect]: (e: BrokerEventMap["wharf:broker:connect"]) => {
         m?.connected(e.transport);
@@ -141,7 +141,6 @@ export class BrokerEventBridge {
         w?.emit("subscription.removed", { clientId: e.clientId, filter: e.filter });
       },
       [BrokerChannel.PublishIn]: (e: BrokerEventMap["wharf:broker:publish-in"]) => {
-        if (byQos) m?.messageIn(e.qos);
         if (w?.wants("message.published")) {
           w.emit(
             "message.published",
@@ -157,8 +156,10 @@ export class BrokerEventBridge {
           );
         }
       },
+      [BrokerChannel.DeliveryLatency]: (e: BrokerEventMap["wharf:broker:delivery-latency"]) => {
+        m?.deliveryLatency(e.qos, e.seconds);
+      },
       [BrokerChannel.Delivery]: (e: BrokerEventMap["wharf:broker:delivery"]) => {
-        if (byQos) m?.messageOut(e.qos);
         if (w?.wants("message.delivered")) {
           w.emit("message.delivered", { clientId: e.clientId, qos: e.qos, dup: e.dup }, e.topic);
         }
@@ -177,9 +178,18 @@ export class BrokerEventBridge {
           w.emit("message.dropped", { clientId: e.clientId ?? null, qos: e.qos, reason: e.reason }, e.topic);
         }
       },
-      // Durable-queue dead letters: not subscribed here yet (no entry in CHANNEL_EVENTS / METRIC_CHANNELS); the
-      // ops work maps it to the `message.dead_lettered` webhook and a metric.
-      [BrokerChannel.DeadLettered]: (_e: BrokerEventMap["wharf:broker:dead-lettered"]) => undefined,
+      [BrokerChannel.DeadLettered]: (e: BrokerEventMap["wharf:broker:dead-lettered"]) => {
+        m?.deadLettered(e.reason);
+        w?.emit("message.dead_lettered", {
+          queue: e.queue,
+          dlq: e.dlq,
+          reason: e.reason,
+          deliveryCount: e.deliveryCount,
+          group: e.group,
+          messageId: e.messageId,
+          payloadBytes: e.payloadBytes,
+        });
+      },
     } as const;
     return h[name] as (e: BrokerEventMap[K]) => void;
   }

@@ -68,18 +68,21 @@ export function subscriptionView(clientId: string, sub: Subscription): Subscript
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-export function retainedView(msg: Message): RetainedView {
-  let text: string | null;
+/** The payload as UTF-8 when it is valid UTF-8, else null (the views carry base64 beside it). */
+export function payloadText(payload: Uint8Array): string | null {
   try {
-    text = utf8.decode(msg.payload);
+    return utf8.decode(payload);
   } catch {
-    text = null;
+    return null;
   }
+}
+
+export function retainedView(msg: Message): RetainedView {
   return {
     topic: msg.topic,
     qos: msg.qos,
     payloadSize: msg.payload.length,
-    payload: text,
+    payload: payloadText(msg.payload),
     payloadBase64: msg.payload.toString("base64"),
   };
 }

@@ -10,6 +10,8 @@ export const AdminErrorCode = {
   MethodNotAllowed: "METHOD_NOT_ALLOWED",
   BadRequest: "BAD_REQUEST",
   PayloadTooLarge: "PAYLOAD_TOO_LARGE",
+  /** The resource is in a state that refuses the call (e.g. deleting a queue that still has consumers). */
+  Conflict: "CONFLICT",
   /** The config file did not validate: nothing was changed. */
   ConfigInvalid: "CONFIG_INVALID",
   /** A feature the running broker does not have (e.g. reload without a config file). */
@@ -25,6 +27,7 @@ const STATUS: Record<AdminErrorCodeValue, number> = {
   METHOD_NOT_ALLOWED: 405,
   BAD_REQUEST: 400,
   PAYLOAD_TOO_LARGE: 413,
+  CONFLICT: 409,
   CONFIG_INVALID: 422,
   UNAVAILABLE: 503,
   INTERNAL: 500,

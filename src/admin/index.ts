@@ -15,3 +15,6 @@ export * from "./webhooks/index.ts";
 export { BrokerEventBridge } from "./broker-events.ts";
 export type { EventBridgeOptions } from "./broker-events.ts";
 export type { EventMetrics } from "./metrics.ts";
+export { startTracing } from "./tracing-sdk.ts";
+export type { BrokerTracing, TracingOptions } from "./tracing-sdk.ts";
+export { OtelBrokerTracer } from "./tracing.ts";

@@ -3,6 +3,7 @@
 import { inspectBroker, type Broker } from "../broker/index.ts";
 import type { Logger } from "../util/index.ts";
 import { clientRoutes } from "./api/clients.ts";
+import { queueRoutes } from "./api/queues.ts";
 import { retainedRoutes } from "./api/retained.ts";
 import { systemRoutes, type ConfigControl, type ListenerInfo } from "./api/system.ts";
 import { TokenStore, type TokenEntry } from "./auth.ts";
@@ -58,6 +59,7 @@ export function buildRouter(deps: ManagementDeps, opts: { dashboard: boolean }):
   const insp = inspectBroker(deps.broker);
   clientRoutes(router, insp);
   retainedRoutes(router, insp);
+  queueRoutes(router, deps.broker);
   if (opts.dashboard) dashboardRoutes(router);
   let openapi: string | undefined;
   router.add(

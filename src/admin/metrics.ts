@@ -3,9 +3,10 @@
 // nothing for them; monotonic broker counters are mirrored into prom-client Counters by adding the difference
 // since the previous scrape. Labels are bounded: transport kind, QoS, reason, webhook name (from the config),
 // never a client id or a topic.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { Broker, BrokerStats } from "../broker/index.ts";
 import { BROKER_VERSION, inspectBroker } from "../broker/index.ts";
+import { onStorageCommit } from "../storage/index.ts";
 import { connectionsByTransport } from "./broker-view.ts";
 
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -31,9 +32,23 @@ export interface EventMetrics {
   /** A refused CONNECT; `reasonCode` in 5.0 numbering (a bounded set). */
   authFailed(reasonCode: number): void;
   dropped(reason: string): void;
-  messageIn(qos: number): void;
-  messageOut(qos: number): void;
+  /** A first delivery (not a resend) of a timed message written `seconds` after the message entered routing. */
+  deliveryLatency(qos: number, seconds: number): void;
+  /** A durable queue message moved to its dead-letter queue. */
+  deadLettered(reason: string): void;
 }
+
+/**
+ * Buckets, seconds. Publish to delivery: an in-memory hop takes tens of µs, a loaded broker ms, a QoS 1 message
+ * held for an offline or slow subscriber seconds and more (+Inf). Storage commit: an LMDB transaction without
+ * fsync takes ~50 µs, with fsync 1–10 ms on an SSD, 10–100 ms on a disk or a loaded VM.
+ */
+export const DELIVERY_LATENCY_BUCKETS = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
+export const COMMIT_LATENCY_BUCKETS = [
+  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+];
 
 export interface BrokerMetrics {
   readonly registry: Registry;
@@ -48,6 +63,12 @@ export interface BrokerMetrics {
 export interface MetricsOptions {
   /** Extra gauges to refresh at scrape time (e.g. readiness). */
   readonly storageStats?: () => { batches: number; ops: number; pending: number } | undefined;
+  /** The server's listeners: `wharf_listener_connections{type,address}` (coap: observations). */
+  readonly listeners?: () => readonly { type: string; address: string; connections: number }[];
+  /** Export wharf_messages_*_by_qos_total (default true). */
+  readonly messagesByQos?: boolean;
+  /** The Storage object whose commits feed wharf_storage_commit_duration_seconds (storage commit events). */
+  readonly storageSource?: object | undefined;
 }
 
 /** Builds the registry for `broker`. */
@@ -59,6 +80,7 @@ export function createBrokerMetrics(broker: Broker, opts: MetricsOptions = {}): 
   let snapshot: BrokerStats = broker.stats();
   const refresh = (): void => {
     snapshot = broker.stats();
+    refreshQueues();
   };
 
   const gauge = (name: string, help: string, read: (s: BrokerStats) => number): void => {
@@ -166,6 +188,73 @@ export function createBrokerMetrics(broker: Broker, opts: MetricsOptions = {}): 
     });
   }
 
+  if (opts.listeners !== undefined) {
+    const read = opts.listeners;
+    new Gauge({
+      name: "wharf_listener_connections",
+      help: "Open connections per listener (coap: observations), by type and address",
+      labelNames: ["type", "address"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const l of read()) this.set({ type: l.type, address: l.address }, l.connections);
+      },
+    });
+  }
+
+  let offStorage: (() => void) | undefined;
+  if (opts.storageSource !== undefined) {
+    const source = opts.storageSource;
+    const commitLatency = new Histogram({
+      name: "wharf_storage_commit_duration_seconds",
+      help: "Storage write transactions (group commits): time from handing the batch to the backend to its completion",
+      buckets: COMMIT_LATENCY_BUCKETS,
+      registers: [registry],
+    });
+    offStorage = onStorageCommit((e) => {
+      if (e.source === source) commitLatency.observe(e.seconds);
+    });
+  }
+
+  // Durable queues, summed (queue names come from clients: no per-queue label; `wharf queues ls` and the API have
+  // the per-queue numbers). One pass over the queues per scrape.
+  let queueSums = { queues: 0, depth: 0, inflight: 0, dlq: 0 };
+  const refreshQueues = (): void => {
+    const sums = { queues: 0, depth: 0, inflight: 0, dlq: 0 };
+    for (const q of broker.queues.list()) {
+      sums.queues++;
+      sums.depth += q.depth;
+      sums.inflight += q.inflight;
+      sums.dlq += q.dlqDepth;
+    }
+    queueSums = sums;
+  };
+  const queueGauge = (name: string, help: string, key: keyof typeof queueSums): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(queueSums[key]);
+      },
+    });
+  };
+  queueGauge("wharf_durable_queues", "Durable queues held (dead-letter queues included)", "queues");
+  queueGauge("wharf_durable_queue_messages", "Messages held in durable queues (dead letters included)", "depth");
+  queueGauge(
+    "wharf_durable_queue_inflight_messages",
+    "Durable queue messages delivered and not yet settled",
+    "inflight",
+  );
+  queueGauge("wharf_durable_queue_dead_letters", "Messages in the dead-letter queues of durable queues", "dlq");
+  const deadLettered = new Counter({
+    name: "wharf_durable_queue_dead_lettered_total",
+    help: "Durable queue messages moved to a dead-letter queue, by reason (max-retries, total-timeout, rejected, expired)",
+    labelNames: ["reason"],
+    registers: [registry],
+  });
+  for (const reason of ["max-retries", "total-timeout", "rejected", "expired"]) deadLettered.inc({ reason }, 0);
+
   const whEvents = new Counter({
     name: "wharf_webhook_events_total",
     help: "Webhook events by endpoint and outcome (queued, delivered, dropped_*)",
@@ -219,28 +308,53 @@ export function createBrokerMetrics(broker: Broker, opts: MetricsOptions = {}): 
     registers: [registry],
   });
   for (const reason of ["queue-full", "queue-rejected", "expired"]) dropped.inc({ reason }, 0);
-  const inByQos = new Counter({
-    name: "wharf_messages_received_by_qos_total",
-    help: "Messages entering routing (clients, wills, in-process and $SYS publishes), by QoS",
+  if (opts.messagesByQos !== false) {
+    // From the broker's counters (an array index bump per message): nothing per message here.
+    const byQos = (name: string, help: string, read: () => readonly number[]) => {
+      const last = [0, 0, 0];
+      new Counter({
+        name,
+        help,
+        labelNames: ["qos"],
+        registers: [registry],
+        collect() {
+          const now = read();
+          for (let q = 0; q < 3; q++) {
+            this.inc({ qos: String(q) }, Math.max(0, now[q]! - last[q]!));
+            last[q] = Math.max(last[q]!, now[q]!);
+          }
+        },
+      });
+    };
+    byQos(
+      "wharf_messages_received_by_qos_total",
+      "Messages entering routing (clients, wills, in-process and $SYS publishes), by QoS",
+      () => insp.counters.routedByQos,
+    );
+    byQos(
+      "wharf_messages_sent_by_qos_total",
+      "PUBLISH packets written to clients (resends included), by QoS",
+      () => insp.counters.sentByQos,
+    );
+  }
+  const deliveryLatency = new Histogram({
+    name: "wharf_publish_delivery_latency_seconds",
+    help: "From a message entering routing to its first delivery written to a subscriber, by delivered QoS; every Nth message is timed (management.latencySampleEvery; resends and retained messages sent on subscribe excluded)",
     labelNames: ["qos"],
+    buckets: DELIVERY_LATENCY_BUCKETS,
     registers: [registry],
   });
-  const outByQos = new Counter({
-    name: "wharf_messages_sent_by_qos_total",
-    help: "PUBLISH packets written to clients (resends included), by QoS",
-    labelNames: ["qos"],
-    registers: [registry],
-  });
-  // Pre-bound children: the per-message path does a lookup in a 3-slot array, not a label hash.
-  const inChild = [0, 1, 2].map((q) => inByQos.labels({ qos: String(q) }));
-  const outChild = [0, 1, 2].map((q) => outByQos.labels({ qos: String(q) }));
+  // Pre-bound children: an observation does a lookup in a 3-slot array, not a label hash.
+  const latencyChild = [0, 1, 2].map((q) => deliveryLatency.labels({ qos: String(q) }));
+  for (const qos of ["0", "1", "2"]) deliveryLatency.zero({ qos }); // series exist (count 0) before any traffic
   const events: EventMetrics = {
     connected: (transport) => connects.inc({ transport }),
     disconnected: (initiator) => disconnects.inc({ initiator }),
     authFailed: (code) => authFailures.inc({ reason_code: `0x${code.toString(16).padStart(2, "0")}` }),
     dropped: (reason) => dropped.inc({ reason }),
-    messageIn: (qos) => inChild[qos]?.inc(),
-    messageOut: (qos) => outChild[qos]?.inc(),
+    deliveryLatency: (qos, seconds) => latencyChild[qos]?.observe(seconds),
+    // `rejected: <reason>` carries the consumer's text: only the kind before the colon is a label (bounded).
+    deadLettered: (reason) => deadLettered.inc({ reason: reason.split(":")[0]! }),
   };
 
   return {
@@ -252,6 +366,7 @@ export function createBrokerMetrics(broker: Broker, opts: MetricsOptions = {}): 
       return registry.metrics();
     },
     close() {
+      offStorage?.();
       registry.clear();
     },
   };

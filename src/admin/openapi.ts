@@ -37,6 +37,7 @@ const schemas: Record<string, JsonSchema> = {
               "METHOD_NOT_ALLOWED",
               "BAD_REQUEST",
               "PAYLOAD_TOO_LARGE",
+              "CONFLICT",
               "CONFIG_INVALID",
               "UNAVAILABLE",
               "INTERNAL",
@@ -137,6 +138,7 @@ const schemas: Record<string, JsonSchema> = {
       type: { type: "string" },
       host: { type: "string" },
       port: { type: "integer" },
+      connections: { type: "integer", description: "open connections (coap: observations)" },
       path: { type: "string" },
     },
   },
@@ -149,6 +151,111 @@ const schemas: Record<string, JsonSchema> = {
       listeners: { type: "array", items: ref("Listener") },
       stats: ref("Stats"),
     },
+  },
+  QueueGroup: {
+    type: "object",
+    required: ["name", "consumers", "inflight", "retrying", "backlog", "floor"],
+    properties: {
+      name: { type: "string" },
+      consumers: {
+        type: "array",
+        items: {
+          type: "object",
+          required: ["id", "prefetch", "inflight", "partitions"],
+          properties: {
+            id: { type: "string" },
+            prefetch: { type: "integer", minimum: 1 },
+            inflight: { type: "integer", minimum: 0 },
+            partitions: { type: "array", items: { type: "integer", minimum: 0 } },
+          },
+        },
+      },
+      inflight: { type: "integer", minimum: 0 },
+      retrying: { type: "integer", minimum: 0 },
+      backlog: { type: "integer", minimum: 0 },
+      floor: { type: "integer" },
+    },
+  },
+  Queue: {
+    type: "object",
+    required: [
+      "name",
+      "type",
+      "ordering",
+      "partitions",
+      "depth",
+      "bytes",
+      "firstSeq",
+      "nextSeq",
+      "inflight",
+      "dlqDepth",
+      "groups",
+      "counters",
+    ],
+    properties: {
+      name: { type: "string" },
+      type: { type: "string" },
+      ordering: { type: "string" },
+      partitions: { type: "integer", minimum: 1 },
+      depth: { type: "integer", minimum: 0 },
+      bytes: { type: "integer", minimum: 0 },
+      firstSeq: { type: "integer", minimum: 0 },
+      nextSeq: { type: "integer", minimum: 0 },
+      inflight: { type: "integer", minimum: 0 },
+      dlqDepth: { type: "integer", minimum: 0 },
+      dlq: { type: "string", description: "The DLQ's name (absent when the queue has none)" },
+      groups: { type: "array", items: ref("QueueGroup") },
+      counters: { type: "object", additionalProperties: { type: "integer", minimum: 0 } },
+    },
+  },
+  QueueMessage: {
+    type: "object",
+    required: [
+      "seq",
+      "messageId",
+      "partition",
+      "enqueuedAt",
+      "expiresAt",
+      "partitionKey",
+      "payloadSize",
+      "payload",
+      "payloadBase64",
+      "dlq",
+    ],
+    properties: {
+      seq: { type: "integer", minimum: 0 },
+      messageId: { type: "string" },
+      partition: { type: "integer", minimum: 0 },
+      enqueuedAt: { type: "integer", description: "ms since the epoch" },
+      expiresAt: nullable("integer"),
+      partitionKey: nullable("string"),
+      payloadSize: { type: "integer", minimum: 0 },
+      payload: nullable("string"),
+      payloadBase64: { type: "string" },
+      dlq: {
+        type: ["object", "null"],
+        required: ["reason", "originalQueue", "originalId", "group", "deliveryCount"],
+        properties: {
+          reason: { type: "string" },
+          originalQueue: { type: "string" },
+          originalId: { type: "string" },
+          group: { type: "string" },
+          deliveryCount: { type: "integer", minimum: 0 },
+        },
+      },
+    },
+  },
+  QueuePage: pageOf("Queue"),
+  QueueMessagePage: pageOf("QueueMessage"),
+  QueuePurged: {
+    type: "object",
+    required: ["queue", "purged"],
+    properties: { queue: { type: "string" }, purged: { type: "integer", minimum: 0 } },
+  },
+  QueueRedriven: {
+    type: "object",
+    required: ["queue", "moved"],
+    properties: { queue: { type: "string" }, moved: { type: "integer", minimum: 0 } },
   },
   ClientPage: pageOf("Client"),
   SubscriptionPage: pageOf("Subscription"),
@@ -175,6 +282,14 @@ const schemas: Record<string, JsonSchema> = {
       file: { type: "string" },
       applied: { type: "array", items: { type: "string" } },
       restartRequired: { type: "array", items: { type: "string" } },
+      failed: {
+        type: "array",
+        items: {
+          type: "object",
+          required: ["path", "message"],
+          properties: { path: { type: "string" }, message: { type: "string" } },
+        },
+      },
     },
   },
   Config: { type: "object", description: "The effective configuration (docs/configuration.md), secrets masked" },
@@ -240,6 +355,12 @@ const SUCCESS: Record<string, { status: number; schema?: string; mediaType?: str
   "GET /api/v1/config": { status: 200, schema: "Config" },
   "POST /api/v1/config/reload": { status: 200, schema: "ReloadReport" },
   "GET /api/v1/webhooks": { status: 200, schema: "WebhookStatusList" },
+  "GET /api/v1/queues": { status: 200, schema: "QueuePage" },
+  "GET /api/v1/queues/:name": { status: 200, schema: "Queue" },
+  "GET /api/v1/queues/:name/messages": { status: 200, schema: "QueueMessagePage" },
+  "POST /api/v1/queues/:name/purge": { status: 200, schema: "QueuePurged" },
+  "POST /api/v1/queues/:name/redrive": { status: 200, schema: "QueueRedriven" },
+  "DELETE /api/v1/queues/:name": { status: 200, schema: "Done" },
   "GET /": { status: 200, mediaType: "text/html" },
   "GET /dashboard/:file": { status: 200, mediaType: "application/octet-stream" },
 };
@@ -251,12 +372,22 @@ const QUERY: Record<string, string[]> = {
   "GET /api/v1/clients/:clientId/subscriptions": ["limit", "offset"],
   "GET /api/v1/subscriptions": ["limit", "offset", "filterPrefix"],
   "GET /api/v1/retained": ["limit", "offset", "filter"],
+  "GET /api/v1/queues": ["limit", "offset", "prefix"],
+  "GET /api/v1/queues/:name/messages": ["limit"],
+  "POST /api/v1/queues/:name/redrive": ["limit"],
 };
 
 const QUERY_SCHEMA: Record<string, JsonSchema> = {
   limit: { type: "integer", minimum: 1, maximum: 1000, default: 100 },
   offset: { type: "integer", minimum: 0, default: 0 },
   connected: { type: "boolean" },
+  // Per route, where a parameter means something else than in the paged lists.
+  "GET /api/v1/queues/:name/messages limit": { type: "integer", minimum: 1, maximum: 1000, default: 10 },
+  "POST /api/v1/queues/:name/redrive limit": {
+    type: "integer",
+    minimum: 1,
+    description: "At most this many dead letters (default: all)",
+  },
 };
 
 export function routeKey(route: Pick<Route, "method" | "pattern">): string {
@@ -288,7 +419,7 @@ export function buildOpenApi(router: Router): Record<string, unknown> {
         name,
         in: "query",
         required: false,
-        schema: QUERY_SCHEMA[name] ?? { type: "string" },
+        schema: QUERY_SCHEMA[`${key} ${name}`] ?? QUERY_SCHEMA[name] ?? { type: "string" },
       })),
     ];
     const responses: Record<string, unknown> = {
@@ -309,6 +440,9 @@ export function buildOpenApi(router: Router): Record<string, unknown> {
     if (key === "POST /api/v1/config/reload") {
       responses["422"] = errorResponse("The config file is invalid: nothing changed (details: the issues)");
       responses["503"] = errorResponse("Started without a config file");
+    }
+    if (key === "DELETE /api/v1/queues/:name") {
+      responses["409"] = errorResponse("The queue still has consumers (CONFLICT, details.queueCode QUEUE_BUSY)");
     }
     if (key === "GET /api/v1/config") responses["503"] = errorResponse("No configuration available");
     (paths[path] ??= {})[route.method.toLowerCase()] = {

@@ -12,6 +12,8 @@ import type { RecoveryReport } from "./recover.ts";
 import { BrokerRuntime } from "./runtime.ts";
 import type { BrokerDeps } from "./runtime.ts";
 import type { Subscription } from "./session.ts";
+import type { AuthHooks } from "./hooks.ts";
+import type { BrokerTracer } from "./tracing.ts";
 import type { BrokerStats } from "./stats.ts";
 import type { QueueEngine } from "../queues/index.ts";
 import type { ConnectionAcceptor, ConnectionHandler, ListenerLimits, TransportConnection } from "./transport.ts";
@@ -108,6 +110,19 @@ export class Broker implements ConnectionAcceptor {
     reconfigure(this.#rt, changes);
   }
 
+  /** Replaces the authentication / authorization hooks (the server's auth chain after a config reload). */
+  setAuthHooks(hooks: AuthHooks | undefined): void {
+    this.#rt.setAuthHooks(hooks);
+  }
+
+  /**
+   * Sets (or with undefined, clears) the tracer told about each CONNECT and client PUBLISH (tracing.ts; the server
+   * sets an OpenTelemetry one with `tracing.enabled`). Without one, tracing costs one field read per packet.
+   */
+  setTracer(tracer: BrokerTracer | undefined): void {
+    this.#rt.tracer = tracer;
+  }
+
   stats(): BrokerStats {
     return this.#rt.stats();
   }
@@ -118,6 +133,14 @@ export class Broker implements ConnectionAcceptor {
    */
   get queues(): QueueEngine {
     return this.#rt.queues.engine;
+  }
+
+  /**
+   * Adds topics to the $SYS statistics, published with them every `sysInterval` (the server adds one per listener:
+   * its type, address and open connections). Values are read at each publication.
+   */
+  addSysTopics(source: () => [topic: string, value: string][]): void {
+    this.#rt.sys.addSource(source);
   }
 
   /** Current subscriptions of a client (for tests and the admin API). */

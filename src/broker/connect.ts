@@ -25,6 +25,16 @@ export function handleConnect(c: ClientContext, p: ConnectPacket): void | Promis
   const v = p.protocolVersion;
   c.version = v;
   c.state = ConnState.Connecting;
+  const tracer = broker.tracer;
+  if (tracer !== undefined) {
+    c.connectTrace = tracer.connect({
+      clientId: p.clientId,
+      protocolVersion: v,
+      transport: c.transport.kind,
+      remoteAddress: c.transport.remoteAddress,
+      properties: p.properties,
+    });
+  }
   if (v === 5) {
     // Needed for a refusing CONNACK already: its Reason String obeys both (5.0 [MQTT-3.1.2-29] [MQTT-3.2.2-19]).
     c.problemInformation = p.properties?.requestProblemInformation !== 0;
@@ -254,6 +264,10 @@ function acceptConnect(c: ClientContext, p: ConnectPacket, opened: OpenedSession
         : undefined,
   });
   c.startKeepAlive(keepAlive);
+  if (c.connectTrace !== undefined) {
+    c.connectTrace.end(ReasonCode.Success);
+    c.connectTrace = undefined;
+  }
   if (events.connect.hasSubscribers) {
     events.connect.publish({
       broker: c.broker.id,

@@ -26,6 +26,7 @@ import { preparedOf, remainingExpiry } from "./message.ts";
 import type { Delivery } from "./message.ts";
 import type { Session } from "./session.ts";
 import type { OutboundTopicAliases } from "./topic-alias-out.ts";
+import type { ConnectTrace } from "./tracing.ts";
 import type { ConnectionHandler, TransportConnection } from "./transport.ts";
 import { v3ConnackCode } from "./v5.ts";
 import { limitLogger } from "./log-limits.ts";
@@ -66,6 +67,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
   outboundAliases: OutboundTopicAliases | undefined = undefined;
   /** 5.0 enhanced authentication (src/broker/enhanced-auth.ts): set when the CONNECT named an Authentication Method. */
   auth: EnhancedAuthState | undefined = undefined;
+  connectTrace: ConnectTrace | undefined = undefined;
   lastActivity: number;
   readonly decoder: Decoder;
 
@@ -290,7 +292,9 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     if (alias !== undefined) aliases!.commit(d.msg.topic, alias); // only once the client gets to see it
     this.#push(buf);
     if (split) this.#push(prepared.payload);
-    this.broker.counters.messagesSent++;
+    const counters = this.broker.counters;
+    counters.messagesSent++;
+    counters.sentByQos[d.qos]++;
     return true;
   }
 
@@ -433,6 +437,10 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
       reasonCode,
       properties: this.version === 5 ? properties : undefined,
     });
+    if (this.connectTrace !== undefined) {
+      this.connectTrace.end(reason5);
+      this.connectTrace = undefined;
+    }
     this.#finish(false, "server");
     this.#closeTransport();
   }

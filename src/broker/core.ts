@@ -22,6 +22,7 @@ import type { Session, SessionLink, Subscription } from "./session.ts";
 import type { Counters } from "./stats.ts";
 import type { OutboundTopicAliases } from "./topic-alias-out.ts";
 import type { TransportConnection } from "./transport.ts";
+import type { BrokerTracer, ConnectTrace } from "./tracing.ts";
 
 /** Handles one decoded packet; returns a promise only when it must wait (an async hook): later packets wait too. */
 export type PacketHandler = (c: ClientContext, p: Packet) => void | Promise<void>;
@@ -52,6 +53,8 @@ export interface ClientContext extends SessionLink {
   outboundAliases: OutboundTopicAliases | undefined;
   /** 5.0 enhanced authentication state, when the CONNECT named an Authentication Method. */
   auth: EnhancedAuthState | undefined;
+  /** The CONNECT's trace while it is being handled (tracing.ts), ended at the CONNACK. */
+  connectTrace?: ConnectTrace | undefined;
 
   /** Encodes a control packet into this turn's output. */
   send(packet: Packet): void;
@@ -117,6 +120,8 @@ export interface BrokerCore {
   readonly admission?: ((bytes: number) => boolean) | undefined;
   /** Backpressure and the slow-consumer policy: options, and the client whose packet is being handled. */
   readonly overload: OverloadState;
+  /** Tracing (tracing.ts); undefined = off, the only cost one read of this field per CONNECT and PUBLISH. */
+  readonly tracer?: BrokerTracer | undefined;
 
   /** False when a new session for clientId would exceed mqtt.maxSessions (a client that has one may always resume). */
   sessionAllowed(clientId: string): boolean;

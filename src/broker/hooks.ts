@@ -95,7 +95,7 @@ export class Authorizer {
 
   constructor(
     rules: readonly AclRule[],
-    private readonly hooks: AuthHooks | undefined,
+    private hooks: AuthHooks | undefined,
     private readonly logger: Logger,
     opts: AuthorizerOptions = {},
   ) {
@@ -127,6 +127,19 @@ export class Authorizer {
   /** True when deliveries must be checked one by one (read-filter mode with something to filter). */
   get readChecked(): boolean {
     return this.#mode === "filter" && !this.#aclOpen;
+  }
+
+  /** Live reload of the authorization hooks (Broker.setAuthHooks: the server's auth chain after a reload). */
+  replaceHooks(hooks: AuthHooks | undefined): void {
+    this.hooks = hooks;
+  }
+
+  /**
+   * Whether the ACL rules alone (no hooks: they may be asynchronous) still let `client` hold a subscription to
+   * `filter`: after an ACL change, subscriptions the new rules refuse are removed.
+   */
+  aclAllowsSubscription(client: ReadSubject, filter: string): boolean {
+    return this.#aclOpen || this.#acl(client, "subscribe", filter);
   }
 
   get #aclOpen(): boolean {

@@ -18,6 +18,7 @@ import { isQueueTopic } from "./queue-bridge.ts";
 import { publishReason } from "./v5.ts";
 import { limitedLog } from "./log-limits.ts";
 import { publishLimiterOf } from "./rate-limits.ts";
+import type { BrokerTracer } from "./tracing.ts";
 
 export function handlePublish(c: ClientContext, p: PublishPacket): void | Promise<void> {
   const broker = c.broker;
@@ -131,6 +132,11 @@ function accept(c: ClientContext, p: PublishPacket, topic: string): void {
     acknowledge(c, p, r.reasonCode, r.reason);
     return;
   }
+  const tracer = broker.tracer;
+  if (tracer !== undefined) {
+    acceptTraced(c, p, topic, tracer);
+    return;
+  }
   const msg = createMessage(
     {
       topic,
@@ -144,6 +150,40 @@ function accept(c: ClientContext, p: PublishPacket, topic: string): void {
   );
   const r = broker.publishMessage(msg);
   acknowledge(c, p, c.version === 5 ? publishReason(r.matched, r.refused) : ReasonCode.Success);
+}
+
+/** accept() with a tracer: the publish trace follows routing and the acknowledgement (tracing.ts). */
+function acceptTraced(c: ClientContext, p: PublishPacket, topic: string, tracer: BrokerTracer): void {
+  const broker = c.broker;
+  const clientId = c.client!.clientId;
+  const trace = tracer.publish({
+    clientId,
+    topic,
+    qos: p.qos,
+    retain: p.retain,
+    payloadBytes: p.payload.length,
+    properties: p.properties,
+  });
+  const msg = createMessage(
+    {
+      topic,
+      payload: p.payload,
+      qos: p.qos,
+      retain: p.retain,
+      properties: trace === undefined ? p.properties : trace.properties,
+      origin: clientId,
+      trace: trace?.ref,
+    },
+    broker.clock.now(),
+  );
+  const r = broker.publishMessage(msg);
+  const rc = c.version === 5 ? publishReason(r.matched, r.refused) : ReasonCode.Success;
+  if (trace === undefined) {
+    acknowledge(c, p, rc);
+    return;
+  }
+  trace.routed(r.matched, r.refused);
+  acknowledge(c, p, rc, undefined, () => trace.acked(rc));
 }
 
 /** Over the broker's memory budget (BrokerCore.admission): refused, never acknowledged as if it had been taken. */
@@ -176,15 +216,19 @@ const REFUSAL_TEXT: Readonly<Record<number, string>> = {
   [ReasonCode.PayloadFormatInvalid]: "payload is not valid UTF-8 but its Payload Format Indicator is 1",
 };
 
-function acknowledge(c: ClientContext, p: PublishPacket, reasonCode: number, reason?: string): void {
-  if (p.qos === 0) return;
+/** PUBACK / PUBREC (after the commit); `sent` runs once it is written (at once for QoS 0, which has none). */
+function acknowledge(c: ClientContext, p: PublishPacket, reasonCode: number, reason?: string, sent?: () => void): void {
+  if (p.qos === 0) {
+    sent?.();
+    return;
+  }
   const packetId = p.packetId!;
   const rc = c.version === 5 && reasonCode !== ReasonCode.Success ? reasonCode : undefined;
   const text = rc === undefined ? undefined : (reason ?? REFUSAL_TEXT[rc]);
   const properties = text === undefined ? undefined : c.problem(text);
   if (p.qos === 1) {
     // With storage: once the message's effects are committed (docs/storage.md).
-    sendAck(c, { type: PacketType.PUBACK, packetId, reasonCode: rc, properties }); // [MQTT-4.3.2-2]
+    sendAck(c, { type: PacketType.PUBACK, packetId, reasonCode: rc, properties }, sent); // [MQTT-4.3.2-2]
     return;
   }
   // A PUBREC >= 0x80 ends the exchange (5.0): the id is not kept, a resend counts as new.
@@ -192,7 +236,7 @@ function acknowledge(c: ClientContext, p: PublishPacket, reasonCode: number, rea
     c.session!.inboundQos2.add(packetId);
     c.broker.persistence?.inboundAdded(c.session!, packetId); // exactly once across a restart too
   }
-  sendAck(c, { type: PacketType.PUBREC, packetId, reasonCode: rc, properties });
+  sendAck(c, { type: PacketType.PUBREC, packetId, reasonCode: rc, properties }, sent);
 }
 
 /** PUBREL: release the id and answer PUBCOMP, also for an unknown id (5.0 with 0x92) [MQTT-4.3.3-2]. */

@@ -26,6 +26,14 @@ export type {
 export { sysTopics } from "./sys.ts";
 export { BROKER_VERSION } from "./version.ts";
 export { inspectBroker } from "./inspect.ts";
+export type {
+  BrokerTracer,
+  ConnectTrace,
+  MessageTrace,
+  PublishTrace,
+  TraceConnectInfo,
+  TracePublishInfo,
+} from "./tracing.ts";
 export type { BrokerInspector, ConnectionView } from "./inspect.ts";
 export { BrokerChannel, onBrokerEvent } from "./events.ts";
 export type {
@@ -35,6 +43,7 @@ export type {
   ConnectEvent,
   DeadLetteredEvent,
   DeliveryEvent,
+  DeliveryLatencyEvent,
   DisconnectEvent,
   DropEvent,
   DropEventReason,

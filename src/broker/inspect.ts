@@ -26,6 +26,8 @@ export interface BrokerInspector {
   /** Ends a session (disconnecting its client first), as its expiry would. False if there is none. */
   endSession(clientId: string, reasonCode: number): boolean;
   readonly retained: RetainedStore;
+  /** Monotonic counters by QoS (metrics read them at scrape time). */
+  readonly counters: { readonly routedByQos: readonly number[]; readonly sentByQos: readonly number[] };
 }
 
 function attached(rt: ReturnType<typeof brokerInternals>): Map<string, ClientContext> {
@@ -70,6 +72,9 @@ export function inspectBroker(broker: object): BrokerInspector {
       // The close path may already have ended it (expiry 0); otherwise end it as expiry would.
       if (rt.sessions.get(clientId) === s) rt.sessions.end(s, "deleted");
       return true;
+    },
+    get counters() {
+      return rt.counters;
     },
     get retained() {
       return rt.retained;

@@ -2,6 +2,7 @@
 import { PreparedPublish } from "../codec/index.ts";
 import type { Properties, QoS } from "../codec/index.ts";
 import type { FlowStateValue, HandBackReasonValue, Settlement } from "./settlement.ts";
+import type { MessageTrace } from "./tracing.ts";
 
 /**
  * One application message, shared by every subscriber it is routed to. Immutable except for the lazily built
@@ -24,6 +25,14 @@ export interface Message {
   readonly expiresAt: number | undefined;
   /** Client id of the publisher (for the 5.0 No Local option); undefined for broker-originated messages. */
   readonly origin: string | undefined;
+  /**
+   * When the message entered routing (performance.now() ms) if it is one of the messages timed for the
+   * publish-to-delivery latency (every Nth, while someone listens: runtime.ts); 0 = not timed (also restored from
+   * storage, a retained copy, a durable queue's delivery). Set once, by publishMessage.
+   */
+  receivedAt: number;
+  /** The publish trace (tracing.ts), told about each delivery; undefined = untraced (one field check per delivery). */
+  readonly trace: MessageTrace | undefined;
   /** Shared encoder, built on first delivery. */
   prepared: PreparedPublish | undefined;
 }
@@ -71,6 +80,7 @@ export interface MessageInit {
   retain: boolean;
   properties?: Properties | undefined;
   origin?: string | undefined;
+  trace?: MessageTrace | undefined;
 }
 
 /** Properties of an incoming PUBLISH (or will) that subscribers receive unaltered. */
@@ -111,6 +121,8 @@ export function createMessage(init: MessageInit, now: number): Message {
     properties,
     expiresAt,
     origin: init.origin,
+    receivedAt: 0,
+    trace: init.trace,
     prepared: undefined,
   };
 }

@@ -159,10 +159,17 @@ export class Persistence implements CommitGate, SessionStore, SessionLifecycleSt
 }
 
 /** Sends an acknowledgement once its effects are committed (at once without storage). */
-export function sendAck(c: ClientContext, packet: Packet): void {
+export function sendAck(c: ClientContext, packet: Packet, sent?: () => void): void {
   const p = c.broker.persistence;
-  if (p === undefined) c.send(packet);
-  else p.afterCommit(c, () => c.send(packet));
+  if (p === undefined) {
+    c.send(packet);
+    sent?.();
+  } else if (sent === undefined) p.afterCommit(c, () => c.send(packet));
+  else
+    p.afterCommit(c, () => {
+      c.send(packet);
+      sent();
+    });
 }
 
 /** Runs `fn` once the effects so far are committed (at once without storage). */

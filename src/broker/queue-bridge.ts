@@ -476,6 +476,8 @@ function deliveryMessage(d: QueueDelivery): Message {
     properties: { ...d.properties, userProperties: ups },
     expiresAt: d.expiresAt,
     origin: undefined,
+    receivedAt: 0,
+    trace: undefined,
     prepared: undefined,
   };
 }

@@ -454,6 +454,7 @@ export class Session {
       if (!link.writePublish(d, undefined, false)) this.#drop(d, DropReason.TooLarge);
       else {
         if (events.delivery.hasSubscribers) this.#emitDelivery(d, undefined, false);
+        if (d.msg.receivedAt !== 0 || d.msg.trace !== undefined) this.#observed(d, undefined);
         this.#settle(d, SENT);
       }
       return;
@@ -469,6 +470,20 @@ export class Session {
     this.inflight.set(packetId, { packetId, delivery: d, state });
     this.env.store?.sent(this, d, packetId, state);
     if (events.delivery.hasSubscribers) this.#emitDelivery(d, packetId, false);
+    if (d.msg.receivedAt !== 0 || d.msg.trace !== undefined) this.#observed(d, packetId);
+  }
+
+  /** A first delivery of a timed or traced message: its latency and its delivery span. */
+  #observed(d: Delivery, packetId: number | undefined): void {
+    const at = d.msg.receivedAt;
+    if (at !== 0 && events.deliveryLatency.hasSubscribers) {
+      events.deliveryLatency.publish({
+        broker: this.env.brokerId,
+        qos: d.qos,
+        seconds: (performance.now() - at) / 1000,
+      });
+    }
+    d.msg.trace?.delivered(this.clientId, d.msg.topic, d.qos, packetId);
   }
 
   /** The one exit of every accepted delivery: its owner and the settlement channel are told. */

@@ -42,6 +42,10 @@ export interface BrokerStats {
 export class Counters {
   messagesReceived = 0;
   messagesSent = 0;
+  /** Messages entering routing (clients, wills, in-process, $SYS), by QoS: an array index bump, no event. */
+  readonly routedByQos: [number, number, number] = [0, 0, 0];
+  /** PUBLISH packets written to clients (resends included), by QoS. */
+  readonly sentByQos: [number, number, number] = [0, 0, 0];
   bytesReceived = 0;
   bytesSent = 0;
   droppedQos0 = 0;

@@ -16,6 +16,8 @@ export function messageFromStored(m: StoredMessage): Message {
     properties: m.properties,
     expiresAt: m.expiresAt,
     origin: m.origin,
+    receivedAt: 0,
+    trace: undefined,
     prepared: undefined,
   };
 }
@@ -44,6 +46,8 @@ export const RELEASED: Message = {
   properties: undefined,
   expiresAt: undefined,
   origin: undefined,
+  receivedAt: 0,
+  trace: undefined,
   prepared: undefined,
 };
 

@@ -53,8 +53,18 @@ export class SysPublisher {
     this.#timer = undefined;
   }
 
+  /** Sources of more topics added later (the server's listeners: listenerSysTopics in src/server). */
+  readonly #sources: (() => [topic: string, value: string][])[] = [];
+
+  /** Adds a source; when publishing is on, its topics go out at once too (not only from the next interval). */
+  addSource(source: () => [topic: string, value: string][]): void {
+    this.#sources.push(source);
+    if (this.#timer !== undefined) for (const [topic, value] of source()) this.publish(topic, value);
+  }
+
   publishNow(): void {
     for (const [topic, value] of sysTopics(this.stats())) this.publish(topic, value);
     if (this.extra !== undefined) for (const [topic, value] of this.extra()) this.publish(topic, value);
+    for (const source of this.#sources) for (const [topic, value] of source()) this.publish(topic, value);
   }
 }

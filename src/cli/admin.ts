@@ -13,16 +13,17 @@ interface CliIo {
 type ActionResult = number | "running";
 const ExitCode = { Ok: 0, Failure: 1 } as const;
 
-interface Conn {
+export interface Conn {
   url: string;
-  token?: string;
+  token?: string | undefined;
 }
 
 const urlOption = () =>
   new Option("--url <url>", "management server").env("WHARF_URL").default("http://127.0.0.1:8080");
 const tokenOption = () => new Option("--token <token>", "admin token (see `wharf token`)").env("WHARF_TOKEN");
 
-async function api(c: Conn, method: "GET" | "DELETE", path: string): Promise<unknown> {
+/** One management API call; a 4xx/5xx answer throws `<status> <CODE>: <message>`. */
+export async function api(c: Conn, method: "GET" | "POST" | "DELETE", path: string): Promise<unknown> {
   const res = await request(new URL(path, c.url), {
     method,
     headers: c.token === undefined ? {} : { authorization: `Bearer ${c.token}` },

@@ -8,6 +8,9 @@ import type { StartFlags } from "./flags.ts";
 
 /** `wharf queues` flags (src/cli/queues.ts). */
 export interface QueuesFlags {
+  /** Management API (either one selects it over the control socket). */
+  url?: string;
+  token?: string;
   dataDir?: string;
   socket?: string;
   limit?: string;
@@ -120,6 +123,14 @@ export function buildProgram(actions: CliActions, io: CliIo, onResult: (r: Actio
     .argument("[queue]", "queue name (redrive: the queue or its DLQ)")
     .option("--data-dir <dir>", "the broker's data directory (its control socket is <dir>/control.sock)", "./data")
     .option("--socket <path>", "the control socket itself")
+    .addOption(
+      new Option("--url <url>", "use the management API at this URL instead of the control socket").env("WHARF_URL"),
+    )
+    .addOption(
+      new Option("--token <token>", "admin token for the management API (default URL http://127.0.0.1:8080)").env(
+        "WHARF_TOKEN",
+      ),
+    )
     .option("--limit <n>", "redrive: at most n messages")
     .option("--json", "JSON output")
     .action(async (action: string, queue: string | undefined, flags: QueuesFlags) => {

@@ -1,8 +1,11 @@
 // `wharf queues ls|stats|purge|redrive|delete` against a running broker, over its local control socket
-// (`control.sock` in the data directory, src/server/queue-control.ts).
+// (`control.sock` in the data directory, src/server/queue-control.ts), or over the management API (/api/v1/queues)
+// when --url or --token (or WHARF_URL / WHARF_TOKEN) is given: the API works from another host and with a broker
+// that has no data directory.
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import type { QueueInfo } from "../queues/index.ts";
+import { api, type Conn } from "./admin.ts";
 import { ExitCode } from "./program.ts";
 import type { ActionResult, CliIo, QueuesFlags } from "./program.ts";
 
@@ -43,6 +46,43 @@ function request(path: string, req: object, timeoutMs = 10_000): Promise<Reply> 
       reject(err);
     });
   });
+}
+
+/** The same operation over the management API, answered in the control socket's shape. */
+async function viaApi(c: Conn, action: QueueAction, queue: string, limit: number | undefined): Promise<Reply> {
+  const path = `/api/v1/queues/${encodeURIComponent(queue)}`;
+  try {
+    switch (action) {
+      case "ls": {
+        const all: QueueInfo[] = [];
+        for (let offset = 0; ; offset += 1000) {
+          const page = (await api(c, "GET", `/api/v1/queues?limit=1000&offset=${offset}`)) as {
+            items: QueueInfo[];
+            total: number;
+          };
+          all.push(...page.items);
+          if (page.items.length === 0 || all.length >= page.total) break;
+        }
+        return { ok: true, result: all };
+      }
+      case "stats":
+        return { ok: true, result: await api(c, "GET", path) };
+      case "purge":
+        return { ok: true, result: await api(c, "POST", `${path}/purge`) };
+      case "redrive":
+        return {
+          ok: true,
+          result: await api(c, "POST", `${path}/redrive${limit === undefined ? "" : `?limit=${limit}`}`),
+        };
+      case "delete":
+        return { ok: true, result: await api(c, "DELETE", path) };
+    }
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    // `<status> <CODE>: <message>` from api(); a network error has no code.
+    const m = /^\d{3} ([A-Z_]+): (.*)$/s.exec(msg);
+    return m ? { ok: false, code: m[1], error: m[2] } : { ok: false, code: "UNREACHABLE", error: `${c.url}: ${msg}` };
+  }
 }
 
 function table(queues: QueueInfo[]): string {
@@ -92,16 +132,21 @@ export async function queuesCommand(
     io.err(`wharf queues: --limit must be a positive integer, got ${JSON.stringify(flags.limit)}\n`);
     return ExitCode.BadConfig;
   }
-  const path = flags.socket ?? join(flags.dataDir ?? "./data", "control.sock");
   let reply: Reply;
-  try {
-    reply = await request(path, { op: action, queue, limit });
-  } catch (err) {
-    io.err(
-      `wharf queues: cannot reach the broker's control socket ${path}: ${err instanceof Error ? err.message : String(err)}\n` +
-        "(is a broker with storage.type lmdb running on that data directory? see --data-dir / --socket)\n",
-    );
-    return ExitCode.Failure;
+  const path = flags.socket ?? join(flags.dataDir ?? "./data", "control.sock");
+  if (flags.url !== undefined || flags.token !== undefined) {
+    const conn = { url: flags.url ?? "http://127.0.0.1:8080", token: flags.token };
+    reply = await viaApi(conn, action as QueueAction, queue ?? "", limit);
+  } else {
+    try {
+      reply = await request(path, { op: action, queue, limit });
+    } catch (err) {
+      io.err(
+        `wharf queues: cannot reach the broker's control socket ${path}: ${err instanceof Error ? err.message : String(err)}\n` +
+          "(is a broker with storage.type lmdb running on that data directory? see --data-dir / --socket)\n",
+      );
+      return ExitCode.Failure;
+    }
   }
   if (!reply.ok) {
     io.err(`wharf queues ${action}: ${reply.error ?? "failed"} (${reply.code ?? "error"})\n`);

@@ -40,11 +40,12 @@ export async function start(flags: StartFlags, io: CliIo): Promise<ActionResult>
   exitOnSignals(async () => (await starting).close(), logger);
   try {
     const server = await starting;
-    // SIGHUP: re-read TLS certificates (renewals) without dropping connections, and reload the config file;
-    // both log their outcome, and an invalid file or unusable certificate changes nothing.
+    // SIGHUP: reload the config file and re-read TLS certificates (renewals) without dropping connections (as
+    // POST /api/v1/config/reload does); the outcome is logged, and an invalid file changes nothing.
+    // Without a config file there is nothing to reload, but renewed certificates are still re-read.
     process.on("SIGHUP", () => {
-      server.reloadCertificates();
-      void server.reload();
+      if (flags.config === undefined) server.reloadCertificates();
+      else void server.reload();
     });
     return "running";
   } catch (err) {

@@ -12,7 +12,7 @@ import { validateTopicName } from "../topics/index.ts";
 import { DeadLetters } from "./dead-letters.ts";
 import { InprocError, InprocErrorCode, invalid, rejection } from "./errors.ts";
 import { LOCAL_ID_PREFIX, LocalClient } from "./local-client.ts";
-import { checkPriority, withPriority } from "./priority.ts";
+import { checkPriority, withPriorityProperties } from "./priority.ts";
 import { isQueueTopic } from "./queue.ts";
 import { LocalSubscription, type Received, type SubscriptionHost } from "./subscription.ts";
 import { Transaction, type TransactionOptions } from "./transaction.ts";
@@ -247,12 +247,7 @@ export class LocalBroker {
     const qos = opts.qos ?? 0;
     if (qos !== 0 && qos !== 1 && qos !== 2) throw invalid(`qos must be 0, 1 or 2, got ${String(qos)}`);
     let properties = opts.properties;
-    if (opts.priority !== undefined) {
-      properties = {
-        ...properties,
-        userProperties: withPriority(properties?.userProperties, checkPriority(opts.priority)),
-      };
-    }
+    if (opts.priority !== undefined) properties = withPriorityProperties(properties, checkPriority(opts.priority));
     if (opts.partitionKey !== undefined) {
       if (!queue) throw invalid(`partitionKey: only for $queue/ topics (topic ${topic})`);
       if (typeof opts.partitionKey !== "string") throw invalid("partitionKey must be a string");

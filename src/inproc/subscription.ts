@@ -11,6 +11,7 @@ import type { QueueSpec, Session, Subscription as CoreSubscription } from "../br
 import { parseSharedFilter, validateTopicFilter } from "../topics/index.ts";
 import type { TimerHandle } from "../util/index.ts";
 import { InprocError, InprocErrorCode, invalid } from "./errors.ts";
+import { AckDeadlines } from "./ack-deadlines.ts";
 import { LocalClient } from "./local-client.ts";
 import { PriorityBuffer } from "./priority-buffer.ts";
 import { priorityOf } from "./priority.ts";
@@ -51,7 +52,10 @@ type SettleValue = (typeof Settle)[keyof typeof Settle];
 /** One delivery of a message to an in-process subscription (a redelivery is a new Received, same packet id). */
 export class Received implements ReceivedMessage {
   #state: SettleValue = Settle.Pending;
+  /** A redelivery's backoff timer (ack timeouts share one timer: ack-deadlines.ts). */
   timer: TimerHandle | undefined = undefined;
+  /** Manual ack: when the ack timeout expires (broker clock). */
+  deadline = 0;
 
   constructor(
     readonly sub: LocalSubscription,
@@ -167,6 +171,8 @@ export class LocalSubscription extends LocalClient implements Subscription {
   readonly #signal: AbortSignal | undefined;
   /** A `$queue/` subscription: its consumer group (queue.ts). */
   readonly #queue: QueueSpec | undefined;
+  /** Manual ack: the ack timeouts of what is handed out (created on first use). */
+  #deadlines: AckDeadlines<Received> | undefined = undefined;
 
   constructor(broker: BrokerCore, clientId: string, filter: string, opts: SubscribeOptions, host: SubscriptionHost) {
     super(broker, clientId);
@@ -392,10 +398,9 @@ export class LocalSubscription extends LocalClient implements Subscription {
     if (this.ackMode === "manual") {
       this.#outstanding.add(r);
       if (this.#queue !== undefined) return; // the queue's deliveryTimeout applies, not ackTimeout
-      r.timer = this.broker.clock.setTimeout(() => {
-        r.timer = undefined;
-        this.retry(r, undefined, "ack timeout");
-      }, this.#ackTimeout);
+      (this.#deadlines ??= new AckDeadlines<Received>(this.broker.clock, this.#ackTimeout, (x) =>
+        this.retry(x, undefined, "ack timeout"),
+      )).add(r);
     } else if (this.#handler === undefined) {
       this.acked(r);
     }
@@ -461,6 +466,7 @@ export class LocalSubscription extends LocalClient implements Subscription {
       return;
     }
     r.settle(Settle.Retrying);
+    this.#deadlines?.settled();
     const delay =
       retryAfter ?? Math.min(this.#backoffMax, this.#backoffInitial * 2 ** Math.min(30, r.deliveryCount - 1));
     const next = new Received(this, r.delivery, r.packetId, r.priority, r.deliveryCount + 1);
@@ -509,6 +515,7 @@ export class LocalSubscription extends LocalClient implements Subscription {
   /** Ends the QoS 1/2 flow of `r` in the session (the core's PUBACK / PUBREC+PUBCOMP paths). */
   complete(r: Received): void {
     this.#outstanding.delete(r);
+    this.#deadlines?.settled();
     const s = this.session;
     if (r.packetId === undefined || s === undefined || this.state === ConnState.Closed) return;
     if (r.delivery.qos === 1) s.onPuback(r.packetId);
@@ -572,6 +579,7 @@ export class LocalSubscription extends LocalClient implements Subscription {
       r.timer = undefined;
     }
     this.#outstanding.clear();
+    this.#deadlines?.clear();
     if (this.#abort !== undefined) this.#signal?.removeEventListener("abort", this.#abort);
     for (const w of this.#waiters) w({ value: undefined, done: true });
     this.#waiters = [];

@@ -6,6 +6,7 @@ import { MAX_UINT16, silentLogger, systemClock } from "../util/index.ts";
 import type { Clock, Logger, TimerHandle } from "../util/index.ts";
 import type { Properties } from "../codec/index.ts";
 import { BodyCache } from "./bodies.ts";
+import { DeadlineHeap } from "./deadline-heap.ts";
 import { QueueType, dlqNameOf, resolveQueueSettings, DLQ_PREFIX } from "./config.ts";
 import type { QueueConfigEntry, QueueSettings } from "./config.ts";
 import { QueueError, QueueErrorCode, refusal } from "./errors.ts";
@@ -76,6 +77,12 @@ export interface JoinOptions {
 }
 
 const DEFAULT_GROUP = "default";
+/**
+ * A consumer group named with this prefix lives only while it has consumers: dropped (with its offset and pending
+ * state) when the last one leaves, and at startup. What the HTTP bridge's SSE readers of a stream use to resume
+ * after a Last-Event-ID without leaving a group behind per connection.
+ */
+export const EPHEMERAL_GROUP_PREFIX = "$ephemeral/";
 const DEFAULT_BODY_CACHE = 16 * 1024 * 1024;
 
 /** A queue name: non-empty levels, no wildcards, no level starting with `$` (reserved: `$ack`, `$nack`, …). */
@@ -100,6 +107,8 @@ export class QueueEngine {
   readonly #onDeadLetter: ((notice: DeadLetterNotice) => void) | undefined;
   readonly #cache: BodyCache;
   #timer: TimerHandle | undefined;
+  /** Queues by the deadline of their next tick (delivery timeouts, retries, expiry, retention). */
+  readonly #due = new DeadlineHeap<Queue>();
   #timerAt = Number.POSITIVE_INFINITY;
   #closed = false;
   #dlqFullWarned = new Set<string>();
@@ -123,7 +132,7 @@ export class QueueEngine {
       logger: this.logger,
       random: options.random ?? Math.random,
       cache: this.#cache,
-      wake: (at) => this.#wake(at),
+      wake: (at, q) => this.#schedule(q, at),
       deadLetter: (from, group, seq, reason, count) => this.#deadLetter(from, group, seq, reason, count),
     };
     this.#recover();
@@ -141,10 +150,10 @@ export class QueueEngine {
    * current batch; the caller acknowledges after the store's commit. Limits refuse with a reason, never silently.
    */
   publish(name: string, input: EnqueueInput): PublishOutcome {
-    if (!isValidQueueName(name))
-      return refusal(QueueErrorCode.InvalidName, `invalid queue name ${JSON.stringify(name)}`);
-    let q = this.#queues.get(name);
+    let q = this.#queues.get(name); // a queue held has a valid name: checked once, when it was created
     if (q === undefined) {
+      if (!isValidQueueName(name))
+        return refusal(QueueErrorCode.InvalidName, `invalid queue name ${JSON.stringify(name)}`);
       if (this.#maxQueues > 0 && this.#queues.size >= this.#maxQueues) {
         return refusal(QueueErrorCode.TooManyQueues, `the broker holds its maximum of ${this.#maxQueues} queues`);
       }
@@ -191,7 +200,11 @@ export class QueueEngine {
 
   /** The consumer left or its connection ended: its unsettled deliveries go to the group's others at once. */
   leave(consumer: Consumer): void {
-    consumer.group.leave(consumer);
+    const g = consumer.group;
+    g.leave(consumer);
+    if (g.name.startsWith(EPHEMERAL_GROUP_PREFIX) && g.consumers.length === 0) {
+      this.#queues.get(g.host.name)?.dropGroup(g.name);
+    }
   }
 
   ack(name: string, group: string | undefined, messageId: string | number): SettleOutcome {
@@ -443,23 +456,38 @@ export class QueueEngine {
     return true;
   }
 
-  #wake(at: number): void {
+  /**
+   * A tick of `q` at `at`: one heap entry per queue and deadline (a later deadline than one already scheduled needs
+   * none: that tick reschedules), one armed timer for the engine at the heap's earliest deadline.
+   */
+  #schedule(q: Queue, at: number): void {
+    if (this.#closed || at >= q.scheduledAt) return;
+    q.scheduledAt = at;
+    this.#due.push(at, q);
+    this.#arm(at);
+  }
+
+  #arm(at: number): void {
     if (this.#closed || at >= this.#timerAt) return;
     this.#timer?.cancel();
     this.#timerAt = at;
     this.#timer = this.clock.setTimeout(() => this.#tick(), Math.max(0, at - this.clock.now()));
   }
 
+  /** Ticks the queues whose deadlines are due (no scan over the others), then rearms for the next one. */
   #tick(): void {
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
     const now = this.clock.now();
-    let next = Number.POSITIVE_INFINITY;
-    for (const q of [...this.#queues.values()]) {
+    const due = new Set<Queue>();
+    while (this.#due.peekAt() <= now) due.add(this.#due.pop()!);
+    for (const q of due) {
+      if (this.#queues.get(q.name) !== q) continue; // deleted meanwhile
+      q.scheduledAt = Number.POSITIVE_INFINITY;
       const n = q.tick(now);
-      if (n < next) next = n;
+      if (n !== Number.POSITIVE_INFINITY) this.#schedule(q, Math.max(n, now + 1));
     }
-    if (next !== Number.POSITIVE_INFINITY) this.#wake(Math.max(next, now + 1));
+    this.#arm(this.#due.peekAt());
   }
 
   #info(q: Queue): QueueInfo {
@@ -493,10 +521,22 @@ export class QueueEngine {
       const q = this.#create(lq.name);
       q.setNextSeq(lq.nextSeq);
       for (const m of lq.messages) {
+        if (m.record === undefined && this.store.read === undefined) {
+          // A wrapper store that delegates load() but not read(): its bodies could never be delivered.
+          throw new QueueError(
+            QueueErrorCode.NotFound,
+            `queue store: load() returned message ${m.seq} of ${lq.name} without its body and the store has no read(); ` +
+              "a QueueStore wrapper must delegate read() and written() too",
+          );
+        }
         q.restore(m, m.record);
         restored++;
       }
       for (const lg of lq.groups) {
+        if (lg.name.startsWith(EPHEMERAL_GROUP_PREFIX)) {
+          this.store.deleteGroup(lq.name, lg.name); // its consumers ended with the previous process
+          continue;
+        }
         const g = q.addGroupRestored(lg.name, lg.record.floor);
         for (const seq of lg.done) if (seq > g.floor) g.restoreDone(seq);
         for (const seq of q.index.seqs()) {
@@ -514,7 +554,7 @@ export class QueueEngine {
     const now = this.clock.now();
     for (const q of this.#queues.values()) {
       const n = q.tick(now);
-      if (n !== Number.POSITIVE_INFINITY) this.#wake(n);
+      if (n !== Number.POSITIVE_INFINITY) this.#schedule(q, n);
     }
     if (loaded.length > 0) {
       this.logger.info({ queues: loaded.length, messages: restored }, "queues restored from storage");

@@ -11,6 +11,7 @@
 // with the old owner are settled or given back) and a message waiting for a retry holds back its partition;
 // `strict` — one partition, one message in flight for the whole group.
 import type { Clock } from "../util/index.ts";
+import { DeadlineHeap } from "./deadline-heap.ts";
 import { SeqList } from "./fifo.ts";
 import type { QueueSettings } from "./config.ts";
 import { Ordering } from "./config.ts";
@@ -88,6 +89,11 @@ export class Group {
   readonly #inflight = new Map<number, Pending>();
   /** Waiting for a retry, by seq. */
   readonly #waiting = new Map<number, Pending>();
+  /**
+   * The same entries by due time (a heap: a tick touches only what is due, however many wait). An entry is stale
+   * when its Pending left #waiting or was rescheduled (its `at` changed); stale entries are dropped when they surface.
+   */
+  readonly #due = new DeadlineHeap<Pending>();
   /** Seqs above the floor settled by this group. */
   readonly done = new Set<number>();
   /** Seqs with a persisted done marker. */
@@ -412,7 +418,18 @@ export class Group {
     this.pending.set(p.seq, p);
     this.#waiting.set(p.seq, p);
     this.#waitingCount[p.partition]!++;
+    this.#due.push(at, p);
     this.host.wake(at);
+  }
+
+  /** The waiting entry due first, with stale heap entries dropped on the way. */
+  #firstDue(): Pending | undefined {
+    for (;;) {
+      const p = this.#due.peek();
+      if (p === undefined) return undefined;
+      if (this.#waiting.get(p.seq) === p && p.at === this.#due.peekAt()) return p;
+      this.#due.pop();
+    }
   }
 
   /** A seq that no longer exists (purged, retention) leaves the group's state. */
@@ -474,8 +491,8 @@ export class Group {
       if (p.at > now) break;
       this.nack(p.seq, undefined, true);
     }
-    for (const p of [...this.#waiting.values()]) {
-      if (p.at > now) continue;
+    for (let p = this.#firstDue(); p !== undefined && p.at <= now; p = this.#firstDue()) {
+      this.#due.pop();
       this.#waiting.delete(p.seq);
       this.#waitingCount[p.partition]!--;
       if (!this.host.has(p.seq)) {
@@ -493,7 +510,8 @@ export class Group {
     let next = Number.POSITIVE_INFINITY;
     const first = this.#inflight.values().next();
     if (first.done !== true) next = first.value.at;
-    for (const p of this.#waiting.values()) if (p.at < next) next = p.at;
+    const due = this.#firstDue();
+    if (due !== undefined && due.at < next) next = due.at;
     return next;
   }
 
@@ -507,13 +525,13 @@ export class Group {
   }
 
   /** Removes `seq` from every structure (purge, retention, redrive out of a DLQ), persisting the removal. */
-  discard(seq: number): void {
+  discard(seq: number, partition: number): void {
     const p = this.pending.get(seq);
     if (p !== undefined) {
       this.#forget(p);
       this.host.store.deletePending(this.host.name, this.name, seq);
     }
-    for (const list of this.ready) list.remove(seq);
+    this.#list(partition).remove(seq);
     if (this.#doneStored.delete(seq)) this.host.store.deleteDone(this.host.name, this.name, seq);
     this.done.delete(seq);
   }

@@ -4,7 +4,7 @@ export * from "./duration.ts";
 export * from "./errors.ts";
 export * from "./types.ts";
 export * from "./store.ts";
-export { QueueEngine, isValidQueueName } from "./engine.ts";
+export { EPHEMERAL_GROUP_PREFIX, QueueEngine, isValidQueueName } from "./engine.ts";
 export type {
   DeadLetterNotice,
   EnqueueInput,

@@ -45,11 +45,10 @@ export class MessageIndex {
     return this.#count;
   }
 
-  #slot(seq: number): { c: Chunk; i: number } | undefined {
+  /** The chunk holding `seq` when `seq` is present (no allocation: the slot is `seq & MASK`). */
+  #chunk(seq: number): Chunk | undefined {
     const c = this.#chunks.get(Math.floor(seq / CHUNK));
-    if (c === undefined) return undefined;
-    const i = seq & MASK;
-    return (c.flags[i]! & PRESENT) === 0 ? undefined : { c, i };
+    return c === undefined || (c.flags[seq & MASK]! & PRESENT) === 0 ? undefined : c;
   }
 
   add(m: IndexedMessage): void {
@@ -95,9 +94,9 @@ export class MessageIndex {
 
   /** The message at `seq`, or undefined. */
   get(seq: number): IndexedMessage | undefined {
-    const s = this.#slot(seq);
-    if (s === undefined) return undefined;
-    const { c, i } = s;
+    const c = this.#chunk(seq);
+    if (c === undefined) return undefined;
+    const i = seq & MASK;
     const x = c.expiresAt?.[i];
     return {
       seq,
@@ -110,26 +109,26 @@ export class MessageIndex {
   }
 
   partitionOf(seq: number): number {
-    return this.#slot(seq)?.c.partition[seq & MASK] ?? 0;
+    return this.#chunk(seq)?.partition[seq & MASK] ?? 0;
   }
 
   sizeOf(seq: number): number {
-    return this.#slot(seq)?.c.size[seq & MASK] ?? 0;
+    return this.#chunk(seq)?.size[seq & MASK] ?? 0;
   }
 
   /** Append time (ms), or NaN when `seq` is not held. */
   enqueuedAt(seq: number): number {
-    return this.#slot(seq)?.c.enqueuedAt[seq & MASK] ?? Number.NaN;
+    return this.#chunk(seq)?.enqueuedAt[seq & MASK] ?? Number.NaN;
   }
 
   expiresAt(seq: number): number | undefined {
-    const x = this.#slot(seq)?.c.expiresAt?.[seq & MASK];
+    const x = this.#chunk(seq)?.expiresAt?.[seq & MASK];
     return x === undefined || Number.isNaN(x) ? undefined : x;
   }
 
   isDeadLetter(seq: number): boolean {
-    const s = this.#slot(seq);
-    return s !== undefined && (s.c.flags[s.i]! & DEAD_LETTER) !== 0;
+    const c = this.#chunk(seq);
+    return c !== undefined && (c.flags[seq & MASK]! & DEAD_LETTER) !== 0;
   }
 
   /** The smallest seq held, or undefined. */

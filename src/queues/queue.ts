@@ -22,7 +22,8 @@ export interface QueueEnv {
   readonly logger: Logger;
   readonly random: () => number;
   readonly cache: BodyCache;
-  wake(at: number): void;
+  /** Asks for a tick of `queue` at `at` (ms, clock time). */
+  wake(at: number, queue: Queue): void;
   /** Moves `seq` of `from` to the DLQ of `from` (false: DLQ full). Also drops when the DLQ is disabled. */
   deadLetter(from: Queue, group: Group | undefined, seq: number, reason: string, deliveryCount: number): boolean;
 }
@@ -41,6 +42,8 @@ export class Queue implements GroupHost {
   #nextSeq = 1;
   #spread = 0;
   #unreadable = 0;
+  /** The engine's earliest pending tick for this queue (Infinity: none); the engine keeps it. */
+  scheduledAt = Number.POSITIVE_INFINITY;
 
   constructor(
     readonly name: string,
@@ -113,7 +116,7 @@ export class Queue implements GroupHost {
   }
 
   wake(at: number): void {
-    this.env.wake(at);
+    this.env.wake(at, this);
   }
 
   retryDelay(retry: number): number {
@@ -146,7 +149,7 @@ export class Queue implements GroupHost {
       g.offer(seq, partition);
       g.pump();
     }
-    if (record.expiresAt !== undefined) this.env.wake(record.expiresAt);
+    if (record.expiresAt !== undefined) this.env.wake(record.expiresAt, this);
     if (this.settings.type === QueueType.Stream) this.trim(this.clock.now());
     return { seq, partition, record };
   }
@@ -189,13 +192,14 @@ export class Queue implements GroupHost {
 
   /** Deletes a message for every group (settled everywhere, purge, retention, redrive). */
   remove(seq: number): boolean {
+    const partition = this.index.partitionOf(seq);
     const size = this.index.delete(seq);
     if (size < 0) return false;
     this.bytes -= size;
     this.bodies.delete(seq);
     this.#kept.delete(seq);
     this.store.remove(this.name, seq);
-    for (const g of this.groups.values()) g.discard(seq);
+    for (const g of this.groups.values()) g.discard(seq, partition);
     for (const g of this.groups.values()) g.advance();
     return true;
   }
@@ -207,6 +211,19 @@ export class Queue implements GroupHost {
     g.persistFloor();
     for (const seq of this.index.seqs()) if (seq > floor) g.offer(seq, this.index.partitionOf(seq));
     return g;
+  }
+
+  /**
+   * Removes group `name` (an ephemeral group whose last consumer left) with its stored state; a classic queue then
+   * deletes the messages every remaining group has settled.
+   */
+  dropGroup(name: string): void {
+    if (!this.groups.delete(name)) return;
+    this.store.deleteGroup(this.name, name);
+    if (this.settings.type !== QueueType.Classic || this.groups.size === 0) return;
+    for (const seq of [...this.index.seqs()]) {
+      if ([...this.groups.values()].every((g) => g.isSettled(seq))) this.remove(seq);
+    }
   }
 
   /** A group loaded from storage (the engine restores its pending and done state). */
@@ -240,7 +257,7 @@ export class Queue implements GroupHost {
         (r.maxBytes > 0 && this.bytes > r.maxBytes) ||
         (r.maxAge > 0 && now - at >= r.maxAge);
       if (!over) {
-        if (r.maxAge > 0) this.env.wake(at + r.maxAge);
+        if (r.maxAge > 0) this.env.wake(at + r.maxAge, this);
         return;
       }
       this.remove(seq);

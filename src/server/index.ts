@@ -1,12 +1,15 @@
 // Composition root: turns a validated WharfConfig into a running broker with its listeners, and
 // knows how to take it all down cleanly. The only place that wires transports to the core.
 import { readFileSync } from "node:fs";
+import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import {
   BrokerEventBridge,
   WebhookDispatcher,
   createBrokerMetrics,
   startManagement,
+  startTracing,
   type BrokerMetrics,
+  type BrokerTracing,
   type Management,
   type ManagementTls,
   type ReadinessCheck,
@@ -24,7 +27,7 @@ import { createLogger } from "./logger.ts";
 import { ConfigReloader, maskSecrets } from "./reload.ts";
 import { buildServerAuth, type ServerAuth } from "./auth/index.ts";
 import { join } from "node:path";
-import { CONTROL_SOCKET, startQueueControl } from "./queue-control.ts";
+import { CONTROL_SOCKET, controlSocketPath, startQueueControl } from "./queue-control.ts";
 import type { QueueControl } from "./queue-control.ts";
 
 export * from "./config/index.ts";
@@ -67,6 +70,8 @@ export interface ServerDeps {
   configFile?: string;
   /** Overrides (CLI flags) laid over the file again on reload. */
   overrides?: DeepPartial<WharfConfig>;
+  /** With `tracing.enabled`: export spans here (each at once) instead of the configured exporter (tests). */
+  spanExporter?: SpanExporter;
 }
 
 /** The management server's TLS options from the config (PEM files read now). */
@@ -114,6 +119,19 @@ export function listenerAddresses(server: Pick<WharfServer, "listeners">): Liste
   return server.listeners.map((l) => ({ type: l.type, host: l.host, port: l.port }));
 }
 
+/** "127.0.0.1:1883", "[::]:1883". */
+function addressOf(l: ListenerAddress): string {
+  return l.host.includes(":") ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`;
+}
+
+/**
+ * One $SYS topic per listener: `$SYS/broker/listeners/<type>/<host:port>/connections` (for coap, observations),
+ * published with the broker's statistics.
+ */
+export function listenerSysTopics(listeners: readonly StartedListener[]): [topic: string, value: string][] {
+  return listeners.map((l) => [`$SYS/broker/listeners/${l.type}/${addressOf(l)}/connections`, String(l.connections)]);
+}
+
 /**
  * Opens the storage, builds the broker from `config` (restoring the persisted state) and starts
  * every listener. A storage that cannot be opened (damaged, locked, unreadable) rejects with its
@@ -134,11 +152,28 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     throw err;
   }
   try {
-    broker = new Broker(toBrokerOptions(config), { clock, logger, storage, auth: auth.hooks });
+    broker = new Broker(toBrokerOptions(config), {
+      clock,
+      logger,
+      storage,
+      auth: auth.hooks,
+      latencySampleEvery: config.management.latencySampleEvery,
+    });
   } catch (err) {
     auth.close();
     await storage.close();
     throw err;
+  }
+  let tracing: BrokerTracing | undefined;
+  if (config.tracing.enabled) {
+    try {
+      tracing = await startTracing(broker, config.tracing, { logger, exporter: deps.spanExporter });
+    } catch (err) {
+      await broker.close();
+      auth.close();
+      await storage.close();
+      throw err;
+    }
   }
   const listeners: StartedListener[] = [];
   try {
@@ -147,18 +182,25 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   } catch (err) {
     await Promise.allSettled(listeners.map((l) => l.close()));
     await broker.close();
+    await tracing?.close();
     auth.close();
     await storage.close();
     throw err;
   }
 
-  const metrics = createBrokerMetrics(broker, { storageStats: () => storage.stats });
+  broker.addSysTopics(() => listenerSysTopics(listeners));
+  const metrics = createBrokerMetrics(broker, {
+    storageStats: () => storage.stats,
+    storageSource: storage,
+    messagesByQos: config.management.metricsByQos,
+    listeners: () => listeners.map((l) => ({ type: l.type, address: addressOf(l), connections: l.connections })),
+  });
   const webhooks = new WebhookDispatcher(config.webhooks, { clock, logger, metrics: metrics.webhooks });
   // Metrics and webhooks listen on the broker's event seam; only the channels someone needs are subscribed.
   const bridge = new BrokerEventBridge({
     brokerId: broker.id,
     metrics: config.management.enabled ? metrics.events : undefined,
-    messagesByQos: config.management.enabled && config.management.metricsByQos,
+    latency: config.management.enabled && config.management.latencyMetrics,
     webhooks,
   });
   let stopping = false;
@@ -182,9 +224,46 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
       const opts = toManagementTls(tls);
       if (opts !== undefined && management?.http.protocol === "https") management.http.setSecureContext(opts);
     },
+    setBrokerOptions: (patch) => {
+      broker.reconfigure(patch);
+    },
+    prepareAuth: (next) => {
+      // Built completely (files read, keys parsed) before anything changes; the old chain closes after the swap.
+      const fresh = buildServerAuth(next.auth, next.mqtt.allowAnonymous, { clock, logger });
+      return {
+        commit: () => {
+          const old = auth;
+          auth = fresh;
+          broker.setAuthHooks(fresh.hooks);
+          old.close();
+        },
+        discard: () => fresh.close(),
+      };
+    },
   });
+  const reloadCertificates = (): Error[] => {
+    const errors: Error[] = [];
+    for (const l of listeners) {
+      try {
+        l.reload?.();
+      } catch (err) {
+        logger.error({ err, type: l.type, port: l.port }, "certificate reload failed: keeping the current ones");
+        errors.push(err as Error);
+      }
+    }
+    return errors;
+  };
   const reload = async (): Promise<ReloadOutcome> => {
     const outcome = await reloader.reload();
+    if (outcome.ok) {
+      // Listener certificates (renewed files under the same paths) are re-read on every reload too.
+      const tlsListeners = listeners.filter((l) => l.reload !== undefined);
+      if (tlsListeners.length > 0) {
+        const errors = reloadCertificates();
+        if (errors.length === 0) outcome.report.applied.push("listeners[].tls (certificates re-read)");
+        else outcome.report.failed = errors.map((e) => ({ path: "listeners[].tls", message: e.message }));
+      }
+    }
     if (outcome.ok) logger.info({ ...outcome.report }, "configuration reloaded");
     else logger.error({ errors: outcome.errors }, `configuration NOT reloaded: ${outcome.message}`);
     return outcome;
@@ -199,7 +278,8 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
           logger,
           metrics,
           readiness,
-          listeners: () => listenerAddresses({ listeners }),
+          listeners: () =>
+            listeners.map((l) => ({ type: l.type, host: l.host, port: l.port, connections: l.connections })),
           config: {
             effective: () => maskSecrets(reloader.current),
             ...(deps.configFile === undefined ? {} : { reload }),
@@ -221,12 +301,17 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   // `wharf queues` talks to the broker over a unix socket in the data directory (queue-control.ts); a memory store
   // has no directory of its own, so there is no control socket then.
   let control: QueueControl | undefined;
-  if (storage.path !== undefined) {
+  // … unless storage.controlSocket names one (or is `off`).
+  const controlPath = controlSocketPath(
+    config.storage.controlSocket,
+    storage.path === undefined ? undefined : join(storage.path, CONTROL_SOCKET),
+  );
+  if (controlPath !== undefined) {
     try {
-      control = await startQueueControl(broker, join(storage.path, CONTROL_SOCKET), logger);
+      control = await startQueueControl(broker, controlPath, logger);
     } catch (err) {
       logger.warn(
-        { err, path: storage.path },
+        { err, path: controlPath },
         "queue control socket not available: `wharf queues` cannot reach this broker",
       );
     }
@@ -242,18 +327,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     metrics,
     webhooks,
     reload,
-    reloadCertificates: () => {
-      const errors: Error[] = [];
-      for (const l of listeners) {
-        try {
-          l.reload?.();
-        } catch (err) {
-          logger.error({ err, type: l.type, port: l.port }, "certificate reload failed: keeping the current ones");
-          errors.push(err as Error);
-        }
-      }
-      return errors;
-    },
+    reloadCertificates,
     close: () => (closing ??= closeAll()),
   };
   // A failed store cannot persist anything any more, so nothing can be acknowledged: stop, say why, and let the
@@ -281,6 +355,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     webhooks.close();
     await management?.close();
     metrics.close();
+    await tracing?.close();
     const failed = results.find((r) => r.status === "rejected");
     if (failed) throw failed.reason;
     logger.info("stopped");

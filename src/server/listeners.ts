@@ -6,6 +6,7 @@ import { attachWebSocket } from "../transport/ws/index.ts";
 import { attachHttpBridge } from "../transport/http/index.ts";
 import type { ListenerHandle } from "../transport/listen.ts";
 import { listenTcp } from "../transport/tcp/index.ts";
+import { listenCoap } from "../transport/coap/index.ts";
 import { listenTls, TlsConfigError, type TlsOptions } from "../transport/tls/index.ts";
 import type { Clock, Logger } from "../util/index.ts";
 import { WS_DEFAULTS, type ListenerConfig, type TlsConfig } from "./config/index.ts";
@@ -96,6 +97,18 @@ async function start(ctx: ListenerContext, l: ListenerConfig): Promise<StartedLi
     case "wss":
     case "http":
       return startWeb(ctx, l, undefined);
+    case "coap":
+      return listenCoap(
+        broker,
+        {
+          host: l.host,
+          port: l.port,
+          maxPacketSize: effectiveMaxPacketSize(l, ctx),
+          ...(l.maxConnections > 0 ? { maxConnections: l.maxConnections } : {}),
+        },
+        logger,
+        clock,
+      );
   }
 }
 

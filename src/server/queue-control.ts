@@ -5,7 +5,8 @@
 //   {"op":"redrive","queue":"jobs","limit":100}  {"op":"delete","queue":"jobs"}
 // → {"ok":true,"result":…} or {"ok":false,"code":"QUEUE_NOT_FOUND","error":"…"}
 import { chmodSync, existsSync, lstatSync, unlinkSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
+import { resolve } from "node:path";
 import type { Server, Socket } from "node:net";
 import type { Broker } from "../broker/index.ts";
 import { QueueError } from "../queues/index.ts";
@@ -52,9 +53,35 @@ export interface QueueControl {
   close(): Promise<void>;
 }
 
+/**
+ * The control socket's path for `storage.controlSocket`: `auto` = the data directory's (`inDataDir`, undefined
+ * for memory storage), `off` = none, anything else = that path (relative to the working directory).
+ */
+export function controlSocketPath(setting: string, inDataDir: string | undefined): string | undefined {
+  if (setting === "off") return undefined;
+  if (setting === "auto") return inDataDir;
+  return resolve(setting);
+}
+
+/** Is someone accepting connections on the unix socket at `path`? */
+function listening(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once("connect", () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once("error", () => resolve(false));
+  });
+}
+
 export async function startQueueControl(broker: Broker, path: string, logger: Logger): Promise<QueueControl> {
-  // A socket file left by a broker that was killed: this broker holds the data directory lock, so it is stale.
-  if (existsSync(path) && lstatSync(path).isSocket()) unlinkSync(path);
+  // A socket file left by a broker that was killed is stale and replaced; one that still answers belongs to a running
+  // broker (a memory-storage broker holds no data-directory lock, so two could be pointed at one path): refused.
+  if (existsSync(path) && lstatSync(path).isSocket()) {
+    if (await listening(path)) throw new Error(`another process is listening on ${path}`);
+    unlinkSync(path);
+  }
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);

@@ -1,9 +1,12 @@
 // Hot reload (SIGHUP, POST /api/v1/config/reload): re-reads the config file, and either changes nothing (the
-// file is invalid: the error names each bad key) or applies what can change live and reports the rest as needing
-// a restart. Applied live: admin tokens, webhooks, log level, the management server's TLS certificate.
+// file is invalid, or a part that must be built first fails: the error names the key) or applies what can change
+// live and reports the rest as needing a restart. Applied live: the mqtt limits of LIVE_OPTIONS, the ACL,
+// authentication (password file, JWT, HTTP callout, mTLS, method order; not SCRAM users), admin tokens, webhooks,
+// log level, the management server's TLS certificate (listener certificates: server.ts, after the file).
 import { readFileSync } from "node:fs";
 import { isDeepStrictEqual } from "node:util";
 import type { ReloadOutcome, ReloadReport } from "../admin/index.ts";
+import { LIVE_OPTIONS, type LiveOptions } from "../broker/index.ts";
 import { ConfigError, formatIssue, loadConfig, type DeepPartial, type WharfConfig } from "./config/index.ts";
 
 /** What a reload can change on the running server. */
@@ -13,10 +16,27 @@ export interface LiveTargets {
   setWebhooks?: ((webhooks: WharfConfig["webhooks"]) => void) | undefined;
   /** Reloads the management TLS certificate (throws if the files cannot be read). */
   setManagementTls?: ((tls: WharfConfig["management"]["tls"]) => void) | undefined;
+  /** Applies broker options of LIVE_OPTIONS (mqtt limits, ACL). */
+  setBrokerOptions?: ((patch: LiveOptions, next: WharfConfig) => void) | undefined;
+  /**
+   * Builds the authentication of `next` (reads the password file, keys, …) without using it yet; throws when it
+   * cannot (the reload then changes nothing). commit() puts it in place of the current one, discard() drops it.
+   */
+  prepareAuth?: ((next: WharfConfig) => { commit(): void; discard(): void }) | undefined;
 }
 
-/** Top-level sections/keys and whether a change applies live. */
-const LIVE = new Set(["log.level", "management.tokens", "webhooks", "management.tls"]);
+const LIVE_MQTT = new Set<string>(LIVE_OPTIONS.map((k) => `mqtt.${k}`));
+
+/** Whether a changed path (changedPaths) can be applied to the running server. */
+function isLive(path: string): boolean {
+  if (["log.level", "management.tokens", "webhooks", "management.tls", "acl"].includes(path)) return true;
+  // SCRAM users live in the broker's enhanced-authentication registry, built at start.
+  if (path.startsWith("auth.")) return path !== "auth.scram";
+  return LIVE_MQTT.has(path);
+}
+
+/** Sections whose changes are reported key by key. */
+const SPLIT = new Set(["log", "management", "mqtt", "auth"]);
 
 /** The dotted paths where `a` and `b` differ, down to the keys listed in LIVE (or a whole top-level section). */
 export function changedPaths(a: WharfConfig, b: WharfConfig): string[] {
@@ -25,7 +45,7 @@ export function changedPaths(a: WharfConfig, b: WharfConfig): string[] {
     const before = a[key] as unknown;
     const after = b[key] as unknown;
     if (isDeepStrictEqual(before, after)) continue;
-    if (key === "log" || key === "management") {
+    if (SPLIT.has(key)) {
       for (const sub of Object.keys(after as object)) {
         const x = (before as Record<string, unknown>)[sub];
         const y = (after as Record<string, unknown>)[sub];
@@ -79,17 +99,33 @@ export class ConfigReloader {
       changed.push("management.tls");
     }
     const report: ReloadReport = { file: this.file, applied: [], restartRequired: [] };
-    // Validate what can fail before touching anything: a TLS file that cannot be read changes nothing.
+    // Build what can fail before touching anything: then a failure changes nothing.
+    let auth: { commit(): void; discard(): void } | undefined;
+    if (this.targets.prepareAuth !== undefined && changed.some((p) => authPath(p))) {
+      try {
+        auth = this.targets.prepareAuth(next);
+      } catch (err) {
+        const path = errorPath(err) ?? "auth";
+        const message = `${path}: ${err instanceof Error ? err.message : String(err)}`;
+        return { ok: false, message, errors: [{ path, message }] };
+      }
+    }
     if (changed.includes("management.tls") && this.targets.setManagementTls !== undefined) {
       try {
         this.targets.setManagementTls(next.management.tls);
       } catch (err) {
+        auth?.discard();
         const message = `management.tls: ${err instanceof Error ? err.message : String(err)}`;
         return { ok: false, message, errors: [{ path: "management.tls", message }] };
       }
     }
+    const patch = brokerPatch(changed, next);
+    if (Object.keys(patch).length > 0 && this.targets.setBrokerOptions !== undefined) {
+      this.targets.setBrokerOptions(patch, next);
+    }
+    auth?.commit();
     for (const path of changed) {
-      const live = LIVE.has(path) && this.#apply(path, next);
+      const live = isLive(path) && this.#apply(path, next);
       (live ? report.applied : report.restartRequired).push(path);
     }
     this.#current = next;
@@ -115,10 +151,45 @@ export class ConfigReloader {
       case "management.tls":
         // Applied above (certificate rotation); switching TLS on or off needs a new listener.
         return t.setManagementTls !== undefined && this.#current.management.tls.enabled && next.management.tls.enabled;
+      case "acl":
+        return t.setBrokerOptions !== undefined; // applied above (brokerPatch)
       default:
-        return false;
+        if (path.startsWith("auth.")) return t.prepareAuth !== undefined; // committed above
+        if (path === "mqtt.allowAnonymous") return t.setBrokerOptions !== undefined && t.prepareAuth !== undefined;
+        return path.startsWith("mqtt.") && t.setBrokerOptions !== undefined;
     }
   }
+}
+
+/** Changes that need the authentication rebuilt: its sections, and allowAnonymous (the chain applies it too). */
+function authPath(path: string): boolean {
+  return (path.startsWith("auth.") && path !== "auth.scram") || path === "mqtt.allowAnonymous";
+}
+
+/** The config key a build error is about, when the error says (PasswordFileError, JwtConfigError…). */
+function errorPath(err: unknown): string | undefined {
+  if (typeof err !== "object" || err === null) return undefined;
+  const code = (err as { code?: unknown }).code;
+  if (code === "AUTH_PASSWORD_FILE_INVALID") return "auth.passwordFile";
+  if (code === "JWT_CONFIG_INVALID") return "auth.jwt";
+  return undefined;
+}
+
+/** The live broker options among `changed`, from `next` (mqtt.<key> → <key>; acl → acl, aclDefault, aclReadMode). */
+function brokerPatch(changed: readonly string[], next: WharfConfig): LiveOptions {
+  const patch: Record<string, unknown> = {};
+  for (const path of changed) {
+    if (path === "acl") {
+      patch.acl = next.acl.rules.map((rule) => ({ ...rule }));
+      patch.aclDefault = next.acl.default;
+      patch.aclReadMode = next.acl.mode;
+    } else if (LIVE_MQTT.has(path)) {
+      const key = path.slice("mqtt.".length) as keyof WharfConfig["mqtt"];
+      const v = next.mqtt[key];
+      patch[key] = typeof v === "object" ? { ...v } : v;
+    }
+  }
+  return patch;
 }
 
 function tlsFingerprint(config: WharfConfig): string {

@@ -3,6 +3,7 @@
 // store does about one fsync per N messages instead of one per message, and the event loop never waits on disk.
 import type { Clock, TimerHandle } from "../util/clock.ts";
 import { StorageError, StorageErrorCode } from "./errors.ts";
+import { storageEvents } from "./events.ts";
 import { Space } from "./keys.ts";
 import type { KvOp } from "./kv.ts";
 import type { DurabilityMode } from "./types.ts";
@@ -38,6 +39,8 @@ export interface CommitterOptions {
   clock: Clock;
   /** Names the store in errors. */
   path: string | undefined;
+  /** The store named in commit events (storageEvents.commit). */
+  source?: object | undefined;
   /** The backend's atomic batch write. */
   write(ops: readonly KvOp[]): Promise<void>;
   /** Called right before a batch is cut: last chance to add ops (the engine's coalesced refcount writes). */
@@ -193,6 +196,8 @@ export class Committer {
     }
     this.#inFlight = true;
     this.#lastStart = this.#o.clock.now();
+    // Commit latency only while someone listens (one property read per batch otherwise).
+    const t0 = storageEvents.commit.hasSubscribers ? performance.now() : -1;
     let written: Promise<void>;
     try {
       written = this.#o.write(ops);
@@ -204,6 +209,13 @@ export class Committer {
         this.#inFlight = false;
         this.batches++;
         this.ops += ops.length;
+        if (t0 >= 0 && storageEvents.commit.hasSubscribers) {
+          storageEvents.commit.publish({
+            source: this.#o.source,
+            ops: ops.length,
+            seconds: (performance.now() - t0) / 1000,
+          });
+        }
         done.resolve();
         // Group commit: whatever arrived during this write goes out now, as one batch.
         if (this.#pending.length > 0) {

@@ -132,6 +132,7 @@ export class StorageEngine implements Storage {
       maxPendingOps: options.maxPendingOps ?? 4096,
       clock,
       path: this.path,
+      source: this,
       write: (ops) => kv.write(ops),
       beforeFlush: () => this.messages.writeCounts(),
       onFailure: (error) => this.#failed(error, logger),

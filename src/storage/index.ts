@@ -14,3 +14,5 @@ export { DEFAULT_DATA_DIR, openLmdbStorage, openMemoryStorage, openStorage } fro
 export type { LmdbStorageOptions, MemoryStorageOptions, StorageOptions } from "./open.ts";
 export { MemoryKv } from "./memory-kv.ts";
 export { SCHEMA_VERSION } from "./engine.ts";
+export { StorageChannel, onStorageCommit, storageEvents } from "./events.ts";
+export type { StorageCommitEvent } from "./events.ts";

@@ -71,6 +71,7 @@ export class EngineQueueLogs implements QueueLogStore {
   }
 
   #add(st: LogState, messageId: MessageId, meta?: QueueEntryMeta): number {
+    st.startup = undefined;
     const seq = st.next++;
     st.entries.set(seq, messageId);
     const value = encodeLogEntry(messageId, this.#h.now(), meta);
@@ -81,6 +82,7 @@ export class EngineQueueLogs implements QueueLogStore {
   /** Deletes entry `seq` (known to exist) and its pending entries, and releases its body (unless `keepRef`). */
   #delete(st: LogState, seq: number, keepRef = false): void {
     const id = st.entries.get(seq)!;
+    st.startup = undefined;
     st.entries.delete(seq);
     this.#h.elider.remove(Space.QueueLog, [st.key, seq]);
     for (const g of st.groups.values()) {
@@ -108,6 +110,8 @@ export class EngineQueueLogs implements QueueLogStore {
 
   scan(queue: string, fromSeq: number, limit: number): QueueLogRef[] {
     this.#h.check();
+    const st = this.#logs.get(keyText(queue));
+    if (st?.startup !== undefined) return scanStartup(st, fromSeq, limit);
     const out: QueueLogRef[] = [];
     for (const e of this.#h.kv.range(Space.QueueLog, keyText(queue), fromSeq, limit)) {
       const { messageId, appendedAt, meta } = decodeLogEntry(e.value);
@@ -257,4 +261,23 @@ export class EngineQueueLogs implements QueueLogStore {
 function firstSeq(st: LogState): number {
   for (const seq of st.entries.keys()) return seq;
   return st.next;
+}
+
+/** `scan` served from what open() read (the log has not changed since): the last page releases it. */
+function scanStartup(st: LogState, fromSeq: number, limit: number): QueueLogRef[] {
+  const s = st.startup!;
+  let lo = 0;
+  let hi = s.seqs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (s.seqs[mid]! < fromSeq) lo = mid + 1;
+    else hi = mid;
+  }
+  const end = Math.min(s.seqs.length, lo + Math.max(0, limit));
+  const out: QueueLogRef[] = [];
+  for (let i = lo; i < end; i++) {
+    out.push({ seq: s.seqs[i]!, messageId: s.ids[i]!, appendedAt: s.appendedAt[i]!, meta: s.metas[i] });
+  }
+  if (end >= s.seqs.length) st.startup = undefined;
+  return out;
 }

@@ -10,6 +10,8 @@ export interface ListenerInfo {
   type: string;
   host: string;
   port: number;
+  /** Open connections (coap: observations). */
+  connections?: number;
   /** ws listeners: the HTTP path MQTT is served on. */
   path?: string;
 }
@@ -21,6 +23,8 @@ export interface ReloadReport {
   applied: string[];
   /** Dotted paths that changed but only take effect after a restart. */
   restartRequired: string[];
+  /** Parts that could not be applied and kept their previous state (e.g. a listener certificate file unreadable). */
+  failed?: { path: string; message: string }[];
 }
 
 export type ReloadOutcome =

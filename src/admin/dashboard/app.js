@@ -157,6 +157,39 @@ const views = {
     }
     $("retained-total").textContent = `${page.total} retained messages`;
   },
+  async queues() {
+    const page = await api("/api/v1/queues?limit=500");
+    const body = $("queues-body");
+    body.replaceChildren();
+    for (const q of page.items) {
+      const row = body.insertRow();
+      row.dataset.queue = q.name;
+      cell(row, q.name);
+      cell(row, q.type);
+      cell(row, String(q.depth), "num");
+      cell(row, String(q.inflight), "num");
+      cell(row, q.dlq ? `${q.dlqDepth} (${q.dlq})` : "-", "num");
+      cell(row, String(q.groups.reduce((n, g) => n + g.consumers.length, 0)), "num");
+      cell(row, String(q.counters.published), "num");
+      cell(row, String(q.counters.acked), "num");
+      const actions = cell(row, "");
+      if (q.dlqDepth > 0) {
+        const b = button("Redrive DLQ", async () => {
+          b.disabled = true;
+          try {
+            const r = await api(`/api/v1/queues/${encodeURIComponent(q.name)}/redrive`, { method: "POST" });
+            $("queues-status").textContent = `Moved ${r.moved} dead letters back to ${q.name}.`;
+          } catch (err) {
+            $("queues-status").textContent = `Redrive of ${q.name} failed: ${err.message}`;
+          }
+          refresh();
+        });
+        b.setAttribute("aria-label", `Redrive the dead letters of ${q.name}`);
+        actions.append(b);
+      }
+    }
+    $("queues-total").textContent = `${page.total} queues`;
+  },
   async webhooks() {
     const { items } = await api("/api/v1/webhooks");
     const body = $("webhooks-body");

@@ -15,10 +15,15 @@ export const WEBHOOK_EVENTS = [
   "message.delivered",
   "message.acknowledged",
   "message.dropped",
+  "message.dead_lettered",
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 
-/** Event types filtered by the webhook's `topics` (they concern one message on one topic). */
+/**
+ * Event types filtered by the webhook's `topics` (they concern one message on one topic). `message.dead_lettered`
+ * is not: its queue is a `$queue/…` name, which the default `#` filter would never match [MQTT-4.7.2-1]; its data
+ * names the queue.
+ */
 export const MESSAGE_EVENTS: ReadonlySet<WebhookEventType> = new Set([
   "message.published",
   "message.delivered",

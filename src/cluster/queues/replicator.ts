@@ -94,9 +94,21 @@ export class SlotReplicator {
   /** An accepted write of the slot's engine (synchronous, in write order). */
   record(op: StoreOp): void {
     if (this.#closed) return;
-    this.#log.push(op);
     this.index++;
+    if (this.#replicas.size === 0) {
+      // Nobody to send it to: a replica added later starts from a snapshot, so the log keeps nothing (it would
+      // otherwise grow without bound on a node left alone).
+      this.#log = [];
+      this.#base = this.index;
+      return;
+    }
+    this.#log.push(op);
     this.#schedule();
+  }
+
+  /** Ops kept for replicas that have not acknowledged them yet. */
+  get backlog(): number {
+    return this.#log.length;
   }
 
   /** The replicas this slot should have now (from the ownership view); new ones start with a snapshot. */

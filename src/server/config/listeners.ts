@@ -9,11 +9,18 @@ import type { ConfigIssue, Infer, ObjectSchema, Shape } from "./schema.ts";
 import { MAX_PACKET_SIZE, MAX_UINT16 as U16 } from "../../util/index.ts";
 export { MAX_PACKET_SIZE };
 
-export const LISTENER_TYPES = ["tcp", "tls", "ws", "wss", "http"] as const;
+export const LISTENER_TYPES = ["tcp", "tls", "ws", "wss", "http", "coap"] as const;
 export type ListenerType = (typeof LISTENER_TYPES)[number];
 
 /** Default port of each type (the IANA / customary ones). */
-export const DEFAULT_PORTS: Record<ListenerType, number> = { tcp: 1883, tls: 8883, ws: 8083, wss: 8084, http: 8080 };
+export const DEFAULT_PORTS: Record<ListenerType, number> = {
+  tcp: 1883,
+  tls: 8883,
+  ws: 8083,
+  wss: 8084,
+  http: 8080,
+  coap: 5683,
+};
 
 /** The `ws` section's defaults (the section may be left out). */
 export const WS_DEFAULTS = { path: "/mqtt", origins: [] as string[] };
@@ -87,8 +94,12 @@ export const listenerSchema: ObjectSchema<typeof listenerShape> = {
   },
 };
 
-/** A ws/wss listener and an http listener may share one address (one HTTP server); nothing else may. */
+/**
+ * A ws/wss listener and an http listener may share one address (one HTTP server); a coap listener (UDP) may share
+ * a port with any TCP-based one; nothing else may.
+ */
 function canShare(a: ListenerConfig, b: ListenerConfig): boolean {
+  if ((a.type === "coap") !== (b.type === "coap")) return true;
   const web = (x: ListenerConfig, y: ListenerConfig): boolean =>
     (x.type === "ws" || x.type === "wss") && y.type === "http" && y.tls === undefined;
   return web(a, b) || web(b, a);

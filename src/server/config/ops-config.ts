@@ -3,7 +3,8 @@
 // wharf-config.ts, which imports them, so that several people can extend the schema at once.
 import { WEBHOOK_EVENTS } from "../../admin/webhooks/events.ts";
 import { validateTopicFilter } from "../../topics/index.ts";
-import { anyStr, array, bool, int, object, oneOf, refine, required, str, type Infer } from "./schema.ts";
+import { anyStr, array, bool, formatValue, int, object, oneOf, refine, required, str } from "./schema.ts";
+import type { Infer, Schema } from "./schema.ts";
 
 const U16 = 65_535;
 
@@ -48,8 +49,12 @@ export const managementSchema = refine(
     }),
     /** Serve the web dashboard at `/`. */
     dashboard: bool(true),
-    /** Count messages in/out by QoS from per-message broker events (false: totals only, from polled stats). */
+    /** Export messages in/out by QoS (read from broker counters at scrape time; false: totals only). */
     metricsByQos: bool(true),
+    /** The publish-to-delivery latency histogram (false: not measured, nothing per message). */
+    latencyMetrics: bool(true),
+    /** Every Nth routed message is timed (1 = every message); each of its first deliveries is one observation. */
+    latencySampleEvery: int({ min: 1, max: 1_000_000, default: 64 }),
   }),
   (m, path, issues) => {
     if (m.tls.enabled && (m.tls.certFile === "" || m.tls.keyFile === "")) {
@@ -112,6 +117,39 @@ export const webhooksSchema = refine(array(webhookSchema, []), (hooks, path, iss
   });
 });
 
+/** A number in [0, 1] (a sampling ratio). */
+function ratio(defaultValue: number): Schema<number> {
+  const describe = "a number 0..1";
+  return {
+    describe,
+    defaultValue,
+    parse(input, path, issues) {
+      if (input === undefined) return defaultValue;
+      if (typeof input === "number" && Number.isFinite(input) && input >= 0 && input <= 1) return input;
+      issues.push({ path, message: `expected ${describe}, got ${formatValue(input)}`, value: input });
+      return defaultValue;
+    },
+  };
+}
+
+export const TRACING_EXPORTERS = ["otlp", "console"] as const;
+
+/** OpenTelemetry tracing (src/admin/tracing.ts, docs/operations.md "Tracing"). */
+export const tracingSchema = object({
+  enabled: bool(false),
+  /**
+   * Share of the traces that start at the broker which are recorded (TraceIdRatioBased). A PUBLISH or CONNECT that
+   * carries a `traceparent` user property follows its sampled flag instead (ParentBased).
+   */
+  sampleRatio: ratio(0.01),
+  /** otlp: OTLP/HTTP JSON POSTs to `endpoint`; console: one line per span on stdout (debugging). */
+  exporter: oneOf(TRACING_EXPORTERS, "otlp"),
+  endpoint: str({ default: "http://127.0.0.1:4318/v1/traces", check: urlProblem }),
+  /** The `service.name` resource attribute. */
+  serviceName: str({ default: "wharf" }),
+});
+
 export type ManagementConfig = Infer<typeof managementSchema>;
+export type TracingConfig = Infer<typeof tracingSchema>;
 export type ManagementTokenConfig = ManagementConfig["tokens"][number];
 export type WebhookConfig = Infer<typeof webhookSchema>;

@@ -7,7 +7,7 @@ import { DEFAULT_BROKER_OPTIONS } from "../../broker/options.ts";
 import { overloadSchema } from "./overload-schema.ts";
 import { aclSchema, authSecurityKeys, checkAuthSection, mqttSecurityKeys, type AclConfig } from "./security.ts";
 import { array, bool, anyStr, int, object, oneOf, optional, refine, required, str, type Infer } from "./schema.ts";
-import { managementSchema, webhooksSchema } from "./ops-config.ts";
+import { managementSchema, tracingSchema, webhooksSchema } from "./ops-config.ts";
 import { queuesSchema } from "./queues.ts";
 
 import { listenersOf, listenersSchema, MAX_PACKET_SIZE } from "./listeners.ts";
@@ -99,6 +99,11 @@ const storageShape = {
   dataDir: str({ default: "./data" }),
   durability: oneOf(DURABILITY_MODES, "sync"),
   batchIntervalMs: int({ min: 1, max: 60_000, default: 10 }),
+  /**
+   * The unix socket `wharf queues` talks to (queue-control.ts): `auto` = `<dataDir>/control.sock` with LMDB and none
+   * with memory storage (no directory of its own); `off`; or a path (also with memory storage).
+   */
+  controlSocket: str({ default: "auto" }),
 };
 const storageSchema = object(storageShape);
 
@@ -125,6 +130,8 @@ export const wharfConfigSchema = object({
   /** The management HTTP server: health, metrics, admin API, dashboard (docs/operations.md). */
   management: managementSchema,
   webhooks: webhooksSchema,
+  /** OpenTelemetry tracing (docs/operations.md "Tracing"). */
+  tracing: tracingSchema,
 });
 
 /**

@@ -115,13 +115,14 @@ export class LoopbackClient implements TransportConnection {
   }
 
   /** Subscribes; resolves with the granted QoS, rejects with the SUBACK reason code. */
-  async subscribe(filter: string, qos: QoS): Promise<QoS> {
+  async subscribe(filter: string, qos: QoS, properties?: Properties): Promise<QoS> {
     const packetId = this.#allocateId();
     const done = this.#await(packetId);
     this.#send({
       type: PacketType.SUBSCRIBE,
       packetId,
       subscriptions: [{ topicFilter: filter, qos, noLocal: false, retainAsPublished: true, retainHandling: 0 }],
+      ...(properties !== undefined ? { properties } : {}),
     });
     const ack = await done;
     const code = ack.type === PacketType.SUBACK ? ack.reasonCodes[0]! : ReasonCode.UnspecifiedError;

@@ -7,18 +7,20 @@
 //  - QoS 0: 202 once handed to the broker; QoS 0 has no acknowledgement, so an ACL denial cannot be reported.
 //  - Connections are pooled per Authorization header (the exact credential string) and closed after 30 s idle,
 //    so keep-alive traffic does not pay a CONNECT per request.
+import { randomUUID } from "node:crypto";
 import type http from "node:http";
-import { ReasonCode } from "../../codec/index.ts";
 import type { Properties, PublishPacket, QoS, UserProperty } from "../../codec/index.ts";
 import type { ConnectionAcceptor } from "../../broker/index.ts";
+import { EPHEMERAL_GROUP_PREFIX } from "../../queues/index.ts";
 import { validateTopicFilter, validateTopicName } from "../../topics/index.ts";
-import type { Clock, Logger, TimerHandle } from "../../util/index.ts";
+import type { Clock, Logger } from "../../util/index.ts";
+import { classifyReasonCode, type BridgeErrorCode } from "../bridge/errors.ts";
+import { messageJson } from "../bridge/json.ts";
 import { BridgeMqttError, LoopbackClient } from "../bridge/loopback-client.ts";
+import { PublisherPool, type BridgeCredentials } from "../bridge/pool.ts";
 import { sendJson, type WebServer } from "../web/server.ts";
 
 export const TOPICS_PREFIX = "/topics/";
-const POOL_IDLE_MS = 30_000;
-const POOL_MAX = 1024;
 /** SSE comment line every 15 s keeps proxies from closing an idle stream. */
 const SSE_HEARTBEAT_MS = 15_000;
 /** Bytes an SSE response may buffer before the broker is told to stop writing (it then queues per session). */
@@ -43,46 +45,28 @@ export class HttpBridgeError extends Error {
   }
 }
 
+/** HTTP status of each bridge error code. */
+const HTTP_STATUS: Record<BridgeErrorCode, number> = {
+  unauthorized: 401,
+  forbidden: 403,
+  invalid_topic: 400,
+  payload_too_large: 413,
+  invalid_payload: 400,
+  quota_exceeded: 429,
+  qos_not_supported: 400,
+  retain_not_supported: 400,
+  unavailable: 503,
+  refused: 502,
+};
+
 /** MQTT reason code -> HTTP status and stable error code. */
 function fromReasonCode(rc: number, atConnect: boolean, credentials: boolean): HttpBridgeError {
-  const hex = `0x${rc.toString(16).padStart(2, "0")}`;
-  const mk = (status: number, code: string, msg: string): HttpBridgeError =>
-    new HttpBridgeError(status, code, `${msg} (MQTT reason code ${hex})`, rc);
-  switch (rc) {
-    case ReasonCode.BadUserNameOrPassword:
-      return mk(401, "unauthorized", "bad user name or password");
-    case ReasonCode.NotAuthorized:
-      if (!atConnect) return mk(403, "forbidden", "not authorized (ACL)");
-      return credentials ? mk(403, "forbidden", "not authorized") : mk(401, "unauthorized", "credentials required");
-    case ReasonCode.TopicNameInvalid:
-    case ReasonCode.TopicFilterInvalid:
-      return mk(400, "invalid_topic", "invalid topic");
-    case ReasonCode.PacketTooLarge:
-      return mk(413, "payload_too_large", "message too large");
-    case ReasonCode.PayloadFormatInvalid:
-      return mk(400, "invalid_payload", "payload is not valid UTF-8 but payloadFormat is 1");
-    case ReasonCode.QuotaExceeded:
-      return mk(429, "quota_exceeded", "quota exceeded");
-    case ReasonCode.QoSNotSupported:
-      return mk(400, "qos_not_supported", "QoS not supported");
-    case ReasonCode.RetainNotSupported:
-      return mk(400, "retain_not_supported", "retain not supported");
-    case ReasonCode.ServerBusy:
-    case ReasonCode.ServerUnavailable:
-      return mk(503, "unavailable", "broker unavailable");
-    default:
-      return mk(502, "refused", "the broker refused the request");
-  }
-}
-
-interface Credentials {
-  key: string;
-  username?: string;
-  password?: Buffer;
+  const f = classifyReasonCode(rc, atConnect, credentials);
+  return new HttpBridgeError(HTTP_STATUS[f.code], f.code, f.message, rc);
 }
 
 /** Authorization header -> MQTT credentials. Basic: user name + password; Bearer: the token as Password. */
-export function credentialsOf(header: string | undefined): Credentials {
+export function credentialsOf(header: string | undefined): BridgeCredentials {
   if (header === undefined || header === "") return { key: "" };
   const space = header.indexOf(" ");
   const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
@@ -117,11 +101,19 @@ const PUBLISH_PARAMS = [
   "userProperty",
 ] as const;
 
+/** The `mqtt-<kebab-case>` header of each parameter, computed once (not per request: 3 % of a profile). */
+const HEADER_OF = new Map<string, string>(
+  PUBLISH_PARAMS.map((n) => [n, `mqtt-${n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`]),
+);
+
 /** A query parameter, else its `mqtt-<kebab-name>` header. */
-function param(url: URL, req: http.IncomingMessage, name: string): string | undefined {
-  const q = url.searchParams.get(name);
-  if (q !== null) return q;
-  const h = req.headers[`mqtt-${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`];
+function param(url: URL, req: http.IncomingMessage, name: (typeof PUBLISH_PARAMS)[number]): string | undefined {
+  // Without a query string, do not build URLSearchParams at all.
+  if (url.search !== "") {
+    const q = url.searchParams.get(name);
+    if (q !== null) return q;
+  }
+  const h = req.headers[HEADER_OF.get(name)!];
   return Array.isArray(h) ? h[0] : h;
 }
 
@@ -152,7 +144,7 @@ interface PublishRequest {
 }
 
 function parsePublish(url: URL, req: http.IncomingMessage): PublishRequest {
-  for (const k of url.searchParams.keys()) {
+  for (const k of url.search === "" ? [] : url.searchParams.keys()) {
     if (!(PUBLISH_PARAMS as readonly string[]).includes(k)) {
       throw new HttpBridgeError(
         400,
@@ -192,7 +184,7 @@ function parsePublish(url: URL, req: http.IncomingMessage): PublishRequest {
   const correlation = param(url, req, "correlationData");
   if (correlation !== undefined) props.correlationData = Buffer.from(correlation);
   const users: UserProperty[] = [];
-  const fromQuery = url.searchParams.getAll("userProperty");
+  const fromQuery = url.search === "" ? [] : url.searchParams.getAll("userProperty");
   const header = req.headers["mqtt-user-property"];
   const fromHeader =
     header === undefined ? [] : (Array.isArray(header) ? header : [header]).flatMap((h) => h.split(","));
@@ -232,12 +224,6 @@ function readBody(req: http.IncomingMessage, max: number): Promise<Buffer> {
   });
 }
 
-interface PoolEntry {
-  client: Promise<LoopbackClient>;
-  timer: TimerHandle | undefined;
-  busy: number;
-}
-
 /** Adds the /topics/ routes to `web`. Returns a close() that disconnects pooled and streaming clients. */
 export function attachHttpBridge(
   web: WebServer,
@@ -246,57 +232,10 @@ export function attachHttpBridge(
   logger: Logger,
   clock: Clock,
 ): { close(): void } {
-  const pool = new Map<string, PoolEntry>();
+  const pool = new PublisherPool(broker, opts.kind, clock);
   const streams = new Set<LoopbackClient>();
 
-  const drop = (key: string, entry: PoolEntry): void => {
-    if (pool.get(key) === entry) pool.delete(key);
-    entry.timer?.cancel();
-    entry.client.then(
-      (c) => c.disconnect(),
-      () => {},
-    );
-  };
-
-  const acquire = (creds: Credentials, remote: string): PoolEntry => {
-    let entry = pool.get(creds.key);
-    if (entry !== undefined) {
-      entry.timer?.cancel();
-      entry.timer = undefined;
-      entry.busy++;
-      return entry;
-    }
-    if (pool.size >= POOL_MAX) {
-      const [oldKey, old] = pool.entries().next().value as [string, PoolEntry];
-      drop(oldKey, old);
-    }
-    const e: PoolEntry = { client: undefined as unknown as Promise<LoopbackClient>, timer: undefined, busy: 1 };
-    e.client = LoopbackClient.connect(broker, {
-      kind: opts.kind,
-      remoteAddress: remote,
-      ...(creds.username !== undefined ? { username: creds.username } : {}),
-      ...(creds.password !== undefined ? { password: creds.password } : {}),
-      onClose: () => {
-        if (pool.get(creds.key) === e) pool.delete(creds.key);
-      },
-    });
-    // A refused CONNECT is not cached: the next request tries again.
-    e.client.catch(() => {
-      if (pool.get(creds.key) === e) pool.delete(creds.key);
-    });
-    pool.set(creds.key, e);
-    entry = e;
-    return entry;
-  };
-
-  const release = (key: string, entry: PoolEntry): void => {
-    entry.busy--;
-    if (entry.busy === 0 && pool.get(key) === entry) {
-      entry.timer = clock.setTimeout(() => drop(key, entry), POOL_IDLE_MS);
-    }
-  };
-
-  const fail = (res: http.ServerResponse, err: unknown, creds: Credentials | undefined): void => {
+  const fail = (res: http.ServerResponse, err: unknown, creds: BridgeCredentials | undefined): void => {
     let e: HttpBridgeError;
     if (err instanceof HttpBridgeError) e = err;
     else if (err instanceof BridgeMqttError) {
@@ -321,18 +260,13 @@ export function attachHttpBridge(
   };
 
   async function publish(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
-    let creds: Credentials | undefined;
+    let creds: BridgeCredentials | undefined;
     try {
       const p = parsePublish(url, req);
       creds = credentialsOf(req.headers.authorization);
       const body = await readBody(req, opts.maxBodySize);
-      const entry = acquire(creds, `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? 0}`);
-      try {
-        const client = await entry.client;
-        await client.publish(p.topic, body, p.qos, p.retain, p.properties);
-      } finally {
-        release(creds.key, entry);
-      }
+      const remote = `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? 0}`;
+      await pool.with(creds, remote, (c) => c.publish(p.topic, body, p.qos, p.retain, p.properties));
       sendJson(res, p.qos === 0 ? 202 : 200, { topic: p.topic, qos: p.qos, retain: p.retain, bytes: body.length });
     } catch (err) {
       fail(res, err, creds);
@@ -340,17 +274,19 @@ export function attachHttpBridge(
   }
 
   async function subscribe(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
-    let creds: Credentials | undefined;
+    let creds: BridgeCredentials | undefined;
     try {
+      const filter = topicOf(url);
+      const isQueue = filter.startsWith(QUEUE_PREFIX);
+      const allowed = isQueue ? ["qos", "group", "offset", "lastEventId"] : ["qos"];
       for (const k of url.searchParams.keys()) {
-        if (k !== "qos")
+        if (!allowed.includes(k))
           throw new HttpBridgeError(
             400,
             "invalid_parameter",
-            `unknown query parameter ${JSON.stringify(k)} (allowed: qos)`,
+            `unknown query parameter ${JSON.stringify(k)} (allowed: ${allowed.join(", ")})`,
           );
       }
-      const filter = topicOf(url);
       try {
         validateTopicFilter(filter);
       } catch (err) {
@@ -360,6 +296,7 @@ export function attachHttpBridge(
           `invalid topic filter ${JSON.stringify(filter)}: ${(err as Error).message}`,
         );
       }
+      const subProps = isQueue ? queueConsumer(url, req) : undefined;
       const qos = (intParam(url.searchParams.get("qos") ?? undefined, "qos", 0, 2) ?? 0) as QoS;
       creds = credentialsOf(req.headers.authorization);
       let seq = 0;
@@ -367,16 +304,10 @@ export function attachHttpBridge(
       const pending: PublishPacket[] = [];
       const write = (m: PublishPacket): void => {
         seq++;
-        const utf8 = isUtf8(m.payload);
-        const data = JSON.stringify({
-          topic: m.topic,
-          payload: utf8 ? m.payload.toString("utf8") : m.payload.toString("base64"),
-          encoding: utf8 ? "utf8" : "base64",
-          qos: m.qos,
-          retain: m.retain,
-          ...(m.properties?.contentType !== undefined ? { contentType: m.properties.contentType } : {}),
-        });
-        res.write(`id: ${seq}\nevent: message\ndata: ${data}\n\n`);
+        // Queue deliveries: the event id is the message id, which Last-Event-ID resumes after.
+        const messageId = isQueue ? m.properties?.userProperties?.find((u) => u[0] === "message-id")?.[1] : undefined;
+        const data = messageJson(m, messageId !== undefined ? { messageId } : undefined);
+        res.write(`id: ${messageId ?? seq}\nevent: message\ndata: ${data}\n\n`);
       };
       const client = await LoopbackClient.connect(broker, {
         kind: opts.kind,
@@ -394,7 +325,7 @@ export function attachHttpBridge(
         client.disconnect();
       });
       try {
-        await client.subscribe(filter, qos);
+        await client.subscribe(filter, qos, subProps);
       } catch (err) {
         client.disconnect();
         throw err;
@@ -437,18 +368,42 @@ export function attachHttpBridge(
 
   return {
     close() {
-      for (const [k, e] of pool) drop(k, e);
+      pool.close();
       for (const c of streams) c.disconnect();
       streams.clear();
     },
   };
 }
 
-function isUtf8(b: Buffer): boolean {
-  try {
-    new TextDecoder("utf-8", { fatal: true }).decode(b);
-    return true;
-  } catch {
-    return false;
+const QUEUE_PREFIX = "$queue/";
+
+/**
+ * The SUBSCRIBE user properties of an SSE consumer of `$queue/<name>`. With `group`: a member of that consumer group
+ * (competing with its other consumers; Last-Event-ID is ignored: the group's committed offset is where it resumes).
+ * Without: an ephemeral group of its own (dropped when the stream ends) reading from `offset` (default `latest`),
+ * or right after the message id in Last-Event-ID (header, or `lastEventId` for a first connection) — the resume.
+ */
+function queueConsumer(url: URL, req: http.IncomingMessage): Properties {
+  const group = url.searchParams.get("group");
+  if (group !== null) return { userProperties: [["consumer-group", group]] };
+  const header = req.headers["last-event-id"];
+  const last = (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get("lastEventId") ?? undefined;
+  let start = url.searchParams.get("offset") ?? "latest";
+  if (last !== undefined && last !== "") {
+    const m = /^(\d{1,15})(?:-\d{1,15})?$/.exec(last);
+    if (m === null) {
+      throw new HttpBridgeError(
+        400,
+        "invalid_parameter",
+        `Last-Event-ID must be a message id like 42-1700000000000, got ${JSON.stringify(last)}`,
+      );
+    }
+    start = String(Number(m[1]) + 1);
   }
+  return {
+    userProperties: [
+      ["consumer-group", `${EPHEMERAL_GROUP_PREFIX}sse-${randomUUID()}`],
+      ["stream-offset", start],
+    ],
+  };
 }

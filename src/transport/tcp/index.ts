@@ -157,7 +157,7 @@ export function listenTcp(
       server.on("error", (err) => logger.error({ err }, "tcp listener error"));
       const addr = server.address();
       const port = typeof addr === "object" && addr !== null ? addr.port : opts.port;
-      logger.info({ host: opts.host, port }, "tcp listener started");
+      logger.info({ type: "tcp", host: opts.host, port }, "tcp listener started");
       resolve({
         host: opts.host,
         port,

@@ -25,6 +25,33 @@ export const WsClose = { Normal: 1000, UnsupportedData: 1003, TooBig: 1009 } as 
 const END_GRACE_MS = 5000;
 /** Coalesced writes up to this size are sent as one message (one copy); larger ones as fragments of one message. */
 const CONCAT_LIMIT = 64 * 1024;
+/** A chunk at least this large is a frame of its own, not copied (a large payload shared by all subscribers). */
+const ZERO_COPY_MIN = 16 * 1024;
+
+/** The frames of one message: runs of small chunks joined (up to CONCAT_LIMIT), large chunks as they are. */
+export function framesOf(chunks: readonly Buffer[]): Buffer[] {
+  const frames: Buffer[] = [];
+  let group: Buffer[] = [];
+  let size = 0;
+  const cut = (): void => {
+    if (group.length === 0) return;
+    frames.push(group.length === 1 ? group[0]! : Buffer.concat(group, size));
+    group = [];
+    size = 0;
+  };
+  for (const c of chunks) {
+    if (c.length >= ZERO_COPY_MIN) {
+      cut();
+      frames.push(c);
+      continue;
+    }
+    group.push(c);
+    size += c.length;
+    if (size >= CONCAT_LIMIT) cut();
+  }
+  cut();
+  return frames;
+}
 
 export interface WsOptions {
   /** URL path of the endpoint (default /mqtt). */
@@ -54,9 +81,15 @@ class WsConnection implements TransportConnection {
       if (total <= CONCAT_LIMIT) {
         ws.send(Buffer.concat(chunks, total), { binary: true });
       } else {
-        // Big payloads stay zero-copy: one message, one frame per chunk.
-        const last = chunks.length - 1;
-        chunks.forEach((c, i) => ws.send(c, { binary: true, fin: i === last }));
+        // One message in several frames: small chunks (PUBLISH headers, 100 B payloads) copied together up to
+        // CONCAT_LIMIT per frame, large payloads sent as frames of their own without copying; the socket is corked
+        // so that every frame leaves in one writev. (One frame per chunk cost one writev per PUBLISH: a subscriber
+        // fed 100 B messages faster than it read got thousands of 2-byte and 100-byte frames per turn.)
+        const frames = framesOf(chunks);
+        const last = frames.length - 1;
+        this.socket.cork();
+        frames.forEach((f, i) => ws.send(f, { binary: true, fin: i === last }));
+        this.socket.uncork();
       }
     }
     return this.socket.writableLength < DEFAULT_WRITE_HIGH_WATER;

@@ -1,6 +1,7 @@
 // The web dashboard in a real headless Chromium (playwright-core, Debian's /usr/bin/chromium): log in with an admin
 // token, see a client connected by MQTT.js appear, publish from the topic tester over MQTT-over-WebSocket and see it
-// arrive (in the page and at an MQTT.js subscriber). Screenshots go to test-artifacts/ when a step fails.
+// arrive (in the page and at an MQTT.js subscriber), see a dead letter on the queues page and redrive it.
+// Screenshots go to test-artifacts/ when a step fails, and of every step to $WHARF_SCREENSHOTS when that is set.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -25,7 +26,13 @@ const ARGS = [
 
 async function step<T>(page: Page, name: string, fn: () => Promise<T>): Promise<T> {
   try {
-    return await fn();
+    const out = await fn();
+    const keep = process.env.WHARF_SCREENSHOTS;
+    if (keep !== undefined && keep !== "") {
+      mkdirSync(keep, { recursive: true });
+      await page.screenshot({ path: join(keep, `dashboard-${name}.png`), fullPage: true });
+    }
+    return out;
   } catch (err) {
     const dir = join(process.cwd(), "test-artifacts");
     mkdirSync(dir, { recursive: true });
@@ -34,7 +41,7 @@ async function step<T>(page: Page, name: string, fn: () => Promise<T>): Promise<
   }
 }
 
-test("dashboard: log in, a client appears, the topic tester publishes over WebSocket and sees it arrive", async (t) => {
+test("dashboard: log in, a client appears, the topic tester publishes over WebSocket, a DLQ message is redriven", async (t) => {
   const { token, hash } = generateToken();
   const config = validateConfig({
     listeners: [
@@ -44,6 +51,7 @@ test("dashboard: log in, a client appears, the topic tester publishes over WebSo
     storage: { type: "memory" },
     sys: { interval: 0 },
     management: { port: 0, tokens: [{ name: "ui", hash }] },
+    queues: [{ name: "jobs", retry: { maxRetries: 0 } }],
   });
   const server = await startServer(config, { logger: recordingLogger() });
   t.after(() => server.close());
@@ -100,5 +108,49 @@ test("dashboard: log in, a client appears, the topic tester publishes over WebSo
     await page.locator("#tester-log li", { hasText: "dash/hello: from the dashboard" }).waitFor({ timeout: 10_000 });
   });
   assert.equal(await received, "dash/hello=from the dashboard");
+
+  // A dead letter: an MQTT.js 5.0 worker rejects the only message of `jobs`, then leaves.
+  const worker = await mqtt.connectAsync({
+    host: "127.0.0.1",
+    port: tcpPort,
+    clientId: "dash-worker",
+    protocolVersion: 5,
+    reconnectPeriod: 0,
+  });
+  t.after(() => worker.end(true));
+  worker.on("message", (_topic, _p, packet) => {
+    const id = packet.properties?.userProperties?.["message-id"];
+    void worker.publishAsync("$queue/jobs/$reject", "", {
+      qos: 1,
+      properties: { userProperties: { "message-id": id! } },
+    });
+  });
+  await worker.subscribeAsync("$queue/jobs", { qos: 1 });
+  await worker.publishAsync("$queue/jobs", "job-1", { qos: 1 });
+  for (let i = 0; i < 200 && server.broker.queues.info("dlq/jobs")?.depth !== 1; i++) await page.waitForTimeout(25);
+  await worker.unsubscribeAsync("$queue/jobs");
+  assert.equal(server.broker.queues.info("dlq/jobs")?.depth, 1);
+  assert.equal(server.broker.queues.info("jobs")?.depth, 0);
+
+  const row = page.locator('tr[data-queue="jobs"]');
+  await step(page, "queues-dlq", async () => {
+    await page.getByRole("button", { name: "Queues" }).click();
+    await row.getByRole("cell", { name: "1 (dlq/jobs)" }).waitFor({ timeout: 10_000 });
+  });
+  await step(page, "queues-redriven", async () => {
+    await row.getByRole("button", { name: "Redrive the dead letters of jobs" }).click();
+    await page
+      .getByRole("status")
+      .filter({ hasText: "Moved 1 dead letters back to jobs." })
+      .waitFor({ timeout: 10_000 });
+    // The page refreshes: the DLQ is empty (no redrive button) and the message is back in jobs.
+    await row.getByRole("cell", { name: "0 (dlq/jobs)" }).waitFor({ timeout: 10_000 });
+    assert.equal(await row.getByRole("button").count(), 0);
+  });
+  assert.equal(server.broker.queues.info("dlq/jobs")?.depth, 0);
+  assert.deepEqual(
+    server.broker.queues.peek("jobs").map((m) => m.record.payload.toString()),
+    ["job-1"],
+  );
   assert.deepEqual(errors, []);
 });

@@ -1,6 +1,6 @@
 // `wharf queues` against a running server: the control socket in the data directory (mode 0600) and the CLI command.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -25,6 +25,7 @@ test("wharf queues ls | stats | purge | redrive over the data directory's contro
   config.storage.dataDir = join(dir, "data");
   config.log.level = "silent";
   config.queues = [{ name: "jobs", retry: { maxRetries: 0 } }];
+  config.management.enabled = false; // tests never take the default 8080 (shared by every worktree's runs)
   const server = await startServer(config, { logger: silentLogger });
   t.after(() => server.close());
   const socket = join(dir, "data", "control.sock");
@@ -68,4 +69,43 @@ test("wharf queues ls | stats | purge | redrive over the data directory's contro
   const nobody = io();
   assert.equal(await queuesCommand("ls", undefined, { dataDir: join(dir, "elsewhere") }, nobody.io), 1);
   assert.match(nobody.err.join(""), /cannot reach the broker's control socket/);
+});
+
+test("memory storage: no control socket by default; storage.controlSocket gives one, and a live one is not taken over", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "wharf-qctl-mem-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const start = async (controlSocket?: string) => {
+    const config = defaultConfig();
+    config.listeners[0]!.host = "127.0.0.1";
+    config.listeners[0]!.port = 0;
+    config.storage.type = "memory";
+    config.storage.dataDir = join(dir, "data");
+    if (controlSocket !== undefined) config.storage.controlSocket = controlSocket;
+    config.management.enabled = false;
+    config.log.level = "silent";
+    const server = await startServer(config, { logger: silentLogger });
+    t.after(() => server.close());
+    return server;
+  };
+  await start();
+  assert.equal(
+    existsSync(join(dir, "data", "control.sock")),
+    false,
+    "auto: memory storage has no directory of its own",
+  );
+
+  const socket = join(dir, "mem.sock");
+  const a = await start(socket);
+  assert.equal(statSync(socket).mode & 0o777, 0o600);
+  assert.ok(a.broker.queues.publish("work", { payload: Buffer.from("x") }).ok);
+  const ls = io();
+  assert.equal(await queuesCommand("ls", undefined, { socket }, ls.io), 0);
+  assert.match(ls.out.join(""), /\nwork\s+classic\s+1\s/);
+
+  // A second broker pointed at the same path: the socket answers, so it is not replaced (the first keeps it).
+  const b = await start(socket);
+  assert.ok(b.broker.queues.publish("other", { payload: Buffer.from("y") }).ok);
+  const again = io();
+  assert.equal(await queuesCommand("ls", undefined, { socket }, again.io), 0);
+  assert.doesNotMatch(again.out.join(""), /other/, "still the first broker");
 });

@@ -189,6 +189,57 @@ test("http: Basic and Bearer go through the same authentication as MQTT clients;
   assert.equal(weird, 400);
 });
 
+test("http: SSE on a $queue/ stream resumes after Last-Event-ID (the event id is the message id); its group goes with the stream", async (t) => {
+  const s = await server(
+    t,
+    [
+      { host: "127.0.0.1", port: 0 },
+      { type: "http", host: "127.0.0.1", port: 0 },
+    ],
+    { queues: [{ name: "audit", type: "stream" }] },
+  );
+  const [tcp, web] = s.listeners;
+  const base = `http://127.0.0.1:${web!.port}/topics/$queue/audit`;
+  const pub = await mqttjs(t, `mqtt://127.0.0.1:${tcp!.port}`, { protocolVersion: 5 });
+  for (const m of ["m1", "m2"]) await pub.client.publishAsync("$queue/audit", m, { qos: 1 });
+
+  const first = await fetch(`${base}?offset=earliest`);
+  assert.equal(first.status, 200);
+  const got1 = await sseEvents(first, 2);
+  assert.deepEqual(
+    got1.map((e) => e.data.payload),
+    ["m1", "m2"],
+  );
+  assert.match(got1[1]!.id, /^2-\d+$/);
+  assert.equal(got1[1]!.data.messageId, got1[1]!.id);
+  // The stream ended: its ephemeral consumer group is gone (no group left behind per connection).
+  await waitUntil(() => s.broker.queues.info("audit")!.groups.length === 0, 5000, "ephemeral group dropped");
+
+  for (const m of ["m3", "m4"]) await pub.client.publishAsync("$queue/audit", m, { qos: 1 });
+  const resumed = await fetch(base, { headers: { "last-event-id": got1[1]!.id } });
+  assert.equal(resumed.status, 200);
+  const got2 = await sseEvents(resumed, 2);
+  assert.deepEqual(
+    got2.map((e) => e.data.payload),
+    ["m3", "m4"],
+    "resumed right after m2",
+  );
+  // Without Last-Event-ID or offset: only new messages (offset latest).
+  const ac = new AbortController();
+  t.after(() => ac.abort());
+  const live = await fetch(base, { signal: ac.signal });
+  const events = sseEvents(live, 1);
+  await waitUntil(() => s.broker.queues.info("audit")!.groups.length === 1, 5000, "live reader joined");
+  await pub.client.publishAsync("$queue/audit", "m5", { qos: 1 });
+  assert.deepEqual(
+    (await events).map((e) => e.data.payload),
+    ["m5"],
+  );
+  const [bad, body] = await curl(["-H", "Last-Event-ID: nope", base]);
+  assert.equal(bad, 400);
+  assert.match(body, /Last-Event-ID must be a message id/);
+});
+
 test("http: GET /topics/<filter> streams MQTT publishes as Server-Sent Events (retained first, binary as base64)", async (t) => {
   const s = await server(t, [
     { host: "127.0.0.1", port: 0 },

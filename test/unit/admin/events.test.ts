@@ -3,46 +3,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { once } from "node:events";
-import { createServer, type IncomingMessage } from "node:http";
-import type { AddressInfo } from "node:net";
 import mqtt from "mqtt";
 import { request } from "undici";
 import { startServer, validateConfig } from "../../../src/server/index.ts";
 import { recordingLogger } from "../broker/harness.ts";
 import { parsePrometheusText, sampleValue } from "../../helpers/prom-text.ts";
-
-interface Batch {
-  schemaVersion: number;
-  events: { type: string; topic?: string; data: Record<string, unknown> }[];
-}
-
-async function receiver(t: { after(fn: () => unknown): void }) {
-  const batches: { body: Batch; headers: IncomingMessage["headers"]; raw: string }[] = [];
-  const server = createServer((req, res) => {
-    let raw = "";
-    req.setEncoding("utf8").on("data", (c: string) => (raw += c));
-    req.on("end", () => {
-      batches.push({ body: JSON.parse(raw) as Batch, headers: req.headers, raw });
-      res.end();
-    });
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  t.after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, batches };
-}
-
-async function until(pred: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { receiver, until } from "../../helpers/webhook-receiver.ts";
 
 test("webhooks from broker events: connect, refused connect, subscribe, publish (topic filter), disconnect — signed", async (t) => {
   const rx = await receiver(t);

@@ -80,7 +80,7 @@ const base = (port: number) =>
   `listeners: [{ host: 127.0.0.1, port: 0 }]\nstorage: { type: memory }\nsys: { interval: 0 }\n` +
   `management: { port: ${port}, tokens: TOKENS }\n`;
 
-test("reload via the API: tokens and webhooks apply live, mqtt limits need a restart, an invalid file changes nothing", async (t) => {
+test("reload via the API: tokens, webhooks and mqtt limits apply live, protocol features need a restart, an invalid file changes nothing", async (t) => {
   const a = generateToken();
   const b = generateToken();
   const file = writeTempFile(t, "wharf.yaml", base(0).replace("TOKENS", `[{ name: a, hash: "${a.hash}" }]`));
@@ -92,21 +92,22 @@ test("reload via the API: tokens and webhooks apply live, mqtt limits need a res
   writeFileSync(
     file,
     base(0).replace("TOKENS", `[{ name: b, hash: "${b.hash}" }]`) +
-      "mqtt: { maxInflight: 7 }\nwebhooks: [{ name: hook, url: http://127.0.0.1:9/x }]\n",
+      "mqtt: { maxInflight: 7, retainAvailable: false }\nwebhooks: [{ name: hook, url: http://127.0.0.1:9/x }]\n",
   );
   const res = await get(mport, "/api/v1/config/reload", a.token);
   assert.equal(res.status, 200, res.text);
   const report = JSON.parse(res.text) as { applied: string[]; restartRequired: string[]; file: string };
   assert.equal(report.file, file);
-  assert.deepEqual(report.applied.sort(), ["management.tokens", "webhooks"]);
-  assert.deepEqual(report.restartRequired, ["mqtt"]);
+  assert.deepEqual(report.applied.sort(), ["management.tokens", "mqtt.maxInflight", "webhooks"]);
+  assert.deepEqual(report.restartRequired, ["mqtt.retainAvailable"]);
   assert.equal((await get(mport, "/api/v1/broker", a.token)).status, 401); // the old token is gone
   assert.equal((await get(mport, "/api/v1/broker", b.token)).status, 200);
   assert.deepEqual(
     server.webhooks.status().map((w) => w.name),
     ["hook"],
   );
-  assert.equal(server.broker.options.maxInflight, 100); // not changed live: reported as restart-required
+  assert.equal(server.broker.options.maxInflight, 7); // for connections from now on
+  assert.equal(server.broker.options.retainAvailable, true); // not changed live: reported as restart-required
 
   writeFileSync(file, base(0).replace("TOKENS", "[{ name: c, hash: nope }]") + "mqtt: { maxInflight: 0 }\n");
   const bad = await get(mport, "/api/v1/config/reload", b.token);
@@ -156,14 +157,24 @@ test("docs/grafana-wharf.json queries only metrics the broker exports", async (t
   });
   const server = await startServer(config, { logger: recordingLogger() });
   t.after(() => server.close());
-  const exported = new Set((await scrape(server)).types.keys());
+  const exp = await scrape(server);
+  const types = exp.types;
+  const exported = new Set(exp.types.keys());
   const used = dash.panels.flatMap((p) =>
     p.targets.flatMap((x) => [...x.expr.matchAll(/\b((?:wharf|nodejs)_[a-z0-9_]+)/g)].map((m) => m[1]!)),
   );
   assert.ok(used.length > 15);
-  // Histograms/summaries export <name>_bucket etc.; here every query names a metric family as exported.
+  // A histogram family <name> is queried as <name>_bucket (histogram_quantile), <name>_sum or <name>_count.
+  const family = (n: string) => {
+    const base = n.replace(/_(bucket|sum|count)$/, "");
+    return base !== n && types.get(base) === "histogram" ? base : n;
+  };
   assert.deepEqual(
-    used.filter((n) => !exported.has(n)),
+    used.map(family).filter((n) => !exported.has(n)),
     [],
+  );
+  assert.ok(
+    used.some((n) => n.endsWith("_bucket")),
+    "the latency panels",
   );
 });

@@ -1,5 +1,5 @@
 // Successful SCRAM-SHA-256 exchanges between the server and the independent test client.
-import { before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   ScramSha256Authenticator,
@@ -12,17 +12,13 @@ import {
 import { ScramClient } from "../../helpers/scram-client.ts";
 import { CTX, assertFailure, attrs, dataOf, runExchange } from "./scram-fixtures.ts";
 
-let creds: ScramCredential[] = [];
-let auth: ScramSha256Authenticator;
-
-before(async () => {
-  creds = await Promise.all([
-    scramCredentialFromPassword("alice", "correct horse battery staple"),
-    scramCredentialFromPassword("a,b=c", "comma=equals"),
-    scramCredentialFromPassword("jürgen", "pässwörd✓", { iterations: 8192 }),
-  ]);
-  auth = new ScramSha256Authenticator(scramCredentialLookup(creds));
-});
+// Top-level await rather than a root `before` hook: the unit shards (test/shards) import many files into one process.
+const creds: ScramCredential[] = await Promise.all([
+  scramCredentialFromPassword("alice", "correct horse battery staple"),
+  scramCredentialFromPassword("a,b=c", "comma=equals"),
+  scramCredentialFromPassword("jürgen", "pässwörd✓", { iterations: 8192 }),
+]);
+const auth = new ScramSha256Authenticator(scramCredentialLookup(creds));
 
 test("full exchange succeeds, reports the user and the server proves itself (RFC 5802 §3)", async () => {
   const client = new ScramClient("alice", "correct horse battery staple");

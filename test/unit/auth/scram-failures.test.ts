@@ -1,5 +1,5 @@
 // Rejected SCRAM-SHA-256 exchanges: every one ends in a failure result, none throws.
-import { before, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import {
@@ -13,13 +13,9 @@ import { ScramClient } from "../../helpers/scram-client.ts";
 import { CTX, assertFailure, attrs, dataOf, runExchange } from "./scram-fixtures.ts";
 
 const NOT_AUTHORIZED = 0x87;
-let alice: ScramCredential;
-let auth: ScramSha256Authenticator;
-
-before(async () => {
-  alice = await scramCredentialFromPassword("alice", "secret");
-  auth = new ScramSha256Authenticator(scramCredentialLookup([alice]));
-});
+// Top-level await rather than a root `before` hook: the unit shards (test/shards) import many files into one process.
+const alice: ScramCredential = await scramCredentialFromPassword("alice", "secret");
+const auth = new ScramSha256Authenticator(scramCredentialLookup([alice]));
 
 /** A session that has answered `client`'s client-first; returns it with the server-first. */
 async function afterFirst(client: ScramClient, a = auth): Promise<{ session: AuthSession; serverFirst: Buffer }> {

@@ -10,6 +10,7 @@ test("Broker exposes only the documented API", async () => {
   const members = Object.getOwnPropertyNames(Broker.prototype).sort();
   assert.deepEqual(members, [
     "accept",
+    "addSysTopics", // more $SYS topics: the server's listeners (docs/broker.md)
     "close",
     "connectionCount",
     "constructor",
@@ -22,6 +23,8 @@ test("Broker exposes only the documented API", async () => {
     "recovery",
     "redirect",
     "serverRedirect",
+    "setAuthHooks", // the server's auth chain after a reload
+    "setTracer", // the tracing seam (src/broker/tracing.ts, docs/operations.md "Tracing")
     "stats",
     "subscriptionsOf",
   ]);

@@ -136,6 +136,20 @@ describe("cluster queues: replication protocol", () => {
     assert.equal(t.rep.status()[0]!.lag, 0);
   });
 
+  it("alone (no replica), the owner keeps no log; a replica added later starts from a snapshot of everything", async () => {
+    const t = setup(ReplicationMode.Async);
+    for (let i = 0; i < 100; i++) t.write(`m${i}`);
+    assert.equal(t.rep.backlog, 0);
+    t.rep.setTargets([{ node: "b", member: "b@1" }]);
+    await t.answer();
+    assert.equal(t.replica.copyOf(1)?.store.messages, 100);
+    assert.equal(t.replica.copyOf(1)?.index, 100);
+    t.write("m100");
+    await t.answer();
+    assert.equal(t.replica.copyOf(1)?.store.messages, 101);
+    assert.equal(t.rep.backlog, 0, "trimmed once acknowledged");
+  });
+
   it("a departed replica: commits wait until etcd no longer lists it as in sync", async () => {
     const t = setup();
     t.rep.setTargets([{ node: "b", member: "b@1" }]);

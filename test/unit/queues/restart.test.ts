@@ -132,3 +132,39 @@ test("stream: the committed offset survives a restart; retention by count, bytes
   c3.advance(1000);
   assert.equal(e3.info("t")!.depth, 0, "maxAge");
 });
+
+test("ephemeral groups ($ephemeral/…) are dropped when their last consumer leaves and at a restart", () => {
+  const store = new MemoryQueueStore();
+  const { e, clock } = engine([{ name: "s", type: "stream" }], store);
+  for (const m of ["m1", "m2"]) pub(e, "s", m);
+  const a = new Link("a");
+  const b = new Link("b");
+  const ca = e.join("s", "$ephemeral/x", a, { prefetch: 10, start: { kind: "earliest" } });
+  const cb = e.join("s", "$ephemeral/x", b, { prefetch: 10 });
+  e.join("s", "$ephemeral/y", new Link("y"), { prefetch: 10 }); // still joined when the broker "dies"
+  assert.deepEqual(a.texts, ["m1", "m2"]);
+  e.leave(ca);
+  assert.deepEqual(
+    e.info("s")!.groups.map((g) => g.name),
+    ["$ephemeral/x", "$ephemeral/y"],
+    "kept while a consumer remains",
+  );
+  e.leave(cb);
+  assert.deepEqual(
+    e.info("s")!.groups.map((g) => g.name),
+    ["$ephemeral/y"],
+  );
+  e.close();
+  const { e: e2 } = engine([{ name: "s", type: "stream" }], store, clock);
+  assert.deepEqual(e2.info("s")!.groups, [], "not restored");
+  // A classic queue: dropping the ephemeral group deletes what the remaining groups settled.
+  const { e: e3 } = engine([]);
+  const keep = new Link("keep");
+  e3.join("q", "durable", keep, { prefetch: 10 });
+  const eph = e3.join("q", "$ephemeral/z", new Link("z"), { prefetch: 10 });
+  pub(e3, "q", "c1");
+  for (const d of keep.take()) e3.ack("q", "durable", d.messageId);
+  assert.equal(e3.info("q")!.depth, 1, "the ephemeral group has not settled it");
+  e3.leave(eph);
+  assert.equal(e3.info("q")!.depth, 0);
+});

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { FakeClock } from "../../../src/util/clock.ts";
 import { QueueEngine, StorageQueueStore } from "../../../src/queues/index.ts";
-import type { QueueConfigEntry, QueueDelivery } from "../../../src/queues/index.ts";
+import type { QueueConfigEntry, QueueDelivery, QueueStore } from "../../../src/queues/index.ts";
 import type { Storage } from "../../../src/storage/index.ts";
 import { lmdbHarness, memoryHarness } from "../../helpers/storage-harness.ts";
 import type { HarnessFactory } from "../../helpers/storage-harness.ts";
@@ -176,3 +176,39 @@ for (const [name, factory] of [
     e.close();
   });
 }
+
+test("a wrapper store that delegates load() but not read() is refused at startup, not left unable to deliver", async (t) => {
+  const h = await memoryHarness();
+  t.after(() => h.dispose());
+  const clock = new FakeClock(0);
+  const storage = await h.open({ clock });
+  const inner = new StorageQueueStore(storage);
+  const e = new QueueEngine({ store: inner, clock });
+  pub(e, "w", "body");
+  await e.commit();
+  e.close();
+  const wrapper: QueueStore = {
+    durable: inner.durable,
+    putMember: (...a) => inner.putMember(...a),
+    deleteMember: (...a) => inner.deleteMember(...a),
+    loadMembers: () => inner.loadMembers(),
+    append: (...a) => inner.append(...a),
+    remove: (...a) => inner.remove(...a),
+    putGroup: (...a) => inner.putGroup(...a),
+    deleteGroup: (...a) => inner.deleteGroup(...a),
+    putPending: (...a) => inner.putPending(...a),
+    deletePending: (...a) => inner.deletePending(...a),
+    putDone: (...a) => inner.putDone(...a),
+    deleteDone: (...a) => inner.deleteDone(...a),
+    drop: (...a) => inner.drop(...a),
+    load: () => inner.load(),
+    commit: () => inner.commit(),
+  };
+  assert.throws(() => new QueueEngine({ store: wrapper, clock }), /must delegate read\(\)/);
+  const ok = new QueueEngine({ store: { ...wrapper, read: (q, s) => inner.read(q, s) }, clock });
+  const l = new Link("l");
+  ok.join("w", undefined, l);
+  assert.deepEqual(l.texts, ["body"]);
+  ok.close();
+  await storage.close();
+});

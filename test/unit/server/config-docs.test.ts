@@ -35,11 +35,12 @@ test("the schema has the expected keys", () => {
   assert.ok(paths.includes("mqtt.clientIdPrefix"));
   assert.ok(paths.includes("acl.rules[].username"));
   assert.ok(paths.includes("storage.batchIntervalMs"));
+  assert.ok(paths.includes("storage.controlSocket"));
   assert.ok(paths.includes("log.format"));
   assert.ok(paths.includes("auth.scram[].credential"));
   assert.ok(paths.includes("listeners[].tls.usernameFrom"));
   assert.ok(paths.includes("queues"));
-  assert.equal(paths.length, 5 + 8 + 2 + 34 + 1 + 7 + 30 + 4 + 2 + 6 + 1 + 12 + 14);
+  assert.equal(paths.length, 5 + 8 + 2 + 34 + 1 + 7 + 30 + 5 + 2 + 6 + 1 + 14 + 14 + 5);
 });
 
 test("config/wharf.example.yaml validates and holds exactly the defaults", () => {

@@ -84,7 +84,13 @@ test("loadConfig precedence: defaults <- file <- overrides", (t) => {
     { type: "tcp", host: "0.0.0.0", port: 2884, maxConnections: 0, maxPacketSize: 0 },
   ]);
   assert.deepEqual(c.log, { level: "debug", format: "json" });
-  assert.deepEqual(c.storage, { type: "memory", dataDir: "/var/lib/wharf", durability: "sync", batchIntervalMs: 10 });
+  assert.deepEqual(c.storage, {
+    type: "memory",
+    dataDir: "/var/lib/wharf",
+    durability: "sync",
+    batchIntervalMs: 10,
+    controlSocket: "auto",
+  });
 
   // Without a file, overrides apply over the defaults (the default listener).
   const noFile = loadConfig(undefined, { listeners: [{ host: "127.0.0.1", port: 0 }] });

@@ -49,7 +49,13 @@ test("defaults: one tcp listener on 0.0.0.0:1883, the broker's defaults, lmdb, i
   assert.deepEqual(c.acl, { default: aclDefault, mode: aclReadMode, rules: acl });
   assert.deepEqual(c.auth.scram, scram);
   assert.deepEqual(c.queues, queues);
-  assert.deepEqual(c.storage, { type: "lmdb", dataDir: "./data", durability: "sync", batchIntervalMs: 10 });
+  assert.deepEqual(c.storage, {
+    type: "lmdb",
+    dataDir: "./data",
+    durability: "sync",
+    batchIntervalMs: 10,
+    controlSocket: "auto",
+  });
   assert.deepEqual(c.log, { level: "info", format: "auto" });
   assert.deepEqual(c.overload, overload);
 });
@@ -116,7 +122,13 @@ test("given values are kept and missing keys take their defaults", () => {
   // Optional keys that were not given are absent, not undefined.
   assert.deepEqual(c.acl.rules, [{ permission: "allow", action: "subscribe", topic: "a/+/c", username: "u" }]);
   assert.ok(!("clientId" in c.acl.rules[0]!));
-  assert.deepEqual(c.storage, { type: "memory", dataDir: "./data", durability: "batched", batchIntervalMs: 10 });
+  assert.deepEqual(c.storage, {
+    type: "memory",
+    dataDir: "./data",
+    durability: "batched",
+    batchIntervalMs: 10,
+    controlSocket: "auto",
+  });
   assert.deepEqual(c.log, { level: "debug", format: "json" });
 });
 
@@ -153,7 +165,7 @@ test("wrong types name the path, what was expected and the value found", () => {
     [
       { listeners: [{ type: "udp" }] },
       "listeners[0].type",
-      'expected one of "tcp", "tls", "ws", "wss", "http", got "udp"',
+      'expected one of "tcp", "tls", "ws", "wss", "http", "coap", got "udp"',
     ],
     [{ mqtt: [] }, "mqtt", "expected a mapping (key: value), got []"],
     [{ mqtt: { allowAnonymous: "yes" } }, "mqtt.allowAnonymous", 'expected a boolean (true or false), got "yes"'],

@@ -378,5 +378,21 @@ export function queueTests(name: string, factory: HarnessFactory): void {
     );
     assert.deepEqual(s2.queues.scan("m", 0, 1)[0]!.meta, { s: 9, h: 4_000_000_000, d: true, k: "x" });
     assert.ok(s2.verify().ok);
+    // Right after open, scan is served from what open read; a change to the log makes it read the store again.
+    const s3 = await reopen(h, s2);
+    assert.deepEqual(
+      s3.queues.scan("m", 0, 1).map((e) => e.seq),
+      [a],
+    );
+    const c = s3.queues.append("m", s3.messages.store(message(3)), { s: 1 });
+    s3.queues.remove("m", a);
+    await s3.written();
+    assert.deepEqual(
+      s3.queues.scan("m", 0, 10).map((e) => [e.seq, e.meta]),
+      [
+        [b, undefined],
+        [c, { s: 1 }],
+      ],
+    );
   });
 }

@@ -1,0 +1,183 @@
+// `npm run bench:ops` (also `npm run bench -- --ops`): what operations features cost Wharf (issue 15 targets).
+// The same TCP fan-in and fan-out throughput runs as the main bench (bench/scenarios/throughput.ts, every delivery
+// checked, loss reported), against Wharf started from a config file in each variant:
+//   off      management server disabled (no metrics), no webhook, no tracing
+//   ops      management on: Prometheus metrics with per-QoS counts and the latency histograms (the defaults), plus
+//            one webhook subscribed to client.connected / client.disconnected (a local HTTP sink)
+//   tracing  ops + OpenTelemetry tracing at sampleRatio 0.01, OTLP/HTTP JSON to a local sink
+//   base     (only with WHARF_BENCH_BASE_ROOT=<checkout of an older commit>) that checkout, as `off`: the cost of
+//            the seams themselves while everything is off ("zero cost when disabled")
+// Variants run interleaved, round after round, so that drift of the machine spreads evenly; the median per variant
+// is reported with its ratio to `off`.
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import os from "node:os";
+import { BROKERS, makeContext, type RunningBroker } from "../brokers/index.ts";
+import { freePort, installSignalHandlers, killAllChildren, spawnManaged, waitForPort } from "../lib/children.ts";
+import { pinGenerator, pinned } from "../lib/machine.ts";
+import { PROTOCOL } from "../lib/mqtt-packets.ts";
+import type { RunSpec } from "../scenarios/catalog.ts";
+import { runThroughput } from "../scenarios/throughput.ts";
+import * as settings from "../scenarios/settings.ts";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+type Variant = "off" | "ops" | "tracing" | "base";
+
+const SPECS: Extract<RunSpec, { kind: "throughput" }>[] = [
+  { kind: "throughput", id: "fan-in/qos0/100B/v5", family: "fan-in", qos: 0, payload: 100, protocol: PROTOCOL.v5 },
+  { kind: "throughput", id: "fan-in/qos1/100B/v5", family: "fan-in", qos: 1, payload: 100, protocol: PROTOCOL.v5 },
+  { kind: "throughput", id: "fan-out/qos0/100B/v5", family: "fan-out", qos: 0, payload: 100, protocol: PROTOCOL.v5 },
+  { kind: "throughput", id: "fan-out/qos1/100B/v5", family: "fan-out", qos: 1, payload: 100, protocol: PROTOCOL.v5 },
+];
+
+/** A local HTTP endpoint that answers 200 to everything (webhook and OTLP sink); counts requests. */
+async function sink(): Promise<{ url: string; requests: () => number; close: () => void }> {
+  let n = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      n++;
+      res.end("{}");
+    });
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests: () => n,
+    close: () => server.close(),
+  };
+}
+
+function config(variant: Variant, port: number, sinkUrl: string): string {
+  const lines = [
+    `listeners: [{ host: 127.0.0.1, port: ${port} }]`,
+    "storage: { type: memory }",
+    "log: { level: warn }",
+    "sys: { interval: 0 }",
+  ];
+  if (variant === "off" || variant === "base") lines.push("management: { enabled: false }");
+  else {
+    lines.push("management: { port: 0 }");
+    lines.push(`webhooks: [{ name: conn, url: "${sinkUrl}/hook", events: [client.connected, client.disconnected] }]`);
+  }
+  if (variant === "tracing") {
+    lines.push(`tracing: { enabled: true, sampleRatio: 0.01, endpoint: "${sinkUrl}/v1/traces" }`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+async function startWharf(
+  variant: Variant,
+  ctx: ReturnType<typeof makeContext>,
+  sinkUrl: string,
+  baseRoot: string | undefined,
+): Promise<RunningBroker> {
+  const port = await freePort();
+  const file = join(ctx.tmp, `wharf-ops-${variant}-${port}.yaml`);
+  writeFileSync(file, config(variant, port, sinkUrl));
+  const cwd = variant === "base" ? baseRoot! : root;
+  const [cmd, argv] = pinned(ctx.cpu, process.execPath, [
+    "--import",
+    "tsx",
+    "src/cli/main.ts",
+    "start",
+    "--config",
+    file,
+  ]);
+  const proc = spawnManaged(cmd, argv, cwd);
+  try {
+    await waitForPort(proc, port, 30_000);
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+  return { def: BROKERS.wharf, proc, port };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0
+    ? Number.NaN
+    : s.length % 2 === 1
+      ? s[(s.length - 1) / 2]!
+      : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+export async function runOpsBench(argv: readonly string[]): Promise<void> {
+  const rounds = Number(argv.find((a) => a.startsWith("--rounds="))?.slice(9) ?? 3);
+  const measure = Number(argv.find((a) => a.startsWith("--measure="))?.slice(10) ?? 2);
+  const only = argv.find((a) => a.startsWith("--only="))?.slice(7);
+  const baseRoot = process.env["WHARF_BENCH_BASE_ROOT"];
+  const variants: Variant[] = ["off", "ops", "tracing", ...(baseRoot === undefined ? [] : (["base"] as const))];
+  const timing: settings.Timing = { ...settings.FULL, warmupMs: 500, measureMs: measure * 1000 };
+  const pinning = pinGenerator(argv.includes("--no-pin"));
+  const ctx = makeContext(root, pinning.brokerCpu);
+  const s = await sink();
+  console.log(`ops overhead bench: ${rounds} rounds × ${measure} s windows; ${pinning.note}`);
+  console.log(
+    `load average before: ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(", ")}`,
+  );
+  const specs = SPECS.filter((x) => only === undefined || x.id.includes(only));
+  const rows: string[] = [];
+  for (const spec of specs) {
+    const rates: Record<string, number[]> = {};
+    const losses: Record<string, number> = {};
+    for (let r = 0; r < rounds; r++) {
+      for (const v of variants) {
+        const broker = await startWharf(v, ctx, s.url, baseRoot);
+        try {
+          const res = await runThroughput(spec, broker, timing);
+          (rates[v] ??= []).push(res.msgsPerSec ?? Number.NaN);
+          losses[v] = (losses[v] ?? 0) + (res.delivery?.lost ?? 0);
+          const flags = res.notes.filter((n) => !n.startsWith("publishers paused"));
+          console.log(
+            `  ${spec.id} ${v.padEnd(7)} round ${r + 1}: ${Math.round(res.msgsPerSec ?? 0)} msg/s, broker ${Math.round((res.brokerCpu ?? 0) * 100)}% cpu, lost ${res.delivery?.lost ?? "?"}${flags.length > 0 ? ` ⚠ ${flags.join("; ")}` : ""}`,
+          );
+        } finally {
+          await broker.proc.stop();
+        }
+      }
+    }
+    const off = median(rates.off ?? []);
+    for (const v of variants) {
+      const m = median(rates[v] ?? []);
+      const ratio = m / off;
+      rows.push(
+        `| ${spec.id} | ${v} | ${Math.round(m).toLocaleString("en-US")} | ${v === "off" ? "1.00" : ratio.toFixed(2)} | ${v === "off" ? "" : `${((1 - ratio) * 100).toFixed(1)} %`} | ${losses[v] ?? 0} |`,
+      );
+    }
+  }
+  s.close();
+  console.log(
+    `load average after: ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(", ")}`,
+  );
+  console.log(`webhook/OTLP sink requests: ${s.requests()}`);
+  console.log("\n| scenario | variant | msg/s (median) | vs off | loss vs off | lost messages |");
+  console.log("| --- | --- | --- | --- | --- | --- |");
+  for (const r of rows) console.log(r);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  installSignalHandlers();
+  runOpsBench(process.argv.slice(2))
+    .then(() => {
+      killAllChildren();
+      process.exit(0);
+    })
+    .catch((err: unknown) => {
+      killAllChildren();
+      console.error(`bench failed: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    });
+}

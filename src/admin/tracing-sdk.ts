@@ -1,0 +1,63 @@
+// Wiring of the OpenTelemetry SDK for `tracing.enabled`: a provider (ParentBased(AlwaysOn): the ratio is applied by
+// OtelBrokerTracer before a span exists) and a batching span processor to the configured exporter, attached to the broker's tracing seam. The SDK module is
+// imported here dynamically, so a broker with tracing off never loads it.
+import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { BROKER_VERSION, type Broker } from "../broker/index.ts";
+import type { Logger } from "../util/index.ts";
+import { ConsoleJsonExporter, OtlpHttpJsonExporter } from "./otlp.ts";
+import { OtelBrokerTracer } from "./tracing.ts";
+
+export interface TracingOptions {
+  sampleRatio: number;
+  exporter: "otlp" | "console";
+  endpoint: string;
+  serviceName: string;
+}
+
+export interface TracingDeps {
+  logger: Logger;
+  /** Replaces the configured exporter, with synchronous export of each span (tests: an InMemorySpanExporter). */
+  exporter?: SpanExporter | undefined;
+}
+
+export interface BrokerTracing {
+  /** Exports what is buffered and detaches from the broker. */
+  close(): Promise<void>;
+}
+
+export async function startTracing(broker: Broker, opts: TracingOptions, deps: TracingDeps): Promise<BrokerTracing> {
+  const sdk = await import("@opentelemetry/sdk-trace-base");
+  let exporter = deps.exporter;
+  let lastError = 0;
+  if (exporter === undefined) {
+    exporter =
+      opts.exporter === "console"
+        ? new ConsoleJsonExporter(opts.serviceName)
+        : new OtlpHttpJsonExporter(opts.endpoint, opts.serviceName, (err) => {
+            // At most one warning a minute: a collector that is down must not flood the log.
+            const now = Date.now();
+            if (now - lastError < 60_000) return;
+            lastError = now;
+            deps.logger.warn({ err, endpoint: opts.endpoint }, "tracing: exporting spans failed (spans dropped)");
+          });
+  }
+  // Tests get every span at once; otherwise spans are sent in batches (at most 2048 buffered, then dropped).
+  const processor =
+    deps.exporter !== undefined ? new sdk.SimpleSpanProcessor(exporter) : new sdk.BatchSpanProcessor(exporter);
+  const provider = new sdk.BasicTracerProvider({
+    sampler: new sdk.ParentBasedSampler({ root: new sdk.AlwaysOnSampler() }),
+    spanProcessors: [processor],
+  });
+  const tracer = new OtelBrokerTracer(provider.getTracer("wharf", BROKER_VERSION), opts.sampleRatio);
+  broker.setTracer(tracer);
+  deps.logger.info(
+    { sampleRatio: opts.sampleRatio, exporter: deps.exporter === undefined ? opts.exporter : "injected" },
+    "tracing enabled",
+  );
+  return {
+    async close() {
+      broker.setTracer(undefined);
+      await provider.shutdown();
+    },
+  };
+}

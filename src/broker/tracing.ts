@@ -1,0 +1,57 @@
+// The tracing seam: what the broker tells an optional tracer about a CONNECT and a client PUBLISH, so that spans
+// can follow them (src/admin/tracing.ts implements it with OpenTelemetry). The broker core never imports a tracing
+// library. Without a tracer (Broker.setTracer never called, config `tracing.enabled: false`) the cost is one field
+// read per CONNECT and per PUBLISH, and one field check per delivery (Message.trace).
+import type { Properties } from "../codec/index.ts";
+
+export interface TraceConnectInfo {
+  readonly clientId: string;
+  readonly protocolVersion: number;
+  readonly transport: string;
+  readonly remoteAddress: string;
+  /** 5.0 CONNECT properties (a `traceparent` user property makes the connect span its child). */
+  readonly properties: Properties | undefined;
+}
+
+/** One traced CONNECT: ended when the CONNACK is sent, with its reason code (0 = accepted). */
+export interface ConnectTrace {
+  end(reasonCode: number): void;
+}
+
+export interface TracePublishInfo {
+  readonly clientId: string;
+  readonly topic: string;
+  readonly qos: number;
+  readonly retain: boolean;
+  readonly payloadBytes: number;
+  /** The PUBLISH properties (5.0): a `traceparent` user property is the span's remote parent. */
+  readonly properties: Properties | undefined;
+}
+
+/** What a traced message carries to its deliveries (Message.trace). */
+export interface MessageTrace {
+  /** One first delivery (not a resend) written to a subscriber. */
+  delivered(clientId: string, topic: string, qos: number, packetId: number | undefined): void;
+}
+
+/** One traced client PUBLISH, from its acceptance for routing to its acknowledgement. */
+export interface PublishTrace {
+  /**
+   * The properties the message forwards to subscribers instead of the publisher's: the same, with `traceparent`
+   * naming the publish span (W3C Trace Context), so a subscriber's own span can be its child.
+   */
+  readonly properties: Properties | undefined;
+  /** Carried by the message (Message.trace): makes the delivery spans children of the publish span. */
+  readonly ref: MessageTrace;
+  /** Routing done: sessions and groups matched, and how many refused it. */
+  routed(matched: number, refused: number): void;
+  /** QoS 1/2: the PUBACK / PUBREC was written after the storage commit; QoS 0: after routing. Ends the trace. */
+  acked(reasonCode: number): void;
+}
+
+export interface BrokerTracer {
+  /** A CONNECT arrived; undefined = not traced (not sampled). */
+  connect(info: TraceConnectInfo): ConnectTrace | undefined;
+  /** A client PUBLISH passed the checks and is about to be routed; undefined = not traced. */
+  publish(info: TracePublishInfo): PublishTrace | undefined;
+}

@@ -31,7 +31,10 @@ test("3.1.1: the default group; the consumer's PUBACK acknowledges the delivery"
 });
 
 test("3.1.1: no PUBACK within the delivery timeout is a nack; $reject before the PUBACK dead-letters", async (t) => {
-  const b = await startBroker({ queues: [{ name: "q", deliveryTimeout: 150, retry: { initialBackoff: 10 } }] });
+  // 1 s, not less: the empty-payload $reject below settles "my oldest unsettled delivery", so it must reach the
+  // broker while the redelivery is still in flight; with 150 ms a loaded CI machine (load 10) missed that window,
+  // the $reject was refused (3.1.1: connection closed, no PUBACK) and the test hung.
+  const b = await startBroker({ queues: [{ name: "q", deliveryTimeout: 1000, retry: { initialBackoff: 10 } }] });
   t.after(() => b.close());
   const c = await connect(t, b.url, V311);
   // No PUBACK at all: MQTT.js skips it when handleMessage reports an error (and keeps reading).
@@ -41,7 +44,7 @@ test("3.1.1: no PUBACK within the delivery timeout is a nack; $reject before the
   await subscribeCodes(c, ["$queue/q"], { qos: 1 });
   const pub = await connect(t, b.url, V311);
   await pub.client.publishAsync("$queue/q", "slow", { qos: 1 });
-  await c.waitFor(2, 3000); // delivered, not PUBACKed in 150 ms, delivered again
+  await c.waitFor(2, 10_000); // delivered, not PUBACKed in 1 s, delivered again
   assert.equal(b.broker.queues.info("q")!.counters.timedOut >= 1, true);
   // The documented reject path: publish to $queue/<name>/$reject (empty payload = my oldest unsettled delivery,
   // or the message id as payload), before the PUBACK.

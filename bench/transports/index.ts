@@ -135,7 +135,11 @@ async function startMosquitto(dir: string, pki: { cert: string; key: string }): 
 
 async function startAedesWs(): Promise<[ManagedProcess, Ports]> {
   const ws = await freePort();
-  const proc = spawnManaged(process.execPath, ["bench/brokers/aedes-ws-server.mjs", String(ws)], root);
+  const proc = spawnManaged(
+    process.execPath,
+    ["bench/brokers/aedes-server.mjs", String(ws), "127.0.0.1", "--ws"],
+    root,
+  );
   await waitForPort(proc, ws, 30_000);
   return [proc, { tcp: 0, tls: 0, ws }];
 }

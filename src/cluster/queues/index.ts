@@ -26,3 +26,6 @@ export { ReplicationMode, SlotReplicator } from "./replicator.ts";
 export type { ReplicaTarget, ReplicationModeValue, SlotReplicatorOptions } from "./replicator.ts";
 export { ClusterQueueNode } from "./node.ts";
 export type { ClusterQueueNodeOptions, SlotStatus } from "./node.ts";
+export { ClusterQueueBackend } from "./backend.ts";
+export { QueueFrame, TransportQueueLink } from "./transport-link.ts";
+export type { QueuePeers, TransportLinkHandlers } from "./transport-link.ts";

@@ -1,0 +1,90 @@
+// Durable queues on a clustered node (docs/cluster-queues.md): the broker's queue backend (built before the broker)
+// and, once the node joined the cluster, the ClusterQueueNode behind it — on the cluster's etcd client and keys
+// (`/wharf/<cluster.name>/queues/`) and over the cluster core's inter-node transport. Composed here because neither
+// the broker nor the cluster core knows the other.
+import type { Router } from "../admin/index.ts";
+import type { ClusterNode } from "../cluster/index.ts";
+import { ClusterQueueBackend, ClusterQueueNode, TransportQueueLink } from "../cluster/queues/index.ts";
+import type { QueueConfigEntry } from "../queues/index.ts";
+import type { Clock, Logger } from "../util/index.ts";
+import type { ClusterConfig } from "./config/index.ts";
+
+export class ServerClusterQueues {
+  readonly backend: ClusterQueueBackend;
+  #node: ClusterQueueNode | undefined;
+  #link: TransportQueueLink | undefined;
+
+  constructor(
+    private readonly config: ClusterConfig,
+    private readonly queues: readonly QueueConfigEntry[],
+    private readonly deps: { clock: Clock; logger: Logger; prefetchOf: (name: string) => number },
+  ) {
+    this.backend = new ClusterQueueBackend({ prefetchOf: deps.prefetchOf, logger: deps.logger });
+  }
+
+  get node(): ClusterQueueNode | undefined {
+    return this.#node;
+  }
+
+  /** Starts the node's part of the clustered queues on `cluster` (joined) and routes `$queue/` through it. */
+  async start(cluster: ClusterNode): Promise<void> {
+    const logger = this.deps.logger.child({ component: "cluster-queues" });
+    const q = this.config.queues;
+    const peers = cluster.routingPeers();
+    const link = new TransportQueueLink(
+      peers,
+      {
+        frame: (f) => node.handleFrame(f),
+        request: (from, req) => node.handleRequest(from, req),
+      },
+      { clock: this.deps.clock, logger },
+    );
+    const node: ClusterQueueNode = new ClusterQueueNode({
+      etcd: cluster.etcd,
+      nodeId: cluster.id,
+      link,
+      prefix: cluster.keys.prefix("queues"),
+      leaseTtl: this.config.leaseTtl,
+      slots: q.slots,
+      replicas: q.replicas,
+      replication: q.replication,
+      replicationTimeoutMs: q.replicationTimeoutMs,
+      orphanGraceMs: q.orphanGraceMs,
+      queues: this.queues,
+      clock: this.deps.clock,
+      logger,
+    });
+    this.#link = link;
+    this.#node = node;
+    await node.start();
+    this.backend.attach(node);
+  }
+
+  /** Gives the owned slots up (their in-sync replicas take over at once) and stops answering. */
+  async stop(): Promise<void> {
+    this.backend.detach();
+    const node = this.#node;
+    this.#node = undefined;
+    await node?.stop();
+    this.#link?.close();
+  }
+
+  routes(router: Router): void {
+    router.add("GET", "/api/v1/cluster/queues", () => ({ json: this.view() }), {
+      summary: "Clustered queues: each slot's owner and epoch; on its owner the replicas' lag, queues and messages",
+    });
+  }
+
+  view(): Record<string, unknown> {
+    const node = this.#node;
+    if (node === undefined) return { started: false };
+    return {
+      started: true,
+      node: node.nodeId,
+      replication: node.mode,
+      acquired: node.acquired,
+      lost: node.lost,
+      slots: node.status(),
+    };
+  }
+}

@@ -45,6 +45,14 @@ export class ServerClusterQueues {
       link,
       prefix: cluster.keys.prefix("queues"),
       leaseTtl: this.config.leaseTtl,
+      // One lease per node: the slots' keys live and die with the node's membership.
+      lease: {
+        current: () => {
+          const lease = cluster.membership.lease;
+          return lease === undefined ? undefined : { lease, id: cluster.membership.leaseId };
+        },
+        on: (kind, fn) => cluster.membership.on(kind === "lost" ? "lease-lost" : "rejoined", () => fn()),
+      },
       slots: q.slots,
       replicas: q.replicas,
       replication: q.replication,

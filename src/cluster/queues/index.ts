@@ -4,7 +4,7 @@ export * from "./errors.ts";
 export * from "./slots.ts";
 export * from "./ops.ts";
 export { SlotOwnership } from "./ownership.ts";
-export type { InSyncSet, SlotOwner, SlotOwnershipOptions } from "./ownership.ts";
+export type { InSyncSet, SharedLease, SlotOwner, SlotOwnershipOptions } from "./ownership.ts";
 export { FencedQueueStore } from "./fenced-store.ts";
 export type { Fence, FencedStoreOptions } from "./fenced-store.ts";
 export { SlotMemoryStore } from "./slot-store.ts";

@@ -14,7 +14,7 @@ import { ClusterQueueError, ClusterQueueErrorCode } from "./errors.ts";
 import { FencedQueueStore } from "./fenced-store.ts";
 import type { QueueLink, QueueReply, QueueRequest, ReplicaLink, ReplicationAck, ReplicationFrame } from "./frames.ts";
 import { SlotOwnership } from "./ownership.ts";
-import type { SlotOwner } from "./ownership.ts";
+import type { SharedLease, SlotOwner } from "./ownership.ts";
 import { ReplicaHost } from "./replica-host.ts";
 import { QueueRouting } from "./routing.ts";
 import type { ClusterConsumer } from "./routing.ts";
@@ -38,6 +38,8 @@ export interface ClusterQueueNodeOptions {
   replicationTimeoutMs?: number;
   /** etcd lease TTL in seconds (default 3). */
   leaseTtl?: number;
+  /** The node's lease from the cluster core's membership (one lease per node); default: a lease of its own. */
+  lease?: SharedLease;
   prefix?: string;
   orphanGraceMs?: number;
   /** The `queues:` config entries (every node should have the same). */
@@ -97,6 +99,7 @@ export class ClusterQueueNode {
       slots: o.slots ?? 64,
       replicas: o.replicas ?? 1,
       leaseTtl: o.leaseTtl ?? 3,
+      lease: o.lease,
       prefix: o.prefix,
       orphanGraceMs: o.orphanGraceMs,
       clock: this.#clock,

@@ -4,15 +4,15 @@
 // the broker nor the cluster core knows the other.
 import type { Router } from "../admin/index.ts";
 import type { ClusterNode } from "../cluster/index.ts";
-import { ClusterQueueBackend, ClusterQueueNode, TransportQueueLink } from "../cluster/queues/index.ts";
+import { ClusterQueueBackend, startClusterQueues } from "../cluster/queues/index.ts";
+import type { ClusterQueueNode, StartedClusterQueues } from "../cluster/queues/index.ts";
 import type { QueueConfigEntry } from "../queues/index.ts";
 import type { Clock, Logger } from "../util/index.ts";
 import type { ClusterConfig } from "./config/index.ts";
 
 export class ServerClusterQueues {
   readonly backend: ClusterQueueBackend;
-  #node: ClusterQueueNode | undefined;
-  #link: TransportQueueLink | undefined;
+  #started: StartedClusterQueues | undefined;
 
   constructor(
     private readonly config: ClusterConfig,
@@ -23,36 +23,14 @@ export class ServerClusterQueues {
   }
 
   get node(): ClusterQueueNode | undefined {
-    return this.#node;
+    return this.#started?.node;
   }
 
   /** Starts the node's part of the clustered queues on `cluster` (joined) and routes `$queue/` through it. */
   async start(cluster: ClusterNode): Promise<void> {
-    const logger = this.deps.logger.child({ component: "cluster-queues" });
     const q = this.config.queues;
-    const peers = cluster.routingPeers();
-    const link = new TransportQueueLink(
-      peers,
-      {
-        frame: (f) => node.handleFrame(f),
-        request: (from, req) => node.handleRequest(from, req),
-      },
-      { clock: this.deps.clock, logger },
-    );
-    const node: ClusterQueueNode = new ClusterQueueNode({
-      etcd: cluster.etcd,
-      nodeId: cluster.id,
-      link,
-      prefix: cluster.keys.prefix("queues"),
+    this.#started = await startClusterQueues(cluster, {
       leaseTtl: this.config.leaseTtl,
-      // One lease per node: the slots' keys live and die with the node's membership.
-      lease: {
-        current: () => {
-          const lease = cluster.membership.lease;
-          return lease === undefined ? undefined : { lease, id: cluster.membership.leaseId };
-        },
-        on: (kind, fn) => cluster.membership.on(kind === "lost" ? "lease-lost" : "rejoined", () => fn()),
-      },
       slots: q.slots,
       replicas: q.replicas,
       replication: q.replication,
@@ -60,21 +38,17 @@ export class ServerClusterQueues {
       orphanGraceMs: q.orphanGraceMs,
       queues: this.queues,
       clock: this.deps.clock,
-      logger,
+      logger: this.deps.logger.child({ component: "cluster-queues" }),
     });
-    this.#link = link;
-    this.#node = node;
-    await node.start();
-    this.backend.attach(node);
+    this.backend.attach(this.#started.node);
   }
 
   /** Gives the owned slots up (their in-sync replicas take over at once) and stops answering. */
   async stop(): Promise<void> {
     this.backend.detach();
-    const node = this.#node;
-    this.#node = undefined;
-    await node?.stop();
-    this.#link?.close();
+    const started = this.#started;
+    this.#started = undefined;
+    await started?.stop();
   }
 
   routes(router: Router): void {
@@ -84,7 +58,7 @@ export class ServerClusterQueues {
   }
 
   view(): Record<string, unknown> {
-    const node = this.#node;
+    const node = this.#started?.node;
     if (node === undefined) return { started: false };
     return {
       started: true,

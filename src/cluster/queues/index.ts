@@ -29,3 +29,5 @@ export type { ClusterQueueNodeOptions, SlotStatus } from "./node.ts";
 export { ClusterQueueBackend } from "./backend.ts";
 export { QueueFrame, TransportQueueLink } from "./transport-link.ts";
 export type { QueuePeers, TransportLinkHandlers } from "./transport-link.ts";
+export { startClusterQueues } from "./on-cluster.ts";
+export type { ClusterQueuesOptions, StartedClusterQueues } from "./on-cluster.ts";

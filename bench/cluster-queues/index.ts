@@ -11,7 +11,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { slotOf } from "../../src/cluster/queues/index.ts";
 import type { SlotStatus } from "../../src/cluster/queues/index.ts";
-import { startEtcd, waitFor } from "../../test/helpers/etcd-instance.ts";
+import { startEtcd, waitFor } from "../../test/helpers/etcd.ts";
 
 const SLOTS = 8;
 const CHILD = fileURLToPath(new URL("../../test/integration/cluster-queues/node-child.ts", import.meta.url));

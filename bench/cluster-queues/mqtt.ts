@@ -175,7 +175,7 @@ async function ready(port: number): Promise<void> {
 }
 
 async function run(replication: string): Promise<void> {
-  const etcd = await startEtcd({ after: (fn) => onHarnessExit(() => void fn()) });
+  const etcd = await startEtcd();
   const dir = mkdtempSync(join(tmpdir(), "wharf-bench-cq-"));
   onHarnessExit(() => rmSync(dir, { recursive: true, force: true }));
   const nodes = [];

@@ -11,8 +11,8 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { slotOf } from "../../../src/cluster/queues/index.ts";
 import type { SlotStatus } from "../../../src/cluster/queues/index.ts";
-import { startEtcd, waitFor } from "../../helpers/etcd-instance.ts";
-import type { EtcdProcess } from "../../helpers/etcd-instance.ts";
+import { startEtcd, waitFor } from "../../helpers/etcd.ts";
+import type { EtcdProcess } from "../../helpers/etcd.ts";
 
 const SLOTS = 8;
 const CHILD = fileURLToPath(new URL("./node-child.ts", import.meta.url));

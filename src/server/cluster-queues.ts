@@ -4,20 +4,30 @@
 // the broker nor the cluster core knows the other.
 import type { Router } from "../admin/index.ts";
 import type { ClusterNode } from "../cluster/index.ts";
-import { ClusterQueueBackend, startClusterQueues } from "../cluster/queues/index.ts";
+import { join } from "node:path";
+import { ClusterQueueBackend, SlotJournal, startClusterQueues } from "../cluster/queues/index.ts";
 import type { ClusterQueueNode, StartedClusterQueues } from "../cluster/queues/index.ts";
 import type { QueueConfigEntry } from "../queues/index.ts";
+import { LmdbKv } from "../storage/index.ts";
+import type { Storage } from "../storage/index.ts";
 import type { Clock, Logger } from "../util/index.ts";
 import type { ClusterConfig } from "./config/index.ts";
 
 export class ServerClusterQueues {
   readonly backend: ClusterQueueBackend;
   #started: StartedClusterQueues | undefined;
+  #journal: SlotJournal | undefined;
 
   constructor(
     private readonly config: ClusterConfig,
     private readonly queues: readonly QueueConfigEntry[],
-    private readonly deps: { clock: Clock; logger: Logger; prefetchOf: (name: string) => number },
+    private readonly deps: {
+      clock: Clock;
+      logger: Logger;
+      prefetchOf: (name: string) => number;
+      /** The node's storage: with LMDB the slot copies are kept in `<dataDir>/cluster-queues` (journal.ts). */
+      storage: Pick<Storage, "kind" | "path" | "durability">;
+    },
   ) {
     this.backend = new ClusterQueueBackend({ prefetchOf: deps.prefetchOf, logger: deps.logger });
   }
@@ -29,7 +39,17 @@ export class ServerClusterQueues {
   /** Starts the node's part of the clustered queues on `cluster` (joined) and routes `$queue/` through it. */
   async start(cluster: ClusterNode): Promise<void> {
     const q = this.config.queues;
+    const st = this.deps.storage;
+    // Same durability as the node's storage: `sync` fsyncs each group commit before a replica acknowledges.
+    const journal =
+      st.kind === "lmdb" && st.path !== undefined
+        ? new SlotJournal(
+            await LmdbKv.open({ path: join(st.path, "cluster-queues"), noSync: st.durability !== "sync" }),
+          )
+        : undefined;
+    this.#journal = journal;
     this.#started = await startClusterQueues(cluster, {
+      journal,
       leaseTtl: this.config.leaseTtl,
       slots: q.slots,
       replicas: q.replicas,
@@ -49,6 +69,8 @@ export class ServerClusterQueues {
     const started = this.#started;
     this.#started = undefined;
     await started?.stop();
+    await this.#journal?.close();
+    this.#journal = undefined;
   }
 
   routes(router: Router): void {

@@ -169,6 +169,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
         clock,
         logger,
         prefetchOf: (name) => broker.queues.settingsOf(name).prefetch,
+        storage,
       })
     : undefined;
   try {

@@ -36,7 +36,7 @@ export class MemoryNet {
     return {
       send: (node: string, frame: ReplicationFrame): Promise<ReplicationAck> =>
         this.#deliver(from, node, encodeFrame(frame), (target, bytes) =>
-          Promise.resolve(decodeAck(encodeFrame(target.handleFrame(decodeFrame(bytes))))),
+          target.handleFrame(decodeFrame(bytes)).then((ack) => decodeAck(encodeFrame(ack))),
         ),
       request: (node: string, req: QueueRequest): Promise<QueueReply> =>
         this.#deliver(from, node, encodeFrame(req), async (target, bytes) =>

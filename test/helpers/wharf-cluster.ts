@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hashToken } from "../../src/admin/index.ts";
+import { rankNodes } from "../../src/cluster/queues/index.ts";
 import { spawnWharf, writeTempFile } from "./spawn-wharf.ts";
 import type { WharfProcess } from "./spawn-wharf.ts";
 
@@ -117,8 +118,21 @@ export async function eventually(check: () => Promise<boolean>, what: string, ti
   assert.ok(ok, `timed out waiting for ${what}`);
 }
 
-/** Every slot has an owner among `owners` (as `from` sees it), and every owner's replicas are in sync. */
-export async function slotsSettled(from: ClusterNodeProcess, owners: readonly string[]): Promise<boolean> {
+/**
+ * Ownership has settled as `from` sees it: every slot is owned by the node that ranks first for it among `owners`
+ * (so no handoff is pending) — and, when `all` views are given, each owner reports its replicas in sync.
+ */
+export async function slotsSettled(
+  from: ClusterNodeProcess,
+  owners: readonly string[],
+  all: readonly ClusterNodeProcess[] = [],
+): Promise<boolean> {
   const v = await from.queues();
-  return v.started && v.slots.every((s) => s.owner !== undefined && owners.includes(s.owner));
+  if (!v.started || !v.slots.every((s) => s.owner === rankNodes(owners, s.slot)[0])) return false;
+  for (const n of all) {
+    const mine = (await n.queues()).slots.filter((s) => s.owner === n.id);
+    if (!mine.every((s) => s.replicas !== undefined && s.replicas.length > 0 && s.replicas.every((r) => r.inSync)))
+      return false;
+  }
+  return true;
 }

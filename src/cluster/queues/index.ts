@@ -31,3 +31,5 @@ export { QueueFrame, TransportQueueLink } from "./transport-link.ts";
 export type { QueuePeers, TransportLinkHandlers } from "./transport-link.ts";
 export { startClusterQueues } from "./on-cluster.ts";
 export type { ClusterQueuesOptions, StartedClusterQueues } from "./on-cluster.ts";
+export { SlotJournal } from "./journal.ts";
+export type { JournaledCopy } from "./journal.ts";

@@ -53,6 +53,11 @@ export interface SlotOwnershipOptions {
   etcd: Etcd3;
   /** Attach to this lease (the membership's) rather than granting one; its TTL must be `leaseTtl`. */
   lease?: SharedLease;
+  /**
+   * `node@incarnation` names this node in the in-sync sets: random per process unless given (a node restarted with
+   * its durable slot copies keeps its incarnation, so it is still the in-sync member it was).
+   */
+  incarnation?: string | undefined;
   nodeId: string;
   slots: number;
   /** Key prefix (default `/wharf/queues/`). */
@@ -94,7 +99,7 @@ function parse(kv: IKeyValue): Parsed {
 
 export class SlotOwnership {
   readonly nodeId: string;
-  readonly incarnation = randomUUID().slice(0, 8);
+  readonly incarnation: string;
   readonly slots: number;
   readonly replicas: number;
   readonly #etcd: Etcd3;
@@ -127,6 +132,7 @@ export class SlotOwnership {
     this.#opts = opts;
     this.#etcd = opts.etcd;
     this.nodeId = opts.nodeId;
+    this.incarnation = opts.incarnation ?? randomUUID().slice(0, 8);
     this.slots = opts.slots;
     this.replicas = opts.replicas ?? 1;
     this.#prefix = opts.prefix ?? "/wharf/queues/";

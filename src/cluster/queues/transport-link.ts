@@ -32,7 +32,8 @@ export interface QueuePeers {
 }
 
 export interface TransportLinkHandlers {
-  frame(f: ReplicationFrame): ReplicationAck;
+  /** Answered once the replica applied it (durably, with a journal). */
+  frame(f: ReplicationFrame): Promise<ReplicationAck>;
   request(from: string, req: QueueRequest): Promise<QueueReply>;
 }
 
@@ -73,8 +74,11 @@ export class TransportQueueLink implements ReplicaLink, QueueLink {
     this.#off.push(
       peers.handle(QueueFrame.Replicate, (from, body) => {
         const id = body.readUInt32BE(0);
-        const ack = handlers.frame(deserialize(body.subarray(4)) as ReplicationFrame);
-        this.#reply(from, id, ack);
+        // No answer when the durable write failed: the owner times out and the write is not acknowledged.
+        handlers.frame(deserialize(body.subarray(4)) as ReplicationFrame).then(
+          (ack) => this.#reply(from, id, ack),
+          (err: unknown) => this.#logger.error({ err }, "cluster queues: replica copy not written"),
+        );
       }),
       peers.handle(QueueFrame.Request, (from, body) => {
         const id = body.readUInt32BE(0);

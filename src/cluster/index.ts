@@ -9,3 +9,4 @@ export * from "./node.ts";
 export * from "./transport/index.ts";
 export * from "./routing/index.ts";
 export * from "./leader.ts";
+export * from "./sessions/index.ts";

@@ -13,6 +13,8 @@ import type { ClusterKeys } from "./keys.ts";
 import { LeaderElection } from "./leader.ts";
 import { Membership } from "./membership.ts";
 import type { ClusterRouter, RoutingPeers } from "./routing/index.ts";
+import { ClientOwnership } from "./sessions/index.ts";
+import type { ClusterSessionRegistry } from "./sessions/index.ts";
 import { PeerTransport } from "./transport/index.ts";
 import type { LinkLimits, TransportTls } from "./transport/index.ts";
 
@@ -36,6 +38,7 @@ export interface ClusterNodeDeps {
 
 export class ClusterNode {
   #router: ClusterRouter | undefined;
+  #sessions: ClusterSessionRegistry | undefined;
   private constructor(
     readonly etcd: Etcd3,
     readonly keys: ClusterKeys,
@@ -114,6 +117,27 @@ export class ClusterNode {
     router.attach(this.routingPeers());
   }
 
+  /** The cluster session registry of this node's broker (attachSessions), for stats and the admin API. */
+  get sessions(): ClusterSessionRegistry | undefined {
+    return this.#sessions;
+  }
+
+  /** Starts deciding client-id ownership in etcd and moving sessions across nodes (BrokerDeps.sessions). */
+  attachSessions(registry: ClusterSessionRegistry): void {
+    this.#sessions = registry;
+    const { membership, transport } = this;
+    registry.attach({
+      self: this.id,
+      leaseId: () => membership.leaseId,
+      isMember: (node) => membership.get(node) !== undefined,
+      send: (node, type, body) => transport.send(node, type, body),
+      handle: (type, fn) => transport.handle(type, fn),
+      onLeaseLost: (fn) => membership.on("lease-lost", () => fn()),
+      onRejoined: (fn) => membership.on("rejoined", () => fn()),
+      ownership: new ClientOwnership(this.etcd, this.keys.prefix("clients")),
+    });
+  }
+
   /** The node as the cluster router sees it: membership for the peer list, the transport for frames. */
   routingPeers(): RoutingPeers {
     const { membership, transport } = this;
@@ -133,6 +157,7 @@ export class ClusterNode {
   /** Leaves the cluster (the registration goes at once) and closes the etcd client. Idempotent. */
   async close(): Promise<void> {
     this.#router?.detach();
+    this.#sessions?.stop();
     await this.leader.close();
     await this.membership.leave();
     await this.transport.close();

@@ -11,6 +11,7 @@ import type { EtcdOptions } from "./etcd.ts";
 import { clusterKeys } from "./keys.ts";
 import type { ClusterKeys } from "./keys.ts";
 import { LeaderElection } from "./leader.ts";
+import { LeaderTasks } from "./leader-tasks.ts";
 import { Membership } from "./membership.ts";
 import type { ClusterRouter, RoutingPeers } from "./routing/index.ts";
 import { ClientOwnership } from "./sessions/index.ts";
@@ -27,6 +28,8 @@ export interface ClusterNodeOptions {
   readonly listen: { readonly host: string; readonly port: number };
   readonly advertiseHost: string;
   readonly tls: EtcdOptions["tls"];
+  /** Seconds between runs of the leader task `retained-cleanup`; 0 = never. */
+  readonly retainedSweepInterval: number;
 }
 
 export interface ClusterNodeDeps {
@@ -44,8 +47,11 @@ export class ClusterNode {
     readonly keys: ClusterKeys,
     readonly membership: Membership,
     readonly transport: PeerTransport,
-    /** Leader tasks: `leader.isLeader`, "elected"/"deposed" events. */
+    /** Leader election: `leader.isLeader`, "elected"/"deposed" events. */
     readonly leader: LeaderElection,
+    /** Work that runs on the leader only (leader-tasks.ts). */
+    readonly tasks: LeaderTasks,
+    private readonly retainedSweepMs: number,
     private readonly logger: Logger,
   ) {}
 
@@ -97,7 +103,8 @@ export class ClusterNode {
         { nodes: membership.nodes().map((n) => n.id), lease: membership.leaseId, port: transport.port },
         "joined the cluster",
       );
-      return new ClusterNode(etcd, keys, membership, transport, leader, logger);
+      const tasks = new LeaderTasks(leader, deps.clock, logger);
+      return new ClusterNode(etcd, keys, membership, transport, leader, tasks, o.retainedSweepInterval * 1000, logger);
     } catch (err) {
       await membership?.leave();
       etcd.close();
@@ -115,6 +122,7 @@ export class ClusterNode {
   attachRouter(router: ClusterRouter): void {
     this.#router = router;
     router.attach(this.routingPeers());
+    this.tasks.add("retained-cleanup", this.retainedSweepMs, () => router.sweepRetained());
   }
 
   /** The cluster session registry of this node's broker (attachSessions), for stats and the admin API. */
@@ -156,6 +164,7 @@ export class ClusterNode {
 
   /** Leaves the cluster (the registration goes at once) and closes the etcd client. Idempotent. */
   async close(): Promise<void> {
+    this.tasks.close();
     this.#router?.detach();
     this.#sessions?.stop();
     await this.leader.close();

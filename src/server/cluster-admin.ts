@@ -11,6 +11,7 @@ export function clusterView(node: ClusterNode): Record<string, unknown> {
     member: membership.isMember,
     lease: membership.leaseId,
     leader: node.leader.leader,
+    leaderTasks: node.tasks.stats(),
     nodes: membership.nodes().map((n) => ({
       ...n,
       self: n.id === node.id,

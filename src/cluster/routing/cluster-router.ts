@@ -427,6 +427,26 @@ export class ClusterRouter implements Router {
     }
   }
 
+  /**
+   * Leader task `retained-cleanup`: removes the retained messages whose Message Expiry passed, here and (replicated
+   * as deletions) on every node. Returns how many. Without it, an expired retained message goes only when a new
+   * subscription reads it.
+   */
+  sweepRetained(): number {
+    const now = this.clock.now();
+    const expired: Message[] = [];
+    this.#parts.retained.match("#", (msg) => {
+      if (msg.expiresAt !== undefined && msg.expiresAt <= now) expired.push(msg);
+    });
+    const peers = this.#peers;
+    for (const msg of expired) {
+      this.#parts.retained.delete(msg.topic);
+      if (peers !== undefined)
+        this.#replicateRetained(peers, { ...msg, payload: Buffer.alloc(0), expiresAt: undefined });
+    }
+    return expired.length;
+  }
+
   #sendRetained(peers: RoutingPeers, node: string): void {
     this.#parts.retained.match("#", (msg) => {
       const stamp = this.#stamps.get(msg.topic) ?? { at: 0, node: "" };

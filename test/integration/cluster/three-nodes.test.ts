@@ -24,6 +24,8 @@ interface NodeView {
   nodes: { id: string; linked: boolean; interest?: { f: string[]; s: string[] } }[];
   routing: { forwarded: number; received: number; forwardDropped: number; sharedMissed: number };
   sessions: { owned: number; takeoversIn: number; takeoversOut: number; refused: number };
+  leader: string;
+  leaderTasks: Record<string, { runs: number; lastResult: number }>;
 }
 
 interface Node {
@@ -46,6 +48,7 @@ function yaml(id: string, endpoint: string): string {
     `  nodeId: ${id}`,
     "  name: e2e",
     "  leaseTtl: 2",
+    "  retainedSweepInterval: 1",
     `  etcd: { endpoints: ["${endpoint}"] }`,
     "  listen: { host: 127.0.0.1, port: 0 }",
     "",
@@ -163,6 +166,26 @@ test("three Wharf processes on one etcd behave as one broker", { timeout: 240_00
     // Cleared from one node: gone everywhere.
     await pub.client.publishAsync("r/a", "", { qos: 1, retain: true });
     for (const n of nodes) await eventually(async () => (await n.stats()).retained === 0, `${n.id} to drop it`);
+  });
+
+  await t.test("expired retained messages are removed on every node by the leader alone (leader task)", async (t) => {
+    const pub = await mqttjs(t, n2.url, { clientId: "xpub", protocolVersion: 5 });
+    const props = { properties: { messageExpiryInterval: 1 } };
+    await pub.client.publishAsync("xr/a", "soon gone", { qos: 1, retain: true, ...props });
+    for (const n of nodes) {
+      await eventually(async () => (await n.stats()).retained === 1, `${n.id} to hold it`);
+    }
+    // Nobody subscribes (which would drop it lazily): the leader's sweep removes it and replicates the deletion.
+    for (const n of nodes) {
+      await eventually(async () => (await n.stats()).retained === 0, `${n.id} to lose it after its expiry`);
+    }
+    const views = await Promise.all(nodes.map((n) => n.view()));
+    const leader = views[0]!.leader;
+    for (const v of views) {
+      const runs = v.leaderTasks["retained-cleanup"]!.runs;
+      if (v.node === leader) assert.ok(runs > 0, `the leader ${leader} ran the sweep`);
+      else assert.equal(runs, 0, `${v.node} is not the leader and never ran it`);
+    }
   });
 
   await t.test("a $share group spanning nodes gets each message exactly once", async (t) => {

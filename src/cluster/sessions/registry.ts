@@ -28,16 +28,18 @@ import type {
   SessionState,
 } from "../../broker/index.ts";
 import type { Will } from "../../codec/index.ts";
-import type { Clock, Logger } from "../../util/index.ts";
+import type { Clock, Logger, TimerHandle } from "../../util/index.ts";
 import { ClusterError, ClusterErrorCode } from "../errors.ts";
 import { SessionFrame, decodeReply, decodeRequest, encodeReply, encodeRequest } from "./frames.ts";
 import type { TakeoverReply, TakeoverRequest } from "./frames.ts";
-import type { ClientOwnership } from "./ownership.ts";
+import type { ClientOwner, ClientOwnership } from "./ownership.ts";
 
 /** How long a CONNECT waits for the owning node to hand a session over before it is refused. */
 export const TAKEOVER_TIMEOUT_MS = 5000;
 /** Pause before asking again when the owner did not answer (it may be leaving: its key then expires). */
 const RETRY_MS = 100;
+/** While waiting for the owner's reply, how often etcd is read to see whether its key expired meanwhile. */
+const ASK_POLL_MS = 250;
 
 /** What the registry needs of the cluster node (ClusterNode.sessionPeers()). */
 export interface SessionPeers {
@@ -206,7 +208,12 @@ export class ClusterSessionRegistry implements SessionRegistry {
         }
       } else if (owner !== undefined) {
         const t0 = this.clock.now();
-        const reply = await this.#ask(owner.node, { c: clientId, rev: owner.rev, lease, clean }, deadline);
+        const reply = await this.#askWhileOwned(
+          clientId,
+          owner,
+          { c: clientId, rev: owner.rev, lease, clean },
+          deadline,
+        );
         if (reply?.r === "moved" && reply.rev !== undefined) {
           this.#owned.set(clientId, reply.rev);
           this.#stats.takeoversIn++;
@@ -225,10 +232,46 @@ export class ClusterSessionRegistry implements SessionRegistry {
     }
   }
 
-  #ask(node: string, req: Omit<TakeoverRequest, "id">, deadline: number): Promise<TakeoverReply | undefined> {
+  /**
+   * Asks `owner` for the id and waits for its reply, while checking etcd every ASK_POLL_MS: when the key is gone (the
+   * owner's lease expired) or changed, the owner can no longer move it to us (its compare-and-swap would fail), so
+   * the wait ends there and the claim starts again. While the key is unchanged, or already ours (the reply is on its
+   * way), it waits until the deadline.
+   */
+  async #askWhileOwned(
+    clientId: string,
+    owner: ClientOwner,
+    req: Omit<TakeoverRequest, "id">,
+    deadline: number,
+  ): Promise<TakeoverReply | undefined> {
     const peers = this.#peers!;
-    if (!peers.isMember(node)) return Promise.resolve(undefined); // gone: its key expires with its lease
+    if (!peers.isMember(owner.node)) return undefined; // gone: its key expires with its lease
     const id = this.#nextAsk++;
+    const asking = this.#ask(id, owner.node, req, deadline);
+    for (;;) {
+      let timer: TimerHandle | undefined;
+      const poll = new Promise<"poll">(
+        (resolve) => (timer = this.clock.setTimeout(() => resolve("poll"), ASK_POLL_MS)),
+      );
+      const r = await Promise.race([asking, poll]);
+      timer?.cancel();
+      if (r !== "poll") return r;
+      const now = await peers.ownership.owner(clientId);
+      const unchanged = now !== undefined && now.node === owner.node && now.rev === owner.rev;
+      if (!unchanged && now?.node !== peers.self) {
+        this.#asks.get(id)?.(undefined);
+        return undefined;
+      }
+    }
+  }
+
+  #ask(
+    id: number,
+    node: string,
+    req: Omit<TakeoverRequest, "id">,
+    deadline: number,
+  ): Promise<TakeoverReply | undefined> {
+    const peers = this.#peers!;
     return new Promise((resolve) => {
       const timer = this.clock.setTimeout(() => done(undefined), Math.max(0, deadline - this.clock.now()));
       const done = (r: TakeoverReply | undefined): void => {

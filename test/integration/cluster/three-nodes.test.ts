@@ -25,6 +25,7 @@ interface NodeView {
   routing: { forwarded: number; received: number; forwardDropped: number; sharedMissed: number };
   sessions: { owned: number; takeoversIn: number; takeoversOut: number; refused: number };
   leader: string;
+  member: boolean;
   leaderTasks: Record<string, { runs: number; lastResult: number }>;
 }
 
@@ -333,6 +334,39 @@ test("three Wharf processes on one etcd behave as one broker", { timeout: 240_00
       await b.ping();
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(watcher.messages.length, 1, "the QoS 2 message was routed once");
+    },
+  );
+
+  await t.test(
+    "a node cut off past its lease stops serving; the client id goes to the node it reconnects to",
+    async (t) => {
+      const session = { clientId: "cut", clean: false, protocolVersion: 5 as const };
+      const props = { properties: { sessionExpiryInterval: 300 } };
+      const onN1 = await mqttjs(t, n1.url, { ...session, ...props });
+      const closed = new Promise<void>((resolve) => onN1.client.once("close", () => resolve()));
+      n1.proc.child.kill("SIGSTOP"); // frozen: renews nothing, answers nobody
+      let resumed = false;
+      t.after(() => {
+        if (!resumed) n1.proc.child.kill("SIGCONT");
+      });
+      // n2 asks n1 (silent), then gets the id once n1's lease expired and its key went with it.
+      const onN2 = await mqttjs(t, n2.url, { ...session, ...props, connectTimeout: 20_000 });
+      assert.equal(onN2.client.connected, true);
+      n1.proc.child.kill("SIGCONT");
+      resumed = true;
+      // n1 finds its lease gone (the fence, or etcd saying so) and drops the client it still had.
+      await closed;
+      await eventually(async () => (await n1.view()).member, "n1 to register again");
+      await eventually(async () => (await n1.view()).sessions.owned === 0, "n1 to own nothing");
+      assert.equal(onN2.client.connected, true, "the client on n2 is the one served");
+      // The session n1 kept was dropped when it found the id owned by n2: a publish reaches the client once, on n2.
+      await subscribe(onN2, "cut/#", 1);
+      await knows(n3, "n2", "cut/#");
+      const pub = await mqttjs(t, n3.url, { clientId: "cut-pub" });
+      await pub.client.publishAsync("cut/x", "once", { qos: 1 });
+      await onN2.waitFor(1, 20_000);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(onN2.messages.length, 1);
     },
   );
 

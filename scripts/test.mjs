@@ -62,7 +62,12 @@ if (!testsOnly) {
     { label: "format", cmd: bin("prettier"), args: ["--check", "--log-level", "warn", "."] },
     { label: "lint", cmd: bin("eslint"), args: ["--max-warnings", "0", "."] },
     { label: "typecheck", cmd: bin("tsc"), args: ["--noEmit", "-p", "."] },
+    // dist/ as the package ships it: the tests below start the compiled CLI (0.7 s of CPU per start instead of
+    // 1.8 s through tsx, over a hundred starts) and pack it without building it again.
+    { label: "build", cmd: process.execPath, args: [join(root, "scripts", "build.mjs")] },
   ]);
+  process.env["WHARF_TEST_COMPILED_CLI"] = "1";
+  process.env["WHARF_TEST_DIST_BUILT"] = "1";
 }
 const all = listTests(join(root, "test"));
 const isShard = (f) => f.startsWith(join("test", "shards") + "/");

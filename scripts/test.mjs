@@ -59,12 +59,14 @@ function runAll(jobs) {
 
 if (!testsOnly) {
   await runAll([
-    { label: "format", cmd: bin("prettier"), args: ["--check", "--log-level", "warn", "."] },
+    // --cache (node_modules/.cache/prettier): a second run checks only the files that changed, 14 s of CPU -> ~1 s.
+    // The cache keys on each file's content and prettier's options, so it cannot hide a badly formatted file.
+    { label: "format", cmd: bin("prettier"), args: ["--check", "--cache", "--log-level", "warn", "."] },
     { label: "lint", cmd: bin("eslint"), args: ["--max-warnings", "0", "."] },
     { label: "typecheck", cmd: bin("tsc"), args: ["--noEmit", "-p", "."] },
     // dist/ as the package ships it: the tests below start the compiled CLI (0.7 s of CPU per start instead of
     // 1.8 s through tsx, over a hundred starts) and pack it without building it again.
-    { label: "build", cmd: process.execPath, args: [join(root, "scripts", "build.mjs")] },
+    { label: "build", cmd: process.execPath, args: [join(root, "scripts", "build.mjs"), "--no-check"] },
   ]);
   process.env["WHARF_TEST_COMPILED_CLI"] = "1";
   process.env["WHARF_TEST_DIST_BUILT"] = "1";

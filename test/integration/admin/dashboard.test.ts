@@ -93,6 +93,18 @@ test("dashboard: log in, a client appears, the topic tester publishes over WebSo
   await step(page, "clients", async () => {
     await page.getByRole("button", { name: "Clients" }).click();
     await page.locator('tr[data-client-id="dash-client"]').waitFor({ timeout: 10_000 });
+    // The header row is built from the table's data-columns; the last column is named for screen readers only.
+    const headers = await page.locator("#clients thead th").allTextContents();
+    assert.deepEqual(headers, [
+      "Client id",
+      "User",
+      "Protocol",
+      "Address",
+      "Subscriptions",
+      "Queued",
+      "In flight",
+      "Actions",
+    ]);
   });
 
   await step(page, "tester", async () => {

@@ -30,7 +30,7 @@ import { buildServerAuth, type ServerAuth } from "./auth/index.ts";
 import { join } from "node:path";
 import { CONTROL_SOCKET, controlSocketPath, startQueueControl } from "./queue-control.ts";
 import type { QueueControl } from "./queue-control.ts";
-import type { ClusterNode, ClusterRouter } from "../cluster/index.ts";
+import { ClusterNode, ClusterRouter } from "../cluster/index.ts";
 import { clusterRoutes } from "./cluster-admin.ts";
 import { registerClusterMetrics } from "./cluster-metrics.ts";
 
@@ -158,15 +158,10 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     throw err;
   }
   // Clustered: the broker publishes through a cluster router, which starts routing to other nodes once joined.
-  // The cluster layer (etcd3, gRPC, protobufjs: about a third of a start's module loading) is loaded only when
-  // clustered.
-  const clusterModule = config.cluster.enabled ? await import("../cluster/index.ts") : undefined;
   let clusterRouter: ClusterRouter | undefined;
-  const routing =
-    clusterModule !== undefined
-      ? (parts: RoutingParts) =>
-          (clusterRouter = new clusterModule.ClusterRouter(parts, clock, logger.child({ component: "cluster" })))
-      : undefined;
+  const routing = config.cluster.enabled
+    ? (parts: RoutingParts) => (clusterRouter = new ClusterRouter(parts, clock, logger.child({ component: "cluster" })))
+    : undefined;
   try {
     broker = new Broker(toBrokerOptions(config), {
       clock,
@@ -197,8 +192,8 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   try {
     const ctx = { broker, logger, clock, maxPacketSize: config.mqtt.maxPacketSize };
     await startListeners(ctx, config.listeners, listeners);
-    if (clusterModule !== undefined) {
-      cluster = await clusterModule.ClusterNode.start(config.cluster, { clock, logger });
+    if (config.cluster.enabled) {
+      cluster = await ClusterNode.start(config.cluster, { clock, logger });
       if (clusterRouter !== undefined) cluster.attachRouter(clusterRouter);
     }
   } catch (err) {

@@ -115,7 +115,8 @@ export class SlotJournal {
   #removeOps(slot: number): KvOp[] {
     const m = this.#meta.get(slot);
     const out: KvOp[] = [];
-    if (m !== undefined) for (let i = m.from; i <= m.to; i++) out.push({ space: Space.Meta, key: [group(slot), i], remove: true });
+    if (m !== undefined)
+      for (let i = m.from; i <= m.to; i++) out.push({ space: Space.Meta, key: [group(slot), i], remove: true });
     return out;
   }
 

@@ -43,6 +43,8 @@ export const clusterSchema = refine(
     advertiseHost: anyStr(""),
     /** TLS between nodes: every node presents certFile/keyFile and verifies its peers against caFile (mutual). */
     tls: object(tlsFilesShape),
+    /** Seconds between runs of the leader task removing expired retained messages cluster-wide; 0 = never. */
+    retainedSweepInterval: int({ min: 0, max: 86_400, default: 60 }),
     /** Durable `$queue/` queues across the nodes (docs/cluster-queues.md); every node must use the same values. */
     queues: object({
       /** `sync`: a publish is acknowledged once the slot's replicas have it; `async`: once its owner has it. */

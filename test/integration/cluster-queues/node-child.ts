@@ -30,6 +30,7 @@ const cluster = await ClusterNode.start(
     listen: { host: "127.0.0.1", port: 0 },
     advertiseHost: "",
     tls: noTls,
+    retainedSweepInterval: 0,
   },
   { clock: systemClock, logger: silentLogger },
 );

@@ -214,9 +214,12 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   }
 
   broker.addSysTopics(() => listenerSysTopics(listeners));
+  // Without the management server nobody can scrape: the registry still answers RunningServer.metrics (its
+  // series are read at scrape time), but nothing runs in the background and storage commits are not timed.
   const metrics = createBrokerMetrics(broker, {
     storageStats: () => storage.stats,
-    storageSource: storage,
+    storageSource: config.management.enabled ? storage : undefined,
+    processMetrics: config.management.enabled,
     messagesByQos: config.management.metricsByQos,
     listeners: () => listeners.map((l) => ({ type: l.type, address: addressOf(l), connections: l.connections })),
   });

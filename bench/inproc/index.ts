@@ -2,7 +2,10 @@
 // vs Node's EventEmitter with topic matching, one process, one core, 100 B payloads; and for scale, the same broker
 // driven by MQTT.js over TCP on 127.0.0.1. Unpaced: publishers go as fast as backpressure lets them; every delivery
 // is counted, so loss is part of each result. Prints a table; asserts nothing.
-//   npm run bench:inproc [-- --quick]
+//   npm run bench:inproc [-- --quick] [-- --only=<substring of a scenario name>]
+// Wharf and mqemitter rounds alternate (w, m, w, m, ...) so that a change of machine load hits both alike; each
+// row is the best round by wall rate. CPU time per message (user + system of this process) is the steadier figure
+// on a shared machine.
 import { EventEmitter } from "node:events";
 import { loadavg } from "node:os";
 import mqemitter from "mqemitter";
@@ -15,6 +18,7 @@ const quick = process.argv.includes("--quick");
 const N = quick ? 50_000 : 300_000;
 const N_TCP = quick ? 20_000 : 100_000;
 const ROUNDS = quick ? 1 : 3;
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
 const PAYLOAD = Buffer.alloc(100, 0x61);
 const TOPIC = "bench/dev1/temp";
 /** Ten filters that all match TOPIC (issue 12: "10 subscribers with +/# filters"). */
@@ -189,6 +193,13 @@ async function rounds(run: () => Promise<Result>): Promise<Result> {
   return best(rs);
 }
 
+/** Rounds of several runs interleaved (a, b, a, b, ...): the best of each. */
+async function interleaved(runs: (() => Promise<Result>)[]): Promise<Result[]> {
+  const rs: Result[][] = runs.map(() => []);
+  for (let i = 0; i < ROUNDS; i++) for (let j = 0; j < runs.length; j++) rs[j]!.push(await runs[j]!());
+  return rs.map(best);
+}
+
 const fmt = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).toFixed(0)} k`);
 
 async function main(): Promise<void> {
@@ -224,16 +235,22 @@ async function main(): Promise<void> {
     );
     console.log(rows.at(-1));
   };
+  const wanted = (scenario: string): boolean => only === undefined || scenario.includes(only);
   for (const [scenario, wharf, mqe, ee] of groups) {
-    const m = await rounds(mqe);
-    line(scenario, await rounds(wharf), m);
-    line(scenario, m);
+    if (!wanted(scenario)) continue;
+    const [w, m] = await interleaved([wharf, mqe]);
+    line(scenario, w!, m);
+    line(scenario, m!);
     line(scenario, await rounds(ee), m);
   }
-  line("1 subscriber, priority 0..9", await rounds(() => wharfInproc("wharf priority", [TOPIC], "priority")));
-  line("1 subscriber, manual ack QoS 1", await rounds(() => wharfInproc("wharf ack", [TOPIC], "ack")));
-  line("TCP, 1 subscriber (MQTT.js)", await rounds(() => overTcp("MQTT.js -> MQTT.js", "mqttjs")));
-  line("TCP, 1 subscriber (MQTT.js)", await rounds(() => overTcp("in-process -> MQTT.js", "inproc")));
+  const singles: [string, () => Promise<Result>][] = [
+    ["1 subscriber, priority 0..9", () => wharfInproc("wharf priority", [TOPIC], "priority")],
+    ["1 subscriber, manual ack QoS 1", () => wharfInproc("wharf ack", [TOPIC], "ack")],
+    ["TCP, 1 subscriber (MQTT.js)", () => overTcp("MQTT.js -> MQTT.js", "mqttjs")],
+    ["TCP, 1 subscriber (MQTT.js)", () => overTcp("in-process -> MQTT.js", "inproc")],
+  ];
+  for (const [scenario, run] of singles) if (wanted(scenario)) line(scenario, await rounds(run));
+  console.log(`load ${loadavg()[0]!.toFixed(1)} at the end`);
 }
 
 await main();

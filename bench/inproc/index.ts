@@ -91,12 +91,16 @@ async function publishAll(
 async function wharfInproc(
   name: string,
   filters: readonly string[],
-  mode: "plain" | "priority" | "ack",
+  mode: "plain" | "priority" | "ack" | "listen",
 ): Promise<Result> {
   const broker = await embedded();
   let delivered = 0;
   for (const f of filters) {
-    if (mode === "ack") {
+    if (mode === "listen") {
+      broker.listen(f, () => {
+        delivered++;
+      });
+    } else if (mode === "ack") {
       broker.subscribe(f, { ack: "manual", qos: 1, handler: (m) => (delivered++, m.ack()) });
     } else {
       broker.subscribe(f, {
@@ -206,20 +210,25 @@ async function main(): Promise<void> {
   console.log(
     `in-process bench: ${N} msgs x ${ROUNDS} round(s) (best), 100 B payload; load ${loadavg()[0]!.toFixed(1)}`,
   );
-  const groups: [string, () => Promise<Result>, () => Promise<Result>, () => Promise<Result>][] = [
+  // Per scenario: Wharf subscribe() (buffered, handler on a microtask), Wharf listen() (synchronous, no buffer:
+  // what mqemitter and EventEmitter do), mqemitter, EventEmitter.
+  const groups: [string, () => Promise<Result>, () => Promise<Result>, () => Promise<Result>, () => Promise<Result>][] =
     [
-      "1 subscriber, exact topic",
-      () => wharfInproc("wharf", [TOPIC], "plain"),
-      () => mqemitterRun("mqemitter", [TOPIC]),
-      () => eventEmitterRun("EventEmitter", [TOPIC]),
-    ],
-    [
-      "10 subscribers, +/# filters",
-      () => wharfInproc("wharf", WILDCARDS, "plain"),
-      () => mqemitterRun("mqemitter", WILDCARDS),
-      () => eventEmitterRun("EventEmitter+match", WILDCARDS),
-    ],
-  ];
+      [
+        "1 subscriber, exact topic",
+        () => wharfInproc("wharf subscribe", [TOPIC], "plain"),
+        () => wharfInproc("wharf listen", [TOPIC], "listen"),
+        () => mqemitterRun("mqemitter", [TOPIC]),
+        () => eventEmitterRun("EventEmitter", [TOPIC]),
+      ],
+      [
+        "10 subscribers, +/# filters",
+        () => wharfInproc("wharf subscribe", WILDCARDS, "plain"),
+        () => wharfInproc("wharf listen", WILDCARDS, "listen"),
+        () => mqemitterRun("mqemitter", WILDCARDS),
+        () => eventEmitterRun("EventEmitter+match", WILDCARDS),
+      ],
+    ];
   const rows: string[] = [];
   const line = (scenario: string, r: Result, ref?: Result): void => {
     const rate = r.published / (r.ms / 1000);
@@ -236,10 +245,11 @@ async function main(): Promise<void> {
     console.log(rows.at(-1));
   };
   const wanted = (scenario: string): boolean => only === undefined || scenario.includes(only);
-  for (const [scenario, wharf, mqe, ee] of groups) {
+  for (const [scenario, wharf, listen, mqe, ee] of groups) {
     if (!wanted(scenario)) continue;
-    const [w, m] = await interleaved([wharf, mqe]);
+    const [w, l, m] = await interleaved([wharf, listen, mqe]);
     line(scenario, w!, m);
+    line(scenario, l!, m);
     line(scenario, m!);
     line(scenario, await rounds(ee), m);
   }

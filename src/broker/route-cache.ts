@@ -15,6 +15,7 @@
 // again (its first window fills the cache and is not judged). A workload of distinct topics or constant
 // subscription churn thus pays the miss cost on about 2 lookups in 18; a stable hot set hits.
 import type { QoS } from "../codec/index.ts";
+import type { DirectListener } from "./listener.ts";
 import type { Session } from "./session.ts";
 import type { SharedGroup } from "./shared.ts";
 
@@ -31,6 +32,8 @@ export interface RoutePlan {
   readonly targets: readonly PlanTarget[];
   /** Shared subscription groups matching the topic, undefined when none. */
   readonly groups: readonly SharedGroup[] | undefined;
+  /** Synchronous in-process listeners matching the topic, undefined when none. */
+  readonly listeners: readonly DirectListener[] | undefined;
 }
 
 /** Topics cached at most (FIFO eviction: hot topics survive as long as the hot set fits). */

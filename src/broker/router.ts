@@ -11,6 +11,7 @@ import type { QoS } from "../codec/index.ts";
 import { SubscriptionIndex } from "../topics/index.ts";
 import { minQoS } from "./message.ts";
 import type { Delivery, Message } from "./message.ts";
+import { DirectListener } from "./listener.ts";
 import { RouteCache, type PlanTarget, type RoutePlan } from "./route-cache.ts";
 import type { Session, Subscription } from "./session.ts";
 import { SharedGroup, SharedSubscriptions } from "./shared.ts";
@@ -51,8 +52,11 @@ interface SubEntry {
   readonly sub: Subscription;
 }
 
-/** Index values: a client's own subscription, or a shared subscription group (key groupKey(name)). */
-type IndexEntry = SubEntry | SharedGroup;
+/**
+ * Index values: a client's own subscription, a shared subscription group (key groupKey(name)), or a synchronous
+ * in-process listener (its own key).
+ */
+type IndexEntry = SubEntry | SharedGroup | DirectListener;
 
 /** Per-session accumulation while routing one message (overlapping subscriptions are merged). */
 interface Target {
@@ -83,6 +87,15 @@ export class LocalRouter implements Router {
   remove(session: Session, sub: Subscription): void {
     if (sub.shared !== undefined) this.#shared.leave(session, sub);
     else this.#index.remove(sub.filter, session.clientId);
+  }
+
+  /** Registers a synchronous listener (listener.ts): called with every matching message this router routes. */
+  addListener(l: DirectListener): void {
+    this.#index.add(l.filter, l.key, l);
+  }
+
+  removeListener(l: DirectListener): void {
+    this.#index.remove(l.filter, l.key);
   }
 
   /**
@@ -143,10 +156,16 @@ export class LocalRouter implements Router {
       else d = { msg, qos, retain, subscriptionIds: t.ids as number[] | undefined };
       if (!t.session.deliver(d)) refused++;
     }
+    let matched = targets.length;
     const groups = plan.groups;
-    if (!withShared || groups === undefined) return { matched: targets.length, refused };
-    for (const g of groups) if (!this.#shared.dispatch(g, msg)) refused++;
-    return { matched: targets.length + groups.length, refused };
+    if (withShared && groups !== undefined) {
+      for (const g of groups) if (!this.#shared.dispatch(g, msg)) refused++;
+      matched += groups.length;
+    }
+    const listeners = plan.listeners;
+    if (listeners === undefined) return { matched, refused };
+    for (let i = 0; i < listeners.length; i++) listeners[i]!.deliver(msg);
+    return { matched: matched + listeners.length, refused };
   }
 
   /**
@@ -157,11 +176,16 @@ export class LocalRouter implements Router {
   #plan(msg: Message): { plan: RoutePlan; cacheable: boolean } {
     const targets = new Map<string, Target>();
     let groups: SharedGroup[] | undefined;
+    let listeners: DirectListener[] | undefined;
     let cacheable = true;
     const origin = msg.origin;
     this.#index.match(msg.topic, (key, entry) => {
       if (entry instanceof SharedGroup) {
         (groups ??= []).push(entry); // one delivery per group, to a member it picks (5.0 §4.8.2)
+        return;
+      }
+      if (entry instanceof DirectListener) {
+        (listeners ??= []).push(entry);
         return;
       }
       const sub = entry.sub;
@@ -192,7 +216,7 @@ export class LocalRouter implements Router {
         ids: t.ids === undefined ? undefined : Object.freeze(t.ids),
       });
     }
-    return { plan: { targets: list, groups }, cacheable };
+    return { plan: { targets: list, groups, listeners }, cacheable };
   }
 
   sessionOnline(session: Session): void {

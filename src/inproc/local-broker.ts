@@ -16,7 +16,17 @@ import { checkPriority, withPriorityProperties } from "./priority.ts";
 import { isQueueTopic } from "./queue.ts";
 import { LocalSubscription, type Received, type SubscriptionHost } from "./subscription.ts";
 import { Transaction, type TransactionOptions } from "./transaction.ts";
-import type { BatchEntry, PublishOptions, PublishResult, SubscribeOptions, Subscription } from "./types.ts";
+import { addListener } from "./listener.ts";
+import type {
+  BatchEntry,
+  Listener,
+  ListenOptions,
+  PublishOptions,
+  PublishResult,
+  ReceivedMessage,
+  SubscribeOptions,
+  Subscription,
+} from "./types.ts";
 
 export interface LocalBrokerOptions {
   /**
@@ -119,6 +129,7 @@ export class LocalBroker {
   readonly deadLetters: DeadLetters;
   readonly #core: BrokerRuntime;
   readonly #subs = new Set<LocalSubscription>();
+  readonly #listeners = new Set<Listener>();
   /** The "block" subscriptions (those publish() may wait for), as an array: checked on every publish. */
   #blocking: LocalSubscription[] = [];
   readonly #memoryLimit: number;
@@ -229,6 +240,21 @@ export class LocalBroker {
       if (sub.blocks) this.#blocking.push(sub);
     }
     return sub;
+  }
+
+  /**
+   * A synchronous listener: `fn` is called with every matching message while it is routed (before publish()
+   * returns; an MQTT client's message while its PUBLISH is handled), with no buffer, order by priority, TTL check
+   * at hand-out, acknowledgement or retry. What `fn` throws goes to `onError` (or the log), never to the publisher.
+   */
+  listen(filter: string, fn: (msg: ReceivedMessage) => void, opts: ListenOptions = {}): Listener {
+    this.#open();
+    const key = `${LOCAL_ID_PREFIX}listen:${this.#nextId++}`;
+    const l = addListener(this.#core.localRouter, key, filter, fn, opts, this.#core.logger, (x) =>
+      this.#listeners.delete(x),
+    );
+    this.#listeners.add(l);
+    return l;
   }
 
   /** Ends the durable session `name` (its queued messages are discarded); false if there is none. */
@@ -350,6 +376,7 @@ export class LocalBroker {
     this.#closed = true;
     if (this.#core.admission !== undefined) this.#core.admission = undefined;
     for (const sub of [...this.#subs]) void sub.unsubscribe();
+    for (const l of [...this.#listeners]) l.unsubscribe();
     this.#publisher.close();
   }
 

@@ -12,7 +12,7 @@ import { silentLogger } from "../../../src/util/index.ts";
 import { SubscriptionIndex } from "../../../src/topics/index.ts";
 import { embedded, settle } from "../inproc/harness.ts";
 
-const plan = (): RoutePlan => ({ targets: [], groups: undefined });
+const plan = (): RoutePlan => ({ targets: [], groups: undefined, listeners: undefined });
 
 test("the index version changes on add, replace and remove, and not on match", () => {
   const index = new SubscriptionIndex<number>();

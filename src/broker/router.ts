@@ -12,7 +12,7 @@ import { SubscriptionIndex } from "../topics/index.ts";
 import { minQoS } from "./message.ts";
 import type { Delivery, Message } from "./message.ts";
 import { DirectListener } from "./listener.ts";
-import { RouteCache, type PlanTarget, type RoutePlan } from "./route-cache.ts";
+import { RouteCache, type RoutePlan } from "./route-cache.ts";
 import type { Session, Subscription } from "./session.ts";
 import { SharedGroup, SharedSubscriptions } from "./shared.ts";
 import type { SharedEnv } from "./shared.ts";
@@ -130,13 +130,18 @@ export class LocalRouter implements Router {
 
   #route(msg: Message, withShared: boolean): RouteResult {
     const cached = this.#cache.get(msg.topic, this.#index.version);
-    let plan: RoutePlan;
-    if (cached !== undefined && cached !== null) plan = cached;
-    else {
-      const built = this.#plan(msg);
-      plan = built.plan;
-      if (cached === undefined && built.cacheable) this.#cache.store(msg.topic, plan);
+    if (cached !== undefined && cached !== null) return this.#deliver(msg, cached, withShared);
+    const plan = this.#plan(msg);
+    // Kept for later messages (not while the cache is bypassed, nor with No Local): identifier lists are shared by
+    // their deliveries from now on.
+    if (cached === undefined && this.#cacheable) {
+      for (const t of plan.targets) if (t.ids !== undefined) Object.freeze(t.ids);
+      this.#cache.store(msg.topic, plan);
     }
+    return this.#deliver(msg, plan, withShared);
+  }
+
+  #deliver(msg: Message, plan: RoutePlan, withShared: boolean): RouteResult {
     let refused = 0;
     const canRead = this.#canRead;
     const targets = plan.targets;
@@ -168,13 +173,19 @@ export class LocalRouter implements Router {
     return { matched: matched + listeners.length, refused };
   }
 
+  /** Whether the last #plan() may be cached (no No Local subscription matched). */
+  #cacheable = true;
+
+  /** A plan with no target, group or listener (most topics of a distinct-topic workload): shared, never stored. */
+  static readonly #EMPTY: RoutePlan = Object.freeze({ targets: [], groups: undefined, listeners: undefined });
+
   /**
    * Matches `msg.topic` in the index: one target per session at the highest granted QoS of its matching
-   * subscriptions, with all their identifiers, and the matching shared groups. Not cacheable when a No Local
-   * subscription matched (the result depends on the publisher).
+   * subscriptions, with all their identifiers, and the matching shared groups and listeners. Not cacheable when a
+   * No Local subscription matched (the result depends on the publisher).
    */
-  #plan(msg: Message): { plan: RoutePlan; cacheable: boolean } {
-    const targets = new Map<string, Target>();
+  #plan(msg: Message): RoutePlan {
+    let targets: Map<string, Target> | undefined;
     let groups: SharedGroup[] | undefined;
     let listeners: DirectListener[] | undefined;
     let cacheable = true;
@@ -193,7 +204,7 @@ export class LocalRouter implements Router {
         cacheable = false;
         if (origin === key) return; // 5.0 [MQTT-3.8.3-3]
       }
-      const t = targets.get(key);
+      const t = (targets ??= new Map<string, Target>()).get(key);
       if (t === undefined) {
         targets.set(key, {
           session: entry.session,
@@ -207,16 +218,11 @@ export class LocalRouter implements Router {
       if (sub.retainAsPublished) t.retainAsPublished = true;
       if (sub.identifier !== undefined) (t.ids ??= []).push(sub.identifier);
     });
-    const list: PlanTarget[] = [];
-    for (const t of targets.values()) {
-      list.push({
-        session: t.session,
-        qos: t.qos,
-        retainAsPublished: t.retainAsPublished,
-        ids: t.ids === undefined ? undefined : Object.freeze(t.ids),
-      });
-    }
-    return { plan: { targets: list, groups, listeners }, cacheable };
+    this.#cacheable = cacheable;
+    if (targets === undefined && groups === undefined && listeners === undefined) return LocalRouter.#EMPTY;
+    // The Targets themselves become the plan's: a miss, and every message while the cache is bypassed, costs what
+    // routing cost without a cache plus this array.
+    return { targets: targets === undefined ? [] : Array.from(targets.values()), groups, listeners };
   }
 
   sessionOnline(session: Session): void {

@@ -11,6 +11,10 @@ import { loadavg } from "node:os";
 import mqemitter from "mqemitter";
 import mqtt from "mqtt";
 import { createBroker, type WharfBroker } from "../../src/index.ts";
+import { createMessage } from "../../src/broker/message.ts";
+import { LocalRouter } from "../../src/broker/router.ts";
+import type { Session } from "../../src/broker/session.ts";
+import { Counters } from "../../src/broker/stats.ts";
 import { topicMatches } from "../../src/topics/index.ts";
 import { silentLogger } from "../../src/util/index.ts";
 
@@ -152,6 +156,45 @@ async function eventEmitterRun(name: string, filters: readonly string[]): Promis
   return { name, published: N, delivered, expected, ms, cpuMs };
 }
 
+/**
+ * The router alone (route-cache.ts): 10 000 sessions subscribed to `site/<n % 100>/dev/<n>/+`, routing either
+ * distinct topics (a fresh string each, as decoded from a socket; ~2% match one subscription) or 100 hot topics
+ * (each matching one subscription), with the plan cache or without it (size 0). Sessions only count.
+ */
+function routerRun(name: string, hot: boolean, cacheSize: number): Promise<Result> {
+  const router = new LocalRouter({
+    strategy: "round-robin",
+    queueLimits: { maxMessages: 100, maxBytes: 0 },
+    queueQos0Offline: false,
+    counters: new Counters(),
+    logger: silentLogger,
+    now: () => 0,
+    random: Math.random,
+    routeCacheSize: cacheSize,
+  });
+  let delivered = 0;
+  const SUBS = 10_000;
+  for (let i = 0; i < SUBS; i++) {
+    const session = { clientId: `c${i}`, deliver: () => (delivered++, true) } as unknown as Session;
+    router.add(session, {
+      filter: `site/${i % 100}/dev/${i}/+`,
+      qos: 0,
+      noLocal: false,
+      retainAsPublished: false,
+      retainHandling: 0,
+      identifier: undefined,
+    });
+  }
+  const hotTopics = Array.from({ length: 100 }, (_, i) => `site/${i}/dev/${i * 101}/temp`);
+  const stop = startClock();
+  for (let i = 0; i < N; i++) {
+    const topic = hot ? hotTopics[i % 100]! : `site/${i % 100}/dev/${(i * 7) % SUBS}/t${i}`;
+    router.route(createMessage({ topic, payload: PAYLOAD, qos: 0, retain: false }, 0));
+  }
+  const { ms, cpuMs } = stop();
+  return Promise.resolve({ name, published: N, delivered, expected: delivered, ms, cpuMs });
+}
+
 /** MQTT.js publisher -> broker (TCP) -> MQTT.js subscriber, QoS 0; or in-process publisher -> MQTT.js subscriber. */
 async function overTcp(name: string, from: "mqttjs" | "inproc"): Promise<Result> {
   const broker = await createBroker(
@@ -270,6 +313,16 @@ async function main(): Promise<void> {
     ["TCP, 1 subscriber (MQTT.js)", () => overTcp("in-process -> MQTT.js", "inproc")],
   ];
   for (const [scenario, run] of singles) if (wanted(scenario)) line(scenario, await rounds(run));
+  for (const hot of [false, true]) {
+    const scenario = `router 10k subs, ${hot ? "100 hot topics" : "distinct topics"}`;
+    if (!wanted(scenario)) continue;
+    const [cached, uncached] = await interleaved([
+      () => routerRun("plan cache", hot, 1024),
+      () => routerRun("no cache", hot, 0),
+    ]);
+    line(scenario, cached!);
+    line(scenario, uncached!);
+  }
   console.log(`load ${loadavg()[0]!.toFixed(1)} at the end`);
 }
 

@@ -53,8 +53,11 @@ export class RouteCache {
   /** The current window fills the cache (the first one, or the first after a bypass): it is not judged. */
   #warmup = true;
 
+  /** `capacity` 0: no cache (every lookup answers null, "do not store"). */
   constructor(readonly capacity = ROUTE_CACHE_SIZE) {
+    if (!Number.isSafeInteger(capacity) || capacity < 0) throw new RangeError(`route cache size ${capacity}`);
     this.#ring = new Array<string | undefined>(capacity).fill(undefined);
+    if (capacity === 0) this.#bypass = Number.POSITIVE_INFINITY;
   }
 
   get size(): number {

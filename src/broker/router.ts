@@ -12,7 +12,7 @@ import { SubscriptionIndex } from "../topics/index.ts";
 import { minQoS } from "./message.ts";
 import type { Delivery, Message } from "./message.ts";
 import { DirectListener } from "./listener.ts";
-import { RouteCache, type RoutePlan } from "./route-cache.ts";
+import { ROUTE_CACHE_SIZE, RouteCache, type RoutePlan } from "./route-cache.ts";
 import type { Session, Subscription } from "./session.ts";
 import { SharedGroup, SharedSubscriptions } from "./shared.ts";
 import type { SharedEnv } from "./shared.ts";
@@ -69,14 +69,21 @@ interface Target {
 /** The in-process router. */
 export class LocalRouter implements Router {
   readonly #index = new SubscriptionIndex<IndexEntry>();
-  readonly #cache = new RouteCache();
+  readonly #cache: RouteCache;
   readonly #shared: SharedSubscriptions;
 
   readonly #canRead: ((s: Session, topic: string) => boolean) | undefined;
 
-  constructor(sharedEnv: Omit<SharedEnv, "index"> & { canRead?: (s: Session, topic: string) => boolean }) {
+  constructor(
+    sharedEnv: Omit<SharedEnv, "index"> & {
+      canRead?: (s: Session, topic: string) => boolean;
+      /** Topics whose routing plans are cached (route-cache.ts; default ROUTE_CACHE_SIZE, 0 = no cache: benchmarks). */
+      routeCacheSize?: number;
+    },
+  ) {
     this.#shared = new SharedSubscriptions({ ...sharedEnv, index: this.#index }); // read-checks its members too
     this.#canRead = sharedEnv.canRead;
+    this.#cache = new RouteCache(sharedEnv.routeCacheSize ?? ROUTE_CACHE_SIZE);
   }
 
   add(session: Session, sub: Subscription): boolean {

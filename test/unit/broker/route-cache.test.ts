@@ -173,3 +173,12 @@ test("router: a QoS 0 message's plain deliveries share one object; other session
   assert.notEqual(d3, d1);
   assert.deepEqual(d3!.subscriptionIds, [3]);
 });
+
+test("a cache of size 0 never keeps a plan", () => {
+  const cache = new RouteCache(0);
+  for (let i = 0; i < 3000; i++) {
+    assert.equal(cache.get("t", 0), null);
+    cache.store("t", plan());
+  }
+  assert.equal(cache.size, 0);
+});

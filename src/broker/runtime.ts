@@ -212,7 +212,9 @@ export class BrokerRuntime implements BrokerCore {
     const authorizer = this.authorizer;
     const local = new LocalRouter({
       // Read-filter ACL mode: each delivery is checked for its session's identity (Mosquitto's read check).
-      canRead: (s, topic) => authorizer.canRead(s.owner ?? { clientId: s.clientId, username: undefined }, topic),
+      // Checked first: without a read-filter ACL no identity object is built per delivery.
+      canRead: (s, topic) =>
+        !authorizer.readChecked || authorizer.canRead(s.owner ?? { clientId: s.clientId, username: undefined }, topic),
       strategy: this.options.sharedSubscriptionStrategy,
       queueLimits: env.queueLimits,
       queueQos0Offline: this.options.queueQos0Offline,

@@ -72,3 +72,14 @@ export async function startMosquitto(dir: string, pki: BenchPki, cpu: number | n
   await waitForPort(proc, ports.tls, 10_000);
   return { proc, ports };
 }
+
+/** Bare Node TLS and HTTP servers (bench/transports/floor.mjs): what Node itself costs, without Wharf. */
+export async function startFloor(_dir: string, pki: BenchPki, cpu: number | null): Promise<Started> {
+  const ports = { tcp: 0, tls: await freePort(), http: await freePort() };
+  const args = ["bench/transports/floor.mjs", String(ports.tls), String(ports.http), pki.cert, pki.key];
+  const [cmd, argv] = pinned(cpu, process.execPath, args);
+  const proc = spawnManaged(cmd, argv, root);
+  await waitForPort(proc, ports.tls, 30_000);
+  await waitForPort(proc, ports.http, 10_000);
+  return { proc, ports };
+}

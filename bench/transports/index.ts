@@ -10,6 +10,7 @@
 //    * Node `tls.connect` workers (bench/transports/workers.ts; one secure context, no session reuse, CA
 //      verified), TLS 1.3: handshake + MQTT CONNECT/CONNACK + close.
 //    Besides the rate, the broker's CPU time per handshake (/proc, whole process) and what that makes on one core.
+//  - node: bare Node TLS and HTTP servers (floor.mjs) through the same runs: Node's own cost, the floor under Wharf.
 //  - http: HTTP bridge publishes, `POST /topics/…?qos=N` with 100 B bodies over keep-alive connections (undici
 //    Pool in --http-procs worker processes, --connections each, pipelining 1 and 8), QoS 0 (202) and QoS 1 (200
 //    after the PUBACK). Mosquitto has no HTTP bridge. A subscriber counts what arrived (loss is part of the
@@ -26,7 +27,7 @@ import { pinGenerator } from "../lib/machine.ts";
 import { PROTOCOL } from "../lib/mqtt-packets.ts";
 import { makeCert, type BenchPki } from "../lib/pki.ts";
 import { processCpuSeconds } from "../lib/proc-stats.ts";
-import { startMosquitto, startWharf, type Started } from "./brokers.ts";
+import { startFloor, startMosquitto, startWharf, type Started } from "./brokers.ts";
 
 const root = resolve(fileURLToPath(import.meta.url), "../../..");
 const argv = process.argv.slice(2);
@@ -37,12 +38,15 @@ const arg = (name: string, dflt: string): string => {
 const list = (name: string, dflt: string): string[] => arg(name, dflt).split(",");
 const SECONDS = Number(arg("seconds", "3"));
 const ONLY = list("only", "handshake,http");
-const BROKERS = list("brokers", "wharf,mosquitto");
+/** "node": bare Node TLS/HTTP servers (floor.mjs), the floor under Wharf's figures. */
+const BROKERS = list("brokers", "wharf,mosquitto,node");
 const CLIENTS = list("clients", "s_time,node");
 const TLS_VERSIONS = list("tls", "1.3,1.2");
 const PROCS = Number(arg("procs", "8"));
 const NODE_PROCS = Number(arg("node-procs", "3"));
 const NODE_INFLIGHT = 16;
+/** Warm-up before each broker's measured runs: long enough for the JIT even when the broker gets a fraction of a core. */
+const WARMUP_S = Number(arg("warmup", "2"));
 const HTTP_PROCS = Number(arg("http-procs", "2"));
 const CONNECTIONS = Number(arg("connections", "16"));
 const PIPELINING = list("pipelining", "1,8").map(Number);
@@ -129,18 +133,22 @@ const WORKER = ["--import", "tsx", "bench/transports/workers.ts"];
 async function handshakeRuns(name: string, b: Started, pki: BenchPki): Promise<void> {
   const port = b.ports.tls;
   if (CLIENTS.includes("s_time")) {
-    await sTime(port, "1.3", 1, 2); // warm-up (JIT, first allocations), not reported
+    await sTime(port, "1.3", WARMUP_S, PROCS); // warm-up (JIT, first allocations), not reported
     for (const v of TLS_VERSIONS) {
       const m = await measure(b, () => sTime(port, v, SECONDS, PROCS));
       report(`handshake ${name} TLS ${v} (openssl s_time -new ×${PROCS}, EC P-256)`, m, "handshake");
     }
   }
-  if (CLIENTS.includes("node")) {
+  // The Node client waits for a CONNACK: not against the bare TLS server.
+  if (CLIENTS.includes("node") && name !== "node") {
     const cmd: [string, string[]] = [
       process.execPath,
       [...WORKER, "handshake", String(port), String(SECONDS), String(NODE_INFLIGHT), pki.ca],
     ];
-    const m = await measure(b, async () => workerJson(await generators(Array.from({ length: NODE_PROCS }, () => cmd))));
+    const run = async (): Promise<{ ok: number; failed: number }> =>
+      workerJson(await generators(Array.from({ length: NODE_PROCS }, () => cmd)));
+    await run(); // warm-up: the broker's MQTT CONNECT path (not reported)
+    const m = await measure(b, run);
     report(
       `handshake+CONNECT ${name} TLS 1.3 (node tls.connect ×${NODE_PROCS} processes × ${NODE_INFLIGHT}, EC P-256)`,
       m,
@@ -149,14 +157,20 @@ async function handshakeRuns(name: string, b: Started, pki: BenchPki): Promise<v
   }
 }
 
-async function httpRuns(b: Started): Promise<void> {
+async function httpRuns(name: string, b: Started): Promise<void> {
   const port = b.ports.http!;
   // The bench's raw client (not MQTT.js, which would set the pace from inside the generator), subscribed at QoS 0.
-  const sub = await BenchClient.connect({ port: b.ports.tcp, clientId: "http-sub", protocol: PROTOCOL.v311 });
+  // The bare Node server publishes nothing: no subscriber, loss not counted.
+  const sub =
+    b.ports.tcp === 0
+      ? null
+      : await BenchClient.connect({ port: b.ports.tcp, clientId: "http-sub", protocol: PROTOCOL.v311 });
   let got = 0;
-  sub.coalesceReads = true;
-  await sub.subscribe(["bench/http/#"], 0);
-  sub.publishHandler = () => got++;
+  if (sub !== null) {
+    sub.coalesceReads = true;
+    await sub.subscribe(["bench/http/#"], 0);
+    sub.publishHandler = () => got++;
+  }
   const run = async (qos: number, pipelining: number, seconds: number): Promise<Measured & { lost: number }> => {
     got = 0;
     const cmd: [string, string[]] = [
@@ -174,21 +188,21 @@ async function httpRuns(b: Started): Promise<void> {
     ];
     const m = await measure(b, async () => workerJson(await generators(Array.from({ length: HTTP_PROCS }, () => cmd))));
     const deadline = Date.now() + 5000;
-    while (got < m.ok && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    return { ...m, lost: m.ok - got };
+    while (sub !== null && got < m.ok && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    return { ...m, lost: sub === null ? Number.NaN : m.ok - got };
   };
-  await run(1, 1, 1); // warm-up, not reported
+  for (const qos of QOS) await run(qos, 8, WARMUP_S); // warm-up (JIT of both paths), not reported
   for (const qos of QOS) {
     for (const p of PIPELINING) {
       const m = await run(qos, p, SECONDS);
       report(
-        `http wharf qos${qos} (undici ×${HTTP_PROCS} processes × ${CONNECTIONS} keep-alive connections, pipelining ${p}; lost ${m.lost})`,
+        `http ${name} qos${qos} (undici ×${HTTP_PROCS} processes × ${CONNECTIONS} keep-alive connections, pipelining ${p}; lost ${Number.isNaN(m.lost) ? "n/a" : m.lost})`,
         m,
         "req",
       );
     }
   }
-  await sub.close();
+  await sub?.close();
 }
 
 async function main(): Promise<void> {
@@ -202,6 +216,7 @@ async function main(): Promise<void> {
       for (const [name, start] of [
         ["wharf", startWharf],
         ["mosquitto", startMosquitto],
+        ["node", startFloor],
       ] as const) {
         if (!BROKERS.includes(name)) continue;
         const b = await start(dir, pki, pin.brokerCpu);
@@ -212,12 +227,18 @@ async function main(): Promise<void> {
         }
       }
     }
-    if (ONLY.includes("http") && BROKERS.includes("wharf")) {
-      const b = await startWharf(dir, pki, pin.brokerCpu);
-      try {
-        await httpRuns(b);
-      } finally {
-        await b.proc.stop();
+    if (ONLY.includes("http")) {
+      for (const [name, start] of [
+        ["wharf", startWharf],
+        ["node", startFloor],
+      ] as const) {
+        if (!BROKERS.includes(name)) continue;
+        const b = await start(dir, pki, pin.brokerCpu);
+        try {
+          await httpRuns(name, b);
+        } finally {
+          await b.proc.stop();
+        }
       }
     }
   } finally {

@@ -17,6 +17,7 @@ import {
 } from "../../../src/server/auth/index.ts";
 import { PasswordFileMethod } from "../../../src/server/auth/password-method.ts";
 import { FakeClock, silentLogger } from "../../../src/util/index.ts";
+import { ReasonCode } from "../../../src/codec/index.ts";
 
 function ctx(username: string | undefined, password: string | undefined, clientId = "c", assigned = false) {
   return {
@@ -36,13 +37,21 @@ function ctx(username: string | undefined, password: string | undefined, clientI
 
 let aliceHash: Promise<string> | undefined;
 
-async function setup(t: { after(fn: () => void): void }, opts: { perMinute?: number; bind?: boolean } = {}) {
+async function setup(
+  t: { after(fn: () => void): void },
+  opts: { perMinute?: number; bind?: boolean; maxConcurrent?: number; maxWaiting?: number } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), "wharf-pw-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, "users.pw");
   writeFileSync(path, `# users\nalice:${await (aliceHash ??= hashPassword("right"))}\n`);
   const clock = new FakeClock();
-  const file = new PasswordFile(path, { logger: silentLogger, watch: false });
+  const file = new PasswordFile(path, {
+    logger: silentLogger,
+    watch: false,
+    maxConcurrent: opts.maxConcurrent,
+    maxWaiting: opts.maxWaiting,
+  });
   const cache = new CredentialCache(clock, 60_000, 100);
   const chain = new AuthChain({
     methods: [new PasswordFileMethod(file, cache)],
@@ -154,4 +163,36 @@ test("a password file reload that fails keeps the previous users", async (t) => 
   writeFileSync(path, "garbage\n");
   assert.equal(file.reload(), false);
   assert.deepEqual(await chain.authenticate(ctx("alice", "right")), { accept: true, username: "alice" });
+});
+
+test("argon2id runs on worker threads at nice 19 and never on the event loop: the loop keeps turning during a hash", async (t) => {
+  const { chain, file } = await setup(t);
+  if (process.platform === "linux")
+    assert.equal(await file.verifierNice(), 19, "the verifier lowered its own priority");
+  let turns = 0;
+  let done = false;
+  const spin = (): void => {
+    turns++;
+    if (!done) setImmediate(spin);
+  };
+  setImmediate(spin);
+  const verdict = await chain.authenticate(ctx("alice", "right"));
+  done = true;
+  assert.deepEqual(verdict, { accept: true, username: "alice" });
+  assert.ok(turns > 1, `event loop turned ${turns} times while verifying (0-1 would mean the hash blocked it)`);
+  assert.equal(await chain.authenticate(ctx("alice", "wrong!")), false, "a wrong password is still refused");
+});
+
+test("a full verification queue refuses with Server busy (5.0 0x89; 3.x maps it to 0x03) without hashing or waiting", async (t) => {
+  const { chain, file } = await setup(t, { maxConcurrent: 1, maxWaiting: 1 });
+  // Three CONNECTs in one tick: one verifying, one waiting, the third over the bound.
+  const running = chain.authenticate(ctx("alice", "right", "c1"));
+  const waiting = chain.authenticate(ctx("alice", "wrong", "c2"));
+  const refused = await chain.authenticate(ctx("alice", "right", "c3"));
+  assert.deepEqual(refused, { reasonCode: ReasonCode.ServerBusy, reasonString: "server busy" });
+  assert.deepEqual(await running, { accept: true, username: "alice" });
+  assert.equal(await waiting, false);
+  assert.equal(file.verifications, 2, "the refused attempt cost no hash");
+  // Once the queue drained, the same credentials are verified again (from the cache here: c1 succeeded).
+  assert.deepEqual(await chain.authenticate(ctx("alice", "right", "c3")), { accept: true, username: "alice" });
 });

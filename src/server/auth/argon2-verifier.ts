@@ -9,13 +9,21 @@
 // of 15 against 1,024, and a waking event loop preempts it at once. Hashing then only uses the CPU the event loop
 // leaves idle; when the broker is saturated, verifications wait (bounded below) instead of the traffic.
 //
+// Escalation: nice 19 is relative to every thread of the machine (of the same autogroup), not only to the event
+// loop. On a host busy with other work a nice-19 hash could starve for seconds (the first version made CONNECTs
+// time out in CI at load 26). So a verification still running after `escalateAfterMs` (500 ms; a hash takes
+// ~30-50 ms of CPU) is raced with the same verification on the libuv pool at normal priority, and the first
+// answer wins. The worker keeps its slot until it finishes, so this adds at most one pool hash per worker.
+//
 // Bounds: `threads` workers (one verification each at a time) and `maxWaiting` queued verifications; beyond that
 // verify() rejects with SemaphoreFullError, which the chain answers with 5.0 0x89 Server busy / 3.x 0x03 Server
 // unavailable. A worker that dies fails its one verification (the chain then refuses: fail-closed) and is replaced
 // on the next one. Workers start on first use and do not keep the process alive while idle.
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
-import { Semaphore } from "../../util/index.ts";
+import { verify as verifyOnPool } from "@node-rs/argon2";
+import { Semaphore, systemClock } from "../../util/index.ts";
+import type { Clock } from "../../util/index.ts";
 
 /** The lowest priority Linux allows an unprivileged thread to set on itself. */
 export const VERIFIER_NICE = 19;
@@ -50,16 +58,27 @@ export interface Argon2VerifierOptions {
   threads: number;
   /** Verifications waiting for a free worker; more are refused with SemaphoreFullError. */
   maxWaiting: number;
+  /** Running time at low priority after which the verification is raced at normal priority (default 500 ms). */
+  escalateAfterMs?: number;
+  clock?: Pick<Clock, "setTimeout">;
 }
+
+export const DEFAULT_ESCALATE_AFTER_MS = 500;
 
 export class Argon2Verifier {
   readonly #semaphore: Semaphore;
   readonly #idle: Slot[] = [];
   readonly #all = new Set<Slot>();
   #closed = false;
+  readonly #escalateAfterMs: number;
+  readonly #clock: Pick<Clock, "setTimeout">;
+  /** Verifications raced at normal priority because they ran longer than escalateAfterMs (tests, diagnostics). */
+  escalated = 0;
 
   constructor(opts: Argon2VerifierOptions) {
     this.#semaphore = new Semaphore(Math.max(1, opts.threads), opts.maxWaiting);
+    this.#escalateAfterMs = opts.escalateAfterMs ?? DEFAULT_ESCALATE_AFTER_MS;
+    this.#clock = opts.clock ?? systemClock;
   }
 
   get active(): number {
@@ -72,7 +91,10 @@ export class Argon2Verifier {
 
   /** True when `password` matches the PHC string `hash`; a malformed hash verifies as wrong, never throws. */
   verify(hash: string, password: Buffer): Promise<boolean> {
-    return this.#semaphore.run(() => this.#run(hash, password));
+    return new Promise<boolean>((resolve, reject) => {
+      // The slot is held until the worker is done; the caller may be answered earlier by the escalation race.
+      this.#semaphore.run(() => this.#run(hash, password, resolve)).then(resolve, reject);
+    });
   }
 
   /** The nice value a worker runs at (null where the platform refused it): for tests and the startup log. */
@@ -85,8 +107,12 @@ export class Argon2Verifier {
     }
   }
 
-  async #run(hash: string, password: Buffer): Promise<boolean> {
+  async #run(hash: string, password: Buffer, early: (ok: boolean) => void): Promise<boolean> {
     const slot = this.#take();
+    const timer = this.#clock.setTimeout(() => {
+      this.escalated++;
+      verifyOnPool(hash, password).then(early, () => early(false)); // a malformed hash verifies as wrong
+    }, this.#escalateAfterMs);
     try {
       await slot.ready;
       return await new Promise<boolean>((resolve, reject) => {
@@ -95,6 +121,7 @@ export class Argon2Verifier {
         slot.worker.postMessage({ hash, password });
       });
     } finally {
+      timer.cancel();
       slot.job = undefined;
       this.#release(slot);
     }

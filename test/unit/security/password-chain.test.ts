@@ -15,6 +15,7 @@ import {
   PasswordFileError,
   updatePasswordFile,
 } from "../../../src/server/auth/index.ts";
+import { Argon2Verifier } from "../../../src/server/auth/argon2-verifier.ts";
 import { PasswordFileMethod } from "../../../src/server/auth/password-method.ts";
 import { FakeClock, silentLogger } from "../../../src/util/index.ts";
 import { ReasonCode } from "../../../src/codec/index.ts";
@@ -195,4 +196,19 @@ test("a full verification queue refuses with Server busy (5.0 0x89; 3.x maps it 
   assert.equal(file.verifications, 2, "the refused attempt cost no hash");
   // Once the queue drained, the same credentials are verified again (from the cache here: c1 succeeded).
   assert.deepEqual(await chain.authenticate(ctx("alice", "right", "c3")), { accept: true, username: "alice" });
+});
+
+test("a verification still running at low priority after escalateAfterMs is raced at normal priority: same verdicts", async (t) => {
+  const clock = new FakeClock();
+  const v = new Argon2Verifier({ threads: 1, maxWaiting: 4, escalateAfterMs: 500, clock });
+  t.after(() => v.close());
+  const hash = await (aliceHash ??= hashPassword("right"));
+  const right = v.verify(hash, Buffer.from("right"));
+  clock.advance(500); // the worker has not answered yet (it is still starting): the race begins
+  assert.equal(v.escalated, 1);
+  assert.equal(await right, true);
+  const wrong = v.verify(hash, Buffer.from("wrong"));
+  clock.advance(500);
+  assert.equal(await wrong, false);
+  assert.equal(await v.verify("$argon2id$garbage", Buffer.from("x")), false, "a malformed hash is just wrong");
 });

@@ -10,15 +10,18 @@
 // leaves idle; when the broker is saturated, verifications wait (bounded below) instead of the traffic.
 //
 // Escalation: nice 19 is relative to every thread of the machine (of the same autogroup), not only to the event
-// loop. On a host busy with other work a nice-19 hash could starve for seconds (the first version made CONNECTs
-// time out in CI at load 26). So a verification still running after `escalateAfterMs` (500 ms; a hash takes
-// ~30-50 ms of CPU) is raced with the same verification on the libuv pool at normal priority, and the first
-// answer wins. The worker keeps its slot until it finishes, so this adds at most one pool hash per worker.
+// loop. On a host busy with other work a nice-19 hash can starve for seconds (the first version made CONNECTs time
+// out in CI at load 26). So a verification still unanswered after `escalateAfterMs` (500 ms; a hash takes ~30-50 ms
+// of CPU) is answered by the same verification on the libuv pool at normal priority instead, and its worker is
+// detached: it finishes in the background, is then stopped, and a fresh worker serves the next verification. While
+// `threads` workers are detached (the machine is that busy), verifications go to the libuv pool directly. At most
+// `threads` verifications are answered at once and at most `threads` detached workers run: hashing threads stay
+// bounded at 2 x threads plus the pool.
 //
-// Bounds: `threads` workers (one verification each at a time) and `maxWaiting` queued verifications; beyond that
-// verify() rejects with SemaphoreFullError, which the chain answers with 5.0 0x89 Server busy / 3.x 0x03 Server
-// unavailable. A worker that dies fails its one verification (the chain then refuses: fail-closed) and is replaced
-// on the next one. Workers start on first use and do not keep the process alive while idle.
+// Bounds: `threads` verifications at once and `maxWaiting` queued; beyond that verify() rejects with
+// SemaphoreFullError, which the chain answers with 5.0 0x89 Server busy / 3.x 0x03 Server unavailable. A worker that
+// dies fails its one verification (the chain then refuses: fail-closed) and is replaced on the next one. Workers
+// start on first use and do not keep the process alive while idle.
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 import { verify as verifyOnPool } from "@node-rs/argon2";
@@ -51,14 +54,16 @@ interface Slot {
   /** The verification in flight on this worker, if any. */
   job: { resolve(ok: boolean): void; reject(err: Error): void } | undefined;
   dead: boolean;
+  /** Escalated: its caller was answered by the pool; the worker finishes its hash, then is stopped. */
+  detached: boolean;
 }
 
 export interface Argon2VerifierOptions {
-  /** Worker threads, i.e. verifications running at once (>= 1). */
+  /** Verifications answered at once, i.e. worker threads in use (>= 1). */
   threads: number;
   /** Verifications waiting for a free worker; more are refused with SemaphoreFullError. */
   maxWaiting: number;
-  /** Running time at low priority after which the verification is raced at normal priority (default 500 ms). */
+  /** Time after which an unanswered low-priority verification is answered at normal priority (default 500 ms). */
   escalateAfterMs?: number;
   clock?: Pick<Clock, "setTimeout">;
 }
@@ -67,16 +72,19 @@ export const DEFAULT_ESCALATE_AFTER_MS = 500;
 
 export class Argon2Verifier {
   readonly #semaphore: Semaphore;
+  readonly #threads: number;
   readonly #idle: Slot[] = [];
   readonly #all = new Set<Slot>();
+  #detached = 0;
   #closed = false;
   readonly #escalateAfterMs: number;
   readonly #clock: Pick<Clock, "setTimeout">;
-  /** Verifications raced at normal priority because they ran longer than escalateAfterMs (tests, diagnostics). */
+  /** Verifications answered on the libuv pool because the low-priority one took too long or workers were stuck. */
   escalated = 0;
 
   constructor(opts: Argon2VerifierOptions) {
-    this.#semaphore = new Semaphore(Math.max(1, opts.threads), opts.maxWaiting);
+    this.#threads = Math.max(1, opts.threads);
+    this.#semaphore = new Semaphore(this.#threads, opts.maxWaiting);
     this.#escalateAfterMs = opts.escalateAfterMs ?? DEFAULT_ESCALATE_AFTER_MS;
     this.#clock = opts.clock ?? systemClock;
   }
@@ -89,12 +97,14 @@ export class Argon2Verifier {
     return this.#semaphore.waiting;
   }
 
+  /** Workers still finishing a hash whose caller was answered at normal priority (tests, diagnostics). */
+  get detached(): number {
+    return this.#detached;
+  }
+
   /** True when `password` matches the PHC string `hash`; a malformed hash verifies as wrong, never throws. */
   verify(hash: string, password: Buffer): Promise<boolean> {
-    return new Promise<boolean>((resolve, reject) => {
-      // The slot is held until the worker is done; the caller may be answered earlier by the escalation race.
-      this.#semaphore.run(() => this.#run(hash, password, resolve)).then(resolve, reject);
-    });
+    return this.#semaphore.run(() => this.#run(hash, password));
   }
 
   /** The nice value a worker runs at (null where the platform refused it): for tests and the startup log. */
@@ -107,24 +117,54 @@ export class Argon2Verifier {
     }
   }
 
-  async #run(hash: string, password: Buffer, early: (ok: boolean) => void): Promise<boolean> {
+  #onPool(hash: string, password: Buffer): Promise<boolean> {
+    this.escalated++;
+    return verifyOnPool(hash, password).catch(() => false); // a malformed hash verifies as wrong
+  }
+
+  #run(hash: string, password: Buffer): Promise<boolean> {
+    if (this.#detached >= this.#threads) return this.#onPool(hash, password); // every worker is stuck
     const slot = this.#take();
-    const timer = this.#clock.setTimeout(() => {
-      this.escalated++;
-      verifyOnPool(hash, password).then(early, () => early(false)); // a malformed hash verifies as wrong
-    }, this.#escalateAfterMs);
-    try {
-      await slot.ready;
-      return await new Promise<boolean>((resolve, reject) => {
-        slot.job = { resolve, reject };
-        slot.worker.ref(); // a verification in flight keeps the process alive; an idle worker does not
-        slot.worker.postMessage({ hash, password });
-      });
-    } finally {
-      timer.cancel();
-      slot.job = undefined;
-      this.#release(slot);
-    }
+    return new Promise<boolean>((resolve, reject) => {
+      let answered = false;
+      const answer = (ok: boolean): void => {
+        if (answered) return;
+        answered = true;
+        resolve(ok);
+      };
+      const timer = this.#clock.setTimeout(() => {
+        if (answered || slot.dead) return;
+        // From here the worker's answer (or death) no longer concerns this caller: the pool answers it.
+        slot.job = undefined;
+        slot.detached = true;
+        this.#detached++;
+        this.#onPool(hash, password).then(answer, () => answer(false));
+      }, this.#escalateAfterMs);
+      slot.job = {
+        resolve: (ok) => {
+          timer.cancel();
+          slot.job = undefined;
+          this.#release(slot);
+          answer(ok);
+        },
+        reject: (err) => {
+          timer.cancel();
+          slot.job = undefined;
+          if (answered) return;
+          answered = true;
+          reject(err);
+        },
+      };
+      slot.worker.ref(); // a verification in flight keeps the process alive; an idle worker does not
+      slot.ready.then(
+        () => {
+          if (slot.detached)
+            this.#retire(slot); // answered while the worker was starting: never used
+          else slot.worker.postMessage({ hash, password });
+        },
+        () => undefined, // the exit handler rejects the job
+      );
+    });
   }
 
   #take(): Slot {
@@ -138,6 +178,19 @@ export class Argon2Verifier {
     this.#idle.push(slot);
   }
 
+  /** A detached worker finished: stop it (a fresh one serves the next verification). */
+  #retire(slot: Slot): void {
+    if (!slot.dead) {
+      slot.dead = true;
+      this.#all.delete(slot);
+      void slot.worker.terminate();
+    }
+    if (slot.detached) {
+      slot.detached = false;
+      this.#detached--;
+    }
+  }
+
   #spawn(): Slot {
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { argon2: argon2Path, nice: VERIFIER_NICE } });
     let readyResolve!: (nice: number | null) => void;
@@ -147,7 +200,7 @@ export class Argon2Verifier {
       readyReject = rej;
     });
     ready.catch(() => undefined); // observed by #run / workerNice; never an unhandled rejection
-    const slot: Slot = { worker, ready, job: undefined, dead: false };
+    const slot: Slot = { worker, ready, job: undefined, dead: false, detached: false };
     let started = false;
     worker.on("message", (m: { nice?: number | null; ok?: boolean }) => {
       if (!started) {
@@ -155,16 +208,18 @@ export class Argon2Verifier {
         readyResolve(m.nice ?? null);
         return;
       }
-      slot.job?.resolve(m.ok === true);
+      if (slot.detached)
+        this.#retire(slot); // its hash is done; its caller was answered on the pool
+      else slot.job?.resolve(m.ok === true);
     });
     const fail = (err: Error) => {
-      if (slot.dead) return;
-      slot.dead = true;
-      this.#all.delete(slot);
+      const job = slot.job;
+      slot.job = undefined;
+      readyReject(err);
+      job?.reject(err);
       const i = this.#idle.indexOf(slot);
       if (i >= 0) this.#idle.splice(i, 1);
-      readyReject(err);
-      slot.job?.reject(err);
+      this.#retire(slot);
     };
     worker.on("error", fail);
     worker.on("exit", (code) => fail(new Error(`argon2 worker exited (code ${code})`)));

@@ -198,17 +198,21 @@ test("a full verification queue refuses with Server busy (5.0 0x89; 3.x maps it 
   assert.deepEqual(await chain.authenticate(ctx("alice", "right", "c3")), { accept: true, username: "alice" });
 });
 
-test("a verification still running at low priority after escalateAfterMs is raced at normal priority: same verdicts", async (t) => {
+test("a verification unanswered at low priority after escalateAfterMs is answered at normal priority; its worker is detached, not waited for", async (t) => {
   const clock = new FakeClock();
   const v = new Argon2Verifier({ threads: 1, maxWaiting: 4, escalateAfterMs: 500, clock });
   t.after(() => v.close());
   const hash = await (aliceHash ??= hashPassword("right"));
   const right = v.verify(hash, Buffer.from("right"));
-  clock.advance(500); // the worker has not answered yet (it is still starting): the race begins
+  clock.advance(500); // the worker has not answered yet (it is still starting): answered on the libuv pool instead
   assert.equal(v.escalated, 1);
+  assert.equal(v.detached, 1);
   assert.equal(await right, true);
+  // The slot is free at once: the next verification does not wait for the detached worker (fake time stands still).
   const wrong = v.verify(hash, Buffer.from("wrong"));
   clock.advance(500);
   assert.equal(await wrong, false);
+  // All workers stuck (1 of 1 threads detached, or again): straight to the pool, still the right verdicts.
+  assert.equal(await v.verify(hash, Buffer.from("right")), true);
   assert.equal(await v.verify("$argon2id$garbage", Buffer.from("x")), false, "a malformed hash is just wrong");
 });

@@ -3,10 +3,13 @@
 //   connect  (SERVER)    CONNECT received → CONNACK sent; child of a 5.0 CONNECT's `traceparent` user property
 //   publish  (SERVER)    a client PUBLISH accepted for routing → its PUBACK/PUBREC written (QoS 0: routed);
 //                        child of the PUBLISH's `traceparent` user property, whose value subscribers receive
-//                        replaced by the publish span's own (W3C Trace Context)
-//     route  (INTERNAL)  matching subscriptions and queueing the deliveries
-//     commit (INTERNAL)  QoS 1/2: routed → the storage commit that lets the acknowledgement go
+//                        replaced by the publish span's own (W3C Trace Context). Events on it: `routed`
+//                        (subscriptions matched, deliveries queued or written; `mqtt.route.matched/refused` are span
+//                        attributes), then `PUBACK`/`PUBREC` once the storage commit let it go (QoS 1/2).
 //   deliver  (PRODUCER)  one first delivery (PUBLISH) written to one subscriber; child of the publish span
+// Routing and the commit wait are events of the publish span rather than child spans of their own: a span costs
+// the broker ~2.5 µs to create and ~1 µs to export (`npm run bench:ops-tracer`), an event a fraction of that, and a
+// sampled message at 100k messages/s is 1000 traces/s (docs/operations.md "Tracing", measured overhead).
 // Only `@opentelemetry/api` is used here; the SDK (provider, sampler, exporter) is loaded by startTracing() only
 // when tracing is enabled.
 import {
@@ -15,8 +18,8 @@ import {
   ROOT_CONTEXT,
   TraceFlags,
   trace,
+  type Attributes,
   type Context,
-  type Span,
   type Tracer,
 } from "@opentelemetry/api";
 import {
@@ -25,7 +28,7 @@ import {
   type MessageTrace,
   type PublishTrace,
   type TraceConnectInfo,
-  type TracePublishInfo,
+  type TracedPublish,
 } from "../broker/index.ts";
 import type { Properties } from "../codec/index.ts";
 import { formatTraceparent, parseTraceparent, traceparentOf, withTraceparent } from "./traceparent.ts";
@@ -82,10 +85,11 @@ export class OtelBrokerTracer implements BrokerTracer {
     };
   }
 
-  publish(info: TracePublishInfo): PublishTrace | undefined {
+  publish(clientId: string, topic: string, packet: TracedPublish): PublishTrace | undefined {
     // Not sampled: the message goes on untouched (a publisher's own traceparent is forwarded as it came).
-    const parent = this.#sampled(info.properties);
+    const parent = this.#sampled(packet.properties);
     if (parent === undefined) return undefined;
+    const qos = packet.qos;
     const span = this.#tracer.startSpan(
       "publish",
       {
@@ -93,11 +97,11 @@ export class OtelBrokerTracer implements BrokerTracer {
         attributes: {
           "messaging.system": "mqtt",
           "messaging.operation.type": "receive",
-          "messaging.destination.name": info.topic,
-          "messaging.client.id": info.clientId,
-          "messaging.message.body.size": info.payloadBytes,
-          "mqtt.qos": info.qos,
-          "mqtt.retain": info.retain,
+          "messaging.destination.name": topic,
+          "messaging.client.id": clientId,
+          "messaging.message.body.size": packet.payload.length,
+          "mqtt.qos": qos,
+          "mqtt.retain": packet.retain,
         },
       },
       parent,
@@ -105,46 +109,35 @@ export class OtelBrokerTracer implements BrokerTracer {
     if (!span.isRecording()) return undefined;
     const ctx = trace.setSpan(parent, span);
     const tracer = this.#tracer;
-    const route = tracer.startSpan("route", { kind: SpanKind.INTERNAL }, ctx);
-    let commit: Span | undefined;
     let deliveries = 0;
     const ref: MessageTrace = {
       // One span per first delivery, child of the publish span (called by the session: nothing per untraced one),
       // for the first DELIVERY_SPANS subscribers; a larger fan-out is counted on the publish span instead (a
       // sampled message to 50 subscribers would otherwise cost 50 spans: most of the tracing overhead measured).
-      delivered(clientId, topic, qos, packetId) {
+      delivered(subscriber, deliveredTopic, deliveredQos, packetId) {
         if (++deliveries > DELIVERY_SPANS) return;
-        tracer
-          .startSpan(
-            "deliver",
-            {
-              kind: SpanKind.PRODUCER,
-              attributes: {
-                "messaging.system": "mqtt",
-                "messaging.operation.type": "send",
-                "messaging.destination.name": topic,
-                "messaging.client.id": clientId,
-                "mqtt.qos": qos,
-                ...(packetId === undefined ? {} : { "mqtt.packet_id": packetId }),
-              },
-            },
-            ctx,
-          )
-          .end();
+        const attributes: Attributes = {
+          "messaging.system": "mqtt",
+          "messaging.operation.type": "send",
+          "messaging.destination.name": deliveredTopic,
+          "messaging.client.id": subscriber,
+          "mqtt.qos": deliveredQos,
+        };
+        if (packetId !== undefined) attributes["mqtt.packet_id"] = packetId;
+        tracer.startSpan("deliver", { kind: SpanKind.PRODUCER, attributes }, ctx).end();
       },
     };
     return {
-      properties: withTraceparent(info.properties, formatTraceparent(span.spanContext())),
+      properties: withTraceparent(packet.properties, formatTraceparent(span.spanContext())),
       ref,
       routed(matched, refused) {
-        route.setAttributes({ "mqtt.route.matched": matched, "mqtt.route.refused": refused });
-        route.end();
-        if (info.qos > 0) commit = tracer.startSpan("commit", { kind: SpanKind.INTERNAL }, ctx);
+        span.setAttribute("mqtt.route.matched", matched);
+        span.setAttribute("mqtt.route.refused", refused);
+        span.addEvent("routed");
       },
       acked(reasonCode) {
-        commit?.end();
         span.setAttribute("mqtt.deliveries", deliveries); // those written while routing (later ones: their spans)
-        if (info.qos > 0) span.addEvent(info.qos === 1 ? "PUBACK" : "PUBREC", { "mqtt.reason_code": reasonCode });
+        if (qos > 0) span.addEvent(qos === 1 ? "PUBACK" : "PUBREC", { "mqtt.reason_code": reasonCode });
         span.setAttribute("mqtt.reason_code", reasonCode);
         if (reasonCode >= 0x80) span.setStatus({ code: SpanStatusCode.ERROR, message: `0x${hex(reasonCode)}` });
         span.end();

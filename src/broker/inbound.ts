@@ -18,7 +18,6 @@ import { isQueueTopic } from "./queue-bridge.ts";
 import { publishReason } from "./v5.ts";
 import { limitedLog } from "./log-limits.ts";
 import { publishLimiterOf } from "./rate-limits.ts";
-import type { BrokerTracer } from "./tracing.ts";
 
 export function handlePublish(c: ClientContext, p: PublishPacket): void | Promise<void> {
   const broker = c.broker;
@@ -132,38 +131,9 @@ function accept(c: ClientContext, p: PublishPacket, topic: string): void {
     acknowledge(c, p, r.reasonCode, r.reason);
     return;
   }
-  const tracer = broker.tracer;
-  if (tracer !== undefined) {
-    acceptTraced(c, p, topic, tracer);
-    return;
-  }
-  const msg = createMessage(
-    {
-      topic,
-      payload: p.payload,
-      qos: p.qos,
-      retain: p.retain,
-      properties: p.properties,
-      origin: c.client!.clientId,
-    },
-    broker.clock.now(),
-  );
-  const r = broker.publishMessage(msg);
-  acknowledge(c, p, c.version === 5 ? publishReason(r.matched, r.refused) : ReasonCode.Success);
-}
-
-/** accept() with a tracer: the publish trace follows routing and the acknowledgement (tracing.ts). */
-function acceptTraced(c: ClientContext, p: PublishPacket, topic: string, tracer: BrokerTracer): void {
-  const broker = c.broker;
+  // Tracing (tracing.ts): the tracer decides per message; an untraced one goes on untouched.
   const clientId = c.client!.clientId;
-  const trace = tracer.publish({
-    clientId,
-    topic,
-    qos: p.qos,
-    retain: p.retain,
-    payloadBytes: p.payload.length,
-    properties: p.properties,
-  });
+  const trace = broker.tracer?.publish(clientId, topic, p);
   const msg = createMessage(
     {
       topic,

@@ -36,7 +36,7 @@ export type {
   MessageTrace,
   PublishTrace,
   TraceConnectInfo,
-  TracePublishInfo,
+  TracedPublish,
 } from "./tracing.ts";
 export type { BrokerInspector, ConnectionView } from "./inspect.ts";
 export { BrokerChannel, onBrokerEvent } from "./events.ts";

@@ -1,6 +1,6 @@
 // OpenTelemetry tracing end to end: a real server with `tracing.enabled`, spans exported to an InMemorySpanExporter,
 // MQTT.js 5.0 clients carrying W3C `traceparent` user properties. Checks the parent chain publisher → publish →
-// route / commit / deliver, the traceparent subscribers receive, the PUBACK event, parent-based sampling, the
+// deliver, the routed / PUBACK events, the traceparent subscribers receive, the PUBACK event, parent-based sampling, the
 // connect span, and the OTLP/JSON encoding of the spans.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -43,7 +43,7 @@ function client(server: WharfServer, clientId: string, extra: mqtt.IClientOption
 
 const parentOf = (s: ReadableSpan) => s.parentSpanContext?.spanId;
 
-test("tracing: publisher traceparent → publish span (route, commit, PUBACK) → one deliver span per subscriber; subscribers get the publish span as parent", async (t) => {
+test("tracing: publisher traceparent → publish span (events routed, PUBACK) → one deliver span per subscriber; subscribers get the publish span as parent", async (t) => {
   const { server, exporter } = await start(t, 0); // nothing sampled at the root: only the publisher's sampled trace
   const subs = await Promise.all([client(server, "tr-s1"), client(server, "tr-s2")]);
   const pub = await client(server, "tr-pub");
@@ -62,7 +62,7 @@ test("tracing: publisher traceparent → publish span (route, commit, PUBACK) �
     qos: 1,
     properties: { userProperties: { traceparent: `00-${TRACE}-${PARENT}-01`, tracestate: "vendor=1" } },
   });
-  await until(() => received.length === 2 && exporter.getFinishedSpans().length === 5);
+  await until(() => received.length === 2 && exporter.getFinishedSpans().length === 3);
   const spans = exporter.getFinishedSpans();
   const byName = (n: string) => spans.filter((s) => s.name === n);
   const [publish] = byName("publish");
@@ -72,21 +72,28 @@ test("tracing: publisher traceparent → publish span (route, commit, PUBACK) �
   assert.equal(parentOf(publish), PARENT, "child of the publisher's span");
   assert.equal(publish.attributes["messaging.destination.name"], "tr/a");
   assert.equal(publish.attributes["mqtt.qos"], 1);
+  // Routing, then the PUBACK written after the commit: events of the publish span, in that order.
   assert.deepEqual(
     publish.events.map((e) => [e.name, e.attributes?.["mqtt.reason_code"]]),
-    [["PUBACK", 0]],
+    [
+      ["routed", undefined],
+      ["PUBACK", 0],
+    ],
   );
-  for (const name of ["route", "commit"]) {
-    const [s] = byName(name);
-    assert.equal(parentOf(s!), pid, name);
-    assert.equal(s!.spanContext().traceId, TRACE);
-  }
-  assert.equal(byName("route")[0]!.attributes["mqtt.route.matched"], 2);
+  const at = (e: { time: [number, number] }) => e.time[0] * 1e9 + e.time[1];
+  assert.ok(at(publish.events[0]!) <= at(publish.events[1]!));
+  assert.equal(publish.attributes["mqtt.route.matched"], 2);
+  assert.equal(publish.attributes["mqtt.route.refused"], 0);
+  assert.deepEqual(
+    spans.map((s) => s.name).sort(),
+    ["deliver", "deliver", "publish"],
+    "no spans of their own for routing and the commit",
+  );
   const deliveries = byName("deliver");
   assert.deepEqual(deliveries.map((d) => d.attributes["messaging.client.id"]).sort(), ["tr-s1", "tr-s2"]);
   for (const d of deliveries) assert.equal(parentOf(d), pid);
-  // The publish span ends after its children started: route and commit lie within it.
-  assert.ok(publish.endTime[0] * 1e9 + publish.endTime[1] >= byName("commit")[0]!.endTime[0] * 1e9);
+  // The publish span ends with the PUBACK: after the deliveries written while routing.
+  for (const d of deliveries) assert.ok(at({ time: publish.endTime }) >= at({ time: d.startTime }));
   // Both subscribers got the publish span's context, sampled.
   assert.deepEqual(received, [`00-${TRACE}-${pid}-01`, `00-${TRACE}-${pid}-01`]);
 
@@ -105,7 +112,7 @@ test("tracing: publisher traceparent → publish span (route, commit, PUBACK) �
     "none",
     "none",
   ]);
-  assert.equal(exporter.getFinishedSpans().length, 5);
+  assert.equal(exporter.getFinishedSpans().length, 3);
 
   // OTLP/JSON: the same spans as an ExportTraceServiceRequest.
   const body = otlpRequest(spans, "wharf-test") as {
@@ -115,7 +122,7 @@ test("tracing: publisher traceparent → publish span (route, commit, PUBACK) �
     }[];
   };
   const encoded = body.resourceSpans[0]!.scopeSpans[0]!.spans;
-  assert.equal(encoded.length, 5);
+  assert.equal(encoded.length, 3);
   const p = encoded.find((s) => s.name === "publish")!;
   assert.equal(p.traceId, TRACE);
   assert.equal(p.parentSpanId, PARENT);
@@ -137,7 +144,7 @@ test("tracing: ratio 1 samples root traces — connect span (CONNECT traceparent
   await c.subscribeAsync("solo", { qos: 0 });
   await c.publishAsync("solo", "q0", { qos: 0 });
   await got;
-  await until(() => exporter.getFinishedSpans().length === 4);
+  await until(() => exporter.getFinishedSpans().length === 3);
   const spans = exporter.getFinishedSpans();
   const connect = spans.find((s) => s.name === "connect")!;
   assert.equal(connect.spanContext().traceId, TRACE);
@@ -146,8 +153,12 @@ test("tracing: ratio 1 samples root traces — connect span (CONNECT traceparent
   const publish = spans.find((s) => s.name === "publish")!;
   assert.notEqual(publish.spanContext().traceId, TRACE, "a new root trace");
   assert.equal(parentOf(publish), undefined);
-  assert.deepEqual(spans.map((s) => s.name).sort(), ["connect", "deliver", "publish", "route"]);
-  assert.deepEqual(publish.events, []);
+  assert.deepEqual(spans.map((s) => s.name).sort(), ["connect", "deliver", "publish"]);
+  assert.deepEqual(
+    publish.events.map((e) => e.name),
+    ["routed"],
+    "QoS 0: no acknowledgement event",
+  );
 });
 
 test("traceparent parsing: malformed or all-zero ids are ignored", () => {
@@ -194,7 +205,7 @@ test("tracing.exporter otlp: spans are POSTed as OTLP/HTTP JSON (flushed at shut
       (r) => r.scopeSpans.flatMap((s) => s.spans.map((x) => x.name)),
     ),
   );
-  assert.deepEqual(names.sort(), ["commit", "connect", "publish", "route"]);
+  assert.deepEqual(names.sort(), ["connect", "publish"]);
   assert.match(posts[0]!.body, /"service\.name","value":\{"stringValue":"edge-7"\}/);
 });
 
@@ -208,16 +219,16 @@ test("sampling: a root trace is recorded when random() < sampleRatio, before any
   });
   const draws = [0.5, 0.009, 0.01, 0.0, 0.99];
   const tracer = new OtelBrokerTracer(provider.getTracer("t"), 0.01, () => draws.shift()!);
-  const info = { clientId: "c", topic: "t", qos: 0, retain: false, payloadBytes: 1, properties: undefined };
-  const sampled = [0, 1, 2, 3, 4].map(() => tracer.publish(info) !== undefined);
+  const packet = { qos: 0, retain: false, payload: Buffer.from("x"), properties: undefined };
+  const sampled = [0, 1, 2, 3, 4].map(() => tracer.publish("c", "t", packet) !== undefined);
   assert.deepEqual(sampled, [false, true, false, true, false]);
   // With a traceparent no random number is drawn: its sampled flag decides.
   const withParent = (flags: string) => ({
-    ...info,
+    ...packet,
     properties: { userProperties: [["traceparent", `00-${TRACE}-${PARENT}-${flags}`] as const] },
   });
-  assert.notEqual(tracer.publish(withParent("01")), undefined);
-  assert.equal(tracer.publish(withParent("00")), undefined);
+  assert.notEqual(tracer.publish("c", "t", withParent("01")), undefined);
+  assert.equal(tracer.publish("c", "t", withParent("00")), undefined);
   await provider.shutdown();
 });
 
@@ -226,14 +237,7 @@ test("a traced message gets deliver spans for its first 10 subscribers; the publ
   const exporter = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
   const tracer = new OtelBrokerTracer(provider.getTracer("t"), 1);
-  const trace = tracer.publish({
-    clientId: "p",
-    topic: "t",
-    qos: 0,
-    retain: false,
-    payloadBytes: 1,
-    properties: undefined,
-  })!;
+  const trace = tracer.publish("p", "t", { qos: 0, retain: false, payload: Buffer.from("x") })!;
   trace.routed(12, 0);
   for (let i = 0; i < 12; i++) trace.ref.delivered(`s${i}`, "t", 0, undefined);
   trace.acked(0);

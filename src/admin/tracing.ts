@@ -37,29 +37,50 @@ export class OtelBrokerTracer implements BrokerTracer {
   readonly #tracer: Tracer;
   readonly #ratio: number;
   readonly #random: () => number;
+  /** Root publishes still to pass before the next sampled one (1 = the next). */
+  #skip: number;
 
   /**
    * `sampleRatio`: share of root traces (no `traceparent`) recorded. The decision is taken here, before any span
-   * object exists, so that the unsampled majority costs one random number (at 1 %, 99 of 100 publishes); the
-   * provider's sampler then only sees what is to be recorded (ParentBased(AlwaysOn)), and a `traceparent` decides
-   * by its sampled flag as ParentBased would.
+   * object exists; the provider's sampler then only sees what is to be recorded (ParentBased(AlwaysOn)), and a
+   * `traceparent` decides by its sampled flag as ParentBased would.
+   * Root publishes are sampled by a countdown whose length is drawn from the geometric distribution of the gap
+   * between two successes of independent `sampleRatio` trials: the same distribution as one random draw per
+   * message, but the unsampled majority (99 of 100 at 1 %) costs a decrement, not a random number (~3 % of the
+   * broker's CPU at 600k messages/s when it drew one per message). A CONNECT draws its own number.
    */
   constructor(tracer: Tracer, sampleRatio: number, random: () => number = Math.random) {
     this.#tracer = tracer;
     this.#ratio = sampleRatio;
     this.#random = random;
+    this.#skip = this.#gap();
+  }
+
+  /** Trials up to and including the next success: 1 + floor(ln(U) / ln(1 − p)), U uniform in (0, 1]. */
+  #gap(): number {
+    const p = this.#ratio;
+    if (p >= 1) return 1;
+    if (!(p > 0)) return Infinity;
+    return 1 + Math.floor(Math.log(1 - this.#random()) / Math.log1p(-p));
   }
 
   /** The parent context to record under, or undefined when this trace is not sampled. */
-  #sampled(properties: Properties | undefined): Context | undefined {
+  #sampled(properties: Properties | undefined, root: () => boolean): Context | undefined {
     const tp = traceparentOf(properties);
     const sc = tp === undefined ? undefined : parseTraceparent(tp);
-    if (sc === undefined) return this.#random() < this.#ratio ? ROOT_CONTEXT : undefined;
+    if (sc === undefined) return root() ? ROOT_CONTEXT : undefined;
     return (sc.traceFlags & TraceFlags.SAMPLED) !== 0 ? trace.setSpanContext(ROOT_CONTEXT, sc) : undefined;
   }
 
+  readonly #drawRoot = (): boolean => this.#random() < this.#ratio;
+  readonly #countRoot = (): boolean => {
+    if (--this.#skip > 0) return false;
+    this.#skip = this.#gap();
+    return true;
+  };
+
   connect(info: TraceConnectInfo): ConnectTrace | undefined {
-    const parent = this.#sampled(info.properties);
+    const parent = this.#sampled(info.properties, this.#drawRoot);
     if (parent === undefined) return undefined;
     const span = this.#tracer.startSpan(
       "connect",
@@ -87,7 +108,13 @@ export class OtelBrokerTracer implements BrokerTracer {
 
   publish(clientId: string, topic: string, packet: TracedPublish): PublishTrace | undefined {
     // Not sampled: the message goes on untouched (a publisher's own traceparent is forwarded as it came).
-    const parent = this.#sampled(packet.properties);
+    // Without user properties there is no traceparent: only the countdown is looked at.
+    const parent =
+      packet.properties?.userProperties === undefined
+        ? this.#countRoot()
+          ? ROOT_CONTEXT
+          : undefined
+        : this.#sampled(packet.properties, this.#countRoot);
     if (parent === undefined) return undefined;
     const qos = packet.qos;
     const span = this.#tracer.startSpan(

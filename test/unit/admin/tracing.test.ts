@@ -209,7 +209,7 @@ test("tracing.exporter otlp: spans are POSTed as OTLP/HTTP JSON (flushed at shut
   assert.match(posts[0]!.body, /"service\.name","value":\{"stringValue":"edge-7"\}/);
 });
 
-test("sampling: a root trace is recorded when random() < sampleRatio, before any span exists; a traceparent's flag decides otherwise", async () => {
+test("sampling: root publishes by a geometric countdown drawn before any span exists; a CONNECT by random() < sampleRatio; a traceparent's flag decides otherwise", async () => {
   const { BasicTracerProvider, SimpleSpanProcessor, ParentBasedSampler, AlwaysOnSampler } =
     await import("@opentelemetry/sdk-trace-base");
   const exporter = new InMemorySpanExporter();
@@ -217,19 +217,54 @@ test("sampling: a root trace is recorded when random() < sampleRatio, before any
     sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
     spanProcessors: [new SimpleSpanProcessor(exporter)],
   });
-  const draws = [0.5, 0.009, 0.01, 0.0, 0.99];
+  // Gaps: 1 + floor(ln(1 − U) / ln(1 − 0.01)). U = 0 → 1 (the next one); U = 0.5 → 69; U = 0.02 → 3.
+  const draws = [0, 0.5, 0.02, 0.5];
   const tracer = new OtelBrokerTracer(provider.getTracer("t"), 0.01, () => draws.shift()!);
   const packet = { qos: 0, retain: false, payload: Buffer.from("x"), properties: undefined };
-  const sampled = [0, 1, 2, 3, 4].map(() => tracer.publish("c", "t", packet) !== undefined);
-  assert.deepEqual(sampled, [false, true, false, true, false]);
-  // With a traceparent no random number is drawn: its sampled flag decides.
+  const sampledAt: number[] = [];
+  for (let i = 1; i <= 73; i++) if (tracer.publish("c", "t", packet) !== undefined) sampledAt.push(i);
+  assert.deepEqual(sampledAt, [1, 70, 73]);
+  assert.equal(draws.length, 0, "one random number per sampled message, none for the others");
+  // With a traceparent no random number is drawn and the countdown does not move: its sampled flag decides.
   const withParent = (flags: string) => ({
     ...packet,
     properties: { userProperties: [["traceparent", `00-${TRACE}-${PARENT}-${flags}`] as const] },
   });
   assert.notEqual(tracer.publish("c", "t", withParent("01")), undefined);
   assert.equal(tracer.publish("c", "t", withParent("00")), undefined);
+  // A CONNECT without a traceparent: one draw, recorded when below the ratio.
+  const info = { clientId: "c", protocolVersion: 5, transport: "tcp", remoteAddress: "x", properties: undefined };
+  draws.push(0.009, 0.01);
+  assert.notEqual(tracer.connect(info), undefined);
+  assert.equal(tracer.connect(info), undefined);
   await provider.shutdown();
+});
+
+test("sampling: the countdown records sampleRatio of root publishes (100,000 publishes at 0.1: within 5 standard deviations)", () => {
+  let started = 0;
+  const counting = new OtelBrokerTracer(
+    {
+      startSpan: () => {
+        started++;
+        return { isRecording: () => false };
+      },
+    } as unknown as import("@opentelemetry/api").Tracer,
+    0.1,
+  );
+  const packet = { qos: 0, retain: false, payload: Buffer.from("x") };
+  for (let i = 0; i < 100_000; i++) {
+    counting.publish("c", "t", packet);
+  }
+  assert.ok(Math.abs(started - 10_000) < 5 * Math.sqrt(100_000 * 0.1 * 0.9), `sampled ${started}`);
+  const never = new OtelBrokerTracer(
+    {
+      startSpan: () => {
+        throw new Error("ratio 0 samples nothing");
+      },
+    } as unknown as import("@opentelemetry/api").Tracer,
+    0,
+  );
+  for (let i = 0; i < 1000; i++) assert.equal(never.publish("c", "t", packet), undefined);
 });
 
 test("a traced message gets deliver spans for its first 10 subscribers; the publish span counts them all", async () => {

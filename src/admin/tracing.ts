@@ -28,6 +28,7 @@ import {
   type MessageTrace,
   type PublishTrace,
   type TraceConnectInfo,
+  type SubscriptionTrace,
   type TracedPublish,
 } from "../broker/index.ts";
 import type { Properties } from "../codec/index.ts";
@@ -107,6 +108,49 @@ export class OtelBrokerTracer implements BrokerTracer {
   }
 
   publish(clientId: string, topic: string, packet: TracedPublish): PublishTrace | undefined {
+    return this.#publish(clientId, topic, packet, false);
+  }
+
+  /** An in-process publish: the same spans, marked `mqtt.in_process`; acknowledged when its promise settles. */
+  publishLocal(clientId: string, topic: string, packet: TracedPublish): PublishTrace | undefined {
+    return this.#publish(clientId, topic, packet, true);
+  }
+
+  subscription(
+    kind: "subscribe" | "unsubscribe",
+    clientId: string,
+    filters: readonly string[],
+    properties: Properties | undefined,
+  ): SubscriptionTrace | undefined {
+    const parent = this.#sampled(properties, this.#drawRoot);
+    if (parent === undefined) return undefined;
+    const span = this.#tracer.startSpan(
+      kind,
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          "messaging.system": "mqtt",
+          "messaging.client.id": clientId,
+          "mqtt.topic_filters": [...filters],
+        },
+      },
+      parent,
+    );
+    if (!span.isRecording()) return undefined;
+    return {
+      end: (reasonCodes) => {
+        span.setAttribute("mqtt.reason_codes", [...reasonCodes]);
+        const failed = reasonCodes.filter((rc) => rc >= 0x80);
+        if (failed.length > 0 || reasonCodes.length === 0) {
+          const what = reasonCodes.length === 0 ? "no acknowledgement (connection closed)" : failed.map(hex).join(",");
+          span.setStatus({ code: SpanStatusCode.ERROR, message: what });
+        }
+        span.end();
+      },
+    };
+  }
+
+  #publish(clientId: string, topic: string, packet: TracedPublish, local: boolean): PublishTrace | undefined {
     // Not sampled: the message goes on untouched (a publisher's own traceparent is forwarded as it came).
     // Without user properties there is no traceparent: only the countdown is looked at.
     const parent =
@@ -129,6 +173,7 @@ export class OtelBrokerTracer implements BrokerTracer {
           "messaging.message.body.size": packet.payload.length,
           "mqtt.qos": qos,
           "mqtt.retain": packet.retain,
+          ...(local ? { "mqtt.in_process": true } : {}),
         },
       },
       parent,
@@ -164,7 +209,9 @@ export class OtelBrokerTracer implements BrokerTracer {
       },
       acked(reasonCode) {
         span.setAttribute("mqtt.deliveries", deliveries); // those written while routing (later ones: their spans)
-        if (qos > 0) span.addEvent(qos === 1 ? "PUBACK" : "PUBREC", { "mqtt.reason_code": reasonCode });
+        // In process: the promise settled (after the commit), no packet.
+        const event = local ? "settled" : qos === 1 ? "PUBACK" : "PUBREC";
+        if (qos > 0) span.addEvent(event, { "mqtt.reason_code": reasonCode });
         span.setAttribute("mqtt.reason_code", reasonCode);
         if (reasonCode >= 0x80) span.setStatus({ code: SpanStatusCode.ERROR, message: `0x${hex(reasonCode)}` });
         span.end();

@@ -37,6 +37,7 @@ export type {
   PublishTrace,
   TraceConnectInfo,
   TracedPublish,
+  SubscriptionTrace,
 } from "./tracing.ts";
 export type { BrokerInspector, ConnectionView } from "./inspect.ts";
 export { BrokerChannel, onBrokerEvent } from "./events.ts";

@@ -52,6 +52,11 @@ export interface PublishTrace {
   acked(reasonCode: number): void;
 }
 
+/** One traced SUBSCRIBE or UNSUBSCRIBE: ended when the SUBACK / UNSUBACK is written, with its reason codes. */
+export interface SubscriptionTrace {
+  end(reasonCodes: readonly number[]): void;
+}
+
 export interface BrokerTracer {
   /** A CONNECT arrived; undefined = not traced (not sampled). */
   connect(info: TraceConnectInfo): ConnectTrace | undefined;
@@ -60,4 +65,19 @@ export interface BrokerTracer {
    * undefined = not traced.
    */
   publish(clientId: string, topic: string, packet: TracedPublish): PublishTrace | undefined;
+  /**
+   * A SUBSCRIBE or UNSUBSCRIBE arrived (before its authorization); undefined = not traced. Optional: a tracer
+   * without it traces only connects and publishes. Called once per packet (never per message).
+   */
+  subscription?(
+    kind: "subscribe" | "unsubscribe",
+    clientId: string,
+    filters: readonly string[],
+    properties: Properties | undefined,
+  ): SubscriptionTrace | undefined;
+  /**
+   * An in-process publish (`createBroker().publish()`, src/inproc) is about to be routed; `clientId` is the
+   * in-process publisher's origin id. Optional, like subscription().
+   */
+  publishLocal?(clientId: string, topic: string, packet: TracedPublish): PublishTrace | undefined;
 }

@@ -144,7 +144,7 @@ test("tracing: ratio 1 samples root traces — connect span (CONNECT traceparent
   await c.subscribeAsync("solo", { qos: 0 });
   await c.publishAsync("solo", "q0", { qos: 0 });
   await got;
-  await until(() => exporter.getFinishedSpans().length === 3);
+  await until(() => exporter.getFinishedSpans().length === 4);
   const spans = exporter.getFinishedSpans();
   const connect = spans.find((s) => s.name === "connect")!;
   assert.equal(connect.spanContext().traceId, TRACE);
@@ -153,7 +153,7 @@ test("tracing: ratio 1 samples root traces — connect span (CONNECT traceparent
   const publish = spans.find((s) => s.name === "publish")!;
   assert.notEqual(publish.spanContext().traceId, TRACE, "a new root trace");
   assert.equal(parentOf(publish), undefined);
-  assert.deepEqual(spans.map((s) => s.name).sort(), ["connect", "deliver", "publish"]);
+  assert.deepEqual(spans.map((s) => s.name).sort(), ["connect", "deliver", "publish", "subscribe"]);
   assert.deepEqual(
     publish.events.map((e) => e.name),
     ["routed"],
@@ -311,4 +311,63 @@ test("the exporter's OTLP/JSON string is the JSON of the OTLP request object (es
   assert.deepEqual(JSON.parse(text), otlpRequest(spans, 'svc "x"'));
   assert.match(text, /"startTimeUnixNano":"1700000000000000005"/);
   await provider.shutdown();
+});
+
+test("tracing: SUBSCRIBE / UNSUBSCRIBE spans (filters, reason codes, traceparent parent, refusals as errors); none when not sampled", async (t) => {
+  const { server, exporter } = await start(t, 0); // only the sampled traceparent records
+  const c = await client(server, "tr-sub");
+  t.after(() => c.end(true));
+  const traced = { properties: { userProperties: { traceparent: `00-${TRACE}-${PARENT}-01` } } };
+  // `$queue/…` with a wildcard is refused (0xA2) in the same SUBSCRIBE as a granted filter.
+  // (MQTT.js reports the refusal as an error: the SUBACK is what matters here.)
+  await new Promise<void>((resolve) =>
+    c.subscribe({ "s/a": { qos: 1 }, "$queue/q/#": { qos: 1 } }, traced, () => resolve()),
+  );
+  await c.subscribeAsync("s/untraced", { qos: 0 }); // ratio 0, no traceparent: no span
+  await c.unsubscribeAsync(["s/a", "s/none"], traced);
+  await until(() => exporter.getFinishedSpans().length === 2);
+  const spans = exporter.getFinishedSpans();
+  const sub = spans.find((s) => s.name === "subscribe")!;
+  assert.equal(sub.spanContext().traceId, TRACE);
+  assert.equal(parentOf(sub), PARENT);
+  assert.deepEqual(sub.attributes["mqtt.topic_filters"], ["s/a", "$queue/q/#"]);
+  assert.deepEqual(sub.attributes["mqtt.reason_codes"], [1, 0xa2]);
+  assert.equal(sub.status.code, 2, "a refused filter: error status"); // SpanStatusCode.ERROR
+  assert.equal(sub.attributes["messaging.client.id"], "tr-sub");
+  const unsub = spans.find((s) => s.name === "unsubscribe")!;
+  assert.deepEqual(unsub.attributes["mqtt.topic_filters"], ["s/a", "s/none"]);
+  assert.deepEqual(unsub.attributes["mqtt.reason_codes"], [0x00, 0x11]);
+  assert.equal(unsub.status.code, 0, "0x11 No subscription existed is not an error");
+});
+
+test("tracing: an in-process publish (LocalBroker) gets a publish span marked mqtt.in_process, its MQTT deliveries deliver spans, settled after the commit", async (t) => {
+  const { LocalBroker } = await import("../../../src/inproc/index.ts");
+  const { server, exporter } = await start(t, 1);
+  const sub = await client(server, "tr-local-sub");
+  t.after(() => sub.end(true));
+  const got = new Promise<string | undefined>((resolve) =>
+    sub.once("message", (_t, _p, packet) => {
+      const tp = packet.properties?.userProperties?.traceparent;
+      resolve(Array.isArray(tp) ? tp.join() : tp);
+    }),
+  );
+  await sub.subscribeAsync("local/#", { qos: 1 });
+  await until(() => exporter.getFinishedSpans().length === 2); // connect, subscribe (ratio 1)
+  exporter.reset();
+  const local = new LocalBroker(server.broker);
+  await local.publish("local/x", "hi", { qos: 1 });
+  const tp = await got;
+  await until(() => exporter.getFinishedSpans().length === 2);
+  const spans = exporter.getFinishedSpans();
+  const publish = spans.find((s) => s.name === "publish")!;
+  assert.equal(publish.attributes["mqtt.in_process"], true);
+  assert.equal(publish.attributes["messaging.destination.name"], "local/x");
+  assert.deepEqual(
+    publish.events.map((e) => e.name),
+    ["routed", "settled"],
+  );
+  const deliver = spans.find((s) => s.name === "deliver")!;
+  assert.equal(parentOf(deliver), publish.spanContext().spanId);
+  assert.equal(deliver.attributes["messaging.client.id"], "tr-local-sub");
+  assert.equal(tp, `00-${publish.spanContext().traceId}-${publish.spanContext().spanId}-01`);
 });

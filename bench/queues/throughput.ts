@@ -36,7 +36,7 @@ console.log(
     `load ${loadavg()[0]!.toFixed(1)}`,
 );
 console.log(
-  "mode      case       published/s  delivered/s    e2e p50    e2e p99  lost  dup  broker cpu  load (1/5/15)",
+  "mode      case       published/s  delivered/s    e2e p50    e2e p99  lost  dup  broker cpu  client cpu  load (1/5/15)",
 );
 for (const mode of flag("modes", "sync,batched").split(",")) {
   for (const kind of flag("cases", "unpaced,paced").split(",")) {
@@ -52,6 +52,7 @@ for (const mode of flag("modes", "sync,batched").split(",")) {
         String(r.lost).padStart(5),
         String(r.duplicates).padStart(4),
         `${Math.round(r.brokerCpu * 100)}%`.padStart(11),
+        `${Math.round(r.clientCpu * 100)}%`.padStart(11),
         `  ${r.load}`,
       ].join(" "),
     );

@@ -55,6 +55,9 @@ export interface QueueCaseResult {
   duplicates: number;
   /** Broker CPU over the window, fraction of one core. */
   brokerCpu: number;
+  /** This harness's CPU (publishers + consumers) over the window, fraction of one core: on a 2-core machine the
+   * clients compete with the broker, so a broker below 100% may be waiting for them. */
+  clientCpu: number;
   load: string;
 }
 
@@ -211,6 +214,7 @@ export async function runQueueCase(o: QueueCaseOptions): Promise<QueueCaseResult
     await new Promise((r) => setTimeout(r, o.warmupMs));
     const delivered0 = shared.delivered;
     const cpu0 = processCpuSeconds(proc.pid);
+    const own0 = process.cpuUsage();
     const e2e0 = shared.e2e.n;
     state.measuring = true;
     shared.measuring = true;
@@ -220,6 +224,7 @@ export async function runQueueCase(o: QueueCaseOptions): Promise<QueueCaseResult
     shared.measuring = false;
     const elapsed = performance.now() - t0;
     const cpu = processCpuSeconds(proc.pid) - cpu0;
+    const own = process.cpuUsage(own0);
     const delivered = shared.delivered - delivered0;
     if (ticker !== undefined) clearInterval(ticker);
     for (const p of pubs) p.running = false;
@@ -237,6 +242,7 @@ export async function runQueueCase(o: QueueCaseOptions): Promise<QueueCaseResult
       lost: Math.max(0, sent() - shared.delivered),
       duplicates: shared.duplicates,
       brokerCpu: cpu / (elapsed / 1000),
+      clientCpu: (own.user + own.system) / 1000 / elapsed,
       load: loadavg()
         .map((x) => x.toFixed(1))
         .join(" "),

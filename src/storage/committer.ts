@@ -110,7 +110,7 @@ export class Committer {
     if (this.#o.mode === "sync") return this.#whenWritten(false);
     // Backpressure: the caller outpaces the disk. Write now (a batch this big needs no more waiting) and make
     // it wait, which also bounds one batch's size and so the main-thread time spent writing it.
-    if (this.#pending.length >= this.#o.maxPendingOps) return this.#whenWritten(true);
+    if (this.#pending.length - this.#cancelled >= this.#o.maxPendingOps) return this.#whenWritten(true);
     return Promise.resolve();
   }
 

@@ -27,6 +27,8 @@ export interface Indexes {
   clients: Map<string, ClientState>;
   /** Live reference counts (recounted from the references). */
   refs: Map<MessageId, number>;
+  /** Messages with a stored count record (no record means a count of 1). */
+  counted: Set<MessageId>;
   retained: Map<string, MessageId>;
   logs: Map<string, LogState>;
   nextMessageId: number;
@@ -223,19 +225,31 @@ function fastIndexes(kv: KvBackend, path: string | undefined): Indexes | undefin
     throw e;
   }
   if (repairs.length > 0) return undefined;
+  // Count records exist only for counts other than 1 (and in stores written before that rule, for 1 too).
   const counts = kv.entries(Space.Refcount)[Symbol.iterator]();
+  const counted = new Set<MessageId>();
   let messages = 0;
   let maxId = 0;
   try {
     let c = counts.next();
     for (const key of kv.keys(Space.Message)) {
       const id = key[1];
-      if (typeof id !== "number" || c.done === true || c.value.key[1] !== id) return undefined;
+      if (typeof id !== "number") return undefined;
       const n = refs.get(id);
-      if (n === undefined || c.value.value !== n) return undefined;
+      if (n === undefined) return undefined; // an orphan body
+      let stored = 1;
+      if (c.done !== true) {
+        const cid = c.value.key[1];
+        if (typeof cid !== "number" || cid < id) return undefined; // a count without its body
+        if (cid === id) {
+          stored = c.value.value as number;
+          counted.add(id);
+          c = counts.next();
+        }
+      }
+      if (stored !== n) return undefined;
       messages++;
       if (id > maxId) maxId = id;
-      c = counts.next();
     }
     if (c.done !== true || messages !== refs.size) return undefined;
   } finally {
@@ -249,7 +263,7 @@ function fastIndexes(kv: KvBackend, path: string | undefined): Indexes | undefin
     danglingReferences: 0,
     repaired: false,
   };
-  return { ...scanned, refs, nextMessageId: maxId + 1, repairs, report };
+  return { ...scanned, refs, counted, nextMessageId: maxId + 1, repairs, report };
 }
 
 /** The full audit: every inconsistency counted and its repair listed. */
@@ -296,13 +310,21 @@ function auditedIndexes(kv: KvBackend, path: string | undefined): Indexes {
     repairs,
   );
 
-  // Audit: every message must have exactly as many references as its stored count says.
+  // Audit: every message must have exactly as many references as its stored count says (no record: 1).
   let refcountMismatches = 0;
   let orphanMessages = 0;
+  const counted = new Set<MessageId>();
   for (const [id, n] of refs) {
-    if (stored.get(id) !== n) {
-      refcountMismatches++;
+    const s = stored.get(id);
+    if ((s ?? 1) === n) {
+      if (s !== undefined) counted.add(id);
+      continue;
+    }
+    refcountMismatches++;
+    if (n === 1) repairs.push({ space: Space.Refcount, key: ["", id], remove: true });
+    else {
       repairs.push({ space: Space.Refcount, key: ["", id], value: n });
+      counted.add(id);
     }
   }
   for (const id of messageIds) {
@@ -323,5 +345,5 @@ function auditedIndexes(kv: KvBackend, path: string | undefined): Indexes {
     danglingReferences: dangling,
     repaired: repairs.length > 0,
   };
-  return { clients, refs, retained, logs, nextMessageId: nextId, repairs, report };
+  return { clients, refs, counted, retained, logs, nextMessageId: nextId, repairs, report };
 }

@@ -147,7 +147,7 @@ export class StorageEngine implements Storage {
       now: () => clock.now(),
       check: () => this.#check(),
     };
-    this.messages = new MessageRefs(host, ix.refs, ix.nextMessageId);
+    this.messages = new MessageRefs(host, ix.refs, ix.nextMessageId, ix.counted);
     this.sessions = new EngineSessions(host, this.messages, ix.clients);
     this.retained = new EngineRetained(host, this.messages, ix.retained);
     this.queues = new EngineQueueLogs(host, this.messages, ix.logs);

@@ -2,7 +2,9 @@
 // session queue and inflight entries, retained entries and queue log entries; it is written with its first
 // reference and deleted with its last, in the same batch — hence the same transaction — as the references.
 // Counts live in memory while the store is open and are written once per batch for each body whose count
-// changed, so a fan-out to N sessions costs one count write.
+// changed, so a fan-out to N sessions costs one count write. A count of 1 is not written at all (no `ref` record
+// means 1): a durable queue's message (one log entry) or a message queued for one session then costs two puts
+// instead of three, and a restart with 1 M queued messages reads no count records.
 import type { EngineHost } from "./engine-state.ts";
 import { Space } from "./keys.ts";
 import { decodeMessage, encodeMessage } from "./records.ts";
@@ -20,12 +22,15 @@ export class MessageRefs implements MessageStore {
   readonly #dirty = new Set<MessageId>();
   /** Bodies stored and released within the batch now pending: no count write either. */
   readonly #vanished = new Set<MessageId>();
+  /** Bodies with a stored count record (written or pending): counts other than 1, and records of older stores. */
+  readonly #counted: Set<MessageId>;
   #nextId: MessageId;
 
-  constructor(host: EngineHost, refs: Map<MessageId, number>, nextId: MessageId) {
+  constructor(host: EngineHost, refs: Map<MessageId, number>, nextId: MessageId, counted: Set<MessageId>) {
     this.#h = host;
     this.#refs = refs;
     this.#nextId = nextId;
+    this.#counted = counted;
   }
 
   store(message: StoredMessage): MessageId {
@@ -71,16 +76,19 @@ export class MessageRefs implements MessageStore {
 
   /** Bodies stored and never referenced are dropped at a commit (the contract of store()). */
   dropFloating(): void {
-    this.#floating.clear();
+    // Called at every commit() (one per acknowledgement): Map.clear() allocates a fresh table even when empty.
+    if (this.#floating.size > 0) this.#floating.clear();
   }
 
-  /** Right before a batch is cut: one count write per body whose count changed. */
+  /** Right before a batch is cut: one count write per body whose count changed (none for a count of 1). */
   writeCounts(): void {
     for (const id of this.#dirty) {
       if (this.#vanished.has(id)) continue; // stored and released within this batch: its count was never written
       const n = this.#refs.get(id);
-      if (n === undefined) this.#h.remove(Space.Refcount, ["", id]);
-      else this.#h.put(Space.Refcount, ["", id], n);
+      if (n !== undefined && n > 1) {
+        this.#h.put(Space.Refcount, ["", id], n);
+        this.#counted.add(id);
+      } else if (this.#counted.delete(id)) this.#h.remove(Space.Refcount, ["", id]); // gone, or back to 1
     }
     this.#dirty.clear();
     this.#vanished.clear();

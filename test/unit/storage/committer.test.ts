@@ -133,6 +133,20 @@ test("batched/none: past maxPendingOps, commit() writes at once and waits for it
   }
 });
 
+test("batched: ops cancelled out within the batch (elision) do not count towards maxPendingOps", async () => {
+  const { c, writes, clock } = harness({ mode: "batched", maxPendingOps: 3 });
+  for (let i = 1; i <= 6; i++) c.cancel(c.push(op(i))); // e.g. appended and acknowledged within one batch
+  c.push(op(7));
+  assert.equal(await settled(c.commit()), true, "one live op: no backpressure");
+  assert.equal(writes.length, 0, "nor an early write: the interval decides");
+  clock.advance(10);
+  await turn();
+  assert.deepEqual(
+    writes[0]?.ops.map((o) => o.key[1]),
+    [7],
+  );
+});
+
 test("none: commit() resolves at once and writes still go out at the end of the turn", async () => {
   const { c, writes } = harness({ mode: "none" });
   c.push(op(1));

@@ -147,6 +147,33 @@ export function lifecycleTests(name: string, factory: HarnessFactory): void {
     assert.equal(s2.messages.get(id), undefined, "the repaired count reaches zero with the last reference");
   });
 
+  test(`${name}: a count of 1 has no count record; a count back at 1 drops its record; an older store's record of 1 is read as 1`, async (t) => {
+    const { h, s } = await openFresh(t, factory);
+    const { id } = storeQueued(s, "c", message(1));
+    s.sessions.enqueue("d", id, { qos: 1, retain: false }); // count 2: a record
+    const single = storeQueued(s, "e", message(2)).id; // count 1: no record
+    await s.close();
+    // An older store wrote a record for every count, 1 included: still consistent.
+    await h.tamper([{ space: Space.Refcount, key: ["", single], value: 1 }]);
+    const s2 = await h.open();
+    const clean = { refcountMismatches: 0, orphanMessages: 0, danglingReferences: 0, repaired: false };
+    assert.deepEqual({ ...s2.openReport, messages: 0, references: 0 }, { messages: 0, references: 0, ...clean });
+    assert.equal(s2.openReport.references, 3);
+    s2.sessions.dequeue("d", 1); // back to 1: the record of 2 must go, or the next open finds a mismatch
+    s2.sessions.dequeue("e", 1); // the last reference: body and the older store's record go
+    const s3 = await reopen(h, s2);
+    assert.deepEqual({ ...s3.openReport, messages: 0, references: 0 }, { messages: 0, references: 0, ...clean });
+    assert.deepEqual([s3.openReport.messages, s3.openReport.references], [1, 1]);
+    assert.equal(s3.verify().ok, true);
+    // A stored count of 1 for a message referenced twice is a mismatch (the record is authoritative).
+    s3.sessions.enqueue("f", id, { qos: 1, retain: false });
+    await s3.close();
+    await h.tamper([{ space: Space.Refcount, key: ["", id], value: 1 }]);
+    const s4 = await h.open();
+    assert.deepEqual([s4.openReport.refcountMismatches, s4.openReport.repaired], [1, true]);
+    assert.equal(s4.verify().ok, true, "repaired on disk");
+  });
+
   test(`${name}: sync mode: after commit() resolves the write is committed and readable`, async (t) => {
     const { s } = await openFresh(t, factory, { durability: "sync" });
     const { id } = storeQueued(s, "c", message(1));

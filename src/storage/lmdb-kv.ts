@@ -140,10 +140,14 @@ export class LmdbKv implements KvBackend {
     // committed (and, without noSync, fsync'd) before the returned promises resolve. When the commit fails
     // (disk full, EIO) every op's promise rejects: all of them must be handled, or the process dies of an
     // unhandled rejection instead of reporting STORAGE_WRITE_FAILED.
+    // lmdb-js hands every unconditional op of one transaction the same commit promise: waiting on each distinct
+    // one (usually one per batch) instead of on every op saves one promise reaction per op (thousands per batch).
     const written: Promise<boolean>[] = [];
+    let last: Promise<boolean> | undefined;
     for (const op of ops) {
       const db = this.#db(op.space);
-      written.push(isRemove(op) ? db.remove(lmdbKey(op.key)) : db.put(lmdbKey(op.key), op.value));
+      const p = isRemove(op) ? db.remove(lmdbKey(op.key)) : db.put(lmdbKey(op.key), op.value);
+      if (p !== last) written.push((last = p));
     }
     return Promise.all(written).then(() => undefined, commitFailure);
   }

@@ -34,7 +34,11 @@ export interface CommitterOptions {
   mode: DurabilityMode;
   /** batched: a durable commit at most this often. */
   batchIntervalMs: number;
-  /** batched/none: commit() waits for the disk once this many ops are pending (backpressure). */
+  /**
+   * batched/none: commit() waits for the disk once this many live ops are pending (backpressure). A quarter of it
+   * already starts a write before the interval is up (nobody waits for it), so a burst is written in smaller
+   * batches before the backpressure trips.
+   */
   maxPendingOps: number;
   clock: Clock;
   /** Names the store in errors. */
@@ -108,9 +112,11 @@ export class Committer {
   commit(): Promise<void> {
     if (this.#failed) return Promise.reject(this.#failed);
     if (this.#o.mode === "sync") return this.#whenWritten(false);
-    // Backpressure: the caller outpaces the disk. Write now (a batch this big needs no more waiting) and make
-    // it wait, which also bounds one batch's size and so the main-thread time spent writing it.
-    if (this.#pending.length - this.#cancelled >= this.#o.maxPendingOps) return this.#whenWritten(true);
+    const live = this.#live();
+    // Backpressure: the caller outpaces the disk. Write now and make it wait.
+    if (live >= this.#o.maxPendingOps) return this.#whenWritten(true);
+    // A batch this big needs no more waiting for the interval: write it now, nobody waits.
+    if (live >= this.#early()) this.#schedule(true);
     return Promise.resolve();
   }
 
@@ -131,6 +137,15 @@ export class Committer {
   /** Cancels scheduled work (after a final flush). */
   stop(): void {
     this.#cancel();
+  }
+
+  /** Pending ops that will be written (cancelled ones cost nothing). */
+  #live(): number {
+    return this.#pending.length - this.#cancelled;
+  }
+
+  #early(): number {
+    return Math.max(1, this.#o.maxPendingOps >> 2);
   }
 
   #whenWritten(now: boolean): Promise<void> {
@@ -219,7 +234,8 @@ export class Committer {
         done.resolve();
         // Group commit: whatever arrived during this write goes out now, as one batch.
         if (this.#pending.length > 0) {
-          if (this.#o.mode === "batched" && this.#next === undefined) this.#schedule(false);
+          if (this.#o.mode === "batched" && this.#next === undefined && this.#live() < this.#early())
+            this.#schedule(false);
           else this.#run();
         }
       },

@@ -89,6 +89,10 @@ function isKey(k: unknown): k is Key {
   );
 }
 
+function isEntry(e: { key: unknown; value: unknown }): e is KvEntry {
+  return isKey(e.key);
+}
+
 export class LmdbKv implements KvBackend {
   readonly kind = "lmdb";
   readonly path: string;
@@ -193,9 +197,11 @@ export class LmdbKv implements KvBackend {
   }
 
   *entries(space: SpaceName): Iterable<KvEntry> {
-    for (const { key, value } of this.#db(space).getRange({})) {
-      if (!isKey(key)) throw corruptError(this.path, `malformed key ${JSON.stringify(key)} in ${space}`);
-      yield { key, value: value as unknown };
+    // lmdb-js's own { key, value } objects are handed on (no copy: one allocation fewer per entry, 1 M at a
+    // backlog's open).
+    for (const e of this.#db(space).getRange({})) {
+      if (!isEntry(e)) throw corruptError(this.path, `malformed key ${JSON.stringify(e.key)} in ${space}`);
+      yield e;
     }
   }
 

@@ -225,8 +225,8 @@ export interface StorageOptionsBase {
   /** batched: interval between durable commits, ms. Default 10. */
   batchIntervalMs?: number;
   /**
-   * batched/none: live pending ops beyond which commit() waits for the disk. Default 4096. A quarter of it starts a
-   * write before the interval is up (which bounds the size of one batch, i.e. the main-thread work of writing it).
+   * batched/none: live pending ops (not those cancelled out within the batch) beyond which commit() waits for the
+   * disk. Default 4096 (also bounds the size of one batch, i.e. the main-thread work of writing it).
    */
   maxPendingOps?: number;
   clock?: Clock;

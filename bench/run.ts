@@ -63,9 +63,11 @@ async function runSpec(
   }
   const persistent = spec.kind === "throughput" && spec.persistent === true;
   if (persistent && def.noPersistence !== null) return skipped(spec.id, spec.kind, def.id, def.noPersistence);
+  const listener = (spec.kind === "throughput" ? spec.transport : undefined) ?? "tcp";
+  if (!def.listeners.includes(listener)) return skipped(spec.id, spec.kind, def.id, def.noListener);
   let broker;
   try {
-    broker = await startBroker(def, ctx, persistent);
+    broker = await startBroker(def, ctx, persistent, listener);
   } catch (err) {
     return failed(spec.id, spec.kind, def.id, `broker did not start: ${(err as Error).message}`);
   }

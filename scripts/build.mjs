@@ -14,7 +14,14 @@ const dist = join(root, "dist");
 rmSync(dist, { recursive: true, force: true }); // no stale modules from renamed or deleted sources
 const tsc = spawnSync(
   process.execPath,
-  [join(root, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json"],
+  // --no-check (npm test, which typechecks the same sources beside the build): emit without checking again, 6 s of
+  // CPU instead of 11. `npm run build` and `npm pack` check.
+  [
+    join(root, "node_modules", "typescript", "bin", "tsc"),
+    "-p",
+    "tsconfig.build.json",
+    ...(process.argv.includes("--no-check") ? ["--noCheck"] : []),
+  ],
   {
     cwd: root,
     stdio: "inherit",

@@ -7,12 +7,19 @@ import { join } from "node:path";
 import { lastLines, onHarnessExit, spawnManaged, waitForPort, freePort, type ManagedProcess } from "../lib/children.ts";
 import { pinned } from "../lib/machine.ts";
 import type { BenchTransport } from "../lib/client.ts";
+import { makeCert, type BenchPki } from "../lib/pki.ts";
 import { PROTOCOL, type ProtocolLevel } from "../lib/mqtt-packets.ts";
 
 export const BROKER_IDS = ["wharf", "mosquitto", "aedes"] as const;
 export type BrokerId = (typeof BROKER_IDS)[number];
 
 export const MOSQUITTO_BIN = "/usr/sbin/mosquitto";
+
+/** How clients reach a broker: plain TCP, TLS (the run's EC P-256 certificate) or WebSocket on path /mqtt. */
+export const LISTENER_KINDS = ["tcp", "tls", "ws"] as const;
+export type ListenerKind = (typeof LISTENER_KINDS)[number];
+/** The WebSocket path every broker serves MQTT on. */
+export const WS_PATH = "/mqtt";
 
 export interface BrokerContext {
   root: string;
@@ -21,6 +28,8 @@ export interface BrokerContext {
   tmp: string;
   /** Durable storage of persisted runs: tmp, unless that is tmpfs (then under <root>/data). */
   dataRoot: string;
+  /** The run's TLS certificate, generated on first use (one for every broker, so TLS costs compare). */
+  pki(): BenchPki;
 }
 
 export interface BrokerDef {
@@ -29,8 +38,11 @@ export interface BrokerDef {
   protocols: readonly ProtocolLevel[];
   /** Null when runnable, otherwise the reason it is not (printed as "<id>: not runnable (reason)"). */
   prepare(ctx: BrokerContext): Promise<string | null>;
+  /** Listener types it can be benchmarked over (the others are skipped with `noListener`). */
+  listeners: readonly ListenerKind[];
+  noListener: string;
   /** With `persistent`, the broker keeps its state in durable storage under ctx.dataRoot. */
-  spawn(ctx: BrokerContext, port: number, persistent: boolean): ManagedProcess;
+  spawn(ctx: BrokerContext, port: number, persistent: boolean, listener: ListenerKind): ManagedProcess;
   /** Why this broker cannot run the persisted scenarios, or null if it can. */
   noPersistence: string | null;
   /** What "persisted" means for this broker: printed with each persisted run. */
@@ -47,16 +59,27 @@ export interface RunningBroker {
 
 const STARTUP_TIMEOUT_MS = 30_000;
 
-export async function startBroker(def: BrokerDef, ctx: BrokerContext, persistent = false): Promise<RunningBroker> {
+export async function startBroker(
+  def: BrokerDef,
+  ctx: BrokerContext,
+  persistent = false,
+  listener: ListenerKind = "tcp",
+): Promise<RunningBroker> {
   const port = await freePort();
-  const proc = def.spawn(ctx, port, persistent);
+  const proc = def.spawn(ctx, port, persistent, listener);
   try {
     await waitForPort(proc, port, STARTUP_TIMEOUT_MS);
   } catch (err) {
     await proc.stop();
     throw err;
   }
-  return { def, proc, port };
+  return { def, proc, port, ...transportOf(ctx, listener) };
+}
+
+function transportOf(ctx: BrokerContext, listener: ListenerKind): { transport?: BenchTransport } {
+  if (listener === "tls") return { transport: { kind: "tls", ca: ctx.pki().caPem } };
+  if (listener === "ws") return { transport: { kind: "ws", path: WS_PATH } };
+  return {};
 }
 
 const TMPFS_MAGIC = 0x01021994;
@@ -71,7 +94,14 @@ export function makeContext(root: string, cpu: number | null): BrokerContext {
     dataRoot = mkdtempSync(join(root, "data", "bench-"));
     onHarnessExit(() => rmSync(dataRoot, { recursive: true, force: true }));
   }
-  return { root, cpu, tmp, dataRoot };
+  let pki: BenchPki | null = null;
+  // Not under tmp (mode 0700): Mosquitto started as root reads its certificate as the mosquitto user.
+  const pkiDir = (): string => {
+    const dir = mkdtempSync(join(os.tmpdir(), "wharf-bench-pki-"));
+    onHarnessExit(() => rmSync(dir, { recursive: true, force: true }));
+    return dir;
+  };
+  return { root, cpu, tmp, dataRoot, pki: () => (pki ??= makeCert(pkiDir())) };
 }
 
 /** A fresh directory for one persistent broker's files. */
@@ -98,11 +128,15 @@ const wharf: BrokerDef = {
   },
   noPersistence: null,
   persistenceNote: "Wharf: LMDB storage, durability sync (a PUBACK follows the fsync'd commit of its message)",
-  spawn(ctx, port, persistent) {
+  listeners: LISTENER_KINDS,
+  noListener: "",
+  spawn(ctx, port, persistent, listener) {
     // WHARF_BENCH_NODE_ARGS: extra node flags for profiling, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
     const extra = (process.env["WHARF_BENCH_NODE_ARGS"] ?? "").split(/\s+/).filter((a) => a !== "");
-    // Default configuration (issue #10: Wharf as a new user runs it; no queue or in-flight overrides).
+    // Default configuration (issue #10: Wharf as a new user runs it; no queue or in-flight overrides). A TLS or
+    // WebSocket run adds a config file with that one listener (--host/--port then set its address).
     const args = [...extra, "--import", "tsx", "src/cli/main.ts", "start"];
+    if (listener !== "tcp") args.push("-c", wharfListenerConfig(ctx, port, listener));
     args.push("--host", "127.0.0.1", "--port", String(port), "--log-level", "warn", "--management-port", "0");
     if (persistent) args.push("--storage", "lmdb", "--data-dir", dataDir(ctx, `wharf-${port}`));
     else args.push("--storage", "memory");
@@ -111,15 +145,36 @@ const wharf: BrokerDef = {
   },
 };
 
+function wharfListenerConfig(ctx: BrokerContext, port: number, listener: "tls" | "ws"): string {
+  const file = join(ctx.tmp, `wharf-${listener}-${port}.yaml`);
+  const pki = listener === "tls" ? ctx.pki() : null;
+  const tls = pki === null ? "" : `, tls: { cert: "${pki.cert}", key: "${pki.key}" }`;
+  const path = listener === "ws" ? `, ws: { path: "${WS_PATH}" }` : "";
+  writeFileSync(file, `listeners:\n  - { type: ${listener}, host: 127.0.0.1, port: ${port}${tls}${path} }\n`);
+  return file;
+}
+
 /**
  * Mosquitto as its users run it (issue #10): its defaults (in-flight window 20, Nagle on), except an unbounded
  * queue (`max_queued_messages 0`) so it never drops for lack of room, plus a loopback listener, anonymous
  * access and quiet logs. WHARF_BENCH_MOSQUITTO_NODELAY=1 adds `set_tcp_nodelay true` (latency parity; it
  * roughly halves Mosquitto's throughput on the dev VM).
  */
-export function mosquittoConfig(port: number, persistDir?: string): string {
+export function mosquittoConfig(
+  port: number,
+  persistDir?: string,
+  listener: { kind: ListenerKind; pki?: BenchPki } = { kind: "tcp" },
+): string {
+  const tls = listener.pki === undefined ? [] : [`certfile ${listener.pki.cert}`, `keyfile ${listener.pki.key}`];
   return [
     `listener ${port} 127.0.0.1`,
+    // Its websockets listener (libwebsockets) serves every path. Mosquitto 2.0.11 exits with "Unable to start
+    // any listening sockets" when its only listener is a websockets one: a unix socket listener (unused, which
+    // it removes on exit) keeps it up. TLS: the run's certificate.
+    ...(listener.kind === "ws"
+      ? ["protocol websockets", `listener 0 ${join(os.tmpdir(), `wharf-bench-m${port}.sock`)}`]
+      : []),
+    ...tls,
     "allow_anonymous true",
     ...(persistDir === undefined ? ["persistence false"] : ["persistence true", `persistence_location ${persistDir}/`]),
     "max_queued_messages 0",
@@ -160,9 +215,13 @@ const mosquitto: BrokerDef = {
   persistenceNote:
     "Mosquitto: persistence true writes its in-memory state to disk only at autosave (default every 1800 s) " +
     "and shutdown, so its PUBACK does not mean the message is on disk",
-  spawn(ctx, port, persistent) {
+  listeners: LISTENER_KINDS,
+  noListener: "",
+  spawn(ctx, port, persistent, listener) {
     const conf = join(ctx.tmp, `mosquitto-${port}.conf`);
-    writeFileSync(conf, mosquittoConfig(port, persistent ? dataDir(ctx, `mosquitto-${port}`) : undefined));
+    const persist = persistent ? dataDir(ctx, `mosquitto-${port}`) : undefined;
+    const pki = listener === "tls" ? { pki: ctx.pki() } : {};
+    writeFileSync(conf, mosquittoConfig(port, persist, { kind: listener, ...pki }));
     const [cmd, argv] = pinned(ctx.cpu, MOSQUITTO_BIN, ["-c", conf]);
     return spawnManaged(cmd, argv, ctx.tmp);
   },
@@ -186,8 +245,12 @@ const aedes: BrokerDef = {
   },
   noPersistence: "Aedes ships in-memory persistence only (durable stores are separate packages, not installed)",
   persistenceNote: "",
-  spawn(ctx, port) {
-    const [cmd, argv] = pinned(ctx.cpu, process.execPath, ["bench/brokers/aedes-server.mjs", String(port)]);
+  // Issue 13 compares Aedes over WebSocket; Aedes has no TLS listener of its own.
+  listeners: ["tcp", "ws"],
+  noListener: "Aedes has no TLS listener of its own (compared over TCP and WebSocket)",
+  spawn(ctx, port, _persistent, listener) {
+    const args = ["bench/brokers/aedes-server.mjs", String(port), "127.0.0.1", ...(listener === "ws" ? ["--ws"] : [])];
+    const [cmd, argv] = pinned(ctx.cpu, process.execPath, args);
     return spawnManaged(cmd, argv, ctx.root);
   },
 };

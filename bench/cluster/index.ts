@@ -1,105 +1,36 @@
-// `npm run bench:cluster`: cross-node fan-in at QoS 0, 3 Wharf nodes (separate processes) with a real etcd, against
-// the same load on a single Wharf node. Publishers on n1 and n2, the subscriber on n3: every message crosses the
-// inter-node transport once. Unpaced (publishers write as fast as their sockets take it); loss is reported (QoS 0
-// may be dropped under overload, on a node or on an inter-node link). Issue 16 target: >= 50 % of single-node.
+// `npm run bench:cluster`: 3 Wharf nodes (separate processes) with a real etcd, against a single Wharf node.
+//  - fanin: cross-node fan-in at QoS 0. Publishers on n1 and n2, the subscriber on n3: every message crosses the
+//    inter-node transport once. Unpaced (publishers write as fast as their sockets take it); loss is reported (QoS 0
+//    may be dropped under overload, on a node or on an inter-node link). Issue 16 target: >= 50 % of single-node.
+//  - takeover: a persistent session with queued QoS 1 messages moved node to node (takeover.ts). Issue 16 target:
+//    takeover <= 100 ms p99; single-node reconnects as the baseline.
 //
-//   node --import tsx bench/cluster/index.ts [--seconds 5] [--publishers 4] [--payload 64]
-import { spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
-import { join, resolve, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+//   node --import tsx bench/cluster/index.ts [--scenario all|fanin|takeover] [--seconds 5] [--publishers 4]
+//     [--payload 64] [--rounds 200] [--queued 5]
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { BenchClient } from "../lib/client.ts";
-import { freePort } from "../lib/children.ts";
 import { PROTOCOL, encodePublishHeader } from "../lib/mqtt-packets.ts";
+import { clusterConfig, killLast, startEtcd, startWharf } from "./nodes.ts";
+import { takeover } from "./takeover.ts";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const { values } = parseArgs({
   options: {
+    scenario: { type: "string", default: "all" },
     seconds: { type: "string", default: "5" },
     publishers: { type: "string", default: "4" },
     payload: { type: "string", default: "64" },
+    rounds: { type: "string", default: "200" },
+    queued: { type: "string", default: "5" },
   },
 });
+const SCENARIO = values.scenario;
+const ROUNDS = Number(values.rounds);
+const QUEUED = Number(values.queued);
 const SECONDS = Number(values.seconds);
 const PUBLISHERS = Number(values.publishers);
 const PAYLOAD = Number(values.payload);
 const TOPIC = "bench/fanin";
-
-const children: ChildProcess[] = [];
-const dirs: string[] = [];
-function cleanup(): void {
-  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-}
-process.on("exit", cleanup);
-process.on("SIGINT", () => process.exit(130));
-
-async function startEtcd(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), "wharf-bench-etcd-"));
-  dirs.push(dir);
-  const [client, peer] = [await freePort(), await freePort()];
-  const c = `http://127.0.0.1:${client}`;
-  const p = `http://127.0.0.1:${peer}`;
-  const child = spawn(
-    "etcd",
-    [
-      "--name=b",
-      `--data-dir=${dir}/data`,
-      `--listen-client-urls=${c}`,
-      `--advertise-client-urls=${c}`,
-      `--listen-peer-urls=${p}`,
-      `--initial-advertise-peer-urls=${p}`,
-      `--initial-cluster=b=${p}`,
-      "--log-level=error",
-    ],
-    { stdio: "ignore" },
-  );
-  children.push(child);
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${c}/health`)).ok) return c;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error("etcd did not start");
-}
-
-/** Starts `wharf start` with a config; resolves with its MQTT port once it logs "listening". */
-async function startWharf(name: string, cluster: object | undefined): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), `wharf-bench-${name}-`));
-  dirs.push(dir);
-  const port = await freePort();
-  const config = {
-    listeners: [{ type: "tcp", host: "127.0.0.1", port }],
-    storage: { type: "memory" },
-    sys: { interval: 0 },
-    log: { level: process.env.BENCH_LOG ?? "warn", format: "json" },
-    management: { enabled: false },
-    ...(cluster === undefined ? {} : { cluster }),
-  };
-  const file = join(dir, "wharf.json.yaml");
-  writeFileSync(file, JSON.stringify(config)); // JSON is YAML
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "start", "--config", file], {
-    cwd: root,
-    stdio: ["ignore", process.env.BENCH_LOG === undefined ? "ignore" : "inherit", "inherit"],
-  });
-  children.push(child);
-  for (let i = 0; i < 600; i++) {
-    try {
-      const c = await BenchClient.connect({ port, clientId: `probe-${name}`, protocol: PROTOCOL.v311 });
-      await c.close();
-      return port;
-    } catch {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-  throw new Error(`${name} did not start`);
-}
 
 interface Result {
   sent: number;
@@ -167,36 +98,29 @@ async function fanIn(label: string, pubPorts: number[], subPort: number): Promis
   return { sent, received: total, seconds, rate: atStop / seconds };
 }
 
+const load = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ");
+
 async function main(): Promise<void> {
-  console.log(
-    `load average before: ${loadavg()
-      .map((x) => x.toFixed(2))
-      .join(" ")}`,
-  );
+  console.log(`load average before: ${load()}`);
+  const fanin = SCENARIO === "all" || SCENARIO === "fanin";
+  const moves = SCENARIO === "all" || SCENARIO === "takeover";
   const single = await startWharf("single", undefined);
-  const one = await fanIn("single node", [single], single);
-  children.at(-1)!.kill("SIGKILL");
+  const one = fanin ? await fanIn("single node", [single], single) : undefined;
+  if (moves) await takeover("single node reconnect", [single], ROUNDS, QUEUED);
+  killLast();
 
   const etcd = await startEtcd();
   const ports: number[] = [];
-  for (const id of ["n1", "n2", "n3"]) {
-    ports.push(
-      await startWharf(id, {
-        enabled: true,
-        nodeId: id,
-        name: "bench",
-        etcd: { endpoints: [etcd] },
-        listen: { host: "127.0.0.1", port: 0 },
-      }),
-    );
+  for (const id of ["n1", "n2", "n3"]) ports.push(await startWharf(id, clusterConfig(id, etcd)));
+  if (one !== undefined) {
+    const three = await fanIn("3 nodes, publishers on n1+n2, subscriber on n3", [ports[0]!, ports[1]!], ports[2]!);
+    console.log(`cross-node / single-node: ${((three.rate / one.rate) * 100).toFixed(0)} %`);
   }
-  const three = await fanIn("3 nodes, publishers on n1+n2, subscriber on n3", [ports[0]!, ports[1]!], ports[2]!);
-  console.log(`cross-node / single-node: ${((three.rate / one.rate) * 100).toFixed(0)} %`);
-  console.log(
-    `load average after: ${loadavg()
-      .map((x) => x.toFixed(2))
-      .join(" ")}`,
-  );
+  if (moves) await takeover("3 nodes, takeover n1->n2->n3->n1", ports, ROUNDS, QUEUED);
+  console.log(`load average after: ${load()}`);
 }
 
 main().then(

@@ -9,6 +9,9 @@
 //            the seams themselves while everything is off ("zero cost when disabled")
 // Variants run interleaved, round after round, so that drift of the machine spreads evenly; the median per variant
 // is reported with its ratio to `off`.
+// Options: --rounds=N (3), --measure=S (2 s windows), --only=<substring of the scenario id>, --variants=off,tracing
+// (a subset), --prof=<dir> (each broker runs with node --cpu-prof, a directory <scenario>-<variant>-r<round>
+// per run; summarise with bench/tools/cpuprofile-top.ts).
 import { once } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -25,6 +28,7 @@ import { runThroughput } from "../scenarios/throughput.ts";
 import * as settings from "../scenarios/settings.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+let profDir = "";
 type Variant = "off" | "ops" | "tracing" | "base";
 
 const SPECS: Extract<RunSpec, { kind: "throughput" }>[] = [
@@ -76,12 +80,17 @@ async function startWharf(
   ctx: ReturnType<typeof makeContext>,
   sinkUrl: string,
   baseRoot: string | undefined,
+  profile: string | undefined,
 ): Promise<RunningBroker> {
   const port = await freePort();
   const file = join(ctx.tmp, `wharf-ops-${variant}-${port}.yaml`);
   writeFileSync(file, config(variant, port, sinkUrl));
   const cwd = variant === "base" ? baseRoot! : root;
+  // One directory per run: the tsx loader's worker thread writes a profile of its own next to the main thread's
+  // (the larger file is the broker).
+  const prof = profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(profDir, profile)}`];
   const [cmd, argv] = pinned(ctx.cpu, process.execPath, [
+    ...prof,
     "--import",
     "tsx",
     "src/cli/main.ts",
@@ -113,7 +122,15 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
   const measure = Number(argv.find((a) => a.startsWith("--measure="))?.slice(10) ?? 2);
   const only = argv.find((a) => a.startsWith("--only="))?.slice(7);
   const baseRoot = process.env["WHARF_BENCH_BASE_ROOT"];
-  const variants: Variant[] = ["off", "ops", "tracing", ...(baseRoot === undefined ? [] : (["base"] as const))];
+  const wanted = argv
+    .find((a) => a.startsWith("--variants="))
+    ?.slice(11)
+    .split(",");
+  const variants = (
+    ["off", "ops", "tracing", ...(baseRoot === undefined ? [] : (["base"] as const))] as Variant[]
+  ).filter((v) => wanted === undefined || wanted.includes(v));
+  profDir = resolve(argv.find((a) => a.startsWith("--prof="))?.slice(7) ?? "");
+  const profiling = argv.some((a) => a.startsWith("--prof="));
   const timing: settings.Timing = { ...settings.FULL, warmupMs: 500, measureMs: measure * 1000 };
   const pinning = pinGenerator(argv.includes("--no-pin"));
   const ctx = makeContext(root, pinning.brokerCpu);
@@ -132,7 +149,8 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
     const losses: Record<string, number> = {};
     for (let r = 0; r < rounds; r++) {
       for (const v of variants) {
-        const broker = await startWharf(v, ctx, s.url, baseRoot);
+        const name = `${spec.id.replaceAll("/", "-")}-${v}-r${r + 1}`;
+        const broker = await startWharf(v, ctx, s.url, baseRoot, profiling ? name : undefined);
         try {
           const res = await runThroughput(spec, broker, timing);
           (rates[v] ??= []).push(res.msgsPerSec ?? Number.NaN);
@@ -146,7 +164,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
         }
       }
     }
-    const off = median(rates.off ?? []);
+    const off = median(rates.off ?? rates[variants[0]!] ?? []);
     for (const v of variants) {
       const m = median(rates[v] ?? []);
       const ratio = m / off;

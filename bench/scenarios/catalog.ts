@@ -91,6 +91,8 @@ export type RunSpec =
       openLoop?: true;
       /** QoS 1 PUBLISHes in flight per publisher (default QOS1_WINDOW). */
       qos1Window?: number;
+      /** Clients connect over TLS or WebSocket instead of plain TCP (issue 13; ids start with `tls/` or `ws/`). */
+      transport?: "tls" | "ws";
     }
   | {
       /** 1 publisher -> 10 subscribers of one topic, one of which never reads its socket (see slow-consumer.ts). */
@@ -141,6 +143,7 @@ export function allSpecs(stormConnections: number): RunSpec[] {
     }
   }
   specs.push(...openLoopSpecs());
+  specs.push(...transportSpecs());
   specs.push({ kind: "slow", id: "slow-consumer/qos0/100B/v3.1.1", qos: 0, payload: 100, protocol: PROTOCOL.v311 });
   for (const protocol of [PROTOCOL.v311, PROTOCOL.v5]) {
     const id = `latency/qos1/${LATENCY_RATE / 1000}k-per-s/${protocolName(protocol)}`;
@@ -177,6 +180,23 @@ export function queueSpecs(): RunSpec[] {
     const base = { kind: "queue", durability, payload: 100, protocol: PROTOCOL.v311 } as const;
     specs.push({ ...base, id: `queue/${durability}/100B/v3.1.1`, paced: false });
     specs.push({ ...base, id: `queue-latency/${durability}/${LATENCY_RATE / 1000}k-per-s/v3.1.1`, paced: true });
+  }
+  return specs;
+}
+
+/**
+ * Issue 13: fan-in and fan-out, 100 B, QoS 0 and 1, 3.1.1, with every client over TLS (the run's EC P-256
+ * certificate, same for every broker) or WebSocket (path /mqtt, subprotocol mqtt). Ids `tls/…` and `ws/…`.
+ */
+export function transportSpecs(): RunSpec[] {
+  const specs: RunSpec[] = [];
+  for (const transport of ["tls", "ws"] as const) {
+    for (const family of ["fan-in", "fan-out"] as const) {
+      for (const qos of [0, 1] as const) {
+        const id = `${transport}/${family}/qos${qos}/100B/v3.1.1`;
+        specs.push({ kind: "throughput", id, family, qos, payload: 100, protocol: PROTOCOL.v311, transport });
+      }
+    }
   }
   return specs;
 }
@@ -225,6 +245,8 @@ export const QUICK_IDS: readonly string[] = [
   "queue/sync/100B/v3.1.1",
   "queue/batched/100B/v3.1.1",
   `queue-latency/sync/${LATENCY_RATE / 1000}k-per-s/v3.1.1`,
+  "tls/fan-in/qos0/100B/v3.1.1",
+  "ws/fan-in/qos0/100B/v3.1.1",
 ];
 
 export function selectSpecs(all: readonly RunSpec[], quick: boolean, only: readonly string[]): RunSpec[] {

@@ -1,5 +1,6 @@
-// `npm run bench:transports`: the transport-specific figures of issue 13, Wharf vs Mosquitto where Mosquitto has
-// the feature. Every broker is started here on free loopback ports with the same test certificate (EC P-256,
+// `npm run bench:transports`: the transport-specific figures of issue 13 that are not message throughput, Wharf vs
+// Mosquitto where Mosquitto has the feature (TLS and WebSocket throughput rows are in the main catalog:
+// `npm run bench -- --only tls/,ws/`). Every broker is started here on free loopback ports with the same test certificate (EC P-256,
 // generated with openssl into a temp dir):
 //  - handshake: full TLS handshakes per second (new connection, no session resumption, TLS 1.3, ECDHE + P-256
 //    ECDSA certificate) each followed by MQTT CONNECT/CONNACK and a close; 32 connections in flight.
@@ -8,18 +9,15 @@
 //    bridge. A subscriber counts what arrived (loss is part of the result).
 // Runs are short (--seconds, default 3) and unpaced; the generator shares the machine (the load average is
 // printed with every figure). WHARF_BENCH_NODE_ARGS passes node flags to the Wharf process (e.g. --cpu-prof).
-import { execFileSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join, resolve } from "node:path";
 import tls from "node:tls";
 import { fileURLToPath } from "node:url";
 import { Pool } from "undici";
-import { BROKERS as BROKER_DEFS, MOSQUITTO_BIN, type BrokerId, type RunningBroker } from "../brokers/index.ts";
-import { BenchClient, type BenchTransport } from "../lib/client.ts";
-import { allSpecs, type RunSpec } from "../scenarios/catalog.ts";
-import { QUICK } from "../scenarios/settings.ts";
-import { runThroughput } from "../scenarios/throughput.ts";
+import { MOSQUITTO_BIN } from "../brokers/index.ts";
+import { BenchClient } from "../lib/client.ts";
+import { makeCert } from "../lib/pki.ts";
 import { freePort, installSignalHandlers, spawnManaged, waitForPort, type ManagedProcess } from "../lib/children.ts";
 import { PROTOCOL, encodeConnect } from "../lib/mqtt-packets.ts";
 
@@ -30,7 +28,7 @@ const arg = (name: string, dflt: string): string => {
   return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt;
 };
 const SECONDS = Number(arg("seconds", "3"));
-const ONLY = arg("only", "throughput,handshake,http").split(",");
+const ONLY = arg("only", "handshake,http").split(",");
 const BROKERS = arg("brokers", "wharf,mosquitto,aedes").split(",");
 const INFLIGHT = 32;
 const QOS = arg("qos", "0,1")
@@ -42,35 +40,6 @@ function load(): string {
     .loadavg()
     .map((x) => x.toFixed(2))
     .join(" ");
-}
-
-function makeCert(dir: string): { ca: string; cert: string; key: string } {
-  const sh = (args: string[]): void => void execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
-  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-  sh(["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Bench CA"]);
-  sh(["req", "-new", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost"]);
-  writeFileSync(join(dir, "server.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
-  sh([
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-days",
-    "2",
-    "-extfile",
-    "server.ext",
-    "-out",
-    "server.pem",
-  ]);
-  // Mosquitto started as root drops to the mosquitto user: it must be able to read them (a throwaway test key).
-  chmodSync(dir, 0o755);
-  for (const f of ["ca.pem", "server.pem", "server.key"]) chmodSync(join(dir, f), 0o644);
-  return { ca: join(dir, "ca.pem"), cert: join(dir, "server.pem"), key: join(dir, "server.key") };
 }
 
 interface Ports {
@@ -131,58 +100,6 @@ async function startMosquitto(dir: string, pki: { cert: string; key: string }): 
   await waitForPort(proc, ports.tls, 10_000);
   await waitForPort(proc, ports.ws, 10_000);
   return [proc, ports];
-}
-
-async function startAedesWs(): Promise<[ManagedProcess, Ports]> {
-  const ws = await freePort();
-  const proc = spawnManaged(
-    process.execPath,
-    ["bench/brokers/aedes-server.mjs", String(ws), "127.0.0.1", "--ws"],
-    root,
-  );
-  await waitForPort(proc, ws, 30_000);
-  return [proc, { tcp: 0, tls: 0, ws }];
-}
-
-/** The harness's throughput scenarios (bench/scenarios/throughput.ts) with clients over TLS or WebSocket. */
-const THROUGHPUT_IDS = arg(
-  "scenarios",
-  "fan-in/qos0/100B/v3.1.1,fan-in/qos1/100B/v3.1.1,fan-out/qos0/100B/v3.1.1,fan-out/qos1/100B/v3.1.1",
-).split(",");
-const KINDS = arg("transports", "tls,ws").split(",");
-
-async function throughput(dir: string, pki: { cert: string; key: string }, ca: Buffer): Promise<void> {
-  const specs = allSpecs(0).filter((s): s is Extract<RunSpec, { kind: "throughput" }> => THROUGHPUT_IDS.includes(s.id));
-  const timing = { ...QUICK, measureMs: SECONDS * 1000 };
-  const starters: [BrokerId, () => Promise<[ManagedProcess, Ports]>, ("tls" | "ws")[]][] = [
-    ["wharf", () => startWharf(dir, pki), ["tls", "ws"]],
-    ["mosquitto", () => startMosquitto(dir, pki), ["tls", "ws"]],
-    ["aedes", startAedesWs, ["ws"]],
-  ];
-  for (const [id, start, kinds] of starters) {
-    if (!BROKERS.includes(id)) continue;
-    for (const kind of kinds) {
-      if (!KINDS.includes(kind)) continue;
-      for (const spec of specs) {
-        // A fresh broker per run, as bench/run.ts does.
-        const [proc, ports] = await start();
-        const transport: BenchTransport = kind === "tls" ? { kind: "tls", ca } : { kind: "ws", path: "/mqtt" };
-        const broker: RunningBroker = { def: BROKER_DEFS[id], proc, port: ports[kind]!, transport };
-        try {
-          const r = await runThroughput(spec, broker, timing);
-          const d = r.delivery;
-          const loss = d === undefined ? "?" : `${d.lost}`;
-          const rate = r.msgsPerSec === undefined ? "-" : `${fmt(r.msgsPerSec)} msg/s`;
-          console.log(
-            `throughput ${kind} ${spec.id} ${id}: ${rate}, lost ${loss}, ${r.status}` +
-              `${r.notes.length > 0 ? ` (${r.notes.join("; ")})` : ""}, load ${load()}`,
-          );
-        } finally {
-          await proc.stop();
-        }
-      }
-    }
-  }
 }
 
 /** Full TLS handshakes + CONNECT/CONNACK per second, INFLIGHT at a time. */
@@ -256,9 +173,8 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(os.tmpdir(), "wharf-bench-transports-"));
   try {
     const pki = makeCert(dir);
-    const ca = readFileSync(pki.ca);
+    const ca = pki.caPem;
     console.log(`transports bench: ${SECONDS} s per run, ${INFLIGHT} in flight, cpus ${os.cpus().length}`);
-    if (ONLY.includes("throughput")) await throughput(dir, pki, ca);
     if (ONLY.includes("handshake")) {
       for (const [name, start] of [
         ["wharf", startWharf],

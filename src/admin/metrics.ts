@@ -69,13 +69,19 @@ export interface MetricsOptions {
   readonly messagesByQos?: boolean;
   /** The Storage object whose commits feed wharf_storage_commit_duration_seconds (storage commit events). */
   readonly storageSource?: object | undefined;
+  /**
+   * prom-client's default process metrics (CPU, heap, GC durations, event-loop lag; default true). They run
+   * collectors all the time (a GC performance observer called after every collection, an event-loop delay
+   * histogram): a server without a management endpoint, where nobody can scrape them, passes false.
+   */
+  readonly processMetrics?: boolean;
 }
 
 /** Builds the registry for `broker`. */
 export function createBrokerMetrics(broker: Broker, opts: MetricsOptions = {}): BrokerMetrics {
   const registry = new Registry();
   const insp = inspectBroker(broker);
-  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 });
+  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 });
 
   let snapshot: BrokerStats = broker.stats();
   const refresh = (): void => {

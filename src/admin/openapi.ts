@@ -8,108 +8,75 @@ type JsonSchema = Record<string, unknown>;
 
 const ref = (name: string): JsonSchema => ({ $ref: `#/components/schemas/${name}` });
 const nullable = (type: string): JsonSchema => ({ type: [type, "null"] });
-const pageOf = (item: string): JsonSchema => ({
+/** An object schema whose properties are all required except those in `optional`: each key is written once. */
+const object = (properties: Record<string, JsonSchema>, optional: string[] = []): JsonSchema => ({
   type: "object",
-  required: ["items", "total", "offset", "limit"],
-  properties: {
+  required: Object.keys(properties).filter((k) => !optional.includes(k)),
+  properties,
+});
+const pageOf = (item: string): JsonSchema =>
+  object({
     items: { type: "array", items: ref(item) },
     total: { type: "integer", minimum: 0 },
     offset: { type: "integer", minimum: 0 },
     limit: { type: "integer", minimum: 1 },
-  },
-});
+  });
 
 const schemas: Record<string, JsonSchema> = {
-  Error: {
-    type: "object",
-    required: ["error"],
-    properties: {
-      error: {
-        type: "object",
-        required: ["code", "message"],
-        properties: {
-          code: {
-            type: "string",
-            enum: [
-              "UNAUTHORIZED",
-              "NO_ADMIN_TOKENS",
-              "NOT_FOUND",
-              "METHOD_NOT_ALLOWED",
-              "BAD_REQUEST",
-              "PAYLOAD_TOO_LARGE",
-              "CONFLICT",
-              "CONFIG_INVALID",
-              "UNAVAILABLE",
-              "INTERNAL",
-            ],
-          },
-          message: { type: "string" },
-          details: {},
+  Error: object({
+    error: {
+      type: "object",
+      required: ["code", "message"],
+      properties: {
+        code: {
+          type: "string",
+          enum: [
+            "UNAUTHORIZED",
+            "NO_ADMIN_TOKENS",
+            "NOT_FOUND",
+            "METHOD_NOT_ALLOWED",
+            "BAD_REQUEST",
+            "PAYLOAD_TOO_LARGE",
+            "CONFLICT",
+            "CONFIG_INVALID",
+            "UNAVAILABLE",
+            "INTERNAL",
+          ],
         },
+        message: { type: "string" },
+        details: {},
       },
     },
-  },
-  Client: {
-    type: "object",
-    required: [
-      "clientId",
-      "connected",
-      "username",
-      "protocolVersion",
-      "remoteAddress",
-      "transport",
-      "sessionExpiryInterval",
-      "subscriptions",
-      "queued",
-      "inflight",
-    ],
-    properties: {
-      clientId: { type: "string" },
-      connected: { type: "boolean" },
-      username: nullable("string"),
-      protocolVersion: nullable("integer"),
-      remoteAddress: nullable("string"),
-      transport: nullable("string"),
-      sessionExpiryInterval: { type: "integer", minimum: 0 },
-      subscriptions: { type: "integer", minimum: 0 },
-      queued: { type: "integer", minimum: 0 },
-      inflight: { type: "integer", minimum: 0 },
-    },
-  },
-  Subscription: {
-    type: "object",
-    required: [
-      "clientId",
-      "filter",
-      "qos",
-      "noLocal",
-      "retainAsPublished",
-      "retainHandling",
-      "identifier",
-      "shareGroup",
-    ],
-    properties: {
-      clientId: { type: "string" },
-      filter: { type: "string" },
-      qos: { type: "integer", enum: [0, 1, 2] },
-      noLocal: { type: "boolean" },
-      retainAsPublished: { type: "boolean" },
-      retainHandling: { type: "integer", enum: [0, 1, 2] },
-      identifier: nullable("integer"),
-      shareGroup: nullable("string"),
-    },
-  },
-  Retained: {
-    type: "object",
-    required: ["topic", "qos", "payloadSize", "payload", "payloadBase64"],
-    properties: {
-      topic: { type: "string" },
-      qos: { type: "integer", enum: [0, 1, 2] },
-      payloadSize: { type: "integer", minimum: 0 },
-      payload: nullable("string"),
-      payloadBase64: { type: "string" },
-    },
-  },
+  }),
+  Client: object({
+    clientId: { type: "string" },
+    connected: { type: "boolean" },
+    username: nullable("string"),
+    protocolVersion: nullable("integer"),
+    remoteAddress: nullable("string"),
+    transport: nullable("string"),
+    sessionExpiryInterval: { type: "integer", minimum: 0 },
+    subscriptions: { type: "integer", minimum: 0 },
+    queued: { type: "integer", minimum: 0 },
+    inflight: { type: "integer", minimum: 0 },
+  }),
+  Subscription: object({
+    clientId: { type: "string" },
+    filter: { type: "string" },
+    qos: { type: "integer", enum: [0, 1, 2] },
+    noLocal: { type: "boolean" },
+    retainAsPublished: { type: "boolean" },
+    retainHandling: { type: "integer", enum: [0, 1, 2] },
+    identifier: nullable("integer"),
+    shareGroup: nullable("string"),
+  }),
+  Retained: object({
+    topic: { type: "string" },
+    qos: { type: "integer", enum: [0, 1, 2] },
+    payloadSize: { type: "integer", minimum: 0 },
+    payload: nullable("string"),
+    payloadBase64: { type: "string" },
+  }),
   Stats: {
     type: "object",
     required: [
@@ -131,68 +98,44 @@ const schemas: Record<string, JsonSchema> = {
     ],
     additionalProperties: { type: "integer", minimum: 0 },
   },
-  Listener: {
-    type: "object",
-    required: ["type", "host", "port"],
-    properties: {
+  Listener: object(
+    {
       type: { type: "string" },
       host: { type: "string" },
       port: { type: "integer" },
       connections: { type: "integer", description: "open connections (coap: observations)" },
       path: { type: "string" },
     },
-  },
-  BrokerInfo: {
-    type: "object",
-    required: ["name", "version", "listeners", "stats"],
-    properties: {
-      name: { type: "string" },
-      version: { type: "string" },
-      listeners: { type: "array", items: ref("Listener") },
-      stats: ref("Stats"),
-    },
-  },
-  QueueGroup: {
-    type: "object",
-    required: ["name", "consumers", "inflight", "retrying", "backlog", "floor"],
-    properties: {
-      name: { type: "string" },
-      consumers: {
-        type: "array",
-        items: {
-          type: "object",
-          required: ["id", "prefetch", "inflight", "partitions"],
-          properties: {
-            id: { type: "string" },
-            prefetch: { type: "integer", minimum: 1 },
-            inflight: { type: "integer", minimum: 0 },
-            partitions: { type: "array", items: { type: "integer", minimum: 0 } },
-          },
+    ["connections", "path"],
+  ),
+  BrokerInfo: object({
+    name: { type: "string" },
+    version: { type: "string" },
+    listeners: { type: "array", items: ref("Listener") },
+    stats: ref("Stats"),
+  }),
+  QueueGroup: object({
+    name: { type: "string" },
+    consumers: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["id", "prefetch", "inflight", "partitions"],
+        properties: {
+          id: { type: "string" },
+          prefetch: { type: "integer", minimum: 1 },
+          inflight: { type: "integer", minimum: 0 },
+          partitions: { type: "array", items: { type: "integer", minimum: 0 } },
         },
       },
-      inflight: { type: "integer", minimum: 0 },
-      retrying: { type: "integer", minimum: 0 },
-      backlog: { type: "integer", minimum: 0 },
-      floor: { type: "integer" },
     },
-  },
-  Queue: {
-    type: "object",
-    required: [
-      "name",
-      "type",
-      "ordering",
-      "partitions",
-      "depth",
-      "bytes",
-      "firstSeq",
-      "nextSeq",
-      "inflight",
-      "dlqDepth",
-      "groups",
-      "counters",
-    ],
-    properties: {
+    inflight: { type: "integer", minimum: 0 },
+    retrying: { type: "integer", minimum: 0 },
+    backlog: { type: "integer", minimum: 0 },
+    floor: { type: "integer" },
+  }),
+  Queue: object(
+    {
       name: { type: "string" },
       type: { type: "string" },
       ordering: { type: "string" },
@@ -207,78 +150,47 @@ const schemas: Record<string, JsonSchema> = {
       groups: { type: "array", items: ref("QueueGroup") },
       counters: { type: "object", additionalProperties: { type: "integer", minimum: 0 } },
     },
-  },
-  QueueMessage: {
-    type: "object",
-    required: [
-      "seq",
-      "messageId",
-      "partition",
-      "enqueuedAt",
-      "expiresAt",
-      "partitionKey",
-      "payloadSize",
-      "payload",
-      "payloadBase64",
-      "dlq",
-    ],
-    properties: {
-      seq: { type: "integer", minimum: 0 },
-      messageId: { type: "string" },
-      partition: { type: "integer", minimum: 0 },
-      enqueuedAt: { type: "integer", description: "ms since the epoch" },
-      expiresAt: nullable("integer"),
-      partitionKey: nullable("string"),
-      payloadSize: { type: "integer", minimum: 0 },
-      payload: nullable("string"),
-      payloadBase64: { type: "string" },
-      dlq: {
-        type: ["object", "null"],
-        required: ["reason", "originalQueue", "originalId", "group", "deliveryCount"],
-        properties: {
-          reason: { type: "string" },
-          originalQueue: { type: "string" },
-          originalId: { type: "string" },
-          group: { type: "string" },
-          deliveryCount: { type: "integer", minimum: 0 },
-        },
+    ["dlq"],
+  ),
+  QueueMessage: object({
+    seq: { type: "integer", minimum: 0 },
+    messageId: { type: "string" },
+    partition: { type: "integer", minimum: 0 },
+    enqueuedAt: { type: "integer", description: "ms since the epoch" },
+    expiresAt: nullable("integer"),
+    partitionKey: nullable("string"),
+    payloadSize: { type: "integer", minimum: 0 },
+    payload: nullable("string"),
+    payloadBase64: { type: "string" },
+    dlq: {
+      type: ["object", "null"],
+      required: ["reason", "originalQueue", "originalId", "group", "deliveryCount"],
+      properties: {
+        reason: { type: "string" },
+        originalQueue: { type: "string" },
+        originalId: { type: "string" },
+        group: { type: "string" },
+        deliveryCount: { type: "integer", minimum: 0 },
       },
     },
-  },
+  }),
   QueuePage: pageOf("Queue"),
   QueueMessagePage: pageOf("QueueMessage"),
-  QueuePurged: {
-    type: "object",
-    required: ["queue", "purged"],
-    properties: { queue: { type: "string" }, purged: { type: "integer", minimum: 0 } },
-  },
-  QueueRedriven: {
-    type: "object",
-    required: ["queue", "moved"],
-    properties: { queue: { type: "string" }, moved: { type: "integer", minimum: 0 } },
-  },
+  QueuePurged: object({ queue: { type: "string" }, purged: { type: "integer", minimum: 0 } }),
+  QueueRedriven: object({ queue: { type: "string" }, moved: { type: "integer", minimum: 0 } }),
   ClientPage: pageOf("Client"),
   SubscriptionPage: pageOf("Subscription"),
   RetainedPage: pageOf("Retained"),
   SessionDetail: {
-    allOf: [
-      ref("Client"),
-      {
-        type: "object",
-        required: ["subscriptionList"],
-        properties: { subscriptionList: { type: "array", items: ref("Subscription") } },
-      },
-    ],
+    allOf: [ref("Client"), object({ subscriptionList: { type: "array", items: ref("Subscription") } })],
   },
   Done: {
     type: "object",
     description: "What was done: the key of the object acted on and a true flag",
     minProperties: 2,
   },
-  ReloadReport: {
-    type: "object",
-    required: ["file", "applied", "restartRequired"],
-    properties: {
+  ReloadReport: object(
+    {
       file: { type: "string" },
       applied: { type: "array", items: { type: "string" } },
       restartRequired: { type: "array", items: { type: "string" } },
@@ -291,46 +203,39 @@ const schemas: Record<string, JsonSchema> = {
         },
       },
     },
-  },
+    ["failed"],
+  ),
   Config: { type: "object", description: "The effective configuration (docs/configuration.md), secrets masked" },
-  WebhookStatusList: {
-    type: "object",
-    required: ["items"],
-    properties: {
+  WebhookStatusList: object({
+    items: {
+      type: "array",
       items: {
-        type: "array",
-        items: {
-          type: "object",
-          required: ["name", "url", "buffered", "breaker", "consecutiveFailures", "delivered", "dropped"],
-          properties: {
-            name: { type: "string" },
-            url: { type: "string" },
-            buffered: { type: "integer", minimum: 0 },
-            breaker: { type: "string", enum: ["closed", "open", "half-open"] },
-            consecutiveFailures: { type: "integer", minimum: 0 },
-            delivered: { type: "integer", minimum: 0 },
-            dropped: { type: "object", additionalProperties: { type: "integer", minimum: 0 } },
-          },
+        type: "object",
+        required: ["name", "url", "buffered", "breaker", "consecutiveFailures", "delivered", "dropped"],
+        properties: {
+          name: { type: "string" },
+          url: { type: "string" },
+          buffered: { type: "integer", minimum: 0 },
+          breaker: { type: "string", enum: ["closed", "open", "half-open"] },
+          consecutiveFailures: { type: "integer", minimum: 0 },
+          delivered: { type: "integer", minimum: 0 },
+          dropped: { type: "object", additionalProperties: { type: "integer", minimum: 0 } },
         },
       },
     },
-  },
-  Health: { type: "object", required: ["status"], properties: { status: { type: "string", enum: ["ok"] } } },
-  Readiness: {
-    type: "object",
-    required: ["status", "checks"],
-    properties: {
-      status: { type: "string", enum: ["ready", "not ready"] },
-      checks: {
-        type: "array",
-        items: {
-          type: "object",
-          required: ["name", "ok"],
-          properties: { name: { type: "string" }, ok: { type: "boolean" }, reason: { type: "string" } },
-        },
+  }),
+  Health: object({ status: { type: "string", enum: ["ok"] } }),
+  Readiness: object({
+    status: { type: "string", enum: ["ready", "not ready"] },
+    checks: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["name", "ok"],
+        properties: { name: { type: "string" }, ok: { type: "boolean" }, reason: { type: "string" } },
       },
     },
-  },
+  }),
 };
 
 /** The success response of each route: status, and a component schema name or a raw media type. */

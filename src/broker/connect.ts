@@ -214,15 +214,24 @@ function completeConnect(
     accept(opened); // the in-process registry: no await on the CONNECT path
     return;
   }
-  return opened.then((o) => {
-    if (c.state === ConnState.Connecting) {
-      accept(o);
-      return;
-    }
-    // Closed while a remote registry answered: the session was attached to this connection; detach it again.
-    c.session = o.session;
-    broker.connectionEnded(c, true, undefined);
-  });
+  return opened.then(
+    (o) => {
+      if (c.state === ConnState.Connecting) {
+        accept(o);
+        return;
+      }
+      // Closed while a remote registry answered: the session was attached to this connection; detach it again.
+      c.session = o.session;
+      broker.connectionEnded(c, true, undefined);
+    },
+    (err: unknown) => {
+      // A cluster registry could not settle who owns the client id (etcd or the owning node unreachable): the
+      // client retries later. 5.0 0x88 Server unavailable, 3.x 0x03.
+      if (c.state !== ConnState.Connecting) return;
+      c.logger.warn({ err, clientId }, "session not available: refusing the CONNECT");
+      c.refuse(ReasonCode.ServerUnavailable, c.problem("session not available here now; retry"));
+    },
+  );
 }
 
 interface Accepted {

@@ -155,9 +155,10 @@ export interface SessionEndedEvent extends Base {
   readonly clientId: string;
   /**
    * "expired": its expiry interval passed while disconnected [MQTT-3.1.2-23]; "clean-start": discarded by a
-   * CONNECT with clean start; "connection-ended": its expiry interval was 0; "deleted": by an operator (admin API).
+   * CONNECT with clean start; "connection-ended": its expiry interval was 0; "deleted": by an operator (admin API);
+   * "taken-over": its client connected to another node of the cluster, and the session moved there.
    */
-  readonly reason: "expired" | "clean-start" | "connection-ended" | "deleted";
+  readonly reason: "expired" | "clean-start" | "connection-ended" | "deleted" | "taken-over";
 }
 
 /**

@@ -14,6 +14,12 @@ export type { Session, Subscription } from "./session.ts";
 export type { RoutingParts } from "./runtime.ts";
 export type { Producer } from "./backpressure.ts";
 export type { LocalRouter, RouteResult, Router } from "./router.ts";
+// The session seam (BrokerDeps.sessions): client-id ownership and session takeover across nodes.
+export type { OpenedSession, SessionClient, SessionRegistry, LocalSessionRegistry } from "./session-registry.ts";
+export { exportSession } from "./session-transfer.ts";
+export type { SessionParts, SessionState, TransferredOutbound } from "./session-transfer.ts";
+export { OutState } from "./session.ts";
+export type { OutStateValue } from "./session.ts";
 export { DEFAULT_BROKER_OPTIONS } from "./options.ts";
 export type { AclRule, BrokerOptions, ScramUserOption, ServerRedirect } from "./options.ts";
 export { validateScramUser } from "./authenticators.ts";

@@ -10,7 +10,8 @@
 import type { QoS } from "../codec/index.ts";
 import { SubscriptionIndex } from "../topics/index.ts";
 import { minQoS } from "./message.ts";
-import type { Message } from "./message.ts";
+import type { Delivery, Message } from "./message.ts";
+import { RouteCache, type PlanTarget, type RoutePlan } from "./route-cache.ts";
 import type { Session, Subscription } from "./session.ts";
 import { SharedGroup, SharedSubscriptions } from "./shared.ts";
 import type { SharedEnv } from "./shared.ts";
@@ -64,6 +65,7 @@ interface Target {
 /** The in-process router. */
 export class LocalRouter implements Router {
   readonly #index = new SubscriptionIndex<IndexEntry>();
+  readonly #cache = new RouteCache();
   readonly #shared: SharedSubscriptions;
 
   readonly #canRead: ((s: Session, topic: string) => boolean) | undefined;
@@ -114,16 +116,59 @@ export class LocalRouter implements Router {
   }
 
   #route(msg: Message, withShared: boolean): RouteResult {
+    const cached = this.#cache.get(msg.topic, this.#index.version);
+    let plan: RoutePlan;
+    if (cached !== undefined && cached !== null) plan = cached;
+    else {
+      const built = this.#plan(msg);
+      plan = built.plan;
+      if (cached === undefined && built.cacheable) this.#cache.store(msg.topic, plan);
+    }
+    let refused = 0;
+    const canRead = this.#canRead;
+    const targets = plan.targets;
+    // One Delivery for every plain QoS 0 target: it is immutable and QoS 0 is never persisted or tracked per
+    // session, so sharing it saves an allocation per subscriber (QoS 1/2 deliveries stay per session: persistence
+    // and the inflight window key on them).
+    let shared0: Delivery | undefined;
+    for (let i = 0; i < targets.length; i++) {
+      const t = targets[i]!;
+      if (canRead !== undefined && !canRead(t.session, msg.topic)) continue; // ACL read-filter mode
+      const qos = minQoS(msg.qos, t.qos);
+      // Forwarded to an established subscription: RETAIN cleared [MQTT-3.3.1-9] unless 5.0 Retain As Published.
+      const retain = t.retainAsPublished && msg.retain;
+      let d: Delivery;
+      if (qos === 0 && !retain && t.ids === undefined)
+        d = shared0 ??= { msg, qos: 0, retain: false, subscriptionIds: undefined };
+      else d = { msg, qos, retain, subscriptionIds: t.ids as number[] | undefined };
+      if (!t.session.deliver(d)) refused++;
+    }
+    const groups = plan.groups;
+    if (!withShared || groups === undefined) return { matched: targets.length, refused };
+    for (const g of groups) if (!this.#shared.dispatch(g, msg)) refused++;
+    return { matched: targets.length + groups.length, refused };
+  }
+
+  /**
+   * Matches `msg.topic` in the index: one target per session at the highest granted QoS of its matching
+   * subscriptions, with all their identifiers, and the matching shared groups. Not cacheable when a No Local
+   * subscription matched (the result depends on the publisher).
+   */
+  #plan(msg: Message): { plan: RoutePlan; cacheable: boolean } {
     const targets = new Map<string, Target>();
     let groups: SharedGroup[] | undefined;
+    let cacheable = true;
     const origin = msg.origin;
     this.#index.match(msg.topic, (key, entry) => {
       if (entry instanceof SharedGroup) {
-        if (withShared) (groups ??= []).push(entry); // one delivery per group, to a member it picks (5.0 §4.8.2)
+        (groups ??= []).push(entry); // one delivery per group, to a member it picks (5.0 §4.8.2)
         return;
       }
       const sub = entry.sub;
-      if (sub.noLocal && origin === key) return; // 5.0 [MQTT-3.8.3-3]
+      if (sub.noLocal) {
+        cacheable = false;
+        if (origin === key) return; // 5.0 [MQTT-3.8.3-3]
+      }
       const t = targets.get(key);
       if (t === undefined) {
         targets.set(key, {
@@ -138,22 +183,16 @@ export class LocalRouter implements Router {
       if (sub.retainAsPublished) t.retainAsPublished = true;
       if (sub.identifier !== undefined) (t.ids ??= []).push(sub.identifier);
     });
-    let refused = 0;
-    const canRead = this.#canRead;
+    const list: PlanTarget[] = [];
     for (const t of targets.values()) {
-      if (canRead !== undefined && !canRead(t.session, msg.topic)) continue; // ACL read-filter mode
-      const delivered = t.session.deliver({
-        msg,
-        qos: minQoS(msg.qos, t.qos),
-        // Forwarded to an established subscription: RETAIN cleared [MQTT-3.3.1-9] unless 5.0 Retain As Published.
-        retain: t.retainAsPublished && msg.retain,
-        subscriptionIds: t.ids,
+      list.push({
+        session: t.session,
+        qos: t.qos,
+        retainAsPublished: t.retainAsPublished,
+        ids: t.ids === undefined ? undefined : Object.freeze(t.ids),
       });
-      if (!delivered) refused++;
     }
-    if (groups === undefined) return { matched: targets.size, refused };
-    for (const g of groups) if (!this.#shared.dispatch(g, msg)) refused++;
-    return { matched: targets.size + groups.length, refused };
+    return { plan: { targets: list, groups }, cacheable };
   }
 
   sessionOnline(session: Session): void {

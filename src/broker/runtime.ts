@@ -41,6 +41,8 @@ import { MemoryQueueStore, QueueEngine, StorageQueueStore } from "../queues/inde
 import type { RouteResult, Router } from "./router.ts";
 import { LocalSessionRegistry } from "./session-registry.ts";
 import type { OpenedSession, SessionClient, SessionRegistry } from "./session-registry.ts";
+import { installSession } from "./session-transfer.ts";
+import type { InstallHost, SessionParts } from "./session-transfer.ts";
 import type { Session, SessionEnv, Subscription } from "./session.ts";
 import { Counters } from "./stats.ts";
 import type { BrokerStats } from "./stats.ts";
@@ -79,6 +81,11 @@ export interface BrokerDeps {
    * it wraps (with durable queues) and the retained store, and returns the router the broker publishes through.
    */
   routing?: (parts: RoutingParts) => Router;
+  /**
+   * The other clustering seam: wraps the in-process session registry with one that decides client-id ownership
+   * across nodes and moves sessions between them (src/cluster/sessions). Its open() may answer asynchronously.
+   */
+  sessions?: (parts: SessionParts) => SessionRegistry;
 }
 
 /** What a cluster router is built from (BrokerDeps.routing). */
@@ -236,7 +243,7 @@ export class BrokerRuntime implements BrokerCore {
       authorizer: this.authorizer,
       publish: (m) => void this.publishMessage(m),
     };
-    this.sessions = new LocalSessionRegistry({
+    const localSessions = new LocalSessionRegistry({
       clock: this.clock,
       logger: this.logger,
       counters: this.counters,
@@ -247,6 +254,14 @@ export class BrokerRuntime implements BrokerCore {
       brokerId: this.id,
       publishWill: (will, client) => publishWill(this.#willDeps, will, client),
     });
+    const installHost: InstallHost = {
+      subscribe: (s, sub) => void this.subscribe(s, sub),
+      inboundAdded: (s, id) => this.persistence?.inboundAdded(s, id),
+    };
+    this.sessions =
+      deps.sessions === undefined
+        ? localSessions
+        : deps.sessions({ local: localSessions, install: (s, state) => installSession(installHost, s, state) });
     this.sys = new SysPublisher(
       this.clock,
       this.options.sysInterval,

@@ -98,6 +98,8 @@ export interface SessionRegistryDeps {
 export class LocalSessionRegistry implements SessionRegistry {
   readonly #sessions = new Map<string, Session>();
   #nextClientId = 0;
+  /** Told after a session ended, whatever the reason (a cluster registry releases the client id's ownership). */
+  onEnded: ((s: Session) => void) | undefined = undefined;
 
   constructor(private readonly deps: SessionRegistryDeps) {}
 
@@ -241,6 +243,7 @@ export class LocalSessionRegistry implements SessionRegistry {
     s.clearState();
     if (this.#sessions.get(s.clientId) === s) this.#sessions.delete(s.clientId);
     if (pending !== undefined) this.deps.publishWill(pending.will, pending.client);
+    this.onEnded?.(s);
   }
 
   #created(s: Session, expiryInterval: number, restored: boolean): void {

@@ -334,6 +334,25 @@ export class Session {
   }
 
   /**
+   * Takes over state moved from another broker (session-transfer.ts) into this new, empty session: outbound flows
+   * keep their packet identifiers and states (resume() resends them), queued deliveries queue (over the limits if
+   * need be: they were accepted already). Persisted like local deliveries.
+   */
+  adopt(inflight: readonly Outbound[], queued: readonly Delivery[]): void {
+    const store = this.env.store;
+    for (const out of inflight) {
+      this.inflight.set(out.packetId, out);
+      const released = out.state === OutState.AwaitPubcomp;
+      store?.sent(this, out.delivery, out.packetId, released ? OutState.AwaitPubrec : out.state);
+      if (released) store?.released(this, out);
+    }
+    for (const d of queued) {
+      this.queue.push(d, true);
+      if (d.qos > 0) store?.queued(this, d);
+    }
+  }
+
+  /**
    * PUBACK from the client, with its reason code (5.0; 0 for 3.x): settles the delivery acknowledged, or rejected
    * for >= 0x80. False if no QoS 1 message with that id was in flight (ignored by the caller).
    */

@@ -3,7 +3,8 @@
 // WHARF_URL / WHARF_TOKEN environment variables say where and as whom.
 import { Option, type Command } from "commander";
 import { request } from "undici";
-import { generateToken } from "../admin/index.ts";
+// The token helper only, not the admin layer's index (which loads the management server and prom-client).
+import { generateToken } from "../admin/auth.ts";
 
 /** program.ts imports this file, so its types and exit codes are restated here (structurally the same). */
 interface CliIo {

@@ -1,15 +1,13 @@
-// Entry point of the `wharf` command (bin/wharf.js and `npm start` run this file through tsx).
-import { checkConfig } from "./check-config.ts";
+// Entry point of the `wharf` command (bin/wharf.js runs the compiled file, `npm start` this one through tsx).
+// Each command's module is loaded when the command runs: `wharf status` or `wharf --version` need neither the
+// broker nor its storage, and loading everything took 0.6 s of CPU per invocation.
 import { runCli, stdio, type CliActions } from "./program.ts";
-import { passwd } from "./passwd.ts";
-import { queuesCommand } from "./queues.ts";
-import { start } from "./start.ts";
 
 const actions: CliActions = {
-  start: (flags) => start(flags, stdio),
-  checkConfig: (file, opts) => Promise.resolve(checkConfig(file, opts, stdio)),
-  passwd: (file, user, opts) => passwd(file, user, opts, stdio),
-  queues: (action, queue, flags) => queuesCommand(action, queue, flags, stdio),
+  start: async (flags) => (await import("./start.ts")).start(flags, stdio),
+  checkConfig: async (file, opts) => (await import("./check-config.ts")).checkConfig(file, opts, stdio),
+  passwd: async (file, user, opts) => (await import("./passwd.ts")).passwd(file, user, opts, stdio),
+  queues: async (action, queue, flags) => (await import("./queues.ts")).queuesCommand(action, queue, flags, stdio),
 };
 
 const result = await runCli(process.argv.slice(2), actions);

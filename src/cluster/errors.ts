@@ -10,6 +10,8 @@ export const ClusterErrorCode = {
   UnknownPeer: "CLUSTER_UNKNOWN_PEER",
   /** A peer sent bytes that are not a valid frame (bad length, unknown handshake). */
   BadFrame: "CLUSTER_BAD_FRAME",
+  /** A CONNECT's client id could not be claimed (owner silent, etcd unreachable, not a member): refused, retry. */
+  SessionUnavailable: "CLUSTER_SESSION_UNAVAILABLE",
   /** The membership or transport was closed. */
   Closed: "CLUSTER_CLOSED",
 } as const;

@@ -9,3 +9,5 @@ export * from "./node.ts";
 export * from "./transport/index.ts";
 export * from "./routing/index.ts";
 export * from "./leader.ts";
+export * from "./leader-tasks.ts";
+export * from "./sessions/index.ts";

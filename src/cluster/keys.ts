@@ -2,6 +2,8 @@
 // each concern has its own sub-prefix, so a watch on one never sees another's traffic.
 //   nodes/<nodeId>      NodeInfo JSON, attached to the node's lease (membership.ts)
 //   queues/...          queue partition ownership (src/cluster/queues, another module)
+//   clients/<clientId>  the node serving that client's session, attached to its lease (sessions/ownership.ts)
+//   leader              the leader's node id, attached to its lease (leader.ts)
 export interface ClusterKeys {
   readonly root: string;
   readonly nodes: string;

@@ -67,6 +67,8 @@ export class Membership {
   #member = false;
   #closed = false;
   #rejoinTimer: TimerHandle | undefined;
+  /** Cancels the fence timer of a lease (leave()). */
+  readonly #fences = new Map<Lease, () => void>();
 
   private constructor(o: MembershipOptions) {
     this.#o = o;
@@ -137,6 +139,8 @@ export class Membership {
     if (this.#closed) return;
     this.#closed = true;
     this.#rejoinTimer?.cancel();
+    for (const cancel of this.#fences.values()) cancel();
+    this.#fences.clear();
     const lease = this.#lease;
     this.#member = false;
     this.#lease = undefined;
@@ -164,9 +168,11 @@ export class Membership {
     const lease = etcd.lease(leaseTtl);
     this.#lease = lease;
     lease.on("lost", (err) => this.#lost(lease, err));
+    const asked = clock.now();
     let leaseId: string;
     try {
       leaseId = await lease.grant();
+      this.#fence(lease, asked);
     } catch (err) {
       throw new ClusterError(ClusterErrorCode.EtcdUnavailable, `cannot reach etcd: ${String(err)}`, { cause: err });
     }
@@ -227,6 +233,49 @@ export class Membership {
     this.#nodes.delete(info.id);
     this.#o.logger.info({ node: info.id }, "cluster node left");
     this.#events.emit("leave", info);
+  }
+
+  /**
+   * The lease fence. The etcd3 client reports a lost lease only 2 TTLs after its last renewal, but etcd deletes the
+   * lease (and every key on it: client-id ownership, the leader key) one TTL after it received the last renewal: in
+   * between, another node may own what this one still serves. So the node counts its lease as lost itself once a TTL
+   * (less a sixth, for timer lateness) has passed since it *sent* the last renewal etcd answered, which is no later
+   * than etcd's own expiry. Renewals go every TTL/3, so two may fail without tripping it.
+   */
+  #fence(lease: Lease, grantedFrom: number): void {
+    const { clock, leaseTtl } = this.#o;
+    const window = leaseTtl * 1000 - Math.ceil((leaseTtl * 1000) / 6);
+    const fired: number[] = [];
+    let timer: TimerHandle | undefined;
+    const arm = (from: number): void => {
+      timer?.cancel();
+      timer = clock.setTimeout(
+        () => {
+          // A renewal answered while this process was busy is read in the poll phase, after the timers: check then.
+          setImmediate(() => {
+            if (lease !== this.#lease || this.#closed || lease.revoked()) return;
+            if (clock.now() - validFrom < window) return;
+            lease.release(); // stop renewing: a lease renewed after the fence could keep stale keys alive
+            this.#lost(lease, new Error(`cluster lease not renewed for ${window} ms`));
+          });
+        },
+        Math.max(0, from + window - clock.now()),
+      );
+    };
+    let validFrom = grantedFrom;
+    arm(validFrom);
+    lease.on("keepaliveFired", () => fired.push(clock.now()));
+    lease.on("keepaliveSucceeded", () => {
+      validFrom = fired.shift() ?? validFrom;
+      arm(validFrom);
+    });
+    // A broken keepalive stream: renewals in flight get no answer.
+    lease.on("keepaliveFailed", () => (fired.length = 0));
+    lease.on("lost", () => {
+      timer?.cancel();
+      this.#fences.delete(lease);
+    });
+    this.#fences.set(lease, () => timer?.cancel());
   }
 
   #lost(lease: Lease, err: Error): void {

@@ -11,8 +11,11 @@ import type { EtcdOptions } from "./etcd.ts";
 import { clusterKeys } from "./keys.ts";
 import type { ClusterKeys } from "./keys.ts";
 import { LeaderElection } from "./leader.ts";
+import { LeaderTasks } from "./leader-tasks.ts";
 import { Membership } from "./membership.ts";
 import type { ClusterRouter, RoutingPeers } from "./routing/index.ts";
+import { ClientOwnership } from "./sessions/index.ts";
+import type { ClusterSessionRegistry } from "./sessions/index.ts";
 import { PeerTransport } from "./transport/index.ts";
 import type { LinkLimits, TransportTls } from "./transport/index.ts";
 
@@ -25,6 +28,8 @@ export interface ClusterNodeOptions {
   readonly listen: { readonly host: string; readonly port: number };
   readonly advertiseHost: string;
   readonly tls: EtcdOptions["tls"];
+  /** Seconds between runs of the leader task `retained-cleanup`; 0 = never. */
+  readonly retainedSweepInterval: number;
 }
 
 export interface ClusterNodeDeps {
@@ -36,13 +41,17 @@ export interface ClusterNodeDeps {
 
 export class ClusterNode {
   #router: ClusterRouter | undefined;
+  #sessions: ClusterSessionRegistry | undefined;
   private constructor(
     readonly etcd: Etcd3,
     readonly keys: ClusterKeys,
     readonly membership: Membership,
     readonly transport: PeerTransport,
-    /** Leader tasks: `leader.isLeader`, "elected"/"deposed" events. */
+    /** Leader election: `leader.isLeader`, "elected"/"deposed" events. */
     readonly leader: LeaderElection,
+    /** Work that runs on the leader only (leader-tasks.ts). */
+    readonly tasks: LeaderTasks,
+    private readonly retainedSweepMs: number,
     private readonly logger: Logger,
   ) {}
 
@@ -94,7 +103,8 @@ export class ClusterNode {
         { nodes: membership.nodes().map((n) => n.id), lease: membership.leaseId, port: transport.port },
         "joined the cluster",
       );
-      return new ClusterNode(etcd, keys, membership, transport, leader, logger);
+      const tasks = new LeaderTasks(leader, deps.clock, logger);
+      return new ClusterNode(etcd, keys, membership, transport, leader, tasks, o.retainedSweepInterval * 1000, logger);
     } catch (err) {
       await membership?.leave();
       etcd.close();
@@ -112,6 +122,28 @@ export class ClusterNode {
   attachRouter(router: ClusterRouter): void {
     this.#router = router;
     router.attach(this.routingPeers());
+    this.tasks.add("retained-cleanup", this.retainedSweepMs, () => router.sweepRetained());
+  }
+
+  /** The cluster session registry of this node's broker (attachSessions), for stats and the admin API. */
+  get sessions(): ClusterSessionRegistry | undefined {
+    return this.#sessions;
+  }
+
+  /** Starts deciding client-id ownership in etcd and moving sessions across nodes (BrokerDeps.sessions). */
+  attachSessions(registry: ClusterSessionRegistry): void {
+    this.#sessions = registry;
+    const { membership, transport } = this;
+    registry.attach({
+      self: this.id,
+      leaseId: () => membership.leaseId,
+      isMember: (node) => membership.get(node) !== undefined,
+      send: (node, type, body) => transport.send(node, type, body),
+      handle: (type, fn) => transport.handle(type, fn),
+      onLeaseLost: (fn) => membership.on("lease-lost", () => fn()),
+      onRejoined: (fn) => membership.on("rejoined", () => fn()),
+      ownership: new ClientOwnership(this.etcd, this.keys.prefix("clients")),
+    });
   }
 
   /** The node as the cluster router sees it: membership for the peer list, the transport for frames. */
@@ -132,7 +164,9 @@ export class ClusterNode {
 
   /** Leaves the cluster (the registration goes at once) and closes the etcd client. Idempotent. */
   async close(): Promise<void> {
+    this.tasks.close();
     this.#router?.detach();
+    this.#sessions?.stop();
     await this.leader.close();
     await this.membership.leave();
     await this.transport.close();

@@ -56,6 +56,11 @@ export class Received implements ReceivedMessage {
   timer: TimerHandle | undefined = undefined;
   /** Manual ack: when the ack timeout expires (broker clock). */
   deadline = 0;
+  /**
+   * One object handed to every automatically acknowledged subscription a QoS 0 delivery reaches (sharedView()):
+   * it carries no settlement state, since such a delivery has nothing to settle (no packet id, no ack timeout).
+   */
+  #shared = false;
 
   constructor(
     readonly sub: LocalSubscription,
@@ -98,6 +103,13 @@ export class Received implements ReceivedMessage {
     return this.#state !== Settle.Pending;
   }
 
+  /** A stateless view for automatically acknowledged QoS 0 deliveries, shared by the subscriptions it reaches. */
+  static shared(sub: LocalSubscription, d: Delivery): Received {
+    const r = new Received(sub, d, undefined, priorityOf(d.msg.properties), 1);
+    r.#shared = true;
+    return r;
+  }
+
   text(): string {
     return this.payload.toString("utf8");
   }
@@ -128,12 +140,26 @@ export class Received implements ReceivedMessage {
 
   /** Marks the outcome; `Acked`/`Dead`/`Dropped` also complete the session's QoS 1/2 flow. */
   settle(state: SettleValue): void {
-    if (this.#state !== Settle.Pending) return;
+    if (this.#shared || this.#state !== Settle.Pending) return;
     this.#state = state;
     this.timer?.cancel();
     this.timer = undefined;
     if (state !== Settle.Retrying) this.sub.complete(this);
   }
+}
+
+/**
+ * The last shared view made (Received.shared) and the delivery it wraps. The router hands one Delivery object to
+ * every plain QoS 0 target of a message, one after the other, so this one-entry memo gives one view per message
+ * instead of one per subscription. It keeps the last such message alive until the next one.
+ */
+let lastShared: Delivery | undefined;
+let lastView: Received | undefined;
+
+function sharedView(sub: LocalSubscription, d: Delivery): Received {
+  if (d === lastShared) return lastView!;
+  lastShared = d;
+  return (lastView = Received.shared(sub, d));
 }
 
 export class LocalSubscription extends LocalClient implements Subscription {
@@ -260,9 +286,11 @@ export class LocalSubscription extends LocalClient implements Subscription {
     }
     this.#stats.received++;
     const r =
-      this.#queue === undefined
-        ? new Received(this, d, packetId, priorityOf(d.msg.properties), 1)
-        : this.#queueReceived(d, packetId);
+      this.#queue !== undefined
+        ? this.#queueReceived(d, packetId)
+        : packetId === undefined && this.ackMode === "auto"
+          ? sharedView(this, d)
+          : new Received(this, d, packetId, priorityOf(d.msg.properties), 1);
     if (this.#buffer.length >= this.#capacity && !this.#makeRoom(r)) return true;
     this.#push(r);
     return true;
@@ -325,11 +353,14 @@ export class LocalSubscription extends LocalClient implements Subscription {
   #schedulePump(): void {
     if (this.#pumpScheduled) return;
     this.#pumpScheduled = true;
-    queueMicrotask(() => {
-      this.#pumpScheduled = false;
-      this.#pump();
-    });
+    queueMicrotask(this.#pumpTask);
   }
+
+  /** The scheduled pump: one function for the subscription's lifetime, not a closure per schedule. */
+  readonly #pumpTask = (): void => {
+    this.#pumpScheduled = false;
+    this.#pump();
+  };
 
   /** The next buffered message that has not expired, or undefined. */
   #take(): Received | undefined {

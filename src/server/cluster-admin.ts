@@ -11,6 +11,7 @@ export function clusterView(node: ClusterNode): Record<string, unknown> {
     member: membership.isMember,
     lease: membership.leaseId,
     leader: node.leader.leader,
+    leaderTasks: node.tasks.stats(),
     nodes: membership.nodes().map((n) => ({
       ...n,
       self: n.id === node.id,
@@ -25,11 +26,23 @@ export function clusterView(node: ClusterNode): Record<string, unknown> {
       refusedConnections: links.refusedConnections,
     },
     routing: router?.stats,
+    sessions: sessionsView(node),
   };
+}
+
+/** Client-id ownership and takeovers; the takeover round trips as percentiles (ms). */
+function sessionsView(node: ClusterNode): Record<string, unknown> | undefined {
+  const st = node.sessions?.stats();
+  if (st === undefined) return undefined;
+  const ms = [...st.takeoverMs].sort((a, b) => a - b);
+  const pct = (p: number): number | undefined => ms[Math.min(ms.length - 1, Math.ceil((p / 100) * ms.length) - 1)];
+  const { takeoverMs: _, ...counts } = st;
+  return { ...counts, takeoverMs: { count: ms.length, p50: pct(50), p99: pct(99), max: ms.at(-1) } };
 }
 
 export function clusterRoutes(router: Router, node: ClusterNode): void {
   router.add("GET", "/api/v1/cluster", () => ({ json: clusterView(node) }), {
-    summary: "Cluster membership, inter-node links, routing counters and each node's subscription interest",
+    summary:
+      "Cluster membership, inter-node links, routing counters, each node's subscription interest, session takeovers",
   });
 }

@@ -17,7 +17,7 @@ import {
 } from "../admin/index.ts";
 import { Broker } from "../broker/index.ts";
 import type { BrokerOptions } from "../broker/options.ts";
-import type { RoutingParts } from "../broker/index.ts";
+import type { RoutingParts, SessionParts } from "../broker/index.ts";
 import { startListeners, type StartedListener } from "./listeners.ts";
 import { systemClock, type Clock } from "../util/clock.ts";
 import type { Logger } from "../util/logger.ts";
@@ -30,7 +30,7 @@ import { buildServerAuth, type ServerAuth } from "./auth/index.ts";
 import { join } from "node:path";
 import { CONTROL_SOCKET, controlSocketPath, startQueueControl } from "./queue-control.ts";
 import type { QueueControl } from "./queue-control.ts";
-import { ClusterNode, ClusterRouter } from "../cluster/index.ts";
+import { ClusterNode, ClusterRouter, ClusterSessionRegistry } from "../cluster/index.ts";
 import { clusterRoutes } from "./cluster-admin.ts";
 import { registerClusterMetrics } from "./cluster-metrics.ts";
 
@@ -162,6 +162,12 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   const routing = config.cluster.enabled
     ? (parts: RoutingParts) => (clusterRouter = new ClusterRouter(parts, clock, logger.child({ component: "cluster" })))
     : undefined;
+  // … and opens sessions through a registry that decides client-id ownership in etcd (takeover across nodes).
+  let clusterSessions: ClusterSessionRegistry | undefined;
+  const sessions = config.cluster.enabled
+    ? (parts: SessionParts) =>
+        (clusterSessions = new ClusterSessionRegistry(parts, clock, logger.child({ component: "cluster-sessions" })))
+    : undefined;
   try {
     broker = new Broker(toBrokerOptions(config), {
       clock,
@@ -170,6 +176,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
       auth: auth.hooks,
       latencySampleEvery: config.management.latencySampleEvery,
       routing,
+      sessions,
     });
   } catch (err) {
     auth.close();
@@ -195,6 +202,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     if (config.cluster.enabled) {
       cluster = await ClusterNode.start(config.cluster, { clock, logger });
       if (clusterRouter !== undefined) cluster.attachRouter(clusterRouter);
+      if (clusterSessions !== undefined) cluster.attachSessions(clusterSessions);
     }
   } catch (err) {
     await Promise.allSettled(listeners.map((l) => l.close()));
@@ -206,9 +214,12 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   }
 
   broker.addSysTopics(() => listenerSysTopics(listeners));
+  // Without the management server nobody can scrape: the registry still answers RunningServer.metrics (its
+  // series are read at scrape time), but nothing runs in the background and storage commits are not timed.
   const metrics = createBrokerMetrics(broker, {
     storageStats: () => storage.stats,
-    storageSource: storage,
+    storageSource: config.management.enabled ? storage : undefined,
+    processMetrics: config.management.enabled,
     messagesByQos: config.management.metricsByQos,
     listeners: () => listeners.map((l) => ({ type: l.type, address: addressOf(l), connections: l.connections })),
   });

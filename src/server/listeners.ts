@@ -6,7 +6,6 @@ import { attachWebSocket } from "../transport/ws/index.ts";
 import { attachHttpBridge } from "../transport/http/index.ts";
 import type { ListenerHandle } from "../transport/listen.ts";
 import { listenTcp } from "../transport/tcp/index.ts";
-import { listenCoap } from "../transport/coap/index.ts";
 import { listenTls, TlsConfigError, type TlsOptions } from "../transport/tls/index.ts";
 import type { Clock, Logger } from "../util/index.ts";
 import { WS_DEFAULTS, type ListenerConfig, type TlsConfig } from "./config/index.ts";
@@ -97,7 +96,9 @@ async function start(ctx: ListenerContext, l: ListenerConfig): Promise<StartedLi
     case "wss":
     case "http":
       return startWeb(ctx, l, undefined);
-    case "coap":
+    case "coap": {
+      // The coap package is loaded only when a CoAP listener is configured.
+      const { listenCoap } = await import("../transport/coap/index.ts");
       return listenCoap(
         broker,
         {
@@ -109,6 +110,7 @@ async function start(ctx: ListenerContext, l: ListenerConfig): Promise<StartedLi
         logger,
         clock,
       );
+    }
   }
 }
 

@@ -59,6 +59,7 @@ export class SubscriptionIndex<V> {
   /** Filters of each key, for filtersOf/removeKey (session cleanup). */
   readonly #byKey = new TombstoneMap<string, Set<string>>();
   #size = 0;
+  #version = 0;
   #nodeCount = 0;
   #visited = 0;
   #matching = 0;
@@ -82,6 +83,14 @@ export class SubscriptionIndex<V> {
   /** Number of (filter, key) entries. */
   get size(): number {
     return this.#size;
+  }
+
+  /**
+   * Changes on every add, replace and remove: a caller caching match results (the broker's route cache) keeps them
+   * only while it is unchanged.
+   */
+  get version(): number {
+    return this.#version;
   }
 
   /** Number of trie nodes, root excluded (0 when empty): lets tests check that removal frees nodes. */
@@ -305,6 +314,7 @@ export class SubscriptionIndex<V> {
   }
 
   #invalidate(): void {
+    this.#version++;
     this.#cache?.clear();
   }
 

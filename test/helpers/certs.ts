@@ -18,6 +18,8 @@ export interface TestPki {
   /** A leaf certificate signed by this CA (`san` like "DNS:localhost,IP:127.0.0.1,email:a@b"). */
   issue(name: string, opts?: { cn?: string; san?: string; days?: number; passphrase?: string }): CertFiles;
   read(file: string): Buffer;
+  /** TLS options for a client that trusts this CA (server name "localhost") and, when given, presents `issued`. */
+  client(issued?: CertFiles): { ca: Buffer; servername: string; cert?: Buffer; key?: Buffer };
 }
 
 function openssl(args: string[], cwd: string): void {
@@ -80,5 +82,10 @@ export function makePki(t: { after(fn: () => void): void }, caName = "Wharf Test
       return { cert, key };
     },
     read: (file) => readFileSync(file),
+    client: (issued) => ({
+      ca: readFileSync(join(dir, "ca.pem")),
+      servername: "localhost",
+      ...(issued === undefined ? {} : { cert: readFileSync(issued.cert), key: readFileSync(issued.key) }),
+    }),
   };
 }

@@ -285,6 +285,19 @@ async function login(candidate) {
   show(view);
 }
 
+// Table headers come from each table's data-columns ("A|B|"; an empty name is an actions column, named for screen
+// readers only), so index.html states each table's columns once.
+for (const table of document.querySelectorAll("table[data-columns]")) {
+  const row = table.createTHead().insertRow();
+  for (const name of table.dataset.columns.split("|")) {
+    const th = document.createElement("th");
+    th.scope = "col";
+    if (name) th.textContent = name;
+    else th.append(Object.assign(document.createElement("span"), { className: "sr-only", textContent: "Actions" }));
+    row.append(th);
+  }
+}
+
 $("login-form").addEventListener("submit", (e) => {
   e.preventDefault();
   login($("token").value.trim());

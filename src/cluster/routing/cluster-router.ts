@@ -12,9 +12,10 @@
 //   to one topic are resolved last-writer-wins by (publish time, node id). A link coming up sends its retained set.
 // - `$` topics ($SYS, $queue) stay on their node: $SYS is per node, durable queues have their own clustering.
 //
-// Forwarding is at most once: a QoS 1/2 message in a frame lost with a broken connection is not redelivered
-// (docs/cluster.md, "Guarantees and limits"). A QoS 0 message for a peer whose link is over its high-water mark is
-// dropped (counted), like for a slow local subscriber; QoS 1/2 wait in the link's queue up to its limit.
+// Forwarding of QoS 1/2 is at least once between live nodes, without duplicates (reliable.ts): numbered frames kept
+// until acknowledged, sent again when a broken link comes back, deduplicated by the receiver. QoS 0 is at most once.
+// A QoS 0 message for a peer whose link is over its high-water mark is dropped (counted), like for a slow local
+// subscriber; QoS 1/2 wait in the link's queue up to its limit.
 import type {
   LocalRouter,
   Message,
@@ -30,6 +31,7 @@ import { BodyReader, encodeMessageHead, encodeString } from "./message-codec.ts"
 import { RoutingFrame } from "./frame-types.ts";
 import type { InterestDelta, InterestSnapshot } from "./frame-types.ts";
 import { LocalInterest, RemoteInterest } from "./interest.ts";
+import { ForwardInbox, ForwardOutbox, RELIABLE_HEADER_BYTES } from "./reliable.ts";
 
 /** What the cluster router needs of the node (ClusterNode.routingPeers()). */
 export interface RoutingPeers {
@@ -64,6 +66,12 @@ export interface ClusterRoutingStats {
   retainedApplied: number;
   /** Frames that could not be decoded (dropped). */
   badFrames: number;
+  /** QoS 1/2 forwards not yet acknowledged by their peer (and their bytes); forwards sent again after a break. */
+  unacked: number;
+  unackedBytes: number;
+  resent: number;
+  /** QoS 1/2 forwards received twice (a retransmission) and dropped. */
+  duplicatesDropped: number;
 }
 
 interface Stamp {
@@ -78,7 +86,7 @@ const newer = (a: Stamp, b: Stamp | undefined): boolean =>
   b === undefined || a.at > b.at || (a.at === b.at && a.node > b.node);
 
 export class ClusterRouter implements Router {
-  readonly stats: ClusterRoutingStats = {
+  readonly #stats: ClusterRoutingStats = {
     forwarded: 0,
     forwardDropped: 0,
     publisherHolds: 0,
@@ -88,7 +96,14 @@ export class ClusterRouter implements Router {
     retainedReplicated: 0,
     retainedApplied: 0,
     badFrames: 0,
+    unacked: 0,
+    unackedBytes: 0,
+    resent: 0,
+    duplicatesDropped: 0,
   };
+  readonly #outbox = new ForwardOutbox();
+  readonly #inbox = new ForwardInbox();
+  #acksScheduled = false;
   readonly #inner: Router;
   readonly #local: LocalRouter;
   readonly #parts: RoutingParts;
@@ -123,10 +138,16 @@ export class ClusterRouter implements Router {
     d.push(peers.handle(RoutingFrame.InterestDelta, (from, body) => this.#onDelta(from, body)));
     d.push(peers.handle(RoutingFrame.SyncRequest, (from) => this.#sendSync(from)));
     d.push(peers.handle(RoutingFrame.Retained, (from, body) => this.#onRetained(from, body)));
+    d.push(peers.handle(RoutingFrame.ForwardReliable, (from, body, src) => this.#onNumbered(from, body, false, src)));
+    d.push(
+      peers.handle(RoutingFrame.ForwardSharedReliable, (from, body, src) => this.#onNumbered(from, body, true, src)),
+    );
+    d.push(peers.handle(RoutingFrame.ForwardAck, (from, body) => this.#outbox.acked(from, body)));
     d.push(peers.onUp((node) => this.#linkUp(node)));
     d.push(
       peers.onLeave((node) => {
         this.#remote.dropNode(node);
+        this.#outbox.drop(node);
         this.#release(node);
         this.#stalled.delete(node);
       }),
@@ -147,6 +168,17 @@ export class ClusterRouter implements Router {
     for (const fn of this.#detach) fn();
     this.#detach = [];
     this.#peers = undefined;
+  }
+
+  /** Routing counters, with the reliable forwarding state as of now. */
+  get stats(): ClusterRoutingStats {
+    const o = this.#outbox.stats();
+    const st = this.#stats;
+    st.unacked = o.unacked;
+    st.unackedBytes = o.unackedBytes;
+    st.resent = o.resent;
+    st.duplicatesDropped = this.#inbox.duplicates;
+    return st;
   }
 
   /** What this node knows of another's interest (admin, tests). */
@@ -250,15 +282,26 @@ export class ClusterRouter implements Router {
       const producer = this.#parts.overload.producer;
       if (producer !== undefined && !this.#stalled.has(node)) this.#hold(node, producer);
       else if (qos === 0) {
-        this.stats.forwardDropped++;
+        this.#stats.forwardDropped++;
         return true; // like a slow local subscriber's QoS 0: dropped, not refused
       }
     }
-    if (!peers.send(node, type, parts)) {
-      this.stats.forwardRefused++;
+    let frame = parts;
+    if (qos > 0) {
+      type = type === RoutingFrame.Forward ? RoutingFrame.ForwardReliable : RoutingFrame.ForwardSharedReliable;
+      const numbered = this.#outbox.add(node, type, parts);
+      if (numbered === undefined) {
+        this.#stats.forwardRefused++; // too much unacknowledged for this peer
+        return false;
+      }
+      frame = numbered;
+    }
+    if (!peers.send(node, type, frame)) {
+      if (qos > 0) this.#outbox.unadd(node); // never sent: not kept, and its number is reused
+      this.#stats.forwardRefused++;
       return false;
     }
-    this.stats.forwarded++;
+    this.#stats.forwarded++;
     return true;
   }
 
@@ -275,7 +318,7 @@ export class ClusterRouter implements Router {
     if (h.producers.has(producer)) return;
     h.producers.add(producer);
     producer.hold();
-    this.stats.publisherHolds++;
+    this.#stats.publisherHolds++;
   }
 
   #release(node: string): void {
@@ -297,7 +340,7 @@ export class ClusterRouter implements Router {
       this.#bad(from, err);
       return;
     }
-    this.stats.received++;
+    this.#stats.received++;
     // The inter-node connection is this delivery's producer: a subscriber here over its marks stops reading it, and
     // TCP pushes back on the sending node (whose link then holds its own publishers).
     const overload = this.#parts.overload;
@@ -305,10 +348,30 @@ export class ClusterRouter implements Router {
     overload.producer = source;
     try {
       if (group === undefined) this.#local.routeOwn(msg);
-      else if (this.#local.dispatchShared(group, msg) === undefined) this.stats.sharedMissed++;
+      else if (this.#local.dispatchShared(group, msg) === undefined) this.#stats.sharedMissed++;
     } finally {
       overload.producer = previous;
     }
+  }
+
+  /** A numbered (QoS 1/2) forward: routed the first time its number is seen, acknowledged either way. */
+  #onNumbered(from: string, body: Buffer, shared: boolean, source: Producer): void {
+    let fresh: boolean;
+    try {
+      fresh = this.#inbox.accept(from, body);
+    } catch (err) {
+      this.#bad(from, err);
+      return;
+    }
+    if (!this.#acksScheduled) {
+      this.#acksScheduled = true;
+      setImmediate(() => {
+        this.#acksScheduled = false;
+        const peers = this.#peers;
+        if (peers !== undefined) this.#inbox.flush((node, ack) => peers.send(node, RoutingFrame.ForwardAck, ack));
+      });
+    }
+    if (fresh) this.#onForward(from, body.subarray(RELIABLE_HEADER_BYTES), shared, source);
   }
 
   // ---- interest ---------------------------------------------------------------------------------------------
@@ -330,6 +393,7 @@ export class ClusterRouter implements Router {
   #linkUp(node: string): void {
     const peers = this.#peers;
     if (peers === undefined) return;
+    this.#outbox.resend(node, (type, parts) => peers.send(node, type, parts));
     this.#sendSync(node);
     peers.send(node, RoutingFrame.SyncRequest, Buffer.alloc(0));
     this.#sendRetained(peers, node);
@@ -359,8 +423,28 @@ export class ClusterRouter implements Router {
     this.#stamps.set(msg.topic, stamp);
     const parts = [retainedHead(stamp), encodeMessageHead(msg), msg.payload];
     for (const node of peers.peers()) {
-      if (peers.send(node, RoutingFrame.Retained, parts)) this.stats.retainedReplicated++;
+      if (peers.send(node, RoutingFrame.Retained, parts)) this.#stats.retainedReplicated++;
     }
+  }
+
+  /**
+   * Leader task `retained-cleanup`: removes the retained messages whose Message Expiry passed, here and (replicated
+   * as deletions) on every node. Returns how many. Without it, an expired retained message goes only when a new
+   * subscription reads it.
+   */
+  sweepRetained(): number {
+    const now = this.clock.now();
+    const expired: Message[] = [];
+    this.#parts.retained.match("#", (msg) => {
+      if (msg.expiresAt !== undefined && msg.expiresAt <= now) expired.push(msg);
+    });
+    const peers = this.#peers;
+    for (const msg of expired) {
+      this.#parts.retained.delete(msg.topic);
+      if (peers !== undefined)
+        this.#replicateRetained(peers, { ...msg, payload: Buffer.alloc(0), expiresAt: undefined });
+    }
+    return expired.length;
   }
 
   #sendRetained(peers: RoutingPeers, node: string): void {
@@ -384,13 +468,13 @@ export class ClusterRouter implements Router {
     }
     if (!this.#parts.retainAvailable || !newer(stamp, this.#stamps.get(msg.topic))) return;
     this.#stamps.set(msg.topic, stamp);
-    this.stats.retainedApplied++;
+    this.#stats.retainedApplied++;
     if (msg.payload.length === 0) this.#parts.retained.delete(msg.topic);
     else this.#parts.retained.set({ ...msg, payload: Buffer.from(msg.payload), retain: true });
   }
 
   #bad(from: string, err: unknown): void {
-    this.stats.badFrames++;
+    this.#stats.badFrames++;
     this.logger.warn({ err, from }, "undecodable cluster routing frame: dropped");
   }
 }

@@ -12,6 +12,12 @@ export const RoutingFrame = {
   SyncRequest: 20,
   /** A retained message (empty payload: deleted): f64 stamp + string node + message. */
   Retained: 21,
+  /** Forward of a QoS 1/2 message, numbered (reliable.ts header) and kept until acknowledged. */
+  ForwardReliable: 22,
+  /** ForwardShared of a QoS 1/2 message, numbered. */
+  ForwardSharedReliable: 23,
+  /** Cumulative acknowledgement of numbered forwards: u32 epoch + f64 upTo. (24, 25: sessions/frames.ts) */
+  ForwardAck: 26,
 } as const;
 
 /** Filters with at least one ordinary subscription on the node, and its shared groups (`$share/<g>/<filter>`). */

@@ -43,6 +43,8 @@ export const clusterSchema = refine(
     advertiseHost: anyStr(""),
     /** TLS between nodes: every node presents certFile/keyFile and verifies its peers against caFile (mutual). */
     tls: object(tlsFilesShape),
+    /** Seconds between runs of the leader task removing expired retained messages cluster-wide; 0 = never. */
+    retainedSweepInterval: int({ min: 0, max: 86_400, default: 60 }),
   }),
   (c, path, issues) => {
     if (!c.enabled) return;

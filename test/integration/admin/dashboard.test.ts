@@ -4,25 +4,14 @@
 // Screenshots go to test-artifacts/ when a step fails, and of every step to $WHARF_SCREENSHOTS when that is set.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import mqtt from "mqtt";
-import { chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
+import { launchChromium } from "../../helpers/chromium.ts";
 import { generateToken } from "../../../src/admin/index.ts";
 import { startServer, validateConfig } from "../../../src/server/index.ts";
 import { recordingLogger } from "../../unit/broker/harness.ts";
-
-const ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 async function step<T>(page: Page, name: string, fn: () => Promise<T>): Promise<T> {
   try {
@@ -56,13 +45,7 @@ test("dashboard: log in, a client appears, the topic tester publishes over WebSo
   const server = await startServer(config, { logger: recordingLogger() });
   t.after(() => server.close());
   const tcpPort = server.listeners[0]!.port;
-  const userDir = mkdtempSync(join(tmpdir(), "wharf-chromium-"));
-  // A fresh profile directory per run (launchPersistentContext is how playwright takes --user-data-dir).
-  const context = await chromium.launchPersistentContext(userDir, { executablePath: "/usr/bin/chromium", args: ARGS });
-  t.after(async () => {
-    await context.close();
-    rmSync(userDir, { recursive: true, force: true });
-  });
+  const context = await launchChromium(t);
   const page = await context.newPage();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
@@ -93,6 +76,18 @@ test("dashboard: log in, a client appears, the topic tester publishes over WebSo
   await step(page, "clients", async () => {
     await page.getByRole("button", { name: "Clients" }).click();
     await page.locator('tr[data-client-id="dash-client"]').waitFor({ timeout: 10_000 });
+    // The header row is built from the table's data-columns; the last column is named for screen readers only.
+    const headers = await page.locator("#clients thead th").allTextContents();
+    assert.deepEqual(headers, [
+      "Client id",
+      "User",
+      "Protocol",
+      "Address",
+      "Subscriptions",
+      "Queued",
+      "In flight",
+      "Actions",
+    ]);
   });
 
   await step(page, "tester", async () => {

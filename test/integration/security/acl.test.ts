@@ -1,10 +1,26 @@
 // Authorization with real clients: deny by default, the read-filter mode (Mosquitto's read check) for live and
 // retained messages, and ACL rules carried by a JWT claim.
-import { test } from "node:test";
+import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import { mqttjs, mosquittoPub, mosquittoSub, parseSubLines, waitUntil } from "../../helpers/clients.ts";
 import { passwordFile, startSecure, tempDir } from "./helpers.ts";
+
+/** Read-filter mode over a password file: only alice may read or write secret/#, everyone else the rest. */
+async function startSecretFilter(t: TestContext, users: Record<string, string>) {
+  const pw = await passwordFile(tempDir(t), users);
+  return startSecure(t, {
+    mqtt: { allowAnonymous: false },
+    auth: { passwordFile: pw },
+    acl: {
+      mode: "filter",
+      rules: [
+        { permission: "allow", action: "all", topic: "secret/#", username: "alice" },
+        { permission: "deny", action: "all", topic: "secret/#" },
+      ],
+    },
+  });
+}
 
 test("acl.default deny: only what a rule allows; %u gives each user its own tree (mosquitto_sub / MQTT.js)", async (t) => {
   const dir = tempDir(t);
@@ -36,19 +52,7 @@ test("acl.default deny: only what a rule allows; %u gives each user its own tree
 });
 
 test("acl.mode filter: '#' is granted and receives everything except denied topics, live and retained", async (t) => {
-  const dir = tempDir(t);
-  const pw = await passwordFile(dir, { alice: "a", bob: "b" });
-  const { port } = await startSecure(t, {
-    mqtt: { allowAnonymous: false },
-    auth: { passwordFile: pw },
-    acl: {
-      mode: "filter",
-      rules: [
-        { permission: "allow", action: "all", topic: "secret/#", username: "alice" },
-        { permission: "deny", action: "all", topic: "secret/#" },
-      ],
-    },
-  });
+  const { port } = await startSecretFilter(t, { alice: "a", bob: "b" });
   const pub = (topic: string, m: string, retain = false) =>
     mosquittoPub(t, port, ["-u", "alice", "-P", "a", "-t", topic, "-m", m, "-q", "1", ...(retain ? ["-r"] : [])]);
   await pub("secret/r", "retained secret", true);
@@ -72,19 +76,7 @@ test("acl.mode filter: '#' is granted and receives everything except denied topi
 });
 
 test("acl.mode filter: shared subscriptions are read-checked per delivery; a denied topic never reaches a member that may not read it (MQTT.js 5.0)", async (t) => {
-  const dir = tempDir(t);
-  const pw = await passwordFile(dir, { alice: "a", bob: "b", carol: "c" });
-  const { url } = await startSecure(t, {
-    mqtt: { allowAnonymous: false },
-    auth: { passwordFile: pw },
-    acl: {
-      mode: "filter",
-      rules: [
-        { permission: "allow", action: "all", topic: "secret/#", username: "alice" },
-        { permission: "deny", action: "all", topic: "secret/#" },
-      ],
-    },
-  });
+  const { url } = await startSecretFilter(t, { alice: "a", bob: "b", carol: "c" });
   const v5 = { protocolVersion: 5 as const };
   const alice = await mqttjs(t, url, { ...v5, clientId: "alice", username: "alice", password: "a" });
   const bob = await mqttjs(t, url, { ...v5, clientId: "bob", username: "bob", password: "b" });

@@ -6,7 +6,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { mosquittoPub, mosquittoSub, parseSubLines, waitUntil } from "../../helpers/clients.ts";
 import { RawClient } from "../../helpers/raw-client.ts";
-import { repoRoot } from "../../helpers/spawn-wharf.ts";
+import { cliArgs, repoRoot } from "../../helpers/spawn-wharf.ts";
 import { passwd, type PasswdOptions } from "../../../src/cli/passwd.ts";
 import { mqttjsConnack, passwordFile, startSecure, tempDir } from "./helpers.ts";
 
@@ -86,7 +86,7 @@ test("issue #14 attack: alice's ACL rule is not reachable with a wrong password;
 
 function passwdCli(args: string[], stdin: string): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "passwd", ...args], {
+    const child = spawn(process.execPath, [...cliArgs(), "passwd", ...args], {
       cwd: repoRoot,
       stdio: ["pipe", "pipe", "pipe"],
     });

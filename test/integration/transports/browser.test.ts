@@ -6,10 +6,8 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import http from "node:http";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launchChromium } from "../../helpers/chromium.ts";
 import { startServer, validateConfig } from "../../../src/server/index.ts";
 import { mqttjs } from "../../helpers/clients.ts";
 import { repoRoot } from "../../helpers/spawn-wharf.ts";
@@ -75,22 +73,7 @@ test("Chromium: MQTT.js (browser bundle) over ws:// publishes to and receives fr
   const node = await mqttjs(t, `mqtt://127.0.0.1:${tcp!.port}`);
   await node.client.subscribeAsync("from-browser/#", { qos: 1 });
 
-  const profile = mkdtempSync(join(tmpdir(), "wharf-chromium-"));
-  t.after(() => rmSync(profile, { recursive: true, force: true }));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
-  t.after(() => browser.close());
+  const browser = await launchChromium(t);
   const page = await browser.newPage();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(String(e)));

@@ -150,7 +150,7 @@ test("mTLS: requireClientCert refuses a missing, an expired and a foreign client
   const expired = pki.issue("old", { days: -1 });
   const foreign = other.issue("intruder");
 
-  const ok = await mqttjs(t, url, { ca, servername: "localhost", cert: pki.read(good.cert), key: pki.read(good.key) });
+  const ok = await mqttjs(t, url, { ...pki.client(good) });
   assert.equal(ok.client.connected, true);
 
   const refusedWith = async (opts: mqtt.IClientOptions): Promise<void> => {
@@ -202,14 +202,10 @@ test("mTLS: usernameFrom maps the certificate's CN or SAN to the user name; ACL 
   );
   const port = server.listeners[0]!.port;
   const url = `mqtts://127.0.0.1:${port}`;
-  const ca = pki.read(pki.ca);
   const monitorCert = pki.issue("monitor");
   const dev1 = pki.issue("dev1");
   const mon = await mqttjs(t, url, {
-    ca,
-    servername: "localhost",
-    cert: pki.read(monitorCert.cert),
-    key: pki.read(monitorCert.key),
+    ...pki.client(monitorCert),
     // The CONNECT user name is ignored: the certificate decides.
     username: "dev1",
     protocolVersion: 5,
@@ -218,10 +214,7 @@ test("mTLS: usernameFrom maps the certificate's CN or SAN to the user name; ACL 
   assert.equal(granted[0]!.qos, 1);
   // dev1 (by certificate) may publish under devices/dev1/ but not devices/dev2/ (PUBACK 0x87).
   const d = await mqttjs(t, url, {
-    ca,
-    servername: "localhost",
-    cert: pki.read(dev1.cert),
-    key: pki.read(dev1.key),
+    ...pki.client(dev1),
     username: "monitor",
     protocolVersion: 5,
   });
@@ -257,31 +250,21 @@ test("mTLS: usernameFrom email uses the SAN; a certificate without that SAN is r
   );
   const port = server.listeners[0]!.port;
   const url = `mqtts://127.0.0.1:${port}`;
-  const ca = pki.read(pki.ca);
   const alice = pki.issue("alice", { san: "email:alice@example.com" });
   const bob = pki.issue("bob", { san: "DNS:bob.example, email:bob@example.com" });
   const noEmail = pki.issue("carol", { san: "DNS:carol.example" });
   const a = await mqttjs(t, url, {
-    ca,
-    servername: "localhost",
-    cert: pki.read(alice.cert),
-    key: pki.read(alice.key),
+    ...pki.client(alice),
     protocolVersion: 5,
   });
   await a.client.publishAsync("x", "ok", { qos: 1 });
   const b = await mqttjs(t, url, {
-    ca,
-    servername: "localhost",
-    cert: pki.read(bob.cert),
-    key: pki.read(bob.key),
+    ...pki.client(bob),
     protocolVersion: 5,
   });
   await assert.rejects(b.client.publishAsync("x", "no", { qos: 1 }), /135|Not authorized/i);
   const c = mqtt.connect(url, {
-    ca,
-    servername: "localhost",
-    cert: pki.read(noEmail.cert),
-    key: pki.read(noEmail.key),
+    ...pki.client(noEmail),
     reconnectPeriod: 0,
   });
   await closed(c);

@@ -209,18 +209,12 @@ test("wss: MQTT.js over wss:// with the tls section; mTLS user name mapping work
   const writer = pki.issue("writer");
   const reader = pki.issue("reader");
   const w = await mqttjs(t, mtls, {
-    ca,
-    servername: "localhost",
-    cert: pki.read(writer.cert),
-    key: pki.read(writer.key),
+    ...pki.client(writer),
     protocolVersion: 5,
   });
   await w.client.publishAsync("s/1", "secure", { qos: 1 });
   const r = await mqttjs(t, mtls, {
-    ca,
-    servername: "localhost",
-    cert: pki.read(reader.cert),
-    key: pki.read(reader.key),
+    ...pki.client(reader),
     protocolVersion: 5,
   });
   await assert.rejects(r.client.publishAsync("s/2", "denied", { qos: 1 }), /135|Not authorized/i);

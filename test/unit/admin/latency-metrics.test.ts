@@ -182,3 +182,25 @@ test("a dead letter: message.dead_lettered webhook event, dead-lettered counter 
   assert.equal(sampleValue(exp, "wharf_durable_queue_dead_letters"), 2);
   assert.equal(sampleValue(exp, "wharf_durable_queue_inflight_messages"), 0);
 });
+
+test("management disabled: nothing runs for metrics nobody can scrape (no process collectors, storage commits and deliveries not timed)", async (t) => {
+  const { default: diagnostics } = await import("node:diagnostics_channel");
+  const dir = mkdtempSync(join(tmpdir(), "wharf-latency-off-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const server = await startServer(
+    validateConfig({
+      listeners: [{ host: "127.0.0.1", port: 0 }],
+      storage: { type: "lmdb", dataDir: dir },
+      management: { enabled: false },
+      sys: { interval: 0 },
+    }),
+    { logger: recordingLogger() },
+  );
+  t.after(() => server.close());
+  assert.equal(diagnostics.hasSubscribers("wharf:storage:commit"), false, "storage commits are not timed");
+  assert.equal(diagnostics.hasSubscribers("wharf:broker:delivery-latency"), false, "deliveries are not timed");
+  const text = await server.metrics.scrape();
+  assert.doesNotMatch(text, /^process_cpu_user_seconds_total /m, "no process collectors");
+  assert.doesNotMatch(text, /^nodejs_gc_duration_seconds/m, "no GC observer");
+  assert.match(text, /^wharf_connections\{transport="tcp"\} 0$/m, "broker series are still read at scrape time");
+});

@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import mqtt from "mqtt";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
-import { otlpRequest } from "../../../src/admin/otlp.ts";
+import { otlpRequest, otlpRequestJson } from "../../../src/admin/otlp.ts";
 import { OtelBrokerTracer } from "../../../src/admin/tracing.ts";
 import { parseTraceparent } from "../../../src/admin/traceparent.ts";
 import { startServer, validateConfig, type WharfServer } from "../../../src/server/index.ts";
@@ -240,5 +240,36 @@ test("a traced message gets deliver spans for its first 10 subscribers; the publ
   const spans = exporter.getFinishedSpans();
   assert.equal(spans.filter((s) => s.name === "deliver").length, 10);
   assert.equal(spans.find((s) => s.name === "publish")!.attributes["mqtt.deliveries"], 12);
+  await provider.shutdown();
+});
+
+test("the exporter's OTLP/JSON string is the JSON of the OTLP request object (escaping, events, arrays, status, parents)", async () => {
+  const { BasicTracerProvider, SimpleSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
+  const { SpanStatusCode, ROOT_CONTEXT, trace } = await import("@opentelemetry/api");
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const tracer = provider.getTracer("t");
+  const root = tracer.startSpan("publish", {
+    startTime: [1_700_000_000, 5], // nanoseconds below 1e8: padded
+    attributes: {
+      "messaging.destination.name": 'a/"quoted"\\topic/\u00e9\n',
+      "mqtt.qos": 1,
+      ratio: 0.25,
+      big: 2 ** 40,
+      flag: false,
+      list: ["x", 'y"z'],
+      nums: [1, 2.5],
+    },
+  });
+  root.addEvent("PUBACK", { "mqtt.reason_code": 0x87 });
+  root.setStatus({ code: SpanStatusCode.ERROR, message: 'no "way"' });
+  const child = tracer.startSpan("deliver", {}, trace.setSpan(ROOT_CONTEXT, root));
+  child.end();
+  root.end();
+  const spans = exporter.getFinishedSpans();
+  assert.equal(spans.length, 2);
+  const text = otlpRequestJson(spans, 'svc "x"');
+  assert.deepEqual(JSON.parse(text), otlpRequest(spans, 'svc "x"'));
+  assert.match(text, /"startTimeUnixNano":"1700000000000000005"/);
   await provider.shutdown();
 });

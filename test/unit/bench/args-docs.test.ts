@@ -48,4 +48,10 @@ test("Mosquitto config: loopback listener on the given port, anonymous, no persi
   assert.match(persisted, /^persistence true$/m);
   assert.match(persisted, /^persistence_location \/var\/tmp\/x\/$/m);
   assert.doesNotMatch(persisted, /^persistence false$/m);
+  const pki = { ca: "/x/ca.pem", cert: "/x/server.pem", key: "/x/server.key", caPem: Buffer.alloc(0) };
+  const tls = mosquittoConfig(41234, undefined, { kind: "tls", pki });
+  assert.match(tls, /^listener 41234 127\.0\.0\.1\ncertfile \/x\/server\.pem\nkeyfile \/x\/server\.key$/m);
+  const ws = mosquittoConfig(41234, undefined, { kind: "ws" });
+  assert.match(ws, /^listener 41234 127\.0\.0\.1\nprotocol websockets\nlistener 0 \S+\.sock$/m);
+  assert.doesNotMatch(ws, /certfile/);
 });

@@ -63,7 +63,9 @@ test("shapes match issue #6: 4→1, 1→50, 50 pairs, 10 subscribers × 1,000 wi
 
 test("the full matrix: 4 families × QoS 0/1 × 100 B/4 KB × 3.1.1/5.0, open loop, slow consumer, latency, storm and persisted QoS 1", () => {
   const all = allSpecs(5000);
-  const paced = all.filter((s) => s.kind === "throughput" && s.persistent !== true && s.openLoop !== true);
+  const paced = all.filter(
+    (s) => s.kind === "throughput" && s.persistent !== true && s.openLoop !== true && s.transport === undefined,
+  );
   assert.equal(paced.length, 32);
   assert.deepEqual(
     all.filter((s) => s.kind === "throughput" && s.openLoop === true).map((s) => s.id),
@@ -104,4 +106,20 @@ test("--quick keeps the quick list (plus storm); --only filters by substring", (
     selectSpecs(all, false, ["storm", "latency/qos1/10k-per-s/v5"]).map((s) => s.kind),
     ["latency", "storm"],
   );
+});
+
+test("issue 13 transport rows: fan-in and fan-out, QoS 0 and 1, 100 B over TLS and WebSocket, in the main catalog", () => {
+  const all = allSpecs(5000);
+  const rows = all.filter((s) => s.kind === "throughput" && s.transport !== undefined);
+  assert.deepEqual(
+    rows.map((s) => s.id),
+    ["tls", "ws"].flatMap((t) =>
+      ["fan-in", "fan-out"].flatMap((f) => [0, 1].map((q) => `${t}/${f}/qos${q}/100B/v3.1.1`)),
+    ),
+  );
+  for (const s of rows) {
+    assert.ok(s.kind === "throughput" && s.id.startsWith(`${s.transport}/${s.family}/qos${s.qos}/`));
+  }
+  // --only tls/ and --only ws/ select exactly these rows
+  assert.equal(selectSpecs(all, false, ["tls/", "ws/"]).length, 8);
 });

@@ -63,3 +63,20 @@ test("slow-consumer run against Mosquitto: both phases measure the healthy subsc
   assert.ok(r.slow.rssStartKb > 0 && r.slow.rssEndKb > 0);
   assert.equal(r.delivery?.expected, r.delivery!.received + r.delivery!.lost);
 });
+
+for (const listener of ["tls", "ws"] as const) {
+  test(`QoS 0 fan-in over ${listener} against Mosquitto (issue 13 rows): flows, none lost`, { skip }, async (t) => {
+    const broker = await startBroker(BROKERS.mosquitto, ctx, false, listener);
+    t.after(() => broker.proc.stop());
+    assert.equal(broker.transport?.kind, listener);
+    const id = `${listener}/fan-in/qos0/100B/v3.1.1`;
+    const r = await runThroughput(
+      { kind: "throughput", id, family: "fan-in", qos: 0, payload: 100, protocol: PROTOCOL.v311, transport: listener },
+      broker,
+      timing,
+    );
+    assert.notEqual(r.status, "error", r.notes.join("; "));
+    assert.ok((r.msgsPerSec ?? 0) > 0);
+    assert.equal(r.delivery?.lost, 0);
+  });
+}

@@ -33,6 +33,7 @@ function setup(connected: string[]) {
   const sent: Sent[] = [];
   const handlers = new Map<number, (from: string, body: Buffer, src: Producer) => void>();
   const drains: ((node: string) => void)[] = [];
+  const ups: ((node: string) => void)[] = [];
   const state = { writable: true };
   const peers: RoutingPeers = {
     self: "me",
@@ -47,7 +48,10 @@ function setup(connected: string[]) {
       handlers.set(type, fn);
       return () => handlers.delete(type);
     },
-    onUp: () => () => {},
+    onUp: (fn) => {
+      ups.push(fn);
+      return () => {};
+    },
     onDrain: (fn) => {
       drains.push(fn);
       return () => {};
@@ -57,7 +61,7 @@ function setup(connected: string[]) {
   const noSource: Producer = { hold() {}, release() {} };
   const interest = (node: string, f: string[]): void =>
     handlers.get(RoutingFrame.InterestSync)!(node, Buffer.from(JSON.stringify({ f, s: [] })), noSource);
-  return { clock, broker, parts: parts!, router: router!, peers, sent, state, interest, drains };
+  return { clock, broker, parts: parts!, router: router!, peers, sent, state, interest, drains, ups, handlers };
 }
 
 const msg = (topic: string, qos: 0 | 1 = 0) =>
@@ -127,5 +131,32 @@ test("a full link holds the publisher until it drains; past the stall limit QoS 
   s.router.route(msg("t", 1));
   assert.equal(s.router.stats.forwarded, 4);
   s.parts.overload.producer = undefined;
+  await s.broker.close();
+});
+
+test("QoS 1/2 forwards are numbered and kept until acknowledged, and sent again when the link comes back", async () => {
+  const s = setup([]);
+  s.router.attach(s.peers);
+  s.interest("p1", ["t"]);
+  s.router.route(msg("t", 1));
+  s.router.route(msg("t", 0));
+  assert.deepEqual(
+    s.sent.filter((x) => x.node === "p1").map((x) => x.type),
+    [RoutingFrame.ForwardReliable, RoutingFrame.Forward],
+    "QoS 0 stays unnumbered",
+  );
+  assert.equal(s.router.stats.unacked, 1);
+  const numbered = s.sent.find((x) => x.type === RoutingFrame.ForwardReliable)!.body;
+  s.sent.length = 0;
+  for (const fn of s.ups) fn("p1"); // the link broke and came back
+  const again = s.sent.filter((x) => x.type === RoutingFrame.ForwardReliable);
+  assert.equal(again.length, 1);
+  assert.deepEqual(again[0]!.body, numbered, "the same number, the same message");
+  const ack = Buffer.alloc(12);
+  ack.writeUInt32BE(numbered.readUInt32BE(0), 0);
+  ack.writeDoubleBE(numbered.readDoubleBE(4), 4);
+  s.handlers.get(RoutingFrame.ForwardAck)!("p1", ack, { hold() {}, release() {} });
+  assert.equal(s.router.stats.unacked, 0);
+  assert.equal(s.router.stats.resent, 1);
   await s.broker.close();
 });

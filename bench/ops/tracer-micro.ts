@@ -1,0 +1,89 @@
+// µs per traced message through OtelBrokerTracer with the SDK wiring of tracing-sdk.ts (BasicTracerProvider,
+// BatchSpanProcessor) and the OTLP/HTTP JSON exporter posting to a local sink: what one sampled message costs the
+// broker's thread, by fan-out (deliveries per message). Usage: node --import tsx bench/ops/tracer-micro.ts [n]
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  AlwaysOnSampler,
+} from "@opentelemetry/sdk-trace-base";
+import { OtlpHttpJsonExporter, otlpRequest, otlpRequestJson } from "../../src/admin/otlp.ts";
+import { OtelBrokerTracer } from "../../src/admin/tracing.ts";
+
+const n = Number(process.argv[2] ?? 20_000);
+// otlp: the exporter, posting; json: its encoding only (no HTTP); objects: JSON.stringify of the OTLP objects
+// (the encoder before otlpRequestJson); none: spans only, exported nowhere
+const mode = process.argv[3] ?? "otlp";
+// The sink runs in a child process, so that only the broker side's cost is measured here.
+const sink = spawn(
+  process.execPath,
+  [
+    "-e",
+    `const s=require("node:http").createServer((q,r)=>{q.resume();q.on("end",()=>r.end("{}"))});s.listen(0,"127.0.0.1",()=>console.log(s.address().port))`,
+  ],
+  { stdio: ["ignore", "pipe", "inherit"] },
+);
+const [portLine] = (await once(sink.stdout, "data")) as unknown[];
+if (!Buffer.isBuffer(portLine)) throw new Error("sink did not print its port");
+const url = `http://127.0.0.1:${portLine.toString().trim()}/v1/traces`;
+
+class LocalExporter implements SpanExporter {
+  constructor(private readonly encode: string) {}
+  export(spans: ReadableSpan[], done: (r: { code: number }) => void): void {
+    if (this.encode === "json") otlpRequestJson(spans, "wharf");
+    else if (this.encode === "objects") JSON.stringify(otlpRequest(spans, "wharf"));
+    done({ code: 0 });
+  }
+  shutdown(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+const exporter: SpanExporter =
+  mode === "otlp" ? new OtlpHttpJsonExporter(url, "wharf", () => {}) : new LocalExporter(mode);
+const processor = new BatchSpanProcessor(exporter);
+const provider = new BasicTracerProvider({
+  sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
+  spanProcessors: [processor],
+});
+const tracer = new OtelBrokerTracer(provider.getTracer("wharf", "bench"), 1);
+
+async function run(deliveries: number, qos: number): Promise<number> {
+  let cpu = process.cpuUsage();
+  for (let i = 0; i < n; i++) {
+    const t = tracer.publish({
+      clientId: "pub-1",
+      topic: "bench/topic/1",
+      qos,
+      retain: false,
+      payloadBytes: 100,
+      properties: undefined,
+    })!;
+    t.routed(deliveries, 0);
+    for (let d = 0; d < deliveries; d++) t.ref.delivered(`sub-${d}`, "bench/topic/1", qos, qos > 0 ? d + 1 : undefined);
+    t.acked(0);
+    if (i % 20 === 0) await new Promise((r) => setImmediate(r)); // let the exporter's requests go out
+  }
+  await provider.forceFlush();
+  cpu = process.cpuUsage(cpu);
+  return (cpu.user + cpu.system) / n;
+}
+
+for (const [deliveries, qos] of [
+  [1, 0],
+  [1, 1],
+  [50, 0],
+  [50, 1],
+] as const) {
+  await run(deliveries, qos); // warm-up
+  // The least of 5 runs: on a shared machine the others include time stolen by other processes.
+  let us = Infinity;
+  for (let i = 0; i < 5; i++) us = Math.min(us, await run(deliveries, qos));
+  console.log(
+    `${deliveries} deliveries, QoS ${qos}: ${us.toFixed(1)} µs CPU per traced message (${mode}, least of 5 runs of ${n})`,
+  );
+}
+await provider.shutdown();
+sink.kill();

@@ -1,0 +1,3 @@
+export * from "./ownership.ts";
+export * from "./frames.ts";
+export * from "./registry.ts";

@@ -140,6 +140,8 @@ export class BrokerRuntime implements BrokerCore {
   readonly router: Router;
   /** Durable `$queue/` queues: the engine (management API) and its wire mapping (a Router decorator). */
   readonly queues: QueueRouter;
+  /** This node's subscription index and shared groups (in-process listeners register here: node-local). */
+  readonly localRouter: LocalRouter;
   readonly sys: SysPublisher;
   /** Connections not yet finished (connected or still in CONNECT). */
   readonly connections = new Set<ClientContext>();
@@ -221,6 +223,7 @@ export class BrokerRuntime implements BrokerCore {
         if (events.deadLettered.hasSubscribers) events.deadLettered.publish({ broker: this.id, ...n });
       },
     });
+    this.localRouter = local;
     this.queues = new QueueRouter(local, {
       engine,
       logger: this.logger,

@@ -54,6 +54,8 @@ export type {
   DeadLetterStats,
   InprocErrorCodeValue,
   InprocMetrics,
+  Listener,
+  ListenOptions,
   MemoryUsage,
   MessageProperties,
   OverflowPolicy,

@@ -11,7 +11,7 @@ import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { BenchClient } from "../lib/client.ts";
 import { PROTOCOL, encodePublishHeader } from "../lib/mqtt-packets.ts";
-import { clusterConfig, killLast, startEtcd, startWharf } from "./nodes.ts";
+import { clusterConfig, killLast, startEtcd, startWharf, stopAll } from "./nodes.ts";
 import { takeover } from "./takeover.ts";
 
 const { values } = parseArgs({
@@ -121,6 +121,8 @@ async function main(): Promise<void> {
   }
   if (moves) await takeover("3 nodes, takeover n1->n2->n3->n1", ports, ROUNDS, QUEUED);
   console.log(`load average after: ${load()}`);
+  // BENCH_CPU_PROF=<dir>: the nodes write their profiles when they stop cleanly.
+  if (process.env.BENCH_CPU_PROF !== undefined) await stopAll();
 }
 
 main().then(

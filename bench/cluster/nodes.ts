@@ -68,10 +68,14 @@ export async function startWharf(name: string, cluster: object | undefined): Pro
   };
   const file = join(dir, "wharf.json.yaml");
   writeFileSync(file, JSON.stringify(config)); // JSON is YAML
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", "start", "--config", file], {
-    cwd: root,
-    stdio: ["ignore", process.env.BENCH_LOG === undefined ? "ignore" : "inherit", "inherit"],
-  });
+  const child = spawn(
+    process.execPath,
+    [...nodeArgs(name), "--import", "tsx", "src/cli/main.ts", "start", "--config", file],
+    {
+      cwd: root,
+      stdio: ["ignore", process.env.BENCH_LOG === undefined ? "ignore" : "inherit", "inherit"],
+    },
+  );
   children.push(child);
   for (let i = 0; i < 600; i++) {
     try {
@@ -83,6 +87,12 @@ export async function startWharf(name: string, cluster: object | undefined): Pro
     }
   }
   throw new Error(`${name} did not start`);
+}
+
+/** BENCH_CPU_PROF=<dir>: every node runs with --cpu-prof into <dir>/<name> (written when it stops cleanly). */
+function nodeArgs(name: string): string[] {
+  const dir = process.env.BENCH_CPU_PROF;
+  return dir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(dir, name)}`];
 }
 
 /** The `cluster` config of node `id` of a benchmark cluster on `etcd`. */
@@ -99,4 +109,18 @@ export function clusterConfig(id: string, etcd: string): object {
 /** Kills the most recently started process (the single node, before the cluster starts). */
 export function killLast(): void {
   children.at(-1)?.kill("SIGKILL");
+}
+
+/** Stops every process with SIGTERM and waits for the exits (a node run with --cpu-prof writes its profile then). */
+export async function stopAll(): Promise<void> {
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((resolve) => {
+          if (c.exitCode !== null || c.signalCode !== null) return resolve();
+          c.once("exit", () => resolve());
+          c.kill("SIGTERM");
+        }),
+    ),
+  );
 }

@@ -7,7 +7,7 @@ import { PacketType, ReasonCode } from "../codec/index.ts";
 import type { PublishPacket } from "../codec/index.ts";
 import { isPromise } from "./hooks.ts";
 import { ConnState } from "./conn-state.ts";
-import type { ClientContext } from "./core.ts";
+import type { ClientContext, QueueAnswer } from "./core.ts";
 import { events } from "./events.ts";
 import type { DropEventReason } from "./events.ts";
 import { createMessage } from "./message.ts";
@@ -122,14 +122,9 @@ function accept(c: ClientContext, p: PublishPacket, topic: string): void {
   if (isQueueTopic(topic)) {
     // Durable queue or settle topic (queue-bridge.ts): acknowledged after the commit of its effects.
     const r = broker.queues.publish(c, topic, p);
-    if (r.reasonCode >= 0x80 && c.version < 5 && p.qos > 0) {
-      // 3.1.1 cannot refuse a PUBLISH: closing without the PUBACK tells the client it was not taken (it resends
-      // after reconnecting) rather than acknowledging a message the queue refused.
-      c.logger.info({ topic, reason: r.reason }, "queue refused a 3.1.1 publish: closing the connection");
-      c.disconnect(ReasonCode.UnspecifiedError);
-      return;
-    }
-    acknowledge(c, p, r.reasonCode, r.reason);
+    if (!isPromise(r)) queueAnswered(c, p, topic, r);
+    // Answered by a clustered slot owner: acknowledged once it committed and replicated (if still connected).
+    else void r.then((a) => c.state === ConnState.Connected && queueAnswered(c, p, topic, a));
     return;
   }
   const tracer = broker.tracer;
@@ -150,6 +145,17 @@ function accept(c: ClientContext, p: PublishPacket, topic: string): void {
   );
   const r = broker.publishMessage(msg);
   acknowledge(c, p, c.version === 5 ? publishReason(r.matched, r.refused) : ReasonCode.Success);
+}
+
+function queueAnswered(c: ClientContext, p: PublishPacket, topic: string, r: QueueAnswer): void {
+  if (r.reasonCode >= 0x80 && c.version < 5 && p.qos > 0) {
+    // 3.1.1 cannot refuse a PUBLISH: closing without the PUBACK tells the client it was not taken (it resends
+    // after reconnecting) rather than acknowledging a message the queue refused.
+    c.logger.info({ topic, reason: r.reason }, "queue refused a 3.1.1 publish: closing the connection");
+    c.disconnect(ReasonCode.UnspecifiedError);
+    return;
+  }
+  acknowledge(c, p, r.reasonCode, r.reason);
 }
 
 /** accept() with a tracer: the publish trace follows routing and the acknowledgement (tracing.ts). */

@@ -12,7 +12,11 @@ export const PRIORITY_PROPERTY = "priority";
 export function priorityOf(properties: Properties | undefined): number {
   const ups = properties?.userProperties;
   if (ups === undefined) return DEFAULT_PRIORITY;
-  for (const [k, v] of ups) {
+  // Indexed, not `for (const [k, v] of ups)`: no iterator per message on the delivery path.
+  for (let i = 0; i < ups.length; i++) {
+    const up = ups[i]!;
+    const k = up[0];
+    const v = up[1];
     if (k === PRIORITY_PROPERTY) {
       // "0".."9" only: one character, so no Number() parse of arbitrary client input on the delivery path.
       const c = v.length === 1 ? v.charCodeAt(0) - 48 : -1;

@@ -15,6 +15,7 @@
 // again (its first window fills the cache and is not judged). A workload of distinct topics or constant
 // subscription churn thus pays the miss cost on about 2 lookups in 18; a stable hot set hits.
 import type { QoS } from "../codec/index.ts";
+import type { DirectListener } from "./listener.ts";
 import type { Session } from "./session.ts";
 import type { SharedGroup } from "./shared.ts";
 
@@ -31,6 +32,8 @@ export interface RoutePlan {
   readonly targets: readonly PlanTarget[];
   /** Shared subscription groups matching the topic, undefined when none. */
   readonly groups: readonly SharedGroup[] | undefined;
+  /** Synchronous in-process listeners matching the topic, undefined when none. */
+  readonly listeners: readonly DirectListener[] | undefined;
 }
 
 /** Topics cached at most (FIFO eviction: hot topics survive as long as the hot set fits). */
@@ -50,8 +53,11 @@ export class RouteCache {
   /** The current window fills the cache (the first one, or the first after a bypass): it is not judged. */
   #warmup = true;
 
+  /** `capacity` 0: no cache (every lookup answers null, "do not store"). */
   constructor(readonly capacity = ROUTE_CACHE_SIZE) {
+    if (!Number.isSafeInteger(capacity) || capacity < 0) throw new RangeError(`route cache size ${capacity}`);
     this.#ring = new Array<string | undefined>(capacity).fill(undefined);
+    if (capacity === 0) this.#bypass = Number.POSITIVE_INFINITY;
   }
 
   get size(): number {

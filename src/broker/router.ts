@@ -11,7 +11,8 @@ import type { QoS } from "../codec/index.ts";
 import { SubscriptionIndex } from "../topics/index.ts";
 import { minQoS } from "./message.ts";
 import type { Delivery, Message } from "./message.ts";
-import { RouteCache, type PlanTarget, type RoutePlan } from "./route-cache.ts";
+import { DirectListener } from "./listener.ts";
+import { ROUTE_CACHE_SIZE, RouteCache, type RoutePlan } from "./route-cache.ts";
 import type { Session, Subscription } from "./session.ts";
 import { SharedGroup, SharedSubscriptions } from "./shared.ts";
 import type { SharedEnv } from "./shared.ts";
@@ -51,8 +52,11 @@ interface SubEntry {
   readonly sub: Subscription;
 }
 
-/** Index values: a client's own subscription, or a shared subscription group (key groupKey(name)). */
-type IndexEntry = SubEntry | SharedGroup;
+/**
+ * Index values: a client's own subscription, a shared subscription group (key groupKey(name)), or a synchronous
+ * in-process listener (its own key).
+ */
+type IndexEntry = SubEntry | SharedGroup | DirectListener;
 
 /** Per-session accumulation while routing one message (overlapping subscriptions are merged). */
 interface Target {
@@ -65,14 +69,21 @@ interface Target {
 /** The in-process router. */
 export class LocalRouter implements Router {
   readonly #index = new SubscriptionIndex<IndexEntry>();
-  readonly #cache = new RouteCache();
+  readonly #cache: RouteCache;
   readonly #shared: SharedSubscriptions;
 
   readonly #canRead: ((s: Session, topic: string) => boolean) | undefined;
 
-  constructor(sharedEnv: Omit<SharedEnv, "index"> & { canRead?: (s: Session, topic: string) => boolean }) {
+  constructor(
+    sharedEnv: Omit<SharedEnv, "index"> & {
+      canRead?: (s: Session, topic: string) => boolean;
+      /** Topics whose routing plans are cached (route-cache.ts; default ROUTE_CACHE_SIZE, 0 = no cache: benchmarks). */
+      routeCacheSize?: number;
+    },
+  ) {
     this.#shared = new SharedSubscriptions({ ...sharedEnv, index: this.#index }); // read-checks its members too
     this.#canRead = sharedEnv.canRead;
+    this.#cache = new RouteCache(sharedEnv.routeCacheSize ?? ROUTE_CACHE_SIZE);
   }
 
   add(session: Session, sub: Subscription): boolean {
@@ -83,6 +94,15 @@ export class LocalRouter implements Router {
   remove(session: Session, sub: Subscription): void {
     if (sub.shared !== undefined) this.#shared.leave(session, sub);
     else this.#index.remove(sub.filter, session.clientId);
+  }
+
+  /** Registers a synchronous listener (listener.ts): called with every matching message this router routes. */
+  addListener(l: DirectListener): void {
+    this.#index.add(l.filter, l.key, l);
+  }
+
+  removeListener(l: DirectListener): void {
+    this.#index.remove(l.filter, l.key);
   }
 
   /**
@@ -117,13 +137,18 @@ export class LocalRouter implements Router {
 
   #route(msg: Message, withShared: boolean): RouteResult {
     const cached = this.#cache.get(msg.topic, this.#index.version);
-    let plan: RoutePlan;
-    if (cached !== undefined && cached !== null) plan = cached;
-    else {
-      const built = this.#plan(msg);
-      plan = built.plan;
-      if (cached === undefined && built.cacheable) this.#cache.store(msg.topic, plan);
+    if (cached !== undefined && cached !== null) return this.#deliver(msg, cached, withShared);
+    const plan = this.#plan(msg);
+    // Kept for later messages (not while the cache is bypassed, nor with No Local): identifier lists are shared by
+    // their deliveries from now on.
+    if (cached === undefined && this.#cacheable) {
+      for (const t of plan.targets) if (t.ids !== undefined) Object.freeze(t.ids);
+      this.#cache.store(msg.topic, plan);
     }
+    return this.#deliver(msg, plan, withShared);
+  }
+
+  #deliver(msg: Message, plan: RoutePlan, withShared: boolean): RouteResult {
     let refused = 0;
     const canRead = this.#canRead;
     const targets = plan.targets;
@@ -143,20 +168,33 @@ export class LocalRouter implements Router {
       else d = { msg, qos, retain, subscriptionIds: t.ids as number[] | undefined };
       if (!t.session.deliver(d)) refused++;
     }
+    let matched = targets.length;
     const groups = plan.groups;
-    if (!withShared || groups === undefined) return { matched: targets.length, refused };
-    for (const g of groups) if (!this.#shared.dispatch(g, msg)) refused++;
-    return { matched: targets.length + groups.length, refused };
+    if (withShared && groups !== undefined) {
+      for (const g of groups) if (!this.#shared.dispatch(g, msg)) refused++;
+      matched += groups.length;
+    }
+    const listeners = plan.listeners;
+    if (listeners === undefined) return { matched, refused };
+    for (let i = 0; i < listeners.length; i++) listeners[i]!.deliver(msg);
+    return { matched: matched + listeners.length, refused };
   }
+
+  /** Whether the last #plan() may be cached (no No Local subscription matched). */
+  #cacheable = true;
+
+  /** A plan with no target, group or listener (most topics of a distinct-topic workload): shared, never stored. */
+  static readonly #EMPTY: RoutePlan = Object.freeze({ targets: [], groups: undefined, listeners: undefined });
 
   /**
    * Matches `msg.topic` in the index: one target per session at the highest granted QoS of its matching
-   * subscriptions, with all their identifiers, and the matching shared groups. Not cacheable when a No Local
-   * subscription matched (the result depends on the publisher).
+   * subscriptions, with all their identifiers, and the matching shared groups and listeners. Not cacheable when a
+   * No Local subscription matched (the result depends on the publisher).
    */
-  #plan(msg: Message): { plan: RoutePlan; cacheable: boolean } {
-    const targets = new Map<string, Target>();
+  #plan(msg: Message): RoutePlan {
+    let targets: Map<string, Target> | undefined;
     let groups: SharedGroup[] | undefined;
+    let listeners: DirectListener[] | undefined;
     let cacheable = true;
     const origin = msg.origin;
     this.#index.match(msg.topic, (key, entry) => {
@@ -164,12 +202,16 @@ export class LocalRouter implements Router {
         (groups ??= []).push(entry); // one delivery per group, to a member it picks (5.0 §4.8.2)
         return;
       }
+      if (entry instanceof DirectListener) {
+        (listeners ??= []).push(entry);
+        return;
+      }
       const sub = entry.sub;
       if (sub.noLocal) {
         cacheable = false;
         if (origin === key) return; // 5.0 [MQTT-3.8.3-3]
       }
-      const t = targets.get(key);
+      const t = (targets ??= new Map<string, Target>()).get(key);
       if (t === undefined) {
         targets.set(key, {
           session: entry.session,
@@ -183,16 +225,11 @@ export class LocalRouter implements Router {
       if (sub.retainAsPublished) t.retainAsPublished = true;
       if (sub.identifier !== undefined) (t.ids ??= []).push(sub.identifier);
     });
-    const list: PlanTarget[] = [];
-    for (const t of targets.values()) {
-      list.push({
-        session: t.session,
-        qos: t.qos,
-        retainAsPublished: t.retainAsPublished,
-        ids: t.ids === undefined ? undefined : Object.freeze(t.ids),
-      });
-    }
-    return { plan: { targets: list, groups }, cacheable };
+    this.#cacheable = cacheable;
+    if (targets === undefined && groups === undefined && listeners === undefined) return LocalRouter.#EMPTY;
+    // The Targets themselves become the plan's: a miss, and every message while the cache is bypassed, costs what
+    // routing cost without a cache plus this array.
+    return { targets: targets === undefined ? [] : Array.from(targets.values()), groups, listeners };
   }
 
   sessionOnline(session: Session): void {

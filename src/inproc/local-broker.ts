@@ -16,7 +16,17 @@ import { checkPriority, withPriorityProperties } from "./priority.ts";
 import { isQueueTopic } from "./queue.ts";
 import { LocalSubscription, type Received, type SubscriptionHost } from "./subscription.ts";
 import { Transaction, type TransactionOptions } from "./transaction.ts";
-import type { BatchEntry, PublishOptions, PublishResult, SubscribeOptions, Subscription } from "./types.ts";
+import { addListener } from "./listener.ts";
+import type {
+  BatchEntry,
+  Listener,
+  ListenOptions,
+  PublishOptions,
+  PublishResult,
+  ReceivedMessage,
+  SubscribeOptions,
+  Subscription,
+} from "./types.ts";
 
 export interface LocalBrokerOptions {
   /**
@@ -119,14 +129,19 @@ export class LocalBroker {
   readonly deadLetters: DeadLetters;
   readonly #core: BrokerRuntime;
   readonly #subs = new Set<LocalSubscription>();
+  readonly #listeners = new Set<Listener>();
+  /** The "block" subscriptions (those publish() may wait for), as an array: checked on every publish. */
+  #blocking: LocalSubscription[] = [];
   readonly #memoryLimit: number;
   readonly #txTimeout: number;
   #publisher: Publisher;
   #nextId = 0;
-  #bufferedBytes = 0;
+  /** Payload bytes in in-process subscription buffers (each subscription adds and subtracts its own). */
+  readonly #buffered = { bytes: 0 };
   #sessionBytes = 0;
   #sessionBytesAt = Number.NEGATIVE_INFINITY;
   #lastUsed = 0;
+  #lastValidTopic: string | undefined = undefined;
   #closed = false;
   readonly #m = {
     published: 0,
@@ -146,8 +161,11 @@ export class LocalBroker {
     this.#core = core;
     this.#host = {
       deadLetter: (r: Received, reason: string) => this.deadLetters.add(r, reason),
-      bufferedBytes: (delta: number) => void (this.#bufferedBytes += delta),
-      removed: (sub: LocalSubscription) => void this.#subs.delete(sub),
+      buffered: this.#buffered,
+      removed: (sub: LocalSubscription) => {
+        this.#subs.delete(sub);
+        if (sub.blocks) this.#blocking = this.#blocking.filter((x) => x !== sub);
+      },
       originId: `${LOCAL_ID_PREFIX}publisher`,
       queues: core.queues,
     };
@@ -217,8 +235,26 @@ export class LocalBroker {
     this.#open();
     const id = opts.durable === undefined ? `${LOCAL_ID_PREFIX}${this.#nextId++}` : durableId(opts.durable);
     const sub = new LocalSubscription(this.#core, id, filter, opts, this.#host);
-    if (sub.state !== ConnState.Closed) this.#subs.add(sub);
+    if (sub.state !== ConnState.Closed) {
+      this.#subs.add(sub);
+      if (sub.blocks) this.#blocking.push(sub);
+    }
     return sub;
+  }
+
+  /**
+   * A synchronous listener: `fn` is called with every matching message while it is routed (before publish()
+   * returns; an MQTT client's message while its PUBLISH is handled), with no buffer, order by priority, TTL check
+   * at hand-out, acknowledgement or retry. What `fn` throws goes to `onError` (or the log), never to the publisher.
+   */
+  listen(filter: string, fn: (msg: ReceivedMessage) => void, opts: ListenOptions = {}): Listener {
+    this.#open();
+    const key = `${LOCAL_ID_PREFIX}listen:${this.#nextId++}`;
+    const l = addListener(this.#core.localRouter, key, filter, fn, opts, this.#core.logger, (x) =>
+      this.#listeners.delete(x),
+    );
+    this.#listeners.add(l);
+    return l;
   }
 
   /** Ends the durable session `name` (its queued messages are discarded); false if there is none. */
@@ -240,7 +276,11 @@ export class LocalBroker {
    * were routed, which would break their all-or-nothing promise.
    */
   message(topic: string, payload: Buffer | Uint8Array | string, opts: PublishOptions, queue = false): Message {
-    validateTopicName(topic);
+    // A program mostly publishes one topic after another: the last valid one is not scanned again.
+    if (topic !== this.#lastValidTopic) {
+      validateTopicName(topic);
+      this.#lastValidTopic = topic;
+    }
     if (!queue && isQueueTopic(topic)) {
       throw invalid(`${topic}: a $queue/ topic is published with publish(), not in a batch or a transaction`);
     }
@@ -255,7 +295,12 @@ export class LocalBroker {
       ups.push(["partition-key", opts.partitionKey]);
       properties = { ...properties, userProperties: ups };
     }
-    const now = this.#core.clock.now();
+    // The clock only matters for an expiry (the publish TTL, or a Message Expiry Interval passed in properties by
+    // untyped code): most publishes have none and skip the call.
+    const now =
+      opts.ttl !== undefined || (opts.properties !== undefined && "messageExpiryInterval" in opts.properties)
+        ? this.#core.clock.now()
+        : 0;
     const msg = createMessage(
       {
         topic,
@@ -299,7 +344,7 @@ export class LocalBroker {
   // ---- observability ------------------------------------------------------------------------------------------
 
   memory(): MemoryUsage {
-    return { used: this.#bufferedBytes + this.#sessionQueueBytes(true), limit: this.#memoryLimit };
+    return { used: this.#buffered.bytes + this.#sessionQueueBytes(true), limit: this.#memoryLimit };
   }
 
   metrics(): InprocMetrics {
@@ -307,7 +352,7 @@ export class LocalBroker {
       ...this.#m,
       subscriptions: this.#subs.size,
       buffered: 0,
-      bufferedBytes: this.#bufferedBytes,
+      bufferedBytes: this.#buffered.bytes,
       delivered: 0,
       dropped: 0,
       expired: 0,
@@ -331,6 +376,7 @@ export class LocalBroker {
     this.#closed = true;
     if (this.#core.admission !== undefined) this.#core.admission = undefined;
     for (const sub of [...this.#subs]) void sub.unsubscribe();
+    for (const l of [...this.#listeners]) l.unsubscribe();
     this.#publisher.close();
   }
 
@@ -384,7 +430,7 @@ export class LocalBroker {
 
   /** Whether `bytes` more fit in the memory budget; counts a refusal by who asked. */
   #fits(bytes: number, who: "inproc" | "mqtt"): boolean {
-    const used = this.#bufferedBytes + this.#sessionQueueBytes(false);
+    const used = this.#buffered.bytes + this.#sessionQueueBytes(false);
     this.#lastUsed = used;
     if (used + bytes <= this.#memoryLimit) return true;
     if (who === "inproc") this.#m.memoryRefused++;
@@ -406,8 +452,9 @@ export class LocalBroker {
 
   #settled(r: PublishResult): Promise<PublishResult> {
     let waits: Promise<void>[] | undefined;
-    for (const sub of this.#subs) {
-      const w = sub.drained();
+    const blocking = this.#blocking;
+    for (let i = 0; i < blocking.length; i++) {
+      const w = blocking[i]!.drained();
       if (w !== undefined) (waits ??= []).push(w);
     }
     const commit = this.#publisher.committed();

@@ -29,8 +29,8 @@ import type {
 export interface SubscriptionHost {
   /** Routes a message that failed for good to the dead-letter topic. */
   deadLetter(msg: Received, reason: string): void;
-  /** Buffered payload bytes changed by `delta` (the broker-wide memory budget). */
-  bufferedBytes(delta: number): void;
+  /** Payload bytes buffered by every subscription (the broker-wide memory budget): a counter, not a callback. */
+  readonly buffered: { bytes: number };
   /** The subscription ended (the host forgets it). */
   removed(sub: LocalSubscription): void;
   /** The origin (client id) of in-process publications, for No Local. */
@@ -139,6 +139,11 @@ export class Received implements ReceivedMessage {
   }
 
   /** Marks the outcome; `Acked`/`Dead`/`Dropped` also complete the session's QoS 1/2 flow. */
+  /** A shared view (Received.shared): nothing to settle. */
+  get isShared(): boolean {
+    return this.#shared;
+  }
+
   settle(state: SettleValue): void {
     if (this.#shared || this.#state !== Settle.Pending) return;
     this.#state = state;
@@ -274,6 +279,11 @@ export class LocalSubscription extends LocalClient implements Subscription {
 
   // ---- SessionLink ---------------------------------------------------------------------------------------------
 
+  /** Whether publish() waits for this subscription when its buffer is full (overflow "block"). */
+  get blocks(): boolean {
+    return this.#overflow === "block";
+  }
+
   override get canWrite(): boolean {
     return this.state !== ConnState.Closed && (this.#overflow !== "block" || this.#buffer.length < this.#capacity);
   }
@@ -338,14 +348,16 @@ export class LocalSubscription extends LocalClient implements Subscription {
 
   #push(r: Received): void {
     this.#buffer.push(r, r.priority);
-    this.#bufferedBytes += r.payload.length;
-    this.#host.bufferedBytes(r.payload.length);
+    const n = r.payload.length;
+    this.#bufferedBytes += n;
+    this.#host.buffered.bytes += n;
     this.#schedulePump();
   }
 
   #unbuffered(r: Received): void {
-    this.#bufferedBytes -= r.payload.length;
-    this.#host.bufferedBytes(-r.payload.length);
+    const n = r.payload.length;
+    this.#bufferedBytes -= n;
+    this.#host.buffered.bytes -= n;
   }
 
   // ---- hand-out ------------------------------------------------------------------------------------------------
@@ -447,7 +459,9 @@ export class LocalSubscription extends LocalClient implements Subscription {
       this.#handlerDone(r, err, true);
       return;
     }
-    if (result instanceof Promise) {
+    // A shared view the handler finished with: nothing to acknowledge or track (the common case, kept short).
+    if (result === undefined && r.isShared) this.#running--;
+    else if (result instanceof Promise) {
       result.then(
         () => this.#handlerDone(r, undefined, false),
         (err: unknown) => this.#handlerDone(r, err, true),

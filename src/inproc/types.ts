@@ -147,3 +147,17 @@ export interface Subscription extends AsyncIterable<ReceivedMessage> {
   readonly closed: Promise<InprocError | undefined>;
   stats(): SubscriptionStats;
 }
+
+/** listen(): a synchronous listener (docs/embedding.md "Synchronous listeners"). */
+export interface ListenOptions {
+  /** Aborting removes the listener, like unsubscribe(). */
+  signal?: AbortSignal;
+  /** Called with what the callback throws (default: logged as a warning); routing goes on either way. */
+  onError?: (err: unknown) => void;
+}
+
+export interface Listener {
+  readonly filter: string;
+  /** Removes the listener: it is not called for anything routed after this returns. */
+  unsubscribe(): void;
+}

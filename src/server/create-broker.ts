@@ -11,9 +11,12 @@ import {
   type BatchEntry,
   type DeadLetterStats,
   type InprocMetrics,
+  type Listener,
+  type ListenOptions,
   type MemoryUsage,
   type PublishOptions,
   type PublishResult,
+  type ReceivedMessage,
   type SubscribeOptions,
   type Subscription,
   type Transaction,
@@ -79,6 +82,11 @@ export interface WharfBroker {
   publishBatch(entries: readonly BatchEntry[]): Promise<PublishResult>;
   /** Subscribes in-process: iterate the result or pass `handler`. */
   subscribe(filter: string, options?: SubscribeOptions): Subscription;
+  /**
+   * A synchronous listener, called with each matching message while it is routed: no buffer, no acknowledgement,
+   * at most once (docs/embedding.md "Synchronous listeners").
+   */
+  listen(filter: string, fn: (msg: ReceivedMessage) => void, options?: ListenOptions): Listener;
   /** Messages published through it become visible at commit(), all at once, or never. */
   transaction(options?: TransactionOptions): Transaction;
   readonly deadLetters: { stats(): DeadLetterStats; topicFor(topic: string): string };
@@ -172,6 +180,10 @@ class EmbeddedBroker implements WharfBroker {
 
   subscribe(filter: string, options?: SubscribeOptions): Subscription {
     return this.local.subscribe(filter, options);
+  }
+
+  listen(filter: string, fn: (msg: ReceivedMessage) => void, options?: ListenOptions): Listener {
+    return this.local.listen(filter, fn, options);
   }
 
   transaction(options?: TransactionOptions): Transaction {

@@ -27,7 +27,8 @@ import type {
   Subscription,
 } from "../../broker/index.ts";
 import type { Clock, Logger, TimerHandle } from "../../util/index.ts";
-import { BodyReader, encodeMessageHead, encodeString } from "./message-codec.ts";
+import { FRAME_HEADER_BYTES } from "../transport/index.ts";
+import { BodyReader, encodeMessageFrame, encodeMessageHead, encodeString } from "./message-codec.ts";
 import { RoutingFrame } from "./frame-types.ts";
 import type { InterestDelta, InterestSnapshot } from "./frame-types.ts";
 import { LocalInterest, RemoteInterest } from "./interest.ts";
@@ -37,6 +38,8 @@ import { ForwardInbox, ForwardOutbox, RELIABLE_HEADER_BYTES } from "./reliable.t
 export interface RoutingPeers {
   readonly self: string;
   send(node: string, type: number, body: Buffer | readonly Buffer[]): boolean;
+  /** A frame built with FRAME_HEADER_BYTES of room in front (the same buffer may go to several nodes). */
+  sendFrame(node: string, type: number, frame: Buffer): boolean;
   writable(node: string): boolean;
   /** True while the link to `node` is up. */
   connected(node: string): boolean;
@@ -212,10 +215,19 @@ export class ClusterRouter implements Router {
       remoteShared.size === 0 ? { ...this.#inner.route(msg) } : this.#routeShared(peers, msg, remoteShared);
     const nodes = this.#remote.nodesFor(msg.topic);
     if (nodes.size > 0) {
-      const head = encodeMessageHead(msg);
-      for (const node of nodes) {
-        r.matched++;
-        if (!this.#forward(peers, node, RoutingFrame.Forward, [head, msg.payload], msg.qos)) r.refused++;
+      if (msg.qos === 0) {
+        // One buffer (frame header room, head, payload) for every node: the common, cheapest case.
+        const frame = encodeMessageFrame(msg, FRAME_HEADER_BYTES);
+        for (const node of nodes) {
+          r.matched++;
+          this.#forward(peers, node, RoutingFrame.Forward, frame, 0);
+        }
+      } else {
+        const head = encodeMessageHead(msg);
+        for (const node of nodes) {
+          r.matched++;
+          if (!this.#forward(peers, node, RoutingFrame.Forward, [head, msg.payload], msg.qos)) r.refused++;
+        }
       }
     }
     return r;
@@ -277,7 +289,7 @@ export class ClusterRouter implements Router {
    * connection stops reading, as for a local subscriber over its marks) until the link drains, at most
    * STALL_LIMIT_MS; past that the link is "stalled" and QoS 0 to it is dropped (counted) until it drains.
    */
-  #forward(peers: RoutingPeers, node: string, type: number, parts: readonly Buffer[], qos: number): boolean {
+  #forward(peers: RoutingPeers, node: string, type: number, parts: readonly Buffer[] | Buffer, qos: number): boolean {
     if (!peers.writable(node)) {
       const producer = this.#parts.overload.producer;
       if (producer !== undefined && !this.#stalled.has(node)) this.#hold(node, producer);
@@ -285,6 +297,15 @@ export class ClusterRouter implements Router {
         this.#stats.forwardDropped++;
         return true; // like a slow local subscriber's QoS 0: dropped, not refused
       }
+    }
+    if (Buffer.isBuffer(parts)) {
+      // A QoS 0 frame built whole (encodeMessageFrame).
+      if (!peers.sendFrame(node, type, parts)) {
+        this.#stats.forwardRefused++;
+        return false;
+      }
+      this.#stats.forwarded++;
+      return true;
     }
     let frame = parts;
     if (qos > 0) {

@@ -15,40 +15,61 @@ const F_PROPS = 32;
 
 /** The encoded header (everything before the payload); send it with the payload as a second part. */
 export function encodeMessageHead(msg: Message, prefix?: Buffer): Buffer {
-  const topic = Buffer.from(msg.topic);
-  const origin = msg.origin === undefined ? undefined : Buffer.from(msg.origin);
-  const props = msg.properties === undefined ? undefined : Buffer.from(JSON.stringify(propsToJson(msg.properties)));
+  const props = propsOf(msg);
+  const pre = prefix?.length ?? 0;
+  const b = Buffer.allocUnsafe(pre + headBytes(msg, props));
+  if (prefix !== undefined) prefix.copy(b, 0);
+  writeHead(msg, props, b, pre);
+  return b;
+}
+
+/**
+ * The whole message (head and payload) in ONE buffer, after `reserve` bytes left for the caller (the inter-node
+ * frame header, written in place by PeerTransport.sendFrame): one allocation per forwarded message instead of
+ * three (topic, head, frame header), and the same buffer goes to every node that wants the message.
+ */
+export function encodeMessageFrame(msg: Message, reserve: number): Buffer {
+  const props = propsOf(msg);
+  const head = headBytes(msg, props);
+  const b = Buffer.allocUnsafe(reserve + head + msg.payload.length);
+  writeHead(msg, props, b, reserve);
+  msg.payload.copy(b, reserve + head);
+  return b;
+}
+
+function propsOf(msg: Message): Buffer | undefined {
+  return msg.properties === undefined ? undefined : Buffer.from(JSON.stringify(propsToJson(msg.properties)));
+}
+
+function headBytes(msg: Message, props: Buffer | undefined): number {
+  let size = 2 + Buffer.byteLength(msg.topic) + 1;
+  if (msg.expiresAt !== undefined) size += 8;
+  if (msg.origin !== undefined) size += 2 + Buffer.byteLength(msg.origin);
+  if (props !== undefined) size += 4 + props.length;
+  return size;
+}
+
+function writeHead(msg: Message, props: Buffer | undefined, b: Buffer, at: number): void {
   let flags: number = msg.qos;
-  let size = (prefix?.length ?? 0) + 2 + topic.length + 1;
   if (msg.retain) flags |= F_RETAIN;
-  if (msg.expiresAt !== undefined) {
-    flags |= F_EXPIRES;
-    size += 8;
-  }
-  if (origin !== undefined) {
-    flags |= F_ORIGIN;
-    size += 2 + origin.length;
-  }
-  if (props !== undefined) {
-    flags |= F_PROPS;
-    size += 4 + props.length;
-  }
-  const b = Buffer.allocUnsafe(size);
-  let o = 0;
-  if (prefix !== undefined) o += prefix.copy(b, 0);
-  o = b.writeUInt16BE(topic.length, o);
-  o += topic.copy(b, o);
+  if (msg.expiresAt !== undefined) flags |= F_EXPIRES;
+  if (msg.origin !== undefined) flags |= F_ORIGIN;
+  if (props !== undefined) flags |= F_PROPS;
+  let o = at + 2;
+  const topicLen = b.write(msg.topic, o);
+  b.writeUInt16BE(topicLen, at);
+  o += topicLen;
   o = b.writeUInt8(flags, o);
   if (msg.expiresAt !== undefined) o = b.writeDoubleBE(msg.expiresAt, o);
-  if (origin !== undefined) {
-    o = b.writeUInt16BE(origin.length, o);
-    o += origin.copy(b, o);
+  if (msg.origin !== undefined) {
+    const n = b.write(msg.origin, o + 2);
+    b.writeUInt16BE(n, o);
+    o += 2 + n;
   }
   if (props !== undefined) {
     o = b.writeUInt32BE(props.length, o);
     props.copy(b, o);
   }
-  return b;
 }
 
 /** A short string prefix (u16 length + utf8), e.g. the shared group of a forwarded message. */

@@ -11,7 +11,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import type { Clock, Logger, TimerHandle } from "../../util/index.ts";
-import { FrameDecoder, frameHeader } from "./frame.ts";
+import { FRAME_HEADER_BYTES, FrameDecoder, frameHeader, writeFrameHeader } from "./frame.ts";
 import { TransportFrame } from "./frame-types.ts";
 import type { HelloBody } from "./frame-types.ts";
 
@@ -26,6 +26,11 @@ export const DEFAULT_LINK_LIMITS: LinkLimits = {
   lowWaterBytes: 1024 * 1024,
   maxQueuedBytes: 64 * 1024 * 1024,
 };
+
+/** Parts at least this large are written as they are; smaller ones are copied together (see #flush). */
+const COPY_LIMIT = 16 * 1024;
+/** Size of one coalesced write. */
+const RUN_BYTES = 256 * 1024;
 
 export interface PeerAddress {
   readonly id: string;
@@ -126,6 +131,25 @@ export class PeerLink {
     return true;
   }
 
+  /**
+   * Queues one frame built by the caller: `frame`'s first FRAME_HEADER_BYTES are the header's room, written here;
+   * the rest is the body. The same buffer may be queued on several links (the header is the same). False: refused.
+   */
+  sendFrame(type: number, frame: Buffer): boolean {
+    const bytes = frame.length - FRAME_HEADER_BYTES;
+    if (this.#closed || this.queuedBytes + frame.length > this.deps.limits.maxQueuedBytes) {
+      this.#refused++;
+      return false;
+    }
+    writeFrameHeader(frame, type, bytes);
+    this.#queue.push(frame);
+    this.#queueBytes += frame.length;
+    this.#framesSent++;
+    if (!this.#congested && this.queuedBytes >= this.deps.limits.highWaterBytes) this.#congested = true;
+    this.#scheduleFlush();
+    return true;
+  }
+
   /** Drops the connection and everything queued. Idempotent. */
   close(): void {
     if (this.#closed) return;
@@ -152,8 +176,29 @@ export class PeerLink {
     const bytes = this.#queueBytes;
     this.#queue = [];
     this.#queueBytes = 0;
+    // Small parts (frame headers, message heads, small payloads: three per forwarded message) are copied into one
+    // buffer: one write() per tick instead of one per part (each a stream write request: at 100k messages/s that
+    // was 300k writes/s). Large parts (>= COPY_LIMIT) go as they are.
     s.cork();
-    for (const p of parts) s.write(p);
+    let run: Buffer[] = [];
+    let runBytes = 0;
+    const flushRun = (): void => {
+      if (runBytes === 0) return;
+      s.write(run.length === 1 ? run[0]! : Buffer.concat(run, runBytes));
+      run = [];
+      runBytes = 0;
+    };
+    for (const p of parts) {
+      if (p.length >= COPY_LIMIT) {
+        flushRun();
+        s.write(p);
+      } else {
+        run.push(p);
+        runBytes += p.length;
+        if (runBytes >= RUN_BYTES) flushRun();
+      }
+    }
+    flushRun();
     s.uncork();
     this.#flushes++;
     this.#bytesSent += bytes;

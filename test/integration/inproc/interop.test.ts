@@ -214,3 +214,16 @@ test("memory limit refuses MQTT publishers: 5.0 gets PUBACK 0x97, 3.1.1 is disco
   assert.equal(m.memory.used, 900);
   await assert.rejects(broker.publish("mem/e", Buffer.alloc(200)), /memory limit/);
 });
+
+test("a synchronous listener (listen()) receives MQTT.js publications, QoS 0 and 1, in order", async (t) => {
+  const [broker, url] = await withListener(t);
+  const got: string[] = [];
+  broker.listen("dev/+/state", (m) => void got.push(`${m.topic}=${m.text()}`));
+  const c = await mqttjs(t, url);
+  await c.client.publishAsync("dev/1/state", "on", { qos: 1 });
+  await c.client.publishAsync("dev/2/state", "off", { qos: 0 });
+  await c.client.publishAsync("dev/3/other", "x", { qos: 1 });
+  await c.client.publishAsync("dev/4/state", "on", { qos: 1 });
+  await waitUntil(() => got.length >= 3);
+  assert.deepEqual(got, ["dev/1/state=on", "dev/2/state=off", "dev/4/state=on"]);
+});

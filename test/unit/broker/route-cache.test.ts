@@ -12,7 +12,7 @@ import { silentLogger } from "../../../src/util/index.ts";
 import { SubscriptionIndex } from "../../../src/topics/index.ts";
 import { embedded, settle } from "../inproc/harness.ts";
 
-const plan = (): RoutePlan => ({ targets: [], groups: undefined });
+const plan = (): RoutePlan => ({ targets: [], groups: undefined, listeners: undefined });
 
 test("the index version changes on add, replace and remove, and not on match", () => {
   const index = new SubscriptionIndex<number>();
@@ -172,4 +172,13 @@ test("router: a QoS 0 message's plain deliveries share one object; other session
   assert.equal(d1!.qos, 0);
   assert.notEqual(d3, d1);
   assert.deepEqual(d3!.subscriptionIds, [3]);
+});
+
+test("a cache of size 0 never keeps a plan", () => {
+  const cache = new RouteCache(0);
+  for (let i = 0; i < 3000; i++) {
+    assert.equal(cache.get("t", 0), null);
+    cache.store("t", plan());
+  }
+  assert.equal(cache.size, 0);
 });

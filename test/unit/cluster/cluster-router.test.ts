@@ -41,6 +41,10 @@ function setup(connected: string[]) {
       sent.push({ node, type, body: Buffer.isBuffer(body) ? body : Buffer.concat(body) });
       return true;
     },
+    sendFrame: (node, type, frame) => {
+      sent.push({ node, type, body: frame.subarray(5) });
+      return true;
+    },
     writable: () => state.writable,
     connected: (node) => connected.includes(node),
     peers: () => ["p1", "p2"],

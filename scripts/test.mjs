@@ -82,15 +82,23 @@ let files = filters.length
 // The package test (npm pack, an offline install, tsc) is CPU-heavy and its wall time depends on the machine's load;
 // it runs on its own afterwards with a longer file timeout than the 120 s every other test file gets.
 const isPackageTest = (f) => f.startsWith(join("test", "integration", "package") + "/");
-run("tests", process.execPath, [
-  "--import",
-  "tsx",
-  "--test",
-  "--test-concurrency=4",
-  // 120 s per file catches a hang; a run sharing a loaded machine (the merge queue's) may give files more time.
-  `--test-timeout=${process.env["WHARF_TEST_FILE_TIMEOUT_MS"] ?? "120000"}`,
-  ...files.filter((f) => !isPackageTest(f)),
-]);
+if (files.length === 0) {
+  console.error(`[wharf] no test file matches ${filters.join(", ")}`);
+  process.exit(1);
+}
+const mainTests = files.filter((f) => !isPackageTest(f));
+// Only with files: `node --test` without any searches the whole tree and would run scripts/test.mjs itself.
+if (mainTests.length > 0) {
+  run("tests", process.execPath, [
+    "--import",
+    "tsx",
+    "--test",
+    "--test-concurrency=4",
+    // 120 s per file catches a hang; a run sharing a loaded machine (the merge queue's) may give files more time.
+    `--test-timeout=${process.env["WHARF_TEST_FILE_TIMEOUT_MS"] ?? "120000"}`,
+    ...mainTests,
+  ]);
+}
 const packageTests = files.filter(isPackageTest);
 if (packageTests.length > 0) {
   run("package tests", process.execPath, ["--import", "tsx", "--test", "--test-timeout=600000", ...packageTests]);

@@ -6,7 +6,7 @@ export const QOS1_WINDOW = 100;
 export const QOS1_REFILL = 10;
 /**
  * The MQTT 5 Receive Maximum our subscribers send, and the latency publisher's window. The brokers run with their
- * own default in-flight windows towards subscribers (Wharf 100, Mosquitto 20; see brokers/index.ts).
+ * own default in-flight windows towards subscribers (Wharf 1,000, Mosquitto 20; see brokers/index.ts).
  */
 export const BROKER_INFLIGHT = 1000;
 /** Target bytes per socket.write of PUBLISH batches. */

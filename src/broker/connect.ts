@@ -208,16 +208,15 @@ function completeConnect(
     return;
   }
   const opened = broker.openSession(c, clientId, p.clean, expiry);
-  const accept = (o: OpenedSession): void =>
-    acceptConnect(c, p, o, { clientId, assigned, username, keepAlive, serverKeepAlive, enhanced });
+  const accepted: Accepted = { clientId, assigned, username, keepAlive, serverKeepAlive, enhanced };
   if (!isPromise(opened)) {
-    accept(opened); // the in-process registry: no await on the CONNECT path
+    acceptConnect(c, p, opened, accepted); // the in-process registry: no await (nor closure) on the CONNECT path
     return;
   }
   return opened.then(
     (o) => {
       if (c.state === ConnState.Connecting) {
-        accept(o);
+        acceptConnect(c, p, o, accepted);
         return;
       }
       // Closed while a remote registry answered: the session was attached to this connection; detach it again.

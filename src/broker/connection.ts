@@ -387,14 +387,17 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     // Not synchronously: release() runs inside another client's handling (its PUBACK, its socket drain).
     if (!this.#pumpScheduled) {
       this.#pumpScheduled = true;
-      queueMicrotask(this.#resumePump);
+      // Bound on first use, not per connection: most connections are never held (a storm makes thousands).
+      queueMicrotask((this.#resumePumpFn ??= () => this.#resumePump()));
     }
   }
 
-  readonly #resumePump = (): void => {
+  #resumePumpFn: (() => void) | undefined = undefined;
+
+  #resumePump(): void {
     this.#pumpScheduled = false;
     if (this.#holds === 0 && !this.#busy) this.#pump();
-  };
+  }
 
   // ---- keepalive --------------------------------------------------------------------------------------------
 
@@ -408,11 +411,14 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
   }
 
   #arm(ms: number): void {
-    // One timer re-armed lazily instead of reset on every packet: cheap at high packet rates.
-    this.#timer = this.broker.clock.setTimeout(this.#onKeepAliveTimer, ms);
+    // One timer re-armed lazily instead of reset on every packet: cheap at high packet rates. Its callback is
+    // bound on first use, not per connection (clients with keepalive 0 never need it).
+    this.#timer = this.broker.clock.setTimeout((this.#keepAliveFn ??= () => this.#onKeepAliveTimer()), ms);
   }
 
-  readonly #onKeepAliveTimer = (): void => {
+  #keepAliveFn: (() => void) | undefined = undefined;
+
+  #onKeepAliveTimer(): void {
     this.#timer = undefined;
     if (this.state !== ConnState.Connected) return;
     const idle = this.broker.clock.now() - this.lastActivity;
@@ -422,7 +428,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     } else {
       this.#arm(this.#keepAliveMs - idle);
     }
-  };
+  }
 
   // ---- closing ----------------------------------------------------------------------------------------------
 

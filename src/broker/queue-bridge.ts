@@ -295,7 +295,7 @@ export class QueueRouter implements Router {
   #send(m: Member, d: QueueDelivery): void {
     const owner = m.owner as (DeliveryOwner & { track(d: Delivery, qd: QueueDelivery): void }) | undefined;
     const delivery: Delivery = {
-      msg: deliveryMessage(d),
+      msg: deliveryMessage(d, m.version >= 5),
       qos: m.sub.qos === 0 ? 0 : 1,
       retain: false,
       subscriptionIds: m.sub.identifier === undefined ? undefined : [m.sub.identifier],
@@ -482,8 +482,13 @@ function enqueueInput(payload: Buffer, props: Properties | undefined, expiresAt:
   return { payload, properties, partitionKey, expiresAt };
 }
 
-/** The PUBLISH a consumer receives for one delivery (its own Message: the user properties differ per delivery). */
-function deliveryMessage(d: QueueDelivery): Message {
+/**
+ * The PUBLISH a consumer receives for one delivery (its own Message: the user properties differ per delivery). A
+ * 3.1.1 consumer gets no properties on the wire, so none are built for it (one array, three strings and two
+ * objects fewer per delivery).
+ */
+function deliveryMessage(d: QueueDelivery, v5: boolean): Message {
+  if (!v5) return messageOf(d, d.properties);
   const ups: UserProperty[] = [...(d.properties?.userProperties ?? [])];
   const dl = d.dlq;
   // A dead letter's `delivery-count` is its final count in the original queue (what the DLQ consumer wants to
@@ -498,12 +503,16 @@ function deliveryMessage(d: QueueDelivery): Message {
       ["dlq-delivery-count", String(d.deliveryCount)],
     );
   }
+  return messageOf(d, { ...d.properties, userProperties: ups });
+}
+
+function messageOf(d: QueueDelivery, properties: Properties | undefined): Message {
   return {
     topic: QUEUE_PREFIX + d.queue,
     payload: d.payload,
     qos: 1,
     retain: false,
-    properties: { ...d.properties, userProperties: ups },
+    properties,
     expiresAt: d.expiresAt,
     origin: undefined,
     receivedAt: 0,

@@ -14,6 +14,7 @@ import { events } from "./events.ts";
 import type { DropEventReason } from "./events.ts";
 import { isExpired } from "./message.ts";
 import type { Delivery } from "./message.ts";
+import { InflightWindow } from "./inflight.ts";
 import { EnqueueResult, SessionQueue } from "./queue.ts";
 import type { QueueLimits } from "./queue.ts";
 import { DropReason, FlowState, SENT, acknowledged, dropped, handedBack } from "./settlement.ts";
@@ -124,14 +125,14 @@ export class Session {
   // The three collections below are created on first use: most connections never subscribe, publish QoS 2 or
   // receive QoS 1/2, and three empty hash tables per idle client were ~0.4 KB of its memory (docs/benchmarks.md).
   #subscriptions: Map<string, Subscription> | undefined = undefined;
-  #inflight: Map<number, Outbound> | undefined = undefined;
+  #inflight: InflightWindow<Outbound> | undefined = undefined;
   #inboundQos2: Set<number> | undefined = undefined;
   get subscriptions(): Map<string, Subscription> {
     return (this.#subscriptions ??= new Map());
   }
   /** Insertion-ordered, so a reconnect resends in the original order [MQTT-4.6.0-1]. */
-  get inflight(): Map<number, Outbound> {
-    return (this.#inflight ??= new Map());
+  get inflight(): InflightWindow<Outbound> {
+    return (this.#inflight ??= new InflightWindow());
   }
   readonly queue: SessionQueue;
   /** Inbound QoS 2 ids routed and not yet released (method A of [MQTT-4.3.3-2]): a resent PUBLISH is not routed again. */
@@ -186,7 +187,7 @@ export class Session {
       link.canWrite &&
       this.#backlog === undefined &&
       !this.#gatedOn(link) &&
-      (d.qos === 0 || (this.queue.length === 0 && (this.#inflight?.size ?? 0) < link.inflightLimit))
+      (d.qos === 0 || (this.queue.length === 0 && this.#windowOpen(link)))
     )
       this.#send(link, d);
     else ok = this.#enqueue(d, pressure.canHold);
@@ -248,13 +249,19 @@ export class Session {
     return this.#backlog === undefined ? 0 : this.#backlog.length - this.#backlogAt;
   }
 
+  /** Room for one more QoS 1/2 PUBLISH in flight (inflight.ts: bounded in messages and in bytes). */
+  #windowOpen(link: SessionLink): boolean {
+    const f = this.#inflight;
+    return f === undefined || f.hasRoom(link.inflightLimit, this.env.queueLimits.maxBytes);
+  }
+
   /** Sends retained deliveries from the backlog while the connection takes them and the inflight window has room. */
   #pumpBacklog(link: SessionLink): void {
     const b = this.#backlog!;
     let now = -1;
     while (this.#backlogAt < b.length && link.canWrite) {
       const d = b[this.#backlogAt]!;
-      if (d.qos > 0 && (this.#inflight?.size ?? 0) >= link.inflightLimit) return;
+      if (d.qos > 0 && !this.#windowOpen(link)) return;
       this.#backlogAt++;
       if (d.msg.expiresAt !== undefined) {
         if (now < 0) now = this.env.now();
@@ -304,7 +311,7 @@ export class Session {
           continue;
         }
       }
-      if (d.qos > 0 && this.inflight.size >= link.inflightLimit) break;
+      if (d.qos > 0 && !this.#windowOpen(link)) break;
       this.queue.shift();
       this.#overflowWarned = false;
       this.#send(link, d);

@@ -20,14 +20,18 @@ export interface Clock {
  */
 export const MAX_TIMER_DELAY_MS = 2_147_483_647;
 
+/** A handle without a closure: connections arm two timers each (connect timeout, keepalive), so storms make many. */
+class NodeTimer implements TimerHandle {
+  constructor(private readonly t: NodeJS.Timeout) {}
+  cancel(): void {
+    clearTimeout(this.t); // clears intervals too (one timer list in Node)
+  }
+}
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout(fn, ms) {
-    if (!(ms > MAX_TIMER_DELAY_MS)) {
-      const t = setTimeout(fn, ms);
-      t.unref();
-      return { cancel: () => clearTimeout(t) };
-    }
+    if (!(ms > MAX_TIMER_DELAY_MS)) return new NodeTimer(setTimeout(fn, ms).unref());
     const due = Date.now() + ms;
     let t: NodeJS.Timeout;
     const arm = (left: number): void => {
@@ -45,9 +49,7 @@ export const systemClock: Clock = {
     return { cancel: () => clearTimeout(t) };
   },
   setInterval(fn, ms) {
-    const t = setInterval(fn, ms);
-    t.unref();
-    return { cancel: () => clearInterval(t) };
+    return new NodeTimer(setInterval(fn, ms).unref());
   },
 };
 

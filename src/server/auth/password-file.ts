@@ -2,13 +2,15 @@
 // argon2id hashes in the PHC string format (`$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`), `#` comments and
 // blank lines ignored. Like Mosquitto's password file, but argon2id only: no fast hash is ever accepted.
 //
-// Verification runs @node-rs/argon2's async verify, which computes on the libuv thread pool: the event loop never
-// waits for a hash. A semaphore bounds how many run at once and how many wait (each costs ~19 MiB of memory).
+// Verification runs on argon2-verifier.ts's worker threads at nice 19: the event loop never waits for a hash, nor
+// competes with one for the CPU. The verifier bounds how many run at once and how many wait (each ~19 MiB).
 import { readFileSync, writeFileSync, renameSync, watch, type FSWatcher } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { hash, verify } from "@node-rs/argon2";
-import { Semaphore, WharfError } from "../../util/index.ts";
+import { availableParallelism } from "node:os";
+import { hash } from "@node-rs/argon2";
+import { WharfError } from "../../util/index.ts";
 import type { Logger } from "../../util/index.ts";
+import { Argon2Verifier } from "./argon2-verifier.ts";
 
 /**
  * OWASP's argon2id baseline (m=19 MiB, t=2, p=1). The algorithm is @node-rs/argon2's default, Argon2id (its
@@ -84,7 +86,10 @@ export type PasswordCheck = "ok" | "wrong" | "unknown-user";
 
 export interface PasswordFileOptions {
   logger: Logger;
-  /** Argon2 verifications running at once (default 2: the thread pool has 4 threads, leave some for fs/dns). */
+  /**
+   * Argon2 verifications running at once (default 2), capped at the CPUs this process may run on: each is a worker
+   * thread, and more of them than cores would only queue in the kernel instead of in our bounded queue.
+   */
   maxConcurrent?: number;
   /** Verifications waiting for a slot; more are refused as "server busy" (default 256). */
   maxWaiting?: number;
@@ -102,7 +107,7 @@ export class PasswordFile {
   #generation = 0;
   #watcher: FSWatcher | undefined;
   #reloadTimer: NodeJS.Timeout | undefined;
-  readonly #semaphore: Semaphore;
+  readonly #verifier: Argon2Verifier;
   readonly #logger: Logger;
   /** A hash of a random password, verified for unknown users so that they cost the same time as known ones. */
   #dummy: Promise<string> | undefined;
@@ -115,7 +120,10 @@ export class PasswordFile {
   ) {
     this.#logger = opts.logger;
     this.#users = this.#read();
-    this.#semaphore = new Semaphore(opts.maxConcurrent ?? 2, opts.maxWaiting ?? 256);
+    this.#verifier = new Argon2Verifier({
+      threads: Math.min(opts.maxConcurrent ?? 2, availableParallelism()),
+      maxWaiting: opts.maxWaiting ?? 256,
+    });
     if (opts.watch !== false) this.#watch();
   }
 
@@ -184,27 +192,29 @@ export class PasswordFile {
   async check(username: string, password: Buffer): Promise<PasswordCheck> {
     const stored = this.#users.get(username);
     if (stored === undefined) return "unknown-user";
-    return this.#semaphore.run(async () => {
-      // A malformed hash (only possible if edited by hand past the parser) verifies as wrong, never throws.
-      this.verifications++;
-      const ok = await verify(stored, password).catch(() => false);
-      return ok ? "ok" : "wrong";
-    });
+    // A malformed hash (only possible if edited by hand past the parser) verifies as wrong, never throws.
+    const ok = await this.#verifier.verify(stored, password);
+    this.verifications++;
+    return ok ? "ok" : "wrong";
   }
 
   /** Spends the time of one verification without a user (the chain's timing equaliser). */
   async burn(password: Buffer): Promise<void> {
-    await this.#semaphore.run(async () => {
-      this.verifications++;
-      await verify(await this.#dummyHash(), password).catch(() => false);
-    });
+    await this.#verifier.verify(await this.#dummyHash(), password);
+    this.verifications++;
   }
 
   #dummyHash(): Promise<string> {
     return (this.#dummy ??= hashPassword(Buffer.from(crypto.getRandomValues(new Uint8Array(16)))));
   }
 
+  /** The verifier's worker threads' nice value (null if the platform refused): tests and diagnostics. */
+  verifierNice(): Promise<number | null> {
+    return this.#verifier.workerNice();
+  }
+
   close(): void {
+    this.#verifier.close();
     this.#watcher?.close();
     if (this.#reloadTimer !== undefined) clearTimeout(this.#reloadTimer);
   }

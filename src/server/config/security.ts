@@ -46,7 +46,7 @@ export const authSecurityKeys = {
   cacheTtl: int({ min: 0, max: 86_400, default: 120 }),
   /** Verified pairs kept at most (LRU). */
   cacheSize: int({ min: 0, default: 10_000 }),
-  /** argon2id verifications running at once (the libuv pool has 4 threads by default). */
+  /** argon2id verifications running at once: nice-19 worker threads, capped at the CPUs the process may use. */
   maxConcurrentHashes: int({ min: 1, max: 64, default: 2 }),
   /** Verifications waiting for a slot; more CONNECTs are refused with 0x89 Server busy (3.x 0x03). */
   maxPendingHashes: int({ min: 0, default: 256 }),

@@ -91,6 +91,36 @@ test("'$' topics: '#' and '+/…' do not match them [MQTT-4.7.2-1]; $SYS is publ
   assert.match(parseSubLines(check.lines)[0]?.payload ?? "", /^wharf version/, "the fake was not stored");
 });
 
+test("the in-flight window is bounded in bytes too (maxQueuedBytes): a reader that never acknowledges pins at most that much", async (t) => {
+  // 1,000 messages allowed in flight, but 4 KiB of payload: 1 KiB messages stop at 4 in flight (the window opens
+  // past the bound only while it is empty, so one message larger than the bound still goes out alone).
+  const b = await startBroker({ sysInterval: 0, maxInflight: 1000, maxQueuedBytes: 4096 });
+  t.after(() => b.close());
+  const raw = await RawClient.connect(ep(b.port), { clientId: "noacker", protocolVersion: 4 }, { protocolVersion: 4 });
+  t.after(() => raw.destroy());
+  await raw.subscribe([{ topicFilter: "ib", qos: 1 }]);
+  const pub = await mqttjs(t, b.url, { protocolVersion: 4, clientId: "ibpub" });
+  const kib = Buffer.alloc(1024, 1);
+  for (let i = 0; i < 6; i++) await pub.client.publishAsync("ib", kib, { qos: 1 });
+  await waitUntil(() => b.broker.stats().queued === 2, 5000, "2 queued behind the byte bound");
+  assert.equal(b.broker.stats().inflight, 4, "4 KiB in flight, not 6");
+  const first = await raw.next(PacketType.PUBLISH);
+  for (let i = 0; i < 3; i++) await raw.next(PacketType.PUBLISH);
+  raw.puback(first.packetId!); // 3 KiB in flight: room for one more
+  await raw.next(PacketType.PUBLISH);
+  await waitUntil(() => b.broker.stats().queued === 1, 5000, "one more sent after the PUBACK");
+  assert.equal(b.broker.stats().inflight, 4);
+  // A message larger than the whole bound still goes out, once the window is empty.
+  const big = await startBroker({ sysInterval: 0, maxQueuedBytes: 512 });
+  t.after(() => big.close());
+  const r2 = await RawClient.connect(ep(big.port), { clientId: "big", protocolVersion: 4 }, { protocolVersion: 4 });
+  t.after(() => r2.destroy());
+  await r2.subscribe([{ topicFilter: "ib", qos: 1 }]);
+  const p2 = await mqttjs(t, big.url, { protocolVersion: 4, clientId: "bigpub" });
+  await p2.client.publishAsync("ib", kib, { qos: 1 });
+  assert.equal((await r2.next(PacketType.PUBLISH)).payload.length, 1024);
+});
+
 test("maxInflight: at most N unacknowledged QoS 1 messages to a client; the rest flow as PUBACKs arrive", async (t) => {
   const b = await startBroker({ sysInterval: 0, maxInflight: 2 });
   t.after(() => b.close());

@@ -57,6 +57,29 @@ test("MQTT.js 3.1.1 and 5.0: right, wrong, unknown, no password, zero-length use
   }
 });
 
+test("verification queue full: MQTT.js 5.0 gets 0x89 Server busy, 3.1.1 gets 0x03 Server unavailable", async (t) => {
+  const dir = tempDir(t);
+  const pw = await passwordFile(dir, { alice: "s3cret" });
+  const { url } = await startSecure(t, {
+    mqtt: { allowAnonymous: false },
+    auth: { passwordFile: pw, maxConcurrentHashes: 1, maxPendingHashes: 0, cacheTtl: 0 },
+  });
+  // Eight CONNECTs at once, each needing a hash: one verifies, the ones arriving meanwhile find no room.
+  const versions = [4, 5, 4, 5, 4, 5, 4, 5] as const;
+  const codes = await Promise.all(
+    versions.map((protocolVersion, i) =>
+      mqttjsConnack(url, { protocolVersion, clientId: `b${i}`, username: "alice", password: "wrong" }),
+    ),
+  );
+  versions.forEach((v, i) => assert.ok((v === 5 ? [0x86, 0x89] : [4, 3]).includes(codes[i]!), `v${v}: ${codes[i]}`));
+  assert.ok(codes.includes(0x89) || codes.includes(3), `someone was told the server is busy: ${codes.join(",")}`);
+  // The bound refuses, it does not lock anybody out: alone, the right password is accepted.
+  assert.equal(
+    await mqttjsConnack(url, { protocolVersion: 5, clientId: "ok", username: "alice", password: "s3cret" }),
+    0,
+  );
+});
+
 test("issue #14 attack: alice's ACL rule is not reachable with a wrong password; the right one reads secret/#", async (t) => {
   const dir = tempDir(t);
   const pw = await passwordFile(dir, { alice: "s3cret", pub: "pubpw" });

@@ -15,8 +15,10 @@ import {
   PasswordFileError,
   updatePasswordFile,
 } from "../../../src/server/auth/index.ts";
+import { Argon2Verifier } from "../../../src/server/auth/argon2-verifier.ts";
 import { PasswordFileMethod } from "../../../src/server/auth/password-method.ts";
 import { FakeClock, silentLogger } from "../../../src/util/index.ts";
+import { ReasonCode } from "../../../src/codec/index.ts";
 
 function ctx(username: string | undefined, password: string | undefined, clientId = "c", assigned = false) {
   return {
@@ -36,13 +38,21 @@ function ctx(username: string | undefined, password: string | undefined, clientI
 
 let aliceHash: Promise<string> | undefined;
 
-async function setup(t: { after(fn: () => void): void }, opts: { perMinute?: number; bind?: boolean } = {}) {
+async function setup(
+  t: { after(fn: () => void): void },
+  opts: { perMinute?: number; bind?: boolean; maxConcurrent?: number; maxWaiting?: number } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), "wharf-pw-"));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, "users.pw");
   writeFileSync(path, `# users\nalice:${await (aliceHash ??= hashPassword("right"))}\n`);
   const clock = new FakeClock();
-  const file = new PasswordFile(path, { logger: silentLogger, watch: false });
+  const file = new PasswordFile(path, {
+    logger: silentLogger,
+    watch: false,
+    maxConcurrent: opts.maxConcurrent,
+    maxWaiting: opts.maxWaiting,
+  });
   const cache = new CredentialCache(clock, 60_000, 100);
   const chain = new AuthChain({
     methods: [new PasswordFileMethod(file, cache)],
@@ -154,4 +164,55 @@ test("a password file reload that fails keeps the previous users", async (t) => 
   writeFileSync(path, "garbage\n");
   assert.equal(file.reload(), false);
   assert.deepEqual(await chain.authenticate(ctx("alice", "right")), { accept: true, username: "alice" });
+});
+
+test("argon2id runs on worker threads at nice 19 and never on the event loop: the loop keeps turning during a hash", async (t) => {
+  const { chain, file } = await setup(t);
+  if (process.platform === "linux")
+    assert.equal(await file.verifierNice(), 19, "the verifier lowered its own priority");
+  let turns = 0;
+  let done = false;
+  const spin = (): void => {
+    turns++;
+    if (!done) setImmediate(spin);
+  };
+  setImmediate(spin);
+  const verdict = await chain.authenticate(ctx("alice", "right"));
+  done = true;
+  assert.deepEqual(verdict, { accept: true, username: "alice" });
+  assert.ok(turns > 1, `event loop turned ${turns} times while verifying (0-1 would mean the hash blocked it)`);
+  assert.equal(await chain.authenticate(ctx("alice", "wrong!")), false, "a wrong password is still refused");
+});
+
+test("a full verification queue refuses with Server busy (5.0 0x89; 3.x maps it to 0x03) without hashing or waiting", async (t) => {
+  const { chain, file } = await setup(t, { maxConcurrent: 1, maxWaiting: 1 });
+  // Three CONNECTs in one tick: one verifying, one waiting, the third over the bound.
+  const running = chain.authenticate(ctx("alice", "right", "c1"));
+  const waiting = chain.authenticate(ctx("alice", "wrong", "c2"));
+  const refused = await chain.authenticate(ctx("alice", "right", "c3"));
+  assert.deepEqual(refused, { reasonCode: ReasonCode.ServerBusy, reasonString: "server busy" });
+  assert.deepEqual(await running, { accept: true, username: "alice" });
+  assert.equal(await waiting, false);
+  assert.equal(file.verifications, 2, "the refused attempt cost no hash");
+  // Once the queue drained, the same credentials are verified again (from the cache here: c1 succeeded).
+  assert.deepEqual(await chain.authenticate(ctx("alice", "right", "c3")), { accept: true, username: "alice" });
+});
+
+test("a verification unanswered at low priority after escalateAfterMs is answered at normal priority; its worker is detached, not waited for", async (t) => {
+  const clock = new FakeClock();
+  const v = new Argon2Verifier({ threads: 1, maxWaiting: 4, escalateAfterMs: 500, clock });
+  t.after(() => v.close());
+  const hash = await (aliceHash ??= hashPassword("right"));
+  const right = v.verify(hash, Buffer.from("right"));
+  clock.advance(500); // the worker has not answered yet (it is still starting): answered on the libuv pool instead
+  assert.equal(v.escalated, 1);
+  assert.equal(v.detached, 1);
+  assert.equal(await right, true);
+  // The slot is free at once: the next verification does not wait for the detached worker (fake time stands still).
+  const wrong = v.verify(hash, Buffer.from("wrong"));
+  clock.advance(500);
+  assert.equal(await wrong, false);
+  // All workers stuck (1 of 1 threads detached, or again): straight to the pool, still the right verdicts.
+  assert.equal(await v.verify(hash, Buffer.from("right")), true);
+  assert.equal(await v.verify("$argon2id$garbage", Buffer.from("x")), false, "a malformed hash is just wrong");
 });

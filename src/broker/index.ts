@@ -44,7 +44,8 @@ export type {
   MessageTrace,
   PublishTrace,
   TraceConnectInfo,
-  TracePublishInfo,
+  TracedPublish,
+  SubscriptionTrace,
 } from "./tracing.ts";
 export type { BrokerInspector, ConnectionView } from "./inspect.ts";
 export { BrokerChannel, onBrokerEvent } from "./events.ts";

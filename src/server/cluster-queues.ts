@@ -6,7 +6,9 @@ import type { Router } from "../admin/index.ts";
 import type { ClusterNode } from "../cluster/index.ts";
 import { join } from "node:path";
 import { ClusterQueueBackend, SlotJournal, startClusterQueues } from "../cluster/queues/index.ts";
-import type { ClusterQueueNode, StartedClusterQueues } from "../cluster/queues/index.ts";
+import type { ClusterQueueNode, SlotStatus, StartedClusterQueues } from "../cluster/queues/index.ts";
+import { Gauge } from "prom-client";
+import type { Registry } from "prom-client";
 import type { QueueConfigEntry } from "../queues/index.ts";
 import { LmdbKv } from "../storage/index.ts";
 import type { Storage } from "../storage/index.ts";
@@ -76,6 +78,40 @@ export class ServerClusterQueues {
   routes(router: Router): void {
     router.add("GET", "/api/v1/cluster/queues", () => ({ json: this.view() }), {
       summary: "Clustered queues: each slot's owner and epoch; on its owner the replicas' lag, queues and messages",
+    });
+  }
+
+  /** Prometheus series: slots owned, messages held in them, each replica's lag (ops) over the owned slots. */
+  metrics(registry: Registry): void {
+    const registers = [registry];
+    const owned = (): SlotStatus[] => (this.node?.status() ?? []).filter((s) => s.replicas !== undefined);
+    new Gauge({
+      name: "wharf_cluster_queue_slots_owned",
+      help: "Slots of the clustered queues this node owns",
+      registers,
+      collect: function (this: Gauge) {
+        this.set(owned().length);
+      },
+    });
+    new Gauge({
+      name: "wharf_cluster_queue_messages",
+      help: "Messages held in the slots this node owns",
+      registers,
+      collect: function (this: Gauge) {
+        this.set(owned().reduce((n, s) => n + (s.messages ?? 0), 0));
+      },
+    });
+    new Gauge({
+      name: "wharf_cluster_queue_replica_lag_ops",
+      help: "Per replica: the most ops it has not acknowledged in any slot this node owns (0: in step)",
+      labelNames: ["replica"],
+      registers,
+      collect: function (this: Gauge) {
+        this.reset();
+        const lag = new Map<string, number>();
+        for (const s of owned()) for (const r of s.replicas!) lag.set(r.node, Math.max(lag.get(r.node) ?? 0, r.lag));
+        for (const [replica, n] of lag) this.set({ replica }, n);
+      },
     });
   }
 

@@ -351,6 +351,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   }
   if (cluster !== undefined) {
     registerClusterMetrics(metrics.registry, cluster);
+    clusterQueues?.metrics(metrics.registry);
     if (management !== undefined) clusterRoutes(management.router, cluster);
     if (management !== undefined) clusterQueues?.routes(management.router);
   }

@@ -9,7 +9,7 @@ import type { IPublishPacket } from "mqtt";
 import { slotOf } from "../../../src/cluster/queues/index.ts";
 import { mqttjs } from "../../helpers/clients.ts";
 import { startEtcd } from "../../helpers/etcd.ts";
-import { eventually, slotsSettled, startClusterNode } from "../../helpers/wharf-cluster.ts";
+import { CLUSTER_TOKEN, eventually, slotsSettled, startClusterNode } from "../../helpers/wharf-cluster.ts";
 import type { ClusterNodeProcess } from "../../helpers/wharf-cluster.ts";
 
 const SLOTS = 16;
@@ -142,6 +142,21 @@ test("durable queues over MQTT across three Wharf processes", { timeout: 300_000
       return s?.messages === 0;
     }, "PUBACKs settling every message at the owner");
     assert.equal(got.length, 10);
+  });
+
+  await t.test("/metrics: slots owned add up to every slot; each owner reports its replicas' lag", async () => {
+    let total = 0;
+    for (const n of nodes) {
+      const r = await fetch(`${n.mgmt}/metrics`, { headers: { authorization: `Bearer ${CLUSTER_TOKEN}` } });
+      assert.equal(r.status, 200);
+      const text = await r.text();
+      const owned = Number(/^wharf_cluster_queue_slots_owned (\d+)$/m.exec(text)?.[1]);
+      assert.ok(owned > 0, `${n.id} owns slots`);
+      total += owned;
+      assert.match(text, /^wharf_cluster_queue_replica_lag_ops\{replica="n\d"\} \d+$/m);
+      assert.match(text, /^wharf_cluster_queue_messages \d+$/m);
+    }
+    assert.equal(total, SLOTS);
   });
 
   await t.test("kill -9 of a slot owner: every acknowledged publish is consumed", async (t) => {

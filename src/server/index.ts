@@ -30,10 +30,9 @@ import { buildServerAuth, type ServerAuth } from "./auth/index.ts";
 import { join } from "node:path";
 import { CONTROL_SOCKET, controlSocketPath, startQueueControl } from "./queue-control.ts";
 import type { QueueControl } from "./queue-control.ts";
-import { ClusterNode, ClusterRouter, ClusterSessionRegistry } from "../cluster/index.ts";
+import type { ClusterNode, ClusterRouter, ClusterSessionRegistry } from "../cluster/index.ts";
 import { clusterRoutes } from "./cluster-admin.ts";
 import { registerClusterMetrics } from "./cluster-metrics.ts";
-import { ServerClusterQueues } from "./cluster-queues.ts";
 
 export * from "./config/index.ts";
 export { createLogger } from "./logger.ts";
@@ -158,26 +157,39 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     await storage.close();
     throw err;
   }
+  // The cluster layer (etcd3, gRPC, protobufjs: about a third of a start's module loading) loads only when
+  // clustered.
+  const clustered = config.cluster.enabled
+    ? { ...(await import("../cluster/index.ts")), ...(await import("./cluster-queues.ts")) }
+    : undefined;
   // Clustered: the broker publishes through a cluster router, which starts routing to other nodes once joined.
   let clusterRouter: ClusterRouter | undefined;
-  const routing = config.cluster.enabled
-    ? (parts: RoutingParts) => (clusterRouter = new ClusterRouter(parts, clock, logger.child({ component: "cluster" })))
-    : undefined;
+  const routing =
+    clustered !== undefined
+      ? (parts: RoutingParts) =>
+          (clusterRouter = new clustered.ClusterRouter(parts, clock, logger.child({ component: "cluster" })))
+      : undefined;
   // … and opens sessions through a registry that decides client-id ownership in etcd (takeover across nodes).
   let clusterSessions: ClusterSessionRegistry | undefined;
-  const sessions = config.cluster.enabled
-    ? (parts: SessionParts) =>
-        (clusterSessions = new ClusterSessionRegistry(parts, clock, logger.child({ component: "cluster-sessions" })))
-    : undefined;
+  const sessions =
+    clustered !== undefined
+      ? (parts: SessionParts) =>
+          (clusterSessions = new clustered.ClusterSessionRegistry(
+            parts,
+            clock,
+            logger.child({ component: "cluster-sessions" }),
+          ))
+      : undefined;
   // Clustered: `$queue/` goes to each queue's slot owner (docs/cluster-queues.md), attached once the node joined.
-  const clusterQueues = config.cluster.enabled
-    ? new ServerClusterQueues(config.cluster, config.queues, {
-        clock,
-        logger,
-        prefetchOf: (name) => broker.queues.settingsOf(name).prefetch,
-        storage,
-      })
-    : undefined;
+  const clusterQueues =
+    clustered !== undefined
+      ? new clustered.ServerClusterQueues(config.cluster, config.queues, {
+          clock,
+          logger,
+          prefetchOf: (name) => broker.queues.settingsOf(name).prefetch,
+          storage,
+        })
+      : undefined;
   try {
     broker = new Broker(toBrokerOptions(config), {
       clock,
@@ -210,8 +222,8 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   try {
     const ctx = { broker, logger, clock, maxPacketSize: config.mqtt.maxPacketSize };
     await startListeners(ctx, config.listeners, listeners);
-    if (config.cluster.enabled) {
-      cluster = await ClusterNode.start(config.cluster, { clock, logger });
+    if (clustered !== undefined) {
+      cluster = await clustered.ClusterNode.start(config.cluster, { clock, logger });
       if (clusterRouter !== undefined) cluster.attachRouter(clusterRouter);
       if (clusterSessions !== undefined) cluster.attachSessions(clusterSessions);
       await clusterQueues?.start(cluster);

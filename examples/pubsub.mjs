@@ -1,4 +1,5 @@
-// In-process publish/subscribe, priority, TTL, manual acknowledgement with a dead-letter topic, a transaction.
+// In-process publish/subscribe, priority, TTL, manual acknowledgement with a dead-letter topic, a transaction, a
+// synchronous listener.
 import { createBroker } from "wharfmq";
 
 const broker = await createBroker(); // no listeners: purely in-process
@@ -51,6 +52,14 @@ await tx.commit();
 await new Promise((r) => setImmediate(r));
 console.log(`after commit: ${ledger.join(" ")}`);
 
+// A synchronous listener: called inside publish() (no buffer, no acknowledgement, at most once).
+const latest = new Map();
+const listener = broker.listen("sensors/#", (m) => latest.set(m.topic, m.text()));
+const routed = broker.publish("sensors/hall/temp", "19");
+console.log(`listened before publish() resolved: ${latest.get("sensors/hall/temp")}`);
+await routed;
+listener.unsubscribe();
+
 console.log(`health: ${broker.health().status}`);
 await broker.close();
 
@@ -60,4 +69,5 @@ await broker.close();
 // prints: dead letters: 1
 // prints: before commit: 0
 // prints: after commit: -10 +10
+// prints: listened before publish() resolved: 19
 // prints: health: ok

@@ -1,7 +1,8 @@
-// Clustered queue publish throughput (docs/cluster-queues.md): three node processes on a real etcd over the test
-// TCP link, each publishing `n` messages of 100 B with 64 in flight to queues spread over every slot (so about
-// two thirds are proxied to another node's slot), `replication: sync` then `async`. The node API, not MQTT (the
-// broker does not route `$queue/` through the cluster yet). Prints msg/s per mode with the load average.
+// Clustered queue publish throughput through the node API (docs/cluster-queues.md): three node processes
+// (test/integration/cluster-queues/node-child.ts: the cluster core with the clustered queues) on a real etcd, each
+// publishing `n` messages of 100 B with 64 in flight to queues spread over every slot (so about two thirds are
+// proxied to another node's slot), `replication: sync` then `async`. Publishes only, no MQTT: the end-to-end MQTT
+// scenario is bench/cluster-queues/mqtt.ts (`npm run bench:cluster-queues`). Prints msg/s per mode with the load.
 //   node --import tsx bench/cluster-queues/index.ts [n per node, default 20000]
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
@@ -10,8 +11,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { slotOf } from "../../src/cluster/queues/index.ts";
 import type { SlotStatus } from "../../src/cluster/queues/index.ts";
-import { startEtcd, waitFor } from "../../test/helpers/etcd-instance.ts";
-import { freePort } from "../../test/helpers/mosquitto.ts";
+import { startEtcd, waitFor } from "../../test/helpers/etcd.ts";
 
 const SLOTS = 8;
 const CHILD = fileURLToPath(new URL("../../test/integration/cluster-queues/node-child.ts", import.meta.url));
@@ -40,10 +40,7 @@ function child(args: string[]): { proc: ChildProcess; next: (ev: string) => Prom
 
 async function run(mode: string): Promise<void> {
   const etcd = await startEtcd();
-  const peers: Record<string, number> = { a: await freePort(), b: await freePort(), c: await freePort() };
-  const cs = ["a", "b", "c"].map((id) =>
-    child([etcd.endpoint, id, JSON.stringify(peers), "/bench/", String(SLOTS), mode]),
-  );
+  const cs = ["a", "b", "c"].map((id) => child([etcd.endpoint, id, "bench", String(SLOTS), mode]));
   try {
     await Promise.all(cs.map((c) => c.next("started")));
     const ready = async (): Promise<boolean> => {

@@ -106,3 +106,9 @@ function splitList(v: string): string[] {
 export function isFullRun(a: BenchArgs): boolean {
   return !a.quick && a.only.length === 0 && a.brokers.length === BROKER_IDS.length && a.measureSeconds === null;
 }
+
+/** `--name value` of a standalone bench script's command line, or `dflt`. */
+export function flagValue(argv: readonly string[], name: string, dflt: string): string {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? (argv[i + 1] ?? dflt) : dflt;
+}

@@ -8,7 +8,9 @@
 //   base     (only with WHARF_BENCH_BASE_ROOT=<checkout of an older commit>) that checkout, as `off`: the cost of
 //            the seams themselves while everything is off ("zero cost when disabled")
 // Variants run interleaved, round after round, so that drift of the machine spreads evenly; the median per variant
-// is reported with its ratio to `off`.
+// is reported with its ratio to `off`. Two figures per run: throughput (msg/s delivered), and the broker's CPU time
+// per delivered message (process CPU over the window / messages; µs). On a shared machine the second is the steadier
+// measure of what a feature costs: time the broker waited for a CPU taken by other processes is not in it.
 // Options: --rounds=N (3), --measure=S (2 s windows), --only=<substring of the scenario id>, --variants=off,tracing
 // (a subset), --prof=<dir> (each broker runs with node --cpu-prof, a directory <scenario>-<variant>-r<round>
 // per run; summarise with bench/tools/cpuprofile-top.ts).
@@ -146,6 +148,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
   const rows: string[] = [];
   for (const spec of specs) {
     const rates: Record<string, number[]> = {};
+    const cpuUs: Record<string, number[]> = {};
     const losses: Record<string, number> = {};
     for (let r = 0; r < rounds; r++) {
       for (const v of variants) {
@@ -154,22 +157,27 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
         try {
           const res = await runThroughput(spec, broker, timing);
           (rates[v] ??= []).push(res.msgsPerSec ?? Number.NaN);
+          const perMsg = ((res.brokerCpu ?? Number.NaN) * 1e6) / (res.msgsPerSec ?? Number.NaN);
+          (cpuUs[v] ??= []).push(perMsg);
           losses[v] = (losses[v] ?? 0) + (res.delivery?.lost ?? 0);
           const flags = res.notes.filter((n) => !n.startsWith("publishers paused"));
           console.log(
-            `  ${spec.id} ${v.padEnd(7)} round ${r + 1}: ${Math.round(res.msgsPerSec ?? 0)} msg/s, broker ${Math.round((res.brokerCpu ?? 0) * 100)}% cpu, lost ${res.delivery?.lost ?? "?"}${flags.length > 0 ? ` ⚠ ${flags.join("; ")}` : ""}`,
+            `  ${spec.id} ${v.padEnd(7)} round ${r + 1}: ${Math.round(res.msgsPerSec ?? 0)} msg/s, broker ${Math.round((res.brokerCpu ?? 0) * 100)}% cpu (${perMsg.toFixed(3)} µs/msg), lost ${res.delivery?.lost ?? "?"}${flags.length > 0 ? ` ⚠ ${flags.join("; ")}` : ""}`,
           );
         } finally {
           await broker.proc.stop();
         }
       }
     }
-    const off = median(rates.off ?? rates[variants[0]!] ?? []);
+    const ref = rates.off === undefined ? variants[0]! : "off";
+    const off = median(rates[ref] ?? []);
+    const offCpu = median(cpuUs[ref] ?? []);
     for (const v of variants) {
       const m = median(rates[v] ?? []);
       const ratio = m / off;
+      const c = median(cpuUs[v] ?? []);
       rows.push(
-        `| ${spec.id} | ${v} | ${Math.round(m).toLocaleString("en-US")} | ${v === "off" ? "1.00" : ratio.toFixed(2)} | ${v === "off" ? "" : `${((1 - ratio) * 100).toFixed(1)} %`} | ${losses[v] ?? 0} |`,
+        `| ${spec.id} | ${v} | ${Math.round(m).toLocaleString("en-US")} | ${v === ref ? "1.00" : ratio.toFixed(2)} | ${v === ref ? "" : `${((1 - ratio) * 100).toFixed(1)} %`} | ${c.toFixed(3)} | ${v === ref ? "" : `${((c / offCpu - 1) * 100).toFixed(1)} %`} | ${losses[v] ?? 0} |`,
       );
     }
   }
@@ -181,8 +189,10 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
       .join(", ")}`,
   );
   console.log(`webhook/OTLP sink requests: ${s.requests()}`);
-  console.log("\n| scenario | variant | msg/s (median) | vs off | loss vs off | lost messages |");
-  console.log("| --- | --- | --- | --- | --- | --- |");
+  console.log(
+    "\n| scenario | variant | msg/s (median) | vs off | throughput lost vs off | broker CPU µs/msg (median) | CPU per msg vs off | lost messages |",
+  );
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const r of rows) console.log(r);
 }
 

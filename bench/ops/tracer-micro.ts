@@ -50,17 +50,13 @@ const provider = new BasicTracerProvider({
 });
 const tracer = new OtelBrokerTracer(provider.getTracer("wharf", "bench"), 1);
 
+const payload = Buffer.alloc(100);
+const packet = (qos: number) => ({ qos, retain: false, payload, properties: undefined });
+
 async function run(deliveries: number, qos: number): Promise<number> {
   let cpu = process.cpuUsage();
   for (let i = 0; i < n; i++) {
-    const t = tracer.publish({
-      clientId: "pub-1",
-      topic: "bench/topic/1",
-      qos,
-      retain: false,
-      payloadBytes: 100,
-      properties: undefined,
-    })!;
+    const t = tracer.publish("pub-1", "bench/topic/1", packet(qos))!;
     t.routed(deliveries, 0);
     for (let d = 0; d < deliveries; d++) t.ref.delivered(`sub-${d}`, "bench/topic/1", qos, qos > 0 ? d + 1 : undefined);
     t.acked(0);

@@ -1,25 +1,33 @@
-// `npm run bench:transports`: the transport-specific figures of issue 13 that are not message throughput, Wharf vs
-// Mosquitto where Mosquitto has the feature (TLS and WebSocket throughput rows are in the main catalog:
-// `npm run bench -- --only tls/,ws/`). Every broker is started here on free loopback ports with the same test certificate (EC P-256,
-// generated with openssl into a temp dir):
-//  - handshake: full TLS handshakes per second (new connection, no session resumption, TLS 1.3, ECDHE + P-256
-//    ECDSA certificate) each followed by MQTT CONNECT/CONNACK and a close; 32 connections in flight.
-//  - http: HTTP bridge publishes per second, `POST /topics/…` 100 B bodies over keep-alive connections (undici
-//    Pool, 32 connections, no pipelining), QoS 0 (202) and QoS 1 (200 after the PUBACK). Mosquitto has no HTTP
-//    bridge. A subscriber counts what arrived (loss is part of the result).
-// Runs are short (--seconds, default 3) and unpaced; the generator shares the machine (the load average is
-// printed with every figure). WHARF_BENCH_NODE_ARGS passes node flags to the Wharf process (e.g. --cpu-prof).
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+// `npm run bench:transports`: the figures of issue 13 that are not message throughput (TLS and WebSocket
+// throughput rows are in the main catalog: `npm run bench -- --only tls/,ws/`). Wharf vs Mosquitto where
+// Mosquitto has the feature; every broker on free loopback ports with the same EC P-256 test certificate.
+// Pinning (default, 2+ CPUs): the broker runs under `taskset -c 0`, this process and every generator process on
+// CPU 1 (inherited affinity), so "on one core" means the broker had exactly one core.
+//  - handshake, two real clients, several processes at once so that no single client process is the limit:
+//    * `openssl s_time -new` (OpenSSL's C client; a fresh session per connection, no resumption; certificate
+//      not verified, which only saves client time), --procs processes, TLS 1.3 and TLS 1.2
+//      (ECDHE-ECDSA-AES128-GCM-SHA256): handshake + close;
+//    * Node `tls.connect` workers (bench/transports/workers.ts; one secure context, no session reuse, CA
+//      verified), TLS 1.3: handshake + MQTT CONNECT/CONNACK + close.
+//    Besides the rate, the broker's CPU time per handshake (/proc, whole process) and what that makes on one core.
+//  - node: bare Node TLS and HTTP servers (floor.mjs) through the same runs: Node's own cost, the floor under Wharf.
+//  - http: HTTP bridge publishes, `POST /topics/…?qos=N` with 100 B bodies over keep-alive connections (undici
+//    Pool in --http-procs worker processes, --connections each, pipelining 1 and 8), QoS 0 (202) and QoS 1 (200
+//    after the PUBACK). Mosquitto has no HTTP bridge. A subscriber counts what arrived (loss is part of the
+//    result). Broker CPU per request too.
+// Runs are short (--seconds, default 3) and unpaced; the load average is printed with every figure.
+// WHARF_BENCH_NODE_ARGS passes node flags to the Wharf process (e.g. --cpu-prof).
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import { join, resolve } from "node:path";
-import tls from "node:tls";
 import { fileURLToPath } from "node:url";
-import { Pool } from "undici";
-import { MOSQUITTO_BIN } from "../brokers/index.ts";
+import { installSignalHandlers, spawnManaged } from "../lib/children.ts";
 import { BenchClient } from "../lib/client.ts";
-import { makeCert } from "../lib/pki.ts";
-import { freePort, installSignalHandlers, spawnManaged, waitForPort, type ManagedProcess } from "../lib/children.ts";
-import { PROTOCOL, encodeConnect } from "../lib/mqtt-packets.ts";
+import { pinGenerator } from "../lib/machine.ts";
+import { PROTOCOL } from "../lib/mqtt-packets.ts";
+import { makeCert, type BenchPki } from "../lib/pki.ts";
+import { processCpuSeconds } from "../lib/proc-stats.ts";
+import { startFloor, startMosquitto, startWharf, type Started } from "./brokers.ts";
 
 const root = resolve(fileURLToPath(import.meta.url), "../../..");
 const argv = process.argv.slice(2);
@@ -27,13 +35,22 @@ const arg = (name: string, dflt: string): string => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 && argv[i + 1] !== undefined ? argv[i + 1]! : dflt;
 };
+const list = (name: string, dflt: string): string[] => arg(name, dflt).split(",");
 const SECONDS = Number(arg("seconds", "3"));
-const ONLY = arg("only", "handshake,http").split(",");
-const BROKERS = arg("brokers", "wharf,mosquitto,aedes").split(",");
-const INFLIGHT = 32;
-const QOS = arg("qos", "0,1")
-  .split(",")
-  .map((q) => (q === "1" ? 1 : 0));
+const ONLY = list("only", "handshake,http");
+/** "node": bare Node TLS/HTTP servers (floor.mjs), the floor under Wharf's figures. */
+const BROKERS = list("brokers", "wharf,mosquitto,node");
+const CLIENTS = list("clients", "s_time,node");
+const TLS_VERSIONS = list("tls", "1.3,1.2");
+const PROCS = Number(arg("procs", "8"));
+const NODE_PROCS = Number(arg("node-procs", "3"));
+const NODE_INFLIGHT = 16;
+/** Warm-up before each broker's measured runs: long enough for the JIT even when the broker gets a fraction of a core. */
+const WARMUP_S = Number(arg("warmup", "2"));
+const HTTP_PROCS = Number(arg("http-procs", "2"));
+const CONNECTIONS = Number(arg("connections", "16"));
+const PIPELINING = list("pipelining", "1,8").map(Number);
+const QOS = list("qos", "0,1").map((q) => (q === "1" ? 1 : 0));
 
 function load(): string {
   return os
@@ -41,164 +58,188 @@ function load(): string {
     .map((x) => x.toFixed(2))
     .join(" ");
 }
+const fmt = (n: number): string => (n >= 1000 ? `${(n / 1000).toFixed(2)}k` : n.toFixed(0));
 
-interface Ports {
-  tcp: number;
-  tls: number;
-  http?: number;
-  ws?: number;
+/** Runs generator processes at once (they inherit this process's CPU affinity) and returns their outputs. */
+async function generators(cmds: [string, string[]][]): Promise<string[]> {
+  const procs = cmds.map(([cmd, args]) => spawnManaged(cmd, args, root));
+  // "close": the process exited and its stdout/stderr are fully read.
+  await Promise.all(procs.map((p) => new Promise<void>((r) => p.child.once("close", () => r()))));
+  return procs.map((p) => p.output());
 }
 
-async function startWharf(dir: string, pki: { cert: string; key: string }): Promise<[ManagedProcess, Ports]> {
-  const ports = { tcp: await freePort(), tls: await freePort(), http: await freePort(), ws: await freePort() };
-  const file = join(dir, "wharf.yaml");
-  writeFileSync(
-    file,
-    [
-      "listeners:",
-      `  - { type: tcp, host: 127.0.0.1, port: ${ports.tcp} }`,
-      `  - { type: tls, host: 127.0.0.1, port: ${ports.tls}, tls: { cert: ${pki.cert}, key: ${pki.key} } }`,
-      `  - { type: http, host: 127.0.0.1, port: ${ports.http} }`,
-      `  - { type: ws, host: 127.0.0.1, port: ${ports.ws} }`,
-      "storage: { type: memory }",
-      "management: { enabled: false }",
-      "",
-    ].join("\n"),
-  );
-  const extra = (process.env["WHARF_BENCH_NODE_ARGS"] ?? "").split(/\s+/).filter((a) => a !== "");
-  const proc = spawnManaged(
-    process.execPath,
-    [...extra, "--import", "tsx", "src/cli/main.ts", "start", "-c", file, "--log-level", "warn"],
-    root,
-  );
-  await waitForPort(proc, ports.http, 30_000);
-  return [proc, ports];
+interface Measured {
+  ok: number;
+  failed: number;
+  seconds: number;
+  /** Broker CPU seconds (all threads) over the window. */
+  brokerCpu: number;
+  /** Client CPU seconds per operation, when the client reports it. */
+  clientCpu?: number;
 }
 
-async function startMosquitto(dir: string, pki: { cert: string; key: string }): Promise<[ManagedProcess, Ports]> {
-  const ports = { tcp: await freePort(), tls: await freePort(), ws: await freePort() };
-  const conf = join(dir, "mosquitto.conf");
-  writeFileSync(
-    conf,
-    [
-      "per_listener_settings false",
-      "allow_anonymous true",
-      `listener ${ports.tcp} 127.0.0.1`,
-      `listener ${ports.tls} 127.0.0.1`,
-      `certfile ${pki.cert}`,
-      `keyfile ${pki.key}`,
-      `listener ${ports.ws} 127.0.0.1`,
-      "protocol websockets",
-      "max_queued_messages 0",
-      "log_dest stderr",
-      "log_type error",
-      "connection_messages false",
-      "",
-    ].join("\n"),
-  );
-  const proc = spawnManaged(MOSQUITTO_BIN, ["-c", conf], dir);
-  await waitForPort(proc, ports.tls, 10_000);
-  await waitForPort(proc, ports.ws, 10_000);
-  return [proc, ports];
+async function measure(b: Started, run: () => Promise<Omit<Measured, "seconds" | "brokerCpu">>): Promise<Measured> {
+  const cpu0 = processCpuSeconds(b.proc.pid);
+  const t0 = performance.now();
+  const r = await run();
+  return { ...r, seconds: (performance.now() - t0) / 1000, brokerCpu: processCpuSeconds(b.proc.pid) - cpu0 };
 }
 
-/** Full TLS handshakes + CONNECT/CONNACK per second, INFLIGHT at a time. */
-async function handshakes(port: number, ca: Buffer): Promise<{ rate: number; failed: number }> {
-  const connect = encodeConnect({ clientId: "", protocol: PROTOCOL.v311, keepAlive: 30 });
-  let done = 0;
-  let failed = 0;
-  const end = Date.now() + SECONDS * 1000;
-  const one = (): Promise<void> =>
-    new Promise((resolve) => {
-      const s = tls.connect({ port, host: "127.0.0.1", servername: "localhost", ca });
-      const finish = (ok: boolean): void => {
-        if (ok) done++;
-        else failed++;
-        s.destroy();
-        resolve();
-      };
-      s.once("secureConnect", () => s.write(connect));
-      s.once("data", (d: Buffer) => finish(d[0] === 0x20));
-      s.once("error", () => finish(false));
-    });
-  const t0 = Date.now();
-  await Promise.all(
-    Array.from({ length: INFLIGHT }, async () => {
-      while (Date.now() < end) await one();
-    }),
+function report(label: string, m: Measured, what: string): void {
+  const per = m.ok > 0 ? (m.brokerCpu / m.ok) * 1e6 : Number.NaN;
+  const client = m.clientCpu === undefined ? "" : `, client ${(m.clientCpu * 1e6).toFixed(0)} µs user CPU each`;
+  console.log(
+    `${label}: ${fmt(m.ok / m.seconds)} ${what}/s, failed ${m.failed}; broker ${Math.round((m.brokerCpu / m.seconds) * 100)}% ` +
+      `of a core, ${per.toFixed(0)} µs CPU per ${what} (= ${fmt(1e6 / per)}/s on one core)${client}; load ${load()}`,
   );
-  return { rate: done / ((Date.now() - t0) / 1000), failed };
 }
 
-/** HTTP bridge publishes per second over keep-alive connections; a subscriber counts deliveries. */
-async function httpBridge(
-  ports: Ports,
-  qos: 0 | 1,
-  seconds = SECONDS,
-): Promise<{ rate: number; failed: number; lost: number }> {
-  // The bench's raw client (not MQTT.js, which would set the pace from inside the generator), subscribed at QoS 0.
-  const sub = await BenchClient.connect({ port: ports.tcp, clientId: `http-sub-${qos}`, protocol: PROTOCOL.v311 });
-  let got = 0;
-  sub.coalesceReads = true;
-  await sub.subscribe([`bench/http/${qos}`], 0);
-  sub.publishHandler = () => got++;
-  const pool = new Pool(`http://127.0.0.1:${ports.http}`, { connections: INFLIGHT, pipelining: 1 });
-  const body = Buffer.alloc(100, 0x61);
+/** `openssl s_time -new` in PROCS processes: "<n> connections in <user>s; <r> connections/user sec". */
+async function sTime(
+  port: number,
+  version: string,
+  seconds: number,
+  procs: number,
+): Promise<Omit<Measured, "seconds" | "brokerCpu">> {
+  const proto = version === "1.2" ? ["-tls1_2", "-cipher", "ECDHE-ECDSA-AES128-GCM-SHA256"] : ["-tls1_3"];
+  const args = ["s_time", "-connect", `127.0.0.1:${port}`, "-new", "-time", String(seconds), ...proto];
+  const outs = await generators(Array.from({ length: procs }, () => ["openssl", args] as [string, string[]]));
+  let ok = 0;
+  let user = 0;
+  for (const o of outs) {
+    const m = /(\d+) connections in ([\d.]+)s;/.exec(o);
+    if (m === null) throw new Error(`openssl s_time: unexpected output: ${o.slice(-300)}`);
+    ok += Number(m[1]);
+    user += Number(m[2]);
+  }
+  return { ok, failed: 0, clientCpu: ok > 0 ? user / ok : Number.NaN };
+}
+
+function workerJson(outs: string[]): { ok: number; failed: number } {
   let ok = 0;
   let failed = 0;
-  const end = Date.now() + seconds * 1000;
-  const t0 = Date.now();
-  await Promise.all(
-    Array.from({ length: INFLIGHT }, async () => {
-      while (Date.now() < end) {
-        const r = await pool.request({ method: "POST", path: `/topics/bench/http/${qos}?qos=${qos}`, body });
-        await r.body.dump();
-        if (r.statusCode === 200 || r.statusCode === 202) ok++;
-        else failed++;
-      }
-    }),
-  );
-  const elapsed = (Date.now() - t0) / 1000;
-  const deadline = Date.now() + 5000;
-  while (got < ok && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  await pool.close();
-  await sub.close();
-  return { rate: ok / elapsed, failed, lost: ok - got };
+  for (const o of outs) {
+    const line = o.split("\n").find((l) => l.startsWith("{"));
+    if (line === undefined) throw new Error(`generator failed: ${o.slice(-300)}`);
+    const r = JSON.parse(line) as { ok: number; failed: number };
+    ok += r.ok;
+    failed += r.failed;
+  }
+  return { ok, failed };
 }
 
-const fmt = (n: number): string => (n >= 1000 ? `${(n / 1000).toFixed(2)}k` : n.toFixed(0));
+const WORKER = ["--import", "tsx", "bench/transports/workers.ts"];
+
+async function handshakeRuns(name: string, b: Started, pki: BenchPki): Promise<void> {
+  const port = b.ports.tls;
+  if (CLIENTS.includes("s_time")) {
+    await sTime(port, "1.3", WARMUP_S, PROCS); // warm-up (JIT, first allocations), not reported
+    for (const v of TLS_VERSIONS) {
+      const m = await measure(b, () => sTime(port, v, SECONDS, PROCS));
+      report(`handshake ${name} TLS ${v} (openssl s_time -new ×${PROCS}, EC P-256)`, m, "handshake");
+    }
+  }
+  // The Node client waits for a CONNACK: not against the bare TLS server.
+  if (CLIENTS.includes("node") && name !== "node") {
+    const cmd: [string, string[]] = [
+      process.execPath,
+      [...WORKER, "handshake", String(port), String(SECONDS), String(NODE_INFLIGHT), pki.ca],
+    ];
+    const run = async (): Promise<{ ok: number; failed: number }> =>
+      workerJson(await generators(Array.from({ length: NODE_PROCS }, () => cmd)));
+    await run(); // warm-up: the broker's MQTT CONNECT path (not reported)
+    const m = await measure(b, run);
+    report(
+      `handshake+CONNECT ${name} TLS 1.3 (node tls.connect ×${NODE_PROCS} processes × ${NODE_INFLIGHT}, EC P-256)`,
+      m,
+      "handshake",
+    );
+  }
+}
+
+async function httpRuns(name: string, b: Started): Promise<void> {
+  const port = b.ports.http!;
+  // The bench's raw client (not MQTT.js, which would set the pace from inside the generator), subscribed at QoS 0.
+  // The bare Node server publishes nothing: no subscriber, loss not counted.
+  const sub =
+    b.ports.tcp === 0
+      ? null
+      : await BenchClient.connect({ port: b.ports.tcp, clientId: "http-sub", protocol: PROTOCOL.v311 });
+  let got = 0;
+  if (sub !== null) {
+    sub.coalesceReads = true;
+    await sub.subscribe(["bench/http/#"], 0);
+    sub.publishHandler = () => got++;
+  }
+  const run = async (qos: number, pipelining: number, seconds: number): Promise<Measured & { lost: number }> => {
+    got = 0;
+    const cmd: [string, string[]] = [
+      process.execPath,
+      [
+        ...WORKER,
+        "http",
+        String(port),
+        String(seconds),
+        String(CONNECTIONS),
+        String(pipelining),
+        String(qos),
+        `bench/http/${qos}`,
+      ],
+    ];
+    const m = await measure(b, async () => workerJson(await generators(Array.from({ length: HTTP_PROCS }, () => cmd))));
+    const deadline = Date.now() + 5000;
+    while (sub !== null && got < m.ok && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    return { ...m, lost: sub === null ? Number.NaN : m.ok - got };
+  };
+  for (const qos of QOS) await run(qos, 8, WARMUP_S); // warm-up (JIT of both paths), not reported
+  for (const qos of QOS) {
+    for (const p of PIPELINING) {
+      const m = await run(qos, p, SECONDS);
+      report(
+        `http ${name} qos${qos} (undici ×${HTTP_PROCS} processes × ${CONNECTIONS} keep-alive connections, pipelining ${p}; lost ${Number.isNaN(m.lost) ? "n/a" : m.lost})`,
+        m,
+        "req",
+      );
+    }
+  }
+  await sub?.close();
+}
 
 async function main(): Promise<void> {
   installSignalHandlers();
+  const pin = pinGenerator(argv.includes("--no-pin"));
   const dir = mkdtempSync(join(os.tmpdir(), "wharf-bench-transports-"));
   try {
     const pki = makeCert(dir);
-    const ca = pki.caPem;
-    console.log(`transports bench: ${SECONDS} s per run, ${INFLIGHT} in flight, cpus ${os.cpus().length}`);
+    console.log(`transports bench: ${SECONDS} s per run, ${os.cpus().length} CPUs; ${pin.note}`);
     if (ONLY.includes("handshake")) {
       for (const [name, start] of [
         ["wharf", startWharf],
         ["mosquitto", startMosquitto],
+        ["node", startFloor],
       ] as const) {
         if (!BROKERS.includes(name)) continue;
-        const [proc, ports] = await start(dir, pki);
-        const r = await handshakes(ports.tls, ca);
-        console.log(
-          `handshake ${name}: ${fmt(r.rate)}/s (EC P-256, TLS 1.3, full handshakes), failed ${r.failed}, load ${load()}`,
-        );
-        await proc.stop();
+        const b = await start(dir, pki, pin.brokerCpu);
+        try {
+          await handshakeRuns(name, b, pki);
+        } finally {
+          await b.proc.stop();
+        }
       }
     }
     if (ONLY.includes("http")) {
-      const [proc, ports] = await startWharf(dir, pki);
-      await httpBridge(ports, 1, 1); // warm-up (JIT, first connections), not reported
-      for (const qos of QOS) {
-        const r = await httpBridge(ports, qos);
-        console.log(
-          `http wharf qos${qos}: ${fmt(r.rate)} req/s (keep-alive, ${INFLIGHT} connections), failed ${r.failed}, lost ${r.lost}, load ${load()}`,
-        );
+      for (const [name, start] of [
+        ["wharf", startWharf],
+        ["node", startFloor],
+      ] as const) {
+        if (!BROKERS.includes(name)) continue;
+        const b = await start(dir, pki, pin.brokerCpu);
+        try {
+          await httpRuns(name, b);
+        } finally {
+          await b.proc.stop();
+        }
       }
-      await proc.stop();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -206,3 +247,4 @@ async function main(): Promise<void> {
 }
 
 await main();
+process.exit(0);

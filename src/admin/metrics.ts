@@ -8,6 +8,7 @@ import type { Broker, BrokerStats } from "../broker/index.ts";
 import { BROKER_VERSION, inspectBroker } from "../broker/index.ts";
 import { onStorageCommit } from "../storage/index.ts";
 import { connectionsByTransport } from "./broker-view.ts";
+import { FastHistogram } from "./fast-histogram.ts";
 
 export const METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -355,22 +356,21 @@ export function createBrokerMetrics(broker: Broker, opts: MetricsOptions = {}): 
       () => insp.counters.sentByQos,
     );
   }
-  const deliveryLatency = new Histogram({
+  // Observed on the hot path (every Nth message, each first delivery): a FastHistogram, not prom-client's.
+  const deliveryLatency = new FastHistogram({
     name: "wharf_publish_delivery_latency_seconds",
     help: "From a message entering routing to its first delivery written to a subscriber, by delivered QoS; every Nth message is timed (management.latencySampleEvery; resends and retained messages sent on subscribe excluded)",
-    labelNames: ["qos"],
+    label: "qos",
+    series: ["0", "1", "2"], // series exist (count 0) before any traffic
     buckets: DELIVERY_LATENCY_BUCKETS,
-    registers: [registry],
+    registry,
   });
-  // Pre-bound children: an observation does a lookup in a 3-slot array, not a label hash.
-  const latencyChild = [0, 1, 2].map((q) => deliveryLatency.labels({ qos: String(q) }));
-  for (const qos of ["0", "1", "2"]) deliveryLatency.zero({ qos }); // series exist (count 0) before any traffic
   const events: EventMetrics = {
     connected: (transport) => pendingConnects.set(transport, (pendingConnects.get(transport) ?? 0) + 1),
     disconnected: (initiator) => pendingDisconnects.set(initiator, (pendingDisconnects.get(initiator) ?? 0) + 1),
     authFailed: (code) => authFailures.inc({ reason_code: `0x${code.toString(16).padStart(2, "0")}` }),
     dropped: (reason) => dropped.inc({ reason }),
-    deliveryLatency: (qos, seconds) => latencyChild[qos]?.observe(seconds),
+    deliveryLatency: (qos, seconds) => deliveryLatency.record(qos, seconds),
     // `rejected: <reason>` carries the consumer's text: only the kind before the colon is a label (bounded).
     deadLettered: (reason) => deadLettered.inc({ reason: reason.split(":")[0]! }),
   };

@@ -87,10 +87,18 @@ export interface CommitGate {
   inboundReleased(s: Session, packetId: number): void;
 }
 
+export interface QueueAnswer {
+  reasonCode: number;
+  reason?: string | undefined;
+}
+
 /** Durable queues as the packet handlers see them (queue-bridge.ts implements it). */
 export interface QueueGate {
-  /** A PUBLISH to `$queue/…` (a queue or a settle topic), already authorized: the acknowledgement to send. */
-  publish(c: ClientContext, topic: string, p: PublishPacket): { reasonCode: number; reason?: string | undefined };
+  /**
+   * A PUBLISH to `$queue/…` (a queue or a settle topic), already authorized: the acknowledgement to send, or its
+   * promise when the queue backend answers asynchronously (clustered: the slot owner, after replication).
+   */
+  publish(c: ClientContext, topic: string, p: PublishPacket): QueueAnswer | Promise<QueueAnswer>;
 }
 
 export interface BrokerCore {

@@ -7,7 +7,7 @@ import { PacketType, ReasonCode } from "../codec/index.ts";
 import type { PublishPacket } from "../codec/index.ts";
 import { isPromise } from "./hooks.ts";
 import { ConnState } from "./conn-state.ts";
-import type { ClientContext } from "./core.ts";
+import type { ClientContext, QueueAnswer } from "./core.ts";
 import { events } from "./events.ts";
 import type { DropEventReason } from "./events.ts";
 import { createMessage } from "./message.ts";
@@ -18,7 +18,6 @@ import { isQueueTopic } from "./queue-bridge.ts";
 import { publishReason } from "./v5.ts";
 import { limitedLog } from "./log-limits.ts";
 import { publishLimiterOf } from "./rate-limits.ts";
-import type { BrokerTracer } from "./tracing.ts";
 
 export function handlePublish(c: ClientContext, p: PublishPacket): void | Promise<void> {
   const broker = c.broker;
@@ -122,48 +121,14 @@ function accept(c: ClientContext, p: PublishPacket, topic: string): void {
   if (isQueueTopic(topic)) {
     // Durable queue or settle topic (queue-bridge.ts): acknowledged after the commit of its effects.
     const r = broker.queues.publish(c, topic, p);
-    if (r.reasonCode >= 0x80 && c.version < 5 && p.qos > 0) {
-      // 3.1.1 cannot refuse a PUBLISH: closing without the PUBACK tells the client it was not taken (it resends
-      // after reconnecting) rather than acknowledging a message the queue refused.
-      c.logger.info({ topic, reason: r.reason }, "queue refused a 3.1.1 publish: closing the connection");
-      c.disconnect(ReasonCode.UnspecifiedError);
-      return;
-    }
-    acknowledge(c, p, r.reasonCode, r.reason);
+    if (!isPromise(r)) queueAnswered(c, p, topic, r);
+    // Answered by a clustered slot owner: acknowledged once it committed and replicated (if still connected).
+    else void r.then((a) => c.state === ConnState.Connected && queueAnswered(c, p, topic, a));
     return;
   }
-  const tracer = broker.tracer;
-  if (tracer !== undefined) {
-    acceptTraced(c, p, topic, tracer);
-    return;
-  }
-  const msg = createMessage(
-    {
-      topic,
-      payload: p.payload,
-      qos: p.qos,
-      retain: p.retain,
-      properties: p.properties,
-      origin: c.client!.clientId,
-    },
-    broker.clock.now(),
-  );
-  const r = broker.publishMessage(msg);
-  acknowledge(c, p, c.version === 5 ? publishReason(r.matched, r.refused) : ReasonCode.Success);
-}
-
-/** accept() with a tracer: the publish trace follows routing and the acknowledgement (tracing.ts). */
-function acceptTraced(c: ClientContext, p: PublishPacket, topic: string, tracer: BrokerTracer): void {
-  const broker = c.broker;
+  // Tracing (tracing.ts): the tracer decides per message; an untraced one goes on untouched.
   const clientId = c.client!.clientId;
-  const trace = tracer.publish({
-    clientId,
-    topic,
-    qos: p.qos,
-    retain: p.retain,
-    payloadBytes: p.payload.length,
-    properties: p.properties,
-  });
+  const trace = broker.tracer?.publish(clientId, topic, p);
   const msg = createMessage(
     {
       topic,
@@ -184,6 +149,17 @@ function acceptTraced(c: ClientContext, p: PublishPacket, topic: string, tracer:
   }
   trace.routed(r.matched, r.refused);
   acknowledge(c, p, rc, undefined, () => trace.acked(rc));
+}
+
+function queueAnswered(c: ClientContext, p: PublishPacket, topic: string, r: QueueAnswer): void {
+  if (r.reasonCode >= 0x80 && c.version < 5 && p.qos > 0) {
+    // 3.1.1 cannot refuse a PUBLISH: closing without the PUBACK tells the client it was not taken (it resends
+    // after reconnecting) rather than acknowledging a message the queue refused.
+    c.logger.info({ topic, reason: r.reason }, "queue refused a 3.1.1 publish: closing the connection");
+    c.disconnect(ReasonCode.UnspecifiedError);
+    return;
+  }
+  acknowledge(c, p, r.reasonCode, r.reason);
 }
 
 /** Over the broker's memory budget (BrokerCore.admission): refused, never acknowledged as if it had been taken. */

@@ -12,6 +12,8 @@ export type { Message } from "./message.ts";
 export type { Session, Subscription } from "./session.ts";
 // The clustering seam (BrokerDeps.routing): what src/cluster builds its router from.
 export type { RoutingParts } from "./runtime.ts";
+export { localQueueBackend } from "./queue-backend.ts";
+export type { QueueBackend, QueueMembership, QueueOutcome, QueueSettleAction } from "./queue-backend.ts";
 export type { Producer } from "./backpressure.ts";
 export type { LocalRouter, RouteResult, Router } from "./router.ts";
 // The session seam (BrokerDeps.sessions): client-id ownership and session takeover across nodes.
@@ -42,7 +44,8 @@ export type {
   MessageTrace,
   PublishTrace,
   TraceConnectInfo,
-  TracePublishInfo,
+  TracedPublish,
+  SubscriptionTrace,
 } from "./tracing.ts";
 export type { BrokerInspector, ConnectionView } from "./inspect.ts";
 export { BrokerChannel, onBrokerEvent } from "./events.ts";

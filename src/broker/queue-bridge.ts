@@ -19,8 +19,8 @@ import { ReasonCode } from "../codec/index.ts";
 import type { Properties, PublishPacket, UserProperty } from "../codec/index.ts";
 import { QUEUE_PREFIX, QueueEngine, QueueErrorCode, isValidQueueName, refusal } from "../queues/index.ts";
 import type {
-  Consumer,
   ConsumerLink,
+  EnqueueInput,
   PublishOutcome,
   QueueDelivery,
   QueueInfo,
@@ -29,6 +29,8 @@ import type {
 } from "../queues/index.ts";
 import type { Logger } from "../util/index.ts";
 import type { ClientContext } from "./core.ts";
+import { localQueueBackend } from "./queue-backend.ts";
+import type { QueueBackend, QueueMembership, QueueOutcome, QueueSettleAction } from "./queue-backend.ts";
 import type { Delivery, DeliveryOwner, Message } from "./message.ts";
 import { DropReason, HandBackReason } from "./settlement.ts";
 import type { HandBackReasonValue, Settlement } from "./settlement.ts";
@@ -100,7 +102,7 @@ interface Member {
   readonly sub: Subscription;
   readonly spec: QueueSpec;
   readonly version: number;
-  consumer: Consumer | undefined;
+  consumer: QueueMembership | undefined;
   /** Settlement owner of this member's deliveries (settlement.ts). */
   owner: DeliveryOwner | undefined;
 }
@@ -111,10 +113,16 @@ export interface QueueBridgeDeps {
   readonly now: () => number;
   /** The engine wrote to storage: the next acknowledgement waits for the commit (persist.ts touched()). */
   readonly touch: () => void;
+  /**
+   * Where appends, consumers and settlements of `$queue/` go (queue-backend.ts): the engine above by default; a
+   * clustered node's backend reaches each queue's slot owner (src/cluster/queues).
+   */
+  readonly backend?: QueueBackend | undefined;
 }
 
 export class QueueRouter implements Router {
   readonly engine: QueueEngine;
+  readonly backend: QueueBackend;
   /** Queue subscriptions per session, by filter. */
   readonly #members = new Map<Session, Map<string, Member>>();
   #count = 0;
@@ -124,6 +132,7 @@ export class QueueRouter implements Router {
     private readonly deps: QueueBridgeDeps,
   ) {
     this.engine = deps.engine;
+    this.backend = deps.backend ?? localQueueBackend(deps.engine, deps.touch);
   }
 
   // ---- Router ---------------------------------------------------------------------------------------------
@@ -224,12 +233,11 @@ export class QueueRouter implements Router {
     const link = m.session.link;
     if (link === undefined) return;
     const spec = m.spec;
-    const prefetch = Math.min(spec.prefetch ?? this.engine.settingsOf(spec.name).prefetch, link.inflightLimit);
+    const prefetch = Math.min(spec.prefetch ?? this.backend.prefetchOf(spec.name), link.inflightLimit);
     const consumerLink: ConsumerLink = { id: m.session.clientId, send: (d) => this.#send(m, d) };
     m.owner = this.#owner(m); // before join: the group may deliver at once
     try {
-      m.consumer = this.engine.join(spec.name, spec.group, consumerLink, { prefetch, start: spec.start });
-      this.deps.touch();
+      m.consumer = this.backend.join(spec.name, spec.group, consumerLink, { prefetch, start: spec.start });
     } catch (err) {
       this.deps.logger.warn({ err, clientId: m.session.clientId, queue: spec.name }, "queue consumer not joined");
     }
@@ -244,9 +252,8 @@ export class QueueRouter implements Router {
     const consumer = m.consumer;
     if (consumer === undefined) return;
     m.consumer = undefined;
-    this.engine.leave(consumer);
+    consumer.leave();
     if (why !== undefined && m.owner !== undefined) m.session.handBack(why, m.owner);
-    this.deps.touch();
   }
 
   /**
@@ -256,7 +263,6 @@ export class QueueRouter implements Router {
    * is retried or dead-lettered, never lost.
    */
   #owner(m: Member): DeliveryOwner {
-    const engine = this.engine;
     const seqOf = new WeakMap<Delivery, QueueDelivery>();
     const owner: DeliveryOwner & { track(d: Delivery, qd: QueueDelivery): void } = {
       persistsItself: true,
@@ -264,18 +270,19 @@ export class QueueRouter implements Router {
       reclaims: () => true,
       settled: (d: Delivery, s: Settlement): void => {
         const qd = seqOf.get(d);
+        const consumer = m.consumer;
         // A later consumer of the same subscription, or none: the group has this one again already.
-        if (qd === undefined || m.owner !== owner) return;
+        if (qd === undefined || m.owner !== owner || consumer === undefined) return;
         switch (s.kind) {
           case "acknowledged":
           case "sent":
-            if (m.version < 5) this.#settled(engine.ack(qd.queue, qd.group, qd.seq));
+            if (m.version < 5) this.#settled(m, consumer.settle("ack", qd.messageId));
             return;
           case "rejected":
-            this.#settled(engine.nack(qd.queue, qd.group, qd.seq));
+            this.#settled(m, consumer.settle("nack", qd.messageId));
             return;
           case "dropped":
-            if (s.reason !== DropReason.SessionEnded) this.#settled(engine.nack(qd.queue, qd.group, qd.seq));
+            if (s.reason !== DropReason.SessionEnded) this.#settled(m, consumer.settle("nack", qd.messageId));
             return;
           default:
             return;
@@ -288,7 +295,7 @@ export class QueueRouter implements Router {
   #send(m: Member, d: QueueDelivery): void {
     const owner = m.owner as (DeliveryOwner & { track(d: Delivery, qd: QueueDelivery): void }) | undefined;
     const delivery: Delivery = {
-      msg: deliveryMessage(d),
+      msg: deliveryMessage(d, m.version >= 5),
       qos: m.sub.qos === 0 ? 0 : 1,
       retain: false,
       subscriptionIds: m.sub.identifier === undefined ? undefined : [m.sub.identifier],
@@ -298,47 +305,44 @@ export class QueueRouter implements Router {
     m.session.deliver(delivery);
   }
 
-  #settled(r: { ok: boolean }): void {
-    if (r.ok) this.deps.touch();
+  /** A settlement the client cannot be told about (a PUBACK settles): a refusal is only logged. */
+  #settled(m: Member, r: QueueOutcome | Promise<QueueOutcome>): void {
+    const log = (o: QueueOutcome): void => {
+      if (!o.ok) this.deps.logger.debug({ clientId: m.session.clientId, reason: o.reason }, "queue settlement refused");
+    };
+    if (r instanceof Promise) r.then(log, (err: unknown) => this.deps.logger.debug({ err }, "queue settlement failed"));
+    else log(r);
   }
 
   // ---- PUBLISH to $queue/… ----------------------------------------------------------------------------------
 
-  /** A PUBLISH to a queue or settle topic (already authorized): the acknowledgement to send. */
-  publish(c: ClientContext, topic: string, p: PublishPacket): QueuePublishOutcome {
+  /**
+   * A PUBLISH to a queue or settle topic (already authorized): the acknowledgement to send, or its promise when the
+   * backend answers asynchronously (a clustered slot owner, after its commit and replication).
+   */
+  publish(c: ClientContext, topic: string, p: PublishPacket): QueuePublishOutcome | Promise<QueuePublishOutcome> {
     const settle = settleTopic(topic);
     if (settle !== undefined) return this.#settle(c, settle[0], settle[1], p);
     const name = topic.slice(QUEUE_PREFIX.length);
     const props = c.version === 5 ? p.properties : undefined;
     const expiry = props?.messageExpiryInterval;
-    const r = this.append(name, p.payload, props, expiry === undefined ? undefined : this.deps.now() + expiry * 1000);
-    if (!r.ok) {
-      c.logger.debug({ queue: name, code: r.code }, r.reason);
+    const input = enqueueInput(p.payload, props, expiry === undefined ? undefined : this.deps.now() + expiry * 1000);
+    const answer = (r: QueueOutcome): QueuePublishOutcome => {
+      if (r.ok) return { reasonCode: ReasonCode.Success };
+      c.logger.debug({ queue: name }, r.reason);
       return { reasonCode: r.reasonCode, reason: r.reason };
-    }
-    return { reasonCode: ReasonCode.Success };
+    };
+    const r = this.backend.publish(name, input);
+    return r instanceof Promise ? r.then(answer) : answer(r);
   }
 
   /**
-   * Appends one message to queue `name` (an MQTT PUBLISH, or an in-process publish: src/inproc): the forwarded
-   * properties are kept, the user property `partition-key` becomes the partition key. The caller acknowledges after
-   * the commit of the append (persist.ts afterCommit).
+   * Appends one message to queue `name` of this node's engine (an in-process publish: src/inproc, which is never
+   * clustered): the forwarded properties are kept, the user property `partition-key` becomes the partition key. The
+   * caller acknowledges after the commit of the append (persist.ts afterCommit).
    */
   append(name: string, payload: Buffer, props: Properties | undefined, expiresAt: number | undefined): PublishOutcome {
-    let properties: Properties | undefined;
-    let partitionKey: string | undefined;
-    if (props !== undefined) {
-      const kept: Record<string, unknown> = {};
-      for (const k of FORWARDED) if (props[k] !== undefined) kept[k] = props[k];
-      const ups: UserProperty[] = [];
-      for (const up of props.userProperties ?? []) {
-        if (up[0] === "partition-key") partitionKey = up[1];
-        else ups.push(up);
-      }
-      if (ups.length > 0) kept.userProperties = ups;
-      if (Object.keys(kept).length > 0) properties = kept;
-    }
-    const r = this.engine.publish(name, { payload, properties, partitionKey, expiresAt });
+    const r = this.engine.publish(name, enqueueInput(payload, props, expiresAt));
     if (r.ok) this.deps.touch();
     return r;
   }
@@ -374,7 +378,12 @@ export class QueueRouter implements Router {
     return r;
   }
 
-  #settle(c: ClientContext, name: string, action: SettleAction, p: PublishPacket): QueuePublishOutcome {
+  #settle(
+    c: ClientContext,
+    name: string,
+    action: SettleAction,
+    p: PublishPacket,
+  ): QueuePublishOutcome | Promise<QueuePublishOutcome> {
     const session = c.session!;
     const props = c.version === 5 ? p.properties : undefined;
     const wanted = userProp(props, "consumer-group");
@@ -386,14 +395,17 @@ export class QueueRouter implements Router {
       // Only a consumer of the queue (in that group) settles its messages, whatever the ACL allows.
       return { reasonCode: ReasonCode.NotAuthorized, reason: `not a consumer of queue ${name}` };
     }
-    const group = member.spec.group;
+    const consumer = member.consumer;
+    if (consumer === undefined) {
+      return { reasonCode: ReasonCode.ImplementationSpecificError, reason: `not consuming queue ${name} right now` };
+    }
     let ids = (props?.userProperties ?? []).filter((u) => u[0] === "message-id").map((u) => u[1]);
     if (ids.length === 0) {
       const text = p.payload.toString("utf8").trim();
       if (text.length > 0) ids = text.split(/[\s,]+/).filter((x) => x.length > 0);
       else {
-        const oldest = member.consumer?.inflight.values().next();
-        if (oldest !== undefined && oldest.done !== true) ids = [String(oldest.value)];
+        const oldest = consumer.inflight.values().next();
+        if (oldest.done !== true) ids = [String(oldest.value)];
       }
     }
     if (ids.length === 0) {
@@ -402,18 +414,18 @@ export class QueueRouter implements Router {
     const retry = userProp(props, "retry-after");
     const retryAfter = retry !== undefined && /^\d{1,10}$/.test(retry) ? Number(retry) : undefined;
     const reason = userProp(props, "reason");
-    let failed: QueuePublishOutcome | undefined;
-    for (const id of ids.slice(0, 1000)) {
-      const r =
-        action === "$ack"
-          ? this.engine.ack(name, group, id)
-          : action === "$nack"
-            ? this.engine.nack(name, group, id, retryAfter)
-            : this.engine.reject(name, group, id, reason);
-      if (r.ok) this.deps.touch();
-      else failed ??= { reasonCode: r.reasonCode, reason: r.reason };
-    }
-    return failed ?? { reasonCode: ReasonCode.Success };
+    const verb: QueueSettleAction = action === "$ack" ? "ack" : action === "$nack" ? "nack" : "reject";
+    const arg = action === "$nack" ? retryAfter : action === "$reject" ? reason : undefined;
+    const outcomes = ids.slice(0, 1000).map((id) => consumer.settle(verb, id, arg));
+    // The first refusal is the answer; settlements answered elsewhere (a cluster) are awaited together.
+    const answer = (rs: readonly QueueOutcome[]): QueuePublishOutcome => {
+      const failed = rs.find((r) => !r.ok);
+      return failed === undefined || failed.ok
+        ? { reasonCode: ReasonCode.Success }
+        : { reasonCode: failed.reasonCode, reason: failed.reason };
+    };
+    if (!outcomes.some((r) => r instanceof Promise)) return answer(outcomes as QueueOutcome[]);
+    return Promise.all(outcomes.map((r) => Promise.resolve(r))).then(answer);
   }
 }
 
@@ -452,8 +464,31 @@ export function queueSysTopics(queues: QueueInfo[]): [topic: string, value: stri
   return out;
 }
 
-/** The PUBLISH a consumer receives for one delivery (its own Message: the user properties differ per delivery). */
-function deliveryMessage(d: QueueDelivery): Message {
+/** The engine input of a queue PUBLISH: forwarded properties kept, user property `partition-key` taken out. */
+function enqueueInput(payload: Buffer, props: Properties | undefined, expiresAt: number | undefined): EnqueueInput {
+  let properties: Properties | undefined;
+  let partitionKey: string | undefined;
+  if (props !== undefined) {
+    const kept: Record<string, unknown> = {};
+    for (const k of FORWARDED) if (props[k] !== undefined) kept[k] = props[k];
+    const ups: UserProperty[] = [];
+    for (const up of props.userProperties ?? []) {
+      if (up[0] === "partition-key") partitionKey = up[1];
+      else ups.push(up);
+    }
+    if (ups.length > 0) kept.userProperties = ups;
+    if (Object.keys(kept).length > 0) properties = kept;
+  }
+  return { payload, properties, partitionKey, expiresAt };
+}
+
+/**
+ * The PUBLISH a consumer receives for one delivery (its own Message: the user properties differ per delivery). A
+ * 3.1.1 consumer gets no properties on the wire, so none are built for it (one array, three strings and two
+ * objects fewer per delivery).
+ */
+function deliveryMessage(d: QueueDelivery, v5: boolean): Message {
+  if (!v5) return messageOf(d, d.properties);
   const ups: UserProperty[] = [...(d.properties?.userProperties ?? [])];
   const dl = d.dlq;
   // A dead letter's `delivery-count` is its final count in the original queue (what the DLQ consumer wants to
@@ -468,12 +503,16 @@ function deliveryMessage(d: QueueDelivery): Message {
       ["dlq-delivery-count", String(d.deliveryCount)],
     );
   }
+  return messageOf(d, { ...d.properties, userProperties: ups });
+}
+
+function messageOf(d: QueueDelivery, properties: Properties | undefined): Message {
   return {
     topic: QUEUE_PREFIX + d.queue,
     payload: d.payload,
     qos: 1,
     retain: false,
-    properties: { ...d.properties, userProperties: ups },
+    properties,
     expiresAt: d.expiresAt,
     origin: undefined,
     receivedAt: 0,

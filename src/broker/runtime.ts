@@ -53,6 +53,7 @@ import type { WillDeps } from "./wills.ts";
 import type { Storage } from "../storage/index.ts";
 import type { BrokerTracer } from "./tracing.ts";
 import type { QueueLimits } from "./queue.ts";
+import type { QueueBackend } from "./queue-backend.ts";
 
 export interface BrokerDeps {
   clock?: Clock;
@@ -86,6 +87,12 @@ export interface BrokerDeps {
    * across nodes and moves sessions between them (src/cluster/sessions). Its open() may answer asynchronously.
    */
   sessions?: (parts: SessionParts) => SessionRegistry;
+  /**
+   * The queue seam (queue-backend.ts): where `$queue/` appends, consumers and settlements go instead of this node's
+   * own engine (a clustered node's backend reaches each queue's slot owner; src/cluster/queues). The engine stays for
+   * the management API, $SYS and the in-process API.
+   */
+  queueBackend?: QueueBackend;
 }
 
 /** What a cluster router is built from (BrokerDeps.routing). */
@@ -205,7 +212,9 @@ export class BrokerRuntime implements BrokerCore {
     const authorizer = this.authorizer;
     const local = new LocalRouter({
       // Read-filter ACL mode: each delivery is checked for its session's identity (Mosquitto's read check).
-      canRead: (s, topic) => authorizer.canRead(s.owner ?? { clientId: s.clientId, username: undefined }, topic),
+      // Checked first: without a read-filter ACL no identity object is built per delivery.
+      canRead: (s, topic) =>
+        !authorizer.readChecked || authorizer.canRead(s.owner ?? { clientId: s.clientId, username: undefined }, topic),
       strategy: this.options.sharedSubscriptionStrategy,
       queueLimits: env.queueLimits,
       queueQos0Offline: this.options.queueQos0Offline,
@@ -229,6 +238,7 @@ export class BrokerRuntime implements BrokerCore {
       logger: this.logger,
       now,
       touch: () => this.persistence?.touched(),
+      backend: deps.queueBackend,
     });
     this.router =
       deps.routing === undefined

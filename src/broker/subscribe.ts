@@ -13,6 +13,7 @@ import { events } from "./events.ts";
 import { afterCommit, sendAck } from "./persist.ts";
 import type { Delivery } from "./message.ts";
 import type { QueueSpec, Session, Subscription } from "./session.ts";
+import type { SubscriptionTrace } from "./tracing.ts";
 import { isQueueTopic, parseQueueSpec } from "./queue-bridge.ts";
 
 /** A failure reason code (number) decided before authorization, or the authorization decision. */
@@ -20,9 +21,20 @@ type Check = number | Decision;
 
 export function handleSubscribe(c: ClientContext, p: SubscribePacket): void | Promise<void> {
   const opts = c.broker.options;
+  const tracer = c.broker.tracer;
+  const trace =
+    tracer?.subscription === undefined
+      ? undefined
+      : tracer.subscription(
+          "subscribe",
+          c.client!.clientId,
+          p.subscriptions.map((s) => s.topicFilter),
+          p.properties,
+        );
   const subscriptionId = c.version === 5 ? p.properties?.subscriptionIdentifiers?.[0] : undefined;
   if (subscriptionId !== undefined && !opts.subscriptionIdentifiersAvailable) {
     c.protocolError("subscription identifiers not supported", ReasonCode.SubscriptionIdentifiersNotSupported);
+    trace?.end([ReasonCode.SubscriptionIdentifiersNotSupported]);
     return;
   }
   const checks: Check[] = [];
@@ -34,9 +46,9 @@ export function handleSubscribe(c: ClientContext, p: SubscribePacket): void | Pr
     checks.push(check);
   }
   if (async) {
-    return Promise.all(checks.map(async (x) => x)).then((results) => complete(c, p, results, subscriptionId));
+    return Promise.all(checks.map(async (x) => x)).then((results) => complete(c, p, results, subscriptionId, trace));
   }
-  complete(c, p, checks as (number | boolean)[], subscriptionId);
+  complete(c, p, checks as (number | boolean)[], subscriptionId, trace);
 }
 
 function isValidSharedFilter(filter: string): boolean {
@@ -79,8 +91,17 @@ function overQuota(session: Session, filter: string, limit: number): boolean {
   return limit > 0 && session.subscriptions.size >= limit && !session.subscriptions.has(filter);
 }
 
-function complete(c: ClientContext, p: SubscribePacket, results: (number | boolean)[], subscriptionId?: number): void {
-  if (c.state !== ConnState.Connected) return;
+function complete(
+  c: ClientContext,
+  p: SubscribePacket,
+  results: (number | boolean)[],
+  subscriptionId: number | undefined,
+  trace: SubscriptionTrace | undefined,
+): void {
+  if (c.state !== ConnState.Connected) {
+    trace?.end([]); // the connection closed while the authorization was pending: no SUBACK
+    return;
+  }
   const broker = c.broker;
   const session = c.session!;
   const reasonCodes: number[] = [];
@@ -160,12 +181,18 @@ function complete(c: ClientContext, p: SubscribePacket, results: (number | boole
       reasonCodes,
       properties: refused ? c.problem("one or more subscriptions were refused") : undefined,
     }); // [MQTT-3.8.4-1] [MQTT-3.8.4-2]
+    trace?.end(reasonCodes);
     if (retained.length > 0) session.releaseLive(retained);
   });
 }
 
 export function handleUnsubscribe(c: ClientContext, p: UnsubscribePacket): void {
   const session = c.session!;
+  const tracer = c.broker.tracer;
+  const trace =
+    tracer?.subscription === undefined
+      ? undefined
+      : tracer.subscription("unsubscribe", session.clientId, p.topicFilters, p.properties);
   // Byte-for-byte comparison with the session's filters [MQTT-3.10.4-1]; 5.0 reports an invalid filter as 0x8F.
   const codes = p.topicFilters.map((f) => {
     if (c.broker.unsubscribe(session, f)) return ReasonCode.Success;
@@ -177,5 +204,10 @@ export function handleUnsubscribe(c: ClientContext, p: UnsubscribePacket): void 
     });
   }
   // Always answered, even when nothing was removed [MQTT-3.10.4-4] [MQTT-3.10.4-5].
-  sendAck(c, { type: PacketType.UNSUBACK, packetId: p.packetId, reasonCodes: c.version === 5 ? codes : undefined });
+  const unsuback = {
+    type: PacketType.UNSUBACK,
+    packetId: p.packetId,
+    reasonCodes: c.version === 5 ? codes : undefined,
+  };
+  sendAck(c, unsuback, trace === undefined ? undefined : () => trace.end(codes));
 }

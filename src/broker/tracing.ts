@@ -1,7 +1,8 @@
 // The tracing seam: what the broker tells an optional tracer about a CONNECT and a client PUBLISH, so that spans
 // can follow them (src/admin/tracing.ts implements it with OpenTelemetry). The broker core never imports a tracing
 // library. Without a tracer (Broker.setTracer never called, config `tracing.enabled: false`) the cost is one field
-// read per CONNECT and per PUBLISH, and one field check per delivery (Message.trace).
+// read per CONNECT and per PUBLISH, and one field check per delivery (Message.trace). With one, an untraced PUBLISH
+// costs the tracer's sampling decision and nothing else (no object is built for it).
 import type { Properties } from "../codec/index.ts";
 
 export interface TraceConnectInfo {
@@ -18,14 +19,16 @@ export interface ConnectTrace {
   end(reasonCode: number): void;
 }
 
-export interface TracePublishInfo {
-  readonly clientId: string;
-  readonly topic: string;
+/**
+ * The parts of a client PUBLISH a tracer reads. The decoded PublishPacket is passed as it is, so that the untraced
+ * majority of messages costs no allocation (the tracer decides before building anything).
+ */
+export interface TracedPublish {
   readonly qos: number;
   readonly retain: boolean;
-  readonly payloadBytes: number;
+  readonly payload: Uint8Array;
   /** The PUBLISH properties (5.0): a `traceparent` user property is the span's remote parent. */
-  readonly properties: Properties | undefined;
+  readonly properties?: Properties | undefined;
 }
 
 /** What a traced message carries to its deliveries (Message.trace). */
@@ -43,15 +46,38 @@ export interface PublishTrace {
   readonly properties: Properties | undefined;
   /** Carried by the message (Message.trace): makes the delivery spans children of the publish span. */
   readonly ref: MessageTrace;
-  /** Routing done: sessions and groups matched, and how many refused it. */
+  /** Routing done (deliveries queued or written): sessions and groups matched, and how many refused it. */
   routed(matched: number, refused: number): void;
   /** QoS 1/2: the PUBACK / PUBREC was written after the storage commit; QoS 0: after routing. Ends the trace. */
   acked(reasonCode: number): void;
 }
 
+/** One traced SUBSCRIBE or UNSUBSCRIBE: ended when the SUBACK / UNSUBACK is written, with its reason codes. */
+export interface SubscriptionTrace {
+  end(reasonCodes: readonly number[]): void;
+}
+
 export interface BrokerTracer {
   /** A CONNECT arrived; undefined = not traced (not sampled). */
   connect(info: TraceConnectInfo): ConnectTrace | undefined;
-  /** A client PUBLISH passed the checks and is about to be routed; undefined = not traced. */
-  publish(info: TracePublishInfo): PublishTrace | undefined;
+  /**
+   * A client PUBLISH passed the checks and is about to be routed (`topic`: after Topic Alias resolution);
+   * undefined = not traced.
+   */
+  publish(clientId: string, topic: string, packet: TracedPublish): PublishTrace | undefined;
+  /**
+   * A SUBSCRIBE or UNSUBSCRIBE arrived (before its authorization); undefined = not traced. Optional: a tracer
+   * without it traces only connects and publishes. Called once per packet (never per message).
+   */
+  subscription?(
+    kind: "subscribe" | "unsubscribe",
+    clientId: string,
+    filters: readonly string[],
+    properties: Properties | undefined,
+  ): SubscriptionTrace | undefined;
+  /**
+   * An in-process publish (`createBroker().publish()`, src/inproc) is about to be routed; `clientId` is the
+   * in-process publisher's origin id. Optional, like subscription().
+   */
+  publishLocal?(clientId: string, topic: string, packet: TracedPublish): PublishTrace | undefined;
 }

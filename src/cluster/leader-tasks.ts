@@ -32,7 +32,7 @@ export class LeaderTasks {
   readonly #detach: (() => void)[];
 
   constructor(
-    private readonly leader: LeaderElection,
+    private readonly leader: Pick<LeaderElection, "isLeader" | "on">,
     private readonly clock: Clock,
     private readonly logger: Logger,
   ) {

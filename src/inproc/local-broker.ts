@@ -1,6 +1,7 @@
 // The in-process API over one broker core: publish (single, batch, transactional) and subscribe without a socket.
 // In-process publishers and subscribers are ClientContexts of the core (local-client.ts), so MQTT clients and
 // in-process code share topics, retained messages, shared subscriptions and storage both ways.
+import { ReasonCode } from "../codec/index.ts";
 import type { Broker } from "../broker/broker.ts";
 import { brokerInternals } from "../broker/internal.ts";
 import type { BrokerRuntime } from "../broker/runtime.ts";
@@ -201,15 +202,33 @@ export class LocalBroker {
     } catch (err) {
       return rejection(err);
     }
+    // Tracing (docs/operations.md "Tracing"): one field read when off; the tracer decides per message.
+    const tracer = this.#core.tracer;
+    const trace =
+      tracer?.publishLocal === undefined ? undefined : tracer.publishLocal(this.#publisher.clientId, topic, msg);
+    if (trace !== undefined) msg = { ...msg, properties: trace.properties, trace: trace.ref };
     const r = this.#core.publishMessage(msg);
     this.#m.published++;
+    trace?.routed(r.matched, r.refused);
     if (msg.qos > 0 && r.matched > 0 && r.refused === r.matched) {
       this.#m.publishRefused++;
+      trace?.acked(ReasonCode.QuotaExceeded);
       return Promise.reject(
         new InprocError(InprocErrorCode.QueueFull, `${topic}: every matching subscriber's queue is full`),
       );
     }
-    return this.#settled(r);
+    const settled = this.#settled(r);
+    if (trace === undefined) return settled;
+    return settled.then(
+      (res) => {
+        trace.acked(ReasonCode.Success);
+        return res;
+      },
+      (err: unknown) => {
+        trace.acked(ReasonCode.UnspecifiedError);
+        throw err;
+      },
+    );
   }
 
   /** Routes every entry in order and waits for one storage commit for all of them. Validated before any is routed. */

@@ -80,4 +80,46 @@ export function registerClusterMetrics(registry: Registry, node: ClusterNode): v
     "Messages forwarded here for a shared group that had no member any more",
     "sharedMissed",
   );
+  routing(
+    "wharf_cluster_forward_resent_total",
+    "QoS 1/2 forwards sent again after a link to a node came back",
+    "resent",
+  );
+  routing(
+    "wharf_cluster_forward_duplicates_total",
+    "QoS 1/2 forwards received twice (a retransmission) and dropped",
+    "duplicatesDropped",
+  );
+  new Gauge({
+    name: "wharf_cluster_forward_unacked",
+    help: "QoS 1/2 forwards to other nodes not acknowledged yet",
+    registers,
+    collect() {
+      this.set(node.router?.stats.unacked ?? 0);
+    },
+  });
+  new Gauge({
+    name: "wharf_cluster_clients_owned",
+    help: "Client ids this node owns in etcd (their sessions live here)",
+    registers,
+    collect() {
+      this.set(node.sessions?.stats().owned ?? 0);
+    },
+  });
+  let lastIn = 0;
+  let lastOut = 0;
+  new Counter({
+    name: "wharf_cluster_takeovers_total",
+    help: "Sessions moved between nodes: direction in (taken over from another node) or out (handed over)",
+    labelNames: ["direction"],
+    registers,
+    collect() {
+      const st = node.sessions?.stats();
+      if (st === undefined) return;
+      this.inc({ direction: "in" }, Math.max(0, st.takeoversIn - lastIn));
+      this.inc({ direction: "out" }, Math.max(0, st.takeoversOut - lastOut));
+      lastIn = Math.max(lastIn, st.takeoversIn);
+      lastOut = Math.max(lastOut, st.takeoversOut);
+    },
+  });
 }

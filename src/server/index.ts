@@ -33,6 +33,7 @@ import type { QueueControl } from "./queue-control.ts";
 import { ClusterNode, ClusterRouter, ClusterSessionRegistry } from "../cluster/index.ts";
 import { clusterRoutes } from "./cluster-admin.ts";
 import { registerClusterMetrics } from "./cluster-metrics.ts";
+import { ServerClusterQueues } from "./cluster-queues.ts";
 
 export * from "./config/index.ts";
 export { createLogger } from "./logger.ts";
@@ -168,6 +169,15 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     ? (parts: SessionParts) =>
         (clusterSessions = new ClusterSessionRegistry(parts, clock, logger.child({ component: "cluster-sessions" })))
     : undefined;
+  // Clustered: `$queue/` goes to each queue's slot owner (docs/cluster-queues.md), attached once the node joined.
+  const clusterQueues = config.cluster.enabled
+    ? new ServerClusterQueues(config.cluster, config.queues, {
+        clock,
+        logger,
+        prefetchOf: (name) => broker.queues.settingsOf(name).prefetch,
+        storage,
+      })
+    : undefined;
   try {
     broker = new Broker(toBrokerOptions(config), {
       clock,
@@ -177,6 +187,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
       latencySampleEvery: config.management.latencySampleEvery,
       routing,
       sessions,
+      queueBackend: clusterQueues?.backend,
     });
   } catch (err) {
     auth.close();
@@ -203,8 +214,11 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
       cluster = await ClusterNode.start(config.cluster, { clock, logger });
       if (clusterRouter !== undefined) cluster.attachRouter(clusterRouter);
       if (clusterSessions !== undefined) cluster.attachSessions(clusterSessions);
+      await clusterQueues?.start(cluster);
     }
   } catch (err) {
+    await clusterQueues?.stop();
+    await cluster?.close();
     await Promise.allSettled(listeners.map((l) => l.close()));
     await broker.close();
     await tracing?.close();
@@ -326,6 +340,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
       bridge.close();
       webhooks.close();
       metrics.close();
+      await clusterQueues?.stop();
       await cluster?.close();
       await Promise.allSettled(listeners.map((l) => l.close()));
       await broker.close();
@@ -336,7 +351,9 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   }
   if (cluster !== undefined) {
     registerClusterMetrics(metrics.registry, cluster);
+    clusterQueues?.metrics(metrics.registry);
     if (management !== undefined) clusterRoutes(management.router, cluster);
+    if (management !== undefined) clusterQueues?.routes(management.router);
   }
   // `wharf queues` talks to the broker over a unix socket in the data directory (queue-control.ts); a memory store
   // has no directory of its own, so there is no control socket then.
@@ -388,6 +405,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     const stopped = Promise.allSettled(listeners.map((l) => l.close()));
     await control?.close();
     // Leave the cluster before the broker goes: the others stop routing here at once rather than after the TTL.
+    await clusterQueues?.stop();
     await cluster?.close();
     await broker.close();
     const results = await stopped;

@@ -21,12 +21,13 @@ import {
   decodeWill,
   encodeLogEntry,
 } from "./records.ts";
+import { RefCounts } from "./ref-counts.ts";
 import type { MessageId, OpenReport } from "./types.ts";
 
 export interface Indexes {
   clients: Map<string, ClientState>;
   /** Live reference counts (recounted from the references). */
-  refs: Map<MessageId, number>;
+  refs: RefCounts;
   /** Messages with a stored count record (no record means a count of 1). */
   counted: Set<MessageId>;
   retained: Map<string, MessageId>;
@@ -201,11 +202,11 @@ class Bail extends Error {}
  * messages as referenced ids (so no reference to a missing body).
  */
 function fastIndexes(kv: KvBackend, path: string | undefined): Indexes | undefined {
-  const refs = new Map<MessageId, number>();
+  const refs = new RefCounts();
   let references = 0;
   const repairs: KvOp[] = [];
   const ref = (id: MessageId): boolean => {
-    refs.set(id, (refs.get(id) ?? 0) + 1);
+    refs.increment(id);
     references++;
     return true;
   };
@@ -278,7 +279,7 @@ function auditedIndexes(kv: KvBackend, path: string | undefined): Indexes {
   const stored = new Map<MessageId, number>();
   each(kv, path, Space.Refcount, (e) => stored.set(numericId(path, Space.Refcount, e.key), decodeRefcount(e.value)));
 
-  const refs = new Map<MessageId, number>();
+  const refs = new RefCounts();
   const repairs: KvOp[] = [];
   let references = 0;
   let dangling = 0;
@@ -289,7 +290,7 @@ function auditedIndexes(kv: KvBackend, path: string | undefined): Indexes {
       repairs.push({ space, key, remove: true });
       return false;
     }
-    refs.set(id, (refs.get(id) ?? 0) + 1);
+    refs.increment(id);
     references++;
     return true;
   };

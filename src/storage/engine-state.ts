@@ -4,6 +4,7 @@ import type { Elider } from "./elide.ts";
 import { isHashedKey, keyText, pendingGroupKey } from "./keys.ts";
 import type { Key, SpaceName } from "./keys.ts";
 import type { KvBackend } from "./kv.ts";
+import { SeqIndex } from "./seq-index.ts";
 import type { InflightMessage, MessageId, PendingEntry, QueueEntryMeta } from "./types.ts";
 
 export interface ClientState {
@@ -47,7 +48,7 @@ export interface LogState {
   /** keyText(name). */
   readonly key: string;
   /** Entries: seq → message id, in seq order (appends only ever add the largest seq). */
-  readonly entries: Map<number, MessageId>;
+  readonly entries: SeqIndex;
   /** Seq the next append gets. */
   next: number;
   /** Highest seq removed at the tail as stored in qmeta: after a restart next = max(last entry, tail) + 1. */
@@ -81,7 +82,7 @@ export interface GroupState {
 }
 
 export function newLog(name: string): LogState {
-  return { name, key: keyText(name), entries: new Map(), next: 1, tail: 0, groups: new Map(), startup: undefined };
+  return { name, key: keyText(name), entries: new SeqIndex(), next: 1, tail: 0, groups: new Map(), startup: undefined };
 }
 
 export function newGroup(queue: string, name: string, cursor: number): GroupState {

@@ -16,3 +16,7 @@ export { MemoryKv } from "./memory-kv.ts";
 export { SCHEMA_VERSION } from "./engine.ts";
 export { StorageChannel, onStorageCommit, storageEvents } from "./events.ts";
 export type { StorageCommitEvent } from "./events.ts";
+// The KV backends themselves, for a concern kept in an environment of its own (src/cluster/queues journal.ts).
+export { LmdbKv } from "./lmdb-kv.ts";
+export type { KvBackend, KvOp } from "./kv.ts";
+export { Space } from "./keys.ts";

@@ -89,6 +89,10 @@ function isKey(k: unknown): k is Key {
   );
 }
 
+function isEntry(e: { key: unknown; value: unknown }): e is KvEntry {
+  return isKey(e.key);
+}
+
 export class LmdbKv implements KvBackend {
   readonly kind = "lmdb";
   readonly path: string;
@@ -140,10 +144,14 @@ export class LmdbKv implements KvBackend {
     // committed (and, without noSync, fsync'd) before the returned promises resolve. When the commit fails
     // (disk full, EIO) every op's promise rejects: all of them must be handled, or the process dies of an
     // unhandled rejection instead of reporting STORAGE_WRITE_FAILED.
+    // lmdb-js hands every unconditional op of one transaction the same commit promise: waiting on each distinct
+    // one (usually one per batch) instead of on every op saves one promise reaction per op (thousands per batch).
     const written: Promise<boolean>[] = [];
+    let last: Promise<boolean> | undefined;
     for (const op of ops) {
       const db = this.#db(op.space);
-      written.push(isRemove(op) ? db.remove(lmdbKey(op.key)) : db.put(lmdbKey(op.key), op.value));
+      const p = isRemove(op) ? db.remove(lmdbKey(op.key)) : db.put(lmdbKey(op.key), op.value);
+      if (p !== last) written.push((last = p));
     }
     return Promise.all(written).then(() => undefined, commitFailure);
   }
@@ -189,9 +197,11 @@ export class LmdbKv implements KvBackend {
   }
 
   *entries(space: SpaceName): Iterable<KvEntry> {
-    for (const { key, value } of this.#db(space).getRange({})) {
-      if (!isKey(key)) throw corruptError(this.path, `malformed key ${JSON.stringify(key)} in ${space}`);
-      yield { key, value: value as unknown };
+    // lmdb-js's own { key, value } objects are handed on (no copy: one allocation fewer per entry, 1 M at a
+    // backlog's open).
+    for (const e of this.#db(space).getRange({})) {
+      if (!isEntry(e)) throw corruptError(this.path, `malformed key ${JSON.stringify(e.key)} in ${space}`);
+      yield e;
     }
   }
 

@@ -6,6 +6,7 @@
 // means 1): a durable queue's message (one log entry) or a message queued for one session then costs two puts
 // instead of three, and a restart with 1 M queued messages reads no count records.
 import type { EngineHost } from "./engine-state.ts";
+import type { RefCounts } from "./ref-counts.ts";
 import { Space } from "./keys.ts";
 import { decodeMessage, encodeMessage } from "./records.ts";
 import type { MessageStore } from "./storage.ts";
@@ -15,7 +16,7 @@ import { checkQos, invalid } from "./validate.ts";
 export class MessageRefs implements MessageStore {
   readonly #h: EngineHost;
   /** Referenced, written bodies → live reference count. */
-  readonly #refs: Map<MessageId, number>;
+  readonly #refs: RefCounts;
   /** Stored, not yet referenced bodies (encoded), written with their first reference. */
   readonly #floating = new Map<MessageId, Record<string, unknown>>();
   /** Bodies whose count changed since the last batch was cut. */
@@ -26,7 +27,7 @@ export class MessageRefs implements MessageStore {
   readonly #counted: Set<MessageId>;
   #nextId: MessageId;
 
-  constructor(host: EngineHost, refs: Map<MessageId, number>, nextId: MessageId, counted: Set<MessageId>) {
+  constructor(host: EngineHost, refs: RefCounts, nextId: MessageId, counted: Set<MessageId>) {
     this.#h = host;
     this.#refs = refs;
     this.#nextId = nextId;

@@ -224,7 +224,10 @@ export interface StorageOptionsBase {
   durability?: DurabilityMode;
   /** batched: interval between durable commits, ms. Default 10. */
   batchIntervalMs?: number;
-  /** batched/none: pending ops beyond which commit() waits for the disk. Default 4096 (also bounds the size of one batch, i.e. the main-thread work of writing it). */
+  /**
+   * batched/none: live pending ops (not those cancelled out within the batch) beyond which commit() waits for the
+   * disk. Default 4096 (also bounds the size of one batch, i.e. the main-thread work of writing it).
+   */
   maxPendingOps?: number;
   clock?: Clock;
   logger?: Logger;

@@ -8,6 +8,7 @@ import {
   decodeReply,
   decodeRequest,
   encodeFrame,
+  slotOf,
 } from "../../src/cluster/queues/index.ts";
 import type {
   ClusterQueueNodeOptions,
@@ -35,7 +36,7 @@ export class MemoryNet {
     return {
       send: (node: string, frame: ReplicationFrame): Promise<ReplicationAck> =>
         this.#deliver(from, node, encodeFrame(frame), (target, bytes) =>
-          Promise.resolve(decodeAck(encodeFrame(target.handleFrame(decodeFrame(bytes))))),
+          target.handleFrame(decodeFrame(bytes)).then((ack) => decodeAck(encodeFrame(ack))),
         ),
       request: (node: string, req: QueueRequest): Promise<QueueReply> =>
         this.#deliver(from, node, encodeFrame(req), async (target, bytes) =>
@@ -114,4 +115,27 @@ export function testCluster(endpoint: string, base: Partial<ClusterQueueNodeOpti
       for (const c of clients.values()) c.close();
     },
   };
+}
+
+/** Every one of `slots` slots is owned by one of `nodes` and all its replicas are in sync. */
+export function allInSync(nodes: readonly ClusterQueueNode[], slots: number): boolean {
+  for (let s = 0; s < slots; s++) {
+    const st = nodes.map((n) => n.status()[s]).find((x) => x?.replicas !== undefined);
+    if (st?.replicas === undefined || st.replicas.length === 0 || !st.replicas.every((r) => r.inSync)) return false;
+  }
+  return true;
+}
+
+/** One queue name per slot, `<prefix><i>`: element s lives in slot s. */
+export function queuePerSlot(slots: number, prefix: string): string[] {
+  const out: string[] = [];
+  let found = 0;
+  for (let i = 0; found < slots; i++) {
+    const s = slotOf(`${prefix}${i}`, slots);
+    if (out[s] === undefined) {
+      out[s] = `${prefix}${i}`;
+      found++;
+    }
+  }
+  return out;
 }

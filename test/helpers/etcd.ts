@@ -1,6 +1,9 @@
-// A real etcd (the Debian etcd-server binary) on free loopback ports in a temporary directory, for one test file.
-// Killed (and its directory removed) in `t.after`; never the system etcd on 2379.
+// A real etcd (the Debian etcd-server binary) on free loopback ports in a temporary directory, for the cluster tests
+// and benches; never the system etcd on 2379. Killed (and its directory removed) by `stop()`/`close()`, in `t.after`
+// when a test context is given, and in any case when the test process exits. A start that lost its ports to another
+// process meanwhile (free port taken between probe and bind) is retried on new ones.
 import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -14,10 +17,16 @@ export interface EtcdProcess {
   /** `http://127.0.0.1:<port>` */
   readonly endpoint: string;
   readonly pid: number;
+  readonly child: ChildProcess;
+  /** etcd's own output so far (the last few KB). */
+  log(): string;
   /** Stops (SIGSTOP) / resumes (SIGCONT) the process: a frozen etcd answers nothing. */
   pause(): void;
   resume(): void;
+  /** SIGKILL and remove the data directory. Idempotent. */
   stop(): Promise<void>;
+  /** The same as stop(). */
+  close(): Promise<void>;
 }
 
 /** A free loopback port (bound then released; etcd takes it a moment later). */
@@ -32,7 +41,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startEtcd(t: AfterHook, timeoutMs = 30_000): Promise<EtcdProcess> {
+const running = new Map<ChildProcess, string>();
+let hooked = false;
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once("exit", () => resolve()));
+}
+
+async function startOnce(timeoutMs: number): Promise<EtcdProcess | undefined> {
   const dir = mkdtempSync(join(tmpdir(), "wharf-etcd-"));
   const [client, peer] = [await freePort(), await freePort()];
   const endpoint = `http://127.0.0.1:${client}`;
@@ -47,47 +64,74 @@ export async function startEtcd(t: AfterHook, timeoutMs = 30_000): Promise<EtcdP
       `--listen-peer-urls=${peerUrl}`,
       `--initial-advertise-peer-urls=${peerUrl}`,
       `--initial-cluster=test=${peerUrl}`,
-      "--log-level=error",
+      "--log-level=warn",
     ],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    { stdio: ["ignore", "pipe", "pipe"] },
   );
-  let stderr = "";
-  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr = (stderr + d).slice(-4000)));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  running.set(child, dir);
+  if (!hooked) {
+    hooked = true;
+    process.once("exit", () => {
+      for (const [c, d] of running) {
+        c.kill("SIGCONT");
+        c.kill("SIGKILL");
+        rmSync(d, { recursive: true, force: true });
+      }
+    });
+  }
+  let log = "";
+  const keep = (b: Buffer): void => void (log = (log + b.toString()).slice(-8000));
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
   const stop = async (): Promise<void> => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill("SIGCONT");
-      child.kill("SIGKILL");
-      await exited;
-    }
+    if (!running.has(child)) return;
+    child.kill("SIGCONT");
+    child.kill("SIGKILL");
+    await exited(child);
+    running.delete(child);
     rmSync(dir, { recursive: true, force: true });
   };
-  t.after(stop);
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`etcd exited (${child.exitCode}): ${stderr}`);
+  while (Date.now() < deadline && child.exitCode === null) {
     try {
       const r = await fetch(`${endpoint}/health`);
-      if (r.ok && ((await r.json()) as { health?: string }).health === "true") break;
+      if (r.ok && ((await r.json()) as { health?: string }).health === "true") {
+        return {
+          endpoint,
+          pid: child.pid!,
+          child,
+          log: () => log,
+          pause: () => void child.kill("SIGSTOP"),
+          resume: () => void child.kill("SIGCONT"),
+          stop,
+          close: stop,
+        };
+      }
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`etcd not healthy after ${timeoutMs} ms: ${stderr}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  return {
-    endpoint,
-    pid: child.pid!,
-    pause: () => void child.kill("SIGSTOP"),
-    resume: () => void child.kill("SIGCONT"),
-    stop,
-  };
+  await stop();
+  if (/address already in use/.test(log)) return undefined;
+  throw new Error(`etcd not healthy after ${timeoutMs} ms: ${log.slice(-2000)}`);
 }
 
-/** Waits until `cond()` is true, polling; fails with `what` after `timeoutMs` (generous: the machine is shared). */
-export async function waitFor(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
+/** Starts a single-member etcd; with `t`, stopped in `t.after`. */
+export async function startEtcd(t?: AfterHook, timeoutMs = 30_000): Promise<EtcdProcess> {
+  for (let i = 0; i < 3; i++) {
+    const p = await startOnce(timeoutMs);
+    if (p === undefined) continue;
+    t?.after(() => p.stop());
+    return p;
+  }
+  throw new Error("etcd: no free ports after 3 attempts");
+}
+
+/** Waits until `cond()` is true, polling every 20 ms; fails naming `what` after `timeoutMs` (the machine is shared). */
+export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }

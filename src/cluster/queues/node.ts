@@ -14,12 +14,13 @@ import { ClusterQueueError, ClusterQueueErrorCode } from "./errors.ts";
 import { FencedQueueStore } from "./fenced-store.ts";
 import type { QueueLink, QueueReply, QueueRequest, ReplicaLink, ReplicationAck, ReplicationFrame } from "./frames.ts";
 import { SlotOwnership } from "./ownership.ts";
-import type { SlotOwner } from "./ownership.ts";
+import type { SharedLease, SlotOwner } from "./ownership.ts";
 import { ReplicaHost } from "./replica-host.ts";
 import { QueueRouting } from "./routing.ts";
 import type { ClusterConsumer } from "./routing.ts";
 import { ReplicationMode, SlotReplicator } from "./replicator.ts";
 import type { ReplicaTarget, ReplicationModeValue } from "./replicator.ts";
+import type { SlotJournal } from "./journal.ts";
 import { SlotMemoryStore } from "./slot-store.ts";
 import { slotOf } from "./slots.ts";
 
@@ -38,6 +39,13 @@ export interface ClusterQueueNodeOptions {
   replicationTimeoutMs?: number;
   /** etcd lease TTL in seconds (default 3). */
   leaseTtl?: number;
+  /** The node's lease from the cluster core's membership (one lease per node); default: a lease of its own. */
+  lease?: SharedLease;
+  /**
+   * Durable slot copies (journal.ts): restored at construction, written on every change, acknowledged (replicas)
+   * and committed (owner) once durable. Without it the copies live in memory only.
+   */
+  journal?: SlotJournal;
   prefix?: string;
   orphanGraceMs?: number;
   /** The `queues:` config entries (every node should have the same). */
@@ -90,13 +98,21 @@ export class ClusterQueueNode {
     this.mode = o.replication ?? ReplicationMode.Sync;
     this.#clock = o.clock ?? systemClock;
     this.#logger = o.logger ?? silentLogger;
-    this.copies = new ReplicaHost({ knownEpoch: (slot) => this.ownership.ownerOf(slot)?.epoch ?? 0 });
+    this.copies = new ReplicaHost({
+      knownEpoch: (slot) => this.ownership.ownerOf(slot)?.epoch ?? 0,
+      journal: o.journal,
+    });
+    // Restarted with its data: the copies it held (owned slots included, as copies at their epoch) are what makes
+    // it the in-sync member it was (with the same incarnation, from the journal).
+    for (const c of o.journal?.found ?? []) this.copies.adopt(c.slot, c);
     this.ownership = new SlotOwnership({
       etcd: o.etcd,
       nodeId: o.nodeId,
       slots: o.slots ?? 64,
       replicas: o.replicas ?? 1,
       leaseTtl: o.leaseTtl ?? 3,
+      lease: o.lease,
+      incarnation: o.journal?.incarnation,
       prefix: o.prefix,
       orphanGraceMs: o.orphanGraceMs,
       clock: this.#clock,
@@ -131,9 +147,9 @@ export class ClusterQueueNode {
     for (const [slot, s] of [...this.#owned]) this.#lose(slot, s.epoch);
   }
 
-  /** The receive side of the replica link: a frame from a slot's owner. */
-  handleFrame(frame: ReplicationFrame): ReplicationAck {
-    return this.copies.handle(frame);
+  /** The receive side of the replica link: a frame from a slot's owner (acknowledged once durable). */
+  handleFrame(frame: ReplicationFrame): Promise<ReplicationAck> {
+    return this.copies.handleDurable(frame);
   }
 
   /** The receive side of the queue link: a proxied publish, join, leave or settlement, or a delivery. */
@@ -217,6 +233,9 @@ export class ClusterQueueNode {
   #acquire(slot: number, epoch: number): void {
     const copy = this.copies.take(slot);
     const local = copy?.store ?? new SlotMemoryStore();
+    const journal = this.#o.journal;
+    // The copy becomes this epoch's base: the ops of this ownership follow it (index 1, 2, … like the replicator's).
+    journal?.reset(slot, epoch, 0, local);
     const replicator = new SlotReplicator({
       slot,
       epoch,
@@ -235,8 +254,15 @@ export class ClusterQueueNode {
       epoch,
       fence: this.ownership,
       inner: local,
-      onWrite: (op) => replicator.record(op),
-      replicated: () => replicator.replicated(),
+      onWrite: (op) => {
+        replicator.record(op);
+        journal?.append(slot, replicator.index, op, local);
+      },
+      // Sync: the replicas' acknowledgements; with a journal also this node's own durable write.
+      replicated: () =>
+        journal === undefined
+          ? replicator.replicated()
+          : Promise.all([journal.flushed(), replicator.replicated()]).then(() => undefined),
       now: () => this.#clock.now(),
     });
     const engine = new QueueEngine({

@@ -38,8 +38,26 @@ export interface InSyncSet {
   modRevision: number;
 }
 
+/**
+ * A lease held by the cluster core's membership (one lease per node): the slots' keys are attached to it instead of a
+ * lease of their own. `lost` fires when it is gone (etcd unreachable for a TTL), `regained` once the membership
+ * registered again under a new one.
+ */
+export interface SharedLease {
+  /** The live lease and its id; undefined while it is lost. */
+  current(): { lease: Lease; id: string } | undefined;
+  on(kind: "lost" | "regained", fn: () => void): () => void;
+}
+
 export interface SlotOwnershipOptions {
   etcd: Etcd3;
+  /** Attach to this lease (the membership's) rather than granting one; its TTL must be `leaseTtl`. */
+  lease?: SharedLease;
+  /**
+   * `node@incarnation` names this node in the in-sync sets: random per process unless given (a node restarted with
+   * its durable slot copies keeps its incarnation, so it is still the in-sync member it was).
+   */
+  incarnation?: string | undefined;
   nodeId: string;
   slots: number;
   /** Key prefix (default `/wharf/queues/`). */
@@ -81,7 +99,7 @@ function parse(kv: IKeyValue): Parsed {
 
 export class SlotOwnership {
   readonly nodeId: string;
-  readonly incarnation = randomUUID().slice(0, 8);
+  readonly incarnation: string;
   readonly slots: number;
   readonly replicas: number;
   readonly #etcd: Etcd3;
@@ -106,6 +124,7 @@ export class SlotOwnership {
   #timer: TimerHandle | undefined;
   #scheduled = false;
   #stopped = false;
+  readonly #unsubscribe: (() => void)[] = [];
   /** Slots claimed empty after their in-sync members were all lost (acknowledged data lost). */
   orphansClaimed = 0;
 
@@ -113,6 +132,7 @@ export class SlotOwnership {
     this.#opts = opts;
     this.#etcd = opts.etcd;
     this.nodeId = opts.nodeId;
+    this.incarnation = opts.incarnation ?? randomUUID().slice(0, 8);
     this.slots = opts.slots;
     this.replicas = opts.replicas ?? 1;
     this.#prefix = opts.prefix ?? "/wharf/queues/";
@@ -127,6 +147,13 @@ export class SlotOwnership {
   }
 
   async start(): Promise<void> {
+    const shared = this.#opts.lease;
+    if (shared !== undefined) {
+      this.#unsubscribe.push(
+        shared.on("lost", () => this.#leaseLost(new Error("the membership's lease was lost"))),
+        shared.on("regained", () => void this.#reregister()),
+      );
+    }
     await this.#register();
     const res = await this.#etcd.getAll().prefix(this.#prefix).exec();
     for (const kv of res.kvs) this.#apply(kv, false);
@@ -148,9 +175,30 @@ export class SlotOwnership {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#timer?.cancel();
-    for (const [slot, epoch] of [...this.#owned]) this.#lose(slot, epoch);
+    for (const off of this.#unsubscribe) off();
+    const owned = [...this.#owned];
+    for (const [slot, epoch] of owned) this.#lose(slot, epoch);
     await this.#watcher?.cancel().catch(() => undefined);
-    await this.#lease?.revoke().catch(() => undefined);
+    if (this.#opts.lease === undefined) {
+      await this.#lease?.revoke().catch(() => undefined);
+      return;
+    }
+    // The lease is the membership's (it is revoked when the node leaves): give the slots up now, so that their
+    // in-sync replicas claim them at once, and leave the slots' member list.
+    await Promise.all(
+      owned.map(([slot, epoch]) =>
+        this.#etcd
+          .if(this.#key("owner", slot), "Create", "==", epoch)
+          .then(this.#etcd.delete().key(this.#key("owner", slot)))
+          .commit()
+          .catch(() => undefined),
+      ),
+    );
+    await this.#etcd
+      .delete()
+      .key(this.#key("nodes", this.nodeId))
+      .exec()
+      .catch(() => undefined);
   }
 
   /**
@@ -161,7 +209,8 @@ export class SlotOwnership {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#timer?.cancel();
-    this.#lease?.release();
+    for (const off of this.#unsubscribe) off();
+    if (this.#opts.lease === undefined) this.#lease?.release();
     for (const [slot, epoch] of [...this.#owned]) this.#lose(slot, epoch);
     void this.#watcher?.cancel().catch(() => undefined);
   }
@@ -229,24 +278,48 @@ export class SlotOwnership {
   }
 
   async #register(): Promise<void> {
-    const lease = this.#etcd.lease(this.#ttl, { autoKeepAlive: true });
+    const shared = this.#opts.lease;
+    let lease: Lease;
+    if (shared === undefined) lease = this.#etcd.lease(this.#ttl, { autoKeepAlive: true });
+    else {
+      const cur = shared.current();
+      if (cur === undefined) throw new Error("the membership's lease is lost");
+      lease = cur.lease;
+    }
     this.#lease = lease;
     const t0 = this.#clock.now();
-    lease.on("keepaliveFired", () => (this.#firedAt = this.#clock.now()));
+    lease.on("keepaliveFired", () => {
+      if (this.#lease === lease) this.#firedAt = this.#clock.now();
+    });
     lease.on("keepaliveSucceeded", (res) => {
       const ttl = Number(res.TTL);
       if (ttl > 0 && this.#lease === lease) this.#validUntil = this.#firedAt + this.#ttl * 1000;
     });
-    lease.on("lost", (err) => {
-      if (this.#lease !== lease || this.#stopped) return;
-      this.#logger.warn({ err: err.message, node: this.nodeId }, "cluster queues: etcd lease lost, slots given up");
-      this.#validUntil = 0;
-      for (const [slot, epoch] of [...this.#owned]) this.#lose(slot, epoch);
-      void this.#reregister();
-    });
-    this.#leaseId = await lease.grant();
+    if (shared === undefined) {
+      lease.on("lost", (err) => {
+        if (this.#lease !== lease || this.#stopped) return;
+        this.#leaseLost(err);
+        void this.#reregister();
+      });
+      this.#leaseId = await lease.grant();
+    } else {
+      // A keepalive now: the fence's validity is measured from a renewal this node saw (t0 is before it was sent).
+      this.#leaseId = shared.current()!.id;
+      await lease.keepaliveOnce();
+    }
     this.#validUntil = t0 + this.#ttl * 1000;
-    await lease.put(this.#key("nodes", this.nodeId)).value(JSON.stringify({ incarnation: this.incarnation }));
+    await this.#etcd
+      .put(this.#key("nodes", this.nodeId))
+      .value(JSON.stringify({ incarnation: this.incarnation }))
+      .lease(this.#leaseId)
+      .exec();
+  }
+
+  #leaseLost(err: Error): void {
+    if (this.#stopped) return;
+    this.#logger.warn({ err: err.message, node: this.nodeId }, "cluster queues: etcd lease lost, slots given up");
+    this.#validUntil = 0;
+    for (const [slot, epoch] of [...this.#owned]) this.#lose(slot, epoch);
   }
 
   async #reregister(): Promise<void> {

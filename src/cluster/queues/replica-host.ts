@@ -3,6 +3,7 @@
 // the slot — from etcd (the owner key's revision) or from an earlier frame. A former owner's frames are refused
 // ("fenced"), so a paused or partitioned owner cannot get a write acknowledged by a replica after a failover.
 import type { ReplicationAck, ReplicationFrame } from "./frames.ts";
+import type { SlotJournal } from "./journal.ts";
 import { SlotMemoryStore } from "./slot-store.ts";
 
 export interface ReplicaCopy {
@@ -17,6 +18,8 @@ export interface ReplicaHostOptions {
   knownEpoch: (slot: number) => number;
   /** A copy was (re)started from a snapshot at `epoch`. */
   onCopy?: (slot: number, epoch: number) => void;
+  /** Durable copies: every applied frame written here, acknowledged once committed. */
+  journal?: SlotJournal | undefined;
 }
 
 export class ReplicaHost {
@@ -39,16 +42,28 @@ export class ReplicaHost {
     }
     this.#seen.set(f.slot, f.epoch);
     if (f.kind === "snapshot") {
-      this.#copies.set(f.slot, { epoch: f.epoch, index: f.index, store: SlotMemoryStore.from(f.queues) });
+      const store = SlotMemoryStore.from(f.queues);
+      this.#copies.set(f.slot, { epoch: f.epoch, index: f.index, store });
+      this.#o.journal?.reset(f.slot, f.epoch, f.index, store);
       this.#o.onCopy?.(f.slot, f.epoch);
       return { ok: true, index: f.index };
     }
     const c = this.#copies.get(f.slot);
     if (c === undefined || c.epoch !== f.epoch || f.from > c.index + 1) return { ok: false, reason: "resync" };
     // A resent frame overlapping what was applied: skip the ops already in (the link retried after a timeout).
-    for (let i = c.index + 1 - f.from; i < f.ops.length; i++) c.store.apply(f.ops[i]!);
+    for (let i = c.index + 1 - f.from; i < f.ops.length; i++) {
+      c.store.apply(f.ops[i]!);
+      this.#o.journal?.append(f.slot, f.from + i, f.ops[i]!, c.store);
+    }
     c.index = Math.max(c.index, f.from + f.ops.length - 1);
     return { ok: true, index: c.index };
+  }
+
+  /** handle(), acknowledged once what it wrote is durable (with a journal: its group commit). */
+  async handleDurable(f: ReplicationFrame): Promise<ReplicationAck> {
+    const ack = this.handle(f);
+    if (ack.ok && this.#o.journal !== undefined) await this.#o.journal.flushed();
+    return ack;
   }
 
   /** The epoch of this node's copy of `slot` (what makes it eligible to take the slot over). */
@@ -76,7 +91,7 @@ export class ReplicaHost {
   }
 
   drop(slot: number): void {
-    this.#copies.delete(slot);
+    if (this.#copies.delete(slot)) this.#o.journal?.drop(slot);
   }
 
   /** Copies held: slot → epoch, ops applied, messages. */

@@ -106,6 +106,10 @@ export class ClusterSessionRegistry implements SessionRegistry {
   stop(): void {
     for (const fn of this.#detach) fn();
     this.#detach = [];
+    // The lease is revoked with the membership (every key goes with it): nothing to release one by one, and the
+    // etcd client is closing. CONNECTs from here on are refused.
+    this.#peers = undefined;
+    this.#owned.clear();
     for (const resolve of [...this.#asks.values()]) resolve(undefined);
   }
 
@@ -187,7 +191,8 @@ export class ClusterSessionRegistry implements SessionRegistry {
   }
 
   async #claim(clientId: string, clean: boolean): Promise<{ moved: boolean; state: SessionState | undefined }> {
-    const peers = this.#peers!;
+    const peers = this.#peers;
+    if (peers === undefined) throw unavailable("this node is leaving the cluster");
     const { ownership, self } = peers;
     const deadline = this.clock.now() + TAKEOVER_TIMEOUT_MS;
     for (;;) {
@@ -312,9 +317,9 @@ export class ClusterSessionRegistry implements SessionRegistry {
   }
 
   async #giveUp(to: string, req: TakeoverRequest): Promise<TakeoverReply> {
-    const peers = this.#peers!;
+    const peers = this.#peers;
     const rev = this.#owned.get(req.c);
-    if (rev !== req.rev) return { id: req.id, r: "not-owner" };
+    if (peers === undefined || rev !== req.rev) return { id: req.id, r: "not-owner" };
     const moved = await peers.ownership.swap(req.c, rev, to, req.lease);
     this.#owned.delete(req.c); // moved, or changed without us (our lease expired): not ours either way
     if (moved === undefined) return { id: req.id, r: "not-owner" };
@@ -374,9 +379,9 @@ export class ClusterSessionRegistry implements SessionRegistry {
   }
 
   async #reclaim(id: string): Promise<void> {
-    const peers = this.#peers!;
-    const lease = peers.leaseId();
-    if (lease === "" || this.#owned.has(id) || !this.#local.has(id)) return;
+    const peers = this.#peers;
+    const lease = peers?.leaseId() ?? "";
+    if (peers === undefined || lease === "" || this.#owned.has(id) || !this.#local.has(id)) return;
     const r = await peers.ownership.createOrGet(id, peers.self, lease);
     if ("created" in r) {
       this.#owned.set(id, r.created);

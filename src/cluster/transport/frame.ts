@@ -37,22 +37,33 @@ export class FrameDecoder {
 
   /** Feeds bytes; calls onFrame for each complete frame. Throws CLUSTER_BAD_FRAME on an impossible length. */
   push(chunk: Buffer): void {
-    let buf = chunk;
+    let off = 0;
     if (this.#pendingBytes > 0) {
-      this.#pending.push(chunk);
-      this.#pendingBytes += chunk.length;
-      if (this.#pendingBytes < FRAME_HEADER_BYTES) return;
-      const need = this.#pending[0]!.length >= 4 ? this.#pending[0]!.readUInt32BE(0) : -1;
-      // Join only once the frame in progress is complete (or its length is unknown): no quadratic copying.
-      if (need >= 0 && this.#pendingBytes < need + 4) {
-        this.#check(need);
-        return;
+      // A frame in progress takes only the bytes it still needs from this chunk (one copy of that frame); the rest
+      // of the chunk decodes in place. (Joining the whole chunk to the remainder copied every byte received once
+      // more: a chunk nearly always ends inside a frame.)
+      if (this.#pendingBytes < 4) {
+        off = Math.min(4 - this.#pendingBytes, chunk.length);
+        this.#pending.push(chunk.subarray(0, off));
+        this.#pendingBytes += off;
+        if (this.#pendingBytes < 4) return;
+        this.#pending = [Buffer.concat(this.#pending, this.#pendingBytes)];
       }
-      buf = Buffer.concat(this.#pending, this.#pendingBytes);
+      // Invariant: with 4 bytes or more pending, the first pending buffer holds the whole length.
+      const len = this.#pending[0]!.readUInt32BE(0);
+      this.#check(len);
+      const total = 4 + len;
+      const take = Math.min(total - this.#pendingBytes, chunk.length - off);
+      this.#pending.push(chunk.subarray(off, off + take));
+      this.#pendingBytes += take;
+      off += take;
+      if (this.#pendingBytes < total) return;
+      const frame = Buffer.concat(this.#pending, total);
       this.#pending = [];
       this.#pendingBytes = 0;
+      this.onFrame(frame[4]!, frame.subarray(FRAME_HEADER_BYTES));
     }
-    let off = 0;
+    const buf = chunk;
     while (buf.length - off >= 4) {
       const len = buf.readUInt32BE(off);
       this.#check(len);

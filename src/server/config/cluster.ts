@@ -1,6 +1,6 @@
 // The `cluster` section of the YAML config (docs/cluster.md): membership in etcd under a lease, and the address the
 // node listens on for inter-node traffic. Its own module so that other sections' changes do not touch it.
-import { anyStr, array, bool, int, object, refine, str, type Infer } from "./schema.ts";
+import { anyStr, array, bool, int, object, oneOf, refine, str, type Infer } from "./schema.ts";
 
 const U16 = 65_535;
 
@@ -45,6 +45,19 @@ export const clusterSchema = refine(
     tls: object(tlsFilesShape),
     /** Seconds between runs of the leader task removing expired retained messages cluster-wide; 0 = never. */
     retainedSweepInterval: int({ min: 0, max: 86_400, default: 60 }),
+    /** Durable `$queue/` queues across the nodes (docs/cluster-queues.md); every node must use the same values. */
+    queues: object({
+      /** `sync`: a publish is acknowledged once the slot's replicas have it; `async`: once its owner has it. */
+      replication: oneOf(["sync", "async"] as const, "sync"),
+      /** Copies of each slot besides its owner's. */
+      replicas: int({ min: 1, max: 8, default: 1 }),
+      /** Slots of the queue name space (a queue and its DLQ share one). */
+      slots: int({ min: 1, max: 4096, default: 64 }),
+      /** A sync publish fails (not acknowledged) after this many milliseconds without its replicas. */
+      replicationTimeoutMs: int({ min: 100, max: 600_000, default: 10_000 }),
+      /** A slot whose every in-sync copy is gone is claimed empty (logged as data loss) after this many ms. */
+      orphanGraceMs: int({ min: 0, max: 86_400_000, default: 30_000 }),
+    }),
   }),
   (c, path, issues) => {
     if (!c.enabled) return;

@@ -2,7 +2,9 @@
 // query): a keep-alive HTTP client or a chatty CoAP device does not pay a CONNECT (or an argon2 verification) per
 // request. At most POOL_MAX entries (the oldest is closed to make room); an entry idle for POOL_IDLE_MS is closed,
 // so a revoked password stays usable by a pooled connection for at most those 30 s. A refused CONNECT is not
-// cached: the next request tries again.
+// cached: the next request tries again. The idle timer is armed when an entry goes idle and re-armed for the rest
+// of the 30 s if it was used meanwhile, not created and cancelled per request (that was 4 % of the HTTP bridge's
+// time at 13k req/s).
 import type { ConnectionAcceptor } from "../../broker/index.ts";
 import type { Clock, TimerHandle } from "../../util/index.ts";
 import { LoopbackClient } from "./loopback-client.ts";
@@ -21,6 +23,8 @@ interface PoolEntry {
   client: Promise<LoopbackClient>;
   timer: TimerHandle | undefined;
   busy: number;
+  /** clock.now() of the last release. */
+  lastUsed: number;
 }
 
 export class PublisherPool {
@@ -59,8 +63,6 @@ export class PublisherPool {
     const pool = this.#pool;
     const found = pool.get(creds.key);
     if (found !== undefined) {
-      found.timer?.cancel();
-      found.timer = undefined;
       found.busy++;
       return found;
     }
@@ -77,7 +79,7 @@ export class PublisherPool {
         if (pool.get(creds.key) === e) pool.delete(creds.key);
       },
     });
-    const e: PoolEntry = { client, timer: undefined, busy: 1 };
+    const e: PoolEntry = { client, timer: undefined, busy: 1, lastUsed: this.clock.now() };
     client.catch(() => {
       if (pool.get(creds.key) === e) pool.delete(creds.key);
     });
@@ -87,8 +89,20 @@ export class PublisherPool {
 
   #release(key: string, entry: PoolEntry): void {
     entry.busy--;
-    if (entry.busy === 0 && this.#pool.get(key) === entry) {
-      entry.timer = this.clock.setTimeout(() => this.#drop(key, entry), POOL_IDLE_MS);
+    entry.lastUsed = this.clock.now();
+    if (entry.busy === 0 && entry.timer === undefined && this.#pool.get(key) === entry) {
+      this.#armIdle(key, entry, POOL_IDLE_MS);
     }
+  }
+
+  /** Closes the entry once it has been idle (busy 0) for POOL_IDLE_MS since its last release. */
+  #armIdle(key: string, entry: PoolEntry, ms: number): void {
+    entry.timer = this.clock.setTimeout(() => {
+      entry.timer = undefined;
+      if (this.#pool.get(key) !== entry || entry.busy > 0) return; // in use: re-armed when released
+      const idle = this.clock.now() - entry.lastUsed;
+      if (idle >= POOL_IDLE_MS) this.#drop(key, entry);
+      else this.#armIdle(key, entry, POOL_IDLE_MS - idle);
+    }, ms);
   }
 }

@@ -19,6 +19,7 @@ import { messageJson } from "../bridge/json.ts";
 import { BridgeMqttError, LoopbackClient } from "../bridge/loopback-client.ts";
 import { PublisherPool, type BridgeCredentials } from "../bridge/pool.ts";
 import { sendJson, type WebServer } from "../web/server.ts";
+import { requestTarget, type RequestTarget } from "./target.ts";
 
 export const TOPICS_PREFIX = "/topics/";
 /** SSE comment line every 15 s keeps proxies from closing an idle stream. */
@@ -82,7 +83,7 @@ export function credentialsOf(header: string | undefined): BridgeCredentials {
 }
 
 /** The topic (or filter) after /topics/, percent-decoded. */
-function topicOf(url: URL): string {
+function topicOf(url: RequestTarget): string {
   try {
     return decodeURIComponent(url.pathname.slice(TOPICS_PREFIX.length));
   } catch {
@@ -107,7 +108,11 @@ const HEADER_OF = new Map<string, string>(
 );
 
 /** A query parameter, else its `mqtt-<kebab-name>` header. */
-function param(url: URL, req: http.IncomingMessage, name: (typeof PUBLISH_PARAMS)[number]): string | undefined {
+function param(
+  url: RequestTarget,
+  req: http.IncomingMessage,
+  name: (typeof PUBLISH_PARAMS)[number],
+): string | undefined {
   // Without a query string, do not build URLSearchParams at all.
   if (url.search !== "") {
     const q = url.searchParams.get(name);
@@ -143,7 +148,7 @@ interface PublishRequest {
   properties: Properties | undefined;
 }
 
-function parsePublish(url: URL, req: http.IncomingMessage): PublishRequest {
+function parsePublish(url: RequestTarget, req: http.IncomingMessage): PublishRequest {
   for (const k of url.search === "" ? [] : url.searchParams.keys()) {
     if (!(PUBLISH_PARAMS as readonly string[]).includes(k)) {
       throw new HttpBridgeError(
@@ -259,7 +264,7 @@ export function attachHttpBridge(
     );
   };
 
-  async function publish(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+  async function publish(req: http.IncomingMessage, res: http.ServerResponse, url: RequestTarget): Promise<void> {
     let creds: BridgeCredentials | undefined;
     try {
       const p = parsePublish(url, req);
@@ -273,7 +278,7 @@ export function attachHttpBridge(
     }
   }
 
-  async function subscribe(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
+  async function subscribe(req: http.IncomingMessage, res: http.ServerResponse, url: RequestTarget): Promise<void> {
     let creds: BridgeCredentials | undefined;
     try {
       const filter = topicOf(url);
@@ -352,7 +357,7 @@ export function attachHttpBridge(
   }
 
   web.routes.push((req, res) => {
-    const url = new URL(req.url ?? "/", "http://bridge");
+    const url = requestTarget(req.url ?? "/");
     if (!url.pathname.startsWith(TOPICS_PREFIX)) return false;
     if (req.method === "POST" || req.method === "PUT") void publish(req, res, url);
     else if (req.method === "GET") void subscribe(req, res, url);
@@ -383,7 +388,7 @@ const QUEUE_PREFIX = "$queue/";
  * Without: an ephemeral group of its own (dropped when the stream ends) reading from `offset` (default `latest`),
  * or right after the message id in Last-Event-ID (header, or `lastEventId` for a first connection) — the resume.
  */
-function queueConsumer(url: URL, req: http.IncomingMessage): Properties {
+function queueConsumer(url: RequestTarget, req: http.IncomingMessage): Properties {
   const group = url.searchParams.get("group");
   if (group !== null) return { userProperties: [["consumer-group", group]] };
   const header = req.headers["last-event-id"];

@@ -1,38 +1,45 @@
-// One clustered-queue node as its own process (the process tests: kill -9, SIGSTOP): a ClusterQueueNode on the
-// test's etcd with a TCP link to its peers, driven by JSON lines on stdin, reporting JSON lines on stdout.
-// argv: <etcd endpoint> <node id> <peers JSON {id: port}> <prefix> <slots> [sync|async]
+// One clustered-queue node as its own process (the process tests: kill -9, SIGSTOP; bench/cluster-queues): the
+// cluster core (membership in etcd, inter-node transport on a free port registered there) with the clustered queues
+// on it, driven by JSON lines on stdin, reporting JSON lines on stdout.
+// argv: <etcd endpoint> <node id> <cluster name> <slots> [sync|async]
 //   {"cmd":"publish","id":1,"queue":"q","body":"x"} → {"ev":"acked","id":1} | {"ev":"failed","id":1,"err":"…"}
 //   {"cmd":"consume","queue":"q"}                    → {"ev":"got","body":"x"} per delivery (acked right after)
 //   {"cmd":"status"}                                 → {"ev":"status","slots":[…],"history":[…]}
 //   {"cmd":"bench","n":N,"concurrency":C,"size":B,"queues":[…]} → {"ev":"bench","n":N,"ms":…} (bench/cluster-queues)
 import { createInterface } from "node:readline";
-import { Etcd3 } from "etcd3";
-import { ClusterQueueNode } from "../../../src/cluster/queues/index.ts";
+import { ClusterNode } from "../../../src/cluster/index.ts";
+import { startClusterQueues } from "../../../src/cluster/queues/index.ts";
 import type { ClusterConsumer } from "../../../src/cluster/queues/index.ts";
-import { TcpLink } from "../../helpers/tcp-link.ts";
+import { silentLogger, systemClock } from "../../../src/util/index.ts";
 
-const [endpoint, nodeId, peersJson, prefix, slots, mode] = process.argv.slice(2) as [
-  string,
+const [endpoint, nodeId, name, slots, mode] = process.argv.slice(2) as [
   string,
   string,
   string,
   string,
   string | undefined,
 ];
-const peers = JSON.parse(peersJson) as Record<string, number>;
 const out = (o: unknown): void => void process.stdout.write(JSON.stringify(o) + "\n");
-const link = new TcpLink(nodeId, peers);
-const node = new ClusterQueueNode({
-  etcd: new Etcd3({ hosts: endpoint }),
-  nodeId,
-  link,
+const noTls = { enabled: false, caFile: "", certFile: "", keyFile: "" };
+const cluster = await ClusterNode.start(
+  {
+    nodeId,
+    name,
+    leaseTtl: 3,
+    etcd: { endpoints: [endpoint], timeoutMs: 5000, tls: noTls },
+    listen: { host: "127.0.0.1", port: 0 },
+    advertiseHost: "",
+    tls: noTls,
+    retainedSweepInterval: 0,
+  },
+  { clock: systemClock, logger: silentLogger },
+);
+const { node } = await startClusterQueues(cluster, {
   slots: Number(slots),
-  prefix,
+  leaseTtl: 3,
   replication: mode === "async" ? "async" : "sync",
+  clock: systemClock,
 });
-link.handlers = { frame: (f) => node.handleFrame(f), request: (from, req) => node.handleRequest(from, req) };
-await link.listen(peers[nodeId]!);
-await node.start();
 out({ ev: "started", node: nodeId, pid: process.pid });
 
 const consumers: ClusterConsumer[] = [];

@@ -8,8 +8,8 @@ import { fileURLToPath } from "node:url";
 import { Etcd3 } from "etcd3";
 import { SlotOwnership, rankNodes } from "../../../src/cluster/queues/index.ts";
 import type { SlotOwnershipOptions } from "../../../src/cluster/queues/index.ts";
-import { startEtcd, waitFor } from "../../helpers/etcd-instance.ts";
-import type { EtcdProcess } from "../../helpers/etcd-instance.ts";
+import { startEtcd, waitFor } from "../../helpers/etcd.ts";
+import type { EtcdProcess } from "../../helpers/etcd.ts";
 
 const SLOTS = 16;
 

@@ -1,4 +1,5 @@
-// Clustered queues with real processes: three node processes (node-child.ts) on a real etcd, connected over TCP.
+// Clustered queues with real processes: three node processes (node-child.ts: the cluster core with the clustered
+// queues on it) on a real etcd, linked by the core's inter-node transport.
 // Publishers and consumers on the surviving nodes; the owner of some slots is killed with SIGKILL, or paused with
 // SIGSTOP past its lease and resumed. Afterwards every acknowledged publish has been consumed (none lost) and no
 // slot had two writers (the write intervals of its epochs do not overlap). Prints the measured failover time.
@@ -10,9 +11,8 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { slotOf } from "../../../src/cluster/queues/index.ts";
 import type { SlotStatus } from "../../../src/cluster/queues/index.ts";
-import { startEtcd, waitFor } from "../../helpers/etcd-instance.ts";
-import type { EtcdProcess } from "../../helpers/etcd-instance.ts";
-import { freePort } from "../../helpers/mosquitto.ts";
+import { startEtcd, waitFor } from "../../helpers/etcd.ts";
+import type { EtcdProcess } from "../../helpers/etcd.ts";
 
 const SLOTS = 8;
 const CHILD = fileURLToPath(new URL("./node-child.ts", import.meta.url));
@@ -47,16 +47,11 @@ class Child {
   constructor(
     readonly id: string,
     etcd: string,
-    peers: Record<string, number>,
-    prefix: string,
+    name: string,
   ) {
-    this.proc = spawn(
-      process.execPath,
-      ["--import", "tsx", CHILD, etcd, id, JSON.stringify(peers), prefix, String(SLOTS)],
-      {
-        stdio: ["pipe", "pipe", "inherit"],
-      },
-    );
+    this.proc = spawn(process.execPath, ["--import", "tsx", CHILD, etcd, id, name, String(SLOTS)], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
     running.add(this.proc);
     this.proc.once("exit", () => running.delete(this.proc));
     createInterface({ input: this.proc.stdout! }).on("line", (line) => {
@@ -198,9 +193,9 @@ describe("cluster queues: real processes (kill -9, SIGSTOP)", () => {
     await etcd.close();
   });
 
-  async function cluster(prefix: string): Promise<Child[]> {
-    const peers: Record<string, number> = { a: await freePort(), b: await freePort(), c: await freePort() };
-    const cs = ["a", "b", "c"].map((id) => new Child(id, etcd.endpoint, peers, prefix));
+  /** Three node processes of cluster `name` (each its own keys in the shared etcd), linked by the core's transport. */
+  async function cluster(name: string): Promise<Child[]> {
+    const cs = ["a", "b", "c"].map((id) => new Child(id, etcd.endpoint, name));
     children.push(...cs);
     await waitFor(() => cs.every((c) => c.started), "three node processes started", 60_000);
     await waitFor(() => ready(cs), "every slot owned and replicated", 60_000);
@@ -208,7 +203,7 @@ describe("cluster queues: real processes (kill -9, SIGSTOP)", () => {
   }
 
   it("kill -9 of a slot owner under load: every acknowledged publish is consumed after the failover", async () => {
-    const cs = await cluster("/k9/");
+    const cs = await cluster("k9");
     const names = queueNames();
     const st = await statuses(cs);
     const victim = cs.find((c) => st.get(c)!.owned.length > 0)!;
@@ -248,7 +243,7 @@ describe("cluster queues: real processes (kill -9, SIGSTOP)", () => {
   });
 
   it("SIGSTOP of a slot owner past its lease: after SIGCONT it writes nothing, nothing acknowledged is lost, no slot had two writers", async () => {
-    const cs = await cluster("/stop/");
+    const cs = await cluster("stop");
     const names = queueNames();
     const st = await statuses(cs);
     const victim = cs.find((c) => st.get(c)!.owned.length > 0)!;

@@ -5,32 +5,12 @@ import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
 import type { ClusterQueueNode } from "../../../src/cluster/queues/index.ts";
 import type { ConsumerLink, QueueDelivery } from "../../../src/queues/index.ts";
-import { testCluster } from "../../helpers/cluster-queues.ts";
+import { allInSync, queuePerSlot, testCluster } from "../../helpers/cluster-queues.ts";
 import type { TestCluster } from "../../helpers/cluster-queues.ts";
-import { startEtcd, waitFor } from "../../helpers/etcd-instance.ts";
-import type { EtcdProcess } from "../../helpers/etcd-instance.ts";
+import { startEtcd, waitFor } from "../../helpers/etcd.ts";
+import type { EtcdProcess } from "../../helpers/etcd.ts";
 
 const SLOTS = 8;
-
-/** Every slot owned by a live node whose replicas are all in sync. */
-function ready(nodes: ClusterQueueNode[]): boolean {
-  for (let s = 0; s < SLOTS; s++) {
-    const owner = nodes.find((n) => n.status()[s]?.replicas !== undefined);
-    const st = owner?.status()[s];
-    if (st?.replicas === undefined || st.replicas.length === 0 || !st.replicas.every((r) => r.inSync)) return false;
-  }
-  return true;
-}
-
-/** A queue name per slot: queue i lives in slot i. */
-function namesBySlot(node: ClusterQueueNode): string[] {
-  const out: string[] = [];
-  for (let i = 0; out.filter((x) => x !== "").length < SLOTS && i < 10_000; i++) {
-    const s = node.slotOf(`jobs-${i}`);
-    out[s] ??= `jobs-${i}`;
-  }
-  return out;
-}
 
 function owning(nodes: ClusterQueueNode[], queue: string): ClusterQueueNode | undefined {
   return nodes.find((n) => n.engineOf(queue) !== undefined);
@@ -59,8 +39,8 @@ describe("cluster queues: replication and failover", () => {
     clusters.push(c);
     const a = await c.add("a");
     const b = await c.add("b");
-    await waitFor(() => ready([a, b]), "every slot owned and replicated");
-    const names = namesBySlot(a);
+    await waitFor(() => allInSync([a, b], SLOTS), "every slot owned and replicated");
+    const names = queuePerSlot(SLOTS, "jobs-");
     const q = names.find((n) => a.engineOf(n) !== undefined)!;
     const slot = a.slotOf(q);
     c.net.hold("b");
@@ -88,8 +68,8 @@ describe("cluster queues: replication and failover", () => {
     const c = testCluster(etcd.endpoint, { slots: SLOTS, prefix: "/r2/" });
     clusters.push(c);
     const nodes = [await c.add("a"), await c.add("b"), await c.add("c")];
-    await waitFor(() => ready(nodes), "every slot owned and replicated");
-    const names = namesBySlot(nodes[0]!);
+    await waitFor(() => allInSync(nodes, SLOTS), "every slot owned and replicated");
+    const names = queuePerSlot(SLOTS, "jobs-");
     // 20 messages per queue, each acknowledged (resolved) before the next; then 5 of each consumed and acked.
     const published = new Map<string, string[]>();
     for (const q of names) {

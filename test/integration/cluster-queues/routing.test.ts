@@ -5,28 +5,12 @@ import { strict as assert } from "node:assert";
 import { after, before, describe, it } from "node:test";
 import type { ClusterConsumer, ClusterQueueNode } from "../../../src/cluster/queues/index.ts";
 import type { QueueDelivery } from "../../../src/queues/index.ts";
-import { testCluster } from "../../helpers/cluster-queues.ts";
+import { allInSync, queuePerSlot, testCluster } from "../../helpers/cluster-queues.ts";
 import type { TestCluster } from "../../helpers/cluster-queues.ts";
-import { startEtcd, waitFor } from "../../helpers/etcd-instance.ts";
-import type { EtcdProcess } from "../../helpers/etcd-instance.ts";
+import { startEtcd, waitFor } from "../../helpers/etcd.ts";
+import type { EtcdProcess } from "../../helpers/etcd.ts";
 
 const SLOTS = 8;
-
-function allOwned(nodes: ClusterQueueNode[]): boolean {
-  for (let s = 0; s < SLOTS; s++) {
-    const st = nodes.map((n) => n.status()[s]).find((x) => x?.replicas !== undefined);
-    if (st?.replicas === undefined || st.replicas.length === 0 || !st.replicas.every((r) => r.inSync)) return false;
-  }
-  return true;
-}
-
-/** One queue name per slot. */
-function queues(n: ClusterQueueNode): string[] {
-  const out = new Map<number, string>();
-  for (let i = 0; out.size < SLOTS; i++)
-    if (!out.has(n.slotOf(`orders-${i}`))) out.set(n.slotOf(`orders-${i}`), `orders-${i}`);
-  return [...out.values()];
-}
 
 /** A consumer that acks every delivery through the cluster and records payloads (with repeats). */
 function acker(node: ClusterQueueNode, queue: string, seen: string[]): ClusterConsumer {
@@ -63,8 +47,8 @@ describe("cluster queues: proxy routing", () => {
     const c = testCluster(etcd.endpoint, { slots: SLOTS, prefix: "/p1/" });
     clusters.push(c);
     const nodes = [await c.add("a"), await c.add("b"), await c.add("c")];
-    await waitFor(() => allOwned(nodes), "slots owned and replicated");
-    const names = queues(nodes[0]!);
+    await waitFor(() => allInSync(nodes, SLOTS), "slots owned and replicated");
+    const names = queuePerSlot(SLOTS, "orders-");
     const sent: string[] = [];
     for (const q of names) {
       for (const n of nodes) {
@@ -100,10 +84,10 @@ describe("cluster queues: proxy routing", () => {
     const c = testCluster(etcd.endpoint, { slots: SLOTS, prefix: "/p2/" });
     clusters.push(c);
     const nodes = [await c.add("a"), await c.add("b"), await c.add("c")];
-    await waitFor(() => allOwned(nodes), "slots owned and replicated");
+    await waitFor(() => allInSync(nodes, SLOTS), "slots owned and replicated");
     const victim = nodes[0]!;
     const survivors = nodes.slice(1);
-    const names = queues(victim);
+    const names = queuePerSlot(SLOTS, "orders-");
     const victimQueues = names.filter((q) => victim.engineOf(q) !== undefined);
     assert.ok(victimQueues.length > 0, "the victim owns queues");
     const seen: string[] = [];

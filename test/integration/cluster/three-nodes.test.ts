@@ -261,6 +261,8 @@ test("three Wharf processes on one etcd behave as one broker", { timeout: 240_00
       assert.equal((await n3.view()).sessions.takeoversIn, before.in + 1);
       assert.equal((await n1.view()).sessions.takeoversOut, before.out + 1);
       assert.equal((await n1.stats()).queued, 0, "nothing left behind on n1");
+      const moves = await (await fetch(`${n3.mgmt}/metrics`)).text();
+      assert.match(moves, /^wharf_cluster_takeovers_total\{direction="in"\} [1-9]/m);
       // The subscription moved too: a new publish (from n1 now) reaches the client on n3.
       await knows(n1, "n3", "tk/#");
       await pub.client.publishAsync("tk/after", "after", { qos: 2 });

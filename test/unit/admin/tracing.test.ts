@@ -1,6 +1,6 @@
 // OpenTelemetry tracing end to end: a real server with `tracing.enabled`, spans exported to an InMemorySpanExporter,
 // MQTT.js 5.0 clients carrying W3C `traceparent` user properties. Checks the parent chain publisher → publish →
-// route / commit / deliver, the traceparent subscribers receive, the PUBACK event, parent-based sampling, the
+// deliver, the routed / PUBACK events, the traceparent subscribers receive, the PUBACK event, parent-based sampling, the
 // connect span, and the OTLP/JSON encoding of the spans.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -43,7 +43,7 @@ function client(server: WharfServer, clientId: string, extra: mqtt.IClientOption
 
 const parentOf = (s: ReadableSpan) => s.parentSpanContext?.spanId;
 
-test("tracing: publisher traceparent → publish span (route, commit, PUBACK) → one deliver span per subscriber; subscribers get the publish span as parent", async (t) => {
+test("tracing: publisher traceparent → publish span (events routed, PUBACK) → one deliver span per subscriber; subscribers get the publish span as parent", async (t) => {
   const { server, exporter } = await start(t, 0); // nothing sampled at the root: only the publisher's sampled trace
   const subs = await Promise.all([client(server, "tr-s1"), client(server, "tr-s2")]);
   const pub = await client(server, "tr-pub");
@@ -62,7 +62,7 @@ test("tracing: publisher traceparent → publish span (route, commit, PUBACK) �
     qos: 1,
     properties: { userProperties: { traceparent: `00-${TRACE}-${PARENT}-01`, tracestate: "vendor=1" } },
   });
-  await until(() => received.length === 2 && exporter.getFinishedSpans().length === 5);
+  await until(() => received.length === 2 && exporter.getFinishedSpans().length === 3);
   const spans = exporter.getFinishedSpans();
   const byName = (n: string) => spans.filter((s) => s.name === n);
   const [publish] = byName("publish");
@@ -72,21 +72,28 @@ test("tracing: publisher traceparent → publish span (route, commit, PUBACK) �
   assert.equal(parentOf(publish), PARENT, "child of the publisher's span");
   assert.equal(publish.attributes["messaging.destination.name"], "tr/a");
   assert.equal(publish.attributes["mqtt.qos"], 1);
+  // Routing, then the PUBACK written after the commit: events of the publish span, in that order.
   assert.deepEqual(
     publish.events.map((e) => [e.name, e.attributes?.["mqtt.reason_code"]]),
-    [["PUBACK", 0]],
+    [
+      ["routed", undefined],
+      ["PUBACK", 0],
+    ],
   );
-  for (const name of ["route", "commit"]) {
-    const [s] = byName(name);
-    assert.equal(parentOf(s!), pid, name);
-    assert.equal(s!.spanContext().traceId, TRACE);
-  }
-  assert.equal(byName("route")[0]!.attributes["mqtt.route.matched"], 2);
+  const at = (e: { time: [number, number] }) => e.time[0] * 1e9 + e.time[1];
+  assert.ok(at(publish.events[0]!) <= at(publish.events[1]!));
+  assert.equal(publish.attributes["mqtt.route.matched"], 2);
+  assert.equal(publish.attributes["mqtt.route.refused"], 0);
+  assert.deepEqual(
+    spans.map((s) => s.name).sort(),
+    ["deliver", "deliver", "publish"],
+    "no spans of their own for routing and the commit",
+  );
   const deliveries = byName("deliver");
   assert.deepEqual(deliveries.map((d) => d.attributes["messaging.client.id"]).sort(), ["tr-s1", "tr-s2"]);
   for (const d of deliveries) assert.equal(parentOf(d), pid);
-  // The publish span ends after its children started: route and commit lie within it.
-  assert.ok(publish.endTime[0] * 1e9 + publish.endTime[1] >= byName("commit")[0]!.endTime[0] * 1e9);
+  // The publish span ends with the PUBACK: after the deliveries written while routing.
+  for (const d of deliveries) assert.ok(at({ time: publish.endTime }) >= at({ time: d.startTime }));
   // Both subscribers got the publish span's context, sampled.
   assert.deepEqual(received, [`00-${TRACE}-${pid}-01`, `00-${TRACE}-${pid}-01`]);
 
@@ -105,7 +112,7 @@ test("tracing: publisher traceparent → publish span (route, commit, PUBACK) �
     "none",
     "none",
   ]);
-  assert.equal(exporter.getFinishedSpans().length, 5);
+  assert.equal(exporter.getFinishedSpans().length, 3);
 
   // OTLP/JSON: the same spans as an ExportTraceServiceRequest.
   const body = otlpRequest(spans, "wharf-test") as {
@@ -115,7 +122,7 @@ test("tracing: publisher traceparent → publish span (route, commit, PUBACK) �
     }[];
   };
   const encoded = body.resourceSpans[0]!.scopeSpans[0]!.spans;
-  assert.equal(encoded.length, 5);
+  assert.equal(encoded.length, 3);
   const p = encoded.find((s) => s.name === "publish")!;
   assert.equal(p.traceId, TRACE);
   assert.equal(p.parentSpanId, PARENT);
@@ -146,8 +153,12 @@ test("tracing: ratio 1 samples root traces — connect span (CONNECT traceparent
   const publish = spans.find((s) => s.name === "publish")!;
   assert.notEqual(publish.spanContext().traceId, TRACE, "a new root trace");
   assert.equal(parentOf(publish), undefined);
-  assert.deepEqual(spans.map((s) => s.name).sort(), ["connect", "deliver", "publish", "route"]);
-  assert.deepEqual(publish.events, []);
+  assert.deepEqual(spans.map((s) => s.name).sort(), ["connect", "deliver", "publish", "subscribe"]);
+  assert.deepEqual(
+    publish.events.map((e) => e.name),
+    ["routed"],
+    "QoS 0: no acknowledgement event",
+  );
 });
 
 test("traceparent parsing: malformed or all-zero ids are ignored", () => {
@@ -194,11 +205,11 @@ test("tracing.exporter otlp: spans are POSTed as OTLP/HTTP JSON (flushed at shut
       (r) => r.scopeSpans.flatMap((s) => s.spans.map((x) => x.name)),
     ),
   );
-  assert.deepEqual(names.sort(), ["commit", "connect", "publish", "route"]);
+  assert.deepEqual(names.sort(), ["connect", "publish"]);
   assert.match(posts[0]!.body, /"service\.name","value":\{"stringValue":"edge-7"\}/);
 });
 
-test("sampling: a root trace is recorded when random() < sampleRatio, before any span exists; a traceparent's flag decides otherwise", async () => {
+test("sampling: root publishes by a geometric countdown drawn before any span exists; a CONNECT by random() < sampleRatio; a traceparent's flag decides otherwise", async () => {
   const { BasicTracerProvider, SimpleSpanProcessor, ParentBasedSampler, AlwaysOnSampler } =
     await import("@opentelemetry/sdk-trace-base");
   const exporter = new InMemorySpanExporter();
@@ -206,19 +217,54 @@ test("sampling: a root trace is recorded when random() < sampleRatio, before any
     sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
     spanProcessors: [new SimpleSpanProcessor(exporter)],
   });
-  const draws = [0.5, 0.009, 0.01, 0.0, 0.99];
+  // Gaps: 1 + floor(ln(1 − U) / ln(1 − 0.01)). U = 0 → 1 (the next one); U = 0.5 → 69; U = 0.02 → 3.
+  const draws = [0, 0.5, 0.02, 0.5];
   const tracer = new OtelBrokerTracer(provider.getTracer("t"), 0.01, () => draws.shift()!);
-  const info = { clientId: "c", topic: "t", qos: 0, retain: false, payloadBytes: 1, properties: undefined };
-  const sampled = [0, 1, 2, 3, 4].map(() => tracer.publish(info) !== undefined);
-  assert.deepEqual(sampled, [false, true, false, true, false]);
-  // With a traceparent no random number is drawn: its sampled flag decides.
+  const packet = { qos: 0, retain: false, payload: Buffer.from("x"), properties: undefined };
+  const sampledAt: number[] = [];
+  for (let i = 1; i <= 73; i++) if (tracer.publish("c", "t", packet) !== undefined) sampledAt.push(i);
+  assert.deepEqual(sampledAt, [1, 70, 73]);
+  assert.equal(draws.length, 0, "one random number per sampled message, none for the others");
+  // With a traceparent no random number is drawn and the countdown does not move: its sampled flag decides.
   const withParent = (flags: string) => ({
-    ...info,
+    ...packet,
     properties: { userProperties: [["traceparent", `00-${TRACE}-${PARENT}-${flags}`] as const] },
   });
-  assert.notEqual(tracer.publish(withParent("01")), undefined);
-  assert.equal(tracer.publish(withParent("00")), undefined);
+  assert.notEqual(tracer.publish("c", "t", withParent("01")), undefined);
+  assert.equal(tracer.publish("c", "t", withParent("00")), undefined);
+  // A CONNECT without a traceparent: one draw, recorded when below the ratio.
+  const info = { clientId: "c", protocolVersion: 5, transport: "tcp", remoteAddress: "x", properties: undefined };
+  draws.push(0.009, 0.01);
+  assert.notEqual(tracer.connect(info), undefined);
+  assert.equal(tracer.connect(info), undefined);
   await provider.shutdown();
+});
+
+test("sampling: the countdown records sampleRatio of root publishes (100,000 publishes at 0.1: within 5 standard deviations)", () => {
+  let started = 0;
+  const counting = new OtelBrokerTracer(
+    {
+      startSpan: () => {
+        started++;
+        return { isRecording: () => false };
+      },
+    } as unknown as import("@opentelemetry/api").Tracer,
+    0.1,
+  );
+  const packet = { qos: 0, retain: false, payload: Buffer.from("x") };
+  for (let i = 0; i < 100_000; i++) {
+    counting.publish("c", "t", packet);
+  }
+  assert.ok(Math.abs(started - 10_000) < 5 * Math.sqrt(100_000 * 0.1 * 0.9), `sampled ${started}`);
+  const never = new OtelBrokerTracer(
+    {
+      startSpan: () => {
+        throw new Error("ratio 0 samples nothing");
+      },
+    } as unknown as import("@opentelemetry/api").Tracer,
+    0,
+  );
+  for (let i = 0; i < 1000; i++) assert.equal(never.publish("c", "t", packet), undefined);
 });
 
 test("a traced message gets deliver spans for its first 10 subscribers; the publish span counts them all", async () => {
@@ -226,14 +272,7 @@ test("a traced message gets deliver spans for its first 10 subscribers; the publ
   const exporter = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
   const tracer = new OtelBrokerTracer(provider.getTracer("t"), 1);
-  const trace = tracer.publish({
-    clientId: "p",
-    topic: "t",
-    qos: 0,
-    retain: false,
-    payloadBytes: 1,
-    properties: undefined,
-  })!;
+  const trace = tracer.publish("p", "t", { qos: 0, retain: false, payload: Buffer.from("x") })!;
   trace.routed(12, 0);
   for (let i = 0; i < 12; i++) trace.ref.delivered(`s${i}`, "t", 0, undefined);
   trace.acked(0);
@@ -272,4 +311,63 @@ test("the exporter's OTLP/JSON string is the JSON of the OTLP request object (es
   assert.deepEqual(JSON.parse(text), otlpRequest(spans, 'svc "x"'));
   assert.match(text, /"startTimeUnixNano":"1700000000000000005"/);
   await provider.shutdown();
+});
+
+test("tracing: SUBSCRIBE / UNSUBSCRIBE spans (filters, reason codes, traceparent parent, refusals as errors); none when not sampled", async (t) => {
+  const { server, exporter } = await start(t, 0); // only the sampled traceparent records
+  const c = await client(server, "tr-sub");
+  t.after(() => c.end(true));
+  const traced = { properties: { userProperties: { traceparent: `00-${TRACE}-${PARENT}-01` } } };
+  // `$queue/…` with a wildcard is refused (0xA2) in the same SUBSCRIBE as a granted filter.
+  // (MQTT.js reports the refusal as an error: the SUBACK is what matters here.)
+  await new Promise<void>((resolve) =>
+    c.subscribe({ "s/a": { qos: 1 }, "$queue/q/#": { qos: 1 } }, traced, () => resolve()),
+  );
+  await c.subscribeAsync("s/untraced", { qos: 0 }); // ratio 0, no traceparent: no span
+  await c.unsubscribeAsync(["s/a", "s/none"], traced);
+  await until(() => exporter.getFinishedSpans().length === 2);
+  const spans = exporter.getFinishedSpans();
+  const sub = spans.find((s) => s.name === "subscribe")!;
+  assert.equal(sub.spanContext().traceId, TRACE);
+  assert.equal(parentOf(sub), PARENT);
+  assert.deepEqual(sub.attributes["mqtt.topic_filters"], ["s/a", "$queue/q/#"]);
+  assert.deepEqual(sub.attributes["mqtt.reason_codes"], [1, 0xa2]);
+  assert.equal(sub.status.code, 2, "a refused filter: error status"); // SpanStatusCode.ERROR
+  assert.equal(sub.attributes["messaging.client.id"], "tr-sub");
+  const unsub = spans.find((s) => s.name === "unsubscribe")!;
+  assert.deepEqual(unsub.attributes["mqtt.topic_filters"], ["s/a", "s/none"]);
+  assert.deepEqual(unsub.attributes["mqtt.reason_codes"], [0x00, 0x11]);
+  assert.equal(unsub.status.code, 0, "0x11 No subscription existed is not an error");
+});
+
+test("tracing: an in-process publish (LocalBroker) gets a publish span marked mqtt.in_process, its MQTT deliveries deliver spans, settled after the commit", async (t) => {
+  const { LocalBroker } = await import("../../../src/inproc/index.ts");
+  const { server, exporter } = await start(t, 1);
+  const sub = await client(server, "tr-local-sub");
+  t.after(() => sub.end(true));
+  const got = new Promise<string | undefined>((resolve) =>
+    sub.once("message", (_t, _p, packet) => {
+      const tp = packet.properties?.userProperties?.traceparent;
+      resolve(Array.isArray(tp) ? tp.join() : tp);
+    }),
+  );
+  await sub.subscribeAsync("local/#", { qos: 1 });
+  await until(() => exporter.getFinishedSpans().length === 2); // connect, subscribe (ratio 1)
+  exporter.reset();
+  const local = new LocalBroker(server.broker);
+  await local.publish("local/x", "hi", { qos: 1 });
+  const tp = await got;
+  await until(() => exporter.getFinishedSpans().length === 2);
+  const spans = exporter.getFinishedSpans();
+  const publish = spans.find((s) => s.name === "publish")!;
+  assert.equal(publish.attributes["mqtt.in_process"], true);
+  assert.equal(publish.attributes["messaging.destination.name"], "local/x");
+  assert.deepEqual(
+    publish.events.map((e) => e.name),
+    ["routed", "settled"],
+  );
+  const deliver = spans.find((s) => s.name === "deliver")!;
+  assert.equal(parentOf(deliver), publish.spanContext().spanId);
+  assert.equal(deliver.attributes["messaging.client.id"], "tr-local-sub");
+  assert.equal(tp, `00-${publish.spanContext().traceId}-${publish.spanContext().spanId}-01`);
 });

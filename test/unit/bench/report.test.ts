@@ -86,3 +86,24 @@ test("targets: ratios against the issue's goals, loss fails a QoS 0 target, stor
   ]);
   assert.match(lossy, /❌ pairs\/qos0\/100B\/v3\.1\.1/);
 });
+
+test("targets of the issue 13 rows: TLS ≥ 1.5× Mosquitto; WebSocket ≥ 1.5× Mosquitto and ≥ 3× Aedes; no loss", () => {
+  const t = renderTargets([
+    tp("tls/fan-in/qos0/100B/v3.1.1", "wharf", 160_000),
+    tp("tls/fan-in/qos0/100B/v3.1.1", "mosquitto", 100_000),
+    tp("ws/fan-in/qos0/100B/v3.1.1", "wharf", 160_000),
+    tp("ws/fan-in/qos0/100B/v3.1.1", "mosquitto", 100_000),
+    tp("ws/fan-in/qos0/100B/v3.1.1", "aedes", 60_000),
+    tp("ws/fan-out/qos1/100B/v3.1.1", "wharf", 140_000),
+    tp("ws/fan-out/qos1/100B/v3.1.1", "mosquitto", 100_000),
+    tp("ws/fan-out/qos1/100B/v3.1.1", "aedes", 10_000),
+    tp("tls/fan-out/qos0/100B/v3.1.1", "wharf", 900_000, { delivery: delivery(1000, 1) }),
+    tp("tls/fan-out/qos0/100B/v3.1.1", "mosquitto", 100_000),
+  ]);
+  // 1.6× Mosquitto passes for TLS (the TCP rows' 2× does not apply)...
+  assert.match(t, /✅ tls\/fan-in\/qos0\/100B\/v3\.1\.1: 1\.60× Mosquitto \(≥1\.5×\), loss 0/);
+  // ...but WebSocket also needs 3× Aedes (2.67× here), and a lossy run fails whatever its ratio.
+  assert.match(t, /❌ ws\/fan-in\/qos0\/100B\/v3\.1\.1: 1\.60× Mosquitto \(≥1\.5×\), 2\.67× Aedes \(≥3×\)/);
+  assert.match(t, /❌ ws\/fan-out\/qos1\/100B\/v3\.1\.1: 1\.40× Mosquitto/);
+  assert.match(t, /❌ tls\/fan-out\/qos0\/100B\/v3\.1\.1: 9\.00× Mosquitto \(≥1\.5×\), loss 1/);
+});

@@ -54,3 +54,27 @@ test("a length of 0 or beyond the maximum is refused: not a frame stream", () =>
   d.push(Buffer.from([0, 0]));
   assert.throws(() => d.push(Buffer.from([0x10, 0, 1])));
 });
+
+test("after a frame split across chunks, the next chunk's other frames are still zero-copy slices of it", () => {
+  const a = encodeFrame(20, Buffer.alloc(100, 1));
+  const b = encodeFrame(21, Buffer.alloc(50, 2));
+  const c = encodeFrame(22, Buffer.alloc(30, 3));
+  const stream = Buffer.concat([a, b, c]);
+  const second = Buffer.alloc(stream.length - 60); // not from the shared pool: its own ArrayBuffer
+  stream.copy(second, 0, 60); // the end of a, then b and c whole
+  const got: { type: number; body: Buffer }[] = [];
+  const d = new FrameDecoder((type, body) => got.push({ type, body }));
+  d.push(Buffer.from(stream.subarray(0, 60)));
+  d.push(second);
+  assert.deepEqual(
+    got.map((g) => [g.type, g.body.length]),
+    [
+      [20, 100],
+      [21, 50],
+      [22, 30],
+    ],
+  );
+  assert.notEqual(got[0]!.body.buffer, second.buffer, "the split frame was joined");
+  assert.equal(got[1]!.body.buffer, second.buffer, "b is a slice of the chunk, not a copy");
+  assert.equal(got[2]!.body.buffer, second.buffer);
+});

@@ -135,10 +135,10 @@ test("batched/none: past maxPendingOps, commit() writes at once and waits for it
 
 test("batched: ops cancelled out within the batch (elision) do not count towards maxPendingOps", async () => {
   const { c, writes, clock } = harness({ mode: "batched", maxPendingOps: 3 });
-  for (let i = 1; i <= 6; i++) c.cancel(c.push(op(i))); // e.g. appended and acknowledged within one batch
+  for (let i = 1; i <= 12; i++) c.cancel(c.push(op(i))); // e.g. appended and acknowledged within one batch
   c.push(op(7));
   assert.equal(await settled(c.commit()), true, "one live op: no backpressure");
-  assert.equal(writes.length, 0, "nor an early write: the interval decides");
+  assert.equal(writes.length, 0, "nor a write before the interval");
   clock.advance(10);
   await turn();
   assert.deepEqual(

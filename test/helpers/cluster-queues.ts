@@ -1,5 +1,7 @@
 // In-process clustered queue nodes on a real etcd, connected by an in-memory replica link (frames are encoded
 // and decoded as for the peer transport, and delivered asynchronously, in order per destination).
+import { after, before } from "node:test";
+import { startEtcd, type EtcdProcess } from "./etcd.ts";
 import { Etcd3 } from "etcd3";
 import {
   ClusterQueueNode,
@@ -88,6 +90,28 @@ export interface TestCluster {
   /** As if the process died: it stops (no keepalives: its lease runs out), the wire to it is cut. */
   crash(node: ClusterQueueNode): void;
   close(): Promise<void>;
+}
+
+/**
+ * For a describe block: one etcd started before its tests and, after them, every cluster made through the returned
+ * function closed, then the etcd.
+ */
+export function etcdClusters(): (base: Partial<ClusterQueueNodeOptions>) => TestCluster {
+  let etcd: EtcdProcess | undefined;
+  const clusters: TestCluster[] = [];
+  before(async () => {
+    etcd = await startEtcd();
+  });
+  after(async () => {
+    for (const c of clusters) await c.close();
+    await etcd?.close();
+  });
+  return (base) => {
+    if (etcd === undefined) throw new Error("etcdClusters(): the etcd starts in the describe block's before hook");
+    const c = testCluster(etcd.endpoint, base);
+    clusters.push(c);
+    return c;
+  };
 }
 
 export function testCluster(endpoint: string, base: Partial<ClusterQueueNodeOptions>): TestCluster {

@@ -2,13 +2,11 @@
 // ports), over an in-memory replica link: sync publishes are acknowledged only once the replica has them, and
 // when an owner dies its in-sync replica takes the slot over with every acknowledged message.
 import { strict as assert } from "node:assert";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { ClusterQueueNode } from "../../../src/cluster/queues/index.ts";
 import type { ConsumerLink, QueueDelivery } from "../../../src/queues/index.ts";
-import { allInSync, queuePerSlot, testCluster } from "../../helpers/cluster-queues.ts";
-import type { TestCluster } from "../../helpers/cluster-queues.ts";
-import { startEtcd, waitFor } from "../../helpers/etcd.ts";
-import type { EtcdProcess } from "../../helpers/etcd.ts";
+import { allInSync, etcdClusters, queuePerSlot } from "../../helpers/cluster-queues.ts";
+import { waitFor } from "../../helpers/etcd.ts";
 
 const SLOTS = 8;
 
@@ -22,21 +20,10 @@ function collector(id: string): { link: ConsumerLink; got: QueueDelivery[] } {
 }
 
 describe("cluster queues: replication and failover", () => {
-  let etcd: EtcdProcess;
-  const clusters: TestCluster[] = [];
-
-  before(async () => {
-    etcd = await startEtcd();
-  });
-
-  after(async () => {
-    for (const c of clusters) await c.close();
-    await etcd.close();
-  });
+  const cluster = etcdClusters();
 
   it("sync: a publish is acknowledged only after its replica applied it", async () => {
-    const c = testCluster(etcd.endpoint, { slots: SLOTS, prefix: "/r1/" });
-    clusters.push(c);
+    const c = cluster({ slots: SLOTS, prefix: "/r1/" });
     const a = await c.add("a");
     const b = await c.add("b");
     await waitFor(() => allInSync([a, b], SLOTS), "every slot owned and replicated");
@@ -65,8 +52,7 @@ describe("cluster queues: replication and failover", () => {
   });
 
   it("failover: the in-sync replica takes over a dead owner's slots with every acknowledged message, larger epochs", async () => {
-    const c = testCluster(etcd.endpoint, { slots: SLOTS, prefix: "/r2/" });
-    clusters.push(c);
+    const c = cluster({ slots: SLOTS, prefix: "/r2/" });
     const nodes = [await c.add("a"), await c.add("b"), await c.add("c")];
     await waitFor(() => allInSync(nodes, SLOTS), "every slot owned and replicated");
     const names = queuePerSlot(SLOTS, "jobs-");

@@ -2,13 +2,11 @@
 // node reach the owner, consumers on any node receive from every slot and settle through the owner, and both
 // follow a failover: with publishers and consumers on the surviving nodes, every acknowledged publish is consumed.
 import { strict as assert } from "node:assert";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import type { ClusterConsumer, ClusterQueueNode } from "../../../src/cluster/queues/index.ts";
 import type { QueueDelivery } from "../../../src/queues/index.ts";
-import { allInSync, queuePerSlot, testCluster } from "../../helpers/cluster-queues.ts";
-import type { TestCluster } from "../../helpers/cluster-queues.ts";
-import { startEtcd, waitFor } from "../../helpers/etcd.ts";
-import type { EtcdProcess } from "../../helpers/etcd.ts";
+import { allInSync, etcdClusters, queuePerSlot } from "../../helpers/cluster-queues.ts";
+import { waitFor } from "../../helpers/etcd.ts";
 
 const SLOTS = 8;
 
@@ -31,21 +29,10 @@ function acker(node: ClusterQueueNode, queue: string, seen: string[]): ClusterCo
 }
 
 describe("cluster queues: proxy routing", () => {
-  let etcd: EtcdProcess;
-  const clusters: TestCluster[] = [];
-
-  before(async () => {
-    etcd = await startEtcd();
-  });
-
-  after(async () => {
-    for (const c of clusters) await c.close();
-    await etcd.close();
-  });
+  const cluster = etcdClusters();
 
   it("publishes on any node reach the owner; a consumer on any node receives every slot's messages and acks them", async () => {
-    const c = testCluster(etcd.endpoint, { slots: SLOTS, prefix: "/p1/" });
-    clusters.push(c);
+    const c = cluster({ slots: SLOTS, prefix: "/p1/" });
     const nodes = [await c.add("a"), await c.add("b"), await c.add("c")];
     await waitFor(() => allInSync(nodes, SLOTS), "slots owned and replicated");
     const names = queuePerSlot(SLOTS, "orders-");
@@ -81,8 +68,7 @@ describe("cluster queues: proxy routing", () => {
   });
 
   it("kill of an owner under load: publishers and consumers on the survivors; every acknowledged publish is consumed", async () => {
-    const c = testCluster(etcd.endpoint, { slots: SLOTS, prefix: "/p2/" });
-    clusters.push(c);
+    const c = cluster({ slots: SLOTS, prefix: "/p2/" });
     const nodes = [await c.add("a"), await c.add("b"), await c.add("c")];
     await waitFor(() => allInSync(nodes, SLOTS), "slots owned and replicated");
     const victim = nodes[0]!;

@@ -34,6 +34,13 @@ import {
 import type { Properties } from "../codec/index.ts";
 import { formatTraceparent, parseTraceparent, traceparentOf, withTraceparent } from "./traceparent.ts";
 
+/**
+ * One clock for the publish span and its deliver spans. The SDK anchors each span to Date.now() (1 ms steps) when it
+ * starts, so two spans' times could disagree by up to 1 ms: a delivery written while routing could appear to start
+ * after its publish span ended. Times in ms since the epoch, from the monotonic clock.
+ */
+const spanClock = (): number => performance.timeOrigin + performance.now();
+
 export class OtelBrokerTracer implements BrokerTracer {
   readonly #tracer: Tracer;
   readonly #ratio: number;
@@ -165,6 +172,7 @@ export class OtelBrokerTracer implements BrokerTracer {
       "publish",
       {
         kind: SpanKind.SERVER,
+        startTime: spanClock(),
         attributes: {
           "messaging.system": "mqtt",
           "messaging.operation.type": "receive",
@@ -196,7 +204,8 @@ export class OtelBrokerTracer implements BrokerTracer {
           "mqtt.qos": deliveredQos,
         };
         if (packetId !== undefined) attributes["mqtt.packet_id"] = packetId;
-        tracer.startSpan("deliver", { kind: SpanKind.PRODUCER, attributes }, ctx).end();
+        const at = spanClock();
+        tracer.startSpan("deliver", { kind: SpanKind.PRODUCER, attributes, startTime: at }, ctx).end(at);
       },
     };
     return {
@@ -214,7 +223,7 @@ export class OtelBrokerTracer implements BrokerTracer {
         if (qos > 0) span.addEvent(event, { "mqtt.reason_code": reasonCode });
         span.setAttribute("mqtt.reason_code", reasonCode);
         if (reasonCode >= 0x80) span.setStatus({ code: SpanStatusCode.ERROR, message: `0x${hex(reasonCode)}` });
-        span.end();
+        span.end(spanClock());
       },
     };
   }

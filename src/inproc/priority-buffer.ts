@@ -61,7 +61,7 @@ export class PriorityBuffer<T> {
 
   constructor() {
     // Rings are made on first use of their level: most subscriptions see one priority.
-    for (let p = 0; p < PRIORITY_LEVELS; p++) this.#levels.push(EMPTY as Ring<T>);
+    for (let p = 0; p < PRIORITY_LEVELS; p++) this.#levels.push(EMPTY);
   }
 
   get length(): number {

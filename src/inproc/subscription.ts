@@ -483,6 +483,7 @@ export class LocalSubscription extends LocalClient implements Subscription {
   #afterTake(): void {
     const s = this.session;
     if (s !== undefined && s.queue.length > 0 && this.canWrite) s.drain();
+    else this.eased();
     if (this.#drainedWaiters.length > 0 && (s === undefined || s.queue.length === 0)) {
       const waiters = this.#drainedWaiters;
       this.#drainedWaiters = [];

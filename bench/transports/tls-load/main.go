@@ -3,11 +3,12 @@
 // generator core can drive more handshakes than one broker core can serve: the figure is the server's.
 //
 // Every connection is a FULL handshake: no client session cache, so no resumption (a fresh X25519 key share each
-// time). The server certificate is not verified unless -ca is given (client-side work only; the server's work is
+// time). With -resume the client keeps a session cache: every handshake after the first resumes a session ticket
+// (TLS 1.3 PSK with a fresh X25519 exchange: no certificate, no signature), counted as "resumed", never as full. The server certificate is not verified unless -ca is given (client-side work only; the server's work is
 // the same either way). With -mqtt the client also sends an MQTT 3.1.1 CONNECT and waits for the CONNACK.
 //
 // Usage: tls-load -addr 127.0.0.1:8883 -seconds 3 -conns 16 -tls 1.3 [-ca ca.pem] [-mqtt] [-alpn mqtt]
-// Prints one JSON line: {"ok":N,"failed":N,"seconds":S,"cpu_s":C,"error":"first error"}.
+// Prints one JSON line: {"ok":N,"failed":N,"resumed":N,"seconds":S,"cpu_s":C,"error":"first error"}.
 package main
 
 import (
@@ -45,6 +46,7 @@ func main() {
 	caFile := flag.String("ca", "", "verify the server certificate against this CA (default: not verified)")
 	mqtt := flag.Bool("mqtt", false, "send an MQTT CONNECT and wait for the CONNACK after the handshake")
 	alpn := flag.String("alpn", "", "ALPN protocol to offer")
+	resume := flag.Bool("resume", false, "keep a client session cache: RESUMED handshakes (session tickets) after the first")
 	flag.Parse()
 
 	cfg := &tls.Config{ServerName: "localhost", InsecureSkipVerify: *caFile == ""}
@@ -57,6 +59,9 @@ func main() {
 		pool := x509.NewCertPool()
 		pool.AppendCertsFromPEM(pem)
 		cfg.RootCAs = pool
+	}
+	if *resume {
+		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(64)
 	}
 	if *alpn != "" {
 		cfg.NextProtos = []string{*alpn}
@@ -72,7 +77,7 @@ func main() {
 		os.Exit(2)
 	}
 
-	var ok, failed int64
+	var ok, failed, resumed int64
 	var firstErr atomic.Value
 	cpu0 := cpuSeconds()
 	start := time.Now()
@@ -87,6 +92,9 @@ func main() {
 		c := tls.Client(raw, cfg)
 		if err := c.Handshake(); err != nil {
 			return err
+		}
+		if c.ConnectionState().DidResume {
+			atomic.AddInt64(&resumed, 1)
 		}
 		if *mqtt {
 			if _, err := c.Write(connect); err != nil {
@@ -121,6 +129,7 @@ func main() {
 	out := map[string]any{
 		"ok":      ok,
 		"failed":  failed,
+		"resumed": resumed,
 		"seconds": time.Since(start).Seconds(),
 		"cpu_s":   cpuSeconds() - cpu0,
 	}

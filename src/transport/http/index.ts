@@ -84,8 +84,11 @@ export function credentialsOf(header: string | undefined): BridgeCredentials {
 
 /** The topic (or filter) after /topics/, percent-decoded. */
 function topicOf(url: RequestTarget): string {
+  const raw = url.pathname.slice(TOPICS_PREFIX.length);
+  // Nothing to decode without a "%" (the common case): skip decodeURIComponent's scan and copy.
+  if (!raw.includes("%")) return raw;
   try {
-    return decodeURIComponent(url.pathname.slice(TOPICS_PREFIX.length));
+    return decodeURIComponent(raw);
   } catch {
     throw new HttpBridgeError(400, "invalid_topic", "the topic is not valid percent-encoding");
   }

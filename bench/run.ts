@@ -43,7 +43,13 @@ function summary(r: RunResult): string {
         `RSS ${(r.slow.rssStartKb / 1024).toFixed(0)}→${(r.slow.rssEndKb / 1024).toFixed(0)} MB, stuck missed ${r.slow.stuckMissed}`,
     );
   else if (r.storm)
-    parts.push(`${formatRate(r.storm.connectsPerSec)} conn/s, ${r.storm.rssPerConnectionKb.toFixed(2)} KB/conn`);
+    parts.push(
+      `${formatRate(r.storm.connectsPerSec)} conn/s` +
+        (r.storm.rssPerConnectionKb !== undefined ? `, ${r.storm.rssPerConnectionKb.toFixed(2)} KB/conn` : "") +
+        (r.storm.brokerCpuUsPerConnect !== undefined
+          ? `, broker ${r.storm.brokerCpuUsPerConnect.toFixed(0)} µs/conn, gen ${(r.storm.generatorCpuUsPerConnect ?? 0).toFixed(0)} µs/conn`
+          : ""),
+    );
   else parts.push(`${formatRate(r.msgsPerSec ?? Number.NaN)} msg/s`);
   parts.push(`broker ${Math.round((r.brokerCpu ?? 0) * 100)}% cpu`, `gen ${Math.round((r.generatorCpu ?? 0) * 100)}%`);
   const flags = r.notes.filter((n) => !n.startsWith("publishers paused"));

@@ -103,7 +103,7 @@ export type RunSpec =
       protocol: ProtocolLevel;
     }
   | { kind: "latency"; id: string; qos: 1; payload: number; rate: number; protocol: ProtocolLevel }
-  | { kind: "storm"; id: string; connections: number; protocol: ProtocolLevel }
+  | { kind: "storm"; id: string; mode: "hold" | "churn"; connections: number; protocol: ProtocolLevel }
   | {
       /** Durable queue publish -> deliver -> ack (bench/scenarios/queue.ts); Wharf only. */
       kind: "queue";
@@ -152,9 +152,12 @@ export function allSpecs(stormConnections: number): RunSpec[] {
   specs.push({
     kind: "storm",
     id: `storm/${stormConnections}-conns/v3.1.1`,
+    mode: "hold",
     connections: stormConnections,
     protocol: PROTOCOL.v311,
   });
+  // Connect + CONNACK + DISCONNECT + close cycles, 100 at a time, for the measurement window (storm.ts).
+  specs.push({ kind: "storm", id: "storm/churn/v3.1.1", mode: "churn", connections: 0, protocol: PROTOCOL.v311 });
   // Persisted QoS 1: fan-in into a persistent session, brokers with durable storage (see brokers/index.ts).
   specs.push({
     kind: "throughput",

@@ -17,12 +17,20 @@ export const STATUS = {
 export type RunStatus = (typeof STATUS)[keyof typeof STATUS];
 
 export interface StormResult {
+  /** hold: N connections opened and held idle; churn: connect + CONNACK + DISCONNECT + close cycles (storm.ts). */
+  mode?: "hold" | "churn";
+  /** hold: connections asked for; churn: cycles completed in the window. */
   connections: number;
   connected: number;
   connectsPerSec: number;
+  /** Broker CPU time per connect (hold: per connect; churn: per full cycle), microseconds. */
+  brokerCpuUsPerConnect?: number;
+  /** The generator's own CPU time per connect, microseconds. */
+  generatorCpuUsPerConnect?: number;
   rssBeforeKb: number;
   rssAfterKb: number;
-  rssPerConnectionKb: number;
+  /** hold only: (RSS after the idle hold - before) / connections. */
+  rssPerConnectionKb?: number;
   /** Connections still open at the end of the idle hold. */
   stillOpen: number;
 }

@@ -240,6 +240,7 @@ export class BrokerRuntime implements BrokerCore {
       now,
       touch: () => this.persistence?.touched(),
       backend: deps.queueBackend,
+      tracer: () => this.tracer,
     });
     this.router =
       deps.routing === undefined
@@ -255,7 +256,8 @@ export class BrokerRuntime implements BrokerCore {
       now,
       logger: this.logger,
       authorizer: this.authorizer,
-      publish: (m) => void this.publishMessage(m),
+      publish: (m) => this.publishMessage(m),
+      tracer: () => this.tracer,
     };
     const localSessions = new LocalSessionRegistry({
       clock: this.clock,

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Makes sure the Debian peers the tests and benchmarks talk to are installed: real clients and
 // brokers nobody here wrote. Installs them with apt-get when we are root, otherwise says exactly
-// what to install.
+// what to install. `--bench`: also the load generators the benchmarks drive them with (not needed by the tests).
 import { spawnSync } from "node:child_process";
 
 /** Each peer: how to tell it is present, and the Debian package that provides it. */
@@ -38,6 +38,21 @@ const peers = [
   },
 ];
 
+/** Benchmark-only: C load generators, so that the generator's core is not the limit of a figure. */
+const benchPeers = [
+  {
+    what: "wrk (HTTP load generator, npm run bench:transports)",
+    pkg: "wrk",
+    check: ["sh", "-c", "command -v wrk"],
+  },
+  {
+    what: "openssl (s_time TLS handshake generator, npm run bench:transports)",
+    pkg: "openssl",
+    check: ["sh", "-c", "command -v openssl"],
+  },
+];
+if (process.argv.includes("--bench")) peers.push(...benchPeers);
+
 const ok = (cmd) => spawnSync(cmd[0], cmd.slice(1), { stdio: "ignore" }).status === 0;
 const missing = peers.filter((p) => !ok(p.check));
 if (missing.length === 0) process.exit(0);
@@ -46,7 +61,7 @@ const pkgs = missing.map((p) => p.pkg);
 const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
 const hasApt = ok(["sh", "-c", "command -v apt-get"]);
 if (!isRoot || !hasApt) {
-  console.error(`[wharf] missing test peers: ${missing.map((p) => p.what).join(", ")}.`);
+  console.error(`[wharf] missing peers: ${missing.map((p) => p.what).join(", ")}.`);
   console.error(`[wharf] install them with: sudo apt-get install -y ${pkgs.join(" ")}`);
   process.exit(1);
 }

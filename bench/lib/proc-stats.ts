@@ -147,3 +147,28 @@ export function parseNetstatCounter(netstat: string, group: string, name: string
   const i = names.indexOf(name);
   return i > 0 && values[i] !== undefined ? Number(values[i]) : Number.NaN;
 }
+
+/** Busy and total ticks of each CPU since boot (/proc/stat "cpuN" lines; busy = all but idle and iowait). */
+export function cpuTicks(): { busy: number; total: number }[] {
+  const out: { busy: number; total: number }[] = [];
+  try {
+    for (const line of readFileSync("/proc/stat", "utf8").split("\n")) {
+      const m = /^cpu(\d+)\s+(.*)$/.exec(line);
+      if (m === null) continue;
+      const v = m[2]!.split(" ").map(Number);
+      const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+      out[Number(m[1])] = { busy: total - v[3]! - v[4]!, total };
+    }
+  } catch {
+    // not Linux: no readings
+  }
+  return out;
+}
+
+/** Fraction of each CPU that was busy between two cpuTicks() readings (whatever ran on it, this bench or not). */
+export function cpuBusy(before: { busy: number; total: number }[], after: { busy: number; total: number }[]): number[] {
+  return after.map((a, i) => {
+    const b = before[i];
+    return b === undefined || a.total === b.total ? Number.NaN : (a.busy - b.busy) / (a.total - b.total);
+  });
+}

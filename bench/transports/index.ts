@@ -11,10 +11,13 @@
 //      verified), TLS 1.3: handshake + MQTT CONNECT/CONNACK + close.
 //    Besides the rate, the broker's CPU time per handshake (/proc, whole process) and what that makes on one core.
 //  - node: bare Node TLS and HTTP servers (floor.mjs) through the same runs: Node's own cost, the floor under Wharf.
-//  - http: HTTP bridge publishes, `POST /topics/…?qos=N` with 100 B bodies over keep-alive connections (undici
-//    Pool in --http-procs worker processes, --connections each, pipelining 1 and 8), QoS 0 (202) and QoS 1 (200
-//    after the PUBACK). Mosquitto has no HTTP bridge. A subscriber counts what arrived (loss is part of the
-//    result). Broker CPU per request too.
+//  - http: HTTP bridge publishes, `POST /topics/…?qos=N` with 100 B bodies over --connections keep-alive
+//    connections, pipelining 1 and 8, QoS 0 (202) and QoS 1 (200 after the PUBACK). Generator (--http-client):
+//    `wrk` (default; Debian wrk 4.1.0, C, --wrk-threads threads, bench/transports/http-post.lua: requests/s,
+//    latency p50/p99, socket and status errors), or `undici` (Pool in --http-procs Node worker processes; one Node
+//    process reached only ~8k req/s: the generator was the limit). Mosquitto has no HTTP bridge. An MQTT
+//    subscriber counts what arrived (loss is part of the result). Broker CPU per request, and how busy each CPU
+//    was (the generator's CPU near 100 % means the figure is the generator's limit, not the broker's).
 // Runs are short (--seconds, default 3) and unpaced; the load average is printed with every figure.
 // WHARF_BENCH_NODE_ARGS passes node flags to the Wharf process (e.g. --cpu-prof).
 import { mkdtempSync, rmSync } from "node:fs";
@@ -26,7 +29,7 @@ import { BenchClient } from "../lib/client.ts";
 import { pinGenerator } from "../lib/machine.ts";
 import { PROTOCOL } from "../lib/mqtt-packets.ts";
 import { makeCert, type BenchPki } from "../lib/pki.ts";
-import { processCpuSeconds } from "../lib/proc-stats.ts";
+import { cpuBusy, cpuTicks, processCpuSeconds } from "../lib/proc-stats.ts";
 import { startFloor, startMosquitto, startWharf, type Started } from "./brokers.ts";
 
 const root = resolve(fileURLToPath(import.meta.url), "../../..");
@@ -47,7 +50,9 @@ const NODE_PROCS = Number(arg("node-procs", "3"));
 const NODE_INFLIGHT = 16;
 /** Warm-up before each broker's measured runs: long enough for the JIT even when the broker gets a fraction of a core. */
 const WARMUP_S = Number(arg("warmup", "2"));
+const HTTP_CLIENT = arg("http-client", "wrk");
 const HTTP_PROCS = Number(arg("http-procs", "2"));
+const WRK_THREADS = Number(arg("wrk-threads", "1"));
 const CONNECTIONS = Number(arg("connections", "16"));
 const PIPELINING = list("pipelining", "1,8").map(Number);
 const QOS = list("qos", "0,1").map((q) => (q === "1" ? 1 : 0));
@@ -76,21 +81,35 @@ interface Measured {
   brokerCpu: number;
   /** Client CPU seconds per operation, when the client reports it. */
   clientCpu?: number;
+  /** Busy fraction of each CPU over the window. */
+  cpus?: number[];
+  /** Extra text for the report line (latency, errors). */
+  detail?: string;
+  /** Operations per second as the generator timed them (wrk: its own run time, not process start-up). */
+  rate?: number;
 }
 
 async function measure(b: Started, run: () => Promise<Omit<Measured, "seconds" | "brokerCpu">>): Promise<Measured> {
   const cpu0 = processCpuSeconds(b.proc.pid);
+  const ticks0 = cpuTicks();
   const t0 = performance.now();
   const r = await run();
-  return { ...r, seconds: (performance.now() - t0) / 1000, brokerCpu: processCpuSeconds(b.proc.pid) - cpu0 };
+  return {
+    ...r,
+    seconds: (performance.now() - t0) / 1000,
+    brokerCpu: processCpuSeconds(b.proc.pid) - cpu0,
+    cpus: cpuBusy(ticks0, cpuTicks()),
+  };
 }
 
 function report(label: string, m: Measured, what: string): void {
   const per = m.ok > 0 ? (m.brokerCpu / m.ok) * 1e6 : Number.NaN;
   const client = m.clientCpu === undefined ? "" : `, client ${(m.clientCpu * 1e6).toFixed(0)} µs user CPU each`;
+  const cpus = m.cpus === undefined ? "" : `; CPUs busy ${m.cpus.map((c) => `${Math.round(c * 100)}%`).join("/")}`;
+  const rate = m.rate ?? m.ok / m.seconds;
   console.log(
-    `${label}: ${fmt(m.ok / m.seconds)} ${what}/s, failed ${m.failed}; broker ${Math.round((m.brokerCpu / m.seconds) * 100)}% ` +
-      `of a core, ${per.toFixed(0)} µs CPU per ${what} (= ${fmt(1e6 / per)}/s on one core)${client}; load ${load()}`,
+    `${label}: ${fmt(rate)} ${what}/s, failed ${m.failed}${m.detail ?? ""}; broker ${Math.round((m.brokerCpu / m.seconds) * 100)}% ` +
+      `of a core, ${per.toFixed(0)} µs CPU per ${what} (= ${fmt(1e6 / per)}/s on one core)${client}${cpus}; load ${load()}`,
   );
 }
 
@@ -157,10 +176,67 @@ async function handshakeRuns(name: string, b: Started, pki: BenchPki): Promise<v
   }
 }
 
+/** wrk's JSON line (bench/transports/http-post.lua done()). */
+interface WrkSummary {
+  requests: number;
+  duration_us: number;
+  connect: number;
+  read: number;
+  write: number;
+  status: number;
+  timeout: number;
+  p50_us: number;
+  p99_us: number;
+  max_us: number;
+}
+
+/** One wrk process (C, --wrk-threads threads, --connections keep-alive connections) POSTing to `path`. */
+async function wrk(
+  port: number,
+  path: string,
+  seconds: number,
+  pipelining: number,
+): Promise<Omit<Measured, "seconds" | "brokerCpu">> {
+  const args = [
+    ...["-t", String(WRK_THREADS), "-c", String(CONNECTIONS), "-d", `${seconds}s`, "--timeout", "5s"],
+    ...["-s", "bench/transports/http-post.lua", `http://127.0.0.1:${port}`, "--", path, String(pipelining)],
+  ];
+  const [out] = await generators([["wrk", args]]);
+  const line = out!.split("\n").find((l) => l.startsWith("{"));
+  if (line === undefined) throw new Error(`wrk: unexpected output: ${out!.slice(-300)}`);
+  const w = JSON.parse(line) as WrkSummary;
+  const socketErrors = w.connect + w.read + w.write + w.timeout;
+  const ok = w.requests - w.status;
+  const ms = (us: number): string => (us / 1000).toFixed(2);
+  return {
+    ok,
+    failed: w.status + socketErrors,
+    rate: ok / (w.duration_us / 1e6),
+    detail:
+      ` (non-2xx ${w.status}, socket errors ${socketErrors}); latency p50 ${ms(w.p50_us)} ms, p99 ${ms(w.p99_us)} ms, ` +
+      `max ${ms(w.max_us)} ms`,
+  };
+}
+
+/** undici Pool in HTTP_PROCS Node processes (bench/transports/workers.ts). */
+async function undiciRun(
+  port: number,
+  topic: string,
+  qos: number,
+  seconds: number,
+  pipelining: number,
+): Promise<Omit<Measured, "seconds" | "brokerCpu">> {
+  const cmd: [string, string[]] = [
+    process.execPath,
+    [...WORKER, "http", String(port), String(seconds), String(CONNECTIONS), String(pipelining), String(qos), topic],
+  ];
+  return workerJson(await generators(Array.from({ length: HTTP_PROCS }, () => cmd)));
+}
+
 async function httpRuns(name: string, b: Started): Promise<void> {
   const port = b.ports.http!;
   // The bench's raw client (not MQTT.js, which would set the pace from inside the generator), subscribed at QoS 0.
-  // The bare Node server publishes nothing: no subscriber, loss not counted.
+  // The bare Node server publishes nothing: no subscriber, delivery not counted.
   const sub =
     b.ports.tcp === 0
       ? null
@@ -171,35 +247,32 @@ async function httpRuns(name: string, b: Started): Promise<void> {
     await sub.subscribe(["bench/http/#"], 0);
     sub.publishHandler = () => got++;
   }
-  const run = async (qos: number, pipelining: number, seconds: number): Promise<Measured & { lost: number }> => {
+  const run = async (qos: number, pipelining: number, seconds: number): Promise<Measured & { delivered: string }> => {
     got = 0;
-    const cmd: [string, string[]] = [
-      process.execPath,
-      [
-        ...WORKER,
-        "http",
-        String(port),
-        String(seconds),
-        String(CONNECTIONS),
-        String(pipelining),
-        String(qos),
-        `bench/http/${qos}`,
-      ],
-    ];
-    const m = await measure(b, async () => workerJson(await generators(Array.from({ length: HTTP_PROCS }, () => cmd))));
+    const topic = `bench/http/${qos}`;
+    const m = await measure(b, () =>
+      HTTP_CLIENT === "wrk"
+        ? wrk(port, `/topics/${topic}?qos=${qos}`, seconds, pipelining)
+        : undiciRun(port, topic, qos, seconds, pipelining),
+    );
     const deadline = Date.now() + 5000;
     while (sub !== null && got < m.ok && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    return { ...m, lost: sub === null ? Number.NaN : m.ok - got };
+    // Requests in flight when the generator stopped were published but not counted by it: `extra`.
+    const delivered =
+      sub === null
+        ? "n/a"
+        : `${got} of ${m.ok} (lost ${Math.max(0, m.ok - got)}, extra ${Math.max(0, got - m.ok)} in flight at the end)`;
+    return { ...m, delivered };
   };
+  const generator =
+    HTTP_CLIENT === "wrk"
+      ? `wrk -t${WRK_THREADS} × ${CONNECTIONS} keep-alive connections`
+      : `undici ×${HTTP_PROCS} processes × ${CONNECTIONS} keep-alive connections`;
   for (const qos of QOS) await run(qos, 8, WARMUP_S); // warm-up (JIT of both paths), not reported
   for (const qos of QOS) {
     for (const p of PIPELINING) {
       const m = await run(qos, p, SECONDS);
-      report(
-        `http ${name} qos${qos} (undici ×${HTTP_PROCS} processes × ${CONNECTIONS} keep-alive connections, pipelining ${p}; lost ${Number.isNaN(m.lost) ? "n/a" : m.lost})`,
-        m,
-        "req",
-      );
+      report(`http ${name} qos${qos} (${generator}, pipelining ${p}; delivered ${m.delivered})`, m, "req");
     }
   }
   await sub?.close();

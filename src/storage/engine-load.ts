@@ -22,6 +22,8 @@ import {
   encodeLogEntry,
 } from "./records.ts";
 import { RefCounts } from "./ref-counts.ts";
+import { PAGE } from "./seq-index.ts";
+import type { LoadedSnapshot } from "./snapshot.ts";
 import type { MessageId, OpenReport } from "./types.ts";
 
 export interface Indexes {
@@ -36,6 +38,8 @@ export interface Indexes {
   /** Ops that make the stored counts match the references (empty for a consistent store). */
   repairs: KvOp[];
   report: OpenReport;
+  /** The queue logs and message keys came from the index snapshot (snapshot.ts), not from a scan. */
+  fromSnapshot: boolean;
 }
 
 /** Runs `fn` over a space's entries, turning a malformed value into STORAGE_CORRUPT naming where it is. */
@@ -66,8 +70,12 @@ function numericId(path: string | undefined, space: SpaceName, key: Key): number
  * to repair. At 1 M queued messages the fast path does about half the hash-table work and allocates no
  * id-sized temporary sets.
  */
-export function loadIndexes(kv: KvBackend, path: string | undefined): Indexes {
-  return fastIndexes(kv, path) ?? auditedIndexes(kv, path);
+export function loadIndexes(kv: KvBackend, path: string | undefined, snapshot?: LoadedSnapshot): Indexes {
+  return (
+    (snapshot === undefined ? undefined : fastIndexes(kv, path, snapshot)) ??
+    fastIndexes(kv, path) ??
+    auditedIndexes(kv, path)
+  );
 }
 
 /** What the reference-holding spaces rebuild (both paths share it). */
@@ -88,6 +96,7 @@ function scanReferences(
   ref: (id: MessageId, space: SpaceName, key: Key) => boolean,
   inline: (e: ReturnType<typeof decodeLogEntry>, key: Key) => MessageId,
   repairs: KvOp[],
+  snapshot?: LoadedSnapshot,
 ): Scanned {
   const clients = new Map<string, ClientState>();
   const client = (group: string, carried: string | undefined, space: SpaceName): ClientState => {
@@ -149,22 +158,37 @@ function scanReferences(
     st.next = tail + 1;
     logs.set(st.key, st);
   });
-  each(kv, path, Space.QueueLog, ({ key, value }) => {
-    const seq = numericId(path, Space.QueueLog, key);
-    const st = log(key[0], Space.QueueLog);
-    st.next = Math.max(st.next, seq + 1);
-    const e = decodeLogEntry(value);
-    let id = e.messageId;
-    if (id === undefined) id = inline(e, key);
-    if (ref(id, Space.QueueLog, key)) {
-      st.entries.set(seq, id);
-      const s = (st.startup ??= { seqs: [], ids: [], appendedAt: [], metas: [] });
-      s.seqs.push(seq);
-      s.ids.push(id);
-      s.appendedAt.push(e.appendedAt);
-      s.metas.push(e.meta);
+  if (snapshot !== undefined) {
+    // The logs' entries as the last clean close left them (validated in snapshot.ts): no entry is read.
+    for (const [key, entries] of snapshot.logs) {
+      if (!logs.has(key) && isHashedKey(key)) throw new Bail("a snapshot log without its meta");
+      const st = log(key, Space.QueueLog);
+      st.entries = entries;
+      st.startup = true;
+      for (const page of entries.pages()) {
+        const base = page.index * PAGE;
+        const ids = page.ids;
+        for (let o = 0; o < PAGE; o++) {
+          const id = ids[o]!;
+          if (Number.isNaN(id)) continue;
+          st.next = Math.max(st.next, base + o + 1);
+          if (!ref(id, Space.QueueLog, [key, base + o])) throw new Bail("dangling reference");
+        }
+      }
     }
-  });
+  } else
+    each(kv, path, Space.QueueLog, ({ key, value }) => {
+      const seq = numericId(path, Space.QueueLog, key);
+      const st = log(key[0], Space.QueueLog);
+      st.next = Math.max(st.next, seq + 1);
+      const e = decodeLogEntry(value);
+      let id = e.messageId;
+      if (id === undefined) id = inline(e, key);
+      if (ref(id, Space.QueueLog, key)) {
+        st.entries.set(seq, id, e.appendedAt, e.meta);
+        st.startup = true;
+      }
+    });
   const groupsByPendingKey = new Map<string, GroupState>();
   each(kv, path, Space.QueueGroup, ({ key, value }) => {
     const st = log(key[0], Space.QueueGroup);
@@ -201,7 +225,7 @@ class Bail extends Error {}
  * every message referenced exactly as often as its stored count says, no count without a message, as many
  * messages as referenced ids (so no reference to a missing body).
  */
-function fastIndexes(kv: KvBackend, path: string | undefined): Indexes | undefined {
+function fastIndexes(kv: KvBackend, path: string | undefined, snapshot?: LoadedSnapshot): Indexes | undefined {
   const refs = new RefCounts();
   let references = 0;
   const repairs: KvOp[] = [];
@@ -220,12 +244,14 @@ function fastIndexes(kv: KvBackend, path: string | undefined): Indexes | undefin
         throw new Bail("inline body");
       },
       repairs,
+      snapshot,
     );
   } catch (e) {
     if (e instanceof Bail) return undefined;
     throw e;
   }
   if (repairs.length > 0) return undefined;
+  if (snapshot !== undefined) return snapshotIndexes(kv, scanned, refs, references, snapshot);
   // Count records exist only for counts other than 1 (and in stores written before that rule, for 1 too).
   const counts = kv.entries(Space.Refcount)[Symbol.iterator]();
   const counted = new Set<MessageId>();
@@ -264,7 +290,48 @@ function fastIndexes(kv: KvBackend, path: string | undefined): Indexes | undefin
     danglingReferences: 0,
     repaired: false,
   };
-  return { ...scanned, refs, counted, nextMessageId: maxId + 1, repairs, report };
+  return { ...scanned, refs, counted, nextMessageId: maxId + 1, repairs, report, fromSnapshot: false };
+}
+
+/**
+ * The rest of the fast path when the logs came from the snapshot: the message keys are not walked (the snapshot
+ * recorded their count, checked against the store), but the stored count records still must match the
+ * references recounted from the restored ids (both ways), else the caller scans.
+ */
+function snapshotIndexes(
+  kv: KvBackend,
+  scanned: Scanned,
+  refs: RefCounts,
+  references: number,
+  snapshot: LoadedSnapshot,
+): Indexes | undefined {
+  const counted = new Set<MessageId>();
+  for (const { key, value } of kv.entries(Space.Refcount)) {
+    const id = key[1];
+    if (typeof id !== "number" || typeof value !== "number" || refs.get(id) !== value) return undefined;
+    counted.add(id);
+  }
+  for (const [id] of refs.multiples()) if (!counted.has(id)) return undefined;
+  if (refs.size !== snapshot.messages || kv.count(Space.Message) !== snapshot.messages) return undefined;
+  const lastId = kv.lastId(Space.Message, "") ?? 0;
+  if (lastId >= snapshot.nextId) return undefined;
+  const report: OpenReport = {
+    messages: snapshot.messages,
+    references,
+    refcountMismatches: 0,
+    orphanMessages: 0,
+    danglingReferences: 0,
+    repaired: false,
+  };
+  return {
+    ...scanned,
+    refs,
+    counted,
+    nextMessageId: snapshot.nextId,
+    repairs: [],
+    report,
+    fromSnapshot: true,
+  };
 }
 
 /** The full audit: every inconsistency counted and its repair listed. */
@@ -346,5 +413,5 @@ function auditedIndexes(kv: KvBackend, path: string | undefined): Indexes {
     danglingReferences: dangling,
     repaired: repairs.length > 0,
   };
-  return { clients, refs, counted, retained, logs, nextMessageId: nextId, repairs, report };
+  return { clients, refs, counted, retained, logs, nextMessageId: nextId, repairs, report, fromSnapshot: false };
 }

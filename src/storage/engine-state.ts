@@ -5,7 +5,7 @@ import { isHashedKey, keyText, pendingGroupKey } from "./keys.ts";
 import type { Key, SpaceName } from "./keys.ts";
 import type { KvBackend } from "./kv.ts";
 import { SeqIndex } from "./seq-index.ts";
-import type { InflightMessage, MessageId, PendingEntry, QueueEntryMeta } from "./types.ts";
+import type { InflightMessage, MessageId, PendingEntry } from "./types.ts";
 
 export interface ClientState {
   readonly clientId: string;
@@ -47,8 +47,8 @@ export interface LogState {
   readonly name: string;
   /** keyText(name). */
   readonly key: string;
-  /** Entries: seq → message id, in seq order (appends only ever add the largest seq). */
-  readonly entries: SeqIndex;
+  /** Entries: seq → message id, in seq order (appends only ever add the largest seq). Replaced only at open. */
+  entries: SeqIndex;
   /** Seq the next append gets. */
   next: number;
   /** Highest seq removed at the tail as stored in qmeta: after a restart next = max(last entry, tail) + 1. */
@@ -56,19 +56,11 @@ export interface LogState {
   /** Consumer groups by keyText(name). */
   readonly groups: Map<string, GroupState>;
   /**
-   * The entries as open() read them (seq order), kept until the first `scan` has read them all or the log
-   * changes, so the queue layer's startup scan does not read and decode the log a second time (at 1 M entries
-   * that is ~2 s of CPU). Transient: dropped at the first mutation of the log.
+   * True from open until the log first changes: `entries` (append times and metas included) is then exactly what
+   * is committed, so `scan` is served from it instead of reading and decoding the log a second time (at 1 M
+   * entries that is ~2 s of CPU).
    */
-  startup: StartupEntries | undefined;
-}
-
-/** Columns of a log's entries as loaded at open. */
-export interface StartupEntries {
-  readonly seqs: number[];
-  readonly ids: MessageId[];
-  readonly appendedAt: number[];
-  readonly metas: (QueueEntryMeta | undefined)[];
+  startup: boolean;
 }
 
 export interface GroupState {
@@ -82,7 +74,7 @@ export interface GroupState {
 }
 
 export function newLog(name: string): LogState {
-  return { name, key: keyText(name), entries: new SeqIndex(), next: 1, tail: 0, groups: new Map(), startup: undefined };
+  return { name, key: keyText(name), entries: new SeqIndex(), next: 1, tail: 0, groups: new Map(), startup: false };
 }
 
 export function newGroup(queue: string, name: string, cursor: number): GroupState {

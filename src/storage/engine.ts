@@ -17,12 +17,13 @@ import { loadIndexes } from "./engine-load.ts";
 import type { EngineHost } from "./engine-state.ts";
 import { Space } from "./keys.ts";
 import type { Key, SpaceName } from "./keys.ts";
-import type { KvBackend } from "./kv.ts";
+import type { KvBackend, KvOp } from "./kv.ts";
 import { EngineQueueLogs } from "./queue-log.ts";
 import { decodeSchema } from "./records.ts";
 import { MessageRefs } from "./refs.ts";
 import { EngineRetained } from "./retained-store.ts";
 import { EngineSessions } from "./session-store.ts";
+import { readSnapshot, snapshotOps } from "./snapshot.ts";
 import type { Storage, StorageOptionsBase, StorageStats } from "./storage.ts";
 import { Durability } from "./types.ts";
 import { hasAny } from "./validate.ts";
@@ -79,6 +80,7 @@ export class StorageEngine implements Storage {
   readonly durability: DurabilityMode;
   readonly path: string | undefined;
   readonly openReport: OpenReport;
+  readonly openSnapshot: { readonly status: "used" | "absent" | "stale" | "rejected"; readonly reason?: string };
   readonly messages: MessageRefs;
   readonly sessions: EngineSessions;
   readonly retained: EngineRetained;
@@ -86,6 +88,7 @@ export class StorageEngine implements Storage {
   readonly #kv: KvBackend;
   readonly #committer: Committer;
   readonly #noSync: boolean;
+  readonly #snapshotMinEntries: number;
   readonly #failureListeners = new Set<(error: StorageError) => void>();
   #closed = false;
   #closing: Promise<void> = Promise.resolve();
@@ -97,16 +100,29 @@ export class StorageEngine implements Storage {
     const noSync = options.backendNoSync ?? false;
     try {
       await checkSchema(kv, options.path, clock, noSync);
-      const ix = loadIndexes(kv, options.path);
+      const snap = readSnapshot(kv);
+      const ix = loadIndexes(kv, options.path, snap.status === "valid" ? snap.snapshot : undefined);
+      let openSnapshot: StorageEngine["openSnapshot"] = { status: "absent" };
+      if (snap.status === "stale") {
+        openSnapshot = { status: "stale", reason: snap.reason };
+        logger.warn({ path: options.path, reason: snap.reason }, "storage: index snapshot stale, scanning instead");
+      } else if (snap.status === "valid") openSnapshot = { status: ix.fromSnapshot ? "used" : "rejected" };
       if (ix.repairs.length > 0) {
         logger.warn(
           { path: options.path, ...ix.report },
           "storage: repaired reference counts found inconsistent at open",
         );
-        await kv.write(ix.repairs);
-        if (noSync) await kv.sync();
       }
-      return new StorageEngine(kv, options, clock, logger, ix);
+      // The snapshot goes before the store accepts any write, whether it was used or not: a later crash must
+      // find none (the index then changes without it). LMDB commits in order, so nothing written after this can
+      // survive a crash without this removal; the repairs ride in the same transaction.
+      const removals: KvOp[] =
+        snap.status === "absent" ? [] : snap.keys.map((key) => ({ space: Space.Meta, key, remove: true }));
+      if (ix.repairs.length > 0 || removals.length > 0) {
+        await kv.write([...ix.repairs, ...removals]);
+        if (noSync && ix.repairs.length > 0) await kv.sync();
+      }
+      return new StorageEngine(kv, options, clock, logger, ix, openSnapshot);
     } catch (e) {
       await kv.close();
       throw e;
@@ -119,12 +135,15 @@ export class StorageEngine implements Storage {
     clock: Clock,
     logger: Logger,
     ix: ReturnType<typeof loadIndexes>,
+    openSnapshot: StorageEngine["openSnapshot"],
   ) {
     this.kind = kv.kind;
     this.#kv = kv;
     this.path = options.path;
     this.durability = options.durability ?? Durability.Sync;
     this.openReport = ix.report;
+    this.openSnapshot = openSnapshot;
+    this.#snapshotMinEntries = options.snapshotMinEntries ?? 4096;
     this.#noSync = options.backendNoSync ?? false;
     this.#committer = new Committer({
       mode: this.durability,
@@ -229,6 +248,13 @@ export class StorageEngine implements Storage {
     };
   }
 
+  /** The queue logs' index, once everything is written (snapshot.ts); skipped after a storage failure. */
+  async #writeSnapshot(): Promise<void> {
+    if (this.#snapshotMinEntries <= 0 || this.#committer.failed !== undefined) return;
+    const ops = snapshotOps(this.#kv, this.queues.states(), this.messages.nextId, this.#snapshotMinEntries);
+    if (ops.length > 0) await this.#kv.write(ops);
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return this.#closing;
     this.#closed = true; // from now on mutations throw: nothing can slip in behind the final flush
@@ -236,6 +262,7 @@ export class StorageEngine implements Storage {
     this.#closing = (async () => {
       try {
         await this.#committer.flush();
+        await this.#writeSnapshot();
         if (this.#noSync) await this.#kv.sync();
       } finally {
         this.#committer.stop();

@@ -32,6 +32,13 @@ export interface KvBackend {
   entries(space: SpaceName): Iterable<KvEntry>;
   /** Every key of a space (no value decoding). */
   keys(space: SpaceName): Iterable<Key>;
+  /** Number of entries in a space, without reading them. */
+  count(space: SpaceName): number;
+  /**
+   * A counter of committed writes that moves by exactly one per write() and survives reopening (LMDB: the last
+   * transaction id): the index snapshot records it to tell that nothing was written after it (snapshot.ts).
+   */
+  generation(): number;
   close(): Promise<void>;
 }
 

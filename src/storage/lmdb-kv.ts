@@ -212,6 +212,14 @@ export class LmdbKv implements KvBackend {
     }
   }
 
+  count(space: SpaceName): number {
+    return (this.#db(space).getStats() as { entryCount: number }).entryCount;
+  }
+
+  generation(): number {
+    return (this.#root.getStats() as { lastTxnId: number }).lastTxnId;
+  }
+
   async close(): Promise<void> {
     try {
       await this.#root.close();

@@ -23,8 +23,10 @@ function copy(v: unknown): unknown {
 export class MemoryKv implements KvBackend {
   readonly kind = "memory";
   readonly #spaces = new Map<SpaceName, Map<string, Group>>();
+  #generation = 0;
 
   write(ops: readonly KvOp[]): Promise<void> {
+    this.#generation++;
     for (const op of ops) {
       if (isRemove(op)) this.#remove(op.space, op.key);
       else this.#put(op.space, op.key, op.value);
@@ -78,6 +80,16 @@ export class MemoryKv implements KvBackend {
       const ids = g.sorted ? [...g.ids.keys()] : [...g.ids.keys()].sort(compareIds);
       for (const id of ids) yield [group, id];
     }
+  }
+
+  count(space: SpaceName): number {
+    let n = 0;
+    for (const g of this.#spaces.get(space)?.values() ?? []) n += g.ids.size;
+    return n;
+  }
+
+  generation(): number {
+    return this.#generation;
   }
 
   close(): Promise<void> {

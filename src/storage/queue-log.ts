@@ -62,6 +62,11 @@ export class EngineQueueLogs implements QueueLogStore {
     return { st, g };
   }
 
+  /** The logs' states (the snapshot writer's input, at close). */
+  states(): Iterable<LogState> {
+    return this.#logs.values();
+  }
+
   // ---- entries ---------------------------------------------------------------------------------------------
 
   append(queue: string, messageId: MessageId, meta?: QueueEntryMeta): number {
@@ -71,10 +76,11 @@ export class EngineQueueLogs implements QueueLogStore {
   }
 
   #add(st: LogState, messageId: MessageId, meta?: QueueEntryMeta): number {
-    st.startup = undefined;
+    st.startup = false;
     const seq = st.next++;
-    st.entries.set(seq, messageId);
-    const value = encodeLogEntry(messageId, this.#h.now(), meta);
+    const at = this.#h.now();
+    st.entries.set(seq, messageId, at, meta);
+    const value = encodeLogEntry(messageId, at, meta);
     this.#h.elider.put(Space.QueueLog, [st.key, seq], value, true); // a new seq
     return seq;
   }
@@ -82,7 +88,7 @@ export class EngineQueueLogs implements QueueLogStore {
   /** Deletes entry `seq` (known to exist) and its pending entries, and releases its body (unless `keepRef`). */
   #delete(st: LogState, seq: number, keepRef = false): void {
     const id = st.entries.get(seq)!;
-    st.startup = undefined;
+    st.startup = false;
     st.entries.delete(seq);
     this.#h.elider.remove(Space.QueueLog, [st.key, seq]);
     for (const g of st.groups.values()) {
@@ -111,7 +117,8 @@ export class EngineQueueLogs implements QueueLogStore {
   scan(queue: string, fromSeq: number, limit: number): QueueLogRef[] {
     this.#h.check();
     const st = this.#logs.get(keyText(queue));
-    if (st?.startup !== undefined) return scanStartup(st, fromSeq, limit);
+    // Right after open the index is what is committed (append times and metas included): no read, no decoding.
+    if (st?.startup === true) return st.entries.slice(fromSeq, limit);
     const out: QueueLogRef[] = [];
     for (const e of this.#h.kv.range(Space.QueueLog, keyText(queue), fromSeq, limit)) {
       const { messageId, appendedAt, meta } = decodeLogEntry(e.value);
@@ -261,23 +268,4 @@ export class EngineQueueLogs implements QueueLogStore {
 function firstSeq(st: LogState): number {
   for (const seq of st.entries.keys()) return seq;
   return st.next;
-}
-
-/** `scan` served from what open() read (the log has not changed since): the last page releases it. */
-function scanStartup(st: LogState, fromSeq: number, limit: number): QueueLogRef[] {
-  const s = st.startup!;
-  let lo = 0;
-  let hi = s.seqs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (s.seqs[mid]! < fromSeq) lo = mid + 1;
-    else hi = mid;
-  }
-  const end = Math.min(s.seqs.length, lo + Math.max(0, limit));
-  const out: QueueLogRef[] = [];
-  for (let i = lo; i < end; i++) {
-    out.push({ seq: s.seqs[i]!, messageId: s.ids[i]!, appendedAt: s.appendedAt[i]!, meta: s.metas[i] });
-  }
-  if (end >= s.seqs.length) st.startup = undefined;
-  return out;
 }

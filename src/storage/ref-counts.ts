@@ -57,6 +57,11 @@ export class RefCounts implements Iterable<[MessageId, number]> {
     return this.#clearBit(id) || this.#other.delete(id);
   }
 
+  /** The ids whose count is not 1 (few: kept in a Map), with their counts. */
+  multiples(): IterableIterator<[MessageId, number]> {
+    return this.#other.entries();
+  }
+
   *[Symbol.iterator](): Iterator<[MessageId, number]> {
     for (const [index, page] of this.#pages) {
       const base = index * PAGE_IDS;

@@ -34,6 +34,11 @@ export class MessageRefs implements MessageStore {
     this.#counted = counted;
   }
 
+  /** The id the next store() gets (ids are never reused, across restarts too: the snapshot records it). */
+  get nextId(): MessageId {
+    return this.#nextId;
+  }
+
   store(message: StoredMessage): MessageId {
     this.#h.check();
     checkQos(message.qos, "message");

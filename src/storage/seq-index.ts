@@ -1,28 +1,80 @@
-// A queue log's entries, seq → message id, for a million entries without a million Map entries. Seqs are assigned
-// densely in increasing order and never reused, so the live ones sit in few ranges: pages of 4,096 slots in a
-// Float64Array (NaN: no entry), freed once empty. 1 M entries take ~8 MB instead of a ~40 MB Map, inserting them
-// at open costs a store instead of a hash insertion with rehashing, and iteration is in seq order (what the
-// log's readers rely on: first entry, deletion up to a seq).
-import type { MessageId } from "./types.ts";
+// A queue log's entries, seq → (message id, append time, meta), for a million entries without a million Map
+// entries or objects. Seqs are assigned densely in increasing order and never reused, so the live ones sit in few
+// ranges: pages of 4,096 slots in typed arrays (NaN id: no entry), freed once empty. The meta a queue layer keeps
+// with an entry (a few numbers: size, key hash, expiry) is held in per-page columns, one per meta key, so 1 M
+// entries with two numeric meta fields take ~32 MB of typed arrays instead of ~1 M objects (~150 MB of heap).
+// Iteration is in seq order (what the log's readers rely on: first entry, deletion up to a seq). The pages are
+// also what a clean close writes as the index snapshot (snapshot.ts) and what an open restores from it.
+import type { MessageId, QueueEntryMeta } from "./types.ts";
 
-const PAGE = 4096;
+export const PAGE = 4096;
 
-interface Page {
+/** A numeric meta column (NaN: absent in that slot) or a boolean one (0 absent, 1 false, 2 true). */
+export type MetaColumn =
+  { readonly kind: "num"; readonly data: Float64Array } | { readonly kind: "bool"; readonly data: Uint8Array };
+
+export interface SeqPage {
   readonly index: number;
   readonly ids: Float64Array;
+  /** Append times (ms since the epoch). */
+  readonly at: Float64Array;
+  /** Meta columns by key. */
+  readonly cols: Map<string, MetaColumn>;
+  /** Metas the columns cannot hold (a string or NaN value): slot → meta, whole. Rare: never for the queue engine's. */
+  readonly odd: Map<number, QueueEntryMeta>;
   count: number;
+}
+
+export function newPage(index: number): SeqPage {
+  return {
+    index,
+    ids: new Float64Array(PAGE).fill(NaN),
+    at: new Float64Array(PAGE),
+    cols: new Map(),
+    odd: new Map(),
+    count: 0,
+  };
+}
+
+/** True when `meta` has keys and every value fits a column: numbers (not NaN) and booleans. */
+function columnar(meta: QueueEntryMeta): boolean {
+  let keys = 0;
+  for (const k in meta) {
+    const v = meta[k];
+    if (typeof v === "number" ? Number.isNaN(v) : typeof v !== "boolean") return false;
+    keys++;
+  }
+  return keys > 0;
 }
 
 export class SeqIndex implements Iterable<[number, MessageId]> {
   /** Pages by index, in ascending index order (new pages come last: seqs only grow; see #insertPage). */
-  #pages = new Map<number, Page>();
+  #pages = new Map<number, SeqPage>();
   #maxIndex = -1;
   #size = 0;
   /** The page last used (appends and acks walk seqs in order). */
-  #last: Page | undefined;
+  #last: SeqPage | undefined;
+
+  /** An index over pages read back from a snapshot (ascending indexes, counts as given). */
+  static fromPages(pages: Iterable<SeqPage>): SeqIndex {
+    const x = new SeqIndex();
+    for (const p of pages) {
+      if (p.index <= x.#maxIndex || p.count <= 0)
+        throw new RangeError(`snapshot page ${p.index} out of order or empty`);
+      x.#pages.set(p.index, p);
+      x.#maxIndex = p.index;
+      x.#size += p.count;
+    }
+    return x;
+  }
 
   get size(): number {
     return this.#size;
+  }
+
+  /** The live pages, ascending (the snapshot writer's input; not to be modified). */
+  pages(): IterableIterator<SeqPage> {
+    return this.#pages.values();
   }
 
   get(seq: number): MessageId | undefined {
@@ -36,7 +88,7 @@ export class SeqIndex implements Iterable<[number, MessageId]> {
     return this.get(seq) !== undefined;
   }
 
-  set(seq: number, id: MessageId): void {
+  set(seq: number, id: MessageId, appendedAt = 0, meta?: QueueEntryMeta): void {
     if (!Number.isSafeInteger(seq) || seq < 0) throw new RangeError(`seq ${seq} is not a safe integer`);
     let page = this.#page(seq);
     if (page === undefined) page = this.#insertPage(Math.floor(seq / PAGE));
@@ -44,8 +96,10 @@ export class SeqIndex implements Iterable<[number, MessageId]> {
     if (Number.isNaN(page.ids[o]!)) {
       page.count++;
       this.#size++;
-    }
+    } else clearMeta(page, o);
     page.ids[o] = id;
+    page.at[o] = appendedAt;
+    if (meta !== undefined) setMeta(page, o, meta);
   }
 
   delete(seq: number): boolean {
@@ -54,6 +108,7 @@ export class SeqIndex implements Iterable<[number, MessageId]> {
     const o = seq - page.index * PAGE;
     if (Number.isNaN(page.ids[o]!)) return false;
     page.ids[o] = NaN;
+    clearMeta(page, o);
     this.#size--;
     if (--page.count === 0) {
       this.#pages.delete(page.index);
@@ -78,7 +133,28 @@ export class SeqIndex implements Iterable<[number, MessageId]> {
     }
   }
 
-  #page(seq: number): Page | undefined {
+  /** Up to `limit` entries with seq >= fromSeq, ascending, each with its append time and meta. */
+  slice(
+    fromSeq: number,
+    limit: number,
+  ): { seq: number; messageId: MessageId; appendedAt: number; meta: QueueEntryMeta | undefined }[] {
+    const out: { seq: number; messageId: MessageId; appendedAt: number; meta: QueueEntryMeta | undefined }[] = [];
+    if (limit <= 0) return out;
+    const first = Math.floor(Math.max(0, fromSeq) / PAGE);
+    for (const page of this.#pages.values()) {
+      if (page.index < first) continue;
+      const base = page.index * PAGE;
+      for (let o = Math.max(0, fromSeq - base); o < PAGE; o++) {
+        const id = page.ids[o]!;
+        if (Number.isNaN(id)) continue;
+        out.push({ seq: base + o, messageId: id, appendedAt: page.at[o]!, meta: getMeta(page, o) });
+        if (out.length >= limit) return out;
+      }
+    }
+    return out;
+  }
+
+  #page(seq: number): SeqPage | undefined {
     const last = this.#last;
     const index = Math.floor(seq / PAGE);
     if (last !== undefined && last.index === index) return last;
@@ -87,8 +163,8 @@ export class SeqIndex implements Iterable<[number, MessageId]> {
     return page;
   }
 
-  #insertPage(index: number): Page {
-    const page: Page = { index, ids: new Float64Array(PAGE).fill(NaN), count: 0 };
+  #insertPage(index: number): SeqPage {
+    const page = newPage(index);
     this.#pages.set(index, page);
     if (index < this.#maxIndex) {
       // Out of order (not how a log grows, but kept correct): re-sort the pages once.
@@ -97,4 +173,57 @@ export class SeqIndex implements Iterable<[number, MessageId]> {
     this.#last = page;
     return page;
   }
+}
+
+function setMeta(page: SeqPage, o: number, meta: QueueEntryMeta): void {
+  if (!columnar(meta)) {
+    page.odd.set(o, meta);
+    return;
+  }
+  for (const k in meta) {
+    const v = meta[k]!;
+    let col = page.cols.get(k);
+    const kind = typeof v === "boolean" ? "bool" : "num";
+    if (col !== undefined && col.kind !== kind) {
+      // The same key with numbers and booleans in one page: keep this one whole instead.
+      page.odd.set(o, meta);
+      for (const c of page.cols.values()) clearSlot(c, o);
+      return;
+    }
+    if (col === undefined) {
+      col =
+        kind === "num"
+          ? { kind, data: new Float64Array(PAGE).fill(NaN) }
+          : { kind: "bool", data: new Uint8Array(PAGE) };
+      page.cols.set(k, col);
+    }
+    if (col.kind === "num") col.data[o] = v as number;
+    else col.data[o] = v === true ? 2 : 1;
+  }
+}
+
+function clearSlot(c: MetaColumn, o: number): void {
+  if (c.kind === "num") c.data[o] = NaN;
+  else c.data[o] = 0;
+}
+
+function clearMeta(page: SeqPage, o: number): void {
+  page.odd.delete(o);
+  for (const c of page.cols.values()) clearSlot(c, o);
+}
+
+function getMeta(page: SeqPage, o: number): QueueEntryMeta | undefined {
+  const odd = page.odd.get(o);
+  if (odd !== undefined) return odd;
+  let meta: Record<string, number | boolean> | undefined;
+  for (const [k, c] of page.cols) {
+    if (c.kind === "num") {
+      const v = c.data[o]!;
+      if (!Number.isNaN(v)) (meta ??= {})[k] = v;
+    } else {
+      const v = c.data[o]!;
+      if (v !== 0) (meta ??= {})[k] = v === 2;
+    }
+  }
+  return meta;
 }

@@ -168,6 +168,12 @@ export interface Storage {
   readonly path: string | undefined;
   /** What open() found and repaired. */
   readonly openReport: OpenReport;
+  /**
+   * Whether open() rebuilt the queue-log index from the snapshot of the last clean close (snapshot.ts):
+   * `used`; `absent` (none: first open, or the last run did not close cleanly); `stale` (something wrote after
+   * it, or it is unreadable: `reason`); `rejected` (valid, but the reference counts disagreed: scanned instead).
+   */
+  readonly openSnapshot: { readonly status: "used" | "absent" | "stale" | "rejected"; readonly reason?: string };
   /** Group-commit counters. */
   readonly stats: StorageStats;
 
@@ -231,4 +237,9 @@ export interface StorageOptionsBase {
   maxPendingOps?: number;
   clock?: Clock;
   logger?: Logger;
+  /**
+   * A clean close writes the queue logs' index snapshot when they hold at least this many entries (default
+   * 4096; below that the scan at open costs a few ms). 0 or less: never.
+   */
+  snapshotMinEntries?: number;
 }

@@ -16,8 +16,12 @@ const mainJs = "dist/cli/main.js";
  * compiled one 0.7 s, and the suite starts the CLI over a hundred times.
  */
 export function cliArgs(): string[] {
-  return process.env["WHARF_TEST_COMPILED_CLI"] === "1" ? [mainJs] : ["--import", "tsx", mainTs];
+  const main = process.env["WHARF_TEST_COMPILED_CLI"] === "1" ? [mainJs] : ["--import", "tsx", mainTs];
+  return [...exitWithParent, ...main];
 }
+
+/** Node flags that make a child exit when the test process that started it dies (see exit-with-parent.mjs). */
+export const exitWithParent: readonly string[] = ["--import", new URL("./exit-with-parent.mjs", import.meta.url).href];
 
 interface AfterHook {
   after(fn: () => void | Promise<void>): void;

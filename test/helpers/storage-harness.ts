@@ -30,6 +30,12 @@ export interface StorageHarness {
 
 export type HarnessFactory = () => Promise<StorageHarness>;
 
+/**
+ * Every clean close in the suite writes the index snapshot (the default threshold is 4096 log entries), so each
+ * reopen test also tests the snapshot path; tampering, crashes and the scan path's own tests see it stale or absent.
+ */
+const SNAPSHOT_ALWAYS: StorageOptionsBase = { snapshotMinEntries: 1 };
+
 function toKv(ops: TamperOp[]): KvOp[] {
   return ops.map((o) =>
     o.value === undefined
@@ -53,7 +59,7 @@ export const memoryHarness: HarnessFactory = () => {
     name: "memory",
     path: undefined,
     async open(options) {
-      const s = await openMemoryStorage({ ...options, backend });
+      const s = await openMemoryStorage({ ...SNAPSHOT_ALWAYS, ...options, backend });
       opened.stores.push(s);
       return s;
     },
@@ -89,7 +95,7 @@ export const lmdbHarness: HarnessFactory = async () => {
     name: "lmdb",
     path,
     async open(options) {
-      const s = await openLmdbStorage({ ...options, path });
+      const s = await openLmdbStorage({ ...SNAPSHOT_ALWAYS, ...options, path });
       opened.stores.push(s);
       return s;
     },

@@ -10,6 +10,7 @@ import { SlotOwnership, rankNodes } from "../../../src/cluster/queues/index.ts";
 import type { SlotOwnershipOptions } from "../../../src/cluster/queues/index.ts";
 import { startEtcd, waitFor } from "../../helpers/etcd.ts";
 import type { EtcdProcess } from "../../helpers/etcd.ts";
+import { exitWithParent } from "../../helpers/spawn-wharf.ts";
 
 const SLOTS = 16;
 
@@ -177,7 +178,15 @@ describe("cluster queues: slot ownership in etcd", () => {
     // The child and the other node use the default prefix (/wharf/queues/), which no other test here uses.
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", fileURLToPath(new URL("./fence-child.ts", import.meta.url)), etcd.endpoint, "paused", "4"],
+      [
+        ...exitWithParent,
+        "--import",
+        "tsx",
+        fileURLToPath(new URL("./fence-child.ts", import.meta.url)),
+        etcd.endpoint,
+        "paused",
+        "4",
+      ],
       { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env } },
     );
     try {

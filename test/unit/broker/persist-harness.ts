@@ -76,6 +76,12 @@ export class TestDisk implements KvBackend {
   lastId(space: SpaceName, group: string): number | undefined {
     return this.inner.lastId(space, group);
   }
+  count(space: SpaceName): number {
+    return this.inner.count(space);
+  }
+  generation(): number {
+    return this.inner.generation();
+  }
   entries(space: SpaceName): Iterable<KvEntry> {
     return this.inner.entries(space);
   }

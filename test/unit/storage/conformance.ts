@@ -7,6 +7,7 @@ import { lifecycleTests } from "./conformance-lifecycle.ts";
 import { messageTests } from "./conformance-messages.ts";
 import { queueTests } from "./conformance-queues.ts";
 import { sessionTests } from "./conformance-sessions.ts";
+import { snapshotTests } from "./conformance-snapshot.ts";
 
 export type { HarnessFactory, StorageHarness } from "../../helpers/storage-harness.ts";
 
@@ -17,5 +18,6 @@ export function runConformance(name: string, factory: HarnessFactory): void {
     sessionTests(name, factory);
     lifecycleTests(name, factory);
     queueTests(name, factory);
+    snapshotTests(name, factory);
   });
 }

@@ -1,0 +1,40 @@
+// A broker started by a test exits when the test process dies without running its hooks (a killed runner), so
+// no `wharf start` is left behind holding ports (exit-with-parent.mjs, preloaded through cliArgs()).
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { readFileSync } from "node:fs";
+import { it } from "node:test";
+import assert from "node:assert/strict";
+import { cliArgs, repoRoot } from "../../helpers/spawn-wharf.ts";
+
+/** Running, not a zombie: an orphan's exit status waits for init to reap it, and this machine's init may not. */
+const alive = (pid: number): boolean => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+};
+
+it("a wharf child exits once the process that started it is killed with SIGKILL", async (t) => {
+  // The "runner": starts wharf, prints its pid once wharf logs (it is up), then waits forever.
+  const argv = [...cliArgs(), "start", "--host", "127.0.0.1", "--port", "0", "--storage", "memory"];
+  const script = `const c = require("node:child_process").spawn(process.execPath, ${JSON.stringify(argv)}, { stdio: ["ignore", "pipe", "ignore"] });
+c.stdout.once("data", () => process.stdout.write(c.pid + "\\n")); c.stdout.resume(); setInterval(() => {}, 1000);`;
+  const runner = spawn(process.execPath, ["-e", script], { cwd: repoRoot, stdio: ["ignore", "pipe", "inherit"] });
+  let brokerPid = 0;
+  t.after(() => {
+    if (alive(runner.pid!)) runner.kill("SIGKILL");
+    if (brokerPid !== 0 && alive(brokerPid)) process.kill(brokerPid, "SIGKILL");
+  });
+  const [line] = (await once(runner.stdout, "data")) as [Buffer];
+  brokerPid = Number(line.toString().trim());
+  assert.ok(brokerPid > 0 && alive(brokerPid), "the broker runs while its runner does");
+  runner.kill("SIGKILL");
+  await once(runner, "exit");
+  // The watchdog polls every 500 ms; give it 20 s on a loaded machine (the broker may still be starting).
+  for (const deadline = Date.now() + 20_000; alive(brokerPid) && Date.now() < deadline;)
+    await new Promise((r) => setTimeout(r, 100));
+  assert.equal(alive(brokerPid), false, "the orphaned broker exited");
+});

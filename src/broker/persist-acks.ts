@@ -76,7 +76,7 @@ export class AckGate {
     if (this.#batch === batch) this.#batch = undefined; // later calls start a new list (and reaction)
     const items = batch.items;
     if (err !== undefined) this.failed(err, "commit");
-    let thrown: unknown;
+    let thrown: Error | undefined;
     for (let i = 0; i < items.length; i += 2) {
       const c = items[i] as ClientContext;
       this.#pending.set(c, (this.#pending.get(c) ?? 1) - 1);
@@ -86,7 +86,8 @@ export class AckGate {
         try {
           (items[i + 1] as () => void)();
         } catch (e) {
-          thrown ??= e; // the others still go out; then it surfaces as before (an unhandled rejection)
+          // The others still go out; then it surfaces as before (an unhandled rejection).
+          thrown ??= e instanceof Error ? e : new Error(String(e));
         }
       }
     }

@@ -126,6 +126,20 @@ export class TcpConnection implements TransportConnection, DeadlineEntry {
     endGraceOf(this.clock).add(this, this.clock.now());
   }
 
+  /**
+   * After the client's DISCONNECT: when everything written was handed to the kernel, close the socket at once. The
+   * kernel still sends what it holds, then FIN (the client said it sends nothing more, so no unread input turns it
+   * into a reset). This saves the half-close (a shutdown syscall), the wait for the client's FIN and the grace
+   * deadline. With bytes still queued in Node,
+   * end() as usual.
+   */
+  closeAfterGoodbye(): void {
+    const s = this.socket;
+    if (s.destroyed) return;
+    if (s.writableLength > 0 || this.#ending) this.end();
+    else s.destroy();
+  }
+
   /** END_GRACE_MS after end() and the peer has not closed its side. */
   onDeadline(): void {
     this.socket.destroy();

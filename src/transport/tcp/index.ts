@@ -9,8 +9,8 @@
 //  - pause()/resume(): socket.pause()/resume(), for the core's input bound while a handler is pending.
 //  - Takes any ConnectionAcceptor (the Broker is one), not the concrete Broker.
 //  - Per connection (a storm makes thousands a second, issue #10): no closures. The socket's listeners are shared
-//    functions that find their handler on the socket, the remote address is read (getpeername) only when asked for,
-//    and the grace period after end() is a deadline on one shared timer (util/deadlines.ts).
+//    functions that find their handler on the socket, and the grace period after end() is a deadline on one shared
+//    timer (util/deadlines.ts).
 import net from "node:net";
 import type {
   ConnectionAcceptor,
@@ -75,7 +75,11 @@ function endGraceOf(clock: Clock): DeadlineList {
 
 /** Also adapts TLS sockets (a tls.TLSSocket is a net.Socket): src/transport/tls reuses it with kind "tls". */
 export class TcpConnection implements TransportConnection, DeadlineEntry {
-  #remoteAddress: string | undefined = undefined;
+  /**
+   * Read at once (a getpeername syscall): Node cannot tell it after the socket closed, and the log lines and the
+   * per-address log limit of a connection that closes before its CONNECT need it then.
+   */
+  readonly remoteAddress: string;
   #ending = false;
   deadlineAt = 0;
   deadlinePrev: DeadlineEntry | undefined = undefined;
@@ -88,11 +92,8 @@ export class TcpConnection implements TransportConnection, DeadlineEntry {
     private readonly highWater: number,
     readonly kind: string = "tcp",
     readonly peerIdentity?: PeerIdentity,
-  ) {}
-
-  /** Read on first use (a getpeername syscall), then kept: also valid after the socket closed. */
-  get remoteAddress(): string {
-    return (this.#remoteAddress ??= `${this.socket.remoteAddress ?? "?"}:${this.socket.remotePort ?? 0}`);
+  ) {
+    this.remoteAddress = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
   }
 
   write(chunks: readonly Buffer[]): boolean {

@@ -217,6 +217,7 @@ export class BrokerRuntime implements BrokerCore {
       // Checked first: without a read-filter ACL no identity object is built per delivery.
       canRead: (s, topic) =>
         !authorizer.readChecked || authorizer.canRead(s.owner ?? { clientId: s.clientId, username: undefined }, topic),
+      readChecked: () => authorizer.readChecked,
       strategy: this.options.sharedSubscriptionStrategy,
       queueLimits: env.queueLimits,
       queueQos0Offline: this.options.queueQos0Offline,
@@ -241,6 +242,7 @@ export class BrokerRuntime implements BrokerCore {
       now,
       touch: () => this.persistence?.touched(),
       backend: deps.queueBackend,
+      tracer: () => this.tracer,
     });
     this.router =
       deps.routing === undefined
@@ -256,7 +258,8 @@ export class BrokerRuntime implements BrokerCore {
       now,
       logger: this.logger,
       authorizer: this.authorizer,
-      publish: (m) => void this.publishMessage(m),
+      publish: (m) => this.publishMessage(m),
+      tracer: () => this.tracer,
     };
     const localSessions = new LocalSessionRegistry({
       clock: this.clock,

@@ -50,6 +50,11 @@ const benchPeers = [
     pkg: "openssl",
     check: ["sh", "-c", "command -v openssl"],
   },
+  {
+    what: "go (builds bench/transports/tls-load, the TLS handshake generator, npm run bench:transports)",
+    pkg: "golang-go",
+    check: ["sh", "-c", "command -v go"],
+  },
 ];
 if (process.argv.includes("--bench")) peers.push(...benchPeers);
 

@@ -155,7 +155,7 @@ export function cpuTicks(): { busy: number; total: number }[] {
     for (const line of readFileSync("/proc/stat", "utf8").split("\n")) {
       const m = /^cpu(\d+)\s+(.*)$/.exec(line);
       if (m === null) continue;
-      const v = m[2]!.split(" ").map(Number);
+      const v = m[2]!.trim().split(/\s+/).map(Number);
       const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
       out[Number(m[1])] = { busy: total - v[3]! - v[4]!, total };
     }

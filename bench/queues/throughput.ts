@@ -36,7 +36,7 @@ console.log(
     `load ${loadavg()[0]!.toFixed(1)}`,
 );
 console.log(
-  "mode      case       published/s  delivered/s    e2e p50    e2e p99  lost  dup  broker cpu  client cpu  load (1/5/15)",
+  "mode      case       published/s  delivered/s    e2e p50    e2e p99  lost  dup  broker cpu  client cpu  client lag p99  load (1/5/15)",
 );
 for (const mode of flag("modes", "sync,batched").split(",")) {
   for (const kind of flag("cases", "unpaced,paced").split(",")) {
@@ -53,8 +53,17 @@ for (const mode of flag("modes", "sync,batched").split(",")) {
         String(r.duplicates).padStart(4),
         `${Math.round(r.brokerCpu * 100)}%`.padStart(11),
         `${Math.round(r.clientCpu * 100)}%`.padStart(11),
+        formatMs(r.clientLoopP99).padStart(15),
         `  ${r.load}`,
       ].join(" "),
     );
+    const b = r.broker;
+    if (b !== undefined) {
+      console.log(
+        `          broker loop delay p50/p99/max ${b.loopMs.p50}/${b.loopMs.p99}/${b.loopMs.max} ms; GC ${b.gc.count} pauses ` +
+          `${Math.round(b.gc.totalMs)} ms in all (${((100 * b.gc.totalMs) / b.spanMs).toFixed(1)} % of the window), ` +
+          `longest ${b.gc.maxMs.toFixed(1)} ms, ${b.gc.over2} over 2 ms, ${b.gc.over5} over 5 ms`,
+      );
+    }
   }
 }

@@ -3,13 +3,18 @@
 // Mosquitto has the feature; every broker on free loopback ports with the same EC P-256 test certificate.
 // Pinning (default, 2+ CPUs): the broker runs under `taskset -c 0`, this process and every generator process on
 // CPU 1 (inherited affinity), so "on one core" means the broker had exactly one core.
-//  - handshake, two real clients, several processes at once so that no single client process is the limit:
-//    * `openssl s_time -new` (OpenSSL's C client; a fresh session per connection, no resumption; certificate
-//      not verified, which only saves client time), --procs processes, TLS 1.3 and TLS 1.2
-//      (ECDHE-ECDSA-AES128-GCM-SHA256): handshake + close;
-//    * Node `tls.connect` workers (bench/transports/workers.ts; one secure context, no session reuse, CA
-//      verified), TLS 1.3: handshake + MQTT CONNECT/CONNACK + close.
-//    Besides the rate, the broker's CPU time per handshake (/proc, whole process) and what that makes on one core.
+//  - handshake: full TLS handshakes (no resumption: a fresh session and key share every time), EC P-256 server key,
+//    TLS 1.3 (X25519, TLS_AES_256_GCM_SHA384) and TLS 1.2 (ECDHE-ECDSA-AES128-GCM-SHA256), handshake + close.
+//    Clients (--clients):
+//    * `go` (default): bench/transports/tls-load, Go's crypto/tls client (Debian golang-go, built on first use),
+//      --go-conns handshakes in flight in one process. About 0.3 ms of client CPU per handshake, where
+//      `openssl s_time` (OpenSSL 3.0) spends ~1.7 ms: on one generator core s_time cannot drive more than ~600/s,
+//      so its rows measured the generator, not the broker.
+//    * `s_time`: `openssl s_time -new` in --procs processes (certificate not verified).
+//    * `node`: Node `tls.connect` workers (bench/transports/workers.ts; CA verified), TLS 1.3, handshake + MQTT
+//      CONNECT/CONNACK + close. `go` also runs a handshake + CONNECT/CONNACK row against the brokers.
+//    Besides the rate: the broker's CPU time per handshake (/proc, whole process), what that makes on one core,
+//    the generator's CPU per handshake, and how busy each CPU was.
 //  - node: bare Node TLS and HTTP servers (floor.mjs) through the same runs: Node's own cost, the floor under Wharf.
 //  - http: HTTP bridge publishes, `POST /topics/…?qos=N` with 100 B bodies over --connections keep-alive
 //    connections, pipelining 1 and 8, QoS 0 (202) and QoS 1 (200 after the PUBACK). Generator (--http-client):
@@ -20,7 +25,8 @@
 //    was (the generator's CPU near 100 % means the figure is the generator's limit, not the broker's).
 // Runs are short (--seconds, default 3) and unpaced; the load average is printed with every figure.
 // WHARF_BENCH_NODE_ARGS passes node flags to the Wharf process (e.g. --cpu-prof).
-import { mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import os from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -43,7 +49,8 @@ const SECONDS = Number(arg("seconds", "3"));
 const ONLY = list("only", "handshake,http");
 /** "node": bare Node TLS/HTTP servers (floor.mjs), the floor under Wharf's figures. */
 const BROKERS = list("brokers", "wharf,mosquitto,node");
-const CLIENTS = list("clients", "s_time,node");
+const CLIENTS = list("clients", "go,s_time");
+const GO_CONNS = Number(arg("go-conns", "16"));
 const TLS_VERSIONS = list("tls", "1.3,1.2");
 const PROCS = Number(arg("procs", "8"));
 const NODE_PROCS = Number(arg("node-procs", "3"));
@@ -104,7 +111,7 @@ async function measure(b: Started, run: () => Promise<Omit<Measured, "seconds" |
 
 function report(label: string, m: Measured, what: string): void {
   const per = m.ok > 0 ? (m.brokerCpu / m.ok) * 1e6 : Number.NaN;
-  const client = m.clientCpu === undefined ? "" : `, client ${(m.clientCpu * 1e6).toFixed(0)} µs user CPU each`;
+  const client = m.clientCpu === undefined ? "" : `, client ${(m.clientCpu * 1e6).toFixed(0)} µs CPU each`;
   const cpus = m.cpus === undefined ? "" : `; CPUs busy ${m.cpus.map((c) => `${Math.round(c * 100)}%`).join("/")}`;
   const rate = m.rate ?? m.ok / m.seconds;
   console.log(
@@ -149,8 +156,68 @@ function workerJson(outs: string[]): { ok: number; failed: number } {
 
 const WORKER = ["--import", "tsx", "bench/transports/workers.ts"];
 
+/** Builds bench/transports/tls-load (Go) into node_modules/.cache when missing or older than its source. */
+function tlsLoadBinary(): string {
+  const src = join(root, "bench/transports/tls-load/main.go");
+  const dir = join(root, "node_modules/.cache/wharf-bench");
+  const bin = join(dir, "tls-load");
+  if (!existsSync(bin) || statSync(bin).mtimeMs < statSync(src).mtimeMs) {
+    mkdirSync(dir, { recursive: true });
+    execFileSync("go", ["build", "-o", bin, src], { stdio: "inherit", env: { ...process.env, CGO_ENABLED: "0" } });
+  }
+  return bin;
+}
+
+/** One tls-load process (Go crypto/tls, GO_CONNS handshakes in flight) on the generator CPU. */
+async function goLoad(
+  port: number,
+  version: string,
+  seconds: number,
+  mqtt: boolean,
+  resume = false,
+): Promise<Omit<Measured, "seconds" | "brokerCpu">> {
+  const args = ["-addr", `127.0.0.1:${port}`, "-seconds", String(seconds), "-conns", String(GO_CONNS)];
+  args.push("-tls", version, ...(mqtt ? ["-mqtt"] : []), ...(resume ? ["-resume"] : []));
+  const [out] = await generators([[tlsLoadBinary(), args]]);
+  const line = out!.split("\n").find((l) => l.startsWith("{"));
+  if (line === undefined) throw new Error(`tls-load: unexpected output: ${out!.slice(-300)}`);
+  const r = JSON.parse(line) as {
+    ok: number;
+    failed: number;
+    resumed: number;
+    seconds: number;
+    cpu_s: number;
+    error?: string;
+  };
+  const notes = [
+    ...(resume ? [`${r.resumed} resumed`] : []),
+    ...(r.error !== undefined ? [`first error: ${r.error}`] : []),
+  ];
+  return {
+    ok: r.ok,
+    failed: r.failed,
+    rate: r.ok / r.seconds,
+    clientCpu: r.ok > 0 ? r.cpu_s / r.ok : Number.NaN,
+    ...(notes.length > 0 ? { detail: ` (${notes.join("; ")})` } : {}),
+  };
+}
+
 async function handshakeRuns(name: string, b: Started, pki: BenchPki): Promise<void> {
   const port = b.ports.tls;
+  if (CLIENTS.includes("go")) {
+    await goLoad(port, "1.3", WARMUP_S, false); // warm-up (JIT, first allocations), not reported
+    for (const v of TLS_VERSIONS) {
+      const m = await measure(b, () => goLoad(port, v, SECONDS, false));
+      report(`handshake ${name} TLS ${v} (Go crypto/tls ×${GO_CONNS} in flight, EC P-256)`, m, "handshake");
+    }
+    if (name !== "node") {
+      const m = await measure(b, () => goLoad(port, "1.3", SECONDS, true));
+      report(`handshake+CONNECT ${name} TLS 1.3 (Go crypto/tls ×${GO_CONNS} in flight, EC P-256)`, m, "handshake");
+      // Not full handshakes (not the target): session tickets read during CONNECT/CONNACK, then resumed.
+      const r = await measure(b, () => goLoad(port, "1.3", SECONDS, true, true));
+      report(`RESUMED handshake+CONNECT ${name} TLS 1.3 (Go, session tickets)`, r, "handshake");
+    }
+  }
   if (CLIENTS.includes("s_time")) {
     await sTime(port, "1.3", WARMUP_S, PROCS); // warm-up (JIT, first allocations), not reported
     for (const v of TLS_VERSIONS) {

@@ -36,8 +36,15 @@ export class PublisherPool {
     private readonly clock: Clock,
   ) {}
 
-  /** Runs `fn` with the pooled client of `creds` (connecting it first if needed); rejects with a BridgeMqttError. */
-  async with<T>(creds: BridgeCredentials, remote: string, fn: (c: LoopbackClient) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` with the pooled client of `creds` (connecting it first if needed); rejects with a BridgeMqttError.
+   * `remote` (the peer's address, for the broker's logs) may be a function: only called when a client connects.
+   */
+  async with<T>(
+    creds: BridgeCredentials,
+    remote: string | (() => string),
+    fn: (c: LoopbackClient) => Promise<T>,
+  ): Promise<T> {
     const entry = this.#acquire(creds, remote);
     try {
       return await fn(await entry.client);
@@ -59,7 +66,7 @@ export class PublisherPool {
     );
   }
 
-  #acquire(creds: BridgeCredentials, remote: string): PoolEntry {
+  #acquire(creds: BridgeCredentials, remote: string | (() => string)): PoolEntry {
     const pool = this.#pool;
     const found = pool.get(creds.key);
     if (found !== undefined) {
@@ -72,7 +79,7 @@ export class PublisherPool {
     }
     const client = LoopbackClient.connect(this.broker, {
       kind: this.kind,
-      remoteAddress: remote,
+      remoteAddress: typeof remote === "string" ? remote : remote(),
       ...(creds.username !== undefined ? { username: creds.username } : {}),
       ...(creds.password !== undefined ? { password: creds.password } : {}),
       onClose: () => {

@@ -84,8 +84,11 @@ export function credentialsOf(header: string | undefined): BridgeCredentials {
 
 /** The topic (or filter) after /topics/, percent-decoded. */
 function topicOf(url: RequestTarget): string {
+  const raw = url.pathname.slice(TOPICS_PREFIX.length);
+  // Nothing to decode without a "%" (the common case): skip decodeURIComponent's scan and copy.
+  if (!raw.includes("%")) return raw;
   try {
-    return decodeURIComponent(url.pathname.slice(TOPICS_PREFIX.length));
+    return decodeURIComponent(raw);
   } catch {
     throw new HttpBridgeError(400, "invalid_topic", "the topic is not valid percent-encoding");
   }
@@ -270,7 +273,8 @@ export function attachHttpBridge(
       const p = parsePublish(url, req);
       creds = credentialsOf(req.headers.authorization);
       const body = await readBody(req, opts.maxBodySize);
-      const remote = `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? 0}`;
+      // The address string only when the pool connects a client (a string per request was measurable at 20k/s).
+      const remote = (): string => `${req.socket.remoteAddress ?? "?"}:${req.socket.remotePort ?? 0}`;
       await pool.with(creds, remote, (c) => c.publish(p.topic, body, p.qos, p.retain, p.properties));
       sendJson(res, p.qos === 0 ? 202 : 200, { topic: p.topic, qos: p.qos, retain: p.retain, bytes: body.length });
     } catch (err) {

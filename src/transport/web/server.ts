@@ -39,13 +39,20 @@ export function sendJson(
     return;
   }
   const text = JSON.stringify(body);
-  res.writeHead(status, {
-    "content-type": "application/json; charset=utf-8",
-    "content-length": Buffer.byteLength(text),
-    ...headers,
-  });
+  const length = String(Buffer.byteLength(text));
+  // Raw [name, value, …] headers: Node stores them without building and walking a headers object (the bridge
+  // answers every publish through here).
+  const raw = ["content-type", JSON_CONTENT_TYPE, "content-length", length];
+  for (const k in headers) {
+    const v = headers[k];
+    if (Array.isArray(v)) for (const x of v) raw.push(k, x);
+    else if (v !== undefined) raw.push(k, String(v));
+  }
+  res.writeHead(status, raw);
   res.end(text);
 }
+
+const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
 
 /**
  * Creates and binds the server; `setup` attaches the endpoints (before the port opens) and may return what to

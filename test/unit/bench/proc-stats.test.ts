@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
+  cpuBusy,
+  cpuTicks,
   parseNetstatCounter,
   parseProcStatBusyTicks,
   parseStatCpuTicks,
@@ -37,4 +39,20 @@ test("parseNetstatCounter finds a named TcpExt counter", () => {
     "TcpExt: SyncookiesSent ListenOverflows ListenDrops\nTcpExt: 1 620 621\nIpExt: InNoRoutes\nIpExt: 0\n";
   assert.equal(parseNetstatCounter(netstat, "TcpExt", "ListenOverflows"), 620);
   assert.ok(Number.isNaN(parseNetstatCounter(netstat, "TcpExt", "Nope")));
+});
+
+test("cpuBusy: the busy share of each CPU between two readings; NaN when a CPU has no ticks in between", () => {
+  const before = [
+    { busy: 100, total: 200 },
+    { busy: 50, total: 400 },
+  ];
+  const after = [
+    { busy: 175, total: 300 },
+    { busy: 50, total: 400 },
+  ];
+  const [c0, c1] = cpuBusy(before, after);
+  assert.equal(c0, 0.75);
+  assert.ok(Number.isNaN(c1));
+  const now = cpuTicks();
+  if (now.length > 0) assert.ok(now.every((c) => c.busy <= c.total));
 });

@@ -111,12 +111,23 @@ function dataDir(ctx: BrokerContext, name: string): string {
   return dir;
 }
 
+/**
+ * The Wharf checkout the benchmark runs: this one, or WHARF_BENCH_WHARF_ROOT (another checkout, e.g. a git worktree
+ * of an older commit with node_modules, to compare two versions under the same harness and in the same run
+ * conditions). Checkouts older than the management server (issue 15) have no `--management-port` flag.
+ */
+function wharfRoot(ctx: BrokerContext): { root: string; management: boolean } {
+  const root = process.env["WHARF_BENCH_WHARF_ROOT"] ?? ctx.root;
+  return { root, management: existsSync(join(root, "src/admin")) };
+}
+
 const wharf: BrokerDef = {
   id: "wharf",
   label: "Wharf",
   protocols: [PROTOCOL.v311, PROTOCOL.v5],
   async prepare(ctx) {
-    if (!existsSync(join(ctx.root, "src/cli/main.ts"))) return "src/cli/main.ts is missing";
+    const { root } = wharfRoot(ctx);
+    if (!existsSync(join(root, "src/cli/main.ts"))) return `${root}/src/cli/main.ts is missing`;
     // Start it once: the CLI exists before the listener does, so only a real listen counts.
     try {
       const b = await startBroker(wharf, ctx);
@@ -137,11 +148,13 @@ const wharf: BrokerDef = {
     // WebSocket run adds a config file with that one listener (--host/--port then set its address).
     const args = [...extra, "--import", "tsx", "src/cli/main.ts", "start"];
     if (listener !== "tcp") args.push("-c", wharfListenerConfig(ctx, port, listener));
-    args.push("--host", "127.0.0.1", "--port", String(port), "--log-level", "warn", "--management-port", "0");
+    const { root, management } = wharfRoot(ctx);
+    args.push("--host", "127.0.0.1", "--port", String(port), "--log-level", "warn");
+    if (management) args.push("--management-port", "0");
     if (persistent) args.push("--storage", "lmdb", "--data-dir", dataDir(ctx, `wharf-${port}`));
     else args.push("--storage", "memory");
     const [cmd, argv] = pinned(ctx.cpu, process.execPath, args);
-    return spawnManaged(cmd, argv, ctx.root);
+    return spawnManaged(cmd, argv, root);
   },
 };
 

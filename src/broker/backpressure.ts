@@ -133,6 +133,14 @@ export class OutboundPressure {
     return !this.#slow && p !== undefined && p !== this.self;
   }
 
+  /**
+   * Whether loaded() would do nothing with `pendingBytes` and no queued delivery: no episode running and below the
+   * high byte mark (a direct intake that finds this true may skip loaded()).
+   */
+  quietAt(pendingBytes: number): boolean {
+    return !this.#congested && pendingBytes < this.env.options.highWaterBytes && this.#highMessages > 0;
+  }
+
   /** A delivery was handed to this subscriber: begins an episode over the high marks and holds the producer. */
   loaded(): void {
     if (!this.#congested) {

@@ -73,16 +73,20 @@ export class LocalRouter implements Router {
   readonly #shared: SharedSubscriptions;
 
   readonly #canRead: ((s: Session, topic: string) => boolean) | undefined;
+  readonly #readChecked: (() => boolean) | undefined;
 
   constructor(
     sharedEnv: Omit<SharedEnv, "index"> & {
       canRead?: (s: Session, topic: string) => boolean;
+      /** Whether canRead must be asked at all right now (asked once per message, not per delivery). */
+      readChecked?: () => boolean;
       /** Topics whose routing plans are cached (route-cache.ts; default ROUTE_CACHE_SIZE, 0 = no cache: benchmarks). */
       routeCacheSize?: number;
     },
   ) {
     this.#shared = new SharedSubscriptions({ ...sharedEnv, index: this.#index }); // read-checks its members too
     this.#canRead = sharedEnv.canRead;
+    this.#readChecked = sharedEnv.readChecked;
     this.#cache = new RouteCache(sharedEnv.routeCacheSize ?? ROUTE_CACHE_SIZE);
   }
 
@@ -150,7 +154,7 @@ export class LocalRouter implements Router {
 
   #deliver(msg: Message, plan: RoutePlan, withShared: boolean): RouteResult {
     let refused = 0;
-    const canRead = this.#canRead;
+    const canRead = this.#readChecked === undefined || this.#readChecked() ? this.#canRead : undefined;
     const targets = plan.targets;
     // One Delivery for every plain QoS 0 target: it is immutable and QoS 0 is never persisted or tracked per
     // session, so sharing it saves an allocation per subscriber (QoS 1/2 deliveries stay per session: persistence

@@ -215,6 +215,7 @@ export class BrokerRuntime implements BrokerCore {
       // Checked first: without a read-filter ACL no identity object is built per delivery.
       canRead: (s, topic) =>
         !authorizer.readChecked || authorizer.canRead(s.owner ?? { clientId: s.clientId, username: undefined }, topic),
+      readChecked: () => authorizer.readChecked,
       strategy: this.options.sharedSubscriptionStrategy,
       queueLimits: env.queueLimits,
       queueQos0Offline: this.options.queueQos0Offline,

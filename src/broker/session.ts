@@ -87,6 +87,15 @@ export interface SessionLink {
   disconnect(reasonCode: number): void;
 }
 
+/**
+ * A link's direct intake (an in-process subscription, src/inproc/subscription.ts): takes a plain QoS 0 delivery
+ * (no owner, nothing observed) when nothing waits in the session, or answers false and the delivery takes the
+ * ordinary path. Taking it must leave the same state that sending it would: nothing to settle, no packet id.
+ */
+export interface DirectSink {
+  offer(d: Delivery): boolean;
+}
+
 /** What a Session reports about its queue and inflight window (implemented by persist.ts; called only when a store is configured). */
 export interface SessionStore {
   /** `d` was added to the session queue. */
@@ -118,6 +127,8 @@ export type PubrecOutcomeValue = (typeof PubrecOutcome)[keyof typeof PubrecOutco
 
 export class Session {
   link: SessionLink | undefined = undefined;
+  /** The link's direct intake (DirectSink), used only while that link is attached. */
+  sink: (SessionLink & DirectSink) | undefined = undefined;
   /** The identity of the client that last attached (ACL read checks while it is offline). */
   owner: ReadSubject | undefined = undefined;
   /** Seconds; 0 = ends with the connection, NEVER_EXPIRES = never. */
@@ -164,6 +175,26 @@ export class Session {
    */
   deliver(d: Delivery): boolean {
     const link = this.link;
+    const sink = this.sink;
+    // The direct intake: what #send would do for this delivery, minus what has nothing to do (no owner to tell, no
+    // event listener, no timing or trace, nothing queued or held that it must stay behind; the sink itself checks
+    // its room and the backpressure marks). Skipped per delivery: the link's writability and pressure getters,
+    // the send and settle steps and loaded()'s pending-bytes sum (docs/benchmarks.md, in-process table).
+    if (
+      sink !== undefined &&
+      sink === link &&
+      d.qos === 0 &&
+      d.owner === undefined &&
+      this.#backlog === undefined &&
+      this.#gate === undefined &&
+      this.queue.length === 0 &&
+      d.msg.receivedAt === 0 &&
+      d.msg.trace === undefined &&
+      !events.delivery.hasSubscribers &&
+      !events.settlement.hasSubscribers &&
+      sink.offer(d)
+    )
+      return true;
     if (d.owner !== undefined) this.#owned++;
     if (link === undefined) {
       if (d.qos === 0 && !this.env.queueQos0Offline) {

@@ -74,6 +74,14 @@ export abstract class LocalClient implements ClientContext {
     return (this.#pressure ??= new OutboundPressure(this, this, this.broker.overload));
   }
 
+  /**
+   * Something left this client's buffer: an episode over the marks ends once below the low marks (the session's
+   * drain does the same when its queue moves; a buffer that empties with the session queue empty needs this).
+   */
+  protected eased(): void {
+    this.#pressure?.eased();
+  }
+
   /** Payload bytes waiting for this client: its own buffer (subclasses) plus its session queue. */
   get pendingBytes(): number {
     const s = this.session;

@@ -61,6 +61,8 @@ export class Received implements ReceivedMessage {
    * it carries no settlement state, since such a delivery has nothing to settle (no packet id, no ack timeout).
    */
   #shared = false;
+  /** Payload bytes, counted in the buffer's byte total while buffered. */
+  readonly size: number;
 
   constructor(
     readonly sub: LocalSubscription,
@@ -71,7 +73,9 @@ export class Received implements ReceivedMessage {
     readonly deliveryCount: number,
     /** `$queue/` deliveries: the queue's `message-id`. */
     readonly queueId?: string,
-  ) {}
+  ) {
+    this.size = delivery.msg.payload.length;
+  }
 
   // Read through to the shared message rather than copied: one delivery object per message per subscriber is the
   // hot path's main allocation, so it stays small.
@@ -170,6 +174,8 @@ function sharedView(sub: LocalSubscription, d: Delivery): Received {
 export class LocalSubscription extends LocalClient implements Subscription {
   readonly filter: string;
   readonly ackMode: AckMode;
+  /** ackMode "manual" (read per hand-out). */
+  readonly #manual: boolean;
   readonly #qos: QoS;
   readonly #overflow: OverflowPolicy;
   readonly #capacity: number;
@@ -202,6 +208,11 @@ export class LocalSubscription extends LocalClient implements Subscription {
   readonly #signal: AbortSignal | undefined;
   /** A `$queue/` subscription: its consumer group (queue.ts). */
   readonly #queue: QueueSpec | undefined;
+  /**
+   * Takes plain QoS 0 deliveries straight from the session (offer()): automatic acknowledgement, not a queue, no
+   * No Local (what writePublish() would do for them is then a push into the buffer).
+   */
+  readonly #direct: boolean;
   /** Manual ack: the ack timeouts of what is handed out (created on first use). */
   #deadlines: AckDeadlines<Received> | undefined = undefined;
 
@@ -213,6 +224,7 @@ export class LocalSubscription extends LocalClient implements Subscription {
     this.#queue = queueSpecOf(filter, opts);
     this.ackMode = opts.ack ?? "auto";
     if (this.ackMode !== "auto" && this.ackMode !== "manual") throw invalid(`ack must be "auto" or "manual"`);
+    this.#manual = this.ackMode === "manual";
     const qos = opts.qos ?? 0;
     if (qos !== 0 && qos !== 1 && qos !== 2) throw invalid(`qos must be 0, 1 or 2, got ${String(qos)}`);
     // A queue delivery is settled by ack/nack/reject, never by the QoS 2 flow: always QoS 1 (at least once).
@@ -236,6 +248,7 @@ export class LocalSubscription extends LocalClient implements Subscription {
     // The core's No Local compares a message's origin with the subscriber's client id; in-process publications
     // come from the publisher's id, not this subscription's, so the check is made here (5.0 [MQTT-3.8.3-3]).
     this.#skipOrigin = opts.noLocal === true ? host.originId : undefined;
+    this.#direct = this.ackMode === "auto" && this.#queue === undefined && this.#skipOrigin === undefined;
     // The session may hold this many QoS 1/2 deliveries unacknowledged: what the buffer holds plus what is out.
     this.inflightLimit = Math.min(
       65_535,
@@ -265,6 +278,7 @@ export class LocalSubscription extends LocalClient implements Subscription {
         // A durable session resumed: one filter per subscription, so a changed filter replaces the old one.
         for (const f of [...session.subscriptions.keys()]) if (f !== filter) broker.unsubscribe(session, f);
       }
+      if (this.#direct) session.sink = this;
       // Retained messages only for a subscription that is new (5.0 Retain Handling 1 for a resumed one).
       if (!broker.subscribe(session, sub)) broker.deliverRetained(session, sub);
       if (present) session.resume(); // unacknowledged ones again, then what queued meanwhile [MQTT-4.4.0-1]
@@ -286,6 +300,31 @@ export class LocalSubscription extends LocalClient implements Subscription {
 
   override get canWrite(): boolean {
     return this.state !== ConnState.Closed && (this.#overflow !== "block" || this.#buffer.length < this.#capacity);
+  }
+
+  /**
+   * The session's direct intake (DirectSink) of a plain QoS 0 delivery: buffered as writePublish() would, when the
+   * buffer has room and the backpressure marks would not be reached; otherwise false, and the delivery takes the
+   * session's ordinary path (overflow policy, queueing, backpressure).
+   */
+  offer(d: Delivery): boolean {
+    const n = d.msg.payload.length;
+    if (
+      this.state === ConnState.Closed ||
+      this.#buffer.length >= this.#capacity ||
+      !this.pressure.quietAt(this.#bufferedBytes + n)
+    )
+      return false;
+    this.#stats.received++;
+    const r = sharedView(this, d);
+    this.#buffer.push(r, r.priority);
+    this.#bufferedBytes += n;
+    this.#host.buffered.bytes += n;
+    if (!this.#pumpScheduled) {
+      this.#pumpScheduled = true;
+      queueMicrotask(this.#pumpTask);
+    }
+    return true;
   }
 
   override writePublish(d: Delivery, packetId: number | undefined, _dup: boolean): boolean {
@@ -348,14 +387,14 @@ export class LocalSubscription extends LocalClient implements Subscription {
 
   #push(r: Received): void {
     this.#buffer.push(r, r.priority);
-    const n = r.payload.length;
+    const n = r.size;
     this.#bufferedBytes += n;
     this.#host.buffered.bytes += n;
     this.#schedulePump();
   }
 
   #unbuffered(r: Received): void {
-    const n = r.payload.length;
+    const n = r.size;
     this.#bufferedBytes -= n;
     this.#host.buffered.bytes -= n;
   }
@@ -381,11 +420,8 @@ export class LocalSubscription extends LocalClient implements Subscription {
       if (r === undefined) return undefined;
       this.#unbuffered(r);
       // A queue does not expire a message in flight under its consumer (docs/queues.md "Limits").
-      if (
-        r.expiresAt !== undefined &&
-        this.#queue === undefined &&
-        isExpired(r.delivery.msg, this.broker.clock.now())
-      ) {
+      const msg = r.delivery.msg;
+      if (msg.expiresAt !== undefined && this.#queue === undefined && isExpired(msg, this.broker.clock.now())) {
         this.#stats.expired++;
         this.broker.counters.expired++; // expired messages are never delivered, and counted [MQTT-3.3.2-5]
         r.settle(Settle.Dropped);
@@ -404,12 +440,30 @@ export class LocalSubscription extends LocalClient implements Subscription {
   #pump(): void {
     if (this.state === ConnState.Closed || this.#pumping) return;
     if (this.#handler !== undefined) {
+      const handler = this.#handler;
       this.#pumping = true;
       try {
         while (this.#running < this.#concurrency && !this.#isClosed()) {
           const r = this.#take();
           if (r === undefined) break;
-          this.#run(r);
+          if (!r.isShared) {
+            this.#run(r);
+            continue;
+          }
+          // A shared view (automatic acknowledgement, QoS 0): nothing to hand out or settle, so a handler that
+          // returns at once costs one call; one that fails or returns a promise takes #run()'s path.
+          let result: void | Promise<void>;
+          try {
+            result = handler(r);
+          } catch (err) {
+            this.#running++;
+            this.#handlerDone(r, err, true);
+            continue;
+          }
+          if (result !== undefined) {
+            this.#running++;
+            this.#awaitHandler(r, result);
+          }
         }
       } finally {
         this.#pumping = false;
@@ -429,6 +483,7 @@ export class LocalSubscription extends LocalClient implements Subscription {
   #afterTake(): void {
     const s = this.session;
     if (s !== undefined && s.queue.length > 0 && this.canWrite) s.drain();
+    else this.eased();
     if (this.#drainedWaiters.length > 0 && (s === undefined || s.queue.length === 0)) {
       const waiters = this.#drainedWaiters;
       this.#drainedWaiters = [];
@@ -438,7 +493,7 @@ export class LocalSubscription extends LocalClient implements Subscription {
 
   /** Starts tracking `r` as out of the buffer: manual ack gets its timeout; iterator auto-ack settles now. */
   #handOut(r: Received): void {
-    if (this.ackMode === "manual") {
+    if (this.#manual) {
       this.#outstanding.add(r);
       if (this.#queue !== undefined) return; // the queue's deliveryTimeout applies, not ackTimeout
       (this.#deadlines ??= new AckDeadlines<Received>(this.broker.clock, this.#ackTimeout, (x) =>
@@ -459,9 +514,12 @@ export class LocalSubscription extends LocalClient implements Subscription {
       this.#handlerDone(r, err, true);
       return;
     }
-    // A shared view the handler finished with: nothing to acknowledge or track (the common case, kept short).
-    if (result === undefined && r.isShared) this.#running--;
-    else if (result instanceof Promise) {
+    this.#awaitHandler(r, result);
+  }
+
+  /** After the handler returned `result` for `r` (#running counts it): settles now, or when its promise does. */
+  #awaitHandler(r: Received, result: void | Promise<void>): void {
+    if (result instanceof Promise) {
       result.then(
         () => this.#handlerDone(r, undefined, false),
         (err: unknown) => this.#handlerDone(r, err, true),

@@ -1,0 +1,231 @@
+// The direct intake of in-process subscriptions (Session.sink, LocalSubscription.offer): plain QoS 0 deliveries go
+// from the route plan straight into the subscription's buffer. These tests hold it to what the session's ordinary
+// path does: each overflow policy, order when fast (QoS 0) and slow (QoS 1, manual ack, queued) deliveries mix,
+// retained messages first, the backpressure marks, delivery events, metrics.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { BrokerChannel, onBrokerEvent } from "../../../src/broker/index.ts";
+import { InprocError, InprocErrorCode, type ReceivedMessage } from "../../../src/index.ts";
+import { embedded, next, settle } from "./harness.ts";
+
+const texts = (ms: ReceivedMessage[]): string[] => ms.map((m) => m.text());
+
+/** Reads `n` messages and leaves the subscription open (harness take() ends it). */
+async function take(it: AsyncIterable<ReceivedMessage>, n: number): Promise<ReceivedMessage[]> {
+  const out: ReceivedMessage[] = [];
+  while (out.length < n) out.push(await next(it));
+  return out;
+}
+
+test("direct QoS 0, overflow drop-newest: the full buffer refuses the newest; the next after a hand-out is taken", async (t) => {
+  const broker = await embedded(t);
+  const sub = broker.subscribe("d", { bufferSize: 3, overflow: "drop-newest" });
+  for (let i = 1; i <= 5; i++) await broker.publish("d", String(i));
+  assert.deepEqual(texts(await take(sub, 3)), ["1", "2", "3"]);
+  await broker.publish("d", "6");
+  assert.deepEqual(texts(await take(sub, 1)), ["6"]);
+  assert.deepEqual(sub.stats().dropped, 2);
+  assert.deepEqual(sub.stats().received, 6);
+});
+
+test("direct QoS 0, overflow drop-oldest: the oldest buffered are evicted, in order, and counted", async (t) => {
+  const broker = await embedded(t);
+  const sub = broker.subscribe("d", { bufferSize: 3, overflow: "drop-oldest" });
+  for (let i = 1; i <= 7; i++) await broker.publish("d", String(i));
+  assert.deepEqual(texts(await take(sub, 3)), ["5", "6", "7"]);
+  assert.equal(sub.stats().dropped, 4);
+  assert.equal(broker.metrics().inproc.dropped, 4);
+});
+
+test("direct QoS 0, overflow error: the message past a full buffer ends the subscription with INPROC_OVERFLOW", async (t) => {
+  const broker = await embedded(t);
+  const seen: string[] = [];
+  const errors: unknown[] = [];
+  // A handler that never returns: nothing leaves the buffer once it holds 2.
+  const sub = broker.subscribe("d", {
+    bufferSize: 2,
+    overflow: "error",
+    handler: (m) => {
+      seen.push(m.text());
+      return new Promise<void>(() => {});
+    },
+    onError: (e) => errors.push(e),
+  });
+  for (let i = 1; i <= 4; i++) await broker.publish("d", String(i));
+  const err = await sub.closed;
+  assert.ok(err instanceof InprocError);
+  assert.equal(err.code, InprocErrorCode.Overflow);
+  assert.deepEqual(seen, ["1"], "one handed out (concurrency 1), two buffered, the fourth overflowed");
+  assert.equal(errors.length, 1);
+  assert.equal((await broker.publish("d", "5")).matched, 0, "the ended subscription is gone from the router");
+});
+
+test("direct QoS 0, overflow block: past the buffer QoS 0 queues in the session, the publisher waits, order holds", async (t) => {
+  const broker = await embedded(t);
+  const sub = broker.subscribe("d", { bufferSize: 2, overflow: "block" });
+  const done: number[] = [];
+  const pubs = [1, 2, 3, 4, 5].map((i) => broker.publish("d", String(i)).then(() => done.push(i)));
+  await settle();
+  assert.deepEqual(done, [1, 2], "the 3rd to 5th wait for the full buffer");
+  // Taking two makes room: the queued ones move to the buffer before anything published later (the direct
+  // intake is not used while the session queue holds something).
+  const first = await take(sub, 2);
+  const late = broker.publish("d", "6");
+  const rest = await take(sub, 4);
+  await Promise.all([...pubs, late]);
+  assert.deepEqual(texts([...first, ...rest]), ["1", "2", "3", "4", "5", "6"]);
+  assert.equal(sub.stats().dropped, 0);
+});
+
+test("mixed fast and slow subscribers on one topic each get every message in publish order", async (t) => {
+  const broker = await embedded(t);
+  const fast: string[] = [];
+  const q1: string[] = [];
+  const manual: string[] = [];
+  const it = broker.subscribe("m/#", { bufferSize: 4 }); // iterator, direct for QoS 0
+  broker.subscribe("m/+", { handler: (m) => void fast.push(m.text()) });
+  broker.subscribe("m/x", { qos: 1, handler: (m) => void q1.push(`${m.text()}:q${m.qos}`) });
+  broker.subscribe("#", {
+    ack: "manual",
+    handler: (m) => {
+      manual.push(m.text());
+      m.ack();
+    },
+  });
+  const pubs: Promise<unknown>[] = [];
+  for (let i = 0; i < 12; i++) pubs.push(broker.publish("m/x", String(i), { qos: i % 3 === 0 ? 1 : 0 }));
+  const got = await take(it, 12);
+  await Promise.all(pubs);
+  await settle();
+  const all = Array.from({ length: 12 }, (_, i) => String(i));
+  assert.deepEqual(texts(got), all);
+  assert.deepEqual(fast, all);
+  assert.deepEqual(manual, all);
+  assert.deepEqual(
+    q1,
+    all.map((s, i) => `${s}:q${i % 3 === 0 ? 1 : 0}`),
+  );
+});
+
+test("direct intake: a QoS 1 subscription's QoS 0 and QoS 1 deliveries keep their order behind a full inflight window", async (t) => {
+  const broker = await embedded(t);
+  // bufferSize 1 and no handler: the window is 2 (buffer + as many out), so QoS 1 deliveries queue in the session.
+  const sub = broker.subscribe("w", { qos: 1, bufferSize: 1, overflow: "drop-newest" });
+  const pubs: Promise<unknown>[] = [];
+  for (let i = 0; i < 6; i++) pubs.push(broker.publish("w", String(i), { qos: i % 2 === 0 ? 1 : 0 }).catch(() => {}));
+  const got: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    const [m] = await Promise.race([take(sub, 1), settle().then(() => [undefined])]);
+    if (m === undefined) break;
+    got.push(m.text());
+  }
+  await Promise.all(pubs);
+  // What arrives is in publish order (QoS 0 may be dropped by the full buffer, never reordered).
+  const order = got.map(Number);
+  assert.deepEqual(
+    order,
+    [...order].sort((a, b) => a - b),
+  );
+  assert.ok(got.includes("0"));
+});
+
+test("direct intake: retained messages of a new subscription come before live ones", async (t) => {
+  const broker = await embedded(t);
+  for (let i = 0; i < 5; i++) await broker.publish(`r/${i}`, `retained-${i}`, { retain: true });
+  const got: string[] = [];
+  broker.subscribe("r/#", { handler: (m) => void got.push(`${m.text()}${m.retain ? "*" : ""}`) });
+  await broker.publish("r/live", "live-1");
+  await broker.publish("r/live", "live-2");
+  await settle();
+  assert.equal(got.length, 7);
+  assert.deepEqual(got.slice(5), ["live-1", "live-2"]);
+  assert.ok(got.slice(0, 5).every((s) => s.startsWith("retained-") && s.endsWith("*")));
+});
+
+test("direct intake: the backpressure marks apply as on the session path (high mark reached: declared slow, QoS 0 dropped)", async (t) => {
+  const broker = await embedded(
+    t,
+    {},
+    { overload: { highWaterBytes: 1000, lowWaterBytes: 100, highWaterMessages: 1000, stallLimitMs: 0 } },
+  );
+  const sub = broker.subscribe("bp", { bufferSize: 100 }); // an iterator nobody reads
+  const payload = Buffer.alloc(100, 0x61);
+  for (let i = 0; i < 20; i++) await broker.publish("bp", payload);
+  // 10 x 100 B reach the 1000 B mark: the episode begins, stallLimitMs 0 declares it slow, the rest is dropped.
+  assert.equal(sub.stats().received, 10);
+  assert.equal(sub.stats().buffered, 10);
+  assert.equal(broker.metrics().broker.droppedSlow, 10);
+  // Reading it empty ends the episode below the low mark: deliveries go direct again.
+  await take(sub, 10);
+  await broker.publish("bp", payload);
+  assert.equal(sub.stats().received, 11);
+});
+
+test("direct intake: delivery events are still emitted while someone listens (the ordinary path is taken)", async (t) => {
+  const broker = await embedded(t);
+  const events: string[] = [];
+  const off = onBrokerEvent(BrokerChannel.Delivery, (e) => {
+    if (e.topic === "ev") events.push(`q${e.qos}`);
+  });
+  t.after(off);
+  const got: string[] = [];
+  broker.subscribe("ev", { handler: (m) => void got.push(m.text()) });
+  await broker.publish("ev", "a");
+  await broker.publish("ev", "b");
+  await settle();
+  assert.deepEqual(got, ["a", "b"]);
+  assert.deepEqual(events, ["q0", "q0"]);
+});
+
+test("direct intake: counts (received, delivered, buffered, memory) match what was handed out", async (t) => {
+  const broker = await embedded(t);
+  let n = 0;
+  const subs = [0, 1, 2].map(() =>
+    broker.subscribe("c/#", {
+      handler: () => {
+        n++;
+      },
+    }),
+  );
+  const it = broker.subscribe("c/+");
+  for (let i = 0; i < 50; i++) void broker.publish("c/x", "12345");
+  assert.equal(broker.metrics().memory.used, 50 * 5 * 4, "four buffers of 50 x 5 B before the hand-out");
+  await settle();
+  assert.equal(n, 150);
+  for (const s of subs) assert.deepEqual([s.stats().received, s.stats().delivered, s.stats().buffered], [50, 50, 0]);
+  assert.deepEqual([it.stats().received, it.stats().buffered], [50, 50]);
+  assert.equal(broker.metrics().memory.used, 50 * 5);
+  await take(it, 50);
+  assert.equal(broker.metrics().memory.used, 0);
+  assert.equal(broker.metrics().inproc.delivered, 200);
+});
+
+test("direct intake: a handler that throws or returns a promise on a shared QoS 0 view is treated as before", async (t) => {
+  const broker = await embedded(t);
+  const errors: unknown[] = [];
+  const calls: string[] = [];
+  let running = 0;
+  let maxRunning = 0;
+  broker.subscribe("h", {
+    concurrency: 2,
+    handler: async (m) => {
+      calls.push(m.text());
+      running++;
+      maxRunning = Math.max(maxRunning, running);
+      await settle();
+      running--;
+    },
+  });
+  broker.subscribe("h", {
+    maxDeliveries: 1,
+    handler: (m) => {
+      throw new Error(`bad ${m.text()}`);
+    },
+    onError: (e) => errors.push(e),
+  });
+  for (let i = 0; i < 4; i++) await broker.publish("h", String(i));
+  for (let i = 0; i < 10 && calls.length < 4; i++) await settle();
+  assert.deepEqual(calls, ["0", "1", "2", "3"]);
+  assert.equal(maxRunning, 2, "concurrency 2 is kept");
+  assert.equal(broker.deadLetters.stats().total, 4, "each failed once (maxDeliveries 1) and was dead-lettered");
+});

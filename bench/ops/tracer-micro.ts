@@ -1,17 +1,13 @@
-// µs per traced message through OtelBrokerTracer with the SDK wiring of tracing-sdk.ts (BasicTracerProvider,
+// µs per traced message through OtelBrokerTracer with the SDK wiring of tracing-sdk.ts (its span records into a
 // BatchSpanProcessor) and the OTLP/HTTP JSON exporter posting to a local sink: what one sampled message costs the
 // broker's thread, by fan-out (deliveries per message). Usage: node --import tsx bench/ops/tracer-micro.ts [n]
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
-import {
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  AlwaysOnSampler,
-} from "@opentelemetry/sdk-trace-base";
+import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { OtlpHttpJsonExporter, otlpRequest, otlpRequestJson } from "../../src/admin/otlp.ts";
 import { OtelBrokerTracer } from "../../src/admin/tracing.ts";
+import { spanOutput } from "../../src/admin/tracing-sdk.ts";
 
 const n = Number(process.argv[2] ?? 20_000);
 // otlp: the exporter, posting; json: its encoding only (no HTTP); objects: JSON.stringify of the OTLP objects
@@ -44,11 +40,7 @@ class LocalExporter implements SpanExporter {
 const exporter: SpanExporter =
   mode === "otlp" ? new OtlpHttpJsonExporter(url, "wharf", () => {}) : new LocalExporter(mode);
 const processor = new BatchSpanProcessor(exporter);
-const provider = new BasicTracerProvider({
-  sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
-  spanProcessors: [processor],
-});
-const tracer = new OtelBrokerTracer(provider.getTracer("wharf", "bench"), 1);
+const tracer = new OtelBrokerTracer(await spanOutput(processor), 1);
 
 const payload = Buffer.alloc(100);
 const packet = (qos: number) => ({ qos, retain: false, payload, properties: undefined });
@@ -62,7 +54,7 @@ async function run(deliveries: number, qos: number): Promise<number> {
     t.acked(0);
     if (i % 20 === 0) await new Promise((r) => setImmediate(r)); // let the exporter's requests go out
   }
-  await provider.forceFlush();
+  await processor.forceFlush();
   cpu = process.cpuUsage(cpu);
   return (cpu.user + cpu.system) / n;
 }
@@ -81,5 +73,5 @@ for (const [deliveries, qos] of [
     `${deliveries} deliveries, QoS ${qos}: ${us.toFixed(1)} µs CPU per traced message (${mode}, least of 5 runs of ${n})`,
   );
 }
-await provider.shutdown();
+await processor.shutdown();
 sink.kill();

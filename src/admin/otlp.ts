@@ -6,6 +6,7 @@ import type { Attributes, AttributeValue, HrTime } from "@opentelemetry/api";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { request } from "undici";
 import { BROKER_VERSION } from "../broker/index.ts";
+import { LightSpan } from "./light-span.ts";
 
 type ResultCallback = Parameters<SpanExporter["export"]>[1];
 type ResultCode = Parameters<ResultCallback>[0]["code"];
@@ -110,6 +111,13 @@ function nanosJson(t: HrTime): string {
   return t[0] === 0 ? `"${t[1]}"` : `"${t[0]}${String(t[1]).padStart(9, "0")}"`;
 }
 
+/** ms since the epoch (LightSpan times) as OTLP nanoseconds, without an HrTime array. */
+function msNanosJson(ms: number): string {
+  const sec = Math.floor(ms / 1000);
+  const ns = Math.min(999_999_999, Math.max(0, Math.round((ms - sec * 1000) * 1e6)));
+  return sec === 0 ? `"${ns}"` : `"${sec}${String(ns).padStart(9, "0")}"`;
+}
+
 function otlpSpanJson(s: ReadableSpan): string {
   const sc = s.spanContext();
   let events = "";
@@ -120,7 +128,9 @@ function otlpSpanJson(s: ReadableSpan): string {
   const message = s.status.message === undefined ? "" : `,"message":${JSON.stringify(s.status.message)}`;
   return (
     `{"traceId":"${sc.traceId}","spanId":"${sc.spanId}",${parent}"name":${JSON.stringify(s.name)},"kind":${s.kind + 1},` +
-    `"startTimeUnixNano":${nanosJson(s.startTime)},"endTimeUnixNano":${nanosJson(s.endTime)},` +
+    (s instanceof LightSpan
+      ? `"startTimeUnixNano":${msNanosJson(s.startMs)},"endTimeUnixNano":${msNanosJson(s.endMs)},`
+      : `"startTimeUnixNano":${nanosJson(s.startTime)},"endTimeUnixNano":${nanosJson(s.endTime)},`) +
     `"attributes":${attributesJson(s.attributes)},"events":[${events}],"status":{"code":${s.status.code}${message}}}`
   );
 }

@@ -1,10 +1,11 @@
-// Wiring of the OpenTelemetry SDK for `tracing.enabled`: a provider (ParentBased(AlwaysOn): the ratio is applied by
-// OtelBrokerTracer before a span exists) and a batching span processor to the configured exporter, attached to the broker's tracing seam. The SDK module is
-// imported here dynamically, so a broker with tracing off never loads it.
-import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
+// Wiring of the OpenTelemetry SDK for `tracing.enabled`: the broker's span records (light-span.ts; the sampling
+// decision is OtelBrokerTracer's, taken before a span exists) go to an SDK span processor (batching) and on to the
+// configured exporter. The SDK module is imported here dynamically, so a broker with tracing off never loads it.
+import type { SpanExporter, SpanProcessor, ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { BROKER_VERSION, type Broker } from "../broker/index.ts";
 import type { Logger } from "../util/index.ts";
 import { ConsoleJsonExporter, OtlpHttpJsonExporter } from "./otlp.ts";
+import type { SpanOutput } from "./light-span.ts";
 import { OtelBrokerTracer } from "./tracing.ts";
 
 export interface TracingOptions {
@@ -44,11 +45,7 @@ export async function startTracing(broker: Broker, opts: TracingOptions, deps: T
   // Tests get every span at once; otherwise spans are sent in batches (at most 2048 buffered, then dropped).
   const processor =
     deps.exporter !== undefined ? new sdk.SimpleSpanProcessor(exporter) : new sdk.BatchSpanProcessor(exporter);
-  const provider = new sdk.BasicTracerProvider({
-    sampler: new sdk.ParentBasedSampler({ root: new sdk.AlwaysOnSampler() }),
-    spanProcessors: [processor],
-  });
-  const tracer = new OtelBrokerTracer(provider.getTracer("wharf", BROKER_VERSION), opts.sampleRatio);
+  const tracer = new OtelBrokerTracer(await spanOutput(processor), opts.sampleRatio);
   broker.setTracer(tracer);
   deps.logger.info(
     { sampleRatio: opts.sampleRatio, exporter: deps.exporter === undefined ? opts.exporter : "injected" },
@@ -57,7 +54,19 @@ export async function startTracing(broker: Broker, opts: TracingOptions, deps: T
   return {
     async close() {
       broker.setTracer(undefined);
-      await provider.shutdown();
+      await processor.shutdown();
     },
   };
+}
+
+/**
+ * Finished spans to `processor`, with the resource and instrumentation scope an SDK tracer provider gives its spans
+ * (read from one span it starts and never ends: the SDK has no other public way to them, and building a Resource
+ * ourselves would import @opentelemetry/resources, which is not our dependency).
+ */
+export async function spanOutput(processor: Pick<SpanProcessor, "onEnd">): Promise<SpanOutput> {
+  const sdk = await import("@opentelemetry/sdk-trace-base");
+  const probe = new sdk.BasicTracerProvider().getTracer("wharf", BROKER_VERSION).startSpan("probe");
+  const { resource, instrumentationScope } = probe as unknown as ReadableSpan;
+  return { onEnd: (span) => processor.onEnd(span), resource, instrumentationScope };
 }

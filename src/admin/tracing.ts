@@ -5,23 +5,17 @@
 //                        child of the PUBLISH's `traceparent` user property, whose value subscribers receive
 //                        replaced by the publish span's own (W3C Trace Context). Events on it: `routed`
 //                        (subscriptions matched, deliveries queued or written; `mqtt.route.matched/refused` are span
-//                        attributes), then `PUBACK`/`PUBREC` once the storage commit let it go (QoS 1/2).
+//                        attributes), then `PUBACK`/`PUBREC` once the storage commit let it go (QoS 1/2). Also for
+//                        wills (`mqtt.will`) and in-process publishes, batches and transactions (`mqtt.in_process`,
+//                        `mqtt.batch`).
 //   deliver  (PRODUCER)  one first delivery (PUBLISH) written to one subscriber; child of the publish span
-// Routing and the commit wait are events of the publish span rather than child spans of their own: a span costs
-// the broker ~2.5 µs to create and ~1 µs to export (`npm run bench:ops-tracer`), an event a fraction of that, and a
-// sampled message at 100k messages/s is 1000 traces/s (docs/operations.md "Tracing", measured overhead).
-// Only `@opentelemetry/api` is used here; the SDK (provider, sampler, exporter) is loaded by startTracing() only
-// when tracing is enabled.
-import {
-  SpanKind,
-  SpanStatusCode,
-  ROOT_CONTEXT,
-  TraceFlags,
-  trace,
-  type Attributes,
-  type Context,
-  type Tracer,
-} from "@opentelemetry/api";
+//   queue.append / queue.settle (SERVER), queue.deliver (PRODUCER): durable queues; the append span's traceparent is
+//                        stored with the message, so deliveries are its children (also after a restart)
+// Routing and the commit wait are events of the publish span rather than child spans of their own. Spans are the
+// broker's own records (light-span.ts: ~1 µs each instead of ~2.5 µs through the SDK's tracer), handed to an SDK
+// span processor. Only `@opentelemetry/api` is loaded here; the SDK is loaded by startTracing() only when tracing is
+// enabled.
+import { SpanKind, TraceFlags, type Attributes, type SpanContext } from "@opentelemetry/api";
 import {
   type BrokerTracer,
   type ConnectTrace,
@@ -30,35 +24,43 @@ import {
   type TraceConnectInfo,
   type SubscriptionTrace,
   type TracedPublish,
+  type TracedBatch,
+  type QueueTrace,
+  type TracedQueueDelivery,
 } from "../broker/index.ts";
 import type { Properties } from "../codec/index.ts";
-import { formatTraceparent, parseTraceparent, traceparentOf, withTraceparent } from "./traceparent.ts";
+import { LightSpan, spanClock, type SpanOutput } from "./light-span.ts";
+import { parseTraceparent, traceparentOf, withTraceparent } from "./traceparent.ts";
 
-/**
- * One clock for the publish span and its deliver spans. The SDK anchors each span to Date.now() (1 ms steps) when it
- * starts, so two spans' times could disagree by up to 1 ms: a delivery written while routing could appear to start
- * after its publish span ended. Times in ms since the epoch, from the monotonic clock.
- */
-const spanClock = (): number => performance.timeOrigin + performance.now();
+/** #sampled(): record as a new trace. */
+const ROOT = null;
+
+/** Where a traced publish came from (#publish). */
+const CLIENT = "client";
+const IN_PROCESS = "in_process";
+const WILL = "will";
+type Origin = typeof CLIENT | typeof IN_PROCESS | typeof WILL | TracedBatch;
+
+const QUEUE_PREFIX_LENGTH = "$queue/".length;
 
 export class OtelBrokerTracer implements BrokerTracer {
-  readonly #tracer: Tracer;
+  readonly #out: SpanOutput;
   readonly #ratio: number;
   readonly #random: () => number;
   /** Root publishes still to pass before the next sampled one (1 = the next). */
   #skip: number;
 
   /**
+   * `out`: where finished spans go (an SDK SpanProcessor, with the provider's resource and scope: tracing-sdk.ts).
    * `sampleRatio`: share of root traces (no `traceparent`) recorded. The decision is taken here, before any span
-   * object exists; the provider's sampler then only sees what is to be recorded (ParentBased(AlwaysOn)), and a
-   * `traceparent` decides by its sampled flag as ParentBased would.
+   * object exists; a `traceparent` decides by its sampled flag as ParentBased sampling would.
    * Root publishes are sampled by a countdown whose length is drawn from the geometric distribution of the gap
    * between two successes of independent `sampleRatio` trials: the same distribution as one random draw per
    * message, but the unsampled majority (99 of 100 at 1 %) costs a decrement, not a random number (~3 % of the
    * broker's CPU at 600k messages/s when it drew one per message). A CONNECT draws its own number.
    */
-  constructor(tracer: Tracer, sampleRatio: number, random: () => number = Math.random) {
-    this.#tracer = tracer;
+  constructor(out: SpanOutput, sampleRatio: number, random: () => number = Math.random) {
+    this.#out = out;
     this.#ratio = sampleRatio;
     this.#random = random;
     this.#skip = this.#gap();
@@ -72,12 +74,12 @@ export class OtelBrokerTracer implements BrokerTracer {
     return 1 + Math.floor(Math.log(1 - this.#random()) / Math.log1p(-p));
   }
 
-  /** The parent context to record under, or undefined when this trace is not sampled. */
-  #sampled(properties: Properties | undefined, root: () => boolean): Context | undefined {
+  /** The parent to record under (ROOT: a new trace), or undefined when this trace is not sampled. */
+  #sampled(properties: Properties | undefined, root: () => boolean): SpanContext | typeof ROOT | undefined {
     const tp = traceparentOf(properties);
     const sc = tp === undefined ? undefined : parseTraceparent(tp);
-    if (sc === undefined) return root() ? ROOT_CONTEXT : undefined;
-    return (sc.traceFlags & TraceFlags.SAMPLED) !== 0 ? trace.setSpanContext(ROOT_CONTEXT, sc) : undefined;
+    if (sc === undefined) return root() ? ROOT : undefined;
+    return (sc.traceFlags & TraceFlags.SAMPLED) !== 0 ? sc : undefined;
   }
 
   readonly #drawRoot = (): boolean => this.#random() < this.#ratio;
@@ -87,40 +89,107 @@ export class OtelBrokerTracer implements BrokerTracer {
     return true;
   };
 
+  #span(name: string, kind: SpanKind, attributes: Attributes, parent: SpanContext | typeof ROOT): LightSpan {
+    return new LightSpan(this.#out, name, kind, attributes, parent ?? undefined);
+  }
+
   connect(info: TraceConnectInfo): ConnectTrace | undefined {
     const parent = this.#sampled(info.properties, this.#drawRoot);
     if (parent === undefined) return undefined;
-    const span = this.#tracer.startSpan(
+    const span = this.#span(
       "connect",
+      SpanKind.SERVER,
       {
-        kind: SpanKind.SERVER,
-        attributes: {
-          "messaging.system": "mqtt",
-          "messaging.client.id": info.clientId,
-          "mqtt.protocol_version": info.protocolVersion,
-          "network.transport": info.transport,
-          "client.address": info.remoteAddress,
-        },
+        "messaging.system": "mqtt",
+        "messaging.client.id": info.clientId,
+        "mqtt.protocol_version": info.protocolVersion,
+        "network.transport": info.transport,
+        "client.address": info.remoteAddress,
       },
       parent,
     );
-    if (!span.isRecording()) return undefined; // dropped by the provider's sampler after all
     return {
       end: (reasonCode) => {
         span.setAttribute("mqtt.connack.reason_code", reasonCode);
-        if (reasonCode >= 0x80) span.setStatus({ code: SpanStatusCode.ERROR, message: `CONNACK 0x${hex(reasonCode)}` });
+        if (reasonCode >= 0x80) span.error(`CONNACK 0x${hex(reasonCode)}`);
         span.end();
       },
     };
   }
 
   publish(clientId: string, topic: string, packet: TracedPublish): PublishTrace | undefined {
-    return this.#publish(clientId, topic, packet, false);
+    return this.#publish(clientId, topic, packet, CLIENT);
   }
 
-  /** An in-process publish: the same spans, marked `mqtt.in_process`; acknowledged when its promise settles. */
-  publishLocal(clientId: string, topic: string, packet: TracedPublish): PublishTrace | undefined {
-    return this.#publish(clientId, topic, packet, true);
+  /**
+   * An in-process publish: the same spans, marked `mqtt.in_process` (and `mqtt.batch` "batch" / "transaction" with
+   * `mqtt.batch.size` for publishBatch() and a transaction's commit); acknowledged when its promise settles.
+   */
+  publishLocal(clientId: string, topic: string, packet: TracedPublish, batch?: TracedBatch): PublishTrace | undefined {
+    return this.#publish(clientId, topic, packet, batch === undefined ? IN_PROCESS : batch);
+  }
+
+  /** A will: a `publish` span marked `mqtt.will`, ended after routing. */
+  will(clientId: string, topic: string, packet: TracedPublish): PublishTrace | undefined {
+    return this.#publish(clientId, topic, packet, WILL);
+  }
+
+  /**
+   * A PUBLISH to `$queue/<name>` (`queue.append`) or to its settle topic (`queue.settle`): SERVER spans from the
+   * PUBLISH to its acknowledgement (after the commit). An append's properties are stored with the message with the
+   * append span as their `traceparent`, so its deliveries (queueDelivered) are its children, also after a restart.
+   * Sampled like a publish: the PUBLISH's own traceparent decides, else the root countdown.
+   */
+  queue(op: "append" | "settle", clientId: string, topic: string, packet: TracedPublish): QueueTrace | undefined {
+    const parent = this.#parentOf(packet);
+    if (parent === undefined) return undefined;
+    const i = topic.lastIndexOf("/");
+    const attributes: Attributes = {
+      "messaging.system": "mqtt",
+      "messaging.operation.type": op === "append" ? "send" : "settle",
+      "messaging.destination.name":
+        op === "append" ? topic.slice(QUEUE_PREFIX_LENGTH) : topic.slice(QUEUE_PREFIX_LENGTH, i),
+      "messaging.client.id": clientId,
+      "mqtt.qos": packet.qos,
+    };
+    if (op === "append") attributes["messaging.message.body.size"] = packet.payload.length;
+    else attributes["mqtt.queue.action"] = topic.slice(i + 2); // ack, nack, reject
+    const span = this.#span(`queue.${op}`, SpanKind.SERVER, attributes, parent);
+    return {
+      properties: op === "append" ? withTraceparent(packet.properties, span.traceparent) : packet.properties,
+      end(reasonCode, reason) {
+        span.setAttribute("mqtt.reason_code", reasonCode);
+        if (reasonCode >= 0x80) span.error(reason ?? `0x${hex(reasonCode)}`);
+        span.end();
+      },
+    };
+  }
+
+  /**
+   * One durable queue delivery: a `queue.deliver` PRODUCER span, child of the append span named by the message's
+   * stored `traceparent` (when sampled; nothing for a message without one: no new trace starts at a delivery).
+   */
+  queueDelivered(info: TracedQueueDelivery): void {
+    const tp = traceparentOf(info.properties);
+    const parent = tp === undefined ? undefined : parseTraceparent(tp);
+    if (parent === undefined || (parent.traceFlags & TraceFlags.SAMPLED) === 0) return;
+    const at = spanClock();
+    new LightSpan(
+      this.#out,
+      "queue.deliver",
+      SpanKind.PRODUCER,
+      {
+        "messaging.system": "mqtt",
+        "messaging.operation.type": "send",
+        "messaging.destination.name": info.queue,
+        "messaging.consumer.group.name": info.group,
+        "messaging.client.id": info.clientId,
+        "messaging.message.id": info.messageId,
+        "mqtt.queue.delivery_count": info.deliveryCount,
+      },
+      parent,
+      at,
+    ).end(at);
   }
 
   subscription(
@@ -131,64 +200,62 @@ export class OtelBrokerTracer implements BrokerTracer {
   ): SubscriptionTrace | undefined {
     const parent = this.#sampled(properties, this.#drawRoot);
     if (parent === undefined) return undefined;
-    const span = this.#tracer.startSpan(
+    const span = this.#span(
       kind,
-      {
-        kind: SpanKind.SERVER,
-        attributes: {
-          "messaging.system": "mqtt",
-          "messaging.client.id": clientId,
-          "mqtt.topic_filters": [...filters],
-        },
-      },
+      SpanKind.SERVER,
+      { "messaging.system": "mqtt", "messaging.client.id": clientId, "mqtt.topic_filters": [...filters] },
       parent,
     );
-    if (!span.isRecording()) return undefined;
     return {
       end: (reasonCodes) => {
         span.setAttribute("mqtt.reason_codes", [...reasonCodes]);
         const failed = reasonCodes.filter((rc) => rc >= 0x80);
         if (failed.length > 0 || reasonCodes.length === 0) {
-          const what = reasonCodes.length === 0 ? "no acknowledgement (connection closed)" : failed.map(hex).join(",");
-          span.setStatus({ code: SpanStatusCode.ERROR, message: what });
+          span.error(reasonCodes.length === 0 ? "no acknowledgement (connection closed)" : failed.map(hex).join(","));
         }
         span.end();
       },
     };
   }
 
-  #publish(clientId: string, topic: string, packet: TracedPublish, local: boolean): PublishTrace | undefined {
+  /**
+   * A message's parent: its traceparent decides, else the root countdown. Without user properties there is no
+   * traceparent: only the countdown is looked at.
+   */
+  #parentOf(packet: TracedPublish): SpanContext | typeof ROOT | undefined {
+    return packet.properties?.userProperties === undefined
+      ? this.#countRoot()
+        ? ROOT
+        : undefined
+      : this.#sampled(packet.properties, this.#countRoot);
+  }
+
+  #publish(clientId: string, topic: string, packet: TracedPublish, origin: Origin): PublishTrace | undefined {
     // Not sampled: the message goes on untouched (a publisher's own traceparent is forwarded as it came).
-    // Without user properties there is no traceparent: only the countdown is looked at.
-    const parent =
-      packet.properties?.userProperties === undefined
-        ? this.#countRoot()
-          ? ROOT_CONTEXT
-          : undefined
-        : this.#sampled(packet.properties, this.#countRoot);
+    const parent = this.#parentOf(packet);
     if (parent === undefined) return undefined;
     const qos = packet.qos;
-    const span = this.#tracer.startSpan(
-      "publish",
-      {
-        kind: SpanKind.SERVER,
-        startTime: spanClock(),
-        attributes: {
-          "messaging.system": "mqtt",
-          "messaging.operation.type": "receive",
-          "messaging.destination.name": topic,
-          "messaging.client.id": clientId,
-          "messaging.message.body.size": packet.payload.length,
-          "mqtt.qos": qos,
-          "mqtt.retain": packet.retain,
-          ...(local ? { "mqtt.in_process": true } : {}),
-        },
-      },
-      parent,
-    );
-    if (!span.isRecording()) return undefined;
-    const ctx = trace.setSpan(parent, span);
-    const tracer = this.#tracer;
+    const attributes: Attributes = {
+      "messaging.system": "mqtt",
+      "messaging.operation.type": "receive",
+      "messaging.destination.name": topic,
+      "messaging.client.id": clientId,
+      "messaging.message.body.size": packet.payload.length,
+      "mqtt.qos": qos,
+      "mqtt.retain": packet.retain,
+    };
+    if (origin === WILL) attributes["mqtt.will"] = true;
+    else if (origin !== CLIENT) {
+      attributes["mqtt.in_process"] = true;
+      if (origin !== IN_PROCESS) {
+        attributes["mqtt.batch"] = origin.kind;
+        attributes["mqtt.batch.size"] = origin.size;
+      }
+    }
+    const local = origin !== CLIENT && origin !== WILL;
+    const span = this.#span("publish", SpanKind.SERVER, attributes, parent);
+    const ctx = span.spanContext();
+    const out = this.#out;
     let deliveries = 0;
     const ref: MessageTrace = {
       // One span per first delivery, child of the publish span (called by the session: nothing per untraced one),
@@ -196,20 +263,20 @@ export class OtelBrokerTracer implements BrokerTracer {
       // sampled message to 50 subscribers would otherwise cost 50 spans: most of the tracing overhead measured).
       delivered(subscriber, deliveredTopic, deliveredQos, packetId) {
         if (++deliveries > DELIVERY_SPANS) return;
-        const attributes: Attributes = {
+        const a: Attributes = {
           "messaging.system": "mqtt",
           "messaging.operation.type": "send",
           "messaging.destination.name": deliveredTopic,
           "messaging.client.id": subscriber,
           "mqtt.qos": deliveredQos,
         };
-        if (packetId !== undefined) attributes["mqtt.packet_id"] = packetId;
+        if (packetId !== undefined) a["mqtt.packet_id"] = packetId;
         const at = spanClock();
-        tracer.startSpan("deliver", { kind: SpanKind.PRODUCER, attributes, startTime: at }, ctx).end(at);
+        new LightSpan(out, "deliver", SpanKind.PRODUCER, a, ctx, at).end(at);
       },
     };
     return {
-      properties: withTraceparent(packet.properties, formatTraceparent(span.spanContext())),
+      properties: withTraceparent(packet.properties, span.traceparent),
       ref,
       routed(matched, refused) {
         span.setAttribute("mqtt.route.matched", matched);
@@ -219,11 +286,12 @@ export class OtelBrokerTracer implements BrokerTracer {
       acked(reasonCode) {
         span.setAttribute("mqtt.deliveries", deliveries); // those written while routing (later ones: their spans)
         // In process: the promise settled (after the commit), no packet.
+        // A will: nobody to acknowledge to (the span ends after routing).
         const event = local ? "settled" : qos === 1 ? "PUBACK" : "PUBREC";
-        if (qos > 0) span.addEvent(event, { "mqtt.reason_code": reasonCode });
+        if (qos > 0 && origin !== WILL) span.addEvent(event, { "mqtt.reason_code": reasonCode });
         span.setAttribute("mqtt.reason_code", reasonCode);
-        if (reasonCode >= 0x80) span.setStatus({ code: SpanStatusCode.ERROR, message: `0x${hex(reasonCode)}` });
-        span.end(spanClock());
+        if (reasonCode >= 0x80) span.error(`0x${hex(reasonCode)}`);
+        span.end();
       },
     };
   }

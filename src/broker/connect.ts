@@ -1,7 +1,7 @@
 // CONNECT handling: client identifier rules, anonymous access, authentication (maybe async), session
 // setup (clean session / takeover / resume), CONNACK, keepalive.
 import { MAX_UINT16 } from "../util/index.ts";
-import { PacketType, ReasonCode } from "../codec/index.ts";
+import { encode, PacketType, ReasonCode } from "../codec/index.ts";
 import type { ConnectPacket } from "../codec/index.ts";
 import { isPromise } from "./hooks.ts";
 import type { AuthResult, AuthenticateContext } from "./hooks.ts";
@@ -170,14 +170,12 @@ function completeConnect(
 
   const username = enhanced !== undefined ? enhanced.username : (authenticatedAs ?? p.username);
   emitAuthResult(c, clientId, username, ReasonCode.Success, c.auth?.method);
-  c.client = {
-    clientId,
-    username,
-    protocolVersion: v,
-    remoteAddress: c.transport.remoteAddress,
-    transport: c.transport.kind,
-    ...(clientAcl === undefined ? {} : { acl: clientAcl }),
-  };
+  const remoteAddress = c.transport.remoteAddress;
+  const transport = c.transport.kind;
+  c.client =
+    clientAcl === undefined
+      ? { clientId, username, protocolVersion: v, remoteAddress, transport }
+      : { clientId, username, protocolVersion: v, remoteAddress, transport, acl: clientAcl };
   if (clientAcl !== undefined) broker.authorizer.noteClientRules(); // per-client rules: the fast paths now check
   c.logger = limitLogger(broker, broker.logger, `client:${clientId}`, { clientId }); // takeover fights: log-limits.ts
   c.inflightLimit = Math.max(1, Math.min(opts.maxInflight, props?.receiveMaximum ?? MAX_UINT16));
@@ -233,6 +231,10 @@ function completeConnect(
   );
 }
 
+/** 3.x CONNACK accepted (return code 0), without and with Session Present (3.1.1 §3.2). */
+const CONNACK_V3_ACCEPTED = encode({ type: PacketType.CONNACK, sessionPresent: false, reasonCode: 0 }, 4);
+const CONNACK_V3_PRESENT = encode({ type: PacketType.CONNACK, sessionPresent: true, reasonCode: 0 }, 4);
+
 interface Accepted {
   readonly clientId: string;
   readonly assigned: boolean;
@@ -251,26 +253,28 @@ function acceptConnect(c: ClientContext, p: ConnectPacket, opened: OpenedSession
   const props = v === 5 ? p.properties : undefined;
   c.session = session;
   c.state = ConnState.Connected;
-  c.send({
-    type: PacketType.CONNACK,
+  if (v !== 5) {
+    // 3.x: the CONNACK is one of two constant 4-byte packets, encoded once and shared by every connection.
     // [MQTT-3.2.2-1] clean -> 0; [MQTT-3.2.2-2] [MQTT-3.2.2-3] otherwise whether state existed.
-    sessionPresent: present,
-    reasonCode: ReasonCode.Success,
-    properties:
-      v === 5
-        ? {
-            ...connackProperties(opts, {
-              maxPacketSize: c.maxPacketSize,
-              assignedClientIdentifier: assigned ? clientId : undefined,
-              serverKeepAlive,
-              // Only on request (5.0 [MQTT-3.1.2-28]).
-              responseInformation:
-                props?.requestResponseInformation === 1 ? responseInformationFor(opts, clientId, username) : undefined,
-            }),
-            ...enhanced?.properties, // Authentication Method and Data (5.0 [MQTT-4.12.0-5])
-          }
-        : undefined,
-  });
+    c.sendEncoded(present ? CONNACK_V3_PRESENT : CONNACK_V3_ACCEPTED);
+  } else {
+    c.send({
+      type: PacketType.CONNACK,
+      sessionPresent: present,
+      reasonCode: ReasonCode.Success,
+      properties: {
+        ...connackProperties(opts, {
+          maxPacketSize: c.maxPacketSize,
+          assignedClientIdentifier: assigned ? clientId : undefined,
+          serverKeepAlive,
+          // Only on request (5.0 [MQTT-3.1.2-28]).
+          responseInformation:
+            props?.requestResponseInformation === 1 ? responseInformationFor(opts, clientId, username) : undefined,
+        }),
+        ...enhanced?.properties, // Authentication Method and Data (5.0 [MQTT-4.12.0-5])
+      },
+    });
+  }
   c.startKeepAlive(keepAlive);
   if (c.connectTrace !== undefined) {
     c.connectTrace.end(ReasonCode.Success);
@@ -289,17 +293,20 @@ function acceptConnect(c: ClientContext, p: ConnectPacket, opened: OpenedSession
       keepAlive,
     });
   }
-  c.logger.info(
-    {
-      remote: c.transport.remoteAddress,
-      transport: c.transport.kind,
-      version: v,
-      clean: p.clean,
-      keepAlive,
-      sessionPresent: present,
-      username,
-    },
-    "client connected",
-  );
+  // The line's fields are gathered only when it is written (the default level for benchmarks and busy brokers is warn).
+  if (c.logger.isLevelEnabled?.("info") !== false) {
+    c.logger.info(
+      {
+        remote: c.transport.remoteAddress,
+        transport: c.transport.kind,
+        version: v,
+        clean: p.clean,
+        keepAlive,
+        sessionPresent: present,
+        username,
+      },
+      "client connected",
+    );
+  }
   session.resume(); // resend unacknowledged messages [MQTT-4.4.0-1], then what queued up offline
 }

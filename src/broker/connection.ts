@@ -11,7 +11,7 @@
 // buffer without limit by streaming packets behind a slow CONNECT.
 import { CodecError, CodecErrorCode, Decoder, PacketType, ReasonCode } from "../codec/index.ts";
 import type { Packet, Properties, ProtocolVersion, Will } from "../codec/index.ts";
-import type { Logger, TimerHandle } from "../util/index.ts";
+import type { DeadlineEntry, DeadlineList, Logger, TimerHandle } from "../util/index.ts";
 import { ConnState } from "./conn-state.ts";
 import type { ConnStateValue } from "./conn-state.ts";
 import type { BrokerCore, ClientContext, PacketHandler } from "./core.ts";
@@ -47,7 +47,7 @@ const SPLIT_PAYLOAD_BYTES = 1024;
  */
 export const PENDING_INPUT_LIMIT = 64 * 1024;
 
-export class Connection implements ConnectionHandler, ClientContext, Producer, OutboundSide {
+export class Connection implements ConnectionHandler, ClientContext, Producer, OutboundSide, DeadlineEntry {
   state: ConnStateValue = ConnState.AwaitConnect;
   /** Protocol level; 4 until the CONNECT says otherwise (used to format a CONNACK for a broken CONNECT). */
   version: ProtocolVersion = 4;
@@ -72,7 +72,8 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
   readonly decoder: Decoder;
 
   #busy = false;
-  #out: Buffer[] = [];
+  /** This turn's output; undefined when there is none (an idle connection holds no array). */
+  #out: Buffer[] | undefined = undefined;
   #outBytes = 0;
   #scheduled = false;
   #paused = false;
@@ -100,17 +101,33 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     // Until then its lines are rate limited per remote IP (log-limits.ts: a brute-force flood writes a few lines).
     this.logger = limitLogger(broker, broker.logger, () => `ip:${ipOf(transport.remoteAddress)}`);
     this.inflightLimit = broker.options.maxInflight;
-    this.lastActivity = broker.clock.now();
+    const now = broker.clock.now();
+    this.lastActivity = now;
     const connectTimeout = broker.options.connectTimeout;
-    if (connectTimeout > 0) {
-      this.#timer = broker.clock.setTimeout(() => {
-        if (this.state === ConnState.AwaitConnect || this.state === ConnState.Connecting) {
-          this.logger.info({ remote: transport.remoteAddress }, "no CONNECT in time: closing");
-          // An enhanced authentication exchange that did not finish in time fails [MQTT-4.12.0-4].
-          if (this.auth !== undefined) this.refuse(ReasonCode.NotAuthorized, this.problem("authentication timed out"));
-          else this.abort();
-        }
-      }, connectTimeout * 1000);
+    // One timer per broker for all of them (deadlines.ts), not one per connection.
+    if (connectTimeout > 0) broker.deadlines.list(connectTimeout * 1000).add(this, now);
+  }
+
+  // ---- deadlines on broker.deadlines (util/deadlines.ts) -------------------------------------------------------
+  // A connection is in at most one list at a time: the CONNECT timeout's until the CONNECT is accepted, then the
+  // one of its first keepalive period. Neither costs a timer of its own.
+
+  deadlineAt = 0;
+  deadlinePrev: DeadlineEntry | undefined = undefined;
+  deadlineNext: DeadlineEntry | undefined = undefined;
+  deadlineList: DeadlineList | undefined = undefined;
+
+  /** connectTimeout passed, or (connected) the first keepalive period. */
+  onDeadline(): void {
+    if (this.state === ConnState.Connected) {
+      this.#onKeepAliveTimer();
+      return;
+    }
+    if (this.state === ConnState.AwaitConnect || this.state === ConnState.Connecting) {
+      this.logger.info({ remote: this.transport.remoteAddress }, "no CONNECT in time: closing");
+      // An enhanced authentication exchange that did not finish in time fails [MQTT-4.12.0-4].
+      if (this.auth !== undefined) this.refuse(ReasonCode.NotAuthorized, this.problem("authentication timed out"));
+      else this.abort();
     }
   }
 
@@ -136,7 +153,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
   onDrain(): void {
     if (this.#paused) {
       this.#paused = false;
-      if (this.#out.length > 0) this.#schedule();
+      if (this.#out !== undefined) this.#schedule();
       this.session?.drain();
     }
     this.#pressure?.eased(); // the socket's buffer is empty: maybe below the low-water mark now
@@ -145,7 +162,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
   onClose(error?: Error): void {
     if (this.#transportClosed) return;
     this.#transportClosed = true;
-    this.#out = [];
+    this.#out = undefined;
     this.#outBytes = 0;
     if (this.state !== ConnState.Closed) {
       this.logger.info(
@@ -266,6 +283,10 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     this.#push(encodeWithin(packet, this.version, this.clientMaxPacketSize));
   }
 
+  sendEncoded(buf: Buffer): void {
+    this.#push(buf);
+  }
+
   writePublish(d: Delivery, packetId: number | undefined, dup: boolean): boolean {
     const v = this.version;
     const aliases = this.outboundAliases;
@@ -316,7 +337,9 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
 
   #push(buf: Buffer): void {
     if (this.#transportClosed) return;
-    this.#out.push(buf);
+    const out = this.#out;
+    if (out === undefined) this.#out = [buf];
+    else out.push(buf);
     this.#outBytes += buf.length;
     this.#schedule();
   }
@@ -333,10 +356,10 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
    */
   flush(force = false): void {
     this.#scheduled = false;
-    if ((this.#paused && !force) || this.#out.length === 0 || this.#transportClosed) return;
     const chunks = this.#out;
+    if ((this.#paused && !force) || chunks === undefined || this.#transportClosed) return;
     this.broker.counters.bytesSent += this.#outBytes;
-    this.#out = [];
+    this.#out = undefined;
     this.#outBytes = 0;
     if (!this.transport.write(chunks)) {
       this.#paused = true; // resume in onDrain
@@ -403,11 +426,14 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
 
   /** Starts keepalive supervision: close if no packet arrives within 1.5 x keepAlive [MQTT-3.1.2-24]. */
   startKeepAlive(seconds: number): void {
+    this.deadlineList?.remove(this); // CONNECT accepted: no connect timeout any more
     this.#timer?.cancel();
     this.#timer = undefined;
     if (seconds <= 0) return;
     this.#keepAliveMs = seconds * 1500;
-    this.#arm(this.#keepAliveMs);
+    // The first period on the broker's shared list for this duration: a connection that ends within it (a storm of
+    // short connections) never arms a timer of its own.
+    this.broker.deadlines.list(this.#keepAliveMs).add(this, this.broker.clock.now());
   }
 
   #arm(ms: number): void {
@@ -477,7 +503,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
 
   /** Client sent DISCONNECT: close; the caller has already decided about the will. */
   closeByClient(): void {
-    this.logger.info({}, "client disconnected");
+    if (this.logger.isLevelEnabled?.("info") !== false) this.logger.info({}, "client disconnected");
     this.#finish(this.will !== undefined, "client");
     this.#closeTransport();
   }
@@ -499,6 +525,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     if (this.state === ConnState.Closed) return;
     const wasConnected = this.state === ConnState.Connected;
     this.state = ConnState.Closed;
+    this.deadlineList?.remove(this);
     this.#timer?.cancel();
     this.#timer = undefined;
     this.auth?.end();

@@ -7,7 +7,7 @@
 // modules below the handlers, so no handler ever imports connection.ts or broker.ts (no import cycle; the lint
 // checks it with scripts/import-cycles.mjs).
 import type { Packet, Properties, ProtocolVersion, PublishPacket, Will } from "../codec/index.ts";
-import type { Clock, Logger } from "../util/index.ts";
+import type { Clock, Deadlines, Logger } from "../util/index.ts";
 import type { AuthenticatorRegistry } from "./auth/index.ts";
 import type { OverloadState } from "./backpressure.ts";
 import type { ConnStateValue } from "./conn-state.ts";
@@ -58,6 +58,8 @@ export interface ClientContext extends SessionLink {
 
   /** Encodes a control packet into this turn's output. */
   send(packet: Packet): void;
+  /** Adds an already encoded packet (shared between connections, never modified) to this turn's output. */
+  sendEncoded(buf: Buffer): void;
   /** 5.0 Reason String properties, or undefined when the client asked for none (5.0 [MQTT-3.1.2-29]). */
   problem(reasonString: string): Properties | undefined;
   /** Refuses the CONNECT: CONNACK with the reason (mapped for 3.x), then close. */
@@ -109,6 +111,8 @@ export interface BrokerCore {
   readonly logger: Logger;
   readonly counters: Counters;
   readonly flusher: FlushScheduler;
+  /** Fixed-duration deadlines, one timer per duration (CONNECT timeout, first keepalive period): util/deadlines.ts. */
+  readonly deadlines: Deadlines;
   readonly authorizer: Authorizer;
   readonly hooks: AuthHooks | undefined;
   /** 5.0 enhanced authentication methods (src/broker/enhanced-auth.ts). */

@@ -119,11 +119,7 @@ function accept(c: ClientContext, p: PublishPacket, topic: string): void {
     return;
   }
   if (isQueueTopic(topic)) {
-    // Durable queue or settle topic (queue-bridge.ts): acknowledged after the commit of its effects.
-    const r = broker.queues.publish(c, topic, p);
-    if (!isPromise(r)) queueAnswered(c, p, topic, r);
-    // Answered by a clustered slot owner: acknowledged once it committed and replicated (if still connected).
-    else void r.then((a) => c.state === ConnState.Connected && queueAnswered(c, p, topic, a));
+    queuePublish(c, p, topic);
     return;
   }
   // Tracing (tracing.ts): the tracer decides per message; an untraced one goes on untouched.
@@ -151,15 +147,39 @@ function accept(c: ClientContext, p: PublishPacket, topic: string): void {
   acknowledge(c, p, rc, undefined, () => trace.acked(rc));
 }
 
-function queueAnswered(c: ClientContext, p: PublishPacket, topic: string, r: QueueAnswer): void {
+/** A PUBLISH to a durable queue or settle topic (queue-bridge.ts): acknowledged after the commit of its effects. */
+function queuePublish(c: ClientContext, p: PublishPacket, topic: string): void {
+  // Tracing: an `append` or `settle` span, ended when the acknowledgement is written (docs/operations.md).
+  const trace = c.broker.tracer?.queue?.(settleOp(topic), c.client!.clientId, topic, p);
+  const packet = trace === undefined || trace.properties === p.properties ? p : { ...p, properties: trace.properties };
+  const r = c.broker.queues.publish(c, topic, packet);
+  const sent = trace === undefined ? undefined : (a: QueueAnswer) => () => trace.end(a.reasonCode, a.reason);
+  if (!isPromise(r)) {
+    queueAnswered(c, p, topic, r, sent?.(r));
+    return;
+  }
+  // Answered by a clustered slot owner: acknowledged once it committed and replicated (if still connected).
+  void r.then((a) => {
+    if (c.state === ConnState.Connected) queueAnswered(c, p, topic, a, sent?.(a));
+    else trace?.end(a.reasonCode, "connection closed before the acknowledgement");
+  });
+}
+
+/** `$queue/<name>/$ack|$nack|$reject` settle; any other `$queue/` topic appends. */
+function settleOp(topic: string): "append" | "settle" {
+  return /\/\$(ack|nack|reject)$/.test(topic) ? "settle" : "append";
+}
+
+function queueAnswered(c: ClientContext, p: PublishPacket, topic: string, r: QueueAnswer, sent?: () => void): void {
   if (r.reasonCode >= 0x80 && c.version < 5 && p.qos > 0) {
     // 3.1.1 cannot refuse a PUBLISH: closing without the PUBACK tells the client it was not taken (it resends
     // after reconnecting) rather than acknowledging a message the queue refused.
     c.logger.info({ topic, reason: r.reason }, "queue refused a 3.1.1 publish: closing the connection");
     c.disconnect(ReasonCode.UnspecifiedError);
+    sent?.();
     return;
   }
-  acknowledge(c, p, r.reasonCode, r.reason);
+  acknowledge(c, p, r.reasonCode, r.reason, sent);
 }
 
 /** Over the broker's memory budget (BrokerCore.admission): refused, never acknowledged as if it had been taken. */

@@ -45,6 +45,9 @@ export type {
   PublishTrace,
   TraceConnectInfo,
   TracedPublish,
+  TracedBatch,
+  TracedQueueDelivery,
+  QueueTrace,
   SubscriptionTrace,
 } from "./tracing.ts";
 export type { BrokerInspector, ConnectionView } from "./inspect.ts";

@@ -36,6 +36,7 @@ import { DropReason, HandBackReason } from "./settlement.ts";
 import type { HandBackReasonValue, Settlement } from "./settlement.ts";
 import type { RouteResult, Router } from "./router.ts";
 import type { QueueSpec, Session, Subscription } from "./session.ts";
+import type { BrokerTracer } from "./tracing.ts";
 
 export { QUEUE_PREFIX };
 
@@ -118,6 +119,8 @@ export interface QueueBridgeDeps {
    * clustered node's backend reaches each queue's slot owner (src/cluster/queues).
    */
   readonly backend?: QueueBackend | undefined;
+  /** The broker's tracer, if any: told about deliveries of messages stored with user properties (a traceparent). */
+  readonly tracer?: () => BrokerTracer | undefined;
 }
 
 export class QueueRouter implements Router {
@@ -303,6 +306,17 @@ export class QueueRouter implements Router {
     };
     owner?.track(delivery, d);
     m.session.deliver(delivery);
+    // Tracing: only a message stored with user properties can carry a traceparent (one property read otherwise).
+    if (d.properties?.userProperties !== undefined) {
+      this.deps.tracer?.()?.queueDelivered?.({
+        clientId: m.session.clientId,
+        queue: m.spec.name,
+        group: m.spec.group,
+        messageId: d.messageId,
+        deliveryCount: d.deliveryCount,
+        properties: d.properties,
+      });
+    }
   }
 
   /** A settlement the client cannot be told about (a PUBACK settles): a refusal is only logged. */
@@ -324,7 +338,8 @@ export class QueueRouter implements Router {
     const settle = settleTopic(topic);
     if (settle !== undefined) return this.#settle(c, settle[0], settle[1], p);
     const name = topic.slice(QUEUE_PREFIX.length);
-    const props = c.version === 5 ? p.properties : undefined;
+    // A 3.1.1 PUBLISH has no properties, unless tracing set the `traceparent` of its append span (inbound.ts).
+    const props = p.properties;
     const expiry = props?.messageExpiryInterval;
     const input = enqueueInput(p.payload, props, expiry === undefined ? undefined : this.deps.now() + expiry * 1000);
     const answer = (r: QueueOutcome): QueuePublishOutcome => {

@@ -87,12 +87,15 @@ export function resetRateLimits(broker: LimitHost): void {
   connectionLimiters.delete(broker);
 }
 
-/** True when a new connection from `remoteAddress` is within connectionRatePerIp. */
-export function connectionAllowed(broker: LimitHost, remoteAddress: string): boolean {
+/**
+ * True when a new connection from `peer.remoteAddress` is within connectionRatePerIp. The address is read only
+ * when a limit is set (a TCP transport reads it with a getpeername syscall on first use).
+ */
+export function connectionAllowed(broker: LimitHost, peer: { readonly remoteAddress: string }): boolean {
   let l = connectionLimiters.get(broker);
   if (l === undefined) {
     l = connectionLimiter(broker.options.connectionRatePerIp, broker.clock) ?? null;
     connectionLimiters.set(broker, l);
   }
-  return l === null || l.take(ipOf(remoteAddress));
+  return l === null || l.take(ipOf(peer.remoteAddress));
 }

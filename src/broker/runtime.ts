@@ -11,7 +11,7 @@
 import { randomBytes } from "node:crypto";
 import type { Will } from "../codec/index.ts";
 import { ReasonCode } from "../codec/index.ts";
-import { silentLogger, systemClock } from "../util/index.ts";
+import { Deadlines, silentLogger, systemClock } from "../util/index.ts";
 import type { Clock, Logger } from "../util/index.ts";
 import type { AuthenticatorRegistry, EnhancedAuthenticator } from "./auth/index.ts";
 import { buildAuthenticators } from "./authenticators.ts";
@@ -129,6 +129,7 @@ export class BrokerRuntime implements BrokerCore {
   readonly logger: Logger;
   readonly counters = new Counters();
   readonly flusher = new FlushScheduler();
+  readonly deadlines: Deadlines;
   readonly overload: OverloadState;
   readonly authorizer: Authorizer;
   hooks: AuthHooks | undefined;
@@ -167,6 +168,7 @@ export class BrokerRuntime implements BrokerCore {
     const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     this.options = { ...DEFAULT_BROKER_OPTIONS, ...given };
     this.clock = deps.clock ?? systemClock;
+    this.deadlines = new Deadlines(this.clock);
     this.logger = deps.logger ?? silentLogger;
     this.hooks = deps.auth;
     this.#latencyEvery = Math.max(1, Math.floor(deps.latencySampleEvery ?? 64));
@@ -240,6 +242,7 @@ export class BrokerRuntime implements BrokerCore {
       now,
       touch: () => this.persistence?.touched(),
       backend: deps.queueBackend,
+      tracer: () => this.tracer,
     });
     this.router =
       deps.routing === undefined
@@ -255,7 +258,8 @@ export class BrokerRuntime implements BrokerCore {
       now,
       logger: this.logger,
       authorizer: this.authorizer,
-      publish: (m) => void this.publishMessage(m),
+      publish: (m) => this.publishMessage(m),
+      tracer: () => this.tracer,
     };
     const localSessions = new LocalSessionRegistry({
       clock: this.clock,
@@ -297,7 +301,7 @@ export class BrokerRuntime implements BrokerCore {
       conn.destroy();
       return NOOP_HANDLER;
     }
-    if (!connectionAllowed(this, conn.remoteAddress)) {
+    if (!connectionAllowed(this, conn)) {
       // connectionRatePerIp, on every transport alike: closed before reading a byte.
       limitedLog(
         this,
@@ -540,6 +544,7 @@ export class BrokerRuntime implements BrokerCore {
     this.logger.info({ connections: this.connections.size }, "broker shutting down");
     for (const c of [...this.connections]) c.disconnect(ReasonCode.ServerShuttingDown);
     this.sessions.cancelTimers();
+    this.deadlines.clear();
     this.flusher.flushAll();
     if (this.#open.size > 0) {
       await new Promise<void>((resolve) => {

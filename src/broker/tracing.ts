@@ -79,5 +79,43 @@ export interface BrokerTracer {
    * An in-process publish (`createBroker().publish()`, src/inproc) is about to be routed; `clientId` is the
    * in-process publisher's origin id. Optional, like subscription().
    */
-  publishLocal?(clientId: string, topic: string, packet: TracedPublish): PublishTrace | undefined;
+  publishLocal?(clientId: string, topic: string, packet: TracedPublish, batch?: TracedBatch): PublishTrace | undefined;
+  /**
+   * A will is about to be routed (after its authorization), as a publish of its client `clientId`. Optional. Its
+   * trace ends after routing (no acknowledgement: nobody is there to receive one).
+   */
+  will?(clientId: string, topic: string, packet: TracedPublish): PublishTrace | undefined;
+  /**
+   * A client PUBLISH to a durable queue (`op` "append": its acknowledgement after the commit of the append) or to a
+   * settle topic `$queue/<name>/$ack|$nack|$reject` ("settle"). Optional. An append's trace `properties` are stored
+   * with the message (its `traceparent` names the append span), so each later delivery can be its child.
+   */
+  queue?(op: "append" | "settle", clientId: string, topic: string, packet: TracedPublish): QueueTrace | undefined;
+  /**
+   * A durable queue message handed to consumer `clientId` (`properties`: those stored with it; called only when it
+   * has user properties, where a `traceparent` would be). Optional.
+   */
+  queueDelivered?(info: TracedQueueDelivery): void;
+}
+
+/** Which in-process batch a publishLocal() message belongs to. */
+export interface TracedBatch {
+  readonly kind: "batch" | "transaction";
+  readonly size: number;
+}
+
+/** One traced PUBLISH to a `$queue/` topic: ended with the reason code of its acknowledgement. */
+export interface QueueTrace {
+  /** The properties to append with (an append: `traceparent` set to the append span); a settle: unchanged. */
+  readonly properties: Properties | undefined;
+  end(reasonCode: number, reason?: string): void;
+}
+
+export interface TracedQueueDelivery {
+  readonly clientId: string;
+  readonly queue: string;
+  readonly group: string;
+  readonly messageId: string;
+  readonly deliveryCount: number;
+  readonly properties: Properties | undefined;
 }

@@ -7,13 +7,29 @@ import { isPromise } from "./hooks.ts";
 import type { Authorizer, ClientInfo } from "./hooks.ts";
 import { createMessage } from "./message.ts";
 import type { Message } from "./message.ts";
+import type { RouteResult } from "./router.ts";
 import { SYS_PREFIX } from "./sys.ts";
+import type { BrokerTracer } from "./tracing.ts";
 
 export interface WillDeps {
   readonly now: () => number;
   readonly logger: Logger;
   readonly authorizer: Authorizer;
-  readonly publish: (msg: Message) => void;
+  readonly publish: (msg: Message) => RouteResult;
+  /** The broker's tracer, if any (read when a will is routed: tracing can be switched on and off). */
+  readonly tracer: () => BrokerTracer | undefined;
+}
+
+/** Routes the will, traced when the tracer samples it (a `will` span: docs/operations.md "Tracing"). */
+function route(deps: WillDeps, msg: Message, clientId: string): void {
+  const trace = deps.tracer()?.will?.(clientId, msg.topic, msg);
+  if (trace === undefined) {
+    deps.publish(msg);
+    return;
+  }
+  const r = deps.publish({ ...msg, properties: trace.properties, trace: trace.ref });
+  trace.routed(r.matched, r.refused);
+  trace.acked(0);
 }
 
 export function publishWill(deps: WillDeps, will: Will, client: ClientInfo): void {
@@ -32,7 +48,7 @@ export function publishWill(deps: WillDeps, will: Will, client: ClientInfo): voi
   deps.logger.debug({ clientId: client.clientId, topic: will.topic }, "publishing will");
   const authorizer = deps.authorizer;
   if (authorizer.publishOpen) {
-    deps.publish(msg);
+    route(deps, msg, client.clientId);
     return;
   }
   const allowed = authorizer.canPublish(client, will.topic, {
@@ -43,9 +59,9 @@ export function publishWill(deps: WillDeps, will: Will, client: ClientInfo): voi
   });
   if (isPromise(allowed)) {
     void allowed.then((ok) => {
-      if (ok) deps.publish(msg);
+      if (ok) route(deps, msg, client.clientId);
     });
   } else if (allowed) {
-    deps.publish(msg);
+    route(deps, msg, client.clientId);
   }
 }

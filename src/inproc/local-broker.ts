@@ -8,6 +8,7 @@ import type { BrokerRuntime } from "../broker/runtime.ts";
 import { ConnState } from "../broker/conn-state.ts";
 import { createMessage } from "../broker/message.ts";
 import type { Message } from "../broker/message.ts";
+import type { PublishTrace } from "../broker/tracing.ts";
 import { QUEUE_PREFIX, QueueError } from "../queues/index.ts";
 import { validateTopicName } from "../topics/index.ts";
 import { DeadLetters } from "./dead-letters.ts";
@@ -241,7 +242,7 @@ export class LocalBroker {
     } catch (err) {
       return rejection(err);
     }
-    return this.routeAll(msgs);
+    return this.routeAll(msgs, "batch");
   }
 
   /** A transaction: its messages are routed at commit, all in one turn and one storage commit, or never. */
@@ -337,16 +338,44 @@ export class LocalBroker {
     return { ...msg, expiresAt: now + opts.ttl };
   }
 
-  /** Routes `msgs` in order in this turn, then waits for their commit. */
-  routeAll(msgs: readonly Message[]): Promise<PublishResult> {
+  /**
+   * Routes `msgs` in order in this turn, then waits for their commit. Tracing: each message is sampled like a
+   * publish() (a `publish` span marked with the batch kind and size), all settled at the one commit.
+   */
+  routeAll(msgs: readonly Message[], kind: "batch" | "transaction"): Promise<PublishResult> {
     const total = { matched: 0, refused: 0 };
-    for (const msg of msgs) {
+    const tracer = this.#core.tracer;
+    let traces: PublishTrace[] | undefined;
+    for (let msg of msgs) {
+      const trace =
+        tracer?.publishLocal === undefined
+          ? undefined
+          : tracer.publishLocal(this.#publisher.clientId, msg.topic, msg, { kind, size: msgs.length });
+      if (trace !== undefined) {
+        msg = { ...msg, properties: trace.properties, trace: trace.ref };
+        (traces ??= []).push(trace);
+      }
       const r = this.#core.publishMessage(msg);
+      trace?.routed(r.matched, r.refused);
       total.matched += r.matched;
       total.refused += r.refused;
     }
     this.#m.published += msgs.length;
-    return this.#settled(total);
+    const settled = this.#settled(total);
+    if (traces === undefined) return settled;
+    const end = (rc: number) => {
+      for (const t of traces) t.acked(rc);
+    };
+    return settled.then(
+      (res) => {
+        end(ReasonCode.Success);
+        return res;
+      },
+      (err: unknown) => {
+        end(ReasonCode.UnspecifiedError);
+        throw err;
+      },
+    );
   }
 
   /** Refuses `bytes` more when the memory budget is used up. */

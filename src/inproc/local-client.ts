@@ -132,6 +132,10 @@ export abstract class LocalClient implements ClientContext {
     throw new InprocError(InprocErrorCode.InvalidArgument, `packet type ${packet.type} sent to an in-process client`);
   }
 
+  sendEncoded(_buf: Buffer): void {
+    throw new InprocError(InprocErrorCode.InvalidArgument, "encoded packet sent to an in-process client");
+  }
+
   problem(_reasonString: string): Properties | undefined {
     return undefined;
   }

@@ -15,7 +15,7 @@ export interface TransactionOptions {
 export interface TransactionHost {
   message(topic: string, payload: Buffer | Uint8Array | string, opts: PublishOptions): Message;
   admit(bytes: number): void;
-  routeAll(msgs: readonly Message[]): Promise<PublishResult>;
+  routeAll(msgs: readonly Message[], kind: "transaction"): Promise<PublishResult>;
   transactionEnded(outcome: "committed" | "rolledBack" | "timedOut"): void;
 }
 
@@ -78,7 +78,7 @@ export class Transaction {
     const msgs = this.#msgs;
     this.#finish(TransactionState.Committed);
     this.host.transactionEnded("committed");
-    return this.host.routeAll(msgs);
+    return this.host.routeAll(msgs, "transaction");
   }
 
   /** Discards every message. */

@@ -6,3 +6,4 @@ export * from "./log-limiter.ts";
 export * from "./errors.ts";
 export * from "./limits.ts";
 export * from "./fifo.ts";
+export * from "./deadlines.ts";

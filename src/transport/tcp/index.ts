@@ -1,15 +1,26 @@
 // TCP listener: adapts net.Socket to the broker's TransportConnection.
-//  - setNoDelay(true): MQTT packets are small and latency matters; the broker already coalesces writes.
+//  - TCP_NODELAY (the server's noDelay option, set by Node on accept: one setsockopt per connection): MQTT packets
+//    are small and latency matters; the broker already coalesces writes per turn, so Nagle could only add delay.
+//    No SO_KEEPALIVE: MQTT's own keepalive supervises idle clients [MQTT-3.1.2-24], so that syscall is not paid.
 //  - Every write() of the core (all packets of one event-loop turn for this connection) becomes one syscall:
 //    the chunks are written between cork() and uncork(), which Node turns into a single writev.
 //  - maxConnections: connections beyond the limit are destroyed immediately, before any byte is read.
 //  - maxPacketSize: handed to the broker as ListenerLimits (the codec refuses larger packets).
 //  - pause()/resume(): socket.pause()/resume(), for the core's input bound while a handler is pending.
 //  - Takes any ConnectionAcceptor (the Broker is one), not the concrete Broker.
+//  - Per connection (a storm makes thousands a second, issue #10): no closures. The socket's listeners are shared
+//    functions that find their handler on the socket, the remote address is read (getpeername) only when asked for,
+//    and the grace period after end() is a deadline on one shared timer (util/deadlines.ts).
 import net from "node:net";
-import type { ConnectionAcceptor, ListenerLimits, PeerIdentity, TransportConnection } from "../../broker/index.ts";
-import { silentLogger, systemClock } from "../../util/index.ts";
-import type { Clock, Logger } from "../../util/index.ts";
+import type {
+  ConnectionAcceptor,
+  ConnectionHandler,
+  ListenerLimits,
+  PeerIdentity,
+  TransportConnection,
+} from "../../broker/index.ts";
+import { DeadlineList, silentLogger, systemClock } from "../../util/index.ts";
+import type { Clock, DeadlineEntry, Logger } from "../../util/index.ts";
 
 export interface TcpListenerOptions {
   host: string;
@@ -39,9 +50,37 @@ export const DEFAULT_WRITE_HIGH_WATER = 1024 * 1024;
 /** Above this many chunks one write is copied into one buffer (Linux IOV_MAX is 1,024 per writev). */
 const MAX_IOVECS = 256;
 
+/** The broker's handler and our adapter, kept on the socket for the shared listeners below. */
+const kConn = Symbol("wharf.tcp.connection");
+interface AttachedSocket extends net.Socket {
+  [kConn]?: Attached;
+}
+interface Attached {
+  readonly handler: ConnectionHandler;
+  readonly conn: TransportConnection;
+  readonly onClosed: (() => void) | undefined;
+  error: Error | undefined;
+}
+
+/** The END_GRACE_MS deadlines of every TcpConnection on one clock: one timer for all of them (util/deadlines.ts). */
+const endGraces = new WeakMap<Clock, DeadlineList>();
+function endGraceOf(clock: Clock): DeadlineList {
+  let l = endGraces.get(clock);
+  if (l === undefined) {
+    l = new DeadlineList(clock, END_GRACE_MS);
+    endGraces.set(clock, l);
+  }
+  return l;
+}
+
 /** Also adapts TLS sockets (a tls.TLSSocket is a net.Socket): src/transport/tls reuses it with kind "tls". */
-export class TcpConnection implements TransportConnection {
-  readonly remoteAddress: string;
+export class TcpConnection implements TransportConnection, DeadlineEntry {
+  #remoteAddress: string | undefined = undefined;
+  #ending = false;
+  deadlineAt = 0;
+  deadlinePrev: DeadlineEntry | undefined = undefined;
+  deadlineNext: DeadlineEntry | undefined = undefined;
+  deadlineList: DeadlineList | undefined = undefined;
 
   constructor(
     private readonly socket: net.Socket,
@@ -49,8 +88,11 @@ export class TcpConnection implements TransportConnection {
     private readonly highWater: number,
     readonly kind: string = "tcp",
     readonly peerIdentity?: PeerIdentity,
-  ) {
-    this.remoteAddress = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
+  ) {}
+
+  /** Read on first use (a getpeername syscall), then kept: also valid after the socket closed. */
+  get remoteAddress(): string {
+    return (this.#remoteAddress ??= `${this.socket.remoteAddress ?? "?"}:${this.socket.remotePort ?? 0}`);
   }
 
   write(chunks: readonly Buffer[]): boolean {
@@ -76,10 +118,22 @@ export class TcpConnection implements TransportConnection {
 
   end(): void {
     const s = this.socket;
-    if (s.destroyed) return;
+    if (s.destroyed || this.#ending) return;
+    this.#ending = true;
     s.end();
-    const t = this.clock.setTimeout(() => s.destroy(), END_GRACE_MS);
-    s.once("close", () => t.cancel());
+    if (s.destroyed) return;
+    // The peer gets END_GRACE_MS to close its side (onDeadline); the socket's 'close' listener calls closed().
+    endGraceOf(this.clock).add(this, this.clock.now());
+  }
+
+  /** END_GRACE_MS after end() and the peer has not closed its side. */
+  onDeadline(): void {
+    this.socket.destroy();
+  }
+
+  /** The socket closed: the grace deadline of end() is not needed any more. */
+  closed(): void {
+    this.deadlineList?.remove(this);
   }
 
   destroy(): void {
@@ -101,25 +155,37 @@ export class TcpConnection implements TransportConnection {
   }
 }
 
+// Shared socket listeners: `this` is the socket (EventEmitter calls listeners with it).
+function onSocketData(this: AttachedSocket, chunk: Buffer): void {
+  this[kConn]!.handler.onData(chunk);
+}
+function onSocketDrain(this: AttachedSocket): void {
+  this[kConn]!.handler.onDrain();
+}
+function onSocketError(this: AttachedSocket, err: Error): void {
+  this[kConn]!.error = err;
+}
+function onSocketClose(this: AttachedSocket): void {
+  const a = this[kConn]!;
+  if (a.conn instanceof TcpConnection) a.conn.closed();
+  a.onClosed?.();
+  a.handler.onClose(a.error);
+}
+
 /** Hands `conn` to the broker and forwards the socket's events to it; `onClosed` runs before the broker hears of it. */
 export function attachSocket(
   broker: ConnectionAcceptor,
   socket: net.Socket,
   conn: TransportConnection,
   limits: ListenerLimits | undefined,
-  onClosed: () => void,
+  onClosed: (() => void) | undefined,
 ): void {
   const handler = broker.accept(conn, limits);
-  let error: Error | undefined;
-  socket.on("data", (chunk: Buffer) => handler.onData(chunk));
-  socket.on("drain", () => handler.onDrain());
-  socket.on("error", (err) => {
-    error = err;
-  });
-  socket.on("close", () => {
-    onClosed();
-    handler.onClose(error);
-  });
+  (socket as AttachedSocket)[kConn] = { handler, conn, onClosed, error: undefined };
+  socket.on("data", onSocketData);
+  socket.on("drain", onSocketDrain);
+  socket.on("error", onSocketError);
+  socket.on("close", onSocketClose);
 }
 
 export function listenTcp(
@@ -129,9 +195,12 @@ export function listenTcp(
   clock: Clock = systemClock,
 ): Promise<TcpListener> {
   let open = 0;
-  const sockets = new Set<net.Socket>();
   const server = net.createServer({ noDelay: true });
   const limits = opts.maxPacketSize !== undefined ? { maxPacketSize: opts.maxPacketSize } : undefined;
+  const writeHighWater = opts.writeHighWaterMark ?? DEFAULT_WRITE_HIGH_WATER;
+  const onClosed = (): void => {
+    open--;
+  };
 
   server.on("connection", (socket) => {
     if (opts.maxConnections !== undefined && open >= opts.maxConnections) {
@@ -140,13 +209,8 @@ export function listenTcp(
       return;
     }
     open++;
-    sockets.add(socket);
-    socket.setNoDelay(true);
-    const highWater = Math.max(opts.writeHighWaterMark ?? DEFAULT_WRITE_HIGH_WATER, socket.writableHighWaterMark);
-    attachSocket(broker, socket, new TcpConnection(socket, clock, highWater), limits, () => {
-      open--;
-      sockets.delete(socket);
-    });
+    const highWater = Math.max(writeHighWater, socket.writableHighWaterMark);
+    attachSocket(broker, socket, new TcpConnection(socket, clock, highWater), limits, onClosed);
   });
 
   return new Promise((resolve, reject) => {

@@ -79,7 +79,7 @@ export async function listenTls(
     socket.setNoDelay(true);
     const highWater = Math.max(DEFAULT_WRITE_HIGH_WATER, socket.writableHighWaterMark);
     const conn = new TcpConnection(socket, clock, highWater, "tls", identity ?? undefined);
-    attachSocket(broker, socket, conn, limits, () => {});
+    attachSocket(broker, socket, conn, limits, undefined);
   });
   // Failed handshakes (plaintext client, wrong CA, expired or missing client certificate): the socket is
   // destroyed by node; log at debug only, a scanner must not be able to flood the log.

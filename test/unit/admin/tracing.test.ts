@@ -4,47 +4,18 @@
 // connect span, and the OTLP/JSON encoding of the spans.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import mqtt from "mqtt";
-import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
 import { otlpRequest, otlpRequestJson } from "../../../src/admin/otlp.ts";
 import { OtelBrokerTracer } from "../../../src/admin/tracing.ts";
+import { spanOutput } from "../../../src/admin/tracing-sdk.ts";
 import { parseTraceparent } from "../../../src/admin/traceparent.ts";
-import { startServer, validateConfig, type WharfServer } from "../../../src/server/index.ts";
+import { startServer, validateConfig } from "../../../src/server/index.ts";
 import { recordingLogger } from "../broker/harness.ts";
+import { startTraced, client, parentOf, TRACE, PARENT } from "./tracing-harness.ts";
 import { until } from "../../helpers/webhook-receiver.ts";
 
-const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
-const PARENT = "00f067aa0ba902b7";
-
-async function start(t: { after(fn: () => unknown): void }, sampleRatio: number) {
-  const exporter = new InMemorySpanExporter();
-  const config = validateConfig({
-    listeners: [{ host: "127.0.0.1", port: 0 }],
-    storage: { type: "memory" },
-    management: { enabled: false },
-    sys: { interval: 0 },
-    tracing: { enabled: true, sampleRatio },
-  });
-  const server = await startServer(config, { logger: recordingLogger(), spanExporter: exporter });
-  t.after(() => server.close());
-  return { server, exporter };
-}
-
-function client(server: WharfServer, clientId: string, extra: mqtt.IClientOptions = {}) {
-  return mqtt.connectAsync({
-    host: "127.0.0.1",
-    port: server.listeners[0]!.port,
-    clientId,
-    protocolVersion: 5,
-    reconnectPeriod: 0,
-    ...extra,
-  });
-}
-
-const parentOf = (s: ReadableSpan) => s.parentSpanContext?.spanId;
-
 test("tracing: publisher traceparent → publish span (events routed, PUBACK) → one deliver span per subscriber; subscribers get the publish span as parent", async (t) => {
-  const { server, exporter } = await start(t, 0); // nothing sampled at the root: only the publisher's sampled trace
+  const { server, exporter } = await startTraced(t, 0); // nothing sampled at the root: only the publisher's sampled trace
   const subs = await Promise.all([client(server, "tr-s1"), client(server, "tr-s2")]);
   const pub = await client(server, "tr-pub");
   t.after(() => [...subs, pub].forEach((c) => c.end(true)));
@@ -135,7 +106,7 @@ test("tracing: publisher traceparent → publish span (events routed, PUBACK) �
 });
 
 test("tracing: ratio 1 samples root traces — connect span (CONNECT traceparent as parent), QoS 0 publish without commit", async (t) => {
-  const { server, exporter } = await start(t, 1);
+  const { server, exporter } = await startTraced(t, 1);
   const c = await client(server, "tr-one", {
     properties: { userProperties: { traceparent: `00-${TRACE}-${PARENT}-01` } },
   });
@@ -210,16 +181,12 @@ test("tracing.exporter otlp: spans are POSTed as OTLP/HTTP JSON (flushed at shut
 });
 
 test("sampling: root publishes by a geometric countdown drawn before any span exists; a CONNECT by random() < sampleRatio; a traceparent's flag decides otherwise", async () => {
-  const { BasicTracerProvider, SimpleSpanProcessor, ParentBasedSampler, AlwaysOnSampler } =
-    await import("@opentelemetry/sdk-trace-base");
+  const { SimpleSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
   const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({
-    sampler: new ParentBasedSampler({ root: new AlwaysOnSampler() }),
-    spanProcessors: [new SimpleSpanProcessor(exporter)],
-  });
+  const processor = new SimpleSpanProcessor(exporter);
   // Gaps: 1 + floor(ln(1 − U) / ln(1 − 0.01)). U = 0 → 1 (the next one); U = 0.5 → 69; U = 0.02 → 3.
   const draws = [0, 0.5, 0.02, 0.5];
-  const tracer = new OtelBrokerTracer(provider.getTracer("t"), 0.01, () => draws.shift()!);
+  const tracer = new OtelBrokerTracer(await spanOutput(processor), 0.01, () => draws.shift()!);
   const packet = { qos: 0, retain: false, payload: Buffer.from("x"), properties: undefined };
   const sampledAt: number[] = [];
   for (let i = 1; i <= 73; i++) if (tracer.publish("c", "t", packet) !== undefined) sampledAt.push(i);
@@ -237,41 +204,35 @@ test("sampling: root publishes by a geometric countdown drawn before any span ex
   draws.push(0.009, 0.01);
   assert.notEqual(tracer.connect(info), undefined);
   assert.equal(tracer.connect(info), undefined);
-  await provider.shutdown();
+  await processor.shutdown();
 });
 
-test("sampling: the countdown records sampleRatio of root publishes (100,000 publishes at 0.1: within 5 standard deviations)", () => {
-  let started = 0;
-  const counting = new OtelBrokerTracer(
-    {
-      startSpan: () => {
-        started++;
-        return { isRecording: () => false };
-      },
-    } as unknown as import("@opentelemetry/api").Tracer,
-    0.1,
-  );
+test("sampling: the countdown records sampleRatio of root publishes (100,000 publishes at 0.1: within 5 standard deviations)", async () => {
+  const out = await spanOutput({ onEnd: () => {} });
+  const counting = new OtelBrokerTracer(out, 0.1);
   const packet = { qos: 0, retain: false, payload: Buffer.from("x") };
+  let started = 0;
   for (let i = 0; i < 100_000; i++) {
-    counting.publish("c", "t", packet);
+    if (counting.publish("c", "t", packet) !== undefined) started++;
   }
   assert.ok(Math.abs(started - 10_000) < 5 * Math.sqrt(100_000 * 0.1 * 0.9), `sampled ${started}`);
   const never = new OtelBrokerTracer(
     {
-      startSpan: () => {
-        throw new Error("ratio 0 samples nothing");
+      ...out,
+      onEnd: () => {
+        throw new Error("ratio 0 records nothing");
       },
-    } as unknown as import("@opentelemetry/api").Tracer,
+    },
     0,
   );
   for (let i = 0; i < 1000; i++) assert.equal(never.publish("c", "t", packet), undefined);
 });
 
 test("a traced message gets deliver spans for its first 10 subscribers; the publish span counts them all", async () => {
-  const { BasicTracerProvider, SimpleSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
+  const { SimpleSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
   const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  const tracer = new OtelBrokerTracer(provider.getTracer("t"), 1);
+  const processor = new SimpleSpanProcessor(exporter);
+  const tracer = new OtelBrokerTracer(await spanOutput(processor), 1);
   const trace = tracer.publish("p", "t", { qos: 0, retain: false, payload: Buffer.from("x") })!;
   trace.routed(12, 0);
   for (let i = 0; i < 12; i++) trace.ref.delivered(`s${i}`, "t", 0, undefined);
@@ -279,7 +240,7 @@ test("a traced message gets deliver spans for its first 10 subscribers; the publ
   const spans = exporter.getFinishedSpans();
   assert.equal(spans.filter((s) => s.name === "deliver").length, 10);
   assert.equal(spans.find((s) => s.name === "publish")!.attributes["mqtt.deliveries"], 12);
-  await provider.shutdown();
+  await processor.shutdown();
 });
 
 test("the exporter's OTLP/JSON string is the JSON of the OTLP request object (escaping, events, arrays, status, parents)", async () => {
@@ -313,8 +274,31 @@ test("the exporter's OTLP/JSON string is the JSON of the OTLP request object (es
   await provider.shutdown();
 });
 
+test("the broker's span records encode to the same OTLP/JSON as the request object (times from ms numbers, events, error status)", async () => {
+  const { SimpleSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
+  const exporter = new InMemorySpanExporter();
+  const tracer = new OtelBrokerTracer(await spanOutput(new SimpleSpanProcessor(exporter)), 1);
+  const payload = Buffer.from("x");
+  const props = { userProperties: [["traceparent", `00-${TRACE}-${PARENT}-01`] as [string, string]] };
+  const trace = tracer.publish('c"1', 'a/"q"/\u00e9', { qos: 1, retain: false, payload, properties: props })!;
+  trace.routed(1, 0);
+  trace.ref.delivered("s", "a/t", 1, 7);
+  trace.acked(0x97);
+  const spans = exporter.getFinishedSpans();
+  assert.equal(spans.length, 2);
+  assert.deepEqual(JSON.parse(otlpRequestJson(spans, "svc")), otlpRequest(spans, "svc"));
+  const publish = spans.find((s) => s.name === "publish")!;
+  assert.equal(publish.status.code, 2);
+  assert.equal(publish.spanContext().traceId, TRACE);
+  assert.match(publish.spanContext().spanId, /^[0-9a-f]{16}$/);
+  assert.notEqual(publish.spanContext().spanId, spans.find((s) => s.name === "deliver")!.spanContext().spanId);
+  const ns = (t: [number, number]) => BigInt(t[0]) * 1_000_000_000n + BigInt(t[1]);
+  assert.ok(ns(publish.endTime) >= ns(publish.startTime));
+  assert.equal(ns(publish.duration), ns(publish.endTime) - ns(publish.startTime));
+});
+
 test("tracing: SUBSCRIBE / UNSUBSCRIBE spans (filters, reason codes, traceparent parent, refusals as errors); none when not sampled", async (t) => {
-  const { server, exporter } = await start(t, 0); // only the sampled traceparent records
+  const { server, exporter } = await startTraced(t, 0); // only the sampled traceparent records
   const c = await client(server, "tr-sub");
   t.after(() => c.end(true));
   const traced = { properties: { userProperties: { traceparent: `00-${TRACE}-${PARENT}-01` } } };
@@ -342,7 +326,7 @@ test("tracing: SUBSCRIBE / UNSUBSCRIBE spans (filters, reason codes, traceparent
 
 test("tracing: an in-process publish (LocalBroker) gets a publish span marked mqtt.in_process, its MQTT deliveries deliver spans, settled after the commit", async (t) => {
   const { LocalBroker } = await import("../../../src/inproc/index.ts");
-  const { server, exporter } = await start(t, 1);
+  const { server, exporter } = await startTraced(t, 1);
   const sub = await client(server, "tr-local-sub");
   t.after(() => sub.end(true));
   const got = new Promise<string | undefined>((resolve) =>

@@ -256,6 +256,53 @@ test("no CONNECT within connectTimeout: connection closed (FakeClock)", async ()
   assert.equal(client.transport.closed, true);
 });
 
+test("connectTimeout is kept per connection when connections arrive at different times and most connect (FakeClock)", async () => {
+  const h = harness({ connectTimeout: 10 });
+  const early = new TestClient(h.broker);
+  h.clock.advance(4_000);
+  const connected = new TestClient(h.broker);
+  connected.sendConnect({ clientId: "on-time" });
+  await connected.receive();
+  const late = new TestClient(h.broker);
+  h.clock.advance(5_999);
+  assert.equal(early.transport.closed, false);
+  h.clock.advance(1);
+  assert.equal(early.transport.closed, true, "10 s after it opened");
+  assert.equal(late.transport.closed, false);
+  h.clock.advance(3_999);
+  assert.equal(late.transport.closed, false);
+  h.clock.advance(1);
+  assert.equal(late.transport.closed, true, "10 s after it opened, not with the first");
+  h.clock.advance(60_000);
+  assert.equal(connected.transport.closed, false, "a connected client has no connect timeout");
+});
+
+test("keepalive: clients with one keepalive share a deadline list, each closed 1.5 x after its own start; none left after [MQTT-3.1.2-24]", async () => {
+  const h = harness();
+  const deadlines = brokerInternals(h.broker).deadlines;
+  const a = await h.connect({ clientId: "a", keepAlive: 10 });
+  h.clock.advance(4_000);
+  const b = await h.connect({ clientId: "b", keepAlive: 10 });
+  const c = await h.connect({ clientId: "c", keepAlive: 20 });
+  const gone = await h.connect({ clientId: "gone", keepAlive: 30 });
+  gone.client.disconnect();
+  await settle();
+  assert.equal(deadlines.durations, 2, "one list per keepalive in use (15 s, 30 s); the 45 s one left with its client");
+  h.clock.advance(10_999);
+  assert.equal(a.client.transport.closed, false);
+  h.clock.advance(1);
+  assert.equal(a.client.transport.closed, true, "15 s after a's CONNECT");
+  h.clock.advance(3_999);
+  assert.equal(b.client.transport.closed, false);
+  h.clock.advance(1);
+  assert.equal(b.client.transport.closed, true, "15 s after b's CONNECT");
+  h.clock.advance(14_999);
+  assert.equal(c.client.transport.closed, false);
+  h.clock.advance(1);
+  assert.equal(c.client.transport.closed, true, "30 s after c's CONNECT");
+  assert.equal(deadlines.durations, 0, "lists are forgotten when they run empty");
+});
+
 test("input is bounded while an async authenticate hook is pending: the transport is paused, then resumed", async () => {
   let release: ((r: boolean) => void) | undefined;
   const h = harness({ auth: { authenticate: () => new Promise<boolean>((r) => (release = r)) } });

@@ -17,6 +17,8 @@ import type { ClientContext } from "./core.ts";
 export class AckGate {
   /** Acknowledgements waiting for a commit, per connection (order is kept per connection). */
   readonly #pending = new WeakMap<ClientContext, number>();
+  /** Acknowledgements waiting across all connections: while 0, afterCommit() needs no per-connection lookup. */
+  #waiting = 0;
   /** Something was written since the last commit() call: an acknowledgement must wait for the next one. */
   #uncommitted = false;
   #reported = false;
@@ -41,6 +43,12 @@ export class AckGate {
       refuse(c);
       return;
     }
+    // Most calls (every in-process publish, every QoS 1 PUBLISH without a storage effect) find nothing written and
+    // nothing waiting: answered without the WeakMap lookup.
+    if (!this.#uncommitted && this.#waiting === 0) {
+      fn();
+      return;
+    }
     const pending = this.#pending.get(c) ?? 0;
     if (!this.#uncommitted && pending === 0) {
       fn();
@@ -48,13 +56,16 @@ export class AckGate {
     }
     this.#uncommitted = false;
     this.#pending.set(c, pending + 1);
+    this.#waiting++;
     this.storage.commit().then(
       () => {
+        this.#waiting--;
         this.#pending.set(c, (this.#pending.get(c) ?? 1) - 1);
         // Resolved before a later failure was noticed: this batch is on disk, the acknowledgement is true.
         if (c.state !== ConnState.Closed) fn();
       },
       (err: unknown) => {
+        this.#waiting--;
         this.#pending.set(c, (this.#pending.get(c) ?? 1) - 1);
         this.failed(err, "commit");
         refuse(c);

@@ -64,6 +64,8 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   readonly #concurrency: number;
   readonly #onError: SubscribeOptions["onError"];
   readonly #host: SubscriptionHost;
+  /** The host's byte total (host.buffered), read and written per message. */
+  readonly #total: { bytes: number };
   readonly #buffer = new PriorityBuffer<Received>();
   /** Received handed out and not yet settled (manual ack, or a handler still running). */
   readonly #outstanding = new Set<Received>();
@@ -128,6 +130,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
     this.#concurrency = positiveInt(opts.concurrency ?? 1, "concurrency");
     this.#onError = opts.onError;
     this.#host = host;
+    this.#total = host.buffered;
     // The core's No Local compares a message's origin with the subscriber's client id; in-process publications
     // come from the publisher's id, not this subscription's, so the check is made here (5.0 [MQTT-3.8.3-3]).
     this.#skipOrigin = opts.noLocal === true ? host.originId : undefined;
@@ -197,17 +200,18 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   offer(d: Delivery): boolean {
     const r = sharedView(this, d); // the same view writePublish() takes if this declines
     const n = r.size;
+    const buffered = this.#buffer.length;
     if (
+      buffered + this.#laned >= this.#capacity ||
       this.state === ConnState.Closed ||
-      this.#buffer.length + this.#laned >= this.#capacity ||
       !this.pressure.quietAt(this.#bufferedBytes + n)
     )
       return false;
     this.#stats.received++;
     this.#bufferedBytes += n;
-    this.#host.buffered.bytes += n;
+    this.#total.bytes += n;
     const lane = this.#lane;
-    if (lane !== undefined && this.#buffer.length === 0 && this.#running < this.#concurrency) {
+    if (lane !== undefined && buffered === 0 && this.#running < this.#concurrency) {
       if (this.#laned === 0) this.#lanePriority = r.priority;
       if (r.priority === this.#lanePriority) {
         this.#laned++;
@@ -322,14 +326,14 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
     this.#buffer.push(r, r.priority);
     const n = r.size;
     this.#bufferedBytes += n;
-    this.#host.buffered.bytes += n;
+    this.#total.bytes += n;
     this.#schedulePump();
   }
 
   #unbuffered(r: Received): void {
     const n = r.size;
     this.#bufferedBytes -= n;
-    this.#host.buffered.bytes -= n;
+    this.#total.bytes -= n;
   }
 
   // ---- hand-out ------------------------------------------------------------------------------------------------

@@ -81,8 +81,10 @@ export interface SessionLink {
   /** Encodes and buffers a PUBLISH; false when it was discarded because it exceeds the client's maximum size. */
   writePublish(d: Delivery, packetId: number | undefined, dup: boolean): boolean;
   writePubrel(packetId: number): void;
-  /** The connection's backpressure tracker (src/broker/backpressure.ts). */
+  /** The connection's backpressure tracker (src/broker/backpressure.ts), made on first use. */
   readonly pressure: OutboundPressure;
+  /** The tracker if it was made: one that does not exist holds no publisher, so there is nothing to ease. */
+  readonly madePressure: OutboundPressure | undefined;
   /** Server-initiated close of this link, e.g. 0x8E when another connection takes the session over [MQTT-3.1.4-2]. */
   disconnect(reasonCode: number): void;
 }
@@ -330,7 +332,7 @@ export class Session {
     if (this.#backlog !== undefined) {
       this.#pumpBacklog(link);
       if (this.#backlog !== undefined) {
-        link.pressure.eased();
+        link.madePressure?.eased(); // not made for a connection that never had a delivery
         return;
       }
     }
@@ -359,7 +361,7 @@ export class Session {
       this.#overflowWarned = false;
       this.#send(link, d);
     }
-    link.pressure.eased();
+    link.madePressure?.eased(); // not made for a connection that never had a delivery
   }
 
   /**

@@ -70,9 +70,14 @@ export interface ManagedProcess {
   stop(): Promise<void>;
 }
 
-export function spawnManaged(cmd: string, args: readonly string[], cwd: string): ManagedProcess {
+export function spawnManaged(
+  cmd: string,
+  args: readonly string[],
+  cwd: string,
+  env: Readonly<Record<string, string>> = {},
+): ManagedProcess {
   installExitHandler();
-  const child = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env } });
+  const child = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   live.add(child);
   let tail = "";
   const keep = (d: Buffer): void => {

@@ -10,12 +10,14 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /**
  * `mode`: a storage durability (`sync`, `batched`, `none`) or `memory`. `extra`: further YAML lines (top-level
- * keys). The config file goes next to `dataDir`.
+ * keys). The config file goes next to `dataDir`. `loopStats`: a file the broker appends its event-loop delay and
+ * GC pauses to, over a window opened and closed by SIGUSR2 (bench/tools/loop-stats.mjs).
  */
 export async function startWharf(
   mode: string,
   dataDir: string,
   extra: readonly string[],
+  options: { loopStats?: string } = {},
 ): Promise<{ proc: ManagedProcess; port: number }> {
   mkdirSync(dataDir, { recursive: true });
   const port = await freePort();
@@ -28,10 +30,16 @@ export async function startWharf(
   writeFileSync(config, [...lines, "sys: { interval: 0 }", "log: { level: warn, format: json }"].join("\n"));
   // WHARF_BENCH_NODE_ARGS: extra node flags for the broker (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
   const nodeArgs = (process.env.WHARF_BENCH_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+  const env: Record<string, string> = {};
+  if (options.loopStats !== undefined) {
+    nodeArgs.push("--import", join(root, "bench", "tools", "loop-stats.mjs"));
+    env.WHARF_LOOP_STATS = options.loopStats;
+  }
   const proc = spawnManaged(
     process.execPath,
     [...nodeArgs, "--import", "tsx", "src/cli/main.ts", "start", "--config", config],
     root,
+    env,
   );
   await waitForPort(proc, port, 30_000);
   return { proc, port };

@@ -6,9 +6,12 @@
 // Each phase runs in its own Node process (RSS is per process and never shrinks much once grown):
 //   empty  an engine (the broker's queue path: QueueEngine over StorageQueueStore over LMDB) on an empty store;
 //   fill   the same, then N publishes (durability none, flushed at the end); RSS measured after a full GC;
-//   open   a fresh process opens the filled store: the restart (storage open + engine recovery) is timed, RSS
+//   open   a fresh process opens the filled store as the broker does: the restart (the data-file check in a child
+//          process, storage open + engine recovery) is timed, wall and CPU (the check's CPU is its child's), RSS
 //          measured after a full GC; then `--drain` messages are consumed and acked (bodies read back from LMDB),
-//          checking every seq arrives once.
+//          checking every seq arrives once. The fill closes cleanly, so the open restores the queue index from
+//          the snapshot (src/storage/snapshot.ts); `--no-snapshot` fills without one (the open scans, as after a
+//          crash).
 // "RSS over empty" = RSS of fill/open minus RSS of empty. The load average is printed with the figures.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -18,6 +21,7 @@ import { fileURLToPath } from "node:url";
 import { QueueEngine, StorageQueueStore } from "../../src/queues/index.ts";
 import type { QueueDelivery } from "../../src/queues/index.ts";
 import { openLmdbStorage } from "../../src/storage/index.ts";
+import { probeDirectory } from "../../src/storage/lmdb-check.ts";
 import type { Storage } from "../../src/storage/index.ts";
 
 const args = process.argv.slice(2);
@@ -30,6 +34,7 @@ const PAYLOAD = Number(flag("payload", "100"));
 const PARTITIONS = Number(flag("partitions", "8"));
 const DRAIN = Number(flag("drain", "200000"));
 const QUEUE = "bench/backlog";
+const SNAPSHOT = !args.includes("--no-snapshot");
 
 interface PhaseResult {
   phase: string;
@@ -63,20 +68,48 @@ function gcAndMeasure(): { rssMb: number; anonMb: number; fileMb: number; heapMb
   };
 }
 
-/** Wall and CPU time of the last open(): storage (LMDB open, index rebuild, audit) and engine recovery. */
-const openTimes = { storageMs: 0, storageCpuMs: 0, engineMs: 0, engineCpuMs: 0 };
+/**
+ * Wall and CPU time of the last open(): the data-file check (lmdb-probe.mjs, a child process: its CPU from this
+ * process's reaped-children times), storage (LMDB open, index rebuild or snapshot, audit) and engine recovery.
+ */
+const openTimes = {
+  probeMs: 0,
+  probeCpuMs: 0,
+  storageMs: 0,
+  storageCpuMs: 0,
+  engineMs: 0,
+  engineCpuMs: 0,
+  snapshot: "",
+};
+
+/** CPU of waited-for children (utime + stime of reaped children, /proc/self/stat fields 16-17, in ticks of 10 ms). */
+function childCpuMs(): number {
+  const f = readFileSync("/proc/self/stat", "utf8").split(") ")[1]!.split(" ");
+  return (Number(f[13]) + Number(f[14])) * 10;
+}
 
 function cpuMs(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 }
 
-async function open(dir: string): Promise<{ storage: Storage; engine: QueueEngine }> {
+async function open(dir: string, check: boolean): Promise<{ storage: Storage; engine: QueueEngine }> {
   let t = performance.now();
-  let c = cpuMs();
-  const storage = await openLmdbStorage({ path: dir, durability: "none", verify: false });
+  let c = childCpuMs();
+  if (check) await probeDirectory(dir, 32); // what openLmdbStorage does first (verify: true, the broker's default)
+  openTimes.probeMs = performance.now() - t;
+  openTimes.probeCpuMs = childCpuMs() - c;
+  t = performance.now();
+  c = cpuMs();
+  const storage = await openLmdbStorage({
+    path: dir,
+    durability: "none",
+    verify: false,
+    snapshotMinEntries: SNAPSHOT ? undefined : 0,
+  });
   openTimes.storageMs = performance.now() - t;
   openTimes.storageCpuMs = cpuMs() - c;
+  openTimes.snapshot = storage.openSnapshot.status;
   t = performance.now();
   c = cpuMs();
   const engine = new QueueEngine({
@@ -90,7 +123,7 @@ async function open(dir: string): Promise<{ storage: Storage; engine: QueueEngin
 
 async function phase(name: string, dir: string): Promise<PhaseResult> {
   const t0 = performance.now();
-  const { storage, engine } = await open(dir);
+  const { storage, engine } = await open(dir, name === "open");
   const openMs = performance.now() - t0;
   if (name === "empty") {
     return { phase: name, ...gcAndMeasure(), ms: openMs, depth: 0 };
@@ -197,13 +230,14 @@ async function main(): Promise<void> {
         `depth ${fill.depth}, fill ${fmt(fill.ms)} ms (${fmt(MESSAGES / (fill.ms / 1000))} msg/s, durability none)`,
     );
     console.log(
-      `  restarted:     open + recovery ${fmt(reopened.ms)} ms, RSS ${fmt(reopened.rssMb)} MB = +${fmt(reopened.rssMb - empty.rssMb)} MB over empty ` +
+      `  restarted:     check + open + recovery ${fmt(reopened.ms)} ms, RSS ${fmt(reopened.rssMb)} MB = +${fmt(reopened.rssMb - empty.rssMb)} MB over empty ` +
         `(${split(reopened)}), depth ${reopened.depth}`,
     );
     const t = reopened.times;
     if (t !== undefined) {
       console.log(
-        `                 storage open ${fmt(t.storageMs)} ms (cpu ${fmt(t.storageCpuMs)} ms), ` +
+        `                 data-file check ${fmt(t.probeMs)} ms (child cpu ${fmt(t.probeCpuMs)} ms), ` +
+          `storage open ${fmt(t.storageMs)} ms (cpu ${fmt(t.storageCpuMs)} ms, index snapshot ${t.snapshot}), ` +
           `engine recovery ${fmt(t.engineMs)} ms (cpu ${fmt(t.engineCpuMs)} ms)`,
       );
     }

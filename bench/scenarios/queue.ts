@@ -8,9 +8,10 @@
 // (and acked by) the consumers per second over the window; lost = messages sent (and PUBACKed) that no consumer
 // received by the end of the drain; dup = deliveries of a message already seen (at least once: none expected).
 // Used by `npm run bench` (catalog: queue/…, Wharf only) and by `npm run bench:queues` (bench/queues/throughput.ts).
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import type net from "node:net";
 import { loadavg } from "node:os";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { join } from "node:path";
 import { onHarnessExit } from "../lib/children.ts";
 import { varintBytes } from "../lib/mqtt-packets.ts";
@@ -58,7 +59,20 @@ export interface QueueCaseResult {
   /** This harness's CPU (publishers + consumers) over the window, fraction of one core: on a 2-core machine the
    * clients compete with the broker, so a broker below 100% may be waiting for them. */
   clientCpu: number;
+  /**
+   * p99 of this harness's event-loop delay over the window, ms: a delivery is timestamped when the harness gets to
+   * read it, so an e2e p99 near this figure is the generator's, not the broker's.
+   */
+  clientLoopP99: number;
+  /** The broker's event-loop delay and GC pauses from its start + warm-up on (bench/tools/loop-stats.mjs). */
+  broker: BrokerLoopStats | undefined;
   load: string;
+}
+
+export interface BrokerLoopStats {
+  loopMs: { p50: number; p99: number; p999: number; max: number };
+  gc: { count: number; totalMs: number; maxMs: number; over2: number; over5: number; over10: number };
+  spanMs: number;
 }
 
 export const QUEUE_DEFAULTS = {
@@ -180,11 +194,18 @@ export async function runQueueCase(o: QueueCaseOptions): Promise<QueueCaseResult
   const { mode } = o;
   const dir = mkdtempSync(join(o.dataRoot, "wharf-bench-queues-"));
   onHarnessExit(() => rmSync(dir, { recursive: true, force: true }));
-  const { proc, port } = await startWharf(mode, join(dir, "data"), [
-    "mqtt: { maxInflight: 4096 }",
-    `queues: [{ name: ${QUEUE}, partitions: ${o.partitions}, ordering: partition, prefetch: ${o.prefetch} }]`,
-    "management: { enabled: false }",
-  ]);
+  const loopStats = join(dir, "loop-stats.json");
+  const { proc, port } = await startWharf(
+    mode,
+    join(dir, "data"),
+    [
+      "mqtt: { maxInflight: 4096 }",
+      `queues: [{ name: ${QUEUE}, partitions: ${o.partitions}, ordering: partition, prefetch: ${o.prefetch} }]`,
+      "management: { enabled: false }",
+    ],
+    { loopStats },
+  );
+  let broker: BrokerLoopStats | undefined;
   try {
     const shared = { seen: new Set<number>(), duplicates: 0, measuring: false, e2e: new Samples(), delivered: 0 };
     const consumers = await Promise.all(
@@ -216,12 +237,17 @@ export async function runQueueCase(o: QueueCaseOptions): Promise<QueueCaseResult
     const cpu0 = processCpuSeconds(proc.pid);
     const own0 = process.cpuUsage();
     const e2e0 = shared.e2e.n;
+    const loop = monitorEventLoopDelay({ resolution: 1 });
+    loop.enable();
+    proc.child.kill("SIGUSR2"); // the broker's loop-stats window opens
     state.measuring = true;
     shared.measuring = true;
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, o.measureMs));
     state.measuring = false;
     shared.measuring = false;
+    loop.disable();
+    proc.child.kill("SIGUSR2"); // … and closes
     const elapsed = performance.now() - t0;
     const cpu = processCpuSeconds(proc.pid) - cpu0;
     const own = process.cpuUsage(own0);
@@ -232,6 +258,7 @@ export async function runQueueCase(o: QueueCaseOptions): Promise<QueueCaseResult
     await until(() => pubs.every((p) => p.acked === p.sent), 30_000);
     await until(() => shared.delivered >= sent(), 30_000);
     const e2e = summarizeLatency(shared.e2e.take().slice(e2e0));
+    if (existsSync(loopStats)) broker = JSON.parse(readFileSync(loopStats, "utf8").split("\n")[0]!) as BrokerLoopStats;
     for (const s of [...pubs, ...consumers]) s.socket.destroy();
     return {
       publishedPerSec: Math.round((state.acked / elapsed) * 1000),
@@ -243,6 +270,8 @@ export async function runQueueCase(o: QueueCaseOptions): Promise<QueueCaseResult
       duplicates: shared.duplicates,
       brokerCpu: cpu / (elapsed / 1000),
       clientCpu: (own.user + own.system) / 1000 / elapsed,
+      clientLoopP99: loop.percentile(99) / 1e6,
+      broker,
       load: loadavg()
         .map((x) => x.toFixed(1))
         .join(" "),

@@ -374,6 +374,10 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
   // ---- backpressure (src/broker/backpressure.ts) -------------------------------------------------------------
 
   /** This connection as a subscriber: created on its first delivery. */
+  get madePressure(): OutboundPressure | undefined {
+    return this.#pressure;
+  }
+
   get pressure(): OutboundPressure {
     return (this.#pressure ??= new OutboundPressure(this, this, this.broker.overload));
   }
@@ -505,7 +509,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
   closeByClient(): void {
     if (this.logger.isLevelEnabled?.("info") !== false) this.logger.info({}, "client disconnected");
     this.#finish(this.will !== undefined, "client");
-    this.#closeTransport();
+    this.#closeTransport(true);
   }
 
   /** Close without any further packet. */
@@ -514,10 +518,12 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     this.#closeTransport();
   }
 
-  #closeTransport(): void {
+  /** `goodbye`: the client sent DISCONNECT, so the transport need not wait for the client to close its side. */
+  #closeTransport(goodbye = false): void {
     if (this.#transportClosed) return;
     this.flush(true);
-    this.transport.end();
+    if (goodbye && this.transport.closeAfterGoodbye !== undefined) this.transport.closeAfterGoodbye();
+    else this.transport.end();
   }
 
   /** Runs once: stops input and timers and detaches from the session (publishing the will if allowed). */

@@ -19,6 +19,7 @@ import { isQueueTopic } from "./queue.ts";
 import { LocalSubscription, type Received, type SubscriptionHost } from "./subscription.ts";
 import { Transaction, type TransactionOptions } from "./transaction.ts";
 import { addListener } from "./listener.ts";
+import { HandOutLane } from "./lane.ts";
 import type {
   BatchEntry,
   Listener,
@@ -170,6 +171,7 @@ export class LocalBroker {
       },
       originId: `${LOCAL_ID_PREFIX}publisher`,
       queues: core.queues,
+      lane: new HandOutLane<Received, LocalSubscription>(),
     };
     this.#memoryLimit = opts.memoryLimit ?? 0;
     if (!Number.isSafeInteger(this.#memoryLimit) || this.#memoryLimit < 0) {

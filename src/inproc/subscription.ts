@@ -12,6 +12,7 @@ import { parseSharedFilter, validateTopicFilter } from "../topics/index.ts";
 import type { TimerHandle } from "../util/index.ts";
 import { InprocError, InprocErrorCode, invalid } from "./errors.ts";
 import { AckDeadlines } from "./ack-deadlines.ts";
+import type { HandOutLane, LaneMember } from "./lane.ts";
 import { LocalClient } from "./local-client.ts";
 import { PriorityBuffer } from "./priority-buffer.ts";
 import { priorityOf } from "./priority.ts";
@@ -37,6 +38,8 @@ export interface SubscriptionHost {
   readonly originId: string;
   /** Durable queues: `$queue/` subscriptions join their groups and settle through it. */
   readonly queues: QueueRouter;
+  /** The broker's hand-out lane (lane.ts) for handler subscriptions' plain QoS 0 messages. */
+  readonly lane: HandOutLane<Received, LocalSubscription>;
 }
 
 const DEFAULT_BUFFER = 1024;
@@ -171,7 +174,7 @@ function sharedView(sub: LocalSubscription, d: Delivery): Received {
   return (lastView = Received.shared(sub, d));
 }
 
-export class LocalSubscription extends LocalClient implements Subscription {
+export class LocalSubscription extends LocalClient implements Subscription, LaneMember<Received> {
   readonly filter: string;
   readonly ackMode: AckMode;
   /** ackMode "manual" (read per hand-out). */
@@ -213,6 +216,12 @@ export class LocalSubscription extends LocalClient implements Subscription {
    * No Local (what writePublish() would do for them is then a push into the buffer).
    */
   readonly #direct: boolean;
+  /** A handler subscription with the direct intake: its plain QoS 0 messages may wait in the host's lane. */
+  readonly #lane: HandOutLane<Received, LocalSubscription> | undefined;
+  /** Messages of this subscription in the lane (counted in the buffer's size and bytes). */
+  #laned = 0;
+  /** The priority of every message it has in the lane. */
+  #lanePriority = 0;
   /** Manual ack: the ack timeouts of what is handed out (created on first use). */
   #deadlines: AckDeadlines<Received> | undefined = undefined;
 
@@ -249,6 +258,7 @@ export class LocalSubscription extends LocalClient implements Subscription {
     // come from the publisher's id, not this subscription's, so the check is made here (5.0 [MQTT-3.8.3-3]).
     this.#skipOrigin = opts.noLocal === true ? host.originId : undefined;
     this.#direct = this.ackMode === "auto" && this.#queue === undefined && this.#skipOrigin === undefined;
+    this.#lane = this.#direct && opts.handler !== undefined ? host.lane : undefined;
     // The session may hold this many QoS 1/2 deliveries unacknowledged: what the buffer holds plus what is out.
     this.inflightLimit = Math.min(
       65_535,
@@ -299,7 +309,10 @@ export class LocalSubscription extends LocalClient implements Subscription {
   }
 
   override get canWrite(): boolean {
-    return this.state !== ConnState.Closed && (this.#overflow !== "block" || this.#buffer.length < this.#capacity);
+    return (
+      this.state !== ConnState.Closed &&
+      (this.#overflow !== "block" || this.#buffer.length + this.#laned < this.#capacity)
+    );
   }
 
   /**
@@ -311,20 +324,64 @@ export class LocalSubscription extends LocalClient implements Subscription {
     const n = d.msg.payload.length;
     if (
       this.state === ConnState.Closed ||
-      this.#buffer.length >= this.#capacity ||
+      this.#buffer.length + this.#laned >= this.#capacity ||
       !this.pressure.quietAt(this.#bufferedBytes + n)
     )
       return false;
     this.#stats.received++;
     const r = sharedView(this, d);
-    this.#buffer.push(r, r.priority);
     this.#bufferedBytes += n;
     this.#host.buffered.bytes += n;
+    const lane = this.#lane;
+    if (lane !== undefined && this.#buffer.length === 0 && this.#running < this.#concurrency) {
+      if (this.#laned === 0) this.#lanePriority = r.priority;
+      if (r.priority === this.#lanePriority) {
+        this.#laned++;
+        lane.add(r, this);
+        return true;
+      }
+      lane.moveOut(this); // another priority: the buffer orders them
+    }
+    this.#buffer.push(r, r.priority);
     if (!this.#pumpScheduled) {
       this.#pumpScheduled = true;
       queueMicrotask(this.#pumpTask);
     }
     return true;
+  }
+
+  // ---- LaneMember --------------------------------------------------------------------------------------------
+
+  /** Hands out a message from the lane: what the pump does for a shared view, without the buffer. */
+  laneTake(r: Received): void {
+    this.#laned--;
+    if (this.state === ConnState.Closed) {
+      this.#unbuffered(r); // (ended() moves the rest out of the lane and drops them)
+      return;
+    }
+    if (this.#running >= this.#concurrency) {
+      // The handler became busy (it returned a promise): this and the rest wait in the buffer.
+      this.laneMoved(r);
+      this.#lane!.moveOut(this);
+      return;
+    }
+    this.#unbuffered(r);
+    const msg = r.delivery.msg;
+    if (msg.expiresAt !== undefined && isExpired(msg, this.broker.clock.now())) {
+      this.#stats.expired++;
+      this.broker.counters.expired++; // expired messages are never delivered, and counted [MQTT-3.3.2-5]
+    } else {
+      this.#stats.delivered++;
+      this.#callShared(r);
+    }
+    if (this.#laned === 0 && !this.#isClosed()) this.#afterTake();
+  }
+
+  /** A lane message goes to the buffer instead (lane.moveOut), oldest first; its bytes are counted already. */
+  laneMoved(r: Received): void {
+    this.#laned--;
+    this.#buffer.push(r, r.priority);
+    this.#schedulePump();
   }
 
   override writePublish(d: Delivery, packetId: number | undefined, _dup: boolean): boolean {
@@ -333,6 +390,7 @@ export class LocalSubscription extends LocalClient implements Subscription {
       this.#settleUnseen(d, packetId);
       return true;
     }
+    if (this.#laned > 0) this.#lane!.moveOut(this); // the buffer's rules apply to what is pending
     this.#stats.received++;
     const r =
       this.#queue !== undefined
@@ -386,6 +444,7 @@ export class LocalSubscription extends LocalClient implements Subscription {
   }
 
   #push(r: Received): void {
+    if (this.#laned > 0) this.#lane!.moveOut(this); // the older ones first
     this.#buffer.push(r, r.priority);
     const n = r.size;
     this.#bufferedBytes += n;
@@ -440,7 +499,6 @@ export class LocalSubscription extends LocalClient implements Subscription {
   #pump(): void {
     if (this.state === ConnState.Closed || this.#pumping) return;
     if (this.#handler !== undefined) {
-      const handler = this.#handler;
       this.#pumping = true;
       try {
         while (this.#running < this.#concurrency && !this.#isClosed()) {
@@ -450,20 +508,7 @@ export class LocalSubscription extends LocalClient implements Subscription {
             this.#run(r);
             continue;
           }
-          // A shared view (automatic acknowledgement, QoS 0): nothing to hand out or settle, so a handler that
-          // returns at once costs one call; one that fails or returns a promise takes #run()'s path.
-          let result: void | Promise<void>;
-          try {
-            result = handler(r);
-          } catch (err) {
-            this.#running++;
-            this.#handlerDone(r, err, true);
-            continue;
-          }
-          if (result !== undefined) {
-            this.#running++;
-            this.#awaitHandler(r, result);
-          }
+          this.#callShared(r);
         }
       } finally {
         this.#pumping = false;
@@ -501,6 +546,25 @@ export class LocalSubscription extends LocalClient implements Subscription {
       )).add(r);
     } else if (this.#handler === undefined) {
       this.acked(r);
+    }
+  }
+
+  /**
+   * Calls the handler with a shared view (automatic acknowledgement, QoS 0): nothing to hand out or settle, so a
+   * handler that returns at once costs one call; one that fails or returns a promise is tracked as by #run().
+   */
+  #callShared(r: Received): void {
+    let result: void | Promise<void>;
+    try {
+      result = this.#handler!(r);
+    } catch (err) {
+      this.#running++;
+      this.#handlerDone(r, err, true);
+      return;
+    }
+    if (result !== undefined) {
+      this.#running++;
+      this.#awaitHandler(r, result);
     }
   }
 
@@ -671,11 +735,12 @@ export class LocalSubscription extends LocalClient implements Subscription {
   }
 
   stats(): SubscriptionStats {
-    return { ...this.#stats, buffered: this.#buffer.length, bufferedBytes: this.#bufferedBytes };
+    return { ...this.#stats, buffered: this.#buffer.length + this.#laned, bufferedBytes: this.#bufferedBytes };
   }
 
   protected override ended(error: InprocError | undefined): void {
     this.#error = error;
+    if (this.#laned > 0) this.#lane!.moveOut(this);
     for (const r of this.#buffer.drain()) this.#unbuffered(r);
     for (const r of this.#outstanding) {
       r.timer?.cancel();

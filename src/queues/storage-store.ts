@@ -27,6 +27,7 @@ import type {
   QueueStore,
 } from "./store.ts";
 import { loadedMessageOf } from "./store.ts";
+import { hashKey } from "./partition.ts";
 
 /**
  * A log without entries whose groups are the persistent sessions' queue subscriptions: the group name is the JSON
@@ -245,11 +246,11 @@ export class StorageQueueStore implements QueueStore {
  * keys: one per message on disk (about 12 bytes with msgpack for a keyless, non-expiring message).
  */
 function metaOf(r: QueueRecord): QueueEntryMeta {
-  const m = loadedMessageOf(0, r);
-  const meta: Record<string, number | boolean> = { s: m.size };
-  if (m.expiresAt !== undefined) meta.x = m.expiresAt;
-  if (m.keyHash !== undefined) meta.h = m.keyHash;
-  if (m.deadLetter) meta.d = true;
+  // Built directly (not through loadedMessageOf: one object fewer per append); same fields, same rules.
+  const meta: Record<string, number | boolean> = { s: r.payload.length };
+  if (r.expiresAt !== undefined) meta.x = r.expiresAt;
+  if (r.partitionKey !== undefined) meta.h = hashKey(r.partitionKey);
+  if (r.dlq !== undefined) meta.d = true;
   return meta;
 }
 

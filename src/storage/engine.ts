@@ -37,8 +37,12 @@ import type {
   StoredMessage,
 } from "./types.ts";
 
-/** Layout version written at creation; a store with a higher one is refused. */
-export const SCHEMA_VERSION = 1;
+/**
+ * Layout version; a store with a higher one is refused. 2: values are plain msgpack maps (lmdb-kv.ts), not
+ * records; a version-1 store is read as it is and marked 2 at its first open by this build, so an older build
+ * then refuses it clearly (it would decode the maps as Map objects and call the store corrupt).
+ */
+export const SCHEMA_VERSION = 2;
 const SCHEMA_KEY: Key = ["", "schema"];
 
 export interface EngineOptions extends StorageOptionsBase {
@@ -60,8 +64,9 @@ async function checkSchema(kv: KvBackend, path: string | undefined, clock: Clock
     return;
   }
   let version: number;
+  let createdAt: number;
   try {
-    version = decodeSchema(raw).version;
+    ({ version, createdAt } = decodeSchema(raw));
   } catch (e) {
     throw corruptError(path, "its schema version key is malformed", e);
   }
@@ -73,6 +78,11 @@ async function checkSchema(kv: KvBackend, path: string | undefined, clock: Clock
     );
   }
   if (!Number.isInteger(version) || version < 1) throw corruptError(path, `schema version ${version} is invalid`);
+  if (version < SCHEMA_VERSION) {
+    // Before anything is written in the new layout.
+    await kv.write([{ space: Space.Meta, key: SCHEMA_KEY, value: { version: SCHEMA_VERSION, createdAt } }]);
+    if (noSync) await kv.sync();
+  }
 }
 
 export class StorageEngine implements Storage {

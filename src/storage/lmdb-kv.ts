@@ -12,6 +12,14 @@ import { acquireLock } from "./lock.ts";
 
 const MAX_DBS = 32;
 
+/**
+ * Values are plain msgpack maps (schema version 2). lmdb-js's default encodes each object as a msgpack record whose
+ * definition (its keys) is written inline in every value, and without shared structures msgpackr rebuilds that
+ * definition on every encode: ~450 bytes of garbage and a record definition per object encoded (a queue message
+ * is 3 values). Records of version-1 stores still decode (the record extension carries its own keys).
+ */
+const VALUE_ENCODING = { useRecords: false, mapsAsObjects: true } as const;
+
 export interface LmdbKvOptions {
   path: string;
   /**
@@ -124,7 +132,7 @@ export class LmdbKv implements KvBackend {
       guardStrayCommitRejections();
       root = open({ path, maxDbs: MAX_DBS, overlappingSync: false, noSync: options.noSync, noSubdir: false });
       const dbs = new Map<SpaceName, Database>();
-      for (const name of ALL_SPACES) dbs.set(name, root.openDB({ name }));
+      for (const name of ALL_SPACES) dbs.set(name, root.openDB({ name, ...VALUE_ENCODING }));
       return new LmdbKv(path, root, dbs, unlock);
     } catch (e) {
       await root?.close();

@@ -20,7 +20,9 @@ try {
       databases[String(name)] = -1;
       continue;
     }
-    const db = root.openDB({ name });
+    // Raw bytes: walking every page is the point, not decoding (msgpack-decoding every value doubled the cost:
+    // 4.1 s against 2.0 s of CPU for 1 M queued messages). Malformed values are the open's decoders' business.
+    const db = root.openDB({ name, encoding: "binary", keyEncoding: "binary" });
     let n = 0;
     for (const entry of db.getRange({})) {
       if (entry.value === undefined) throw new Error(`entry ${JSON.stringify(entry.key)} of ${name} has no value`);

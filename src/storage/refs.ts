@@ -96,7 +96,8 @@ export class MessageRefs implements MessageStore {
         this.#counted.add(id);
       } else if (this.#counted.delete(id)) this.#h.remove(Space.Refcount, ["", id]); // gone, or back to 1
     }
-    this.#dirty.clear();
-    this.#vanished.clear();
+    // clear() allocates a fresh table even when empty (once per batch here).
+    if (this.#dirty.size > 0) this.#dirty.clear();
+    if (this.#vanished.size > 0) this.#vanished.clear();
   }
 }

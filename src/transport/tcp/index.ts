@@ -9,8 +9,8 @@
 //  - pause()/resume(): socket.pause()/resume(), for the core's input bound while a handler is pending.
 //  - Takes any ConnectionAcceptor (the Broker is one), not the concrete Broker.
 //  - Per connection (a storm makes thousands a second, issue #10): no closures. The socket's listeners are shared
-//    functions that find their handler on the socket, the remote address is read (getpeername) only when asked for,
-//    and the grace period after end() is a deadline on one shared timer (util/deadlines.ts).
+//    functions that find their handler on the socket, and the grace period after end() is a deadline on one shared
+//    timer (util/deadlines.ts).
 import net from "node:net";
 import type {
   ConnectionAcceptor,
@@ -75,7 +75,11 @@ function endGraceOf(clock: Clock): DeadlineList {
 
 /** Also adapts TLS sockets (a tls.TLSSocket is a net.Socket): src/transport/tls reuses it with kind "tls". */
 export class TcpConnection implements TransportConnection, DeadlineEntry {
-  #remoteAddress: string | undefined = undefined;
+  /**
+   * Read at once (a getpeername syscall): Node cannot tell it after the socket closed, and the log lines and the
+   * per-address log limit of a connection that closes before its CONNECT need it then.
+   */
+  readonly remoteAddress: string;
   #ending = false;
   deadlineAt = 0;
   deadlinePrev: DeadlineEntry | undefined = undefined;
@@ -88,11 +92,8 @@ export class TcpConnection implements TransportConnection, DeadlineEntry {
     private readonly highWater: number,
     readonly kind: string = "tcp",
     readonly peerIdentity?: PeerIdentity,
-  ) {}
-
-  /** Read on first use (a getpeername syscall), then kept: also valid after the socket closed. */
-  get remoteAddress(): string {
-    return (this.#remoteAddress ??= `${this.socket.remoteAddress ?? "?"}:${this.socket.remotePort ?? 0}`);
+  ) {
+    this.remoteAddress = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
   }
 
   write(chunks: readonly Buffer[]): boolean {
@@ -124,6 +125,20 @@ export class TcpConnection implements TransportConnection, DeadlineEntry {
     if (s.destroyed) return;
     // The peer gets END_GRACE_MS to close its side (onDeadline); the socket's 'close' listener calls closed().
     endGraceOf(this.clock).add(this, this.clock.now());
+  }
+
+  /**
+   * After the client's DISCONNECT: when everything written was handed to the kernel, close the socket at once. The
+   * kernel still sends what it holds, then FIN (the client said it sends nothing more, so no unread input turns it
+   * into a reset). This saves the half-close (a shutdown syscall), the wait for the client's FIN and the grace
+   * deadline. With bytes still queued in Node,
+   * end() as usual.
+   */
+  closeAfterGoodbye(): void {
+    const s = this.socket;
+    if (s.destroyed) return;
+    if (s.writableLength > 0 || this.#ending) this.end();
+    else s.destroy();
   }
 
   /** END_GRACE_MS after end() and the peer has not closed its side. */

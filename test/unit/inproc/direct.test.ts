@@ -6,6 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { BrokerChannel, onBrokerEvent } from "../../../src/broker/index.ts";
 import { InprocError, InprocErrorCode, type ReceivedMessage } from "../../../src/index.ts";
+import { FakeClock } from "../../../src/util/index.ts";
 import { embedded, next, settle } from "./harness.ts";
 
 const texts = (ms: ReceivedMessage[]): string[] => ms.map((m) => m.text());
@@ -228,4 +229,110 @@ test("direct intake: a handler that throws or returns a promise on a shared QoS 
   assert.deepEqual(calls, ["0", "1", "2", "3"]);
   assert.equal(maxRunning, 2, "concurrency 2 is kept");
   assert.equal(broker.deadLetters.stats().total, 4, "each failed once (maxDeliveries 1) and was dead-lettered");
+});
+
+// ---- the hand-out lane (lane.ts): handler subscriptions' plain QoS 0 messages, one entry per publish ----------
+
+test("lane: a handler subscription still gets a burst highest priority first, FIFO within a level", async (t) => {
+  const broker = await embedded(t);
+  const got: string[] = [];
+  const plain: string[] = [];
+  broker.subscribe("p/#", { handler: (m) => void got.push(`${m.text()}:${m.priority}`) });
+  broker.subscribe("p/#", { handler: (m) => void plain.push(m.text()) }); // same lane entries, one priority
+  const sent: [string, number][] = [
+    ["a", 4],
+    ["b", 4],
+    ["c", 9],
+    ["d", 4],
+    ["e", 2],
+    ["f", 9],
+  ];
+  for (const [name, priority] of sent) void broker.publish(`p/${name}`, name, { priority });
+  await settle();
+  assert.deepEqual(got, ["c:9", "f:9", "a:4", "b:4", "d:4", "e:2"]);
+  assert.deepEqual(plain, ["c", "f", "a", "b", "d", "e"], "the other subscriber's order follows the same rule");
+});
+
+test("lane: a handler returning a promise keeps concurrency 1 and order; later messages wait in its buffer", async (t) => {
+  const broker = await embedded(t);
+  const log: string[] = [];
+  let release!: () => void;
+  broker.subscribe("a", {
+    handler: async (m) => {
+      log.push(`start ${m.text()}`);
+      if (m.text() === "0") await new Promise<void>((r) => (release = r));
+      log.push(`end ${m.text()}`);
+    },
+  });
+  const other: string[] = [];
+  broker.subscribe("a", { handler: (m) => void other.push(m.text()) });
+  for (let i = 0; i < 4; i++) void broker.publish("a", String(i));
+  await settle();
+  assert.deepEqual(log, ["start 0"], "one at a time: the rest wait for the first");
+  assert.deepEqual(other, ["0", "1", "2", "3"], "a busy subscriber does not hold the others back");
+  release();
+  for (let i = 0; i < 5; i++) await settle();
+  assert.deepEqual(log, ["start 0", "end 0", "start 1", "end 1", "start 2", "end 2", "start 3", "end 3"]);
+});
+
+test("lane: a handler that unsubscribes another subscription during a hand-out: it gets nothing more, its bytes are released", async (t) => {
+  const broker = await embedded(t);
+  const got: string[] = [];
+  let victim: { unsubscribe(): Promise<void> } | undefined = undefined;
+  broker.subscribe("u", {
+    handler: (m) => {
+      if (m.text() === "1") void victim!.unsubscribe();
+    },
+  });
+  victim = broker.subscribe("u", { handler: (m) => void got.push(m.text()) });
+  for (let i = 0; i < 4; i++) void broker.publish("u", String(i));
+  await settle();
+  assert.deepEqual(got, ["0"], "message 1 was handed to the first subscriber first, which ended the second");
+  assert.equal(broker.metrics().memory.used, 0);
+  assert.equal(broker.metrics().inproc.buffered, 0);
+});
+
+test("lane: messages published by a handler during a hand-out come after the current burst, in order", async (t) => {
+  const broker = await embedded(t);
+  const got: string[] = [];
+  broker.subscribe("n/#", {
+    handler: (m) => {
+      got.push(m.text());
+      if (m.topic === "n/in") void broker.publish("n/out", `re-${m.text()}`);
+    },
+  });
+  for (const s of ["x", "y"]) void broker.publish("n/in", s);
+  for (let i = 0; i < 3; i++) await settle();
+  assert.deepEqual(got, ["x", "y", "re-x", "re-y"]);
+});
+
+test("lane: overflow block with a busy handler: publishers wait, nothing is lost or reordered", async (t) => {
+  const broker = await embedded(t);
+  const got: string[] = [];
+  broker.subscribe("b", {
+    bufferSize: 2,
+    overflow: "block",
+    handler: async (m) => {
+      await settle();
+      got.push(m.text());
+    },
+  });
+  const pubs = Array.from({ length: 8 }, (_, i) => broker.publish("b", String(i)));
+  await Promise.all(pubs);
+  for (let i = 0; i < 20 && got.length < 8; i++) await settle();
+  assert.deepEqual(got, ["0", "1", "2", "3", "4", "5", "6", "7"]);
+});
+
+test("lane: a message that expires before its hand-out is not delivered, and is counted (fake clock)", async (t) => {
+  const clock = new FakeClock();
+  const broker = await embedded(t, { clock });
+  const got: string[] = [];
+  const sub = broker.subscribe("ttl/#", { handler: (m) => void got.push(m.text()) });
+  void broker.publish("ttl/a", "gone", { ttl: 10 });
+  void broker.publish("ttl/b", "kept");
+  clock.advance(20);
+  await settle();
+  assert.deepEqual(got, ["kept"]);
+  assert.equal(sub.stats().expired, 1);
+  assert.equal(broker.metrics().broker.expired, 1);
 });

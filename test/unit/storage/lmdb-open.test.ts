@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import type { TestContext } from "node:test";
 import { open } from "lmdb";
+import type { Key as LmdbKey } from "lmdb";
 import { DEFAULT_DATA_DIR, StorageError, StorageErrorCode, openLmdbStorage } from "../../../src/storage/index.ts";
 import { message, storeQueued } from "../../helpers/storage-fixtures.ts";
 import { tempDir } from "../../helpers/storage-harness.ts";
@@ -162,6 +163,43 @@ describe("lmdb data directory checks", { concurrency: 4 }, () => {
     const s = await openLmdbStorage({ path });
     assert.equal((await readFile(join(path, "wharf.lock"), "utf8")).trim(), String(process.pid));
     await s.close();
+  });
+
+  test("a schema-1 store (values as msgpack records) opens, reads back, and is marked schema 2 before any write", async (t) => {
+    const path = join(await scratch(t), "data");
+    const s = await openLmdbStorage({ path });
+    const id = s.messages.store(message(7, { payload: Buffer.from("old layout") }));
+    const seq = s.queues.append("q", id, { s: 10, h: 99 });
+    storeQueued(s, "c", message(8));
+    await s.close();
+    // Rewrite it as version 1 wrote it: lmdb-js's default encoding (records with inline definitions).
+    const root = open({ path, maxDbs: 32, overlappingSync: false, noSubdir: false });
+    const plain = { useRecords: false, mapsAsObjects: true }; // how this build reads
+    const copies: [string, LmdbKey, unknown][] = [];
+    for (const name of ["msg", "qlog", "queue", "qmeta"]) {
+      const raw = root.openDB({ name, ...plain });
+      for (const { key, value } of raw.getRange({})) copies.push([name, key, value]);
+    }
+    for (const [name, key, value] of copies) await root.openDB({ name }).put(key, value);
+    await root.openDB({ name: "meta" }).put(["", "schema"], { version: 1, createdAt: 5 });
+    assert.ok(!(root.openDB({ name: "qlog" }).get(["q", seq]) instanceof Map), "written as a record");
+    await root.close();
+
+    const s2 = await openLmdbStorage({ path });
+    assert.equal(s2.queues.read("q", seq, 1)[0]?.message.payload.toString(), "old layout");
+    assert.deepEqual(s2.queues.scan("q", 0, 10)[0]?.meta, { s: 10, h: 99 });
+    assert.equal(s2.sessions.readQueue("c").length, 1);
+    assert.equal(s2.verify().ok, true);
+    await s2.close();
+    const check = open({ path, maxDbs: 32, overlappingSync: false, noSubdir: false, readOnly: true });
+    assert.deepEqual(
+      check.openDB({ name: "meta", ...{ useRecords: false, mapsAsObjects: true } }).get(["", "schema"]),
+      {
+        version: 2,
+        createdAt: 5,
+      },
+    );
+    await check.close();
   });
 
   test("the default data directory is ./data", () => {

@@ -1,0 +1,65 @@
+// Preload for a benchmarked broker (`node --import ./bench/tools/loop-stats.mjs …`): what stalls its event loop
+// over a measurement window. SIGUSR2 starts the window (event-loop delay histogram and GC pauses reset), the next
+// SIGUSR2 ends it and appends one JSON line to $WHARF_LOOP_STATS: event-loop delay percentiles (ms) and GC pauses
+// (count, total, longest, how many over 2 / 5 / 10 ms, by kind). bench/lib/wharf-cli.ts (`loopStats`) wires it.
+import { appendFileSync } from "node:fs";
+import { PerformanceObserver, constants, monitorEventLoopDelay } from "node:perf_hooks";
+
+const file = process.env.WHARF_LOOP_STATS;
+if (file) {
+  const kinds = {
+    [constants.NODE_PERFORMANCE_GC_MINOR]: "minor",
+    [constants.NODE_PERFORMANCE_GC_MAJOR]: "major",
+    [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: "incremental",
+    [constants.NODE_PERFORMANCE_GC_WEAKCB]: "weakcb",
+  };
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  let gc;
+  let since = 0;
+  let open = false;
+  const reset = () => {
+    gc = { count: 0, totalMs: 0, maxMs: 0, over2: 0, over5: 0, over10: 0, byKind: {} };
+    loop.reset();
+    since = performance.now();
+  };
+  reset();
+  new PerformanceObserver((list) => {
+    if (!open) return;
+    for (const e of list.getEntries()) {
+      const d = e.duration;
+      gc.count++;
+      gc.totalMs += d;
+      gc.maxMs = Math.max(gc.maxMs, d);
+      if (d > 2) gc.over2++;
+      if (d > 5) gc.over5++;
+      if (d > 10) gc.over10++;
+      const k = kinds[e.detail?.kind] ?? String(e.detail?.kind);
+      const b = (gc.byKind[k] ??= { count: 0, totalMs: 0, maxMs: 0 });
+      b.count++;
+      b.totalMs += d;
+      b.maxMs = Math.max(b.maxMs, d);
+    }
+  }).observe({ entryTypes: ["gc"] });
+  process.on("SIGUSR2", () => {
+    if (!open) {
+      reset();
+      loop.enable();
+      open = true;
+      return;
+    }
+    open = false;
+    loop.disable();
+    const ms = (x) => Math.round((x / 1e6) * 100) / 100;
+    const out = {
+      spanMs: Math.round(performance.now() - since),
+      loopMs: {
+        p50: ms(loop.percentile(50)),
+        p99: ms(loop.percentile(99)),
+        p999: ms(loop.percentile(99.9)),
+        max: ms(loop.max),
+      },
+      gc,
+    };
+    appendFileSync(file, JSON.stringify(out) + "\n");
+  });
+}

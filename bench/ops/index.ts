@@ -5,15 +5,19 @@
 //   ops      management on: Prometheus metrics with per-QoS counts and the latency histograms (the defaults), plus
 //            one webhook subscribed to client.connected / client.disconnected (a local HTTP sink)
 //   tracing  ops + OpenTelemetry tracing at sampleRatio 0.01, OTLP/HTTP JSON to a local sink
-//   base     (only with WHARF_BENCH_BASE_ROOT=<checkout of an older commit>) that checkout, as `off`: the cost of
-//            the seams themselves while everything is off ("zero cost when disabled")
+//   bare     the broker core and its TCP listener without the server composition (bench/ops/bare-broker.ts): no
+//            metrics registry, webhook dispatcher, event listeners, tracer or management server in the process; `off`
+//            against `bare` is what the disabled operations wiring costs ("zero cost when disabled"; the core's
+//            seams are in both)
+//   base     (only with WHARF_BENCH_BASE_ROOT=<checkout of an older commit>) that checkout, as `off`
 // Variants run interleaved, round after round, so that drift of the machine spreads evenly; the median per variant
 // is reported with its ratio to `off`. Two figures per run: throughput (msg/s delivered), and the broker's CPU time
 // per delivered message (process CPU over the window / messages; µs). On a shared machine the second is the steadier
 // measure of what a feature costs: time the broker waited for a CPU taken by other processes is not in it.
 // Options: --rounds=N (3), --measure=S (2 s windows), --only=<substring of the scenario id>, --variants=off,tracing
-// (a subset), --prof=<dir> (each broker runs with node --cpu-prof, a directory <scenario>-<variant>-r<round>
-// per run; summarise with bench/tools/cpuprofile-top.ts).
+// (a subset; default off,ops,tracing[,base]; `bare` only when listed: npm run bench:ops-bare), --prof=<dir> (each
+// broker runs with node --cpu-prof, a directory <scenario>-<variant>-r<round> per run; summarise with
+// bench/tools/cpuprofile-top.ts).
 import { once } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -31,7 +35,7 @@ import * as settings from "../scenarios/settings.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 let profDir = "";
-type Variant = "off" | "ops" | "tracing" | "base";
+type Variant = "off" | "ops" | "tracing" | "bare" | "base";
 
 const SPECS: Extract<RunSpec, { kind: "throughput" }>[] = [
   { kind: "throughput", id: "fan-in/qos0/100B/v5", family: "fan-in", qos: 0, payload: 100, protocol: PROTOCOL.v5 },
@@ -91,15 +95,9 @@ async function startWharf(
   // One directory per run: the tsx loader's worker thread writes a profile of its own next to the main thread's
   // (the larger file is the broker).
   const prof = profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(profDir, profile)}`];
-  const [cmd, argv] = pinned(ctx.cpu, process.execPath, [
-    ...prof,
-    "--import",
-    "tsx",
-    "src/cli/main.ts",
-    "start",
-    "--config",
-    file,
-  ]);
+  const entry =
+    variant === "bare" ? ["bench/ops/bare-broker.ts", String(port)] : ["src/cli/main.ts", "start", "--config", file];
+  const [cmd, argv] = pinned(ctx.cpu, process.execPath, [...prof, "--import", "tsx", ...entry]);
   const proc = spawnManaged(cmd, argv, cwd);
   try {
     await waitForPort(proc, port, 30_000);
@@ -129,8 +127,8 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
     ?.slice(11)
     .split(",");
   const variants = (
-    ["off", "ops", "tracing", ...(baseRoot === undefined ? [] : (["base"] as const))] as Variant[]
-  ).filter((v) => wanted === undefined || wanted.includes(v));
+    ["off", "ops", "tracing", "bare", ...(baseRoot === undefined ? [] : (["base"] as const))] as Variant[]
+  ).filter((v) => (wanted === undefined ? v !== "bare" : wanted.includes(v))); // bare: only when asked for
   profDir = resolve(argv.find((a) => a.startsWith("--prof="))?.slice(7) ?? "");
   const profiling = argv.some((a) => a.startsWith("--prof="));
   const timing: settings.Timing = { ...settings.FULL, warmupMs: 500, measureMs: measure * 1000 };

@@ -5,13 +5,15 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
-import { OtlpHttpJsonExporter, otlpRequest, otlpRequestJson } from "../../src/admin/otlp.ts";
+import { OtlpHttpExporter, otlpRequest, otlpRequestJson } from "../../src/admin/otlp.ts";
+import { otlpRequestProto } from "../../src/admin/otlp-proto.ts";
 import { OtelBrokerTracer } from "../../src/admin/tracing.ts";
 import { spanOutput } from "../../src/admin/tracing-sdk.ts";
 
 const n = Number(process.argv[2] ?? 20_000);
-// otlp: the exporter, posting; json: its encoding only (no HTTP); objects: JSON.stringify of the OTLP objects
-// (the encoder before otlpRequestJson); none: spans only, exported nowhere
+// otlp: the exporter, posting protobuf (the default protocol); otlp-json: posting JSON; proto / json: that encoding
+// only (no HTTP); objects: JSON.stringify of the OTLP objects (the encoder before otlpRequestJson); none: spans only,
+// exported nowhere
 const mode = process.argv[3] ?? "otlp";
 // The sink runs in a child process, so that only the broker side's cost is measured here.
 const sink = spawn(
@@ -29,7 +31,8 @@ const url = `http://127.0.0.1:${portLine.toString().trim()}/v1/traces`;
 class LocalExporter implements SpanExporter {
   constructor(private readonly encode: string) {}
   export(spans: ReadableSpan[], done: (r: { code: number }) => void): void {
-    if (this.encode === "json") otlpRequestJson(spans, "wharf");
+    if (this.encode === "json") Buffer.from(otlpRequestJson(spans, "wharf"));
+    else if (this.encode === "proto") otlpRequestProto(spans, "wharf");
     else if (this.encode === "objects") JSON.stringify(otlpRequest(spans, "wharf"));
     done({ code: 0 });
   }
@@ -38,7 +41,11 @@ class LocalExporter implements SpanExporter {
   }
 }
 const exporter: SpanExporter =
-  mode === "otlp" ? new OtlpHttpJsonExporter(url, "wharf", () => {}) : new LocalExporter(mode);
+  mode === "otlp"
+    ? new OtlpHttpExporter(url, "wharf", () => {})
+    : mode === "otlp-json"
+      ? new OtlpHttpExporter(url, "wharf", () => {}, "http/json")
+      : new LocalExporter(mode);
 const processor = new BatchSpanProcessor(exporter);
 const tracer = new OtelBrokerTracer(await spanOutput(processor), 1);
 

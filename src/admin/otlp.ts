@@ -1,5 +1,6 @@
-// Span exporters of `tracing.exporter`: OTLP/HTTP with the JSON encoding (POST <endpoint>, the
-// ExportTraceServiceRequest of opentelemetry-proto, accepted by the OpenTelemetry Collector, Jaeger and Tempo), and
+// Span exporters of `tracing.exporter`: OTLP/HTTP (POST <endpoint>, the ExportTraceServiceRequest of
+// opentelemetry-proto, accepted by the OpenTelemetry Collector, Jaeger and Tempo) with the protobuf encoding
+// (otlp-proto.ts, the default) or the JSON one (here), and
 // a console exporter printing the same span objects one JSON line each. Written here (~100 lines) rather than
 // adding @opentelemetry/exporter-trace-otlp-http and its protobuf/gRPC dependency tree for one HTTP POST.
 import type { Attributes, AttributeValue, HrTime } from "@opentelemetry/api";
@@ -7,6 +8,7 @@ import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { request } from "undici";
 import { BROKER_VERSION } from "../broker/index.ts";
 import { LightSpan } from "./light-span.ts";
+import { otlpRequestProto } from "./otlp-proto.ts";
 
 type ResultCallback = Parameters<SpanExporter["export"]>[1];
 type ResultCode = Parameters<ResultCallback>[0]["code"];
@@ -144,7 +146,11 @@ export function otlpRequestJson(spans: readonly ReadableSpan[], serviceName: str
   return `{"resourceSpans":[{"resource":{"attributes":${resource}},"scopeSpans":[{"scope":${scope},"spans":[${body}]}]}]}`;
 }
 
-export class OtlpHttpJsonExporter implements SpanExporter {
+/** `tracing.protocol`: the OTLP/HTTP body encoding. */
+export type OtlpProtocol = "http/protobuf" | "http/json";
+
+/** OTLP/HTTP: one POST per batch of spans, protobuf (otlp-proto.ts) or JSON encoded. */
+export class OtlpHttpExporter implements SpanExporter {
   readonly #pending = new Set<Promise<void>>();
   #stopped = false;
 
@@ -152,15 +158,17 @@ export class OtlpHttpJsonExporter implements SpanExporter {
     private readonly endpoint: string,
     private readonly serviceName: string,
     private readonly onError: (err: Error) => void,
+    private readonly protocol: OtlpProtocol = "http/protobuf",
     private readonly timeoutMs = 10_000,
   ) {}
 
   export(spans: ReadableSpan[], done: ResultCallback): void {
     if (this.#stopped) return done({ code: FAILED, error: new Error("exporter shut down") });
-    const body = otlpRequestJson(spans, this.serviceName);
+    const proto = this.protocol === "http/protobuf";
+    const body = proto ? otlpRequestProto(spans, this.serviceName) : otlpRequestJson(spans, this.serviceName);
     const p = request(this.endpoint, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": proto ? "application/x-protobuf" : "application/json" },
       body,
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,

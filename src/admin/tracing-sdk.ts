@@ -4,7 +4,7 @@
 import type { SpanExporter, SpanProcessor, ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { BROKER_VERSION, type Broker } from "../broker/index.ts";
 import type { Logger } from "../util/index.ts";
-import { ConsoleJsonExporter, OtlpHttpJsonExporter } from "./otlp.ts";
+import { ConsoleJsonExporter, OtlpHttpExporter, type OtlpProtocol } from "./otlp.ts";
 import type { SpanOutput } from "./light-span.ts";
 import { OtelBrokerTracer } from "./tracing.ts";
 
@@ -12,6 +12,8 @@ export interface TracingOptions {
   sampleRatio: number;
   exporter: "otlp" | "console";
   endpoint: string;
+  /** OTLP/HTTP body encoding (default http/protobuf). */
+  protocol?: OtlpProtocol | undefined;
   serviceName: string;
 }
 
@@ -34,13 +36,18 @@ export async function startTracing(broker: Broker, opts: TracingOptions, deps: T
     exporter =
       opts.exporter === "console"
         ? new ConsoleJsonExporter(opts.serviceName)
-        : new OtlpHttpJsonExporter(opts.endpoint, opts.serviceName, (err) => {
-            // At most one warning a minute: a collector that is down must not flood the log.
-            const now = Date.now();
-            if (now - lastError < 60_000) return;
-            lastError = now;
-            deps.logger.warn({ err, endpoint: opts.endpoint }, "tracing: exporting spans failed (spans dropped)");
-          });
+        : new OtlpHttpExporter(
+            opts.endpoint,
+            opts.serviceName,
+            (err) => {
+              // At most one warning a minute: a collector that is down must not flood the log.
+              const now = Date.now();
+              if (now - lastError < 60_000) return;
+              lastError = now;
+              deps.logger.warn({ err, endpoint: opts.endpoint }, "tracing: exporting spans failed (spans dropped)");
+            },
+            opts.protocol,
+          );
   }
   // Tests get every span at once; otherwise spans are sent in batches (at most 2048 buffered, then dropped).
   const processor =

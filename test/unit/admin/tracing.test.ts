@@ -142,7 +142,7 @@ test("traceparent parsing: malformed or all-zero ids are ignored", () => {
   assert.equal(parseTraceparent("garbage"), undefined);
 });
 
-test("tracing.exporter otlp: spans are POSTed as OTLP/HTTP JSON (flushed at shutdown)", async (t) => {
+test("tracing.exporter otlp, protocol http/json: spans are POSTed as OTLP/HTTP JSON (flushed at shutdown)", async (t) => {
   const posts: { path: string; type: string; body: string }[] = [];
   const { createServer } = await import("node:http");
   const rx = createServer((req, res) => {
@@ -161,7 +161,13 @@ test("tracing.exporter otlp: spans are POSTed as OTLP/HTTP JSON (flushed at shut
     storage: { type: "memory" },
     management: { enabled: false },
     sys: { interval: 0 },
-    tracing: { enabled: true, sampleRatio: 1, endpoint: `http://127.0.0.1:${port}/v1/traces`, serviceName: "edge-7" },
+    tracing: {
+      enabled: true,
+      sampleRatio: 1,
+      endpoint: `http://127.0.0.1:${port}/v1/traces`,
+      serviceName: "edge-7",
+      protocol: "http/json",
+    },
   });
   const server = await startServer(config, { logger: recordingLogger() });
   const c = await client(server, "otlp-pub");

@@ -1,0 +1,224 @@
+// OTLP/HTTP with the protobuf encoding (`tracing.protocol: http/protobuf`, the OTLP default): an
+// ExportTraceServiceRequest (opentelemetry-proto, collector/trace/v1/trace_service.proto and trace/v1/trace.proto)
+// written straight into one Buffer. Why not JSON: a span of the broker's is ~750 bytes of JSON, and building that
+// string (~1.4 µs) then encoding it to UTF-8 for the request (~2.4 µs: the string is a V8 rope, flattened first)
+// cost ~3.8 µs per span, two spans per traced fan-in message; the protobuf form is ~40 % of the bytes (ids as raw
+// bytes, field numbers instead of names) with no intermediate string. Field numbers are those of the .proto files;
+// proto3 defaults (0, "", empty) are omitted, as protobuf encoders do.
+import type { Attributes, AttributeValue, HrTime } from "@opentelemetry/api";
+import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import { BROKER_VERSION } from "../broker/index.ts";
+import { LightSpan } from "./light-span.ts";
+
+const VARINT = 0;
+const FIXED64 = 1;
+const LEN = 2;
+
+/** A growable byte buffer with protobuf primitives; nested messages get their length once written. */
+class PbWriter {
+  buf = Buffer.allocUnsafe(64 * 1024);
+  n = 0;
+
+  #room(k: number): void {
+    if (this.n + k <= this.buf.length) return;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.n + k));
+    this.buf.copy(next, 0, 0, this.n);
+    this.buf = next;
+  }
+
+  /** Non-negative integer below 2^53. */
+  varint(v: number): void {
+    this.#room(10);
+    const b = this.buf;
+    while (v >= 0x80) {
+      b[this.n++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    b[this.n++] = v;
+  }
+
+  tag(field: number, wire: number): void {
+    this.varint(field * 8 + wire);
+  }
+
+  /** int64 (two's complement for negative values: 10 bytes, as protobuf writes them). */
+  int64(field: number, v: number): void {
+    this.tag(field, VARINT);
+    if (v >= 0) {
+      this.varint(v);
+      return;
+    }
+    let u = BigInt.asUintN(64, BigInt(v));
+    this.#room(10);
+    while (u >= 0x80n) {
+      this.buf[this.n++] = Number(u & 0x7fn) | 0x80;
+      u >>= 7n;
+    }
+    this.buf[this.n++] = Number(u);
+  }
+
+  string(field: number, s: string): void {
+    this.tag(field, LEN);
+    if (s.length <= 42) {
+      // At most 126 bytes of UTF-8: a one-byte length, written after the text.
+      this.#room(1 + s.length * 3);
+      const at = this.n++;
+      const len = this.buf.write(s, this.n, "utf8");
+      this.buf[at] = len;
+      this.n += len;
+      return;
+    }
+    const len = Buffer.byteLength(s);
+    this.varint(len);
+    this.#room(len);
+    this.n += this.buf.write(s, this.n, "utf8");
+  }
+
+  /** A hex id (trace and span ids) as raw bytes. */
+  hexBytes(field: number, hex: string): void {
+    this.tag(field, LEN);
+    const len = hex.length / 2;
+    this.varint(len);
+    this.#room(len);
+    this.n += this.buf.write(hex, this.n, "hex");
+  }
+
+  double(field: number, v: number): void {
+    this.tag(field, FIXED64);
+    this.#room(8);
+    this.n = this.buf.writeDoubleLE(v, this.n);
+  }
+
+  /** fixed64 nanoseconds since the epoch from seconds and nanoseconds, exactly (no BigInt, no rounding). */
+  nanos(field: number, sec: number, ns: number): void {
+    this.tag(field, FIXED64);
+    this.#room(8);
+    // sec × 1e9 + ns with sec split at 2^16: every partial product stays below 2^47, exact in a double.
+    const low = (sec % 65536) * 1e9 + ns;
+    const high = Math.floor(sec / 65536) * 1e9; // × 2^16
+    const sum = low + (high % 65536) * 65536;
+    const lo32 = sum % 0x1_0000_0000;
+    const hi32 = Math.floor(high / 65536) + Math.floor(sum / 0x1_0000_0000);
+    this.n = this.buf.writeUInt32LE(lo32, this.n);
+    this.n = this.buf.writeUInt32LE(hi32, this.n);
+  }
+
+  /** Starts a length-delimited field; end() fills its length in. One byte is reserved for the length. */
+  begin(field: number): number {
+    this.tag(field, LEN);
+    this.#room(1);
+    return this.n++;
+  }
+
+  end(at: number): void {
+    const len = this.n - at - 1;
+    if (len < 0x80) {
+      this.buf[at] = len;
+      return;
+    }
+    let k = 1;
+    for (let v = len; v >= 0x80; v = Math.floor(v / 0x80)) k++;
+    this.#room(k - 1);
+    this.buf.copyWithin(at + k, at + 1, this.n); // make room for the longer length
+    this.n += k - 1;
+    let v = len;
+    let i = at;
+    while (v >= 0x80) {
+      this.buf[i++] = (v % 0x80) | 0x80;
+      v = Math.floor(v / 0x80);
+    }
+    this.buf[i] = v;
+  }
+}
+
+function anyValue(w: PbWriter, field: number, v: AttributeValue): void {
+  const at = w.begin(field);
+  if (typeof v === "string") w.string(1, v);
+  else if (typeof v === "boolean") {
+    w.tag(2, VARINT);
+    w.varint(v ? 1 : 0);
+  } else if (typeof v === "number") {
+    if (Number.isSafeInteger(v)) w.int64(3, v);
+    else w.double(4, v);
+  } else {
+    const arr = w.begin(5); // ArrayValue
+    for (const x of v) if (x != null) anyValue(w, 1, x);
+    w.end(arr);
+  }
+  w.end(at);
+}
+
+function attributes(w: PbWriter, field: number, attrs: Attributes): void {
+  for (const key in attrs) {
+    const v = attrs[key];
+    if (v === undefined) continue;
+    const at = w.begin(field); // KeyValue
+    w.string(1, key);
+    anyValue(w, 2, v);
+    w.end(at);
+  }
+}
+
+function hrNanos(w: PbWriter, field: number, t: HrTime): void {
+  w.nanos(field, t[0], t[1]);
+}
+
+function msNanos(w: PbWriter, field: number, ms: number): void {
+  const sec = Math.floor(ms / 1000);
+  w.nanos(field, sec, Math.min(999_999_999, Math.max(0, Math.round((ms - sec * 1000) * 1e6))));
+}
+
+function span(w: PbWriter, s: ReadableSpan): void {
+  const at = w.begin(2); // ScopeSpans.spans
+  const sc = s.spanContext();
+  w.hexBytes(1, sc.traceId);
+  w.hexBytes(2, sc.spanId);
+  if (s.parentSpanContext !== undefined) w.hexBytes(4, s.parentSpanContext.spanId);
+  w.string(5, s.name);
+  w.tag(6, VARINT);
+  w.varint(s.kind + 1); // OTLP SpanKind = API SpanKind + 1 (0 is UNSPECIFIED)
+  if (s instanceof LightSpan) {
+    msNanos(w, 7, s.startMs);
+    msNanos(w, 8, s.endMs);
+  } else {
+    hrNanos(w, 7, s.startTime);
+    hrNanos(w, 8, s.endTime);
+  }
+  attributes(w, 9, s.attributes);
+  for (const e of s.events) {
+    const ev = w.begin(11);
+    hrNanos(w, 1, e.time);
+    w.string(2, e.name);
+    if (e.attributes !== undefined) attributes(w, 3, e.attributes);
+    w.end(ev);
+  }
+  const code: number = s.status.code; // OTLP StatusCode = API SpanStatusCode (UNSET 0, OK 1, ERROR 2)
+  if (code !== 0 || s.status.message !== undefined) {
+    const st = w.begin(15);
+    if (s.status.message !== undefined && s.status.message !== "") w.string(2, s.status.message);
+    if (code !== 0) {
+      w.tag(3, VARINT);
+      w.varint(code);
+    }
+    w.end(st);
+  }
+  w.end(at);
+}
+
+/** The ExportTraceServiceRequest of `spans` in the protobuf encoding (what the exporter POSTs). */
+export function otlpRequestProto(spans: readonly ReadableSpan[], serviceName: string): Buffer {
+  const w = new PbWriter();
+  const rs = w.begin(1); // resource_spans
+  const res = w.begin(1); // resource
+  attributes(w, 1, { "service.name": serviceName, "service.version": BROKER_VERSION });
+  w.end(res);
+  const ss = w.begin(2); // scope_spans
+  const scope = w.begin(1);
+  w.string(1, "wharf");
+  w.string(2, BROKER_VERSION);
+  w.end(scope);
+  for (const s of spans) span(w, s);
+  w.end(ss);
+  w.end(rs);
+  return w.buf.subarray(0, w.n);
+}

@@ -1,0 +1,199 @@
+// The OTLP/HTTP protobuf encoding of spans (src/admin/otlp-proto.ts), decoded by protobufjs with the field numbers
+// of opentelemetry-proto (trace/v1/trace.proto, common/v1/common.proto, resource/v1/resource.proto, written out
+// below), must say exactly what the JSON encoding says: ids, times to the nanosecond, attributes of every kind,
+// events, status, parents; long strings and messages whose lengths need more than one varint byte included.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import protobuf from "protobufjs";
+import { InMemorySpanExporter, SimpleSpanProcessor, BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
+import { ROOT_CONTEXT, SpanStatusCode, trace } from "@opentelemetry/api";
+import { otlpRequest } from "../../../src/admin/otlp.ts";
+import { otlpRequestProto } from "../../../src/admin/otlp-proto.ts";
+import { OtelBrokerTracer } from "../../../src/admin/tracing.ts";
+import { spanOutput } from "../../../src/admin/tracing-sdk.ts";
+import { PARENT, TRACE } from "./tracing-harness.ts";
+
+const f = (id: number, type: string, rule?: "repeated") => ({ id, type, ...(rule === undefined ? {} : { rule }) });
+const root = protobuf.Root.fromJSON({
+  nested: {
+    ExportTraceServiceRequest: { fields: { resourceSpans: f(1, "ResourceSpans", "repeated") } },
+    ResourceSpans: { fields: { resource: f(1, "Resource"), scopeSpans: f(2, "ScopeSpans", "repeated") } },
+    Resource: { fields: { attributes: f(1, "KeyValue", "repeated") } },
+    ScopeSpans: { fields: { scope: f(1, "Scope"), spans: f(2, "Span", "repeated") } },
+    Scope: { fields: { name: f(1, "string"), version: f(2, "string") } },
+    Span: {
+      fields: {
+        traceId: f(1, "bytes"),
+        spanId: f(2, "bytes"),
+        parentSpanId: f(4, "bytes"),
+        name: f(5, "string"),
+        kind: f(6, "int32"),
+        startTimeUnixNano: f(7, "fixed64"),
+        endTimeUnixNano: f(8, "fixed64"),
+        attributes: f(9, "KeyValue", "repeated"),
+        events: f(11, "Event", "repeated"),
+        status: f(15, "Status"),
+      },
+    },
+    Event: {
+      fields: { timeUnixNano: f(1, "fixed64"), name: f(2, "string"), attributes: f(3, "KeyValue", "repeated") },
+    },
+    Status: { fields: { message: f(2, "string"), code: f(3, "int32") } },
+    KeyValue: { fields: { key: f(1, "string"), value: f(2, "AnyValue") } },
+    AnyValue: {
+      oneofs: { value: { oneof: ["stringValue", "boolValue", "intValue", "doubleValue", "arrayValue"] } },
+      fields: {
+        stringValue: f(1, "string"),
+        boolValue: f(2, "bool"),
+        intValue: f(3, "int64"),
+        doubleValue: f(4, "double"),
+        arrayValue: f(5, "ArrayValue"),
+      },
+    },
+    ArrayValue: { fields: { values: f(1, "AnyValue", "repeated") } },
+  },
+});
+
+type Obj = Record<string, unknown>;
+const hex = (b: unknown) => Buffer.from(b as Uint8Array).toString("hex");
+
+/** A decoded AnyValue in the OTLP/JSON shape (otlp.ts otlpRequest). */
+function anyValue(v: Obj): Obj {
+  if (v.arrayValue !== undefined) {
+    return { arrayValue: { values: ((v.arrayValue as Obj).values as Obj[]).map(anyValue) } };
+  }
+  if (v.intValue !== undefined) return { intValue: String(v.intValue) };
+  for (const k of ["stringValue", "boolValue", "doubleValue"]) if (v[k] !== undefined) return { [k]: v[k] };
+  throw new Error(`empty AnyValue ${JSON.stringify(v)}`);
+}
+const kvs = (a: unknown) => (a as Obj[]).map((kv) => ({ key: kv.key, value: anyValue(kv.value as Obj) }));
+
+/** The decoded protobuf request in the OTLP/JSON shape. */
+function asJsonShape(buf: Buffer): Obj {
+  const msg = root.lookupType("ExportTraceServiceRequest").decode(buf);
+  const o = root
+    .lookupType("ExportTraceServiceRequest")
+    .toObject(msg, { longs: String, arrays: true, defaults: false });
+  return {
+    resourceSpans: (o.resourceSpans as Obj[]).map((rs) => ({
+      resource: { attributes: kvs((rs.resource as Obj).attributes) },
+      scopeSpans: (rs.scopeSpans as Obj[]).map((ss) => ({
+        scope: ss.scope,
+        spans: (ss.spans as Obj[]).map((s) => ({
+          traceId: hex(s.traceId),
+          spanId: hex(s.spanId),
+          ...(s.parentSpanId === undefined ? {} : { parentSpanId: hex(s.parentSpanId) }),
+          name: s.name,
+          kind: s.kind,
+          startTimeUnixNano: s.startTimeUnixNano,
+          endTimeUnixNano: s.endTimeUnixNano,
+          attributes: kvs(s.attributes),
+          events: (s.events as Obj[]).map((e) => ({
+            timeUnixNano: e.timeUnixNano,
+            name: e.name,
+            attributes: kvs(e.attributes),
+          })),
+          status: {
+            code: (s.status as Obj | undefined)?.code ?? 0,
+            ...((s.status as Obj | undefined)?.message === undefined ? {} : { message: (s.status as Obj).message }),
+          },
+        })),
+      })),
+    })),
+  };
+}
+
+test("OTLP protobuf: the broker's span records and SDK spans decode to what the JSON encoding says (ids, ns times, attributes, events, status, parents; multi-byte lengths)", async () => {
+  const exporter = new InMemorySpanExporter();
+  const processor = new SimpleSpanProcessor(exporter);
+  // The broker's own span records (LightSpan: times from ms numbers).
+  const tracer = new OtelBrokerTracer(await spanOutput(processor), 1);
+  const payload = Buffer.alloc(100);
+  const longTopic = `a/${"é".repeat(60)}/"q"/${"x".repeat(200)}`; // > 127 bytes: a two-byte length
+  for (let i = 0; i < 300; i++) {
+    const props =
+      i % 2 === 0 ? { userProperties: [["traceparent", `00-${TRACE}-${PARENT}-01`] as [string, string]] } : undefined;
+    const t = tracer.publish(`c-${i}`, i === 7 ? longTopic : "t/1", {
+      qos: i % 3,
+      retain: i % 5 === 0,
+      payload,
+      properties: props,
+    })!;
+    t.routed(2, 1);
+    t.ref.delivered("sub", "t/1", 1, i + 1);
+    t.acked(i === 9 ? 0x97 : 0);
+  }
+  // SDK spans (HrTime times, attributes of every kind, a status message, a child).
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const sdkTracer = provider.getTracer("t");
+  const s = sdkTracer.startSpan("publish", {
+    startTime: [1_700_000_000, 5],
+    attributes: {
+      "messaging.destination.name": 'a/"quoted"\\topic/\u00e9\n',
+      neg: -5,
+      ratio: 0.25,
+      big: 2 ** 40,
+      flag: false,
+      list: ["x", 'y"z'],
+      nums: [1, 2.5],
+    },
+  });
+  s.addEvent("PUBACK", { "mqtt.reason_code": 0x87 });
+  s.setStatus({ code: SpanStatusCode.ERROR, message: 'no "way"' });
+  sdkTracer.startSpan("deliver", {}, trace.setSpan(ROOT_CONTEXT, s)).end();
+  s.end([1_700_000_001, 999_999_999]);
+  const spans = exporter.getFinishedSpans();
+  assert.equal(spans.length, 602);
+
+  const buf = otlpRequestProto(spans, 'svc "x"');
+  assert.ok(buf.length > 16_384, "outer lengths need three varint bytes");
+  assert.deepEqual(asJsonShape(buf), JSON.parse(JSON.stringify(otlpRequest(spans, 'svc "x"'))));
+  assert.ok(buf.length < 0.5 * JSON.stringify(otlpRequest(spans, "svc")).length, "protobuf: under half the bytes");
+  await processor.shutdown();
+  await provider.shutdown();
+});
+
+test("tracing.exporter otlp (default protocol http/protobuf): spans are POSTed as application/x-protobuf, flushed at shutdown", async (t) => {
+  const { createServer } = await import("node:http");
+  const { startServer, validateConfig } = await import("../../../src/server/index.ts");
+  const { recordingLogger } = await import("../broker/harness.ts");
+  const mqtt = (await import("mqtt")).default;
+  const posts: { path: string; type: string; body: Buffer }[] = [];
+  const rx = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      posts.push({ path: req.url ?? "", type: String(req.headers["content-type"]), body: Buffer.concat(chunks) });
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => rx.listen(0, "127.0.0.1", resolve));
+  t.after(() => rx.close());
+  const port = (rx.address() as { port: number }).port;
+  const server = await startServer(
+    validateConfig({
+      listeners: [{ host: "127.0.0.1", port: 0 }],
+      storage: { type: "memory" },
+      management: { enabled: false },
+      sys: { interval: 0 },
+      tracing: { enabled: true, sampleRatio: 1, endpoint: `http://127.0.0.1:${port}/v1/traces`, serviceName: "edge-9" },
+    }),
+    { logger: recordingLogger() },
+  );
+  const c = await mqtt.connectAsync({ host: "127.0.0.1", port: server.listeners[0]!.port, protocolVersion: 5 });
+  await c.publishAsync("o/t", "1", { qos: 1 });
+  await c.endAsync();
+  await server.close();
+  assert.ok(posts.length >= 1);
+  assert.equal(posts[0]!.path, "/v1/traces");
+  assert.equal(posts[0]!.type, "application/x-protobuf");
+  const decoded = posts.map((p) => asJsonShape(p.body) as { resourceSpans: Obj[] });
+  const names = decoded.flatMap((d) =>
+    d.resourceSpans.flatMap((r) => (r.scopeSpans as Obj[]).flatMap((ss) => (ss.spans as Obj[]).map((x) => x.name))),
+  );
+  assert.deepEqual(names.sort(), ["connect", "publish"]);
+  assert.deepEqual((decoded[0]!.resourceSpans[0]!.resource as Obj).attributes, [
+    { key: "service.name", value: { stringValue: "edge-9" } },
+    { key: "service.version", value: { stringValue: (await import("../../../src/broker/index.ts")).BROKER_VERSION } },
+  ]);
+});

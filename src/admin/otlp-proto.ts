@@ -205,20 +205,50 @@ function span(w: PbWriter, s: ReadableSpan): void {
   w.end(at);
 }
 
+/**
+ * One ExportTraceServiceRequest being written: the resource and scope first, then spans as they come (add()), so a
+ * batching processor can encode each span when it ends and keep no span object (otlp-batcher.ts).
+ */
+export class ProtoRequest {
+  readonly #w = new PbWriter();
+  readonly #rs: number;
+  readonly #ss: number;
+  count = 0;
+
+  constructor(serviceName: string) {
+    const w = this.#w;
+    this.#rs = w.begin(1); // resource_spans
+    const res = w.begin(1); // resource
+    attributes(w, 1, { "service.name": serviceName, "service.version": BROKER_VERSION });
+    w.end(res);
+    this.#ss = w.begin(2); // scope_spans
+    const scope = w.begin(1);
+    w.string(1, "wharf");
+    w.string(2, BROKER_VERSION);
+    w.end(scope);
+  }
+
+  add(s: ReadableSpan): void {
+    span(this.#w, s);
+    this.count++;
+  }
+
+  /** Bytes written so far. */
+  get size(): number {
+    return this.#w.n;
+  }
+
+  /** The request's bytes; the request is not to be added to afterwards. */
+  finish(): Buffer {
+    this.#w.end(this.#ss);
+    this.#w.end(this.#rs);
+    return this.#w.buf.subarray(0, this.#w.n);
+  }
+}
+
 /** The ExportTraceServiceRequest of `spans` in the protobuf encoding (what the exporter POSTs). */
 export function otlpRequestProto(spans: readonly ReadableSpan[], serviceName: string): Buffer {
-  const w = new PbWriter();
-  const rs = w.begin(1); // resource_spans
-  const res = w.begin(1); // resource
-  attributes(w, 1, { "service.name": serviceName, "service.version": BROKER_VERSION });
-  w.end(res);
-  const ss = w.begin(2); // scope_spans
-  const scope = w.begin(1);
-  w.string(1, "wharf");
-  w.string(2, BROKER_VERSION);
-  w.end(scope);
-  for (const s of spans) span(w, s);
-  w.end(ss);
-  w.end(rs);
-  return w.buf.subarray(0, w.n);
+  const r = new ProtoRequest(serviceName);
+  for (const s of spans) r.add(s);
+  return r.finish();
 }

@@ -4,7 +4,9 @@
 //
 // Usage: npm run bench:queues [-- --time 3000 --modes sync,batched --cases unpaced,paced --window 64 --rate 10000
 //                                 --payload 100 --publishers 16 --consumers 4 --partitions 8 --prefetch 256]
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { installSignalHandlers } from "../lib/children.ts";
 import { formatMs, formatRate } from "../lib/stats.ts";
 import { QUEUE_DEFAULTS, runQueueCase } from "../scenarios/queue.ts";
@@ -29,6 +31,30 @@ const o = {
 };
 
 installSignalHandlers();
+
+/**
+ * What one fsync costs on the data disk right now (sync mode acknowledges after one; a shared VM's disk varies a
+ * lot): `n` × (4 KiB write + fdatasync) in `dir`, percentiles in ms.
+ */
+function fsyncCost(dir: string, n = 100): { p50: number; p99: number; max: number } {
+  const file = join(mkdtempSync(join(dir, "wharf-fsync-")), "probe");
+  const fd = openSync(file, "w");
+  const block = Buffer.alloc(4096, 1);
+  const t: number[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      writeSync(fd, block, 0, block.length, (i % 16) * 4096);
+      const t0 = performance.now();
+      fdatasyncSync(fd);
+      t.push(performance.now() - t0);
+    }
+  } finally {
+    closeSync(fd);
+    rmSync(dirname(file), { recursive: true, force: true });
+  }
+  t.sort((a, b) => a - b);
+  return { p50: t[Math.floor(n * 0.5)]!, p99: t[Math.floor(n * 0.99)]!, max: t[n - 1]! };
+}
 console.log(
   `queue bench: ${o.publishers} publishers (window ${o.window}) -> $queue/bench (${o.partitions} partitions, ordering ` +
     `partition, prefetch ${o.prefetch}) -> ${o.consumers} consumers, one group, ${o.payload} B, ${o.measureMs} ms after ` +
@@ -39,6 +65,11 @@ console.log(
   "mode      case       published/s  delivered/s    e2e p50    e2e p99  lost  dup  broker cpu  client cpu  client lag p99  load (1/5/15)",
 );
 for (const mode of flag("modes", "sync,batched").split(",")) {
+  const f = fsyncCost(o.dataRoot);
+  console.log(
+    `${mode}: fsync (4 KiB write + fdatasync) on the data disk: p50 ${formatMs(f.p50)}, p99 ${formatMs(f.p99)}, ` +
+      `max ${formatMs(f.max)}`,
+  );
   for (const kind of flag("cases", "unpaced,paced").split(",")) {
     const r = await runQueueCase({ ...o, mode, paced: kind === "paced" });
     console.log(

@@ -5,8 +5,8 @@
 // CPU 1 (inherited affinity), so "on one core" means the broker had exactly one core.
 //  - handshake: full TLS handshakes (no resumption: a fresh session and key share every time), EC P-256 server key,
 //    TLS 1.3 (X25519, TLS_AES_256_GCM_SHA384) and TLS 1.2 (ECDHE-ECDSA-AES128-GCM-SHA256), handshake + close.
-//    Clients (--clients):
-//    * `go` (default): bench/transports/tls-load, Go's crypto/tls client (Debian golang-go, built on first use),
+//    Clients (--clients, default go):
+//    * `go`: bench/transports/tls-load, Go's crypto/tls client (Debian golang-go, built on first use),
 //      --go-conns handshakes in flight in one process. About 0.3 ms of client CPU per handshake, where
 //      `openssl s_time` (OpenSSL 3.0) spends ~1.7 ms: on one generator core s_time cannot drive more than ~600/s,
 //      so its rows measured the generator, not the broker.
@@ -14,7 +14,8 @@
 //    * `node`: Node `tls.connect` workers (bench/transports/workers.ts; CA verified), TLS 1.3, handshake + MQTT
 //      CONNECT/CONNACK + close. `go` also runs a handshake + CONNECT/CONNACK row against the brokers.
 //    Besides the rate: the broker's CPU time per handshake (/proc, whole process), what that makes on one core,
-//    the generator's CPU per handshake, and how busy each CPU was.
+//    the generator's CPU per handshake, and how busy each CPU was. The Go full-handshake runs are interleaved:
+//    all brokers started first, then --rounds rounds (3) measure each in turn, and a summary gives the medians.
 //  - node: bare Node TLS and HTTP servers (floor.mjs) through the same runs: Node's own cost, the floor under Wharf.
 //  - http: HTTP bridge publishes, `POST /topics/…?qos=N` with 100 B bodies over --connections keep-alive
 //    connections, pipelining 1 and 8, QoS 0 (202) and QoS 1 (200 after the PUBACK). Generator (--http-client):
@@ -49,7 +50,9 @@ const SECONDS = Number(arg("seconds", "3"));
 const ONLY = list("only", "handshake,http");
 /** "node": bare Node TLS/HTTP servers (floor.mjs), the floor under Wharf's figures. */
 const BROKERS = list("brokers", "wharf,mosquitto,node");
-const CLIENTS = list("clients", "go,s_time");
+const CLIENTS = list("clients", "go");
+/** Interleaved rounds of the full-handshake runs (every broker once per round). */
+const ROUNDS = Number(arg("rounds", "3"));
 const GO_CONNS = Number(arg("go-conns", "16"));
 const TLS_VERSIONS = list("tls", "1.3,1.2");
 const PROCS = Number(arg("procs", "8"));
@@ -109,7 +112,8 @@ async function measure(b: Started, run: () => Promise<Omit<Measured, "seconds" |
   };
 }
 
-function report(label: string, m: Measured, what: string): void {
+/** Prints one result line; returns the broker's CPU µs per operation. */
+function report(label: string, m: Measured, what: string): number {
   const per = m.ok > 0 ? (m.brokerCpu / m.ok) * 1e6 : Number.NaN;
   const client = m.clientCpu === undefined ? "" : `, client ${(m.clientCpu * 1e6).toFixed(0)} µs CPU each`;
   const cpus = m.cpus === undefined ? "" : `; CPUs busy ${m.cpus.map((c) => `${Math.round(c * 100)}%`).join("/")}`;
@@ -118,6 +122,7 @@ function report(label: string, m: Measured, what: string): void {
     `${label}: ${fmt(rate)} ${what}/s, failed ${m.failed}${m.detail ?? ""}; broker ${Math.round((m.brokerCpu / m.seconds) * 100)}% ` +
       `of a core, ${per.toFixed(0)} µs CPU per ${what} (= ${fmt(1e6 / per)}/s on one core)${client}${cpus}; load ${load()}`,
   );
+  return per;
 }
 
 /** `openssl s_time -new` in PROCS processes: "<n> connections in <user>s; <r> connections/user sec". */
@@ -202,21 +207,59 @@ async function goLoad(
   };
 }
 
-async function handshakeRuns(name: string, b: Started, pki: BenchPki): Promise<void> {
+/** Median of a non-empty list. */
+function median(xs: number[]): number {
+  const v = [...xs].sort((a, b) => a - b);
+  const mid = v.length >> 1;
+  return v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
+
+/**
+ * Full handshakes, Go client, INTERLEAVED: every broker is started first (an idle broker costs no CPU), then each
+ * round measures each broker in turn, and the summary gives the median per broker. Measuring one broker after the
+ * other let the machine's load drift between them (Wharf, always first, paid for every landing that started at
+ * the same time): the rounds spread that drift over all of them.
+ */
+async function handshakeRounds(brokers: [string, Started][]): Promise<void> {
+  const per = new Map<string, number[]>();
+  const push = (key: string, v: number): void => void per.set(key, [...(per.get(key) ?? []), v]);
+  for (const [, b] of brokers) await goLoad(b.ports.tls, "1.3", WARMUP_S, false); // warm-up, not reported
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const [name, b] of brokers) {
+      for (const v of TLS_VERSIONS) {
+        const m = await measure(b, () => goLoad(b.ports.tls, v, SECONDS, false));
+        push(
+          `${name} TLS ${v}`,
+          report(`[round ${round}] handshake ${name} TLS ${v} (Go crypto/tls ×${GO_CONNS}, EC P-256)`, m, "handshake"),
+        );
+      }
+    }
+  }
+  console.log(`summary, median of ${ROUNDS} interleaved rounds (full handshakes, EC P-256, Go client):`);
+  for (const v of TLS_VERSIONS) {
+    const floor = per.get(`node TLS ${v}`);
+    for (const [name] of brokers) {
+      const xs = per.get(`${name} TLS ${v}`)!;
+      const med = median(xs);
+      const vsFloor =
+        floor === undefined || name === "node" ? "" : `, ${(med - median(floor)).toFixed(0)} µs above bare Node`;
+      console.log(
+        `  TLS ${v} ${name}: ${med.toFixed(0)} µs CPU per handshake (${xs.map((x) => x.toFixed(0)).join(", ")}) = ` +
+          `${fmt(1e6 / med)}/s on one core${vsFloor}`,
+      );
+    }
+  }
+}
+
+/** The other handshake rows of one broker: CONNECT/CONNACK, resumed, and the s_time / Node clients. */
+async function handshakeExtras(name: string, b: Started, pki: BenchPki): Promise<void> {
   const port = b.ports.tls;
-  if (CLIENTS.includes("go")) {
-    await goLoad(port, "1.3", WARMUP_S, false); // warm-up (JIT, first allocations), not reported
-    for (const v of TLS_VERSIONS) {
-      const m = await measure(b, () => goLoad(port, v, SECONDS, false));
-      report(`handshake ${name} TLS ${v} (Go crypto/tls ×${GO_CONNS} in flight, EC P-256)`, m, "handshake");
-    }
-    if (name !== "node") {
-      const m = await measure(b, () => goLoad(port, "1.3", SECONDS, true));
-      report(`handshake+CONNECT ${name} TLS 1.3 (Go crypto/tls ×${GO_CONNS} in flight, EC P-256)`, m, "handshake");
-      // Not full handshakes (not the target): session tickets read during CONNECT/CONNACK, then resumed.
-      const r = await measure(b, () => goLoad(port, "1.3", SECONDS, true, true));
-      report(`RESUMED handshake+CONNECT ${name} TLS 1.3 (Go, session tickets)`, r, "handshake");
-    }
+  if (CLIENTS.includes("go") && name !== "node") {
+    const m = await measure(b, () => goLoad(port, "1.3", SECONDS, true));
+    report(`handshake+CONNECT ${name} TLS 1.3 (Go crypto/tls ×${GO_CONNS} in flight, EC P-256)`, m, "handshake");
+    // Not full handshakes (not the target): session tickets read during CONNECT/CONNACK, then resumed.
+    const r = await measure(b, () => goLoad(port, "1.3", SECONDS, true, true));
+    report(`RESUMED handshake+CONNECT ${name} TLS 1.3 (Go, session tickets)`, r, "handshake");
   }
   if (CLIENTS.includes("s_time")) {
     await sTime(port, "1.3", WARMUP_S, PROCS); // warm-up (JIT, first allocations), not reported
@@ -353,18 +396,19 @@ async function main(): Promise<void> {
     const pki = makeCert(dir);
     console.log(`transports bench: ${SECONDS} s per run, ${os.cpus().length} CPUs; ${pin.note}`);
     if (ONLY.includes("handshake")) {
-      for (const [name, start] of [
-        ["wharf", startWharf],
-        ["mosquitto", startMosquitto],
-        ["node", startFloor],
-      ] as const) {
-        if (!BROKERS.includes(name)) continue;
-        const b = await start(dir, pki, pin.brokerCpu);
-        try {
-          await handshakeRuns(name, b, pki);
-        } finally {
-          await b.proc.stop();
+      const started: [string, Started][] = [];
+      try {
+        for (const [name, start] of [
+          ["wharf", startWharf],
+          ["mosquitto", startMosquitto],
+          ["node", startFloor],
+        ] as const) {
+          if (BROKERS.includes(name)) started.push([name, await start(dir, pki, pin.brokerCpu)]);
         }
+        if (CLIENTS.includes("go")) await handshakeRounds(started);
+        for (const [name, b] of started) await handshakeExtras(name, b, pki);
+      } finally {
+        for (const [, b] of started) await b.proc.stop();
       }
     }
     if (ONLY.includes("http")) {

@@ -99,7 +99,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     // Replaced by a child logger bound to the client id once CONNECT is accepted (connect.ts), so log
     // calls here never repeat clientId (pino would print the key twice).
     // Until then its lines are rate limited per remote IP (log-limits.ts: a brute-force flood writes a few lines).
-    this.logger = limitLogger(broker, broker.logger, () => `ip:${ipOf(transport.remoteAddress)}`);
+    this.logger = limitLogger(broker, broker.logger, this); // keyed by logKey(), computed on its first line
     this.inflightLimit = broker.options.maxInflight;
     const now = broker.clock.now();
     this.lastActivity = now;
@@ -129,6 +129,11 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
       if (this.auth !== undefined) this.refuse(ReasonCode.NotAuthorized, this.problem("authentication timed out"));
       else this.abort();
     }
+  }
+
+  /** The log limiter's key until the CONNECT is accepted: the remote IP address (log-limits.ts). */
+  logKey(): string {
+    return `ip:${ipOf(this.transport.remoteAddress)}`;
   }
 
   // ---- transport events -------------------------------------------------------------------------------------
@@ -374,6 +379,10 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
   // ---- backpressure (src/broker/backpressure.ts) -------------------------------------------------------------
 
   /** This connection as a subscriber: created on its first delivery. */
+  get madePressure(): OutboundPressure | undefined {
+    return this.#pressure;
+  }
+
   get pressure(): OutboundPressure {
     return (this.#pressure ??= new OutboundPressure(this, this, this.broker.overload));
   }
@@ -505,7 +514,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
   closeByClient(): void {
     if (this.logger.isLevelEnabled?.("info") !== false) this.logger.info({}, "client disconnected");
     this.#finish(this.will !== undefined, "client");
-    this.#closeTransport();
+    this.#closeTransport(true);
   }
 
   /** Close without any further packet. */
@@ -514,10 +523,12 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     this.#closeTransport();
   }
 
-  #closeTransport(): void {
+  /** `goodbye`: the client sent DISCONNECT, so the transport need not wait for the client to close its side. */
+  #closeTransport(goodbye = false): void {
     if (this.#transportClosed) return;
     this.flush(true);
-    this.transport.end();
+    if (goodbye && this.transport.closeAfterGoodbye !== undefined) this.transport.closeAfterGoodbye();
+    else this.transport.end();
   }
 
   /** Runs once: stops input and timers and detaches from the session (publishing the will if allowed). */

@@ -14,12 +14,20 @@ import type { Logger } from "../util/index.ts";
 import { ConnState } from "./conn-state.ts";
 import type { ClientContext } from "./core.ts";
 
+/** Acknowledgements waiting for one commit: connection, send function, connection, send function … */
+interface Waiting {
+  readonly promise: Promise<void>;
+  readonly items: (ClientContext | (() => void))[];
+}
+
 export class AckGate {
   /** Acknowledgements waiting for a commit, per connection (order is kept per connection). */
   readonly #pending = new WeakMap<ClientContext, number>();
   /** Something was written since the last commit() call: an acknowledgement must wait for the next one. */
   #uncommitted = false;
   #reported = false;
+  /** Acknowledgements waiting for the latest commit promise handed out. */
+  #batch: Waiting | undefined;
 
   constructor(
     private readonly storage: Storage,
@@ -48,18 +56,42 @@ export class AckGate {
     }
     this.#uncommitted = false;
     this.#pending.set(c, pending + 1);
-    this.storage.commit().then(
-      () => {
-        this.#pending.set(c, (this.#pending.get(c) ?? 1) - 1);
-        // Resolved before a later failure was noticed: this batch is on disk, the acknowledgement is true.
-        if (c.state !== ConnState.Closed) fn();
-      },
-      (err: unknown) => {
-        this.#pending.set(c, (this.#pending.get(c) ?? 1) - 1);
-        this.failed(err, "commit");
-        refuse(c);
-      },
-    );
+    // One reaction per commit, not per acknowledgement: every acknowledgement handed the same commit promise
+    // joins one list (a sync batch holds hundreds; each used to cost a promise and two closures).
+    const promise = this.storage.commit();
+    let b = this.#batch;
+    if (b === undefined || b.promise !== promise) {
+      const batch: Waiting = { promise, items: [] };
+      this.#batch = b = batch;
+      promise.then(
+        () => this.#release(batch, undefined),
+        (err: unknown) => this.#release(batch, err ?? new Error("commit failed")),
+      );
+    }
+    b.items.push(c, fn);
+  }
+
+  /** The commit of `batch` settled: its acknowledgements go out (in order), or are refused. */
+  #release(batch: Waiting, err: unknown): void {
+    if (this.#batch === batch) this.#batch = undefined; // later calls start a new list (and reaction)
+    const items = batch.items;
+    if (err !== undefined) this.failed(err, "commit");
+    let thrown: Error | undefined;
+    for (let i = 0; i < items.length; i += 2) {
+      const c = items[i] as ClientContext;
+      this.#pending.set(c, (this.#pending.get(c) ?? 1) - 1);
+      if (err !== undefined) refuse(c);
+      // Resolved before a later failure was noticed: this batch is on disk, the acknowledgement is true.
+      else if (c.state !== ConnState.Closed) {
+        try {
+          (items[i + 1] as () => void)();
+        } catch (e) {
+          // The others still go out; then it surfaces as before (an unhandled rejection).
+          thrown ??= e instanceof Error ? e : new Error(String(e));
+        }
+      }
+    }
+    if (thrown !== undefined) throw thrown;
   }
 
   /**

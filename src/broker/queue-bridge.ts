@@ -321,11 +321,17 @@ export class QueueRouter implements Router {
 
   /** A settlement the client cannot be told about (a PUBACK settles): a refusal is only logged. */
   #settled(m: Member, r: QueueOutcome | Promise<QueueOutcome>): void {
-    const log = (o: QueueOutcome): void => {
-      if (!o.ok) this.deps.logger.debug({ clientId: m.session.clientId, reason: o.reason }, "queue settlement refused");
-    };
-    if (r instanceof Promise) r.then(log, (err: unknown) => this.deps.logger.debug({ err }, "queue settlement failed"));
-    else log(r);
+    // No closure on the synchronous path: this runs once per acknowledged delivery.
+    if (r instanceof Promise) {
+      r.then(
+        (o) => this.#refused(m, o),
+        (err: unknown) => this.deps.logger.debug({ err }, "queue settlement failed"),
+      );
+    } else if (!r.ok) this.#refused(m, r);
+  }
+
+  #refused(m: Member, o: QueueOutcome): void {
+    if (!o.ok) this.deps.logger.debug({ clientId: m.session.clientId, reason: o.reason }, "queue settlement refused");
   }
 
   // ---- PUBLISH to $queue/… ----------------------------------------------------------------------------------
@@ -342,13 +348,9 @@ export class QueueRouter implements Router {
     const props = p.properties;
     const expiry = props?.messageExpiryInterval;
     const input = enqueueInput(p.payload, props, expiry === undefined ? undefined : this.deps.now() + expiry * 1000);
-    const answer = (r: QueueOutcome): QueuePublishOutcome => {
-      if (r.ok) return { reasonCode: ReasonCode.Success };
-      c.logger.debug({ queue: name }, r.reason);
-      return { reasonCode: r.reasonCode, reason: r.reason };
-    };
     const r = this.backend.publish(name, input);
-    return r instanceof Promise ? r.then(answer) : answer(r);
+    // No closure on the synchronous path (once per message).
+    return r instanceof Promise ? r.then((x) => publishAnswer(c, name, x)) : publishAnswer(c, name, r);
   }
 
   /**
@@ -442,6 +444,13 @@ export class QueueRouter implements Router {
     if (!outcomes.some((r) => r instanceof Promise)) return answer(outcomes as QueueOutcome[]);
     return Promise.all(outcomes.map((r) => Promise.resolve(r))).then(answer);
   }
+}
+
+/** The acknowledgement of a PUBLISH to a queue: success, or the refusal with its reason. */
+function publishAnswer(c: ClientContext, name: string, r: QueueOutcome): QueuePublishOutcome {
+  if (r.ok) return { reasonCode: ReasonCode.Success };
+  c.logger.debug({ queue: name }, r.reason);
+  return { reasonCode: r.reasonCode, reason: r.reason };
 }
 
 /** At most this many queues get their own $SYS topics (the count and totals cover all). */

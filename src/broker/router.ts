@@ -13,7 +13,7 @@ import { minQoS } from "./message.ts";
 import type { Delivery, Message } from "./message.ts";
 import { DirectListener } from "./listener.ts";
 import { ROUTE_CACHE_SIZE, RouteCache, type RoutePlan } from "./route-cache.ts";
-import type { Session, Subscription } from "./session.ts";
+import { directDeliveries, type Session, type Subscription } from "./session.ts";
 import { SharedGroup, SharedSubscriptions } from "./shared.ts";
 import type { SharedEnv } from "./shared.ts";
 
@@ -160,6 +160,8 @@ export class LocalRouter implements Router {
     // session, so sharing it saves an allocation per subscriber (QoS 1/2 deliveries stay per session: persistence
     // and the inflight window key on them).
     let shared0: Delivery | undefined;
+    // Plain QoS 0 deliveries may go to a session's direct intake (in-process subscriptions) unless observed.
+    let direct: boolean | undefined;
     for (let i = 0; i < targets.length; i++) {
       const t = targets[i]!;
       if (canRead !== undefined && !canRead(t.session, msg.topic)) continue; // ACL read-filter mode
@@ -167,9 +169,10 @@ export class LocalRouter implements Router {
       // Forwarded to an established subscription: RETAIN cleared [MQTT-3.3.1-9] unless 5.0 Retain As Published.
       const retain = t.retainAsPublished && msg.retain;
       let d: Delivery;
-      if (qos === 0 && !retain && t.ids === undefined)
+      if (qos === 0 && !retain && t.ids === undefined) {
         d = shared0 ??= { msg, qos: 0, retain: false, subscriptionIds: undefined };
-      else d = { msg, qos, retain, subscriptionIds: t.ids as number[] | undefined };
+        if (t.session.sink !== undefined && (direct ??= directDeliveries(msg)) && t.session.offer(d)) continue;
+      } else d = { msg, qos, retain, subscriptionIds: t.ids as number[] | undefined };
       if (!t.session.deliver(d)) refused++;
     }
     let matched = targets.length;

@@ -13,7 +13,7 @@ import type { ClientInfo, ReadSubject } from "./hooks.ts";
 import { events } from "./events.ts";
 import type { DropEventReason } from "./events.ts";
 import { isExpired } from "./message.ts";
-import type { Delivery } from "./message.ts";
+import type { Delivery, Message } from "./message.ts";
 import { InflightWindow } from "./inflight.ts";
 import { EnqueueResult, SessionQueue } from "./queue.ts";
 import type { QueueLimits } from "./queue.ts";
@@ -81,8 +81,10 @@ export interface SessionLink {
   /** Encodes and buffers a PUBLISH; false when it was discarded because it exceeds the client's maximum size. */
   writePublish(d: Delivery, packetId: number | undefined, dup: boolean): boolean;
   writePubrel(packetId: number): void;
-  /** The connection's backpressure tracker (src/broker/backpressure.ts). */
+  /** The connection's backpressure tracker (src/broker/backpressure.ts), made on first use. */
   readonly pressure: OutboundPressure;
+  /** The tracker if it was made: one that does not exist holds no publisher, so there is nothing to ease. */
+  readonly madePressure: OutboundPressure | undefined;
   /** Server-initiated close of this link, e.g. 0x8E when another connection takes the session over [MQTT-3.1.4-2]. */
   disconnect(reasonCode: number): void;
 }
@@ -120,6 +122,19 @@ export interface SessionEnv {
   readonly queueLimits: QueueLimits;
   /** Write-behind persistence (src/broker/persist.ts); undefined = state in memory only. */
   readonly store?: SessionStore | undefined;
+}
+
+/**
+ * Whether deliveries of `msg` may use Session.offer(): nothing observes them one by one (timing, tracing, delivery
+ * and settlement events), which only the ordinary path reports.
+ */
+export function directDeliveries(msg: Message): boolean {
+  return (
+    msg.receivedAt === 0 &&
+    msg.trace === undefined &&
+    !events.delivery.hasSubscribers &&
+    !events.settlement.hasSubscribers
+  );
 }
 
 export const PubrecOutcome = { Unknown: 0, SendPubrel: 1, Done: 2 } as const;
@@ -175,26 +190,6 @@ export class Session {
    */
   deliver(d: Delivery): boolean {
     const link = this.link;
-    const sink = this.sink;
-    // The direct intake: what #send would do for this delivery, minus what has nothing to do (no owner to tell, no
-    // event listener, no timing or trace, nothing queued or held that it must stay behind; the sink itself checks
-    // its room and the backpressure marks). Skipped per delivery: the link's writability and pressure getters,
-    // the send and settle steps and loaded()'s pending-bytes sum (docs/benchmarks.md, in-process table).
-    if (
-      sink !== undefined &&
-      sink === link &&
-      d.qos === 0 &&
-      d.owner === undefined &&
-      this.#backlog === undefined &&
-      this.#gate === undefined &&
-      this.queue.length === 0 &&
-      d.msg.receivedAt === 0 &&
-      d.msg.trace === undefined &&
-      !events.delivery.hasSubscribers &&
-      !events.settlement.hasSubscribers &&
-      sink.offer(d)
-    )
-      return true;
     if (d.owner !== undefined) this.#owned++;
     if (link === undefined) {
       if (d.qos === 0 && !this.env.queueQos0Offline) {
@@ -224,6 +219,25 @@ export class Session {
     else ok = this.#enqueue(d, pressure.canHold);
     pressure.loaded();
     return ok;
+  }
+
+  /**
+   * The direct intake (DirectSink) of a plain QoS 0 delivery: true when the attached link took it. The caller
+   * (the router) has checked what is per message: QoS 0, no owner, nothing observing deliveries (no delivery or
+   * settlement listener, no timing, no trace; directDeliveries()). What deliver() would then do is send it and
+   * settle it as sent with nothing to tell anyone; the sink does the same in one step when nothing waits in this
+   * session that it must stay behind (retained backlog, a held SUBACK, the queue). Otherwise false: deliver() it.
+   */
+  offer(d: Delivery): boolean {
+    const sink = this.sink;
+    return (
+      sink !== undefined &&
+      sink === this.link &&
+      this.#backlog === undefined &&
+      this.#gate === undefined &&
+      this.queue.length === 0 &&
+      sink.offer(d)
+    );
   }
 
   /**
@@ -318,7 +332,7 @@ export class Session {
     if (this.#backlog !== undefined) {
       this.#pumpBacklog(link);
       if (this.#backlog !== undefined) {
-        link.pressure.eased();
+        link.madePressure?.eased(); // not made for a connection that never had a delivery
         return;
       }
     }
@@ -347,7 +361,7 @@ export class Session {
       this.#overflowWarned = false;
       this.#send(link, d);
     }
-    link.pressure.eased();
+    link.madePressure?.eased(); // not made for a connection that never had a delivery
   }
 
   /**

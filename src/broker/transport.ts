@@ -13,6 +13,11 @@ export interface TransportConnection {
   write(chunks: readonly Buffer[]): boolean;
   /** Flush pending bytes, then close. */
   end(): void;
+  /**
+   * Optional: close after the client's DISCONNECT, when it has nothing more to say, without waiting for it to
+   * close its side (as Mosquitto does); pending bytes are still delivered. Absent = end().
+   */
+  closeAfterGoodbye?(): void;
   /** Close at once, dropping unsent bytes. */
   destroy(): void;
   /**

@@ -70,6 +70,10 @@ export abstract class LocalClient implements ClientContext {
    * The broker's overload policy (src/broker/backpressure.ts) applies to an in-process subscriber as to any other:
    * its session queue counts against the marks, and MQTT publishers feeding it are held while it is congested.
    */
+  get madePressure(): OutboundPressure | undefined {
+    return this.#pressure;
+  }
+
   get pressure(): OutboundPressure {
     return (this.#pressure ??= new OutboundPressure(this, this, this.broker.overload));
   }

@@ -27,6 +27,9 @@ function deferred(): Deferred {
   return { promise, resolve, reject };
 }
 
+/** commit() in batched/none mode without backpressure: one shared settled promise, not a new one per call. */
+const RESOLVED: Promise<void> = Promise.resolve();
+
 /** Placeholder of an op cancelled before its batch was cut (elide.ts); never written. */
 const CANCELLED: KvOp = { space: Space.Meta, key: ["", ""], remove: true };
 
@@ -116,7 +119,7 @@ export class Committer {
     // ops cancelled out within the batch (a queue message appended and acknowledged before the cut leaves three)
     // cost nothing, and counting them tripped this every ~1,400 such messages.
     if (this.#live() >= this.#o.maxPendingOps) return this.#whenWritten(true);
-    return Promise.resolve();
+    return RESOLVED;
   }
 
   /** Settles once everything pushed so far is written (committed by the backend), in every mode. */

@@ -9,8 +9,8 @@
 //  - pause()/resume(): socket.pause()/resume(), for the core's input bound while a handler is pending.
 //  - Takes any ConnectionAcceptor (the Broker is one), not the concrete Broker.
 //  - Per connection (a storm makes thousands a second, issue #10): no closures. The socket's listeners are shared
-//    functions that find their handler on the socket, the remote address is read (getpeername) only when asked for,
-//    and the grace period after end() is a deadline on one shared timer (util/deadlines.ts).
+//    functions that find their handler on the socket, and the grace period after end() is a deadline on one shared
+//    timer (util/deadlines.ts).
 import net from "node:net";
 import type {
   ConnectionAcceptor,
@@ -75,7 +75,11 @@ function endGraceOf(clock: Clock): DeadlineList {
 
 /** Also adapts TLS sockets (a tls.TLSSocket is a net.Socket): src/transport/tls reuses it with kind "tls". */
 export class TcpConnection implements TransportConnection, DeadlineEntry {
-  #remoteAddress: string | undefined = undefined;
+  /**
+   * Read at once (a getpeername syscall): Node cannot tell it after the socket closed, and the log lines and the
+   * per-address log limit of a connection that closes before its CONNECT need it then.
+   */
+  readonly remoteAddress: string;
   #ending = false;
   deadlineAt = 0;
   deadlinePrev: DeadlineEntry | undefined = undefined;
@@ -88,11 +92,8 @@ export class TcpConnection implements TransportConnection, DeadlineEntry {
     private readonly highWater: number,
     readonly kind: string = "tcp",
     readonly peerIdentity?: PeerIdentity,
-  ) {}
-
-  /** Read on first use (a getpeername syscall), then kept: also valid after the socket closed. */
-  get remoteAddress(): string {
-    return (this.#remoteAddress ??= `${this.socket.remoteAddress ?? "?"}:${this.socket.remotePort ?? 0}`);
+  ) {
+    this.remoteAddress = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
   }
 
   write(chunks: readonly Buffer[]): boolean {
@@ -111,10 +112,18 @@ export class TcpConnection implements TransportConnection, DeadlineEntry {
       for (const c of chunks) ok = s.write(c);
       s.uncork();
     }
+    if (!ok && !this.#drainListened) {
+      // 'drain' follows only a write() that returned false, so its listener is added then, not per connection (most
+      // connections never fill Node's buffer). Added before the event can fire: Node emits it on a later tick.
+      this.#drainListened = true;
+      s.on("drain", onSocketDrain);
+    }
     // Backpressure only above our mark. When we report it, Node's write() has returned false as well (our mark is
     // above Node's), so a 'drain' event is guaranteed to follow.
     return ok || s.writableLength < this.highWater;
   }
+
+  #drainListened = false;
 
   end(): void {
     const s = this.socket;
@@ -124,6 +133,20 @@ export class TcpConnection implements TransportConnection, DeadlineEntry {
     if (s.destroyed) return;
     // The peer gets END_GRACE_MS to close its side (onDeadline); the socket's 'close' listener calls closed().
     endGraceOf(this.clock).add(this, this.clock.now());
+  }
+
+  /**
+   * After the client's DISCONNECT: when everything written was handed to the kernel, close the socket at once. The
+   * kernel still sends what it holds, then FIN (the client said it sends nothing more, so no unread input turns it
+   * into a reset). This saves the half-close (a shutdown syscall), the wait for the client's FIN and the grace
+   * deadline. With bytes still queued in Node,
+   * end() as usual.
+   */
+  closeAfterGoodbye(): void {
+    const s = this.socket;
+    if (s.destroyed) return;
+    if (s.writableLength > 0 || this.#ending) this.end();
+    else s.destroy();
   }
 
   /** END_GRACE_MS after end() and the peer has not closed its side. */
@@ -183,7 +206,6 @@ export function attachSocket(
   const handler = broker.accept(conn, limits);
   (socket as AttachedSocket)[kConn] = { handler, conn, onClosed, error: undefined };
   socket.on("data", onSocketData);
-  socket.on("drain", onSocketDrain);
   socket.on("error", onSocketError);
   socket.on("close", onSocketClose);
 }

@@ -16,7 +16,8 @@ import { InprocError, InprocErrorCode, invalid, rejection } from "./errors.ts";
 import { LOCAL_ID_PREFIX, LocalClient } from "./local-client.ts";
 import { checkPriority, withPriorityProperties } from "./priority.ts";
 import { isQueueTopic } from "./queue.ts";
-import { LocalSubscription, type Received, type SubscriptionHost } from "./subscription.ts";
+import type { Received } from "./received.ts";
+import { LocalSubscription, type SubscriptionHost } from "./subscription.ts";
 import { Transaction, type TransactionOptions } from "./transaction.ts";
 import { addListener } from "./listener.ts";
 import { HandOutLane } from "./lane.ts";
@@ -195,7 +196,11 @@ export class LocalBroker {
    * after "block" subscribers have room again. Rejects with InprocError (invalid argument, memory limit, a QoS 1/2
    * message every matching subscriber refused) or TopicError (invalid topic name).
    */
-  publish(topic: string, payload: Buffer | Uint8Array | string, opts: PublishOptions = {}): Promise<PublishResult> {
+  publish(
+    topic: string,
+    payload: Buffer | Uint8Array | string,
+    opts: PublishOptions = NO_OPTIONS,
+  ): Promise<PublishResult> {
     if (isQueueTopic(topic)) return this.#publishQueue(topic, payload, opts);
     let msg: Message;
     try {
@@ -513,6 +518,9 @@ export class LocalBroker {
     return Promise.all(waits).then(() => r);
   }
 }
+
+/** publish() without options: one shared object rather than one per call. */
+const NO_OPTIONS: PublishOptions = Object.freeze({});
 
 /** Settled promises of the common results (frozen, shared): a publish that waits for nothing allocates none. */
 const RESOLVED: Promise<PublishResult>[] = [];

@@ -32,6 +32,8 @@ export interface SubscriptionHost {
   deadLetter(msg: Received, reason: string): void;
   /** Payload bytes buffered by every subscription (the broker-wide memory budget): a counter, not a callback. */
   readonly buffered: { bytes: number };
+  /** Its session queue holds something now: a "block" subscription publish() may have to wait for (drained()). */
+  mayWait(sub: LocalSubscription): void;
   /** The subscription ended (the host forgets it). */
   removed(sub: LocalSubscription): void;
   /** The origin (client id) of in-process publications, for No Local. */
@@ -169,6 +171,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
       // Retained messages only for a subscription that is new (5.0 Retain Handling 1 for a resumed one).
       if (!broker.subscribe(session, sub)) broker.deliverRetained(session, sub);
       if (present) session.resume(); // unacknowledged ones again, then what queued meanwhile [MQTT-4.4.0-1]
+      if (session.queue.length > 0) this.queued();
     };
     if (opened instanceof Promise) void opened.then(attach);
     else attach(opened);
@@ -180,9 +183,9 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
 
   // ---- SessionLink ---------------------------------------------------------------------------------------------
 
-  /** Whether publish() waits for this subscription when its buffer is full (overflow "block"). */
-  get blocks(): boolean {
-    return this.#overflow === "block";
+  /** SessionLink: something waits in the session queue now; a "block" subscription may hold publish() back. */
+  queued(): void {
+    if (this.#overflow === "block") this.#host.mayWait(this);
   }
 
   override get canWrite(): boolean {

@@ -4,14 +4,15 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
-import { BatchSpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { BatchSpanProcessor, type SpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { OtlpProtoBatcher } from "../../src/admin/otlp-batcher.ts";
 import { OtlpHttpExporter, otlpRequest, otlpRequestJson } from "../../src/admin/otlp.ts";
 import { otlpRequestProto } from "../../src/admin/otlp-proto.ts";
 import { OtelBrokerTracer } from "../../src/admin/tracing.ts";
 import { spanOutput } from "../../src/admin/tracing-sdk.ts";
 
 const n = Number(process.argv[2] ?? 20_000);
-// otlp: the exporter, posting protobuf (the default protocol); otlp-json: posting JSON; proto / json: that encoding
+// otlp: the broker's default (protobuf, encoded as spans end: OtlpProtoBatcher); otlp-json: posting JSON; proto / json: that encoding
 // only (no HTTP); objects: JSON.stringify of the OTLP objects (the encoder before otlpRequestJson); none: spans only,
 // exported nowhere
 const mode = process.argv[3] ?? "otlp";
@@ -40,13 +41,13 @@ class LocalExporter implements SpanExporter {
     return Promise.resolve();
   }
 }
-const exporter: SpanExporter =
+// otlp: what the broker runs by default (tracing-sdk.ts): spans encoded as they end, POSTed in batches.
+const processor: SpanProcessor =
   mode === "otlp"
-    ? new OtlpHttpExporter(url, "wharf", () => {})
-    : mode === "otlp-json"
-      ? new OtlpHttpExporter(url, "wharf", () => {}, "http/json")
-      : new LocalExporter(mode);
-const processor = new BatchSpanProcessor(exporter);
+    ? new OtlpProtoBatcher(url, "wharf", () => {})
+    : new BatchSpanProcessor(
+        mode === "otlp-json" ? new OtlpHttpExporter(url, "wharf", () => {}, "http/json") : new LocalExporter(mode),
+      );
 const tracer = new OtelBrokerTracer(await spanOutput(processor), 1);
 
 const payload = Buffer.alloc(100);

@@ -14,6 +14,12 @@ const VARINT = 0;
 const FIXED64 = 1;
 const LEN = 2;
 
+/** One hex digit's value (0-9, a-f, A-F; anything else 0: ids are validated before they get here). */
+function nibble(c: number): number {
+  if (c <= 0x39) return c - 0x30;
+  return (c | 0x20) - 0x57;
+}
+
 /** A growable byte buffer with protobuf primitives; nested messages get their length once written. */
 class PbWriter {
   buf = Buffer.allocUnsafe(64 * 1024);
@@ -60,11 +66,19 @@ class PbWriter {
   string(field: number, s: string): void {
     this.tag(field, LEN);
     if (s.length <= 42) {
-      // At most 126 bytes of UTF-8: a one-byte length, written after the text.
+      // At most 126 bytes of UTF-8: a one-byte length. ASCII (names, ids, most topics) is copied by this loop,
+      // cheaper than a call into Buffer.write for strings this short.
       this.#room(1 + s.length * 3);
+      const b = this.buf;
       const at = this.n++;
-      const len = this.buf.write(s, this.n, "utf8");
-      this.buf[at] = len;
+      let i = 0;
+      for (; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) break;
+        b[at + 1 + i] = c;
+      }
+      const len = i === s.length ? i : b.write(s, at + 1, "utf8");
+      b[at] = len;
       this.n += len;
       return;
     }
@@ -74,13 +88,16 @@ class PbWriter {
     this.n += this.buf.write(s, this.n, "utf8");
   }
 
-  /** A hex id (trace and span ids) as raw bytes. */
+  /** A hex id (trace and span ids: lowercase hex, as the tracer makes them and traceparent carries them) as bytes. */
   hexBytes(field: number, hex: string): void {
     this.tag(field, LEN);
-    const len = hex.length / 2;
+    const len = hex.length >> 1;
     this.varint(len);
     this.#room(len);
-    this.n += this.buf.write(hex, this.n, "hex");
+    const b = this.buf;
+    for (let i = 0; i < len; i++)
+      b[this.n + i] = (nibble(hex.charCodeAt(2 * i)) << 4) | nibble(hex.charCodeAt(2 * i + 1));
+    this.n += len;
   }
 
   double(field: number, v: number): void {
@@ -205,20 +222,50 @@ function span(w: PbWriter, s: ReadableSpan): void {
   w.end(at);
 }
 
+/**
+ * One ExportTraceServiceRequest being written: the resource and scope first, then spans as they come (add()), so a
+ * batching processor can encode each span when it ends and keep no span object (otlp-batcher.ts).
+ */
+export class ProtoRequest {
+  readonly #w = new PbWriter();
+  readonly #rs: number;
+  readonly #ss: number;
+  count = 0;
+
+  constructor(serviceName: string) {
+    const w = this.#w;
+    this.#rs = w.begin(1); // resource_spans
+    const res = w.begin(1); // resource
+    attributes(w, 1, { "service.name": serviceName, "service.version": BROKER_VERSION });
+    w.end(res);
+    this.#ss = w.begin(2); // scope_spans
+    const scope = w.begin(1);
+    w.string(1, "wharf");
+    w.string(2, BROKER_VERSION);
+    w.end(scope);
+  }
+
+  add(s: ReadableSpan): void {
+    span(this.#w, s);
+    this.count++;
+  }
+
+  /** Bytes written so far. */
+  get size(): number {
+    return this.#w.n;
+  }
+
+  /** The request's bytes; the request is not to be added to afterwards. */
+  finish(): Buffer {
+    this.#w.end(this.#ss);
+    this.#w.end(this.#rs);
+    return this.#w.buf.subarray(0, this.#w.n);
+  }
+}
+
 /** The ExportTraceServiceRequest of `spans` in the protobuf encoding (what the exporter POSTs). */
 export function otlpRequestProto(spans: readonly ReadableSpan[], serviceName: string): Buffer {
-  const w = new PbWriter();
-  const rs = w.begin(1); // resource_spans
-  const res = w.begin(1); // resource
-  attributes(w, 1, { "service.name": serviceName, "service.version": BROKER_VERSION });
-  w.end(res);
-  const ss = w.begin(2); // scope_spans
-  const scope = w.begin(1);
-  w.string(1, "wharf");
-  w.string(2, BROKER_VERSION);
-  w.end(scope);
-  for (const s of spans) span(w, s);
-  w.end(ss);
-  w.end(rs);
-  return w.buf.subarray(0, w.n);
+  const r = new ProtoRequest(serviceName);
+  for (const s of spans) r.add(s);
+  return r.finish();
 }

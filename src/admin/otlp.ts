@@ -146,6 +146,26 @@ export function otlpRequestJson(spans: readonly ReadableSpan[], serviceName: str
   return `{"resourceSpans":[{"resource":{"attributes":${resource}},"scopeSpans":[{"scope":${scope},"spans":[${body}]}]}]}`;
 }
 
+export const PROTOBUF = "application/x-protobuf";
+
+/** One OTLP/HTTP POST; rejects on a network error, a timeout or a status >= 300. */
+export async function postOtlp(
+  endpoint: string,
+  body: string | Buffer,
+  type: string,
+  timeoutMs: number,
+): Promise<void> {
+  const res = await request(endpoint, {
+    method: "POST",
+    headers: { "content-type": type },
+    body,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+  });
+  await res.body.dump();
+  if (res.statusCode >= 300) throw new Error(`OTLP endpoint ${endpoint} answered ${res.statusCode}`);
+}
+
 /** `tracing.protocol`: the OTLP/HTTP body encoding. */
 export type OtlpProtocol = "http/protobuf" | "http/json";
 
@@ -166,18 +186,8 @@ export class OtlpHttpExporter implements SpanExporter {
     if (this.#stopped) return done({ code: FAILED, error: new Error("exporter shut down") });
     const proto = this.protocol === "http/protobuf";
     const body = proto ? otlpRequestProto(spans, this.serviceName) : otlpRequestJson(spans, this.serviceName);
-    const p = request(this.endpoint, {
-      method: "POST",
-      headers: { "content-type": proto ? "application/x-protobuf" : "application/json" },
-      body,
-      headersTimeout: this.timeoutMs,
-      bodyTimeout: this.timeoutMs,
-    })
-      .then(async (res) => {
-        await res.body.dump();
-        if (res.statusCode >= 300) throw new Error(`OTLP endpoint ${this.endpoint} answered ${res.statusCode}`);
-        done({ code: SUCCESS });
-      })
+    const p = postOtlp(this.endpoint, body, proto ? PROTOBUF : "application/json", this.timeoutMs)
+      .then(() => done({ code: SUCCESS }))
       .catch((err: unknown) => {
         const error = err instanceof Error ? err : new Error(String(err));
         this.onError(error);

@@ -5,6 +5,7 @@ import type { SpanExporter, SpanProcessor, ReadableSpan } from "@opentelemetry/s
 import { BROKER_VERSION, type Broker } from "../broker/index.ts";
 import type { Logger } from "../util/index.ts";
 import { ConsoleJsonExporter, OtlpHttpExporter, type OtlpProtocol } from "./otlp.ts";
+import { OtlpProtoBatcher } from "./otlp-batcher.ts";
 import type { SpanOutput } from "./light-span.ts";
 import { OtelBrokerTracer } from "./tracing.ts";
 
@@ -30,28 +31,29 @@ export interface BrokerTracing {
 
 export async function startTracing(broker: Broker, opts: TracingOptions, deps: TracingDeps): Promise<BrokerTracing> {
   const sdk = await import("@opentelemetry/sdk-trace-base");
-  let exporter = deps.exporter;
   let lastError = 0;
-  if (exporter === undefined) {
-    exporter =
+  const onError = (err: Error): void => {
+    // At most one warning a minute: a collector that is down must not flood the log.
+    const now = Date.now();
+    if (now - lastError < 60_000) return;
+    lastError = now;
+    deps.logger.warn({ err, endpoint: opts.endpoint }, "tracing: exporting spans failed (spans dropped)");
+  };
+  let processor: SpanProcessor;
+  if (deps.exporter !== undefined) {
+    // Tests get every span at once.
+    processor = new sdk.SimpleSpanProcessor(deps.exporter);
+  } else if (opts.exporter === "otlp" && (opts.protocol ?? "http/protobuf") === "http/protobuf") {
+    // Each span encoded when it ends, batches POSTed (otlp-batcher.ts: no span object kept until export).
+    processor = new OtlpProtoBatcher(opts.endpoint, opts.serviceName, onError);
+  } else {
+    // Batches of the SDK's processor (at most 2048 spans buffered, then dropped).
+    const exporter: SpanExporter =
       opts.exporter === "console"
         ? new ConsoleJsonExporter(opts.serviceName)
-        : new OtlpHttpExporter(
-            opts.endpoint,
-            opts.serviceName,
-            (err) => {
-              // At most one warning a minute: a collector that is down must not flood the log.
-              const now = Date.now();
-              if (now - lastError < 60_000) return;
-              lastError = now;
-              deps.logger.warn({ err, endpoint: opts.endpoint }, "tracing: exporting spans failed (spans dropped)");
-            },
-            opts.protocol,
-          );
+        : new OtlpHttpExporter(opts.endpoint, opts.serviceName, onError, opts.protocol);
+    processor = new sdk.BatchSpanProcessor(exporter);
   }
-  // Tests get every span at once; otherwise spans are sent in batches (at most 2048 buffered, then dropped).
-  const processor =
-    deps.exporter !== undefined ? new sdk.SimpleSpanProcessor(exporter) : new sdk.BatchSpanProcessor(exporter);
   const tracer = new OtelBrokerTracer(await spanOutput(processor), opts.sampleRatio);
   broker.setTracer(tracer);
   deps.logger.info(

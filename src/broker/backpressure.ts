@@ -102,6 +102,8 @@ export class OutboundPressure {
   #disconnectTimer: TimerHandle | undefined = undefined;
   readonly #highMessages: number;
   readonly #lowMessages: number;
+  /** quietAt()'s byte limit: the high byte mark, or 0 when any queued message reaches the message mark. */
+  readonly #quietBytes: number;
 
   constructor(
     private readonly out: OutboundSide,
@@ -112,6 +114,7 @@ export class OutboundPressure {
     const o = env.options;
     this.#highMessages = Math.min(o.highWaterMessages, env.maxQueuedMessages);
     this.#lowMessages = Math.min(o.lowWaterMessages, this.#highMessages);
+    this.#quietBytes = this.#highMessages > 0 ? o.highWaterBytes : 0;
   }
 
   /** Declared slow: QoS 0 deliveries are dropped (dropQos0), QoS 1/2 queue within the session limits. */
@@ -138,7 +141,7 @@ export class OutboundPressure {
    * high byte mark (a direct intake that finds this true may skip loaded()).
    */
   quietAt(pendingBytes: number): boolean {
-    return !this.#congested && pendingBytes < this.env.options.highWaterBytes && this.#highMessages > 0;
+    return !this.#congested && pendingBytes < this.#quietBytes;
   }
 
   /** A delivery was handed to this subscriber: begins an episode over the high marks and holds the producer. */

@@ -99,7 +99,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     // Replaced by a child logger bound to the client id once CONNECT is accepted (connect.ts), so log
     // calls here never repeat clientId (pino would print the key twice).
     // Until then its lines are rate limited per remote IP (log-limits.ts: a brute-force flood writes a few lines).
-    this.logger = limitLogger(broker, broker.logger, () => `ip:${ipOf(transport.remoteAddress)}`);
+    this.logger = limitLogger(broker, broker.logger, this); // keyed by logKey(), computed on its first line
     this.inflightLimit = broker.options.maxInflight;
     const now = broker.clock.now();
     this.lastActivity = now;
@@ -129,6 +129,11 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
       if (this.auth !== undefined) this.refuse(ReasonCode.NotAuthorized, this.problem("authentication timed out"));
       else this.abort();
     }
+  }
+
+  /** The log limiter's key until the CONNECT is accepted: the remote IP address (log-limits.ts). */
+  logKey(): string {
+    return `ip:${ipOf(this.transport.remoteAddress)}`;
   }
 
   // ---- transport events -------------------------------------------------------------------------------------

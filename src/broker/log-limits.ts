@@ -37,14 +37,19 @@ export function limitedLog(
  * (e.g. the client id) added by a child logger.
  *
  * Made for every connection, twice (before and after CONNECT), so it costs nothing until a line is written: the
- * child logger and the key (a function: computed on the first limited line) are made on first use, and a line at a
+ * child logger and the key (a LogKeySource: computed on the first limited line) are made on first use, and a line at a
  * level the logger does not write is dropped before the limiter (the default level writes ~2 info lines per
  * connection; at warn, a connection storm used to pay a pino child, a limiter window and two lines per connect).
  */
+/** Computes a logger's limiter key on its first limited line (an object, so a connection needs no closure). */
+export interface LogKeySource {
+  logKey(): string;
+}
+
 export function limitLogger(
   broker: { readonly clock: Clock },
   logger: Logger,
-  key: string | (() => string),
+  key: string | LogKeySource,
   bindings?: Record<string, unknown>,
 ): Logger {
   return new LimitedLogger(limiterOf(broker), logger, key, bindings);
@@ -52,12 +57,12 @@ export function limitLogger(
 
 class LimitedLogger implements Logger {
   #target: Logger | undefined = undefined;
-  #key: string | (() => string);
+  #key: string | LogKeySource;
 
   constructor(
     private readonly limiter: LogLimiter,
     private readonly parent: Logger,
-    key: string | (() => string),
+    key: string | LogKeySource,
     private readonly bindings: Record<string, unknown> | undefined,
   ) {
     this.#key = key;
@@ -74,7 +79,7 @@ class LimitedLogger implements Logger {
   #limited(level: Level, objOrMsg: object | string, msg?: string): void {
     if (this.#off(level)) return;
     let key = this.#key;
-    if (typeof key !== "string") this.#key = key = key();
+    if (typeof key !== "string") this.#key = key = key.logKey();
     if (typeof objOrMsg === "string") this.limiter.log(this.#logger, level, key, {}, objOrMsg);
     else this.limiter.log(this.#logger, level, key, objOrMsg as Record<string, unknown>, msg ?? "");
   }

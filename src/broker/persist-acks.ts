@@ -23,6 +23,8 @@ interface Waiting {
 export class AckGate {
   /** Acknowledgements waiting for a commit, per connection (order is kept per connection). */
   readonly #pending = new WeakMap<ClientContext, number>();
+  /** Acknowledgements waiting across all connections: while 0, afterCommit() needs no per-connection lookup. */
+  #waiting = 0;
   /** Something was written since the last commit() call: an acknowledgement must wait for the next one. */
   #uncommitted = false;
   #reported = false;
@@ -49,6 +51,12 @@ export class AckGate {
       refuse(c);
       return;
     }
+    // Most calls (every in-process publish, every QoS 1 PUBLISH without a storage effect) find nothing written and
+    // nothing waiting: answered without the WeakMap lookup.
+    if (!this.#uncommitted && this.#waiting === 0) {
+      fn();
+      return;
+    }
     const pending = this.#pending.get(c) ?? 0;
     if (!this.#uncommitted && pending === 0) {
       fn();
@@ -56,6 +64,7 @@ export class AckGate {
     }
     this.#uncommitted = false;
     this.#pending.set(c, pending + 1);
+    this.#waiting++;
     // One reaction per commit, not per acknowledgement: every acknowledgement handed the same commit promise
     // joins one list (a sync batch holds hundreds; each used to cost a promise and two closures).
     const promise = this.storage.commit();
@@ -79,6 +88,7 @@ export class AckGate {
     let thrown: Error | undefined;
     for (let i = 0; i < items.length; i += 2) {
       const c = items[i] as ClientContext;
+      this.#waiting--;
       this.#pending.set(c, (this.#pending.get(c) ?? 1) - 1);
       if (err !== undefined) refuse(c);
       // Resolved before a later failure was noticed: this batch is on disk, the acknowledgement is true.

@@ -81,6 +81,8 @@ export interface SessionLink {
   /** Encodes and buffers a PUBLISH; false when it was discarded because it exceeds the client's maximum size. */
   writePublish(d: Delivery, packetId: number | undefined, dup: boolean): boolean;
   writePubrel(packetId: number): void;
+  /** The session queued a delivery for this link while its queue was empty (in-process links pace publishers on it). */
+  queued?(): void;
   /** The connection's backpressure tracker (src/broker/backpressure.ts), made on first use. */
   readonly pressure: OutboundPressure;
   /** The tracker if it was made: one that does not exist holds no publisher, so there is nothing to ease. */
@@ -155,6 +157,10 @@ export class Session {
   #inboundQos2: Set<number> | undefined = undefined;
   get subscriptions(): Map<string, Subscription> {
     return (this.#subscriptions ??= new Map());
+  }
+  /** False while `subscriptions` was never used: the session cannot be in the router's index. */
+  get everSubscribed(): boolean {
+    return this.#subscriptions !== undefined;
   }
   /** Insertion-ordered, so a reconnect resends in the original order [MQTT-4.6.0-1]. */
   get inflight(): InflightWindow<Outbound> {
@@ -402,6 +408,7 @@ export class Session {
       this.queue.push(d, true);
       if (d.qos > 0) store?.queued(this, d);
     }
+    if (queued.length > 0) this.link?.queued?.();
   }
 
   /**
@@ -620,6 +627,7 @@ export class Session {
     if (result !== EnqueueResult.Rejected) {
       // QoS 1/2 were queued (only QoS 0 is ever dropped or evicted, and QoS 0 is not persisted).
       if (d.qos > 0) this.env.store?.queued(this, d);
+      if (queue.length === 1) this.link?.queued?.();
       return true;
     }
     counters.queueRejected++;

@@ -4,7 +4,7 @@
 // by a filter starting with a wildcard [MQTT-4.7.2-1], so `#` subscribers do not see them).
 import type { BrokerCore } from "../broker/core.ts";
 import { createMessage } from "../broker/message.ts";
-import type { Received } from "./subscription.ts";
+import type { Received } from "./received.ts";
 
 export const DEAD_LETTER_PREFIX = "$DLQ/";
 /** User properties of a dead letter. */

@@ -16,7 +16,8 @@ import { InprocError, InprocErrorCode, invalid, rejection } from "./errors.ts";
 import { LOCAL_ID_PREFIX, LocalClient } from "./local-client.ts";
 import { checkPriority, withPriorityProperties } from "./priority.ts";
 import { isQueueTopic } from "./queue.ts";
-import { LocalSubscription, type Received, type SubscriptionHost } from "./subscription.ts";
+import type { Received } from "./received.ts";
+import { LocalSubscription, type SubscriptionHost } from "./subscription.ts";
 import { Transaction, type TransactionOptions } from "./transaction.ts";
 import { addListener } from "./listener.ts";
 import { HandOutLane } from "./lane.ts";
@@ -133,8 +134,11 @@ export class LocalBroker {
   readonly #core: BrokerRuntime;
   readonly #subs = new Set<LocalSubscription>();
   readonly #listeners = new Set<Listener>();
-  /** The "block" subscriptions (those publish() may wait for), as an array: checked on every publish. */
-  #blocking: LocalSubscription[] = [];
+  /**
+   * The "block" subscriptions whose session queue may hold something (queued(); dropped once drained() finds it
+   * empty): the ones publish() may wait for. Usually empty, so a publish checks none of them.
+   */
+  readonly #mayWait = new Set<LocalSubscription>();
   readonly #memoryLimit: number;
   readonly #txTimeout: number;
   #publisher: Publisher;
@@ -167,8 +171,9 @@ export class LocalBroker {
       buffered: this.#buffered,
       removed: (sub: LocalSubscription) => {
         this.#subs.delete(sub);
-        if (sub.blocks) this.#blocking = this.#blocking.filter((x) => x !== sub);
+        this.#mayWait.delete(sub);
       },
+      mayWait: (sub: LocalSubscription) => void this.#mayWait.add(sub),
       originId: `${LOCAL_ID_PREFIX}publisher`,
       queues: core.queues,
       lane: new HandOutLane<Received, LocalSubscription>(),
@@ -195,7 +200,11 @@ export class LocalBroker {
    * after "block" subscribers have room again. Rejects with InprocError (invalid argument, memory limit, a QoS 1/2
    * message every matching subscriber refused) or TopicError (invalid topic name).
    */
-  publish(topic: string, payload: Buffer | Uint8Array | string, opts: PublishOptions = {}): Promise<PublishResult> {
+  publish(
+    topic: string,
+    payload: Buffer | Uint8Array | string,
+    opts: PublishOptions = NO_OPTIONS,
+  ): Promise<PublishResult> {
     if (isQueueTopic(topic)) return this.#publishQueue(topic, payload, opts);
     let msg: Message;
     try {
@@ -259,7 +268,6 @@ export class LocalBroker {
     const sub = new LocalSubscription(this.#core, id, filter, opts, this.#host);
     if (sub.state !== ConnState.Closed) {
       this.#subs.add(sub);
-      if (sub.blocks) this.#blocking.push(sub);
     }
     return sub;
   }
@@ -502,10 +510,13 @@ export class LocalBroker {
 
   #settled(r: PublishResult): Promise<PublishResult> {
     let waits: Promise<void>[] | undefined;
-    const blocking = this.#blocking;
-    for (let i = 0; i < blocking.length; i++) {
-      const w = blocking[i]!.drained();
-      if (w !== undefined) (waits ??= []).push(w);
+    const mayWait = this.#mayWait;
+    if (mayWait.size > 0) {
+      for (const sub of mayWait) {
+        const w = sub.drained();
+        if (w === undefined) mayWait.delete(sub);
+        else (waits ??= []).push(w);
+      }
     }
     const commit = this.#publisher.committed();
     if (commit !== undefined) (waits ??= []).push(commit);
@@ -513,6 +524,9 @@ export class LocalBroker {
     return Promise.all(waits).then(() => r);
   }
 }
+
+/** publish() without options: one shared object rather than one per call. */
+const NO_OPTIONS: PublishOptions = Object.freeze({});
 
 /** Settled promises of the common results (frozen, shared): a publish that waits for nothing allocates none. */
 const RESOLVED: Promise<PublishResult>[] = [];

@@ -1,7 +1,7 @@
 // An in-process subscription: a session of its own in the core (one filter), whose link hands Delivery objects to
 // a handler or an async iterator through a bounded priority buffer, with acknowledgement, redelivery with backoff
 // and dead-lettering (docs/embedding.md "Subscribing", "Acknowledgements").
-import type { Properties, QoS } from "../codec/index.ts";
+import type { QoS } from "../codec/index.ts";
 import { ConnState } from "../broker/conn-state.ts";
 import type { BrokerCore } from "../broker/core.ts";
 import { isExpired } from "../broker/message.ts";
@@ -9,9 +9,9 @@ import type { Delivery } from "../broker/message.ts";
 import type { QueueRouter } from "../broker/queue-bridge.ts";
 import type { QueueSpec, Session, Subscription as CoreSubscription } from "../broker/session.ts";
 import { parseSharedFilter, validateTopicFilter } from "../topics/index.ts";
-import type { TimerHandle } from "../util/index.ts";
 import { InprocError, InprocErrorCode, invalid } from "./errors.ts";
 import { AckDeadlines } from "./ack-deadlines.ts";
+import { Received, Settle, sharedView, type ReceivedOwner } from "./received.ts";
 import type { HandOutLane, LaneMember } from "./lane.ts";
 import { LocalClient } from "./local-client.ts";
 import { PriorityBuffer } from "./priority-buffer.ts";
@@ -32,6 +32,8 @@ export interface SubscriptionHost {
   deadLetter(msg: Received, reason: string): void;
   /** Payload bytes buffered by every subscription (the broker-wide memory budget): a counter, not a callback. */
   readonly buffered: { bytes: number };
+  /** Its session queue holds something now: a "block" subscription publish() may have to wait for (drained()). */
+  mayWait(sub: LocalSubscription): void;
   /** The subscription ended (the host forgets it). */
   removed(sub: LocalSubscription): void;
   /** The origin (client id) of in-process publications, for No Local. */
@@ -48,133 +50,7 @@ const DEFAULT_MAX_DELIVERIES = 5;
 const DEFAULT_BACKOFF_INITIAL = 1000;
 const DEFAULT_BACKOFF_MAX = 60_000;
 
-/** Returned: handed back to a queue's group (nack): the queue redelivers it. */
-const Settle = { Pending: 0, Acked: 1, Retrying: 2, Dead: 3, Dropped: 4, Returned: 5 } as const;
-type SettleValue = (typeof Settle)[keyof typeof Settle];
-
-/** One delivery of a message to an in-process subscription (a redelivery is a new Received, same packet id). */
-export class Received implements ReceivedMessage {
-  #state: SettleValue = Settle.Pending;
-  /** A redelivery's backoff timer (ack timeouts share one timer: ack-deadlines.ts). */
-  timer: TimerHandle | undefined = undefined;
-  /** Manual ack: when the ack timeout expires (broker clock). */
-  deadline = 0;
-  /**
-   * One object handed to every automatically acknowledged subscription a QoS 0 delivery reaches (sharedView()):
-   * it carries no settlement state, since such a delivery has nothing to settle (no packet id, no ack timeout).
-   */
-  #shared = false;
-  /** Payload bytes, counted in the buffer's byte total while buffered. */
-  readonly size: number;
-
-  constructor(
-    readonly sub: LocalSubscription,
-    readonly delivery: Delivery,
-    /** The session's packet id while a QoS 1/2 delivery is in flight. */
-    readonly packetId: number | undefined,
-    readonly priority: number,
-    readonly deliveryCount: number,
-    /** `$queue/` deliveries: the queue's `message-id`. */
-    readonly queueId?: string,
-  ) {
-    this.size = delivery.msg.payload.length;
-  }
-
-  // Read through to the shared message rather than copied: one delivery object per message per subscriber is the
-  // hot path's main allocation, so it stays small.
-  get topic(): string {
-    return this.delivery.msg.topic;
-  }
-
-  get payload(): Buffer {
-    return this.delivery.msg.payload;
-  }
-
-  get retain(): boolean {
-    return this.delivery.retain;
-  }
-
-  get properties(): Properties | undefined {
-    return this.delivery.msg.properties;
-  }
-
-  get expiresAt(): number | undefined {
-    return this.delivery.msg.expiresAt;
-  }
-
-  get qos(): QoS {
-    return this.delivery.qos;
-  }
-
-  get settled(): boolean {
-    return this.#state !== Settle.Pending;
-  }
-
-  /** A stateless view for automatically acknowledged QoS 0 deliveries, shared by the subscriptions it reaches. */
-  static shared(sub: LocalSubscription, d: Delivery): Received {
-    const r = new Received(sub, d, undefined, priorityOf(d.msg.properties), 1);
-    r.#shared = true;
-    return r;
-  }
-
-  text(): string {
-    return this.payload.toString("utf8");
-  }
-
-  ack(): void {
-    this.#manual("ack");
-    this.sub.acked(this);
-  }
-
-  nack(opts: { retryAfter?: number } = {}): void {
-    this.#manual("nack");
-    this.sub.retry(this, opts.retryAfter, "nack");
-  }
-
-  reject(reason?: string): void {
-    this.#manual("reject");
-    this.sub.kill(this, reason);
-  }
-
-  #manual(what: string): void {
-    if (this.sub.ackMode !== "manual") {
-      throw new InprocError(InprocErrorCode.AckState, `${what}(): this subscription acknowledges automatically`);
-    }
-    if (this.#state !== Settle.Pending) {
-      throw new InprocError(InprocErrorCode.AckState, `${what}(): the message was already settled`);
-    }
-  }
-
-  /** Marks the outcome; `Acked`/`Dead`/`Dropped` also complete the session's QoS 1/2 flow. */
-  /** A shared view (Received.shared): nothing to settle. */
-  get isShared(): boolean {
-    return this.#shared;
-  }
-
-  settle(state: SettleValue): void {
-    if (this.#shared || this.#state !== Settle.Pending) return;
-    this.#state = state;
-    this.timer?.cancel();
-    this.timer = undefined;
-    if (state !== Settle.Retrying) this.sub.complete(this);
-  }
-}
-
-/**
- * The last shared view made (Received.shared) and the delivery it wraps. The router hands one Delivery object to
- * every plain QoS 0 target of a message, one after the other, so this one-entry memo gives one view per message
- * instead of one per subscription. It keeps the last such message alive until the next one.
- */
-let lastShared: Delivery | undefined;
-let lastView: Received | undefined;
-
-function sharedView(sub: LocalSubscription, d: Delivery): Received {
-  if (d === lastShared) return lastView!;
-  lastShared = d;
-  return (lastView = Received.shared(sub, d));
-}
-
-export class LocalSubscription extends LocalClient implements Subscription, LaneMember<Received> {
+export class LocalSubscription extends LocalClient implements Subscription, LaneMember<Received>, ReceivedOwner {
   readonly filter: string;
   readonly ackMode: AckMode;
   /** ackMode "manual" (read per hand-out). */
@@ -190,6 +66,8 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   readonly #concurrency: number;
   readonly #onError: SubscribeOptions["onError"];
   readonly #host: SubscriptionHost;
+  /** The host's byte total (host.buffered), read and written per message. */
+  readonly #total: { bytes: number };
   readonly #buffer = new PriorityBuffer<Received>();
   /** Received handed out and not yet settled (manual ack, or a handler still running). */
   readonly #outstanding = new Set<Received>();
@@ -254,6 +132,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
     this.#concurrency = positiveInt(opts.concurrency ?? 1, "concurrency");
     this.#onError = opts.onError;
     this.#host = host;
+    this.#total = host.buffered;
     // The core's No Local compares a message's origin with the subscriber's client id; in-process publications
     // come from the publisher's id, not this subscription's, so the check is made here (5.0 [MQTT-3.8.3-3]).
     this.#skipOrigin = opts.noLocal === true ? host.originId : undefined;
@@ -292,6 +171,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
       // Retained messages only for a subscription that is new (5.0 Retain Handling 1 for a resumed one).
       if (!broker.subscribe(session, sub)) broker.deliverRetained(session, sub);
       if (present) session.resume(); // unacknowledged ones again, then what queued meanwhile [MQTT-4.4.0-1]
+      if (session.queue.length > 0) this.queued();
     };
     if (opened instanceof Promise) void opened.then(attach);
     else attach(opened);
@@ -303,9 +183,9 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
 
   // ---- SessionLink ---------------------------------------------------------------------------------------------
 
-  /** Whether publish() waits for this subscription when its buffer is full (overflow "block"). */
-  get blocks(): boolean {
-    return this.#overflow === "block";
+  /** SessionLink: something waits in the session queue now; a "block" subscription may hold publish() back. */
+  queued(): void {
+    if (this.#overflow === "block") this.#host.mayWait(this);
   }
 
   override get canWrite(): boolean {
@@ -321,19 +201,20 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
    * session's ordinary path (overflow policy, queueing, backpressure).
    */
   offer(d: Delivery): boolean {
-    const n = d.msg.payload.length;
+    const r = sharedView(this, d); // the same view writePublish() takes if this declines
+    const n = r.size;
+    const buffered = this.#buffer.length;
     if (
+      buffered + this.#laned >= this.#capacity ||
       this.state === ConnState.Closed ||
-      this.#buffer.length + this.#laned >= this.#capacity ||
       !this.pressure.quietAt(this.#bufferedBytes + n)
     )
       return false;
     this.#stats.received++;
-    const r = sharedView(this, d);
     this.#bufferedBytes += n;
-    this.#host.buffered.bytes += n;
+    this.#total.bytes += n;
     const lane = this.#lane;
-    if (lane !== undefined && this.#buffer.length === 0 && this.#running < this.#concurrency) {
+    if (lane !== undefined && buffered === 0 && this.#running < this.#concurrency) {
       if (this.#laned === 0) this.#lanePriority = r.priority;
       if (r.priority === this.#lanePriority) {
         this.#laned++;
@@ -448,14 +329,14 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
     this.#buffer.push(r, r.priority);
     const n = r.size;
     this.#bufferedBytes += n;
-    this.#host.buffered.bytes += n;
+    this.#total.bytes += n;
     this.#schedulePump();
   }
 
   #unbuffered(r: Received): void {
     const n = r.size;
     this.#bufferedBytes -= n;
-    this.#host.buffered.bytes -= n;
+    this.#total.bytes -= n;
   }
 
   // ---- hand-out ------------------------------------------------------------------------------------------------

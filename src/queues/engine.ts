@@ -237,12 +237,12 @@ export class QueueEngine {
     messageId: string | number,
   ): { ok: true; group: Group; seq: number } | Refusal {
     // `<seq>-<append ms>` as delivered; the bare seq is accepted too (tools, tests: an operator's own risk).
-    const m = typeof messageId === "number" ? undefined : /^(\d{1,15})(?:-(\d{1,15}))?$/.exec(messageId);
-    const seq = typeof messageId === "number" ? messageId : m ? Number(m[1]) : NaN;
+    const m = typeof messageId === "number" ? undefined : parseMessageId(messageId);
+    const seq = typeof messageId === "number" ? messageId : m !== undefined ? m[0] : NaN;
     const q = this.#queues.get(name);
     const g = q?.groups.get(group === undefined || group === "" ? DEFAULT_GROUP : group);
-    const at = m?.[2];
-    if (at !== undefined && q?.enqueuedAt(seq) !== Number(at)) {
+    const at = m?.[1];
+    if (at !== undefined && q?.enqueuedAt(seq) !== at) {
       return refusal(QueueErrorCode.UnknownMessage, `message ${String(messageId)} is not in ${name} (any more)`);
     }
     if (g === undefined || !Number.isSafeInteger(seq) || g.pendingOf(seq) === undefined) {
@@ -566,4 +566,28 @@ export class QueueEngine {
 function hasDeadLetters(q: Queue): boolean {
   for (const seq of q.index.seqs()) if (q.index.isDeadLetter(seq)) return true;
   return false;
+}
+
+/**
+ * `<seq>` or `<seq>-<append ms>`, each 1–15 decimal digits (what /^(\d{1,15})(?:-(\d{1,15}))?$/ accepts), as numbers;
+ * undefined for anything else. By hand: it runs once per settlement, and a RegExp match allocates its result.
+ */
+export function parseMessageId(s: string): [seq: number, at: number | undefined] | undefined {
+  let seq = 0;
+  let at = 0;
+  let digits = 0;
+  let dash = -1;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 45 /* - */ && dash < 0 && digits > 0) {
+      dash = i;
+      digits = 0;
+      continue;
+    }
+    if (c < 48 || c > 57 || ++digits > 15) return undefined;
+    if (dash < 0) seq = seq * 10 + (c - 48);
+    else at = at * 10 + (c - 48);
+  }
+  if (digits === 0) return undefined;
+  return [seq, dash < 0 ? undefined : at];
 }

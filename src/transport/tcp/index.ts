@@ -112,10 +112,18 @@ export class TcpConnection implements TransportConnection, DeadlineEntry {
       for (const c of chunks) ok = s.write(c);
       s.uncork();
     }
+    if (!ok && !this.#drainListened) {
+      // 'drain' follows only a write() that returned false, so its listener is added then, not per connection (most
+      // connections never fill Node's buffer). Added before the event can fire: Node emits it on a later tick.
+      this.#drainListened = true;
+      s.on("drain", onSocketDrain);
+    }
     // Backpressure only above our mark. When we report it, Node's write() has returned false as well (our mark is
     // above Node's), so a 'drain' event is guaranteed to follow.
     return ok || s.writableLength < this.highWater;
   }
+
+  #drainListened = false;
 
   end(): void {
     const s = this.socket;
@@ -198,7 +206,6 @@ export function attachSocket(
   const handler = broker.accept(conn, limits);
   (socket as AttachedSocket)[kConn] = { handler, conn, onClosed, error: undefined };
   socket.on("data", onSocketData);
-  socket.on("drain", onSocketDrain);
   socket.on("error", onSocketError);
   socket.on("close", onSocketClose);
 }

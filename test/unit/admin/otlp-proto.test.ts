@@ -197,3 +197,47 @@ test("tracing.exporter otlp (default protocol http/protobuf): spans are POSTed a
     { key: "service.version", value: { stringValue: (await import("../../../src/broker/index.ts")).BROKER_VERSION } },
   ]);
 });
+
+test("OtlpProtoBatcher: spans encoded as they end go out in requests of at most 512; with the endpoint down they are dropped and counted, nothing waits", async (t) => {
+  const { createServer } = await import("node:http");
+  const { OtlpProtoBatcher, MAX_BATCH } = await import("../../../src/admin/otlp-batcher.ts");
+  const bodies: Buffer[] = [];
+  const rx = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      bodies.push(Buffer.concat(chunks));
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => rx.listen(0, "127.0.0.1", resolve));
+  t.after(() => rx.close());
+  const port = (rx.address() as { port: number }).port;
+  const errors: Error[] = [];
+  const batcher = new OtlpProtoBatcher(`http://127.0.0.1:${port}/v1/traces`, "svc", (e) => errors.push(e));
+  const tracer = new OtelBrokerTracer(await spanOutput(batcher), 1);
+  const packet = { qos: 0, retain: false, payload: Buffer.alloc(10) };
+  for (let i = 0; i < 600; i++) {
+    const tr = tracer.publish("c", `t/${i}`, packet)!;
+    tr.ref.delivered("s", `t/${i}`, 0, undefined);
+    tr.acked(0);
+  }
+  await batcher.forceFlush();
+  const counts = bodies.map((b) => {
+    const o = asJsonShape(b) as { resourceSpans: { scopeSpans: { spans: Obj[] }[] }[] };
+    return o.resourceSpans[0]!.scopeSpans[0]!.spans.length;
+  });
+  assert.deepEqual(counts, [MAX_BATCH, MAX_BATCH, 1200 - 2 * MAX_BATCH]);
+  assert.equal(batcher.sent, 1200);
+  assert.equal(batcher.dropped, 0);
+  assert.equal(errors.length, 0, errors.join());
+  await batcher.shutdown();
+
+  // Nobody listening: the spans are dropped and counted, the error reported.
+  const down = new OtlpProtoBatcher("http://127.0.0.1:9/v1/traces", "svc", (e) => errors.push(e));
+  const t2 = new OtelBrokerTracer(await spanOutput(down), 1);
+  t2.publish("c", "x", packet)!.acked(0);
+  await down.shutdown();
+  assert.equal(down.dropped, 1);
+  assert.equal(errors.length, 1);
+});

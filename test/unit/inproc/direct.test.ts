@@ -336,3 +336,21 @@ test("lane: a message that expires before its hand-out is not delivered, and is 
   assert.equal(sub.stats().expired, 1);
   assert.equal(broker.metrics().broker.expired, 1);
 });
+
+test("block: a durable subscription resumed with a queued backlog holds publish() back until it has taken it", async (t) => {
+  const broker = await embedded(t);
+  const first = broker.subscribe("q/#", { durable: "slow", qos: 1 });
+  await first.unsubscribe();
+  for (let i = 0; i < 4; i++) await broker.publish("q/x", String(i), { qos: 1 }); // queued while detached
+  const again = broker.subscribe("q/#", { durable: "slow", qos: 1, bufferSize: 1, overflow: "block" });
+  let done = false;
+  const late = broker.publish("q/x", "4", { qos: 1 }).then(() => (done = true));
+  await settle();
+  assert.equal(done, false, "its session queue holds the backlog: the publisher waits");
+  const got = await take(again, 5);
+  await late;
+  assert.deepEqual(texts(got), ["0", "1", "2", "3", "4"]);
+  let quick = false;
+  await broker.publish("q/y", "5").then(() => (quick = true));
+  assert.equal(quick, true);
+});

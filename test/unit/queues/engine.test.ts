@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ReasonCode } from "../../../src/codec/index.ts";
 import { QueueError } from "../../../src/queues/index.ts";
+import { parseMessageId } from "../../../src/queues/engine.ts";
 import { Link, engine, pub } from "./harness.ts";
 
 test("publish → deliver → ack: the message leaves the queue; delivery carries message-id and delivery-count 1", () => {
@@ -288,4 +289,21 @@ test("management: purge, delete (refused with consumers), redrive back to the or
       .includes("q"),
     false,
   );
+});
+
+test("message ids parse exactly as /^(\\d{1,15})(?:-(\\d{1,15}))?$/ does (seq and append time as numbers)", () => {
+  const re = /^(\d{1,15})(?:-(\d{1,15}))?$/;
+  const expected = (s: string): [number, number | undefined] | undefined => {
+    const m = re.exec(s);
+    return m ? [Number(m[1]), m[2] === undefined ? undefined : Number(m[2])] : undefined;
+  };
+  const fixed = ["1", "12-34", "123456789012345", "1234567890123456", "1-", "-1", "1--2", "a", "", "007-08", "1-2-3"];
+  for (const s of fixed) assert.deepEqual(parseMessageId(s), expected(s), JSON.stringify(s));
+  let seed = 7;
+  const next = (n: number): number => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) % n;
+  for (let i = 0; i < 5_000; i++) {
+    let s = "";
+    for (let j = next(20); j > 0; j--) s += "0123456789-x"[next(12)];
+    assert.deepEqual(parseMessageId(s), expected(s), JSON.stringify(s));
+  }
 });

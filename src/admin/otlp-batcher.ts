@@ -1,0 +1,86 @@
+// The span processor of `tracing.exporter: otlp` with `protocol: http/protobuf` (the default): each span is encoded
+// into the current OTLP request when it ends, and the request is POSTed once it holds MAX_BATCH spans or
+// FLUSH_MS have passed. Why not the SDK's BatchSpanProcessor and an exporter: it keeps up to 2048 span objects until
+// their batch is exported (~25 ms at 20,000 spans/s), long enough for the young-generation GC to move them to the old
+// generation, which then has to be collected too (the broker's GC share went from 6.4 to 9.3 % of its CPU with
+// tracing at 1 % in the fan-in profile); encoded at once, a span and its attributes die young.
+// Bounded like the SDK's processor: at most MAX_IN_FLIGHT requests outstanding; a full batch with no room is
+// dropped and counted (a collector that is down never makes the broker grow or wait).
+import type { Context } from "@opentelemetry/api";
+import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace-base";
+import { PROTOBUF, postOtlp } from "./otlp.ts";
+import { ProtoRequest } from "./otlp-proto.ts";
+
+/** Spans per request (the SDK's maxExportBatchSize). */
+export const MAX_BATCH = 512;
+/** A request holding fewer spans goes out after this long (the SDK waits 5 s; a second keeps traces current). */
+export const FLUSH_MS = 1000;
+/** Requests outstanding at most: 4 × 512 spans, the SDK's maxQueueSize of 2048. */
+export const MAX_IN_FLIGHT = 4;
+
+export class OtlpProtoBatcher implements SpanProcessor {
+  #req: ProtoRequest | undefined;
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #timer: NodeJS.Timeout;
+  #stopped = false;
+  /** Spans dropped because MAX_IN_FLIGHT requests were outstanding (or after shutdown). */
+  dropped = 0;
+  /** Spans sent (2xx). */
+  sent = 0;
+
+  constructor(
+    private readonly endpoint: string,
+    private readonly serviceName: string,
+    private readonly onError: (err: Error) => void,
+    private readonly timeoutMs = 10_000,
+  ) {
+    this.#timer = setInterval(() => this.#flush(), FLUSH_MS).unref();
+  }
+
+  onStart(_span: Span, _parentContext: Context): void {}
+
+  onEnd(span: ReadableSpan): void {
+    if (this.#stopped) {
+      this.dropped++;
+      return;
+    }
+    const req = (this.#req ??= new ProtoRequest(this.serviceName));
+    req.add(span);
+    if (req.count >= MAX_BATCH) this.#flush();
+  }
+
+  #flush(): void {
+    const req = this.#req;
+    if (req === undefined || req.count === 0) return;
+    this.#req = undefined;
+    if (this.#inFlight.size >= MAX_IN_FLIGHT) {
+      this.dropped += req.count;
+      this.onError(new Error(`${MAX_IN_FLIGHT} OTLP requests outstanding: ${req.count} spans dropped`));
+      return;
+    }
+    const n = req.count;
+    const p = postOtlp(this.endpoint, req.finish(), PROTOBUF, this.timeoutMs)
+      .then(
+        () => {
+          this.sent += n;
+        },
+        (err: unknown) => {
+          this.dropped += n;
+          this.onError(err instanceof Error ? err : new Error(String(err)));
+        },
+      )
+      .finally(() => this.#inFlight.delete(p));
+    this.#inFlight.add(p);
+  }
+
+  async forceFlush(): Promise<void> {
+    this.#flush();
+    await Promise.all(this.#inFlight);
+  }
+
+  async shutdown(): Promise<void> {
+    clearInterval(this.#timer);
+    await this.forceFlush();
+    this.#stopped = true;
+  }
+}

@@ -118,6 +118,13 @@ export class OtelBrokerTracer implements BrokerTracer {
   }
 
   publish(clientId: string, topic: string, packet: TracedPublish): PublishTrace | undefined {
+    // The unsampled majority without user properties: one decrement, no further call (called for every client
+    // PUBLISH: ~2 % of the broker's CPU at 700k msg/s when it went through #parentOf and #countRoot).
+    if (packet.properties?.userProperties === undefined) {
+      if (--this.#skip > 0) return undefined;
+      this.#skip = this.#gap();
+      return this.#record(clientId, topic, packet, CLIENT, ROOT);
+    }
     return this.#publish(clientId, topic, packet, CLIENT);
   }
 
@@ -233,7 +240,16 @@ export class OtelBrokerTracer implements BrokerTracer {
   #publish(clientId: string, topic: string, packet: TracedPublish, origin: Origin): PublishTrace | undefined {
     // Not sampled: the message goes on untouched (a publisher's own traceparent is forwarded as it came).
     const parent = this.#parentOf(packet);
-    if (parent === undefined) return undefined;
+    return parent === undefined ? undefined : this.#record(clientId, topic, packet, origin, parent);
+  }
+
+  #record(
+    clientId: string,
+    topic: string,
+    packet: TracedPublish,
+    origin: Origin,
+    parent: SpanContext | typeof ROOT,
+  ): PublishTrace {
     const qos = packet.qos;
     const attributes: Attributes = {
       "messaging.system": "mqtt",

@@ -250,7 +250,9 @@ export class LocalRouter implements Router {
 
   sessionEnded(session: Session): void {
     this.#shared.sessionEnded(session); // leaves its groups, which take back its unacknowledged messages
-    this.#index.removeKey(session.clientId);
+    // Subscriptions enter the index only through session.subscriptions (Runtime.subscribe): a session that never
+    // used it (most clean sessions of a connection storm) has nothing there to look up.
+    if (session.everSubscribed) this.#index.removeKey(session.clientId);
   }
 
   suspend(): void {

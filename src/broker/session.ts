@@ -158,6 +158,10 @@ export class Session {
   get subscriptions(): Map<string, Subscription> {
     return (this.#subscriptions ??= new Map());
   }
+  /** False while `subscriptions` was never used: the session cannot be in the router's index. */
+  get everSubscribed(): boolean {
+    return this.#subscriptions !== undefined;
+  }
   /** Insertion-ordered, so a reconnect resends in the original order [MQTT-4.6.0-1]. */
   get inflight(): InflightWindow<Outbound> {
     return (this.#inflight ??= new InflightWindow());

@@ -77,9 +77,8 @@ export class HandOutLane<V, M extends LaneMember<V>> {
         this.#k = k;
         for (; i < end; i++) {
           const m = members[i];
-          if (m === undefined) continue;
-          members[i] = undefined;
-          this.#at = i;
+          if (m === undefined) continue; // moved out
+          this.#at = i; // (slots up to here are handed out: moveOut() scans after it; #reset() clears them)
           m.laneTake(v);
         }
         views[k] = undefined;
@@ -91,12 +90,13 @@ export class HandOutLane<V, M extends LaneMember<V>> {
   };
 
   #reset(): void {
-    // Slots are cleared as they are handed out; after an exception the rest are dropped with the arrays.
-    if (this.#nMembers > KEEP || this.#nViews > KEEP || this.#members[this.#nMembers - 1] !== undefined) {
+    // Views are cleared as they are handed out, members here (no reference to an ended subscription is kept); after
+    // an exception the rest of the views go with their arrays.
+    if (this.#nMembers > KEEP || this.#nViews > KEEP || this.#views[this.#nViews - 1] !== undefined) {
       this.#views = [];
       this.#starts = [];
       this.#members = [];
-    }
+    } else this.#members.fill(undefined, 0, this.#nMembers);
     this.#nViews = 0;
     this.#nMembers = 0;
     this.#last = undefined;

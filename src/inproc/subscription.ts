@@ -82,7 +82,10 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   #resolveClosed!: (e: InprocError | undefined) => void;
   readonly closed: Promise<InprocError | undefined>;
   #drainedWaiters: (() => void)[] = [];
-  readonly #stats = { received: 0, delivered: 0, dropped: 0, expired: 0, redelivered: 0, deadLettered: 0 };
+  // Counters (stats()): fields of their own, since two of them change on every message.
+  #received = 0;
+  #delivered = 0;
+  readonly #stats = { dropped: 0, expired: 0, redelivered: 0, deadLettered: 0 };
   readonly #abort: (() => void) | undefined;
   /** No Local: the origin whose messages this subscription skips (the in-process publisher). */
   readonly #skipOrigin: string | undefined;
@@ -210,7 +213,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
       !this.pressure.quietAt(this.#bufferedBytes + n)
     )
       return false;
-    this.#stats.received++;
+    this.#received++;
     this.#bufferedBytes += n;
     this.#total.bytes += n;
     const lane = this.#lane;
@@ -252,7 +255,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
       this.#stats.expired++;
       this.broker.counters.expired++; // expired messages are never delivered, and counted [MQTT-3.3.2-5]
     } else {
-      this.#stats.delivered++;
+      this.#delivered++;
       this.#callShared(r);
     }
     if (this.#laned === 0 && !this.#isClosed()) this.#afterTake();
@@ -272,7 +275,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
       return true;
     }
     if (this.#laned > 0) this.#lane!.moveOut(this); // the buffer's rules apply to what is pending
-    this.#stats.received++;
+    this.#received++;
     const r =
       this.#queue !== undefined
         ? this.#queueReceived(d, packetId)
@@ -367,7 +370,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
         r.settle(Settle.Dropped);
         continue;
       }
-      this.#stats.delivered++;
+      this.#delivered++;
       return r;
     }
   }
@@ -616,7 +619,13 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   }
 
   stats(): SubscriptionStats {
-    return { ...this.#stats, buffered: this.#buffer.length + this.#laned, bufferedBytes: this.#bufferedBytes };
+    return {
+      received: this.#received,
+      delivered: this.#delivered,
+      ...this.#stats,
+      buffered: this.#buffer.length + this.#laned,
+      bufferedBytes: this.#bufferedBytes,
+    };
   }
 
   protected override ended(error: InprocError | undefined): void {

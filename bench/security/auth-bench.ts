@@ -11,14 +11,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
 import { hashPassword, updatePasswordFile } from "../../src/server/auth/index.ts";
+import { flagValue } from "../lib/args.ts";
 import { freePort } from "../lib/children.ts";
 import { connackLoop } from "./connack-loop.ts";
 
-const args = process.argv.slice(2);
-const num = (name: string, d: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : d;
-};
+const num = (name: string, d: number): number => Number(flagValue(process.argv, name, String(d)));
 const SECONDS = num("seconds", 10);
 const CONNS = num("conns", 16);
 const USERS = num("users", 200);

@@ -7,12 +7,9 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { verify } from "@node-rs/argon2";
 import { Argon2Verifier } from "../../src/server/auth/argon2-verifier.ts";
 import { hashPassword } from "../../src/server/auth/index.ts";
+import { flagValue } from "../lib/args.ts";
 
-const args = process.argv.slice(2);
-const num = (name: string, d: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : d;
-};
+const num = (name: string, d: number): number => Number(flagValue(process.argv, name, String(d)));
 const SECONDS = num("seconds", 5);
 const RATE = num("rate", 77);
 const hash = await hashPassword("pw");

@@ -2,7 +2,7 @@
 // `npm test`: Debian peers, format check, lint, typecheck, then every test file under test/.
 // Node 20 does not expand globs for --test, so the files are listed here.
 import { spawn, spawnSync } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { readFileSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -74,11 +74,31 @@ if (!testsOnly) {
 const all = listTests(join(root, "test"));
 const isShard = (f) => f.startsWith(join("test", "shards") + "/");
 const isUnit = (f) => f.startsWith(join("test", "unit") + "/");
-// The whole suite runs the unit files through the shards in test/shards (one process per shard, see shard.ts);
-// a filtered run (`npm run test:only -- <substring>`) runs the matching files themselves.
+// Integration files listed in test/shards/integration.json run inside their group's shard process.
+const groups = JSON.parse(readFileSync(join(root, "test", "shards", "integration.json"), "utf8"));
+const grouped = new Set(
+  Object.entries(groups)
+    .filter(([name]) => name !== "//")
+    .flatMap(([, list]) => list.map((f) => join("test", "integration", f))),
+);
+for (const f of grouped) {
+  if (!all.includes(f)) {
+    console.error(`[wharf] test/shards/integration.json lists ${f}, which does not exist`);
+    process.exit(1);
+  }
+}
+// The whole suite runs the unit files and the grouped integration files through the shards in test/shards (one
+// process per shard, see shard.ts); a filtered run (`npm run test:only -- <substring>`) runs the matching files
+// themselves. Order: the unit shards and the long stand-alone integration files first, the groups after them, so
+// that no long file starts last and becomes the tail of the run.
+const isGroupShard = (f) => isShard(f) && f.includes("integration-");
 let files = filters.length
   ? all.filter((f) => !isShard(f) && filters.some((x) => f.includes(x)))
-  : [...all.filter(isShard), ...all.filter((f) => !isUnit(f) && !isShard(f))];
+  : [
+      ...all.filter((f) => isShard(f) && !isGroupShard(f)),
+      ...all.filter((f) => !isUnit(f) && !isShard(f) && !grouped.has(f)),
+      ...all.filter(isGroupShard),
+    ];
 // The package test (npm pack, an offline install, tsc) is CPU-heavy and its wall time depends on the machine's load;
 // it runs on its own afterwards with a longer file timeout than the 120 s every other test file gets.
 const isPackageTest = (f) => f.startsWith(join("test", "integration", "package") + "/");

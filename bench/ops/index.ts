@@ -13,14 +13,16 @@
 //            seams are in both)
 //   base     (only with WHARF_BENCH_BASE_ROOT=<checkout of an older commit>) that checkout, as `off`
 // Variants run interleaved, round after round, so that drift of the machine spreads evenly; the median per variant
-// is reported with its ratio to `off`, and for the CPU per message also the least of the rounds (on a shared machine
-// the other processes only ever add to it: cache and memory-bus contention, the broker's GC mode) with its ratio. Two figures per run: throughput (msg/s delivered), and the broker's CPU time
+// is reported with its ratio to `off`. Two figures per run: throughput (msg/s delivered), and the broker's CPU time
 // per delivered message (process CPU over the window / messages; µs). On a shared machine the second is the steadier
-// measure of what a feature costs: time the broker waited for a CPU taken by other processes is not in it.
+// measure of what a feature costs: time the broker waited for a CPU taken by other processes is not in it. For it the
+// least of the rounds is reported too, with its ratio to off's least: other processes only ever add to it (cache and
+// memory-bus contention; the broker's GC mode in fan-in QoS 1).
 // Options: --rounds=N (3), --measure=S (2 s windows), --only=<substring of the scenario id>, --variants=off,tracing
-// (a subset; default off,ops,tracing[,base]; `bare` only when listed: npm run bench:ops-bare), --prof=<dir> (each
-// broker runs with node --cpu-prof, a directory <scenario>-<variant>-r<round> per run; summarise with
-// bench/tools/cpuprofile-top.ts).
+// (a subset; default off,ops,tracing[,base]; `bare` and `tracing0` only when listed: npm run bench:ops-bare),
+// --ratio=R (the tracing variant's sampleRatio instead of 0.01: at 0.1 a profile shows the traced path ten times
+// larger), --prof=<dir> (each broker runs with node --cpu-prof, a directory <scenario>-<variant>-r<round> per run;
+// summarise with bench/tools/cpuprofile-top.ts).
 import { once } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -38,6 +40,8 @@ import * as settings from "../scenarios/settings.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 let profDir = "";
+/** The tracing variant's sampleRatio: 0.01 (the issue's target); --ratio=<r> magnifies the traced path in a profile. */
+let sampleRatio = 0.01;
 type Variant = "off" | "ops" | "tracing" | "tracing0" | "bare" | "base";
 
 const SPECS: Extract<RunSpec, { kind: "throughput" }>[] = [
@@ -79,7 +83,7 @@ function config(variant: Variant, port: number, sinkUrl: string): string {
     lines.push(`webhooks: [{ name: conn, url: "${sinkUrl}/hook", events: [client.connected, client.disconnected] }]`);
   }
   if (variant === "tracing" || variant === "tracing0") {
-    const ratio = variant === "tracing" ? 0.01 : 0;
+    const ratio = variant === "tracing" ? sampleRatio : 0;
     lines.push(`tracing: { enabled: true, sampleRatio: ${ratio}, endpoint: "${sinkUrl}/v1/traces" }`);
   }
   return lines.join("\n") + "\n";
@@ -133,6 +137,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
   const variants = (
     ["off", "ops", "tracing", "tracing0", "bare", ...(baseRoot === undefined ? [] : (["base"] as const))] as Variant[]
   ).filter((v) => (wanted === undefined ? v !== "bare" && v !== "tracing0" : wanted.includes(v))); // only when asked for
+  sampleRatio = Number(argv.find((a) => a.startsWith("--ratio="))?.slice(8) ?? 0.01);
   profDir = resolve(argv.find((a) => a.startsWith("--prof="))?.slice(7) ?? "");
   const profiling = argv.some((a) => a.startsWith("--prof="));
   const timing: settings.Timing = { ...settings.FULL, warmupMs: 500, measureMs: measure * 1000 };

@@ -701,6 +701,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
     this.#laneCap = 0;
     this.#error = error;
     if (this.#laned > 0) this.#lane!.moveOut(this);
+    this.#lane?.forget(this);
     for (const r of this.#buffer.drain()) this.#unbuffered(r);
     for (const r of this.#outstanding) {
       r.timer?.cancel();

@@ -5,8 +5,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { BrokerChannel, onBrokerEvent } from "../../../src/broker/index.ts";
-import { InprocError, InprocErrorCode, type ReceivedMessage } from "../../../src/index.ts";
+import { InprocError, InprocErrorCode, type ReceivedMessage, type Subscription } from "../../../src/index.ts";
 import { FakeClock } from "../../../src/util/index.ts";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { embedded, next, settle } from "./harness.ts";
 
 const texts = (ms: ReceivedMessage[]): string[] => ms.map((m) => m.text());
@@ -432,4 +434,37 @@ test("lane mode: a subscription ended by a handler during a hand-out takes nothi
   assert.deepEqual(got, ["0", "1"]);
   assert.equal(broker.metrics().memory.used, 0, "its lane messages' bytes are released");
   assert.equal((await broker.publish("le", "x")).matched, 0);
+});
+
+test("lane: an ended subscription is not kept alive by the lane's member slots", async (t) => {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const broker = await embedded(t);
+  let n = 0;
+  const keep = broker.subscribe("g/#", {
+    handler: () => {
+      n++;
+    },
+  }); // stays: its slots are reused
+  let gone: Subscription | undefined = broker.subscribe("g/#", {
+    handler: () => {
+      n++;
+    },
+  });
+  const ref = new WeakRef(gone);
+  for (let i = 0; i < 20; i++) void broker.publish("g/a", String(i));
+  await settle();
+  assert.equal(n, 40);
+  await gone.unsubscribe();
+  gone = undefined;
+  await broker.publish("g/a", "x"); // (the route cache and the last shared view still name it until the next message)
+  await settle();
+  // (deref() keeps its target alive until the current job ends: collect in a later job than any deref().)
+  for (let i = 0; i < 3; i++) {
+    await settle();
+    gc();
+  }
+  await settle();
+  assert.equal(ref.deref(), undefined);
+  assert.equal(keep.stats().delivered, 21);
 });

@@ -120,8 +120,9 @@ const tests = start("tests", process.execPath, [
   "tsx",
   "--test",
   "--test-concurrency=4",
-  // 120 s per test catches a hang; a run sharing a loaded machine (the merge queue's) may give tests more time.
-  `--test-timeout=${process.env["WHARF_TEST_FILE_TIMEOUT_MS"] ?? "120000"}`,
+  // Node 20 applies this to every test and to each file as a whole: a shard runs a dozen files' tests (15-40 s quiet),
+  // the package test ~30 s quiet and minutes on a loaded machine. 300 s still catches a hang well inside CI's limit.
+  `--test-timeout=${process.env["WHARF_TEST_FILE_TIMEOUT_MS"] ?? "300000"}`,
   ...ordered,
 ]);
 const results = await Promise.all([...pending, tests]);

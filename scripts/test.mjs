@@ -29,6 +29,7 @@ function listTests(dir) {
 }
 
 const started = Date.now();
+const tsBuildInfo = join(root, "node_modules", ".cache", "wharf", "typecheck.tsbuildinfo");
 const bin = (name) => join(root, "node_modules", ".bin", name);
 run("peers", process.execPath, [join(root, "scripts", "ensure-peers.mjs")]);
 /** Starts a command; `buffered` collects its output and prints it as one block when it ends. */
@@ -61,7 +62,14 @@ if (!testsOnly) {
     // The cache keys on each file's content and prettier's options, so it cannot hide a badly formatted file.
     { label: "format", cmd: bin("prettier"), args: ["--check", "--cache", "--log-level", "warn", "."] },
     { label: "lint", cmd: bin("eslint"), args: ["--max-warnings", "0", "."] },
-    { label: "typecheck", cmd: bin("tsc"), args: ["--noEmit", "-p", "."] },
+    // --incremental: the build info (node_modules/.cache, like prettier's) lets a later run recheck only the files
+    // whose own text or dependencies' declarations changed: 15 s of CPU -> about 5 s. tsc tracks those
+    // dependencies itself, so a stale result cannot pass; a fresh clone has no build info and checks everything.
+    {
+      label: "typecheck",
+      cmd: bin("tsc"),
+      args: ["--noEmit", "-p", ".", "--incremental", "--tsBuildInfoFile", tsBuildInfo],
+    },
   ];
   console.log(
     `\n[wharf] build + ${checks.map((j) => j.label).join(" + ")}: side by side, the tests start after the build`,

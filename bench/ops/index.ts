@@ -21,8 +21,9 @@
 // Options: --rounds=N (3), --measure=S (2 s windows), --only=<substring of the scenario id>, --variants=off,tracing
 // (a subset; default off,ops,tracing[,base]; `bare` and `tracing0` only when listed: npm run bench:ops-bare),
 // --ratio=R (the tracing variant's sampleRatio instead of 0.01: at 0.1 a profile shows the traced path ten times
-// larger), --prof=<dir> (each broker runs with node --cpu-prof, a directory <scenario>-<variant>-r<round> per run;
-// summarise with bench/tools/cpuprofile-top.ts).
+// larger), --node-flags='<flags>' (Node/V8 flags for every broker: GC experiments), --prof=<dir> (each broker runs
+// with node --cpu-prof, a directory <scenario>-<variant>-r<round> per run; summarise with
+// bench/tools/cpuprofile-top.ts).
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -41,6 +42,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 let profDir = "";
 /** The tracing variant's sampleRatio: 0.01 (the issue's target); --ratio=<r> magnifies the traced path in a profile. */
 let sampleRatio = 0.01;
+/** --node-flags=<flags>: V8/Node flags for every broker of the run, space-separated (GC experiments). */
+let nodeFlags: string[] = [];
 type Variant = "off" | "ops" | "tracing" | "tracing0" | "bare" | "base";
 
 const SPECS: Extract<RunSpec, { kind: "throughput" }>[] = [
@@ -111,7 +114,7 @@ async function startWharf(
   const entry =
     variant === "bare" ? ["bench/ops/bare-broker.ts", String(port)] : ["src/cli/main.ts", "start", "--config", file];
   const gc = ["--import", join(root, "bench/ops/gc-meter.ts")];
-  const [cmd, argv] = pinned(ctx.cpu, process.execPath, [...prof, "--import", "tsx", ...gc, ...entry]);
+  const [cmd, argv] = pinned(ctx.cpu, process.execPath, [...nodeFlags, ...prof, "--import", "tsx", ...gc, ...entry]);
   const proc = spawnManaged(cmd, argv, cwd, { WHARF_GC_LOG: gcLog });
   try {
     await waitForPort(proc, port, 30_000);
@@ -123,15 +126,16 @@ async function startWharf(
 }
 
 /**
- * The broker's GC pauses within the measurement window (gc-meter.ts), as a share of its CPU time there, and how many
- * mark-compacts; undefined when the broker left no log (killed).
+ * The broker's GC pauses within the measurement window (gc-meter.ts), as a share of its busy time there, and how many
+ * mark-compacts; undefined when the broker left no log (killed). The pauses are wall time: on a busy machine they
+ * include time the main thread waited for the CPU, so they are divided by the window × (CPU + run-queue wait).
  */
 function gcInWindow(
   file: string,
   window: { startMs: number; endMs: number } | undefined,
-  brokerCpu: number | undefined,
+  busy: number,
 ): { share: number; majors: number } | undefined {
-  if (window === undefined || brokerCpu === undefined || !existsSync(file)) return undefined;
+  if (window === undefined || !(busy > 0) || !existsSync(file)) return undefined;
   const entries = JSON.parse(readFileSync(file, "utf8")) as [number, number, number][];
   let ms = 0;
   let majors = 0;
@@ -142,7 +146,7 @@ function gcInWindow(
     ms += to - from;
     majors += major;
   }
-  return { share: ms / ((window.endMs - window.startMs) * brokerCpu), majors };
+  return { share: Math.min(1, ms / ((window.endMs - window.startMs) * busy)), majors };
 }
 
 /** A run whose GC took less than this share of the broker's CPU is in the fast mode (the slow one: 26-38 %). */
@@ -171,6 +175,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
   const variants = (
     ["off", "ops", "tracing", "tracing0", "bare", ...(baseRoot === undefined ? [] : (["base"] as const))] as Variant[]
   ).filter((v) => (wanted === undefined ? v !== "bare" && v !== "tracing0" : wanted.includes(v))); // only when asked for
+  nodeFlags = (argv.find((a) => a.startsWith("--node-flags="))?.slice(13) ?? "").split(" ").filter((f) => f !== "");
   sampleRatio = Number(argv.find((a) => a.startsWith("--ratio="))?.slice(8) ?? 0.01);
   profDir = resolve(argv.find((a) => a.startsWith("--prof="))?.slice(7) ?? "");
   const profiling = argv.some((a) => a.startsWith("--prof="));
@@ -207,11 +212,11 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
         (rates[v] ??= []).push(res.msgsPerSec ?? Number.NaN);
         const perMsg = ((res.brokerCpu ?? Number.NaN) * 1e6) / (res.msgsPerSec ?? Number.NaN);
         (cpuUs[v] ??= []).push(perMsg);
-        const gc = gcInWindow(gcLog, res.window, res.brokerCpu);
+        const gc = gcInWindow(gcLog, res.window, (res.brokerCpu ?? Number.NaN) + (res.brokerWaited ?? 0));
         (gcShares[v] ??= []).push(gc?.share ?? Number.NaN);
         losses[v] = (losses[v] ?? 0) + (res.delivery?.lost ?? 0);
         const flags = res.notes.filter((n) => !n.startsWith("publishers paused"));
-        const gcText = gc === undefined ? "gc ?" : `gc ${pct(gc.share)} of its cpu, ${gc.majors} mark-compacts`;
+        const gcText = gc === undefined ? "gc ?" : `gc ${pct(gc.share)} of its busy time, ${gc.majors} mark-compacts`;
         console.log(
           `  ${spec.id} ${v.padEnd(8)} round ${r + 1}: ${Math.round(res.msgsPerSec ?? 0)} msg/s, broker ${Math.round((res.brokerCpu ?? 0) * 100)}% cpu (${perMsg.toFixed(3)} µs/msg, ${gcText}), lost ${res.delivery?.lost ?? "?"}${flags.length > 0 ? ` ⚠ ${flags.join("; ")}` : ""}`,
         );

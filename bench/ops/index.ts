@@ -4,7 +4,7 @@
 //   off      management server disabled (no metrics), no webhook, no tracing
 //   ops      management on: Prometheus metrics with per-QoS counts and the latency histograms (the defaults), plus
 //            one webhook subscribed to client.connected / client.disconnected (a local HTTP sink)
-//   tracing  ops + OpenTelemetry tracing at sampleRatio 0.01, OTLP/HTTP JSON to a local sink
+//   tracing  ops + OpenTelemetry tracing at sampleRatio 0.01, OTLP/HTTP protobuf to a local sink
 //   tracing0 (only when listed) ops + tracing enabled at sampleRatio 0: the tracer installed, nothing recorded; against
 //            ops it is what the unsampled path costs
 //   bare     the broker core and its TCP listener without the server composition (bench/ops/bare-broker.ts): no

@@ -44,7 +44,8 @@ let poolAt = 0;
 
 /** Lowercase hex `hex` (an API SpanContext's id) into `buf` at `at`, `bytes` long. */
 function hexInto(buf: Buffer, at: number, hex: string, bytes: number): void {
-  for (let i = 0; i < bytes; i++) buf[at + i] = (nibble(hex.charCodeAt(2 * i)) << 4) | nibble(hex.charCodeAt(2 * i + 1));
+  for (let i = 0; i < bytes; i++)
+    buf[at + i] = (nibble(hex.charCodeAt(2 * i)) << 4) | nibble(hex.charCodeAt(2 * i + 1));
 }
 
 /** One hex digit's value (0-9, a-f, A-F; anything else 0: ids are validated before they get here). */

@@ -4,9 +4,8 @@
 //
 //   node --import tsx storage-snapshot-child.ts <dir> <log file>
 //
-// Lines: "OPEN <snapshot status>"; "P <seq>" = append issued, commit pending (a kill between the commit and the
-// "A" line leaves it committed but unconfirmed: it may be present or absent); "A <seq>" = append committed;
-// "X <seq>" = removal about to be issued; "D <seq>" = removal committed.
+// Lines: "OPEN <snapshot status>"; "A <seq>" = append committed; "X <seq>" = removal about to be issued;
+// "D <seq>" = removal committed.
 import { openSync, writeSync } from "node:fs";
 import { openLmdbStorage } from "../../src/storage/index.ts";
 
@@ -22,7 +21,6 @@ out(`OPEN ${store.openSnapshot.status}`);
 for (let n = 0; ; n++) {
   const id = store.messages.store({ topic: `snap/${n}`, payload: Buffer.alloc(20, n & 0xff), qos: 1, retain: false });
   const seq = store.queues.append("q", id, { s: 20 });
-  out(`P ${seq}`);
   let removed: number | undefined;
   if (n % 3 === 0) {
     removed = store.queues.scan("q", 0, 1)[0]?.seq ?? store.queues.list()[0]?.firstSeq;

@@ -261,7 +261,9 @@ export class QueueRouting {
       this.#remotes.delete(key);
       leaveQuietly(r.engine, r.consumer);
     };
-    this.#h.link.request(node, { kind: "deliver", consumer, delivery: d }).then((rep) => {
+    // A structured clone: the engine's delivery builds its message id in a getter, which the clone would drop.
+    const delivery = { ...d, messageId: d.messageId };
+    this.#h.link.request(node, { kind: "deliver", consumer, delivery }).then((rep) => {
       if (!rep.ok) gone();
     }, gone);
   }

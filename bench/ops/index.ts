@@ -5,6 +5,8 @@
 //   ops      management on: Prometheus metrics with per-QoS counts and the latency histograms (the defaults), plus
 //            one webhook subscribed to client.connected / client.disconnected (a local HTTP sink)
 //   tracing  ops + OpenTelemetry tracing at sampleRatio 0.01, OTLP/HTTP JSON to a local sink
+//   tracing0 (only when listed) ops + tracing enabled at sampleRatio 0: the tracer installed, nothing recorded; against
+//            ops it is what the unsampled path costs
 //   bare     the broker core and its TCP listener without the server composition (bench/ops/bare-broker.ts): no
 //            metrics registry, webhook dispatcher, event listeners, tracer or management server in the process; `off`
 //            against `bare` is what the disabled operations wiring costs ("zero cost when disabled"; the core's
@@ -13,11 +15,14 @@
 // Variants run interleaved, round after round, so that drift of the machine spreads evenly; the median per variant
 // is reported with its ratio to `off`. Two figures per run: throughput (msg/s delivered), and the broker's CPU time
 // per delivered message (process CPU over the window / messages; µs). On a shared machine the second is the steadier
-// measure of what a feature costs: time the broker waited for a CPU taken by other processes is not in it.
+// measure of what a feature costs: time the broker waited for a CPU taken by other processes is not in it. For it the
+// least of the rounds is reported too, with its ratio to off's least: other processes only ever add to it (cache and
+// memory-bus contention; the broker's GC mode in fan-in QoS 1).
 // Options: --rounds=N (3), --measure=S (2 s windows), --only=<substring of the scenario id>, --variants=off,tracing
-// (a subset; default off,ops,tracing[,base]; `bare` only when listed: npm run bench:ops-bare), --prof=<dir> (each
-// broker runs with node --cpu-prof, a directory <scenario>-<variant>-r<round> per run; summarise with
-// bench/tools/cpuprofile-top.ts).
+// (a subset; default off,ops,tracing[,base]; `bare` and `tracing0` only when listed: npm run bench:ops-bare),
+// --ratio=R (the tracing variant's sampleRatio instead of 0.01: at 0.1 a profile shows the traced path ten times
+// larger), --prof=<dir> (each broker runs with node --cpu-prof, a directory <scenario>-<variant>-r<round> per run;
+// summarise with bench/tools/cpuprofile-top.ts).
 import { once } from "node:events";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -35,7 +40,9 @@ import * as settings from "../scenarios/settings.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 let profDir = "";
-type Variant = "off" | "ops" | "tracing" | "bare" | "base";
+/** The tracing variant's sampleRatio: 0.01 (the issue's target); --ratio=<r> magnifies the traced path in a profile. */
+let sampleRatio = 0.01;
+type Variant = "off" | "ops" | "tracing" | "tracing0" | "bare" | "base";
 
 const SPECS: Extract<RunSpec, { kind: "throughput" }>[] = [
   { kind: "throughput", id: "fan-in/qos0/100B/v5", family: "fan-in", qos: 0, payload: 100, protocol: PROTOCOL.v5 },
@@ -75,8 +82,9 @@ function config(variant: Variant, port: number, sinkUrl: string): string {
     lines.push("management: { port: 0 }");
     lines.push(`webhooks: [{ name: conn, url: "${sinkUrl}/hook", events: [client.connected, client.disconnected] }]`);
   }
-  if (variant === "tracing") {
-    lines.push(`tracing: { enabled: true, sampleRatio: 0.01, endpoint: "${sinkUrl}/v1/traces" }`);
+  if (variant === "tracing" || variant === "tracing0") {
+    const ratio = variant === "tracing" ? sampleRatio : 0;
+    lines.push(`tracing: { enabled: true, sampleRatio: ${ratio}, endpoint: "${sinkUrl}/v1/traces" }`);
   }
   return lines.join("\n") + "\n";
 }
@@ -127,8 +135,9 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
     ?.slice(11)
     .split(",");
   const variants = (
-    ["off", "ops", "tracing", "bare", ...(baseRoot === undefined ? [] : (["base"] as const))] as Variant[]
-  ).filter((v) => (wanted === undefined ? v !== "bare" : wanted.includes(v))); // bare: only when asked for
+    ["off", "ops", "tracing", "tracing0", "bare", ...(baseRoot === undefined ? [] : (["base"] as const))] as Variant[]
+  ).filter((v) => (wanted === undefined ? v !== "bare" && v !== "tracing0" : wanted.includes(v))); // only when asked for
+  sampleRatio = Number(argv.find((a) => a.startsWith("--ratio="))?.slice(8) ?? 0.01);
   profDir = resolve(argv.find((a) => a.startsWith("--prof="))?.slice(7) ?? "");
   const profiling = argv.some((a) => a.startsWith("--prof="));
   const timing: settings.Timing = { ...settings.FULL, warmupMs: 500, measureMs: measure * 1000 };
@@ -174,8 +183,10 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
       const m = median(rates[v] ?? []);
       const ratio = m / off;
       const c = median(cpuUs[v] ?? []);
+      const cs = cpuUs[v] ?? [];
+      const cMin = Math.min(...cs);
       rows.push(
-        `| ${spec.id} | ${v} | ${Math.round(m).toLocaleString("en-US")} | ${v === ref ? "1.00" : ratio.toFixed(2)} | ${v === ref ? "" : `${((1 - ratio) * 100).toFixed(1)} %`} | ${c.toFixed(3)} | ${v === ref ? "" : `${((c / offCpu - 1) * 100).toFixed(1)} %`} | ${losses[v] ?? 0} |`,
+        `| ${spec.id} | ${v} | ${Math.round(m).toLocaleString("en-US")} | ${v === ref ? "1.00" : ratio.toFixed(2)} | ${v === ref ? "" : `${((1 - ratio) * 100).toFixed(1)} %`} | ${c.toFixed(3)} (${cMin.toFixed(3)}–${Math.max(...cs).toFixed(3)}) | ${v === ref ? "" : `${((c / offCpu - 1) * 100).toFixed(1)} %`} | ${v === ref ? "" : `${((cMin / Math.min(...(cpuUs[ref] ?? [])) - 1) * 100).toFixed(1)} %`} | ${losses[v] ?? 0} |`,
       );
     }
   }
@@ -188,9 +199,9 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
   );
   console.log(`webhook/OTLP sink requests: ${s.requests()}`);
   console.log(
-    "\n| scenario | variant | msg/s (median) | vs off | throughput lost vs off | broker CPU µs/msg (median) | CPU per msg vs off | lost messages |",
+    `\n| scenario | variant | msg/s (median of ${rounds}) | vs off | throughput lost vs off | broker CPU µs/msg: median (min–max) | CPU/msg vs off: medians | CPU/msg vs off: minima | lost messages |`,
   );
-  console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const r of rows) console.log(r);
 }
 

@@ -190,6 +190,10 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
    * it settles the following packets stay in the decoder, so per-connection packet order is preserved.
    */
   #pump(): void {
+    // The clock is read once per call (one socket read: up to hundreds of packets), not per packet: Date.now()
+    // costs 100-260 ns on this VM and was ~5 % of the broker in fan-in QoS 0 when read per packet. Keepalive
+    // needs seconds; packets decoded in one call arrive in the same millisecond.
+    let now = -1;
     while (!this.#busy && this.#holds === 0 && this.state !== ConnState.Closed) {
       if (this.state === ConnState.Connected && this.decoder.maxPacketSize !== this.maxPacketSize) {
         this.decoder.maxPacketSize = this.maxPacketSize; // CONNECT accepted: the full limit applies
@@ -208,7 +212,8 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
         }
         return;
       }
-      this.lastActivity = this.broker.clock.now();
+      if (now < 0) now = this.broker.clock.now(); // [MQTT-3.1.2-24]: only a complete packet counts as activity
+      this.lastActivity = now;
       let pending: void | Promise<void>;
       // Deliveries caused by this packet know their publisher, so a subscriber over its marks can hold it.
       const overload = this.broker.overload;

@@ -10,7 +10,7 @@ import { ConnState } from "./conn-state.ts";
 import type { ClientContext, QueueAnswer } from "./core.ts";
 import { events } from "./events.ts";
 import type { DropEventReason } from "./events.ts";
-import { createMessage } from "./message.ts";
+import { createMessage, nowIfExpiring } from "./message.ts";
 import { payloadFormatInvalid } from "./payload-format.ts";
 import { sendAck } from "./persist.ts";
 import { SYS_PREFIX } from "./sys.ts";
@@ -18,6 +18,7 @@ import { isQueueTopic } from "./queue-bridge.ts";
 import { publishReason } from "./v5.ts";
 import { limitedLog } from "./log-limits.ts";
 import { publishLimiterOf } from "./rate-limits.ts";
+import type { PublishTrace } from "./tracing.ts";
 
 export function handlePublish(c: ClientContext, p: PublishPacket): void | Promise<void> {
   const broker = c.broker;
@@ -122,27 +123,55 @@ function accept(c: ClientContext, p: PublishPacket, topic: string): void {
     queuePublish(c, p, topic);
     return;
   }
-  // Tracing (tracing.ts): the tracer decides per message; an untraced one goes on untouched.
   const clientId = c.client!.clientId;
-  const trace = broker.tracer?.publish(clientId, topic, p);
+  // Tracing (tracing.ts): the tracer decides per message; an untraced one goes on untouched. The unsampled
+  // majority of root PUBLISHes (no user properties, so no traceparent) is one branch and a decrement here, without
+  // a call (BrokerTracer.rootSkip).
+  const tracer = broker.tracer;
+  if (tracer !== undefined) {
+    const skip = tracer.rootSkip;
+    if (skip !== undefined && skip > 1 && p.properties?.userProperties === undefined) tracer.rootSkip = skip - 1;
+    else {
+      const trace = tracer.publish(clientId, topic, p);
+      if (trace !== undefined) {
+        acceptTraced(c, p, topic, trace);
+        return;
+      }
+    }
+  }
   const msg = createMessage(
     {
       topic,
       payload: p.payload,
       qos: p.qos,
       retain: p.retain,
-      properties: trace === undefined ? p.properties : trace.properties,
+      properties: p.properties,
       origin: clientId,
-      trace: trace?.ref,
+      trace: undefined,
     },
-    broker.clock.now(),
+    nowIfExpiring(p.properties, broker.clock),
+  );
+  const r = broker.publishMessage(msg);
+  acknowledge(c, p, c.version === 5 ? publishReason(r.matched, r.refused) : ReasonCode.Success);
+}
+
+/** accept() of a PUBLISH the tracer records: routed with the trace's properties, the trace told of each step. */
+function acceptTraced(c: ClientContext, p: PublishPacket, topic: string, trace: PublishTrace): void {
+  const broker = c.broker;
+  const msg = createMessage(
+    {
+      topic,
+      payload: p.payload,
+      qos: p.qos,
+      retain: p.retain,
+      properties: trace.properties,
+      origin: c.client!.clientId,
+      trace: trace.ref,
+    },
+    nowIfExpiring(trace.properties, broker.clock),
   );
   const r = broker.publishMessage(msg);
   const rc = c.version === 5 ? publishReason(r.matched, r.refused) : ReasonCode.Success;
-  if (trace === undefined) {
-    acknowledge(c, p, rc);
-    return;
-  }
   trace.routed(r.matched, r.refused);
   acknowledge(c, p, rc, undefined, () => trace.acked(rc));
 }

@@ -2,6 +2,7 @@
 import { PreparedPublish } from "../codec/index.ts";
 import type { Properties, QoS } from "../codec/index.ts";
 import type { FlowStateValue, HandBackReasonValue, Settlement } from "./settlement.ts";
+import type { Clock } from "../util/index.ts";
 import type { MessageTrace } from "./tracing.ts";
 
 /**
@@ -125,6 +126,15 @@ export function createMessage(init: MessageInit, now: number): Message {
     trace: init.trace,
     prepared: undefined,
   };
+}
+
+/**
+ * The `now` that createMessage() needs for a message with `properties`: the clock is read only for a message that
+ * expires (its Message Expiry Interval becomes a deadline). Date.now() costs 100-260 ns on this VM, ~5 % of the
+ * broker in fan-in QoS 0 when it was read for every PUBLISH.
+ */
+export function nowIfExpiring(properties: Properties | undefined, clock: Clock): number {
+  return properties?.messageExpiryInterval === undefined ? 0 : clock.now();
 }
 
 export function preparedOf(msg: Message): PreparedPublish {

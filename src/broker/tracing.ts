@@ -2,7 +2,8 @@
 // can follow them (src/admin/tracing.ts implements it with OpenTelemetry). The broker core never imports a tracing
 // library. Without a tracer (Broker.setTracer never called, config `tracing.enabled: false`) the cost is one field
 // read per CONNECT and per PUBLISH, and one field check per delivery (Message.trace). With one, an untraced PUBLISH
-// costs the tracer's sampling decision and nothing else (no object is built for it).
+// costs the tracer's sampling decision and nothing else (no object is built for it); for the root PUBLISHes the
+// tracer counts down (BrokerTracer.rootSkip), that decision is a decrement in the core, without a call.
 import type { Properties } from "../codec/index.ts";
 
 export interface TraceConnectInfo {
@@ -58,6 +59,14 @@ export interface SubscriptionTrace {
 }
 
 export interface BrokerTracer {
+  /**
+   * Optional sampling countdown the core may decrement instead of calling publish(): while it is above 1, a client
+   * PUBLISH without user properties (so without a `traceparent`) is not traced, and publish() would only have
+   * decremented it. The core then skips the call (the unsampled majority costs a branch and a decrement); at 1 or
+   * below, or for a PUBLISH with user properties, it calls publish(), which decides (and re-arms the countdown).
+   * Infinity: no root PUBLISH is sampled. Undefined: publish() is called for every PUBLISH.
+   */
+  rootSkip?: number;
   /** A CONNECT arrived; undefined = not traced (not sampled). */
   connect(info: TraceConnectInfo): ConnectTrace | undefined;
   /**

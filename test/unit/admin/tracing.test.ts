@@ -361,3 +361,77 @@ test("tracing: an in-process publish (LocalBroker) gets a publish span marked mq
   assert.equal(deliver.attributes["messaging.client.id"], "tr-local-sub");
   assert.equal(tp, `00-${publish.spanContext().traceId}-${publish.spanContext().spanId}-01`);
 });
+
+test("tracing seam: while rootSkip > 1 the core decrements it instead of calling publish() for a PUBLISH without user properties; with user properties, or for a tracer without rootSkip, publish() is called for each", async () => {
+  const { harness } = await import("../broker/harness.ts");
+  const h = harness();
+  const calls: string[] = [];
+  const counting = {
+    rootSkip: 3,
+    connect: () => undefined,
+    publish(_clientId: string, topic: string) {
+      calls.push(topic);
+      if (--this.rootSkip > 0) return undefined;
+      this.rootSkip = 3;
+      return undefined;
+    },
+  };
+  h.broker.setTracer(counting);
+  const { client: pub } = await h.connect({ clientId: "seam-pub", version: 5 });
+  for (let i = 1; i <= 7; i++) pub.publish(`t${i}`, "x");
+  pub.publish("t8", "x", 0, { properties: { userProperties: [["k", "v"]] } });
+  await pub.receive();
+  assert.deepEqual(calls, ["t3", "t6", "t8"], "called when the countdown reaches 1, and for user properties");
+  assert.equal(counting.rootSkip, 1, "publish() decremented it for t8");
+  calls.length = 0;
+  h.broker.setTracer({ connect: () => undefined, publish: (_c: string, topic: string) => void calls.push(topic) });
+  for (let i = 1; i <= 3; i++) pub.publish(`u${i}`, "x");
+  await pub.receive();
+  assert.deepEqual(calls, ["u1", "u2", "u3"], "no rootSkip: every PUBLISH");
+  await h.broker.close();
+});
+
+test("tracing seam: the broker samples the same root publishes as the tracer's own countdown (same random draws)", async () => {
+  const { harness } = await import("../broker/harness.ts");
+  const { SimpleSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
+  const seeded = (): (() => number) => {
+    let x = 12345;
+    return () => ((x = (x * 1103515245 + 12345) % 2 ** 31) + 1) / 2 ** 31;
+  };
+  const sampledTopics = async (viaBroker: boolean): Promise<string[]> => {
+    const exporter = new InMemorySpanExporter();
+    const tracer = new OtelBrokerTracer(await spanOutput(new SimpleSpanProcessor(exporter)), 0.1, seeded());
+    const packet = (i: number) => ({
+      qos: 0,
+      retain: false,
+      payload: Buffer.from("x"),
+      properties: i % 7 === 0 ? { userProperties: [["k", String(i)]] as [string, string][] } : undefined,
+    });
+    if (viaBroker) {
+      const h = harness();
+      h.broker.setTracer(tracer);
+      const { client: pub } = await h.connect({ clientId: "seam-pub", version: 5 });
+      for (let i = 0; i < 500; i++) pub.publish(`t/${i}`, "x", 0, { properties: packet(i).properties });
+      await pub.receive();
+      await h.broker.close();
+    } else {
+      // The broker's CONNECT draws a number of its own first.
+      const info = {
+        clientId: "seam-pub",
+        protocolVersion: 5,
+        transport: "tcp",
+        remoteAddress: "",
+        properties: undefined,
+      };
+      tracer.connect(info)?.end(0);
+      for (let i = 0; i < 500; i++) tracer.publish("seam-pub", `t/${i}`, packet(i))?.acked(0);
+    }
+    return exporter
+      .getFinishedSpans()
+      .filter((s) => s.name === "publish")
+      .map((s) => String(s.attributes["messaging.destination.name"]));
+  };
+  const direct = await sampledTopics(false);
+  assert.ok(direct.length > 20 && direct.length < 100, `sampled ${direct.length} of 500 at 0.1`);
+  assert.deepEqual(await sampledTopics(true), direct);
+});

@@ -37,7 +37,6 @@ import type { MemberRecord, QueueRecord, QueueStore } from "./store.ts";
 import { DlqReason, messageIdOf } from "./types.ts";
 import type { ConsumerLink, QueueInfo, QueueMessage, StreamStart } from "./types.ts";
 
-export { EPHEMERAL_GROUP_PREFIX, isValidQueueName, parseMessageId } from "./engine-api.ts";
 export type {
   DeadLetterNotice,
   EnqueueInput,

@@ -10,6 +10,7 @@
 // by one consumer at a time (owners rebalanced on join/leave; a partition moves only once its messages in flight
 // with the old owner are settled or given back) and a message waiting for a retry holds back its partition;
 // `strict` — one partition, one message in flight for the whole group.
+import { SeqMap } from "../util/index.ts";
 import type { Clock } from "../util/index.ts";
 import { DeadlineHeap } from "./deadline-heap.ts";
 import { SeqList } from "./fifo.ts";
@@ -84,7 +85,7 @@ export class Group {
   /** Per partition (one list for ordering none), ascending seqs ready for delivery. */
   readonly ready: SeqList[];
   /** Every message delivered at least once and not settled. */
-  readonly pending = new Map<number, Pending>();
+  readonly pending = new SeqMap<Pending>();
   /** In flight, in delivery order: deadlines are monotonic (one deliveryTimeout per queue), so the first is due first. */
   readonly #inflight = new Map<number, Pending>();
   /** Waiting for a retry, by seq. */

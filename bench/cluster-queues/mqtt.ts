@@ -18,6 +18,7 @@ import { startEtcd } from "../../test/helpers/etcd.ts";
 import { installSignalHandlers, killAllChildren, onHarnessExit } from "../lib/children.ts";
 import { varintBytes } from "../lib/mqtt-packets.ts";
 import { Framer, open, packet, str, until } from "../lib/raw-mqtt.ts";
+import { processCpuSeconds } from "../lib/proc-stats.ts";
 import { startWharf } from "../lib/wharf-cli.ts";
 
 const { values } = parseArgs({
@@ -213,6 +214,11 @@ async function run(replication: string): Promise<void> {
     ),
   );
   const load = loadavg()[0]!.toFixed(2);
+  // CPU seconds of each node, etcd and this generator over the window: µs per delivered message (the machine is
+  // shared, so CPU per message says more than the wall rate).
+  const pids = [...nodes.map((n) => n.proc.pid), etcd.pid];
+  const cpu0 = pids.map(processCpuSeconds);
+  const gen0 = process.cpuUsage();
   const d0 = shared.delivered;
   const a0 = pubs.reduce((n, p) => n + p.acked, 0);
   const t0 = performance.now();
@@ -221,6 +227,15 @@ async function run(replication: string): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   const delivered = shared.delivered - d0;
   const acked = pubs.reduce((n, p) => n + p.acked, 0) - a0;
+  const cpu = pids.map((pid, i) => processCpuSeconds(pid) - cpu0[i]!);
+  const gen = process.cpuUsage(gen0);
+  const perMsg = (s: number): string => `${Math.round((s * 1e6) / Math.max(1, delivered))}`;
+  const cpuLine =
+    `CPU over the window (% of one core, µs per delivered message): ` +
+    ["n1", "n2", "n3", "etcd"]
+      .map((n, i) => `${n} ${Math.round((cpu[i]! / seconds) * 100)}% ${perMsg(cpu[i]!)} µs`)
+      .join(", ") +
+    `, generator ${Math.round(((gen.user + gen.system) / 1e6 / seconds) * 100)}%; nodes together ${perMsg(cpu[0]! + cpu[1]! + cpu[2]!)} µs`;
   for (const p of pubs) p.running = false;
   // Drain: what was acknowledged must arrive.
   let last = -1;
@@ -240,6 +255,7 @@ async function run(replication: string): Promise<void> {
       `over ${seconds.toFixed(1)} s; ${total} acknowledged in all, lost ${lost}, duplicates ${shared.duplicates}` +
       `${closed > 0 ? `, ${closed} publishers disconnected (refused publishes)` : ""} (load average ${load} at start)`,
   );
+  console.log(`  ${cpuLine}`);
   for (const s of [...pubs.map((p) => p.socket), ...consumers.map((c) => c.socket)]) s.destroy();
   await Promise.all(nodes.map((n) => n.proc.stop()));
   await etcd.stop();

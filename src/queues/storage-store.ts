@@ -2,10 +2,11 @@
 // logs"): bodies are stored once in the message store and referenced by the log; a group is its cursor plus its
 // pending entries. Mapping:
 //
-//  - a message → messages.store(body) + queues.append(queue, id). What the engine keeps beside the body travels in
-//    the body's user properties, which are also what consumers receive: `partition-key`, and on dead letters
-//    `dlq-reason`, `original-queue`, `original-message-id`, `consumer-group`, `delivery-count`. The append time is
-//    the log entry's appendedAt (same clock).
+//  - a message → queues.appendMessage(queue, body): a body of its own plus the log entry, both written only if
+//    the message is still there when its batch is cut (storage/queue-log.ts). What the engine keeps beside the
+//    body travels in the body's user properties, which are also what consumers receive: `partition-key`, and on
+//    dead letters `dlq-reason`, `original-queue`, `original-message-id`, `consumer-group`, `delivery-count`. The
+//    append time is the log entry's appendedAt (same clock).
 //  - a group's floor (every seq <= floor settled) → cursor = floor + 1.
 //  - a pending delivery → a pending entry (delivery count, visibleAt).
 //  - "settled above the floor" (an out-of-order ack while the body is still kept for another group or a stream) →
@@ -150,8 +151,7 @@ export class StorageQueueStore implements QueueStore {
   }
 
   append(queue: string, record: QueueRecord): number {
-    const st = this.storage;
-    return st.queues.append(queue, st.messages.store(toStoredMessage(queue, record)), metaOf(record));
+    return this.storage.queues.appendMessage(queue, toStoredMessage(queue, record), metaOf(record));
   }
 
   read(queue: string, seq: number): QueueRecord | undefined {

@@ -60,6 +60,11 @@ export class Committer {
   #pending: KvOp[] = [];
   /** Ops of #pending replaced by CANCELLED. */
   #cancelled = 0;
+  /**
+   * Ops a concern keeps back until the batch is cut (defer(); it pushes them from beforeFlush): counted as pending
+   * work (commit() and written() wait for them, backpressure counts them) without being in #pending yet.
+   */
+  #deferred = 0;
   /** Batches cut so far: an index into #pending is valid while this has not changed. */
   #generation = 0;
   /** Settles when the ops now pending are written; created on demand. */
@@ -82,7 +87,7 @@ export class Committer {
   }
 
   get pending(): number {
-    return this.#pending.length;
+    return this.#pending.length + this.#deferred;
   }
 
   get failed(): StorageError | undefined {
@@ -98,8 +103,19 @@ export class Committer {
   push(op: KvOp): number {
     if (this.#failed) return 0; // nothing is written any more (and #pending stays empty, so cancel(0) is a no-op)
     const index = this.#pending.push(op) - 1;
-    if (index === 0) this.#schedule(false);
+    if (index === 0 && this.#deferred === 0) this.#schedule(false);
     return index;
+  }
+
+  /**
+   * A concern keeps `delta` ops back for the next batch (negative: some cancelled out before the cut); it pushes
+   * them from `beforeFlush`. Until then they count as pending (commit(), written(), backpressure).
+   */
+  defer(delta: number): void {
+    if (this.#failed) return;
+    const idle = this.#pending.length === 0 && this.#deferred === 0;
+    this.#deferred += delta;
+    if (idle && delta > 0) this.#schedule(false);
   }
 
   /** Drops the op at `index` of the pending batch (same generation as its push()). */
@@ -131,7 +147,7 @@ export class Committer {
   /** Settles once everything pushed so far is written, at the pace the mode sets (no earlier batch than commit()). */
   written(): Promise<void> {
     if (this.#failed) return Promise.reject(this.#failed);
-    if (this.#pending.length === 0) return this.#last;
+    if (!this.#hasWork()) return this.#last;
     this.#nextWritten ??= deferred();
     return this.#nextWritten.promise;
   }
@@ -141,20 +157,24 @@ export class Committer {
     this.#cancel();
   }
 
-  /** Pending ops that will be written (cancelled ones cost nothing). */
+  /** Pending ops that will be written (cancelled ones cost nothing; deferred ones are still to come). */
   #live(): number {
-    return this.#pending.length - this.#cancelled;
+    return this.#pending.length - this.#cancelled + this.#deferred;
+  }
+
+  #hasWork(): boolean {
+    return this.#pending.length > 0 || this.#deferred > 0;
   }
 
   #whenWritten(now: boolean): Promise<void> {
-    if (this.#pending.length === 0) return this.#last;
+    if (!this.#hasWork()) return this.#last;
     this.#next ??= deferred();
     this.#schedule(now);
     return this.#next.promise;
   }
 
   #schedule(now: boolean): void {
-    if (this.#inFlight || this.#pending.length === 0) return; // the running write's completion picks them up
+    if (this.#inFlight || !this.#hasWork()) return; // the running write's completion picks them up
     const { mode, batchIntervalMs, clock } = this.#o;
     if (mode === "batched" && !now) {
       if (this.#timer || this.#immediate) return;
@@ -184,8 +204,9 @@ export class Committer {
   #run(): void {
     if (this.#inFlight || this.#failed) return;
     this.#cancel();
-    if (this.#pending.length === 0) return;
-    this.#o.beforeFlush();
+    if (!this.#hasWork()) return;
+    this.#o.beforeFlush(); // pushes the deferred ops
+    this.#deferred = 0;
     let ops = this.#pending;
     this.#pending = [];
     this.#generation++;
@@ -231,7 +252,7 @@ export class Committer {
         }
         done.resolve();
         // Group commit: whatever arrived during this write goes out now, as one batch.
-        if (this.#pending.length > 0) {
+        if (this.#hasWork()) {
           if (this.#o.mode === "batched" && this.#next === undefined) this.#schedule(false);
           else this.#run();
         }
@@ -262,6 +283,7 @@ export class Committer {
     this.#cancel();
     this.#pending = [];
     this.#cancelled = 0;
+    this.#deferred = 0;
     this.#generation++;
     this.#next?.reject(failed);
     this.#next = undefined;

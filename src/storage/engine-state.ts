@@ -5,7 +5,15 @@ import { isHashedKey, keyText, pendingGroupKey } from "./keys.ts";
 import type { Key, SpaceName } from "./keys.ts";
 import type { KvBackend } from "./kv.ts";
 import { SeqIndex } from "./seq-index.ts";
-import type { InflightMessage, MessageId, PendingEntry } from "./types.ts";
+import type { InflightMessage, MessageId, PendingEntry, QueueEntryMeta, StoredMessage } from "./types.ts";
+
+/** A queue message appended with its body (appendMessage) and not yet in any batch: written at the cut if it lives. */
+export interface UnwrittenEntry {
+  readonly id: MessageId;
+  readonly message: StoredMessage;
+  readonly appendedAt: number;
+  readonly meta: QueueEntryMeta | undefined;
+}
 
 export interface ClientState {
   readonly clientId: string;
@@ -61,6 +69,10 @@ export interface LogState {
    * entries that is ~2 s of CPU).
    */
   startup: boolean;
+  /** Appends (appendMessage) since the last batch was cut, by seq: nothing of them is pushed until the cut. */
+  readonly unwritten: Map<number, UnwrittenEntry>;
+  /** In the queue logs' list of states with deferred writes. */
+  listed: boolean;
 }
 
 export interface GroupState {
@@ -71,14 +83,39 @@ export interface GroupState {
   cursor: number;
   /** Handed out, unacknowledged: bounded by the consumers' windows, so whole records are kept. */
   readonly pending: Map<number, PendingEntry>;
+  /**
+   * Pending entries changed since the last batch was cut (their writes are pushed at the cut, net effect only):
+   * seq → whether the key existed before the first change (in the committed state plus earlier batches).
+   */
+  readonly dirty: Map<number, boolean>;
+  /** In the queue logs' list of states with deferred writes. */
+  listed: boolean;
 }
 
 export function newLog(name: string): LogState {
-  return { name, key: keyText(name), entries: new SeqIndex(), next: 1, tail: 0, groups: new Map(), startup: false };
+  return {
+    name,
+    key: keyText(name),
+    entries: new SeqIndex(),
+    next: 1,
+    tail: 0,
+    groups: new Map(),
+    startup: false,
+    unwritten: new Map(),
+    listed: false,
+  };
 }
 
 export function newGroup(queue: string, name: string, cursor: number): GroupState {
-  return { name, key: keyText(name), pendingKey: pendingGroupKey(queue, name), cursor, pending: new Map() };
+  return {
+    name,
+    key: keyText(name),
+    pendingKey: pendingGroupKey(queue, name),
+    cursor,
+    pending: new Map(),
+    dirty: new Map(),
+    listed: false,
+  };
 }
 
 /** What each concern's implementation gets from the engine: the backend (reads), the batch (writes), the clock. */
@@ -90,6 +127,8 @@ export interface EngineHost {
   readonly elider: Elider;
   put(space: SpaceName, key: Key, value: unknown): void;
   remove(space: SpaceName, key: Key): void;
+  /** Ops kept back until the batch is cut (Committer.defer): pushed from the engine's beforeFlush. */
+  defer(delta: number): void;
   now(): number;
   /** Throws STORAGE_CLOSED after close(). */
   check(): void;

@@ -163,7 +163,10 @@ export class StorageEngine implements Storage {
       path: this.path,
       source: this,
       write: (ops) => kv.write(ops),
-      beforeFlush: () => this.messages.writeCounts(),
+      beforeFlush: () => {
+        this.queues.materialize();
+        this.messages.writeCounts();
+      },
       onFailure: (error) => this.#failed(error, logger),
     });
     const committer = this.#committer;
@@ -173,6 +176,7 @@ export class StorageEngine implements Storage {
       elider: new Elider(committer),
       put: (space: SpaceName, key: Key, value: unknown) => committer.push({ space, key, value }),
       remove: (space: SpaceName, key: Key) => committer.push({ space, key, remove: true }),
+      defer: (delta: number) => committer.defer(delta),
       now: () => clock.now(),
       check: () => this.#check(),
     };

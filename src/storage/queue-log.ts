@@ -7,10 +7,19 @@
 // acknowledged: delivery count, next-visible time, consumer). Everything is decided from the in-memory indexes,
 // so every call is synchronous and only appends ops to the current batch: calls made in one synchronous run
 // (e.g. ack + move to a dead-letter log + append) are committed in one transaction.
+//
+// Deferred writes (the hot path of a durable queue: append with its body, deliver, ack). appendMessage and every
+// pending-entry change push nothing when called: they are noted (LogState.unwritten, GroupState.dirty) and pushed
+// when the batch is cut (materialize(), from the committer's beforeFlush), as their net effect. A message appended,
+// delivered and acknowledged before the cut — most of them in `batched` mode (10 ms windows) and in `sync` while a
+// commit is in flight — costs no key, no encoding and no op at all; one still there at the cut is written as if
+// every call had pushed its op (same batch, same transaction, same committed state: the ops of one batch are
+// applied together). The rarer calls that read or move what may be deferred (move, drop, dropGroup) push the
+// deferred writes of that log first, then proceed through the batch's elision (elide.ts) as before.
 import { newGroup, newLog } from "./engine-state.ts";
 import type { EngineHost, GroupState, LogState } from "./engine-state.ts";
 import { Space, keyText } from "./keys.ts";
-import { decodeLogEntry, decodeMessage, encodeGroup, encodeLogEntry, encodePending } from "./records.ts";
+import { decodeLogEntry, decodeMessage, encodeGroup, encodeLogEntry, encodeMessage, encodePending } from "./records.ts";
 import type { MessageRefs } from "./refs.ts";
 import type { QueueLogStore } from "./storage.ts";
 import type {
@@ -21,6 +30,7 @@ import type {
   QueueLogEntry,
   QueueLogInfo,
   QueueLogRef,
+  StoredMessage,
 } from "./types.ts";
 import { invalid } from "./validate.ts";
 
@@ -33,6 +43,15 @@ export class EngineQueueLogs implements QueueLogStore {
   readonly #refs: MessageRefs;
   /** keyText(queue) → log. */
   readonly #logs: Map<string, LogState>;
+  /** Logs and groups with deferred writes, pushed at the cut. */
+  #listedLogs: LogState[] = [];
+  #listedGroups: GroupState[] = [];
+  /** The last log and group looked up by name (a broker's queue traffic is mostly one queue, one group). */
+  #lastName: string | undefined;
+  #lastLog: LogState | undefined;
+  #lastGroupLog: LogState | undefined;
+  #lastGroupName: string | undefined;
+  #lastGroup: GroupState | undefined;
 
   constructor(host: EngineHost, refs: MessageRefs, logs: Map<string, LogState>) {
     this.#h = host;
@@ -42,13 +61,36 @@ export class EngineQueueLogs implements QueueLogStore {
 
   #log(queue: string, create: boolean): LogState | undefined {
     this.#h.check();
+    if (queue === this.#lastName) return this.#lastLog;
     const key = keyText(queue);
     let st = this.#logs.get(key);
     if (st === undefined && create) {
       this.#logs.set(key, (st = newLog(queue)));
       this.#writeMeta(st, true);
     }
+    if (st !== undefined) {
+      this.#lastName = queue;
+      this.#lastLog = st;
+    }
     return st;
+  }
+
+  #groupOf(st: LogState, group: string): GroupState | undefined {
+    if (st === this.#lastGroupLog && group === this.#lastGroupName) return this.#lastGroup;
+    const g = st.groups.get(keyText(group));
+    if (g !== undefined) {
+      this.#lastGroupLog = st;
+      this.#lastGroupName = group;
+      this.#lastGroup = g;
+    }
+    return g;
+  }
+
+  /** A log or group went: forget the lookups that may point at it. */
+  #uncache(): void {
+    this.#lastName = this.#lastGroupName = undefined;
+    this.#lastLog = this.#lastGroupLog = undefined;
+    this.#lastGroup = undefined;
   }
 
   #writeMeta(st: LogState, fresh: boolean): void {
@@ -57,9 +99,89 @@ export class EngineQueueLogs implements QueueLogStore {
 
   #group(queue: string, group: string): { st: LogState; g: GroupState } {
     const st = this.#log(queue, false);
-    const g = st?.groups.get(keyText(group));
+    const g = st === undefined ? undefined : this.#groupOf(st, group);
     if (st === undefined || g === undefined) throw invalid(`queue ${queue} has no consumer group ${group}`);
     return { st, g };
+  }
+
+  // ---- deferred writes -------------------------------------------------------------------------------------
+
+  /** Pushes every deferred write (the committer's beforeFlush: the batch is about to be cut). */
+  materialize(): void {
+    const logs = this.#listedLogs;
+    const groups = this.#listedGroups;
+    if (logs.length > 0) {
+      this.#listedLogs = [];
+      for (const st of logs) this.#writeUnwritten(st);
+    }
+    if (groups.length > 0) {
+      this.#listedGroups = [];
+      for (const g of groups) this.#writeDirty(g);
+    }
+  }
+
+  /** Pushes the log's unwritten appends (body + entry each), fresh keys, through the elision. */
+  #writeUnwritten(st: LogState): void {
+    st.listed = false;
+    const h = this.#h;
+    for (const [seq, u] of st.unwritten) {
+      h.elider.put(Space.Message, ["", u.id], encodeMessage(u.message), true);
+      h.elider.put(Space.QueueLog, [st.key, seq], encodeLogEntry(u.id, u.appendedAt, u.meta), true);
+    }
+    st.unwritten.clear();
+  }
+
+  /** Pushes the net effect of the group's pending-entry changes. */
+  #writeDirty(g: GroupState): void {
+    g.listed = false;
+    const h = this.#h;
+    for (const [seq, existed] of g.dirty) {
+      const p = g.pending.get(seq);
+      if (p !== undefined) h.elider.put(Space.QueuePending, [g.pendingKey, seq], encodePending(p), !existed);
+      else if (existed) h.elider.remove(Space.QueuePending, [g.pendingKey, seq]);
+    }
+    g.dirty.clear();
+  }
+
+  /** Pushes the deferred writes of one log and its groups now (before a call that goes through the elision). */
+  #materializeLog(st: LogState): void {
+    if (st.listed) {
+      this.#h.defer(-2 * st.unwritten.size);
+      this.#writeUnwritten(st);
+      this.#listedLogs = this.#listedLogs.filter((x) => x !== st);
+    }
+    for (const g of st.groups.values()) this.#materializeGroup(g);
+  }
+
+  #materializeGroup(g: GroupState): void {
+    if (!g.listed) return;
+    this.#h.defer(-g.dirty.size);
+    this.#writeDirty(g);
+    this.#listedGroups = this.#listedGroups.filter((x) => x !== g);
+  }
+
+  /** Notes a change of `seq`'s pending entry (before the change is made to g.pending). */
+  #touchPending(g: GroupState, seq: number): void {
+    if (g.dirty.has(seq)) return;
+    g.dirty.set(seq, g.pending.has(seq));
+    if (!g.listed) {
+      g.listed = true;
+      this.#listedGroups.push(g);
+    }
+    this.#h.defer(1);
+  }
+
+  /** Drops `seq`'s pending entry in `g` (deferred), if it has one. */
+  #dropPending(g: GroupState, seq: number): boolean {
+    if (!g.pending.has(seq)) return false;
+    const existed = g.dirty.get(seq);
+    if (existed === false) {
+      // Created since the cut and gone again: nothing to write for it.
+      g.dirty.delete(seq);
+      this.#h.defer(-1);
+    } else if (existed === undefined) this.#touchPending(g, seq);
+    g.pending.delete(seq);
+    return true;
   }
 
   /** The logs' states (the snapshot writer's input, at close). */
@@ -73,6 +195,22 @@ export class EngineQueueLogs implements QueueLogStore {
     this.#h.check();
     this.#refs.incref(messageId); // first: throws for an unknown message before anything changes
     return this.#add(this.#log(queue, true)!, messageId, meta);
+  }
+
+  appendMessage(queue: string, message: StoredMessage, meta?: QueueEntryMeta): number {
+    const id = this.#refs.adopt(message); // checks the store is open and the message valid
+    const st = this.#log(queue, true)!;
+    st.startup = false;
+    const seq = st.next++;
+    const at = this.#h.now();
+    st.entries.set(seq, id, at, meta);
+    st.unwritten.set(seq, { id, message, appendedAt: at, meta });
+    if (!st.listed) {
+      st.listed = true;
+      this.#listedLogs.push(st);
+    }
+    this.#h.defer(2);
+    return seq;
   }
 
   #add(st: LogState, messageId: MessageId, meta?: QueueEntryMeta): number {
@@ -90,11 +228,16 @@ export class EngineQueueLogs implements QueueLogStore {
     const id = st.entries.get(seq)!;
     st.startup = false;
     st.entries.delete(seq);
-    this.#h.elider.remove(Space.QueueLog, [st.key, seq]);
-    for (const g of st.groups.values()) {
-      if (g.pending.delete(seq)) this.#h.elider.remove(Space.QueuePending, [g.pendingKey, seq]);
+    for (const g of st.groups.values()) this.#dropPending(g, seq);
+    if (st.unwritten.delete(seq)) {
+      // Appended since the cut: neither body nor entry was pushed, so nothing is written for them (move() pushes
+      // an unwritten entry before it keeps its reference).
+      this.#h.defer(-2);
+      this.#refs.forget(id);
+    } else {
+      this.#h.elider.remove(Space.QueueLog, [st.key, seq]);
+      if (!keepRef) this.#refs.decref(id);
     }
-    if (!keepRef) this.#refs.decref(id);
     // The newest entry gone: remember its seq, or a restart would hand it out again (groups' cursors are past it).
     if (seq === st.next - 1 && st.tail < seq) {
       st.tail = seq;
@@ -143,7 +286,9 @@ export class EngineQueueLogs implements QueueLogStore {
     const st = this.#log(queue, false);
     const id = st?.entries.get(seq);
     if (st === undefined || id === undefined) throw invalid(`queue ${queue} has no entry ${seq}`);
-    // The body keeps its reference throughout (never copied, never at count zero).
+    // The body keeps its reference throughout (never copied, never at count zero); an unwritten one is pushed
+    // first, so the entry in `to` references a body the batch writes.
+    this.#materializeLog(st);
     this.#delete(st, seq, true);
     return this.#add(this.#log(to, true)!, id);
   }
@@ -175,6 +320,8 @@ export class EngineQueueLogs implements QueueLogStore {
   drop(queue: string): void {
     const st = this.#log(queue, false);
     if (st === undefined) return;
+    this.#materializeLog(st);
+    this.#uncache();
     for (const [seq, id] of st.entries) {
       this.#h.elider.remove(Space.QueueLog, [st.key, seq]);
       this.#refs.decref(id);
@@ -193,7 +340,8 @@ export class EngineQueueLogs implements QueueLogStore {
   }
 
   cursor(queue: string, group: string): number | undefined {
-    return this.#log(queue, false)?.groups.get(keyText(group))?.cursor;
+    const st = this.#log(queue, false);
+    return st === undefined ? undefined : this.#groupOf(st, group)?.cursor;
   }
 
   setCursor(queue: string, group: string, seq: number): void {
@@ -216,6 +364,8 @@ export class EngineQueueLogs implements QueueLogStore {
   }
 
   #dropGroup(st: LogState, g: GroupState): void {
+    this.#materializeGroup(g);
+    this.#uncache();
     for (const seq of g.pending.keys()) this.#h.elider.remove(Space.QueuePending, [g.pendingKey, seq]);
     this.#h.elider.remove(Space.QueueGroup, [st.key, g.key]);
     st.groups.delete(g.key);
@@ -230,27 +380,27 @@ export class EngineQueueLogs implements QueueLogStore {
     if (!Number.isFinite(entry.visibleAt)) throw invalid(`pending entry ${entry.seq}: visibleAt is not a time`);
     const p: PendingEntry = { seq: entry.seq, deliveries: entry.deliveries, visibleAt: entry.visibleAt };
     if (entry.consumer !== undefined) p.consumer = entry.consumer;
-    const fresh = !g.pending.has(p.seq);
+    this.#touchPending(g, p.seq);
     g.pending.set(p.seq, p);
-    this.#h.elider.put(Space.QueuePending, [g.pendingKey, p.seq], encodePending(p), fresh);
   }
 
   getPending(queue: string, group: string, seq: number): PendingEntry | undefined {
-    const p = this.#log(queue, false)?.groups.get(keyText(group))?.pending.get(seq);
+    const st = this.#log(queue, false);
+    const p = st === undefined ? undefined : this.#groupOf(st, group)?.pending.get(seq);
     return p === undefined ? undefined : { ...p };
   }
 
   pending(queue: string, group: string): PendingEntry[] {
-    const g = this.#log(queue, false)?.groups.get(keyText(group));
+    const st = this.#log(queue, false);
+    const g = st === undefined ? undefined : this.#groupOf(st, group);
     if (g === undefined) return [];
     return [...g.pending.values()].map((p) => ({ ...p })).sort((a, b) => a.seq - b.seq);
   }
 
   removePending(queue: string, group: string, seq: number): boolean {
-    const g = this.#log(queue, false)?.groups.get(keyText(group));
-    if (g === undefined || !g.pending.delete(seq)) return false;
-    this.#h.elider.remove(Space.QueuePending, [g.pendingKey, seq]);
-    return true;
+    const st = this.#log(queue, false);
+    const g = st === undefined ? undefined : this.#groupOf(st, group);
+    return g !== undefined && this.#dropPending(g, seq);
   }
 
   ack(queue: string, group: string, seq: number): boolean {

@@ -63,6 +63,13 @@ export interface QueueLogStore {
    * kept with the entry (read back by `read` and `scan`).
    */
   append(queue: string, messageId: MessageId, meta?: QueueEntryMeta): number;
+  /**
+   * Appends `message` to `queue` (created if new) with a body of its own, referenced by this entry only; returns its
+   * seq. The same as `append(queue, messages.store(message), meta)`, but nothing is encoded or pushed until the
+   * batch is cut, so an entry removed before that (appended and acknowledged within one batch window) is never
+   * written at all. The hot path of durable queues (src/queues).
+   */
+  appendMessage(queue: string, message: StoredMessage, meta?: QueueEntryMeta): number;
   /** Committed entries with seq >= fromSeq, ascending, at most `limit`, with their bodies. */
   read(queue: string, fromSeq: number, limit: number): QueueLogEntry[];
   /** Committed entries with seq >= fromSeq, ascending, at most `limit`, without their bodies (startup paging). */

@@ -6,12 +6,17 @@ import { Etcd3 } from "etcd3";
 import {
   ClusterQueueNode,
   decodeAck,
-  decodeFrame,
+  decodeDelivery,
+  decodeReplication,
   decodeReply,
   decodeRequest,
-  encodeFrame,
+  encodeDelivery,
+  encodeReplication,
+  encodeReply,
+  encodeRequest,
   slotOf,
 } from "../../src/cluster/queues/index.ts";
+import type { QueueDelivery } from "../../src/queues/index.ts";
 import type {
   ClusterQueueNodeOptions,
   QueueLink,
@@ -37,13 +42,20 @@ export class MemoryNet {
   linkFrom(from: string): ReplicaLink & QueueLink {
     return {
       send: (node: string, frame: ReplicationFrame): Promise<ReplicationAck> =>
-        this.#deliver(from, node, encodeFrame(frame), (target, bytes) =>
-          target.handleFrame(decodeFrame(bytes)).then((ack) => decodeAck(encodeFrame(ack))),
+        this.#deliver(from, node, encodeReplication(frame), (target, bytes) =>
+          target.handleFrame(decodeReplication(bytes)).then((ack) => decodeAck(encodeReply(ack))),
         ),
       request: (node: string, req: QueueRequest): Promise<QueueReply> =>
-        this.#deliver(from, node, encodeFrame(req), async (target, bytes) =>
-          decodeReply(encodeFrame(await target.handleRequest(from, decodeRequest(bytes)))),
+        this.#deliver(from, node, encodeRequest(req), async (target, bytes) =>
+          decodeReply(encodeReply(await target.handleRequest(from, decodeRequest(bytes)))),
         ),
+      // One way, like the transport's: refused when the wire to the node is cut.
+      deliver: (node: string, consumer: string, d: QueueDelivery, onRefused: () => void): void => {
+        this.#deliver(from, node, encodeDelivery(d), (target, bytes) => {
+          target.handleDeliver(from, consumer, decodeDelivery(bytes));
+          return Promise.resolve();
+        }).catch(onRefused);
+      },
     };
   }
 

@@ -1,6 +1,5 @@
-// Replication frames between a slot's owner and its replicas, and their byte encoding for the peer transport
-// (node:v8 serialization: structured data with Buffers, Maps and Sets, no schema to keep in step by hand).
-import { deserialize, serialize } from "node:v8";
+// Replication frames between a slot's owner and its replicas, proxy requests between nodes, and their byte encoding
+// for the peer transport are in wire.ts.
 import type {
   EnqueueInput,
   LoadedQueue,
@@ -29,7 +28,7 @@ export interface ReplicaLink {
   send(node: string, frame: ReplicationFrame): Promise<ReplicationAck>;
 }
 
-/** Proxy routing (docs/cluster.md): what a node asks of a slot's owner, and what the owner sends a consumer's node. */
+/** Proxy routing (docs/cluster.md): what a node asks of a slot's owner. */
 export type QueueRequest =
   | { kind: "publish"; queue: string; input: EnqueueInput }
   | {
@@ -43,6 +42,7 @@ export type QueueRequest =
       prefetch?: number | undefined;
       start?: StreamStart | undefined;
     }
+  /** Also sent by a consumer's node that got a delivery for a consumer it no longer has. */
   | { kind: "leave"; queue: string; consumer: string }
   | {
       kind: "settle";
@@ -52,8 +52,7 @@ export type QueueRequest =
       messageId: string;
       retryAfter?: number | undefined;
       reason?: string | undefined;
-    }
-  | { kind: "deliver"; consumer: string; delivery: QueueDelivery };
+    };
 
 export type SettleAction = "ack" | "nack" | "reject";
 
@@ -62,28 +61,12 @@ export type QueueReply =
   /** `code`: a ClusterQueueError code (no owner, fenced, not replicated) or QUEUE_… from the engine. */
   | { ok: false; code: string; message: string };
 
-/** How a node reaches another node's handleRequest(): request/response to a node id. */
+/** How a node reaches another node's handleRequest() (request/response), and a consumer's node (one-way). */
 export interface QueueLink {
   request(node: string, req: QueueRequest): Promise<QueueReply>;
-}
-
-export function encodeFrame(f: ReplicationFrame | ReplicationAck | QueueRequest | QueueReply): Buffer {
-  return serialize(f);
-}
-
-/** Node's v8 serializer writes Buffers as host objects: they come back as Buffers (payloads, correlation data). */
-export function decodeFrame(b: Buffer): ReplicationFrame {
-  return deserialize(b) as ReplicationFrame;
-}
-
-export function decodeAck(b: Buffer): ReplicationAck {
-  return deserialize(b) as ReplicationAck;
-}
-
-export function decodeRequest(b: Buffer): QueueRequest {
-  return deserialize(b) as QueueRequest;
-}
-
-export function decodeReply(b: Buffer): QueueReply {
-  return deserialize(b) as QueueReply;
+  /**
+   * A delivery for `consumer` (its key on `node`), one way: the consumer's node answers only when it has no such
+   * consumer (a "leave" request). `onRefused`: the link could not take it (no link, over its limit).
+   */
+  deliver(node: string, consumer: string, d: QueueDelivery, onRefused: () => void): void;
 }

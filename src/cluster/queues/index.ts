@@ -8,7 +8,17 @@ export type { InSyncSet, SharedLease, SlotOwner, SlotOwnershipOptions } from "./
 export { FencedQueueStore } from "./fenced-store.ts";
 export type { Fence, FencedStoreOptions } from "./fenced-store.ts";
 export { SlotMemoryStore } from "./slot-store.ts";
-export { encodeFrame, decodeFrame, decodeAck, decodeRequest, decodeReply } from "./frames.ts";
+export {
+  encodeReplication,
+  encodeRequest,
+  encodeReply,
+  encodeDelivery,
+  decodeReplication,
+  decodeRequest,
+  decodeAck,
+  decodeReply,
+  decodeDelivery,
+} from "./wire.ts";
 export type {
   QueueLink,
   QueueReply,

@@ -7,7 +7,14 @@
 // the engine is closed and its state kept as a copy.
 import type { Etcd3 } from "etcd3";
 import { QueueEngine } from "../../queues/index.ts";
-import type { ConsumerLink, EnqueueInput, JoinOptions, PublishOutcome, QueueConfigEntry } from "../../queues/index.ts";
+import type {
+  ConsumerLink,
+  EnqueueInput,
+  JoinOptions,
+  PublishOutcome,
+  QueueConfigEntry,
+  QueueDelivery,
+} from "../../queues/index.ts";
 import { silentLogger, systemClock } from "../../util/index.ts";
 import type { Clock, Logger } from "../../util/index.ts";
 import { ClusterQueueError, ClusterQueueErrorCode } from "./errors.ts";
@@ -155,6 +162,11 @@ export class ClusterQueueNode {
   /** The receive side of the queue link: a proxied publish, join, leave or settlement, or a delivery. */
   handleRequest(from: string, req: QueueRequest): Promise<QueueReply> {
     return this.routing.handle(from, req);
+  }
+
+  /** The receive side of a delivery from a slot's owner to one of this node's consumers. */
+  handleDeliver(from: string, consumer: string, d: QueueDelivery): void {
+    this.routing.deliver(from, consumer, d);
   }
 
   /** Publishes to `queue` wherever its owner is (proxy routing); see QueueRouting.publish. */

@@ -25,6 +25,7 @@ export async function startClusterQueues(
     {
       frame: (f) => node.handleFrame(f),
       request: (from, req) => node.handleRequest(from, req),
+      deliver: (from, consumer, d) => node.handleDeliver(from, consumer, d),
     },
     { clock: o.clock, logger: o.logger },
   );

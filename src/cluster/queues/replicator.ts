@@ -56,6 +56,7 @@ interface Replica {
 
 interface Waiter {
   index: number;
+  promise: Promise<void>;
   resolve: () => void;
   reject: (e: Error) => void;
   timer: TimerHandle;
@@ -135,22 +136,28 @@ export class SlotReplicator {
     if (this.mode === ReplicationMode.Async) return Promise.resolve();
     const index = this.index;
     if (this.#satisfied(index)) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const ms = this.#o.timeoutMs ?? 10_000;
-      const timer = this.#o.clock.setTimeout(() => {
-        this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        reject(
-          new ClusterQueueError(
-            ClusterQueueErrorCode.NotReplicated,
-            `slot ${this.slot}: no replica acknowledged op ${index} within ${ms} ms (replicas: ${
-              [...this.#replicas.keys()].join(", ") || "none"
-            })`,
-          ),
-        );
-      }, ms);
-      const waiter: Waiter = { index, resolve, reject, timer };
-      this.#waiters.push(waiter);
+    // Every commit of one turn waits for the same index (the writes of the turn come first): one waiter, one timer.
+    const last = this.#waiters[this.#waiters.length - 1];
+    if (last?.index === index) return last.promise;
+    const ms = this.#o.timeoutMs ?? 10_000;
+    const waiter = { index } as Waiter;
+    waiter.promise = new Promise<void>((resolve, reject) => {
+      waiter.resolve = resolve;
+      waiter.reject = reject;
     });
+    waiter.timer = this.#o.clock.setTimeout(() => {
+      this.#waiters = this.#waiters.filter((w) => w !== waiter);
+      waiter.reject(
+        new ClusterQueueError(
+          ClusterQueueErrorCode.NotReplicated,
+          `slot ${this.slot}: no replica acknowledged op ${index} within ${ms} ms (replicas: ${
+            [...this.#replicas.keys()].join(", ") || "none"
+          })`,
+        ),
+      );
+    }, ms);
+    this.#waiters.push(waiter);
+    return waiter.promise;
   }
 
   /** Stops replicating (the slot was lost): waiting commits fail, the publisher is not acknowledged. */

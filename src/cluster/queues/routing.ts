@@ -12,6 +12,7 @@ import type {
   EnqueueInput,
   JoinOptions,
   PublishOutcome,
+  QueueDelivery,
   QueueEngine,
   SettleOutcome,
 } from "../../queues/index.ts";
@@ -174,14 +175,19 @@ export class QueueRouting {
 
   // ---- requests from other nodes ----------------------------------------------------------------------------------
 
+  /** A delivery from a slot's owner for one of this node's consumers; a consumer gone meanwhile is left there. */
+  deliver(from: string, consumer: string, d: QueueDelivery): void {
+    const l = this.#locals.get(consumer);
+    if (l !== undefined && !l.closed) {
+      l.link.send(d);
+      return;
+    }
+    // The owner gives its unsettled messages to the group's other members (what a refused delivery did before).
+    this.#h.link.request(from, { kind: "leave", queue: d.queue, consumer }).catch(failure);
+  }
+
   async handle(from: string, req: QueueRequest): Promise<QueueReply> {
     try {
-      if (req.kind === "deliver") {
-        const l = this.#locals.get(req.consumer);
-        if (l === undefined || l.closed) return { ok: false, code: "CLUSTER_QUEUE_NO_CONSUMER", message: req.consumer };
-        l.link.send(req.delivery);
-        return { ok: true };
-      }
       const engine = this.#h.engineOf(req.queue);
       if (engine === undefined) {
         return {
@@ -253,17 +259,14 @@ export class QueueRouting {
     return this.#h.link.request(o.node, req);
   }
 
-  #forward(node: string, key: string, consumer: string, d: Parameters<ConsumerLink["send"]>[0]): void {
+  #forward(node: string, key: string, consumer: string, d: QueueDelivery): void {
     const r = this.#remotes.get(key);
-    const gone = (): void => {
-      // The consumer's node did not take it: it is gone (or unreachable); its unsettled messages go to others.
+    this.#h.link.deliver(node, consumer, d, () => {
+      // The link could not take it (no link, over its limit): the consumer's unsettled messages go to others.
       if (r === undefined || this.#remotes.get(key) !== r) return;
       this.#remotes.delete(key);
       leaveQuietly(r.engine, r.consumer);
-    };
-    this.#h.link.request(node, { kind: "deliver", consumer, delivery: d }).then((rep) => {
-      if (!rep.ok) gone();
-    }, gone);
+    });
   }
 
   #settleHere(

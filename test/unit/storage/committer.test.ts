@@ -217,3 +217,51 @@ test("a failed write tells onFailure once, with the STORAGE_WRITE_FAILED error i
   assert.equal(told.length, 1);
   assert.equal(told[0], err);
 });
+
+test("defer(): deferred ops are pending work: commit() waits for them and beforeFlush pushes them into the batch", async () => {
+  const box: { c?: Committer } = {};
+  const h = harness({
+    beforeFlush: () => {
+      box.c!.push(op(7)); // what a concern kept back, pushed at the cut
+    },
+  });
+  const c = (box.c = h.c);
+  c.defer(1);
+  assert.equal(c.pending, 1);
+  assert.equal(await settled(c.written()), false, "written() waits for the deferred op");
+  const p = c.commit();
+  await turn();
+  assert.equal(h.writes.length, 1, "a batch starts with nothing but deferred ops pending");
+  assert.deepEqual(h.writes[0]!.ops, [op(7)]);
+  assert.equal(await settled(p), false);
+  h.writes[0]!.resolve();
+  assert.equal(await settled(p), true);
+  assert.equal(c.pending, 0, "the cut consumed the deferred count");
+});
+
+test("defer(): ops kept back and cancelled before the cut cost nothing; backpressure counts live deferred ops", async () => {
+  let kept = 0;
+  const box: { c?: Committer } = {};
+  const h = harness({
+    mode: "batched",
+    maxPendingOps: 4,
+    beforeFlush: () => {
+      for (let i = 0; i < kept; i++) box.c!.push(op(i));
+    },
+  });
+  const c = (box.c = h.c);
+  const writes = h.writes;
+  c.defer(3);
+  c.defer(-3);
+  assert.equal(c.pending, 0);
+  assert.equal(await settled(c.commit()), true, "nothing pending: commit() resolves at once");
+  kept = 4;
+  c.defer(4);
+  const held = c.commit();
+  await turn();
+  assert.equal(writes.length, 1, "4 live deferred ops reach maxPendingOps: written now, not after the interval");
+  assert.equal(writes[0]!.ops.length, 4);
+  assert.equal(await settled(held), false, "the publisher waits for the disk");
+  writes[0]!.resolve();
+  assert.equal(await settled(held), true);
+});

@@ -5,6 +5,7 @@ import { describe } from "node:test";
 import type { HarnessFactory } from "../../helpers/storage-harness.ts";
 import { lifecycleTests } from "./conformance-lifecycle.ts";
 import { messageTests } from "./conformance-messages.ts";
+import { deferredQueueTests } from "./conformance-queue-deferred.ts";
 import { queueTests } from "./conformance-queues.ts";
 import { sessionTests } from "./conformance-sessions.ts";
 import { snapshotTests } from "./conformance-snapshot.ts";
@@ -18,6 +19,7 @@ export function runConformance(name: string, factory: HarnessFactory): void {
     sessionTests(name, factory);
     lifecycleTests(name, factory);
     queueTests(name, factory);
+    deferredQueueTests(name, factory);
     snapshotTests(name, factory);
   });
 }

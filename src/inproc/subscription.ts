@@ -415,7 +415,13 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   // ---- hand-out ------------------------------------------------------------------------------------------------
 
   #schedulePump(): void {
-    if (this.#pumpScheduled) return;
+    // An iterator nobody waits on takes from the buffer in next(): a pump would find no one to hand to, and only
+    // release blocked publishers (#afterTake) if some wait.
+    if (
+      this.#pumpScheduled ||
+      (this.#handler === undefined && this.#waiters.length === 0 && this.#drainedResolve === undefined)
+    )
+      return;
     this.#pumpScheduled = true;
     queueMicrotask(this.#pumpTask);
   }

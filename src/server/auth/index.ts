@@ -56,6 +56,7 @@ export function buildServerAuth(
           logger,
           maxConcurrent: auth.maxConcurrentHashes,
           maxWaiting: auth.maxPendingHashes,
+          priority: auth.hashPriority,
           watch: deps.watch,
         });
         methods.push(new PasswordFileMethod(file, cache));

@@ -10,7 +10,7 @@ import { availableParallelism } from "node:os";
 import { hash } from "@node-rs/argon2";
 import { WharfError } from "../../util/index.ts";
 import type { Logger } from "../../util/index.ts";
-import { Argon2Verifier } from "./argon2-verifier.ts";
+import { Argon2Verifier, type HashPriority, type WorkerScheduling } from "./argon2-verifier.ts";
 
 /**
  * OWASP's argon2id baseline (m=19 MiB, t=2, p=1). The algorithm is @node-rs/argon2's default, Argon2id (its
@@ -93,6 +93,8 @@ export interface PasswordFileOptions {
   maxConcurrent?: number;
   /** Verifications waiting for a slot; more are refused as "server busy" (default 256). */
   maxWaiting?: number;
+  /** The hash workers' scheduling (default "idle": SCHED_IDLE, else nice 19). */
+  priority?: HashPriority;
   /** Reload when the file changes (default true). */
   watch?: boolean;
 }
@@ -123,6 +125,7 @@ export class PasswordFile {
     this.#verifier = new Argon2Verifier({
       threads: Math.min(opts.maxConcurrent ?? 2, availableParallelism()),
       maxWaiting: opts.maxWaiting ?? 256,
+      priority: opts.priority,
     });
     if (opts.watch !== false) this.#watch();
   }
@@ -211,6 +214,16 @@ export class PasswordFile {
   /** The verifier's worker threads' nice value (null if the platform refused): tests and diagnostics. */
   verifierNice(): Promise<number | null> {
     return this.#verifier.workerNice();
+  }
+
+  /** The verifier's worker threads' nice value and policy: tests and the startup log. */
+  verifierScheduling(): Promise<WorkerScheduling> {
+    return this.#verifier.workerScheduling();
+  }
+
+  /** Verifications answered at normal priority (escalated or all workers busy): metrics and diagnostics. */
+  get escalated(): number {
+    return this.#verifier.escalated;
   }
 
   close(): void {

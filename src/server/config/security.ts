@@ -4,6 +4,7 @@ import { DEFAULT_SECURITY_OPTIONS } from "../../broker/security-options.ts";
 import { AUTH_METHOD_NAMES } from "../auth/method.ts";
 import { JWT_ALGORITHMS } from "../auth/jwt-method.ts";
 import { MTLS_USERNAME_SOURCES } from "../auth/mtls-method.ts";
+import { HASH_PRIORITIES } from "../auth/argon2-verifier.ts";
 import { validateTopicFilter } from "../../topics/index.ts";
 import {
   anyStr,
@@ -46,8 +47,10 @@ export const authSecurityKeys = {
   cacheTtl: int({ min: 0, max: 86_400, default: 120 }),
   /** Verified pairs kept at most (LRU). */
   cacheSize: int({ min: 0, default: 10_000 }),
-  /** argon2id verifications running at once: nice-19 worker threads, capped at the CPUs the process may use. */
+  /** argon2id verifications running at once: low-priority worker threads, capped at the CPUs the process may use. */
   maxConcurrentHashes: int({ min: 1, max: 64, default: 2 }),
+  /** The hash workers' scheduling: "idle" = SCHED_IDLE (nice 19 where chrt is missing), "nice" = nice 19 only. */
+  hashPriority: oneOf(HASH_PRIORITIES, "idle"),
   /** Verifications waiting for a slot; more CONNECTs are refused with 0x89 Server busy (3.x 0x03). */
   maxPendingHashes: int({ min: 0, default: 256 }),
   /** CONNECT attempts per user name (brute force); cached, already verified credentials are exempt. */

@@ -13,6 +13,17 @@ import { PROTOCOL } from "../lib/mqtt-packets.ts";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
 const children: ChildProcess[] = [];
+/** Process id by MQTT port (nodes) and of etcd: for CPU readings. */
+const pids = new Map<number, number>();
+let etcdPidValue = -1;
+
+export function pidOf(port: number): number {
+  return pids.get(port) ?? -1;
+}
+
+export function etcdPid(): number {
+  return etcdPidValue;
+}
 const dirs: string[] = [];
 function cleanup(): void {
   for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
@@ -42,6 +53,7 @@ export async function startEtcd(): Promise<string> {
     { stdio: "ignore" },
   );
   children.push(child);
+  etcdPidValue = child.pid ?? -1;
   for (let i = 0; i < 300; i++) {
     try {
       if ((await fetch(`${c}/health`)).ok) return c;
@@ -77,6 +89,7 @@ export async function startWharf(name: string, cluster: object | undefined): Pro
     },
   );
   children.push(child);
+  pids.set(port, child.pid ?? -1);
   for (let i = 0; i < 600; i++) {
     try {
       const c = await BenchClient.connect({ port, clientId: `probe-${name}`, protocol: PROTOCOL.v311 });

@@ -4,7 +4,7 @@
 //   off      management server disabled (no metrics), no webhook, no tracing
 //   ops      management on: Prometheus metrics with per-QoS counts and the latency histograms (the defaults), plus
 //            one webhook subscribed to client.connected / client.disconnected (a local HTTP sink)
-//   tracing  ops + OpenTelemetry tracing at sampleRatio 0.01, OTLP/HTTP JSON to a local sink
+//   tracing  ops + OpenTelemetry tracing at sampleRatio 0.01, OTLP/HTTP protobuf to a local sink
 //   tracing0 (only when listed) ops + tracing enabled at sampleRatio 0: the tracer installed, nothing recorded; against
 //            ops it is what the unsampled path costs
 //   bare     the broker core and its TCP listener without the server composition (bench/ops/bare-broker.ts): no
@@ -21,12 +21,12 @@
 // Options: --rounds=N (3), --measure=S (2 s windows), --only=<substring of the scenario id>, --variants=off,tracing
 // (a subset; default off,ops,tracing[,base]; `bare` and `tracing0` only when listed: npm run bench:ops-bare),
 // --ratio=R (the tracing variant's sampleRatio instead of 0.01: at 0.1 a profile shows the traced path ten times
-// larger), --prof=<dir> (each broker runs with node --cpu-prof, a directory <scenario>-<variant>-r<round> per run;
-// summarise with bench/tools/cpuprofile-top.ts).
-import { once } from "node:events";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import { writeFileSync } from "node:fs";
+// larger), --node-flags='<flags>' (Node/V8 flags for every broker: GC experiments), --prof=<dir> (each broker runs
+// with node --cpu-prof, a directory <scenario>-<variant>-r<round> per run; summarise with
+// bench/tools/cpuprofile-top.ts).
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import os from "node:os";
@@ -42,6 +42,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 let profDir = "";
 /** The tracing variant's sampleRatio: 0.01 (the issue's target); --ratio=<r> magnifies the traced path in a profile. */
 let sampleRatio = 0.01;
+/** --node-flags=<flags>: V8/Node flags for every broker of the run, space-separated (GC experiments). */
+let nodeFlags: string[] = [];
 type Variant = "off" | "ops" | "tracing" | "tracing0" | "bare" | "base";
 
 const SPECS: Extract<RunSpec, { kind: "throughput" }>[] = [
@@ -51,22 +53,27 @@ const SPECS: Extract<RunSpec, { kind: "throughput" }>[] = [
   { kind: "throughput", id: "fan-out/qos1/100B/v5", family: "fan-out", qos: 1, payload: 100, protocol: PROTOCOL.v5 },
 ];
 
-/** A local HTTP endpoint that answers 200 to everything (webhook and OTLP sink); counts requests. */
-async function sink(): Promise<{ url: string; requests: () => number; close: () => void }> {
-  let n = 0;
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on("end", () => {
-      n++;
-      res.end("{}");
-    });
-  });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
+/**
+ * A local HTTP endpoint that answers 200 to everything (webhook and OTLP sink), counting requests. In a process of
+ * its own, not pinned: in the bench's process it would share the load generator's CPU, and at 1 % tracing of ~1M
+ * msg/s it reads ~20,000 spans (~6 MB) a second, which took throughput from the generator and counted it as the
+ * broker's loss. (A collector normally runs on another machine; here it costs the 2-CPU machine ~2-5 % of a core.)
+ */
+async function sink(): Promise<{ url: string; requests: () => Promise<number>; close: () => void }> {
+  const code = `let n=0;const s=require("node:http").createServer((q,r)=>{q.resume();q.on("end",()=>{n++;r.end("{}")})});
+s.listen(0,"127.0.0.1",()=>console.log(s.address().port));
+require("node:readline").createInterface({input:process.stdin}).on("line",()=>console.log(n)).on("close",()=>process.exit(0));`;
+  const child = spawn(process.execPath, ["-e", code], { stdio: ["pipe", "pipe", "inherit"] });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const port = (await lines.next()).value as string | undefined;
+  if (port === undefined) throw new Error("the HTTP sink did not start");
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    requests: () => n,
-    close: () => server.close(),
+    url: `http://127.0.0.1:${port.trim()}`,
+    requests: async () => {
+      child.stdin.write("count\n");
+      return Number((await lines.next()).value);
+    },
+    close: () => child.stdin.end(),
   };
 }
 
@@ -95,6 +102,7 @@ async function startWharf(
   sinkUrl: string,
   baseRoot: string | undefined,
   profile: string | undefined,
+  gcLog: string,
 ): Promise<RunningBroker> {
   const port = await freePort();
   const file = join(ctx.tmp, `wharf-ops-${variant}-${port}.yaml`);
@@ -105,8 +113,9 @@ async function startWharf(
   const prof = profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(profDir, profile)}`];
   const entry =
     variant === "bare" ? ["bench/ops/bare-broker.ts", String(port)] : ["src/cli/main.ts", "start", "--config", file];
-  const [cmd, argv] = pinned(ctx.cpu, process.execPath, [...prof, "--import", "tsx", ...entry]);
-  const proc = spawnManaged(cmd, argv, cwd);
+  const gc = ["--import", join(root, "bench/ops/gc-meter.ts")];
+  const [cmd, argv] = pinned(ctx.cpu, process.execPath, [...nodeFlags, ...prof, "--import", "tsx", ...gc, ...entry]);
+  const proc = spawnManaged(cmd, argv, cwd, { WHARF_GC_LOG: gcLog });
   try {
     await waitForPort(proc, port, 30_000);
   } catch (err) {
@@ -115,6 +124,35 @@ async function startWharf(
   }
   return { def: BROKERS.wharf, proc, port };
 }
+
+/**
+ * The broker's GC pauses within the measurement window (gc-meter.ts), as a share of its busy time there, and how many
+ * mark-compacts; undefined when the broker left no log (killed). The pauses are wall time: on a busy machine they
+ * include time the main thread waited for the CPU, so they are divided by the window × (CPU + run-queue wait).
+ */
+function gcInWindow(
+  file: string,
+  window: { startMs: number; endMs: number } | undefined,
+  busy: number,
+): { share: number; majors: number } | undefined {
+  if (window === undefined || !(busy > 0) || !existsSync(file)) return undefined;
+  const entries = JSON.parse(readFileSync(file, "utf8")) as [number, number, number][];
+  let ms = 0;
+  let majors = 0;
+  for (const [start, duration, major] of entries) {
+    const from = Math.max(start, window.startMs);
+    const to = Math.min(start + duration, window.endMs);
+    if (to <= from) continue;
+    ms += to - from;
+    majors += major;
+  }
+  return { share: Math.min(1, ms / ((window.endMs - window.startMs) * busy)), majors };
+}
+
+/** A run whose GC took less than this share of the broker's CPU is in the fast mode (the slow one: 26-38 %). */
+const FAST_GC = 0.15;
+
+const pct = (x: number): string => (Number.isFinite(x) ? `${(x * 100).toFixed(1)} %` : "?");
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -137,6 +175,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
   const variants = (
     ["off", "ops", "tracing", "tracing0", "bare", ...(baseRoot === undefined ? [] : (["base"] as const))] as Variant[]
   ).filter((v) => (wanted === undefined ? v !== "bare" && v !== "tracing0" : wanted.includes(v))); // only when asked for
+  nodeFlags = (argv.find((a) => a.startsWith("--node-flags="))?.slice(13) ?? "").split(" ").filter((f) => f !== "");
   sampleRatio = Number(argv.find((a) => a.startsWith("--ratio="))?.slice(8) ?? 0.01);
   profDir = resolve(argv.find((a) => a.startsWith("--prof="))?.slice(7) ?? "");
   const profiling = argv.some((a) => a.startsWith("--prof="));
@@ -157,23 +196,30 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
     const rates: Record<string, number[]> = {};
     const cpuUs: Record<string, number[]> = {};
     const losses: Record<string, number> = {};
+    const gcShares: Record<string, number[]> = {};
     for (let r = 0; r < rounds; r++) {
       for (const v of variants) {
         const name = `${spec.id.replaceAll("/", "-")}-${v}-r${r + 1}`;
-        const broker = await startWharf(v, ctx, s.url, baseRoot, profiling ? name : undefined);
+        const gcLog = join(ctx.tmp, `gc-${name}.json`);
+        rmSync(gcLog, { force: true });
+        const broker = await startWharf(v, ctx, s.url, baseRoot, profiling ? name : undefined, gcLog);
+        let res: Awaited<ReturnType<typeof runThroughput>>;
         try {
-          const res = await runThroughput(spec, broker, timing);
-          (rates[v] ??= []).push(res.msgsPerSec ?? Number.NaN);
-          const perMsg = ((res.brokerCpu ?? Number.NaN) * 1e6) / (res.msgsPerSec ?? Number.NaN);
-          (cpuUs[v] ??= []).push(perMsg);
-          losses[v] = (losses[v] ?? 0) + (res.delivery?.lost ?? 0);
-          const flags = res.notes.filter((n) => !n.startsWith("publishers paused"));
-          console.log(
-            `  ${spec.id} ${v.padEnd(7)} round ${r + 1}: ${Math.round(res.msgsPerSec ?? 0)} msg/s, broker ${Math.round((res.brokerCpu ?? 0) * 100)}% cpu (${perMsg.toFixed(3)} µs/msg), lost ${res.delivery?.lost ?? "?"}${flags.length > 0 ? ` ⚠ ${flags.join("; ")}` : ""}`,
-          );
+          res = await runThroughput(spec, broker, timing);
         } finally {
-          await broker.proc.stop();
+          await broker.proc.stop(); // the GC log is written at exit
         }
+        (rates[v] ??= []).push(res.msgsPerSec ?? Number.NaN);
+        const perMsg = ((res.brokerCpu ?? Number.NaN) * 1e6) / (res.msgsPerSec ?? Number.NaN);
+        (cpuUs[v] ??= []).push(perMsg);
+        const gc = gcInWindow(gcLog, res.window, (res.brokerCpu ?? Number.NaN) + (res.brokerWaited ?? 0));
+        (gcShares[v] ??= []).push(gc?.share ?? Number.NaN);
+        losses[v] = (losses[v] ?? 0) + (res.delivery?.lost ?? 0);
+        const flags = res.notes.filter((n) => !n.startsWith("publishers paused"));
+        const gcText = gc === undefined ? "gc ?" : `gc ${pct(gc.share)} of its busy time, ${gc.majors} mark-compacts`;
+        console.log(
+          `  ${spec.id} ${v.padEnd(8)} round ${r + 1}: ${Math.round(res.msgsPerSec ?? 0)} msg/s, broker ${Math.round((res.brokerCpu ?? 0) * 100)}% cpu (${perMsg.toFixed(3)} µs/msg, ${gcText}), lost ${res.delivery?.lost ?? "?"}${flags.length > 0 ? ` ⚠ ${flags.join("; ")}` : ""}`,
+        );
       }
     }
     const ref = rates.off === undefined ? variants[0]! : "off";
@@ -185,23 +231,27 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
       const c = median(cpuUs[v] ?? []);
       const cs = cpuUs[v] ?? [];
       const cMin = Math.min(...cs);
+      const gcs = gcShares[v] ?? [];
+      // The runs in the fast GC mode (fan-in QoS 1 is bimodal: ~5 % or 26-38 %): their median CPU per message.
+      const fast = cs.filter((_, i) => gcs[i]! < FAST_GC);
+      const fastText = fast.length === 0 ? "–" : `${median(fast).toFixed(3)} (${fast.length})`;
       rows.push(
-        `| ${spec.id} | ${v} | ${Math.round(m).toLocaleString("en-US")} | ${v === ref ? "1.00" : ratio.toFixed(2)} | ${v === ref ? "" : `${((1 - ratio) * 100).toFixed(1)} %`} | ${c.toFixed(3)} (${cMin.toFixed(3)}–${Math.max(...cs).toFixed(3)}) | ${v === ref ? "" : `${((c / offCpu - 1) * 100).toFixed(1)} %`} | ${v === ref ? "" : `${((cMin / Math.min(...(cpuUs[ref] ?? [])) - 1) * 100).toFixed(1)} %`} | ${losses[v] ?? 0} |`,
+        `| ${spec.id} | ${v} | ${Math.round(m).toLocaleString("en-US")} | ${v === ref ? "1.00" : ratio.toFixed(2)} | ${v === ref ? "" : `${((1 - ratio) * 100).toFixed(1)} %`} | ${c.toFixed(3)} (${cMin.toFixed(3)}–${Math.max(...cs).toFixed(3)}) | ${v === ref ? "" : `${((c / offCpu - 1) * 100).toFixed(1)} %`} | ${v === ref ? "" : `${((cMin / Math.min(...(cpuUs[ref] ?? [])) - 1) * 100).toFixed(1)} %`} | ${gcs.map(pct).join(", ")} | ${fastText} | ${losses[v] ?? 0} |`,
       );
     }
   }
-  s.close();
   console.log(
     `load average after: ${os
       .loadavg()
       .map((x) => x.toFixed(2))
       .join(", ")}`,
   );
-  console.log(`webhook/OTLP sink requests: ${s.requests()}`);
+  console.log(`webhook/OTLP sink requests: ${await s.requests()}`);
+  s.close();
   console.log(
-    `\n| scenario | variant | msg/s (median of ${rounds}) | vs off | throughput lost vs off | broker CPU µs/msg: median (min–max) | CPU/msg vs off: medians | CPU/msg vs off: minima | lost messages |`,
+    `\n| scenario | variant | msg/s (median of ${rounds}) | vs off | throughput lost vs off | broker CPU µs/msg: median (min–max) | CPU/msg vs off: medians | CPU/msg vs off: minima | GC share of broker CPU, per round | CPU µs/msg, median of rounds with GC < ${pct(FAST_GC)} (rounds) | lost messages |`,
   );
-  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const r of rows) console.log(r);
 }
 

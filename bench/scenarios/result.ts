@@ -67,6 +67,8 @@ export interface RunResult {
   notes: string[];
   /** Length of the measurement window. */
   measuredMs?: number;
+  /** The measurement window on the wall clock (Date.now() ms): what a broker-side log is cut to (bench/ops). */
+  window?: { startMs: number; endMs: number };
   /** Unique messages delivered to subscribers per second within the window. */
   msgsPerSec?: number;
   /** Messages published per second within the window (each counted once, before fan-out). */

@@ -183,10 +183,12 @@ export async function runThroughput(spec: ThroughputSpec, broker: RunningBroker,
     const delivered0 = flow.delivered;
     const built0 = sumBuilt(builders);
     meters.start();
+    const windowStart = Date.now();
     await sleep(timing.measureMs);
     const delivered1 = flow.delivered;
     const built1 = sumBuilt(builders);
     const reading = meters.stop();
+    const wallWindow = { startMs: windowStart, endMs: Date.now() };
     flow.publishing = false;
     flow.release();
 
@@ -223,6 +225,7 @@ export async function runThroughput(spec: ThroughputSpec, broker: RunningBroker,
       ...measuredResult(spec.id, "throughput", broker, reading, failure, notes),
       msgsPerSec: (delivered1 - delivered0) / seconds,
       publishedPerSec: (built1 - built0) / seconds,
+      window: wallWindow,
       delivery: total,
       perPublisher,
       lagCapPauses: flow.lagCapPauses,

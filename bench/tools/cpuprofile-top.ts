@@ -5,6 +5,8 @@
 // matches (e.g. --inclusive=opentelemetry --inclusive='src/admin/'), the frame's callees included.
 // --under=<regex>: the self-time table counts only samples under such a frame (what a feature's cost is made of).
 // --skip-ms=<ms>: ignore the first <ms> of the profile (startup: module loading and compilation).
+// --until-ms=<ms>: ignore samples after <ms> (with --skip-ms: one phase of a run, e.g. one storm round).
+// --segments: list the busy stretches (separated by >= 200 ms idle) with their start/end ms, to pick those bounds.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 
@@ -52,6 +54,34 @@ const parentOf = new Map<number, number>();
 for (const n of profile.nodes) for (const c of n.children ?? []) parentOf.set(c, n.id);
 const under = process.argv.find((a) => a.startsWith("--under="))?.slice(8);
 const skipUs = Number(process.argv.find((a) => a.startsWith("--skip-ms="))?.slice(10) ?? 0) * 1000;
+const untilUs = Number(process.argv.find((a) => a.startsWith("--until-ms="))?.slice(11) ?? Infinity) * 1000;
+if (process.argv.includes("--segments")) {
+  // A stretch ends at the first 200 ms without a busy sample.
+  let t = 0;
+  let start = -1;
+  let last = 0;
+  let busyUs = 0;
+  const print = (): void =>
+    console.log(
+      `busy ${(start / 1000).toFixed(0)}–${(last / 1000).toFixed(0)} ms: ${(busyUs / 1000).toFixed(0)} ms busy`,
+    );
+  profile.samples.forEach((id, i) => {
+    t += profile.timeDeltas[i] ?? 0;
+    if (byId.get(id)?.callFrame.functionName === "(idle)") return;
+    if (start >= 0 && t - last >= 200_000) {
+      print();
+      start = -1;
+    }
+    if (start < 0) {
+      start = t;
+      busyUs = 0;
+    }
+    busyUs += profile.timeDeltas[i] ?? 0;
+    last = t;
+  });
+  if (start >= 0) print();
+  process.exit(0);
+}
 if (under !== undefined) inclusive.push(under);
 const patterns = inclusive.map((re) => new RegExp(re));
 const inclusiveUs = patterns.map(() => 0);
@@ -77,7 +107,7 @@ profile.samples.forEach((id, i) => {
   const node = byId.get(id);
   const dt = profile.timeDeltas[i] ?? 0;
   elapsed += dt;
-  if (node === undefined || elapsed < skipUs) return;
+  if (node === undefined || elapsed < skipUs || elapsed > untilUs) return;
   const cf = node.callFrame;
   const url = cf.url.replace(/^file:\/\/.*?\/(src|node_modules)\//, "$1/");
   const key = `${cf.functionName === "" ? "(anonymous)" : cf.functionName}\t${url === "" ? "(native)" : url}:${String(cf.lineNumber + 1)}`;

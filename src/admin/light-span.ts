@@ -32,27 +32,33 @@ export function hrTime(ms: number): HrTime {
   return [s, ns];
 }
 
-// Random ids from a pooled buffer: one randomFillSync per 512 span ids (4 KiB) instead of Math.random() per hex
-// digit (the SDK's RandomIdGenerator).
-const POOL = Buffer.allocUnsafe(4096);
-let poolAt = POOL.length;
-const ZERO16 = "0".repeat(16);
+// Ids live in 32-byte slots of a pooled buffer of random bytes, [trace id 16][span id 8][parent span id 8]: one
+// randomFillSync per 512 spans, no string per id. The OTLP protobuf encoder copies the bytes (otlp-proto.ts); the hex
+// strings of the API's SpanContext are made only when something asks for them (the traceparent of a publish span,
+// the SDK's exporters, the tests). Hex ids made per span and parsed back to bytes by the encoder were ~6 % of the
+// broker's CPU with tracing at 10 % in fan-in QoS 0 (docs/benchmarks.md).
+const SLOT = 32;
+const POOL_BYTES = 512 * SLOT;
+let pool = Buffer.allocUnsafe(0);
+let poolAt = 0;
 
-function randomHex(bytes: number): string {
-  for (;;) {
-    if (poolAt + bytes > POOL.length) {
-      randomFillSync(POOL);
-      poolAt = 0;
-    }
-    const hex = POOL.toString("hex", poolAt, poolAt + bytes);
-    poolAt += bytes;
-    // All-zero ids are invalid (W3C Trace Context): draw again (probability 2^-64 per id).
-    if (!hex.startsWith(ZERO16)) return hex;
-  }
+/** Lowercase hex `hex` (an API SpanContext's id) into `buf` at `at`, `bytes` long. */
+function hexInto(buf: Buffer, at: number, hex: string, bytes: number): void {
+  for (let i = 0; i < bytes; i++)
+    buf[at + i] = (nibble(hex.charCodeAt(2 * i)) << 4) | nibble(hex.charCodeAt(2 * i + 1));
 }
 
-export const newSpanId = (): string => randomHex(8);
-export const newTraceId = (): string => randomHex(16);
+/** One hex digit's value (0-9, a-f, A-F; anything else 0: ids are validated before they get here). */
+export function nibble(c: number): number {
+  if (c <= 0x39) return c - 0x30;
+  return (c | 0x20) - 0x57;
+}
+
+/** W3C Trace Context: an all-zero id is invalid. A random one is (probability 2^-64 per id): its last bit is set. */
+function nonZero(buf: Buffer, at: number, bytes: number): void {
+  for (let i = 0; i < bytes; i++) if (buf[at + i] !== 0) return;
+  buf[at + bytes - 1] = 1;
+}
 
 /** What every LightSpan of one tracer shares: where finished spans go and the SDK's resource and scope. */
 export interface SpanOutput {
@@ -69,8 +75,11 @@ const UNSET: SpanStatus = { code: SpanStatusCode.UNSET };
 
 /** One recorded span; sampled by construction (the tracer decided before creating it). */
 export class LightSpan implements ReadableSpan {
-  readonly #ctx: SpanContext;
-  readonly parentSpanContext: SpanContext | undefined;
+  /** The pooled buffer holding this span's ids, from `idAt`: trace id (16), span id (8), parent span id (8). */
+  readonly ids: Buffer;
+  readonly idAt: number;
+  readonly #parent: SpanContext | LightSpan | undefined;
+  #ctx: SpanContext | undefined = undefined;
   status: SpanStatus = UNSET;
   #events: TimedEvent[] | undefined;
   /** ms since the epoch (spanClock); endMs is NaN until end(). */
@@ -81,25 +90,54 @@ export class LightSpan implements ReadableSpan {
     readonly name: string,
     readonly kind: SpanKind,
     readonly attributes: Attributes,
-    /** The parent's ids (remote or local), or undefined for a root span (a new trace). */
-    parent: SpanContext | undefined,
+    /** The parent: a span of ours, a remote span's ids (a traceparent), or undefined for a root span (a new trace). */
+    parent: SpanContext | LightSpan | undefined,
     readonly startMs: number = spanClock(),
   ) {
-    this.#ctx = {
-      traceId: parent === undefined ? newTraceId() : parent.traceId,
-      spanId: newSpanId(),
-      traceFlags: TraceFlags.SAMPLED,
-    };
-    this.parentSpanContext = parent;
+    if (poolAt + SLOT > pool.length) {
+      pool = randomFillSync(Buffer.allocUnsafe(POOL_BYTES)); // a new buffer: earlier spans keep theirs
+      poolAt = 0;
+    }
+    const ids = (this.ids = pool);
+    const at = (this.idAt = poolAt);
+    poolAt += SLOT;
+    nonZero(ids, at + 16, 8);
+    if (parent === undefined) nonZero(ids, at, 16);
+    else if (parent instanceof LightSpan) {
+      // Byte loops: Buffer#copy is a native call costing more than 24 bytes.
+      const from = parent.ids;
+      const p = parent.idAt;
+      for (let i = 0; i < 16; i++) ids[at + i] = from[p + i]!;
+      for (let i = 0; i < 8; i++) ids[at + 24 + i] = from[p + 16 + i]!;
+    } else {
+      hexInto(ids, at, parent.traceId, 16);
+      hexInto(ids, at + 24, parent.spanId, 8);
+    }
+    this.#parent = parent;
   }
 
   spanContext(): SpanContext {
+    if (this.#ctx === undefined) {
+      const hex = this.ids.toString("hex", this.idAt, this.idAt + 24); // one call for both ids
+      this.#ctx = { traceId: hex.slice(0, 32), spanId: hex.slice(32), traceFlags: TraceFlags.SAMPLED };
+    }
     return this.#ctx;
+  }
+
+  /** The parent's ids (remote or local), or undefined for a root span. */
+  get parentSpanContext(): SpanContext | undefined {
+    const p = this.#parent;
+    return p instanceof LightSpan ? p.spanContext() : p;
+  }
+
+  get hasParent(): boolean {
+    return this.#parent !== undefined;
   }
 
   /** W3C traceparent naming this span (sampled). */
   get traceparent(): string {
-    return `00-${this.#ctx.traceId}-${this.#ctx.spanId}-01`;
+    const ctx = this.spanContext();
+    return `00-${ctx.traceId}-${ctx.spanId}-01`;
   }
 
   setAttribute(key: string, value: Attributes[string]): void {

@@ -8,22 +8,30 @@
 import type { Attributes, AttributeValue, HrTime } from "@opentelemetry/api";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { BROKER_VERSION } from "../broker/index.ts";
-import { LightSpan } from "./light-span.ts";
+import { LightSpan, nibble } from "./light-span.ts";
 
 const VARINT = 0;
 const FIXED64 = 1;
 const LEN = 2;
 
-/** One hex digit's value (0-9, a-f, A-F; anything else 0: ids are validated before they get here). */
-function nibble(c: number): number {
-  if (c <= 0x39) return c - 0x30;
-  return (c | 0x20) - 0x57;
-}
-
 /** A growable byte buffer with protobuf primitives; nested messages get their length once written. */
 class PbWriter {
-  buf = Buffer.allocUnsafe(64 * 1024);
+  buf: Buffer;
   n = 0;
+
+  constructor(size = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  /** Bytes already encoded (a cached field). */
+  copy(from: Buffer): void {
+    const len = from.length;
+    this.#room(len);
+    const b = this.buf;
+    const n = this.n;
+    for (let i = 0; i < len; i++) b[n + i] = from[i]!;
+    this.n += len;
+  }
 
   #room(k: number): void {
     if (this.n + k <= this.buf.length) return;
@@ -100,6 +108,17 @@ class PbWriter {
     this.n += len;
   }
 
+  /** `len` bytes of `from` at `at` (a LightSpan's ids). */
+  rawBytes(field: number, from: Buffer, at: number, len: number): void {
+    this.tag(field, LEN);
+    this.varint(len);
+    this.#room(len);
+    const b = this.buf;
+    const n = this.n;
+    for (let i = 0; i < len; i++) b[n + i] = from[at + i]!;
+    this.n += len;
+  }
+
   double(field: number, v: number): void {
     this.tag(field, FIXED64);
     this.#room(8);
@@ -165,12 +184,32 @@ function anyValue(w: PbWriter, field: number, v: AttributeValue): void {
   w.end(at);
 }
 
+/**
+ * Attribute keys as encoded `KeyValue.key` fields (tag, length, UTF-8), for the first KEY_CACHE keys seen: the broker
+ * uses a few dozen, ~25 bytes each, ~15 per traced message; copying them is cheaper than encoding them again.
+ */
+const keyFields = new Map<string, Buffer>();
+const KEY_CACHE = 256;
+
+function keyField(key: string): Buffer | undefined {
+  let enc = keyFields.get(key);
+  if (enc === undefined && keyFields.size < KEY_CACHE) {
+    const w = new PbWriter(8 + key.length * 3);
+    w.string(1, key);
+    enc = Buffer.from(w.buf.subarray(0, w.n));
+    keyFields.set(key, enc);
+  }
+  return enc;
+}
+
 function attributes(w: PbWriter, field: number, attrs: Attributes): void {
   for (const key in attrs) {
     const v = attrs[key];
     if (v === undefined) continue;
     const at = w.begin(field); // KeyValue
-    w.string(1, key);
+    const enc = keyField(key);
+    if (enc === undefined) w.string(1, key);
+    else w.copy(enc);
     anyValue(w, 2, v);
     w.end(at);
   }
@@ -187,14 +226,22 @@ function msNanos(w: PbWriter, field: number, ms: number): void {
 
 function span(w: PbWriter, s: ReadableSpan): void {
   const at = w.begin(2); // ScopeSpans.spans
-  const sc = s.spanContext();
-  w.hexBytes(1, sc.traceId);
-  w.hexBytes(2, sc.spanId);
-  if (s.parentSpanContext !== undefined) w.hexBytes(4, s.parentSpanContext.spanId);
+  const light = s instanceof LightSpan;
+  if (light) {
+    // Ids as the bytes they were drawn as (no hex string made).
+    w.rawBytes(1, s.ids, s.idAt, 16);
+    w.rawBytes(2, s.ids, s.idAt + 16, 8);
+    if (s.hasParent) w.rawBytes(4, s.ids, s.idAt + 24, 8);
+  } else {
+    const sc = s.spanContext();
+    w.hexBytes(1, sc.traceId);
+    w.hexBytes(2, sc.spanId);
+    if (s.parentSpanContext !== undefined) w.hexBytes(4, s.parentSpanContext.spanId);
+  }
   w.string(5, s.name);
   w.tag(6, VARINT);
   w.varint(s.kind + 1); // OTLP SpanKind = API SpanKind + 1 (0 is UNSPECIFIED)
-  if (s instanceof LightSpan) {
+  if (light) {
     msNanos(w, 7, s.startMs);
     msNanos(w, 8, s.endMs);
   } else {

@@ -273,7 +273,6 @@ export class OtelBrokerTracer implements BrokerTracer {
     }
     const local = origin !== CLIENT && origin !== WILL;
     const span = this.#span("publish", SpanKind.SERVER, attributes, parent);
-    const ctx = span.spanContext();
     const out = this.#out;
     let deliveries = 0;
     const ref: MessageTrace = {
@@ -291,7 +290,7 @@ export class OtelBrokerTracer implements BrokerTracer {
         };
         if (packetId !== undefined) a["mqtt.packet_id"] = packetId;
         const at = spanClock();
-        new LightSpan(out, "deliver", SpanKind.PRODUCER, a, ctx, at).end(at);
+        new LightSpan(out, "deliver", SpanKind.PRODUCER, a, span, at).end(at);
       },
     };
     return {

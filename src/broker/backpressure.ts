@@ -66,6 +66,11 @@ export interface OutboundSide {
   readonly clientId: string | undefined;
   /** Policy disconnect of a slow consumer (5.0: DISCONNECT 0x97 Quota exceeded, if it can still be written). */
   disconnectSlow(): void;
+  /**
+   * An episode began or ended (`congested` changed). For a side that caches whether deliveries may skip loaded()
+   * (an in-process subscription's direct intake: src/inproc/subscription.ts), so it need not ask per delivery.
+   */
+  congestionChanged?(): void;
 }
 
 /** Broker-wide context shared by every tracker. */
@@ -144,6 +149,11 @@ export class OutboundPressure {
     return !this.#congested && pendingBytes < this.#quietBytes;
   }
 
+  /** quietAt()'s byte limit (pending bytes below it are quiet while no episode runs). */
+  get quietBytes(): number {
+    return this.#quietBytes;
+  }
+
   /** A delivery was handed to this subscriber: begins an episode over the high marks and holds the producer. */
   loaded(): void {
     if (!this.#congested) {
@@ -178,12 +188,15 @@ export class OutboundPressure {
   close(): void {
     this.#cancelTimers();
     this.#releaseAll();
+    const was = this.#congested;
     this.#congested = false;
     this.#slow = false;
+    if (was) this.out.congestionChanged?.();
   }
 
   #begin(): void {
     this.#congested = true;
+    this.out.congestionChanged?.();
     this.#since = this.env.clock.now();
     this.#dropped = 0;
     const o = this.env.options;
@@ -222,6 +235,7 @@ export class OutboundPressure {
 
   #end(): void {
     this.#congested = false;
+    this.out.congestionChanged?.();
     this.#cancelTimers();
     if (this.#slow) {
       this.#slow = false;

@@ -162,18 +162,26 @@ export class LocalRouter implements Router {
     let shared0: Delivery | undefined;
     // Plain QoS 0 deliveries may go to a session's direct intake (in-process subscriptions) unless observed.
     let direct: boolean | undefined;
+    // A QoS 0 message without RETAIN is a plain QoS 0 delivery to every target without identifiers: decided once.
+    const plain = msg.qos === 0 && !msg.retain;
     for (let i = 0; i < targets.length; i++) {
       const t = targets[i]!;
-      if (canRead !== undefined && !canRead(t.session, msg.topic)) continue; // ACL read-filter mode
-      const qos = minQoS(msg.qos, t.qos);
-      // Forwarded to an established subscription: RETAIN cleared [MQTT-3.3.1-9] unless 5.0 Retain As Published.
-      const retain = t.retainAsPublished && msg.retain;
+      const s = t.session;
+      if (canRead !== undefined && !canRead(s, msg.topic)) continue; // ACL read-filter mode
       let d: Delivery;
-      if (qos === 0 && !retain && t.ids === undefined) {
+      if (plain && t.ids === undefined) {
         d = shared0 ??= { msg, qos: 0, retain: false, subscriptionIds: undefined };
-        if (t.session.sink !== undefined && (direct ??= directDeliveries(msg)) && t.session.offer(d)) continue;
-      } else d = { msg, qos, retain, subscriptionIds: t.ids as number[] | undefined };
-      if (!t.session.deliver(d)) refused++;
+        if (s.sink !== undefined && (direct ??= directDeliveries(msg)) && s.offer(d)) continue;
+      } else {
+        const qos = minQoS(msg.qos, t.qos);
+        // Forwarded to an established subscription: RETAIN cleared [MQTT-3.3.1-9] unless 5.0 Retain As Published.
+        const retain = t.retainAsPublished && msg.retain;
+        if (qos === 0 && !retain && t.ids === undefined) {
+          d = shared0 ??= { msg, qos: 0, retain: false, subscriptionIds: undefined };
+          if (s.sink !== undefined && (direct ??= directDeliveries(msg)) && s.offer(d)) continue;
+        } else d = { msg, qos, retain, subscriptionIds: t.ids as number[] | undefined };
+      }
+      if (!s.deliver(d)) refused++;
     }
     let matched = targets.length;
     const groups = plan.groups;

@@ -152,7 +152,6 @@ export class ClusterNode {
     return {
       self: this.id,
       send: (node, type, body) => transport.send(node, type, body),
-      sendFrame: (node, type, frame) => transport.sendFrame(node, type, frame),
       writable: (node) => transport.writable(node),
       connected: (node) => transport.connected(node),
       peers: () => membership.peers().map((n) => n.id),

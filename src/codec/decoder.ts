@@ -37,6 +37,11 @@ export interface DecoderOptions {
 }
 
 const EMPTY = Buffer.alloc(0);
+/**
+ * One Reader for every Decoder: a body is decoded synchronously from reset() to the reset(EMPTY) after it, so no two
+ * decodes overlap, and an idle connection (a storm holds thousands) does not carry a Reader of its own.
+ */
+const READER = new Reader();
 const SMALL_CHUNK = 64;
 const TAIL_SIZE = 4096;
 
@@ -63,7 +68,6 @@ export class Decoder {
   /** Bytes in queue and tail. */
   private queued = 0;
   private failure: CodecError | undefined = undefined;
-  private readonly reader = new Reader();
 
   constructor(opts?: DecoderOptions) {
     this.protocolVersion = opts?.protocolVersion;
@@ -170,7 +174,7 @@ export class Decoder {
     const total = headerLen + remaining;
     if (total > this.maxPacketSize) throw CodecError.tooLarge(total, this.maxPacketSize);
 
-    const r = this.reader;
+    const r = READER;
     if (avail >= total) {
       // Fast path: the whole packet sits in the current chunk.
       r.reset(head, pos + headerLen, pos + total);
@@ -267,7 +271,7 @@ export class Decoder {
   }
 
   private decodeBody(type: number, flags: number, v: ProtocolVersion): Packet {
-    const r = this.reader;
+    const r = READER;
     switch (type) {
       case PacketType.PUBLISH:
         return decodePublish(r, flags, v);

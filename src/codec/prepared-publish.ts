@@ -45,7 +45,8 @@ const TOPIC_CACHE_MAX_LENGTH = 256;
 const TOPIC_CACHE_REFRESH_MISSES = 1 << 20;
 let missesWhileFull = 0;
 
-function topicFieldOf(topic: string): Buffer {
+/** The Topic Name field of `topic` (u16 length + UTF-8), cached for short topics: shared, never write into it. */
+export function topicFieldOf(topic: string): Buffer {
   const cached = topicFields.get(topic);
   if (cached !== undefined) return cached;
   const topicBytes = Buffer.byteLength(topic, "utf8");
@@ -91,11 +92,17 @@ export class PreparedPublish {
   /** The same slots for encodeHead(), allocated on first use. */
   private qos0Heads: (Buffer | undefined)[] | undefined = undefined;
 
-  constructor(msg: { topic: string; payload: Buffer; properties?: Properties }) {
+  /**
+   * `v4Qos0`: the message's 3.1/3.1.1 QoS 0 PUBLISH without retain (`0x30 | length | topic | payload`) when the
+   * caller holds those exact bytes already (a message forwarded by another node carries them), so encode() hands
+   * them out instead of building a copy.
+   */
+  constructor(msg: { topic: string; payload: Buffer; properties?: Properties | undefined }, v4Qos0?: Buffer) {
     this.topic = msg.topic;
     this.payload = msg.payload;
     this.properties = msg.properties;
     this.topicField = topicFieldOf(msg.topic);
+    if (v4Qos0 !== undefined) this.qos0[0] = v4Qos0;
     if (msg.properties === undefined) {
       this.staticProps = EMPTY;
       return;

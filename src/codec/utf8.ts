@@ -70,3 +70,19 @@ export function utf8Slice(buf: Buffer, start: number, end: number): string {
 export function utf8Write(buf: Buffer, s: string, offset: number): number {
   return (buf as unknown as BufferInternals).utf8Write(s, offset);
 }
+
+/**
+ * A string (a topic name, a client id) from bytes a trusted peer already validated (an inter-node frame): ASCII ones
+ * interned like the reader's topicName(), so a forwarded message's topic is the same string object as a local
+ * publish's and the route cache finds it without hashing a fresh string.
+ */
+export function trustedString(buf: Buffer, start: number, end: number): string {
+  let or = 0;
+  let h = 0;
+  for (let i = start; i < end; i++) {
+    const c = buf[i]!;
+    or |= c;
+    h = (Math.imul(h, 31) + c) | 0;
+  }
+  return or < 0x80 ? internAscii(buf, start, end, h) : utf8Slice(buf, start, end);
+}

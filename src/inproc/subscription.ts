@@ -103,6 +103,15 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   #laned = 0;
   /** The priority of every message it has in the lane. */
   #lanePriority = 0;
+  /**
+   * offer()'s first check, kept current as the state it sums up changes (#refresh()): the buffer's capacity while
+   * the lane may take this subscription's next plain QoS 0 message (it uses the lane, its buffer is empty, its
+   * handler is not busy, it is open, no backpressure episode runs), else 0. So a delivery in the common case
+   * checks one number instead of six fields and two objects.
+   */
+  #laneCap = 0;
+  /** The backpressure tracker's byte mark (pressure.quietBytes), copied on offer()'s checked path; 0 until then. */
+  #quietBytes = 0;
   /** Manual ack: the ack timeouts of what is handed out (created on first use). */
   #deadlines: AckDeadlines<Received> | undefined = undefined;
 
@@ -206,11 +215,29 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   offer(d: Delivery): boolean {
     const r = sharedView(this, d); // the same view writePublish() takes if this declines
     const n = r.size;
+    const bytes = this.#bufferedBytes + n;
+    // Lane mode (#laneCap): room in the buffer's bound, and below the byte mark with the lane's priority, is all
+    // that #offerChecked() would find out.
+    if (this.#laned < this.#laneCap && bytes < this.#quietBytes && r.priority === this.#lanePriority) {
+      this.#laned++;
+      this.#received++;
+      this.#bufferedBytes = bytes;
+      this.#total.bytes += n;
+      this.#lane!.add(r, this);
+      return true;
+    }
+    return this.#offerChecked(r, n);
+  }
+
+  /** offer() outside lane mode, or at the first message of a burst, or near a limit: every check. */
+  #offerChecked(r: Received, n: number): boolean {
     const buffered = this.#buffer.length;
+    const pressure = this.pressure;
+    this.#quietBytes = pressure.quietBytes;
     if (
       buffered + this.#laned >= this.#capacity ||
       this.state === ConnState.Closed ||
-      !this.pressure.quietAt(this.#bufferedBytes + n)
+      !pressure.quietAt(this.#bufferedBytes + n)
     )
       return false;
     this.#received++;
@@ -221,17 +248,33 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
       if (this.#laned === 0) this.#lanePriority = r.priority;
       if (r.priority === this.#lanePriority) {
         this.#laned++;
+        this.#refresh();
         lane.add(r, this);
         return true;
       }
       lane.moveOut(this); // another priority: the buffer orders them
     }
     this.#buffer.push(r, r.priority);
-    if (!this.#pumpScheduled) {
-      this.#pumpScheduled = true;
-      queueMicrotask(this.#pumpTask);
-    }
+    this.#laneCap = 0;
+    this.#schedulePump();
     return true;
+  }
+
+  /** Recomputes #laneCap from what it sums up; called wherever one of them may have changed. */
+  #refresh(): void {
+    this.#laneCap =
+      this.#lane !== undefined &&
+      this.#buffer.length === 0 &&
+      this.#running < this.#concurrency &&
+      this.state !== ConnState.Closed &&
+      this.madePressure?.congested !== true
+        ? this.#capacity
+        : 0;
+  }
+
+  /** OutboundSide: a backpressure episode began or ended (lane mode ends while one runs). */
+  congestionChanged(): void {
+    this.#refresh();
   }
 
   // ---- LaneMember --------------------------------------------------------------------------------------------
@@ -239,17 +282,38 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   /** Hands out a message from the lane: what the pump does for a shared view, without the buffer. */
   laneTake(r: Received): void {
     this.#laned--;
+    // Lane mode: open and the handler not busy (what #laneTakeChecked() checks first).
+    if (this.#laneCap === 0) {
+      this.#laneTakeChecked(r);
+      return;
+    }
+    const n = r.size;
+    this.#bufferedBytes -= n;
+    this.#total.bytes -= n;
+    this.#handOutShared(r);
+    if (this.#laned === 0 && !this.#isClosed()) this.#afterTake();
+  }
+
+  #laneTakeChecked(r: Received): void {
     if (this.state === ConnState.Closed) {
       this.#unbuffered(r); // (ended() moves the rest out of the lane and drops them)
       return;
     }
     if (this.#running >= this.#concurrency) {
-      // The handler became busy (it returned a promise): this and the rest wait in the buffer.
-      this.laneMoved(r);
+      // The handler became busy (it returned a promise): this and the rest wait in the buffer, in order.
+      this.#buffer.push(r, r.priority);
+      this.#laneCap = 0;
+      this.#schedulePump();
       this.#lane!.moveOut(this);
       return;
     }
     this.#unbuffered(r);
+    this.#handOutShared(r);
+    if (this.#laned === 0 && !this.#isClosed()) this.#afterTake();
+  }
+
+  /** Calls the handler with a lane message, unless it expired meanwhile. */
+  #handOutShared(r: Received): void {
     const msg = r.delivery.msg;
     if (msg.expiresAt !== undefined && isExpired(msg, this.broker.clock.now())) {
       this.#stats.expired++;
@@ -258,13 +322,13 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
       this.#delivered++;
       this.#callShared(r);
     }
-    if (this.#laned === 0 && !this.#isClosed()) this.#afterTake();
   }
 
   /** A lane message goes to the buffer instead (lane.moveOut), oldest first; its bytes are counted already. */
   laneMoved(r: Received): void {
     this.#laned--;
     this.#buffer.push(r, r.priority);
+    this.#laneCap = 0;
     this.#schedulePump();
   }
 
@@ -330,6 +394,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   #push(r: Received): void {
     if (this.#laned > 0) this.#lane!.moveOut(this); // the older ones first
     this.#buffer.push(r, r.priority);
+    this.#laneCap = 0;
     const n = r.size;
     this.#bufferedBytes += n;
     this.#total.bytes += n;
@@ -410,6 +475,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
 
   /** Room in the buffer again: pull what waits in the session queue, and release blocked publishers. */
   #afterTake(): void {
+    this.#refresh(); // the buffer may be empty now
     const s = this.session;
     if (s !== undefined && s.queue.length > 0 && this.canWrite) s.drain();
     else this.eased();
@@ -448,12 +514,14 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
     }
     if (result !== undefined) {
       this.#running++;
+      this.#refresh();
       this.#awaitHandler(r, result);
     }
   }
 
   #run(r: Received): void {
     this.#running++;
+    this.#refresh();
     this.#handOut(r);
     let result: void | Promise<void>;
     try {
@@ -479,6 +547,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
 
   #handlerDone(r: Received, err: unknown, failed: boolean): void {
     this.#running--;
+    this.#refresh();
     if (this.ackMode === "auto" && !r.settled) {
       if (failed) this.retry(r, undefined, `handler error: ${err instanceof Error ? err.message : String(err)}`);
       else this.acked(r);
@@ -629,8 +698,10 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   }
 
   protected override ended(error: InprocError | undefined): void {
+    this.#laneCap = 0;
     this.#error = error;
     if (this.#laned > 0) this.#lane!.moveOut(this);
+    this.#lane?.forget(this);
     for (const r of this.#buffer.drain()) this.#unbuffered(r);
     for (const r of this.#outstanding) {
       r.timer?.cancel();

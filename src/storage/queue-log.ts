@@ -124,10 +124,10 @@ export class EngineQueueLogs implements QueueLogStore {
   #writeUnwritten(st: LogState): void {
     st.listed = false;
     const h = this.#h;
-    for (const [seq, u] of st.unwritten) {
+    st.unwritten.forEach((u, seq) => {
       h.elider.put(Space.Message, ["", u.id], encodeMessage(u.message), true);
       h.elider.put(Space.QueueLog, [st.key, seq], encodeLogEntry(u.id, u.appendedAt, u.meta), true);
-    }
+    });
     st.unwritten.clear();
   }
 
@@ -135,11 +135,11 @@ export class EngineQueueLogs implements QueueLogStore {
   #writeDirty(g: GroupState): void {
     g.listed = false;
     const h = this.#h;
-    for (const [seq, existed] of g.dirty) {
+    g.dirty.forEach((existed, seq) => {
       const p = g.pending.get(seq);
       if (p !== undefined) h.elider.put(Space.QueuePending, [g.pendingKey, seq], encodePending(p), !existed);
       else if (existed) h.elider.remove(Space.QueuePending, [g.pendingKey, seq]);
-    }
+    });
     g.dirty.clear();
   }
 

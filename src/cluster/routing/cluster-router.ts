@@ -27,8 +27,8 @@ import type {
   Subscription,
 } from "../../broker/index.ts";
 import type { Clock, Logger, TimerHandle } from "../../util/index.ts";
-import { FRAME_HEADER_BYTES } from "../transport/index.ts";
-import { BodyReader, encodeMessageFrame, encodeMessageHead, encodeString } from "./message-codec.ts";
+import { BodyReader, encodeMessageHead, encodeString } from "./message-codec.ts";
+import { Qos0Batches, readBatch } from "./forward-batch.ts";
 import { RoutingFrame } from "./frame-types.ts";
 import type { InterestDelta, InterestSnapshot } from "./frame-types.ts";
 import { LocalInterest, RemoteInterest } from "./interest.ts";
@@ -38,8 +38,6 @@ import { ForwardInbox, ForwardOutbox, RELIABLE_HEADER_BYTES } from "./reliable.t
 export interface RoutingPeers {
   readonly self: string;
   send(node: string, type: number, body: Buffer | readonly Buffer[]): boolean;
-  /** A frame built with FRAME_HEADER_BYTES of room in front (the same buffer may go to several nodes). */
-  sendFrame(node: string, type: number, frame: Buffer): boolean;
   writable(node: string): boolean;
   /** True while the link to `node` is up. */
   connected(node: string): boolean;
@@ -105,6 +103,11 @@ export class ClusterRouter implements Router {
     duplicatesDropped: 0,
   };
   readonly #outbox = new ForwardOutbox();
+  readonly #qos0 = new Qos0Batches((node, body, count) => {
+    if (this.#peers?.send(node, RoutingFrame.ForwardBatch, body) === true) return;
+    this.#stats.forwarded -= count;
+    this.#stats.forwardRefused += count;
+  });
   readonly #inbox = new ForwardInbox();
   #acksScheduled = false;
   readonly #inner: Router;
@@ -136,6 +139,7 @@ export class ClusterRouter implements Router {
     this.#peers = peers;
     const d = this.#detach;
     d.push(peers.handle(RoutingFrame.Forward, (from, body, src) => this.#onForward(from, body, false, src)));
+    d.push(peers.handle(RoutingFrame.ForwardBatch, (from, body, src) => this.#onBatch(from, body, src)));
     d.push(peers.handle(RoutingFrame.ForwardShared, (from, body, src) => this.#onForward(from, body, true, src)));
     d.push(peers.handle(RoutingFrame.InterestSync, (from, body) => this.#onSync(from, body)));
     d.push(peers.handle(RoutingFrame.InterestDelta, (from, body) => this.#onDelta(from, body)));
@@ -151,6 +155,7 @@ export class ClusterRouter implements Router {
       peers.onLeave((node) => {
         this.#remote.dropNode(node);
         this.#outbox.drop(node);
+        this.#qos0.drop(node);
         this.#release(node);
         this.#stalled.delete(node);
       }),
@@ -216,11 +221,13 @@ export class ClusterRouter implements Router {
     const nodes = this.#remote.nodesFor(msg.topic);
     if (nodes.size > 0) {
       if (msg.qos === 0) {
-        // One buffer (frame header room, head, payload) for every node: the common, cheapest case.
-        const frame = encodeMessageFrame(msg, FRAME_HEADER_BYTES);
+        // Into each node's batch of this run (forward-batch.ts): the common, cheapest case.
         for (const node of nodes) {
           r.matched++;
-          this.#forward(peers, node, RoutingFrame.Forward, frame, 0);
+          if (this.#admit(peers, node, 0)) {
+            this.#qos0.add(node, msg);
+            this.#stats.forwarded++;
+          }
         }
       } else {
         const head = encodeMessageHead(msg);
@@ -262,7 +269,7 @@ export class ClusterRouter implements Router {
   // ---- publishing -------------------------------------------------------------------------------------------
 
   /** Ordinary subscriptions here, and one node per matching shared group (this one included). */
-  #routeShared(peers: RoutingPeers, msg: Message, remoteShared: Map<string, string[]>): RouteResult {
+  #routeShared(peers: RoutingPeers, msg: Message, remoteShared: ReadonlyMap<string, string[]>): RouteResult {
     const r = { ...this.#local.routeOwn(msg) };
     const here = this.#local.sharedGroupsMatching(msg.topic);
     const groups = new Set([...here, ...remoteShared.keys()]);
@@ -289,24 +296,8 @@ export class ClusterRouter implements Router {
    * connection stops reading, as for a local subscriber over its marks) until the link drains, at most
    * STALL_LIMIT_MS; past that the link is "stalled" and QoS 0 to it is dropped (counted) until it drains.
    */
-  #forward(peers: RoutingPeers, node: string, type: number, parts: readonly Buffer[] | Buffer, qos: number): boolean {
-    if (!peers.writable(node)) {
-      const producer = this.#parts.overload.producer;
-      if (producer !== undefined && !this.#stalled.has(node)) this.#hold(node, producer);
-      else if (qos === 0) {
-        this.#stats.forwardDropped++;
-        return true; // like a slow local subscriber's QoS 0: dropped, not refused
-      }
-    }
-    if (Buffer.isBuffer(parts)) {
-      // A QoS 0 frame built whole (encodeMessageFrame).
-      if (!peers.sendFrame(node, type, parts)) {
-        this.#stats.forwardRefused++;
-        return false;
-      }
-      this.#stats.forwarded++;
-      return true;
-    }
+  #forward(peers: RoutingPeers, node: string, type: number, parts: readonly Buffer[], qos: number): boolean {
+    if (!this.#admit(peers, node, qos)) return true; // like a slow local subscriber's QoS 0: dropped, not refused
     let frame = parts;
     if (qos > 0) {
       type = type === RoutingFrame.Forward ? RoutingFrame.ForwardReliable : RoutingFrame.ForwardSharedReliable;
@@ -323,6 +314,18 @@ export class ClusterRouter implements Router {
       return false;
     }
     this.#stats.forwarded++;
+    return true;
+  }
+
+  /** False: a QoS 0 message for a link over its high-water mark past its stall limit, dropped (counted). */
+  #admit(peers: RoutingPeers, node: string, qos: number): boolean {
+    if (peers.writable(node)) return true;
+    const producer = this.#parts.overload.producer;
+    if (producer !== undefined && !this.#stalled.has(node)) this.#hold(node, producer);
+    else if (qos === 0) {
+      this.#stats.forwardDropped++;
+      return false;
+    }
     return true;
   }
 
@@ -348,6 +351,23 @@ export class ClusterRouter implements Router {
     this.#held.delete(node);
     h.timer.cancel();
     for (const p of h.producers) p.release();
+  }
+
+  /** A ForwardBatch: every message routed to this node's ordinary subscriptions, in order. */
+  #onBatch(from: string, body: Buffer, source: Producer): void {
+    const overload = this.#parts.overload;
+    const previous = overload.producer;
+    overload.producer = source;
+    try {
+      readBatch(body, (msg) => {
+        this.#stats.received++;
+        this.#local.routeOwn(msg);
+      });
+    } catch (err) {
+      this.#bad(from, err); // the messages before the bad entry were routed
+    } finally {
+      overload.producer = previous;
+    }
   }
 
   #onForward(from: string, body: Buffer, shared: boolean, source: Producer): void {

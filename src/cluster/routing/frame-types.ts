@@ -18,6 +18,8 @@ export const RoutingFrame = {
   ForwardSharedReliable: 23,
   /** Cumulative acknowledgement of numbered forwards: u32 epoch + f64 upTo. (24, 25: sessions/frames.ts) */
   ForwardAck: 26,
+  /** QoS 0 publishes for the receiver's ordinary subscriptions, one synchronous run's worth (forward-batch.ts). */
+  ForwardBatch: 27,
 } as const;
 
 /** Filters with at least one ordinary subscription on the node, and its shared groups (`$share/<g>/<filter>`). */

@@ -4,14 +4,15 @@
 // receiver's Message payload is a zero-copy slice of the frame. Properties (rare: 5.0 only) travel as JSON with the
 // binary correlation data in base64. `expiresAt` is absolute (ms since the epoch): nodes' clocks must agree
 // (NTP) for Message Expiry across nodes.
+import { trustedString } from "../../codec/index.ts";
 import type { Properties, QoS } from "../../codec/index.ts";
 import type { Message } from "../../broker/index.ts";
 import { ClusterError, ClusterErrorCode } from "../errors.ts";
 
-const F_RETAIN = 4;
-const F_EXPIRES = 8;
-const F_ORIGIN = 16;
-const F_PROPS = 32;
+export const F_RETAIN = 4;
+export const F_EXPIRES = 8;
+export const F_ORIGIN = 16;
+export const F_PROPS = 32;
 
 /** The encoded header (everything before the payload); send it with the payload as a second part. */
 export function encodeMessageHead(msg: Message, prefix?: Buffer): Buffer {
@@ -23,21 +24,8 @@ export function encodeMessageHead(msg: Message, prefix?: Buffer): Buffer {
   return b;
 }
 
-/**
- * The whole message (head and payload) in ONE buffer, after `reserve` bytes left for the caller (the inter-node
- * frame header, written in place by PeerTransport.sendFrame): one allocation per forwarded message instead of
- * three (topic, head, frame header), and the same buffer goes to every node that wants the message.
- */
-export function encodeMessageFrame(msg: Message, reserve: number): Buffer {
-  const props = propsOf(msg);
-  const head = headBytes(msg, props);
-  const b = Buffer.allocUnsafe(reserve + head + msg.payload.length);
-  writeHead(msg, props, b, reserve);
-  msg.payload.copy(b, reserve + head);
-  return b;
-}
-
-function propsOf(msg: Message): Buffer | undefined {
+/** A message's 5.0 properties as the JSON bytes frames carry (undefined when it has none). */
+export function propsOf(msg: Message): Buffer | undefined {
   return msg.properties === undefined ? undefined : Buffer.from(JSON.stringify(propsToJson(msg.properties)));
 }
 
@@ -93,8 +81,17 @@ export class BodyReader {
     return s;
   }
 
+  /** A topic name (interned when ASCII: the route cache then finds it by identity). */
+  topic(): string {
+    const n = this.#need(2).readUInt16BE(this.off);
+    this.off += 2;
+    const s = trustedString(this.#need(n), this.off, this.off + n);
+    this.off += n;
+    return s;
+  }
+
   message(): Message {
-    const topic = this.string();
+    const topic = this.topic();
     const flags = this.#need(1).readUInt8(this.off++);
     let expiresAt: number | undefined;
     let origin: string | undefined;
@@ -107,7 +104,7 @@ export class BodyReader {
     if (flags & F_PROPS) {
       const n = this.#need(4).readUInt32BE(this.off);
       this.off += 4;
-      properties = propsFromJson(JSON.parse(this.#need(n).toString("utf8", this.off, this.off + n)) as JsonProps);
+      properties = propsFromBytes(this.#need(n), this.off, this.off + n);
       this.off += n;
     }
     const qos = flags & 3;
@@ -132,7 +129,12 @@ export class BodyReader {
   }
 }
 
-function bad(what: string): ClusterError {
+/** The properties propsOf() encoded, from `b[start, end)`. */
+export function propsFromBytes(b: Buffer, start: number, end: number): Properties {
+  return propsFromJson(JSON.parse(b.toString("utf8", start, end)) as JsonProps);
+}
+
+export function bad(what: string): ClusterError {
   return new ClusterError(ClusterErrorCode.BadFrame, `invalid forwarded message: ${what}`);
 }
 

@@ -50,16 +50,10 @@ export const DEFAULT_WRITE_HIGH_WATER = 1024 * 1024;
 /** Above this many chunks one write is copied into one buffer (Linux IOV_MAX is 1,024 per writev). */
 const MAX_IOVECS = 256;
 
-/** The broker's handler and our adapter, kept on the socket for the shared listeners below. */
+/** Our adapter (which holds the broker's handler), kept on the socket for the shared listeners below. */
 const kConn = Symbol("wharf.tcp.connection");
 interface AttachedSocket extends net.Socket {
-  [kConn]?: Attached;
-}
-interface Attached {
-  readonly handler: ConnectionHandler;
-  readonly conn: TransportConnection;
-  readonly onClosed: (() => void) | undefined;
-  error: Error | undefined;
+  [kConn]?: TcpConnection;
 }
 
 /** The END_GRACE_MS deadlines of every TcpConnection on one clock: one timer for all of them (util/deadlines.ts). */
@@ -81,6 +75,11 @@ export class TcpConnection implements TransportConnection, DeadlineEntry {
    */
   readonly remoteAddress: string;
   #ending = false;
+  /** Set by attachSocket: the broker's side of this connection, and the listener's close callback. */
+  handler: ConnectionHandler | undefined = undefined;
+  onClosed: (() => void) | undefined = undefined;
+  /** The socket's last 'error', handed to the broker with 'close'. */
+  error: Error | undefined = undefined;
   deadlineAt = 0;
   deadlinePrev: DeadlineEntry | undefined = undefined;
   deadlineNext: DeadlineEntry | undefined = undefined;
@@ -180,31 +179,35 @@ export class TcpConnection implements TransportConnection, DeadlineEntry {
 
 // Shared socket listeners: `this` is the socket (EventEmitter calls listeners with it).
 function onSocketData(this: AttachedSocket, chunk: Buffer): void {
-  this[kConn]!.handler.onData(chunk);
+  this[kConn]!.handler!.onData(chunk);
 }
 function onSocketDrain(this: AttachedSocket): void {
-  this[kConn]!.handler.onDrain();
+  this[kConn]!.handler!.onDrain();
 }
 function onSocketError(this: AttachedSocket, err: Error): void {
   this[kConn]!.error = err;
 }
 function onSocketClose(this: AttachedSocket): void {
-  const a = this[kConn]!;
-  if (a.conn instanceof TcpConnection) a.conn.closed();
-  a.onClosed?.();
-  a.handler.onClose(a.error);
+  const conn = this[kConn]!;
+  conn.closed();
+  conn.onClosed?.();
+  conn.handler!.onClose(conn.error);
 }
 
-/** Hands `conn` to the broker and forwards the socket's events to it; `onClosed` runs before the broker hears of it. */
+/**
+ * Hands `conn` to the broker and forwards the socket's events to it; `onClosed` runs before the broker hears of it.
+ * The adapter itself carries the handler (no extra object per connection: a storm holds thousands).
+ */
 export function attachSocket(
   broker: ConnectionAcceptor,
   socket: net.Socket,
-  conn: TransportConnection,
+  conn: TcpConnection,
   limits: ListenerLimits | undefined,
   onClosed: (() => void) | undefined,
 ): void {
-  const handler = broker.accept(conn, limits);
-  (socket as AttachedSocket)[kConn] = { handler, conn, onClosed, error: undefined };
+  conn.handler = broker.accept(conn, limits);
+  conn.onClosed = onClosed;
+  (socket as AttachedSocket)[kConn] = conn;
   socket.on("data", onSocketData);
   socket.on("error", onSocketError);
   socket.on("close", onSocketClose);

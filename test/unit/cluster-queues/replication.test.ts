@@ -112,6 +112,48 @@ describe("cluster queues: replication protocol", () => {
     assert.deepEqual(t.rep.status(), [{ node: "b", member: "b@1", acked: 3, lag: 0, inSync: true }]);
   });
 
+  it("ops of successive turns are pipelined: up to 8 frames in flight, each acknowledgement covers its frame's ops", async () => {
+    const t = setup();
+    t.rep.setTargets([{ node: "b", member: "b@1" }]);
+    t.write("m0");
+    await t.answer(); // the snapshot, then the in-sync record
+    const commits: (() => string)[] = [];
+    for (let i = 1; i <= 10; i++) {
+      t.write(`m${i}`);
+      commits.push(state(t.rep.replicated()));
+      await flush(); // one turn: one frame
+    }
+    assert.equal(t.sent.length, 8, "eight frames in flight, none answered yet");
+    assert.deepEqual(
+      t.sent.map((x) => (x.frame.kind === "ops" ? [x.frame.from, x.frame.ops.length] : [])),
+      [
+        [2, 1],
+        [3, 1],
+        [4, 1],
+        [5, 1],
+        [6, 1],
+        [7, 1],
+        [8, 1],
+        [9, 1],
+      ],
+    );
+    const first = t.sent.shift()!;
+    first.reply(t.replica.handle(first.frame));
+    await flush();
+    assert.equal(commits[0]!(), "resolved");
+    assert.equal(commits[1]!(), "pending", "its frame is not acknowledged yet");
+    assert.equal(t.sent.length, 8, "the answered frame let the rest (two turns' ops, one frame) go");
+    const last = t.sent.at(-1)!.frame;
+    assert.deepEqual(last.kind === "ops" && [last.from, last.ops.length], [10, 2]);
+    await t.answer();
+    assert.deepEqual(
+      commits.map((c) => c()),
+      Array.from({ length: 10 }, () => "resolved"),
+    );
+    assert.equal(t.replica.copyOf(1)?.index, 11);
+    assert.equal(t.rep.backlog, 0);
+  });
+
   it("sync without any replica: the commit fails after the timeout (CLUSTER_QUEUE_NOT_REPLICATED), not acknowledged", async () => {
     const t = setup();
     t.write("m1");

@@ -41,10 +41,6 @@ function setup(connected: string[]) {
       sent.push({ node, type, body: Buffer.isBuffer(body) ? body : Buffer.concat(body) });
       return true;
     },
-    sendFrame: (node, type, frame) => {
-      sent.push({ node, type, body: frame.subarray(5) });
-      return true;
-    },
     writable: () => state.writable,
     connected: (node) => connected.includes(node),
     peers: () => ["p1", "p2"],
@@ -90,13 +86,15 @@ test("a publish is forwarded once to each node with a matching filter, never to 
   s.interest("p1", ["a/+", "a/#"]);
   s.interest("p2", ["b/#"]);
   const r = s.router.route(msg("a/x"));
+  await Promise.resolve(); // QoS 0 forwards go out as one ForwardBatch per node when the synchronous run ends
   assert.deepEqual(
-    s.sent.filter((x) => x.type === RoutingFrame.Forward).map((x) => x.node),
+    s.sent.filter((x) => x.type === RoutingFrame.ForwardBatch).map((x) => x.node),
     ["p1"],
   );
   assert.equal(r.matched, 1);
   s.router.route(msg("c/x"));
-  assert.equal(s.sent.filter((x) => x.type === RoutingFrame.Forward).length, 1);
+  await Promise.resolve();
+  assert.equal(s.sent.filter((x) => x.type === RoutingFrame.ForwardBatch).length, 1);
   assert.equal(s.router.stats.forwarded, 1);
   await s.broker.close();
 });
@@ -144,9 +142,10 @@ test("QoS 1/2 forwards are numbered and kept until acknowledged, and sent again 
   s.interest("p1", ["t"]);
   s.router.route(msg("t", 1));
   s.router.route(msg("t", 0));
+  await Promise.resolve(); // the QoS 0 batch of this run
   assert.deepEqual(
     s.sent.filter((x) => x.node === "p1").map((x) => x.type),
-    [RoutingFrame.ForwardReliable, RoutingFrame.Forward],
+    [RoutingFrame.ForwardReliable, RoutingFrame.ForwardBatch],
     "QoS 0 stays unnumbered",
   );
   assert.equal(s.router.stats.unacked, 1);
@@ -162,5 +161,29 @@ test("QoS 1/2 forwards are numbered and kept until acknowledged, and sent again 
   s.handlers.get(RoutingFrame.ForwardAck)!("p1", ack, { hold() {}, release() {} });
   assert.equal(s.router.stats.unacked, 0);
   assert.equal(s.router.stats.resent, 1);
+  await s.broker.close();
+});
+
+test("a change of a peer's interest changes where the next publish of a topic goes (no stale route)", async () => {
+  const s = setup([]);
+  s.router.attach(s.peers);
+  s.interest("p1", ["t/#"]);
+  const forwards = async (): Promise<string[]> => {
+    s.sent.length = 0;
+    s.router.route(msg("t/x"));
+    await Promise.resolve();
+    return s.sent.filter((x) => x.type === RoutingFrame.ForwardBatch).map((x) => x.node);
+  };
+  assert.deepEqual(await forwards(), ["p1"]);
+  assert.deepEqual(await forwards(), ["p1"], "the same topic again: the same node");
+  const delta = (node: string, op: "+f" | "-f", v: string): void =>
+    s.handlers.get(RoutingFrame.InterestDelta)!(node, Buffer.from(JSON.stringify({ op, v })), {
+      hold() {},
+      release() {},
+    });
+  delta("p2", "+f", "t/x");
+  assert.deepEqual((await forwards()).sort(), ["p1", "p2"]);
+  delta("p1", "-f", "t/#");
+  assert.deepEqual(await forwards(), ["p2"]);
   await s.broker.close();
 });

@@ -5,8 +5,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { BrokerChannel, onBrokerEvent } from "../../../src/broker/index.ts";
-import { InprocError, InprocErrorCode, type ReceivedMessage } from "../../../src/index.ts";
+import { InprocError, InprocErrorCode, type ReceivedMessage, type Subscription } from "../../../src/index.ts";
 import { FakeClock } from "../../../src/util/index.ts";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { embedded, next, settle } from "./harness.ts";
 
 const texts = (ms: ReceivedMessage[]): string[] => ms.map((m) => m.text());
@@ -353,4 +355,116 @@ test("block: a durable subscription resumed with a queued backlog holds publish(
   let quick = false;
   await broker.publish("q/y", "5").then(() => (quick = true));
   assert.equal(quick, true);
+});
+
+// ---- lane mode (LocalSubscription #laneCap): the checks a lane delivery skips are kept current instead ---------
+
+test("lane mode: a handler that returned a promise leaves the counts exact (buffered 0) and the buffer bound at bufferSize", async (t) => {
+  const broker = await embedded(t);
+  let release!: () => void;
+  const got: string[] = [];
+  const sub = broker.subscribe("lc", {
+    bufferSize: 4,
+    overflow: "drop-newest",
+    handler: async (m) => {
+      got.push(m.text());
+      if (m.text() === "0") await new Promise<void>((r) => (release = r));
+    },
+  });
+  for (let i = 0; i < 3; i++) void broker.publish("lc", String(i));
+  await settle();
+  assert.deepEqual(got, ["0"], "busy: the other two wait in the buffer");
+  assert.equal(sub.stats().buffered, 2);
+  release();
+  for (let i = 0; i < 5; i++) await settle();
+  assert.deepEqual(got, ["0", "1", "2"]);
+  assert.deepEqual([sub.stats().buffered, sub.stats().bufferedBytes], [0, 0], "nothing counted twice");
+  // Idle again: a burst of 8 before any hand-out fills the 4 places, the other 4 are dropped (not 5 taken).
+  for (let i = 3; i < 11; i++) void broker.publish("lc", String(i));
+  assert.equal(sub.stats().buffered, 4);
+  for (let i = 0; i < 5; i++) await settle();
+  assert.deepEqual(got.slice(3), ["3", "4", "5", "6"]);
+  assert.deepEqual(
+    [sub.stats().received, sub.stats().delivered, sub.stats().dropped, sub.stats().buffered],
+    [11, 7, 4, 0],
+  );
+});
+
+test("lane mode: the backpressure marks count lane messages; an episode ends lane mode and its end resumes it", async (t) => {
+  const broker = await embedded(
+    t,
+    {},
+    { overload: { highWaterBytes: 1000, lowWaterBytes: 100, highWaterMessages: 1000, stallLimitMs: 0 } },
+  );
+  let n = 0;
+  const sub = broker.subscribe("bpl", {
+    bufferSize: 100,
+    handler: () => {
+      n++;
+    },
+  });
+  const payload = Buffer.alloc(100, 0x61);
+  // One burst before any hand-out: 9 x 100 B go through the lane, the 10th reaches the 1000 B mark on the session
+  // path (the episode begins; stallLimitMs 0 declares it slow), the other 10 are dropped.
+  for (let i = 0; i < 20; i++) void broker.publish("bpl", payload);
+  assert.equal(sub.stats().received, 10);
+  assert.equal(broker.metrics().broker.droppedSlow, 10);
+  await settle();
+  assert.equal(n, 10);
+  assert.deepEqual([sub.stats().buffered, sub.stats().bufferedBytes], [0, 0]);
+  // Handed out below the low mark: the episode ended, so deliveries are taken again (and by the lane).
+  for (let i = 0; i < 5; i++) void broker.publish("bpl", payload);
+  assert.equal(sub.stats().received, 15);
+  assert.equal(broker.metrics().broker.droppedSlow, 10);
+  await settle();
+  assert.equal(n, 15);
+});
+
+test("lane mode: a subscription ended by a handler during a hand-out takes nothing more from the lane", async (t) => {
+  const broker = await embedded(t);
+  const got: string[] = [];
+  const sub = broker.subscribe("le", {
+    handler: (m) => {
+      got.push(m.text());
+      if (m.text() === "1") void sub.unsubscribe();
+    },
+  });
+  for (let i = 0; i < 5; i++) void broker.publish("le", String(i));
+  await settle();
+  assert.deepEqual(got, ["0", "1"]);
+  assert.equal(broker.metrics().memory.used, 0, "its lane messages' bytes are released");
+  assert.equal((await broker.publish("le", "x")).matched, 0);
+});
+
+test("lane: an ended subscription is not kept alive by the lane's member slots", async (t) => {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  const broker = await embedded(t);
+  let n = 0;
+  const keep = broker.subscribe("g/#", {
+    handler: () => {
+      n++;
+    },
+  }); // stays: its slots are reused
+  let gone: Subscription | undefined = broker.subscribe("g/#", {
+    handler: () => {
+      n++;
+    },
+  });
+  const ref = new WeakRef(gone);
+  for (let i = 0; i < 20; i++) void broker.publish("g/a", String(i));
+  await settle();
+  assert.equal(n, 40);
+  await gone.unsubscribe();
+  gone = undefined;
+  await broker.publish("g/a", "x"); // (the route cache and the last shared view still name it until the next message)
+  await settle();
+  // (deref() keeps its target alive until the current job ends: collect in a later job than any deref().)
+  for (let i = 0; i < 3; i++) {
+    await settle();
+    gc();
+  }
+  await settle();
+  assert.equal(ref.deref(), undefined);
+  assert.equal(keep.stats().delivered, 21);
 });

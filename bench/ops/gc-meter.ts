@@ -1,0 +1,28 @@
+// Preloaded into each broker of `npm run bench:ops` (node --import): the broker's garbage-collection pauses on its
+// main thread, written at exit to the file named by WHARF_GC_LOG as [[start ms since the epoch, duration ms, 1 if a
+// mark-compact], ...], so the bench can give each run's GC share of its measurement window. Why: fan-in QoS 1 runs fall into two
+// modes, the GC at ~5 % or at 26-38 % of the broker's CPU, whatever the variant (docs/benchmarks.md); with the share
+// printed per run, a variant's rounds can be compared within one mode instead of by how many fell into the slow one.
+// A GC performance observer costs ~1 µs per collection (hundreds a second here), the same in every variant.
+import { writeFileSync } from "node:fs";
+import { PerformanceObserver, constants } from "node:perf_hooks";
+
+const file = process.env["WHARF_GC_LOG"];
+if (file !== undefined && file !== "") {
+  const entries: number[][] = [];
+  const origin = performance.timeOrigin;
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as { detail?: { kind?: number } }).detail?.kind ?? 0;
+      entries.push([origin + e.startTime, e.duration, kind === constants.NODE_PERFORMANCE_GC_MAJOR ? 1 : 0]);
+    }
+  });
+  obs.observe({ entryTypes: ["gc"] });
+  process.on("exit", () => {
+    try {
+      writeFileSync(file, JSON.stringify(entries));
+    } catch {
+      // the bench reports "?" for this run
+    }
+  });
+}

@@ -134,9 +134,13 @@ function gcInWindow(
   file: string,
   window: { startMs: number; endMs: number } | undefined,
   busy: number,
-): { share: number; majors: number } | undefined {
+): { share: number; majors: number; oldSpaceMB: number } | undefined {
   if (window === undefined || !(busy > 0) || !existsSync(file)) return undefined;
-  const entries = JSON.parse(readFileSync(file, "utf8")) as [number, number, number][];
+  const { entries, oldSpace } = JSON.parse(readFileSync(file, "utf8")) as {
+    entries: [number, number, number][];
+    oldSpace: [number, number][];
+  };
+  const oldSpaceMB = oldSpace.filter(([t]) => t <= window.startMs).at(-1)?.[1] ?? Number.NaN;
   let ms = 0;
   let majors = 0;
   for (const [start, duration, major] of entries) {
@@ -146,7 +150,7 @@ function gcInWindow(
     ms += to - from;
     majors += major;
   }
-  return { share: Math.min(1, ms / ((window.endMs - window.startMs) * busy)), majors };
+  return { share: Math.min(1, ms / ((window.endMs - window.startMs) * busy)), majors, oldSpaceMB };
 }
 
 /** A run whose GC took less than this share of the broker's CPU is in the fast mode (the slow one: 26-38 %). */
@@ -216,7 +220,10 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
         (gcShares[v] ??= []).push(gc?.share ?? Number.NaN);
         losses[v] = (losses[v] ?? 0) + (res.delivery?.lost ?? 0);
         const flags = res.notes.filter((n) => !n.startsWith("publishers paused"));
-        const gcText = gc === undefined ? "gc ?" : `gc ${pct(gc.share)} of its busy time, ${gc.majors} mark-compacts`;
+        const gcText =
+          gc === undefined
+            ? "gc ?"
+            : `gc ${pct(gc.share)} of its busy time, ${gc.majors} mark-compacts, old space ${gc.oldSpaceMB.toFixed(1)} MB at the window's start`;
         console.log(
           `  ${spec.id} ${v.padEnd(8)} round ${r + 1}: ${Math.round(res.msgsPerSec ?? 0)} msg/s, broker ${Math.round((res.brokerCpu ?? 0) * 100)}% cpu (${perMsg.toFixed(3)} µs/msg, ${gcText}), lost ${res.delivery?.lost ?? "?"}${flags.length > 0 ? ` ⚠ ${flags.join("; ")}` : ""}`,
         );

@@ -107,8 +107,14 @@ export class PreparedPublish {
       this.staticProps = EMPTY;
       return;
     }
-    const { topicAlias: _a, subscriptionIdentifiers: _s, messageExpiryInterval, ...rest } = msg.properties;
-    this.expiry = messageExpiryInterval;
+    const p = msg.properties;
+    this.expiry = p.messageExpiryInterval;
+    // A routed message's properties never hold the per-subscriber ones (createMessage keeps the forwarded ones
+    // only): then no copy without them is made.
+    const rest =
+      p.topicAlias === undefined && p.subscriptionIdentifiers === undefined && p.messageExpiryInterval === undefined
+        ? p
+        : perMessage(p);
     this.staticProps = Buffer.allocUnsafe(propertiesLength(rest));
     writeProperties(this.staticProps, 0, rest);
   }
@@ -185,4 +191,10 @@ export class PreparedPublish {
     if (withPayload) this.payload.copy(buf, off);
     return buf;
   }
+}
+
+/** `p` without the properties that are set per subscriber (Topic Alias, Subscription Identifiers, Message Expiry). */
+function perMessage(p: Properties): Properties {
+  const { topicAlias: _a, subscriptionIdentifiers: _s, messageExpiryInterval: _e, ...rest } = p;
+  return rest;
 }

@@ -15,6 +15,11 @@ export interface QueueMembership {
   readonly inflight: ReadonlySet<number>;
   /** `arg`: retry-after (ms) for nack, the reason for reject. */
   settle(action: QueueSettleAction, messageId: string, arg?: number | string): QueueOutcome | Promise<QueueOutcome>;
+  /**
+   * Acknowledges this consumer's delivery of `seq` (a PUBACK of it: no message id to build and parse). Optional: a
+   * backend without it is given the delivery's message id through settle().
+   */
+  ackSeq?(seq: number): QueueOutcome | Promise<QueueOutcome>;
   /** Leaves the group: what it has not settled goes to the group's other consumers. */
   leave(): void;
 }
@@ -42,6 +47,7 @@ export function localQueueBackend(engine: QueueEngine, touch: () => void): Queue
       touch();
       return {
         inflight: consumer.inflight,
+        ackSeq: (seq) => wrote(engine.ack(name, group, seq)),
         settle: (action, id, arg) =>
           wrote(
             action === "ack"

@@ -88,14 +88,23 @@ export function parseQueueSpec(filter: string, props: Properties | undefined): Q
 /** `$queue/<name>/$ack` → [name, "$ack"]; undefined for a queue topic that is not a settle topic. */
 function settleTopic(topic: string): [string, SettleAction] | undefined {
   const i = topic.lastIndexOf("/");
+  if (topic.charCodeAt(i + 1) !== 0x24) return undefined; // no `$` level: an append (no slice per message)
   const last = topic.slice(i + 1);
   if (!(SETTLE_ACTIONS as readonly string[]).includes(last)) return undefined;
   return [topic.slice(QUEUE_PREFIX.length, i), last as SettleAction];
 }
 
 export interface QueuePublishOutcome {
-  reasonCode: number;
-  reason?: string | undefined;
+  readonly reasonCode: number;
+  readonly reason?: string | undefined;
+}
+
+/** The answer to every accepted queue PUBLISH (shared: nobody changes it). */
+const ACCEPTED: QueuePublishOutcome = Object.freeze({ reasonCode: ReasonCode.Success });
+
+/** A delivery of this bridge: the session hands the same object back to its owner when it settles. */
+interface QueueBridgeDelivery extends Delivery {
+  readonly queued: QueueDelivery;
 }
 
 interface Member {
@@ -129,6 +138,9 @@ export class QueueRouter implements Router {
   /** Queue subscriptions per session, by filter. */
   readonly #members = new Map<Session, Map<string, Member>>();
   #count = 0;
+  /** The last appended-to topic and its queue name (a queue's publishers all use one topic: no slice per message). */
+  #lastTopic = "";
+  #lastName = "";
 
   constructor(
     private readonly inner: Router,
@@ -266,20 +278,24 @@ export class QueueRouter implements Router {
    * is retried or dead-lettered, never lost.
    */
   #owner(m: Member): DeliveryOwner {
-    const seqOf = new WeakMap<Delivery, QueueDelivery>();
-    const owner: DeliveryOwner & { track(d: Delivery, qd: QueueDelivery): void } = {
+    const owner: DeliveryOwner = {
       persistsItself: true,
-      track: (d, qd) => seqOf.set(d, qd),
       reclaims: () => true,
       settled: (d: Delivery, s: Settlement): void => {
-        const qd = seqOf.get(d);
+        const qd = (d as Partial<QueueBridgeDelivery>).queued;
         const consumer = m.consumer;
         // A later consumer of the same subscription, or none: the group has this one again already.
         if (qd === undefined || m.owner !== owner || consumer === undefined) return;
         switch (s.kind) {
           case "acknowledged":
           case "sent":
-            if (m.version < 5) this.#settled(m, consumer.settle("ack", qd.messageId));
+            // A PUBACK of this delivery settles exactly it: by seq where the backend takes one (nothing to parse).
+            if (m.version < 5) {
+              this.#settled(
+                m,
+                consumer.ackSeq === undefined ? consumer.settle("ack", qd.messageId) : consumer.ackSeq(qd.seq),
+              );
+            }
             return;
           case "rejected":
             this.#settled(m, consumer.settle("nack", qd.messageId));
@@ -296,15 +312,14 @@ export class QueueRouter implements Router {
   }
 
   #send(m: Member, d: QueueDelivery): void {
-    const owner = m.owner as (DeliveryOwner & { track(d: Delivery, qd: QueueDelivery): void }) | undefined;
-    const delivery: Delivery = {
+    const delivery: QueueBridgeDelivery = {
       msg: deliveryMessage(d, m.version >= 5),
       qos: m.sub.qos === 0 ? 0 : 1,
       retain: false,
       subscriptionIds: m.sub.identifier === undefined ? undefined : [m.sub.identifier],
-      owner,
+      owner: m.owner,
+      queued: d,
     };
-    owner?.track(delivery, d);
     m.session.deliver(delivery);
     // Tracing: only a message stored with user properties can carry a traceparent (one property read otherwise).
     if (d.properties?.userProperties !== undefined) {
@@ -343,7 +358,11 @@ export class QueueRouter implements Router {
   publish(c: ClientContext, topic: string, p: PublishPacket): QueuePublishOutcome | Promise<QueuePublishOutcome> {
     const settle = settleTopic(topic);
     if (settle !== undefined) return this.#settle(c, settle[0], settle[1], p);
-    const name = topic.slice(QUEUE_PREFIX.length);
+    let name = this.#lastName;
+    if (topic !== this.#lastTopic) {
+      name = this.#lastName = topic.slice(QUEUE_PREFIX.length);
+      this.#lastTopic = topic;
+    }
     // A 3.1.1 PUBLISH has no properties, unless tracing set the `traceparent` of its append span (inbound.ts).
     const props = p.properties;
     const expiry = props?.messageExpiryInterval;
@@ -448,7 +467,7 @@ export class QueueRouter implements Router {
 
 /** The acknowledgement of a PUBLISH to a queue: success, or the refusal with its reason. */
 function publishAnswer(c: ClientContext, name: string, r: QueueOutcome): QueuePublishOutcome {
-  if (r.ok) return { reasonCode: ReasonCode.Success };
+  if (r.ok) return ACCEPTED;
   c.logger.debug({ queue: name }, r.reason);
   return { reasonCode: r.reasonCode, reason: r.reason };
 }

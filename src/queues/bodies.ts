@@ -3,6 +3,7 @@
 // engine-wide cache is within its budget (`bodyCacheBytes`, default 16 MiB: ~50,000 bodies of 100 bytes, plenty
 // for consumers that keep up, who are handed a message right after its append). Past the budget the oldest written
 // bodies go first; a delivery of an evicted body reads it back from the store (one LMDB read, a few µs).
+import { SeqMap } from "../util/index.ts";
 import type { QueueRecord } from "./store.ts";
 
 /** Heap bytes a cached body costs beyond its payload: the record object, the Buffer object, the Map entry. */
@@ -58,7 +59,7 @@ export class BodyCache {
 
 /** One queue's cached bodies, oldest first. */
 export class QueueBodies {
-  readonly #map = new Map<number, QueueRecord>();
+  readonly #map = new SeqMap<QueueRecord>();
   /** Seqs in the order they were cached (ascending); entries already gone are skipped. */
   #order: number[] = [];
   #head = 0;

@@ -1,99 +1,50 @@
 // The queue engine (docs/queues.md): durable `$queue/<name>` queues with consumer groups, settlement, retries with
 // backoff, dead letters, partitions and streams, over a QueueStore. Pure: no sockets, no broker; the broker adapts
 // connections into ConsumerLinks and PUBLISHes into publish()/ack()/nack()/reject() calls. Every timer goes
-// through the injectable clock (one armed timer for the whole engine, at the earliest deadline).
+// through the injectable clock (one armed timer for the whole engine, at the earliest deadline). Its public shapes
+// are in engine-api.ts, its startup in recovery.ts.
 import { MAX_UINT16, silentLogger, systemClock } from "../util/index.ts";
 import type { Clock, Logger, TimerHandle } from "../util/index.ts";
-import type { Properties } from "../codec/index.ts";
 import { BodyCache } from "./bodies.ts";
 import { DeadlineHeap } from "./deadline-heap.ts";
 import { QueueType, dlqNameOf, resolveQueueSettings, DLQ_PREFIX } from "./config.ts";
 import type { QueueConfigEntry, QueueSettings } from "./config.ts";
+import {
+  DEFAULT_BODY_CACHE,
+  DEFAULT_GROUP,
+  EPHEMERAL_GROUP_PREFIX,
+  Published,
+  SETTLED,
+  isValidQueueName,
+  parseMessageId,
+} from "./engine-api.ts";
+import type {
+  DeadLetterNotice,
+  EnqueueInput,
+  JoinOptions,
+  PublishOutcome,
+  QueueEngineOptions,
+  SettleOutcome,
+} from "./engine-api.ts";
 import { QueueError, QueueErrorCode, refusal } from "./errors.ts";
 import type { Refusal } from "./errors.ts";
 import type { Consumer, Group } from "./group.ts";
 import { Queue } from "./queue.ts";
 import type { QueueEnv } from "./queue.ts";
+import { recoverQueues } from "./recovery.ts";
 import { MemoryQueueStore } from "./store.ts";
 import type { MemberRecord, QueueRecord, QueueStore } from "./store.ts";
 import { DlqReason, messageIdOf } from "./types.ts";
 import type { ConsumerLink, QueueInfo, QueueMessage, StreamStart } from "./types.ts";
 
-export interface QueueEngineOptions {
-  /** Where queues persist (default: in memory, nothing survives a restart). */
-  store?: QueueStore;
-  clock?: Clock;
-  logger?: Logger;
-  /** The `queues:` config entries (names and patterns over the defaults). */
-  config?: readonly QueueConfigEntry[];
-  /** Uniform in [0, 1): backoff jitter (tests fix it). */
-  random?: () => number;
-  /** Queues that publishing may create (0 = unlimited). Default 10 000: queue names come from clients. */
-  maxQueues?: number;
-  /**
-   * Heap budget for message bodies held in memory (bytes, payload + ~240 bytes of object overhead each). Bodies
-   * live in the store; the engine keeps each from its append until the store has written it, then only while
-   * within this budget (oldest evicted first; an evicted body is read back on delivery). Default 16 MiB. Stores
-   * without `read` keep every body regardless.
-   */
-  bodyCacheBytes?: number;
-  /** Called for each message moved to a dead-letter queue, right after the move (the broker emits an event). */
-  onDeadLetter?: ((notice: DeadLetterNotice) => void) | undefined;
-}
-
-/** One message moved to a dead-letter queue (not called for drops, nor when the DLQ was full). */
-export interface DeadLetterNotice {
-  /** The queue the message left (a `$queue/` name without the prefix). */
-  readonly queue: string;
-  /** The dead-letter queue it went to (e.g. `dlq/jobs`). */
-  readonly dlq: string;
-  /** `max-retries`, `total-timeout`, `expired`, `rejected` or `rejected: <consumer's reason>` (the `dlq-reason`). */
-  readonly reason: string;
-  /** Deliveries it had (0: expired before any delivery). */
-  readonly deliveryCount: number;
-  /** The consumer group whose failure moved it ("" for an expiry with no group). */
-  readonly group: string;
-  /** Its `message-id` in the queue it left (`original-message-id` on the dead letter). */
-  readonly messageId: string;
-  readonly payloadBytes: number;
-}
-
-export interface EnqueueInput {
-  payload: Buffer;
-  properties?: Properties | undefined;
-  partitionKey?: string | undefined;
-  /** Publisher's Message Expiry (absolute, clock ms). */
-  expiresAt?: number | undefined;
-}
-
-export type PublishOutcome = { ok: true; seq: number; messageId: string } | Refusal;
-export type SettleOutcome = { ok: true } | Refusal;
-
-export interface JoinOptions {
-  /** Unsettled deliveries at once (default: the queue's `prefetch`). */
-  prefetch?: number | undefined;
-  /** Stream groups: where a new group starts. */
-  start?: StreamStart | undefined;
-}
-
-const DEFAULT_GROUP = "default";
-/**
- * A consumer group named with this prefix lives only while it has consumers: dropped (with its offset and pending
- * state) when the last one leaves, and at startup. What the HTTP bridge's SSE readers of a stream use to resume
- * after a Last-Event-ID without leaving a group behind per connection.
- */
-export const EPHEMERAL_GROUP_PREFIX = "$ephemeral/";
-const DEFAULT_BODY_CACHE = 16 * 1024 * 1024;
-
-/** A queue name: non-empty levels, no wildcards, no level starting with `$` (reserved: `$ack`, `$nack`, …). */
-export function isValidQueueName(name: string): boolean {
-  if (name.length === 0 || name.length > 4096) return false;
-  for (const level of name.split("/")) {
-    if (level.length === 0 || level.startsWith("$") || level.includes("+") || level.includes("#")) return false;
-    if (level.includes("\u0000")) return false;
-  }
-  return true;
-}
+export type {
+  DeadLetterNotice,
+  EnqueueInput,
+  JoinOptions,
+  PublishOutcome,
+  QueueEngineOptions,
+  SettleOutcome,
+} from "./engine-api.ts";
 
 export class QueueEngine {
   static readonly DEFAULT_GROUP = DEFAULT_GROUP;
@@ -135,7 +86,15 @@ export class QueueEngine {
       wake: (at, q) => this.#schedule(q, at),
       deadLetter: (from, group, seq, reason, count) => this.#deadLetter(from, group, seq, reason, count),
     };
-    this.#recover();
+    recoverQueues({
+      store: this.store,
+      clock: this.clock,
+      logger: this.logger,
+      members: this.#members,
+      queues: this.#queues,
+      create: (name) => this.#create(name),
+      schedule: (q, at) => this.#schedule(q, at),
+    });
   }
 
   /** Settings a queue of that name has (or would have). */
@@ -177,9 +136,9 @@ export class QueueEngine {
       enqueuedAt: now,
       expiresAt,
     };
-    const msg = q.append(record);
+    const seq = q.append(record);
     q.counters.published++;
-    return { ok: true, seq: msg.seq, messageId: messageIdOf(msg) };
+    return new Published(seq, now);
   }
 
   // ---- consuming ------------------------------------------------------------------------------------------
@@ -208,10 +167,15 @@ export class QueueEngine {
   }
 
   ack(name: string, group: string | undefined, messageId: string | number): SettleOutcome {
+    if (typeof messageId === "number") {
+      // The broker's PUBACK of a delivery (its seq, nothing to parse or allocate); a refusal takes #find below.
+      const g = this.#queues.get(name)?.groups.get(group === undefined || group === "" ? DEFAULT_GROUP : group);
+      if (g?.ack(messageId) === true) return SETTLED;
+    }
     const r = this.#find(name, group, messageId);
     if (!r.ok) return r;
     r.group.ack(r.seq);
-    return { ok: true };
+    return SETTLED;
   }
 
   /** Retry after `retryAfter` ms (the consumer's `retry-after`) or the queue's backoff; past the limits: DLQ. */
@@ -220,7 +184,7 @@ export class QueueEngine {
     if (!r.ok) return r;
     const after = retryAfter !== undefined && Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined;
     r.group.nack(r.seq, after);
-    return { ok: true };
+    return SETTLED;
   }
 
   /** Straight to the DLQ (`dlq-reason` = `rejected` or `rejected: <reason>`). */
@@ -228,7 +192,7 @@ export class QueueEngine {
     const r = this.#find(name, group, messageId);
     if (!r.ok) return r;
     r.group.reject(r.seq, reason);
-    return { ok: true };
+    return SETTLED;
   }
 
   #find(
@@ -508,86 +472,10 @@ export class QueueEngine {
       counters: { ...q.counters },
     };
   }
-
-  /**
-   * Rebuilds every queue from the store: the message index (paged: no bodies are read when the store keeps the
-   * index fields with its log entries), groups with their floors, pending counts, done markers.
-   */
-  #recover(): void {
-    for (const m of this.store.loadMembers()) this.#members.set(JSON.stringify([m.clientId, m.filter]), m.record);
-    const loaded = this.store.load();
-    let restored = 0;
-    for (const lq of loaded) {
-      const q = this.#create(lq.name);
-      q.setNextSeq(lq.nextSeq);
-      for (const m of lq.messages) {
-        if (m.record === undefined && this.store.read === undefined) {
-          // A wrapper store that delegates load() but not read(): its bodies could never be delivered.
-          throw new QueueError(
-            QueueErrorCode.NotFound,
-            `queue store: load() returned message ${m.seq} of ${lq.name} without its body and the store has no read(); ` +
-              "a QueueStore wrapper must delegate read() and written() too",
-          );
-        }
-        q.restore(m, m.record);
-        restored++;
-      }
-      for (const lg of lq.groups) {
-        if (lg.name.startsWith(EPHEMERAL_GROUP_PREFIX)) {
-          this.store.deleteGroup(lq.name, lg.name); // its consumers ended with the previous process
-          continue;
-        }
-        const g = q.addGroupRestored(lg.name, lg.record.floor);
-        for (const seq of lg.done) if (seq > g.floor) g.restoreDone(seq);
-        for (const seq of q.index.seqs()) {
-          if (g.isSettled(seq)) continue;
-          const pending = lg.pending.get(seq);
-          if (pending !== undefined) g.restorePending(seq, q.partitionOf(seq), pending);
-          else g.offer(seq, q.partitionOf(seq));
-        }
-      }
-      if (q.settings.type === QueueType.Classic && q.groups.size > 0) {
-        const groups = [...q.groups.values()];
-        for (const seq of q.index.seqs()) if (groups.every((g) => g.isSettled(seq))) q.remove(seq);
-      }
-    }
-    const now = this.clock.now();
-    for (const q of this.#queues.values()) {
-      const n = q.tick(now);
-      if (n !== Number.POSITIVE_INFINITY) this.#schedule(q, n);
-    }
-    if (loaded.length > 0) {
-      this.logger.info({ queues: loaded.length, messages: restored }, "queues restored from storage");
-    }
-  }
 }
 
 /** Does the queue hold dead letters (is it a DLQ, whatever its name)? */
 function hasDeadLetters(q: Queue): boolean {
   for (const seq of q.index.seqs()) if (q.index.isDeadLetter(seq)) return true;
   return false;
-}
-
-/**
- * `<seq>` or `<seq>-<append ms>`, each 1–15 decimal digits (what /^(\d{1,15})(?:-(\d{1,15}))?$/ accepts), as numbers;
- * undefined for anything else. By hand: it runs once per settlement, and a RegExp match allocates its result.
- */
-export function parseMessageId(s: string): [seq: number, at: number | undefined] | undefined {
-  let seq = 0;
-  let at = 0;
-  let digits = 0;
-  let dash = -1;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 45 /* - */ && dash < 0 && digits > 0) {
-      dash = i;
-      digits = 0;
-      continue;
-    }
-    if (c < 48 || c > 57 || ++digits > 15) return undefined;
-    if (dash < 0) seq = seq * 10 + (c - 48);
-    else at = at * 10 + (c - 48);
-  }
-  if (digits === 0) return undefined;
-  return [seq, dash < 0 ? undefined : at];
 }

@@ -10,15 +10,16 @@
 // by one consumer at a time (owners rebalanced on join/leave; a partition moves only once its messages in flight
 // with the old owner are settled or given back) and a message waiting for a retry holds back its partition;
 // `strict` — one partition, one message in flight for the whole group.
+import { SeqMap } from "../util/index.ts";
 import type { Clock } from "../util/index.ts";
 import { DeadlineHeap } from "./deadline-heap.ts";
 import { SeqList } from "./fifo.ts";
 import type { QueueSettings } from "./config.ts";
 import { Ordering } from "./config.ts";
 import { assignPartitions } from "./partition.ts";
-import type { PendingRecord, QueueStore } from "./store.ts";
-import { messageIdOf } from "./types.ts";
-import type { ConsumerLink, GroupInfo, QueueCounters, QueueMessage } from "./types.ts";
+import type { PendingRecord, QueueRecord, QueueStore } from "./store.ts";
+import { Delivered } from "./types.ts";
+import type { ConsumerLink, GroupInfo, QueueCounters } from "./types.ts";
 
 /** What a group needs from its queue. */
 export interface GroupHost {
@@ -31,8 +32,8 @@ export interface GroupHost {
   has(seq: number): boolean;
   partitionOf(seq: number): number;
   enqueuedAt(seq: number): number;
-  /** The message with its body (cached, else read from the store); undefined if the queue no longer has it. */
-  message(seq: number): QueueMessage | undefined;
+  /** The body (cached, else read from the store); undefined if the queue no longer has it. */
+  body(seq: number): QueueRecord | undefined;
   /** The group settled `seq`: the queue deletes the body when every group did (classic). */
   settled(group: Group, seq: number): void;
   /** Retries exhausted / rejected / expired: move to the DLQ (or drop); false when the DLQ is full. */
@@ -84,7 +85,7 @@ export class Group {
   /** Per partition (one list for ordering none), ascending seqs ready for delivery. */
   readonly ready: SeqList[];
   /** Every message delivered at least once and not settled. */
-  readonly pending = new Map<number, Pending>();
+  readonly pending = new SeqMap<Pending>();
   /** In flight, in delivery order: deadlines are monotonic (one deliveryTimeout per queue), so the first is due first. */
   readonly #inflight = new Map<number, Pending>();
   /** Waiting for a retry, by seq. */
@@ -270,13 +271,13 @@ export class Group {
       this.#deadOrDrop(seq, p, "expired");
       return;
     }
-    const msg = host.message(seq); // the body: cached when recent, else one read from the store
-    if (msg === undefined) {
+    const r = host.body(seq); // cached when recent, else one read from the store
+    if (r === undefined) {
       this.#drop(seq); // unreadable (logged by the queue): settled rather than retried forever
       return;
     }
     if (p === undefined) {
-      p = { seq, partition: msg.partition, count: 0, consumer: undefined, at: 0, parked: undefined };
+      p = { seq, partition: host.partitionOf(seq), count: 0, consumer: undefined, at: 0, parked: undefined };
       this.pending.set(seq, p);
     }
     p.count++;
@@ -290,20 +291,21 @@ export class Group {
     host.store.putPending(host.name, this.name, seq, { count: p.count, visibleAt: 0 });
     host.counters.delivered++;
     if (this.#inflight.size === 1) host.wake(p.at);
-    const r = msg.record;
-    c.link.send({
-      queue: host.name,
-      group: this.name,
-      seq,
-      messageId: messageIdOf(msg),
-      deliveryCount: p.count,
-      partition: msg.partition,
-      payload: r.payload,
-      properties: r.properties,
-      partitionKey: r.partitionKey,
-      dlq: r.dlq,
-      expiresAt: r.expiresAt,
-    });
+    c.link.send(
+      new Delivered(
+        host.name,
+        this.name,
+        seq,
+        r.enqueuedAt,
+        p.count,
+        p.partition,
+        r.payload,
+        r.properties,
+        r.partitionKey,
+        r.dlq,
+        r.expiresAt,
+      ),
+    );
   }
 
   // ---- settlement -----------------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ export * from "./duration.ts";
 export * from "./errors.ts";
 export * from "./types.ts";
 export * from "./store.ts";
-export { EPHEMERAL_GROUP_PREFIX, QueueEngine, isValidQueueName } from "./engine.ts";
+export { QueueEngine } from "./engine.ts";
+export { EPHEMERAL_GROUP_PREFIX, isValidQueueName } from "./engine-api.ts";
 export type {
   DeadLetterNotice,
   EnqueueInput,
@@ -12,7 +13,7 @@ export type {
   PublishOutcome,
   QueueEngineOptions,
   SettleOutcome,
-} from "./engine.ts";
+} from "./engine-api.ts";
 export type { Consumer } from "./group.ts";
 export { backoffDelay } from "./backoff.ts";
 export { StorageQueueStore } from "./storage-store.ts";

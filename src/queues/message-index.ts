@@ -52,23 +52,35 @@ export class MessageIndex {
   }
 
   add(m: IndexedMessage): void {
-    const n = Math.floor(m.seq / CHUNK);
+    this.put(m.seq, m.partition, m.size, m.enqueuedAt, m.expiresAt, m.deadLetter);
+  }
+
+  /** add() without the object (once per appended message). */
+  put(
+    seq: number,
+    partition: number,
+    size: number,
+    enqueuedAt: number,
+    expiresAt: number | undefined,
+    deadLetter: boolean,
+  ): void {
+    const n = Math.floor(seq / CHUNK);
     let c = this.#chunks.get(n);
     if (c === undefined) {
       c = new Chunk();
-      c.lo = m.seq & MASK;
+      c.lo = seq & MASK;
       this.#chunks.set(n, c);
     }
-    const i = m.seq & MASK;
+    const i = seq & MASK;
     if ((c.flags[i]! & PRESENT) !== 0) return;
     if (i < c.lo) c.lo = i;
-    c.flags[i] = PRESENT | (m.deadLetter ? DEAD_LETTER : 0);
-    c.enqueuedAt[i] = m.enqueuedAt;
-    c.size[i] = m.size;
-    c.partition[i] = m.partition;
-    if (m.expiresAt !== undefined) {
+    c.flags[i] = PRESENT | (deadLetter ? DEAD_LETTER : 0);
+    c.enqueuedAt[i] = enqueuedAt;
+    c.size[i] = size;
+    c.partition[i] = partition;
+    if (expiresAt !== undefined) {
       c.expiresAt ??= new Float64Array(CHUNK).fill(Number.NaN);
-      c.expiresAt[i] = m.expiresAt;
+      c.expiresAt[i] = expiresAt;
     } else if (c.expiresAt !== undefined) c.expiresAt[i] = Number.NaN;
     c.count++;
     this.#count++;

@@ -9,8 +9,7 @@ import { QueueType } from "./config.ts";
 import { Group } from "./group.ts";
 import type { GroupHost } from "./group.ts";
 import { MessageIndex } from "./message-index.ts";
-import { partitionOfHash } from "./partition.ts";
-import { loadedMessageOf } from "./store.ts";
+import { hashKey, partitionOfHash } from "./partition.ts";
 import type { LoadedMessage, QueueRecord, QueueStore } from "./store.ts";
 import { newCounters } from "./types.ts";
 import type { QueueMessage } from "./types.ts";
@@ -138,10 +137,18 @@ export class Queue implements GroupHost {
     return undefined;
   }
 
-  /** Appends (limits already checked) and offers the message to every group. */
-  append(record: QueueRecord): QueueMessage {
+  /** Appends (limits already checked) and offers the message to every group; returns its seq. */
+  append(record: QueueRecord): number {
     const seq = this.store.append(this.name, record);
-    const partition = this.#hold(loadedMessageOf(seq, record));
+    const key = record.partitionKey;
+    const partition = this.#put(
+      seq,
+      key === undefined ? undefined : hashKey(key),
+      record.payload.length,
+      record.enqueuedAt,
+      record.expiresAt,
+      record.dlq !== undefined,
+    );
     // Before any group sees it: a consumer with a free slot is handed it in this same call.
     if (this.store.read !== undefined) this.bodies.add(seq, record);
     else this.#kept.set(seq, record);
@@ -151,7 +158,7 @@ export class Queue implements GroupHost {
     }
     if (record.expiresAt !== undefined) this.env.wake(record.expiresAt, this);
     if (this.settings.type === QueueType.Stream) this.trim(this.clock.now());
-    return { seq, partition, record };
+    return seq;
   }
 
   /** A message loaded from storage (recovery): indexed; its body stays in the store. */
@@ -165,17 +172,21 @@ export class Queue implements GroupHost {
   }
 
   #hold(m: LoadedMessage): number {
-    const partition = partitionOfHash(m.keyHash, this.settings.partitions, this.#spread++);
-    this.index.add({
-      seq: m.seq,
-      partition,
-      size: m.size,
-      enqueuedAt: m.enqueuedAt,
-      expiresAt: m.expiresAt,
-      deadLetter: m.deadLetter,
-    });
-    this.bytes += m.size;
-    if (m.seq >= this.#nextSeq) this.#nextSeq = m.seq + 1;
+    return this.#put(m.seq, m.keyHash, m.size, m.enqueuedAt, m.expiresAt, m.deadLetter);
+  }
+
+  #put(
+    seq: number,
+    keyHash: number | undefined,
+    size: number,
+    enqueuedAt: number,
+    expiresAt: number | undefined,
+    deadLetter: boolean,
+  ): number {
+    const partition = partitionOfHash(keyHash, this.settings.partitions, this.#spread++);
+    this.index.put(seq, partition, size, enqueuedAt, expiresAt, deadLetter);
+    this.bytes += size;
+    if (seq >= this.#nextSeq) this.#nextSeq = seq + 1;
     return partition;
   }
 

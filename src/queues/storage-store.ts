@@ -49,7 +49,7 @@ const META_KEYS = new Set([
   "delivery-count",
 ]);
 
-export function toStoredMessage(queue: string, r: QueueRecord): StoredMessage {
+export function toStoredMessage(queue: string, r: QueueRecord, topic = QUEUE_PREFIX + queue): StoredMessage {
   const extra: UserProperty[] = [];
   if (r.partitionKey !== undefined) extra.push(["partition-key", r.partitionKey]);
   const d = r.dlq;
@@ -67,7 +67,7 @@ export function toStoredMessage(queue: string, r: QueueRecord): StoredMessage {
     properties = { ...properties, userProperties: [...(properties?.userProperties ?? []), ...extra] };
   }
   return {
-    topic: QUEUE_PREFIX + queue,
+    topic,
     payload: r.payload,
     qos: 1,
     retain: false,
@@ -116,6 +116,9 @@ export class StorageQueueStore implements QueueStore {
   readonly durable: boolean;
   /** Member key (JSON of [client id, filter]) → its group name in the MEMBERS log. */
   readonly #members = new Map<string, string>();
+  /** The last queue appended to and its topic (one string concatenation per queue, not per message). */
+  #lastQueue = "";
+  #lastTopic = QUEUE_PREFIX;
 
   constructor(readonly storage: Storage) {
     this.durable = storage.kind === "lmdb";
@@ -151,7 +154,11 @@ export class StorageQueueStore implements QueueStore {
   }
 
   append(queue: string, record: QueueRecord): number {
-    return this.storage.queues.appendMessage(queue, toStoredMessage(queue, record), metaOf(record));
+    if (queue !== this.#lastQueue) {
+      this.#lastQueue = queue;
+      this.#lastTopic = QUEUE_PREFIX + queue;
+    }
+    return this.storage.queues.appendMessage(queue, toStoredMessage(queue, record, this.#lastTopic), metaOf(record));
   }
 
   read(queue: string, seq: number): QueueRecord | undefined {

@@ -27,6 +27,32 @@ export interface QueueDelivery {
   readonly expiresAt: number | undefined;
 }
 
+/**
+ * A delivery as the engine hands it out. `messageId` is built when read: a 3.1.1 consumer settles with its PUBACK
+ * and never sees it, so most deliveries never need the string. Its fields are own properties except
+ * `messageId` (a getter): copy it explicitly when the delivery crosses a structured clone (src/cluster/queues).
+ */
+export class Delivered implements QueueDelivery {
+  constructor(
+    readonly queue: string,
+    readonly group: string,
+    readonly seq: number,
+    /** The message's append time (ms): the second half of its `message-id`. */
+    readonly enqueuedAt: number,
+    readonly deliveryCount: number,
+    readonly partition: number,
+    readonly payload: Buffer,
+    readonly properties: Properties | undefined,
+    readonly partitionKey: string | undefined,
+    readonly dlq: DeadLetterInfo | undefined,
+    readonly expiresAt: number | undefined,
+  ) {}
+
+  get messageId(): string {
+    return messageIdFor(this.seq, this.enqueuedAt);
+  }
+}
+
 /** The broker side of one consumer: how the engine hands it a message. */
 export interface ConsumerLink {
   /** The client id (stats, logs). */
@@ -42,7 +68,11 @@ export interface ConsumerLink {
  * the entry, so a committed message keeps its id across restarts).
  */
 export function messageIdOf(m: QueueMessage): string {
-  return `${m.seq}-${m.record.enqueuedAt}`;
+  return messageIdFor(m.seq, m.record.enqueuedAt);
+}
+
+export function messageIdFor(seq: number, enqueuedAt: number): string {
+  return `${seq}-${enqueuedAt}`;
 }
 
 /** Why a message went to the dead-letter queue (`dlq-reason`). */

@@ -4,6 +4,7 @@ import type { Elider } from "./elide.ts";
 import { isHashedKey, keyText, pendingGroupKey } from "./keys.ts";
 import type { Key, SpaceName } from "./keys.ts";
 import type { KvBackend } from "./kv.ts";
+import { SeqMap } from "../util/seq-map.ts";
 import { SeqIndex } from "./seq-index.ts";
 import type { InflightMessage, MessageId, PendingEntry, QueueEntryMeta, StoredMessage } from "./types.ts";
 
@@ -70,7 +71,7 @@ export interface LogState {
    */
   startup: boolean;
   /** Appends (appendMessage) since the last batch was cut, by seq: nothing of them is pushed until the cut. */
-  readonly unwritten: Map<number, UnwrittenEntry>;
+  readonly unwritten: SeqMap<UnwrittenEntry>;
   /** In the queue logs' list of states with deferred writes. */
   listed: boolean;
 }
@@ -82,12 +83,12 @@ export interface GroupState {
   readonly pendingKey: string;
   cursor: number;
   /** Handed out, unacknowledged: bounded by the consumers' windows, so whole records are kept. */
-  readonly pending: Map<number, PendingEntry>;
+  readonly pending: SeqMap<PendingEntry>;
   /**
    * Pending entries changed since the last batch was cut (their writes are pushed at the cut, net effect only):
    * seq → whether the key existed before the first change (in the committed state plus earlier batches).
    */
-  readonly dirty: Map<number, boolean>;
+  readonly dirty: SeqMap<boolean>;
   /** In the queue logs' list of states with deferred writes. */
   listed: boolean;
 }
@@ -101,7 +102,7 @@ export function newLog(name: string): LogState {
     tail: 0,
     groups: new Map(),
     startup: false,
-    unwritten: new Map(),
+    unwritten: new SeqMap(),
     listed: false,
   };
 }
@@ -112,8 +113,8 @@ export function newGroup(queue: string, name: string, cursor: number): GroupStat
     key: keyText(name),
     pendingKey: pendingGroupKey(queue, name),
     cursor,
-    pending: new Map(),
-    dirty: new Map(),
+    pending: new SeqMap(),
+    dirty: new SeqMap(),
     listed: false,
   };
 }

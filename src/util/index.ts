@@ -7,3 +7,4 @@ export * from "./errors.ts";
 export * from "./limits.ts";
 export * from "./fifo.ts";
 export * from "./deadlines.ts";
+export * from "./seq-map.ts";

@@ -4,8 +4,8 @@
 //
 //   node --import tsx storage-snapshot-child.ts <dir> <log file>
 //
-// Lines: "OPEN <snapshot status>"; "A <seq>" = append committed; "X <seq>" = removal about to be issued;
-// "D <seq>" = removal committed.
+// Lines: "OPEN <snapshot status>"; "I <seq>" = append issued (its commit may complete before a kill that comes
+// before "A"); "A <seq>" = append committed; "X <seq>" = removal about to be issued; "D <seq>" = removal committed.
 import { openSync, writeSync } from "node:fs";
 import { openLmdbStorage } from "../../src/storage/index.ts";
 
@@ -21,6 +21,7 @@ out(`OPEN ${store.openSnapshot.status}`);
 for (let n = 0; ; n++) {
   const id = store.messages.store({ topic: `snap/${n}`, payload: Buffer.alloc(20, n & 0xff), qos: 1, retain: false });
   const seq = store.queues.append("q", id, { s: 20 });
+  out(`I ${seq}`);
   let removed: number | undefined;
   if (n % 3 === 0) {
     removed = store.queues.scan("q", 0, 1)[0]?.seq ?? store.queues.list()[0]?.firstSeq;

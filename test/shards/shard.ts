@@ -1,14 +1,15 @@
-// Runs one shard of the unit tests in this process.
+// Runs one shard of the unit tests, or one group of integration test files, in this process.
 // Why: `node --test` starts one process per file, and each start (node + tsx + the modules under test) costs about
 // 1 s of CPU. The 80 unit files cost 101 s of CPU as separate processes and 37 s in one (measured 2026-12-06),
 // which on this 2-core machine is about half a minute of `npm test` wall time. Unit tests are in-process and
 // ephemeral-port only, so they can share a process; integration tests (real child processes, signals) keep their own.
 // `npm run test:only -- <substring>` still runs matching unit files one by one (scripts/test.mjs).
-import { readdirSync, statSync } from "node:fs";
+import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const unitRoot = fileURLToPath(new URL("../unit/", import.meta.url));
+const integrationRoot = fileURLToPath(new URL("../integration/", import.meta.url));
 
 function list(dir: string): string[] {
   return readdirSync(dir)
@@ -24,4 +25,24 @@ function list(dir: string): string[] {
 export async function runShard(shard: number, count: number): Promise<void> {
   const files = list(unitRoot).filter((_, i) => i % count === shard - 1);
   for (const file of files) await import(pathToFileURL(file).href);
+}
+
+/**
+ * Imports the integration test files of one group of test/shards/integration.json, in the listed order. Each file's
+ * top-level before/after hooks then belong to this process's root test: they run before the first and after the last
+ * test of the group, which only keeps each file's own broker up a little longer (every file keeps its state in its
+ * own module scope and starts its brokers on ephemeral ports).
+ */
+export async function runIntegrationGroup(group: string): Promise<void> {
+  const groups = JSON.parse(readFileSync(new URL("./integration.json", import.meta.url), "utf8")) as Record<
+    string,
+    unknown
+  >;
+  const files = groups[group];
+  if (!Array.isArray(files) || files.length === 0)
+    throw new Error(`test/shards/integration.json has no group ${group}`);
+  for (const file of files) {
+    if (typeof file !== "string") throw new Error(`test/shards/integration.json: ${group} lists a non-string`);
+    await import(pathToFileURL(join(integrationRoot, file)).href);
+  }
 }

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ReasonCode } from "../../../src/codec/index.ts";
 import { QueueError } from "../../../src/queues/index.ts";
-import { parseMessageId } from "../../../src/queues/engine.ts";
+import { parseMessageId } from "../../../src/queues/engine-api.ts";
 import { Link, engine, pub } from "./harness.ts";
 
 test("publish → deliver → ack: the message leaves the queue; delivery carries message-id and delivery-count 1", () => {

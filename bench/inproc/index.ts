@@ -95,7 +95,7 @@ async function publishAll(
 async function wharfInproc(
   name: string,
   filters: readonly string[],
-  mode: "plain" | "priority" | "ack" | "listen",
+  mode: "plain" | "priority" | "ack" | "listen" | "iterator",
 ): Promise<Result> {
   const broker = await embedded();
   let delivered = 0;
@@ -104,6 +104,12 @@ async function wharfInproc(
       broker.listen(f, () => {
         delivered++;
       });
+    } else if (mode === "iterator") {
+      // A consumer per subscription: `for await` (the buffer of 1024 fills, "block" holds the publisher back).
+      const sub = broker.subscribe(f);
+      void (async () => {
+        for await (const _m of sub) delivered++;
+      })();
     } else if (mode === "ack") {
       broker.subscribe(f, { ack: "manual", qos: 1, handler: (m) => (delivered++, m.ack()) });
     } else {
@@ -309,6 +315,7 @@ async function main(): Promise<void> {
   const singles: [string, () => Promise<Result>][] = [
     ["1 subscriber, priority 0..9", () => wharfInproc("wharf priority", [TOPIC], "priority")],
     ["1 subscriber, manual ack QoS 1", () => wharfInproc("wharf ack", [TOPIC], "ack")],
+    ["10 subscribers, +/# filters, for await", () => wharfInproc("wharf iterator", WILDCARDS, "iterator")],
     ["TCP, 1 subscriber (MQTT.js)", () => overTcp("MQTT.js -> MQTT.js", "mqttjs")],
     ["TCP, 1 subscriber (MQTT.js)", () => overTcp("in-process -> MQTT.js", "inproc")],
   ];

@@ -5,6 +5,8 @@
 //   ops      management on: Prometheus metrics with per-QoS counts and the latency histograms (the defaults), plus
 //            one webhook subscribed to client.connected / client.disconnected (a local HTTP sink)
 //   tracing  ops + OpenTelemetry tracing at sampleRatio 0.01, OTLP/HTTP protobuf to a local sink
+//   ops-nolatency (only when listed) ops with management.latencyMetrics: false (no message timed for the latency
+//            histogram)
 //   tracing0 (only when listed) ops + tracing enabled at sampleRatio 0: the tracer installed, nothing recorded; against
 //            ops it is what the unsampled path costs
 //   bare     the broker core and its TCP listener without the server composition (bench/ops/bare-broker.ts): no
@@ -44,7 +46,7 @@ let profDir = "";
 let sampleRatio = 0.01;
 /** --node-flags=<flags>: V8/Node flags for every broker of the run, space-separated (GC experiments). */
 let nodeFlags: string[] = [];
-type Variant = "off" | "ops" | "tracing" | "tracing0" | "bare" | "base";
+type Variant = "off" | "ops" | "ops-nolatency" | "tracing" | "tracing0" | "bare" | "base";
 
 const SPECS: Extract<RunSpec, { kind: "throughput" }>[] = [
   { kind: "throughput", id: "fan-in/qos0/100B/v5", family: "fan-in", qos: 0, payload: 100, protocol: PROTOCOL.v5 },
@@ -86,7 +88,8 @@ function config(variant: Variant, port: number, sinkUrl: string): string {
   ];
   if (variant === "off" || variant === "base") lines.push("management: { enabled: false }");
   else {
-    lines.push("management: { port: 0 }");
+    // ops-nolatency: the publish-to-delivery latency histogram off (what the every-64th timed message costs).
+    lines.push(`management: { port: 0${variant === "ops-nolatency" ? ", latencyMetrics: false" : ""} }`);
     lines.push(`webhooks: [{ name: conn, url: "${sinkUrl}/hook", events: [client.connected, client.disconnected] }]`);
   }
   if (variant === "tracing" || variant === "tracing0") {
@@ -177,8 +180,16 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
     ?.slice(11)
     .split(",");
   const variants = (
-    ["off", "ops", "tracing", "tracing0", "bare", ...(baseRoot === undefined ? [] : (["base"] as const))] as Variant[]
-  ).filter((v) => (wanted === undefined ? v !== "bare" && v !== "tracing0" : wanted.includes(v))); // only when asked for
+    [
+      "off",
+      "ops",
+      "ops-nolatency",
+      "tracing",
+      "tracing0",
+      "bare",
+      ...(baseRoot === undefined ? [] : (["base"] as const)),
+    ] as Variant[]
+  ).filter((v) => (wanted === undefined ? ["off", "ops", "tracing", "base"].includes(v) : wanted.includes(v))); // only when asked for
   nodeFlags = (argv.find((a) => a.startsWith("--node-flags="))?.slice(13) ?? "").split(" ").filter((f) => f !== "");
   sampleRatio = Number(argv.find((a) => a.startsWith("--ratio="))?.slice(8) ?? 0.01);
   profDir = resolve(argv.find((a) => a.startsWith("--prof="))?.slice(7) ?? "");

@@ -5,11 +5,14 @@
 //     verifications going on (distinct users, cache off for them).
 //   node --import tsx bench/security/auth-bench.ts [--seconds 10] [--conns 16] [--users 200] [--rounds 6]
 //     [--round-seconds 4] [--rate 500] [--variants idle,nice] [--diagnose] [--no-cached]
-// --variants: the latency part once per `auth.hashPriority` (one broker each, rounds interleaved), default "idle";
+// --variants <hash>[:<storm>],…: the latency part once per pair of the broker's `auth.hashPriority` (idle|nice)
+//   and the storm process's priority (idle = SCHED_IDLE, nice = nice 10 only; default idle; a suffix @0 runs it
+//   on the broker's CPU 0 instead of the probe's CPU 1), one broker each,
+//   rounds interleaved; default "idle:idle,idle:nice,nice:nice" (this design; its broker with the first bench's
+//   client side; the previous design with it), so that one run separates the broker's share from the client's;
 // --diagnose: per phase, the broker's event-loop delay and scheduler waits (sched-probe.ts) and the probe's own;
-// --perf-sched: in the first round, `perf sched record` each phase (3 s) and report the scheduler delays of the
+// --perf-sched: in the first two rounds, `perf sched record` each phase (3 s) and report the scheduler delays of the
 // broker's event loop and of the probe, by what ran before them (sched-delays.ts; needs perf and root);
-// --storm-priority idle|nice: the connect storm process under SCHED_IDLE (default) or nice 10 only;
 // --no-cached: skip part 1.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -31,11 +34,15 @@ const USERS = num("users", 200);
 const ROUNDS = num("rounds", 6);
 const ROUND_SECONDS = num("round-seconds", 4);
 const RATE = num("rate", 500); // probe QoS 1 messages per second
-const VARIANTS = flagValue(process.argv, "variants", "idle").split(",");
+const VARIANTS = flagValue(process.argv, "variants", "idle:idle,idle:nice,nice:nice")
+  .split(",")
+  .map((v) => {
+    const [hash = "idle", storm = "idle"] = v.split(":");
+    return { hash, storm, name: `${hash}:${storm}` };
+  });
 const DIAGNOSE = process.argv.includes("--diagnose");
 const CACHED = !process.argv.includes("--no-cached");
 const PERF_SCHED = process.argv.includes("--perf-sched");
-const STORM_PRIORITY = flagValue(process.argv, "storm-priority", "idle"); // or "nice" (nice 10 only)
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**
@@ -151,14 +158,18 @@ async function startProbe(port: number) {
   };
 }
 
-/** The connect storm (auth-storm.ts) in a child process at nice 10 on the client core; `stop` returns its count. */
-async function startStorm() {
+/** The connect storm (auth-storm.ts) in a child process on the client core; `stop` returns its count. */
+async function startStorm(spec: string) {
   const argv = [process.execPath, "--import", "tsx", "bench/security/auth-storm.ts", String(USERS)];
-  // SCHED_IDLE (default): the storm yields the client core to the probe at once. At nice 10 a waking probe could
-  // wait out the storm's time slice (EEVDF slice protection, up to ~1.4 ms here): a cost of this bench's two
-  // clients sharing a core, which the connecting devices of a real deployment, on other machines, do not add.
-  const idle = STORM_PRIORITY === "idle" && existsSync("/usr/bin/chrt");
-  const cmd = idle ? ["/usr/bin/chrt", "--idle", "0", "nice", "-n", "10"] : ["nice", "-n", "10"];
+  // "idle" (default): SCHED_IDLE, so the storm yields the client core to the probe at once; "nice": nice 10 only,
+  // as in the first version of this bench (a waking probe may then wait out the storm's time slice). Either way
+  // a cost of this bench's two clients sharing a core, which the connecting devices of a real deployment, on
+  // other machines, do not add. "@0" moves the storm to the broker's CPU 0 (the probe then has CPU 1 alone, and
+  // the storm's own CPU comes out of the broker's idle time, like the hashes).
+  const [priority, cpu] = spec.split("@");
+  const idle = priority === "idle" && existsSync("/usr/bin/chrt");
+  const pin = cpu !== undefined && existsSync("/usr/bin/taskset") ? ["/usr/bin/taskset", "-c", cpu] : [];
+  const cmd = [...pin, ...(idle ? ["/usr/bin/chrt", "--idle", "0"] : []), "nice", "-n", "10"];
   const child = spawn(cmd[0]!, [...cmd.slice(1), ...argv], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   let exited = false;
   child.once("exit", () => (exited = true));
@@ -220,14 +231,14 @@ if (CACHED) {
 // 2. QoS 1 latency of another client without / with first-time argon2id verifications, in alternating rounds.
 // One round gives ~ROUND_SECONDS x RATE samples per phase; the order alternates (quiet-busy, busy-quiet, ...) so a
 // drift of the machine during the run hits both phases alike. The connect storm runs in its own process
-// (auth-storm.ts, niced), started once and switched on and off: in the probe's process it would add the
+// (auth-storm.ts, one per storm priority), started once and switched on and off: in the probe's process it would add the
 // generator's own event-loop stalls to the "busy" phase. Each phase pools ~12,000 samples by default, so its p99
 // rests on ~120 samples (the first version had ~1,100 samples, and p99 moved by 1.5 ms between quiet runs).
-// With several --variants (auth.hashPriority values), each has its own broker, all started at once (an idle broker
-// costs nothing), and every round measures each variant in turn, so that a drift of the machine hits them alike.
+// With several --variants, each has its own broker, all started at once (an idle broker costs nothing), and every
+// round measures each variant in turn, so that a drift of the machine hits them alike.
 {
   const variants = await Promise.all(
-    VARIANTS.map(async (priority) => {
+    VARIANTS.map(async ({ hash: priority, storm: stormPriority, name }) => {
       const w = await startWharf(
         `listeners: [{host: 127.0.0.1, port: 0}]\nstorage: {type: memory}\nlog: {format: json, level: warn}\nsys: {interval: 0}\nmqtt: {allowAnonymous: false}\nauth: {passwordFile: ${pw}, cacheTtl: 0, maxPendingHashes: 100000, hashPriority: ${priority}, connectAttemptsPerUser: {burst: 1000000, perMinute: 0}}\n`,
       );
@@ -235,6 +246,8 @@ if (CACHED) {
       await probe.measure(1000, RATE); // warm-up, not counted
       return {
         priority,
+        name,
+        stormPriority,
         w,
         probe,
         quiet: [] as number[],
@@ -245,7 +258,9 @@ if (CACHED) {
       };
     }),
   );
-  const storm = await startStorm();
+  const storms = new Map<string, Awaited<ReturnType<typeof startStorm>>>();
+  for (const V of variants)
+    if (!storms.has(V.stormPriority)) storms.set(V.stormPriority, await startStorm(V.stormPriority));
   const self = (): ThreadSample => threadSample("self", process.pid);
   const perfDir = mkdtempSync(join(tmpdir(), "wharf-perf-sched-"));
   /** perf sched record on all CPUs for 3 s (first two rounds only); resolves to the file once perf exited. */
@@ -257,20 +272,20 @@ if (CACHED) {
   };
   const perfFiles: { variant: string; phase: string; file: string; pid: number; hash: Set<number> }[] = [];
   const known = new Map<number, string>([
-    [storm.pid, "storm"],
+    ...[...storms.values()].map((x) => [x.pid, "storm"] as const),
     [process.pid, "probe"],
   ]);
-  for (const V of variants) known.set(V.w.pid, `broker-${V.priority}`);
+  for (const V of variants) known.set(V.w.pid, `broker-${V.name}`);
   /** One phase's round trips; with --diagnose / --perf-sched also the broker's and the probe's scheduling. */
   const measurePhase = async (V: (typeof variants)[number], phase: "quiet" | "busy", r: number) => {
     await V.w.probe(); // resets the broker's sched-probe figures
     const t0 = self();
-    const perf = perfRecord(`${V.priority}-${phase}`, r);
+    const perf = perfRecord(`${V.name.replace(":", "-")}-${phase}`, r);
     const lat = await V.probe.measure(ROUND_SECONDS * 1000, RATE);
     const file = await perf;
     // The argon2 workers exist once a busy phase ran; a quiet phase's file is read with the busy phase's ids.
     const hash = phase === "busy" ? lowPriorityThreads(V.w.pid) : new Set<number>();
-    if (file !== undefined) perfFiles.push({ variant: V.priority, phase, file, pid: V.w.pid, hash });
+    if (file !== undefined) perfFiles.push({ variant: V.name, phase, file, pid: V.w.pid, hash });
     const broker = await V.w.probe();
     if (DIAGNOSE) V.diag[phase].push({ broker, probeThread: summary(diff(t0, self())) });
     return lat;
@@ -282,6 +297,7 @@ if (CACHED) {
       let v = 0;
       for (const phase of r % 2 === 0 ? ["quiet", "busy"] : ["busy", "quiet"]) {
         if (phase === "busy") {
+          const storm = storms.get(V.stormPriority)!;
           await storm.start(V.w.port);
           await sleep(300); // the storm reaches its steady rate
           b = await measurePhase(V, "busy", r);
@@ -301,7 +317,7 @@ if (CACHED) {
       });
     }
   }
-  storm.kill();
+  for (const x of storms.values()) x.kill();
   const f = (xs: number[]) => ({
     n: xs.length,
     p50: +percentile(xs, 50).toFixed(3),
@@ -315,7 +331,7 @@ if (CACHED) {
       JSON.stringify({
         bench: "qos1-latency-during-argon2",
         hashPriority: V.priority,
-        stormPriority: STORM_PRIORITY,
+        stormPriority: V.stormPriority,
         rounds: ROUNDS,
         roundSeconds: ROUND_SECONDS,
         probeRate: RATE,
@@ -327,7 +343,7 @@ if (CACHED) {
         perRound: V.rounds,
       }),
     );
-    if (DIAGNOSE) console.log(JSON.stringify({ bench: "diagnose", hashPriority: V.priority, ...V.diag }));
+    if (DIAGNOSE) console.log(JSON.stringify({ bench: "diagnose", variant: V.name, ...V.diag }));
     V.w.stop();
   }
   for (const pf of perfFiles) {
@@ -336,7 +352,7 @@ if (CACHED) {
     console.log(
       JSON.stringify({
         bench: "sched-delays",
-        hashPriority: pf.variant,
+        variant: pf.variant,
         phase: pf.phase,
         brokerEventLoop: schedDelays(pf.file, pf.pid, pf.pid, hash, known),
         probeClient: schedDelays(pf.file, process.pid, process.pid, new Set(), known),

@@ -1,5 +1,6 @@
 // Event-loop delay of a process pinned to one core while argon2id verifications run at a steady rate: no hashing,
-// the libuv pool at normal priority (the old design), and the nice-19 worker threads (Argon2Verifier). The delay
+// the libuv pool at normal priority (the first design), and Argon2Verifier's worker threads at nice 19 (the second)
+// and under SCHED_IDLE (the default since stop 12, auth.hashPriority: idle). The delay
 // a timer sees is what every client of a pinned broker waits on top of its own work (issue #14 target: QoS 1 p99
 // + <= 1 ms at ~77 verifications/s). Run pinned: taskset -c 0 node --import tsx bench/security/hash-lag.ts
 //   [--seconds 5] [--rate 77]
@@ -56,15 +57,19 @@ async function phase(name: string, run: (() => Promise<unknown>) | undefined): P
   await new Promise((r) => setTimeout(r, 1000)); // let stragglers finish before the next phase
 }
 
-const v = new Argon2Verifier({ threads: 1, maxWaiting: 256 });
+const nice = new Argon2Verifier({ threads: 1, maxWaiting: 256, priority: "nice" });
+const idle = new Argon2Verifier({ threads: 1, maxWaiting: 256, priority: "idle" });
+console.log(JSON.stringify({ idleWorker: await idle.workerScheduling(), niceWorker: await nice.workerScheduling() }));
 await phase("no hashing", undefined);
-await phase("libuv pool, normal priority (before)", () => verify(hash, pw));
-await phase("nice-19 worker (after)", () => v.verify(hash, pw));
+await phase("libuv pool, normal priority (first design)", () => verify(hash, pw));
+await phase("nice-19 worker (hashPriority: nice)", () => nice.verify(hash, pw));
+await phase("SCHED_IDLE worker (hashPriority: idle, default)", () => idle.verify(hash, pw));
 await phase("no hashing (again)", undefined);
-v.close();
+nice.close();
+idle.close();
 console.log(
   JSON.stringify({
-    escalatedToPool: v.escalated,
+    escalatedToPool: { nice: nice.escalated, idle: idle.escalated },
     load: (await import("node:os")).loadavg().map((x) => +x.toFixed(2)),
   }),
 );

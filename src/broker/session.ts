@@ -143,9 +143,41 @@ export const PubrecOutcome = { Unknown: 0, SendPubrel: 1, Done: 2 } as const;
 export type PubrecOutcomeValue = (typeof PubrecOutcome)[keyof typeof PubrecOutcome];
 
 export class Session {
-  link: SessionLink | undefined = undefined;
+  #link: SessionLink | undefined = undefined;
+  #sink: (SessionLink & DirectSink) | undefined = undefined;
+  /**
+   * The sink while offer() may use it as far as this session's state goes (it is the attached link, no retained
+   * backlog, no held SUBACK), else undefined: kept current where those change, so that offer() checks one field
+   * (and the queue) per delivery instead of four.
+   */
+  #direct: (SessionLink & DirectSink) | undefined = undefined;
+
+  get link(): SessionLink | undefined {
+    return this.#link;
+  }
+
+  set link(link: SessionLink | undefined) {
+    this.#link = link;
+    this.#updateDirect();
+  }
+
   /** The link's direct intake (DirectSink), used only while that link is attached. */
-  sink: (SessionLink & DirectSink) | undefined = undefined;
+  get sink(): (SessionLink & DirectSink) | undefined {
+    return this.#sink;
+  }
+
+  set sink(sink: (SessionLink & DirectSink) | undefined) {
+    this.#sink = sink;
+    this.#updateDirect();
+  }
+
+  #updateDirect(): void {
+    const sink = this.#sink;
+    this.#direct =
+      sink !== undefined && sink === this.#link && this.#backlog === undefined && this.#gate === undefined
+        ? sink
+        : undefined;
+  }
   /** The identity of the client that last attached (ACL read checks while it is offline). */
   owner: ReadSubject | undefined = undefined;
   /** Seconds; 0 = ends with the connection, NEVER_EXPIRES = never. */
@@ -235,15 +267,8 @@ export class Session {
    * session that it must stay behind (retained backlog, a held SUBACK, the queue). Otherwise false: deliver() it.
    */
   offer(d: Delivery): boolean {
-    const sink = this.sink;
-    return (
-      sink !== undefined &&
-      sink === this.link &&
-      this.#backlog === undefined &&
-      this.#gate === undefined &&
-      this.queue.length === 0 &&
-      sink.offer(d)
-    );
+    const sink = this.#direct;
+    return sink !== undefined && this.queue.length === 0 && sink.offer(d);
   }
 
   /**
@@ -268,6 +293,7 @@ export class Session {
     if (this.#backlog === undefined) {
       this.#backlog = ds;
       this.#backlogAt = 0;
+      this.#direct = undefined;
     } else this.#backlog.push(...ds);
     this.drain();
   }
@@ -281,12 +307,16 @@ export class Session {
     if (link === undefined) return;
     if (this.#gate?.link === link) this.#gate.count++;
     else this.#gate = { link, count: 1 };
+    this.#direct = undefined;
   }
 
   /** The SUBACK of a holdLive() went out: its retained messages go first, then what queued meanwhile. */
   releaseLive(retained: Delivery[]): void {
     const g = this.#gate;
-    if (g !== undefined && (g.link !== this.link || --g.count === 0)) this.#gate = undefined;
+    if (g !== undefined && (g.link !== this.link || --g.count === 0)) {
+      this.#gate = undefined;
+      this.#updateDirect();
+    }
     if (retained.length > 0) this.deliverBacklog(retained);
     else this.drain();
   }
@@ -326,6 +356,7 @@ export class Session {
     if (this.#backlogAt < b.length) return;
     this.#backlog = undefined;
     this.#backlogAt = 0;
+    this.#updateDirect();
   }
 
   /**
@@ -495,6 +526,7 @@ export class Session {
   clearState(): void {
     this.#backlog = undefined;
     this.#backlogAt = 0;
+    this.#updateDirect();
     if (this.#owned > 0) {
       for (const out of this.#inflight?.values() ?? []) {
         if (out.state !== OutState.AwaitPubcomp) this.#drop(out.delivery, DropReason.SessionEnded);

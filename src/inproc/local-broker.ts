@@ -521,7 +521,7 @@ export class LocalBroker {
     const commit = this.#publisher.committed();
     if (commit !== undefined) (waits ??= []).push(commit);
     if (waits === undefined) return resolvedResult(r);
-    return Promise.all(waits).then(() => r);
+    return (waits.length === 1 ? waits[0]! : Promise.all(waits)).then(() => r);
   }
 }
 

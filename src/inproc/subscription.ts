@@ -81,7 +81,12 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   #error: InprocError | undefined = undefined;
   #resolveClosed!: (e: InprocError | undefined) => void;
   readonly closed: Promise<InprocError | undefined>;
-  #drainedWaiters: (() => void)[] = [];
+  /**
+   * What drained() hands out until the session queue is empty again: one promise for every publish() that waits
+   * meanwhile (a publisher ahead of its "block" subscribers asks on every publish), not one each.
+   */
+  #drainedPromise: Promise<void> | undefined = undefined;
+  #drainedResolve: (() => void) | undefined = undefined;
   // Counters (stats()): fields of their own, since two of them change on every message.
   #received = 0;
   #delivered = 0;
@@ -410,7 +415,13 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   // ---- hand-out ------------------------------------------------------------------------------------------------
 
   #schedulePump(): void {
-    if (this.#pumpScheduled) return;
+    // An iterator nobody waits on takes from the buffer in next(): a pump would find no one to hand to, and only
+    // release blocked publishers (#afterTake) if some wait.
+    if (
+      this.#pumpScheduled ||
+      (this.#handler === undefined && this.#waiters.length === 0 && this.#drainedResolve === undefined)
+    )
+      return;
     this.#pumpScheduled = true;
     queueMicrotask(this.#pumpTask);
   }
@@ -479,11 +490,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
     const s = this.session;
     if (s !== undefined && s.queue.length > 0 && this.canWrite) s.drain();
     else this.eased();
-    if (this.#drainedWaiters.length > 0 && (s === undefined || s.queue.length === 0)) {
-      const waiters = this.#drainedWaiters;
-      this.#drainedWaiters = [];
-      for (const w of waiters) w();
-    }
+    if (this.#drainedResolve !== undefined && (s === undefined || s.queue.length === 0)) this.#releaseDrained();
   }
 
   /** Starts tracking `r` as out of the buffer: manual ack gets its timeout; iterator auto-ack settles now. */
@@ -651,7 +658,14 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
     if (this.#overflow !== "block" || s === undefined || s.queue.length === 0 || this.state === ConnState.Closed) {
       return undefined;
     }
-    return new Promise((resolve) => this.#drainedWaiters.push(resolve));
+    return (this.#drainedPromise ??= new Promise((resolve) => (this.#drainedResolve = resolve)));
+  }
+
+  #releaseDrained(): void {
+    const resolve = this.#drainedResolve;
+    this.#drainedPromise = undefined;
+    this.#drainedResolve = undefined;
+    resolve?.();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<ReceivedMessage> {
@@ -712,8 +726,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
     if (this.#abort !== undefined) this.#signal?.removeEventListener("abort", this.#abort);
     for (const w of this.#waiters) w({ value: undefined, done: true });
     this.#waiters = [];
-    for (const w of this.#drainedWaiters) w();
-    this.#drainedWaiters = [];
+    this.#releaseDrained();
     if (error !== undefined) this.#reportError(error);
     this.#host.removed(this);
     this.#resolveClosed(error);

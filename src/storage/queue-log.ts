@@ -120,25 +120,29 @@ export class EngineQueueLogs implements QueueLogStore {
     }
   }
 
-  /** Pushes the log's unwritten appends (body + entry each), fresh keys, through the elision. */
+  /**
+   * Pushes the log's unwritten appends (body + entry each). Straight into the batch, not through the elision: each
+   * op is the key's final state so far, and an op pushed later in the same batch (a removal through the elision
+   * after a mid-batch materialize) comes after it, so the batch's outcome is right either way.
+   */
   #writeUnwritten(st: LogState): void {
     st.listed = false;
     const h = this.#h;
     st.unwritten.forEach((u, seq) => {
-      h.elider.put(Space.Message, ["", u.id], encodeMessage(u.message), true);
-      h.elider.put(Space.QueueLog, [st.key, seq], encodeLogEntry(u.id, u.appendedAt, u.meta), true);
+      h.put(Space.Message, ["", u.id], encodeMessage(u.message));
+      h.put(Space.QueueLog, [st.key, seq], encodeLogEntry(u.id, u.appendedAt, u.meta));
     });
     st.unwritten.clear();
   }
 
-  /** Pushes the net effect of the group's pending-entry changes. */
+  /** Pushes the net effect of the group's pending-entry changes (straight into the batch, as above). */
   #writeDirty(g: GroupState): void {
     g.listed = false;
     const h = this.#h;
     g.dirty.forEach((existed, seq) => {
       const p = g.pending.get(seq);
-      if (p !== undefined) h.elider.put(Space.QueuePending, [g.pendingKey, seq], encodePending(p), !existed);
-      else if (existed) h.elider.remove(Space.QueuePending, [g.pendingKey, seq]);
+      if (p !== undefined) h.put(Space.QueuePending, [g.pendingKey, seq], encodePending(p));
+      else if (existed) h.remove(Space.QueuePending, [g.pendingKey, seq]);
     });
     g.dirty.clear();
   }

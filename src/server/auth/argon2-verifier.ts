@@ -7,12 +7,13 @@
 // from 3.08 to 10.77 ms at 77 verifications/s.
 //
 // Priority ("idle", the default): each worker sets nice 19 on itself (per thread on Linux: the event loop keeps
-// nice 0), then moves itself to SCHED_IDLE with chrt(1) on its own thread id. Nice 19 alone was not enough: Linux
-// 6.6+ (EEVDF) lets the running task finish a protected slice (RUN_TO_PARITY, ~0.7 ms) before a waking task of
-// the same class preempts it, whatever their nice values, so with a hash always running (85 first-time logins/s
-// keep one core ~90 % busy hashing) the event loop woke up to a slice late, on many wakeups. A SCHED_IDLE task is
-// preempted by any waking normal task at once, with no slice protection (kernel/sched/fair.c,
-// check_preempt_wakeup_fair: "Preempt an idle entity in favor of a non-idle entity"). Unprivileged threads may
+// nice 0), then moves itself to SCHED_IDLE with chrt(1) on its own thread id. With nice alone, whether a waking
+// event loop preempts the hash at once is left to heuristics: Linux 6.6+ (EEVDF) may let the running task keep a
+// protected slice (1.4 ms on the 2-core dev VM), and with 85 first-time logins/s a hash runs on the broker's core
+// ~90 % of the time. (Measured, nice 19 gave the CPU back within 150 µs too; a nice-10 process kept a nice-0 one
+// waiting up to 0.94 ms: bench:auth --perf-sched.) A SCHED_IDLE task is preempted by any waking normal task at
+// once, by rule (kernel/sched/fair.c, check_preempt_wakeup_fair: "Preempt an idle entity in favor of a non-idle
+// entity"). Unprivileged threads may
 // move themselves to SCHED_IDLE (not back). Where chrt is missing or refused, the workers stay at nice 19 and say
 // so (workerScheduling()); "nice" asks for nice 19 only.
 //

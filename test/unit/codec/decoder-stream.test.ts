@@ -231,6 +231,34 @@ describe("decoder zero-copy", () => {
     assert.equal(d.next(), undefined);
     assert.equal(d.bufferedBytes, 4);
   });
+
+  it("many decoders fed interleaved byte by byte (they share one Reader) each decode their own packets", () => {
+    const rng = new Rng(77);
+    const v = 5 as const;
+    const streams = Array.from({ length: 8 }, () => {
+      const packets = packetTypesFor(v).map((type) => smallPacket(rng, v, type));
+      return {
+        packets,
+        bytes: Buffer.concat(packets.map((p) => encode(p, v))),
+        d: new Decoder({ protocolVersion: v }),
+      };
+    });
+    const got: Packet[][] = streams.map(() => []);
+    const longest = Math.max(...streams.map((s) => s.bytes.length));
+    for (let i = 0; i < longest; i++) {
+      streams.forEach((s, k) => {
+        if (i >= s.bytes.length) return;
+        s.d.push(s.bytes.subarray(i, i + 1));
+        got[k]!.push(...drain(s.d));
+      });
+    }
+    streams.forEach((s, k) => {
+      assert.deepEqual(
+        got[k]!.map((p) => normalizePacket(p, v)),
+        s.packets.map((p) => normalizePacket(p, v)),
+      );
+    });
+  });
 });
 
 describe("decoder string interning", () => {

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { dieWithTestProcess } from "./reaper.ts";
 
 interface AfterHook {
   after(fn: () => void | Promise<void>): void;
@@ -69,6 +70,7 @@ async function startOnce(timeoutMs: number): Promise<EtcdProcess | undefined> {
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   running.set(child, dir);
+  const unwatch = dieWithTestProcess(child, "etcd");
   if (!hooked) {
     hooked = true;
     process.once("exit", () => {
@@ -88,6 +90,7 @@ async function startOnce(timeoutMs: number): Promise<EtcdProcess | undefined> {
     child.kill("SIGCONT");
     child.kill("SIGKILL");
     await exited(child);
+    unwatch();
     running.delete(child);
     rmSync(dir, { recursive: true, force: true });
   };

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { dieWithTestProcess } from "./reaper.ts";
 
 export const MOSQUITTO_BIN = "/usr/sbin/mosquitto";
 
@@ -49,6 +50,7 @@ let exitHookInstalled = false;
 
 function track(child: ChildProcess, dir: string): void {
   running.set(child, dir);
+  dieWithTestProcess(child, "mosquitto"); // its watchdog ends by itself once this mosquitto is gone
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.once("exit", () => {

@@ -38,3 +38,30 @@ c.stdout.once("data", () => process.stdout.write(c.pid + "\\n")); c.stdout.resum
     await new Promise((r) => setTimeout(r, 100));
   assert.equal(alive(brokerPid), false, "the orphaned broker exited");
 });
+
+it("a non-Node child (etcd, mosquitto) is killed by its watchdog once the test process is killed with SIGKILL", async (t) => {
+  // The "runner": a test-like process that starts a long-lived binary under dieWithTestProcess (reaper.ts), as
+  // test/helpers/etcd.ts and mosquitto.ts do, prints its pid, then waits forever.
+  const reaper = JSON.stringify(new URL("../../helpers/reaper.ts", import.meta.url).href);
+  const script = `import { spawn } from "node:child_process"; import { dieWithTestProcess } from ${reaper};
+const c = spawn("sleep", ["600"], { stdio: "ignore" }); dieWithTestProcess(c, "sleep");
+process.stdout.write(c.pid + "\\n"); setInterval(() => {}, 1000);`;
+  const runner = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let childPid = 0;
+  t.after(() => {
+    if (alive(runner.pid!)) runner.kill("SIGKILL");
+    if (childPid !== 0 && alive(childPid)) process.kill(childPid, "SIGKILL");
+  });
+  const [line] = (await once(runner.stdout, "data")) as [Buffer];
+  childPid = Number(line.toString().trim());
+  assert.ok(childPid > 0 && alive(childPid), "the child runs while its test process does");
+  runner.kill("SIGKILL");
+  await once(runner, "exit");
+  // The watchdog polls once a second.
+  for (const deadline = Date.now() + 20_000; alive(childPid) && Date.now() < deadline;)
+    await new Promise((r) => setTimeout(r, 100));
+  assert.equal(alive(childPid), false, "the orphaned child was killed by its watchdog");
+});

@@ -37,15 +37,6 @@ import type { MemberRecord, QueueRecord, QueueStore } from "./store.ts";
 import { DlqReason, messageIdOf } from "./types.ts";
 import type { ConsumerLink, QueueInfo, QueueMessage, StreamStart } from "./types.ts";
 
-export type {
-  DeadLetterNotice,
-  EnqueueInput,
-  JoinOptions,
-  PublishOutcome,
-  QueueEngineOptions,
-  SettleOutcome,
-} from "./engine-api.ts";
-
 export class QueueEngine {
   static readonly DEFAULT_GROUP = DEFAULT_GROUP;
   readonly store: QueueStore;

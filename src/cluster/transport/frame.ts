@@ -15,12 +15,6 @@ export function frameHeader(type: number, bodyBytes: number): Buffer {
   return h;
 }
 
-/** Writes the header of a frame whose body is `bodyBytes` long into the first FRAME_HEADER_BYTES of `b`. */
-export function writeFrameHeader(b: Buffer, type: number, bodyBytes: number): void {
-  b.writeUInt32BE(bodyBytes + 1, 0);
-  b.writeUInt8(type, 4);
-}
-
 /** One frame as a single buffer (tests, small control frames). */
 export function encodeFrame(type: number, body: Buffer): Buffer {
   return Buffer.concat([frameHeader(type, body.length), body]);

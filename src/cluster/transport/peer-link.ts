@@ -11,7 +11,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import type { Clock, Logger, TimerHandle } from "../../util/index.ts";
-import { FRAME_HEADER_BYTES, FrameDecoder, frameHeader, writeFrameHeader } from "./frame.ts";
+import { FrameDecoder, frameHeader } from "./frame.ts";
 import { TransportFrame } from "./frame-types.ts";
 import type { HelloBody } from "./frame-types.ts";
 
@@ -125,25 +125,6 @@ export class PeerLink {
     }
     this.#queue.push(frameHeader(type, bytes), ...parts);
     this.#queueBytes += bytes + 5;
-    this.#framesSent++;
-    if (!this.#congested && this.queuedBytes >= this.deps.limits.highWaterBytes) this.#congested = true;
-    this.#scheduleFlush();
-    return true;
-  }
-
-  /**
-   * Queues one frame built by the caller: `frame`'s first FRAME_HEADER_BYTES are the header's room, written here;
-   * the rest is the body. The same buffer may be queued on several links (the header is the same). False: refused.
-   */
-  sendFrame(type: number, frame: Buffer): boolean {
-    const bytes = frame.length - FRAME_HEADER_BYTES;
-    if (this.#closed || this.queuedBytes + frame.length > this.deps.limits.maxQueuedBytes) {
-      this.#refused++;
-      return false;
-    }
-    writeFrameHeader(frame, type, bytes);
-    this.#queue.push(frame);
-    this.#queueBytes += frame.length;
     this.#framesSent++;
     if (!this.#congested && this.queuedBytes >= this.deps.limits.highWaterBytes) this.#congested = true;
     this.#scheduleFlush();

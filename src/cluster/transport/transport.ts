@@ -9,7 +9,7 @@ import tls from "node:tls";
 import type { Clock, Logger } from "../../util/index.ts";
 import { ClusterError } from "../errors.ts";
 import { Listeners } from "../listeners.ts";
-import { DEFAULT_MAX_FRAME_BYTES, FRAME_HEADER_BYTES, FrameDecoder, encodeFrame } from "./frame.ts";
+import { DEFAULT_MAX_FRAME_BYTES, FrameDecoder, encodeFrame } from "./frame.ts";
 import { FIRST_USER_FRAME_TYPE, TransportFrame } from "./frame-types.ts";
 import type { HelloBody } from "./frame-types.ts";
 import { DEFAULT_LINK_LIMITS, PeerLink } from "./peer-link.ts";
@@ -193,13 +193,6 @@ export class PeerTransport {
     }
     const link = this.#links.get(nodeId);
     return link !== undefined && link.send(type, body);
-  }
-
-  /** send() for a frame built by the caller with FRAME_HEADER_BYTES of room in front (PeerLink.sendFrame). */
-  sendFrame(nodeId: string, type: number, frame: Buffer): boolean {
-    if (nodeId === this.#o.nodeId) return this.send(nodeId, type, frame.subarray(FRAME_HEADER_BYTES));
-    const link = this.#links.get(nodeId);
-    return link !== undefined && link.sendFrame(type, frame);
   }
 
   /** False while the link to `nodeId` is over its high-water mark (wait for the "drain" event). */

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm test`: Debian peers, format check, lint, typecheck, then every test file under test/.
 // Node 20 does not expand globs for --test, so the files are listed here.
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,14 +9,6 @@ import { fileURLToPath } from "node:url";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const testsOnly = process.argv.includes("--tests-only");
 const filters = process.argv.slice(2).filter((a) => !a.startsWith("--"));
-
-function run(label, cmd, args) {
-  const t0 = Date.now();
-  console.log(`\n[wharf] ${label}: ${cmd} ${args.length > 8 ? args.slice(0, 8).join(" ") + " …" : args.join(" ")}`);
-  const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit" });
-  console.log(`[wharf] ${label}: ${r.status === 0 ? "ok" : "FAILED"} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  if (r.status !== 0) process.exit(r.status ?? 1);
-}
 
 function listTests(dir) {
   const out = [];
@@ -31,10 +23,10 @@ function listTests(dir) {
 const started = Date.now();
 const tsBuildInfo = join(root, "node_modules", ".cache", "wharf", "typecheck.tsbuildinfo");
 const bin = (name) => join(root, "node_modules", ".bin", name);
-run("peers", process.execPath, [join(root, "scripts", "ensure-peers.mjs")]);
 /** Starts a command; `buffered` collects its output and prints it as one block when it ends. */
 function start(label, cmd, args, buffered) {
   const t0 = Date.now();
+  console.log(`\n[wharf] ${label}: ${cmd} ${args.length > 8 ? args.slice(0, 8).join(" ") + " …" : args.join(" ")}`);
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: root, stdio: buffered ? ["ignore", "pipe", "pipe"] : "inherit" });
     const out = [];
@@ -50,6 +42,9 @@ function start(label, cmd, args, buffered) {
     });
   });
 }
+
+const peers = await start("peers", process.execPath, [join(root, "scripts", "ensure-peers.mjs")]);
+if (peers.status !== 0) process.exit(peers.status);
 
 // The static checks are independent of each other (about 50 s of CPU, 20 s of it eslint) and the tests need only
 // the build: the tests start as soon as dist/ is built and run beside the other checks, so that the 2 cores are

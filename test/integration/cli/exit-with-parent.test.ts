@@ -4,6 +4,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { it } from "node:test";
+import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { cliArgs, repoRoot } from "../../helpers/spawn-wharf.ts";
 
@@ -17,39 +18,13 @@ const alive = (pid: number): boolean => {
   }
 };
 
-it("a wharf child exits once the process that started it is killed with SIGKILL", async (t) => {
-  // The "runner": starts wharf, prints its pid once wharf logs (it is up), then waits forever.
-  const argv = [...cliArgs(), "start", "--host", "127.0.0.1", "--port", "0", "--storage", "memory"];
-  const script = `const c = require("node:child_process").spawn(process.execPath, ${JSON.stringify(argv)}, { stdio: ["ignore", "pipe", "ignore"] });
-c.stdout.once("data", () => process.stdout.write(c.pid + "\\n")); c.stdout.resume(); setInterval(() => {}, 1000);`;
-  const runner = spawn(process.execPath, ["-e", script], { cwd: repoRoot, stdio: ["ignore", "pipe", "inherit"] });
-  let brokerPid = 0;
-  t.after(() => {
-    if (alive(runner.pid!)) runner.kill("SIGKILL");
-    if (brokerPid !== 0 && alive(brokerPid)) process.kill(brokerPid, "SIGKILL");
-  });
-  const [line] = (await once(runner.stdout, "data")) as [Buffer];
-  brokerPid = Number(line.toString().trim());
-  assert.ok(brokerPid > 0 && alive(brokerPid), "the broker runs while its runner does");
-  runner.kill("SIGKILL");
-  await once(runner, "exit");
-  // The watchdog polls every 500 ms; give it 20 s on a loaded machine (the broker may still be starting).
-  for (const deadline = Date.now() + 20_000; alive(brokerPid) && Date.now() < deadline;)
-    await new Promise((r) => setTimeout(r, 100));
-  assert.equal(alive(brokerPid), false, "the orphaned broker exited");
-});
-
-it("a non-Node child (etcd, mosquitto) is killed by its watchdog once the test process is killed with SIGKILL", async (t) => {
-  // The "runner": a test-like process that starts a long-lived binary under dieWithTestProcess (reaper.ts), as
-  // test/helpers/etcd.ts and mosquitto.ts do, prints its pid, then waits forever.
-  const reaper = JSON.stringify(new URL("../../helpers/reaper.ts", import.meta.url).href);
-  const script = `import { spawn } from "node:child_process"; import { dieWithTestProcess } from ${reaper};
-const c = spawn("sleep", ["600"], { stdio: "ignore" }); dieWithTestProcess(c, "sleep");
-process.stdout.write(c.pid + "\\n"); setInterval(() => {}, 1000);`;
-  const runner = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
-    cwd: repoRoot,
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+/**
+ * Starts `args` as the "runner" (a stand-in for a test process), which prints the pid of the child it started;
+ * checks the child runs, SIGKILLs the runner and returns whether the orphaned child is gone within 20 s (its
+ * watchdog polls every 0.5-1 s; the margin is for a loaded machine, where the child may still be starting).
+ */
+async function orphanGone(t: TestContext, args: string[], what: string): Promise<boolean> {
+  const runner = spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", "pipe", "inherit"] });
   let childPid = 0;
   t.after(() => {
     if (alive(runner.pid!)) runner.kill("SIGKILL");
@@ -57,11 +32,29 @@ process.stdout.write(c.pid + "\\n"); setInterval(() => {}, 1000);`;
   });
   const [line] = (await once(runner.stdout, "data")) as [Buffer];
   childPid = Number(line.toString().trim());
-  assert.ok(childPid > 0 && alive(childPid), "the child runs while its test process does");
+  assert.ok(childPid > 0 && alive(childPid), `the ${what} runs while its runner does`);
   runner.kill("SIGKILL");
   await once(runner, "exit");
-  // The watchdog polls once a second.
   for (const deadline = Date.now() + 20_000; alive(childPid) && Date.now() < deadline;)
     await new Promise((r) => setTimeout(r, 100));
-  assert.equal(alive(childPid), false, "the orphaned child was killed by its watchdog");
+  return !alive(childPid);
+}
+
+it("a wharf child exits once the process that started it is killed with SIGKILL", async (t) => {
+  // The runner starts wharf, prints its pid once wharf logs (it is up), then waits forever.
+  const argv = [...cliArgs(), "start", "--host", "127.0.0.1", "--port", "0", "--storage", "memory"];
+  const script = `const c = require("node:child_process").spawn(process.execPath, ${JSON.stringify(argv)}, { stdio: ["ignore", "pipe", "ignore"] });
+c.stdout.once("data", () => process.stdout.write(c.pid + "\\n")); c.stdout.resume(); setInterval(() => {}, 1000);`;
+  assert.equal(await orphanGone(t, ["-e", script], "broker"), true, "the orphaned broker exited");
+});
+
+it("a non-Node child (etcd, mosquitto) is killed by its watchdog once the test process is killed with SIGKILL", async (t) => {
+  // The runner starts a long-lived binary under dieWithTestProcess (reaper.ts), as test/helpers/etcd.ts and
+  // mosquitto.ts do, prints its pid, then waits forever.
+  const reaper = JSON.stringify(new URL("../../helpers/reaper.ts", import.meta.url).href);
+  const script = `import { spawn } from "node:child_process"; import { dieWithTestProcess } from ${reaper};
+const c = spawn("sleep", ["600"], { stdio: "ignore" }); dieWithTestProcess(c, "sleep");
+process.stdout.write(c.pid + "\\n"); setInterval(() => {}, 1000);`;
+  const args = ["--import", "tsx", "--input-type=module", "-e", script];
+  assert.equal(await orphanGone(t, args, "child"), true, "the orphaned child was killed by its watchdog");
 });

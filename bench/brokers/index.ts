@@ -153,10 +153,23 @@ const wharf: BrokerDef = {
     if (management) args.push("--management-port", "0");
     if (persistent) args.push("--storage", "lmdb", "--data-dir", dataDir(ctx, `wharf-${port}`));
     else args.push("--storage", "memory");
+    // WHARF_BENCH_LOOP_STATS=1 (diagnosis, off by default: its 1 ms timer changes the broker a little): the broker
+    // records its event-loop delay and GC pauses over windows the scenario opens and closes with SIGUSR2
+    // (bench/tools/loop-stats.mjs; the latency scenario reports them per round).
+    const env: Record<string, string> = {};
+    if (process.env["WHARF_BENCH_LOOP_STATS"] === "1") {
+      args.unshift("--import", join(ctx.root, "bench", "tools", "loop-stats.mjs"));
+      env["WHARF_LOOP_STATS"] = brokerLoopStatsFile(port);
+    }
     const [cmd, argv] = pinned(ctx.cpu, process.execPath, args);
-    return spawnManaged(cmd, argv, root);
+    return spawnManaged(cmd, argv, root, env);
   },
 };
+
+/** Where a Wharf started with WHARF_BENCH_LOOP_STATS=1 on `port` appends its loop-stats lines. */
+export function brokerLoopStatsFile(port: number): string {
+  return join(os.tmpdir(), `wharf-bench-loop-${port}.jsonl`);
+}
 
 function wharfListenerConfig(ctx: BrokerContext, port: number, listener: "tls" | "ws"): string {
   const file = join(ctx.tmp, `wharf-${listener}-${port}.yaml`);

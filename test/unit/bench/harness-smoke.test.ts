@@ -1,5 +1,6 @@
 // End to end: the harness against a real Mosquitto for a few hundred milliseconds.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { test } from "node:test";
 import { BROKERS, MOSQUITTO_BIN, makeContext, startBroker } from "../../../bench/brokers/index.ts";
@@ -12,6 +13,7 @@ import { runThroughput } from "../../../bench/scenarios/throughput.ts";
 const timing = { ...QUICK, warmupMs: 100, measureMs: 300, latencyWarmupMs: 100, latencyRoundMs: 300 };
 const ctx = makeContext(process.cwd(), null);
 const skip = existsSync(MOSQUITTO_BIN) ? false : `${MOSQUITTO_BIN} not installed`;
+const hasCc = spawnSync(process.env["CC"] ?? "cc", ["--version"]).status === 0;
 
 test(
   "QoS 1 fan-in over 5.0 against Mosquitto: messages flow, none lost, duplicated or reordered",
@@ -36,9 +38,10 @@ test(
 );
 
 for (const latencyGen of ["c", "node"] as const) {
+  const noCc = latencyGen === "c" && !hasCc ? "no C compiler (cc) for bench/tools/latgen.c" : false;
   test(
     `latency run (${latencyGen} generator) against Mosquitto samples every message sent in the window`,
-    { skip },
+    { skip: skip || noCc },
     async (t) => {
       const broker = await startBroker(BROKERS.mosquitto, ctx);
       t.after(() => broker.proc.stop());
@@ -59,7 +62,7 @@ for (const latencyGen of ["c", "node"] as const) {
       // The generator's own stalls over the window are reported next to the broker's figures.
       const g = r.generatorStalls;
       assert.ok(g !== undefined && g.loopMaxMs >= g.loopP99Ms && g.loopP99Ms >= 0, JSON.stringify(g));
-      assert.ok((r.generatorCpu ?? 0) > 0 && (r.brokerCpu ?? 0) > 0);
+      assert.ok((r.generatorCpu ?? 0) > 0); // (the broker's CPU is read in 10 ms ticks: 0 is possible in 300 ms)
       assert.ok(r.load1 !== undefined && r.load1 >= 0);
     },
   );

@@ -47,6 +47,8 @@ function summary(r: RunResult): string {
       parts.push(
         `broker loop p99 ${formatMs(b.loopMs.p99)} max ${formatMs(b.loopMs.max)}, GC ${b.gc.count}× max ${formatMs(b.gc.maxMs)}`,
       );
+    if (r.brokerHelperCpu !== undefined && r.brokerHelperCpu > 0)
+      parts.push(`broker helper threads ${(r.brokerHelperCpu * 100).toFixed(1)}% cpu`);
     if (r.load1 !== undefined) parts.push(`load ${r.load1.toFixed(2)}`);
   } else if (r.slow)
     parts.push(

@@ -33,6 +33,7 @@ function roundOf(r: RunResult, i: number): LatencyRound {
     otherCpu: r.otherCpu ?? Number.NaN,
     brokerCpu: r.brokerCpu ?? Number.NaN,
     brokerWaited: r.brokerWaited ?? Number.NaN,
+    brokerHelperCpu: r.brokerHelperCpu ?? Number.NaN,
     ...(r.generatorStalls ? { generator: r.generatorStalls } : {}),
     ...(r.brokerLoop ? { brokerLoop: r.brokerLoop } : {}),
   };

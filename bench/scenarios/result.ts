@@ -80,6 +80,7 @@ export interface LatencyRound {
   otherCpu: number;
   brokerCpu: number;
   brokerWaited: number;
+  brokerHelperCpu: number;
   generator?: GeneratorStalls;
   brokerLoop?: BrokerLoopStats;
 }
@@ -128,6 +129,8 @@ export interface RunResult {
   /** Fraction of the window the broker / generator main thread waited for a CPU (run queue). */
   brokerWaited?: number;
   generatorWaited?: number;
+  /** CPU of the broker's threads other than its main thread (a Node broker's GC/compiler workers), fraction of a core. */
+  brokerHelperCpu?: number;
   /** Times QoS 0 publishers paused on the end-to-end backlog cap. */
   lagCapPauses?: number;
   /** QoS 1: messages PUBACKed to their publisher that no subscriber ever received. */

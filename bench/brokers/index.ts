@@ -8,6 +8,7 @@ import { lastLines, onHarnessExit, spawnManaged, waitForPort, freePort, type Man
 import { pinned } from "../lib/machine.ts";
 import type { BenchTransport } from "../lib/client.ts";
 import { makeCert, type BenchPki } from "../lib/pki.ts";
+import { wharfCommand } from "../lib/wharf-launcher.ts";
 import { PROTOCOL, type ProtocolLevel } from "../lib/mqtt-packets.ts";
 
 export const BROKER_IDS = ["wharf", "mosquitto", "aedes"] as const;
@@ -144,17 +145,19 @@ const wharf: BrokerDef = {
   spawn(ctx, port, persistent, listener) {
     // WHARF_BENCH_NODE_ARGS: extra node flags for profiling, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
     const extra = (process.env["WHARF_BENCH_NODE_ARGS"] ?? "").split(/\s+/).filter((a) => a !== "");
-    // Default configuration (issue #10: Wharf as a new user runs it; no queue or in-flight overrides). A TLS or
-    // WebSocket run adds a config file with that one listener (--host/--port then set its address).
-    const args = [...extra, "--import", "tsx", "src/cli/main.ts", "start"];
+    // Default configuration (issue #10: Wharf as a new user runs it; no queue or in-flight overrides), started
+    // through bin/wharf.js as `wharf start` is (its node flags included). A TLS or WebSocket run adds a config file
+    // with that one listener (--host/--port then set its address).
+    const args = ["start"];
     if (listener !== "tcp") args.push("-c", wharfListenerConfig(ctx, port, listener));
     const { root, management } = wharfRoot(ctx);
     args.push("--host", "127.0.0.1", "--port", String(port), "--log-level", "warn");
     if (management) args.push("--management-port", "0");
     if (persistent) args.push("--storage", "lmdb", "--data-dir", dataDir(ctx, `wharf-${port}`));
     else args.push("--storage", "memory");
-    const [cmd, argv] = pinned(ctx.cpu, process.execPath, args);
-    return spawnManaged(cmd, argv, root);
+    const run = wharfCommand(root, args, extra);
+    const [cmd, argv] = pinned(ctx.cpu, run.cmd, run.args);
+    return spawnManaged(cmd, argv, root, run.env);
   },
 };
 

@@ -1,4 +1,24 @@
-#!/usr/bin/env node
+#!/bin/sh
+":" /*- Until this comment closes, a POSIX sh launcher: node reads these lines as a string and a comment.
+# The `wharf` command starts node with the V8 flags below (a server choosing its runtime settings, as a JVM's
+# options): heap sizes must be set when the process starts (v8.setFlagsFromString cannot resize a heap), so they
+# go on node's command line, and `exec` keeps one process (same pid, signals straight to the broker).
+# WHARF_NODE_FLAGS replaces the whole list (WHARF_NODE_FLAGS= runs node without any); `node bin/wharf.js …` skips
+# this launcher and its flags. One flag per `flags=` line, with why and the figures (bench/lib/wharf-launcher.ts
+# reads these lines for the benchmarks; docs/operations.md "Node flags"):
+flags=""
+# --interrupt-budget=8192 (V8's default 67,584 bytes of bytecode): a function is optimised after ~1/8 of the calls.
+#   Each connect runs ~130 functions once or twice; with the default they stay unoptimised for the first ~2,000
+#   connects, so a fresh broker's first storm cost ~2x a warm one. Fresh broker, 5,000 held connects (with the flag
+#   below), 3 interleaved rounds at load 4-5: 90-94 vs 116-132 us of broker CPU per connect without either flag.
+flags="$flags --interrupt-budget=8192"
+# --no-allocation-site-pretenuring: V8 otherwise decides mid-storm that the per-connection objects (all survive)
+#   be allocated in old space, and deoptimises at once every optimised function that allocates them (Socket,
+#   Connection, Session, Decoder...), which are then compiled again: ~10 us per connect of a fresh broker's storm.
+flags="$flags --no-allocation-site-pretenuring"
+exec node ${WHARF_NODE_FLAGS-$flags} "$0" "$@"
+*/
+
 // Command-line entry. Installed from the registry (no src/ in the package) it runs the compiled dist/cli/main.js;
 // in a checkout it runs the TypeScript sources through tsx, so `npm start` and the tests need no build step.
 import { existsSync } from "node:fs";

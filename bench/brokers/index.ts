@@ -8,6 +8,7 @@ import { lastLines, onHarnessExit, spawnManaged, waitForPort, freePort, type Man
 import { pinned } from "../lib/machine.ts";
 import type { BenchTransport } from "../lib/client.ts";
 import { makeCert, type BenchPki } from "../lib/pki.ts";
+import { wharfCommand } from "../lib/wharf-launcher.ts";
 import { PROTOCOL, type ProtocolLevel } from "../lib/mqtt-packets.ts";
 
 export const BROKER_IDS = ["wharf", "mosquitto", "aedes"] as const;
@@ -144,19 +145,32 @@ const wharf: BrokerDef = {
   spawn(ctx, port, persistent, listener) {
     // WHARF_BENCH_NODE_ARGS: extra node flags for profiling, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
     const extra = (process.env["WHARF_BENCH_NODE_ARGS"] ?? "").split(/\s+/).filter((a) => a !== "");
-    // Default configuration (issue #10: Wharf as a new user runs it; no queue or in-flight overrides). A TLS or
-    // WebSocket run adds a config file with that one listener (--host/--port then set its address).
-    const args = [...extra, "--import", "tsx", "src/cli/main.ts", "start"];
+    // Default configuration (issue #10: Wharf as a new user runs it; no queue or in-flight overrides), started
+    // through bin/wharf.js as `wharf start` is (its node flags included). A TLS or WebSocket run adds a config file
+    // with that one listener (--host/--port then set its address).
+    const args = ["start"];
     if (listener !== "tcp") args.push("-c", wharfListenerConfig(ctx, port, listener));
     const { root, management } = wharfRoot(ctx);
     args.push("--host", "127.0.0.1", "--port", String(port), "--log-level", "warn");
     if (management) args.push("--management-port", "0");
     if (persistent) args.push("--storage", "lmdb", "--data-dir", dataDir(ctx, `wharf-${port}`));
     else args.push("--storage", "memory");
-    const [cmd, argv] = pinned(ctx.cpu, process.execPath, args);
-    return spawnManaged(cmd, argv, root);
+    // WHARF_BENCH_LOOP_STATS=1 (diagnosis, off by default: its 1 ms timer changes the broker a little): the broker
+    // records its event-loop delay and GC pauses over windows the scenario opens and closes with SIGUSR2
+    // (bench/tools/loop-stats.mjs; the latency scenario reports them per round).
+    const loopStats = process.env["WHARF_BENCH_LOOP_STATS"] === "1";
+    if (loopStats) extra.push("--import", join(ctx.root, "bench", "tools", "loop-stats.mjs"));
+    const run = wharfCommand(root, args, extra);
+    const [cmd, argv] = pinned(ctx.cpu, run.cmd, run.args);
+    const env = loopStats ? { ...run.env, WHARF_LOOP_STATS: brokerLoopStatsFile(port) } : run.env;
+    return spawnManaged(cmd, argv, root, env);
   },
 };
+
+/** Where a Wharf started with WHARF_BENCH_LOOP_STATS=1 on `port` appends its loop-stats lines. */
+export function brokerLoopStatsFile(port: number): string {
+  return join(os.tmpdir(), `wharf-bench-loop-${port}.jsonl`);
+}
 
 function wharfListenerConfig(ctx: BrokerContext, port: number, listener: "tls" | "ws"): string {
   const file = join(ctx.tmp, `wharf-${listener}-${port}.yaml`);

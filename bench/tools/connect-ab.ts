@@ -10,6 +10,7 @@ import { churnConnections } from "../lib/connstorm.ts";
 import { freePort, installSignalHandlers, spawnManaged, waitForPort } from "../lib/children.ts";
 import { pinGenerator, pinned } from "../lib/machine.ts";
 import { processCpuSeconds } from "../lib/proc-stats.ts";
+import { wharfCommand } from "../lib/wharf-launcher.ts";
 
 const here = fileURLToPath(new URL("../..", import.meta.url));
 const [rootA, rootB = here, roundsArg = "10"] = process.argv.slice(2);
@@ -23,10 +24,11 @@ const WINDOW_MS = 1000;
 
 async function start(root: string): Promise<{ root: string; pid: number; port: number; stop: () => Promise<void> }> {
   const port = await freePort();
-  const args = ["--import", "tsx", "src/cli/main.ts", "start", "--host", "127.0.0.1", "--port", String(port)];
+  const args = ["start", "--host", "127.0.0.1", "--port", String(port)];
   args.push("--log-level", "warn", "--management-port", "0", "--storage", "memory");
-  const [cmd, argv] = pinned(pin.brokerCpu, process.execPath, args);
-  const proc = spawnManaged(cmd, argv, root);
+  const run = wharfCommand(root, args); // through each checkout's launcher (bin/wharf.js), with its node flags
+  const [cmd, argv] = pinned(pin.brokerCpu, run.cmd, run.args);
+  const proc = spawnManaged(cmd, argv, root, run.env);
   await waitForPort(proc, port, 30_000);
   return { root, pid: proc.pid, port, stop: () => proc.stop() };
 }

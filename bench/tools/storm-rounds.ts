@@ -1,5 +1,5 @@
 // Held-storm rounds against ONE broker process (issue #10): why the first storm of a fresh broker costs more than
-// later ones. Starts Wharf as `npm run bench` does (default config, --log-level warn, management on an ephemeral
+// later ones. Starts Wharf as `npm run bench` does (through bin/wharf.js and its node flags; default config, --log-level warn, management on an ephemeral
 // port, memory storage, pinned to CPU 0), then runs <rounds> × (hold <connections> with the C generator on CPU 1,
 // 100 in flight; wait 300 ms; release them; wait 300 ms), printing for each round the broker's CPU per connect (from
 // /proc, all threads), split by thread (main = JavaScript and GC pauses; the V8 platform workers, named "node" =
@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { holdConnections } from "../lib/connstorm.ts";
 import { freePort, installSignalHandlers, spawnManaged, waitForPort } from "../lib/children.ts";
 import { pinGenerator, pinned } from "../lib/machine.ts";
+import { wharfCommand } from "../lib/wharf-launcher.ts";
 import { clockTicksPerSecond, parseStatCpuTicks, processCpuSeconds, processMemory } from "../lib/proc-stats.ts";
 
 /** CPU seconds per thread name (main thread = the process's own name; V8 workers, libuv pool…), summed by name. */
@@ -44,13 +45,15 @@ const extra = (process.env["WHARF_BENCH_NODE_ARGS"] ?? "").split(/\s+/).filter((
 const port = await freePort();
 const serverEnv = process.env["STORM_ROUNDS_SERVER"];
 const server = serverEnv === "bare" ? fileURLToPath(new URL("./bare-connack.mjs", import.meta.url)) : serverEnv;
-const args =
+const wharfArgs = ["start", "--host", "127.0.0.1", "--port", String(port), "--log-level", "warn"];
+wharfArgs.push("--management-port", "0", "--storage", "memory");
+// Wharf through its launcher (bin/wharf.js, with its node flags), as `wharf start` and `npm run bench` run it.
+const run =
   server !== undefined
-    ? [...extra, server, String(port)]
-    : [...extra, "--import", "tsx", "src/cli/main.ts", "start", "--host", "127.0.0.1", "--port", String(port)];
-if (server === undefined) args.push("--log-level", "warn", "--management-port", "0", "--storage", "memory");
-const [cmd, argv] = pinned(pin.brokerCpu, process.execPath, args);
-const proc = spawnManaged(cmd, argv, root);
+    ? { cmd: process.execPath, args: [...extra, server, String(port)], env: {} }
+    : wharfCommand(root, wharfArgs, extra);
+const [cmd, argv] = pinned(pin.brokerCpu, run.cmd, run.args);
+const proc = spawnManaged(cmd, argv, root, run.env);
 const logPath = process.env["STORM_ROUNDS_LOG"];
 const log = logPath !== undefined ? createWriteStream(logPath) : undefined;
 if (log !== undefined) {

@@ -66,6 +66,11 @@ export interface SpawnWharfOptions {
    * `["bash", "-c", 'ulimit -f 4096; exec "$@"', "bash"]` (node and its arguments follow).
    */
   via?: string[];
+  /**
+   * Start it as users do, through the launcher `/bin/sh bin/wharf.js` (which execs node with its node flags), instead
+   * of `node <cliArgs()>`. The exit-with-parent preload then goes in through NODE_OPTIONS.
+   */
+  launcher?: boolean;
 }
 
 function exitOf(child: ChildProcess): Promise<Exit> {
@@ -109,7 +114,7 @@ export function writeTempFile(t: AfterHook, name: string, text: string): string 
  */
 export async function spawnWharf(t: AfterHook, opts: SpawnWharfOptions = {}): Promise<WharfProcess> {
   const args = [
-    ...cliArgs(),
+    ...(opts.launcher === true ? [] : cliArgs()),
     "start",
     "--host",
     "127.0.0.1",
@@ -123,8 +128,13 @@ export async function spawnWharf(t: AfterHook, opts: SpawnWharfOptions = {}): Pr
     "0",
     ...(opts.args ?? []),
   ];
-  const [cmd, ...cmdArgs] = opts.via === undefined ? [process.execPath] : [...opts.via, process.execPath];
-  const { child, exited } = spawnTracked(t, cmd, [...cmdArgs, ...args], opts.env);
+  const node = opts.launcher === true ? ["/bin/sh", "bin/wharf.js"] : [process.execPath];
+  const [cmd = "", ...cmdArgs] = opts.via === undefined ? node : [...opts.via, ...node];
+  const env =
+    opts.launcher === true
+      ? { NODE_OPTIONS: exitWithParent.map((a) => (a.startsWith("--") ? a : `"${a}"`)).join(" "), ...opts.env }
+      : opts.env;
+  const { child, exited } = spawnTracked(t, cmd, [...cmdArgs, ...args], env);
 
   const logs: Record<string, unknown>[] = [];
   const waiters = new Set<() => void>();

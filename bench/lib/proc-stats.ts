@@ -173,6 +173,31 @@ export function runQueueWaitSeconds(pid: number | "self"): number {
   }
 }
 
+/**
+ * Run time (s, nanosecond precision: first field of each thread's schedstat) of a process's main thread and of all
+ * its other threads together. For a Node broker the others are V8's GC and compiler workers and libuv's pool: on a
+ * broker pinned to one CPU, every millisecond they run is a millisecond the event loop cannot. NaN when unreadable.
+ */
+export function threadRunSeconds(pid: number): { main: number; helpers: number } {
+  let main = Number.NaN;
+  let helpers = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      let ns: number;
+      try {
+        ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+      } catch {
+        continue; // the thread ended meanwhile
+      }
+      if (tid === String(pid)) main = ns / 1e9;
+      else helpers += ns / 1e9;
+    }
+  } catch {
+    return { main: Number.NaN, helpers: Number.NaN };
+  }
+  return { main, helpers };
+}
+
 /** A TcpExt counter from /proc/net/netstat (e.g. ListenOverflows), machine-wide; NaN when unavailable. */
 export function tcpExtCounter(name: string): number {
   try {

@@ -491,9 +491,18 @@ test("shared views: an in-process QoS 0 message is one read-only object for ever
   assert.equal(m.priority, 7);
   assert.deepEqual(m.properties, { contentType: "text/plain", userProperties: [["priority", "7"]] });
   assert.ok(m.expiresAt! > Date.now() + 50_000 && m.expiresAt! <= Date.now() + 60_000, "the ttl, not the 30 s");
-  assert.throws(() => m.ack(), (e: unknown) => e instanceof InprocError && e.code === InprocErrorCode.AckState);
-  assert.throws(() => m.nack(), (e: unknown) => e instanceof InprocError && e.code === InprocErrorCode.AckState);
-  assert.throws(() => m.reject(), (e: unknown) => e instanceof InprocError && e.code === InprocErrorCode.AckState);
+  assert.throws(
+    () => m.ack(),
+    (e: unknown) => e instanceof InprocError && e.code === InprocErrorCode.AckState,
+  );
+  assert.throws(
+    () => m.nack(),
+    (e: unknown) => e instanceof InprocError && e.code === InprocErrorCode.AckState,
+  );
+  assert.throws(
+    () => m.reject(),
+    (e: unknown) => e instanceof InprocError && e.code === InprocErrorCode.AckState,
+  );
   assert.throws(() => ((m as { topic: string }).topic = "other"), TypeError, "read-only");
   const p = a[1]!;
   assert.equal(p.priority, 4, "the default priority");

@@ -35,6 +35,48 @@ export function parseStatCpuTicks(stat: string): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
+/**
+ * CPU seconds per thread of a process, summed by thread name: the main thread (JavaScript, GC pauses) is "main",
+ * the others go by their comm (V8 platform workers are named "node", libuv's pool "libuv-worker", …), suffixed with
+ * `#<tid - pid>` when `byTid` (one entry per thread). Threads that end between the listing and the read are skipped.
+ */
+export function threadCpuSeconds(pid: number, byTid = false): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  const hz = clockTicksPerSecond();
+  for (const tid of tids) {
+    try {
+      let name = "main";
+      if (tid !== String(pid)) {
+        name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+        if (byTid) name += `#${Number(tid) - pid}`;
+      }
+      const s = parseStatCpuTicks(readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8")) / hz;
+      out.set(name, (out.get(name) ?? 0) + s);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+/** Per-name CPU between two threadCpuSeconds() readings, as fractions of one core over `seconds`, largest first. */
+export function threadCpuShares(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  seconds: number,
+): [string, number][] {
+  return [...after]
+    .map(([name, s]): [string, number] => [name, (s - (before.get(name) ?? 0)) / seconds])
+    .filter(([, share]) => share > 0)
+    .sort((a, b) => b[1] - a[1]);
+}
+
 export interface MemoryReading {
   /** Resident set size in KiB. */
   rssKb: number;

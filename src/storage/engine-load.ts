@@ -190,26 +190,38 @@ function scanReferences(
       }
     });
   const groupsByPendingKey = new Map<string, GroupState>();
+  const firsts = new Map<GroupState, number[]>();
   each(kv, path, Space.QueueGroup, ({ key, value }) => {
     const st = log(key[0], Space.QueueGroup);
-    const { name, cursor } = decodeGroup(value);
+    const { name, cursor, first } = decodeGroup(value);
     const g = newGroup(st.name, name, cursor);
     st.groups.set(g.key, g);
     groupsByPendingKey.set(g.pendingKey, g);
+    if (first.length > 0) firsts.set(g, first);
   });
   each(kv, path, Space.QueuePending, ({ key, value }) => {
     const seq = numericId(path, Space.QueuePending, key);
     const g = groupsByPendingKey.get(key[0]);
     // A pending entry outlives its group or entry only by a bug: drop it rather than refuse the store.
     if (g === undefined) repairs.push({ space: Space.QueuePending, key, remove: true });
-    else g.pending.set(seq, decodePending(seq, value));
+    else {
+      g.pending.set(seq, decodePending(seq, value));
+      g.keyed.set(seq, true);
+    }
   });
   for (const st of logs.values()) {
     for (const g of st.groups.values()) {
       for (const seq of g.pending.keys()) {
         if (st.entries.has(seq)) continue;
         g.pending.delete(seq);
+        g.keyed.delete(seq);
         repairs.push({ space: Space.QueuePending, key: [g.pendingKey, seq], remove: true });
+      }
+      // First deliveries in flight (the group record's list, schema 3): delivered once, visible at once. A seq
+      // with a record of its own keeps that; one whose entry is gone is skipped (the list is rewritten with the
+      // group's next write; a batch removes both together, so only a bug leaves one).
+      for (const seq of firsts.get(g) ?? []) {
+        if (st.entries.has(seq) && !g.pending.has(seq)) g.pending.set(seq, { seq, deliveries: 1, visibleAt: 0 });
       }
     }
   }

@@ -84,11 +84,17 @@ export interface GroupState {
   cursor: number;
   /** Handed out, unacknowledged: bounded by the consumers' windows, so whole records are kept. */
   readonly pending: SeqMap<PendingEntry>;
-  /**
-   * Pending entries changed since the last batch was cut (their writes are pushed at the cut, net effect only):
-   * seq → whether the key existed before the first change (in the committed state plus earlier batches).
-   */
+  /** Pending entries changed since the last batch was cut (written at the cut, net effect only). */
   readonly dirty: SeqMap<boolean>;
+  /**
+   * Pending entries with a `qpend` record (committed or in a batch already cut). A first delivery (count 1, visible
+   * at once, no consumer) has none: it is in the group record's list of first deliveries instead (queue-log.ts).
+   */
+  readonly keyed: SeqMap<boolean>;
+  /** The group record (cursor, first deliveries) is to be written at the cut. */
+  record: boolean;
+  /** Ops this group counts as deferred (Committer.defer) until its writes are pushed. */
+  deferred: number;
   /** In the queue logs' list of states with deferred writes. */
   listed: boolean;
 }
@@ -115,6 +121,9 @@ export function newGroup(queue: string, name: string, cursor: number): GroupStat
     cursor,
     pending: new SeqMap(),
     dirty: new SeqMap(),
+    keyed: new SeqMap(),
+    record: false,
+    deferred: 0,
     listed: false,
   };
 }

@@ -45,7 +45,7 @@ export class EngineQueueLogs implements QueueLogStore {
   readonly #logs: Map<string, LogState>;
   /** Logs and groups with deferred writes, pushed at the cut. */
   #listedLogs: LogState[] = [];
-  #listedGroups: GroupState[] = [];
+  #listedGroups: [LogState, GroupState][] = [];
   /** The last log and group looked up by name (a broker's queue traffic is mostly one queue, one group). */
   #lastName: string | undefined;
   #lastLog: LogState | undefined;
@@ -116,7 +116,7 @@ export class EngineQueueLogs implements QueueLogStore {
     }
     if (groups.length > 0) {
       this.#listedGroups = [];
-      for (const g of groups) this.#writeDirty(g);
+      for (const [st, g] of groups) this.#writeDirty(st, g);
     }
   }
 
@@ -135,16 +135,34 @@ export class EngineQueueLogs implements QueueLogStore {
     st.unwritten.clear();
   }
 
-  /** Pushes the net effect of the group's pending-entry changes (straight into the batch, as above). */
-  #writeDirty(g: GroupState): void {
+  /**
+   * Pushes the net effect of the group's pending-entry changes and, when anything changed, the group record
+   * (straight into the batch, as above). A first delivery in flight (isFirst) is no `qpend` record of its own: the
+   * group record lists them all, rewritten once per batch (the cursor moves in nearly every batch anyway). So a
+   * message delivered before a cut and acknowledged after it costs no pending-entry put and delete; only
+   * redeliveries, nacks (a visible-at time) and settled markers get records. The batch is atomic, so after a crash
+   * every pending entry is in exactly one of the two places: its record, or the list (a record wins at open).
+   */
+  #writeDirty(st: LogState, g: GroupState): void {
     g.listed = false;
+    g.deferred = 0;
     const h = this.#h;
-    g.dirty.forEach((existed, seq) => {
+    g.dirty.forEach((_, seq) => {
       const p = g.pending.get(seq);
-      if (p !== undefined) h.put(Space.QueuePending, [g.pendingKey, seq], encodePending(p));
-      else if (existed) h.remove(Space.QueuePending, [g.pendingKey, seq]);
+      if (p !== undefined && !isFirst(p)) {
+        h.put(Space.QueuePending, [g.pendingKey, seq], encodePending(p));
+        g.keyed.set(seq, true);
+      } else if (g.keyed.delete(seq)) h.remove(Space.QueuePending, [g.pendingKey, seq]);
     });
     g.dirty.clear();
+    if (g.record) {
+      g.record = false;
+      const first: number[] = [];
+      g.pending.forEach((p, seq) => {
+        if (isFirst(p) && !g.keyed.has(seq)) first.push(seq);
+      });
+      h.put(Space.QueueGroup, [st.key, g.key], encodeGroup(g.name, g.cursor, first));
+    }
   }
 
   /** Pushes the deferred writes of one log and its groups now (before a call that goes through the elision). */
@@ -154,36 +172,46 @@ export class EngineQueueLogs implements QueueLogStore {
       this.#writeUnwritten(st);
       this.#listedLogs = this.#listedLogs.filter((x) => x !== st);
     }
-    for (const g of st.groups.values()) this.#materializeGroup(g);
+    for (const g of st.groups.values()) this.#materializeGroup(st, g);
   }
 
-  #materializeGroup(g: GroupState): void {
+  #materializeGroup(st: LogState, g: GroupState): void {
     if (!g.listed) return;
-    this.#h.defer(-g.dirty.size);
-    this.#writeDirty(g);
-    this.#listedGroups = this.#listedGroups.filter((x) => x !== g);
+    this.#h.defer(-g.deferred);
+    this.#writeDirty(st, g);
+    this.#listedGroups = this.#listedGroups.filter((x) => x[1] !== g);
+  }
+
+  /** The group record (cursor, first deliveries) is to be written at the cut. */
+  #touchGroup(st: LogState, g: GroupState): void {
+    if (!g.listed) {
+      g.listed = true;
+      this.#listedGroups.push([st, g]);
+    }
+    if (!g.record) {
+      g.record = true;
+      g.deferred++;
+      this.#h.defer(1);
+    }
   }
 
   /** Notes a change of `seq`'s pending entry (before the change is made to g.pending). */
-  #touchPending(g: GroupState, seq: number): void {
+  #touchPending(st: LogState, g: GroupState, seq: number): void {
+    this.#touchGroup(st, g);
     if (g.dirty.has(seq)) return;
-    g.dirty.set(seq, g.pending.has(seq));
-    if (!g.listed) {
-      g.listed = true;
-      this.#listedGroups.push(g);
-    }
+    g.dirty.set(seq, true);
+    g.deferred++;
     this.#h.defer(1);
   }
 
   /** Drops `seq`'s pending entry in `g` (deferred), if it has one. */
-  #dropPending(g: GroupState, seq: number): boolean {
+  #dropPending(st: LogState, g: GroupState, seq: number): boolean {
     if (!g.pending.has(seq)) return false;
-    const existed = g.dirty.get(seq);
-    if (existed === false) {
-      // Created since the cut and gone again: nothing to write for it.
-      g.dirty.delete(seq);
+    if (!g.keyed.has(seq) && g.dirty.delete(seq)) {
+      // No record of its own and changed since the cut: only the group record (already to be written) changes.
+      g.deferred--;
       this.#h.defer(-1);
-    } else if (existed === undefined) this.#touchPending(g, seq);
+    } else this.#touchPending(st, g, seq);
     g.pending.delete(seq);
     return true;
   }
@@ -232,7 +260,7 @@ export class EngineQueueLogs implements QueueLogStore {
     const id = st.entries.get(seq)!;
     st.startup = false;
     st.entries.delete(seq);
-    for (const g of st.groups.values()) this.#dropPending(g, seq);
+    for (const g of st.groups.values()) this.#dropPending(st, g, seq);
     if (st.unwritten.delete(seq)) {
       // Appended since the cut: neither body nor entry was pushed, so nothing is written for them (move() pushes
       // an unwritten entry before it keeps its reference).
@@ -354,11 +382,10 @@ export class EngineQueueLogs implements QueueLogStore {
     const st = this.#log(queue, true)!;
     const key = keyText(group);
     let g = st.groups.get(key);
-    const fresh = g === undefined;
     if (g === undefined) st.groups.set(key, (g = newGroup(queue, group, seq)));
     g.cursor = seq;
-    // Repeated cursor moves within one batch replace each other: one write per group per batch.
-    this.#h.elider.put(Space.QueueGroup, [st.key, g.key], encodeGroup(g.name, seq), fresh);
+    // Written at the cut: repeated cursor moves within one batch cost one write per group per batch.
+    this.#touchGroup(st, g);
   }
 
   dropGroup(queue: string, group: string): void {
@@ -368,9 +395,9 @@ export class EngineQueueLogs implements QueueLogStore {
   }
 
   #dropGroup(st: LogState, g: GroupState): void {
-    this.#materializeGroup(g);
+    this.#materializeGroup(st, g);
     this.#uncache();
-    for (const seq of g.pending.keys()) this.#h.elider.remove(Space.QueuePending, [g.pendingKey, seq]);
+    g.keyed.forEach((_, seq) => this.#h.elider.remove(Space.QueuePending, [g.pendingKey, seq]));
     this.#h.elider.remove(Space.QueueGroup, [st.key, g.key]);
     st.groups.delete(g.key);
   }
@@ -384,7 +411,7 @@ export class EngineQueueLogs implements QueueLogStore {
     if (!Number.isFinite(entry.visibleAt)) throw invalid(`pending entry ${entry.seq}: visibleAt is not a time`);
     const p: PendingEntry = { seq: entry.seq, deliveries: entry.deliveries, visibleAt: entry.visibleAt };
     if (entry.consumer !== undefined) p.consumer = entry.consumer;
-    this.#touchPending(g, p.seq);
+    this.#touchPending(st, g, p.seq);
     g.pending.set(p.seq, p);
   }
 
@@ -404,7 +431,7 @@ export class EngineQueueLogs implements QueueLogStore {
   removePending(queue: string, group: string, seq: number): boolean {
     const st = this.#log(queue, false);
     const g = st === undefined ? undefined : this.#groupOf(st, group);
-    return g !== undefined && this.#dropPending(g, seq);
+    return st !== undefined && g !== undefined && this.#dropPending(st, g, seq);
   }
 
   ack(queue: string, group: string, seq: number): boolean {
@@ -417,6 +444,11 @@ export class EngineQueueLogs implements QueueLogStore {
     this.#delete(st, seq);
     return true;
   }
+}
+
+/** A first delivery in flight: kept in its group record's list, not as a `qpend` record (#writeDirty). */
+function isFirst(p: PendingEntry): boolean {
+  return p.deliveries === 1 && p.visibleAt === 0 && p.consumer === undefined;
 }
 
 function firstSeq(st: LogState): number {

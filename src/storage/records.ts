@@ -317,13 +317,37 @@ export function decodeLogEntry(raw: unknown): {
   return { messageId: num(o, "m", what), appendedAt, meta };
 }
 
-export function encodeGroup(name: string, cursor: number): Obj {
-  return { g: name, c: cursor };
+/**
+ * A consumer group: name, cursor and (schema 3) `f`, the seqs of its first deliveries in flight (delivered once,
+ * visible at once, no consumer recorded), ascending, as the first seq then the gaps between them: one small
+ * number each (~1 byte), one value per group per batch instead of a pending-entry put and delete per message.
+ */
+export function encodeGroup(name: string, cursor: number, first?: readonly number[]): Obj {
+  if (first === undefined || first.length === 0) return { g: name, c: cursor };
+  const f = new Array<number>(first.length);
+  let last = 0;
+  for (let i = 0; i < first.length; i++) {
+    f[i] = first[i]! - last;
+    last = first[i]!;
+  }
+  return { g: name, c: cursor, f };
 }
 
-export function decodeGroup(raw: unknown): { name: string; cursor: number } {
-  const o = obj(raw, "queue group");
-  return { name: str(o, "g", "queue group"), cursor: num(o, "c", "queue group") };
+export function decodeGroup(raw: unknown): { name: string; cursor: number; first: number[] } {
+  const what = "queue group";
+  const o = obj(raw, what);
+  const first: number[] = [];
+  const f = o.f;
+  if (f !== undefined) {
+    if (!Array.isArray(f)) throw new CorruptRecordError(`${what}.f is not a list`);
+    let seq = 0;
+    for (const d of f) {
+      if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 1)
+        throw new CorruptRecordError(`${what}.f holds a gap that is not a positive integer`);
+      first.push((seq += d));
+    }
+  }
+  return { name: str(o, "g", what), cursor: num(o, "c", what), first };
 }
 
 export function encodePending(p: PendingEntry): Obj {

@@ -6,6 +6,7 @@ import type { HarnessFactory } from "../../helpers/storage-harness.ts";
 import { lifecycleTests } from "./conformance-lifecycle.ts";
 import { messageTests } from "./conformance-messages.ts";
 import { deferredQueueTests } from "./conformance-queue-deferred.ts";
+import { firstDeliveryTests } from "./conformance-queue-first.ts";
 import { queueTests } from "./conformance-queues.ts";
 import { sessionTests } from "./conformance-sessions.ts";
 import { snapshotTests } from "./conformance-snapshot.ts";
@@ -20,6 +21,7 @@ export function runConformance(name: string, factory: HarnessFactory): void {
     lifecycleTests(name, factory);
     queueTests(name, factory);
     deferredQueueTests(name, factory);
+    firstDeliveryTests(name, factory);
     snapshotTests(name, factory);
   });
 }

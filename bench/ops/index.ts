@@ -33,11 +33,12 @@ import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import os from "node:os";
 import { BROKERS, makeContext, type RunningBroker } from "../brokers/index.ts";
 import { freePort, installSignalHandlers, killAllChildren, spawnManaged, waitForPort } from "../lib/children.ts";
 import { pinGenerator, pinned } from "../lib/machine.ts";
+import { launcherNodeFlags, wharfCommand, type WharfCommand } from "../lib/wharf-launcher.ts";
 import { PROTOCOL } from "../lib/mqtt-packets.ts";
 import type { RunSpec } from "../scenarios/catalog.ts";
 import { runThroughput } from "../scenarios/throughput.ts";
@@ -52,6 +53,8 @@ let profiling = false;
 let sampleRatio = 0.01;
 /** --node-flags=<flags>: V8/Node flags for every broker of the run, space-separated (GC experiments). */
 let nodeFlags: string[] = [];
+/** --ab-flags=none: the B runs start node without the launcher's flags (WHARF_NODE_FLAGS replaced). */
+const NO_LAUNCHER_FLAGS = "none";
 type Variant = "off" | "ops" | "ops-nolatency" | "tracing" | "tracing0" | "bare" | "base";
 
 const SPECS: Extract<RunSpec, { kind: "throughput" }>[] = [
@@ -121,19 +124,28 @@ async function startWharf(
   // One directory per run: the tsx loader's worker thread writes a profile of its own next to the main thread's
   // (the larger file is the broker).
   const prof = profile === undefined || !profiling ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(profDir, profile)}`];
-  const entry =
-    variant === "bare" ? ["bench/ops/bare-broker.ts", String(port)] : ["src/cli/main.ts", "start", "--config", file];
-  const gc = ["--import", join(root, "bench/ops/gc-meter.ts")];
-  const [cmd, argv] = pinned(ctx.cpu, process.execPath, [
-    ...nodeFlags,
-    ...extraFlags,
-    ...prof,
-    "--import",
-    "tsx",
-    ...gc,
-    ...entry,
-  ]);
-  const proc = spawnManaged(cmd, argv, cwd, { WHARF_GC_LOG: gcLog });
+  // The GC meter is plain JavaScript: bin/wharf.js registers tsx itself, after node's own --import preloads.
+  const extra = [...nodeFlags, ...prof, "--import", pathToFileURL(join(root, "bench/ops/gc-meter.mjs")).href];
+  // Wharf as users start it: `wharf start` through bin/wharf.js, which execs node with the launcher's flags (its
+  // `flags=` lines); ours are appended. `bare` (no CLI) and `base` (a checkout older than the launcher) get the
+  // launcher's flags of this checkout explicitly, so that only the code differs. --ab-flags=none: no launcher flags.
+  const launcher = extraFlags[0] === NO_LAUNCHER_FLAGS ? [] : launcherNodeFlags(root);
+  const own = extraFlags.filter((f) => f !== NO_LAUNCHER_FLAGS);
+  let run: WharfCommand;
+  if (variant === "bare") {
+    run = {
+      cmd: process.execPath,
+      args: [...launcher, ...own, ...extra, "--import", "tsx", "bench/ops/bare-broker.ts", String(port)],
+      env: {},
+    };
+  } else {
+    run = wharfCommand(cwd, ["start", "--config", file], [...(variant === "base" ? launcher : []), ...own, ...extra]);
+    // Replacing the launcher's list (WHARF_NODE_FLAGS) instead of adding to it: here only for --ab-flags=none.
+    if (variant !== "base" && launcher.length === 0 && run.env["WHARF_NODE_FLAGS"] !== undefined)
+      run.env["WHARF_NODE_FLAGS"] = [...own, ...extra].join(" ");
+  }
+  const [cmd, argv] = pinned(ctx.cpu, run.cmd, run.args);
+  const proc = spawnManaged(cmd, argv, cwd, { ...run.env, WHARF_GC_LOG: gcLog });
   if (logDir !== "" && profile !== undefined) {
     // --log-dir: the broker's whole output (with --node-flags=--trace-gc: every collection and why it ran).
     const out = createWriteStream(join(logDir, `${profile}.log`));
@@ -150,7 +162,7 @@ async function startWharf(
 }
 
 /**
- * The broker's GC pauses within the measurement window (gc-meter.ts), as a share of its busy time there, and how many
+ * The broker's GC pauses within the measurement window (gc-meter.mjs), as a share of its busy time there, and how many
  * mark-compacts; undefined when the broker left no log (killed). The pauses are wall time: on a busy machine they
  * include time the main thread waited for the CPU, so they are divided by the window × (CPU + run-queue wait).
  */

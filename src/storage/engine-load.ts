@@ -22,7 +22,7 @@ import {
   encodeLogEntry,
 } from "./records.ts";
 import { RefCounts } from "./ref-counts.ts";
-import { PAGE } from "./seq-index.ts";
+import { BODY_INSIDE, PAGE } from "./seq-index.ts";
 import type { LoadedSnapshot } from "./snapshot.ts";
 import type { MessageId, OpenReport } from "./types.ts";
 
@@ -172,6 +172,7 @@ function scanReferences(
           const id = ids[o]!;
           if (Number.isNaN(id)) continue;
           st.next = Math.max(st.next, base + o + 1);
+          if (id === BODY_INSIDE) continue;
           if (!ref(id, Space.QueueLog, [key, base + o])) throw new Bail("dangling reference");
         }
       }
@@ -182,6 +183,12 @@ function scanReferences(
       const st = log(key[0], Space.QueueLog);
       st.next = Math.max(st.next, seq + 1);
       const e = decodeLogEntry(value);
+      if (e.body !== undefined) {
+        // Its own body inside: no reference to count (BODY_INSIDE in the index).
+        st.entries.set(seq, BODY_INSIDE, e.appendedAt, e.meta);
+        st.startup = true;
+        return;
+      }
       let id = e.messageId;
       if (id === undefined) id = inline(e, key);
       if (ref(id, Space.QueueLog, key)) {

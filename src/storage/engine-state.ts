@@ -10,7 +10,6 @@ import type { InflightMessage, MessageId, PendingEntry, QueueEntryMeta, StoredMe
 
 /** A queue message appended with its body (appendMessage) and not yet in any batch: written at the cut if it lives. */
 export interface UnwrittenEntry {
-  readonly id: MessageId;
   readonly message: StoredMessage;
   readonly appendedAt: number;
   readonly meta: QueueEntryMeta | undefined;
@@ -71,7 +70,13 @@ export interface LogState {
    */
   startup: boolean;
   /** Appends (appendMessage) since the last batch was cut, by seq: nothing of them is pushed until the cut. */
-  readonly unwritten: SeqMap<UnwrittenEntry>;
+  unwritten: SeqMap<UnwrittenEntry>;
+  /**
+   * The appends pushed at the last cut and still in the log: their batch may still be in flight (not readable
+   * yet), and a batch is cut only once the previous one is written, so until the next cut move() finds the body
+   * here.
+   */
+  lastCut: SeqMap<UnwrittenEntry>;
   /** In the queue logs' list of states with deferred writes. */
   listed: boolean;
 }
@@ -109,6 +114,7 @@ export function newLog(name: string): LogState {
     groups: new Map(),
     startup: false,
     unwritten: new SeqMap(),
+    lastCut: new SeqMap(),
     listed: false,
   };
 }

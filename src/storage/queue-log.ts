@@ -1,7 +1,9 @@
-// Durable queue logs over the engine's batch (the `queues` concern of Storage). An entry is a reference to a
-// message body stored once in `msg` (reference counted with the sessions' references), so a message routed to a
-// queue and to persistent sessions, or moved to a dead-letter log, is never copied. Seqs are assigned densely and
-// never reused; entries leave individually (ack, remove, move) or by prefix (deleteUpTo).
+// Durable queue logs over the engine's batch (the `queues` concern of Storage). An entry appended with append() is
+// a reference to a message body stored once in `msg` (reference counted with the sessions' references), so a
+// message routed to a queue and to persistent sessions, or moved to a dead-letter log, is never copied. An entry
+// appended with appendMessage() (the queue engine's own bodies) holds its body inside (schema 4): one record per
+// message, no count. Seqs are assigned densely and never reused; entries leave individually (ack, remove, move)
+// or by prefix (deleteUpTo).
 //
 // Consumer groups: each has a cursor (the next seq it hands out) and pending entries (handed out, not yet
 // acknowledged: delivery count, next-visible time, consumer). Everything is decided from the in-memory indexes,
@@ -19,7 +21,16 @@
 import { newGroup, newLog } from "./engine-state.ts";
 import type { EngineHost, GroupState, LogState } from "./engine-state.ts";
 import { Space, keyText } from "./keys.ts";
-import { decodeLogEntry, decodeMessage, encodeGroup, encodeLogEntry, encodeMessage, encodePending } from "./records.ts";
+import {
+  decodeLogEntry,
+  decodeMessage,
+  encodeBodyEntry,
+  encodeGroup,
+  encodeLogEntry,
+  encodeMessage,
+  encodePending,
+} from "./records.ts";
+import { BODY_INSIDE } from "./seq-index.ts";
 import type { MessageRefs } from "./refs.ts";
 import type { QueueLogStore } from "./storage.ts";
 import type {
@@ -32,7 +43,7 @@ import type {
   QueueLogRef,
   StoredMessage,
 } from "./types.ts";
-import { invalid } from "./validate.ts";
+import { checkQos, invalid } from "./validate.ts";
 
 function checkSeq(seq: number, what: string): void {
   if (!Number.isSafeInteger(seq) || seq < 1) throw invalid(`${what}: seq ${seq} is not a positive integer`);
@@ -121,18 +132,20 @@ export class EngineQueueLogs implements QueueLogStore {
   }
 
   /**
-   * Pushes the log's unwritten appends (body + entry each). Straight into the batch, not through the elision: each
-   * op is the key's final state so far, and an op pushed later in the same batch (a removal through the elision
-   * after a mid-batch materialize) comes after it, so the batch's outcome is right either way.
+   * Pushes the log's unwritten appends (one entry each, its body inside). Straight into the batch, not through the
+   * elision: each op is the key's final state so far, and an op pushed later in the same batch (a removal through
+   * the elision after a mid-batch materialize) comes after it, so the batch's outcome is right either way.
    */
   #writeUnwritten(st: LogState): void {
     st.listed = false;
     const h = this.#h;
     st.unwritten.forEach((u, seq) => {
-      h.put(Space.Message, ["", u.id], encodeMessage(u.message));
-      h.put(Space.QueueLog, [st.key, seq], encodeLogEntry(u.id, u.appendedAt, u.meta));
+      h.put(Space.QueueLog, [st.key, seq], encodeBodyEntry(encodeMessage(u.message), u.appendedAt, u.meta));
     });
-    st.unwritten.clear();
+    const previous = st.lastCut;
+    st.lastCut = st.unwritten;
+    previous.clear();
+    st.unwritten = previous;
   }
 
   /**
@@ -168,7 +181,7 @@ export class EngineQueueLogs implements QueueLogStore {
   /** Pushes the deferred writes of one log and its groups now (before a call that goes through the elision). */
   #materializeLog(st: LogState): void {
     if (st.listed) {
-      this.#h.defer(-2 * st.unwritten.size);
+      this.#h.defer(-st.unwritten.size);
       this.#writeUnwritten(st);
       this.#listedLogs = this.#listedLogs.filter((x) => x !== st);
     }
@@ -230,18 +243,19 @@ export class EngineQueueLogs implements QueueLogStore {
   }
 
   appendMessage(queue: string, message: StoredMessage, meta?: QueueEntryMeta): number {
-    const id = this.#refs.adopt(message); // checks the store is open and the message valid
+    this.#h.check();
+    checkQos(message.qos, "message");
     const st = this.#log(queue, true)!;
     st.startup = false;
     const seq = st.next++;
     const at = this.#h.now();
-    st.entries.set(seq, id, at, meta);
-    st.unwritten.set(seq, { id, message, appendedAt: at, meta });
+    st.entries.set(seq, BODY_INSIDE, at, meta);
+    st.unwritten.set(seq, { message, appendedAt: at, meta });
     if (!st.listed) {
       st.listed = true;
       this.#listedLogs.push(st);
     }
-    this.#h.defer(2);
+    this.#h.defer(1);
     return seq;
   }
 
@@ -262,13 +276,12 @@ export class EngineQueueLogs implements QueueLogStore {
     st.entries.delete(seq);
     for (const g of st.groups.values()) this.#dropPending(st, g, seq);
     if (st.unwritten.delete(seq)) {
-      // Appended since the cut: neither body nor entry was pushed, so nothing is written for them (move() pushes
-      // an unwritten entry before it keeps its reference).
-      this.#h.defer(-2);
-      this.#refs.forget(id);
+      // Appended since the cut (its body inside): nothing was pushed, so nothing is written for it.
+      this.#h.defer(-1);
     } else {
+      if (st.lastCut.size > 0) st.lastCut.delete(seq);
       this.#h.elider.remove(Space.QueueLog, [st.key, seq]);
-      if (!keepRef) this.#refs.decref(id);
+      if (!keepRef && id !== BODY_INSIDE) this.#refs.decref(id);
     }
     // The newest entry gone: remember its seq, or a restart would hand it out again (groups' cursors are past it).
     if (seq === st.next - 1 && st.tail < seq) {
@@ -281,9 +294,9 @@ export class EngineQueueLogs implements QueueLogStore {
     this.#h.check();
     const out: QueueLogEntry[] = [];
     for (const e of this.#h.kv.range(Space.QueueLog, keyText(queue), fromSeq, limit)) {
-      const { messageId, appendedAt, meta } = decodeLogEntry(e.value);
-      const raw = messageId === undefined ? undefined : this.#h.kv.get(Space.Message, ["", messageId]);
-      if (messageId === undefined || raw === undefined) continue; // repaired at the next open
+      const { messageId, body, appendedAt, meta } = decodeLogEntry(e.value);
+      const raw = body ?? (messageId === undefined ? undefined : this.#h.kv.get(Space.Message, ["", messageId]));
+      if (raw === undefined) continue; // repaired at the next open
       out.push({ seq: Number(e.key[1]), messageId, message: decodeMessage(raw), appendedAt, meta });
     }
     return out;
@@ -293,11 +306,15 @@ export class EngineQueueLogs implements QueueLogStore {
     this.#h.check();
     const st = this.#logs.get(keyText(queue));
     // Right after open the index is what is committed (append times and metas included): no read, no decoding.
-    if (st?.startup === true) return st.entries.slice(fromSeq, limit);
+    if (st?.startup === true) {
+      const page: QueueLogRef[] = st.entries.slice(fromSeq, limit);
+      for (const e of page) if (e.messageId === BODY_INSIDE) e.messageId = undefined;
+      return page;
+    }
     const out: QueueLogRef[] = [];
     for (const e of this.#h.kv.range(Space.QueueLog, keyText(queue), fromSeq, limit)) {
-      const { messageId, appendedAt, meta } = decodeLogEntry(e.value);
-      if (messageId === undefined) continue; // an inline body: converted at open, never seen here
+      const { messageId, body, appendedAt, meta } = decodeLogEntry(e.value);
+      if (messageId === undefined && body === undefined) continue; // pre-release inline: converted at open
       out.push({ seq: Number(e.key[1]), messageId, appendedAt, meta });
     }
     return out;
@@ -318,9 +335,21 @@ export class EngineQueueLogs implements QueueLogStore {
     const st = this.#log(queue, false);
     const id = st?.entries.get(seq);
     if (st === undefined || id === undefined) throw invalid(`queue ${queue} has no entry ${seq}`);
-    // The body keeps its reference throughout (never copied, never at count zero); an unwritten one is pushed
-    // first, so the entry in `to` references a body the batch writes.
-    this.#materializeLog(st);
+    if (id === BODY_INSIDE) {
+      // The body goes with the entry: into the new entry, in the same batch as the removal of this one (not yet
+      // written: from memory; its batch maybe still in flight: from the last cut's; else read back).
+      const body = (st.unwritten.get(seq) ?? st.lastCut.get(seq))?.message ?? this.read(queue, seq, 1)[0]?.message;
+      if (body === undefined) throw invalid(`queue ${queue}: entry ${seq} has no readable body`);
+      this.#delete(st, seq);
+      const dest = this.#log(to, true)!;
+      dest.startup = false;
+      const s = dest.next++;
+      const at = this.#h.now();
+      dest.entries.set(s, BODY_INSIDE, at);
+      this.#h.elider.put(Space.QueueLog, [dest.key, s], encodeBodyEntry(encodeMessage(body), at), true);
+      return s;
+    }
+    // The body keeps its reference throughout (never copied, never at count zero).
     this.#delete(st, seq, true);
     return this.#add(this.#log(to, true)!, id);
   }
@@ -356,7 +385,7 @@ export class EngineQueueLogs implements QueueLogStore {
     this.#uncache();
     for (const [seq, id] of st.entries) {
       this.#h.elider.remove(Space.QueueLog, [st.key, seq]);
-      this.#refs.decref(id);
+      if (id !== BODY_INSIDE) this.#refs.decref(id);
     }
     for (const g of st.groups.values()) this.#dropGroup(st, g);
     this.#h.elider.remove(Space.QueueMeta, ["", st.key]);

@@ -297,12 +297,22 @@ function logMeta(o: Obj, what: string): QueueEntryMeta | undefined {
 }
 
 /**
- * A queue log entry. `m` is a message id; before message bodies were shared (no release wrote queue logs) it
- * was the body itself: that form is returned as `inline` and converted at open (engine-load.ts).
+ * A log entry with its own body inside (appendMessage, schema 4): `b` is the body as `msg` stores one. One record
+ * per queue message instead of a body and an entry (each written and, once acknowledged, deleted).
+ */
+export function encodeBodyEntry(body: Obj, appendedAt: number, meta?: QueueEntryMeta): Obj {
+  return meta === undefined ? { b: body, at: appendedAt } : { b: body, at: appendedAt, x: meta };
+}
+
+/**
+ * A queue log entry. `m` is a message id, or `b` the entry's own body (encodeBodyEntry). Before message bodies
+ * were shared (no release wrote queue logs) `m` was the body itself: that form is returned as `inline` and
+ * converted at open (engine-load.ts).
  */
 export function decodeLogEntry(raw: unknown): {
   messageId: MessageId | undefined;
   inline?: Obj;
+  body?: Obj;
   appendedAt: number;
   meta: QueueEntryMeta | undefined;
 } {
@@ -310,6 +320,10 @@ export function decodeLogEntry(raw: unknown): {
   const o = obj(raw, what);
   const appendedAt = num(o, "at", what);
   const meta = logMeta(o, what);
+  if (o.b !== undefined) {
+    const body = obj(o.b, `${what}.b`); // the body's fields are checked where it is read (decodeMessage)
+    return { messageId: undefined, body, appendedAt, meta };
+  }
   if (typeof o.m === "object" && o.m !== null) {
     decodeMessage(o.m); // validates
     return { messageId: undefined, inline: o.m as Obj, appendedAt, meta };

@@ -9,6 +9,12 @@ import type { MessageId, QueueEntryMeta } from "./types.ts";
 
 export const PAGE = 4096;
 
+/**
+ * The id of an entry whose body is inside it (appendMessage: no shared body, no reference to count). Message ids
+ * are never negative.
+ */
+export const BODY_INSIDE = -1;
+
 /** A numeric meta column (NaN: absent in that slot) or a boolean one (0 absent, 1 false, 2 true). */
 export type MetaColumn =
   { readonly kind: "num"; readonly data: Float64Array } | { readonly kind: "bool"; readonly data: Uint8Array };

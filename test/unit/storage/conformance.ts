@@ -7,6 +7,7 @@ import { lifecycleTests } from "./conformance-lifecycle.ts";
 import { messageTests } from "./conformance-messages.ts";
 import { deferredQueueTests } from "./conformance-queue-deferred.ts";
 import { firstDeliveryTests } from "./conformance-queue-first.ts";
+import { bodyInsideTests } from "./conformance-queue-inside.ts";
 import { queueTests } from "./conformance-queues.ts";
 import { sessionTests } from "./conformance-sessions.ts";
 import { snapshotTests } from "./conformance-snapshot.ts";
@@ -22,6 +23,7 @@ export function runConformance(name: string, factory: HarnessFactory): void {
     queueTests(name, factory);
     deferredQueueTests(name, factory);
     firstDeliveryTests(name, factory);
+    bodyInsideTests(name, factory);
     snapshotTests(name, factory);
   });
 }

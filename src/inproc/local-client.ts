@@ -64,6 +64,9 @@ export abstract class LocalClient implements ClientContext {
     this.logger = broker.logger;
   }
 
+  /** No CONNECT is handled for an in-process client: its logger stays the broker's. */
+  clientLogger(): void {}
+
   #pressure: OutboundPressure | undefined = undefined;
 
   /**

@@ -293,7 +293,7 @@ function acceptConnect(
     });
   }
   // The line's fields are gathered only when it is written (the default level for benchmarks and busy brokers is warn).
-  if (c.logger.isLevelEnabled?.("info") !== false) {
+  if (c.logsInfo) {
     c.logger.info(
       {
         remote: c.transport.remoteAddress,

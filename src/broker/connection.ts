@@ -154,6 +154,14 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     this.#logger = logger;
   }
 
+  /**
+   * Whether info lines are written, asked before the lines every connection logs (connected, closed): without
+   * making the logger (its level is the broker logger's).
+   */
+  get logsInfo(): boolean {
+    return this.broker.logger.isLevelEnabled?.("info") !== false;
+  }
+
   clientLogger(): void {
     this.#logger = undefined; // the next line makes the client's logger (client is set now)
   }
@@ -192,10 +200,12 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     this.#out = undefined;
     this.#outBytes = 0;
     if (this.state !== ConnState.Closed) {
-      this.logger.info(
-        { remote: this.transport.remoteAddress, err: error?.message },
-        error ? "connection lost" : "connection closed by client without DISCONNECT",
-      );
+      if (this.logsInfo) {
+        this.logger.info(
+          { remote: this.transport.remoteAddress, err: error?.message },
+          error ? "connection lost" : "connection closed by client without DISCONNECT",
+        );
+      }
       this.#finish(true, "lost");
     }
     this.broker.transportClosed(this);
@@ -539,7 +549,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
 
   /** Client sent DISCONNECT: close; the caller has already decided about the will. */
   closeByClient(): void {
-    if (this.logger.isLevelEnabled?.("info") !== false) this.logger.info({}, "client disconnected");
+    if (this.logsInfo) this.logger.info({}, "client disconnected");
     this.#finish(this.will !== undefined, "client");
     this.#closeTransport(true);
   }

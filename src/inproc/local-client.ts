@@ -67,6 +67,10 @@ export abstract class LocalClient implements ClientContext {
   /** No CONNECT is handled for an in-process client: its logger stays the broker's. */
   clientLogger(): void {}
 
+  get logsInfo(): boolean {
+    return this.logger.isLevelEnabled?.("info") !== false;
+  }
+
   #pressure: OutboundPressure | undefined = undefined;
 
   /**

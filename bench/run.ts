@@ -10,6 +10,7 @@ import { BROKERS, MOSQUITTO_BIN, makeContext, startBroker, type BrokerDef, type 
 import { ArgsError, USAGE, isFullRun, parseArgs, type BenchArgs } from "./lib/args.ts";
 import { installSignalHandlers, killAllChildren } from "./lib/children.ts";
 import { updateDocs } from "./lib/docs.ts";
+import { mergeRounds, roundOrder } from "./lib/latency-rounds.ts";
 import { collectMachineInfo, pinGenerator } from "./lib/machine.ts";
 import { renderMeta, renderResults, renderTargets, type ReportMeta } from "./lib/report.ts";
 import { formatMs, formatRate } from "./lib/stats.ts";
@@ -32,12 +33,28 @@ function progress(line: string, done: boolean): void {
   else if (done) process.stderr.write(`${line}\n`);
 }
 
+const pctOf = (x: number): string => (Number.isFinite(x) ? `${Math.round(x * 100)}%` : "–");
+
 function summary(r: RunResult): string {
   if (r.status === "skipped" || r.status === "error") return `${r.status}: ${r.notes[0] ?? ""}`;
   const parts: string[] = [];
-  if (r.latency)
-    parts.push(`p50 ${formatMs(r.latency.p50)} p99 ${formatMs(r.latency.p99)} max ${formatMs(r.latency.max)}`);
-  else if (r.slow)
+  if (r.latency) {
+    parts.push(
+      `p50 ${formatMs(r.latency.p50)} p99 ${formatMs(r.latency.p99)} p99.9 ${formatMs(r.latency.p999)} max ${formatMs(r.latency.max)}`,
+    );
+    const g = r.generatorStalls;
+    if (g) parts.push(`gen loop delay p99 ${formatMs(g.loopP99Ms)} max ${formatMs(g.loopMaxMs)}`);
+    const b = r.brokerLoop;
+    if (b)
+      parts.push(
+        `broker loop p99 ${formatMs(b.loopMs.p99)} max ${formatMs(b.loopMs.max)}, GC ${b.gc.count}× max ${formatMs(b.gc.maxMs)}`,
+      );
+    const t = r.gcInTail;
+    if (t) parts.push(`in broker GC: ${pctOf(t.p99)} of the p99 tail, ${pctOf(t.p999)} of p99.9`);
+    if (r.brokerHelperCpu !== undefined && r.brokerHelperCpu > 0)
+      parts.push(`broker helper threads ${(r.brokerHelperCpu * 100).toFixed(1)}% cpu`);
+    if (r.load1 !== undefined) parts.push(`load ${r.load1.toFixed(2)}`);
+  } else if (r.slow)
     parts.push(
       `healthy ${formatRate(r.slow.stuckPerSec)}/s vs ${formatRate(r.slow.baselinePerSec)}/s (${Math.round(r.slow.healthyShare * 100)}%), ` +
         `RSS ${(r.slow.rssStartKb / 1024).toFixed(0)}→${(r.slow.rssEndKb / 1024).toFixed(0)} MB, stuck missed ${r.slow.stuckMissed}`,
@@ -128,21 +145,35 @@ async function main(args: BenchArgs): Promise<void> {
 
   const specs = selectSpecs(allSpecs(timing.stormConnections), args.quick, args.only);
   if (specs.length === 0) throw new ArgsError(`--only ${args.only.join(",")} matches no scenario`);
-  const total = specs.length * args.brokers.length;
+  if (args.rounds !== null) timing.latencyRounds = args.rounds;
+  if (args.latencyGen !== null) timing.latencyGen = args.latencyGen;
+  const roundsOf = (spec: RunSpec): number => (spec.kind === "latency" ? timing.latencyRounds : 1);
+  const total = specs.reduce((sum, spec) => sum + roundsOf(spec), 0) * args.brokers.length;
   const results: RunResult[] = [];
   let n = 0;
   for (const spec of specs) {
+    // Latency rounds are interleaved (lib/latency-rounds.ts): round 1 runs the brokers in the order given, round 2
+    // in reverse, …, so a busy minute hits both; every round starts fresh broker processes.
+    const rounds = roundsOf(spec);
+    const byBroker = new Map<BrokerId, RunResult[]>(args.brokers.map((id) => [id, []]));
+    for (let r = 0; r < rounds; r++) {
+      for (const id of roundOrder(args.brokers, r)) {
+        n++;
+        const def = BROKERS[id];
+        const round = rounds > 1 ? ` round ${r + 1}/${rounds}` : "";
+        const head = `[${String(n).padStart(String(total).length)}/${total}] ${spec.id} · ${id}${round}`;
+        progress(`${head} …`, false);
+        const status = brokerStatus.find((b) => b.id === id);
+        const res = runnable.includes(def)
+          ? await runSpec(spec, def, timing, ctx)
+          : skipped(spec.id, resultKind(spec), id, `not runnable yet (${status?.reason ?? "?"})`);
+        byBroker.get(id)!.push(res);
+        progress(`${head}: ${summary(res)}`, true);
+      }
+    }
     for (const id of args.brokers) {
-      n++;
-      const def = BROKERS[id];
-      const head = `[${String(n).padStart(String(total).length)}/${total}] ${spec.id} · ${id}`;
-      progress(`${head} …`, false);
-      const status = brokerStatus.find((b) => b.id === id);
-      const r = runnable.includes(def)
-        ? await runSpec(spec, def, timing, ctx)
-        : skipped(spec.id, resultKind(spec), id, `not runnable yet (${status?.reason ?? "?"})`);
-      results.push(r);
-      progress(`${head}: ${summary(r)}`, true);
+      const runs = byBroker.get(id)!;
+      results.push(spec.kind === "latency" ? mergeRounds(runs) : runs[0]!);
     }
   }
 
@@ -165,6 +196,9 @@ async function main(args: BenchArgs): Promise<void> {
       lagCapMessages: settings.LAG_CAP_MESSAGES,
       latencyRate: settings.LATENCY_RATE,
       latencyMeasureMs: timing.latencyMeasureMs,
+      latencyRoundMs: timing.latencyRoundMs,
+      latencyRounds: timing.latencyRounds,
+      latencyGen: timing.latencyGen,
       stormConnections: timing.stormConnections,
     },
   };

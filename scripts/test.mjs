@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm test`: Debian peers, format check, lint, typecheck, then every test file under test/.
 // Node 20 does not expand globs for --test, so the files are listed here.
-import { spawn } from "node:child_process";
+import { fork, spawn } from "node:child_process";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,7 +21,6 @@ function listTests(dir) {
 }
 
 const started = Date.now();
-const tsBuildInfo = join(root, "node_modules", ".cache", "wharf", "typecheck.tsbuildinfo");
 const bin = (name) => join(root, "node_modules", ".bin", name);
 /** Starts a command; `buffered` collects its output and prints it as one block when it ends. */
 function start(label, cmd, args, buffered) {
@@ -43,36 +42,54 @@ function start(label, cmd, args, buffered) {
   });
 }
 
+/** scripts/checks.mjs in a child process: one promise per step (build, typecheck, lint), settled as each step ends. */
+function runChecks() {
+  const names = ["build", "typecheck", "lint"];
+  const t0 = Date.now();
+  console.log(`\n[wharf] ${names.join(" + ")}: node scripts/checks.mjs (one TypeScript program)`);
+  const child = fork(join(root, "scripts", "checks.mjs"), [], { cwd: root, stdio: ["ignore", "pipe", "pipe", "ipc"] });
+  const out = [];
+  child.stdout.on("data", (c) => out.push(c));
+  child.stderr.on("data", (c) => out.push(c));
+  const settle = new Map();
+  const steps = names.map((label) => new Promise((resolve) => settle.set(label, resolve)));
+  const finish = (label, ok, output) => {
+    const resolve = settle.get(label);
+    if (resolve === undefined) return;
+    settle.delete(label);
+    if (output) process.stdout.write(output);
+    const secs = ((Date.now() - t0) / 1000).toFixed(1);
+    console.log(`[wharf] ${label}: ${ok ? "ok" : "FAILED"} at ${secs} s`);
+    resolve({ label, status: ok ? 0 : 1 });
+  };
+  child.on("message", (m) => finish(m.step, m.ok, m.output));
+  child.on("close", (status) => {
+    // Anything the script printed outside a step (e.g. a crash), then every step it did not report fails.
+    if (out.length > 0) process.stdout.write(Buffer.concat(out));
+    for (const label of [...settle.keys()])
+      finish(label, false, `[wharf] scripts/checks.mjs exited (${status}) before ${label} ended\n`);
+  });
+  return { steps };
+}
+
 const peers = await start("peers", process.execPath, [join(root, "scripts", "ensure-peers.mjs")]);
 if (peers.status !== 0) process.exit(peers.status);
 
-// The static checks are independent of each other (about 50 s of CPU, 20 s of it eslint) and the tests need only
-// the build: the tests start as soon as dist/ is built and run beside the other checks, so that the 2 cores are
-// busy from the start to the end (side by side, then the tests, left one core idle for ~15 s while eslint ran
-// alone). Each check prints its output as one block when it ends; `npm test` fails if any of them fails.
+// The checks and the tests run side by side so that both cores are busy from the start to the end: prettier in its
+// own process, the build, typecheck and typed lint on one TypeScript program in another (scripts/checks.mjs), and
+// the tests as soon as that has written dist/. Each check prints its output as one block when it ends; `npm test`
+// fails if any of them fails.
 const pending = [];
 if (!testsOnly) {
-  const checks = [
-    // --cache (node_modules/.cache/prettier): a second run checks only the files that changed, 14 s of CPU -> ~1 s.
-    // The cache keys on each file's content and prettier's options, so it cannot hide a badly formatted file.
-    { label: "format", cmd: bin("prettier"), args: ["--check", "--cache", "--log-level", "warn", "."] },
-    { label: "lint", cmd: bin("eslint"), args: ["--max-warnings", "0", "."] },
-    // --incremental: the build info (node_modules/.cache, like prettier's) lets a later run recheck only the files
-    // whose own text or dependencies' declarations changed: 15 s of CPU -> about 5 s. tsc tracks those
-    // dependencies itself, so a stale result cannot pass; a fresh clone has no build info and checks everything.
-    {
-      label: "typecheck",
-      cmd: bin("tsc"),
-      args: ["--noEmit", "-p", ".", "--incremental", "--tsBuildInfoFile", tsBuildInfo],
-    },
-  ];
-  console.log(
-    `\n[wharf] build + ${checks.map((j) => j.label).join(" + ")}: side by side, the tests start after the build`,
-  );
-  for (const { label, cmd, args } of checks) pending.push(start(label, cmd, args, true));
+  console.log("\n[wharf] format + build + typecheck + lint: side by side, the tests start after the build");
+  // --cache (node_modules/.cache/prettier): a second run checks only the files that changed, 14 s of CPU -> ~1 s.
+  // The cache keys on each file's content and prettier's options, so it cannot hide a badly formatted file.
+  pending.push(start("format", bin("prettier"), ["--check", "--cache", "--log-level", "warn", "."], true));
+  const checks = runChecks();
+  pending.push(...checks.steps);
   // dist/ as the package ships it: the tests below start the compiled CLI (0.7 s of CPU per start instead of
   // 1.8 s through tsx, over a hundred starts) and pack it without building it again.
-  const build = await start("build", process.execPath, [join(root, "scripts", "build.mjs"), "--no-check"], true);
+  const build = await checks.steps[0];
   if (build.status !== 0) {
     await Promise.all(pending);
     process.exit(build.status);
@@ -116,18 +133,9 @@ if (files.length === 0) {
 // others, early, so its waits overlap their work; its slow steps carry their own 600 s timeouts.
 const isPackageTest = (f) => f.startsWith(join("test", "integration", "package") + "/");
 const ordered = [...files.filter(isPackageTest), ...files.filter((f) => !isPackageTest(f))];
-// Only with files: `node --test` without any searches the whole tree and would run scripts/test.mjs itself.
 console.log(`\n[wharf] tests: ${ordered.length} files (${ordered.filter(isShard).length} of them shards)`);
-const tests = start("tests", process.execPath, [
-  "--import",
-  "tsx",
-  "--test",
-  "--test-concurrency=4",
-  // Node 20 applies this to every test and to each file as a whole: a shard runs a dozen files' tests (15-40 s quiet),
-  // the package test ~30 s quiet and minutes on a loaded machine. 300 s still catches a hang well inside CI's limit.
-  `--test-timeout=${process.env["WHARF_TEST_FILE_TIMEOUT_MS"] ?? "300000"}`,
-  ...ordered,
-]);
+// In this order: scripts/run-tests.mjs (`node --test` would sort the files by path).
+const tests = start("tests", process.execPath, ["--import", "tsx", join(root, "scripts", "run-tests.mjs"), ...ordered]);
 const results = await Promise.all([...pending, tests]);
 const failed = results.filter((r) => r.status !== 0);
 console.log(

@@ -155,11 +155,22 @@ const wharf: BrokerDef = {
     if (management) args.push("--management-port", "0");
     if (persistent) args.push("--storage", "lmdb", "--data-dir", dataDir(ctx, `wharf-${port}`));
     else args.push("--storage", "memory");
+    // WHARF_BENCH_LOOP_STATS=1 (diagnosis, off by default: its 1 ms timer changes the broker a little): the broker
+    // records its event-loop delay and GC pauses over windows the scenario opens and closes with SIGUSR2
+    // (bench/tools/loop-stats.mjs; the latency scenario reports them per round).
+    const loopStats = process.env["WHARF_BENCH_LOOP_STATS"] === "1";
+    if (loopStats) extra.push("--import", join(ctx.root, "bench", "tools", "loop-stats.mjs"));
     const run = wharfCommand(root, args, extra);
     const [cmd, argv] = pinned(ctx.cpu, run.cmd, run.args);
-    return spawnManaged(cmd, argv, root, run.env);
+    const env = loopStats ? { ...run.env, WHARF_LOOP_STATS: brokerLoopStatsFile(port) } : run.env;
+    return spawnManaged(cmd, argv, root, env);
   },
 };
+
+/** Where a Wharf started with WHARF_BENCH_LOOP_STATS=1 on `port` appends its loop-stats lines. */
+export function brokerLoopStatsFile(port: number): string {
+  return join(os.tmpdir(), `wharf-bench-loop-${port}.jsonl`);
+}
 
 function wharfListenerConfig(ctx: BrokerContext, port: number, listener: "tls" | "ws"): string {
   const file = join(ctx.tmp, `wharf-${listener}-${port}.yaml`);

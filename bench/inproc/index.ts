@@ -39,6 +39,14 @@ const WILDCARDS = [
   "bench/dev1/temp",
 ];
 const TIMEOUT_MS = 60_000;
+/**
+ * Payload bytes every handler of every side adds up: each delivery reads its message (topic and payload length),
+ * as a real handler would, and the same work on each side (printed at the end, so nothing is optimised away).
+ */
+let readBytes = 0;
+const read = (topic: string, payload: Buffer): void => {
+  readBytes += payload.length + topic.length;
+};
 
 interface Result {
   name: string;
@@ -101,21 +109,26 @@ async function wharfInproc(
   let delivered = 0;
   for (const f of filters) {
     if (mode === "listen") {
-      broker.listen(f, () => {
+      broker.listen(f, (m) => {
         delivered++;
+        read(m.topic, m.payload);
       });
     } else if (mode === "iterator") {
       // A consumer per subscription: `for await` (the buffer of 1024 fills, "block" holds the publisher back).
       const sub = broker.subscribe(f);
       void (async () => {
-        for await (const _m of sub) delivered++;
+        for await (const m of sub) {
+          delivered++;
+          read(m.topic, m.payload);
+        }
       })();
     } else if (mode === "ack") {
-      broker.subscribe(f, { ack: "manual", qos: 1, handler: (m) => (delivered++, m.ack()) });
+      broker.subscribe(f, { ack: "manual", qos: 1, handler: (m) => (delivered++, read(m.topic, m.payload), m.ack()) });
     } else {
       broker.subscribe(f, {
-        handler: () => {
+        handler: (m) => {
           delivered++;
+          read(m.topic, m.payload);
         },
       });
     }
@@ -134,7 +147,13 @@ async function wharfInproc(
 async function mqemitterRun(name: string, filters: readonly string[]): Promise<Result> {
   const mq = mqemitter({ concurrency: 0 });
   let delivered = 0;
-  for (const f of filters) mq.on(f, (_msg: unknown, cb: () => void) => (delivered++, cb()));
+  for (const f of filters) {
+    mq.on(f, (msg, cb: () => void) => {
+      delivered++;
+      read(msg.topic, msg.payload as Buffer);
+      cb();
+    });
+  }
   const expected = N * filters.length;
   const stop = startClock();
   for (let i = 0; i < N; i++) mq.emit({ topic: TOPIC, payload: PAYLOAD });
@@ -148,11 +167,16 @@ async function eventEmitterRun(name: string, filters: readonly string[]): Promis
   ee.setMaxListeners(0);
   let delivered = 0;
   const exact = filters.length === 1 && !/[+#]/.test(filters[0]!);
-  const count = (): void => {
+  const count = (topic: string, payload: Buffer): void => {
     delivered++;
+    read(topic, payload);
   };
-  if (exact) ee.on(filters[0]!, count);
-  else for (const f of filters) ee.on("message", (topic: string) => topicMatches(f, topic) && count());
+  if (exact) ee.on(filters[0]!, (payload: Buffer) => count(filters[0]!, payload));
+  else {
+    for (const f of filters) {
+      ee.on("message", (topic: string, payload: Buffer) => topicMatches(f, topic) && count(topic, payload));
+    }
+  }
   const expected = N * filters.length;
   const stop = startClock();
   if (exact) for (let i = 0; i < N; i++) ee.emit(TOPIC, PAYLOAD);
@@ -330,7 +354,7 @@ async function main(): Promise<void> {
     line(scenario, cached!);
     line(scenario, uncached!);
   }
-  console.log(`load ${loadavg()[0]!.toFixed(1)} at the end`);
+  console.log(`load ${loadavg()[0]!.toFixed(1)} at the end (handlers read ${readBytes} bytes)`);
 }
 
 await main();

@@ -11,6 +11,10 @@ export interface BenchArgs {
   writeDocs: boolean | null;
   /** Overrides the measurement window of throughput runs (seconds). */
   measureSeconds: number | null;
+  /** Overrides the number of interleaved rounds of the latency scenarios (default 5, quick 1). */
+  rounds: number | null;
+  /** The latency scenarios' generator (default: c). */
+  latencyGen: "c" | "node" | null;
   help: boolean;
 }
 
@@ -21,6 +25,8 @@ export const USAGE = `Usage: npm run bench -- [options]
                           (ids look like fan-in/qos0/100B/v3.1.1, latency/qos1/10k-per-s/v5, storm/5000-conns/v3.1.1)
   --brokers <a,b>         brokers to run: ${BROKER_IDS.join(",")} (default: all)
   --measure <seconds>     measurement window of throughput runs (default 3, quick 1)
+  --rounds <n>            rounds of each latency scenario, interleaved between brokers (default 5, quick 1)
+  --latency-gen <c|node>  latency generator: the C tool bench/tools/latgen.c (default) or the Node clients
   --no-pin                do not pin broker / load generator to CPUs
   --write-docs            update docs/benchmarks.md even after a partial run
   --no-docs               never update docs/benchmarks.md (default: updated after a full, unfiltered run)
@@ -39,6 +45,8 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     pin: true,
     writeDocs: null,
     measureSeconds: null,
+    rounds: null,
+    latencyGen: null,
     help: false,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -74,6 +82,18 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         out.measureSeconds = s;
         break;
       }
+      case "--rounds": {
+        const r = Number(value());
+        if (!(Number.isInteger(r) && r >= 1 && r <= 50)) throw new ArgsError("--rounds takes an integer in [1, 50]");
+        out.rounds = r;
+        break;
+      }
+      case "--latency-gen": {
+        const g = value();
+        if (g !== "c" && g !== "node") throw new ArgsError('--latency-gen takes "c" or "node"');
+        out.latencyGen = g;
+        break;
+      }
       case "--no-pin":
         out.pin = false;
         break;
@@ -104,7 +124,14 @@ function splitList(v: string): string[] {
 
 /** A full run: not quick, no scenario filter, every broker, default window. */
 export function isFullRun(a: BenchArgs): boolean {
-  return !a.quick && a.only.length === 0 && a.brokers.length === BROKER_IDS.length && a.measureSeconds === null;
+  return (
+    !a.quick &&
+    a.only.length === 0 &&
+    a.brokers.length === BROKER_IDS.length &&
+    a.measureSeconds === null &&
+    a.rounds === null &&
+    a.latencyGen === null
+  );
 }
 
 /** `--name value` of a standalone bench script's command line, or `dflt`. */

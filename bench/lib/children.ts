@@ -3,6 +3,8 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
+import { basename } from "node:path";
+import { dieWithTestProcess } from "../../test/helpers/reaper.ts";
 
 const live = new Set<ChildProcess>();
 const exitHooks: (() => void)[] = [];
@@ -79,6 +81,10 @@ export function spawnManaged(
   installExitHandler();
   const child = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
   live.add(child);
+  // The exit hooks above cover a harness that exits or is signalled; a harness SIGKILLed (bench.sh's timeout -k, an
+  // OOM kill) runs none, and its Mosquitto stayed behind on 2026-12-06. The watchdog shell kills the child then.
+  // taskset execs the pinned program, so that program's name is what the child's command line shows.
+  dieWithTestProcess(child, basename(cmd === "taskset" ? (args[2] ?? cmd) : cmd));
   let tail = "";
   const keep = (d: Buffer): void => {
     tail = (tail + d.toString("utf8")).slice(-4000);

@@ -6,41 +6,16 @@
 // a promise per connection) and saturated its core at ~9k connects/s against Mosquitto. The C client is one
 // epoll loop over raw non-blocking sockets with pre-encoded packets.
 
-import { execFileSync, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
+import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { cToolBinary } from "./c-tool.ts";
 import type { ProtocolLevel } from "./mqtt-packets.ts";
 
 const SOURCE = fileURLToPath(new URL("../tools/connstorm.c", import.meta.url));
 
-let built: string | undefined;
-
 /** Path of the compiled tool; compiles it (once per source version) if needed. */
 export function connstormBinary(): string {
-  if (built !== undefined) return built;
-  const src = readFileSync(SOURCE);
-  const hash = createHash("sha256").update(src).digest("hex").slice(0, 16);
-  const dir = path.join(os.tmpdir(), "wharf-bench-tools");
-  const bin = path.join(dir, `connstorm-${hash}`);
-  if (!existsSync(bin)) {
-    mkdirSync(dir, { recursive: true });
-    const tmp = `${bin}.${process.pid}.tmp`;
-    const cc = process.env.CC ?? "cc";
-    try {
-      execFileSync(cc, ["-O2", "-o", tmp, SOURCE], { stdio: ["ignore", "ignore", "pipe"] });
-    } catch (err) {
-      throw new Error(
-        `the storm generator needs a C compiler (${cc}: ${(err as Error).message.split("\n")[0]}); ` +
-          "install gcc (apt-get install gcc) or set CC",
-      );
-    }
-    renameSync(tmp, bin); // atomic: a concurrent harness never runs a half-written binary
-  }
-  built = bin;
-  return bin;
+  return cToolBinary(SOURCE, "the storm generator");
 }
 
 export interface HoldReading {

@@ -1,6 +1,6 @@
 // Broker-side resource readings from /proc, so every broker (C or Node) is measured the same way.
 
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 
 let clockTicks: number | undefined;
@@ -33,6 +33,48 @@ export function parseStatCpuTicks(stat: string): number {
   const fields = stat.slice(close + 2).split(" ");
   // fields[0] is field 3 (state), so field n is fields[n - 3].
   return Number(fields[11]) + Number(fields[12]);
+}
+
+/**
+ * CPU seconds per thread of a process, summed by thread name: the main thread (JavaScript, GC pauses) is "main",
+ * the others go by their comm (V8 platform workers are named "node", libuv's pool "libuv-worker", …), suffixed with
+ * `#<tid - pid>` when `byTid` (one entry per thread). Threads that end between the listing and the read are skipped.
+ */
+export function threadCpuSeconds(pid: number, byTid = false): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  const hz = clockTicksPerSecond();
+  for (const tid of tids) {
+    try {
+      let name = "main";
+      if (tid !== String(pid)) {
+        name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+        if (byTid) name += `#${Number(tid) - pid}`;
+      }
+      const s = parseStatCpuTicks(readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8")) / hz;
+      out.set(name, (out.get(name) ?? 0) + s);
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+/** Per-name CPU between two threadCpuSeconds() readings, as fractions of one core over `seconds`, largest first. */
+export function threadCpuShares(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  seconds: number,
+): [string, number][] {
+  return [...after]
+    .map(([name, s]): [string, number] => [name, (s - (before.get(name) ?? 0)) / seconds])
+    .filter(([, share]) => share > 0)
+    .sort((a, b) => b[1] - a[1]);
 }
 
 export interface MemoryReading {
@@ -129,6 +171,31 @@ export function runQueueWaitSeconds(pid: number | "self"): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/**
+ * Run time (s, nanosecond precision: first field of each thread's schedstat) of a process's main thread and of all
+ * its other threads together. For a Node broker the others are V8's GC and compiler workers and libuv's pool: on a
+ * broker pinned to one CPU, every millisecond they run is a millisecond the event loop cannot. NaN when unreadable.
+ */
+export function threadRunSeconds(pid: number): { main: number; helpers: number } {
+  let main = Number.NaN;
+  let helpers = 0;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      let ns: number;
+      try {
+        ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+      } catch {
+        continue; // the thread ended meanwhile
+      }
+      if (tid === String(pid)) main = ns / 1e9;
+      else helpers += ns / 1e9;
+    }
+  } catch {
+    return { main: Number.NaN, helpers: Number.NaN };
+  }
+  return { main, helpers };
 }
 
 /** A TcpExt counter from /proc/net/netstat (e.g. ListenOverflows), machine-wide; NaN when unavailable. */

@@ -5,6 +5,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, spawnManaged, waitForPort } from "./children.ts";
 import type { ManagedProcess } from "./children.ts";
+import { wharfCommand } from "./wharf-launcher.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -35,12 +36,9 @@ export async function startWharf(
     nodeArgs.push("--import", join(root, "bench", "tools", "loop-stats.mjs"));
     env.WHARF_LOOP_STATS = options.loopStats;
   }
-  const proc = spawnManaged(
-    process.execPath,
-    [...nodeArgs, "--import", "tsx", "src/cli/main.ts", "start", "--config", config],
-    root,
-    env,
-  );
+  // Through bin/wharf.js, the launcher users run: the broker gets the node flags it chooses (bench/lib/wharf-launcher.ts).
+  const command = wharfCommand(root, ["start", "--config", config], nodeArgs);
+  const proc = spawnManaged(command.cmd, command.args, root, { ...env, ...command.env });
   await waitForPort(proc, port, 30_000);
   return { proc, port };
 }

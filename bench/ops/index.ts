@@ -25,16 +25,20 @@
 // --ratio=R (the tracing variant's sampleRatio instead of 0.01: at 0.1 a profile shows the traced path ten times
 // larger), --node-flags='<flags>' (Node/V8 flags for every broker: GC experiments), --prof=<dir> (each broker runs
 // with node --cpu-prof, a directory <scenario>-<variant>-r<round> per run; summarise with
-// bench/tools/cpuprofile-top.ts).
+// bench/tools/cpuprofile-top.ts), --ab-flags='<flags>' (each variant also runs as `<variant>+` with these node flags
+// added, interleaved: an A/B of node flags in one run), --log-dir=<dir> (each broker's output saved there; with
+// --node-flags=--trace-gc-nvp it shows what every scavenge kept), --snapshot-at=<ms> (SIGUSR2 to each broker that
+// long after its start: with --node-flags='--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=<dir>', a heap snapshot).
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import os from "node:os";
 import { BROKERS, makeContext, type RunningBroker } from "../brokers/index.ts";
 import { freePort, installSignalHandlers, killAllChildren, spawnManaged, waitForPort } from "../lib/children.ts";
 import { pinGenerator, pinned } from "../lib/machine.ts";
+import { launcherNodeFlags, wharfCommand, type WharfCommand } from "../lib/wharf-launcher.ts";
 import { PROTOCOL } from "../lib/mqtt-packets.ts";
 import type { RunSpec } from "../scenarios/catalog.ts";
 import { runThroughput } from "../scenarios/throughput.ts";
@@ -42,10 +46,15 @@ import * as settings from "../scenarios/settings.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 let profDir = "";
+/** --log-dir=<dir>: each broker's output saved there as <scenario>-<variant>-r<round>.log. */
+let logDir = "";
+let profiling = false;
 /** The tracing variant's sampleRatio: 0.01 (the issue's target); --ratio=<r> magnifies the traced path in a profile. */
 let sampleRatio = 0.01;
 /** --node-flags=<flags>: V8/Node flags for every broker of the run, space-separated (GC experiments). */
 let nodeFlags: string[] = [];
+/** --ab-flags=none: the B runs start node without the launcher's flags (WHARF_NODE_FLAGS replaced). */
+const NO_LAUNCHER_FLAGS = "none";
 type Variant = "off" | "ops" | "ops-nolatency" | "tracing" | "tracing0" | "bare" | "base";
 
 const SPECS: Extract<RunSpec, { kind: "throughput" }>[] = [
@@ -106,6 +115,7 @@ async function startWharf(
   baseRoot: string | undefined,
   profile: string | undefined,
   gcLog: string,
+  extraFlags: readonly string[] = [],
 ): Promise<RunningBroker> {
   const port = await freePort();
   const file = join(ctx.tmp, `wharf-ops-${variant}-${port}.yaml`);
@@ -113,12 +123,35 @@ async function startWharf(
   const cwd = variant === "base" ? baseRoot! : root;
   // One directory per run: the tsx loader's worker thread writes a profile of its own next to the main thread's
   // (the larger file is the broker).
-  const prof = profile === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(profDir, profile)}`];
-  const entry =
-    variant === "bare" ? ["bench/ops/bare-broker.ts", String(port)] : ["src/cli/main.ts", "start", "--config", file];
-  const gc = ["--import", join(root, "bench/ops/gc-meter.ts")];
-  const [cmd, argv] = pinned(ctx.cpu, process.execPath, [...nodeFlags, ...prof, "--import", "tsx", ...gc, ...entry]);
-  const proc = spawnManaged(cmd, argv, cwd, { WHARF_GC_LOG: gcLog });
+  const prof = profile === undefined || !profiling ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(profDir, profile)}`];
+  // The GC meter is plain JavaScript: bin/wharf.js registers tsx itself, after node's own --import preloads.
+  const extra = [...nodeFlags, ...prof, "--import", pathToFileURL(join(root, "bench/ops/gc-meter.mjs")).href];
+  // Wharf as users start it: `wharf start` through bin/wharf.js, which execs node with the launcher's flags (its
+  // `flags=` lines); ours are appended. `bare` (no CLI) and `base` (a checkout older than the launcher) get the
+  // launcher's flags of this checkout explicitly, so that only the code differs. --ab-flags=none: no launcher flags.
+  const launcher = extraFlags[0] === NO_LAUNCHER_FLAGS ? [] : launcherNodeFlags(root);
+  const own = extraFlags.filter((f) => f !== NO_LAUNCHER_FLAGS);
+  let run: WharfCommand;
+  if (variant === "bare") {
+    run = {
+      cmd: process.execPath,
+      args: [...launcher, ...own, ...extra, "--import", "tsx", "bench/ops/bare-broker.ts", String(port)],
+      env: {},
+    };
+  } else {
+    run = wharfCommand(cwd, ["start", "--config", file], [...(variant === "base" ? launcher : []), ...own, ...extra]);
+    // Replacing the launcher's list (WHARF_NODE_FLAGS) instead of adding to it: here only for --ab-flags=none.
+    if (variant !== "base" && launcher.length === 0 && run.env["WHARF_NODE_FLAGS"] !== undefined)
+      run.env["WHARF_NODE_FLAGS"] = [...own, ...extra].join(" ");
+  }
+  const [cmd, argv] = pinned(ctx.cpu, run.cmd, run.args);
+  const proc = spawnManaged(cmd, argv, cwd, { ...run.env, WHARF_GC_LOG: gcLog });
+  if (logDir !== "" && profile !== undefined) {
+    // --log-dir: the broker's whole output (with --node-flags=--trace-gc: every collection and why it ran).
+    const out = createWriteStream(join(logDir, `${profile}.log`));
+    proc.child.stdout?.pipe(out);
+    proc.child.stderr?.pipe(out);
+  }
   try {
     await waitForPort(proc, port, 30_000);
   } catch (err) {
@@ -129,7 +162,7 @@ async function startWharf(
 }
 
 /**
- * The broker's GC pauses within the measurement window (gc-meter.ts), as a share of its busy time there, and how many
+ * The broker's GC pauses within the measurement window (gc-meter.mjs), as a share of its busy time there, and how many
  * mark-compacts; undefined when the broker left no log (killed). The pauses are wall time: on a busy machine they
  * include time the main thread waited for the CPU, so they are divided by the window × (CPU + run-queue wait).
  */
@@ -191,9 +224,22 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
     ] as Variant[]
   ).filter((v) => (wanted === undefined ? ["off", "ops", "tracing", "base"].includes(v) : wanted.includes(v))); // only when asked for
   nodeFlags = (argv.find((a) => a.startsWith("--node-flags="))?.slice(13) ?? "").split(" ").filter((f) => f !== "");
+  // --ab-flags=<flags>: every variant runs twice per round, as itself and as `<variant>+` with these flags added
+  // (an interleaved A/B of node flags).
+  const abFlags = (argv.find((a) => a.startsWith("--ab-flags="))?.slice(11) ?? "").split(" ").filter((f) => f !== "");
+  const runs = variants.flatMap((v) =>
+    abFlags.length === 0
+      ? [{ name: v, variant: v, extra: [] as string[] }]
+      : [
+          { name: v, variant: v, extra: [] as string[] },
+          { name: `${v}+`, variant: v, extra: abFlags },
+        ],
+  );
   sampleRatio = Number(argv.find((a) => a.startsWith("--ratio="))?.slice(8) ?? 0.01);
   profDir = resolve(argv.find((a) => a.startsWith("--prof="))?.slice(7) ?? "");
-  const profiling = argv.some((a) => a.startsWith("--prof="));
+  profiling = argv.some((a) => a.startsWith("--prof="));
+  logDir = argv.find((a) => a.startsWith("--log-dir="))?.slice(10) ?? "";
+  if (logDir !== "") mkdirSync(logDir, { recursive: true });
   const timing: settings.Timing = { ...settings.FULL, warmupMs: 500, measureMs: measure * 1000 };
   const pinning = pinGenerator(argv.includes("--no-pin"));
   const ctx = makeContext(root, pinning.brokerCpu);
@@ -213,15 +259,28 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
     const losses: Record<string, number> = {};
     const gcShares: Record<string, number[]> = {};
     for (let r = 0; r < rounds; r++) {
-      for (const v of variants) {
+      for (const { name: v, variant, extra } of runs) {
         const name = `${spec.id.replaceAll("/", "-")}-${v}-r${r + 1}`;
         const gcLog = join(ctx.tmp, `gc-${name}.json`);
         rmSync(gcLog, { force: true });
-        const broker = await startWharf(v, ctx, s.url, baseRoot, profiling ? name : undefined, gcLog);
+        const broker = await startWharf(
+          variant,
+          ctx,
+          s.url,
+          baseRoot,
+          profiling || logDir !== "" ? name : undefined,
+          gcLog,
+          extra,
+        );
         let res: Awaited<ReturnType<typeof runThroughput>>;
+        // --snapshot-at=<ms>: a heap snapshot of the broker that long after its start (diagnosis; needs
+        // --node-flags='--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=<dir>').
+        const snapAt = Number(argv.find((a) => a.startsWith("--snapshot-at="))?.slice(14) ?? 0);
+        const snap = snapAt > 0 ? setTimeout(() => process.kill(broker.proc.pid, "SIGUSR2"), snapAt) : undefined;
         try {
           res = await runThroughput(spec, broker, timing);
         } finally {
+          clearTimeout(snap);
           await broker.proc.stop(); // the GC log is written at exit
         }
         (rates[v] ??= []).push(res.msgsPerSec ?? Number.NaN);
@@ -240,10 +299,10 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
         );
       }
     }
-    const ref = rates.off === undefined ? variants[0]! : "off";
+    const ref = rates.off === undefined ? runs[0]!.name : "off";
     const off = median(rates[ref] ?? []);
     const offCpu = median(cpuUs[ref] ?? []);
-    for (const v of variants) {
+    for (const { name: v } of runs) {
       const m = median(rates[v] ?? []);
       const ratio = m / off;
       const c = median(cpuUs[v] ?? []);

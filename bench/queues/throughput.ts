@@ -88,6 +88,12 @@ for (const mode of flag("modes", "sync,batched").split(",")) {
         `  ${r.load}`,
       ].join(" "),
     );
+    const threads = r.brokerThreads.map(([name, share]) => `${name} ${Math.round(share * 100)}%`).join(", ");
+    console.log(
+      `          broker cpu by thread: ${threads}; msg/s per main-thread core ${formatRate(
+        r.deliveredPerSec / (r.brokerThreads.find(([n]) => n === "main")?.[1] ?? Number.NaN),
+      )}`,
+    );
     const b = r.broker;
     if (b !== undefined) {
       console.log(
@@ -95,6 +101,13 @@ for (const mode of flag("modes", "sync,batched").split(",")) {
           `${Math.round(b.gc.totalMs)} ms in all (${((100 * b.gc.totalMs) / b.spanMs).toFixed(1)} % of the window), ` +
           `longest ${b.gc.maxMs.toFixed(1)} ms, ${b.gc.over2} over 2 ms, ${b.gc.over5} over 5 ms`,
       );
+      if (b.alloc !== undefined) {
+        // Sampled over the broker's window (SIGUSR2 to SIGUSR2), per message delivered in that window.
+        const n = (r.deliveredPerSec * b.spanMs) / 1000;
+        console.log(`          broker allocations: ${Math.round(b.alloc.total / n)} B per message; by site:`);
+        for (const [site, bytes] of b.alloc.sites.slice(0, 30))
+          console.log(`          ${String(Math.round(bytes / n)).padStart(6)} B  ${site}`);
+      }
     }
   }
 }

@@ -1,7 +1,7 @@
 // Every scenario the bench knows, with its topology (who publishes what, who subscribes to what).
 
 import { PROTOCOL, type ProtocolLevel } from "../lib/mqtt-packets.ts";
-import { LATENCY_RATE } from "./settings.ts";
+import { LATENCY_PUBLISHERS, LATENCY_RATE } from "./settings.ts";
 
 export const FAMILIES = ["fan-in", "fan-out", "pairs", "wildcard"] as const;
 export type Family = (typeof FAMILIES)[number];
@@ -102,7 +102,16 @@ export type RunSpec =
       payload: number;
       protocol: ProtocolLevel;
     }
-  | { kind: "latency"; id: string; qos: 1; payload: number; rate: number; protocol: ProtocolLevel }
+  | {
+      /** `publishers` QoS 1 publishers -> 1 subscriber, paced at `rate` msg/s together (latency.ts). */
+      kind: "latency";
+      id: string;
+      qos: 1;
+      payload: number;
+      rate: number;
+      publishers: number;
+      protocol: ProtocolLevel;
+    }
   | { kind: "storm"; id: string; mode: "hold" | "churn"; connections: number; protocol: ProtocolLevel }
   | {
       /** Durable queue publish -> deliver -> ack (bench/scenarios/queue.ts); Wharf only. */
@@ -115,6 +124,8 @@ export type RunSpec =
       protocol: ProtocolLevel;
     }
   | { kind: "pending"; id: string; reason: string };
+
+export type LatencySpec = Extract<RunSpec, { kind: "latency" }>;
 
 /** The result kind a spec produces (a queue spec is a throughput or a latency run). */
 export function resultKind(spec: RunSpec): "throughput" | "latency" | "storm" | "slow" | "pending" {
@@ -147,7 +158,15 @@ export function allSpecs(stormConnections: number): RunSpec[] {
   specs.push({ kind: "slow", id: "slow-consumer/qos0/100B/v3.1.1", qos: 0, payload: 100, protocol: PROTOCOL.v311 });
   for (const protocol of [PROTOCOL.v311, PROTOCOL.v5]) {
     const id = `latency/qos1/${LATENCY_RATE / 1000}k-per-s/${protocolName(protocol)}`;
-    specs.push({ kind: "latency", id, qos: 1, payload: 100, rate: LATENCY_RATE, protocol });
+    specs.push({
+      kind: "latency",
+      id,
+      qos: 1,
+      payload: 100,
+      rate: LATENCY_RATE,
+      publishers: LATENCY_PUBLISHERS,
+      protocol,
+    });
   }
   specs.push({
     kind: "storm",

@@ -4,7 +4,14 @@ import type { RunningBroker } from "../brokers/index.ts";
 import { STATUS, type RunResult } from "./result.ts";
 import { BenchClient } from "../lib/client.ts";
 import { PUBACK_SIZE, writePuback, type ProtocolLevel } from "../lib/mqtt-packets.ts";
-import { CpuMeter, SelfCpuMeter, machineBusySeconds, processMemory, runQueueWaitSeconds } from "../lib/proc-stats.ts";
+import {
+  CpuMeter,
+  SelfCpuMeter,
+  machineBusySeconds,
+  processMemory,
+  runQueueWaitSeconds,
+  threadRunSeconds,
+} from "../lib/proc-stats.ts";
 import { BROKER_INFLIGHT, GENERATOR_SATURATED, NOISY_MACHINE } from "./settings.ts";
 
 let runCounter = 0;
@@ -68,6 +75,7 @@ export class WindowMeters {
   private busy0 = machineBusySeconds();
   private brokerWait0 = 0;
   private selfWait0 = 0;
+  private threads0 = { main: 0, helpers: 0 };
 
   constructor(private readonly pid: number) {
     this.broker = new CpuMeter(pid);
@@ -79,6 +87,7 @@ export class WindowMeters {
     this.busy0 = machineBusySeconds();
     this.brokerWait0 = runQueueWaitSeconds(this.pid);
     this.selfWait0 = runQueueWaitSeconds("self");
+    this.threads0 = threadRunSeconds(this.pid);
     this.t0 = performance.now();
   }
 
@@ -89,6 +98,7 @@ export class WindowMeters {
     const generatorCpu = this.self.read();
     const seconds = elapsedMs / 1000;
     const busy = (machineBusySeconds() - this.busy0) / seconds;
+    const threads = threadRunSeconds(this.pid);
     return {
       elapsedMs,
       brokerCpu,
@@ -96,6 +106,8 @@ export class WindowMeters {
       otherCpu: Math.max(0, busy - brokerCpu - generatorCpu),
       brokerWaited: (runQueueWaitSeconds(this.pid) - this.brokerWait0) / seconds,
       generatorWaited: (runQueueWaitSeconds("self") - this.selfWait0) / seconds,
+      brokerMainCpu: (threads.main - this.threads0.main) / seconds,
+      brokerHelperCpu: (threads.helpers - this.threads0.helpers) / seconds,
       rssKb: mem.rssKb,
       peakKb: mem.peakKb,
     };
@@ -112,6 +124,9 @@ export interface WindowReading {
   /** Fraction of the window the broker's / generator's main thread was runnable but waiting for a CPU. */
   brokerWaited: number;
   generatorWaited: number;
+  /** The broker's main thread and its other threads (GC/compiler workers), fractions of one core. */
+  brokerMainCpu: number;
+  brokerHelperCpu: number;
   rssKb: number;
   peakKb: number;
 }
@@ -189,5 +204,6 @@ export function measuredResult(
     otherCpu: w.otherCpu,
     brokerWaited: w.brokerWaited,
     generatorWaited: w.generatorWaited,
+    brokerHelperCpu: w.brokerHelperCpu,
   };
 }

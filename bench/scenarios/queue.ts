@@ -15,7 +15,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { join } from "node:path";
 import { onHarnessExit } from "../lib/children.ts";
 import { varintBytes } from "../lib/mqtt-packets.ts";
-import { processCpuSeconds } from "../lib/proc-stats.ts";
+import { processCpuSeconds, threadCpuSeconds, threadCpuShares } from "../lib/proc-stats.ts";
 import { Framer, Samples, open, packet, str, until } from "../lib/raw-mqtt.ts";
 import { summarizeLatency } from "../lib/stats.ts";
 import type { LatencySummary } from "../lib/stats.ts";
@@ -56,6 +56,12 @@ export interface QueueCaseResult {
   duplicates: number;
   /** Broker CPU over the window, fraction of one core. */
   brokerCpu: number;
+  /**
+   * The broker's CPU by thread over the window, fractions of one core, largest first: "main" (the event loop:
+   * JavaScript and GC pauses) is the single-threaded limit; LMDB commits on libuv's pool ("libuv-worker"); V8's
+   * platform workers ("node") do concurrent GC and compiles.
+   */
+  brokerThreads: [string, number][];
   /** This harness's CPU (publishers + consumers) over the window, fraction of one core: on a 2-core machine the
    * clients compete with the broker, so a broker below 100% may be waiting for them. */
   clientCpu: number;
@@ -73,6 +79,8 @@ export interface BrokerLoopStats {
   loopMs: { p50: number; p99: number; p999: number; max: number };
   gc: { count: number; totalMs: number; maxMs: number; over2: number; over5: number; over10: number };
   spanMs: number;
+  /** With WHARF_ALLOC_SITES=1 in the environment: bytes allocated over the window, in all and by site. */
+  alloc?: { total: number; sites: [string, number][] };
 }
 
 export const QUEUE_DEFAULTS = {
@@ -235,6 +243,7 @@ export async function runQueueCase(o: QueueCaseOptions): Promise<QueueCaseResult
     await new Promise((r) => setTimeout(r, o.warmupMs));
     const delivered0 = shared.delivered;
     const cpu0 = processCpuSeconds(proc.pid);
+    const threads0 = threadCpuSeconds(proc.pid, true);
     const own0 = process.cpuUsage();
     const e2e0 = shared.e2e.n;
     const loop = monitorEventLoopDelay({ resolution: 1 });
@@ -250,6 +259,7 @@ export async function runQueueCase(o: QueueCaseOptions): Promise<QueueCaseResult
     proc.child.kill("SIGUSR2"); // … and closes
     const elapsed = performance.now() - t0;
     const cpu = processCpuSeconds(proc.pid) - cpu0;
+    const brokerThreads = threadCpuShares(threads0, threadCpuSeconds(proc.pid, true), elapsed / 1000);
     const own = process.cpuUsage(own0);
     const delivered = shared.delivered - delivered0;
     if (ticker !== undefined) clearInterval(ticker);
@@ -269,6 +279,7 @@ export async function runQueueCase(o: QueueCaseOptions): Promise<QueueCaseResult
       lost: Math.max(0, sent() - shared.delivered),
       duplicates: shared.duplicates,
       brokerCpu: cpu / (elapsed / 1000),
+      brokerThreads,
       clientCpu: (own.user + own.system) / 1000 / elapsed,
       clientLoopP99: loop.percentile(99) / 1e6,
       broker,

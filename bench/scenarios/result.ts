@@ -2,6 +2,7 @@
 
 import type { BrokerId } from "../brokers/index.ts";
 import type { DeliveryTotals, PublisherDelivery } from "../lib/seq-checker.ts";
+import type { GeneratorStalls } from "../lib/loop-probe.ts";
 import type { LatencySummary } from "../lib/stats.ts";
 
 export const STATUS = {
@@ -58,6 +59,36 @@ export interface SlowConsumerResult {
   rssLimitHit: boolean;
 }
 
+/** A broker's event-loop delay and GC pauses over a window (bench/tools/loop-stats.mjs; WHARF_BENCH_LOOP_STATS=1). */
+export interface BrokerLoopStats {
+  spanMs: number;
+  loopMs: { p50: number; p99: number; p999: number; max: number };
+  gc: { count: number; totalMs: number; maxMs: number; over2: number; over5: number; over10: number };
+  /** Each pause in the window: [start on CLOCK_MONOTONIC, duration], ms (at most 5,000). */
+  pauses?: [number, number][];
+}
+
+/** One round of a latency scenario (run.ts repeats it, interleaved between brokers; lib/latency-rounds.ts). */
+export interface LatencyRound {
+  round: number;
+  status: RunStatus;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+  samples: number;
+  /** 1-minute load average at the window's end (the larger of start and end). */
+  load1: number;
+  otherCpu: number;
+  brokerCpu: number;
+  brokerWaited: number;
+  brokerHelperCpu: number;
+  /** Share of the messages at or above the round's p99 / p99.9 that were in flight during a broker GC pause. */
+  gcInTail?: { p99: number; p999: number };
+  generator?: GeneratorStalls;
+  brokerLoop?: BrokerLoopStats;
+}
+
 export interface RunResult {
   id: string;
   kind: "throughput" | "latency" | "storm" | "slow" | "pending";
@@ -76,6 +107,22 @@ export interface RunResult {
   delivery?: DeliveryTotals & { stray: number };
   perPublisher?: PublisherDelivery[];
   latency?: LatencySummary;
+  /** Latency runs: the raw samples of one round (dropped once the rounds are merged; not in the JSON). */
+  latencySamples?: Float64Array;
+  /** Latency runs: the generator's own stalls over the window. */
+  generatorStalls?: GeneratorStalls;
+  /** Latency runs: 1-minute load average around the window. */
+  load1?: number;
+  /** Latency runs of Wharf with WHARF_BENCH_LOOP_STATS=1: its event-loop delay and GC pauses in the window. */
+  brokerLoop?: BrokerLoopStats;
+  /** C generator + broker loop stats: share of the p99 / p99.9 tail in flight during a broker GC pause. */
+  gcInTail?: { p99: number; p999: number };
+  /**
+   * Latency runs over several rounds: each round, and the summary of all rounds' samples pooled. `latency` then
+   * holds the MEDIAN over rounds of each percentile (max: the largest).
+   */
+  latencyRounds?: LatencyRound[];
+  pooledLatency?: LatencySummary;
   storm?: StormResult;
   /** Broker CPU over the window, fraction of one core (from /proc/<pid>/stat). */
   brokerCpu?: number;
@@ -88,6 +135,8 @@ export interface RunResult {
   /** Fraction of the window the broker / generator main thread waited for a CPU (run queue). */
   brokerWaited?: number;
   generatorWaited?: number;
+  /** CPU of the broker's threads other than its main thread (a Node broker's GC/compiler workers), fraction of a core. */
+  brokerHelperCpu?: number;
   /** Times QoS 0 publishers paused on the end-to-end backlog cap. */
   lagCapPauses?: number;
   /** QoS 1: messages PUBACKed to their publisher that no subscriber ever received. */

@@ -21,8 +21,10 @@ export const LAG_CAP_BYTES = 64 * 1024 * 1024;
 export const LAG_CAP_MESSAGES = 100_000;
 /** Open-loop runs: longest wait for stragglers (the backlog may sit in the publishers' own socket buffers). */
 export const OPEN_LOOP_DRAIN_MS = 30_000;
-/** Fixed-rate latency scenario. */
+/** Fixed-rate latency scenario: messages/s of all publishers together. */
 export const LATENCY_RATE = 10_000;
+/** Its publishers (issue #10 measured QoS 1 at 10,000 msg/s from 4 publishers to 1 subscriber). */
+export const LATENCY_PUBLISHERS = 4;
 /** Generator CPU (fraction of its core) at or above which a run is flagged invalid. */
 export const GENERATOR_SATURATED = 0.9;
 /** Above this much CPU used by other processes during a window (fraction of a core), the run says so. */
@@ -45,7 +47,16 @@ export interface Timing {
   /** Drain also ends when nothing arrives for this long. */
   drainIdleMs: number;
   latencyWarmupMs: number;
+  /** Window of the paced queue scenario (queue.ts). */
   latencyMeasureMs: number;
+  /** Latency scenario: one round's window; the rounds run on fresh brokers, interleaved between brokers (run.ts). */
+  latencyRoundMs: number;
+  latencyRounds: number;
+  /**
+   * Latency generator: "c" (bench/tools/latgen.c, default: no generator GC/JIT/timer stalls in the figure) or "node"
+   * (the raw-socket Node clients; also what TLS/WebSocket runs use).
+   */
+  latencyGen: "c" | "node";
   stormConnections: number;
   stormConcurrency: number;
   stormHoldMs: number;
@@ -62,6 +73,11 @@ export const FULL: Timing = {
   drainIdleMs: 1000,
   latencyWarmupMs: 1000,
   latencyMeasureMs: 5000,
+  // 5 rounds of 3 s (150,000 samples per broker) instead of one of 5 s: a single round's p99 moved by more than
+  // the gap between the brokers (0.58 vs 1.64 ms for the same code, stop 12), so one round cannot decide.
+  latencyRoundMs: 3000,
+  latencyRounds: 5,
+  latencyGen: "c",
   stormConnections: 5000,
   stormConcurrency: STORM_CONCURRENCY,
   stormHoldMs: 2000,
@@ -76,6 +92,9 @@ export const QUICK: Timing = {
   drainIdleMs: 1000,
   latencyWarmupMs: 500,
   latencyMeasureMs: 2000,
+  latencyRoundMs: 2000,
+  latencyRounds: 1,
+  latencyGen: "c",
   stormConnections: 5000,
   stormConcurrency: STORM_CONCURRENCY,
   stormHoldMs: 1000,

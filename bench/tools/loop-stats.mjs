@@ -1,8 +1,13 @@
 // Preload for a benchmarked broker (`node --import ./bench/tools/loop-stats.mjs …`): what stalls its event loop
 // over a measurement window. SIGUSR2 starts the window (event-loop delay histogram and GC pauses reset), the next
 // SIGUSR2 ends it and appends one JSON line to $WHARF_LOOP_STATS: event-loop delay percentiles (ms) and GC pauses
-// (count, total, longest, how many over 2 / 5 / 10 ms, by kind). bench/lib/wharf-cli.ts (`loopStats`) wires it.
+// (count, total, longest, how many over 2 / 5 / 10 ms, by kind), plus each pause as [start, duration] on the
+// CLOCK_MONOTONIC millisecond scale (what the C latency generator stamps, so the latency scenario can tell which of
+// its slowest messages were in flight during a broker GC). bench/lib/wharf-cli.ts (`loopStats`) wires it.
+// With $WHARF_ALLOC_SITES set, the window also runs V8's sampling heap profiler (collected objects included: what
+// the GC pays for) and the line gets `alloc`: bytes allocated in the window in all and by site (top 40).
 import { appendFileSync } from "node:fs";
+import { Session } from "node:inspector";
 import { PerformanceObserver, constants, monitorEventLoopDelay } from "node:perf_hooks";
 
 const file = process.env.WHARF_LOOP_STATS;
@@ -14,11 +19,16 @@ if (file) {
     [constants.NODE_PERFORMANCE_GC_WEAKCB]: "weakcb",
   };
   const loop = monitorEventLoopDelay({ resolution: 1 });
+  // performance.now() counts from this process's start on the monotonic clock (libuv's hrtime): shift it to
+  // CLOCK_MONOTONIC's origin.
+  const monoOrigin = Number(process.hrtime.bigint()) / 1e6 - performance.now();
+  let pauses = [];
   let gc;
   let since = 0;
   let open = false;
   const reset = () => {
     gc = { count: 0, totalMs: 0, maxMs: 0, over2: 0, over5: 0, over10: 0, byKind: {} };
+    pauses = [];
     loop.reset();
     since = performance.now();
   };
@@ -27,6 +37,8 @@ if (file) {
     if (!open) return;
     for (const e of list.getEntries()) {
       const d = e.duration;
+      if (pauses.length < 5000)
+        pauses.push([Math.round((monoOrigin + e.startTime) * 1000) / 1000, Math.round(d * 1000) / 1000]);
       gc.count++;
       gc.totalMs += d;
       gc.maxMs = Math.max(gc.maxMs, d);
@@ -40,15 +52,45 @@ if (file) {
       b.maxMs = Math.max(b.maxMs, d);
     }
   }).observe({ entryTypes: ["gc"] });
+  const sampler = process.env.WHARF_ALLOC_SITES ? new Session() : undefined;
+  sampler?.connect();
+  let alloc;
+  const startSampling = () =>
+    sampler?.post("HeapProfiler.startSampling", {
+      samplingInterval: 4096,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  const stopSampling = () =>
+    sampler?.post("HeapProfiler.stopSampling", (err, res) => {
+      if (err) return;
+      const bySite = new Map();
+      let total = 0;
+      const name = (f) =>
+        `${f.functionName || "(anonymous)"} ${f.url.replace(/^.*\/wt\/[^/]+\//, "")}:${f.lineNumber + 1}`;
+      const walk = (n, parent) => {
+        const here = name(n.callFrame);
+        if (n.selfSize > 0) {
+          const key = n.callFrame.url === "" ? `${here} <- ${parent}` : here;
+          bySite.set(key, (bySite.get(key) ?? 0) + n.selfSize);
+          total += n.selfSize;
+        }
+        for (const c of n.children) walk(c, here);
+      };
+      walk(res.profile.head, "");
+      alloc = { total, sites: [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 40) };
+    });
   process.on("SIGUSR2", () => {
     if (!open) {
       reset();
       loop.enable();
+      startSampling();
       open = true;
       return;
     }
     open = false;
     loop.disable();
+    stopSampling(); // the inspector answers synchronously: `alloc` is set below
     const ms = (x) => Math.round((x / 1e6) * 100) / 100;
     const out = {
       spanMs: Math.round(performance.now() - since),
@@ -59,6 +101,8 @@ if (file) {
         max: ms(loop.max),
       },
       gc,
+      pauses,
+      alloc,
     };
     appendFileSync(file, JSON.stringify(out) + "\n");
   });

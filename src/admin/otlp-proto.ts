@@ -19,7 +19,8 @@ class PbWriter {
   buf: Buffer;
   n = 0;
 
-  constructor(size = 64 * 1024) {
+  /** 256 KB: a full request (MAX_BATCH spans, ~600 KB) then grows twice. */
+  constructor(size = 256 * 1024) {
     this.buf = Buffer.allocUnsafe(size);
   }
 

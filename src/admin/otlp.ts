@@ -5,10 +5,13 @@
 // adding @opentelemetry/exporter-trace-otlp-http and its protobuf/gRPC dependency tree for one HTTP POST.
 import type { Attributes, AttributeValue, HrTime } from "@opentelemetry/api";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
-import { request } from "undici";
+import { lazyImport } from "../util/lazy.ts";
 import { BROKER_VERSION } from "../broker/index.ts";
 import { LightSpan } from "./light-span.ts";
 import { otlpRequestProto } from "./otlp-proto.ts";
+
+/** undici, loaded with the first request (src/util/lazy.ts). */
+const undici = lazyImport(() => import("undici"));
 
 type ResultCallback = Parameters<SpanExporter["export"]>[1];
 type ResultCode = Parameters<ResultCallback>[0]["code"];
@@ -155,6 +158,7 @@ export async function postOtlp(
   type: string,
   timeoutMs: number,
 ): Promise<void> {
+  const { request } = await undici();
   const res = await request(endpoint, {
     method: "POST",
     headers: { "content-type": type },

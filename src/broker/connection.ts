@@ -183,6 +183,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
       return;
     }
     this.#pump();
+    this.broker.flusher.afterRead(); // a light turn writes this read's answers and deliveries now (flush.ts)
   }
 
   onDrain(): void {

@@ -158,7 +158,7 @@ export class LocalRouter implements Router {
     const targets = plan.targets;
     // One Delivery for every plain QoS 0 target: it is immutable and QoS 0 is never persisted or tracked per
     // session, so sharing it saves an allocation per subscriber (QoS 1/2 deliveries stay per session: persistence
-    // and the inflight window key on them).
+    // and the inflight window key on them). Made only for a target whose direct intake declined the message.
     let shared0: Delivery | undefined;
     // Plain QoS 0 deliveries may go to a session's direct intake (in-process subscriptions) unless observed.
     let direct: boolean | undefined;
@@ -170,15 +170,15 @@ export class LocalRouter implements Router {
       if (canRead !== undefined && !canRead(s, msg.topic)) continue; // ACL read-filter mode
       let d: Delivery;
       if (plain && t.ids === undefined) {
+        if (s.sink !== undefined && (direct ??= directDeliveries(msg)) && s.offer(msg)) continue;
         d = shared0 ??= { msg, qos: 0, retain: false, subscriptionIds: undefined };
-        if (s.sink !== undefined && (direct ??= directDeliveries(msg)) && s.offer(d)) continue;
       } else {
         const qos = minQoS(msg.qos, t.qos);
         // Forwarded to an established subscription: RETAIN cleared [MQTT-3.3.1-9] unless 5.0 Retain As Published.
         const retain = t.retainAsPublished && msg.retain;
         if (qos === 0 && !retain && t.ids === undefined) {
+          if (s.sink !== undefined && (direct ??= directDeliveries(msg)) && s.offer(msg)) continue;
           d = shared0 ??= { msg, qos: 0, retain: false, subscriptionIds: undefined };
-          if (s.sink !== undefined && (direct ??= directDeliveries(msg)) && s.offer(d)) continue;
         } else d = { msg, qos, retain, subscriptionIds: t.ids as number[] | undefined };
       }
       if (!s.deliver(d)) refused++;

@@ -95,9 +95,11 @@ export interface SessionLink {
  * A link's direct intake (an in-process subscription, src/inproc/subscription.ts): takes a plain QoS 0 delivery
  * (no owner, nothing observed) when nothing waits in the session, or answers false and the delivery takes the
  * ordinary path. Taking it must leave the same state that sending it would: nothing to settle, no packet id.
+ * Such a delivery is `{ msg, qos: 0, retain: false, subscriptionIds: undefined }`, so the message alone is passed:
+ * no Delivery object is made for a message every target takes this way.
  */
 export interface DirectSink {
-  offer(d: Delivery): boolean;
+  offer(msg: Message): boolean;
 }
 
 /** What a Session reports about its queue and inflight window (implemented by persist.ts; called only when a store is configured). */
@@ -282,9 +284,9 @@ export class Session {
    * settle it as sent with nothing to tell anyone; the sink does the same in one step when nothing waits in this
    * session that it must stay behind (retained backlog, a held SUBACK, the queue). Otherwise false: deliver() it.
    */
-  offer(d: Delivery): boolean {
+  offer(msg: Message): boolean {
     const sink = this.#direct;
-    return sink !== undefined && this.queue.length === 0 && sink.offer(d);
+    return sink !== undefined && this.queue.length === 0 && sink.offer(msg);
   }
 
   /**

@@ -2,9 +2,12 @@
 // `wharf token` (a new admin token and the hash to put in management.tokens). --url / --token or the
 // WHARF_URL / WHARF_TOKEN environment variables say where and as whom.
 import { Option, type Command } from "commander";
-import { request } from "undici";
+import { lazyImport } from "../util/lazy.ts";
 // The token helper only, not the admin layer's index (which loads the management server and prom-client).
 import { generateToken } from "../admin/auth.ts";
+
+/** undici, loaded with the first request (src/util/lazy.ts). */
+const undici = lazyImport(() => import("undici"));
 
 /** program.ts imports this file, so its types and exit codes are restated here (structurally the same). */
 interface CliIo {
@@ -25,6 +28,7 @@ const tokenOption = () => new Option("--token <token>", "admin token (see `wharf
 
 /** One management API call; a 4xx/5xx answer throws `<status> <CODE>: <message>`. */
 export async function api(c: Conn, method: "GET" | "POST" | "DELETE", path: string): Promise<unknown> {
+  const { request } = await undici();
   const res = await request(new URL(path, c.url), {
     method,
     headers: c.token === undefined ? {} : { authorization: `Bearer ${c.token}` },

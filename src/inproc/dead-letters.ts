@@ -4,7 +4,7 @@
 // by a filter starting with a wildcard [MQTT-4.7.2-1], so `#` subscribers do not see them).
 import type { BrokerCore } from "../broker/core.ts";
 import { createMessage } from "../broker/message.ts";
-import type { Received } from "./received.ts";
+import type { Held } from "./received.ts";
 
 export const DEAD_LETTER_PREFIX = "$DLQ/";
 /** User properties of a dead letter. */
@@ -39,9 +39,9 @@ export class DeadLetters {
     return `${DEAD_LETTER_PREFIX}${topic}`;
   }
 
-  add(r: Received, reason: string): void {
+  add(r: Held, reason: string): void {
     const now = this.core.clock.now();
-    const original = r.delivery.msg;
+    const original = r.msg;
     const ups = [
       ...(original.properties?.userProperties ?? []),
       [DeadLetterProperty.Topic, original.topic],

@@ -17,8 +17,12 @@ export interface LaneMember<V> {
   laneMoved(v: V): void;
 }
 
-/** Entries held at most while idle; a larger burst's arrays are released when it has been handed out. */
-const KEEP = 4096;
+/**
+ * Entries held at most while idle; a larger burst's arrays are released when it has been handed out. 16 384 slots
+ * (128 KiB of member references): at 4 096, 20 handler subscriptions of a publisher that yields every 256 messages
+ * (5 120 slots a burst) re-grew the arrays every burst, and cost 34 ns per delivery instead of 20.
+ */
+const KEEP = 16_384;
 
 export class HandOutLane<V, M extends LaneMember<V>> {
   /** Views of the messages in the lane, in publish order; views[k]'s members are members[starts[k] .. starts[k+1]). */

@@ -2,66 +2,30 @@
 // each matching message, in-process or from MQTT, before publish() returns. No session, buffer, priority order,
 // acknowledgement or retry: at most once, like an mqemitter or EventEmitter listener, for programs that want that
 // cost (about an EventEmitter call per listener) instead of a subscription's guarantees.
-import type { Properties, QoS } from "../codec/index.ts";
 import { DirectListener } from "../broker/listener.ts";
 import type { LocalRouter } from "../broker/router.ts";
 import type { Message } from "../broker/message.ts";
 import { parseSharedFilter, validateTopicFilter } from "../topics/index.ts";
 import type { Logger } from "../util/index.ts";
 import { InprocError, InprocErrorCode, invalid } from "./errors.ts";
-import { priorityOf } from "./priority.ts";
+import { SharedView } from "./received.ts";
 import { isQueueTopic } from "./queue.ts";
 import type { Listener, ListenOptions, ReceivedMessage } from "./types.ts";
 
-/** What listeners receive: a read-only view of the routed message, one per message for all its listeners. */
-class ListenedMessage implements ReceivedMessage {
-  constructor(readonly msg: Message) {}
-
-  get topic(): string {
-    return this.msg.topic;
-  }
-
-  get payload(): Buffer {
-    return this.msg.payload;
-  }
-
-  get qos(): QoS {
-    return 0;
-  }
-
-  get retain(): boolean {
-    return false;
-  }
-
-  get properties(): Properties | undefined {
-    return this.msg.properties;
-  }
-
-  get priority(): number {
-    return priorityOf(this.msg.properties);
-  }
-
-  get expiresAt(): number | undefined {
-    return this.msg.expiresAt;
-  }
-
-  get deliveryCount(): number {
-    return 1;
-  }
-
-  text(): string {
-    return this.msg.payload.toString("utf8");
-  }
-
-  ack(): void {
+/**
+ * What listeners receive: a read-only view of the routed message, one per message for all its listeners (the
+ * subscriptions' shared view, with its own refusal of ack(), nack() and reject()).
+ */
+class ListenedMessage extends SharedView {
+  override ack(): void {
     throw noAck("ack");
   }
 
-  nack(): void {
+  override nack(): void {
     throw noAck("nack");
   }
 
-  reject(): void {
+  override reject(): void {
     throw noAck("reject");
   }
 }

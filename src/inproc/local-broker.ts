@@ -16,7 +16,7 @@ import { InprocError, InprocErrorCode, invalid, rejection } from "./errors.ts";
 import { LOCAL_ID_PREFIX, LocalClient } from "./local-client.ts";
 import { checkPriority, withPriorityProperties } from "./priority.ts";
 import { isQueueTopic } from "./queue.ts";
-import type { Received } from "./received.ts";
+import type { Held } from "./received.ts";
 import { LocalSubscription, type SubscriptionHost } from "./subscription.ts";
 import { Transaction, type TransactionOptions } from "./transaction.ts";
 import { addListener } from "./listener.ts";
@@ -148,7 +148,8 @@ export class LocalBroker {
   #sessionBytes = 0;
   #sessionBytesAt = Number.NEGATIVE_INFINITY;
   #lastUsed = 0;
-  #lastValidTopic: string | undefined = undefined;
+  /** The last topic message() validated that is not a `$queue/` topic (neither is checked again for it). */
+  #lastTopic: string | undefined = undefined;
   #closed = false;
   readonly #m = {
     published: 0,
@@ -167,7 +168,7 @@ export class LocalBroker {
     const core = brokerInternals(broker);
     this.#core = core;
     this.#host = {
-      deadLetter: (r: Received, reason: string) => this.deadLetters.add(r, reason),
+      deadLetter: (r: Held, reason: string) => this.deadLetters.add(r, reason),
       buffered: this.#buffered,
       removed: (sub: LocalSubscription) => {
         this.#subs.delete(sub);
@@ -176,7 +177,7 @@ export class LocalBroker {
       mayWait: (sub: LocalSubscription) => void this.#mayWait.add(sub),
       originId: `${LOCAL_ID_PREFIX}publisher`,
       queues: core.queues,
-      lane: new HandOutLane<Received, LocalSubscription>(),
+      lane: new HandOutLane<Held, LocalSubscription>(),
     };
     this.#memoryLimit = opts.memoryLimit ?? 0;
     if (!Number.isSafeInteger(this.#memoryLimit) || this.#memoryLimit < 0) {
@@ -205,7 +206,7 @@ export class LocalBroker {
     payload: Buffer | Uint8Array | string,
     opts: PublishOptions = NO_OPTIONS,
   ): Promise<PublishResult> {
-    if (isQueueTopic(topic)) return this.#publishQueue(topic, payload, opts);
+    if (topic !== this.#lastTopic && isQueueTopic(topic)) return this.#publishQueue(topic, payload, opts);
     let msg: Message;
     try {
       this.#open();
@@ -307,13 +308,17 @@ export class LocalBroker {
    */
   message(topic: string, payload: Buffer | Uint8Array | string, opts: PublishOptions, queue = false): Message {
     // A program mostly publishes one topic after another: the last valid one is not scanned again.
-    if (topic !== this.#lastValidTopic) {
+    if (topic !== this.#lastTopic) {
       validateTopicName(topic);
-      this.#lastValidTopic = topic;
+      if (!isQueueTopic(topic)) this.#lastTopic = topic;
+      else if (!queue) {
+        throw invalid(`${topic}: a $queue/ topic is published with publish(), not in a batch or a transaction`);
+      }
     }
-    if (!queue && isQueueTopic(topic)) {
-      throw invalid(`${topic}: a $queue/ topic is published with publish(), not in a batch or a transaction`);
-    }
+    const origin = this.#publisher.clientId;
+    // publish(topic, payload) without options, the common call: no option to read or check.
+    if (opts === NO_OPTIONS)
+      return createMessage({ topic, payload: toBuffer(payload), qos: 0, retain: false, origin }, 0);
     const qos = opts.qos ?? 0;
     if (qos !== 0 && qos !== 1 && qos !== 2) throw invalid(`qos must be 0, 1 or 2, got ${String(qos)}`);
     let properties = opts.properties;
@@ -338,7 +343,7 @@ export class LocalBroker {
         qos: qos,
         retain: opts.retain ?? false,
         properties,
-        origin: this.#publisher.clientId,
+        origin,
       },
       now,
     );

@@ -3,7 +3,7 @@
 // that every automatically acknowledged subscription a QoS 0 message reaches gets (docs/embedding.md
 // "Subscribing", "Acknowledgements").
 import type { Properties, QoS } from "../codec/index.ts";
-import type { Delivery } from "../broker/message.ts";
+import type { Delivery, Message } from "../broker/message.ts";
 import type { TimerHandle } from "../util/index.ts";
 import { InprocError, InprocErrorCode } from "./errors.ts";
 import { priorityOf } from "./priority.ts";
@@ -33,11 +33,6 @@ export class Received implements ReceivedMessage {
   timer: TimerHandle | undefined = undefined;
   /** Manual ack: when the ack timeout expires (broker clock). */
   deadline = 0;
-  /**
-   * One object handed to every automatically acknowledged subscription a QoS 0 delivery reaches (sharedView()):
-   * it carries no settlement state, since such a delivery has nothing to settle (no packet id, no ack timeout).
-   */
-  #shared = false;
   /** Payload bytes, counted in the buffer's byte total while buffered. */
   readonly size: number;
 
@@ -56,6 +51,10 @@ export class Received implements ReceivedMessage {
 
   // Read through to the shared message rather than copied: one delivery object per message per subscriber is the
   // hot path's main allocation, so it stays small.
+  get msg(): Message {
+    return this.delivery.msg;
+  }
+
   get topic(): string {
     return this.delivery.msg.topic;
   }
@@ -84,13 +83,6 @@ export class Received implements ReceivedMessage {
     return this.#state !== Settle.Pending;
   }
 
-  /** A stateless view for automatically acknowledged QoS 0 deliveries, shared by the subscriptions it reaches. */
-  static shared(sub: ReceivedOwner, d: Delivery): Received {
-    const r = new Received(sub, d, undefined, priorityOf(d.msg.properties), 1);
-    r.#shared = true;
-    return r;
-  }
-
   text(): string {
     return this.payload.toString("utf8");
   }
@@ -111,22 +103,20 @@ export class Received implements ReceivedMessage {
   }
 
   #manual(what: string): void {
-    if (this.sub.ackMode !== "manual") {
-      throw new InprocError(InprocErrorCode.AckState, `${what}(): this subscription acknowledges automatically`);
-    }
+    if (this.sub.ackMode !== "manual") throw autoAck(what);
     if (this.#state !== Settle.Pending) {
       throw new InprocError(InprocErrorCode.AckState, `${what}(): the message was already settled`);
     }
   }
 
-  /** Marks the outcome; `Acked`/`Dead`/`Dropped` also complete the session's QoS 1/2 flow. */
-  /** A shared view (Received.shared): nothing to settle. */
-  get isShared(): boolean {
-    return this.#shared;
+  /** Not a SharedView: settled through its subscription. */
+  get isShared(): false {
+    return false;
   }
 
+  /** Marks the outcome; `Acked`/`Dead`/`Dropped` also complete the session's QoS 1/2 flow. */
   settle(state: SettleValue): void {
-    if (this.#shared || this.#state !== Settle.Pending) return;
+    if (this.#state !== Settle.Pending) return;
     this.#state = state;
     this.timer?.cancel();
     this.timer = undefined;
@@ -135,15 +125,103 @@ export class Received implements ReceivedMessage {
 }
 
 /**
- * The last shared view made (Received.shared) and the delivery it wraps. The router hands one Delivery object to
- * every plain QoS 0 target of a message, one after the other, so this one-entry memo gives one view per message
- * instead of one per subscription. It keeps the last such message alive until the next one.
+ * The read-only view of a plain QoS 0 delivery (QoS 0, no RETAIN, no packet id), one object for every automatically
+ * acknowledged subscription the message reaches (the router hands such a delivery to each direct intake as the
+ * message alone: Session.offer()). It carries no settlement state: such a delivery has nothing to settle (no packet
+ * id, no ack timeout); a retry (the handler threw) makes a Received of the subscription's own.
  */
-let lastShared: Delivery | undefined;
-let lastView: Received | undefined;
+export class SharedView implements ReceivedMessage {
+  /** Payload bytes, counted in the buffer's byte total while buffered. */
+  readonly size: number;
+  readonly priority: number;
 
-export function sharedView(sub: ReceivedOwner, d: Delivery): Received {
-  if (d === lastShared) return lastView!;
-  lastShared = d;
-  return (lastView = Received.shared(sub, d));
+  constructor(readonly msg: Message) {
+    this.size = msg.payload.length;
+    this.priority = priorityOf(msg.properties);
+  }
+
+  get topic(): string {
+    return this.msg.topic;
+  }
+
+  get payload(): Buffer {
+    return this.msg.payload;
+  }
+
+  get properties(): Properties | undefined {
+    return this.msg.properties;
+  }
+
+  get expiresAt(): number | undefined {
+    return this.msg.expiresAt;
+  }
+
+  get qos(): QoS {
+    return 0;
+  }
+
+  get retain(): boolean {
+    return false;
+  }
+
+  get deliveryCount(): number {
+    return 1;
+  }
+
+  get packetId(): undefined {
+    return undefined;
+  }
+
+  get settled(): boolean {
+    return false;
+  }
+
+  get isShared(): true {
+    return true;
+  }
+
+  /** The delivery it stands for (a retry or a dead letter needs one; never on the hot path). */
+  get delivery(): Delivery {
+    return { msg: this.msg, qos: 0, retain: false, subscriptionIds: undefined };
+  }
+
+  text(): string {
+    return this.msg.payload.toString("utf8");
+  }
+
+  ack(): void {
+    throw autoAck("ack");
+  }
+
+  nack(): void {
+    throw autoAck("nack");
+  }
+
+  reject(): void {
+    throw autoAck("reject");
+  }
+
+  /** Nothing to settle. */
+  settle(_state: SettleValue): void {}
+}
+
+function autoAck(what: string): InprocError {
+  return new InprocError(InprocErrorCode.AckState, `${what}(): this subscription acknowledges automatically`);
+}
+
+/** What a subscription holds in its buffer or the lane: its own delivery, or a message's shared view. */
+export type Held = Received | SharedView;
+
+/**
+ * The last shared view made and its message. The router offers a message to its direct targets one after the other,
+ * so this one-entry memo gives one view per message instead of one per subscription. It keeps the last such message
+ * alive until the next one.
+ */
+let lastMsg: Message | undefined;
+let lastView: SharedView | undefined;
+
+export function sharedView(msg: Message): SharedView {
+  if (msg === lastMsg) return lastView!;
+  lastMsg = msg;
+  return (lastView = new SharedView(msg));
 }

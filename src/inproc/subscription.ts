@@ -5,13 +5,13 @@ import type { QoS } from "../codec/index.ts";
 import { ConnState } from "../broker/conn-state.ts";
 import type { BrokerCore } from "../broker/core.ts";
 import { isExpired } from "../broker/message.ts";
-import type { Delivery } from "../broker/message.ts";
+import type { Delivery, Message } from "../broker/message.ts";
 import type { QueueRouter } from "../broker/queue-bridge.ts";
 import type { QueueSpec, Session, Subscription as CoreSubscription } from "../broker/session.ts";
 import { parseSharedFilter, validateTopicFilter } from "../topics/index.ts";
 import { InprocError, InprocErrorCode, invalid } from "./errors.ts";
 import { AckDeadlines } from "./ack-deadlines.ts";
-import { Received, Settle, sharedView, type ReceivedOwner } from "./received.ts";
+import { Received, Settle, sharedView, type Held, type ReceivedOwner, type SharedView } from "./received.ts";
 import type { HandOutLane, LaneMember } from "./lane.ts";
 import { LocalClient } from "./local-client.ts";
 import { PriorityBuffer } from "./priority-buffer.ts";
@@ -29,7 +29,7 @@ import type {
 /** What a subscription needs from the in-process broker around it. */
 export interface SubscriptionHost {
   /** Routes a message that failed for good to the dead-letter topic. */
-  deadLetter(msg: Received, reason: string): void;
+  deadLetter(msg: Held, reason: string): void;
   /** Payload bytes buffered by every subscription (the broker-wide memory budget): a counter, not a callback. */
   readonly buffered: { bytes: number };
   /** Its session queue holds something now: a "block" subscription publish() may have to wait for (drained()). */
@@ -41,7 +41,7 @@ export interface SubscriptionHost {
   /** Durable queues: `$queue/` subscriptions join their groups and settle through it. */
   readonly queues: QueueRouter;
   /** The broker's hand-out lane (lane.ts) for handler subscriptions' plain QoS 0 messages. */
-  readonly lane: HandOutLane<Received, LocalSubscription>;
+  readonly lane: HandOutLane<Held, LocalSubscription>;
 }
 
 const DEFAULT_BUFFER = 1024;
@@ -50,7 +50,7 @@ const DEFAULT_MAX_DELIVERIES = 5;
 const DEFAULT_BACKOFF_INITIAL = 1000;
 const DEFAULT_BACKOFF_MAX = 60_000;
 
-export class LocalSubscription extends LocalClient implements Subscription, LaneMember<Received>, ReceivedOwner {
+export class LocalSubscription extends LocalClient implements Subscription, LaneMember<Held>, ReceivedOwner {
   readonly filter: string;
   readonly ackMode: AckMode;
   /** ackMode "manual" (read per hand-out). */
@@ -68,7 +68,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   readonly #host: SubscriptionHost;
   /** The host's byte total (host.buffered), read and written per message. */
   readonly #total: { bytes: number };
-  readonly #buffer = new PriorityBuffer<Received>();
+  readonly #buffer = new PriorityBuffer<Held>();
   /** Received handed out and not yet settled (manual ack, or a handler still running). */
   readonly #outstanding = new Set<Received>();
   #bufferedBytes = 0;
@@ -103,7 +103,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
    */
   readonly #direct: boolean;
   /** A handler subscription with the direct intake: its plain QoS 0 messages may wait in the host's lane. */
-  readonly #lane: HandOutLane<Received, LocalSubscription> | undefined;
+  readonly #lane: HandOutLane<Held, LocalSubscription> | undefined;
   /** Messages of this subscription in the lane (counted in the buffer's size and bytes). */
   #laned = 0;
   /** The priority of every message it has in the lane. */
@@ -217,8 +217,8 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
    * buffer has room and the backpressure marks would not be reached; otherwise false, and the delivery takes the
    * session's ordinary path (overflow policy, queueing, backpressure).
    */
-  offer(d: Delivery): boolean {
-    const r = sharedView(this, d); // the same view writePublish() takes if this declines
+  offer(msg: Message): boolean {
+    const r = sharedView(msg); // the same view writePublish() takes if this declines
     const n = r.size;
     const bytes = this.#bufferedBytes + n;
     // Lane mode (#laneCap): room in the buffer's bound, and below the byte mark with the lane's priority, is all
@@ -235,7 +235,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   }
 
   /** offer() outside lane mode, or at the first message of a burst, or near a limit: every check. */
-  #offerChecked(r: Received, n: number): boolean {
+  #offerChecked(r: SharedView, n: number): boolean {
     const buffered = this.#buffer.length;
     const pressure = this.pressure;
     this.#quietBytes = pressure.quietBytes;
@@ -285,7 +285,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   // ---- LaneMember --------------------------------------------------------------------------------------------
 
   /** Hands out a message from the lane: what the pump does for a shared view, without the buffer. */
-  laneTake(r: Received): void {
+  laneTake(r: Held): void {
     this.#laned--;
     // Lane mode: open and the handler not busy (what #laneTakeChecked() checks first).
     if (this.#laneCap === 0) {
@@ -299,7 +299,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
     if (this.#laned === 0 && !this.#isClosed()) this.#afterTake();
   }
 
-  #laneTakeChecked(r: Received): void {
+  #laneTakeChecked(r: Held): void {
     if (this.state === ConnState.Closed) {
       this.#unbuffered(r); // (ended() moves the rest out of the lane and drops them)
       return;
@@ -318,8 +318,8 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   }
 
   /** Calls the handler with a lane message, unless it expired meanwhile. */
-  #handOutShared(r: Received): void {
-    const msg = r.delivery.msg;
+  #handOutShared(r: Held): void {
+    const msg = r.msg;
     if (msg.expiresAt !== undefined && isExpired(msg, this.broker.clock.now())) {
       this.#stats.expired++;
       this.broker.counters.expired++; // expired messages are never delivered, and counted [MQTT-3.3.2-5]
@@ -330,7 +330,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   }
 
   /** A lane message goes to the buffer instead (lane.moveOut), oldest first; its bytes are counted already. */
-  laneMoved(r: Received): void {
+  laneMoved(r: Held): void {
     this.#laned--;
     this.#buffer.push(r, r.priority);
     this.#laneCap = 0;
@@ -348,8 +348,8 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
     const r =
       this.#queue !== undefined
         ? this.#queueReceived(d, packetId)
-        : packetId === undefined && this.ackMode === "auto"
-          ? sharedView(this, d)
+        : packetId === undefined && this.ackMode === "auto" && !d.retain
+          ? sharedView(d.msg)
           : new Received(this, d, packetId, priorityOf(d.msg.properties), 1);
     if (this.#buffer.length >= this.#capacity && !this.#makeRoom(r)) return true;
     this.#push(r);
@@ -368,7 +368,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   }
 
   /** Applies the overflow policy to a full buffer; false when `incoming` was discarded. */
-  #makeRoom(incoming: Received): boolean {
+  #makeRoom(incoming: Held): boolean {
     switch (this.#overflow) {
       case "drop-newest":
         this.#stats.dropped++;
@@ -396,7 +396,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
     }
   }
 
-  #push(r: Received): void {
+  #push(r: Held): void {
     if (this.#laned > 0) this.#lane!.moveOut(this); // the older ones first
     this.#buffer.push(r, r.priority);
     this.#laneCap = 0;
@@ -406,7 +406,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
     this.#schedulePump();
   }
 
-  #unbuffered(r: Received): void {
+  #unbuffered(r: Held): void {
     const n = r.size;
     this.#bufferedBytes -= n;
     this.#total.bytes -= n;
@@ -433,13 +433,13 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   };
 
   /** The next buffered message that has not expired, or undefined. */
-  #take(): Received | undefined {
+  #take(): Held | undefined {
     for (;;) {
       const r = this.#buffer.shift();
       if (r === undefined) return undefined;
       this.#unbuffered(r);
       // A queue does not expire a message in flight under its consumer (docs/queues.md "Limits").
-      const msg = r.delivery.msg;
+      const msg = r.msg;
       if (msg.expiresAt !== undefined && this.#queue === undefined && isExpired(msg, this.broker.clock.now())) {
         this.#stats.expired++;
         this.broker.counters.expired++; // expired messages are never delivered, and counted [MQTT-3.3.2-5]
@@ -494,8 +494,8 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   }
 
   /** Starts tracking `r` as out of the buffer: manual ack gets its timeout; iterator auto-ack settles now. */
-  #handOut(r: Received): void {
-    if (this.#manual) {
+  #handOut(r: Held): void {
+    if (this.#manual && !r.isShared) {
       this.#outstanding.add(r);
       if (this.#queue !== undefined) return; // the queue's deliveryTimeout applies, not ackTimeout
       (this.#deadlines ??= new AckDeadlines<Received>(this.broker.clock, this.#ackTimeout, (x) =>
@@ -510,7 +510,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
    * Calls the handler with a shared view (automatic acknowledgement, QoS 0): nothing to hand out or settle, so a
    * handler that returns at once costs one call; one that fails or returns a promise is tracked as by #run().
    */
-  #callShared(r: Received): void {
+  #callShared(r: Held): void {
     let result: void | Promise<void>;
     try {
       result = this.#handler!(r);
@@ -541,7 +541,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   }
 
   /** After the handler returned `result` for `r` (#running counts it): settles now, or when its promise does. */
-  #awaitHandler(r: Received, result: void | Promise<void>): void {
+  #awaitHandler(r: Held, result: void | Promise<void>): void {
     if (result instanceof Promise) {
       result.then(
         () => this.#handlerDone(r, undefined, false),
@@ -552,7 +552,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
     }
   }
 
-  #handlerDone(r: Received, err: unknown, failed: boolean): void {
+  #handlerDone(r: Held, err: unknown, failed: boolean): void {
     this.#running--;
     this.#refresh();
     if (this.ackMode === "auto" && !r.settled) {
@@ -572,22 +572,23 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   // ---- settlement ----------------------------------------------------------------------------------------------
 
   /** Done with it: the QoS 1/2 flow completes (a queue delivery is acknowledged to its group). */
-  acked(r: Received): void {
+  acked(r: Held): void {
     if (r.settled) return;
     r.settle(Settle.Acked);
-    if (this.#queue !== undefined) this.#queueSettle(r, "ack", undefined);
+    if (this.#queue !== undefined && !r.isShared) this.#queueSettle(r, "ack", undefined);
   }
 
   /** Failed delivery: redeliver after `retryAfter` (or the backoff), or dead-letter past maxDeliveries. */
-  retry(r: Received, retryAfter: number | undefined, why: string): void {
+  retry(r: Held, retryAfter: number | undefined, why: string): void {
     if (r.settled) return;
-    if (this.#queue !== undefined) {
+    // (A queue's delivery is never a shared view: queue subscriptions take no direct intake.)
+    if (this.#queue !== undefined && !r.isShared) {
       // The queue's retry: backoff (or retryAfter), delivery count, maxRetries and its DLQ (docs/queues.md).
       r.settle(Settle.Returned);
       this.#queueSettle(r, "nack", retryAfter);
       return;
     }
-    this.#outstanding.delete(r);
+    if (!r.isShared) this.#outstanding.delete(r);
     if (r.deliveryCount >= this.#maxDeliveries) {
       this.kill(r, `${why}; delivered ${r.deliveryCount} times (maxDeliveries ${this.#maxDeliveries})`);
       return;
@@ -607,10 +608,10 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   }
 
   /** Goes to the dead-letter topic with `reason` (a queue's: its DLQ, `dlq-reason` "rejected: <reason>"). */
-  kill(r: Received, reason: string | undefined): void {
+  kill(r: Held, reason: string | undefined): void {
     if (r.settled) return;
     this.#stats.deadLettered++;
-    if (this.#queue !== undefined) {
+    if (this.#queue !== undefined && !r.isShared) {
       r.settle(Settle.Dead);
       this.#queueSettle(r, "reject", reason);
       return;

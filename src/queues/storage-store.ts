@@ -1,9 +1,9 @@
 // The queue engine's QueueStore over the storage layer's queue-log concern (src/storage, docs/storage.md "Queue
-// logs"): bodies are stored once in the message store and referenced by the log; a group is its cursor plus its
-// pending entries. Mapping:
+// logs"): each message is one log entry with its body inside; a group is its cursor plus its pending entries.
+// Mapping:
 //
-//  - a message → queues.appendMessage(queue, body): a body of its own plus the log entry, both written only if
-//    the message is still there when its batch is cut (storage/queue-log.ts). What the engine keeps beside the
+//  - a message → queues.appendMessage(queue, body): one log entry holding the body, written only if the message
+//    is still there when its batch is cut (storage/queue-log.ts). What the engine keeps beside the
 //    body travels in the body's user properties, which are also what consumers receive: `partition-key`, and on
 //    dead letters `dlq-reason`, `original-queue`, `original-message-id`, `consumer-group`, `delivery-count`. The
 //    append time is the log entry's appendedAt (same clock).

@@ -10,7 +10,7 @@ import type { ClusterQueueNode, SlotStatus, StartedClusterQueues } from "../clus
 import { Gauge } from "prom-client";
 import type { Registry } from "prom-client";
 import type { QueueConfigEntry } from "../queues/index.ts";
-import { LmdbKv } from "../storage/index.ts";
+import { LmdbKv } from "../storage/lmdb-kv.ts";
 import type { Storage } from "../storage/index.ts";
 import type { Clock, Logger } from "../util/index.ts";
 import type { ClusterConfig } from "./config/index.ts";

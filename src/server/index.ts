@@ -2,19 +2,19 @@
 // knows how to take it all down cleanly. The only place that wires transports to the core.
 import { readFileSync } from "node:fs";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
-import {
-  BrokerEventBridge,
-  WebhookDispatcher,
-  createBrokerMetrics,
-  startManagement,
-  startTracing,
-  type BrokerMetrics,
-  type BrokerTracing,
-  type Management,
-  type ManagementTls,
-  type ReadinessCheck,
-  type ReloadOutcome,
+// The admin layer's modules one by one, not its index: tracing (the OpenTelemetry API) is loaded only when enabled.
+import type {
+  BrokerMetrics,
+  BrokerTracing,
+  Management,
+  ManagementTls,
+  ReadinessCheck,
+  ReloadOutcome,
 } from "../admin/index.ts";
+import { BrokerEventBridge } from "../admin/broker-events.ts";
+import { startManagement } from "../admin/management.ts";
+import { createBrokerMetrics } from "../admin/metrics.ts";
+import { WebhookDispatcher } from "../admin/webhooks/index.ts";
 import { Broker } from "../broker/index.ts";
 import type { BrokerOptions } from "../broker/options.ts";
 import type { RoutingParts, SessionParts } from "../broker/index.ts";
@@ -209,6 +209,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   let tracing: BrokerTracing | undefined;
   if (config.tracing.enabled) {
     try {
+      const { startTracing } = await import("../admin/tracing-sdk.ts");
       tracing = await startTracing(broker, config.tracing, { logger, exporter: deps.spanExporter });
     } catch (err) {
       await broker.close();

@@ -2,7 +2,6 @@
 // TransportConnection seam; this file only translates config into their options.
 import type { Broker } from "../broker/index.ts";
 import { listenWeb } from "../transport/web/server.ts";
-import { attachWebSocket } from "../transport/ws/index.ts";
 import { attachHttpBridge } from "../transport/http/index.ts";
 import type { ListenerHandle } from "../transport/listen.ts";
 import { listenTcp } from "../transport/tcp/index.ts";
@@ -127,6 +126,8 @@ async function startWeb(
   const tlsOpts = l.tls !== undefined ? toTlsOptions(l.tls) : undefined;
   const bridgeConfig = l.type === "http" ? l : http;
   const kind = l.type;
+  // The ws package (and the WebSocket transport) is loaded only when a ws/wss listener is configured.
+  const ws = kind === "ws" || kind === "wss" ? await import("../transport/ws/index.ts") : undefined;
   const web = await listenWeb(
     {
       type: http === undefined ? l.type : `${l.type}+http`,
@@ -137,9 +138,9 @@ async function startWeb(
     },
     logger,
     (server) => {
-      if (kind === "ws" || kind === "wss") {
+      if (ws !== undefined && (kind === "ws" || kind === "wss")) {
         const maxPayload = effectiveMaxPacketSize(l, ctx);
-        attachWebSocket(
+        ws.attachWebSocket(
           server.server,
           broker,
           {

@@ -2,9 +2,12 @@
 // when asked. Writes are synchronous: the volume at info is a few lines per connection (per-message
 // logs are debug/trace only), and sync writes mean nothing is lost when the process exits.
 import { pino, type DestinationStream, type Logger as PinoLogger } from "pino";
-import pinoPretty from "pino-pretty";
+import { lazyRequire } from "../util/lazy.ts";
 import type { Logger } from "../util/logger.ts";
 import type { LogConfig, LogFormat } from "./config/index.ts";
+
+/** pino-pretty, loaded only for `format: pretty` (or `auto` on a terminal): JSON logs do not need it. */
+const pinoPretty = lazyRequire<typeof import("pino-pretty")>("pino-pretty");
 
 export interface CreateLoggerOptions {
   /** Where lines go; default stdout. */
@@ -24,7 +27,7 @@ export function createLogger(config: LogConfig, opts: CreateLoggerOptions = {}):
   const format = resolveLogFormat(config.format, isTTY);
   const options = { name: "wharf", level: config.level };
   if (format === "pretty") {
-    const pretty = pinoPretty({
+    const pretty = pinoPretty()({
       colorize: isTTY,
       sync: true,
       translateTime: "SYS:HH:MM:ss.l",

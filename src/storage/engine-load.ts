@@ -22,7 +22,7 @@ import {
   encodeLogEntry,
 } from "./records.ts";
 import { RefCounts } from "./ref-counts.ts";
-import { PAGE } from "./seq-index.ts";
+import { BODY_INSIDE, PAGE } from "./seq-index.ts";
 import type { LoadedSnapshot } from "./snapshot.ts";
 import type { MessageId, OpenReport } from "./types.ts";
 
@@ -172,6 +172,7 @@ function scanReferences(
           const id = ids[o]!;
           if (Number.isNaN(id)) continue;
           st.next = Math.max(st.next, base + o + 1);
+          if (id === BODY_INSIDE) continue;
           if (!ref(id, Space.QueueLog, [key, base + o])) throw new Bail("dangling reference");
         }
       }
@@ -182,6 +183,12 @@ function scanReferences(
       const st = log(key[0], Space.QueueLog);
       st.next = Math.max(st.next, seq + 1);
       const e = decodeLogEntry(value);
+      if (e.body !== undefined) {
+        // Its own body inside: no reference to count (BODY_INSIDE in the index).
+        st.entries.set(seq, BODY_INSIDE, e.appendedAt, e.meta);
+        st.startup = true;
+        return;
+      }
       let id = e.messageId;
       if (id === undefined) id = inline(e, key);
       if (ref(id, Space.QueueLog, key)) {
@@ -190,26 +197,38 @@ function scanReferences(
       }
     });
   const groupsByPendingKey = new Map<string, GroupState>();
+  const firsts = new Map<GroupState, number[]>();
   each(kv, path, Space.QueueGroup, ({ key, value }) => {
     const st = log(key[0], Space.QueueGroup);
-    const { name, cursor } = decodeGroup(value);
+    const { name, cursor, first } = decodeGroup(value);
     const g = newGroup(st.name, name, cursor);
     st.groups.set(g.key, g);
     groupsByPendingKey.set(g.pendingKey, g);
+    if (first.length > 0) firsts.set(g, first);
   });
   each(kv, path, Space.QueuePending, ({ key, value }) => {
     const seq = numericId(path, Space.QueuePending, key);
     const g = groupsByPendingKey.get(key[0]);
     // A pending entry outlives its group or entry only by a bug: drop it rather than refuse the store.
     if (g === undefined) repairs.push({ space: Space.QueuePending, key, remove: true });
-    else g.pending.set(seq, decodePending(seq, value));
+    else {
+      g.pending.set(seq, decodePending(seq, value));
+      g.keyed.set(seq, true);
+    }
   });
   for (const st of logs.values()) {
     for (const g of st.groups.values()) {
       for (const seq of g.pending.keys()) {
         if (st.entries.has(seq)) continue;
         g.pending.delete(seq);
+        g.keyed.delete(seq);
         repairs.push({ space: Space.QueuePending, key: [g.pendingKey, seq], remove: true });
+      }
+      // First deliveries in flight (the group record's list, schema 3): delivered once, visible at once. A seq
+      // with a record of its own keeps that; one whose entry is gone is skipped (the list is rewritten with the
+      // group's next write; a batch removes both together, so only a bug leaves one).
+      for (const seq of firsts.get(g) ?? []) {
+        if (st.entries.has(seq) && !g.pending.has(seq)) g.pending.set(seq, { seq, deliveries: 1, visibleAt: 0 });
       }
     }
   }

@@ -10,7 +10,6 @@ import type { InflightMessage, MessageId, PendingEntry, QueueEntryMeta, StoredMe
 
 /** A queue message appended with its body (appendMessage) and not yet in any batch: written at the cut if it lives. */
 export interface UnwrittenEntry {
-  readonly id: MessageId;
   readonly message: StoredMessage;
   readonly appendedAt: number;
   readonly meta: QueueEntryMeta | undefined;
@@ -71,7 +70,13 @@ export interface LogState {
    */
   startup: boolean;
   /** Appends (appendMessage) since the last batch was cut, by seq: nothing of them is pushed until the cut. */
-  readonly unwritten: SeqMap<UnwrittenEntry>;
+  unwritten: SeqMap<UnwrittenEntry>;
+  /**
+   * The appends pushed at the last cut and still in the log: their batch may still be in flight (not readable
+   * yet), and a batch is cut only once the previous one is written, so until the next cut move() finds the body
+   * here.
+   */
+  lastCut: SeqMap<UnwrittenEntry>;
   /** In the queue logs' list of states with deferred writes. */
   listed: boolean;
 }
@@ -84,11 +89,17 @@ export interface GroupState {
   cursor: number;
   /** Handed out, unacknowledged: bounded by the consumers' windows, so whole records are kept. */
   readonly pending: SeqMap<PendingEntry>;
-  /**
-   * Pending entries changed since the last batch was cut (their writes are pushed at the cut, net effect only):
-   * seq → whether the key existed before the first change (in the committed state plus earlier batches).
-   */
+  /** Pending entries changed since the last batch was cut (written at the cut, net effect only). */
   readonly dirty: SeqMap<boolean>;
+  /**
+   * Pending entries with a `qpend` record (committed or in a batch already cut). A first delivery (count 1, visible
+   * at once, no consumer) has none: it is in the group record's list of first deliveries instead (queue-log.ts).
+   */
+  readonly keyed: SeqMap<boolean>;
+  /** The group record (cursor, first deliveries) is to be written at the cut. */
+  record: boolean;
+  /** Ops this group counts as deferred (Committer.defer) until its writes are pushed. */
+  deferred: number;
   /** In the queue logs' list of states with deferred writes. */
   listed: boolean;
 }
@@ -103,6 +114,7 @@ export function newLog(name: string): LogState {
     groups: new Map(),
     startup: false,
     unwritten: new SeqMap(),
+    lastCut: new SeqMap(),
     listed: false,
   };
 }
@@ -115,6 +127,9 @@ export function newGroup(queue: string, name: string, cursor: number): GroupStat
     cursor,
     pending: new SeqMap(),
     dirty: new SeqMap(),
+    keyed: new SeqMap(),
+    record: false,
+    deferred: 0,
     listed: false,
   };
 }

@@ -40,9 +40,15 @@ import type {
 /**
  * Layout version; a store with a higher one is refused. 2: values are plain msgpack maps (lmdb-kv.ts), not
  * records; a version-1 store is read as it is and marked 2 at its first open by this build, so an older build
- * then refuses it clearly (it would decode the maps as Map objects and call the store corrupt).
+ * then refuses it clearly (it would decode the maps as Map objects and call the store corrupt). 3: a consumer
+ * group's record lists its first deliveries in flight (`f`) instead of a `qpend` record each; a version-2 store
+ * is a valid version-3 store (no lists, every pending entry a record) and is marked 3 at its first open, so a
+ * version-2 build, which would ignore the lists (those messages' delivery counts lost), refuses it as newer. 4: a
+ * log entry appended with appendMessage holds its body inside (`b`) instead of referencing one in `msg`; older
+ * stores are valid version-4 stores (marked 4 at the first open), and a version-3 build refuses a version-4 one
+ * as newer instead of calling its entries corrupt.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 4;
 const SCHEMA_KEY: Key = ["", "schema"];
 
 export interface EngineOptions extends StorageOptionsBase {

@@ -17,6 +17,8 @@ export { SCHEMA_VERSION } from "./engine.ts";
 export { StorageChannel, onStorageCommit, storageEvents } from "./events.ts";
 export type { StorageCommitEvent } from "./events.ts";
 // The KV backends themselves, for a concern kept in an environment of its own (src/cluster/queues journal.ts).
-export { LmdbKv } from "./lmdb-kv.ts";
+// LmdbKv is not re-exported: importing this index must not load lmdb (a memory store never needs it). Import
+// ./lmdb-kv.ts itself.
+export type { LmdbKv } from "./lmdb-kv.ts";
 export type { KvBackend, KvOp } from "./kv.ts";
 export { Space } from "./keys.ts";

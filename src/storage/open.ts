@@ -1,7 +1,6 @@
 // Factories: the one place that knows which backend goes with which options.
 import { resolve } from "node:path";
 import { StorageEngine } from "./engine.ts";
-import { LmdbKv } from "./lmdb-kv.ts";
 import { MemoryKv } from "./memory-kv.ts";
 import type { Storage, StorageOptionsBase } from "./storage.ts";
 import { Durability } from "./types.ts";
@@ -36,6 +35,8 @@ export async function openLmdbStorage(options: LmdbStorageOptions = {}): Promise
   const durability = options.durability ?? Durability.Sync;
   // Only "none" commits without fsync; "batched" makes fewer commits, each durable (docs/storage.md).
   const noSync = durability === Durability.None;
+  // Loaded here, not at the top: the lmdb package and its msgpackr cost ~50 ms of CPU that a memory store never needs.
+  const { LmdbKv } = await import("./lmdb-kv.ts");
   const kv = await LmdbKv.open({ path, noSync, verify: options.verify });
   return StorageEngine.open(kv, { ...options, path, durability, backendNoSync: noSync });
 }

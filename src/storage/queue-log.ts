@@ -1,7 +1,9 @@
-// Durable queue logs over the engine's batch (the `queues` concern of Storage). An entry is a reference to a
-// message body stored once in `msg` (reference counted with the sessions' references), so a message routed to a
-// queue and to persistent sessions, or moved to a dead-letter log, is never copied. Seqs are assigned densely and
-// never reused; entries leave individually (ack, remove, move) or by prefix (deleteUpTo).
+// Durable queue logs over the engine's batch (the `queues` concern of Storage). An entry appended with append() is
+// a reference to a message body stored once in `msg` (reference counted with the sessions' references), so a
+// message routed to a queue and to persistent sessions, or moved to a dead-letter log, is never copied. An entry
+// appended with appendMessage() (the queue engine's own bodies) holds its body inside (schema 4): one record per
+// message, no count. Seqs are assigned densely and never reused; entries leave individually (ack, remove, move)
+// or by prefix (deleteUpTo).
 //
 // Consumer groups: each has a cursor (the next seq it hands out) and pending entries (handed out, not yet
 // acknowledged: delivery count, next-visible time, consumer). Everything is decided from the in-memory indexes,
@@ -19,7 +21,16 @@
 import { newGroup, newLog } from "./engine-state.ts";
 import type { EngineHost, GroupState, LogState } from "./engine-state.ts";
 import { Space, keyText } from "./keys.ts";
-import { decodeLogEntry, decodeMessage, encodeGroup, encodeLogEntry, encodeMessage, encodePending } from "./records.ts";
+import {
+  decodeLogEntry,
+  decodeMessage,
+  encodeBodyEntry,
+  encodeGroup,
+  encodeLogEntry,
+  encodeMessage,
+  encodePending,
+} from "./records.ts";
+import { BODY_INSIDE } from "./seq-index.ts";
 import type { MessageRefs } from "./refs.ts";
 import type { QueueLogStore } from "./storage.ts";
 import type {
@@ -32,7 +43,7 @@ import type {
   QueueLogRef,
   StoredMessage,
 } from "./types.ts";
-import { invalid } from "./validate.ts";
+import { checkQos, invalid } from "./validate.ts";
 
 function checkSeq(seq: number, what: string): void {
   if (!Number.isSafeInteger(seq) || seq < 1) throw invalid(`${what}: seq ${seq} is not a positive integer`);
@@ -45,7 +56,7 @@ export class EngineQueueLogs implements QueueLogStore {
   readonly #logs: Map<string, LogState>;
   /** Logs and groups with deferred writes, pushed at the cut. */
   #listedLogs: LogState[] = [];
-  #listedGroups: GroupState[] = [];
+  #listedGroups: [LogState, GroupState][] = [];
   /** The last log and group looked up by name (a broker's queue traffic is mostly one queue, one group). */
   #lastName: string | undefined;
   #lastLog: LogState | undefined;
@@ -116,74 +127,104 @@ export class EngineQueueLogs implements QueueLogStore {
     }
     if (groups.length > 0) {
       this.#listedGroups = [];
-      for (const g of groups) this.#writeDirty(g);
+      for (const [st, g] of groups) this.#writeDirty(st, g);
     }
   }
 
   /**
-   * Pushes the log's unwritten appends (body + entry each). Straight into the batch, not through the elision: each
-   * op is the key's final state so far, and an op pushed later in the same batch (a removal through the elision
-   * after a mid-batch materialize) comes after it, so the batch's outcome is right either way.
+   * Pushes the log's unwritten appends (one entry each, its body inside). Straight into the batch, not through the
+   * elision: each op is the key's final state so far, and an op pushed later in the same batch (a removal through
+   * the elision after a mid-batch materialize) comes after it, so the batch's outcome is right either way.
    */
   #writeUnwritten(st: LogState): void {
     st.listed = false;
     const h = this.#h;
     st.unwritten.forEach((u, seq) => {
-      h.put(Space.Message, ["", u.id], encodeMessage(u.message));
-      h.put(Space.QueueLog, [st.key, seq], encodeLogEntry(u.id, u.appendedAt, u.meta));
+      h.put(Space.QueueLog, [st.key, seq], encodeBodyEntry(encodeMessage(u.message), u.appendedAt, u.meta));
     });
-    st.unwritten.clear();
+    const previous = st.lastCut;
+    st.lastCut = st.unwritten;
+    previous.clear();
+    st.unwritten = previous;
   }
 
-  /** Pushes the net effect of the group's pending-entry changes (straight into the batch, as above). */
-  #writeDirty(g: GroupState): void {
+  /**
+   * Pushes the net effect of the group's pending-entry changes and, when anything changed, the group record
+   * (straight into the batch, as above). A first delivery in flight (isFirst) is no `qpend` record of its own: the
+   * group record lists them all, rewritten once per batch (the cursor moves in nearly every batch anyway). So a
+   * message delivered before a cut and acknowledged after it costs no pending-entry put and delete; only
+   * redeliveries, nacks (a visible-at time) and settled markers get records. The batch is atomic, so after a crash
+   * every pending entry is in exactly one of the two places: its record, or the list (a record wins at open).
+   */
+  #writeDirty(st: LogState, g: GroupState): void {
     g.listed = false;
+    g.deferred = 0;
     const h = this.#h;
-    g.dirty.forEach((existed, seq) => {
+    g.dirty.forEach((_, seq) => {
       const p = g.pending.get(seq);
-      if (p !== undefined) h.put(Space.QueuePending, [g.pendingKey, seq], encodePending(p));
-      else if (existed) h.remove(Space.QueuePending, [g.pendingKey, seq]);
+      if (p !== undefined && !isFirst(p)) {
+        h.put(Space.QueuePending, [g.pendingKey, seq], encodePending(p));
+        g.keyed.set(seq, true);
+      } else if (g.keyed.delete(seq)) h.remove(Space.QueuePending, [g.pendingKey, seq]);
     });
     g.dirty.clear();
+    if (g.record) {
+      g.record = false;
+      const first: number[] = [];
+      g.pending.forEach((p, seq) => {
+        if (isFirst(p) && !g.keyed.has(seq)) first.push(seq);
+      });
+      h.put(Space.QueueGroup, [st.key, g.key], encodeGroup(g.name, g.cursor, first));
+    }
   }
 
   /** Pushes the deferred writes of one log and its groups now (before a call that goes through the elision). */
   #materializeLog(st: LogState): void {
     if (st.listed) {
-      this.#h.defer(-2 * st.unwritten.size);
+      this.#h.defer(-st.unwritten.size);
       this.#writeUnwritten(st);
       this.#listedLogs = this.#listedLogs.filter((x) => x !== st);
     }
-    for (const g of st.groups.values()) this.#materializeGroup(g);
+    for (const g of st.groups.values()) this.#materializeGroup(st, g);
   }
 
-  #materializeGroup(g: GroupState): void {
+  #materializeGroup(st: LogState, g: GroupState): void {
     if (!g.listed) return;
-    this.#h.defer(-g.dirty.size);
-    this.#writeDirty(g);
-    this.#listedGroups = this.#listedGroups.filter((x) => x !== g);
+    this.#h.defer(-g.deferred);
+    this.#writeDirty(st, g);
+    this.#listedGroups = this.#listedGroups.filter((x) => x[1] !== g);
+  }
+
+  /** The group record (cursor, first deliveries) is to be written at the cut. */
+  #touchGroup(st: LogState, g: GroupState): void {
+    if (!g.listed) {
+      g.listed = true;
+      this.#listedGroups.push([st, g]);
+    }
+    if (!g.record) {
+      g.record = true;
+      g.deferred++;
+      this.#h.defer(1);
+    }
   }
 
   /** Notes a change of `seq`'s pending entry (before the change is made to g.pending). */
-  #touchPending(g: GroupState, seq: number): void {
+  #touchPending(st: LogState, g: GroupState, seq: number): void {
+    this.#touchGroup(st, g);
     if (g.dirty.has(seq)) return;
-    g.dirty.set(seq, g.pending.has(seq));
-    if (!g.listed) {
-      g.listed = true;
-      this.#listedGroups.push(g);
-    }
+    g.dirty.set(seq, true);
+    g.deferred++;
     this.#h.defer(1);
   }
 
   /** Drops `seq`'s pending entry in `g` (deferred), if it has one. */
-  #dropPending(g: GroupState, seq: number): boolean {
+  #dropPending(st: LogState, g: GroupState, seq: number): boolean {
     if (!g.pending.has(seq)) return false;
-    const existed = g.dirty.get(seq);
-    if (existed === false) {
-      // Created since the cut and gone again: nothing to write for it.
-      g.dirty.delete(seq);
+    if (!g.keyed.has(seq) && g.dirty.delete(seq)) {
+      // No record of its own and changed since the cut: only the group record (already to be written) changes.
+      g.deferred--;
       this.#h.defer(-1);
-    } else if (existed === undefined) this.#touchPending(g, seq);
+    } else this.#touchPending(st, g, seq);
     g.pending.delete(seq);
     return true;
   }
@@ -202,18 +243,19 @@ export class EngineQueueLogs implements QueueLogStore {
   }
 
   appendMessage(queue: string, message: StoredMessage, meta?: QueueEntryMeta): number {
-    const id = this.#refs.adopt(message); // checks the store is open and the message valid
+    this.#h.check();
+    checkQos(message.qos, "message");
     const st = this.#log(queue, true)!;
     st.startup = false;
     const seq = st.next++;
     const at = this.#h.now();
-    st.entries.set(seq, id, at, meta);
-    st.unwritten.set(seq, { id, message, appendedAt: at, meta });
+    st.entries.set(seq, BODY_INSIDE, at, meta);
+    st.unwritten.set(seq, { message, appendedAt: at, meta });
     if (!st.listed) {
       st.listed = true;
       this.#listedLogs.push(st);
     }
-    this.#h.defer(2);
+    this.#h.defer(1);
     return seq;
   }
 
@@ -232,15 +274,14 @@ export class EngineQueueLogs implements QueueLogStore {
     const id = st.entries.get(seq)!;
     st.startup = false;
     st.entries.delete(seq);
-    for (const g of st.groups.values()) this.#dropPending(g, seq);
+    for (const g of st.groups.values()) this.#dropPending(st, g, seq);
     if (st.unwritten.delete(seq)) {
-      // Appended since the cut: neither body nor entry was pushed, so nothing is written for them (move() pushes
-      // an unwritten entry before it keeps its reference).
-      this.#h.defer(-2);
-      this.#refs.forget(id);
+      // Appended since the cut (its body inside): nothing was pushed, so nothing is written for it.
+      this.#h.defer(-1);
     } else {
+      if (st.lastCut.size > 0) st.lastCut.delete(seq);
       this.#h.elider.remove(Space.QueueLog, [st.key, seq]);
-      if (!keepRef) this.#refs.decref(id);
+      if (!keepRef && id !== BODY_INSIDE) this.#refs.decref(id);
     }
     // The newest entry gone: remember its seq, or a restart would hand it out again (groups' cursors are past it).
     if (seq === st.next - 1 && st.tail < seq) {
@@ -253,9 +294,9 @@ export class EngineQueueLogs implements QueueLogStore {
     this.#h.check();
     const out: QueueLogEntry[] = [];
     for (const e of this.#h.kv.range(Space.QueueLog, keyText(queue), fromSeq, limit)) {
-      const { messageId, appendedAt, meta } = decodeLogEntry(e.value);
-      const raw = messageId === undefined ? undefined : this.#h.kv.get(Space.Message, ["", messageId]);
-      if (messageId === undefined || raw === undefined) continue; // repaired at the next open
+      const { messageId, body, appendedAt, meta } = decodeLogEntry(e.value);
+      const raw = body ?? (messageId === undefined ? undefined : this.#h.kv.get(Space.Message, ["", messageId]));
+      if (raw === undefined) continue; // repaired at the next open
       out.push({ seq: Number(e.key[1]), messageId, message: decodeMessage(raw), appendedAt, meta });
     }
     return out;
@@ -265,11 +306,15 @@ export class EngineQueueLogs implements QueueLogStore {
     this.#h.check();
     const st = this.#logs.get(keyText(queue));
     // Right after open the index is what is committed (append times and metas included): no read, no decoding.
-    if (st?.startup === true) return st.entries.slice(fromSeq, limit);
+    if (st?.startup === true) {
+      const page: QueueLogRef[] = st.entries.slice(fromSeq, limit);
+      for (const e of page) if (e.messageId === BODY_INSIDE) e.messageId = undefined;
+      return page;
+    }
     const out: QueueLogRef[] = [];
     for (const e of this.#h.kv.range(Space.QueueLog, keyText(queue), fromSeq, limit)) {
-      const { messageId, appendedAt, meta } = decodeLogEntry(e.value);
-      if (messageId === undefined) continue; // an inline body: converted at open, never seen here
+      const { messageId, body, appendedAt, meta } = decodeLogEntry(e.value);
+      if (messageId === undefined && body === undefined) continue; // pre-release inline: converted at open
       out.push({ seq: Number(e.key[1]), messageId, appendedAt, meta });
     }
     return out;
@@ -290,9 +335,21 @@ export class EngineQueueLogs implements QueueLogStore {
     const st = this.#log(queue, false);
     const id = st?.entries.get(seq);
     if (st === undefined || id === undefined) throw invalid(`queue ${queue} has no entry ${seq}`);
-    // The body keeps its reference throughout (never copied, never at count zero); an unwritten one is pushed
-    // first, so the entry in `to` references a body the batch writes.
-    this.#materializeLog(st);
+    if (id === BODY_INSIDE) {
+      // The body goes with the entry: into the new entry, in the same batch as the removal of this one (not yet
+      // written: from memory; its batch maybe still in flight: from the last cut's; else read back).
+      const body = (st.unwritten.get(seq) ?? st.lastCut.get(seq))?.message ?? this.read(queue, seq, 1)[0]?.message;
+      if (body === undefined) throw invalid(`queue ${queue}: entry ${seq} has no readable body`);
+      this.#delete(st, seq);
+      const dest = this.#log(to, true)!;
+      dest.startup = false;
+      const s = dest.next++;
+      const at = this.#h.now();
+      dest.entries.set(s, BODY_INSIDE, at);
+      this.#h.elider.put(Space.QueueLog, [dest.key, s], encodeBodyEntry(encodeMessage(body), at), true);
+      return s;
+    }
+    // The body keeps its reference throughout (never copied, never at count zero).
     this.#delete(st, seq, true);
     return this.#add(this.#log(to, true)!, id);
   }
@@ -328,7 +385,7 @@ export class EngineQueueLogs implements QueueLogStore {
     this.#uncache();
     for (const [seq, id] of st.entries) {
       this.#h.elider.remove(Space.QueueLog, [st.key, seq]);
-      this.#refs.decref(id);
+      if (id !== BODY_INSIDE) this.#refs.decref(id);
     }
     for (const g of st.groups.values()) this.#dropGroup(st, g);
     this.#h.elider.remove(Space.QueueMeta, ["", st.key]);
@@ -354,11 +411,10 @@ export class EngineQueueLogs implements QueueLogStore {
     const st = this.#log(queue, true)!;
     const key = keyText(group);
     let g = st.groups.get(key);
-    const fresh = g === undefined;
     if (g === undefined) st.groups.set(key, (g = newGroup(queue, group, seq)));
     g.cursor = seq;
-    // Repeated cursor moves within one batch replace each other: one write per group per batch.
-    this.#h.elider.put(Space.QueueGroup, [st.key, g.key], encodeGroup(g.name, seq), fresh);
+    // Written at the cut: repeated cursor moves within one batch cost one write per group per batch.
+    this.#touchGroup(st, g);
   }
 
   dropGroup(queue: string, group: string): void {
@@ -368,9 +424,9 @@ export class EngineQueueLogs implements QueueLogStore {
   }
 
   #dropGroup(st: LogState, g: GroupState): void {
-    this.#materializeGroup(g);
+    this.#materializeGroup(st, g);
     this.#uncache();
-    for (const seq of g.pending.keys()) this.#h.elider.remove(Space.QueuePending, [g.pendingKey, seq]);
+    g.keyed.forEach((_, seq) => this.#h.elider.remove(Space.QueuePending, [g.pendingKey, seq]));
     this.#h.elider.remove(Space.QueueGroup, [st.key, g.key]);
     st.groups.delete(g.key);
   }
@@ -384,7 +440,7 @@ export class EngineQueueLogs implements QueueLogStore {
     if (!Number.isFinite(entry.visibleAt)) throw invalid(`pending entry ${entry.seq}: visibleAt is not a time`);
     const p: PendingEntry = { seq: entry.seq, deliveries: entry.deliveries, visibleAt: entry.visibleAt };
     if (entry.consumer !== undefined) p.consumer = entry.consumer;
-    this.#touchPending(g, p.seq);
+    this.#touchPending(st, g, p.seq);
     g.pending.set(p.seq, p);
   }
 
@@ -404,7 +460,7 @@ export class EngineQueueLogs implements QueueLogStore {
   removePending(queue: string, group: string, seq: number): boolean {
     const st = this.#log(queue, false);
     const g = st === undefined ? undefined : this.#groupOf(st, group);
-    return g !== undefined && this.#dropPending(g, seq);
+    return st !== undefined && g !== undefined && this.#dropPending(st, g, seq);
   }
 
   ack(queue: string, group: string, seq: number): boolean {
@@ -417,6 +473,11 @@ export class EngineQueueLogs implements QueueLogStore {
     this.#delete(st, seq);
     return true;
   }
+}
+
+/** A first delivery in flight: kept in its group record's list, not as a `qpend` record (#writeDirty). */
+function isFirst(p: PendingEntry): boolean {
+  return p.deliveries === 1 && p.visibleAt === 0 && p.consumer === undefined;
 }
 
 function firstSeq(st: LogState): number {

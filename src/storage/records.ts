@@ -297,12 +297,22 @@ function logMeta(o: Obj, what: string): QueueEntryMeta | undefined {
 }
 
 /**
- * A queue log entry. `m` is a message id; before message bodies were shared (no release wrote queue logs) it
- * was the body itself: that form is returned as `inline` and converted at open (engine-load.ts).
+ * A log entry with its own body inside (appendMessage, schema 4): `b` is the body as `msg` stores one. One record
+ * per queue message instead of a body and an entry (each written and, once acknowledged, deleted).
+ */
+export function encodeBodyEntry(body: Obj, appendedAt: number, meta?: QueueEntryMeta): Obj {
+  return meta === undefined ? { b: body, at: appendedAt } : { b: body, at: appendedAt, x: meta };
+}
+
+/**
+ * A queue log entry. `m` is a message id, or `b` the entry's own body (encodeBodyEntry). Before message bodies
+ * were shared (no release wrote queue logs) `m` was the body itself: that form is returned as `inline` and
+ * converted at open (engine-load.ts).
  */
 export function decodeLogEntry(raw: unknown): {
   messageId: MessageId | undefined;
   inline?: Obj;
+  body?: Obj;
   appendedAt: number;
   meta: QueueEntryMeta | undefined;
 } {
@@ -310,6 +320,10 @@ export function decodeLogEntry(raw: unknown): {
   const o = obj(raw, what);
   const appendedAt = num(o, "at", what);
   const meta = logMeta(o, what);
+  if (o.b !== undefined) {
+    const body = obj(o.b, `${what}.b`); // the body's fields are checked where it is read (decodeMessage)
+    return { messageId: undefined, body, appendedAt, meta };
+  }
   if (typeof o.m === "object" && o.m !== null) {
     decodeMessage(o.m); // validates
     return { messageId: undefined, inline: o.m as Obj, appendedAt, meta };
@@ -317,13 +331,37 @@ export function decodeLogEntry(raw: unknown): {
   return { messageId: num(o, "m", what), appendedAt, meta };
 }
 
-export function encodeGroup(name: string, cursor: number): Obj {
-  return { g: name, c: cursor };
+/**
+ * A consumer group: name, cursor and (schema 3) `f`, the seqs of its first deliveries in flight (delivered once,
+ * visible at once, no consumer recorded), ascending, as the first seq then the gaps between them: one small
+ * number each (~1 byte), one value per group per batch instead of a pending-entry put and delete per message.
+ */
+export function encodeGroup(name: string, cursor: number, first?: readonly number[]): Obj {
+  if (first === undefined || first.length === 0) return { g: name, c: cursor };
+  const f = new Array<number>(first.length);
+  let last = 0;
+  for (let i = 0; i < first.length; i++) {
+    f[i] = first[i]! - last;
+    last = first[i]!;
+  }
+  return { g: name, c: cursor, f };
 }
 
-export function decodeGroup(raw: unknown): { name: string; cursor: number } {
-  const o = obj(raw, "queue group");
-  return { name: str(o, "g", "queue group"), cursor: num(o, "c", "queue group") };
+export function decodeGroup(raw: unknown): { name: string; cursor: number; first: number[] } {
+  const what = "queue group";
+  const o = obj(raw, what);
+  const first: number[] = [];
+  const f = o.f;
+  if (f !== undefined) {
+    if (!Array.isArray(f)) throw new CorruptRecordError(`${what}.f is not a list`);
+    let seq = 0;
+    for (const d of f) {
+      if (typeof d !== "number" || !Number.isSafeInteger(d) || d < 1)
+        throw new CorruptRecordError(`${what}.f holds a gap that is not a positive integer`);
+      first.push((seq += d));
+    }
+  }
+  return { name: str(o, "g", what), cursor: num(o, "c", what), first };
 }
 
 export function encodePending(p: PendingEntry): Obj {

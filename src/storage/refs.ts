@@ -47,23 +47,6 @@ export class MessageRefs implements MessageStore {
     return id;
   }
 
-  /**
-   * An id for a body its caller writes itself when the batch is cut (a queue log's appendMessage), with its one
-   * reference counted. Nothing is pushed: a body whose reference goes before the cut (forget) is never written.
-   */
-  adopt(message: StoredMessage): MessageId {
-    this.#h.check();
-    checkQos(message.qos, "message");
-    const id = this.#nextId++;
-    this.#refs.set(id, 1);
-    return id;
-  }
-
-  /** The one reference of an adopted body that was never written went: it never reaches the disk. */
-  forget(id: MessageId): void {
-    this.#refs.delete(id);
-  }
-
   get(id: MessageId): StoredMessage | undefined {
     this.#h.check();
     const raw = this.#h.kv.get(Space.Message, ["", id]);

@@ -150,7 +150,8 @@ export type OpenReport = Omit<IntegrityReport, "ok"> & { repaired: boolean };
 /** An entry of a durable queue log: a reference to a stored message body, in `seq` order. */
 export interface QueueLogEntry {
   seq: number;
-  messageId: MessageId;
+  /** The shared body's id; undefined when the body is inside the entry (appendMessage, schema 4). */
+  messageId: MessageId | undefined;
   /** The body (read with the entry; stored once, however many logs and sessions reference it). */
   message: StoredMessage;
   /** When it was appended, or moved into this log (ms since the epoch, storage clock). */
@@ -168,7 +169,8 @@ export type QueueEntryMeta = Readonly<Record<string, number | string | boolean>>
 /** A queue log entry without its body (`scan`). */
 export interface QueueLogRef {
   seq: number;
-  messageId: MessageId;
+  /** As QueueLogEntry.messageId. */
+  messageId: MessageId | undefined;
   appendedAt: number;
   meta: QueueEntryMeta | undefined;
 }

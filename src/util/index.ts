@@ -8,3 +8,4 @@ export * from "./limits.ts";
 export * from "./fifo.ts";
 export * from "./deadlines.ts";
 export * from "./seq-map.ts";
+export * from "./lazy.ts";

@@ -4,12 +4,15 @@
 // dropped and counted (wharf_webhook_events_total{outcome="dropped_overflow"}), so a dead endpoint costs at most
 // bufferSize events of memory. Every timer runs on the injectable clock.
 import { createHmac } from "node:crypto";
-import { request } from "undici";
+import { lazyImport } from "../../util/lazy.ts";
 import { topicMatches } from "../../topics/index.ts";
 import type { Clock, Logger, TimerHandle } from "../../util/index.ts";
 import type { WebhookDropReason, WebhookMetrics } from "../metrics.ts";
 import { BreakerState, CircuitBreaker, type BreakerStateValue } from "./breaker.ts";
 import { MESSAGE_EVENTS, WEBHOOK_SCHEMA_VERSION, type WebhookEvent, type WebhookEventType } from "./events.ts";
+
+/** undici, loaded with the first request (src/util/lazy.ts). */
+const undici = lazyImport(() => import("undici"));
 
 export interface WebhookOptions {
   name: string;
@@ -40,6 +43,7 @@ export type WebhookSender = (req: {
 }) => Promise<number>;
 
 export const httpSender: WebhookSender = async ({ url, body, headers, signal }) => {
+  const { request } = await undici();
   const res = await request(url, { method: "POST", body, headers, signal });
   await res.body.dump(); // the reply body is not used; read it so the connection can be reused
   return res.statusCode;

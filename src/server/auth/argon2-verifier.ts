@@ -32,8 +32,7 @@
 // (the chain then refuses: fail-closed) and is replaced on the next one. Idle workers do not keep the process alive.
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
-import { verify as verifyOnPool } from "@node-rs/argon2";
-import { Semaphore, systemClock } from "../../util/index.ts";
+import { lazyRequire, Semaphore, systemClock } from "../../util/index.ts";
 import type { Clock } from "../../util/index.ts";
 
 /** The lowest priority Linux allows an unprivileged thread to set on itself. */
@@ -71,6 +70,8 @@ parentPort.on("message", (m) => {
 `;
 
 const argon2Path = createRequire(import.meta.url).resolve("@node-rs/argon2");
+/** The binding in this thread, for the rescue lane only (its workers load their own): loaded by the constructor. */
+const argon2 = lazyRequire<typeof import("@node-rs/argon2")>("@node-rs/argon2");
 
 /** How a worker lowers its CPU priority: SCHED_IDLE (falls back to nice 19 where chrt is missing) or nice 19 only. */
 export const HASH_PRIORITIES = ["idle", "nice"] as const;
@@ -129,6 +130,7 @@ export class Argon2Verifier {
     this.#escalateAfterMs = opts.escalateAfterMs ?? DEFAULT_ESCALATE_AFTER_MS;
     this.#priority = opts.priority ?? "idle";
     this.#clock = opts.clock ?? systemClock;
+    argon2(); // now, with the config, rather than in the middle of the first rescued verification (~30 ms)
   }
 
   get active(): number {
@@ -175,7 +177,9 @@ export class Argon2Verifier {
     return this.#rescue.run(async () => {
       if (!wanted()) return false; // answered by its worker while queued here: the verdict is not used
       this.escalated++;
-      return verifyOnPool(hash, password).catch(() => false); // a malformed hash verifies as wrong
+      return argon2()
+        .verify(hash, password)
+        .catch(() => false); // a malformed hash verifies as wrong
     });
   }
 

@@ -9,12 +9,15 @@
 // Answers are cached (allow and deny separately, with their own TTL) under an HMAC of the exact credentials, like
 // the verified-credential cache. A circuit breaker stops calling a failing service for a while.
 import { createHmac, randomBytes } from "node:crypto";
-import { request } from "undici";
+import { lazyImport } from "../../util/lazy.ts";
 import type { AclRule, AuthenticateContext } from "../../broker/index.ts";
 import type { Clock } from "../../util/index.ts";
 import { CircuitBreaker } from "./circuit-breaker.ts";
 import { parseAclClaim } from "./jwt-method.ts";
 import { PASS, type AuthMethod, type MethodOutcome } from "./method.ts";
+
+/** undici, loaded with the first request (src/util/lazy.ts). */
+const undici = lazyImport(() => import("undici"));
 
 export interface HttpMethodOptions {
   url: string;
@@ -100,6 +103,7 @@ export class HttpCalloutMethod implements AuthMethod {
       protocolVersion: ctx.protocolVersion,
       certificate: ctx.peerIdentity ?? null,
     });
+    const { request } = await undici();
     const res = await request(this.opts.url, {
       method: "POST",
       headers: { "content-type": "application/json" },

@@ -4,10 +4,10 @@
 // fails verification is refused (it was meant for this method).
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createLocalJWKSet, jwtVerify, type JWTVerifyGetKey, type JWTPayload } from "jose";
+import type { JSONWebKeySet, JWTVerifyGetKey, JWTPayload } from "jose";
 import type { AclRule, AuthenticateContext } from "../../broker/index.ts";
 import { validateTopicFilter } from "../../topics/index.ts";
-import type { Clock } from "../../util/index.ts";
+import { lazyRequire, type Clock } from "../../util/index.ts";
 import { PASS, type AuthMethod, type MethodOutcome } from "./method.ts";
 
 export const JWT_ALGORITHMS = ["HS256", "RS256", "ES256", "EdDSA"] as const;
@@ -53,10 +53,14 @@ function algorithmsFor(key: KeyObject): JwtAlgorithm[] {
   }
 }
 
+/** jose, loaded when a JWT method is configured (the first JwtMethod). */
+const loadJose = lazyRequire<typeof import("jose")>("jose");
+
 export class JwtMethod implements AuthMethod {
   readonly name = "jwt";
   readonly #key: Uint8Array | KeyObject | JWTVerifyGetKey;
   readonly #algorithms: string[];
+  readonly #jose = loadJose();
 
   constructor(private readonly opts: JwtMethodOptions) {
     const sources = [opts.secret, opts.publicKeyFile, opts.jwksFile].filter((s) => s !== undefined && s !== "");
@@ -71,8 +75,8 @@ export class JwtMethod implements AuthMethod {
       this.#key = key;
       this.#algorithms = algorithmsFor(key);
     } else {
-      const jwks = JSON.parse(readFileSync(opts.jwksFile!, "utf8")) as Parameters<typeof createLocalJWKSet>[0];
-      this.#key = createLocalJWKSet(jwks);
+      const jwks = JSON.parse(readFileSync(opts.jwksFile!, "utf8")) as JSONWebKeySet;
+      this.#key = this.#jose.createLocalJWKSet(jwks);
       this.#algorithms = ["RS256", "ES256", "EdDSA", "HS256"];
     }
     if (opts.algorithms !== undefined && opts.algorithms.length > 0) {
@@ -100,6 +104,7 @@ export class JwtMethod implements AuthMethod {
         requiredClaims: ["exp"],
       };
       const key = this.#key;
+      const { jwtVerify } = this.#jose;
       const r =
         typeof key === "function" ? await jwtVerify(token, key, verifyOpts) : await jwtVerify(token, key, verifyOpts);
       payload = r.payload;

@@ -7,8 +7,7 @@
 import { readFileSync, writeFileSync, renameSync, watch, type FSWatcher } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { availableParallelism } from "node:os";
-import { hash } from "@node-rs/argon2";
-import { WharfError } from "../../util/index.ts";
+import { lazyRequire, WharfError } from "../../util/index.ts";
 import type { Logger } from "../../util/index.ts";
 import { Argon2Verifier, type HashPriority, type WorkerScheduling } from "./argon2-verifier.ts";
 
@@ -60,8 +59,11 @@ export function formatPasswordFile(users: ReadonlyMap<string, string>): string {
   return [...users].map(([u, h]) => `${u}:${h}\n`).join("");
 }
 
+/** The argon2 binding, loaded with the first hash (`wharf passwd`, tests): the broker verifies on worker threads. */
+const argon2 = lazyRequire<typeof import("@node-rs/argon2")>("@node-rs/argon2");
+
 export function hashPassword(password: string | Buffer): Promise<string> {
-  return hash(password, ARGON2ID_PARAMS);
+  return argon2().hash(password, ARGON2ID_PARAMS);
 }
 
 /** Adds or replaces (`hashed` set) or deletes (`hashed` undefined) one user; writes atomically (rename). */

@@ -1,7 +1,7 @@
 // Config resolution: defaults <- YAML file <- overrides (CLI flags), validated as a whole so that
 // every error, wherever it came from, is reported at once against the final value.
 import { readFileSync } from "node:fs";
-import { LineCounter, parseDocument } from "yaml";
+import { lazyRequire } from "../../util/lazy.ts";
 import { ConfigError, ConfigErrorCode } from "./errors.ts";
 import { isPlainObject, type ConfigIssue, type Schema } from "./schema.ts";
 import { wharfConfigSchema, type WharfConfig } from "./wharf-config.ts";
@@ -13,8 +13,12 @@ export type DeepPartial<T> = T extends readonly (infer U)[]
     ? { [K in keyof T]?: DeepPartial<T[K]> }
     : T;
 
+/** The YAML parser, loaded with the first config file (a start from flags alone does not need it). */
+const yaml = lazyRequire<typeof import("yaml")>("yaml");
+
 /** Parses YAML text; syntax errors become a ConfigError naming `file:line:col`. */
 export function parseConfigText(text: string, file = "<config>"): unknown {
+  const { LineCounter, parseDocument } = yaml();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: false, lineCounter, uniqueKeys: true });
   const problems = [...doc.errors, ...doc.warnings];

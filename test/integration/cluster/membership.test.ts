@@ -62,7 +62,8 @@ test("membership in a real etcd: join, leave, id taken, crash noticed within the
 
   // A second live process with id "a" is refused (after waiting one TTL for a crashed predecessor to expire).
   await assert.rejects(Membership.join(opts("a", 1003)), (err: Error & { code?: string }) => {
-    assert.equal(err.code, ClusterErrorCode.NodeIdTaken);
+    // The message in the failure says which other error it was (a flake at load 20 showed only "undefined").
+    assert.equal(err.code, ClusterErrorCode.NodeIdTaken, `${err.name}: ${err.message}`);
     assert.match(err.message, /"a"/);
     return true;
   });

@@ -1,5 +1,6 @@
 // End to end: the harness against a real Mosquitto for a few hundred milliseconds.
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { test } from "node:test";
 import { BROKERS, MOSQUITTO_BIN, makeContext, startBroker } from "../../../bench/brokers/index.ts";
@@ -9,9 +10,10 @@ import { runSlowConsumer } from "../../../bench/scenarios/slow-consumer.ts";
 import { QUICK } from "../../../bench/scenarios/settings.ts";
 import { runThroughput } from "../../../bench/scenarios/throughput.ts";
 
-const timing = { ...QUICK, warmupMs: 100, measureMs: 300, latencyWarmupMs: 100, latencyMeasureMs: 300 };
+const timing = { ...QUICK, warmupMs: 100, measureMs: 300, latencyWarmupMs: 100, latencyRoundMs: 300 };
 const ctx = makeContext(process.cwd(), null);
 const skip = existsSync(MOSQUITTO_BIN) ? false : `${MOSQUITTO_BIN} not installed`;
+const hasCc = spawnSync(process.env["CC"] ?? "cc", ["--version"]).status === 0;
 
 test(
   "QoS 1 fan-in over 5.0 against Mosquitto: messages flow, none lost, duplicated or reordered",
@@ -35,19 +37,36 @@ test(
   },
 );
 
-test("latency run against Mosquitto samples every message sent in the window", { skip }, async (t) => {
-  const broker = await startBroker(BROKERS.mosquitto, ctx);
-  t.after(() => broker.proc.stop());
-  const r = await runLatency(
-    { kind: "latency", id: "latency", qos: 1, payload: 100, rate: 2000, protocol: PROTOCOL.v311 },
-    broker,
-    timing,
+for (const latencyGen of ["c", "node"] as const) {
+  const noCc = latencyGen === "c" && !hasCc ? "no C compiler (cc) for bench/tools/latgen.c" : false;
+  test(
+    `latency run (${latencyGen} generator) against Mosquitto samples every message sent in the window`,
+    { skip: skip || noCc },
+    async (t) => {
+      const broker = await startBroker(BROKERS.mosquitto, ctx);
+      t.after(() => broker.proc.stop());
+      const r = await runLatency(
+        { kind: "latency", id: "latency", qos: 1, payload: 100, rate: 2000, publishers: 4, protocol: PROTOCOL.v311 },
+        broker,
+        { ...timing, latencyGen },
+      );
+      assert.notEqual(r.status, "error", r.notes.join("; "));
+      assert.ok(r.latency !== undefined && r.latency.samples > 100, `samples ${r.latency?.samples}`);
+      assert.ok(r.latency.p50 > 0 && r.latency.p50 <= r.latency.p99 && r.latency.p99 <= r.latency.max);
+      assert.equal(r.latencySamples?.length, r.latency.samples);
+      assert.equal(r.delivery?.lost, 0);
+      assert.equal(r.delivery?.duplicates, 0);
+      // 4 publishers, each with its own stream, all of them delivered.
+      assert.equal(r.perPublisher?.length, 4);
+      for (const p of r.perPublisher ?? []) assert.ok(p.sent > 0 && p.lost === 0, JSON.stringify(p));
+      // The generator's own stalls over the window are reported next to the broker's figures.
+      const g = r.generatorStalls;
+      assert.ok(g !== undefined && g.loopMaxMs >= g.loopP99Ms && g.loopP99Ms >= 0, JSON.stringify(g));
+      assert.ok((r.generatorCpu ?? 0) > 0); // (the broker's CPU is read in 10 ms ticks: 0 is possible in 300 ms)
+      assert.ok(r.load1 !== undefined && r.load1 >= 0);
+    },
   );
-  assert.notEqual(r.status, "error", r.notes.join("; "));
-  assert.ok(r.latency !== undefined && r.latency.samples > 100, `samples ${r.latency?.samples}`);
-  assert.ok(r.latency.p50 > 0 && r.latency.p50 <= r.latency.p99 && r.latency.p99 <= r.latency.max);
-  assert.equal(r.delivery?.lost, 0);
-});
+}
 
 test("slow-consumer run against Mosquitto: both phases measure the healthy subscribers", { skip }, async (t) => {
   const broker = await startBroker(BROKERS.mosquitto, ctx);

@@ -36,7 +36,7 @@ export function deferredQueueTests(name: string, factory: HarnessFactory): void 
       [1, "t/1"],
       [2, "t/2"],
     ]);
-    assert.equal(s2.openReport.messages, 2, "one body per entry");
+    assert.equal(s2.openReport.messages, 0, "each body inside its entry (schema 4): no shared body");
     assert.equal(s2.verify().ok, true);
     assert.equal(s2.queues.appendMessage("q", message(3)), 3, "seqs go on");
   });
@@ -124,7 +124,7 @@ export function deferredQueueTests(name: string, factory: HarnessFactory): void 
     s.queues.putPending("q", "g", { seq, deliveries: 1, visibleAt: 0 });
     await s.commit();
     const s2 = await reopen(h, s);
-    assert.equal(s2.openReport.messages, 1);
+    assert.deepEqual(topics(s2, "q"), [[seq, "t/1"]]);
     assert.deepEqual(s2.queues.pending("q", "g"), [{ seq, deliveries: 1, visibleAt: 0 }]);
     assert.equal(s2.queues.ack("q", "g", seq), true);
     await s2.commit();
@@ -163,7 +163,7 @@ export function deferredQueueTests(name: string, factory: HarnessFactory): void 
       s2.queues.list().map((l) => l.name),
       ["dlq", "q"],
     );
-    assert.equal(s2.openReport.messages, 2);
+    assert.equal(s2.openReport.messages, 0, "bodies inside their entries, the moved one too");
     assert.equal(s2.verify().ok, true);
     // A group dropped after its pending entry was written, then one of the same name created in the same batch.
     s2.queues.putPending("q", "g", { seq: b, deliveries: 4, visibleAt: 0 });

@@ -62,7 +62,7 @@ export function snapshotTests(name: string, factory: HarnessFactory): void {
     s.queues.putPending("a", "g", { seq: 8_999, deliveries: 1, visibleAt: 0 });
     await s.commit();
     const before = state(s);
-    const idsBefore = s.queues.scan("a", 0, 1_000_000).map((e) => e.messageId);
+    const idsBefore = s.queues.scan("a", 0, 1_000_000).map((e) => e.messageId ?? 0);
 
     const s2 = await reopen(h, s, { clock });
     assert.equal(s2.openSnapshot.status, "used");

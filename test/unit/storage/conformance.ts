@@ -6,6 +6,8 @@ import type { HarnessFactory } from "../../helpers/storage-harness.ts";
 import { lifecycleTests } from "./conformance-lifecycle.ts";
 import { messageTests } from "./conformance-messages.ts";
 import { deferredQueueTests } from "./conformance-queue-deferred.ts";
+import { firstDeliveryTests } from "./conformance-queue-first.ts";
+import { bodyInsideTests } from "./conformance-queue-inside.ts";
 import { queueTests } from "./conformance-queues.ts";
 import { sessionTests } from "./conformance-sessions.ts";
 import { snapshotTests } from "./conformance-snapshot.ts";
@@ -20,6 +22,8 @@ export function runConformance(name: string, factory: HarnessFactory): void {
     lifecycleTests(name, factory);
     queueTests(name, factory);
     deferredQueueTests(name, factory);
+    firstDeliveryTests(name, factory);
+    bodyInsideTests(name, factory);
     snapshotTests(name, factory);
   });
 }

@@ -9,7 +9,13 @@ import { describe, test } from "node:test";
 import type { TestContext } from "node:test";
 import { open } from "lmdb";
 import type { Key as LmdbKey } from "lmdb";
-import { DEFAULT_DATA_DIR, StorageError, StorageErrorCode, openLmdbStorage } from "../../../src/storage/index.ts";
+import {
+  DEFAULT_DATA_DIR,
+  SCHEMA_VERSION,
+  StorageError,
+  StorageErrorCode,
+  openLmdbStorage,
+} from "../../../src/storage/index.ts";
 import { message, storeQueued } from "../../helpers/storage-fixtures.ts";
 import { tempDir } from "../../helpers/storage-harness.ts";
 
@@ -165,7 +171,7 @@ describe("lmdb data directory checks", { concurrency: 4 }, () => {
     await s.close();
   });
 
-  test("a schema-1 store (values as msgpack records) opens, reads back, and is marked schema 2 before any write", async (t) => {
+  test("a schema-1 store (values as msgpack records) opens, reads back, and is marked with the current schema before any write", async (t) => {
     const path = join(await scratch(t), "data");
     const s = await openLmdbStorage({ path });
     const id = s.messages.store(message(7, { payload: Buffer.from("old layout") }));
@@ -195,7 +201,7 @@ describe("lmdb data directory checks", { concurrency: 4 }, () => {
     assert.deepEqual(
       check.openDB({ name: "meta", ...{ useRecords: false, mapsAsObjects: true } }).get(["", "schema"]),
       {
-        version: 2,
+        version: SCHEMA_VERSION,
         createdAt: 5,
       },
     );

@@ -5,24 +5,27 @@
 // broker's CPU, whatever the variant (docs/benchmarks.md); with the share printed per run, a variant's rounds can be
 // compared within one mode instead of by how many fell into the slow one.
 // A GC performance observer costs ~1 µs per collection (hundreds a second here), the same in every variant.
+// Plain JavaScript: it is preloaded by node's --import before bin/wharf.js registers tsx.
 import { writeFileSync } from "node:fs";
 import { PerformanceObserver, constants } from "node:perf_hooks";
 import { getHeapSpaceStatistics } from "node:v8";
 
 const file = process.env["WHARF_GC_LOG"];
 if (file !== undefined && file !== "") {
-  const entries: number[][] = [];
+  /** @type {number[][]} */
+  const entries = [];
   const origin = performance.timeOrigin;
   const obs = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
-      const kind = (e as { detail?: { kind?: number } }).detail?.kind ?? 0;
+      const kind = /** @type {{ detail?: { kind?: number } }} */ (e).detail?.kind ?? 0;
       entries.push([origin + e.startTime, e.duration, kind === constants.NODE_PERFORMANCE_GC_MAJOR ? 1 : 0]);
     }
   });
   obs.observe({ entryTypes: ["gc"] });
   // The old generation's size every 250 ms ([ms since the epoch, MB]): the bench reads it at the window's start (a
   // larger one reaches V8's first mark-compact sooner: docs/benchmarks.md, stop 12).
-  const oldSpace: number[][] = [];
+  /** @type {number[][]} */
+  const oldSpace = [];
   setInterval(() => {
     const old = getHeapSpaceStatistics().find((s) => s.space_name === "old_space");
     oldSpace.push([Date.now(), (old?.space_used_size ?? Number.NaN) / 2 ** 20]);

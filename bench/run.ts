@@ -33,6 +33,8 @@ function progress(line: string, done: boolean): void {
   else if (done) process.stderr.write(`${line}\n`);
 }
 
+const pctOf = (x: number): string => (Number.isFinite(x) ? `${Math.round(x * 100)}%` : "–");
+
 function summary(r: RunResult): string {
   if (r.status === "skipped" || r.status === "error") return `${r.status}: ${r.notes[0] ?? ""}`;
   const parts: string[] = [];
@@ -47,6 +49,8 @@ function summary(r: RunResult): string {
       parts.push(
         `broker loop p99 ${formatMs(b.loopMs.p99)} max ${formatMs(b.loopMs.max)}, GC ${b.gc.count}× max ${formatMs(b.gc.maxMs)}`,
       );
+    const t = r.gcInTail;
+    if (t) parts.push(`in broker GC: ${pctOf(t.p99)} of the p99 tail, ${pctOf(t.p999)} of p99.9`);
     if (r.brokerHelperCpu !== undefined && r.brokerHelperCpu > 0)
       parts.push(`broker helper threads ${(r.brokerHelperCpu * 100).toFixed(1)}% cpu`);
     if (r.load1 !== undefined) parts.push(`load ${r.load1.toFixed(2)}`);

@@ -34,6 +34,7 @@ function roundOf(r: RunResult, i: number): LatencyRound {
     brokerCpu: r.brokerCpu ?? Number.NaN,
     brokerWaited: r.brokerWaited ?? Number.NaN,
     brokerHelperCpu: r.brokerHelperCpu ?? Number.NaN,
+    ...(r.gcInTail ? { gcInTail: r.gcInTail } : {}),
     ...(r.generatorStalls ? { generator: r.generatorStalls } : {}),
     ...(r.brokerLoop ? { brokerLoop: r.brokerLoop } : {}),
   };

@@ -46,6 +46,8 @@ export interface LatgenReading {
   perPublisher: { sent: number; received: number }[];
   /** Latency of every message sent inside the window, ms, in arrival order. */
   samples: Float64Array;
+  /** Their send times (CLOCK_MONOTONIC, ms), same order. */
+  sentAt: Float64Array;
 }
 
 /** Compiles (once) and runs latgen; rejects with its error line if it fails. */
@@ -84,8 +86,15 @@ export async function runLatgen(o: LatgenOptions): Promise<LatgenReading> {
       throw new Error(`latgen failed (exit ${code}): ${parsed.error ?? (proc.output() || "no output")}`);
     }
     const raw = readFileSync(file);
-    const samples = new Float64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
-    return { ...(parsed as LatgenReading), samples };
+    const pairs = new Float64Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.length));
+    const n = pairs.length >> 1;
+    const samples = new Float64Array(n);
+    const sentAt = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      sentAt[i] = pairs[2 * i]!;
+      samples[i] = pairs[2 * i + 1]!;
+    }
+    return { ...(parsed as LatgenReading), samples, sentAt };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -4,7 +4,7 @@ import type { BrokerId } from "../brokers/index.ts";
 import type { RunResult } from "../scenarios/result.ts";
 import { NOISY_MACHINE } from "../scenarios/settings.ts";
 import type { MachineInfo, Pinning } from "./machine.ts";
-import { pairedWins } from "./latency-rounds.ts";
+import { median, pairedWins } from "./latency-rounds.ts";
 import { formatMs, formatRate, formatRatio, ratio } from "./stats.ts";
 
 export interface ReportMeta {
@@ -273,6 +273,9 @@ function latencyTable(
       const wins = other ? pairedWins(w, r, (x) => x.p99) : undefined;
       const genLoop = rounds.map((x) => x.generator?.loopMaxMs ?? Number.NaN).filter((x) => Number.isFinite(x));
       const loads = rounds.map((x) => x.load1).filter((x) => Number.isFinite(x));
+      const inGc = rounds.filter((x) => x.gcInTail !== undefined);
+      const gcShare = (f: (t: { p99: number; p999: number }) => number): string =>
+        `${Math.round(median(inGc.map((x) => f(x.gcInTail!))) * 100)}%`;
       lrows.push([
         id,
         label(b),
@@ -286,6 +289,7 @@ function latencyTable(
         wins && wins.of > 0 ? `${wins.wins}/${wins.of}` : "",
         genLoop.length > 0 ? formatMs(Math.max(...genLoop)) : "–",
         loads.length > 0 ? Math.max(...loads).toFixed(2) : "–",
+        inGc.length > 0 ? `${gcShare((t) => t.p99)} / ${gcShare((t) => t.p999)}` : "–",
         cpu(r),
         rssMb(r),
       ]);
@@ -305,6 +309,7 @@ function latencyTable(
       "rounds W ≤ x",
       "gen loop delay max",
       "load",
+      "tail in broker GC (p99 / p99.9)",
       "broker CPU",
       "RSS MB",
     ],

@@ -6,6 +6,7 @@ import os from "node:os";
 import type { RunningBroker } from "../brokers/index.ts";
 import { runLatgen } from "../lib/latgen.ts";
 import { summarizeLatency } from "../lib/stats.ts";
+import { shareInPauses } from "../lib/tail-attribution.ts";
 import { BrokerLoopWindow } from "./broker-loop.ts";
 import type { LatencySpec } from "./catalog.ts";
 import { WindowMeters, measuredResult, runTag, type WindowReading } from "./common.ts";
@@ -54,17 +55,29 @@ export async function runLatencyC(spec: LatencySpec, broker: RunningBroker, timi
     stray: 0,
   };
   const notes = deliveryNotes(delivery, 1);
+  const loop = brokerLoop.read();
+  const latency = summarizeLatency(r.samples.slice());
+  const pauses = loop.brokerLoop?.pauses;
+  const gcInTail =
+    pauses === undefined
+      ? undefined
+      : {
+          p99: shareInPauses(r.samples, r.sentAt, pauses, latency.p99),
+          p999: shareInPauses(r.samples, r.sentAt, pauses, latency.p999),
+        };
+  if (loop.brokerLoop !== undefined) delete loop.brokerLoop.pauses; // not kept in the JSON: hundreds per run
   if (r.windowFullTicks > 0)
     notes.push(`publisher window (${BROKER_INFLIGHT}) full on ${r.windowFullTicks} ticks: rate not held`);
   return {
     ...measuredResult(spec.id, "latency", broker, reading, failure, notes),
     msgsPerSec: r.deliveredInWindow / seconds,
     publishedPerSec: r.sentInWindow / seconds,
-    latency: summarizeLatency(r.samples.slice()),
+    latency,
     latencySamples: r.samples,
     generatorStalls: { loopP99Ms: r.tickLateP99Ms, loopMaxMs: r.tickLateMaxMs, gcCount: 0, gcTotalMs: 0, gcMaxMs: 0 },
     load1: Math.max(load0, os.loadavg()[0]!),
-    ...brokerLoop.read(),
+    ...loop,
+    ...(gcInTail !== undefined ? { gcInTail } : {}),
     delivery,
     perPublisher: r.perPublisher.map((p, i) => ({
       publisher: i,

@@ -27,7 +27,7 @@ import {
 } from "./common.ts";
 import { BrokerLoopWindow } from "./broker-loop.ts";
 import { runLatencyC } from "./latency-c.ts";
-import { deliveryNotes, type RunResult } from "./result.ts";
+import { deliveryNotes, type BrokerLoopStats, type RunResult } from "./result.ts";
 import { BROKER_INFLIGHT, type Timing } from "./settings.ts";
 
 const TOPIC = "bench/latency";
@@ -156,11 +156,17 @@ async function runLatencyNode(spec: LatencySpec, broker: RunningBroker, timing: 
       latencySamples: taken,
       generatorStalls: generator,
       load1: Math.max(load0, os.loadavg()[0]!),
-      ...brokerLoop.read(),
+      ...withoutPauses(brokerLoop.read()),
       delivery: total,
       perPublisher,
     };
   } finally {
     await closeAll(clients);
   }
+}
+
+/** The pause list is for the C generator's tail attribution (latency-c.ts); the Node clients' clock differs. */
+function withoutPauses(r: { brokerLoop?: BrokerLoopStats }): { brokerLoop?: BrokerLoopStats } {
+  if (r.brokerLoop !== undefined) delete r.brokerLoop.pauses;
+  return r;
 }

@@ -64,6 +64,8 @@ export interface BrokerLoopStats {
   spanMs: number;
   loopMs: { p50: number; p99: number; p999: number; max: number };
   gc: { count: number; totalMs: number; maxMs: number; over2: number; over5: number; over10: number };
+  /** Each pause in the window: [start on CLOCK_MONOTONIC, duration], ms (at most 5,000). */
+  pauses?: [number, number][];
 }
 
 /** One round of a latency scenario (run.ts repeats it, interleaved between brokers; lib/latency-rounds.ts). */
@@ -81,6 +83,8 @@ export interface LatencyRound {
   brokerCpu: number;
   brokerWaited: number;
   brokerHelperCpu: number;
+  /** Share of the messages at or above the round's p99 / p99.9 that were in flight during a broker GC pause. */
+  gcInTail?: { p99: number; p999: number };
   generator?: GeneratorStalls;
   brokerLoop?: BrokerLoopStats;
 }
@@ -111,6 +115,8 @@ export interface RunResult {
   load1?: number;
   /** Latency runs of Wharf with WHARF_BENCH_LOOP_STATS=1: its event-loop delay and GC pauses in the window. */
   brokerLoop?: BrokerLoopStats;
+  /** C generator + broker loop stats: share of the p99 / p99.9 tail in flight during a broker GC pause. */
+  gcInTail?: { p99: number; p999: number };
   /**
    * Latency runs over several rounds: each round, and the summary of all rounds' samples pooled. `latency` then
    * holds the MEDIAN over rounds of each percentile (max: the largest).

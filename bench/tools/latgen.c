@@ -15,7 +15,7 @@
  * <rate> since the start, at most <in-flight> unacknowledged. Each payload carries its stream (publisher), its
  * sequence number and CLOCK_MONOTONIC at the write. The subscriber PUBACKs everything it read in one write per
  * read. Latency = receive time - send time of each message SENT inside the window (after the warm-up), written
- * to <samples file> as float64 ms, in arrival order. After the window publishing stops and the tool waits (up to
+ * to <samples file> as float64 pairs (send time on CLOCK_MONOTONIC, latency; ms), in arrival order. After the window publishing stops and the tool waits (up to
  * <drain max ms>) until every message arrived and every PUBACK came back, so late messages stay in the tail.
  *
  * Prints "window open" and "window closed" as the window opens and closes (the harness reads the broker's CPU
@@ -288,7 +288,7 @@ int main(int argc, char **argv) {
     maxSeen[i] = -1;
   }
   size_t sampleCap = (size_t)(rate * windowMs / 1000.0 * 2) + 1000, nSamples = 0;
-  double *samples = malloc(sampleCap * sizeof(double));
+  double *samples = malloc(2 * sampleCap * sizeof(double));
   size_t lateCap = (size_t)(windowMs + 1000), nLate = 0;
   double *late = malloc(lateCap * sizeof(double));
 
@@ -428,8 +428,10 @@ int main(int argc, char **argv) {
               delivered++;
               if ((int64_t)seq < maxSeen[stream]) reordered++;
               else maxSeen[stream] = seq;
-              if (sentAt >= windowStart && sentAt < windowEnd && nSamples < sampleCap)
-                samples[nSamples++] = at - sentAt;
+              if (sentAt >= windowStart && sentAt < windowEnd && nSamples < sampleCap) {
+                samples[2 * nSamples] = sentAt;
+                samples[2 * nSamples++ + 1] = at - sentAt;
+              }
             }
           }
           if (qos > 0) {
@@ -469,7 +471,7 @@ int main(int argc, char **argv) {
 
   FILE *f = fopen(samplesFile, "wb");
   if (!f) die("samples file");
-  fwrite(samples, sizeof(double), nSamples, f);
+  fwrite(samples, sizeof(double), 2 * nSamples, f);
   fclose(f);
   qsort(late, nLate, sizeof(double), cmpDouble);
   double lateP99 = nLate ? late[(size_t)(nLate * 0.99 + 0.5) >= nLate ? nLate - 1 : (size_t)(nLate * 0.99 + 0.5)] : 0;

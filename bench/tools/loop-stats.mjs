@@ -1,7 +1,9 @@
 // Preload for a benchmarked broker (`node --import ./bench/tools/loop-stats.mjs …`): what stalls its event loop
 // over a measurement window. SIGUSR2 starts the window (event-loop delay histogram and GC pauses reset), the next
 // SIGUSR2 ends it and appends one JSON line to $WHARF_LOOP_STATS: event-loop delay percentiles (ms) and GC pauses
-// (count, total, longest, how many over 2 / 5 / 10 ms, by kind). bench/lib/wharf-cli.ts (`loopStats`) wires it.
+// (count, total, longest, how many over 2 / 5 / 10 ms, by kind), plus each pause as [start, duration] on the
+// CLOCK_MONOTONIC millisecond scale (what the C latency generator stamps, so the latency scenario can tell which of
+// its slowest messages were in flight during a broker GC). bench/lib/wharf-cli.ts (`loopStats`) wires it.
 // With $WHARF_ALLOC_SITES set, the window also runs V8's sampling heap profiler (collected objects included: what
 // the GC pays for) and the line gets `alloc`: bytes allocated in the window in all and by site (top 40).
 import { appendFileSync } from "node:fs";
@@ -17,11 +19,16 @@ if (file) {
     [constants.NODE_PERFORMANCE_GC_WEAKCB]: "weakcb",
   };
   const loop = monitorEventLoopDelay({ resolution: 1 });
+  // performance.now() counts from this process's start on the monotonic clock (libuv's hrtime): shift it to
+  // CLOCK_MONOTONIC's origin.
+  const monoOrigin = Number(process.hrtime.bigint()) / 1e6 - performance.now();
+  let pauses = [];
   let gc;
   let since = 0;
   let open = false;
   const reset = () => {
     gc = { count: 0, totalMs: 0, maxMs: 0, over2: 0, over5: 0, over10: 0, byKind: {} };
+    pauses = [];
     loop.reset();
     since = performance.now();
   };
@@ -30,6 +37,8 @@ if (file) {
     if (!open) return;
     for (const e of list.getEntries()) {
       const d = e.duration;
+      if (pauses.length < 5000)
+        pauses.push([Math.round((monoOrigin + e.startTime) * 1000) / 1000, Math.round(d * 1000) / 1000]);
       gc.count++;
       gc.totalMs += d;
       gc.maxMs = Math.max(gc.maxMs, d);
@@ -92,6 +101,7 @@ if (file) {
         max: ms(loop.max),
       },
       gc,
+      pauses,
       alloc,
     };
     appendFileSync(file, JSON.stringify(out) + "\n");

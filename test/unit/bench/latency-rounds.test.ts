@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { parseArgs, ArgsError } from "../../../bench/lib/args.ts";
 import { median, mergeRounds, pairedWins, roundOrder } from "../../../bench/lib/latency-rounds.ts";
 import { renderResults, renderTargets } from "../../../bench/lib/report.ts";
+import { shareInPauses } from "../../../bench/lib/tail-attribution.ts";
 import { summarizeLatency } from "../../../bench/lib/stats.ts";
 import type { BrokerId } from "../../../bench/brokers/index.ts";
 import type { RunResult } from "../../../bench/scenarios/result.ts";
@@ -112,4 +113,18 @@ test("--rounds takes an integer from 1 to 50; a run with --rounds is not a full 
   assert.equal(parseArgs(["--rounds", "7"]).rounds, 7);
   assert.equal(parseArgs([]).rounds, null);
   for (const bad of ["0", "51", "2.5", "x"]) assert.throws(() => parseArgs(["--rounds", bad]), ArgsError);
+});
+
+test("tail attribution: share of the samples at or above a threshold in flight during a GC pause", () => {
+  // Four messages: [sent, latency] = [0, 1], [10, 5], [20, 5], [30, 0.5]; one pause at 12-13 ms.
+  const sent = Float64Array.from([0, 10, 20, 30]);
+  const lat = Float64Array.from([1, 5, 5, 0.5]);
+  const pauses: [number, number][] = [[12, 1]];
+  assert.equal(shareInPauses(lat, sent, pauses, 5), 0.5); // of the two 5 ms messages, the first overlaps 12-13
+  assert.equal(shareInPauses(lat, sent, pauses, 1), 1 / 3);
+  // A pause that ends exactly when a message was sent still counts (the message waited for the loop to come back).
+  assert.equal(shareInPauses(lat, sent, [[19, 1]], 5), 0.5);
+  assert.equal(shareInPauses(lat, sent, [[26, 1]], 5), 0); // after the 20 ms message arrived (25)
+  assert.equal(shareInPauses(lat, sent, [], 5), 0);
+  assert.ok(Number.isNaN(shareInPauses(lat, sent, pauses, 100)));
 });

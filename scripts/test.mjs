@@ -133,18 +133,9 @@ if (files.length === 0) {
 // others, early, so its waits overlap their work; its slow steps carry their own 600 s timeouts.
 const isPackageTest = (f) => f.startsWith(join("test", "integration", "package") + "/");
 const ordered = [...files.filter(isPackageTest), ...files.filter((f) => !isPackageTest(f))];
-// Only with files: `node --test` without any searches the whole tree and would run scripts/test.mjs itself.
 console.log(`\n[wharf] tests: ${ordered.length} files (${ordered.filter(isShard).length} of them shards)`);
-const tests = start("tests", process.execPath, [
-  "--import",
-  "tsx",
-  "--test",
-  "--test-concurrency=4",
-  // Node 20 applies this to every test and to each file as a whole: a shard runs a dozen files' tests (15-40 s quiet),
-  // the package test ~30 s quiet and minutes on a loaded machine. 300 s still catches a hang well inside CI's limit.
-  `--test-timeout=${process.env["WHARF_TEST_FILE_TIMEOUT_MS"] ?? "300000"}`,
-  ...ordered,
-]);
+// In this order: scripts/run-tests.mjs (`node --test` would sort the files by path).
+const tests = start("tests", process.execPath, ["--import", "tsx", join(root, "scripts", "run-tests.mjs"), ...ordered]);
 const results = await Promise.all([...pending, tests]);
 const failed = results.filter((r) => r.status !== 0);
 console.log(

@@ -57,7 +57,7 @@ export function handlePublish(c: ClientContext, p: PublishPacket): void | Promis
       return;
     }
   }
-  if (p.qos === 1 && c.version === 5 && s.inboundQos2.has(p.packetId!)) {
+  if (p.qos === 1 && c.version === 5 && s.madeInboundQos2?.has(p.packetId!) === true) {
     // The id belongs to an unfinished QoS 2 exchange: refused, not routed (5.0 [MQTT-2.2.1-3], §3.4.2.1).
     sendAck(c, {
       type: PacketType.PUBACK,

@@ -96,7 +96,7 @@ export function createMessage(init: MessageInit, now: number): Message {
   let expiresAt: number | undefined;
   if (p !== undefined) {
     if (p.messageExpiryInterval !== undefined) expiresAt = now + p.messageExpiryInterval * 1000;
-    properties = forwarded(p);
+    properties = forwardedProperties(p);
   }
   return {
     topic: init.topic,
@@ -109,6 +109,26 @@ export function createMessage(init: MessageInit, now: number): Message {
     receivedAt: 0,
     trace: init.trace,
     prepared: undefined,
+  };
+}
+
+/**
+ * A copy of `msg` with `changes`, every field named: a message may be a class instance whose fields are read-only
+ * accessors (an in-process publication, src/inproc/received.ts LocalMessage), which a spread would not copy.
+ */
+export function copyMessage(msg: Message, changes: Partial<Message>): Message {
+  return {
+    topic: msg.topic,
+    payload: msg.payload,
+    qos: msg.qos,
+    retain: msg.retain,
+    properties: msg.properties,
+    expiresAt: msg.expiresAt,
+    origin: msg.origin,
+    receivedAt: msg.receivedAt,
+    trace: msg.trace,
+    prepared: msg.prepared,
+    ...changes,
   };
 }
 
@@ -126,7 +146,7 @@ export function nowIfExpiring(properties: Properties | undefined, clock: Clock):
  * keyed access with a variable name is megamorphic, and this runs for every PUBLISH with properties (a traced one
  * carries its `traceparent` user property).
  */
-function forwarded(p: Properties): Properties | undefined {
+export function forwardedProperties(p: Properties): Properties | undefined {
   const kept: Properties = {};
   let any = false;
   if (p.payloadFormatIndicator !== undefined) {

@@ -17,7 +17,7 @@ import { directDeliveries, type Session, type Subscription } from "./session.ts"
 import { SharedGroup, SharedSubscriptions } from "./shared.ts";
 import type { SharedEnv } from "./shared.ts";
 
-/** Outcome of routing one message. */
+/** Outcome of routing one message (LocalRouter may hand out a shared frozen one: copy it to change it). */
 export interface RouteResult {
   /** Sessions (and shared groups) with at least one matching subscription. */
   matched: number;
@@ -64,6 +64,15 @@ interface Target {
   qos: QoS;
   retainAsPublished: boolean;
   ids: number[] | undefined;
+}
+
+/** The results without a refusal up to this many matches are shared: routing a message allocates none. */
+const SHARED_RESULTS: readonly RouteResult[] = Array.from({ length: 64 }, (_, matched) =>
+  Object.freeze({ matched, refused: 0 }),
+);
+
+function routeResult(matched: number, refused: number): RouteResult {
+  return refused === 0 && matched < SHARED_RESULTS.length ? SHARED_RESULTS[matched]! : { matched, refused };
 }
 
 /** The in-process router. */
@@ -190,9 +199,9 @@ export class LocalRouter implements Router {
       matched += groups.length;
     }
     const listeners = plan.listeners;
-    if (listeners === undefined) return { matched, refused };
+    if (listeners === undefined) return routeResult(matched, refused);
     for (let i = 0; i < listeners.length; i++) listeners[i]!.deliver(msg);
-    return { matched: matched + listeners.length, refused };
+    return routeResult(matched + listeners.length, refused);
   }
 
   /** Whether the last #plan() may be cached (no No Local subscription matched). */

@@ -24,7 +24,7 @@ import { events } from "./events.ts";
 import { FlushScheduler } from "./flush.ts";
 import { Authorizer } from "./hooks.ts";
 import type { AuthHooks, ClientInfo } from "./hooks.ts";
-import { createMessage, isExpired, minQoS } from "./message.ts";
+import { copyMessage, createMessage, isExpired, minQoS } from "./message.ts";
 import type { Delivery, Message } from "./message.ts";
 import { DEFAULT_BROKER_OPTIONS } from "./options.ts";
 import type { BrokerOptions, ServerRedirect } from "./options.ts";
@@ -443,13 +443,9 @@ export class BrokerRuntime implements BrokerCore {
     }
     // [MQTT-3.3.1-5] replace; copy the payload so a long-lived retained message does not pin a socket chunk.
     // receivedAt 0: a retained copy sent to a later subscriber says nothing about publish-to-delivery latency.
-    this.retained.set({
-      ...msg,
-      payload: Buffer.from(msg.payload),
-      receivedAt: 0,
-      trace: undefined,
-      prepared: undefined,
-    });
+    this.retained.set(
+      copyMessage(msg, { payload: Buffer.from(msg.payload), receivedAt: 0, trace: undefined, prepared: undefined }),
+    );
   }
 
   // ---- stats, recovery, shutdown ----------------------------------------------------------------------------
@@ -468,7 +464,7 @@ export class BrokerRuntime implements BrokerCore {
     let revoked = 0;
     for (const session of [...this.sessions.values()]) {
       const subject = session.owner ?? { clientId: session.clientId, username: undefined };
-      for (const filter of [...session.subscriptions.keys()]) {
+      for (const filter of [...(session.madeSubscriptions?.keys() ?? [])]) {
         if (this.authorizer.aclAllowsSubscription(subject, filter)) continue;
         this.unsubscribe(session, filter);
         revoked++;
@@ -490,7 +486,7 @@ export class BrokerRuntime implements BrokerCore {
     let inflight = 0;
     for (const s of this.sessions.values()) {
       queued += s.queue.length;
-      inflight += s.inflight.size;
+      inflight += s.madeInflight?.size ?? 0;
     }
     return {
       clientsConnected: c.clientsConnected,

@@ -2,11 +2,12 @@
 // In-process publishers and subscribers are ClientContexts of the core (local-client.ts), so MQTT clients and
 // in-process code share topics, retained messages, shared subscriptions and storage both ways.
 import { ReasonCode } from "../codec/index.ts";
+import type { Properties } from "../codec/index.ts";
 import type { Broker } from "../broker/broker.ts";
 import { brokerInternals } from "../broker/internal.ts";
 import type { BrokerRuntime } from "../broker/runtime.ts";
 import { ConnState } from "../broker/conn-state.ts";
-import { createMessage } from "../broker/message.ts";
+import { copyMessage, forwardedProperties } from "../broker/message.ts";
 import type { Message } from "../broker/message.ts";
 import type { PublishTrace } from "../broker/tracing.ts";
 import { QUEUE_PREFIX, QueueError } from "../queues/index.ts";
@@ -14,9 +15,9 @@ import { validateTopicName } from "../topics/index.ts";
 import { DeadLetters } from "./dead-letters.ts";
 import { InprocError, InprocErrorCode, invalid, rejection } from "./errors.ts";
 import { LOCAL_ID_PREFIX, LocalClient } from "./local-client.ts";
-import { checkPriority, withPriorityProperties } from "./priority.ts";
+import { checkPriority, DEFAULT_PRIORITY, priorityOf, withPriorityProperties } from "./priority.ts";
 import { isQueueTopic } from "./queue.ts";
-import type { Held } from "./received.ts";
+import { LocalMessage, type Held } from "./received.ts";
 import { LocalSubscription, type SubscriptionHost } from "./subscription.ts";
 import { Transaction, type TransactionOptions } from "./transaction.ts";
 import { addListener } from "./listener.ts";
@@ -83,9 +84,9 @@ class Publisher extends LocalClient {
   #syncDone = false;
   /** One bound callback for every afterCommit() call: no closure per publish. */
   readonly #onCommitted = (): void => {
-    const next = this.#pending.shift();
-    if (next === undefined) this.#syncDone = true;
-    else next();
+    // (Nothing pending is the common case: answered without shift()'s builtin call.)
+    if (this.#pending.length === 0) this.#syncDone = true;
+    else this.#pending.shift()!();
   };
 
   /**
@@ -219,7 +220,7 @@ export class LocalBroker {
     const tracer = this.#core.tracer;
     const trace =
       tracer?.publishLocal === undefined ? undefined : tracer.publishLocal(this.#publisher.clientId, topic, msg);
-    if (trace !== undefined) msg = { ...msg, properties: trace.properties, trace: trace.ref };
+    if (trace !== undefined) msg = copyMessage(msg, { properties: trace.properties, trace: trace.ref });
     const r = this.#core.publishMessage(msg);
     this.#m.published++;
     trace?.routed(r.matched, r.refused);
@@ -317,12 +318,23 @@ export class LocalBroker {
     }
     const origin = this.#publisher.clientId;
     // publish(topic, payload) without options, the common call: no option to read or check.
-    if (opts === NO_OPTIONS)
-      return createMessage({ topic, payload: toBuffer(payload), qos: 0, retain: false, origin }, 0);
+    if (opts === NO_OPTIONS) {
+      return new LocalMessage(topic, toBuffer(payload), 0, false, undefined, undefined, origin, DEFAULT_PRIORITY);
+    }
     const qos = opts.qos ?? 0;
     if (qos !== 0 && qos !== 1 && qos !== 2) throw invalid(`qos must be 0, 1 or 2, got ${String(qos)}`);
-    let properties = opts.properties;
-    if (opts.priority !== undefined) properties = withPriorityProperties(properties, checkPriority(opts.priority));
+    // What createMessage() does: only the properties a server forwards are kept, and a Message Expiry Interval
+    // (passed in properties by untyped code) becomes a deadline; the clock is read only for an expiry.
+    const given: Properties | undefined = opts.properties;
+    const interval = given?.messageExpiryInterval;
+    const now = opts.ttl !== undefined || interval !== undefined ? this.#core.clock.now() : 0;
+    let expiresAt = interval === undefined ? undefined : now + interval * 1000;
+    let properties = given === undefined ? undefined : forwardedProperties(given);
+    let priority: number | undefined;
+    if (opts.priority !== undefined) {
+      priority = checkPriority(opts.priority);
+      properties = withPriorityProperties(properties, priority);
+    }
     if (opts.partitionKey !== undefined) {
       if (!queue) throw invalid(`partitionKey: only for $queue/ topics (topic ${topic})`);
       if (typeof opts.partitionKey !== "string") throw invalid("partitionKey must be a string");
@@ -330,27 +342,14 @@ export class LocalBroker {
       ups.push(["partition-key", opts.partitionKey]);
       properties = { ...properties, userProperties: ups };
     }
-    // The clock only matters for an expiry (the publish TTL, or a Message Expiry Interval passed in properties by
-    // untyped code): most publishes have none and skip the call.
-    const now =
-      opts.ttl !== undefined || (opts.properties !== undefined && "messageExpiryInterval" in opts.properties)
-        ? this.#core.clock.now()
-        : 0;
-    const msg = createMessage(
-      {
-        topic,
-        payload: toBuffer(payload),
-        qos: qos,
-        retain: opts.retain ?? false,
-        properties,
-        origin,
-      },
-      now,
-    );
-    if (opts.ttl === undefined) return msg;
-    if (!Number.isSafeInteger(opts.ttl) || opts.ttl <= 0)
-      throw invalid(`ttl must be a positive integer (ms), got ${opts.ttl}`);
-    return { ...msg, expiresAt: now + opts.ttl };
+    const buf = toBuffer(payload);
+    if (opts.ttl !== undefined) {
+      if (!Number.isSafeInteger(opts.ttl) || opts.ttl <= 0)
+        throw invalid(`ttl must be a positive integer (ms), got ${opts.ttl}`);
+      expiresAt = now + opts.ttl;
+    }
+    const retain = opts.retain ?? false;
+    return new LocalMessage(topic, buf, qos, retain, properties, expiresAt, origin, priority ?? priorityOf(properties));
   }
 
   /**
@@ -367,7 +366,7 @@ export class LocalBroker {
           ? undefined
           : tracer.publishLocal(this.#publisher.clientId, msg.topic, msg, { kind, size: msgs.length });
       if (trace !== undefined) {
-        msg = { ...msg, properties: trace.properties, trace: trace.ref };
+        msg = copyMessage(msg, { properties: trace.properties, trace: trace.ref });
         (traces ??= []).push(trace);
       }
       const r = this.#core.publishMessage(msg);

@@ -2,8 +2,9 @@
 // settlement state (ack, nack, reject, and the session's QoS 1/2 flow behind them), and the shared read-only view
 // that every automatically acknowledged subscription a QoS 0 message reaches gets (docs/embedding.md
 // "Subscribing", "Acknowledgements").
-import type { Properties, QoS } from "../codec/index.ts";
+import type { PreparedPublish, Properties, QoS } from "../codec/index.ts";
 import type { Delivery, Message } from "../broker/message.ts";
+import type { MessageTrace } from "../broker/tracing.ts";
 import type { TimerHandle } from "../util/index.ts";
 import { InprocError, InprocErrorCode } from "./errors.ts";
 import { priorityOf } from "./priority.ts";
@@ -125,44 +126,14 @@ export class Received implements ReceivedMessage {
 }
 
 /**
- * The read-only view of a plain QoS 0 delivery (QoS 0, no RETAIN, no packet id), one object for every automatically
- * acknowledged subscription the message reaches (the router hands such a delivery to each direct intake as the
- * message alone: Session.offer()). It carries no settlement state: such a delivery has nothing to settle (no packet
- * id, no ack timeout); a retry (the handler threw) makes a Received of the subscription's own.
+ * What the read-only views of a plain QoS 0 delivery (QoS 0, no RETAIN, no packet id) have in common: one object
+ * for every automatically acknowledged subscription the message reaches (the router hands such a delivery to each
+ * direct intake as the message alone: Session.offer()), with no settlement state, since such a delivery has nothing
+ * to settle (no packet id, no ack timeout); a retry (the handler threw) makes a Received of the subscription's own.
  */
-export class SharedView implements ReceivedMessage {
-  /** Payload bytes, counted in the buffer's byte total while buffered. */
-  readonly size: number;
-  readonly priority: number;
-
-  constructor(readonly msg: Message) {
-    this.size = msg.payload.length;
-    this.priority = priorityOf(msg.properties);
-  }
-
-  get topic(): string {
-    return this.msg.topic;
-  }
-
-  get payload(): Buffer {
-    return this.msg.payload;
-  }
-
-  get properties(): Properties | undefined {
-    return this.msg.properties;
-  }
-
-  get expiresAt(): number | undefined {
-    return this.msg.expiresAt;
-  }
-
-  get qos(): QoS {
-    return 0;
-  }
-
-  get retain(): boolean {
-    return false;
-  }
+abstract class PlainView {
+  /** The message it shows. */
+  abstract get msg(): Message;
 
   get deliveryCount(): number {
     return 1;
@@ -205,12 +176,129 @@ export class SharedView implements ReceivedMessage {
   settle(_state: SettleValue): void {}
 }
 
+/** The view of a message published by an MQTT client, a retry, or a QoS 1/2 in-process one (sharedView()). */
+export class SharedView extends PlainView implements ReceivedMessage {
+  /** Payload bytes, counted in the buffer's byte total while buffered. */
+  readonly size: number;
+  readonly priority: number;
+
+  constructor(readonly msg: Message) {
+    super();
+    this.size = msg.payload.length;
+    this.priority = priorityOf(msg.properties);
+  }
+
+  get topic(): string {
+    return this.msg.topic;
+  }
+
+  get payload(): Buffer {
+    return this.msg.payload;
+  }
+
+  get properties(): Properties | undefined {
+    return this.msg.properties;
+  }
+
+  get expiresAt(): number | undefined {
+    return this.msg.expiresAt;
+  }
+
+  get qos(): QoS {
+    return 0;
+  }
+
+  get retain(): boolean {
+    return false;
+  }
+}
+
+/**
+ * A message published in-process (LocalBroker.message()): the core's Message and, when it is QoS 0 without RETAIN,
+ * its own shared view (what every direct intake it reaches hands out), so such a publication is one object, not a
+ * message and a view. What a handler can see is read-only (accessors over private fields: assigning to `topic`
+ * throws in strict code, as on any received message); the core's two mutable fields stay plain fields.
+ */
+export class LocalMessage extends PlainView implements Message, ReceivedMessage {
+  readonly #topic: string;
+  readonly #payload: Buffer;
+  readonly #qos: QoS;
+  readonly #retain: boolean;
+  readonly #properties: Properties | undefined;
+  readonly #expiresAt: number | undefined;
+  readonly #priority: number;
+  receivedAt = 0;
+  prepared: PreparedPublish | undefined = undefined;
+  readonly trace: MessageTrace | undefined = undefined;
+  readonly origin: string;
+  /** Payload bytes, counted in the buffer's byte total while buffered. */
+  readonly size: number;
+
+  constructor(
+    topic: string,
+    payload: Buffer,
+    qos: QoS,
+    retain: boolean,
+    properties: Properties | undefined,
+    expiresAt: number | undefined,
+    origin: string,
+    priority: number,
+  ) {
+    super();
+    this.#topic = topic;
+    this.#payload = payload;
+    this.#qos = qos;
+    this.#retain = retain;
+    this.#properties = properties;
+    this.#expiresAt = expiresAt;
+    this.#priority = priority;
+    this.origin = origin;
+    this.size = payload.length;
+  }
+
+  get msg(): Message {
+    return this;
+  }
+
+  get topic(): string {
+    return this.#topic;
+  }
+
+  get payload(): Buffer {
+    return this.#payload;
+  }
+
+  /** The QoS it was published with (a view of it is handed out only when that is 0). */
+  get qos(): QoS {
+    return this.#qos;
+  }
+
+  get retain(): boolean {
+    return this.#retain;
+  }
+
+  get properties(): Properties | undefined {
+    return this.#properties;
+  }
+
+  get expiresAt(): number | undefined {
+    return this.#expiresAt;
+  }
+
+  get priority(): number {
+    return this.#priority;
+  }
+}
+
 function autoAck(what: string): InprocError {
   return new InprocError(InprocErrorCode.AckState, `${what}(): this subscription acknowledges automatically`);
 }
 
+/** The view a plain QoS 0 delivery of a message is handed out as (sharedView()). */
+export type Plain = SharedView | LocalMessage;
+
 /** What a subscription holds in its buffer or the lane: its own delivery, or a message's shared view. */
-export type Held = Received | SharedView;
+export type Held = Received | Plain;
 
 /**
  * The last shared view made and its message. The router offers a message to its direct targets one after the other,
@@ -220,7 +308,9 @@ export type Held = Received | SharedView;
 let lastMsg: Message | undefined;
 let lastView: SharedView | undefined;
 
-export function sharedView(msg: Message): SharedView {
+/** The shared view of a plain QoS 0 delivery of `msg`: an in-process QoS 0 publication without RETAIN is its own. */
+export function sharedView(msg: Message): Plain {
+  if (msg instanceof LocalMessage && msg.qos === 0 && !msg.retain) return msg;
   if (msg === lastMsg) return lastView!;
   lastMsg = msg;
   return (lastView = new SharedView(msg));

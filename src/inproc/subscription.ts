@@ -11,7 +11,7 @@ import type { QueueSpec, Session, Subscription as CoreSubscription } from "../br
 import { parseSharedFilter, validateTopicFilter } from "../topics/index.ts";
 import { InprocError, InprocErrorCode, invalid } from "./errors.ts";
 import { AckDeadlines } from "./ack-deadlines.ts";
-import { Received, Settle, sharedView, type Held, type ReceivedOwner, type SharedView } from "./received.ts";
+import { Received, Settle, sharedView, type Held, type Plain, type ReceivedOwner } from "./received.ts";
 import type { HandOutLane, LaneMember } from "./lane.ts";
 import { LocalClient } from "./local-client.ts";
 import { PriorityBuffer } from "./priority-buffer.ts";
@@ -235,7 +235,7 @@ export class LocalSubscription extends LocalClient implements Subscription, Lane
   }
 
   /** offer() outside lane mode, or at the first message of a burst, or near a limit: every check. */
-  #offerChecked(r: SharedView, n: number): boolean {
+  #offerChecked(r: Plain, n: number): boolean {
     const buffered = this.#buffer.length;
     const pressure = this.pressure;
     this.#quietBytes = pressure.quietBytes;

@@ -182,3 +182,34 @@ test("a cache of size 0 never keeps a plan", () => {
   }
   assert.equal(cache.size, 0);
 });
+
+test("the remembered last topic is forgotten with its plan: eviction and a version change", () => {
+  const cache = new RouteCache(2);
+  const pa = plan();
+  cache.get("a", 0);
+  cache.store("a", pa);
+  assert.equal(cache.get("a", 0), pa, "found (and remembered)");
+  for (const t of ["b", "c"]) {
+    cache.get(t, 0);
+    cache.store(t, plan()); // "c" evicts "a"
+  }
+  assert.equal(cache.get("a", 0), undefined, "an evicted topic is a miss, though it was the last one found");
+  const pc = cache.get("c", 0)!;
+  assert.notEqual(pc, undefined);
+  assert.equal(cache.get("c", 1), undefined, "another index version: a miss");
+});
+
+test("router: results without a refusal are shared and frozen; a refusal gets its own", () => {
+  const { router, s } = routerWithSessions(["c1", "c2"]);
+  router.add(s[0]!, sub("r/#"));
+  router.add(s[1]!, sub("r/+"));
+  const a = router.route(msg("r/x", undefined));
+  const b = router.route(msg("r/y", undefined));
+  assert.deepEqual(a, { matched: 2, refused: 0 });
+  assert.equal(a, b, "one object for the same outcome");
+  assert.equal(Object.isFrozen(a), true, "a caller cannot change what the next one gets");
+  router.add({ clientId: "full", deliver: () => false } as unknown as Session, sub("r/#"));
+  const c = router.route(msg("r/z", undefined, 1));
+  assert.deepEqual(c, { matched: 3, refused: 1 });
+  assert.equal(Object.isFrozen(c), false);
+});

@@ -468,3 +468,71 @@ test("lane: an ended subscription is not kept alive by the lane's member slots",
   assert.equal(ref.deref(), undefined);
   assert.equal(keep.stats().delivered, 21);
 });
+
+test("shared views: an in-process QoS 0 message is one read-only object for every auto-ack subscription, with what it was published with", async (t) => {
+  const broker = await embedded(t);
+  const a: ReceivedMessage[] = [];
+  const b: ReceivedMessage[] = [];
+  broker.subscribe("v/#", { handler: (m) => void a.push(m) });
+  broker.subscribe("v/+", { handler: (m) => void b.push(m) });
+  // Untyped code may pass a Message Expiry Interval: it sets the expiry and is not forwarded (ttl wins over it).
+  const properties = { contentType: "text/plain", messageExpiryInterval: 30, topicAlias: 3 };
+  await broker.publish("v/x", "zero", { priority: 7, ttl: 60_000, properties });
+  await broker.publish("v/y", "plain");
+  await settle();
+  assert.equal(a.length, 2);
+  assert.equal(a[0], b[0], "one object for both subscriptions");
+  const m = a[0]!;
+  assert.equal(m.topic, "v/x");
+  assert.equal(m.text(), "zero");
+  assert.equal(m.qos, 0);
+  assert.equal(m.retain, false);
+  assert.equal(m.deliveryCount, 1);
+  assert.equal(m.priority, 7);
+  assert.deepEqual(m.properties, { contentType: "text/plain", userProperties: [["priority", "7"]] });
+  assert.ok(m.expiresAt! > Date.now() + 50_000 && m.expiresAt! <= Date.now() + 60_000, "the ttl, not the 30 s");
+  assert.throws(
+    () => m.ack(),
+    (e: unknown) => e instanceof InprocError && e.code === InprocErrorCode.AckState,
+  );
+  assert.throws(
+    () => m.nack(),
+    (e: unknown) => e instanceof InprocError && e.code === InprocErrorCode.AckState,
+  );
+  assert.throws(
+    () => m.reject(),
+    (e: unknown) => e instanceof InprocError && e.code === InprocErrorCode.AckState,
+  );
+  assert.throws(() => ((m as { topic: string }).topic = "other"), TypeError, "read-only");
+  const p = a[1]!;
+  assert.equal(p.priority, 4, "the default priority");
+  assert.equal(p.properties, undefined);
+  assert.equal(p.expiresAt, undefined);
+});
+
+test("shared views: a QoS 1 or retained in-process message reaches a QoS 0 auto-ack subscription as QoS 0 without RETAIN", async (t) => {
+  const broker = await embedded(t);
+  const a: ReceivedMessage[] = [];
+  const b: ReceivedMessage[] = [];
+  broker.subscribe("w/#", { handler: (m) => void a.push(m) });
+  broker.subscribe("w/+", { handler: (m) => void b.push(m) });
+  await broker.publish("w/one", "1", { qos: 1 });
+  await broker.publish("w/kept", "k", { retain: true });
+  await settle();
+  assert.deepEqual(
+    a.map((m) => [m.text(), m.qos, m.retain]),
+    [
+      ["1", 0, false],
+      ["k", 0, false],
+    ],
+  );
+  assert.equal(a[0], b[0], "still one view per message");
+  const late: ReceivedMessage[] = [];
+  broker.subscribe("w/kept", { handler: (m) => void late.push(m) });
+  await settle();
+  assert.deepEqual(
+    late.map((m) => [m.text(), m.qos, m.retain]),
+    [["k", 0, true]],
+    "the retained copy for a new subscription carries RETAIN [MQTT-3.3.1-8]",
+  );
+});

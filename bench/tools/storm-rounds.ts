@@ -61,7 +61,8 @@ if (log !== undefined) {
   proc.child.stderr?.pipe(log);
 }
 await waitForPort(proc, port, 30_000);
-await new Promise((r) => setTimeout(r, 300));
+// STORM_ROUNDS_SETTLE_MS: how long the started broker idles before round 1 (300 ms, as the storm scenario waits).
+await new Promise((r) => setTimeout(r, Number(process.env["STORM_ROUNDS_SETTLE_MS"] ?? 300)));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 console.log(`pinning: ${pin.note}; broker pid ${proc.pid}`);
 for (let r = 1; r <= Number(roundsArg); r++) {

@@ -93,9 +93,12 @@ export class BrokerEventBridge {
     const m = this.opts.metrics;
     const w = this.opts.webhooks;
     const h = {
+      // The webhook payloads are built only when a webhook wants the event: the metrics keep these channels
+      // subscribed, and a connection storm would build two objects per connection for nobody.
       [BrokerChannel.Connect]: (e: BrokerEventMap["wharf:broker:connect"]) => {
         m?.connected(e.transport);
-        w?.emit("client.connected", {
+        if (w?.wants("client.connected") !== true) return;
+        w.emit("client.connected", {
           clientId: e.clientId,
           username: e.username ?? null,
           protocolVersion: e.protocolVersion,
@@ -108,7 +111,8 @@ export class BrokerEventBridge {
       },
       [BrokerChannel.Disconnect]: (e: BrokerEventMap["wharf:broker:disconnect"]) => {
         m?.disconnected(e.initiator);
-        w?.emit("client.disconnected", {
+        if (w?.wants("client.disconnected") !== true) return;
+        w.emit("client.disconnected", {
           clientId: e.clientId,
           initiator: e.initiator,
           reasonCode: e.reasonCode ?? null,

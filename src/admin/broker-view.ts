@@ -47,9 +47,9 @@ export function clientView(s: Session, c: ConnectionView | undefined): ClientVie
     remoteAddress: c?.remoteAddress ?? null,
     transport: c?.transport ?? null,
     sessionExpiryInterval: s.expiryInterval,
-    subscriptions: s.subscriptions.size,
+    subscriptions: s.madeSubscriptions?.size ?? 0,
     queued: s.queue.length,
-    inflight: s.inflight.size,
+    inflight: s.madeInflight?.size ?? 0,
   };
 }
 
@@ -115,7 +115,7 @@ export function allSubscriptions(insp: BrokerInspector, filterPrefix?: string): 
     a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0,
   );
   for (const s of sessions) {
-    for (const sub of s.subscriptions.values()) {
+    for (const sub of s.madeSubscriptions?.values() ?? []) {
       if (filterPrefix === undefined || sub.filter.startsWith(filterPrefix))
         out.push(subscriptionView(s.clientId, sub));
     }

@@ -145,7 +145,7 @@ export class Broker implements ConnectionAcceptor {
 
   /** Current subscriptions of a client (for tests and the admin API). */
   subscriptionsOf(clientId: string): Subscription[] {
-    return [...(this.#rt.sessions.get(clientId)?.subscriptions.values() ?? [])];
+    return [...(this.#rt.sessions.get(clientId)?.madeSubscriptions?.values() ?? [])];
   }
 
   /** Number of open client connections (connected or still in CONNECT). */

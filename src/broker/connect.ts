@@ -9,7 +9,6 @@ import { ConnState } from "./conn-state.ts";
 import type { ClientContext } from "./core.ts";
 import type { OpenedSession } from "./session-registry.ts";
 import { NEVER_EXPIRES } from "./session.ts";
-import { limitLogger } from "./log-limits.ts";
 import type { AclRule } from "./options.ts";
 import { outboundAliasesFor } from "./topic-alias-out.ts";
 import { connackProperties, responseInformationFor } from "./v5.ts";
@@ -177,7 +176,7 @@ function completeConnect(
       ? { clientId, username, protocolVersion: v, remoteAddress, transport }
       : { clientId, username, protocolVersion: v, remoteAddress, transport, acl: clientAcl };
   if (clientAcl !== undefined) broker.authorizer.noteClientRules(); // per-client rules: the fast paths now check
-  c.logger = limitLogger(broker, broker.logger, `client:${clientId}`, { clientId }); // takeover fights: log-limits.ts
+  c.clientLogger(); // bound to the client id, made on its first line (connection.ts)
   c.inflightLimit = Math.max(1, Math.min(opts.maxInflight, props?.receiveMaximum ?? MAX_UINT16));
   c.outboundAliases = outboundAliasesFor(opts.outboundTopicAliases, props?.topicAliasMaximum); // 5.0 [MQTT-3.1.2-27]
   c.will = p.will;
@@ -206,15 +205,15 @@ function completeConnect(
     return;
   }
   const opened = broker.openSession(c, clientId, p.clean, expiry);
-  const accepted: Accepted = { clientId, assigned, username, keepAlive, serverKeepAlive, enhanced };
   if (!isPromise(opened)) {
-    acceptConnect(c, p, opened, accepted); // the in-process registry: no await (nor closure) on the CONNECT path
+    // The in-process registry: no await, closure nor object on the CONNECT path.
+    acceptConnect(c, p, opened, clientId, assigned, username, keepAlive, serverKeepAlive, enhanced);
     return;
   }
   return opened.then(
     (o) => {
       if (c.state === ConnState.Connecting) {
-        acceptConnect(c, p, o, accepted);
+        acceptConnect(c, p, o, clientId, assigned, username, keepAlive, serverKeepAlive, enhanced);
         return;
       }
       // Closed while a remote registry answered: the session was attached to this connection; detach it again.
@@ -235,19 +234,19 @@ function completeConnect(
 const CONNACK_V3_ACCEPTED = encode({ type: PacketType.CONNACK, sessionPresent: false, reasonCode: 0 }, 4);
 const CONNACK_V3_PRESENT = encode({ type: PacketType.CONNACK, sessionPresent: true, reasonCode: 0 }, 4);
 
-interface Accepted {
-  readonly clientId: string;
-  readonly assigned: boolean;
-  readonly username: string | undefined;
-  readonly keepAlive: number;
-  readonly serverKeepAlive: number | undefined;
-  readonly enhanced: EnhancedAuthOutcome | undefined;
-}
-
 /** The session is attached: CONNACK, keepalive, then resend and drain the session [MQTT-4.4.0-1]. */
-function acceptConnect(c: ClientContext, p: ConnectPacket, opened: OpenedSession, a: Accepted): void {
+function acceptConnect(
+  c: ClientContext,
+  p: ConnectPacket,
+  opened: OpenedSession,
+  clientId: string,
+  assigned: boolean,
+  username: string | undefined,
+  keepAlive: number,
+  serverKeepAlive: number | undefined,
+  enhanced: EnhancedAuthOutcome | undefined,
+): void {
   const { session, present } = opened;
-  const { clientId, assigned, username, keepAlive, serverKeepAlive, enhanced } = a;
   const opts = c.broker.options;
   const v = p.protocolVersion;
   const props = v === 5 ? p.properties : undefined;
@@ -294,7 +293,7 @@ function acceptConnect(c: ClientContext, p: ConnectPacket, opened: OpenedSession
     });
   }
   // The line's fields are gathered only when it is written (the default level for benchmarks and busy brokers is warn).
-  if (c.logger.isLevelEnabled?.("info") !== false) {
+  if (c.logsInfo) {
     c.logger.info(
       {
         remote: c.transport.remoteAddress,

@@ -55,7 +55,6 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
   session: Session | undefined = undefined;
   /** The will of this connection, cleared by a normal DISCONNECT [MQTT-3.1.2-10]. */
   will: Will | undefined = undefined;
-  logger: Logger;
   inflightLimit: number;
   /** 5.0 Maximum Packet Size of the client: never send a bigger packet (5.0 [MQTT-3.1.2-27]). */
   clientMaxPacketSize = Number.POSITIVE_INFINITY;
@@ -96,10 +95,6 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     // Until the CONNECT is accepted only small packets are taken (maxPacketSizeBeforeConnect, 64 KiB): a hostile
     // header announcing 256 MB is refused after 5 bytes instead of being buffered (issue #14). Raised in #pump.
     this.decoder = new Decoder({ maxPacketSize: Math.min(maxPacketSize, broker.options.maxPacketSizeBeforeConnect) });
-    // Replaced by a child logger bound to the client id once CONNECT is accepted (connect.ts), so log
-    // calls here never repeat clientId (pino would print the key twice).
-    // Until then its lines are rate limited per remote IP (log-limits.ts: a brute-force flood writes a few lines).
-    this.logger = limitLogger(broker, broker.logger, this); // keyed by logKey(), computed on its first line
     this.inflightLimit = broker.options.maxInflight;
     const now = broker.clock.now();
     this.lastActivity = now;
@@ -134,6 +129,41 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
   /** The log limiter's key until the CONNECT is accepted: the remote IP address (log-limits.ts). */
   logKey(): string {
     return `ip:${ipOf(this.transport.remoteAddress)}`;
+  }
+
+  // ---- logger -------------------------------------------------------------------------------------------------
+  // Made on the first line, not per connection: at the usual levels (warn in production and the benchmarks) most
+  // connections never write one, and a storm makes thousands a second (it was two limited loggers, a key string and
+  // a bindings object per connect). Until the CONNECT is accepted its lines are rate limited per remote IP
+  // (log-limits.ts: a brute-force flood writes a few lines); from then on per client id, by a child logger bound to
+  // it (so log calls never repeat clientId: pino would print the key twice).
+
+  #logger: Logger | undefined = undefined;
+
+  get logger(): Logger {
+    if (this.#logger !== undefined) return this.#logger;
+    const broker = this.broker;
+    const clientId = this.client?.clientId;
+    return (this.#logger =
+      clientId === undefined
+        ? limitLogger(broker, broker.logger, this) // keyed by logKey(), computed on its first line
+        : limitLogger(broker, broker.logger, `client:${clientId}`, { clientId })); // takeover fights: log-limits.ts
+  }
+
+  set logger(logger: Logger) {
+    this.#logger = logger;
+  }
+
+  /**
+   * Whether info lines are written, asked before the lines every connection logs (connected, closed): without
+   * making the logger (its level is the broker logger's).
+   */
+  get logsInfo(): boolean {
+    return this.broker.logger.isLevelEnabled?.("info") !== false;
+  }
+
+  clientLogger(): void {
+    this.#logger = undefined; // the next line makes the client's logger (client is set now)
   }
 
   // ---- transport events -------------------------------------------------------------------------------------
@@ -171,10 +201,12 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     this.#out = undefined;
     this.#outBytes = 0;
     if (this.state !== ConnState.Closed) {
-      this.logger.info(
-        { remote: this.transport.remoteAddress, err: error?.message },
-        error ? "connection lost" : "connection closed by client without DISCONNECT",
-      );
+      if (this.logsInfo) {
+        this.logger.info(
+          { remote: this.transport.remoteAddress, err: error?.message },
+          error ? "connection lost" : "connection closed by client without DISCONNECT",
+        );
+      }
       this.#finish(true, "lost");
     }
     this.broker.transportClosed(this);
@@ -518,7 +550,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
 
   /** Client sent DISCONNECT: close; the caller has already decided about the will. */
   closeByClient(): void {
-    if (this.logger.isLevelEnabled?.("info") !== false) this.logger.info({}, "client disconnected");
+    if (this.logsInfo) this.logger.info({}, "client disconnected");
     this.#finish(this.will !== undefined, "client");
     this.#closeTransport(true);
   }

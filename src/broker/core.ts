@@ -42,6 +42,10 @@ export interface ClientContext extends SessionLink {
   /** The will of this connection, cleared by a normal DISCONNECT [MQTT-3.1.2-10]. */
   will: Will | undefined;
   logger: Logger;
+  /** The CONNECT was accepted (`client` is set): from now on lines are bound to and rate limited by the client id. */
+  clientLogger(): void;
+  /** Whether `logger` writes info lines (asked before building the lines every connection logs). */
+  readonly logsInfo: boolean;
   inflightLimit: number;
   /** 5.0 Maximum Packet Size of the client (5.0 [MQTT-3.1.2-27]). */
   clientMaxPacketSize: number;

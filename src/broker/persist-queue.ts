@@ -100,7 +100,7 @@ export class QueueMirror implements SessionStore {
   /** A session becomes persistent with deliveries already in memory: write its inflight and queue entries. */
   writeAll(s: Session): void {
     const st = this.storage.sessions;
-    for (const out of s.inflight.values()) {
+    for (const out of s.madeInflight?.values() ?? []) {
       const released = out.state === OutState.AwaitPubcomp;
       st.putInflight(s.clientId, {
         packetId: out.packetId,
@@ -117,7 +117,7 @@ export class QueueMirror implements SessionStore {
     for (const d of s.queue.toArray()) {
       if (this.#seqs.delete(d)) this.bodies.unref(d.msg);
     }
-    for (const out of s.inflight.values()) {
+    for (const out of s.madeInflight?.values() ?? []) {
       if (out.state !== OutState.AwaitPubcomp) this.bodies.unref(out.delivery.msg);
     }
   }

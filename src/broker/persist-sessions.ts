@@ -149,9 +149,9 @@ export class SessionRecords {
   #writeAll(s: Session): void {
     s.persistent = true;
     const st = this.storage.sessions;
-    for (const sub of s.subscriptions.values()) st.putSubscription(s.clientId, subscriptionToStored(sub));
+    for (const sub of s.madeSubscriptions?.values() ?? []) st.putSubscription(s.clientId, subscriptionToStored(sub));
     this.queues.writeAll(s);
-    for (const id of s.inboundQos2) st.addInboundQos2(s.clientId, id);
+    for (const id of s.madeInboundQos2 ?? []) st.addInboundQos2(s.clientId, id);
   }
 
   /** The session stays in memory but is no longer persisted (its expiry interval became 0). */

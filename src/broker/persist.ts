@@ -65,15 +65,29 @@ export class Persistence implements CommitGate, SessionStore, SessionLifecycleSt
   // ---- session lifecycle, subscriptions, inbound QoS 2 (persist-sessions.ts) -------------------------------
 
   sessionOpened(s: Session, client: ClientInfo | undefined, will: Will | undefined): void {
-    this.#guard("session open", () => this.records.opened(s, client, will));
+    // Inline, not through #guard: once per connect and per disconnect, and a storm makes thousands a second (no
+    // closure each).
+    try {
+      this.records.opened(s, client, will);
+    } catch (e) {
+      this.gate.failed(e, "session open");
+    }
   }
 
   sessionDisconnected(s: Session, willDeadline: number | undefined): void {
-    this.#guard("session disconnect", () => this.records.disconnected(s, willDeadline));
+    try {
+      this.records.disconnected(s, willDeadline);
+    } catch (e) {
+      this.gate.failed(e, "session disconnect");
+    }
   }
 
   sessionEnded(s: Session): void {
-    this.#guard("session end", () => this.records.ended(s));
+    try {
+      this.records.ended(s);
+    } catch (e) {
+      this.gate.failed(e, "session end");
+    }
   }
 
   willDone(clientId: string): void {

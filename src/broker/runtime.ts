@@ -464,7 +464,7 @@ export class BrokerRuntime implements BrokerCore {
     let revoked = 0;
     for (const session of [...this.sessions.values()]) {
       const subject = session.owner ?? { clientId: session.clientId, username: undefined };
-      for (const filter of [...session.subscriptions.keys()]) {
+      for (const filter of [...(session.madeSubscriptions?.keys() ?? [])]) {
         if (this.authorizer.aclAllowsSubscription(subject, filter)) continue;
         this.unsubscribe(session, filter);
         revoked++;
@@ -486,7 +486,7 @@ export class BrokerRuntime implements BrokerCore {
     let inflight = 0;
     for (const s of this.sessions.values()) {
       queued += s.queue.length;
-      inflight += s.inflight.size;
+      inflight += s.madeInflight?.size ?? 0;
     }
     return {
       clientsConnected: c.clientsConnected,

@@ -37,11 +37,11 @@ export interface SessionState {
 export function exportSession(s: Session): SessionState {
   s.handBack(HandBackReason.SessionEnded);
   const inflight: TransferredOutbound[] = [];
-  for (const out of s.inflight.values()) {
+  for (const out of s.madeInflight?.values() ?? []) {
     inflight.push({ packetId: out.packetId, state: out.state, delivery: out.delivery });
   }
   return {
-    subscriptions: [...s.subscriptions.values()],
+    subscriptions: [...(s.madeSubscriptions?.values() ?? [])],
     inflight,
     queued: s.queue.toArray(),
     inboundQos2: [...s.inboundQos2],

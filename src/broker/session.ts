@@ -144,6 +144,8 @@ export function directDeliveries(msg: Message): boolean {
 export const PubrecOutcome = { Unknown: 0, SendPubrel: 1, Done: 2 } as const;
 export type PubrecOutcomeValue = (typeof PubrecOutcome)[keyof typeof PubrecOutcome];
 
+const NOTHING_OUT: readonly Outbound[] = [];
+
 export class Session {
   #link: SessionLink | undefined = undefined;
   #sink: (SessionLink & DirectSink) | undefined = undefined;
@@ -195,6 +197,20 @@ export class Session {
   /** False while `subscriptions` was never used: the session cannot be in the router's index. */
   get everSubscribed(): boolean {
     return this.#subscriptions !== undefined;
+  }
+  // Readers that only look (stats, $SYS every 10 s, the admin API's client list, persistence, session transfer) use
+  // these: through the getters above they would make the three collections for every idle session they visit.
+  /** The subscriptions, or undefined while none was ever made. */
+  get madeSubscriptions(): ReadonlyMap<string, Subscription> | undefined {
+    return this.#subscriptions;
+  }
+  /** The inflight window, or undefined while nothing was ever in flight. */
+  get madeInflight(): InflightWindow<Outbound> | undefined {
+    return this.#inflight;
+  }
+  /** The inbound QoS 2 ids, or undefined while there never was one. */
+  get madeInboundQos2(): ReadonlySet<number> | undefined {
+    return this.#inboundQos2;
   }
   /** Insertion-ordered, so a reconnect resends in the original order [MQTT-4.6.0-1]. */
   get inflight(): InflightWindow<Outbound> {
@@ -411,7 +427,8 @@ export class Session {
     const link = this.link;
     if (link === undefined) return;
     const inflight = this.#inflight;
-    for (const out of inflight === undefined ? [] : [...inflight.values()]) {
+    // A copy: the loop deletes. Skipped entirely for a session that never had anything in flight (every new one).
+    for (const out of inflight === undefined || inflight.size === 0 ? NOTHING_OUT : [...inflight.values()]) {
       if (out.state === OutState.AwaitPubcomp) link.writePubrel(out.packetId);
       else if (!link.writePublish(out.delivery, out.packetId, true)) {
         this.inflight.delete(out.packetId);

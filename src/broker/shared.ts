@@ -106,7 +106,7 @@ export interface SharedEnv {
 const isLive = (m: SharedMember): boolean => m.session.link !== undefined;
 
 /** Load of a member for "least-inflight": unacknowledged plus queued deliveries. */
-const load = (m: SharedMember): number => m.session.inflight.size + m.session.queue.length;
+const load = (m: SharedMember): number => (m.session.madeInflight?.size ?? 0) + m.session.queue.length;
 
 export class SharedSubscriptions {
   /** Groups by their full `$share/<name>/<filter>`. */

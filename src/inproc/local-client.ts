@@ -64,6 +64,13 @@ export abstract class LocalClient implements ClientContext {
     this.logger = broker.logger;
   }
 
+  /** No CONNECT is handled for an in-process client: its logger stays the broker's. */
+  clientLogger(): void {}
+
+  get logsInfo(): boolean {
+    return this.logger.isLevelEnabled?.("info") !== false;
+  }
+
   #pressure: OutboundPressure | undefined = undefined;
 
   /**

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { PacketType } from "../../../src/codec/index.ts";
 import type { PublishPacket } from "../../../src/codec/index.ts";
+import { inspectBroker } from "../../../src/broker/index.ts";
+import { allSubscriptions, findClients } from "../../../src/admin/broker-view.ts";
 import { harness, settle } from "./harness.ts";
 
 function values(ps: PublishPacket[]): Map<string, string> {
@@ -57,4 +59,22 @@ test("$SYS: sysInterval 0 disables it; close() stops the timer", async () => {
   await on.broker.close();
   on.clock.advance(60_000);
   assert.equal(on.clock.pending, 0);
+});
+
+test("stats, $SYS and the admin client list do not make an idle session's subscription map or inflight window", async () => {
+  const h = harness({ sysInterval: 10 });
+  await h.connect({ clientId: "idle" });
+  const insp = inspectBroker(h.broker);
+  h.clock.advance(10_000); // a $SYS publication reads stats()
+  await settle();
+  assert.equal(h.broker.stats().clientsConnected, 1);
+  assert.equal(findClients(insp, {})[0]!.inflight, 0);
+  assert.equal(findClients(insp, {})[0]!.subscriptions, 0);
+  assert.deepEqual(allSubscriptions(insp), []);
+  assert.deepEqual(h.broker.subscriptionsOf("idle"), []);
+  const s = insp.session("idle")!;
+  // Each would cost the idle client ~0.1-0.2 KB for good (issue #10: idle connection memory).
+  assert.equal(s.madeInflight, undefined);
+  assert.equal(s.madeSubscriptions, undefined);
+  assert.equal(s.madeInboundQos2, undefined);
 });

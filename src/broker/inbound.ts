@@ -12,7 +12,7 @@ import { events } from "./events.ts";
 import type { DropEventReason } from "./events.ts";
 import { createMessage, nowIfExpiring } from "./message.ts";
 import { payloadFormatInvalid } from "./payload-format.ts";
-import { sendAck } from "./persist.ts";
+import { afterCommit, sendAck } from "./persist.ts";
 import { SYS_PREFIX } from "./sys.ts";
 import { isQueueTopic } from "./queue-bridge.ts";
 import { publishReason } from "./v5.ts";
@@ -173,7 +173,14 @@ function acceptTraced(c: ClientContext, p: PublishPacket, topic: string, trace: 
   const r = broker.publishMessage(msg);
   const rc = c.version === 5 ? publishReason(r.matched, r.refused) : ReasonCode.Success;
   trace.routed(r.matched, r.refused);
-  acknowledge(c, p, rc, undefined, () => trace.acked(rc));
+  acknowledge(c, p, rc);
+  // The span ends once the acknowledgement is written (QoS 1/2: after the commit it waits for, in order). A call of
+  // its own rather than acknowledge()'s `sent` argument: with it the traced 1 % made acknowledge() and sendAck()
+  // run their callback branches too, which grew accept()'s optimised code (V8 inlined 915 bytes into it) past the
+  // inlining budget of its caller, so accept() was no longer inlined into handlePublish() with a tracer installed
+  // (--trace-turbo-inlining, fan-in QoS 1; docs/benchmarks.md, stop 13).
+  if (p.qos === 0) trace.acked(rc);
+  else afterCommit(c, () => trace.acked(rc));
 }
 
 /** A PUBLISH to a durable queue or settle topic (queue-bridge.ts): acknowledged after the commit of its effects. */

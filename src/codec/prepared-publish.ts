@@ -88,8 +88,8 @@ export class PreparedPublish {
   private readonly staticProps: Buffer;
   private readonly expiry: number | undefined;
   /**
-   * QoS 0 encodings: [v3/v4 retain=0, v3/v4 retain=1, v5 retain=0, v5 retain=1], allocated on first use (a QoS 1
-   * message's deliveries never need them: 80 B less per message).
+   * QoS 0 encodings: [v3/v4 retain=0, v3/v4 retain=1, v5 retain=0, v5 retain=1], allocated on first use: a message
+   * delivered only at QoS 1 (every durable-queue delivery: one PreparedPublish per delivery) never needs them.
    */
   private qos0: (Buffer | undefined)[] | undefined = undefined;
   /** The same slots for encodeHead(), allocated on first use. */

@@ -87,8 +87,11 @@ export class PreparedPublish {
   /** 5.0 properties other than the per-subscriber ones, encoded without length prefix. */
   private readonly staticProps: Buffer;
   private readonly expiry: number | undefined;
-  /** QoS 0 encodings: [v3/v4 retain=0, v3/v4 retain=1, v5 retain=0, v5 retain=1]. */
-  private readonly qos0: (Buffer | undefined)[] = [undefined, undefined, undefined, undefined];
+  /**
+   * QoS 0 encodings: [v3/v4 retain=0, v3/v4 retain=1, v5 retain=0, v5 retain=1], allocated on first use: a message
+   * delivered only at QoS 1 (every durable-queue delivery: one PreparedPublish per delivery) never needs them.
+   */
+  private qos0: (Buffer | undefined)[] | undefined = undefined;
   /** The same slots for encodeHead(), allocated on first use. */
   private qos0Heads: (Buffer | undefined)[] | undefined = undefined;
 
@@ -102,7 +105,7 @@ export class PreparedPublish {
     this.payload = msg.payload;
     this.properties = msg.properties;
     this.topicField = topicFieldOf(msg.topic);
-    if (v4Qos0 !== undefined) this.qos0[0] = v4Qos0;
+    if (v4Qos0 !== undefined) this.qos0 = [v4Qos0, undefined, undefined, undefined];
     // The properties are encoded by a call of its own: where most messages have none (a traced 1 % carries a
     // `traceparent`), the optimising compiler then keeps a call here instead of compiling the encoding into this
     // constructor, which grew it past the budget for inlining it into the delivery path (docs/benchmarks.md, #15).
@@ -116,7 +119,8 @@ export class PreparedPublish {
     const v5 = version === 5;
     if (isSimple(v5, v)) {
       const slot = (v5 ? 2 : 0) + (v.retain ? 1 : 0);
-      return (this.qos0[slot] ??= this.build(v5, v, true));
+      const encoded = (this.qos0 ??= [undefined, undefined, undefined, undefined]);
+      return (encoded[slot] ??= this.build(v5, v, true));
     }
     return this.build(v5, v, true);
   }

@@ -558,7 +558,7 @@ function messageOf(d: QueueDelivery, properties: Properties | undefined): Messag
     properties,
     expiresAt: d.expiresAt,
     origin: undefined,
-    receivedAt: 0,
+    receivedAt: undefined,
     trace: undefined,
     prepared: undefined,
   };

@@ -41,6 +41,12 @@ export class AckGate {
     this.#uncommitted = true;
   }
 
+  /** True when afterCommit(c, fn) would run fn at once (the same tests, in the same order). */
+  ready(c: ClientContext): boolean {
+    if (this.storage.failure !== undefined || this.#uncommitted) return false;
+    return this.#waiting === 0 || (this.#pending.get(c) ?? 0) === 0;
+  }
+
   /**
    * Runs `fn` (which sends an acknowledgement) once everything written so far is committed — at once when nothing
    * was written and no earlier acknowledgement of this connection is still waiting, so paths without storage

@@ -559,7 +559,7 @@ function messageOf(d: QueueDelivery, topic: string, properties: Properties | und
     properties,
     expiresAt: d.expiresAt,
     origin: undefined,
-    receivedAt: 0,
+    receivedAt: undefined,
     trace: undefined,
     prepared: undefined,
   };

@@ -8,6 +8,7 @@ import { PacketType } from "../../../src/codec/index.ts";
 import type { Packet } from "../../../src/codec/index.ts";
 import { AckGate } from "../../../src/broker/persist-acks.ts";
 import { ConnState } from "../../../src/broker/conn-state.ts";
+import type { ConnStateValue } from "../../../src/broker/conn-state.ts";
 import type { ClientContext } from "../../../src/broker/core.ts";
 import type { Storage } from "../../../src/storage/index.ts";
 import { silentLogger } from "../../../src/util/index.ts";
@@ -42,7 +43,7 @@ function fakeStorage(): { storage: Storage; settle: (err?: Error) => void } {
 function client(): { c: ClientContext; sent: string[] } {
   const sent: string[] = [];
   const c = {
-    state: ConnState.Connected,
+    state: ConnState.Connected as ConnStateValue,
     send: (p: Packet) => sent.push(p.type === PacketType.PUBACK ? `puback ${p.packetId}` : `type ${p.type}`),
     disconnect: () => {
       sent.push("disconnect");

@@ -438,23 +438,28 @@ export class EngineQueueLogs implements QueueLogStore {
     if (!Number.isSafeInteger(entry.deliveries) || entry.deliveries < 0)
       throw invalid(`pending entry ${entry.seq}: delivery count ${entry.deliveries} is not a count`);
     if (!Number.isFinite(entry.visibleAt)) throw invalid(`pending entry ${entry.seq}: visibleAt is not a time`);
-    const p: PendingEntry = { seq: entry.seq, deliveries: entry.deliveries, visibleAt: entry.visibleAt };
-    if (entry.consumer !== undefined) p.consumer = entry.consumer;
-    this.#touchPending(st, g, p.seq);
-    g.pending.set(p.seq, p);
+    let p = FIRST; // a first delivery (nearly every entry): one shared value, no copy per delivery
+    if (!isFirst(entry)) {
+      p = { seq: entry.seq, deliveries: entry.deliveries, visibleAt: entry.visibleAt };
+      if (entry.consumer !== undefined) p.consumer = entry.consumer;
+    }
+    this.#touchPending(st, g, entry.seq);
+    g.pending.set(entry.seq, p);
   }
 
   getPending(queue: string, group: string, seq: number): PendingEntry | undefined {
     const st = this.#log(queue, false);
     const p = st === undefined ? undefined : this.#groupOf(st, group)?.pending.get(seq);
-    return p === undefined ? undefined : { ...p };
+    return p === undefined ? undefined : { ...p, seq };
   }
 
   pending(queue: string, group: string): PendingEntry[] {
     const st = this.#log(queue, false);
     const g = st === undefined ? undefined : this.#groupOf(st, group);
     if (g === undefined) return [];
-    return [...g.pending.values()].map((p) => ({ ...p })).sort((a, b) => a.seq - b.seq);
+    const out: PendingEntry[] = [];
+    g.pending.forEach((p, seq) => out.push({ ...p, seq })); // ascending; a shared FIRST value gets its seq here
+    return out;
   }
 
   removePending(queue: string, group: string, seq: number): boolean {
@@ -474,6 +479,12 @@ export class EngineQueueLogs implements QueueLogStore {
     return true;
   }
 }
+
+/**
+ * The value of every first delivery's pending entry (its seq is the key it is kept under: read out with it). The
+ * entries of a group are only read through getPending()/pending(), which copy them with their seq.
+ */
+const FIRST: PendingEntry = Object.freeze({ seq: 0, deliveries: 1, visibleAt: 0 });
 
 /** A first delivery in flight: kept in its group record's list, not as a `qpend` record (#writeDirty). */
 function isFirst(p: PendingEntry): boolean {

@@ -1,6 +1,9 @@
 // TCP listener: adapts net.Socket to the broker's TransportConnection.
-//  - TCP_NODELAY (the server's noDelay option, set by Node on accept: one setsockopt per connection): MQTT packets
-//    are small and latency matters; the broker already coalesces writes per turn, so Nagle could only add delay.
+//  - TCP_NODELAY: MQTT packets are small and latency matters; the broker already coalesces writes per turn, so
+//    Nagle could only add delay. On Linux it is set once on the listening socket, which every accepted socket
+//    inherits (the kernel clones the listener's options), instead of a setsockopt per connection (a storm makes
+//    thousands a second, issue #10); elsewhere, or if Node's listening handle cannot, by the server's noDelay
+//    option (Node's setsockopt on each accepted socket).
 //    No SO_KEEPALIVE: MQTT's own keepalive supervises idle clients [MQTT-3.1.2-24], so that syscall is not paid.
 //  - Every write() of the core (all packets of one event-loop turn for this connection) becomes one syscall:
 //    the chunks are written between cork() and uncork(), which Node turns into a single writev.
@@ -213,6 +216,25 @@ export function attachSocket(
   socket.on("close", onSocketClose);
 }
 
+/** Node's listening handle and option (not in its typings): what noDelayOnListener needs, both checked at run time. */
+interface ListeningServer {
+  _handle?: { setNoDelay?: (on: boolean) => number } | null;
+  noDelay?: boolean;
+}
+
+/**
+ * Linux: TCP_NODELAY on the listening socket (accepted sockets inherit it), then Node's per-socket setsockopt is
+ * switched off. Anywhere this cannot be done (another OS, a cluster worker's shared handle, a Node without these
+ * internals) the server keeps its noDelay option, so every accepted socket still gets TCP_NODELAY.
+ */
+export function noDelayOnListener(server: net.Server): void {
+  if (process.platform !== "linux") return;
+  const s = server as unknown as ListeningServer;
+  const h = s._handle;
+  if (s.noDelay !== true || typeof h?.setNoDelay !== "function") return;
+  if (h.setNoDelay(true) === 0) s.noDelay = false;
+}
+
 export function listenTcp(
   broker: ConnectionAcceptor,
   opts: TcpListenerOptions,
@@ -243,6 +265,7 @@ export function listenTcp(
     server.once("error", onError);
     server.listen(opts.port, opts.host, () => {
       server.off("error", onError);
+      noDelayOnListener(server);
       server.on("error", (err) => logger.error({ err }, "tcp listener error"));
       const addr = server.address();
       const port = typeof addr === "object" && addr !== null ? addr.port : opts.port;

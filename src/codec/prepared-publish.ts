@@ -114,6 +114,14 @@ export class PreparedPublish {
     this.expiry = p?.messageExpiryInterval;
   }
 
+  /**
+   * Whether encode() returns one cached Buffer shared by every subscriber of this variant (QoS 0 with nothing per
+   * subscriber): a connection then takes that Buffer rather than encoding its own copy.
+   */
+  shares(version: ProtocolVersion, v: PublishVariant): boolean {
+    return isSimple(version === 5, v);
+  }
+
   /** Bytes of one PUBLISH for one subscriber; equal to encode() of the equivalent PublishPacket. */
   encode(version: ProtocolVersion, v: PublishVariant): Buffer {
     const v5 = version === 5;
@@ -139,7 +147,33 @@ export class PreparedPublish {
     return this.build(v5, v, false);
   }
 
-  private build(v5: boolean, v: PublishVariant, withPayload: boolean): Buffer {
+  /**
+   * Bytes of the whole PUBLISH for one subscriber (payload included), without encoding it: a connection checks it
+   * against the client's Maximum Packet Size and reserves its output with it, then encodes at its flush
+   * (encodeInto), so a delivery allocates no Buffer of its own.
+   */
+  encodedLength(version: ProtocolVersion, v: PublishVariant): number {
+    const rl = this.remainingLength(version === 5, v);
+    return 1 + varintLength(rl) + rl;
+  }
+
+  /**
+   * Writes the PUBLISH for one subscriber into `buf` at `off` (room checked by the caller with encodedLength);
+   * returns the offset after it. Without the payload when `withPayload` is false (the caller writes it apart).
+   * Same bytes as encode().
+   */
+  encodeInto(buf: Buffer, off: number, version: ProtocolVersion, v: PublishVariant, withPayload: boolean): number {
+    const v5 = version === 5;
+    return this.writeInto(buf, off, v5, v, this.remainingLength(v5, v), withPayload);
+  }
+
+  /** Whether the payload is at least `bytes` long (such a payload is written as a chunk of its own, uncopied). */
+  payloadAtLeast(bytes: number): boolean {
+    return this.payload.length >= bytes;
+  }
+
+  /** Remaining Length of the PUBLISH for `v` (validates the packet identifier and the size). */
+  private remainingLength(v5: boolean, v: PublishVariant): number {
     const topicField = v5 && v.omitTopic === true ? EMPTY_TOPIC : this.topicField;
     let rl = topicField.length + this.payload.length;
     if (v.qos > 0) {
@@ -148,30 +182,47 @@ export class PreparedPublish {
         throw new EncodeError(`packet identifier ${id} is not in 1..65535`);
       rl += 2;
     }
-    let plen = 0;
-    const expiry = v.messageExpiryInterval ?? this.expiry;
     if (v5) {
-      plen = this.staticProps.length;
-      if (v.topicAlias !== undefined) plen += 3;
-      if (expiry !== undefined) plen += 5;
-      if (v.subscriptionIdentifiers !== undefined) {
-        for (const id of v.subscriptionIdentifiers) plen += 1 + varintLength(id);
-      }
+      const plen = this.propertiesLength(v);
       rl += varintLength(plen) + plen;
     }
     if (rl > MAX_REMAINING_LENGTH) throw new EncodeError(`remaining length ${rl} exceeds ${MAX_REMAINING_LENGTH}`);
+    return rl;
+  }
+
+  /** 5.0 Property Length for `v`: the static properties plus the per-subscriber ones. */
+  private propertiesLength(v: PublishVariant): number {
+    let plen = this.staticProps.length;
+    if (v.topicAlias !== undefined) plen += 3;
+    if ((v.messageExpiryInterval ?? this.expiry) !== undefined) plen += 5;
+    const ids = v.subscriptionIdentifiers;
+    if (ids !== undefined) {
+      for (const id of ids) plen += 1 + varintLength(id);
+    }
+    return plen;
+  }
+
+  private build(v5: boolean, v: PublishVariant, withPayload: boolean): Buffer {
+    const rl = this.remainingLength(v5, v);
     const buf = Buffer.allocUnsafe(1 + varintLength(rl) + rl - (withPayload ? 0 : this.payload.length));
-    buf[0] = 0x30 | (v.qos > 0 && v.dup === true ? 0x08 : 0) | (v.qos << 1) | (v.retain ? 0x01 : 0);
-    let off = writeVarint(buf, 1, rl);
+    this.writeInto(buf, 0, v5, v, rl, withPayload);
+    return buf;
+  }
+
+  private writeInto(buf: Buffer, at: number, v5: boolean, v: PublishVariant, rl: number, withPayload: boolean): number {
+    const topicField = v5 && v.omitTopic === true ? EMPTY_TOPIC : this.topicField;
+    buf[at] = 0x30 | (v.qos > 0 && v.dup === true ? 0x08 : 0) | (v.qos << 1) | (v.retain ? 0x01 : 0);
+    let off = writeVarint(buf, at + 1, rl);
     off += topicField.copy(buf, off);
     if (v.qos > 0) off = writeU16(buf, off, v.packetId!);
     if (v5) {
       // Same order as writeProperties: Topic Alias, Message Expiry Interval, Subscription Identifiers, then the rest.
-      off = writeVarint(buf, off, plen);
+      off = writeVarint(buf, off, this.propertiesLength(v));
       if (v.topicAlias !== undefined) {
         buf[off] = 0x23;
         off = writeU16(buf, off + 1, v.topicAlias);
       }
+      const expiry = v.messageExpiryInterval ?? this.expiry;
       if (expiry !== undefined) {
         buf[off] = 0x02;
         off = writeU32(buf, off + 1, expiry);
@@ -184,8 +235,8 @@ export class PreparedPublish {
       }
       off += this.staticProps.copy(buf, off);
     }
-    if (withPayload) this.payload.copy(buf, off);
-    return buf;
+    if (withPayload) off += this.payload.copy(buf, off);
+    return off;
   }
 }
 

@@ -1,5 +1,6 @@
 // V8's sampling heap profiler with collected objects included: what a code path allocates (garbage included, which
 // is what the GC pays for), by allocation site. Used by bench/tools/conn-alloc.ts and bench/queues/engine-cpu.ts.
+import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 
 interface SamplingNode {
@@ -24,6 +25,9 @@ export async function startHeapSampling(samplingInterval = 4096): Promise<HeapSa
   return {
     async stop() {
       const { profile } = (await session.post("HeapProfiler.stopSampling")) as { profile: { head: SamplingNode } };
+      // WHARF_HEAP_PROFILE_OUT=<file>: the raw profile too (its call tree tells which caller made an allocation).
+      const out = process.env["WHARF_HEAP_PROFILE_OUT"];
+      if (out !== undefined && out !== "") writeFileSync(out, JSON.stringify(profile));
       session.disconnect();
       const bySite = new Map<string, number>();
       let total = 0;

@@ -3,7 +3,10 @@
 // for each durability mode, unpaced and paced, with more knobs than `npm run bench` offers.
 //
 // Usage: npm run bench:queues [-- --time 3000 --modes sync,batched --cases unpaced,paced --window 64 --rate 10000
-//                                 --payload 100 --publishers 16 --consumers 4 --partitions 8 --prefetch 256]
+//                                 --payload 100 --publishers 16 --consumers 4 --partitions 8 --prefetch 256
+//                                 --rounds 1]
+// --rounds N runs every case N times, each on a fresh broker (a paced p99 is one round's figure: several rounds show
+// its spread, each with what its tail coincided with).
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -70,44 +73,58 @@ for (const mode of flag("modes", "sync,batched").split(",")) {
     `${mode}: fsync (4 KiB write + fdatasync) on the data disk: p50 ${formatMs(f.p50)}, p99 ${formatMs(f.p99)}, ` +
       `max ${formatMs(f.max)}`,
   );
-  for (const kind of flag("cases", "unpaced,paced").split(",")) {
-    const r = await runQueueCase({ ...o, mode, paced: kind === "paced" });
-    console.log(
-      [
-        mode.padEnd(9),
-        kind.padEnd(9),
-        formatRate(r.publishedPerSec).padStart(12),
-        formatRate(r.deliveredPerSec).padStart(12),
-        formatMs(r.e2e.p50).padStart(10),
-        formatMs(r.e2e.p99).padStart(10),
-        String(r.lost).padStart(5),
-        String(r.duplicates).padStart(4),
-        `${Math.round(r.brokerCpu * 100)}%`.padStart(11),
-        `${Math.round(r.clientCpu * 100)}%`.padStart(11),
-        formatMs(r.clientLoopP99).padStart(15),
-        `  ${r.load}`,
-      ].join(" "),
-    );
-    const threads = r.brokerThreads.map(([name, share]) => `${name} ${Math.round(share * 100)}%`).join(", ");
-    console.log(
-      `          broker cpu by thread: ${threads}; msg/s per main-thread core ${formatRate(
-        r.deliveredPerSec / (r.brokerThreads.find(([n]) => n === "main")?.[1] ?? Number.NaN),
-      )}`,
-    );
-    const b = r.broker;
-    if (b !== undefined) {
+  const rounds = Math.max(1, Number(flag("rounds", 1)));
+  for (const kind of flag("cases", "unpaced,paced").split(","))
+    for (let round = 0; round < rounds; round++) {
+      const r = await runQueueCase({ ...o, mode, paced: kind === "paced" });
       console.log(
-        `          broker loop delay p50/p99/max ${b.loopMs.p50}/${b.loopMs.p99}/${b.loopMs.max} ms; GC ${b.gc.count} pauses ` +
-          `${Math.round(b.gc.totalMs)} ms in all (${((100 * b.gc.totalMs) / b.spanMs).toFixed(1)} % of the window), ` +
-          `longest ${b.gc.maxMs.toFixed(1)} ms, ${b.gc.over2} over 2 ms, ${b.gc.over5} over 5 ms`,
+        [
+          mode.padEnd(9),
+          kind.padEnd(9),
+          formatRate(r.publishedPerSec).padStart(12),
+          formatRate(r.deliveredPerSec).padStart(12),
+          formatMs(r.e2e.p50).padStart(10),
+          formatMs(r.e2e.p99).padStart(10),
+          String(r.lost).padStart(5),
+          String(r.duplicates).padStart(4),
+          `${Math.round(r.brokerCpu * 100)}%`.padStart(11),
+          `${Math.round(r.clientCpu * 100)}%`.padStart(11),
+          formatMs(r.clientLoopP99).padStart(15),
+          `  ${r.load}`,
+        ].join(" "),
       );
-      if (b.alloc !== undefined) {
-        // Sampled over the broker's window (SIGUSR2 to SIGUSR2), per message delivered in that window.
-        const n = (r.deliveredPerSec * b.spanMs) / 1000;
-        console.log(`          broker allocations: ${Math.round(b.alloc.total / n)} B per message; by site:`);
-        for (const [site, bytes] of b.alloc.sites.slice(0, 30))
-          console.log(`          ${String(Math.round(bytes / n)).padStart(6)} B  ${site}`);
+      const threads = r.brokerThreads.map(([name, share]) => `${name} ${Math.round(share * 100)}%`).join(", ");
+      console.log(
+        `          broker cpu by thread: ${threads}; msg/s per main-thread core ${formatRate(
+          r.deliveredPerSec / (r.brokerThreads.find(([n]) => n === "main")?.[1] ?? Number.NaN),
+        )}`,
+      );
+      if (r.brokerTrouble !== undefined) console.log(`          ${r.brokerTrouble}`);
+      const t = r.tail;
+      if (t !== undefined) {
+        const pc = (x: number): string => (Number.isNaN(x) ? "n/a" : `${Math.round(x * 100)} %`);
+        console.log(
+          `          tail (e2e >= p99 ${formatMs(t.threshold)}, ${t.samples} messages) in flight during: broker GC ` +
+            `${pc(t.brokerGc)}, broker loop stall ${pc(t.brokerStall)} (${t.brokerStalls.count} stalls > 2 ms, longest ` +
+            `${formatMs(t.brokerStalls.maxMs)}), harness GC ${pc(t.harnessGc)}, harness tick stall ` +
+            `${pc(t.harnessStall)} (${t.harnessStalls.count}, longest ${formatMs(t.harnessStalls.maxMs)}); none of these ` +
+            pc(t.none),
+        );
+      }
+      const b = r.broker;
+      if (b !== undefined) {
+        console.log(
+          `          broker loop delay p50/p99/max ${b.loopMs.p50}/${b.loopMs.p99}/${b.loopMs.max} ms; GC ${b.gc.count} pauses ` +
+            `${Math.round(b.gc.totalMs)} ms in all (${((100 * b.gc.totalMs) / b.spanMs).toFixed(1)} % of the window), ` +
+            `longest ${b.gc.maxMs.toFixed(1)} ms, ${b.gc.over2} over 2 ms, ${b.gc.over5} over 5 ms`,
+        );
+        if (b.alloc !== undefined) {
+          // Sampled over the broker's window (SIGUSR2 to SIGUSR2), per message delivered in that window.
+          const n = (r.deliveredPerSec * b.spanMs) / 1000;
+          console.log(`          broker allocations: ${Math.round(b.alloc.total / n)} B per message; by site:`);
+          for (const [site, bytes] of b.alloc.sites.slice(0, 30))
+            console.log(`          ${String(Math.round(bytes / n)).padStart(6)} B  ${site}`);
+        }
       }
     }
-  }
 }

@@ -11,13 +11,14 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import type net from "node:net";
 import { loadavg } from "node:os";
-import { monitorEventLoopDelay } from "node:perf_hooks";
+import { PerformanceObserver, monitorEventLoopDelay } from "node:perf_hooks";
 import { join } from "node:path";
 import { onHarnessExit } from "../lib/children.ts";
 import { varintBytes } from "../lib/mqtt-packets.ts";
 import { processCpuSeconds, threadCpuSeconds, threadCpuShares } from "../lib/proc-stats.ts";
 import { Framer, Samples, open, packet, str, until } from "../lib/raw-mqtt.ts";
 import { summarizeLatency } from "../lib/stats.ts";
+import { shareInPauses } from "../lib/tail-attribution.ts";
 import type { LatencySummary } from "../lib/stats.ts";
 import { startWharf } from "../lib/wharf-cli.ts";
 import type { BrokerId } from "../brokers/index.ts";
@@ -72,7 +73,33 @@ export interface QueueCaseResult {
   clientLoopP99: number;
   /** The broker's event-loop delay and GC pauses from its start + warm-up on (bench/tools/loop-stats.mjs). */
   broker: BrokerLoopStats | undefined;
+  /** Paced: what the messages at or above the p99 were in flight during (shares 0..1 of them; NaN: no data). */
+  tail: TailAttribution | undefined;
+  /**
+   * When something went wrong (messages lost, duplicated, or the broker gone before the end of the window): the
+   * broker's exit status if it exited, and the tail of its stdout/stderr, to tell a crash from a stall.
+   */
+  brokerTrouble: string | undefined;
   load: string;
+}
+
+/**
+ * Which stalls a round's slowest messages (latency >= its p99) were in flight during: a GC pause of the broker, a
+ * stall of the broker's loop (its 1 ms probe late by > 2 ms: GC, a long turn, or the machine not running it), a GC
+ * pause of this harness, a stall of this harness's 1 ms pacing tick (it timestamps a delivery when it gets to read
+ * it), and none of these. A message can overlap several; `none` is the share overlapping none.
+ */
+export interface TailAttribution {
+  threshold: number;
+  samples: number;
+  brokerGc: number;
+  brokerStall: number;
+  harnessGc: number;
+  harnessStall: number;
+  none: number;
+  /** The broker's loop stalls over the window: count and longest (ms). */
+  brokerStalls: { count: number; maxMs: number };
+  harnessStalls: { count: number; maxMs: number };
 }
 
 export interface BrokerLoopStats {
@@ -81,7 +108,13 @@ export interface BrokerLoopStats {
   spanMs: number;
   /** With WHARF_ALLOC_SITES=1 in the environment: bytes allocated over the window, in all and by site. */
   alloc?: { total: number; sites: [string, number][] };
+  /** GC pauses and (paced runs) loop stalls over the window, [start, duration] in CLOCK_MONOTONIC ms. */
+  pauses?: [number, number][];
+  stalls?: [number, number][];
 }
+
+/** This process's performance.now() on CLOCK_MONOTONIC's ms scale (what loop-stats.mjs stamps the broker's with). */
+const MONO_ORIGIN = Number(process.hrtime.bigint()) / 1e6 - performance.now();
 
 export const QUEUE_DEFAULTS = {
   publishers: 16,
@@ -99,7 +132,14 @@ class Consumer {
   received = 0;
   constructor(
     readonly socket: net.Socket,
-    shared: { seen: Set<number>; duplicates: number; measuring: boolean; e2e: Samples; delivered: number },
+    shared: {
+      seen: Set<number>;
+      duplicates: number;
+      measuring: boolean;
+      e2e: Samples;
+      sentAt: Samples;
+      delivered: number;
+    },
   ) {
     let acks: Buffer[] = [];
     const framer = new Framer((first, buf, start, end) => {
@@ -121,7 +161,10 @@ class Consumer {
       }
       shared.seen.add(id);
       shared.delivered++;
-      if (shared.measuring) shared.e2e.add(performance.now() - sentAt);
+      if (shared.measuring) {
+        shared.e2e.add(performance.now() - sentAt);
+        shared.sentAt.add(sentAt);
+      }
     });
     socket.on("data", (chunk: Buffer) => {
       framer.push(chunk);
@@ -211,11 +254,18 @@ export async function runQueueCase(o: QueueCaseOptions): Promise<QueueCaseResult
       `queues: [{ name: ${QUEUE}, partitions: ${o.partitions}, ordering: partition, prefetch: ${o.prefetch} }]`,
       "management: { enabled: false }",
     ],
-    { loopStats },
+    { loopStats, loopStalls: o.paced },
   );
   let broker: BrokerLoopStats | undefined;
   try {
-    const shared = { seen: new Set<number>(), duplicates: 0, measuring: false, e2e: new Samples(), delivered: 0 };
+    const shared = {
+      seen: new Set<number>(),
+      duplicates: 0,
+      measuring: false,
+      e2e: new Samples(),
+      sentAt: new Samples(),
+      delivered: 0,
+    };
     const consumers = await Promise.all(
       Array.from({ length: o.consumers }, async (_, i) => new Consumer(await open(port, `qc-${i}`, true), shared)),
     );
@@ -228,12 +278,24 @@ export async function runQueueCase(o: QueueCaseOptions): Promise<QueueCaseResult
       ),
     );
     let ticker: NodeJS.Timeout | undefined;
+    /** This harness's GC pauses and pacing-tick stalls over the window, [start, duration] (performance.now() ms). */
+    const ownGc: [number, number][] = [];
+    const ownStalls: [number, number][] = [];
+    const gcObserver = new PerformanceObserver((list) => {
+      if (!shared.measuring) return;
+      for (const e of list.getEntries()) ownGc.push([e.startTime, e.duration]);
+    });
+    gcObserver.observe({ entryTypes: ["gc"] });
     if (o.paced) {
       const t0 = performance.now();
       const per = o.rate / o.publishers / 1000; // per publisher per ms
       for (const p of pubs) p.allowance = 0;
+      let last = t0;
       ticker = setInterval(() => {
-        const due = (performance.now() - t0) * per;
+        const now = performance.now();
+        if (now - last > 2 && shared.measuring) ownStalls.push([last, now - last]);
+        last = now;
+        const due = (now - t0) * per;
         for (const p of pubs) {
           p.allowance = due;
           p.fill();
@@ -267,8 +329,32 @@ export async function runQueueCase(o: QueueCaseOptions): Promise<QueueCaseResult
     const sent = (): number => pubs.reduce((s, p) => s + p.sent, 0);
     await until(() => pubs.every((p) => p.acked === p.sent), 30_000);
     await until(() => shared.delivered >= sent(), 30_000);
-    const e2e = summarizeLatency(shared.e2e.take().slice(e2e0));
+    gcObserver.disconnect();
+    const samples = shared.e2e.take().slice(e2e0);
+    const e2e = summarizeLatency(samples);
     if (existsSync(loopStats)) broker = JSON.parse(readFileSync(loopStats, "utf8").split("\n")[0]!) as BrokerLoopStats;
+    let tail: TailAttribution | undefined;
+    if (o.paced) {
+      const sentAt = shared.sentAt.take().slice(e2e0);
+      const mono = (xs: [number, number][]): [number, number][] => xs.map(([t, d]) => [t + MONO_ORIGIN, d]);
+      const sentMono = sentAt.map((t) => t + MONO_ORIGIN);
+      tail = attributeTail(samples, sentMono, e2e.p99, {
+        brokerGc: broker?.pauses,
+        brokerStall: broker?.stalls,
+        harnessGc: mono(ownGc),
+        harnessStall: mono(ownStalls),
+      });
+    }
+    if (broker !== undefined) {
+      delete broker.pauses;
+      delete broker.stalls;
+    }
+    const lost = Math.max(0, sent() - shared.delivered);
+    let brokerTrouble: string | undefined;
+    if (lost > 0 || shared.duplicates > 0 || Number.isNaN(cpu) || proc.exit !== null) {
+      const exit = proc.exit === null ? "still running" : `exited: ${JSON.stringify(proc.exit)}`;
+      brokerTrouble = `broker ${exit}; its output: ${proc.output().slice(-1500) || "(none)"}`;
+    }
     for (const s of [...pubs, ...consumers]) s.socket.destroy();
     return {
       publishedPerSec: Math.round((state.acked / elapsed) * 1000),
@@ -276,13 +362,15 @@ export async function runQueueCase(o: QueueCaseOptions): Promise<QueueCaseResult
       measuredMs: elapsed,
       e2e,
       sent: sent(),
-      lost: Math.max(0, sent() - shared.delivered),
+      lost,
       duplicates: shared.duplicates,
       brokerCpu: cpu / (elapsed / 1000),
       brokerThreads,
       clientCpu: (own.user + own.system) / 1000 / elapsed,
       clientLoopP99: loop.percentile(99) / 1e6,
       broker,
+      tail,
+      brokerTrouble,
       load: loadavg()
         .map((x) => x.toFixed(1))
         .join(" "),
@@ -291,6 +379,34 @@ export async function runQueueCase(o: QueueCaseOptions): Promise<QueueCaseResult
     await proc.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+function attributeTail(
+  latency: Float64Array,
+  sentAt: Float64Array,
+  threshold: number,
+  sources: Record<"brokerGc" | "brokerStall" | "harnessGc" | "harnessStall", [number, number][] | undefined>,
+): TailAttribution {
+  const share = (xs: [number, number][] | undefined): number =>
+    xs === undefined ? Number.NaN : shareInPauses(latency, sentAt, xs, threshold);
+  const all = Object.values(sources).flatMap((xs) => xs ?? []);
+  let samples = 0;
+  for (const l of latency) if (l >= threshold) samples++;
+  const summary = (xs: [number, number][] | undefined): { count: number; maxMs: number } => ({
+    count: xs?.length ?? 0,
+    maxMs: Math.max(0, ...(xs ?? []).map(([, d]) => d)),
+  });
+  return {
+    threshold,
+    samples,
+    brokerGc: share(sources.brokerGc),
+    brokerStall: share(sources.brokerStall),
+    harnessGc: share(sources.harnessGc),
+    harnessStall: share(sources.harnessStall),
+    none: 1 - shareInPauses(latency, sentAt, all, threshold),
+    brokerStalls: summary(sources.brokerStall),
+    harnessStalls: summary(sources.harnessStall),
+  };
 }
 
 type QueueSpec = Extract<RunSpec, { kind: "queue" }>;

@@ -4,21 +4,14 @@
 // site (V8's sampling heap profiler, collected objects included), top N.
 // Usage: node --import tsx bench/tools/conn-alloc.ts [--hold] [N]
 //   default: churn (connect + CONNACK + DISCONNECT + close) for 3 s; --hold: 5,000 connections opened and held.
-import { createLogger, loadConfig, startServer } from "../../src/server/index.ts";
 import { churnConnections, holdConnections } from "../lib/connstorm.ts";
+import { startInProcessWharf } from "../lib/inprocess-wharf.ts";
 import { startHeapSampling } from "../lib/heap-sampling.ts";
 
 const hold = process.argv.includes("--hold");
 const top = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 40);
-const overrides = {
-  listeners: [{ host: "127.0.0.1", port: 0 }],
-  log: { level: "warn" as const },
-  storage: { type: "memory" as const },
-  management: { port: 0 },
-};
-const config = loadConfig(undefined, overrides);
-const server = await startServer(config, { logger: createLogger(config.log), overrides });
-const port = server.listeners.find((l) => l.type === "tcp")!.port;
+const server = await startInProcessWharf();
+const port = server.port;
 
 // Warm up (JIT), then profile.
 await churnConnections(port, 4, "warm", 100, 0, 1000);

@@ -4,6 +4,9 @@
 // (count, total, longest, how many over 2 / 5 / 10 ms, by kind), plus each pause as [start, duration] on the
 // CLOCK_MONOTONIC millisecond scale (what the C latency generator stamps, so the latency scenario can tell which of
 // its slowest messages were in flight during a broker GC). bench/lib/wharf-cli.ts (`loopStats`) wires it.
+// With $WHARF_LOOP_STALLS set, the window also records the loop's stalls: a 1 ms JavaScript interval notes every
+// gap of more than 2 ms between its runs as [start, duration] (the same clock), GC or not, so a latency tail can be
+// told apart into GC pauses, other long turns of the broker, and neither (the load generator, the machine).
 // With $WHARF_ALLOC_SITES set, the window also runs V8's sampling heap profiler (collected objects included: what
 // the GC pays for) and the line gets `alloc`: bytes allocated in the window in all and by site (top 40).
 import { appendFileSync } from "node:fs";
@@ -23,12 +26,16 @@ if (file) {
   // CLOCK_MONOTONIC's origin.
   const monoOrigin = Number(process.hrtime.bigint()) / 1e6 - performance.now();
   let pauses = [];
+  let stalls = [];
+  let stallProbe;
+  let lastProbe = 0;
   let gc;
   let since = 0;
   let open = false;
   const reset = () => {
     gc = { count: 0, totalMs: 0, maxMs: 0, over2: 0, over5: 0, over10: 0, byKind: {} };
     pauses = [];
+    stalls = [];
     loop.reset();
     since = performance.now();
   };
@@ -86,10 +93,22 @@ if (file) {
       loop.enable();
       startSampling();
       open = true;
+      if (process.env.WHARF_LOOP_STALLS) {
+        lastProbe = performance.now();
+        stallProbe = setInterval(() => {
+          const now = performance.now();
+          const gap = now - lastProbe;
+          if (gap > 2 && stalls.length < 5000)
+            stalls.push([Math.round((monoOrigin + lastProbe) * 1000) / 1000, Math.round(gap * 1000) / 1000]);
+          lastProbe = now;
+        }, 1);
+      }
       return;
     }
     open = false;
     loop.disable();
+    if (stallProbe !== undefined) clearInterval(stallProbe);
+    stallProbe = undefined;
     stopSampling(); // the inspector answers synchronously: `alloc` is set below
     const ms = (x) => Math.round((x / 1e6) * 100) / 100;
     const out = {
@@ -102,6 +121,7 @@ if (file) {
       },
       gc,
       pauses,
+      stalls: process.env.WHARF_LOOP_STALLS ? stalls : undefined,
       alloc,
     };
     appendFileSync(file, JSON.stringify(out) + "\n");

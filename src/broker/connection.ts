@@ -31,6 +31,8 @@ import type { ConnectionHandler, TransportConnection } from "./transport.ts";
 import { v3ConnackCode } from "./v5.ts";
 import { limitLogger } from "./log-limits.ts";
 import { ipOf } from "./rate-limits.ts";
+import { OutPublish, SHORT_ACK_BYTES, SPLIT_PAYLOAD_BYTES, assemble, shortAck } from "./outbox.ts";
+import type { OutItem } from "./outbox.ts";
 
 /**
  * Unflushed bytes above which the connection stops taking new messages directly (they wait in the bounded
@@ -38,14 +40,22 @@ import { ipOf } from "./rate-limits.ts";
  * memory for slow consumers.
  */
 const OUTPUT_HIGH_WATER = 1024 * 1024;
-/** Payloads from this size on are written as a separate chunk after the encoded header (see writePublish). */
-const SPLIT_PAYLOAD_BYTES = 1024;
 /**
  * Undecoded input kept while a handler is pending before the transport is paused. 64 KiB is a few socket reads:
  * enough that a client pipelining SUBSCRIBE/PUBLISH right behind its CONNECT is never slowed, while 10k
  * connections stuck in an async auth hook hold at most ~640 MB + one read each instead of whatever they send.
  */
 export const PENDING_INPUT_LIMIT = 64 * 1024;
+
+/** First byte of the acknowledgements send() may write in the short form (outbox.ts), by packet type. */
+const ACK_FIRST_BYTE: readonly (number | undefined)[] = (() => {
+  const t: (number | undefined)[] = new Array<number | undefined>(16).fill(undefined);
+  t[PacketType.PUBACK] = 0x40;
+  t[PacketType.PUBREC] = 0x50;
+  t[PacketType.PUBREL] = 0x62; // fixed header flags 0010 [MQTT-3.6.1-1]
+  t[PacketType.PUBCOMP] = 0x70;
+  return t;
+})();
 
 export class Connection implements ConnectionHandler, ClientContext, Producer, OutboundSide, DeadlineEntry {
   state: ConnStateValue = ConnState.AwaitConnect;
@@ -71,9 +81,11 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
   readonly decoder: Decoder;
 
   #busy = false;
-  /** This turn's output; undefined when there is none (an idle connection holds no array). */
-  #out: Buffer[] | undefined = undefined;
+  /** This turn's output (outbox.ts); undefined when there is none (an idle connection holds no array). */
+  #out: OutItem[] | undefined = undefined;
   #outBytes = 0;
+  /** Of #outBytes, the large payloads and Buffers that are written as chunks of their own (outbox.ts). */
+  #outApart = 0;
   #scheduled = false;
   #paused = false;
   /** The transport is paused because input piled up behind a pending handler (resumed when it settles). */
@@ -200,6 +212,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     this.#transportClosed = true;
     this.#out = undefined;
     this.#outBytes = 0;
+    this.#outApart = 0;
     if (this.state !== ConnState.Closed) {
       if (this.logsInfo) {
         this.logger.info(
@@ -323,11 +336,28 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
 
   /** Encodes a control packet into this turn's output. */
   send(packet: Packet): void {
-    this.#push(encodeWithin(packet, this.version, this.clientMaxPacketSize));
+    if (
+      packet.type === PacketType.PUBACK ||
+      packet.type === PacketType.PUBREC ||
+      packet.type === PacketType.PUBREL ||
+      packet.type === PacketType.PUBCOMP
+    ) {
+      // PUBACK/PUBREC/PUBREL/PUBCOMP in the short form (3.1.1 always; 5.0 with reason code 0 and no properties,
+      // 5.0 [MQTT-3.4.2-1]): a number in the outbox, written at the flush, no Buffer (the same bytes as encode()).
+      if (this.version !== 5 || ((packet.reasonCode ?? 0) === 0 && packet.properties === undefined)) {
+        const item = shortAck(ACK_FIRST_BYTE[packet.type]!, packet.packetId);
+        if (item >= 0) {
+          this.#push(item, SHORT_ACK_BYTES);
+          return;
+        }
+      }
+    }
+    this.sendEncoded(encodeWithin(packet, this.version, this.clientMaxPacketSize));
   }
 
   sendEncoded(buf: Buffer): void {
-    this.#push(buf);
+    this.#push(buf, buf.length);
+    if (buf.length >= SPLIT_PAYLOAD_BYTES) this.#outApart += buf.length;
   }
 
   writePublish(d: Delivery, packetId: number | undefined, dup: boolean): boolean {
@@ -335,29 +365,37 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     const aliases = this.outboundAliases;
     const alias = aliases?.choose(d.msg.topic);
     const prepared = preparedOf(d.msg);
-    const variant = {
-      qos: d.qos,
-      retain: d.retain,
+    // Encoded at the flush (outbox.ts), into the turn's one Buffer: no Buffer per delivery.
+    const out = new OutPublish(
+      prepared,
+      d.qos,
+      d.retain,
       dup,
       packetId,
-      subscriptionIdentifiers: v === 5 ? d.subscriptionIds : undefined,
+      v === 5 ? d.subscriptionIds : undefined,
       // The clock is read only for a message that expires (~100 ns per read on this VM, per delivery).
-      messageExpiryInterval:
-        v === 5 && d.msg.expiresAt !== undefined ? remainingExpiry(d.msg, this.broker.clock.now()) : undefined,
-      topicAlias: alias?.topicAlias,
-      omitTopic: alias?.omitTopic,
-    };
-    // A large payload goes out as its own chunk (no per-message copy); small packets stay one buffer.
-    const split = prepared.payload.length >= SPLIT_PAYLOAD_BYTES;
-    const buf = split ? prepared.encodeHead(v, variant) : prepared.encode(v, variant);
-    const size = split ? buf.length + prepared.payload.length : buf.length;
+      v === 5 && d.msg.expiresAt !== undefined ? remainingExpiry(d.msg, this.broker.clock.now()) : undefined,
+      alias?.topicAlias,
+      alias?.omitTopic,
+    );
+    const size = prepared.encodedLength(v, out);
     if (size > this.clientMaxPacketSize) {
       this.logger.debug({ topic: d.msg.topic, size }, "message larger than the client accepts: discarded");
       return false;
     }
     if (alias !== undefined) aliases!.commit(d.msg.topic, alias); // only once the client gets to see it
-    this.#push(buf);
-    if (split) this.#push(prepared.payload);
+    const split = prepared.payloadAtLeast(SPLIT_PAYLOAD_BYTES);
+    if (prepared.shares(v, out)) {
+      // QoS 0 with nothing per subscriber: the Buffer every such subscriber gets (fan-out encodes once). A large
+      // payload goes out as its own chunk (no per-message copy).
+      if (split) {
+        this.sendEncoded(prepared.encodeHead(v, out));
+        this.sendEncoded(prepared.payload);
+      } else this.sendEncoded(prepared.encode(v, out));
+    } else {
+      this.#push(out, size);
+      if (split) this.#outApart += prepared.payload.length;
+    }
     const counters = this.broker.counters;
     counters.messagesSent++;
     counters.sentByQos[d.qos]++;
@@ -378,12 +416,12 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     this.send({ type: PacketType.PUBREL, packetId });
   }
 
-  #push(buf: Buffer): void {
+  #push(item: OutItem, bytes: number): void {
     if (this.#transportClosed) return;
     const out = this.#out;
-    if (out === undefined) this.#out = [buf];
-    else out.push(buf);
-    this.#outBytes += buf.length;
+    if (out === undefined) this.#out = [item];
+    else out.push(item);
+    this.#outBytes += bytes;
     this.#schedule();
   }
 
@@ -399,11 +437,20 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
    */
   flush(force = false): void {
     this.#scheduled = false;
-    const chunks = this.#out;
-    if ((this.#paused && !force) || chunks === undefined || this.#transportClosed) return;
-    this.broker.counters.bytesSent += this.#outBytes;
+    const items = this.#out;
+    if ((this.#paused && !force) || items === undefined || this.#transportClosed) return;
+    const bytes = this.#outBytes;
+    this.broker.counters.bytesSent += bytes;
     this.#out = undefined;
     this.#outBytes = 0;
+    const apart = this.#outApart;
+    this.#outApart = 0;
+    // One Buffer as it is (a fan-out's shared encoding stays shared); anything else assembled into one write.
+    const only = items.length === 1 ? items[0]! : undefined;
+    const chunks =
+      only !== undefined && typeof only !== "number" && !(only instanceof OutPublish)
+        ? [only]
+        : assemble(items, bytes, apart, this.version);
     if (!this.transport.write(chunks)) {
       this.#paused = true; // resume in onDrain
       return;

@@ -10,6 +10,7 @@
 // "lease-lost" fires (everything attached to the lease is gone in etcd by then), and the membership keeps trying to
 // register again under a new lease ("rejoined" when it has).
 import { randomBytes } from "node:crypto";
+import { EtcdLeaseInvalidError } from "etcd3";
 import type { Etcd3, IKeyValue, Lease, Watcher } from "etcd3";
 import type { Clock, Logger, TimerHandle } from "../util/index.ts";
 import { ClusterError, ClusterErrorCode } from "./errors.ts";
@@ -162,34 +163,61 @@ export class Membership {
   }
 
   async #register(deadline: number): Promise<void> {
-    const { etcd, keys, leaseTtl, clock } = this.#o;
+    const { etcd, keys, clock } = this.#o;
     const key = keys.node(this.self.id);
     const value = JSON.stringify(this.self);
-    const lease = etcd.lease(leaseTtl);
-    this.#lease = lease;
-    lease.on("lost", (err) => this.#lost(lease, err));
-    const asked = clock.now();
-    let leaseId: string;
-    try {
-      leaseId = await lease.grant();
-      this.#fence(lease, asked);
-    } catch (err) {
-      throw new ClusterError(ClusterErrorCode.EtcdUnavailable, `cannot reach etcd: ${String(err)}`, { cause: err });
-    }
+    let leaseId = await this.#grant();
     for (;;) {
-      // Create only if absent: compare the key's create revision with 0.
-      const r = await etcd.if(key, "Create", "==", 0).then(etcd.put(key).value(value).lease(leaseId)).commit();
-      if (r.succeeded) break;
+      let taken: boolean;
+      try {
+        // Create only if absent: compare the key's create revision with 0.
+        const r = await etcd.if(key, "Create", "==", 0).then(etcd.put(key).value(value).lease(leaseId)).commit();
+        if (r.succeeded) break;
+        taken = true;
+      } catch (err) {
+        if (!(err instanceof EtcdLeaseInvalidError)) {
+          throw new ClusterError(ClusterErrorCode.EtcdUnavailable, `cannot register in etcd: ${String(err)}`, {
+            cause: err,
+          });
+        }
+        // The lease expired while this node waited for its id: this process or etcd stalled for longer than the
+        // TTL (reproduced with etcd stopped 2.5 s under a 2 s TTL; a landing batch at load 20 hit it). Not a reason
+        // to fail the join: take a fresh lease and go on until the deadline.
+        taken = false;
+      }
       if (clock.now() >= deadline || this.#closed) {
         throw new ClusterError(
           ClusterErrorCode.NodeIdTaken,
           `node id ${JSON.stringify(this.self.id)} is registered by another live node (etcd key ${key})`,
         );
       }
-      await new Promise<void>((resolve) => clock.setTimeout(resolve, 250));
+      if (taken) await new Promise<void>((resolve) => clock.setTimeout(resolve, 250));
+      else leaseId = await this.#grant();
     }
     this.#leaseId = leaseId;
     this.#member = true;
+  }
+
+  /** A new lease for this node's registration (the previous one, if any, is no longer renewed), fenced. */
+  async #grant(): Promise<string> {
+    const { etcd, leaseTtl, clock } = this.#o;
+    const previous = this.#lease;
+    if (previous !== undefined) {
+      this.#fences.get(previous)?.();
+      this.#fences.delete(previous);
+      previous.release();
+    }
+    const lease = etcd.lease(leaseTtl);
+    this.#lease = lease;
+    lease.on("lost", (err) => this.#lost(lease, err));
+    const asked = clock.now();
+    try {
+      const leaseId = await lease.grant();
+      this.#fence(lease, asked);
+      return leaseId;
+    } catch (err) {
+      throw new ClusterError(ClusterErrorCode.EtcdUnavailable, `cannot reach etcd: ${String(err)}`, { cause: err });
+    }
   }
 
   async #watch(): Promise<void> {
@@ -279,7 +307,8 @@ export class Membership {
   }
 
   #lost(lease: Lease, err: Error): void {
-    if (this.#closed || lease !== this.#lease) return;
+    // Not yet (or not again) a member: the registration in progress sees the expired lease and takes a new one.
+    if (this.#closed || lease !== this.#lease || !this.#member) return;
     this.#member = false;
     this.#o.logger.error({ err }, "cluster lease lost: this node is not a member until it registers again");
     this.#events.emit("lease-lost", err);

@@ -87,8 +87,11 @@ export class PreparedPublish {
   /** 5.0 properties other than the per-subscriber ones, encoded without length prefix. */
   private readonly staticProps: Buffer;
   private readonly expiry: number | undefined;
-  /** QoS 0 encodings: [v3/v4 retain=0, v3/v4 retain=1, v5 retain=0, v5 retain=1]. */
-  private readonly qos0: (Buffer | undefined)[] = [undefined, undefined, undefined, undefined];
+  /**
+   * QoS 0 encodings: [v3/v4 retain=0, v3/v4 retain=1, v5 retain=0, v5 retain=1], allocated on first use: a message
+   * delivered only at QoS 1 (every durable-queue delivery: one PreparedPublish per delivery) never needs them.
+   */
+  private qos0: (Buffer | undefined)[] | undefined = undefined;
   /** The same slots for encodeHead(), allocated on first use. */
   private qos0Heads: (Buffer | undefined)[] | undefined = undefined;
 
@@ -102,21 +105,21 @@ export class PreparedPublish {
     this.payload = msg.payload;
     this.properties = msg.properties;
     this.topicField = topicFieldOf(msg.topic);
-    if (v4Qos0 !== undefined) this.qos0[0] = v4Qos0;
-    if (msg.properties === undefined) {
-      this.staticProps = EMPTY;
-      return;
-    }
+    if (v4Qos0 !== undefined) this.qos0 = [v4Qos0, undefined, undefined, undefined];
+    // The properties are encoded by a call of its own: where most messages have none (a traced 1 % carries a
+    // `traceparent`), the optimising compiler then keeps a call here instead of compiling the encoding into this
+    // constructor, which grew it past the budget for inlining it into the delivery path (docs/benchmarks.md, #15).
     const p = msg.properties;
-    this.expiry = p.messageExpiryInterval;
-    // A routed message's properties never hold the per-subscriber ones (createMessage keeps the forwarded ones
-    // only): then no copy without them is made.
-    const rest =
-      p.topicAlias === undefined && p.subscriptionIdentifiers === undefined && p.messageExpiryInterval === undefined
-        ? p
-        : perMessage(p);
-    this.staticProps = Buffer.allocUnsafe(propertiesLength(rest));
-    writeProperties(this.staticProps, 0, rest);
+    this.staticProps = p === undefined ? EMPTY : staticPropertiesOf(p);
+    this.expiry = p?.messageExpiryInterval;
+  }
+
+  /**
+   * Whether encode() returns one cached Buffer shared by every subscriber of this variant (QoS 0 with nothing per
+   * subscriber): a connection then takes that Buffer rather than encoding its own copy.
+   */
+  shares(version: ProtocolVersion, v: PublishVariant): boolean {
+    return isSimple(version === 5, v);
   }
 
   /** Bytes of one PUBLISH for one subscriber; equal to encode() of the equivalent PublishPacket. */
@@ -124,7 +127,8 @@ export class PreparedPublish {
     const v5 = version === 5;
     if (isSimple(v5, v)) {
       const slot = (v5 ? 2 : 0) + (v.retain ? 1 : 0);
-      return (this.qos0[slot] ??= this.build(v5, v, true));
+      const encoded = (this.qos0 ??= [undefined, undefined, undefined, undefined]);
+      return (encoded[slot] ??= this.build(v5, v, true));
     }
     return this.build(v5, v, true);
   }
@@ -143,7 +147,33 @@ export class PreparedPublish {
     return this.build(v5, v, false);
   }
 
-  private build(v5: boolean, v: PublishVariant, withPayload: boolean): Buffer {
+  /**
+   * Bytes of the whole PUBLISH for one subscriber (payload included), without encoding it: a connection checks it
+   * against the client's Maximum Packet Size and reserves its output with it, then encodes at its flush
+   * (encodeInto), so a delivery allocates no Buffer of its own.
+   */
+  encodedLength(version: ProtocolVersion, v: PublishVariant): number {
+    const rl = this.remainingLength(version === 5, v);
+    return 1 + varintLength(rl) + rl;
+  }
+
+  /**
+   * Writes the PUBLISH for one subscriber into `buf` at `off` (room checked by the caller with encodedLength);
+   * returns the offset after it. Without the payload when `withPayload` is false (the caller writes it apart).
+   * Same bytes as encode().
+   */
+  encodeInto(buf: Buffer, off: number, version: ProtocolVersion, v: PublishVariant, withPayload: boolean): number {
+    const v5 = version === 5;
+    return this.writeInto(buf, off, v5, v, this.remainingLength(v5, v), withPayload);
+  }
+
+  /** Whether the payload is at least `bytes` long (such a payload is written as a chunk of its own, uncopied). */
+  payloadAtLeast(bytes: number): boolean {
+    return this.payload.length >= bytes;
+  }
+
+  /** Remaining Length of the PUBLISH for `v` (validates the packet identifier and the size). */
+  private remainingLength(v5: boolean, v: PublishVariant): number {
     const topicField = v5 && v.omitTopic === true ? EMPTY_TOPIC : this.topicField;
     let rl = topicField.length + this.payload.length;
     if (v.qos > 0) {
@@ -152,30 +182,47 @@ export class PreparedPublish {
         throw new EncodeError(`packet identifier ${id} is not in 1..65535`);
       rl += 2;
     }
-    let plen = 0;
-    const expiry = v.messageExpiryInterval ?? this.expiry;
     if (v5) {
-      plen = this.staticProps.length;
-      if (v.topicAlias !== undefined) plen += 3;
-      if (expiry !== undefined) plen += 5;
-      if (v.subscriptionIdentifiers !== undefined) {
-        for (const id of v.subscriptionIdentifiers) plen += 1 + varintLength(id);
-      }
+      const plen = this.propertiesLength(v);
       rl += varintLength(plen) + plen;
     }
     if (rl > MAX_REMAINING_LENGTH) throw new EncodeError(`remaining length ${rl} exceeds ${MAX_REMAINING_LENGTH}`);
+    return rl;
+  }
+
+  /** 5.0 Property Length for `v`: the static properties plus the per-subscriber ones. */
+  private propertiesLength(v: PublishVariant): number {
+    let plen = this.staticProps.length;
+    if (v.topicAlias !== undefined) plen += 3;
+    if ((v.messageExpiryInterval ?? this.expiry) !== undefined) plen += 5;
+    const ids = v.subscriptionIdentifiers;
+    if (ids !== undefined) {
+      for (const id of ids) plen += 1 + varintLength(id);
+    }
+    return plen;
+  }
+
+  private build(v5: boolean, v: PublishVariant, withPayload: boolean): Buffer {
+    const rl = this.remainingLength(v5, v);
     const buf = Buffer.allocUnsafe(1 + varintLength(rl) + rl - (withPayload ? 0 : this.payload.length));
-    buf[0] = 0x30 | (v.qos > 0 && v.dup === true ? 0x08 : 0) | (v.qos << 1) | (v.retain ? 0x01 : 0);
-    let off = writeVarint(buf, 1, rl);
+    this.writeInto(buf, 0, v5, v, rl, withPayload);
+    return buf;
+  }
+
+  private writeInto(buf: Buffer, at: number, v5: boolean, v: PublishVariant, rl: number, withPayload: boolean): number {
+    const topicField = v5 && v.omitTopic === true ? EMPTY_TOPIC : this.topicField;
+    buf[at] = 0x30 | (v.qos > 0 && v.dup === true ? 0x08 : 0) | (v.qos << 1) | (v.retain ? 0x01 : 0);
+    let off = writeVarint(buf, at + 1, rl);
     off += topicField.copy(buf, off);
     if (v.qos > 0) off = writeU16(buf, off, v.packetId!);
     if (v5) {
       // Same order as writeProperties: Topic Alias, Message Expiry Interval, Subscription Identifiers, then the rest.
-      off = writeVarint(buf, off, plen);
+      off = writeVarint(buf, off, this.propertiesLength(v));
       if (v.topicAlias !== undefined) {
         buf[off] = 0x23;
         off = writeU16(buf, off + 1, v.topicAlias);
       }
+      const expiry = v.messageExpiryInterval ?? this.expiry;
       if (expiry !== undefined) {
         buf[off] = 0x02;
         off = writeU32(buf, off + 1, expiry);
@@ -188,9 +235,22 @@ export class PreparedPublish {
       }
       off += this.staticProps.copy(buf, off);
     }
-    if (withPayload) this.payload.copy(buf, off);
-    return buf;
+    if (withPayload) off += this.payload.copy(buf, off);
+    return off;
   }
+}
+
+/** The encoded properties of a message (without length prefix), less the ones written per subscriber. */
+function staticPropertiesOf(p: Properties): Buffer {
+  // A routed message's properties never hold the per-subscriber ones (createMessage keeps the forwarded ones
+  // only): then no copy without them is made.
+  const rest =
+    p.topicAlias === undefined && p.subscriptionIdentifiers === undefined && p.messageExpiryInterval === undefined
+      ? p
+      : perMessage(p);
+  const buf = Buffer.allocUnsafe(propertiesLength(rest));
+  writeProperties(buf, 0, rest);
+  return buf;
 }
 
 /** `p` without the properties that are set per subscriber (Topic Alias, Subscription Identifiers, Message Expiry). */

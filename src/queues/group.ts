@@ -14,6 +14,7 @@ import { SeqMap } from "../util/index.ts";
 import type { Clock } from "../util/index.ts";
 import { DeadlineHeap } from "./deadline-heap.ts";
 import { SeqList } from "./fifo.ts";
+import { HeldSeqs, InflightOrder } from "./inflight-order.ts";
 import type { QueueSettings } from "./config.ts";
 import { Ordering } from "./config.ts";
 import { assignPartitions } from "./partition.ts";
@@ -47,8 +48,10 @@ export interface GroupHost {
 }
 
 export class Consumer {
-  /** Seqs delivered and not settled, in delivery order. */
-  readonly inflight = new Set<number>();
+  /** Deliveries held: delivered and not settled. */
+  held = 0;
+  /** Seqs delivered and not settled, in delivery order (a view of the group's order: no Set churned per message). */
+  readonly inflight: ReadonlySet<number>;
   /** Partitions owned (ordering partition/strict). */
   partitions: number[] = [];
 
@@ -56,28 +59,38 @@ export class Consumer {
     readonly link: ConsumerLink,
     readonly group: Group,
     public prefetch: number,
-  ) {}
+  ) {
+    this.inflight = group.heldSeqs(this);
+  }
 
   get id(): string {
     return this.link.id;
   }
 
   get free(): number {
-    return this.prefetch - this.inflight.size;
+    return this.prefetch - this.held;
   }
 }
 
-interface Pending {
-  seq: number;
-  partition: number;
+class Pending {
+  /** Delivery serial while in flight (inflight-order.ts), 0 otherwise. */
+  serial = 0;
   /** Deliveries so far. */
   count: number;
   /** Holder while in flight; undefined while waiting for a retry or ready again. */
-  consumer: Consumer | undefined;
+  consumer: Consumer | undefined = undefined;
   /** In flight: when the delivery times out. Waiting: when it becomes visible again. */
-  at: number;
+  at = 0;
   /** The DLQ was full when it should have moved there: retry the move (not a delivery) at `at`. */
-  parked: string | undefined;
+  parked: string | undefined = undefined;
+
+  constructor(
+    readonly seq: number,
+    readonly partition: number,
+    count: number,
+  ) {
+    this.count = count;
+  }
 }
 
 export class Group {
@@ -87,7 +100,7 @@ export class Group {
   /** Every message delivered at least once and not settled. */
   readonly pending = new SeqMap<Pending>();
   /** In flight, in delivery order: deadlines are monotonic (one deliveryTimeout per queue), so the first is due first. */
-  readonly #inflight = new Map<number, Pending>();
+  readonly #inflight = new InflightOrder<Pending>();
   /** Waiting for a retry, by seq. */
   readonly #waiting = new Map<number, Pending>();
   /**
@@ -95,10 +108,13 @@ export class Group {
    * when its Pending left #waiting or was rescheduled (its `at` changed); stale entries are dropped when they surface.
    */
   readonly #due = new DeadlineHeap<Pending>();
-  /** Seqs above the floor settled by this group. */
-  readonly done = new Set<number>();
+  /**
+   * Seqs above the floor settled by this group (a SeqMap, not a Set: added and deleted once per message; see
+   * inflight-order.ts for what a churned hash table costs).
+   */
+  readonly done = new SeqMap<true>();
   /** Seqs with a persisted done marker. */
-  readonly #doneStored = new Set<number>();
+  readonly #doneStored = new SeqMap<true>();
   /** Partition owners (index into consumers), and per partition: in flight count, holder, waiting count. */
   #owners: (Consumer | undefined)[] = [];
   readonly #inflightCount: number[];
@@ -151,14 +167,7 @@ export class Group {
 
   /** Recovery: a message delivered before the restart; it is ready again with its delivery count kept. */
   restorePending(seq: number, partition: number, rec: PendingRecord): void {
-    const p: Pending = {
-      seq,
-      partition,
-      count: rec.count,
-      consumer: undefined,
-      at: 0,
-      parked: undefined,
-    };
+    const p = new Pending(seq, partition, rec.count);
     this.pending.set(seq, p);
     const now = this.host.clock.now();
     if (rec.visibleAt > now) this.#wait(p, rec.visibleAt);
@@ -167,8 +176,18 @@ export class Group {
 
   /** Recovery: a done marker above the floor. */
   restoreDone(seq: number): void {
-    this.done.add(seq);
-    this.#doneStored.add(seq);
+    this.done.set(seq, true);
+    this.#doneStored.set(seq, true);
+  }
+
+  /** `c`'s deliveries in flight as a set of seqs (Consumer.inflight). */
+  heldSeqs(c: Consumer): ReadonlySet<number> {
+    return new HeldSeqs(
+      c,
+      this.#inflight,
+      (seq) => this.pending.get(seq),
+      () => c.held,
+    );
   }
 
   // ---- consumers ------------------------------------------------------------------------------------------
@@ -193,15 +212,14 @@ export class Group {
     const i = this.consumers.indexOf(c);
     if (i < 0) return;
     this.consumers.splice(i, 1);
-    for (const seq of c.inflight) {
-      const p = this.pending.get(seq);
-      if (p === undefined) continue;
-      this.#inflight.delete(seq);
+    this.#inflight.forEach((p) => {
+      if (p.consumer !== c) return;
+      this.#inflight.delete(p);
       this.#untrack(p, c);
       p.consumer = undefined;
-      this.#list(p.partition).insert(seq); // no backoff: the consumer did not fail the message, its connection went away
-    }
-    c.inflight.clear();
+      this.#list(p.partition).insert(p.seq); // no backoff: the consumer did not fail the message, its connection went away
+    });
+    c.held = 0;
     this.#rebalance();
     this.pump();
   }
@@ -277,15 +295,14 @@ export class Group {
       return;
     }
     if (p === undefined) {
-      p = { seq, partition: host.partitionOf(seq), count: 0, consumer: undefined, at: 0, parked: undefined };
+      p = new Pending(seq, host.partitionOf(seq), 0);
       this.pending.set(seq, p);
     }
     p.count++;
     p.consumer = c;
     p.at = now + host.settings.deliveryTimeout;
-    this.#inflight.delete(seq);
-    this.#inflight.set(seq, p);
-    c.inflight.add(seq);
+    this.#inflight.add(p);
+    c.held++;
     this.#inflightCount[p.partition]!++;
     this.#holder[p.partition] = c;
     host.store.putPending(host.name, this.name, seq, { count: p.count, visibleAt: 0 });
@@ -383,14 +400,7 @@ export class Group {
       return;
     }
     // DLQ full: nothing moves, nothing is lost; the move is tried again later and the condition is counted.
-    const parked: Pending = p ?? {
-      seq,
-      partition,
-      count,
-      consumer: undefined,
-      at: 0,
-      parked: undefined,
-    };
+    const parked = p ?? new Pending(seq, partition, count);
     this.pending.set(seq, parked);
     parked.parked = reason;
     this.#list(partition).remove(seq);
@@ -401,8 +411,8 @@ export class Group {
   #forget(p: Pending): void {
     const c = p.consumer;
     if (c !== undefined) {
-      c.inflight.delete(p.seq);
-      this.#inflight.delete(p.seq);
+      c.held--;
+      this.#inflight.delete(p);
       this.#untrack(p, c);
       p.consumer = undefined;
     }
@@ -452,11 +462,11 @@ export class Group {
   settle(seq: number): void {
     const host = this.host;
     if (seq <= this.floor || this.done.has(seq)) return;
-    this.done.add(seq);
+    this.done.set(seq, true);
     host.settled(this, seq);
     this.#advance();
     if (seq > this.floor && host.has(seq) && !this.#doneStored.has(seq)) {
-      this.#doneStored.add(seq);
+      this.#doneStored.set(seq, true);
       host.store.putDone(host.name, this.name, seq);
     }
   }
@@ -510,8 +520,8 @@ export class Group {
     }
     this.pump();
     let next = Number.POSITIVE_INFINITY;
-    const first = this.#inflight.values().next();
-    if (first.done !== true) next = first.value.at;
+    const first = this.#inflight.first();
+    if (first !== undefined) next = first.at;
     const due = this.#firstDue();
     if (due !== undefined && due.at < next) next = due.at;
     return next;
@@ -549,7 +559,7 @@ export class Group {
       consumers: this.consumers.map((c) => ({
         id: c.id,
         prefetch: c.prefetch,
-        inflight: c.inflight.size,
+        inflight: c.held,
         partitions: this.host.settings.ordering === Ordering.None ? [] : [...c.partitions],
       })),
       inflight: this.#inflight.size,

@@ -24,6 +24,12 @@ export class SeqMap<V> {
   #last: Page<V> | undefined;
   /** An emptied page kept for the next one needed (a map that empties and fills again allocates nothing). */
   #spare: Page<V> | undefined;
+  /**
+   * The last page that emptied, left in place: a map that keeps few entries (a group's settled seqs above its
+   * floor) empties and refills the same page once per message, and dropping and re-adding it each time churned
+   * the page index Map at the message rate. At most one empty page stays; it is dropped when another empties.
+   */
+  #idle: Page<V> | undefined;
 
   get size(): number {
     return this.#size;
@@ -59,7 +65,7 @@ export class SeqMap<V> {
     }
     const i = key & MASK;
     if (p.slots[i] === undefined) {
-      p.count++;
+      if (p.count++ === 0 && p === this.#idle) this.#idle = undefined;
       this.#size++;
     }
     p.slots[i] = value;
@@ -73,11 +79,17 @@ export class SeqMap<V> {
     p.slots[i] = undefined;
     this.#size--;
     if (--p.count === 0) {
-      this.#pages.delete(p.index);
-      if (this.#last === p) this.#last = undefined;
-      this.#spare = p; // all its slots are empty again
+      const idle = this.#idle;
+      this.#idle = p;
+      if (idle !== undefined && idle !== p) this.#drop(idle);
     }
     return true;
+  }
+
+  #drop(p: Page<V>): void {
+    this.#pages.delete(p.index);
+    if (this.#last === p) this.#last = undefined;
+    this.#spare = p; // all its slots are empty again
   }
 
   clear(): void {
@@ -91,7 +103,21 @@ export class SeqMap<V> {
     }
     this.#pages.clear();
     this.#last = undefined;
+    this.#idle = undefined;
     this.#size = 0;
+  }
+
+  /** The entry with the smallest key (a scan of the lowest page: for timers, not per message), or undefined. */
+  first(): [number, V] | undefined {
+    let low: Page<V> | undefined;
+    for (const p of this.#pages.values()) if (p.count > 0 && (low === undefined || p.index < low.index)) low = p;
+    if (low === undefined) return undefined;
+    const slots = low.slots;
+    for (let i = 0; i < SIZE; i++) {
+      const v = slots[i];
+      if (v !== undefined) return [low.index * SIZE + i, v];
+    }
+    return undefined;
   }
 
   /** Calls `fn` for every entry in ascending key order, without an entry array per call (deleting is allowed). */

@@ -8,8 +8,8 @@
 //   (never broadcast); the receiving node routes it to its own ordinary subscriptions only.
 // - Shared groups span nodes: for each matching `$share/<g>/<filter>` the publishing node picks ONE node among
 //   those with members (itself included), round-robin per group, and only that node's group delivers it.
-// - Retained messages are replicated to every node (they must be there for future subscribers); concurrent writes
-//   to one topic are resolved last-writer-wins by (publish time, node id). A link coming up sends its retained set.
+// - Retained messages are replicated to every node (retained-sync.ts: they must be there for future subscribers); writes
+//   racing on one topic are resolved last-writer-wins by (publish time, node id). A link coming up sends its set.
 // - `$` topics ($SYS, $queue) stay on their node: $SYS is per node, durable queues have their own clustering.
 //
 // Forwarding of QoS 1/2 is at least once between live nodes, without duplicates (reliable.ts): numbered frames kept
@@ -26,12 +26,14 @@ import type {
   Session,
   Subscription,
 } from "../../broker/index.ts";
-import type { Clock, Logger, TimerHandle } from "../../util/index.ts";
+import type { Clock, Logger } from "../../util/index.ts";
 import { BodyReader, encodeMessageHead, encodeString } from "./message-codec.ts";
 import { Qos0Batches, readBatch } from "./forward-batch.ts";
 import { RoutingFrame } from "./frame-types.ts";
 import type { InterestDelta, InterestSnapshot } from "./frame-types.ts";
 import { LocalInterest, RemoteInterest } from "./interest.ts";
+import { LinkHolds } from "./link-holds.ts";
+import { RetainedReplica } from "./retained-sync.ts";
 import { ForwardInbox, ForwardOutbox, RELIABLE_HEADER_BYTES } from "./reliable.ts";
 
 /** What the cluster router needs of the node (ClusterNode.routingPeers()). */
@@ -75,17 +77,6 @@ export interface ClusterRoutingStats {
   duplicatesDropped: number;
 }
 
-interface Stamp {
-  readonly at: number;
-  readonly node: string;
-}
-
-/** Longest a full link holds publishers in one episode (as overload.stallLimitMs does for a local subscriber). */
-const STALL_LIMIT_MS = 1000;
-
-const newer = (a: Stamp, b: Stamp | undefined): boolean =>
-  b === undefined || a.at > b.at || (a.at === b.at && a.node > b.node);
-
 export class ClusterRouter implements Router {
   readonly #stats: ClusterRoutingStats = {
     forwarded: 0,
@@ -116,11 +107,8 @@ export class ClusterRouter implements Router {
   readonly #mine = new LocalInterest();
   readonly #remote = new RemoteInterest();
   readonly #rr = new Map<string, number>();
-  readonly #stamps = new Map<string, Stamp>();
-  /** Per peer: publishers held because its link is full, released on drain (or after STALL_LIMIT_MS). */
-  readonly #held = new Map<string, { producers: Set<Producer>; timer: TimerHandle }>();
-  /** Peers whose link stayed full past the stall limit: QoS 0 to them is dropped until the link drains. */
-  readonly #stalled = new Set<string>();
+  readonly #holds: LinkHolds;
+  readonly #retained: RetainedReplica;
   #peers: RoutingPeers | undefined;
   #detach: (() => void)[] = [];
 
@@ -132,6 +120,8 @@ export class ClusterRouter implements Router {
     this.#parts = parts;
     this.#inner = parts.router;
     this.#local = parts.local;
+    this.#holds = new LinkHolds(parts.overload, clock, logger, this.#stats);
+    this.#retained = new RetainedReplica(parts, clock, this.#stats, (from, err) => this.#bad(from, err));
   }
 
   /** Starts routing across the cluster (until then: this node only, interest is counted). */
@@ -144,7 +134,7 @@ export class ClusterRouter implements Router {
     d.push(peers.handle(RoutingFrame.InterestSync, (from, body) => this.#onSync(from, body)));
     d.push(peers.handle(RoutingFrame.InterestDelta, (from, body) => this.#onDelta(from, body)));
     d.push(peers.handle(RoutingFrame.SyncRequest, (from) => this.#sendSync(from)));
-    d.push(peers.handle(RoutingFrame.Retained, (from, body) => this.#onRetained(from, body)));
+    d.push(peers.handle(RoutingFrame.Retained, (from, body) => this.#retained.onFrame(from, body)));
     d.push(peers.handle(RoutingFrame.ForwardReliable, (from, body, src) => this.#onNumbered(from, body, false, src)));
     d.push(
       peers.handle(RoutingFrame.ForwardSharedReliable, (from, body, src) => this.#onNumbered(from, body, true, src)),
@@ -156,23 +146,17 @@ export class ClusterRouter implements Router {
         this.#remote.dropNode(node);
         this.#outbox.drop(node);
         this.#qos0.drop(node);
-        this.#release(node);
-        this.#stalled.delete(node);
+        this.#holds.clear(node);
       }),
     );
-    d.push(
-      peers.onDrain((node) => {
-        this.#stalled.delete(node);
-        this.#release(node);
-      }),
-    );
+    d.push(peers.onDrain((node) => this.#holds.clear(node)));
     // Links that came up before this router was attached (the node joins before the broker routes through it) missed
     // the exchange of snapshots, and their peers' SyncRequests found no handler here: exchange now.
     for (const node of peers.peers()) if (peers.connected(node)) this.#linkUp(node);
   }
 
   detach(): void {
-    for (const node of [...this.#held.keys()]) this.#release(node);
+    this.#holds.releaseAll();
     for (const fn of this.#detach) fn();
     this.#detach = [];
     this.#peers = undefined;
@@ -213,7 +197,7 @@ export class ClusterRouter implements Router {
   route(msg: Message): RouteResult {
     const peers = this.#peers;
     if (peers === undefined || msg.topic.startsWith("$")) return this.#inner.route(msg);
-    if (msg.retain && this.#parts.retainAvailable) this.#replicateRetained(peers, msg);
+    if (msg.retain && this.#parts.retainAvailable) this.#retained.replicate(peers, msg);
     if (this.#remote.empty) return this.#inner.route(msg);
     const remoteShared = this.#remote.sharedFor(msg.topic);
     const r: RouteResult =
@@ -224,7 +208,7 @@ export class ClusterRouter implements Router {
         // Into each node's batch of this run (forward-batch.ts): the common, cheapest case.
         for (const node of nodes) {
           r.matched++;
-          if (this.#admit(peers, node, 0)) {
+          if (this.#holds.admit(peers.writable(node), node, 0)) {
             this.#qos0.add(node, msg);
             this.#stats.forwarded++;
           }
@@ -291,13 +275,9 @@ export class ClusterRouter implements Router {
     return r;
   }
 
-  /**
-   * Queues a forward. A link over its high-water mark holds the publisher whose packet is being handled (its
-   * connection stops reading, as for a local subscriber over its marks) until the link drains, at most
-   * STALL_LIMIT_MS; past that the link is "stalled" and QoS 0 to it is dropped (counted) until it drains.
-   */
+  /** Queues a forward (a full link holds the publisher: link-holds.ts). False: refused (QoS 1/2 over a limit). */
   #forward(peers: RoutingPeers, node: string, type: number, parts: readonly Buffer[], qos: number): boolean {
-    if (!this.#admit(peers, node, qos)) return true; // like a slow local subscriber's QoS 0: dropped, not refused
+    if (!this.#holds.admit(peers.writable(node), node, qos)) return true; // like a slow local subscriber's QoS 0: dropped, not refused
     let frame = parts;
     if (qos > 0) {
       type = type === RoutingFrame.Forward ? RoutingFrame.ForwardReliable : RoutingFrame.ForwardSharedReliable;
@@ -315,42 +295,6 @@ export class ClusterRouter implements Router {
     }
     this.#stats.forwarded++;
     return true;
-  }
-
-  /** False: a QoS 0 message for a link over its high-water mark past its stall limit, dropped (counted). */
-  #admit(peers: RoutingPeers, node: string, qos: number): boolean {
-    if (peers.writable(node)) return true;
-    const producer = this.#parts.overload.producer;
-    if (producer !== undefined && !this.#stalled.has(node)) this.#hold(node, producer);
-    else if (qos === 0) {
-      this.#stats.forwardDropped++;
-      return false;
-    }
-    return true;
-  }
-
-  #hold(node: string, producer: Producer): void {
-    let h = this.#held.get(node);
-    if (h === undefined) {
-      const timer = this.clock.setTimeout(() => {
-        this.#stalled.add(node);
-        this.logger.warn({ node }, "link to a node stayed full past the stall limit: QoS 0 to it is dropped");
-        this.#release(node);
-      }, STALL_LIMIT_MS);
-      this.#held.set(node, (h = { producers: new Set(), timer }));
-    }
-    if (h.producers.has(producer)) return;
-    h.producers.add(producer);
-    producer.hold();
-    this.#stats.publisherHolds++;
-  }
-
-  #release(node: string): void {
-    const h = this.#held.get(node);
-    if (h === undefined) return;
-    this.#held.delete(node);
-    h.timer.cancel();
-    for (const p of h.producers) p.release();
   }
 
   /** A ForwardBatch: every message routed to this node's ordinary subscriptions, in order. */
@@ -437,7 +381,7 @@ export class ClusterRouter implements Router {
     this.#outbox.resend(node, (type, parts) => peers.send(node, type, parts));
     this.#sendSync(node);
     peers.send(node, RoutingFrame.SyncRequest, Buffer.alloc(0));
-    this.#sendRetained(peers, node);
+    this.#retained.sendAll(peers, node);
   }
 
   #sendSync(node: string): void {
@@ -457,61 +401,9 @@ export class ClusterRouter implements Router {
     else if (d.op === "-f" || d.op === "-s") this.#remote.remove(from, d.op === "-s", d.v);
   }
 
-  // ---- retained ---------------------------------------------------------------------------------------------
-
-  #replicateRetained(peers: RoutingPeers, msg: Message): void {
-    const stamp = { at: this.clock.now(), node: peers.self };
-    this.#stamps.set(msg.topic, stamp);
-    const parts = [retainedHead(stamp), encodeMessageHead(msg), msg.payload];
-    for (const node of peers.peers()) {
-      if (peers.send(node, RoutingFrame.Retained, parts)) this.#stats.retainedReplicated++;
-    }
-  }
-
-  /**
-   * Leader task `retained-cleanup`: removes the retained messages whose Message Expiry passed, here and (replicated
-   * as deletions) on every node. Returns how many. Without it, an expired retained message goes only when a new
-   * subscription reads it.
-   */
+  /** Leader task `retained-cleanup` (retained-sync.ts): expired retained messages removed on every node. */
   sweepRetained(): number {
-    const now = this.clock.now();
-    const expired: Message[] = [];
-    this.#parts.retained.match("#", (msg) => {
-      if (msg.expiresAt !== undefined && msg.expiresAt <= now) expired.push(msg);
-    });
-    const peers = this.#peers;
-    for (const msg of expired) {
-      this.#parts.retained.delete(msg.topic);
-      if (peers !== undefined)
-        this.#replicateRetained(peers, { ...msg, payload: Buffer.alloc(0), expiresAt: undefined });
-    }
-    return expired.length;
-  }
-
-  #sendRetained(peers: RoutingPeers, node: string): void {
-    this.#parts.retained.match("#", (msg) => {
-      const stamp = this.#stamps.get(msg.topic) ?? { at: 0, node: "" };
-      peers.send(node, RoutingFrame.Retained, [retainedHead(stamp), encodeMessageHead(msg), msg.payload]);
-    });
-  }
-
-  #onRetained(from: string, body: Buffer): void {
-    let stamp: Stamp;
-    let msg: Message;
-    try {
-      const at = body.readDoubleBE(0);
-      const reader = new BodyReader(body);
-      reader.off = 8;
-      stamp = { at, node: reader.string() };
-      msg = reader.message();
-    } catch (err) {
-      return this.#bad(from, err);
-    }
-    if (!this.#parts.retainAvailable || !newer(stamp, this.#stamps.get(msg.topic))) return;
-    this.#stamps.set(msg.topic, stamp);
-    this.#stats.retainedApplied++;
-    if (msg.payload.length === 0) this.#parts.retained.delete(msg.topic);
-    else this.#parts.retained.set({ ...msg, payload: Buffer.from(msg.payload), retain: true });
+    return this.#retained.sweep(this.#peers);
   }
 
   #bad(from: string, err: unknown): void {
@@ -526,14 +418,6 @@ function interestKey(sub: Subscription): { shared: boolean; filter: string } | u
     return sub.shared.filter.startsWith("$") ? undefined : { shared: true, filter: sub.filter };
   }
   return sub.filter.startsWith("$") ? undefined : { shared: false, filter: sub.filter };
-}
-
-function retainedHead(stamp: Stamp): Buffer {
-  const node = encodeString(stamp.node);
-  const b = Buffer.allocUnsafe(8 + node.length);
-  b.writeDoubleBE(stamp.at, 0);
-  node.copy(b, 8);
-  return b;
 }
 
 function parseJson<T>(body: Buffer, ok: (v: Record<string, unknown>) => boolean): T | undefined {

@@ -1,6 +1,9 @@
 // TCP listener: adapts net.Socket to the broker's TransportConnection.
-//  - TCP_NODELAY (the server's noDelay option, set by Node on accept: one setsockopt per connection): MQTT packets
-//    are small and latency matters; the broker already coalesces writes per turn, so Nagle could only add delay.
+//  - TCP_NODELAY: MQTT packets are small and latency matters; the broker already coalesces writes per turn, so
+//    Nagle could only add delay. On Linux it is set once on the listening socket, which every accepted socket
+//    inherits (the kernel clones the listener's options), instead of a setsockopt per connection (a storm makes
+//    thousands a second, issue #10); elsewhere, or if Node's listening handle cannot, by the server's noDelay
+//    option (Node's setsockopt on each accepted socket).
 //    No SO_KEEPALIVE: MQTT's own keepalive supervises idle clients [MQTT-3.1.2-24], so that syscall is not paid.
 //  - Every write() of the core (all packets of one event-loop turn for this connection) becomes one syscall:
 //    the chunks are written between cork() and uncork(), which Node turns into a single writev.
@@ -67,32 +70,59 @@ function endGraceOf(clock: Clock): DeadlineList {
   return l;
 }
 
+/**
+ * What every connection of one listener shares: one object per listener instead of four fields per connection (a
+ * storm holds thousands of idle connections, issue #10).
+ */
+export interface SocketSetup {
+  readonly clock: Clock;
+  /** Bytes a socket may hold unsent before the broker is told to stop writing (TcpListenerOptions). */
+  readonly highWater: number;
+  /** TransportConnection.kind: "tcp", "tls". */
+  readonly kind: string;
+  /** Runs when a socket closed, before the broker hears of it (the listener's connection count). */
+  readonly onClosed: (() => void) | undefined;
+}
+
+/** The END_GRACE_MS deadline after end(): made by end(), so an open connection carries no deadline fields. */
+class EndGrace implements DeadlineEntry {
+  deadlineAt = 0;
+  deadlinePrev: DeadlineEntry | undefined = undefined;
+  deadlineNext: DeadlineEntry | undefined = undefined;
+  deadlineList: DeadlineList | undefined = undefined;
+  constructor(private readonly socket: net.Socket) {}
+
+  /** END_GRACE_MS after end() and the peer has not closed its side. */
+  onDeadline(): void {
+    this.socket.destroy();
+  }
+}
+
 /** Also adapts TLS sockets (a tls.TLSSocket is a net.Socket): src/transport/tls reuses it with kind "tls". */
-export class TcpConnection implements TransportConnection, DeadlineEntry {
+export class TcpConnection implements TransportConnection {
   /**
    * Read at once (a getpeername syscall): Node cannot tell it after the socket closed, and the log lines and the
    * per-address log limit of a connection that closes before its CONNECT need it then.
    */
   readonly remoteAddress: string;
   #ending = false;
-  /** Set by attachSocket: the broker's side of this connection, and the listener's close callback. */
+  /** Set by attachSocket: the broker's side of this connection. */
   handler: ConnectionHandler | undefined = undefined;
-  onClosed: (() => void) | undefined = undefined;
   /** The socket's last 'error', handed to the broker with 'close'. */
   error: Error | undefined = undefined;
-  deadlineAt = 0;
-  deadlinePrev: DeadlineEntry | undefined = undefined;
-  deadlineNext: DeadlineEntry | undefined = undefined;
-  deadlineList: DeadlineList | undefined = undefined;
+  #grace: EndGrace | undefined = undefined;
 
   constructor(
     private readonly socket: net.Socket,
-    private readonly clock: Clock,
-    private readonly highWater: number,
-    readonly kind: string = "tcp",
+    readonly setup: SocketSetup,
+    /** mTLS: who the client certificate says the client is (src/transport/tls). */
     readonly peerIdentity?: PeerIdentity,
   ) {
     this.remoteAddress = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
+  }
+
+  get kind(): string {
+    return this.setup.kind;
   }
 
   write(chunks: readonly Buffer[]): boolean {
@@ -119,7 +149,7 @@ export class TcpConnection implements TransportConnection, DeadlineEntry {
     }
     // Backpressure only above our mark. When we report it, Node's write() has returned false as well (our mark is
     // above Node's), so a 'drain' event is guaranteed to follow.
-    return ok || s.writableLength < this.highWater;
+    return ok || s.writableLength < this.setup.highWater;
   }
 
   #drainListened = false;
@@ -130,8 +160,9 @@ export class TcpConnection implements TransportConnection, DeadlineEntry {
     this.#ending = true;
     s.end();
     if (s.destroyed) return;
-    // The peer gets END_GRACE_MS to close its side (onDeadline); the socket's 'close' listener calls closed().
-    endGraceOf(this.clock).add(this, this.clock.now());
+    // The peer gets END_GRACE_MS to close its side (EndGrace); the socket's 'close' listener calls closed().
+    const clock = this.setup.clock;
+    endGraceOf(clock).add((this.#grace = new EndGrace(s)), clock.now());
   }
 
   /**
@@ -148,14 +179,10 @@ export class TcpConnection implements TransportConnection, DeadlineEntry {
     else s.destroy();
   }
 
-  /** END_GRACE_MS after end() and the peer has not closed its side. */
-  onDeadline(): void {
-    this.socket.destroy();
-  }
-
   /** The socket closed: the grace deadline of end() is not needed any more. */
   closed(): void {
-    this.deadlineList?.remove(this);
+    const g = this.#grace;
+    if (g !== undefined) g.deadlineList?.remove(g);
   }
 
   destroy(): void {
@@ -190,27 +217,44 @@ function onSocketError(this: AttachedSocket, err: Error): void {
 function onSocketClose(this: AttachedSocket): void {
   const conn = this[kConn]!;
   conn.closed();
-  conn.onClosed?.();
+  conn.setup.onClosed?.();
   conn.handler!.onClose(conn.error);
 }
 
 /**
- * Hands `conn` to the broker and forwards the socket's events to it; `onClosed` runs before the broker hears of it.
- * The adapter itself carries the handler (no extra object per connection: a storm holds thousands).
+ * Hands `conn` to the broker and forwards the socket's events to it; its setup's `onClosed` runs before the broker
+ * hears of a close. The adapter itself carries the handler (no extra object per connection: a storm holds thousands).
  */
 export function attachSocket(
   broker: ConnectionAcceptor,
   socket: net.Socket,
   conn: TcpConnection,
   limits: ListenerLimits | undefined,
-  onClosed: (() => void) | undefined,
 ): void {
   conn.handler = broker.accept(conn, limits);
-  conn.onClosed = onClosed;
   (socket as AttachedSocket)[kConn] = conn;
   socket.on("data", onSocketData);
   socket.on("error", onSocketError);
   socket.on("close", onSocketClose);
+}
+
+/** Node's listening handle and option (not in its typings): what noDelayOnListener needs, both checked at run time. */
+interface ListeningServer {
+  _handle?: { setNoDelay?: (on: boolean) => number } | null;
+  noDelay?: boolean;
+}
+
+/**
+ * Linux: TCP_NODELAY on the listening socket (accepted sockets inherit it), then Node's per-socket setsockopt is
+ * switched off. Anywhere this cannot be done (another OS, a cluster worker's shared handle, a Node without these
+ * internals) the server keeps its noDelay option, so every accepted socket still gets TCP_NODELAY.
+ */
+export function noDelayOnListener(server: net.Server): void {
+  if (process.platform !== "linux") return;
+  const s = server as unknown as ListeningServer;
+  const h = s._handle;
+  if (s.noDelay !== true || typeof h?.setNoDelay !== "function") return;
+  if (h.setNoDelay(true) === 0) s.noDelay = false;
 }
 
 export function listenTcp(
@@ -223,6 +267,7 @@ export function listenTcp(
   const server = net.createServer({ noDelay: true });
   const limits = opts.maxPacketSize !== undefined ? { maxPacketSize: opts.maxPacketSize } : undefined;
   const writeHighWater = opts.writeHighWaterMark ?? DEFAULT_WRITE_HIGH_WATER;
+  let setup: SocketSetup | undefined; // made at the first connection: Node's socket mark is known then
   const onClosed = (): void => {
     open--;
   };
@@ -234,8 +279,9 @@ export function listenTcp(
       return;
     }
     open++;
-    const highWater = Math.max(writeHighWater, socket.writableHighWaterMark);
-    attachSocket(broker, socket, new TcpConnection(socket, clock, highWater), limits, onClosed);
+    // Node gives every accepted socket the same writable mark (the server's highWaterMark option, unset here).
+    setup ??= { clock, highWater: Math.max(writeHighWater, socket.writableHighWaterMark), kind: "tcp", onClosed };
+    attachSocket(broker, socket, new TcpConnection(socket, setup), limits);
   });
 
   return new Promise((resolve, reject) => {
@@ -243,6 +289,7 @@ export function listenTcp(
     server.once("error", onError);
     server.listen(opts.port, opts.host, () => {
       server.off("error", onError);
+      noDelayOnListener(server);
       server.on("error", (err) => logger.error({ err }, "tcp listener error"));
       const addr = server.address();
       const port = typeof addr === "object" && addr !== null ? addr.port : opts.port;

@@ -137,3 +137,44 @@ test("membership: etcd unreachable is a clear error", async () => {
     c.close();
   }
 });
+
+test("membership: a join whose lease expires while it waits for a taken id still ends in a cluster error", async (t) => {
+  // A landing batch at load 20 failed the id-taken step above with a raw etcd3 "lease not found" (code undefined):
+  // the joining node's lease had expired while it waited for the id. Stopping etcd for longer than the TTL during
+  // the wait reproduces it.
+  const etcd = await startEtcd(t);
+  const c = connectEtcd({
+    endpoints: [etcd.endpoint],
+    timeoutMs: 5000,
+    tls: { enabled: false, caFile: "", certFile: "", keyFile: "" },
+  });
+  t.after(() => c.close());
+  const opts = (port: number): MembershipOptions => ({
+    etcd: c,
+    keys: clusterKeys("t3"),
+    nodeId: "a",
+    host: "127.0.0.1",
+    port,
+    leaseTtl: TTL,
+    clock: systemClock,
+    logger: silentLogger,
+  });
+  const a = await Membership.join(opts(1001));
+  t.after(() => a.leave());
+  const second = Membership.join(opts(1002)).then(
+    async (m) => {
+      await m.leave(); // a's own registration expired during the stop: taking the id is then right
+      return "joined";
+    },
+    (err: unknown) => {
+      const e = err as Error & { code?: string };
+      return `${e.code}: ${e.message}`;
+    },
+  );
+  await new Promise((resolve) => setTimeout(resolve, 300)); // the second join is in its wait loop
+  etcd.pause();
+  await new Promise((resolve) => setTimeout(resolve, TTL * 1000 + 500));
+  etcd.resume();
+  const outcome = await second;
+  assert.ok(outcome === "joined" || outcome.startsWith(`${ClusterErrorCode.NodeIdTaken}:`), outcome);
+});

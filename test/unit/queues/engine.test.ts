@@ -307,3 +307,37 @@ test("message ids parse exactly as /^(\\d{1,15})(?:-(\\d{1,15}))?$/ does (seq an
     assert.deepEqual(parseMessageId(s), expected(s), JSON.stringify(s));
   }
 });
+
+test("a consumer's in-flight seqs (Consumer.inflight) follow deliveries, settlements, timeouts and leaving, in delivery order", () => {
+  const { e, clock } = engine([{ name: "q", deliveryTimeout: 1000, retry: { initialBackoff: 10_000 } }]);
+  const [a, b] = [new Link("a"), new Link("b")];
+  const ca = e.join("q", undefined, a, { prefetch: 3000 });
+  const cb = e.join("q", undefined, b, { prefetch: 3000 });
+  // More than one page (1,024 slots) of deliveries in flight.
+  for (let i = 0; i < 2500; i++) pub(e, "q", String(i));
+  const seqsA = a.got.map((d) => d.seq);
+  const seqsB = b.got.map((d) => d.seq);
+  assert.equal(seqsA.length + seqsB.length, 2500);
+  assert.deepEqual([...ca.inflight], seqsA, "in delivery order");
+  assert.equal(ca.inflight.size, seqsA.length);
+  assert.equal(ca.inflight.has(seqsB[0]!), false, "another consumer's delivery");
+  assert.equal(cb.inflight.has(seqsB[0]!), true);
+  for (const seq of seqsA.slice(0, 100)) assert.equal(e.ack("q", undefined, seq).ok, true);
+  assert.equal(ca.inflight.size, seqsA.length - 100);
+  assert.equal(ca.inflight.has(seqsA[0]!), false, "settled");
+  assert.equal([...ca.inflight][0], seqsA[100], "the oldest unsettled");
+  assert.equal(e.info("q")!.groups[0]!.inflight, 2400);
+  clock.advance(999);
+  assert.equal(e.info("q")!.counters.timedOut, 0);
+  clock.advance(1); // every delivery times out at once, across pages
+  assert.equal(e.info("q")!.counters.timedOut, 2400);
+  assert.equal(ca.inflight.size, 0);
+  assert.deepEqual([...cb.inflight], []);
+  assert.equal(e.info("q")!.groups[0]!.retrying, 2400);
+  clock.advance(5000); // backoff (random 0: half of 10 s) over: redelivered; then b leaves, its share goes to a
+  assert.equal(ca.inflight.size + cb.inflight.size, 2400);
+  const heldByB = [...cb.inflight];
+  e.leave(cb);
+  assert.equal(ca.inflight.size, 2400);
+  for (const seq of heldByB) assert.equal(ca.inflight.has(seq), true);
+});

@@ -67,6 +67,38 @@ test("matches a Map under random sets and deletes", () => {
       m.set(k, i);
       ref.set(k, i);
     }
+    if (i % 97 === 0) {
+      const low = Math.min(...ref.keys());
+      assert.deepEqual(m.first(), ref.size === 0 ? undefined : [low, ref.get(low)], "first() is the smallest key");
+    }
+  }
+  assert.equal(m.size, ref.size);
+  for (const k of [...ref.keys()]) m.delete(k);
+  assert.equal(m.first(), undefined, "first() of an emptied map");
+  for (const [k, v] of ref) m.set(k, v);
+  assert.deepEqual(
+    [...m],
+    [...ref].sort((a, b) => a[0] - b[0]),
+  );
+});
+
+test("a sliding window of keys (a group's settled seqs, deliveries in flight) matches a Map, first() included", () => {
+  const m = new SeqMap<number>();
+  const ref = new Map<number, number>();
+  for (let k = 1; k <= 10_000; k++) {
+    m.set(k, k);
+    ref.set(k, k);
+    // Entries live 0..63 keys: the map empties and refills pages, one of them left in place while empty.
+    const gone = k - (k % 64);
+    if (gone > 0 && ref.delete(gone)) m.delete(gone);
+    if (k % 7 === 0) {
+      for (const old of [...ref.keys()].filter((x) => x < k - 30)) {
+        ref.delete(old);
+        assert.equal(m.delete(old), true);
+      }
+    }
+    const low = ref.size === 0 ? undefined : Math.min(...ref.keys());
+    assert.deepEqual(m.first(), low === undefined ? undefined : [low, low]);
   }
   assert.equal(m.size, ref.size);
   assert.deepEqual(

@@ -20,7 +20,7 @@ import { runQueue } from "./scenarios/queue.ts";
 import { failed, skipped, type RunResult } from "./scenarios/result.ts";
 import * as settings from "./scenarios/settings.ts";
 import { runSlowConsumer } from "./scenarios/slow-consumer.ts";
-import { runStorm } from "./scenarios/storm.ts";
+import { mergeStormRounds, runStorm } from "./scenarios/storm.ts";
 import { runThroughput } from "./scenarios/throughput.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -146,13 +146,19 @@ async function main(args: BenchArgs): Promise<void> {
   const specs = selectSpecs(allSpecs(timing.stormConnections), args.quick, args.only);
   if (specs.length === 0) throw new ArgsError(`--only ${args.only.join(",")} matches no scenario`);
   if (args.rounds !== null) timing.latencyRounds = args.rounds;
+  if (args.stormRounds !== null) timing.stormRounds = args.stormRounds;
   if (args.latencyGen !== null) timing.latencyGen = args.latencyGen;
-  const roundsOf = (spec: RunSpec): number => (spec.kind === "latency" ? timing.latencyRounds : 1);
+  const roundsOf = (spec: RunSpec): number =>
+    spec.kind === "latency"
+      ? timing.latencyRounds
+      : spec.kind === "storm" && spec.mode === "hold"
+        ? timing.stormRounds
+        : 1;
   const total = specs.reduce((sum, spec) => sum + roundsOf(spec), 0) * args.brokers.length;
   const results: RunResult[] = [];
   let n = 0;
   for (const spec of specs) {
-    // Latency rounds are interleaved (lib/latency-rounds.ts): round 1 runs the brokers in the order given, round 2
+    // Latency and held-storm rounds are interleaved (lib/latency-rounds.ts): round 1 runs the brokers in the order given, round 2
     // in reverse, …, so a busy minute hits both; every round starts fresh broker processes.
     const rounds = roundsOf(spec);
     const byBroker = new Map<BrokerId, RunResult[]>(args.brokers.map((id) => [id, []]));
@@ -173,7 +179,9 @@ async function main(args: BenchArgs): Promise<void> {
     }
     for (const id of args.brokers) {
       const runs = byBroker.get(id)!;
-      results.push(spec.kind === "latency" ? mergeRounds(runs) : runs[0]!);
+      results.push(
+        spec.kind === "latency" ? mergeRounds(runs) : spec.kind === "storm" ? mergeStormRounds(runs) : runs[0]!,
+      );
     }
   }
 
@@ -200,6 +208,7 @@ async function main(args: BenchArgs): Promise<void> {
       latencyRounds: timing.latencyRounds,
       latencyGen: timing.latencyGen,
       stormConnections: timing.stormConnections,
+      stormRounds: timing.stormRounds,
     },
   };
   const shown: BrokerId[] = args.brokers;

@@ -13,6 +13,8 @@ export interface BenchArgs {
   measureSeconds: number | null;
   /** Overrides the number of interleaved rounds of the latency scenarios (default 5, quick 1). */
   rounds: number | null;
+  /** Overrides the number of fresh-broker rounds of the held storm (default 5, quick 1). */
+  stormRounds: number | null;
   /** The latency scenarios' generator (default: c). */
   latencyGen: "c" | "node" | null;
   help: boolean;
@@ -26,6 +28,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --brokers <a,b>         brokers to run: ${BROKER_IDS.join(",")} (default: all)
   --measure <seconds>     measurement window of throughput runs (default 3, quick 1)
   --rounds <n>            rounds of each latency scenario, interleaved between brokers (default 5, quick 1)
+  --storm-rounds <n>      fresh-broker rounds of the held storm, interleaved between brokers (default 5, quick 1)
   --latency-gen <c|node>  latency generator: the C tool bench/tools/latgen.c (default) or the Node clients
   --no-pin                do not pin broker / load generator to CPUs
   --write-docs            update docs/benchmarks.md even after a partial run
@@ -46,6 +49,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     writeDocs: null,
     measureSeconds: null,
     rounds: null,
+    stormRounds: null,
     latencyGen: null,
     help: false,
   };
@@ -86,6 +90,13 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         const r = Number(value());
         if (!(Number.isInteger(r) && r >= 1 && r <= 50)) throw new ArgsError("--rounds takes an integer in [1, 50]");
         out.rounds = r;
+        break;
+      }
+      case "--storm-rounds": {
+        const r = Number(value());
+        if (!(Number.isInteger(r) && r >= 1 && r <= 50))
+          throw new ArgsError("--storm-rounds takes an integer in [1, 50]");
+        out.stormRounds = r;
         break;
       }
       case "--latency-gen": {
@@ -130,6 +141,7 @@ export function isFullRun(a: BenchArgs): boolean {
     a.brokers.length === BROKER_IDS.length &&
     a.measureSeconds === null &&
     a.rounds === null &&
+    a.stormRounds === null &&
     a.latencyGen === null
   );
 }

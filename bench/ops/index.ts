@@ -7,6 +7,8 @@
 //   tracing  ops + OpenTelemetry tracing at sampleRatio 0.01, OTLP/HTTP protobuf to a local sink
 //   ops-nolatency (only when listed) ops with management.latencyMetrics: false (no message timed for the latency
 //            histogram)
+//   metrics  (only when listed) ops without the webhook: the management server and its metrics alone
+//   hook     (only when listed) the webhook alone (management disabled): ops split in two, to see which half costs
 //   tracing0 (only when listed) ops + tracing enabled at sampleRatio 0: the tracer installed, nothing recorded; against
 //            ops it is what the unsampled path costs
 //   bare     the broker core and its TCP listener without the server composition (bench/ops/bare-broker.ts): no
@@ -55,7 +57,7 @@ let sampleRatio = 0.01;
 let nodeFlags: string[] = [];
 /** --ab-flags=none: the B runs start node without the launcher's flags (WHARF_NODE_FLAGS replaced). */
 const NO_LAUNCHER_FLAGS = "none";
-type Variant = "off" | "ops" | "ops-nolatency" | "tracing" | "tracing0" | "bare" | "base";
+type Variant = "off" | "ops" | "ops-nolatency" | "metrics" | "hook" | "tracing" | "tracing0" | "bare" | "base";
 
 const SPECS: Extract<RunSpec, { kind: "throughput" }>[] = [
   { kind: "throughput", id: "fan-in/qos0/100B/v5", family: "fan-in", qos: 0, payload: 100, protocol: PROTOCOL.v5 },
@@ -95,11 +97,13 @@ function config(variant: Variant, port: number, sinkUrl: string): string {
     "log: { level: warn }",
     "sys: { interval: 0 }",
   ];
+  const hook = `webhooks: [{ name: conn, url: "${sinkUrl}/hook", events: [client.connected, client.disconnected] }]`;
   if (variant === "off" || variant === "base") lines.push("management: { enabled: false }");
+  else if (variant === "hook") lines.push("management: { enabled: false }", hook);
   else {
     // ops-nolatency: the publish-to-delivery latency histogram off (what the every-64th timed message costs).
     lines.push(`management: { port: 0${variant === "ops-nolatency" ? ", latencyMetrics: false" : ""} }`);
-    lines.push(`webhooks: [{ name: conn, url: "${sinkUrl}/hook", events: [client.connected, client.disconnected] }]`);
+    if (variant !== "metrics") lines.push(hook);
   }
   if (variant === "tracing" || variant === "tracing0") {
     const ratio = variant === "tracing" ? sampleRatio : 0;
@@ -205,6 +209,7 @@ function median(xs: number[]): number {
 
 export async function runOpsBench(argv: readonly string[]): Promise<void> {
   const rounds = Number(argv.find((a) => a.startsWith("--rounds="))?.slice(9) ?? 3);
+  const budgetS = Number(argv.find((a) => a.startsWith("--budget="))?.slice(9) ?? 0);
   const measure = Number(argv.find((a) => a.startsWith("--measure="))?.slice(10) ?? 2);
   const only = argv.find((a) => a.startsWith("--only="))?.slice(7);
   const baseRoot = process.env["WHARF_BENCH_BASE_ROOT"];
@@ -217,6 +222,8 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
       "off",
       "ops",
       "ops-nolatency",
+      "metrics",
+      "hook",
       "tracing",
       "tracing0",
       "bare",
@@ -253,13 +260,32 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
   );
   const specs = SPECS.filter((x) => only === undefined || x.id.includes(only));
   const rows: string[] = [];
-  for (const spec of specs) {
+  const started = performance.now();
+  let roundsDone = 0;
+  for (const [si, spec] of specs.entries()) {
     const rates: Record<string, number[]> = {};
     const cpuUs: Record<string, number[]> = {};
     const losses: Record<string, number> = {};
     const gcShares: Record<string, number[]> = {};
+    let scenarioRounds = 0;
+    // Per round, for the paired ratios (each variant against off of the same round, which ran beside it).
+    const roundRates: Record<string, number[]> = {};
+    const roundCpu: Record<string, number[]> = {};
     for (let r = 0; r < rounds; r++) {
-      for (const { name: v, variant, extra } of runs) {
+      // --budget=<s>: whole rounds only, none started that would end past the budget (at the pace of the rounds so
+      // far, the scenarios still to run included), so that the bench lock's 240 s kill never loses the whole run.
+      if (budgetS > 0 && roundsDone > 0) {
+        const perRound = (performance.now() - started) / 1000 / roundsDone;
+        const left = rounds - r + (specs.length - 1 - si) * Math.max(1, scenarioRounds);
+        if ((performance.now() - started) / 1000 + perRound * left > budgetS && scenarioRounds >= 3) {
+          console.log(`  ${spec.id}: stopped after ${scenarioRounds} rounds (--budget=${budgetS} s)`);
+          break;
+        }
+      }
+      // The variants' order rotates from round to round: no variant always runs first after the previous one's
+      // exit, or last (position effects of the sink's state, the page cache, the other processes' rhythm).
+      const order = runs.map((_, i) => runs[(i + r) % runs.length]!);
+      for (const { name: v, variant, extra } of order) {
         const name = `${spec.id.replaceAll("/", "-")}-${v}-r${r + 1}`;
         const gcLog = join(ctx.tmp, `gc-${name}.json`);
         rmSync(gcLog, { force: true });
@@ -294,12 +320,19 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
           gc === undefined
             ? "gc ?"
             : `gc ${pct(gc.share)} of its busy time, ${gc.majors} mark-compacts, old space ${gc.oldSpaceMB.toFixed(1)} MB at the window's start`;
+        (roundRates[v] ??= [])[r] = res.msgsPerSec ?? Number.NaN;
+        (roundCpu[v] ??= [])[r] = perMsg;
         console.log(
           `  ${spec.id} ${v.padEnd(8)} round ${r + 1}: ${Math.round(res.msgsPerSec ?? 0)} msg/s, broker ${Math.round((res.brokerCpu ?? 0) * 100)}% cpu (${perMsg.toFixed(3)} µs/msg, ${gcText}), lost ${res.delivery?.lost ?? "?"}${flags.length > 0 ? ` ⚠ ${flags.join("; ")}` : ""}`,
         );
       }
+      scenarioRounds++;
+      roundsDone++;
     }
     const ref = rates.off === undefined ? runs[0]!.name : "off";
+    /** Median over the rounds of (variant / reference) within each round. */
+    const paired = (per: Record<string, number[]>, v: string): number =>
+      median((per[v] ?? []).map((x, i) => x / per[ref]![i]!).filter((x) => Number.isFinite(x)));
     const off = median(rates[ref] ?? []);
     const offCpu = median(cpuUs[ref] ?? []);
     for (const { name: v } of runs) {
@@ -313,7 +346,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
       const fast = cs.filter((_, i) => gcs[i]! < FAST_GC);
       const fastText = fast.length === 0 ? "–" : `${median(fast).toFixed(3)} (${fast.length})`;
       rows.push(
-        `| ${spec.id} | ${v} | ${Math.round(m).toLocaleString("en-US")} | ${v === ref ? "1.00" : ratio.toFixed(2)} | ${v === ref ? "" : `${((1 - ratio) * 100).toFixed(1)} %`} | ${c.toFixed(3)} (${cMin.toFixed(3)}–${Math.max(...cs).toFixed(3)}) | ${v === ref ? "" : `${((c / offCpu - 1) * 100).toFixed(1)} %`} | ${v === ref ? "" : `${((cMin / Math.min(...(cpuUs[ref] ?? [])) - 1) * 100).toFixed(1)} %`} | ${gcs.map(pct).join(", ")} | ${fastText} | ${losses[v] ?? 0} |`,
+        `| ${spec.id} | ${v} | ${Math.round(m).toLocaleString("en-US")} (${(rates[v] ?? []).length}) | ${v === ref ? "1.00" : ratio.toFixed(2)} | ${v === ref ? "" : `${((1 - ratio) * 100).toFixed(1)} %`} | ${c.toFixed(3)} (${cMin.toFixed(3)}–${Math.max(...cs).toFixed(3)}) | ${v === ref ? "" : `${((c / offCpu - 1) * 100).toFixed(1)} %`} | ${v === ref ? "" : `${((cMin / Math.min(...(cpuUs[ref] ?? [])) - 1) * 100).toFixed(1)} %`} | ${v === ref ? "" : `${((1 - paired(roundRates, v)) * 100).toFixed(1)} % / ${((paired(roundCpu, v) - 1) * 100).toFixed(1)} %`} | ${gcs.map(pct).join(", ")} | ${fastText} | ${losses[v] ?? 0} |`,
       );
     }
   }
@@ -326,9 +359,9 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
   console.log(`webhook/OTLP sink requests: ${await s.requests()}`);
   s.close();
   console.log(
-    `\n| scenario | variant | msg/s (median of ${rounds}) | vs off | throughput lost vs off | broker CPU µs/msg: median (min–max) | CPU/msg vs off: medians | CPU/msg vs off: minima | GC share of broker CPU, per round | CPU µs/msg, median of rounds with GC < ${pct(FAST_GC)} (rounds) | lost messages |`,
+    `\n| scenario | variant | msg/s: median (rounds) | vs off | throughput lost vs off | broker CPU µs/msg: median (min–max) | CPU/msg vs off: medians | CPU/msg vs off: minima | paired by round (median of per-round ratios): throughput lost / CPU/msg | GC share of broker CPU, per round | CPU µs/msg, median of rounds with GC < ${pct(FAST_GC)} (rounds) | lost messages |`,
   );
-  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const r of rows) console.log(r);
 }
 

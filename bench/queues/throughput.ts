@@ -99,6 +99,7 @@ for (const mode of flag("modes", "sync,batched").split(",")) {
           r.deliveredPerSec / (r.brokerThreads.find(([n]) => n === "main")?.[1] ?? Number.NaN),
         )}`,
       );
+      if (r.brokerTrouble !== undefined) console.log(`          ${r.brokerTrouble}`);
       const t = r.tail;
       if (t !== undefined) {
         const pc = (x: number): string => (Number.isNaN(x) ? "n/a" : `${Math.round(x * 100)} %`);

@@ -75,6 +75,11 @@ export interface QueueCaseResult {
   broker: BrokerLoopStats | undefined;
   /** Paced: what the messages at or above the p99 were in flight during (shares 0..1 of them; NaN: no data). */
   tail: TailAttribution | undefined;
+  /**
+   * When something went wrong (messages lost, duplicated, or the broker gone before the end of the window): the
+   * broker's exit status if it exited, and the tail of its stdout/stderr, to tell a crash from a stall.
+   */
+  brokerTrouble: string | undefined;
   load: string;
 }
 
@@ -344,6 +349,12 @@ export async function runQueueCase(o: QueueCaseOptions): Promise<QueueCaseResult
       delete broker.pauses;
       delete broker.stalls;
     }
+    const lost = Math.max(0, sent() - shared.delivered);
+    let brokerTrouble: string | undefined;
+    if (lost > 0 || shared.duplicates > 0 || Number.isNaN(cpu) || proc.exit !== null) {
+      const exit = proc.exit === null ? "still running" : `exited: ${JSON.stringify(proc.exit)}`;
+      brokerTrouble = `broker ${exit}; its output: ${proc.output().slice(-1500) || "(none)"}`;
+    }
     for (const s of [...pubs, ...consumers]) s.socket.destroy();
     return {
       publishedPerSec: Math.round((state.acked / elapsed) * 1000),
@@ -351,7 +362,7 @@ export async function runQueueCase(o: QueueCaseOptions): Promise<QueueCaseResult
       measuredMs: elapsed,
       e2e,
       sent: sent(),
-      lost: Math.max(0, sent() - shared.delivered),
+      lost,
       duplicates: shared.duplicates,
       brokerCpu: cpu / (elapsed / 1000),
       brokerThreads,
@@ -359,6 +370,7 @@ export async function runQueueCase(o: QueueCaseOptions): Promise<QueueCaseResult
       clientLoopP99: loop.percentile(99) / 1e6,
       broker,
       tail,
+      brokerTrouble,
       load: loadavg()
         .map((x) => x.toFixed(1))
         .join(" "),

@@ -34,6 +34,24 @@ export interface StormResult {
   rssPerConnectionKb?: number;
   /** Connections still open at the end of the idle hold. */
   stillOpen: number;
+  /**
+   * Held storm run in several fresh-broker rounds (storm.ts mergeStormRounds): every round's figures, in run order.
+   * The fields above are then medians over the rounds that measured something.
+   */
+  rounds?: StormRound[];
+}
+
+export interface StormRound {
+  connectsPerSec: number;
+  brokerCpuUsPerConnect?: number;
+  generatorCpuUsPerConnect?: number;
+  rssPerConnectionKb?: number;
+  /** Shares of one core over the connect phase. */
+  brokerCpu?: number;
+  generatorCpu?: number;
+  otherCpu?: number;
+  /** Load average (1 min) when the round ended. */
+  load1?: number;
 }
 
 /** The slow-consumer scenario (1 -> 10, one subscriber never reads): healthy rate with and without it. */

@@ -60,6 +60,12 @@ export interface Timing {
   stormConnections: number;
   stormConcurrency: number;
   stormHoldMs: number;
+  /**
+   * Held storm (`storm/N-conns`): rounds per broker, each on a fresh broker process, interleaved between brokers
+   * (run.ts), reported as the median with the range. One fresh-broker round moved by ~50 % on the same code (84 vs
+   * 132 µs per connect, stop 13), so one round cannot decide the ≥ 10k connects/s target.
+   */
+  stormRounds: number;
   /** Slow-consumer stuck phase: publishing before its window (longer than Wharf's default stall limit, 1 s). */
   slowWarmupMs: number;
   /** Slow-consumer stuck phase window (issue #10: RSS bounded over a 60 s run). */
@@ -81,6 +87,7 @@ export const FULL: Timing = {
   stormConnections: 5000,
   stormConcurrency: STORM_CONCURRENCY,
   stormHoldMs: 2000,
+  stormRounds: 5,
   slowWarmupMs: 3000,
   slowMeasureMs: 60_000,
 };
@@ -98,6 +105,7 @@ export const QUICK: Timing = {
   stormConnections: 5000,
   stormConcurrency: STORM_CONCURRENCY,
   stormHoldMs: 1000,
+  stormRounds: 1,
   slowWarmupMs: 2000,
   slowMeasureMs: 5000,
 };

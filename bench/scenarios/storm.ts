@@ -13,7 +13,9 @@ import { churnConnections, holdConnections, type HoldRun } from "../lib/connstor
 import { processMemory, tcpExtCounter } from "../lib/proc-stats.ts";
 import type { RunSpec } from "./catalog.ts";
 import { WindowMeters, measuredResult, runTag, sleep, type WindowReading } from "./common.ts";
-import type { RunResult } from "./result.ts";
+import os from "node:os";
+import { median } from "../lib/latency-rounds.ts";
+import { STATUS, type RunResult, type StormRound } from "./result.ts";
 import type { Timing } from "./settings.ts";
 
 type StormSpec = Extract<RunSpec, { kind: "storm" }>;
@@ -73,6 +75,7 @@ async function runHold(spec: StormSpec, broker: RunningBroker, timing: Timing): 
       // Memory after the idle hold, not at the end of the connect phase.
       brokerRssKb: after.rssKb,
       brokerPeakRssKb: after.peakKb,
+      load1: os.loadavg()[0]!,
     };
   } finally {
     run?.kill();
@@ -121,6 +124,51 @@ async function runChurn(spec: StormSpec, broker: RunningBroker, timing: Timing):
       rssBeforeKb: before,
       rssAfterKb: after.rssKb,
       stillOpen: 0,
+    },
+  };
+}
+
+/**
+ * One row from a held storm's fresh-broker rounds (run.ts runs them interleaved between brokers): the median
+ * round's result with every storm figure replaced by its median over the rounds that measured something, and
+ * every round kept in `storm.rounds` (the report shows the range and the generator's busiest round). A single
+ * round (or churn) is returned as it is.
+ */
+export function mergeStormRounds(runs: readonly RunResult[]): RunResult {
+  if (runs.length === 1) return runs[0]!;
+  const ok = runs.filter((r) => r.storm && (r.status === STATUS.ok || r.status === STATUS.invalid));
+  const notes = [...new Set(runs.flatMap((r, i) => r.notes.map((n) => `round ${i + 1}: ${n}`)))];
+  const rounds: StormRound[] = ok.map((r) => ({
+    connectsPerSec: r.storm!.connectsPerSec,
+    brokerCpuUsPerConnect: r.storm!.brokerCpuUsPerConnect,
+    generatorCpuUsPerConnect: r.storm!.generatorCpuUsPerConnect,
+    rssPerConnectionKb: r.storm!.rssPerConnectionKb,
+    brokerCpu: r.brokerCpu,
+    generatorCpu: r.generatorCpu,
+    otherCpu: r.otherCpu,
+    load1: r.load1,
+  }));
+  // A failed round fails the row: a median must not hide a round that lost connections.
+  const failedRun = runs.find((r) => r.status === STATUS.error);
+  if (ok.length === 0 || failedRun !== undefined) return { ...(failedRun ?? runs[0]!), notes };
+  const byRate = [...ok].sort((a, b) => a.storm!.connectsPerSec - b.storm!.connectsPerSec);
+  const base = byRate[(byRate.length - 1) >> 1]!;
+  const med = (f: (x: StormRound) => number | undefined): number => median(rounds.map((x) => f(x) ?? Number.NaN));
+  const rss = med((x) => x.rssPerConnectionKb);
+  return {
+    ...base,
+    status: ok.some((r) => r.status === STATUS.ok) ? STATUS.ok : STATUS.invalid,
+    notes,
+    brokerCpu: med((x) => x.brokerCpu),
+    generatorCpu: med((x) => x.generatorCpu),
+    otherCpu: med((x) => x.otherCpu),
+    storm: {
+      ...base.storm!,
+      connectsPerSec: med((x) => x.connectsPerSec),
+      brokerCpuUsPerConnect: med((x) => x.brokerCpuUsPerConnect),
+      generatorCpuUsPerConnect: med((x) => x.generatorCpuUsPerConnect),
+      ...(Number.isFinite(rss) ? { rssPerConnectionKb: rss } : {}),
+      rounds,
     },
   };
 }

@@ -275,13 +275,14 @@ function span(w: PbWriter, s: ReadableSpan): void {
  * batching processor can encode each span when it ends and keep no span object (otlp-batcher.ts).
  */
 export class ProtoRequest {
-  readonly #w = new PbWriter();
+  readonly #w: PbWriter;
   readonly #rs: number;
   readonly #ss: number;
   count = 0;
 
-  constructor(serviceName: string) {
-    const w = this.#w;
+  /** `size`: the buffer to start with (bytes; a batcher passes its previous request's size, so it does not grow). */
+  constructor(serviceName: string, size?: number) {
+    const w = (this.#w = new PbWriter(size));
     this.#rs = w.begin(1); // resource_spans
     const res = w.begin(1); // resource
     attributes(w, 1, { "service.name": serviceName, "service.version": BROKER_VERSION });

@@ -87,6 +87,8 @@ export interface ClientContext extends SessionLink {
 export interface CommitGate {
   /** Runs fn once everything written so far is committed, in order per client (or disconnects on failure). */
   afterCommit(c: ClientContext, fn: () => void): void;
+  /** afterCommit(c, () => c.send(PUBACK packetId)) without the closure (a QoS 1 PUBLISH with a storage effect). */
+  pubackAfterCommit(c: ClientContext, packetId: number): void;
   /** True when afterCommit(c, fn) would run fn at once: nothing uncommitted, nothing of c's waiting, no failure. */
   ready(c: ClientContext): boolean;
   /** An inbound QoS 2 packet id was recorded (exactly once across a restart). */

@@ -7,17 +7,20 @@
 // more is committed. Every waiting and every later acknowledgement is refused (the client is disconnected, 5.0:
 // 0x80, and resends after reconnecting to a broker with a working disk); whoever opened the store is told through
 // storage.onFailure() and stops the broker (src/server).
-import { ReasonCode } from "../codec/index.ts";
+import { PacketType, ReasonCode } from "../codec/index.ts";
 import { StorageError } from "../storage/index.ts";
 import type { Storage } from "../storage/index.ts";
 import type { Logger } from "../util/index.ts";
 import { ConnState } from "./conn-state.ts";
 import type { ClientContext } from "./core.ts";
 
-/** Acknowledgements waiting for one commit: connection, send function, connection, send function … */
+/**
+ * Acknowledgements waiting for one commit: connection, what to send, connection, what to send … — a function, or
+ * the packet id of a plain PUBACK (a queue PUBLISH's acknowledgement: no closure per message).
+ */
 interface Waiting {
   readonly promise: Promise<void>;
-  readonly items: (ClientContext | (() => void))[];
+  readonly items: (ClientContext | (() => void) | number)[];
 }
 
 export class AckGate {
@@ -52,7 +55,7 @@ export class AckGate {
    * was written and no earlier acknowledgement of this connection is still waiting, so paths without storage
    * effects stay synchronous. Commits settle in order, so acknowledgements keep their order per connection.
    */
-  afterCommit(c: ClientContext, fn: () => void): void {
+  afterCommit(c: ClientContext, fn: (() => void) | number): void {
     if (this.storage.failure !== undefined) {
       refuse(c);
       return;
@@ -60,12 +63,12 @@ export class AckGate {
     // Most calls (every in-process publish, every QoS 1 PUBLISH without a storage effect) find nothing written and
     // nothing waiting: answered without the WeakMap lookup.
     if (!this.#uncommitted && this.#waiting === 0) {
-      fn();
+      run(c, fn);
       return;
     }
     const pending = this.#pending.get(c) ?? 0;
     if (!this.#uncommitted && pending === 0) {
-      fn();
+      run(c, fn);
       return;
     }
     this.#uncommitted = false;
@@ -100,7 +103,7 @@ export class AckGate {
       // Resolved before a later failure was noticed: this batch is on disk, the acknowledgement is true.
       else if (c.state !== ConnState.Closed) {
         try {
-          (items[i + 1] as () => void)();
+          run(c, items[i + 1] as (() => void) | number);
         } catch (e) {
           // The others still go out; then it surfaces as before (an unhandled rejection).
           thrown ??= e instanceof Error ? e : new Error(String(e));
@@ -123,6 +126,13 @@ export class AckGate {
       `storage: persisting broker state failed (${what}): ${error.message}. No acknowledgement is sent from now on; the broker must stop`,
     );
   }
+}
+
+/** Sends what an acknowledgement item says: a plain PUBACK of that packet id, or whatever the function sends. */
+function run(c: ClientContext, what: (() => void) | number): void {
+  if (typeof what === "number")
+    c.send({ type: PacketType.PUBACK, packetId: what }); // [MQTT-4.3.2-2]
+  else what();
 }
 
 /** Nothing is acknowledged that is not on disk: the client resends after reconnecting. */

@@ -62,6 +62,10 @@ export class Persistence implements CommitGate, SessionStore, SessionLifecycleSt
     this.gate.afterCommit(c, fn);
   }
 
+  pubackAfterCommit(c: ClientContext, packetId: number): void {
+    this.gate.afterCommit(c, packetId);
+  }
+
   ready(c: ClientContext): boolean {
     return this.gate.ready(c);
   }

@@ -313,7 +313,8 @@ export class QueueRouter implements Router {
 
   #send(m: Member, d: QueueDelivery): void {
     const delivery: QueueBridgeDelivery = {
-      msg: deliveryMessage(d, m.version >= 5),
+      // The subscription's filter is the queue's topic (`$queue/<name>`): no string built per delivery.
+      msg: deliveryMessage(d, m.version >= 5, m.sub.filter),
       qos: m.sub.qos === 0 ? 0 : 1,
       retain: false,
       subscriptionIds: m.sub.identifier === undefined ? undefined : [m.sub.identifier],
@@ -530,8 +531,8 @@ function enqueueInput(payload: Buffer, props: Properties | undefined, expiresAt:
  * 3.1.1 consumer gets no properties on the wire, so none are built for it (one array, three strings and two
  * objects fewer per delivery).
  */
-function deliveryMessage(d: QueueDelivery, v5: boolean): Message {
-  if (!v5) return messageOf(d, d.properties);
+function deliveryMessage(d: QueueDelivery, v5: boolean, topic: string): Message {
+  if (!v5) return messageOf(d, topic, d.properties);
   const ups: UserProperty[] = [...(d.properties?.userProperties ?? [])];
   const dl = d.dlq;
   // A dead letter's `delivery-count` is its final count in the original queue (what the DLQ consumer wants to
@@ -546,19 +547,19 @@ function deliveryMessage(d: QueueDelivery, v5: boolean): Message {
       ["dlq-delivery-count", String(d.deliveryCount)],
     );
   }
-  return messageOf(d, { ...d.properties, userProperties: ups });
+  return messageOf(d, topic, { ...d.properties, userProperties: ups });
 }
 
-function messageOf(d: QueueDelivery, properties: Properties | undefined): Message {
+function messageOf(d: QueueDelivery, topic: string, properties: Properties | undefined): Message {
   return {
-    topic: QUEUE_PREFIX + d.queue,
+    topic,
     payload: d.payload,
     qos: 1,
     retain: false,
     properties,
     expiresAt: d.expiresAt,
     origin: undefined,
-    receivedAt: 0,
+    receivedAt: undefined,
     trace: undefined,
     prepared: undefined,
   };

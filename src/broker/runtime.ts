@@ -442,9 +442,14 @@ export class BrokerRuntime implements BrokerCore {
       return;
     }
     // [MQTT-3.3.1-5] replace; copy the payload so a long-lived retained message does not pin a socket chunk.
-    // receivedAt 0: a retained copy sent to a later subscriber says nothing about publish-to-delivery latency.
+    // receivedAt undefined: a retained copy sent to a later subscriber says nothing about publish-to-delivery latency.
     this.retained.set(
-      copyMessage(msg, { payload: Buffer.from(msg.payload), receivedAt: 0, trace: undefined, prepared: undefined }),
+      copyMessage(msg, {
+        payload: Buffer.from(msg.payload),
+        receivedAt: undefined,
+        trace: undefined,
+        prepared: undefined,
+      }),
     );
   }
 

@@ -134,7 +134,7 @@ export interface SessionEnv {
  */
 export function directDeliveries(msg: Message): boolean {
   return (
-    msg.receivedAt === 0 &&
+    msg.receivedAt === undefined &&
     msg.trace === undefined &&
     !events.delivery.hasSubscribers &&
     !events.settlement.hasSubscribers
@@ -583,7 +583,7 @@ export class Session {
       if (!link.writePublish(d, undefined, false)) this.#drop(d, DropReason.TooLarge);
       else {
         if (events.delivery.hasSubscribers) this.#emitDelivery(d, undefined, false);
-        if (d.msg.receivedAt !== 0 || d.msg.trace !== undefined) this.#observed(d, undefined);
+        if (d.msg.receivedAt !== undefined || d.msg.trace !== undefined) this.#observed(d, undefined);
         this.#settle(d, SENT);
       }
       return;
@@ -599,13 +599,13 @@ export class Session {
     this.inflight.set(packetId, { packetId, delivery: d, state });
     this.env.store?.sent(this, d, packetId, state);
     if (events.delivery.hasSubscribers) this.#emitDelivery(d, packetId, false);
-    if (d.msg.receivedAt !== 0 || d.msg.trace !== undefined) this.#observed(d, packetId);
+    if (d.msg.receivedAt !== undefined || d.msg.trace !== undefined) this.#observed(d, packetId);
   }
 
   /** A first delivery of a timed or traced message: its latency and its delivery span. */
   #observed(d: Delivery, packetId: number | undefined): void {
     const at = d.msg.receivedAt;
-    if (at !== 0 && events.deliveryLatency.hasSubscribers) {
+    if (at !== undefined && events.deliveryLatency.hasSubscribers) {
       events.deliveryLatency.publish({
         broker: this.env.brokerId,
         qos: d.qos,

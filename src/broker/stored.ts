@@ -16,7 +16,7 @@ export function messageFromStored(m: StoredMessage): Message {
     properties: m.properties,
     expiresAt: m.expiresAt,
     origin: m.origin,
-    receivedAt: 0,
+    receivedAt: undefined,
     trace: undefined,
     prepared: undefined,
   };
@@ -46,7 +46,7 @@ export const RELEASED: Message = {
   properties: undefined,
   expiresAt: undefined,
   origin: undefined,
-  receivedAt: 0,
+  receivedAt: undefined,
   trace: undefined,
   prepared: undefined,
 };

@@ -106,20 +106,12 @@ export class PreparedPublish {
     this.properties = msg.properties;
     this.topicField = topicFieldOf(msg.topic);
     if (v4Qos0 !== undefined) this.qos0 = [v4Qos0, undefined, undefined, undefined];
-    if (msg.properties === undefined) {
-      this.staticProps = EMPTY;
-      return;
-    }
+    // The properties are encoded by a call of its own: where most messages have none (a traced 1 % carries a
+    // `traceparent`), the optimising compiler then keeps a call here instead of compiling the encoding into this
+    // constructor, which grew it past the budget for inlining it into the delivery path (docs/benchmarks.md, #15).
     const p = msg.properties;
-    this.expiry = p.messageExpiryInterval;
-    // A routed message's properties never hold the per-subscriber ones (createMessage keeps the forwarded ones
-    // only): then no copy without them is made.
-    const rest =
-      p.topicAlias === undefined && p.subscriptionIdentifiers === undefined && p.messageExpiryInterval === undefined
-        ? p
-        : perMessage(p);
-    this.staticProps = Buffer.allocUnsafe(propertiesLength(rest));
-    writeProperties(this.staticProps, 0, rest);
+    this.staticProps = p === undefined ? EMPTY : staticPropertiesOf(p);
+    this.expiry = p?.messageExpiryInterval;
   }
 
   /**
@@ -246,6 +238,19 @@ export class PreparedPublish {
     if (withPayload) off += this.payload.copy(buf, off);
     return off;
   }
+}
+
+/** The encoded properties of a message (without length prefix), less the ones written per subscriber. */
+function staticPropertiesOf(p: Properties): Buffer {
+  // A routed message's properties never hold the per-subscriber ones (createMessage keeps the forwarded ones
+  // only): then no copy without them is made.
+  const rest =
+    p.topicAlias === undefined && p.subscriptionIdentifiers === undefined && p.messageExpiryInterval === undefined
+      ? p
+      : perMessage(p);
+  const buf = Buffer.allocUnsafe(propertiesLength(rest));
+  writeProperties(buf, 0, rest);
+  return buf;
 }
 
 /** `p` without the properties that are set per subscriber (Topic Alias, Subscription Identifiers, Message Expiry). */

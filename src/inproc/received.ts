@@ -227,7 +227,7 @@ export class LocalMessage extends PlainView implements Message, ReceivedMessage 
   readonly #properties: Properties | undefined;
   readonly #expiresAt: number | undefined;
   readonly #priority: number;
-  receivedAt = 0;
+  receivedAt: number | undefined = undefined;
   prepared: PreparedPublish | undefined = undefined;
   readonly trace: MessageTrace | undefined = undefined;
   readonly origin: string;

@@ -4,6 +4,7 @@
 // for consumers that keep up, who are handed a message right after its append). Past the budget the oldest written
 // bodies go first; a delivery of an evicted body reads it back from the store (one LMDB read, a few µs).
 import { SeqMap } from "../util/index.ts";
+import { SeqList } from "./fifo.ts";
 import type { QueueRecord } from "./store.ts";
 
 /** Heap bytes a cached body costs beyond its payload: the record object, the Buffer object, the Map entry. */
@@ -60,9 +61,11 @@ export class BodyCache {
 /** One queue's cached bodies, oldest first. */
 export class QueueBodies {
   readonly #map = new SeqMap<QueueRecord>();
-  /** Seqs in the order they were cached (ascending); entries already gone are skipped. */
-  #order: number[] = [];
-  #head = 0;
+  /**
+   * Seqs in the order they were cached (ascending; a ring: nothing allocated per message); entries already gone
+   * are dropped from its head as they go, and skipped when they went out of order.
+   */
+  #order = new SeqList();
   /** Highest seq cached by an append. */
   top = 0;
   /** Every append up to this seq is written to the store: its body may be evicted. */
@@ -81,7 +84,7 @@ export class QueueBodies {
   /** A freshly appended body (not yet written to the store). */
   add(seq: number, r: QueueRecord): void {
     this.#map.set(seq, r);
-    this.#order.push(seq);
+    this.#order.insert(seq);
     if (seq > this.top) this.top = seq;
     this.cache.bytes += cost(r);
     this.cache.appended(this);
@@ -92,35 +95,35 @@ export class QueueBodies {
     if (r === undefined) return;
     this.#map.delete(seq);
     this.cache.bytes -= cost(r);
-    // Stale order entries are dropped in bulk once they outnumber the live ones (amortised O(1) per body).
-    if (this.#order.length - this.#head > 2 * this.#map.size + 1024) {
-      this.#order = this.#order.slice(this.#head).filter((s) => this.#map.has(s));
-      this.#head = 0;
+    const order = this.#order;
+    for (let head = order.peek(); head !== undefined && !this.#map.has(head); head = order.peek()) order.shift();
+    // Bodies deleted far from the head (acks out of order) pile up behind an old one: once the stale entries
+    // outnumber the live ones, rebuild from what is held (amortised O(1) per body).
+    if (order.length > 2 * this.#map.size + 1024) {
+      const fresh = new SeqList();
+      this.#map.forEach((_, s) => fresh.insert(s));
+      this.#order = fresh;
     }
   }
 
   /** Evicts written bodies, oldest first, while the cache is over its budget. */
   evict(): void {
     const cache = this.cache;
-    while (cache.over && this.#head < this.#order.length) {
-      const seq = this.#order[this.#head]!;
-      if (seq > this.writtenUpTo) break;
-      this.#head++;
+    const order = this.#order;
+    while (cache.over) {
+      const seq = order.peek();
+      if (seq === undefined || seq > this.writtenUpTo) break;
+      order.shift();
       const r = this.#map.get(seq);
       if (r === undefined) continue;
       this.#map.delete(seq);
       cache.bytes -= cost(r);
-    }
-    if (this.#head > 4096 && this.#head * 2 > this.#order.length) {
-      this.#order = this.#order.slice(this.#head);
-      this.#head = 0;
     }
   }
 
   clear(): void {
     for (const r of this.#map.values()) this.cache.bytes -= cost(r);
     this.#map.clear();
-    this.#order = [];
-    this.#head = 0;
+    this.#order = new SeqList();
   }
 }

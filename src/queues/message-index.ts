@@ -40,6 +40,14 @@ export interface IndexedMessage {
 export class MessageIndex {
   readonly #chunks = new Map<number, Chunk>();
   #count = 0;
+  /**
+   * The last chunk that emptied, left in place, and a chunk kept for reuse. A queue whose consumers keep up empties
+   * its newest chunk again and again (at 10k msg/s paced, nearly after every message): deleting it and allocating
+   * a fresh one at the next append cost four typed arrays (15 KB of zeroed off-heap memory) per message.
+   */
+  #idle: Chunk | undefined;
+  #idleIndex = 0;
+  #spare: Chunk | undefined;
 
   get count(): number {
     return this.#count;
@@ -67,12 +75,14 @@ export class MessageIndex {
     const n = Math.floor(seq / CHUNK);
     let c = this.#chunks.get(n);
     if (c === undefined) {
-      c = new Chunk();
+      c = this.#spare ?? new Chunk(); // a spare's flags are all clear (it emptied); its other slots are rewritten
+      this.#spare = undefined;
       c.lo = seq & MASK;
       this.#chunks.set(n, c);
     }
     const i = seq & MASK;
     if ((c.flags[i]! & PRESENT) !== 0) return;
+    if (c === this.#idle) this.#idle = undefined;
     if (i < c.lo) c.lo = i;
     c.flags[i] = PRESENT | (deadLetter ? DEAD_LETTER : 0);
     c.enqueuedAt[i] = enqueuedAt;
@@ -100,7 +110,16 @@ export class MessageIndex {
     if ((c.flags[i]! & PRESENT) === 0) return -1;
     c.flags[i] = 0;
     this.#count--;
-    if (--c.count === 0) this.#chunks.delete(n);
+    if (--c.count === 0) {
+      const idle = this.#idle;
+      if (idle !== undefined && idle !== c) {
+        this.#chunks.delete(this.#idleIndex);
+        this.#spare = idle;
+      }
+      this.#idle = c;
+      this.#idleIndex = n;
+      c.lo = 0;
+    }
     return c.size[i]!;
   }
 
@@ -146,6 +165,7 @@ export class MessageIndex {
   /** The smallest seq held, or undefined. */
   first(): number | undefined {
     for (const [n, c] of this.#chunks) {
+      if (c.count === 0) continue;
       for (let i = c.lo; i < CHUNK; i++) {
         if ((c.flags[i]! & PRESENT) !== 0) {
           c.lo = i;
@@ -159,6 +179,7 @@ export class MessageIndex {
   /** Seqs held, ascending. Deleting the current (or any) seq while iterating is allowed. */
   *seqs(): Generator<number, void, undefined> {
     for (const [n, c] of this.#chunks) {
+      if (c.count === 0) continue;
       const base = n * CHUNK;
       for (let i = c.lo; i < CHUNK; i++) if ((c.flags[i]! & PRESENT) !== 0) yield base + i;
     }
@@ -167,5 +188,6 @@ export class MessageIndex {
   clear(): void {
     this.#chunks.clear();
     this.#count = 0;
+    this.#idle = undefined;
   }
 }

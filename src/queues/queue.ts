@@ -31,6 +31,8 @@ export class Queue implements GroupHost {
   readonly index = new MessageIndex();
   readonly bodies: QueueBodies;
   readonly groups = new Map<string, Group>();
+  /** The same groups as an array: the per-message loops (append, settle, remove) make no Map iterator each. */
+  #groupList: Group[] = [];
   readonly counters = newCounters();
   bytes = 0;
   /**
@@ -152,7 +154,9 @@ export class Queue implements GroupHost {
     // Before any group sees it: a consumer with a free slot is handed it in this same call.
     if (this.store.read !== undefined) this.bodies.add(seq, record);
     else this.#kept.set(seq, record);
-    for (const g of this.groups.values()) {
+    const groups = this.#groupList;
+    for (let i = 0; i < groups.length; i++) {
+      const g = groups[i]!;
       g.offer(seq, partition);
       g.pump();
     }
@@ -193,7 +197,8 @@ export class Queue implements GroupHost {
   /** GroupHost: `group` settled `seq`; a classic queue deletes the body once every group has. */
   settled(_group: Group, seq: number): void {
     if (this.settings.type === QueueType.Stream) return;
-    for (const g of this.groups.values()) if (!g.isSettled(seq)) return;
+    const groups = this.#groupList;
+    for (let i = 0; i < groups.length; i++) if (!groups[i]!.isSettled(seq)) return;
     this.remove(seq);
   }
 
@@ -210,8 +215,9 @@ export class Queue implements GroupHost {
     this.bodies.delete(seq);
     this.#kept.delete(seq);
     this.store.remove(this.name, seq);
-    for (const g of this.groups.values()) g.discard(seq, partition);
-    for (const g of this.groups.values()) g.advance();
+    const groups = this.#groupList;
+    for (let i = 0; i < groups.length; i++) groups[i]!.discard(seq, partition);
+    for (let i = 0; i < groups.length; i++) groups[i]!.advance();
     return true;
   }
 
@@ -219,6 +225,7 @@ export class Queue implements GroupHost {
   addGroup(name: string, floor: number): Group {
     const g = new Group(this, name, floor);
     this.groups.set(name, g);
+    this.#groupList = [...this.groups.values()];
     g.persistFloor();
     for (const seq of this.index.seqs()) if (seq > floor) g.offer(seq, this.index.partitionOf(seq));
     return g;
@@ -230,6 +237,7 @@ export class Queue implements GroupHost {
    */
   dropGroup(name: string): void {
     if (!this.groups.delete(name)) return;
+    this.#groupList = [...this.groups.values()];
     this.store.deleteGroup(this.name, name);
     if (this.settings.type !== QueueType.Classic || this.groups.size === 0) return;
     for (const seq of [...this.index.seqs()]) {
@@ -241,6 +249,7 @@ export class Queue implements GroupHost {
   addGroupRestored(name: string, floor: number): Group {
     const g = new Group(this, name, floor);
     this.groups.set(name, g);
+    this.#groupList = [...this.groups.values()];
     return g;
   }
 

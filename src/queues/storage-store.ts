@@ -158,7 +158,10 @@ export class StorageQueueStore implements QueueStore {
       this.#lastQueue = queue;
       this.#lastTopic = QUEUE_PREFIX + queue;
     }
-    return this.storage.queues.appendMessage(queue, toStoredMessage(queue, record, this.#lastTopic), metaOf(record));
+    // The engine's append time is the entry's: a message keeps its `message-id` (`<seq>-<append ms>`) across a
+    // restart, which two clock readings a millisecond boundary apart would not guarantee (and one reading is saved).
+    const stored = toStoredMessage(queue, record, this.#lastTopic);
+    return this.storage.queues.appendMessage(queue, stored, metaOf(record), record.enqueuedAt);
   }
 
   read(queue: string, seq: number): QueueRecord | undefined {

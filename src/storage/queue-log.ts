@@ -10,26 +10,14 @@
 // so every call is synchronous and only appends ops to the current batch: calls made in one synchronous run
 // (e.g. ack + move to a dead-letter log + append) are committed in one transaction.
 //
-// Deferred writes (the hot path of a durable queue: append with its body, deliver, ack). appendMessage and every
-// pending-entry change push nothing when called: they are noted (LogState.unwritten, GroupState.dirty) and pushed
-// when the batch is cut (materialize(), from the committer's beforeFlush), as their net effect. A message appended,
-// delivered and acknowledged before the cut — most of them in `batched` mode (10 ms windows) and in `sync` while a
-// commit is in flight — costs no key, no encoding and no op at all; one still there at the cut is written as if
-// every call had pushed its op (same batch, same transaction, same committed state: the ops of one batch are
-// applied together). The rarer calls that read or move what may be deferred (move, drop, dropGroup) push the
-// deferred writes of that log first, then proceed through the batch's elision (elide.ts) as before.
+// Deferred writes (the hot path of a durable queue: append with its body, deliver, ack) are queue-log-deferred.ts:
+// appendMessage and every pending-entry change push nothing when called, and are written at the batch's cut as
+// their net effect.
 import { newGroup, newLog } from "./engine-state.ts";
 import type { EngineHost, GroupState, LogState } from "./engine-state.ts";
 import { Space, keyText } from "./keys.ts";
-import {
-  decodeLogEntry,
-  decodeMessage,
-  encodeBodyEntry,
-  encodeGroup,
-  encodeLogEntry,
-  encodeMessage,
-  encodePending,
-} from "./records.ts";
+import { decodeLogEntry, decodeMessage, encodeBodyEntry, encodeLogEntry, encodeMessage } from "./records.ts";
+import { DeferredQueueWrites, FIRST, isFirst } from "./queue-log-deferred.ts";
 import { BODY_INSIDE } from "./seq-index.ts";
 import type { MessageRefs } from "./refs.ts";
 import type { QueueLogStore } from "./storage.ts";
@@ -54,9 +42,8 @@ export class EngineQueueLogs implements QueueLogStore {
   readonly #refs: MessageRefs;
   /** keyText(queue) → log. */
   readonly #logs: Map<string, LogState>;
-  /** Logs and groups with deferred writes, pushed at the cut. */
-  #listedLogs: LogState[] = [];
-  #listedGroups: [LogState, GroupState][] = [];
+  /** Appends and pending-entry changes held back until the cut (queue-log-deferred.ts). */
+  readonly #deferred: DeferredQueueWrites;
   /** The last log and group looked up by name (a broker's queue traffic is mostly one queue, one group). */
   #lastName: string | undefined;
   #lastLog: LogState | undefined;
@@ -68,6 +55,7 @@ export class EngineQueueLogs implements QueueLogStore {
     this.#h = host;
     this.#refs = refs;
     this.#logs = logs;
+    this.#deferred = new DeferredQueueWrites(host);
   }
 
   #log(queue: string, create: boolean): LogState | undefined {
@@ -115,118 +103,9 @@ export class EngineQueueLogs implements QueueLogStore {
     return { st, g };
   }
 
-  // ---- deferred writes -------------------------------------------------------------------------------------
-
   /** Pushes every deferred write (the committer's beforeFlush: the batch is about to be cut). */
   materialize(): void {
-    const logs = this.#listedLogs;
-    const groups = this.#listedGroups;
-    if (logs.length > 0) {
-      this.#listedLogs = [];
-      for (const st of logs) this.#writeUnwritten(st);
-    }
-    if (groups.length > 0) {
-      this.#listedGroups = [];
-      for (const [st, g] of groups) this.#writeDirty(st, g);
-    }
-  }
-
-  /**
-   * Pushes the log's unwritten appends (one entry each, its body inside). Straight into the batch, not through the
-   * elision: each op is the key's final state so far, and an op pushed later in the same batch (a removal through
-   * the elision after a mid-batch materialize) comes after it, so the batch's outcome is right either way.
-   */
-  #writeUnwritten(st: LogState): void {
-    st.listed = false;
-    const h = this.#h;
-    st.unwritten.forEach((u, seq) => {
-      h.put(Space.QueueLog, [st.key, seq], encodeBodyEntry(encodeMessage(u.message), u.appendedAt, u.meta));
-    });
-    const previous = st.lastCut;
-    st.lastCut = st.unwritten;
-    previous.clear();
-    st.unwritten = previous;
-  }
-
-  /**
-   * Pushes the net effect of the group's pending-entry changes and, when anything changed, the group record
-   * (straight into the batch, as above). A first delivery in flight (isFirst) is no `qpend` record of its own: the
-   * group record lists them all, rewritten once per batch (the cursor moves in nearly every batch anyway). So a
-   * message delivered before a cut and acknowledged after it costs no pending-entry put and delete; only
-   * redeliveries, nacks (a visible-at time) and settled markers get records. The batch is atomic, so after a crash
-   * every pending entry is in exactly one of the two places: its record, or the list (a record wins at open).
-   */
-  #writeDirty(st: LogState, g: GroupState): void {
-    g.listed = false;
-    g.deferred = 0;
-    const h = this.#h;
-    g.dirty.forEach((_, seq) => {
-      const p = g.pending.get(seq);
-      if (p !== undefined && !isFirst(p)) {
-        h.put(Space.QueuePending, [g.pendingKey, seq], encodePending(p));
-        g.keyed.set(seq, true);
-      } else if (g.keyed.delete(seq)) h.remove(Space.QueuePending, [g.pendingKey, seq]);
-    });
-    g.dirty.clear();
-    if (g.record) {
-      g.record = false;
-      const first: number[] = [];
-      g.pending.forEach((p, seq) => {
-        if (isFirst(p) && !g.keyed.has(seq)) first.push(seq);
-      });
-      h.put(Space.QueueGroup, [st.key, g.key], encodeGroup(g.name, g.cursor, first));
-    }
-  }
-
-  /** Pushes the deferred writes of one log and its groups now (before a call that goes through the elision). */
-  #materializeLog(st: LogState): void {
-    if (st.listed) {
-      this.#h.defer(-st.unwritten.size);
-      this.#writeUnwritten(st);
-      this.#listedLogs = this.#listedLogs.filter((x) => x !== st);
-    }
-    for (const g of st.groups.values()) this.#materializeGroup(st, g);
-  }
-
-  #materializeGroup(st: LogState, g: GroupState): void {
-    if (!g.listed) return;
-    this.#h.defer(-g.deferred);
-    this.#writeDirty(st, g);
-    this.#listedGroups = this.#listedGroups.filter((x) => x[1] !== g);
-  }
-
-  /** The group record (cursor, first deliveries) is to be written at the cut. */
-  #touchGroup(st: LogState, g: GroupState): void {
-    if (!g.listed) {
-      g.listed = true;
-      this.#listedGroups.push([st, g]);
-    }
-    if (!g.record) {
-      g.record = true;
-      g.deferred++;
-      this.#h.defer(1);
-    }
-  }
-
-  /** Notes a change of `seq`'s pending entry (before the change is made to g.pending). */
-  #touchPending(st: LogState, g: GroupState, seq: number): void {
-    this.#touchGroup(st, g);
-    if (g.dirty.has(seq)) return;
-    g.dirty.set(seq, true);
-    g.deferred++;
-    this.#h.defer(1);
-  }
-
-  /** Drops `seq`'s pending entry in `g` (deferred), if it has one. */
-  #dropPending(st: LogState, g: GroupState, seq: number): boolean {
-    if (!g.pending.has(seq)) return false;
-    if (!g.keyed.has(seq) && g.dirty.delete(seq)) {
-      // No record of its own and changed since the cut: only the group record (already to be written) changes.
-      g.deferred--;
-      this.#h.defer(-1);
-    } else this.#touchPending(st, g, seq);
-    g.pending.delete(seq);
-    return true;
+    this.#deferred.materialize();
   }
 
   /** The logs' states (the snapshot writer's input, at close). */
@@ -242,20 +121,18 @@ export class EngineQueueLogs implements QueueLogStore {
     return this.#add(this.#log(queue, true)!, messageId, meta);
   }
 
-  appendMessage(queue: string, message: StoredMessage, meta?: QueueEntryMeta): number {
+  appendMessage(queue: string, message: StoredMessage, meta?: QueueEntryMeta, appendedAt?: number): number {
     this.#h.check();
     checkQos(message.qos, "message");
+    if (appendedAt !== undefined && !Number.isFinite(appendedAt))
+      throw invalid(`appendedAt ${appendedAt} is not a time`);
     const st = this.#log(queue, true)!;
     st.startup = false;
     const seq = st.next++;
-    const at = this.#h.now();
+    const at = appendedAt ?? this.#h.now();
     st.entries.set(seq, BODY_INSIDE, at, meta);
     st.unwritten.set(seq, { message, appendedAt: at, meta });
-    if (!st.listed) {
-      st.listed = true;
-      this.#listedLogs.push(st);
-    }
-    this.#h.defer(1);
+    this.#deferred.appended(st);
     return seq;
   }
 
@@ -274,7 +151,7 @@ export class EngineQueueLogs implements QueueLogStore {
     const id = st.entries.get(seq)!;
     st.startup = false;
     st.entries.delete(seq);
-    for (const g of st.groups.values()) this.#dropPending(st, g, seq);
+    for (const g of st.groups.values()) this.#deferred.dropPending(st, g, seq);
     if (st.unwritten.delete(seq)) {
       // Appended since the cut (its body inside): nothing was pushed, so nothing is written for it.
       this.#h.defer(-1);
@@ -381,7 +258,7 @@ export class EngineQueueLogs implements QueueLogStore {
   drop(queue: string): void {
     const st = this.#log(queue, false);
     if (st === undefined) return;
-    this.#materializeLog(st);
+    this.#deferred.materializeLog(st);
     this.#uncache();
     for (const [seq, id] of st.entries) {
       this.#h.elider.remove(Space.QueueLog, [st.key, seq]);
@@ -414,7 +291,7 @@ export class EngineQueueLogs implements QueueLogStore {
     if (g === undefined) st.groups.set(key, (g = newGroup(queue, group, seq)));
     g.cursor = seq;
     // Written at the cut: repeated cursor moves within one batch cost one write per group per batch.
-    this.#touchGroup(st, g);
+    this.#deferred.touchGroup(st, g);
   }
 
   dropGroup(queue: string, group: string): void {
@@ -424,7 +301,7 @@ export class EngineQueueLogs implements QueueLogStore {
   }
 
   #dropGroup(st: LogState, g: GroupState): void {
-    this.#materializeGroup(st, g);
+    this.#deferred.materializeGroup(st, g);
     this.#uncache();
     g.keyed.forEach((_, seq) => this.#h.elider.remove(Space.QueuePending, [g.pendingKey, seq]));
     this.#h.elider.remove(Space.QueueGroup, [st.key, g.key]);
@@ -438,29 +315,34 @@ export class EngineQueueLogs implements QueueLogStore {
     if (!Number.isSafeInteger(entry.deliveries) || entry.deliveries < 0)
       throw invalid(`pending entry ${entry.seq}: delivery count ${entry.deliveries} is not a count`);
     if (!Number.isFinite(entry.visibleAt)) throw invalid(`pending entry ${entry.seq}: visibleAt is not a time`);
-    const p: PendingEntry = { seq: entry.seq, deliveries: entry.deliveries, visibleAt: entry.visibleAt };
-    if (entry.consumer !== undefined) p.consumer = entry.consumer;
-    this.#touchPending(st, g, p.seq);
-    g.pending.set(p.seq, p);
+    let p = FIRST; // a first delivery (nearly every entry): one shared value, no copy per delivery
+    if (!isFirst(entry)) {
+      p = { seq: entry.seq, deliveries: entry.deliveries, visibleAt: entry.visibleAt };
+      if (entry.consumer !== undefined) p.consumer = entry.consumer;
+    }
+    this.#deferred.touchPending(st, g, entry.seq);
+    g.pending.set(entry.seq, p);
   }
 
   getPending(queue: string, group: string, seq: number): PendingEntry | undefined {
     const st = this.#log(queue, false);
     const p = st === undefined ? undefined : this.#groupOf(st, group)?.pending.get(seq);
-    return p === undefined ? undefined : { ...p };
+    return p === undefined ? undefined : { ...p, seq };
   }
 
   pending(queue: string, group: string): PendingEntry[] {
     const st = this.#log(queue, false);
     const g = st === undefined ? undefined : this.#groupOf(st, group);
     if (g === undefined) return [];
-    return [...g.pending.values()].map((p) => ({ ...p })).sort((a, b) => a.seq - b.seq);
+    const out: PendingEntry[] = [];
+    g.pending.forEach((p, seq) => out.push({ ...p, seq })); // ascending; a shared FIRST value gets its seq here
+    return out;
   }
 
   removePending(queue: string, group: string, seq: number): boolean {
     const st = this.#log(queue, false);
     const g = st === undefined ? undefined : this.#groupOf(st, group);
-    return st !== undefined && g !== undefined && this.#dropPending(st, g, seq);
+    return st !== undefined && g !== undefined && this.#deferred.dropPending(st, g, seq);
   }
 
   ack(queue: string, group: string, seq: number): boolean {
@@ -473,11 +355,6 @@ export class EngineQueueLogs implements QueueLogStore {
     this.#delete(st, seq);
     return true;
   }
-}
-
-/** A first delivery in flight: kept in its group record's list, not as a `qpend` record (#writeDirty). */
-function isFirst(p: PendingEntry): boolean {
-  return p.deliveries === 1 && p.visibleAt === 0 && p.consumer === undefined;
 }
 
 function firstSeq(st: LogState): number {

@@ -67,9 +67,11 @@ export interface QueueLogStore {
    * Appends `message` to `queue` (created if new) with a body of its own, referenced by this entry only; returns its
    * seq. The same as `append(queue, messages.store(message), meta)`, but nothing is encoded or pushed until the
    * batch is cut, so an entry removed before that (appended and acknowledged within one batch window) is never
-   * written at all. The hot path of durable queues (src/queues).
+   * written at all. The hot path of durable queues (src/queues). `appendedAt` (ms) is the entry's append time when
+   * the caller already took it (the queue engine: one clock reading per message, and the same time before and
+   * after a restart); the store's clock otherwise.
    */
-  appendMessage(queue: string, message: StoredMessage, meta?: QueueEntryMeta): number;
+  appendMessage(queue: string, message: StoredMessage, meta?: QueueEntryMeta, appendedAt?: number): number;
   /** Committed entries with seq >= fromSeq, ascending, at most `limit`, with their bodies. */
   read(queue: string, fromSeq: number, limit: number): QueueLogEntry[];
   /** Committed entries with seq >= fromSeq, ascending, at most `limit`, without their bodies (startup paging). */

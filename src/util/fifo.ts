@@ -1,8 +1,8 @@
-// The one FIFO of the code base: O(1) push and shift over an array with a head index. The array is compacted when
+// The FIFO of the code base for objects: O(1) push and shift over an array with a head index. The array is compacted when
 // the head passes 1024 entries and half of it (so a long-lived queue neither leaks its consumed prefix nor copies
 // on every shift), and dropped when it empties. Used by session queues (src/broker/queue.ts), in-process
-// subscription buffers (src/inproc/priority-buffer.ts), ack deadlines (src/inproc/ack-deadlines.ts) and queue
-// partitions' seq lists (src/queues/fifo.ts SeqList, which adds ordered inserts working on `items` directly).
+// subscription buffers (src/inproc/priority-buffer.ts) and ack deadlines (src/inproc/ack-deadlines.ts). (Queue
+// partitions' seq lists are rings of their own: src/queues/fifo.ts.)
 
 /** Entries consumed at the head before a compaction is considered. */
 const COMPACT_AFTER = 1024;

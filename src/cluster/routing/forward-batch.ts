@@ -128,7 +128,7 @@ export function readBatch(body: Buffer, fn: (msg: Message) => void): void {
       origin,
       // The packet bytes as they are for 3.x subscribers (no copy per message).
       prepared: new PreparedPublish({ topic, payload, properties }, body.subarray(start, end)),
-      receivedAt: 0, // latency sampling is per node: a forwarded message is not timed here
+      receivedAt: undefined, // latency sampling is per node: a forwarded message is not timed here
       trace: undefined, // tracing does not cross nodes (docs/cluster.md)
     });
   }

@@ -118,7 +118,7 @@ export class BodyReader {
       expiresAt,
       origin,
       prepared: undefined,
-      receivedAt: 0, // latency sampling is per node: a forwarded message is not timed here
+      receivedAt: undefined, // latency sampling is per node: a forwarded message is not timed here
       trace: undefined, // tracing does not cross nodes (docs/cluster.md)
     };
   }

@@ -106,4 +106,21 @@ export function bodyInsideTests(name: string, factory: HarnessFactory): void {
       return true;
     });
   });
+
+  test(`${name}: appendMessage with the caller's append time keeps it (read, scan, reopen); a bad one is refused`, async (t) => {
+    const fresh = await openFresh(t, factory);
+    let s = fresh.s;
+    const at = 1_700_000_000_123;
+    const seq = s.queues.appendMessage("q", message(1), { s: 1 }, at);
+    const other = s.queues.appendMessage("q", message(2)); // the store's clock
+    assert.throws(() => s.queues.appendMessage("q", message(3), undefined, Number.NaN), /appendedAt/);
+    await s.commit();
+    assert.equal(s.queues.read("q", seq, 1)[0]?.appendedAt, at);
+    assert.notEqual(s.queues.read("q", other, 1)[0]?.appendedAt, at);
+    s = await reopen(fresh.h, s);
+    assert.deepEqual(
+      s.queues.scan("q", 0, 10).map((e) => e.seq === seq && e.appendedAt === at),
+      [true, false],
+    );
+  });
 }

@@ -77,3 +77,29 @@ test("matches a Map under random appends and deletes", () => {
   assert.equal(x.size, m.size);
   assert.deepEqual([...x], [...m]);
 });
+
+test("a log that keeps draining to empty: the emptied page is reused in place, pages() lists only live pages", () => {
+  const x = new SeqIndex();
+  let seq = 1;
+  for (let round = 0; round < 3000; round++) {
+    const n = 1 + (round % 4);
+    const added: number[] = [];
+    for (let k = 0; k < n; k++) {
+      x.set(seq, seq, 1000 + seq, { s: seq % 50 });
+      added.push(seq++);
+    }
+    assert.deepEqual([...x.keys()], added);
+    assert.deepEqual(
+      x.slice(0, 10).map((e) => [e.seq, e.meta]),
+      added.map((s) => [s, { s: s % 50 }]),
+    );
+    for (const s of added) assert.equal(x.delete(s), true);
+    assert.equal(x.size, 0);
+    assert.deepEqual([...x.pages()], [], "an empty page left in place is not listed (the snapshot's input)");
+  }
+  x.set(seq, 7);
+  assert.deepEqual(
+    [...x.pages()].map((p) => [p.index, p.count]),
+    [[Math.floor(seq / 4096), 1]],
+  );
+});

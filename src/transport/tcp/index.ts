@@ -6,7 +6,12 @@
 //    option (Node's setsockopt on each accepted socket).
 //    No SO_KEEPALIVE: MQTT's own keepalive supervises idle clients [MQTT-3.1.2-24], so that syscall is not paid.
 //  - Every write() of the core (all packets of one event-loop turn for this connection) becomes one syscall:
-//    the chunks are written between cork() and uncork(), which Node turns into a single writev.
+//    8 or more small chunks (at most COALESCE_AVG_BYTES on average: most MQTT packets) are copied into one buffer
+//    and written once, others between cork() and uncork(), which Node turns into a single writev. Each
+//    socket.write() runs Node's stream code once per chunk: writing 20 or 200 chunks of 100 B a time on a loopback
+//    socket pair cost 694-797 / 238 ns of CPU per chunk corked, 534-581 / 120 ns concatenated (both ends; equal at
+//    2-8 chunks), and that code runs slower still once HTTP traffic in the same process (webhooks, a metrics
+//    scrape) has given it sockets of other shapes (issue #15; bench/tools/socket-writes.mjs, at load ~10).
 //  - maxConnections: connections beyond the limit are destroyed immediately, before any byte is read.
 //  - maxPacketSize: handed to the broker as ListenerLimits (the codec refuses larger packets).
 //  - pause()/resume(): socket.pause()/resume(), for the core's input bound while a handler is pending.
@@ -52,6 +57,20 @@ const END_GRACE_MS = 5000;
 export const DEFAULT_WRITE_HIGH_WATER = 1024 * 1024;
 /** Above this many chunks one write is copied into one buffer (Linux IOV_MAX is 1,024 per writev). */
 const MAX_IOVECS = 256;
+/**
+ * Chunks of at most this many bytes on average are copied into one buffer rather than written one by one under
+ * cork(): copying 512 bytes costs less than a socket.write() call; a large payload (its own chunk, from 1 KB:
+ * connection.ts SPLIT_PAYLOAD_BYTES) raises the average above it and keeps its zero-copy writev.
+ */
+const COALESCE_AVG_BYTES = 512;
+/** Fewer chunks than this stay corked: at 2-4 chunks of 100 B the copy and the writev cost the same (within ±10 %). */
+const COALESCE_MIN_CHUNKS = 8;
+
+function totalBytes(chunks: readonly Buffer[]): number {
+  let n = 0;
+  for (let i = 0; i < chunks.length; i++) n += chunks[i]!.length;
+  return n;
+}
 
 /** Our adapter (which holds the broker's handler), kept on the socket for the shared listeners below. */
 const kConn = Symbol("wharf.tcp.connection");
@@ -70,32 +89,59 @@ function endGraceOf(clock: Clock): DeadlineList {
   return l;
 }
 
+/**
+ * What every connection of one listener shares: one object per listener instead of four fields per connection (a
+ * storm holds thousands of idle connections, issue #10).
+ */
+export interface SocketSetup {
+  readonly clock: Clock;
+  /** Bytes a socket may hold unsent before the broker is told to stop writing (TcpListenerOptions). */
+  readonly highWater: number;
+  /** TransportConnection.kind: "tcp", "tls". */
+  readonly kind: string;
+  /** Runs when a socket closed, before the broker hears of it (the listener's connection count). */
+  readonly onClosed: (() => void) | undefined;
+}
+
+/** The END_GRACE_MS deadline after end(): made by end(), so an open connection carries no deadline fields. */
+class EndGrace implements DeadlineEntry {
+  deadlineAt = 0;
+  deadlinePrev: DeadlineEntry | undefined = undefined;
+  deadlineNext: DeadlineEntry | undefined = undefined;
+  deadlineList: DeadlineList | undefined = undefined;
+  constructor(private readonly socket: net.Socket) {}
+
+  /** END_GRACE_MS after end() and the peer has not closed its side. */
+  onDeadline(): void {
+    this.socket.destroy();
+  }
+}
+
 /** Also adapts TLS sockets (a tls.TLSSocket is a net.Socket): src/transport/tls reuses it with kind "tls". */
-export class TcpConnection implements TransportConnection, DeadlineEntry {
+export class TcpConnection implements TransportConnection {
   /**
    * Read at once (a getpeername syscall): Node cannot tell it after the socket closed, and the log lines and the
    * per-address log limit of a connection that closes before its CONNECT need it then.
    */
   readonly remoteAddress: string;
   #ending = false;
-  /** Set by attachSocket: the broker's side of this connection, and the listener's close callback. */
+  /** Set by attachSocket: the broker's side of this connection. */
   handler: ConnectionHandler | undefined = undefined;
-  onClosed: (() => void) | undefined = undefined;
   /** The socket's last 'error', handed to the broker with 'close'. */
   error: Error | undefined = undefined;
-  deadlineAt = 0;
-  deadlinePrev: DeadlineEntry | undefined = undefined;
-  deadlineNext: DeadlineEntry | undefined = undefined;
-  deadlineList: DeadlineList | undefined = undefined;
+  #grace: EndGrace | undefined = undefined;
 
   constructor(
     private readonly socket: net.Socket,
-    private readonly clock: Clock,
-    private readonly highWater: number,
-    readonly kind: string = "tcp",
+    readonly setup: SocketSetup,
+    /** mTLS: who the client certificate says the client is (src/transport/tls). */
     readonly peerIdentity?: PeerIdentity,
   ) {
     this.remoteAddress = `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? 0}`;
+  }
+
+  get kind(): string {
+    return this.setup.kind;
   }
 
   write(chunks: readonly Buffer[]): boolean {
@@ -108,6 +154,8 @@ export class TcpConnection implements TransportConnection, DeadlineEntry {
       // A turn's worth of small PUBLISHes can be ~10,000 chunks; writev takes at most IOV_MAX (1,024) per call, so
       // libuv would need ~10 partial writes. One copy into a single buffer costs less than those syscalls.
       ok = s.write(Buffer.concat(chunks));
+    } else if (chunks.length >= COALESCE_MIN_CHUNKS && totalBytes(chunks) <= COALESCE_AVG_BYTES * chunks.length) {
+      ok = s.write(Buffer.concat(chunks)); // small packets: one copy costs less than a write() each (file header)
     } else {
       s.cork();
       ok = true;
@@ -122,7 +170,7 @@ export class TcpConnection implements TransportConnection, DeadlineEntry {
     }
     // Backpressure only above our mark. When we report it, Node's write() has returned false as well (our mark is
     // above Node's), so a 'drain' event is guaranteed to follow.
-    return ok || s.writableLength < this.highWater;
+    return ok || s.writableLength < this.setup.highWater;
   }
 
   #drainListened = false;
@@ -133,8 +181,9 @@ export class TcpConnection implements TransportConnection, DeadlineEntry {
     this.#ending = true;
     s.end();
     if (s.destroyed) return;
-    // The peer gets END_GRACE_MS to close its side (onDeadline); the socket's 'close' listener calls closed().
-    endGraceOf(this.clock).add(this, this.clock.now());
+    // The peer gets END_GRACE_MS to close its side (EndGrace); the socket's 'close' listener calls closed().
+    const clock = this.setup.clock;
+    endGraceOf(clock).add((this.#grace = new EndGrace(s)), clock.now());
   }
 
   /**
@@ -151,14 +200,10 @@ export class TcpConnection implements TransportConnection, DeadlineEntry {
     else s.destroy();
   }
 
-  /** END_GRACE_MS after end() and the peer has not closed its side. */
-  onDeadline(): void {
-    this.socket.destroy();
-  }
-
   /** The socket closed: the grace deadline of end() is not needed any more. */
   closed(): void {
-    this.deadlineList?.remove(this);
+    const g = this.#grace;
+    if (g !== undefined) g.deadlineList?.remove(g);
   }
 
   destroy(): void {
@@ -193,23 +238,21 @@ function onSocketError(this: AttachedSocket, err: Error): void {
 function onSocketClose(this: AttachedSocket): void {
   const conn = this[kConn]!;
   conn.closed();
-  conn.onClosed?.();
+  conn.setup.onClosed?.();
   conn.handler!.onClose(conn.error);
 }
 
 /**
- * Hands `conn` to the broker and forwards the socket's events to it; `onClosed` runs before the broker hears of it.
- * The adapter itself carries the handler (no extra object per connection: a storm holds thousands).
+ * Hands `conn` to the broker and forwards the socket's events to it; its setup's `onClosed` runs before the broker
+ * hears of a close. The adapter itself carries the handler (no extra object per connection: a storm holds thousands).
  */
 export function attachSocket(
   broker: ConnectionAcceptor,
   socket: net.Socket,
   conn: TcpConnection,
   limits: ListenerLimits | undefined,
-  onClosed: (() => void) | undefined,
 ): void {
   conn.handler = broker.accept(conn, limits);
-  conn.onClosed = onClosed;
   (socket as AttachedSocket)[kConn] = conn;
   socket.on("data", onSocketData);
   socket.on("error", onSocketError);
@@ -245,6 +288,7 @@ export function listenTcp(
   const server = net.createServer({ noDelay: true });
   const limits = opts.maxPacketSize !== undefined ? { maxPacketSize: opts.maxPacketSize } : undefined;
   const writeHighWater = opts.writeHighWaterMark ?? DEFAULT_WRITE_HIGH_WATER;
+  let setup: SocketSetup | undefined; // made at the first connection: Node's socket mark is known then
   const onClosed = (): void => {
     open--;
   };
@@ -256,8 +300,9 @@ export function listenTcp(
       return;
     }
     open++;
-    const highWater = Math.max(writeHighWater, socket.writableHighWaterMark);
-    attachSocket(broker, socket, new TcpConnection(socket, clock, highWater), limits, onClosed);
+    // Node gives every accepted socket the same writable mark (the server's highWaterMark option, unset here).
+    setup ??= { clock, highWater: Math.max(writeHighWater, socket.writableHighWaterMark), kind: "tcp", onClosed };
+    attachSocket(broker, socket, new TcpConnection(socket, setup), limits);
   });
 
   return new Promise((resolve, reject) => {

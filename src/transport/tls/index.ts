@@ -11,6 +11,7 @@ import type { ConnectionAcceptor, PeerIdentity } from "../../broker/index.ts";
 import { silentLogger, systemClock } from "../../util/index.ts";
 import type { Clock, Logger } from "../../util/index.ts";
 import { attachSocket, DEFAULT_WRITE_HIGH_WATER, TcpConnection } from "../tcp/index.ts";
+import type { SocketSetup } from "../tcp/index.ts";
 import { bind, limitConnections, stopAccepting, type ListenerHandle } from "../listen.ts";
 import {
   certificateUsername,
@@ -66,6 +67,7 @@ export async function listenTls(
   const limits = opts.maxPacketSize !== undefined ? { maxPacketSize: opts.maxPacketSize } : undefined;
   const open = limitConnections(server, opts.maxConnections, logger, "tls");
 
+  let setup: SocketSetup | undefined;
   server.on("secureConnection", (socket: tls.TLSSocket) => {
     const identity = certificateIdentity(socket, opts.tls);
     if (identity === null) {
@@ -77,9 +79,14 @@ export async function listenTls(
       return;
     }
     socket.setNoDelay(true);
-    const highWater = Math.max(DEFAULT_WRITE_HIGH_WATER, socket.writableHighWaterMark);
-    const conn = new TcpConnection(socket, clock, highWater, "tls", identity ?? undefined);
-    attachSocket(broker, socket, conn, limits, undefined);
+    // Node gives every accepted socket the same writable mark.
+    setup ??= {
+      clock,
+      highWater: Math.max(DEFAULT_WRITE_HIGH_WATER, socket.writableHighWaterMark),
+      kind: "tls",
+      onClosed: undefined,
+    };
+    attachSocket(broker, socket, new TcpConnection(socket, setup, identity ?? undefined), limits);
   });
   // Failed handshakes (plaintext client, wrong CA, expired or missing client certificate): the socket is
   // destroyed by node; log at debug only, a scanner must not be able to flood the log.

@@ -10,7 +10,7 @@
 // PENDING_INPUT_LIMIT the transport is paused until the handler settles, so a client cannot make the broker
 // buffer without limit by streaming packets behind a slow CONNECT.
 import { CodecError, CodecErrorCode, Decoder, PacketType, ReasonCode } from "../codec/index.ts";
-import type { Packet, Properties, ProtocolVersion, Will } from "../codec/index.ts";
+import type { Packet, Properties, ProtocolVersion, PublishVariant, Will } from "../codec/index.ts";
 import type { DeadlineEntry, DeadlineList, Logger, TimerHandle } from "../util/index.ts";
 import { ConnState } from "./conn-state.ts";
 import type { ConnStateValue } from "./conn-state.ts";
@@ -46,6 +46,10 @@ const OUTPUT_HIGH_WATER = 1024 * 1024;
  * connections stuck in an async auth hook hold at most ~640 MB + one read each instead of whatever they send.
  */
 export const PENDING_INPUT_LIMIT = 64 * 1024;
+
+/** The variants of a QoS 0 delivery with nothing per subscriber (PreparedPublish.encode caches its bytes). */
+const SHARED_QOS0: PublishVariant = { qos: 0, retain: false };
+const SHARED_QOS0_RETAINED: PublishVariant = { qos: 0, retain: true };
 
 /** First byte of the acknowledgements send() may write in the short form (outbox.ts), by packet type. */
 const ACK_FIRST_BYTE: readonly (number | undefined)[] = (() => {
@@ -369,34 +373,41 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     const aliases = this.outboundAliases;
     const alias = aliases?.choose(d.msg.topic);
     const prepared = preparedOf(d.msg);
-    // Encoded at the flush (outbox.ts), into the turn's one Buffer: no Buffer per delivery.
-    const out = new OutPublish(
-      prepared,
-      d.qos,
-      d.retain,
-      dup,
-      packetId,
-      v === 5 ? d.subscriptionIds : undefined,
-      // The clock is read only for a message that expires (~100 ns per read on this VM, per delivery).
-      v === 5 && d.msg.expiresAt !== undefined ? remainingExpiry(d.msg, this.broker.clock.now()) : undefined,
-      alias?.topicAlias,
-      alias?.omitTopic,
-    );
-    const size = prepared.encodedLength(v, out);
-    if (size > this.clientMaxPacketSize) {
-      this.logger.debug({ topic: d.msg.topic, size }, "message larger than the client accepts: discarded");
-      return false;
-    }
-    if (alias !== undefined) aliases!.commit(d.msg.topic, alias); // only once the client gets to see it
+    const subscriptionIds = v === 5 ? d.subscriptionIds : undefined;
+    // The clock is read only for a message that expires (~100 ns per read on this VM, per delivery).
+    const expiry =
+      v === 5 && d.msg.expiresAt !== undefined ? remainingExpiry(d.msg, this.broker.clock.now()) : undefined;
     const split = prepared.payloadAtLeast(SPLIT_PAYLOAD_BYTES);
-    if (prepared.shares(v, out)) {
-      // QoS 0 with nothing per subscriber: the Buffer every such subscriber gets (fan-out encodes once). A large
-      // payload goes out as its own chunk (no per-message copy).
-      if (split) {
-        this.sendEncoded(prepared.encodeHead(v, out));
-        this.sendEncoded(prepared.payload);
-      } else this.sendEncoded(prepared.encode(v, out));
+    if (
+      d.qos === 0 &&
+      alias === undefined &&
+      expiry === undefined &&
+      (subscriptionIds === undefined || subscriptionIds.length === 0)
+    ) {
+      // QoS 0 with nothing per subscriber: the Buffer every such subscriber gets (fan-out encodes once), taken
+      // without a per-delivery object. A large payload goes out as its own chunk (no per-message copy).
+      const variant = d.retain ? SHARED_QOS0_RETAINED : SHARED_QOS0;
+      const buf = split ? prepared.encodeHead(v, variant) : prepared.encode(v, variant);
+      const size = split ? buf.length + prepared.payload.length : buf.length;
+      if (size > this.clientMaxPacketSize) return this.#tooLarge(d, size);
+      this.sendEncoded(buf);
+      if (split) this.sendEncoded(prepared.payload);
     } else {
+      // Encoded at the flush (outbox.ts), into the turn's one Buffer: no Buffer per delivery.
+      const out = new OutPublish(
+        prepared,
+        d.qos,
+        d.retain,
+        dup,
+        packetId,
+        subscriptionIds,
+        expiry,
+        alias?.topicAlias,
+        alias?.omitTopic,
+      );
+      const size = prepared.encodedLength(v, out);
+      if (size > this.clientMaxPacketSize) return this.#tooLarge(d, size);
+      if (alias !== undefined) aliases!.commit(d.msg.topic, alias); // only once the client gets to see it
       this.#push(out, size);
       this.#outDeferred++;
       if (split) this.#outApart += prepared.payload.length;
@@ -405,6 +416,11 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     counters.messagesSent++;
     counters.sentByQos[d.qos]++;
     return true;
+  }
+
+  #tooLarge(d: Delivery, size: number): false {
+    this.logger.debug({ topic: d.msg.topic, size }, "message larger than the client accepts: discarded");
+    return false;
   }
 
   /**

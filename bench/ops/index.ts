@@ -58,7 +58,8 @@ let sampleRatio = 0.01;
 let nodeFlags: string[] = [];
 /** --ab-flags=none: the B runs start node without the launcher's flags (WHARF_NODE_FLAGS replaced). */
 const NO_LAUNCHER_FLAGS = "none";
-type Variant = "off" | "ops" | "ops-nolatency" | "metrics" | "hook" | "tracing" | "tracing0" | "bare" | "base" | "base-ops";
+type Variant =
+  "off" | "ops" | "ops-nolatency" | "metrics" | "hook" | "tracing" | "tracing0" | "bare" | "base" | "base-ops";
 
 const SPECS: Extract<RunSpec, { kind: "throughput" }>[] = [
   { kind: "throughput", id: "fan-in/qos0/100B/v5", family: "fan-in", qos: 0, payload: 100, protocol: PROTOCOL.v5 },

@@ -73,7 +73,18 @@ const coreNoSockets = {
 };
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "dist/**", "examples/**", "data/**", "coverage/**", "bench/results/**", "bin/**"] },
+  {
+    ignores: [
+      "node_modules/**",
+      "dist/**",
+      ".build/**",
+      "examples/**",
+      "data/**",
+      "coverage/**",
+      "bench/results/**",
+      "bin/**",
+    ],
+  },
   ...tseslint.configs.strictTypeChecked,
   {
     languageOptions: {

@@ -53,16 +53,17 @@ function runChecks() {
   child.stderr.on("data", (c) => out.push(c));
   const settle = new Map();
   const steps = names.map((label) => new Promise((resolve) => settle.set(label, resolve)));
-  const finish = (label, ok, output) => {
+  const finish = (label, ok, output, cpu) => {
     const resolve = settle.get(label);
     if (resolve === undefined) return;
     settle.delete(label);
     if (output) process.stdout.write(output);
     const secs = ((Date.now() - t0) / 1000).toFixed(1);
-    console.log(`[wharf] ${label}: ${ok ? "ok" : "FAILED"} at ${secs} s`);
+    const used = cpu === undefined ? "" : `, ${cpu.toFixed(1)} s of CPU`;
+    console.log(`[wharf] ${label}: ${ok ? "ok" : "FAILED"} at ${secs} s${used}`);
     resolve({ label, status: ok ? 0 : 1 });
   };
-  child.on("message", (m) => finish(m.step, m.ok, m.output));
+  child.on("message", (m) => finish(m.step, m.ok, m.output, m.cpu));
   child.on("close", (status) => {
     // Anything the script printed outside a step (e.g. a crash), then every step it did not report fails.
     if (out.length > 0) process.stdout.write(Buffer.concat(out));
@@ -96,6 +97,9 @@ if (!testsOnly) {
   }
   process.env["WHARF_TEST_COMPILED_CLI"] = "1";
   process.env["WHARF_TEST_DIST_BUILT"] = "1";
+  // The tests run compiled (.build/); a test that starts a TypeScript file in a child runs its compiled file too
+  // (test/helpers/ts-child.ts).
+  process.env["WHARF_TEST_COMPILED"] = "1";
 }
 const all = listTests(join(root, "test"));
 const isShard = (f) => f.startsWith(join("test", "shards") + "/");
@@ -138,8 +142,15 @@ const isClusterGroup = (f) => f === join("test", "shards", "integration-cluster.
 const first = (f) => isPackageTest(f) || isClusterGroup(f);
 const ordered = [...files.filter(isPackageTest), ...files.filter(isClusterGroup), ...files.filter((f) => !first(f))];
 console.log(`\n[wharf] tests: ${ordered.length} files (${ordered.filter(isShard).length} of them shards)`);
-// In this order: scripts/run-tests.mjs (`node --test` would sort the files by path).
-const tests = start("tests", process.execPath, ["--import", "tsx", join(root, "scripts", "run-tests.mjs"), ...ordered]);
+// In this order: scripts/run-tests.mjs (`node --test` would sort the files by path). `npm test` runs the files
+// compiled into .build/ by the build step (scripts/test-build.mjs; no tsx in any test process), `npm run test:only`
+// the sources through tsx (nothing to build first).
+/** .build/<path>.js, the compiled file of the test file <path>.ts (scripts/test-build.mjs writes them). */
+const compiled = (f) => join(root, ".build", f.replace(/\.ts$/, ".js"));
+const runner = testsOnly
+  ? ["--import", "tsx", join(root, "scripts", "run-tests.mjs"), ...ordered]
+  : ["--enable-source-maps", join(root, "scripts", "run-tests.mjs"), ...ordered.map(compiled)];
+const tests = start("tests", process.execPath, runner);
 const results = await Promise.all([...pending, tests]);
 const failed = results.filter((r) => r.status !== 0);
 console.log(

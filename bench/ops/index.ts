@@ -7,6 +7,8 @@
 //   tracing  ops + OpenTelemetry tracing at sampleRatio 0.01, OTLP/HTTP protobuf to a local sink
 //   ops-nolatency (only when listed) ops with management.latencyMetrics: false (no message timed for the latency
 //            histogram)
+//   metrics  (only when listed) ops without the webhook: the management server and its metrics alone
+//   hook     (only when listed) the webhook alone (management disabled): ops split in two, to see which half costs
 //   tracing0 (only when listed) ops + tracing enabled at sampleRatio 0: the tracer installed, nothing recorded; against
 //            ops it is what the unsampled path costs
 //   bare     the broker core and its TCP listener without the server composition (bench/ops/bare-broker.ts): no
@@ -55,7 +57,7 @@ let sampleRatio = 0.01;
 let nodeFlags: string[] = [];
 /** --ab-flags=none: the B runs start node without the launcher's flags (WHARF_NODE_FLAGS replaced). */
 const NO_LAUNCHER_FLAGS = "none";
-type Variant = "off" | "ops" | "ops-nolatency" | "tracing" | "tracing0" | "bare" | "base";
+type Variant = "off" | "ops" | "ops-nolatency" | "metrics" | "hook" | "tracing" | "tracing0" | "bare" | "base";
 
 const SPECS: Extract<RunSpec, { kind: "throughput" }>[] = [
   { kind: "throughput", id: "fan-in/qos0/100B/v5", family: "fan-in", qos: 0, payload: 100, protocol: PROTOCOL.v5 },
@@ -95,11 +97,13 @@ function config(variant: Variant, port: number, sinkUrl: string): string {
     "log: { level: warn }",
     "sys: { interval: 0 }",
   ];
+  const hook = `webhooks: [{ name: conn, url: "${sinkUrl}/hook", events: [client.connected, client.disconnected] }]`;
   if (variant === "off" || variant === "base") lines.push("management: { enabled: false }");
+  else if (variant === "hook") lines.push("management: { enabled: false }", hook);
   else {
     // ops-nolatency: the publish-to-delivery latency histogram off (what the every-64th timed message costs).
     lines.push(`management: { port: 0${variant === "ops-nolatency" ? ", latencyMetrics: false" : ""} }`);
-    lines.push(`webhooks: [{ name: conn, url: "${sinkUrl}/hook", events: [client.connected, client.disconnected] }]`);
+    if (variant !== "metrics") lines.push(hook);
   }
   if (variant === "tracing" || variant === "tracing0") {
     const ratio = variant === "tracing" ? sampleRatio : 0;
@@ -218,6 +222,8 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
       "off",
       "ops",
       "ops-nolatency",
+      "metrics",
+      "hook",
       "tracing",
       "tracing0",
       "bare",

@@ -5,9 +5,10 @@
 // ephemeral-port only, so they can share a process; integration tests (real child processes, signals) keep their own.
 // `npm run test:only -- <substring>` still runs matching unit files one by one (scripts/test.mjs).
 import { readFileSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { join, relative, sep } from "node:path";
+import { fileURLToPath } from "node:url";
 
+const here = fileURLToPath(new URL("./", import.meta.url));
 const unitRoot = fileURLToPath(new URL("../unit/", import.meta.url));
 const integrationRoot = fileURLToPath(new URL("../integration/", import.meta.url));
 
@@ -21,10 +22,24 @@ function list(dir: string): string[] {
     });
 }
 
+/**
+ * Imports a test file by a specifier relative to this module: through tsx that is the source file; in the compiled
+ * tests of `npm test` (.build/, scripts/test-build.mjs) the emit rewrites the computed `./x.ts` specifier to
+ * `./x.js`, the compiled file of the same source. (The files are listed from the sources: import.meta.url is the
+ * source file's in both.)
+ */
+async function importTestFile(file: string): Promise<void> {
+  const spec = relative(here, file).split(sep).join("/");
+  if (!spec.startsWith("../") || !spec.endsWith(".test.ts"))
+    throw new Error(`${file}: not a test file beside test/shards`);
+  await import(spec);
+}
+
 /** Imports every `index % count === shard - 1` unit test file, in sorted order, so `node:test` runs their tests here. */
 export async function runShard(shard: number, count: number): Promise<void> {
   const files = list(unitRoot).filter((_, i) => i % count === shard - 1);
-  for (const file of files) await import(pathToFileURL(file).href);
+  if (files.length === 0) throw new Error(`unit shard ${shard} of ${count} has no test file`);
+  for (const file of files) await importTestFile(file);
 }
 
 /**
@@ -43,6 +58,6 @@ export async function runIntegrationGroup(group: string): Promise<void> {
     throw new Error(`test/shards/integration.json has no group ${group}`);
   for (const file of files) {
     if (typeof file !== "string") throw new Error(`test/shards/integration.json: ${group} lists a non-string`);
-    await import(pathToFileURL(join(integrationRoot, file)).href);
+    await importTestFile(join(integrationRoot, file));
   }
 }

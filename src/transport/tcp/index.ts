@@ -6,7 +6,12 @@
 //    option (Node's setsockopt on each accepted socket).
 //    No SO_KEEPALIVE: MQTT's own keepalive supervises idle clients [MQTT-3.1.2-24], so that syscall is not paid.
 //  - Every write() of the core (all packets of one event-loop turn for this connection) becomes one syscall:
-//    the chunks are written between cork() and uncork(), which Node turns into a single writev.
+//    8 or more small chunks (at most COALESCE_AVG_BYTES on average: most MQTT packets) are copied into one buffer
+//    and written once, others between cork() and uncork(), which Node turns into a single writev. Each
+//    socket.write() runs Node's stream code once per chunk: writing 20 or 200 chunks of 100 B a time on a loopback
+//    socket pair cost 694-797 / 238 ns of CPU per chunk corked, 534-581 / 120 ns concatenated (both ends; equal at
+//    2-8 chunks), and that code runs slower still once HTTP traffic in the same process (webhooks, a metrics
+//    scrape) has given it sockets of other shapes (issue #15; bench/tools/socket-writes.mjs, at load ~10).
 //  - maxConnections: connections beyond the limit are destroyed immediately, before any byte is read.
 //  - maxPacketSize: handed to the broker as ListenerLimits (the codec refuses larger packets).
 //  - pause()/resume(): socket.pause()/resume(), for the core's input bound while a handler is pending.
@@ -52,6 +57,20 @@ const END_GRACE_MS = 5000;
 export const DEFAULT_WRITE_HIGH_WATER = 1024 * 1024;
 /** Above this many chunks one write is copied into one buffer (Linux IOV_MAX is 1,024 per writev). */
 const MAX_IOVECS = 256;
+/**
+ * Chunks of at most this many bytes on average are copied into one buffer rather than written one by one under
+ * cork(): copying 512 bytes costs less than a socket.write() call; a large payload (its own chunk, from 1 KB:
+ * connection.ts SPLIT_PAYLOAD_BYTES) raises the average above it and keeps its zero-copy writev.
+ */
+const COALESCE_AVG_BYTES = 512;
+/** Fewer chunks than this stay corked: at 2-4 chunks of 100 B the copy and the writev cost the same (within ±10 %). */
+const COALESCE_MIN_CHUNKS = 8;
+
+function totalBytes(chunks: readonly Buffer[]): number {
+  let n = 0;
+  for (let i = 0; i < chunks.length; i++) n += chunks[i]!.length;
+  return n;
+}
 
 /** Our adapter (which holds the broker's handler), kept on the socket for the shared listeners below. */
 const kConn = Symbol("wharf.tcp.connection");
@@ -135,6 +154,8 @@ export class TcpConnection implements TransportConnection {
       // A turn's worth of small PUBLISHes can be ~10,000 chunks; writev takes at most IOV_MAX (1,024) per call, so
       // libuv would need ~10 partial writes. One copy into a single buffer costs less than those syscalls.
       ok = s.write(Buffer.concat(chunks));
+    } else if (chunks.length >= COALESCE_MIN_CHUNKS && totalBytes(chunks) <= COALESCE_AVG_BYTES * chunks.length) {
+      ok = s.write(Buffer.concat(chunks)); // small packets: one copy costs less than a write() each (file header)
     } else {
       s.cork();
       ok = true;

@@ -6,7 +6,9 @@ import { readFileSync } from "node:fs";
 import { it } from "node:test";
 import type { TestContext } from "node:test";
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import { cliArgs, repoRoot } from "../../helpers/spawn-wharf.ts";
+import { childModuleUrl, nodeArgsForInline } from "../../helpers/ts-child.ts";
 
 /** Running, not a zombie: an orphan's exit status waits for init to reap it, and this machine's init may not. */
 const alive = (pid: number): boolean => {
@@ -51,10 +53,10 @@ c.stdout.once("data", () => process.stdout.write(c.pid + "\\n")); c.stdout.resum
 it("a non-Node child (etcd, mosquitto) is killed by its watchdog once the test process is killed with SIGKILL", async (t) => {
   // The runner starts a long-lived binary under dieWithTestProcess (reaper.ts), as test/helpers/etcd.ts and
   // mosquitto.ts do, prints its pid, then waits forever.
-  const reaper = JSON.stringify(new URL("../../helpers/reaper.ts", import.meta.url).href);
+  const reaper = JSON.stringify(childModuleUrl(fileURLToPath(new URL("../../helpers/reaper.ts", import.meta.url))));
   const script = `import { spawn } from "node:child_process"; import { dieWithTestProcess } from ${reaper};
 const c = spawn("sleep", ["600"], { stdio: "ignore" }); dieWithTestProcess(c, "sleep");
 process.stdout.write(c.pid + "\\n"); setInterval(() => {}, 1000);`;
-  const args = ["--import", "tsx", "--input-type=module", "-e", script];
+  const args = [...nodeArgsForInline(), "--input-type=module", "-e", script];
   assert.equal(await orphanGone(t, args, "child"), true, "the orphaned child was killed by its watchdog");
 });

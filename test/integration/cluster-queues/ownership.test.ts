@@ -11,6 +11,7 @@ import type { SlotOwnershipOptions } from "../../../src/cluster/queues/index.ts"
 import { startEtcd, waitFor } from "../../helpers/etcd.ts";
 import type { EtcdProcess } from "../../helpers/etcd.ts";
 import { exitWithParent } from "../../helpers/spawn-wharf.ts";
+import { nodeArgsFor } from "../../helpers/ts-child.ts";
 
 const SLOTS = 16;
 
@@ -180,9 +181,7 @@ describe("cluster queues: slot ownership in etcd", () => {
       process.execPath,
       [
         ...exitWithParent,
-        "--import",
-        "tsx",
-        fileURLToPath(new URL("./fence-child.ts", import.meta.url)),
+        ...nodeArgsFor(fileURLToPath(new URL("./fence-child.ts", import.meta.url))),
         etcd.endpoint,
         "paused",
         "4",

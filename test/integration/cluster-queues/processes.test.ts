@@ -14,6 +14,7 @@ import type { SlotStatus } from "../../../src/cluster/queues/index.ts";
 import { startEtcd, waitFor } from "../../helpers/etcd.ts";
 import type { EtcdProcess } from "../../helpers/etcd.ts";
 import { exitWithParent } from "../../helpers/spawn-wharf.ts";
+import { nodeArgsFor } from "../../helpers/ts-child.ts";
 
 const SLOTS = 8;
 const CHILD = fileURLToPath(new URL("./node-child.ts", import.meta.url));
@@ -50,7 +51,7 @@ class Child {
     etcd: string,
     name: string,
   ) {
-    this.proc = spawn(process.execPath, [...exitWithParent, "--import", "tsx", CHILD, etcd, id, name, String(SLOTS)], {
+    this.proc = spawn(process.execPath, [...exitWithParent, ...nodeArgsFor(CHILD), etcd, id, name, String(SLOTS)], {
       stdio: ["pipe", "pipe", "inherit"],
     });
     running.add(this.proc);

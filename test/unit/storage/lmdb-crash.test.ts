@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { openLmdbStorage } from "../../../src/storage/index.ts";
 import { tempDir } from "../../helpers/storage-harness.ts";
 import { exitWithParent } from "../../helpers/spawn-wharf.ts";
+import { nodeArgsFor } from "../../helpers/ts-child.ts";
 
 const CHILD = fileURLToPath(new URL("../../helpers/storage-crash-child.ts", import.meta.url));
 const RUNS = 5;
@@ -32,7 +33,7 @@ interface RunResult {
  */
 function crashRun(path: string, run: number, killAfter: number, logFile: string): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...exitWithParent, "--import", "tsx", CHILD, path, String(run), logFile], {
+    const child = spawn(process.execPath, [...exitWithParent, ...nodeArgsFor(CHILD), path, String(run), logFile], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let lines = 0;

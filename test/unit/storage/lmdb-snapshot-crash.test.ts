@@ -12,13 +12,14 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { openLmdbStorage } from "../../../src/storage/index.ts";
 import { tempDir } from "../../helpers/storage-harness.ts";
+import { nodeArgsFor } from "../../helpers/ts-child.ts";
 
 const CHILD = fileURLToPath(new URL("../../helpers/storage-snapshot-child.ts", import.meta.url));
 
 /** Runs the child until it has logged `killAfter` lines after OPEN, SIGKILLs it, returns its log. */
 function crashRun(path: string, killAfter: number, logFile: string): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", CHILD, path, logFile], {
+    const child = spawn(process.execPath, [...nodeArgsFor(CHILD), path, logFile], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let lines = 0;

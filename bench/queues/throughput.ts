@@ -118,6 +118,15 @@ for (const mode of flag("modes", "sync,batched").split(",")) {
             `${Math.round(b.gc.totalMs)} ms in all (${((100 * b.gc.totalMs) / b.spanMs).toFixed(1)} % of the window), ` +
             `longest ${b.gc.maxMs.toFixed(1)} ms, ${b.gc.over2} over 2 ms, ${b.gc.over5} over 5 ms`,
         );
+        const st = b.storage;
+        if (st !== undefined && st.batches > 0) {
+          const n = (r.deliveredPerSec * b.spanMs) / 1000;
+          console.log(
+            `          storage: ${st.batches} commits, ${(st.ops / n).toFixed(2)} LMDB ops per message delivered ` +
+              `(a message still in flight at a batch cut costs 2: its entry written, then deleted), ` +
+              `${((1000 * st.seconds) / st.batches).toFixed(2)} ms per commit`,
+          );
+        }
         if (b.alloc !== undefined) {
           // Sampled over the broker's window (SIGUSR2 to SIGUSR2), per message delivered in that window.
           const n = (r.deliveredPerSec * b.spanMs) / 1000;

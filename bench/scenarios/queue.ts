@@ -105,6 +105,8 @@ export interface TailAttribution {
 export interface BrokerLoopStats {
   loopMs: { p50: number; p99: number; p999: number; max: number };
   gc: { count: number; totalMs: number; maxMs: number; over2: number; over5: number; over10: number };
+  /** Storage commits over the window: batches, ops (puts and deletes) and the seconds they took. */
+  storage?: { batches: number; ops: number; seconds: number };
   spanMs: number;
   /** With WHARF_ALLOC_SITES=1 in the environment: bytes allocated over the window, in all and by site. */
   alloc?: { total: number; sites: [string, number][] };

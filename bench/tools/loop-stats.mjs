@@ -4,11 +4,15 @@
 // (count, total, longest, how many over 2 / 5 / 10 ms, by kind), plus each pause as [start, duration] on the
 // CLOCK_MONOTONIC millisecond scale (what the C latency generator stamps, so the latency scenario can tell which of
 // its slowest messages were in flight during a broker GC). bench/lib/wharf-cli.ts (`loopStats`) wires it.
+// Storage commits over the window (the storage layer's "wharf:storage:commit" channel, src/storage/events.ts):
+// batches, ops and the time they took, so a run's LMDB ops per message show how many messages were written at a
+// batch cut (a queue message settled between two cuts costs none).
 // With $WHARF_LOOP_STALLS set, the window also records the loop's stalls: a 1 ms JavaScript interval notes every
 // gap of more than 2 ms between its runs as [start, duration] (the same clock), GC or not, so a latency tail can be
 // told apart into GC pauses, other long turns of the broker, and neither (the load generator, the machine).
 // With $WHARF_ALLOC_SITES set, the window also runs V8's sampling heap profiler (collected objects included: what
 // the GC pays for) and the line gets `alloc`: bytes allocated in the window in all and by site (top 40).
+import diagnostics from "node:diagnostics_channel";
 import { appendFileSync } from "node:fs";
 import { Session } from "node:inspector";
 import { PerformanceObserver, constants, monitorEventLoopDelay } from "node:perf_hooks";
@@ -26,6 +30,12 @@ if (file) {
   // CLOCK_MONOTONIC's origin.
   const monoOrigin = Number(process.hrtime.bigint()) / 1e6 - performance.now();
   let pauses = [];
+  let storage = { batches: 0, ops: 0, seconds: 0 };
+  const onCommit = (e) => {
+    storage.batches++;
+    storage.ops += e.ops;
+    storage.seconds += e.seconds;
+  };
   let stalls = [];
   let stallProbe;
   let lastProbe = 0;
@@ -36,6 +46,7 @@ if (file) {
     gc = { count: 0, totalMs: 0, maxMs: 0, over2: 0, over5: 0, over10: 0, byKind: {} };
     pauses = [];
     stalls = [];
+    storage = { batches: 0, ops: 0, seconds: 0 };
     loop.reset();
     since = performance.now();
   };
@@ -93,6 +104,7 @@ if (file) {
       loop.enable();
       startSampling();
       open = true;
+      diagnostics.subscribe("wharf:storage:commit", onCommit);
       if (process.env.WHARF_LOOP_STALLS) {
         lastProbe = performance.now();
         stallProbe = setInterval(() => {
@@ -107,6 +119,7 @@ if (file) {
     }
     open = false;
     loop.disable();
+    diagnostics.unsubscribe("wharf:storage:commit", onCommit);
     if (stallProbe !== undefined) clearInterval(stallProbe);
     stallProbe = undefined;
     stopSampling(); // the inspector answers synchronously: `alloc` is set below
@@ -120,6 +133,7 @@ if (file) {
         max: ms(loop.max),
       },
       gc,
+      storage,
       pauses,
       stalls: process.env.WHARF_LOOP_STALLS ? stalls : undefined,
       alloc,

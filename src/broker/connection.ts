@@ -86,6 +86,8 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
   #outBytes = 0;
   /** Of #outBytes, the large payloads and Buffers that are written as chunks of their own (outbox.ts). */
   #outApart = 0;
+  /** Items of #out encoded at the flush (OutPublish, ShortAck); 0 = every item is a Buffer already. */
+  #outDeferred = 0;
   #scheduled = false;
   #paused = false;
   /** The transport is paused because input piled up behind a pending handler (resumed when it settles). */
@@ -213,6 +215,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     this.#out = undefined;
     this.#outBytes = 0;
     this.#outApart = 0;
+    this.#outDeferred = 0;
     if (this.state !== ConnState.Closed) {
       if (this.logsInfo) {
         this.logger.info(
@@ -348,6 +351,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
         const item = shortAck(ACK_FIRST_BYTE[packet.type]!, packet.packetId);
         if (item >= 0) {
           this.#push(item, SHORT_ACK_BYTES);
+          this.#outDeferred++;
           return;
         }
       }
@@ -394,6 +398,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
       } else this.sendEncoded(prepared.encode(v, out));
     } else {
       this.#push(out, size);
+      this.#outDeferred++;
       if (split) this.#outApart += prepared.payload.length;
     }
     const counters = this.broker.counters;
@@ -445,12 +450,11 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     this.#outBytes = 0;
     const apart = this.#outApart;
     this.#outApart = 0;
-    // One Buffer as it is (a fan-out's shared encoding stays shared); anything else assembled into one write.
-    const only = items.length === 1 ? items[0]! : undefined;
-    const chunks =
-      only !== undefined && typeof only !== "number" && !(only instanceof OutPublish)
-        ? [only]
-        : assemble(items, bytes, apart, this.version);
+    const deferred = this.#outDeferred;
+    this.#outDeferred = 0;
+    // Only Buffers (a QoS 0 fan-out's shared encodings, CONNACK, SUBACK…): handed over as they are, the transport
+    // writes them without copying (few) or joined (many). Otherwise the turn is assembled into one Buffer.
+    const chunks = deferred === 0 ? (items as Buffer[]) : assemble(items, bytes, apart, this.version);
     if (!this.transport.write(chunks)) {
       this.#paused = true; // resume in onDrain
       return;

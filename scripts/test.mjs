@@ -5,6 +5,7 @@ import { fork, spawn } from "node:child_process";
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { watchCpu } from "./cpu-use.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const testsOnly = process.argv.includes("--tests-only");
@@ -21,6 +22,7 @@ function listTests(dir) {
 }
 
 const started = Date.now();
+const cpu = watchCpu();
 const bin = (name) => join(root, "node_modules", ".bin", name);
 /** Starts a command; `buffered` collects its output and prints it as one block when it ends. */
 function start(label, cmd, args, buffered) {
@@ -156,4 +158,5 @@ const failed = results.filter((r) => r.status !== 0);
 console.log(
   `\n[wharf] ${failed.length === 0 ? "all passed" : `FAILED: ${failed.map((r) => r.label).join(", ")}`} (${((Date.now() - started) / 1000).toFixed(1)} s)`,
 );
+for (const line of cpu.summary()) console.log(line);
 process.exit(failed.length === 0 ? 0 : 1);

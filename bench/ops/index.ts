@@ -16,6 +16,7 @@
 //            against `bare` is what the disabled operations wiring costs ("zero cost when disabled"; the core's
 //            seams are in both)
 //   base     (only with WHARF_BENCH_BASE_ROOT=<checkout of an older commit>) that checkout, as `off`
+//   base-ops (only when listed, with WHARF_BENCH_BASE_ROOT) that checkout, as `ops`: a code A/B of the ops overhead
 // Variants run interleaved, round after round, so that drift of the machine spreads evenly; the median per variant
 // is reported with its ratio to `off`. Two figures per run: throughput (msg/s delivered), and the broker's CPU time
 // per delivered message (process CPU over the window / messages; µs). On a shared machine the second is the steadier
@@ -57,7 +58,8 @@ let sampleRatio = 0.01;
 let nodeFlags: string[] = [];
 /** --ab-flags=none: the B runs start node without the launcher's flags (WHARF_NODE_FLAGS replaced). */
 const NO_LAUNCHER_FLAGS = "none";
-type Variant = "off" | "ops" | "ops-nolatency" | "metrics" | "hook" | "tracing" | "tracing0" | "bare" | "base";
+type Variant =
+  "off" | "ops" | "ops-nolatency" | "metrics" | "hook" | "tracing" | "tracing0" | "bare" | "base" | "base-ops";
 
 const SPECS: Extract<RunSpec, { kind: "throughput" }>[] = [
   { kind: "throughput", id: "fan-in/qos0/100B/v5", family: "fan-in", qos: 0, payload: 100, protocol: PROTOCOL.v5 },
@@ -124,7 +126,8 @@ async function startWharf(
   const port = await freePort();
   const file = join(ctx.tmp, `wharf-ops-${variant}-${port}.yaml`);
   writeFileSync(file, config(variant, port, sinkUrl));
-  const cwd = variant === "base" ? baseRoot! : root;
+  const old = variant === "base" || variant === "base-ops";
+  const cwd = old ? baseRoot! : root;
   // One directory per run: the tsx loader's worker thread writes a profile of its own next to the main thread's
   // (the larger file is the broker).
   const prof = profile === undefined || !profiling ? [] : ["--cpu-prof", `--cpu-prof-dir=${join(profDir, profile)}`];
@@ -143,9 +146,9 @@ async function startWharf(
       env: {},
     };
   } else {
-    run = wharfCommand(cwd, ["start", "--config", file], [...(variant === "base" ? launcher : []), ...own, ...extra]);
+    run = wharfCommand(cwd, ["start", "--config", file], [...(old ? launcher : []), ...own, ...extra]);
     // Replacing the launcher's list (WHARF_NODE_FLAGS) instead of adding to it: here only for --ab-flags=none.
-    if (variant !== "base" && launcher.length === 0 && run.env["WHARF_NODE_FLAGS"] !== undefined)
+    if (!old && launcher.length === 0 && run.env["WHARF_NODE_FLAGS"] !== undefined)
       run.env["WHARF_NODE_FLAGS"] = [...own, ...extra].join(" ");
   }
   const [cmd, argv] = pinned(ctx.cpu, run.cmd, run.args);
@@ -227,7 +230,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
       "tracing",
       "tracing0",
       "bare",
-      ...(baseRoot === undefined ? [] : (["base"] as const)),
+      ...(baseRoot === undefined ? [] : (["base", "base-ops"] as const)),
     ] as Variant[]
   ).filter((v) => (wanted === undefined ? ["off", "ops", "tracing", "base"].includes(v) : wanted.includes(v))); // only when asked for
   nodeFlags = (argv.find((a) => a.startsWith("--node-flags="))?.slice(13) ?? "").split(" ").filter((f) => f !== "");

@@ -66,10 +66,17 @@ const COALESCE_AVG_BYTES = 512;
 /** Fewer chunks than this stay corked: at 2-4 chunks of 100 B the copy and the writev cost the same (within ±10 %). */
 const COALESCE_MIN_CHUNKS = 8;
 
-function totalBytes(chunks: readonly Buffer[]): number {
+/**
+ * At most COALESCE_MAX_BYTES in all, so that Buffer.concat takes its buffer from Node's shared pool: above it each
+ * write allocated an ArrayBuffer of its own, and fan-out QoS 0 (50 sockets, ~100 chunks each per turn) ran 15 %
+ * slower per delivery than corked writes (0.183–0.204 against 0.148–0.179 µs, 8 interleaved rounds, stop 14).
+ */
+const COALESCE_MAX_BYTES = Buffer.poolSize >>> 1;
+
+function coalescable(chunks: readonly Buffer[]): boolean {
   let n = 0;
   for (let i = 0; i < chunks.length; i++) n += chunks[i]!.length;
-  return n;
+  return n <= COALESCE_MAX_BYTES && n <= COALESCE_AVG_BYTES * chunks.length;
 }
 
 /** Our adapter (which holds the broker's handler), kept on the socket for the shared listeners below. */
@@ -154,7 +161,7 @@ export class TcpConnection implements TransportConnection {
       // A turn's worth of small PUBLISHes can be ~10,000 chunks; writev takes at most IOV_MAX (1,024) per call, so
       // libuv would need ~10 partial writes. One copy into a single buffer costs less than those syscalls.
       ok = s.write(Buffer.concat(chunks));
-    } else if (chunks.length >= COALESCE_MIN_CHUNKS && totalBytes(chunks) <= COALESCE_AVG_BYTES * chunks.length) {
+    } else if (chunks.length >= COALESCE_MIN_CHUNKS && coalescable(chunks)) {
       ok = s.write(Buffer.concat(chunks)); // small packets: one copy costs less than a write() each (file header)
     } else {
       s.cork();

@@ -157,12 +157,11 @@ export class TcpConnection implements TransportConnection {
     let ok: boolean;
     if (chunks.length === 1) {
       ok = s.write(chunks[0]!);
-    } else if (chunks.length > MAX_IOVECS) {
-      // A turn's worth of small PUBLISHes can be ~10,000 chunks; writev takes at most IOV_MAX (1,024) per call, so
-      // libuv would need ~10 partial writes. One copy into a single buffer costs less than those syscalls.
+    } else if (chunks.length > MAX_IOVECS || (chunks.length >= COALESCE_MIN_CHUNKS && coalescable(chunks))) {
+      // One copy into a single buffer. Past MAX_IOVECS: a turn's worth of small PUBLISHes can be ~10,000 chunks,
+      // writev takes at most IOV_MAX (1,024) per call, so libuv would need ~10 partial writes; the copy costs less
+      // than those syscalls. Small packets: one copy costs less than a write() each (file header).
       ok = s.write(Buffer.concat(chunks));
-    } else if (chunks.length >= COALESCE_MIN_CHUNKS && coalescable(chunks)) {
-      ok = s.write(Buffer.concat(chunks)); // small packets: one copy costs less than a write() each (file header)
     } else {
       s.cork();
       ok = true;

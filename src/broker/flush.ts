@@ -32,6 +32,8 @@ export class FlushScheduler {
   #scheduled = false;
   /** Socket reads handled since the last end-of-turn flush. */
   #reads = 0;
+  /** #flushUrgent's list of connections to write, kept between calls (undefined while one is running). */
+  #urgentList: (Flushable | undefined)[] | undefined = [];
 
   /** Marks a connection as having pending output; the caller ensures it is added once per turn. */
   schedule(c: Flushable): void {
@@ -75,14 +77,26 @@ export class FlushScheduler {
       this.#flushDirty();
       return;
     }
-    // A flush may schedule more output (a session's queue drains into another connection): it joins the kept ones.
-    // The order between connections does not matter, each one's own output stays in order.
-    const later: Flushable[] = [];
-    this.#dirty = later;
+    // The kept ones stay in #dirty (compacted in place); the urgent ones are flushed from a list kept between calls
+    // (slots overwritten and cleared, never truncated: `length = 0` would drop its backing store), so the common
+    // light turn (one delivery, one publisher to answer later) allocates nothing per read. A flush may schedule
+    // more output (a session's queue drains into another connection): it lands in #dirty after the kept ones. The
+    // order between connections does not matter; each one's own output stays in order.
+    const now = this.#urgentList ?? [];
+    this.#urgentList = undefined; // (a flush that re-entered here would take a list of its own)
+    let kept = 0;
+    let n = 0;
     for (const c of dirty) {
-      if (c.urgent) c.flush();
-      else later.push(c);
+      if (c.urgent) now[n++] = c;
+      else dirty[kept++] = c;
     }
+    dirty.length = kept;
+    for (let i = 0; i < n; i++) {
+      const c = now[i]!;
+      now[i] = undefined;
+      c.flush();
+    }
+    this.#urgentList = now;
   }
 
   // End of the turn (setImmediate runs after the poll phase's I/O callbacks): everything left goes out, and the

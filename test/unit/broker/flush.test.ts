@@ -78,6 +78,22 @@ test("the read count restarts every turn, also after turns whose reads produced 
   assert.equal(sub.flushes, 1);
 });
 
+test(`reads that deliver nothing (a subscriber's PUBACKs) do not use up the ${EAGER_READS} eager writes of a turn`, () => {
+  const f = new FlushScheduler();
+  const sub = new Conn(f);
+  const pub = new Conn(f);
+  for (let r = 0; r < EAGER_READS; r++) {
+    sub.push(); // a publisher's read delivered a message…
+    f.afterRead();
+    sub.ack(); // …and the subscriber's PUBACKs for it were read: nothing to deliver
+    f.afterRead();
+  }
+  assert.equal(sub.flushes, EAGER_READS, "each delivering read was written at once");
+  pub.ack();
+  f.afterRead();
+  assert.equal(pub.flushes, 0, "an acknowledgement alone waits for the end of the turn");
+});
+
 test("flushAll writes everything pending at once", () => {
   const f = new FlushScheduler();
   const a = new Conn(f);

@@ -9,6 +9,8 @@
 //            histogram)
 //   metrics  (only when listed) ops without the webhook: the management server and its metrics alone
 //   hook     (only when listed) the webhook alone (management disabled): ops split in two, to see which half costs
+//   scrape   (only when listed) ops + a Prometheus scrape (GET /metrics) before the load and one 1.5 s into it: does
+//            the management server's HTTP (node:http sockets in the broker's thread) slow the broker afterwards?
 //   tracing0 (only when listed) ops + tracing enabled at sampleRatio 0: the tracer installed, nothing recorded; against
 //            ops it is what the unsampled path costs
 //   bare     the broker core and its TCP listener without the server composition (bench/ops/bare-broker.ts): no
@@ -59,7 +61,17 @@ let nodeFlags: string[] = [];
 /** --ab-flags=none: the B runs start node without the launcher's flags (WHARF_NODE_FLAGS replaced). */
 const NO_LAUNCHER_FLAGS = "none";
 type Variant =
-  "off" | "ops" | "ops-nolatency" | "metrics" | "hook" | "tracing" | "tracing0" | "bare" | "base" | "base-ops";
+  | "off"
+  | "ops"
+  | "ops-nolatency"
+  | "metrics"
+  | "hook"
+  | "scrape"
+  | "tracing"
+  | "tracing0"
+  | "bare"
+  | "base"
+  | "base-ops";
 
 const SPECS: Extract<RunSpec, { kind: "throughput" }>[] = [
   { kind: "throughput", id: "fan-in/qos0/100B/v5", family: "fan-in", qos: 0, payload: 100, protocol: PROTOCOL.v5 },
@@ -92,7 +104,7 @@ require("node:readline").createInterface({input:process.stdin}).on("line",()=>co
   };
 }
 
-function config(variant: Variant, port: number, sinkUrl: string): string {
+function config(variant: Variant, port: number, sinkUrl: string, managementPort: number): string {
   const lines = [
     `listeners: [{ host: 127.0.0.1, port: ${port} }]`,
     "storage: { type: memory }",
@@ -104,7 +116,8 @@ function config(variant: Variant, port: number, sinkUrl: string): string {
   else if (variant === "hook") lines.push("management: { enabled: false }", hook);
   else {
     // ops-nolatency: the publish-to-delivery latency histogram off (what the every-64th timed message costs).
-    lines.push(`management: { port: 0${variant === "ops-nolatency" ? ", latencyMetrics: false" : ""} }`);
+    const extra = variant === "ops-nolatency" ? ", latencyMetrics: false" : "";
+    lines.push(`management: { port: ${managementPort}${extra} }`);
     if (variant !== "metrics") lines.push(hook);
   }
   if (variant === "tracing" || variant === "tracing0") {
@@ -122,10 +135,11 @@ async function startWharf(
   profile: string | undefined,
   gcLog: string,
   extraFlags: readonly string[] = [],
-): Promise<RunningBroker> {
+): Promise<RunningBroker & { managementPort: number }> {
   const port = await freePort();
+  const managementPort = variant === "scrape" ? await freePort() : 0;
   const file = join(ctx.tmp, `wharf-ops-${variant}-${port}.yaml`);
-  writeFileSync(file, config(variant, port, sinkUrl));
+  writeFileSync(file, config(variant, port, sinkUrl, managementPort));
   const old = variant === "base" || variant === "base-ops";
   const cwd = old ? baseRoot! : root;
   // One directory per run: the tsx loader's worker thread writes a profile of its own next to the main thread's
@@ -165,7 +179,13 @@ async function startWharf(
     await proc.stop();
     throw err;
   }
-  return { def: BROKERS.wharf, proc, port };
+  return { def: BROKERS.wharf, proc, port, managementPort };
+}
+
+/** One Prometheus-style scrape of the broker's /metrics (the `scrape` variant); the text's length. */
+async function scrape(port: number): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  return (await res.text()).length;
 }
 
 /**
@@ -227,6 +247,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
       "ops-nolatency",
       "metrics",
       "hook",
+      "scrape",
       "tracing",
       "tracing0",
       "bare",
@@ -302,6 +323,14 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
           extra,
         );
         let res: Awaited<ReturnType<typeof runThroughput>>;
+        // The scrape variant: one scrape before the load (the stream code then knows the HTTP server's sockets before
+        // it is optimised for the broker's), one during it.
+        let scrapeTimer: NodeJS.Timeout | undefined;
+        if (variant === "scrape") {
+          await scrape(broker.managementPort);
+          const mp = broker.managementPort;
+          scrapeTimer = setTimeout(() => void scrape(mp).catch(() => undefined), 1500);
+        }
         // --snapshot-at=<ms>: a heap snapshot of the broker that long after its start (diagnosis; needs
         // --node-flags='--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=<dir>').
         const snapAt = Number(argv.find((a) => a.startsWith("--snapshot-at="))?.slice(14) ?? 0);
@@ -310,6 +339,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
           res = await runThroughput(spec, broker, timing);
         } finally {
           clearTimeout(snap);
+          clearTimeout(scrapeTimer);
           await broker.proc.stop(); // the GC log is written at exit
         }
         (rates[v] ??= []).push(res.msgsPerSec ?? Number.NaN);

@@ -20,7 +20,9 @@ const opt = (name: string): string | undefined => argv.find((a) => a.startsWith(
 const rounds = Number(opt("rounds") ?? 3);
 const measure = Number(opt("measure") ?? 2);
 const only = (opt("only") ?? "fan-in/qos0/100B/v3.1.1,fan-in/qos1/100B/v3.1.1").split(",");
-const sets = argv.filter((a) => !a.startsWith("--"));
+// Only these three are options: a flag set may itself start with "--" (e.g. "--maglev"), so it is not dropped.
+const isOption = (a: string): boolean => ["rounds", "measure", "only"].some((n) => a.startsWith(`--${n}=`));
+const sets = argv.filter((a) => !isOption(a));
 if (sets.length === 0) {
   console.error("usage: flags-ab.ts [--rounds=N] [--measure=S] [--only=ids] <flag set>… ('default' = the launcher's)");
   process.exit(2);

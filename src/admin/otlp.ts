@@ -5,13 +5,10 @@
 // adding @opentelemetry/exporter-trace-otlp-http and its protobuf/gRPC dependency tree for one HTTP POST.
 import type { Attributes, AttributeValue, HrTime } from "@opentelemetry/api";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
-import { lazyImport } from "../util/lazy.ts";
 import { BROKER_VERSION } from "../broker/index.ts";
 import { LightSpan } from "./light-span.ts";
 import { otlpRequestProto } from "./otlp-proto.ts";
-
-/** undici, loaded with the first request (src/util/lazy.ts). */
-const undici = lazyImport(() => import("undici"));
+import { postFromWorker } from "./http-worker.ts";
 
 type ResultCallback = Parameters<SpanExporter["export"]>[1];
 type ResultCode = Parameters<ResultCallback>[0]["code"];
@@ -151,23 +148,18 @@ export function otlpRequestJson(spans: readonly ReadableSpan[], serviceName: str
 
 export const PROTOBUF = "application/x-protobuf";
 
-/** One OTLP/HTTP POST; rejects on a network error, a timeout or a status >= 300. */
+/**
+ * One OTLP/HTTP POST, sent by undici on the HTTP worker thread (http-worker.ts); rejects on a network error, a
+ * timeout or a status >= 300.
+ */
 export async function postOtlp(
   endpoint: string,
   body: string | Buffer,
   type: string,
   timeoutMs: number,
 ): Promise<void> {
-  const { request } = await undici();
-  const res = await request(endpoint, {
-    method: "POST",
-    headers: { "content-type": type },
-    body,
-    headersTimeout: timeoutMs,
-    bodyTimeout: timeoutMs,
-  });
-  await res.body.dump();
-  if (res.statusCode >= 300) throw new Error(`OTLP endpoint ${endpoint} answered ${res.statusCode}`);
+  const status = await postFromWorker({ url: endpoint, body, headers: { "content-type": type }, timeoutMs });
+  if (status >= 300) throw new Error(`OTLP endpoint ${endpoint} answered ${status}`);
 }
 
 /** `tracing.protocol`: the OTLP/HTTP body encoding. */

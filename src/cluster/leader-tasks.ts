@@ -14,6 +14,8 @@ export interface LeaderTaskStats {
   readonly intervalMs: number;
   /** Runs on this node (only while it led). */
   readonly runs: number;
+  /** Times this node started the task: once per term it led (0: it never led while the task existed). */
+  readonly starts: number;
   /** What the last run reported (e.g. messages removed), -1 before the first run. */
   readonly lastResult: number;
 }
@@ -24,6 +26,7 @@ interface Task {
   readonly run: () => number;
   timer: TimerHandle | undefined;
   runs: number;
+  starts: number;
   lastResult: number;
 }
 
@@ -38,7 +41,7 @@ export class LeaderTasks {
   ) {
     this.#detach = [
       leader.on("elected", () => {
-        for (const t of this.#tasks) this.#arm(t);
+        for (const t of this.#tasks) this.#start(t);
       }),
       leader.on("deposed", () => {
         for (const t of this.#tasks) this.#disarm(t);
@@ -48,20 +51,27 @@ export class LeaderTasks {
 
   /** Adds a task (intervalMs 0: never runs); it starts now if this node leads. */
   add(name: string, intervalMs: number, run: () => number): void {
-    const t: Task = { name, intervalMs, run, timer: undefined, runs: 0, lastResult: -1 };
+    const t: Task = { name, intervalMs, run, timer: undefined, runs: 0, starts: 0, lastResult: -1 };
     this.#tasks.push(t);
-    if (this.leader.isLeader) this.#arm(t);
+    if (this.leader.isLeader) this.#start(t);
   }
 
   stats(): Record<string, LeaderTaskStats> {
     const out: Record<string, LeaderTaskStats> = {};
-    for (const t of this.#tasks) out[t.name] = { intervalMs: t.intervalMs, runs: t.runs, lastResult: t.lastResult };
+    for (const t of this.#tasks)
+      out[t.name] = { intervalMs: t.intervalMs, runs: t.runs, starts: t.starts, lastResult: t.lastResult };
     return out;
   }
 
   close(): void {
     for (const fn of this.#detach) fn();
     for (const t of this.#tasks) this.#disarm(t);
+  }
+
+  /** This node leads (elected, or leading when the task was added). */
+  #start(t: Task): void {
+    if (t.intervalMs > 0) t.starts++;
+    this.#arm(t);
   }
 
   #arm(t: Task): void {

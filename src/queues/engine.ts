@@ -28,7 +28,8 @@ import type {
 } from "./engine-api.ts";
 import { QueueError, QueueErrorCode, refusal } from "./errors.ts";
 import type { Refusal } from "./errors.ts";
-import type { Consumer, Group } from "./group.ts";
+import type { Consumer } from "./consumer.ts";
+import type { Group } from "./group.ts";
 import { Queue } from "./queue.ts";
 import type { QueueEnv } from "./queue.ts";
 import { recoverQueues } from "./recovery.ts";

@@ -17,8 +17,10 @@ import { SeqList } from "./fifo.ts";
 import { HeldSeqs, InflightOrder } from "./inflight-order.ts";
 import type { QueueSettings } from "./config.ts";
 import { Ordering } from "./config.ts";
-import { assignPartitions } from "./partition.ts";
+import { PartitionState } from "./partition-state.ts";
 import type { PendingRecord, QueueRecord, QueueStore } from "./store.ts";
+import { Consumer, Pending } from "./consumer.ts";
+import type { ConsumerGroup } from "./consumer.ts";
 import { Delivered } from "./types.ts";
 import type { ConsumerLink, GroupInfo, QueueCounters } from "./types.ts";
 
@@ -47,53 +49,7 @@ export interface GroupHost {
   retryDelay(retry: number): number;
 }
 
-export class Consumer {
-  /** Deliveries held: delivered and not settled. */
-  held = 0;
-  /** Seqs delivered and not settled, in delivery order (a view of the group's order: no Set churned per message). */
-  readonly inflight: ReadonlySet<number>;
-  /** Partitions owned (ordering partition/strict). */
-  partitions: number[] = [];
-
-  constructor(
-    readonly link: ConsumerLink,
-    readonly group: Group,
-    public prefetch: number,
-  ) {
-    this.inflight = group.heldSeqs(this);
-  }
-
-  get id(): string {
-    return this.link.id;
-  }
-
-  get free(): number {
-    return this.prefetch - this.held;
-  }
-}
-
-class Pending {
-  /** Delivery serial while in flight (inflight-order.ts), 0 otherwise. */
-  serial = 0;
-  /** Deliveries so far. */
-  count: number;
-  /** Holder while in flight; undefined while waiting for a retry or ready again. */
-  consumer: Consumer | undefined = undefined;
-  /** In flight: when the delivery times out. Waiting: when it becomes visible again. */
-  at = 0;
-  /** The DLQ was full when it should have moved there: retry the move (not a delivery) at `at`. */
-  parked: string | undefined = undefined;
-
-  constructor(
-    readonly seq: number,
-    readonly partition: number,
-    count: number,
-  ) {
-    this.count = count;
-  }
-}
-
-export class Group {
+export class Group implements ConsumerGroup {
   readonly consumers: Consumer[] = [];
   /** Per partition (one list for ordering none), ascending seqs ready for delivery. */
   readonly ready: SeqList[];
@@ -115,11 +71,8 @@ export class Group {
   readonly done = new SeqMap<true>();
   /** Seqs with a persisted done marker. */
   readonly #doneStored = new SeqMap<true>();
-  /** Partition owners (index into consumers), and per partition: in flight count, holder, waiting count. */
-  #owners: (Consumer | undefined)[] = [];
-  readonly #inflightCount: number[];
-  readonly #holder: (Consumer | undefined)[];
-  readonly #waitingCount: number[];
+  /** Partition owners, and per partition: in flight count, holder, waiting count. */
+  readonly #parts: PartitionState<Consumer>;
   #rr = 0;
   #pumping = false;
 
@@ -131,9 +84,7 @@ export class Group {
   ) {
     const p = host.settings.ordering === Ordering.None ? 1 : host.settings.partitions;
     this.ready = Array.from({ length: p }, () => new SeqList());
-    this.#inflightCount = new Array<number>(host.settings.partitions).fill(0);
-    this.#holder = new Array<Consumer | undefined>(host.settings.partitions).fill(undefined);
-    this.#waitingCount = new Array<number>(host.settings.partitions).fill(0);
+    this.#parts = new PartitionState<Consumer>(host.settings.partitions);
   }
 
   get inflightSize(): number {
@@ -202,7 +153,7 @@ export class Group {
     if (existing !== undefined) this.leave(existing); // same client id, new connection
     const c = new Consumer(link, this, prefetch);
     this.consumers.push(c);
-    this.#rebalance();
+    this.#parts.rebalance(this.consumers);
     this.pump();
     return c;
   }
@@ -215,20 +166,13 @@ export class Group {
     this.#inflight.forEach((p) => {
       if (p.consumer !== c) return;
       this.#inflight.delete(p);
-      this.#untrack(p, c);
+      this.#parts.released(p.partition, c);
       p.consumer = undefined;
       this.#list(p.partition).insert(p.seq); // no backoff: the consumer did not fail the message, its connection went away
     });
     c.held = 0;
-    this.#rebalance();
+    this.#parts.rebalance(this.consumers);
     this.pump();
-  }
-
-  #rebalance(): void {
-    const owners = assignPartitions(this.host.settings.partitions, this.consumers.length);
-    this.#owners = owners.map((i) => (i < 0 ? undefined : this.consumers[i]));
-    for (const c of this.consumers) c.partitions = [];
-    this.#owners.forEach((c, p) => c?.partitions.push(p));
   }
 
   // ---- delivery -------------------------------------------------------------------------------------------
@@ -264,15 +208,10 @@ export class Group {
   #pumpPartitions(): void {
     const strict = this.host.settings.ordering === Ordering.Strict;
     for (let part = 0; part < this.ready.length; part++) {
-      const owner = this.#owners[part];
-      if (owner === undefined || this.#waitingCount[part]! > 0) continue;
-      const holder = this.#holder[part];
-      if (this.#inflightCount[part]! > 0 && holder !== owner) continue; // still with the previous owner
       const list = this.ready[part]!;
-      while (list.length > 0 && owner.free > 0) {
-        if (strict && this.#inflightCount[part]! > 0) break;
-        if (this.#waitingCount[part]! > 0) break;
-        this.#deliver(owner, list.shift()!);
+      for (let c = this.#parts.server(part, strict); c !== undefined && c.free > 0 && list.length > 0;) {
+        this.#deliver(c, list.shift()!);
+        c = this.#parts.server(part, strict);
       }
     }
   }
@@ -303,8 +242,7 @@ export class Group {
     p.at = now + host.settings.deliveryTimeout;
     this.#inflight.add(p);
     c.held++;
-    this.#inflightCount[p.partition]!++;
-    this.#holder[p.partition] = c;
+    this.#parts.delivered(p.partition, c);
     host.store.putPending(host.name, this.name, seq, { count: p.count, visibleAt: 0 });
     host.counters.delivered++;
     if (this.#inflight.size === 1) host.wake(p.at);
@@ -413,23 +351,18 @@ export class Group {
     if (c !== undefined) {
       c.held--;
       this.#inflight.delete(p);
-      this.#untrack(p, c);
+      this.#parts.released(p.partition, c);
       p.consumer = undefined;
     }
-    if (this.#waiting.delete(p.seq)) this.#waitingCount[p.partition]!--;
+    if (this.#waiting.delete(p.seq)) this.#parts.waitEnded(p.partition);
     this.pending.delete(p.seq);
-  }
-
-  #untrack(p: Pending, c: Consumer): void {
-    const n = --this.#inflightCount[p.partition]!;
-    if (n === 0 && this.#holder[p.partition] === c) this.#holder[p.partition] = undefined;
   }
 
   #wait(p: Pending, at: number): void {
     p.at = at;
     this.pending.set(p.seq, p);
     this.#waiting.set(p.seq, p);
-    this.#waitingCount[p.partition]!++;
+    this.#parts.waitStarted(p.partition);
     this.#due.push(at, p);
     this.host.wake(at);
   }
@@ -506,7 +439,7 @@ export class Group {
     for (let p = this.#firstDue(); p !== undefined && p.at <= now; p = this.#firstDue()) {
       this.#due.pop();
       this.#waiting.delete(p.seq);
-      this.#waitingCount[p.partition]!--;
+      this.#parts.waitEnded(p.partition);
       if (!this.host.has(p.seq)) {
         this.pending.delete(p.seq);
         this.#drop(p.seq);

@@ -14,7 +14,7 @@ export type {
   QueueEngineOptions,
   SettleOutcome,
 } from "./engine-api.ts";
-export type { Consumer } from "./group.ts";
+export type { Consumer } from "./consumer.ts";
 export { backoffDelay } from "./backoff.ts";
 export { StorageQueueStore } from "./storage-store.ts";
 export { hashKey, partitionFor } from "./partition.ts";

@@ -4,15 +4,12 @@
 // dropped and counted (wharf_webhook_events_total{outcome="dropped_overflow"}), so a dead endpoint costs at most
 // bufferSize events of memory. Every timer runs on the injectable clock.
 import { createHmac } from "node:crypto";
-import { lazyImport } from "../../util/lazy.ts";
 import { topicMatches } from "../../topics/index.ts";
 import type { Clock, Logger, TimerHandle } from "../../util/index.ts";
 import type { WebhookDropReason, WebhookMetrics } from "../metrics.ts";
+import { postFromWorker } from "../http-worker.ts";
 import { BreakerState, CircuitBreaker, type BreakerStateValue } from "./breaker.ts";
 import { MESSAGE_EVENTS, WEBHOOK_SCHEMA_VERSION, type WebhookEvent, type WebhookEventType } from "./events.ts";
-
-/** undici, loaded with the first request (src/util/lazy.ts). */
-const undici = lazyImport(() => import("undici"));
 
 export interface WebhookOptions {
   name: string;
@@ -42,12 +39,12 @@ export type WebhookSender = (req: {
   signal: AbortSignal;
 }) => Promise<number>;
 
-export const httpSender: WebhookSender = async ({ url, body, headers, signal }) => {
-  const { request } = await undici();
-  const res = await request(url, { method: "POST", body, headers, signal });
-  await res.body.dump(); // the reply body is not used; read it so the connection can be reused
-  return res.statusCode;
-};
+/**
+ * The real sender: undici's request() on the HTTP worker thread (../http-worker.ts: undici's sockets on the main
+ * thread made the broker's own socket writes polymorphic); the reply body is read there and discarded.
+ */
+export const httpSender: WebhookSender = ({ url, body, headers, signal }) =>
+  postFromWorker({ url, body, headers, signal });
 
 export interface EndpointDeps {
   clock: Clock;

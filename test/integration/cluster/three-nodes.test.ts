@@ -26,7 +26,7 @@ interface NodeView {
   sessions: { owned: number; takeoversIn: number; takeoversOut: number; refused: number };
   leader: string;
   member: boolean;
-  leaderTasks: Record<string, { runs: number; lastResult: number }>;
+  leaderTasks: Record<string, { runs: number; starts: number; lastResult: number }>;
 }
 
 interface Node {
@@ -182,10 +182,21 @@ test("three Wharf processes on one etcd behave as one broker", { timeout: 240_00
     }
     const views = await Promise.all(nodes.map((n) => n.view()));
     const leader = views[0]!.leader;
+    const task = (v: (typeof views)[number]) => v.leaderTasks["retained-cleanup"]!;
+    // Leadership can move when a loaded machine stalls a node past its lease: then every node that led may have run
+    // it. The invariant: a node that never led never ran it, and someone did. With one term, that is the leader alone.
     for (const v of views) {
-      const runs = v.leaderTasks["retained-cleanup"]!.runs;
-      if (v.node === leader) assert.ok(runs > 0, `the leader ${leader} ran the sweep`);
-      else assert.equal(runs, 0, `${v.node} is not the leader and never ran it`);
+      if (task(v).starts === 0) assert.equal(task(v).runs, 0, `${v.node} never led and never ran it`);
+    }
+    assert.ok(
+      views.some((v) => task(v).runs > 0),
+      "some leader ran the sweep",
+    );
+    if (views.reduce((n, v) => n + task(v).starts, 0) === 1) {
+      for (const v of views) {
+        if (v.node === leader) assert.ok(task(v).runs > 0, `the leader ${leader} ran the sweep`);
+        else assert.equal(task(v).runs, 0, `${v.node} is not the leader and never ran it`);
+      }
     }
   });
 

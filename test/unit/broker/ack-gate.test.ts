@@ -79,3 +79,50 @@ test("after a failed commit a held PUBACK is never sent: the client is disconnec
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(sent, ["disconnect"]);
 });
+
+test("ready(c) is true exactly when afterCommit(c, fn) would run fn at once (seeded random sequence, 3 connections)", async () => {
+  // ready() repeats afterCommit()'s fast-path tests to spare a closure on the queue path; this keeps the two in step.
+  let seed = 0x5eed;
+  const rand = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const { storage, settle } = fakeStorage();
+  const gate = new AckGate(storage, silentLogger);
+  const clients = [client(), client(), client()];
+  let packetId = 0;
+  let open = false; // a commit promise was handed out and not settled yet
+  const checked = { ready: 0, waiting: 0 };
+  for (let step = 0; step < 2_000; step++) {
+    const op = rand(10);
+    if (op < 2) gate.wrote();
+    else if (op < 3 && open) {
+      settle();
+      open = false;
+      await new Promise((r) => setImmediate(r));
+    } else {
+      const { c, sent } = clients[rand(clients.length)]!;
+      const id = ++packetId;
+      const predicted = gate.ready(c);
+      const before = sent.length;
+      gate.afterCommit(c, id);
+      const ranAtOnce = sent.length === before + 1 && sent[before] === `puback ${id}`;
+      assert.equal(ranAtOnce, predicted, `step ${step}: ready() said ${predicted}`);
+      if (predicted) checked.ready++;
+      else {
+        checked.waiting++;
+        open = true;
+      }
+    }
+  }
+  assert.ok(checked.ready > 100 && checked.waiting > 100, `both paths exercised: ${JSON.stringify(checked)}`);
+  if (open) settle();
+  await new Promise((r) => setImmediate(r));
+  for (const { sent } of clients) assert.ok(!sent.includes("disconnect"));
+  // A failed store: ready() is false and afterCommit refuses (disconnects) instead of running fn.
+  storage.fail(new Error("disk full"));
+  const { c, sent } = client();
+  assert.equal(gate.ready(c), false);
+  gate.afterCommit(c, 1);
+  assert.deepEqual(sent, ["disconnect"]);
+});

@@ -37,7 +37,8 @@ test("a leader task runs every interval while the node leads, and not at all oth
   e.set(true);
   clock.advance(1000);
   assert.equal(runs, 4, "elected again: runs again");
-  assert.deepEqual(tasks.stats().t, { intervalMs: 1000, runs: 4, lastResult: 4 });
+  assert.deepEqual(tasks.stats().t, { intervalMs: 1000, runs: 4, starts: 2, lastResult: 4 }, "started once per term");
+  assert.equal(tasks.stats().never!.starts, 0, "interval 0: never started");
   tasks.close();
   clock.advance(5000);
   assert.equal(runs, 4);

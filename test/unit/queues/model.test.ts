@@ -5,7 +5,7 @@
 // the DLQ) and the queue is empty.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { Consumer } from "../../../src/queues/group.ts";
+import type { Consumer } from "../../../src/queues/consumer.ts";
 import type { QueueConfigEntry } from "../../../src/queues/index.ts";
 import { Link, engine, pub } from "./harness.ts";
 

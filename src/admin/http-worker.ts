@@ -1,0 +1,166 @@
+// The HTTP POSTs of webhooks and of the OTLP exporter, sent from one worker thread (node:worker_threads) instead of
+// the broker's event loop.
+//
+// Why: undici's sockets are net.Sockets of another shape (hidden class) than the broker's client sockets. With them
+// on the main thread, Node's stream functions that every client write runs through (Writable.write,
+// writeOrBuffer, onwrite, writevGeneric, Readable.read…) saw two maps and V8 deoptimised them for "wrong map"
+// (--trace-deopt), then ran them polymorphic: one webhook subscribed to connect/disconnect alone cost the broker
+// +47 % CPU per message in fan-in QoS 1 (docs/benchmarks.md, stop 14), although it sent a request or two per
+// benchmark run. In a worker, undici, its sockets and its parser live in another isolate: the main thread's stream
+// code only ever sees the broker's sockets. The main thread posts one message per request (the body transferred,
+// not copied twice) and gets back the status or the error.
+//
+// Everything else stays on the main thread, unchanged: the webhook buffer, batching, drop counting, retries with
+// backoff, the circuit breaker, the HMAC signature, the timeout (an abort message), the metrics; and the OTLP
+// batcher's bound on requests in flight. The worker runs plain CommonJS, evaluated (as argon2-verifier.ts), with no
+// execArgv of the broker (no tsx loader, no --import preloads): ~10 MB of RSS, started by the first POST. It keeps
+// the process alive only while a request is outstanding. A worker that dies fails its outstanding requests (the
+// callers count them as failed, as a network error) and is replaced by the next POST.
+import { createRequire } from "node:module";
+import { Worker } from "node:worker_threads";
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const { request } = require(workerData.undici);
+const aborts = new Map();
+parentPort.on("message", (m) => {
+  if (m.abort !== undefined) { aborts.get(m.abort)?.abort(); return; }
+  const ac = new AbortController();
+  aborts.set(m.id, ac);
+  const body = m.body instanceof Uint8Array ? Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength) : m.body;
+  const opts = { method: "POST", headers: m.headers, body, signal: ac.signal };
+  if (m.timeoutMs > 0) { opts.headersTimeout = m.timeoutMs; opts.bodyTimeout = m.timeoutMs; }
+  request(m.url, opts)
+    .then(async (res) => {
+      await res.body.dump();
+      parentPort.postMessage({ id: m.id, status: res.statusCode });
+    })
+    .catch((err) => {
+      parentPort.postMessage({ id: m.id, error: String(err && err.message || err), code: err && err.code, name: err && err.name });
+    })
+    .finally(() => aborts.delete(m.id));
+});
+`;
+
+const undiciPath = createRequire(import.meta.url).resolve("undici");
+
+/** One POST: the body as a string or bytes (copied once; the copy's memory is transferred, not cloned again). */
+export interface HttpPost {
+  url: string;
+  body: string | Uint8Array;
+  headers: Record<string, string>;
+  /** Aborting rejects the POST (the worker aborts the request). */
+  signal?: AbortSignal;
+  /** undici's headersTimeout and bodyTimeout (ms); 0 or absent: undici's defaults. */
+  timeoutMs?: number;
+}
+
+/** An error the worker's request ended with, rebuilt on this side (message, code, name). */
+export class HttpWorkerError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+    name: string | undefined,
+  ) {
+    super(message);
+    if (name !== undefined) this.name = name;
+  }
+}
+
+interface Pending {
+  resolve(status: number): void;
+  reject(err: Error): void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+type Reply = { id: number; status: number } | { id: number; error: string; code?: string; name?: string };
+
+/** The worker and its outstanding requests. */
+class HttpWorker {
+  #worker: Worker | undefined;
+  readonly #pending = new Map<number, Pending>();
+  #seq = 0;
+  /** Workers started (tests: a dead worker is replaced). */
+  spawned = 0;
+
+  post(req: HttpPost): Promise<number> {
+    if (req.signal?.aborted === true) return Promise.reject(abortError());
+    const worker = this.#worker ?? this.#spawn();
+    const id = ++this.#seq;
+    return new Promise<number>((resolve, reject) => {
+      const p: Pending = { resolve, reject, signal: req.signal, onAbort: undefined };
+      if (req.signal !== undefined) {
+        p.onAbort = () => worker.postMessage({ abort: id });
+        req.signal.addEventListener("abort", p.onAbort, { once: true });
+      }
+      if (this.#pending.size === 0) worker.ref();
+      this.#pending.set(id, p);
+      let body = req.body;
+      const transfer: ArrayBuffer[] = [];
+      if (typeof body !== "string") {
+        // An exact copy, transferred: the caller's bytes are often a view into a larger buffer (the OTLP request's).
+        body = new Uint8Array(body);
+        transfer.push(body.buffer as ArrayBuffer);
+      }
+      const msg = { id, url: req.url, body, headers: req.headers, timeoutMs: req.timeoutMs ?? 0 };
+      worker.postMessage(msg, transfer);
+    });
+  }
+
+  /** Requests outstanding (tests). */
+  get outstanding(): number {
+    return this.#pending.size;
+  }
+
+  #settle(id: number): Pending | undefined {
+    const p = this.#pending.get(id);
+    if (p === undefined) return undefined;
+    this.#pending.delete(id);
+    if (p.onAbort !== undefined) p.signal?.removeEventListener("abort", p.onAbort);
+    if (this.#pending.size === 0) this.#worker?.unref();
+    return p;
+  }
+
+  #spawn(): Worker {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { undici: undiciPath } });
+    this.spawned++;
+    this.#worker = worker;
+    worker.unref();
+    worker.on("message", (m: Reply) => {
+      const p = this.#settle(m.id);
+      if (p === undefined) return;
+      if ("status" in m) p.resolve(m.status);
+      else p.reject(new HttpWorkerError(m.error, m.code, m.name));
+    });
+    const fail = (err: Error): void => {
+      if (this.#worker !== worker) return;
+      this.#worker = undefined;
+      for (const id of [...this.#pending.keys()]) this.#settle(id)?.reject(err);
+    };
+    worker.on("error", fail);
+    worker.on("exit", (code) => fail(new Error(`HTTP worker exited (code ${code})`)));
+    return worker;
+  }
+
+  /** Stops the worker (tests); outstanding requests fail. */
+  async terminate(): Promise<void> {
+    const w = this.#worker;
+    if (w === undefined) return;
+    await w.terminate();
+  }
+}
+
+function abortError(): Error {
+  const err = new Error("This operation was aborted");
+  err.name = "AbortError";
+  return err;
+}
+
+/** The process's HTTP worker (one for every webhook endpoint and exporter). */
+export const httpWorker = new HttpWorker();
+
+/** POSTs `req` from the worker thread; resolves with the HTTP status (the reply body is read and discarded). */
+export function postFromWorker(req: HttpPost): Promise<number> {
+  return httpWorker.post(req);
+}

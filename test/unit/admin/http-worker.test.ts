@@ -1,0 +1,122 @@
+// The HTTP worker (src/admin/http-worker.ts) that sends webhook and OTLP POSTs: against a real local receiver, the
+// request's socket is not on the main thread (the point of the worker: undici's sockets made the broker's own
+// socket writes polymorphic), bodies arrive intact, statuses and network errors come back, an abort cancels the
+// request, and a worker that dies fails its requests and is replaced.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { Socket, type AddressInfo } from "node:net";
+import { HttpWorkerError, httpWorker, postFromWorker } from "../../../src/admin/http-worker.ts";
+import { postOtlp, PROTOBUF } from "../../../src/admin/otlp.ts";
+import { freePort } from "../../helpers/mosquitto.ts";
+
+interface Held {
+  req: IncomingMessage;
+  res: ServerResponse;
+  body: Buffer;
+}
+
+async function holdingReceiver(t: { after(fn: () => unknown): void }) {
+  const held: Held[] = [];
+  let status = 200;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => held.push({ req, res, body: Buffer.concat(chunks) }));
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/x`,
+    held,
+    setStatus: (s: number) => (status = s),
+    /** Answers every held request. */
+    answer: () => {
+      for (const h of held.splice(0)) h.res.writeHead(status).end("ok");
+    },
+  };
+}
+
+async function until(pred: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error("timed out");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** This thread's open sockets (Node's handle list: the test shards run other tests' sockets beside ours). */
+const mainThreadSockets = (): Socket[] =>
+  (process as unknown as { _getActiveHandles(): unknown[] })._getActiveHandles().filter((h) => h instanceof Socket);
+
+test("a POST's client socket is not on the main thread; the body, headers and status round-trip", async (t) => {
+  const rx = await holdingReceiver(t);
+  const p = postFromWorker({ url: rx.url, body: '{"a":1}', headers: { "content-type": "application/json" } });
+  await until(() => rx.held.length === 1);
+  // The receiver's accepted socket is on this thread (the control: the handle list shows it); the client's end,
+  // undici's socket, is in the worker. Sent from this thread, as before the worker, it was in the list too.
+  const clientPort = rx.held[0]!.req.socket.remotePort;
+  const sockets = mainThreadSockets();
+  assert.ok(sockets.some((s) => s.remotePort === clientPort));
+  assert.ok(!sockets.some((s) => s.localPort === clientPort));
+  assert.equal(rx.held[0]!.body.toString(), '{"a":1}');
+  assert.equal(rx.held[0]!.req.headers["content-type"], "application/json");
+  rx.setStatus(202);
+  rx.answer();
+  assert.equal(await p, 202);
+});
+
+test("bytes (a view into a larger buffer) arrive exactly and the caller's buffer stays usable; OTLP >= 300 rejects", async (t) => {
+  const rx = await holdingReceiver(t);
+  const big = Buffer.alloc(200_000);
+  for (let i = 0; i < big.length; i++) big[i] = i & 0xff;
+  const view = big.subarray(100, 150_100);
+  const p = postOtlp(rx.url, view, PROTOBUF, 5000);
+  await until(() => rx.held.length === 1);
+  assert.ok(rx.held[0]!.body.equals(view));
+  assert.equal(rx.held[0]!.req.headers["content-type"], PROTOBUF);
+  assert.equal(big.byteLength, 200_000); // not detached
+  rx.setStatus(503);
+  rx.answer();
+  await assert.rejects(p, /answered 503/);
+});
+
+test("a network error comes back with its code; an abort cancels the request", async (t) => {
+  const port = await freePort();
+  const err = await postFromWorker({ url: `http://127.0.0.1:${port}/`, body: "x", headers: {} }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof HttpWorkerError);
+  assert.equal(err.code, "ECONNREFUSED");
+
+  const rx = await holdingReceiver(t);
+  const ac = new AbortController();
+  const p = postFromWorker({ url: rx.url, body: "y", headers: {}, signal: ac.signal });
+  await until(() => rx.held.length === 1);
+  const closed = once(rx.held[0]!.req.socket, "close");
+  ac.abort();
+  await assert.rejects(p, (e: Error) => e.name === "AbortError");
+  await closed; // the worker really dropped the request
+  assert.equal(httpWorker.outstanding, 0);
+});
+
+test("a worker that dies fails its outstanding requests; the next POST starts a new one", async (t) => {
+  const rx = await holdingReceiver(t);
+  const p = postFromWorker({ url: rx.url, body: "z", headers: {} });
+  await until(() => rx.held.length === 1);
+  const spawned = httpWorker.spawned;
+  await httpWorker.terminate();
+  await assert.rejects(p, /HTTP worker exited/);
+  rx.held.splice(0);
+  const q = postFromWorker({ url: rx.url, body: "w", headers: {} });
+  await until(() => rx.held.length === 1);
+  assert.equal(httpWorker.spawned, spawned + 1);
+  rx.answer();
+  assert.equal(await q, 200);
+});

@@ -1,8 +1,8 @@
 // The HTTP worker (src/admin/http-worker.ts) that sends webhook and OTLP POSTs: against a real local receiver, the
 // request's socket is not on the main thread (the point of the worker: undici's sockets made the broker's own
 // socket writes polymorphic), bodies arrive intact, statuses and network errors come back, an abort cancels the
-// request, a worker that dies fails its requests and is replaced, and configuring a webhook or the OTLP batcher
-// starts the worker at once.
+// request, a worker that dies fails its requests and is replaced, and configuring the OTLP batcher starts the
+// worker at once (a webhook endpoint: webhooks.test.ts).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
@@ -11,8 +11,6 @@ import { Socket, type AddressInfo } from "node:net";
 import { HttpWorkerError, httpWorker, postFromWorker } from "../../../src/admin/http-worker.ts";
 import { postOtlp, PROTOBUF } from "../../../src/admin/otlp.ts";
 import { OtlpProtoBatcher } from "../../../src/admin/otlp-batcher.ts";
-import { WebhookDispatcher } from "../../../src/admin/webhooks/index.ts";
-import { FakeClock, silentLogger } from "../../../src/util/index.ts";
 import { freePort } from "../../helpers/mosquitto.ts";
 
 interface Held {
@@ -125,43 +123,10 @@ test("a worker that dies fails its outstanding requests; the next POST starts a 
   assert.equal(await q, 200);
 });
 
-test("configuring a webhook endpoint or the OTLP batcher starts the worker before any event (not mid-traffic)", async () => {
-  const noop = () => undefined;
-  const metrics = { queued: noop, delivered: noop, dropped: noop, request: noop, breakerState: noop };
-  const options = {
-    name: "w",
-    url: "http://127.0.0.1:9/",
-    events: [],
-    topics: ["#"],
-    secret: "",
-    batchSize: 10,
-    batchDelayMs: 100,
-    timeoutMs: 1000,
-    maxRetries: 0,
-    backoffMs: 100,
-    backoffMaxMs: 1000,
-    bufferSize: 10,
-    breakerThreshold: 3,
-    breakerResetMs: 5000,
-  };
+test("configuring the OTLP batcher starts the worker before any span (not mid-traffic)", async () => {
   await httpWorker.terminate();
   await until(() => !httpWorker.running);
-  // An injected sender (tests, embedding) needs no worker.
-  const injected = new WebhookDispatcher([options], {
-    clock: new FakeClock(),
-    logger: silentLogger,
-    metrics,
-    sender: () => Promise.resolve(200),
-  });
-  assert.equal(httpWorker.running, false);
-  injected.close();
-  const d = new WebhookDispatcher([options], { clock: new FakeClock(), logger: silentLogger, metrics });
-  assert.equal(httpWorker.running, true);
-  d.close();
-
-  await httpWorker.terminate();
-  await until(() => !httpWorker.running);
-  const b = new OtlpProtoBatcher("http://127.0.0.1:9/v1/traces", "wharf", noop);
+  const b = new OtlpProtoBatcher("http://127.0.0.1:9/v1/traces", "wharf", () => undefined);
   assert.equal(httpWorker.running, true);
   await b.shutdown();
 });

@@ -92,6 +92,8 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
   #outApart = 0;
   /** Items of #out encoded at the flush (OutPublish, ShortAck); 0 = every item is a Buffer already. */
   #outDeferred = 0;
+  /** #out holds a delivery (a PUBLISH to this subscriber): written after the read that produced it (flush.ts). */
+  #outUrgent = false;
   #scheduled = false;
   #paused = false;
   /** The transport is paused because input piled up behind a pending handler (resumed when it settles). */
@@ -220,6 +222,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     this.#outBytes = 0;
     this.#outApart = 0;
     this.#outDeferred = 0;
+    this.#outUrgent = false;
     if (this.state !== ConnState.Closed) {
       if (this.logsInfo) {
         this.logger.info(
@@ -412,6 +415,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
       this.#outDeferred++;
       if (split) this.#outApart += prepared.payload.length;
     }
+    this.#outUrgent = true;
     const counters = this.broker.counters;
     counters.messagesSent++;
     counters.sentByQos[d.qos]++;
@@ -446,6 +450,11 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     this.#schedule();
   }
 
+  /** Holds a delivery (flush.ts: written after the read that produced it; acknowledgements alone wait). */
+  get urgent(): boolean {
+    return this.#outUrgent;
+  }
+
   #schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;
@@ -468,6 +477,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     this.#outApart = 0;
     const deferred = this.#outDeferred;
     this.#outDeferred = 0;
+    this.#outUrgent = false;
     // Only Buffers (a QoS 0 fan-out's shared encodings, CONNACK, SUBACK…): handed over as they are, the transport
     // writes them without copying (few) or joined (many). Otherwise the turn is assembled into one Buffer.
     const chunks = deferred === 0 ? (items as Buffer[]) : assemble(items, bytes, apart, this.version);
@@ -648,6 +658,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     this.#pressure?.close(); // publishers it held go again
     const will = publishWill ? this.will : undefined;
     this.will = undefined;
+    if (wasConnected) this.broker.counters.disconnectsByInitiator[initiator]++;
     if (wasConnected && events.disconnect.hasSubscribers) {
       events.disconnect.publish({
         broker: this.broker.id,

@@ -13,7 +13,8 @@
 // Everything else stays on the main thread, unchanged: the webhook buffer, batching, drop counting, retries with
 // backoff, the circuit breaker, the HMAC signature, the timeout (an abort message), the metrics; and the OTLP
 // batcher's bound on requests in flight. The worker runs plain CommonJS, evaluated (as argon2-verifier.ts), with no
-// execArgv of the broker (no tsx loader, no --import preloads): ~10 MB of RSS, started by the first POST. It keeps
+// execArgv of the broker (no tsx loader, no --import preloads): ~10 MB of RSS, started when a webhook or an OTLP
+// exporter is configured (warm()) or else by the first POST. It keeps
 // the process alive only while a request is outstanding. A worker that dies fails its outstanding requests (the
 // callers count them as failed, as a network error) and is replaced by the next POST.
 import { createRequire } from "node:module";
@@ -44,13 +45,18 @@ parentPort.on("message", (m) => {
 
 const undiciPath = createRequire(import.meta.url).resolve("undici");
 
-/** One POST: the body as a string or bytes (copied once; the copy's memory is transferred, not cloned again). */
+/** One POST: the body as a string or bytes (copied once and the copy transferred, or handed over: handOver). */
 export interface HttpPost {
   url: string;
   body: string | Uint8Array;
   headers: Record<string, string>;
   /** Aborting rejects the POST (the worker aborts the request). */
   signal?: AbortSignal;
+  /**
+   * Bytes only: hand the body's whole ArrayBuffer over to the worker instead of copying it (it is detached here: the
+   * caller must own it, with no other view in use). The OTLP batcher's requests (~600 KB each, a few a second).
+   */
+  handOver?: boolean;
   /** undici's headersTimeout and bodyTimeout (ms); 0 or absent: undici's defaults. */
   timeoutMs?: number;
 }
@@ -99,13 +105,32 @@ class HttpWorker {
       let body = req.body;
       const transfer: ArrayBuffer[] = [];
       if (typeof body !== "string") {
-        // An exact copy, transferred: the caller's bytes are often a view into a larger buffer (the OTLP request's).
-        body = new Uint8Array(body);
-        transfer.push(body.buffer as ArrayBuffer);
+        if (req.handOver === true && body.buffer.byteLength > Buffer.poolSize) {
+          // The caller's own memory, handed over without a copy (Node's shared pool is never handed over).
+          transfer.push(body.buffer as ArrayBuffer);
+        } else {
+          // An exact copy, transferred (structured cloning a view would copy its whole ArrayBuffer).
+          body = new Uint8Array(body);
+          transfer.push(body.buffer as ArrayBuffer);
+        }
       }
       const msg = { id, url: req.url, body, headers: req.headers, timeoutMs: req.timeoutMs ?? 0 };
       worker.postMessage(msg, transfer);
     });
+  }
+
+  /**
+   * Starts the worker now if it is not running: a broker with a webhook or an OTLP exporter calls this when it is
+   * configured, so that the worker's start (a V8 isolate and undici loaded in it: ~150-250 ms of CPU, on the broker's
+   * core when it is pinned to one) is paid at startup rather than in the middle of traffic at the first event.
+   */
+  warm(): void {
+    if (this.#worker === undefined) this.#spawn();
+  }
+
+  /** Whether the worker is running (tests). */
+  get running(): boolean {
+    return this.#worker !== undefined;
   }
 
   /** Requests outstanding (tests). */
@@ -126,7 +151,6 @@ class HttpWorker {
     const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { undici: undiciPath } });
     this.spawned++;
     this.#worker = worker;
-    worker.unref();
     worker.on("message", (m: Reply) => {
       const p = this.#settle(m.id);
       if (p === undefined) return;
@@ -140,6 +164,8 @@ class HttpWorker {
     };
     worker.on("error", fail);
     worker.on("exit", (code) => fail(new Error(`HTTP worker exited (code ${code})`)));
+    // After the listeners: adding a 'message' listener refs the worker's port again.
+    worker.unref();
     return worker;
   }
 

@@ -8,7 +8,7 @@ import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { BROKER_VERSION } from "../broker/index.ts";
 import { LightSpan } from "./light-span.ts";
 import { otlpRequestProto } from "./otlp-proto.ts";
-import { postFromWorker } from "./http-worker.ts";
+import { httpWorker, postFromWorker } from "./http-worker.ts";
 
 type ResultCallback = Parameters<SpanExporter["export"]>[1];
 type ResultCode = Parameters<ResultCallback>[0]["code"];
@@ -150,15 +150,16 @@ export const PROTOBUF = "application/x-protobuf";
 
 /**
  * One OTLP/HTTP POST, sent by undici on the HTTP worker thread (http-worker.ts); rejects on a network error, a
- * timeout or a status >= 300.
+ * timeout or a status >= 300. `handOver`: the Buffer's memory goes to the worker without a copy (HttpPost.handOver).
  */
 export async function postOtlp(
   endpoint: string,
   body: string | Buffer,
   type: string,
   timeoutMs: number,
+  handOver = false,
 ): Promise<void> {
-  const status = await postFromWorker({ url: endpoint, body, headers: { "content-type": type }, timeoutMs });
+  const status = await postFromWorker({ url: endpoint, body, headers: { "content-type": type }, timeoutMs, handOver });
   if (status >= 300) throw new Error(`OTLP endpoint ${endpoint} answered ${status}`);
 }
 
@@ -176,7 +177,9 @@ export class OtlpHttpExporter implements SpanExporter {
     private readonly onError: (err: Error) => void,
     private readonly protocol: OtlpProtocol = "http/protobuf",
     private readonly timeoutMs = 10_000,
-  ) {}
+  ) {
+    httpWorker.warm(); // its start paid now rather than at the first request (http-worker.ts)
+  }
 
   export(spans: ReadableSpan[], done: ResultCallback): void {
     if (this.#stopped) return done({ code: FAILED, error: new Error("exporter shut down") });

@@ -5,6 +5,7 @@ import { randomBytes } from "node:crypto";
 import type { WebhookMetrics } from "../metrics.ts";
 import { WebhookEndpoint, type EndpointDeps, type WebhookOptions, type WebhookStatus } from "./endpoint.ts";
 import { WEBHOOK_EVENTS, type WebhookEvent, type WebhookEventType } from "./events.ts";
+import { httpWorker } from "../http-worker.ts";
 
 export * from "./events.ts";
 export { WebhookEndpoint, httpSender, signBody } from "./endpoint.ts";
@@ -42,6 +43,8 @@ export class WebhookDispatcher {
       }
     }
     for (const e of keep.values()) e.close();
+    // The HTTP worker starts now, not at the first event in the middle of traffic (http-worker.ts warm()).
+    if (next.length > 0 && this.deps.sender === undefined) httpWorker.warm();
     this.#endpoints = next;
     this.#wanted = new Set();
     for (const e of next) {

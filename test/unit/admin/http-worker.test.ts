@@ -1,7 +1,8 @@
 // The HTTP worker (src/admin/http-worker.ts) that sends webhook and OTLP POSTs: against a real local receiver, the
 // request's socket is not on the main thread (the point of the worker: undici's sockets made the broker's own
 // socket writes polymorphic), bodies arrive intact, statuses and network errors come back, an abort cancels the
-// request, and a worker that dies fails its requests and is replaced.
+// request, a worker that dies fails its requests and is replaced, and configuring the OTLP batcher starts the
+// worker at once (a webhook endpoint: webhooks.test.ts).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
@@ -9,6 +10,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { Socket, type AddressInfo } from "node:net";
 import { HttpWorkerError, httpWorker, postFromWorker } from "../../../src/admin/http-worker.ts";
 import { postOtlp, PROTOBUF } from "../../../src/admin/otlp.ts";
+import { OtlpProtoBatcher } from "../../../src/admin/otlp-batcher.ts";
 import { freePort } from "../../helpers/mosquitto.ts";
 
 interface Held {
@@ -118,5 +120,31 @@ test("a worker that dies fails its outstanding requests; the next POST starts a 
   await until(() => rx.held.length === 1);
   assert.equal(httpWorker.spawned, spawned + 1);
   rx.answer();
+  assert.equal(await q, 200);
+});
+
+test("configuring the OTLP batcher starts the worker before any span (not mid-traffic)", async () => {
+  await httpWorker.terminate();
+  await until(() => !httpWorker.running);
+  const b = new OtlpProtoBatcher("http://127.0.0.1:9/v1/traces", "wharf", () => undefined);
+  assert.equal(httpWorker.running, true);
+  await b.shutdown();
+});
+
+test("handOver: a buffer of the caller's own goes to the worker without a copy; Node's pool is never handed over", async (t) => {
+  const rx = await holdingReceiver(t);
+  const own = Buffer.allocUnsafe(100_000).fill(7);
+  const p = postFromWorker({ url: rx.url, body: own.subarray(10, 90_010), headers: {}, handOver: true });
+  assert.equal(own.buffer.byteLength, 0); // detached: handed over, not copied
+  const pooled = Buffer.from("small body");
+  assert.equal(pooled.buffer.byteLength, Buffer.poolSize);
+  const q = postFromWorker({ url: rx.url, body: pooled, headers: {}, handOver: true });
+  assert.equal(pooled.toString(), "small body"); // copied: the pool still serves other Buffers
+  await until(() => rx.held.length === 2);
+  const bodies = rx.held.map((h) => h.body);
+  assert.ok(bodies.some((b) => b.length === 90_000 && b.every((x) => x === 7)));
+  assert.ok(bodies.some((b) => b.toString() === "small body"));
+  rx.answer();
+  assert.equal(await p, 200);
   assert.equal(await q, 200);
 });

@@ -8,6 +8,7 @@ import { once } from "node:events";
 import type { AddressInfo } from "node:net";
 import { WebhookDispatcher, type WebhookMetrics, type WebhookOptions } from "../../../src/admin/index.ts";
 import { FakeClock, silentLogger } from "../../../src/util/index.ts";
+import { httpWorker } from "../../../src/admin/http-worker.ts";
 
 interface Received {
   headers: IncomingMessage["headers"];
@@ -357,4 +358,26 @@ test("reload: unchanged endpoints keep their buffer; removed ones are closed and
     [["a", 1]],
   );
   assert.equal(counts.get("dropped_closed"), 1);
+});
+
+test("an endpoint with the real sender starts the HTTP worker when configured, not at its first event", async () => {
+  await httpWorker.terminate();
+  while (httpWorker.running) await new Promise((r) => setTimeout(r, 5));
+  const { m } = countingMetrics();
+  // An injected sender (tests, embedding) needs no worker.
+  const injected = new WebhookDispatcher([options("http://127.0.0.1:9/")], {
+    clock: new FakeClock(),
+    logger: silentLogger,
+    metrics: m,
+    sender: () => Promise.resolve(200),
+  });
+  assert.equal(httpWorker.running, false);
+  injected.close();
+  const d = new WebhookDispatcher([options("http://127.0.0.1:9/")], {
+    clock: new FakeClock(),
+    logger: silentLogger,
+    metrics: m,
+  });
+  assert.equal(httpWorker.running, true);
+  d.close();
 });

@@ -19,7 +19,10 @@ if (files.length === 0) {
 }
 const stream = run({
   files,
-  concurrency: Number(process.env["WHARF_TEST_CONCURRENCY"] ?? "4"),
+  // Test files at once. Most of them spend much of their wall time waiting (child brokers, etcd leases, kill -9
+  // cycles, timers), so 4 at once left both cores part-idle for the last ~20 s of `npm test` (82 % then 24 % busy,
+  // 2026-12-06 22:14, the last group shards running alone); 6 keeps the cores busy to the end.
+  concurrency: Number(process.env["WHARF_TEST_CONCURRENCY"] ?? "6"),
   // Node 20 applies this to every test and to each file as a whole: a shard runs a dozen files' tests (15-40 s
   // quiet), the package test ~30 s quiet and minutes on a loaded machine. 300 s still catches a hang well inside
   // CI's limit.

@@ -24,14 +24,11 @@ const CHANNEL_EVENTS: Partial<Record<BrokerChannelName, readonly WebhookEventTyp
   [BrokerChannel.DeadLettered]: ["message.dead_lettered"],
 };
 
-/** Channels the metrics always need (connection-rate events: a handful per connection, not per message). */
-const METRIC_CHANNELS: readonly BrokerChannelName[] = [
-  BrokerChannel.Connect,
-  BrokerChannel.Disconnect,
-  BrokerChannel.AuthResult,
-  BrokerChannel.Drop,
-  BrokerChannel.DeadLettered,
-];
+/**
+ * Channels the metrics always need. Connects, disconnects and refused CONNECTs are not among them: the metrics read
+ * those from the broker's counters at scrape time, so a connection costs no event unless a webhook wants one.
+ */
+const METRIC_CHANNELS: readonly BrokerChannelName[] = [BrokerChannel.Drop, BrokerChannel.DeadLettered];
 
 export interface EventBridgeOptions {
   /** Broker.id: events of other brokers in the process are ignored. */
@@ -93,10 +90,9 @@ export class BrokerEventBridge {
     const m = this.opts.metrics;
     const w = this.opts.webhooks;
     const h = {
-      // The webhook payloads are built only when a webhook wants the event: the metrics keep these channels
-      // subscribed, and a connection storm would build two objects per connection for nobody.
+      // Subscribed only for webhooks (the metrics count connections from the broker's counters), and the payload is
+      // built only when a webhook wants the event.
       [BrokerChannel.Connect]: (e: BrokerEventMap["wharf:broker:connect"]) => {
-        m?.connected(e.transport);
         if (w?.wants("client.connected") !== true) return;
         w.emit("client.connected", {
           clientId: e.clientId,
@@ -110,7 +106,6 @@ export class BrokerEventBridge {
         });
       },
       [BrokerChannel.Disconnect]: (e: BrokerEventMap["wharf:broker:disconnect"]) => {
-        m?.disconnected(e.initiator);
         if (w?.wants("client.disconnected") !== true) return;
         w.emit("client.disconnected", {
           clientId: e.clientId,
@@ -121,7 +116,6 @@ export class BrokerEventBridge {
       },
       [BrokerChannel.AuthResult]: (e: BrokerEventMap["wharf:broker:auth-result"]) => {
         if (e.ok) return;
-        m?.authFailed(e.reasonCode);
         w?.emit("client.connect_refused", {
           clientId: e.clientId,
           username: e.username ?? null,

@@ -28,10 +28,6 @@ export type WebhookDropReason = "overflow" | "retries_exhausted" | "rejected" | 
 
 /** What the broker's event seam feeds (src/admin/broker-events.ts). */
 export interface EventMetrics {
-  connected(transport: string): void;
-  disconnected(initiator: "client" | "server" | "lost"): void;
-  /** A refused CONNECT; `reasonCode` in 5.0 numbering (a bounded set). */
-  authFailed(reasonCode: number): void;
   dropped(reason: string): void;
   /** A first delivery (not a resend) of a timed message written `seconds` after the message entered routing. */
   deliveryLatency(qos: number, seconds: number): void;
@@ -288,37 +284,58 @@ export function createBrokerMetrics(broker: Broker, opts: MetricsOptions = {}): 
     breakerState: (webhook, open) => whBreaker.set({ webhook }, open ? 1 : 0),
   };
 
-  // Per-connection counts are kept in plain maps and handed to prom-client at scrape time (collect): a connection
-  // storm paid prom-client's label hashing twice per connection (~1.3 % of broker CPU at ~8k connects/s).
-  const pendingConnects = new Map<string, number>();
-  const pendingDisconnects = new Map<string, number>();
+  // Per-connection counts come from the broker's counters at scrape time (collect), like the messages by QoS: the
+  // broker bumps a number per connect (no event object, no channel publish; a connection storm, issue #10), and
+  // prom-client's label hashing runs per scrape, not per connection (~1.3 % of broker CPU at ~8k connects/s).
+  const counters = insp.counters;
+  /** Adds to `counter` what each key of `now` gained since the last scrape. */
+  const collectDeltas = <K>(
+    counter: Counter,
+    now: Iterable<[K, number]>,
+    last: Map<K, number>,
+    label: (k: K) => object,
+  ) => {
+    for (const [k, n] of now) {
+      const d = n - (last.get(k) ?? 0);
+      if (d > 0) counter.inc(label(k), d);
+      last.set(k, n);
+    }
+  };
+  const lastConnects = new Map(counters.connectsByTransport); // counted from now on, as a subscription was
   const connects = new Counter({
     name: "wharf_connections_total",
     help: "Connections accepted (CONNACK 0x00 sent), by transport",
     labelNames: ["transport"],
     registers: [registry],
     collect() {
-      for (const [transport, n] of pendingConnects) this.inc({ transport }, n);
-      pendingConnects.clear();
+      collectDeltas(this, counters.connectsByTransport, lastConnects, (transport) => ({ transport }));
     },
   });
   connects.inc({ transport: "tcp" }, 0);
+  const lastDisconnects = new Map(Object.entries(counters.disconnectsByInitiator));
   const disconnects = new Counter({
     name: "wharf_disconnections_total",
     help: "Accepted connections that ended, by initiator (client, server, lost)",
     labelNames: ["initiator"],
     registers: [registry],
     collect() {
-      for (const [initiator, n] of pendingDisconnects) this.inc({ initiator }, n);
-      pendingDisconnects.clear();
+      collectDeltas(this, Object.entries(counters.disconnectsByInitiator), lastDisconnects, (initiator) => ({
+        initiator,
+      }));
     },
   });
   for (const initiator of ["client", "server", "lost"]) disconnects.inc({ initiator }, 0);
-  const authFailures = new Counter({
+  const lastAuthFailures = new Map(counters.authFailuresByReason);
+  new Counter({
     name: "wharf_auth_failures_total",
     help: "CONNECTs refused by authentication, by CONNACK reason code (5.0 numbering, hex)",
     labelNames: ["reason_code"],
     registers: [registry],
+    collect() {
+      collectDeltas(this, counters.authFailuresByReason, lastAuthFailures, (code) => ({
+        reason_code: `0x${code.toString(16).padStart(2, "0")}`,
+      }));
+    },
   });
   const dropped = new Counter({
     name: "wharf_messages_dropped_total",
@@ -366,9 +383,6 @@ export function createBrokerMetrics(broker: Broker, opts: MetricsOptions = {}): 
     registry,
   });
   const events: EventMetrics = {
-    connected: (transport) => pendingConnects.set(transport, (pendingConnects.get(transport) ?? 0) + 1),
-    disconnected: (initiator) => pendingDisconnects.set(initiator, (pendingDisconnects.get(initiator) ?? 0) + 1),
-    authFailed: (code) => authFailures.inc({ reason_code: `0x${code.toString(16).padStart(2, "0")}` }),
     dropped: (reason) => dropped.inc({ reason }),
     deliveryLatency: (qos, seconds) => deliveryLatency.record(qos, seconds),
     // `rejected: <reason>` carries the consumer's text: only the kind before the colon is a label (bounded).

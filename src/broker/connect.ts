@@ -275,6 +275,8 @@ function acceptConnect(
     });
   }
   c.startKeepAlive(keepAlive);
+  const byTransport = c.broker.counters.connectsByTransport;
+  byTransport.set(c.transport.kind, (byTransport.get(c.transport.kind) ?? 0) + 1);
   if (c.connectTrace !== undefined) {
     c.connectTrace.end(ReasonCode.Success);
     c.connectTrace = undefined;

@@ -658,6 +658,7 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     this.#pressure?.close(); // publishers it held go again
     const will = publishWill ? this.will : undefined;
     this.will = undefined;
+    if (wasConnected) this.broker.counters.disconnectsByInitiator[initiator]++;
     if (wasConnected && events.disconnect.hasSubscribers) {
       events.disconnect.publish({
         broker: this.broker.id,

@@ -28,7 +28,10 @@ export type CompleteConnect = (
 
 const DISCONNECT_FALLBACK = ReasonCode.NotAuthorized;
 
-/** The auth-result event (events.ts) for a CONNECT: 0x00 accepted, else the refusing CONNACK code (5.0 numbering). */
+/**
+ * The auth-result event (events.ts) for a CONNECT: 0x00 accepted, else the refusing CONNACK code (5.0 numbering),
+ * which is also counted (Counters.authFailuresByReason, the metrics' wharf_auth_failures_total).
+ */
 export function emitAuthResult(
   c: ClientContext,
   clientId: string,
@@ -36,6 +39,10 @@ export function emitAuthResult(
   reasonCode: number,
   method?: string,
 ): void {
+  if (reasonCode !== ReasonCode.Success) {
+    const failures = c.broker.counters.authFailuresByReason;
+    failures.set(reasonCode, (failures.get(reasonCode) ?? 0) + 1);
+  }
   if (!events.authResult.hasSubscribers) return;
   events.authResult.publish({
     broker: c.broker.id,

@@ -26,8 +26,14 @@ export interface BrokerInspector {
   /** Ends a session (disconnecting its client first), as its expiry would. False if there is none. */
   endSession(clientId: string, reasonCode: number): boolean;
   readonly retained: RetainedStore;
-  /** Monotonic counters by QoS (metrics read them at scrape time). */
-  readonly counters: { readonly routedByQos: readonly number[]; readonly sentByQos: readonly number[] };
+  /** Monotonic counters by QoS and of connections (metrics read them at scrape time; stats.ts Counters). */
+  readonly counters: {
+    readonly routedByQos: readonly number[];
+    readonly sentByQos: readonly number[];
+    readonly connectsByTransport: ReadonlyMap<string, number>;
+    readonly disconnectsByInitiator: { readonly client: number; readonly server: number; readonly lost: number };
+    readonly authFailuresByReason: ReadonlyMap<number, number>;
+  };
 }
 
 function attached(rt: ReturnType<typeof brokerInternals>): Map<string, ClientContext> {

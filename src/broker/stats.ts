@@ -56,4 +56,13 @@ export class Counters {
   expired = 0;
   clientsConnected = 0;
   clientsMaximum = 0;
+  /**
+   * Connections accepted (CONNACK 0x00 sent), by transport kind; accepted connections that ended, by initiator;
+   * CONNECTs refused by authentication, by reason code (5.0 numbering). Counted here, read by the metrics at scrape
+   * time: as events, each connect cost the broker two event objects and two channel publishes for the metrics alone
+   * (issue #10, connection storm).
+   */
+  readonly connectsByTransport = new Map<string, number>();
+  readonly disconnectsByInitiator = { client: 0, server: 0, lost: 0 };
+  readonly authFailuresByReason = new Map<number, number>();
 }

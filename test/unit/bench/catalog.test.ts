@@ -9,10 +9,11 @@ import {
   FAMILIES,
 } from "../../../bench/scenarios/catalog.ts";
 
-/** MQTT filter matching (4.7), written independently of Wharf's topics layer. */
-function matches(filter: string, topic: string): boolean {
-  const f = filter.split("/");
-  const t = topic.split("/");
+/**
+ * MQTT filter matching (4.7), written independently of Wharf's topics layer, on levels split once: the test below
+ * matches ~4 M filter/topic pairs, and splitting both strings per pair was 1.8 s of the unit shard's CPU.
+ */
+function matches(f: readonly string[], t: readonly string[]): boolean {
   for (let i = 0; i < f.length; i++) {
     if (f[i] === "#") return true;
     if (i >= t.length) return false;
@@ -24,6 +25,7 @@ function matches(filter: string, topic: string): boolean {
 test("every topology routes each topic to exactly the subscribers it declares", () => {
   for (const family of FAMILIES) {
     const topo = buildTopology(family);
+    const filterLevels = topo.subscribers.map((filters) => filters.map((f) => f.split("/")));
     const streamIds = new Set<number>();
     for (const topics of topo.publishers) {
       for (const [k, t] of topics.entries()) {
@@ -31,8 +33,9 @@ test("every topology routes each topic to exactly the subscribers it declares", 
         streamIds.add(t.streamId);
         // 40,000 wildcard topics x 10,000 filters is too many pairs: match a spread sample of topics.
         if (topics.length > 100 && k % 101 !== 0) continue;
-        const receivers = topo.subscribers.flatMap((filters, s) => {
-          const n = filters.filter((f) => matches(f, t.topic)).length;
+        const topicLevels = t.topic.split("/");
+        const receivers = filterLevels.flatMap((filters, s) => {
+          const n = filters.filter((f) => matches(f, topicLevels)).length;
           assert.ok(n <= 1, `${family}: ${t.topic} matches ${n} filters of subscriber ${s} (overlap)`);
           return n === 1 ? [s] : [];
         });

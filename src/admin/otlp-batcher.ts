@@ -74,9 +74,7 @@ export class OtlpProtoBatcher implements SpanProcessor {
     // The next request's buffer starts at this one's size (+1/8): a full request (~600 KB) no longer starts at
     // 256 KB and grows twice, copying ~770 KB and allocating ~1.8 MB outside the heap per request.
     this.#size = Math.max(MIN_REQUEST_BYTES, body.length + (body.length >> 3));
-    // The request's buffer is its own (ProtoRequest allocates >= 64 KB outside Node's pool) and is not used again:
-    // handed over to the HTTP worker rather than copied (~600 KB a request, a few requests a second).
-    const p = postOtlp(this.endpoint, body, PROTOBUF, this.timeoutMs, true)
+    const p = postOtlp(this.endpoint, body, PROTOBUF, this.timeoutMs)
       .then(
         () => {
           this.sent += n;

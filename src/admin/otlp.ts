@@ -150,16 +150,15 @@ export const PROTOBUF = "application/x-protobuf";
 
 /**
  * One OTLP/HTTP POST, sent by undici on the HTTP worker thread (http-worker.ts); rejects on a network error, a
- * timeout or a status >= 300. `handOver`: the Buffer's memory goes to the worker without a copy (HttpPost.handOver).
+ * timeout or a status >= 300.
  */
 export async function postOtlp(
   endpoint: string,
   body: string | Buffer,
   type: string,
   timeoutMs: number,
-  handOver = false,
 ): Promise<void> {
-  const status = await postFromWorker({ url: endpoint, body, headers: { "content-type": type }, timeoutMs, handOver });
+  const status = await postFromWorker({ url: endpoint, body, headers: { "content-type": type }, timeoutMs });
   if (status >= 300) throw new Error(`OTLP endpoint ${endpoint} answered ${status}`);
 }
 

@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import os from "node:os";
 import { join } from "node:path";
 import { launcherNodeFlags } from "../../../bench/lib/wharf-launcher.ts";
 import { repoRoot, spawnWharf } from "../../helpers/spawn-wharf.ts";
@@ -31,6 +32,22 @@ test(
   },
 );
 
+const taskset = spawnSync("taskset", ["-c", "0", "true"]).status === 0;
+
+test(
+  "launcher: on one CPU (taskset) it adds --no-parallel-scavenge; the bench's reading of the list agrees",
+  { skip: !linux || !taskset },
+  async (t) => {
+    const w = await spawnWharf(t, { launcher: true, via: ["taskset", "-c", "0"] });
+    const got = nodeFlagsOf(w.child.pid!).flags;
+    assert.ok(got.includes("--no-parallel-scavenge"), JSON.stringify(got));
+    assert.deepEqual(got, launcherNodeFlags(repoRoot, true));
+    await w.kill();
+    if (os.availableParallelism() > 1)
+      assert.ok(!launcherNodeFlags(repoRoot, false).includes("--no-parallel-scavenge"));
+  },
+);
+
 test("launcher: WHARF_NODE_FLAGS replaces the list; empty runs node without flags", { skip: !linux }, async (t) => {
   const custom = await spawnWharf(t, { launcher: true, env: { WHARF_NODE_FLAGS: "--stack-trace-limit=17" } });
   assert.deepEqual(nodeFlagsOf(custom.child.pid!).flags, ["--stack-trace-limit=17"]);
@@ -42,10 +59,10 @@ test("launcher: WHARF_NODE_FLAGS replaces the list; empty runs node without flag
 
 test("launcher: every flag it sets is accepted by this node and has a comment saying why", () => {
   const lines = readFileSync(join(repoRoot, "bin/wharf.js"), "utf8").split("\n");
-  const flags = launcherNodeFlags(repoRoot);
+  const flags = launcherNodeFlags(repoRoot, true); // with the flags it adds on one CPU only
   for (const flag of flags) {
     assert.match(flag, /^--[a-z0-9-]+(=\S+)?$/, flag);
-    const at = lines.findIndex((l) => l.startsWith("flags=") && l.includes(flag));
+    const at = lines.findIndex((l) => /^(if .*; then )?flags="\$flags /.test(l) && l.includes(flag));
     const name = flag.split("=")[0]!;
     // The comment block right above its line names it.
     let i = at - 1;

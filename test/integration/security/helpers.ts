@@ -44,7 +44,9 @@ export async function startSecure(
 /** 0 when MQTT.js connected, else the CONNACK return / reason code it was refused with. */
 export function mqttjsConnack(url: string, opts: IClientOptions): Promise<number> {
   return new Promise((resolve, reject) => {
-    const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+    // The timeout only guards against a broker that never answers (no test here waits for it): an argon2 check
+    // took over 5 s at load 10-14 with six test files at once (2026-12-06, "connack timeout" in reload-live.test.ts).
+    const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 30_000, ...opts });
     client.once("connect", () => {
       client.end(true);
       resolve(0);

@@ -115,8 +115,16 @@ test("webhooks and metrics from broker events with anonymous clients; per-QoS co
     ["client", "client"],
   );
 
-  const res = await request(`http://127.0.0.1:${server.management!.http.port}/metrics`);
-  const exp = parsePrometheusText(await res.body.text());
+  // The receiver has every batch; the broker counts a batch delivered once the HTTP worker thread hands back the
+  // receiver's status (src/admin/http-worker.ts), a moment later: scrape until it has (the assertion below decides).
+  const scrape = async () =>
+    parsePrometheusText(await (await request(`http://127.0.0.1:${server.management!.http.port}/metrics`)).body.text());
+  const delivered = (e: Awaited<ReturnType<typeof scrape>>) =>
+    sampleValue(e, "wharf_webhook_events_total", { webhook: "rx", outcome: "delivered" });
+  let exp = await scrape();
+  for (const end = Date.now() + 10_000; delivered(exp) !== events.length && Date.now() < end; exp = await scrape()) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
   for (const [qos, n] of [
     ["0", 1],
     ["1", 2],
@@ -129,7 +137,7 @@ test("webhooks and metrics from broker events with anonymous clients; per-QoS co
   assert.equal(sampleValue(exp, "wharf_messages_sent_by_qos_total", { qos: "2" }), 1);
   assert.equal(sampleValue(exp, "wharf_connections_total", { transport: "tcp" }), 2);
   assert.equal(sampleValue(exp, "wharf_disconnections_total", { initiator: "client" }), 2);
-  assert.equal(sampleValue(exp, "wharf_webhook_events_total", { webhook: "rx", outcome: "delivered" }), events.length);
+  assert.equal(delivered(exp), events.length);
 });
 
 test("auth failures are counted by reason code; drops by reason", async (t) => {

@@ -19,10 +19,11 @@ if (files.length === 0) {
 }
 const stream = run({
   files,
-  // Test files at once. Most of them spend much of their wall time waiting (child brokers, etcd leases, kill -9
-  // cycles, timers), so 4 at once left both cores part-idle for the last ~20 s of `npm test` (82 % then 24 % busy,
-  // 2026-12-06 22:14, the last group shards running alone); 6 keeps the cores busy to the end.
-  concurrency: Number(process.env["WHARF_TEST_CONCURRENCY"] ?? "6"),
+  // Test files at once. 6 was tried (stop 15) to keep both cores busy while the last group shards run, but on the
+  // quiet machine, back to back from one clean clone, 4 took 116 s and 202 CPU-s and 6 took 130 s / 248 CPU-s (the
+  // lint, starved, ended last) and once left a test waiting past its 300 s timeout: the run is CPU-bound, and more
+  // processes at once only add contention.
+  concurrency: Number(process.env["WHARF_TEST_CONCURRENCY"] ?? "4"),
   // Node 20 applies this to every test and to each file as a whole: a shard runs a dozen files' tests (15-40 s
   // quiet), the package test ~30 s quiet and minutes on a loaded machine. 300 s still catches a hang well inside
   // CI's limit.

@@ -66,11 +66,12 @@ function socket(port: number): Promise<Socket> {
 
 /** Connect, subscribe, QoS 1 round trip. */
 async function normalClientServed(port: number, opts: mqtt.IClientOptions = {}): Promise<void> {
-  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
-    reconnectPeriod: 0,
-    connectTimeout: 10_000,
-    ...opts,
-  });
+  // allowRetries false: a connection closed before CONNACK (connectTimeout) rejects instead of waiting forever.
+  const c = await mqtt.connectAsync(
+    `mqtt://127.0.0.1:${port}`,
+    { reconnectPeriod: 0, connectTimeout: 30_000, ...opts },
+    false,
+  );
   try {
     await c.subscribeAsync("normal/t", { qos: 1 });
     const got = new Promise<string>((r) => c.once("message", (_t, p) => r(p.toString())));

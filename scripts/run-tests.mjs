@@ -20,9 +20,9 @@ if (files.length === 0) {
 const stream = run({
   files,
   // Test files at once. 6 was tried (stop 15) to keep both cores busy while the last group shards run, but on the
-  // quiet machine, back to back from one clean clone, 4 took 116 s and 202 CPU-s and 6 took 130 s / 248 CPU-s (the
-  // lint, starved, ended last) and once left a test waiting past its 300 s timeout: the run is CPU-bound, and more
-  // processes at once only add contention.
+  // quiet machine a clean-clone CI took 130 s and 248 CPU-s with 6 (the lint, starved, ended last) against 116.6 s
+  // and 207 CPU-s with 4, a rerun of `npm test` in that clone 116 s / 202 CPU-s with 4, and one with 6 left a test
+  // waiting past its 300 s timeout: the run is CPU-bound, and more processes at once only add contention.
   concurrency: Number(process.env["WHARF_TEST_CONCURRENCY"] ?? "4"),
   // Node 20 applies this to every test and to each file as a whole: a shard runs a dozen files' tests (15-40 s
   // quiet), the package test ~30 s quiet and minutes on a loaded machine. 300 s still catches a hang well inside

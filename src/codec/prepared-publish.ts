@@ -65,7 +65,11 @@ export function topicFieldOf(topic: string): Buffer {
   return field;
 }
 
-/** A QoS 0 delivery with nothing per subscriber: its bytes depend only on the version family and retain flag. */
+/**
+ * A QoS 0 delivery with nothing per subscriber: its bytes depend only on the version family and retain flag.
+ * Connection.writePublish (src/broker/connection.ts) makes the same test on its own fields, before any variant
+ * object exists, to take the shared Buffer: the two must change together.
+ */
 function isSimple(v5: boolean, v: PublishVariant): boolean {
   return (
     v.qos === 0 &&
@@ -112,14 +116,6 @@ export class PreparedPublish {
     const p = msg.properties;
     this.staticProps = p === undefined ? EMPTY : staticPropertiesOf(p);
     this.expiry = p?.messageExpiryInterval;
-  }
-
-  /**
-   * Whether encode() returns one cached Buffer shared by every subscriber of this variant (QoS 0 with nothing per
-   * subscriber): a connection then takes that Buffer rather than encoding its own copy.
-   */
-  shares(version: ProtocolVersion, v: PublishVariant): boolean {
-    return isSimple(version === 5, v);
   }
 
   /** Bytes of one PUBLISH for one subscriber; equal to encode() of the equivalent PublishPacket. */

@@ -222,13 +222,16 @@ function gcInWindow(
  * thread (JavaScript, GC pauses) and the others (V8's platform threads: concurrent marking and compilation; the HTTP
  * worker; libuv): the broker is pinned to one core, so every thread's CPU is taken from the main thread's core.
  */
-function threadSampler(pid: number): {
+function threadSampler(
+  pid: number,
+  httpWorker: boolean,
+): {
   stop(): void;
   split(window: { startMs: number; endMs: number } | undefined): Map<string, number> | undefined;
 } {
   const samples: [number, Map<string, number>][] = [];
   const take = (): void => {
-    samples.push([Date.now(), threadCpuSeconds(pid)]);
+    samples.push([Date.now(), threadCpuSeconds(pid, true)]);
   };
   take();
   const timer = setInterval(take, 100);
@@ -245,10 +248,13 @@ function threadSampler(pid: number): {
       const b = at(window.endMs);
       if (a === undefined || b === undefined) return undefined;
       const out = new Map<string, number>();
+      // The HTTP worker (webhook/OTLP variants) is the thread started last, a "node" like V8's platform threads,
+      // which start with the process: the highest "node#<tid - pid>".
+      const nodeTids = [...b.keys()].filter((n) => n.startsWith("node#")).map((n) => Number(n.slice(5)));
+      const worker = httpWorker && nodeTids.length > 0 ? `node#${Math.max(...nodeTids)}` : "";
       for (const [name, s] of b) {
         const d = s - (a.get(name) ?? 0);
-        // V8's platform threads and libuv's pool are named alike: grouped as "other" unless the main thread.
-        const key = name === "main" ? "main" : "other";
+        const key = name === "main" ? "main" : name === worker ? "worker" : "other";
         if (d > 0) out.set(key, (out.get(key) ?? 0) + d);
       }
       return out;
@@ -378,7 +384,10 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
         // --node-flags='--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=<dir>').
         const snapAt = Number(argv.find((a) => a.startsWith("--snapshot-at="))?.slice(14) ?? 0);
         const snap = snapAt > 0 ? setTimeout(() => process.kill(broker.proc.pid, "SIGUSR2"), snapAt) : undefined;
-        const threads = threadSampler(broker.proc.pid);
+        const threads = threadSampler(
+          broker.proc.pid,
+          variant !== "off" && variant !== "metrics" && variant !== "bare",
+        );
         try {
           res = await runThroughput(spec, broker, timing);
         } finally {
@@ -394,7 +403,8 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
           (res.msgsPerSec ?? Number.NaN) *
           (res.window === undefined ? Number.NaN : (res.window.endMs - res.window.startMs) / 1000);
         const mainUs = ((split?.get("main") ?? Number.NaN) * 1e6) / msgs;
-        const otherUs = ((split?.get("other") ?? 0) * 1e6) / msgs;
+        const otherUs = (((split?.get("other") ?? 0) + (split?.get("worker") ?? 0)) * 1e6) / msgs;
+        const workerUs = ((split?.get("worker") ?? 0) * 1e6) / msgs;
         (mainCpu[v] ??= []).push(mainUs);
         (otherCpu[v] ??= []).push(otherUs);
         (cpuUs[v] ??= []).push(perMsg);
@@ -409,7 +419,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
         (roundRates[v] ??= [])[r] = res.msgsPerSec ?? Number.NaN;
         (roundCpu[v] ??= [])[r] = perMsg;
         console.log(
-          `  ${spec.id} ${v.padEnd(8)} round ${r + 1}: ${Math.round(res.msgsPerSec ?? 0)} msg/s, broker ${Math.round((res.brokerCpu ?? 0) * 100)}% cpu (${perMsg.toFixed(3)} µs/msg: main ${mainUs.toFixed(3)}, other threads ${otherUs.toFixed(3)}; ${gcText}), lost ${res.delivery?.lost ?? "?"}${flags.length > 0 ? ` ⚠ ${flags.join("; ")}` : ""}`,
+          `  ${spec.id} ${v.padEnd(8)} round ${r + 1}: ${Math.round(res.msgsPerSec ?? 0)} msg/s, broker ${Math.round((res.brokerCpu ?? 0) * 100)}% cpu (${perMsg.toFixed(3)} µs/msg: main ${mainUs.toFixed(3)}, other threads ${otherUs.toFixed(3)} (HTTP worker ${workerUs.toFixed(3)}); ${gcText}), lost ${res.delivery?.lost ?? "?"}${flags.length > 0 ? ` ⚠ ${flags.join("; ")}` : ""}`,
         );
       }
       scenarioRounds++;

@@ -221,7 +221,11 @@ describe("cluster queues: slot ownership in etcd", () => {
       await waitFor(() => writes.length >= seen + 20, "the resumed child tried to write again");
       const after = writes.slice(seen);
       const bad = after.filter((w) => w.ok && w.epoch === acquired.get(w.slot));
-      assert.deepEqual(bad, [], "no write with an old epoch succeeded after the resume");
+      assert.deepEqual(
+        bad,
+        [],
+        `no write with an old epoch succeeded after the resume (paused at ${pausedAt}, resumed at ${resumedAt})`,
+      );
       assert.ok(
         after.some((w) => !w.ok),
         "the resumed child's writes were refused",

@@ -6,12 +6,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { Socket, type AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Socket } from "node:net";
 import { HttpWorkerError, httpWorker, postFromWorker } from "../../../src/admin/http-worker.ts";
 import { postOtlp, PROTOBUF } from "../../../src/admin/otlp.ts";
 import { OtlpProtoBatcher } from "../../../src/admin/otlp-batcher.ts";
 import { freePort } from "../../helpers/mosquitto.ts";
+import { listenLocal, until } from "../../helpers/webhook-receiver.ts";
 
 interface Held {
   req: IncomingMessage;
@@ -22,19 +23,13 @@ interface Held {
 async function holdingReceiver(t: { after(fn: () => unknown): void }) {
   const held: Held[] = [];
   let status = 200;
-  const server = createServer((req, res) => {
+  const base = await listenLocal(t, (req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => held.push({ req, res, body: Buffer.concat(chunks) }));
   });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  t.after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/x`,
+    url: `${base}/x`,
     held,
     setStatus: (s: number) => (status = s),
     /** Answers every held request. */
@@ -42,14 +37,6 @@ async function holdingReceiver(t: { after(fn: () => unknown): void }) {
       for (const h of held.splice(0)) h.res.writeHead(status).end("ok");
     },
   };
-}
-
-async function until(pred: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** This thread's open sockets (Node's handle list: the test shards run other tests' sockets beside ours). */

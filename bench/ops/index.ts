@@ -48,6 +48,7 @@ import { PROTOCOL } from "../lib/mqtt-packets.ts";
 import type { RunSpec } from "../scenarios/catalog.ts";
 import { runThroughput } from "../scenarios/throughput.ts";
 import * as settings from "../scenarios/settings.ts";
+import { threadCpuSeconds } from "../lib/proc-stats.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 let profDir = "";
@@ -216,6 +217,51 @@ function gcInWindow(
   return { share: Math.min(1, ms / ((window.endMs - window.startMs) * busy)), majors, oldSpaceMB };
 }
 
+/**
+ * Per-thread CPU of the broker, sampled every 100 ms during a run, so that a window's CPU can be split into the main
+ * thread (JavaScript, GC pauses) and the others (V8's platform threads: concurrent marking and compilation; the HTTP
+ * worker; libuv): the broker is pinned to one core, so every thread's CPU is taken from the main thread's core.
+ */
+function threadSampler(
+  pid: number,
+  httpWorker: boolean,
+): {
+  stop(): void;
+  split(window: { startMs: number; endMs: number } | undefined): Map<string, number> | undefined;
+} {
+  const samples: [number, Map<string, number>][] = [];
+  const take = (): void => {
+    samples.push([Date.now(), threadCpuSeconds(pid, true)]);
+  };
+  take();
+  const timer = setInterval(take, 100);
+  const at = (ms: number): Map<string, number> | undefined =>
+    samples.reduce<[number, Map<string, number>] | undefined>(
+      (best, s) => (best === undefined || Math.abs(s[0] - ms) < Math.abs(best[0] - ms) ? s : best),
+      undefined,
+    )?.[1];
+  return {
+    stop: () => clearInterval(timer),
+    split(window) {
+      if (window === undefined) return undefined;
+      const a = at(window.startMs);
+      const b = at(window.endMs);
+      if (a === undefined || b === undefined) return undefined;
+      const out = new Map<string, number>();
+      // The HTTP worker (webhook/OTLP variants) is the thread started last, a "node" like V8's platform threads,
+      // which start with the process: the highest "node#<tid - pid>".
+      const nodeTids = [...b.keys()].filter((n) => n.startsWith("node#")).map((n) => Number(n.slice(5)));
+      const worker = httpWorker && nodeTids.length > 0 ? `node#${Math.max(...nodeTids)}` : "";
+      for (const [name, s] of b) {
+        const d = s - (a.get(name) ?? 0);
+        const key = name === "main" ? "main" : name === worker ? "worker" : "other";
+        if (d > 0) out.set(key, (out.get(key) ?? 0) + d);
+      }
+      return out;
+    },
+  };
+}
+
 /** A run whose GC took less than this share of the broker's CPU is in the fast mode (the slow one: 26-38 %). */
 const FAST_GC = 0.15;
 
@@ -291,6 +337,9 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
     const cpuUs: Record<string, number[]> = {};
     const losses: Record<string, number> = {};
     const gcShares: Record<string, number[]> = {};
+    // The broker's CPU per message on its main thread and on all its other threads (threadSampler).
+    const mainCpu: Record<string, number[]> = {};
+    const otherCpu: Record<string, number[]> = {};
     let scenarioRounds = 0;
     // Per round, for the paired ratios (each variant against off of the same round, which ran beside it).
     const roundRates: Record<string, number[]> = {};
@@ -335,15 +384,29 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
         // --node-flags='--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=<dir>').
         const snapAt = Number(argv.find((a) => a.startsWith("--snapshot-at="))?.slice(14) ?? 0);
         const snap = snapAt > 0 ? setTimeout(() => process.kill(broker.proc.pid, "SIGUSR2"), snapAt) : undefined;
+        const threads = threadSampler(
+          broker.proc.pid,
+          variant !== "off" && variant !== "metrics" && variant !== "bare",
+        );
         try {
           res = await runThroughput(spec, broker, timing);
         } finally {
+          threads.stop();
           clearTimeout(snap);
           clearTimeout(scrapeTimer);
           await broker.proc.stop(); // the GC log is written at exit
         }
         (rates[v] ??= []).push(res.msgsPerSec ?? Number.NaN);
         const perMsg = ((res.brokerCpu ?? Number.NaN) * 1e6) / (res.msgsPerSec ?? Number.NaN);
+        const split = threads.split(res.window);
+        const msgs =
+          (res.msgsPerSec ?? Number.NaN) *
+          (res.window === undefined ? Number.NaN : (res.window.endMs - res.window.startMs) / 1000);
+        const mainUs = ((split?.get("main") ?? Number.NaN) * 1e6) / msgs;
+        const otherUs = (((split?.get("other") ?? 0) + (split?.get("worker") ?? 0)) * 1e6) / msgs;
+        const workerUs = ((split?.get("worker") ?? 0) * 1e6) / msgs;
+        (mainCpu[v] ??= []).push(mainUs);
+        (otherCpu[v] ??= []).push(otherUs);
         (cpuUs[v] ??= []).push(perMsg);
         const gc = gcInWindow(gcLog, res.window, (res.brokerCpu ?? Number.NaN) + (res.brokerWaited ?? 0));
         (gcShares[v] ??= []).push(gc?.share ?? Number.NaN);
@@ -356,7 +419,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
         (roundRates[v] ??= [])[r] = res.msgsPerSec ?? Number.NaN;
         (roundCpu[v] ??= [])[r] = perMsg;
         console.log(
-          `  ${spec.id} ${v.padEnd(8)} round ${r + 1}: ${Math.round(res.msgsPerSec ?? 0)} msg/s, broker ${Math.round((res.brokerCpu ?? 0) * 100)}% cpu (${perMsg.toFixed(3)} µs/msg, ${gcText}), lost ${res.delivery?.lost ?? "?"}${flags.length > 0 ? ` ⚠ ${flags.join("; ")}` : ""}`,
+          `  ${spec.id} ${v.padEnd(8)} round ${r + 1}: ${Math.round(res.msgsPerSec ?? 0)} msg/s, broker ${Math.round((res.brokerCpu ?? 0) * 100)}% cpu (${perMsg.toFixed(3)} µs/msg: main ${mainUs.toFixed(3)}, other threads ${otherUs.toFixed(3)} (HTTP worker ${workerUs.toFixed(3)}); ${gcText}), lost ${res.delivery?.lost ?? "?"}${flags.length > 0 ? ` ⚠ ${flags.join("; ")}` : ""}`,
         );
       }
       scenarioRounds++;
@@ -379,7 +442,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
       const fast = cs.filter((_, i) => gcs[i]! < FAST_GC);
       const fastText = fast.length === 0 ? "–" : `${median(fast).toFixed(3)} (${fast.length})`;
       rows.push(
-        `| ${spec.id} | ${v} | ${Math.round(m).toLocaleString("en-US")} (${(rates[v] ?? []).length}) | ${v === ref ? "1.00" : ratio.toFixed(2)} | ${v === ref ? "" : `${((1 - ratio) * 100).toFixed(1)} %`} | ${c.toFixed(3)} (${cMin.toFixed(3)}–${Math.max(...cs).toFixed(3)}) | ${v === ref ? "" : `${((c / offCpu - 1) * 100).toFixed(1)} %`} | ${v === ref ? "" : `${((cMin / Math.min(...(cpuUs[ref] ?? [])) - 1) * 100).toFixed(1)} %`} | ${v === ref ? "" : `${((1 - paired(roundRates, v)) * 100).toFixed(1)} % / ${((paired(roundCpu, v) - 1) * 100).toFixed(1)} %`} | ${gcs.map(pct).join(", ")} | ${fastText} | ${losses[v] ?? 0} |`,
+        `| ${spec.id} | ${v} | ${Math.round(m).toLocaleString("en-US")} (${(rates[v] ?? []).length}) | ${v === ref ? "1.00" : ratio.toFixed(2)} | ${v === ref ? "" : `${((1 - ratio) * 100).toFixed(1)} %`} | ${c.toFixed(3)} (${cMin.toFixed(3)}–${Math.max(...cs).toFixed(3)}) | ${v === ref ? "" : `${((c / offCpu - 1) * 100).toFixed(1)} %`} | ${v === ref ? "" : `${((cMin / Math.min(...(cpuUs[ref] ?? [])) - 1) * 100).toFixed(1)} %`} | ${v === ref ? "" : `${((1 - paired(roundRates, v)) * 100).toFixed(1)} % / ${((paired(roundCpu, v) - 1) * 100).toFixed(1)} %`} | ${median(mainCpu[v] ?? []).toFixed(3)} / ${median(otherCpu[v] ?? []).toFixed(3)} | ${gcs.map(pct).join(", ")} | ${fastText} | ${losses[v] ?? 0} |`,
       );
     }
   }
@@ -392,9 +455,9 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
   console.log(`webhook/OTLP sink requests: ${await s.requests()}`);
   s.close();
   console.log(
-    `\n| scenario | variant | msg/s: median (rounds) | vs off | throughput lost vs off | broker CPU µs/msg: median (min–max) | CPU/msg vs off: medians | CPU/msg vs off: minima | paired by round (median of per-round ratios): throughput lost / CPU/msg | GC share of broker CPU, per round | CPU µs/msg, median of rounds with GC < ${pct(FAST_GC)} (rounds) | lost messages |`,
+    `\n| scenario | variant | msg/s: median (rounds) | vs off | throughput lost vs off | broker CPU µs/msg: median (min–max) | CPU/msg vs off: medians | CPU/msg vs off: minima | paired by round (median of per-round ratios): throughput lost / CPU/msg | CPU µs/msg, medians: main thread / other threads | GC share of broker CPU, per round | CPU µs/msg, median of rounds with GC < ${pct(FAST_GC)} (rounds) | lost messages |`,
   );
-  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const r of rows) console.log(r);
 }
 

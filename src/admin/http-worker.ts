@@ -20,10 +20,36 @@
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
 
+// Nothing of the worker's may run beside the broker's traffic but its requests. Two things did, at the first real
+// POST, i.e. right in the first traffic: the worker's start (~0.25 s of CPU: an isolate, undici loaded) and, after its
+// first response, V8 compiling undici's HTTP parser (llhttp, WebAssembly) again with its optimising tier on a
+// background thread (~0.11 s of CPU, found by thread: gone with --liftoff-only or --no-liftoff). A broker pinned to one
+// core shares that core with both: the ops benchmark's fan-in brokers with the webhook spent 0.13-1.2 µs per message
+// on threads other than the main one against 0.06 without it (docs/benchmarks.md, stop 16). So:
+// - The worker makes one POST to a loopback HTTP server of its own (closed after it) before it says "ready", and a
+//   server awaits that before its listeners open (ready()). A warm-up that fails is ignored.
+// - WebAssembly stays in the baseline tier (Liftoff): `--liftoff-only`, set before undici compiles its parser. V8's
+//   flags are per process: this holds for any WebAssembly compiled afterwards in the broker's process, and the
+//   broker runs none but this parser (a few µs per response, one response per webhook batch or OTLP request).
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
+require("node:v8").setFlagsFromString("--liftoff-only");
 const { request } = require(workerData.undici);
 const aborts = new Map();
+async function warmUp() {
+  const server = require("node:http").createServer((q, r) => { q.resume(); q.on("end", () => r.end("{}")); });
+  await new Promise((resolve, reject) => { server.once("error", reject); server.listen(0, "127.0.0.1", resolve); });
+  try {
+    const res = await request("http://127.0.0.1:" + server.address().port + "/", {
+      method: "POST", body: "{}", headers: { "content-type": "application/json" }, headersTimeout: 5000, bodyTimeout: 5000,
+    });
+    await res.body.dump();
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
+}
+warmUp().then(() => parentPort.postMessage({ ready: true, ok: true }), () => parentPort.postMessage({ ready: true, ok: false }));
 parentPort.on("message", (m) => {
   if (m.abort !== undefined) { aborts.get(m.abort)?.abort(); return; }
   const ac = new AbortController();
@@ -75,15 +101,29 @@ interface Pending {
   onAbort: (() => void) | undefined;
 }
 
-type Reply = { id: number; status: number } | { id: number; error: string; code?: string; name?: string };
+type Reply =
+  | { id: number; status: number }
+  | { id: number; error: string; code?: string; name?: string }
+  | { ready: true; ok: boolean; id?: undefined };
+
+/** The longest a broker's start waits for the worker's warm-up (it takes ~0.1-0.3 s; a stuck one is not waited for). */
+const WARM_MAX_MS = 5000;
 
 /** The worker and its outstanding requests. */
 class HttpWorker {
   #worker: Worker | undefined;
+  /** Settles when the running worker has made its warm-up request (or died, or WARM_MAX_MS passed). */
+  #ready: Promise<void> = Promise.resolve();
+  /** The running worker has not finished its warm-up (it stays ref'd meanwhile). */
+  #warming = false;
+  /** The worker terminate() is waiting for. */
+  #stopping: Worker | undefined;
   readonly #pending = new Map<number, Pending>();
   #seq = 0;
   /** Workers started (tests: a dead worker is replaced). */
   spawned = 0;
+  /** Whether the running worker's warm-up request succeeded (tests). */
+  warmedUp = false;
 
   post(req: HttpPost): Promise<number> {
     if (req.signal?.aborted === true) return Promise.reject(abortError());
@@ -112,10 +152,20 @@ class HttpWorker {
   /**
    * Starts the worker now if it is not running: a broker with a webhook or an OTLP exporter calls this when it is
    * configured, so that the worker's start (a V8 isolate and undici loaded in it: ~150-250 ms of CPU, on the broker's
-   * core when it is pinned to one) is paid at startup rather than in the middle of traffic at the first event.
+   * core when it is pinned to one) and its warm-up request are paid at startup rather than in the middle of traffic
+   * at the first event. Settles when the warm-up is done (ready()).
    */
-  warm(): void {
+  warm(): Promise<void> {
     if (this.#worker === undefined) this.#spawn();
+    return this.#ready;
+  }
+
+  /**
+   * Settles once the running worker (if any) has made its warm-up request. The server awaits this before its
+   * listeners open, so that no client traffic meets the worker's start and first compilation (see WORKER_SOURCE).
+   */
+  ready(): Promise<void> {
+    return this.#ready;
   }
 
   /** Whether the worker is running (tests). */
@@ -133,7 +183,7 @@ class HttpWorker {
     if (p === undefined) return undefined;
     this.#pending.delete(id);
     if (p.onAbort !== undefined) p.signal?.removeEventListener("abort", p.onAbort);
-    if (this.#pending.size === 0) this.#worker?.unref();
+    if (this.#pending.size === 0 && !this.#warming) this.#worker?.unref();
     return p;
   }
 
@@ -141,21 +191,39 @@ class HttpWorker {
     const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { undici: undiciPath } });
     this.spawned++;
     this.#worker = worker;
+    this.warmedUp = false;
+    // The worker keeps the process alive during its warm-up (a server's start awaits it), then only while a request
+    // is outstanding (unref'd here after its listeners: adding a 'message' listener refs its port again).
+    this.#warming = true;
+    let warmed!: () => void;
+    this.#ready = new Promise<void>((resolve) => {
+      const timer = setTimeout(() => warmed(), WARM_MAX_MS).unref();
+      warmed = () => {
+        clearTimeout(timer);
+        if (this.#worker === worker) this.#warming = false;
+        if (this.#stopping !== worker && (this.#pending.size === 0 || this.#worker !== worker)) worker.unref();
+        resolve();
+      };
+    });
     worker.on("message", (m: Reply) => {
+      if (m.id === undefined) {
+        if (this.#worker === worker) this.warmedUp = m.ok;
+        warmed();
+        return;
+      }
       const p = this.#settle(m.id);
       if (p === undefined) return;
       if ("status" in m) p.resolve(m.status);
       else p.reject(new HttpWorkerError(m.error, m.code, m.name));
     });
     const fail = (err: Error): void => {
+      warmed();
       if (this.#worker !== worker) return;
       this.#worker = undefined;
       for (const id of [...this.#pending.keys()]) this.#settle(id)?.reject(err);
     };
     worker.on("error", fail);
     worker.on("exit", (code) => fail(new Error(`HTTP worker exited (code ${code})`)));
-    // After the listeners: adding a 'message' listener refs the worker's port again.
-    worker.unref();
     return worker;
   }
 
@@ -163,6 +231,10 @@ class HttpWorker {
   async terminate(): Promise<void> {
     const w = this.#worker;
     if (w === undefined) return;
+    // Kept ref'd until it has exited (its warm-up ending meanwhile must not unref it), or the event loop could end
+    // with this promise pending.
+    this.#stopping = w;
+    w.ref();
     await w.terminate();
   }
 }

@@ -45,7 +45,7 @@ export class OtlpProtoBatcher implements SpanProcessor {
     private readonly timeoutMs = 10_000,
   ) {
     this.#timer = setInterval(() => this.#flush(), FLUSH_MS).unref();
-    httpWorker.warm(); // its start paid now rather than at the first request (http-worker.ts)
+    void httpWorker.warm(); // its start paid now rather than at the first request (http-worker.ts)
   }
 
   onStart(_span: Span, _parentContext: Context): void {}

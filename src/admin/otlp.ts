@@ -177,7 +177,7 @@ export class OtlpHttpExporter implements SpanExporter {
     private readonly protocol: OtlpProtocol = "http/protobuf",
     private readonly timeoutMs = 10_000,
   ) {
-    httpWorker.warm(); // its start paid now rather than at the first request (http-worker.ts)
+    void httpWorker.warm(); // its start paid now rather than at the first request (http-worker.ts)
   }
 
   export(spans: ReadableSpan[], done: ResultCallback): void {

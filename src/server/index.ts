@@ -15,6 +15,7 @@ import { BrokerEventBridge } from "../admin/broker-events.ts";
 import { startManagement } from "../admin/management.ts";
 import { createBrokerMetrics } from "../admin/metrics.ts";
 import { WebhookDispatcher } from "../admin/webhooks/index.ts";
+import { httpWorker } from "../admin/http-worker.ts";
 import { Broker } from "../broker/index.ts";
 import type { BrokerOptions } from "../broker/options.ts";
 import type { RoutingParts, SessionParts } from "../broker/index.ts";
@@ -220,6 +221,11 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   }
   const listeners: StartedListener[] = [];
   let cluster: ClusterNode | undefined;
+  // The HTTP worker of webhook and OTLP POSTs (started by tracing above, or here for webhooks) makes its warm-up
+  // request before any client can connect: its start and first compilation (~0.3 s of CPU, on the broker's core
+  // when it is pinned to one) otherwise ran beside the first traffic (src/admin/http-worker.ts).
+  if (config.webhooks.length > 0) void httpWorker.warm();
+  await httpWorker.ready();
   try {
     const ctx = { broker, logger, clock, maxPacketSize: config.mqtt.maxPacketSize };
     await startListeners(ctx, config.listeners, listeners);

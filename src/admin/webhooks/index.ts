@@ -44,7 +44,7 @@ export class WebhookDispatcher {
     }
     for (const e of keep.values()) e.close();
     // The HTTP worker starts now, not at the first event in the middle of traffic (http-worker.ts warm()).
-    if (next.length > 0 && this.deps.sender === undefined) httpWorker.warm();
+    if (next.length > 0 && this.deps.sender === undefined) void httpWorker.warm();
     this.#endpoints = next;
     this.#wanted = new Set();
     for (const e of next) {

@@ -33,6 +33,7 @@ import type {
   TransportConnection,
 } from "../../broker/index.ts";
 import { DeadlineList, silentLogger, systemClock } from "../../util/index.ts";
+import { readIntoSharedBuffer } from "./user-read.ts";
 import type { Clock, DeadlineEntry, Logger } from "../../util/index.ts";
 import { acceptError, rawTcpAvailable, RawTcpConnection, refuseRaw, startRaw } from "./raw.ts";
 import type { OnConnection, RawSetup } from "./raw.ts";
@@ -267,17 +268,21 @@ function onSocketClose(this: AttachedSocket): void {
 
 /**
  * Hands `conn` to the broker and forwards the socket's events to it; its setup's `onClosed` runs before the broker
- * hears of a close. The adapter itself carries the handler (no extra object per connection: a storm holds thousands).
+ * hears of a close. The adapter itself carries the handler (no extra object per connection: a storm holds
+ * thousands). `sharedRead`: a plain TCP socket, read through the shared buffer (user-read.ts).
  */
 export function attachSocket(
   broker: ConnectionAcceptor,
   socket: net.Socket,
   conn: TcpConnection,
   limits: ListenerLimits | undefined,
+  sharedRead = false,
 ): void {
   conn.handler = broker.accept(conn, limits);
   (socket as AttachedSocket)[kConn] = conn;
-  socket.on("data", onSocketData);
+  // Plain TCP reads into one buffer shared by every socket, without Node's per-read stream work (user-read.ts);
+  // TLS sockets (their handle decrypts) and a Node without the option take 'data'.
+  if (!sharedRead || !readIntoSharedBuffer(socket, onSocketData)) socket.on("data", onSocketData);
   socket.on("error", onSocketError);
   socket.on("close", onSocketClose);
 }
@@ -331,7 +336,7 @@ export function listenTcp(
     open++;
     // Node gives every accepted socket the same writable mark (the server's highWaterMark option, unset here).
     setup ??= { clock, highWater: Math.max(writeHighWater, socket.writableHighWaterMark), kind: "tcp", onClosed };
-    attachSocket(broker, socket, new TcpConnection(socket, setup), limits);
+    attachSocket(broker, socket, new TcpConnection(socket, setup), limits, true);
   });
 
   // Raw handles (raw.ts): accepted connections skip net.Socket. Set up once listening, when the handle exists.

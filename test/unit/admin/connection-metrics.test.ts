@@ -9,8 +9,7 @@ import { request } from "undici";
 import { BrokerEventBridge } from "../../../src/admin/index.ts";
 import type { EventMetrics } from "../../../src/admin/index.ts";
 import { BrokerChannel } from "../../../src/broker/index.ts";
-import { startServer, validateConfig } from "../../../src/server/index.ts";
-import { recordingLogger } from "../broker/harness.ts";
+import { configServer } from "../../helpers/config-server.ts";
 import { parsePrometheusText, sampleValue } from "../../helpers/prom-text.ts";
 
 const noMetrics: EventMetrics = {
@@ -33,15 +32,10 @@ test("the metrics subscribe no connect, disconnect or auth-result channel (count
 });
 
 test("connections, disconnections and auth failures accumulate across scrapes without counting twice", async (t) => {
-  const config = validateConfig({
-    listeners: [{ host: "127.0.0.1", port: 0 }],
-    storage: { type: "memory" },
-    sys: { interval: 0 },
+  const server = await configServer(t, [{ host: "127.0.0.1", port: 0 }], {
     management: { port: 0 },
     mqtt: { allowAnonymous: true },
   });
-  const server = await startServer(config, { logger: recordingLogger() });
-  t.after(() => server.close());
   const port = server.listeners[0]!.port;
   const scrape = async () => {
     const res = await request(`http://127.0.0.1:${server.management!.http.port}/metrics`);

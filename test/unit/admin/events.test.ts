@@ -5,17 +5,13 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import mqtt from "mqtt";
 import { request } from "undici";
-import { startServer, validateConfig } from "../../../src/server/index.ts";
-import { recordingLogger } from "../broker/harness.ts";
+import { configServer } from "../../helpers/config-server.ts";
 import { parsePrometheusText, sampleValue } from "../../helpers/prom-text.ts";
 import { receiver, until } from "../../helpers/webhook-receiver.ts";
 
 test("webhooks from broker events: connect, refused connect, subscribe, publish (topic filter), disconnect — signed", async (t) => {
   const rx = await receiver(t);
-  const config = validateConfig({
-    listeners: [{ host: "127.0.0.1", port: 0 }],
-    storage: { type: "memory" },
-    sys: { interval: 0 },
+  const server = await configServer(t, [{ host: "127.0.0.1", port: 0 }], {
     management: { port: 0 },
     mqtt: { allowAnonymous: false },
     auth: { passwordFile: "" },
@@ -36,8 +32,6 @@ test("webhooks from broker events: connect, refused connect, subscribe, publish 
       },
     ],
   });
-  const server = await startServer(config, { logger: recordingLogger() });
-  t.after(() => server.close());
   const port = server.listeners[0]!.port;
   // Anonymous is refused (no users configured): a connect_refused event.
   await assert.rejects(
@@ -59,10 +53,7 @@ test("webhooks from broker events: connect, refused connect, subscribe, publish 
 
 test("webhooks and metrics from broker events with anonymous clients; per-QoS counts match the traffic", async (t) => {
   const rx = await receiver(t);
-  const config = validateConfig({
-    listeners: [{ host: "127.0.0.1", port: 0 }],
-    storage: { type: "memory" },
-    sys: { interval: 0 },
+  const server = await configServer(t, [{ host: "127.0.0.1", port: 0 }], {
     management: { port: 0 },
     webhooks: [
       {
@@ -74,8 +65,6 @@ test("webhooks and metrics from broker events with anonymous clients; per-QoS co
       },
     ],
   });
-  const server = await startServer(config, { logger: recordingLogger() });
-  t.after(() => server.close());
   const port = server.listeners[0]!.port;
   const sub = await mqtt.connectAsync({ host: "127.0.0.1", port, clientId: "ev-sub", reconnectPeriod: 0 });
   const pub = await mqtt.connectAsync({ host: "127.0.0.1", port, clientId: "ev-pub", reconnectPeriod: 0 });
@@ -141,15 +130,10 @@ test("webhooks and metrics from broker events with anonymous clients; per-QoS co
 });
 
 test("auth failures are counted by reason code; drops by reason", async (t) => {
-  const config = validateConfig({
-    listeners: [{ host: "127.0.0.1", port: 0 }],
-    storage: { type: "memory" },
-    sys: { interval: 0 },
+  const server = await configServer(t, [{ host: "127.0.0.1", port: 0 }], {
     management: { port: 0 },
     mqtt: { allowAnonymous: false, maxQueuedMessages: 1 },
   });
-  const server = await startServer(config, { logger: recordingLogger() });
-  t.after(() => server.close());
   const port = server.listeners[0]!.port;
   for (let i = 0; i < 3; i++) {
     await assert.rejects(mqtt.connectAsync({ host: "127.0.0.1", port, reconnectPeriod: 0, protocolVersion: 5 }));

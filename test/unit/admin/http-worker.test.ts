@@ -1,17 +1,20 @@
 // The HTTP worker (src/admin/http-worker.ts) that sends webhook and OTLP POSTs: against a real local receiver, the
 // request's socket is not on the main thread (the point of the worker: undici's sockets made the broker's own
 // socket writes polymorphic), bodies arrive intact, statuses and network errors come back, an abort cancels the
-// request, a worker that dies fails its requests and is replaced, and configuring the OTLP batcher starts the
-// worker at once (a webhook endpoint: webhooks.test.ts).
+// request, a worker that dies fails its requests and is replaced, configuring the OTLP batcher starts the worker at
+// once (a webhook endpoint: webhooks.test.ts), and a server's listeners open only after the worker's warm-up request.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { Socket, type AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Socket } from "node:net";
 import { HttpWorkerError, httpWorker, postFromWorker } from "../../../src/admin/http-worker.ts";
 import { postOtlp, PROTOBUF } from "../../../src/admin/otlp.ts";
 import { OtlpProtoBatcher } from "../../../src/admin/otlp-batcher.ts";
 import { freePort } from "../../helpers/mosquitto.ts";
+import { listenLocal, until } from "../../helpers/webhook-receiver.ts";
+import { startServer, validateConfig } from "../../../src/server/index.ts";
+import { recordingLogger } from "../broker/harness.ts";
 
 interface Held {
   req: IncomingMessage;
@@ -22,19 +25,13 @@ interface Held {
 async function holdingReceiver(t: { after(fn: () => unknown): void }) {
   const held: Held[] = [];
   let status = 200;
-  const server = createServer((req, res) => {
+  const base = await listenLocal(t, (req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => held.push({ req, res, body: Buffer.concat(chunks) }));
   });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  t.after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/x`,
+    url: `${base}/x`,
     held,
     setStatus: (s: number) => (status = s),
     /** Answers every held request. */
@@ -42,14 +39,6 @@ async function holdingReceiver(t: { after(fn: () => unknown): void }) {
       for (const h of held.splice(0)) h.res.writeHead(status).end("ok");
     },
   };
-}
-
-async function until(pred: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error("timed out");
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** This thread's open sockets (Node's handle list: the test shards run other tests' sockets beside ours). */
@@ -145,4 +134,31 @@ test("bytes are copied to the worker, never transferred: no ArrayBuffer of this 
   rx.answer();
   assert.equal(await p, 200);
   assert.equal(await q, 200);
+});
+
+test("a started worker makes its warm-up request before ready(); a server with a webhook opens its listeners after it", async (t) => {
+  await httpWorker.terminate();
+  await until(() => !httpWorker.running);
+  const spawned = httpWorker.spawned;
+  const warming = httpWorker.warm();
+  assert.equal(httpWorker.warmedUp, false);
+  await warming;
+  assert.equal(httpWorker.warmedUp, true); // the loopback POST answered
+  await httpWorker.terminate();
+  await until(() => !httpWorker.running);
+
+  // A server's start: by the time it resolves (its listeners open), a fresh worker has warmed up.
+  const rx = await holdingReceiver(t);
+  const config = validateConfig({
+    listeners: [{ host: "127.0.0.1", port: 0 }],
+    storage: { type: "memory" },
+    sys: { interval: 0 },
+    management: { enabled: false },
+    webhooks: [{ name: "rx", url: rx.url, events: ["client.connected"] }],
+  });
+  const server = await startServer(config, { logger: recordingLogger() });
+  t.after(() => server.close());
+  assert.equal(httpWorker.spawned, spawned + 2);
+  assert.equal(httpWorker.warmedUp, true);
+  assert.equal(rx.held.length, 0); // the warm-up went to the worker's own server, not to the webhook's
 });

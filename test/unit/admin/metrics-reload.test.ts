@@ -6,7 +6,8 @@ import { writeFileSync } from "node:fs";
 import mqtt from "mqtt";
 import { request } from "undici";
 import { generateToken } from "../../../src/admin/index.ts";
-import { loadConfig, startServer, validateConfig, type WharfServer } from "../../../src/server/index.ts";
+import { loadConfig, startServer, type WharfServer } from "../../../src/server/index.ts";
+import { configServer } from "../../helpers/config-server.ts";
 import { recordingLogger } from "../broker/harness.ts";
 import { parsePrometheusText, sampleValue } from "../../helpers/prom-text.ts";
 import { spawnWharf, writeTempFile } from "../../helpers/spawn-wharf.ts";
@@ -28,14 +29,7 @@ async function scrape(server: WharfServer) {
 }
 
 test("metrics after known traffic: counts match, types and units follow Prometheus conventions, no client ids in labels", async (t) => {
-  const config = validateConfig({
-    listeners: [{ host: "127.0.0.1", port: 0 }],
-    storage: { type: "memory" },
-    management: { port: 0 },
-    sys: { interval: 0 },
-  });
-  const server = await startServer(config, { logger: recordingLogger() });
-  t.after(() => server.close());
+  const server = await configServer(t, [{ host: "127.0.0.1", port: 0 }], { management: { port: 0 } });
   const port = server.listeners[0]!.port;
   const sub = await mqtt.connectAsync({ host: "127.0.0.1", port, clientId: "metrics-sub", reconnectPeriod: 0 });
   const pub = await mqtt.connectAsync({ host: "127.0.0.1", port, clientId: "metrics-pub", reconnectPeriod: 0 });
@@ -150,13 +144,7 @@ test("docs/grafana-wharf.json queries only metrics the broker exports", async (t
   const dash = JSON.parse(readFileSync(new URL("../../../docs/grafana-wharf.json", import.meta.url), "utf8")) as {
     panels: { targets: { expr: string }[] }[];
   };
-  const config = validateConfig({
-    listeners: [{ host: "127.0.0.1", port: 0 }],
-    storage: { type: "memory" },
-    management: { port: 0 },
-  });
-  const server = await startServer(config, { logger: recordingLogger() });
-  t.after(() => server.close());
+  const server = await configServer(t, [{ host: "127.0.0.1", port: 0 }], { management: { port: 0 }, sys: {} });
   const exp = await scrape(server);
   const types = exp.types;
   const exported = new Set(exp.types.keys());

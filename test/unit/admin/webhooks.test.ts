@@ -3,12 +3,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import { once } from "node:events";
-import type { AddressInfo } from "node:net";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { WebhookDispatcher, type WebhookMetrics, type WebhookOptions } from "../../../src/admin/index.ts";
 import { FakeClock, silentLogger } from "../../../src/util/index.ts";
 import { httpWorker } from "../../../src/admin/http-worker.ts";
+import { listenLocal } from "../../helpers/webhook-receiver.ts";
 
 interface Received {
   headers: IncomingMessage["headers"];
@@ -25,7 +24,7 @@ async function receiver(t: { after(fn: () => unknown): void }) {
   const requests: Received[] = [];
   let answer: number | "hang" = 200;
   const waiters: (() => void)[] = [];
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const base = await listenLocal(t, (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
@@ -37,14 +36,8 @@ async function receiver(t: { after(fn: () => unknown): void }) {
       res.end("ok");
     });
   });
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  t.after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    url: `${base}/hook`,
     requests,
     set(a: number | "hang") {
       answer = a;

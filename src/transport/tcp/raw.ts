@@ -28,6 +28,7 @@
 import util from "node:util";
 import type { ConnectionHandler, TransportConnection } from "../../broker/index.ts";
 import type { DeadlineEntry, DeadlineList } from "../../util/index.ts";
+import { sharedReadBuffer } from "./user-read.ts";
 
 /** node's internal stream_wrap binding: what lib/internal/stream_base_commons.js uses. */
 interface StreamWrapBinding {
@@ -64,6 +65,8 @@ export interface RawHandle {
   shutdown(req: ShutdownReq): number;
   close(cb?: (this: RawHandle) => void): void;
   getpeername(out: PeerName): number;
+  /** Reads go into `buf` (the same for every handle) and onread gets no ArrayBuffer, only the count. */
+  useUserBuffer?(buf: Uint8Array): void;
   setNoDelay(on: boolean): number;
   [kRaw]?: RawTcpConnection;
 }
@@ -318,8 +321,20 @@ function onRawRead(this: RawHandle, buf: ArrayBuffer | undefined): void {
   const state = b.streamBaseState;
   const n = state[b.kReadBytesOrError]!;
   const conn = this[kRaw]!;
-  if (n > 0) conn.handler!.onData(Buffer.from(buf!, state[b.kArrayBufferOffset], n));
-  else if (n < 0) conn.readEnded(n);
+  if (n > 0) {
+    let chunk: Buffer;
+    if (buf === undefined) {
+      // Read into the shared buffer (user-read.ts): copied out at once, as the next read of any socket overwrites
+      // it and the decoder keeps slices of its input. Below 4 KiB the copy comes from Node's pool.
+      chunk = Buffer.allocUnsafe(n);
+      sharedReadBuffer().copy(chunk, 0, 0, n);
+    } else {
+      chunk = Buffer.from(buf, state[b.kArrayBufferOffset], n);
+    }
+    conn.handler!.onData(chunk);
+  } else if (n < 0) {
+    conn.readEnded(n);
+  }
 }
 function onRawWritten(this: WriteReq, status: number): void {
   this.handle[kRaw]!.written(this, status);
@@ -338,6 +353,9 @@ function endAfterEof(conn: RawTcpConnection): void {
 export function startRaw(handle: RawHandle, conn: RawTcpConnection): void {
   handle[kRaw] = conn;
   handle.onread = onRawRead;
+  // One buffer for every socket's reads instead of a 64 KiB allocation shrunk into an ArrayBuffer per read
+  // (user-read.ts has the figures); without useUserBuffer, libuv's default allocation and an ArrayBuffer.
+  if (typeof handle.useUserBuffer === "function") handle.useUserBuffer(sharedReadBuffer());
   handle.readStart();
 }
 

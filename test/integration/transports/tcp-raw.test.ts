@@ -135,7 +135,7 @@ for (const mode of modes) {
     const { client, a } = await setup(t, mode.nodeSockets);
     client.resetAndDestroy();
     await waitUntil(() => a.closes.length === 1, 5000, "onClose");
-    const err = a.closes[0];
+    const err: NodeJS.ErrnoException | undefined = a.closes[0];
     assert.equal(err?.code, "ECONNRESET");
     assert.equal(err.message, "read ECONNRESET");
   });

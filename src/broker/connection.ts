@@ -366,6 +366,17 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     this.sendEncoded(encodeWithin(packet, this.version, this.clientMaxPacketSize));
   }
 
+  sendPuback(packetId: number): void {
+    // The short form (3.1.1; 5.0 with reason code 0 and no properties, 5.0 [MQTT-3.4.2-1]), as send() writes it.
+    const item = shortAck(0x40, packetId);
+    if (item < 0) {
+      this.send({ type: PacketType.PUBACK, packetId }); // an identifier out of range: encode() throws
+      return;
+    }
+    this.#push(item, SHORT_ACK_BYTES);
+    this.#outDeferred++;
+  }
+
   sendEncoded(buf: Buffer): void {
     this.#push(buf, buf.length);
     if (buf.length >= SPLIT_PAYLOAD_BYTES) this.#outApart += buf.length;

@@ -62,6 +62,11 @@ export interface ClientContext extends SessionLink {
 
   /** Encodes a control packet into this turn's output. */
   send(packet: Packet): void;
+  /**
+   * send() of a plain PUBACK (success, no properties) without a packet object: the acknowledgement of every accepted
+   * QoS 1 PUBLISH (~55 B per message at 10,000 msg/s, issue #10).
+   */
+  sendPuback(packetId: number): void;
   /** Adds an already encoded packet (shared between connections, never modified) to this turn's output. */
   sendEncoded(buf: Buffer): void;
   /** 5.0 Reason String properties, or undefined when the client asked for none (5.0 [MQTT-3.1.2-29]). */

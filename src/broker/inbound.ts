@@ -265,8 +265,10 @@ function acknowledge(c: ClientContext, p: PublishPacket, reasonCode: number, rea
     // With storage: once the message's effects are committed (docs/storage.md). A plain PUBACK waiting for a
     // commit (every accepted queue PUBLISH) is its packet id, not a packet and a closure.
     const persistence = c.broker.persistence;
-    if (rc === undefined && properties === undefined && sent === undefined && persistence !== undefined) {
-      persistence.pubackAfterCommit(c, packetId); // [MQTT-4.3.2-2]
+    if (rc === undefined && properties === undefined && sent === undefined) {
+      if (persistence !== undefined)
+        persistence.pubackAfterCommit(c, packetId); // [MQTT-4.3.2-2]
+      else c.sendPuback(packetId);
       return;
     }
     sendAck(c, { type: PacketType.PUBACK, packetId, reasonCode: rc, properties }, sent); // [MQTT-4.3.2-2]

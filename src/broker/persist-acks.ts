@@ -7,7 +7,7 @@
 // more is committed. Every waiting and every later acknowledgement is refused (the client is disconnected, 5.0:
 // 0x80, and resends after reconnecting to a broker with a working disk); whoever opened the store is told through
 // storage.onFailure() and stops the broker (src/server).
-import { PacketType, ReasonCode } from "../codec/index.ts";
+import { ReasonCode } from "../codec/index.ts";
 import { StorageError } from "../storage/index.ts";
 import type { Storage } from "../storage/index.ts";
 import type { Logger } from "../util/index.ts";
@@ -131,7 +131,7 @@ export class AckGate {
 /** Sends what an acknowledgement item says: a plain PUBACK of that packet id, or whatever the function sends. */
 function run(c: ClientContext, what: (() => void) | number): void {
   if (typeof what === "number")
-    c.send({ type: PacketType.PUBACK, packetId: what }); // [MQTT-4.3.2-2]
+    c.sendPuback(what); // [MQTT-4.3.2-2]
   else what();
 }
 

@@ -1,7 +1,7 @@
 // The in-process face of the broker core: an in-process publisher or subscription is a ClientContext (src/broker/
 // core.ts) like a socket connection, so the core routes to it, queues for it, persists for it and takes over from
 // it exactly as for an MQTT client, but it exchanges Message objects instead of encoded packets.
-import { ReasonCode } from "../codec/index.ts";
+import { PacketType, ReasonCode } from "../codec/index.ts";
 import type { Packet, Properties, ProtocolVersion } from "../codec/index.ts";
 import { ConnState, type ConnStateValue } from "../broker/conn-state.ts";
 import { OutboundPressure } from "../broker/backpressure.ts";
@@ -141,6 +141,10 @@ export abstract class LocalClient implements ClientContext {
    */
   send(packet: Packet): void {
     throw new InprocError(InprocErrorCode.InvalidArgument, `packet type ${packet.type} sent to an in-process client`);
+  }
+
+  sendPuback(packetId: number): void {
+    this.send({ type: PacketType.PUBACK, packetId });
   }
 
   sendEncoded(_buf: Buffer): void {

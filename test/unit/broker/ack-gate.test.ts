@@ -45,6 +45,7 @@ function client(): { c: ClientContext; sent: string[] } {
   const c = {
     state: ConnState.Connected as ConnStateValue,
     send: (p: Packet) => sent.push(p.type === PacketType.PUBACK ? `puback ${p.packetId}` : `type ${p.type}`),
+    sendPuback: (packetId: number) => sent.push(`puback ${packetId}`),
     disconnect: () => {
       sent.push("disconnect");
       c.state = ConnState.Closed;

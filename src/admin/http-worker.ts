@@ -113,8 +113,8 @@ type Reply =
   | { id: number; error: string; code?: string; name?: string }
   | { ready: true; ok: boolean; id?: undefined };
 
-/** The longest a broker's start waits for the worker's warm-up (it takes ~0.1-0.3 s; a stuck one is not waited for). */
-const WARM_MAX_MS = 5000;
+/** The longest a broker's start waits for the worker's warm-up (it takes ~0.1-0.3 s, several times that on a loaded machine; a stuck one is not waited for longer). */
+const WARM_MAX_MS = 10_000;
 
 /** The worker and its outstanding requests. */
 class HttpWorker {

@@ -78,7 +78,7 @@ async function start(ctx: ListenerContext, l: ListenerConfig): Promise<StartedLi
   const common = { host: l.host, port: l.port, ...limits(l) };
   switch (l.type) {
     case "tcp": {
-      const tcp = await listenTcp(broker, common, logger, clock);
+      const tcp = await listenTcp(broker, { ...common, nodeSockets: l.nodeSockets }, logger, clock);
       return {
         type: "tcp",
         host: tcp.host,

@@ -10,6 +10,9 @@ import type { ConnectionAcceptor, ConnectionHandler, TransportConnection } from 
 import { listenTcp } from "../../../src/transport/tcp/index.ts";
 import { rawTcpAvailable } from "../../../src/transport/tcp/raw.ts";
 import { waitUntil } from "../../helpers/clients.ts";
+import { configServer } from "../../helpers/config-server.ts";
+import mqtt from "mqtt";
+import { validateConfig } from "../../../src/server/index.ts";
 
 interface Accepted {
   conn: TransportConnection;
@@ -168,3 +171,25 @@ for (const mode of modes) {
     await waitUntil(() => second.a.closes.length === 1, 5000, "onClose without the client closing");
   });
 }
+
+/** This process's server-side net.Sockets whose peer is the local port `peerPort`. */
+const serverSockets = (peerPort: number): net.Socket[] =>
+  (process as unknown as { _getActiveHandles(): unknown[] })
+    ._getActiveHandles()
+    .filter((h): h is net.Socket => h instanceof net.Socket && h.remotePort === peerPort);
+
+test("config listeners[].nodeSockets: true serves MQTT on net.Sockets, the default on raw handles; refused on other types", async (t) => {
+  for (const nodeSockets of [false, true]) {
+    const server = await configServer(t, [{ type: "tcp", host: "127.0.0.1", port: 0, nodeSockets }]);
+    const port = server.listeners[0]!.port;
+    const client = await mqtt.connectAsync({ host: "127.0.0.1", port, reconnectPeriod: 0 });
+    t.after(() => client.end(true));
+    await client.publishAsync("t", "x", { qos: 1 });
+    const local = (client.stream as net.Socket).localPort!;
+    assert.equal(serverSockets(local).length, nodeSockets ? 1 : 0, `nodeSockets: ${nodeSockets}`);
+  }
+  assert.throws(
+    () => validateConfig({ listeners: [{ type: "ws", port: 0, nodeSockets: true }] }),
+    (err: Error) => /listeners\[0\]\.nodeSockets/.test(err.message) && /only used by type tcp/.test(err.message),
+  );
+});

@@ -41,7 +41,7 @@ test("the schema has the expected keys", () => {
   assert.ok(paths.includes("listeners[].tls.usernameFrom"));
   assert.ok(paths.includes("queues"));
   assert.ok(paths.includes("cluster.etcd.endpoints[]"));
-  assert.equal(paths.length, 5 + 8 + 2 + 34 + 1 + 7 + 31 + 5 + 2 + 6 + 1 + 14 + 14 + 6 + 23); // tracing: 6 (protocol)
+  assert.equal(paths.length, 6 + 8 + 2 + 34 + 1 + 7 + 31 + 5 + 2 + 6 + 1 + 14 + 14 + 6 + 23); // tracing: 6 (protocol)
 });
 
 test("config/wharf.example.yaml validates and holds exactly the defaults", () => {

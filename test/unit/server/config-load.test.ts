@@ -80,8 +80,8 @@ test("loadConfig precedence: defaults <- file <- overrides", (t) => {
   });
   // The override changes only what it names: the first listener's port.
   assert.deepEqual(c.listeners, [
-    { type: "tcp", host: "10.0.0.1", port: 0, maxConnections: 50, maxPacketSize: 0 },
-    { type: "tcp", host: "0.0.0.0", port: 2884, maxConnections: 0, maxPacketSize: 0 },
+    { type: "tcp", host: "10.0.0.1", port: 0, maxConnections: 50, maxPacketSize: 0, nodeSockets: false },
+    { type: "tcp", host: "0.0.0.0", port: 2884, maxConnections: 0, maxPacketSize: 0, nodeSockets: false },
   ]);
   assert.deepEqual(c.log, { level: "debug", format: "json" });
   assert.deepEqual(c.storage, {
@@ -95,7 +95,7 @@ test("loadConfig precedence: defaults <- file <- overrides", (t) => {
   // Without a file, overrides apply over the defaults (the default listener).
   const noFile = loadConfig(undefined, { listeners: [{ host: "127.0.0.1", port: 0 }] });
   assert.deepEqual(noFile.listeners, [
-    { type: "tcp", host: "127.0.0.1", port: 0, maxConnections: 0, maxPacketSize: 0 },
+    { type: "tcp", host: "127.0.0.1", port: 0, maxConnections: 0, maxPacketSize: 0, nodeSockets: false },
   ]);
 });
 

@@ -38,7 +38,9 @@ test("an empty config (no file, empty file, null sections) is all defaults", () 
 
 test("defaults: one tcp listener on 0.0.0.0:1883, the broker's defaults, lmdb, info/auto logs", () => {
   const c = defaultConfig();
-  assert.deepEqual(c.listeners, [{ type: "tcp", host: "0.0.0.0", port: 1883, maxConnections: 0, maxPacketSize: 0 }]);
+  assert.deepEqual(c.listeners, [
+    { type: "tcp", host: "0.0.0.0", port: 1883, maxConnections: 0, maxPacketSize: 0, nodeSockets: false },
+  ]);
   const { sysInterval, acl, scram, serverRedirect, overload, aclDefault, aclReadMode, queues, ...mqttDefaults } =
     DEFAULT_BROKER_OPTIONS;
   const { serverRedirect: redirectConfig, ...mqtt } = c.mqtt;
@@ -111,8 +113,8 @@ test("given values are kept and missing keys take their defaults", () => {
     log: { level: "debug", format: "json" },
   });
   assert.deepEqual(c.listeners, [
-    { type: "tcp", host: "0.0.0.0", port: 0, maxConnections: 0, maxPacketSize: 0 },
-    { type: "tcp", host: "::1", port: 1884, maxConnections: 5, maxPacketSize: 0 },
+    { type: "tcp", host: "0.0.0.0", port: 0, maxConnections: 0, maxPacketSize: 0, nodeSockets: false },
+    { type: "tcp", host: "::1", port: 1884, maxConnections: 5, maxPacketSize: 0, nodeSockets: false },
   ]);
   assert.equal(c.mqtt.maximumQoS, 1);
   assert.equal(c.mqtt.allowAnonymous, false);

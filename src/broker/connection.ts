@@ -466,11 +466,6 @@ export class Connection implements ConnectionHandler, ClientContext, Producer, O
     return this.#outUrgent;
   }
 
-  /** Packets (and large payloads) waiting for the flush (flush.ts defers only a few acknowledgements). */
-  get pending(): number {
-    return this.#out?.length ?? 0;
-  }
-
   #schedule(): void {
     if (this.#scheduled) return;
     this.#scheduled = true;

@@ -1,12 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  ACK_DEFERRALS,
-  ACK_DEFER_MAX_PENDING,
-  EAGER_READS,
-  FlushScheduler,
-  type Flushable,
-} from "../../../src/broker/flush.ts";
+import { EAGER_READS, FlushScheduler, type Flushable } from "../../../src/broker/flush.ts";
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -17,7 +11,6 @@ const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 class Conn implements Flushable {
   flushes = 0;
   urgent = false;
-  pending = 0;
   #scheduled = false;
   constructor(
     private readonly f: FlushScheduler,
@@ -29,7 +22,6 @@ class Conn implements Flushable {
     this.ack();
   }
   ack(): void {
-    this.pending++;
     if (this.#scheduled) return;
     this.#scheduled = true;
     this.f.schedule(this);
@@ -37,7 +29,6 @@ class Conn implements Flushable {
   flush(): void {
     this.#scheduled = false;
     this.urgent = false;
-    this.pending = 0;
     this.flushes++;
     this.log?.push(this.name);
   }
@@ -125,63 +116,7 @@ test("in a light turn the deliveries are written after each read, the publishers
   }
   assert.deepEqual(log, ["sub", "sub", "sub"], "every delivery left at once, no PUBACK yet");
   await turn();
-  // Stop 16: the sockets are polled once more (another publisher's read may be waiting) before the PUBACKs go.
-  assert.deepEqual(log, ["sub", "sub", "sub"], "the PUBACKs wait for one more turn");
-  await turn();
-  assert.deepEqual(log, ["sub", "sub", "sub", "p0", "p1", "p2"], "one write per publisher after the next turn");
-});
-
-test(`a light turn's PUBACKs go after the first turn that delivers nothing, at most ${ACK_DEFERRALS} turns later (issue #10)`, async () => {
-  const f = new FlushScheduler();
-  const log: string[] = [];
-  const sub = new Conn(f, log, "sub");
-  const pubs = Array.from({ length: ACK_DEFERRALS + 2 }, (_, i) => new Conn(f, log, `p${i}`));
-  // Turn after turn a publisher's read delivers a message (as when the 4 publishers of a tick come one by one).
-  for (let i = 0; i <= ACK_DEFERRALS; i++) {
-    sub.push();
-    pubs[i]!.ack();
-    f.afterRead();
-    await turn();
-  }
-  const deliveries = ACK_DEFERRALS + 1;
-  assert.deepEqual(
-    log,
-    [...Array<string>(deliveries).fill("sub"), ...pubs.slice(0, deliveries).map((_, i) => `p${i}`)],
-    `after ${ACK_DEFERRALS} deferred turns the PUBACKs go even though the turn delivered`,
-  );
-  // A turn that delivers; the next one delivers nothing: the PUBACK goes at its end.
-  log.length = 0;
-  sub.push();
-  pubs[deliveries]!.ack();
-  f.afterRead();
-  await turn();
-  assert.deepEqual(log, ["sub"]);
-  await turn();
-  assert.deepEqual(log, ["sub", `p${deliveries}`]);
-});
-
-test(`a publisher with ${ACK_DEFER_MAX_PENDING} or more packets waiting is answered at the end of the turn (QoS 1 fan-in)`, async () => {
-  const f = new FlushScheduler();
-  const sub = new Conn(f);
-  const pub = new Conn(f);
-  sub.push();
-  for (let i = 0; i < ACK_DEFER_MAX_PENDING; i++) pub.ack(); // one read carried many QoS 1 PUBLISHes
-  f.afterRead();
-  await turn();
-  assert.deepEqual([sub.flushes, pub.flushes], [1, 1]);
-});
-
-test(`a busy turn (more than ${EAGER_READS} delivering reads) writes its acknowledgements at its end`, async () => {
-  const f = new FlushScheduler();
-  const sub = new Conn(f);
-  const pub = new Conn(f);
-  for (let r = 0; r <= EAGER_READS; r++) {
-    sub.push();
-    pub.ack();
-    f.afterRead();
-  }
-  await turn();
-  assert.deepEqual([sub.flushes, pub.flushes], [EAGER_READS + 1, 1]);
+  assert.deepEqual(log, ["sub", "sub", "sub", "p0", "p1", "p2"], "one write per publisher at the end of the turn");
 });
 
 test("a connection holding acknowledgements and a delivery is written after the read, all of it in one write", async () => {
@@ -210,7 +145,6 @@ test("output scheduled while urgent connections are written is kept for the end 
   sub.push();
   f.afterRead();
   assert.deepEqual([sub.flushes, acker.flushes, late.flushes], [1, 0, 0]);
-  await turn(); // a light turn that delivered: its acknowledgements wait for the next turn (stop 16)
   await turn();
   assert.deepEqual([sub.flushes, acker.flushes, late.flushes], [1, 1, 1]);
 });

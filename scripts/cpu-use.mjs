@@ -2,8 +2,9 @@
 // cores were, per 10 s of the run. Why: on two cores the suite is CPU-bound; idle cores (a tail of waiting tests)
 // and CPU seconds (what each change costs) are the two figures that explain its wall time. Linux only (/proc);
 // elsewhere it prints nothing.
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { join, relative, sep } from "node:path";
 
 const ticksPerSecond = 100; // USER_HZ: /proc reports CPU times in 1/100 s on every Linux architecture
 
@@ -60,4 +61,38 @@ export function watchCpu(windowSeconds = 10) {
       ];
     },
   };
+}
+
+/**
+ * The lines about CPU per test file: what scripts/cpu-report.mjs logged to `log` (one JSON line per test process:
+ * its own CPU seconds and its waited-for children's), largest first, under the test files' source names. Removes
+ * the log. Empty when nothing was logged (not Linux).
+ */
+export function cpuByTestFile(log, root, top = 15) {
+  let text;
+  try {
+    text = readFileSync(log, "utf8");
+    rmSync(log, { force: true });
+  } catch {
+    return [];
+  }
+  const build = join(root, ".build") + sep;
+  const rows = [];
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    const { file, own, children } = JSON.parse(line);
+    if (/scripts[/\\]run-tests\.mjs$/.test(file)) continue; // the runner: its children are the rows below
+    const source = file.startsWith(build) ? file.slice(build.length).replace(/\.js$/, ".ts") : relative(root, file);
+    rows.push({ source, own, children, total: own + children });
+  }
+  if (rows.length === 0) return [];
+  rows.sort((a, b) => b.total - a.total);
+  const sum = rows.reduce((n, r) => n + r.total, 0);
+  const shown = rows.slice(0, top);
+  const rest = rows.slice(top).reduce((n, r) => n + r.total, 0);
+  return [
+    `[wharf] CPU of the test files, ${sum.toFixed(0)} s (own + the children they waited for: brokers, CLI runs, npm…):`,
+    ...shown.map((r) => `[wharf]   ${r.total.toFixed(1).padStart(6)} s  ${r.source} (own ${r.own.toFixed(1)})`),
+    ...(rest > 0 ? [`[wharf]   ${rest.toFixed(1).padStart(6)} s  ${rows.length - shown.length} other files`] : []),
+  ];
 }

@@ -3,9 +3,10 @@
 // Node 20 does not expand globs for --test, so the files are listed here.
 import { fork, spawn } from "node:child_process";
 import { readFileSync, readdirSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
-import { watchCpu } from "./cpu-use.mjs";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { cpuByTestFile, watchCpu } from "./cpu-use.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 // NODE_EXTRA_CA_CERTS (set where outbound TLS goes through an inspecting proxy, as on this project's CI machine) makes
@@ -174,9 +175,14 @@ console.log(`\n[wharf] tests: ${ordered.length} files (${ordered.filter(isShard)
 // the sources through tsx (nothing to build first).
 /** .build/<path>.js, the compiled file of the test file <path>.ts (scripts/test-build.mjs writes them). */
 const compiled = (f) => join(root, ".build", f.replace(/\.ts$/, ".js"));
+// Every test process reports its CPU and its children's at exit (scripts/cpu-report.mjs, inherited from the runner's
+// flags by node:test's child processes), for the per-file lines printed at the end.
+const cpuLog = join(tmpdir(), `wharf-test-cpu-${process.pid}.jsonl`);
+process.env["WHARF_CPU_LOG"] = cpuLog;
+const report = ["--import", pathToFileURL(join(root, "scripts", "cpu-report.mjs")).href];
 const runner = testsOnly
-  ? ["--import", "tsx", join(root, "scripts", "run-tests.mjs"), ...ordered]
-  : ["--enable-source-maps", join(root, "scripts", "run-tests.mjs"), ...ordered.map(compiled)];
+  ? ["--import", "tsx", ...report, join(root, "scripts", "run-tests.mjs"), ...ordered]
+  : ["--enable-source-maps", ...report, join(root, "scripts", "run-tests.mjs"), ...ordered.map(compiled)];
 const tests = start("tests", process.execPath, runner);
 const results = await Promise.all([...pending, tests]);
 // The lint reports over IPC just before its process exits: wait for the exit, or a run whose lint ends last would
@@ -187,5 +193,5 @@ const failed = results.filter((r) => r.status !== 0);
 console.log(
   `\n[wharf] ${failed.length === 0 ? "all passed" : `FAILED: ${failed.map((r) => r.label).join(", ")}`} (${((Date.now() - started) / 1000).toFixed(1)} s)`,
 );
-for (const line of cpu.summary()) console.log(line);
+for (const line of [...cpu.summary(), ...cpuByTestFile(cpuLog, root)]) console.log(line);
 process.exit(failed.length === 0 ? 0 : 1);

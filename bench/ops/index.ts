@@ -55,6 +55,8 @@ let profDir = "";
 /** --log-dir=<dir>: each broker's output saved there as <scenario>-<variant>-r<round>.log. */
 let logDir = "";
 let profiling = false;
+/** --threads: print each broker thread's CPU in the window. */
+let showThreads = false;
 /** The tracing variant's sampleRatio: 0.01 (the issue's target); --ratio=<r> magnifies the traced path in a profile. */
 let sampleRatio = 0.01;
 /** --node-flags=<flags>: V8/Node flags for every broker of the run, space-separated (GC experiments). */
@@ -252,11 +254,15 @@ function threadSampler(
       // which start with the process: the highest "node#<tid - pid>".
       const nodeTids = [...b.keys()].filter((n) => n.startsWith("node#")).map((n) => Number(n.slice(5)));
       const worker = httpWorker && nodeTids.length > 0 ? `node#${Math.max(...nodeTids)}` : "";
+      const each: string[] = [];
       for (const [name, s] of b) {
         const d = s - (a.get(name) ?? 0);
         const key = name === "main" ? "main" : name === worker ? "worker" : "other";
         if (d > 0) out.set(key, (out.get(key) ?? 0) + d);
+        if (d > 0) each.push(`${name} ${(d * 1000).toFixed(0)} ms`);
       }
+      // --threads: every thread's CPU in the window (which of V8's platform threads, libuv's pool, the worker).
+      if (showThreads) console.log(`    threads in the window: ${each.join(", ")}`);
       return out;
     },
   };
@@ -315,6 +321,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
   sampleRatio = Number(argv.find((a) => a.startsWith("--ratio="))?.slice(8) ?? 0.01);
   profDir = resolve(argv.find((a) => a.startsWith("--prof="))?.slice(7) ?? "");
   profiling = argv.some((a) => a.startsWith("--prof="));
+  showThreads = argv.includes("--threads");
   logDir = argv.find((a) => a.startsWith("--log-dir="))?.slice(10) ?? "";
   if (logDir !== "") mkdirSync(logDir, { recursive: true });
   const timing: settings.Timing = { ...settings.FULL, warmupMs: 500, measureMs: measure * 1000 };

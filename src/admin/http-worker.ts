@@ -7,8 +7,8 @@
 // (--trace-deopt), then ran them polymorphic: one webhook subscribed to connect/disconnect alone cost the broker
 // +47 % CPU per message in fan-in QoS 1 (docs/benchmarks.md, stop 14), although it sent a request or two per
 // benchmark run. In a worker, undici, its sockets and its parser live in another isolate: the main thread's stream
-// code only ever sees the broker's sockets. The main thread posts one message per request (the body copied, never
-// transferred: see post()) and gets back the status or the error.
+// code only ever sees the broker's sockets. The main thread posts one message per request (the body copied, or moved
+// when its caller gives it away: see post()) and gets back the status or the error.
 //
 // Everything else stays on the main thread, unchanged: the webhook buffer, batching, drop counting, retries with
 // backoff, the circuit breaker, the HMAC signature, the timeout (an abort message), the metrics; and the OTLP
@@ -71,13 +71,20 @@ parentPort.on("message", (m) => {
 
 const undiciPath = createRequire(import.meta.url).resolve("undici");
 
-/** One POST: the body as a string or bytes (copied to the worker by structured cloning: never transferred). */
+/** One POST: the body as a string or bytes (copied to the worker by structured cloning unless `transfer`). */
 export interface HttpPost {
   url: string;
   body: string | Uint8Array;
   headers: Record<string, string>;
   /** Aborting rejects the POST (the worker aborts the request). */
   signal?: AbortSignal;
+  /**
+   * The caller gives the bytes' ArrayBuffer away: it is moved to the worker (detached on this thread) instead of
+   * copied. Only for bytes in an ArrayBuffer of the caller's own that it never reads or writes again (the OTLP
+   * batcher's finished request: ~650 KB that were copied twice per request, once into the message and once out of
+   * it in the worker, each into freshly allocated memory).
+   */
+  transfer?: boolean;
   /** undici's headersTimeout and bodyTimeout (ms); 0 or absent: undici's defaults. */
   timeoutMs?: number;
 }
@@ -106,8 +113,8 @@ type Reply =
   | { id: number; error: string; code?: string; name?: string }
   | { ready: true; ok: boolean; id?: undefined };
 
-/** The longest a broker's start waits for the worker's warm-up (it takes ~0.1-0.3 s; a stuck one is not waited for). */
-const WARM_MAX_MS = 5000;
+/** The longest a broker's start waits for the worker's warm-up (it takes ~0.1-0.3 s, several times that on a loaded machine; a stuck one is not waited for longer). */
+const WARM_MAX_MS = 10_000;
 
 /** The worker and its outstanding requests. */
 class HttpWorker {
@@ -138,14 +145,16 @@ class HttpWorker {
       if (this.#pending.size === 0) worker.ref();
       this.#pending.set(id, p);
       let body = req.body;
-      // Never a transfer list: a transfer detaches the caller's ArrayBuffer, a trap for any caller that keeps a view of
-      // it. Structured cloning copies (~0.1 ms for a full ~600 KB OTLP request, a few a second); a view much smaller
-      // than its ArrayBuffer is copied out first, since cloning a view copies its whole buffer. (Whether a detach
-      // would also cost the broker through V8's ArrayBufferDetaching protector: no, Node invalidates that protector
-      // at startup in every broker, `--trace-protector-invalidation`, tracing or not.)
-      if (typeof body !== "string" && body.byteLength * 2 < body.buffer.byteLength) body = new Uint8Array(body);
+      // A transfer only when the caller says so: it detaches the caller's ArrayBuffer, a trap for any caller that keeps
+      // a view of it. Otherwise structured cloning copies; a view much smaller than its ArrayBuffer is copied out
+      // first, since cloning a view copies its whole buffer. (Whether a detach costs the broker through V8's
+      // ArrayBufferDetaching protector: no, Node invalidates that protector at startup in every broker,
+      // `--trace-protector-invalidation`, tracing or not.)
+      const moved = req.transfer === true && typeof body !== "string" ? [body.buffer as ArrayBuffer] : undefined;
+      if (moved === undefined && typeof body !== "string" && body.byteLength * 2 < body.buffer.byteLength)
+        body = new Uint8Array(body);
       const msg = { id, url: req.url, body, headers: req.headers, timeoutMs: req.timeoutMs ?? 0 };
-      worker.postMessage(msg);
+      worker.postMessage(msg, moved);
     });
   }
 

@@ -74,7 +74,8 @@ export class OtlpProtoBatcher implements SpanProcessor {
     // The next request's buffer starts at this one's size (+1/8): a full request (~600 KB) no longer starts at
     // 256 KB and grows twice, copying ~770 KB and allocating ~1.8 MB outside the heap per request.
     this.#size = Math.max(MIN_REQUEST_BYTES, body.length + (body.length >> 3));
-    const p = postOtlp(this.endpoint, body, PROTOBUF, this.timeoutMs)
+    // The request's buffer is its own (otlp-proto.ts) and dropped here: moved to the HTTP worker, not copied.
+    const p = postOtlp(this.endpoint, body, PROTOBUF, this.timeoutMs, true)
       .then(
         () => {
           this.sent += n;

@@ -19,9 +19,12 @@ class PbWriter {
   buf: Buffer;
   n = 0;
 
-  /** 256 KB: a full request (MAX_BATCH spans, ~600 KB) then grows twice. */
+  /**
+   * 256 KB: a full request (MAX_BATCH spans, ~600 KB) then grows twice. Never from Node's shared pool (allocUnsafeSlow):
+   * a finished request's buffer is its own, so that it can be moved to the HTTP worker (ProtoRequest.finish()).
+   */
   constructor(size = 256 * 1024) {
-    this.buf = Buffer.allocUnsafe(size);
+    this.buf = Buffer.allocUnsafeSlow(size);
   }
 
   /** Bytes already encoded (a cached field). */
@@ -36,7 +39,7 @@ class PbWriter {
 
   #room(k: number): void {
     if (this.n + k <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.n + k));
+    const next = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.n + k));
     this.buf.copy(next, 0, 0, this.n);
     this.buf = next;
   }
@@ -304,7 +307,10 @@ export class ProtoRequest {
     return this.#w.n;
   }
 
-  /** The request's bytes; the request is not to be added to afterwards. */
+  /**
+   * The request's bytes, a view of an ArrayBuffer that belongs to this request alone (never Node's pool); the request
+   * is not to be added to afterwards.
+   */
   finish(): Buffer {
     this.#w.end(this.#ss);
     this.#w.end(this.#rs);

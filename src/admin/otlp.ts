@@ -157,8 +157,10 @@ export async function postOtlp(
   body: string | Buffer,
   type: string,
   timeoutMs: number,
+  /** The body's ArrayBuffer is the caller's alone and not used again: moved to the worker, not copied. */
+  transfer = false,
 ): Promise<void> {
-  const status = await postFromWorker({ url: endpoint, body, headers: { "content-type": type }, timeoutMs });
+  const status = await postFromWorker({ url: endpoint, body, headers: { "content-type": type }, timeoutMs, transfer });
   if (status >= 300) throw new Error(`OTLP endpoint ${endpoint} answered ${status}`);
 }
 
@@ -184,7 +186,8 @@ export class OtlpHttpExporter implements SpanExporter {
     if (this.#stopped) return done({ code: FAILED, error: new Error("exporter shut down") });
     const proto = this.protocol === "http/protobuf";
     const body = proto ? otlpRequestProto(spans, this.serviceName) : otlpRequestJson(spans, this.serviceName);
-    const p = postOtlp(this.endpoint, body, proto ? PROTOBUF : "application/json", this.timeoutMs)
+    // A protobuf body is a finished ProtoRequest's own buffer (otlp-proto.ts): given to the worker, not copied.
+    const p = postOtlp(this.endpoint, body, proto ? PROTOBUF : "application/json", this.timeoutMs, proto)
       .then(() => done({ code: SUCCESS }))
       .catch((err: unknown) => {
         const error = err instanceof Error ? err : new Error(String(err));

@@ -14,6 +14,7 @@ import { EtcdLeaseInvalidError } from "etcd3";
 import type { Etcd3, IKeyValue, Lease, Watcher } from "etcd3";
 import type { Clock, Logger, TimerHandle } from "../util/index.ts";
 import { ClusterError, ClusterErrorCode } from "./errors.ts";
+import { onLeaseRenewed } from "./lease-renewals.ts";
 import type { ClusterKeys } from "./keys.ts";
 import { Listeners } from "./listeners.ts";
 
@@ -273,7 +274,6 @@ export class Membership {
   #fence(lease: Lease, grantedFrom: number): void {
     const { clock, leaseTtl } = this.#o;
     const window = leaseTtl * 1000 - Math.ceil((leaseTtl * 1000) / 6);
-    const fired: number[] = [];
     let timer: TimerHandle | undefined;
     const arm = (from: number): void => {
       timer?.cancel();
@@ -292,13 +292,10 @@ export class Membership {
     };
     let validFrom = grantedFrom;
     arm(validFrom);
-    lease.on("keepaliveFired", () => fired.push(clock.now()));
-    lease.on("keepaliveSucceeded", () => {
-      validFrom = fired.shift() ?? validFrom;
+    onLeaseRenewed(lease, clock, (sentAt) => {
+      validFrom = sentAt;
       arm(validFrom);
     });
-    // A broken keepalive stream: renewals in flight get no answer.
-    lease.on("keepaliveFailed", () => (fired.length = 0));
     lease.on("lost", () => {
       timer?.cancel();
       this.#fences.delete(lease);

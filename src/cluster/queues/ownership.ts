@@ -21,6 +21,7 @@ import { randomUUID } from "node:crypto";
 import type { Etcd3, IKeyValue, Lease, Watcher } from "etcd3";
 import { silentLogger, systemClock } from "../../util/index.ts";
 import type { Clock, Logger, TimerHandle } from "../../util/index.ts";
+import { onLeaseRenewed } from "../lease-renewals.ts";
 import { rankNodes } from "./slots.ts";
 
 export interface SlotOwner {
@@ -119,7 +120,6 @@ export class SlotOwnership {
   #lease: Lease | undefined;
   #leaseId = "";
   #validUntil = 0;
-  #firedAt = 0;
   #watcher: Watcher | undefined;
   #timer: TimerHandle | undefined;
   #scheduled = false;
@@ -288,12 +288,8 @@ export class SlotOwnership {
     }
     this.#lease = lease;
     const t0 = this.#clock.now();
-    lease.on("keepaliveFired", () => {
-      if (this.#lease === lease) this.#firedAt = this.#clock.now();
-    });
-    lease.on("keepaliveSucceeded", (res) => {
-      const ttl = Number(res.TTL);
-      if (ttl > 0 && this.#lease === lease) this.#validUntil = this.#firedAt + this.#ttl * 1000;
+    onLeaseRenewed(lease, this.#clock, (sentAt, ttl) => {
+      if (ttl > 0 && this.#lease === lease) this.#validUntil = sentAt + this.#ttl * 1000;
     });
     if (shared === undefined) {
       lease.on("lost", (err) => {

@@ -1,4 +1,8 @@
-// TCP listener: adapts net.Socket to the broker's TransportConnection.
+// TCP listener: adapts accepted TCP connections to the broker's TransportConnection.
+//  - Accepted connections are held on libuv's TCP handle directly (raw.ts: RawTcpConnection), without a net.Socket
+//    (a connection storm's main cost, issue #10), wherever Node exposes that handle API; otherwise, and for TLS
+//    (src/transport/tls), as net.Sockets through TcpConnection below. Both behave the same
+//    (test/integration/transports/tcp-raw.test.ts runs one suite against each).
 //  - TCP_NODELAY: MQTT packets are small and latency matters; the broker already coalesces writes per turn, so
 //    Nagle could only add delay. On Linux it is set once on the listening socket, which every accepted socket
 //    inherits (the kernel clones the listener's options), instead of a setsockopt per connection (a storm makes
@@ -20,6 +24,7 @@
 //    functions that find their handler on the socket, and the grace period after end() is a deadline on one shared
 //    timer (util/deadlines.ts).
 import net from "node:net";
+import { getDefaultHighWaterMark } from "node:stream";
 import type {
   ConnectionAcceptor,
   ConnectionHandler,
@@ -30,6 +35,8 @@ import type {
 import { DeadlineList, silentLogger, systemClock } from "../../util/index.ts";
 import { readIntoSharedBuffer } from "./user-read.ts";
 import type { Clock, DeadlineEntry, Logger } from "../../util/index.ts";
+import { acceptError, rawTcpAvailable, RawTcpConnection, refuseRaw, startRaw } from "./raw.ts";
+import type { OnConnection, RawSetup } from "./raw.ts";
 
 export interface TcpListenerOptions {
   host: string;
@@ -42,6 +49,11 @@ export interface TcpListenerOptions {
    * 16 KiB mark would flag every large message as backpressure even when the kernel took it at once.
    */
   writeHighWaterMark?: number;
+  /**
+   * Accept connections as net.Sockets even where raw handles are available (raw.ts). For tests and A/B
+   * measurements of the two paths; the raw path is the default.
+   */
+  nodeSockets?: boolean;
 }
 
 export interface TcpListener {
@@ -73,6 +85,11 @@ const COALESCE_MIN_CHUNKS = 8;
  * slower per delivery than corked writes (0.183–0.204 against 0.148–0.179 µs, 8 interleaved rounds, stop 14).
  */
 const COALESCE_MAX_BYTES = Buffer.poolSize >>> 1;
+
+/** One write of `chunks` is one copied buffer rather than a writev (see the file header). */
+function joinChunks(chunks: readonly Buffer[]): boolean {
+  return chunks.length > MAX_IOVECS || (chunks.length >= COALESCE_MIN_CHUNKS && coalescable(chunks));
+}
 
 function coalescable(chunks: readonly Buffer[]): boolean {
   let n = 0;
@@ -158,7 +175,7 @@ export class TcpConnection implements TransportConnection {
     let ok: boolean;
     if (chunks.length === 1) {
       ok = s.write(chunks[0]!);
-    } else if (chunks.length > MAX_IOVECS || (chunks.length >= COALESCE_MIN_CHUNKS && coalescable(chunks))) {
+    } else if (joinChunks(chunks)) {
       // One copy into a single buffer. Past MAX_IOVECS: a turn's worth of small PUBLISHes can be ~10,000 chunks,
       // writev takes at most IOV_MAX (1,024) per call, so libuv would need ~10 partial writes; the copy costs less
       // than those syscalls. Small packets: one copy costs less than a write() each (file header).
@@ -272,21 +289,24 @@ export function attachSocket(
 
 /** Node's listening handle and option (not in its typings): what noDelayOnListener needs, both checked at run time. */
 interface ListeningServer {
-  _handle?: { setNoDelay?: (on: boolean) => number } | null;
+  _handle?: { setNoDelay?: (on: boolean) => number; onconnection?: OnConnection } | null;
   noDelay?: boolean;
 }
 
 /**
  * Linux: TCP_NODELAY on the listening socket (accepted sockets inherit it), then Node's per-socket setsockopt is
  * switched off. Anywhere this cannot be done (another OS, a cluster worker's shared handle, a Node without these
- * internals) the server keeps its noDelay option, so every accepted socket still gets TCP_NODELAY.
+ * internals) the server keeps its noDelay option, so every accepted socket still gets TCP_NODELAY. True when the
+ * listening socket has it (accepted sockets inherit it).
  */
-export function noDelayOnListener(server: net.Server): void {
-  if (process.platform !== "linux") return;
+export function noDelayOnListener(server: net.Server): boolean {
+  if (process.platform !== "linux") return false;
   const s = server as unknown as ListeningServer;
   const h = s._handle;
-  if (s.noDelay !== true || typeof h?.setNoDelay !== "function") return;
-  if (h.setNoDelay(true) === 0) s.noDelay = false;
+  if (s.noDelay !== true || typeof h?.setNoDelay !== "function") return false;
+  if (h.setNoDelay(true) !== 0) return false;
+  s.noDelay = false;
+  return true;
 }
 
 export function listenTcp(
@@ -303,10 +323,13 @@ export function listenTcp(
   const onClosed = (): void => {
     open--;
   };
+  const refused = (remote: string | undefined): void => {
+    logger.warn({ remote, max: opts.maxConnections }, "connection limit reached: refusing");
+  };
 
   server.on("connection", (socket) => {
     if (opts.maxConnections !== undefined && open >= opts.maxConnections) {
-      logger.warn({ remote: socket.remoteAddress, max: opts.maxConnections }, "connection limit reached: refusing");
+      refused(socket.remoteAddress);
       socket.destroy();
       return;
     }
@@ -316,12 +339,44 @@ export function listenTcp(
     attachSocket(broker, socket, new TcpConnection(socket, setup), limits, true);
   });
 
+  // Raw handles (raw.ts): accepted connections skip net.Socket. Set up once listening, when the handle exists.
+  const useRaw = opts.nodeSockets !== true && rawTcpAvailable();
+  const rawSetup: RawSetup = {
+    highWater: Math.max(writeHighWater, getDefaultHighWaterMark(false)),
+    kind: "tcp",
+    onClosed,
+    endGrace: () => endGraceOf(clock),
+    now: () => clock.now(),
+    joinChunks,
+  };
+  let rawNoDelay = false; // TCP_NODELAY per accepted handle (when the listening socket could not pass it on)
+  const onRawConnection: OnConnection = (err, handle) => {
+    if (err !== 0 || handle === undefined) {
+      server.emit("error", acceptError(err)); // as Node's own onconnection
+      return;
+    }
+    if (opts.maxConnections !== undefined && open >= opts.maxConnections) {
+      refused(refuseRaw(handle));
+      return;
+    }
+    open++;
+    if (rawNoDelay) handle.setNoDelay(true);
+    const conn = new RawTcpConnection(handle, rawSetup);
+    conn.handler = broker.accept(conn, limits);
+    startRaw(handle, conn);
+  };
+
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
     server.once("error", onError);
     server.listen(opts.port, opts.host, () => {
       server.off("error", onError);
-      noDelayOnListener(server);
+      const inherited = noDelayOnListener(server);
+      const h = (server as unknown as ListeningServer)._handle;
+      if (useRaw && h !== null && h !== undefined && typeof h.onconnection === "function") {
+        rawNoDelay = !inherited;
+        h.onconnection = onRawConnection;
+      }
       server.on("error", (err) => logger.error({ err }, "tcp listener error"));
       const addr = server.address();
       const port = typeof addr === "object" && addr !== null ? addr.port : opts.port;

@@ -63,6 +63,14 @@ const symbols = probeSymbols();
 /** Made on first use: a process that never accepts a TCP socket does not hold it. */
 let shared: Buffer | undefined;
 
+/**
+ * The buffer every plain TCP socket reads into (also raw.ts's handles): off the V8 heap (its address never moves),
+ * made on first use.
+ */
+export function sharedReadBuffer(): Buffer {
+  return (shared ??= Buffer.allocUnsafeSlow(SHARED_READ_BYTES));
+}
+
 /** Node's callback for each `onRead`: made once per function, not per socket (a storm accepts thousands a second). */
 const callbacks = new WeakMap<object, (this: net.Socket, nread: number, from: Buffer) => void>();
 
@@ -89,7 +97,7 @@ function callbackFor(
 export function readIntoSharedBuffer(socket: net.Socket, onRead: (this: net.Socket, chunk: Buffer) => void): boolean {
   const handle = (socket as unknown as { _handle?: ReadableHandle | null })._handle;
   if (symbols === undefined || typeof handle?.useUserBuffer !== "function") return false;
-  const buf = (shared ??= Buffer.allocUnsafeSlow(SHARED_READ_BYTES)); // off the V8 heap: its address never moves
+  const buf = sharedReadBuffer();
   const fields = socket as unknown as Record<symbol, unknown>;
   fields[symbols.buffer] = buf;
   fields[symbols.callback] = callbackFor(onRead);

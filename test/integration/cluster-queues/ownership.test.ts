@@ -209,19 +209,25 @@ describe("cluster queues: slot ownership in etcd", () => {
       nodes.push(other);
       await other.start();
       const pausedAt = Date.now();
+      // The epochs held when paused (`acquired` would take a later claim's, if the child claimed a slot again).
+      const held = new Map(acquired);
       child.kill("SIGSTOP");
       await waitFor(
         () => other.owned().size === 4,
         "the other node owns every slot after the paused node's lease expired",
       );
-      for (const [s, e] of other.owned()) assert.ok(e > acquired.get(s)!, `slot ${s}: the new epoch is larger`);
+      for (const [s, e] of other.owned()) assert.ok(e > held.get(s)!, `slot ${s}: the new epoch is larger`);
       const resumedAt = Date.now();
       const seen = writes.length;
       child.kill("SIGCONT");
       await waitFor(() => writes.length >= seen + 20, "the resumed child tried to write again");
       const after = writes.slice(seen);
-      const bad = after.filter((w) => w.ok && w.epoch === acquired.get(w.slot));
-      assert.deepEqual(bad, [], "no write with an old epoch succeeded after the resume");
+      const bad = after.filter((w) => w.ok && w.epoch === held.get(w.slot));
+      assert.deepEqual(
+        bad,
+        [],
+        `no write with an old epoch succeeded after the resume (paused at ${pausedAt}, resumed at ${resumedAt})`,
+      );
       assert.ok(
         after.some((w) => !w.ok),
         "the resumed child's writes were refused",

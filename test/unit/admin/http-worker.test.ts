@@ -162,3 +162,16 @@ test("a started worker makes its warm-up request before ready(); a server with a
   assert.equal(httpWorker.warmedUp, true);
   assert.equal(rx.held.length, 0); // the warm-up went to the worker's own server, not to the webhook's
 });
+
+test("with transfer the bytes are moved to the worker (the caller's ArrayBuffer detached), not copied, and arrive intact", async (t) => {
+  const rx = await holdingReceiver(t);
+  const own = Buffer.allocUnsafeSlow(300_000);
+  for (let i = 0; i < own.length; i++) own[i] = (i * 7) & 0xff;
+  const expected = Buffer.from(own.subarray(0, 250_000));
+  const p = postFromWorker({ url: rx.url, body: own.subarray(0, 250_000), headers: {}, transfer: true });
+  assert.equal(own.buffer.byteLength, 0); // detached: moved, not cloned
+  await until(() => rx.held.length === 1);
+  assert.ok(rx.held[0]!.body.equals(expected));
+  rx.answer();
+  assert.equal(await p, 200);
+});

@@ -6,11 +6,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import protobuf from "protobufjs";
 import { InMemorySpanExporter, SimpleSpanProcessor, BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
+import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { ROOT_CONTEXT, SpanStatusCode, trace } from "@opentelemetry/api";
 import { otlpRequest } from "../../../src/admin/otlp.ts";
 import { otlpRequestProto } from "../../../src/admin/otlp-proto.ts";
 import { OtelBrokerTracer } from "../../../src/admin/tracing.ts";
-import { spanOutput } from "../../../src/admin/tracing-sdk.ts";
+import { lazySpanOutput, spanOutput } from "../../../src/admin/tracing-sdk.ts";
 import { PARENT, TRACE } from "./tracing-harness.ts";
 
 const f = (id: number, type: string, rule?: "repeated") => ({ id, type, ...(rule === undefined ? {} : { rule }) });
@@ -245,4 +246,19 @@ test("OtlpProtoBatcher: spans encoded as they end go out in requests of at most 
   await down.shutdown();
   assert.equal(down.dropped, 1);
   assert.equal(errors.length, 1);
+});
+
+test("the default exporter's span output loads the SDK only when a span's resource or scope is read, and gives the SDK's", async () => {
+  const ended: ReadableSpan[] = [];
+  const lazy = lazySpanOutput({ onEnd: (s) => ended.push(s) });
+  const eager = await spanOutput({ onEnd: () => undefined });
+  assert.deepEqual(lazy.instrumentationScope, eager.instrumentationScope);
+  assert.equal(lazy.instrumentationScope.name, "wharf");
+  assert.deepEqual(lazy.resource.attributes, eager.resource.attributes);
+  const tracer = new OtelBrokerTracer(lazy, 1);
+  tracer
+    .connect({ clientId: "c", protocolVersion: 5, transport: "tcp", remoteAddress: "127.0.0.1", properties: undefined })
+    ?.end(0);
+  assert.equal(ended.length, 1);
+  assert.deepEqual(ended[0]!.resource.attributes, eager.resource.attributes);
 });

@@ -24,12 +24,20 @@ const urlOption = () =>
   new Option("--url <url>", "management server").env("WHARF_URL").default("http://127.0.0.1:8080");
 const tokenOption = () => new Option("--token <token>", "admin token (see `wharf token`)").env("WHARF_TOKEN");
 
+/** How long a command waits for the management API to answer (socket inactivity). */
+const API_TIMEOUT_MS = 30_000;
+
 /**
  * One management API call; a 4xx/5xx answer throws `<status> <CODE>: <message>`. Node's own HTTP client, not
  * undici: a command makes one request and exits, and loading undici (its index loads fetch, WebSocket, the cache
  * and every dispatcher) was ~0.15 of the 0.45 s of CPU a `wharf status` took (2026-12-07).
  */
-export function api(c: Conn, method: "GET" | "POST" | "DELETE", path: string): Promise<unknown> {
+export function api(
+  c: Conn,
+  method: "GET" | "POST" | "DELETE",
+  path: string,
+  timeoutMs = API_TIMEOUT_MS,
+): Promise<unknown> {
   const url = new URL(path, c.url);
   const send = url.protocol === "https:" ? httpsRequest : url.protocol === "http:" ? httpRequest : undefined;
   if (send === undefined) return Promise.reject(new Error(`${c.url}: the management URL must be http: or https:`));
@@ -55,6 +63,8 @@ export function api(c: Conn, method: "GET" | "POST" | "DELETE", path: string): P
       });
     });
     req.on("error", reject);
+    // A server that accepts and never answers must not hang the command (undici's 300 s headersTimeout bounded it).
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`${url.origin}: no answer within ${timeoutMs / 1000} s`)));
     req.end();
   });
 }

@@ -10,7 +10,8 @@
 //   WHARF_BENCH_NODE_ARGS="--trace-gc" adds node flags to the broker; STORM_ROUNDS_LOG=<file> keeps its output,
 //     with a "=== round N starts" line where each round starts (to cut a --trace-gc / --trace-opt log by round).
 //   STORM_ROUNDS_SERVER=bare runs bench/tools/bare-connack.mjs instead (bare Node: the floor); any other value is a
-//     script run as `node <script> <port>`.
+//     script run as `node <script> <port>`, e.g. bench/tools/raw-connack.mjs (bare Node on libuv's TCP handles, without
+//     net.Socket: the floor of src/transport/tcp/raw.ts).
 import { createWriteStream, readFileSync, readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { holdConnections } from "../lib/connstorm.ts";

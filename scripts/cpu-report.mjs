@@ -2,20 +2,14 @@
 // at exit each one appends to $WHARF_CPU_LOG its own CPU seconds and those of the child processes it waited for
 // (brokers, CLI runs, storage probes, npm, tsc, mosquitto…; /proc's cutime and cstime), so that `npm test` can say
 // which test files the suite's CPU goes to. Linux only (/proc); elsewhere, or without the variable, it does nothing.
-import { appendFileSync, readFileSync } from "node:fs";
+import { appendFileSync } from "node:fs";
+import { selfCpuSeconds } from "./cpu-use.mjs";
 
 const log = process.env["WHARF_CPU_LOG"];
 if (log !== undefined && log !== "") {
   process.on("exit", () => {
     try {
-      const stat = readFileSync("/proc/self/stat", "utf8");
-      // Fields 14-17 of proc(5) (utime stime cutime cstime), in 1/100 s, are 11-14 after the command name.
-      const f = stat
-        .slice(stat.lastIndexOf(")") + 2)
-        .split(" ")
-        .map(Number);
-      const own = ((f[11] ?? 0) + (f[12] ?? 0)) / 100;
-      const children = ((f[13] ?? 0) + (f[14] ?? 0)) / 100;
+      const { own, children } = selfCpuSeconds();
       appendFileSync(log, JSON.stringify({ file: process.argv[1] ?? "", own, children }) + "\n");
     } catch {
       // No /proc, or the log is gone: the figures are only informative.

@@ -20,16 +20,28 @@ function machineTicks() {
   }
 }
 
+/**
+ * CPU seconds of this process (`own`) and of the children it has waited for, their descendants included
+ * (`children`), from /proc/self/stat; throws without /proc. scripts/cpu-report.mjs uses it too.
+ */
+export function selfCpuSeconds() {
+  const stat = readFileSync("/proc/self/stat", "utf8");
+  const f = stat
+    .slice(stat.lastIndexOf(")") + 2)
+    .split(" ")
+    .map(Number);
+  // Fields 14-17 of proc(5) (utime stime cutime cstime) are 11-14 here (two fields before the command name).
+  return {
+    own: ((f[11] ?? 0) + (f[12] ?? 0)) / ticksPerSecond,
+    children: ((f[13] ?? 0) + (f[14] ?? 0)) / ticksPerSecond,
+  };
+}
+
 /** CPU seconds of this process and of the children it has waited for (their descendants included). */
 function treeSeconds() {
   try {
-    const stat = readFileSync("/proc/self/stat", "utf8");
-    const f = stat
-      .slice(stat.lastIndexOf(")") + 2)
-      .split(" ")
-      .map(Number);
-    // Fields 14-17 of proc(5) (utime stime cutime cstime) are 11-14 here (two fields before the command name).
-    return ((f[11] ?? 0) + (f[12] ?? 0) + (f[13] ?? 0) + (f[14] ?? 0)) / ticksPerSecond;
+    const { own, children } = selfCpuSeconds();
+    return own + children;
   } catch {
     return undefined;
   }

@@ -28,7 +28,7 @@
 import util from "node:util";
 import type { ConnectionHandler, TransportConnection } from "../../broker/index.ts";
 import type { DeadlineEntry, DeadlineList } from "../../util/index.ts";
-import { sharedReadBuffer } from "./user-read.ts";
+import { copyRead, sharedReadBuffer } from "./user-read.ts";
 
 /** node's internal stream_wrap binding: what lib/internal/stream_base_commons.js uses. */
 interface StreamWrapBinding {
@@ -322,15 +322,8 @@ function onRawRead(this: RawHandle, buf: ArrayBuffer | undefined): void {
   const n = state[b.kReadBytesOrError]!;
   const conn = this[kRaw]!;
   if (n > 0) {
-    let chunk: Buffer;
-    if (buf === undefined) {
-      // Read into the shared buffer (user-read.ts): copied out at once, as the next read of any socket overwrites
-      // it and the decoder keeps slices of its input. Below 4 KiB the copy comes from Node's pool.
-      chunk = Buffer.allocUnsafe(n);
-      sharedReadBuffer().copy(chunk, 0, 0, n);
-    } else {
-      chunk = Buffer.from(buf, state[b.kArrayBufferOffset], n);
-    }
+    // Read into the shared buffer (user-read.ts), or without useUserBuffer into an ArrayBuffer of its own.
+    const chunk = buf === undefined ? copyRead(n) : Buffer.from(buf, state[b.kArrayBufferOffset], n);
     conn.handler!.onData(chunk);
   } else if (n < 0) {
     conn.readEnded(n);

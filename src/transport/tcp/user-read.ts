@@ -71,18 +71,25 @@ export function sharedReadBuffer(): Buffer {
   return (shared ??= Buffer.allocUnsafeSlow(SHARED_READ_BYTES));
 }
 
-/** Node's callback for each `onRead`: made once per function, not per socket (a storm accepts thousands a second). */
-const callbacks = new WeakMap<object, (this: net.Socket, nread: number, from: Buffer) => void>();
+/**
+ * The first `n` bytes of the shared buffer in a Buffer of their own (from Node's pool below 4 KiB): the next read of
+ * any socket overwrites the shared buffer, and the decoder keeps zero-copy slices of its input.
+ */
+export function copyRead(n: number): Buffer {
+  const chunk = Buffer.allocUnsafe(n);
+  sharedReadBuffer().copy(chunk, 0, 0, n);
+  return chunk;
+}
 
-function callbackFor(
-  onRead: (this: net.Socket, chunk: Buffer) => void,
-): (this: net.Socket, n: number, b: Buffer) => void {
+/** Node's callback for each `onRead`: made once per function, not per socket (a storm accepts thousands a second). */
+const callbacks = new WeakMap<object, (this: net.Socket, nread: number) => void>();
+
+function callbackFor(onRead: (this: net.Socket, chunk: Buffer) => void): (this: net.Socket, nread: number) => void {
   let cb = callbacks.get(onRead);
   if (cb === undefined) {
-    cb = function (this: net.Socket, nread: number, from: Buffer): void {
-      const chunk = Buffer.allocUnsafe(nread);
-      from.copy(chunk, 0, 0, nread);
-      onRead.call(this, chunk);
+    // Node also passes the buffer read into: the shared one readIntoSharedBuffer gave the socket.
+    cb = function (this: net.Socket, nread: number): void {
+      onRead.call(this, copyRead(nread));
     };
     callbacks.set(onRead, cb);
   }

@@ -1,6 +1,6 @@
 // Runs the real `wharf` CLI in a child process, the way users and the benchmark do.
 import { spawn, type ChildProcess, type ChildProcessByStdio } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import type { Readable } from "node:stream";
 import { join } from "node:path";
@@ -80,6 +80,24 @@ function exitOf(child: ChildProcess): Promise<Exit> {
   return new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
 }
 
+/**
+ * The launcher `launcher: true` runs. In a checkout bin/wharf.js runs the TypeScript sources through tsx (1.2-1.5 s
+ * of CPU per start); where `npm test` has built dist/ (WHARF_TEST_COMPILED_CLI=1) it runs from a directory shaped
+ * like the installed package (its own copy of bin/wharf.js, package.json, dist/ linked, no src/), so it takes the
+ * branch an installed `wharf` takes and starts the compiled CLI (~0.3 s): launcher.test.ts's four starts cost
+ * 5.0 s of CPU through tsx. cli-usage.test.ts still runs `node bin/wharf.js` in the checkout (the tsx branch).
+ */
+function launcherScript(t: AfterHook): string {
+  if (process.env["WHARF_TEST_COMPILED_CLI"] !== "1") return "bin/wharf.js";
+  const dir = mkdtempSync(join(tmpdir(), "wharf-launcher-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true })); // removes the dist/ link, not what it points to
+  mkdirSync(join(dir, "bin"));
+  copyFileSync(join(repoRoot, "bin", "wharf.js"), join(dir, "bin", "wharf.js"));
+  copyFileSync(join(repoRoot, "package.json"), join(dir, "package.json"));
+  symlinkSync(join(repoRoot, "dist"), join(dir, "dist"));
+  return join(dir, "bin", "wharf.js");
+}
+
 /** Spawns `cmd` in the repo root with piped output; SIGKILLed in `t.after` if still running. */
 function spawnTracked(
   t: AfterHook,
@@ -128,7 +146,7 @@ export async function spawnWharf(t: AfterHook, opts: SpawnWharfOptions = {}): Pr
     "0",
     ...(opts.args ?? []),
   ];
-  const node = opts.launcher === true ? ["/bin/sh", "bin/wharf.js"] : [process.execPath];
+  const node = opts.launcher === true ? ["/bin/sh", launcherScript(t)] : [process.execPath];
   const [cmd = "", ...cmdArgs] = opts.via === undefined ? node : [...opts.via, ...node];
   const env =
     opts.launcher === true

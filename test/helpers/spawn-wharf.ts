@@ -81,13 +81,14 @@ function exitOf(child: ChildProcess): Promise<Exit> {
 }
 
 /**
- * The launcher `launcher: true` runs. In a checkout bin/wharf.js runs the TypeScript sources through tsx (1.2-1.5 s
- * of CPU per start); where `npm test` has built dist/ (WHARF_TEST_COMPILED_CLI=1) it runs from a directory shaped
- * like the installed package (its own copy of bin/wharf.js, package.json, dist/ linked, no src/), so it takes the
- * branch an installed `wharf` takes and starts the compiled CLI (~0.3 s): launcher.test.ts's four starts cost
- * 5.0 s of CPU through tsx. cli-usage.test.ts still runs `node bin/wharf.js` in the checkout (the tsx branch).
+ * The launcher, bin/wharf.js, as `launcher: true` and cli-usage.test.ts run it. In a checkout it runs the TypeScript
+ * sources through tsx (1.2-1.5 s of CPU per start); where `npm test` has built dist/ (WHARF_TEST_COMPILED_CLI=1) it
+ * runs from a directory shaped like the installed package (its own copy of bin/wharf.js, package.json, dist/ linked,
+ * no src/), so it takes the branch an installed `wharf` takes and starts the compiled CLI (~0.3 s): launcher.test.ts's
+ * four starts cost 4.9-5.1 s of CPU through tsx. cli-usage.test.ts's `npm start` still runs the checkout's launcher
+ * (the tsx branch).
  */
-function launcherScript(t: AfterHook): string {
+export function launcherScript(t: AfterHook): string {
   if (process.env["WHARF_TEST_COMPILED_CLI"] !== "1") return "bin/wharf.js";
   const dir = mkdtempSync(join(tmpdir(), "wharf-launcher-"));
   t.after(() => rmSync(dir, { recursive: true, force: true })); // removes the dist/ link, not what it points to

@@ -4,12 +4,12 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { repoRoot, runWharf, writeTempFile } from "../../helpers/spawn-wharf.ts";
+import { launcherScript, repoRoot, runWharf, writeTempFile } from "../../helpers/spawn-wharf.ts";
 
 const version: string = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")).version;
 
 test("wharf --help (bin/wharf.js) lists the commands; exit 0", async (t) => {
-  const r = await runWharf(t, ["--help"], { cmd: process.execPath, cmdArgs: ["bin/wharf.js"] });
+  const r = await runWharf(t, ["--help"], { cmd: process.execPath, cmdArgs: [launcherScript(t)] });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /Usage: wharf/);
   assert.match(r.stdout, /start/);

@@ -33,7 +33,8 @@
 // tracing broker in the first 0.5 s of load, 36 compiles inside the 0.5-2.5 s window (the traced path's encoder,
 // then broker functions compiled again), and ~11 with no deoptimisation from 2.5 to 4.5 s (docs/benchmarks.md,
 // stop 17): the first window measures a fresh broker's warm-up, the main one the steady state.
-// Options: --rounds=N (3), --measure=S (2 s windows), --only=<substring of the scenario id>, --variants=off,tracing
+// Options (--rounds and --budget: the last one given counts, so `npm run bench:ops-fan-in -- --budget=380` overrides
+// the script's): --rounds=N (3), --measure=S (2 s windows), --only=<substring of the scenario id>, --variants=off,tracing
 // (a subset; default off,ops,tracing[,base]; `bare` and `tracing0` only when listed: npm run bench:ops-bare),
 // --ratio=R (the tracing variant's sampleRatio instead of 0.01: at 0.1 a profile shows the traced path ten times
 // larger), --node-flags='<flags>' (Node/V8 flags for every broker: GC experiments), --prof=<dir> (each broker runs
@@ -302,8 +303,8 @@ function median(xs: number[]): number {
 }
 
 export async function runOpsBench(argv: readonly string[]): Promise<void> {
-  const rounds = Number(argv.find((a) => a.startsWith("--rounds="))?.slice(9) ?? 3);
-  const budgetS = Number(argv.find((a) => a.startsWith("--budget="))?.slice(9) ?? 0);
+  const rounds = Number(argv.findLast((a) => a.startsWith("--rounds="))?.slice(9) ?? 3);
+  const budgetS = Number(argv.findLast((a) => a.startsWith("--budget="))?.slice(9) ?? 0);
   const measure = Number(argv.find((a) => a.startsWith("--measure="))?.slice(10) ?? 2);
   const only = argv.find((a) => a.startsWith("--only="))?.slice(7);
   const baseRoot = process.env["WHARF_BENCH_BASE_ROOT"];

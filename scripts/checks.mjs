@@ -12,7 +12,7 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import ts from "typescript";
+import ts from "./typescript.mjs";
 import { finishDist } from "./dist-files.mjs";
 import { emitTestBuild, TEST_BUILD_DIR } from "./test-build.mjs";
 

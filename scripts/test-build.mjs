@@ -28,7 +28,7 @@ import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:
 import { basename, dirname, join, relative, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { transform } from "esbuild";
-import ts from "typescript";
+import ts from "./typescript.mjs";
 
 /** Directory of the compiled tests, relative to the repository. */
 export const TEST_BUILD_DIR = ".build";

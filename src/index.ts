@@ -10,7 +10,7 @@ export type {
   Metrics,
   WharfBroker,
 } from "./server/create-broker.ts";
-export type { ListenerAddress } from "./server/index.ts";
+export type { ListenerAddress } from "./server/listener-address.ts";
 export { LIVE_CONFIG_KEYS } from "./server/configure.ts";
 export type { ConfigureResult } from "./server/configure.ts";
 export { ConfigError, ConfigErrorCode } from "./server/config/index.ts";

@@ -2,6 +2,7 @@
 // The same TCP fan-in and fan-out throughput runs as the main bench (bench/scenarios/throughput.ts, every delivery
 // checked, loss reported), against Wharf started from a config file in each variant:
 //   off      management server disabled (no metrics), no webhook, no tracing
+//   off2     (only when listed) off again, a second broker per round: off against off is the noise of the run
 //   ops      management on: Prometheus metrics with per-QoS counts and the latency histograms (the defaults), plus
 //            one webhook subscribed to client.connected / client.disconnected (a local HTTP sink)
 //   tracing  ops + OpenTelemetry tracing at sampleRatio 0.01, OTLP/HTTP protobuf to a local sink
@@ -19,13 +20,21 @@
 //            seams are in both)
 //   base     (only with WHARF_BENCH_BASE_ROOT=<checkout of an older commit>) that checkout, as `off`
 //   base-ops (only when listed, with WHARF_BENCH_BASE_ROOT) that checkout, as `ops`: a code A/B of the ops overhead
+//   base-tracing (only when listed, with WHARF_BENCH_BASE_ROOT) that checkout, as `tracing`: a code A/B of tracing
 // Variants run interleaved, round after round, so that drift of the machine spreads evenly; the median per variant
 // is reported with its ratio to `off`. Two figures per run: throughput (msg/s delivered), and the broker's CPU time
 // per delivered message (process CPU over the window / messages; µs). On a shared machine the second is the steadier
 // measure of what a feature costs: time the broker waited for a CPU taken by other processes is not in it. For it the
 // least of the rounds is reported too, with its ratio to off's least: other processes only ever add to it (cache and
 // memory-bus contention; the broker's GC mode in fan-in QoS 1).
-// Options: --rounds=N (3), --measure=S (2 s windows), --only=<substring of the scenario id>, --variants=off,tracing
+// Windows: publishing runs --warmup=S (2.5 s) before the main window opens; a first window of the same length from
+// 0.5 s (the warm-up of stops 10-16) is measured too and reported in a table of its own. Why: V8 log timestamps
+// (--node-flags='--log-code --log-deopt', --log-dir) put ~200 optimising compiles and ~75 deoptimisations of a
+// tracing broker in the first 0.5 s of load, 36 compiles inside the 0.5-2.5 s window (the traced path's encoder,
+// then broker functions compiled again), and ~11 with no deoptimisation from 2.5 to 4.5 s (docs/benchmarks.md,
+// stop 17): the first window measures a fresh broker's warm-up, the main one the steady state.
+// Options (--rounds and --budget: the last one given counts, so `npm run bench:ops-fan-in -- --budget=380` overrides
+// the script's): --rounds=N (3), --measure=S (2 s windows), --only=<substring of the scenario id>, --variants=off,tracing
 // (a subset; default off,ops,tracing[,base]; `bare` and `tracing0` only when listed: npm run bench:ops-bare),
 // --ratio=R (the tracing variant's sampleRatio instead of 0.01: at 0.1 a profile shows the traced path ten times
 // larger), --node-flags='<flags>' (Node/V8 flags for every broker: GC experiments), --prof=<dir> (each broker runs
@@ -65,6 +74,7 @@ let nodeFlags: string[] = [];
 const NO_LAUNCHER_FLAGS = "none";
 type Variant =
   | "off"
+  | "off2"
   | "ops"
   | "ops-nolatency"
   | "metrics"
@@ -74,7 +84,8 @@ type Variant =
   | "tracing0"
   | "bare"
   | "base"
-  | "base-ops";
+  | "base-ops"
+  | "base-tracing";
 
 const SPECS: Extract<RunSpec, { kind: "throughput" }>[] = [
   { kind: "throughput", id: "fan-in/qos0/100B/v5", family: "fan-in", qos: 0, payload: 100, protocol: PROTOCOL.v5 },
@@ -115,7 +126,7 @@ function config(variant: Variant, port: number, sinkUrl: string, managementPort:
     "sys: { interval: 0 }",
   ];
   const hook = `webhooks: [{ name: conn, url: "${sinkUrl}/hook", events: [client.connected, client.disconnected] }]`;
-  if (variant === "off" || variant === "base") lines.push("management: { enabled: false }");
+  if (variant === "off" || variant === "off2" || variant === "base") lines.push("management: { enabled: false }");
   else if (variant === "hook") lines.push("management: { enabled: false }", hook);
   else {
     // ops-nolatency: the publish-to-delivery latency histogram off (what the every-64th timed message costs).
@@ -123,8 +134,8 @@ function config(variant: Variant, port: number, sinkUrl: string, managementPort:
     lines.push(`management: { port: ${managementPort}${extra} }`);
     if (variant !== "metrics") lines.push(hook);
   }
-  if (variant === "tracing" || variant === "tracing0") {
-    const ratio = variant === "tracing" ? sampleRatio : 0;
+  if (variant === "tracing" || variant === "tracing0" || variant === "base-tracing") {
+    const ratio = variant === "tracing0" ? 0 : sampleRatio;
     lines.push(`tracing: { enabled: true, sampleRatio: ${ratio}, endpoint: "${sinkUrl}/v1/traces" }`);
   }
   return lines.join("\n") + "\n";
@@ -138,12 +149,12 @@ async function startWharf(
   profile: string | undefined,
   gcLog: string,
   extraFlags: readonly string[] = [],
-): Promise<RunningBroker & { managementPort: number }> {
+): Promise<RunningBroker & { managementPort: number; spawnedAt: number }> {
   const port = await freePort();
   const managementPort = variant === "scrape" ? await freePort() : 0;
   const file = join(ctx.tmp, `wharf-ops-${variant}-${port}.yaml`);
   writeFileSync(file, config(variant, port, sinkUrl, managementPort));
-  const old = variant === "base" || variant === "base-ops";
+  const old = variant === "base" || variant === "base-ops" || variant === "base-tracing";
   const cwd = old ? baseRoot! : root;
   // One directory per run: the tsx loader's worker thread writes a profile of its own next to the main thread's
   // (the larger file is the broker).
@@ -169,6 +180,7 @@ async function startWharf(
       run.env["WHARF_NODE_FLAGS"] = [...own, ...extra].join(" ");
   }
   const [cmd, argv] = pinned(ctx.cpu, run.cmd, run.args);
+  const spawnedAt = Date.now();
   const proc = spawnManaged(cmd, argv, cwd, { ...run.env, WHARF_GC_LOG: gcLog });
   if (logDir !== "" && profile !== undefined) {
     // --log-dir: the broker's whole output (with --node-flags=--trace-gc: every collection and why it ran).
@@ -182,7 +194,7 @@ async function startWharf(
     await proc.stop();
     throw err;
   }
-  return { def: BROKERS.wharf, proc, port, managementPort };
+  return { def: BROKERS.wharf, proc, port, managementPort, spawnedAt };
 }
 
 /** One Prometheus-style scrape of the broker's /metrics (the `scrape` variant); the text's length. */
@@ -268,6 +280,14 @@ function threadSampler(
   };
 }
 
+/**
+ * When the first window opens (ms after publishing starts; the main window's warm-up until stop 16). A run with
+ * --warmup above this + the window measures both: the first window keeps the figures comparable with earlier stops.
+ */
+const FIRST_WINDOW_MS = 500;
+/** Default --warmup (s). */
+const DEFAULT_WARMUP_S = 2.5;
+
 /** A run whose GC took less than this share of the broker's CPU is in the fast mode (the slow one: 26-38 %). */
 const FAST_GC = 0.15;
 
@@ -283,8 +303,8 @@ function median(xs: number[]): number {
 }
 
 export async function runOpsBench(argv: readonly string[]): Promise<void> {
-  const rounds = Number(argv.find((a) => a.startsWith("--rounds="))?.slice(9) ?? 3);
-  const budgetS = Number(argv.find((a) => a.startsWith("--budget="))?.slice(9) ?? 0);
+  const rounds = Number(argv.findLast((a) => a.startsWith("--rounds="))?.slice(9) ?? 3);
+  const budgetS = Number(argv.findLast((a) => a.startsWith("--budget="))?.slice(9) ?? 0);
   const measure = Number(argv.find((a) => a.startsWith("--measure="))?.slice(10) ?? 2);
   const only = argv.find((a) => a.startsWith("--only="))?.slice(7);
   const baseRoot = process.env["WHARF_BENCH_BASE_ROOT"];
@@ -295,6 +315,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
   const variants = (
     [
       "off",
+      "off2",
       "ops",
       "ops-nolatency",
       "metrics",
@@ -303,7 +324,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
       "tracing",
       "tracing0",
       "bare",
-      ...(baseRoot === undefined ? [] : (["base", "base-ops"] as const)),
+      ...(baseRoot === undefined ? [] : (["base", "base-ops", "base-tracing"] as const)),
     ] as Variant[]
   ).filter((v) => (wanted === undefined ? ["off", "ops", "tracing", "base"].includes(v) : wanted.includes(v))); // only when asked for
   nodeFlags = (argv.find((a) => a.startsWith("--node-flags="))?.slice(13) ?? "").split(" ").filter((f) => f !== "");
@@ -324,7 +345,15 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
   showThreads = argv.includes("--threads");
   logDir = argv.find((a) => a.startsWith("--log-dir="))?.slice(10) ?? "";
   if (logDir !== "") mkdirSync(logDir, { recursive: true });
-  const timing: settings.Timing = { ...settings.FULL, warmupMs: 500, measureMs: measure * 1000 };
+  // --warmup=S: publishing before the main window opens. With more than FIRST_WINDOW_MS + the window, a first window
+  // (the old 0.5 s warm-up's) is measured too and reported in a table of its own (see FIRST_WINDOW_MS).
+  const warmup = Number(argv.find((a) => a.startsWith("--warmup="))?.slice(9) ?? DEFAULT_WARMUP_S);
+  const timing: settings.Timing = {
+    ...settings.FULL,
+    warmupMs: warmup * 1000,
+    measureMs: measure * 1000,
+    firstWindowMs: FIRST_WINDOW_MS,
+  };
   const pinning = pinGenerator(argv.includes("--no-pin"));
   const ctx = makeContext(root, pinning.brokerCpu);
   const s = await sink();
@@ -337,6 +366,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
   );
   const specs = SPECS.filter((x) => only === undefined || x.id.includes(only));
   const rows: string[] = [];
+  const firstRows: string[] = [];
   const started = performance.now();
   let roundsDone = 0;
   for (const [si, spec] of specs.entries()) {
@@ -351,6 +381,9 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
     // Per round, for the paired ratios (each variant against off of the same round, which ran beside it).
     const roundRates: Record<string, number[]> = {};
     const roundCpu: Record<string, number[]> = {};
+    // The first window's figures per round (--warmup above FIRST_WINDOW_MS + the window).
+    const firstRates: Record<string, number[]> = {};
+    const firstCpu: Record<string, number[]> = {};
     for (let r = 0; r < rounds; r++) {
       // --budget=<s>: whole rounds only, none started that would end past the budget (at the pace of the rounds so
       // far, the scenarios still to run included), so that the bench lock's 240 s kill never loses the whole run.
@@ -393,7 +426,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
         const snap = snapAt > 0 ? setTimeout(() => process.kill(broker.proc.pid, "SIGUSR2"), snapAt) : undefined;
         const threads = threadSampler(
           broker.proc.pid,
-          variant !== "off" && variant !== "metrics" && variant !== "bare",
+          variant !== "off" && variant !== "off2" && variant !== "metrics" && variant !== "bare",
         );
         try {
           res = await runThroughput(spec, broker, timing);
@@ -424,9 +457,26 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
             ? "gc ?"
             : `gc ${pct(gc.share)} of its busy time, ${gc.majors} mark-compacts, old space ${gc.oldSpaceMB.toFixed(1)} MB at the window's start`;
         (roundRates[v] ??= [])[r] = res.msgsPerSec ?? Number.NaN;
+        const firstPerMsg = res.first === undefined ? Number.NaN : (res.first.brokerCpu * 1e6) / res.first.msgsPerSec;
+        (firstRates[v] ??= [])[r] = res.first?.msgsPerSec ?? Number.NaN;
+        (firstCpu[v] ??= [])[r] = firstPerMsg;
+        const firstText =
+          res.first === undefined
+            ? ""
+            : `first window ${Math.round(res.first.msgsPerSec)} msg/s at ${firstPerMsg.toFixed(3)} µs/msg; then `;
         (roundCpu[v] ??= [])[r] = perMsg;
+        // --log-dir: where the window fell in the broker's life (ms after its spawn), to place the timestamps of a
+        // V8 log (--node-flags='--log-code --log-deopt --logfile=…': µs since V8 started) against it.
+        if (logDir !== "" && res.window !== undefined)
+          writeFileSync(
+            join(logDir, `${name}.window`),
+            [res.first?.window, res.window]
+              .filter((w) => w !== undefined)
+              .map((w) => `${w.startMs - broker.spawnedAt} ${w.endMs - broker.spawnedAt}\n`)
+              .join(""),
+          );
         console.log(
-          `  ${spec.id} ${v.padEnd(8)} round ${r + 1}: ${Math.round(res.msgsPerSec ?? 0)} msg/s, broker ${Math.round((res.brokerCpu ?? 0) * 100)}% cpu (${perMsg.toFixed(3)} µs/msg: main ${mainUs.toFixed(3)}, other threads ${otherUs.toFixed(3)} (HTTP worker ${workerUs.toFixed(3)}); ${gcText}), lost ${res.delivery?.lost ?? "?"}${flags.length > 0 ? ` ⚠ ${flags.join("; ")}` : ""}`,
+          `  ${spec.id} ${v.padEnd(8)} round ${r + 1}: ${firstText}${Math.round(res.msgsPerSec ?? 0)} msg/s, broker ${Math.round((res.brokerCpu ?? 0) * 100)}% cpu (${perMsg.toFixed(3)} µs/msg: main ${mainUs.toFixed(3)}, other threads ${otherUs.toFixed(3)} (HTTP worker ${workerUs.toFixed(3)}); ${gcText}), lost ${res.delivery?.lost ?? "?"}${flags.length > 0 ? ` ⚠ ${flags.join("; ")}` : ""}`,
         );
       }
       scenarioRounds++;
@@ -448,6 +498,13 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
       // The runs in the fast GC mode (fan-in QoS 1 is bimodal: ~5 % or 26-38 %): their median CPU per message.
       const fast = cs.filter((_, i) => gcs[i]! < FAST_GC);
       const fastText = fast.length === 0 ? "–" : `${median(fast).toFixed(3)} (${fast.length})`;
+      const fr = median(firstRates[v] ?? []) / median(firstRates[ref] ?? []);
+      const fc = median(firstCpu[v] ?? []) / median(firstCpu[ref] ?? []);
+      const fcs = (firstCpu[v] ?? []).filter((x) => Number.isFinite(x));
+      if (fcs.length > 0)
+        firstRows.push(
+          `| ${spec.id} | ${v} | ${Math.round(median(firstRates[v] ?? [])).toLocaleString("en-US")} | ${v === ref ? "" : `${((1 - fr) * 100).toFixed(1)} %`} | ${median(fcs).toFixed(3)} (${Math.min(...fcs).toFixed(3)}–${Math.max(...fcs).toFixed(3)}) | ${v === ref ? "" : `${((fc - 1) * 100).toFixed(1)} %`} | ${v === ref ? "" : `${((1 - paired(firstRates, v)) * 100).toFixed(1)} % / ${((paired(firstCpu, v) - 1) * 100).toFixed(1)} %`} |`,
+        );
       rows.push(
         `| ${spec.id} | ${v} | ${Math.round(m).toLocaleString("en-US")} (${(rates[v] ?? []).length}) | ${v === ref ? "1.00" : ratio.toFixed(2)} | ${v === ref ? "" : `${((1 - ratio) * 100).toFixed(1)} %`} | ${c.toFixed(3)} (${cMin.toFixed(3)}–${Math.max(...cs).toFixed(3)}) | ${v === ref ? "" : `${((c / offCpu - 1) * 100).toFixed(1)} %`} | ${v === ref ? "" : `${((cMin / Math.min(...(cpuUs[ref] ?? [])) - 1) * 100).toFixed(1)} %`} | ${v === ref ? "" : `${((1 - paired(roundRates, v)) * 100).toFixed(1)} % / ${((paired(roundCpu, v) - 1) * 100).toFixed(1)} %`} | ${median(mainCpu[v] ?? []).toFixed(3)} / ${median(otherCpu[v] ?? []).toFixed(3)} | ${gcs.map(pct).join(", ")} | ${fastText} | ${losses[v] ?? 0} |`,
       );
@@ -466,6 +523,15 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
   );
   console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const r of rows) console.log(r);
+  if (firstRows.length === 0) return;
+  console.log(
+    `\nFirst window (${FIRST_WINDOW_MS / 1000}-${FIRST_WINDOW_MS / 1000 + measure} s after publishing starts: the warm-up of stops 10-16)`,
+  );
+  console.log(
+    "| scenario | variant | msg/s: median | throughput lost vs off | broker CPU µs/msg: median (min–max) | CPU/msg vs off: medians | paired by round: throughput lost / CPU/msg |",
+  );
+  console.log("| --- | --- | --- | --- | --- | --- | --- |");
+  for (const r of firstRows) console.log(r);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

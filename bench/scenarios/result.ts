@@ -120,6 +120,8 @@ export interface RunResult {
   window?: { startMs: number; endMs: number };
   /** Unique messages delivered to subscribers per second within the window. */
   msgsPerSec?: number;
+  /** Throughput runs with Timing.firstWindowMs: the first window's rate, broker CPU (cores) and wall-clock span. */
+  first?: { msgsPerSec: number; brokerCpu: number; window: { startMs: number; endMs: number } };
   /** Messages published per second within the window (each counted once, before fan-out). */
   publishedPerSec?: number;
   delivery?: DeliveryTotals & { stray: number };

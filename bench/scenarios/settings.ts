@@ -42,6 +42,12 @@ export interface Timing {
   warmupMs: number;
   /** The measurement window. */
   measureMs: number;
+  /**
+   * Throughput runs (bench:ops): a first window of measureMs that opens this long after publishing starts, measured
+   * before the main window (which then opens at warmupMs, at least firstWindowMs + measureMs): what a fresh broker
+   * does while V8 is still optimising the code the load made hot, next to the steady state after it.
+   */
+  firstWindowMs?: number;
   /** Longest wait for in-flight messages after publishing stops. */
   drainMaxMs: number;
   /** Drain also ends when nothing arrives for this long. */

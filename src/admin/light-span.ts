@@ -19,11 +19,13 @@ import {
 } from "@opentelemetry/api";
 import type { ReadableSpan, TimedEvent } from "@opentelemetry/sdk-trace-base";
 
+/** performance.timeOrigin, fixed for the process: read once (a getter call per span otherwise). */
+const TIME_ORIGIN = performance.timeOrigin;
 /**
  * Times in ms since the epoch from the monotonic clock: the publish span and its deliver spans share it (the SDK
  * anchors each span to Date.now() at 1 ms steps, so a delivery could appear to start after its publish ended).
  */
-export const spanClock = (): number => performance.timeOrigin + performance.now();
+export const spanClock = (): number => TIME_ORIGIN + performance.now();
 
 /** ms since the epoch (fractional) as HrTime [seconds, nanoseconds]. */
 export function hrTime(ms: number): HrTime {

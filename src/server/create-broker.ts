@@ -25,7 +25,8 @@ import {
 import type { StorageStats } from "../storage/index.ts";
 import type { Clock, Logger } from "../util/index.ts";
 import { embeddedConfigSchema, validateConfig, type DeepPartial, type WharfConfig } from "./config/index.ts";
-import { listenerAddresses, startServer, type ListenerAddress, type WharfServer } from "./index.ts";
+import { listenerAddresses, startServer, type WharfServer } from "./index.ts";
+import type { ListenerAddress } from "./listener-address.ts";
 import { createLogger } from "./logger.ts";
 
 /** createBroker's options: any subset of the YAML config (docs/configuration.md), as a JavaScript object. */

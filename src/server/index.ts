@@ -19,6 +19,7 @@ import { httpWorker } from "../admin/http-worker.ts";
 import { Broker } from "../broker/index.ts";
 import type { BrokerOptions } from "../broker/options.ts";
 import type { RoutingParts, SessionParts } from "../broker/index.ts";
+import type { ListenerAddress } from "./listener-address.ts";
 import { startListeners, type StartedListener } from "./listeners.ts";
 import { systemClock, type Clock } from "../util/clock.ts";
 import type { Logger } from "../util/logger.ts";
@@ -38,6 +39,7 @@ import { registerClusterMetrics } from "./cluster-metrics.ts";
 export * from "./config/index.ts";
 export { createLogger } from "./logger.ts";
 export { TlsConfigError } from "../transport/tls/context.ts";
+export type { ListenerAddress } from "./listener-address.ts";
 export type { StartedListener } from "./listeners.ts";
 
 export interface WharfServer {
@@ -113,13 +115,6 @@ export function toBrokerOptions(config: WharfConfig): BrokerOptions {
 export function toStorageOptions(storage: StorageConfig): StorageOptions {
   const common = { durability: storage.durability, batchIntervalMs: storage.batchIntervalMs };
   return storage.type === "memory" ? { kind: "memory", ...common } : { kind: "lmdb", path: storage.dataDir, ...common };
-}
-
-/** A listener's address as logged in the startup "listening" line. */
-export interface ListenerAddress {
-  type: string;
-  host: string;
-  port: number;
 }
 
 export function listenerAddresses(server: Pick<WharfServer, "listeners">): ListenerAddress[] {

@@ -120,6 +120,18 @@ test(
       output.includes(join(tsDir, "node_modules", "wharfmq", "dist", "index.d.ts")),
       "the published .d.ts is used",
     );
+    // The entry's declarations name none of the package's dependencies: when they reached the composition root,
+    // every consumer's program also parsed and checked etcd3, gRPC and the OpenTelemetry SDK (607 files against
+    // 295; the consumer's tsc ~7 against ~6 s of CPU, 230 against 186 MB).
+    const { dependencies } = JSON.parse(
+      readFileSync(join(jsDir, "node_modules", "wharfmq", "package.json"), "utf8"),
+    ) as {
+      dependencies: Record<string, string>;
+    };
+    const fromDependencies = output
+      .split("\n")
+      .filter((f) => Object.keys(dependencies).some((d) => f.startsWith(join(tsDir, "node_modules", d) + "/")));
+    assert.deepEqual(fromDependencies, [], "no dependency's declarations are in a consumer's program");
     for (const example of examples(".ts")) {
       const { stdout } = await sh(process.execPath, [join(tsDir, "out", example.replace(/\.ts$/, ".js"))], tsDir);
       for (const line of expectedOutput(join(tsDir, example))) {

@@ -111,6 +111,8 @@ test("OTLP protobuf: the broker's span records and SDK spans decode to what the 
   const tracer = new OtelBrokerTracer(await spanOutput(processor), 1);
   const payload = Buffer.alloc(100);
   const longTopic = `a/${"é".repeat(60)}/"q"/${"x".repeat(200)}`; // > 127 bytes: a two-byte length
+  // 300 client ids: the encoder's cache of whole key/value pairs (64 values per key) holds the first and encodes the
+  // rest as they come; repeated pairs (topic "t/1", QoS, reason codes) are copied from it. Both must decode alike.
   for (let i = 0; i < 300; i++) {
     const props =
       i % 2 === 0 ? { userProperties: [["traceparent", `00-${TRACE}-${PARENT}-01`] as [string, string]] } : undefined;

@@ -204,6 +204,7 @@ async function main(args: BenchArgs): Promise<void> {
       lagCapMessages: settings.LAG_CAP_MESSAGES,
       latencyRate: settings.LATENCY_RATE,
       latencyMeasureMs: timing.latencyMeasureMs,
+      latencyRoundWarmupMs: timing.latencyRoundWarmupMs,
       latencyRoundMs: timing.latencyRoundMs,
       latencyRounds: timing.latencyRounds,
       latencyGen: timing.latencyGen,

@@ -24,7 +24,7 @@ export async function runLatencyC(spec: LatencySpec, broker: RunningBroker, timi
     prefix: runTag(),
     publishers: spec.publishers,
     rate: spec.rate,
-    warmupMs: timing.latencyWarmupMs,
+    warmupMs: timing.latencyRoundWarmupMs,
     windowMs: timing.latencyRoundMs,
     drainMs: timing.drainMaxMs,
     payload: spec.payload,

@@ -115,7 +115,7 @@ async function runLatencyNode(spec: LatencySpec, broker: RunningBroker, timing: 
     tick();
 
     const meters = new WindowMeters(broker.proc.pid);
-    await sleep(timing.latencyWarmupMs);
+    await sleep(timing.latencyRoundWarmupMs);
     brokerLoop.open();
     windowStart = performance.now();
     const delivered0 = delivered;

@@ -10,7 +10,14 @@ import { runSlowConsumer } from "../../../bench/scenarios/slow-consumer.ts";
 import { QUICK } from "../../../bench/scenarios/settings.ts";
 import { runThroughput } from "../../../bench/scenarios/throughput.ts";
 
-const timing = { ...QUICK, warmupMs: 100, measureMs: 300, latencyWarmupMs: 100, latencyRoundMs: 300 };
+const timing = {
+  ...QUICK,
+  warmupMs: 100,
+  measureMs: 300,
+  latencyWarmupMs: 100,
+  latencyRoundWarmupMs: 100,
+  latencyRoundMs: 300,
+};
 const ctx = makeContext(process.cwd(), null);
 const skip = existsSync(MOSQUITTO_BIN) ? false : `${MOSQUITTO_BIN} not installed`;
 const hasCc = spawnSync(process.env["CC"] ?? "cc", ["--version"]).status === 0;

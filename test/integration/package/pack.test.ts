@@ -62,7 +62,7 @@ for (const example of examples(".mjs")) {
 }
 
 /**
- * The TypeScript project compiled once (each tsc run loads @types/node and the package's declarations: ~3 s of CPU):
+ * The TypeScript project compiled once (each tsc run loads @types/node and the package's declarations: ~4.5 s of CPU):
  * the examples and bad.ts, a type error against the published API. tsc exits non-zero because of bad.ts and still
  * emits the examples; the tests below check that bad.ts's error is reported and that it is the only one.
  */
@@ -83,6 +83,10 @@ function compileTsProject(): Promise<{ status: number; output: string }> {
         moduleResolution: "NodeNext",
         strict: true,
         skipLibCheck: false,
+        // TypeScript's own lib files (lib.es2022.full.d.ts, DOM included) are not checked: they are not ours, and
+        // checking them cost ~1.6 of this tsc's ~6 s of CPU (4.1-4.7 against 5.9-6.8 s, 4 runs each, 2026-12-07).
+        // Every other declaration file, the published ones and @types/node, is still checked.
+        skipDefaultLibCheck: true,
         types: ["node"],
         outDir: "out",
       },

@@ -156,6 +156,23 @@ export function newStats(): FuzzStats {
 
 /** Runs `count` fuzz inputs from `seed`; `stats` accumulates (pass the same one across calls). */
 export function runFuzz(seed: number, count: number, stats: FuzzStats = newStats(), corpusSize = 3000): FuzzStats {
+  // Every rejected input constructs a CodecError, and V8 captures a stack trace for each one: 2.14-2.25 s of CPU
+  // for the unit test's 200,000 inputs against 1.36-1.48 s without (3 runs each, 2026-12-07). Nothing here reads
+  // those stacks (the checks use the class, code, reasonCode, cause and identity), so none is captured while the
+  // loop runs (it is synchronous: no other code runs meanwhile). A failure keeps its message, which names the input.
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return fuzzLoop(seed, count, stats, corpusSize);
+  } catch (e) {
+    Error.stackTraceLimit = stackTraceLimit;
+    throw new Error(e instanceof Error ? e.message : String(e), { cause: e });
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
+  }
+}
+
+function fuzzLoop(seed: number, count: number, stats: FuzzStats, corpusSize: number): FuzzStats {
   const rng = new Rng(seed);
   const corpus = buildCorpus(rng, corpusSize);
   for (let i = 0; i < count; i++) {

@@ -86,6 +86,15 @@ export interface Timing {
   slowWarmupMs: number;
   /** Slow-consumer stuck phase window (issue #10: RSS bounded over a 60 s run). */
   slowMeasureMs: number;
+  /**
+   * Slow-consumer baseline (all subscribers read): publishing before its window, and the window. It was the
+   * throughput scenarios' 1 s + 3 s, and the healthy rate it gave moved between 4.27M and 5.37M deliveries/s on the
+   * same main (stop 17, 05:19-05:40, load 1-2) while the 60 s stuck window behind it stayed at 4.21-4.31M: the
+   * share (stuck / baseline) went from 76 % to 101 % with the baseline alone. The broker's JIT is not done 1 s into
+   * the load (latencyRoundWarmupMs); 3 s + 10 s compares steady state with steady state.
+   */
+  slowBaseWarmupMs: number;
+  slowBaseMeasureMs: number;
 }
 
 export const FULL: Timing = {
@@ -107,6 +116,8 @@ export const FULL: Timing = {
   stormRounds: 5,
   slowWarmupMs: 3000,
   slowMeasureMs: 60_000,
+  slowBaseWarmupMs: 3000,
+  slowBaseMeasureMs: 10_000,
 };
 
 export const QUICK: Timing = {
@@ -126,4 +137,6 @@ export const QUICK: Timing = {
   stormRounds: 1,
   slowWarmupMs: 2000,
   slowMeasureMs: 5000,
+  slowBaseWarmupMs: 300,
+  slowBaseMeasureMs: 1000,
 };

@@ -41,7 +41,7 @@ interface Phase {
 }
 
 export async function runSlowConsumer(spec: SlowSpec, broker: RunningBroker, timing: Timing): Promise<RunResult> {
-  const base = await phase(spec, broker, timing, false, timing.warmupMs, timing.measureMs);
+  const base = await phase(spec, broker, timing, false, timing.slowBaseWarmupMs, timing.slowBaseMeasureMs);
   if (base.failure !== null) return measuredResult(spec.id, "slow", broker, base.reading, base.failure, []);
   const stuck = await phase(spec, broker, timing, true, timing.slowWarmupMs, timing.slowMeasureMs);
   const notes = deliveryNotes({ ...stuck.healthy, stray: 0 }, 0).map((n) => `healthy subscribers: ${n}`);

@@ -81,7 +81,15 @@ test("slow-consumer run against Mosquitto: both phases measure the healthy subsc
   const r = await runSlowConsumer(
     { kind: "slow", id: "slow-consumer/qos0/100B/v3.1.1", qos: 0, payload: 100, protocol: PROTOCOL.v311 },
     broker,
-    { ...timing, slowWarmupMs: 100, slowMeasureMs: 500, drainMaxMs: 2000, drainIdleMs: 300 },
+    {
+      ...timing,
+      slowBaseWarmupMs: 100,
+      slowBaseMeasureMs: 300,
+      slowWarmupMs: 100,
+      slowMeasureMs: 500,
+      drainMaxMs: 2000,
+      drainIdleMs: 300,
+    },
   );
   assert.notEqual(r.status, "error", r.notes.join("; "));
   assert.ok(r.slow !== undefined);

@@ -89,7 +89,7 @@ export interface Timing {
   /**
    * Slow-consumer baseline (all subscribers read): publishing before its window, and the window. It was the
    * throughput scenarios' 1 s + 3 s, and the healthy rate it gave moved between 4.27M and 5.37M deliveries/s on the
-   * same main (stop 17, 05:19-05:40, load 1-2) while the 60 s stuck window behind it stayed at 4.21-4.31M: the
+   * same main (stop 17, 05:19-05:43, load 1-2) while the 60 s stuck window behind it stayed at 3.90-4.31M: the
    * share (stuck / baseline) went from 76 % to 101 % with the baseline alone. The broker's JIT is not done 1 s into
    * the load (latencyRoundWarmupMs); 3 s + 10 s compares steady state with steady state.
    */

@@ -22,9 +22,11 @@ export class PbWriter {
   /**
    * 256 KB: a full request (MAX_BATCH spans, ~600 KB) then grows twice. Never from Node's shared pool (allocUnsafeSlow):
    * a finished request's buffer is its own, so that it can be moved to the HTTP worker (ProtoRequest.finish()).
+   * `buf`: a buffer to write into instead (the batcher's reused shared buffers); grown into a SharedArrayBuffer if
+   * it is one.
    */
-  constructor(size = 256 * 1024) {
-    this.buf = Buffer.allocUnsafeSlow(size);
+  constructor(size = 256 * 1024, buf?: Buffer) {
+    this.buf = buf ?? Buffer.allocUnsafeSlow(size);
   }
 
   /** Bytes already encoded (a cached field). */
@@ -39,7 +41,8 @@ export class PbWriter {
 
   #room(k: number): void {
     if (this.n + k <= this.buf.length) return;
-    const next = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.n + k));
+    const size = Math.max(this.buf.length * 2, this.n + k);
+    const next = this.buf.buffer instanceof SharedArrayBuffer ? sharedBuffer(size) : Buffer.allocUnsafeSlow(size);
     this.buf.copy(next, 0, 0, this.n);
     this.buf = next;
   }
@@ -180,6 +183,11 @@ export class PbWriter {
     }
     this.buf[i] = v;
   }
+}
+
+/** A Buffer over a SharedArrayBuffer of its own: the HTTP worker reads it where it is (http-worker.ts). */
+export function sharedBuffer(size: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(size));
 }
 
 function anyValue(w: PbWriter, field: number, v: AttributeValue): void {
@@ -333,9 +341,12 @@ export class ProtoRequest {
   readonly #ss: number;
   count = 0;
 
-  /** `size`: the buffer to start with (bytes; a batcher passes its previous request's size, so it does not grow). */
-  constructor(serviceName: string, size?: number) {
-    const w = (this.#w = new PbWriter(size));
+  /**
+   * `size`: the buffer to start with (bytes; a batcher passes its previous request's size, so it does not grow), or
+   * `buf`: a buffer to write into (grown if need be: `buffer` is then another one).
+   */
+  constructor(serviceName: string, size?: number, buf?: Buffer) {
+    const w = (this.#w = new PbWriter(size, buf));
     this.#rs = w.begin(1); // resource_spans
     const res = w.begin(1); // resource
     attributes(w, 1, { "service.name": serviceName, "service.version": BROKER_VERSION });
@@ -355,6 +366,11 @@ export class ProtoRequest {
   /** The writer, for a span encoded from a template (otlp-templates.ts); the caller counts it in `count`. */
   get writer(): PbWriter {
     return this.#w;
+  }
+
+  /** The buffer the request is written in (after finish(): the one its bytes are in). */
+  get buffer(): Buffer {
+    return this.#w.buf;
   }
 
   /** Bytes written so far. */

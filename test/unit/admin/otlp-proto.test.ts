@@ -301,6 +301,23 @@ test("OtlpProtoBatcher: spans encoded as they end go out in requests of at most 
   assert.equal(batcher.sent, 2 * n);
   assert.equal(batcher.dropped, 0);
   assert.equal(errors.length, 0, errors.join());
+  // The next requests are written into the settled ones' buffers (shared with the HTTP worker): each as it was sent.
+  bodies.length = 0;
+  for (let i = 0; i < MAX_BATCH; i++) {
+    const tr = tracer.publish("c2", `u/${i}`, packet)!;
+    tr.acked(0);
+    if (i % MAX_BATCH === MAX_BATCH / 2) await batcher.forceFlush();
+  }
+  await batcher.forceFlush();
+  const topics = bodies.flatMap((b) => {
+    const o = asJsonShape(b) as { resourceSpans: { scopeSpans: { spans: Obj[] }[] }[] };
+    return o.resourceSpans[0]!.scopeSpans[0]!.spans.map((s) => (s.attributes as Obj[])[2]!.value);
+  });
+  assert.deepEqual(
+    topics,
+    Array.from({ length: MAX_BATCH }, (_, i) => ({ stringValue: `u/${i}` })),
+  );
+  assert.equal(errors.length, 0, errors.join());
   await batcher.shutdown();
 
   // Nobody listening: the spans are dropped and counted, the error reported.

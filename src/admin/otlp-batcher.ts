@@ -96,7 +96,11 @@ export class OtlpProtoBatcher implements SpanProcessor, PublishSink {
       this.dropped++;
       return undefined;
     }
-    return (this.#req ??= new ProtoRequest(this.serviceName, this.#size, this.#spare.pop() ?? sharedBuffer(this.#size)));
+    return (this.#req ??= new ProtoRequest(
+      this.serviceName,
+      this.#size,
+      this.#spare.pop() ?? sharedBuffer(this.#size),
+    ));
   }
 
   #added(req: ProtoRequest): void {

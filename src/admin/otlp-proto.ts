@@ -47,6 +47,12 @@ export class PbWriter {
     this.buf = next;
   }
 
+  /** Leaves `k` bytes to be written later. */
+  skip(k: number): void {
+    this.#room(k);
+    this.n += k;
+  }
+
   /** Non-negative integer below 2^53. */
   varint(v: number): void {
     this.#room(10);
@@ -162,6 +168,32 @@ export class PbWriter {
     this.tag(field, LEN);
     this.#room(1);
     return this.n++;
+  }
+
+  /**
+   * begin() with two bytes reserved for the length: a span (128 B to 16 KB encoded) then ends without moving its
+   * bytes. end() moves a message whose length needs more than the one byte it reserved: per span that was a
+   * copyWithin of ~300 bytes, 9 % of the broker's main thread at 10 % sampling (fan-in QoS 0 profile, stop 18).
+   */
+  begin2(field: number): number {
+    this.tag(field, LEN);
+    this.#room(2);
+    const at = this.n;
+    this.n += 2;
+    return at;
+  }
+
+  end2(at: number): void {
+    const len = this.n - at - 2;
+    if (len >= 0x80 && len < 0x4000) {
+      this.buf[at] = (len & 0x7f) | 0x80;
+      this.buf[at + 1] = len >> 7;
+      return;
+    }
+    // A short one: one byte of length; a long one: end() makes room for the rest.
+    this.buf.copyWithin(at + 1, at + 2, this.n);
+    this.n--;
+    this.end(at);
   }
 
   end(at: number): void {
@@ -287,7 +319,7 @@ export function msNanos(w: PbWriter, field: number, ms: number): void {
 }
 
 function span(w: PbWriter, s: ReadableSpan): void {
-  const at = w.begin(2); // ScopeSpans.spans
+  const at = w.begin2(2); // ScopeSpans.spans
   const light = s instanceof LightSpan;
   if (light) {
     // Ids as the bytes they were drawn as (no hex string made).
@@ -328,7 +360,7 @@ function span(w: PbWriter, s: ReadableSpan): void {
     }
     w.end(st);
   }
-  w.end(at);
+  w.end2(at);
 }
 
 /**
@@ -337,8 +369,11 @@ function span(w: PbWriter, s: ReadableSpan): void {
  */
 export class ProtoRequest {
   readonly #w: PbWriter;
-  readonly #rs: number;
-  readonly #ss: number;
+  /** The resource field then the scope field: what precedes the spans inside resource_spans and scope_spans. */
+  readonly #resource: Buffer;
+  readonly #scope: Buffer;
+  /** Where the spans start: room is left before them for the two enclosing messages' tags and lengths. */
+  readonly #start: number;
   count = 0;
 
   /**
@@ -346,16 +381,22 @@ export class ProtoRequest {
    * `buf`: a buffer to write into (grown if need be: `buffer` is then another one).
    */
   constructor(serviceName: string, size?: number, buf?: Buffer) {
+    this.#resource = fieldBytes((w) => {
+      const res = w.begin(1); // ResourceSpans.resource
+      attributes(w, 1, { "service.name": serviceName, "service.version": BROKER_VERSION });
+      w.end(res);
+    });
+    this.#scope = fieldBytes((w) => {
+      const scope = w.begin(1); // ScopeSpans.scope
+      w.string(1, "wharf");
+      w.string(2, BROKER_VERSION);
+      w.end(scope);
+    });
     const w = (this.#w = new PbWriter(size, buf));
-    this.#rs = w.begin(1); // resource_spans
-    const res = w.begin(1); // resource
-    attributes(w, 1, { "service.name": serviceName, "service.version": BROKER_VERSION });
-    w.end(res);
-    this.#ss = w.begin(2); // scope_spans
-    const scope = w.begin(1);
-    w.string(1, "wharf");
-    w.string(2, BROKER_VERSION);
-    w.end(scope);
+    // Written at finish(), right before the spans, once their lengths are known: the spans are not moved (the
+    // outer lengths of a ~700 KB request need three bytes; reserving one meant two moves of the whole request).
+    this.#start = 2 * (1 + 10) + this.#resource.length + this.#scope.length;
+    w.skip(this.#start);
   }
 
   add(s: ReadableSpan): void {
@@ -373,20 +414,41 @@ export class ProtoRequest {
     return this.#w.buf;
   }
 
-  /** Bytes written so far. */
-  get size(): number {
-    return this.#w.n;
-  }
-
   /**
    * The request's bytes, a view of an ArrayBuffer that belongs to this request alone (never Node's pool); the request
    * is not to be added to afterwards.
    */
   finish(): Buffer {
-    this.#w.end(this.#ss);
-    this.#w.end(this.#rs);
-    return this.#w.buf.subarray(0, this.#w.n);
+    const w = this.#w;
+    const spans = w.n - this.#start;
+    const ss = this.#scope.length + spans; // ScopeSpans
+    const rs = this.#resource.length + 1 + varintBytes(ss) + ss; // ResourceSpans
+    const from = this.#start - (1 + varintBytes(rs) + this.#resource.length + 1 + varintBytes(ss) + this.#scope.length);
+    const end = w.n;
+    w.n = from;
+    w.tag(1, LEN); // ExportTraceServiceRequest.resource_spans
+    w.varint(rs);
+    w.copy(this.#resource);
+    w.tag(2, LEN); // ResourceSpans.scope_spans
+    w.varint(ss);
+    w.copy(this.#scope);
+    w.n = end;
+    return w.buf.subarray(from, end);
   }
+}
+
+/** The bytes `write` writes into a fresh writer. */
+export function fieldBytes(write: (w: PbWriter) => void): Buffer {
+  const w = new PbWriter(256);
+  write(w);
+  return Buffer.from(w.buf.subarray(0, w.n));
+}
+
+/** Bytes of `v` as a protobuf varint. */
+export function varintBytes(v: number): number {
+  let n = 1;
+  for (; v >= 0x80; v = Math.floor(v / 0x80)) n++;
+  return n;
 }
 
 /** The ExportTraceServiceRequest of `spans` in the protobuf encoding (what the exporter POSTs). */

@@ -6,15 +6,11 @@
 // them. Why: the generic path built an attributes object per span and encoded it key by key through two cache
 // look-ups each (2.3-2.6 µs per traced fan-in message at 1 % sampling, docs/benchmarks.md stop 17 (2)).
 import { SpanKind } from "@opentelemetry/api";
-import { LEN, VARINT, PbWriter, attribute, msNanos } from "./otlp-proto.ts";
+import { LEN, VARINT, attribute, fieldBytes, msNanos, varintBytes, type PbWriter } from "./otlp-proto.ts";
 import { BATCH, WILL, hex, type PublishRecord } from "./trace-record.ts";
 
-/** Bytes written by `write` into a fresh writer (a template part). */
-function part(write: (w: PbWriter) => void): Buffer {
-  const w = new PbWriter(256);
-  write(w);
-  return Buffer.from(w.buf.subarray(0, w.n));
-}
+/** A template part: the bytes `write` writes. */
+const part = fieldBytes;
 
 const SPAN = 2; // ScopeSpans.spans
 const ATTR = 9; // Span.attributes
@@ -56,13 +52,6 @@ const DELIVERIES = key("mqtt.deliveries");
 const REASON_CODE = key("mqtt.reason_code");
 const PACKET_ID = key("mqtt.packet_id");
 
-/** Bytes of `v` as a protobuf varint. */
-function varintBytes(v: number): number {
-  let n = 1;
-  for (; v >= 0x80; v = Math.floor(v / 0x80)) n++;
-  return n;
-}
-
 /** A KeyValue with an integer value (AnyValue.int_value), as the generic encoder writes a safe integer ≥ 0. */
 function intAttr(w: PbWriter, field: number, k: Buffer, v: number): void {
   const vl = varintBytes(v);
@@ -77,7 +66,7 @@ function intAttr(w: PbWriter, field: number, k: Buffer, v: number): void {
 
 /** The publish span of `r` (ended). */
 export function encodePublish(w: PbWriter, r: PublishRecord): void {
-  const s = w.begin(SPAN);
+  const s = w.begin2(SPAN);
   w.rawBytes(1, r.ids, r.idAt, 16);
   w.rawBytes(2, r.ids, r.idAt + 16, 8);
   if (r.parent !== undefined) w.rawBytes(4, r.ids, r.idAt + 24, 8);
@@ -126,7 +115,7 @@ export function encodePublish(w: PbWriter, r: PublishRecord): void {
     w.varint(2); // STATUS_CODE_ERROR
     w.end(st);
   }
-  w.end(s);
+  w.end2(s);
 }
 
 /** One deliver span (ids in the slot `at` of `ids`: trace, span, parent), started and ended at `ms`. */
@@ -140,7 +129,7 @@ export function encodeDeliver(
   packetId: number | undefined,
   ms: number,
 ): void {
-  const s = w.begin(SPAN);
+  const s = w.begin2(SPAN);
   w.rawBytes(1, ids, at, 16);
   w.rawBytes(2, ids, at + 16, 8);
   w.rawBytes(4, ids, at + 24, 8);
@@ -152,5 +141,5 @@ export function encodeDeliver(
   attribute(w, ATTR, "messaging.client.id", subscriber);
   intAttr(w, ATTR, QOS, qos);
   if (packetId !== undefined) intAttr(w, ATTR, PACKET_ID, packetId);
-  w.end(s);
+  w.end2(s);
 }

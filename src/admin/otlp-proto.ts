@@ -10,12 +10,12 @@ import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { BROKER_VERSION } from "../broker/index.ts";
 import { LightSpan, nibble } from "./light-span.ts";
 
-const VARINT = 0;
+export const VARINT = 0;
 const FIXED64 = 1;
-const LEN = 2;
+export const LEN = 2;
 
 /** A growable byte buffer with protobuf primitives; nested messages get their length once written. */
-class PbWriter {
+export class PbWriter {
   buf: Buffer;
   n = 0;
 
@@ -248,28 +248,32 @@ function keyValue(key: string, v: string | number | boolean): Buffer | undefined
 function attributes(w: PbWriter, field: number, attrs: Attributes): void {
   for (const key in attrs) {
     const v = attrs[key];
-    if (v === undefined) continue;
-    const whole = typeof v === "object" ? undefined : keyValue(key, v);
-    if (whole !== undefined) {
-      w.tag(field, LEN);
-      w.varint(whole.length);
-      w.copy(whole);
-      continue;
-    }
-    const at = w.begin(field); // KeyValue
-    const enc = keyField(key);
-    if (enc === undefined) w.string(1, key);
-    else w.copy(enc);
-    anyValue(w, 2, v);
-    w.end(at);
+    if (v !== undefined) attribute(w, field, key, v);
   }
+}
+
+/** One attribute as a KeyValue in field `field` (a span's 9, an event's 3). */
+export function attribute(w: PbWriter, field: number, key: string, v: AttributeValue): void {
+  const whole = typeof v === "object" ? undefined : keyValue(key, v);
+  if (whole !== undefined) {
+    w.tag(field, LEN);
+    w.varint(whole.length);
+    w.copy(whole);
+    return;
+  }
+  const at = w.begin(field); // KeyValue
+  const enc = keyField(key);
+  if (enc === undefined) w.string(1, key);
+  else w.copy(enc);
+  anyValue(w, 2, v);
+  w.end(at);
 }
 
 function hrNanos(w: PbWriter, field: number, t: HrTime): void {
   w.nanos(field, t[0], t[1]);
 }
 
-function msNanos(w: PbWriter, field: number, ms: number): void {
+export function msNanos(w: PbWriter, field: number, ms: number): void {
   const sec = Math.floor(ms / 1000);
   w.nanos(field, sec, Math.min(999_999_999, Math.max(0, Math.round((ms - sec * 1000) * 1e6))));
 }
@@ -346,6 +350,11 @@ export class ProtoRequest {
   add(s: ReadableSpan): void {
     span(this.#w, s);
     this.count++;
+  }
+
+  /** The writer, for a span encoded from a template (otlp-templates.ts); the caller counts it in `count`. */
+  get writer(): PbWriter {
+    return this.#w;
   }
 
   /** Bytes written so far. */

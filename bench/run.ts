@@ -10,7 +10,7 @@ import { BROKERS, MOSQUITTO_BIN, makeContext, startBroker, type BrokerDef, type 
 import { ArgsError, USAGE, isFullRun, parseArgs, type BenchArgs } from "./lib/args.ts";
 import { installSignalHandlers, killAllChildren } from "./lib/children.ts";
 import { updateDocs } from "./lib/docs.ts";
-import { mergeRounds, roundOrder } from "./lib/latency-rounds.ts";
+import { mergeRounds, roundOrder, runUnlessGeneratorStalled } from "./lib/latency-rounds.ts";
 import { collectMachineInfo, pinGenerator } from "./lib/machine.ts";
 import { renderMeta, renderResults, renderTargets, type ReportMeta } from "./lib/report.ts";
 import { formatMs, formatRate } from "./lib/stats.ts";
@@ -170,9 +170,17 @@ async function main(args: BenchArgs): Promise<void> {
         const head = `[${String(n).padStart(String(total).length)}/${total}] ${spec.id} · ${id}${round}`;
         progress(`${head} …`, false);
         const status = brokerStatus.find((b) => b.id === id);
-        const res = runnable.includes(def)
-          ? await runSpec(spec, def, timing, ctx)
-          : skipped(spec.id, resultKind(spec), id, `not runnable yet (${status?.reason ?? "?"})`);
+        const runOnce = (): Promise<RunResult> =>
+          runnable.includes(def)
+            ? runSpec(spec, def, timing, ctx)
+            : Promise.resolve(skipped(spec.id, resultKind(spec), id, `not runnable yet (${status?.reason ?? "?"})`));
+        // A latency round in which the generator itself stalled is run again, for every broker alike.
+        const res =
+          spec.kind === "latency"
+            ? await runUnlessGeneratorStalled(runOnce, (stalled) =>
+                progress(`${head}: ${summary(stalled)} ⚠ generator stalled: round run again`, true),
+              )
+            : await runOnce();
         byBroker.get(id)!.push(res);
         progress(`${head}: ${summary(res)}`, true);
       }

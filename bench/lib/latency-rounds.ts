@@ -5,7 +5,8 @@
 // paired rounds (same minute, same machine load) each broker won.
 
 import { STATUS, type LatencyRound, type RunResult } from "../scenarios/result.ts";
-import { summarizeLatency, type LatencySummary } from "./stats.ts";
+import { GENERATOR_STALLED_P99_MS, GENERATOR_STALL_RERUNS } from "../scenarios/settings.ts";
+import { formatMs, summarizeLatency, type LatencySummary } from "./stats.ts";
 
 export function median(xs: readonly number[]): number {
   const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
@@ -105,3 +106,35 @@ export function pairedWins(a: RunResult, b: RunResult, f: (r: LatencyRound) => n
   }
   return { wins, of };
 }
+
+/** The generator's own 1 ms ticks ran late enough that the round measured the generator (settings.ts). */
+export function generatorStalled(r: RunResult): boolean {
+  return (r.generatorStalls?.loopP99Ms ?? 0) > GENERATOR_STALLED_P99_MS;
+}
+
+/**
+ * Runs one latency round, and runs it again (fresh brokers; at most GENERATOR_STALL_RERUNS times) while the generator
+ * stalled in it: the same rule for every broker. The round kept names the discarded ones in its notes; a round still
+ * stalled after the reruns is kept and flagged.
+ */
+export async function runUnlessGeneratorStalled(
+  runOnce: () => Promise<RunResult>,
+  onDiscarded: (r: RunResult) => void = () => {},
+): Promise<RunResult> {
+  const discarded: string[] = [];
+  let res = await runOnce();
+  while (generatorStalled(res) && discarded.length < GENERATOR_STALL_RERUNS) {
+    discarded.push(`p99 ${formatMs(res.latency?.p99 ?? Number.NaN)}, ${genDelay(res)}`);
+    onDiscarded(res);
+    res = await runOnce();
+  }
+  const notes = [...res.notes];
+  if (discarded.length > 0)
+    notes.push(
+      `run again after the generator stalled (> ${GENERATOR_STALLED_P99_MS} ms): discarded ${discarded.join("; ")}`,
+    );
+  if (generatorStalled(res)) notes.push(`generator stalled: ${genDelay(res)}`);
+  return { ...res, notes };
+}
+
+const genDelay = (r: RunResult): string => `gen loop delay p99 ${formatMs(r.generatorStalls?.loopP99Ms ?? Number.NaN)}`;

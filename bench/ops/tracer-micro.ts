@@ -48,7 +48,12 @@ const processor: SpanProcessor =
     : new BatchSpanProcessor(
         mode === "otlp-json" ? new OtlpHttpExporter(url, "wharf", () => {}, "http/json") : new LocalExporter(mode),
       );
-const tracer = new OtelBrokerTracer(await spanOutput(processor), 1);
+const tracer = new OtelBrokerTracer(
+  await spanOutput(processor),
+  1,
+  Math.random,
+  processor instanceof OtlpProtoBatcher ? processor : undefined, // as the broker: publish records from templates
+);
 
 const payload = Buffer.alloc(100);
 const packet = (qos: number) => ({ qos, retain: false, payload, properties: undefined });

@@ -2,8 +2,8 @@
 // Channels are process-wide, so every listener first checks the event's broker id. A channel is subscribed only
 // while someone needs it: the per-message channels (publish-in, delivery, settlement) cost the broker an event
 // object per message once subscribed, so only a webhook asking for a message event takes them; the metrics count
-// messages by QoS from broker counters and take the latency of every Nth message only (docs/operations.md has the
-// measured cost).
+// messages by QoS from broker counters, and the latency of every Nth message goes to the histogram without an event
+// (Broker.setDeliveryLatency; docs/operations.md has the measured cost).
 import { BrokerChannel, onBrokerEvent, type BrokerChannelName, type BrokerEventMap } from "../broker/index.ts";
 import type { EventMetrics } from "./metrics.ts";
 import type { WebhookDispatcher, WebhookEventType } from "./webhooks/index.ts";
@@ -34,8 +34,6 @@ export interface EventBridgeOptions {
   /** Broker.id: events of other brokers in the process are ignored. */
   brokerId: string;
   metrics?: EventMetrics | undefined;
-  /** The publish-to-delivery latency histogram (subscribes the delivery-latency channel: timed messages only). */
-  latency?: boolean | undefined;
   webhooks?: WebhookDispatcher | undefined;
 }
 
@@ -56,7 +54,6 @@ export class BrokerEventBridge {
     const want = new Set<BrokerChannelName>();
     if (this.opts.metrics !== undefined) {
       for (const c of METRIC_CHANNELS) want.add(c);
-      if (this.opts.latency === true) want.add(BrokerChannel.DeliveryLatency);
     }
     const hooks = this.opts.webhooks;
     if (hooks !== undefined) {
@@ -153,9 +150,6 @@ export class BrokerEventBridge {
             e.topic,
           );
         }
-      },
-      [BrokerChannel.DeliveryLatency]: (e: BrokerEventMap["wharf:broker:delivery-latency"]) => {
-        m?.deliveryLatency(e.qos, e.seconds);
       },
       [BrokerChannel.Delivery]: (e: BrokerEventMap["wharf:broker:delivery"]) => {
         if (w?.wants("message.delivered")) {

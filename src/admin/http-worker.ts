@@ -151,7 +151,13 @@ class HttpWorker {
       // ArrayBufferDetaching protector: no, Node invalidates that protector at startup in every broker,
       // `--trace-protector-invalidation`, tracing or not.)
       const moved = req.transfer === true && typeof body !== "string" ? [body.buffer as ArrayBuffer] : undefined;
-      if (moved === undefined && typeof body !== "string" && body.byteLength * 2 < body.buffer.byteLength)
+      // Bytes in a SharedArrayBuffer are shared with the worker, not copied (the OTLP batcher's reused buffers).
+      if (
+        moved === undefined &&
+        typeof body !== "string" &&
+        !(body.buffer instanceof SharedArrayBuffer) &&
+        body.byteLength * 2 < body.buffer.byteLength
+      )
         body = new Uint8Array(body);
       const msg = { id, url: req.url, body, headers: req.headers, timeoutMs: req.timeoutMs ?? 0 };
       worker.postMessage(msg, moved);

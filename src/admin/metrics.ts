@@ -4,7 +4,7 @@
 // since the previous scrape. Labels are bounded: transport kind, QoS, reason, webhook name (from the config),
 // never a client id or a topic.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { Broker, BrokerStats } from "../broker/index.ts";
+import type { Broker, BrokerStats, DeliveryLatencySink } from "../broker/index.ts";
 import { BROKER_VERSION, inspectBroker } from "../broker/index.ts";
 import { onStorageCommit } from "../storage/index.ts";
 import { connectionsByTransport } from "./broker-view.ts";
@@ -29,8 +29,6 @@ export type WebhookDropReason = "overflow" | "retries_exhausted" | "rejected" | 
 /** What the broker's event seam feeds (src/admin/broker-events.ts). */
 export interface EventMetrics {
   dropped(reason: string): void;
-  /** A first delivery (not a resend) of a timed message written `seconds` after the message entered routing. */
-  deliveryLatency(qos: number, seconds: number): void;
   /** A durable queue message moved to its dead-letter queue. */
   deadLettered(reason: string): void;
 }
@@ -51,6 +49,8 @@ export interface BrokerMetrics {
   readonly registry: Registry;
   readonly webhooks: WebhookMetrics;
   readonly events: EventMetrics;
+  /** wharf_publish_delivery_latency_seconds, for Broker.setDeliveryLatency (the server sets it while enabled). */
+  readonly deliveryLatency: DeliveryLatencySink;
   /** The exposition text (refreshes the broker-derived series first). */
   scrape(): Promise<string>;
   /** Stops the default collectors' timers. */
@@ -381,7 +381,8 @@ export function createBrokerMetrics(broker: Broker, opts: MetricsOptions = {}): 
       () => insp.counters.sentByQos,
     );
   }
-  // Observed on the hot path (every Nth message, each first delivery): a FastHistogram, not prom-client's.
+  // Observed on the hot path (every Nth message, each first delivery, by the broker itself: no event per
+  // observation): a FastHistogram, not prom-client's. Its series index is the delivered QoS.
   const deliveryLatency = new FastHistogram({
     name: "wharf_publish_delivery_latency_seconds",
     help: "From a message entering routing to its first delivery written to a subscriber, by delivered QoS; every Nth message is timed (management.latencySampleEvery; resends and retained messages sent on subscribe excluded)",
@@ -392,7 +393,6 @@ export function createBrokerMetrics(broker: Broker, opts: MetricsOptions = {}): 
   });
   const events: EventMetrics = {
     dropped: (reason) => droppedSince.set(reason, (droppedSince.get(reason) ?? 0) + 1),
-    deliveryLatency: (qos, seconds) => deliveryLatency.record(qos, seconds),
     // `rejected: <reason>` carries the consumer's text: only the kind before the colon is a label (bounded).
     deadLettered: (reason) => deadLettered.inc({ reason: reason.split(":")[0]! }),
   };
@@ -401,6 +401,7 @@ export function createBrokerMetrics(broker: Broker, opts: MetricsOptions = {}): 
     registry,
     webhooks,
     events,
+    deliveryLatency,
     async scrape() {
       refresh();
       return registry.metrics();

@@ -45,6 +45,7 @@ export async function startTracing(broker: Broker, opts: TracingOptions, deps: T
   };
   let processor: SpanProcessor;
   let output: SpanOutput;
+  let records: OtlpProtoBatcher | undefined;
   if (
     deps.exporter === undefined &&
     opts.exporter === "otlp" &&
@@ -52,7 +53,8 @@ export async function startTracing(broker: Broker, opts: TracingOptions, deps: T
   ) {
     // Each span encoded when it ends, batches POSTed (otlp-batcher.ts: no span object kept until export); the SDK is
     // not loaded unless something reads a span's resource or scope (the batcher writes its own).
-    processor = new OtlpProtoBatcher(opts.endpoint, opts.serviceName, onError);
+    // Publish and deliver spans go to it as records encoded from templates (trace-record.ts, otlp-templates.ts).
+    processor = records = new OtlpProtoBatcher(opts.endpoint, opts.serviceName, onError);
     output = lazySpanOutput(processor);
   } else {
     const sdk = await import("@opentelemetry/sdk-trace-base");
@@ -69,7 +71,7 @@ export async function startTracing(broker: Broker, opts: TracingOptions, deps: T
     }
     output = await spanOutput(processor);
   }
-  const tracer = new OtelBrokerTracer(output, opts.sampleRatio);
+  const tracer = new OtelBrokerTracer(output, opts.sampleRatio, Math.random, records);
   broker.setTracer(tracer);
   deps.logger.info(
     { sampleRatio: opts.sampleRatio, exporter: deps.exporter === undefined ? opts.exporter : "injected" },

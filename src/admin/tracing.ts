@@ -11,15 +11,15 @@
 //   deliver  (PRODUCER)  one first delivery (PUBLISH) written to one subscriber; child of the publish span
 //   queue.append / queue.settle (SERVER), queue.deliver (PRODUCER): durable queues; the append span's traceparent is
 //                        stored with the message, so deliveries are its children (also after a restart)
-// Routing and the commit wait are events of the publish span rather than child spans of their own. Spans are the
-// broker's own records (light-span.ts: ~1 µs each instead of ~2.5 µs through the SDK's tracer), handed to an SDK
-// span processor. Only `@opentelemetry/api` is loaded here; the SDK is loaded by startTracing() only when tracing is
-// enabled.
+// Routing and the commit wait are events of the publish span rather than child spans of their own. A traced publish
+// is one PublishRecord (trace-record.ts: facts, no span object), whose publish and deliver spans the built-in OTLP
+// batcher encodes from templates and any other exporter gets as LightSpans; the other spans are LightSpans
+// (light-span.ts: ~1 µs each instead of ~2.5 µs through the SDK's tracer), handed to an SDK span processor. Only
+// `@opentelemetry/api` is loaded here; the SDK is loaded by startTracing() only when tracing is enabled.
 import { SpanKind, TraceFlags, type Attributes, type SpanContext } from "@opentelemetry/api";
 import {
   type BrokerTracer,
   type ConnectTrace,
-  type MessageTrace,
   type PublishTrace,
   type TraceConnectInfo,
   type SubscriptionTrace,
@@ -30,21 +30,19 @@ import {
 } from "../broker/index.ts";
 import type { Properties } from "../codec/index.ts";
 import { LightSpan, spanClock, type SpanOutput } from "./light-span.ts";
+import { SpanRecordSink } from "./record-spans.ts";
+import { BATCH, CLIENT, IN_PROCESS, PublishRecord, WILL, hex, type Origin, type PublishSink } from "./trace-record.ts";
 import { parseTraceparent, traceparentOf, withTraceparent } from "./traceparent.ts";
 
 /** #sampled(): record as a new trace. */
 const ROOT = null;
 
-/** Where a traced publish came from (#publish). */
-const CLIENT = "client";
-const IN_PROCESS = "in_process";
-const WILL = "will";
-type Origin = typeof CLIENT | typeof IN_PROCESS | typeof WILL | TracedBatch;
-
 const QUEUE_PREFIX_LENGTH = "$queue/".length;
 
 export class OtelBrokerTracer implements BrokerTracer {
   readonly #out: SpanOutput;
+  /** Where publish records' spans go (the built-in OTLP batcher's templates, or LightSpans to `out`). */
+  readonly #records: PublishSink;
   readonly #ratio: number;
   readonly #random: () => number;
   /**
@@ -62,8 +60,15 @@ export class OtelBrokerTracer implements BrokerTracer {
    * message, but the unsampled majority (99 of 100 at 1 %) costs a decrement, not a random number (~3 % of the
    * broker's CPU at 600k messages/s when it drew one per message). A CONNECT draws its own number.
    */
-  constructor(out: SpanOutput, sampleRatio: number, random: () => number = Math.random) {
+  constructor(
+    out: SpanOutput,
+    sampleRatio: number,
+    random: () => number = Math.random,
+    /** The built-in OTLP batcher (otlp-batcher.ts): publish and deliver spans encoded from its templates. */
+    records: PublishSink = new SpanRecordSink(out),
+  ) {
     this.#out = out;
+    this.#records = records;
     this.#ratio = sampleRatio;
     this.#random = random;
     this.rootSkip = this.#gap();
@@ -126,9 +131,9 @@ export class OtelBrokerTracer implements BrokerTracer {
     if (packet.properties?.userProperties === undefined) {
       if (--this.rootSkip > 0) return undefined;
       this.rootSkip = this.#gap();
-      return this.#record(clientId, topic, packet, CLIENT, ROOT);
+      return new PublishRecord(this.#records, clientId, topic, packet, CLIENT, undefined, undefined);
     }
-    return this.#publish(clientId, topic, packet, CLIENT);
+    return this.#publish(clientId, topic, packet, CLIENT, undefined);
   }
 
   /**
@@ -136,12 +141,14 @@ export class OtelBrokerTracer implements BrokerTracer {
    * `mqtt.batch.size` for publishBatch() and a transaction's commit); acknowledged when its promise settles.
    */
   publishLocal(clientId: string, topic: string, packet: TracedPublish, batch?: TracedBatch): PublishTrace | undefined {
-    return this.#publish(clientId, topic, packet, batch === undefined ? IN_PROCESS : batch);
+    return batch === undefined
+      ? this.#publish(clientId, topic, packet, IN_PROCESS, undefined)
+      : this.#publish(clientId, topic, packet, BATCH, batch);
   }
 
   /** A will: a `publish` span marked `mqtt.will`, ended after routing. */
   will(clientId: string, topic: string, packet: TracedPublish): PublishTrace | undefined {
-    return this.#publish(clientId, topic, packet, WILL);
+    return this.#publish(clientId, topic, packet, WILL, undefined);
   }
 
   /**
@@ -240,84 +247,18 @@ export class OtelBrokerTracer implements BrokerTracer {
       : this.#sampled(packet.properties, this.#countRoot);
   }
 
-  #publish(clientId: string, topic: string, packet: TracedPublish, origin: Origin): PublishTrace | undefined {
-    // Not sampled: the message goes on untouched (a publisher's own traceparent is forwarded as it came).
-    const parent = this.#parentOf(packet);
-    return parent === undefined ? undefined : this.#record(clientId, topic, packet, origin, parent);
-  }
-
-  #record(
+  #publish(
     clientId: string,
     topic: string,
     packet: TracedPublish,
     origin: Origin,
-    parent: SpanContext | typeof ROOT,
-  ): PublishTrace {
-    const qos = packet.qos;
-    const attributes: Attributes = {
-      "messaging.system": "mqtt",
-      "messaging.operation.type": "receive",
-      "messaging.destination.name": topic,
-      "messaging.client.id": clientId,
-      "messaging.message.body.size": packet.payload.length,
-      "mqtt.qos": qos,
-      "mqtt.retain": packet.retain,
-    };
-    if (origin === WILL) attributes["mqtt.will"] = true;
-    else if (origin !== CLIENT) {
-      attributes["mqtt.in_process"] = true;
-      if (origin !== IN_PROCESS) {
-        attributes["mqtt.batch"] = origin.kind;
-        attributes["mqtt.batch.size"] = origin.size;
-      }
-    }
-    const local = origin !== CLIENT && origin !== WILL;
-    const span = this.#span("publish", SpanKind.SERVER, attributes, parent);
-    const out = this.#out;
-    let deliveries = 0;
-    const ref: MessageTrace = {
-      // One span per first delivery, child of the publish span (called by the session: nothing per untraced one),
-      // for the first DELIVERY_SPANS subscribers; a larger fan-out is counted on the publish span instead (a
-      // sampled message to 50 subscribers would otherwise cost 50 spans: most of the tracing overhead measured).
-      delivered(subscriber, deliveredTopic, deliveredQos, packetId) {
-        if (++deliveries > DELIVERY_SPANS) return;
-        const a: Attributes = {
-          "messaging.system": "mqtt",
-          "messaging.operation.type": "send",
-          "messaging.destination.name": deliveredTopic,
-          "messaging.client.id": subscriber,
-          "mqtt.qos": deliveredQos,
-        };
-        if (packetId !== undefined) a["mqtt.packet_id"] = packetId;
-        const at = spanClock();
-        new LightSpan(out, "deliver", SpanKind.PRODUCER, a, span, at).end(at);
-      },
-    };
-    return {
-      properties: withTraceparent(packet.properties, span.traceparent),
-      ref,
-      routed(matched, refused) {
-        span.setAttribute("mqtt.route.matched", matched);
-        span.setAttribute("mqtt.route.refused", refused);
-        span.addEvent("routed");
-      },
-      acked(reasonCode) {
-        span.setAttribute("mqtt.deliveries", deliveries); // those written while routing (later ones: their spans)
-        // In process: the promise settled (after the commit), no packet.
-        // A will: nobody to acknowledge to (the span ends after routing).
-        const event = local ? "settled" : qos === 1 ? "PUBACK" : "PUBREC";
-        if (qos > 0 && origin !== WILL) span.addEvent(event, { "mqtt.reason_code": reasonCode });
-        span.setAttribute("mqtt.reason_code", reasonCode);
-        if (reasonCode >= 0x80) span.error(`0x${hex(reasonCode)}`);
-        span.end();
-      },
-    };
+    batch: TracedBatch | undefined,
+  ): PublishTrace | undefined {
+    // Not sampled: the message goes on untouched (a publisher's own traceparent is forwarded as it came).
+    const parent = this.#parentOf(packet);
+    if (parent === undefined) return undefined;
+    return new PublishRecord(this.#records, clientId, topic, packet, origin, batch, parent ?? undefined);
   }
 }
 
-/** Delivery spans per traced message at most (docs/operations.md "Tracing"). */
-export const DELIVERY_SPANS = 10;
-
-function hex(n: number): string {
-  return n.toString(16).padStart(2, "0");
-}
+export { DELIVERY_SPANS } from "./trace-record.ts";

@@ -14,6 +14,7 @@ import type { BrokerDeps } from "./runtime.ts";
 import type { Subscription } from "./session.ts";
 import type { AuthHooks } from "./hooks.ts";
 import type { BrokerTracer } from "./tracing.ts";
+import type { DeliveryLatencySink } from "./latency.ts";
 import type { BrokerStats } from "./stats.ts";
 import type { QueueEngine } from "../queues/index.ts";
 import type { ConnectionAcceptor, ConnectionHandler, ListenerLimits, TransportConnection } from "./transport.ts";
@@ -121,6 +122,16 @@ export class Broker implements ConnectionAcceptor {
    */
   setTracer(tracer: BrokerTracer | undefined): void {
     this.#rt.tracer = tracer;
+  }
+
+  /**
+   * Sets (or with undefined, clears) where the publish-to-delivery latency goes (latency.ts; the server sets the
+   * metrics' histogram with `management.latencyMetrics`): while one is set, every Nth routed message
+   * (BrokerDeps.latencySampleEvery) is timed and each of its first deliveries is recorded; without one nothing is
+   * timed.
+   */
+  setDeliveryLatency(sink: DeliveryLatencySink | undefined): void {
+    this.#rt.latency.sink = sink;
   }
 
   stats(): BrokerStats {

@@ -25,7 +25,6 @@ export const BrokerChannel = {
   Unsubscribe: "wharf:broker:unsubscribe",
   PublishIn: "wharf:broker:publish-in",
   Delivery: "wharf:broker:delivery",
-  DeliveryLatency: "wharf:broker:delivery-latency",
   Settlement: "wharf:broker:settlement",
   Drop: "wharf:broker:drop",
   SessionCreated: "wharf:broker:session-created",
@@ -111,17 +110,6 @@ export interface DeliveryEvent extends Base {
   readonly dup: boolean;
 }
 
-/**
- * The publish-to-delivery latency of one first delivery of a timed message (every Nth message is timed while this
- * channel has a subscriber: BrokerDeps.latencySampleEvery; resends, retained messages sent on subscribe, restored
- * and durable-queue messages are not).
- */
-export interface DeliveryLatencyEvent extends Base {
-  /** The delivered QoS. */
-  readonly qos: number;
-  readonly seconds: number;
-}
-
 /** How a delivery ended (settlement.ts). */
 export interface SettlementEvent extends Base {
   readonly clientId: string;
@@ -177,7 +165,6 @@ export interface BrokerEventMap {
   [BrokerChannel.Unsubscribe]: UnsubscribeEvent;
   [BrokerChannel.PublishIn]: PublishInEvent;
   [BrokerChannel.Delivery]: DeliveryEvent;
-  [BrokerChannel.DeliveryLatency]: DeliveryLatencyEvent;
   [BrokerChannel.Settlement]: SettlementEvent;
   [BrokerChannel.Drop]: DropEvent;
   [BrokerChannel.SessionCreated]: SessionCreatedEvent;
@@ -209,7 +196,6 @@ export const events = {
   unsubscribe: typed(BrokerChannel.Unsubscribe),
   publishIn: typed(BrokerChannel.PublishIn),
   delivery: typed(BrokerChannel.Delivery),
-  deliveryLatency: typed(BrokerChannel.DeliveryLatency),
   settlement: typed(BrokerChannel.Settlement),
   drop: typed(BrokerChannel.Drop),
   sessionCreated: typed(BrokerChannel.SessionCreated),

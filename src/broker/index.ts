@@ -52,6 +52,7 @@ export type {
 } from "./tracing.ts";
 export type { BrokerInspector, ConnectionView } from "./inspect.ts";
 export { BrokerChannel, onBrokerEvent } from "./events.ts";
+export type { DeliveryLatencySink } from "./latency.ts";
 export type {
   AuthResultEvent,
   BrokerChannelName,
@@ -59,7 +60,6 @@ export type {
   ConnectEvent,
   DeadLetteredEvent,
   DeliveryEvent,
-  DeliveryLatencyEvent,
   DisconnectEvent,
   DropEvent,
   DropEventReason,

@@ -52,6 +52,7 @@ import { publishWill } from "./wills.ts";
 import type { WillDeps } from "./wills.ts";
 import type { Storage } from "../storage/index.ts";
 import type { BrokerTracer } from "./tracing.ts";
+import type { LatencySlot } from "./latency.ts";
 import type { QueueLimits } from "./queue.ts";
 import type { QueueBackend } from "./queue-backend.ts";
 
@@ -71,9 +72,10 @@ export interface BrokerDeps {
    */
   storage?: Storage;
   /**
-   * Every Nth routed message is timed for the publish-to-delivery latency (events.deliveryLatency), while that
-   * channel has a subscriber. Default 64: each timed message costs one observation per subscriber, which under a
-   * 50-subscriber fan-out at 3.6 M deliveries/s is ~56 k observations/s (~2 % of a core; at 16 it was ~9 %).
+   * Every Nth routed message is timed for the publish-to-delivery latency, while a sink is set
+   * (Broker.setDeliveryLatency, latency.ts). Default 64: each timed message costs a clock read (~50 ns on the bench
+   * VM) and an observation per subscriber; in a 50-subscriber fan-out that was ~2 % of a core at 3.6 M deliveries/s
+   * through an event per observation, ~0.8-1.0 % of the broker at 5 M with the sink (docs/benchmarks.md, stop 18).
    */
   latencySampleEvery?: number;
   /**
@@ -142,6 +144,8 @@ export class BrokerRuntime implements BrokerCore {
   admission: ((bytes: number) => boolean) | undefined = undefined;
   /** BrokerCore.tracer; set by Broker.setTracer(). */
   tracer: BrokerTracer | undefined = undefined;
+  /** The publish-to-delivery latency sink (Broker.setDeliveryLatency), shared with every session. */
+  readonly latency: LatencySlot = { sink: undefined };
   /** What was restored from storage at construction. */
   readonly recovery: RecoveryReport | undefined;
   readonly sessions: SessionRegistry;
@@ -210,6 +214,7 @@ export class BrokerRuntime implements BrokerCore {
       queueQos0Offline: this.options.queueQos0Offline,
       queueLimits: this.#queueLimits,
       store: this.persistence,
+      latency: this.latency,
     };
     const authorizer = this.authorizer;
     const local = new LocalRouter({
@@ -366,8 +371,8 @@ export class BrokerRuntime implements BrokerCore {
 
   publishMessage(msg: Message): RouteResult {
     this.counters.routedByQos[msg.qos]++;
-    // Every Nth message is timed for the publish-to-delivery latency, only while someone listens (metrics).
-    if (events.deliveryLatency.hasSubscribers && ++this.#latencyTick >= this.#latencyEvery) {
+    // Every Nth message is timed for the publish-to-delivery latency, only while a sink takes it (metrics).
+    if (this.latency.sink !== undefined && ++this.#latencyTick >= this.#latencyEvery) {
       this.#latencyTick = 0;
       msg.receivedAt = performance.now();
     }

@@ -21,6 +21,7 @@ import { DropReason, FlowState, SENT, acknowledged, dropped, handedBack } from "
 import type { DropReasonValue, FlowStateValue, HandBackReasonValue, Settlement } from "./settlement.ts";
 import type { Counters } from "./stats.ts";
 import type { OutboundPressure } from "./backpressure.ts";
+import type { LatencySlot } from "./latency.ts";
 
 /** Session Expiry Interval meaning "never" (5.0 0xFFFFFFFF; 3.1.1 clean session 0). */
 export const NEVER_EXPIRES = MAX_UINT32;
@@ -126,6 +127,8 @@ export interface SessionEnv {
   readonly queueLimits: QueueLimits;
   /** Write-behind persistence (src/broker/persist.ts); undefined = state in memory only. */
   readonly store?: SessionStore | undefined;
+  /** The broker's publish-to-delivery latency sink (latency.ts). */
+  readonly latency: LatencySlot;
 }
 
 /**
@@ -611,13 +614,8 @@ export class Session {
   /** A first delivery of a timed or traced message: its latency and its delivery span. */
   #observed(d: Delivery, packetId: number | undefined): void {
     const at = d.msg.receivedAt;
-    if (at !== undefined && events.deliveryLatency.hasSubscribers) {
-      events.deliveryLatency.publish({
-        broker: this.env.brokerId,
-        qos: d.qos,
-        seconds: (performance.now() - at) / 1000,
-      });
-    }
+    const sink = this.env.latency.sink;
+    if (at !== undefined && sink !== undefined) sink.record(d.qos, (performance.now() - at) / 1000);
     d.msg.trace?.delivered(this.clientId, d.msg.topic, d.qos, packetId);
   }
 

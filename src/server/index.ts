@@ -256,9 +256,10 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
   const bridge = new BrokerEventBridge({
     brokerId: broker.id,
     metrics: config.management.enabled ? metrics.events : undefined,
-    latency: config.management.enabled && config.management.latencyMetrics,
     webhooks,
   });
+  // The latency histogram is fed by the broker directly (no event per observation: src/broker/latency.ts).
+  if (config.management.enabled && config.management.latencyMetrics) broker.setDeliveryLatency(metrics.deliveryLatency);
   let stopping = false;
   let storageFailed = false;
   const readiness = (): ReadinessCheck[] => [
@@ -352,6 +353,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
       );
     } catch (err) {
       bridge.close();
+      broker.setDeliveryLatency(undefined);
       webhooks.close();
       metrics.close();
       await clusterQueues?.stop();
@@ -427,6 +429,7 @@ export async function startServer(config: WharfConfig, deps: ServerDeps = {}): P
     // Every connection has ended (wills published, session deadlines written): flush and fsync.
     await storage.close();
     bridge.close();
+    broker.setDeliveryLatency(undefined);
     webhooks.close();
     await management?.close();
     metrics.close();

@@ -14,7 +14,6 @@ import { parsePrometheusText, sampleValue } from "../../helpers/prom-text.ts";
 
 const noMetrics: EventMetrics = {
   dropped: () => {},
-  deliveryLatency: () => {},
   deadLettered: () => {},
 };
 

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import mqtt from "mqtt";
 import { request } from "undici";
 import { startServer, validateConfig, type WharfServer } from "../../../src/server/index.ts";
+import { brokerInternals } from "../../../src/broker/internal.ts";
 import { recordingLogger } from "../broker/harness.ts";
 import { parsePrometheusText, sampleValue, type Exposition } from "../../helpers/prom-text.ts";
 import { receiver, until } from "../../helpers/webhook-receiver.ts";
@@ -127,6 +128,7 @@ test("latencyMetrics: false — no latency observations, nothing timed", async (
   const exp = await scrape(server);
   assert.equal(histogram(exp, "wharf_publish_delivery_latency_seconds", { qos: "1" }).count, 0);
   assert.equal(sampleValue(exp, "wharf_messages_sent_total"), 1);
+  assert.equal(brokerInternals(server.broker).latency.sink, undefined, "no sink: no message is timed");
 });
 
 test("a dead letter: message.dead_lettered webhook event, dead-lettered counter by reason, queue gauges", async (t) => {
@@ -198,7 +200,7 @@ test("management disabled: nothing runs for metrics nobody can scrape (no proces
   );
   t.after(() => server.close());
   assert.equal(diagnostics.hasSubscribers("wharf:storage:commit"), false, "storage commits are not timed");
-  assert.equal(diagnostics.hasSubscribers("wharf:broker:delivery-latency"), false, "deliveries are not timed");
+  assert.equal(brokerInternals(server.broker).latency.sink, undefined, "deliveries are not timed");
   const text = await server.metrics.scrape();
   assert.doesNotMatch(text, /^process_cpu_user_seconds_total /m, "no process collectors");
   assert.doesNotMatch(text, /^nodejs_gc_duration_seconds/m, "no GC observer");

@@ -9,7 +9,10 @@ import { InMemorySpanExporter, SimpleSpanProcessor, BasicTracerProvider } from "
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { ROOT_CONTEXT, SpanStatusCode, trace } from "@opentelemetry/api";
 import { otlpRequest } from "../../../src/admin/otlp.ts";
-import { otlpRequestProto } from "../../../src/admin/otlp-proto.ts";
+import { ProtoRequest, otlpRequestProto } from "../../../src/admin/otlp-proto.ts";
+import { encodeDeliver, encodePublish } from "../../../src/admin/otlp-templates.ts";
+import { SpanRecordSink } from "../../../src/admin/record-spans.ts";
+import type { PublishSink } from "../../../src/admin/trace-record.ts";
 import { OtelBrokerTracer } from "../../../src/admin/tracing.ts";
 import { lazySpanOutput, spanOutput } from "../../../src/admin/tracing-sdk.ts";
 import { PARENT, TRACE } from "./tracing-harness.ts";
@@ -156,6 +159,64 @@ test("OTLP protobuf: the broker's span records and SDK spans decode to what the 
   await provider.shutdown();
 });
 
+test("publish records: the built-in batcher's templates write the same bytes as the generic encoder of the LightSpans every other exporter gets (every origin, QoS, parents, errors, >10 deliveries, long and uncached strings)", async () => {
+  const exporter = new InMemorySpanExporter();
+  const processor = new SimpleSpanProcessor(exporter);
+  const out = await spanOutput(processor);
+  const spans = new SpanRecordSink(out);
+  const req = new ProtoRequest("svc");
+  // Each record's spans go both ways: from the templates into `req`, as LightSpans into the in-memory exporter.
+  const tee: PublishSink = {
+    publishEnded(r) {
+      encodePublish(req.writer, r);
+      req.count++;
+      spans.publishEnded(r);
+    },
+    delivered(ids, at, subscriber, topic, qos, packetId, ms) {
+      encodeDeliver(req.writer, ids, at, subscriber, topic, qos, packetId, ms);
+      req.count++;
+      spans.delivered(ids, at, subscriber, topic, qos, packetId, ms);
+    },
+  };
+  const tracer = new OtelBrokerTracer(out, 1, Math.random, tee);
+  const payload = Buffer.alloc(300);
+  const longTopic = `l/${"é".repeat(70)}/${"y".repeat(100)}`; // > 127 bytes of UTF-8
+  for (let i = 0; i < 200; i++) {
+    const props =
+      i % 4 === 1 ? { userProperties: [["traceparent", `00-${TRACE}-${PARENT}-01`] as [string, string]] } : undefined;
+    const packet = { qos: i % 3, retain: i % 7 === 0, payload: payload.subarray(0, i), properties: props };
+    const topic = i % 50 === 3 ? longTopic : `t/${i % 5}`;
+    const kind = i % 10;
+    const t =
+      kind === 8
+        ? tracer.will(`w-${i}`, topic, packet)!
+        : kind === 9
+          ? tracer.publishLocal(`in-${i}`, topic, packet, i % 20 === 9 ? { kind: "batch", size: i } : undefined)!
+          : kind === 7
+            ? tracer.publishLocal(`in-${i}`, topic, packet, { kind: "transaction", size: 3 })!
+            : tracer.publish(`client-${i}`, topic, packet)!; // 200 client ids: past the encoder's 64 cached values
+    assert.ok(t.properties?.userProperties?.some(([k, v]) => k === "traceparent" && v.endsWith("-01")));
+    const deliveries = i % 13 === 0 ? 12 : i % 3; // > DELIVERY_SPANS (10) sometimes
+    for (let d = 0; d < deliveries; d++) t.ref.delivered(`s-${d}`, topic, d % 3, d % 3 === 0 ? undefined : 1000 + d);
+    if (i % 11 !== 5) t.routed(deliveries, i % 2); // sometimes acknowledged without routing
+    t.acked(i % 17 === 0 ? 0x97 : i % 19 === 0 ? 0x80 : 0);
+  }
+  const finished = exporter.getFinishedSpans();
+  assert.equal(req.count, finished.length);
+  assert.ok(
+    finished.some((s) => s.events.length === 2) && finished.some((s) => s.status.code === SpanStatusCode.ERROR),
+  );
+  assert.deepEqual(req.finish(), otlpRequestProto(finished, "svc"));
+  // The parent chain: a deliver span is the child of its publish span, in its trace.
+  const byId = new Map(finished.map((s) => [s.spanContext().spanId, s]));
+  for (const d of finished.filter((s) => s.name === "deliver")) {
+    const parent = byId.get(d.parentSpanContext!.spanId)!;
+    assert.equal(parent.name, "publish");
+    assert.equal(parent.spanContext().traceId, d.spanContext().traceId);
+  }
+  await processor.shutdown();
+});
+
 test("tracing.exporter otlp (default protocol http/protobuf): spans are POSTed as application/x-protobuf, flushed at shutdown", async (t) => {
   const { createServer } = await import("node:http");
   const { startServer, validateConfig } = await import("../../../src/server/index.ts");
@@ -218,7 +279,8 @@ test("OtlpProtoBatcher: spans encoded as they end go out in requests of at most 
   const port = (rx.address() as { port: number }).port;
   const errors: Error[] = [];
   const batcher = new OtlpProtoBatcher(`http://127.0.0.1:${port}/v1/traces`, "svc", (e) => errors.push(e));
-  const tracer = new OtelBrokerTracer(await spanOutput(batcher), 1);
+  // As the broker wires it (tracing-sdk.ts): publish and deliver spans encoded from templates.
+  const tracer = new OtelBrokerTracer(await spanOutput(batcher), 1, Math.random, batcher);
   const packet = { qos: 0, retain: false, payload: Buffer.alloc(10) };
   const n = Math.ceil(MAX_BATCH * 1.2); // messages: 2 spans each, 2.4 batches
   for (let i = 0; i < n; i++) {
@@ -238,6 +300,23 @@ test("OtlpProtoBatcher: spans encoded as they end go out in requests of at most 
   );
   assert.equal(batcher.sent, 2 * n);
   assert.equal(batcher.dropped, 0);
+  assert.equal(errors.length, 0, errors.join());
+  // The next requests are written into the settled ones' buffers (shared with the HTTP worker): each as it was sent.
+  bodies.length = 0;
+  for (let i = 0; i < MAX_BATCH; i++) {
+    const tr = tracer.publish("c2", `u/${i}`, packet)!;
+    tr.acked(0);
+    if (i % MAX_BATCH === MAX_BATCH / 2) await batcher.forceFlush();
+  }
+  await batcher.forceFlush();
+  const topics = bodies.flatMap((b) => {
+    const o = asJsonShape(b) as { resourceSpans: { scopeSpans: { spans: Obj[] }[] }[] };
+    return o.resourceSpans[0]!.scopeSpans[0]!.spans.map((s) => (s.attributes as Obj[])[2]!.value);
+  });
+  assert.deepEqual(
+    topics,
+    Array.from({ length: MAX_BATCH }, (_, i) => ({ stringValue: `u/${i}` })),
+  );
   assert.equal(errors.length, 0, errors.join());
   await batcher.shutdown();
 

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { parseArgs, ArgsError } from "../../../bench/lib/args.ts";
-import { median, mergeRounds, pairedWins, roundOrder } from "../../../bench/lib/latency-rounds.ts";
+import {
+  median,
+  mergeRounds,
+  pairedWins,
+  roundOrder,
+  runUnlessGeneratorStalled,
+} from "../../../bench/lib/latency-rounds.ts";
+import { GENERATOR_STALL_RERUNS } from "../../../bench/scenarios/settings.ts";
 import { renderResults, renderTargets } from "../../../bench/lib/report.ts";
 import { shareInPauses } from "../../../bench/lib/tail-attribution.ts";
 import { summarizeLatency } from "../../../bench/lib/stats.ts";
@@ -127,4 +134,40 @@ test("tail attribution: share of the samples at or above a threshold in flight d
   assert.equal(shareInPauses(lat, sent, [[26, 1]], 5), 0); // after the 20 ms message arrived (25)
   assert.equal(shareInPauses(lat, sent, [], 5), 0);
   assert.ok(Number.isNaN(shareInPauses(lat, sent, pauses, 100)));
+});
+
+/** A round whose generator's tick delay p99 was `genP99` ms. */
+const genRound = (p99: number, genP99: number): RunResult =>
+  round("mosquitto", hundred(p99, p99 * 2), {
+    generatorStalls: { loopP99Ms: genP99, loopMaxMs: genP99 * 3, gcCount: 0, gcTotalMs: 0, gcMaxMs: 0 },
+  });
+
+test("a round in which the generator stalled is run again; the kept round names the discarded one", async () => {
+  const queue = [genRound(1.9, 0.9), genRound(0.36, 0.05)];
+  const discarded: RunResult[] = [];
+  let calls = 0;
+  const kept = await runUnlessGeneratorStalled(
+    () => Promise.resolve(queue[calls++]!),
+    (r) => discarded.push(r),
+  );
+  assert.equal(calls, 2);
+  assert.equal(discarded.length, 1);
+  assert.equal(kept.latency?.p99, 0.36);
+  assert.equal(kept.notes.length, 1);
+  assert.match(
+    kept.notes[0]!,
+    /run again after the generator stalled.*discarded p99 1\.90 ms, gen loop delay p99 0\.90 ms/,
+  );
+});
+
+test("a quiet round runs once; a generator that keeps stalling is kept after the reruns, flagged", async () => {
+  let calls = 0;
+  const quiet = await runUnlessGeneratorStalled(() => (calls++, Promise.resolve(genRound(0.3, 0.27))));
+  assert.equal(calls, 1);
+  assert.deepEqual(quiet.notes, []);
+  calls = 0;
+  const stuck = await runUnlessGeneratorStalled(() => (calls++, Promise.resolve(genRound(2, 0.6))));
+  assert.equal(calls, 1 + GENERATOR_STALL_RERUNS);
+  assert.equal(stuck.latency?.p99, 2);
+  assert.match(stuck.notes.join(" | "), /discarded .*; .* \| generator stalled: gen loop delay p99 0\.60 ms/);
 });

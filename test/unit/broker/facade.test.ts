@@ -24,6 +24,7 @@ test("Broker exposes only the documented API", async () => {
     "redirect",
     "serverRedirect",
     "setAuthHooks", // the server's auth chain after a reload
+    "setDeliveryLatency", // the publish-to-delivery latency seam (src/broker/latency.ts, docs/broker.md)
     "setTracer", // the tracing seam (src/broker/tracing.ts, docs/operations.md "Tracing")
     "stats",
     "subscriptionsOf",

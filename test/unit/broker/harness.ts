@@ -241,11 +241,24 @@ export interface HarnessOptions extends Partial<BrokerOptions> {
   storage?: Storage;
   /** Default: a new FakeClock. A restart test passes the clock on. */
   clock?: FakeClock;
+  /** BrokerDeps.latencySampleEvery: every Nth routed message timed while a latency sink is set. */
+  latencySampleEvery?: number;
 }
 
 export function harness(options: HarnessOptions = {}): Harness {
-  const { auth, logger, authenticators, storage, clock = new FakeClock(), ...brokerOptions } = options;
-  const broker = new Broker({ sysInterval: 0, ...brokerOptions }, { clock, auth, logger, authenticators, storage });
+  const {
+    auth,
+    logger,
+    authenticators,
+    storage,
+    clock = new FakeClock(),
+    latencySampleEvery,
+    ...brokerOptions
+  } = options;
+  const broker = new Broker(
+    { sysInterval: 0, ...brokerOptions },
+    { clock, auth, logger, authenticators, storage, latencySampleEvery },
+  );
   const tryConnect = async (o: ConnectOptions = {}) => {
     const client = new TestClient(broker, o.version ?? 4);
     client.sendConnect(o);

@@ -147,7 +147,7 @@ for (const f of grouped) {
 }
 // The whole suite runs the unit files and the grouped integration files through the shards in test/shards (one
 // process per shard, see shard.ts); a filtered run (`npm run test:only -- <substring>`) runs the matching files
-// themselves. Order: the unit shards and the long stand-alone integration files first, the groups after them, so
+// themselves. Order: the unit tests' process and the long stand-alone integration files first, the groups after them, so
 // that no long file starts last and becomes the tail of the run.
 const isGroupShard = (f) => isShard(f) && f.includes("integration-");
 let files = filters.length

@@ -1,8 +1,12 @@
-// Runs one shard of the unit tests, or one group of integration test files, in this process.
+// Runs every unit test file, or one group of integration test files, in this process.
 // Why: `node --test` starts one process per file, and each start (node + tsx + the modules under test) costs about
 // 1 s of CPU. The 80 unit files cost 101 s of CPU as separate processes and 37 s in one (measured 2026-12-06),
 // which on this 2-core machine is about half a minute of `npm test` wall time. Unit tests are in-process and
 // ephemeral-port only, so they can share a process; integration tests (real child processes, signals) keep their own.
+// One process for all unit files, not two shards: each shard loaded most of src/ and the packages again. The unit
+// tests (129 files, 1,311 tests) cost 28.9-31.7 s of CPU in one process (median 30.3) against 31.2-35.2 s (median
+// 33.0) as two shards, lower in 5 of 5 alternating pairs (load 2.5-5.3, 2026-12-07). The process waits on its
+// children and timers for about half of its wall time (36-38 s alone at load 3-5), so it is not the suite's tail.
 // `npm run test:only -- <substring>` still runs matching unit files one by one (scripts/test.mjs).
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join, relative, sep } from "node:path";
@@ -35,10 +39,10 @@ async function importTestFile(file: string): Promise<void> {
   await import(spec);
 }
 
-/** Imports every `index % count === shard - 1` unit test file, in sorted order, so `node:test` runs their tests here. */
-export async function runShard(shard: number, count: number): Promise<void> {
-  const files = list(unitRoot).filter((_, i) => i % count === shard - 1);
-  if (files.length === 0) throw new Error(`unit shard ${shard} of ${count} has no test file`);
+/** Imports every unit test file, in sorted order, so `node:test` runs their tests here. */
+export async function runUnitTests(): Promise<void> {
+  const files = list(unitRoot);
+  if (files.length === 0) throw new Error("test/unit has no test file");
   for (const file of files) await importTestFile(file);
 }
 

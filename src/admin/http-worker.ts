@@ -7,8 +7,9 @@
 // (--trace-deopt), then ran them polymorphic: one webhook subscribed to connect/disconnect alone cost the broker
 // +47 % CPU per message in fan-in QoS 1 (docs/benchmarks.md, stop 14), although it sent a request or two per
 // benchmark run. In a worker, undici, its sockets and its parser live in another isolate: the main thread's stream
-// code only ever sees the broker's sockets. The main thread posts one message per request (the body copied, or moved
-// when its caller gives it away: see post()) and gets back the status or the error.
+// code only ever sees the broker's sockets. The main thread posts one message per request (the body copied, moved
+// when its caller gives it away, or shared when it is in a SharedArrayBuffer: see post()) and gets back the status or
+// the error.
 //
 // Everything else stays on the main thread, unchanged: the webhook buffer, batching, drop counting, retries with
 // backoff, the circuit breaker, the HMAC signature, the timeout (an abort message), the metrics; and the OTLP

@@ -147,8 +147,7 @@ for (const f of grouped) {
 }
 // The whole suite runs the unit files and the grouped integration files through the shards in test/shards (one
 // process per shard, see shard.ts); a filtered run (`npm run test:only -- <substring>`) runs the matching files
-// themselves. Order: the unit tests' process and the long stand-alone integration files first, the groups after them, so
-// that no long file starts last and becomes the tail of the run.
+// themselves. The order they start in is set below (longest first).
 const isGroupShard = (f) => isShard(f) && f.includes("integration-");
 let files = filters.length
   ? all.filter((f) => !isShard(f) && filters.some((x) => f.includes(x)))
@@ -168,7 +167,14 @@ const isPackageTest = (f) => f.startsWith(join("test", "integration", "package")
 // alone for the last ~20 s of the run with both cores mostly idle (measured 2026-12-06 18:40).
 const isClusterGroup = (f) => f === join("test", "shards", "integration-cluster.test.ts");
 const first = (f) => isPackageTest(f) || isClusterGroup(f);
-const ordered = [...files.filter(isPackageTest), ...files.filter(isClusterGroup), ...files.filter((f) => !first(f))];
+// The rest by their wall time in a quiet run (test/shards/durations.json), longest first: with 4 files at a time the
+// short ones fill the slots at the end instead of a 15 s group starting last (the last 20 s of a 97 s run had the
+// cores 85 % and 55 % busy, 2026-12-07). Files not in the table (new ones) go first; a stable sort keeps the order
+// above among equals.
+const durations = JSON.parse(readFileSync(join(root, "test", "shards", "durations.json"), "utf8"));
+const wallOf = (f) => (typeof durations[f] === "number" ? durations[f] : Infinity);
+const rest = files.filter((f) => !first(f)).sort((a, b) => wallOf(b) - wallOf(a));
+const ordered = [...files.filter(isPackageTest), ...files.filter(isClusterGroup), ...rest];
 console.log(`\n[wharf] tests: ${ordered.length} files (${ordered.filter(isShard).length} of them shards)`);
 // In this order: scripts/run-tests.mjs (`node --test` would sort the files by path). `npm test` runs the files
 // compiled into .build/ by the build step (scripts/test-build.mjs; no tsx in any test process), `npm run test:only`

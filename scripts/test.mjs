@@ -160,21 +160,16 @@ if (files.length === 0) {
   console.error(`[wharf] no test file matches ${filters.join(", ")}`);
   process.exit(1);
 }
-// The package test (npm pack, an offline install, tsc: ~20 s of CPU, mostly waiting on npm and tsc) runs beside the
-// others, early, so its waits overlap their work; its slow steps carry their own 600 s timeouts.
-const isPackageTest = (f) => f.startsWith(join("test", "integration", "package") + "/");
-// The cluster group (~35 s, mostly waiting on etcd leases) starts with them: started after the other groups it ran
-// alone for the last ~20 s of the run with both cores mostly idle (measured 2026-12-06 18:40).
-const isClusterGroup = (f) => f === join("test", "shards", "integration-cluster.test.ts");
-const first = (f) => isPackageTest(f) || isClusterGroup(f);
-// The rest by their wall time in a quiet run (test/shards/durations.json), longest first: with 4 files at a time the
-// short ones fill the slots at the end instead of a 15 s group starting last (the last 20 s of a 97 s run had the
-// cores 85 % and 55 % busy, 2026-12-07). Files not in the table (new ones) go first; a stable sort keeps the order
-// above among equals.
+// Files start longest first, by their wall time in a quiet run (test/shards/durations.json): with 4 files at a time
+// the short ones fill the slots at the end instead of a 15 s group starting last (the last 20 s of a 97 s run had the
+// cores 85 % and 55 % busy, 2026-12-07). So the three longest start at once: the unit process, the cluster group
+// (~40 s, mostly waiting on etcd leases: started after the other groups it ran alone for the last ~20 s of the run,
+// 2026-12-06) and the package test (npm pack, an offline install, tsc: mostly waiting on npm and tsc, so its waits
+// overlap the others' work; its slow steps carry their own 600 s timeouts). Files not in the table (new ones) go
+// first; a stable sort keeps the order above among equals.
 const durations = JSON.parse(readFileSync(join(root, "test", "shards", "durations.json"), "utf8"));
 const wallOf = (f) => (typeof durations[f] === "number" ? durations[f] : Infinity);
-const rest = files.filter((f) => !first(f)).sort((a, b) => wallOf(b) - wallOf(a));
-const ordered = [...files.filter(isPackageTest), ...files.filter(isClusterGroup), ...rest];
+const ordered = [...files].sort((a, b) => wallOf(b) - wallOf(a));
 console.log(`\n[wharf] tests: ${ordered.length} files (${ordered.filter(isShard).length} of them shards)`);
 // In this order: scripts/run-tests.mjs (`node --test` would sort the files by path). `npm test` runs the files
 // compiled into .build/ by the build step (scripts/test-build.mjs; no tsx in any test process), `npm run test:only`

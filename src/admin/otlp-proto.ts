@@ -202,8 +202,7 @@ export class PbWriter {
       this.buf[at] = len;
       return;
     }
-    let k = 1;
-    for (let v = len; v >= 0x80; v = Math.floor(v / 0x80)) k++;
+    const k = varintBytes(len);
     this.#room(k - 1);
     this.buf.copyWithin(at + k, at + 1, this.n); // make room for the longer length
     this.n += k - 1;
@@ -249,9 +248,7 @@ const KEY_CACHE = 256;
 function keyField(key: string): Buffer | undefined {
   let enc = keyFields.get(key);
   if (enc === undefined && keyFields.size < KEY_CACHE) {
-    const w = new PbWriter(8 + key.length * 3);
-    w.string(1, key);
-    enc = Buffer.from(w.buf.subarray(0, w.n));
+    enc = fieldBytes((w) => w.string(1, key), 8 + key.length * 3);
     keyFields.set(key, enc);
   }
   return enc;
@@ -276,10 +273,13 @@ function keyValue(key: string, v: string | number | boolean): Buffer | undefined
   }
   let enc = values.get(v);
   if (enc === undefined && values.size < VALUES_PER_KEY && (typeof v !== "string" || v.length <= 256)) {
-    const w = new PbWriter(32 + (key.length + (typeof v === "string" ? v.length : 0)) * 3);
-    w.string(1, key);
-    anyValue(w, 2, v);
-    enc = Buffer.from(w.buf.subarray(0, w.n));
+    enc = fieldBytes(
+      (w) => {
+        w.string(1, key);
+        anyValue(w, 2, v);
+      },
+      32 + (key.length + (typeof v === "string" ? v.length : 0)) * 3,
+    );
     values.set(v, enc);
   }
   return enc;
@@ -437,9 +437,9 @@ export class ProtoRequest {
   }
 }
 
-/** The bytes `write` writes into a fresh writer. */
-export function fieldBytes(write: (w: PbWriter) => void): Buffer {
-  const w = new PbWriter(256);
+/** The bytes `write` writes into a fresh writer (of `size` bytes to start with: it grows if need be). */
+export function fieldBytes(write: (w: PbWriter) => void, size = 256): Buffer {
+  const w = new PbWriter(size);
   write(w);
   return Buffer.from(w.buf.subarray(0, w.n));
 }

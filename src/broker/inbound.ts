@@ -18,7 +18,7 @@ import { isQueueTopic } from "./queue-bridge.ts";
 import { publishReason } from "./v5.ts";
 import { limitedLog } from "./log-limits.ts";
 import { publishLimiterOf } from "./rate-limits.ts";
-import type { BrokerTracer, PublishTrace } from "./tracing.ts";
+import type { PublishTrace } from "./tracing.ts";
 
 export function handlePublish(c: ClientContext, p: PublishPacket): void | Promise<void> {
   const broker = c.broker;
@@ -125,64 +125,51 @@ function accept(c: ClientContext, p: PublishPacket, topic: string): void {
   }
   // Tracing (tracing.ts): the tracer decides per message; an untraced one goes on untouched. The unsampled
   // majority of root PUBLISHes (no user properties, so no traceparent) is one branch and a decrement here, without
-  // a call (BrokerTracer.rootSkip); everything else about tracing is out of line (acceptIfTraced), a call the
-  // optimising compiler does not inline at 1 % of the calls, so this function compiles to the same code with and
-  // without a tracer.
+  // a call (BrokerTracer.rootSkip). A traced message takes the same calls as every other (createMessage,
+  // publishMessage, acknowledge: one call site each, here), with the trace's properties and reference as values,
+  // and only what is the trace's own is out of line (tracer.publish, tracedAck). Why not a function of its own for
+  // the traced message (acceptTraced, until stop 19): its calls of createMessage, publishMessage and acknowledge ran
+  // ~10,000 times a second at 1 % of fan-in, enough for V8 to compile those three on their own, and a function that
+  // has optimised code of its own counts that code's inlined bytecode against its caller's inlining budget
+  // (acknowledge: 337 + 632 bytes, over the 920 of a whole compile): in the tracing brokers publishMessage and
+  // acknowledge were then calls from handlePublish of every message, not inlined (--trace-turbo-inlining, CPU
+  // profiles of fan-in QoS 1: 21 and 15 ns per message as frames of their own; docs/benchmarks.md, stop 19).
+  let trace: PublishTrace | undefined;
   const tracer = broker.tracer;
   if (tracer !== undefined) {
     const skip = tracer.rootSkip;
     if (skip !== undefined && skip > 1 && p.properties?.userProperties === undefined) tracer.rootSkip = skip - 1;
-    else if (acceptIfTraced(c, p, topic, tracer)) return;
+    else trace = tracer.publish(c.client!.clientId, topic, p);
   }
+  const properties = trace === undefined ? p.properties : trace.properties;
   const msg = createMessage(
     {
       topic,
       payload: p.payload,
       qos: p.qos,
       retain: p.retain,
-      properties: p.properties,
+      properties,
       origin: c.client!.clientId,
-      trace: undefined,
+      trace: trace?.ref,
     },
-    nowIfExpiring(p.properties, broker.clock),
-  );
-  const r = broker.publishMessage(msg);
-  acknowledge(c, p, c.version === 5 ? publishReason(r.matched, r.refused) : ReasonCode.Success);
-}
-
-/** The tracer's decision on a PUBLISH; if it records it, accept() of it (true), else false (accept() goes on). */
-function acceptIfTraced(c: ClientContext, p: PublishPacket, topic: string, tracer: BrokerTracer): boolean {
-  const trace = tracer.publish(c.client!.clientId, topic, p);
-  if (trace === undefined) return false;
-  acceptTraced(c, p, topic, trace);
-  return true;
-}
-
-/** accept() of a PUBLISH the tracer records: routed with the trace's properties, the trace told of each step. */
-function acceptTraced(c: ClientContext, p: PublishPacket, topic: string, trace: PublishTrace): void {
-  const broker = c.broker;
-  const msg = createMessage(
-    {
-      topic,
-      payload: p.payload,
-      qos: p.qos,
-      retain: p.retain,
-      properties: trace.properties,
-      origin: c.client!.clientId,
-      trace: trace.ref,
-    },
-    nowIfExpiring(trace.properties, broker.clock),
+    nowIfExpiring(properties, broker.clock),
   );
   const r = broker.publishMessage(msg);
   const rc = c.version === 5 ? publishReason(r.matched, r.refused) : ReasonCode.Success;
-  trace.routed(r.matched, r.refused);
+  trace?.routed(r.matched, r.refused);
   acknowledge(c, p, rc);
-  // The span ends once the acknowledgement is written (QoS 1/2: after the commit it waits for, in order). A call of
-  // its own rather than acknowledge()'s `sent` argument: with it the traced 1 % made acknowledge() and sendAck()
-  // run their callback branches too, which grew accept()'s optimised code (V8 inlined 915 bytes into it) past the
-  // inlining budget of its caller, so accept() was no longer inlined into handlePublish() with a tracer installed
-  // (--trace-turbo-inlining, fan-in QoS 1; docs/benchmarks.md, stop 13).
-  if (p.qos === 0) trace.acked(rc);
+  if (trace !== undefined) tracedAck(c, p.qos, trace, rc);
+}
+
+/**
+ * A traced PUBLISH's span ends once its acknowledgement is written (QoS 1/2: after the commit it waits for, in
+ * order). A call of its own rather than acknowledge()'s `sent` argument: with it the traced 1 % made acknowledge()
+ * and sendAck() run their callback branches too, which grew accept()'s optimised code (V8 inlined 915 bytes into
+ * it) past the inlining budget of its caller, so accept() was no longer inlined into handlePublish() with a tracer
+ * installed (--trace-turbo-inlining, fan-in QoS 1; docs/benchmarks.md, stop 13).
+ */
+function tracedAck(c: ClientContext, qos: number, trace: PublishTrace, rc: number): void {
+  if (qos === 0) trace.acked(rc);
   else afterCommit(c, () => trace.acked(rc));
 }
 

@@ -6,6 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { installedMatchesLock } from "./installed-deps.mjs";
 
 // Tests that run `npm start` set this: an `npm ci` there would replace node_modules under the
 // test files running next to them (npm test has already run this script).
@@ -24,6 +25,12 @@ const hash = createHash("sha256")
   .digest("hex");
 
 if (existsSync(stamp) && readFileSync(stamp, "utf8") === hash) process.exit(0);
+// No stamp (as after `npm ci`, which deletes node_modules with it) or an old one: install only if the tree npm
+// installed differs from the lockfile (scripts/installed-deps.mjs).
+if (existsSync(lock) && installedMatchesLock(root)) {
+  writeFileSync(stamp, hash);
+  process.exit(0);
+}
 
 console.error("[wharf] installing npm dependencies (node_modules missing or stale)…");
 const args = existsSync(lock) ? ["ci", "--no-audit", "--no-fund"] : ["install", "--no-audit", "--no-fund"];

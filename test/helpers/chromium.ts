@@ -1,9 +1,10 @@
-// Debian's /usr/bin/chromium, headless, through playwright-core (browsers cannot be downloaded here), with a fresh
-// profile directory per test; the browser is closed and the profile removed in `t.after`.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { chromium, type BrowserContext } from "playwright-core";
+// Debian's /usr/bin/chromium, headless, through playwright-core (browsers cannot be downloaded here). One browser
+// per test process, started by the first test that asks and closed after the process's last test; each test gets a
+// fresh browser context (its own cookies, storage and cache, as a new profile would be), closed in `t.after`.
+// Why one browser: a launch and close costs ~0.85 s of CPU beyond the test's own work (Chromium's processes), and
+// the browser tests share a process (test/shards/integration.json, group transports-b).
+import { after } from "node:test";
+import { chromium, type Browser, type BrowserContext } from "playwright-core";
 
 const ARGS = [
   "--no-sandbox",
@@ -15,17 +16,19 @@ const ARGS = [
   "--disable-sync",
 ];
 
+let browser: Promise<Browser> | undefined;
+
+// A top-level hook of the test process's root test: it runs after every test file of the process has finished.
+after(async () => {
+  const started = browser;
+  browser = undefined;
+  // A launch that failed has failed its test already.
+  await (await started?.catch(() => undefined))?.close();
+});
+
 export async function launchChromium(t: { after(fn: () => Promise<void>): void }): Promise<BrowserContext> {
-  const profile = mkdtempSync(join(tmpdir(), "wharf-chromium-"));
-  // launchPersistentContext is how playwright takes --user-data-dir.
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: ARGS,
-  });
-  t.after(async () => {
-    await context.close();
-    rmSync(profile, { recursive: true, force: true });
-  });
+  browser ??= chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: ARGS });
+  const context = await (await browser).newContext();
+  t.after(() => context.close());
   return context;
 }

@@ -214,7 +214,9 @@ test("memory: adding then removing 10k random filters leaves no trie nodes", () 
   assert.deepEqual(index.matchAll("a/b"), []);
 });
 
-test("scale: trie nodes visited by a match are the same with 10 or 100k unrelated subscriptions", () => {
+// 10k unrelated filters against 10 (2,000 of each kind below): a match whose visits grew with any kind of them would
+// visit thousands of nodes more. (It used 100k: 0.7-0.9 s of CPU to build, against ~0.07 s for 10k, for the same assertion.)
+test("scale: trie nodes visited by a match are the same with 10 or 10k unrelated subscriptions", () => {
   const topic = "sensors/room1/temp";
   const related = [
     "sensors/room1/temp",
@@ -260,7 +262,7 @@ test("scale: trie nodes visited by a match are the same with 10 or 100k unrelate
     return index;
   };
   const small = visitsFor(build(10));
-  const large = visitsFor(build(100_000));
+  const large = visitsFor(build(10_000));
   assert.equal(small.matches.length, related.length);
   assert.deepEqual(large.matches, small.matches);
   assert.ok(small.visits > 0);

@@ -59,6 +59,13 @@ export class OtelBrokerTracer implements BrokerTracer {
    * between two successes of independent `sampleRatio` trials: the same distribution as one random draw per
    * message, but the unsampled majority (99 of 100 at 1 %) costs a decrement, not a random number (~3 % of the
    * broker's CPU at 600k messages/s when it drew one per message). A CONNECT draws its own number.
+   * The first root publish is recorded (with any sampleRatio above 0), the countdown drawn from there: the broker's
+   * publish path (inbound.ts accept()) then runs its traced branch with its first message, before V8 optimises it.
+   * With the first trace ~100 messages in (at 1 %), accept() was often optimised already, deoptimised at that
+   * trace for its branch's missing type feedback, and while it ran unoptimised the functions it inlines
+   * (publishMessage, acknowledge) were compiled on their own, after which V8 no longer inlined them into it:
+   * calls from then on for every message, in 2-4 of 4 tracing brokers against 0-1 of 4 without tracing
+   * (--trace-opt --trace-deopt, fan-in QoS 1; docs/benchmarks.md, stop 19).
    */
   constructor(
     out: SpanOutput,
@@ -71,7 +78,7 @@ export class OtelBrokerTracer implements BrokerTracer {
     this.#records = records;
     this.#ratio = sampleRatio;
     this.#random = random;
-    this.rootSkip = this.#gap();
+    this.rootSkip = sampleRatio > 0 ? 1 : Infinity;
   }
 
   /** Trials up to and including the next success: 1 + floor(ln(U) / ln(1 − p)), U uniform in (0, 1]. */

@@ -186,12 +186,13 @@ test("tracing.exporter otlp, protocol http/json: spans are POSTed as OTLP/HTTP J
   assert.match(posts[0]!.body, /"service\.name","value":\{"stringValue":"edge-7"\}/);
 });
 
-test("sampling: root publishes by a geometric countdown drawn before any span exists; a CONNECT by random() < sampleRatio; a traceparent's flag decides otherwise", async () => {
+test("sampling: the first root publish recorded, then root publishes by a geometric countdown drawn before any span exists; a CONNECT by random() < sampleRatio; a traceparent's flag decides otherwise", async () => {
   const { SimpleSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
   const exporter = new InMemorySpanExporter();
   const processor = new SimpleSpanProcessor(exporter);
-  // Gaps: 1 + floor(ln(1 − U) / ln(1 − 0.01)). U = 0 → 1 (the next one); U = 0.5 → 69; U = 0.02 → 3.
-  const draws = [0, 0.5, 0.02, 0.5];
+  // The first root publish is recorded without a draw; then gaps: 1 + floor(ln(1 − U) / ln(1 − 0.01)).
+  // U = 0.5 → 69; U = 0.02 → 3.
+  const draws = [0.5, 0.02, 0.5];
   const tracer = new OtelBrokerTracer(await spanOutput(processor), 0.01, () => draws.shift()!);
   const packet = { qos: 0, retain: false, payload: Buffer.from("x"), properties: undefined };
   const sampledAt: number[] = [];

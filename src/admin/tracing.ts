@@ -61,11 +61,9 @@ export class OtelBrokerTracer implements BrokerTracer {
    * broker's CPU at 600k messages/s when it drew one per message). A CONNECT draws its own number.
    * The first root publish is recorded (with any sampleRatio above 0), the countdown drawn from there: the broker's
    * publish path (inbound.ts accept()) then runs its traced branch with its first message, before V8 optimises it.
-   * With the first trace ~100 messages in (at 1 %), accept() was often optimised already, deoptimised at that
-   * trace for its branch's missing type feedback, and while it ran unoptimised the functions it inlines
-   * (publishMessage, acknowledge) were compiled on their own, after which V8 no longer inlined them into it:
-   * calls from then on for every message, in 2-4 of 4 tracing brokers against 0-1 of 4 without tracing
-   * (--trace-opt --trace-deopt, fan-in QoS 1; docs/benchmarks.md, stop 19).
+   * With the first trace ~100 messages in (at 1 %), accept() was often optimised already and was deoptimised at
+   * that trace for its branch's missing type feedback: in 2 of 3 tracing brokers before, 0 of 4 after (--trace-deopt,
+   * fan-in QoS 1; docs/benchmarks.md, stop 19). The share recorded is sampleRatio plus this one publish.
    */
   constructor(
     out: SpanOutput,

@@ -127,13 +127,14 @@ function accept(c: ClientContext, p: PublishPacket, topic: string): void {
   // majority of root PUBLISHes (no user properties, so no traceparent) is one branch and a decrement here, without
   // a call (BrokerTracer.rootSkip). A traced message takes the same calls as every other (createMessage,
   // publishMessage, acknowledge: one call site each, here), with the trace's properties and reference as values,
-  // and only what is the trace's own is out of line (tracer.publish, tracedAck). Why not a function of its own for
-  // the traced message (acceptTraced, until stop 19): its calls of createMessage, publishMessage and acknowledge ran
-  // ~10,000 times a second at 1 % of fan-in, enough for V8 to compile those three on their own, and a function that
-  // has optimised code of its own counts that code's inlined bytecode against its caller's inlining budget
-  // (acknowledge: 337 + 632 bytes, over the 920 of a whole compile): in the tracing brokers publishMessage and
-  // acknowledge were then calls from handlePublish of every message, not inlined (--trace-turbo-inlining, CPU
-  // profiles of fan-in QoS 1: 21 and 15 ns per message as frames of their own; docs/benchmarks.md, stop 19).
+  // and only what is the trace's own is out of line (tracer.publish, tracedAck). A function of its own for the
+  // traced message (acceptTraced, until stop 19) called those three from a second place ~10,000 times a second at
+  // 1 % of fan-in; a function V8 compiled on its own counts that code's inlined bytecode against its caller's
+  // inlining budget (acknowledge: 337 + 632 bytes, over the 920 of a whole compile). Measured since: they are still
+  // compiled on their own in most tracing brokers, by a race of the first second (handlePublish's compile takes
+  // 33-39 ms there against ~9 ms without tracing, and they run meanwhile), so this is not what decides it
+  // (docs/benchmarks.md, stop 19). The tracer records the first root publish, so this branch has run before V8
+  // optimises accept() (else it was deoptimised at the first trace).
   let trace: PublishTrace | undefined;
   const tracer = broker.tracer;
   if (tracer !== undefined) {

@@ -6,7 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { installedMatchesLock } from "./installed-deps.mjs";
+import { DIRECT, installedMatchesLock } from "./installed-deps.mjs";
 
 // Tests that run `npm start` set this: an `npm ci` there would replace node_modules under the
 // test files running next to them (npm test has already run this script).
@@ -18,7 +18,7 @@ const stamp = join(root, "node_modules", ".wharf-deps-stamp");
 
 // Only the fields that decide what gets installed: editing a script in package.json must not cost an `npm ci`.
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-const installed = ["dependencies", "devDependencies", "optionalDependencies", "peerDependencies", "overrides"];
+const installed = [...DIRECT, "overrides"];
 const hash = createHash("sha256")
   .update(JSON.stringify(installed.map((k) => pkg[k] ?? null)))
   .update(existsSync(lock) ? readFileSync(lock) : "")

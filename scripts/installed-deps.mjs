@@ -10,7 +10,7 @@ import { join } from "node:path";
 const readJson = (file) => JSON.parse(readFileSync(file, "utf8"));
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 /** The fields of package.json that npm copies into the lockfile's root entry; `npm ci` refuses if they differ. */
-const DIRECT = ["dependencies", "devDependencies", "optionalDependencies", "peerDependencies"];
+export const DIRECT = ["dependencies", "devDependencies", "optionalDependencies", "peerDependencies"];
 
 /**
  * True if `root`'s node_modules is the tree `npm ci` would install from its package-lock.json: package.json's direct

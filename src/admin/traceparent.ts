@@ -40,7 +40,9 @@ export function traceparentOf(properties: Properties | undefined): string | unde
  * broker does not change) are kept in order.
  */
 export function withTraceparent(properties: Properties | undefined, value: string): Properties {
-  const ups = properties?.userProperties ?? [];
+  // A root trace's PUBLISH has no properties (fan-in's publishers send none): no copy of nothing to make.
+  if (properties === undefined) return { userProperties: [[TRACEPARENT, value]] };
+  const ups = properties.userProperties ?? [];
   const out: [string, string][] = [];
   let replaced = false;
   for (const [k, v] of ups) {

@@ -9,7 +9,7 @@ import { InMemorySpanExporter, SimpleSpanProcessor, BasicTracerProvider } from "
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { ROOT_CONTEXT, SpanStatusCode, trace } from "@opentelemetry/api";
 import { otlpRequest } from "../../../src/admin/otlp.ts";
-import { ProtoRequest, otlpRequestProto } from "../../../src/admin/otlp-proto.ts";
+import { PbWriter, ProtoRequest, otlpRequestProto } from "../../../src/admin/otlp-proto.ts";
 import { encodeDeliver, encodePublish } from "../../../src/admin/otlp-templates.ts";
 import { SpanRecordSink } from "../../../src/admin/record-spans.ts";
 import type { PublishSink } from "../../../src/admin/trace-record.ts";
@@ -327,6 +327,21 @@ test("OtlpProtoBatcher: spans encoded as they end go out in requests of at most 
   await down.shutdown();
   assert.equal(down.dropped, 1);
   assert.equal(errors.length, 1);
+});
+
+test("fixed64 times: PbWriter.nanos() writes sec × 1e9 + ns exactly, within a second and across seconds (its per-second halves, the carry into the high word)", () => {
+  const w = new PbWriter(64);
+  // Seconds from 1970 to 2106, each with ns values at 0, near 1e9 and random; and runs of one second then another.
+  const secs = [0, 1, 4, 65_535, 65_536, 1_700_000_000, 1_700_000_001, 4_294_967_295];
+  for (let i = 0; i < 2000; i++) secs.push(Math.floor(Math.random() * 4_294_967_296));
+  for (const sec of secs) {
+    for (const ns of [0, 1, 999_999_999, Math.floor(Math.random() * 1e9), Math.floor(Math.random() * 1e9)]) {
+      w.n = 0;
+      w.nanos(7, sec, ns);
+      assert.equal(w.buf[0], (7 << 3) | 1, "tag: field 7, fixed64");
+      assert.equal(w.buf.readBigUInt64LE(1), BigInt(sec) * 1_000_000_000n + BigInt(ns), `${sec} s ${ns} ns`);
+    }
+  }
 });
 
 test("the default exporter's span output loads the SDK only when a span's resource or scope is read, and gives the SDK's", async () => {

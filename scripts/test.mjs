@@ -54,15 +54,15 @@ function start(label, cmd, args, buffered) {
   });
 }
 
-/** scripts/checks.mjs in a child process: one promise per step (build, typecheck, lint), settled as each step ends. */
+/** scripts/checks.mjs in a child process: one promise per step (build, typecheck), settled as each step ends. */
 function runChecks() {
-  const names = ["build", "typecheck", "lint"];
+  const names = ["build", "typecheck"];
   const t0 = Date.now();
   console.log(`\n[wharf] ${names.join(" + ")}: node scripts/checks.mjs (one TypeScript program)`);
-  // A larger young generation (V8's default grows it to 16 MB): the program, its types and eslint's trees live for the
-  // whole run, and a small young generation copies them again at each of ~160 scavenges (49 with 64 MB). The typed
-  // lint took 27.4-28.7 s of CPU with it against 31.2-35.0 s without, all of checks.mjs 49-52 s against 54-62 s
-  // (alternating runs, load 4-14, 2026-12-06).
+  // A larger young generation (V8's default grows it to 16 MB): the program and its types live for the whole run, and
+  // a small young generation copies them again at each scavenge (~160 with 16 MB, 49 with 64 MB, when the typed ESLint
+  // still ran here). All of checks.mjs took 49-52 s of CPU with it against 54-62 s without (alternating runs, load
+  // 4-14, 2026-12-06), most of it in that lint.
   const child = fork(join(root, "scripts", "checks.mjs"), [], {
     cwd: root,
     execArgv: ["--max-semi-space-size=64"],
@@ -97,15 +97,18 @@ function runChecks() {
 const peers = await start("peers", process.execPath, [join(root, "scripts", "ensure-peers.mjs")]);
 if (peers.status !== 0) process.exit(peers.status);
 
-// The checks and the tests run side by side so that both cores are busy from the start to the end: the format check in
-// its own processes, the build, typecheck and typed lint on one TypeScript program in another (scripts/checks.mjs), and
-// the tests as soon as that has written dist/. Each check prints its output as one block when it ends; `npm test`
-// fails if any of them fails.
+// The checks and the tests run side by side so that both cores are busy from the start to the end: the lint (oxlint,
+// scripts/lint.mjs) and the format check each in their own processes, the build and typecheck on one TypeScript
+// program in another (scripts/checks.mjs), and the tests as soon as that has written dist/. Each check prints its
+// output as one block when it ends; `npm test` fails if any of them fails.
 const pending = [];
 /** Settled when the checks' process has exited (its CPU is counted in the summary only once it is reaped). */
 let checksClosed = Promise.resolve();
 if (!testsOnly) {
-  console.log("\n[wharf] format + build + typecheck + lint: side by side, the tests start after the build");
+  console.log("\n[wharf] lint + format + build + typecheck: side by side, the tests start after the build");
+  // The lint first: it needs nothing the others make (its type-aware rules build their own program), and it prints
+  // its CPU seconds at its end.
+  pending.push(start("lint", process.execPath, [join(root, "scripts", "lint.mjs")], true));
   // Biome formats the TypeScript, JavaScript, JSON and CSS files (biome.jsonc): 0.6 s of CPU where prettier took ~13 s
   // without its cache (stop 20, docs/benchmarks.md). Biome 2.6's HTML formatter is experimental and its YAML
   // formatter deleted the blank line before `mqtt:`'s heading comment in config/wharf.example.yaml (after the commented
@@ -188,9 +191,9 @@ const runner = testsOnly
   : ["--enable-source-maps", ...report, join(root, "scripts", "run-tests.mjs"), ...ordered.map(compiled)];
 const tests = start("tests", process.execPath, runner);
 const results = await Promise.all([...pending, tests]);
-// The lint reports over IPC just before its process exits: wait for the exit, or a run whose lint ends last would
-// leave the checks' ~55 s of CPU out of the figure below (it counts only reaped children: 160 s printed against
-// 236 s polled from /proc, 2026-12-06).
+// The typecheck reports over IPC just before its process exits: wait for the exit, or a run whose typecheck ends last
+// would leave the checks' CPU out of the figure below (it counts only reaped children: 160 s printed against 236 s
+// polled from /proc when the typed lint still ran there, 2026-12-06).
 await checksClosed;
 const failed = results.filter((r) => r.status !== 0);
 console.log(

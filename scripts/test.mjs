@@ -59,13 +59,11 @@ function runChecks() {
   const names = ["build", "typecheck"];
   const t0 = Date.now();
   console.log(`\n[wharf] ${names.join(" + ")}: node scripts/checks.mjs (one TypeScript program)`);
-  // A larger young generation (V8's default grows it to 16 MB): the program and its types live for the whole run, and
-  // a small young generation copies them again at each scavenge (~160 with 16 MB, 49 with 64 MB, when the typed ESLint
-  // still ran here). All of checks.mjs took 49-52 s of CPU with it against 54-62 s without (alternating runs, load
-  // 4-14, 2026-12-06), most of it in that lint.
+  // V8's default young generation: the 64 MB one it had while the typed ESLint ran here (49-52 s of CPU against 54-62,
+  // 2026-12-06) gains nothing for the build and typecheck alone: 19.7-21.0 s against 19.4-20.1 s (5 and 3 runs, load
+  // 2-5, 2026-12-07), and 0.70 against 0.61 GB of memory.
   const child = fork(join(root, "scripts", "checks.mjs"), [], {
     cwd: root,
-    execArgv: ["--max-semi-space-size=64"],
     stdio: ["ignore", "pipe", "pipe", "ipc"],
   });
   const out = [];

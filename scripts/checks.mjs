@@ -1,14 +1,14 @@
 #!/usr/bin/env node
-// `npm test`'s build, typecheck and typed lint, on one TypeScript program instead of three.
-// Why: `tsc -p tsconfig.build.json`, `tsc --noEmit` and eslint's typed rules each parsed and checked the same ~580
-// files (about 6, 15 and 20 s of CPU on this machine). Here one program emits src/ into dist/ (the files and output
-// of `npm run build`), reports every diagnostic `tsc --noEmit -p .` would, and is handed to eslint
-// (`parserOptions.programs`), whose typed rules then query a checker that has already done the work.
-// `npm run build`, `npm run typecheck` and `npm run lint` still run the tools themselves.
+// `npm test`'s build and typecheck, on one TypeScript program instead of two.
+// Why: `tsc -p tsconfig.build.json` and `tsc --noEmit` each parsed and checked the same ~580 files (about 6 and 15 s of
+// CPU on this machine). Here one program emits src/ into dist/ (the files and output of `npm run build`) and reports
+// every diagnostic `tsc --noEmit -p .` would. `npm run build` and `npm run typecheck` still run tsc themselves. The
+// lint runs beside this in its own process (scripts/lint.mjs: oxlint, whose type-aware rules build their own
+// typescript-go program).
 //
 // scripts/test.mjs forks this file: each step reports { step, ok, output, secs } over IPC as soon as it ends, so the
-// tests start once dist/ is built while the typecheck and lint go on. Run alone, it prints each step's result and
-// exits non-zero if any failed.
+// tests start once dist/ is built while the typecheck goes on. Run alone, it prints each step's result and exits
+// non-zero if any failed.
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -138,19 +138,3 @@ const diagnostics = [
   ...program.getSemanticDiagnostics(),
 ];
 report("typecheck", diagnostics.length === 0, formatDiagnostics(diagnostics), t0);
-
-// 3. Lint: `eslint --max-warnings 0 .` with eslint.config.js, the TypeScript files' types from the program above
-// (eslint.config.js asks for projectService, which would build its own program of the same files).
-t0 = performance.now();
-const { ESLint } = await import("eslint");
-const eslint = new ESLint({
-  cwd: root,
-  overrideConfig: {
-    files: ["**/*.ts", "**/*.mts", "**/*.cts"],
-    languageOptions: { parserOptions: { projectService: false, programs: [program] } },
-  },
-});
-const results = await eslint.lintFiles(["."]);
-const problems = results.reduce((n, r) => n + r.errorCount + r.fatalErrorCount + r.warningCount, 0);
-const formatter = await eslint.loadFormatter("stylish");
-report("lint", problems === 0, await formatter.format(results), t0);

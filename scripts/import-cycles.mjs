@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Import cycles in src/: every relative import counts, `import type` and `export … from` included (a type-only
-// cycle still couples the modules and turns into a runtime cycle the day someone imports a value). Used by the
-// `wharf/no-import-cycle` ESLint rule (eslint.config.js), so `npm run lint` and `npm test` fail on a cycle;
-// `node scripts/import-cycles.mjs` prints them.
+// cycle still couples the modules and turns into a runtime cycle the day someone imports a value).
+// `node scripts/import-cycles.mjs` prints them, and test/unit/lint/import-cycles.test.ts fails on any in src/; the lint
+// fails on them too (oxlint's import/no-cycle, .oxlintrc.jsonc).
 //
 // Strongly connected components (Tarjan) of the module graph; each component of more than one module, or a
 // module importing itself, is reported with one concrete cycle through it.
@@ -128,15 +128,9 @@ function concreteCycle(graph, comp) {
   return { members: comp, cycle: [start, start] };
 }
 
-const cache = new Map();
-/** Cycles of `root`, computed once per process (the ESLint rule asks for every file). */
+/** Cycles of the source files under `root`. */
 export function cyclesOf(root) {
-  let found = cache.get(root);
-  if (found === undefined) {
-    found = findCycles(importGraph(root));
-    cache.set(root, found);
-  }
-  return found;
+  return findCycles(importGraph(root));
 }
 
 const isMain = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url);

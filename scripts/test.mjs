@@ -54,18 +54,16 @@ function start(label, cmd, args, buffered) {
   });
 }
 
-/** scripts/checks.mjs in a child process: one promise per step (build, typecheck, lint), settled as each step ends. */
+/** scripts/checks.mjs in a child process: one promise per step (build, typecheck), settled as each step ends. */
 function runChecks() {
-  const names = ["build", "typecheck", "lint"];
+  const names = ["build", "typecheck"];
   const t0 = Date.now();
   console.log(`\n[wharf] ${names.join(" + ")}: node scripts/checks.mjs (one TypeScript program)`);
-  // A larger young generation (V8's default grows it to 16 MB): the program, its types and eslint's trees live for the
-  // whole run, and a small young generation copies them again at each of ~160 scavenges (49 with 64 MB). The typed
-  // lint took 27.4-28.7 s of CPU with it against 31.2-35.0 s without, all of checks.mjs 49-52 s against 54-62 s
-  // (alternating runs, load 4-14, 2026-12-06).
+  // V8's default young generation: the 64 MB one it had while the typed ESLint ran here (49-52 s of CPU against 54-62,
+  // 2026-12-06) gains nothing for the build and typecheck alone: 19.7-21.0 s against 19.4-20.1 s (5 and 3 runs, load
+  // 2-5, 2026-12-07), and 0.70 against 0.61 GB of memory.
   const child = fork(join(root, "scripts", "checks.mjs"), [], {
     cwd: root,
-    execArgv: ["--max-semi-space-size=64"],
     stdio: ["ignore", "pipe", "pipe", "ipc"],
   });
   const out = [];
@@ -97,22 +95,27 @@ function runChecks() {
 const peers = await start("peers", process.execPath, [join(root, "scripts", "ensure-peers.mjs")]);
 if (peers.status !== 0) process.exit(peers.status);
 
-// The checks and the tests run side by side so that both cores are busy from the start to the end: prettier in its
-// own process, the build, typecheck and typed lint on one TypeScript program in another (scripts/checks.mjs), and
-// the tests as soon as that has written dist/. Each check prints its output as one block when it ends; `npm test`
-// fails if any of them fails.
+// The checks and the tests run side by side so that both cores are busy from the start to the end: the lint (oxlint,
+// scripts/lint.mjs) and the format check each in their own processes, the build and typecheck on one TypeScript
+// program in another (scripts/checks.mjs), and the tests as soon as that has written dist/. Each check prints its
+// output as one block when it ends; `npm test` fails if any of them fails.
 const pending = [];
 /** Settled when the checks' process has exited (its CPU is counted in the summary only once it is reaped). */
 let checksClosed = Promise.resolve();
 if (!testsOnly) {
-  console.log("\n[wharf] format + build + typecheck + lint: side by side, the tests start after the build");
-  // --cache (node_modules/.cache/prettier): a second run checks only the files that changed, 14 s of CPU -> ~1 s.
-  // The cache keys on each file's content and prettier's options, so it cannot hide a badly formatted file.
-  // The same 64 MB young generation as the checks below: 14.8-15.5 s of CPU against 16.9-17.5 s (alternating runs,
-  // load 3, 2026-12-06).
+  console.log("\n[wharf] lint + format + build + typecheck: side by side, the tests start after the build");
+  // The lint first: it needs nothing the others make (its type-aware rules build their own program), and it prints
+  // its CPU seconds at its end.
+  pending.push(start("lint", process.execPath, [join(root, "scripts", "lint.mjs")], true));
+  // Biome formats the TypeScript, JavaScript, JSON and CSS files (biome.jsonc): 0.6 s of CPU where prettier took ~13 s
+  // without its cache (stop 20, docs/benchmarks.md). Biome 2.6's HTML formatter is experimental and its YAML
+  // formatter deleted the blank line before `mqtt:`'s heading comment in config/wharf.example.yaml (after the commented
+  // out listeners), so prettier still checks those two kinds of file: its start-up for two files.
+  const biome = join(root, "node_modules", "@biomejs", "biome", "bin", "biome");
+  pending.push(start("format", process.execPath, [biome, "format", "."], true));
   const prettier = join(root, "node_modules", "prettier", "bin", "prettier.cjs");
-  const format = ["--max-semi-space-size=64", prettier, "--check", "--cache", "--log-level", "warn", "."];
-  pending.push(start("format", process.execPath, format, true));
+  const byPrettier = [prettier, "--check", "--log-level", "warn", "**/*.{html,yaml,yml}"];
+  pending.push(start("format (yaml, html)", process.execPath, byPrettier, true));
   const checks = runChecks();
   checksClosed = checks.closed;
   pending.push(...checks.steps);
@@ -186,9 +189,9 @@ const runner = testsOnly
   : ["--enable-source-maps", ...report, join(root, "scripts", "run-tests.mjs"), ...ordered.map(compiled)];
 const tests = start("tests", process.execPath, runner);
 const results = await Promise.all([...pending, tests]);
-// The lint reports over IPC just before its process exits: wait for the exit, or a run whose lint ends last would
-// leave the checks' ~55 s of CPU out of the figure below (it counts only reaped children: 160 s printed against
-// 236 s polled from /proc, 2026-12-06).
+// The typecheck reports over IPC just before its process exits: wait for the exit, or a run whose typecheck ends last
+// would leave the checks' CPU out of the figure below (it counts only reaped children: 160 s printed against 236 s
+// polled from /proc when the typed lint still ran there, 2026-12-06).
 await checksClosed;
 const failed = results.filter((r) => r.status !== 0);
 console.log(

@@ -2,8 +2,8 @@
 // `import ts from "typescript"` makes Node 20 first scan all of it for syntax (module format detection) and then
 // lex it for its export names, before running it as CommonJS anyway: `node` with that import costs 0.70-0.96 s of
 // CPU against 0.26-0.34 s with require() (5 runs each, 2026-12-07). Every process that loads it this way gains the
-// difference once: scripts/checks.mjs (with test-build.mjs and import-cycles.mjs) and the unit test shard whose
-// lint tests load import-cycles.mjs. require() returns the same instance typescript-eslint loads.
+// difference once: scripts/checks.mjs (with test-build.mjs) and the unit test shard whose lint tests load
+// import-cycles.mjs.
 import { createRequire } from "node:module";
 
 /** @type {typeof import("typescript")} */

@@ -1,6 +1,6 @@
 // The lifecycle states of a client connection. A leaf module: packet handlers, persistence and the connection
 // itself all read the state, and none of them may import connection.ts for it (that closed an import cycle of
-// eleven modules; scripts/import-cycles.mjs now fails the lint on any cycle).
+// eleven modules; the lint's import/no-cycle and scripts/import-cycles.mjs now fail `npm test` on any cycle).
 
 export const ConnState = {
   /** Waiting for CONNECT. */

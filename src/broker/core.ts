@@ -4,8 +4,8 @@
 //    without being a socket.
 //  - BrokerCore: the broker services a handler may use (options, auth, routing, sessions, persistence gate).
 // Both live in this one module because each names the other; everything they reference is imported as a type from
-// modules below the handlers, so no handler ever imports connection.ts or broker.ts (no import cycle; the lint
-// checks it with scripts/import-cycles.mjs).
+// modules below the handlers, so no handler ever imports connection.ts or broker.ts (no import cycle: the lint's
+// import/no-cycle and the test of scripts/import-cycles.mjs check it).
 import type { Packet, Properties, ProtocolVersion, PublishPacket, Will } from "../codec/index.ts";
 import type { Clock, Deadlines, Logger } from "../util/index.ts";
 import type { AuthenticatorRegistry } from "./auth/index.ts";

@@ -161,7 +161,10 @@ export function decodePublish(r: Reader, flags: number, v: ProtocolVersion): Pub
 }
 
 type AckType =
-  typeof PacketType.PUBACK | typeof PacketType.PUBREC | typeof PacketType.PUBREL | typeof PacketType.PUBCOMP;
+  | typeof PacketType.PUBACK
+  | typeof PacketType.PUBREC
+  | typeof PacketType.PUBREL
+  | typeof PacketType.PUBCOMP;
 
 /** PUBACK, PUBREC, PUBREL, PUBCOMP. 5.0 may omit reason code (= 0) and properties. */
 export function decodeAck<T extends AckType>(r: Reader, type: T, v: ProtocolVersion): AckPacket<T> {

@@ -10,7 +10,10 @@ import { hashKey } from "./partition.ts";
 
 /** Where a new stream group starts (`stream-offset` on SUBSCRIBE); ignored once the group has a committed offset. */
 export type StreamStart =
-  { kind: "earliest" } | { kind: "latest" } | { kind: "offset"; offset: number } | { kind: "timestamp"; at: number };
+  | { kind: "earliest" }
+  | { kind: "latest" }
+  | { kind: "offset"; offset: number }
+  | { kind: "timestamp"; at: number };
 
 /** One message of a queue as stored (the body is stored once per queue, whatever the number of groups). */
 export interface QueueRecord {

@@ -17,7 +17,8 @@ export const BODY_INSIDE = -1;
 
 /** A numeric meta column (NaN: absent in that slot) or a boolean one (0 absent, 1 false, 2 true). */
 export type MetaColumn =
-  { readonly kind: "num"; readonly data: Float64Array } | { readonly kind: "bool"; readonly data: Uint8Array };
+  | { readonly kind: "num"; readonly data: Float64Array }
+  | { readonly kind: "bool"; readonly data: Uint8Array };
 
 export interface SeqPage {
   readonly index: number;

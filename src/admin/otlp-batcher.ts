@@ -15,15 +15,20 @@ import { encodeDeliver, encodePublish } from "./otlp-templates.ts";
 import type { PublishRecord, PublishSink } from "./trace-record.ts";
 
 /**
- * Spans per request. 2048, not the SDK's maxExportBatchSize of 512: each POST costs the broker ~0.8 ms of CPU in
- * undici (request object, headers, the response parser, the body stream), independent of its size, and at 1 % of
- * ~500k msg/s (~10,000 spans/s) 512-span requests made that 3.4-3.7 % of the broker's busy time in fan-in QoS 0
- * (docs/benchmarks.md, stop 13); 2048 spans are ~600 KB of protobuf, far below collectors' request limits.
+ * Spans per request. 8192, not the SDK's maxExportBatchSize of 512: each POST costs the broker CPU independent of its
+ * size, in the HTTP worker (undici's request object, headers, response parser, body stream) and on V8's platform
+ * threads (the worker's compiles and GC). 512-span requests made that 3.4-3.7 % of the broker's busy time at 1 % of
+ * ~500k msg/s in fan-in QoS 0 (stop 13); 2048-span requests still cost ~1.2 µs per traced message on those threads
+ * at 10 % sampling, 8192 ~0.6 (other threads 0.221 -> 0.102 µs per message, 5 rounds; docs/benchmarks.md, stop 20).
+ * 8192 spans are ~2.6 MB of protobuf, under the OpenTelemetry Collector's default request limit (20 MiB).
  */
-export const MAX_BATCH = 2048;
+export const MAX_BATCH = 8192;
 /** A request holding fewer spans goes out after this long (the SDK waits 5 s; a second keeps traces current). */
 export const FLUSH_MS = 1000;
-/** Requests outstanding at most: 4 × 2048 spans (~2.4 MB) while a collector is slow; beyond, spans are dropped. */
+/**
+ * Requests outstanding at most: 4 × 8192 spans (~10.5 MB, outside the JavaScript heap) while a collector is slow;
+ * beyond, spans are dropped.
+ */
 export const MAX_IN_FLIGHT = 4;
 /** The first request's buffer, and the least any request starts with (bytes). */
 const MIN_REQUEST_BYTES = 64 * 1024;

@@ -20,8 +20,9 @@ export class PbWriter {
   n = 0;
 
   /**
-   * 256 KB: a full request (MAX_BATCH spans, ~600 KB) then grows twice. Never from Node's shared pool (allocUnsafeSlow):
-   * a finished request's buffer is its own, so that it can be moved to the HTTP worker (ProtoRequest.finish()).
+   * 256 KB by default (the batcher passes its previous request's size: a full one, MAX_BATCH spans, is ~2.6 MB).
+   * Never from Node's shared pool (allocUnsafeSlow): a finished request's buffer is its own, so that it can be moved
+   * to the HTTP worker (ProtoRequest.finish()).
    * `buf`: a buffer to write into instead (the batcher's reused shared buffers); grown into a SharedArrayBuffer if
    * it is one.
    */

@@ -262,7 +262,7 @@ test("tracing.exporter otlp (default protocol http/protobuf): spans are POSTed a
   ]);
 });
 
-test("OtlpProtoBatcher: spans encoded as they end go out in requests of at most MAX_BATCH (2048); with the endpoint down they are dropped and counted, nothing waits", async (t) => {
+test("OtlpProtoBatcher: spans encoded as they end go out in requests of at most MAX_BATCH (8192); with the endpoint down they are dropped and counted, nothing waits", async (t) => {
   const { createServer } = await import("node:http");
   const { OtlpProtoBatcher, MAX_BATCH } = await import("../../../src/admin/otlp-batcher.ts");
   const bodies: Buffer[] = [];
@@ -293,7 +293,7 @@ test("OtlpProtoBatcher: spans encoded as they end go out in requests of at most 
     const o = asJsonShape(b) as { resourceSpans: { scopeSpans: { spans: Obj[] }[] }[] };
     return o.resourceSpans[0]!.scopeSpans[0]!.spans.length;
   });
-  // The requests are concurrent (up to MAX_IN_FLIGHT): at 2048 spans (~600 KB) they may arrive in any order.
+  // The requests are concurrent (up to MAX_IN_FLIGHT): at 8192 spans (~2.6 MB) they may arrive in any order.
   assert.deepEqual(
     [...counts].sort((a, b) => b - a),
     [MAX_BATCH, MAX_BATCH, 2 * n - 2 * MAX_BATCH],

@@ -1,19 +1,24 @@
 // The npm package as users get it: `npm pack` (building dist/), installed from the tarball into a plain JavaScript
 // project and a TypeScript project, where the examples of examples/ run, the TypeScript ones compiled and
-// typechecked (strict, skipLibCheck off) against the published .d.ts files alone, and the `wharf` bin runs the
-// compiled CLI. Nothing of the repository is on the consumer's module path.
+// typechecked (strict, every published .d.ts checked too) against the published .d.ts files alone, and the `wharf`
+// bin runs the compiled CLI. Nothing of the repository is on the consumer's module path.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { repoRoot } from "../../helpers/spawn-wharf.ts";
 import { examples, expectedOutput, installTarball, packRepo, sh, tarballFiles } from "../../helpers/pack.ts";
+import { nodeArgsFor } from "../../helpers/ts-child.ts";
 
 const work = mkdtempSync(join(tmpdir(), "wharf-pack-"));
 const jsDir = join(work, "js");
-/** The repository's compiler: a development tool, not something the package needs. */
-const tsc = join(repoRoot, "node_modules", "typescript", "bin", "tsc");
+/**
+ * `tsc -p .` with the repository's TypeScript (a development tool, not something the package needs), except that
+ * @types/node's own declarations are not checked: see the helper.
+ */
+const consumerTsc = nodeArgsFor(fileURLToPath(new URL("../../helpers/consumer-typecheck.ts", import.meta.url)));
 const tsDir = join(work, "ts");
 let tarball = "";
 
@@ -62,9 +67,10 @@ for (const example of examples(".mjs")) {
 }
 
 /**
- * The TypeScript project compiled once (each tsc run loads @types/node and the package's declarations: ~4.5 s of CPU):
- * the examples and bad.ts, a type error against the published API. tsc exits non-zero because of bad.ts and still
- * emits the examples; the tests below check that bad.ts's error is reported and that it is the only one.
+ * The TypeScript project compiled once (each compile loads @types/node and the package's declarations: ~2.5 s of CPU):
+ * the examples, bad.ts, a type error against the published API, and bad-declarations.d.ts, a declaration file with
+ * an error (declaration files are checked, as the published ones must be). The compile exits non-zero because of
+ * them and still emits the examples; the tests below check that both errors are reported and are the only ones.
  */
 let compiled: Promise<{ status: number; output: string }> | undefined;
 function compileTsProject(): Promise<{ status: number; output: string }> {
@@ -76,6 +82,7 @@ function compileTsProject(): Promise<{ status: number; output: string }> {
       join(tsDir, "bad.ts"),
       'import { createBroker } from "wharfmq";\nawait createBroker({ listeners: [{ port: "1883" }] });\n',
     );
+    writeFileSync(join(tsDir, "bad-declarations.d.ts"), "export declare const broken: NoSuchType;\n");
     const tsconfig = {
       compilerOptions: {
         target: "ES2022",
@@ -85,16 +92,17 @@ function compileTsProject(): Promise<{ status: number; output: string }> {
         skipLibCheck: false,
         // TypeScript's own lib files (lib.es2022.full.d.ts, DOM included) are not checked: they are not ours, and
         // checking them cost ~1.6 of this tsc's ~6 s of CPU (4.1-4.7 against 5.9-6.8 s, 4 runs each, 2026-12-07).
-        // Every other declaration file, the published ones and @types/node, is still checked.
+        // Nor are @types/node's (test/helpers/consumer-typecheck.ts); every other declaration file, the published
+        // ones first, is checked.
         skipDefaultLibCheck: true,
         types: ["node"],
         outDir: "out",
       },
-      files: [...tsExamples, "bad.ts"],
+      files: [...tsExamples, "bad.ts", "bad-declarations.d.ts"],
     };
     writeFileSync(join(tsDir, "tsconfig.json"), JSON.stringify(tsconfig, null, 2));
     try {
-      const { stdout } = await sh(process.execPath, [tsc, "-p", ".", "--listFiles", "--pretty", "false"], tsDir);
+      const { stdout } = await sh(process.execPath, [...consumerTsc, tsDir], repoRoot);
       return { status: 0, output: stdout };
     } catch (err) {
       return { status: 1, output: (err as Error).message };
@@ -111,9 +119,9 @@ test(
     const errors = output.split("\n").filter((l) => /error TS\d+/.test(l));
     assert.ok(errors.length > 0, `bad.ts's error is reported:\n${output}`);
     assert.deepEqual(
-      errors.filter((l) => !l.startsWith("bad.ts(")),
+      errors.filter((l) => !l.startsWith("bad.ts(") && !l.startsWith("bad-declarations.d.ts(")),
       [],
-      "no error outside bad.ts: the examples typecheck against the published declarations",
+      "no error outside bad.ts and bad-declarations.d.ts: the examples and the published declarations typecheck",
     );
     const ownLib = join(repoRoot, "node_modules", "typescript");
     const fromRepo = output
@@ -146,12 +154,13 @@ test(
 );
 
 test(
-  "TypeScript project: a type error against the published API is reported (the check is not vacuous)",
+  "TypeScript project: a type error against the published API, and one in a declaration file, are reported (the check is not vacuous)",
   slow,
   async () => {
     const { status, output } = await compileTsProject();
     assert.equal(status, 1, "tsc fails");
     assert.match(output, /bad\.ts\(2,\d+\): error TS2322:.*(listeners|string.*number)/);
+    assert.match(output, /bad-declarations\.d\.ts\(1,\d+\): error TS\d+: Cannot find name .NoSuchType./);
   },
 );
 

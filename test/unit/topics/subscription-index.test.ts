@@ -28,10 +28,26 @@ function randomFilter(rnd: Rng): string {
 
 type Model = Map<string, Map<string, number>>;
 
-function bruteForce(model: Model, topic: string): string[] {
+/**
+ * topicMatches(filter, topic), asked once per pair: it is pure, and one property test below asks it ~1.1 M times for
+ * ~220 k distinct pairs (692 filters, ~320 topics; seed 298008), each call splitting both strings. The two tests took
+ * 1.37 (1.29-1.79) s of CPU with a call per ask and 1.00 (0.87-1.20) s with the memo (5 alternating runs, 2026-12-07).
+ * The oracle's answers are the same; matchAll is still asked for every drawn topic. One memo per test, so its ~220 k
+ * entries are garbage once the test ends (the unit tests share one process).
+ */
+type MatchMemo = Map<string, Map<string, boolean>>;
+function matchesOnce(memo: MatchMemo, filter: string, topic: string): boolean {
+  let byFilter = memo.get(topic);
+  if (byFilter === undefined) memo.set(topic, (byFilter = new Map()));
+  let m = byFilter.get(filter);
+  if (m === undefined) byFilter.set(filter, (m = topicMatches(filter, topic)));
+  return m;
+}
+
+function bruteForce(memo: MatchMemo, model: Model, topic: string): string[] {
   const out: string[] = [];
   for (const [filter, subs] of model) {
-    if (!topicMatches(filter, topic)) continue;
+    if (!matchesOnce(memo, filter, topic)) continue;
     for (const [key, value] of subs) out.push(`${filter}|${key}|${value}`);
   }
   return out.sort();
@@ -60,7 +76,13 @@ function expectedNodes(model: Model): number {
   return prefixes.size;
 }
 
-function checkAgainstModel(index: SubscriptionIndex<number>, model: Model, rnd: Rng, topics: number): void {
+function checkAgainstModel(
+  memo: MatchMemo,
+  index: SubscriptionIndex<number>,
+  model: Model,
+  rnd: Rng,
+  topics: number,
+): void {
   assert.equal(index.size, modelSize(model));
   assert.equal(index.nodeCount, expectedNodes(model));
   // The model does not change during one check, so the brute force's answer for a topic drawn again is the one it
@@ -70,7 +92,7 @@ function checkAgainstModel(index: SubscriptionIndex<number>, model: Model, rnd: 
   for (let i = 0; i < topics; i++) {
     const topic = randomTopic(rnd);
     let want = expected.get(topic);
-    if (want === undefined) expected.set(topic, (want = bruteForce(model, topic)));
+    if (want === undefined) expected.set(topic, (want = bruteForce(memo, model, topic)));
     assert.deepEqual(indexed(index, topic), want, `topic ${JSON.stringify(topic)} seed ${SEED}`);
   }
 }
@@ -80,6 +102,7 @@ for (const cacheSize of [0, 16]) {
     const rnd = new Rng(SEED + cacheSize);
     const index = new SubscriptionIndex<number>({ cacheSize });
     const model: Model = new Map();
+    const memo: MatchMemo = new Map();
     const keys = Array.from({ length: 8 }, (_, i) => `c${i}`);
     let value = 0;
     for (let round = 0; round < 6; round++) {
@@ -92,9 +115,9 @@ for (const cacheSize of [0, 16]) {
         subs.set(key, ++value);
         assert.equal(index.add(filter, key, value), isNew);
         // Interleave matches with mutations so that stale cache entries would be seen.
-        if (i % 50 === 0) checkAgainstModel(index, model, rnd, 5);
+        if (i % 50 === 0) checkAgainstModel(memo, index, model, rnd, 5);
       }
-      checkAgainstModel(index, model, rnd, 300);
+      checkAgainstModel(memo, index, model, rnd, 300);
       for (let i = 0; i < 500; i++) {
         const filter = randomFilter(rnd);
         const key = rnd.pick(keys);
@@ -103,9 +126,9 @@ for (const cacheSize of [0, 16]) {
         if (subs?.size === 0) model.delete(filter);
         assert.equal(index.remove(filter, key), existed);
         assert.equal(index.get(filter, key), undefined);
-        if (i % 50 === 0) checkAgainstModel(index, model, rnd, 5);
+        if (i % 50 === 0) checkAgainstModel(memo, index, model, rnd, 5);
       }
-      checkAgainstModel(index, model, rnd, 300);
+      checkAgainstModel(memo, index, model, rnd, 300);
       for (const [filter, subs] of model) for (const [key, v] of subs) assert.equal(index.get(filter, key), v);
     }
   });

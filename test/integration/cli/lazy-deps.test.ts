@@ -34,7 +34,9 @@ const OPTIONAL = ["undici", "yaml", "ws", "jose", "@node-rs/argon2", "lmdb", "pi
 
 test("a start with a memory store and JSON logs loads none of the optional packages", async (t) => {
   const loaded = await packagesLoaded(t, []);
-  assert.ok(loaded.has("pino") && loaded.has("commander"), `the recorder saw ${[...loaded].join(", ")}`);
+  // pino is loaded at every start, from node_modules (the CLI bundle leaves it and every optional package out:
+  // scripts/bundle-cli.mjs), so the recorder must see it; commander, bundled, no longer shows there.
+  assert.ok(loaded.has("pino"), `the recorder saw ${[...loaded].join(", ")}`);
   assert.deepEqual(
     OPTIONAL.filter((p) => loaded.has(p)),
     [],

@@ -147,9 +147,19 @@ let distBuilt = Promise.resolve({ label: "build", status: 0 });
 /** Settled when the checks' process has exited (its CPU is counted in the summary only once it is reaped). */
 let checksClosed = Promise.resolve();
 if (!testsOnly) {
-  console.log("\n[wharf] lint + format + build + typecheck: side by side, the tests start after esbuild's builds");
-  // The lint first: it needs nothing the others make (its type-aware rules build their own program), and it prints
-  // its CPU seconds at its end.
+  console.log("\n[wharf] build + typecheck, then lint + format beside the tests once esbuild has built them");
+  // The TypeScript program first: the package test waits for its dist/ (~15 s of CPU in).
+  const checks = runChecks();
+  checksClosed = checks.closed;
+  pending.push(...checks.steps);
+  distBuilt = checks.steps[0];
+  // What the tests run, built by esbuild in this process beside the checks' program: the CLI bundle the package
+  // ships (dist/bundle/, scripts/bundle-cli.mjs: the tests start it over a hundred times) and the compiled tests
+  // (.build/, scripts/test-build.mjs). The lint and the format check start after it: with all four started at once
+  // this took 12.0 s of wall time (landing run of a5cc256, 2026-12-07 13:39, other helpers' load), the tests waiting.
+  const built = await buildForTests();
+  // The lint: it needs nothing the others make (its type-aware rules build their own program), and it prints its CPU
+  // seconds at its end.
   pending.push(start("lint", process.execPath, [join(root, "scripts", "lint.mjs")], true));
   // oxfmt (.oxfmtrc.json) checks every file it knows, TypeScript, JavaScript, JSON, CSS, YAML and HTML, in prettier's
   // style (it runs prettier's own printers for the languages it does not format natively): ~0.6 s of CPU for ~680
@@ -157,14 +167,6 @@ if (!testsOnly) {
   // longer with it, 3 alternating pairs at load 5, 2026-12-07) and needed prettier beside it for YAML and HTML.
   const oxfmt = join(root, "node_modules", "oxfmt", "bin", "oxfmt");
   pending.push(start("format", process.execPath, [oxfmt, "--check"], true));
-  const checks = runChecks();
-  checksClosed = checks.closed;
-  pending.push(...checks.steps);
-  distBuilt = checks.steps[0];
-  // What the tests run, built by esbuild in this process while the checks' program is being created: the CLI
-  // bundle the package ships (dist/bundle/, scripts/bundle-cli.mjs: the tests start it over a hundred times) and the
-  // compiled tests (.build/, scripts/test-build.mjs).
-  const built = await buildForTests();
   if (built.status !== 0) {
     await Promise.all(pending);
     process.exit(built.status);

@@ -57,7 +57,8 @@ import { PROTOCOL } from "../lib/mqtt-packets.ts";
 import type { RunSpec } from "../scenarios/catalog.ts";
 import { runThroughput } from "../scenarios/throughput.ts";
 import * as settings from "../scenarios/settings.ts";
-import { threadCpuSeconds } from "../lib/proc-stats.ts";
+import { threadCpuSeconds, type IoReading } from "../lib/proc-stats.ts";
+import { probeCpu } from "../lib/cpu-probe.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 let profDir = "";
@@ -367,6 +368,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
   const specs = SPECS.filter((x) => only === undefined || x.id.includes(only));
   const rows: string[] = [];
   const firstRows: string[] = [];
+  const probeLines: string[] = [];
   const started = performance.now();
   let roundsDone = 0;
   for (const [si, spec] of specs.entries()) {
@@ -381,6 +383,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
     // Per round, for the paired ratios (each variant against off of the same round, which ran beside it).
     const roundRates: Record<string, number[]> = {};
     const roundCpu: Record<string, number[]> = {};
+    const probes: ProbedRound[] = [];
     // The first window's figures per round (--warmup above FIRST_WINDOW_MS + the window).
     const firstRates: Record<string, number[]> = {};
     const firstCpu: Record<string, number[]> = {};
@@ -402,6 +405,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
         const name = `${spec.id.replaceAll("/", "-")}-${v}-r${r + 1}`;
         const gcLog = join(ctx.tmp, `gc-${name}.json`);
         rmSync(gcLog, { force: true });
+        const probeBefore = probeCpu(ctx.cpu);
         const broker = await startWharf(
           variant,
           ctx,
@@ -436,6 +440,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
           clearTimeout(scrapeTimer);
           await broker.proc.stop(); // the GC log is written at exit
         }
+        const probe = (probeBefore + probeCpu(ctx.cpu)) / 2;
         (rates[v] ??= []).push(res.msgsPerSec ?? Number.NaN);
         const perMsg = ((res.brokerCpu ?? Number.NaN) * 1e6) / (res.msgsPerSec ?? Number.NaN);
         const split = threads.split(res.window);
@@ -465,6 +470,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
             ? ""
             : `first window ${Math.round(res.first.msgsPerSec)} msg/s at ${firstPerMsg.toFixed(3)} µs/msg; then `;
         (roundCpu[v] ??= [])[r] = perMsg;
+        probes.push({ variant: v, probe, perMsg });
         // --log-dir: where the window fell in the broker's life (ms after its spawn), to place the timestamps of a
         // V8 log (--node-flags='--log-code --log-deopt --logfile=…': µs since V8 started) against it.
         if (logDir !== "" && res.window !== undefined)
@@ -476,12 +482,13 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
               .join(""),
           );
         console.log(
-          `  ${spec.id} ${v.padEnd(8)} round ${r + 1}: ${firstText}${Math.round(res.msgsPerSec ?? 0)} msg/s, broker ${Math.round((res.brokerCpu ?? 0) * 100)}% cpu (${perMsg.toFixed(3)} µs/msg: main ${mainUs.toFixed(3)}, other threads ${otherUs.toFixed(3)} (HTTP worker ${workerUs.toFixed(3)}); ${gcText}), lost ${res.delivery?.lost ?? "?"}${flags.length > 0 ? ` ⚠ ${flags.join("; ")}` : ""}`,
+          `  ${spec.id} ${v.padEnd(8)} round ${r + 1}: ${firstText}${Math.round(res.msgsPerSec ?? 0)} msg/s, broker ${Math.round((res.brokerCpu ?? 0) * 100)}% cpu (${perMsg.toFixed(3)} µs/msg: main ${mainUs.toFixed(3)}, other threads ${otherUs.toFixed(3)} (HTTP worker ${workerUs.toFixed(3)}); ${gcText}; ${ioText(res.brokerIo, msgs)}; CPU probe ${probe.toFixed(2)} ns), lost ${res.delivery?.lost ?? "?"}${flags.length > 0 ? ` ⚠ ${flags.join("; ")}` : ""}`,
         );
       }
       scenarioRounds++;
       roundsDone++;
     }
+    probeLines.push(probeSummary(spec.id, probes));
     const ref = rates.off === undefined ? runs[0]!.name : "off";
     /** Median over the rounds of (variant / reference) within each round. */
     const paired = (per: Record<string, number[]>, v: string): number =>
@@ -523,6 +530,8 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
   );
   console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const r of rows) console.log(r);
+  console.log("");
+  for (const l of probeLines) console.log(l);
   if (firstRows.length === 0) return;
   console.log(
     `\nFirst window (${FIRST_WINDOW_MS / 1000}-${FIRST_WINDOW_MS / 1000 + measure} s after publishing starts: the warm-up of stops 10-16)`,
@@ -546,4 +555,50 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       console.error(`bench failed: ${err instanceof Error ? err.message : String(err)}`);
       process.exit(1);
     });
+}
+
+/**
+ * The broker's system calls per message over the window, and bytes per call: a broker that reads in small batches
+ * pays the per-read costs (a read, a decode loop, a flush) over fewer messages.
+ */
+function ioText(io: IoReading | undefined, msgs: number): string {
+  if (io === undefined || !Number.isFinite(io.reads)) return "io ?";
+  const perK = (n: number): string => ((n * 1000) / msgs).toFixed(1);
+  const per = (bytes: number, calls: number): string =>
+    (calls > 0 ? Math.round(bytes / calls) : 0).toLocaleString("en-US");
+  return `${perK(io.reads)} reads / 1000 msgs, ${per(io.readBytes, io.reads)} B each; ${perK(io.writes)} writes, ${per(io.writeBytes, io.writes)} B each`;
+}
+
+interface ProbedRound {
+  variant: string;
+  /** bench/tools/cpu-probe.c on the broker's CPU, ns per iteration: mean of the runs before and after the round. */
+  probe: number;
+  perMsg: number;
+}
+
+/**
+ * Whether the slow rounds of a scenario are the machine's: the correlation over its rounds between the CPU probe and
+ * the broker's CPU per message relative to the median of its variant (so that variants of different cost pool).
+ */
+function probeSummary(id: string, rounds: readonly ProbedRound[]): string {
+  const ok = rounds.filter((r) => Number.isFinite(r.probe) && Number.isFinite(r.perMsg));
+  if (ok.length < 3) return `CPU probe, ${id}: too few rounds`;
+  const mid = new Map<string, number>();
+  for (const v of new Set(ok.map((r) => r.variant)))
+    mid.set(v, median(ok.filter((r) => r.variant === v).map((r) => r.perMsg)));
+  const xs = ok.map((r) => r.probe);
+  const ys = ok.map((r) => r.perMsg / mid.get(r.variant)!);
+  const mean = (a: readonly number[]): number => a.reduce((x, y) => x + y, 0) / a.length;
+  const mx = mean(xs);
+  const my = mean(ys);
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < xs.length; i++) {
+    sxy += (xs[i]! - mx) * (ys[i]! - my);
+    sxx += (xs[i]! - mx) ** 2;
+    syy += (ys[i]! - my) ** 2;
+  }
+  const r = sxy / Math.sqrt(sxx * syy);
+  return `CPU probe on the broker's CPU, ${id}: ${median(xs).toFixed(2)} ns per iteration (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}) over ${ok.length} rounds; correlation with CPU per message (relative to its variant's median): r = ${r.toFixed(2)}`;
 }

@@ -58,7 +58,7 @@ import type { RunSpec } from "../scenarios/catalog.ts";
 import { runThroughput } from "../scenarios/throughput.ts";
 import * as settings from "../scenarios/settings.ts";
 import { threadCpuSeconds, type IoReading } from "../lib/proc-stats.ts";
-import { probeCpu } from "../lib/cpu-probe.ts";
+import { probeCpus } from "../lib/cpu-probe.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 let profDir = "";
@@ -405,7 +405,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
         const name = `${spec.id.replaceAll("/", "-")}-${v}-r${r + 1}`;
         const gcLog = join(ctx.tmp, `gc-${name}.json`);
         rmSync(gcLog, { force: true });
-        const probeBefore = probeCpu(ctx.cpu);
+        const probeBefore = probeCpus(pinning.brokerCpu, pinning.generatorCpu);
         const broker = await startWharf(
           variant,
           ctx,
@@ -440,7 +440,10 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
           clearTimeout(scrapeTimer);
           await broker.proc.stop(); // the GC log is written at exit
         }
-        const probe = (probeBefore + probeCpu(ctx.cpu)) / 2;
+        const probeAfter = probeCpus(pinning.brokerCpu, pinning.generatorCpu);
+        const probe = (probeBefore.iterNs + probeAfter.iterNs) / 2;
+        // The larger of the two: a round trip slows by steps (~50 against ~300 ns) when the host moves a vCPU.
+        const trip = Math.max(probeBefore.tripNs, probeAfter.tripNs);
         (rates[v] ??= []).push(res.msgsPerSec ?? Number.NaN);
         const perMsg = ((res.brokerCpu ?? Number.NaN) * 1e6) / (res.msgsPerSec ?? Number.NaN);
         const split = threads.split(res.window);
@@ -470,7 +473,10 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
             ? ""
             : `first window ${Math.round(res.first.msgsPerSec)} msg/s at ${firstPerMsg.toFixed(3)} µs/msg; then `;
         (roundCpu[v] ??= [])[r] = perMsg;
-        probes.push({ variant: v, probe, perMsg });
+        // The load generator (this process, on the other CPU, its code long optimised): its CPU per message moves
+        // with the machine and with the broker's batching, not with the broker's own code.
+        const genUs = ((res.generatorCpu ?? Number.NaN) * 1e6) / (res.msgsPerSec ?? Number.NaN);
+        probes.push({ variant: v, probe, trip, perMsg, genUs });
         // --log-dir: where the window fell in the broker's life (ms after its spawn), to place the timestamps of a
         // V8 log (--node-flags='--log-code --log-deopt --logfile=…': µs since V8 started) against it.
         if (logDir !== "" && res.window !== undefined)
@@ -482,7 +488,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
               .join(""),
           );
         console.log(
-          `  ${spec.id} ${v.padEnd(8)} round ${r + 1}: ${firstText}${Math.round(res.msgsPerSec ?? 0)} msg/s, broker ${Math.round((res.brokerCpu ?? 0) * 100)}% cpu (${perMsg.toFixed(3)} µs/msg: main ${mainUs.toFixed(3)}, other threads ${otherUs.toFixed(3)} (HTTP worker ${workerUs.toFixed(3)}); ${gcText}; ${ioText(res.brokerIo, msgs)}; CPU probe ${probe.toFixed(2)} ns), lost ${res.delivery?.lost ?? "?"}${flags.length > 0 ? ` ⚠ ${flags.join("; ")}` : ""}`,
+          `  ${spec.id} ${v.padEnd(8)} round ${r + 1}: ${firstText}${Math.round(res.msgsPerSec ?? 0)} msg/s, broker ${Math.round((res.brokerCpu ?? 0) * 100)}% cpu (${perMsg.toFixed(3)} µs/msg: main ${mainUs.toFixed(3)}, other threads ${otherUs.toFixed(3)} (HTTP worker ${workerUs.toFixed(3)}); ${gcText}; ${ioText(res.brokerIo, msgs)}; CPU probe ${probe.toFixed(2)} ns, CPU to CPU ${Math.round(probeBefore.tripNs)}/${Math.round(probeAfter.tripNs)} ns; generator ${genUs.toFixed(3)} µs/msg), lost ${res.delivery?.lost ?? "?"}${flags.length > 0 ? ` ⚠ ${flags.join("; ")}` : ""}`,
         );
       }
       scenarioRounds++;
@@ -569,11 +575,18 @@ function ioText(io: IoReading | undefined, msgs: number): string {
   return `${perK(io.reads)} reads / 1000 msgs, ${per(io.readBytes, io.reads)} B each; ${perK(io.writes)} writes, ${per(io.writeBytes, io.writes)} B each`;
 }
 
+/** A round this much above its variant's median CPU per message counts as slow (the modes are ~1.0 and ~1.4 µs). */
+const SLOW_ROUND = 1.2;
+
 interface ProbedRound {
   variant: string;
   /** bench/tools/cpu-probe.c on the broker's CPU, ns per iteration: mean of the runs before and after the round. */
   probe: number;
+  /** bench/tools/cpu-probe.c: ns per round trip between the broker's and the generator's CPU, before or after. */
+  trip: number;
   perMsg: number;
+  /** The load generator's CPU per message in the same window. */
+  genUs: number;
 }
 
 /**
@@ -581,13 +594,34 @@ interface ProbedRound {
  * the broker's CPU per message relative to the median of its variant (so that variants of different cost pool).
  */
 function probeSummary(id: string, rounds: readonly ProbedRound[]): string {
-  const ok = rounds.filter((r) => Number.isFinite(r.probe) && Number.isFinite(r.perMsg));
+  const ok = rounds.filter((r) => Number.isFinite(r.probe) && Number.isFinite(r.perMsg) && Number.isFinite(r.genUs));
   if (ok.length < 3) return `CPU probe, ${id}: too few rounds`;
   const mid = new Map<string, number>();
   for (const v of new Set(ok.map((r) => r.variant)))
     mid.set(v, median(ok.filter((r) => r.variant === v).map((r) => r.perMsg)));
+  const rel = ok.map((r) => r.perMsg / mid.get(r.variant)!);
+  const probeR = pearson(
+    ok.map((r) => r.probe),
+    rel,
+  );
+  const tripR = pearson(
+    ok.map((r) => r.trip),
+    rel,
+  );
+  const genR = pearson(
+    ok.map((r) => r.genUs),
+    rel,
+  );
   const xs = ok.map((r) => r.probe);
-  const ys = ok.map((r) => r.perMsg / mid.get(r.variant)!);
+  // Slow rounds in the order the brokers ran: a per-process mode (a coin toss at each start) scatters them, a
+  // machine that runs slower for a while puts consecutive brokers of every variant into it.
+  const order = rel.map((x) => (x >= SLOW_ROUND ? "S" : "·")).join("");
+  const slow = rel.filter((x) => x >= SLOW_ROUND).length;
+  return `CPU probe on the broker's CPU, ${id}: ${median(xs).toFixed(2)} ns per iteration (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}) over ${ok.length} rounds; correlation with the broker's CPU per message (relative to its variant's median): r = ${probeR.toFixed(2)}; CPU to CPU round trip ${median(ok.map((r) => r.trip)).toFixed(0)} ns (${Math.min(...ok.map((r) => r.trip)).toFixed(0)}–${Math.max(...ok.map((r) => r.trip)).toFixed(0)}), against it r = ${tripR.toFixed(2)}; the load generator's CPU per message against it: r = ${genR.toFixed(2)}. Rounds ≥ ${SLOW_ROUND}× their variant's median CPU per message: ${slow} of ${ok.length}, in the order run: ${order}`;
+}
+
+/** Pearson's correlation coefficient of two equally long series (NaN when either is constant). */
+function pearson(xs: readonly number[], ys: readonly number[]): number {
   const mean = (a: readonly number[]): number => a.reduce((x, y) => x + y, 0) / a.length;
   const mx = mean(xs);
   const my = mean(ys);
@@ -599,6 +633,5 @@ function probeSummary(id: string, rounds: readonly ProbedRound[]): string {
     sxx += (xs[i]! - mx) ** 2;
     syy += (ys[i]! - my) ** 2;
   }
-  const r = sxy / Math.sqrt(sxx * syy);
-  return `CPU probe on the broker's CPU, ${id}: ${median(xs).toFixed(2)} ns per iteration (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}) over ${ok.length} rounds; correlation with CPU per message (relative to its variant's median): r = ${r.toFixed(2)}`;
+  return sxy / Math.sqrt(sxx * syy);
 }

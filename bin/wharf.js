@@ -27,8 +27,10 @@ if [ "$(nproc 2>/dev/null)" = 1 ]; then flags="$flags --no-parallel-scavenge"; f
 exec node ${WHARF_NODE_FLAGS-$flags} "$0" "$@"
 */
 
-// Command-line entry. Installed from the registry (no src/ in the package) it runs the compiled dist/cli/main.js;
-// in a checkout it runs the TypeScript sources through tsx, so `npm start` and the tests need no build step.
+// Command-line entry. Installed from the registry (no src/ in the package) it runs the CLI bundle,
+// dist/bundle/wharf.mjs (scripts/bundle-cli.mjs: our code and its pure-JavaScript dependencies in a few files, a
+// `wharf start` ~0.2 s of CPU against ~0.35 s from tsc's ~390 modules); in a checkout it runs the TypeScript sources
+// through tsx, so `npm start` needs no build step and runs what was just edited.
 import { existsSync } from "node:fs";
 
 const source = new URL("../src/cli/main.ts", import.meta.url);
@@ -37,5 +39,5 @@ if (existsSync(source)) {
   register();
   await import(source.href);
 } else {
-  await import("../dist/cli/main.js");
+  await import("../dist/bundle/wharf.mjs");
 }

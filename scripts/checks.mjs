@@ -6,15 +6,17 @@
 // lint runs beside this in its own process (scripts/lint.mjs: oxlint, whose type-aware rules build their own
 // typescript-go program).
 //
-// scripts/test.mjs forks this file: each step reports { step, ok, output, secs } over IPC as soon as it ends, so the
-// tests start once dist/ is built while the typecheck goes on. Run alone, it prints each step's result and exits
+// scripts/test.mjs forks this file: each step reports { step, ok, output, secs } over IPC as soon as it ends. The
+// tests do not wait for it: they run the CLI bundle and the compiled tests (.build/), which scripts/test.mjs builds
+// with esbuild before it starts them; only the package test, which packs dist/ and typechecks a consumer against its
+// .d.ts files, starts when the build step here has reported. Run alone, it prints each step's result and exits
 // non-zero if any failed.
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "./typescript.mjs";
 import { finishDist } from "./dist-files.mjs";
-import { emitTestBuild, TEST_BUILD_DIR } from "./test-build.mjs";
+import { BUNDLE_DIR } from "./bundle-cli.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const src = join(root, "src");
@@ -85,13 +87,8 @@ const program = ts.createProgram({
   configFileParsingDiagnostics: ts.getConfigFileParsingDiagnostics(check),
 });
 
-// 1. Build. First the tests, compiled by esbuild from the text the program has read (scripts/test-build.mjs:
-// .build/, so that `npm test` runs JavaScript instead of tsx in every test process), then dist/.
-const t1 = performance.now();
-const testBuild = await emitTestBuild(program, root);
-const testBuildSecs = (performance.now() - t1) / 1000;
-// Then dist/: emit the files of tsconfig.build.json only. Emitting a file also checks it (its declarations need its
-// types), so the tests start after about half of the typecheck's work.
+// 1. Build dist/: emit the files of tsconfig.build.json only. Emitting a file also checks it (its declarations need
+// its types), so the package test starts after about half of the typecheck's work.
 const built = new Set(build.fileNames);
 const checked = new Set(check.fileNames);
 if (
@@ -100,7 +97,13 @@ if (
 ) {
   throw new Error("tsconfig.json and tsconfig.build.json disagree on the files of src/");
 }
-rmSync(dist, { recursive: true, force: true }); // no stale modules from renamed or deleted sources
+// No stale modules from renamed or deleted sources. The CLI bundle (scripts/bundle-cli.mjs) stays: scripts/test.mjs
+// built it a moment ago and the tests are running it.
+const bundleDir = relative(dist, join(root, BUNDLE_DIR));
+mkdirSync(dist, { recursive: true });
+for (const name of readdirSync(dist)) {
+  if (name !== bundleDir) rmSync(join(dist, name), { recursive: true, force: true });
+}
 const emittedTo = join(dist, "src");
 const buildDiagnostics = [];
 let emitted = 0;
@@ -117,14 +120,11 @@ for (const file of program.getSourceFiles()) {
   buildDiagnostics.push(...result.diagnostics);
 }
 const declarations = finishDist(src, dist);
-const testBuildOutput = [...testBuild.errors, ...testBuild.warnings].map((l) => `[build] ${l}\n`).join("");
 report(
   "build",
-  buildDiagnostics.length === 0 && emitted > 0 && testBuild.errors.length === 0 && testBuild.written > 0,
+  buildDiagnostics.length === 0 && emitted > 0,
   (buildDiagnostics.length > 0 ? formatDiagnostics(buildDiagnostics) : "") +
-    testBuildOutput +
-    `[build] dist/: ${declarations} declaration files (${relative(root, dist)}/); ${TEST_BUILD_DIR}/: ` +
-    `${testBuild.written} files for the tests (esbuild, ${testBuildSecs.toFixed(1)} s)\n`,
+    `[build] dist/: ${declarations} declaration files (${relative(root, dist)}/)\n`,
   t0,
 );
 

@@ -3,15 +3,19 @@
 // thread, its source maps are inlined and re-read by Node), and the suite starts a few dozen Node processes that
 // each load most of src/: a unit shard cost 23.1 s of CPU through tsx and 12.9 s compiled (2026-12-06, same load).
 //
-// scripts/checks.mjs calls emitTestBuild() with the program it typechecks and lints: every TypeScript file of
-// tsconfig.json (src/, test/, bench/, scripts/) is written to .build/ as ES module JavaScript with a source map
-// (failures and test locations point at the .ts lines under --enable-source-maps). The JavaScript comes from esbuild,
-// one file at a time (no bundling), from the text TypeScript has already read; the program's own typecheck reports
-// the type errors and fails `npm test`. Why esbuild: a second TypeScript emit of the ~610 files (noCheck) cost
-// 14.7 s of CPU (printing, transforms, a second binder; profiled 2026-12-06), esbuild about 1.5 s. Per-file
+// scripts/test.mjs calls emitTestBuild() before it starts the tests, beside (not after) the TypeScript program of
+// scripts/checks.mjs: every TypeScript file of tsconfig.json (src/, test/, bench/, scripts/) is written to .build/
+// as ES module JavaScript with a source map (failures and test locations point at the .ts lines under
+// --enable-source-maps). The JavaScript comes from esbuild, one file at a time (no bundling); the typecheck in
+// scripts/checks.mjs reports the type errors and fails `npm test`. Why not from that program's text, as before: the
+// program takes ~4 s of CPU to create (parse, resolve; 4.2 s measured 2026-12-07 for its 634 files) before it can
+// hand over a file, and the tests waited for it; the file list comes from tsconfig.json (the same 634 files the
+// program holds) and only files with a computed `import()` or an `import.meta` are parsed here. Why esbuild: a
+// second TypeScript emit of the ~610 files (noCheck) cost 14.7 s of CPU (printing, transforms, a second binder;
+// profiled 2026-12-06), esbuild about 1.5 s. Per-file
 // transpiling is exact here because tsconfig.json sets isolatedModules and verbatimModuleSyntax (what TypeScript
 // itself promises a per-file transpiler can do); the options that change the output (target, class fields) are
-// taken from the program's options.
+// taken from tsconfig.json's options.
 //
 // What the compiled files keep from their sources, so that they behave as the sources do under tsx:
 // - relative imports: `./x.ts` becomes `./x.js` (as rewriteRelativeImportExtensions does: static imports and
@@ -24,10 +28,11 @@
 // - the few non-TypeScript modules imported with a relative specifier (e.g. scripts/import-cycles.mjs) are linked
 //   into .build/ at the same relative place.
 // Test helpers that start a TypeScript file in a child process run its compiled file (test/helpers/ts-child.ts).
-import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, symlinkSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { pathToFileURL } from "node:url";
-import { stop, transform } from "esbuild";
+import { transform } from "esbuild";
 import ts from "./typescript.mjs";
 
 /** Directory of the compiled tests, relative to the repository. */
@@ -75,8 +80,17 @@ function transpileOptions(options) {
   };
 }
 
+/**
+ * A file to compile: its name, its text, and its syntax tree parsed on first use (only files with a computed
+ * `import()` or an `import.meta` in their output, or an error to report, need one).
+ */
+function sourceOf(fileName, text, languageVersion) {
+  let tree;
+  return { fileName, text, tree: () => (tree ??= ts.createSourceFile(fileName, text, languageVersion, true)) };
+}
+
 /** `line:` of `pos` in `file`, for error messages. */
-const lineOf = (file, pos) => `${file.fileName}:${file.getLineAndCharacterOfPosition(pos).line + 1}`;
+const lineOf = (file, pos) => `${file.fileName}:${file.tree().getLineAndCharacterOfPosition(pos).line + 1}`;
 
 /**
  * The source text esbuild compiles: relative `.ts` specifiers rewritten to `.js` in place, computed `import()`
@@ -105,14 +119,15 @@ function prepareSource(file) {
       if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
         const arg = node.arguments[0];
         if (arg !== undefined && !ts.isStringLiteralLike(arg)) {
-          edits.push({ at: arg.getStart(file), remove: 0, insert: `${REWRITE_HELPER}(` });
+          edits.push({ at: arg.getStart(tree), remove: 0, insert: `${REWRITE_HELPER}(` });
           edits.push({ at: arg.end, remove: 0, insert: ")" });
           computed++;
         }
       }
       ts.forEachChild(node, visit);
     };
-    visit(file);
+    const tree = file.tree();
+    visit(tree);
   }
   if (edits.length > 0) {
     edits.sort((a, b) => b.at - a.at); // from the end, so that earlier offsets stay valid
@@ -132,14 +147,15 @@ function checkImportMeta(file, code) {
       const name = ts.isPropertyAccessExpression(parent) && parent.expression === node ? parent.name.text : "";
       if (!["url", "filename", "dirname"].includes(name)) {
         throw new Error(
-          `${lineOf(file, node.getStart(file))}: import.meta used other than as .url, .filename or .dirname; ` +
+          `${lineOf(file, node.getStart(tree))}: import.meta used other than as .url, .filename or .dirname; ` +
             "scripts/test-build.mjs cannot keep its meaning in the compiled tests",
         );
       }
     }
     ts.forEachChild(node, visit);
   };
-  visit(file);
+  const tree = file.tree();
+  visit(tree);
 }
 
 /** Throws if `code` (compiled from `file`) still imports a relative `.ts` module. */
@@ -151,26 +167,39 @@ function checkRewritten(file, code) {
   }
 }
 
+/** The files and compiler options of `root`/tsconfig.json, as `tsc -p .` reads them (no program is created). */
+function readTsconfig(root) {
+  const parsed = ts.getParsedCommandLineOfConfigFile(
+    join(root, "tsconfig.json"),
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => {
+        throw new Error(`tsconfig.json: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`);
+      },
+    },
+  );
+  return { fileNames: parsed.fileNames, options: parsed.options };
+}
+
 /**
- * Writes every TypeScript file of `program` (the typecheck's program) under `root` into `root/.build/` (see above).
- * Returns esbuild's errors and warnings (lines naming the .ts file), the number of files written and of
- * non-TypeScript modules linked. A use of the source the build cannot keep (see above) is an error.
+ * Writes every TypeScript file of `root`/tsconfig.json into `root/.build/` (see above). Returns esbuild's errors and
+ * warnings (lines naming the .ts file), the number of files written and of non-TypeScript modules linked. A use of
+ * the source the build cannot keep (see above) is an error. It uses esbuild's service and leaves it running: the
+ * caller calls esbuild's stop() once (scripts/test.mjs also bundles the CLI on the same service), so that the
+ * service's CPU is reaped by, and counted for, the caller's process (0.9-1.1 s for these files, 2026-12-07).
  */
-export async function emitTestBuild(program, root) {
+export async function emitTestBuild(root) {
   const out = join(root, TEST_BUILD_DIR);
   rmSync(out, { recursive: true, force: true }); // no compiled test left over from a renamed or deleted source
-  const options = program.getCompilerOptions();
+  const { fileNames, options } = readTsconfig(root);
   const target = esbuildTarget(options);
   const tsconfigRaw = transpileOptions(options);
-  const files = program
-    .getSourceFiles()
-    .filter(
-      (f) =>
-        !f.isDeclarationFile &&
-        f.fileName.startsWith(root + sep) &&
-        !program.isSourceFileFromExternalLibrary(f) &&
-        TS_EXTENSION.test(f.fileName),
-    );
+  const languageVersion = options.target ?? ts.ScriptTarget.ES5;
+  const files = fileNames.filter(
+    (f) =>
+      f.startsWith(root + sep) && TS_EXTENSION.test(f) && !/\.d\.[cm]?ts$/.test(f) && !f.includes("/node_modules/"),
+  );
   const linked = new Set();
   const warnings = [];
   const errors = [];
@@ -183,7 +212,8 @@ export async function emitTestBuild(program, root) {
   };
   let written = 0;
   await Promise.all(
-    files.map(async (file) => {
+    files.map(async (fileName) => {
+      const file = sourceOf(fileName, await readFile(fileName, "utf8"), languageVersion);
       const { text, others } = prepareSource(file);
       for (const spec of others) {
         const target = join(dirname(file.fileName), spec);
@@ -230,16 +260,15 @@ export async function emitTestBuild(program, root) {
         return;
       }
       mkdir(dirname(outFile));
-      writeFileSync(outFile, `${result.code}//# sourceMappingURL=${basename(outFile)}.map\n`);
-      writeFileSync(`${outFile}.map`, result.map);
+      // Written asynchronously (libuv's threads): the 1,268 synchronous writes took 1.1 s of this thread's 4.7 s
+      // (a profile at load 12, 2026-12-07), time in which it could not hand esbuild the next files.
+      await Promise.all([
+        writeFile(outFile, `${result.code}//# sourceMappingURL=${basename(outFile)}.map\n`),
+        writeFile(`${outFile}.map`, result.map),
+      ]);
       written += 2;
     }),
   );
-  // esbuild compiles in a child process of its own (its "service"). Stopped here, that process is reaped by this one,
-  // so its CPU counts in what `npm test` reports for the checks; left running, it outlived scripts/checks.mjs and its
-  // CPU was counted nowhere: 0.9-1.1 s for these files (a process running this function: 4.7-4.8 s of CPU of its own,
-  // 5.7-5.9 s with the reaped service; 2 runs, 2026-12-07).
-  await stop();
   // Relative imports of modules that are not compiled (.mjs, .js, .json) resolve against the compiled file: link
   // each such file of the compiled trees into .build/ at its place (scripts/ whole: tests import its modules).
   for (const target of linked) {

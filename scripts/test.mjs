@@ -34,12 +34,19 @@ function listTests(dir) {
 
 const started = Date.now();
 const cpu = watchCpu();
-/** Starts a command; `buffered` collects its output and prints it as one block when it ends. */
-function start(label, cmd, args, buffered) {
+/**
+ * Starts a command; `buffered` collects its output and prints it as one block when it ends; `env` is added to this
+ * process's environment for it.
+ */
+function start(label, cmd, args, buffered, env = {}) {
   const t0 = Date.now();
   console.log(`\n[wharf] ${label}: ${cmd} ${args.length > 8 ? args.slice(0, 8).join(" ") + " …" : args.join(" ")}`);
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd: root, stdio: buffered ? ["ignore", "pipe", "pipe"] : "inherit" });
+    const child = spawn(cmd, args, {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: buffered ? ["ignore", "pipe", "pipe"] : "inherit",
+    });
     const out = [];
     if (buffered) {
       child.stdout.on("data", (c) => out.push(c));
@@ -92,42 +99,79 @@ function runChecks() {
   return { steps, closed };
 }
 
+/**
+ * What the tests run, built by esbuild side by side: the CLI bundle (scripts/bundle-cli.mjs) and the compiled tests
+ * (scripts/test-build.mjs). Prints their result as a step does; a failure's messages name the files.
+ */
+async function buildForTests() {
+  const label = "bundle + test build";
+  const t0 = Date.now();
+  console.log(`\n[wharf] ${label}: esbuild (scripts/bundle-cli.mjs, scripts/test-build.mjs)`);
+  const [{ bundleCli, BUNDLE_DIR }, { emitTestBuild, TEST_BUILD_DIR }, { stop }] = await Promise.all([
+    import("./bundle-cli.mjs"),
+    import("./test-build.mjs"),
+    import("esbuild"),
+  ]);
+  const lines = [];
+  let ok = false;
+  try {
+    const [bundle, tests] = await Promise.all([bundleCli(root), emitTestBuild(root)]);
+    lines.push(...bundle.errors, ...bundle.warnings, ...tests.errors, ...tests.warnings);
+    ok = bundle.errors.length === 0 && bundle.written > 0 && tests.errors.length === 0 && tests.written > 0;
+    lines.push(
+      `${BUNDLE_DIR}/: ${bundle.written} files (the CLI); ${TEST_BUILD_DIR}/: ${tests.written} files (the tests)`,
+    );
+  } catch (err) {
+    lines.push(String(err?.stack ?? err));
+  } finally {
+    // esbuild's service is a child of this process: stopped, it is reaped here and its CPU is counted in the summary.
+    await stop();
+  }
+  for (const line of lines) console.log(`[build] ${line}`);
+  console.log(`[wharf] ${label}: ${ok ? "ok" : "FAILED"} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return { label, status: ok ? 0 : 1 };
+}
+
 const peers = await start("peers", process.execPath, [join(root, "scripts", "ensure-peers.mjs")]);
 if (peers.status !== 0) process.exit(peers.status);
 
 // The checks and the tests run side by side so that both cores are busy from the start to the end: the lint (oxlint,
-// scripts/lint.mjs) and the format check each in their own processes, the build and typecheck on one TypeScript
-// program in another (scripts/checks.mjs), and the tests as soon as that has written dist/. Each check prints its
-// output as one block when it ends; `npm test` fails if any of them fails.
+// scripts/lint.mjs) and the format check each in their own processes, the build of dist/ and the typecheck on one
+// TypeScript program in another (scripts/checks.mjs), and the tests as soon as esbuild has built what they run
+// (the CLI bundle and .build/, ~1-2 s, below). They used to wait for the program's dist/ (13-16 s into the run): the
+// package test, which packs dist/, is now the only file that does. Each check prints its output as one block when it
+// ends; `npm test` fails if any of them fails.
 const pending = [];
+/** Settled with the checks' build step (dist/ written), for the package test; ok without the checks. */
+let distBuilt = Promise.resolve({ label: "build", status: 0 });
 /** Settled when the checks' process has exited (its CPU is counted in the summary only once it is reaped). */
 let checksClosed = Promise.resolve();
 if (!testsOnly) {
-  console.log("\n[wharf] lint + format + build + typecheck: side by side, the tests start after the build");
-  // The lint first: it needs nothing the others make (its type-aware rules build their own program), and it prints
-  // its CPU seconds at its end.
-  pending.push(start("lint", process.execPath, [join(root, "scripts", "lint.mjs")], true));
-  // Biome formats the TypeScript, JavaScript, JSON and CSS files (biome.jsonc): 0.6 s of CPU where prettier took ~13 s
-  // without its cache (stop 20, docs/benchmarks.md). Biome 2.6's HTML formatter is experimental and its YAML
-  // formatter deleted the blank line before `mqtt:`'s heading comment in config/wharf.example.yaml (after the commented
-  // out listeners), so prettier still checks those two kinds of file: its start-up for two files.
-  const biome = join(root, "node_modules", "@biomejs", "biome", "bin", "biome");
-  pending.push(start("format", process.execPath, [biome, "format", "."], true));
-  const prettier = join(root, "node_modules", "prettier", "bin", "prettier.cjs");
-  const byPrettier = [prettier, "--check", "--log-level", "warn", "**/*.{html,yaml,yml}"];
-  pending.push(start("format (yaml, html)", process.execPath, byPrettier, true));
+  console.log("\n[wharf] build + typecheck, then lint + format beside the tests once esbuild has built them");
+  // The TypeScript program first: the package test waits for its dist/ (~15 s of CPU in).
   const checks = runChecks();
   checksClosed = checks.closed;
   pending.push(...checks.steps);
-  // dist/ as the package ships it: the tests below start the compiled CLI (0.7 s of CPU per start instead of
-  // 1.8 s through tsx, over a hundred starts) and pack it without building it again.
-  const build = await checks.steps[0];
-  if (build.status !== 0) {
+  distBuilt = checks.steps[0];
+  // What the tests run, built by esbuild in this process beside the checks' program: the CLI bundle the package
+  // ships (dist/bundle/, scripts/bundle-cli.mjs: the tests start it over a hundred times) and the compiled tests
+  // (.build/, scripts/test-build.mjs). The lint and the format check start after it: with all four started at once
+  // this took 12.0 s of wall time (landing run of a5cc256, 2026-12-07 13:39, other helpers' load), the tests waiting.
+  const built = await buildForTests();
+  // The lint: it needs nothing the others make (its type-aware rules build their own program), and it prints its CPU
+  // seconds at its end.
+  pending.push(start("lint", process.execPath, [join(root, "scripts", "lint.mjs")], true));
+  // oxfmt (.oxfmtrc.json) checks every file it knows, TypeScript, JavaScript, JSON, CSS, YAML and HTML, in prettier's
+  // style (it runs prettier's own printers for the languages it does not format natively): ~0.6 s of CPU for ~680
+  // files. Biome (stop 20) took about as long but its binary made 96 of the 277 MB that `npm ci` writes (npm ci 3-4 s
+  // longer with it, 3 alternating pairs at load 5, 2026-12-07) and needed prettier beside it for YAML and HTML.
+  const oxfmt = join(root, "node_modules", "oxfmt", "bin", "oxfmt");
+  pending.push(start("format", process.execPath, [oxfmt, "--check"], true));
+  if (built.status !== 0) {
     await Promise.all(pending);
-    process.exit(build.status);
+    process.exit(built.status);
   }
   process.env["WHARF_TEST_COMPILED_CLI"] = "1";
-  process.env["WHARF_TEST_DIST_BUILT"] = "1";
   // The tests run compiled (.build/); a test that starts a TypeScript file in a child runs its compiled file too
   // (test/helpers/ts-child.ts).
   process.env["WHARF_TEST_COMPILED"] = "1";
@@ -184,11 +228,28 @@ const compiled = (f) => join(root, ".build", f.replace(/\.ts$/, ".js"));
 const cpuLog = join(tmpdir(), `wharf-test-cpu-${process.pid}.jsonl`);
 process.env["WHARF_CPU_LOG"] = cpuLog;
 const report = ["--import", pathToFileURL(join(root, "scripts", "cpu-report.mjs")).href];
-const runner = testsOnly
-  ? ["--import", "tsx", ...report, join(root, "scripts", "run-tests.mjs"), ...ordered]
-  : ["--enable-source-maps", ...report, join(root, "scripts", "run-tests.mjs"), ...ordered.map(compiled)];
-const tests = start("tests", process.execPath, runner);
-const results = await Promise.all([...pending, tests]);
+const runner = (list) =>
+  testsOnly
+    ? ["--import", "tsx", ...report, join(root, "scripts", "run-tests.mjs"), ...list]
+    : ["--enable-source-maps", ...report, join(root, "scripts", "run-tests.mjs"), ...list.map(compiled)];
+// The package test packs dist/ and typechecks a consumer against its .d.ts files: in `npm test` it starts once
+// scripts/checks.mjs has written dist/ (and packs it without building it again: WHARF_TEST_DIST_BUILT=1), in a
+// runner of its own beside the first one's four files, its output printed as one block when it ends.
+const packTest = join("test", "integration", "package", "pack.test.ts");
+const afterDist = testsOnly ? [] : ordered.filter((f) => f === packTest);
+const now = ordered.filter((f) => !afterDist.includes(f));
+const runs = [];
+if (now.length > 0) runs.push(start("tests", process.execPath, runner(now)));
+if (afterDist.length > 0) {
+  runs.push(
+    distBuilt.then((build) =>
+      build.status === 0
+        ? start("package test", process.execPath, runner(afterDist), true, { WHARF_TEST_DIST_BUILT: "1" })
+        : { label: "package test (not run: dist/ was not built)", status: 1 },
+    ),
+  );
+}
+const results = await Promise.all([...pending, ...runs]);
 // The typecheck reports over IPC just before its process exits: wait for the exit, or a run whose typecheck ends last
 // would leave the checks' CPU out of the figure below (it counts only reaped children: 160 s printed against 236 s
 // polled from /proc when the typed lint still ran there, 2026-12-06).

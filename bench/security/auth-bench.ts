@@ -83,7 +83,7 @@ async function startWharf(yaml: string): Promise<Wharf> {
   });
   let exited = false;
   proc.once("exit", () => (exited = true));
-  for (const deadline = Date.now() + 30_000; ; ) {
+  for (const deadline = Date.now() + 30_000; ;) {
     if (exited) throw new Error("wharf exited before listening");
     const up = await new Promise<boolean>((resolve) => {
       const s = connect(port, "127.0.0.1", () => {

@@ -39,9 +39,10 @@ export async function startWharf(dir: string, pki: BenchPki, cpu: number | null)
   );
   // WHARF_BENCH_NODE_ARGS: extra node flags for the broker, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const extra = (process.env["WHARF_BENCH_NODE_ARGS"] ?? "").split(/\s+/).filter((a) => a !== "");
-  // WHARF_BENCH_DIST=1: the compiled package (`npm run build` first: dist/cli/main.js, what operators run) instead
-  // of the sources through tsx.
-  const entry = process.env["WHARF_BENCH_DIST"] === "1" ? ["dist/cli/main.js"] : ["--import", "tsx", "src/cli/main.ts"];
+  // WHARF_BENCH_DIST=1: the packaged CLI (`npm run build` first: dist/bundle/wharf.mjs, what operators run)
+  // instead of the sources through tsx.
+  const entry =
+    process.env["WHARF_BENCH_DIST"] === "1" ? ["dist/bundle/wharf.mjs"] : ["--import", "tsx", "src/cli/main.ts"];
   const args = [...extra, ...entry, "start", "-c", file, "--log-level", "warn"];
   const [cmd, argv] = pinned(cpu, process.execPath, args);
   const proc = spawnManaged(cmd, argv, root);

@@ -5,7 +5,7 @@
 // ~2 % of the broker's CPU. Here a series is an index chosen by the caller and an observation is a scan over the
 // bucket bounds and three array writes (~10 ns); the exposition is built at scrape time in prom-client's shape, so
 // the registry prints it (and merges it into /metrics) as it prints its own histograms.
-import { Histogram, type Registry } from "prom-client";
+import { Histogram, type Registry } from "./prom.ts";
 
 export interface FastHistogramOptions {
   readonly name: string;

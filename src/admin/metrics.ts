@@ -3,7 +3,7 @@
 // nothing for them; monotonic broker counters are mirrored into prom-client Counters by adding the difference
 // since the previous scrape. Labels are bounded: transport kind, QoS, reason, webhook name (from the config),
 // never a client id or a topic.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "./prom.ts";
 import type { Broker, BrokerStats, DeliveryLatencySink } from "../broker/index.ts";
 import { BROKER_VERSION, inspectBroker } from "../broker/index.ts";
 import { onStorageCommit } from "../storage/index.ts";
@@ -78,7 +78,7 @@ export interface MetricsOptions {
 export function createBrokerMetrics(broker: Broker, opts: MetricsOptions = {}): BrokerMetrics {
   const registry = new Registry();
   const insp = inspectBroker(broker);
-  if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 });
+  if (opts.processMetrics !== false) collectDefaultMetrics(registry, 20);
 
   let snapshot: BrokerStats = broker.stats();
   const refresh = (): void => {

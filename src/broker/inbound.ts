@@ -254,8 +254,7 @@ function acknowledge(c: ClientContext, p: PublishPacket, reasonCode: number, rea
     // commit (every accepted queue PUBLISH) is its packet id, not a packet and a closure.
     const persistence = c.broker.persistence;
     if (rc === undefined && properties === undefined && sent === undefined) {
-      if (persistence !== undefined)
-        persistence.pubackAfterCommit(c, packetId); // [MQTT-4.3.2-2]
+      if (persistence !== undefined) persistence.pubackAfterCommit(c, packetId); // [MQTT-4.3.2-2]
       else c.sendPuback(packetId);
       return;
     }

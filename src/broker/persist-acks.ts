@@ -130,8 +130,7 @@ export class AckGate {
 
 /** Sends what an acknowledgement item says: a plain PUBACK of that packet id, or whatever the function sends. */
 function run(c: ClientContext, what: (() => void) | number): void {
-  if (typeof what === "number")
-    c.sendPuback(what); // [MQTT-4.3.2-2]
+  if (typeof what === "number") c.sendPuback(what); // [MQTT-4.3.2-2]
   else what();
 }
 

@@ -209,7 +209,7 @@ export class Group implements ConsumerGroup {
     const strict = this.host.settings.ordering === Ordering.Strict;
     for (let part = 0; part < this.ready.length; part++) {
       const list = this.ready[part]!;
-      for (let c = this.#parts.server(part, strict); c !== undefined && c.free > 0 && list.length > 0; ) {
+      for (let c = this.#parts.server(part, strict); c !== undefined && c.free > 0 && list.length > 0;) {
         this.#deliver(c, list.shift()!);
         c = this.#parts.server(part, strict);
       }

@@ -235,7 +235,7 @@ export class StorageQueueStore implements QueueStore {
    */
   *#messages(queue: string, first: number, next: number): Generator<LoadedMessage, void, undefined> {
     const q = this.storage.queues;
-    for (let from = first; from < next; ) {
+    for (let from = first; from < next;) {
       const page = q.scan(queue, from, PAGE);
       if (page.length === 0) return;
       for (const e of page) {

@@ -1,7 +1,6 @@
 // Prometheus series of the cluster (registered on the management metrics registry by the composition root, since
 // the admin layer does not know the cluster layer). No node ids as labels beyond the cluster's own members.
-import { Counter, Gauge } from "prom-client";
-import type { Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "../admin/prom.ts";
 import type { ClusterNode, ClusterRoutingStats } from "../cluster/index.ts";
 
 export function registerClusterMetrics(registry: Registry, node: ClusterNode): void {

@@ -43,8 +43,7 @@ export class LogLimiter {
     let w = this.#windows.get(key);
     if (w === undefined || now - w.start >= this.#interval) {
       const suppressed = w?.suppressed ?? 0;
-      if (w !== undefined)
-        this.#windows.delete(key); // re-insert: Map order = age
+      if (w !== undefined) this.#windows.delete(key); // re-insert: Map order = age
       else if (this.#windows.size >= this.#maxKeys) {
         const oldest = this.#windows.keys().next();
         if (oldest.done !== true) this.#windows.delete(oldest.value);

@@ -39,8 +39,7 @@ export class Semaphore {
       return await fn();
     } finally {
       const next = this.#waiting.shift();
-      if (next !== undefined)
-        next(); // the slot passes straight to the next waiter
+      if (next !== undefined) next(); // the slot passes straight to the next waiter
       else this.#active--;
     }
   }

@@ -3,20 +3,21 @@ import { spawn, type ChildProcess, type ChildProcessByStdio } from "node:child_p
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import type { Readable } from "node:stream";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 const mainTs = "src/cli/main.ts";
-const mainJs = "dist/cli/main.js";
+/** The CLI bundle the package ships (scripts/bundle-cli.mjs; bin/wharf.js runs it when installed). */
+const bundle = "dist/bundle/wharf.mjs";
 
 /**
- * How node runs the CLI: from source through tsx, or, when the whole suite runs (`npm test` builds dist/ first and
- * sets WHARF_TEST_COMPILED_CLI=1), the compiled CLI the package ships. A tsx start costs about 1.8 s of CPU, the
- * compiled one 0.7 s, and the suite starts the CLI over a hundred times.
+ * How node runs the CLI: from source through tsx, or, when the whole suite runs (`npm test` builds the bundle first
+ * and sets WHARF_TEST_COMPILED_CLI=1), the bundle the package ships. A tsx start costs about 1.8 s of CPU, one from
+ * tsc's dist/ ~0.35 s, the bundle's ~0.2 s, and the suite starts the CLI over a hundred times.
  */
 export function cliArgs(): string[] {
-  const main = process.env["WHARF_TEST_COMPILED_CLI"] === "1" ? [mainJs] : ["--import", "tsx", mainTs];
+  const main = process.env["WHARF_TEST_COMPILED_CLI"] === "1" ? [bundle] : ["--import", "tsx", mainTs];
   return [...exitWithParent, ...main];
 }
 
@@ -71,6 +72,8 @@ export interface SpawnWharfOptions {
    * of `node <cliArgs()>`. The exit-with-parent preload then goes in through NODE_OPTIONS.
    */
   launcher?: boolean;
+  /** With `launcher`: this launcher (e.g. an installed package's `node_modules/.bin/wharf`) instead of the checkout's. */
+  launcherPath?: string;
 }
 
 function exitOf(child: ChildProcess): Promise<Exit> {
@@ -82,20 +85,22 @@ function exitOf(child: ChildProcess): Promise<Exit> {
 
 /**
  * The launcher, bin/wharf.js, as `launcher: true` and cli-usage.test.ts run it. In a checkout it runs the TypeScript
- * sources through tsx (1.2-1.5 s of CPU per start); where `npm test` has built dist/ (WHARF_TEST_COMPILED_CLI=1) it
- * runs from a directory shaped like the installed package (its own copy of bin/wharf.js, package.json, dist/ linked,
- * no src/), so it takes the branch an installed `wharf` takes and starts the compiled CLI (~0.3 s): launcher.test.ts's
- * four starts cost 4.9-5.1 s of CPU through tsx. cli-usage.test.ts's `npm start` still runs the checkout's launcher
- * (the tsx branch).
+ * sources through tsx (1.2-1.5 s of CPU per start); where `npm test` has built the bundle (WHARF_TEST_COMPILED_CLI=1)
+ * it runs from a directory shaped like the installed package (its own copy of bin/wharf.js, package.json,
+ * dist/bundle/ linked, no src/), so it takes the branch an installed `wharf` takes and starts the bundle (~0.2 s):
+ * launcher.test.ts's four starts cost 4.9-5.1 s of CPU through tsx. cli-usage.test.ts's `npm start` still runs the
+ * checkout's launcher (the tsx branch). Only dist/bundle/ is linked: `npm test` is still writing the rest of dist/
+ * (scripts/checks.mjs) while these tests run, and the installed bin needs nothing else of it.
  */
 export function launcherScript(t: AfterHook): string {
   if (process.env["WHARF_TEST_COMPILED_CLI"] !== "1") return "bin/wharf.js";
   const dir = mkdtempSync(join(tmpdir(), "wharf-launcher-"));
-  t.after(() => rmSync(dir, { recursive: true, force: true })); // removes the dist/ link, not what it points to
+  t.after(() => rmSync(dir, { recursive: true, force: true })); // removes the bundle's link, not what it points to
   mkdirSync(join(dir, "bin"));
+  mkdirSync(join(dir, "dist"));
   copyFileSync(join(repoRoot, "bin", "wharf.js"), join(dir, "bin", "wharf.js"));
   copyFileSync(join(repoRoot, "package.json"), join(dir, "package.json"));
-  symlinkSync(join(repoRoot, "dist"), join(dir, "dist"));
+  symlinkSync(join(repoRoot, dirname(bundle)), join(dir, dirname(bundle)));
   return join(dir, "bin", "wharf.js");
 }
 
@@ -127,7 +132,7 @@ export function writeTempFile(t: AfterHook, name: string, text: string): string 
 }
 
 /**
- * `node [--import tsx] src/cli/main.ts|dist/cli/main.js start --host 127.0.0.1 --port 0 --log-format json
+ * `node [--import tsx] src/cli/main.ts|dist/bundle/wharf.mjs start --host 127.0.0.1 --port 0 --log-format json
  * --storage memory --management-port 0 …args`, resolved once the "listening" line is logged. The child is killed
  * (SIGKILL) in `t.after` if still running.
  */
@@ -147,7 +152,7 @@ export async function spawnWharf(t: AfterHook, opts: SpawnWharfOptions = {}): Pr
     "0",
     ...(opts.args ?? []),
   ];
-  const node = opts.launcher === true ? ["/bin/sh", launcherScript(t)] : [process.execPath];
+  const node = opts.launcher === true ? ["/bin/sh", opts.launcherPath ?? launcherScript(t)] : [process.execPath];
   const [cmd = "", ...cmdArgs] = opts.via === undefined ? node : [...opts.via, ...node];
   const env =
     opts.launcher === true

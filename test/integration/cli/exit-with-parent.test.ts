@@ -37,7 +37,7 @@ async function orphanGone(t: TestContext, args: string[], what: string): Promise
   assert.ok(childPid > 0 && alive(childPid), `the ${what} runs while its runner does`);
   runner.kill("SIGKILL");
   await once(runner, "exit");
-  for (const deadline = Date.now() + 20_000; alive(childPid) && Date.now() < deadline; )
+  for (const deadline = Date.now() + 20_000; alive(childPid) && Date.now() < deadline;)
     await new Promise((r) => setTimeout(r, 100));
   return !alive(childPid);
 }

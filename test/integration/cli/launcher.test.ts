@@ -19,29 +19,38 @@ function nodeFlagsOf(pid: number): { exe: string; flags: string[]; script: strin
   return { exe: argv[0]!, flags: argv.slice(1, at), script: argv[at]! };
 }
 
-test("launcher: `wharf start` runs node itself (exec, same pid) with the launcher's node flags", {
-  skip: !linux,
-}, async (t) => {
-  const w = await spawnWharf(t, { launcher: true });
-  const got = nodeFlagsOf(w.child.pid!);
-  assert.match(got.exe, /node/); // the spawned pid is node: sh exec'd it, no shell stays in between
-  assert.deepEqual(got.flags, launcherNodeFlags(repoRoot)); // the bench's reading of the list is the real one
-  const exit = await w.kill("SIGTERM"); // signals reach the broker directly: a graceful exit
-  assert.equal(exit.code, 0);
-});
+test(
+  "launcher: `wharf start` runs node itself (exec, same pid) with the launcher's node flags",
+  {
+    skip: !linux,
+  },
+  async (t) => {
+    const w = await spawnWharf(t, { launcher: true });
+    const got = nodeFlagsOf(w.child.pid!);
+    assert.match(got.exe, /node/); // the spawned pid is node: sh exec'd it, no shell stays in between
+    assert.deepEqual(got.flags, launcherNodeFlags(repoRoot)); // the bench's reading of the list is the real one
+    const exit = await w.kill("SIGTERM"); // signals reach the broker directly: a graceful exit
+    assert.equal(exit.code, 0);
+  },
+);
 
 const taskset = spawnSync("taskset", ["-c", "0", "true"]).status === 0;
 
-test("launcher: on one CPU (taskset) it adds --no-parallel-scavenge; the bench's reading of the list agrees", {
-  skip: !linux || !taskset,
-}, async (t) => {
-  const w = await spawnWharf(t, { launcher: true, via: ["taskset", "-c", "0"] });
-  const got = nodeFlagsOf(w.child.pid!).flags;
-  assert.ok(got.includes("--no-parallel-scavenge"), JSON.stringify(got));
-  assert.deepEqual(got, launcherNodeFlags(repoRoot, true));
-  await w.kill();
-  if (os.availableParallelism() > 1) assert.ok(!launcherNodeFlags(repoRoot, false).includes("--no-parallel-scavenge"));
-});
+test(
+  "launcher: on one CPU (taskset) it adds --no-parallel-scavenge; the bench's reading of the list agrees",
+  {
+    skip: !linux || !taskset,
+  },
+  async (t) => {
+    const w = await spawnWharf(t, { launcher: true, via: ["taskset", "-c", "0"] });
+    const got = nodeFlagsOf(w.child.pid!).flags;
+    assert.ok(got.includes("--no-parallel-scavenge"), JSON.stringify(got));
+    assert.deepEqual(got, launcherNodeFlags(repoRoot, true));
+    await w.kill();
+    if (os.availableParallelism() > 1)
+      assert.ok(!launcherNodeFlags(repoRoot, false).includes("--no-parallel-scavenge"));
+  },
+);
 
 test("launcher: WHARF_NODE_FLAGS replaces the list; empty runs node without flags", { skip: !linux }, async (t) => {
   const custom = await spawnWharf(t, { launcher: true, env: { WHARF_NODE_FLAGS: "--stack-trace-limit=17" } });

@@ -179,36 +179,41 @@ test("durable queues over MQTT across three Wharf processes", { timeout: 300_000
   });
 });
 
-test("durable slot copies: kill -9 of all three nodes, restart, every acknowledged message is consumed", {
-  timeout: 300_000,
-}, async (t) => {
-  const etcd = await startEtcd(t);
-  const cfg = { endpoint: etcd.endpoint, clusterYaml: [`  queues: { slots: ${SLOTS} }`] };
-  const ids = ["n1", "n2", "n3"];
-  const first = await Promise.all(ids.map((id) => startClusterNode(t, id, cfg, ["--storage", "lmdb"])));
-  for (const n of first) await eventually(() => slotsSettled(n, ids, first), `${n.id} to see every slot settled`);
-  // Queues owned by each node, published from n1 (sync: each PUBACK after the owner's and its replica's commit).
-  const queues = await Promise.all(ids.map((id, i) => queueOwnedBy(first[0]!, id, `r${i}-`)));
-  const pub = await mqttjs(t, first[0]!.url, { protocolVersion: 5, clientId: "pr" });
-  const sent: string[] = [];
-  for (let i = 0; i < 30; i++) {
-    await pub.client.publishAsync(`$queue/${queues[i % 3]}`, `d${i}`, { qos: 1 });
-    sent.push(`d${i}`);
-  }
-  pub.client.end(true);
-  await Promise.all(first.map((n) => n.proc.kill("SIGKILL")));
-  // Restarted on the same data directories: same slot-layer incarnations, the same copies at their epochs.
-  const again = await Promise.all(
-    first.map((n) => startClusterNode(t, n.id, { ...cfg, dataDir: n.dataDir }, ["--storage", "lmdb"])),
-  );
-  for (const n of again) await eventually(() => slotsSettled(n, ids, again), `${n.id} to see every slot settled again`);
-  const { c: sub, got } = await consumer(t, again[1]!, "cr", 4);
-  for (const q of queues) await sub.client.subscribeAsync(`$queue/${q}`, { qos: 1 });
-  await eventually(
-    async () => new Set(got.map((g) => g.payload)).size >= sent.length,
-    "every message after the restart",
-  );
-  assert.deepEqual([...new Set(got.map((g) => g.payload))].sort(), [...sent].sort());
-  // No slot was claimed empty (that would be logged as data loss).
-  for (const n of again) assert.ok(!n.proc.logs.some((l) => String(l.msg).includes("claimed empty")), n.id);
-});
+test(
+  "durable slot copies: kill -9 of all three nodes, restart, every acknowledged message is consumed",
+  {
+    timeout: 300_000,
+  },
+  async (t) => {
+    const etcd = await startEtcd(t);
+    const cfg = { endpoint: etcd.endpoint, clusterYaml: [`  queues: { slots: ${SLOTS} }`] };
+    const ids = ["n1", "n2", "n3"];
+    const first = await Promise.all(ids.map((id) => startClusterNode(t, id, cfg, ["--storage", "lmdb"])));
+    for (const n of first) await eventually(() => slotsSettled(n, ids, first), `${n.id} to see every slot settled`);
+    // Queues owned by each node, published from n1 (sync: each PUBACK after the owner's and its replica's commit).
+    const queues = await Promise.all(ids.map((id, i) => queueOwnedBy(first[0]!, id, `r${i}-`)));
+    const pub = await mqttjs(t, first[0]!.url, { protocolVersion: 5, clientId: "pr" });
+    const sent: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      await pub.client.publishAsync(`$queue/${queues[i % 3]}`, `d${i}`, { qos: 1 });
+      sent.push(`d${i}`);
+    }
+    pub.client.end(true);
+    await Promise.all(first.map((n) => n.proc.kill("SIGKILL")));
+    // Restarted on the same data directories: same slot-layer incarnations, the same copies at their epochs.
+    const again = await Promise.all(
+      first.map((n) => startClusterNode(t, n.id, { ...cfg, dataDir: n.dataDir }, ["--storage", "lmdb"])),
+    );
+    for (const n of again)
+      await eventually(() => slotsSettled(n, ids, again), `${n.id} to see every slot settled again`);
+    const { c: sub, got } = await consumer(t, again[1]!, "cr", 4);
+    for (const q of queues) await sub.client.subscribeAsync(`$queue/${q}`, { qos: 1 });
+    await eventually(
+      async () => new Set(got.map((g) => g.payload)).size >= sent.length,
+      "every message after the restart",
+    );
+    assert.deepEqual([...new Set(got.map((g) => g.payload))].sort(), [...sent].sort());
+    // No slot was claimed empty (that would be logged as data loss).
+    for (const n of again) assert.ok(!n.proc.logs.some((l) => String(l.msg).includes("claimed empty")), n.id);
+  },
+);

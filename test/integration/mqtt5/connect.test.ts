@@ -59,20 +59,24 @@ test("[MQTT-3.1.2-28] no Response Information unless the client requests it", as
   assert.equal(zero.connack!.properties?.responseInformation, undefined);
 });
 
-test("[MQTT-3.1.2-28] Response Information returned on request when configured, usable as a response topic root", {
-  skip: wharfOnly("never returns Response Information"),
-}, async (t) => {
-  const s = await useTarget(t, { wharf: wharfOptions.responseInformation("responses/") });
-  const c = await mqttjs(t, s, { properties: { requestResponseInformation: true } });
-  const info = connackOf(c).properties?.responseInformation;
-  assert.equal(typeof info, "string");
-  assert.ok(info!.startsWith("responses/"), `Response Information ${info} starts with the configured value`);
+test(
+  "[MQTT-3.1.2-28] Response Information returned on request when configured, usable as a response topic root",
+  {
+    skip: wharfOnly("never returns Response Information"),
+  },
+  async (t) => {
+    const s = await useTarget(t, { wharf: wharfOptions.responseInformation("responses/") });
+    const c = await mqttjs(t, s, { properties: { requestResponseInformation: true } });
+    const info = connackOf(c).properties?.responseInformation;
+    assert.equal(typeof info, "string");
+    assert.ok(info!.startsWith("responses/"), `Response Information ${info} starts with the configured value`);
 
-  const requester = await raw(t, s, { properties: { requestResponseInformation: 1 } });
-  const root = requester.connack!.properties!.responseInformation!;
-  const suback = await requester.subscribe([{ topicFilter: `${root.replace(/\/$/, "")}/#`, qos: 1 }]);
-  assert.deepEqual(suback.reasonCodes, [1], "the client may subscribe below its Response Information");
-});
+    const requester = await raw(t, s, { properties: { requestResponseInformation: 1 } });
+    const root = requester.connack!.properties!.responseInformation!;
+    const suback = await requester.subscribe([{ topicFilter: `${root.replace(/\/$/, "")}/#`, qos: 1 }]);
+    assert.deepEqual(suback.reasonCodes, [1], "the client may subscribe below its Response Information");
+  },
+);
 
 /** Every Reason String / User Property on packets other than PUBLISH, CONNACK and DISCONNECT. */
 function problemInfo(packets: Packet[]): string[] {
@@ -111,18 +115,22 @@ test("[MQTT-3.1.2-29] Request Problem Information 0: no Reason String or User Pr
   assert.deepEqual(problemInfo(c.received), []);
 });
 
-test("[MQTT-3.1.2-29] Reason String on a refused PUBACK when problem information is requested (default)", {
-  skip: wharfOnly("sends no Reason Strings"),
-}, async (t) => {
-  const denied = topicFor("secret");
-  const s = await useTarget(t, { acl: [{ permission: "deny", action: "all", topic: denied }] });
-  const c = await raw(t, s, {});
-  const id = c.publish(denied, "x", { qos: 1 })!;
-  const ack = await c.next(PacketType.PUBACK, 3000, (p) => p.packetId === id);
-  assert.equal(ack.reasonCode, ReasonCode.NotAuthorized);
-  assert.equal(typeof ack.properties?.reasonString, "string");
-  assert.ok(ack.properties!.reasonString!.length > 0);
-});
+test(
+  "[MQTT-3.1.2-29] Reason String on a refused PUBACK when problem information is requested (default)",
+  {
+    skip: wharfOnly("sends no Reason Strings"),
+  },
+  async (t) => {
+    const denied = topicFor("secret");
+    const s = await useTarget(t, { acl: [{ permission: "deny", action: "all", topic: denied }] });
+    const c = await raw(t, s, {});
+    const id = c.publish(denied, "x", { qos: 1 })!;
+    const ack = await c.next(PacketType.PUBACK, 3000, (p) => p.packetId === id);
+    assert.equal(ack.reasonCode, ReasonCode.NotAuthorized);
+    assert.equal(typeof ack.properties?.reasonString, "string");
+    assert.ok(ack.properties!.reasonString!.length > 0);
+  },
+);
 
 test("[MQTT-3.2.2-9] CONNACK announces the configured Receive Maximum, Maximum Packet Size, Topic Alias Maximum, Maximum QoS and Retain Available", async (t) => {
   const s = await useTarget(t, {
@@ -160,22 +168,26 @@ test("(§3.2.2.3.11-13) with the default configuration wildcard, subscription id
   assert.ok(p.maximumQoS === undefined || p.maximumQoS === 2, "QoS 2 supported by default: Maximum QoS absent");
 });
 
-test("(§3.2.2.3.11-13) wildcard, subscription identifier and shared subscription availability set to 0 by configuration", {
-  skip: wharfOnly("has no option to disable wildcard, subscription identifier or shared subscriptions"),
-}, async (t) => {
-  const s = await useTarget(t, {
-    wharf: {
-      ...wharfOptions.existing.wildcardSubscriptionAvailable(false),
-      ...wharfOptions.existing.subscriptionIdentifiersAvailable(false),
-      ...wharfOptions.existing.sharedSubscriptionAvailable(false),
-    },
-  });
-  const c = await raw(t, s, {});
-  const p = c.connack!.properties ?? {};
-  assert.equal(p.wildcardSubscriptionAvailable, 0);
-  assert.equal(p.subscriptionIdentifiersAvailable, 0);
-  assert.equal(p.sharedSubscriptionAvailable, 0);
-});
+test(
+  "(§3.2.2.3.11-13) wildcard, subscription identifier and shared subscription availability set to 0 by configuration",
+  {
+    skip: wharfOnly("has no option to disable wildcard, subscription identifier or shared subscriptions"),
+  },
+  async (t) => {
+    const s = await useTarget(t, {
+      wharf: {
+        ...wharfOptions.existing.wildcardSubscriptionAvailable(false),
+        ...wharfOptions.existing.subscriptionIdentifiersAvailable(false),
+        ...wharfOptions.existing.sharedSubscriptionAvailable(false),
+      },
+    });
+    const c = await raw(t, s, {});
+    const p = c.connack!.properties ?? {};
+    assert.equal(p.wildcardSubscriptionAvailable, 0);
+    assert.equal(p.subscriptionIdentifiersAvailable, 0);
+    assert.equal(p.sharedSubscriptionAvailable, 0);
+  },
+);
 
 test("[MQTT-3.2.2-10] [MQTT-3.2.2-11] [MQTT-3.2.2-12] Maximum QoS 1: QoS 2 SUBSCRIBE granted QoS 1, Will QoS 2 refused with 0x9B, QoS 2 PUBLISH answered with DISCONNECT 0x9B", async (t) => {
   const s = await useTarget(t, { maximumQoS: 1 });

@@ -13,34 +13,41 @@ before(async () => {
 });
 after(() => target?.close());
 
-test("[MQTT-3.3.4-9] the server never has more unacknowledged QoS 1 PUBLISHes out to a client than its Receive Maximum", {
-  skip: wharfOnly(
-    "releases two queued PUBLISHes per PUBACK once the window is full (3 unacknowledged with Receive Maximum 2)",
-  ),
-}, async (t) => {
-  const topic = topicFor("rm-qos1");
-  const sub = await raw(t, target, { properties: { receiveMaximum: 2 } });
-  await sub.subscribe([{ topicFilter: topic, qos: 1 }]);
-  const pub = await mqttjs(t, target);
-  await Promise.all(Array.from({ length: 6 }, (_, i) => pub.publishAsync(topic, `m${i}`, { qos: 1 })));
+test(
+  "[MQTT-3.3.4-9] the server never has more unacknowledged QoS 1 PUBLISHes out to a client than its Receive Maximum",
+  {
+    skip: wharfOnly(
+      "releases two queued PUBLISHes per PUBACK once the window is full (3 unacknowledged with Receive Maximum 2)",
+    ),
+  },
+  async (t) => {
+    const topic = topicFor("rm-qos1");
+    const sub = await raw(t, target, { properties: { receiveMaximum: 2 } });
+    await sub.subscribe([{ topicFilter: topic, qos: 1 }]);
+    const pub = await mqttjs(t, target);
+    await Promise.all(Array.from({ length: 6 }, (_, i) => pub.publishAsync(topic, `m${i}`, { qos: 1 })));
 
-  const publishes = (): number => sub.received.filter((p) => p.type === PacketType.PUBLISH).length;
-  const outstanding = [(await sub.next(PacketType.PUBLISH)).packetId!, (await sub.next(PacketType.PUBLISH)).packetId!];
-  await sub.ping(); // all 6 were routed (PUBACKed): a third PUBLISH would come before the PINGRESP
-  assert.equal(publishes(), 2, "a third PUBLISH waits for an acknowledgement");
+    const publishes = (): number => sub.received.filter((p) => p.type === PacketType.PUBLISH).length;
+    const outstanding = [
+      (await sub.next(PacketType.PUBLISH)).packetId!,
+      (await sub.next(PacketType.PUBLISH)).packetId!,
+    ];
+    await sub.ping(); // all 6 were routed (PUBACKed): a third PUBLISH would come before the PINGRESP
+    assert.equal(publishes(), 2, "a third PUBLISH waits for an acknowledgement");
 
-  // Acknowledge one at a time: each PUBACK releases at most one more PUBLISH.
-  let acked = 0;
-  while (acked < 6) {
-    sub.puback(outstanding.shift()!);
-    acked++;
-    if (publishes() < 6) outstanding.push((await sub.next(PacketType.PUBLISH)).packetId!);
-    assert.ok(publishes() - acked <= 2, `unacknowledged: ${publishes() - acked}`);
-  }
-  await sub.ping();
-  const payloads = sub.received.flatMap((p) => (p.type === PacketType.PUBLISH ? [p.payload.toString()] : []));
-  assert.deepEqual(payloads.sort(), ["m0", "m1", "m2", "m3", "m4", "m5"], "all delivered, no duplicates");
-});
+    // Acknowledge one at a time: each PUBACK releases at most one more PUBLISH.
+    let acked = 0;
+    while (acked < 6) {
+      sub.puback(outstanding.shift()!);
+      acked++;
+      if (publishes() < 6) outstanding.push((await sub.next(PacketType.PUBLISH)).packetId!);
+      assert.ok(publishes() - acked <= 2, `unacknowledged: ${publishes() - acked}`);
+    }
+    await sub.ping();
+    const payloads = sub.received.flatMap((p) => (p.type === PacketType.PUBLISH ? [p.payload.toString()] : []));
+    assert.deepEqual(payloads.sort(), ["m0", "m1", "m2", "m3", "m4", "m5"], "all delivered, no duplicates");
+  },
+);
 
 test("[MQTT-3.3.4-9] QoS 2: a Receive Maximum slot is held until PUBCOMP, or freed by a PUBREC with a reason code >= 0x80", async (t) => {
   const topic = topicFor("rm-qos2");
@@ -112,26 +119,30 @@ test("[MQTT-3.1.2-24] [MQTT-3.1.2-25] the server never sends a packet above the 
   );
 });
 
-test("[MQTT-3.1.2-25] a message discarded as too large counts as completely sent: it holds no Receive Maximum slot", {
-  skip: wharfOnly("keeps the discarded QoS 1 message in the in-flight window, so Receive Maximum 1 stalls"),
-}, async (t) => {
-  const topic = topicFor("mps-rm");
-  const limit = 256;
-  const small = await raw(
-    t,
-    target,
-    { properties: { maximumPacketSize: limit, receiveMaximum: 1 } },
-    { maxPacketSize: limit },
-  );
-  await small.subscribe([{ topicFilter: topic, qos: 1 }]);
-  const pub = await mqttjs(t, target);
-  await pub.publishAsync(topic, Buffer.alloc(1000, 0x61), { qos: 1 });
-  await pub.publishAsync(topic, "after", { qos: 1 });
-  // Nothing acknowledged yet: "after" can only come if the discarded message freed its slot.
-  const after = await small.next(PacketType.PUBLISH);
-  assert.equal(after.payload.toString(), "after");
-  assert.equal(small.decodeError, undefined);
-});
+test(
+  "[MQTT-3.1.2-25] a message discarded as too large counts as completely sent: it holds no Receive Maximum slot",
+  {
+    skip: wharfOnly("keeps the discarded QoS 1 message in the in-flight window, so Receive Maximum 1 stalls"),
+  },
+  async (t) => {
+    const topic = topicFor("mps-rm");
+    const limit = 256;
+    const small = await raw(
+      t,
+      target,
+      { properties: { maximumPacketSize: limit, receiveMaximum: 1 } },
+      { maxPacketSize: limit },
+    );
+    await small.subscribe([{ topicFilter: topic, qos: 1 }]);
+    const pub = await mqttjs(t, target);
+    await pub.publishAsync(topic, Buffer.alloc(1000, 0x61), { qos: 1 });
+    await pub.publishAsync(topic, "after", { qos: 1 });
+    // Nothing acknowledged yet: "after" can only come if the discarded message freed its slot.
+    const after = await small.next(PacketType.PUBLISH);
+    assert.equal(after.payload.toString(), "after");
+    assert.equal(small.decodeError, undefined);
+  },
+);
 
 test("[MQTT-3.2.2-15] (§4.13) a client packet above the server's Maximum Packet Size gets DISCONNECT 0x95", async (t) => {
   const s = await startTarget({ maxPacketSize: 1024 });

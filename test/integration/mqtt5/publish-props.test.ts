@@ -113,28 +113,32 @@ test("(§3.3.2.3.2) without payload validation, a Payload Format Indicator 1 pay
   assert.equal(m.properties?.payloadFormatIndicator, 1);
 });
 
-test("(§3.3.2.3.2) with payload validation configured, invalid UTF-8 under Payload Format Indicator 1 is refused with 0x99 and not delivered", {
-  skip: wharfOnly("does not validate payloads against the Payload Format Indicator"),
-}, async (t) => {
-  const s = await useTarget(t, { wharf: wharfOptions.validatePayloadFormat(true) });
-  const topic = topicFor("pfi-check");
-  const sub = await raw(t, s, {});
-  await sub.subscribe([{ topicFilter: topic, qos: 2 }]);
-  const pub = await raw(t, s, {});
-  const id1 = pub.publish(topic, INVALID_UTF8, { qos: 1, properties: { payloadFormatIndicator: 1 } })!;
-  const ack = await pub.next(PacketType.PUBACK, 3000, (p) => p.packetId === id1);
-  assert.equal(ack.reasonCode, ReasonCode.PayloadFormatInvalid);
-  const id2 = pub.publish(topic, INVALID_UTF8, { qos: 2, properties: { payloadFormatIndicator: 1 } })!;
-  const rec = await pub.next(PacketType.PUBREC, 3000, (p) => p.packetId === id2);
-  assert.equal(rec.reasonCode, ReasonCode.PayloadFormatInvalid);
-  // Valid UTF-8, and binary without the indicator, still pass.
-  pub.publish(topic, "caf\u00e9", { qos: 1, properties: { payloadFormatIndicator: 1 } });
-  pub.publish(topic, INVALID_UTF8, { qos: 1 });
-  const a = await sub.next(PacketType.PUBLISH);
-  const b = await sub.next(PacketType.PUBLISH);
-  assert.deepEqual([a.payload.toString(), b.payload], ["caf\u00e9", INVALID_UTF8]);
-  assert.equal(await sub.arrives(PacketType.PUBLISH, 300), false, "the invalid ones were dropped");
-});
+test(
+  "(§3.3.2.3.2) with payload validation configured, invalid UTF-8 under Payload Format Indicator 1 is refused with 0x99 and not delivered",
+  {
+    skip: wharfOnly("does not validate payloads against the Payload Format Indicator"),
+  },
+  async (t) => {
+    const s = await useTarget(t, { wharf: wharfOptions.validatePayloadFormat(true) });
+    const topic = topicFor("pfi-check");
+    const sub = await raw(t, s, {});
+    await sub.subscribe([{ topicFilter: topic, qos: 2 }]);
+    const pub = await raw(t, s, {});
+    const id1 = pub.publish(topic, INVALID_UTF8, { qos: 1, properties: { payloadFormatIndicator: 1 } })!;
+    const ack = await pub.next(PacketType.PUBACK, 3000, (p) => p.packetId === id1);
+    assert.equal(ack.reasonCode, ReasonCode.PayloadFormatInvalid);
+    const id2 = pub.publish(topic, INVALID_UTF8, { qos: 2, properties: { payloadFormatIndicator: 1 } })!;
+    const rec = await pub.next(PacketType.PUBREC, 3000, (p) => p.packetId === id2);
+    assert.equal(rec.reasonCode, ReasonCode.PayloadFormatInvalid);
+    // Valid UTF-8, and binary without the indicator, still pass.
+    pub.publish(topic, "caf\u00e9", { qos: 1, properties: { payloadFormatIndicator: 1 } });
+    pub.publish(topic, INVALID_UTF8, { qos: 1 });
+    const a = await sub.next(PacketType.PUBLISH);
+    const b = await sub.next(PacketType.PUBLISH);
+    assert.deepEqual([a.payload.toString(), b.payload], ["caf\u00e9", INVALID_UTF8]);
+    assert.equal(await sub.arrives(PacketType.PUBLISH, 300), false, "the invalid ones were dropped");
+  },
+);
 
 test("(§3.4.2.1, §3.5.2.1) 0x10 No matching subscribers on PUBACK (and PUBREC, where the server reports it)", async (t) => {
   const c = await raw(t, target, {});
@@ -188,51 +192,63 @@ test("(§3.3.2.1) [MQTT-3.3.2-2] a Topic Name with wildcards is refused: PUBACK 
     );
 });
 
-test("(§3.4.2.1) [MQTT-2.2.1-3] a QoS 1 PUBLISH reusing the Packet Identifier of an unfinished QoS 2 exchange gets PUBACK 0x91", {
-  skip: wharfOnly("does not detect Packet Identifiers in use (answers PUBACK 0x00)"),
-}, async (t) => {
-  const topic = topicFor("pid-in-use");
-  const sub = await raw(t, target, {});
-  await sub.subscribe([{ topicFilter: topic, qos: 1 }]);
-  const c = await raw(t, target, {});
-  c.publish(topic, "qos2", { qos: 2, packetId: 9 });
-  await c.next(PacketType.PUBREC);
-  c.publish(topic, "qos1", { qos: 1, packetId: 9 });
-  const ack = await c.next(PacketType.PUBACK);
-  assert.equal(ack.reasonCode, ReasonCode.PacketIdentifierInUse);
-  await sub.next(PacketType.PUBLISH, 3000, (p) => p.payload.toString() === "qos2");
-  await sub.ping(); // the refused QoS 1 PUBLISH was acknowledged before "qos2" arrived
-  assert.ok(!sub.pending(PacketType.PUBLISH).some((p) => p.payload.toString() === "qos1"));
-});
+test(
+  "(§3.4.2.1) [MQTT-2.2.1-3] a QoS 1 PUBLISH reusing the Packet Identifier of an unfinished QoS 2 exchange gets PUBACK 0x91",
+  {
+    skip: wharfOnly("does not detect Packet Identifiers in use (answers PUBACK 0x00)"),
+  },
+  async (t) => {
+    const topic = topicFor("pid-in-use");
+    const sub = await raw(t, target, {});
+    await sub.subscribe([{ topicFilter: topic, qos: 1 }]);
+    const c = await raw(t, target, {});
+    c.publish(topic, "qos2", { qos: 2, packetId: 9 });
+    await c.next(PacketType.PUBREC);
+    c.publish(topic, "qos1", { qos: 1, packetId: 9 });
+    const ack = await c.next(PacketType.PUBACK);
+    assert.equal(ack.reasonCode, ReasonCode.PacketIdentifierInUse);
+    await sub.next(PacketType.PUBLISH, 3000, (p) => p.payload.toString() === "qos2");
+    await sub.ping(); // the refused QoS 1 PUBLISH was acknowledged before "qos2" arrived
+    assert.ok(!sub.pending(PacketType.PUBLISH).some((p) => p.payload.toString() === "qos1"));
+  },
+);
 
-test("(§3.7.2.1, §4.3.3) a PUBREL for an unknown Packet Identifier gets PUBCOMP 0x92", {
-  skip: wharfOnly("answers PUBCOMP 0x00 for an unknown Packet Identifier"),
-}, async (t) => {
-  const c = await raw(t, target, {});
-  c.pubrel(4242);
-  const comp = await c.next(PacketType.PUBCOMP);
-  assert.equal(comp.packetId, 4242);
-  assert.equal(comp.reasonCode, ReasonCode.PacketIdentifierNotFound);
-});
+test(
+  "(§3.7.2.1, §4.3.3) a PUBREL for an unknown Packet Identifier gets PUBCOMP 0x92",
+  {
+    skip: wharfOnly("answers PUBCOMP 0x00 for an unknown Packet Identifier"),
+  },
+  async (t) => {
+    const c = await raw(t, target, {});
+    c.pubrel(4242);
+    const comp = await c.next(PacketType.PUBCOMP);
+    assert.equal(comp.packetId, 4242);
+    assert.equal(comp.reasonCode, ReasonCode.PacketIdentifierNotFound);
+  },
+);
 
-test("(§3.4.2.1) 0x97 Quota exceeded when every matching subscriber's queue is full", {
-  skip: wharfOnly("drops messages for a full offline queue silently (PUBACK 0x00)"),
-}, async (t) => {
-  const s = await useTarget(t, { maxQueuedMessages: 1 });
-  const topic = topicFor("quota");
-  const id = `quota-${uid()}`;
-  const sub = await raw(t, s, { clientId: id, properties: { sessionExpiryInterval: 60 } });
-  await sub.subscribe([{ topicFilter: topic, qos: 1 }]);
-  sub.disconnect();
-  await sub.waitClosed();
-  const pub = await raw(t, s, {});
-  const first = pub.publish(topic, "fits", { qos: 1 })!;
-  assert.equal((await pub.next(PacketType.PUBACK, 3000, (p) => p.packetId === first)).reasonCode ?? 0, 0);
-  const second = pub.publish(topic, "overflows", { qos: 1 })!;
-  const ack = await pub.next(PacketType.PUBACK, 3000, (p) => p.packetId === second);
-  assert.equal(ack.reasonCode, ReasonCode.QuotaExceeded);
-  await sleep(50);
-  const back = await raw(t, s, { clientId: id, clean: false });
-  const m = await back.next(PacketType.PUBLISH);
-  assert.equal(m.payload.toString(), "fits");
-});
+test(
+  "(§3.4.2.1) 0x97 Quota exceeded when every matching subscriber's queue is full",
+  {
+    skip: wharfOnly("drops messages for a full offline queue silently (PUBACK 0x00)"),
+  },
+  async (t) => {
+    const s = await useTarget(t, { maxQueuedMessages: 1 });
+    const topic = topicFor("quota");
+    const id = `quota-${uid()}`;
+    const sub = await raw(t, s, { clientId: id, properties: { sessionExpiryInterval: 60 } });
+    await sub.subscribe([{ topicFilter: topic, qos: 1 }]);
+    sub.disconnect();
+    await sub.waitClosed();
+    const pub = await raw(t, s, {});
+    const first = pub.publish(topic, "fits", { qos: 1 })!;
+    assert.equal((await pub.next(PacketType.PUBACK, 3000, (p) => p.packetId === first)).reasonCode ?? 0, 0);
+    const second = pub.publish(topic, "overflows", { qos: 1 })!;
+    const ack = await pub.next(PacketType.PUBACK, 3000, (p) => p.packetId === second);
+    assert.equal(ack.reasonCode, ReasonCode.QuotaExceeded);
+    await sleep(50);
+    const back = await raw(t, s, { clientId: id, clean: false });
+    const m = await back.next(PacketType.PUBLISH);
+    assert.equal(m.payload.toString(), "fits");
+  },
+);

@@ -148,152 +148,184 @@ test("(§4.8) strategy round-robin (configured): members take turns", async (t) 
   assert.deepEqual(new Set(order.slice(0, 3)).size, 3);
 });
 
-test("(§4.8) strategy random: every message once, every member used, not a fixed rotation", {
-  skip: wharfOnly("has no configurable shared subscription strategy"),
-}, async (t) => {
-  const { members, order } = await strategyRun(t, "random", 60);
-  for (const m of members) assert.ok(payloadsOf(m).length > 0, "every member got some");
-  const rotation = order.every((x, i) => i < 3 || x === order[i - 3]);
-  assert.equal(rotation, false, "a random choice is not a perfect rotation (probability 3^-57)");
-});
+test(
+  "(§4.8) strategy random: every message once, every member used, not a fixed rotation",
+  {
+    skip: wharfOnly("has no configurable shared subscription strategy"),
+  },
+  async (t) => {
+    const { members, order } = await strategyRun(t, "random", 60);
+    for (const m of members) assert.ok(payloadsOf(m).length > 0, "every member got some");
+    const rotation = order.every((x, i) => i < 3 || x === order[i - 3]);
+    assert.equal(rotation, false, "a random choice is not a perfect rotation (probability 3^-57)");
+  },
+);
 
-test("(§4.8) strategy sticky: one member gets everything while it is connected, another takes over when it leaves", {
-  skip: wharfOnly("has no configurable shared subscription strategy"),
-}, async (t) => {
-  const s = await useTarget(t, { wharf: wharfOptions.sharedStrategy("sticky") });
-  const topic = topicFor("sticky");
-  const members = [await member(t, s, "s", topic), await member(t, s, "s", topic), await member(t, s, "s", topic)];
-  await publishN(t, s, topic, 6);
-  await eventually(() => members.flatMap(payloadsOf).length >= 6, "first 6 delivered");
-  const counts = members.map((m) => payloadsOf(m).length);
-  assert.deepEqual([...counts].sort(), [0, 0, 6], `one member got all (${counts.join("/")})`);
-  const stuck = members[counts.indexOf(6)]!;
-  stuck.disconnect();
-  await stuck.waitClosed();
-  const rest = members.filter((m) => m !== stuck);
-  const more = await publishN(t, s, topic, 6);
-  await eventually(() => rest.flatMap(payloadsOf).length >= 6, "next 6 delivered");
-  const after = rest.map((m) => payloadsOf(m).length);
-  assert.deepEqual([...after].sort(), [0, 6], `a single new member got all (${after.join("/")})`);
-  assert.deepEqual(rest.flatMap(payloadsOf).sort(), more);
-});
+test(
+  "(§4.8) strategy sticky: one member gets everything while it is connected, another takes over when it leaves",
+  {
+    skip: wharfOnly("has no configurable shared subscription strategy"),
+  },
+  async (t) => {
+    const s = await useTarget(t, { wharf: wharfOptions.sharedStrategy("sticky") });
+    const topic = topicFor("sticky");
+    const members = [await member(t, s, "s", topic), await member(t, s, "s", topic), await member(t, s, "s", topic)];
+    await publishN(t, s, topic, 6);
+    await eventually(() => members.flatMap(payloadsOf).length >= 6, "first 6 delivered");
+    const counts = members.map((m) => payloadsOf(m).length);
+    assert.deepEqual([...counts].sort(), [0, 0, 6], `one member got all (${counts.join("/")})`);
+    const stuck = members[counts.indexOf(6)]!;
+    stuck.disconnect();
+    await stuck.waitClosed();
+    const rest = members.filter((m) => m !== stuck);
+    const more = await publishN(t, s, topic, 6);
+    await eventually(() => rest.flatMap(payloadsOf).length >= 6, "next 6 delivered");
+    const after = rest.map((m) => payloadsOf(m).length);
+    assert.deepEqual([...after].sort(), [0, 6], `a single new member got all (${after.join("/")})`);
+    assert.deepEqual(rest.flatMap(payloadsOf).sort(), more);
+  },
+);
 
-test("(§4.8) strategy least-inflight: a member that does not acknowledge stops being chosen", {
-  skip: wharfOnly("has no configurable shared subscription strategy"),
-}, async (t) => {
-  const s = await useTarget(t, { wharf: wharfOptions.sharedStrategy("least-inflight") });
-  const topic = topicFor("least");
-  const slow = await member(t, s, "s", topic, { autoAck: false });
-  const fast = await member(t, s, "s", topic);
-  const sent = await publishN(t, s, topic, 20, 15);
-  await eventually(() => payloadsOf(slow).length + payloadsOf(fast).length >= 20, "all 20 delivered");
-  assert.ok(payloadsOf(slow).length <= 2, `the stalled member got ${payloadsOf(slow).length}`);
-  assert.deepEqual([...payloadsOf(slow), ...payloadsOf(fast)].sort(), sent);
-});
+test(
+  "(§4.8) strategy least-inflight: a member that does not acknowledge stops being chosen",
+  {
+    skip: wharfOnly("has no configurable shared subscription strategy"),
+  },
+  async (t) => {
+    const s = await useTarget(t, { wharf: wharfOptions.sharedStrategy("least-inflight") });
+    const topic = topicFor("least");
+    const slow = await member(t, s, "s", topic, { autoAck: false });
+    const fast = await member(t, s, "s", topic);
+    const sent = await publishN(t, s, topic, 20, 15);
+    await eventually(() => payloadsOf(slow).length + payloadsOf(fast).length >= 20, "all 20 delivered");
+    assert.ok(payloadsOf(slow).length <= 2, `the stalled member got ${payloadsOf(slow).length}`);
+    assert.deepEqual([...payloadsOf(slow), ...payloadsOf(fast)].sort(), sent);
+  },
+);
 
-test("(§4.8.2) a member killed mid-stream loses nothing: its in-flight and queued QoS 1 messages go to the live members, zero lost", {
-  skip: wharfOnly("drops the messages in flight to a member whose session ends"),
-}, async (t) => {
-  const topic = topicFor("redispatch");
-  const a = await member(t, target, "r", topic);
-  const b = await member(t, target, "r", topic);
-  const victim = await member(t, target, "r", topic, { autoAck: false }); // takes messages, never acknowledges
-  const pub = await mqttjs(t, target);
-  const sent: string[] = [];
-  let killed = false;
-  for (let i = 0; i < 30; i++) {
-    const payload = `m${String(i).padStart(3, "0")}`;
-    await pub.publishAsync(topic, payload, { qos: 1 });
-    sent.push(payload);
-    if (!killed && payloadsOf(victim).length >= 3) {
-      victim.destroy(); // socket gone, no PUBACK, no DISCONNECT
-      killed = true;
+test(
+  "(§4.8.2) a member killed mid-stream loses nothing: its in-flight and queued QoS 1 messages go to the live members, zero lost",
+  {
+    skip: wharfOnly("drops the messages in flight to a member whose session ends"),
+  },
+  async (t) => {
+    const topic = topicFor("redispatch");
+    const a = await member(t, target, "r", topic);
+    const b = await member(t, target, "r", topic);
+    const victim = await member(t, target, "r", topic, { autoAck: false }); // takes messages, never acknowledges
+    const pub = await mqttjs(t, target);
+    const sent: string[] = [];
+    let killed = false;
+    for (let i = 0; i < 30; i++) {
+      const payload = `m${String(i).padStart(3, "0")}`;
+      await pub.publishAsync(topic, payload, { qos: 1 });
+      sent.push(payload);
+      if (!killed && payloadsOf(victim).length >= 3) {
+        victim.destroy(); // socket gone, no PUBACK, no DISCONNECT
+        killed = true;
+      }
+      await sleep(5);
     }
-    await sleep(5);
-  }
-  assert.ok(killed, "the victim received messages before it died");
-  const lostWithVictim = payloadsOf(victim);
-  await eventually(
-    () => new Set([...payloadsOf(a), ...payloadsOf(b)]).size >= 30,
-    `live members hold all 30 (missing: ${sent.filter((m) => ![...payloadsOf(a), ...payloadsOf(b)].includes(m)).join(",")})`,
-    3000,
-  );
-  const live = new Set([...payloadsOf(a), ...payloadsOf(b)]);
-  assert.deepEqual([...live].sort(), sent, "zero messages lost");
-  for (const m of lostWithVictim) assert.ok(live.has(m), `${m}, unacknowledged by the victim, was redispatched`);
-});
+    assert.ok(killed, "the victim received messages before it died");
+    const lostWithVictim = payloadsOf(victim);
+    await eventually(
+      () => new Set([...payloadsOf(a), ...payloadsOf(b)]).size >= 30,
+      `live members hold all 30 (missing: ${sent.filter((m) => ![...payloadsOf(a), ...payloadsOf(b)].includes(m)).join(",")})`,
+      3000,
+    );
+    const live = new Set([...payloadsOf(a), ...payloadsOf(b)]);
+    assert.deepEqual([...live].sort(), sent, "zero messages lost");
+    for (const m of lostWithVictim) assert.ok(live.has(m), `${m}, unacknowledged by the victim, was redispatched`);
+  },
+);
 
-test("(§4.8.2) with no live member, messages for the group wait and go to the next member that connects", {
-  skip: wharfOnly("keeps each offline member's share for that member"),
-}, async (t) => {
-  const topic = topicFor("waiting");
-  const ids = [`wait-a-${uid()}`, `wait-b-${uid()}`];
-  for (const clientId of ids) {
-    const c = await raw(t, target, { clientId, properties: { sessionExpiryInterval: 60 } });
-    await c.subscribe([{ topicFilter: `$share/w/${topic}`, qos: 1 }]);
-    c.disconnect();
-    await c.waitClosed();
-  }
-  const sent = await publishN(t, target, topic, 6);
-  const back = await raw(t, target, { clientId: ids[0]!, clean: false, properties: { sessionExpiryInterval: 0 } });
-  back.autoAck = true;
-  await eventually(
-    () => payloadsOf(back).length >= 6,
-    `the returning member gets all 6 (got ${payloadsOf(back).length})`,
-  );
-  assert.deepEqual([...new Set(payloadsOf(back))].sort(), sent);
-  const other = await raw(t, target, { clientId: ids[1]!, clean: false, properties: { sessionExpiryInterval: 0 } });
-  await other.ping(); // whatever its session held is sent on resume, before the PINGRESP
-  assert.deepEqual(
-    other.pending(PacketType.PUBLISH).map((p: PublishPacket) => p.payload.toString()),
-    [],
-    "nothing delivered twice",
-  );
-});
+test(
+  "(§4.8.2) with no live member, messages for the group wait and go to the next member that connects",
+  {
+    skip: wharfOnly("keeps each offline member's share for that member"),
+  },
+  async (t) => {
+    const topic = topicFor("waiting");
+    const ids = [`wait-a-${uid()}`, `wait-b-${uid()}`];
+    for (const clientId of ids) {
+      const c = await raw(t, target, { clientId, properties: { sessionExpiryInterval: 60 } });
+      await c.subscribe([{ topicFilter: `$share/w/${topic}`, qos: 1 }]);
+      c.disconnect();
+      await c.waitClosed();
+    }
+    const sent = await publishN(t, target, topic, 6);
+    const back = await raw(t, target, { clientId: ids[0]!, clean: false, properties: { sessionExpiryInterval: 0 } });
+    back.autoAck = true;
+    await eventually(
+      () => payloadsOf(back).length >= 6,
+      `the returning member gets all 6 (got ${payloadsOf(back).length})`,
+    );
+    assert.deepEqual([...new Set(payloadsOf(back))].sort(), sent);
+    const other = await raw(t, target, { clientId: ids[1]!, clean: false, properties: { sessionExpiryInterval: 0 } });
+    await other.ping(); // whatever its session held is sent on resume, before the PINGRESP
+    assert.deepEqual(
+      other.pending(PacketType.PUBLISH).map((p: PublishPacket) => p.payload.toString()),
+      [],
+      "nothing delivered twice",
+    );
+  },
+);
 
-test("(§3.3.1.3, §4.8.2) no retained messages are sent for a shared subscription", {
-  skip: wharfOnly("sends retained messages to new shared subscriptions"),
-}, async (t) => {
-  const topic = topicFor("shared-retained");
-  const pub = await mqttjs(t, target);
-  await pub.publishAsync(topic, "state", { qos: 1, retain: true });
-  const c = await raw(t, target, {});
-  const suback = await c.subscribe([{ topicFilter: `$share/ret/${topic}`, qos: 1 }]);
-  assert.deepEqual(suback.reasonCodes, [1], "shared subscription granted");
-  await c.ping(); // retained messages would follow the SUBACK, before the PINGRESP
-  assert.deepEqual(c.pending(PacketType.PUBLISH), []);
-  await c.subscribe([{ topicFilter: topic, qos: 1 }]);
-  assert.equal((await c.next(PacketType.PUBLISH)).retain, true, "control: an ordinary subscription gets it");
-  await pub.publishAsync(topic, "", { qos: 1, retain: true });
-});
+test(
+  "(§3.3.1.3, §4.8.2) no retained messages are sent for a shared subscription",
+  {
+    skip: wharfOnly("sends retained messages to new shared subscriptions"),
+  },
+  async (t) => {
+    const topic = topicFor("shared-retained");
+    const pub = await mqttjs(t, target);
+    await pub.publishAsync(topic, "state", { qos: 1, retain: true });
+    const c = await raw(t, target, {});
+    const suback = await c.subscribe([{ topicFilter: `$share/ret/${topic}`, qos: 1 }]);
+    assert.deepEqual(suback.reasonCodes, [1], "shared subscription granted");
+    await c.ping(); // retained messages would follow the SUBACK, before the PINGRESP
+    assert.deepEqual(c.pending(PacketType.PUBLISH), []);
+    await c.subscribe([{ topicFilter: topic, qos: 1 }]);
+    assert.equal((await c.next(PacketType.PUBLISH)).retain, true, "control: an ordinary subscription gets it");
+    await pub.publishAsync(topic, "", { qos: 1, retain: true });
+  },
+);
 
-test("[MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error: DISCONNECT 0x82", {
-  skip: wharfOnly("accepts No Local on shared subscriptions"),
-}, async (t) => {
-  const c = await raw(t, target, {});
-  const packetId = c.nextPacketId();
-  c.send({
-    type: PacketType.SUBSCRIBE,
-    packetId,
-    subscriptions: [{ topicFilter: `$share/nl/${topicFor("nl")}`, qos: 1, noLocal: true }],
-  });
-  const closed = await c.waitClosed();
-  assert.equal(closed.disconnect?.reasonCode, ReasonCode.ProtocolError);
-});
-
-test("[MQTT-4.8.2-1] [MQTT-4.8.2-2] malformed shared subscription filters are refused (SUBACK 0x8F, or DISCONNECT 0x81/0x82)", {
-  skip: wharfOnly("accepts $share//x, $share/g and $share/g/ as ordinary filters"),
-}, async (t) => {
-  for (const filter of ["$share//x", "$share/g", "$share/g/", "$share/g+/x", "$share/g#/x"]) {
+test(
+  "[MQTT-3.8.3-4] No Local on a shared subscription is a Protocol Error: DISCONNECT 0x82",
+  {
+    skip: wharfOnly("accepts No Local on shared subscriptions"),
+  },
+  async (t) => {
     const c = await raw(t, target, {});
     const packetId = c.nextPacketId();
-    c.send({ type: PacketType.SUBSCRIBE, packetId, subscriptions: [{ topicFilter: filter, qos: 1 }] });
-    const r = await outcome(c, c.next(PacketType.SUBACK));
-    if (r.ack !== undefined) assert.deepEqual(r.ack.reasonCodes, [ReasonCode.TopicFilterInvalid], filter);
-    else
-      assert.ok(
-        r.disconnect === ReasonCode.MalformedPacket || r.disconnect === ReasonCode.ProtocolError,
-        `${filter}: DISCONNECT ${r.disconnect}`,
-      );
-  }
-});
+    c.send({
+      type: PacketType.SUBSCRIBE,
+      packetId,
+      subscriptions: [{ topicFilter: `$share/nl/${topicFor("nl")}`, qos: 1, noLocal: true }],
+    });
+    const closed = await c.waitClosed();
+    assert.equal(closed.disconnect?.reasonCode, ReasonCode.ProtocolError);
+  },
+);
+
+test(
+  "[MQTT-4.8.2-1] [MQTT-4.8.2-2] malformed shared subscription filters are refused (SUBACK 0x8F, or DISCONNECT 0x81/0x82)",
+  {
+    skip: wharfOnly("accepts $share//x, $share/g and $share/g/ as ordinary filters"),
+  },
+  async (t) => {
+    for (const filter of ["$share//x", "$share/g", "$share/g/", "$share/g+/x", "$share/g#/x"]) {
+      const c = await raw(t, target, {});
+      const packetId = c.nextPacketId();
+      c.send({ type: PacketType.SUBSCRIBE, packetId, subscriptions: [{ topicFilter: filter, qos: 1 }] });
+      const r = await outcome(c, c.next(PacketType.SUBACK));
+      if (r.ack !== undefined) assert.deepEqual(r.ack.reasonCodes, [ReasonCode.TopicFilterInvalid], filter);
+      else
+        assert.ok(
+          r.disconnect === ReasonCode.MalformedPacket || r.disconnect === ReasonCode.ProtocolError,
+          `${filter}: DISCONNECT ${r.disconnect}`,
+        );
+    }
+  },
+);

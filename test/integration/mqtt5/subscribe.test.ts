@@ -173,18 +173,22 @@ test("[MQTT-3.9.3-1] [MQTT-3.8.4-6] [MQTT-3.8.4-7] SUBACK has one reason code pe
   assert.deepEqual(s.reasonCodes, [2, 0, 1]);
 });
 
-test("[MQTT-3.9.3-1] (§3.9.3) SUBACK 0x87 Not authorized for a denied filter, next to granted ones", {
-  skip: wharfOnly("grants denied subscriptions and filters on delivery instead"),
-}, async (t) => {
-  const base = topicFor("suback-acl");
-  const s = await useTarget(t, { acl: [{ permission: "deny", action: "subscribe", topic: `${base}/secret/#` }] });
-  const c = await raw(t, s, {});
-  const r = await c.subscribe([
-    { topicFilter: `${base}/open`, qos: 1 },
-    { topicFilter: `${base}/secret/#`, qos: 1 },
-  ]);
-  assert.deepEqual(r.reasonCodes, [1, ReasonCode.NotAuthorized]);
-});
+test(
+  "[MQTT-3.9.3-1] (§3.9.3) SUBACK 0x87 Not authorized for a denied filter, next to granted ones",
+  {
+    skip: wharfOnly("grants denied subscriptions and filters on delivery instead"),
+  },
+  async (t) => {
+    const base = topicFor("suback-acl");
+    const s = await useTarget(t, { acl: [{ permission: "deny", action: "subscribe", topic: `${base}/secret/#` }] });
+    const c = await raw(t, s, {});
+    const r = await c.subscribe([
+      { topicFilter: `${base}/open`, qos: 1 },
+      { topicFilter: `${base}/secret/#`, qos: 1 },
+    ]);
+    assert.deepEqual(r.reasonCodes, [1, ReasonCode.NotAuthorized]);
+  },
+);
 
 test("(§3.9.3) an invalid Topic Filter gets SUBACK 0x8F next to granted ones (Mosquitto: DISCONNECT 0x81)", async (t) => {
   const base = topicFor("suback-invalid");
@@ -229,35 +233,43 @@ async function refused(
   else assert.equal(r.disconnect, code);
 }
 
-test("(§3.2.2.3.11-13) unavailable features are refused: wildcard filter 0xA2, Subscription Identifier 0xA1, shared subscription 0x9E", {
-  skip: wharfOnly("cannot disable wildcard, subscription identifier or shared subscriptions"),
-}, async (t) => {
-  const base = topicFor("unavailable");
-  const noWild = await useTarget(t, { wharf: wharfOptions.existing.wildcardSubscriptionAvailable(false) });
-  await refused(t, noWild, `${base}/+`, ReasonCode.WildcardSubscriptionsNotSupported);
-  await refused(t, noWild, `${base}/#`, ReasonCode.WildcardSubscriptionsNotSupported);
-  const noIds = await useTarget(t, { wharf: wharfOptions.existing.subscriptionIdentifiersAvailable(false) });
-  await refused(t, noIds, `${base}/x`, ReasonCode.SubscriptionIdentifiersNotSupported, 9);
-  const noShared = await useTarget(t, { wharf: wharfOptions.existing.sharedSubscriptionAvailable(false) });
-  await refused(t, noShared, `$share/g/${base}/x`, ReasonCode.SharedSubscriptionsNotSupported);
-});
+test(
+  "(§3.2.2.3.11-13) unavailable features are refused: wildcard filter 0xA2, Subscription Identifier 0xA1, shared subscription 0x9E",
+  {
+    skip: wharfOnly("cannot disable wildcard, subscription identifier or shared subscriptions"),
+  },
+  async (t) => {
+    const base = topicFor("unavailable");
+    const noWild = await useTarget(t, { wharf: wharfOptions.existing.wildcardSubscriptionAvailable(false) });
+    await refused(t, noWild, `${base}/+`, ReasonCode.WildcardSubscriptionsNotSupported);
+    await refused(t, noWild, `${base}/#`, ReasonCode.WildcardSubscriptionsNotSupported);
+    const noIds = await useTarget(t, { wharf: wharfOptions.existing.subscriptionIdentifiersAvailable(false) });
+    await refused(t, noIds, `${base}/x`, ReasonCode.SubscriptionIdentifiersNotSupported, 9);
+    const noShared = await useTarget(t, { wharf: wharfOptions.existing.sharedSubscriptionAvailable(false) });
+    await refused(t, noShared, `$share/g/${base}/x`, ReasonCode.SharedSubscriptionsNotSupported);
+  },
+);
 
-test("(§3.9.3) SUBACK 0x97 Quota exceeded once a session holds the configured maximum number of subscriptions", {
-  skip: wharfOnly("has no per-client subscription limit"),
-}, async (t) => {
-  const base = topicFor("sub-quota");
-  const s = await useTarget(t, { wharf: wharfOptions.maxSubscriptionsPerSession(2) });
-  const c = await raw(t, s, {});
-  const r = await c.subscribe([
-    { topicFilter: `${base}/1`, qos: 1 },
-    { topicFilter: `${base}/2`, qos: 1 },
-    { topicFilter: `${base}/3`, qos: 1 },
-  ]);
-  assert.deepEqual(r.reasonCodes, [1, 1, ReasonCode.QuotaExceeded]);
-  // Replacing an existing subscription is not a new one.
-  const again = await c.subscribe([{ topicFilter: `${base}/1`, qos: 0 }]);
-  assert.deepEqual(again.reasonCodes, [0]);
-});
+test(
+  "(§3.9.3) SUBACK 0x97 Quota exceeded once a session holds the configured maximum number of subscriptions",
+  {
+    skip: wharfOnly("has no per-client subscription limit"),
+  },
+  async (t) => {
+    const base = topicFor("sub-quota");
+    const s = await useTarget(t, { wharf: wharfOptions.maxSubscriptionsPerSession(2) });
+    const c = await raw(t, s, {});
+    const r = await c.subscribe([
+      { topicFilter: `${base}/1`, qos: 1 },
+      { topicFilter: `${base}/2`, qos: 1 },
+      { topicFilter: `${base}/3`, qos: 1 },
+    ]);
+    assert.deepEqual(r.reasonCodes, [1, 1, ReasonCode.QuotaExceeded]);
+    // Replacing an existing subscription is not a new one.
+    const again = await c.subscribe([{ topicFilter: `${base}/1`, qos: 0 }]);
+    assert.deepEqual(again.reasonCodes, [0]);
+  },
+);
 
 test("[MQTT-3.11.3-1] [MQTT-3.11.3-2] UNSUBACK has one reason code per filter, in order: 0x00 removed, 0x11 No subscription existed", async (t) => {
   const base = topicFor("unsuback");

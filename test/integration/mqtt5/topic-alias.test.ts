@@ -148,45 +148,53 @@ test("[MQTT-3.1.2-27] no outbound Topic Alias to a client that did not announce 
   }
 });
 
-test("[MQTT-3.1.2-26] [MQTT-3.3.2-11] outbound aliases: assigned when the client allows them, never above its maximum, always resolvable", {
-  skip: wharfOnly("never assigns outbound Topic Aliases"),
-}, async (t) => {
-  const base = topicFor("out-auto");
-  const topics = [`${base}/a`, `${base}/b`, `${base}/c`];
-  const c = await aliasSubscriber(t, target, `${base}/#`, 2);
-  // More topics than aliases, each sent twice in a row so any sensible policy reuses an alias.
-  const sequence = [...topics, ...topics].flatMap((x) => [x, x]);
-  await publishRound(t, target, sequence, 1);
-  await c.ping();
-  const got = c.pending(PacketType.PUBLISH);
-  assert.equal(got.length, 12);
-  const resolved = resolveAliases(got, 2);
-  assert.deepEqual(resolved, sequence, "every message under its own topic");
-  assert.ok(
-    got.some((p) => p.topic === "" && p.properties?.topicAlias !== undefined),
-    "at least one PUBLISH sent with an empty topic and an alias",
-  );
-});
+test(
+  "[MQTT-3.1.2-26] [MQTT-3.3.2-11] outbound aliases: assigned when the client allows them, never above its maximum, always resolvable",
+  {
+    skip: wharfOnly("never assigns outbound Topic Aliases"),
+  },
+  async (t) => {
+    const base = topicFor("out-auto");
+    const topics = [`${base}/a`, `${base}/b`, `${base}/c`];
+    const c = await aliasSubscriber(t, target, `${base}/#`, 2);
+    // More topics than aliases, each sent twice in a row so any sensible policy reuses an alias.
+    const sequence = [...topics, ...topics].flatMap((x) => [x, x]);
+    await publishRound(t, target, sequence, 1);
+    await c.ping();
+    const got = c.pending(PacketType.PUBLISH);
+    assert.equal(got.length, 12);
+    const resolved = resolveAliases(got, 2);
+    assert.deepEqual(resolved, sequence, "every message under its own topic");
+    assert.ok(
+      got.some((p) => p.topic === "" && p.properties?.topicAlias !== undefined),
+      "at least one PUBLISH sent with an empty topic and an alias",
+    );
+  },
+);
 
-test("[MQTT-3.3.2-7] outbound aliases are reset on reconnect: the first use of an alias on the new connection carries the topic", {
-  skip: wharfOnly("never assigns outbound Topic Aliases"),
-}, async (t) => {
-  const base = topicFor("out-reset");
-  const topics = [`${base}/a`];
-  const id = `alias-reset-${uid()}`;
-  const first = await aliasSubscriber(t, target, `${base}/#`, 5, id);
-  await publishRound(t, target, topics, 2);
-  await first.next(PacketType.PUBLISH);
-  const aliased = await first.next(PacketType.PUBLISH);
-  assert.equal(aliased.topic, "", "second message on the first connection uses the alias");
-  first.destroy();
-  await first.closed;
-  const second = await aliasSubscriber(t, target, `${base}/#`, 5, id);
-  await publishRound(t, target, topics, 2);
-  const p1 = await second.next(PacketType.PUBLISH);
-  assert.equal(p1.topic, topics[0], "no mapping carried over from the previous connection");
-  resolveAliases([p1, await second.next(PacketType.PUBLISH)], 5);
-});
+test(
+  "[MQTT-3.3.2-7] outbound aliases are reset on reconnect: the first use of an alias on the new connection carries the topic",
+  {
+    skip: wharfOnly("never assigns outbound Topic Aliases"),
+  },
+  async (t) => {
+    const base = topicFor("out-reset");
+    const topics = [`${base}/a`];
+    const id = `alias-reset-${uid()}`;
+    const first = await aliasSubscriber(t, target, `${base}/#`, 5, id);
+    await publishRound(t, target, topics, 2);
+    await first.next(PacketType.PUBLISH);
+    const aliased = await first.next(PacketType.PUBLISH);
+    assert.equal(aliased.topic, "", "second message on the first connection uses the alias");
+    first.destroy();
+    await first.closed;
+    const second = await aliasSubscriber(t, target, `${base}/#`, 5, id);
+    await publishRound(t, target, topics, 2);
+    const p1 = await second.next(PacketType.PUBLISH);
+    assert.equal(p1.topic, topics[0], "no mapping carried over from the previous connection");
+    resolveAliases([p1, await second.next(PacketType.PUBLISH)], 5);
+  },
+);
 
 // Mosquitto passes this one vacuously (it never assigns outbound aliases); it checks Wharf's "off" policy.
 test("(§3.3.2.3.4) outbound alias policy is configurable: off means no aliases even when the client allows them", async (t) => {

@@ -147,31 +147,35 @@ test("[MQTT-3.1.2-8] the session ending before the Will Delay Interval sends the
   assert.equal(will.payload.toString(), "session-ended");
 });
 
-test("[MQTT-3.1.2-8] a new connection with Clean Start 1 ends the old session: its delayed will is sent", {
-  skip: wharfOnly("discards a pending delayed will when Clean Start 1 replaces the session"),
-}, async (t) => {
-  const willTopic = topicFor("will-clean-start");
-  const w = await watcher(t, willTopic);
-  const id = `will-${uid()}`;
-  const c = await raw(t, target, {
-    clientId: id,
-    properties: { sessionExpiryInterval: 60 },
-    will: {
-      topic: willTopic,
-      payload: Buffer.from("replaced"),
-      qos: 1,
-      retain: false,
-      properties: { willDelayInterval: 60 },
-    },
-  });
-  c.destroy();
-  await c.closed;
-  assert.equal(await w.arrives(PacketType.PUBLISH, 300), false);
-  const fresh = await raw(t, target, { clientId: id, clean: true });
-  assert.equal(fresh.connack!.sessionPresent, false);
-  const will = await w.next(PacketType.PUBLISH, 3000);
-  assert.equal(will.payload.toString(), "replaced");
-});
+test(
+  "[MQTT-3.1.2-8] a new connection with Clean Start 1 ends the old session: its delayed will is sent",
+  {
+    skip: wharfOnly("discards a pending delayed will when Clean Start 1 replaces the session"),
+  },
+  async (t) => {
+    const willTopic = topicFor("will-clean-start");
+    const w = await watcher(t, willTopic);
+    const id = `will-${uid()}`;
+    const c = await raw(t, target, {
+      clientId: id,
+      properties: { sessionExpiryInterval: 60 },
+      will: {
+        topic: willTopic,
+        payload: Buffer.from("replaced"),
+        qos: 1,
+        retain: false,
+        properties: { willDelayInterval: 60 },
+      },
+    });
+    c.destroy();
+    await c.closed;
+    assert.equal(await w.arrives(PacketType.PUBLISH, 300), false);
+    const fresh = await raw(t, target, { clientId: id, clean: true });
+    assert.equal(fresh.connack!.sessionPresent, false);
+    const will = await w.next(PacketType.PUBLISH, 3000);
+    assert.equal(will.payload.toString(), "replaced");
+  },
+);
 
 test("[MQTT-3.1.2-16] [MQTT-3.1.2-17] a will without delay is published on network failure, retained when Will Retain is 1", async (t) => {
   const willTopic = topicFor("will-retain");

@@ -1,14 +1,15 @@
 // The npm package as users get it: `npm pack` (building dist/), installed from the tarball into a plain JavaScript
 // project and a TypeScript project, where the examples of examples/ run, the TypeScript ones compiled and
 // typechecked (strict, every published .d.ts checked too) against the published .d.ts files alone, and the `wharf`
-// bin runs the compiled CLI. Nothing of the repository is on the consumer's module path.
+// bin runs the CLI bundle (dist/bundle/, scripts/bundle-cli.mjs). Nothing of the repository is on the consumer's
+// module path.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { repoRoot } from "../../helpers/spawn-wharf.ts";
+import { repoRoot, spawnWharf } from "../../helpers/spawn-wharf.ts";
 import { examples, expectedOutput, installTarball, packRepo, sh, tarballFiles } from "../../helpers/pack.ts";
 import { nodeArgsFor } from "../../helpers/ts-child.ts";
 
@@ -36,10 +37,13 @@ after(() => rmSync(work, { recursive: true, force: true }));
 
 test("the tarball holds compiled JavaScript, declarations, the bin and docs; no TypeScript sources or tests", async () => {
   const files = await tarballFiles(tarball);
-  for (const f of ["package.json", "dist/index.js", "dist/index.d.ts", "bin/wharf.js", "dist/cli/main.js"]) {
+  for (const f of ["package.json", "dist/index.js", "dist/index.d.ts", "bin/wharf.js", "dist/bundle/wharf.mjs"]) {
     assert.ok(files.includes(f), `${f} is packed`);
   }
   assert.ok(files.includes("dist/storage/lmdb-probe.mjs"), "runtime .mjs helpers are copied");
+  for (const f of ["dist/bundle/lmdb-probe.mjs", "dist/bundle/dashboard/index.html", "dist/bundle/dashboard/app.js"]) {
+    assert.ok(files.includes(f), `${f}, read by the bundle beside itself, is packed`);
+  }
   const stray = files.filter(
     (f) => /^(src|test|bench|scripts)\//.test(f) || (f.endsWith(".ts") && !f.endsWith(".d.ts")),
   );
@@ -164,7 +168,7 @@ test(
   },
 );
 
-test("the installed `wharf` bin runs the compiled CLI", async () => {
+test("the installed `wharf` bin runs the CLI", async () => {
   const bin = join(jsDir, "node_modules", ".bin", "wharf");
   const version = JSON.parse(readFileSync(join(repoRoot, "package.json"), "utf8")).version;
   const { stdout } = await sh(bin, ["--version"], jsDir);
@@ -172,4 +176,41 @@ test("the installed `wharf` bin runs the compiled CLI", async () => {
   const cfg = join(jsDir, "wharf.yaml");
   writeFileSync(cfg, "listeners:\n  - port: 99999\n");
   await assert.rejects(sh(bin, ["check-config", cfg], jsDir), /listeners\[0\]\.port/);
+});
+
+test("the installed `wharf start` runs from the bundle alone: the dashboard is served and LMDB storage opens", async (t) => {
+  // A copy of the installed project (hard links) whose package keeps nothing of dist/ but the bundle: a bin that
+  // still loaded tsc's modules (dist/cli/main.js and the ~250 files it imports) would fail to start here.
+  const cliDir = join(work, "cli");
+  await sh("cp", ["-al", jsDir, cliDir], work);
+  const installedDist = join(cliDir, "node_modules", "wharfmq", "dist");
+  for (const name of readdirSync(installedDist)) {
+    if (name !== "bundle") rmSync(join(installedDist, name), { recursive: true, force: true });
+  }
+  const dataDir = join(work, "lmdb-data");
+  const wharf = await spawnWharf(t, {
+    launcher: true,
+    launcherPath: join(cliDir, "node_modules", ".bin", "wharf"),
+    args: ["--storage", "lmdb", "--data-dir", dataDir],
+  });
+  const listening = wharf.logs.find((l) => l.msg === "listening") as { management?: { port: number } };
+  const port = listening.management?.port;
+  assert.ok(port !== undefined, "the management API listens");
+  // src/admin/dashboard.ts reads its files next to its code: in the bundle, dist/bundle/dashboard/.
+  const page = await fetch(`http://127.0.0.1:${port}/`);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<script type="module" src="\/dashboard\/app\.js"><\/script>/);
+  const script = await fetch(`http://127.0.0.1:${port}/dashboard/app.js`);
+  assert.equal(script.status, 200);
+  assert.ok((await script.text()).length > 0);
+  assert.equal((await wharf.kill("SIGTERM")).code, 0);
+  // A second start on the same data: an existing store is first read through by dist/bundle/lmdb-probe.mjs in a
+  // child process (src/storage/lmdb-check.ts), found beside the bundle.
+  assert.ok(readdirSync(dataDir).includes("data.mdb"), "the first start created the store");
+  const again = await spawnWharf(t, {
+    launcher: true,
+    launcherPath: join(cliDir, "node_modules", ".bin", "wharf"),
+    args: ["--storage", "lmdb", "--data-dir", dataDir],
+  });
+  assert.equal((await again.kill("SIGTERM")).code, 0);
 });

@@ -26,53 +26,61 @@ const ctx = makeContext(process.cwd(), null);
 const skip = existsSync(MOSQUITTO_BIN) ? false : `${MOSQUITTO_BIN} not installed`;
 const hasCc = spawnSync(process.env["CC"] ?? "cc", ["--version"]).status === 0;
 
-test("QoS 1 fan-in over 5.0 against Mosquitto: messages flow, none lost, duplicated or reordered", {
-  skip,
-}, async (t) => {
-  const broker = await startBroker(BROKERS.mosquitto, ctx);
-  t.after(() => broker.proc.stop());
-  const r = await runThroughput(
-    { kind: "throughput", id: "fan-in/qos1/100B/v5", family: "fan-in", qos: 1, payload: 100, protocol: PROTOCOL.v5 },
-    broker,
-    timing,
-  );
-  assert.notEqual(r.status, "error", r.notes.join("; "));
-  assert.ok((r.msgsPerSec ?? 0) > 0);
-  assert.equal(r.delivery?.lost, 0);
-  assert.equal(r.delivery?.duplicates, 0);
-  assert.equal(r.delivery?.reordered, 0);
-  assert.ok((r.delivery?.expected ?? 0) > 0);
-  assert.equal(r.perPublisher?.length, 4);
-  assert.ok(r.brokerRssKb !== undefined && r.brokerRssKb > 0);
-});
+test(
+  "QoS 1 fan-in over 5.0 against Mosquitto: messages flow, none lost, duplicated or reordered",
+  {
+    skip,
+  },
+  async (t) => {
+    const broker = await startBroker(BROKERS.mosquitto, ctx);
+    t.after(() => broker.proc.stop());
+    const r = await runThroughput(
+      { kind: "throughput", id: "fan-in/qos1/100B/v5", family: "fan-in", qos: 1, payload: 100, protocol: PROTOCOL.v5 },
+      broker,
+      timing,
+    );
+    assert.notEqual(r.status, "error", r.notes.join("; "));
+    assert.ok((r.msgsPerSec ?? 0) > 0);
+    assert.equal(r.delivery?.lost, 0);
+    assert.equal(r.delivery?.duplicates, 0);
+    assert.equal(r.delivery?.reordered, 0);
+    assert.ok((r.delivery?.expected ?? 0) > 0);
+    assert.equal(r.perPublisher?.length, 4);
+    assert.ok(r.brokerRssKb !== undefined && r.brokerRssKb > 0);
+  },
+);
 
 for (const latencyGen of ["c", "node"] as const) {
   const noCc = latencyGen === "c" && !hasCc ? "no C compiler (cc) for bench/tools/latgen.c" : false;
-  test(`latency run (${latencyGen} generator) against Mosquitto samples every message sent in the window`, {
-    skip: skip || noCc,
-  }, async (t) => {
-    const broker = await startBroker(BROKERS.mosquitto, ctx);
-    t.after(() => broker.proc.stop());
-    const r = await runLatency(
-      { kind: "latency", id: "latency", qos: 1, payload: 100, rate: 2000, publishers: 4, protocol: PROTOCOL.v311 },
-      broker,
-      { ...timing, latencyGen },
-    );
-    assert.notEqual(r.status, "error", r.notes.join("; "));
-    assert.ok(r.latency !== undefined && r.latency.samples > 100, `samples ${r.latency?.samples}`);
-    assert.ok(r.latency.p50 > 0 && r.latency.p50 <= r.latency.p99 && r.latency.p99 <= r.latency.max);
-    assert.equal(r.latencySamples?.length, r.latency.samples);
-    assert.equal(r.delivery?.lost, 0);
-    assert.equal(r.delivery?.duplicates, 0);
-    // 4 publishers, each with its own stream, all of them delivered.
-    assert.equal(r.perPublisher?.length, 4);
-    for (const p of r.perPublisher ?? []) assert.ok(p.sent > 0 && p.lost === 0, JSON.stringify(p));
-    // The generator's own stalls over the window are reported next to the broker's figures.
-    const g = r.generatorStalls;
-    assert.ok(g !== undefined && g.loopMaxMs >= g.loopP99Ms && g.loopP99Ms >= 0, JSON.stringify(g));
-    assert.ok((r.generatorCpu ?? 0) > 0); // (the broker's CPU is read in 10 ms ticks: 0 is possible in 300 ms)
-    assert.ok(r.load1 !== undefined && r.load1 >= 0);
-  });
+  test(
+    `latency run (${latencyGen} generator) against Mosquitto samples every message sent in the window`,
+    {
+      skip: skip || noCc,
+    },
+    async (t) => {
+      const broker = await startBroker(BROKERS.mosquitto, ctx);
+      t.after(() => broker.proc.stop());
+      const r = await runLatency(
+        { kind: "latency", id: "latency", qos: 1, payload: 100, rate: 2000, publishers: 4, protocol: PROTOCOL.v311 },
+        broker,
+        { ...timing, latencyGen },
+      );
+      assert.notEqual(r.status, "error", r.notes.join("; "));
+      assert.ok(r.latency !== undefined && r.latency.samples > 100, `samples ${r.latency?.samples}`);
+      assert.ok(r.latency.p50 > 0 && r.latency.p50 <= r.latency.p99 && r.latency.p99 <= r.latency.max);
+      assert.equal(r.latencySamples?.length, r.latency.samples);
+      assert.equal(r.delivery?.lost, 0);
+      assert.equal(r.delivery?.duplicates, 0);
+      // 4 publishers, each with its own stream, all of them delivered.
+      assert.equal(r.perPublisher?.length, 4);
+      for (const p of r.perPublisher ?? []) assert.ok(p.sent > 0 && p.lost === 0, JSON.stringify(p));
+      // The generator's own stalls over the window are reported next to the broker's figures.
+      const g = r.generatorStalls;
+      assert.ok(g !== undefined && g.loopMaxMs >= g.loopP99Ms && g.loopP99Ms >= 0, JSON.stringify(g));
+      assert.ok((r.generatorCpu ?? 0) > 0); // (the broker's CPU is read in 10 ms ticks: 0 is possible in 300 ms)
+      assert.ok(r.load1 !== undefined && r.load1 >= 0);
+    },
+  );
 }
 
 test("slow-consumer run against Mosquitto: both phases measure the healthy subscribers", { skip }, async (t) => {

@@ -16,7 +16,7 @@ test("frames decode the same under every chunking of the stream", () => {
     const got: { type: number; body: Buffer }[] = [];
     const d = new FrameDecoder((type, body) => got.push({ type, body: Buffer.from(body) }));
     let seed = maxChunk;
-    for (let off = 0; off < stream.length; ) {
+    for (let off = 0; off < stream.length;) {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
       const n = 1 + (seed % maxChunk);
       d.push(stream.subarray(off, off + n));

@@ -201,7 +201,7 @@ describe("decoder zero-copy", () => {
       const bytes = Buffer.concat(packets.map((p) => encode(p, 5)));
       const d = new Decoder({ protocolVersion: 5 });
       const got: Packet[] = [];
-      for (let i = 0; i < bytes.length; ) {
+      for (let i = 0; i < bytes.length;) {
         const n = rng.bool(0.7) ? rng.range(1, 63) : rng.range(64, 3000);
         d.push(bytes.subarray(i, i + n));
         i += n;

@@ -1,0 +1,119 @@
+// The `wharf` command as the package ships it: src/cli/main.ts bundled by esbuild straight from the TypeScript
+// (no tsc output needed) into dist/bundle/wharf.mjs, plus one chunk per lazily loaded command (`start`,
+// `check-config`, `passwd`, `queues`: src/cli/main.ts imports each when it runs) and the shared code they need.
+// Why: a `wharf start` from tsc's dist/ spent nearly all of its ~0.35 s of CPU loading ~390 ES modules, ~250 of them
+// ours (the lead's profile, 2026-12-07 13:20); one file for our code and its pure-JavaScript dependencies starts in
+// 0.18-0.20 s (the prototype, 6 alternating runs), and `npm test` starts the CLI over a hundred times.
+//
+// Layout: every output file sits in dist/bundle/, so the files the code finds next to itself by `import.meta.url`
+// resolve as they do from src/ and tsc's dist/: `./dashboard/*` (src/admin/dashboard.ts), `./lmdb-probe.mjs`
+// (src/storage/lmdb-check.ts) and `../../package.json` (src/cli/program.ts). They are copied here.
+//
+// Used by scripts/build.mjs (`npm run build`, prepack) and scripts/test.mjs (before the tests, beside the tsc
+// program of scripts/checks.mjs). Run alone: `node scripts/bundle-cli.mjs`.
+import { copyFileSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+/** Where the bundle goes, relative to the repository (bin/wharf.js runs `<this>/wharf.mjs`). */
+export const BUNDLE_DIR = join("dist", "bundle");
+
+/**
+ * Dependencies left to Node's resolver (loaded from node_modules at runtime) instead of bundled, each for a reason
+ * the bundle cannot meet or where bundling buys nothing:
+ * - native addons and their loaders: lmdb (also loaded by lmdb-probe.mjs in a child), @node-rs/argon2 (its path is
+ *   resolved for a worker thread: src/server/auth/argon2-verifier.ts);
+ * - packages that start worker threads or files by path: pino and thread-stream (pino's transports), pino-pretty
+ *   (a transport target), undici (resolved for src/admin/http-worker.ts's worker);
+ * - the OpenTelemetry SDK (@opentelemetry/sdk-trace-base, loaded only with tracing on, by createRequire:
+ *   src/admin/tracing-sdk.ts) and with it the API copy it uses from node_modules. The API itself is bundled: our
+ *   code takes only its constant enums from it (SpanKind, TraceFlags, SpanStatusCode: plain numbers, the same in
+ *   every copy) and never its global registry (no trace/context/propagation calls), so the bundled copy and the
+ *   SDK's cannot disagree; test/integration/cli/tracing-cli.test.ts exports spans through the CLI. Its 48 files
+ *   were loaded at every start: bundled, a memory `wharf start` cost 0.13-0.16 s of CPU against 0.16-0.18 s with
+ *   the API external (6 alternating runs, load ~8, 2026-12-07 13:35);
+ * - packages loaded only by features that are off unless configured, already on first use (src/util/lazy.ts or a
+ *   dynamic import): etcd3 (clustering, with gRPC), coap, ws, yaml, jose. Bundling them would only grow the chunks
+ *   the commands load.
+ * Bundled: commander, prom-client and its dependencies, and whatever else `wharf start` loads at every start.
+ */
+export const EXTERNAL = [
+  "lmdb",
+  "@node-rs/argon2",
+  "pino",
+  "pino-pretty",
+  "thread-stream",
+  "undici",
+  "@opentelemetry/sdk-trace-base",
+  "etcd3",
+  "coap",
+  "ws",
+  "yaml",
+  "jose",
+];
+
+// CommonJS dependencies bundled into ES modules call `require` for Node's built-in modules: give every output file
+// one (esbuild's shim otherwise throws "Dynamic require of "events" is not supported").
+const banner = [
+  'import { createRequire as __wharfCreateRequire } from "node:module";',
+  "const require = __wharfCreateRequire(import.meta.url);",
+].join("\n");
+
+/**
+ * Builds the bundle into `root`/dist/bundle/ (removed first: no chunk left from an earlier build) and copies the
+ * files it reads at runtime. Returns esbuild's errors and warnings as lines, and the number of files written.
+ */
+export async function bundleCli(root) {
+  const out = join(root, BUNDLE_DIR);
+  rmSync(out, { recursive: true, force: true });
+  let result;
+  try {
+    result = await build({
+      absWorkingDir: root,
+      entryPoints: { wharf: join(root, "src", "cli", "main.ts") },
+      bundle: true,
+      splitting: true,
+      format: "esm",
+      platform: "node",
+      target: "node20",
+      outdir: out,
+      outExtension: { ".js": ".mjs" },
+      chunkNames: "[name]-[hash]",
+      external: EXTERNAL,
+      banner: { js: banner },
+      // Identifiers keep their names (stack traces, `constructor.name` in log lines and error codes).
+      minify: false,
+      legalComments: "none",
+      logLevel: "silent",
+      metafile: true,
+    });
+  } catch (err) {
+    const list = Array.isArray(err?.errors) ? err.errors : [{ text: String(err) }];
+    return { errors: list.map(formatMessage), warnings: [], written: 0 };
+  }
+  const src = join(root, "src");
+  copyFileSync(join(src, "storage", "lmdb-probe.mjs"), join(out, "lmdb-probe.mjs"));
+  mkdirSync(join(out, "dashboard"), { recursive: true });
+  for (const name of readdirSync(join(src, "admin", "dashboard"))) {
+    copyFileSync(join(src, "admin", "dashboard", name), join(out, "dashboard", name));
+  }
+  return {
+    errors: result.errors.map(formatMessage),
+    warnings: result.warnings.map(formatMessage),
+    written: Object.keys(result.metafile.outputs).length,
+  };
+}
+
+function formatMessage(m) {
+  const where = m.location ? `${m.location.file}:${m.location.line}:${m.location.column}: ` : "";
+  return `${where}${m.text}`;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+  const { errors, warnings, written } = await bundleCli(root);
+  for (const line of [...errors, ...warnings]) console.error(`[bundle] ${line}`);
+  if (errors.length > 0) process.exit(1);
+  console.error(`[bundle] ${BUNDLE_DIR}/: ${written} files`);
+}

@@ -2,7 +2,8 @@
 // exit codes are unit-testable without starting a server.
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { LOG_FORMATS, LOG_LEVELS, STORAGE_TYPES } from "../server/config/index.ts";
+// The flag choices alone: the config index loads the whole schema (see choices.ts).
+import { LOG_FORMATS, LOG_LEVELS, STORAGE_TYPES } from "../server/config/choices.ts";
 import { addAdminCommands } from "./admin.ts";
 import type { StartFlags } from "./flags.ts";
 

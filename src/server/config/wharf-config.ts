@@ -17,9 +17,8 @@ export { LISTENER_TYPES, DEFAULT_PORTS, MAX_PACKET_SIZE, WS_DEFAULTS } from "./l
 export type { ListenerConfig, ListenerType, TlsConfig, WsConfig } from "./listeners.ts";
 import { MAX_UINT16 as U16 } from "../../util/index.ts";
 
-export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "silent"] as const;
-export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
-export const STORAGE_TYPES = ["lmdb", "memory"] as const;
+import { LOG_FORMATS, LOG_LEVELS, STORAGE_TYPES } from "./choices.ts";
+export { LOG_FORMATS, LOG_LEVELS, STORAGE_TYPES } from "./choices.ts";
 export const DURABILITY_MODES = ["sync", "batched", "none"] as const;
 export const SHARED_SUBSCRIPTION_STRATEGIES = ["round-robin", "random", "sticky", "least-inflight"] as const;
 export const OUTBOUND_TOPIC_ALIAS_POLICIES = ["auto", "off"] as const;

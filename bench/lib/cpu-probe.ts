@@ -3,7 +3,7 @@
 // iteration) and the latency between the broker's and the load generator's CPUs (a cache line bounced between two
 // pinned threads, ns per round trip). A broker that costs 40 % more per message while either figure moved is the
 // machine, not the broker's code. ~0.1 s per call; NaN figures when not pinned or the tool cannot run.
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { cToolBinary } from "./c-tool.ts";
 
@@ -18,16 +18,35 @@ export interface CpuProbe {
   tripNs: number;
 }
 
+const NONE: CpuProbe = { iterNs: Number.NaN, tripNs: Number.NaN };
+
+function parse(out: string): CpuProbe {
+  const [iter, trip] = out.split(" ");
+  return { iterNs: Number(iter), tripNs: Number(trip) };
+}
+
+/** Between rounds: blocks for the ~0.1 s the probe takes. */
 export function probeCpus(brokerCpu: number | null, generatorCpu: number | null): CpuProbe {
-  if (brokerCpu === null || generatorCpu === null) return { iterNs: Number.NaN, tripNs: Number.NaN };
+  if (brokerCpu === null || generatorCpu === null) return NONE;
   try {
     const bin = cToolBinary(SOURCE, "the CPU probe");
-    const out = execFileSync(bin, [String(brokerCpu), String(generatorCpu), String(ITERATIONS)], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "ignore"],
-    }).split(" ");
-    return { iterNs: Number(out[0]), tripNs: Number(out[1]) };
+    const args = [String(brokerCpu), String(generatorCpu), String(ITERATIONS)];
+    return parse(execFileSync(bin, args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }));
   } catch {
-    return { iterNs: Number.NaN, tripNs: Number.NaN };
+    return NONE;
   }
+}
+
+/**
+ * Inside a window (bench:ops --probe-inside): the same without blocking the load generator. It takes ~0.1 s of the
+ * broker's CPU and spins a thread on the generator's for the round trips, so it lowers that window's throughput;
+ * CPU per message, being CPU time over messages, stays comparable.
+ */
+export function probeCpusLater(brokerCpu: number | null, generatorCpu: number | null): Promise<CpuProbe> {
+  if (brokerCpu === null || generatorCpu === null) return Promise.resolve(NONE);
+  const bin = cToolBinary(SOURCE, "the CPU probe");
+  const args = [String(brokerCpu), String(generatorCpu), String(ITERATIONS)];
+  return new Promise((resolve) => {
+    execFile(bin, args, { encoding: "utf8" }, (err, out) => resolve(err === null ? parse(out) : NONE));
+  });
 }

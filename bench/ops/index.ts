@@ -42,7 +42,9 @@
 // bench/tools/cpuprofile-top.ts), --ab-flags='<flags>' (each variant also runs as `<variant>+` with these node flags
 // added, interleaved: an A/B of node flags in one run), --log-dir=<dir> (each broker's output saved there; with
 // --node-flags=--trace-gc-nvp it shows what every scavenge kept), --snapshot-at=<ms> (SIGUSR2 to each broker that
-// long after its start: with --node-flags='--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=<dir>', a heap snapshot).
+// long after its start: with --node-flags='--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=<dir>', a heap snapshot),
+// --probe-inside (the CPU probe printed with each round also runs in the middle of the window; it takes ~0.1 s of both
+// CPUs there, so that window's throughput is lower: a diagnosis of slow rounds, docs/benchmarks.md stop 21).
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -58,13 +60,15 @@ import type { RunSpec } from "../scenarios/catalog.ts";
 import { runThroughput } from "../scenarios/throughput.ts";
 import * as settings from "../scenarios/settings.ts";
 import { threadCpuSeconds, type IoReading } from "../lib/proc-stats.ts";
-import { probeCpus } from "../lib/cpu-probe.ts";
+import { probeCpus, probeCpusLater, type CpuProbe } from "../lib/cpu-probe.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 let profDir = "";
 /** --log-dir=<dir>: each broker's output saved there as <scenario>-<variant>-r<round>.log. */
 let logDir = "";
 let profiling = false;
+/** --probe-inside: the machine probe (bench/lib/cpu-probe.ts) also in the middle of each main window. */
+let probeInside = false;
 /** --threads: print each broker thread's CPU in the window. */
 let showThreads = false;
 /** The tracing variant's sampleRatio: 0.01 (the issue's target); --ratio=<r> magnifies the traced path in a profile. */
@@ -344,6 +348,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
   profDir = resolve(argv.find((a) => a.startsWith("--prof="))?.slice(7) ?? "");
   profiling = argv.some((a) => a.startsWith("--prof="));
   showThreads = argv.includes("--threads");
+  probeInside = argv.includes("--probe-inside");
   logDir = argv.find((a) => a.startsWith("--log-dir="))?.slice(10) ?? "";
   if (logDir !== "") mkdirSync(logDir, { recursive: true });
   // --warmup=S: publishing before the main window opens. With more than FIRST_WINDOW_MS + the window, a first window
@@ -432,18 +437,32 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
           broker.proc.pid,
           variant !== "off" && variant !== "off2" && variant !== "metrics" && variant !== "bare",
         );
+        // --probe-inside: the machine probe once more, in the middle of the main window (the load starts a few
+        // tens of ms after runThroughput is called: close enough for a 2 s window).
+        let inside: Promise<CpuProbe> | undefined;
+        const insideTimer = probeInside
+          ? setTimeout(
+              () => {
+                inside = probeCpusLater(pinning.brokerCpu, pinning.generatorCpu);
+              },
+              timing.warmupMs + timing.measureMs / 2,
+            )
+          : undefined;
         try {
           res = await runThroughput(spec, broker, timing);
         } finally {
+          clearTimeout(insideTimer);
           threads.stop();
           clearTimeout(snap);
           clearTimeout(scrapeTimer);
           await broker.proc.stop(); // the GC log is written at exit
         }
         const probeAfter = probeCpus(pinning.brokerCpu, pinning.generatorCpu);
-        const probe = (probeBefore.iterNs + probeAfter.iterNs) / 2;
-        // The larger of the two: a round trip slows by steps (~50 against ~300 ns) when the host moves a vCPU.
-        const trip = Math.max(probeBefore.tripNs, probeAfter.tripNs);
+        const probeIn = inside === undefined ? undefined : await inside;
+        // Inside the window when measured there; else the two around it (the larger round trip: it slows by steps,
+        // ~50 against ~300 ns, when the host moves a vCPU).
+        const probe = probeIn?.iterNs ?? (probeBefore.iterNs + probeAfter.iterNs) / 2;
+        const trip = probeIn?.tripNs ?? Math.max(probeBefore.tripNs, probeAfter.tripNs);
         (rates[v] ??= []).push(res.msgsPerSec ?? Number.NaN);
         const perMsg = ((res.brokerCpu ?? Number.NaN) * 1e6) / (res.msgsPerSec ?? Number.NaN);
         const split = threads.split(res.window);
@@ -488,7 +507,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
               .join(""),
           );
         console.log(
-          `  ${spec.id} ${v.padEnd(8)} round ${r + 1}: ${firstText}${Math.round(res.msgsPerSec ?? 0)} msg/s, broker ${Math.round((res.brokerCpu ?? 0) * 100)}% cpu (${perMsg.toFixed(3)} µs/msg: main ${mainUs.toFixed(3)}, other threads ${otherUs.toFixed(3)} (HTTP worker ${workerUs.toFixed(3)}); ${gcText}; ${ioText(res.brokerIo, msgs)}; CPU probe ${probe.toFixed(2)} ns, CPU to CPU ${Math.round(probeBefore.tripNs)}/${Math.round(probeAfter.tripNs)} ns; generator ${genUs.toFixed(3)} µs/msg), lost ${res.delivery?.lost ?? "?"}${flags.length > 0 ? ` ⚠ ${flags.join("; ")}` : ""}`,
+          `  ${spec.id} ${v.padEnd(8)} round ${r + 1}: ${firstText}${Math.round(res.msgsPerSec ?? 0)} msg/s, broker ${Math.round((res.brokerCpu ?? 0) * 100)}% cpu (${perMsg.toFixed(3)} µs/msg: main ${mainUs.toFixed(3)}, other threads ${otherUs.toFixed(3)} (HTTP worker ${workerUs.toFixed(3)}); ${gcText}; ${ioText(res.brokerIo, msgs)}; CPU probe ${probe.toFixed(2)} ns, CPU to CPU ${Math.round(probeBefore.tripNs)}/${Math.round(probeAfter.tripNs)} ns${probeIn === undefined ? "" : `, inside the window ${probeIn.iterNs.toFixed(2)} ns and ${Math.round(probeIn.tripNs)} ns`}; generator ${genUs.toFixed(3)} µs/msg), lost ${res.delivery?.lost ?? "?"}${flags.length > 0 ? ` ⚠ ${flags.join("; ")}` : ""}`,
         );
       }
       scenarioRounds++;

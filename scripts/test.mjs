@@ -138,9 +138,10 @@ if (peers.status !== 0) process.exit(peers.status);
 // The checks and the tests run side by side so that both cores are busy from the start to the end: the lint (oxlint,
 // scripts/lint.mjs) and the format check each in their own processes, the build of dist/ and the typecheck on one
 // TypeScript program in another (scripts/checks.mjs), and the tests as soon as esbuild has built what they run
-// (the CLI bundle and .build/, ~1-2 s, below). They used to wait for the program's dist/ (13-16 s into the run): the
-// package test, which packs dist/, is now the only file that does. Each check prints its output as one block when it
-// ends; `npm test` fails if any of them fails.
+// (the CLI bundle and .build/: 3.2-3.6 s into the run in clean-clone runs at load ~2-3, 2026-12-07). They used to
+// wait for the program's dist/ (12-16 s into the run, the cores 93-96 % busy until then): the package test, which
+// packs dist/, is now the only file that does. Each check prints its output as one block when it ends; `npm test`
+// fails if any of them fails.
 const pending = [];
 /** Settled with the checks' build step (dist/ written), for the package test; ok without the checks. */
 let distBuilt = Promise.resolve({ label: "build", status: 0 });
@@ -209,11 +210,11 @@ if (files.length === 0) {
 }
 // Files start longest first, by their wall time in a quiet run (test/shards/durations.json): with 4 files at a time
 // the short ones fill the slots at the end instead of a 15 s group starting last (the last 20 s of a 97 s run had the
-// cores 85 % and 55 % busy, 2026-12-07). So the three longest start at once: the unit process, the cluster group
+// cores 85 % and 55 % busy, 2026-12-07). So the two longest start at once: the unit process and the cluster group
 // (~40 s, mostly waiting on etcd leases: started after the other groups it ran alone for the last ~20 s of the run,
-// 2026-12-06) and the package test (npm pack, an offline install, tsc: mostly waiting on npm and tsc, so its waits
-// overlap the others' work; its slow steps carry their own 600 s timeouts). Files not in the table (new ones) go
-// first; a stable sort keeps the order above among equals.
+// 2026-12-06). The package test (npm pack, an offline install, tsc: mostly waiting on npm and tsc; its slow steps
+// carry their own 600 s timeouts) starts in a runner of its own once dist/ is built (below). Files not in the table
+// (new ones) go first; a stable sort keeps the order above among equals.
 const durations = JSON.parse(readFileSync(join(root, "test", "shards", "durations.json"), "utf8"));
 const wallOf = (f) => (typeof durations[f] === "number" ? durations[f] : Infinity);
 const ordered = [...files].sort((a, b) => wallOf(b) - wallOf(a));

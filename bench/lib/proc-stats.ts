@@ -100,6 +100,40 @@ export function parseStatusMemory(status: string): MemoryReading {
   return { rssKb: field("VmRSS"), peakKb: field("VmHWM") };
 }
 
+/**
+ * A process's read and write system calls and their bytes so far (/proc/<pid>/io: syscr, rchar, syscw, wchar; every
+ * thread's, files and sockets alike). Over a throughput window the broker's are almost all socket reads and writes:
+ * bytes per read tell whether it read large batches or small ones (a broker that falls behind its publishers reads
+ * more per call). NaN when unreadable.
+ */
+export interface IoReading {
+  reads: number;
+  readBytes: number;
+  writes: number;
+  writeBytes: number;
+}
+
+export function processIo(pid: number): IoReading {
+  const counts = procFields(pid, "io", /^(\w+):\s+(\d+)$/gm);
+  return {
+    reads: counts.get("syscr") ?? Number.NaN,
+    readBytes: counts.get("rchar") ?? Number.NaN,
+    writes: counts.get("syscw") ?? Number.NaN,
+    writeBytes: counts.get("wchar") ?? Number.NaN,
+  };
+}
+
+/** `name: number` fields of /proc/<pid>/<file> by a global regex of two groups; empty when unreadable. */
+function procFields(pid: number, file: string, re: RegExp): Map<string, number> {
+  const fields = new Map<string, number>();
+  try {
+    for (const m of readFileSync(`/proc/${pid}/${file}`, "utf8").matchAll(re)) fields.set(m[1]!, Number(m[2]));
+  } catch {
+    // the process is gone, or not ours to read
+  }
+  return fields;
+}
+
 /** CPU use of a process between two points, as a fraction of one core. */
 export class CpuMeter {
   private cpu0: number;

@@ -57,7 +57,8 @@ import { PROTOCOL } from "../lib/mqtt-packets.ts";
 import type { RunSpec } from "../scenarios/catalog.ts";
 import { runThroughput } from "../scenarios/throughput.ts";
 import * as settings from "../scenarios/settings.ts";
-import { threadCpuSeconds } from "../lib/proc-stats.ts";
+import { threadCpuSeconds, type IoReading } from "../lib/proc-stats.ts";
+import { probeCpus } from "../lib/cpu-probe.ts";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 let profDir = "";
@@ -367,6 +368,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
   const specs = SPECS.filter((x) => only === undefined || x.id.includes(only));
   const rows: string[] = [];
   const firstRows: string[] = [];
+  const probeLines: string[] = [];
   const started = performance.now();
   let roundsDone = 0;
   for (const [si, spec] of specs.entries()) {
@@ -381,6 +383,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
     // Per round, for the paired ratios (each variant against off of the same round, which ran beside it).
     const roundRates: Record<string, number[]> = {};
     const roundCpu: Record<string, number[]> = {};
+    const probes: ProbedRound[] = [];
     // The first window's figures per round (--warmup above FIRST_WINDOW_MS + the window).
     const firstRates: Record<string, number[]> = {};
     const firstCpu: Record<string, number[]> = {};
@@ -402,6 +405,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
         const name = `${spec.id.replaceAll("/", "-")}-${v}-r${r + 1}`;
         const gcLog = join(ctx.tmp, `gc-${name}.json`);
         rmSync(gcLog, { force: true });
+        const probeBefore = probeCpus(pinning.brokerCpu, pinning.generatorCpu);
         const broker = await startWharf(
           variant,
           ctx,
@@ -436,6 +440,10 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
           clearTimeout(scrapeTimer);
           await broker.proc.stop(); // the GC log is written at exit
         }
+        const probeAfter = probeCpus(pinning.brokerCpu, pinning.generatorCpu);
+        const probe = (probeBefore.iterNs + probeAfter.iterNs) / 2;
+        // The larger of the two: a round trip slows by steps (~50 against ~300 ns) when the host moves a vCPU.
+        const trip = Math.max(probeBefore.tripNs, probeAfter.tripNs);
         (rates[v] ??= []).push(res.msgsPerSec ?? Number.NaN);
         const perMsg = ((res.brokerCpu ?? Number.NaN) * 1e6) / (res.msgsPerSec ?? Number.NaN);
         const split = threads.split(res.window);
@@ -465,6 +473,10 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
             ? ""
             : `first window ${Math.round(res.first.msgsPerSec)} msg/s at ${firstPerMsg.toFixed(3)} µs/msg; then `;
         (roundCpu[v] ??= [])[r] = perMsg;
+        // The load generator (this process, on the other CPU, its code long optimised): its CPU per message moves
+        // with the machine and with the broker's batching, not with the broker's own code.
+        const genUs = ((res.generatorCpu ?? Number.NaN) * 1e6) / (res.msgsPerSec ?? Number.NaN);
+        probes.push({ variant: v, probe, trip, perMsg, genUs });
         // --log-dir: where the window fell in the broker's life (ms after its spawn), to place the timestamps of a
         // V8 log (--node-flags='--log-code --log-deopt --logfile=…': µs since V8 started) against it.
         if (logDir !== "" && res.window !== undefined)
@@ -476,12 +488,13 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
               .join(""),
           );
         console.log(
-          `  ${spec.id} ${v.padEnd(8)} round ${r + 1}: ${firstText}${Math.round(res.msgsPerSec ?? 0)} msg/s, broker ${Math.round((res.brokerCpu ?? 0) * 100)}% cpu (${perMsg.toFixed(3)} µs/msg: main ${mainUs.toFixed(3)}, other threads ${otherUs.toFixed(3)} (HTTP worker ${workerUs.toFixed(3)}); ${gcText}), lost ${res.delivery?.lost ?? "?"}${flags.length > 0 ? ` ⚠ ${flags.join("; ")}` : ""}`,
+          `  ${spec.id} ${v.padEnd(8)} round ${r + 1}: ${firstText}${Math.round(res.msgsPerSec ?? 0)} msg/s, broker ${Math.round((res.brokerCpu ?? 0) * 100)}% cpu (${perMsg.toFixed(3)} µs/msg: main ${mainUs.toFixed(3)}, other threads ${otherUs.toFixed(3)} (HTTP worker ${workerUs.toFixed(3)}); ${gcText}; ${ioText(res.brokerIo, msgs)}; CPU probe ${probe.toFixed(2)} ns, CPU to CPU ${Math.round(probeBefore.tripNs)}/${Math.round(probeAfter.tripNs)} ns; generator ${genUs.toFixed(3)} µs/msg), lost ${res.delivery?.lost ?? "?"}${flags.length > 0 ? ` ⚠ ${flags.join("; ")}` : ""}`,
         );
       }
       scenarioRounds++;
       roundsDone++;
     }
+    probeLines.push(probeSummary(spec.id, probes));
     const ref = rates.off === undefined ? runs[0]!.name : "off";
     /** Median over the rounds of (variant / reference) within each round. */
     const paired = (per: Record<string, number[]>, v: string): number =>
@@ -523,6 +536,8 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
   );
   console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const r of rows) console.log(r);
+  console.log("");
+  for (const l of probeLines) console.log(l);
   if (firstRows.length === 0) return;
   console.log(
     `\nFirst window (${FIRST_WINDOW_MS / 1000}-${FIRST_WINDOW_MS / 1000 + measure} s after publishing starts: the warm-up of stops 10-16)`,
@@ -546,4 +561,77 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       console.error(`bench failed: ${err instanceof Error ? err.message : String(err)}`);
       process.exit(1);
     });
+}
+
+/**
+ * The broker's system calls per message over the window, and bytes per call: a broker that reads in small batches
+ * pays the per-read costs (a read, a decode loop, a flush) over fewer messages.
+ */
+function ioText(io: IoReading | undefined, msgs: number): string {
+  if (io === undefined || !Number.isFinite(io.reads)) return "io ?";
+  const perK = (n: number): string => ((n * 1000) / msgs).toFixed(1);
+  const per = (bytes: number, calls: number): string =>
+    (calls > 0 ? Math.round(bytes / calls) : 0).toLocaleString("en-US");
+  return `${perK(io.reads)} reads / 1000 msgs, ${per(io.readBytes, io.reads)} B each; ${perK(io.writes)} writes, ${per(io.writeBytes, io.writes)} B each`;
+}
+
+/** A round this much above its variant's median CPU per message counts as slow (the modes are ~1.0 and ~1.4 µs). */
+const SLOW_ROUND = 1.2;
+
+interface ProbedRound {
+  variant: string;
+  /** bench/tools/cpu-probe.c on the broker's CPU, ns per iteration: mean of the runs before and after the round. */
+  probe: number;
+  /** bench/tools/cpu-probe.c: ns per round trip between the broker's and the generator's CPU, before or after. */
+  trip: number;
+  perMsg: number;
+  /** The load generator's CPU per message in the same window. */
+  genUs: number;
+}
+
+/**
+ * Whether the slow rounds of a scenario are the machine's: the correlation over its rounds between the CPU probe and
+ * the broker's CPU per message relative to the median of its variant (so that variants of different cost pool).
+ */
+function probeSummary(id: string, rounds: readonly ProbedRound[]): string {
+  const ok = rounds.filter((r) => Number.isFinite(r.probe) && Number.isFinite(r.perMsg) && Number.isFinite(r.genUs));
+  if (ok.length < 3) return `CPU probe, ${id}: too few rounds`;
+  const mid = new Map<string, number>();
+  for (const v of new Set(ok.map((r) => r.variant)))
+    mid.set(v, median(ok.filter((r) => r.variant === v).map((r) => r.perMsg)));
+  const rel = ok.map((r) => r.perMsg / mid.get(r.variant)!);
+  const probeR = pearson(
+    ok.map((r) => r.probe),
+    rel,
+  );
+  const tripR = pearson(
+    ok.map((r) => r.trip),
+    rel,
+  );
+  const genR = pearson(
+    ok.map((r) => r.genUs),
+    rel,
+  );
+  const xs = ok.map((r) => r.probe);
+  // Slow rounds in the order the brokers ran: a per-process mode (a coin toss at each start) scatters them, a
+  // machine that runs slower for a while puts consecutive brokers of every variant into it.
+  const order = rel.map((x) => (x >= SLOW_ROUND ? "S" : "·")).join("");
+  const slow = rel.filter((x) => x >= SLOW_ROUND).length;
+  return `CPU probe on the broker's CPU, ${id}: ${median(xs).toFixed(2)} ns per iteration (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}) over ${ok.length} rounds; correlation with the broker's CPU per message (relative to its variant's median): r = ${probeR.toFixed(2)}; CPU to CPU round trip ${median(ok.map((r) => r.trip)).toFixed(0)} ns (${Math.min(...ok.map((r) => r.trip)).toFixed(0)}–${Math.max(...ok.map((r) => r.trip)).toFixed(0)}), against it r = ${tripR.toFixed(2)}; the load generator's CPU per message against it: r = ${genR.toFixed(2)}. Rounds ≥ ${SLOW_ROUND}× their variant's median CPU per message: ${slow} of ${ok.length}, in the order run: ${order}`;
+}
+
+/** Pearson's correlation coefficient of two equally long series (NaN when either is constant). */
+function pearson(xs: readonly number[], ys: readonly number[]): number {
+  const mean = (a: readonly number[]): number => a.reduce((x, y) => x + y, 0) / a.length;
+  const mx = mean(xs);
+  const my = mean(ys);
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < xs.length; i++) {
+    sxy += (xs[i]! - mx) * (ys[i]! - my);
+    sxx += (xs[i]! - mx) ** 2;
+    syy += (ys[i]! - my) ** 2;
+  }
+  return sxy / Math.sqrt(sxx * syy);
 }

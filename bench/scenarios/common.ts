@@ -8,8 +8,10 @@ import {
   CpuMeter,
   SelfCpuMeter,
   machineBusySeconds,
+  processIo,
   processMemory,
   runQueueWaitSeconds,
+  type IoReading,
   threadRunSeconds,
 } from "../lib/proc-stats.ts";
 import { BROKER_INFLIGHT, GENERATOR_SATURATED, NOISY_MACHINE } from "./settings.ts";
@@ -76,6 +78,7 @@ export class WindowMeters {
   private brokerWait0 = 0;
   private selfWait0 = 0;
   private threads0 = { main: 0, helpers: 0 };
+  private io0: IoReading = processIo(-1);
 
   constructor(private readonly pid: number) {
     this.broker = new CpuMeter(pid);
@@ -88,6 +91,7 @@ export class WindowMeters {
     this.brokerWait0 = runQueueWaitSeconds(this.pid);
     this.selfWait0 = runQueueWaitSeconds("self");
     this.threads0 = threadRunSeconds(this.pid);
+    this.io0 = processIo(this.pid);
     this.t0 = performance.now();
   }
 
@@ -99,6 +103,7 @@ export class WindowMeters {
     const seconds = elapsedMs / 1000;
     const busy = (machineBusySeconds() - this.busy0) / seconds;
     const threads = threadRunSeconds(this.pid);
+    const io = processIo(this.pid);
     return {
       elapsedMs,
       brokerCpu,
@@ -110,6 +115,12 @@ export class WindowMeters {
       brokerHelperCpu: (threads.helpers - this.threads0.helpers) / seconds,
       rssKb: mem.rssKb,
       peakKb: mem.peakKb,
+      brokerIo: {
+        reads: io.reads - this.io0.reads,
+        readBytes: io.readBytes - this.io0.readBytes,
+        writes: io.writes - this.io0.writes,
+        writeBytes: io.writeBytes - this.io0.writeBytes,
+      },
     };
   }
 }
@@ -129,6 +140,8 @@ export interface WindowReading {
   brokerHelperCpu: number;
   rssKb: number;
   peakKb: number;
+  /** The broker's read/write system calls and bytes over the window (NaN when /proc/<pid>/io is unreadable). */
+  brokerIo?: IoReading;
 }
 
 const pct = (x: number): string => (Number.isFinite(x) ? `${Math.round(x * 100)}%` : "?");
@@ -205,5 +218,6 @@ export function measuredResult(
     brokerWaited: w.brokerWaited,
     generatorWaited: w.generatorWaited,
     brokerHelperCpu: w.brokerHelperCpu,
+    ...(w.brokerIo === undefined ? {} : { brokerIo: w.brokerIo }),
   };
 }

@@ -3,6 +3,7 @@
 import type { BrokerId } from "../brokers/index.ts";
 import type { DeliveryTotals, PublisherDelivery } from "../lib/seq-checker.ts";
 import type { GeneratorStalls } from "../lib/loop-probe.ts";
+import type { IoReading } from "../lib/proc-stats.ts";
 import type { LatencySummary } from "../lib/stats.ts";
 
 export const STATUS = {
@@ -157,6 +158,8 @@ export interface RunResult {
   generatorWaited?: number;
   /** CPU of the broker's threads other than its main thread (a Node broker's GC/compiler workers), fraction of a core. */
   brokerHelperCpu?: number;
+  /** The broker's read/write system calls and their bytes over the window (bench/lib/proc-stats.ts processIo). */
+  brokerIo?: IoReading;
   /** Times QoS 0 publishers paused on the end-to-end backlog cap. */
   lagCapPauses?: number;
   /** QoS 1: messages PUBACKed to their publisher that no subscriber ever received. */

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import {
   cpuBusy,
@@ -8,6 +9,7 @@ import {
   parseStatCpuTicks,
   parseStatusMemory,
   processCpuSeconds,
+  processIo,
   processMemory,
 } from "../../../bench/lib/proc-stats.ts";
 
@@ -26,6 +28,16 @@ test("readings of this process are plausible; of a missing pid NaN", () => {
   assert.ok(processCpuSeconds(process.pid) > 0);
   assert.ok(processMemory(process.pid).rssKb > 1000);
   assert.ok(Number.isNaN(processCpuSeconds(2 ** 30)));
+});
+
+test("processIo counts this process's reads and their bytes; a missing pid reads NaN", () => {
+  const before = processIo(process.pid);
+  readFileSync("/proc/self/status"); // at least one read(2) of a few hundred bytes
+  const after = processIo(process.pid);
+  assert.ok(after.reads > before.reads);
+  assert.ok(after.readBytes - before.readBytes >= 100);
+  assert.ok(after.writes >= before.writes);
+  assert.ok(Number.isNaN(processIo(2 ** 30).reads));
 });
 
 test("parseProcStatBusyTicks: user + nice + system + steal of the aggregate line, not irq/softirq/idle", () => {

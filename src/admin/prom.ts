@@ -1,10 +1,13 @@
 // prom-client's metric classes and its default process metrics, loaded without prom-client's index. The index
 // loads every part of the package (Summary with tdigest and bintrees, the Pushgateway, the cluster aggregator) and,
 // through its process-CPU metric, all of @opentelemetry/api (48 files), which that metric reads only when
-// exemplars are enabled; Wharf never enables them. In a compiled `wharf start` that was ~0.04 s of CPU of a
-// ~0.3 s start (`require("prom-client")` 0.08-0.09 s of CPU against 0.02 for the four classes, `node -e 0` 0.02;
-// @opentelemetry/api alone 0.05, 5 runs each, 2026-12-07), and the test suite starts the CLI with metrics on
-// over a hundred times. Tracing, when enabled, loads @opentelemetry/api itself (src/admin/tracing.ts).
+// exemplars are enabled; Wharf never enables them. So a server with tracing off loads no OpenTelemetry at all
+// (issue 15: zero cost when disabled); tracing, when enabled, loads the API itself (src/admin/tracing.ts).
+// From tsc's dist/ (what `wharfmq/server` embedders import) an LMDB start opened 358 files instead of 421 and took
+// 0.26 s of CPU instead of 0.29 (8 alternating pairs, 2026-12-07; `require("prom-client")` 0.08-0.09 s against 0.02
+// for the four classes, `node -e 0` 0.02). The CLI bundle (scripts/bundle-cli.mjs) bundles prom-client and the API,
+// where a file costs little: there the difference is inside the noise (0.134 against 0.136 s, 14 rounds;
+// docs/benchmarks.md, issue 9 stop 21).
 //
 // The paths are prom-client 15's `lib/` files (the package has no `exports` map, so they are reachable);
 // test/unit/admin/prom.test.ts checks that these classes are the index's and that the default metrics below are

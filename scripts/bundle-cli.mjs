@@ -31,12 +31,17 @@ export const BUNDLE_DIR = join("dist", "bundle");
  *   code takes only its constant enums from it (SpanKind, TraceFlags, SpanStatusCode: plain numbers, the same in
  *   every copy) and never its global registry (no trace/context/propagation calls), so the bundled copy and the
  *   SDK's cannot disagree; test/integration/cli/tracing-cli.test.ts exports spans through the CLI. Its 48 files
- *   were loaded at every start: bundled, a memory `wharf start` cost 0.13-0.16 s of CPU against 0.16-0.18 s with
- *   the API external (6 alternating runs, load ~8, 2026-12-07 13:35);
+ *   were loaded at every start while prom-client's index required it: bundled, a memory `wharf start` cost
+ *   0.13-0.16 s of CPU against 0.16-0.18 s with the API external (6 alternating runs, load ~8, 2026-12-07 13:35).
+ *   Since src/admin/prom.ts takes prom-client's classes from its `lib/` files, a start with tracing off loads no
+ *   OpenTelemetry at all;
  * - packages loaded only by features that are off unless configured, already on first use (src/util/lazy.ts or a
  *   dynamic import): etcd3 (clustering, with gRPC), coap, ws, yaml, jose. Bundling them would only grow the chunks
  *   the commands load.
- * Bundled: commander, prom-client and its dependencies, and whatever else `wharf start` loads at every start.
+ * Bundled: commander and whatever else `wharf start` imports statically. prom-client's `lib/` files (24) are
+ * required by path at runtime (src/admin/prom.ts, createRequire), which esbuild leaves alone, so they load from
+ * node_modules: bundling them too made no difference (0.135 against 0.134 s of CPU per memory start, 14 rounds,
+ * docs/benchmarks.md "Stop 21: work a start does that was not asked for").
  */
 export const EXTERNAL = [
   "lmdb",

@@ -37,7 +37,9 @@
 // the script's): --rounds=N (3), --measure=S (2 s windows), --only=<substring of the scenario id>, --variants=off,tracing
 // (a subset; default off,ops,tracing[,base]; `bare` and `tracing0` only when listed: npm run bench:ops-bare),
 // --ratio=R (the tracing variant's sampleRatio instead of 0.01: at 0.1 a profile shows the traced path ten times
-// larger), --node-flags='<flags>' (Node/V8 flags for every broker: GC experiments), --prof=<dir> (each broker runs
+// larger; --base-ratio=R: base-tracing's, default --ratio's: with WHARF_BENCH_BASE_ROOT=<this checkout>, two sample
+// ratios of the same code interleaved, which tells a cost per trace from one every message pays once any message is
+// traced), --node-flags='<flags>' (Node/V8 flags for every broker: GC experiments), --prof=<dir> (each broker runs
 // with node --cpu-prof, a directory <scenario>-<variant>-r<round> per run; summarise with
 // bench/tools/cpuprofile-top.ts), --ab-flags='<flags>' (each variant also runs as `<variant>+` with these node flags
 // added, interleaved: an A/B of node flags in one run), --log-dir=<dir> (each broker's output saved there; with
@@ -73,6 +75,8 @@ let probeInside = false;
 let showThreads = false;
 /** The tracing variant's sampleRatio: 0.01 (the issue's target); --ratio=<r> magnifies the traced path in a profile. */
 let sampleRatio = 0.01;
+/** --base-ratio=<r>: the base-tracing variant's sampleRatio (default: --ratio's). */
+let baseSampleRatio = 0.01;
 /** --node-flags=<flags>: V8/Node flags for every broker of the run, space-separated (GC experiments). */
 let nodeFlags: string[] = [];
 /** --ab-flags=none: the B runs start node without the launcher's flags (WHARF_NODE_FLAGS replaced). */
@@ -140,7 +144,7 @@ function config(variant: Variant, port: number, sinkUrl: string, managementPort:
     if (variant !== "metrics") lines.push(hook);
   }
   if (variant === "tracing" || variant === "tracing0" || variant === "base-tracing") {
-    const ratio = variant === "tracing0" ? 0 : sampleRatio;
+    const ratio = variant === "tracing0" ? 0 : variant === "base-tracing" ? baseSampleRatio : sampleRatio;
     lines.push(`tracing: { enabled: true, sampleRatio: ${ratio}, endpoint: "${sinkUrl}/v1/traces" }`);
   }
   return lines.join("\n") + "\n";
@@ -345,6 +349,7 @@ export async function runOpsBench(argv: readonly string[]): Promise<void> {
         ],
   );
   sampleRatio = Number(argv.find((a) => a.startsWith("--ratio="))?.slice(8) ?? 0.01);
+  baseSampleRatio = Number(argv.find((a) => a.startsWith("--base-ratio="))?.slice(13) ?? sampleRatio);
   profDir = resolve(argv.find((a) => a.startsWith("--prof="))?.slice(7) ?? "");
   profiling = argv.some((a) => a.startsWith("--prof="));
   showThreads = argv.includes("--threads");

@@ -3,7 +3,8 @@
 // `check-config`, `passwd`, `queues`: src/cli/main.ts imports each when it runs) and the shared code they need.
 // Why: a `wharf start` from tsc's dist/ spent nearly all of its ~0.35 s of CPU loading ~390 ES modules, ~250 of them
 // ours (the lead's profile, 2026-12-07 13:20); one file for our code and its pure-JavaScript dependencies starts in
-// 0.18-0.20 s (the prototype, 6 alternating runs), and `npm test` starts the CLI over a hundred times.
+// 0.18-0.20 s (the prototype, 6 alternating runs), and `npm test` starts the CLI ~75 times (an strace count of execve,
+// 2026-12-07).
 //
 // Layout: every output file sits in dist/bundle/, so the files the code finds next to itself by `import.meta.url`
 // resolve as they do from src/ and tsc's dist/: `./dashboard/*` (src/admin/dashboard.ts), `./lmdb-probe.mjs`

@@ -14,7 +14,7 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
-import ts from "./typescript.mjs";
+import ts, { parseTsconfig } from "./typescript.mjs";
 import { finishDist } from "./dist-files.mjs";
 import { BUNDLE_DIR } from "./bundle-cli.mjs";
 
@@ -40,26 +40,12 @@ function report(step, ok, output, t0) {
 const formatHost = { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => "\n" };
 const formatDiagnostics = (list) => ts.formatDiagnosticsWithColorAndContext(list, formatHost);
 
-function readConfig(name) {
-  const parsed = ts.getParsedCommandLineOfConfigFile(
-    join(root, name),
-    {},
-    {
-      ...ts.sys,
-      onUnRecoverableConfigFileDiagnostic: (d) => {
-        throw new Error(`${name}: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`);
-      },
-    },
-  );
-  return parsed;
-}
-
 let t0 = performance.now();
 // The files and options of `tsc --noEmit -p .` (tsconfig.json), plus the emit options of tsconfig.build.json. Those
 // only decide what is written (and, for rewriteRelativeImportExtensions, flag imports it could not rewrite): any other
 // difference between the two files would make this typecheck differ from tsc's, so it is refused.
-const check = readConfig("tsconfig.json");
-const build = readConfig("tsconfig.build.json");
+const check = parseTsconfig(join(root, "tsconfig.json"));
+const build = parseTsconfig(join(root, "tsconfig.build.json"));
 const emitOnly = new Set([
   "noEmit",
   "rootDir",

@@ -33,7 +33,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { basename, dirname, join, relative, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { transform } from "esbuild";
-import ts from "./typescript.mjs";
+import ts, { parseTsconfig } from "./typescript.mjs";
 
 /** Directory of the compiled tests, relative to the repository. */
 export const TEST_BUILD_DIR = ".build";
@@ -170,21 +170,6 @@ function checkRewritten(file, code) {
   }
 }
 
-/** The files and compiler options of `root`/tsconfig.json, as `tsc -p .` reads them (no program is created). */
-function readTsconfig(root) {
-  const parsed = ts.getParsedCommandLineOfConfigFile(
-    join(root, "tsconfig.json"),
-    {},
-    {
-      ...ts.sys,
-      onUnRecoverableConfigFileDiagnostic: (d) => {
-        throw new Error(`tsconfig.json: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`);
-      },
-    },
-  );
-  return { fileNames: parsed.fileNames, options: parsed.options };
-}
-
 /**
  * Writes every TypeScript file of `root`/tsconfig.json into `root/.build/` (see above). Returns esbuild's errors and
  * warnings (lines naming the .ts file), the number of files written and of non-TypeScript modules linked. A use of
@@ -195,7 +180,8 @@ function readTsconfig(root) {
 export async function emitTestBuild(root) {
   const out = join(root, TEST_BUILD_DIR);
   rmSync(out, { recursive: true, force: true }); // no compiled test left over from a renamed or deleted source
-  const { fileNames, options } = readTsconfig(root);
+  // The files and options of tsconfig.json as `tsc -p .` reads them (no program is created).
+  const { fileNames, options } = parseTsconfig(join(root, "tsconfig.json"));
   const target = esbuildTarget(options);
   const tsconfigRaw = transpileOptions(options);
   const languageVersion = options.target ?? ts.ScriptTarget.ES5;

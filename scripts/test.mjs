@@ -155,7 +155,7 @@ if (!testsOnly) {
   pending.push(...checks.steps);
   distBuilt = checks.steps[0];
   // What the tests run, built by esbuild in this process beside the checks' program: the CLI bundle the package
-  // ships (dist/bundle/, scripts/bundle-cli.mjs: the tests start it over a hundred times) and the compiled tests
+  // ships (dist/bundle/, scripts/bundle-cli.mjs: the tests start it ~75 times) and the compiled tests
   // (.build/, scripts/test-build.mjs). The lint and the format check start after it: with all four started at once
   // this took 12.0 s of wall time (landing run of a5cc256, 2026-12-07 13:39, other helpers' load), the tests waiting.
   const built = await buildForTests();
@@ -163,9 +163,10 @@ if (!testsOnly) {
   // seconds at its end.
   pending.push(start("lint", process.execPath, [join(root, "scripts", "lint.mjs")], true));
   // oxfmt (.oxfmtrc.json) checks every file it knows, TypeScript, JavaScript, JSON, CSS, YAML and HTML, in prettier's
-  // style (it runs prettier's own printers for the languages it does not format natively): ~0.6 s of CPU for ~680
-  // files. Biome (stop 20) took about as long but its binary made 96 of the 277 MB that `npm ci` writes (npm ci 3-4 s
-  // longer with it, 3 alternating pairs at load 5, 2026-12-07) and needed prettier beside it for YAML and HTML.
+  // style (it runs prettier's own printers for the languages it does not format natively): 0.35-0.41 s of CPU for
+  // ~680 files (3 runs, load ~5, 2026-12-07). Biome (stop 20) took 0.73 s, its binary made 96 of the 277 MB that
+  // `npm ci` writes (npm ci 3-4 s longer with it, 3 alternating pairs at load 5, 2026-12-07), and it needed prettier
+  // beside it for YAML and HTML.
   const oxfmt = join(root, "node_modules", "oxfmt", "bin", "oxfmt");
   pending.push(start("format", process.execPath, [oxfmt, "--check"], true));
   if (built.status !== 0) {

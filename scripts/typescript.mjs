@@ -9,3 +9,25 @@ import { createRequire } from "node:module";
 /** @type {typeof import("typescript")} */
 const ts = createRequire(import.meta.url)("typescript");
 export default ts;
+
+/**
+ * `path` (a tsconfig file) as `tsc -p` reads it: its files, options and parsing diagnostics. An unrecoverable
+ * problem (no such file, unreadable JSON) throws, naming the file. scripts/checks.mjs and scripts/test-build.mjs
+ * read tsconfig.json through this, so both compile the same files with the same options.
+ * @param {string} path
+ * @returns {import("typescript").ParsedCommandLine}
+ */
+export function parseTsconfig(path) {
+  const parsed = ts.getParsedCommandLineOfConfigFile(
+    path,
+    {},
+    {
+      ...ts.sys,
+      onUnRecoverableConfigFileDiagnostic: (d) => {
+        throw new Error(`${path}: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`);
+      },
+    },
+  );
+  if (parsed === undefined) throw new Error(`${path}: not read`);
+  return parsed;
+}

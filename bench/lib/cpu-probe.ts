@@ -25,12 +25,16 @@ function parse(out: string): CpuProbe {
   return { iterNs: Number(iter), tripNs: Number(trip) };
 }
 
+/** The probe's binary (compiled on first use) and its arguments. */
+function command(brokerCpu: number, generatorCpu: number): [string, string[]] {
+  return [cToolBinary(SOURCE, "the CPU probe"), [String(brokerCpu), String(generatorCpu), String(ITERATIONS)]];
+}
+
 /** Between rounds: blocks for the ~0.1 s the probe takes. */
 export function probeCpus(brokerCpu: number | null, generatorCpu: number | null): CpuProbe {
   if (brokerCpu === null || generatorCpu === null) return NONE;
   try {
-    const bin = cToolBinary(SOURCE, "the CPU probe");
-    const args = [String(brokerCpu), String(generatorCpu), String(ITERATIONS)];
+    const [bin, args] = command(brokerCpu, generatorCpu);
     return parse(execFileSync(bin, args, { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }));
   } catch {
     return NONE;
@@ -44,8 +48,7 @@ export function probeCpus(brokerCpu: number | null, generatorCpu: number | null)
  */
 export function probeCpusLater(brokerCpu: number | null, generatorCpu: number | null): Promise<CpuProbe> {
   if (brokerCpu === null || generatorCpu === null) return Promise.resolve(NONE);
-  const bin = cToolBinary(SOURCE, "the CPU probe");
-  const args = [String(brokerCpu), String(generatorCpu), String(ITERATIONS)];
+  const [bin, args] = command(brokerCpu, generatorCpu);
   return new Promise((resolve) => {
     execFile(bin, args, { encoding: "utf8" }, (err, out) => resolve(err === null ? parse(out) : NONE));
   });

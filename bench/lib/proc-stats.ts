@@ -113,6 +113,14 @@ export interface IoReading {
   writeBytes: number;
 }
 
+/** No reading (before a window opens, or /proc unreadable). */
+export const NO_IO: IoReading = {
+  reads: Number.NaN,
+  readBytes: Number.NaN,
+  writes: Number.NaN,
+  writeBytes: Number.NaN,
+};
+
 export function processIo(pid: number): IoReading {
   const counts = procFields(pid, "io", /^(\w+):\s+(\d+)$/gm);
   return {

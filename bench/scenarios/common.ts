@@ -8,6 +8,7 @@ import {
   CpuMeter,
   SelfCpuMeter,
   machineBusySeconds,
+  NO_IO,
   processIo,
   processMemory,
   runQueueWaitSeconds,
@@ -78,7 +79,7 @@ export class WindowMeters {
   private brokerWait0 = 0;
   private selfWait0 = 0;
   private threads0 = { main: 0, helpers: 0 };
-  private io0: IoReading = processIo(-1);
+  private io0: IoReading = NO_IO;
 
   constructor(private readonly pid: number) {
     this.broker = new CpuMeter(pid);

@@ -178,7 +178,7 @@ test("with transfer the bytes are moved to the worker (the caller's ArrayBuffer 
 
 test("with transfer and returned, the ArrayBuffer comes back intact after the POST settles: sent, error status, refused connection", async (t) => {
   const rx = await holdingReceiver(t);
-  const send = async (url: string): Promise<[number | Error, ArrayBuffer | undefined]> => {
+  const send = async (url: string): Promise<[unknown, ArrayBuffer | undefined]> => {
     const own = Buffer.allocUnsafeSlow(64_000);
     for (let i = 0; i < own.length; i++) own[i] = (i * 11) & 0xff;
     let back: ArrayBuffer | undefined;
@@ -190,7 +190,7 @@ test("with transfer and returned, the ArrayBuffer comes back intact after the PO
       returned: (ab) => (back = ab),
     });
     assert.equal(own.buffer.byteLength, 0); // moved
-    const r = await p.catch((e: Error) => e);
+    const r = await p.catch((e: unknown) => e);
     return [r, back];
   };
   const check = (ab: ArrayBuffer | undefined) => {

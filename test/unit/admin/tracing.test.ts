@@ -264,7 +264,9 @@ test("a routed QoS 0 client publish ends at its routed event; an in-process one 
   while (performance.now() < until); // the acknowledgements come 2 ms after routing
   client.acked(0);
   local.acked(0);
-  const [c, l] = ["p", "in"].map((id) => exporter.getFinishedSpans().find((s) => s.attributes["messaging.client.id"] === id)!);
+  const [c, l] = ["p", "in"].map((id) =>
+    exporter.getFinishedSpans().find((s) => s.attributes["messaging.client.id"] === id)!,
+  );
   assert.deepEqual(c!.endTime, c!.events[0]!.time);
   assert.equal(c!.events[0]!.name, "routed");
   const ms = ([s, ns]: readonly [number, number]) => s * 1000 + ns / 1e6;

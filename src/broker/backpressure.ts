@@ -156,11 +156,22 @@ export class OutboundPressure {
 
   /** A delivery was handed to this subscriber: begins an episode over the high marks and holds the producer. */
   loaded(): void {
-    if (!this.#congested) {
-      if (this.out.pendingBytes < this.env.options.highWaterBytes && this.out.pendingMessages < this.#highMessages)
-        return;
-      this.#begin();
-    }
+    const out = this.out;
+    if (
+      this.#congested ||
+      out.pendingBytes >= this.env.options.highWaterBytes ||
+      out.pendingMessages >= this.#highMessages
+    )
+      this.#over();
+  }
+
+  /**
+   * loaded() over a high mark or in an episode. Out of line: loaded() is inlined into every delivery
+   * (Session.deliver, the router), whose inlining budget counts its whole bytecode (188 bytes with this part;
+   * docs/benchmarks.md, stop 22), and a subscriber of a fan-in benchmark only now and then runs over its marks.
+   */
+  #over(): void {
+    if (!this.#congested) this.#begin();
     const p = this.env.producer;
     if (this.#slow || p === undefined || p === this.self) return;
     const held = (this.#held ??= new Set());

@@ -239,25 +239,44 @@ const REFUSAL_TEXT: Readonly<Record<number, string>> = {
   [ReasonCode.PayloadFormatInvalid]: "payload is not valid UTF-8 but its Payload Format Indicator is 1",
 };
 
-/** PUBACK / PUBREC (after the commit); `sent` runs once it is written (at once for QoS 0, which has none). */
+/**
+ * PUBACK / PUBREC (after the commit); `sent` runs once it is written (at once for QoS 0, which has none). Only what
+ * nearly every PUBLISH takes is here (QoS 0, a plain PUBACK); the rest is acknowledgeWith(). Why: this function is
+ * inlined into accept(), and V8 counts a callee's whole bytecode against its caller's inlining budget (920 bytes),
+ * the branches never taken included: at 337 bytes it left too little for publishMessage()'s route() and the route
+ * cache, so which of them were inlined depended on the order of the first second's compiles (docs/benchmarks.md,
+ * stop 22).
+ */
 function acknowledge(c: ClientContext, p: PublishPacket, reasonCode: number, reason?: string, sent?: () => void): void {
   if (p.qos === 0) {
     sent?.();
     return;
   }
+  if (p.qos === 1 && sent === undefined && (reasonCode === ReasonCode.Success || c.version !== 5)) {
+    // A plain PUBACK (3.x has no reason code to send): with storage, once the message's effects are committed
+    // (docs/storage.md); waiting for a commit (every accepted queue PUBLISH) it is its packet id, not a packet and
+    // a closure [MQTT-4.3.2-2].
+    const persistence = c.broker.persistence;
+    if (persistence !== undefined) persistence.pubackAfterCommit(c, p.packetId!);
+    else c.sendPuback(p.packetId!);
+    return;
+  }
+  acknowledgeWith(c, p, reasonCode, reason, sent);
+}
+
+/** acknowledge() of a QoS 2 PUBLISH, a 5.0 reason code other than Success, or with a `sent` callback. */
+function acknowledgeWith(
+  c: ClientContext,
+  p: PublishPacket,
+  reasonCode: number,
+  reason?: string,
+  sent?: () => void,
+): void {
   const packetId = p.packetId!;
   const rc = c.version === 5 && reasonCode !== ReasonCode.Success ? reasonCode : undefined;
   const text = rc === undefined ? undefined : (reason ?? REFUSAL_TEXT[rc]);
   const properties = text === undefined ? undefined : c.problem(text);
   if (p.qos === 1) {
-    // With storage: once the message's effects are committed (docs/storage.md). A plain PUBACK waiting for a
-    // commit (every accepted queue PUBLISH) is its packet id, not a packet and a closure.
-    const persistence = c.broker.persistence;
-    if (rc === undefined && properties === undefined && sent === undefined) {
-      if (persistence !== undefined) persistence.pubackAfterCommit(c, packetId); // [MQTT-4.3.2-2]
-      else c.sendPuback(packetId);
-      return;
-    }
     sendAck(c, { type: PacketType.PUBACK, packetId, reasonCode: rc, properties }, sent); // [MQTT-4.3.2-2]
     return;
   }

@@ -11,7 +11,7 @@
 //
 // Cost control (measured in match-cache.ts: a cache costs 3-6x a walk when topics are mostly distinct or
 // subscriptions churn, in misses and in GC of the stored results): the cache watches its hit rate over windows of
-// WINDOW lookups and, when fewer than half hit, stops looking up and storing for BYPASS_WINDOWS windows, then tries
+// WINDOW lookups (each judged at its first miss after that: hits need no judging) and, when fewer than half hit, stops looking up and storing for BYPASS_WINDOWS windows, then tries
 // again (its first window fills the cache and is not judged). A workload of distinct topics or constant
 // subscription churn thus pays the miss cost (0.5-0.9 µs: hashing a fresh topic string, storing, evicting) on about
 // 2 lookups in 66 (bench:inproc --only=router: +8% CPU per route on distinct topics; 64 windows rather than 16,
@@ -86,10 +86,7 @@ export class RouteCache {
       if (--this.#bypass === 0) this.#warmup = true;
       return null;
     }
-    if (version !== this.#version) {
-      this.#clear();
-      this.#version = version;
-    }
+    if (version !== this.#version) this.#renew(version);
     let plan: RoutePlan | undefined;
     if (topic === this.#lastTopic) plan = this.#lastPlan;
     else {
@@ -99,17 +96,28 @@ export class RouteCache {
         this.#lastPlan = plan;
       }
     }
+    this.#lookups++;
     if (plan !== undefined) this.#hits++;
-    if (++this.#lookups === WINDOW) {
-      if (this.#warmup) this.#warmup = false;
-      else if (this.#hits * 2 < WINDOW) {
-        this.#bypass = WINDOW * BYPASS_WINDOWS;
-        this.#clear(); // release the stored plans to the GC while bypassing
-      }
-      this.#lookups = 0;
-      this.#hits = 0;
-    }
+    else if (this.#lookups >= WINDOW) this.#judge();
     return plan;
+  }
+
+  /**
+   * The end of a window (at least WINDOW lookups, ended by its first miss after that): bypass the cache for a while
+   * if fewer than half of its lookups hit. Judged at a miss, not at the WINDOW-th lookup: a stretch of hits needs no
+   * judging, and that call would be the one site of get() that a hot topic's lookups never run before V8 optimises
+   * the router's callers (get() is inlined into accept()), so it deoptimised accept() at the 1,024th message of every
+   * broker, and which callees accept() had after its second compile was a race (docs/benchmarks.md, stop 22). The
+   * misses' branch runs from the first lookup of a topic.
+   */
+  #judge(): void {
+    if (this.#warmup) this.#warmup = false;
+    else if (this.#hits * 2 < this.#lookups) {
+      this.#bypass = WINDOW * BYPASS_WINDOWS;
+      this.#clear(); // release the stored plans to the GC while bypassing
+    }
+    this.#lookups = 0;
+    this.#hits = 0;
   }
 
   /** Stores the plan of a topic that missed, evicting the oldest one when full. */
@@ -123,6 +131,12 @@ export class RouteCache {
     this.#ring[this.#pos] = topic;
     this.#pos = (this.#pos + 1) % this.capacity;
     this.#map.set(topic, plan);
+  }
+
+  /** The subscription index changed since the plans were made: none of them holds. */
+  #renew(version: number): void {
+    this.#clear();
+    this.#version = version;
   }
 
   #forgetLast(): void {

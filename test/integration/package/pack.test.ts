@@ -7,7 +7,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { repoRoot, spawnWharf } from "../../helpers/spawn-wharf.ts";
 import { examples, expectedOutput, installTarball, packRepo, sh, tarballFiles } from "../../helpers/pack.ts";
@@ -28,9 +28,9 @@ const slow = { timeout: 600_000 };
 before(async () => {
   tarball = join(work, await packRepo(work));
   await installTarball(jsDir, tarball);
-  // The TypeScript project gets the same installed tree (hard links: a second `npm ci` would double the test's
-  // time) and is compiled with the repository's TypeScript; what it compiles against is checked below to be the
-  // installed package's files only.
+  // The TypeScript project gets the same installed tree (hard links: a second install would cost ~1 s of CPU more)
+  // and is compiled with the repository's TypeScript; what it compiles against is checked below to be the installed
+  // package's files only.
   await sh("cp", ["-al", jsDir, tsDir], work);
 }, slow);
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -59,6 +59,13 @@ test("installed from the tarball, no TypeScript or tsx is needed at runtime", ()
   assert.equal(manifest.dependencies.tsx, undefined);
   assert.equal(manifest.dependencies.typescript, undefined);
   assert.equal(manifest.exports["."].types, "./dist/index.d.ts");
+  // npm itself installed the package from the tarball (test/helpers/pack.ts links only the dependencies in first):
+  // its record of the tree, rewritten by `npm install`, names the tarball (relative to the project).
+  const record = JSON.parse(readFileSync(join(jsDir, "node_modules", ".package-lock.json"), "utf8")) as {
+    packages: Record<string, { resolved?: string }>;
+  };
+  const resolved = record.packages["node_modules/wharfmq"]?.resolved ?? "";
+  assert.equal(resolve(jsDir, resolved.replace(/^file:/, "")), tarball, `npm's record: ${resolved}`);
 });
 
 for (const example of examples(".mjs")) {

@@ -175,3 +175,45 @@ test("with transfer the bytes are moved to the worker (the caller's ArrayBuffer 
   rx.answer();
   assert.equal(await p, 200);
 });
+
+test("with transfer and returned, the ArrayBuffer comes back intact after the POST settles: sent, error status, refused connection", async (t) => {
+  const rx = await holdingReceiver(t);
+  const send = async (url: string): Promise<[unknown, ArrayBuffer | undefined]> => {
+    const own = Buffer.allocUnsafeSlow(64_000);
+    for (let i = 0; i < own.length; i++) own[i] = (i * 11) & 0xff;
+    let back: ArrayBuffer | undefined;
+    const p = postFromWorker({
+      url,
+      body: own.subarray(10, 50_000),
+      headers: {},
+      transfer: true,
+      returned: (ab) => (back = ab),
+    });
+    assert.equal(own.buffer.byteLength, 0); // moved
+    const r = await p.catch((e: unknown) => e);
+    return [r, back];
+  };
+  const check = (ab: ArrayBuffer | undefined) => {
+    assert.ok(ab !== undefined && !(ab instanceof SharedArrayBuffer));
+    const b = Buffer.from(ab);
+    assert.equal(b.length, 64_000);
+    for (let i = 0; i < b.length; i += 997) assert.equal(b[i], (i * 11) & 0xff);
+  };
+  const ok = send(rx.url);
+  await until(() => rx.held.length === 1);
+  assert.equal(rx.held[0]!.body.length, 49_990);
+  rx.answer();
+  const [status, back] = await ok;
+  assert.equal(status, 200);
+  check(back);
+  rx.setStatus(503);
+  const failing = send(rx.url);
+  await until(() => rx.held.length === 1);
+  rx.answer();
+  const [s503, back503] = await failing;
+  assert.equal(s503, 503);
+  check(back503);
+  const [refused, backRefused] = await send(`http://127.0.0.1:${await freePort()}/x`);
+  assert.ok(refused instanceof Error);
+  check(backRefused);
+});

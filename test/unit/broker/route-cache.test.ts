@@ -72,6 +72,22 @@ test("distinct topics make the cache bypass itself (null) and then try again", (
   assert.equal(cache.get("x", 0), undefined);
 });
 
+test("a window is judged at its first miss: hits after WINDOW lookups count in it", () => {
+  const cache = new RouteCache(1024);
+  for (let i = 0; i < 1024; i++) cache.get(`w/${i}`, 0); // the first window: not judged
+  cache.store("hot", plan());
+  // 600 misses and 424 hits would be a poor window of 1024 lookups; the 2,000 hits that follow belong to it.
+  for (let i = 0; i < 600; i++) cache.get(`m/${i}`, 0);
+  for (let i = 0; i < 2424; i++) assert.notEqual(cache.get("hot", 0), undefined);
+  assert.equal(cache.get("m/x", 0), undefined); // its first miss ends it: 2,424 of 3,025 hit
+  assert.equal(cache.bypassing, false);
+  // The next window: all misses, judged at its 1,024th lookup.
+  for (let i = 0; i < 1023; i++) cache.get(`n/${i}`, 0);
+  assert.equal(cache.bypassing, false);
+  cache.get("n/last", 0);
+  assert.equal(cache.bypassing, true);
+});
+
 test("a hot topic keeps hitting", () => {
   const cache = new RouteCache(16);
   cache.get("hot", 0);

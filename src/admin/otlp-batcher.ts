@@ -43,7 +43,11 @@ export class OtlpProtoBatcher implements SpanProcessor, PublishSink {
   /**
    * Request buffers whose POST has settled, to write the next requests into (at most MAX_IN_FLIGHT): shared with the
    * HTTP worker, which sends the bytes from where they are. A fresh ~700 KB buffer per request, moved to the worker,
-   * cost a large allocation, its pages' first-touch faults and its release per request.
+   * cost a large allocation, its pages' first-touch faults and its release per request. Not ordinary memory moved
+   * to the worker and moved back with the reply, although the templates write into it faster (~650 against ~800
+   * ns per traced message, `npm run bench:ops-encode`): each ~2.7 MB buffer moved back counts as new external
+   * memory of the broker's heap, and V8 answered with mark-compacts, 1-3 per 2-s window in tracing brokers (11 in
+   * one 4-s QoS 1 window at 10 %) against none with these (docs/benchmarks.md, stop 22).
    */
   readonly #spare: Buffer[] = [];
   /** Spans dropped because MAX_IN_FLIGHT requests were outstanding (or after shutdown). */

@@ -11,7 +11,7 @@ import { BROKER_VERSION } from "../broker/index.ts";
 import { LightSpan, nibble } from "./light-span.ts";
 
 export const VARINT = 0;
-const FIXED64 = 1;
+export const FIXED64 = 1;
 export const LEN = 2;
 
 /** A growable byte buffer with protobuf primitives; nested messages get their length once written. */
@@ -152,28 +152,8 @@ export class PbWriter {
   nanos(field: number, sec: number, ns: number): void {
     this.tag(field, FIXED64);
     this.#room(8);
-    // sec × 1e9 as two 32-bit halves, computed once per second (the spans of one second share it: this was ~0.3
-    // µs of the ~1.5 µs a traced message's two spans took to encode, five times per trace), plus ns (< 2^30).
-    if (sec !== nanosSec) secondNanos(sec);
-    let lo32 = nanosLo + ns;
-    let hi32 = nanosHi;
-    if (lo32 >= 0x1_0000_0000) {
-      lo32 -= 0x1_0000_0000;
-      hi32++;
-    }
-    // Byte stores rather than Buffer#writeUInt32LE (argument checks, a call each: ~6 % of a traced message's encoding
-    // in the tracer micro's profile).
-    const b = this.buf;
-    const n = this.n;
-    b[n] = lo32 & 0xff;
-    b[n + 1] = (lo32 >>> 8) & 0xff;
-    b[n + 2] = (lo32 >>> 16) & 0xff;
-    b[n + 3] = lo32 >>> 24;
-    b[n + 4] = hi32 & 0xff;
-    b[n + 5] = (hi32 >>> 8) & 0xff;
-    b[n + 6] = (hi32 >>> 16) & 0xff;
-    b[n + 7] = hi32 >>> 24;
-    this.n = n + 8;
+    nanosAt(this.buf, this.n, sec, ns);
+    this.n += 8;
   }
 
   /** Starts a length-delimited field; end() fills its length in. One byte is reserved for the length. */
@@ -233,6 +213,29 @@ export class PbWriter {
 let nanosSec = Number.NaN;
 let nanosLo = 0;
 let nanosHi = 0;
+
+/** The 8 bytes of a fixed64 `sec` × 1e9 + `ns` (ns < 1e9) into `b` at `n` (room checked by the caller). */
+function nanosAt(b: Buffer, n: number, sec: number, ns: number): void {
+  // sec × 1e9 as two 32-bit halves, computed once per second (the spans of one second share it: this was ~0.3
+  // µs of the ~1.5 µs a traced message's two spans took to encode, five times per trace), plus ns (< 2^30).
+  if (sec !== nanosSec) secondNanos(sec);
+  let lo32 = nanosLo + ns;
+  let hi32 = nanosHi;
+  if (lo32 >= 0x1_0000_0000) {
+    lo32 -= 0x1_0000_0000;
+    hi32++;
+  }
+  // Byte stores rather than Buffer#writeUInt32LE (argument checks, a call each: ~6 % of a traced message's encoding
+  // in the tracer micro's profile).
+  b[n] = lo32 & 0xff;
+  b[n + 1] = (lo32 >>> 8) & 0xff;
+  b[n + 2] = (lo32 >>> 16) & 0xff;
+  b[n + 3] = lo32 >>> 24;
+  b[n + 4] = hi32 & 0xff;
+  b[n + 5] = (hi32 >>> 8) & 0xff;
+  b[n + 6] = (hi32 >>> 16) & 0xff;
+  b[n + 7] = hi32 >>> 24;
+}
 
 function secondNanos(sec: number): void {
   // sec × 1e9 with sec split at 2^16: every partial product stays below 2^47, exact in a double.
@@ -377,6 +380,12 @@ function hrNanos(w: PbWriter, field: number, t: HrTime): void {
 export function msNanos(w: PbWriter, field: number, ms: number): void {
   const sec = Math.floor(ms / 1000);
   w.nanos(field, sec, Math.min(999_999_999, Math.max(0, Math.round((ms - sec * 1000) * 1e6))));
+}
+
+/** msNanos()'s 8 value bytes (no tag) into `b` at `at`: a hole of a span template (otlp-templates.ts). */
+export function msNanosAt(b: Buffer, at: number, ms: number): void {
+  const sec = Math.floor(ms / 1000);
+  nanosAt(b, at, sec, Math.min(999_999_999, Math.max(0, Math.round((ms - sec * 1000) * 1e6))));
 }
 
 function span(w: PbWriter, s: ReadableSpan): void {

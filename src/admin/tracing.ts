@@ -44,6 +44,8 @@ export class OtelBrokerTracer implements BrokerTracer {
   /** Where publish records' spans go (the built-in OTLP batcher's templates, or LightSpans to `out`). */
   readonly #records: PublishSink;
   readonly #ratio: number;
+  /** ln(1 − sampleRatio), for #gap(): a constant, not computed per sampled message. */
+  readonly #logMiss: number;
   readonly #random: () => number;
   /**
    * Root publishes still to pass before the next sampled one (1 = the next). Public as BrokerTracer.rootSkip: the
@@ -75,6 +77,7 @@ export class OtelBrokerTracer implements BrokerTracer {
     this.#out = out;
     this.#records = records;
     this.#ratio = sampleRatio;
+    this.#logMiss = Math.log1p(-sampleRatio);
     this.#random = random;
     this.rootSkip = sampleRatio > 0 ? 1 : Infinity;
   }
@@ -84,7 +87,7 @@ export class OtelBrokerTracer implements BrokerTracer {
     const p = this.#ratio;
     if (p >= 1) return 1;
     if (!(p > 0)) return Infinity;
-    return 1 + Math.floor(Math.log(1 - this.#random()) / Math.log1p(-p));
+    return 1 + Math.floor(Math.log(1 - this.#random()) / this.#logMiss);
   }
 
   /** The parent to record under (ROOT: a new trace), or undefined when this trace is not sampled. */

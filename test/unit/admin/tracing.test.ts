@@ -250,6 +250,30 @@ test("a traced message gets deliver spans for its first 10 subscribers; the publ
   await processor.shutdown();
 });
 
+test("a routed QoS 0 client publish ends at its routed event; an in-process one when it is acknowledged, later", async () => {
+  const { SimpleSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
+  const exporter = new InMemorySpanExporter();
+  const processor = new SimpleSpanProcessor(exporter);
+  const tracer = new OtelBrokerTracer(await spanOutput(processor), 1);
+  const packet = { qos: 0, retain: false, payload: Buffer.from("x") };
+  const client = tracer.publish("p", "t", packet)!;
+  const local = tracer.publishLocal("in", "t", packet)!;
+  client.routed(1, 0);
+  local.routed(1, 0);
+  const until = performance.now() + 2;
+  while (performance.now() < until); // the acknowledgements come 2 ms after routing
+  client.acked(0);
+  local.acked(0);
+  const [c, l] = ["p", "in"].map((id) =>
+    exporter.getFinishedSpans().find((s) => s.attributes["messaging.client.id"] === id)!,
+  );
+  assert.deepEqual(c!.endTime, c!.events[0]!.time);
+  assert.equal(c!.events[0]!.name, "routed");
+  const ms = ([s, ns]: readonly [number, number]) => s * 1000 + ns / 1e6;
+  assert.ok(ms(l!.endTime) - ms(l!.events[0]!.time) >= 1.9, "the in-process span ends when acknowledged");
+  await processor.shutdown();
+});
+
 test("the exporter's OTLP/JSON string is the JSON of the OTLP request object (escaping, events, arrays, status, parents)", async () => {
   const { BasicTracerProvider, SimpleSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
   const { SpanStatusCode, ROOT_CONTEXT, trace } = await import("@opentelemetry/api");

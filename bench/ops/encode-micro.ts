@@ -2,7 +2,7 @@
 // written from the OTLP templates (src/admin/otlp-templates.ts) into a request, hot, in one thread: no HTTP, no broker.
 // What `npm run bench:ops-tracer` measures with everything around it; this isolates the encoder for A/Bs of it
 // (docs/benchmarks.md, stop 20). Usage: node --import tsx bench/ops/encode-micro.ts [rounds]
-import { ProtoRequest } from "../../src/admin/otlp-proto.ts";
+import { ProtoRequest, sharedBuffer } from "../../src/admin/otlp-proto.ts";
 import { encodeDeliver, encodePublish } from "../../src/admin/otlp-templates.ts";
 import type { SpanOutput } from "../../src/admin/light-span.ts";
 import type { PublishRecord, PublishSink } from "../../src/admin/trace-record.ts";
@@ -36,7 +36,7 @@ for (let i = 0; i < TRACES; i++) {
   t.acked(0);
 }
 
-const buf = Buffer.allocUnsafeSlow(1 << 20); // as the batcher's request buffers (otlp-batcher.ts)
+const buf = sharedBuffer(1 << 20);
 for (let k = 0; k < rounds; k++) {
   const cpu = process.cpuUsage();
   let bytes = 0;

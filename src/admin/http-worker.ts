@@ -8,8 +8,8 @@
 // +47 % CPU per message in fan-in QoS 1 (docs/benchmarks.md, stop 14), although it sent a request or two per
 // benchmark run. In a worker, undici, its sockets and its parser live in another isolate: the main thread's stream
 // code only ever sees the broker's sockets. The main thread posts one message per request (the body copied, moved
-// when its caller gives it away, and moved back with the reply if asked, or shared when it is in a
-// SharedArrayBuffer: see post()) and gets back the status or the error.
+// when its caller gives it away, or shared when it is in a SharedArrayBuffer: see post()) and gets back the status or
+// the error.
 //
 // Everything else stays on the main thread, unchanged: the webhook buffer, batching, drop counting, retries with
 // backoff, the circuit breaker, the HMAC signature, the timeout (an abort message), the metrics; and the OTLP
@@ -58,19 +58,13 @@ parentPort.on("message", (m) => {
   const body = m.body instanceof Uint8Array ? Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength) : m.body;
   const opts = { method: "POST", headers: m.headers, body, signal: ac.signal };
   if (m.timeoutMs > 0) { opts.headersTimeout = m.timeoutMs; opts.bodyTimeout = m.timeoutMs; }
-  // A body moved here to be given back (m.giveBack) goes back with the reply, whatever the outcome.
-  const back = m.giveBack === true ? [m.body.buffer] : undefined;
-  const reply = (r) => {
-    if (back !== undefined) r.returned = m.body.buffer;
-    parentPort.postMessage(r, back);
-  };
   request(m.url, opts)
     .then(async (res) => {
       await res.body.dump();
-      reply({ id: m.id, status: res.statusCode });
+      parentPort.postMessage({ id: m.id, status: res.statusCode });
     })
     .catch((err) => {
-      reply({ id: m.id, error: String(err && err.message || err), code: err && err.code, name: err && err.name });
+      parentPort.postMessage({ id: m.id, error: String(err && err.message || err), code: err && err.code, name: err && err.name });
     })
     .finally(() => aborts.delete(m.id));
 });
@@ -92,12 +86,6 @@ export interface HttpPost {
    * it in the worker, each into freshly allocated memory).
    */
   transfer?: boolean;
-  /**
-   * With `transfer`: the worker moves the ArrayBuffer back once the request has settled (sent or failed), and it is
-   * handed to this callback, to be written again (the OTLP batcher's request buffers: ordinary memory, moved both
-   * ways, never copied). Not called if the worker dies first.
-   */
-  returned?: (buffer: ArrayBuffer) => void;
   /** undici's headersTimeout and bodyTimeout (ms); 0 or absent: undici's defaults. */
   timeoutMs?: number;
 }
@@ -116,15 +104,14 @@ export class HttpWorkerError extends Error {
 
 interface Pending {
   resolve(status: number): void;
-  returned: ((buffer: ArrayBuffer) => void) | undefined;
   reject(err: Error): void;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
 }
 
 type Reply =
-  | { id: number; status: number; returned?: ArrayBuffer }
-  | { id: number; error: string; code?: string; name?: string; returned?: ArrayBuffer }
+  | { id: number; status: number }
+  | { id: number; error: string; code?: string; name?: string }
   | { ready: true; ok: boolean; id?: undefined };
 
 /** The longest a broker's start waits for the worker's warm-up (it takes ~0.1-0.3 s, several times that on a loaded machine; a stuck one is not waited for longer). */
@@ -151,7 +138,7 @@ class HttpWorker {
     const worker = this.#worker ?? this.#spawn();
     const id = ++this.#seq;
     return new Promise<number>((resolve, reject) => {
-      const p: Pending = { resolve, reject, returned: req.returned, signal: req.signal, onAbort: undefined };
+      const p: Pending = { resolve, reject, signal: req.signal, onAbort: undefined };
       if (req.signal !== undefined) {
         p.onAbort = () => worker.postMessage({ abort: id });
         req.signal.addEventListener("abort", p.onAbort, { once: true });
@@ -165,7 +152,7 @@ class HttpWorker {
       // ArrayBufferDetaching protector: no, Node invalidates that protector at startup in every broker,
       // `--trace-protector-invalidation`, tracing or not.)
       const moved = req.transfer === true && typeof body !== "string" ? [body.buffer as ArrayBuffer] : undefined;
-      // Bytes in a SharedArrayBuffer are shared with the worker, not copied.
+      // Bytes in a SharedArrayBuffer are shared with the worker, not copied (the OTLP batcher's reused buffers).
       if (
         moved === undefined &&
         typeof body !== "string" &&
@@ -173,8 +160,7 @@ class HttpWorker {
         body.byteLength * 2 < body.buffer.byteLength
       )
         body = new Uint8Array(body);
-      const giveBack = moved !== undefined && req.returned !== undefined;
-      const msg = { id, url: req.url, body, headers: req.headers, timeoutMs: req.timeoutMs ?? 0, giveBack };
+      const msg = { id, url: req.url, body, headers: req.headers, timeoutMs: req.timeoutMs ?? 0 };
       worker.postMessage(msg, moved);
     });
   }
@@ -243,7 +229,6 @@ class HttpWorker {
       }
       const p = this.#settle(m.id);
       if (p === undefined) return;
-      if (m.returned !== undefined) p.returned?.(m.returned);
       if ("status" in m) p.resolve(m.status);
       else p.reject(new HttpWorkerError(m.error, m.code, m.name));
     });

@@ -10,7 +10,7 @@ import type { Context } from "@opentelemetry/api";
 import type { ReadableSpan, Span, SpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { PROTOBUF, postOtlp } from "./otlp.ts";
 import { httpWorker } from "./http-worker.ts";
-import { ProtoRequest } from "./otlp-proto.ts";
+import { ProtoRequest, sharedBuffer } from "./otlp-proto.ts";
 import { encodeDeliver, encodePublish } from "./otlp-templates.ts";
 import type { PublishRecord, PublishSink } from "./trace-record.ts";
 
@@ -41,12 +41,13 @@ export class OtlpProtoBatcher implements SpanProcessor, PublishSink {
   /** Bytes to allocate for the next request (from the previous one's size). */
   #size = MIN_REQUEST_BYTES;
   /**
-   * Request buffers whose POST has settled, to write the next requests into (at most MAX_IN_FLIGHT): each is moved
-   * (not copied) to the HTTP worker with its request and moved back with the reply (HttpPost.returned). A fresh
-   * ~700 KB buffer per request cost a large allocation, its pages' first-touch faults and its release per request.
-   * Ordinary memory rather than a SharedArrayBuffer shared with the worker (stops 18-21): the span templates' copies
-   * into a SharedArrayBuffer's view cost more (TypedArray#set copies into shared memory with relaxed atomics), ~800
-   * against ~630 ns per traced message's encoding (`npm run bench:ops-encode`, docs/benchmarks.md stop 22).
+   * Request buffers whose POST has settled, to write the next requests into (at most MAX_IN_FLIGHT): shared with the
+   * HTTP worker, which sends the bytes from where they are. A fresh ~700 KB buffer per request, moved to the worker,
+   * cost a large allocation, its pages' first-touch faults and its release per request. Not ordinary memory moved
+   * to the worker and moved back with the reply, although the templates write into it faster (~650 against ~800
+   * ns per traced message, `npm run bench:ops-encode`): each ~2.7 MB buffer moved back counts as new external
+   * memory of the broker's heap, and V8 answered with mark-compacts, 1-3 per 2-s window in tracing brokers (11 in
+   * one 4-s QoS 1 window at 10 %) against none with these (docs/benchmarks.md, stop 22).
    */
   readonly #spare: Buffer[] = [];
   /** Spans dropped because MAX_IN_FLIGHT requests were outstanding (or after shutdown). */
@@ -107,7 +108,7 @@ export class OtlpProtoBatcher implements SpanProcessor, PublishSink {
     return (this.#req ??= new ProtoRequest(
       this.serviceName,
       this.#size,
-      this.#spare.pop() ?? Buffer.allocUnsafeSlow(this.#size),
+      this.#spare.pop() ?? sharedBuffer(this.#size),
     ));
   }
 
@@ -130,9 +131,9 @@ export class OtlpProtoBatcher implements SpanProcessor, PublishSink {
     // The next request's buffer starts at this one's size (+1/8): a full request (~600 KB) no longer starts at
     // 256 KB and grows twice, copying ~770 KB and allocating ~1.8 MB outside the heap per request.
     this.#size = Math.max(MIN_REQUEST_BYTES, body.length + (body.length >> 3));
-    // Moved to the worker (detached here: not written again), moved back once the POST has settled.
-    const back = (ab: ArrayBuffer): void => this.#recycle(Buffer.from(ab));
-    const p = postOtlp(this.endpoint, body, PROTOBUF, this.timeoutMs, true, back)
+    // Shared with the worker (not copied); written again only once the POST has settled.
+    const buf = req.buffer;
+    const p = postOtlp(this.endpoint, body, PROTOBUF, this.timeoutMs)
       .then(
         () => {
           this.sent += n;
@@ -142,7 +143,10 @@ export class OtlpProtoBatcher implements SpanProcessor, PublishSink {
           this.onError(err instanceof Error ? err : new Error(String(err)));
         },
       )
-      .finally(() => this.#inFlight.delete(p));
+      .finally(() => {
+        this.#inFlight.delete(p);
+        this.#recycle(buf);
+      });
     this.#inFlight.add(p);
   }
 

@@ -23,7 +23,8 @@ export class PbWriter {
    * 256 KB by default (the batcher passes its previous request's size: a full one, MAX_BATCH spans, is ~2.6 MB).
    * Never from Node's shared pool (allocUnsafeSlow): a finished request's buffer is its own, so that it can be moved
    * to the HTTP worker (ProtoRequest.finish()).
-   * `buf`: a buffer to write into instead (the batcher's reused request buffers, each its ArrayBuffer's whole).
+   * `buf`: a buffer to write into instead (the batcher's reused shared buffers); grown into a SharedArrayBuffer if
+   * it is one.
    */
   constructor(size = 256 * 1024, buf?: Buffer) {
     this.buf = buf ?? Buffer.allocUnsafeSlow(size);
@@ -47,7 +48,7 @@ export class PbWriter {
   #room(k: number): void {
     if (this.n + k <= this.buf.length) return;
     const size = Math.max(this.buf.length * 2, this.n + k);
-    const next = Buffer.allocUnsafeSlow(size);
+    const next = this.buf.buffer instanceof SharedArrayBuffer ? sharedBuffer(size) : Buffer.allocUnsafeSlow(size);
     this.buf.copy(next, 0, 0, this.n);
     this.buf = next;
   }
@@ -244,6 +245,11 @@ function secondNanos(sec: number): void {
   nanosLo = sum % 0x1_0000_0000;
   nanosHi = Math.floor(high / 65536) + Math.floor(sum / 0x1_0000_0000);
   nanosSec = sec;
+}
+
+/** A Buffer over a SharedArrayBuffer of its own: the HTTP worker reads it where it is (http-worker.ts). */
+export function sharedBuffer(size: number): Buffer {
+  return Buffer.from(new SharedArrayBuffer(size));
 }
 
 function anyValue(w: PbWriter, field: number, v: AttributeValue): void {

@@ -159,11 +159,8 @@ export async function postOtlp(
   timeoutMs: number,
   /** The body's ArrayBuffer is the caller's alone and not used again: moved to the worker, not copied. */
   transfer = false,
-  /** With `transfer`: the ArrayBuffer moved back once the POST has settled (HttpPost.returned). */
-  returned?: (buffer: ArrayBuffer) => void,
 ): Promise<void> {
-  const headers = { "content-type": type };
-  const status = await postFromWorker({ url: endpoint, body, headers, timeoutMs, transfer, returned });
+  const status = await postFromWorker({ url: endpoint, body, headers: { "content-type": type }, timeoutMs, transfer });
   if (status >= 300) throw new Error(`OTLP endpoint ${endpoint} answered ${status}`);
 }
 

@@ -15,8 +15,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 // 0.02 s without, a `wharf start` to "listening" 0.30 s against 0.25 (medians of 9), three CLI test files (cli-usage,
 // cli-storage, cli-server) 9.2 s of CPU and 10.3 s of wall time against 7.4 s and 8.3 s (2026-12-07, load 5-9), and the
 // suite starts over 250 Node processes (test files, the CLI, storage probes, npm, tsc). Nothing started from here
-// connects beyond 127.0.0.1 (the package test installs with `npm ci --offline`; the TLS tests bring their own CA), so
-// the variable is dropped for them. `npm ci` in scripts/ensure-deps.mjs, which may need the proxy, runs before this
+// connects beyond 127.0.0.1 (the package test installs with `npm install --offline`; the TLS tests bring their own
+// CA), so the variable is dropped for them. `npm ci` in scripts/ensure-deps.mjs, which may need the proxy, runs before this
 // script and keeps it.
 delete process.env["NODE_EXTRA_CA_CERTS"];
 const testsOnly = process.argv.includes("--tests-only");

@@ -52,6 +52,10 @@ function yaml(id: string, endpoint: string): string {
     "  retainedSweepInterval: 1",
     `  etcd: { endpoints: ["${endpoint}"] }`,
     "  listen: { host: 127.0.0.1, port: 0 }",
+    // The queue slot layer runs on every clustered node, though nothing here uses a queue: each slot is claimed and
+    // given an in-sync set in etcd, two transactions, so a node alone sent 132 with the default 64 slots. With 8, a
+    // node's start to settled cost 0.44 s of CPU against 0.55 (medians of 4 alternating starts, 2026-12-07).
+    "  queues: { slots: 8 }",
     "",
   ].join("\n");
 }

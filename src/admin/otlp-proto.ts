@@ -379,13 +379,18 @@ function hrNanos(w: PbWriter, field: number, t: HrTime): void {
 
 export function msNanos(w: PbWriter, field: number, ms: number): void {
   const sec = Math.floor(ms / 1000);
-  w.nanos(field, sec, Math.min(999_999_999, Math.max(0, Math.round((ms - sec * 1000) * 1e6))));
+  w.nanos(field, sec, nanosInSecond(ms, sec));
 }
 
 /** msNanos()'s 8 value bytes (no tag) into `b` at `at`: a hole of a span template (otlp-templates.ts). */
 export function msNanosAt(b: Buffer, at: number, ms: number): void {
   const sec = Math.floor(ms / 1000);
-  nanosAt(b, at, sec, Math.min(999_999_999, Math.max(0, Math.round((ms - sec * 1000) * 1e6))));
+  nanosAt(b, at, sec, nanosInSecond(ms, sec));
+}
+
+/** The nanoseconds of `ms` past the start of its second `sec` (= floor(ms / 1000)), rounded into [0, 1e9). */
+function nanosInSecond(ms: number, sec: number): number {
+  return Math.min(999_999_999, Math.max(0, Math.round((ms - sec * 1000) * 1e6)));
 }
 
 function span(w: PbWriter, s: ReadableSpan): void {

@@ -151,16 +151,22 @@ function timeHole(w: PbWriter, hole: (bytes: number) => void, field: number): vo
   hole(8);
 }
 
-/** A client publish span up to its topic: ids, name and kind, start and end, the constant attributes; by parent. */
-const PUBLISH_START = [false, true].map((parent) =>
-  holed((w, hole) => {
+/**
+ * A span up to its topic: ids (with the parent's when `parent`), `head` (name and kind), start and end times, the
+ * constant attributes `attrs`. Holes: trace id, span id, [parent span id], start, end.
+ */
+function spanStart(head: Buffer, attrs: Buffer, parent: boolean): Holed {
+  return holed((w, hole) => {
     idHoles(w, hole, parent);
-    w.copy(PUBLISH_HEAD);
+    w.copy(head);
     timeHole(w, hole, 7);
     timeHole(w, hole, 8);
-    w.copy(RECEIVE);
-  }),
-);
+    w.copy(attrs);
+  });
+}
+
+/** A client publish span up to its topic, by parent. */
+const PUBLISH_START = [false, true].map((parent) => spanStart(PUBLISH_HEAD, RECEIVE, parent));
 
 /**
  * A routed client publish span after its body size (its integers below 128): QoS, retain, matched, refused,
@@ -193,14 +199,8 @@ const PUBLISH_END = [0, 1, 2].flatMap((qos) =>
   ),
 );
 
-/** A deliver span up to its topic: ids (with the parent's), name and kind, start and end, the constant attributes. */
-const DELIVER_START = holed((w, hole) => {
-  idHoles(w, hole, true);
-  w.copy(DELIVER_HEAD);
-  timeHole(w, hole, 7);
-  timeHole(w, hole, 8);
-  w.copy(SEND);
-});
+/** A deliver span up to its topic (it always has a parent: the publish span). */
+const DELIVER_START = spanStart(DELIVER_HEAD, SEND, true);
 /** A deliver span's QoS attribute, by QoS. */
 const DELIVER_QOS = [0, 1, 2].map((qos) =>
   fieldBytes((w) => {

@@ -223,6 +223,8 @@ describe("cluster queues: slot ownership in etcd", () => {
       await waitFor(() => writes.length >= seen + 20, "the resumed child tried to write again");
       // Only attempts the child stamped after the resume: a line it had built before SIGSTOP took effect is printed
       // after SIGCONT with its earlier stamp (seen once: a write stamped at the very millisecond of the pause, 08:21).
+      // The child stamps an attempt before making it (fence-child.ts says why), so a stamp >= resumedAt is an
+      // attempt made after the resume.
       const after = writes.slice(seen).filter((w) => w.t >= resumedAt);
       const bad = after.filter((w) => w.ok && w.epoch === held.get(w.slot));
       assert.deepEqual(

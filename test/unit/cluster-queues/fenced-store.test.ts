@@ -51,4 +51,31 @@ describe("cluster queues: fenced slot store", () => {
     assert.equal(store.refused, 2);
     assert.equal([...inner.load()[0]!.messages].length, 1);
   });
+
+  it("dates an accepted write from before its fence check, never from after (a process stopped in between)", () => {
+    // The fence's answer takes 5 s of the clock: what a SIGSTOP between the approval and a later clock read looks
+    // like. Each write's time must be the one read before the check: the process tests compare it with the resume.
+    const clock = new FakeClock(1_000);
+    const fence = {
+      holds: () => {
+        clock.advance(5_000);
+        return true;
+      },
+    };
+    const store = new FencedQueueStore({
+      slot: 3,
+      epoch: 7,
+      fence,
+      inner: new MemoryQueueStore(),
+      now: () => clock.now(),
+    });
+    store.append("jobs", { payload: Buffer.from("a"), enqueuedAt: 0 });
+    assert.equal(store.firstWriteAt, 1_000);
+    assert.equal(store.lastWriteAt, 1_000);
+    store.putGroup("jobs", "g", { floor: 0, createdAt: 0 });
+    assert.equal(store.firstWriteAt, 1_000);
+    assert.equal(store.lastWriteAt, 6_000);
+    assert.equal(store.accepted, 2);
+    assert.equal(clock.now(), 11_000);
+  });
 });

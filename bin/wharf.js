@@ -28,9 +28,9 @@ exec node ${WHARF_NODE_FLAGS-$flags} "$0" "$@"
 */
 
 // Command-line entry. Installed from the registry (no src/ in the package) it runs the CLI bundle,
-// dist/bundle/wharf.mjs (scripts/bundle-cli.mjs: our code and its pure-JavaScript dependencies in a few files, a
-// `wharf start` ~0.2 s of CPU against ~0.35 s from tsc's ~390 modules); in a checkout it runs the TypeScript sources
-// through tsx, so `npm start` needs no build step and runs what was just edited.
+// dist/bundle/wharf.mjs (scripts/bundle-cli.mjs: our code and its pure-JavaScript dependencies in one file, compiled
+// through V8's code cache, a `wharf start` ~0.1 s of CPU against ~0.35 s from tsc's ~390 modules); in a checkout it
+// runs the TypeScript sources through tsx, so `npm start` needs no build step and runs what was just edited.
 import { existsSync } from "node:fs";
 
 const source = new URL("../src/cli/main.ts", import.meta.url);

@@ -1,23 +1,29 @@
 // The `wharf` command as the package ships it: src/cli/main.ts bundled by esbuild straight from the TypeScript
-// (no tsc output needed) into dist/bundle/wharf.mjs, plus one chunk per lazily loaded command (`start`,
-// `check-config`, `passwd`, `queues`: src/cli/main.ts imports each when it runs) and the shared code they need.
-// Why: a `wharf start` from tsc's dist/ spent nearly all of its ~0.35 s of CPU loading ~390 ES modules, ~250 of them
-// ours (the lead's profile, 2026-12-07 13:20); one file for our code and its pure-JavaScript dependencies starts in
-// 0.18-0.20 s (the prototype, 6 alternating runs), and `npm test` starts the CLI ~75 times (an strace count of execve,
-// 2026-12-07).
+// (no tsc output needed) into one CommonJS file, dist/bundle/wharf.cjs, which dist/bundle/wharf.mjs (a copy of
+// src/cli/bundle-entry.mjs) compiles through V8's code cache.
+// Why a bundle: a `wharf start` from tsc's dist/ spent nearly all of its ~0.35 s of CPU loading ~390 ES modules, ~250
+// of them ours (the lead's profile, 2026-12-07 13:20); one file for our code and its pure-JavaScript dependencies
+// starts in 0.18-0.20 s (the prototype, 6 alternating runs), and `npm test` starts the CLI ~75 times (an strace count
+// of execve, 2026-12-07).
+// Why one CommonJS file (until stop 23: ES modules, a chunk per lazily loaded command): V8's code cache reaches only
+// code compiled through node:vm, which Node 20 offers for scripts, not for ES modules without a flag (see
+// bundle-entry.mjs for the figures). The commands' modules are still initialised when the command runs (esbuild
+// turns the dynamic imports of src/cli/main.ts into calls); a function nobody calls is only pre-parsed.
 //
 // Layout: every output file sits in dist/bundle/, so the files the code finds next to itself by `import.meta.url`
-// resolve as they do from src/ and tsc's dist/: `./dashboard/*` (src/admin/dashboard.ts), `./lmdb-probe.mjs`
-// (src/storage/lmdb-check.ts) and `../../package.json` (src/cli/program.ts). They are copied here.
+// (here the bundle's own file URL) resolve as they do from src/ and tsc's dist/: `./dashboard/*`
+// (src/admin/dashboard.ts), `./lmdb-probe.mjs` (src/storage/lmdb-check.ts) and `../../package.json`
+// (src/cli/program.ts). They are copied here.
 //
 // Used by scripts/build.mjs (`npm run build`, prepack) and scripts/test.mjs (before the tests, beside the tsc
 // program of scripts/checks.mjs). Run alone: `node scripts/bundle-cli.mjs`.
-import { copyFileSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 
-/** Where the bundle goes, relative to the repository (bin/wharf.js runs `<this>/wharf.mjs`). */
+/** Where the bundle goes, relative to the repository (bin/wharf.js runs `<this>/wharf.mjs`, which runs wharf.cjs). */
 export const BUNDLE_DIR = join("dist", "bundle");
 
 /**
@@ -59,12 +65,8 @@ export const EXTERNAL = [
   "jose",
 ];
 
-// CommonJS dependencies bundled into ES modules call `require` for Node's built-in modules: give every output file
-// one (esbuild's shim otherwise throws "Dynamic require of "events" is not supported").
-const banner = [
-  'import { createRequire as __wharfCreateRequire } from "node:module";',
-  "const require = __wharfCreateRequire(import.meta.url);",
-].join("\n");
+// `import.meta.url` in the bundled code is the bundle's own file URL (a CommonJS file has no import.meta).
+const banner = 'var __wharfBundleUrl = require("node:url").pathToFileURL(__filename).href;';
 
 /**
  * Builds the bundle into `root`/dist/bundle/ (removed first: no chunk left from an earlier build) and copies the
@@ -79,15 +81,17 @@ export async function bundleCli(root) {
       absWorkingDir: root,
       entryPoints: { wharf: join(root, "src", "cli", "main.ts") },
       bundle: true,
-      splitting: true,
-      format: "esm",
+      format: "cjs",
       platform: "node",
       target: "node20",
       outdir: out,
-      outExtension: { ".js": ".mjs" },
-      chunkNames: "[name]-[hash]",
+      outExtension: { ".js": ".cjs" },
       external: EXTERNAL,
       banner: { js: banner },
+      define: { "import.meta.url": "__wharfBundleUrl" },
+      // The few `import()`s of external packages (undici, the OpenTelemetry SDK: both CommonJS) become `require`:
+      // a script compiled by node:vm has no dynamic import without an experimental option (and its warning).
+      supported: { "dynamic-import": false },
       // Identifiers keep their names (stack traces, `constructor.name` in log lines and error codes).
       minify: false,
       legalComments: "none",
@@ -99,6 +103,15 @@ export async function bundleCli(root) {
     return { errors: list.map(formatMessage), warnings: [], written: 0 };
   }
   const src = join(root, "src");
+  // The entry, named by the bundle's content: its code cache must never be taken for another build's.
+  const buildId = createHash("sha256")
+    .update(readFileSync(join(out, "wharf.cjs")))
+    .digest("hex")
+    .slice(0, 16);
+  const entry = readFileSync(join(src, "cli", "bundle-entry.mjs"), "utf8");
+  if (!entry.includes('"@BUILD@"'))
+    return { errors: ["src/cli/bundle-entry.mjs has no @BUILD@"], warnings: [], written: 0 };
+  writeFileSync(join(out, "wharf.mjs"), entry.replace('"@BUILD@"', JSON.stringify(buildId)));
   copyFileSync(join(src, "storage", "lmdb-probe.mjs"), join(out, "lmdb-probe.mjs"));
   mkdirSync(join(out, "dashboard"), { recursive: true });
   for (const name of readdirSync(join(src, "admin", "dashboard"))) {
@@ -107,7 +120,7 @@ export async function bundleCli(root) {
   return {
     errors: result.errors.map(formatMessage),
     warnings: result.warnings.map(formatMessage),
-    written: Object.keys(result.metafile.outputs).length,
+    written: Object.keys(result.metafile.outputs).length + 1,
   };
 }
 

@@ -1,16 +1,16 @@
 #!/usr/bin/env node
-// `npm test`'s build of dist/: what `npm run build` writes (tsc -p tsconfig.build.json, then scripts/dist-files.mjs),
-// from a TypeScript program in this process, so that scripts/test.mjs hears when dist/ is written and starts the
-// package test then. It does not typecheck: `npm test`'s typecheck is the lint step's (scripts/lint.mjs with
-// `--type-check`: oxlint-tsgolint reports TypeScript's diagnostics from the typescript-go program its type-aware rules
-// build anyway). Until stop 23 this program was the typecheck too (every file of tsconfig.json, 15.5 + 6.2 s of CPU for
-// the two steps alone, 2026-12-07); see the noCheck comment below. `npm run typecheck` still runs tsc.
+// `npm test`'s build and typecheck, on one TypeScript program instead of two.
+// Why: `tsc -p tsconfig.build.json` and `tsc --noEmit` each parsed and checked the same ~580 files (about 6 and 15 s of
+// CPU on this machine). Here one program emits src/ into dist/ (the files and output of `npm run build`) and reports
+// every diagnostic `tsc --noEmit -p .` would. `npm run build` and `npm run typecheck` still run tsc themselves. The
+// lint runs beside this in its own process (scripts/lint.mjs: oxlint, whose type-aware rules build their own
+// typescript-go program).
 //
-// scripts/test.mjs forks this file: the step reports { step, ok, output, secs, cpu } over IPC as soon as it ends. The
+// scripts/test.mjs forks this file: each step reports { step, ok, output, secs } over IPC as soon as it ends. The
 // tests do not wait for it: they run the CLI bundle and the compiled tests (.build/), which scripts/test.mjs builds
 // with esbuild before it starts them; only the package test, which packs dist/ and typechecks a consumer against its
-// .d.ts files, starts when the build step here has reported. Run alone, it prints the step's result and exits
-// non-zero if it failed.
+// .d.ts files, starts when the build step here has reported. Run alone, it prints each step's result and exits
+// non-zero if any failed.
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -40,10 +40,10 @@ function report(step, ok, output, t0) {
 const formatHost = { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => "\n" };
 const formatDiagnostics = (list) => ts.formatDiagnosticsWithColorAndContext(list, formatHost);
 
-const t0 = performance.now();
-// The files and options of `tsc -p tsconfig.build.json` (`npm run build`), with noCheck (below). tsconfig.build.json
-// may differ from tsconfig.json (which the typecheck of scripts/lint.mjs reads) only in what is written: any other
-// difference would make the package built here differ from the code that was typechecked, so it is refused.
+let t0 = performance.now();
+// The files and options of `tsc --noEmit -p .` (tsconfig.json), plus the emit options of tsconfig.build.json. Those
+// only decide what is written (and, for rewriteRelativeImportExtensions, flag imports it could not rewrite): any other
+// difference between the two files would make this typecheck differ from tsc's, so it is refused.
 const check = parseTsconfig(join(root, "tsconfig.json"));
 const build = parseTsconfig(join(root, "tsconfig.build.json"));
 const emitOnly = new Set([
@@ -59,25 +59,22 @@ const emitOnly = new Set([
 for (const key of new Set([...Object.keys(check.options), ...Object.keys(build.options)])) {
   if (emitOnly.has(key)) continue;
   if (JSON.stringify(check.options[key]) !== JSON.stringify(build.options[key])) {
-    throw new Error(`tsconfig.build.json changes ${key}, which is not an emit option: the build would compile src/
-differently from the typecheck. Move the option to tsconfig.json or teach this script the difference.`);
+    throw new Error(`tsconfig.build.json changes ${key}, which is not an emit option: scripts/checks.mjs cannot share
+the typecheck's program with the build. Move the option to tsconfig.json or teach this script the difference.`);
   }
 }
-// noCheck (tsc's --noCheck): the emit asks the checker only for what the JavaScript and the declarations need (the
-// types of exports written without an annotation), not for every diagnostic of every file. 7.8 s of CPU against
-// 15.5 + 6.2 s for the checked emit and the typecheck of every file; `--type-check` adds ~1.5 s to the lint (alone,
-// 2026-12-07). scripts/build.mjs emits with --noCheck too, so dist/ here is the file-for-file same as `npm run
-// build`'s (checked: `diff -r`): a checked emit orders the members of a few inferred unions and object types
-// differently (4 declaration files of src/server/config/), the same types.
-const options = { ...build.options, noCheck: true };
+// rootDir is the repository (the program holds test/ and bench/ too), so src/x.ts would be written to dist/src/x.js:
+// the emit below writes it to dist/x.js, as tsconfig.build.json (rootDir "src") does.
+const options = { ...build.options, rootDir: root, outDir: dist };
 const program = ts.createProgram({
-  rootNames: build.fileNames,
+  rootNames: check.fileNames,
   options,
-  projectReferences: build.projectReferences,
-  configFileParsingDiagnostics: ts.getConfigFileParsingDiagnostics(build),
+  projectReferences: check.projectReferences,
+  configFileParsingDiagnostics: ts.getConfigFileParsingDiagnostics(check),
 });
 
-// Build dist/: emit the files of tsconfig.build.json (src/ only; the typecheck covers test/, bench/ and scripts/ too).
+// 1. Build dist/: emit the files of tsconfig.build.json only. Emitting a file also checks it (its declarations need
+// its types), so the package test starts after about half of the typecheck's work.
 const built = new Set(build.fileNames);
 const checked = new Set(check.fileNames);
 if (
@@ -93,22 +90,17 @@ mkdirSync(dist, { recursive: true });
 for (const name of readdirSync(dist)) {
   if (name !== bundleDir) rmSync(join(dist, name), { recursive: true, force: true });
 }
-// What tsc reports with noCheck: the configuration, options and syntax of the built files, and the emit's own
-// diagnostics (the declarations' errors, e.g. an exported type that cannot be named).
-const buildDiagnostics = [
-  ...program.getConfigFileParsingDiagnostics(),
-  ...program.getOptionsDiagnostics(),
-  ...program.getGlobalDiagnostics(),
-  ...program.getSyntacticDiagnostics(),
-];
+const emittedTo = join(dist, "src");
+const buildDiagnostics = [];
 let emitted = 0;
 for (const file of program.getSourceFiles()) {
   if (!built.has(file.fileName)) continue;
   const result = program.emit(file, (name, text) => {
-    const rel = relative(dist, name);
-    if (rel.startsWith("..")) throw new Error(`the emit of ${file.fileName} wrote ${name}, outside dist/`);
-    mkdirSync(dirname(name), { recursive: true });
-    writeFileSync(name, text);
+    const rel = relative(emittedTo, name);
+    if (rel.startsWith("..")) throw new Error(`the emit of ${file.fileName} wrote ${name}, outside src/'s output`);
+    const out = join(dist, rel);
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, text);
     emitted++;
   });
   buildDiagnostics.push(...result.diagnostics);
@@ -121,3 +113,14 @@ report(
     `[build] dist/: ${declarations} declaration files (${relative(root, dist)}/)\n`,
   t0,
 );
+
+// 2. Typecheck: what `tsc --noEmit -p .` reports, for every file of tsconfig.json.
+t0 = performance.now();
+const diagnostics = [
+  ...program.getConfigFileParsingDiagnostics(),
+  ...program.getOptionsDiagnostics(),
+  ...program.getGlobalDiagnostics(),
+  ...program.getSyntacticDiagnostics(),
+  ...program.getSemanticDiagnostics(),
+];
+report("typecheck", diagnostics.length === 0, formatDiagnostics(diagnostics), t0);

@@ -1,5 +1,5 @@
 // The steps of the build that follow the TypeScript emit, shared by scripts/build.mjs (`npm run build`, prepack)
-// and scripts/checks.mjs (`npm test`, which emits from a program of its own with noCheck, as build.mjs does).
+// and scripts/checks.mjs (`npm test`, which emits from the program it also typechecks and lints).
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 

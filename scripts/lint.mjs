@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // `npm run lint` and `npm test`'s lint step: oxlint over the repository with .oxlintrc.jsonc, its type-aware rules
-// included (oxlint-tsgolint builds its own typescript-go program). `npm test` passes --type-check, which reports
-// TypeScript's diagnostics from that program too: its typecheck (scripts/checks.mjs only builds dist/).
+// included (oxlint-tsgolint builds its own typescript-go program, so the lint does not wait for the typecheck's).
 // Prints the CPU seconds it took, oxlint and tsgolint included: on two cores every CPU second of `npm test` is about
 // half a second of its wall time, and this step replaced a typed ESLint pass of 26-29 s (docs/benchmarks.md).
 import { spawnSync } from "node:child_process";

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test`: Debian peers, format check, lint + typecheck, the build, then every test file under test/.
+// `npm test`: Debian peers, format check, lint, typecheck, then every test file under test/.
 // Node 20 does not expand globs for --test, so the files are listed here.
 import { fork, spawn } from "node:child_process";
 import { readFileSync, readdirSync, statSync } from "node:fs";
@@ -61,14 +61,14 @@ function start(label, cmd, args, buffered, env = {}) {
   });
 }
 
-/** scripts/checks.mjs in a child process: one promise per step (the build of dist/), settled as each step ends. */
+/** scripts/checks.mjs in a child process: one promise per step (build, typecheck), settled as each step ends. */
 function runChecks() {
-  const names = ["build"];
+  const names = ["build", "typecheck"];
   const t0 = Date.now();
-  console.log(`\n[wharf] ${names.join(" + ")}: node scripts/checks.mjs (dist/ from a TypeScript program, noCheck)`);
+  console.log(`\n[wharf] ${names.join(" + ")}: node scripts/checks.mjs (one TypeScript program)`);
   // V8's default young generation: the 64 MB one it had while the typed ESLint ran here (49-52 s of CPU against 54-62,
-  // 2026-12-06) gained nothing for the build and typecheck it did then: 19.7-21.0 s against 19.4-20.1 s (5 and 3
-  // runs, load 2-5, 2026-12-07), and 0.70 against 0.61 GB of memory.
+  // 2026-12-06) gains nothing for the build and typecheck alone: 19.7-21.0 s against 19.4-20.1 s (5 and 3 runs, load
+  // 2-5, 2026-12-07), and 0.70 against 0.61 GB of memory.
   const child = fork(join(root, "scripts", "checks.mjs"), [], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe", "ipc"],
@@ -135,9 +135,9 @@ async function buildForTests() {
 const peers = await start("peers", process.execPath, [join(root, "scripts", "ensure-peers.mjs")]);
 if (peers.status !== 0) process.exit(peers.status);
 
-// The checks and the tests run side by side so that both cores are busy from the start to the end: the lint and the
-// typecheck (oxlint with --type-check, scripts/lint.mjs) and the format check each in their own processes, the build
-// of dist/ in another (scripts/checks.mjs), and the tests as soon as esbuild has built what they run
+// The checks and the tests run side by side so that both cores are busy from the start to the end: the lint (oxlint,
+// scripts/lint.mjs) and the format check each in their own processes, the build of dist/ and the typecheck on one
+// TypeScript program in another (scripts/checks.mjs), and the tests as soon as esbuild has built what they run
 // (the CLI bundle and .build/: 3.2-3.6 s into the run in clean-clone runs at load ~2-3, 2026-12-07). They used to
 // wait for the program's dist/ (12-16 s into the run, the cores 93-96 % busy until then): the package test, which
 // packs dist/, is now the only file that does. Each check prints its output as one block when it ends; `npm test`
@@ -148,8 +148,8 @@ let distBuilt = Promise.resolve({ label: "build", status: 0 });
 /** Settled when the checks' process has exited (its CPU is counted in the summary only once it is reaped). */
 let checksClosed = Promise.resolve();
 if (!testsOnly) {
-  console.log("\n[wharf] build, then lint + typecheck + format beside the tests once esbuild has built them");
-  // The TypeScript program first: the package test waits for its dist/ (~8 s of CPU in).
+  console.log("\n[wharf] build + typecheck, then lint + format beside the tests once esbuild has built them");
+  // The TypeScript program first: the package test waits for its dist/ (~15 s of CPU in).
   const checks = runChecks();
   checksClosed = checks.closed;
   pending.push(...checks.steps);
@@ -159,11 +159,9 @@ if (!testsOnly) {
   // (.build/, scripts/test-build.mjs). The lint and the format check start after it: with all four started at once
   // this took 12.0 s of wall time (landing run of a5cc256, 2026-12-07 13:39, other helpers' load), the tests waiting.
   const built = await buildForTests();
-  // The lint and the typecheck: they need nothing the others make (oxlint-tsgolint builds its own typescript-go
-  // program for the type-aware rules; --type-check reports TypeScript's diagnostics from it, every file of
-  // tsconfig.json: the same 11 errors as `tsc --noEmit -p .` for 11 seeded in src/, test/ and bench/, 2026-12-07, at
-  // ~1.5 s of CPU where tsc's typecheck cost ~14 s), and it prints its CPU seconds at its end.
-  pending.push(start("lint + typecheck", process.execPath, [join(root, "scripts", "lint.mjs"), "--type-check"], true));
+  // The lint: it needs nothing the others make (its type-aware rules build their own program), and it prints its CPU
+  // seconds at its end.
+  pending.push(start("lint", process.execPath, [join(root, "scripts", "lint.mjs")], true));
   // oxfmt (.oxfmtrc.json) checks every file it knows, TypeScript, JavaScript, JSON, CSS, YAML and HTML, in prettier's
   // style (it runs prettier's own printers for the languages it does not format natively): 0.35-0.41 s of CPU for
   // ~680 files (3 runs, load ~5, 2026-12-07). Biome (stop 20) took 0.73 s, its binary made 96 of the 277 MB that
@@ -254,8 +252,8 @@ if (afterDist.length > 0) {
   );
 }
 const results = await Promise.all([...pending, ...runs]);
-// The build reports over IPC just before its process exits: wait for the exit, or a run whose build ends last would
-// leave the checks' CPU out of the figure below (it counts only reaped children: 160 s printed against 236 s
+// The typecheck reports over IPC just before its process exits: wait for the exit, or a run whose typecheck ends last
+// would leave the checks' CPU out of the figure below (it counts only reaped children: 160 s printed against 236 s
 // polled from /proc when the typed lint still ran there, 2026-12-06).
 await checksClosed;
 const failed = results.filter((r) => r.status !== 0);

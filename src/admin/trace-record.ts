@@ -10,8 +10,16 @@
 import type { SpanContext } from "@opentelemetry/api";
 import type { MessageTrace, PublishTrace, TracedBatch, TracedPublish } from "../broker/index.ts";
 import type { Properties } from "../codec/index.ts";
-import { fillChildIds, fillIds, idPool, spanClock, takeIdSlot, traceparentOfIds } from "./light-span.ts";
-import { withTraceparent } from "./traceparent.ts";
+import {
+  fillChildIds,
+  fillIds,
+  idPool,
+  spanClock,
+  takeIdSlot,
+  traceparentOfIds,
+  traceparentPropertyOfIds,
+} from "./light-span.ts";
+import { traceparentProperties, withTraceparent } from "./traceparent.ts";
 
 /** Delivery spans per traced message at most (docs/operations.md "Tracing"). */
 export const DELIVERY_SPANS = 10;
@@ -52,6 +60,8 @@ export class PublishRecord implements PublishTrace, MessageTrace {
   readonly qos: number;
   readonly retain: boolean;
   readonly properties: Properties;
+  /** MessageTrace.encodedProperties: a root trace's `traceparent` property, encoded where its value is written. */
+  readonly encodedProperties: Buffer | undefined;
   readonly ref: MessageTrace = this;
   /** routed()'s counts and time; routedMs NaN until then. */
   matched = 0;
@@ -79,7 +89,10 @@ export class PublishRecord implements PublishTrace, MessageTrace {
     this.bodySize = packet.payload.length;
     this.qos = packet.qos;
     this.retain = packet.retain;
-    this.properties = withTraceparent(packet.properties, traceparentOfIds(ids, at));
+    const p = packet.properties;
+    const encoded = (this.encodedProperties = p === undefined ? traceparentPropertyOfIds(ids, at) : undefined);
+    this.properties =
+      encoded === undefined ? withTraceparent(p, traceparentOfIds(ids, at)) : traceparentProperties(encoded);
   }
 
   /** In process (a batch, a transaction, publish()): the promise settled, no packet. */

@@ -3,6 +3,7 @@
 // first four fields, as the spec asks.
 import { TraceFlags, type SpanContext } from "@opentelemetry/api";
 import type { Properties } from "../codec/index.ts";
+import { TRACEPARENT_VALUE_AT } from "./light-span.ts";
 
 export const TRACEPARENT = "traceparent";
 
@@ -33,6 +34,15 @@ export function traceparentOf(properties: Properties | undefined): string | unde
   if (ups === undefined) return undefined;
   for (const [k, v] of ups) if (k === TRACEPARENT) return v;
   return undefined;
+}
+
+/**
+ * The forwarded properties of a root trace whose PUBLISH had none: the `traceparent` user property alone, its value
+ * read from `encoded` (light-span.ts traceparentPropertyOfIds), the same property encoded, which the message's
+ * subscribers' copies are written from (MessageTrace.encodedProperties).
+ */
+export function traceparentProperties(encoded: Buffer): Properties {
+  return { userProperties: [[TRACEPARENT, encoded.toString("latin1", TRACEPARENT_VALUE_AT)]] };
 }
 
 /**

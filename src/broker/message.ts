@@ -195,7 +195,11 @@ export function forwardedProperties(p: Properties): Properties | undefined {
 }
 
 export function preparedOf(msg: Message): PreparedPublish {
-  return (msg.prepared ??= new PreparedPublish({ topic: msg.topic, payload: msg.payload, properties: msg.properties }));
+  return (msg.prepared ??= new PreparedPublish(
+    { topic: msg.topic, payload: msg.payload, properties: msg.properties },
+    undefined,
+    msg.trace?.encodedProperties,
+  ));
 }
 
 export function isExpired(msg: Message, now: number): boolean {

@@ -34,6 +34,12 @@ export interface TracedPublish {
 
 /** What a traced message carries to its deliveries (Message.trace). */
 export interface MessageTrace {
+  /**
+   * The message's properties encoded as PreparedPublish writes them (no Property Length), when the tracer made them
+   * (a root trace's `traceparent` alone): subscribers' copies are written from these bytes. Set only where
+   * Message.properties are this trace's `properties` (or createMessage's forwarded copy of them).
+   */
+  readonly encodedProperties?: Buffer | undefined;
   /** One first delivery (not a resend) written to a subscriber. */
   delivered(clientId: string, topic: string, qos: number, packetId: number | undefined): void;
 }

@@ -1,4 +1,4 @@
-// Entry point of the `wharf` command (bin/wharf.js runs the compiled file, `npm start` this one through tsx).
+// Entry point of the `wharf` command (bin/wharf.js runs its bundle, `npm start` this one through tsx).
 // Each command's module is loaded when the command runs: `wharf status` or `wharf --version` need neither the
 // broker nor its storage, and loading everything took 0.6 s of CPU per invocation.
 import { runCli, stdio, type CliActions } from "./program.ts";
@@ -10,7 +10,9 @@ const actions: CliActions = {
   queues: async (action, queue, flags) => (await import("./queues.ts")).queuesCommand(action, queue, flags, stdio),
 };
 
-const result = await runCli(process.argv.slice(2), actions);
+// No top-level await: the shipped bundle is one CommonJS file (scripts/bundle-cli.mjs, for V8's code cache).
 // Exit by setting the code, not process.exit(): pending output is written first. "running"
-// leaves the server (and its signal handlers) in charge.
-if (result !== "running") process.exitCode = result;
+// leaves the server (and its signal handlers) in charge. A rejection stays unhandled: Node prints it and exits 1.
+void runCli(process.argv.slice(2), actions).then((result) => {
+  if (result !== "running") process.exitCode = result;
+});

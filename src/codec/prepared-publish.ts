@@ -7,12 +7,15 @@ import { MAX_PACKET_ID, MAX_STRING_BYTES } from "../util/limits.ts";
 import { EncodeError } from "./errors.ts";
 import { MAX_REMAINING_LENGTH } from "./encoder.ts";
 import {
+  forwardedLength,
+  onlyForwarded,
   propertiesLength,
   varintLength,
   writeProperties,
   writeString,
   writeU16,
   writeU32,
+  writeForwarded,
   writeVarint,
 } from "./properties-encode.ts";
 import type { Properties, ProtocolVersion, QoS } from "./types.ts";
@@ -104,7 +107,15 @@ export class PreparedPublish {
    * caller holds those exact bytes already (a message forwarded by another node carries them), so encode() hands
    * them out instead of building a copy.
    */
-  constructor(msg: { topic: string; payload: Buffer; properties?: Properties | undefined }, v4Qos0?: Buffer) {
+  constructor(
+    msg: { topic: string; payload: Buffer; properties?: Properties | undefined },
+    v4Qos0?: Buffer,
+    /**
+     * `msg.properties` already encoded as staticPropertiesOf() would (no Property Length, none of the per-subscriber
+     * ones), by whoever made them: a traced message's `traceparent` (src/admin/light-span.ts), written with its value.
+     */
+    encodedProperties?: Buffer,
+  ) {
     this.topic = msg.topic;
     this.payload = msg.payload;
     this.properties = msg.properties;
@@ -114,7 +125,7 @@ export class PreparedPublish {
     // `traceparent`), the optimising compiler then keeps a call here instead of compiling the encoding into this
     // constructor, which grew it past the budget for inlining it into the delivery path (docs/benchmarks.md, #15).
     const p = msg.properties;
-    this.staticProps = p === undefined ? EMPTY : staticPropertiesOf(p);
+    this.staticProps = p === undefined ? EMPTY : (encodedProperties ?? staticPropertiesOf(p));
     this.expiry = p?.messageExpiryInterval;
   }
 
@@ -238,8 +249,15 @@ export class PreparedPublish {
 
 /** The encoded properties of a message (without length prefix), less the ones written per subscriber. */
 function staticPropertiesOf(p: Properties): Buffer {
-  // A routed message's properties never hold the per-subscriber ones (createMessage keeps the forwarded ones
-  // only): then no copy without them is made.
+  // A routed message's properties are the forwarded ones alone (createMessage): encoded by reading those five
+  // fields only (properties-encode.ts says why).
+  if (onlyForwarded(p)) {
+    const buf = Buffer.allocUnsafe(forwardedLength(p));
+    writeForwarded(buf, 0, p);
+    return buf;
+  }
+  // Any other properties (a stored or forwarded message's): a copy without the per-subscriber ones, when they hold
+  // any.
   const rest =
     p.topicAlias === undefined && p.subscriptionIdentifiers === undefined && p.messageExpiryInterval === undefined
       ? p

@@ -5,6 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace-base";
+import type { IPublishPacket } from "mqtt";
 import { otlpRequest, otlpRequestJson } from "../../../src/admin/otlp.ts";
 import { OtelBrokerTracer } from "../../../src/admin/tracing.ts";
 import { spanOutput } from "../../../src/admin/tracing-sdk.ts";
@@ -111,10 +112,10 @@ test("tracing: ratio 1 samples root traces — connect span (CONNECT traceparent
     properties: { userProperties: { traceparent: `00-${TRACE}-${PARENT}-01` } },
   });
   t.after(() => c.end(true));
-  const got = new Promise((resolve) => c.once("message", resolve));
+  const got = new Promise<IPublishPacket>((resolve) => c.once("message", (_t, _p, packet) => resolve(packet)));
   await c.subscribeAsync("solo", { qos: 0 });
   await c.publishAsync("solo", "q0", { qos: 0 });
-  await got;
+  const received = await got;
   await until(() => exporter.getFinishedSpans().length === 4);
   const spans = exporter.getFinishedSpans();
   const connect = spans.find((s) => s.name === "connect")!;
@@ -124,6 +125,12 @@ test("tracing: ratio 1 samples root traces — connect span (CONNECT traceparent
   const publish = spans.find((s) => s.name === "publish")!;
   assert.notEqual(publish.spanContext().traceId, TRACE, "a new root trace");
   assert.equal(parentOf(publish), undefined);
+  // The root trace's one property, written from its encoding made with the ids (MessageTrace.encodedProperties).
+  assert.equal(
+    received.properties?.userProperties?.["traceparent"],
+    `00-${publish.spanContext().traceId}-${publish.spanContext().spanId}-01`,
+  );
+  assert.deepEqual(Object.keys(received.properties.userProperties), ["traceparent"]);
   assert.deepEqual(spans.map((s) => s.name).sort(), ["connect", "deliver", "publish", "subscribe"]);
   assert.deepEqual(
     publish.events.map((e) => e.name),

@@ -50,6 +50,10 @@ export class OtlpProtoBatcher implements SpanProcessor, PublishSink {
    * one 4-s QoS 1 window at 10 %) against none with these (docs/benchmarks.md, stop 22).
    */
   readonly #spare: Buffer[] = [];
+  /** The buffer size the next request starts with (tests). */
+  get nextRequestBytes(): number {
+    return this.#size;
+  }
   /** Spans dropped because MAX_IN_FLIGHT requests were outstanding (or after shutdown). */
   dropped = 0;
   /** Spans sent (2xx). */
@@ -128,9 +132,12 @@ export class OtlpProtoBatcher implements SpanProcessor, PublishSink {
     }
     const n = req.count;
     const body = req.finish();
-    // The next request's buffer starts at this one's size (+1/8): a full request (~600 KB) no longer starts at
-    // 256 KB and grows twice, copying ~770 KB and allocating ~1.8 MB outside the heap per request.
-    this.#size = Math.max(MIN_REQUEST_BYTES, body.length + (body.length >> 3));
+    // The next request's buffer starts at the largest request's size so far (+1/8): a full request (~2.6 MB) no
+    // longer starts small and grows, copying and allocating MBs outside the heap on the broker's thread. Not this
+    // one's size: at 1 % sampling the 1-s timer sends part-filled requests between full ones, and the full one after
+    // a small one grew its buffer while traced messages were being routed (a deoptimisation of the span encoders
+    // there, `--log-deopt`; docs/benchmarks.md, stop 23). Bounded by MAX_BATCH spans.
+    this.#size = Math.max(this.#size, body.length + (body.length >> 3));
     // Shared with the worker (not copied); written again only once the POST has settled.
     const buf = req.buffer;
     const p = postOtlp(this.endpoint, body, PROTOBUF, this.timeoutMs)

@@ -219,12 +219,14 @@ function nanosAt(b: Buffer, n: number, sec: number, ns: number): void {
   // sec × 1e9 as two 32-bit halves, computed once per second (the spans of one second share it: this was ~0.3
   // µs of the ~1.5 µs a traced message's two spans took to encode, five times per trace), plus ns (< 2^30).
   if (sec !== nanosSec) secondNanos(sec);
-  let lo32 = nanosLo + ns;
-  let hi32 = nanosHi;
-  if (lo32 >= 0x1_0000_0000) {
-    lo32 -= 0x1_0000_0000;
-    hi32++;
-  }
+  // The carry as a value, not a branch: the branch's arithmetic ran only in the ~1 in 4 seconds whose low half is
+  // within 1e9 of 2^32, so in a broker at 1 % sampling it first ran seconds into the traffic, long after V8 had
+  // optimised the span encoders without feedback for it, and deoptimised them there (`--log-deopt`, fan-in at 1 %:
+  // in 2 of 6 tracing brokers' steady windows; docs/benchmarks.md, stop 23).
+  const sum = nanosLo + ns;
+  const carry = sum >= 0x1_0000_0000 ? 1 : 0;
+  const lo32 = sum - carry * 0x1_0000_0000;
+  const hi32 = nanosHi + carry;
   // Byte stores rather than Buffer#writeUInt32LE (argument checks, a call each: ~6 % of a traced message's encoding
   // in the tracer micro's profile).
   b[n] = lo32 & 0xff;

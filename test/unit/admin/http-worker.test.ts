@@ -120,6 +120,28 @@ test("configuring the OTLP batcher starts the worker before any span (not mid-tr
   await b.shutdown();
 });
 
+test("an OTLP request starts with a buffer the size of the largest one so far (+1/8): a part-filled one sent by the timer does not shrink it", async (t) => {
+  const rx = await holdingReceiver(t);
+  const b = new OtlpProtoBatcher(rx.url, "wharf", () => undefined);
+  t.after(() => b.shutdown());
+  const ids = Buffer.alloc(32, 1);
+  const spans = (n: number) => {
+    for (let i = 0; i < n; i++) b.delivered(ids, 0, "sub", "a/topic", 1, i + 1, 1_765_000_000_000 + i);
+  };
+  spans(3000);
+  const large = b.forceFlush();
+  await until(() => rx.held.length === 1);
+  const full = rx.held[0]!.body.length;
+  assert.equal(b.nextRequestBytes, full + (full >> 3));
+  spans(10);
+  const small = b.forceFlush();
+  await until(() => rx.held.length === 2);
+  assert.ok(rx.held[1]!.body.length < full / 100);
+  assert.equal(b.nextRequestBytes, full + (full >> 3), "not the small request's size");
+  rx.answer();
+  await Promise.all([large, small]);
+});
+
 test("bytes are copied to the worker, never transferred: no ArrayBuffer of this thread is detached", async (t) => {
   const rx = await holdingReceiver(t);
   const own = Buffer.allocUnsafe(100_000).fill(7);

@@ -56,16 +56,20 @@ export class FencedQueueStore implements QueueStore {
   }
 
   /** Refuses the write unless the slot is still ours at this epoch, else records it for the replicas. */
-  #check(op: StoreOp, at = this.#o.now?.()): void {
-    if (!this.#o.fence.holds(this.slot, this.epoch)) {
-      this.refused++;
-      throw new ClusterQueueError(
-        ClusterQueueErrorCode.Fenced,
-        `slot ${this.slot}: epoch ${this.epoch} is no longer the owner's (write ${op.op} on ${op.queue} refused)`,
-      );
-    }
+  #check(op: StoreOp): void {
+    const at = this.#o.now?.();
+    if (!this.#o.fence.holds(this.slot, this.epoch)) this.#refuse(op);
     this.#accepted(at);
     this.#o.onWrite?.(op);
+  }
+
+  /** A write the fence refused: counted, and thrown out of the engine call that made it. */
+  #refuse(op: { op: StoreOp["op"]; queue: string }): never {
+    this.refused++;
+    throw new ClusterQueueError(
+      ClusterQueueErrorCode.Fenced,
+      `slot ${this.slot}: epoch ${this.epoch} is no longer the owner's (write ${op.op} on ${op.queue} refused)`,
+    );
   }
 
   /**
@@ -95,9 +99,10 @@ export class FencedQueueStore implements QueueStore {
   }
 
   append(queue: string, record: QueueRecord): number {
-    // The seq is the local store's: known only after the write, so the fence is checked with a placeholder op.
+    // The seq is the local store's: known only after the write, so the fence is checked before it, and the op
+    // reported after it.
     const at = this.#o.now?.();
-    if (!this.#o.fence.holds(this.slot, this.epoch)) this.#check({ op: "append", queue, seq: 0, record }, at);
+    if (!this.#o.fence.holds(this.slot, this.epoch)) this.#refuse({ op: "append", queue });
     const seq = this.#o.inner.append(queue, record);
     this.#accepted(at);
     this.#o.onWrite?.({ op: "append", queue, seq, record });
